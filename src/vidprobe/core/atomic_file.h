@@ -1,0 +1,29 @@
+#pragma once
+// Crash-safe output: everything vidprobe writes goes to a temporary name in the destination's
+// directory and is renamed into place only once complete, so a killed run never leaves a file
+// that a later reader would accept as finished.
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <string_view>
+
+namespace vidprobe {
+
+// Calls write(tmp_path), fsyncs nothing (speed over power-loss safety), then renames tmp_path to
+// path. If write throws, the temporary file is removed and the exception propagates.
+void write_atomically(const std::filesystem::path& path,
+                      const std::function<void(const std::filesystem::path& tmp_path)>& write);
+
+// Convenience for whole-buffer writes.
+void write_file_atomically(const std::filesystem::path& path, std::string_view bytes);
+
+// Same for a directory: build in a temporary sibling, then rename; replaces nothing that exists.
+void write_directory_atomically(const std::filesystem::path& dir,
+                                const std::function<void(const std::filesystem::path& tmp_dir)>& fill);
+
+// A unique temporary sibling name for path (same directory, so rename is atomic).
+std::filesystem::path temporary_sibling(const std::filesystem::path& path);
+
+std::string read_file(const std::filesystem::path& path);
+
+}  // namespace vidprobe

@@ -1,0 +1,19 @@
+#pragma once
+// The one exception type vidprobe throws for bad input or failed I/O. Its message always names
+// the file, key or value at fault, so the CLI can print it verbatim and exit non-zero.
+#include <stdexcept>
+#include <string>
+
+namespace vidprobe {
+
+class Error : public std::runtime_error {
+ public:
+  explicit Error(const std::string& message) : std::runtime_error(message) {}
+};
+
+// Throws Error(message) when condition is false. Use for user input, not for invariants.
+inline void require(bool condition, const std::string& message) {
+  if (!condition) throw Error(message);
+}
+
+}  // namespace vidprobe
