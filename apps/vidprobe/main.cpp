@@ -1,0 +1,40 @@
+// vidprobe: probe how much 3D a video foundation model encodes.
+#include <exception>
+#include <iostream>
+
+#include "commands.h"
+#include "vidprobe/core/error.h"
+#include "vidprobe/core/progress.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "vidprobe: measure how much 3D a frozen video foundation model encodes by training shallow "
+      "transformer probes for point maps, depth maps and camera poses on its features."};
+  app.set_version_flag("--version", std::string("vidprobe ") + VIDPROBE_VERSION);
+  bool quiet = false;
+  app.add_flag("-q,--quiet", quiet, "Hide progress bars");
+  app.require_subcommand(1);
+
+  vidprobe::cli::register_render(app);
+  vidprobe::cli::register_extract(app);
+  vidprobe::cli::register_train(app);
+  vidprobe::cli::register_eval(app);
+  vidprobe::cli::register_sweep(app);
+  vidprobe::cli::register_report(app);
+  vidprobe::cli::register_bench(app);
+  vidprobe::cli::register_info(app);
+
+  app.parse_complete_callback([&] { vidprobe::Progress::set_quiet(quiet); });
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const vidprobe::Error& e) {
+    std::cerr << "vidprobe: error: " << e.what() << "\n";
+    return 1;
+  } catch (const std::exception& e) {
+    std::cerr << "vidprobe: internal error: " << e.what() << "\n";
+    return 3;
+  }
+  return 0;
+}
