@@ -1,0 +1,56 @@
+#pragma once
+// The one backbone interface. A backbone is a frozen feature extractor: it takes a clip and an
+// extraction point and returns per-frame feature maps.
+#include <torch/torch.h>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace vidprobe::backbones {
+
+// Where in the network features are read.
+struct ExtractionPoint {
+  int layer = -1;                     // block index, 0-based; -1 = the family's default
+  std::optional<int> timestep;        // diffusion models: denoising timestep (0..999)
+  std::uint64_t noise_seed = 0;       // diffusion models: seed of the noise draw
+};
+
+// What a backbone expects as input.
+struct InputSpec {
+  int height = 224, width = 224;          // pixels fed to the network
+  std::vector<double> mean{0.485, 0.456, 0.406};  // per-channel normalisation of [0, 1] RGB
+  std::vector<double> std{0.229, 0.224, 0.225};
+  int frames_multiple = 1;                // clip length must be k * this (+ frames_offset)
+  int frames_offset = 0;                  // e.g. WAN wants 4k + 1 frames
+  int patch_size = 16;
+};
+
+struct FeatureMaps {
+  torch::Tensor features;   // (T, C, h, w) one map per input frame
+  std::vector<int64_t> native_grid;  // the backbone's own token grid, e.g. {T/2, h, w}
+};
+
+class Backbone {
+ public:
+  virtual ~Backbone() = default;
+  virtual std::string name() const = 0;
+  virtual InputSpec input_spec() const = 0;
+  virtual int num_layers() const = 0;
+  virtual int feature_dim() const = 0;
+  virtual ExtractionPoint default_point() const = 0;
+  // clip: (T, 3, H, W) float in [0, 1] RGB at input_spec() size (normalisation happens inside).
+  virtual FeatureMaps extract(const torch::Tensor& clip, const ExtractionPoint& point) = 0;
+  virtual void to(torch::Device device, torch::Dtype dtype) = 0;
+};
+
+struct BackboneOptions {
+  std::string weights;  // checkpoint file or directory; empty = the family's random init (tests)
+  std::uint64_t seed = 0;
+  torch::Device device = torch::kCPU;
+  torch::Dtype dtype = torch::kFloat32;
+};
+
+}  // namespace vidprobe::backbones

@@ -1,0 +1,25 @@
+#pragma once
+// The single registry of backbones: name -> factory, default extraction point, input size.
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "vidprobe/backbones/backbone.h"
+
+namespace vidprobe::backbones {
+
+struct BackboneInfo {
+  std::string name;         // e.g. "dinov2-vitl14", "wan2.1-t2v-14b", "pixels"
+  std::string family;       // "pixels", "random-vit", "dinov2", "videomae", "vjepa2", "wan2.1", ...
+  std::string description;
+  bool needs_weights = true;  // false for the built-in baselines
+  std::function<std::unique_ptr<Backbone>(const BackboneOptions&)> create;
+};
+
+const std::vector<BackboneInfo>& registered_backbones();
+// Throws vidprobe::Error listing the known names when name is unknown.
+const BackboneInfo& find_backbone(const std::string& name);
+std::unique_ptr<Backbone> create_backbone(const std::string& name, const BackboneOptions& options);
+
+}  // namespace vidprobe::backbones
