@@ -1,0 +1,144 @@
+#include "vidprobe/io/safetensors.h"
+
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "vidprobe/core/atomic_file.h"
+#include "vidprobe/core/error.h"
+#include "vidprobe/io/safetensors_torch.h"
+
+namespace vidprobe {
+namespace {
+namespace fs = std::filesystem;
+
+fs::path temp_dir(const std::string& name) {
+  auto dir = fs::temp_directory_path() / ("vidprobe_safetensors_" + name + "_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  return dir;
+}
+
+TEST(Safetensors, ReadsFileWrittenByReferenceImplementation) {
+  const auto file = SafetensorsFile::open(fs::path(VIDPROBE_TEST_DATA_DIR) / "io/reference.safetensors");
+  EXPECT_EQ(file.metadata().at("producer"), "safetensors-python");
+  EXPECT_EQ(file.names(), (std::vector<std::string>{"bf16", "f16", "f32", "i64", "u8"}));
+
+  const auto f32 = to_tensor(file.view("f32"));
+  ASSERT_EQ(f32.sizes(), (std::vector<int64_t>{3, 4}));
+  for (int i = 0; i < 3; ++i)
+    for (int j = 0; j < 4; ++j) EXPECT_FLOAT_EQ(f32[i][j].item<float>(), i * 10 + j - 0.5f);
+  const auto f16 = to_tensor(file.view("f16")).to(torch::kFloat32);
+  for (int i = 0; i < 5; ++i) EXPECT_FLOAT_EQ(f16[i].item<float>(), i / 4.0f);
+  const auto bf16 = to_tensor(file.view("bf16")).to(torch::kFloat32).flatten();
+  for (int i = 0; i < 4; ++i) EXPECT_FLOAT_EQ(bf16[i].item<float>(), -2.0f * i);
+  const auto i64 = to_tensor(file.view("i64"));
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(i64[i].item<int64_t>(), i * i * i - 7);
+  const auto u8 = to_tensor(file.view("u8"));
+  EXPECT_EQ(u8.scalar_type(), torch::kUInt8);
+  for (int i = 0; i < 6; ++i) EXPECT_EQ(u8[i].item<int>(), 255 - i);
+}
+
+TEST(Safetensors, RoundTripsEveryCommonDtypeAndMetadata) {
+  const auto dir = temp_dir("roundtrip");
+  torch::manual_seed(3);
+  TensorMap tensors{{"a.weight", torch::randn({4, 5})},
+                    {"b", torch::randn({2, 3, 2}).to(torch::kBFloat16)},
+                    {"c", torch::randint(0, 1000, {7}, torch::kInt64)},
+                    {"d", torch::rand({3}).gt(0.5)},
+                    {"empty", torch::zeros({0, 3})},
+                    {"h", torch::randn({6}).to(torch::kFloat16)}};
+  save_safetensors(dir / "x.safetensors", tensors, {{"k", "v"}});
+  const auto loaded = load_safetensors(dir / "x.safetensors");
+  ASSERT_EQ(loaded.size(), tensors.size());
+  for (const auto& [name, tensor] : tensors) {
+    ASSERT_TRUE(loaded.count(name)) << name;
+    EXPECT_EQ(loaded.at(name).scalar_type(), tensor.scalar_type()) << name;
+    EXPECT_TRUE(torch::equal(loaded.at(name), tensor)) << name;
+  }
+  EXPECT_EQ(SafetensorsFile::open(dir / "x.safetensors").metadata().at("k"), "v");
+  // Nothing temporary left behind.
+  int files = 0;
+  for ([[maybe_unused]] const auto& entry : fs::directory_iterator(dir)) ++files;
+  EXPECT_EQ(files, 1);
+  fs::remove_all(dir);
+}
+
+TEST(Safetensors, ReferenceReaderAcceptsOurFiles) {
+  const auto dir = temp_dir("interop");
+  save_safetensors(dir / "ours.safetensors",
+                   {{"w", torch::arange(6, torch::kFloat32).view({2, 3})}}, {{"m", "1"}});
+  const std::string command = std::string(VIDPROBE_PYTHON) +
+                              " -c \"from safetensors.torch import load_file;import sys;"
+                              "t=load_file(sys.argv[1])['w'];"
+                              "sys.exit(0 if t.tolist()==[[0,1,2],[3,4,5]] else 1)\" " +
+                              (dir / "ours.safetensors").string();
+  const int status = std::system(command.c_str());
+  if (status != 0 && std::system((std::string(VIDPROBE_PYTHON) + " -c 'import safetensors'").c_str()) != 0)
+    GTEST_SKIP() << "python safetensors package not installed";
+  EXPECT_EQ(status, 0);
+  fs::remove_all(dir);
+}
+
+void expect_error_mentions(const std::function<void()>& action, const std::string& needle) {
+  try {
+    action();
+    FAIL() << "expected vidprobe::Error mentioning '" << needle << "'";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+  }
+}
+
+TEST(Safetensors, TruncatedFileNamesFileAndTensor) {
+  const auto dir = temp_dir("truncated");
+  save_safetensors(dir / "t.safetensors", {{"big", torch::ones({100})}});
+  const auto bytes = read_file(dir / "t.safetensors");
+  write_file_atomically(dir / "cut.safetensors", bytes.substr(0, bytes.size() - 10));
+  expect_error_mentions([&] { SafetensorsFile::open(dir / "cut.safetensors"); }, "'big'");
+  expect_error_mentions([&] { SafetensorsFile::open(dir / "cut.safetensors"); }, "cut.safetensors");
+  fs::remove_all(dir);
+}
+
+TEST(Safetensors, RejectsGarbageHeadersAndMissingKeys) {
+  const auto dir = temp_dir("garbage");
+  write_file_atomically(dir / "short.safetensors", "abc");
+  expect_error_mentions([&] { SafetensorsFile::open(dir / "short.safetensors"); }, "too short");
+  std::string huge_header(16, '\0');
+  huge_header[7] = 0x7f;
+  write_file_atomically(dir / "huge.safetensors", huge_header);
+  expect_error_mentions([&] { SafetensorsFile::open(dir / "huge.safetensors"); }, "header length");
+  std::string not_json = std::string("\x04\0\0\0\0\0\0\0", 8) + "{{{{";
+  write_file_atomically(dir / "json.safetensors", not_json);
+  expect_error_mentions([&] { SafetensorsFile::open(dir / "json.safetensors"); }, "not valid JSON");
+  const std::string bad_dtype_header = R"({"x":{"dtype":"Q7","shape":[1],"data_offsets":[0,1]}})";
+  std::string bad_dtype(8, '\0');
+  bad_dtype[0] = static_cast<char>(bad_dtype_header.size());
+  write_file_atomically(dir / "dtype.safetensors", bad_dtype + bad_dtype_header + "x");
+  expect_error_mentions([&] { SafetensorsFile::open(dir / "dtype.safetensors"); }, "Q7");
+  save_safetensors(dir / "ok.safetensors", {{"present", torch::ones({1})}});
+  expect_error_mentions([&] { SafetensorsFile::open(dir / "ok.safetensors").view("absent"); }, "'absent'");
+  expect_error_mentions([&] { SafetensorsFile::open(dir / "nope.safetensors"); }, "nope.safetensors");
+  fs::remove_all(dir);
+}
+
+TEST(Safetensors, ShardedCheckpointWithIndex) {
+  const auto dir = temp_dir("sharded");
+  save_safetensors(dir / "model-00001-of-00002.safetensors", {{"a", torch::ones({2})}});
+  save_safetensors(dir / "model-00002-of-00002.safetensors", {{"b", torch::zeros({3})}});
+  write_file_atomically(dir / "model.safetensors.index.json",
+                        R"({"metadata":{},"weight_map":{"a":"model-00001-of-00002.safetensors",)"
+                        R"("b":"model-00002-of-00002.safetensors"}})");
+  const auto tensors = load_checkpoint(dir);
+  ASSERT_EQ(tensors.size(), 2u);
+  EXPECT_TRUE(torch::equal(tensors.at("b"), torch::zeros({3})));
+  write_file_atomically(dir / "model.safetensors.index.json",
+                        R"({"weight_map":{"a":"model-00001-of-00002.safetensors",)"
+                        R"("b":"model-00001-of-00002.safetensors"}})");
+  expect_error_mentions([&] { load_checkpoint(dir); }, "'b'");
+  fs::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace vidprobe
