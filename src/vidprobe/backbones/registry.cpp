@@ -1,0 +1,35 @@
+#include "vidprobe/backbones/registry.h"
+
+#include "vidprobe/backbones/baselines.h"
+#include "vidprobe/core/error.h"
+
+namespace vidprobe::backbones {
+
+const std::vector<BackboneInfo>& registered_backbones() {
+  static const std::vector<BackboneInfo> registry = {
+      {"pixels", "pixels", "Normalised RGB patches (8x8) of each frame: the no-learning floor",
+       false, make_pixels_backbone},
+      {"random-vit", "random-vit",
+       "DINOv2-layout ViT-S/8, 6 blocks, fixed random weights: architecture without training",
+       false, make_random_vit_backbone},
+  };
+  return registry;
+}
+
+const BackboneInfo& find_backbone(const std::string& name) {
+  std::string known;
+  for (const auto& info : registered_backbones()) {
+    if (info.name == name) return info;
+    known += (known.empty() ? "" : ", ") + info.name;
+  }
+  throw Error("unknown backbone '" + name + "'; known backbones: " + known);
+}
+
+std::unique_ptr<Backbone> create_backbone(const std::string& name, const BackboneOptions& options) {
+  const auto& info = find_backbone(name);
+  require(!info.needs_weights || !options.weights.empty(),
+          "backbone '" + name + "' needs --weights (a checkpoint file or directory)");
+  return info.create(options);
+}
+
+}  // namespace vidprobe::backbones

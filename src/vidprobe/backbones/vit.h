@@ -1,0 +1,82 @@
+#pragma once
+// A plain ViT encoder in DINOv2's layout (patch embedding, [CLS] + optional register tokens,
+// learned position embedding interpolated to the input grid, pre-norm blocks with LayerScale).
+// Reused by the `random-vit` baseline now and by the DINOv2 family later, so that its module
+// names follow DINOv2's: patch_embed.proj, cls_token, register_tokens, pos_embed,
+// blocks.<i>.{norm1,attn.qkv,attn.proj,ls1.gamma,norm2,mlp.fc1,mlp.fc2,ls2.gamma}, norm.
+#include <torch/torch.h>
+
+#include <vector>
+
+namespace vidprobe::backbones {
+
+struct ViTConfig {
+  int image_size = 224;  // size the position embedding was trained at
+  int patch_size = 14;
+  int width = 384;
+  int depth = 12;
+  int heads = 6;
+  double mlp_ratio = 4.0;
+  int register_tokens = 0;
+  double layer_scale_init = 1.0;
+  double norm_eps = 1e-6;
+};
+
+class LayerScaleImpl : public torch::nn::Module {
+ public:
+  LayerScaleImpl(int width, double init);
+  torch::Tensor forward(const torch::Tensor& x) { return x * gamma; }
+  torch::Tensor gamma;
+};
+TORCH_MODULE(LayerScale);
+
+class ViTAttentionImpl : public torch::nn::Module {
+ public:
+  ViTAttentionImpl(int width, int heads);
+  torch::Tensor forward(const torch::Tensor& x);  // (B, N, D)
+  torch::nn::Linear qkv{nullptr}, proj{nullptr};
+  int heads;
+};
+TORCH_MODULE(ViTAttention);
+
+class ViTMlpImpl : public torch::nn::Module {
+ public:
+  ViTMlpImpl(int width, int hidden);
+  torch::Tensor forward(const torch::Tensor& x) { return fc2(torch::gelu(fc1(x))); }
+  torch::nn::Linear fc1{nullptr}, fc2{nullptr};
+};
+TORCH_MODULE(ViTMlp);
+
+class ViTBlockImpl : public torch::nn::Module {
+ public:
+  explicit ViTBlockImpl(const ViTConfig& config);
+  torch::Tensor forward(const torch::Tensor& x);
+  torch::nn::LayerNorm norm1{nullptr}, norm2{nullptr};
+  ViTAttention attn{nullptr};
+  ViTMlp mlp{nullptr};
+  LayerScale ls1{nullptr}, ls2{nullptr};
+};
+TORCH_MODULE(ViTBlock);
+
+class ViTImpl : public torch::nn::Module {
+ public:
+  explicit ViTImpl(ViTConfig config);
+
+  // images (B, 3, H, W), normalised; H and W multiples of the patch size. Returns the patch
+  // tokens after each requested block (0-based), each (B, D, H / p, W / p).
+  std::vector<torch::Tensor> patch_features(const torch::Tensor& images,
+                                            const std::vector<int>& layers);
+  const ViTConfig& config() const { return config_; }
+
+  torch::nn::Conv2d patch_embed{nullptr};
+  torch::Tensor cls_token, register_tokens, pos_embed;
+  torch::nn::ModuleList blocks;
+  torch::nn::LayerNorm norm{nullptr};
+
+ private:
+  torch::Tensor interpolated_pos_embed(int64_t grid_h, int64_t grid_w) const;
+  ViTConfig config_;
+};
+TORCH_MODULE(ViT);
+
+}  // namespace vidprobe::backbones
