@@ -6,6 +6,12 @@
 namespace vidprobe::backbones {
 namespace {
 
+ExtractionPoint at_layer(int layer) {
+  ExtractionPoint point;
+  point.layer = layer;
+  return point;
+}
+
 void check_clip(const torch::Tensor& clip, const InputSpec& spec, const std::string& backbone) {
   require(clip.dim() == 4 && clip.size(1) == 3,
           backbone + ": clip must be (T, 3, H, W), got " + c10::str(clip.sizes()));
@@ -25,7 +31,7 @@ class PixelsBackbone final : public Backbone {
   InputSpec input_spec() const override { return spec_; }
   int num_layers() const override { return 1; }
   int feature_dim() const override { return 3 * spec_.patch_size * spec_.patch_size; }
-  ExtractionPoint default_point() const override { return {.layer = 0}; }
+  ExtractionPoint default_point() const override { return at_layer(0); }
   void to(torch::Device device, torch::Dtype) override { device_ = device; }
 
   FeatureMaps extract(const torch::Tensor& clip, const ExtractionPoint& point) override {
@@ -65,7 +71,7 @@ class RandomViTBackbone final : public Backbone {
   InputSpec input_spec() const override { return spec_; }
   int num_layers() const override { return config_.depth; }
   int feature_dim() const override { return config_.width; }
-  ExtractionPoint default_point() const override { return {.layer = config_.depth / 2}; }
+  ExtractionPoint default_point() const override { return at_layer(config_.depth / 2); }
   void to(torch::Device device, torch::Dtype dtype) override { vit_->to(device, dtype); }
 
   FeatureMaps extract(const torch::Tensor& clip, const ExtractionPoint& point) override {

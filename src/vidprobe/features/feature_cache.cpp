@@ -76,8 +76,8 @@ FeatureShard read_shard(const fs::path& shard_path) {
 
 FeatureCache FeatureCache::open(const fs::path& dir) {
   const auto manifest_path = dir / "manifest.json";
-  require(fs::exists(manifest_path),
-          "'" + dir.string() + "' is not a feature cache: manifest.json is missing (run vidprobe extract)");
+  if (!fs::exists(manifest_path))
+    throw Error("not a feature cache: " + manifest_path.string() + " is missing (run vidprobe extract)");
   FeatureCache cache;
   cache.dir_ = dir;
   try {

@@ -1,0 +1,85 @@
+#include "vidprobe/features/feature_cache.h"
+
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+#include <unistd.h>
+
+#include "vidprobe/core/atomic_file.h"
+#include "vidprobe/core/error.h"
+
+namespace vidprobe::features {
+namespace {
+namespace fs = std::filesystem;
+
+FeatureShard make_shard(const std::string& id, int T = 4) {
+  torch::manual_seed(7);
+  FeatureShard shard;
+  shard.clip_id = id;
+  shard.features = torch::randn({T, 8, 2, 3}).to(torch::kFloat16);
+  shard.images = torch::randint(0, 255, {T, 3, 8, 12}).to(torch::kUInt8);
+  shard.depth = torch::rand({T, 8, 12}) + 1;
+  shard.valid = torch::rand({T, 8, 12}).gt(0.2);
+  shard.extrinsics = torch::eye(4).slice(0, 0, 3).expand({T, 3, 4}).contiguous();
+  shard.intrinsics = torch::eye(3).expand({T, 3, 3}).contiguous();
+  shard.meta = {{"backbone", "pixels"}, {"layer", 0}};
+  return shard;
+}
+
+fs::path temp_dir(const std::string& name) {
+  auto dir = fs::temp_directory_path() / ("vidprobe_cache_" + name + "_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  return dir;
+}
+
+TEST(FeatureCache, ShardRoundTripKeepsTensorsAndMetadata) {
+  const auto dir = temp_dir("roundtrip");
+  const auto shard = make_shard("clip_a");
+  write_shard(dir, shard);
+  const auto back = read_shard(dir / "clips" / "clip_a.safetensors");
+  EXPECT_EQ(back.clip_id, "clip_a");
+  EXPECT_EQ(back.features.scalar_type(), torch::kFloat16);
+  EXPECT_TRUE(torch::equal(back.features, shard.features));
+  EXPECT_TRUE(torch::equal(back.images, shard.images));
+  EXPECT_TRUE(torch::equal(back.depth, shard.depth));
+  EXPECT_TRUE(torch::equal(back.valid, shard.valid));
+  EXPECT_EQ(back.meta["backbone"], "pixels");
+  EXPECT_EQ(back.meta["layer"], "0");
+  fs::remove_all(dir);
+}
+
+TEST(FeatureCache, RejectsInconsistentShards) {
+  const auto dir = temp_dir("bad");
+  auto shard = make_shard("clip_b");
+  shard.depth = torch::rand({3, 8, 12});  // 3 frames of depth for 4 frames of features
+  try {
+    write_shard(dir, shard);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("'depth'"), std::string::npos) << e.what();
+  }
+  EXPECT_FALSE(fs::exists(dir / "clips" / "clip_b.safetensors"));
+  fs::remove_all(dir);
+}
+
+TEST(FeatureCache, OpenChecksManifestAndShards) {
+  const auto dir = temp_dir("open");
+  EXPECT_THROW(FeatureCache::open(dir), Error);
+  write_shard(dir, make_shard("clip_c"));
+  write_file_atomically(dir / "manifest.json", R"({"clips": ["clip_c", "clip_d"]})");
+  try {
+    FeatureCache::open(dir);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("clip_d"), std::string::npos) << e.what();
+  }
+  write_file_atomically(dir / "manifest.json", R"({"clips": ["clip_c"]})");
+  const auto cache = FeatureCache::open(dir);
+  EXPECT_EQ(cache.clip_ids(), std::vector<std::string>{"clip_c"});
+  EXPECT_EQ(cache.load("clip_c").features.size(0), 4);
+  write_file_atomically(dir / "manifest.json", R"({"clips": )");
+  EXPECT_THROW(FeatureCache::open(dir), Error);
+  fs::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace vidprobe::features
