@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Builds vidprobe (set-up included, idempotent) and runs every test suite with CTest.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+BUILD_DIR="${VIDPROBE_BUILD_DIR:-$ROOT/build}"
+"$ROOT/scripts/setup.sh"
+# One libtorch thread per test process and two processes: the machine has 2 cores.
+OMP_NUM_THREADS=1 ctest --test-dir "$BUILD_DIR" --output-on-failure -j "$(nproc)" "$@"
