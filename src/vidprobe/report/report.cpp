@@ -1,0 +1,246 @@
+#include "vidprobe/report/report.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "vidprobe/core/atomic_file.h"
+#include "vidprobe/core/error.h"
+#include "vidprobe/report/svg_chart.h"
+
+namespace vidprobe::report {
+namespace fs = std::filesystem;
+namespace {
+
+void flatten_into(const nlohmann::json& node, const std::string& prefix, nlohmann::json& out) {
+  for (const auto& [key, value] : node.items()) {
+    const std::string name = prefix.empty() ? key : prefix + "." + key;
+    if (value.is_object())
+      flatten_into(value, name, out);
+    else if (value.is_number())
+      out[name] = value;
+  }
+}
+
+std::string format_value(const nlohmann::json& metrics, const std::string& key) {
+  if (!metrics.contains(key) || !metrics[key].is_number()) return "–";
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.3f", metrics[key].get<double>());
+  return buf;
+}
+
+double value_or_nan(const nlohmann::json& metrics, const std::string& key) {
+  return metrics.contains(key) && metrics[key].is_number() ? metrics[key].get<double>() : NAN;
+}
+
+// Index of the best run per column, per dataset, for bold face.
+std::set<std::pair<std::size_t, std::string>> best_cells(const std::vector<RunResult>& runs) {
+  std::set<std::pair<std::size_t, std::string>> best;
+  std::set<std::string> datasets;
+  for (const auto& run : runs) datasets.insert(run.dataset);
+  for (const auto& dataset : datasets)
+    for (const auto& column : default_columns()) {
+      std::optional<std::size_t> winner;
+      for (std::size_t i = 0; i < runs.size(); ++i) {
+        if (runs[i].dataset != dataset) continue;
+        const double v = value_or_nan(runs[i].metrics, column.key);
+        if (!std::isfinite(v)) continue;
+        const double w = winner ? value_or_nan(runs[*winner].metrics, column.key) : NAN;
+        if (!winner || (column.higher_is_better ? v > w : v < w)) winner = i;
+      }
+      if (winner) best.insert({*winner, column.key});
+    }
+  return best;
+}
+
+std::vector<fs::path> pictures_of(const RunResult& run, int limit) {
+  std::vector<fs::path> pictures;
+  if (!fs::is_directory(run.eval_dir)) return pictures;
+  for (const auto& entry : fs::recursive_directory_iterator(run.eval_dir))
+    if (entry.is_regular_file() && entry.path().extension() == ".png") pictures.push_back(entry.path());
+  std::sort(pictures.begin(), pictures.end());
+  if (static_cast<int>(pictures.size()) > limit) pictures.resize(limit);
+  return pictures;
+}
+
+std::string slug(const std::string& text) {
+  std::string out;
+  for (char c : text) out += std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
+  return out;
+}
+
+}  // namespace
+
+const std::vector<MetricColumn>& default_columns() {
+  static const std::vector<MetricColumn> columns = {
+      {"points.err", "Point err", false},      {"points.chamfer", "Chamfer", false},
+      {"depth.abs_rel", "Depth AbsRel", false}, {"depth.delta1", "Depth δ<1.25", true},
+      {"camera.auc5", "AUC@5", true},           {"camera.auc30", "AUC@30", true},
+      {"camera.rra30", "RRA@30", true},         {"camera.rta30", "RTA@30", true},
+  };
+  return columns;
+}
+
+nlohmann::json flatten_metrics(const nlohmann::json& nested) {
+  nlohmann::json out = nlohmann::json::object();
+  if (nested.is_object()) flatten_into(nested, "", out);
+  return out;
+}
+
+RunResult load_run(const fs::path& eval_dir) {
+  const auto path = eval_dir / "metrics.json";
+  nlohmann::json json;
+  try {
+    json = nlohmann::json::parse(read_file(path));
+  } catch (const nlohmann::json::exception& e) {
+    throw Error("'" + path.string() + "' is not valid JSON: " + e.what());
+  }
+  RunResult run;
+  run.eval_dir = eval_dir;
+  nlohmann::json metrics_part = json;
+  if (json.contains("baseline")) {
+    run.baseline = flatten_metrics(json["baseline"]);
+    metrics_part.erase("baseline");
+  }
+  if (json.contains("run")) metrics_part.erase("run");
+  run.metrics = flatten_metrics(metrics_part);
+  const auto info = json.value("run", nlohmann::json::object());
+  run.label = info.value("label", eval_dir.filename().string());
+  run.dataset = info.value("dataset", std::string("data"));
+  require(!run.metrics.empty(), "'" + path.string() + "' holds no numeric metrics");
+  return run;
+}
+
+std::string markdown_table(const std::vector<RunResult>& runs, bool include_baselines) {
+  const auto best = best_cells(runs);
+  std::ostringstream md;
+  md << "| dataset | features |";
+  for (const auto& column : default_columns())
+    md << " " << column.title << (column.higher_is_better ? " ↑" : " ↓") << " |";
+  md << "\n|---|---|";
+  for (std::size_t i = 0; i < default_columns().size(); ++i) md << "---:|";
+  md << "\n";
+  std::set<std::string> baseline_written;
+  for (std::size_t i = 0; i < runs.size(); ++i) {
+    const auto& run = runs[i];
+    if (include_baselines && !run.baseline.empty() && !baseline_written.count(run.dataset)) {
+      baseline_written.insert(run.dataset);
+      md << "| " << run.dataset << " | *constant (mean GT) predictor* |";
+      for (const auto& column : default_columns()) md << " *" << format_value(run.baseline, column.key) << "* |";
+      md << "\n";
+    }
+    md << "| " << run.dataset << " | " << run.label << " |";
+    for (const auto& column : default_columns()) {
+      const auto text = format_value(run.metrics, column.key);
+      md << " " << (best.count({i, column.key}) ? "**" + text + "**" : text) << " |";
+    }
+    md << "\n";
+  }
+  return md.str();
+}
+
+void write_report(const std::vector<RunResult>& runs, const fs::path& out_dir,
+                  const ReportOptions& options) {
+  require(!runs.empty(), "no evaluated runs were given to the report");
+  fs::create_directories(out_dir / "assets");
+
+  // Machine-readable copies.
+  nlohmann::json all = nlohmann::json::array();
+  std::ostringstream csv;
+  csv << "dataset,features";
+  for (const auto& column : default_columns()) csv << "," << column.key;
+  csv << "\n";
+  for (const auto& run : runs) {
+    all.push_back({{"dataset", run.dataset}, {"label", run.label}, {"eval_dir", run.eval_dir.string()},
+                   {"metrics", run.metrics}, {"baseline", run.baseline}});
+    csv << run.dataset << "," << run.label;
+    for (const auto& column : default_columns()) {
+      const double v = value_or_nan(run.metrics, column.key);
+      csv << ",";
+      if (std::isfinite(v)) csv << v;
+    }
+    csv << "\n";
+  }
+  write_file_atomically(out_dir / "metrics.json", all.dump(2) + "\n");
+  write_file_atomically(out_dir / "metrics.csv", csv.str());
+
+  const std::string table = markdown_table(runs, true);
+  std::ostringstream md;
+  md << "# " << options.title << "\n\n";
+  if (!options.notes_markdown.empty()) md << options.notes_markdown << "\n\n";
+  md << table << "\nBold: best per dataset and column. Italic rows: the constant predictor (mean of "
+                 "the normalised training GT), the floor a probe must clearly beat.\n";
+  write_file_atomically(out_dir / "metrics.md", md.str());
+
+  // HTML: the table, one bar chart per metric and dataset, and pictures.
+  std::set<std::string> datasets;
+  for (const auto& run : runs) datasets.insert(run.dataset);
+  std::ostringstream html;
+  html << "<!doctype html><html><head><meta charset='utf-8'><title>" << html_escape(options.title)
+       << "</title><style>body{font-family:sans-serif;max-width:1200px;margin:2em auto;padding:0 1em}"
+          "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}"
+          "td:nth-child(-n+2),th:nth-child(-n+2){text-align:left}tr.baseline td{color:#777;font-style:italic}"
+          ".charts{display:flex;flex-wrap:wrap;gap:12px}.pics img{max-width:100%;image-rendering:pixelated;"
+          "border:1px solid #ddd}</style></head><body>";
+  html << "<h1>" << html_escape(options.title) << "</h1>";
+  if (!options.notes_markdown.empty()) html << "<p>" << html_escape(options.notes_markdown) << "</p>";
+  const auto best = best_cells(runs);
+  html << "<table><tr><th>dataset</th><th>features</th>";
+  for (const auto& column : default_columns())
+    html << "<th>" << html_escape(column.title) << (column.higher_is_better ? " ↑" : " ↓") << "</th>";
+  html << "</tr>";
+  std::set<std::string> baseline_written;
+  for (std::size_t i = 0; i < runs.size(); ++i) {
+    const auto& run = runs[i];
+    if (!run.baseline.empty() && !baseline_written.count(run.dataset)) {
+      baseline_written.insert(run.dataset);
+      html << "<tr class='baseline'><td>" << html_escape(run.dataset) << "</td><td>constant predictor</td>";
+      for (const auto& column : default_columns()) html << "<td>" << format_value(run.baseline, column.key) << "</td>";
+      html << "</tr>";
+    }
+    html << "<tr><td>" << html_escape(run.dataset) << "</td><td>" << html_escape(run.label) << "</td>";
+    for (const auto& column : default_columns()) {
+      const auto text = format_value(run.metrics, column.key);
+      html << "<td>" << (best.count({i, column.key}) ? "<b>" + text + "</b>" : text) << "</td>";
+    }
+    html << "</tr>";
+  }
+  html << "</table><p>Bold: best per dataset and column. Grey rows: the constant (mean GT) predictor.</p>";
+  for (const auto& dataset : datasets) {
+    html << "<h2>" << html_escape(dataset) << "</h2><div class='charts'>";
+    for (const auto& column : default_columns()) {
+      std::vector<Bar> bars;
+      for (const auto& run : runs)
+        if (run.dataset == dataset && run.metrics.contains(column.key))
+          bars.push_back({run.label, value_or_nan(run.metrics, column.key), false});
+      for (const auto& run : runs)
+        if (run.dataset == dataset && run.baseline.contains(column.key)) {
+          bars.push_back({"constant", value_or_nan(run.baseline, column.key), true});
+          break;
+        }
+      if (!bars.empty()) html << svg_bar_chart(column.title, bars, column.higher_is_better);
+    }
+    html << "</div>";
+    for (const auto& run : runs) {
+      if (run.dataset != dataset) continue;
+      const auto pictures = pictures_of(run, options.pictures_per_run);
+      if (pictures.empty()) continue;
+      html << "<h3>" << html_escape(run.label) << "</h3><div class='pics'>";
+      for (const auto& picture : pictures) {
+        const auto name = slug(dataset + "_" + run.label) + "_" + picture.filename().string();
+        const auto target = out_dir / "assets" / name;
+        write_file_atomically(target, read_file(picture));
+        html << "<figure><img src='assets/" << html_escape(name) << "'><figcaption>"
+             << html_escape(picture.filename().string()) << "</figcaption></figure>";
+      }
+      html << "</div>";
+    }
+  }
+  html << "</body></html>\n";
+  write_file_atomically(out_dir / "index.html", html.str());
+}
+
+}  // namespace vidprobe::report
