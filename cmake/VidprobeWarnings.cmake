@@ -6,5 +6,5 @@ target_compile_options(vidprobe_warnings INTERFACE
 # GCC 12 reports impossible memcpy sizes inside std::string concatenation at -O2 (GCC bugs
 # 105329 and 105651, fixed in GCC 13); those two checks are off for GCC 12 only.
 if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU" AND CMAKE_CXX_COMPILER_VERSION VERSION_LESS 13)
-  target_compile_options(vidprobe_warnings INTERFACE -Wno-restrict -Wno-stringop-overflow)
+  target_compile_options(vidprobe_warnings INTERFACE -Wno-restrict -Wno-stringop-overflow -Wno-array-bounds)
 endif()

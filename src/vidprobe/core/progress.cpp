@@ -62,7 +62,7 @@ void Progress::draw(bool final_line) {
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
   const double rate = elapsed > 0 ? static_cast<double>(done_) / elapsed : 0.0;
   const double eta = rate > 0 ? static_cast<double>(total_ - std::min(done_, total_)) / rate : -1;
-  std::fprintf(stderr, "%s%s %zu/%zu %s | %.2f %s/s | %s elapsed | ETA %s%s%s%s", tty_ ? "\r" : "",
+  std::fprintf(stderr, "%s%s %zu/%zu %s | %.2f %s/s | %s elapsed | ETA %s%s%s%s%s", tty_ ? "\r" : "",
                label_.c_str(), done_, total_, unit_.c_str(), rate, unit_.c_str(),
                format_duration(elapsed).c_str(), format_duration(final_line ? 0 : eta).c_str(),
                note_.empty() ? "" : " | ", note_.c_str(), tty_ ? "\033[K" : "",
