@@ -1,0 +1,54 @@
+#include "vidprobe/features/clip_tensors.h"
+
+#include <torch/torch.h>
+
+#include "vidprobe/core/error.h"
+#include "vidprobe/data/resize.h"
+
+namespace vidprobe::features {
+
+torch::Tensor image_to_tensor(const ImageU8& image) {
+  require(image.channels == 3, "expected an RGB image, got " + std::to_string(image.channels) + " channels");
+  return torch::from_blob(const_cast<std::uint8_t*>(image.pixels.data()), {image.height, image.width, 3},
+                          torch::kUInt8)
+      .permute({2, 0, 1})
+      .clone();
+}
+
+ClipTensors clip_to_tensors(const Clip& clip, int input_width, int input_height, int gt_size) {
+  require(!clip.frames.empty(), "clip '" + clip.id + "' has no frames");
+  std::vector<torch::Tensor> inputs, images, depths, valids, extrinsics, intrinsics;
+  for (const auto& frame : clip.frames) {
+    const auto input = resize_and_center_crop(frame, {input_width, input_height, 1});
+    inputs.push_back(image_to_tensor(input.rgb).to(torch::kFloat32) / 255.0);
+    const auto gt = resize_and_center_crop(frame, {gt_size, gt_size, 1});
+    images.push_back(image_to_tensor(gt.rgb));
+    if (gt.depth.empty()) {
+      depths.push_back(torch::zeros({gt_size, gt_size}));
+      valids.push_back(torch::zeros({gt_size, gt_size}, torch::kBool));
+    } else {
+      depths.push_back(torch::from_blob(const_cast<float*>(gt.depth.pixels.data()), {gt_size, gt_size}).clone());
+      valids.push_back(torch::from_blob(const_cast<std::uint8_t*>(gt.valid.pixels.data()), {gt_size, gt_size},
+                                        torch::kUInt8)
+                           .gt(0));
+    }
+    extrinsics.push_back(torch::tensor(std::vector<double>(gt.camera.cam_from_world.begin(),
+                                                           gt.camera.cam_from_world.end()))
+                             .view({3, 4})
+                             .to(torch::kFloat32));
+    intrinsics.push_back(
+        torch::tensor(std::vector<double>(gt.camera.K.begin(), gt.camera.K.end())).view({3, 3}).to(torch::kFloat32));
+  }
+  ClipTensors out;
+  out.backbone_input = torch::stack(inputs);
+  out.gt_images = torch::stack(images);
+  out.depth = torch::stack(depths);
+  // Depth that is not finite or not positive is never valid ground truth.
+  out.valid = torch::stack(valids) & torch::isfinite(out.depth) & out.depth.gt(0);
+  out.depth = torch::where(out.valid, out.depth, torch::zeros_like(out.depth));
+  out.extrinsics = torch::stack(extrinsics);
+  out.intrinsics = torch::stack(intrinsics);
+  return out;
+}
+
+}  // namespace vidprobe::features

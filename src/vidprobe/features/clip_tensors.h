@@ -1,0 +1,24 @@
+#pragma once
+// A dataset clip as the tensors extraction needs: the backbone's input at its resolution and the
+// ground truth at the probe's resolution. Both are cover-resized and centre-cropped from the same
+// frames, so they show the same field of view.
+#include <torch/types.h>
+
+#include "vidprobe/data/frame.h"
+
+namespace vidprobe::features {
+
+struct ClipTensors {
+  torch::Tensor backbone_input;  // (T, 3, h_in, w_in) float in [0, 1]
+  torch::Tensor gt_images;       // (T, 3, H, W) uint8
+  torch::Tensor depth;           // (T, H, W) float
+  torch::Tensor valid;           // (T, H, W) bool
+  torch::Tensor extrinsics;      // (T, 3, 4) float
+  torch::Tensor intrinsics;      // (T, 3, 3) float, at H x W
+};
+
+ClipTensors clip_to_tensors(const Clip& clip, int input_width, int input_height, int gt_size);
+
+torch::Tensor image_to_tensor(const ImageU8& image);  // H x W x 3 -> (3, H, W) uint8
+
+}  // namespace vidprobe::features
