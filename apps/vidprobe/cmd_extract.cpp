@@ -23,6 +23,8 @@ void register_extract(CLI::App& app) {
   cmd->add_option("--data", options->dataset_root, "Dataset root")->required();
   cmd->add_option("--data-kind", options->dataset_kind, "synthetic | co3d | dl3dv")->capture_default_str();
   cmd->add_option("--split", options->split, "all | train | test")->capture_default_str();
+  cmd->add_option("--train-ratio", options->train_ratio, "Fraction of sequences in the train split")
+      ->capture_default_str();
   cmd->add_option("--frames", options->frames, "Frames per clip (the paper samples 4)")->capture_default_str();
   cmd->add_option("--sampling", options->sampling, "uniform | random | strided")->capture_default_str();
   cmd->add_option("--gt-size", options->gt_size, "Ground-truth resolution (square); 0 = the backbone input size")

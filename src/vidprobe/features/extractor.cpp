@@ -32,6 +32,7 @@ nlohmann::json cache_identity(const ExtractOptions& o, const backbones::Backbone
           {"dataset_kind", o.dataset_kind},
           {"dataset_root", fs::absolute(o.dataset_root).lexically_normal().string()},
           {"split", o.split},
+          {"train_ratio", o.train_ratio},
           {"frames", o.frames},
           {"sampling", o.sampling},
           {"seed", o.seed},
@@ -94,7 +95,7 @@ ExtractSummary extract_features(const ExtractOptions& options) {
 
   DatasetOptions dataset_options;
   dataset_options.split = options.split;
-  dataset_options.split_seed = options.seed;
+  dataset_options.train_ratio = options.train_ratio;
   const auto dataset = open_dataset(options.dataset_kind, options.dataset_root, dataset_options);
   const auto& sequences = dataset->sequences();
   require(!sequences.empty(), "dataset '" + options.dataset_root.string() + "' (" +

@@ -17,6 +17,7 @@ struct ExtractOptions {
   std::string dataset_kind = "synthetic";  // synthetic | co3d | dl3dv
   std::filesystem::path dataset_root;
   std::string split = "all";               // all | train | test
+  double train_ratio = 0.9;                // hash split of sequences (the paper: 9:1 on DL3DV)
   int frames = 4;                          // frames per clip (the paper samples 4)
   std::string sampling = "uniform";        // uniform | random | strided
   int gt_size = 0;                         // GT resolution (square); 0 = backbone input size
