@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Run on the GPU machine, in the repository root: configures vidprobe against that machine's own
+# torch (python3 -c 'import torch' there is the CUDA build), builds it, and runs every test suite
+# with a GPU visible, so the CUDA paths (tests named *Cuda*/*Gpu*) run instead of skipping.
+# Libraries the GPU image lacks come from .gpu-deps/ (made by scripts/gpu-deps.sh, carried along).
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+BUILD_DIR="${VIDPROBE_BUILD_DIR:-$ROOT/build-gpu}"
+DEPS="$ROOT/.gpu-deps/root"
+TORCH_PREFIX="$(python3 -c 'import torch; print(torch.utils.cmake_prefix_path)')"
+PREFIXES="$TORCH_PREFIX"
+if [ -d "$DEPS" ]; then
+  PREFIXES="$PREFIXES;$DEPS/usr;$DEPS/usr/lib/x86_64-linux-gnu/cmake;$DEPS/usr/share/cmake"
+  export LD_LIBRARY_PATH="$DEPS/usr/lib/x86_64-linux-gnu:${LD_LIBRARY_PATH:-}"
+  export CPATH="$DEPS/usr/include:${CPATH:-}"
+  export LIBRARY_PATH="$DEPS/usr/lib/x86_64-linux-gnu:${LIBRARY_PATH:-}"
+fi
+cmake -S "$ROOT" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+  -DCMAKE_PREFIX_PATH="$PREFIXES" -DVIDPROBE_PYTHON="$(command -v python3)" "$@"
+cmake --build "$BUILD_DIR" --parallel "$(nproc)"
+"$BUILD_DIR/bin/vidprobe" info
+OMP_NUM_THREADS=1 ctest --test-dir "$BUILD_DIR" --output-on-failure -j 8

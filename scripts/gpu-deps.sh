@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Run on a machine with Debian's package index (the development machine): gathers the Debian
+# libraries that the GPU machine's image lacks (Embree, TBB, tinygltf, tinyobjloader, Google
+# Benchmark, CLI11, nlohmann-json, GoogleTest) into .gpu-deps/, an ignored folder that travels to
+# the GPU machine with `carry` and that scripts/gpu-build.sh puts on the search paths there.
+# Nothing is installed into / on either machine.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+DEPS="$ROOT/.gpu-deps"
+PACKAGES=(libembree-dev libembree3-3 libtbb12 libtinygltf-dev libtinygltf2d libtinyobjloader-dev
+  libtinyobjloader2rc10 libbenchmark-dev libbenchmark1debian libcli11-dev nlohmann-json3-dev
+  libgtest-dev)
+mkdir -p "$DEPS/debs"
+(cd "$DEPS/debs" && apt-get download "${PACKAGES[@]}")
+for deb in "$DEPS"/debs/*.deb; do dpkg -x "$deb" "$DEPS/root"; done
+rm -rf "$DEPS/debs"
+du -sh "$DEPS"
