@@ -1,0 +1,49 @@
+#pragma once
+// The probe's trunk, VGGT's aggregator without the image backbone: cached backbone features are
+// projected to the token width, a camera token and register tokens are prepended to every frame
+// (the first frame gets its own camera/register tokens, which is how the model knows which frame
+// defines the world frame), and K alternating blocks of frame attention (tokens of one frame)
+// and global attention (the tokens of all frames of a clip) mix them. Positions: 2D RoPE over the
+// h x w grid, the special tokens at (0, 0) and patch (i, j) at (i + 1, j + 1), as VGGT.
+//
+// With global_attention = false (the ablation) the second layer of each block also attends
+// within a frame only, so nothing flows between frames and the parameter count is unchanged.
+#include <torch/torch.h>
+
+#include <vector>
+
+#include "vidprobe/probe/probe_config.h"
+#include "vidprobe/probe/transformer_layers.h"
+
+namespace vidprobe::probe {
+
+struct AggregatorOutput {
+  // One entry per block: concat(frame layer output, global layer output), (B, S, P, 2 D) where
+  // P = patch_start + h * w.
+  std::vector<torch::Tensor> intermediates;
+  int64_t patch_start = 0;  // index of the first patch token (1 camera + registers)
+};
+
+struct AggregatorImpl : torch::nn::Module {
+  AggregatorImpl(const ModelConfig& config, int64_t feature_dim);
+  // features (B, S, C, h, w), any floating dtype.
+  AggregatorOutput forward(const torch::Tensor& features);
+
+  ModelConfig config;
+  int64_t feature_dim;
+  torch::nn::LayerNorm input_norm{nullptr};
+  torch::nn::Linear input_proj{nullptr};
+  torch::Tensor camera_token;    // (1, 2, 1, D): [first frame, other frames]
+  torch::Tensor register_token;  // (1, 2, R, D)
+  torch::nn::ModuleList frame_blocks, global_blocks;
+};
+TORCH_MODULE(Aggregator);
+
+// Expands a (1, 2, n, D) token pair to (B * S, n, D): entry 0 for frame 0, entry 1 for the rest.
+torch::Tensor expand_first_and_rest(const torch::Tensor& pair, int64_t batch, int64_t frames);
+
+// (B * S, patch_start + h * w, 2) int64 positions: special tokens at 0, patch (i, j) at (i+1, j+1).
+torch::Tensor token_positions(int64_t batch_frames, int64_t patch_start, int64_t h, int64_t w,
+                              torch::Device device);
+
+}  // namespace vidprobe::probe
