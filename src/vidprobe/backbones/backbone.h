@@ -47,7 +47,10 @@ class Backbone {
 };
 
 struct BackboneOptions {
-  std::string weights;  // checkpoint file or directory; empty = the family's random init (tests)
+  std::string weights;  // checkpoint file or directory
+  // With no weights: build the real architecture with a seeded random initialisation instead of
+  // failing (benchmarks at real size, smoke tests). Never used for reported numbers.
+  bool random_init = false;
   std::uint64_t seed = 0;
   torch::Device device = torch::kCPU;
   torch::Dtype dtype = torch::kFloat32;

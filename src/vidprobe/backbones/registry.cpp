@@ -27,7 +27,7 @@ const BackboneInfo& find_backbone(const std::string& name) {
 
 std::unique_ptr<Backbone> create_backbone(const std::string& name, const BackboneOptions& options) {
   const auto& info = find_backbone(name);
-  require(!info.needs_weights || !options.weights.empty(),
+  require(!info.needs_weights || !options.weights.empty() || options.random_init,
           "backbone '" + name + "' needs --weights (a checkpoint file or directory)");
   return info.create(options);
 }
