@@ -1,12 +1,29 @@
-// `vidprobe bench`: registered now so that --help shows the whole tool; filled by its issue.
+// `vidprobe bench`: speed figures printed as one JSON object per benchmark.
+#include <iostream>
+
 #include "commands.h"
-#include "vidprobe/core/error.h"
+#include "vidprobe/backbones/benchmark.h"
 
 namespace vidprobe::cli {
 
+void register_bench_probe(CLI::App& bench);  // cmd_bench_probe.cpp (probe training steps/s)
+
 void register_bench(CLI::App& app) {
-  auto* cmd = app.add_subcommand("bench", "Run the speed benchmarks and print figures and ratios");
-  cmd->callback([] { throw Error("'vidprobe bench' is not implemented in this build yet"); });
+  auto* bench = app.add_subcommand("bench", "Run the speed benchmarks and print figures and ratios as JSON");
+  bench->require_subcommand(1);
+
+  auto* extract = bench->add_subcommand("backbone", "Backbone feature extraction throughput (clips/s)");
+  auto options = std::make_shared<backbones::BackboneBenchOptions>();
+  extract->add_option("--backbone", options->backbone, "Registered backbone")->capture_default_str();
+  extract->add_option("--weights", options->weights, "Checkpoint (default: random weights at real size)");
+  extract->add_option("--device", options->device, "cpu | cuda")->capture_default_str();
+  extract->add_option("--dtype", options->dtype, "fp32 | bf16 | fp16")->capture_default_str();
+  extract->add_option("--frames", options->frames, "Frames per clip")->capture_default_str();
+  extract->add_option("--layer", options->layer, "Layer (-1 = default)")->capture_default_str();
+  extract->add_option("--iterations", options->iterations, "Timed clips")->capture_default_str();
+  extract->callback([options] { std::cout << backbones::benchmark_backbone(*options).dump() << "\n"; });
+
+  register_bench_probe(*bench);
 }
 
 }  // namespace vidprobe::cli

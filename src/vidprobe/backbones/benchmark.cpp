@@ -1,0 +1,55 @@
+#include "vidprobe/backbones/benchmark.h"
+
+#include <torch/torch.h>
+
+#include <chrono>
+
+#include "vidprobe/backbones/registry.h"
+#include "vidprobe/core/error.h"
+
+namespace vidprobe::backbones {
+namespace {
+
+torch::Dtype parse_dtype(const std::string& name) {
+  if (name == "fp32") return torch::kFloat32;
+  if (name == "bf16") return torch::kBFloat16;
+  if (name == "fp16") return torch::kFloat16;
+  throw Error("--dtype must be fp32, bf16 or fp16; got '" + name + "'");
+}
+
+void synchronize(const torch::Device& device) {
+  if (device.is_cuda()) torch::cuda::synchronize(device.index() < 0 ? 0 : device.index());
+}
+
+}  // namespace
+
+nlohmann::json benchmark_backbone(const BackboneBenchOptions& options) {
+  const torch::Device device(options.device);
+  BackboneOptions backbone_options;
+  backbone_options.weights = options.weights;
+  backbone_options.random_init = options.weights.empty();
+  backbone_options.device = device;
+  backbone_options.dtype = parse_dtype(options.dtype);
+  auto backbone = create_backbone(options.backbone, backbone_options);
+  backbone->to(device, backbone_options.dtype);
+  const auto spec = backbone->input_spec();
+  ExtractionPoint point = backbone->default_point();
+  if (options.layer >= 0) point.layer = options.layer;
+  torch::manual_seed(0);
+  const auto clip = torch::rand({options.frames, 3, spec.height, spec.width}).to(device);
+  torch::NoGradGuard no_grad;
+  for (int i = 0; i < options.warmup; ++i) backbone->extract(clip, point);
+  synchronize(device);
+  const auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < options.iterations; ++i) backbone->extract(clip, point);
+  synchronize(device);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return {{"backbone", options.backbone},       {"device", options.device},
+          {"dtype", options.dtype},             {"frames", options.frames},
+          {"height", spec.height},              {"width", spec.width},
+          {"layer", point.layer},               {"iterations", options.iterations},
+          {"clips_per_s", options.iterations / seconds},
+          {"ms_per_clip", 1000.0 * seconds / options.iterations}};
+}
+
+}  // namespace vidprobe::backbones
