@@ -14,8 +14,10 @@ torch::Tensor rotation_to_quaternion(const torch::Tensor& rotation);         // 
 
 // (..., 3, 4) <-> (..., 4, 4) homogeneous.
 torch::Tensor to_homogeneous(const torch::Tensor& extrinsics);
-torch::Tensor invert_extrinsics(const torch::Tensor& extrinsics);  // camera-from-world <-> world-from-camera
-torch::Tensor compose_extrinsics(const torch::Tensor& a, const torch::Tensor& b);  // a ∘ b, (...,3,4)
+torch::Tensor invert_extrinsics(
+    const torch::Tensor& extrinsics);  // camera-from-world <-> world-from-camera
+torch::Tensor compose_extrinsics(const torch::Tensor& a,
+                                 const torch::Tensor& b);  // a ∘ b, (...,3,4)
 
 // Pairwise relative poses of S cameras: out[..., i, j] = T_i * T_j^-1 (camera-j to camera-i),
 // (..., S, 3, 4) -> (..., S, S, 4, 4).
