@@ -1,2 +1,301 @@
-// Implemented by the renderer work (issue 3); placeholder keeps the core library non-empty.
+// PNG (libpng) and JPEG (libjpeg) codecs. Both libraries report errors through longjmp; every
+// setjmp below sits in a function whose C++ objects were all constructed before the setjmp, and
+// the callbacks between setjmp and longjmp hold no objects with destructors, so the jump skips
+// no destructor. After a jump we throw vidprobe::Error naming the file.
 #include "vidprobe/io/image.h"
+
+#include <jpeglib.h>
+#include <png.h>
+
+#include <algorithm>
+#include <cctype>
+#include <csetjmp>
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+#include "vidprobe/core/atomic_file.h"
+#include "vidprobe/core/error.h"
+
+namespace vidprobe {
+namespace fs = std::filesystem;
+namespace {
+
+// zlib level 3: about twice as fast as the default 6 for rendered frames, files ~10% larger.
+constexpr int kPngCompressionLevel = 3;
+
+struct PngIoState {
+  const std::string* bytes = nullptr;  // input for reads
+  std::size_t offset = 0;
+  std::string* output = nullptr;  // output for writes
+  char message[256] = {};
+};
+
+void png_error_to_jump(png_structp png, png_const_charp message) {
+  auto* state = static_cast<PngIoState*>(png_get_error_ptr(png));
+  std::snprintf(state->message, sizeof state->message, "%s", message);
+  png_longjmp(png, 1);
+}
+
+void png_ignore_warning(png_structp, png_const_charp) {}
+
+void png_read_from_memory(png_structp png, png_bytep out, png_size_t length) {
+  auto* state = static_cast<PngIoState*>(png_get_io_ptr(png));
+  if (state->offset + length > state->bytes->size()) {
+    png_error(png, "file is truncated");
+  }
+  std::memcpy(out, state->bytes->data() + state->offset, length);
+  state->offset += length;
+}
+
+void png_write_to_memory(png_structp png, png_bytep data, png_size_t length) {
+  auto* state = static_cast<PngIoState*>(png_get_io_ptr(png));
+  state->output->append(reinterpret_cast<const char*>(data), length);
+}
+
+void png_flush_nothing(png_structp) {}
+
+class PngReadHandle {
+ public:
+  explicit PngReadHandle(PngIoState* state) {
+    png_ =
+        png_create_read_struct(PNG_LIBPNG_VER_STRING, state, png_error_to_jump, png_ignore_warning);
+    if (png_) info_ = png_create_info_struct(png_);
+  }
+  ~PngReadHandle() { png_destroy_read_struct(&png_, info_ ? &info_ : nullptr, nullptr); }
+  PngReadHandle(const PngReadHandle&) = delete;
+  PngReadHandle& operator=(const PngReadHandle&) = delete;
+  png_structp png() const { return png_; }
+  png_infop info() const { return info_; }
+
+ private:
+  png_structp png_ = nullptr;
+  png_infop info_ = nullptr;
+};
+
+class PngWriteHandle {
+ public:
+  explicit PngWriteHandle(PngIoState* state) {
+    png_ = png_create_write_struct(PNG_LIBPNG_VER_STRING, state, png_error_to_jump,
+                                   png_ignore_warning);
+    if (png_) info_ = png_create_info_struct(png_);
+  }
+  ~PngWriteHandle() { png_destroy_write_struct(&png_, info_ ? &info_ : nullptr); }
+  PngWriteHandle(const PngWriteHandle&) = delete;
+  PngWriteHandle& operator=(const PngWriteHandle&) = delete;
+  png_structp png() const { return png_; }
+  png_infop info() const { return info_; }
+
+ private:
+  png_structp png_ = nullptr;
+  png_infop info_ = nullptr;
+};
+
+std::string quoted(const fs::path& path) {
+  return "'" + path.string() + "'";
+}
+
+// Decodes a PNG into Image<T>; T = uint8 expands/reduces everything to 8 bits, T = uint16 requires
+// a 16-bit file. Channel count is kept (gray 1, gray+alpha 2, RGB 3, RGBA 4).
+template <typename T>
+Image<T> decode_png(const fs::path& path) {
+  constexpr bool kWant16 = sizeof(T) == 2;
+  const std::string bytes = read_file(path);
+  require(
+      bytes.size() >= 8 && png_sig_cmp(reinterpret_cast<png_const_bytep>(bytes.data()), 0, 8) == 0,
+      "not a PNG file: " + quoted(path));
+  PngIoState state;
+  state.bytes = &bytes;
+  PngReadHandle handle(&state);
+  require(handle.png() && handle.info(), "libpng could not allocate a reader for " + quoted(path));
+  Image<T> image;
+  std::vector<png_bytep> rows;
+  if (setjmp(png_jmpbuf(handle.png()))) {
+    throw Error("corrupt PNG " + quoted(path) + ": " + state.message);
+  }
+  png_structp png = handle.png();
+  png_infop info = handle.info();
+  png_set_read_fn(png, &state, png_read_from_memory);
+  png_read_info(png, info);
+  const int bit_depth = png_get_bit_depth(png, info);
+  const int color_type = png_get_color_type(png, info);
+  if (kWant16) {
+    if (bit_depth != 16) {
+      char message[64];
+      std::snprintf(message, sizeof message, "expected a 16-bit PNG, found %d-bit", bit_depth);
+      png_error(png, message);
+    }
+    png_set_swap(png);  // PNG stores 16-bit samples big-endian
+  } else {
+    png_set_expand(png);  // palette -> RGB, gray < 8 bits -> 8 bits, tRNS -> alpha
+    if (bit_depth == 16) png_set_scale_16(png);
+  }
+  if (color_type == PNG_COLOR_TYPE_PALETTE && kWant16) png_error(png, "palette PNG is not 16-bit");
+  png_set_interlace_handling(png);
+  png_read_update_info(png, info);
+  const int width = static_cast<int>(png_get_image_width(png, info));
+  const int height = static_cast<int>(png_get_image_height(png, info));
+  const int channels = png_get_channels(png, info);
+  image = Image<T>(width, height, channels);
+  rows.resize(static_cast<std::size_t>(height));
+  for (int y = 0; y < height; ++y) {
+    rows[y] = reinterpret_cast<png_bytep>(&image.at(0, y, 0));
+  }
+  png_read_image(png, rows.data());
+  png_read_end(png, nullptr);
+  return image;
+}
+
+template <typename T>
+void encode_png(const fs::path& path, const Image<T>& image) {
+  constexpr int kBitDepth = sizeof(T) == 2 ? 16 : 8;
+  require(image.width > 0 && image.height > 0, "cannot write empty image to " + quoted(path));
+  require(image.channels >= 1 && image.channels <= 4,
+          "cannot write a " + std::to_string(image.channels) + "-channel PNG to " + quoted(path));
+  require(
+      image.pixels.size() == static_cast<std::size_t>(image.width) * image.height * image.channels,
+      "image buffer size does not match its shape for " + quoted(path));
+  static constexpr int kColorTypes[] = {PNG_COLOR_TYPE_GRAY, PNG_COLOR_TYPE_GRAY_ALPHA,
+                                        PNG_COLOR_TYPE_RGB, PNG_COLOR_TYPE_RGB_ALPHA};
+  std::string encoded;
+  PngIoState state;
+  state.output = &encoded;
+  PngWriteHandle handle(&state);
+  require(handle.png() && handle.info(), "libpng could not allocate a writer for " + quoted(path));
+  std::vector<png_bytep> rows(static_cast<std::size_t>(image.height));
+  for (int y = 0; y < image.height; ++y) {
+    rows[y] = reinterpret_cast<png_bytep>(const_cast<T*>(&image.at(0, y, 0)));
+  }
+  if (setjmp(png_jmpbuf(handle.png()))) {
+    throw Error("cannot encode PNG " + quoted(path) + ": " + state.message);
+  }
+  png_structp png = handle.png();
+  png_infop info = handle.info();
+  png_set_write_fn(png, &state, png_write_to_memory, png_flush_nothing);
+  png_set_compression_level(png, kPngCompressionLevel);
+  png_set_IHDR(png, info, static_cast<png_uint_32>(image.width),
+               static_cast<png_uint_32>(image.height), kBitDepth, kColorTypes[image.channels - 1],
+               PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+  png_write_info(png, info);
+  if (kBitDepth == 16) png_set_swap(png);
+  png_write_image(png, rows.data());
+  png_write_end(png, nullptr);
+  write_file_atomically(path, encoded);
+}
+
+struct JpegErrorState {
+  jpeg_error_mgr manager;  // first member: libjpeg passes a pointer to it
+  std::jmp_buf jump;
+  char message[JMSG_LENGTH_MAX] = {};
+};
+
+void jpeg_error_to_jump(j_common_ptr info) {
+  auto* state = reinterpret_cast<JpegErrorState*>(info->err);
+  info->err->format_message(info, state->message);
+  std::longjmp(state->jump, 1);
+}
+
+void jpeg_ignore_message(j_common_ptr, int) {}
+
+class JpegDecompressHandle {
+ public:
+  explicit JpegDecompressHandle(JpegErrorState* errors) {
+    info_.err = jpeg_std_error(&errors->manager);
+    errors->manager.error_exit = jpeg_error_to_jump;
+    errors->manager.emit_message = jpeg_ignore_message;
+  }
+  // Called once setjmp is armed: jpeg_create_decompress can itself fail.
+  void create() {
+    jpeg_create_decompress(&info_);
+    created_ = true;
+  }
+  ~JpegDecompressHandle() {
+    if (created_) jpeg_destroy_decompress(&info_);
+  }
+  JpegDecompressHandle(const JpegDecompressHandle&) = delete;
+  JpegDecompressHandle& operator=(const JpegDecompressHandle&) = delete;
+  jpeg_decompress_struct* get() { return &info_; }
+
+ private:
+  jpeg_decompress_struct info_{};
+  bool created_ = false;
+};
+
+std::string lower_extension(const fs::path& path) {
+  std::string ext = path.extension().string();
+  std::transform(ext.begin(), ext.end(), ext.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return ext;
+}
+
+}  // namespace
+
+ImageU8 read_png_u8(const fs::path& path) {
+  return decode_png<std::uint8_t>(path);
+}
+ImageU16 read_png_u16(const fs::path& path) {
+  return decode_png<std::uint16_t>(path);
+}
+void write_png(const fs::path& path, const ImageU8& image) {
+  encode_png(path, image);
+}
+void write_png(const fs::path& path, const ImageU16& image) {
+  encode_png(path, image);
+}
+
+ImageU8 read_jpeg(const fs::path& path) {
+  const std::string bytes = read_file(path);
+  require(bytes.size() >= 3 && static_cast<unsigned char>(bytes[0]) == 0xFF &&
+              static_cast<unsigned char>(bytes[1]) == 0xD8,
+          "not a JPEG file: " + quoted(path));
+  JpegErrorState errors;
+  JpegDecompressHandle handle(&errors);
+  ImageU8 image;
+  if (setjmp(errors.jump)) {
+    throw Error("corrupt JPEG " + quoted(path) + ": " + errors.message);
+  }
+  handle.create();
+  jpeg_decompress_struct* info = handle.get();
+  jpeg_mem_src(info, reinterpret_cast<const unsigned char*>(bytes.data()),
+               static_cast<unsigned long>(bytes.size()));
+  jpeg_read_header(info, TRUE);
+  if (info->jpeg_color_space == JCS_CMYK || info->jpeg_color_space == JCS_YCCK) {
+    std::snprintf(errors.message, sizeof errors.message, "CMYK JPEGs are not supported");
+    std::longjmp(errors.jump, 1);
+  }
+  info->out_color_space = info->num_components == 1 ? JCS_GRAYSCALE : JCS_RGB;
+  jpeg_start_decompress(info);
+  image = ImageU8(static_cast<int>(info->output_width), static_cast<int>(info->output_height),
+                  info->output_components);
+  while (info->output_scanline < info->output_height) {
+    JSAMPROW row = &image.at(0, static_cast<int>(info->output_scanline), 0);
+    jpeg_read_scanlines(info, &row, 1);
+  }
+  jpeg_finish_decompress(info);
+  return image;
+}
+
+ImageU8 read_rgb(const fs::path& path) {
+  const std::string ext = lower_extension(path);
+  ImageU8 source;
+  if (ext == ".png") {
+    source = read_png_u8(path);
+  } else if (ext == ".jpg" || ext == ".jpeg") {
+    source = read_jpeg(path);
+  } else {
+    throw Error("unsupported image extension '" + ext + "' for " + quoted(path) +
+                " (expected .png, .jpg or .jpeg)");
+  }
+  if (source.channels == 3) return source;
+  // Gray is replicated; alpha is dropped (datasets' RGBA frames are opaque).
+  ImageU8 rgb(source.width, source.height, 3);
+  const bool gray = source.channels <= 2;
+  for (int y = 0; y < source.height; ++y) {
+    for (int x = 0; x < source.width; ++x) {
+      for (int c = 0; c < 3; ++c) rgb.at(x, y, c) = source.at(x, y, gray ? 0 : c);
+    }
+  }
+  return rgb;
+}
+
+}  // namespace vidprobe

@@ -1,0 +1,298 @@
+#include "vidprobe/data/synthetic_format.h"
+
+#include <zlib.h>
+
+#include <algorithm>
+#include <atomic>
+#include <bit>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <exception>
+#include <functional>
+#include <mutex>
+#include <thread>
+
+#include "vidprobe/core/atomic_file.h"
+#include "vidprobe/core/error.h"
+#include "vidprobe/io/image.h"
+
+namespace vidprobe {
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+constexpr const char* kClipJson = "clip.json";
+
+std::string quoted(const fs::path& path) {
+  return "'" + path.string() + "'";
+}
+
+std::string frame_stem(std::size_t index) {
+  char name[16];
+  std::snprintf(name, sizeof name, "%06zu", index);
+  return name;
+}
+
+std::uint32_t crc32_of(std::string_view bytes) {
+  return static_cast<std::uint32_t>(
+      ::crc32(0L, reinterpret_cast<const Bytef*>(bytes.data()), static_cast<uInt>(bytes.size())));
+}
+
+std::string depth_bytes(const ImageF32& depth) {
+  std::string bytes(depth.pixels.size() * sizeof(float), '\0');
+  std::memcpy(bytes.data(), depth.pixels.data(), bytes.size());
+  if constexpr (std::endian::native == std::endian::big) {
+    for (std::size_t i = 0; i < bytes.size(); i += 4) {
+      std::reverse(bytes.begin() + static_cast<std::ptrdiff_t>(i),
+                   bytes.begin() + static_cast<std::ptrdiff_t>(i + 4));
+    }
+  }
+  return bytes;
+}
+
+ImageF32 depth_from_bytes(std::string bytes, int width, int height, const fs::path& path) {
+  const std::size_t expected = static_cast<std::size_t>(width) * height * sizeof(float);
+  require(bytes.size() == expected, "depth file " + quoted(path) + " has " +
+                                        std::to_string(bytes.size()) + " bytes, expected " +
+                                        std::to_string(expected) + " (" + std::to_string(width) +
+                                        " x " + std::to_string(height) + " float32)");
+  if constexpr (std::endian::native == std::endian::big) {
+    for (std::size_t i = 0; i < bytes.size(); i += 4) {
+      std::reverse(bytes.begin() + static_cast<std::ptrdiff_t>(i),
+                   bytes.begin() + static_cast<std::ptrdiff_t>(i + 4));
+    }
+  }
+  ImageF32 depth(width, height, 1);
+  std::memcpy(depth.pixels.data(), bytes.data(), bytes.size());
+  return depth;
+}
+
+void check_frame_shapes(const Frame& frame, std::size_t index, const std::string& clip_id) {
+  const std::string where = "clip '" + clip_id + "' frame " + std::to_string(index);
+  const int w = frame.camera.width, h = frame.camera.height;
+  require(w > 0 && h > 0, where + ": camera has no size");
+  require(frame.rgb.width == w && frame.rgb.height == h && frame.rgb.channels == 3,
+          where + ": rgb must be " + std::to_string(w) + " x " + std::to_string(h) + " x 3");
+  require(frame.depth.width == w && frame.depth.height == h && frame.depth.channels == 1,
+          where + ": depth must be " + std::to_string(w) + " x " + std::to_string(h) + " x 1");
+  require(frame.valid.width == w && frame.valid.height == h && frame.valid.channels == 1,
+          where + ": valid mask must be " + std::to_string(w) + " x " + std::to_string(h) + " x 1");
+}
+
+template <std::size_t N>
+json array_json(const std::array<double, N>& values) {
+  return json(std::vector<double>(values.begin(), values.end()));
+}
+
+template <std::size_t N>
+std::array<double, N> array_from_json(const json& value, const std::string& key,
+                                      const fs::path& file) {
+  require(value.is_array() && value.size() == N, "key '" + key + "' in " + quoted(file) +
+                                                     " must be an array of " + std::to_string(N) +
+                                                     " numbers");
+  std::array<double, N> out{};
+  for (std::size_t i = 0; i < N; ++i) {
+    require(value[i].is_number(), "key '" + key + "' in " + quoted(file) + " has a non-number");
+    out[i] = value[i].get<double>();
+    require(std::isfinite(out[i]), "key '" + key + "' in " + quoted(file) + " is not finite");
+  }
+  return out;
+}
+
+// Runs job(i) for i in [0, count) on up to hardware_concurrency threads; rethrows the first
+// failure. Output does not depend on the thread count (each job writes its own files).
+void parallel_for(std::size_t count, const std::function<void(std::size_t)>& job) {
+  const std::size_t workers =
+      std::min<std::size_t>(count, std::max(1u, std::thread::hardware_concurrency()));
+  std::atomic<std::size_t> next{0};
+  std::exception_ptr failure;
+  std::mutex failure_mutex;
+  auto work = [&] {
+    for (std::size_t i = next++; i < count; i = next++) {
+      try {
+        job(i);
+      } catch (...) {
+        std::lock_guard lock(failure_mutex);
+        if (!failure) failure = std::current_exception();
+        next = count;
+      }
+    }
+  };
+  std::vector<std::jthread> threads;
+  for (std::size_t t = 1; t < workers; ++t) threads.emplace_back(work);
+  work();
+  threads.clear();
+  if (failure) std::rethrow_exception(failure);
+}
+
+const json& require_key(const json& object, const std::string& key, const fs::path& file) {
+  require(object.is_object() && object.contains(key),
+          "missing key '" + key + "' in " + quoted(file));
+  return object.at(key);
+}
+
+}  // namespace
+
+void write_depth_f32(const fs::path& path, const ImageF32& depth) {
+  require(depth.channels == 1, "depth for " + quoted(path) + " must have one channel");
+  write_file_atomically(path, depth_bytes(depth));
+}
+
+ImageF32 read_depth_f32(const fs::path& path, int width, int height) {
+  return depth_from_bytes(read_file(path), width, height, path);
+}
+
+void write_synthetic_clip(const fs::path& root, const Clip& clip) {
+  require(!clip.id.empty() && clip.id.find('/') == std::string::npos &&
+              clip.id.find(".tmp.") == std::string::npos && clip.id[0] != '.',
+          "invalid clip id '" + clip.id + "'");
+  for (std::size_t i = 0; i < clip.frames.size(); ++i)
+    check_frame_shapes(clip.frames[i], i, clip.id);
+
+  write_directory_atomically(root / clip.id, [&](const fs::path& dir) {
+    fs::create_directories(dir / "rgb");
+    fs::create_directories(dir / "depth");
+    fs::create_directories(dir / "mask");
+    std::vector<json> frame_records(clip.frames.size());
+    parallel_for(clip.frames.size(), [&](std::size_t i) {
+      const Frame& frame = clip.frames[i];
+      const std::string stem = frame_stem(i);
+      const std::string rgb_name = "rgb/" + stem + ".png";
+      const std::string depth_name = "depth/" + stem + ".f32";
+      const std::string mask_name = "mask/" + stem + ".png";
+      write_png(dir / rgb_name, frame.rgb);
+      const std::string depth = depth_bytes(frame.depth);
+      write_file_atomically(dir / depth_name, depth);
+      ImageU8 mask(frame.valid.width, frame.valid.height, 1);
+      for (std::size_t p = 0; p < mask.pixels.size(); ++p) {
+        mask.pixels[p] = frame.valid.pixels[p] ? 255 : 0;
+      }
+      write_png(dir / mask_name, mask);
+      frame_records[i] = json{{"index", i},
+                              {"rgb", rgb_name},
+                              {"depth", depth_name},
+                              {"depth_crc32", crc32_of(depth)},
+                              {"mask", mask_name},
+                              {"width", frame.camera.width},
+                              {"height", frame.camera.height},
+                              {"K", array_json(frame.camera.K)},
+                              {"cam_from_world", array_json(frame.camera.cam_from_world)}};
+    });
+    const json document{
+        {"format", kSyntheticFormatName},
+        {"format_version", kSyntheticFormatVersion},
+        {"id", clip.id},
+        {"num_frames", clip.frames.size()},
+        {"depth_encoding", "float32 little-endian, row-major, metres, z-depth"},
+        {"camera_convention",
+         "OpenCV camera (x right, y down, z forward); cam_from_world row-major 3x4; "
+         "K row-major 3x3, pixel centres at integer coordinates"},
+        {"meta", clip.meta},
+        {"frames", frame_records}};
+    write_file_atomically(dir / kClipJson, document.dump(1) + "\n");
+  });
+}
+
+json read_synthetic_clip_json(const fs::path& clip_dir) {
+  const fs::path file = clip_dir / kClipJson;
+  require(fs::is_regular_file(file), "missing clip description " + quoted(file));
+  json document;
+  try {
+    document = json::parse(read_file(file));
+  } catch (const json::exception& e) {
+    throw Error("cannot parse " + quoted(file) + ": " + e.what());
+  }
+  const json& format = require_key(document, "format", file);
+  require(format.is_string() && format.get<std::string>() == kSyntheticFormatName,
+          quoted(file) + " is not a vidprobe synthetic clip (key 'format')");
+  const json& version = require_key(document, "format_version", file);
+  require(version.is_number_integer() && version.get<int>() == kSyntheticFormatVersion,
+          quoted(file) + " has format_version " + version.dump() + ", this build reads version " +
+              std::to_string(kSyntheticFormatVersion));
+  return document;
+}
+
+Clip read_synthetic_clip(const fs::path& clip_dir) {
+  const fs::path file = clip_dir / kClipJson;
+  const json document = read_synthetic_clip_json(clip_dir);
+  Clip clip;
+  try {
+    clip.id = require_key(document, "id", file).get<std::string>();
+    clip.meta = document.value("meta", json::object());
+    const json& records = require_key(document, "frames", file);
+    require(records.is_array(), "key 'frames' in " + quoted(file) + " must be an array");
+    clip.frames.resize(records.size());
+    for (std::size_t i = 0; i < records.size(); ++i) {
+      const json& record = records[i];
+      const std::string key = "frames[" + std::to_string(i) + "]";
+      Frame& frame = clip.frames[i];
+      Camera& camera = frame.camera;
+      camera.width = require_key(record, "width", file).get<int>();
+      camera.height = require_key(record, "height", file).get<int>();
+      require(camera.width > 0 && camera.height > 0 && camera.width <= 1 << 15 &&
+                  camera.height <= 1 << 15,
+              "bad image size in " + key + " of " + quoted(file));
+      camera.K = array_from_json<9>(require_key(record, "K", file), key + ".K", file);
+      camera.cam_from_world = array_from_json<12>(require_key(record, "cam_from_world", file),
+                                                  key + ".cam_from_world", file);
+      const fs::path rgb_path = clip_dir / require_key(record, "rgb", file).get<std::string>();
+      const fs::path depth_path = clip_dir / require_key(record, "depth", file).get<std::string>();
+      const fs::path mask_path = clip_dir / require_key(record, "mask", file).get<std::string>();
+      frame.source = rgb_path.string();
+
+      frame.rgb = read_png_u8(rgb_path);
+      require(frame.rgb.width == camera.width && frame.rgb.height == camera.height &&
+                  frame.rgb.channels == 3,
+              "image " + quoted(rgb_path) + " does not match the " + std::to_string(camera.width) +
+                  " x " + std::to_string(camera.height) + " RGB frame in " + quoted(file));
+
+      const std::string depth_raw = read_file(depth_path);
+      const std::uint32_t expected_crc =
+          require_key(record, "depth_crc32", file).get<std::uint32_t>();
+      frame.depth = depth_from_bytes(depth_raw, camera.width, camera.height, depth_path);
+      require(crc32_of(depth_raw) == expected_crc, "depth file " + quoted(depth_path) +
+                                                       " is corrupt (CRC-32 mismatch with " +
+                                                       quoted(file) + ")");
+
+      const ImageU8 mask = read_png_u8(mask_path);
+      require(mask.width == camera.width && mask.height == camera.height && mask.channels == 1,
+              "mask " + quoted(mask_path) + " does not match the frame size in " + quoted(file));
+      frame.valid = ImageU8(camera.width, camera.height, 1);
+      for (std::size_t p = 0; p < mask.pixels.size(); ++p) {
+        const std::uint8_t m = mask.pixels[p];
+        require(m == 0 || m == 255, "mask " + quoted(mask_path) + " has a value other than 0/255");
+        const float z = frame.depth.pixels[p];
+        require(std::isfinite(z) && z >= 0 && ((m != 0) == (z > 0)),
+                "depth file " + quoted(depth_path) + " disagrees with mask " + quoted(mask_path) +
+                    " at pixel " + std::to_string(p));
+        frame.valid.pixels[p] = m ? 1 : 0;
+      }
+    }
+  } catch (const json::exception& e) {
+    throw Error("bad value in " + quoted(file) + ": " + e.what());
+  }
+  return clip;
+}
+
+std::vector<std::string> list_synthetic_clips(const fs::path& root) {
+  require(fs::is_directory(root), "dataset root " + quoted(root) + " is not a directory");
+  std::vector<std::string> ids;
+  for (const auto& entry : fs::directory_iterator(root)) {
+    if (!entry.is_directory()) continue;
+    const std::string name = entry.path().filename().string();
+    // Unfinished clips live under temporary_sibling() names ("<id>.tmp.<pid>.<n>").
+    if (name.empty() || name[0] == '.' || name.find(".tmp.") != std::string::npos) continue;
+    if (!fs::is_regular_file(entry.path() / kClipJson)) continue;
+    ids.push_back(name);
+  }
+  std::sort(ids.begin(), ids.end());
+  return ids;
+}
+
+bool synthetic_clip_exists(const fs::path& root, const std::string& clip_id) {
+  return fs::is_regular_file(root / clip_id / kClipJson);
+}
+
+}  // namespace vidprobe
