@@ -129,7 +129,7 @@ class BinaryReader {
 
   std::string read_string(const char* what) {
     const auto end = bytes_.find('\0', offset_);
-    require(end != std::string::npos, path_.string() + ": unterminated " + what);
+    require(end != std::string::npos, path_.string() + ": truncated (unterminated " + what + ")");
     std::string value = bytes_.substr(offset_, end - offset_);
     offset_ = end + 1;
     return value;

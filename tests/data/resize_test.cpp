@@ -1,0 +1,187 @@
+#include "vidprobe/data/resize.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <set>
+
+#include "data/dataset_test_util.h"
+#include "vidprobe/core/error.h"
+
+namespace vidprobe {
+namespace {
+
+using testing::project;
+
+Camera test_camera(int width, int height) {
+  Camera camera;
+  camera.width = width;
+  camera.height = height;
+  camera.K = {50.0, 0.0, width / 2.0 - 0.3, 0.0, 55.0, height / 2.0 + 0.2, 0.0, 0.0, 1.0};
+  const auto R = testing::axis_angle({0.3, -1.0, 0.2}, 0.4);
+  camera.cam_from_world = {R[0], R[1], R[2], 0.1, R[3], R[4], R[5], -0.2, R[6], R[7], R[8], 3.0};
+  return camera;
+}
+
+// Depth whose value names its pixel, so after nearest resampling each output pixel tells which
+// source pixel it came from.
+ImageF32 index_depth(int width, int height) {
+  ImageF32 depth(width, height, 1);
+  for (int y = 0; y < height; ++y)
+    for (int x = 0; x < width; ++x) depth.at(x, y) = static_cast<float>(1 + x + 1000 * y);
+  return depth;
+}
+
+TEST(Resize, ScaledCameraMovesAKnownPointByThePixelCentreRule) {
+  const Camera camera = test_camera(64, 48);
+  const std::array<double, 3> point{0.2, -0.1, 0.5};
+  const auto before = project(camera, point);
+  const Camera scaled = scale_camera(camera, 40, 36);  // sx = 0.625, sy = 0.75
+  const auto after = project(scaled, point);
+  EXPECT_NEAR(after.u, 0.625 * (before.u + 0.5) - 0.5, 1e-9);
+  EXPECT_NEAR(after.v, 0.75 * (before.v + 0.5) - 0.5, 1e-9);
+  EXPECT_NEAR(after.z, before.z, 1e-12);
+  EXPECT_EQ(scaled.cam_from_world, camera.cam_from_world);
+}
+
+TEST(Resize, CroppedCameraSubtractsTheOffset) {
+  const Camera camera = test_camera(64, 48);
+  const std::array<double, 3> point{-0.3, 0.2, 0.1};
+  const auto before = project(camera, point);
+  const auto after = project(crop_camera(camera, 5, 7, 30, 20), point);
+  EXPECT_NEAR(after.u, before.u - 5, 1e-9);
+  EXPECT_NEAR(after.v, before.v - 7, 1e-9);
+}
+
+TEST(Resize, BilinearResamplingFollowsThePixelCentreRule) {
+  // A linear ramp is reproduced exactly by plain bilinear upscaling and by a symmetric filter at
+  // an integer downscale, so each output pixel must hold the ramp's value at its source
+  // coordinate (u' + 0.5) / s - 0.5. At a fractional downscale the discretely sampled triangle
+  // is slightly lopsided, so there the ramp only holds to a small fraction of a pixel.
+  ImageF32 ramp(40, 30, 1);
+  for (int y = 0; y < 30; ++y)
+    for (int x = 0; x < 40; ++x) ramp.at(x, y) = static_cast<float>(3.0 * x + 0.5 * y + 1.0);
+  struct Case {
+    int w, h;
+    double tolerance;
+  };
+  for (const Case& c : {Case{100, 75, 1e-3}, Case{20, 15, 1e-3}, Case{28, 21, 0.05}}) {
+    const ImageF32 out = resize_bilinear(ramp, c.w, c.h);
+    const double sx = c.w / 40.0, sy = c.h / 30.0;
+    // Interior only: at the border the filter is cut and the ramp is no longer reproduced.
+    for (int y = 3; y < c.h - 3; ++y)
+      for (int x = 3; x < c.w - 3; ++x) {
+        const double u = (x + 0.5) / sx - 0.5, v = (y + 0.5) / sy - 0.5;
+        ASSERT_NEAR(out.at(x, y), 3.0 * u + 0.5 * v + 1.0, c.tolerance)
+            << c.w << "x" << c.h << " at " << x << "," << y;
+      }
+  }
+}
+
+TEST(Resize, BilinearDownscaleAveragesInsteadOfAliasing) {
+  // A one-pixel checkerboard halved must come out flat grey, not a checkerboard again.
+  ImageU8 checker(32, 32, 1);
+  for (int y = 0; y < 32; ++y)
+    for (int x = 0; x < 32; ++x) checker.at(x, y) = ((x + y) % 2) ? 200 : 0;
+  const ImageU8 half = resize_bilinear(checker, 16, 16);
+  for (int y = 1; y < 15; ++y)
+    for (int x = 1; x < 15; ++x) EXPECT_NEAR(half.at(x, y), 100, 1);
+}
+
+TEST(Resize, NearestNeverInventsDepthValues) {
+  ImageF32 depth(30, 20, 1, 2.0f);
+  for (int y = 0; y < 20; ++y)
+    for (int x = 13; x < 30; ++x) depth.at(x, y) = 9.0f;  // occlusion edge
+  for (const auto& [w, h] : {std::pair{21, 14}, std::pair{45, 30}, std::pair{7, 5}}) {
+    const ImageF32 out = resize_nearest(depth, w, h);
+    for (const float value : out.pixels) EXPECT_TRUE(value == 2.0f || value == 9.0f) << value;
+  }
+}
+
+TEST(Resize, TargetSizeKeepsAspectAndRoundsToPatchMultiples) {
+  EXPECT_EQ(target_size({640, 480}, {518, 0, 14}), (Size2{518, 392}));   // 388.5 -> 28 * 14
+  EXPECT_EQ(target_size({1280, 720}, {518, 0, 14}), (Size2{518, 294}));  // 291.4 -> 21 * 14
+  EXPECT_EQ(target_size({640, 480}, {224, 224, 1}), (Size2{224, 224}));
+  EXPECT_EQ(target_size({300, 200}, {150, 0, 1}), (Size2{150, 100}));
+  EXPECT_THROW(target_size({640, 480}, {0, 0, 1}), Error);
+  EXPECT_THROW(target_size({640, 480}, {224, 0, 0}), Error);
+}
+
+// For every output pixel, the camera says which source coordinate it sees (K K'^-1 applied to
+// the pixel, since the pose is unchanged); nearest resampling must have taken the source pixel
+// containing that coordinate. This ties the resampler and the intrinsics update together.
+void expect_depth_matches_camera(const Frame& source, const Frame& out) {
+  const auto& K = source.camera.K;
+  const auto& Ko = out.camera.K;
+  ASSERT_EQ(out.depth.width, out.camera.width);
+  ASSERT_EQ(out.depth.height, out.camera.height);
+  for (int y = 0; y < out.depth.height; ++y)
+    for (int x = 0; x < out.depth.width; ++x) {
+      const double ray_x = (x - Ko[2]) / Ko[0], ray_y = (y - Ko[5]) / Ko[4];
+      const double u = K[0] * ray_x + K[2], v = K[4] * ray_y + K[5];
+      const int code = static_cast<int>(out.depth.at(x, y)) - 1;
+      const int sx = code % 1000, sy = code / 1000;
+      ASSERT_LE(std::abs(sx - u), 0.5 + 1e-6) << "pixel " << x << "," << y;
+      ASSERT_LE(std::abs(sy - v), 0.5 + 1e-6) << "pixel " << x << "," << y;
+    }
+}
+
+TEST(Resize, ResizeAndCenterCropTo224KeepsDepthAndCameraConsistent) {
+  Frame frame;
+  frame.camera = test_camera(320, 240);
+  frame.rgb = testing::coordinate_image(320, 240);
+  frame.depth = index_depth(320, 240);
+  frame.valid = ImageU8(320, 240, 1, 1);
+  const Frame out = resize_and_center_crop(frame, {224, 224, 1});
+  EXPECT_EQ(out.camera.width, 224);
+  EXPECT_EQ(out.camera.height, 224);
+  EXPECT_EQ(out.rgb.width, 224);
+  EXPECT_EQ(out.valid.height, 224);
+  expect_depth_matches_camera(frame, out);
+  // 320x240 -> scale 224/240 -> 299x224 (rounded), then 37 columns cropped on the left.
+  EXPECT_NEAR(out.camera.K[0], 50.0 * 299.0 / 320.0, 1e-9);
+  EXPECT_NEAR(out.camera.K[2], 299.0 / 320.0 * (frame.camera.K[2] + 0.5) - 0.5 - 37, 1e-9);
+}
+
+TEST(Resize, ResizeToPatchMultipleWidthKeepsAKnownPointAtTheRightPixel) {
+  Frame frame;
+  frame.camera = test_camera(640, 480);
+  frame.depth = index_depth(640, 480);
+  frame.valid = ImageU8(640, 480, 1, 1);
+  const Frame out = resize_and_center_crop(frame, {518, 0, 14});
+  EXPECT_EQ(out.camera.width, 518);
+  EXPECT_EQ(out.camera.height, 392);
+  EXPECT_TRUE(out.rgb.empty());  // empty images stay empty
+  expect_depth_matches_camera(frame, out);
+
+  const std::array<double, 3> point{0.05, 0.1, -0.2};
+  const auto before = project(frame.camera, point);
+  const auto after = project(out.camera, point);
+  // 640x480 covers 518x392 at scale 392/480 = 0.8167 -> 523x392, cropped by 2 columns.
+  const double s_x = 523.0 / 640.0, s_y = 392.0 / 480.0;
+  EXPECT_NEAR(after.u, s_x * (before.u + 0.5) - 0.5 - 2, 1e-9);
+  EXPECT_NEAR(after.v, s_y * (before.v + 0.5) - 0.5, 1e-9);
+}
+
+TEST(Resize, IdentitySpecLeavesTheFrameUntouched) {
+  Frame frame;
+  frame.camera = test_camera(32, 24);
+  frame.rgb = testing::coordinate_image(32, 24);
+  const Frame out = resize_and_center_crop(frame, {32, 24, 1});
+  EXPECT_EQ(out.rgb.pixels, frame.rgb.pixels);
+  EXPECT_EQ(out.camera.K, frame.camera.K);
+}
+
+TEST(Resize, CropOutsideTheImageThrows) {
+  const ImageU8 image(10, 10, 3);
+  EXPECT_THAT([&] { crop_image(image, 5, 0, 6, 4); },
+              ::testing::ThrowsMessage<Error>(::testing::HasSubstr("does not fit a 10x10")));
+  const ImageU8 crop = crop_image(testing::coordinate_image(10, 10), 2, 3, 4, 5);
+  EXPECT_EQ(crop.at(0, 0, 0), 2);
+  EXPECT_EQ(crop.at(0, 0, 1), 3);
+  EXPECT_EQ(crop.at(3, 4, 0), 5);
+}
+
+}  // namespace
+}  // namespace vidprobe
