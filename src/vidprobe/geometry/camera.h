@@ -8,7 +8,10 @@
 
 namespace vidprobe::geometry {
 
-// Quaternions are (x, y, z, w) with w >= 0 on output (VGGT's and scipy's order).
+// Quaternions are (x, y, z, w) with w >= 0 on output (VGGT's and scipy's order). The input
+// quaternion need not be normalised. rotation_to_quaternion picks, per matrix, the best conditioned
+// of the four closed forms (largest of |x|, |y|, |z|, |w|), so it is accurate at 180 degrees too.
+// Everything here computes in the inputs' dtype and on their device, with no host round trip.
 torch::Tensor quaternion_to_rotation(const torch::Tensor& quaternion_xyzw);  // (...,4)->(...,3,3)
 torch::Tensor rotation_to_quaternion(const torch::Tensor& rotation);         // (...,3,3)->(...,4)
 
@@ -25,7 +28,9 @@ torch::Tensor relative_poses(const torch::Tensor& extrinsics);
 
 // VGGT's "absT_quaR_FoV" pose encoding: (..., 9) = [t (3), quaternion xyzw (4), fov_h, fov_w]
 // with fov_h = 2 atan(H / (2 fy)), fov_w = 2 atan(W / (2 fx)). Decoding puts the principal point
-// at the image centre (W / 2, H / 2), as VGGT does.
+// at the image centre (W / 2, H / 2), as VGGT does (in vidprobe's pixel-centre convention the
+// exact centre is ((W - 1) / 2, (H - 1) / 2); W / 2 is kept to match VGGT). The encoding ignores
+// the principal point and skew. The dtype is kept (VGGT casts the encoding to float32).
 torch::Tensor extrinsics_intrinsics_to_pose_encoding(const torch::Tensor& extrinsics,
                                                      const torch::Tensor& intrinsics,
                                                      int64_t height, int64_t width);
@@ -40,12 +45,16 @@ torch::Tensor depth_to_world_points(const torch::Tensor& depth, const torch::Ten
 // world points (..., H, W, 3) -> z-depth (..., H, W) in the given camera.
 torch::Tensor world_points_to_depth(const torch::Tensor& world_points,
                                     const torch::Tensor& extrinsics);
-// world points (..., N, 3) -> pixel coordinates (..., N, 2) and depth (..., N).
+// world points (..., N, 3) -> pixel coordinates (..., N, 2) and depth (..., N). Points behind or
+// on the camera plane are not masked: their depth is <= 0 (inf/NaN pixels at depth 0).
 std::pair<torch::Tensor, torch::Tensor> project_points(const torch::Tensor& world_points,
                                                        const torch::Tensor& intrinsics,
                                                        const torch::Tensor& extrinsics);
 
-// Resizing/cropping an image changes K: scale then crop offset (pixel-centre convention kept).
+// Resizing/cropping an image changes K (pixel-centre convention kept). Pixel centres sit at
+// integer coordinates, so pixel u covers [u - 0.5, u + 0.5]; resizing the image by s maps
+// u -> s (u + 0.5) - 0.5, hence fx' = s fx and cx' = s (cx + 0.5) - 0.5 (same for y; skew scales
+// with x). Cropping at (left, top) makes old pixel (left, top) the new (0, 0): cx' = cx - left.
 torch::Tensor scale_intrinsics(const torch::Tensor& intrinsics, double scale_x, double scale_y);
 torch::Tensor crop_intrinsics(const torch::Tensor& intrinsics, double left, double top);
 
