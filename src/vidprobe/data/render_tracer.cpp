@@ -32,23 +32,28 @@ RTCDevice shared_device() {
   return device.get();
 }
 
-// Linear [0, 1] -> 8-bit sRGB by table lookup (pow per channel would cost as much as a ray).
+// Linear radiance -> 8-bit sRGB by table lookup (pow per channel would cost as much as a ray).
+// Values above kKnee roll off smoothly toward white instead of clipping, so sunlit bright
+// surfaces keep some texture.
 class SrgbEncoder {
  public:
   SrgbEncoder() {
     for (int i = 0; i < kSize; ++i) {
-      const float c = static_cast<float>(i) / (kSize - 1);
+      const float x = kMaxInput * static_cast<float>(i) / (kSize - 1);
+      const float c =
+          x < kKnee ? x : kKnee + (1 - kKnee) * (1 - std::exp(-(x - kKnee) / (1 - kKnee)));
       const float s = c <= 0.0031308f ? 12.92f * c : 1.055f * std::pow(c, 1 / 2.4f) - 0.055f;
       table_[i] = static_cast<std::uint8_t>(std::lround(std::clamp(s, 0.0f, 1.0f) * 255.0f));
     }
   }
   std::uint8_t operator()(float linear) const {
-    const float c = std::clamp(linear, 0.0f, 1.0f);
-    return table_[static_cast<int>(c * (kSize - 1) + 0.5f)];
+    const float c = std::clamp(linear, 0.0f, kMaxInput);
+    return table_[static_cast<int>(c * ((kSize - 1) / kMaxInput) + 0.5f)];
   }
 
  private:
-  static constexpr int kSize = 4096;
+  static constexpr int kSize = 16384;
+  static constexpr float kMaxInput = 4.0f, kKnee = 0.7f;
   std::array<std::uint8_t, kSize> table_{};
 };
 
@@ -263,7 +268,7 @@ void SceneTracer::render_rows(const Camera& camera, const ShadingOptions& option
           const Vec3 offset = light.position - position;
           light_distance = length(offset);
           to_light = offset / light_distance;
-          intensity = light.color / std::max(light_distance * light_distance, 0.25f);
+          intensity = light.color / std::max(light_distance * light_distance, 1.0f);
         }
         float lit = dot(geometric, to_light) > 0 ? std::max(dot(normal, to_light), 0.0f) : 0.0f;
         float visibility = 1.0f;

@@ -18,7 +18,7 @@ void set_outdoor_light(Scene& scene, Rng& rng) {
   scene.light.direction = Vec3{std::cos(elevation) * std::cos(azimuth),
                                std::cos(elevation) * std::sin(azimuth), std::sin(elevation)};
   const float warmth = rng.uniform(-0.1f, 0.15f);
-  scene.light.color = Vec3{1.0f + warmth, 1.0f, 1.0f - warmth} * rng.uniform(2.2f, 3.2f);
+  scene.light.color = Vec3{1.0f + warmth, 1.0f, 1.0f - warmth} * rng.uniform(1.5f, 2.2f);
   scene.light.softness = rng.chance(0.5f) ? radians(rng.uniform(0.5f, 3.0f)) : 0.0f;
   const float overcast = rng.uniform(0.0f, 0.6f);
   scene.sky_zenith = lerp(hsv(rng.uniform(0.55f, 0.63f), rng.uniform(0.4f, 0.7f), 0.7f),

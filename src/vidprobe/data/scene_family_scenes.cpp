@@ -154,9 +154,11 @@ GeneratedClip generate_scenes_clip(const GenerationParams& params, Rng rng,
     room = Room{layout_rng.uniform(5.5f, 14.0f), layout_rng.uniform(5.0f, 12.0f),
                 layout_rng.uniform(2.6f, 3.6f)};
     build_room(scene, layout_rng, room, richness, images);
-    const float margin = 1.0f;
-    walkable = {-room.width / 2 + margin, -room.depth / 2 + margin, room.width / 2 - margin,
-                room.depth / 2 - margin};
+    // Walk in the middle of the room so the view is mostly of the room, not one wall.
+    const float margin_x = std::max(1.0f, 0.25f * room.width),
+                margin_y = std::max(1.0f, 0.25f * room.depth);
+    walkable = {-room.width / 2 + margin_x, -room.depth / 2 + margin_y, room.width / 2 - margin_x,
+                room.depth / 2 - margin_y};
     placeable = {-room.width / 2 + 0.05f, -room.depth / 2 + 0.05f, room.width / 2 - 0.05f,
                  room.depth / 2 - 0.05f};
     path_length = motion * camera_rng.uniform(1.5f, 4.5f);
@@ -167,7 +169,7 @@ GeneratedClip generate_scenes_clip(const GenerationParams& params, Rng rng,
                                 light_rng.uniform(walkable.y0, walkable.y1), room.height - 0.35f};
     const float warmth = light_rng.uniform(0.0f, 0.25f);
     scene.light.color = Vec3{1.0f + warmth, 1.0f, 1.0f - warmth} *
-                        (light_rng.uniform(2.5f, 4.5f) * room.height * room.height);
+                        (light_rng.uniform(1.2f, 2.2f) * room.height * room.height);
     scene.light.softness = light_rng.chance(0.5f) ? light_rng.uniform(0.05f, 0.25f) : 0.0f;
     scene.ambient = Vec3{0.3f, 0.29f, 0.27f} * light_rng.uniform(0.7f, 1.3f);
     scene.ground_bounce = scene.ambient * 0.6f;
@@ -187,14 +189,14 @@ GeneratedClip generate_scenes_clip(const GenerationParams& params, Rng rng,
                     random_material(layout_rng, MaterialStyle::kGround, richness, images),
                     ObjectRole::kGround});
     walkable = {-14, -14, 14, 14};
-    placeable = {-60, -60, 60, 60};
+    placeable = {-35, -35, 35, 35};
     path_length = motion * camera_rng.uniform(4.0f, 12.0f);
     clearance = 1.0f;
     const float elevation = radians(light_rng.uniform(20, 65)),
                 azimuth = light_rng.uniform(0, 2 * kPi);
     scene.light.direction = Vec3{std::cos(elevation) * std::cos(azimuth),
                                  std::cos(elevation) * std::sin(azimuth), std::sin(elevation)};
-    scene.light.color = Vec3{1.05f, 1.0f, 0.92f} * light_rng.uniform(2.3f, 3.2f);
+    scene.light.color = Vec3{1.05f, 1.0f, 0.92f} * light_rng.uniform(1.5f, 2.2f);
     scene.light.softness = light_rng.chance(0.5f) ? radians(light_rng.uniform(0.5f, 2.0f)) : 0.0f;
     scene.sky_zenith = hsv(light_rng.uniform(0.55f, 0.63f), light_rng.uniform(0.35f, 0.7f),
                            light_rng.uniform(0.55f, 0.8f));
@@ -210,12 +212,19 @@ GeneratedClip generate_scenes_clip(const GenerationParams& params, Rng rng,
       make_walk(camera_rng, walkable, path_length, params.frames, indoor ? 0.3f : 0.8f);
 
   // Props: try many placements; keep those that leave the path clear.
-  const int wanted = indoor ? prop_rng.integer(6, 14) : prop_rng.integer(18, 40);
+  const int wanted = indoor ? prop_rng.integer(6, 14) : prop_rng.integer(30, 55);
   int placed = 0;
   for (int attempt = 0; attempt < wanted * 6 && placed < wanted; ++attempt) {
     Rng one = prop_rng.fork(static_cast<std::uint64_t>(attempt));
-    const float x = one.uniform(placeable.x0, placeable.x1),
-                y = one.uniform(placeable.y0, placeable.y1);
+    float x = one.uniform(placeable.x0, placeable.x1), y = one.uniform(placeable.y0, placeable.y1);
+    if (!indoor && one.chance(0.6f)) {
+      // Outdoors, crowd the walk so that most of the view is structure, not empty terrain.
+      const Vec3 near = path.points[static_cast<std::size_t>(
+          one.integer(0, static_cast<int>(path.points.size()) - 1))];
+      const float angle = one.uniform(0, 2 * kPi), reach = one.uniform(2.0f, 12.0f);
+      x = near.x + reach * std::cos(angle);
+      y = near.y + reach * std::sin(angle);
+    }
     const Vec3 base{x, y, ground(x, y) - 0.05f};
     const float yaw = one.chance(0.6f) ? static_cast<float>(one.integer(0, 3)) * 0.5f * kPi
                                        : one.uniform(0, 2 * kPi);

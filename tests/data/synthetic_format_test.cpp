@@ -1,0 +1,165 @@
+#include "vidprobe/data/synthetic_format.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "vidprobe/core/atomic_file.h"
+#include "vidprobe/core/error.h"
+
+namespace vidprobe {
+namespace {
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+
+class SyntheticFormatTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    root_ = fs::temp_directory_path() /
+            ("vidprobe_synthetic_format_" +
+             std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
+    fs::remove_all(root_);
+    fs::create_directories(root_);
+  }
+  void TearDown() override { fs::remove_all(root_); }
+  fs::path root_;
+};
+
+// A clip with awkward values: non-round floats, denormal-free tiny depths, invalid pixels.
+Clip make_clip(const std::string& id, int frames, int w, int h) {
+  Clip clip;
+  clip.id = id;
+  clip.meta = {{"seed", 12345}, {"note", "test"}};
+  for (int f = 0; f < frames; ++f) {
+    Frame frame;
+    frame.camera.width = w;
+    frame.camera.height = h;
+    frame.camera.K = {100.0 / 3.0, 0, (w - 1) / 2.0, 0, 100.0 / 7.0, (h - 1) / 2.0, 0, 0, 1};
+    for (int k = 0; k < 12; ++k)
+      frame.camera.cam_from_world[k] = std::sin(0.1 * (k + 1) * (f + 1)) / 3.0;
+    frame.rgb = ImageU8(w, h, 3);
+    frame.depth = ImageF32(w, h, 1);
+    frame.valid = ImageU8(w, h, 1);
+    for (int y = 0; y < h; ++y) {
+      for (int x = 0; x < w; ++x) {
+        for (int c = 0; c < 3; ++c)
+          frame.rgb.at(x, y, c) = static_cast<std::uint8_t>((x * 31 + y * 17 + c * 101 + f) % 256);
+        const bool valid = (x + y + f) % 5 != 0;
+        frame.valid.at(x, y) = valid ? 1 : 0;
+        frame.depth.at(x, y) =
+            valid ? 0.1f + static_cast<float>(x * h + y) / 7.0f + 1e-5f * static_cast<float>(f)
+                  : 0.0f;
+      }
+    }
+    clip.frames.push_back(std::move(frame));
+  }
+  return clip;
+}
+
+TEST_F(SyntheticFormatTest, RoundTripIsExact) {
+  const Clip clip = make_clip("objects_00003", 3, 11, 6);
+  write_synthetic_clip(root_, clip);
+  const Clip back = read_synthetic_clip(root_ / "objects_00003");
+  EXPECT_EQ(back.id, clip.id);
+  EXPECT_EQ(back.meta, clip.meta);
+  ASSERT_EQ(back.frames.size(), clip.frames.size());
+  for (std::size_t f = 0; f < clip.frames.size(); ++f) {
+    EXPECT_EQ(back.frames[f].rgb.pixels, clip.frames[f].rgb.pixels);
+    EXPECT_EQ(back.frames[f].depth.pixels, clip.frames[f].depth.pixels);  // bitwise float equality
+    EXPECT_EQ(back.frames[f].valid.pixels, clip.frames[f].valid.pixels);
+    EXPECT_EQ(back.frames[f].camera.K, clip.frames[f].camera.K);
+    EXPECT_EQ(back.frames[f].camera.cam_from_world, clip.frames[f].camera.cam_from_world);
+    EXPECT_EQ(back.frames[f].camera.width, 11);
+    EXPECT_EQ(back.frames[f].camera.height, 6);
+  }
+  const auto json = read_synthetic_clip_json(root_ / "objects_00003");
+  EXPECT_EQ(json["format_version"], kSyntheticFormatVersion);
+}
+
+TEST_F(SyntheticFormatTest, DepthFileIsRawLittleEndianFloat32) {
+  write_synthetic_clip(root_, make_clip("c", 1, 4, 3));
+  const std::string bytes = read_file(root_ / "c" / "depth" / "000000.f32");
+  ASSERT_EQ(bytes.size(), 4u * 3u * 4u);
+  // Pixel (1, 0) is valid: 0.1 + (1 * 3 + 0) / 7.
+  const float expected = 0.1f + 3.0f / 7.0f;
+  std::uint32_t bits = 0;
+  for (int b = 3; b >= 0; --b) bits = (bits << 8) | static_cast<unsigned char>(bytes[4 + b]);
+  float value;
+  std::memcpy(&value, &bits, 4);
+  EXPECT_EQ(value, expected);
+}
+
+TEST_F(SyntheticFormatTest, ListsOnlyCompleteClipsSorted) {
+  write_synthetic_clip(root_, make_clip("scenes_00001", 1, 4, 4));
+  write_synthetic_clip(root_, make_clip("scenes_00000", 1, 4, 4));
+  // An unfinished clip: a temporary sibling with everything in it, including clip.json.
+  fs::copy(root_ / "scenes_00000", temporary_sibling(root_ / "scenes_00002"),
+           fs::copy_options::recursive);
+  fs::create_directories(root_ / "scenes_00003");  // a directory without clip.json
+  std::ofstream(root_ / "stray_file.txt") << "x";
+  EXPECT_EQ(list_synthetic_clips(root_),
+            (std::vector<std::string>{"scenes_00000", "scenes_00001"}));
+  EXPECT_TRUE(synthetic_clip_exists(root_, "scenes_00001"));
+  EXPECT_FALSE(synthetic_clip_exists(root_, "scenes_00003"));
+}
+
+TEST_F(SyntheticFormatTest, FailedWriteLeavesNoClip) {
+  Clip clip = make_clip("broken", 2, 4, 4);
+  clip.frames[1].depth = ImageF32(3, 4, 1);  // wrong size
+  EXPECT_THROW(write_synthetic_clip(root_, clip), Error);
+  EXPECT_TRUE(list_synthetic_clips(root_).empty());
+  EXPECT_TRUE(fs::is_empty(root_));
+}
+
+TEST_F(SyntheticFormatTest, TruncatedDepthNamesTheFile) {
+  write_synthetic_clip(root_, make_clip("c", 2, 5, 4));
+  const fs::path depth = root_ / "c" / "depth" / "000001.f32";
+  const std::string bytes = read_file(depth);
+  write_file_atomically(depth, std::string_view(bytes).substr(0, bytes.size() - 3));
+  EXPECT_THAT([&] { read_synthetic_clip(root_ / "c"); },
+              ::testing::ThrowsMessage<Error>(HasSubstr("000001.f32")));
+}
+
+TEST_F(SyntheticFormatTest, CorruptDepthNamesTheFile) {
+  write_synthetic_clip(root_, make_clip("c", 2, 5, 4));
+  const fs::path depth = root_ / "c" / "depth" / "000000.f32";
+  std::string bytes = read_file(depth);
+  bytes[9] = static_cast<char>(bytes[9] ^ 0x10);  // same size, one bit flipped
+  write_file_atomically(depth, bytes);
+  EXPECT_THAT([&] { read_synthetic_clip(root_ / "c"); },
+              ::testing::ThrowsMessage<Error>(HasSubstr("000000.f32")));
+}
+
+TEST_F(SyntheticFormatTest, MissingOrBadClipJsonNamesTheFile) {
+  write_synthetic_clip(root_, make_clip("c", 1, 4, 4));
+  fs::remove(root_ / "c" / "clip.json");
+  EXPECT_THAT([&] { read_synthetic_clip(root_ / "c"); },
+              ::testing::ThrowsMessage<Error>(HasSubstr("clip.json")));
+  std::ofstream(root_ / "c" / "clip.json") << "{ not json";
+  EXPECT_THAT([&] { read_synthetic_clip(root_ / "c"); },
+              ::testing::ThrowsMessage<Error>(HasSubstr("clip.json")));
+  std::ofstream(root_ / "c" / "clip.json")
+      << R"({"format": "vidprobe-synthetic-clip", "format_version": 99})";
+  EXPECT_THAT([&] { read_synthetic_clip(root_ / "c"); },
+              ::testing::ThrowsMessage<Error>(HasSubstr("format_version")));
+}
+
+TEST_F(SyntheticFormatTest, MissingOrMismatchedImagesNameTheFile) {
+  write_synthetic_clip(root_, make_clip("c", 1, 4, 4));
+  write_png(root_ / "c" / "mask" / "000000.png", ImageU8(4, 3, 1));
+  EXPECT_THAT([&] { read_synthetic_clip(root_ / "c"); },
+              ::testing::ThrowsMessage<Error>(HasSubstr("mask/000000.png")));
+  fs::remove(root_ / "c" / "rgb" / "000000.png");
+  EXPECT_THAT([&] { read_synthetic_clip(root_ / "c"); },
+              ::testing::ThrowsMessage<Error>(HasSubstr("rgb/000000.png")));
+}
+
+TEST_F(SyntheticFormatTest, RejectsBadClipIds) {
+  EXPECT_THROW(write_synthetic_clip(root_, make_clip("../escape", 1, 4, 4)), Error);
+  EXPECT_THROW(write_synthetic_clip(root_, make_clip("", 1, 4, 4)), Error);
+}
+
+}  // namespace
+}  // namespace vidprobe

@@ -1,0 +1,188 @@
+#include "vidprobe/io/image.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <jpeglib.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include "vidprobe/core/atomic_file.h"
+#include "vidprobe/core/error.h"
+
+namespace vidprobe {
+namespace {
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+
+class ImageIoTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("vidprobe_image_test_" +
+            std::to_string(::testing::UnitTest::GetInstance()->random_seed()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  fs::path dir_;
+};
+
+template <typename T>
+Image<T> gradient_image(int w, int h, int c, int step) {
+  Image<T> image(w, h, c);
+  for (std::size_t i = 0; i < image.pixels.size(); ++i)
+    image.pixels[i] = static_cast<T>((i * step + 7) % (1 << (8 * sizeof(T))));
+  return image;
+}
+
+TEST_F(ImageIoTest, Png8BitRoundTripsEveryChannelCount) {
+  for (int channels = 1; channels <= 4; ++channels) {
+    const ImageU8 image = gradient_image<std::uint8_t>(13, 7, channels, 37);
+    const fs::path path = dir_ / ("c" + std::to_string(channels) + ".png");
+    write_png(path, image);
+    const ImageU8 back = read_png_u8(path);
+    EXPECT_EQ(back.width, 13);
+    EXPECT_EQ(back.height, 7);
+    EXPECT_EQ(back.channels, channels);
+    EXPECT_EQ(back.pixels, image.pixels) << "channels " << channels;
+  }
+}
+
+TEST_F(ImageIoTest, Png16BitRoundTripsFullRange) {
+  ImageU16 image = gradient_image<std::uint16_t>(9, 5, 1, 4099);
+  image.pixels[0] = 0;
+  image.pixels[1] = 65535;
+  image.pixels[2] = 256;  // distinguishes byte orders
+  const fs::path path = dir_ / "depth16.png";
+  write_png(path, image);
+  const ImageU16 back = read_png_u16(path);
+  EXPECT_EQ(back.channels, 1);
+  EXPECT_EQ(back.pixels, image.pixels);
+  // Reading a 16-bit file as 8-bit keeps the high byte (rounded).
+  const ImageU8 narrowed = read_png_u8(path);
+  EXPECT_EQ(narrowed.pixels[1], 255);
+  EXPECT_EQ(narrowed.pixels[0], 0);
+}
+
+TEST_F(ImageIoTest, Reading8BitPngAs16BitNamesFile) {
+  const fs::path path = dir_ / "eight.png";
+  write_png(path, ImageU8(4, 4, 1, 3));
+  try {
+    read_png_u16(path);
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_THAT(e.what(), HasSubstr("eight.png"));
+    EXPECT_THAT(e.what(), HasSubstr("16-bit"));
+  }
+}
+
+TEST_F(ImageIoTest, ReadRgbExpandsGrayAndDropsAlpha) {
+  ImageU8 rgba(2, 1, 4);
+  rgba.pixels = {10, 20, 30, 40, 50, 60, 70, 80};
+  write_png(dir_ / "rgba.png", rgba);
+  const ImageU8 rgb = read_rgb(dir_ / "rgba.png");
+  EXPECT_EQ(rgb.channels, 3);
+  EXPECT_EQ(rgb.pixels, (std::vector<std::uint8_t>{10, 20, 30, 50, 60, 70}));
+  ImageU8 gray(2, 1, 1);
+  gray.pixels = {5, 250};
+  write_png(dir_ / "gray.PNG", gray);
+  EXPECT_EQ(read_rgb(dir_ / "gray.PNG").pixels,
+            (std::vector<std::uint8_t>{5, 5, 5, 250, 250, 250}));
+}
+
+// Encodes an RGB JPEG with libjpeg directly (the project itself only decodes JPEG).
+void write_test_jpeg(const fs::path& path, const ImageU8& image, int quality) {
+  jpeg_compress_struct info{};
+  jpeg_error_mgr errors{};
+  info.err = jpeg_std_error(&errors);
+  jpeg_create_compress(&info);
+  unsigned char* buffer = nullptr;
+  unsigned long size = 0;
+  jpeg_mem_dest(&info, &buffer, &size);
+  info.image_width = static_cast<JDIMENSION>(image.width);
+  info.image_height = static_cast<JDIMENSION>(image.height);
+  info.input_components = 3;
+  info.in_color_space = JCS_RGB;
+  jpeg_set_defaults(&info);
+  jpeg_set_quality(&info, quality, TRUE);
+  jpeg_start_compress(&info, TRUE);
+  while (info.next_scanline < info.image_height) {
+    JSAMPROW row = const_cast<JSAMPROW>(&image.at(0, static_cast<int>(info.next_scanline), 0));
+    jpeg_write_scanlines(&info, &row, 1);
+  }
+  jpeg_finish_compress(&info);
+  write_file_atomically(path, std::string_view(reinterpret_cast<const char*>(buffer), size));
+  jpeg_destroy_compress(&info);
+  std::free(buffer);
+}
+
+TEST_F(ImageIoTest, JpegDecodesCloseToTheEncodedImage) {
+  ImageU8 image(32, 16, 3);
+  for (int y = 0; y < 16; ++y) {
+    for (int x = 0; x < 32; ++x) {
+      image.at(x, y, 0) = static_cast<std::uint8_t>(x * 8);
+      image.at(x, y, 1) = static_cast<std::uint8_t>(y * 16);
+      image.at(x, y, 2) = 128;
+    }
+  }
+  write_test_jpeg(dir_ / "smooth.jpg", image, 95);
+  for (const fs::path& path : {dir_ / "smooth.jpg"}) {
+    const ImageU8 decoded = read_jpeg(path);
+    ASSERT_EQ(decoded.width, 32);
+    ASSERT_EQ(decoded.height, 16);
+    ASSERT_EQ(decoded.channels, 3);
+    double error = 0;
+    for (std::size_t i = 0; i < image.pixels.size(); ++i)
+      error += std::abs(decoded.pixels[i] - image.pixels[i]);
+    EXPECT_LT(error / static_cast<double>(image.pixels.size()), 4.0);
+  }
+  fs::copy_file(dir_ / "smooth.jpg", dir_ / "upper.JPEG");
+  EXPECT_EQ(read_rgb(dir_ / "upper.JPEG").pixels, read_jpeg(dir_ / "smooth.jpg").pixels);
+}
+
+TEST_F(ImageIoTest, NonImageFilesGiveErrorsNamingTheFile) {
+  std::ofstream(dir_ / "notes.png") << "this is not a png";
+  std::ofstream(dir_ / "notes.jpg") << "this is not a jpeg";
+  EXPECT_THAT([&] { read_png_u8(dir_ / "notes.png"); },
+              ::testing::ThrowsMessage<Error>(HasSubstr("notes.png")));
+  EXPECT_THAT([&] { read_jpeg(dir_ / "notes.jpg"); },
+              ::testing::ThrowsMessage<Error>(HasSubstr("notes.jpg")));
+  EXPECT_THAT([&] { read_rgb(dir_ / "missing.png"); },
+              ::testing::ThrowsMessage<Error>(HasSubstr("missing.png")));
+  EXPECT_THAT([&] { read_rgb(dir_ / "image.bmp"); },
+              ::testing::ThrowsMessage<Error>(HasSubstr("image.bmp")));
+}
+
+TEST_F(ImageIoTest, TruncatedFilesGiveErrorsNamingTheFile) {
+  write_png(dir_ / "full.png", gradient_image<std::uint8_t>(64, 64, 3, 11));
+  const std::string png = read_file(dir_ / "full.png");
+  write_file_atomically(dir_ / "cut.png", std::string_view(png).substr(0, png.size() / 2));
+  EXPECT_THAT([&] { read_png_u8(dir_ / "cut.png"); },
+              ::testing::ThrowsMessage<Error>(HasSubstr("cut.png")));
+
+  write_test_jpeg(dir_ / "full.jpg", gradient_image<std::uint8_t>(64, 64, 3, 11), 90);
+  const std::string jpg = read_file(dir_ / "full.jpg");
+  write_file_atomically(dir_ / "cut.jpg", std::string_view(jpg).substr(0, 200));
+  // libjpeg pads a truncated stream with a warning; either an error or a decoded image is
+  // acceptable, but never a crash. A header-only cut must be an error.
+  try {
+    EXPECT_EQ(read_jpeg(dir_ / "cut.jpg").width, 64);
+  } catch (const Error& e) {
+    EXPECT_THAT(e.what(), HasSubstr("cut.jpg"));
+  }
+  write_file_atomically(dir_ / "header.jpg", std::string_view(jpg).substr(0, 20));
+  EXPECT_THAT([&] { read_jpeg(dir_ / "header.jpg"); },
+              ::testing::ThrowsMessage<Error>(HasSubstr("header.jpg")));
+}
+
+TEST_F(ImageIoTest, WritingInvalidImagesFails) {
+  EXPECT_THROW(write_png(dir_ / "empty.png", ImageU8{}), Error);
+  EXPECT_THROW(write_png(dir_ / "five.png", ImageU8(2, 2, 5)), Error);
+  EXPECT_FALSE(fs::exists(dir_ / "five.png"));
+}
+
+}  // namespace
+}  // namespace vidprobe
