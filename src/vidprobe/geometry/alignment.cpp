@@ -112,15 +112,18 @@ Similarity umeyama_alignment(const torch::Tensor& src, const torch::Tensor& dst,
 
   const auto covariance =
       torch::matmul((normalised_w * centred_dst).transpose(-1, -2), centred_src);
-  const auto [u, singular_values, vh] = torch::linalg_svd(covariance);
+  // The 3 x 3 decompositions run on the CPU: on a GPU each would be a solver launch costing far
+  // more than the arithmetic (the checks above have synchronised already).
+  const auto [u, singular_values, vh] = torch::linalg_svd(covariance.cpu());
   // Flip the weakest direction when U V^T would be a reflection.
   const auto reflection_sign =
       torch::where((torch::linalg_det(u) * torch::linalg_det(vh)).lt(0), -1.0, 1.0);
   auto signs = torch::ones_like(singular_values);
   signs.select(-1, 2).copy_(reflection_sign);
+  const auto device = source.device();
   Similarity result;
-  result.rotation = torch::matmul(u * signs.unsqueeze(-2), vh);
-  result.scale = with_scale ? (singular_values * signs).sum(-1) / variance_src
+  result.rotation = torch::matmul(u * signs.unsqueeze(-2), vh).to(device);
+  result.scale = with_scale ? (singular_values * signs).sum(-1).to(device) / variance_src
                             : torch::ones_like(variance_src);
   result.translation =
       mean_dst - result.scale.unsqueeze(-1) *
