@@ -1,0 +1,123 @@
+#include "vidprobe/probe/checkpoint.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <vector>
+
+#include "vidprobe/core/atomic_file.h"
+#include "vidprobe/core/error.h"
+
+namespace vidprobe::probe {
+namespace fs = std::filesystem;
+
+TensorMap module_state(const torch::nn::Module& module) {
+  TensorMap state;
+  for (const auto& p : module.named_parameters())
+    state.emplace(p.key(), p.value().detach().to(torch::kCPU).contiguous().clone());
+  for (const auto& b : module.named_buffers())
+    state.emplace(b.key(), b.value().detach().to(torch::kCPU).contiguous().clone());
+  return state;
+}
+
+void load_module_state(torch::nn::Module& module, const TensorMap& state,
+                       const std::string& source) {
+  torch::NoGradGuard no_grad;
+  std::size_t used = 0;
+  auto assign = [&](const std::string& name, torch::Tensor& target) {
+    const auto it = state.find(name);
+    require(it != state.end(), source + ": missing tensor '" + name + "'");
+    require(it->second.sizes() == target.sizes(),
+            source + ": tensor '" + name + "' has shape " + c10::str(it->second.sizes()) +
+                " but the probe expects " + c10::str(target.sizes()));
+    target.copy_(it->second);
+    ++used;
+  };
+  for (auto& p : module.named_parameters()) assign(p.key(), p.value());
+  for (auto& b : module.named_buffers()) assign(b.key(), b.value());
+  if (used != state.size()) {
+    auto params = module.named_parameters();
+    auto buffers = module.named_buffers();
+    for (const auto& [name, tensor] : state)
+      require(params.contains(name) || buffers.contains(name),
+              source + ": unexpected tensor '" + name + "' (a different probe configuration?)");
+  }
+}
+
+void save_weights(const fs::path& path, const torch::nn::Module& module,
+                  const std::map<std::string, std::string>& metadata) {
+  save_safetensors(path, module_state(module), metadata);
+}
+
+void load_weights(const fs::path& path, torch::nn::Module& module) {
+  require(fs::exists(path), "weights file " + path.string() + " does not exist");
+  load_module_state(module, load_safetensors(path), path.string());
+}
+
+fs::path checkpoint_dir(const fs::path& run_dir, std::int64_t step) {
+  char name[32];
+  std::snprintf(name, sizeof name, "step_%08lld", static_cast<long long>(step));
+  return run_dir / "checkpoints" / name;
+}
+
+namespace {
+
+std::vector<std::pair<std::int64_t, fs::path>> list_checkpoints(const fs::path& run_dir) {
+  std::vector<std::pair<std::int64_t, fs::path>> found;
+  const auto root = run_dir / "checkpoints";
+  if (!fs::is_directory(root)) return found;
+  for (const auto& entry : fs::directory_iterator(root)) {
+    const auto name = entry.path().filename().string();
+    if (!entry.is_directory() || name.rfind("step_", 0) != 0 || name.size() != 13) continue;
+    if (name.find_first_not_of("0123456789", 5) != std::string::npos) continue;
+    found.emplace_back(std::stoll(name.substr(5)), entry.path());
+  }
+  std::sort(found.begin(), found.end());
+  return found;
+}
+
+}  // namespace
+
+std::optional<fs::path> latest_checkpoint(const fs::path& run_dir) {
+  const auto found = list_checkpoints(run_dir);
+  if (found.empty()) return std::nullopt;
+  return found.back().second;
+}
+
+void save_checkpoint(const fs::path& run_dir, std::int64_t step, const torch::nn::Module& model,
+                     torch::optim::Optimizer& optimizer, const nlohmann::json& state, int keep) {
+  const auto dir = checkpoint_dir(run_dir, step);
+  fs::create_directories(dir.parent_path());
+  if (fs::exists(dir)) fs::remove_all(dir);  // a re-run of the same step after a resume
+  write_directory_atomically(dir, [&](const fs::path& tmp) {
+    save_weights(tmp / "model.safetensors", model, {{"step", std::to_string(step)}});
+    torch::serialize::OutputArchive archive;
+    optimizer.save(archive);
+    archive.save_to((tmp / "optimizer.pt").string());
+    write_file_atomically(tmp / "state.json", state.dump(2));
+  });
+  auto found = list_checkpoints(run_dir);
+  while (static_cast<int>(found.size()) > keep) {
+    fs::remove_all(found.front().second);
+    found.erase(found.begin());
+  }
+}
+
+nlohmann::json load_checkpoint(const fs::path& dir, torch::nn::Module& model,
+                               torch::optim::Optimizer& optimizer) {
+  load_weights(dir / "model.safetensors", model);
+  const auto optimizer_path = dir / "optimizer.pt";
+  require(fs::exists(optimizer_path), "checkpoint " + dir.string() + " has no optimizer.pt");
+  torch::serialize::InputArchive archive;
+  // Optimiser state goes to the device the model lives on.
+  const auto parameters = model.parameters();
+  archive.load_from(optimizer_path.string(),
+                    parameters.empty() ? torch::Device(torch::kCPU) : parameters.front().device());
+  optimizer.load(archive);
+  try {
+    return nlohmann::json::parse(read_file(dir / "state.json"));
+  } catch (const nlohmann::json::exception& e) {
+    throw Error("checkpoint " + (dir / "state.json").string() + " is not valid JSON: " + e.what());
+  }
+}
+
+}  // namespace vidprobe::probe

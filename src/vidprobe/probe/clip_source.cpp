@@ -1,0 +1,150 @@
+#include "vidprobe/probe/clip_source.h"
+
+#include <cmath>
+
+#include "vidprobe/core/error.h"
+
+namespace vidprobe::probe {
+namespace fs = std::filesystem;
+
+struct ClipSource::Storage {
+  std::optional<features::FeatureCache> cache;
+  std::vector<std::string> ids;
+  bool keep_in_memory = true;
+  mutable std::mutex mutex;
+  mutable std::vector<std::optional<features::FeatureShard>> loaded;
+};
+
+ClipSource ClipSource::from_cache(const fs::path& cache_dir,
+                                  std::optional<std::vector<std::string>> clip_ids,
+                                  std::int64_t memory_budget_bytes) {
+  auto cache = features::FeatureCache::open(cache_dir);
+  std::vector<std::string> ids = clip_ids ? *clip_ids : cache.clip_ids();
+  if (clip_ids) {
+    const auto& known = cache.clip_ids();
+    for (const auto& id : ids)
+      require(std::find(known.begin(), known.end(), id) != known.end(),
+              "clip '" + id + "' is not in the feature cache " + cache_dir.string());
+  }
+  std::int64_t total_bytes = 0;
+  for (const auto& id : ids) {
+    std::error_code error;
+    const auto bytes = fs::file_size(cache.shard_path(id), error);
+    if (!error) total_bytes += static_cast<std::int64_t>(bytes);
+  }
+  ClipSource source;
+  source.storage_ = std::make_shared<Storage>();
+  source.storage_->keep_in_memory = total_bytes <= memory_budget_bytes;
+  source.storage_->ids = ids;
+  source.storage_->loaded.resize(ids.size());
+  source.manifest_ = cache.manifest();
+  source.storage_->cache = std::move(cache);
+  source.ids_ = ids;
+  source.cache_dir_ = cache_dir;
+  for (std::size_t i = 0; i < ids.size(); ++i) source.slots_.push_back(i);
+  return source;
+}
+
+ClipSource ClipSource::from_shards(std::vector<features::FeatureShard> shards) {
+  ClipSource source;
+  source.storage_ = std::make_shared<Storage>();
+  for (auto& shard : shards) {
+    validate_shard(shard);
+    source.ids_.push_back(shard.clip_id);
+    source.slots_.push_back(source.storage_->loaded.size());
+    source.storage_->ids.push_back(shard.clip_id);
+    source.storage_->loaded.emplace_back(std::move(shard));
+  }
+  source.manifest_ = nlohmann::json::object();
+  return source;
+}
+
+features::FeatureShard ClipSource::load(std::size_t index) const {
+  require(index < slots_.size(), "clip index " + std::to_string(index) + " out of range");
+  const std::size_t slot = slots_[index];
+  auto& storage = *storage_;
+  {
+    std::lock_guard lock(storage.mutex);
+    if (storage.loaded[slot]) return *storage.loaded[slot];
+  }
+  auto shard = storage.cache->load(storage.ids[slot]);
+  validate_shard(shard);
+  if (storage.keep_in_memory) {
+    std::lock_guard lock(storage.mutex);
+    storage.loaded[slot] = shard;
+  }
+  return shard;
+}
+
+ClipSource ClipSource::subset(const std::vector<std::size_t>& indices) const {
+  ClipSource out;
+  out.storage_ = storage_;
+  out.cache_dir_ = cache_dir_;
+  out.manifest_ = manifest_;
+  for (std::size_t i : indices) {
+    require(i < slots_.size(), "clip index " + std::to_string(i) + " out of range");
+    out.slots_.push_back(slots_[i]);
+    out.ids_.push_back(ids_[i]);
+  }
+  return out;
+}
+
+void validate_shard(const features::FeatureShard& s) {
+  const std::string where = "clip '" + s.clip_id + "': ";
+  auto need = [&](const torch::Tensor& t, const char* name, int64_t dims) {
+    require(t.defined(), where + "missing tensor '" + name + "'");
+    require(t.dim() == dims, where + "tensor '" + std::string(name) + "' must have " +
+                                 std::to_string(dims) + " dimensions, got " +
+                                 std::to_string(t.dim()));
+  };
+  need(s.features, "features", 4);
+  need(s.depth, "depth", 3);
+  need(s.valid, "valid", 3);
+  need(s.extrinsics, "extrinsics", 3);
+  need(s.intrinsics, "intrinsics", 3);
+  const int64_t T = s.features.size(0);
+  require(T >= 1, where + "no frames");
+  require(s.depth.size(0) == T && s.valid.size(0) == T && s.extrinsics.size(0) == T &&
+              s.intrinsics.size(0) == T,
+          where +
+              "'depth', 'valid', 'extrinsics' and 'intrinsics' must have as many frames as "
+              "'features' (" +
+              std::to_string(T) + ")");
+  require(s.valid.sizes() == s.depth.sizes(), where + "'valid' and 'depth' shapes differ");
+  require(s.extrinsics.size(1) == 3 && s.extrinsics.size(2) == 4,
+          where + "'extrinsics' must be (T, 3, 4)");
+  require(s.intrinsics.size(1) == 3 && s.intrinsics.size(2) == 3,
+          where + "'intrinsics' must be (T, 3, 3)");
+}
+
+std::vector<std::size_t> seeded_permutation(std::size_t n, std::uint64_t seed) {
+  std::uint64_t state = seed;
+  auto next = [&state] {
+    std::uint64_t z = (state += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+  };
+  std::vector<std::size_t> perm(n);
+  for (std::size_t i = 0; i < n; ++i) perm[i] = i;
+  for (std::size_t i = n; i > 1; --i) std::swap(perm[i - 1], perm[next() % i]);
+  return perm;
+}
+
+std::pair<std::vector<std::size_t>, std::vector<std::size_t>> holdout_split(std::size_t n,
+                                                                            double fraction,
+                                                                            std::uint64_t seed) {
+  require(fraction >= 0 && fraction < 1,
+          "holdout fraction must be in [0, 1), got " + std::to_string(fraction));
+  std::size_t held = static_cast<std::size_t>(std::llround(fraction * static_cast<double>(n)));
+  if (fraction > 0 && n >= 2) held = std::clamp<std::size_t>(held, 1, n - 1);
+  if (n < 2) held = 0;
+  auto perm = seeded_permutation(n, seed ^ 0x5EEDull);
+  std::vector<std::size_t> train(perm.begin(), perm.end() - static_cast<std::ptrdiff_t>(held));
+  std::vector<std::size_t> val(perm.end() - static_cast<std::ptrdiff_t>(held), perm.end());
+  std::sort(train.begin(), train.end());
+  std::sort(val.begin(), val.end());
+  return {train, val};
+}
+
+}  // namespace vidprobe::probe

@@ -1,0 +1,115 @@
+#include "vidprobe/probe/visualize.h"
+
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <string>
+
+#include "vidprobe/core/atomic_file.h"
+#include "vidprobe/core/error.h"
+
+namespace vidprobe::probe {
+
+std::array<std::uint8_t, 3> viridis(double t) {
+  static constexpr std::array<std::array<int, 3>, 11> kSamples = {{{68, 1, 84},
+                                                                   {72, 36, 117},
+                                                                   {65, 68, 135},
+                                                                   {53, 95, 141},
+                                                                   {42, 120, 142},
+                                                                   {33, 145, 140},
+                                                                   {34, 168, 132},
+                                                                   {68, 191, 112},
+                                                                   {122, 209, 81},
+                                                                   {189, 223, 38},
+                                                                   {253, 231, 37}}};
+  if (!std::isfinite(t)) t = 0;
+  t = std::clamp(t, 0.0, 1.0) * 10.0;
+  const int i = std::min(static_cast<int>(t), 9);
+  const double f = t - i;
+  std::array<std::uint8_t, 3> rgb{};
+  for (int c = 0; c < 3; ++c)
+    rgb[c] =
+        static_cast<std::uint8_t>(std::lround(kSamples[i][c] * (1 - f) + kSamples[i + 1][c] * f));
+  return rgb;
+}
+
+ImageU8 colorize_depth(const torch::Tensor& depth, const torch::Tensor& valid, double lo,
+                       double hi) {
+  const auto d = depth.to(torch::kCPU, torch::kFloat64).contiguous();
+  const auto v = valid.to(torch::kCPU, torch::kBool).contiguous();
+  const int h = static_cast<int>(d.size(0)), w = static_cast<int>(d.size(1));
+  ImageU8 image(w, h, 3);
+  const auto* dp = d.data_ptr<double>();
+  const auto* vp = v.data_ptr<bool>();
+  const double span = hi > lo ? hi - lo : 1.0;
+  for (int y = 0; y < h; ++y)
+    for (int x = 0; x < w; ++x) {
+      const auto i = static_cast<std::size_t>(y) * w + x;
+      if (!vp[i]) continue;
+      const auto rgb = viridis((dp[i] - lo) / span);
+      for (int c = 0; c < 3; ++c) image.at(x, y, c) = rgb[c];
+    }
+  return image;
+}
+
+ImageU8 depth_comparison_panel(const torch::Tensor& rgb, const torch::Tensor& gt_depth,
+                               const torch::Tensor& pred_depth, const torch::Tensor& valid) {
+  const int64_t S = gt_depth.size(0), H = gt_depth.size(1), W = gt_depth.size(2);
+  const int columns = rgb.defined() ? 3 : 2;
+  const int gap = 2;
+  ImageU8 panel(static_cast<int>(columns * W + (columns - 1) * gap),
+                static_cast<int>(S * H + (S - 1) * gap), 3, 255);
+  auto blit = [&](const ImageU8& tile, int64_t row, int column) {
+    const int x0 = static_cast<int>(column * (W + gap)), y0 = static_cast<int>(row * (H + gap));
+    for (int y = 0; y < tile.height; ++y)
+      for (int x = 0; x < tile.width; ++x)
+        for (int c = 0; c < 3; ++c) panel.at(x0 + x, y0 + y, c) = tile.at(x, y, c);
+  };
+  const auto all_valid = torch::ones({H, W}, torch::kBool);
+  for (int64_t s = 0; s < S; ++s) {
+    const auto v = valid[s].to(torch::kCPU, torch::kBool);
+    const auto g = gt_depth[s].to(torch::kCPU, torch::kFloat64);
+    double lo = 0, hi = 1;
+    if (v.any().item<bool>()) {
+      const auto values = g.masked_select(v);
+      lo = torch::quantile(values, 0.02).item<double>();
+      hi = torch::quantile(values, 0.98).item<double>();
+    }
+    int column = 0;
+    if (rgb.defined()) {
+      const auto image = rgb[s].to(torch::kCPU, torch::kUInt8).permute({1, 2, 0}).contiguous();
+      ImageU8 tile(static_cast<int>(W), static_cast<int>(H), 3);
+      std::memcpy(tile.pixels.data(), image.data_ptr<std::uint8_t>(), tile.pixels.size());
+      blit(tile, s, column++);
+    }
+    blit(colorize_depth(g, v, lo, hi), s, column++);
+    blit(colorize_depth(pred_depth[s], all_valid, lo, hi), s, column++);
+  }
+  return panel;
+}
+
+void write_ply(const std::filesystem::path& path, const torch::Tensor& points,
+               const torch::Tensor& colors) {
+  require(points.dim() == 2 && points.size(1) == 3, "write_ply: points must be (N, 3)");
+  require(colors.sizes() == points.sizes(), "write_ply: colors must be (N, 3) like points");
+  const auto p = points.to(torch::kCPU, torch::kFloat32).contiguous();
+  const auto c = colors.to(torch::kCPU, torch::kUInt8).contiguous();
+  const auto n = p.size(0);
+  std::string bytes = "ply\nformat binary_little_endian 1.0\nelement vertex " + std::to_string(n) +
+                      "\nproperty float x\nproperty float y\nproperty float z\n"
+                      "property uchar red\nproperty uchar green\nproperty uchar blue\nend_header\n";
+  const auto header = bytes.size();
+  bytes.resize(header + static_cast<std::size_t>(n) * 15);
+  const auto* pp = p.data_ptr<float>();
+  const auto* cp = c.data_ptr<std::uint8_t>();
+  for (int64_t i = 0; i < n; ++i) {
+    char* out = bytes.data() + header + static_cast<std::size_t>(i) * 15;
+    std::memcpy(out, pp + i * 3, 12);  // x86 and ARM are little-endian, as PLY's format says
+    std::memcpy(out + 12, cp + i * 3, 3);
+  }
+  write_file_atomically(path, bytes);
+}
+
+}  // namespace vidprobe::probe
