@@ -22,6 +22,7 @@ struct Area {
 struct Path {
   std::vector<Vec3> points;  // ground positions (z unused), one per frame
   std::vector<float> headings;
+  std::vector<Vec3> clearance_points;  // the walk sampled densely
 };
 
 // Horizontal distance from p to a box's footprint (0 inside).
@@ -48,32 +49,31 @@ Path make_walk(Rng& rng, const Area& area, float length, int frames, float sway)
   }
   const Vec3 along = end - start;
   const Vec3 side = normalize(Vec3{-along.y, along.x, 0});
-  const SmoothSignal lateral(rng, 0.6f);
-  Path path;
-  const int samples = std::max(frames, 2);
-  for (int i = 0; i < samples; ++i) {
-    const float s = static_cast<float>(i) / static_cast<float>(samples - 1);
+  const SmoothSignal lateral(rng, 0.35f);
+  auto position = [&](float s) {
     Vec3 p = start + along * s +
              side * (sway * (lateral.at(s) - lateral.at(0) * (1 - s) - lateral.at(1) * s));
     p.x = std::clamp(p.x, area.x0, area.x1);
     p.y = std::clamp(p.y, area.y0, area.y1);
-    path.points.push_back(p);
+    return p;
+  };
+  Path path;
+  const float chord_heading = std::atan2(along.y, along.x);
+  for (int i = 0; i < frames; ++i) {
+    const float s = frames > 1 ? static_cast<float>(i) / static_cast<float>(frames - 1) : 0.0f;
+    path.points.push_back(position(s));
+    // Heading follows a wide central difference of the path (a person looks where they are
+    // going over the next metres, not along every sway), so it turns smoothly whatever the
+    // frame count; a (near) stationary path keeps the chord's heading.
+    const Vec3 d = position(std::min(s + 0.15f, 1.0f)) - position(std::max(s - 0.15f, 0.0f));
+    float heading = std::hypot(d.x, d.y) > 1e-3f ? std::atan2(d.y, d.x) : chord_heading;
+    while (heading - chord_heading > kPi) heading -= 2 * kPi;
+    while (heading - chord_heading < -kPi) heading += 2 * kPi;
+    path.headings.push_back(chord_heading + 0.7f * (heading - chord_heading));
   }
-  // Headings from finite differences; a (near) stationary path keeps the start->end heading.
-  const float fallback = std::atan2(along.y, along.x);
-  for (int i = 0; i < samples; ++i) {
-    const Vec3 d = path.points[std::min(i + 1, samples - 1)] - path.points[std::max(i - 1, 0)];
-    path.headings.push_back(std::hypot(d.x, d.y) > 1e-4f ? std::atan2(d.y, d.x) : fallback);
-  }
-  // Unwrap so that smoothing and panning never jump by 2 pi.
-  for (int i = 1; i < samples; ++i) {
-    while (path.headings[i] - path.headings[i - 1] > kPi) path.headings[i] -= 2 * kPi;
-    while (path.headings[i] - path.headings[i - 1] < -kPi) path.headings[i] += 2 * kPi;
-  }
-  if (frames == 1) {
-    path.points.resize(1);
-    path.headings.resize(1);
-  }
+  // Dense samples between frames: props must clear the whole walk, not only the frame positions.
+  for (int k = 0; k <= 128; ++k)
+    path.clearance_points.push_back(position(static_cast<float>(k) / 128.0f));
   return path;
 }
 
@@ -85,7 +85,7 @@ bool try_add_prop(Scene& scene, const std::function<PropBounds()>& build, const 
   const PropBounds box = build();
   bool fits = !bounds || (box.min.x >= bounds->x0 && box.max.x <= bounds->x1 &&
                           box.min.y >= bounds->y0 && box.max.y <= bounds->y1);
-  for (const Vec3& p : path.points) {
+  for (const Vec3& p : path.clearance_points) {
     if (!fits) break;
     fits = distance_to_footprint(p, box) >= clearance;
   }
@@ -267,7 +267,7 @@ GeneratedClip generate_scenes_clip(const GenerationParams& params, Rng rng,
   // Camera: along the path, heading = path direction + pan; pitch, roll and bob wobble.
   const double fov_x = radians(camera_rng.uniform(static_cast<float>(params.fov_min_deg),
                                                   static_cast<float>(params.fov_max_deg)));
-  const SmoothSignal pan(camera_rng, 0.5f), tilt(camera_rng, 0.6f), roll(camera_rng, 0.9f),
+  const SmoothSignal pan(camera_rng, 0.3f), tilt(camera_rng, 0.6f), roll(camera_rng, 0.9f),
       bob(camera_rng, 1.5f);
   const float pan_amplitude = radians(camera_rng.uniform(8, 35)) * std::min(motion, 3.0f);
   const float sweep = turn_in_place ? radians(camera_rng.uniform(40, 120)) * motion *
