@@ -168,8 +168,7 @@ TEST_P(RenderConsistency, DepthReprojectsBetweenFrames) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Families, RenderConsistency,
-                         ::testing::Values(Family::kObjects, Family::kScenes),
-                         [](const auto& info) { return family_name(info.param); });
+                         ::testing::Values(Family::kObjects, Family::kScenes), family_test_name);
 
 }  // namespace
 }  // namespace vidprobe

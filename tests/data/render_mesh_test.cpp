@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "data/render_test_util.h"
+#include "vidprobe/core/atomic_file.h"
 #include "vidprobe/core/error.h"
 #include "vidprobe/data/scene_mesh_loader.h"
 
@@ -94,6 +95,33 @@ TEST_F(RenderMeshTest, MeshAppearsInRenderedObjectClips) {
     EXPECT_EQ(clip.meta["parameters"]["meshes"][0], (dir_ / "box.obj").string());
   }
   EXPECT_GE(with_mesh, 1);
+}
+
+TEST_F(RenderMeshTest, GltfWithNodeTransformIsLoaded) {
+  // One triangle in a y-up file, in an external buffer, under a node translated by +5 in y.
+  const float positions[9] = {0, 0, 0, 2, 0, 0, 0, 1, 0};
+  write_file_atomically(dir_ / "tri.bin", std::string_view(reinterpret_cast<const char*>(positions),
+                                                           sizeof positions));
+  std::ofstream(dir_ / "tri.gltf") << R"({
+    "asset": {"version": "2.0"}, "scene": 0, "scenes": [{"nodes": [0]}],
+    "nodes": [{"mesh": 0, "translation": [0, 5, 0]}],
+    "meshes": [{"primitives": [{"attributes": {"POSITION": 0}}]}],
+    "buffers": [{"byteLength": 36, "uri": "tri.bin"}],
+    "bufferViews": [{"buffer": 0, "byteOffset": 0, "byteLength": 36}],
+    "accessors": [{"bufferView": 0, "componentType": 5126, "count": 3, "type": "VEC3",
+                   "min": [0, 0, 0], "max": [2, 1, 0]}]})";
+  const MeshAsset asset = load_mesh_asset(dir_ / "tri.gltf");
+  ASSERT_EQ(asset.parts.size(), 1u);
+  const TriangleMesh& mesh = asset.parts[0].mesh;
+  ASSERT_EQ(mesh.triangles.size(), 1u);
+  // File y (up) becomes world z; normalised by the largest extent (2), base at z = 0.
+  const Vec3 lo = mesh.bounds_min(), hi = mesh.bounds_max();
+  EXPECT_NEAR(hi.x - lo.x, 1.0f, 1e-6f);
+  EXPECT_NEAR(hi.y - lo.y, 0.0f, 1e-6f);
+  EXPECT_NEAR(hi.z - lo.z, 0.5f, 1e-6f);
+  EXPECT_NEAR(lo.z, 0.0f, 1e-6f);
+  // Without normals in the file, the face normal is used (the triangle lies in world xz).
+  EXPECT_NEAR(std::abs(mesh.normals[0].y), 1.0f, 1e-6f);
 }
 
 TEST_F(RenderMeshTest, BadMeshFilesNameTheFile) {

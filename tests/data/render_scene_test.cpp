@@ -41,8 +41,9 @@ TEST_P(RenderFamily, TrajectoriesAreSmoothAndStayOutOfGeometry) {
       // The segment between consecutive centres crosses no surface.
       const Vec3 a = camera_centre(clip.cameras[i]), b = camera_centre(clip.cameras[i + 1]);
       const float gap = length(b - a);
-      if (gap > 1e-6f)
+      if (gap > 1e-6f) {
         EXPECT_TRUE(std::isinf(tracer.first_hit(a, (b - a) / gap, gap))) << "frame " << i;
+      }
     }
     for (std::size_t i = 0; i < clip.cameras.size(); ++i) {
       const Vec3 c = camera_centre(clip.cameras[i]);
@@ -117,8 +118,7 @@ TEST_P(RenderFamily, SameSeedSameBytesAnyThreadCount) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Families, RenderFamily,
-                         ::testing::Values(Family::kObjects, Family::kScenes),
-                         [](const auto& info) { return family_name(info.param); });
+                         ::testing::Values(Family::kObjects, Family::kScenes), family_test_name);
 
 TEST(RenderScene, ClipContentDependsOnlyOnSeedFamilyAndIndex) {
   const GenerationParams params = small_settings(Family::kScenes, 5).generation;

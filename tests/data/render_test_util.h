@@ -1,8 +1,11 @@
 #pragma once
 // Helpers shared by the renderer tests: small fast settings and pinhole maths written
 // independently of the renderer (double precision, straight from the frame.h convention).
+#include <gtest/gtest.h>
+
 #include <array>
 #include <cmath>
+#include <string>
 
 #include "vidprobe/data/frame.h"
 #include "vidprobe/data/render_clip.h"
@@ -22,6 +25,10 @@ inline render::RenderSettings small_settings(render::Family family, std::uint64_
 }
 
 using Vec3d = std::array<double, 3>;
+
+inline std::string family_test_name(const ::testing::TestParamInfo<render::Family>& param) {
+  return render::family_name(param.param);
+}
 
 // World point seen at pixel (u, v) with z-depth z.
 inline Vec3d back_project(const Camera& c, double u, double v, double z) {
