@@ -1,0 +1,46 @@
+#pragma once
+// Shared access to tests/fixtures/wan (written by tools/make_wan_fixtures.py from diffusers and
+// transformers reference implementations).
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "vidprobe/core/atomic_file.h"
+#include "vidprobe/io/safetensors_torch.h"
+
+namespace vidprobe::backbones::wan::testing {
+
+inline std::filesystem::path fixture_dir() {
+  return std::filesystem::path(VIDPROBE_TEST_DATA_DIR) / "wan";
+}
+inline std::filesystem::path fixture(const std::string& name) {
+  return fixture_dir() / name;
+}
+
+inline const nlohmann::json& fixture_configs() {
+  static const nlohmann::json configs = nlohmann::json::parse(read_file(fixture("configs.json")));
+  return configs;
+}
+
+inline const TensorMap& reference() {
+  static const TensorMap tensors = load_safetensors(fixture("reference.safetensors"));
+  return tensors;
+}
+inline torch::Tensor golden(const std::string& name) {
+  return reference().at(name);
+}
+
+// max |actual - expected| relative to max |expected|: the parity measure of the brief (1e-4 in
+// fp32).
+inline double relative_error(const torch::Tensor& actual, const torch::Tensor& expected) {
+  const auto a = actual.to(torch::kCPU, torch::kFloat64),
+             e = expected.to(torch::kCPU, torch::kFloat64);
+  EXPECT_EQ(a.sizes(), e.sizes());
+  if (a.sizes() != e.sizes()) return 1e9;
+  return (a - e).abs().max().item<double>() / std::max(e.abs().max().item<double>(), 1e-30);
+}
+
+}  // namespace vidprobe::backbones::wan::testing
