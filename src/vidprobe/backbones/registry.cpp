@@ -1,6 +1,7 @@
 #include "vidprobe/backbones/registry.h"
 
 #include "vidprobe/backbones/baselines.h"
+#include "vidprobe/backbones/wan_backbone.h"
 #include "vidprobe/core/error.h"
 
 namespace vidprobe::backbones {
@@ -12,6 +13,12 @@ const std::vector<BackboneInfo>& registered_backbones() {
       {"random-vit", "random-vit",
        "DINOv2-layout ViT-S/8, 6 blocks, fixed random weights: architecture without training",
        false, make_random_vit_backbone},
+      {"wan2.1-t2v-1.3b", "wan2.1",
+       "WAN2.1 text-to-video 1.3B DiT: a block's hidden states at a denoising timestep", true,
+       wan::wan_factory("wan2.1-t2v-1.3b")},
+      {"wan2.1-t2v-14b", "wan2.1",
+       "WAN2.1 text-to-video 14B DiT: a block's hidden states at a denoising timestep", true,
+       wan::wan_factory("wan2.1-t2v-14b")},
   };
   return registry;
 }
