@@ -102,6 +102,26 @@ TEST(WanBackbone, NoiseSeedAndDrawsChangeTheFeatures) {
       1e-6);
 }
 
+// The same pipeline on the GPU: float32 (TF32 convolutions off) within the parity tolerance, bf16
+// (the default there) within bf16's precision.
+TEST(WanBackboneCuda, MatchesTheReferenceInFp32AndBf16) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  auto backbone = small_backbone();
+  torch::NoGradGuard no_grad;
+  const bool tf32 = at::globalContext().allowTF32CuDNN();
+  at::globalContext().setAllowTF32CuDNN(false);
+  backbone->to(torch::kCUDA, torch::kFloat32);
+  const auto clip = golden("clip").to(torch::kCUDA);
+  const auto fp32 = backbone->extract(clip, point(2, 700)).features;
+  EXPECT_TRUE(fp32.is_cuda());
+  EXPECT_LT(relative_error(fp32, expected_frames("t700_block2")), 1e-4);
+  at::globalContext().setAllowTF32CuDNN(tf32);
+  backbone->to(torch::kCUDA, torch::kBFloat16);
+  const auto bf16 = backbone->extract(clip, point(2, 700)).features;
+  EXPECT_EQ(bf16.scalar_type(), torch::kFloat32);
+  EXPECT_LT(relative_error(bf16, expected_frames("t700_block2")), 3e-2);
+}
+
 TEST(WanBackbone, SpecDefaultsAndInputChecks) {
   auto backbone = small_backbone();
   const auto spec = backbone->input_spec();

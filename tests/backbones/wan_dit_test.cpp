@@ -153,6 +153,15 @@ TEST(WanDiT, RealSizesMatchTheReferenceParameterCounts) {
   EXPECT_EQ(split.width, 42);
 }
 
+// Multiply-adds of every matmul: q, k, v, o (N x D x D), scores and weighted sum (N x N x D),
+// cross q, o (N x D x D) and k, v (512 x D x D), cross scores and sum (N x 512 x D), FFN 2 x N x D
+// x F.
+TEST(WanDiT, FlopCountOfTheBlocks) {
+  EXPECT_DOUBLE_EQ(transformer_flops(small_config(), 18, 512, 3), 15999360.0);
+  // 14B, 17 frames at 480x832 (5 x 30 x 52 tokens): 6.04 TFLOP per block.
+  EXPECT_DOUBLE_EQ(transformer_flops(t2v_14b_dit(), 7800, 512, 1), 6043448115200.0);
+}
+
 TEST(WanDiT, ConfigJsonOfBothLayouts) {
   const auto original = dit_config_from_json(nlohmann::json{{"_class_name", "WanModel"},
                                                             {"dim", 5120},

@@ -184,6 +184,16 @@ torch::Tensor Transformer::forward(const torch::Tensor& latents, const torch::Te
   return run(latents, timesteps, embed_context(text_context), {}, true).prediction;
 }
 
+double transformer_flops(const DiTConfig& config, int64_t tokens, int64_t context_tokens,
+                         int blocks) {
+  const double n = static_cast<double>(tokens), l = static_cast<double>(context_tokens);
+  const double d = config.dim, f = config.ffn_dim;
+  const double self_attention = 4 * 2 * n * d * d + 2 * 2 * n * n * d;  // q, k, v, o; QK^T, AV
+  const double cross_attention = 2 * 2 * n * d * d + 2 * 2 * l * d * d + 2 * 2 * n * l * d;
+  const double ffn = 2 * 2 * n * d * f;
+  return blocks * (self_attention + cross_attention + ffn);
+}
+
 torch::Tensor tokens_to_maps(const torch::Tensor& tokens, const std::vector<int64_t>& grid) {
   require(grid.size() == 3 && tokens.dim() == 3 && tokens.size(1) == grid[0] * grid[1] * grid[2],
           "cannot reshape tokens " + c10::str(tokens.sizes()) + " to the grid " + c10::str(grid));

@@ -72,6 +72,12 @@ class Transformer {
 // (B, tokens, dim) hidden states -> (B, F', dim, H', W') maps.
 torch::Tensor tokens_to_maps(const torch::Tensor& tokens, const std::vector<int64_t>& grid);
 
+// Floating-point operations (2 per multiply-add) of running `blocks` transformer blocks over
+// `tokens` video tokens with `context_tokens` text tokens: projections, both attentions (scores
+// and weighted sums) and the FFN; norms, RoPE and modulation are left out (< 1%).
+double transformer_flops(const DiTConfig& config, int64_t tokens, int64_t context_tokens,
+                         int blocks);
+
 // The sinusoidal timestep embedding [cos | sin] of WAN (float64 angles, float32 result).
 torch::Tensor timestep_sinusoid(const torch::Tensor& timesteps, int freq_dim);
 
