@@ -7,6 +7,7 @@
 //   vidprobe_bench --benchmark_filter=WanExtract
 // Knobs (environment): VIDPROBE_WAN_BENCH_FRAMES (17), VIDPROBE_WAN_SIZE (480x832),
 // VIDPROBE_WAN_BENCH_LAYER (the middle block), VIDPROBE_WAN_BENCH_ITERS (3).
+#include <ATen/DeviceAccelerator.h>
 #include <benchmark/benchmark.h>
 #include <torch/torch.h>
 
@@ -45,6 +46,7 @@ void BM_WanExtract(benchmark::State& state) {
   options.device = torch::Device(torch::kCUDA);
   options.dtype = torch::kBFloat16;
   const auto feature_options = wan::feature_options_from_environment();
+  at::accelerator::resetPeakStats(0);  // the other variant's run does not count
   auto created = wan::make_wan_backbone(variant, options, feature_options);
   auto& backbone = dynamic_cast<wan::WanBackbone&>(*created);
   const auto spec = backbone.input_spec();
@@ -97,7 +99,10 @@ void BM_WanExtract(benchmark::State& state) {
       {"dit_tflop", flops / 1e12},
       {"dit_mfu", flops * clips / dit_seconds / kH100DenseBf16Flops},
       {"end_to_end_mfu", flops * clips / total / kH100DenseBf16Flops},
-      {"weights_gb", static_cast<double>(backbone.transformer().parameters().bytes()) / 1e9}};
+      {"weights_gb", static_cast<double>(backbone.transformer().parameters().bytes()) / 1e9},
+      // Allocator peak of this variant: weights, VAE and the activations of an extraction.
+      {"peak_allocated_gb",
+       static_cast<double>(at::accelerator::getDeviceStats(0).allocated_bytes[0].peak) / 1e9}};
   std::printf("%s\n", line.dump().c_str());
   std::fflush(stdout);
   state.counters["clips/s"] = clips / total;

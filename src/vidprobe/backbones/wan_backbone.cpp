@@ -154,6 +154,7 @@ WanBackbone::WanBackbone(std::string name, std::unique_ptr<VaeEncoder> vae,
               "), got " + c10::str(context.sizes()));
   require(options_.noise_draws >= 1, "noise draws must be at least 1");
   context_ = context.to(torch::kFloat32);
+  vae_->set_cudnn_benchmark(options_.cudnn_benchmark);
   to(dit_->parameters().device(), dit_->parameters().dtype());
 }
 

@@ -34,12 +34,14 @@ inline constexpr int kDefaultTimestep = 250;
 //   VIDPROBE_WAN_NOISE_DRAWS   average the features over this many noise draws (default 1)
 //   VIDPROBE_WAN_SIZE          input HxW, e.g. 480x832 (default; multiples of 16)
 //   VIDPROBE_WAN_DTYPE         bf16 | fp32: DiT/umT5 compute dtype on CUDA (default bf16)
+//   VIDPROBE_WAN_CUDNN_BENCHMARK  0 turns off cuDNN autotuning of the VAE's convolutions
 struct FeatureOptions {
   std::filesystem::path text_context;
   std::vector<int64_t> prompt_ids{1};
   int noise_draws = 1;
   int height = 480, width = 832;
   std::string cuda_dtype = "bf16";
+  bool cudnn_benchmark = true;
 };
 FeatureOptions feature_options_from_environment();
 

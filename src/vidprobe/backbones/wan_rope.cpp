@@ -33,15 +33,18 @@ RopeTables rope_tables(int head_dim, int64_t f, int64_t h, int64_t w, int max_po
   const auto row = axis_angles(split.height, h).view({1, h, 1, -1}).expand({f, h, w, -1});
   const auto column = axis_angles(split.width, w).view({1, 1, w, -1}).expand({f, h, w, -1});
   const auto angles = torch::cat({frame, row, column}, -1).reshape({f * h * w, head_dim / 2});
-  return {angles.cos().to(device, torch::kFloat32), angles.sin().to(device, torch::kFloat32)};
+  // Computed on the device: the host would spend milliseconds on cos/sin of every token.
+  const auto on_device = angles.to(device);
+  auto cos = on_device.cos().to(torch::kFloat32), sin = on_device.sin().to(torch::kFloat32);
+  auto rotation = torch::complex(cos, sin).unsqueeze(1);
+  return {std::move(cos), std::move(sin), std::move(rotation)};
 }
 
 torch::Tensor apply_rope(const torch::Tensor& x, const RopeTables& tables) {
-  const auto pairs = x.to(torch::kFloat32).unflatten(-1, {-1, 2});  // (B, N, H, d/2, 2)
-  const auto even = pairs.select(-1, 0), odd = pairs.select(-1, 1);
-  const auto cos = tables.cos.unsqueeze(1), sin = tables.sin.unsqueeze(1);  // (N, 1, d/2)
-  const auto rotated = torch::stack({even * cos - odd * sin, even * sin + odd * cos}, -1);
-  return rotated.flatten(-2).to(x.scalar_type());
+  // (even + i odd) * (cos + i sin) = (even cos - odd sin) + i (even sin + odd cos)
+  const auto pairs =
+      torch::view_as_complex(x.to(torch::kFloat32).unflatten(-1, {-1, 2}).contiguous());
+  return torch::view_as_real(pairs * tables.rotation).flatten(-2).to(x.scalar_type());
 }
 
 }  // namespace vidprobe::backbones::wan

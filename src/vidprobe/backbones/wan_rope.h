@@ -16,6 +16,7 @@ RopeSplit rope_split(int head_dim);
 
 struct RopeTables {
   torch::Tensor cos, sin;  // (tokens, head_dim / 2) float32, tokens in (frame, row, column) order
+  torch::Tensor rotation;  // cos + i sin, complex64 (tokens, 1, head_dim / 2)
 };
 
 // Tables for a grid of f x h x w tokens, computed in float64 as the reference does and stored as
@@ -23,8 +24,8 @@ struct RopeTables {
 RopeTables rope_tables(int head_dim, int64_t f, int64_t h, int64_t w, int max_positions,
                        torch::Device device);
 
-// x (B, tokens, heads, head_dim): rotates each channel pair; computed in float32, returned in
-// x's dtype.
+// x (B, tokens, heads, head_dim): rotates each channel pair (as a complex number times
+// cos + i sin); computed in float32, returned in x's dtype.
 torch::Tensor apply_rope(const torch::Tensor& x, const RopeTables& tables);
 
 }  // namespace vidprobe::backbones::wan

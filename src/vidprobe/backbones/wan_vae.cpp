@@ -189,6 +189,12 @@ torch::Tensor VaeEncoder::encode_mean(const torch::Tensor& video) const {
           "the WAN VAE needs height and width that are multiples of 8, got " +
               std::to_string(video.size(3)) + "x" + std::to_string(video.size(4)));
   const auto x = video.to(params_.device(), params_.dtype());
+  // Restores the process-wide cuDNN setting on every exit path.
+  struct BenchmarkGuard {
+    bool previous = at::globalContext().benchmarkCuDNN();
+    ~BenchmarkGuard() { at::globalContext().setBenchmarkCuDNN(previous); }
+  } guard;
+  if (x.is_cuda() && cudnn_benchmark_) at::globalContext().setBenchmarkCuDNN(true);
   Cache cache;
   std::vector<torch::Tensor> latents;
   latents.push_back(encode_chunk(x.slice(2, 0, 1), cache));
