@@ -1,0 +1,79 @@
+#include "vidprobe/probe/workflow.h"
+
+#include <torch/torch.h>
+
+#include "vidprobe/core/atomic_file.h"
+#include "vidprobe/core/error.h"
+#include "vidprobe/probe/clip_source.h"
+#include "vidprobe/probe/evaluator.h"
+
+namespace vidprobe::probe {
+namespace fs = std::filesystem;
+
+ProbeConfig resolve_config(const fs::path& config_file, const ConfigOverrides& o) {
+  auto config = config_file.empty() ? ProbeConfig{} : load_probe_config(config_file.string());
+  if (o.steps) config.train.steps = *o.steps;
+  if (o.batch_size) config.train.batch_size = *o.batch_size;
+  if (o.lr) config.train.lr = *o.lr;
+  if (o.seed) config.train.seed = *o.seed;
+  if (o.holdout) config.train.holdout = *o.holdout;
+  if (o.no_global_attention) config.model.global_attention = false;
+  try {
+    validate(config);
+  } catch (const Error& e) {
+    throw Error(std::string(e.what()) + " (after command-line overrides)");
+  }
+  return config;
+}
+
+TrainSummary train_from_cache(const TrainRequest& request) {
+  if (request.threads > 0) torch::set_num_threads(request.threads);
+  ProbeConfig config;
+  const auto stored = request.run_dir / "config.json";
+  if (request.resume && request.config_file.empty() && fs::exists(stored)) {
+    config = resolve_config(stored, request.overrides);
+  } else {
+    config = resolve_config(request.config_file, request.overrides);
+  }
+
+  const auto all = ClipSource::from_cache(request.features_dir);
+  require(!all.empty(), "feature cache " + request.features_dir.string() + " holds no clips");
+  ClipSource train = all, val = ClipSource::from_shards({});
+  if (!request.val_features_dir.empty()) {
+    val = ClipSource::from_cache(request.val_features_dir);
+  } else if (config.train.holdout > 0) {
+    const auto [train_idx, val_idx] =
+        holdout_split(all.size(), config.train.holdout, config.train.seed);
+    train = all.subset(train_idx);
+    val = all.subset(val_idx);
+  }
+  TrainOptions options;
+  options.config = config;
+  options.run_dir = request.run_dir;
+  options.device = request.device;
+  options.resume = request.resume;
+  options.progress = request.progress;
+  return train_probe(train, val, options);
+}
+
+nlohmann::json evaluate_from_cache(const EvalRequest& request) {
+  if (request.threads > 0) torch::set_num_threads(request.threads);
+  std::optional<std::vector<std::string>> ids;
+  if (request.only_holdout) {
+    const auto info = nlohmann::json::parse(read_file(request.run_dir / "run.json"));
+    ids = info.at("val_clips").get<std::vector<std::string>>();
+    require(!ids->empty(),
+            "--only-holdout: run " + request.run_dir.string() + " held out no clips");
+  }
+  const auto clips = ClipSource::from_cache(request.features_dir, ids);
+  EvalOptions options;
+  options.run_dir = request.run_dir;
+  options.out_dir = request.out_dir;
+  options.device = request.device;
+  options.batch_size = request.batch_size;
+  options.visualize = request.visualize;
+  options.progress = request.progress;
+  return evaluate_run(clips, options);
+}
+
+}  // namespace vidprobe::probe

@@ -1,0 +1,58 @@
+#pragma once
+// The probe's command-line workflows as library calls (the CLI and `vidprobe sweep` use these):
+// resolve the configuration (defaults < --config file < command-line overrides, or the run's own
+// config.json when resuming), pick the training and validation clips, train, evaluate.
+#include <cstdint>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+
+#include "vidprobe/probe/probe_config.h"
+#include "vidprobe/probe/trainer.h"
+
+namespace vidprobe::probe {
+
+struct ConfigOverrides {
+  std::optional<std::int64_t> steps;
+  std::optional<int> batch_size;
+  std::optional<double> lr;
+  std::optional<std::uint64_t> seed;
+  std::optional<double> holdout;
+  bool no_global_attention = false;  // the frame-attention-only ablation
+};
+
+// defaults, then the JSON file (if any), then the overrides; validated.
+ProbeConfig resolve_config(const std::filesystem::path& config_file,
+                           const ConfigOverrides& overrides);
+
+struct TrainRequest {
+  std::filesystem::path features_dir;
+  std::filesystem::path val_features_dir;  // optional: validation clips from another cache
+  std::filesystem::path run_dir;
+  std::filesystem::path config_file;  // optional
+  ConfigOverrides overrides;
+  std::string device = "cpu";
+  bool resume = false;
+  int threads = 0;  // CPU intra-op threads; 0 = libtorch's default
+  bool progress = true;
+};
+
+// Validation clips: --val-features, else the run's --holdout fraction of the training cache.
+TrainSummary train_from_cache(const TrainRequest& request);
+
+struct EvalRequest {
+  std::filesystem::path run_dir;
+  std::filesystem::path features_dir;
+  std::filesystem::path out_dir;  // empty = <run>/eval
+  std::string device = "cpu";
+  bool only_holdout = false;  // evaluate only the clips the run held out for validation
+  int visualize = 3;
+  int batch_size = 4;
+  int threads = 0;
+  bool progress = true;
+};
+
+nlohmann::json evaluate_from_cache(const EvalRequest& request);
+
+}  // namespace vidprobe::probe
