@@ -1,6 +1,7 @@
 #include "vidprobe/backbones/registry.h"
 
 #include "vidprobe/backbones/baselines.h"
+#include "vidprobe/backbones/dinov2.h"
 #include "vidprobe/backbones/wan_backbone.h"
 #include "vidprobe/core/error.h"
 
@@ -13,6 +14,26 @@ const std::vector<BackboneInfo>& registered_backbones() {
       {"random-vit", "random-vit",
        "DINOv2-layout ViT-S/8, 6 blocks, fixed random weights: architecture without training",
        false, make_random_vit_backbone},
+      {"dinov2-vits14", "dinov2", "DINOv2 ViT-S/14 (facebook/dinov2-small), per frame", true,
+       dinov2_factory("dinov2-vits14")},
+      {"dinov2-vitb14", "dinov2", "DINOv2 ViT-B/14 (facebook/dinov2-base), per frame", true,
+       dinov2_factory("dinov2-vitb14")},
+      {"dinov2-vitl14", "dinov2", "DINOv2 ViT-L/14 (facebook/dinov2-large), per frame", true,
+       dinov2_factory("dinov2-vitl14")},
+      {"dinov2-vitg14", "dinov2", "DINOv2 ViT-g/14 (facebook/dinov2-giant), per frame", true,
+       dinov2_factory("dinov2-vitg14")},
+      {"dinov2-vits14-reg", "dinov2",
+       "DINOv2 ViT-S/14 with 4 registers (facebook/dinov2-with-registers-small), per frame", true,
+       dinov2_factory("dinov2-vits14-reg")},
+      {"dinov2-vitb14-reg", "dinov2",
+       "DINOv2 ViT-B/14 with 4 registers (facebook/dinov2-with-registers-base), per frame", true,
+       dinov2_factory("dinov2-vitb14-reg")},
+      {"dinov2-vitl14-reg", "dinov2",
+       "DINOv2 ViT-L/14 with 4 registers (facebook/dinov2-with-registers-large), per frame", true,
+       dinov2_factory("dinov2-vitl14-reg")},
+      {"dinov2-vitg14-reg", "dinov2",
+       "DINOv2 ViT-g/14 with 4 registers (facebook/dinov2-with-registers-giant), per frame", true,
+       dinov2_factory("dinov2-vitg14-reg")},
       {"wan2.1-t2v-1.3b", "wan2.1",
        "WAN2.1 text-to-video 1.3B DiT: a block's hidden states at a denoising timestep", true,
        wan::wan_factory("wan2.1-t2v-1.3b")},

@@ -28,19 +28,38 @@ ViTMlpImpl::ViTMlpImpl(int width, int hidden) {
   fc2 = register_module("fc2", torch::nn::Linear(hidden, width));
 }
 
+ViTSwiGLUImpl::ViTSwiGLUImpl(int width, int hidden) {
+  w12 = register_module("w12", torch::nn::Linear(width, 2 * hidden));
+  w3 = register_module("w3", torch::nn::Linear(hidden, width));
+}
+
+torch::Tensor ViTSwiGLUImpl::forward(const torch::Tensor& x) {
+  auto gate_value = w12(x).chunk(2, -1);
+  return w3(torch::silu(gate_value[0]) * gate_value[1]);
+}
+
+int feed_forward_width(const ViTConfig& config) {
+  const int hidden = static_cast<int>(config.width * config.mlp_ratio);
+  // Two thirds of the GELU width keeps the parameter count of the 3-matrix SwiGLU comparable.
+  return config.swiglu ? (hidden * 2 / 3 + 7) / 8 * 8 : hidden;
+}
+
 ViTBlockImpl::ViTBlockImpl(const ViTConfig& config) {
   const auto norm_options = torch::nn::LayerNormOptions({config.width}).eps(config.norm_eps);
   norm1 = register_module("norm1", torch::nn::LayerNorm(norm_options));
   attn = register_module("attn", ViTAttention(config.width, config.heads));
   ls1 = register_module("ls1", LayerScale(config.width, config.layer_scale_init));
   norm2 = register_module("norm2", torch::nn::LayerNorm(norm_options));
-  mlp = register_module("mlp", ViTMlp(config.width, static_cast<int>(config.width * config.mlp_ratio)));
+  if (config.swiglu)
+    swiglu = register_module("mlp", ViTSwiGLU(config.width, feed_forward_width(config)));
+  else
+    mlp = register_module("mlp", ViTMlp(config.width, feed_forward_width(config)));
   ls2 = register_module("ls2", LayerScale(config.width, config.layer_scale_init));
 }
 
 torch::Tensor ViTBlockImpl::forward(const torch::Tensor& x) {
   auto h = x + ls1(attn(norm1(x)));
-  return h + ls2(mlp(norm2(h)));
+  return h + ls2(swiglu ? swiglu(norm2(h)) : mlp(norm2(h)));
 }
 
 ViTImpl::ViTImpl(ViTConfig config) : config_(config) {
@@ -62,13 +81,18 @@ torch::Tensor ViTImpl::interpolated_pos_embed(int64_t grid_h, int64_t grid_w) co
   const int64_t trained = config_.image_size / config_.patch_size;
   if (grid_h == trained && grid_w == trained) return pos_embed;
   auto cls_pos = pos_embed.slice(1, 0, 1);
+  // Resampled in float32 whatever the model dtype: bicubic weights in half precision shift the
+  // embedding (transformers does the same).
   auto patch_pos = pos_embed.slice(1, 1)
+                       .to(torch::kFloat32)
                        .reshape({1, trained, trained, config_.width})
                        .permute({0, 3, 1, 2});
   patch_pos = F::interpolate(patch_pos, F::InterpolateFuncOptions()
                                            .size(std::vector<int64_t>{grid_h, grid_w})
                                            .mode(torch::kBicubic)
-                                           .align_corners(false));
+                                           .align_corners(false)
+                                           .antialias(config_.antialias_pos_interpolation));
+  patch_pos = patch_pos.to(pos_embed.scalar_type());
   return torch::cat({cls_pos, patch_pos.permute({0, 2, 3, 1}).reshape({1, grid_h * grid_w, config_.width})}, 1);
 }
 

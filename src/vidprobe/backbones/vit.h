@@ -3,7 +3,8 @@
 // learned position embedding interpolated to the input grid, pre-norm blocks with LayerScale).
 // Reused by the `random-vit` baseline now and by the DINOv2 family later, so that its module
 // names follow DINOv2's: patch_embed.proj, cls_token, register_tokens, pos_embed,
-// blocks.<i>.{norm1,attn.qkv,attn.proj,ls1.gamma,norm2,mlp.fc1,mlp.fc2,ls2.gamma}, norm.
+// blocks.<i>.{norm1,attn.qkv,attn.proj,ls1.gamma,norm2,mlp.fc1,mlp.fc2,ls2.gamma}, norm
+// (with a SwiGLU feed-forward, as ViT-g: blocks.<i>.mlp.{w12,w3}).
 #include <torch/torch.h>
 
 #include <vector>
@@ -20,7 +21,16 @@ struct ViTConfig {
   int register_tokens = 0;
   double layer_scale_init = 1.0;
   double norm_eps = 1e-6;
+  // Feed-forward: GELU MLP of width mlp_ratio * width, or (swiglu) SiLU-gated of width
+  // round_up_8(2/3 * mlp_ratio * width) with the gate and value projections packed in one matrix.
+  bool swiglu = false;
+  // Resampling of the position embedding to another grid: bicubic, in float32; antialiased when
+  // downsampling if set (transformers' Dinov2WithRegistersModel does, Dinov2Model does not).
+  bool antialias_pos_interpolation = false;
 };
+
+// Hidden width of the feed-forward block of `config` (per branch for SwiGLU).
+int feed_forward_width(const ViTConfig& config);
 
 class LayerScaleImpl : public torch::nn::Module {
  public:
@@ -47,13 +57,23 @@ class ViTMlpImpl : public torch::nn::Module {
 };
 TORCH_MODULE(ViTMlp);
 
+// SiLU-gated feed-forward with packed input projection: w12 = [gate; value].
+class ViTSwiGLUImpl : public torch::nn::Module {
+ public:
+  ViTSwiGLUImpl(int width, int hidden);
+  torch::Tensor forward(const torch::Tensor& x);
+  torch::nn::Linear w12{nullptr}, w3{nullptr};
+};
+TORCH_MODULE(ViTSwiGLU);
+
 class ViTBlockImpl : public torch::nn::Module {
  public:
   explicit ViTBlockImpl(const ViTConfig& config);
   torch::Tensor forward(const torch::Tensor& x);
   torch::nn::LayerNorm norm1{nullptr}, norm2{nullptr};
   ViTAttention attn{nullptr};
-  ViTMlp mlp{nullptr};
+  ViTMlp mlp{nullptr};          // registered as "mlp" unless config.swiglu
+  ViTSwiGLU swiglu{nullptr};    // registered as "mlp" if config.swiglu
   LayerScale ls1{nullptr}, ls2{nullptr};
 };
 TORCH_MODULE(ViTBlock);

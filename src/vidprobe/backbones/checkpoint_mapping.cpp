@@ -1,0 +1,149 @@
+#include "vidprobe/backbones/checkpoint_mapping.h"
+
+#include <algorithm>
+#include <sstream>
+
+#include "vidprobe/core/error.h"
+
+namespace vidprobe::backbones {
+namespace {
+
+constexpr std::size_t kListedPerKind = 8;  // enough to see the pattern, short enough to read
+
+bool starts_with_any(const std::string& key, const std::vector<std::string>& prefixes) {
+  return std::any_of(prefixes.begin(), prefixes.end(),
+                     [&](const std::string& prefix) { return key.starts_with(prefix); });
+}
+
+std::string shape_text(const Shape& shape) {
+  std::string text = "[";
+  for (std::size_t i = 0; i < shape.size(); ++i) text += (i ? ", " : "") + std::to_string(shape[i]);
+  return text + "]";
+}
+
+void list_keys(std::ostringstream& out, const std::string& kind,
+               const std::vector<std::string>& lines) {
+  if (lines.empty()) return;
+  out << "\n  " << lines.size() << " " << kind << ":";
+  for (std::size_t i = 0; i < std::min(lines.size(), kListedPerKind); ++i)
+    out << "\n    " << lines[i];
+  if (lines.size() > kListedPerKind)
+    out << "\n    ... and " << lines.size() - kListedPerKind << " more";
+}
+
+void require_shapes(const ShapeMap& actual, const ShapeMap& expected, const std::string& source,
+                    const std::string& architecture) {
+  std::vector<std::string> missing, unexpected, wrong_shape;
+  for (const auto& [key, shape] : expected) {
+    const auto found = actual.find(key);
+    if (found == actual.end())
+      missing.push_back(key + " " + shape_text(shape));
+    else if (found->second != shape)
+      wrong_shape.push_back(key + ": expected " + shape_text(shape) + ", checkpoint has " +
+                            shape_text(found->second));
+  }
+  for (const auto& [key, shape] : actual)
+    if (!expected.contains(key)) unexpected.push_back(key + " " + shape_text(shape));
+  if (missing.empty() && unexpected.empty() && wrong_shape.empty()) return;
+  std::ostringstream message;
+  message << "checkpoint '" << source << "' does not match the architecture " << architecture
+          << " (is it a checkpoint of another model or size?):";
+  list_keys(message, "wrong shape", wrong_shape);
+  list_keys(message, "missing", missing);
+  list_keys(message, "unexpected", unexpected);
+  throw Error(message.str());
+}
+
+}  // namespace
+
+TensorMap select_backbone_tensors(TensorMap checkpoint, const CheckpointKeyRules& rules) {
+  std::string wrapper;
+  for (const auto& prefix : rules.wrapper_prefixes) {
+    const bool wraps = std::any_of(checkpoint.begin(), checkpoint.end(), [&](const auto& entry) {
+      return entry.first.starts_with(prefix);
+    });
+    if (wraps) {
+      wrapper = prefix;
+      break;
+    }
+  }
+  TensorMap selected;
+  for (auto& [key, tensor] : checkpoint) {
+    if (!wrapper.empty() && key.starts_with(wrapper)) {
+      selected[key.substr(wrapper.size())] = std::move(tensor);
+    } else if (!starts_with_any(key, rules.ignored_prefixes)) {
+      selected[key] = std::move(tensor);
+    }
+  }
+  return selected;
+}
+
+void require_layout(const TensorMap& tensors, const ShapeMap& expected, const std::string& source,
+                    const std::string& architecture) {
+  require_shapes(shapes_of(tensors), expected, source, architecture);
+}
+
+void load_module_strict(torch::nn::Module& module, const TensorMap& tensors,
+                        const std::string& source, const std::string& architecture) {
+  require_shapes(shapes_of(tensors), module_shapes(module), source, architecture);
+  torch::NoGradGuard no_grad;
+  for (auto& item : module.named_parameters(true)) item.value().copy_(tensors.at(item.key()));
+  for (auto& item : module.named_buffers(true)) item.value().copy_(tensors.at(item.key()));
+}
+
+ShapeMap shapes_of(const TensorMap& tensors) {
+  ShapeMap shapes;
+  for (const auto& [key, tensor] : tensors) shapes[key] = tensor.sizes().vec();
+  return shapes;
+}
+
+ShapeMap module_shapes(const torch::nn::Module& module) {
+  ShapeMap shapes;
+  for (const auto& item : module.named_parameters(true))
+    shapes[item.key()] = item.value().sizes().vec();
+  for (const auto& item : module.named_buffers(true))
+    shapes[item.key()] = item.value().sizes().vec();
+  return shapes;
+}
+
+int64_t element_count(const ShapeMap& shapes) {
+  int64_t count = 0;
+  for (const auto& [key, shape] : shapes) {
+    int64_t n = 1;
+    for (auto d : shape) n *= d;
+    count += n;
+  }
+  return count;
+}
+
+TensorMap meta_tensors(const ShapeMap& shapes) {
+  TensorMap tensors;
+  for (const auto& [key, shape] : shapes)
+    tensors[key] = torch::empty(shape, torch::TensorOptions().device(torch::kMeta));
+  return tensors;
+}
+
+void rename_key(TensorMap& tensors, const std::string& from, const std::string& to) {
+  auto node = tensors.extract(from);
+  require(!node.empty(), "checkpoint key '" + from + "' is missing");
+  node.key() = to;
+  tensors.insert(std::move(node));
+}
+
+void fuse_keys(TensorMap& tensors, const std::vector<std::string>& parts,
+               const std::string& fused) {
+  std::vector<torch::Tensor> pieces;
+  for (const auto& part : parts) {
+    auto node = tensors.extract(part);
+    require(!node.empty(), "checkpoint key '" + part + "' is missing");
+    pieces.push_back(std::move(node.mapped()));
+  }
+  tensors[fused] = torch::cat(pieces, 0);
+}
+
+TensorMap read_checkpoint(const std::string& path, const std::string& backbone) {
+  require(!path.empty(), "backbone '" + backbone + "' needs a checkpoint (--weights FILE or DIR)");
+  return load_checkpoint(path);
+}
+
+}  // namespace vidprobe::backbones

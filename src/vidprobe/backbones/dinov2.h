@@ -1,0 +1,47 @@
+#pragma once
+// DINOv2 (Oquab et al. 2023), the paper's per-frame image baseline: each frame goes through the
+// ViT on its own. Sizes ViT-S/B/L/g with patch 14, with and without 4 register tokens
+// (Darcet et al. 2024), as published on the model hubs:
+//  * transformers layout (facebook/dinov2-*, facebook/dinov2-with-registers-*): Dinov2Model /
+//    Dinov2WithRegistersModel keys, also nested under `dinov2.` / `dinov2_with_registers.` in
+//    *ForImageClassification checkpoints (the classifier is dropped);
+//  * facebookresearch/dinov2 layout (torch.hub weights saved as safetensors): `blocks.N.attn.qkv`,
+//    `ls1.gamma`, `mlp.w12` (ViT-g), ...
+// The position embedding (trained at 518 px, a 37 x 37 grid) is resampled to the input grid
+// exactly as transformers does: bicubic, antialiased only for the register models.
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "vidprobe/backbones/backbone.h"
+#include "vidprobe/backbones/checkpoint_mapping.h"
+#include "vidprobe/backbones/vit.h"
+
+namespace vidprobe::backbones {
+
+// The registered real sizes: dinov2-vit{s,b,l,g}14 and dinov2-vit{s,b,l,g}14-reg.
+std::vector<std::string> dinov2_names();
+// Throws vidprobe::Error naming `name` and the known names when it is not one of them.
+ViTConfig dinov2_config(const std::string& name);
+
+// The transformers checkpoint layout of a configuration (Dinov2Model or, with register tokens,
+// Dinov2WithRegistersModel), computed from the configuration alone.
+ShapeMap dinov2_hub_layout(const ViTConfig& config);
+
+// Checkpoint tensors in either published layout -> the ViT module's names, after a strict check
+// against the layout (vidprobe::Error listing mismatching keys; `source` names the checkpoint).
+TensorMap dinov2_module_tensors(TensorMap checkpoint, const ViTConfig& config,
+                                const std::string& source);
+
+// A DINOv2 backbone of any configuration (registered sizes or test configurations). Loads
+// options.weights strictly; with no weights and options.random_init, a seeded random ViT.
+// Input: 224 x 224, ImageNet mean/std; default point: the last block.
+std::unique_ptr<Backbone> make_dinov2_backbone(const std::string& name, const ViTConfig& config,
+                                               const BackboneOptions& options);
+
+// Registry factory of a registered size.
+std::function<std::unique_ptr<Backbone>(const BackboneOptions&)> dinov2_factory(
+    const std::string& name);
+
+}  // namespace vidprobe::backbones

@@ -1,0 +1,67 @@
+#pragma once
+// Shared by the parity tests of the checkpoint-backed backbones: fixture access (written by
+// tools/make_backbone_fixtures.py) and the comparison against transformers' hidden states.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "vidprobe/core/error.h"
+#include "vidprobe/io/safetensors_torch.h"
+
+namespace vidprobe::backbones::testing {
+
+inline std::filesystem::path fixture(const std::string& family, const std::string& file) {
+  return std::filesystem::path(VIDPROBE_TEST_DATA_DIR) / "backbones" / family / file;
+}
+
+// The fixture clips are uint8; the reference models saw value / 255 in float32.
+inline torch::Tensor fixture_clip(const std::string& family, const std::string& name) {
+  return load_safetensors(fixture(family, "inputs.safetensors")).at(name).to(torch::kFloat32) / 255;
+}
+
+inline TensorMap fixture_reference(const std::string& family, const std::string& config_case) {
+  return load_safetensors(fixture(family, config_case + "_reference.safetensors"));
+}
+
+inline nlohmann::json fixture_real_sizes(const std::string& family) {
+  std::ifstream in(fixture(family, "real_sizes.json"));
+  return nlohmann::json::parse(in);
+}
+
+// max |a - b| / max |b|: the error relative to the scale of the reference activations.
+inline double relative_error(const torch::Tensor& actual, const torch::Tensor& expected) {
+  const auto a = actual.to(torch::kFloat64), e = expected.to(torch::kFloat64);
+  return ((a - e).abs().max() / e.abs().max()).item<double>();
+}
+
+// Reference tokens (T, prefix + h * w, C) of an image model -> (T, C, h, w) feature maps.
+inline torch::Tensor image_token_maps(const torch::Tensor& hidden, int64_t prefix, int64_t h,
+                                      int64_t w) {
+  const auto T = hidden.size(0), C = hidden.size(2);
+  return hidden.slice(1, prefix).transpose(1, 2).reshape({T, C, h, w});
+}
+
+// Runs `body` and returns the vidprobe::Error message it throws ("" and a test failure if none).
+template <typename Body>
+std::string error_message(Body&& body) {
+  try {
+    body();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  ADD_FAILURE() << "expected a vidprobe::Error";
+  return "";
+}
+
+inline std::filesystem::path temporary_path(const std::string& name) {
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("vidprobe_backbones_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  return dir / name;
+}
+
+}  // namespace vidprobe::backbones::testing
