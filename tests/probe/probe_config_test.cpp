@@ -42,7 +42,8 @@ TEST(ProbeConfig, JsonRoundTripKeepsEveryValue) {
 TEST(ProbeConfig, PartialJsonOverridesOnlyTheGivenKeys) {
   const auto config = probe_config_from_json({{"train", {{"steps", 50}}}});
   EXPECT_EQ(config.train.steps, 50);
-  EXPECT_EQ(config.model.width, ProbeConfig{}.model.width);
+  const ProbeConfig defaults;
+  EXPECT_EQ(config.model.width, defaults.model.width);
 }
 
 TEST(ProbeConfig, UnknownKeysAreNamed) {

@@ -1,0 +1,43 @@
+#pragma once
+// `vidprobe sweep`: the paper's layer x timestep study. For every (layer, timestep) point the
+// dataset's train and test splits are extracted into feature caches, a probe is trained on the
+// train cache and evaluated on the test cache. Every step is resumable: finished caches, runs
+// and evaluations are reused, an interrupted run is resumed. Outputs in out_dir:
+//   features/L<layer>_t<timestep>/{train,test}/   runs/L<layer>_t<timestep>/ (with eval/)
+//   sweep.json, sweep.csv, sweep.md (one row per point; the best point per metric marked)
+//   sweep_<metric>.png   heat map of `heatmap_metric` (rows = layers, columns = timesteps)
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "vidprobe/features/extractor.h"
+#include "vidprobe/probe/workflow.h"
+
+namespace vidprobe::probe {
+
+struct SweepRequest {
+  features::ExtractOptions
+      extract;  // backbone, data, frames, gt size, ... (point, split, out set per run)
+  std::vector<int> layers;
+  std::vector<int> timesteps;  // empty: no timestep (non-diffusion backbones)
+  std::filesystem::path out_dir;
+  std::filesystem::path config_file;
+  ConfigOverrides overrides;
+  std::string device = "cpu";
+  int threads = 0;
+  bool progress = true;
+  std::string heatmap_metric = "points.err";
+};
+
+// Returns sweep.json's content.
+nlohmann::json run_sweep(const SweepRequest& request);
+
+// The three tables of a finished sweep (exposed for tests and `vidprobe report`).
+void write_sweep_outputs(const std::filesystem::path& out_dir, const nlohmann::json& sweep,
+                         const std::string& heatmap_metric);
+
+// "3,6,9" -> {3, 6, 9}; throws vidprobe::Error naming `what` on a malformed list.
+std::vector<int> parse_int_list(const std::string& text, const std::string& what);
+
+}  // namespace vidprobe::probe
