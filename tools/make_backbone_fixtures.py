@@ -190,7 +190,92 @@ def hub_shapes_at_size(model_class, config, keys) -> dict:
     return {k: list(state[k].shape) for k in keys}
 
 
-FAMILIES = {"dinov2": make_dinov2}
+# ----------------------------------------------------------------------------------------------
+# Video families: the same weights are run by one reference model per input size (VideoMAE's
+# sinusoid table and V-JEPA 2's rotary grid are fixed by the config, not by the weights).
+
+def video_references(model_class, config, inputs: dict, seed: int, out: pathlib.Path, case: str,
+                     size_fields) -> None:
+    base = model_class(config).eval()
+    randomise(base, seed)
+    hub = hub_state_dict(base)
+    save_file(hub, str(out / f"{case}.safetensors"))
+    reference = {}
+    for name, x in inputs.items():
+        frames, _, height, width = x.shape
+        sized = config.__class__(**{**config.to_dict(), **size_fields(frames, height, width)})
+        model = model_class(sized).eval()
+        model.load_state_dict(base.state_dict())
+        video = ((x - IMAGENET_MEAN) / IMAGENET_STD).unsqueeze(0)  # (1, T, 3, H, W)
+        reference.update(reference_hidden_states(model, video, name))
+    save_file(reference, str(out / f"{case}_reference.safetensors"))
+
+
+VIDEOMAE_SIZES = {  # MCG-NJU/videomae-{base,large,huge}
+    "videomae-base": dict(hidden_size=768, num_hidden_layers=12, num_attention_heads=12, intermediate_size=3072),
+    "videomae-large": dict(hidden_size=1024, num_hidden_layers=24, num_attention_heads=16, intermediate_size=4096),
+    "videomae-huge": dict(hidden_size=1280, num_hidden_layers=32, num_attention_heads=16, intermediate_size=5120),
+}
+
+
+def make_videomae(out: pathlib.Path) -> None:
+    from transformers import VideoMAEConfig, VideoMAEModel
+    out.mkdir(parents=True, exist_ok=True)
+    # 4 frames at the native 24 x 24 (2 x 3 x 3 tokens), 6 frames (3 temporal tokens), 16 x 16.
+    inputs = write_inputs(out, {"clip": (4, 3, 24, 24), "long": (6, 3, 24, 24), "small": (4, 3, 16, 16)})
+    config = VideoMAEConfig(hidden_size=24, num_hidden_layers=3, num_attention_heads=2, intermediate_size=48,
+                            image_size=24, patch_size=8, num_frames=4, tubelet_size=2, use_mean_pooling=False)
+    video_references(VideoMAEModel, config, inputs, 11, out, "tiny",
+                     lambda t, h, w: dict(num_frames=t, image_size=h))
+    real = {}
+    for name, dims in VIDEOMAE_SIZES.items():
+        config = VideoMAEConfig(image_size=224, patch_size=16, num_frames=16, tubelet_size=2, **dims)
+        keys = ["embeddings.patch_embeddings.projection.weight", "encoder.layer.0.attention.attention.q_bias",
+                "encoder.layer.0.attention.attention.key.weight", "encoder.layer.0.intermediate.dense.weight"]
+        ref = meta_reference(VideoMAEModel, config, [])
+        ref["shapes"] = hub_shapes_at_size(VideoMAEModel, config, keys)
+        real[name] = ref
+    (out / "real_sizes.json").write_text(json.dumps(real, indent=1) + "\n")
+    write_versions(out)
+
+
+VJEPA2_SIZES = {  # facebook/vjepa2-*: hidden, depth, heads, mlp ratio, crop
+    "vjepa2-vitl-fpc64-256": dict(hidden_size=1024, num_hidden_layers=24, num_attention_heads=16, mlp_ratio=4.0, crop_size=256),
+    "vjepa2-vith-fpc64-256": dict(hidden_size=1280, num_hidden_layers=32, num_attention_heads=16, mlp_ratio=4.0, crop_size=256),
+    "vjepa2-vitg-fpc64-256": dict(hidden_size=1408, num_hidden_layers=40, num_attention_heads=22,
+                                  mlp_ratio=4.363636363636363, crop_size=256),
+    "vjepa2-vitg-fpc64-384": dict(hidden_size=1408, num_hidden_layers=40, num_attention_heads=22,
+                                  mlp_ratio=4.363636363636363, crop_size=384),
+}
+
+
+def make_vjepa2(out: pathlib.Path) -> None:
+    from transformers import VJEPA2Config, VJEPA2Model
+    out.mkdir(parents=True, exist_ok=True)
+    inputs = write_inputs(out, {"clip": (4, 3, 24, 24), "long": (6, 3, 24, 24), "small": (4, 3, 16, 16)})
+    # head_dim 16: three rotary segments of 4 dims (frame, row, column) and 4 dims not rotated.
+    config = VJEPA2Config(hidden_size=32, num_hidden_layers=3, num_attention_heads=2, mlp_ratio=2.0,
+                          patch_size=8, crop_size=24, frames_per_clip=4, tubelet_size=2,
+                          pred_hidden_size=16, pred_num_attention_heads=2, pred_num_hidden_layers=1,
+                          pred_num_mask_tokens=2)
+    video_references(VJEPA2Model, config, inputs, 21, out, "tiny",
+                     lambda t, h, w: dict(frames_per_clip=t, crop_size=h))
+    real = {}
+    for name, dims in VJEPA2_SIZES.items():
+        config = VJEPA2Config(patch_size=16, frames_per_clip=64, tubelet_size=2, **dims)
+        with torch.device("meta"):
+            model = VJEPA2Model(config)
+        state = model.state_dict()
+        keys = ["encoder.embeddings.patch_embeddings.proj.weight", "encoder.layer.0.attention.query.weight",
+                "encoder.layer.0.mlp.fc1.weight", "encoder.layernorm.weight"]
+        # The encoder only: the predictor (pre-training) is not part of the backbone.
+        real[name] = {"parameters": int(sum(p.numel() for p in model.encoder.parameters())),
+                      "shapes": {k: list(state[k].shape) for k in keys}}
+    (out / "real_sizes.json").write_text(json.dumps(real, indent=1) + "\n")
+    write_versions(out)
+
+
+FAMILIES = {"dinov2": make_dinov2, "videomae": make_videomae, "vjepa2": make_vjepa2}
 
 
 def main() -> None:

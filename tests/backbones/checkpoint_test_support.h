@@ -9,6 +9,8 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "vidprobe/backbones/backbone.h"
+#include "vidprobe/backbones/family_support.h"
 #include "vidprobe/core/error.h"
 #include "vidprobe/io/safetensors_torch.h"
 
@@ -43,6 +45,41 @@ inline torch::Tensor image_token_maps(const torch::Tensor& hidden, int64_t prefi
                                       int64_t w) {
   const auto T = hidden.size(0), C = hidden.size(2);
   return hidden.slice(1, prefix).transpose(1, 2).reshape({T, C, h, w});
+}
+
+// Reference tokens (1, t * h * w, C) of a video model in (t, y, x) order -> (t, C, h, w).
+inline torch::Tensor video_token_maps(const torch::Tensor& hidden, int64_t t, int64_t h,
+                                      int64_t w) {
+  return hidden[0].reshape({t, h, w, hidden.size(2)}).permute({0, 3, 1, 2});
+}
+
+// Every block of a video backbone against the reference hidden states for the fixture inputs
+// (4 and 6 frames at the native size, 4 frames at a smaller size): frame f must carry the map of
+// temporal token f / tubelet. Returns the largest relative error.
+inline double video_parity(Backbone& backbone, const std::string& family,
+                           const std::string& config_case, int tubelet, double tolerance) {
+  const auto reference = fixture_reference(family, config_case);
+  double worst = 0;
+  for (const std::string input : {"clip", "long", "small"}) {
+    const auto clip = fixture_clip(family, input);
+    const int64_t frames = clip.size(0), p = backbone.input_spec().patch_size;
+    const int64_t t = frames / tubelet, h = clip.size(2) / p, w = clip.size(3) / p;
+    for (int layer = 0; layer < backbone.num_layers(); ++layer) {
+      const auto maps = backbone.extract(clip, point_at_layer(layer));
+      EXPECT_EQ(maps.features.sizes(),
+                (std::vector<int64_t>{frames, backbone.feature_dim(), h, w}));
+      EXPECT_EQ(maps.native_grid, (std::vector<int64_t>{t, h, w}));
+      const auto expected = video_token_maps(
+          reference.at(input + ".hidden_states." + std::to_string(layer + 1)), t, h, w);
+      for (int64_t f = 0; f < frames; ++f) {
+        const double error = relative_error(maps.features[f], expected[f / tubelet]);
+        EXPECT_LT(error, tolerance)
+            << config_case << " input " << input << " block " << layer << " frame " << f;
+        worst = std::max(worst, error);
+      }
+    }
+  }
+  return worst;
 }
 
 // Runs `body` and returns the vidprobe::Error message it throws ("" and a test failure if none).

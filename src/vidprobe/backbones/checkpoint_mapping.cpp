@@ -69,11 +69,9 @@ TensorMap select_backbone_tensors(TensorMap checkpoint, const CheckpointKeyRules
   }
   TensorMap selected;
   for (auto& [key, tensor] : checkpoint) {
-    if (!wrapper.empty() && key.starts_with(wrapper)) {
-      selected[key.substr(wrapper.size())] = std::move(tensor);
-    } else if (!starts_with_any(key, rules.ignored_prefixes)) {
-      selected[key] = std::move(tensor);
-    }
+    const bool wrapped = !wrapper.empty() && key.starts_with(wrapper);
+    auto name = wrapped ? key.substr(wrapper.size()) : key;
+    if (!starts_with_any(name, rules.ignored_prefixes)) selected[name] = std::move(tensor);
   }
   return selected;
 }

@@ -25,7 +25,8 @@ struct CheckpointKeyRules {
   // (prefix removed) are the backbone.
   std::vector<std::string> wrapper_prefixes;
   // Keys of parts that are not the backbone and are legitimately dropped (classifier heads,
-  // pre-training decoders and predictors), matched as prefixes of the key as stored.
+  // pre-training decoders and predictors), matched as prefixes of the key once any wrapper
+  // prefix is removed.
   std::vector<std::string> ignored_prefixes;
 };
 

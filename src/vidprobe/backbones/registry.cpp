@@ -2,6 +2,8 @@
 
 #include "vidprobe/backbones/baselines.h"
 #include "vidprobe/backbones/dinov2.h"
+#include "vidprobe/backbones/videomae.h"
+#include "vidprobe/backbones/vjepa2.h"
 #include "vidprobe/backbones/wan_backbone.h"
 #include "vidprobe/core/error.h"
 
@@ -34,6 +36,22 @@ const std::vector<BackboneInfo>& registered_backbones() {
       {"dinov2-vitg14-reg", "dinov2",
        "DINOv2 ViT-g/14 with 4 registers (facebook/dinov2-with-registers-giant), per frame", true,
        dinov2_factory("dinov2-vitg14-reg")},
+      {"videomae-base", "videomae", "VideoMAE ViT-B, tubelet 2x16x16, 16 frames (MCG-NJU/videomae-base)",
+       true, videomae_factory("videomae-base")},
+      {"videomae-large", "videomae",
+       "VideoMAE ViT-L, tubelet 2x16x16, 16 frames (MCG-NJU/videomae-large)", true,
+       videomae_factory("videomae-large")},
+      {"videomae-huge", "videomae",
+       "VideoMAE ViT-H, tubelet 2x16x16, 16 frames (MCG-NJU/videomae-huge-finetuned-kinetics)", true,
+       videomae_factory("videomae-huge")},
+      {"vjepa2-vitl-fpc64-256", "vjepa2", "V-JEPA 2 ViT-L, 3D RoPE, 256 px (facebook/vjepa2-vitl-fpc64-256)",
+       true, vjepa2_factory("vjepa2-vitl-fpc64-256")},
+      {"vjepa2-vith-fpc64-256", "vjepa2", "V-JEPA 2 ViT-H, 3D RoPE, 256 px (facebook/vjepa2-vith-fpc64-256)",
+       true, vjepa2_factory("vjepa2-vith-fpc64-256")},
+      {"vjepa2-vitg-fpc64-256", "vjepa2", "V-JEPA 2 ViT-g, 3D RoPE, 256 px (facebook/vjepa2-vitg-fpc64-256)",
+       true, vjepa2_factory("vjepa2-vitg-fpc64-256")},
+      {"vjepa2-vitg-fpc64-384", "vjepa2", "V-JEPA 2 ViT-g, 3D RoPE, 384 px (facebook/vjepa2-vitg-fpc64-384)",
+       true, vjepa2_factory("vjepa2-vitg-fpc64-384")},
       {"wan2.1-t2v-1.3b", "wan2.1",
        "WAN2.1 text-to-video 1.3B DiT: a block's hidden states at a denoising timestep", true,
        wan::wan_factory("wan2.1-t2v-1.3b")},

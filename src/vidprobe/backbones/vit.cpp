@@ -16,10 +16,26 @@ ViTAttentionImpl::ViTAttentionImpl(int width, int num_heads) : heads(num_heads) 
   proj = register_module("proj", torch::nn::Linear(width, width));
 }
 
-torch::Tensor ViTAttentionImpl::forward(const torch::Tensor& x) {
+namespace {
+
+// x (B, H, N, d) -> x * cos + rotate_pairs(x) * sin, rotate_pairs((a, b)) = (-b, a).
+torch::Tensor apply_rotary(const torch::Tensor& x, const torch::Tensor& rotary) {
+  auto pairs = x.unflatten(-1, {-1, 2});
+  auto rotated = torch::stack({-pairs.select(-1, 1), pairs.select(-1, 0)}, -1).flatten(-2);
+  return x * rotary[0] + rotated * rotary[1];
+}
+
+}  // namespace
+
+torch::Tensor ViTAttentionImpl::forward(const torch::Tensor& x, const torch::Tensor& rotary) {
   const auto B = x.size(0), N = x.size(1), D = x.size(2);
   auto qkv_heads = qkv(x).view({B, N, 3, heads, D / heads}).permute({2, 0, 3, 1, 4});
-  auto out = at::scaled_dot_product_attention(qkv_heads[0], qkv_heads[1], qkv_heads[2]);
+  auto q = qkv_heads[0], k = qkv_heads[1];
+  if (rotary.defined()) {
+    q = apply_rotary(q, rotary);
+    k = apply_rotary(k, rotary);
+  }
+  auto out = at::scaled_dot_product_attention(q, k, qkv_heads[2]);
   return proj(out.transpose(1, 2).reshape({B, N, D}));
 }
 
@@ -48,33 +64,41 @@ ViTBlockImpl::ViTBlockImpl(const ViTConfig& config) {
   const auto norm_options = torch::nn::LayerNormOptions({config.width}).eps(config.norm_eps);
   norm1 = register_module("norm1", torch::nn::LayerNorm(norm_options));
   attn = register_module("attn", ViTAttention(config.width, config.heads));
-  ls1 = register_module("ls1", LayerScale(config.width, config.layer_scale_init));
+  if (config.layer_scale)
+    ls1 = register_module("ls1", LayerScale(config.width, config.layer_scale_init));
   norm2 = register_module("norm2", torch::nn::LayerNorm(norm_options));
   if (config.swiglu)
     swiglu = register_module("mlp", ViTSwiGLU(config.width, feed_forward_width(config)));
   else
     mlp = register_module("mlp", ViTMlp(config.width, feed_forward_width(config)));
-  ls2 = register_module("ls2", LayerScale(config.width, config.layer_scale_init));
+  if (config.layer_scale)
+    ls2 = register_module("ls2", LayerScale(config.width, config.layer_scale_init));
 }
 
-torch::Tensor ViTBlockImpl::forward(const torch::Tensor& x) {
-  auto h = x + ls1(attn(norm1(x)));
-  return h + ls2(swiglu ? swiglu(norm2(h)) : mlp(norm2(h)));
+torch::Tensor ViTBlockImpl::forward(const torch::Tensor& x, const torch::Tensor& rotary) {
+  auto attended = attn(norm1(x), rotary);
+  auto h = x + (ls1 ? ls1(attended) : attended);
+  auto fed = swiglu ? swiglu(norm2(h)) : mlp(norm2(h));
+  return h + (ls2 ? ls2(fed) : fed);
 }
 
 ViTImpl::ViTImpl(ViTConfig config) : config_(config) {
   const int grid = config.image_size / config.patch_size;
   patch_embed = register_module(
       "patch_embed",
-      torch::nn::Conv2d(torch::nn::Conv2dOptions(3, config.width, config.patch_size).stride(config.patch_size)));
+      torch::nn::Conv2d(
+          torch::nn::Conv2dOptions(3, config.width, config.patch_size).stride(config.patch_size)));
   cls_token = register_parameter("cls_token", torch::randn({1, 1, config.width}) * 1e-6);
   if (config.register_tokens > 0)
     register_tokens = register_parameter("register_tokens",
                                          torch::zeros({1, config.register_tokens, config.width}));
-  pos_embed = register_parameter("pos_embed", torch::randn({1, 1 + grid * grid, config.width}) * 0.02);
+  pos_embed =
+      register_parameter("pos_embed", torch::randn({1, 1 + grid * grid, config.width}) * 0.02);
   blocks = register_module("blocks", torch::nn::ModuleList());
   for (int i = 0; i < config.depth; ++i) blocks->push_back(ViTBlock(config));
-  norm = register_module("norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({config.width}).eps(config.norm_eps)));
+  norm = register_module(
+      "norm",
+      torch::nn::LayerNorm(torch::nn::LayerNormOptions({config.width}).eps(config.norm_eps)));
 }
 
 torch::Tensor ViTImpl::interpolated_pos_embed(int64_t grid_h, int64_t grid_w) const {
@@ -88,12 +112,13 @@ torch::Tensor ViTImpl::interpolated_pos_embed(int64_t grid_h, int64_t grid_w) co
                        .reshape({1, trained, trained, config_.width})
                        .permute({0, 3, 1, 2});
   patch_pos = F::interpolate(patch_pos, F::InterpolateFuncOptions()
-                                           .size(std::vector<int64_t>{grid_h, grid_w})
-                                           .mode(torch::kBicubic)
-                                           .align_corners(false)
-                                           .antialias(config_.antialias_pos_interpolation));
+                                            .size(std::vector<int64_t>{grid_h, grid_w})
+                                            .mode(torch::kBicubic)
+                                            .align_corners(false)
+                                            .antialias(config_.antialias_pos_interpolation));
   patch_pos = patch_pos.to(pos_embed.scalar_type());
-  return torch::cat({cls_pos, patch_pos.permute({0, 2, 3, 1}).reshape({1, grid_h * grid_w, config_.width})}, 1);
+  return torch::cat(
+      {cls_pos, patch_pos.permute({0, 2, 3, 1}).reshape({1, grid_h * grid_w, config_.width})}, 1);
 }
 
 std::vector<torch::Tensor> ViTImpl::patch_features(const torch::Tensor& images,
@@ -106,8 +131,9 @@ std::vector<torch::Tensor> ViTImpl::patch_features(const torch::Tensor& images,
               std::to_string(p));
   int last = -1;
   for (int layer : layers) {
-    require(layer >= 0 && layer < config_.depth,
-            "layer " + std::to_string(layer) + " is outside 0.." + std::to_string(config_.depth - 1));
+    require(
+        layer >= 0 && layer < config_.depth,
+        "layer " + std::to_string(layer) + " is outside 0.." + std::to_string(config_.depth - 1));
     last = std::max(last, layer);
   }
   const int64_t B = images.size(0), gh = images.size(2) / p, gw = images.size(3) / p;
@@ -115,9 +141,10 @@ std::vector<torch::Tensor> ViTImpl::patch_features(const torch::Tensor& images,
   x = torch::cat({cls_token.expand({B, 1, config_.width}), x}, 1) + interpolated_pos_embed(gh, gw);
   const int64_t prefix = 1 + config_.register_tokens;
   if (config_.register_tokens > 0)
-    x = torch::cat({x.slice(1, 0, 1), register_tokens.expand({B, config_.register_tokens, config_.width}),
-                    x.slice(1, 1)},
-                   1);
+    x = torch::cat(
+        {x.slice(1, 0, 1), register_tokens.expand({B, config_.register_tokens, config_.width}),
+         x.slice(1, 1)},
+        1);
   std::vector<torch::Tensor> outputs(layers.size());
   for (int i = 0; i <= last; ++i) {
     x = blocks[i]->as<ViTBlock>()->forward(x);

@@ -27,6 +27,8 @@ struct ViTConfig {
   // Resampling of the position embedding to another grid: bicubic, in float32; antialiased when
   // downsampling if set (transformers' Dinov2WithRegistersModel does, Dinov2Model does not).
   bool antialias_pos_interpolation = false;
+  // LayerScale on both residual branches (DINOv2); VideoMAE and V-JEPA 2 have none.
+  bool layer_scale = true;
 };
 
 // Hidden width of the feed-forward block of `config` (per branch for SwiGLU).
@@ -43,7 +45,9 @@ TORCH_MODULE(LayerScale);
 class ViTAttentionImpl : public torch::nn::Module {
  public:
   ViTAttentionImpl(int width, int heads);
-  torch::Tensor forward(const torch::Tensor& x);  // (B, N, D)
+  // x (B, N, D). rotary: empty, or (2, N, D / heads) = cos and sin of the rotary angles applied
+  // to queries and keys (pairs (2i, 2i + 1) rotated; dims with angle 0 are left unchanged).
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& rotary = {});
   torch::nn::Linear qkv{nullptr}, proj{nullptr};
   int heads;
 };
@@ -69,12 +73,12 @@ TORCH_MODULE(ViTSwiGLU);
 class ViTBlockImpl : public torch::nn::Module {
  public:
   explicit ViTBlockImpl(const ViTConfig& config);
-  torch::Tensor forward(const torch::Tensor& x);
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& rotary = {});
   torch::nn::LayerNorm norm1{nullptr}, norm2{nullptr};
   ViTAttention attn{nullptr};
-  ViTMlp mlp{nullptr};          // registered as "mlp" unless config.swiglu
-  ViTSwiGLU swiglu{nullptr};    // registered as "mlp" if config.swiglu
-  LayerScale ls1{nullptr}, ls2{nullptr};
+  ViTMlp mlp{nullptr};                    // registered as "mlp" unless config.swiglu
+  ViTSwiGLU swiglu{nullptr};              // registered as "mlp" if config.swiglu
+  LayerScale ls1{nullptr}, ls2{nullptr};  // absent unless config.layer_scale
 };
 TORCH_MODULE(ViTBlock);
 

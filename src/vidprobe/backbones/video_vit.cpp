@@ -1,0 +1,139 @@
+#include "vidprobe/backbones/video_vit.h"
+
+#include "vidprobe/backbones/baselines.h"
+#include "vidprobe/backbones/family_support.h"
+#include "vidprobe/backbones/video_tokens.h"
+#include "vidprobe/core/error.h"
+
+namespace vidprobe::backbones {
+
+torch::Tensor sinusoid_position_table(int64_t positions, int64_t width) {
+  auto position = torch::arange(positions, torch::kFloat64).unsqueeze(1);
+  auto pair_index = torch::floor_divide(torch::arange(width, torch::kInt64), 2).to(torch::kFloat64);
+  auto angle = position / torch::pow(10000.0, 2 * pair_index / static_cast<double>(width));
+  auto even = (torch::arange(width) % 2 == 0).unsqueeze(0);
+  return torch::where(even, torch::sin(angle), torch::cos(angle)).to(torch::kFloat32).unsqueeze(0);
+}
+
+torch::Tensor rotary_3d_angles(int64_t t, int64_t h, int64_t w, int64_t head_dim) {
+  const int64_t segment = 2 * ((head_dim / 3) / 2);
+  const int64_t n = t * h * w;
+  auto index = torch::arange(n, torch::kInt64);
+  const std::vector<torch::Tensor> axis_positions = {
+      torch::floor_divide(index, h * w), torch::floor_divide(index % (h * w), w), index % w};
+  auto cos = torch::ones({n, head_dim}, torch::kFloat32);
+  auto sin = torch::zeros({n, head_dim}, torch::kFloat32);
+  if (segment > 0) {
+    // In float32, as the reference computes them for a float32 model.
+    auto omega = torch::arange(segment / 2, torch::kFloat32) / (segment / 2.0);
+    omega = 1.0 / torch::pow(10000.0, omega);
+    for (int64_t axis = 0; axis < 3; ++axis) {
+      auto freq = axis_positions[axis].to(torch::kFloat32).unsqueeze(1) * omega;  // (n, s / 2)
+      const auto dims = torch::indexing::Slice(axis * segment, (axis + 1) * segment);
+      cos.index_put_({torch::indexing::Slice(), dims}, torch::cos(freq).repeat({1, 2}));
+      sin.index_put_({torch::indexing::Slice(), dims}, torch::sin(freq).repeat({1, 2}));
+    }
+  }
+  return torch::stack({cos, sin});
+}
+
+VideoViTImpl::VideoViTImpl(VideoViTConfig config) : config_(std::move(config)) {
+  const auto& vit = config_.vit;
+  const int64_t p = vit.patch_size;
+  patch_embed = register_module(
+      "patch_embed",
+      torch::nn::Conv3d(torch::nn::Conv3dOptions(3, vit.width, {config_.tubelet, p, p})
+                            .stride({config_.tubelet, p, p})));
+  blocks = register_module("blocks", torch::nn::ModuleList());
+  for (int i = 0; i < vit.depth; ++i) blocks->push_back(ViTBlock(vit));
+}
+
+std::vector<torch::Tensor> VideoViTImpl::block_tokens(const torch::Tensor& video,
+                                                      const std::vector<int>& layers) {
+  const auto& vit = config_.vit;
+  require(video.dim() == 5 && video.size(1) == 3,
+          "video ViT input must be (B, 3, T, H, W), got " + c10::str(video.sizes()));
+  int last = -1;
+  for (int layer : layers) {
+    require(layer >= 0 && layer < vit.depth,
+            "layer " + std::to_string(layer) + " is outside 0.." + std::to_string(vit.depth - 1));
+    last = std::max(last, layer);
+  }
+  const int64_t t = video.size(2) / config_.tubelet, h = video.size(3) / vit.patch_size,
+                w = video.size(4) / vit.patch_size;
+  auto x = patch_embed(video).flatten(2).transpose(1, 2);  // (B, t * h * w, D) in (t, y, x) order
+  torch::Tensor rotary;
+  if (config_.positions == VideoPositions::kSinusoidTable)
+    x = x + sinusoid_position_table(x.size(1), vit.width).to(x.device(), x.scalar_type());
+  else
+    rotary = rotary_3d_angles(t, h, w, vit.width / vit.heads).to(x.device(), x.scalar_type());
+  std::vector<torch::Tensor> outputs(layers.size());
+  for (int i = 0; i <= last; ++i) {
+    x = blocks[i]->as<ViTBlock>()->forward(x, rotary);
+    for (std::size_t k = 0; k < layers.size(); ++k)
+      if (layers[k] == i) outputs[k] = x;
+  }
+  return outputs;
+}
+
+namespace {
+
+class VideoViTBackbone final : public Backbone {
+ public:
+  VideoViTBackbone(std::string name, const VideoViTConfig& config, const BackboneOptions& options,
+                   const CheckpointToModule& to_module_tensors, const std::string& architecture)
+      : name_(std::move(name)), config_(config) {
+    const bool load = !options.weights.empty() || !options.random_init;
+    // Checked before the model is built, so that a wrong checkpoint fails fast.
+    TensorMap tensors;
+    if (load) tensors = to_module_tensors(read_checkpoint(options.weights, name_), options.weights);
+    torch::manual_seed(static_cast<int64_t>(options.seed));
+    model_ = VideoViT(config_);
+    if (load) load_module_strict(*model_, tensors, options.weights, architecture);
+    model_->eval();
+    model_->to(options.device, options.dtype);
+    spec_.patch_size = config_.vit.patch_size;
+    spec_.height = spec_.width = config_.vit.image_size;
+    spec_.frames_multiple = config_.tubelet;
+  }
+
+  std::string name() const override { return name_; }
+  InputSpec input_spec() const override { return spec_; }
+  int num_layers() const override { return config_.vit.depth; }
+  int feature_dim() const override { return config_.vit.width; }
+  ExtractionPoint default_point() const override { return point_at_layer(config_.vit.depth - 1); }
+  void to(torch::Device device, torch::Dtype dtype) override { model_->to(device, dtype); }
+
+  FeatureMaps extract(const torch::Tensor& clip, const ExtractionPoint& point) override {
+    check_clip(clip, spec_, name_);
+    const int layer = resolve_layer(point, config_.vit.depth, config_.vit.depth - 1, name_);
+    torch::NoGradGuard no_grad;
+    const auto& weight = model_->patch_embed->weight;
+    // Normalised in float32, then cast: the same pixels as the reference preprocessing.
+    auto x =
+        normalize_clip(clip.to(weight.device(), torch::kFloat32), spec_).to(weight.scalar_type());
+    auto video = x.permute({1, 0, 2, 3}).unsqueeze(0);  // (1, 3, T, H, W)
+    auto tokens = model_->block_tokens(video, {layer}).front();
+    return tubelet_tokens_to_frame_maps(tokens, clip.size(0) / config_.tubelet,
+                                        clip.size(2) / spec_.patch_size,
+                                        clip.size(3) / spec_.patch_size, config_.tubelet);
+  }
+
+ private:
+  std::string name_;
+  VideoViTConfig config_;
+  VideoViT model_{nullptr};
+  InputSpec spec_;
+};
+
+}  // namespace
+
+std::unique_ptr<Backbone> make_video_vit_backbone(const std::string& name,
+                                                  const VideoViTConfig& config,
+                                                  const BackboneOptions& options,
+                                                  const CheckpointToModule& to_module_tensors,
+                                                  const std::string& architecture) {
+  return std::make_unique<VideoViTBackbone>(name, config, options, to_module_tensors, architecture);
+}
+
+}  // namespace vidprobe::backbones

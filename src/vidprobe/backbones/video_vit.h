@@ -1,0 +1,72 @@
+#pragma once
+// The video ViT encoder shared by VideoMAE and V-JEPA 2: a 3D convolution turns tubelets of
+// `tubelet` frames x patch x patch pixels into tokens (no class token), pre-norm ViT blocks
+// (vit.h) follow. The families differ only in positions:
+//  * kSinusoidTable (VideoMAE): a fixed 1D sinusoid table over the flattened (t, y, x) token
+//    index is added to the tokens;
+//  * kRotary3d (V-JEPA 2): no additive embedding; queries and keys of every block are rotated by
+//    the token's frame, row and column, each on its own third of the head dimensions.
+// Module names: patch_embed (Conv3d), blocks.<i>.{norm1,attn.qkv,attn.proj,norm2,mlp.fc1,mlp.fc2}.
+#include <torch/torch.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "vidprobe/backbones/backbone.h"
+#include "vidprobe/backbones/checkpoint_mapping.h"
+#include "vidprobe/backbones/vit.h"
+
+namespace vidprobe::backbones {
+
+enum class VideoPositions { kSinusoidTable, kRotary3d };
+
+struct VideoViTConfig {
+  ViTConfig vit;    // width, depth, heads, mlp_ratio, patch_size, norm_eps; image_size = the
+                    // training crop (the input size); layer_scale false
+  int tubelet = 2;  // frames per token
+  int frames = 16;  // clip length the model was trained with (documentation only)
+  VideoPositions positions = VideoPositions::kSinusoidTable;
+};
+
+// VideoMAE's table: row p, column j = sin / cos (j even / odd) of p / 10000^(2 floor(j / 2) / D),
+// computed in float64 as the reference does; (1, positions, width) float32.
+torch::Tensor sinusoid_position_table(int64_t positions, int64_t width);
+
+// V-JEPA 2's rotary angles for a (t, h, w) token grid in (t, y, x) order: (2, t * h * w, head_dim)
+// = cos and sin. Each of the first three segments of 2 floor(head_dim / 6) dims rotates by
+// frame, row, column; within a segment of s dims, dim j uses frequency
+// 10000^-((j mod s/2) / (s/2)) (the reference's layout); the remaining dims are not rotated.
+torch::Tensor rotary_3d_angles(int64_t t, int64_t h, int64_t w, int64_t head_dim);
+
+class VideoViTImpl : public torch::nn::Module {
+ public:
+  explicit VideoViTImpl(VideoViTConfig config);
+  // video (B, 3, T, H, W), normalised; T a multiple of the tubelet, H and W of the patch. Returns
+  // the tokens (B, T' * h * w, D) after each requested block (0-based).
+  std::vector<torch::Tensor> block_tokens(const torch::Tensor& video,
+                                          const std::vector<int>& layers);
+  const VideoViTConfig& config() const { return config_; }
+
+  torch::nn::Conv3d patch_embed{nullptr};
+  torch::nn::ModuleList blocks;
+
+ private:
+  VideoViTConfig config_;
+};
+TORCH_MODULE(VideoViT);
+
+// A checkpoint-backed video backbone: per-frame maps by repeating each temporal token map over
+// its tubelet (video_tokens.h). `to_module_tensors` turns a checkpoint into the module's names
+// after the family's strict layout check. With no weights and options.random_init: seeded random.
+// Input: config.vit.image_size square, ImageNet mean/std; default point: the last block.
+using CheckpointToModule =
+    std::function<TensorMap(TensorMap checkpoint, const std::string& source)>;
+std::unique_ptr<Backbone> make_video_vit_backbone(const std::string& name,
+                                                  const VideoViTConfig& config,
+                                                  const BackboneOptions& options,
+                                                  const CheckpointToModule& to_module_tensors,
+                                                  const std::string& architecture);
+
+}  // namespace vidprobe::backbones
