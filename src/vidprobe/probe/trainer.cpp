@@ -60,20 +60,6 @@ bool no_decay(const std::string& name, const torch::Tensor& p) {
          name.find("empty_pose") != std::string::npos;
 }
 
-std::unique_ptr<torch::optim::AdamW> make_optimizer(ProbeModel& model, const TrainConfig& t) {
-  std::vector<torch::Tensor> decay, plain;
-  for (const auto& p : model->named_parameters())
-    (no_decay(p.key(), p.value()) ? plain : decay).push_back(p.value());
-  auto options =
-      torch::optim::AdamWOptions(t.lr).betas({t.beta1, t.beta2}).weight_decay(t.weight_decay);
-  auto plain_options = options;
-  plain_options.weight_decay(0.0);
-  std::vector<torch::optim::OptimizerParamGroup> groups;
-  groups.emplace_back(decay, std::make_unique<torch::optim::AdamWOptions>(options));
-  groups.emplace_back(plain, std::make_unique<torch::optim::AdamWOptions>(plain_options));
-  return std::make_unique<torch::optim::AdamW>(groups, options);
-}
-
 void set_learning_rate(torch::optim::AdamW& optimizer, double lr) {
   for (auto& group : optimizer.param_groups())
     static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
@@ -161,6 +147,39 @@ std::string csv_row(const json& row) {
 
 }  // namespace
 
+std::unique_ptr<torch::optim::AdamW> make_probe_optimizer(ProbeModel& model, const TrainConfig& t) {
+  std::vector<torch::Tensor> decay, plain;
+  for (const auto& p : model->named_parameters())
+    (no_decay(p.key(), p.value()) ? plain : decay).push_back(p.value());
+  auto options =
+      torch::optim::AdamWOptions(t.lr).betas({t.beta1, t.beta2}).weight_decay(t.weight_decay);
+  auto plain_options = options;
+  plain_options.weight_decay(0.0);
+  std::vector<torch::optim::OptimizerParamGroup> groups;
+  groups.emplace_back(decay, std::make_unique<torch::optim::AdamWOptions>(options));
+  groups.emplace_back(plain, std::make_unique<torch::optim::AdamWOptions>(plain_options));
+  return std::make_unique<torch::optim::AdamW>(groups, options);
+}
+
+StepResult train_step(ProbeModel& model, torch::optim::AdamW& optimizer, const ProbeBatch& batch,
+                      const ProbeConfig& config, torch::Device device, double lr) {
+  set_learning_rate(optimizer, lr);
+  optimizer.zero_grad();
+  StepResult result;
+  {
+    AutocastGuard autocast(device, config.train.bf16);
+    const auto prediction =
+        model->forward(batch.features.to(device), batch.height(), batch.width());
+    result.loss = probe_loss(prediction, batch.targets.to(device), config.loss);
+  }
+  result.loss.total.backward();
+  if (config.train.grad_clip > 0)
+    result.grad_norm =
+        torch::nn::utils::clip_grad_norm_(model->parameters(), config.train.grad_clip);
+  optimizer.step();
+  return result;
+}
+
 TrainSummary train_probe(const ClipSource& train, const ClipSource& val,
                          const TrainOptions& options) {
   const auto& config = options.config;
@@ -204,7 +223,7 @@ TrainSummary train_probe(const ClipSource& train, const ClipSource& val,
   ProbeModel model(config, geometry.feature_dim);
   model->to(device);
   model->train();
-  auto optimizer = make_optimizer(model, config.train);
+  auto optimizer = make_probe_optimizer(model, config.train);
 
   std::int64_t start_step = 0;
   if (options.resume) {
@@ -244,24 +263,10 @@ TrainSummary train_probe(const ClipSource& train, const ClipSource& val,
         batch_indices(train.size(), config.train.batch_size, config.train.seed, step);
     const auto batch = make_batch(load_shards(train, indices));
     const double lr = learning_rate_at(config.train, step);
-    set_learning_rate(*optimizer, lr);
-
-    optimizer->zero_grad();
-    LossOutput loss;
-    {
-      AutocastGuard autocast(device, config.train.bf16);
-      const auto prediction =
-          model->forward(batch.features.to(device), batch.height(), batch.width());
-      loss = probe_loss(prediction, batch.targets.to(device), config.loss);
-    }
-    require(std::isfinite(loss.total.item<double>()),
+    const auto [loss, grad_norm] = train_step(model, *optimizer, batch, config, device, lr);
+    require(std::isfinite(loss.terms.at("loss").item<double>()),
             "training diverged: the loss is not finite at step " + std::to_string(step) +
                 " (try a lower --lr)");
-    loss.total.backward();
-    double grad_norm = 0;
-    if (config.train.grad_clip > 0)
-      grad_norm = torch::nn::utils::clip_grad_norm_(model->parameters(), config.train.grad_clip);
-    optimizer->step();
     ++interval_steps;
 
     const std::int64_t done = step + 1;

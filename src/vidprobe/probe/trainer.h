@@ -12,15 +12,21 @@
 //   checkpoints/step_N/      resumable state (checkpoint.h)
 //   model.safetensors        final weights
 //   train_log.jsonl / .csv   loss terms, lr, grad norm, steps/s (and val_loss when validating)
+#include <torch/torch.h>
+
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 
+#include "vidprobe/probe/batch.h"
 #include "vidprobe/probe/clip_source.h"
+#include "vidprobe/probe/losses.h"
 #include "vidprobe/probe/probe_config.h"
+#include "vidprobe/probe/probe_model.h"
 
 namespace vidprobe::probe {
 
@@ -50,6 +56,18 @@ double learning_rate_at(const TrainConfig& config, std::int64_t step);
 // The clip positions of the batch of `step` (see above).
 std::vector<std::size_t> batch_indices(std::size_t num_clips, int batch_size, std::uint64_t seed,
                                        std::int64_t step);
+
+// AdamW with two groups: weight decay on matrices, none on biases, norms, LayerScale and tokens.
+std::unique_ptr<torch::optim::AdamW> make_probe_optimizer(ProbeModel& model,
+                                                          const TrainConfig& config);
+
+struct StepResult {
+  LossOutput loss;
+  double grad_norm = 0;  // before clipping (0 when clipping is off)
+};
+// One optimisation step at learning rate lr (bf16 autocast on CUDA when the config asks).
+StepResult train_step(ProbeModel& model, torch::optim::AdamW& optimizer, const ProbeBatch& batch,
+                      const ProbeConfig& config, torch::Device device, double lr);
 
 // val may be empty (no validation). Throws vidprobe::Error for bad input, an existing run
 // directory without resume, or a resume whose config differs from the run's.

@@ -11,7 +11,8 @@ namespace vidprobe::probe {
 namespace fs = std::filesystem;
 
 ProbeConfig resolve_config(const fs::path& config_file, const ConfigOverrides& o) {
-  auto config = config_file.empty() ? ProbeConfig{} : load_probe_config(config_file.string());
+  ProbeConfig config;
+  if (!config_file.empty()) config = load_probe_config(config_file.string());
   if (o.steps) config.train.steps = *o.steps;
   if (o.batch_size) config.train.batch_size = *o.batch_size;
   if (o.lr) config.train.lr = *o.lr;

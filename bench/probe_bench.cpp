@@ -1,0 +1,40 @@
+// Probe training speed (steps/s) on the CPU: the default (paper) configuration at a ViT-L-like
+// input (1024 channels, 16 x 16 tokens, 4 frames, 112 x 112 GT, batch 2), and a small probe.
+// bench/probe_reference.py times the same default step in PyTorch Python.
+#include "vidprobe/probe/probe_bench.h"
+
+#include <benchmark/benchmark.h>
+#include <torch/torch.h>
+
+namespace {
+
+void BM_ProbeTrainStepDefault(benchmark::State& state) {
+  vidprobe::probe::ProbeBenchOptions options;
+  options.warmup = 1;
+  options.steps = 1;
+  for (auto _ : state) {
+    const auto result = vidprobe::probe::run_probe_benchmark(options);
+    state.SetIterationTime(result.at("ms_per_step").get<double>() / 1000.0);
+    state.counters["params"] = result.at("parameters").get<double>();
+  }
+}
+BENCHMARK(BM_ProbeTrainStepDefault)->UseManualTime()->Iterations(3)->Unit(benchmark::kMillisecond);
+
+void BM_ProbeTrainStepSmallInput(benchmark::State& state) {
+  vidprobe::probe::ProbeBenchOptions options;
+  options.feature_dim = 384;
+  options.grid = 8;
+  options.size = 32;
+  options.warmup = 1;
+  options.steps = 2;
+  for (auto _ : state) {
+    const auto result = vidprobe::probe::run_probe_benchmark(options);
+    state.SetIterationTime(result.at("ms_per_step").get<double>() / 1000.0);
+  }
+}
+BENCHMARK(BM_ProbeTrainStepSmallInput)
+    ->UseManualTime()
+    ->Iterations(3)
+    ->Unit(benchmark::kMillisecond);
+
+}  // namespace
