@@ -38,3 +38,29 @@ BENCHMARK(BM_ProbeTrainStepSmallInput)
     ->Unit(benchmark::kMillisecond);
 
 }  // namespace
+
+namespace {
+
+// The paper-scale step on a GPU (bf16 autocast): batch 8 clips of 4 frames, ViT-L-like features
+// (1024 channels, 16 x 16 tokens), GT 224 x 224. Compare with
+//   python3 bench/probe_reference.py --device cuda --batch 8 --size 224 --steps 20 --warmup 3
+void BM_ProbeTrainStepCuda(benchmark::State& state) {
+  if (!torch::cuda::is_available()) {
+    state.SkipWithError("no CUDA device");
+    return;
+  }
+  vidprobe::probe::ProbeBenchOptions options;
+  options.device = "cuda";
+  options.batch = 8;
+  options.size = 224;
+  options.warmup = 3;
+  options.steps = 20;
+  for (auto _ : state) {
+    const auto result = vidprobe::probe::run_probe_benchmark(options);
+    state.SetIterationTime(result.at("ms_per_step").get<double>() / 1000.0);
+    state.counters["steps_per_s"] = result.at("steps_per_s").get<double>();
+  }
+}
+BENCHMARK(BM_ProbeTrainStepCuda)->UseManualTime()->Iterations(1)->Unit(benchmark::kMillisecond);
+
+}  // namespace
