@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cmath>
 #include <fstream>
+#include <future>
 #include <numbers>
 #include <sstream>
 
@@ -258,10 +259,18 @@ TrainSummary train_probe(const ClipSource& train, const ClipSource& val,
     return json{{"step", step}, {"seed", config.train.seed}, {"total_steps", total_steps}};
   };
 
+  // The next batch is read and normalised on a second thread while this one trains (shard
+  // reads dominate for large caches). Batches depend only on the step, so this changes nothing
+  // in the results.
+  auto load_batch = [&](std::int64_t step) {
+    return make_batch(load_shards(
+        train, batch_indices(train.size(), config.train.batch_size, config.train.seed, step)));
+  };
+  std::future<ProbeBatch> next_batch;
+  if (start_step < end_step) next_batch = std::async(std::launch::async, load_batch, start_step);
   for (std::int64_t step = start_step; step < end_step; ++step) {
-    const auto indices =
-        batch_indices(train.size(), config.train.batch_size, config.train.seed, step);
-    const auto batch = make_batch(load_shards(train, indices));
+    const auto batch = next_batch.get();
+    if (step + 1 < end_step) next_batch = std::async(std::launch::async, load_batch, step + 1);
     const double lr = learning_rate_at(config.train, step);
     const auto [loss, grad_norm] = train_step(model, *optimizer, batch, config, device, lr);
     require(std::isfinite(loss.terms.at("loss").item<double>()),
