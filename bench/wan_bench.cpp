@@ -46,8 +46,10 @@ void BM_WanExtract(benchmark::State& state) {
   options.device = torch::Device(torch::kCUDA);
   options.dtype = torch::kBFloat16;
   const auto feature_options = wan::feature_options_from_environment();
-  at::accelerator::resetPeakStats(0);  // the other variant's run does not count
   auto created = wan::make_wan_backbone(variant, options, feature_options);
+  // The peak restarts from what is allocated now (this variant's weights), so the other variant's
+  // run does not count. (Before any CUDA allocation the allocator rejects the call.)
+  at::accelerator::resetPeakStats(0);
   auto& backbone = dynamic_cast<wan::WanBackbone&>(*created);
   const auto spec = backbone.input_spec();
   auto point = backbone.default_point();

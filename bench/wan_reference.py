@@ -13,6 +13,13 @@ The GPU machine has no diffusers: carry the wheel, e.g.
       carry=[".whl"])
 Usage: python3 bench/wan_reference.py [--variant 1.3b|14b|both] [--frames 17] [--height 480]
        [--width 832] [--layer L] [--iters 3]
+
+--make-parity DIR instead writes a REAL-SIZE random 1.3B model twice (DIR/diffusers: transformer/
+and vae/ in the diffusers layout, sharded fp32 with an index JSON; DIR/original: the original
+Wan-Video key names in one bf16 file plus Wan2.1_VAE.safetensors and config.json; weights rounded
+to bf16 so both layouts hold the same numbers), a text context, a 5-frame 480x832 clip and
+diffusers' float32 hidden states of block 15 at timestep 250 with the noise of seed 1234. The test
+WanBackboneCuda.RealSizeCheckpointsMatchDiffusers (VIDPROBE_WAN_PARITY_DIR=DIR) compares.
 """
 import argparse
 import json
@@ -99,6 +106,63 @@ def run(variant, args):
     torch.cuda.reset_peak_memory_stats()
 
 
+def make_parity(out_dir):
+    import pathlib
+    import sys
+
+    from diffusers import AutoencoderKLWan, WanTransformer3DModel
+    from safetensors.torch import save_file
+
+    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "tools"))
+    from make_wan_fixtures import dit_key_to_original, vae_key_to_original
+
+    out = pathlib.Path(out_dir)
+    device = torch.device("cuda")
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+    torch.manual_seed(0)
+    with torch.device(device):
+        vae = AutoencoderKLWan().eval()
+        dit = WanTransformer3DModel(num_attention_heads=12, attention_head_dim=128, ffn_dim=8960,
+                                    num_layers=30).eval()
+    with torch.no_grad():  # bf16-representable weights, perturbed so norms and biases matter
+        for module in (vae, dit):
+            for p in module.parameters():
+                p.add_(0.02 * torch.randn_like(p)).copy_(p.bfloat16().float())
+    dit.save_pretrained(out / "diffusers" / "transformer", max_shard_size="2GB")
+    vae.save_pretrained(out / "diffusers" / "vae")
+    original = out / "original"
+    original.mkdir(parents=True, exist_ok=True)
+    save_file({dit_key_to_original(k): v.bfloat16().contiguous() for k, v in dit.state_dict().items()},
+              str(original / "diffusion_pytorch_model.safetensors"))
+    save_file({vae_key_to_original(k): v.contiguous() for k, v in vae.state_dict().items()
+               if k.startswith(("encoder.", "quant_conv."))}, str(original / "Wan2.1_VAE.safetensors"))
+    (original / "config.json").write_text(json.dumps(
+        {"_class_name": "WanModel", "dim": 1536, "eps": 1e-06, "ffn_dim": 8960, "freq_dim": 256,
+         "in_dim": 16, "model_type": "t2v", "num_heads": 12, "num_layers": 30, "out_dim": 16,
+         "text_len": 512}))
+
+    generator = torch.Generator().manual_seed(5)
+    clip = torch.rand(5, 3, 480, 832, generator=generator)
+    hidden = torch.randn(3, 4096, generator=generator)  # a 3-token prompt's embeddings
+    context = torch.zeros(1, 512, 4096)
+    context[0, :3] = hidden
+    mean = torch.tensor(vae.config.latents_mean, device=device).view(1, -1, 1, 1, 1)
+    std = torch.tensor(vae.config.latents_std, device=device).view(1, -1, 1, 1, 1)
+    captured = {}
+    dit.blocks[15].register_forward_hook(lambda _m, _i, o: captured.__setitem__("h", o.detach()))
+    with torch.no_grad():
+        video = (clip * 2 - 1).permute(1, 0, 2, 3).unsqueeze(0).to(device)
+        latents = (vae.encode(video).latent_dist.mean - mean) / std
+        noise = torch.randn(latents.shape, generator=torch.Generator().manual_seed(1234)).to(device)
+        noisy = 0.75 * latents + 0.25 * noise
+        dit(noisy, torch.tensor([250.0], device=device), context.to(device), return_dict=False)
+    save_file({"context": hidden}, str(out / "context.safetensors"))
+    save_file({"clip": clip, "latents": latents.cpu().contiguous(),
+               "block15_t250": captured["h"].cpu().contiguous()}, str(out / "reference.safetensors"))
+    print(json.dumps({"parity_dir": str(out), "tokens": captured["h"].shape[1]}), flush=True)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--variant", choices=["1.3b", "14b", "both"], default="both")
@@ -108,7 +172,11 @@ def main():
     parser.add_argument("--layer", type=int, default=None)
     parser.add_argument("--iters", type=int, default=3)
     parser.add_argument("--warmup", type=int, default=1)
+    parser.add_argument("--make-parity", metavar="DIR", default=None)
     args = parser.parse_args()
+    if args.make_parity:
+        make_parity(args.make_parity)
+        return
     for variant in (["1.3b", "14b"] if args.variant == "both" else [args.variant]):
         run(variant, args)
 

@@ -40,11 +40,8 @@ from diffusers.loaders.single_file_utils import (
     convert_wan_vae_to_diffusers,
 )
 from safetensors.torch import save_file
-from transformers import UMT5Config, UMT5EncoderModel
 
-torch.set_num_threads(1)
 OUT = pathlib.Path(__file__).resolve().parents[1] / "tests/fixtures/wan"
-OUT.mkdir(parents=True, exist_ok=True)
 
 DIT = dict(patch_size=(1, 2, 2), num_attention_heads=2, attention_head_dim=20, in_channels=16,
            out_channels=16, text_dim=32, freq_dim=32, ffn_dim=64, num_layers=3, cross_attn_norm=True,
@@ -134,6 +131,8 @@ def vae_key_to_original(key):
 
 def param_counts():
     """Parameter counts of the real configurations, built without allocating memory."""
+    from transformers import UMT5Config, UMT5EncoderModel
+
     counts = {}
     real_dit = {
         "wan2.1-t2v-1.3b": dict(num_attention_heads=12, attention_head_dim=128, ffn_dim=8960,
@@ -161,6 +160,10 @@ def param_counts():
 
 
 def main():
+    from transformers import UMT5Config, UMT5EncoderModel
+
+    torch.set_num_threads(1)
+    OUT.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(0)
     ref = {}
 

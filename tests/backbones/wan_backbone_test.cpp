@@ -3,7 +3,9 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <cstdlib>
 #include <fstream>
+#include <iostream>
 
 #include "backbones/wan_test_fixtures.h"
 #include "vidprobe/backbones/registry.h"
@@ -122,6 +124,42 @@ TEST(WanBackboneCuda, MatchesTheReferenceInFp32AndBf16) {
   EXPECT_LT(relative_error(bf16, expected_frames("t700_block2")), 3e-2);
 }
 
+// Real size: bench/wan_reference.py --make-parity DIR writes a random 1.3B model in both checkpoint
+// layouts (sharded fp32 diffusers, single-file bf16 original) with diffusers' float32 block-15
+// hidden states; run with VIDPROBE_WAN_PARITY_DIR=DIR on a GPU.
+TEST(WanBackboneCuda, RealSizeCheckpointsMatchDiffusers) {
+  const char* dir = std::getenv("VIDPROBE_WAN_PARITY_DIR");
+  if (!dir || !torch::cuda::is_available()) GTEST_SKIP() << "set VIDPROBE_WAN_PARITY_DIR on a GPU";
+  const fs::path root(dir);
+  const auto reference = load_safetensors(root / "reference.safetensors");
+  FeatureOptions options;
+  options.text_context = root / "context.safetensors";
+  options.cuda_dtype = "fp32";
+  options.cudnn_benchmark = false;
+  const bool tf32 = at::globalContext().allowTF32CuDNN();
+  at::globalContext().setAllowTF32CuDNN(false);
+  torch::NoGradGuard no_grad;
+  const auto expected =
+      latent_maps_to_video_frames(tokens_to_maps(reference.at("block15_t250"), {2, 30, 52})[0], 5);
+  for (const char* layout : {"diffusers", "original"}) {
+    BackboneOptions backbone_options;
+    backbone_options.weights = (root / layout).string();
+    backbone_options.device = torch::kCUDA;
+    auto created = make_wan_backbone("wan2.1-t2v-1.3b", backbone_options, options);
+    auto& backbone = dynamic_cast<WanBackbone&>(*created);
+    const auto latents = backbone.encode(reference.at("clip").to(torch::kCUDA));
+    EXPECT_LT(relative_error(latents, reference.at("latents")), 1e-4) << layout;
+    const auto features = backbone.extract_at(latents, 5, {point(15, 250, 1234)})[0].features;
+    EXPECT_LT(relative_error(features, expected), 1e-3) << layout;
+    backbone.to(torch::kCUDA, torch::kBFloat16);
+    const auto bf16 = backbone.extract_at(latents, 5, {point(15, 250, 1234)})[0].features;
+    EXPECT_LT(relative_error(bf16, expected), 5e-2) << layout << " bf16";
+    std::cout << layout << ": fp32 relative error " << relative_error(features, expected)
+              << ", bf16 " << relative_error(bf16, expected) << "\n";
+  }
+  at::globalContext().setAllowTF32CuDNN(tf32);
+}
+
 TEST(WanBackbone, SpecDefaultsAndInputChecks) {
   auto backbone = small_backbone();
   const auto spec = backbone->input_spec();
@@ -172,6 +210,7 @@ class WanModelDirectory : public ::testing::Test {
   fs::path dir_;
 };
 
+// Paths are compared as strings: gtest's value printer recurses forever on std::filesystem::path.
 TEST_F(WanModelDirectory, FindsTheOriginalAndTheDiffusersLayout) {
   touch(dir_ / "diffusion_pytorch_model.safetensors");
   touch(dir_ / "Wan2.1_VAE.pth");
@@ -183,18 +222,18 @@ TEST_F(WanModelDirectory, FindsTheOriginalAndTheDiffusersLayout) {
   }
   touch(dir_ / "Wan2.1_VAE.safetensors");
   auto files = locate_model_files(dir_);
-  EXPECT_EQ(files.transformer, dir_ / "diffusion_pytorch_model.safetensors");
-  EXPECT_EQ(files.vae, dir_ / "Wan2.1_VAE.safetensors");
+  EXPECT_EQ(files.transformer.string(), (dir_ / "diffusion_pytorch_model.safetensors").string());
+  EXPECT_EQ(files.vae.string(), (dir_ / "Wan2.1_VAE.safetensors").string());
   touch(dir_ / "diffusion_pytorch_model.safetensors.index.json");
-  EXPECT_EQ(locate_model_files(dir_).transformer, dir_);
+  EXPECT_EQ(locate_model_files(dir_).transformer.string(), (dir_).string());
 
   const auto diffusers = dir_ / "diffusers";
   touch(diffusers / "transformer" / "config.json");
   touch(diffusers / "vae" / "config.json");
   files = locate_model_files(diffusers);
-  EXPECT_EQ(files.transformer, diffusers / "transformer");
-  EXPECT_EQ(files.vae, diffusers / "vae");
-  EXPECT_EQ(files.text_encoder, diffusers / "text_encoder");
+  EXPECT_EQ(files.transformer.string(), (diffusers / "transformer").string());
+  EXPECT_EQ(files.vae.string(), (diffusers / "vae").string());
+  EXPECT_EQ(files.text_encoder.string(), (diffusers / "text_encoder").string());
   EXPECT_THROW(locate_model_files(dir_ / "missing"), Error);
 }
 
