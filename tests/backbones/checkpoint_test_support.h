@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <string>
 
 #include "vidprobe/backbones/backbone.h"
@@ -80,6 +81,12 @@ inline double video_parity(Backbone& backbone, const std::string& family,
     }
   }
   return worst;
+}
+
+inline std::string scientific(double value) {
+  std::ostringstream out;
+  out << std::scientific << value;
+  return out.str();
 }
 
 // Runs `body` and returns the vidprobe::Error message it throws ("" and a test failure if none).

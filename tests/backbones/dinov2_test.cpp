@@ -81,14 +81,17 @@ TEST(Dinov2, MatchesTransformersAtEveryBlockAndGrid) {
   EXPECT_EQ(backbone->num_layers(), 3);
   EXPECT_EQ(backbone->feature_dim(), 24);
   EXPECT_EQ(backbone->default_point().layer, 2);
-  worst_block_error(*backbone, "tiny", 1);
+  ::testing::Test::RecordProperty("worst_relative_error",
+                                  testing::scientific(worst_block_error(*backbone, "tiny", 1)));
 }
 
 TEST(Dinov2, RegistersSwiGLUAndAntialiasedInterpolationMatchTransformers) {
   auto config = tiny_registers_swiglu_config();
   const auto weights = with_weights(fixture("dinov2", "tiny_reg_swiglu.safetensors"));
   auto backbone = make_dinov2_backbone("tiny-reg", config, weights);
-  worst_block_error(*backbone, "tiny_reg_swiglu", 1 + 2);
+  ::testing::Test::RecordProperty(
+      "worst_relative_error",
+      testing::scientific(worst_block_error(*backbone, "tiny_reg_swiglu", 1 + 2)));
   // The test can tell the two interpolations apart: without antialiasing the downsampled
   // position embedding (3 -> 2 rows of the wide input) no longer matches.
   config.antialias_pos_interpolation = false;

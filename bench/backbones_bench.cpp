@@ -1,0 +1,132 @@
+// Feature extraction throughput of the checkpoint-backed backbones at ViT-L size with random
+// weights: DINOv2 ViT-L/14 (the clip's frames as a batch of images at 224 px), VideoMAE-L
+// (224 px) and V-JEPA 2 ViT-L (256 px), each up to its default (last) block, as `vidprobe
+// extract` runs them per clip. bench/backbones_reference.py runs transformers' own models on the
+// same input sizes for the ratio.
+//
+// Prints one JSON line per backbone: clips/s, ms/clip, FLOPs of the blocks run and MFU against
+// 989 TFLOP/s (H100 dense bf16). Run:
+//   vidprobe_bench --benchmark_filter=BackboneExtract
+// Knobs (environment): VIDPROBE_BACKBONE_BENCH_DEVICE (cuda; cpu also works, slowly),
+// VIDPROBE_BACKBONE_BENCH_DTYPE (bf16 | fp16 | fp32), VIDPROBE_BACKBONE_BENCH_FRAMES (16),
+// VIDPROBE_BACKBONE_BENCH_ITERS (5).
+#include <benchmark/benchmark.h>
+#include <torch/torch.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "vidprobe/backbones/dinov2.h"
+#include "vidprobe/backbones/registry.h"
+#include "vidprobe/backbones/videomae.h"
+#include "vidprobe/backbones/vjepa2.h"
+
+namespace {
+using namespace vidprobe::backbones;
+
+constexpr double kH100DenseBf16Flops = 989e12;
+const std::vector<std::string> kBackbones = {"dinov2-vitl14", "videomae-large",
+                                             "vjepa2-vitl-fpc64-256"};
+
+std::string env_string(const char* name, const std::string& fallback) {
+  const char* value = std::getenv(name);
+  return value && *value ? value : fallback;
+}
+
+int env_int(const char* name, int fallback) {
+  return std::stoi(env_string(name, std::to_string(fallback)));
+}
+
+torch::Dtype parse_dtype(const std::string& name) {
+  if (name == "fp32") return torch::kFloat32;
+  if (name == "fp16") return torch::kFloat16;
+  return torch::kBFloat16;
+}
+
+void synchronize(const torch::Device& device) {
+  if (device.is_cuda()) torch::cuda::synchronize();
+}
+
+// FLOPs (2 per multiply-add) of `blocks` pre-norm ViT blocks over `sequences` sequences of n
+// tokens of width d with MLP width f: QKV + output projections, scores and weighted values, MLP.
+double vit_flops(double sequences, double n, double d, double f, int blocks) {
+  return 2.0 * sequences * blocks * (4 * n * d * d + 2 * n * n * d + 2 * n * d * f);
+}
+
+double blocks_flops(const std::string& name, int frames, int height, int width, int blocks) {
+  if (name.starts_with("dinov2")) {
+    const auto c = dinov2_config(name);
+    const double n = 1 + c.register_tokens + (height / 14) * (width / 14);
+    return vit_flops(frames, n, c.width, feed_forward_width(c), blocks);
+  }
+  const auto c = name.starts_with("videomae") ? videomae_config(name) : vjepa2_config(name);
+  const double n = (frames / c.tubelet) * (height / c.vit.patch_size) * (width / c.vit.patch_size);
+  return vit_flops(1, n, c.vit.width, feed_forward_width(c.vit), blocks);
+}
+
+void BM_BackboneExtract(benchmark::State& state) {
+  const std::string name = kBackbones.at(static_cast<std::size_t>(state.range(0)));
+  const torch::Device device(env_string("VIDPROBE_BACKBONE_BENCH_DEVICE", "cuda"));
+  if (device.is_cuda() && !torch::cuda::is_available()) {
+    state.SkipWithError("no CUDA device (VIDPROBE_BACKBONE_BENCH_DEVICE=cpu runs on the CPU)");
+    return;
+  }
+  const std::string dtype_name = env_string("VIDPROBE_BACKBONE_BENCH_DTYPE", "bf16");
+  const int frames = env_int("VIDPROBE_BACKBONE_BENCH_FRAMES", 16);
+  BackboneOptions options;
+  options.random_init = true;
+  options.device = device;
+  options.dtype = parse_dtype(dtype_name);
+  auto backbone = create_backbone(name, options);
+  const auto spec = backbone->input_spec();
+  const auto point = backbone->default_point();
+  torch::manual_seed(0);
+  const auto clip = torch::rand({frames, 3, spec.height, spec.width}).to(device);
+  torch::NoGradGuard no_grad;
+  for (int i = 0; i < 2; ++i) backbone->extract(clip, point);  // warm-up (kernels, allocator)
+  synchronize(device);
+
+  double seconds = 0;
+  int64_t clips = 0;
+  for (auto _ : state) {
+    const auto start = std::chrono::steady_clock::now();
+    const auto maps = backbone->extract(clip, point);
+    benchmark::DoNotOptimize(maps.features.data_ptr());
+    synchronize(device);
+    const double elapsed =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    state.SetIterationTime(elapsed);
+    seconds += elapsed;
+    ++clips;
+  }
+  const double flops = blocks_flops(name, frames, spec.height, spec.width, point.layer + 1);
+  const nlohmann::json line = {{"bench", "backbone_extract"},
+                               {"impl", "vidprobe"},
+                               {"backbone", name},
+                               {"device", device.str()},
+                               {"dtype", dtype_name},
+                               {"frames", frames},
+                               {"height", spec.height},
+                               {"width", spec.width},
+                               {"blocks_run", point.layer + 1},
+                               {"iterations", clips},
+                               {"clips_per_s", clips / seconds},
+                               {"ms_per_clip", 1000 * seconds / clips},
+                               {"tflop_per_clip", flops / 1e12},
+                               {"mfu", flops * clips / seconds / kH100DenseBf16Flops}};
+  std::printf("%s\n", line.dump().c_str());
+  std::fflush(stdout);
+  state.counters["clips/s"] = clips / seconds;
+  state.SetLabel(name);
+}
+BENCHMARK(BM_BackboneExtract)
+    ->DenseRange(0, 2)
+    ->Iterations(env_int("VIDPROBE_BACKBONE_BENCH_ITERS", 5))
+    ->UseManualTime()
+    ->Unit(benchmark::kMillisecond);
+
+}  // namespace

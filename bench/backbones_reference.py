@@ -1,0 +1,109 @@
+#!/usr/bin/env python3
+"""The work of bench/backbones_bench.cpp done with transformers' own models, on the same machine,
+for the speed ratio: random weights at ViT-L size, the same clip sizes, every block run (the
+C++ side runs up to the default last block; transformers adds its final layernorm, < 0.1%).
+
+  dinov2-vitl14          Dinov2Model, the clip's frames as a batch of 224 x 224 images
+  videomae-large         VideoMAEModel, one clip of FRAMES frames at 224 x 224
+  vjepa2-vitl-fpc64-256  VJEPA2Model encoder (skip_predictor), one clip at 256 x 256
+
+Attention is transformers' SDPA path. Prints one JSON line per backbone with the fields of the
+C++ benchmark (vidprobe_bench --benchmark_filter=BackboneExtract).
+Usage: python3 bench/backbones_reference.py [--backbone NAME|all] [--device cuda] [--dtype bf16]
+       [--frames 16] [--iters 5]
+"""
+import argparse
+import json
+import time
+
+import torch
+
+H100_DENSE_BF16 = 989e12
+DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}
+
+
+def vit_flops(sequences, n, d, f, blocks):
+    """Same count as bench/backbones_bench.cpp (2 FLOPs per multiply-add)."""
+    return 2.0 * sequences * blocks * (4 * n * d * d + 2 * n * n * d + 2 * n * d * f)
+
+
+def build(name, frames):
+    """(model, input builder, input size, FLOPs of the blocks) for a backbone name."""
+    if name == "dinov2-vitl14":
+        from transformers import Dinov2Config, Dinov2Model
+        config = Dinov2Config(hidden_size=1024, num_hidden_layers=24, num_attention_heads=16, image_size=518,
+                              patch_size=14, attn_implementation="sdpa")
+        n = 1 + 16 * 16
+        return (Dinov2Model(config), lambda clip: dict(pixel_values=clip), 224,
+                vit_flops(frames, n, 1024, 4096, 24))
+    if name == "videomae-large":
+        from transformers import VideoMAEConfig, VideoMAEModel
+        config = VideoMAEConfig(hidden_size=1024, num_hidden_layers=24, num_attention_heads=16,
+                                intermediate_size=4096, image_size=224, patch_size=16, num_frames=frames,
+                                tubelet_size=2, attn_implementation="sdpa")
+        n = frames // 2 * 14 * 14
+        return (VideoMAEModel(config), lambda clip: dict(pixel_values=clip.unsqueeze(0)), 224,
+                vit_flops(1, n, 1024, 4096, 24))
+    if name == "vjepa2-vitl-fpc64-256":
+        from transformers import VJEPA2Config, VJEPA2Model
+        config = VJEPA2Config(hidden_size=1024, num_hidden_layers=24, num_attention_heads=16, crop_size=256,
+                              frames_per_clip=64, attn_implementation="sdpa")
+        n = frames // 2 * 16 * 16
+        return (VJEPA2Model(config), lambda clip: dict(pixel_values_videos=clip.unsqueeze(0), skip_predictor=True),
+                256, vit_flops(1, n, 1024, 4096, 24))
+    raise SystemExit(f"unknown backbone {name}")
+
+
+def run(name, args):
+    device, dtype = torch.device(args.device), DTYPES[args.dtype]
+    torch.manual_seed(0)
+    model, inputs, size, flops = build(name, args.frames)
+    model = model.eval().to(device=device, dtype=dtype)
+    clip = torch.rand(args.frames, 3, size, size, device=device)
+    mean = torch.tensor([0.485, 0.456, 0.406], device=device).view(1, 3, 1, 1)
+    std = torch.tensor([0.229, 0.224, 0.225], device=device).view(1, 3, 1, 1)
+
+    def step():
+        # Normalisation included, as in the C++ extract().
+        out = model(**inputs(((clip - mean) / std).to(dtype)))
+        return out.last_hidden_state
+
+    def sync():
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+
+    with torch.inference_mode():
+        for _ in range(2):
+            step()
+        sync()
+        start = time.perf_counter()
+        for _ in range(args.iters):
+            step()
+        sync()
+        seconds = time.perf_counter() - start
+    line = {"bench": "backbone_extract", "impl": "transformers", "backbone": name, "device": args.device,
+            "dtype": args.dtype, "frames": args.frames, "height": size, "width": size, "blocks_run": 24,
+            "iterations": args.iters, "clips_per_s": args.iters / seconds,
+            "ms_per_clip": 1000 * seconds / args.iters, "tflop_per_clip": flops / 1e12,
+            "mfu": flops * args.iters / seconds / H100_DENSE_BF16}
+    print(json.dumps(line), flush=True)
+    del model
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--backbone", default="all")
+    parser.add_argument("--device", default="cuda")
+    parser.add_argument("--dtype", default="bf16", choices=list(DTYPES))
+    parser.add_argument("--frames", type=int, default=16)
+    parser.add_argument("--iters", type=int, default=5)
+    args = parser.parse_args()
+    names = ["dinov2-vitl14", "videomae-large", "vjepa2-vitl-fpc64-256"] if args.backbone == "all" else [args.backbone]
+    for name in names:
+        run(name, args)
+
+
+if __name__ == "__main__":
+    main()
