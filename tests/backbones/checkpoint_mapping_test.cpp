@@ -97,24 +97,9 @@ TEST(CheckpointDtype, Bfloat16RunsEveryFamilyCloseToFloat32) {
     std::string family;
     std::function<std::unique_ptr<Backbone>(const BackboneOptions&)> make;
   };
-  ViTConfig dinov2;
-  dinov2.image_size = 42;
-  dinov2.patch_size = 14;
-  dinov2.width = 24;
-  dinov2.depth = 3;
-  dinov2.heads = 2;
-  dinov2.mlp_ratio = 2.0;
-  auto videomae = videomae_config("videomae-base");
-  auto vjepa2 = vjepa2_config("vjepa2-vitl-fpc64-256");
-  for (auto* c : {&videomae, &vjepa2}) {
-    c->vit.image_size = 24;
-    c->vit.patch_size = 8;
-    c->vit.depth = 3;
-    c->vit.heads = 2;
-    c->vit.mlp_ratio = 2.0;
-  }
-  videomae.vit.width = 24;
-  vjepa2.vit.width = 32;
+  const auto dinov2 = testing::tiny_dinov2_config();
+  const auto videomae = testing::tiny_videomae_config();
+  const auto vjepa2 = testing::tiny_vjepa2_config();
   const std::vector<Case> cases = {
       {"dinov2", [&](const BackboneOptions& o) { return make_dinov2_backbone("tiny", dinov2, o); }},
       {"videomae",
@@ -136,6 +121,38 @@ TEST(CheckpointDtype, Bfloat16RunsEveryFamilyCloseToFloat32) {
     EXPECT_LT(error, 5e-2);
     EXPECT_GT(error, 0);  // really computed in bf16
   }
+}
+
+// The same parity on the GPU: float32 (TF32 off) within the CPU tolerance, bf16 close.
+TEST(CheckpointCuda, EveryFamilyMatchesTheReferenceOnTheGpu) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  auto& context = at::globalContext();
+  const bool tf32_cudnn = context.allowTF32CuDNN();
+  context.setAllowTF32CuDNN(false);  // the patch-embedding convolutions in true float32
+  BackboneOptions options;
+  options.device = torch::Device(torch::kCUDA);
+  for (const auto dtype : {torch::kFloat32, torch::kBFloat16}) {
+    SCOPED_TRACE(c10::toString(dtype));
+    options.dtype = dtype;
+    const double tolerance = dtype == torch::kFloat32 ? 1e-4 : 5e-2;
+    options.weights = testing::fixture("dinov2", "tiny.safetensors").string();
+    auto dinov2 = make_dinov2_backbone("tiny", testing::tiny_dinov2_config(), options);
+    EXPECT_TRUE(dinov2->extract(testing::fixture_clip("dinov2", "clip"), {}).features.is_cuda());
+    RecordProperty(
+        std::string("dinov2_") + c10::toString(dtype),
+        testing::scientific(testing::image_parity(*dinov2, "dinov2", "tiny", 1, tolerance)));
+    options.weights = testing::fixture("videomae", "tiny.safetensors").string();
+    auto videomae = make_videomae_backbone("tiny", testing::tiny_videomae_config(), options);
+    RecordProperty(
+        std::string("videomae_") + c10::toString(dtype),
+        testing::scientific(testing::video_parity(*videomae, "videomae", "tiny", 2, tolerance)));
+    options.weights = testing::fixture("vjepa2", "tiny.safetensors").string();
+    auto vjepa2 = make_vjepa2_backbone("tiny", testing::tiny_vjepa2_config(), options);
+    RecordProperty(
+        std::string("vjepa2_") + c10::toString(dtype),
+        testing::scientific(testing::video_parity(*vjepa2, "vjepa2", "tiny", 2, tolerance)));
+  }
+  context.setAllowTF32CuDNN(tf32_cudnn);
 }
 
 }  // namespace

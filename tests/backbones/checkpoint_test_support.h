@@ -12,10 +12,49 @@
 
 #include "vidprobe/backbones/backbone.h"
 #include "vidprobe/backbones/family_support.h"
+#include "vidprobe/backbones/videomae.h"
+#include "vidprobe/backbones/vit.h"
+#include "vidprobe/backbones/vjepa2.h"
 #include "vidprobe/core/error.h"
 #include "vidprobe/io/safetensors_torch.h"
 
 namespace vidprobe::backbones::testing {
+
+// The configurations of the fixtures (tools/make_backbone_fixtures.py).
+inline ViTConfig tiny_dinov2_config() {  // case "tiny"
+  ViTConfig c;
+  c.image_size = 42;
+  c.patch_size = 14;
+  c.width = 24;
+  c.depth = 3;
+  c.heads = 2;
+  c.mlp_ratio = 2.0;
+  return c;
+}
+
+inline VideoViTConfig tiny_videomae_config() {
+  auto c = videomae_config("videomae-base");
+  c.vit.image_size = 24;
+  c.vit.patch_size = 8;
+  c.vit.width = 24;
+  c.vit.depth = 3;
+  c.vit.heads = 2;
+  c.vit.mlp_ratio = 2.0;
+  c.frames = 4;
+  return c;
+}
+
+inline VideoViTConfig tiny_vjepa2_config() {  // head_dim 16
+  auto c = vjepa2_config("vjepa2-vitl-fpc64-256");
+  c.vit.image_size = 24;
+  c.vit.patch_size = 8;
+  c.vit.width = 32;
+  c.vit.depth = 3;
+  c.vit.heads = 2;
+  c.vit.mlp_ratio = 2.0;
+  c.frames = 4;
+  return c;
+}
 
 inline std::filesystem::path fixture(const std::string& family, const std::string& file) {
   return std::filesystem::path(VIDPROBE_TEST_DATA_DIR) / "backbones" / family / file;
@@ -37,7 +76,8 @@ inline nlohmann::json fixture_real_sizes(const std::string& family) {
 
 // max |a - b| / max |b|: the error relative to the scale of the reference activations.
 inline double relative_error(const torch::Tensor& actual, const torch::Tensor& expected) {
-  const auto a = actual.to(torch::kFloat64), e = expected.to(torch::kFloat64);
+  const auto a = actual.to(torch::kCPU, torch::kFloat64),
+             e = expected.to(torch::kCPU, torch::kFloat64);
   return ((a - e).abs().max() / e.abs().max()).item<double>();
 }
 
@@ -52,6 +92,30 @@ inline torch::Tensor image_token_maps(const torch::Tensor& hidden, int64_t prefi
 inline torch::Tensor video_token_maps(const torch::Tensor& hidden, int64_t t, int64_t h,
                                       int64_t w) {
   return hidden[0].reshape({t, h, w, hidden.size(2)}).permute({0, 3, 1, 2});
+}
+
+// Every block of an image backbone (one map per frame, `prefix` class/register tokens) against
+// the reference hidden states for the fixture inputs `clip`, `wide`, `tall`. Returns the largest
+// relative error.
+inline double image_parity(Backbone& backbone, const std::string& family,
+                           const std::string& config_case, int64_t prefix, double tolerance) {
+  const auto reference = fixture_reference(family, config_case);
+  double worst = 0;
+  for (const std::string input : {"clip", "wide", "tall"}) {
+    const auto clip = fixture_clip(family, input);
+    const int64_t p = backbone.input_spec().patch_size, h = clip.size(2) / p, w = clip.size(3) / p;
+    for (int layer = 0; layer < backbone.num_layers(); ++layer) {
+      const auto maps = backbone.extract(clip, point_at_layer(layer));
+      const auto& expected = reference.at(input + ".hidden_states." + std::to_string(layer + 1));
+      EXPECT_EQ(maps.features.sizes(),
+                (std::vector<int64_t>{clip.size(0), backbone.feature_dim(), h, w}));
+      EXPECT_EQ(maps.native_grid, (std::vector<int64_t>{clip.size(0), h, w}));
+      const double error = relative_error(maps.features, image_token_maps(expected, prefix, h, w));
+      EXPECT_LT(error, tolerance) << config_case << " input " << input << " block " << layer;
+      worst = std::max(worst, error);
+    }
+  }
+  return worst;
 }
 
 // Every block of a video backbone against the reference hidden states for the fixture inputs

@@ -21,16 +21,8 @@ using testing::relative_error;
 
 constexpr double kParityTolerance = 1e-4;
 
-// The configurations of the fixtures (tools/make_backbone_fixtures.py, make_dinov2).
 ViTConfig tiny_config() {
-  ViTConfig c;
-  c.image_size = 42;
-  c.patch_size = 14;
-  c.width = 24;
-  c.depth = 3;
-  c.heads = 2;
-  c.mlp_ratio = 2.0;
-  return c;
+  return testing::tiny_dinov2_config();
 }
 
 ViTConfig tiny_registers_swiglu_config() {
@@ -53,26 +45,8 @@ BackboneOptions with_weights(const std::filesystem::path& path) {
   return options;
 }
 
-// Largest relative error over every block and every fixture input (native 3x3 grid, 2x4, 5x2).
 double worst_block_error(Backbone& backbone, const std::string& config_case, int prefix) {
-  const auto reference = testing::fixture_reference("dinov2", config_case);
-  double worst = 0;
-  for (const std::string input : {"clip", "wide", "tall"}) {
-    const auto clip = fixture_clip("dinov2", input);
-    const int64_t h = clip.size(2) / 14, w = clip.size(3) / 14;
-    for (int layer = 0; layer < backbone.num_layers(); ++layer) {
-      const auto maps = backbone.extract(clip, point_at_layer(layer));
-      const auto& expected = reference.at(input + ".hidden_states." + std::to_string(layer + 1));
-      EXPECT_EQ(maps.features.sizes(),
-                (std::vector<int64_t>{clip.size(0), backbone.feature_dim(), h, w}));
-      EXPECT_EQ(maps.native_grid, (std::vector<int64_t>{clip.size(0), h, w}));
-      const double error =
-          relative_error(maps.features, testing::image_token_maps(expected, prefix, h, w));
-      EXPECT_LT(error, kParityTolerance) << config_case << " input " << input << " block " << layer;
-      worst = std::max(worst, error);
-    }
-  }
-  return worst;
+  return testing::image_parity(backbone, "dinov2", config_case, prefix, kParityTolerance);
 }
 
 TEST(Dinov2, MatchesTransformersAtEveryBlockAndGrid) {

@@ -22,17 +22,8 @@ using ::testing::HasSubstr;
 
 constexpr double kParityTolerance = 1e-4;
 
-// The fixture's configuration (tools/make_backbone_fixtures.py, make_vjepa2): head_dim 16.
 VideoViTConfig tiny_config() {
-  auto c = vjepa2_config("vjepa2-vitl-fpc64-256");
-  c.vit.image_size = 24;
-  c.vit.patch_size = 8;
-  c.vit.width = 32;
-  c.vit.depth = 3;
-  c.vit.heads = 2;
-  c.vit.mlp_ratio = 2.0;
-  c.frames = 4;
-  return c;
+  return testing::tiny_vjepa2_config();
 }
 
 BackboneOptions with_weights(const std::filesystem::path& path) {
