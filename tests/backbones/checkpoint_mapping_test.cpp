@@ -45,6 +45,11 @@ TEST(CheckpointMapping, MismatchListsTheFirstKeysOfEachKind) {
   EXPECT_THAT(message, HasSubstr("9 missing:\n    k1 [2]"));
   EXPECT_THAT(message, HasSubstr("... and 1 more"));
   EXPECT_THAT(message, HasSubstr("1 unexpected:\n    extra [1, 1]"));
+  // Numbered keys are listed in numeric order.
+  const auto numbered = error_message([] {
+    require_layout({}, {{"layer.10.w", {1}}, {"layer.2.w", {1}}, {"layer.2.b", {1}}}, "f", "A");
+  });
+  EXPECT_THAT(numbered, HasSubstr("layer.2.b [1]\n    layer.2.w [1]\n    layer.10.w [1]"));
   EXPECT_NO_THROW(require_layout({{"a", torch::zeros({2, 3})}}, {{"a", {2, 3}}}, "f", "A"));
 }
 

@@ -1,6 +1,7 @@
 #include "vidprobe/backbones/checkpoint_mapping.h"
 
 #include <algorithm>
+#include <cctype>
 #include <sstream>
 
 #include "vidprobe/core/error.h"
@@ -21,9 +22,32 @@ std::string shape_text(const Shape& shape) {
   return text + "]";
 }
 
-void list_keys(std::ostringstream& out, const std::string& kind,
-               const std::vector<std::string>& lines) {
+// "layer.2" before "layer.10": runs of digits compare as numbers.
+bool natural_less(const std::string& a, const std::string& b) {
+  std::size_t i = 0, j = 0;
+  while (i < a.size() && j < b.size()) {
+    if (std::isdigit(static_cast<unsigned char>(a[i])) &&
+        std::isdigit(static_cast<unsigned char>(b[j]))) {
+      std::size_t i_end = i, j_end = j;
+      while (i_end < a.size() && std::isdigit(static_cast<unsigned char>(a[i_end]))) ++i_end;
+      while (j_end < b.size() && std::isdigit(static_cast<unsigned char>(b[j_end]))) ++j_end;
+      const auto number_a = std::stoull(a.substr(i, i_end - i)),
+                 number_b = std::stoull(b.substr(j, j_end - j));
+      if (number_a != number_b) return number_a < number_b;
+      i = i_end;
+      j = j_end;
+    } else {
+      if (a[i] != b[j]) return a[i] < b[j];
+      ++i;
+      ++j;
+    }
+  }
+  return a.size() - i < b.size() - j;
+}
+
+void list_keys(std::ostringstream& out, const std::string& kind, std::vector<std::string> lines) {
   if (lines.empty()) return;
+  std::sort(lines.begin(), lines.end(), natural_less);
   out << "\n  " << lines.size() << " " << kind << ":";
   for (std::size_t i = 0; i < std::min(lines.size(), kListedPerKind); ++i)
     out << "\n    " << lines[i];
