@@ -291,6 +291,10 @@ class Probe(nn.Module):
     def forward(self, feats, H, W):
         toks, start = self.aggregator(feats)
         h, w = feats.shape[3:]
+        with torch.autocast("cuda", enabled=False):  # heads in fp32, as vidprobe and VGGT
+            return self.heads([t.float() for t in toks], start, h, w, H, W)
+
+    def heads(self, toks, start, h, w, H, W):
         pts, pconf = self.point_head(toks, start, h, w, H, W)
         dep, dconf = self.depth_head(toks, start, h, w, H, W)
         return dict(points=pts, points_conf=pconf, depth=dep[..., 0], depth_conf=dconf,

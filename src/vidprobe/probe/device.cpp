@@ -42,4 +42,13 @@ AutocastGuard::~AutocastGuard() {
   at::autocast::clear_cache();
 }
 
+AutocastDisabledGuard::AutocastDisabledGuard()
+    : previous_enabled_(at::autocast::is_autocast_enabled(at::kCUDA)) {
+  at::autocast::set_autocast_enabled(at::kCUDA, false);
+}
+
+AutocastDisabledGuard::~AutocastDisabledGuard() {
+  at::autocast::set_autocast_enabled(at::kCUDA, previous_enabled_);
+}
+
 }  // namespace vidprobe::probe

@@ -24,4 +24,18 @@ class AutocastGuard {
   at::ScalarType previous_dtype_ = at::kHalf;
 };
 
+// Turns CUDA autocast off for its lifetime (restoring the previous state after): the read-out
+// heads run in fp32 as VGGT runs them, because their exponential activations and the
+// confidence-weighted losses overflow or lose too much precision in bf16.
+class AutocastDisabledGuard {
+ public:
+  AutocastDisabledGuard();
+  ~AutocastDisabledGuard();
+  AutocastDisabledGuard(const AutocastDisabledGuard&) = delete;
+  AutocastDisabledGuard& operator=(const AutocastDisabledGuard&) = delete;
+
+ private:
+  bool previous_enabled_ = false;
+};
+
 }  // namespace vidprobe::probe

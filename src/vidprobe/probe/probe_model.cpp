@@ -1,6 +1,7 @@
 #include "vidprobe/probe/probe_model.h"
 
 #include "vidprobe/core/error.h"
+#include "vidprobe/probe/device.h"
 
 namespace vidprobe::probe {
 
@@ -24,7 +25,10 @@ ProbeModelImpl::ProbeModelImpl(const ProbeConfig& cfg, int64_t feature_dim_)
 ProbePrediction ProbeModelImpl::forward(const torch::Tensor& features, int64_t height,
                                         int64_t width) {
   require(height > 0 && width > 0, "probe: output resolution must be positive");
-  const auto trunk = aggregator(features);
+  auto trunk = aggregator(features);
+  // The heads run in fp32 with autocast off (VGGT does the same).
+  AutocastDisabledGuard fp32_heads;
+  for (auto& tokens : trunk.intermediates) tokens = tokens.to(torch::kFloat32);
   const int64_t h = features.size(3), w = features.size(4);
   ProbePrediction out;
   std::tie(out.world_points, out.world_points_conf) =
