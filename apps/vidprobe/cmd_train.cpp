@@ -21,7 +21,7 @@ void register_train(CLI::App& app) {
   cmd->add_option("--holdout", *holdout, "Fraction of the training clips held out for validation");
   cmd->add_option("--out", request->run_dir, "Run directory")->required();
   cmd->add_option("--config", request->config_file,
-                  "Probe configuration (JSON; see docs/probe.md)");
+                  "Probe configuration (JSON; keys as in src/vidprobe/probe/probe_config.h)");
   cmd->add_option("--steps", *steps, "Training steps (overrides the config)");
   cmd->add_option("--batch", *batch, "Clips per batch (overrides the config)");
   cmd->add_option("--lr", *lr, "Peak learning rate (overrides the config)");
