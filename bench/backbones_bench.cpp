@@ -41,12 +41,6 @@ int env_int(const char* name, int fallback) {
   return std::stoi(env_string(name, std::to_string(fallback)));
 }
 
-torch::Dtype parse_dtype(const std::string& name) {
-  if (name == "fp32") return torch::kFloat32;
-  if (name == "fp16") return torch::kFloat16;
-  return torch::kBFloat16;
-}
-
 void synchronize(const torch::Device& device) {
   if (device.is_cuda()) torch::cuda::synchronize();
 }
@@ -80,7 +74,7 @@ void BM_BackboneExtract(benchmark::State& state) {
   BackboneOptions options;
   options.random_init = true;
   options.device = device;
-  options.dtype = parse_dtype(dtype_name);
+  options.dtype = compute_dtype_from_name(dtype_name, "VIDPROBE_BACKBONE_BENCH_DTYPE");
   auto backbone = create_backbone(name, options);
   const auto spec = backbone->input_spec();
   const auto point = backbone->default_point();

@@ -14,6 +14,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -45,7 +46,9 @@ void BM_WanExtract(benchmark::State& state) {
   options.random_init = true;
   options.device = torch::Device(torch::kCUDA);
   options.dtype = torch::kBFloat16;
-  const auto feature_options = wan::feature_options_from_environment();
+  std::map<std::string, std::string> extra;
+  if (const char* size = std::getenv("VIDPROBE_WAN_SIZE")) extra["size"] = size;
+  const auto feature_options = wan::feature_options_from(variant, extra);
   auto created = wan::make_wan_backbone(variant, options, feature_options);
   // The peak restarts from what is allocated now (this variant's weights), so the other variant's
   // run does not count. (Before any CUDA allocation the allocator rejects the call.)

@@ -30,9 +30,11 @@ for family in "${FAMILIES[@]}"; do
         --train-ratio 0.75 --frames 4 --sampling uniform --gt-size 64 --seed 7 --out "$feats/$split"
     done
     run="$OUT/runs/$family/$backbone"
-    if [ ! -f "$run/final.json" ]; then
+    if [ ! -f "$run/model.safetensors" ]; then
+      # An interrupted run (config written, no final weights) continues from its last checkpoint.
+      resume=(); [ -f "$run/config.json" ] && resume=(--resume)
       step "train the probe on $backbone features ($family, $STEPS steps)"
-      vidprobe train --features "$feats/train" --out "$run" --steps "$STEPS" --seed 7
+      vidprobe train --features "$feats/train" --out "$run" --steps "$STEPS" --seed 7 "${resume[@]}"
     fi
     step "evaluate the $backbone probe on held-out $family clips"
     vidprobe eval --run "$run" --features "$feats/test" --out "$run/eval"

@@ -2,6 +2,7 @@
 #include <iostream>
 
 #include "commands.h"
+#include "extract_options.h"
 #include "vidprobe/probe/sweep.h"
 
 namespace vidprobe::cli {
@@ -16,26 +17,10 @@ void register_sweep(CLI::App& app) {
   auto batch = std::make_shared<int>(0);
   auto lr = std::make_shared<double>(0);
   auto& x = request->extract;
-  cmd->add_option("--backbone", x.backbone, "Backbone name (see 'vidprobe extract --help')")
-      ->required();
-  cmd->add_option("--weights", x.weights, "Backbone checkpoint file or directory");
-  cmd->add_option("--data", x.dataset_root, "Dataset root")->required();
-  cmd->add_option("--data-kind", x.dataset_kind, "synthetic | co3d | dl3dv")->capture_default_str();
-  cmd->add_option("--train-ratio", x.train_ratio, "Fraction of sequences in the train split")
-      ->capture_default_str();
+  auto flags = add_extraction_options(*cmd, x);
   cmd->add_option("--layers", *layers, "Comma-separated blocks, e.g. 3,6,9")->required();
   cmd->add_option("--timesteps", *timesteps,
                   "Comma-separated diffusion timesteps, e.g. 100,200,400,800");
-  cmd->add_option("--noise-seed", x.point.noise_seed,
-                  "Diffusion backbones: seed of the noise draw");
-  cmd->add_option("--frames", x.frames, "Frames per clip")->capture_default_str();
-  cmd->add_option("--sampling", x.sampling, "uniform | random | strided")->capture_default_str();
-  cmd->add_option("--gt-size", x.gt_size,
-                  "Ground-truth resolution (square); 0 = backbone input size")
-      ->capture_default_str();
-  cmd->add_option("--temporal", x.temporal, "video | per-frame | shuffled")->capture_default_str();
-  cmd->add_option("--dtype", x.dtype, "Cache dtype: fp16 | fp32")->capture_default_str();
-  cmd->add_option("--seed", x.seed, "Seed for clip sampling")->capture_default_str();
   cmd->add_option("--out", request->out_dir, "Sweep directory (resumable)")->required();
   cmd->add_option("--config", request->config_file, "Probe configuration (JSON)");
   cmd->add_option("--steps", *steps, "Training steps per probe (overrides the config)");
@@ -49,6 +34,7 @@ void register_sweep(CLI::App& app) {
   cmd->add_option("--heatmap-metric", request->heatmap_metric, "Metric drawn in the heat map")
       ->capture_default_str();
   cmd->callback([=] {
+    flags->apply(request->extract);
     request->layers = probe::parse_int_list(*layers, "--layers");
     if (!timesteps->empty()) request->timesteps = probe::parse_int_list(*timesteps, "--timesteps");
     request->extract.device = request->device;

@@ -134,7 +134,6 @@ TEST(WanBackboneCuda, RealSizeCheckpointsMatchDiffusers) {
   const auto reference = load_safetensors(root / "reference.safetensors");
   FeatureOptions options;
   options.text_context = root / "context.safetensors";
-  options.cuda_dtype = "fp32";
   options.cudnn_benchmark = false;
   const bool tf32 = at::globalContext().allowTF32CuDNN();
   at::globalContext().setAllowTF32CuDNN(false);

@@ -4,6 +4,7 @@
 #include <torch/torch.h>
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -13,23 +14,23 @@ namespace vidprobe::backbones {
 
 // Where in the network features are read.
 struct ExtractionPoint {
-  int layer = -1;                     // block index, 0-based; -1 = the family's default
-  std::optional<int> timestep;        // diffusion models: denoising timestep (0..999)
-  std::uint64_t noise_seed = 0;       // diffusion models: seed of the noise draw
+  int layer = -1;                // block index, 0-based; -1 = the family's default
+  std::optional<int> timestep;   // diffusion models: denoising timestep (0..999)
+  std::uint64_t noise_seed = 0;  // diffusion models: seed of the noise draw
 };
 
 // What a backbone expects as input.
 struct InputSpec {
-  int height = 224, width = 224;          // pixels fed to the network
+  int height = 224, width = 224;                  // pixels fed to the network
   std::vector<double> mean{0.485, 0.456, 0.406};  // per-channel normalisation of [0, 1] RGB
   std::vector<double> std{0.229, 0.224, 0.225};
-  int frames_multiple = 1;                // clip length must be k * this (+ frames_offset)
-  int frames_offset = 0;                  // e.g. WAN wants 4k + 1 frames
+  int frames_multiple = 1;  // clip length must be k * this (+ frames_offset)
+  int frames_offset = 0;    // e.g. WAN wants 4k + 1 frames
   int patch_size = 16;
 };
 
 struct FeatureMaps {
-  torch::Tensor features;   // (T, C, h, w) one map per input frame
+  torch::Tensor features;            // (T, C, h, w) one map per input frame
   std::vector<int64_t> native_grid;  // the backbone's own token grid, e.g. {T/2, h, w}
 };
 
@@ -43,6 +44,15 @@ class Backbone {
   virtual ExtractionPoint default_point() const = 0;
   // clip: (T, 3, H, W) float in [0, 1] RGB at input_spec() size (normalisation happens inside).
   virtual FeatureMaps extract(const torch::Tensor& clip, const ExtractionPoint& point) = 0;
+  // Features at several points of one clip, in the order asked. Backbones whose input passes
+  // through a costly shared stage (WAN's VAE encoding) override this to run that stage once.
+  virtual std::vector<FeatureMaps> extract_many(const torch::Tensor& clip,
+                                                const std::vector<ExtractionPoint>& points) {
+    std::vector<FeatureMaps> out;
+    out.reserve(points.size());
+    for (const auto& point : points) out.push_back(extract(clip, point));
+    return out;
+  }
   virtual void to(torch::Device device, torch::Dtype dtype) = 0;
 };
 
@@ -53,7 +63,18 @@ struct BackboneOptions {
   bool random_init = false;
   std::uint64_t seed = 0;
   torch::Device device = torch::kCPU;
-  torch::Dtype dtype = torch::kFloat32;
+  torch::Dtype dtype = torch::kFloat32;  // compute dtype of the network's weights
+  // Family-specific settings, `--backbone-opt key=value` on the command line (e.g. WAN's
+  // text_context or noise_draws). A family rejects keys it does not know, listing the ones it does.
+  std::map<std::string, std::string> extra;
 };
+
+// "fp32" | "bf16" | "fp16" -> dtype; throws vidprobe::Error naming `what` (an option) otherwise.
+torch::Dtype compute_dtype_from_name(const std::string& name, const std::string& what);
+
+// Throws vidprobe::Error when `extra` holds a key outside `known`, naming it and the known keys.
+void require_known_extra_options(const std::string& backbone,
+                                 const std::map<std::string, std::string>& extra,
+                                 const std::vector<std::string>& known);
 
 }  // namespace vidprobe::backbones

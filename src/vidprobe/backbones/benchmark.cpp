@@ -10,13 +10,6 @@
 namespace vidprobe::backbones {
 namespace {
 
-torch::Dtype parse_dtype(const std::string& name) {
-  if (name == "fp32") return torch::kFloat32;
-  if (name == "bf16") return torch::kBFloat16;
-  if (name == "fp16") return torch::kFloat16;
-  throw Error("--dtype must be fp32, bf16 or fp16; got '" + name + "'");
-}
-
 void synchronize(const torch::Device& device) {
   if (device.is_cuda()) torch::cuda::synchronize(device.index() < 0 ? 0 : device.index());
 }
@@ -29,7 +22,7 @@ nlohmann::json benchmark_backbone(const BackboneBenchOptions& options) {
   backbone_options.weights = options.weights;
   backbone_options.random_init = options.weights.empty();
   backbone_options.device = device;
-  backbone_options.dtype = parse_dtype(options.dtype);
+  backbone_options.dtype = compute_dtype_from_name(options.dtype, "--dtype");
   auto backbone = create_backbone(options.backbone, backbone_options);
   backbone->to(device, backbone_options.dtype);
   const auto spec = backbone->input_spec();

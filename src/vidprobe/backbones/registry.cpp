@@ -1,7 +1,10 @@
 #include "vidprobe/backbones/registry.h"
 
+#include <algorithm>
+
 #include "vidprobe/backbones/baselines.h"
 #include "vidprobe/backbones/dinov2.h"
+#include "vidprobe/backbones/vggt.h"
 #include "vidprobe/backbones/videomae.h"
 #include "vidprobe/backbones/vjepa2.h"
 #include "vidprobe/backbones/wan_backbone.h"
@@ -36,28 +39,40 @@ const std::vector<BackboneInfo>& registered_backbones() {
       {"dinov2-vitg14-reg", "dinov2",
        "DINOv2 ViT-g/14 with 4 registers (facebook/dinov2-with-registers-giant), per frame", true,
        dinov2_factory("dinov2-vitg14-reg")},
-      {"videomae-base", "videomae", "VideoMAE ViT-B, tubelet 2x16x16, 16 frames (MCG-NJU/videomae-base)",
-       true, videomae_factory("videomae-base")},
+      {"videomae-base", "videomae",
+       "VideoMAE ViT-B, tubelet 2x16x16, 16 frames (MCG-NJU/videomae-base)", true,
+       videomae_factory("videomae-base")},
       {"videomae-large", "videomae",
        "VideoMAE ViT-L, tubelet 2x16x16, 16 frames (MCG-NJU/videomae-large)", true,
        videomae_factory("videomae-large")},
       {"videomae-huge", "videomae",
-       "VideoMAE ViT-H, tubelet 2x16x16, 16 frames (MCG-NJU/videomae-huge-finetuned-kinetics)", true,
-       videomae_factory("videomae-huge")},
-      {"vjepa2-vitl-fpc64-256", "vjepa2", "V-JEPA 2 ViT-L, 3D RoPE, 256 px (facebook/vjepa2-vitl-fpc64-256)",
-       true, vjepa2_factory("vjepa2-vitl-fpc64-256")},
-      {"vjepa2-vith-fpc64-256", "vjepa2", "V-JEPA 2 ViT-H, 3D RoPE, 256 px (facebook/vjepa2-vith-fpc64-256)",
-       true, vjepa2_factory("vjepa2-vith-fpc64-256")},
-      {"vjepa2-vitg-fpc64-256", "vjepa2", "V-JEPA 2 ViT-g, 3D RoPE, 256 px (facebook/vjepa2-vitg-fpc64-256)",
-       true, vjepa2_factory("vjepa2-vitg-fpc64-256")},
-      {"vjepa2-vitg-fpc64-384", "vjepa2", "V-JEPA 2 ViT-g, 3D RoPE, 384 px (facebook/vjepa2-vitg-fpc64-384)",
-       true, vjepa2_factory("vjepa2-vitg-fpc64-384")},
+       "VideoMAE ViT-H, tubelet 2x16x16, 16 frames (MCG-NJU/videomae-huge-finetuned-kinetics)",
+       true, videomae_factory("videomae-huge")},
+      {"vjepa2-vitl-fpc64-256", "vjepa2",
+       "V-JEPA 2 ViT-L, 3D RoPE, 256 px (facebook/vjepa2-vitl-fpc64-256)", true,
+       vjepa2_factory("vjepa2-vitl-fpc64-256")},
+      {"vjepa2-vith-fpc64-256", "vjepa2",
+       "V-JEPA 2 ViT-H, 3D RoPE, 256 px (facebook/vjepa2-vith-fpc64-256)", true,
+       vjepa2_factory("vjepa2-vith-fpc64-256")},
+      {"vjepa2-vitg-fpc64-256", "vjepa2",
+       "V-JEPA 2 ViT-g, 3D RoPE, 256 px (facebook/vjepa2-vitg-fpc64-256)", true,
+       vjepa2_factory("vjepa2-vitg-fpc64-256")},
+      {"vjepa2-vitg-fpc64-384", "vjepa2",
+       "V-JEPA 2 ViT-g, 3D RoPE, 384 px (facebook/vjepa2-vitg-fpc64-384)", true,
+       vjepa2_factory("vjepa2-vitg-fpc64-384")},
       {"wan2.1-t2v-1.3b", "wan2.1",
        "WAN2.1 text-to-video 1.3B DiT: a block's hidden states at a denoising timestep", true,
        wan::wan_factory("wan2.1-t2v-1.3b")},
       {"wan2.1-t2v-14b", "wan2.1",
        "WAN2.1 text-to-video 14B DiT: a block's hidden states at a denoising timestep", true,
        wan::wan_factory("wan2.1-t2v-14b")},
+      {"vggt-1b", "vggt",
+       "VGGT-1B aggregator (facebook/VGGT-1B): frame | global tokens of a block, 518 px, whole "
+       "clip at once",
+       true,
+       [](const BackboneOptions& options) {
+         return make_vggt_backbone("vggt-1b", vggt_1b_config(), options);
+       }},
   };
   return registry;
 }
@@ -71,10 +86,31 @@ const BackboneInfo& find_backbone(const std::string& name) {
   throw Error("unknown backbone '" + name + "'; known backbones: " + known);
 }
 
+torch::Dtype compute_dtype_from_name(const std::string& name, const std::string& what) {
+  if (name == "fp32") return torch::kFloat32;
+  if (name == "bf16") return torch::kBFloat16;
+  if (name == "fp16") return torch::kFloat16;
+  throw Error(what + " must be fp32, bf16 or fp16; got '" + name + "'");
+}
+
+void require_known_extra_options(const std::string& backbone,
+                                 const std::map<std::string, std::string>& extra,
+                                 const std::vector<std::string>& known) {
+  for (const auto& [key, value] : extra) {
+    if (std::find(known.begin(), known.end(), key) != known.end()) continue;
+    std::string list;
+    for (const auto& k : known) list += (list.empty() ? "" : ", ") + k;
+    throw Error("backbone '" + backbone + "' has no option '" + key + "' (--backbone-opt " + key +
+                "=" + value + "); " + (known.empty() ? "it takes none" : "it takes: " + list));
+  }
+}
+
 std::unique_ptr<Backbone> create_backbone(const std::string& name, const BackboneOptions& options) {
   const auto& info = find_backbone(name);
   require(!info.needs_weights || !options.weights.empty() || options.random_init,
           "backbone '" + name + "' needs --weights (a checkpoint file or directory)");
+  // Only WAN reads family-specific options so far; everything else takes none.
+  if (info.family != "wan2.1") require_known_extra_options(name, options.extra, {});
   return info.create(options);
 }
 

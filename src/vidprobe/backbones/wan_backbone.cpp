@@ -19,11 +19,6 @@ namespace {
 // The token grid is the latent grid patched by 2: one token per 16x16 pixels.
 constexpr int kPixelsPerToken = kVaeSpatialStride * 2;
 
-std::string environment(const char* name) {
-  const char* value = std::getenv(name);
-  return value ? std::string(value) : std::string();
-}
-
 int parse_int(const std::string& text, const std::string& what) {
   try {
     std::size_t used = 0;
@@ -68,16 +63,6 @@ void check_matches_preset(const DiTConfig& found, const DiTConfig& expected,
                     name + " has " + describe(expected));
 }
 
-torch::Dtype dtype_for(const torch::Device& device, torch::Dtype requested,
-                       const FeatureOptions& options) {
-  if (!device.is_cuda() || requested != torch::kFloat32) return requested;
-  // The reference runs the DiT and umT5 in bf16 on GPUs; BackboneOptions' float32 default is
-  // taken as "unspecified" there unless VIDPROBE_WAN_DTYPE=fp32 asks for it.
-  require(options.cuda_dtype == "bf16" || options.cuda_dtype == "fp32",
-          "VIDPROBE_WAN_DTYPE must be bf16 or fp32, got '" + options.cuda_dtype + "'");
-  return options.cuda_dtype == "bf16" ? torch::kBFloat16 : torch::kFloat32;
-}
-
 torch::Tensor compute_text_context(const ModelFiles& files, const FeatureOptions& options,
                                    const torch::Device& device, torch::Dtype dtype) {
   const auto config = fs::exists(files.text_encoder_config)
@@ -93,31 +78,41 @@ torch::Tensor compute_text_context(const ModelFiles& files, const FeatureOptions
 
 }  // namespace
 
-FeatureOptions feature_options_from_environment() {
+FeatureOptions feature_options_from(const std::string& backbone,
+                                    const std::map<std::string, std::string>& extra) {
+  require_known_extra_options(
+      backbone, extra, {"text_context", "prompt_ids", "noise_draws", "size", "cudnn_benchmark"});
   FeatureOptions options;
-  options.text_context = environment("VIDPROBE_WAN_TEXT_CONTEXT");
-  if (const auto ids = environment("VIDPROBE_WAN_PROMPT_IDS"); !ids.empty()) {
+  const auto value_of = [&](const char* key) {
+    const auto found = extra.find(key);
+    return found == extra.end() ? std::string() : found->second;
+  };
+  options.text_context = value_of("text_context");
+  if (const auto ids = value_of("prompt_ids"); !ids.empty()) {
     options.prompt_ids.clear();
     std::stringstream stream(ids);
     for (std::string item; std::getline(stream, item, ',');)
-      options.prompt_ids.push_back(parse_int(item, "VIDPROBE_WAN_PROMPT_IDS"));
+      options.prompt_ids.push_back(parse_int(item, "--backbone-opt prompt_ids"));
   }
-  if (const auto draws = environment("VIDPROBE_WAN_NOISE_DRAWS"); !draws.empty())
-    options.noise_draws = parse_int(draws, "VIDPROBE_WAN_NOISE_DRAWS");
-  require(options.noise_draws >= 1, "VIDPROBE_WAN_NOISE_DRAWS must be at least 1, got " +
+  if (const auto draws = value_of("noise_draws"); !draws.empty())
+    options.noise_draws = parse_int(draws, "--backbone-opt noise_draws");
+  require(options.noise_draws >= 1, "--backbone-opt noise_draws must be at least 1, got " +
                                         std::to_string(options.noise_draws));
-  if (const auto size = environment("VIDPROBE_WAN_SIZE"); !size.empty()) {
+  if (const auto size = value_of("size"); !size.empty()) {
     const auto x = size.find('x');
     require(x != std::string::npos,
-            "VIDPROBE_WAN_SIZE must be HxW, e.g. 480x832; got '" + size + "'");
-    options.height = parse_int(size.substr(0, x), "VIDPROBE_WAN_SIZE height");
-    options.width = parse_int(size.substr(x + 1), "VIDPROBE_WAN_SIZE width");
+            "--backbone-opt size must be HxW, e.g. 480x832; got '" + size + "'");
+    options.height = parse_int(size.substr(0, x), "--backbone-opt size (height)");
+    options.width = parse_int(size.substr(x + 1), "--backbone-opt size (width)");
     require(options.height > 0 && options.width > 0 && options.height % kPixelsPerToken == 0 &&
                 options.width % kPixelsPerToken == 0,
-            "VIDPROBE_WAN_SIZE must be positive multiples of 16, got '" + size + "'");
+            "--backbone-opt size must be positive multiples of 16, got '" + size + "'");
   }
-  if (const auto dtype = environment("VIDPROBE_WAN_DTYPE"); !dtype.empty())
-    options.cuda_dtype = dtype;
+  if (const auto tune = value_of("cudnn_benchmark"); !tune.empty()) {
+    require(tune == "0" || tune == "1",
+            "--backbone-opt cudnn_benchmark must be 0 or 1, got '" + tune + "'");
+    options.cudnn_benchmark = tune == "1";
+  }
   return options;
 }
 
@@ -248,6 +243,11 @@ std::vector<FeatureMaps> WanBackbone::extract_at(const torch::Tensor& latents, i
   return results;
 }
 
+std::vector<FeatureMaps> WanBackbone::extract_many(const torch::Tensor& clip,
+                                                   const std::vector<ExtractionPoint>& points) {
+  return extract_at(encode(clip), clip.size(0), points);
+}
+
 FeatureMaps WanBackbone::extract(const torch::Tensor& clip, const ExtractionPoint& point) {
   const auto latents = encode(clip);
   return extract_at(latents, clip.size(0), {point}).front();
@@ -302,7 +302,7 @@ std::unique_ptr<Backbone> make_wan_backbone(const std::string& name, const Backb
                                             const FeatureOptions& feature_options) {
   const auto expected = preset(name);
   const auto device = options.device;
-  const auto dtype = dtype_for(device, options.dtype, feature_options);
+  const auto dtype = options.dtype;  // the DiT's and umT5's; the VAE always runs in float32
   auto vae_config = VaeConfig{};
   torch::Tensor context;
   std::unique_ptr<Transformer> dit;
@@ -331,9 +331,9 @@ std::unique_ptr<Backbone> make_wan_backbone(const std::string& name, const Backb
   } else {
     require(fs::exists(files.text_encoder), "'" + options.weights +
                                                 "' has no umT5 text encoder (text_encoder/ or "
-                                                "models_t5_umt5-xxl-enc-bf16.safetensors); set "
-                                                "VIDPROBE_WAN_TEXT_CONTEXT to a precomputed "
-                                                "context file instead (docs/wan.md)");
+                                                "models_t5_umt5-xxl-enc-bf16.safetensors); pass "
+                                                "--backbone-opt text_context=FILE, a precomputed "
+                                                "context (docs/wan.md)");
     context = compute_text_context(files, feature_options, device, dtype);
   }
 
@@ -357,7 +357,7 @@ std::function<std::unique_ptr<Backbone>(const BackboneOptions&)> wan_factory(
     const std::string& name) {
   preset(name);  // fails early on a typo in the registry
   return [name](const BackboneOptions& options) {
-    return make_wan_backbone(name, options, feature_options_from_environment());
+    return make_wan_backbone(name, options, feature_options_from(name, options.extra));
   };
 }
 

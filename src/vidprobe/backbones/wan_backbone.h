@@ -13,6 +13,7 @@
 
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -27,23 +28,24 @@ namespace vidprobe::backbones::wan {
 // timestep as best but does not state its value: sweep it (docs/wan.md).
 inline constexpr int kDefaultTimestep = 250;
 
-// Settings BackboneOptions has no field for; read from the environment by the registry factory.
-//   VIDPROBE_WAN_TEXT_CONTEXT  precomputed context (safetensors; see load_text_context)
-//   VIDPROBE_WAN_PROMPT_IDS    umT5 token ids of the prompt, comma-separated (default: "1", the
-//                              empty prompt)
-//   VIDPROBE_WAN_NOISE_DRAWS   average the features over this many noise draws (default 1)
-//   VIDPROBE_WAN_SIZE          input HxW, e.g. 480x832 (default; multiples of 16)
-//   VIDPROBE_WAN_DTYPE         bf16 | fp32: DiT/umT5 compute dtype on CUDA (default bf16)
-//   VIDPROBE_WAN_CUDNN_BENCHMARK  0 turns off cuDNN autotuning of the VAE's convolutions
+// Settings BackboneOptions has no field for: `--backbone-opt key=value` (BackboneOptions::extra).
+//   text_context     precomputed context (safetensors; see load_text_context)
+//   prompt_ids       umT5 token ids of the prompt, comma-separated (default: "1", the empty prompt)
+//   noise_draws      average the features over this many noise draws (default 1)
+//   size             input HxW, e.g. 480x832 (default; multiples of 16)
+//   cudnn_benchmark  0 turns off cuDNN autotuning of the VAE's convolutions (default 1)
+// The DiT's and umT5's compute dtype is BackboneOptions::dtype (`vidprobe extract
+// --compute-dtype`).
 struct FeatureOptions {
   std::filesystem::path text_context;
   std::vector<int64_t> prompt_ids{1};
   int noise_draws = 1;
   int height = 480, width = 832;
-  std::string cuda_dtype = "bf16";
   bool cudnn_benchmark = true;
 };
-FeatureOptions feature_options_from_environment();
+// Throws vidprobe::Error on unknown keys or malformed values, naming the option.
+FeatureOptions feature_options_from(const std::string& backbone,
+                                    const std::map<std::string, std::string>& extra);
 
 // The latent frame that covers video frame t (0 -> 0; 4j-3..4j -> j).
 int64_t latent_frame_of(int64_t video_frame);
@@ -62,6 +64,9 @@ class WanBackbone : public Backbone {
   int feature_dim() const override { return dit_->config().dim; }
   ExtractionPoint default_point() const override;
   FeatureMaps extract(const torch::Tensor& clip, const ExtractionPoint& point) override;
+  // One VAE encoding for all points (a layer x timestep sweep never re-encodes a clip).
+  std::vector<FeatureMaps> extract_many(const torch::Tensor& clip,
+                                        const std::vector<ExtractionPoint>& points) override;
   // The VAE stays float32; dtype is the DiT's compute dtype.
   void to(torch::Device device, torch::Dtype dtype) override;
 

@@ -17,7 +17,9 @@ void write_atomically(const std::filesystem::path& path,
 // Convenience for whole-buffer writes.
 void write_file_atomically(const std::filesystem::path& path, std::string_view bytes);
 
-// Same for a directory: build in a temporary sibling, then rename; replaces nothing that exists.
+// Same for a directory: build in a temporary sibling, then rename over `dir`. An existing `dir` is
+// removed just before the rename (directories cannot be renamed over atomically), so a crash in
+// that instant leaves no `dir` rather than a half-written one.
 void write_directory_atomically(const std::filesystem::path& dir,
                                 const std::function<void(const std::filesystem::path& tmp_dir)>& fill);
 

@@ -53,11 +53,14 @@ void Progress::finish() {
   std::lock_guard lock(mutex_);
   if (finished_) return;
   finished_ = true;
+  // A log (not a terminal) already holds a complete line for this count: don't print it twice.
+  if (!tty_ && drawn_done_ == done_) return;
   draw(true);
 }
 
 void Progress::draw(bool final_line) {
   if (g_quiet) return;
+  drawn_done_ = done_;
   const double elapsed =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
   const double rate = elapsed > 0 ? static_cast<double>(done_) / elapsed : 0.0;

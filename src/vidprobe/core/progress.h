@@ -26,6 +26,7 @@ class Progress {
 
   std::string label_, unit_, note_;
   std::size_t total_, done_ = 0;
+  std::size_t drawn_done_ = static_cast<std::size_t>(-1);  // count in the last line printed
   std::chrono::steady_clock::time_point start_, last_draw_;
   bool finished_ = false, tty_;
   std::mutex mutex_;

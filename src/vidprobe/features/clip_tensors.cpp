@@ -15,20 +15,21 @@ torch::Tensor image_to_tensor(const ImageU8& image) {
       .clone();
 }
 
-ClipTensors clip_to_tensors(const Clip& clip, int input_width, int input_height, int gt_size) {
+ClipTensors clip_to_tensors(const Clip& clip, int input_width, int input_height, int gt_width,
+                            int gt_height) {
   require(!clip.frames.empty(), "clip '" + clip.id + "' has no frames");
   std::vector<torch::Tensor> inputs, images, depths, valids, extrinsics, intrinsics;
   for (const auto& frame : clip.frames) {
     const auto input = resize_and_center_crop(frame, {input_width, input_height, 1});
     inputs.push_back(image_to_tensor(input.rgb).to(torch::kFloat32) / 255.0);
-    const auto gt = resize_and_center_crop(frame, {gt_size, gt_size, 1});
+    const auto gt = resize_and_center_crop(frame, {gt_width, gt_height, 1});
     images.push_back(image_to_tensor(gt.rgb));
     if (gt.depth.empty()) {
-      depths.push_back(torch::zeros({gt_size, gt_size}));
-      valids.push_back(torch::zeros({gt_size, gt_size}, torch::kBool));
+      depths.push_back(torch::zeros({gt_height, gt_width}));
+      valids.push_back(torch::zeros({gt_height, gt_width}, torch::kBool));
     } else {
-      depths.push_back(torch::from_blob(const_cast<float*>(gt.depth.pixels.data()), {gt_size, gt_size}).clone());
-      valids.push_back(torch::from_blob(const_cast<std::uint8_t*>(gt.valid.pixels.data()), {gt_size, gt_size},
+      depths.push_back(torch::from_blob(const_cast<float*>(gt.depth.pixels.data()), {gt_height, gt_width}).clone());
+      valids.push_back(torch::from_blob(const_cast<std::uint8_t*>(gt.valid.pixels.data()), {gt_height, gt_width},
                                         torch::kUInt8)
                            .gt(0));
     }

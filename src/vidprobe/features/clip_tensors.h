@@ -17,7 +17,8 @@ struct ClipTensors {
   torch::Tensor intrinsics;      // (T, 3, 3) float, at H x W
 };
 
-ClipTensors clip_to_tensors(const Clip& clip, int input_width, int input_height, int gt_size);
+ClipTensors clip_to_tensors(const Clip& clip, int input_width, int input_height, int gt_width,
+                            int gt_height);
 
 torch::Tensor image_to_tensor(const ImageU8& image);  // H x W x 3 -> (3, H, W) uint8
 

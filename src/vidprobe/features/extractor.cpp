@@ -2,7 +2,9 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <future>
 #include <numeric>
 
@@ -20,78 +22,157 @@ namespace vidprobe::features {
 namespace fs = std::filesystem;
 namespace {
 
-// The settings that define what a cache holds; a resumed run must match them exactly.
-nlohmann::json cache_identity(const ExtractOptions& o, const backbones::Backbone& backbone, int layer,
-                              int gt_size) {
-  const auto spec = backbone.input_spec();
-  return {{"backbone", o.backbone},
-          {"weights", o.weights},
-          {"layer", layer},
-          {"timestep", o.point.timestep ? nlohmann::json(*o.point.timestep) : nlohmann::json()},
-          {"noise_seed", o.point.noise_seed},
-          {"dataset_kind", o.dataset_kind},
-          {"dataset_root", fs::absolute(o.dataset_root).lexically_normal().string()},
-          {"split", o.split},
-          {"train_ratio", o.train_ratio},
-          {"frames", o.frames},
-          {"sampling", o.sampling},
-          {"seed", o.seed},
-          {"temporal", o.temporal},
-          {"dtype", o.dtype},
-          {"input_size", {spec.height, spec.width}},
-          {"gt_size", gt_size}};
+struct GtSize {
+  int height = 0, width = 0;
+};
+
+// GT keeps the backbone input's aspect ratio (same field of view after the centre crop).
+GtSize gt_size_for(int requested_height, const backbones::InputSpec& spec) {
+  if (requested_height <= 0) return {spec.height, spec.width};
+  const int width = static_cast<int>(
+      std::lround(static_cast<double>(requested_height) * spec.width / spec.height));
+  return {requested_height, std::max(1, width)};
 }
 
-torch::Tensor run_backbone(backbones::Backbone& backbone, const torch::Tensor& clip,
-                           const backbones::ExtractionPoint& point, const std::string& temporal,
-                           std::uint64_t seed) {
-  if (temporal == "video") return backbone.extract(clip, point).features;
+// The settings that define what a cache holds; a resumed run must match them exactly.
+nlohmann::json cache_identity(const ExtractOptions& o, const backbones::Backbone& backbone,
+                              const backbones::ExtractionPoint& point, const GtSize& gt,
+                              const std::string& compute_dtype) {
+  const auto spec = backbone.input_spec();
+  nlohmann::json identity = {
+      {"backbone", o.backbone},
+      {"weights", o.weights},
+      {"layer", point.layer},
+      {"timestep", point.timestep ? nlohmann::json(*point.timestep) : nlohmann::json()},
+      {"noise_seed", point.noise_seed},
+      {"dataset_kind", o.dataset_kind},
+      {"dataset_root", fs::absolute(o.dataset_root).lexically_normal().string()},
+      {"split", o.split},
+      {"train_ratio", o.train_ratio},
+      {"frames", o.frames},
+      {"sampling", o.sampling},
+      {"seed", o.seed},
+      {"temporal", o.temporal},
+      {"dtype", o.dtype},
+      {"input_size", {spec.height, spec.width}},
+      {"gt_size",
+       gt.height == gt.width ? nlohmann::json(gt.height) : nlohmann::json({gt.height, gt.width})}};
+  // Added later; left out at their defaults so caches written before them stay valid.
+  if (o.probe_frames > 0) identity["probe_frames"] = o.probe_frames;
+  if (compute_dtype != "fp32") identity["compute_dtype"] = compute_dtype;
+  if (!o.backbone_options.empty()) identity["backbone_options"] = o.backbone_options;
+  return identity;
+}
+
+// Features of one clip at every point, (T, C, h, w) each, aligned with the clip's frame order.
+std::vector<torch::Tensor> run_backbone(backbones::Backbone& backbone, const torch::Tensor& clip,
+                                        const std::vector<backbones::ExtractionPoint>& points,
+                                        const std::string& temporal, std::uint64_t seed) {
+  std::vector<torch::Tensor> out;
+  if (temporal == "video") {
+    for (auto& maps : backbone.extract_many(clip, points)) out.push_back(maps.features);
+    return out;
+  }
   if (temporal == "per-frame") {
-    std::vector<torch::Tensor> maps;
-    for (int64_t t = 0; t < clip.size(0); ++t)
-      maps.push_back(backbone.extract(clip.slice(0, t, t + 1), point).features);
-    return torch::cat(maps, 0);
+    std::vector<std::vector<torch::Tensor>> per_point(points.size());
+    for (int64_t t = 0; t < clip.size(0); ++t) {
+      auto maps = backbone.extract_many(clip.slice(0, t, t + 1), points);
+      for (std::size_t p = 0; p < points.size(); ++p) per_point[p].push_back(maps[p].features);
+    }
+    for (auto& frames : per_point) out.push_back(torch::cat(frames, 0));
+    return out;
   }
   // shuffled: the backbone sees the frames in a random order; features are put back in the
   // original order so they stay aligned with the ground truth.
   auto generator = at::make_generator<at::CPUGeneratorImpl>(seed);
   auto order = torch::randperm(clip.size(0), generator, torch::kLong);
-  auto features = backbone.extract(clip.index_select(0, order.to(clip.device())), point).features;
-  return features.index_select(0, torch::argsort(order).to(features.device()));
+  const auto inverse = torch::argsort(order);
+  for (auto& maps : backbone.extract_many(clip.index_select(0, order.to(clip.device())), points))
+    out.push_back(maps.features.index_select(0, inverse.to(maps.features.device())));
+  return out;
+}
+
+std::string resolve_compute_dtype(const std::string& requested, const torch::Device& device) {
+  if (requested == "auto") return device.is_cuda() ? "bf16" : "fp32";
+  backbones::compute_dtype_from_name(requested, "--compute-dtype");  // validates
+  return requested;
+}
+
+bool shard_is_reusable(const fs::path& shard_path, const std::string& identity) {
+  if (!fs::exists(shard_path)) return false;
+  try {
+    const auto existing = SafetensorsFile::open(shard_path);  // validates the whole layout
+    return existing.metadata().count("identity") && existing.metadata().at("identity") == identity;
+  } catch (const Error&) {
+    return false;  // a damaged shard is recomputed, never trusted
+  }
 }
 
 }  // namespace
 
+std::vector<int64_t> probe_frame_indices(int64_t frames, int64_t kept) {
+  require(kept >= 1 && kept <= frames, "--probe-frames must be between 1 and --frames (" +
+                                           std::to_string(frames) + "); got " +
+                                           std::to_string(kept));
+  std::vector<int64_t> index(static_cast<std::size_t>(kept));
+  for (int64_t i = 0; i < kept; ++i)
+    index[static_cast<std::size_t>(i)] =
+        kept == 1 ? 0
+                  : static_cast<int64_t>(std::lround(static_cast<double>(i) * (frames - 1) /
+                                                     static_cast<double>(kept - 1)));
+  return index;
+}
+
 ExtractSummary extract_features(const ExtractOptions& options) {
-  require(options.temporal == "video" || options.temporal == "per-frame" || options.temporal == "shuffled",
+  return extract_features_at(options, {{options.point, options.out_dir}}).at(0);
+}
+
+std::vector<ExtractSummary> extract_features_at(const ExtractOptions& options,
+                                                const std::vector<ExtractTarget>& targets) {
+  require(options.temporal == "video" || options.temporal == "per-frame" ||
+              options.temporal == "shuffled",
           "--temporal must be video, per-frame or shuffled; got '" + options.temporal + "'");
   require(options.dtype == "fp16" || options.dtype == "fp32",
           "--dtype must be fp16 or fp32; got '" + options.dtype + "'");
-  require(options.frames >= 1, "--frames must be at least 1; got " + std::to_string(options.frames));
-  require(!options.out_dir.empty(), "--out is required");
+  require(options.frames >= 1,
+          "--frames must be at least 1; got " + std::to_string(options.frames));
+  require(!targets.empty(), "extract: no extraction point given");
+  for (const auto& target : targets) require(!target.out_dir.empty(), "--out is required");
+  if (options.probe_frames > 0)
+    probe_frame_indices(options.frames, options.probe_frames);  // validates
   const auto started = std::chrono::steady_clock::now();
   const torch::Device device(options.device);
   require(!device.is_cuda() || torch::cuda::is_available(),
           "--device " + options.device + " requested but no CUDA device is visible");
+  const auto compute_dtype = resolve_compute_dtype(options.compute_dtype, device);
 
   backbones::BackboneOptions backbone_options;
   backbone_options.weights = options.weights;
   backbone_options.seed = options.seed;
   backbone_options.device = device;
+  backbone_options.dtype = backbones::compute_dtype_from_name(compute_dtype, "--compute-dtype");
+  backbone_options.extra = options.backbone_options;
   auto backbone = backbones::create_backbone(options.backbone, backbone_options);
   const auto spec = backbone->input_spec();
   require(options.frames >= spec.frames_offset + spec.frames_multiple &&
               (options.frames - spec.frames_offset) % spec.frames_multiple == 0,
-          "backbone '" + options.backbone + "' needs clips of " + std::to_string(spec.frames_multiple) +
-              "k + " + std::to_string(spec.frames_offset) + " frames; --frames is " +
-              std::to_string(options.frames));
-  backbones::ExtractionPoint point = options.point;
-  if (point.layer < 0) point.layer = backbone->default_point().layer;
-  if (!point.timestep) point.timestep = backbone->default_point().timestep;
-  require(point.layer < backbone->num_layers(),
-          "--layer " + std::to_string(point.layer) + " is outside backbone '" + options.backbone +
-              "', which has layers 0.." + std::to_string(backbone->num_layers() - 1));
-  const int gt_size = options.gt_size > 0 ? options.gt_size : spec.height;
+          "backbone '" + options.backbone + "' needs clips of " +
+              std::to_string(spec.frames_multiple) + "k + " + std::to_string(spec.frames_offset) +
+              " frames; --frames is " + std::to_string(options.frames));
+  const auto gt = gt_size_for(options.gt_size, spec);
+
+  std::vector<backbones::ExtractionPoint> points;
+  std::vector<std::string> identities;
+  for (const auto& target : targets) {
+    backbones::ExtractionPoint point = target.point;
+    if (point.layer < 0) point.layer = backbone->default_point().layer;
+    if (!point.timestep) point.timestep = backbone->default_point().timestep;
+    require(point.layer < backbone->num_layers(),
+            "--layer " + std::to_string(point.layer) + " is outside backbone '" + options.backbone +
+                "', which has layers 0.." + std::to_string(backbone->num_layers() - 1));
+    points.push_back(point);
+    identities.push_back(cache_identity(options, *backbone, point, gt, compute_dtype).dump());
+  }
 
   DatasetOptions dataset_options;
   dataset_options.split = options.split;
@@ -99,86 +180,109 @@ ExtractSummary extract_features(const ExtractOptions& options) {
   const auto dataset = open_dataset(options.dataset_kind, options.dataset_root, dataset_options);
   const auto& sequences = dataset->sequences();
   require(!sequences.empty(), "dataset '" + options.dataset_root.string() + "' (" +
-                                  options.dataset_kind + ", split " + options.split + ") has no sequences");
+                                  options.dataset_kind + ", split " + options.split +
+                                  ") has no sequences");
   ClipSampling sampling;
   sampling.mode = parse_clip_sampling_mode(options.sampling);
   sampling.num_frames = options.frames;
   sampling.seed = options.seed;
 
   // A cache extracted with other settings is never mixed with this one.
-  const auto identity = cache_identity(options, *backbone, point.layer, gt_size);
-  const auto manifest_path = options.out_dir / "manifest.json";
-  std::vector<std::string> done;
-  if (fs::exists(manifest_path)) {
-    nlohmann::json previous;
-    try {
-      previous = nlohmann::json::parse(read_file(manifest_path));
-    } catch (const nlohmann::json::exception& e) {
-      throw Error("cannot resume: '" + manifest_path.string() + "' is malformed: " + e.what());
+  std::vector<nlohmann::json> manifests;
+  std::vector<std::vector<std::string>> done(targets.size());
+  for (std::size_t k = 0; k < targets.size(); ++k) {
+    const auto identity = nlohmann::json::parse(identities[k]);
+    const auto manifest_path = targets[k].out_dir / "manifest.json";
+    if (fs::exists(manifest_path)) {
+      nlohmann::json previous;
+      try {
+        previous = nlohmann::json::parse(read_file(manifest_path));
+      } catch (const nlohmann::json::exception& e) {
+        throw Error("cannot resume: '" + manifest_path.string() + "' is malformed: " + e.what());
+      }
+      require(previous.value("identity", nlohmann::json()) == identity,
+              "'" + targets[k].out_dir.string() +
+                  "' holds features extracted with other settings (" +
+                  previous.value("identity", nlohmann::json()).dump() + "); use another --out");
     }
-    require(previous.value("identity", nlohmann::json()) == identity,
-            "'" + options.out_dir.string() + "' holds features extracted with other settings (" +
-                previous.value("identity", nlohmann::json()).dump() + "); use another --out");
+    manifests.push_back({{"format", "vidprobe-feature-cache"},
+                         {"version", 1},
+                         {"identity", identity},
+                         {"feature_dim", backbone->feature_dim()},
+                         {"build", build_info()},
+                         {"clips", nlohmann::json::array()}});
   }
-
-  nlohmann::json manifest = {{"format", "vidprobe-feature-cache"}, {"version", 1}, {"identity", identity},
-                             {"feature_dim", backbone->feature_dim()}, {"build", build_info()},
-                             {"clips", nlohmann::json::array()}};
-  auto write_manifest = [&] {
-    manifest["clips"] = done;
-    write_file_atomically(manifest_path, manifest.dump(2) + "\n");
+  auto write_manifest = [&](std::size_t k) {
+    manifests[k]["clips"] = done[k];
+    write_file_atomically(targets[k].out_dir / "manifest.json", manifests[k].dump(2) + "\n");
+  };
+  std::vector<int64_t> kept_frames;
+  if (options.probe_frames > 0)
+    kept_frames = probe_frame_indices(options.frames, options.probe_frames);
+  const auto keep = [&](const torch::Tensor& t) {
+    return kept_frames.empty() ? t : t.index_select(0, torch::tensor(kept_frames, torch::kLong));
   };
 
-  ExtractSummary summary;
-  Progress progress("extract " + options.backbone, sequences.size(), "clips");
+  std::vector<ExtractSummary> summaries(targets.size());
+  Progress progress(
+      "extract " + options.backbone +
+          (targets.size() > 1 ? " at " + std::to_string(targets.size()) + " points" : ""),
+      sequences.size(), "clips");
   // Load the next clip from disk while the backbone works on the current one.
   auto load = [&](std::size_t index) { return dataset->sample_clip(sequences[index], sampling); };
   std::future<Clip> next = std::async(std::launch::async, load, 0);
   for (std::size_t i = 0; i < sequences.size(); ++i) {
     Clip clip = next.get();
     if (i + 1 < sequences.size()) next = std::async(std::launch::async, load, i + 1);
-    const auto shard_path = options.out_dir / "clips" / (clip.id + ".safetensors");
-    bool reusable = false;
-    if (fs::exists(shard_path)) {
-      try {
-        const auto existing = SafetensorsFile::open(shard_path);  // validates the whole layout
-        reusable = existing.metadata().count("identity") &&
-                   existing.metadata().at("identity") == identity.dump();
-      } catch (const Error&) {
-        reusable = false;  // a damaged shard is recomputed, never trusted
-      }
+    std::vector<std::size_t> missing;
+    for (std::size_t k = 0; k < targets.size(); ++k) {
+      const auto shard_path = targets[k].out_dir / "clips" / (clip.id + ".safetensors");
+      if (shard_is_reusable(shard_path, identities[k]))
+        ++summaries[k].clips_skipped;
+      else
+        missing.push_back(k);
     }
-    if (reusable) {
-      ++summary.clips_skipped;
-    } else {
-      const auto inputs = clip_to_tensors(clip, spec.width, spec.height, gt_size);
-      torch::Tensor features;
+    if (!missing.empty()) {
+      const auto inputs = clip_to_tensors(clip, spec.width, spec.height, gt.width, gt.height);
+      std::vector<backbones::ExtractionPoint> wanted;
+      for (auto k : missing) wanted.push_back(points[k]);
+      std::vector<torch::Tensor> features;
       {
         torch::NoGradGuard no_grad;
-        features = run_backbone(*backbone, inputs.backbone_input.to(device), point, options.temporal,
-                                options.seed + stable_hash(clip.id));
+        features = run_backbone(*backbone, inputs.backbone_input.to(device), wanted,
+                                options.temporal, options.seed + stable_hash(clip.id));
       }
-      FeatureShard shard;
-      shard.clip_id = clip.id;
-      shard.features = features.to(torch::kCPU, options.dtype == "fp16" ? torch::kFloat16 : torch::kFloat32);
-      shard.images = inputs.gt_images;
-      shard.depth = inputs.depth;
-      shard.valid = inputs.valid;
-      shard.extrinsics = inputs.extrinsics;
-      shard.intrinsics = inputs.intrinsics;
-      shard.meta = {{"backbone", options.backbone}, {"layer", std::to_string(point.layer)},
-                    {"sequence", clip.meta.value("sequence", clip.id)},
-                    {"identity", identity.dump()}};
-      write_shard(options.out_dir, shard);
-      ++summary.clips_written;
+      for (std::size_t m = 0; m < missing.size(); ++m) {
+        const auto k = missing[m];
+        FeatureShard shard;
+        shard.clip_id = clip.id;
+        shard.features = keep(features[m].to(torch::kCPU, torch::kFloat32))
+                             .to(options.dtype == "fp16" ? torch::kFloat16 : torch::kFloat32);
+        shard.images = keep(inputs.gt_images);
+        shard.depth = keep(inputs.depth);
+        shard.valid = keep(inputs.valid);
+        shard.extrinsics = keep(inputs.extrinsics);
+        shard.intrinsics = keep(inputs.intrinsics);
+        shard.meta = {{"backbone", options.backbone},
+                      {"layer", std::to_string(points[k].layer)},
+                      {"sequence", clip.meta.value("sequence", clip.id)},
+                      {"identity", identities[k]}};
+        if (points[k].timestep) shard.meta["timestep"] = std::to_string(*points[k].timestep);
+        write_shard(targets[k].out_dir, shard);
+        ++summaries[k].clips_written;
+      }
     }
-    done.push_back(clip.id);
-    write_manifest();
+    for (std::size_t k = 0; k < targets.size(); ++k) {
+      done[k].push_back(clip.id);
+      write_manifest(k);
+    }
     progress.advance();
   }
   progress.finish();
-  summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  return summary;
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  for (auto& summary : summaries) summary.seconds = seconds;
+  return summaries;
 }
 
 }  // namespace vidprobe::features

@@ -64,52 +64,63 @@ json run_sweep(const SweepRequest& request) {
   for (int t : request.timesteps) timesteps.emplace_back(t);
   if (timesteps.empty()) timesteps.emplace_back(std::nullopt);
 
-  json points = json::array();
-  for (int layer : request.layers) {
-    for (const auto& timestep : timesteps) {
-      const auto name = point_name(layer, timestep);
-      std::cerr << "sweep: " << name << "\n";
-      const auto cache_root = request.out_dir / "features" / name;
-      for (const char* split : {"train", "test"}) {
-        auto extract = request.extract;
-        extract.point.layer = layer;
-        extract.point.timestep = timestep;
-        extract.split = split;
-        extract.out_dir = cache_root / split;
-        features::extract_features(extract);  // skips finished clips
-      }
-      const auto run_dir = request.out_dir / "runs" / name;
-      const auto eval_dir = run_dir / "eval";
-      json metrics;
-      if (fs::exists(eval_dir / "metrics.json") && fs::exists(run_dir / "model.safetensors")) {
-        metrics = json::parse(read_file(eval_dir / "metrics.json"));
-      } else {
-        if (!fs::exists(run_dir / "model.safetensors")) {
-          TrainRequest train;
-          train.features_dir = cache_root / "train";
-          train.run_dir = run_dir;
-          train.config_file = request.config_file;
-          train.overrides = request.overrides;
-          train.device = request.device;
-          train.threads = request.threads;
-          train.progress = request.progress;
-          train.resume = fs::exists(run_dir / "config.json");
-          train_from_cache(train);
-        }
-        EvalRequest eval;
-        eval.run_dir = run_dir;
-        eval.features_dir = cache_root / "test";
-        eval.out_dir = eval_dir;
-        eval.device = request.device;
-        eval.threads = request.threads;
-        eval.progress = request.progress;
-        metrics = evaluate_from_cache(eval);
-      }
-      json point = {
-          {"name", name}, {"layer", layer}, {"run", run_dir.string()}, {"metrics", metrics}};
-      point["timestep"] = timestep ? json(*timestep) : json(nullptr);
-      points.push_back(point);
+  // Features first, for every point at once: each clip is read and encoded once per split (WAN's
+  // VAE latent is shared by all layers and timesteps), not once per grid point.
+  std::vector<std::pair<int, std::optional<int>>> grid;
+  for (int layer : request.layers)
+    for (const auto& timestep : timesteps) grid.emplace_back(layer, timestep);
+  for (const char* split : {"train", "test"}) {
+    auto extract = request.extract;
+    extract.split = split;
+    std::vector<features::ExtractTarget> targets;
+    for (const auto& [layer, timestep] : grid) {
+      features::ExtractTarget target;
+      target.point = request.extract.point;
+      target.point.layer = layer;
+      target.point.timestep = timestep;
+      target.out_dir = request.out_dir / "features" / point_name(layer, timestep) / split;
+      targets.push_back(target);
     }
+    std::cerr << "sweep: extracting the " << split << " split at " << targets.size() << " points\n";
+    features::extract_features_at(extract, targets);  // skips finished clips
+  }
+
+  json points = json::array();
+  for (const auto& [layer, timestep] : grid) {
+    const auto name = point_name(layer, timestep);
+    std::cerr << "sweep: " << name << "\n";
+    const auto cache_root = request.out_dir / "features" / name;
+    const auto run_dir = request.out_dir / "runs" / name;
+    const auto eval_dir = run_dir / "eval";
+    json metrics;
+    if (fs::exists(eval_dir / "metrics.json") && fs::exists(run_dir / "model.safetensors")) {
+      metrics = json::parse(read_file(eval_dir / "metrics.json"));
+    } else {
+      if (!fs::exists(run_dir / "model.safetensors")) {
+        TrainRequest train;
+        train.features_dir = cache_root / "train";
+        train.run_dir = run_dir;
+        train.config_file = request.config_file;
+        train.overrides = request.overrides;
+        train.device = request.device;
+        train.threads = request.threads;
+        train.progress = request.progress;
+        train.resume = fs::exists(run_dir / "config.json");
+        train_from_cache(train);
+      }
+      EvalRequest eval;
+      eval.run_dir = run_dir;
+      eval.features_dir = cache_root / "test";
+      eval.out_dir = eval_dir;
+      eval.device = request.device;
+      eval.threads = request.threads;
+      eval.progress = request.progress;
+      metrics = evaluate_from_cache(eval);
+    }
+    json point = {
+        {"name", name}, {"layer", layer}, {"run", run_dir.string()}, {"metrics", metrics}};
+    point["timestep"] = timestep ? json(*timestep) : json(nullptr);
+    points.push_back(point);
   }
   json sweep = {{"backbone", request.extract.backbone},
                 {"data", request.extract.dataset_root.string()},

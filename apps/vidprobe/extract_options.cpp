@@ -1,0 +1,58 @@
+#include "extract_options.h"
+
+#include "vidprobe/backbones/registry.h"
+#include "vidprobe/core/error.h"
+
+namespace vidprobe::cli {
+
+void ExtractionFlags::apply(features::ExtractOptions& options) const {
+  for (const auto& item : backbone_opts) {
+    const auto equals = item.find('=');
+    require(equals != std::string::npos && equals > 0,
+            "--backbone-opt expects key=value, got '" + item + "'");
+    options.backbone_options[item.substr(0, equals)] = item.substr(equals + 1);
+  }
+}
+
+std::shared_ptr<ExtractionFlags> add_extraction_options(CLI::App& cmd,
+                                                        features::ExtractOptions& x) {
+  auto flags = std::make_shared<ExtractionFlags>();
+  std::string names;
+  for (const auto& info : backbones::registered_backbones())
+    names += (names.empty() ? "" : ", ") + info.name;
+  cmd.add_option("--backbone", x.backbone, "Backbone name (" + names + ")")->capture_default_str();
+  cmd.add_option("--weights", x.weights, "Checkpoint file or directory (safetensors as published)");
+  cmd.add_option("--backbone-opt", flags->backbone_opts,
+                 "Family-specific setting key=value, repeatable (WAN: text_context, prompt_ids, "
+                 "noise_draws, size, cudnn_benchmark; see docs/backbones.md)");
+  cmd.add_option("--compute-dtype", x.compute_dtype,
+                 "Backbone weights: auto (bf16 on CUDA, fp32 on CPU) | fp32 | bf16 | fp16")
+      ->capture_default_str();
+  cmd.add_option("--noise-seed", x.point.noise_seed, "Diffusion backbones: seed of the noise draw")
+      ->capture_default_str();
+  cmd.add_option("--data", x.dataset_root, "Dataset root")->required();
+  cmd.add_option("--data-kind", x.dataset_kind, "synthetic | co3d | dl3dv")->capture_default_str();
+  cmd.add_option("--train-ratio", x.train_ratio, "Fraction of sequences in the train split")
+      ->capture_default_str();
+  cmd.add_option("--frames", x.frames, "Frames per clip fed to the backbone (the paper: 4)")
+      ->capture_default_str();
+  cmd.add_option("--probe-frames", x.probe_frames,
+                 "Frames kept for the probe, evenly spaced, after the backbone saw all --frames "
+                 "(e.g. WAN: --frames 17 --probe-frames 4); 0 = all")
+      ->capture_default_str();
+  cmd.add_option("--sampling", x.sampling, "uniform | random | strided")->capture_default_str();
+  cmd.add_option("--gt-size", x.gt_size,
+                 "Ground-truth height; the width follows the backbone input's aspect ratio "
+                 "(0 = the backbone input size)")
+      ->capture_default_str();
+  cmd.add_option("--temporal", x.temporal,
+                 "video (whole clip at once) | per-frame (no temporal context) | shuffled (frames "
+                 "in random order)")
+      ->capture_default_str();
+  cmd.add_option("--dtype", x.dtype, "Cache dtype: fp16 | fp32")->capture_default_str();
+  cmd.add_option("--seed", x.seed, "Seed for clip sampling, shuffling and random backbones")
+      ->capture_default_str();
+  return flags;
+}
+
+}  // namespace vidprobe::cli

@@ -1,0 +1,137 @@
+// extract_features / extract_features_at on a tiny rendered set: several points in one pass give
+// the same caches as one pass per point, --probe-frames keeps evenly spaced frames of features and
+// ground truth alike, and settings a backbone does not take are refused by name.
+#include "vidprobe/features/extractor.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <torch/torch.h>
+#include <unistd.h>
+
+#include <cstdlib>
+
+#include "vidprobe/core/atomic_file.h"
+#include "vidprobe/core/error.h"
+#include "vidprobe/features/feature_cache.h"
+
+namespace vidprobe::features {
+namespace {
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+
+class ExtractorTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    root_ = fs::temp_directory_path() / ("vidprobe_extractor_" + std::to_string(::getpid()));
+    fs::remove_all(root_);
+    fs::create_directories(root_);
+    const std::string command = std::string(VIDPROBE_BINARY) +
+                                " render --family objects --clips 2 --frames 5 --size 48 --seed 3 "
+                                "--out '" +
+                                (root_ / "data").string() + "' > '" +
+                                (root_ / "render.log").string() + "' 2>&1";
+    ASSERT_EQ(WEXITSTATUS(std::system(command.c_str())), 0) << read_file(root_ / "render.log");
+  }
+  static void TearDownTestSuite() { fs::remove_all(root_); }
+
+  static ExtractOptions options(const std::string& backbone, const std::string& out) {
+    ExtractOptions o;
+    o.backbone = backbone;
+    o.dataset_root = root_ / "data";
+    o.frames = 5;
+    o.gt_size = 24;
+    o.dtype = "fp32";
+    o.seed = 5;
+    o.out_dir = root_ / out;
+    return o;
+  }
+  static FeatureShard only_shard(const fs::path& dir, std::size_t index = 0) {
+    const auto cache = FeatureCache::open(dir);
+    return cache.load(cache.clip_ids().at(index));
+  }
+
+  static fs::path root_;
+};
+fs::path ExtractorTest::root_;
+
+TEST_F(ExtractorTest, SeveralPointsInOnePassMatchOnePassPerPoint) {
+  auto shared = options("random-vit", "unused");
+  backbones::ExtractionPoint early, late;
+  early.layer = 1;
+  late.layer = 4;
+  const auto summaries =
+      extract_features_at(shared, {{early, root_ / "multi_l1"}, {late, root_ / "multi_l4"}});
+  ASSERT_EQ(summaries.size(), 2u);
+  EXPECT_EQ(summaries[0].clips_written, 2);
+  EXPECT_EQ(summaries[1].clips_written, 2);
+
+  auto single = options("random-vit", "single_l4");
+  single.point = late;
+  extract_features(single);
+  for (std::size_t clip = 0; clip < 2; ++clip) {
+    const auto together = only_shard(root_ / "multi_l4", clip);
+    const auto alone = only_shard(root_ / "single_l4", clip);
+    EXPECT_TRUE(torch::equal(together.features, alone.features)) << clip;
+    EXPECT_TRUE(torch::equal(together.depth, alone.depth)) << clip;
+    EXPECT_FALSE(torch::allclose(only_shard(root_ / "multi_l1", clip).features, alone.features));
+  }
+  const auto manifest = nlohmann::json::parse(read_file(root_ / "multi_l1" / "manifest.json"));
+  EXPECT_EQ(manifest["identity"]["layer"], 1);
+  // A second pass finds every shard done and writes nothing.
+  const auto again =
+      extract_features_at(shared, {{early, root_ / "multi_l1"}, {late, root_ / "multi_l4"}});
+  EXPECT_EQ(again[0].clips_skipped, 2);
+  EXPECT_EQ(again[1].clips_written, 0);
+}
+
+TEST_F(ExtractorTest, ProbeFramesKeepEvenlySpacedFramesOfFeaturesAndGroundTruth) {
+  extract_features(options("pixels", "all_frames"));
+  auto subsampled = options("pixels", "three_frames");
+  subsampled.probe_frames = 3;
+  extract_features(subsampled);
+  const auto all = only_shard(root_ / "all_frames");
+  const auto kept = only_shard(root_ / "three_frames");
+  const auto index = torch::tensor({0, 2, 4}, torch::kLong);
+  ASSERT_EQ(kept.features.size(0), 3);
+  EXPECT_TRUE(torch::equal(kept.features, all.features.index_select(0, index)));
+  EXPECT_TRUE(torch::equal(kept.depth, all.depth.index_select(0, index)));
+  EXPECT_TRUE(torch::equal(kept.extrinsics, all.extrinsics.index_select(0, index)));
+  EXPECT_TRUE(torch::equal(kept.images, all.images.index_select(0, index)));
+  const auto manifest = nlohmann::json::parse(read_file(root_ / "three_frames" / "manifest.json"));
+  EXPECT_EQ(manifest["identity"]["probe_frames"], 3);
+  // Resuming the same directory with other frames is refused.
+  subsampled.probe_frames = 2;
+  EXPECT_THROW(extract_features(subsampled), Error);
+}
+
+TEST(ProbeFrameIndices, SpreadFromFirstToLastFrame) {
+  EXPECT_EQ(probe_frame_indices(17, 4), (std::vector<int64_t>{0, 5, 11, 16}));
+  EXPECT_EQ(probe_frame_indices(5, 5), (std::vector<int64_t>{0, 1, 2, 3, 4}));
+  EXPECT_EQ(probe_frame_indices(9, 1), (std::vector<int64_t>{0}));
+  EXPECT_THROW(probe_frame_indices(4, 5), Error);
+  EXPECT_THROW(probe_frame_indices(4, 0), Error);
+}
+
+TEST_F(ExtractorTest, OptionsABackboneDoesNotTakeAreRefusedByName) {
+  auto o = options("pixels", "refused");
+  o.backbone_options["noise_draws"] = "4";
+  try {
+    extract_features(o);
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_THAT(e.what(), HasSubstr("backbone 'pixels' has no option 'noise_draws'"));
+  }
+  auto bad_dtype = options("pixels", "refused");
+  bad_dtype.compute_dtype = "int8";
+  try {
+    extract_features(bad_dtype);
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_THAT(e.what(), HasSubstr("--compute-dtype must be fp32, bf16 or fp16; got 'int8'"));
+  }
+  EXPECT_FALSE(fs::exists(root_ / "refused" / "manifest.json"));
+}
+
+}  // namespace
+}  // namespace vidprobe::features
