@@ -70,8 +70,10 @@ void hub_to_module_names(TensorMap& t, const ViTConfig& config) {
   }
 }
 
+}  // namespace
+
 // The original names, derived from the transformers layout through the same renaming (shapes only).
-ShapeMap original_layout(const ViTConfig& config) {
+ShapeMap dinov2_original_layout(const ViTConfig& config) {
   auto tensors = meta_tensors(dinov2_hub_layout(config));
   hub_to_module_names(tensors, config);
   ShapeMap layout = shapes_of(tensors);
@@ -83,6 +85,8 @@ ShapeMap original_layout(const ViTConfig& config) {
   layout["mask_token"] = {1, d};
   return layout;
 }
+
+namespace {
 
 class Dinov2Backbone final : public Backbone {
  public:
@@ -209,7 +213,7 @@ TensorMap dinov2_module_tensors(TensorMap checkpoint, const ViTConfig& config,
   auto tensors = select_backbone_tensors(std::move(checkpoint),
                                          {{"dinov2.", "dinov2_with_registers."}, {"classifier."}});
   if (is_original_layout(tensors)) {
-    require_layout(tensors, original_layout(config), source,
+    require_layout(tensors, dinov2_original_layout(config), source,
                    architecture_text(config) + " in the facebookresearch/dinov2 layout");
     tensors.erase("mask_token");
     rename_key(tensors, "patch_embed.proj.weight", "patch_embed.weight");

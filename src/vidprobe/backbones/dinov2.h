@@ -28,6 +28,9 @@ ViTConfig dinov2_config(const std::string& name);
 // The transformers checkpoint layout of a configuration (Dinov2Model or, with register tokens,
 // Dinov2WithRegistersModel), computed from the configuration alone.
 ShapeMap dinov2_hub_layout(const ViTConfig& config);
+// The facebookresearch/dinov2 (torch.hub) layout of a configuration: patch_embed.proj.*,
+// blocks.N.*, ls1.gamma, mask_token, ... (VGGT's aggregator.patch_embed.* uses it).
+ShapeMap dinov2_original_layout(const ViTConfig& config);
 
 // Checkpoint tensors in either published layout -> the ViT module's names, after a strict check
 // against the layout (vidprobe::Error listing mismatching keys; `source` names the checkpoint).

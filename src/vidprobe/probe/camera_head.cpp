@@ -6,7 +6,8 @@ namespace vidprobe::probe {
 namespace nn = torch::nn;
 
 CameraHeadImpl::CameraHeadImpl(const CameraHeadConfig& cfg, int64_t dim_in, int64_t num_heads,
-                               double mlp_ratio, bool qk_norm, bool across_frames)
+                               double mlp_ratio, bool qk_norm, bool across_frames,
+                               double trunk_layer_scale_init, double trunk_norm_eps)
     : config(cfg), attend_across_frames(across_frames) {
   token_norm = register_module("token_norm", nn::LayerNorm(nn::LayerNormOptions({dim_in})));
   BlockOptions block;
@@ -15,7 +16,8 @@ CameraHeadImpl::CameraHeadImpl(const CameraHeadConfig& cfg, int64_t dim_in, int6
   block.attention.qk_norm = qk_norm;
   block.attention.rope_frequency = 0;  // camera tokens have no grid position
   block.mlp_ratio = mlp_ratio;
-  block.layer_scale_init = 0;  // VGGT's camera trunk has no LayerScale
+  block.layer_scale_init = trunk_layer_scale_init;
+  block.norm_eps = trunk_norm_eps;
   for (int i = 0; i < config.trunk_depth; ++i) trunk->push_back(Block(block));
   register_module("trunk", trunk);
   trunk_norm = register_module("trunk_norm", nn::LayerNorm(nn::LayerNormOptions({dim_in})));

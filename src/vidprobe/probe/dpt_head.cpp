@@ -50,19 +50,22 @@ torch::Tensor uv_position_embedding(int64_t channels, int64_t h, int64_t w, doub
   return grid.slice(-1, 0, channels).permute({2, 0, 1}).to(options.dtype());
 }
 
-ResidualConvUnitImpl::ResidualConvUnitImpl(int64_t features)
+ResidualConvUnitImpl::ResidualConvUnitImpl(int64_t features, bool skip_from_activation_)
     : conv1(register_module("conv1",
                             nn::Conv2d(nn::Conv2dOptions(features, features, 3).padding(1)))),
       conv2(register_module("conv2",
-                            nn::Conv2d(nn::Conv2dOptions(features, features, 3).padding(1)))) {}
+                            nn::Conv2d(nn::Conv2dOptions(features, features, 3).padding(1)))),
+      skip_from_activation(skip_from_activation_) {}
 
 torch::Tensor ResidualConvUnitImpl::forward(const torch::Tensor& x) {
-  return x + conv2(torch::relu(conv1(torch::relu(x))));
+  const auto activated = torch::relu(x);
+  return (skip_from_activation ? activated : x) + conv2(torch::relu(conv1(activated)));
 }
 
-FusionBlockImpl::FusionBlockImpl(int64_t features, bool has_residual) {
-  if (has_residual) unit1 = register_module("unit1", ResidualConvUnit(features));
-  unit2 = register_module("unit2", ResidualConvUnit(features));
+FusionBlockImpl::FusionBlockImpl(int64_t features, bool has_residual, bool skip_from_activation) {
+  if (has_residual)
+    unit1 = register_module("unit1", ResidualConvUnit(features, skip_from_activation));
+  unit2 = register_module("unit2", ResidualConvUnit(features, skip_from_activation));
   out_conv = register_module("out_conv", nn::Conv2d(nn::Conv2dOptions(features, features, 1)));
 }
 
@@ -77,7 +80,8 @@ torch::Tensor FusionBlockImpl::forward(const torch::Tensor& coarse, const torch:
 }
 
 DptHeadImpl::DptHeadImpl(const DenseHeadConfig& cfg, int64_t dim_in, int64_t output_dim,
-                         int num_blocks, std::string activation_, std::string conf_activation_)
+                         int num_blocks, std::string activation_, std::string conf_activation_,
+                         bool skip_from_activation)
     : config(cfg),
       layer_indices(dpt_layer_indices(num_blocks)),
       activation(std::move(activation_)),
@@ -98,7 +102,7 @@ DptHeadImpl::DptHeadImpl(const DenseHeadConfig& cfg, int64_t dim_in, int64_t out
     level_convs->push_back(
         nn::Conv2d(nn::Conv2dOptions(oc[level], features, 3).padding(1).bias(false)));
   for (int level = 0; level < 4; ++level)
-    refine->push_back(FusionBlock(features, /*has_residual=*/level != 3));
+    refine->push_back(FusionBlock(features, /*has_residual=*/level != 3, skip_from_activation));
   register_module("projects", projects);
   register_module("resize_layers", resize_layers);
   register_module("level_convs", level_convs);

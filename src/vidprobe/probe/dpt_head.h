@@ -20,15 +20,19 @@ std::vector<int> dpt_layer_indices(int num_blocks);
 torch::Tensor uv_position_embedding(int64_t channels, int64_t h, int64_t w, double aspect_ratio,
                                     const torch::TensorOptions& options);
 
+// x + conv2(relu(conv1(relu(x)))). With skip_from_activation the skip carries relu(x) instead:
+// the released VGGT's (and MiDaS') ResidualConvUnit applies nn.ReLU(inplace=True) to its input
+// before the skip is added, so the sum it computes is relu(x) + conv2(...).
 struct ResidualConvUnitImpl : torch::nn::Module {
-  explicit ResidualConvUnitImpl(int64_t features);
+  explicit ResidualConvUnitImpl(int64_t features, bool skip_from_activation = false);
   torch::Tensor forward(const torch::Tensor& x);
   torch::nn::Conv2d conv1{nullptr}, conv2{nullptr};
+  bool skip_from_activation;
 };
 TORCH_MODULE(ResidualConvUnit);
 
 struct FusionBlockImpl : torch::nn::Module {
-  FusionBlockImpl(int64_t features, bool has_residual);
+  FusionBlockImpl(int64_t features, bool has_residual, bool skip_from_activation = false);
   // coarse: the running fused map; skip: this level's map (ignored without residual). The result
   // is resized to size when given, else upsampled x2.
   torch::Tensor forward(const torch::Tensor& coarse, const torch::Tensor& skip,
@@ -40,8 +44,10 @@ TORCH_MODULE(FusionBlock);
 
 struct DptHeadImpl : torch::nn::Module {
   // dim_in: width of the aggregator's intermediates (2 D); output_dim: values + 1 confidence.
+  // skip_from_activation: VGGT's residual units (see ResidualConvUnitImpl).
   DptHeadImpl(const DenseHeadConfig& config, int64_t dim_in, int64_t output_dim, int num_blocks,
-              std::string activation, std::string conf_activation);
+              std::string activation, std::string conf_activation,
+              bool skip_from_activation = false);
   // intermediates (B, S, P, dim_in) each -> values (B, S, H, W, output_dim - 1), conf (B, S, H, W).
   std::pair<torch::Tensor, torch::Tensor> forward(const std::vector<torch::Tensor>& intermediates,
                                                   int64_t patch_start, int64_t h, int64_t w,

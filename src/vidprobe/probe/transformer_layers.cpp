@@ -99,10 +99,12 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& x,
 BlockImpl::BlockImpl(const BlockOptions& options)
     : norm1(register_module(
           "norm1",
-          torch::nn::LayerNorm(torch::nn::LayerNormOptions({options.attention.dim}).eps(1e-6)))),
+          torch::nn::LayerNorm(
+              torch::nn::LayerNormOptions({options.attention.dim}).eps(options.norm_eps)))),
       norm2(register_module(
           "norm2",
-          torch::nn::LayerNorm(torch::nn::LayerNormOptions({options.attention.dim}).eps(1e-6)))),
+          torch::nn::LayerNorm(
+              torch::nn::LayerNormOptions({options.attention.dim}).eps(options.norm_eps)))),
       attn(register_module("attn", Attention(options.attention))),
       ls1(register_module("ls1", LayerScale(options.attention.dim, options.layer_scale_init))),
       ls2(register_module("ls2", LayerScale(options.attention.dim, options.layer_scale_init))),

@@ -64,6 +64,9 @@ struct BlockOptions {
   AttentionOptions attention;
   double mlp_ratio = 4.0;
   double layer_scale_init = 0.01;
+  // LayerNorm epsilon of norm1/norm2: 1e-6 in the probe (DINOv2's), 1e-5 in VGGT's aggregator and
+  // camera trunk (torch's nn.LayerNorm default).
+  double norm_eps = 1e-6;
 };
 
 // x + LS1(Attn(LN(x))), then x + LS2(MLP(LN(x))).

@@ -1,0 +1,227 @@
+// VGGT against the reference implementation (facebookresearch/vggt; fixtures written by
+// tools/make_vggt_fixtures.py): aggregator tokens of every block and all head outputs of a small
+// random model, the real VGGT-1B layout and parameter count, strict rejection of other
+// checkpoints, and the `vggt-1b`-style backbone features.
+#include "vidprobe/backbones/vggt.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "backbones/checkpoint_test_support.h"
+#include "vidprobe/backbones/registry.h"
+#include "vidprobe/probe/probe_model.h"
+
+namespace vidprobe::backbones {
+namespace {
+
+using testing::error_message;
+using testing::fixture;
+using ::testing::HasSubstr;
+using testing::relative_error;
+
+constexpr double kParityTolerance = 1e-4;
+
+nlohmann::json fixture_meta() {
+  std::ifstream in(fixture("vggt", "meta.json"));
+  return nlohmann::json::parse(in);
+}
+
+// The small configuration of the fixture, read from meta.json so that it cannot drift.
+VggtConfig small_config() {
+  const auto s = fixture_meta().at("small");
+  VggtConfig c;
+  c.image_size = s.at("image_size");
+  c.patch_size = s.at("patch_size");
+  c.width = s.at("width");
+  c.depth = s.at("depth");
+  c.heads = s.at("heads");
+  c.mlp_ratio = s.at("mlp_ratio");
+  c.register_tokens = s.at("register_tokens");
+  c.rope_frequency = s.at("rope_frequency");
+  c.layer_scale_init = s.at("layer_scale_init");
+  c.patch_embed.image_size = c.image_size;
+  c.patch_embed.patch_size = c.patch_size;
+  c.patch_embed.width = s.at("patch_embed").at("width");
+  c.patch_embed.depth = s.at("patch_embed").at("depth");
+  c.patch_embed.heads = s.at("patch_embed").at("heads");
+  c.patch_embed.mlp_ratio = s.at("patch_embed").at("mlp_ratio");
+  c.patch_embed.register_tokens = c.register_tokens;
+  c.patch_embed.antialias_pos_interpolation = true;
+  c.dpt_layers = s.at("dpt_layers").get<std::vector<int>>();
+  c.dpt_features = s.at("dpt_features");
+  c.dpt_out_channels = s.at("dpt_out_channels").get<std::vector<int>>();
+  c.camera_trunk_depth = s.at("camera_trunk_depth");
+  c.camera_heads = s.at("camera_heads");
+  c.camera_iterations = s.at("camera_iterations");
+  return c;
+}
+
+TensorMap fixture_io() {
+  return load_safetensors(fixture("vggt", "small_io.safetensors"));
+}
+
+torch::Tensor fixture_images(const TensorMap& io) {
+  return io.at("images_u8").to(torch::kFloat32) / 255;
+}
+
+std::string weights_path() {
+  return fixture("vggt", "small.safetensors").string();
+}
+
+TEST(Vggt, MatchesReferenceAggregatorAndHeads) {
+  const auto io = fixture_io();
+  auto model = load_vggt_model(weights_path(), small_config());
+  torch::NoGradGuard no_grad;
+  const auto images = fixture_images(io);
+  const auto trunk = model->aggregator(images);
+  ASSERT_EQ(trunk.intermediates.size(), 4u);
+  EXPECT_EQ(trunk.patch_start, 5);
+  double worst = 0;
+  for (std::size_t i = 0; i < trunk.intermediates.size(); ++i) {
+    const double error =
+        relative_error(trunk.intermediates[i], io.at("tokens." + std::to_string(i)));
+    EXPECT_LT(error, kParityTolerance) << "block " << i;
+    worst = std::max(worst, error);
+  }
+
+  const auto out = model->forward(images);
+  ASSERT_EQ(out.pose_encodings.size(), 4u);
+  for (std::size_t k = 0; k < out.pose_encodings.size(); ++k)
+    EXPECT_LT(relative_error(out.pose_encodings[k], io.at("pose_enc." + std::to_string(k))),
+              kParityTolerance)
+        << "camera iteration " << k;
+  const std::vector<std::pair<std::string, torch::Tensor>> outputs = {
+      {"pose_enc", out.pose_encoding()},
+      {"depth", out.depth.unsqueeze(-1)},
+      {"depth_conf", out.depth_conf},
+      {"world_points", out.world_points},
+      {"world_points_conf", out.world_points_conf}};
+  for (const auto& [key, actual] : outputs) {
+    ASSERT_EQ(actual.sizes(), io.at(key).sizes()) << key;
+    const double error = relative_error(actual, io.at(key));
+    EXPECT_LT(error, kParityTolerance) << key;
+    worst = std::max(worst, error);
+  }
+  ::testing::Test::RecordProperty("worst_relative_error", testing::scientific(worst));
+}
+
+TEST(Vggt, ReferenceLayoutOfVggt1bMatchesTheReleasedModel) {
+  const auto meta = fixture_meta().at("vggt_1b");
+  const auto layout = vggt_reference_layout(vggt_1b_config());
+  ShapeMap expected;
+  for (const auto& [key, shape] : meta.at("layout").items())
+    expected[key] = shape.get<std::vector<int64_t>>();
+  // Compared as maps, so a failure lists the differing keys.
+  EXPECT_EQ(layout.size(), expected.size());
+  for (const auto& [key, shape] : expected) {
+    const auto it = layout.find(key);
+    ASSERT_NE(it, layout.end()) << "missing " << key;
+    EXPECT_EQ(it->second, shape) << key;
+  }
+  EXPECT_EQ(element_count(layout), meta.at("parameters_without_track_head").get<int64_t>());
+}
+
+TEST(Vggt, Vggt1bBuiltInCppHasTheReferenceParameterCount) {
+  const auto meta = fixture_meta().at("vggt_1b");
+  // Real size, random init: ~4.8 GB of float32 for a few seconds. The C++ model has no
+  // DINOv2 mask_token (1 x 1024, used in DINOv2's pre-training only; dropped when loading).
+  VggtModel model(vggt_1b_config());
+  const int64_t mask_token = 1024;
+  EXPECT_EQ(probe::count_parameters(*model) + mask_token,
+            meta.at("parameters_without_track_head").get<int64_t>());
+  EXPECT_EQ(probe::count_parameters(*model) + mask_token +
+                meta.at("parameters_per_module").at("track_head").get<int64_t>(),
+            meta.at("parameters_total").get<int64_t>());
+}
+
+TEST(Vggt, TrackHeadKeysAreReportedNotLoaded) {
+  auto checkpoint = load_safetensors(weights_path());
+  checkpoint["track_head.feature_extractor.norm.weight"] = torch::ones({64});
+  checkpoint["track_head.tracker.corr_mlp.fc1.weight"] = torch::ones({8, 8});
+  const auto result = vggt_module_tensors(checkpoint, small_config(), "ckpt");
+  ASSERT_EQ(result.ignored.size(), 1u);
+  EXPECT_THAT(result.ignored[0], HasSubstr("track_head.* (2 keys"));
+  for (const auto& [key, tensor] : result.module_tensors)
+    EXPECT_FALSE(key.starts_with("track_head")) << key;
+}
+
+TEST(Vggt, RejectsCheckpointsOfOtherArchitectures) {
+  const auto checkpoint = load_safetensors(weights_path());
+  // Another size: the real VGGT-1B configuration against the small checkpoint.
+  const auto wrong_size = error_message(
+      [&] { vggt_module_tensors(checkpoint, vggt_1b_config(), "small.safetensors"); });
+  EXPECT_THAT(wrong_size, HasSubstr("small.safetensors"));
+  EXPECT_THAT(wrong_size, HasSubstr("VGGT (width 1024"));
+  EXPECT_THAT(wrong_size, HasSubstr("aggregator.camera_token: expected [1, 2, 1, 1024]"));
+
+  // A missing key and an unexpected one.
+  auto edited = checkpoint;
+  edited.erase("camera_head.empty_pose_tokens");
+  edited["aggregator.extra_token"] = torch::zeros({3});
+  const auto edited_message =
+      error_message([&] { vggt_module_tensors(edited, small_config(), "edited"); });
+  EXPECT_THAT(edited_message, HasSubstr("camera_head.empty_pose_tokens"));
+  EXPECT_THAT(edited_message, HasSubstr("aggregator.extra_token"));
+
+  // A different depth (fewer blocks than the configuration).
+  auto deeper = small_config();
+  deeper.depth = 5;
+  const auto depth_message =
+      error_message([&] { vggt_module_tensors(checkpoint, deeper, "small.safetensors"); });
+  EXPECT_THAT(depth_message, HasSubstr("aggregator.frame_blocks.4."));
+
+  // A DINOv2 checkpoint is not a VGGT checkpoint.
+  const auto dino = load_safetensors(fixture("dinov2", "tiny.safetensors"));
+  EXPECT_THAT(error_message([&] { vggt_module_tensors(dino, small_config(), "dino"); }),
+              HasSubstr("aggregator.camera_token"));
+}
+
+TEST(Vggt, RejectsInconsistentConfigurations) {
+  auto config = small_config();
+  config.dpt_layers = {0, 1, 2, 9};
+  EXPECT_THAT(error_message([&] { validate(config); }), HasSubstr("dpt layer 9"));
+  config = small_config();
+  config.patch_embed.width = 48;
+  EXPECT_THAT(error_message([&] { validate(config); }), HasSubstr("patch embed width 48"));
+}
+
+TEST(Vggt, BackboneFeaturesAreTheAggregatorPatchTokens) {
+  const auto io = fixture_io();
+  BackboneOptions options;
+  options.weights = weights_path();
+  auto backbone = make_vggt_backbone("vggt-small", small_config(), options, 56);
+  EXPECT_EQ(backbone->num_layers(), 4);
+  EXPECT_EQ(backbone->feature_dim(), 64);
+  EXPECT_EQ(backbone->default_point().layer, 3);
+  EXPECT_EQ(backbone->input_spec().height, 56);
+
+  // The fixture clip (3 frames, 42 x 70) at every block: its patch tokens, as maps.
+  const auto clip = fixture_images(io).squeeze(0);
+  for (int layer = 0; layer < 4; ++layer) {
+    ExtractionPoint point;
+    point.layer = layer;
+    const auto maps = backbone->extract(clip, point);
+    const auto expected = io.at("tokens." + std::to_string(layer))
+                              .squeeze(0)
+                              .slice(1, 5)
+                              .permute({0, 2, 1})
+                              .reshape({3, 64, 3, 5});
+    EXPECT_EQ(maps.native_grid, (std::vector<int64_t>{3, 3, 5}));
+    EXPECT_LT(relative_error(maps.features, expected), kParityTolerance) << "block " << layer;
+  }
+  ExtractionPoint outside;
+  outside.layer = 4;
+  EXPECT_THAT(error_message([&] {
+                backbone->extract(torch::rand({2, 3, 56, 56}), outside);
+              }),
+              HasSubstr("0..3"));
+}
+
+TEST(Vggt, RegisteredAsVggt1b) {
+  const auto& info = find_backbone("vggt-1b");
+  EXPECT_EQ(info.family, "vggt");
+  EXPECT_TRUE(info.needs_weights);
+}
+
+}  // namespace
+}  // namespace vidprobe::backbones
