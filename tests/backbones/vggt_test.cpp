@@ -9,6 +9,7 @@
 
 #include "backbones/checkpoint_test_support.h"
 #include "vidprobe/backbones/registry.h"
+#include "vidprobe/backbones/vggt_annotate.h"
 #include "vidprobe/probe/probe_model.h"
 
 namespace vidprobe::backbones {
@@ -28,32 +29,7 @@ nlohmann::json fixture_meta() {
 
 // The small configuration of the fixture, read from meta.json so that it cannot drift.
 VggtConfig small_config() {
-  const auto s = fixture_meta().at("small");
-  VggtConfig c;
-  c.image_size = s.at("image_size");
-  c.patch_size = s.at("patch_size");
-  c.width = s.at("width");
-  c.depth = s.at("depth");
-  c.heads = s.at("heads");
-  c.mlp_ratio = s.at("mlp_ratio");
-  c.register_tokens = s.at("register_tokens");
-  c.rope_frequency = s.at("rope_frequency");
-  c.layer_scale_init = s.at("layer_scale_init");
-  c.patch_embed.image_size = c.image_size;
-  c.patch_embed.patch_size = c.patch_size;
-  c.patch_embed.width = s.at("patch_embed").at("width");
-  c.patch_embed.depth = s.at("patch_embed").at("depth");
-  c.patch_embed.heads = s.at("patch_embed").at("heads");
-  c.patch_embed.mlp_ratio = s.at("patch_embed").at("mlp_ratio");
-  c.patch_embed.register_tokens = c.register_tokens;
-  c.patch_embed.antialias_pos_interpolation = true;
-  c.dpt_layers = s.at("dpt_layers").get<std::vector<int>>();
-  c.dpt_features = s.at("dpt_features");
-  c.dpt_out_channels = s.at("dpt_out_channels").get<std::vector<int>>();
-  c.camera_trunk_depth = s.at("camera_trunk_depth");
-  c.camera_heads = s.at("camera_heads");
-  c.camera_iterations = s.at("camera_iterations");
-  return c;
+  return vggt_config_from_json(fixture_meta().at("small"));
 }
 
 TensorMap fixture_io() {

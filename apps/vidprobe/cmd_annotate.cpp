@@ -1,0 +1,61 @@
+// `vidprobe annotate`: VGGT's depth, cameras and confidence masks as pseudo ground truth for the
+// clips of any dataset, written in vidprobe's own clip format (readable by extract / train).
+#include <iostream>
+
+#include "commands.h"
+#include "vidprobe/backbones/vggt_annotate.h"
+
+namespace vidprobe::cli {
+
+void register_annotate(CLI::App& app) {
+  auto* cmd = app.add_subcommand(
+      "annotate",
+      "Annotate the clips of a dataset with VGGT (depth, cameras, confidence masks) in vidprobe's "
+      "clip format (resumable, shardable)");
+  auto options = std::make_shared<backbones::AnnotateOptions>();
+  auto shard = std::make_shared<std::string>("0/1");
+  auto config_path = std::make_shared<std::string>();
+  cmd->add_option("--data", options->dataset_root, "Dataset root")->required();
+  cmd->add_option("--data-kind", options->dataset_kind, "synthetic | co3d | dl3dv")
+      ->capture_default_str();
+  cmd->add_option("--split", options->split, "all | train | test")->capture_default_str();
+  cmd->add_option("--train-ratio", options->train_ratio, "Fraction of sequences in the train split")
+      ->capture_default_str();
+  cmd->add_option("--weights", options->weights,
+                  "VGGT checkpoint: facebook/VGGT-1B's model.safetensors (file or directory)");
+  cmd->add_flag("--random-init", options->random_init,
+                "No checkpoint: a seeded random VGGT (smoke tests only, never for results)");
+  cmd->add_option("--model-config", *config_path,
+                  "JSON with another VGGT configuration (default: VGGT-1B); see docs/vggt.md");
+  cmd->add_option("--backbone-size", options->image_size,
+                  "Input width in pixels (height: aspect-preserving multiple of the patch size, "
+                  "cropped to at most this)")
+      ->capture_default_str();
+  cmd->add_option("--clips", options->clips, "Clips to annotate (one per sequence); 0 = all")
+      ->capture_default_str();
+  cmd->add_option("--frames", options->frames, "Frames per clip, seen by VGGT together")
+      ->capture_default_str();
+  cmd->add_option("--sampling", options->sampling, "uniform | random | strided")
+      ->capture_default_str();
+  cmd->add_option("--conf-percentile", options->conf_percentile,
+                  "Pixels below this percentile of a clip's depth confidence are marked invalid")
+      ->capture_default_str();
+  cmd->add_option("--shard", *shard, "i/n: annotate clips i, i + n, i + 2n, ... (one per GPU)")
+      ->capture_default_str();
+  cmd->add_option("--device", options->device, "cpu | cuda | cuda:N")->capture_default_str();
+  cmd->add_option("--compute-dtype", options->compute_dtype,
+                  "Aggregator weights: fp32 | bf16 (the heads always run in fp32)")
+      ->capture_default_str();
+  cmd->add_option("--seed", options->seed, "Seed for clip sampling and --random-init")
+      ->capture_default_str();
+  cmd->add_option("--out", options->out_dir, "Output dataset root (resumable)")->required();
+  cmd->callback([options, shard, config_path] {
+    std::tie(options->shard_index, options->shard_count) = backbones::parse_shard(*shard);
+    if (!config_path->empty()) options->config = backbones::load_vggt_config(*config_path);
+    const auto summary = backbones::annotate_with_vggt(*options);
+    std::cerr << "annotate: " << summary.clips_written << " clips written, "
+              << summary.clips_skipped << " already done, " << summary.seconds << " s\n";
+  });
+}
+
+}  // namespace vidprobe::cli
