@@ -15,10 +15,20 @@ void register_train(CLI::App& app) {
   auto lr = std::make_shared<double>(0);
   auto seed = std::make_shared<std::int64_t>(-1);
   auto holdout = std::make_shared<double>(-1);
+  auto train_fraction = std::make_shared<double>(-1);
+  auto vggt_depth = std::make_shared<int>(0);
   cmd->add_option("--features", request->features_dir, "Feature cache of the training clips")
       ->required();
   cmd->add_option("--val-features", request->val_features_dir, "Feature cache of validation clips");
   cmd->add_option("--holdout", *holdout, "Fraction of the training clips held out for validation");
+  cmd->add_option("--train-fraction", *train_fraction,
+                  "Train on this fraction of the training clips (seeded, nested across fractions)");
+  cmd->add_option("--model", request->overrides.model,
+                  "probe | vggt-from-features (VGGT's architecture on the cached features; the "
+                  "config file and flags override its preset)")
+      ->capture_default_str();
+  cmd->add_option("--vggt-depth", *vggt_depth,
+                  "--model vggt-from-features: alternating blocks (default 4; VGGT-1B has 24)");
   cmd->add_option("--out", request->run_dir, "Run directory")->required();
   cmd->add_option("--config", request->config_file,
                   "Probe configuration (JSON; keys as in src/vidprobe/probe/probe_config.h)");
@@ -38,6 +48,8 @@ void register_train(CLI::App& app) {
     if (*lr > 0) request->overrides.lr = *lr;
     if (*seed >= 0) request->overrides.seed = static_cast<std::uint64_t>(*seed);
     if (*holdout >= 0) request->overrides.holdout = *holdout;
+    if (*train_fraction >= 0) request->overrides.train_fraction = *train_fraction;
+    if (*vggt_depth > 0) request->overrides.vggt_blocks = *vggt_depth;
     const auto summary = probe::train_from_cache(*request);
     std::cerr << "train: steps " << summary.first_step << ".." << summary.last_step << " in "
               << format_duration(summary.seconds) << " (" << summary.steps_per_second

@@ -43,6 +43,7 @@ AggregatorImpl::AggregatorImpl(const ModelConfig& cfg, int64_t feature_dim_)
   block.attention.rope_frequency = config.rope_frequency;
   block.mlp_ratio = config.mlp_ratio;
   block.layer_scale_init = config.layer_scale_init;
+  block.norm_eps = config.kind == "vggt" ? 1e-5 : 1e-6;  // VGGT: torch's LayerNorm default
   for (int i = 0; i < config.num_blocks; ++i) {
     frame_blocks->push_back(Block(block));
     global_blocks->push_back(Block(block));

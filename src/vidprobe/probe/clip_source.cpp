@@ -1,5 +1,6 @@
 #include "vidprobe/probe/clip_source.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "vidprobe/core/error.h"
@@ -145,6 +146,19 @@ std::pair<std::vector<std::size_t>, std::vector<std::size_t>> holdout_split(std:
   std::sort(train.begin(), train.end());
   std::sort(val.begin(), val.end());
   return {train, val};
+}
+
+std::vector<std::size_t> train_fraction_subset(std::size_t n, double fraction, std::uint64_t seed) {
+  require(fraction > 0 && fraction <= 1,
+          "--train-fraction must be in (0, 1], got " + std::to_string(fraction));
+  if (n == 0) return {};
+  const auto kept = std::clamp<std::size_t>(
+      static_cast<std::size_t>(std::llround(fraction * static_cast<double>(n))), 1, n);
+  // A stream of its own, so that the subset does not depend on whether clips were held out.
+  auto order = seeded_permutation(n, seed ^ 0x7472616966726163ULL);
+  order.resize(kept);
+  std::sort(order.begin(), order.end());
+  return order;
 }
 
 }  // namespace vidprobe::probe

@@ -52,6 +52,11 @@ std::pair<std::vector<std::size_t>, std::vector<std::size_t>> holdout_split(std:
                                                                             double fraction,
                                                                             std::uint64_t seed);
 
+// --train-fraction: the positions of max(1, round(fraction * n)) clips, the first of a seeded
+// permutation (independent of the holdout's), sorted. Nested: a smaller fraction's clips are a
+// subset of a larger one's at the same seed.
+std::vector<std::size_t> train_fraction_subset(std::size_t n, double fraction, std::uint64_t seed);
+
 // A portable Fisher-Yates permutation of 0..n-1 from a SplitMix64 stream (the same on every
 // standard library, unlike std::shuffle).
 std::vector<std::size_t> seeded_permutation(std::size_t n, std::uint64_t seed);

@@ -16,6 +16,11 @@ std::vector<int> dpt_layer_indices(int num_blocks) {
   return indices;
 }
 
+std::vector<int> dense_head_layers(const ModelConfig& model) {
+  if (model.kind == "vggt" && model.num_blocks == 24) return {4, 11, 17, 23};
+  return dpt_layer_indices(model.num_blocks);
+}
+
 namespace {
 
 // (N) positions -> (N, dim) [sin, cos] with frequencies omega_0^(-i / (dim/2)).

@@ -14,6 +14,9 @@ namespace vidprobe::probe {
 // Which of num_blocks intermediate outputs feed the four DPT levels: evenly spread, the last
 // one always included (for 4 blocks: 0, 1, 2, 3; VGGT's 24 layers use 4, 11, 17, 23).
 std::vector<int> dpt_layer_indices(int num_blocks);
+// The levels a model reads: dpt_layer_indices, except that model.kind "vggt" at 24 blocks uses
+// VGGT's 4, 11, 17, 23.
+std::vector<int> dense_head_layers(const ModelConfig& model);
 
 // VGGT's sinusoidal embedding of a UV grid normalised by the image diagonal, (C, h, w) for an
 // h x w map of an image with aspect ratio width / height.

@@ -110,6 +110,7 @@ void validate_regression(const RegressionLossConfig& c, const std::string& key) 
 
 void validate(const ProbeConfig& config) {
   const auto& m = config.model;
+  check_one_of(m.kind, {"probe", "vggt"}, "model.kind");
   check(m.width >= 8, "model.width", "must be >= 8");
   check(m.num_heads >= 1, "model.num_heads", "must be >= 1");
   check(m.width % m.num_heads == 0, "model.num_heads", "must divide model.width");
@@ -160,6 +161,7 @@ void validate(const ProbeConfig& config) {
   check(t.keep_checkpoints >= 1, "train.keep_checkpoints", "must be >= 1");
   check(t.val_every >= 1, "train.val_every", "must be >= 1");
   check(t.holdout >= 0 && t.holdout < 1, "train.holdout", "must be in [0, 1)");
+  check(t.train_fraction > 0 && t.train_fraction <= 1, "train.train_fraction", "must be in (0, 1]");
 }
 
 nlohmann::json to_json(const ProbeConfig& config) {
@@ -169,7 +171,8 @@ nlohmann::json to_json(const ProbeConfig& config) {
   const auto& t = config.train;
   return {
       {"model",
-       {{"width", m.width},
+       {{"kind", m.kind},
+        {"width", m.width},
         {"num_blocks", m.num_blocks},
         {"num_heads", m.num_heads},
         {"mlp_ratio", m.mlp_ratio},
@@ -215,12 +218,16 @@ nlohmann::json to_json(const ProbeConfig& config) {
         {"keep_checkpoints", t.keep_checkpoints},
         {"val_every", t.val_every},
         {"holdout", t.holdout},
+        {"train_fraction", t.train_fraction},
         {"bf16", t.bf16}}},
   };
 }
 
 ProbeConfig probe_config_from_json(const nlohmann::json& json) {
-  ProbeConfig config;
+  return probe_config_from_json(json, ProbeConfig{});
+}
+
+ProbeConfig probe_config_from_json(const nlohmann::json& json, ProbeConfig config) {
   ObjectReader root(json, "");
   {
     auto r = root.child("model");
@@ -233,6 +240,7 @@ ProbeConfig probe_config_from_json(const nlohmann::json& json) {
     r.read("layer_scale_init", m.layer_scale_init);
     r.read("rope_frequency", m.rope_frequency);
     r.read("num_register_tokens", m.num_register_tokens);
+    r.read("kind", m.kind);
     r.read("input_norm", m.input_norm);
     r.read("global_attention", m.global_attention);
     r.finish();
@@ -288,6 +296,7 @@ ProbeConfig probe_config_from_json(const nlohmann::json& json) {
     r.read("keep_checkpoints", t.keep_checkpoints);
     r.read("val_every", t.val_every);
     r.read("holdout", t.holdout);
+    r.read("train_fraction", t.train_fraction);
     r.read("bf16", t.bf16);
     r.finish();
   }
@@ -297,6 +306,10 @@ ProbeConfig probe_config_from_json(const nlohmann::json& json) {
 }
 
 ProbeConfig load_probe_config(const std::string& path) {
+  return load_probe_config(path, ProbeConfig{});
+}
+
+ProbeConfig load_probe_config(const std::string& path, const ProbeConfig& base) {
   nlohmann::json json;
   try {
     json = nlohmann::json::parse(read_file(path));
@@ -304,10 +317,34 @@ ProbeConfig load_probe_config(const std::string& path) {
     throw Error("config file '" + path + "' is not valid JSON: " + e.what());
   }
   try {
-    return probe_config_from_json(json);
+    return probe_config_from_json(json, base);
   } catch (const Error& e) {
     throw Error(path + ": " + e.what());
   }
+}
+
+ProbeConfig vggt_from_features_config(ProbeConfig config, int num_blocks) {
+  auto& m = config.model;
+  m.kind = "vggt";
+  m.width = 1024;
+  m.num_blocks = num_blocks;
+  m.num_heads = 16;
+  m.mlp_ratio = 4.0;
+  m.qk_norm = true;
+  m.layer_scale_init = 0.01;
+  m.rope_frequency = 100;
+  m.num_register_tokens = 4;
+  auto& h = config.heads;
+  h.dense.features = 256;
+  h.dense.out_channels = {256, 512, 1024, 1024};
+  h.dense.pos_embed = true;
+  h.camera.trunk_depth = 4;
+  h.camera.iterations = 4;
+  h.point_activation = "inv_log";
+  h.depth_activation = "exp";
+  h.conf_activation = "expp1";
+  validate(config);
+  return config;
 }
 
 }  // namespace vidprobe::probe

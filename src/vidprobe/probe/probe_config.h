@@ -16,6 +16,12 @@
 namespace vidprobe::probe {
 
 struct ModelConfig {
+  // "probe": the shallow probe. "vggt": the same trunk and heads with the released VGGT's
+  // constants inside the layers (LayerNorm eps 1e-5, camera trunk with LayerScale and without
+  // qk-norm, DPT residual units whose skip carries relu(x), DPT levels 4, 11, 17, 23 at 24 blocks):
+  // VGGT trained on cached features in place of its patch embedding (`train --model
+  // vggt-from-features`, vggt_from_features_config()).
+  std::string kind = "probe";
   int width = 384;     // token width D after the linear projection of the features
   int num_blocks = 4;  // alternating blocks; each = one frame layer + one global layer
   int num_heads = 6;
@@ -85,7 +91,11 @@ struct TrainConfig {
   int keep_checkpoints = 2;
   int val_every = 500;
   double holdout = 0.0;  // fraction of the training clips held out for validation
-  bool bf16 = true;      // bf16 autocast on CUDA (CPU always trains in fp32)
+  // Train on this fraction of the training clips (after the holdout): the first
+  // max(1, round(fraction * n)) of a seeded permutation, so a smaller fraction's clips are a subset
+  // of a larger one's (the limited-data experiment).
+  double train_fraction = 1.0;
+  bool bf16 = true;  // bf16 autocast on CUDA (CPU always trains in fp32)
 };
 
 struct ProbeConfig {
@@ -98,9 +108,18 @@ struct ProbeConfig {
 // Throws vidprobe::Error for invalid values, naming the key.
 void validate(const ProbeConfig& config);
 
+// `train --model vggt-from-features`: model.kind "vggt" with VGGT-1B's widths (1024 tokens,
+// 16 heads, MLP ratio 4, 4 registers, DPT 256 features with 256/512/1024/1024 level channels,
+// camera trunk of 4 blocks, 4 refinement iterations) and num_blocks alternating blocks (VGGT-1B
+// has 24). Losses and training settings are kept from `config`.
+ProbeConfig vggt_from_features_config(ProbeConfig config, int num_blocks = 4);
+
 nlohmann::json to_json(const ProbeConfig& config);
-// Starts from the defaults and overrides the keys present; unknown keys are errors.
+// Starts from `base` (the defaults unless given) and overrides the keys present; unknown keys are
+// errors.
 ProbeConfig probe_config_from_json(const nlohmann::json& json);
+ProbeConfig probe_config_from_json(const nlohmann::json& json, ProbeConfig base);
 ProbeConfig load_probe_config(const std::string& path);
+ProbeConfig load_probe_config(const std::string& path, const ProbeConfig& base);
 
 }  // namespace vidprobe::probe

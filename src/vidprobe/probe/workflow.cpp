@@ -12,12 +12,20 @@ namespace fs = std::filesystem;
 
 ProbeConfig resolve_config(const fs::path& config_file, const ConfigOverrides& o) {
   ProbeConfig config;
-  if (!config_file.empty()) config = load_probe_config(config_file.string());
+  if (o.model == "vggt-from-features") {
+    config = vggt_from_features_config(config, o.vggt_blocks.value_or(4));
+  } else {
+    require(o.model == "probe",
+            "--model must be probe or vggt-from-features, got '" + o.model + "'");
+    require(!o.vggt_blocks, "--vggt-depth needs --model vggt-from-features");
+  }
+  if (!config_file.empty()) config = load_probe_config(config_file.string(), config);
   if (o.steps) config.train.steps = *o.steps;
   if (o.batch_size) config.train.batch_size = *o.batch_size;
   if (o.lr) config.train.lr = *o.lr;
   if (o.seed) config.train.seed = *o.seed;
   if (o.holdout) config.train.holdout = *o.holdout;
+  if (o.train_fraction) config.train.train_fraction = *o.train_fraction;
   if (o.no_global_attention) config.model.global_attention = false;
   try {
     validate(config);
@@ -48,6 +56,9 @@ TrainSummary train_from_cache(const TrainRequest& request) {
     train = all.subset(train_idx);
     val = all.subset(val_idx);
   }
+  if (config.train.train_fraction < 1)
+    train = train.subset(
+        train_fraction_subset(train.size(), config.train.train_fraction, config.train.seed));
   TrainOptions options;
   options.config = config;
   options.run_dir = request.run_dir;

@@ -19,10 +19,15 @@ struct ConfigOverrides {
   std::optional<double> lr;
   std::optional<std::uint64_t> seed;
   std::optional<double> holdout;
+  std::optional<double> train_fraction;
   bool no_global_attention = false;  // the frame-attention-only ablation
+  // "probe" (default) | "vggt-from-features": the architecture preset the config file starts from
+  // (vggt_from_features_config with vggt_blocks alternating blocks, default 4).
+  std::string model = "probe";
+  std::optional<int> vggt_blocks;
 };
 
-// defaults, then the JSON file (if any), then the overrides; validated.
+// defaults, then the --model preset, then the JSON file (if any), then the overrides; validated.
 ProbeConfig resolve_config(const std::filesystem::path& config_file,
                            const ConfigOverrides& overrides);
 

@@ -1,0 +1,173 @@
+// `vidprobe train --model vggt-from-features` and `--train-fraction`: the VGGT preset of the
+// probe configuration, VGGT's constants inside the shared layers, the deterministic nested
+// training subsets, and an end-to-end run (render, extract, train, eval) through the CLI.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+
+#include "probe/probe_test_util.h"
+#include "vidprobe/core/atomic_file.h"
+#include "vidprobe/core/error.h"
+#include "vidprobe/probe/clip_source.h"
+#include "vidprobe/probe/dpt_head.h"
+#include "vidprobe/probe/probe_model.h"
+#include "vidprobe/probe/workflow.h"
+
+namespace vidprobe::probe {
+namespace {
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+
+template <typename Body>
+std::string error_of(Body&& body) {
+  try {
+    body();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  ADD_FAILURE() << "expected a vidprobe::Error";
+  return "";
+}
+
+fs::path scratch_dir(const std::string& name) {
+  const auto dir =
+      fs::temp_directory_path() / ("vidprobe_vggt_features_" + std::to_string(::getpid())) / name;
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  return dir;
+}
+
+int run_cli(const std::string& arguments, const fs::path& log) {
+  const std::string command =
+      std::string(VIDPROBE_BINARY) + " -q " + arguments + " > '" + log.string() + "' 2>&1";
+  return WEXITSTATUS(std::system(command.c_str()));
+}
+
+TEST(VggtFromFeatures, PresetHasVggtSizesAndTheConfigFileOverridesIt) {
+  ConfigOverrides overrides;
+  overrides.model = "vggt-from-features";
+  const auto preset = resolve_config("", overrides);
+  EXPECT_EQ(preset.model.kind, "vggt");
+  EXPECT_EQ(preset.model.width, 1024);
+  EXPECT_EQ(preset.model.num_heads, 16);
+  EXPECT_EQ(preset.model.num_blocks, 4);
+  EXPECT_EQ(preset.heads.camera.trunk_depth, 4);
+  EXPECT_EQ(preset.heads.camera.iterations, 4);
+  EXPECT_EQ(preset.heads.dense.features, 256);
+  EXPECT_EQ(preset.heads.dense.out_channels, (std::vector<int>{256, 512, 1024, 1024}));
+
+  overrides.vggt_blocks = 24;
+  EXPECT_EQ(dense_head_layers(resolve_config("", overrides).model),
+            (std::vector<int>{4, 11, 17, 23}));
+  EXPECT_EQ(dense_head_layers(testing::tiny_config().model), (std::vector<int>{0, 1, 2, 3}));
+
+  const auto file = scratch_dir("preset") / "config.json";
+  write_file_atomically(file, R"({"model": {"width": 64, "num_heads": 4}})");
+  const auto overridden = resolve_config(file, overrides);
+  EXPECT_EQ(overridden.model.kind, "vggt");
+  EXPECT_EQ(overridden.model.width, 64);
+  EXPECT_EQ(overridden.model.num_blocks, 24);
+
+  ConfigOverrides bad;
+  bad.model = "vggt";
+  EXPECT_THAT(error_of([&] { resolve_config("", bad); }), HasSubstr("'vggt'"));
+  ConfigOverrides depth_alone;
+  depth_alone.vggt_blocks = 8;
+  EXPECT_THAT(error_of([&] { resolve_config("", depth_alone); }), HasSubstr("--vggt-depth"));
+  ConfigOverrides fraction;
+  fraction.train_fraction = 0;
+  EXPECT_THAT(error_of([&] { resolve_config("", fraction); }), HasSubstr("train.train_fraction"));
+}
+
+TEST(VggtFromFeatures, ModelKindVggtUsesVggtConstantsInTheSharedLayers) {
+  auto config = testing::tiny_config();
+  config.model.kind = "vggt";
+  ProbeModel vggt(config, 12);
+  const auto& frame_block = vggt->aggregator->frame_blocks[0]->as<Block>();
+  EXPECT_DOUBLE_EQ(frame_block->norm1->options.eps(), 1e-5);
+  const auto& trunk_block = vggt->camera_head->trunk[0]->as<Block>();
+  EXPECT_TRUE(trunk_block->ls1->gamma.defined());
+  EXPECT_FALSE(trunk_block->attn->options.qk_norm);
+  EXPECT_TRUE(vggt->depth_head->refine[0]->as<FusionBlock>()->unit2->skip_from_activation);
+
+  ProbeModel plain(testing::tiny_config(), 12);
+  EXPECT_DOUBLE_EQ(plain->aggregator->frame_blocks[0]->as<Block>()->norm1->options.eps(), 1e-6);
+  EXPECT_FALSE(plain->camera_head->trunk[0]->as<Block>()->ls1->gamma.defined());
+  EXPECT_FALSE(plain->depth_head->refine[0]->as<FusionBlock>()->unit2->skip_from_activation);
+
+  // Same parameters apart from the camera trunk: VGGT's adds two LayerScales (2 x 2 width each)
+  // and drops the per-head q/k LayerNorms (2 x 2 x head width) of every trunk block.
+  const int64_t dim_in = 2 * config.model.width, head_dim = dim_in / config.model.num_heads;
+  EXPECT_EQ(count_parameters(*vggt) - count_parameters(*plain),
+            config.heads.camera.trunk_depth * (2 * dim_in - 4 * head_dim));
+}
+
+TEST(TrainFraction, IsDeterministicNestedAndKeepsAtLeastOneClip) {
+  const auto third = train_fraction_subset(10, 0.3, 7);
+  EXPECT_EQ(third.size(), 3u);
+  EXPECT_TRUE(std::is_sorted(third.begin(), third.end()));
+  EXPECT_EQ(third, train_fraction_subset(10, 0.3, 7));
+  const auto more = train_fraction_subset(10, 0.6, 7);
+  EXPECT_EQ(more.size(), 6u);
+  EXPECT_TRUE(std::includes(more.begin(), more.end(), third.begin(), third.end()));
+  EXPECT_NE(third, train_fraction_subset(10, 0.3, 8));
+  EXPECT_EQ(train_fraction_subset(10, 0.01, 7).size(), 1u);
+  EXPECT_EQ(train_fraction_subset(10, 1.0, 7).size(), 10u);
+  EXPECT_THAT(error_of([] { train_fraction_subset(10, 1.5, 7); }), HasSubstr("--train-fraction"));
+}
+
+// render -> extract -> train --model vggt-from-features (sizes shrunk by --config) with
+// --train-fraction -> eval, all through the command line.
+TEST(VggtFromFeatures, TrainsOnAFractionAndEvaluatesEndToEnd) {
+  const auto dir = scratch_dir("cli");
+  const auto log = dir / "log.txt";
+  ASSERT_EQ(run_cli("render --family objects --clips 4 --frames 4 --size 48 --seed 1 --out '" +
+                        (dir / "data").string() + "'",
+                    log),
+            0)
+      << read_file(log);
+  ASSERT_EQ(
+      run_cli("extract --backbone pixels --data '" + (dir / "data").string() +
+                  "' --frames 4 --gt-size 32 --dtype fp32 --out '" + (dir / "feats").string() + "'",
+              log),
+      0)
+      << read_file(log);
+  const auto config = dir / "tiny_vggt.json";
+  write_file_atomically(config, R"({
+    "model": {"width": 32, "num_heads": 2, "num_blocks": 2, "num_register_tokens": 2},
+    "heads": {"dense": {"features": 16, "out_channels": [8, 16, 16, 16]},
+              "camera": {"trunk_depth": 1, "iterations": 2}},
+    "train": {"batch_size": 2, "log_every": 1, "checkpoint_every": 10, "val_every": 10}
+  })");
+  const auto run = dir / "run";
+  ASSERT_EQ(run_cli("train --model vggt-from-features --vggt-depth 2 --config '" + config.string() +
+                        "' --features '" + (dir / "feats").string() +
+                        "' --train-fraction 0.5 --steps 3 --out '" + run.string() + "'",
+                    log),
+            0)
+      << read_file(log);
+  const auto stored = nlohmann::json::parse(read_file(run / "config.json"));
+  EXPECT_EQ(stored["model"]["kind"], "vggt");
+  EXPECT_EQ(stored["model"]["width"], 32);
+  EXPECT_EQ(stored["heads"]["camera"]["iterations"], 2);
+  EXPECT_EQ(stored["train"]["train_fraction"], 0.5);
+  const auto run_json = read_file(run / "run.json");
+  EXPECT_TRUE(fs::exists(run / "model.safetensors"));
+
+  ASSERT_EQ(run_cli("eval --run '" + run.string() + "' --features '" + (dir / "feats").string() +
+                        "' --out '" + (run / "eval").string() + "'",
+                    log),
+            0)
+      << read_file(log);
+  const auto metrics = nlohmann::json::parse(read_file(run / "eval" / "metrics.json"));
+  EXPECT_EQ(metrics.at("num_clips"), 4);
+  EXPECT_TRUE(metrics.contains("depth.abs_rel"));
+  EXPECT_TRUE(metrics.contains("camera.auc30"));
+  fs::remove_all(dir.parent_path());
+}
+
+}  // namespace
+}  // namespace vidprobe::probe
