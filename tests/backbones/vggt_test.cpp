@@ -197,6 +197,22 @@ TEST(Vggt, RegisteredAsVggt1b) {
   const auto& info = find_backbone("vggt-1b");
   EXPECT_EQ(info.family, "vggt");
   EXPECT_TRUE(info.needs_weights);
+  // Real size with a random initialisation (~4 GB of float32 for the aggregator), on a tiny clip.
+  BackboneOptions options;
+  options.random_init = true;
+  auto backbone = info.create(options);
+  EXPECT_EQ(backbone->num_layers(), 24);
+  EXPECT_EQ(backbone->feature_dim(), 2048);
+  EXPECT_EQ(backbone->default_point().layer, 23);
+  EXPECT_EQ(backbone->input_spec().width, 518);
+  EXPECT_EQ(backbone->input_spec().height, 518);
+  ExtractionPoint point;
+  point.layer = 1;
+  const auto maps = backbone->extract(torch::rand({2, 3, 28, 42}), point);
+  EXPECT_EQ(maps.features.sizes(), (std::vector<int64_t>{2, 2048, 2, 3}));
+  EXPECT_TRUE(torch::isfinite(maps.features).all().item<bool>());
+  EXPECT_THAT(error_message([&] { create_backbone("vggt-1b", BackboneOptions{}); }),
+              HasSubstr("vggt"));
 }
 
 }  // namespace
