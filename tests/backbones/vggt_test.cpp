@@ -110,6 +110,37 @@ TEST(Vggt, Vggt1bBuiltInCppHasTheReferenceParameterCount) {
             meta.at("parameters_total").get<int64_t>());
 }
 
+// `train --model vggt-from-features` is VGGT with the patch embedding replaced by a projection of
+// the cached features: the same parameters under the same names otherwise.
+TEST(Vggt, VggtFromFeaturesIsVggtWithoutItsPatchEmbed) {
+  const auto vggt_config = small_config();
+  probe::ProbeConfig config;
+  config.model.kind = "vggt";
+  config.model.width = vggt_config.width;
+  config.model.num_blocks = vggt_config.depth;
+  config.model.num_heads = vggt_config.heads;
+  config.model.num_register_tokens = vggt_config.register_tokens;
+  config.heads.dense.features = vggt_config.dpt_features;
+  config.heads.dense.out_channels = vggt_config.dpt_out_channels;
+  config.heads.camera.trunk_depth = vggt_config.camera_trunk_depth;
+  config.heads.camera.iterations = vggt_config.camera_iterations;
+  probe::ProbeModel from_features(config, /*feature_dim=*/48);
+  VggtModel vggt(vggt_config);
+  auto strip = [](ShapeMap shapes, const std::vector<std::string>& prefixes) {
+    for (auto it = shapes.begin(); it != shapes.end();) {
+      const bool drop = std::any_of(prefixes.begin(), prefixes.end(),
+                                    [&](const std::string& p) { return it->first.starts_with(p); });
+      it = drop ? shapes.erase(it) : std::next(it);
+    }
+    return shapes;
+  };
+  const auto expected = strip(module_shapes(*vggt), {"aggregator.patch_embed."});
+  const auto actual =
+      strip(module_shapes(*from_features), {"aggregator.input_norm.", "aggregator.input_proj."});
+  EXPECT_EQ(actual, expected);
+  EXPECT_TRUE(module_shapes(*from_features).contains("aggregator.input_proj.weight"));
+}
+
 TEST(Vggt, TrackHeadKeysAreReportedNotLoaded) {
   auto checkpoint = load_safetensors(weights_path());
   checkpoint["track_head.feature_extractor.norm.weight"] = torch::ones({64});
