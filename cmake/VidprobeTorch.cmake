@@ -39,9 +39,12 @@ if(_vp_torch_root)
   # The wheel's libtorch.so exports its own copy of std::filesystem (remove_all and friends) whose
   # internal calls are unresolved in 2.11.0 and jump to address 0. Naming libstdc++ on the link
   # line before any object or library makes it the first DT_NEEDED entry, so the dynamic linker
-  # binds std::filesystem to the system library and never to torch's copy.
+  # binds std::filesystem to the system library and never to torch's copy. It is handed to the
+  # linker as -l:libstdc++.so.6 because g++'s driver moves a plain -lstdc++ to the end of the
+  # line (seen with Ubuntu's GCC 13), and with --no-as-needed because Ubuntu defaults to
+  # --as-needed.
   target_link_options(vidprobe_torch_import INTERFACE "-Wl,-rpath,${_lib}"
-    "LINKER:--push-state,--no-as-needed" "-lstdc++" "LINKER:--pop-state")
+    "LINKER:--push-state,--no-as-needed,-l:libstdc++.so.6,--pop-state")
 else()
   find_package(Torch REQUIRED)
   message(STATUS "vidprobe: libtorch from find_package(Torch) at ${TORCH_INSTALL_PREFIX}")
