@@ -19,6 +19,10 @@ void register_eval(CLI::App& app) {
   cmd->add_option("--batch", request->batch_size, "Clips per forward pass")->capture_default_str();
   cmd->add_option("--visualize", request->visualize, "Clips that get a depth PNG and a PLY")
       ->capture_default_str();
+  cmd->add_option("--chamfer-points", request->chamfer_points,
+                  "Points per cloud (a seeded subset) for accuracy, completeness and Chamfer")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   cmd->add_option("--threads", request->threads, "CPU threads (0 = all)")->capture_default_str();
   cmd->add_flag("--only-holdout", request->only_holdout,
                 "Evaluate only the clips the run held out (train --holdout) of this cache");

@@ -40,12 +40,16 @@ struct EvalOptions {
   std::string device = "cpu";
   int batch_size = 4;
   int visualize = 3;  // clips that get a PNG and a PLY
+  // Points per cloud for accuracy / completeness / Chamfer (a seeded subset of the same pixels in
+  // both clouds; the aligned point error always uses every valid pixel).
+  std::int64_t chamfer_points = 20000;
   bool progress = true;
 };
 
 // Per-clip metrics of one prediction (batch element `index`): keys "camera.auc30", ...
 std::map<std::string, double> clip_metrics(const ProbePrediction& prediction,
-                                           const ProbeBatch& batch, int64_t index);
+                                           const ProbeBatch& batch, int64_t index,
+                                           std::int64_t chamfer_points = 20000);
 
 // Runs the probe and the baseline over every clip; writes the outputs; returns metrics.json.
 nlohmann::json evaluate_run(const ClipSource& clips, const EvalOptions& options);

@@ -84,6 +84,7 @@ nlohmann::json evaluate_from_cache(const EvalRequest& request) {
   options.device = request.device;
   options.batch_size = request.batch_size;
   options.visualize = request.visualize;
+  options.chamfer_points = request.chamfer_points;
   options.progress = request.progress;
   return evaluate_run(clips, options);
 }

@@ -54,6 +54,7 @@ struct EvalRequest {
   bool only_holdout = false;  // evaluate only the clips the run held out for validation
   int visualize = 3;
   int batch_size = 4;
+  std::int64_t chamfer_points = 20000;  // per cloud, for accuracy / completeness / Chamfer
   int threads = 0;
   bool progress = true;
 };

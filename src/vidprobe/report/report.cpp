@@ -60,7 +60,8 @@ std::vector<fs::path> pictures_of(const RunResult& run, int limit) {
   std::vector<fs::path> pictures;
   if (!fs::is_directory(run.eval_dir)) return pictures;
   for (const auto& entry : fs::recursive_directory_iterator(run.eval_dir))
-    if (entry.is_regular_file() && entry.path().extension() == ".png") pictures.push_back(entry.path());
+    if (entry.is_regular_file() && entry.path().extension() == ".png")
+      pictures.push_back(entry.path());
   std::sort(pictures.begin(), pictures.end());
   if (static_cast<int>(pictures.size()) > limit) pictures.resize(limit);
   return pictures;
@@ -76,7 +77,7 @@ std::string slug(const std::string& text) {
 
 const std::vector<MetricColumn>& default_columns() {
   static const std::vector<MetricColumn> columns = {
-      {"points.err", "Point err", false},      {"points.chamfer", "Chamfer", false},
+      {"points.err", "Point err", false},       {"points.chamfer", "Chamfer", false},
       {"depth.abs_rel", "Depth AbsRel", false}, {"depth.delta1", "Depth δ<1.25", true},
       {"camera.auc5", "AUC@5", true},           {"camera.auc30", "AUC@30", true},
       {"camera.rra30", "RRA@30", true},         {"camera.rta30", "RTA@30", true},
@@ -107,7 +108,9 @@ RunResult load_run(const fs::path& eval_dir) {
   }
   if (json.contains("run")) metrics_part.erase("run");
   run.metrics = flatten_metrics(metrics_part);
-  const auto info = json.value("run", nlohmann::json::object());
+  // `vidprobe eval` writes "run" as the run directory; a label/dataset object is also accepted.
+  const auto info =
+      json.contains("run") && json["run"].is_object() ? json["run"] : nlohmann::json::object();
   run.label = info.value("label", eval_dir.filename().string());
   run.dataset = info.value("dataset", std::string("data"));
   require(!run.metrics.empty(), "'" + path.string() + "' holds no numeric metrics");
@@ -129,7 +132,8 @@ std::string markdown_table(const std::vector<RunResult>& runs, bool include_base
     if (include_baselines && !run.baseline.empty() && !baseline_written.count(run.dataset)) {
       baseline_written.insert(run.dataset);
       md << "| " << run.dataset << " | *constant (mean GT) predictor* |";
-      for (const auto& column : default_columns()) md << " *" << format_value(run.baseline, column.key) << "* |";
+      for (const auto& column : default_columns())
+        md << " *" << format_value(run.baseline, column.key) << "* |";
       md << "\n";
     }
     md << "| " << run.dataset << " | " << run.label << " |";
@@ -154,8 +158,11 @@ void write_report(const std::vector<RunResult>& runs, const fs::path& out_dir,
   for (const auto& column : default_columns()) csv << "," << column.key;
   csv << "\n";
   for (const auto& run : runs) {
-    all.push_back({{"dataset", run.dataset}, {"label", run.label}, {"eval_dir", run.eval_dir.string()},
-                   {"metrics", run.metrics}, {"baseline", run.baseline}});
+    all.push_back({{"dataset", run.dataset},
+                   {"label", run.label},
+                   {"eval_dir", run.eval_dir.string()},
+                   {"metrics", run.metrics},
+                   {"baseline", run.baseline}});
     csv << run.dataset << "," << run.label;
     for (const auto& column : default_columns()) {
       const double v = value_or_nan(run.metrics, column.key);
@@ -171,8 +178,9 @@ void write_report(const std::vector<RunResult>& runs, const fs::path& out_dir,
   std::ostringstream md;
   md << "# " << options.title << "\n\n";
   if (!options.notes_markdown.empty()) md << options.notes_markdown << "\n\n";
-  md << table << "\nBold: best per dataset and column. Italic rows: the constant predictor (mean of "
-                 "the normalised training GT), the floor a probe must clearly beat.\n";
+  md << table
+     << "\nBold: best per dataset and column. Italic rows: the constant predictor (mean of "
+        "the normalised training GT), the floor a probe must clearly beat.\n";
   write_file_atomically(out_dir / "metrics.md", md.str());
 
   // HTML: the table, one bar chart per metric and dataset, and pictures.
@@ -180,35 +188,45 @@ void write_report(const std::vector<RunResult>& runs, const fs::path& out_dir,
   for (const auto& run : runs) datasets.insert(run.dataset);
   std::ostringstream html;
   html << "<!doctype html><html><head><meta charset='utf-8'><title>" << html_escape(options.title)
-       << "</title><style>body{font-family:sans-serif;max-width:1200px;margin:2em auto;padding:0 1em}"
-          "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}"
-          "td:nth-child(-n+2),th:nth-child(-n+2){text-align:left}tr.baseline td{color:#777;font-style:italic}"
-          ".charts{display:flex;flex-wrap:wrap;gap:12px}.pics img{max-width:100%;image-rendering:pixelated;"
+       << "</title><style>body{font-family:sans-serif;max-width:1200px;margin:2em auto;padding:0 "
+          "1em}"
+          "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px "
+          "8px;text-align:right}"
+          "td:nth-child(-n+2),th:nth-child(-n+2){text-align:left}tr.baseline "
+          "td{color:#777;font-style:italic}"
+          ".charts{display:flex;flex-wrap:wrap;gap:12px}.pics "
+          "img{max-width:100%;image-rendering:pixelated;"
           "border:1px solid #ddd}</style></head><body>";
   html << "<h1>" << html_escape(options.title) << "</h1>";
-  if (!options.notes_markdown.empty()) html << "<p>" << html_escape(options.notes_markdown) << "</p>";
+  if (!options.notes_markdown.empty())
+    html << "<p>" << html_escape(options.notes_markdown) << "</p>";
   const auto best = best_cells(runs);
   html << "<table><tr><th>dataset</th><th>features</th>";
   for (const auto& column : default_columns())
-    html << "<th>" << html_escape(column.title) << (column.higher_is_better ? " ↑" : " ↓") << "</th>";
+    html << "<th>" << html_escape(column.title) << (column.higher_is_better ? " ↑" : " ↓")
+         << "</th>";
   html << "</tr>";
   std::set<std::string> baseline_written;
   for (std::size_t i = 0; i < runs.size(); ++i) {
     const auto& run = runs[i];
     if (!run.baseline.empty() && !baseline_written.count(run.dataset)) {
       baseline_written.insert(run.dataset);
-      html << "<tr class='baseline'><td>" << html_escape(run.dataset) << "</td><td>constant predictor</td>";
-      for (const auto& column : default_columns()) html << "<td>" << format_value(run.baseline, column.key) << "</td>";
+      html << "<tr class='baseline'><td>" << html_escape(run.dataset)
+           << "</td><td>constant predictor</td>";
+      for (const auto& column : default_columns())
+        html << "<td>" << format_value(run.baseline, column.key) << "</td>";
       html << "</tr>";
     }
-    html << "<tr><td>" << html_escape(run.dataset) << "</td><td>" << html_escape(run.label) << "</td>";
+    html << "<tr><td>" << html_escape(run.dataset) << "</td><td>" << html_escape(run.label)
+         << "</td>";
     for (const auto& column : default_columns()) {
       const auto text = format_value(run.metrics, column.key);
       html << "<td>" << (best.count({i, column.key}) ? "<b>" + text + "</b>" : text) << "</td>";
     }
     html << "</tr>";
   }
-  html << "</table><p>Bold: best per dataset and column. Grey rows: the constant (mean GT) predictor.</p>";
+  html << "</table><p>Bold: best per dataset and column. Grey rows: the constant (mean GT) "
+          "predictor.</p>";
   for (const auto& dataset : datasets) {
     html << "<h2>" << html_escape(dataset) << "</h2><div class='charts'>";
     for (const auto& column : default_columns()) {
