@@ -9,7 +9,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 DEPS="$ROOT/.gpu-deps"
 PACKAGES=(libembree-dev libembree3-3 libtbb12 libtinygltf-dev libtinygltf2d libtinyobjloader-dev
   libtinyobjloader2rc10 libbenchmark-dev libbenchmark1debian libcli11-dev nlohmann-json3-dev
-  libgtest-dev libgmock-dev libtbb-dev libstb0)
+  libgtest-dev libgmock-dev libtbb-dev libtbbmalloc2 libtbbbind-2-5 libstb0)
 mkdir -p "$DEPS/debs"
 (cd "$DEPS/debs" && apt-get download "${PACKAGES[@]}")
 for deb in "$DEPS"/debs/*.deb; do dpkg -x "$deb" "$DEPS/root"; done
