@@ -46,12 +46,13 @@ nlohmann::json run_reference(const BenchProbeArgs& a) {
   const int status = pclose(pipe.release());
   require(status == 0, "bench probe: the reference failed (exit status " + std::to_string(status) +
                            "): " + cmd.str());
-  // The script prints one JSON object on its last line.
-  const auto last = output.find_last_of('{');
-  require(last != std::string::npos, "bench probe: no JSON from " + cmd.str());
-  const auto begin =
-      output.rfind('\n', last) == std::string::npos ? 0 : output.rfind('\n', last) + 1;
-  return nlohmann::json::parse(output.substr(begin));
+  // The script prints one JSON object per line; the last such line is its result.
+  std::istringstream lines(output);
+  std::string line, result;
+  while (std::getline(lines, line))
+    if (!line.empty() && line.front() == '{') result = line;
+  require(!result.empty(), "bench probe: no JSON line from " + cmd.str());
+  return nlohmann::json::parse(result);
 }
 
 }  // namespace

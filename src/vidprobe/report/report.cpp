@@ -179,7 +179,7 @@ void write_report(const std::vector<RunResult>& runs, const fs::path& out_dir,
   md << "# " << options.title << "\n\n";
   if (!options.notes_markdown.empty()) md << options.notes_markdown << "\n\n";
   md << table
-     << "\nBold: best per dataset and column. Italic rows: the constant predictor (mean of "
+     << "\nBold: best probe per dataset and column (the constant predictor may still beat it). Italic rows: the constant predictor (mean of "
         "the normalised training GT), the floor a probe must clearly beat.\n";
   write_file_atomically(out_dir / "metrics.md", md.str());
 
@@ -225,7 +225,7 @@ void write_report(const std::vector<RunResult>& runs, const fs::path& out_dir,
     }
     html << "</tr>";
   }
-  html << "</table><p>Bold: best per dataset and column. Grey rows: the constant (mean GT) "
+  html << "</table><p>Bold: best probe per dataset and column (the constant predictor may still beat it). Grey rows: the constant (mean GT) "
           "predictor.</p>";
   for (const auto& dataset : datasets) {
     html << "<h2>" << html_escape(dataset) << "</h2><div class='charts'>";

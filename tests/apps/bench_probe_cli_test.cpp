@@ -1,0 +1,55 @@
+// `vidprobe bench probe --reference`: the C++ probe and the PyTorch one are timed on the same input
+// and build the same network (equal parameter counts), and the ratio line is printed.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "vidprobe/core/atomic_file.h"
+
+namespace {
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+
+TEST(BenchProbeCli, ReferenceBuildsTheSameNetworkAndPrintsTheRatio) {
+  const auto log =
+      fs::temp_directory_path() / ("vidprobe_bench_probe_" + std::to_string(::getpid()));
+  const std::string command = std::string(VIDPROBE_BINARY) +
+                              " bench probe --batch 1 --frames 2 --feature-dim 8 --grid 4 --size 16"
+                              " --warmup 0 --steps 1 --threads 1 --reference --python '" +
+                              VIDPROBE_PYTHON + "' --reference-script '" + VIDPROBE_SOURCE_DIR +
+                              "/bench/probe_reference.py' > '" + log.string() + "' 2>&1";
+  ASSERT_EQ(WEXITSTATUS(std::system(command.c_str())), 0) << vidprobe::read_file(log);
+  std::istringstream lines(vidprobe::read_file(log));
+  std::vector<nlohmann::json> results;
+  for (std::string line; std::getline(lines, line);)
+    if (!line.empty() && line.front() == '{') results.push_back(nlohmann::json::parse(line));
+  ASSERT_EQ(results.size(), 3u) << vidprobe::read_file(log);
+  EXPECT_EQ(results[0]["benchmark"], "probe_train_step");
+  EXPECT_EQ(results[1]["benchmark"], "probe_train_step_pytorch");
+  EXPECT_EQ(results[0]["parameters"], results[1]["parameters"]);
+  EXPECT_EQ(results[2]["benchmark"], "probe_train_step_ratio");
+  EXPECT_FALSE(results[2].contains("warning"));
+  EXPECT_GT(results[2]["cpp_over_pytorch"].get<double>(), 0.0);
+  fs::remove(log);
+}
+
+TEST(BenchProbeCli, AMissingReferenceScriptIsNamed) {
+  const auto log =
+      fs::temp_directory_path() / ("vidprobe_bench_probe_missing_" + std::to_string(::getpid()));
+  const std::string command =
+      std::string(VIDPROBE_BINARY) +
+      " bench probe --batch 1 --frames 2 --feature-dim 8 --grid 4 --size 16"
+      " --warmup 0 --steps 1 --reference --reference-script /nonexistent/ref.py > '" +
+      log.string() + "' 2>&1";
+  EXPECT_NE(WEXITSTATUS(std::system(command.c_str())), 0);
+  EXPECT_THAT(vidprobe::read_file(log), HasSubstr("/nonexistent/ref.py"));
+  fs::remove(log);
+}
+
+}  // namespace
