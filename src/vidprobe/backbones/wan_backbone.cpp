@@ -9,6 +9,7 @@
 
 #include "vidprobe/backbones/wan_schedule.h"
 #include "vidprobe/backbones/wan_text.h"
+#include "vidprobe/backbones/wan_tokenizer.h"
 #include "vidprobe/core/atomic_file.h"
 #include "vidprobe/core/error.h"
 
@@ -81,13 +82,17 @@ torch::Tensor compute_text_context(const ModelFiles& files, const FeatureOptions
 FeatureOptions feature_options_from(const std::string& backbone,
                                     const std::map<std::string, std::string>& extra) {
   require_known_extra_options(
-      backbone, extra, {"text_context", "prompt_ids", "noise_draws", "size", "cudnn_benchmark"});
+      backbone, extra,
+      {"text_context", "prompt", "prompt_ids", "noise_draws", "size", "cudnn_benchmark"});
   FeatureOptions options;
   const auto value_of = [&](const char* key) {
     const auto found = extra.find(key);
     return found == extra.end() ? std::string() : found->second;
   };
   options.text_context = value_of("text_context");
+  options.prompt = value_of("prompt");
+  require(options.prompt.empty() || value_of("prompt_ids").empty(),
+          "--backbone-opt prompt and prompt_ids are alternatives; give one of them");
   if (const auto ids = value_of("prompt_ids"); !ids.empty()) {
     options.prompt_ids.clear();
     std::stringstream stream(ids);
@@ -266,6 +271,7 @@ ModelFiles locate_model_files(const fs::path& weights) {
     files.vae_config = weights / "vae" / "config.json";
     files.text_encoder = weights / "text_encoder";
     files.text_encoder_config = weights / "text_encoder" / "config.json";
+    files.tokenizer = weights / "tokenizer" / "spiece.model";
     require(fs::is_directory(files.vae), "diffusers-layout WAN directory '" + weights.string() +
                                              "' has transformer/ but no vae/");
     return files;
@@ -295,6 +301,10 @@ ModelFiles locate_model_files(const fs::path& weights) {
     files.text_encoder = weights / "text_encoder";
     files.text_encoder_config = weights / "text_encoder" / "config.json";
   }
+  // The original release keeps the tokenizer as a copy of google/umt5-xxl.
+  files.tokenizer = fs::exists(weights / "google" / "umt5-xxl" / "spiece.model")
+                        ? weights / "google" / "umt5-xxl" / "spiece.model"
+                        : weights / "tokenizer" / "spiece.model";
   return files;
 }
 
@@ -310,6 +320,8 @@ std::unique_ptr<Backbone> make_wan_backbone(const std::string& name, const Backb
 
   if (options.weights.empty()) {
     require(options.random_init, name + " needs --weights (a WAN model directory)");
+    require(feature_options.prompt.empty(),
+            "--backbone-opt prompt needs --weights: the tokenizer is part of the model directory");
     dit = std::make_unique<Transformer>(expected, device, dtype);
     dit->parameters().randomize(options.seed);
     vae = std::make_unique<VaeEncoder>(vae_config, device);
@@ -334,7 +346,10 @@ std::unique_ptr<Backbone> make_wan_backbone(const std::string& name, const Backb
                                                 "models_t5_umt5-xxl-enc-bf16.safetensors); pass "
                                                 "--backbone-opt text_context=FILE, a precomputed "
                                                 "context (docs/wan.md)");
-    context = compute_text_context(files, feature_options, device, dtype);
+    auto text_options = feature_options;
+    if (!text_options.prompt.empty())
+      text_options.prompt_ids = tokenize_prompt(files.tokenizer, text_options.prompt);
+    context = compute_text_context(files, text_options, device, dtype);
   }
 
   auto config = expected;

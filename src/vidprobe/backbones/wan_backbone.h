@@ -30,6 +30,8 @@ inline constexpr int kDefaultTimestep = 250;
 
 // Settings BackboneOptions has no field for: `--backbone-opt key=value` (BackboneOptions::extra).
 //   text_context     precomputed context (safetensors; see load_text_context)
+//   prompt           the prompt's text, tokenized with the model directory's umT5 sentencepiece
+//                    model (needs a build with sentencepiece; see wan_tokenizer.h)
 //   prompt_ids       umT5 token ids of the prompt, comma-separated (default: "1", the empty prompt)
 //   noise_draws      average the features over this many noise draws (default 1)
 //   size             input HxW, e.g. 480x832 (default; multiples of 16)
@@ -38,6 +40,7 @@ inline constexpr int kDefaultTimestep = 250;
 // --compute-dtype`).
 struct FeatureOptions {
   std::filesystem::path text_context;
+  std::string prompt;  // text; when set, replaces prompt_ids after tokenization
   std::vector<int64_t> prompt_ids{1};
   int noise_draws = 1;
   int height = 480, width = 832;
@@ -102,6 +105,7 @@ struct ModelFiles {
   std::filesystem::path vae_config;           // may not exist
   std::filesystem::path text_encoder;         // may not exist
   std::filesystem::path text_encoder_config;  // may not exist
+  std::filesystem::path tokenizer;            // umT5 spiece.model; may not exist
 };
 // Throws vidprobe::Error naming the directory and the files it looked for.
 ModelFiles locate_model_files(const std::filesystem::path& weights);
