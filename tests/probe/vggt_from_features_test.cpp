@@ -166,6 +166,16 @@ TEST(VggtFromFeatures, TrainsOnAFractionAndEvaluatesEndToEnd) {
   EXPECT_EQ(metrics.at("num_clips"), 4);
   EXPECT_TRUE(metrics.contains("depth.abs_rel"));
   EXPECT_TRUE(metrics.contains("camera.auc30"));
+
+  // The comparison table: the run next to the constant predictor, as the paper's rows.
+  ASSERT_EQ(run_cli("report --eval 'objects/vggt-from-features 50%=" + (run / "eval").string() +
+                        "' --out '" + (dir / "report").string() + "'",
+                    log),
+            0)
+      << read_file(log);
+  const auto table = read_file(dir / "report" / "metrics.md");
+  EXPECT_NE(table.find("| objects | vggt-from-features 50% |"), std::string::npos) << table;
+  EXPECT_NE(table.find("constant (mean GT) predictor"), std::string::npos) << table;
   fs::remove_all(dir.parent_path());
 }
 
