@@ -59,7 +59,8 @@ void BM_WanExtract(benchmark::State& state) {
   point.layer = env_int("VIDPROBE_WAN_BENCH_LAYER", point.layer);
   torch::manual_seed(0);
   const auto clip = torch::rand({frames, 3, spec.height, spec.width}).to(options.device);
-  torch::NoGradGuard no_grad;
+  // No autograd bookkeeping at all (less dispatch work per kernel), as torch.inference_mode().
+  c10::InferenceMode inference;
   backbone.extract_at(backbone.encode(clip), frames, {point});  // warm-up (cuDNN, allocator)
   torch::cuda::synchronize();
 

@@ -248,7 +248,9 @@ std::vector<ExtractSummary> extract_features_at(const ExtractOptions& options,
       for (auto k : missing) wanted.push_back(points[k]);
       std::vector<torch::Tensor> features;
       {
-        torch::NoGradGuard no_grad;
+        // No autograd bookkeeping at all (less dispatch work per kernel), as
+        // torch.inference_mode().
+        c10::InferenceMode inference;
         features = run_backbone(*backbone, inputs.backbone_input.to(device), wanted,
                                 options.temporal, options.seed + stable_hash(clip.id));
       }
