@@ -22,9 +22,10 @@ std::shared_ptr<ExtractionFlags> add_extraction_options(CLI::App& cmd,
     names += (names.empty() ? "" : ", ") + info.name;
   cmd.add_option("--backbone", x.backbone, "Backbone name (" + names + ")")->capture_default_str();
   cmd.add_option("--weights", x.weights, "Checkpoint file or directory (safetensors as published)");
-  cmd.add_option("--backbone-opt", flags->backbone_opts,
-                 "Family-specific setting key=value, repeatable (WAN: text_context, prompt_ids, "
-                 "noise_draws, size, cudnn_benchmark; see docs/backbones.md)");
+  cmd.add_option(
+      "--backbone-opt", flags->backbone_opts,
+      "Family-specific setting key=value, repeatable (WAN: text_context, prompt, prompt_ids, "
+      "noise_draws, size, cudnn_benchmark; see docs/backbones.md)");
   cmd.add_option("--compute-dtype", x.compute_dtype,
                  "Backbone weights: auto (bf16 on CUDA, fp32 on CPU) | fp32 | bf16 | fp16")
       ->capture_default_str();

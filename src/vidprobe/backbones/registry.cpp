@@ -66,6 +66,10 @@ const std::vector<BackboneInfo>& registered_backbones() {
       {"wan2.1-t2v-14b", "wan2.1",
        "WAN2.1 text-to-video 14B DiT: a block's hidden states at a denoising timestep", true,
        wan::wan_factory("wan2.1-t2v-14b")},
+      {wan::kSizedByConfigName, "wan2.1",
+       "WAN2.1 text-to-video DiT of the size its model directory's transformer/config.json states "
+       "(other sizes, fine-tunes)",
+       true, wan::wan_factory(wan::kSizedByConfigName)},
       {"vggt-1b", "vggt",
        "VGGT-1B aggregator (facebook/VGGT-1B): frame | global tokens of a block, 518 px, whole "
        "clip at once",

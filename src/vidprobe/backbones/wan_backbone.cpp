@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 #include <map>
+#include <optional>
 #include <set>
 #include <sstream>
 
@@ -39,10 +40,14 @@ nlohmann::json read_json(const fs::path& path) {
   }
 }
 
-DiTConfig preset(const std::string& name) {
+// The registered sizes; "wan2.1-t2v" has none and takes its size from the model directory's
+// transformer config.json (other sizes, fine-tunes, the test fixtures).
+std::optional<DiTConfig> preset(const std::string& name) {
   if (name == "wan2.1-t2v-1.3b") return t2v_1_3b_dit();
   if (name == "wan2.1-t2v-14b") return t2v_14b_dit();
-  throw Error("unknown WAN variant '" + name + "'; known: wan2.1-t2v-1.3b, wan2.1-t2v-14b");
+  if (name == kSizedByConfigName) return std::nullopt;
+  throw Error("unknown WAN variant '" + name + "'; known: wan2.1-t2v-1.3b, wan2.1-t2v-14b, " +
+              std::string(kSizedByConfigName));
 }
 
 // A checkpoint's config.json must describe the registered variant, so a 14B directory passed
@@ -320,26 +325,40 @@ std::unique_ptr<Backbone> make_wan_backbone(const std::string& name, const Backb
 
   if (options.weights.empty()) {
     require(options.random_init, name + " needs --weights (a WAN model directory)");
+    require(expected.has_value(), name +
+                                      " takes its size from --weights (the transformer's "
+                                      "config.json); random weights need a sized variant");
     require(feature_options.prompt.empty(),
             "--backbone-opt prompt needs --weights: the tokenizer is part of the model directory");
-    dit = std::make_unique<Transformer>(expected, device, dtype);
+    dit = std::make_unique<Transformer>(*expected, device, dtype);
     dit->parameters().randomize(options.seed);
     vae = std::make_unique<VaeEncoder>(vae_config, device);
     vae->parameters().randomize(options.seed + 1);
     if (!feature_options.text_context.empty()) {
-      context = load_text_context(feature_options.text_context, expected.text_dim);
+      context = load_text_context(feature_options.text_context, expected->text_dim);
     } else {  // a stand-in for the empty prompt's single token
       auto generator = at::make_generator<at::CPUGeneratorImpl>(options.seed + 2);
-      context = pad_context(torch::randn({1, expected.text_dim}, generator, torch::kFloat32));
+      context = pad_context(torch::randn({1, expected->text_dim}, generator, torch::kFloat32));
     }
     return std::make_unique<WanBackbone>(name, std::move(vae), std::move(dit), context,
                                          feature_options);
   }
 
   const auto files = locate_model_files(options.weights);
+  DiTConfig config;
+  if (fs::exists(files.transformer_config)) {
+    config = dit_config_from_json(read_json(files.transformer_config),
+                                  files.transformer_config.string());
+    if (expected) check_matches_preset(config, *expected, name, files.transformer_config);
+  } else {
+    require(expected.has_value(), name + " takes its size from '" +
+                                      files.transformer_config.string() +
+                                      "', which does not exist");
+    config = *expected;
+  }
   // The text context first, so umT5 is released before the transformer is allocated.
   if (!feature_options.text_context.empty()) {
-    context = load_text_context(feature_options.text_context, expected.text_dim);
+    context = load_text_context(feature_options.text_context, config.text_dim);
   } else {
     require(fs::exists(files.text_encoder), "'" + options.weights +
                                                 "' has no umT5 text encoder (text_encoder/ or "
@@ -352,12 +371,6 @@ std::unique_ptr<Backbone> make_wan_backbone(const std::string& name, const Backb
     context = compute_text_context(files, text_options, device, dtype);
   }
 
-  auto config = expected;
-  if (fs::exists(files.transformer_config)) {
-    config = dit_config_from_json(read_json(files.transformer_config),
-                                  files.transformer_config.string());
-    check_matches_preset(config, expected, name, files.transformer_config);
-  }
   dit = std::make_unique<Transformer>(config, device, dtype);
   dit->load(load_checkpoint(files.transformer), files.transformer.string());
   if (!files.vae_config.empty() && fs::exists(files.vae_config))

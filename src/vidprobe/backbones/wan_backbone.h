@@ -28,6 +28,10 @@ namespace vidprobe::backbones::wan {
 // timestep as best but does not state its value: sweep it (docs/wan.md).
 inline constexpr int kDefaultTimestep = 250;
 
+// The registry name of a WAN2.1 text-to-video model sized by its own transformer config.json
+// (other sizes and fine-tunes); "wan2.1-t2v-1.3b" / "-14b" check the directory against their size.
+inline constexpr const char* kSizedByConfigName = "wan2.1-t2v";
+
 // Settings BackboneOptions has no field for: `--backbone-opt key=value` (BackboneOptions::extra).
 //   text_context     precomputed context (safetensors; see load_text_context)
 //   prompt           the prompt's text, tokenized with the model directory's umT5 sentencepiece
