@@ -13,12 +13,14 @@ For each family:
   * real_sizes.json: for each registered real-size name, the reference parameter count and the
     shapes of a few keys, from the transformers model built on the meta device (nothing allocated).
 
-Rerun: python3 tools/make_backbone_fixtures.py [--family dinov2|videomae|vjepa2|all]
+Rerun: python3 tools/make_backbone_fixtures.py [--family dinov2|videomae|vjepa2|videomaev2|all]
+      [--videomaev2-repo CHECKOUT]
 Versions used are recorded in each family's versions.json.
 """
 import argparse
 import json
 import pathlib
+import sys
 import tempfile
 
 import torch
@@ -275,14 +277,89 @@ def make_vjepa2(out: pathlib.Path) -> None:
     write_versions(out)
 
 
+# ----------------------------------------------------------------------------------------------
+# VideoMAE V2 against the official code (OpenGVLab/VideoMAEv2, models/modeling_finetune.py),
+# imported from a checkout given with --videomaev2-repo (not vendored here).
+
+VIDEOMAEV2_SIZES = {  # modeling_finetune.py's vit_{base,large,huge}_patch16_224, vit_giant_patch14_224
+    "videomaev2-base": "vit_base_patch16_224",
+    "videomaev2-large": "vit_large_patch16_224",
+    "videomaev2-huge": "vit_huge_patch16_224",
+    "videomaev2-giant": "vit_giant_patch14_224",
+}
+
+
+def official_videomaev2(repo: pathlib.Path):
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("videomaev2_finetune", repo / "models/modeling_finetune.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # timm's @register_model looks the module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+def make_videomaev2(out: pathlib.Path, repo: pathlib.Path) -> None:
+    from functools import partial
+    official = official_videomaev2(repo)
+    out.mkdir(parents=True, exist_ok=True)
+    inputs = write_inputs(out, {"clip": (4, 3, 24, 24), "long": (6, 3, 24, 24), "small": (4, 3, 16, 16)})
+    # MLP ratio 48/11 as the giant's: the hidden width is int(32 * 48 / 11) = 139.
+    tiny = dict(patch_size=8, embed_dim=32, depth=3, num_heads=2, mlp_ratio=48 / 11, qkv_bias=True,
+                norm_layer=partial(torch.nn.LayerNorm, eps=1e-6), init_values=0.0, num_classes=5,
+                tubelet_size=2)
+    base = official.VisionTransformer(img_size=24, all_frames=4, **tiny).eval()
+    randomise(base, 31)
+    # fc_norm / head are the classifier's; the checkpoint keeps them to test that they are dropped.
+    save_file({k: v.contiguous() for k, v in base.state_dict().items()}, str(out / "tiny.safetensors"))
+    reference = {}
+    for name, x in inputs.items():
+        frames, _, height, _ = x.shape
+        model = official.VisionTransformer(img_size=height, all_frames=frames, **tiny).eval()
+        model.load_state_dict(base.state_dict())
+        video = ((x - IMAGENET_MEAN) / IMAGENET_STD).unsqueeze(0).transpose(1, 2)  # (1, 3, T, H, W)
+        with torch.no_grad():
+            tokens = model.pos_drop(model.patch_embed(video) + model.pos_embed.type_as(video))
+            reference[f"{name}.hidden_states.0"] = tokens.contiguous()
+            for i, block in enumerate(model.blocks):
+                tokens = block(tokens)
+                reference[f"{name}.hidden_states.{i + 1}"] = tokens.contiguous()
+    save_file(reference, str(out / "tiny_reference.safetensors"))
+    real = {}
+    for name, builder in VIDEOMAEV2_SIZES.items():
+        # Built on the meta device (no allocation); the official stochastic-depth schedule calls
+        # .item() on a linspace, which only a CPU linspace allows.
+        linspace = torch.linspace
+        torch.linspace = lambda *a, **k: linspace(*a, **{**k, "device": "cpu"})
+        try:
+            with torch.device("meta"):
+                model = getattr(official, builder)(all_frames=16, tubelet_size=2)
+        finally:
+            torch.linspace = linspace
+        state = model.state_dict()
+        # The encoder only (patch embedding and blocks): fc_norm and head are not the backbone.
+        encoder = {k: v for k, v in state.items() if k.startswith(("patch_embed.", "blocks."))}
+        keys = ["patch_embed.proj.weight", "blocks.0.attn.qkv.weight", "blocks.0.attn.q_bias", "blocks.0.mlp.fc1.weight"]
+        real[name] = {"parameters": int(sum(v.numel() for v in encoder.values())),
+                      "shapes": {k: list(state[k].shape) for k in keys}}
+    (out / "real_sizes.json").write_text(json.dumps(real, indent=1) + "\n")
+    write_versions(out)
+
+
 FAMILIES = {"dinov2": make_dinov2, "videomae": make_videomae, "vjepa2": make_vjepa2}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--family", default="all", choices=["all", *FAMILIES])
+    parser.add_argument("--family", default="all", choices=["all", *FAMILIES, "videomaev2"])
+    parser.add_argument("--videomaev2-repo", type=pathlib.Path,
+                        help="checkout of github.com/OpenGVLab/VideoMAEv2 (for --family videomaev2)")
     args = parser.parse_args()
-    for family, make in FAMILIES.items():
+    makers = dict(FAMILIES)
+    if args.videomaev2_repo is not None:
+        makers["videomaev2"] = lambda out: make_videomaev2(out, args.videomaev2_repo)
+    elif args.family == "videomaev2":
+        parser.error("--family videomaev2 needs --videomaev2-repo")
+    for family, make in makers.items():
         if args.family in ("all", family):
             make(ROOT / family)
             size = sum(f.stat().st_size for f in (ROOT / family).iterdir())

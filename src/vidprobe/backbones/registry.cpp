@@ -6,6 +6,7 @@
 #include "vidprobe/backbones/dinov2.h"
 #include "vidprobe/backbones/vggt.h"
 #include "vidprobe/backbones/videomae.h"
+#include "vidprobe/backbones/videomaev2.h"
 #include "vidprobe/backbones/vjepa2.h"
 #include "vidprobe/backbones/wan_backbone.h"
 #include "vidprobe/core/error.h"
@@ -48,6 +49,18 @@ const std::vector<BackboneInfo>& registered_backbones() {
       {"videomae-huge", "videomae",
        "VideoMAE ViT-H, tubelet 2x16x16, 16 frames (MCG-NJU/videomae-huge-finetuned-kinetics)",
        true, videomae_factory("videomae-huge")},
+      {"videomaev2-base", "videomaev2",
+       "VideoMAE V2 ViT-B, tubelet 2x16x16, 16 frames (OpenGVLab/VideoMAEv2-Base)", true,
+       videomaev2_factory("videomaev2-base")},
+      {"videomaev2-large", "videomaev2",
+       "VideoMAE V2 ViT-L, tubelet 2x16x16, 16 frames (OpenGVLab/VideoMAEv2-Large)", true,
+       videomaev2_factory("videomaev2-large")},
+      {"videomaev2-huge", "videomaev2",
+       "VideoMAE V2 ViT-H, tubelet 2x16x16, 16 frames (OpenGVLab/VideoMAEv2-Huge)", true,
+       videomaev2_factory("videomaev2-huge")},
+      {"videomaev2-giant", "videomaev2",
+       "VideoMAE V2 ViT-g, tubelet 2x14x14, 16 frames (OpenGVLab/VideoMAEv2-giant)", true,
+       videomaev2_factory("videomaev2-giant")},
       {"vjepa2-vitl-fpc64-256", "vjepa2",
        "V-JEPA 2 ViT-L, 3D RoPE, 256 px (facebook/vjepa2-vitl-fpc64-256)", true,
        vjepa2_factory("vjepa2-vitl-fpc64-256")},
