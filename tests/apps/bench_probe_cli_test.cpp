@@ -2,14 +2,13 @@
 // and build the same network (equal parameter counts), and the ratio line is printed.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <cstdlib>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "test_support.h"
 #include "vidprobe/core/atomic_file.h"
 
 namespace {
@@ -19,12 +18,14 @@ using ::testing::HasSubstr;
 TEST(BenchProbeCli, ReferenceBuildsTheSameNetworkAndPrintsTheRatio) {
   const auto log =
       fs::temp_directory_path() / ("vidprobe_bench_probe_" + std::to_string(::getpid()));
-  const std::string command = std::string(VIDPROBE_BINARY) +
-                              " bench probe --batch 1 --frames 2 --feature-dim 8 --grid 4 --size 16"
-                              " --warmup 0 --steps 1 --threads 1 --reference --python '" +
-                              VIDPROBE_PYTHON + "' --reference-script '" + VIDPROBE_SOURCE_DIR +
-                              "/bench/probe_reference.py' > '" + log.string() + "' 2>&1";
-  ASSERT_EQ(WEXITSTATUS(std::system(command.c_str())), 0) << vidprobe::read_file(log);
+  ASSERT_EQ(vidprobe::test_support::run_vidprobe(
+                "bench probe --batch 1 --frames 2 --feature-dim 8 --grid 4 --size 16 --warmup 0"
+                " --steps 1 --threads 1 --reference --python '" +
+                    std::string(VIDPROBE_PYTHON) + "' --reference-script '" + VIDPROBE_SOURCE_DIR +
+                    "/bench/probe_reference.py'",
+                log),
+            0)
+      << vidprobe::read_file(log);
   std::istringstream lines(vidprobe::read_file(log));
   std::vector<nlohmann::json> results;
   for (std::string line; std::getline(lines, line);)
@@ -42,12 +43,11 @@ TEST(BenchProbeCli, ReferenceBuildsTheSameNetworkAndPrintsTheRatio) {
 TEST(BenchProbeCli, AMissingReferenceScriptIsNamed) {
   const auto log =
       fs::temp_directory_path() / ("vidprobe_bench_probe_missing_" + std::to_string(::getpid()));
-  const std::string command =
-      std::string(VIDPROBE_BINARY) +
-      " bench probe --batch 1 --frames 2 --feature-dim 8 --grid 4 --size 16"
-      " --warmup 0 --steps 1 --reference --reference-script /nonexistent/ref.py > '" +
-      log.string() + "' 2>&1";
-  EXPECT_NE(WEXITSTATUS(std::system(command.c_str())), 0);
+  EXPECT_NE(vidprobe::test_support::run_vidprobe(
+                "bench probe --batch 1 --frames 2 --feature-dim 8 --grid 4 --size 16 --warmup 0"
+                " --steps 1 --reference --reference-script /nonexistent/ref.py",
+                log),
+            0);
   EXPECT_THAT(vidprobe::read_file(log), HasSubstr("/nonexistent/ref.py"));
   fs::remove(log);
 }

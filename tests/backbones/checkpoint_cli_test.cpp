@@ -3,12 +3,11 @@
 // a checkpoint of another size is refused with the strict-loading message and a failing exit.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
-#include <cstdlib>
 #include <filesystem>
 
 #include "backbones/checkpoint_test_support.h"
+#include "test_support.h"
 #include "vidprobe/backbones/dinov2.h"
 #include "vidprobe/core/atomic_file.h"
 
@@ -17,12 +16,6 @@ namespace {
 
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
-
-int run(const std::string& arguments, const fs::path& log) {
-  const std::string command =
-      std::string(VIDPROBE_BINARY) + " " + arguments + " > '" + log.string() + "' 2>&1";
-  return WEXITSTATUS(std::system(command.c_str()));
-}
 
 TEST(CheckpointCli, ExtractLoadsARealSizeHubCheckpointAndRefusesAnotherSize) {
   const auto dir = testing::temporary_path("cli");
@@ -35,24 +28,26 @@ TEST(CheckpointCli, ExtractLoadsARealSizeHubCheckpointAndRefusesAnotherSize) {
     weights[key] = torch::randn(shape) * 0.02;
   save_safetensors(dir / "weights" / "model.safetensors", weights);
 
-  ASSERT_EQ(run("render --family objects --clips 1 --frames 4 --size 32 --seed 1 --out '" +
+  ASSERT_EQ(test_support::run_vidprobe(
+                "render --family objects --clips 1 --frames 4 --size 32 --seed 1 --out '" +
                     (dir / "data").string() + "'",
                 dir / "render.log"),
             0)
       << read_file(dir / "render.log");
   const std::string common = " --weights '" + (dir / "weights").string() + "' --data '" +
                              (dir / "data").string() + "' --frames 4 --gt-size 32 --out ";
-  ASSERT_EQ(
-      run("extract --backbone dinov2-vits14" + common + "'" + (dir / "features").string() + "'",
-          dir / "extract.log"),
-      0)
+  ASSERT_EQ(test_support::run_vidprobe("extract --backbone dinov2-vits14" + common + "'" +
+                                           (dir / "features").string() + "'",
+                                       dir / "extract.log"),
+            0)
       << read_file(dir / "extract.log");
   const auto manifest = nlohmann::json::parse(read_file(dir / "features" / "manifest.json"));
   EXPECT_EQ(manifest["feature_dim"], 384);
   EXPECT_EQ(manifest["identity"]["layer"], 11);
   EXPECT_EQ(manifest["clips"].size(), 1u);
 
-  EXPECT_NE(run("extract --backbone dinov2-vitb14" + common + "'" + (dir / "wrong").string() + "'",
+  EXPECT_NE(test_support::run_vidprobe(
+                "extract --backbone dinov2-vitb14" + common + "'" + (dir / "wrong").string() + "'",
                 dir / "wrong.log"),
             0);
   const auto message = read_file(dir / "wrong.log");

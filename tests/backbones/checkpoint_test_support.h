@@ -10,6 +10,7 @@
 #include <sstream>
 #include <string>
 
+#include "test_support.h"
 #include "vidprobe/backbones/backbone.h"
 #include "vidprobe/backbones/family_support.h"
 #include "vidprobe/backbones/videomae.h"
@@ -153,16 +154,13 @@ inline std::string scientific(double value) {
   return out.str();
 }
 
-// Runs `body` and returns the vidprobe::Error message it throws ("" and a test failure if none).
-template <typename Body>
-std::string error_message(Body&& body) {
-  try {
-    body();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected a vidprobe::Error";
-  return "";
+using test_support::error_message;
+
+// Options that load `path` with everything else at its default.
+inline BackboneOptions with_weights(const std::filesystem::path& path) {
+  BackboneOptions options;
+  options.weights = path.string();
+  return options;
 }
 
 inline std::filesystem::path temporary_path(const std::string& name) {

@@ -18,6 +18,7 @@ using testing::fixture;
 using testing::fixture_clip;
 using ::testing::HasSubstr;
 using testing::relative_error;
+using testing::with_weights;
 
 constexpr double kParityTolerance = 1e-4;
 
@@ -37,12 +38,6 @@ ViTConfig tiny_registers_swiglu_config() {
   c.swiglu = true;
   c.antialias_pos_interpolation = true;
   return c;
-}
-
-BackboneOptions with_weights(const std::filesystem::path& path) {
-  BackboneOptions options;
-  options.weights = path.string();
-  return options;
 }
 
 double worst_block_error(Backbone& backbone, const std::string& config_case, int prefix) {

@@ -5,13 +5,12 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <cstdlib>
 #include <fstream>
 
 #include "backbones/checkpoint_test_support.h"
+#include "test_support.h"
 #include "vidprobe/core/atomic_file.h"
 #include "vidprobe/data/dataset.h"
 #include "vidprobe/data/synthetic_format.h"
@@ -34,12 +33,12 @@ class VggtAnnotateTest : public ::testing::Test {
     root_ = fs::temp_directory_path() / ("vidprobe_annotate_" + std::to_string(::getpid()));
     fs::remove_all(root_);
     fs::create_directories(root_);
-    const std::string command = std::string(VIDPROBE_BINARY) +
-                                " -q render --family objects --clips 3 --frames 4 --size 48 "
-                                "--seed 2 --out '" +
-                                (root_ / "data").string() + "' > '" +
-                                (root_ / "render.log").string() + "' 2>&1";
-    ASSERT_EQ(WEXITSTATUS(std::system(command.c_str())), 0) << read_file(root_ / "render.log");
+    ASSERT_EQ(test_support::run_vidprobe(
+                  "render --family objects --clips 3 --frames 4 --size 48 --seed 2 --out '" +
+                      (root_ / "data").string() + "'",
+                  root_ / "render.log"),
+              0)
+        << read_file(root_ / "render.log");
   }
   static void TearDownTestSuite() { fs::remove_all(root_); }
 
@@ -116,13 +115,15 @@ TEST_F(VggtAnnotateTest, CommandLineRunsWithAModelConfig) {
   const auto config = root_ / "small.json";
   write_file_atomically(config, small_config_json().dump());
   const auto log = root_ / "annotate.log";
-  const std::string command = std::string(VIDPROBE_BINARY) + " -q annotate --data '" +
-                              (root_ / "data").string() + "' --weights '" +
-                              testing::fixture("vggt", "small.safetensors").string() +
-                              "' --model-config '" + config.string() +
-                              "' --backbone-size 56 --frames 2 --clips 2 --shard 0/1 --out '" +
-                              (root_ / "cli").string() + "' > '" + log.string() + "' 2>&1";
-  ASSERT_EQ(WEXITSTATUS(std::system(command.c_str())), 0) << read_file(log);
+  ASSERT_EQ(
+      test_support::run_vidprobe(
+          "annotate --data '" + (root_ / "data").string() + "' --weights '" +
+              testing::fixture("vggt", "small.safetensors").string() + "' --model-config '" +
+              config.string() + "' --backbone-size 56 --frames 2 --clips 2 --shard 0/1 --out '" +
+              (root_ / "cli").string() + "'",
+          log),
+      0)
+      << read_file(log);
   EXPECT_THAT(read_file(log), HasSubstr("2 clips written"));
   EXPECT_EQ(list_synthetic_clips(root_ / "cli").size(), 2u);
 }

@@ -16,6 +16,7 @@ using testing::error_message;
 using testing::fixture;
 using testing::fixture_clip;
 using ::testing::HasSubstr;
+using testing::with_weights;
 
 constexpr double kParityTolerance = 1e-4;
 
@@ -30,12 +31,6 @@ VideoViTConfig tiny_config() {
   c.vit.heads = 2;
   c.frames = 4;
   return c;
-}
-
-BackboneOptions with_weights(const std::filesystem::path& path) {
-  BackboneOptions options;
-  options.weights = path.string();
-  return options;
 }
 
 std::unique_ptr<Backbone> tiny_from(const TensorMap& tensors, const std::string& file) {

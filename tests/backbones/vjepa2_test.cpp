@@ -19,17 +19,12 @@ using testing::error_message;
 using testing::fixture;
 using testing::fixture_clip;
 using ::testing::HasSubstr;
+using testing::with_weights;
 
 constexpr double kParityTolerance = 1e-4;
 
 VideoViTConfig tiny_config() {
   return testing::tiny_vjepa2_config();
-}
-
-BackboneOptions with_weights(const std::filesystem::path& path) {
-  BackboneOptions options;
-  options.weights = path.string();
-  return options;
 }
 
 TEST(VJEPA2, MatchesTransformersAtEveryBlock) {

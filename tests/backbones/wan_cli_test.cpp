@@ -4,13 +4,12 @@
 // 2 layers x 2 timesteps sweep trains and evaluates a probe per point.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <cstdlib>
 #include <fstream>
 
 #include "backbones/wan_test_fixtures.h"
+#include "test_support.h"
 #include "vidprobe/core/atomic_file.h"
 #include "vidprobe/features/feature_cache.h"
 #include "vidprobe/io/safetensors.h"
@@ -18,12 +17,6 @@
 namespace vidprobe::backbones::wan {
 namespace {
 namespace fs = std::filesystem;
-
-int run_cli(const std::string& arguments, const fs::path& log) {
-  const std::string command =
-      std::string(VIDPROBE_BINARY) + " " + arguments + " > '" + log.string() + "' 2>&1";
-  return WEXITSTATUS(std::system(command.c_str()));
-}
 
 // The fixture's transformer and VAE as a diffusers-layout model directory.
 void write_model_directory(const fs::path& dir) {
@@ -48,9 +41,10 @@ TEST(WanCli, ExtractAndSweepWithFixtureWeights) {
   const auto log = dir / "log.txt";
   write_model_directory(dir / "model");
   save_safetensors(dir / "context.safetensors", {{"context", testing::golden("context")}});
-  ASSERT_EQ(run_cli("render --family objects --clips 5 --frames 5 --size 48 --seed 2 --out '" +
-                        (dir / "data").string() + "'",
-                    log),
+  ASSERT_EQ(test_support::run_vidprobe(
+                "render --family objects --clips 5 --frames 5 --size 48 --seed 2 --out '" +
+                    (dir / "data").string() + "'",
+                log),
             0)
       << read_file(log);
   const std::string common = " --backbone wan2.1-t2v --weights '" + (dir / "model").string() +
@@ -59,9 +53,9 @@ TEST(WanCli, ExtractAndSweepWithFixtureWeights) {
                              "' --backbone-opt size=32x48 --data '" + (dir / "data").string() +
                              "' --frames 5 --probe-frames 3 --gt-size 16 --dtype fp32";
 
-  ASSERT_EQ(run_cli("extract" + common + " --layer 1 --timestep 250 --out '" +
-                        (dir / "features").string() + "'",
-                    log),
+  ASSERT_EQ(test_support::run_vidprobe("extract" + common + " --layer 1 --timestep 250 --out '" +
+                                           (dir / "features").string() + "'",
+                                       log),
             0)
       << read_file(log);
   const auto cache = features::FeatureCache::open(dir / "features");
@@ -79,10 +73,11 @@ TEST(WanCli, ExtractAndSweepWithFixtureWeights) {
     "heads": {"dense": {"features": 8, "out_channels": [8, 8, 8, 8]}, "camera": {"trunk_depth": 1}},
     "train": {"batch_size": 2, "log_every": 1}
   })");
-  ASSERT_EQ(run_cli("sweep" + common + " --train-ratio 0.6 --layers 0,2 --timesteps 250,750" +
-                        " --steps 2 --config '" + probe_config.string() + "' --out '" +
-                        (dir / "sweep").string() + "'",
-                    log),
+  ASSERT_EQ(test_support::run_vidprobe("sweep" + common +
+                                           " --train-ratio 0.6 --layers 0,2 --timesteps 250,750" +
+                                           " --steps 2 --config '" + probe_config.string() +
+                                           "' --out '" + (dir / "sweep").string() + "'",
+                                       log),
             0)
       << read_file(log);
   const auto sweep = nlohmann::json::parse(read_file(dir / "sweep" / "sweep.json"));

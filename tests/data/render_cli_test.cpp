@@ -2,9 +2,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include <cstdlib>
 #include <filesystem>
 
+#include "test_support.h"
 #include "vidprobe/core/atomic_file.h"
 #include "vidprobe/data/synthetic_format.h"
 
@@ -12,10 +12,9 @@ namespace vidprobe {
 namespace {
 namespace fs = std::filesystem;
 
+// `vidprobe render <arguments>`.
 int run(const std::string& arguments, const fs::path& log) {
-  const std::string command =
-      std::string(VIDPROBE_BINARY) + " -q render " + arguments + " > '" + log.string() + "' 2>&1";
-  return WEXITSTATUS(std::system(command.c_str()));
+  return test_support::run_vidprobe("render " + arguments, log);
 }
 
 TEST(RenderCli, WritesResumesAndRefusesMixedParameters) {

@@ -5,12 +5,10 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 #include <torch/torch.h>
 #include <unistd.h>
 
-#include <cstdlib>
-
+#include "test_support.h"
 #include "vidprobe/core/atomic_file.h"
 #include "vidprobe/core/error.h"
 #include "vidprobe/features/feature_cache.h"
@@ -26,12 +24,12 @@ class ExtractorTest : public ::testing::Test {
     root_ = fs::temp_directory_path() / ("vidprobe_extractor_" + std::to_string(::getpid()));
     fs::remove_all(root_);
     fs::create_directories(root_);
-    const std::string command = std::string(VIDPROBE_BINARY) +
-                                " render --family objects --clips 2 --frames 5 --size 48 --seed 3 "
-                                "--out '" +
-                                (root_ / "data").string() + "' > '" +
-                                (root_ / "render.log").string() + "' 2>&1";
-    ASSERT_EQ(WEXITSTATUS(std::system(command.c_str())), 0) << read_file(root_ / "render.log");
+    ASSERT_EQ(test_support::run_vidprobe(
+                  "render --family objects --clips 2 --frames 5 --size 48 --seed 3 --out '" +
+                      (root_ / "data").string() + "'",
+                  root_ / "render.log"),
+              0)
+        << read_file(root_ / "render.log");
   }
   static void TearDownTestSuite() { fs::remove_all(root_); }
 

@@ -3,12 +3,10 @@
 // training subsets, and an end-to-end run (render, extract, train, eval) through the CLI.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <cstdlib>
-
 #include "probe/probe_test_util.h"
+#include "test_support.h"
 #include "vidprobe/core/atomic_file.h"
 #include "vidprobe/core/error.h"
 #include "vidprobe/probe/clip_source.h"
@@ -21,29 +19,12 @@ namespace {
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 
-template <typename Body>
-std::string error_of(Body&& body) {
-  try {
-    body();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected a vidprobe::Error";
-  return "";
-}
-
 fs::path scratch_dir(const std::string& name) {
   const auto dir =
       fs::temp_directory_path() / ("vidprobe_vggt_features_" + std::to_string(::getpid())) / name;
   fs::remove_all(dir);
   fs::create_directories(dir);
   return dir;
-}
-
-int run_cli(const std::string& arguments, const fs::path& log) {
-  const std::string command =
-      std::string(VIDPROBE_BINARY) + " -q " + arguments + " > '" + log.string() + "' 2>&1";
-  return WEXITSTATUS(std::system(command.c_str()));
 }
 
 TEST(VggtFromFeatures, PresetHasVggtSizesAndTheConfigFileOverridesIt) {
@@ -73,13 +54,15 @@ TEST(VggtFromFeatures, PresetHasVggtSizesAndTheConfigFileOverridesIt) {
 
   ConfigOverrides bad;
   bad.model = "vggt";
-  EXPECT_THAT(error_of([&] { resolve_config("", bad); }), HasSubstr("'vggt'"));
+  EXPECT_THAT(test_support::error_message([&] { resolve_config("", bad); }), HasSubstr("'vggt'"));
   ConfigOverrides depth_alone;
   depth_alone.vggt_blocks = 8;
-  EXPECT_THAT(error_of([&] { resolve_config("", depth_alone); }), HasSubstr("--vggt-depth"));
+  EXPECT_THAT(test_support::error_message([&] { resolve_config("", depth_alone); }),
+              HasSubstr("--vggt-depth"));
   ConfigOverrides fraction;
   fraction.train_fraction = 0;
-  EXPECT_THAT(error_of([&] { resolve_config("", fraction); }), HasSubstr("train.train_fraction"));
+  EXPECT_THAT(test_support::error_message([&] { resolve_config("", fraction); }),
+              HasSubstr("train.train_fraction"));
 }
 
 TEST(VggtFromFeatures, ModelKindVggtUsesVggtConstantsInTheSharedLayers) {
@@ -116,7 +99,8 @@ TEST(TrainFraction, IsDeterministicNestedAndKeepsAtLeastOneClip) {
   EXPECT_NE(third, train_fraction_subset(10, 0.3, 8));
   EXPECT_EQ(train_fraction_subset(10, 0.01, 7).size(), 1u);
   EXPECT_EQ(train_fraction_subset(10, 1.0, 7).size(), 10u);
-  EXPECT_THAT(error_of([] { train_fraction_subset(10, 1.5, 7); }), HasSubstr("--train-fraction"));
+  EXPECT_THAT(test_support::error_message([] { train_fraction_subset(10, 1.5, 7); }),
+              HasSubstr("--train-fraction"));
 }
 
 // render -> extract -> train --model vggt-from-features (sizes shrunk by --config) with
@@ -124,15 +108,17 @@ TEST(TrainFraction, IsDeterministicNestedAndKeepsAtLeastOneClip) {
 TEST(VggtFromFeatures, TrainsOnAFractionAndEvaluatesEndToEnd) {
   const auto dir = scratch_dir("cli");
   const auto log = dir / "log.txt";
-  ASSERT_EQ(run_cli("render --family objects --clips 4 --frames 4 --size 48 --seed 1 --out '" +
-                        (dir / "data").string() + "'",
-                    log),
+  ASSERT_EQ(test_support::run_vidprobe(
+                "render --family objects --clips 4 --frames 4 --size 48 --seed 1 --out '" +
+                    (dir / "data").string() + "'",
+                log),
             0)
       << read_file(log);
   ASSERT_EQ(
-      run_cli("extract --backbone pixels --data '" + (dir / "data").string() +
-                  "' --frames 4 --gt-size 32 --dtype fp32 --out '" + (dir / "feats").string() + "'",
-              log),
+      test_support::run_vidprobe("extract --backbone pixels --data '" + (dir / "data").string() +
+                                     "' --frames 4 --gt-size 32 --dtype fp32 --out '" +
+                                     (dir / "feats").string() + "'",
+                                 log),
       0)
       << read_file(log);
   const auto config = dir / "tiny_vggt.json";
@@ -143,10 +129,11 @@ TEST(VggtFromFeatures, TrainsOnAFractionAndEvaluatesEndToEnd) {
     "train": {"batch_size": 2, "log_every": 1, "checkpoint_every": 10, "val_every": 10}
   })");
   const auto run = dir / "run";
-  ASSERT_EQ(run_cli("train --model vggt-from-features --vggt-depth 2 --config '" + config.string() +
-                        "' --features '" + (dir / "feats").string() +
-                        "' --train-fraction 0.5 --steps 3 --out '" + run.string() + "'",
-                    log),
+  ASSERT_EQ(test_support::run_vidprobe(
+                "train --model vggt-from-features --vggt-depth 2 --config '" + config.string() +
+                    "' --features '" + (dir / "feats").string() +
+                    "' --train-fraction 0.5 --steps 3 --out '" + run.string() + "'",
+                log),
             0)
       << read_file(log);
   const auto stored = nlohmann::json::parse(read_file(run / "config.json"));
@@ -157,9 +144,10 @@ TEST(VggtFromFeatures, TrainsOnAFractionAndEvaluatesEndToEnd) {
   const auto run_json = read_file(run / "run.json");
   EXPECT_TRUE(fs::exists(run / "model.safetensors"));
 
-  ASSERT_EQ(run_cli("eval --run '" + run.string() + "' --features '" + (dir / "feats").string() +
-                        "' --out '" + (run / "eval").string() + "'",
-                    log),
+  ASSERT_EQ(test_support::run_vidprobe("eval --run '" + run.string() + "' --features '" +
+                                           (dir / "feats").string() + "' --out '" +
+                                           (run / "eval").string() + "'",
+                                       log),
             0)
       << read_file(log);
   const auto metrics = nlohmann::json::parse(read_file(run / "eval" / "metrics.json"));
@@ -168,9 +156,10 @@ TEST(VggtFromFeatures, TrainsOnAFractionAndEvaluatesEndToEnd) {
   EXPECT_TRUE(metrics.contains("camera.auc30"));
 
   // The comparison table: the run next to the constant predictor, as the paper's rows.
-  ASSERT_EQ(run_cli("report --eval 'objects/vggt-from-features 50%=" + (run / "eval").string() +
-                        "' --out '" + (dir / "report").string() + "'",
-                    log),
+  ASSERT_EQ(test_support::run_vidprobe(
+                "report --eval 'objects/vggt-from-features 50%=" + (run / "eval").string() +
+                    "' --out '" + (dir / "report").string() + "'",
+                log),
             0)
       << read_file(log);
   const auto table = read_file(dir / "report" / "metrics.md");

@@ -1,0 +1,35 @@
+#pragma once
+// Helpers every test module shares: running the built `vidprobe` binary as a user would, and
+// catching the message of a vidprobe::Error.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+
+#include "vidprobe/core/error.h"
+
+namespace vidprobe::test_support {
+
+// `vidprobe -q <arguments>` (no progress bars) with stdout and stderr into `log`; returns the
+// exit status. Arguments are passed through the shell, so quote paths.
+inline int run_vidprobe(const std::string& arguments, const std::filesystem::path& log) {
+  const std::string command =
+      std::string(VIDPROBE_BINARY) + " -q " + arguments + " > '" + log.string() + "' 2>&1";
+  return WEXITSTATUS(std::system(command.c_str()));
+}
+
+// Runs `body` and returns the vidprobe::Error message it throws ("" and a test failure if none).
+template <typename Body>
+std::string error_message(Body&& body) {
+  try {
+    body();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  ADD_FAILURE() << "expected a vidprobe::Error";
+  return "";
+}
+
+}  // namespace vidprobe::test_support
