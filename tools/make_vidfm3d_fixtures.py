@@ -11,7 +11,8 @@ align_pmaps), jaxtyping + omegaconf + typeguard (imported by vidfm3d/utils/typin
 schedule, lightning-bolts (installed with --no-deps; only pl_bolts.optimizers is imported).
 Everything runs in float32 on the CPU, without autocast, from fixed seeds.
 
-Import shims (modules unrelated to the computed numbers):
+Import shims (modules unrelated to the computed numbers; tools/vidfm3d_imports.py, shared with
+bench/vidfm3d_reference.py):
   * `vidfm3d.utils` is registered as a bare package (its __init__ pulls hydra/lightning/rich), so
     vidfm3d.utils.loss / metrics / eval_utils / typing import without it;
   * `pytorch3d` (+ .ops, .ops.knn, .structures, .structures.pointclouds) and `trimesh` are empty
@@ -138,6 +139,8 @@ import numpy as np
 import torch
 from safetensors.torch import save_file
 
+from vidfm3d_imports import _module, install_shims  # tools/vidfm3d_imports.py
+
 ROOT = pathlib.Path(__file__).resolve().parents[1] / "tests/fixtures/vidfm3d"
 MIRROR_GIT = "/work/.mirror/zxhuang1698+VidFM3D/repo"
 
@@ -187,46 +190,6 @@ VFM_LAYOUTS = {  # name: (feature shape without (h, w, C), feat_postfix of its c
 # ------------------------------------------------------------------------------------------------
 # import shims
 # ------------------------------------------------------------------------------------------------
-def _module(name, **attrs):
-    m = types.ModuleType(name)
-    m.__dict__.update(attrs)
-    sys.modules[name] = m
-    return m
-
-
-def install_shims(checkout: pathlib.Path) -> dict:
-    """Stubs the imports unrelated to the computation; returns what was stubbed (for meta.json)."""
-    sys.path.insert(0, str(checkout))
-    stubs = []
-    _module("pytorch3d")
-    _module("pytorch3d.ops")
-    _module("pytorch3d.ops.knn", knn_gather=None, knn_points=None)
-    _module("pytorch3d.structures")
-
-    class Pointclouds:  # placeholder type for an isinstance() in a chamfer helper
-        pass
-
-    _module("pytorch3d.structures.pointclouds", Pointclouds=Pointclouds)
-    _module("trimesh")
-    stubs += ["pytorch3d", "trimesh"]
-    try:
-        from huggingface_hub import PyTorchModelHubMixin  # noqa: F401
-    except ImportError:
-        class PyTorchModelHubMixin:  # hub upload mixin, no parameters
-            pass
-
-        _module("huggingface_hub", PyTorchModelHubMixin=PyTorchModelHubMixin)
-        stubs.append("huggingface_hub.PyTorchModelHubMixin")
-
-    import vidfm3d  # its __init__ is a licence comment
-
-    utils = _module("vidfm3d.utils")
-    utils.__path__ = [str(checkout / "vidfm3d" / "utils")]
-    vidfm3d.utils = utils
-    stubs.append("vidfm3d.utils (bare package, __init__ skipped)")
-    return {"stubs": stubs}
-
-
 def import_lr_scheduler():
     """The real pl_bolts LinearWarmupCosineAnnealingLR when possible, else the PORTED formula."""
     try:
