@@ -32,6 +32,12 @@ DEFAULTS = {
 }
 
 
+def hw(text):
+    """'HxW' or 'N' -> (H, W)."""
+    h, _, w = text.partition("x")
+    return int(h), int(w or h)
+
+
 def merged(defaults, given):
     out = dict(defaults)
     for key, value in (given or {}).items():
@@ -390,15 +396,20 @@ def main():
     ap.add_argument("--batch", type=int, default=2)
     ap.add_argument("--frames", type=int, default=4)
     ap.add_argument("--feature-dim", type=int, default=1024)
-    ap.add_argument("--grid", type=int, default=16)
-    ap.add_argument("--size", type=int, default=112)
+    ap.add_argument("--grid", type=hw, default=(16, 16), help="h x w of the features (or one side)")
+    ap.add_argument("--size", type=hw, default=(112, 112), help="H x W of the GT (or one side)")
     ap.add_argument("--warmup", type=int, default=1)
     ap.add_argument("--steps", type=int, default=5)
     ap.add_argument("--threads", type=int, default=0)
     a = ap.parse_args()
     if a.threads > 0:
         torch.set_num_threads(a.threads)
-    cfg = merged(DEFAULTS, json.load(open(a.config)) if a.config else None)
+    given = json.load(open(a.config)) if a.config else {}
+    # The reference builds vidprobe's preset "vidprobe" network; the views and the preset name do
+    # not change one training step on given frames.
+    for key in ("preset", "views"):
+        given.pop(key, None)
+    cfg = merged(DEFAULTS, given)
     dev = torch.device(a.device)
     torch.manual_seed(0)
     model = Probe(cfg, a.feature_dim).to(dev).train()
@@ -407,14 +418,14 @@ def main():
     plain = [p for n, p in model.named_parameters() if not (p.dim() >= 2 and "token" not in n and "empty_pose" not in n)]
     opt = torch.optim.AdamW([dict(params=decay, weight_decay=tr["weight_decay"]), dict(params=plain, weight_decay=0.0)],
                             lr=tr["lr"], betas=(tr["beta1"], tr["beta2"]))
-    feats = torch.randn(a.batch, a.frames, a.feature_dim, a.grid, a.grid).half().to(dev)
-    t = targets(a.batch, a.frames, a.size, a.size, dev)
+    feats = torch.randn(a.batch, a.frames, a.feature_dim, *a.grid).half().to(dev)
+    t = targets(a.batch, a.frames, *a.size, dev)
     autocast = dev.type == "cuda" and tr["bf16"]
 
     def step():
         opt.zero_grad()
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=autocast):
-            loss = probe_loss(model(feats, a.size, a.size), t, cfg["loss"])
+            loss = probe_loss(model(feats, *a.size), t, cfg["loss"])
         loss.backward()
         if tr["grad_clip"] > 0:
             torch.nn.utils.clip_grad_norm_(model.parameters(), tr["grad_clip"])

@@ -11,8 +11,10 @@ OUT="${VIDPROBE_DEMO_OUT:-$ROOT/demo-out}"
 REPORT="${VIDPROBE_REPORT_DIR:-$ROOT/report}"
 CLIPS="${VIDPROBE_DEMO_CLIPS:-160}"
 STEPS="${VIDPROBE_DEMO_STEPS:-400}"
-# A reduced probe (width 192, DPT features 32) so four probes train on 2 CPU cores in minutes; the
-# paper's configuration is `vidprobe train`'s default (see configs/demo-probe.json).
+# A reduced probe of the `vidprobe` preset (width 192, DPT features 32, the clips' stored frames)
+# so four probes train on 2 CPU cores in minutes; the paper's protocol (the `vidfm3d` preset, a
+# 384 M-parameter probe on views drawn from whole clips) is `vidprobe train`'s default, see
+# docs/protocol.md and configs/demo-probe.json.
 PROBE_CONFIG="${VIDPROBE_DEMO_CONFIG:-$ROOT/configs/demo-probe.json}"
 BACKBONES=(pixels random-vit)
 FAMILIES=(objects scenes)
@@ -53,8 +55,8 @@ cat > "$notes" <<NOTES
 Synthetic data from \`vidprobe render\` ($CLIPS clips per family, 8 frames rendered, 4 sampled per
 clip, 80% of the clips for training and 20% held out). Backbones: \`pixels\` (raw 8x8 RGB patches,
 no learning) and \`random-vit\` (a ViT-S/8 with fixed random weights). Probes: $STEPS steps of the
-reduced configuration in \`$(basename "$PROBE_CONFIG")\` (CPU budget); the paper's probe is the
-default of \`vidprobe train\`. "mean predictor" is the constant baseline fitted on the training
+reduced configuration of the \`vidprobe\` preset in \`$(basename "$PROBE_CONFIG")\` (CPU budget); the
+paper's protocol (\`--preset vidfm3d\`, docs/protocol.md) is the default of \`vidprobe train\`. "mean predictor" is the constant baseline fitted on the training
 clips: a probe is only informative where it beats it. Accuracy, completeness and Chamfer use 4096 points
 per cloud (\`vidprobe eval --chamfer-points\`).
 NOTES

@@ -7,6 +7,9 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BUILD_DIR="${VIDPROBE_BUILD_DIR:-$ROOT/build-gpu}"
 DEPS="$ROOT/.gpu-deps/root"
+if [ ! -d "$DEPS" ] && [ -f "$ROOT/.gpu-deps.tar.xz" ]; then
+  mkdir -p "$ROOT/.gpu-deps" && xz -dc "$ROOT/.gpu-deps.tar.xz" | tar -C "$ROOT/.gpu-deps" -xf -
+fi
 TORCH_PREFIX="$(python3 -c 'import torch; print(torch.utils.cmake_prefix_path)')"
 PREFIXES="$TORCH_PREFIX"
 if [ -d "$DEPS" ]; then

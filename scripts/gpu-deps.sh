@@ -14,4 +14,8 @@ mkdir -p "$DEPS/debs"
 (cd "$DEPS/debs" && apt-get download "${PACKAGES[@]}")
 for deb in "$DEPS"/debs/*.deb; do dpkg -x "$deb" "$DEPS/root"; done
 rm -rf "$DEPS/debs"
-du -sh "$DEPS"
+# Embree alone is 44 MB; compressed, the folder fits the device tool's 64 MiB transfer with the
+# working tree: carry .gpu-deps.tar.xz, which gpu-build.sh unpacks where .gpu-deps is absent.
+tar -C "$DEPS" -cf - . | xz -T0 -6 > "$ROOT/.gpu-deps.tar.xz.tmp"
+mv "$ROOT/.gpu-deps.tar.xz.tmp" "$ROOT/.gpu-deps.tar.xz"
+du -sh "$DEPS" "$ROOT/.gpu-deps.tar.xz"

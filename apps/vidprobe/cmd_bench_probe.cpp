@@ -11,6 +11,7 @@
 #include "commands.h"
 #include "vidprobe/core/error.h"
 #include "vidprobe/probe/probe_bench.h"
+#include "vidprobe/probe/probe_config.h"
 
 namespace vidprobe::cli {
 namespace {
@@ -19,8 +20,23 @@ struct BenchProbeArgs {
   probe::ProbeBenchOptions options;
   bool reference = false;
   std::string python = VIDPROBE_DEFAULT_PYTHON;
-  std::string reference_script = VIDPROBE_SOURCE_DIR "/bench/probe_reference.py";
+  std::string reference_script;  // default: per preset, see reference_script_for
+  std::string checkout;          // the authors' code, for the vidfm3d reference
+  bool checkpointing = false;    // the vidfm3d reference's gradient checkpointing
 };
+
+// The vidfm3d preset is timed against the authors' own code, the vidprobe preset against the
+// same probe written in PyTorch Python.
+std::string reference_script_for(const BenchProbeArgs& a) {
+  if (!a.reference_script.empty()) return a.reference_script;
+  return std::string(VIDPROBE_SOURCE_DIR) + (a.options.preset == "vidfm3d"
+                                                 ? "/bench/vidfm3d_reference.py"
+                                                 : "/bench/probe_reference.py");
+}
+
+std::string size_arg(int h, int w) {
+  return std::to_string(h) + "x" + std::to_string(w);
+}
 
 std::string shell_quote(const std::string& s) {
   std::string out = "'";
@@ -29,15 +45,26 @@ std::string shell_quote(const std::string& s) {
 }
 
 nlohmann::json run_reference(const BenchProbeArgs& a) {
-  require(std::filesystem::exists(a.reference_script),
-          "bench probe: reference script not found: " + a.reference_script);
+  const auto script = reference_script_for(a);
+  require(std::filesystem::exists(script), "bench probe: reference script not found: " + script);
   const auto& o = a.options;
   std::ostringstream cmd;
-  cmd << shell_quote(a.python) << ' ' << shell_quote(a.reference_script) << " --device "
+  cmd << shell_quote(a.python) << ' ' << shell_quote(script) << " --device "
       << shell_quote(o.device) << " --batch " << o.batch << " --frames " << o.frames
-      << " --feature-dim " << o.feature_dim << " --grid " << o.grid << " --size " << o.size
-      << " --warmup " << o.warmup << " --steps " << o.steps << " --threads " << o.threads;
-  if (!o.config_file.empty()) cmd << " --config " << shell_quote(o.config_file);
+      << " --feature-dim " << o.feature_dim << " --grid " << size_arg(o.grid_h, o.grid_w)
+      << " --size " << size_arg(o.height, o.width) << " --warmup " << o.warmup << " --steps "
+      << o.steps << " --threads " << o.threads;
+  if (o.preset == "vidfm3d") {
+    require(!a.checkout.empty(),
+            "bench probe --reference with the vidfm3d preset times the authors' code: give "
+            "--checkout DIR (a checkout of zxhuang1698/VidFM3D)");
+    require(o.config_file.empty(),
+            "bench probe: the authors' reference has no --config; time the preset as it is");
+    cmd << " --checkout " << shell_quote(a.checkout) << " --checkpointing "
+        << (a.checkpointing ? "on" : "off");
+  } else if (!o.config_file.empty()) {
+    cmd << " --config " << shell_quote(o.config_file);
+  }
   std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(cmd.str().c_str(), "r"), pclose);
   require(pipe != nullptr, "bench probe: cannot start " + cmd.str());
   std::string output;
@@ -55,20 +82,40 @@ nlohmann::json run_reference(const BenchProbeArgs& a) {
   return nlohmann::json::parse(result);
 }
 
+// "HxW" or "N" (square).
+std::pair<int, int> parse_size(const std::string& text, const std::string& option) {
+  const auto x = text.find('x');
+  const auto bad = option + " must be HxW or N with positive integers, got '" + text + "'";
+  int h = 0, w = 0;
+  try {
+    h = std::stoi(text.substr(0, x));
+    w = x == std::string::npos ? h : std::stoi(text.substr(x + 1));
+  } catch (const std::exception&) {
+    throw Error(bad);
+  }
+  require(h > 0 && w > 0, bad);
+  return {h, w};
+}
+
 }  // namespace
 
 void register_bench_probe(CLI::App& bench) {
   auto* cmd = bench.add_subcommand("probe", "Probe training steps/s for the default configuration");
   auto args = std::make_shared<BenchProbeArgs>();
   auto& o = args->options;
-  cmd->add_option("--config", o.config_file, "Probe config JSON (default: the paper's)");
+  cmd->add_option("--preset", o.preset, "vidfm3d (the paper's probe) | vidprobe")
+      ->check(CLI::IsMember(probe::probe_preset_names()))
+      ->capture_default_str();
+  cmd->add_option("--config", o.config_file, "Probe config JSON overriding the preset");
   cmd->add_option("--device", o.device, "cpu | cuda[:i]")->capture_default_str();
   cmd->add_option("--batch", o.batch, "Clips per step")->capture_default_str();
   cmd->add_option("--frames", o.frames, "Frames per clip")->capture_default_str();
   cmd->add_option("--feature-dim", o.feature_dim, "Channels of the cached features")
       ->capture_default_str();
-  cmd->add_option("--grid", o.grid, "Feature map side h = w")->capture_default_str();
-  cmd->add_option("--size", o.size, "Ground-truth side H = W")->capture_default_str();
+  auto grid = std::make_shared<std::string>("16x16");
+  auto size = std::make_shared<std::string>("112x112");
+  cmd->add_option("--grid", *grid, "Feature map h x w (or one side)")->capture_default_str();
+  cmd->add_option("--size", *size, "Ground truth H x W (or one side)")->capture_default_str();
   cmd->add_option("--warmup", o.warmup, "Untimed steps")->capture_default_str();
   cmd->add_option("--steps", o.steps, "Timed steps")->capture_default_str();
   cmd->add_option("--threads", o.threads, "CPU threads (0 = libtorch default)")
@@ -77,9 +124,15 @@ void register_bench_probe(CLI::App& bench) {
                 "Also time the PyTorch Python probe with the same arguments and print the ratio");
   cmd->add_option("--python", args->python, "Python with torch for --reference")
       ->capture_default_str();
-  cmd->add_option("--reference-script", args->reference_script, "bench/probe_reference.py")
-      ->capture_default_str();
-  cmd->callback([args] {
+  cmd->add_option("--reference-script", args->reference_script,
+                  "Default: bench/vidfm3d_reference.py (vidfm3d) or bench/probe_reference.py");
+  cmd->add_option("--checkout", args->checkout,
+                  "vidfm3d --reference: a checkout of the authors' code (zxhuang1698/VidFM3D)");
+  cmd->add_flag("--checkpointing", args->checkpointing,
+                "vidfm3d --reference: gradient checkpointing on, as the authors' config");
+  cmd->callback([args, grid, size] {
+    std::tie(args->options.grid_h, args->options.grid_w) = parse_size(*grid, "--grid");
+    std::tie(args->options.height, args->options.width) = parse_size(*size, "--size");
     auto cpp = probe::run_probe_benchmark(args->options);
     std::cout << cpp.dump() << std::endl;
     if (!args->reference) return;
@@ -92,6 +145,8 @@ void register_bench_probe(CLI::App& bench) {
                               {"cpp_steps_per_s", cpp.at("steps_per_s")},
                               {"pytorch_steps_per_s", python.at("steps_per_s")},
                               {"cpp_over_pytorch", ratio}};
+    if (python.contains("peak_gb")) summary["pytorch_peak_gb"] = python["peak_gb"];
+    if (cpp.contains("peak_gb")) summary["cpp_peak_gb"] = cpp["peak_gb"];
     if (python.contains("parameters") && python["parameters"] != cpp.at("parameters"))
       summary["warning"] = "parameter counts differ: the two sides did not build the same network";
     std::cout << summary.dump() << std::endl;

@@ -5,13 +5,47 @@
 #include "vidprobe/probe/workflow.h"
 
 namespace vidprobe::cli {
+namespace {
+
+void print_eval_summary(const nlohmann::json& metrics, std::ostream& out) {
+  const auto empty = nlohmann::json::object();
+  const auto& base = metrics.contains("baseline") ? metrics.at("baseline") : empty;
+  auto show = [&](const std::string& label, const nlohmann::json& block,
+                  const nlohmann::json& base_block, const char* key) {
+    out << "  " << label << key << ": " << block.value(key, 0.0);
+    if (base_block.contains(key)) out << " (mean predictor " << base_block.value(key, 0.0) << ")";
+    out << "\n";
+  };
+  out << "eval: " << metrics.at("num_clips") << " clips, preset " << metrics.value("preset", "")
+      << "\n";
+  const auto& paper = metrics.at("vidfm3d");
+  const auto& paper_base = base.contains("vidfm3d") ? base.at("vidfm3d") : empty;
+  for (const char* key : {"pmap_mse_aligned", "loss_depth", "Auc_5", "Auc_30"})
+    show("paper ", paper, paper_base, key);
+  for (const char* key : {"camera.auc5", "camera.auc30", "camera.rra30", "camera.rta30",
+                          "depth.abs_rel", "depth.delta1", "points.err", "points.chamfer"})
+    show("", metrics, base, key);
+}
+
+}  // namespace
 
 void register_eval(CLI::App& app) {
   auto* cmd = app.add_subcommand(
       "eval", "Evaluate a trained probe and write metrics.json, per-clip CSV and pictures");
   auto request = std::make_shared<probe::EvalRequest>();
-  cmd->add_option("--run", request->run_dir, "Run directory written by 'vidprobe train'")
-      ->required();
+  auto preset = std::make_shared<std::string>();
+  auto* run =
+      cmd->add_option("--run", request->run_dir, "Run directory written by 'vidprobe train'");
+  auto* weights = cmd->add_option(
+      "--weights", request->weights,
+      "Instead of --run: probe weights (vidprobe's or the authors' ProbeModelPA names, e.g. from "
+      "tools/convert_vidfm3d_checkpoint.py) evaluated under --preset / --config");
+  run->excludes(weights);
+  cmd->add_option("--preset", *preset, "With --weights: the protocol (default vidfm3d)")
+      ->check(CLI::IsMember(probe::probe_preset_names()))
+      ->needs(weights);
+  cmd->add_option("--config", request->config_file, "With --weights: probe configuration (JSON)")
+      ->needs(weights);
   cmd->add_option("--features", request->features_dir, "Feature cache of the evaluation clips")
       ->required();
   cmd->add_option("--out", request->out_dir, "Output directory (default: <run>/eval)");
@@ -26,17 +60,12 @@ void register_eval(CLI::App& app) {
   cmd->add_option("--threads", request->threads, "CPU threads (0 = all)")->capture_default_str();
   cmd->add_flag("--only-holdout", request->only_holdout,
                 "Evaluate only the clips the run held out (train --holdout) of this cache");
-  cmd->callback([request] {
+  cmd->callback([=] {
+    if (request->run_dir.empty() && request->weights.empty())
+      throw CLI::RequiredError("--run or --weights");
+    if (!preset->empty()) request->overrides.preset = *preset;
     const auto metrics = probe::evaluate_from_cache(*request);
-    const auto& base = metrics.at("baseline");
-    auto show = [&](const char* key) {
-      std::cout << "  " << key << ": " << metrics.value(key, 0.0) << " (mean predictor "
-                << base.value(key, 0.0) << ")\n";
-    };
-    std::cout << "eval: " << metrics.at("num_clips") << " clips\n";
-    for (const char* key : {"camera.auc5", "camera.auc30", "camera.rra30", "camera.rta30",
-                            "depth.abs_rel", "depth.delta1", "points.err", "points.chamfer"})
-      show(key);
+    print_eval_summary(metrics, std::cout);
   });
 }
 

@@ -13,6 +13,8 @@ void register_sweep(CLI::App& app) {
   auto request = std::make_shared<probe::SweepRequest>();
   auto layers = std::make_shared<std::string>();
   auto timesteps = std::make_shared<std::string>();
+  auto preset = std::make_shared<std::string>();
+  auto epochs = std::make_shared<int>(0);
   auto steps = std::make_shared<std::int64_t>(0);
   auto batch = std::make_shared<int>(0);
   auto lr = std::make_shared<double>(0);
@@ -23,6 +25,9 @@ void register_sweep(CLI::App& app) {
                   "Comma-separated diffusion timesteps, e.g. 100,200,400,800");
   cmd->add_option("--out", request->out_dir, "Sweep directory (resumable)")->required();
   cmd->add_option("--config", request->config_file, "Probe configuration (JSON)");
+  cmd->add_option("--preset", *preset, "Probe protocol: vidfm3d (default) | vidprobe")
+      ->check(CLI::IsMember(probe::probe_preset_names()));
+  cmd->add_option("--epochs", *epochs, "Training epochs per probe (overrides the config)");
   cmd->add_option("--steps", *steps, "Training steps per probe (overrides the config)");
   cmd->add_option("--batch", *batch, "Clips per batch (overrides the config)");
   cmd->add_option("--lr", *lr, "Peak learning rate (overrides the config)");
@@ -38,6 +43,8 @@ void register_sweep(CLI::App& app) {
     request->layers = probe::parse_int_list(*layers, "--layers");
     if (!timesteps->empty()) request->timesteps = probe::parse_int_list(*timesteps, "--timesteps");
     request->extract.device = request->device;
+    if (!preset->empty()) request->overrides.preset = *preset;
+    if (*epochs > 0) request->overrides.epochs = *epochs;
     if (*steps > 0) request->overrides.steps = *steps;
     if (*batch > 0) request->overrides.batch_size = *batch;
     if (*lr > 0) request->overrides.lr = *lr;

@@ -10,6 +10,8 @@ namespace vidprobe::cli {
 void register_train(CLI::App& app) {
   auto* cmd = app.add_subcommand("train", "Train a shallow transformer probe on cached features");
   auto request = std::make_shared<probe::TrainRequest>();
+  auto preset = std::make_shared<std::string>();
+  auto epochs = std::make_shared<int>(0);
   auto steps = std::make_shared<std::int64_t>(0);
   auto batch = std::make_shared<int>(0);
   auto lr = std::make_shared<double>(0);
@@ -23,6 +25,11 @@ void register_train(CLI::App& app) {
   cmd->add_option("--holdout", *holdout, "Fraction of the training clips held out for validation");
   cmd->add_option("--train-fraction", *train_fraction,
                   "Train on this fraction of the training clips (seeded, nested across fractions)");
+  cmd->add_option("--preset", *preset,
+                  "Protocol the configuration starts from: vidfm3d (default: the paper's probe, "
+                  "losses, views and optimisation, as the authors' code) | vidprobe (vidprobe's "
+                  "earlier small probe on the stored frames); see docs/protocol.md")
+      ->check(CLI::IsMember(probe::probe_preset_names()));
   cmd->add_option("--model", request->overrides.model,
                   "probe | vggt-from-features (VGGT's architecture on the cached features; the "
                   "config file and flags override its preset)")
@@ -32,10 +39,16 @@ void register_train(CLI::App& app) {
   cmd->add_option("--out", request->run_dir, "Run directory")->required();
   cmd->add_option("--config", request->config_file,
                   "Probe configuration (JSON; keys as in src/vidprobe/probe/probe_config.h)");
-  cmd->add_option("--steps", *steps, "Training steps (overrides the config)");
+  cmd->add_option("--epochs", *epochs, "Training epochs (overrides the config; clears its steps)");
+  cmd->add_option("--steps", *steps, "Training steps (overrides the config; clears its epochs)");
   cmd->add_option("--batch", *batch, "Clips per batch (overrides the config)");
   cmd->add_option("--lr", *lr, "Peak learning rate (overrides the config)");
   cmd->add_option("--seed", *seed, "Seed of initialisation and batch order (overrides the config)");
+  cmd->add_option(
+         "--val-views", request->overrides.val_views,
+         "Validation views: fixed per clip (default) | drift (re-drawn every validation, as "
+         "the authors' runs)")
+      ->check(CLI::IsMember({"fixed", "drift"}));
   cmd->add_flag("--no-global-attention", request->overrides.no_global_attention,
                 "Ablation: frame attention only, no information exchange between frames");
   cmd->add_option("--device", request->device, "cpu | cuda | cuda:N")->capture_default_str();
@@ -43,6 +56,8 @@ void register_train(CLI::App& app) {
       ->capture_default_str();
   cmd->add_flag("--resume", request->resume, "Continue the run from its newest checkpoint");
   cmd->callback([=] {
+    if (!preset->empty()) request->overrides.preset = *preset;
+    if (*epochs > 0) request->overrides.epochs = *epochs;
     if (*steps > 0) request->overrides.steps = *steps;
     if (*batch > 0) request->overrides.batch_size = *batch;
     if (*lr > 0) request->overrides.lr = *lr;
@@ -51,9 +66,9 @@ void register_train(CLI::App& app) {
     if (*train_fraction >= 0) request->overrides.train_fraction = *train_fraction;
     if (*vggt_depth > 0) request->overrides.vggt_blocks = *vggt_depth;
     const auto summary = probe::train_from_cache(*request);
-    std::cerr << "train: steps " << summary.first_step << ".." << summary.last_step << " in "
-              << format_duration(summary.seconds) << " (" << summary.steps_per_second
-              << " steps/s), final loss " << summary.final_loss;
+    std::cerr << "train: steps " << summary.first_step << ".." << summary.last_step << " of "
+              << summary.total_steps << " in " << format_duration(summary.seconds) << " ("
+              << summary.steps_per_second << " steps/s), final loss " << summary.final_loss;
     if (summary.val_loss) std::cerr << ", val loss " << *summary.val_loss;
     std::cerr << ", " << summary.parameters << " parameters; run in " << request->run_dir.string()
               << "\n";

@@ -22,6 +22,9 @@ std::shared_ptr<ExtractionFlags> add_extraction_options(CLI::App& cmd,
     names += (names.empty() ? "" : ", ") + info.name;
   cmd.add_option("--backbone", x.backbone, "Backbone name (" + names + ")")->capture_default_str();
   cmd.add_option("--weights", x.weights, "Checkpoint file or directory (safetensors as published)");
+  cmd.add_flag("--random-init", x.random_init,
+               "No checkpoint: the real architecture with seeded random weights (speed and smoke "
+               "tests only, never for results; recorded in the cache's identity)");
   cmd.add_option(
       "--backbone-opt", flags->backbone_opts,
       "Family-specific setting key=value, repeatable (WAN: text_context, prompt, prompt_ids, "

@@ -15,7 +15,8 @@ struct ExtractionFlags {
   void apply(features::ExtractOptions& options) const;
 };
 
-// Adds --backbone, --weights, --data, --data-kind, --train-ratio, --frames, --probe-frames,
+// Adds --backbone, --weights, --random-init, --data, --data-kind, --train-ratio, --frames,
+// --probe-frames,
 // --sampling, --gt-size, --temporal, --dtype, --compute-dtype, --backbone-opt, --noise-seed,
 // --seed.
 std::shared_ptr<ExtractionFlags> add_extraction_options(CLI::App& cmd,

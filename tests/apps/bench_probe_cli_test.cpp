@@ -19,8 +19,8 @@ TEST(BenchProbeCli, ReferenceBuildsTheSameNetworkAndPrintsTheRatio) {
   const auto log =
       fs::temp_directory_path() / ("vidprobe_bench_probe_" + std::to_string(::getpid()));
   ASSERT_EQ(vidprobe::test_support::run_vidprobe(
-                "bench probe --batch 1 --frames 2 --feature-dim 8 --grid 4 --size 16 --warmup 0"
-                " --steps 1 --threads 1 --reference --python '" +
+                "bench probe --preset vidprobe --batch 1 --frames 2 --feature-dim 8 --grid 4"
+                " --size 16 --warmup 0 --steps 1 --threads 1 --reference --python '" +
                     std::string(VIDPROBE_PYTHON) + "' --reference-script '" + VIDPROBE_SOURCE_DIR +
                     "/bench/probe_reference.py'",
                 log),

@@ -114,8 +114,8 @@ TEST(Vggt, Vggt1bBuiltInCppHasTheReferenceParameterCount) {
 // the cached features: the same parameters under the same names otherwise.
 TEST(Vggt, VggtFromFeaturesIsVggtWithoutItsPatchEmbed) {
   const auto vggt_config = small_config();
-  probe::ProbeConfig config;
-  config.model.kind = "vggt";
+  auto config =
+      probe::vggt_from_features_config(probe::probe_preset("vidprobe"), vggt_config.depth);
   config.model.width = vggt_config.width;
   config.model.num_blocks = vggt_config.depth;
   config.model.num_heads = vggt_config.heads;

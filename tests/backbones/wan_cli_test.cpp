@@ -74,7 +74,8 @@ TEST(WanCli, ExtractAndSweepWithFixtureWeights) {
     "train": {"batch_size": 2, "log_every": 1}
   })");
   ASSERT_EQ(test_support::run_vidprobe("sweep" + common +
-                                           " --train-ratio 0.6 --layers 0,2 --timesteps 250,750" +
+                                           " --preset vidprobe --train-ratio 0.6 --layers 0,2"
+                                           " --timesteps 250,750" +
                                            " --steps 2 --config '" + probe_config.string() +
                                            "' --out '" + (dir / "sweep").string() + "'",
                                        log),

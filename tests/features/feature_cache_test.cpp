@@ -26,7 +26,8 @@ FeatureShard make_shard(const std::string& id, int T = 4) {
 }
 
 fs::path temp_dir(const std::string& name) {
-  auto dir = fs::temp_directory_path() / ("vidprobe_cache_" + name + "_" + std::to_string(::getpid()));
+  auto dir =
+      fs::temp_directory_path() / ("vidprobe_cache_" + name + "_" + std::to_string(::getpid()));
   fs::remove_all(dir);
   return dir;
 }
@@ -58,6 +59,47 @@ TEST(FeatureCache, RejectsInconsistentShards) {
     EXPECT_NE(std::string(e.what()).find("'depth'"), std::string::npos) << e.what();
   }
   EXPECT_FALSE(fs::exists(dir / "clips" / "clip_b.safetensors"));
+  fs::remove_all(dir);
+}
+
+// A latent-chunk layout (one map for frame 0, then one per 4 frames) with a GT confidence: stored
+// once, read back, and expanded to per-frame maps by select_frames.
+TEST(FeatureCache, FeatureIndexAndConfidenceRoundTripAndSelectFrames) {
+  const auto dir = temp_dir("index");
+  auto shard = make_shard("clip_e", 9);
+  shard.features = torch::randn({3, 8, 2, 3}).to(torch::kFloat16);
+  shard.feature_index = torch::tensor({0, 1, 1, 1, 1, 2, 2, 2, 2}, torch::kInt64);
+  shard.confidence = torch::rand({9, 8, 12}) + 1;
+  write_shard(dir, shard);
+  const auto back = read_shard(dir / "clips" / "clip_e.safetensors");
+  EXPECT_TRUE(torch::equal(back.feature_index, shard.feature_index));
+  EXPECT_TRUE(torch::equal(back.confidence, shard.confidence));
+  EXPECT_EQ(back.num_frames(), 9);
+
+  const auto views = select_frames(back, {0, 5, 8});
+  EXPECT_EQ(views.num_frames(), 3);
+  EXPECT_FALSE(views.feature_index.defined());
+  EXPECT_TRUE(torch::equal(views.features[1], shard.features[2]));
+  EXPECT_TRUE(torch::equal(views.depth[1], shard.depth[5]));
+  EXPECT_TRUE(torch::equal(views.confidence[2], shard.confidence[8]));
+  EXPECT_THROW(select_frames(back, {9}), Error);
+
+  auto orphan = shard;
+  orphan.feature_index = torch::tensor({0, 1, 1, 1, 1, 2, 2, 2, -1}, torch::kInt64);
+  try {
+    select_frames(orphan, {8});
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("frame 8 has no features"), std::string::npos) << e.what();
+  }
+  auto broken = shard;
+  broken.feature_index = torch::tensor({0, 1, 1, 1, 1, 2, 2, 2, 3}, torch::kInt64);
+  try {
+    write_shard(dir, broken);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("'feature_index'"), std::string::npos) << e.what();
+  }
   fs::remove_all(dir);
 }
 

@@ -5,6 +5,8 @@
 
 #include <cmath>
 
+#include "vidprobe/probe/probe_config.h"
+
 namespace vidprobe::probe {
 namespace {
 
@@ -14,6 +16,7 @@ ProbeTargets make_targets(int64_t B = 1, int64_t S = 2, int64_t H = 6, int64_t W
   t.depth = torch::rand({B, S, H, W}) + 0.5;
   t.world_points = torch::randn({B, S, H, W, 3});
   t.valid = torch::rand({B, S, H, W}).gt(0.2);
+  t.confidence = t.valid.to(torch::kFloat32);
   t.pose_encoding = torch::randn({B, S, 9});
   return t;
 }
@@ -30,7 +33,7 @@ ProbePrediction perfect_prediction(const ProbeTargets& t, double conf) {
 
 TEST(ProbeLoss, ZeroAtPerfectPredictionWithUnitConfidenceAndPositiveOtherwise) {
   const auto t = make_targets();
-  const LossConfig config;
+  const auto config = probe_preset("vidprobe").loss;  // every term on, L1 camera
   const auto perfect = probe_loss(perfect_prediction(t, 1.0), t, config);
   EXPECT_NEAR(perfect.total.item<double>(), 0.0, 1e-6);
 
@@ -50,12 +53,12 @@ TEST(ProbeLoss, ConfidenceTermIsMinimisedAtAlphaOverError) {
   // For a constant error e the per-pixel term gamma e c - alpha log c is minimal at c = alpha /
   // (gamma e): check that the loss there is below the loss at nearby confidences.
   const auto t = make_targets();
-  RegressionLossConfig config;
+  auto config = probe_preset("vidprobe").loss.depth;
   config.gradient = "none";
   const auto gt = t.depth.unsqueeze(-1);
   const auto pred = gt + 0.05;  // error 0.05 everywhere
   auto loss_at = [&](double c) {
-    return regression_loss(pred, gt, t.valid, torch::full_like(t.depth, c), config)
+    return regression_loss(pred, gt, t.valid, torch::full_like(t.depth, c), t.confidence, config)
         .conf.item<double>();
   };
   const double best = 0.2 / 0.05;
@@ -100,6 +103,7 @@ TEST(ProbeLoss, CameraLossWeightsIterationsAndParts) {
   auto last = torch::zeros({1, 2, 9});
   last.slice(-1, 7, 9).fill_(2.0);  // field-of-view error 2 in the last one
   CameraLossConfig config;
+  config.type = "l1";
   const auto terms = camera_loss({first, last}, gt, config);
   // translation: (0.6 * 1 + 1 * 0) / 2, fov: (0.6 * 0 + 1 * 2) / 2
   EXPECT_NEAR(terms.translation.item<double>(), 0.3, 1e-6);
@@ -117,6 +121,27 @@ TEST(ProbeLoss, NoValidPixelGivesZeroAndAGraph) {
   EXPECT_NEAR(out.terms.at("depth").item<double>(), 0.0, 1e-9);
   out.total.backward();
   EXPECT_TRUE(p.depth.grad().defined());
+}
+
+TEST(ProbeLoss, GroundTruthConfidenceWeighsTheDistanceAndNormalisationIsPerClip) {
+  auto t = make_targets(2);
+  t.valid.fill_(true);
+  t.confidence = 1 + torch::rand_like(t.depth);
+  auto config = probe_preset("vidfm3d").loss.point;
+  ASSERT_EQ(config.confidence, "ground_truth");
+  ASSERT_TRUE(config.normalize);
+  const auto pred = t.world_points * 3 + 0.1;                  // a scaled copy plus an offset
+  const auto predicted_conf = torch::full_like(t.depth, 7.0);  // ignored
+  const auto terms =
+      regression_loss(pred, t.world_points, t.valid, predicted_conf, t.confidence, config);
+  const auto gt_n = normalize_points(t.world_points, t.valid);
+  const auto pred_n = normalize_points(pred, t.valid);
+  const auto expected = (t.confidence * (pred_n - gt_n).norm(2, -1)).mean();
+  EXPECT_NEAR(terms.conf.item<double>(), expected.item<double>(), 1e-6);
+  // A pure scale is normalised away: only the offset is left.
+  const auto scaled = regression_loss(t.world_points * 5, t.world_points, t.valid, predicted_conf,
+                                      t.confidence, config);
+  EXPECT_NEAR(scaled.conf.item<double>(), 0.0, 1e-5);
 }
 
 }  // namespace

@@ -88,6 +88,7 @@ inline std::vector<features::FeatureShard> synthetic_shards(const SyntheticSpec&
     // Features from the normalised GT: depth, points and pose encoding per cell.
     const auto targets =
         normalized_targets(shard.depth.unsqueeze(0), shard.valid.unsqueeze(0),
+                           shard.valid.unsqueeze(0).to(torch::kFloat32),
                            shard.extrinsics.unsqueeze(0), shard.intrinsics.unsqueeze(0));
     const auto pool = [&](const torch::Tensor& x) {  // (S, H, W, k) -> (S, g, g, k)
       return torch::adaptive_avg_pool2d(x.permute({0, 3, 1, 2}), {spec.grid, spec.grid})

@@ -1,5 +1,6 @@
 #include "vidprobe/probe/trainer.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 #include <unistd.h>
@@ -8,6 +9,7 @@
 
 #include "probe/probe_test_util.h"
 #include "probe/synthetic_shards.h"
+#include "test_support.h"
 #include "vidprobe/core/atomic_file.h"
 #include "vidprobe/core/error.h"
 #include "vidprobe/probe/checkpoint.h"
@@ -17,6 +19,7 @@
 namespace vidprobe::probe {
 namespace {
 namespace fs = std::filesystem;
+using ::testing::HasSubstr;
 
 fs::path fresh_dir(const std::string& name) {
   auto dir =
@@ -32,26 +35,54 @@ struct SingleThread {
   ~SingleThread() { torch::set_num_threads(previous); }
 };
 
-TEST(LearningRate, WarmsUpLinearlyThenDecaysByCosine) {
-  TrainConfig t;
+TEST(LearningRate, FractionScheduleWarmsUpLinearlyThenDecaysByCosine) {
+  auto t = probe_preset("vidprobe").train;
   t.steps = 100;
   t.lr = 1.0;
   t.warmup_fraction = 0.1;
   t.min_lr_fraction = 0.0;
-  EXPECT_DOUBLE_EQ(learning_rate_at(t, 0), 0.1);
-  EXPECT_DOUBLE_EQ(learning_rate_at(t, 9), 1.0);
-  EXPECT_NEAR(learning_rate_at(t, 10), 1.0, 1e-12);
-  EXPECT_NEAR(learning_rate_at(t, 55), 0.5, 1e-12);  // half-way through the cosine
-  EXPECT_NEAR(learning_rate_at(t, 100), 0.0, 1e-12);
+  const auto lrs = learning_rates(t, train_length(t, 16));
+  ASSERT_EQ(lrs.size(), 100u);
+  EXPECT_DOUBLE_EQ(lrs[0], 0.1);
+  EXPECT_DOUBLE_EQ(lrs[9], 1.0);
+  EXPECT_NEAR(lrs[10], 1.0, 1e-12);
+  EXPECT_NEAR(lrs[55], 0.5, 1e-12);  // half-way through the cosine
+  EXPECT_NEAR(lrs[99], 0.5 * (1 + std::cos(M_PI * 89 / 90)), 1e-12);
 }
 
-TEST(BatchIndices, EveryEpochIsAPermutationAndStepsAreReproducible) {
+TEST(TrainLength, EpochsDropTheLastPartialBatchAndNeedOneFullBatch) {
+  TrainConfig t;  // vidfm3d: 75 epochs of batch 10
+  const auto length = train_length(t, 57);
+  EXPECT_TRUE(length.by_epochs);
+  EXPECT_EQ(length.steps_per_epoch, 5);
+  EXPECT_EQ(length.total_steps, 375);
+  EXPECT_THAT(test_support::error_message([&] { train_length(t, 9); }), HasSubstr("batch"));
+}
+
+TEST(BatchItems, EveryEpochIsAPermutationAndStepsAreReproducible) {
   std::vector<int> seen(10, 0);
   for (int step = 0; step < 5; ++step)  // 5 steps x 2 = one epoch of 10 clips
-    for (auto i : batch_indices(10, 2, 7, step)) ++seen[i];
+    for (auto item : batch_items(10, 2, 7, step, false)) {
+      ++seen[item.clip];
+      EXPECT_EQ(item.epoch, 0u);
+    }
   for (int count : seen) EXPECT_EQ(count, 1);
-  EXPECT_EQ(batch_indices(10, 3, 7, 12), batch_indices(10, 3, 7, 12));
-  EXPECT_NE(batch_indices(10, 10, 7, 0), batch_indices(10, 10, 8, 0));
+  auto clips = [](const std::vector<BatchItem>& items) {
+    std::vector<std::size_t> out;
+    for (const auto& item : items) out.push_back(item.clip);
+    return out;
+  };
+  EXPECT_EQ(clips(batch_items(10, 3, 7, 12, false)), clips(batch_items(10, 3, 7, 12, false)));
+  EXPECT_NE(clips(batch_items(10, 10, 7, 0, false)), clips(batch_items(10, 10, 8, 0, false)));
+  // By epochs, 10 clips in batches of 3: 3 steps an epoch, one clip left out each epoch.
+  std::vector<int> epoch_one(10, 0);
+  for (int step = 3; step < 6; ++step)
+    for (auto item : batch_items(10, 3, 7, step, true)) {
+      ++epoch_one[item.clip];
+      EXPECT_EQ(item.epoch, 1u);
+    }
+  EXPECT_EQ(std::count(epoch_one.begin(), epoch_one.end(), 1), 9);
+  EXPECT_EQ(std::count(epoch_one.begin(), epoch_one.end(), 0), 1);
 }
 
 TEST(Checkpoint, WeightsRoundTripGivesIdenticalOutputs) {

@@ -30,8 +30,10 @@ fs::path scratch_dir(const std::string& name) {
 TEST(VggtFromFeatures, PresetHasVggtSizesAndTheConfigFileOverridesIt) {
   ConfigOverrides overrides;
   overrides.model = "vggt-from-features";
+  overrides.preset = "vidprobe";
   const auto preset = resolve_config("", overrides);
-  EXPECT_EQ(preset.model.kind, "vggt");
+  EXPECT_DOUBLE_EQ(preset.model.norm_eps, 1e-5);
+  EXPECT_TRUE(preset.heads.dense.relu_skip);
   EXPECT_EQ(preset.model.width, 1024);
   EXPECT_EQ(preset.model.num_heads, 16);
   EXPECT_EQ(preset.model.num_blocks, 4);
@@ -41,14 +43,15 @@ TEST(VggtFromFeatures, PresetHasVggtSizesAndTheConfigFileOverridesIt) {
   EXPECT_EQ(preset.heads.dense.out_channels, (std::vector<int>{256, 512, 1024, 1024}));
 
   overrides.vggt_blocks = 24;
-  EXPECT_EQ(dense_head_layers(resolve_config("", overrides).model),
+  EXPECT_EQ(dense_head_layers(resolve_config("", overrides).heads.dense, 24),
             (std::vector<int>{4, 11, 17, 23}));
-  EXPECT_EQ(dense_head_layers(testing::tiny_config().model), (std::vector<int>{0, 1, 2, 3}));
+  EXPECT_EQ(dense_head_layers(testing::tiny_config().heads.dense, 4),
+            (std::vector<int>{0, 1, 2, 3}));
 
   const auto file = scratch_dir("preset") / "config.json";
   write_file_atomically(file, R"({"model": {"width": 64, "num_heads": 4}})");
   const auto overridden = resolve_config(file, overrides);
-  EXPECT_EQ(overridden.model.kind, "vggt");
+  EXPECT_DOUBLE_EQ(overridden.model.norm_eps, 1e-5);
   EXPECT_EQ(overridden.model.width, 64);
   EXPECT_EQ(overridden.model.num_blocks, 24);
 
@@ -65,9 +68,14 @@ TEST(VggtFromFeatures, PresetHasVggtSizesAndTheConfigFileOverridesIt) {
               HasSubstr("train.train_fraction"));
 }
 
-TEST(VggtFromFeatures, ModelKindVggtUsesVggtConstantsInTheSharedLayers) {
+TEST(VggtFromFeatures, VggtConstantsReachTheSharedLayers) {
   auto config = testing::tiny_config();
-  config.model.kind = "vggt";
+  const auto vggt_sizes = vggt_from_features_config(config, 4);
+  config.model.norm_eps = vggt_sizes.model.norm_eps;
+  config.heads.dense.relu_skip = true;
+  config.heads.camera.qk_norm = false;
+  config.heads.camera.layer_scale_init = vggt_sizes.heads.camera.layer_scale_init;
+  config.heads.camera.norm_eps = vggt_sizes.heads.camera.norm_eps;
   ProbeModel vggt(config, 12);
   const auto& frame_block = vggt->aggregator->frame_blocks[0]->as<Block>();
   EXPECT_DOUBLE_EQ(frame_block->norm1->options.eps(), 1e-5);
@@ -130,14 +138,15 @@ TEST(VggtFromFeatures, TrainsOnAFractionAndEvaluatesEndToEnd) {
   })");
   const auto run = dir / "run";
   ASSERT_EQ(test_support::run_vidprobe(
-                "train --model vggt-from-features --vggt-depth 2 --config '" + config.string() +
-                    "' --features '" + (dir / "feats").string() +
+                "train --preset vidprobe --model vggt-from-features --vggt-depth 2 --config '" +
+                    config.string() + "' --features '" + (dir / "feats").string() +
                     "' --train-fraction 0.5 --steps 3 --out '" + run.string() + "'",
                 log),
             0)
       << read_file(log);
   const auto stored = nlohmann::json::parse(read_file(run / "config.json"));
-  EXPECT_EQ(stored["model"]["kind"], "vggt");
+  EXPECT_EQ(stored["model"]["norm_eps"], 1e-5);
+  EXPECT_EQ(stored["heads"]["dense"]["relu_skip"], true);
   EXPECT_EQ(stored["model"]["width"], 32);
   EXPECT_EQ(stored["heads"]["camera"]["iterations"], 2);
   EXPECT_EQ(stored["train"]["train_fraction"], 0.5);

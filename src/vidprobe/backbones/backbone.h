@@ -32,6 +32,10 @@ struct InputSpec {
 struct FeatureMaps {
   torch::Tensor features;            // (T, C, h, w) one map per input frame
   std::vector<int64_t> native_grid;  // the backbone's own token grid, e.g. {T/2, h, w}
+  // (T) int64: which of the backbone's own temporal maps frame t's map is (a WAN latent serves 4
+  // frames, a tubelet 2; such frames carry copies of one map). Undefined: every frame has its
+  // own. The feature cache stores each map once with this index.
+  torch::Tensor frame_index;
 };
 
 class Backbone {

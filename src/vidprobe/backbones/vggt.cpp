@@ -8,6 +8,7 @@
 #include "vidprobe/backbones/family_support.h"
 #include "vidprobe/core/error.h"
 #include "vidprobe/probe/device.h"
+#include "vidprobe/probe/reference_names.h"
 
 namespace vidprobe::backbones {
 namespace {
@@ -91,30 +92,6 @@ void add_dpt_head(ShapeMap& layout, const std::string& p, const VggtConfig& c, i
   add_conv(layout, p + ".scratch.output_conv1", f, f / 2, 3);
   add_conv(layout, p + ".scratch.output_conv2.0", f / 2, 32, 3);
   add_conv(layout, p + ".scratch.output_conv2.2", 32, output_dim, 1);
-}
-
-// Reference key -> VggtModel parameter name (for everything but the patch embed, whose DINOv2
-// names go through dinov2_module_tensors).
-std::string module_name(const std::string& key) {
-  static const std::vector<std::pair<std::regex, std::string>> rules = {
-      {std::regex(R"(^camera_head\.empty_pose_tokens$)"), "camera_head.empty_pose"},
-      {std::regex(R"(^camera_head\.poseLN_modulation\.1\.)"), "camera_head.modulation."},
-      {std::regex(R"(^(\w+_head)\.scratch\.layer1_rn\.)"), "$1.level_convs.0."},
-      {std::regex(R"(^(\w+_head)\.scratch\.layer2_rn\.)"), "$1.level_convs.1."},
-      {std::regex(R"(^(\w+_head)\.scratch\.layer3_rn\.)"), "$1.level_convs.2."},
-      {std::regex(R"(^(\w+_head)\.scratch\.layer4_rn\.)"), "$1.level_convs.3."},
-      {std::regex(R"(^(\w+_head)\.scratch\.refinenet1\.)"), "$1.refine.0."},
-      {std::regex(R"(^(\w+_head)\.scratch\.refinenet2\.)"), "$1.refine.1."},
-      {std::regex(R"(^(\w+_head)\.scratch\.refinenet3\.)"), "$1.refine.2."},
-      {std::regex(R"(^(\w+_head)\.scratch\.refinenet4\.)"), "$1.refine.3."},
-      {std::regex(R"(\.resConfUnit1\.)"), ".unit1."},
-      {std::regex(R"(\.resConfUnit2\.)"), ".unit2."},
-      {std::regex(R"(^(\w+_head)\.scratch\.output_conv)"), "$1.output_conv"},
-  };
-  std::string name = key;
-  for (const auto& [pattern, replacement] : rules)
-    name = std::regex_replace(name, pattern, replacement);
-  return name;
 }
 
 const std::string kPatchEmbedPrefix = "aggregator.patch_embed.";
@@ -236,27 +213,24 @@ VggtModelImpl::VggtModelImpl(const VggtConfig& cfg) : config(cfg) {
   validate(config);
   const int64_t dim_in = 2 * config.width;
   aggregator = register_module("aggregator", VggtAggregator(config));
-  probe::CameraHeadConfig camera;
-  camera.trunk_depth = config.camera_trunk_depth;
-  camera.iterations = config.camera_iterations;
   // The camera trunk: plain blocks (no qk-norm, no RoPE) with LayerScale, torch LayerNorm eps.
+  const probe::CameraHeadConfig camera{.trunk_depth = config.camera_trunk_depth,
+                                       .iterations = config.camera_iterations,
+                                       .qk_norm = false,
+                                       .layer_scale_init = config.layer_scale_init,
+                                       .norm_eps = kTorchLayerNormEps};
   camera_head = register_module(
-      "camera_head",
-      probe::CameraHead(camera, dim_in, config.camera_heads, /*mlp_ratio=*/4.0, /*qk_norm=*/false,
-                        /*attend_across_frames=*/true, config.layer_scale_init,
-                        kTorchLayerNormEps));
-  probe::DenseHeadConfig dense;
-  dense.features = config.dpt_features;
-  dense.out_channels = config.dpt_out_channels;
-  dense.pos_embed = true;
+      "camera_head", probe::CameraHead(camera, dim_in, config.camera_heads, /*mlp_ratio=*/4.0,
+                                       /*attend_across_frames=*/true, /*trunc_normal_init=*/false));
+  const probe::DenseHeadConfig dense{.features = config.dpt_features,
+                                     .out_channels = config.dpt_out_channels,
+                                     .pos_embed = true,
+                                     .layers = config.dpt_layers,
+                                     .relu_skip = true};
   depth_head =
-      register_module("depth_head", probe::DptHead(dense, dim_in, 2, config.depth, "exp", "expp1",
-                                                   /*skip_from_activation=*/true));
+      register_module("depth_head", probe::DptHead(dense, dim_in, 2, config.depth, "exp", "expp1"));
   point_head = register_module("point_head",
-                               probe::DptHead(dense, dim_in, 4, config.depth, "inv_log", "expp1",
-                                              /*skip_from_activation=*/true));
-  depth_head->layer_indices = config.dpt_layers;
-  point_head->layer_indices = config.dpt_layers;
+                               probe::DptHead(dense, dim_in, 4, config.depth, "inv_log", "expp1"));
 }
 
 probe::ProbePrediction VggtModelImpl::forward(const torch::Tensor& images) {
@@ -336,7 +310,8 @@ VggtCheckpoint vggt_module_tensors(TensorMap checkpoint, const VggtConfig& confi
   for (auto& [key, tensor] :
        dinov2_module_tensors(std::move(patch_embed), config.patch_embed, source))
     out.module_tensors.emplace(kPatchEmbedPrefix + key, std::move(tensor));
-  for (auto& [key, tensor] : checkpoint) out.module_tensors.emplace(module_name(key), tensor);
+  for (auto& [key, tensor] : checkpoint)
+    out.module_tensors.emplace(probe::vggt_head_module_name(key), tensor);
   return out;
 }
 

@@ -12,7 +12,9 @@ FeatureMaps tubelet_tokens_to_frame_maps(const torch::Tensor& tokens, int64_t te
               ", C) grid");
   const auto channels = tokens.size(2);
   auto maps = tokens[0].view({temporal, h, w, channels}).permute({0, 3, 1, 2});
-  return {maps.repeat_interleave(tubelet, 0).contiguous(), {temporal, h, w}};
+  return {maps.repeat_interleave(tubelet, 0).contiguous(),
+          {temporal, h, w},
+          torch::arange(temporal, torch::kLong).repeat_interleave(tubelet)};
 }
 
 }  // namespace vidprobe::backbones

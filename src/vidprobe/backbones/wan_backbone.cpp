@@ -131,14 +131,19 @@ int64_t latent_frame_of(int64_t video_frame) {
   return video_frame == 0 ? 0 : (video_frame - 1) / kVaeTemporalStride + 1;
 }
 
+torch::Tensor latent_frame_indices(int64_t video_frames) {
+  std::vector<int64_t> index(static_cast<std::size_t>(video_frames));
+  for (int64_t t = 0; t < video_frames; ++t)
+    index[static_cast<std::size_t>(t)] = latent_frame_of(t);
+  return torch::tensor(index, torch::kLong);
+}
+
 torch::Tensor latent_maps_to_video_frames(const torch::Tensor& maps, int64_t video_frames) {
   require(video_frames >= 1 && latent_frame_of(video_frames - 1) == maps.size(0) - 1,
           std::to_string(maps.size(0)) + " latent frames cannot cover " +
               std::to_string(video_frames) +
               " video frames (4k + 1 frames give 1 + k latent frames)");
-  std::vector<int64_t> index(video_frames);
-  for (int64_t t = 0; t < video_frames; ++t) index[t] = latent_frame_of(t);
-  return maps.index_select(0, torch::tensor(index, torch::kLong).to(maps.device()));
+  return maps.index_select(0, latent_frame_indices(video_frames).to(maps.device()));
 }
 
 WanBackbone::WanBackbone(std::string name, std::unique_ptr<VaeEncoder> vae,
@@ -247,6 +252,7 @@ std::vector<FeatureMaps> WanBackbone::extract_at(const torch::Tensor& latents, i
     for (std::size_t k = 0; k < members.size(); ++k) {
       const auto maps = tokens_to_maps(sums[k] / options_.noise_draws, grid)[0];  // (F', C, h, w)
       results[members[k]].features = latent_maps_to_video_frames(maps, video_frames).contiguous();
+      results[members[k]].frame_index = latent_frame_indices(video_frames);
       results[members[k]].native_grid = grid;
     }
   }

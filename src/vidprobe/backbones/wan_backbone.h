@@ -58,6 +58,8 @@ FeatureOptions feature_options_from(const std::string& backbone,
 int64_t latent_frame_of(int64_t video_frame);
 // (latent frames, C, h, w) -> (video_frames, C, h, w) by that mapping.
 torch::Tensor latent_maps_to_video_frames(const torch::Tensor& maps, int64_t video_frames);
+// (video_frames) int64: latent_frame_of for every frame.
+torch::Tensor latent_frame_indices(int64_t video_frames);
 
 class WanBackbone : public Backbone {
  public:

@@ -61,25 +61,25 @@ nlohmann::json cache_identity(const ExtractOptions& o, const backbones::Backbone
   if (o.probe_frames > 0) identity["probe_frames"] = o.probe_frames;
   if (compute_dtype != "fp32") identity["compute_dtype"] = compute_dtype;
   if (!o.backbone_options.empty()) identity["backbone_options"] = o.backbone_options;
+  if (o.random_init) identity["random_init"] = true;
   return identity;
 }
 
-// Features of one clip at every point, (T, C, h, w) each, aligned with the clip's frame order.
-std::vector<torch::Tensor> run_backbone(backbones::Backbone& backbone, const torch::Tensor& clip,
-                                        const std::vector<backbones::ExtractionPoint>& points,
-                                        const std::string& temporal, std::uint64_t seed) {
-  std::vector<torch::Tensor> out;
-  if (temporal == "video") {
-    for (auto& maps : backbone.extract_many(clip, points)) out.push_back(maps.features);
-    return out;
-  }
+// Features of one clip at every point, one map per frame each, aligned with the clip's frame order.
+std::vector<backbones::FeatureMaps> run_backbone(
+    backbones::Backbone& backbone, const torch::Tensor& clip,
+    const std::vector<backbones::ExtractionPoint>& points, const std::string& temporal,
+    std::uint64_t seed) {
+  if (temporal == "video") return backbone.extract_many(clip, points);
+  std::vector<backbones::FeatureMaps> out(points.size());
   if (temporal == "per-frame") {
+    // Every frame alone: each gets a map of its own (no frame_index).
     std::vector<std::vector<torch::Tensor>> per_point(points.size());
     for (int64_t t = 0; t < clip.size(0); ++t) {
       auto maps = backbone.extract_many(clip.slice(0, t, t + 1), points);
       for (std::size_t p = 0; p < points.size(); ++p) per_point[p].push_back(maps[p].features);
     }
-    for (auto& frames : per_point) out.push_back(torch::cat(frames, 0));
+    for (std::size_t p = 0; p < points.size(); ++p) out[p].features = torch::cat(per_point[p], 0);
     return out;
   }
   // shuffled: the backbone sees the frames in a random order; features are put back in the
@@ -87,9 +87,29 @@ std::vector<torch::Tensor> run_backbone(backbones::Backbone& backbone, const tor
   auto generator = at::make_generator<at::CPUGeneratorImpl>(seed);
   auto order = torch::randperm(clip.size(0), generator, torch::kLong);
   const auto inverse = torch::argsort(order);
-  for (auto& maps : backbone.extract_many(clip.index_select(0, order.to(clip.device())), points))
-    out.push_back(maps.features.index_select(0, inverse.to(maps.features.device())));
+  auto maps = backbone.extract_many(clip.index_select(0, order.to(clip.device())), points);
+  for (std::size_t p = 0; p < points.size(); ++p) {
+    out[p].features = maps[p].features.index_select(0, inverse.to(maps[p].features.device()));
+    if (maps[p].frame_index.defined())
+      out[p].frame_index = maps[p].frame_index.index_select(0, inverse);
+  }
   return out;
+}
+
+// The backbone's own maps once each, with the frame -> map index: the first frame of every map.
+std::pair<torch::Tensor, torch::Tensor> distinct_maps(const backbones::FeatureMaps& maps) {
+  const auto index = maps.frame_index.to(torch::kCPU, torch::kLong);
+  const auto count = index.max().item<int64_t>() + 1;
+  std::vector<int64_t> first(static_cast<std::size_t>(count), -1);
+  for (int64_t t = 0; t < index.size(0); ++t) {
+    auto& slot = first[static_cast<std::size_t>(index[t].item<int64_t>())];
+    if (slot < 0) slot = t;
+  }
+  require(std::none_of(first.begin(), first.end(), [](int64_t t) { return t < 0; }),
+          "extract: the backbone's frame index skips a map");
+  return {
+      maps.features.index_select(0, torch::tensor(first, torch::kLong).to(maps.features.device())),
+      index};
 }
 
 std::string resolve_compute_dtype(const std::string& requested, const torch::Device& device) {
@@ -148,6 +168,7 @@ std::vector<ExtractSummary> extract_features_at(const ExtractOptions& options,
 
   backbones::BackboneOptions backbone_options;
   backbone_options.weights = options.weights;
+  backbone_options.random_init = options.random_init;
   backbone_options.seed = options.seed;
   backbone_options.device = device;
   backbone_options.dtype = backbones::compute_dtype_from_name(compute_dtype, "--compute-dtype");
@@ -246,7 +267,7 @@ std::vector<ExtractSummary> extract_features_at(const ExtractOptions& options,
       const auto inputs = clip_to_tensors(clip, spec.width, spec.height, gt.width, gt.height);
       std::vector<backbones::ExtractionPoint> wanted;
       for (auto k : missing) wanted.push_back(points[k]);
-      std::vector<torch::Tensor> features;
+      std::vector<backbones::FeatureMaps> features;
       {
         // No autograd bookkeeping at all (less dispatch work per kernel), as
         // torch.inference_mode().
@@ -258,8 +279,16 @@ std::vector<ExtractSummary> extract_features_at(const ExtractOptions& options,
         const auto k = missing[m];
         FeatureShard shard;
         shard.clip_id = clip.id;
-        shard.features = keep(features[m].to(torch::kCPU, torch::kFloat32))
-                             .to(options.dtype == "fp16" ? torch::kFloat16 : torch::kFloat32);
+        const auto cache_dtype = options.dtype == "fp16" ? torch::kFloat16 : torch::kFloat32;
+        if (kept_frames.empty() && features[m].frame_index.defined()) {
+          // The whole clip is kept: each of the backbone's maps once, with the frame index.
+          auto [maps, index] = distinct_maps(features[m]);
+          shard.features = maps.to(torch::kCPU, torch::kFloat32).to(cache_dtype);
+          shard.feature_index = index;
+        } else {
+          shard.features =
+              keep(features[m].features.to(torch::kCPU, torch::kFloat32)).to(cache_dtype);
+        }
         shard.images = keep(inputs.gt_images);
         shard.depth = keep(inputs.depth);
         shard.valid = keep(inputs.valid);

@@ -14,6 +14,7 @@ namespace vidprobe::features {
 struct ExtractOptions {
   std::string backbone = "pixels";
   std::string weights;
+  bool random_init = false;  // the real architecture with seeded random weights (never results)
   backbones::ExtractionPoint point;
   std::string dataset_kind = "synthetic";  // synthetic | co3d | dl3dv
   std::filesystem::path dataset_root;

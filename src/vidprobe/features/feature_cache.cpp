@@ -10,43 +10,121 @@ namespace vidprobe::features {
 namespace fs = std::filesystem;
 namespace {
 
-const char* const kShardTensors[] = {"features", "images", "depth", "valid", "extrinsics", "intrinsics"};
+const char* const kShardTensors[] = {"features", "images",     "depth",
+                                     "valid",    "extrinsics", "intrinsics"};
 
-void check_shapes(const FeatureShard& shard, const std::string& where) {
-  require(shard.features.defined() && shard.features.dim() == 4,
-          where + ": 'features' must be (T, C, h, w)");
-  const auto T = shard.features.size(0);
-  auto expect = [&](const torch::Tensor& tensor, const char* name, int64_t dims) {
-    require(tensor.defined() && tensor.dim() == dims && tensor.size(0) == T,
-            where + ": '" + name + "' must have " + std::to_string(dims) + " dims and " +
-                std::to_string(T) + " frames, got " + (tensor.defined() ? c10::str(tensor.sizes()) : "nothing"));
-  };
-  expect(shard.images, "images", 4);
-  expect(shard.depth, "depth", 3);
-  expect(shard.valid, "valid", 3);
-  expect(shard.extrinsics, "extrinsics", 3);
-  expect(shard.intrinsics, "intrinsics", 3);
-  require(shard.extrinsics.size(1) == 3 && shard.extrinsics.size(2) == 4,
-          where + ": 'extrinsics' must be (T, 3, 4)");
-  require(shard.intrinsics.size(1) == 3 && shard.intrinsics.size(2) == 3,
-          where + ": 'intrinsics' must be (T, 3, 3)");
-  require(shard.depth.sizes() == shard.valid.sizes(), where + ": 'depth' and 'valid' differ in shape");
-  require(shard.images.size(2) == shard.depth.size(1) && shard.images.size(3) == shard.depth.size(2),
-          where + ": 'images' and 'depth' differ in resolution");
+std::string shape_of(const torch::Tensor& t) {
+  return t.defined() ? c10::str(t.sizes()) : std::string("nothing");
+}
+
+// Tensors indexed by frame: T leading entries and `dims` dimensions.
+void require_frames(const torch::Tensor& t, const char* name, int64_t dims, int64_t frames,
+                    const std::string& where) {
+  require(t.defined() && t.dim() == dims && t.size(0) == frames,
+          where + ": '" + name + "' must have " + std::to_string(dims) + " dims and " +
+              std::to_string(frames) + " frames, got " + shape_of(t));
+}
+
+void validate_feature_index(const FeatureShard& shard, const std::string& where) {
+  const auto& index = shard.feature_index;
+  require(index.scalar_type() == torch::kInt64,
+          where + ": 'feature_index' must be int64, got " +
+              std::string(c10::toString(index.scalar_type())));
+  require_frames(index, "feature_index", 1, shard.num_frames(), where);
+  const auto maps = shard.features.size(0);
+  require(index.numel() == 0 ||
+              (index.min().item<int64_t>() >= -1 && index.max().item<int64_t>() < maps),
+          where + ": 'feature_index' must lie in -1.." + std::to_string(maps - 1) +
+              " (the feature maps; -1 = none)");
 }
 
 }  // namespace
 
+torch::Tensor FeatureShard::frame_to_feature() const {
+  return feature_index.defined() ? feature_index : torch::arange(features.size(0), torch::kInt64);
+}
+
+torch::Tensor FeatureShard::gt_confidence() const {
+  return confidence.defined() ? confidence.to(torch::kFloat32) : valid.to(torch::kFloat32);
+}
+
+void validate_shard(const FeatureShard& shard, const std::string& where) {
+  require(shard.features.defined() && shard.features.dim() == 4,
+          where + ": 'features' must be (L, C, h, w), got " + shape_of(shard.features));
+  require(shard.depth.defined() && shard.depth.dim() == 3 && shard.depth.size(0) >= 1,
+          where + ": 'depth' must be (T, H, W), got " + shape_of(shard.depth));
+  const auto T = shard.num_frames();
+  if (shard.feature_index.defined())
+    validate_feature_index(shard, where);
+  else
+    require(shard.features.size(0) == T,
+            where + ": 'features' holds " + std::to_string(shard.features.size(0)) +
+                " maps but 'depth' has " + std::to_string(T) +
+                " frames, and no 'feature_index' says which map serves which frame");
+  require_frames(shard.valid, "valid", 3, T, where);
+  require_frames(shard.extrinsics, "extrinsics", 3, T, where);
+  require_frames(shard.intrinsics, "intrinsics", 3, T, where);
+  require(shard.extrinsics.size(1) == 3 && shard.extrinsics.size(2) == 4,
+          where + ": 'extrinsics' must be (T, 3, 4)");
+  require(shard.intrinsics.size(1) == 3 && shard.intrinsics.size(2) == 3,
+          where + ": 'intrinsics' must be (T, 3, 3)");
+  require(shard.depth.sizes() == shard.valid.sizes(),
+          where + ": 'depth' and 'valid' differ in shape");
+  if (shard.confidence.defined())
+    require(shard.confidence.sizes() == shard.depth.sizes(),
+            where + ": 'confidence' must have the shape of 'depth' " + shape_of(shard.depth) +
+                ", got " + shape_of(shard.confidence));
+  if (shard.images.defined()) {
+    require_frames(shard.images, "images", 4, T, where);
+    require(
+        shard.images.size(2) == shard.depth.size(1) && shard.images.size(3) == shard.depth.size(2),
+        where + ": 'images' and 'depth' differ in resolution");
+  }
+}
+
+FeatureShard select_frames(const FeatureShard& shard, const std::vector<int64_t>& frames) {
+  const auto T = shard.num_frames();
+  const auto map = shard.frame_to_feature();
+  std::vector<int64_t> maps;
+  for (auto f : frames) {
+    require(f >= 0 && f < T, "clip '" + shard.clip_id + "': frame " + std::to_string(f) +
+                                 " is outside its " + std::to_string(T) + " frames");
+    maps.push_back(map[f].item<int64_t>());
+    require(maps.back() >= 0, "clip '" + shard.clip_id + "': frame " + std::to_string(f) +
+                                  " has no features (outside the backbone's clips)");
+  }
+  const auto frame_index = torch::tensor(frames, torch::kInt64);
+  auto pick = [&](const torch::Tensor& t) {
+    return t.defined() ? t.index_select(0, frame_index) : t;
+  };
+  FeatureShard out;
+  out.clip_id = shard.clip_id;
+  out.features = shard.features.index_select(0, torch::tensor(maps, torch::kInt64));
+  out.images = pick(shard.images);
+  out.depth = pick(shard.depth);
+  out.valid = pick(shard.valid);
+  out.confidence = pick(shard.confidence);
+  out.extrinsics = pick(shard.extrinsics);
+  out.intrinsics = pick(shard.intrinsics);
+  out.meta = shard.meta;
+  return out;
+}
+
 void write_shard(const fs::path& cache_dir, const FeatureShard& shard) {
   require(!shard.clip_id.empty() && shard.clip_id.find('/') == std::string::npos,
           "invalid clip id '" + shard.clip_id + "'");
-  check_shapes(shard, "shard '" + shard.clip_id + "'");
+  const std::string where = "shard '" + shard.clip_id + "'";
+  validate_shard(shard, where);
+  require(shard.images.defined(), where + ": 'images' is missing");
   TensorMap tensors{{"features", shard.features},
                     {"images", shard.images.to(torch::kUInt8)},
                     {"depth", shard.depth.to(torch::kFloat32)},
                     {"valid", shard.valid.to(torch::kUInt8)},
                     {"extrinsics", shard.extrinsics.to(torch::kFloat32)},
                     {"intrinsics", shard.intrinsics.to(torch::kFloat32)}};
+  if (shard.feature_index.defined()) tensors.emplace("feature_index", shard.feature_index);
+  if (shard.confidence.defined())
+    tensors.emplace("confidence", shard.confidence.to(torch::kFloat32));
   std::map<std::string, std::string> metadata{{"clip_id", shard.clip_id}};
   if (shard.meta.is_object())
     for (const auto& [key, value] : shard.meta.items())
@@ -66,25 +144,30 @@ FeatureShard read_shard(const fs::path& shard_path) {
   shard.valid = to_tensor(file.view("valid")).to(torch::kBool);
   shard.extrinsics = to_tensor(file.view("extrinsics"));
   shard.intrinsics = to_tensor(file.view("intrinsics"));
+  if (file.contains("feature_index")) shard.feature_index = to_tensor(file.view("feature_index"));
+  if (file.contains("confidence")) shard.confidence = to_tensor(file.view("confidence"));
   shard.meta = nlohmann::json::object();
   for (const auto& [key, value] : file.metadata()) shard.meta[key] = value;
-  shard.clip_id = file.metadata().count("clip_id") ? file.metadata().at("clip_id")
-                                                   : shard_path.stem().string();
-  check_shapes(shard, where);
+  shard.clip_id =
+      file.metadata().count("clip_id") ? file.metadata().at("clip_id") : shard_path.stem().string();
+  validate_shard(shard, where);
   return shard;
 }
 
 FeatureCache FeatureCache::open(const fs::path& dir) {
   const auto manifest_path = dir / "manifest.json";
   if (!fs::exists(manifest_path))
-    throw Error("not a feature cache: " + manifest_path.string() + " is missing (run vidprobe extract)");
+    throw Error("not a feature cache: " + manifest_path.string() +
+                " is missing (run vidprobe extract)");
   FeatureCache cache;
   cache.dir_ = dir;
   try {
     cache.manifest_ = nlohmann::json::parse(read_file(manifest_path));
-    for (const auto& clip : cache.manifest_.at("clips")) cache.clip_ids_.push_back(clip.get<std::string>());
+    for (const auto& clip : cache.manifest_.at("clips"))
+      cache.clip_ids_.push_back(clip.get<std::string>());
   } catch (const nlohmann::json::exception& e) {
-    throw Error("feature cache manifest '" + manifest_path.string() + "' is malformed: " + e.what());
+    throw Error("feature cache manifest '" + manifest_path.string() +
+                "' is malformed: " + e.what());
   }
   for (const auto& id : cache.clip_ids_)
     require(fs::exists(cache.shard_path(id)), "feature cache manifest '" + manifest_path.string() +
@@ -97,6 +180,8 @@ fs::path FeatureCache::shard_path(const std::string& clip_id) const {
   return dir_ / "clips" / (clip_id + ".safetensors");
 }
 
-FeatureShard FeatureCache::load(const std::string& clip_id) const { return read_shard(shard_path(clip_id)); }
+FeatureShard FeatureCache::load(const std::string& clip_id) const {
+  return read_shard(shard_path(clip_id));
+}
 
 }  // namespace vidprobe::features

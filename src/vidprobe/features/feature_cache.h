@@ -6,29 +6,50 @@
 //   manifest.json            backbone, extraction point, dtype, shapes, clip list (rewritten
 //                            atomically after every finished clip, so a killed run resumes)
 //   clips/<clip_id>.safetensors
-// Tensors of a shard (T = frames of the clip):
-//   features    (T, C, h, w)   fp16 (default) or fp32: per-frame feature maps
-//   images      (T, 3, H, W)   uint8 RGB at the GT resolution (for pictures in reports)
-//   depth       (T, H, W)      fp32 z-depth, 0 where invalid
-//   valid       (T, H, W)      uint8 1/0
-//   extrinsics  (T, 3, 4)      fp32 camera-from-world (vidprobe convention)
-//   intrinsics  (T, 3, 3)      fp32 at the GT resolution
+// Tensors of a shard (T = frames of the clip, L = feature maps):
+//   features       (L, C, h, w)  fp16 (default) or fp32: the backbone's maps, each stored once
+//   feature_index  (T)           int64, optional: frame t reads features[feature_index[t]] (a
+//                                causal-VAE latent serves 4 frames, a video tubelet 2; -1 = no
+//                                features for that frame); absent = one map per frame (L = T)
+//   images         (T, 3, H, W)  uint8 RGB at the GT resolution (for pictures in reports)
+//   depth          (T, H, W)     fp32 z-depth, 0 where invalid
+//   valid          (T, H, W)     uint8 1/0
+//   confidence     (T, H, W)     fp32, optional: per-pixel GT confidence (VGGT's depth_conf for
+//                                pseudo-GT); absent = valid (exact GT is fully trusted)
+//   extrinsics     (T, 3, 4)     fp32 camera-from-world (vidprobe convention)
+//   intrinsics     (T, 3, 3)     fp32 at the GT resolution
 // The shard's __metadata__ holds clip_id, backbone, layer, timestep and the source dataset.
 #include <torch/types.h>
 
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 namespace vidprobe::features {
 
 struct FeatureShard {
   std::string clip_id;
-  torch::Tensor features, images, depth, valid, extrinsics, intrinsics;
-  nlohmann::json meta;  // string-valued metadata
+  torch::Tensor features;       // (L, C, h, w)
+  torch::Tensor feature_index;  // (T) int64, or undefined: one map per frame
+  torch::Tensor images, depth, valid, extrinsics, intrinsics;
+  torch::Tensor confidence;  // (T, H, W) float, or undefined: valid
+  nlohmann::json meta;       // string-valued metadata
+
+  int64_t num_frames() const { return depth.size(0); }
+  // (T) int64 map from frame to feature map (the identity when feature_index is undefined).
+  torch::Tensor frame_to_feature() const;
+  // (T, H, W) float32: the confidence, or valid as 1/0.
+  torch::Tensor gt_confidence() const;
 };
+
+// Throws vidprobe::Error naming `where` and the tensor at fault when the shard is inconsistent
+// (images may be absent in memory; the cache always writes them).
+void validate_shard(const FeatureShard& shard, const std::string& where);
+
+// The clip restricted to `frames` (indices into its T frames), with one feature map per kept
+// frame. Throws vidprobe::Error naming the clip when a frame is out of range or has no features.
+FeatureShard select_frames(const FeatureShard& shard, const std::vector<int64_t>& frames);
 
 // Atomic: writes <dir>/clips/<clip_id>.safetensors via a temporary name.
 void write_shard(const std::filesystem::path& cache_dir, const FeatureShard& shard);

@@ -9,7 +9,8 @@
 namespace vidprobe::geometry {
 
 NormalizedScene normalize_scene(const torch::Tensor& extrinsics, const torch::Tensor& depth,
-                                const torch::Tensor& world_points, const torch::Tensor& valid) {
+                                const torch::Tensor& world_points, const torch::Tensor& valid,
+                                ScaleFrom scale_from) {
   require_float_with_tail(extrinsics, {3, 4}, "normalize_scene: extrinsics");
   require(
       extrinsics.dim() == 4 && extrinsics.size(1) >= 1,
@@ -39,11 +40,14 @@ NormalizedScene normalize_scene(const torch::Tensor& extrinsics, const torch::Te
   const auto points = torch::matmul(world_points.to(torch::kDouble),
                                     first_rotation.transpose(-1, -2).view({batch, 1, 1, 3, 3})) +
                       first_translation.view({batch, 1, 1, 1, 3});
-  const auto valid_f = valid.to(torch::kDouble);
+  const auto counted = scale_from == ScaleFrom::kFirstView ? valid.narrow(1, 0, 1) : valid;
+  const auto valid_f = counted.to(torch::kDouble);
   const auto valid_count = valid_f.sum({1, 2, 3});
+  const auto counted_points = scale_from == ScaleFrom::kFirstView ? points.narrow(1, 0, 1) : points;
   // Invalid points may hold NaN; keep them out of the sum.
   const auto distance_sum =
-      torch::where(valid, points.norm(2, -1), torch::zeros({}, valid_f.options())).sum({1, 2, 3});
+      torch::where(counted, counted_points.norm(2, -1), torch::zeros({}, valid_f.options()))
+          .sum({1, 2, 3});
   auto scale = distance_sum / valid_count.clamp_min(1);
   // No valid point (or all of them at the first camera's centre): nothing to normalise by.
   scale = torch::where(valid_count.gt(0) & scale.gt(1e-12), scale, torch::ones_like(scale));

@@ -1,7 +1,7 @@
 #pragma once
 // Ground-truth normalisation as VGGT trains with it: express everything in the first camera's
 // frame, then divide translations, depths and points by the mean distance of the valid points
-// from the origin (the first camera's centre).
+// (of every view, or of the first view: ScaleFrom) from the origin (the first camera's centre).
 //
 // Differences from VGGT's training code (training/train_utils/normalization.py), all negligible or
 // edge cases: VGGT divides the distance sum by (valid count + 1e-3) and clamps the scale to
@@ -10,6 +10,10 @@
 #include <torch/types.h>
 
 namespace vidprobe::geometry {
+
+// Which points set the scale. The paper's protocol (the authors' invert_pose_ref_and_scale) uses
+// the first view's points only; VGGT's training uses every view's.
+enum class ScaleFrom { kAllViews, kFirstView };
 
 struct NormalizedScene {
   torch::Tensor extrinsics;    // (B, S, 3, 4), first camera = identity
@@ -25,6 +29,7 @@ struct NormalizedScene {
 // extrinsics, or non-finite world points / depth at valid pixels (invalid pixels may hold
 // anything, NaN included, and are transformed as they are).
 NormalizedScene normalize_scene(const torch::Tensor& extrinsics, const torch::Tensor& depth,
-                                const torch::Tensor& world_points, const torch::Tensor& valid);
+                                const torch::Tensor& world_points, const torch::Tensor& valid,
+                                ScaleFrom scale_from = ScaleFrom::kAllViews);
 
 }  // namespace vidprobe::geometry

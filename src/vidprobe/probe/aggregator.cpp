@@ -28,7 +28,8 @@ AggregatorImpl::AggregatorImpl(const ModelConfig& cfg, int64_t feature_dim_)
           "probe: feature dimension must be positive, got " + std::to_string(feature_dim));
   if (config.input_norm)
     input_norm = register_module(
-        "input_norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({feature_dim}).eps(1e-6)));
+        "input_norm", torch::nn::LayerNorm(
+                          torch::nn::LayerNormOptions({feature_dim}).eps(config.input_norm_eps)));
   input_proj = register_module("input_proj", torch::nn::Linear(feature_dim, config.width));
   // Tiny initial tokens as VGGT: they start as near-zero markers and are learned.
   camera_token = register_parameter("camera_token", torch::randn({1, 2, 1, config.width}) * 1e-6);
@@ -43,14 +44,14 @@ AggregatorImpl::AggregatorImpl(const ModelConfig& cfg, int64_t feature_dim_)
   block.attention.rope_frequency = config.rope_frequency;
   block.mlp_ratio = config.mlp_ratio;
   block.layer_scale_init = config.layer_scale_init;
-  block.norm_eps = config.kind == "vggt" ? 1e-5 : 1e-6;  // VGGT: torch's LayerNorm default
+  block.norm_eps = config.norm_eps;
   for (int i = 0; i < config.num_blocks; ++i) {
     frame_blocks->push_back(Block(block));
     global_blocks->push_back(Block(block));
   }
   register_module("frame_blocks", frame_blocks);
   register_module("global_blocks", global_blocks);
-  init_transformer_weights(*this);
+  if (config.init == "trunc_normal") init_transformer_weights(*this);
 }
 
 AggregatorOutput AggregatorImpl::forward(const torch::Tensor& features) {
@@ -70,7 +71,10 @@ AggregatorOutput AggregatorImpl::forward(const torch::Tensor& features) {
   if (register_token.defined()) parts.push_back(expand_first_and_rest(register_token, B, S));
   const int64_t patch_start = 1 + config.num_register_tokens;
   parts.push_back(patches);
-  auto tokens = torch::cat(parts, 1).to(patches.scalar_type());  // (B*S, P, D)
+  // The residual stream stays in float32 under autocast (the authors' torch.cat of the float32
+  // tokens with the bf16 projection promotes it the same way); the blocks' matmuls run in bf16.
+  parts.back() = parts.back().to(torch::kFloat32);
+  auto tokens = torch::cat(parts, 1);  // (B*S, P, D)
   const int64_t P = tokens.size(1);
 
   std::optional<torch::Tensor> frame_pos, global_pos;

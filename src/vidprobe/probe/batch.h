@@ -1,13 +1,14 @@
 #pragma once
 // Turning feature shards into what the probe consumes: stacked features and ground truth
-// normalised as VGGT trains (first camera = identity, mean distance of valid points = 1), with
-// the GT pose encoding of the normalised cameras.
+// normalised as VGGT trains (first camera = identity, mean distance of the valid points of the
+// first or of every view = 1), with the GT pose encoding of the normalised cameras.
 #include <torch/torch.h>
 
 #include <string>
 #include <vector>
 
 #include "vidprobe/features/feature_cache.h"
+#include "vidprobe/geometry/normalization.h"
 #include "vidprobe/probe/losses.h"
 
 namespace vidprobe::probe {
@@ -22,7 +23,8 @@ struct ProbeBatch {
   int64_t width() const { return targets.depth.size(3); }
 };
 
-// The shapes a probe run is tied to (written to the run directory).
+// The shapes a probe run is tied to (written to the run directory). `frames` is what the probe
+// reads per clip: the stored frames, or the views it draws from them.
 struct ClipGeometry {
   int64_t frames = 0, feature_dim = 0, grid_h = 0, grid_w = 0, height = 0, width = 0;
   bool operator==(const ClipGeometry&) const = default;
@@ -30,12 +32,17 @@ struct ClipGeometry {
 };
 ClipGeometry clip_geometry(const features::FeatureShard& shard);
 
-// depth (B, S, H, W), valid (B, S, H, W) bool, extrinsics (B, S, 3, 4), intrinsics (B, S, 3, 3).
+// depth (B, S, H, W), valid (B, S, H, W) bool, confidence (B, S, H, W), extrinsics (B, S, 3, 4),
+// intrinsics (B, S, 3, 3).
 ProbeTargets normalized_targets(const torch::Tensor& depth, const torch::Tensor& valid,
-                                const torch::Tensor& extrinsics, const torch::Tensor& intrinsics,
+                                const torch::Tensor& confidence, const torch::Tensor& extrinsics,
+                                const torch::Tensor& intrinsics,
+                                geometry::ScaleFrom scale_from = geometry::ScaleFrom::kAllViews,
                                 torch::Tensor* scale_out = nullptr);
 
-// Stacks shards of identical geometry (an Error names the first clip that differs).
-ProbeBatch make_batch(const std::vector<features::FeatureShard>& shards);
+// Stacks shards of identical geometry, one feature map per frame (an Error names the first clip
+// that differs).
+ProbeBatch make_batch(const std::vector<features::FeatureShard>& shards,
+                      geometry::ScaleFrom scale_from = geometry::ScaleFrom::kAllViews);
 
 }  // namespace vidprobe::probe

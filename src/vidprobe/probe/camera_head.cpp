@@ -6,18 +6,17 @@ namespace vidprobe::probe {
 namespace nn = torch::nn;
 
 CameraHeadImpl::CameraHeadImpl(const CameraHeadConfig& cfg, int64_t dim_in, int64_t num_heads,
-                               double mlp_ratio, bool qk_norm, bool across_frames,
-                               double trunk_layer_scale_init, double trunk_norm_eps)
+                               double mlp_ratio, bool across_frames, bool trunc_normal_init)
     : config(cfg), attend_across_frames(across_frames) {
   token_norm = register_module("token_norm", nn::LayerNorm(nn::LayerNormOptions({dim_in})));
   BlockOptions block;
   block.attention.dim = dim_in;
   block.attention.num_heads = num_heads;
-  block.attention.qk_norm = qk_norm;
+  block.attention.qk_norm = config.qk_norm;
   block.attention.rope_frequency = 0;  // camera tokens have no grid position
   block.mlp_ratio = mlp_ratio;
-  block.layer_scale_init = trunk_layer_scale_init;
-  block.norm_eps = trunk_norm_eps;
+  block.layer_scale_init = config.layer_scale_init;
+  block.norm_eps = config.norm_eps;
   for (int i = 0; i < config.trunk_depth; ++i) trunk->push_back(Block(block));
   register_module("trunk", trunk);
   trunk_norm = register_module("trunk_norm", nn::LayerNorm(nn::LayerNormOptions({dim_in})));
@@ -28,7 +27,7 @@ CameraHeadImpl::CameraHeadImpl(const CameraHeadConfig& cfg, int64_t dim_in, int6
   embed_pose = register_module("embed_pose", nn::Linear(kPoseEncodingDim, dim_in));
   modulation = register_module("modulation", nn::Linear(dim_in, 3 * dim_in));
   pose_branch = register_module("pose_branch", Mlp(dim_in, dim_in / 2, kPoseEncodingDim));
-  init_transformer_weights(*this);
+  if (trunc_normal_init) init_transformer_weights(*this);
 }
 
 std::vector<torch::Tensor> CameraHeadImpl::forward(const torch::Tensor& camera_tokens) {
@@ -50,7 +49,9 @@ std::vector<torch::Tensor> CameraHeadImpl::forward(const torch::Tensor& camera_t
     for (const auto& block : *trunk) x = block->as<Block>()->forward(x);
     x = x.reshape({B, S, C});
     const auto delta = pose_branch(trunk_norm(x));
-    estimate = estimate.defined() ? estimate + delta : delta;
+    // The previous estimate enters the sum detached too (VGGT's trunk_fn reassigns the detached
+    // tensor): each iteration's gradient reaches the trunk only through its own delta.
+    estimate = estimate.defined() ? estimate.detach() + delta : delta;
     estimates.push_back(activate_pose_encoding(estimate));
   }
   return estimates;

@@ -17,12 +17,11 @@ inline constexpr int64_t kPoseEncodingDim = 9;
 
 struct CameraHeadImpl : torch::nn::Module {
   // dim_in: width of the aggregator's intermediates (2 D). attend_across_frames = false keeps
-  // every frame's camera token on its own (the frame-attention-only ablation). The trunk blocks
-  // have no LayerScale and LayerNorm eps 1e-6 by default; the released VGGT uses LayerScale 0.01
-  // and eps 1e-5 (trunk_layer_scale_init, trunk_norm_eps).
+  // every frame's camera token on its own (the frame-attention-only ablation). The trunk blocks'
+  // qk-norm, LayerScale and LayerNorm eps come from the config (VGGT: none, 0.01, 1e-5).
+  // trunc_normal_init: ViT-style initialisation instead of the layers' own (PyTorch's).
   CameraHeadImpl(const CameraHeadConfig& config, int64_t dim_in, int64_t num_heads,
-                 double mlp_ratio, bool qk_norm, bool attend_across_frames,
-                 double trunk_layer_scale_init = 0, double trunk_norm_eps = 1e-6);
+                 double mlp_ratio, bool attend_across_frames, bool trunc_normal_init);
   // camera_tokens (B, S, dim_in) -> one activated (B, S, 9) encoding per iteration.
   std::vector<torch::Tensor> forward(const torch::Tensor& camera_tokens);
 

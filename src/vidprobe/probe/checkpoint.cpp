@@ -6,6 +6,7 @@
 
 #include "vidprobe/core/atomic_file.h"
 #include "vidprobe/core/error.h"
+#include "vidprobe/probe/reference_names.h"
 
 namespace vidprobe::probe {
 namespace fs = std::filesystem;
@@ -50,7 +51,10 @@ void save_weights(const fs::path& path, const torch::nn::Module& module,
 
 void load_weights(const fs::path& path, torch::nn::Module& module) {
   require(fs::exists(path), "weights file " + path.string() + " does not exist");
-  load_module_state(module, load_safetensors(path), path.string());
+  auto tensors = load_safetensors(path);
+  if (has_authors_probe_names(tensors))
+    tensors = from_authors_probe_names(std::move(tensors), path.string());
+  load_module_state(module, tensors, path.string());
 }
 
 fs::path checkpoint_dir(const fs::path& run_dir, std::int64_t step) {

@@ -24,6 +24,7 @@ void load_module_state(torch::nn::Module& module, const TensorMap& state,
 
 void save_weights(const std::filesystem::path& path, const torch::nn::Module& module,
                   const std::map<std::string, std::string>& metadata = {});
+// Loads our names, or the authors' probe names (reference_names.h), strictly.
 void load_weights(const std::filesystem::path& path, torch::nn::Module& module);
 
 std::filesystem::path checkpoint_dir(const std::filesystem::path& run_dir, std::int64_t step);

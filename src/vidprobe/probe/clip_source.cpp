@@ -50,7 +50,7 @@ ClipSource ClipSource::from_shards(std::vector<features::FeatureShard> shards) {
   ClipSource source;
   source.storage_ = std::make_shared<Storage>();
   for (auto& shard : shards) {
-    validate_shard(shard);
+    features::validate_shard(shard, "clip '" + shard.clip_id + "'");
     source.ids_.push_back(shard.clip_id);
     source.slots_.push_back(source.storage_->loaded.size());
     source.storage_->ids.push_back(shard.clip_id);
@@ -69,7 +69,7 @@ features::FeatureShard ClipSource::load(std::size_t index) const {
     if (storage.loaded[slot]) return *storage.loaded[slot];
   }
   auto shard = storage.cache->load(storage.ids[slot]);
-  validate_shard(shard);
+  features::validate_shard(shard, "clip '" + shard.clip_id + "'");
   if (storage.keep_in_memory) {
     std::lock_guard lock(storage.mutex);
     storage.loaded[slot] = shard;
@@ -88,34 +88,6 @@ ClipSource ClipSource::subset(const std::vector<std::size_t>& indices) const {
     out.ids_.push_back(ids_[i]);
   }
   return out;
-}
-
-void validate_shard(const features::FeatureShard& s) {
-  const std::string where = "clip '" + s.clip_id + "': ";
-  auto need = [&](const torch::Tensor& t, const char* name, int64_t dims) {
-    require(t.defined(), where + "missing tensor '" + name + "'");
-    require(t.dim() == dims, where + "tensor '" + std::string(name) + "' must have " +
-                                 std::to_string(dims) + " dimensions, got " +
-                                 std::to_string(t.dim()));
-  };
-  need(s.features, "features", 4);
-  need(s.depth, "depth", 3);
-  need(s.valid, "valid", 3);
-  need(s.extrinsics, "extrinsics", 3);
-  need(s.intrinsics, "intrinsics", 3);
-  const int64_t T = s.features.size(0);
-  require(T >= 1, where + "no frames");
-  require(s.depth.size(0) == T && s.valid.size(0) == T && s.extrinsics.size(0) == T &&
-              s.intrinsics.size(0) == T,
-          where +
-              "'depth', 'valid', 'extrinsics' and 'intrinsics' must have as many frames as "
-              "'features' (" +
-              std::to_string(T) + ")");
-  require(s.valid.sizes() == s.depth.sizes(), where + "'valid' and 'depth' shapes differ");
-  require(s.extrinsics.size(1) == 3 && s.extrinsics.size(2) == 4,
-          where + "'extrinsics' must be (T, 3, 4)");
-  require(s.intrinsics.size(1) == 3 && s.intrinsics.size(2) == 3,
-          where + "'intrinsics' must be (T, 3, 3)");
 }
 
 std::vector<std::size_t> seeded_permutation(std::size_t n, std::uint64_t seed) {

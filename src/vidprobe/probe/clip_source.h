@@ -43,9 +43,6 @@ class ClipSource {
   nlohmann::json manifest_;
 };
 
-// Throws vidprobe::Error naming the clip when a shard's tensors are inconsistent.
-void validate_shard(const features::FeatureShard& shard);
-
 // Deterministic split for --holdout: a seeded permutation, the last round(fraction * n) clips
 // (at least one when fraction > 0 and n >= 2) are held out. Returns (train, held-out) positions.
 std::pair<std::vector<std::size_t>, std::vector<std::size_t>> holdout_split(std::size_t n,

@@ -16,9 +16,8 @@ std::vector<int> dpt_layer_indices(int num_blocks) {
   return indices;
 }
 
-std::vector<int> dense_head_layers(const ModelConfig& model) {
-  if (model.kind == "vggt" && model.num_blocks == 24) return {4, 11, 17, 23};
-  return dpt_layer_indices(model.num_blocks);
+std::vector<int> dense_head_layers(const DenseHeadConfig& head, int num_blocks) {
+  return head.layers.empty() ? dpt_layer_indices(num_blocks) : head.layers;
 }
 
 namespace {
@@ -85,10 +84,9 @@ torch::Tensor FusionBlockImpl::forward(const torch::Tensor& coarse, const torch:
 }
 
 DptHeadImpl::DptHeadImpl(const DenseHeadConfig& cfg, int64_t dim_in, int64_t output_dim,
-                         int num_blocks, std::string activation_, std::string conf_activation_,
-                         bool skip_from_activation)
+                         int num_blocks, std::string activation_, std::string conf_activation_)
     : config(cfg),
-      layer_indices(dpt_layer_indices(num_blocks)),
+      layer_indices(dense_head_layers(cfg, num_blocks)),
       activation(std::move(activation_)),
       conf_activation(std::move(conf_activation_)) {
   require(config.out_channels.size() == 4, "dpt head: out_channels must list 4 levels");
@@ -107,7 +105,7 @@ DptHeadImpl::DptHeadImpl(const DenseHeadConfig& cfg, int64_t dim_in, int64_t out
     level_convs->push_back(
         nn::Conv2d(nn::Conv2dOptions(oc[level], features, 3).padding(1).bias(false)));
   for (int level = 0; level < 4; ++level)
-    refine->push_back(FusionBlock(features, /*has_residual=*/level != 3, skip_from_activation));
+    refine->push_back(FusionBlock(features, /*has_residual=*/level != 3, config.relu_skip));
   register_module("projects", projects);
   register_module("resize_layers", resize_layers);
   register_module("level_convs", level_convs);

@@ -12,11 +12,11 @@
 namespace vidprobe::probe {
 
 // Which of num_blocks intermediate outputs feed the four DPT levels: evenly spread, the last
-// one always included (for 4 blocks: 0, 1, 2, 3; VGGT's 24 layers use 4, 11, 17, 23).
+// one always included (for 4 blocks: 0, 1, 2, 3; VGGT's 24 layers use 4, 11, 17, 23, which its
+// configuration lists explicitly).
 std::vector<int> dpt_layer_indices(int num_blocks);
-// The levels a model reads: dpt_layer_indices, except that model.kind "vggt" at 24 blocks uses
-// VGGT's 4, 11, 17, 23.
-std::vector<int> dense_head_layers(const ModelConfig& model);
+// The levels a head reads: the configuration's list, or dpt_layer_indices.
+std::vector<int> dense_head_layers(const DenseHeadConfig& head, int num_blocks);
 
 // VGGT's sinusoidal embedding of a UV grid normalised by the image diagonal, (C, h, w) for an
 // h x w map of an image with aspect ratio width / height.
@@ -47,10 +47,9 @@ TORCH_MODULE(FusionBlock);
 
 struct DptHeadImpl : torch::nn::Module {
   // dim_in: width of the aggregator's intermediates (2 D); output_dim: values + 1 confidence.
-  // skip_from_activation: VGGT's residual units (see ResidualConvUnitImpl).
+  // config.relu_skip: VGGT's residual units (see ResidualConvUnitImpl).
   DptHeadImpl(const DenseHeadConfig& config, int64_t dim_in, int64_t output_dim, int num_blocks,
-              std::string activation, std::string conf_activation,
-              bool skip_from_activation = false);
+              std::string activation, std::string conf_activation);
   // intermediates (B, S, P, dim_in) each -> values (B, S, H, W, output_dim - 1), conf (B, S, H, W).
   std::pair<torch::Tensor, torch::Tensor> forward(const std::vector<torch::Tensor>& intermediates,
                                                   int64_t patch_start, int64_t h, int64_t w,

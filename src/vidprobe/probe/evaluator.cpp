@@ -15,6 +15,8 @@
 #include "vidprobe/metrics/point_metrics.h"
 #include "vidprobe/probe/checkpoint.h"
 #include "vidprobe/probe/device.h"
+#include "vidprobe/probe/paper_metrics.h"
+#include "vidprobe/probe/views.h"
 #include "vidprobe/probe/visualize.h"
 
 namespace vidprobe::probe {
@@ -23,8 +25,16 @@ using nlohmann::json;
 
 LoadedRun load_run(const fs::path& run_dir, torch::Device device) {
   require(fs::is_directory(run_dir), "run directory " + run_dir.string() + " does not exist");
+  const auto config_path = run_dir / "config.json";
+  require(fs::exists(config_path), "run " + run_dir.string() + " has no config.json");
   LoadedRun run;
-  run.config = load_probe_config((run_dir / "config.json").string());
+  try {
+    const auto stored = json::parse(read_file(config_path));
+    run.config = load_probe_config(config_path.string(),
+                                   probe_preset(stored.value("preset", std::string("vidfm3d"))));
+  } catch (const json::exception& e) {
+    throw Error(config_path.string() + " is malformed: " + e.what());
+  }
   const auto info_path = run_dir / "run.json";
   require(fs::exists(info_path), "run " + run_dir.string() + " has no run.json");
   try {
@@ -37,7 +47,6 @@ LoadedRun load_run(const fs::path& run_dir, torch::Device device) {
     throw Error(info_path.string() + " is malformed: " + e.what());
   }
   run.baseline = MeanPredictor::load(run_dir / "baseline.safetensors");
-  run.model = ProbeModel(run.config, run.geometry.feature_dim);
   auto weights = run_dir / "model.safetensors";
   if (!fs::exists(weights)) {
     const auto checkpoint = latest_checkpoint(run_dir);
@@ -45,6 +54,20 @@ LoadedRun load_run(const fs::path& run_dir, torch::Device device) {
             "run " + run_dir.string() + " has no model.safetensors and no checkpoint");
     weights = *checkpoint / "model.safetensors";
   }
+  run.model = ProbeModel(run.config, run.geometry.feature_dim);
+  load_weights(weights, *run.model);
+  run.model->to(device);
+  run.model->eval();
+  return run;
+}
+
+LoadedRun load_weights_as_run(const fs::path& weights, const ProbeConfig& config,
+                              int64_t feature_dim, torch::Device device) {
+  LoadedRun run;
+  run.config = config;
+  run.info = {{"weights", fs::absolute(weights).string()}};
+  run.geometry.feature_dim = feature_dim;
+  run.model = ProbeModel(config, feature_dim);
   load_weights(weights, *run.model);
   run.model->to(device);
   run.model->eval();
@@ -177,68 +200,26 @@ std::map<std::string, double> clip_metrics(const ProbePrediction& p, const Probe
   return out;
 }
 
-json evaluate_run(const ClipSource& clips, const EvalOptions& options) {
-  require(!clips.empty(), "evaluation: no clips");
-  require(options.batch_size >= 1, "evaluation: batch size must be >= 1");
-  const auto device = parse_device(options.device);
-  auto run = load_run(options.run_dir, device);
-  const auto out_dir = options.out_dir.empty() ? options.run_dir / "eval" : options.out_dir;
-  fs::create_directories(out_dir);
+namespace {
 
-  Aggregate probe_scores, baseline_scores;
-  std::vector<std::pair<std::string, std::map<std::string, double>>> rows;
-  std::optional<Progress> progress;
-  if (options.progress) progress.emplace("eval", clips.size(), "clips");
-  int visualized = 0;
-  torch::NoGradGuard no_grad;
-  for (std::size_t start = 0; start < clips.size();
-       start += static_cast<std::size_t>(options.batch_size)) {
-    std::vector<features::FeatureShard> shards;
-    for (std::size_t i = start; i < std::min(clips.size(), start + options.batch_size); ++i) {
-      shards.push_back(clips.load(i));
-      const auto g = clip_geometry(shards.back());
-      require(g == run.geometry, "clip '" + shards.back().clip_id + "' has " + g.describe() +
-                                     " but the probe was trained on " + run.geometry.describe());
-    }
-    const auto batch = make_batch(shards);
-    ProbePrediction prediction;
-    {
-      AutocastGuard autocast(device, run.config.train.bf16);
-      prediction = run.model->forward(batch.features.to(device), batch.height(), batch.width());
-    }
-    const auto baseline = run.baseline.predict(static_cast<int64_t>(shards.size()), torch::kCPU);
-    for (int64_t b = 0; b < static_cast<int64_t>(shards.size()); ++b) {
-      auto scores = clip_metrics(prediction, batch, b, options.chamfer_points);
-      auto base = clip_metrics(baseline, batch, b, options.chamfer_points);
-      probe_scores.add(scores);
-      baseline_scores.add(base);
-      if (batch.extrinsics.size(1) >= 2) {
-        probe_scores.pairs.push_back(metrics::relative_pose_errors(
-            predicted_extrinsics(prediction, batch, b), batch.extrinsics[b].to(torch::kCPU)));
-        baseline_scores.pairs.push_back(metrics::relative_pose_errors(
-            predicted_extrinsics(baseline, batch, b), batch.extrinsics[b].to(torch::kCPU)));
-      }
-      for (const auto& [key, value] : base) scores["baseline." + key] = value;
-      rows.emplace_back(batch.clip_ids[static_cast<std::size_t>(b)], std::move(scores));
-      if (visualized < options.visualize) {
-        const auto& images = shards[static_cast<std::size_t>(b)].images;
-        write_visuals(out_dir, prediction, batch, b, images.defined() ? images : torch::Tensor());
-        ++visualized;
-      }
-      if (progress) progress->advance();
-    }
+// The shapes a run's clips must have; frames and grid only when the run fixed them.
+void require_compatible(const ProbeBatch& batch, const LoadedRun& run) {
+  ClipGeometry g{batch.features.size(1), batch.features.size(2), batch.features.size(3),
+                 batch.features.size(4), batch.height(),         batch.width()};
+  if (run.geometry.frames == 0) {  // bare weights: only the channels are fixed
+    require(g.feature_dim == run.geometry.feature_dim,
+            "clip '" + batch.clip_ids.front() + "' has " + std::to_string(g.feature_dim) +
+                " feature channels but the weights expect " +
+                std::to_string(run.geometry.feature_dim));
+    return;
   }
-  if (progress) progress->finish();
+  require(g == run.geometry, "clip '" + batch.clip_ids.front() + "' reads as " + g.describe() +
+                                 " but the probe was trained on " + run.geometry.describe());
+}
 
-  json result = probe_scores.to_json();
-  result["baseline"] = baseline_scores.to_json();
-  result["run"] = fs::absolute(options.run_dir).string();
-  result["features_dir"] = clips.cache_dir().string();
-  result["depth_alignment"] = "median per frame";
-  result["points_alignment"] = "Sim(3) Umeyama to the normalised GT";
-  result["chamfer_points"] = options.chamfer_points;
-  write_file_atomically(out_dir / "metrics.json", result.dump(2));
-
+void write_per_clip_csv(
+    const fs::path& path,
+    const std::vector<std::pair<std::string, std::map<std::string, double>>>& rows) {
   std::set<std::string> columns;
   for (const auto& [id, values] : rows)
     for (const auto& [key, value] : values) columns.insert(key);
@@ -255,7 +236,106 @@ json evaluate_run(const ClipSource& clips, const EvalOptions& options) {
     }
     csv << "\n";
   }
-  write_file_atomically(out_dir / "per_clip.csv", csv.str());
+  write_file_atomically(path, csv.str());
+}
+
+// Everything one evaluation accumulates.
+struct Evaluation {
+  Aggregate probe, baseline;
+  PaperMetrics paper, paper_baseline;
+  std::vector<std::pair<std::string, std::map<std::string, double>>> rows;
+  int visualized = 0;
+};
+
+void evaluate_batch(const ProbeBatch& batch, const std::vector<features::FeatureShard>& shards,
+                    LoadedRun& run, torch::Device device, const EvalOptions& options,
+                    const fs::path& out_dir, Evaluation& e) {
+  ProbePrediction prediction;
+  {
+    AutocastGuard autocast(device, run.config.train.bf16);
+    prediction = run.model->forward(batch.features.to(device), batch.height(), batch.width());
+  }
+  e.paper.add(prediction, batch);
+  std::optional<ProbePrediction> baseline;
+  if (run.baseline) {
+    baseline = run.baseline->predict(static_cast<int64_t>(shards.size()), torch::kCPU);
+    e.paper_baseline.add(*baseline, batch);
+  }
+  for (int64_t b = 0; b < static_cast<int64_t>(shards.size()); ++b) {
+    auto scores = clip_metrics(prediction, batch, b, options.chamfer_points);
+    e.probe.add(scores);
+    if (batch.extrinsics.size(1) >= 2)
+      e.probe.pairs.push_back(metrics::relative_pose_errors(
+          predicted_extrinsics(prediction, batch, b), batch.extrinsics[b].to(torch::kCPU)));
+    if (baseline) {
+      const auto base = clip_metrics(*baseline, batch, b, options.chamfer_points);
+      e.baseline.add(base);
+      if (batch.extrinsics.size(1) >= 2)
+        e.baseline.pairs.push_back(metrics::relative_pose_errors(
+            predicted_extrinsics(*baseline, batch, b), batch.extrinsics[b].to(torch::kCPU)));
+      for (const auto& [key, value] : base) scores["baseline." + key] = value;
+    }
+    e.rows.emplace_back(batch.clip_ids[static_cast<std::size_t>(b)], std::move(scores));
+    if (e.visualized < options.visualize) {
+      const auto& images = shards[static_cast<std::size_t>(b)].images;
+      write_visuals(out_dir, prediction, batch, b, images.defined() ? images : torch::Tensor());
+      ++e.visualized;
+    }
+  }
+}
+
+}  // namespace
+
+json evaluate_run(const ClipSource& clips, const EvalOptions& options) {
+  require(!clips.empty(), "evaluation: no clips");
+  require(options.batch_size >= 1, "evaluation: batch size must be >= 1");
+  require(!options.run_dir.empty() || !options.out_dir.empty(),
+          "evaluation of bare weights needs an output directory (--out)");
+  const auto device = parse_device(options.device);
+  auto run = options.run_dir.empty()
+                 ? load_weights_as_run(options.weights, options.config,
+                                       clip_geometry(clips.load(0)).feature_dim, device)
+                 : load_run(options.run_dir, device);
+  const auto out_dir = options.out_dir.empty() ? options.run_dir / "eval" : options.out_dir;
+  fs::create_directories(out_dir);
+  const ViewPlan views(run.config.views, run.config.train.seed);
+
+  Evaluation e;
+  std::optional<Progress> progress;
+  if (options.progress) progress.emplace("eval", clips.size(), "clips");
+  torch::NoGradGuard no_grad;
+  const auto batch_size = static_cast<std::size_t>(options.batch_size);
+  for (std::size_t start = 0; start < clips.size(); start += batch_size) {
+    std::vector<features::FeatureShard> shards;
+    for (std::size_t i = start; i < std::min(clips.size(), start + batch_size); ++i) {
+      const auto clip = clips.load(i);
+      shards.push_back(with_views(clip, views.evaluation(clip, i)));
+    }
+    const auto batch = make_batch(shards, views.scale_from());
+    require_compatible(batch, run);
+    evaluate_batch(batch, shards, run, device, options, out_dir, e);
+    if (progress) progress->advance(shards.size());
+  }
+  if (progress) progress->finish();
+
+  json result = e.probe.to_json();
+  result["vidfm3d"] = e.paper.to_json();
+  result["vidfm3d"]["paper_comparable"] = run.config.preset == "vidfm3d";
+  if (run.baseline) {
+    result["baseline"] = e.baseline.to_json();
+    result["baseline"]["vidfm3d"] = e.paper_baseline.to_json();
+  }
+  result["preset"] = run.config.preset;
+  result["run"] = options.run_dir.empty() ? run.info.at("weights").get<std::string>()
+                                          : fs::absolute(options.run_dir).string();
+  result["features_dir"] = clips.cache_dir().string();
+  result["feature_manifest"] = clips.manifest();
+  result["views"] = views.drawn() ? "drawn: " + run.config.views.val : "stored frames";
+  result["depth_alignment"] = "median per frame";
+  result["points_alignment"] = "Sim(3) Umeyama to the normalised GT";
+  result["chamfer_points"] = options.chamfer_points;
+  write_file_atomically(out_dir / "metrics.json", result.dump(2));
+  write_per_clip_csv(out_dir / "per_clip.csv", e.rows);
   return result;
 }
 

@@ -1,17 +1,25 @@
 #pragma once
-// Evaluating a trained probe on a set of clips, with the paper's metrics:
+// Evaluating a trained probe on a set of clips, each read through the run's evaluation views
+// (views.h), with two sets of metrics:
+//   "vidfm3d" block: the paper's numbers exactly as the authors' code computes them
+//           (paper_metrics.h: Auc_30/10/5/3, Rac/Tac, pmap_mse_aligned = the paper's point error,
+//           loss_depth = its depth error), comparable with the paper when the run used the
+//           vidfm3d preset ("paper_comparable");
+//   vidprobe's metrics, VGGT's evaluation conventions:
 //   camera  pair-wise relative pose errors of the predicted extrinsics (decoded from the pose
-//           encoding) pooled over all clips: auc5/auc15/auc30, rra/rta at 5/15/30 degrees;
+//           encoding) pooled over all clips: auc5/auc15/auc30 (unit bins), rra/rta at 5/15/30;
 //   depth   AbsRel and delta1 after per-frame median scaling, per clip, averaged over clips;
 //   points  mean distance after a Sim(3) alignment to the normalised GT (err) and chamfer
 //           distance, per clip, averaged over clips.
-// The same numbers for the run's constant mean predictor form the "baseline" block.
+// The same numbers for the run's constant mean predictor form the "baseline" block (absent when
+// evaluating bare weights without a run).
 // Outputs in out_dir: metrics.json, per_clip.csv and, for the first `visualize` clips,
 // <clip>_depth.png (RGB | GT depth | predicted depth per frame) and <clip>_points.ply
 // (GT points blue, aligned prediction orange).
 #include <filesystem>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 
 #include "vidprobe/probe/batch.h"
@@ -27,15 +35,22 @@ struct LoadedRun {
   nlohmann::json info;  // run.json
   ClipGeometry geometry;
   ProbeModel model{nullptr};
-  MeanPredictor baseline;
+  std::optional<MeanPredictor> baseline;
 };
 
 // Loads config.json, run.json, baseline.safetensors and the weights (model.safetensors, or the
 // newest checkpoint of an unfinished run). Throws vidprobe::Error naming the missing file.
 LoadedRun load_run(const std::filesystem::path& run_dir, torch::Device device);
+// Bare weights (ours or the authors' ProbeModelPA names, e.g. converted from their checkpoint with
+// tools/convert_vidfm3d_checkpoint.py) under `config`, for features of feature_dim channels.
+LoadedRun load_weights_as_run(const std::filesystem::path& weights, const ProbeConfig& config,
+                              int64_t feature_dim, torch::Device device);
 
 struct EvalOptions {
   std::filesystem::path run_dir;
+  // Without a run: these weights under `config` (out_dir is then required).
+  std::filesystem::path weights;
+  ProbeConfig config;
   std::filesystem::path out_dir;  // empty = <run_dir>/eval
   std::string device = "cpu";
   int batch_size = 4;

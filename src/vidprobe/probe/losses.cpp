@@ -9,7 +9,8 @@ namespace F = torch::nn::functional;
 using torch::indexing::Slice;
 
 ProbeTargets ProbeTargets::to(torch::Device device) const {
-  return {depth.to(device), world_points.to(device), valid.to(device), pose_encoding.to(device)};
+  return {depth.to(device),      world_points.to(device),  valid.to(device),
+          confidence.to(device), pose_encoding.to(device), extrinsics.to(device)};
 }
 
 namespace {
@@ -100,21 +101,35 @@ torch::Tensor normal_loss(const torch::Tensor& pred, const torch::Tensor& gt,
   return loss.mean();
 }
 
+torch::Tensor normalize_points(const torch::Tensor& points, const torch::Tensor& mask) {
+  const auto m = mask.to(points.scalar_type());
+  const auto distance_sum = (points.norm(2, -1) * m).sum({1, 2, 3});
+  const auto scale = (distance_sum / (m.sum({1, 2, 3}) + 1e-3)).clamp(1e-3, 1e3);
+  return points / scale.view({-1, 1, 1, 1, 1});
+}
+
 RegressionTerms regression_loss(const torch::Tensor& pred_in, const torch::Tensor& gt_in,
-                                const torch::Tensor& mask, const torch::Tensor& conf_in,
-                                const RegressionLossConfig& config) {
-  const auto pred = pred_in.to(torch::kFloat32);
-  const auto gt = finite_or_zero(gt_in.to(torch::kFloat32));
-  const auto conf = conf_in.to(torch::kFloat32);
+                                const torch::Tensor& mask, const torch::Tensor& predicted_conf,
+                                const torch::Tensor& gt_conf, const RegressionLossConfig& config) {
+  auto pred = pred_in.to(torch::kFloat32);
+  auto gt = finite_or_zero(gt_in.to(torch::kFloat32));
   const auto valid = mask.to(torch::kBool) & torch::isfinite(gt_in).all(-1);
+  if (config.normalize) {
+    gt = normalize_points(gt, valid);
+    pred = normalize_points(pred, valid);
+  }
+  const auto conf = config.confidence == "predicted" ? predicted_conf.to(torch::kFloat32)
+                                                     : gt_conf.to(torch::kFloat32);
   RegressionTerms terms;
   if (valid.sum().item<int64_t>() == 0) {
-    const auto zero = (pred * 0).sum() + (conf * 0).sum();
+    const auto zero = (pred * 0).sum() + (predicted_conf * 0).sum();
     return {zero, zero, zero};
   }
   const auto distance = finite_or_zero((gt.index({valid}) - pred.index({valid})).norm(2, -1));
   const auto c = conf.index({valid});
-  terms.conf = (config.gamma * distance * c - config.alpha * torch::log(c)).mean();
+  terms.conf = finite_or_zero(config.gamma * distance * c - config.alpha * torch::log(c))
+                   .clamp(-100, 100)
+                   .mean();
   terms.reg = distance.mean();
 
   const int64_t B = pred.size(0), S = pred.size(1), H = pred.size(2), W = pred.size(3);
@@ -144,14 +159,18 @@ CameraTerms camera_loss(const std::vector<torch::Tensor>& pose_encodings,
                         const torch::Tensor& gt_pose_encoding, const CameraLossConfig& config) {
   require(!pose_encodings.empty(), "camera loss: no pose encodings");
   const auto gt = gt_pose_encoding.to(torch::kFloat32);
+  // Elementwise loss with non-finite entries zeroed and clamped at 100, as both references.
   auto part_loss = [&](const torch::Tensor& pred, const torch::Tensor& target) {
-    const auto diff = finite_or_zero(pred - target);
-    if (config.type == "l1") return diff.abs();
-    if (config.type == "huber")
-      return F::huber_loss(
+    torch::Tensor loss;
+    if (config.type == "l1")
+      loss = (pred - target).abs();
+    else if (config.type == "huber")
+      loss = F::huber_loss(
           pred, target,
           F::HuberLossFuncOptions().reduction(torch::kNone).delta(config.huber_delta));
-    return diff.norm(2, -1, true);  // l2
+    else
+      loss = (pred - target).norm(2, -1, true);  // l2
+    return finite_or_zero(loss).clamp(-100, 100);
   };
   const auto n = static_cast<int64_t>(pose_encodings.size());
   CameraTerms terms;
@@ -160,8 +179,7 @@ CameraTerms camera_loss(const std::vector<torch::Tensor>& pose_encodings,
     const double weight = std::pow(config.gamma, static_cast<double>(n - 1 - k));
     const auto pred = pose_encodings[static_cast<std::size_t>(k)].to(torch::kFloat32);
     terms.translation =
-        terms.translation +
-        weight * part_loss(pred.slice(-1, 0, 3), gt.slice(-1, 0, 3)).clamp_max(100).mean();
+        terms.translation + weight * part_loss(pred.slice(-1, 0, 3), gt.slice(-1, 0, 3)).mean();
     terms.rotation =
         terms.rotation + weight * part_loss(pred.slice(-1, 3, 7), gt.slice(-1, 3, 7)).mean();
     terms.fov = terms.fov + weight * part_loss(pred.slice(-1, 7, 9), gt.slice(-1, 7, 9)).mean();
@@ -176,10 +194,12 @@ CameraTerms camera_loss(const std::vector<torch::Tensor>& pose_encodings,
 
 LossOutput probe_loss(const ProbePrediction& prediction, const ProbeTargets& targets,
                       const LossConfig& config) {
-  const auto depth = regression_loss(prediction.depth.unsqueeze(-1), targets.depth.unsqueeze(-1),
-                                     targets.valid, prediction.depth_conf, config.depth);
-  const auto point = regression_loss(prediction.world_points, targets.world_points, targets.valid,
-                                     prediction.world_points_conf, config.point);
+  const auto depth =
+      regression_loss(prediction.depth.unsqueeze(-1), targets.depth.unsqueeze(-1), targets.valid,
+                      prediction.depth_conf, targets.confidence, config.depth);
+  const auto point =
+      regression_loss(prediction.world_points, targets.world_points, targets.valid,
+                      prediction.world_points_conf, targets.confidence, config.point);
   const auto camera = camera_loss(prediction.pose_encodings, targets.pose_encoding, config.camera);
 
   const auto depth_total =

@@ -35,11 +35,13 @@ MeanPredictor MeanPredictor::load(const std::filesystem::path& path) {
   return m;
 }
 
-MeanPredictor fit_mean_predictor(const ClipSource& clips) {
+MeanPredictor fit_mean_predictor(const ClipSource& clips, const ViewPlan& views) {
   require(!clips.empty(), "mean predictor: no training clips");
   torch::Tensor depth_sum, point_sum, count, pose_sum;
   for (std::size_t i = 0; i < clips.size(); ++i) {
-    const auto batch = make_batch({clips.load(i)});
+    const auto clip = clips.load(i);
+    const auto batch =
+        make_batch({with_views(clip, views.evaluation(clip, i))}, views.scale_from());
     const auto& t = batch.targets;
     const auto valid = t.valid[0].to(torch::kFloat64);
     const auto d = t.depth[0].to(torch::kFloat64) * valid;

@@ -9,6 +9,7 @@
 
 #include "vidprobe/probe/clip_source.h"
 #include "vidprobe/probe/probe_model.h"
+#include "vidprobe/probe/views.h"
 
 namespace vidprobe::probe {
 
@@ -23,7 +24,8 @@ struct MeanPredictor {
   static MeanPredictor load(const std::filesystem::path& path);
 };
 
-// One pass over the clips (they must share one geometry).
-MeanPredictor fit_mean_predictor(const ClipSource& clips);
+// One pass over the clips (they must share one geometry), each read through its evaluation
+// views (the stored frames, or the fixed views of the run's view plan).
+MeanPredictor fit_mean_predictor(const ClipSource& clips, const ViewPlan& views);
 
 }  // namespace vidprobe::probe

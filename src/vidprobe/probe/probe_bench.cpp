@@ -1,5 +1,6 @@
 #include "vidprobe/probe/probe_bench.h"
 
+#include <ATen/DeviceAccelerator.h>
 #include <torch/torch.h>
 
 #include <chrono>
@@ -11,12 +12,13 @@
 namespace vidprobe::probe {
 
 nlohmann::json run_probe_benchmark(const ProbeBenchOptions& o) {
-  require(o.batch >= 1 && o.frames >= 1 && o.feature_dim >= 1 && o.grid >= 1 && o.size >= 1,
+  require(o.batch >= 1 && o.frames >= 1 && o.feature_dim >= 1 && o.grid_h >= 1 && o.grid_w >= 1 &&
+              o.height >= 1 && o.width >= 1,
           "bench probe: batch, frames, feature_dim, grid and size must be positive");
   require(o.steps >= 1 && o.warmup >= 0, "bench probe: steps must be >= 1 and warmup >= 0");
   if (o.threads > 0) torch::set_num_threads(o.threads);
-  ProbeConfig config;
-  if (!o.config_file.empty()) config = load_probe_config(o.config_file);
+  auto config = probe_preset(o.preset);
+  if (!o.config_file.empty()) config = load_probe_config(o.config_file, config);
   const auto device = parse_device(o.device);
 
   torch::manual_seed(0);
@@ -27,9 +29,9 @@ nlohmann::json run_probe_benchmark(const ProbeBenchOptions& o) {
 
   // Random features; GT: a fronto-parallel plane seen by cameras sliding sideways, so the
   // normalisation and every loss term do their usual work.
-  const int64_t B = o.batch, S = o.frames, H = o.size, W = o.size;
+  const int64_t B = o.batch, S = o.frames, H = o.height, W = o.width;
   ProbeBatch batch;
-  batch.features = torch::randn({B, S, o.feature_dim, o.grid, o.grid}).to(torch::kFloat16);
+  batch.features = torch::randn({B, S, o.feature_dim, o.grid_h, o.grid_w}).to(torch::kFloat16);
   auto extrinsics = torch::eye(4).slice(0, 0, 3).repeat({B, S, 1, 1});
   for (int64_t s = 0; s < S; ++s)
     extrinsics.select(1, s).select(-1, 3).select(-1, 0).fill_(0.1 * s);
@@ -39,9 +41,12 @@ nlohmann::json run_probe_benchmark(const ProbeBenchOptions& o) {
           .repeat({B, S, 1, 1});
   const auto depth = 2 + torch::rand({B, S, H, W});
   const auto valid = torch::ones({B, S, H, W}, torch::kBool);
-  batch.targets = normalized_targets(depth, valid, extrinsics, intrinsics).to(device);
+  const auto confidence = 1 + torch::rand({B, S, H, W});
+  batch.targets = normalized_targets(depth, valid, confidence, extrinsics, intrinsics).to(device);
   batch.features = batch.features.to(device);
 
+  // The peak restarts from what is allocated now (weights, optimiser state not yet).
+  if (device.is_cuda()) at::accelerator::resetPeakStats(device.index());
   auto synchronize = [&] {
     if (device.is_cuda()) torch::cuda::synchronize(device.index());
   };
@@ -57,7 +62,14 @@ nlohmann::json run_probe_benchmark(const ProbeBenchOptions& o) {
   synchronize();
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  nlohmann::json peak_gb = nullptr;
+  if (device.is_cuda()) {
+    peak_gb = static_cast<double>(
+                  at::accelerator::getDeviceStats(device.index()).allocated_bytes[0].peak) /
+              1e9;
+  }
   return {{"benchmark", "probe_train_step"},
+          {"preset", o.preset},
           {"device", o.device},
           {"steps_per_s", o.steps / seconds},
           {"ms_per_step", 1000.0 * seconds / o.steps},
@@ -65,8 +77,9 @@ nlohmann::json run_probe_benchmark(const ProbeBenchOptions& o) {
           {"batch", o.batch},
           {"frames", o.frames},
           {"feature_dim", o.feature_dim},
-          {"grid", o.grid},
-          {"size", o.size},
+          {"grid", {o.grid_h, o.grid_w}},
+          {"size", {o.height, o.width}},
+          {"peak_gb", peak_gb},
           {"threads", torch::get_num_threads()},
           {"bf16", device.is_cuda() && config.train.bf16},
           {"last_loss", last_loss},

@@ -1,5 +1,7 @@
 #include "vidprobe/probe/probe_config.h"
 
+#include <algorithm>
+#include <concepts>
 #include <set>
 
 #include "vidprobe/core/atomic_file.h"
@@ -10,45 +12,167 @@ namespace {
 
 using nlohmann::json;
 
-// Reads the members of one JSON object into fields, remembering which keys were consumed so that
-// leftovers (typos, stale keys) become errors that name the full key path.
-class ObjectReader {
+// ---- the field tables: every field's JSON name written once, for both directions ----
+
+template <typename T, typename U>
+concept SameOrConst = std::same_as<std::remove_const_t<T>, U>;
+
+void visit(SameOrConst<ModelConfig> auto& m, auto& v) {
+  v("width", m.width);
+  v("num_blocks", m.num_blocks);
+  v("num_heads", m.num_heads);
+  v("mlp_ratio", m.mlp_ratio);
+  v("qk_norm", m.qk_norm);
+  v("layer_scale_init", m.layer_scale_init);
+  v("rope_frequency", m.rope_frequency);
+  v("num_register_tokens", m.num_register_tokens);
+  v("input_norm", m.input_norm);
+  v("input_norm_eps", m.input_norm_eps);
+  v("norm_eps", m.norm_eps);
+  v("global_attention", m.global_attention);
+  v("init", m.init);
+}
+
+void visit(SameOrConst<DenseHeadConfig> auto& d, auto& v) {
+  v("features", d.features);
+  v("out_channels", d.out_channels);
+  v("pos_embed", d.pos_embed);
+  v("layers", d.layers);
+  v("relu_skip", d.relu_skip);
+}
+
+void visit(SameOrConst<CameraHeadConfig> auto& c, auto& v) {
+  v("trunk_depth", c.trunk_depth);
+  v("iterations", c.iterations);
+  v("qk_norm", c.qk_norm);
+  v("layer_scale_init", c.layer_scale_init);
+  v("norm_eps", c.norm_eps);
+}
+
+void visit(SameOrConst<HeadsConfig> auto& h, auto& v) {
+  v.object("dense", [&](auto& c) { visit(h.dense, c); });
+  v.object("camera", [&](auto& c) { visit(h.camera, c); });
+  v("point_activation", h.point_activation);
+  v("depth_activation", h.depth_activation);
+  v("conf_activation", h.conf_activation);
+}
+
+void visit(SameOrConst<RegressionLossConfig> auto& r, auto& v) {
+  v("weight", r.weight);
+  v("confidence", r.confidence);
+  v("gamma", r.gamma);
+  v("alpha", r.alpha);
+  v("reg_weight", r.reg_weight);
+  v("gradient", r.gradient);
+  v("gradient_scales", r.gradient_scales);
+  v("normalize", r.normalize);
+}
+
+void visit(SameOrConst<CameraLossConfig> auto& c, auto& v) {
+  v("weight", c.weight);
+  v("type", c.type);
+  v("huber_delta", c.huber_delta);
+  v("weight_translation", c.weight_translation);
+  v("weight_rotation", c.weight_rotation);
+  v("weight_fov", c.weight_fov);
+  v("gamma", c.gamma);
+}
+
+void visit(SameOrConst<LossConfig> auto& l, auto& v) {
+  v.object("depth", [&](auto& c) { visit(l.depth, c); });
+  v.object("point", [&](auto& c) { visit(l.point, c); });
+  v.object("camera", [&](auto& c) { visit(l.camera, c); });
+}
+
+void visit(SameOrConst<ViewsConfig> auto& w, auto& v) {
+  v("count", w.sampling.count);
+  v("min_gap", w.sampling.min_gap);
+  v("context", w.sampling.context);
+  v("snap", w.sampling.snap);
+  v("normalization", w.normalization);
+  v("val", w.val);
+  v("val_seed", w.val_seed);
+}
+
+void visit(SameOrConst<TrainConfig> auto& t, auto& v) {
+  v("epochs", t.epochs);
+  v("steps", t.steps);
+  v("batch_size", t.batch_size);
+  v("lr", t.lr);
+  v("weight_decay", t.weight_decay);
+  v("decay_all_parameters", t.decay_all_parameters);
+  v("beta1", t.beta1);
+  v("beta2", t.beta2);
+  v("schedule", t.schedule);
+  v("warmup_epochs", t.warmup_epochs);
+  v("min_lr", t.min_lr);
+  v("warmup_fraction", t.warmup_fraction);
+  v("min_lr_fraction", t.min_lr_fraction);
+  v("grad_clip", t.grad_clip);
+  v("seed", t.seed);
+  v("log_every", t.log_every);
+  v("checkpoint_every", t.checkpoint_every);
+  v("keep_checkpoints", t.keep_checkpoints);
+  v("val_every", t.val_every);
+  v("holdout", t.holdout);
+  v("train_fraction", t.train_fraction);
+  v("bf16", t.bf16);
+}
+
+void visit(SameOrConst<ProbeConfig> auto& p, auto& v) {
+  v.object("model", [&](auto& c) { visit(p.model, c); });
+  v.object("heads", [&](auto& c) { visit(p.heads, c); });
+  v.object("loss", [&](auto& c) { visit(p.loss, c); });
+  v.object("views", [&](auto& c) { visit(p.views, c); });
+  v.object("train", [&](auto& c) { visit(p.train, c); });
+}
+
+// Writes the visited fields into a JSON object.
+class JsonWriter {
  public:
-  ObjectReader(const json& object, std::string path) : object_(object), path_(std::move(path)) {
-    require(object_.is_object(), "config: '" + display(path_) + "' must be a JSON object");
+  template <typename T>
+  void operator()(const char* key, const T& field) {
+    out[key] = field;
+  }
+  template <typename F>
+  void object(const char* key, F&& fill) {
+    JsonWriter child;
+    fill(child);
+    out[key] = std::move(child.out);
+  }
+  json out = json::object();
+};
+
+// Reads the visited fields from a JSON object, remembering which keys were consumed so that
+// leftovers (typos, stale keys) become errors that name the full key path.
+class JsonReader {
+ public:
+  JsonReader(const json& object, std::string path) : object_(object), path_(std::move(path)) {
+    require(object_.is_object(), "config: '" + display() + "' must be a JSON object");
   }
 
   template <typename T>
-  void read(const std::string& key, T& field) {
+  void operator()(const std::string& key, T& field) {
     seen_.insert(key);
     const auto it = object_.find(key);
     if (it == object_.end()) return;
     try {
-      if constexpr (std::is_same_v<T, bool>) {
-        require(it->is_boolean(), "expected true or false");
-      } else if constexpr (std::is_integral_v<T>) {
-        require(it->is_number_integer(), "expected an integer");
-      } else if constexpr (std::is_floating_point_v<T>) {
-        require(it->is_number(), "expected a number");
-      } else if constexpr (std::is_same_v<T, std::string>) {
-        require(it->is_string(), "expected a string");
-      } else {
-        require(it->is_array(), "expected an array");
-      }
+      check_type<T>(*it);
       field = it->get<T>();
     } catch (const std::exception& e) {
       throw Error("config: bad value for '" + key_path(key) + "': " + e.what());
     }
   }
 
-  ObjectReader child(const std::string& key) {
+  template <typename F>
+  void object(const std::string& key, F&& fill) {
     seen_.insert(key);
     const auto it = object_.find(key);
     static const json kEmpty = json::object();
-    return ObjectReader(it == object_.end() ? kEmpty : *it, key_path(key));
+    JsonReader child(it == object_.end() ? kEmpty : *it, key_path(key));
+    fill(child);
+    child.finish();
   }
-
-  bool has(const std::string& key) const { return object_.contains(key); }
 
   void finish() const {
     for (const auto& [key, value] : object_.items())
@@ -56,10 +180,26 @@ class ObjectReader {
   }
 
  private:
+  template <typename T>
+  static void check_type(const json& value) {
+    if constexpr (std::is_same_v<T, bool>) {
+      require(value.is_boolean(), "expected true or false");
+    } else if constexpr (std::is_integral_v<T>) {
+      require(value.is_number_integer(), "expected an integer");
+      if constexpr (std::is_unsigned_v<T>)
+        require(value.is_number_unsigned(), "expected a non-negative integer");
+    } else if constexpr (std::is_floating_point_v<T>) {
+      require(value.is_number(), "expected a number");
+    } else if constexpr (std::is_same_v<T, std::string>) {
+      require(value.is_string(), "expected a string");
+    } else {
+      require(value.is_array(), "expected an array");
+    }
+  }
   std::string key_path(const std::string& key) const {
     return path_.empty() ? key : path_ + "." + key;
   }
-  static std::string display(const std::string& path) { return path.empty() ? "<root>" : path; }
+  std::string display() const { return path_.empty() ? "<root>" : path_; }
 
   const json& object_;
   std::string path_;
@@ -80,37 +220,20 @@ void check_one_of(const std::string& value, std::initializer_list<const char*> c
   throw Error("config: '" + key + "' is '" + value + "', expected one of: " + list);
 }
 
-void read_regression(ObjectReader reader, RegressionLossConfig& c) {
-  reader.read("weight", c.weight);
-  reader.read("gamma", c.gamma);
-  reader.read("alpha", c.alpha);
-  reader.read("reg_weight", c.reg_weight);
-  reader.read("gradient", c.gradient);
-  reader.read("gradient_scales", c.gradient_scales);
-  reader.finish();
-}
-
-json regression_json(const RegressionLossConfig& c) {
-  return {{"weight", c.weight},     {"gamma", c.gamma},
-          {"alpha", c.alpha},       {"reg_weight", c.reg_weight},
-          {"gradient", c.gradient}, {"gradient_scales", c.gradient_scales}};
-}
-
 void validate_regression(const RegressionLossConfig& c, const std::string& key) {
   check(c.weight >= 0, key + ".weight", "must be >= 0");
+  check_one_of(c.confidence, {"predicted", "ground_truth"}, key + ".confidence");
   check(c.gamma >= 0, key + ".gamma", "must be >= 0");
   check(c.alpha >= 0, key + ".alpha", "must be >= 0");
+  check(c.confidence == "predicted" || c.alpha == 0, key + ".alpha",
+        "must be 0 with ground_truth confidence (log c of the GT would be a constant)");
   check(c.reg_weight >= 0, key + ".reg_weight", "must be >= 0");
   check_one_of(c.gradient, {"grad", "normal", "none"}, key + ".gradient");
   check(c.gradient_scales >= 1 && c.gradient_scales <= 8, key + ".gradient_scales",
         "must be in 1..8");
 }
 
-}  // namespace
-
-void validate(const ProbeConfig& config) {
-  const auto& m = config.model;
-  check_one_of(m.kind, {"probe", "vggt"}, "model.kind");
+void validate_model(const ModelConfig& m) {
   check(m.width >= 8, "model.width", "must be >= 8");
   check(m.num_heads >= 1, "model.num_heads", "must be >= 1");
   check(m.width % m.num_heads == 0, "model.num_heads", "must divide model.width");
@@ -122,35 +245,45 @@ void validate(const ProbeConfig& config) {
   check(m.layer_scale_init >= 0, "model.layer_scale_init", "must be >= 0 (0 = no LayerScale)");
   check(m.rope_frequency >= 0, "model.rope_frequency", "must be >= 0 (0 = no RoPE)");
   check(m.num_register_tokens >= 0, "model.num_register_tokens", "must be >= 0");
+  check(m.input_norm_eps > 0 && m.norm_eps > 0, "model.norm_eps", "and input_norm_eps must be > 0");
+  check_one_of(m.init, {"torch_default", "trunc_normal"}, "model.init");
+}
 
-  const auto& h = config.heads;
+void validate_heads(const HeadsConfig& h, int num_blocks) {
   check(h.dense.features >= 4 && h.dense.features % 2 == 0, "heads.dense.features",
         "must be an even number >= 4");
   check(h.dense.out_channels.size() == 4, "heads.dense.out_channels", "must list 4 channel counts");
   for (int c : h.dense.out_channels) check(c >= 1, "heads.dense.out_channels", "must be positive");
+  check(h.dense.layers.empty() || h.dense.layers.size() == 4, "heads.dense.layers",
+        "must list 4 block indices (or none: evenly spread)");
+  for (int l : h.dense.layers)
+    check(l >= 0 && l < num_blocks, "heads.dense.layers",
+          "must index the model's blocks 0.." + std::to_string(num_blocks - 1));
   check(h.camera.trunk_depth >= 0, "heads.camera.trunk_depth", "must be >= 0");
   check(h.camera.iterations >= 1, "heads.camera.iterations", "must be >= 1");
+  check(h.camera.layer_scale_init >= 0, "heads.camera.layer_scale_init", "must be >= 0");
+  check(h.camera.norm_eps > 0, "heads.camera.norm_eps", "must be > 0");
   check_one_of(h.point_activation, {"inv_log", "linear", "exp", "norm_exp"},
                "heads.point_activation");
   check_one_of(h.depth_activation, {"inv_log", "linear", "exp", "norm_exp"},
                "heads.depth_activation");
   check_one_of(h.conf_activation, {"expp1", "expp0", "sigmoid"}, "heads.conf_activation");
+}
 
-  validate_regression(config.loss.depth, "loss.depth");
-  validate_regression(config.loss.point, "loss.point");
-  const auto& c = config.loss.camera;
-  check(c.weight >= 0, "loss.camera.weight", "must be >= 0");
-  check_one_of(c.type, {"l1", "huber", "l2"}, "loss.camera.type");
-  check(c.huber_delta > 0, "loss.camera.huber_delta", "must be > 0");
-  check(c.gamma > 0, "loss.camera.gamma", "must be > 0");
-
-  const auto& t = config.train;
-  check(t.steps >= 1, "train.steps", "must be >= 1");
+void validate_train(const TrainConfig& t) {
+  check(t.epochs >= 0, "train.epochs", "must be >= 0");
+  check(t.steps >= 0, "train.steps", "must be >= 0");
+  check((t.epochs > 0) != (t.steps > 0), "train.epochs",
+        "or train.steps must be set, not both (got epochs " + std::to_string(t.epochs) +
+            ", steps " + std::to_string(t.steps) + ")");
   check(t.batch_size >= 1, "train.batch_size", "must be >= 1");
   check(t.lr > 0, "train.lr", "must be > 0");
   check(t.weight_decay >= 0, "train.weight_decay", "must be >= 0");
   check(t.beta1 >= 0 && t.beta1 < 1, "train.beta1", "must be in [0, 1)");
   check(t.beta2 >= 0 && t.beta2 < 1, "train.beta2", "must be in [0, 1)");
+  check_one_of(t.schedule, {"epoch_warmup_cosine", "fraction_warmup_cosine"}, "train.schedule");
+  check(t.warmup_epochs >= 0, "train.warmup_epochs", "must be >= 0");
+  check(t.min_lr >= 0 && t.min_lr <= t.lr, "train.min_lr", "must be in [0, train.lr]");
   check(t.warmup_fraction >= 0 && t.warmup_fraction <= 1, "train.warmup_fraction",
         "must be in [0, 1]");
   check(t.min_lr_fraction >= 0 && t.min_lr_fraction <= 1, "train.min_lr_fraction",
@@ -164,63 +297,86 @@ void validate(const ProbeConfig& config) {
   check(t.train_fraction > 0 && t.train_fraction <= 1, "train.train_fraction", "must be in (0, 1]");
 }
 
-nlohmann::json to_json(const ProbeConfig& config) {
-  const auto& m = config.model;
-  const auto& h = config.heads;
+void validate_views(const ViewsConfig& v) {
+  try {
+    validate(v.sampling);
+  } catch (const Error& e) {
+    throw Error(std::string("config: ") + e.what());
+  }
+  check_one_of(v.normalization, {"first_view", "all_views"}, "views.normalization");
+  check_one_of(v.val, {"fixed", "drift"}, "views.val");
+}
+
+// ---- presets ----
+
+ProbeConfig vidfm3d_preset() {
+  return ProbeConfig{};
+}  // the defaults are the paper's protocol
+
+ProbeConfig vidprobe_preset() {
+  ProbeConfig c;
+  c.preset = "vidprobe";
+  auto& m = c.model;
+  m.width = 384;
+  m.num_heads = 6;
+  m.input_norm_eps = 1e-6;
+  m.norm_eps = 1e-6;
+  m.init = "trunc_normal";
+  auto& h = c.heads;
+  h.dense = {.features = 128, .out_channels = {64, 128, 256, 256}, .relu_skip = false};
+  h.camera = {
+      .trunk_depth = 2, .iterations = 1, .qk_norm = true, .layer_scale_init = 0, .norm_eps = 1e-6};
+  c.loss.depth = {.confidence = "predicted", .alpha = 0.2, .reg_weight = 1.0, .gradient = "grad"};
+  c.loss.point = {.confidence = "predicted", .alpha = 0.2, .reg_weight = 1.0, .gradient = "normal"};
+  c.loss.camera = {.weight = 5.0, .type = "l1"};
+  c.views = {.sampling = {.count = 0}, .normalization = "all_views"};
+  auto& t = c.train;
+  t.epochs = 0;
+  t.steps = 10000;
+  t.batch_size = 8;
+  t.lr = 2e-4;
+  t.decay_all_parameters = false;
+  t.schedule = "fraction_warmup_cosine";
+  t.grad_clip = 1.0;
+  t.seed = 0;
+  return c;
+}
+
+}  // namespace
+
+const std::vector<std::string>& probe_preset_names() {
+  static const std::vector<std::string> names{"vidfm3d", "vidprobe"};
+  return names;
+}
+
+ProbeConfig probe_preset(const std::string& name) {
+  if (name == "vidfm3d") return vidfm3d_preset();
+  if (name == "vidprobe") return vidprobe_preset();
+  throw Error("unknown probe preset '" + name + "'; the presets are: vidfm3d, vidprobe");
+}
+
+void validate(const ProbeConfig& config) {
+  check(std::find(probe_preset_names().begin(), probe_preset_names().end(), config.preset) !=
+            probe_preset_names().end(),
+        "preset", "must be vidfm3d or vidprobe, got '" + config.preset + "'");
+  validate_model(config.model);
+  validate_heads(config.heads, config.model.num_blocks);
+  validate_regression(config.loss.depth, "loss.depth");
+  validate_regression(config.loss.point, "loss.point");
   const auto& c = config.loss.camera;
-  const auto& t = config.train;
-  return {
-      {"model",
-       {{"kind", m.kind},
-        {"width", m.width},
-        {"num_blocks", m.num_blocks},
-        {"num_heads", m.num_heads},
-        {"mlp_ratio", m.mlp_ratio},
-        {"qk_norm", m.qk_norm},
-        {"layer_scale_init", m.layer_scale_init},
-        {"rope_frequency", m.rope_frequency},
-        {"num_register_tokens", m.num_register_tokens},
-        {"input_norm", m.input_norm},
-        {"global_attention", m.global_attention}}},
-      {"heads",
-       {{"dense",
-         {{"features", h.dense.features},
-          {"out_channels", h.dense.out_channels},
-          {"pos_embed", h.dense.pos_embed}}},
-        {"camera", {{"trunk_depth", h.camera.trunk_depth}, {"iterations", h.camera.iterations}}},
-        {"point_activation", h.point_activation},
-        {"depth_activation", h.depth_activation},
-        {"conf_activation", h.conf_activation}}},
-      {"loss",
-       {{"depth", regression_json(config.loss.depth)},
-        {"point", regression_json(config.loss.point)},
-        {"camera",
-         {{"weight", c.weight},
-          {"type", c.type},
-          {"huber_delta", c.huber_delta},
-          {"weight_translation", c.weight_translation},
-          {"weight_rotation", c.weight_rotation},
-          {"weight_fov", c.weight_fov},
-          {"gamma", c.gamma}}}}},
-      {"train",
-       {{"steps", t.steps},
-        {"batch_size", t.batch_size},
-        {"lr", t.lr},
-        {"weight_decay", t.weight_decay},
-        {"beta1", t.beta1},
-        {"beta2", t.beta2},
-        {"warmup_fraction", t.warmup_fraction},
-        {"min_lr_fraction", t.min_lr_fraction},
-        {"grad_clip", t.grad_clip},
-        {"seed", t.seed},
-        {"log_every", t.log_every},
-        {"checkpoint_every", t.checkpoint_every},
-        {"keep_checkpoints", t.keep_checkpoints},
-        {"val_every", t.val_every},
-        {"holdout", t.holdout},
-        {"train_fraction", t.train_fraction},
-        {"bf16", t.bf16}}},
-  };
+  check(c.weight >= 0, "loss.camera.weight", "must be >= 0");
+  check_one_of(c.type, {"l1", "huber", "l2"}, "loss.camera.type");
+  check(c.huber_delta > 0, "loss.camera.huber_delta", "must be > 0");
+  check(c.gamma > 0, "loss.camera.gamma", "must be > 0");
+  validate_views(config.views);
+  validate_train(config.train);
+}
+
+nlohmann::json to_json(const ProbeConfig& config) {
+  JsonWriter writer;
+  writer("preset", config.preset);
+  visit(config, writer);
+  return writer.out;
 }
 
 ProbeConfig probe_config_from_json(const nlohmann::json& json) {
@@ -228,78 +384,15 @@ ProbeConfig probe_config_from_json(const nlohmann::json& json) {
 }
 
 ProbeConfig probe_config_from_json(const nlohmann::json& json, ProbeConfig config) {
-  ObjectReader root(json, "");
-  {
-    auto r = root.child("model");
-    auto& m = config.model;
-    r.read("width", m.width);
-    r.read("num_blocks", m.num_blocks);
-    r.read("num_heads", m.num_heads);
-    r.read("mlp_ratio", m.mlp_ratio);
-    r.read("qk_norm", m.qk_norm);
-    r.read("layer_scale_init", m.layer_scale_init);
-    r.read("rope_frequency", m.rope_frequency);
-    r.read("num_register_tokens", m.num_register_tokens);
-    r.read("kind", m.kind);
-    r.read("input_norm", m.input_norm);
-    r.read("global_attention", m.global_attention);
-    r.finish();
+  JsonReader root(json, "");
+  if (json.is_object() && json.contains("preset")) {
+    std::string preset;
+    root("preset", preset);
+    require(preset == config.preset, "config: 'preset' is '" + preset +
+                                         "' but the configuration starts from preset '" +
+                                         config.preset + "' (choose one with --preset)");
   }
-  {
-    auto r = root.child("heads");
-    auto& h = config.heads;
-    auto dense = r.child("dense");
-    dense.read("features", h.dense.features);
-    dense.read("out_channels", h.dense.out_channels);
-    dense.read("pos_embed", h.dense.pos_embed);
-    dense.finish();
-    auto camera = r.child("camera");
-    camera.read("trunk_depth", h.camera.trunk_depth);
-    camera.read("iterations", h.camera.iterations);
-    camera.finish();
-    r.read("point_activation", h.point_activation);
-    r.read("depth_activation", h.depth_activation);
-    r.read("conf_activation", h.conf_activation);
-    r.finish();
-  }
-  {
-    auto r = root.child("loss");
-    read_regression(r.child("depth"), config.loss.depth);
-    read_regression(r.child("point"), config.loss.point);
-    auto camera = r.child("camera");
-    auto& c = config.loss.camera;
-    camera.read("weight", c.weight);
-    camera.read("type", c.type);
-    camera.read("huber_delta", c.huber_delta);
-    camera.read("weight_translation", c.weight_translation);
-    camera.read("weight_rotation", c.weight_rotation);
-    camera.read("weight_fov", c.weight_fov);
-    camera.read("gamma", c.gamma);
-    camera.finish();
-    r.finish();
-  }
-  {
-    auto r = root.child("train");
-    auto& t = config.train;
-    r.read("steps", t.steps);
-    r.read("batch_size", t.batch_size);
-    r.read("lr", t.lr);
-    r.read("weight_decay", t.weight_decay);
-    r.read("beta1", t.beta1);
-    r.read("beta2", t.beta2);
-    r.read("warmup_fraction", t.warmup_fraction);
-    r.read("min_lr_fraction", t.min_lr_fraction);
-    r.read("grad_clip", t.grad_clip);
-    r.read("seed", t.seed);
-    r.read("log_every", t.log_every);
-    r.read("checkpoint_every", t.checkpoint_every);
-    r.read("keep_checkpoints", t.keep_checkpoints);
-    r.read("val_every", t.val_every);
-    r.read("holdout", t.holdout);
-    r.read("train_fraction", t.train_fraction);
-    r.read("bf16", t.bf16);
-    r.finish();
-  }
+  visit(config, root);
   root.finish();
   validate(config);
   return config;
@@ -325,7 +418,6 @@ ProbeConfig load_probe_config(const std::string& path, const ProbeConfig& base) 
 
 ProbeConfig vggt_from_features_config(ProbeConfig config, int num_blocks) {
   auto& m = config.model;
-  m.kind = "vggt";
   m.width = 1024;
   m.num_blocks = num_blocks;
   m.num_heads = 16;
@@ -334,12 +426,18 @@ ProbeConfig vggt_from_features_config(ProbeConfig config, int num_blocks) {
   m.layer_scale_init = 0.01;
   m.rope_frequency = 100;
   m.num_register_tokens = 4;
+  m.norm_eps = 1e-5;  // VGGT: torch's LayerNorm default
   auto& h = config.heads;
   h.dense.features = 256;
   h.dense.out_channels = {256, 512, 1024, 1024};
   h.dense.pos_embed = true;
-  h.camera.trunk_depth = 4;
-  h.camera.iterations = 4;
+  h.dense.relu_skip = true;
+  h.dense.layers = num_blocks == 24 ? std::vector<int>{4, 11, 17, 23} : std::vector<int>{};
+  h.camera = {.trunk_depth = 4,
+              .iterations = 4,
+              .qk_norm = false,
+              .layer_scale_init = 0.01,
+              .norm_eps = 1e-5};
   h.point_activation = "inv_log";
   h.depth_activation = "exp";
   h.conf_activation = "expp1";

@@ -9,23 +9,16 @@ ProbeModelImpl::ProbeModelImpl(const ProbeConfig& cfg, int64_t feature_dim_)
     : config(cfg), feature_dim(feature_dim_) {
   validate(config);
   const auto& m = config.model;
+  const auto& h = config.heads;
   const int64_t token_dim = 2 * m.width;  // frame and global outputs concatenated
-  // kind "vggt": the released VGGT's constants inside the same layers (see ModelConfig::kind).
-  const bool vggt = m.kind == "vggt";
   aggregator = register_module("aggregator", Aggregator(m, feature_dim));
-  point_head = register_module(
-      "point_head", DptHead(config.heads.dense, token_dim, 4, m.num_blocks,
-                            config.heads.point_activation, config.heads.conf_activation, vggt));
-  depth_head = register_module(
-      "depth_head", DptHead(config.heads.dense, token_dim, 2, m.num_blocks,
-                            config.heads.depth_activation, config.heads.conf_activation, vggt));
-  point_head->layer_indices = dense_head_layers(m);
-  depth_head->layer_indices = dense_head_layers(m);
+  point_head = register_module("point_head", DptHead(h.dense, token_dim, 4, m.num_blocks,
+                                                     h.point_activation, h.conf_activation));
+  depth_head = register_module("depth_head", DptHead(h.dense, token_dim, 2, m.num_blocks,
+                                                     h.depth_activation, h.conf_activation));
   camera_head = register_module(
-      "camera_head", CameraHead(config.heads.camera, token_dim, m.num_heads, m.mlp_ratio,
-                                /*qk_norm=*/vggt ? false : m.qk_norm, m.global_attention,
-                                /*trunk_layer_scale_init=*/vggt ? m.layer_scale_init : 0.0,
-                                /*trunk_norm_eps=*/vggt ? 1e-5 : 1e-6));
+      "camera_head", CameraHead(h.camera, token_dim, m.num_heads, m.mlp_ratio, m.global_attention,
+                                /*trunc_normal_init=*/m.init == "trunc_normal"));
 }
 
 ProbePrediction ProbeModelImpl::forward(const torch::Tensor& features, int64_t height,

@@ -4,57 +4,31 @@
 #include <cmath>
 #include <fstream>
 #include <future>
-#include <numbers>
 #include <sstream>
 
 #include "vidprobe/core/atomic_file.h"
 #include "vidprobe/core/error.h"
 #include "vidprobe/core/progress.h"
-#include "vidprobe/probe/batch.h"
 #include "vidprobe/probe/checkpoint.h"
 #include "vidprobe/probe/device.h"
-#include "vidprobe/probe/losses.h"
 #include "vidprobe/probe/mean_predictor.h"
-#include "vidprobe/probe/probe_model.h"
+#include "vidprobe/probe/paper_metrics.h"
+#include "vidprobe/probe/views.h"
 
 namespace vidprobe::probe {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-double learning_rate_at(const TrainConfig& config, std::int64_t step) {
-  const auto warmup =
-      static_cast<std::int64_t>(std::llround(config.warmup_fraction * config.steps));
-  if (step < warmup) return config.lr * static_cast<double>(step + 1) / static_cast<double>(warmup);
-  const double span = static_cast<double>(std::max<std::int64_t>(1, config.steps - warmup));
-  const double progress = std::clamp(static_cast<double>(step - warmup) / span, 0.0, 1.0);
-  const double floor = config.lr * config.min_lr_fraction;
-  return floor + (config.lr - floor) * 0.5 * (1 + std::cos(std::numbers::pi * progress));
-}
-
-std::vector<std::size_t> batch_indices(std::size_t num_clips, int batch_size, std::uint64_t seed,
-                                       std::int64_t step) {
-  require(num_clips > 0, "no training clips");
-  std::vector<std::size_t> out;
-  std::uint64_t cached_epoch = ~0ull;
-  std::vector<std::size_t> permutation;
-  for (int j = 0; j < batch_size; ++j) {
-    const auto sample = static_cast<std::uint64_t>(step) * static_cast<std::uint64_t>(batch_size) +
-                        static_cast<std::uint64_t>(j);
-    const std::uint64_t epoch = sample / num_clips;
-    if (epoch != cached_epoch) {
-      permutation = seeded_permutation(num_clips, seed * 0x9E3779B97F4A7C15ull + epoch);
-      cached_epoch = epoch;
-    }
-    out.push_back(permutation[sample % num_clips]);
-  }
-  return out;
-}
-
 namespace {
+
+constexpr std::uint64_t kGolden = 0x9E3779B97F4A7C15ull;
 
 const std::vector<std::string> kLossKeys = {
     "loss",      "depth",      "depth_conf", "depth_reg", "depth_grad", "point",     "point_conf",
     "point_reg", "point_grad", "camera",     "camera_t",  "camera_r",   "camera_fov"};
+// The validation columns of the CSV log (the JSON log has every paper metric).
+const std::vector<std::string> kValidationKeys = {"val_loss", "val.Auc_30", "val.Auc_5",
+                                                  "val.pmap_mse_aligned", "val.loss_depth"};
 
 bool no_decay(const std::string& name, const torch::Tensor& p) {
   return p.dim() < 2 || name.find("token") != std::string::npos ||
@@ -66,35 +40,52 @@ void set_learning_rate(torch::optim::AdamW& optimizer, double lr) {
     static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
 }
 
-std::vector<features::FeatureShard> load_shards(const ClipSource& source,
-                                                const std::vector<std::size_t>& indices) {
+// The clips of a batch with their views, stacked and normalised.
+ProbeBatch load_batch(const ClipSource& source, const std::vector<BatchItem>& items,
+                      const ViewPlan& views) {
   std::vector<features::FeatureShard> shards;
-  shards.reserve(indices.size());
-  for (auto i : indices) shards.push_back(source.load(i));
-  return shards;
+  shards.reserve(items.size());
+  for (const auto& item : items) {
+    const auto clip = source.load(item.clip);
+    shards.push_back(with_views(clip, views.training(clip, item.clip, item.epoch)));
+  }
+  return make_batch(shards, views.scale_from());
 }
 
-double validation_loss(ProbeModel& model, const ClipSource& val, const ProbeConfig& config,
-                       torch::Device device) {
+struct ValidationResult {
+  double loss = 0;
+  json paper;
+};
+
+ValidationResult validate(ProbeModel& model, const ClipSource& val, const ProbeConfig& config,
+                          const ViewPlan& views, torch::Device device, std::uint64_t pass) {
   torch::NoGradGuard no_grad;
   model->eval();
-  double sum = 0;
+  ValidationResult result;
+  PaperMetrics paper;
   std::size_t count = 0;
-  for (std::size_t start = 0; start < val.size();
-       start += static_cast<std::size_t>(config.train.batch_size)) {
-    std::vector<std::size_t> indices;
-    for (std::size_t i = start; i < std::min(val.size(), start + config.train.batch_size); ++i)
-      indices.push_back(i);
-    const auto batch = make_batch(load_shards(val, indices));
-    AutocastGuard autocast(device, config.train.bf16);
-    const auto prediction =
-        model->forward(batch.features.to(device), batch.height(), batch.width());
+  const auto batch_size = static_cast<std::size_t>(config.train.batch_size);
+  for (std::size_t start = 0; start < val.size(); start += batch_size) {
+    std::vector<features::FeatureShard> shards;
+    for (std::size_t i = start; i < std::min(val.size(), start + batch_size); ++i) {
+      const auto clip = val.load(i);
+      shards.push_back(with_views(clip, views.evaluation(clip, i, pass)));
+    }
+    const auto batch = make_batch(shards, views.scale_from());
+    ProbePrediction prediction;
+    {
+      AutocastGuard autocast(device, config.train.bf16);
+      prediction = model->forward(batch.features.to(device), batch.height(), batch.width());
+    }
     const auto loss = probe_loss(prediction, batch.targets.to(device), config.loss);
-    sum += loss.total.item<double>() * static_cast<double>(indices.size());
-    count += indices.size();
+    result.loss += loss.total.item<double>() * static_cast<double>(shards.size());
+    count += shards.size();
+    paper.add(prediction, batch);
   }
   model->train();
-  return sum / static_cast<double>(std::max<std::size_t>(count, 1));
+  result.loss /= static_cast<double>(std::max<std::size_t>(count, 1));
+  result.paper = paper.to_json();
+  return result;
 }
 
 json geometry_json(const ClipGeometry& g) {
@@ -129,31 +120,265 @@ void truncate_log(const fs::path& path, std::int64_t last_step, bool csv) {
 }
 
 std::string csv_header() {
-  std::string header = "step,lr,grad_norm,steps_per_s";
+  std::string header = "step,epoch,lr,grad_norm,steps_per_s";
   for (const auto& key : kLossKeys) header += "," + key;
-  return header + ",val_loss\n";
+  for (const auto& key : kValidationKeys) header += "," + key;
+  return header + "\n";
 }
 
 std::string csv_row(const json& row) {
   std::ostringstream line;
   line.precision(8);
-  line << row["step"].get<std::int64_t>() << "," << row.value("lr", 0.0) << ","
-       << row.value("grad_norm", 0.0) << "," << row.value("steps_per_s", 0.0);
+  line << row["step"].get<std::int64_t>() << "," << row.value("epoch", 0.0) << ","
+       << row.value("lr", 0.0) << "," << row.value("grad_norm", 0.0) << ","
+       << row.value("steps_per_s", 0.0);
   for (const auto& key : kLossKeys) line << "," << row.value(key, 0.0);
-  line << ",";
-  if (row.contains("val_loss")) line << row["val_loss"].get<double>();
+  for (const auto& key : kValidationKeys) {
+    line << ",";
+    if (row.contains(key)) line << row[key].get<double>();
+  }
   line << "\n";
   return line.str();
 }
 
+// Fresh run directory, or a resumed one whose configuration matches.
+void prepare_run_directory(const TrainOptions& options) {
+  const auto config_path = options.run_dir / "config.json";
+  if (options.resume) {
+    require(fs::exists(config_path), "--resume: " + config_path.string() + " does not exist");
+    auto stored = load_probe_config(config_path.string(), probe_preset(options.config.preset));
+    // Extending a run is allowed.
+    stored.train.steps = options.config.train.steps;
+    stored.train.epochs = options.config.train.epochs;
+    require(to_json(stored) == to_json(options.config),
+            "--resume: the configuration differs from the run's " + config_path.string());
+  } else {
+    require(!fs::exists(config_path) && !fs::exists(options.run_dir / "checkpoints"),
+            "run directory " + options.run_dir.string() +
+                " already holds a run; pass --resume to continue it or choose another --out");
+  }
+  fs::create_directories(options.run_dir);
+  write_file_atomically(config_path, to_json(options.config).dump(2));
+}
+
+// The training loop's state and its steps, one method each.
+class TrainingLoop {
+ public:
+  TrainingLoop(const ClipSource& train, const ClipSource& val, const TrainOptions& options)
+      : train_(train),
+        val_(val),
+        options_(options),
+        config_(options.config),
+        views_(config_.views, config_.train.seed),
+        device_(parse_device(options.device)),
+        length_(train_length(config_.train, train.size())),
+        lrs_(learning_rates(config_.train, length_)) {}
+
+  TrainSummary run();
+
+ private:
+  void write_run_info(const ClipGeometry& geometry) const;
+  void build_model();
+  void open_logs(std::int64_t start_step);
+  bool validation_due(std::int64_t done) const;
+  void log_row(std::int64_t step, double lr, const StepResult& result, double steps_per_second);
+  std::vector<BatchItem> items(std::int64_t step) const {
+    return batch_items(train_.size(), config_.train.batch_size, config_.train.seed, step,
+                       length_.by_epochs);
+  }
+
+  const ClipSource& train_;
+  const ClipSource& val_;
+  const TrainOptions& options_;
+  const ProbeConfig& config_;
+  ViewPlan views_;
+  torch::Device device_;
+  TrainLength length_;
+  std::vector<double> lrs_;
+  ProbeModel model_{nullptr};
+  std::unique_ptr<torch::optim::AdamW> optimizer_;
+  std::ofstream jsonl_, csv_;
+  TrainSummary summary_;
+};
+
+void TrainingLoop::write_run_info(const ClipGeometry& geometry) const {
+  const json info = {{"geometry", geometry_json(geometry)},
+                     {"train_clips", train_.ids()},
+                     {"val_clips", val_.ids()},
+                     {"steps_per_epoch", length_.steps_per_epoch},
+                     {"total_steps", length_.total_steps},
+                     {"features_dir", train_.cache_dir().string()},
+                     {"feature_manifest", train_.manifest()},
+                     {"device", options_.device},
+                     {"vidprobe_version", VIDPROBE_VERSION}};
+  write_file_atomically(options_.run_dir / "run.json", info.dump(2));
+}
+
+void TrainingLoop::build_model() {
+  const auto first = train_.load(0);
+  auto geometry = clip_geometry(first);
+  geometry.frames = views_.frames_per_clip(geometry.frames);
+  write_run_info(geometry);
+  const auto baseline_path = options_.run_dir / "baseline.safetensors";
+  if (!fs::exists(baseline_path)) fit_mean_predictor(train_, views_).save(baseline_path);
+
+  torch::manual_seed(config_.train.seed);
+  model_ = ProbeModel(config_, geometry.feature_dim);
+  model_->to(device_);
+  model_->train();
+  optimizer_ = make_probe_optimizer(model_, config_.train);
+  summary_.parameters = count_parameters(*model_);
+}
+
+void TrainingLoop::open_logs(std::int64_t start_step) {
+  const auto log_jsonl = options_.run_dir / "train_log.jsonl";
+  const auto log_csv = options_.run_dir / "train_log.csv";
+  truncate_log(log_jsonl, start_step, false);
+  truncate_log(log_csv, start_step, true);
+  if (!fs::exists(log_csv)) write_file_atomically(log_csv, csv_header());
+  jsonl_.open(log_jsonl, std::ios::app);
+  csv_.open(log_csv, std::ios::app);
+  require(jsonl_.good() && csv_.good(),
+          "cannot write the training log in " + options_.run_dir.string());
+}
+
+bool TrainingLoop::validation_due(std::int64_t done) const {
+  if (val_.empty()) return false;
+  if (done == length_.total_steps) return true;
+  return length_.by_epochs ? done % length_.steps_per_epoch == 0
+                           : done % config_.train.val_every == 0;
+}
+
+void TrainingLoop::log_row(std::int64_t step, double lr, const StepResult& result,
+                           double steps_per_second) {
+  const std::int64_t done = step + 1;
+  json row = {{"step", done},
+              {"epoch", static_cast<double>(done) / static_cast<double>(length_.steps_per_epoch)},
+              {"lr", lr},
+              {"grad_norm", result.grad_norm},
+              {"steps_per_s", steps_per_second}};
+  for (const auto& [key, value] : result.loss.terms) row[key] = value.item<double>();
+  if (validation_due(done)) {
+    // Drifting validation views change with the validation pass (its epoch).
+    const auto pass = static_cast<std::uint64_t>(done / length_.steps_per_epoch);
+    const auto validation = validate(model_, val_, config_, views_, device_, pass);
+    summary_.val_loss = validation.loss;
+    row["val_loss"] = validation.loss;
+    for (const auto& [key, value] : validation.paper.items()) row["val." + key] = value;
+  }
+  jsonl_ << row.dump() << "\n" << std::flush;
+  csv_ << csv_row(row) << std::flush;
+  if (options_.on_log) options_.on_log(row);
+}
+
+TrainSummary TrainingLoop::run() {
+  // Clips too short for the views fail here, before anything is written.
+  views_.evaluation(train_.load(0), 0);
+  prepare_run_directory(options_);
+  build_model();
+  std::int64_t start_step = 0;
+  if (options_.resume)
+    if (const auto checkpoint = latest_checkpoint(options_.run_dir))
+      start_step =
+          load_checkpoint(*checkpoint, *model_, *optimizer_).at("step").get<std::int64_t>();
+  open_logs(start_step);
+
+  const std::int64_t total = length_.total_steps;
+  const std::int64_t end =
+      options_.stop_after_step ? std::min(total, *options_.stop_after_step) : total;
+  summary_.first_step = start_step;
+  summary_.total_steps = total;
+  std::optional<Progress> progress;
+  if (options_.progress && end > start_step)
+    progress.emplace("train", static_cast<std::size_t>(end - start_step), "steps");
+
+  const auto started = std::chrono::steady_clock::now();
+  auto interval_start = started;
+  std::int64_t interval_steps = 0;
+  // The next batch is read and normalised on a second thread while this one trains. Batches
+  // depend only on the step, so this changes nothing in the results.
+  auto load = [&](std::int64_t step) { return load_batch(train_, items(step), views_); };
+  std::future<ProbeBatch> next;
+  if (start_step < end) next = std::async(std::launch::async, load, start_step);
+  for (std::int64_t step = start_step; step < end; ++step) {
+    const auto batch = next.get();
+    if (step + 1 < end) next = std::async(std::launch::async, load, step + 1);
+    const double lr = lrs_[static_cast<std::size_t>(step)];
+    const auto result = train_step(model_, *optimizer_, batch, config_, device_, lr);
+    summary_.final_loss = result.loss.terms.at("loss").item<double>();
+    require(std::isfinite(summary_.final_loss),
+            "training diverged: the loss is not finite at step " + std::to_string(step) +
+                " (try a lower --lr)");
+    ++interval_steps;
+    const std::int64_t done = step + 1;
+    if (done % config_.train.log_every == 0 || done == end || validation_due(done)) {
+      const double seconds =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - interval_start).count();
+      log_row(step, lr, result, seconds > 0 ? static_cast<double>(interval_steps) / seconds : 0);
+      interval_start = std::chrono::steady_clock::now();
+      interval_steps = 0;
+    }
+    if (done % config_.train.checkpoint_every == 0 || done == end)
+      save_checkpoint(options_.run_dir, done, *model_, *optimizer_,
+                      {{"step", done}, {"seed", config_.train.seed}, {"total_steps", total}},
+                      config_.train.keep_checkpoints);
+    if (progress) {
+      char note[64];
+      std::snprintf(note, sizeof note, "loss %.4f", summary_.final_loss);
+      progress->set_note(note);
+      progress->advance();
+    }
+  }
+  if (progress) progress->finish();
+  summary_.last_step = std::max(start_step, end);
+  summary_.seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  const auto steps_run = summary_.last_step - summary_.first_step;
+  summary_.steps_per_second =
+      summary_.seconds > 0 ? static_cast<double>(steps_run) / summary_.seconds : 0;
+  if (summary_.last_step == total)
+    save_weights(options_.run_dir / "model.safetensors", *model_,
+                 {{"step", std::to_string(total)}, {"format", "vidprobe-probe"}});
+  return summary_;
+}
+
 }  // namespace
 
+std::vector<BatchItem> batch_items(std::size_t num_clips, int batch_size, std::uint64_t seed,
+                                   std::int64_t step, bool by_epochs) {
+  require(num_clips > 0, "no training clips");
+  const auto batch = static_cast<std::uint64_t>(batch_size);
+  std::vector<BatchItem> out;
+  std::uint64_t cached_epoch = ~0ull;
+  std::vector<std::size_t> permutation;
+  for (std::uint64_t j = 0; j < batch; ++j) {
+    std::uint64_t epoch = 0, position = 0;
+    if (by_epochs) {
+      const std::uint64_t steps_per_epoch = num_clips / batch;
+      epoch = static_cast<std::uint64_t>(step) / steps_per_epoch;
+      position = (static_cast<std::uint64_t>(step) % steps_per_epoch) * batch + j;
+    } else {
+      const auto sample = static_cast<std::uint64_t>(step) * batch + j;
+      epoch = sample / num_clips;
+      position = sample % num_clips;
+    }
+    if (epoch != cached_epoch) {
+      permutation = seeded_permutation(num_clips, seed * kGolden + epoch);
+      cached_epoch = epoch;
+    }
+    out.push_back({permutation[position], epoch});
+  }
+  return out;
+}
+
 std::unique_ptr<torch::optim::AdamW> make_probe_optimizer(ProbeModel& model, const TrainConfig& t) {
+  auto options =
+      torch::optim::AdamWOptions(t.lr).betas({t.beta1, t.beta2}).weight_decay(t.weight_decay);
+  if (t.decay_all_parameters)
+    return std::make_unique<torch::optim::AdamW>(model->parameters(), options);
   std::vector<torch::Tensor> decay, plain;
   for (const auto& p : model->named_parameters())
     (no_decay(p.key(), p.value()) ? plain : decay).push_back(p.value());
-  auto options =
-      torch::optim::AdamWOptions(t.lr).betas({t.beta1, t.beta2}).weight_decay(t.weight_decay);
   auto plain_options = options;
   plain_options.weight_decay(0.0);
   std::vector<torch::optim::OptimizerParamGroup> groups;
@@ -183,146 +408,10 @@ StepResult train_step(ProbeModel& model, torch::optim::AdamW& optimizer, const P
 
 TrainSummary train_probe(const ClipSource& train, const ClipSource& val,
                          const TrainOptions& options) {
-  const auto& config = options.config;
-  validate(config);
+  validate(options.config);
   require(!train.empty(), "no training clips");
-  const auto device = parse_device(options.device);
-  const auto& run_dir = options.run_dir;
-
-  const auto first = train.load(0);
-  const auto geometry = clip_geometry(first);
-
-  // Run directory: fresh, or resumed with the same configuration.
-  const auto config_path = run_dir / "config.json";
-  if (options.resume) {
-    require(fs::exists(config_path), "--resume: " + config_path.string() + " does not exist");
-    auto stored = load_probe_config(config_path.string());
-    auto given = config;
-    stored.train.steps = given.train.steps;  // extending a run is allowed
-    require(to_json(stored) == to_json(given),
-            "--resume: the configuration differs from the run's " + config_path.string());
-  } else {
-    require(!fs::exists(config_path) && !fs::exists(run_dir / "checkpoints"),
-            "run directory " + run_dir.string() +
-                " already holds a run; pass --resume to continue it or choose another --out");
-  }
-  fs::create_directories(run_dir);
-  write_file_atomically(config_path, to_json(config).dump(2));
-  json run_info = {{"geometry", geometry_json(geometry)},
-                   {"train_clips", train.ids()},
-                   {"val_clips", val.ids()},
-                   {"features_dir", train.cache_dir().string()},
-                   {"feature_manifest", train.manifest()},
-                   {"device", options.device},
-                   {"vidprobe_version", VIDPROBE_VERSION}};
-  write_file_atomically(run_dir / "run.json", run_info.dump(2));
-
-  const auto baseline_path = run_dir / "baseline.safetensors";
-  if (!fs::exists(baseline_path)) fit_mean_predictor(train).save(baseline_path);
-
-  torch::manual_seed(config.train.seed);
-  ProbeModel model(config, geometry.feature_dim);
-  model->to(device);
-  model->train();
-  auto optimizer = make_probe_optimizer(model, config.train);
-
-  std::int64_t start_step = 0;
-  if (options.resume) {
-    if (const auto checkpoint = latest_checkpoint(run_dir)) {
-      const auto state = load_checkpoint(*checkpoint, *model, *optimizer);
-      start_step = state.at("step").get<std::int64_t>();
-    }
-  }
-  const auto log_jsonl = run_dir / "train_log.jsonl";
-  const auto log_csv = run_dir / "train_log.csv";
-  truncate_log(log_jsonl, start_step, false);
-  truncate_log(log_csv, start_step, true);
-  if (!fs::exists(log_csv)) write_file_atomically(log_csv, csv_header());
-  std::ofstream jsonl(log_jsonl, std::ios::app);
-  std::ofstream csv(log_csv, std::ios::app);
-  require(jsonl.good() && csv.good(), "cannot write the training log in " + run_dir.string());
-
-  const std::int64_t total_steps = config.train.steps;
-  const std::int64_t end_step =
-      options.stop_after_step ? std::min(total_steps, *options.stop_after_step) : total_steps;
-  TrainSummary summary;
-  summary.first_step = start_step;
-  summary.parameters = count_parameters(*model);
-  std::optional<Progress> progress;
-  if (options.progress && end_step > start_step)
-    progress.emplace("train", static_cast<std::size_t>(end_step - start_step), "steps");
-
-  const auto started = std::chrono::steady_clock::now();
-  auto interval_start = started;
-  std::int64_t interval_steps = 0;
-  auto state_json = [&](std::int64_t step) {
-    return json{{"step", step}, {"seed", config.train.seed}, {"total_steps", total_steps}};
-  };
-
-  // The next batch is read and normalised on a second thread while this one trains (shard
-  // reads dominate for large caches). Batches depend only on the step, so this changes nothing
-  // in the results.
-  auto load_batch = [&](std::int64_t step) {
-    return make_batch(load_shards(
-        train, batch_indices(train.size(), config.train.batch_size, config.train.seed, step)));
-  };
-  std::future<ProbeBatch> next_batch;
-  if (start_step < end_step) next_batch = std::async(std::launch::async, load_batch, start_step);
-  for (std::int64_t step = start_step; step < end_step; ++step) {
-    const auto batch = next_batch.get();
-    if (step + 1 < end_step) next_batch = std::async(std::launch::async, load_batch, step + 1);
-    const double lr = learning_rate_at(config.train, step);
-    const auto [loss, grad_norm] = train_step(model, *optimizer, batch, config, device, lr);
-    require(std::isfinite(loss.terms.at("loss").item<double>()),
-            "training diverged: the loss is not finite at step " + std::to_string(step) +
-                " (try a lower --lr)");
-    ++interval_steps;
-
-    const std::int64_t done = step + 1;
-    summary.final_loss = loss.terms.at("loss").item<double>();
-    const bool last = done == end_step;
-    const bool validate_now =
-        !val.empty() && (done % config.train.val_every == 0 || done == total_steps);
-    if (done % config.train.log_every == 0 || last || validate_now) {
-      const auto now = std::chrono::steady_clock::now();
-      const double seconds = std::chrono::duration<double>(now - interval_start).count();
-      json row = {
-          {"step", done},
-          {"lr", lr},
-          {"grad_norm", grad_norm},
-          {"steps_per_s", seconds > 0 ? static_cast<double>(interval_steps) / seconds : 0.0}};
-      for (const auto& [key, value] : loss.terms) row[key] = value.item<double>();
-      if (validate_now) {
-        summary.val_loss = validation_loss(model, val, config, device);
-        row["val_loss"] = *summary.val_loss;
-      }
-      jsonl << row.dump() << "\n" << std::flush;
-      csv << csv_row(row) << std::flush;
-      if (options.on_log) options.on_log(row);
-      interval_start = std::chrono::steady_clock::now();
-      interval_steps = 0;
-    }
-    if (done % config.train.checkpoint_every == 0 || last)
-      save_checkpoint(run_dir, done, *model, *optimizer, state_json(done),
-                      config.train.keep_checkpoints);
-    if (progress) {
-      char note[64];
-      std::snprintf(note, sizeof note, "loss %.4f", summary.final_loss);
-      progress->set_note(note);
-      progress->advance();
-    }
-  }
-  if (progress) progress->finish();
-  summary.last_step = std::max(start_step, end_step);
-  summary.seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  const auto steps_run = summary.last_step - summary.first_step;
-  summary.steps_per_second =
-      summary.seconds > 0 ? static_cast<double>(steps_run) / summary.seconds : 0;
-  if (summary.last_step == total_steps)
-    save_weights(run_dir / "model.safetensors", *model,
-                 {{"step", std::to_string(total_steps)}, {"format", "vidprobe-probe"}});
-  return summary;
+  TrainingLoop loop(train, val, options);
+  return loop.run();
 }
 
 }  // namespace vidprobe::probe

@@ -1,17 +1,20 @@
 #pragma once
-// Training a probe: AdamW (no weight decay on biases, norms, LayerScale and learned tokens),
-// linear warm-up then cosine decay, gradient-norm clipping, bf16 autocast on CUDA, resumable
-// checkpoints. Batches are a deterministic function of (seed, step): every epoch visits the
-// clips in a fresh seeded permutation, so a resumed run sees exactly the batches an
+// Training a probe: AdamW (weight decay on every parameter, or only on matrices), the configured
+// learning-rate schedule (schedule.h), optional gradient-norm clipping, bf16 autocast on CUDA,
+// resumable checkpoints. Batches and views are a deterministic function of (seed, step): by
+// epochs, every epoch visits the clips in a fresh seeded permutation and drops the last partial
+// batch (as the authors' loader); by steps, the permutations are chained into one stream. Views
+// are drawn per (seed, epoch, clip) (views.h). A resumed run therefore sees exactly the batches an
 // uninterrupted one would (bit-identical on CPU with one thread).
 //
 // Run directory:
 //   config.json              the ProbeConfig (written once, atomically)
-//   run.json                 clip geometry, clip lists, feature cache provenance
+//   run.json                 clip geometry, clip lists, length, feature cache provenance
 //   baseline.safetensors     the mean predictor of the training clips (mean_predictor.h)
 //   checkpoints/step_N/      resumable state (checkpoint.h)
 //   model.safetensors        final weights
-//   train_log.jsonl / .csv   loss terms, lr, grad norm, steps/s (and val_loss when validating)
+//   train_log.jsonl / .csv   loss terms, lr, grad norm, steps/s, and validation rows (val_loss and
+//                            the paper's metrics, "val.Auc_30", ...)
 #include <torch/torch.h>
 
 #include <cstdint>
@@ -27,6 +30,7 @@
 #include "vidprobe/probe/losses.h"
 #include "vidprobe/probe/probe_config.h"
 #include "vidprobe/probe/probe_model.h"
+#include "vidprobe/probe/schedule.h"
 
 namespace vidprobe::probe {
 
@@ -43,21 +47,23 @@ struct TrainOptions {
 
 struct TrainSummary {
   std::int64_t first_step = 0, last_step = 0;  // steps run in this call: [first, last)
+  std::int64_t total_steps = 0;
   double seconds = 0, steps_per_second = 0;
   double final_loss = 0;
   std::optional<double> val_loss;
   std::int64_t parameters = 0;
 };
 
-// Learning rate at a step: linear warm-up over warmup_fraction of the steps, then cosine decay
-// from lr to lr * min_lr_fraction.
-double learning_rate_at(const TrainConfig& config, std::int64_t step);
+// The clip positions of the batch of `step`, with the epoch each sample belongs to.
+struct BatchItem {
+  std::size_t clip = 0;
+  std::uint64_t epoch = 0;
+};
+std::vector<BatchItem> batch_items(std::size_t num_clips, int batch_size, std::uint64_t seed,
+                                   std::int64_t step, bool by_epochs);
 
-// The clip positions of the batch of `step` (see above).
-std::vector<std::size_t> batch_indices(std::size_t num_clips, int batch_size, std::uint64_t seed,
-                                       std::int64_t step);
-
-// AdamW with two groups: weight decay on matrices, none on biases, norms, LayerScale and tokens.
+// AdamW: one group with weight decay on every parameter (the authors'), or two groups without
+// decay on biases, norms, LayerScale and learned tokens (TrainConfig::decay_all_parameters).
 std::unique_ptr<torch::optim::AdamW> make_probe_optimizer(ProbeModel& model,
                                                           const TrainConfig& config);
 

@@ -10,8 +10,47 @@
 namespace vidprobe::probe {
 namespace fs = std::filesystem;
 
+namespace {
+
+std::optional<std::string> preset_of_file(const fs::path& config_file) {
+  if (config_file.empty()) return std::nullopt;
+  nlohmann::json json;
+  try {
+    json = nlohmann::json::parse(read_file(config_file));
+  } catch (const nlohmann::json::exception& e) {
+    throw Error("config file '" + config_file.string() + "' is not valid JSON: " + e.what());
+  }
+  if (!json.is_object() || !json.contains("preset")) return std::nullopt;
+  require(json["preset"].is_string(), config_file.string() + ": 'preset' must be a string");
+  return json["preset"].get<std::string>();
+}
+
+void apply_overrides(ProbeConfig& config, const ConfigOverrides& o) {
+  if (o.epochs) {
+    config.train.epochs = *o.epochs;
+    config.train.steps = 0;
+  }
+  if (o.steps) {
+    config.train.steps = *o.steps;
+    config.train.epochs = 0;
+  }
+  if (o.batch_size) config.train.batch_size = *o.batch_size;
+  if (o.lr) config.train.lr = *o.lr;
+  if (o.seed) config.train.seed = *o.seed;
+  if (o.holdout) config.train.holdout = *o.holdout;
+  if (o.train_fraction) config.train.train_fraction = *o.train_fraction;
+  if (o.no_global_attention) config.model.global_attention = false;
+  if (o.val_views) config.views.val = *o.val_views;
+}
+
+}  // namespace
+
 ProbeConfig resolve_config(const fs::path& config_file, const ConfigOverrides& o) {
-  ProbeConfig config;
+  const auto file_preset = preset_of_file(config_file);
+  require(!o.preset || !file_preset || *o.preset == *file_preset,
+          "--preset " + o.preset.value_or("") + " contradicts the config file " +
+              config_file.string() + ", which says preset '" + file_preset.value_or("") + "'");
+  auto config = probe_preset(o.preset.value_or(file_preset.value_or("vidfm3d")));
   if (o.model == "vggt-from-features") {
     config = vggt_from_features_config(config, o.vggt_blocks.value_or(4));
   } else {
@@ -20,13 +59,7 @@ ProbeConfig resolve_config(const fs::path& config_file, const ConfigOverrides& o
     require(!o.vggt_blocks, "--vggt-depth needs --model vggt-from-features");
   }
   if (!config_file.empty()) config = load_probe_config(config_file.string(), config);
-  if (o.steps) config.train.steps = *o.steps;
-  if (o.batch_size) config.train.batch_size = *o.batch_size;
-  if (o.lr) config.train.lr = *o.lr;
-  if (o.seed) config.train.seed = *o.seed;
-  if (o.holdout) config.train.holdout = *o.holdout;
-  if (o.train_fraction) config.train.train_fraction = *o.train_fraction;
-  if (o.no_global_attention) config.model.global_attention = false;
+  apply_overrides(config, o);
   try {
     validate(config);
   } catch (const Error& e) {
@@ -80,6 +113,11 @@ nlohmann::json evaluate_from_cache(const EvalRequest& request) {
   const auto clips = ClipSource::from_cache(request.features_dir, ids);
   EvalOptions options;
   options.run_dir = request.run_dir;
+  options.weights = request.weights;
+  if (!request.weights.empty()) {
+    require(request.run_dir.empty(), "give --run or --weights, not both");
+    options.config = resolve_config(request.config_file, request.overrides);
+  }
   options.out_dir = request.out_dir;
   options.device = request.device;
   options.batch_size = request.batch_size;

@@ -14,20 +14,25 @@
 namespace vidprobe::probe {
 
 struct ConfigOverrides {
-  std::optional<std::int64_t> steps;
+  // The preset the configuration starts from: this, else the config file's "preset", else vidfm3d.
+  std::optional<std::string> preset;
+  std::optional<int> epochs;          // sets train.epochs and clears train.steps
+  std::optional<std::int64_t> steps;  // sets train.steps and clears train.epochs
   std::optional<int> batch_size;
   std::optional<double> lr;
   std::optional<std::uint64_t> seed;
   std::optional<double> holdout;
   std::optional<double> train_fraction;
-  bool no_global_attention = false;  // the frame-attention-only ablation
+  bool no_global_attention = false;      // the frame-attention-only ablation
+  std::optional<std::string> val_views;  // views.val: fixed | drift
   // "probe" (default) | "vggt-from-features": the architecture preset the config file starts from
   // (vggt_from_features_config with vggt_blocks alternating blocks, default 4).
   std::string model = "probe";
   std::optional<int> vggt_blocks;
 };
 
-// defaults, then the --model preset, then the JSON file (if any), then the overrides; validated.
+// The preset, then the --model architecture, then the JSON file (if any), then the overrides;
+// validated.
 ProbeConfig resolve_config(const std::filesystem::path& config_file,
                            const ConfigOverrides& overrides);
 
@@ -48,6 +53,10 @@ TrainSummary train_from_cache(const TrainRequest& request);
 
 struct EvalRequest {
   std::filesystem::path run_dir;
+  // Without a run: bare weights (ours or the authors' names) under the resolved configuration.
+  std::filesystem::path weights;
+  std::filesystem::path config_file;
+  ConfigOverrides overrides;
   std::filesystem::path features_dir;
   std::filesystem::path out_dir;  // empty = <run>/eval
   std::string device = "cpu";

@@ -9,6 +9,7 @@
 
 #include "vidprobe/core/atomic_file.h"
 #include "vidprobe/core/error.h"
+#include "vidprobe/report/paper_results.h"
 #include "vidprobe/report/svg_chart.h"
 
 namespace vidprobe::report {
@@ -85,6 +86,16 @@ const std::vector<MetricColumn>& default_columns() {
   return columns;
 }
 
+const std::vector<MetricColumn>& paper_columns() {
+  static const std::vector<MetricColumn> columns = {
+      {"vidfm3d.pmap_mse_aligned", "Point err", false},
+      {"vidfm3d.loss_depth", "Depth err", false},
+      {"vidfm3d.Auc_5", "AUC@5", true},
+      {"vidfm3d.Auc_30", "AUC@30", true},
+  };
+  return columns;
+}
+
 nlohmann::json flatten_metrics(const nlohmann::json& nested) {
   nlohmann::json out = nlohmann::json::object();
   if (nested.is_object()) flatten_into(nested, "", out);
@@ -113,6 +124,15 @@ RunResult load_run(const fs::path& eval_dir) {
       json.contains("run") && json["run"].is_object() ? json["run"] : nlohmann::json::object();
   run.label = info.value("label", eval_dir.filename().string());
   run.dataset = info.value("dataset", std::string("data"));
+  if (json.contains("vidfm3d") && json["vidfm3d"].is_object())
+    run.paper_comparable = json["vidfm3d"].value("paper_comparable", false);
+  if (json.contains("feature_manifest") && json["feature_manifest"].is_object()) {
+    const auto identity = json["feature_manifest"].value("identity", nlohmann::json::object());
+    if (identity.is_object()) {
+      run.backbone = identity.value("backbone", std::string());
+      run.dataset_kind = identity.value("dataset_kind", std::string());
+    }
+  }
   require(!run.metrics.empty(), "'" + path.string() + "' holds no numeric metrics");
   return run;
 }
@@ -141,6 +161,89 @@ std::string markdown_table(const std::vector<RunResult>& runs, bool include_base
       const auto text = format_value(run.metrics, column.key);
       md << " " << (best.count({i, column.key}) ? "**" + text + "**" : text) << " |";
     }
+    md << "\n";
+  }
+  return md.str();
+}
+
+namespace {
+
+// One row of the paper-metrics table: a run, or the paper's published numbers after it.
+struct PaperRow {
+  std::string dataset, label, protocol;
+  std::vector<std::string> values;
+  bool published = false;
+};
+
+std::vector<PaperRow> paper_rows(const std::vector<RunResult>& runs) {
+  std::vector<PaperRow> rows;
+  for (const auto& run : runs) {
+    if (!run.metrics.contains(paper_columns().front().key)) continue;
+    PaperRow row{run.dataset,
+                 run.label,
+                 run.paper_comparable ? "paper's (vidfm3d)" : "other preset",
+                 {},
+                 false};
+    for (const auto& column : paper_columns())
+      row.values.push_back(format_value(run.metrics, column.key));
+    rows.push_back(row);
+    if (!run.paper_comparable) continue;
+    if (const auto paper = paper_result_for(run.backbone, run.dataset_kind)) {
+      const nlohmann::json published = {{"p", paper->point_error},
+                                        {"d", paper->depth_error},
+                                        {"a5", paper->auc5},
+                                        {"a30", paper->auc30}};
+      rows.push_back({run.dataset,
+                      paper->model + ", published",
+                      "paper",
+                      {format_value(published, "p"), format_value(published, "d"),
+                       format_value(published, "a5"), format_value(published, "a30")},
+                      true});
+    }
+  }
+  return rows;
+}
+
+std::string paper_html_table(const std::vector<RunResult>& runs) {
+  const auto rows = paper_rows(runs);
+  if (rows.empty()) return "";
+  std::ostringstream html;
+  html << "<h2>The paper's metrics</h2><table><tr><th>dataset</th><th>features</th><th>"
+          "protocol</th>";
+  for (const auto& column : paper_columns())
+    html << "<th>" << html_escape(column.title) << (column.higher_is_better ? " ↑" : " ↓")
+         << "</th>";
+  html << "</tr>";
+  for (const auto& row : rows) {
+    html << (row.published ? "<tr class='baseline'>" : "<tr>") << "<td>" << html_escape(row.dataset)
+         << "</td><td>" << html_escape(row.label) << "</td><td>" << html_escape(row.protocol)
+         << "</td>";
+    for (const auto& value : row.values) html << "<td>" << value << "</td>";
+    html << "</tr>";
+  }
+  html << "</table><p>As the authors compute them (docs/protocol.md). Grey rows: the paper's "
+          "published numbers for the same backbone and dataset, comparable only with runs of the "
+          "vidfm3d preset on the same data.</p>";
+  return html.str();
+}
+
+}  // namespace
+
+std::string paper_markdown_table(const std::vector<RunResult>& runs) {
+  const auto rows = paper_rows(runs);
+  if (rows.empty()) return "";
+  std::ostringstream md;
+  md << "| dataset | features | protocol |";
+  for (const auto& column : paper_columns())
+    md << " " << column.title << (column.higher_is_better ? " ↑" : " ↓") << " |";
+  md << "\n|---|---|---|";
+  for (std::size_t i = 0; i < paper_columns().size(); ++i) md << "---:|";
+  md << "\n";
+  for (const auto& row : rows) {
+    const std::string mark = row.published ? "*" : "";
+    md << "| " << row.dataset << " | " << mark << row.label << mark << " | " << row.protocol
+       << " |";
+    for (const auto& value : row.values) md << " " << mark << value << mark << " |";
     md << "\n";
   }
   return md.str();
@@ -179,8 +282,17 @@ void write_report(const std::vector<RunResult>& runs, const fs::path& out_dir,
   md << "# " << options.title << "\n\n";
   if (!options.notes_markdown.empty()) md << options.notes_markdown << "\n\n";
   md << table
-     << "\nBold: best probe per dataset and column (the constant predictor may still beat it). Italic rows: the constant predictor (mean of "
-        "the normalised training GT), the floor a probe must clearly beat.\n";
+     << "\nBold: best probe per dataset and column (the constant predictor may still beat it). "
+        "Italic rows: the constant predictor (mean of "
+        "the normalised training GT), the floor a probe must clearly beat. These are vidprobe's "
+        "metrics (VGGT's evaluation conventions); the paper's follow.\n";
+  if (const auto paper = paper_markdown_table(runs); !paper.empty())
+    md << "\n## The paper's metrics\n\nAs the authors compute them (docs/protocol.md): point "
+          "error = GT-confidence-weighted distance after a Sim(3) fitted on the most confident "
+          "quarter of the pixels, depth error = confidence-weighted L1 in normalised units, AUC "
+          "over 31 bins of 0.968 degrees. Comparable with the paper's published rows (italic) "
+          "only for runs of the vidfm3d preset on the same data.\n\n"
+       << paper;
   write_file_atomically(out_dir / "metrics.md", md.str());
 
   // HTML: the table, one bar chart per metric and dataset, and pictures.
@@ -225,8 +337,10 @@ void write_report(const std::vector<RunResult>& runs, const fs::path& out_dir,
     }
     html << "</tr>";
   }
-  html << "</table><p>Bold: best probe per dataset and column (the constant predictor may still beat it). Grey rows: the constant (mean GT) "
-          "predictor.</p>";
+  html << "</table><p>Bold: best probe per dataset and column (the constant predictor may still "
+          "beat it). Grey rows: the constant (mean GT) "
+          "predictor. vidprobe's metrics (VGGT's evaluation conventions).</p>";
+  html << paper_html_table(runs);
   for (const auto& dataset : datasets) {
     html << "<h2>" << html_escape(dataset) << "</h2><div class='charts'>";
     for (const auto& column : default_columns()) {

@@ -2,30 +2,35 @@
 // The human- and machine-readable results of a set of probe runs: a comparison table (Markdown,
 // CSV, JSON) and an HTML page with bar charts and the evaluator's pictures.
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 namespace vidprobe::report {
 
 // One evaluated probe: the directory `vidprobe eval` wrote (metrics.json and pictures).
 struct RunResult {
-  std::string label;     // e.g. "random-vit L3"
-  std::string dataset;   // e.g. "objects"
+  std::string label;    // e.g. "random-vit L3"
+  std::string dataset;  // e.g. "objects"
   std::filesystem::path eval_dir;
-  nlohmann::json metrics;  // flattened: {"camera.auc30": 0.41, ...}
-  nlohmann::json baseline; // flattened metrics of the constant predictor, if the eval wrote it
+  nlohmann::json metrics;   // flattened: {"camera.auc30": 0.41, ...}
+  nlohmann::json baseline;  // flattened metrics of the constant predictor, if the eval wrote it
+  // From the eval's metrics.json: the run followed the paper's protocol (vidfm3d preset), and the
+  // backbone and dataset kind of its features (to find the paper's row for the same pair).
+  bool paper_comparable = false;
+  std::string backbone, dataset_kind;
 };
 
 struct MetricColumn {
-  std::string key;         // flattened metrics.json key
+  std::string key;  // flattened metrics.json key
   std::string title;
   bool higher_is_better;
 };
 
-// The columns of the paper's tables plus the extra ones vidprobe computes.
+// vidprobe's metrics (VGGT's evaluation conventions).
 const std::vector<MetricColumn>& default_columns();
+// The paper's four numbers as the authors compute them (the "vidfm3d" block of metrics.json).
+const std::vector<MetricColumn>& paper_columns();
 
 // {"a": {"b": 1}} -> {"a.b": 1}; numbers only.
 nlohmann::json flatten_metrics(const nlohmann::json& nested);
@@ -36,7 +41,7 @@ RunResult load_run(const std::filesystem::path& eval_dir);
 
 struct ReportOptions {
   std::string title = "vidprobe report";
-  std::string notes_markdown;   // free text placed under the title
+  std::string notes_markdown;  // free text placed under the title
   int pictures_per_run = 2;
 };
 
@@ -46,5 +51,9 @@ void write_report(const std::vector<RunResult>& runs, const std::filesystem::pat
                   const ReportOptions& options);
 
 std::string markdown_table(const std::vector<RunResult>& runs, bool include_baselines);
+// The paper's metrics of every run that has them, each paper-comparable run followed by the
+// paper's published row for the same backbone and dataset (when the paper reports it). Empty
+// when no run has the block.
+std::string paper_markdown_table(const std::vector<RunResult>& runs);
 
 }  // namespace vidprobe::report
