@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
   vidprobe::cli::register_render(app);
   vidprobe::cli::register_extract(app);
   vidprobe::cli::register_annotate(app);
+  vidprobe::cli::register_import(app);
   vidprobe::cli::register_train(app);
   vidprobe::cli::register_eval(app);
   vidprobe::cli::register_sweep(app);

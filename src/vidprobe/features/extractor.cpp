@@ -9,14 +9,11 @@
 #include <numeric>
 
 #include "vidprobe/backbones/registry.h"
-#include "vidprobe/build_info_torch.h"
-#include "vidprobe/core/atomic_file.h"
 #include "vidprobe/core/error.h"
 #include "vidprobe/core/progress.h"
 #include "vidprobe/data/dataset.h"
 #include "vidprobe/features/clip_tensors.h"
 #include "vidprobe/features/feature_cache.h"
-#include "vidprobe/io/safetensors.h"
 
 namespace vidprobe::features {
 namespace fs = std::filesystem;
@@ -118,16 +115,6 @@ std::string resolve_compute_dtype(const std::string& requested, const torch::Dev
   return requested;
 }
 
-bool shard_is_reusable(const fs::path& shard_path, const std::string& identity) {
-  if (!fs::exists(shard_path)) return false;
-  try {
-    const auto existing = SafetensorsFile::open(shard_path);  // validates the whole layout
-    return existing.metadata().count("identity") && existing.metadata().at("identity") == identity;
-  } catch (const Error&) {
-    return false;  // a damaged shard is recomputed, never trusted
-  }
-}
-
 }  // namespace
 
 std::vector<int64_t> probe_frame_indices(int64_t frames, int64_t kept) {
@@ -209,34 +196,10 @@ std::vector<ExtractSummary> extract_features_at(const ExtractOptions& options,
   sampling.seed = options.seed;
 
   // A cache extracted with other settings is never mixed with this one.
-  std::vector<nlohmann::json> manifests;
-  std::vector<std::vector<std::string>> done(targets.size());
-  for (std::size_t k = 0; k < targets.size(); ++k) {
-    const auto identity = nlohmann::json::parse(identities[k]);
-    const auto manifest_path = targets[k].out_dir / "manifest.json";
-    if (fs::exists(manifest_path)) {
-      nlohmann::json previous;
-      try {
-        previous = nlohmann::json::parse(read_file(manifest_path));
-      } catch (const nlohmann::json::exception& e) {
-        throw Error("cannot resume: '" + manifest_path.string() + "' is malformed: " + e.what());
-      }
-      require(previous.value("identity", nlohmann::json()) == identity,
-              "'" + targets[k].out_dir.string() +
-                  "' holds features extracted with other settings (" +
-                  previous.value("identity", nlohmann::json()).dump() + "); use another --out");
-    }
-    manifests.push_back({{"format", "vidprobe-feature-cache"},
-                         {"version", 1},
-                         {"identity", identity},
-                         {"feature_dim", backbone->feature_dim()},
-                         {"build", build_info()},
-                         {"clips", nlohmann::json::array()}});
-  }
-  auto write_manifest = [&](std::size_t k) {
-    manifests[k]["clips"] = done[k];
-    write_file_atomically(targets[k].out_dir / "manifest.json", manifests[k].dump(2) + "\n");
-  };
+  std::vector<CacheWriter> writers;
+  for (std::size_t k = 0; k < targets.size(); ++k)
+    writers.emplace_back(targets[k].out_dir, nlohmann::json::parse(identities[k]),
+                         backbone->feature_dim());
   std::vector<int64_t> kept_frames;
   if (options.probe_frames > 0)
     kept_frames = probe_frame_indices(options.frames, options.probe_frames);
@@ -257,8 +220,7 @@ std::vector<ExtractSummary> extract_features_at(const ExtractOptions& options,
     if (i + 1 < sequences.size()) next = std::async(std::launch::async, load, i + 1);
     std::vector<std::size_t> missing;
     for (std::size_t k = 0; k < targets.size(); ++k) {
-      const auto shard_path = targets[k].out_dir / "clips" / (clip.id + ".safetensors");
-      if (shard_is_reusable(shard_path, identities[k]))
+      if (writers[k].reuse(clip.id))
         ++summaries[k].clips_skipped;
       else
         missing.push_back(k);
@@ -296,16 +258,11 @@ std::vector<ExtractSummary> extract_features_at(const ExtractOptions& options,
         shard.intrinsics = keep(inputs.intrinsics);
         shard.meta = {{"backbone", options.backbone},
                       {"layer", std::to_string(points[k].layer)},
-                      {"sequence", clip.meta.value("sequence", clip.id)},
-                      {"identity", identities[k]}};
+                      {"sequence", clip.meta.value("sequence", clip.id)}};
         if (points[k].timestep) shard.meta["timestep"] = std::to_string(*points[k].timestep);
-        write_shard(targets[k].out_dir, shard);
+        writers[k].write(std::move(shard));
         ++summaries[k].clips_written;
       }
-    }
-    for (std::size_t k = 0; k < targets.size(); ++k) {
-      done[k].push_back(clip.id);
-      write_manifest(k);
     }
     progress.advance();
   }

@@ -2,6 +2,7 @@
 
 #include <torch/torch.h>
 
+#include "vidprobe/build_info_torch.h"
 #include "vidprobe/core/atomic_file.h"
 #include "vidprobe/core/error.h"
 #include "vidprobe/io/safetensors_torch.h"
@@ -152,6 +153,57 @@ FeatureShard read_shard(const fs::path& shard_path) {
       file.metadata().count("clip_id") ? file.metadata().at("clip_id") : shard_path.stem().string();
   validate_shard(shard, where);
   return shard;
+}
+
+CacheWriter::CacheWriter(fs::path dir, nlohmann::json identity, int64_t feature_dim)
+    : dir_(std::move(dir)), identity_(identity.dump()) {
+  const auto manifest_path = dir_ / "manifest.json";
+  if (fs::exists(manifest_path)) {
+    nlohmann::json previous;
+    try {
+      previous = nlohmann::json::parse(read_file(manifest_path));
+    } catch (const nlohmann::json::exception& e) {
+      throw Error("cannot resume: '" + manifest_path.string() + "' is malformed: " + e.what());
+    }
+    require(previous.value("identity", nlohmann::json()) == identity,
+            "'" + dir_.string() + "' holds features made with other settings (" +
+                previous.value("identity", nlohmann::json()).dump() + "); use another --out");
+  }
+  manifest_ = {{"format", "vidprobe-feature-cache"},
+               {"version", 1},
+               {"identity", std::move(identity)},
+               {"feature_dim", feature_dim},
+               {"build", build_info()},
+               {"clips", nlohmann::json::array()}};
+}
+
+bool CacheWriter::reuse(const std::string& clip_id) {
+  const auto path = dir_ / "clips" / (clip_id + ".safetensors");
+  if (!fs::exists(path)) return false;
+  try {
+    const auto existing = SafetensorsFile::open(path);  // validates the whole layout
+    if (!existing.metadata().count("identity") || existing.metadata().at("identity") != identity_)
+      return false;
+  } catch (const Error&) {
+    return false;  // a damaged shard is recomputed, never trusted
+  }
+  done_.push_back(clip_id);
+  write_manifest();
+  return true;
+}
+
+void CacheWriter::write(FeatureShard shard) {
+  if (!shard.meta.is_object()) shard.meta = nlohmann::json::object();
+  shard.meta["identity"] = identity_;
+  write_shard(dir_, shard);
+  done_.push_back(shard.clip_id);
+  write_manifest();
+}
+
+void CacheWriter::write_manifest() const {
+  auto manifest = manifest_;
+  manifest["clips"] = done_;
+  write_file_atomically(dir_ / "manifest.json", manifest.dump(2) + "\n");
 }
 
 FeatureCache FeatureCache::open(const fs::path& dir) {

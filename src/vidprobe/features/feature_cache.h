@@ -55,6 +55,27 @@ FeatureShard select_frames(const FeatureShard& shard, const std::vector<int64_t>
 void write_shard(const std::filesystem::path& cache_dir, const FeatureShard& shard);
 FeatureShard read_shard(const std::filesystem::path& shard_path);
 
+// Writes a cache resumably: a directory whose manifest holds another identity (what its shards
+// were made from: backbone, point, data, sizes) is refused, shards already written with this
+// identity are kept, and the manifest is rewritten after every clip, so a killed run resumes.
+class CacheWriter {
+ public:
+  CacheWriter(std::filesystem::path dir, nlohmann::json identity, int64_t feature_dim);
+  // True when the clip's shard exists with this identity (a damaged one does not count); the
+  // clip is then recorded as done.
+  bool reuse(const std::string& clip_id);
+  // Stamps the identity into the shard's metadata, writes it atomically and records the clip.
+  void write(FeatureShard shard);
+  const std::filesystem::path& dir() const { return dir_; }
+
+ private:
+  void write_manifest() const;
+  std::filesystem::path dir_;
+  nlohmann::json manifest_;
+  std::string identity_;
+  std::vector<std::string> done_;
+};
+
 class FeatureCache {
  public:
   // Opens an existing cache; throws vidprobe::Error if manifest.json is missing or malformed.

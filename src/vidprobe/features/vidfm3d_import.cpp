@@ -1,0 +1,204 @@
+#include "vidprobe/features/vidfm3d_import.h"
+
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <cmath>
+#include <optional>
+
+#include "vidprobe/core/atomic_file.h"
+#include "vidprobe/core/error.h"
+#include "vidprobe/core/progress.h"
+#include "vidprobe/features/feature_cache.h"
+#include "vidprobe/io/safetensors_torch.h"
+
+namespace vidprobe::features {
+namespace fs = std::filesystem;
+namespace {
+
+// The video frames their WAN/Open-Sora features cover (81 frames -> 21 latents).
+constexpr int64_t kLatentVideoFrames = 81;
+
+// floor((f - 1) / (span) * (maps - 1)) + 1 in float32, as their torch arithmetic: the float
+// rounding decides a few frames (DINOv2 over 76 frames: frames 50 and 64).
+int64_t float_map(int64_t frame, int64_t span, int64_t maps) {
+  const float position =
+      static_cast<float>(frame - 1) / static_cast<float>(span) * static_cast<float>(maps - 1);
+  return static_cast<int64_t>(std::floor(position)) + 1;
+}
+
+// Frame f >= 1 of a layout of `clips` interleaved clips (frame 0 shared): clip (f - 1) mod
+// clips, position (f - 1) div clips + 1 in it.
+int64_t interleaved_map(int64_t frame, int64_t clips, int64_t maps_per_clip, int64_t frames_per_map,
+                        bool first_is_own) {
+  const int64_t offset = frame - 1;
+  const int64_t clip = offset % clips, position = offset / clips + 1;
+  const int64_t token =
+      first_is_own ? (position - 1) / frames_per_map + 1 : position / frames_per_map;
+  return token < maps_per_clip ? clip * maps_per_clip + token : -1;
+}
+
+// One frame's map; -1 where their dataset never reads one.
+int64_t frame_map(const std::string& model, int64_t f, int64_t maps, int64_t context) {
+  if (f == 0) return 0;
+  if (model == "wan" || model == "opensora") {
+    // Their dataset keeps the latents of the first `context` frames only.
+    const auto kept = static_cast<int64_t>(std::ceil(static_cast<float>(context - 1) /
+                                                     (kLatentVideoFrames - 1) * (maps - 1))) +
+                      1;
+    const auto m = float_map(f, kLatentVideoFrames - 1, maps);
+    return f < context && m < std::min(kept, maps) ? m : -1;
+  }
+  if (model == "dino" || model == "f3r") {
+    const auto kept = std::min(maps, context);  // their features[:context]
+    return f < kept ? float_map(f, context - 1, kept) : -1;
+  }
+  if (model == "vjepa") return f < context ? interleaved_map(f, 5, maps / 5, 2, false) : -1;
+  // cogvideox, aether: 2 clips of 1 + 4k frames sharing frame 0, 4 frames a latent.
+  return interleaved_map(f, 2, maps / 2, 4, true);
+}
+
+// Their feature file as (maps, C, h, w): flattened over clips, channel-first.
+torch::Tensor read_features(const fs::path& path, const std::string& model) {
+  const auto file = SafetensorsFile::open(path);
+  require(file.contains("feat"), "feature file '" + path.string() + "' has no key 'feat'");
+  auto feat = to_tensor(file.view("feat"));
+  require(feat.is_floating_point(), "feature file '" + path.string() +
+                                        "': 'feat' must be floating point, got " +
+                                        std::string(c10::toString(feat.scalar_type())));
+  const bool clips = model == "vjepa" || model == "cogvideox" || model == "aether";
+  const int64_t dims = clips ? 5 : 4;
+  require(feat.dim() == dims, "feature file '" + path.string() + "': 'feat' of a " + model +
+                                  " model must have " + std::to_string(dims) +
+                                  " dimensions (channel-last), got " + c10::str(feat.sizes()));
+  if (model == "wan" || model == "opensora")
+    require(feat.size(0) == 21, "feature file '" + path.string() +
+                                    "': 'feat' must hold 21 "
+                                    "latent frames, got " +
+                                    c10::str(feat.sizes()));
+  if (model == "vjepa")
+    require(feat.size(0) == 5 && feat.size(1) == 8, "feature file '" + path.string() +
+                                                        "': 'feat' must be (5, 8, h, w, C), got " +
+                                                        c10::str(feat.sizes()));
+  if (model == "cogvideox" || model == "aether")
+    require(feat.size(0) == 2 && (feat.size(1) == 11 || feat.size(1) == 13),
+            "feature file '" + path.string() + "': 'feat' must be (2, 11 or 13, h, w, C), got " +
+                c10::str(feat.sizes()));
+  if (clips) feat = feat.flatten(0, 1);
+  return feat.permute({0, 3, 1, 2}).contiguous();
+}
+
+torch::Tensor required(const TensorMap& tensors, const std::string& key, const fs::path& path,
+                       int64_t dims) {
+  const auto it = tensors.find(key);
+  require(it != tensors.end(), "scene file '" + path.string() + "' has no tensor '" + key + "'");
+  require(it->second.dim() == dims, "scene file '" + path.string() + "': '" + key + "' must have " +
+                                        std::to_string(dims) + " dimensions, got " +
+                                        c10::str(it->second.sizes()));
+  return it->second;
+}
+
+// Their scene file as a shard's ground truth (features added by the caller).
+FeatureShard read_scene(const fs::path& path) {
+  const auto tensors = load_safetensors(path);
+  FeatureShard shard;
+  shard.images = required(tensors, "images", path, 4).to(torch::kUInt8);
+  shard.depth = required(tensors, "depthmaps", path, 4).select(-1, 0).to(torch::kFloat32);
+  shard.confidence = required(tensors, "confmaps", path, 4).select(-1, 0).to(torch::kFloat32);
+  shard.intrinsics = required(tensors, "intrinsic", path, 3).to(torch::kFloat32);
+  shard.extrinsics = required(tensors, "extrinsic", path, 3).to(torch::kFloat32);
+  shard.valid = torch::ones_like(shard.depth, torch::kBool);  // their use_mask is off
+  return shard;
+}
+
+std::vector<std::pair<std::string, std::string>> read_split(const Vidfm3dImportOptions& o) {
+  const auto split = o.split == "test" ? "val" : o.split;
+  require(split == "train" || split == "val",
+          "--split must be train, val or test; got '" + o.split + "'");
+  const auto path = o.data_root / (split + ".json");
+  require(fs::exists(path), "split file '" + path.string() + "' does not exist");
+  std::vector<std::pair<std::string, std::string>> scenes;
+  try {
+    for (const auto& entry : nlohmann::json::parse(read_file(path)))
+      scenes.emplace_back(entry.at(0).get<std::string>(), entry.at(1).get<std::string>());
+  } catch (const nlohmann::json::exception& e) {
+    throw Error("split file '" + path.string() + "' must list [subset, hash] pairs: " + e.what());
+  }
+  require(!scenes.empty(), "split file '" + path.string() + "' lists no scenes");
+  return scenes;
+}
+
+nlohmann::json import_identity(const Vidfm3dImportOptions& o) {
+  return {{"source", "vidfm3d"},
+          {"backbone", "vidfm3d:" + o.model},
+          {"model", o.model},
+          {"postfix", o.postfix},
+          {"context", o.context},
+          {"dataset_kind", o.dataset_kind},
+          {"dataset_root", fs::absolute(o.data_root).lexically_normal().string()},
+          {"features_root", fs::absolute(o.features_root).lexically_normal().string()},
+          {"split", o.split == "test" ? "val" : o.split}};
+}
+
+}  // namespace
+
+const std::vector<std::string>& vidfm3d_models() {
+  static const std::vector<std::string> models{"wan",   "opensora",  "dino",  "f3r",
+                                               "vjepa", "cogvideox", "aether"};
+  return models;
+}
+
+std::vector<int64_t> vidfm3d_feature_index(const std::string& model, int64_t frames, int64_t maps,
+                                           int64_t context) {
+  require(
+      std::find(vidfm3d_models().begin(), vidfm3d_models().end(), model) != vidfm3d_models().end(),
+      "unknown vidfm3d model '" + model +
+          "'; their names are wan, opensora, dino, f3r, vjepa, cogvideox, aether");
+  require(frames >= 1 && maps >= 1 && context >= 2, "vidfm3d_feature_index: empty layout");
+  std::vector<int64_t> index(static_cast<std::size_t>(frames));
+  for (int64_t f = 0; f < frames; ++f)
+    index[static_cast<std::size_t>(f)] = frame_map(model, f, maps, context);
+  return index;
+}
+
+Vidfm3dImportSummary import_vidfm3d(const Vidfm3dImportOptions& o) {
+  vidfm3d_feature_index(o.model, 1, 1, std::max<int64_t>(2, o.context));  // validates the name
+  require(o.dataset_kind.empty() || o.dataset_kind == "co3d" || o.dataset_kind == "dl3dv",
+          "--dataset must be co3d or dl3dv; got '" + o.dataset_kind + "'");
+  require(!o.out_dir.empty(), "--out is required");
+  const auto scenes = read_split(o);
+  std::optional<CacheWriter> writer;
+  std::optional<Progress> progress;
+  if (o.progress) progress.emplace("import " + o.model, scenes.size(), "clips");
+  Vidfm3dImportSummary summary;
+  for (const auto& [subset, hash] : scenes) {
+    const auto id = subset + "__" + hash;
+    const auto scene_path = o.data_root / subset / (hash + ".sft");
+    require(fs::exists(scene_path), "the split lists [" + subset + ", " + hash + "] but '" +
+                                        scene_path.string() + "' does not exist");
+    const auto feature_path =
+        o.features_root / o.model / subset / hash / ("feature" + o.postfix + ".sft");
+    require(fs::exists(feature_path),
+            "feature file '" + feature_path.string() + "' does not exist");
+    auto features = read_features(feature_path, o.model);
+    if (!writer) writer.emplace(o.out_dir, import_identity(o), features.size(1));
+    if (writer->reuse(id)) {
+      ++summary.clips_skipped;
+    } else {
+      auto shard = read_scene(scene_path);
+      shard.clip_id = id;
+      shard.feature_index = torch::tensor(
+          vidfm3d_feature_index(o.model, shard.num_frames(), features.size(0), o.context),
+          torch::kLong);
+      shard.features = std::move(features);
+      shard.meta = {{"backbone", "vidfm3d:" + o.model}, {"sequence", subset + "/" + hash}};
+      writer->write(std::move(shard));  // validates every shape, naming the clip
+      ++summary.clips_written;
+    }
+    if (progress) progress->advance();
+  }
+  if (progress) progress->finish();
+  return summary;
+}
+
+}  // namespace vidprobe::features
