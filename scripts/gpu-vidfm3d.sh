@@ -20,9 +20,12 @@ DEPS="$ROOT/.gpu-deps/root"
 WORK="${VIDPROBE_WORK_DIR:-/tmp/vidprobe-vidfm3d}"
 mkdir -p "$OUT" "$WORK"
 LOG="$OUT/vidfm3d-gpu.jsonl"
+RAW="$OUT/vidfm3d-bench.log"
 : > "$LOG"
+: > "$RAW"
 vidprobe() { "$BUILD_DIR/bin/vidprobe" "$@"; }
-json_lines() { grep -E '^\{' | tee -a "$LOG"; }
+# Everything goes to the raw log (errors included); the JSON lines also to $LOG and the terminal.
+json_lines() { tee -a "$RAW" | grep -E '^\{' | tee -a "$LOG"; }
 step() { printf '\n== %s\n' "$*" >&2; }
 
 for checkpointing in "" --checkpointing; do

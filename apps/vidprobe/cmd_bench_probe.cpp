@@ -8,6 +8,8 @@
 #include <sstream>
 #include <string>
 
+#include <ATen/DeviceAccelerator.h>
+
 #include "commands.h"
 #include "vidprobe/core/error.h"
 #include "vidprobe/probe/probe_bench.h"
@@ -136,6 +138,8 @@ void register_bench_probe(CLI::App& bench) {
     auto cpp = probe::run_probe_benchmark(args->options);
     std::cout << cpp.dump() << std::endl;
     if (!args->reference) return;
+    // The reference runs in another process on the same GPU: hand back what this one cached.
+    if (args->options.device.starts_with("cuda")) at::accelerator::emptyCache();
     const auto python = run_reference(*args);
     std::cout << python.dump() << std::endl;
     const double ratio =

@@ -61,6 +61,10 @@ TEST(Dataset, ClipIdsAreFileNameSafe) {
   const std::vector<int> indices{3, 17, 40};
   EXPECT_EQ(clip_id("apple/110_13051_23361", indices), "apple--110_13051_23361@3-17-40");
   EXPECT_EQ(clip_id("scene", std::vector<int>{0}), "scene@0");
+  std::vector<int> whole(81);
+  for (int i = 0; i < 81; ++i) whole[static_cast<std::size_t>(i)] = i;
+  EXPECT_EQ(clip_id("scene", whole), "scene@0..80");
+  EXPECT_EQ(clip_id("scene", std::vector<int>{1, 2, 4, 5, 6, 9}), "scene@1-2-4..6-9");
 }
 
 TEST(Dataset, UnknownKindIsNamed) {

@@ -33,9 +33,19 @@ std::string clip_id(const std::string& sequence, std::span<const int> indices) {
       id += sequence[i];
   }
   id += '@';
-  for (std::size_t i = 0; i < indices.size(); ++i) {
+  // Runs of three or more consecutive frames as "first..last", so whole clips keep short names
+  // (file names are limited to 255 bytes): 81 frames are "@0..80", not 81 numbers.
+  for (std::size_t i = 0; i < indices.size();) {
+    std::size_t end = i + 1;
+    while (end < indices.size() && indices[end] == indices[end - 1] + 1) ++end;
     if (i > 0) id += '-';
-    id += std::to_string(indices[i]);
+    if (end - i >= 3) {
+      id += std::to_string(indices[i]) + ".." + std::to_string(indices[end - 1]);
+      i = end;
+    } else {
+      id += std::to_string(indices[i]);
+      ++i;
+    }
   }
   return id;
 }

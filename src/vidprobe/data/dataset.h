@@ -103,7 +103,8 @@ std::unique_ptr<Dataset> open_dataset(std::string_view kind, const std::filesyst
                                       const DatasetOptions& options = {});
 
 // A file-name-safe clip id: the sequence id with '/' replaced by "--", then '@' and the frame
-// indices joined by '-' (e.g. "apple--110_13051_23361@3-17-40-88").
+// indices joined by '-' (e.g. "apple--110_13051_23361@3-17-40-88"), runs of three or more
+// consecutive frames as "first..last" ("scene@0..80").
 std::string clip_id(const std::string& sequence, std::span<const int> indices);
 
 }  // namespace vidprobe

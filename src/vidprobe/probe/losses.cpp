@@ -120,17 +120,17 @@ RegressionTerms regression_loss(const torch::Tensor& pred_in, const torch::Tenso
   }
   const auto conf = config.confidence == "predicted" ? predicted_conf.to(torch::kFloat32)
                                                      : gt_conf.to(torch::kFloat32);
+  // Masked sums rather than boolean indexing: no device-to-host synchronisation, no gather.
+  const auto m = valid.to(torch::kFloat32);
+  const auto count = m.sum().clamp_min(1);
+  const auto distance = finite_or_zero((gt - pred).norm(2, -1)) * m;
+  auto per_pixel = config.gamma * distance * conf;
+  if (config.alpha > 0)  // log c of an invalid pixel (c = 0) must not reach the sum
+    per_pixel =
+        per_pixel - config.alpha * torch::log(torch::where(valid, conf, torch::ones_like(conf)));
   RegressionTerms terms;
-  if (valid.sum().item<int64_t>() == 0) {
-    const auto zero = (pred * 0).sum() + (predicted_conf * 0).sum();
-    return {zero, zero, zero};
-  }
-  const auto distance = finite_or_zero((gt.index({valid}) - pred.index({valid})).norm(2, -1));
-  const auto c = conf.index({valid});
-  terms.conf = finite_or_zero(config.gamma * distance * c - config.alpha * torch::log(c))
-                   .clamp(-100, 100)
-                   .mean();
-  terms.reg = distance.mean();
+  terms.conf = (finite_or_zero(per_pixel).clamp(-100, 100) * m).sum() / count;
+  terms.reg = distance.sum() / count;
 
   const int64_t B = pred.size(0), S = pred.size(1), H = pred.size(2), W = pred.size(3);
   const int64_t C = pred.size(4);
@@ -139,12 +139,12 @@ RegressionTerms regression_loss(const torch::Tensor& pred_in, const torch::Tenso
   } else {
     const auto p = pred.reshape({B * S, H, W, C});
     const auto g = gt.reshape({B * S, H, W, C});
-    const auto m = valid.reshape({B * S, H, W});
+    const auto valid_maps = valid.reshape({B * S, H, W});
     const auto cf = conf.reshape({B * S, H, W});
     terms.grad = torch::zeros({}, pred.options());
     for (int scale = 0; scale < config.gradient_scales; ++scale) {
       const int64_t step = int64_t{1} << scale;
-      const auto ps = subsample(p, step), gs = subsample(g, step), ms = subsample(m, step);
+      const auto ps = subsample(p, step), gs = subsample(g, step), ms = subsample(valid_maps, step);
       const auto cs = subsample(cf, step);
       terms.grad = terms.grad + (config.gradient == "normal"
                                      ? normal_loss(ps, gs, ms, cs, config.gamma, config.alpha)

@@ -11,6 +11,7 @@
 #include "vidprobe/core/progress.h"
 #include "vidprobe/probe/checkpoint.h"
 #include "vidprobe/probe/device.h"
+#include "vidprobe/probe/fused_adamw.h"
 #include "vidprobe/probe/mean_predictor.h"
 #include "vidprobe/probe/paper_metrics.h"
 #include "vidprobe/probe/views.h"
@@ -374,8 +375,7 @@ std::vector<BatchItem> batch_items(std::size_t num_clips, int batch_size, std::u
 std::unique_ptr<torch::optim::AdamW> make_probe_optimizer(ProbeModel& model, const TrainConfig& t) {
   auto options =
       torch::optim::AdamWOptions(t.lr).betas({t.beta1, t.beta2}).weight_decay(t.weight_decay);
-  if (t.decay_all_parameters)
-    return std::make_unique<torch::optim::AdamW>(model->parameters(), options);
+  if (t.decay_all_parameters) return std::make_unique<FusedAdamW>(model->parameters(), options);
   std::vector<torch::Tensor> decay, plain;
   for (const auto& p : model->named_parameters())
     (no_decay(p.key(), p.value()) ? plain : decay).push_back(p.value());
@@ -384,7 +384,7 @@ std::unique_ptr<torch::optim::AdamW> make_probe_optimizer(ProbeModel& model, con
   std::vector<torch::optim::OptimizerParamGroup> groups;
   groups.emplace_back(decay, std::make_unique<torch::optim::AdamWOptions>(options));
   groups.emplace_back(plain, std::make_unique<torch::optim::AdamWOptions>(plain_options));
-  return std::make_unique<torch::optim::AdamW>(groups, options);
+  return std::make_unique<FusedAdamW>(groups, options);
 }
 
 StepResult train_step(ProbeModel& model, torch::optim::AdamW& optimizer, const ProbeBatch& batch,

@@ -62,8 +62,9 @@ struct BatchItem {
 std::vector<BatchItem> batch_items(std::size_t num_clips, int batch_size, std::uint64_t seed,
                                    std::int64_t step, bool by_epochs);
 
-// AdamW: one group with weight decay on every parameter (the authors'), or two groups without
-// decay on biases, norms, LayerScale and learned tokens (TrainConfig::decay_all_parameters).
+// AdamW (fused on CUDA, fused_adamw.h): one group with weight decay on every parameter (the
+// authors'), or two groups without decay on biases, norms, LayerScale and learned tokens
+// (TrainConfig::decay_all_parameters).
 std::unique_ptr<torch::optim::AdamW> make_probe_optimizer(ProbeModel& model,
                                                           const TrainConfig& config);
 
