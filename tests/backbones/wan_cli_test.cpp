@@ -67,6 +67,24 @@ TEST(WanCli, ExtractAndSweepWithFixtureWeights) {
   EXPECT_EQ(shard.features.sizes(), (std::vector<int64_t>{3, 40, 2, 3}));
   EXPECT_EQ(shard.depth.sizes(), (std::vector<int64_t>{3, 16, 24}));
 
+  // Whole clips (no --probe-frames): each latent stored once with the frame -> latent index, the
+  // layout the paper's protocol draws its views from.
+  auto whole = common;
+  whole.erase(whole.find(" --probe-frames 3"), std::string(" --probe-frames 3").size());
+  ASSERT_EQ(test_support::run_vidprobe("extract" + whole + " --layer 1 --timestep 250 --out '" +
+                                           (dir / "whole").string() + "'",
+                                       log),
+            0)
+      << read_file(log);
+  const auto whole_cache = features::FeatureCache::open(dir / "whole");
+  const auto clip = whole_cache.load(shard.clip_id);
+  EXPECT_EQ(clip.features.size(0), 2);
+  EXPECT_TRUE(torch::equal(clip.feature_index, torch::tensor({0, 1, 1, 1, 1}, torch::kLong)));
+  EXPECT_EQ(clip.num_frames(), 5);
+  // The kept frames 0, 2, 4 of the first cache read latents 0, 1, 1.
+  EXPECT_TRUE(torch::equal(shard.features[0], clip.features[0]));
+  EXPECT_TRUE(torch::equal(shard.features[2], clip.features[1]));
+
   const auto probe_config = dir / "probe.json";
   write_file_atomically(probe_config, R"({
     "model": {"width": 32, "num_heads": 2, "num_blocks": 1, "num_register_tokens": 1},

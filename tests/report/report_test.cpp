@@ -57,6 +57,43 @@ TEST(Report, ReadsTheEvaluatorsMetricsAndShowsTheBaseline) {
   fs::remove_all(dir);
 }
 
+// A run of the paper's protocol on the authors' CO3Dv2 WAN2.1-14B features: the paper's metrics
+// table shows it next to the paper's published row; a run of another preset gets no such row.
+TEST(Report, PaperComparableRunsStandNextToThePublishedRow) {
+  const auto dir = temp_dir("paper");
+  nlohmann::json metrics = {
+      {"num_clips", 3},
+      {"points.err", 0.3},
+      {"preset", "vidfm3d"},
+      {"vidfm3d",
+       {{"pmap_mse_aligned", 0.2911},
+        {"loss_depth", 0.1523},
+        {"Auc_5", 0.19},
+        {"Auc_30", 0.72},
+        {"paper_comparable", true}}},
+      {"feature_manifest",
+       {{"identity", {{"backbone", "vidfm3d:wan-14b"}, {"dataset_kind", "co3d"}}}}}};
+  fs::create_directories(dir / "wan");
+  write_file_atomically(dir / "wan" / "metrics.json", metrics.dump());
+  metrics["vidfm3d"]["paper_comparable"] = false;
+  fs::create_directories(dir / "other");
+  write_file_atomically(dir / "other" / "metrics.json", metrics.dump());
+  auto ours = load_run(dir / "wan");
+  auto other = load_run(dir / "other");
+  EXPECT_TRUE(ours.paper_comparable);
+  EXPECT_EQ(ours.backbone, "vidfm3d:wan-14b");
+  const auto table = paper_markdown_table({ours, other});
+  EXPECT_THAT(table, HasSubstr("| wan | paper's (vidfm3d) | 0.291 | 0.152 | 0.190 | 0.720 |"));
+  EXPECT_THAT(
+      table,
+      HasSubstr("*WAN2.1-14B, published* | paper | *0.284* | *0.151* | *0.200* | *0.736* |"));
+  EXPECT_THAT(table, HasSubstr("| other | other preset |"));
+  EXPECT_EQ(table.find("published", table.find("| other |")), std::string::npos);
+  write_report({ours, other}, dir / "report", {});
+  EXPECT_THAT(read_file(dir / "report" / "index.html"), HasSubstr("WAN2.1-14B, published"));
+  fs::remove_all(dir);
+}
+
 TEST(Report, MissingOrMalformedMetricsNameTheFile) {
   const auto dir = temp_dir("bad");
   try {

@@ -128,9 +128,16 @@ std::vector<std::pair<std::string, std::string>> read_split(const Vidfm3dImportO
   return scenes;
 }
 
+// "vidfm3d:<model>"; their "wan" files hold WAN2.1-1.3B features unless the postfix names the
+// 14B model (their extraction writes feature_t2v_14b_t749_layer20.sft for it).
+std::string backbone_name(const Vidfm3dImportOptions& o) {
+  if (o.model != "wan") return "vidfm3d:" + o.model;
+  return o.postfix.find("14b") != std::string::npos ? "vidfm3d:wan-14b" : "vidfm3d:wan-1.3b";
+}
+
 nlohmann::json import_identity(const Vidfm3dImportOptions& o) {
   return {{"source", "vidfm3d"},
-          {"backbone", "vidfm3d:" + o.model},
+          {"backbone", backbone_name(o)},
           {"model", o.model},
           {"postfix", o.postfix},
           {"context", o.context},
@@ -191,7 +198,7 @@ Vidfm3dImportSummary import_vidfm3d(const Vidfm3dImportOptions& o) {
           vidfm3d_feature_index(o.model, shard.num_frames(), features.size(0), o.context),
           torch::kLong);
       shard.features = std::move(features);
-      shard.meta = {{"backbone", "vidfm3d:" + o.model}, {"sequence", subset + "/" + hash}};
+      shard.meta = {{"backbone", backbone_name(o)}, {"sequence", subset + "/" + hash}};
       writer->write(std::move(shard));  // validates every shape, naming the clip
       ++summary.clips_written;
     }

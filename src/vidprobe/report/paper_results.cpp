@@ -29,12 +29,16 @@ const std::vector<PaperResult>& paper_results() {
 std::optional<PaperResult> paper_result_for(const std::string& backbone,
                                             const std::string& dataset_kind) {
   // The backbones the paper probes, as vidprobe registers them (the paper's DINOv2 is ViT-L
-  // without registers; its WAN rows are the T2V models).
+  // without registers; its WAN rows are the T2V models) and as `import vidfm3d` names the
+  // authors' own feature files.
   static const std::map<std::string, std::string> paper_names = {
       {"dinov2-vitl14", "DINOv2"},       {"wan2.1-t2v-14b", "WAN2.1-14B"},
       {"cogvideox-5b-i2v", "CogVideoX"}, {"aether", "Aether"},
       {"opensora-2.0", "Open-Sora2.0"},  {"fast3r", "Fast3R"},
-      {"vjepa-vith16-384", "V-JEPA"}};
+      {"vjepa-vith16-384", "V-JEPA"},    {"vidfm3d:dino", "DINOv2"},
+      {"vidfm3d:wan-14b", "WAN2.1-14B"}, {"vidfm3d:cogvideox", "CogVideoX"},
+      {"vidfm3d:aether", "Aether"},      {"vidfm3d:opensora", "Open-Sora2.0"},
+      {"vidfm3d:f3r", "Fast3R"},         {"vidfm3d:vjepa", "V-JEPA"}};
   const auto name = paper_names.find(backbone);
   if (name == paper_names.end()) return std::nullopt;
   for (const auto& row : paper_results())

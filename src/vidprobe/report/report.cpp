@@ -57,6 +57,22 @@ std::set<std::pair<std::size_t, std::string>> best_cells(const std::vector<RunRe
   return best;
 }
 
+// The header and alignment rows of a Markdown table: text columns, then right-aligned metrics
+// titled with the direction that is better.
+std::string markdown_header(const std::vector<std::string>& leading,
+                            const std::vector<MetricColumn>& columns) {
+  std::ostringstream md;
+  md << "|";
+  for (const auto& title : leading) md << " " << title << " |";
+  for (const auto& column : columns)
+    md << " " << column.title << (column.higher_is_better ? " ↑" : " ↓") << " |";
+  md << "\n|";
+  for (std::size_t i = 0; i < leading.size(); ++i) md << "---|";
+  for (std::size_t i = 0; i < columns.size(); ++i) md << "---:|";
+  md << "\n";
+  return md.str();
+}
+
 std::vector<fs::path> pictures_of(const RunResult& run, int limit) {
   std::vector<fs::path> pictures;
   if (!fs::is_directory(run.eval_dir)) return pictures;
@@ -140,12 +156,7 @@ RunResult load_run(const fs::path& eval_dir) {
 std::string markdown_table(const std::vector<RunResult>& runs, bool include_baselines) {
   const auto best = best_cells(runs);
   std::ostringstream md;
-  md << "| dataset | features |";
-  for (const auto& column : default_columns())
-    md << " " << column.title << (column.higher_is_better ? " ↑" : " ↓") << " |";
-  md << "\n|---|---|";
-  for (std::size_t i = 0; i < default_columns().size(); ++i) md << "---:|";
-  md << "\n";
+  md << markdown_header({"dataset", "features"}, default_columns());
   std::set<std::string> baseline_written;
   for (std::size_t i = 0; i < runs.size(); ++i) {
     const auto& run = runs[i];
@@ -233,12 +244,7 @@ std::string paper_markdown_table(const std::vector<RunResult>& runs) {
   const auto rows = paper_rows(runs);
   if (rows.empty()) return "";
   std::ostringstream md;
-  md << "| dataset | features | protocol |";
-  for (const auto& column : paper_columns())
-    md << " " << column.title << (column.higher_is_better ? " ↑" : " ↓") << " |";
-  md << "\n|---|---|---|";
-  for (std::size_t i = 0; i < paper_columns().size(); ++i) md << "---:|";
-  md << "\n";
+  md << markdown_header({"dataset", "features", "protocol"}, paper_columns());
   for (const auto& row : rows) {
     const std::string mark = row.published ? "*" : "";
     md << "| " << row.dataset << " | " << mark << row.label << mark << " | " << row.protocol
