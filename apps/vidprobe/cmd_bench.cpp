@@ -9,19 +9,24 @@ namespace vidprobe::cli {
 void register_bench_probe(CLI::App& bench);  // cmd_bench_probe.cpp (probe training steps/s)
 
 void register_bench(CLI::App& app) {
-  auto* bench = app.add_subcommand("bench", "Run the speed benchmarks and print figures and ratios as JSON");
+  auto* bench =
+      app.add_subcommand("bench", "Run the speed benchmarks and print figures and ratios as JSON");
   bench->require_subcommand(1);
 
-  auto* extract = bench->add_subcommand("backbone", "Backbone feature extraction throughput (clips/s)");
+  auto* extract =
+      bench->add_subcommand("backbone", "Backbone feature extraction throughput (clips/s)");
   auto options = std::make_shared<backbones::BackboneBenchOptions>();
-  extract->add_option("--backbone", options->backbone, "Registered backbone")->capture_default_str();
-  extract->add_option("--weights", options->weights, "Checkpoint (default: random weights at real size)");
+  extract->add_option("--backbone", options->backbone, "Registered backbone")
+      ->capture_default_str();
+  extract->add_option("--weights", options->weights,
+                      "Checkpoint (default: random weights at real size)");
   extract->add_option("--device", options->device, "cpu | cuda")->capture_default_str();
   extract->add_option("--dtype", options->dtype, "fp32 | bf16 | fp16")->capture_default_str();
   extract->add_option("--frames", options->frames, "Frames per clip")->capture_default_str();
   extract->add_option("--layer", options->layer, "Layer (-1 = default)")->capture_default_str();
   extract->add_option("--iterations", options->iterations, "Timed clips")->capture_default_str();
-  extract->callback([options] { std::cout << backbones::benchmark_backbone(*options).dump() << "\n"; });
+  extract->callback(
+      [options] { std::cout << backbones::benchmark_backbone(*options).dump() << "\n"; });
 
   register_bench_probe(*bench);
 }

@@ -1,6 +1,8 @@
 // `vidprobe bench probe`: training steps/s of the default probe, optionally next to the same probe
 // written in PyTorch Python (bench/probe_reference.py) run with identical arguments on this
 // machine, so the printed ratio compares like with like.
+#include <ATen/DeviceAccelerator.h>
+
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -8,10 +10,9 @@
 #include <sstream>
 #include <string>
 
-#include <ATen/DeviceAccelerator.h>
-
 #include "commands.h"
 #include "vidprobe/core/error.h"
+#include "vidprobe/core/text_parse.h"
 #include "vidprobe/probe/probe_bench.h"
 #include "vidprobe/probe/probe_config.h"
 
@@ -86,17 +87,10 @@ nlohmann::json run_reference(const BenchProbeArgs& a) {
 
 // "HxW" or "N" (square).
 std::pair<int, int> parse_size(const std::string& text, const std::string& option) {
-  const auto x = text.find('x');
-  const auto bad = option + " must be HxW or N with positive integers, got '" + text + "'";
-  int h = 0, w = 0;
-  try {
-    h = std::stoi(text.substr(0, x));
-    w = x == std::string::npos ? h : std::stoi(text.substr(x + 1));
-  } catch (const std::exception&) {
-    throw Error(bad);
-  }
-  require(h > 0 && w > 0, bad);
-  return {h, w};
+  if (text.find('x') != std::string::npos) return parse_height_width(text, option);
+  const int side = parse_int(text, option);
+  require(side > 0, option + " must be positive, got '" + text + "'");
+  return {side, side};
 }
 
 }  // namespace

@@ -7,7 +7,8 @@
 namespace vidprobe::cli {
 
 void register_info(CLI::App& app) {
-  auto* cmd = app.add_subcommand("info", "Print the build's versions and visible CUDA devices as JSON");
+  auto* cmd =
+      app.add_subcommand("info", "Print the build's versions and visible CUDA devices as JSON");
   cmd->callback([] { std::cout << build_info().dump(2) << "\n"; });
 }
 

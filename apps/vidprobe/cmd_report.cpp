@@ -46,7 +46,8 @@ void register_report(CLI::App& app) {
     if (!args->notes_file.empty()) options.notes_markdown = read_file(args->notes_file);
     report::write_report(runs, args->out, options);
     std::cout << report::markdown_table(runs, true);
-    std::cerr << "report written to " << (std::filesystem::path(args->out) / "index.html").string() << "\n";
+    std::cerr << "report written to " << (std::filesystem::path(args->out) / "index.html").string()
+              << "\n";
   });
 }
 

@@ -19,13 +19,15 @@ void register_sweep(CLI::App& app) {
   auto batch = std::make_shared<int>(0);
   auto lr = std::make_shared<double>(0);
   auto& x = request->extract;
-  auto flags = add_extraction_options(*cmd, x);
+  auto flags = add_extraction_options(*cmd, x, /*with_preset=*/false);
   cmd->add_option("--layers", *layers, "Comma-separated blocks, e.g. 3,6,9")->required();
   cmd->add_option("--timesteps", *timesteps,
                   "Comma-separated diffusion timesteps, e.g. 100,200,400,800");
   cmd->add_option("--out", request->out_dir, "Sweep directory (resumable)")->required();
   cmd->add_option("--config", request->config_file, "Probe configuration (JSON)");
-  cmd->add_option("--preset", *preset, "Probe protocol: vidfm3d (default) | vidprobe")
+  cmd->add_option("--preset", *preset,
+                  "vidfm3d (default: the paper's extraction and probe, docs/protocol.md) | "
+                  "vidprobe (vidprobe's earlier probe, extraction as given)")
       ->check(CLI::IsMember(probe::probe_preset_names()));
   cmd->add_option("--epochs", *epochs, "Training epochs per probe (overrides the config)");
   cmd->add_option("--steps", *steps, "Training steps per probe (overrides the config)");
@@ -39,6 +41,7 @@ void register_sweep(CLI::App& app) {
   cmd->add_option("--heatmap-metric", request->heatmap_metric, "Metric drawn in the heat map")
       ->capture_default_str();
   cmd->callback([=] {
+    flags->preset = *preset == "vidprobe" ? "none" : "vidfm3d";
     flags->apply(request->extract);
     request->layers = probe::parse_int_list(*layers, "--layers");
     if (!timesteps->empty()) request->timesteps = probe::parse_int_list(*timesteps, "--timesteps");

@@ -1,22 +1,54 @@
 #include "extract_options.h"
 
+#include <set>
+#include <tuple>
+
 #include "vidprobe/backbones/registry.h"
 #include "vidprobe/core/error.h"
+#include "vidprobe/core/text_parse.h"
+#include "vidprobe/features/extraction_preset.h"
 
 namespace vidprobe::cli {
 
+namespace {
+
+// "H" (the width follows the input's aspect: 0) or "HxW".
+std::pair<int, int> parse_gt_size(const std::string& text) {
+  if (text.find('x') != std::string::npos) return parse_height_width(text, "--gt-size");
+  const int height = parse_int(text, "--gt-size");
+  require(height >= 0, "--gt-size must be >= 0, got '" + text + "'");
+  return {height, 0};
+}
+
+}  // namespace
+
 void ExtractionFlags::apply(features::ExtractOptions& options) const {
+  std::set<std::string> given;
   for (const auto& item : backbone_opts) {
     const auto equals = item.find('=');
     require(equals != std::string::npos && equals > 0,
             "--backbone-opt expects key=value, got '" + item + "'");
     options.backbone_options[item.substr(0, equals)] = item.substr(equals + 1);
+    given.insert("backbone-opt:" + item.substr(0, equals));
   }
+  if (!gt_size.empty()) std::tie(options.gt_size, options.gt_width) = parse_gt_size(gt_size);
+  if (command)
+    for (const auto* option : command->get_options())
+      if (option->count() > 0)
+        for (const auto& name : option->get_lnames()) given.insert(name);
+  features::apply_extraction_preset(preset, options, given);
 }
 
-std::shared_ptr<ExtractionFlags> add_extraction_options(CLI::App& cmd,
-                                                        features::ExtractOptions& x) {
+std::shared_ptr<ExtractionFlags> add_extraction_options(CLI::App& cmd, features::ExtractOptions& x,
+                                                        bool with_preset) {
   auto flags = std::make_shared<ExtractionFlags>();
+  flags->command = &cmd;
+  if (with_preset)
+    cmd.add_option("--preset", flags->preset,
+                   "Extraction settings to start from: none | vidfm3d (the authors' extraction per "
+                   "family, for every option not given: docs/protocol.md)")
+        ->check(CLI::IsMember(features::extraction_preset_names()))
+        ->capture_default_str();
   std::string names;
   for (const auto& info : backbones::registered_backbones())
     names += (names.empty() ? "" : ", ") + info.name;
@@ -45,10 +77,18 @@ std::shared_ptr<ExtractionFlags> add_extraction_options(CLI::App& cmd,
                  "(e.g. WAN: --frames 17 --probe-frames 4); 0 = all")
       ->capture_default_str();
   cmd.add_option("--sampling", x.sampling, "uniform | random | strided")->capture_default_str();
-  cmd.add_option("--gt-size", x.gt_size,
-                 "Ground-truth height; the width follows the backbone input's aspect ratio "
-                 "(0 = the backbone input size)")
+  cmd.add_option("--gt-size", flags->gt_size,
+                 "Ground truth H (the width follows the backbone input's aspect ratio) or HxW; "
+                 "default: the backbone input size");
+  cmd.add_option(
+         "--resize", x.resize,
+         "crop (cover, then centre crop) | squash (the whole frame, aspect not kept, as the "
+         "paper's extraction): backbone input and GT alike")
+      ->check(CLI::IsMember({"crop", "squash"}))
       ->capture_default_str();
+  cmd.add_flag("--noise-per-clip", x.noise_per_clip,
+               "Diffusion backbones: noise seeded by --noise-seed and the clip's id (sharded runs "
+               "agree), instead of one draw for every clip");
   cmd.add_option("--temporal", x.temporal,
                  "video (whole clip at once) | per-frame (no temporal context) | shuffled (frames "
                  "in random order)")

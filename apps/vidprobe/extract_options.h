@@ -11,15 +11,23 @@ namespace vidprobe::cli {
 
 struct ExtractionFlags {
   std::vector<std::string> backbone_opts;  // raw `key=value` strings
-  // Copies the parsed flags into options; throws vidprobe::Error naming a malformed key=value.
+  std::string gt_size;                     // "H" or "HxW"
+  std::string preset = "none";
+  const CLI::App* command = nullptr;  // to tell given options from defaults
+  // Copies the parsed flags into options, then fills what was not given from the preset; throws
+  // vidprobe::Error naming a malformed value.
   void apply(features::ExtractOptions& options) const;
 };
 
-// Adds --backbone, --weights, --random-init, --data, --data-kind, --train-ratio, --frames,
+// Adds --preset, --backbone, --weights, --random-init, --resize, --noise-per-clip, --data,
+// --data-kind, --train-ratio, --frames,
 // --probe-frames,
 // --sampling, --gt-size, --temporal, --dtype, --compute-dtype, --backbone-opt, --noise-seed,
 // --seed.
+// with_preset = false leaves --preset to the caller (sweep's --preset names the probe and the
+// extraction preset at once).
 std::shared_ptr<ExtractionFlags> add_extraction_options(CLI::App& cmd,
-                                                        features::ExtractOptions& options);
+                                                        features::ExtractOptions& options,
+                                                        bool with_preset = true);
 
 }  // namespace vidprobe::cli

@@ -73,6 +73,35 @@ TEST(Dinov2, RegistersSwiGLUAndAntialiasedInterpolationMatchTransformers) {
             100 * kParityTolerance);
 }
 
+// --backbone-opt size feeds another input size (the paper feeds 420 x 728) and final_norm reads
+// transformers' last_hidden_state: the last hidden state through the checkpoint's final LayerNorm.
+TEST(Dinov2, SizeAndFinalNormOptionsGiveTransformersLastHiddenState) {
+  auto options = with_weights(fixture("dinov2", "tiny.safetensors"));
+  options.extra = {{"size", "28x56"}, {"final_norm", "1"}};
+  auto backbone = make_dinov2_backbone("tiny", tiny_config(), options);
+  EXPECT_EQ(backbone->input_spec().height, 28);
+  EXPECT_EQ(backbone->input_spec().width, 56);
+  const auto maps = backbone->extract(fixture_clip("dinov2", "wide"), point_at_layer(2));
+  const auto reference = testing::fixture_reference("dinov2", "tiny");
+  const auto weights = load_safetensors(fixture("dinov2", "tiny.safetensors"));
+  const auto last_hidden_state =
+      torch::layer_norm(reference.at("wide.hidden_states.3"), {24}, weights.at("layernorm.weight"),
+                        weights.at("layernorm.bias"), 1e-6);
+  EXPECT_LT(relative_error(maps.features, testing::image_token_maps(last_hidden_state, 1, 2, 4)),
+            kParityTolerance);
+
+  auto bad = options;
+  bad.extra = {{"size", "30x56"}};
+  EXPECT_THAT(error_message([&] { make_dinov2_backbone("tiny", tiny_config(), bad); }),
+              HasSubstr("multiples of 14"));
+  bad.extra = {{"final_norm", "yes"}};
+  EXPECT_THAT(error_message([&] { make_dinov2_backbone("tiny", tiny_config(), bad); }),
+              HasSubstr("final_norm"));
+  bad.extra = {{"text_length", "226"}};
+  EXPECT_THAT(error_message([&] { make_dinov2_backbone("tiny", tiny_config(), bad); }),
+              HasSubstr("no option 'text_length'"));
+}
+
 TEST(Dinov2, OriginalRepositoryLayoutLoadsToTheSameModel) {
   auto hub = make_dinov2_backbone("tiny", tiny_config(),
                                   with_weights(fixture("dinov2", "tiny.safetensors")));

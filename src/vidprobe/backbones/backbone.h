@@ -14,8 +14,12 @@ namespace vidprobe::backbones {
 
 // Where in the network features are read.
 struct ExtractionPoint {
-  int layer = -1;                // block index, 0-based; -1 = the family's default
-  std::optional<int> timestep;   // diffusion models: denoising timestep (0..999)
+  int layer = -1;               // block index, 0-based; -1 = the family's default
+  std::optional<int> timestep;  // diffusion models: the timestep the network is given (0..999)
+  // Diffusion models: the noise level the latents are noised to. Unset: timestep / 1000. A
+  // sampler's schedule decouples the two (diffusion_time.h): the authors' WAN extraction noises
+  // to sigma 0.5023 and feeds timestep 502.
+  std::optional<double> sigma;
   std::uint64_t noise_seed = 0;  // diffusion models: seed of the noise draw
 };
 
@@ -35,7 +39,7 @@ struct FeatureMaps {
   // (T) int64: which of the backbone's own temporal maps frame t's map is (a WAN latent serves 4
   // frames, a tubelet 2; such frames carry copies of one map). Undefined: every frame has its
   // own. The feature cache stores each map once with this index.
-  torch::Tensor frame_index;
+  torch::Tensor frame_index = {};
 };
 
 class Backbone {

@@ -42,7 +42,8 @@ class PixelsBackbone final : public Backbone {
     auto x = normalize_clip(clip.to(device_), spec_);
     const auto T = x.size(0), gh = x.size(2) / p, gw = x.size(3) / p;
     // (T, 3, gh, p, gw, p) -> (T, 3 * p * p, gh, gw): each patch's pixels become its channels.
-    auto patches = x.reshape({T, 3, gh, p, gw, p}).permute({0, 1, 3, 5, 2, 4}).reshape({T, 3 * p * p, gh, gw});
+    auto patches =
+        x.reshape({T, 3, gh, p, gw, p}).permute({0, 1, 3, 5, 2, 4}).reshape({T, 3 * p * p, gh, gw});
     return {patches, {T, gh, gw}};
   }
 

@@ -1,15 +1,14 @@
 #pragma once
 // Backbone throughput: clips/s of a registered backbone on a device, random input, after warm-up.
 #include <cstdint>
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 namespace vidprobe::backbones {
 
 struct BackboneBenchOptions {
   std::string backbone = "random-vit";
-  std::string weights;         // empty: random initialisation at the real size
+  std::string weights;  // empty: random initialisation at the real size
   std::string device = "cpu";
   std::string dtype = "fp32";  // fp32 | bf16 | fp16
   int frames = 4;

@@ -5,6 +5,7 @@
 #include "vidprobe/backbones/baselines.h"
 #include "vidprobe/backbones/family_support.h"
 #include "vidprobe/core/error.h"
+#include "vidprobe/core/text_parse.h"
 
 namespace vidprobe::backbones {
 namespace {
@@ -105,6 +106,7 @@ class Dinov2Backbone final : public Backbone {
     vit_->to(options.device, options.dtype);
     spec_.patch_size = config_.patch_size;
     spec_.height = spec_.width = 16 * config_.patch_size;  // 224 for patch 14
+    read_options(options.extra);
   }
 
   std::string name() const override { return name_; }
@@ -122,11 +124,29 @@ class Dinov2Backbone final : public Backbone {
     // Normalised in float32, then cast: the same pixels as the reference preprocessing.
     auto x =
         normalize_clip(clip.to(weight.device(), torch::kFloat32), spec_).to(weight.scalar_type());
-    auto features = vit_->patch_features(x, {layer}).front();
+    auto features = vit_->patch_features(x, {layer}, final_norm_).front();
     return {features, {clip.size(0), features.size(2), features.size(3)}};
   }
 
  private:
+  void read_options(const std::map<std::string, std::string>& extra) {
+    require_known_extra_options(name_, extra, dinov2_option_keys());
+    if (const auto it = extra.find("size"); it != extra.end()) {
+      const auto [h, w] = parse_height_width(it->second, "--backbone-opt size");
+      require(h % config_.patch_size == 0 && w % config_.patch_size == 0,
+              "--backbone-opt size must be HxW in multiples of " +
+                  std::to_string(config_.patch_size) + " (e.g. 420x728), got '" + it->second + "'");
+      spec_.height = h;
+      spec_.width = w;
+    }
+    if (const auto it = extra.find("final_norm"); it != extra.end()) {
+      require(it->second == "0" || it->second == "1",
+              "--backbone-opt final_norm must be 0 or 1, got '" + it->second + "'");
+      final_norm_ = it->second == "1";
+    }
+  }
+
+  bool final_norm_ = false;
   std::string name_;
   ViTConfig config_;
   ViT vit_{nullptr};
@@ -134,6 +154,11 @@ class Dinov2Backbone final : public Backbone {
 };
 
 }  // namespace
+
+const std::vector<std::string>& dinov2_option_keys() {
+  static const std::vector<std::string> keys{"size", "final_norm"};
+  return keys;
+}
 
 std::vector<std::string> dinov2_names() {
   std::vector<std::string> names;

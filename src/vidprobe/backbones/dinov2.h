@@ -39,7 +39,12 @@ TensorMap dinov2_module_tensors(TensorMap checkpoint, const ViTConfig& config,
 
 // A DINOv2 backbone of any configuration (registered sizes or test configurations). Loads
 // options.weights strictly; with no weights and options.random_init, a seeded random ViT.
-// Input: 224 x 224, ImageNet mean/std; default point: the last block.
+// Input: 224 x 224 (or --backbone-opt size=HxW, multiples of the patch: the paper's extraction
+// feeds 420 x 728), ImageNet mean/std; default point: the last block; --backbone-opt
+// final_norm=1 reads the tokens after the final LayerNorm (transformers' last_hidden_state, what
+// the paper's extraction keeps) instead of the block's raw output.
+// The --backbone-opt keys of DINOv2: size, final_norm.
+const std::vector<std::string>& dinov2_option_keys();
 std::unique_ptr<Backbone> make_dinov2_backbone(const std::string& name, const ViTConfig& config,
                                                const BackboneOptions& options);
 

@@ -21,25 +21,25 @@ const std::vector<BackboneInfo>& registered_backbones() {
        "DINOv2-layout ViT-S/8, 6 blocks, fixed random weights: architecture without training",
        false, make_random_vit_backbone},
       {"dinov2-vits14", "dinov2", "DINOv2 ViT-S/14 (facebook/dinov2-small), per frame", true,
-       dinov2_factory("dinov2-vits14")},
+       dinov2_factory("dinov2-vits14"), dinov2_option_keys()},
       {"dinov2-vitb14", "dinov2", "DINOv2 ViT-B/14 (facebook/dinov2-base), per frame", true,
-       dinov2_factory("dinov2-vitb14")},
+       dinov2_factory("dinov2-vitb14"), dinov2_option_keys()},
       {"dinov2-vitl14", "dinov2", "DINOv2 ViT-L/14 (facebook/dinov2-large), per frame", true,
-       dinov2_factory("dinov2-vitl14")},
+       dinov2_factory("dinov2-vitl14"), dinov2_option_keys()},
       {"dinov2-vitg14", "dinov2", "DINOv2 ViT-g/14 (facebook/dinov2-giant), per frame", true,
-       dinov2_factory("dinov2-vitg14")},
+       dinov2_factory("dinov2-vitg14"), dinov2_option_keys()},
       {"dinov2-vits14-reg", "dinov2",
        "DINOv2 ViT-S/14 with 4 registers (facebook/dinov2-with-registers-small), per frame", true,
-       dinov2_factory("dinov2-vits14-reg")},
+       dinov2_factory("dinov2-vits14-reg"), dinov2_option_keys()},
       {"dinov2-vitb14-reg", "dinov2",
        "DINOv2 ViT-B/14 with 4 registers (facebook/dinov2-with-registers-base), per frame", true,
-       dinov2_factory("dinov2-vitb14-reg")},
+       dinov2_factory("dinov2-vitb14-reg"), dinov2_option_keys()},
       {"dinov2-vitl14-reg", "dinov2",
        "DINOv2 ViT-L/14 with 4 registers (facebook/dinov2-with-registers-large), per frame", true,
-       dinov2_factory("dinov2-vitl14-reg")},
+       dinov2_factory("dinov2-vitl14-reg"), dinov2_option_keys()},
       {"dinov2-vitg14-reg", "dinov2",
        "DINOv2 ViT-g/14 with 4 registers (facebook/dinov2-with-registers-giant), per frame", true,
-       dinov2_factory("dinov2-vitg14-reg")},
+       dinov2_factory("dinov2-vitg14-reg"), dinov2_option_keys()},
       {"videomae-base", "videomae",
        "VideoMAE ViT-B, tubelet 2x16x16, 16 frames (MCG-NJU/videomae-base)", true,
        videomae_factory("videomae-base")},
@@ -75,14 +75,14 @@ const std::vector<BackboneInfo>& registered_backbones() {
        vjepa2_factory("vjepa2-vitg-fpc64-384")},
       {"wan2.1-t2v-1.3b", "wan2.1",
        "WAN2.1 text-to-video 1.3B DiT: a block's hidden states at a denoising timestep", true,
-       wan::wan_factory("wan2.1-t2v-1.3b")},
+       wan::wan_factory("wan2.1-t2v-1.3b"), wan::option_keys()},
       {"wan2.1-t2v-14b", "wan2.1",
        "WAN2.1 text-to-video 14B DiT: a block's hidden states at a denoising timestep", true,
-       wan::wan_factory("wan2.1-t2v-14b")},
+       wan::wan_factory("wan2.1-t2v-14b"), wan::option_keys()},
       {wan::kSizedByConfigName, "wan2.1",
        "WAN2.1 text-to-video DiT of the size its model directory's transformer/config.json states "
        "(other sizes, fine-tunes)",
-       true, wan::wan_factory(wan::kSizedByConfigName)},
+       true, wan::wan_factory(wan::kSizedByConfigName), wan::option_keys()},
       {"vggt-1b", "vggt",
        "VGGT-1B aggregator (facebook/VGGT-1B): frame | global tokens of a block, 518 px, whole "
        "clip at once",
@@ -126,8 +126,7 @@ std::unique_ptr<Backbone> create_backbone(const std::string& name, const Backbon
   const auto& info = find_backbone(name);
   require(!info.needs_weights || !options.weights.empty() || options.random_init,
           "backbone '" + name + "' needs --weights (a checkpoint file or directory)");
-  // Only WAN reads family-specific options so far; everything else takes none.
-  if (info.family != "wan2.1") require_known_extra_options(name, options.extra, {});
+  require_known_extra_options(name, options.extra, info.options);
   return info.create(options);
 }
 

@@ -10,11 +10,12 @@
 namespace vidprobe::backbones {
 
 struct BackboneInfo {
-  std::string name;         // e.g. "dinov2-vitl14", "wan2.1-t2v-14b", "pixels"
-  std::string family;       // "pixels", "random-vit", "dinov2", "videomae", "vjepa2", "wan2.1", ...
+  std::string name;    // e.g. "dinov2-vitl14", "wan2.1-t2v-14b", "pixels"
+  std::string family;  // "pixels", "random-vit", "dinov2", "videomae", "vjepa2", "wan2.1", ...
   std::string description;
   bool needs_weights = true;  // false for the built-in baselines
   std::function<std::unique_ptr<Backbone>(const BackboneOptions&)> create;
+  std::vector<std::string> options = {};  // the --backbone-opt keys it takes
 };
 
 const std::vector<BackboneInfo>& registered_backbones();

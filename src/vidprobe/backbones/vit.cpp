@@ -122,7 +122,8 @@ torch::Tensor ViTImpl::interpolated_pos_embed(int64_t grid_h, int64_t grid_w) co
 }
 
 std::vector<torch::Tensor> ViTImpl::patch_features(const torch::Tensor& images,
-                                                   const std::vector<int>& layers) {
+                                                   const std::vector<int>& layers,
+                                                   bool final_norm) {
   const int p = config_.patch_size;
   require(images.dim() == 4 && images.size(1) == 3,
           "ViT input must be (B, 3, H, W), got " + c10::str(images.sizes()));
@@ -150,7 +151,10 @@ std::vector<torch::Tensor> ViTImpl::patch_features(const torch::Tensor& images,
     x = blocks[i]->as<ViTBlock>()->forward(x);
     for (std::size_t k = 0; k < layers.size(); ++k)
       if (layers[k] == i)
-        outputs[k] = x.slice(1, prefix).transpose(1, 2).reshape({B, config_.width, gh, gw});
+        outputs[k] = (final_norm ? norm(x) : x)
+                         .slice(1, prefix)
+                         .transpose(1, 2)
+                         .reshape({B, config_.width, gh, gw});
   }
   return outputs;
 }

@@ -87,9 +87,11 @@ class ViTImpl : public torch::nn::Module {
   explicit ViTImpl(ViTConfig config);
 
   // images (B, 3, H, W), normalised; H and W multiples of the patch size. Returns the patch
-  // tokens after each requested block (0-based), each (B, D, H / p, W / p).
+  // tokens after each requested block (0-based), each (B, D, H / p, W / p); with final_norm,
+  // passed through the model's final LayerNorm first.
   std::vector<torch::Tensor> patch_features(const torch::Tensor& images,
-                                            const std::vector<int>& layers);
+                                            const std::vector<int>& layers,
+                                            bool final_norm = false);
   const ViTConfig& config() const { return config_; }
 
   torch::nn::Conv2d patch_embed{nullptr};

@@ -13,6 +13,7 @@
 #include "vidprobe/backbones/wan_tokenizer.h"
 #include "vidprobe/core/atomic_file.h"
 #include "vidprobe/core/error.h"
+#include "vidprobe/core/text_parse.h"
 
 namespace vidprobe::backbones::wan {
 namespace fs = std::filesystem;
@@ -20,17 +21,6 @@ namespace {
 
 // The token grid is the latent grid patched by 2: one token per 16x16 pixels.
 constexpr int kPixelsPerToken = kVaeSpatialStride * 2;
-
-int parse_int(const std::string& text, const std::string& what) {
-  try {
-    std::size_t used = 0;
-    const int value = std::stoi(text, &used);
-    require(used == text.size(), "");
-    return value;
-  } catch (const std::exception&) {
-    throw Error(what + ": '" + text + "' is not an integer");
-  }
-}
 
 nlohmann::json read_json(const fs::path& path) {
   try {
@@ -79,16 +69,22 @@ torch::Tensor compute_text_context(const ModelFiles& files, const FeatureOptions
   encoder.load(load_checkpoint(files.text_encoder), files.text_encoder.string());
   torch::NoGradGuard no_grad;
   const auto ids = torch::tensor(options.prompt_ids, torch::kLong);
-  return pad_context(encoder.encode(ids)).to(torch::kCPU);  // the encoder is freed on return
+  // The encoder is freed on return.
+  return pad_context(encoder.encode(ids), options.text_length).to(torch::kCPU);
 }
 
 }  // namespace
 
+const std::vector<std::string>& option_keys() {
+  static const std::vector<std::string> keys{"text_context", "prompt", "prompt_ids",
+                                             "noise_draws",  "size",   "cudnn_benchmark",
+                                             "text_length"};
+  return keys;
+}
+
 FeatureOptions feature_options_from(const std::string& backbone,
                                     const std::map<std::string, std::string>& extra) {
-  require_known_extra_options(
-      backbone, extra,
-      {"text_context", "prompt", "prompt_ids", "noise_draws", "size", "cudnn_benchmark"});
+  require_known_extra_options(backbone, extra, option_keys());
   FeatureOptions options;
   const auto value_of = [&](const char* key) {
     const auto found = extra.find(key);
@@ -109,14 +105,15 @@ FeatureOptions feature_options_from(const std::string& backbone,
   require(options.noise_draws >= 1, "--backbone-opt noise_draws must be at least 1, got " +
                                         std::to_string(options.noise_draws));
   if (const auto size = value_of("size"); !size.empty()) {
-    const auto x = size.find('x');
-    require(x != std::string::npos,
-            "--backbone-opt size must be HxW, e.g. 480x832; got '" + size + "'");
-    options.height = parse_int(size.substr(0, x), "--backbone-opt size (height)");
-    options.width = parse_int(size.substr(x + 1), "--backbone-opt size (width)");
-    require(options.height > 0 && options.width > 0 && options.height % kPixelsPerToken == 0 &&
-                options.width % kPixelsPerToken == 0,
+    std::tie(options.height, options.width) = parse_height_width(size, "--backbone-opt size");
+    require(options.height % kPixelsPerToken == 0 && options.width % kPixelsPerToken == 0,
             "--backbone-opt size must be positive multiples of 16, got '" + size + "'");
+  }
+  if (const auto length = value_of("text_length"); !length.empty()) {
+    options.text_length = parse_int(length, "--backbone-opt text_length");
+    require(options.text_length >= 1 && options.text_length <= kTextLength,
+            "--backbone-opt text_length must be in 1.." + std::to_string(kTextLength) + ", got " +
+                length);
   }
   if (const auto tune = value_of("cudnn_benchmark"); !tune.empty()) {
     require(tune == "0" || tune == "1",
@@ -220,7 +217,7 @@ std::vector<FeatureMaps> WanBackbone::extract_at(const torch::Tensor& latents, i
   torch::NoGradGuard no_grad;
   const auto defaults = default_point();
   // Group the points by noise draw: each group is one DiT pass (per draw) to its deepest layer.
-  std::map<std::pair<int, std::uint64_t>, std::vector<std::size_t>> groups;
+  std::map<std::tuple<int, double, std::uint64_t>, std::vector<std::size_t>> groups;
   std::vector<int> layers(points.size());
   for (std::size_t i = 0; i < points.size(); ++i) {
     layers[i] = points[i].layer < 0 ? defaults.layer : points[i].layer;
@@ -228,21 +225,23 @@ std::vector<FeatureMaps> WanBackbone::extract_at(const torch::Tensor& latents, i
                                           name_ + ", which has blocks 0.." +
                                           std::to_string(num_layers() - 1));
     const int timestep = points[i].timestep.value_or(*defaults.timestep);
-    sigma_of_timestep(timestep);  // validates the range
-    groups[{timestep, points[i].noise_seed}].push_back(i);
+    const double sigma = points[i].sigma.value_or(sigma_of_timestep(timestep));
+    require(sigma >= 0 && sigma <= 1,
+            "the noise level sigma must be within [0, 1], got " + std::to_string(sigma));
+    groups[{timestep, sigma, points[i].noise_seed}].push_back(i);
   }
   const auto device = dit_->parameters().device();
   const auto x0 = latents.to(device, torch::kFloat32);
   std::vector<FeatureMaps> results(points.size());
   for (const auto& [key, members] : groups) {
-    const auto [timestep, seed] = key;
+    const auto [timestep, sigma, seed] = key;
     std::vector<int> group_layers;
     for (auto i : members) group_layers.push_back(layers[i]);
     std::vector<torch::Tensor> sums(members.size());
     std::vector<int64_t> grid;
     for (int draw = 0; draw < options_.noise_draws; ++draw) {
       const auto noise = seeded_noise(x0.sizes(), seed, draw).to(device);
-      const auto noisy = add_flow_noise(x0, noise, sigma_of_timestep(timestep));
+      const auto noisy = add_flow_noise(x0, noise, sigma);
       auto out = dit_->run(noisy, torch::tensor({static_cast<float>(timestep)}), embedded_context_,
                            group_layers);
       grid = out.grid;
@@ -341,10 +340,12 @@ std::unique_ptr<Backbone> make_wan_backbone(const std::string& name, const Backb
     vae = std::make_unique<VaeEncoder>(vae_config, device);
     vae->parameters().randomize(options.seed + 1);
     if (!feature_options.text_context.empty()) {
-      context = load_text_context(feature_options.text_context, expected->text_dim);
+      context = load_text_context(feature_options.text_context, expected->text_dim,
+                                  feature_options.text_length);
     } else {  // a stand-in for the empty prompt's single token
       auto generator = at::make_generator<at::CPUGeneratorImpl>(options.seed + 2);
-      context = pad_context(torch::randn({1, expected->text_dim}, generator, torch::kFloat32));
+      context = pad_context(torch::randn({1, expected->text_dim}, generator, torch::kFloat32),
+                            feature_options.text_length);
     }
     return std::make_unique<WanBackbone>(name, std::move(vae), std::move(dit), context,
                                          feature_options);
@@ -364,7 +365,8 @@ std::unique_ptr<Backbone> make_wan_backbone(const std::string& name, const Backb
   }
   // The text context first, so umT5 is released before the transformer is allocated.
   if (!feature_options.text_context.empty()) {
-    context = load_text_context(feature_options.text_context, config.text_dim);
+    context = load_text_context(feature_options.text_context, config.text_dim,
+                                feature_options.text_length);
   } else {
     require(fs::exists(files.text_encoder), "'" + options.weights +
                                                 "' has no umT5 text encoder (text_encoder/ or "

@@ -40,6 +40,7 @@ inline constexpr const char* kSizedByConfigName = "wan2.1-t2v";
 //   noise_draws      average the features over this many noise draws (default 1)
 //   size             input HxW, e.g. 480x832 (default; multiples of 16)
 //   cudnn_benchmark  0 turns off cuDNN autotuning of the VAE's convolutions (default 1)
+//   text_length      rows of the padded text context (default 512, WAN's; 226 = diffusers')
 // The DiT's and umT5's compute dtype is BackboneOptions::dtype (`vidprobe extract
 // --compute-dtype`).
 struct FeatureOptions {
@@ -49,7 +50,13 @@ struct FeatureOptions {
   int noise_draws = 1;
   int height = 480, width = 832;
   bool cudnn_benchmark = true;
+  // Rows of the text context (the encoded prompt, zero-padded): WAN's own pipeline pads to 512,
+  // diffusers' WanPipeline to 226 (max_sequence_length), which the paper's extraction used. The
+  // zero rows are attended to, so the length changes the features.
+  int text_length = kTextLength;
 };
+// The --backbone-opt keys of WAN.
+const std::vector<std::string>& option_keys();
 // Throws vidprobe::Error on unknown keys or malformed values, naming the option.
 FeatureOptions feature_options_from(const std::string& backbone,
                                     const std::map<std::string, std::string>& extra);
@@ -63,7 +70,7 @@ torch::Tensor latent_frame_indices(int64_t video_frames);
 
 class WanBackbone : public Backbone {
  public:
-  // context: (1, 512, text_dim) text context, already padded.
+  // context: (1, text_length, text_dim) text context, already padded.
   WanBackbone(std::string name, std::unique_ptr<VaeEncoder> vae, std::unique_ptr<Transformer> dit,
               torch::Tensor context, FeatureOptions options);
 

@@ -158,7 +158,7 @@ torch::Tensor pad_context(const torch::Tensor& hidden, int length) {
   return context;
 }
 
-torch::Tensor load_text_context(const std::filesystem::path& path, int expected_dim) {
+torch::Tensor load_text_context(const std::filesystem::path& path, int expected_dim, int length) {
   const auto tensors = load_safetensors(path);
   torch::Tensor context;
   if (tensors.count("context")) {
@@ -175,7 +175,7 @@ torch::Tensor load_text_context(const std::filesystem::path& path, int expected_
           "text context in '" + path.string() + "' has width " + std::to_string(context.size(-1)) +
               "; the transformer expects " + std::to_string(expected_dim));
   try {
-    return pad_context(context);
+    return pad_context(context, length);
   } catch (const Error& e) {
     throw Error("text context '" + path.string() + "': " + e.what());
   }

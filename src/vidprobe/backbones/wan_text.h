@@ -59,6 +59,7 @@ torch::Tensor pad_context(const torch::Tensor& hidden, int length = kTextLength)
 // "context") of shape (L, D) or (1, L, D) with L <= 512, either the trimmed prompt embeddings or
 // the padded context. Returns the padded (1, 512, D) context; throws vidprobe::Error naming the
 // file when the shape or D (= expected_dim) is wrong.
-torch::Tensor load_text_context(const std::filesystem::path& path, int expected_dim);
+torch::Tensor load_text_context(const std::filesystem::path& path, int expected_dim,
+                                int length = kTextLength);
 
 }  // namespace vidprobe::backbones::wan

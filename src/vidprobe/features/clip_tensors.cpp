@@ -8,37 +8,51 @@
 namespace vidprobe::features {
 
 torch::Tensor image_to_tensor(const ImageU8& image) {
-  require(image.channels == 3, "expected an RGB image, got " + std::to_string(image.channels) + " channels");
-  return torch::from_blob(const_cast<std::uint8_t*>(image.pixels.data()), {image.height, image.width, 3},
-                          torch::kUInt8)
+  require(image.channels == 3,
+          "expected an RGB image, got " + std::to_string(image.channels) + " channels");
+  return torch::from_blob(const_cast<std::uint8_t*>(image.pixels.data()),
+                          {image.height, image.width, 3}, torch::kUInt8)
       .permute({2, 0, 1})
       .clone();
 }
 
+ResizeMode parse_resize_mode(const std::string& name) {
+  if (name == "crop") return ResizeMode::kCrop;
+  if (name == "squash") return ResizeMode::kSquash;
+  throw Error("--resize must be crop or squash; got '" + name + "'");
+}
+
 ClipTensors clip_to_tensors(const Clip& clip, int input_width, int input_height, int gt_width,
-                            int gt_height) {
+                            int gt_height, ResizeMode mode) {
   require(!clip.frames.empty(), "clip '" + clip.id + "' has no frames");
+  const auto fit = [mode](const Frame& frame, int width, int height) {
+    return mode == ResizeMode::kSquash ? resize_frame(frame, width, height)
+                                       : resize_and_center_crop(frame, {width, height, 1});
+  };
   std::vector<torch::Tensor> inputs, images, depths, valids, extrinsics, intrinsics;
   for (const auto& frame : clip.frames) {
-    const auto input = resize_and_center_crop(frame, {input_width, input_height, 1});
+    const auto input = fit(frame, input_width, input_height);
     inputs.push_back(image_to_tensor(input.rgb).to(torch::kFloat32) / 255.0);
-    const auto gt = resize_and_center_crop(frame, {gt_width, gt_height, 1});
+    const auto gt = fit(frame, gt_width, gt_height);
     images.push_back(image_to_tensor(gt.rgb));
     if (gt.depth.empty()) {
       depths.push_back(torch::zeros({gt_height, gt_width}));
       valids.push_back(torch::zeros({gt_height, gt_width}, torch::kBool));
     } else {
-      depths.push_back(torch::from_blob(const_cast<float*>(gt.depth.pixels.data()), {gt_height, gt_width}).clone());
-      valids.push_back(torch::from_blob(const_cast<std::uint8_t*>(gt.valid.pixels.data()), {gt_height, gt_width},
-                                        torch::kUInt8)
+      depths.push_back(
+          torch::from_blob(const_cast<float*>(gt.depth.pixels.data()), {gt_height, gt_width})
+              .clone());
+      valids.push_back(torch::from_blob(const_cast<std::uint8_t*>(gt.valid.pixels.data()),
+                                        {gt_height, gt_width}, torch::kUInt8)
                            .gt(0));
     }
     extrinsics.push_back(torch::tensor(std::vector<double>(gt.camera.cam_from_world.begin(),
                                                            gt.camera.cam_from_world.end()))
                              .view({3, 4})
                              .to(torch::kFloat32));
-    intrinsics.push_back(
-        torch::tensor(std::vector<double>(gt.camera.K.begin(), gt.camera.K.end())).view({3, 3}).to(torch::kFloat32));
+    intrinsics.push_back(torch::tensor(std::vector<double>(gt.camera.K.begin(), gt.camera.K.end()))
+                             .view({3, 3})
+                             .to(torch::kFloat32));
   }
   ClipTensors out;
   out.backbone_input = torch::stack(inputs);

@@ -4,6 +4,8 @@
 // frames, so they show the same field of view.
 #include <torch/types.h>
 
+#include <string>
+
 #include "vidprobe/data/frame.h"
 
 namespace vidprobe::features {
@@ -17,8 +19,12 @@ struct ClipTensors {
   torch::Tensor intrinsics;      // (T, 3, 3) float, at H x W
 };
 
+enum class ResizeMode { kCrop, kSquash };
+// "crop" | "squash"; throws vidprobe::Error naming the value otherwise.
+ResizeMode parse_resize_mode(const std::string& name);
+
 ClipTensors clip_to_tensors(const Clip& clip, int input_width, int input_height, int gt_width,
-                            int gt_height);
+                            int gt_height, ResizeMode mode = ResizeMode::kCrop);
 
 torch::Tensor image_to_tensor(const ImageU8& image);  // H x W x 3 -> (3, H, W) uint8
 

@@ -23,9 +23,11 @@ struct GtSize {
   int height = 0, width = 0;
 };
 
-// GT keeps the backbone input's aspect ratio (same field of view after the centre crop).
-GtSize gt_size_for(int requested_height, const backbones::InputSpec& spec) {
+// GT keeps the backbone input's aspect ratio (same field of view after the centre crop) unless
+// both sides are given.
+GtSize gt_size_for(int requested_height, int requested_width, const backbones::InputSpec& spec) {
   if (requested_height <= 0) return {spec.height, spec.width};
+  if (requested_width > 0) return {requested_height, requested_width};
   const int width = static_cast<int>(
       std::lround(static_cast<double>(requested_height) * spec.width / spec.height));
   return {requested_height, std::max(1, width)};
@@ -59,6 +61,9 @@ nlohmann::json cache_identity(const ExtractOptions& o, const backbones::Backbone
   if (compute_dtype != "fp32") identity["compute_dtype"] = compute_dtype;
   if (!o.backbone_options.empty()) identity["backbone_options"] = o.backbone_options;
   if (o.random_init) identity["random_init"] = true;
+  if (o.resize != "crop") identity["resize"] = o.resize;
+  if (o.noise_per_clip) identity["noise_per_clip"] = true;
+  if (point.sigma) identity["sigma"] = *point.sigma;
   return identity;
 }
 
@@ -167,7 +172,8 @@ std::vector<ExtractSummary> extract_features_at(const ExtractOptions& options,
           "backbone '" + options.backbone + "' needs clips of " +
               std::to_string(spec.frames_multiple) + "k + " + std::to_string(spec.frames_offset) +
               " frames; --frames is " + std::to_string(options.frames));
-  const auto gt = gt_size_for(options.gt_size, spec);
+  const auto gt = gt_size_for(options.gt_size, options.gt_width, spec);
+  const auto resize = parse_resize_mode(options.resize);
 
   std::vector<backbones::ExtractionPoint> points;
   std::vector<std::string> identities;
@@ -226,9 +232,14 @@ std::vector<ExtractSummary> extract_features_at(const ExtractOptions& options,
         missing.push_back(k);
     }
     if (!missing.empty()) {
-      const auto inputs = clip_to_tensors(clip, spec.width, spec.height, gt.width, gt.height);
+      const auto inputs =
+          clip_to_tensors(clip, spec.width, spec.height, gt.width, gt.height, resize);
       std::vector<backbones::ExtractionPoint> wanted;
-      for (auto k : missing) wanted.push_back(points[k]);
+      for (auto k : missing) {
+        wanted.push_back(points[k]);
+        if (options.noise_per_clip)
+          wanted.back().noise_seed = SplitMix64(points[k].noise_seed ^ stable_hash(clip.id)).next();
+      }
       std::vector<backbones::FeatureMaps> features;
       {
         // No autograd bookkeeping at all (less dispatch work per kernel), as

@@ -26,9 +26,14 @@ struct ExtractOptions {
   // paper. 0 = all frames.
   int probe_frames = 0;
   std::string sampling = "uniform";  // uniform | random | strided
-  // GT height in pixels; the width follows the backbone input's aspect ratio so that features and
-  // GT cover the same field of view. 0 = the backbone input size.
+  // GT height in pixels; the width follows the backbone input's aspect ratio (so that features and
+  // GT cover the same field of view after a crop) unless gt_width is given. 0 = the input size.
   int gt_size = 0;
+  int gt_width = 0;
+  std::string resize = "crop";  // crop | squash (clip_tensors.h)
+  // Diffusion backbones: the noise seed mixed with the clip's id, so every clip gets its own
+  // noise and sharded runs agree (the authors draw fresh noise per clip); off: one seed for all.
+  bool noise_per_clip = false;
   std::string temporal = "video";      // video | per-frame | shuffled (the paper's ablations)
   std::string dtype = "fp16";          // cache dtype: fp16 | fp32
   std::string compute_dtype = "auto";  // backbone weights: auto (bf16 on CUDA) | fp32 | bf16 | fp16

@@ -1,0 +1,59 @@
+#include "vidprobe/features/extraction_preset.h"
+
+#include "vidprobe/backbones/diffusion_time.h"
+#include "vidprobe/backbones/registry.h"
+#include "vidprobe/core/error.h"
+
+namespace vidprobe::features {
+namespace {
+
+// The authors' WAN noise level: diffusers' UniPC, flow shift 3, 1000 steps, index 749.
+constexpr const char* kVidfm3dWanTime = "unipc:shift=3,steps=1000,index=749";
+
+void apply_vidfm3d(ExtractOptions& o, const std::set<std::string>& given) {
+  const auto unset = [&](const std::string& name) { return given.count(name) == 0; };
+  const auto set_option = [&](const std::string& key, const std::string& value) {
+    if (unset("backbone-opt:" + key)) o.backbone_options[key] = value;
+  };
+  if (unset("resize")) o.resize = "squash";
+  if (unset("gt-size")) {
+    o.gt_size = 294;
+    o.gt_width = 518;
+  }
+  const auto& family = backbones::find_backbone(o.backbone).family;
+  if (family != "wan2.1" && family != "dinov2") return;  // no paper protocol in vidprobe yet
+  if (unset("frames")) o.frames = 81;
+  if (unset("sampling")) o.sampling = "strided";  // the first 81 consecutive frames
+  if (unset("probe-frames")) o.probe_frames = 0;
+  if (unset("compute-dtype")) o.compute_dtype = "fp32";
+  if (family == "wan2.1") {
+    if (unset("layer")) o.point.layer = 20;
+    if (unset("timestep")) {
+      const auto time = backbones::parse_diffusion_time(kVidfm3dWanTime);
+      o.point.timestep = time.timestep;
+      o.point.sigma = time.sigma;
+    }
+    if (unset("noise-per-clip")) o.noise_per_clip = true;
+    set_option("text_length", "226");
+  } else {
+    set_option("size", "420x728");
+    set_option("final_norm", "1");
+  }
+}
+
+}  // namespace
+
+const std::vector<std::string>& extraction_preset_names() {
+  static const std::vector<std::string> names{"none", "vidfm3d"};
+  return names;
+}
+
+void apply_extraction_preset(const std::string& preset, ExtractOptions& options,
+                             const std::set<std::string>& given) {
+  if (preset == "none") return;
+  require(preset == "vidfm3d",
+          "unknown extraction preset '" + preset + "'; the presets are: none, vidfm3d");
+  apply_vidfm3d(options, given);
+}
+
+}  // namespace vidprobe::features

@@ -1,0 +1,27 @@
+#pragma once
+// Extraction presets: named sets of extraction settings, applied to every option the user did not
+// give. "vidfm3d" is the authors' extraction (zxhuang1698/VidFM3D features/*, docs/protocol.md):
+//   every backbone   the whole frame squashed to the input size (no crop), GT 294 x 518 squashed
+//                    the same way (VGGT's crop-mode size for 960 x 540 frames), the first 81
+//                    consecutive frames of a sequence, whole clips kept (no --probe-frames);
+//   wan2.1           block 20, the UniPC schedule of diffusers with flow shift 3 over 1000 steps at
+//                    index 749 (sigma and fed timestep as diffusion_time.h computes them), the
+//                    empty prompt padded to diffusers' 226 rows, float32, fresh noise per clip;
+//   dinov2           420 x 728 input, tokens after the final LayerNorm, float32.
+#include <set>
+#include <string>
+#include <vector>
+
+#include "vidprobe/features/extractor.h"
+
+namespace vidprobe::features {
+
+const std::vector<std::string>& extraction_preset_names();  // "none", "vidfm3d"
+
+// `given` holds the long names of the options the user set ("frames", "gt-size", "layer",
+// "timestep", "resize", "compute-dtype", "noise-per-clip", "sampling", "probe-frames") and
+// "backbone-opt:<key>" for every --backbone-opt key. Throws vidprobe::Error for an unknown preset.
+void apply_extraction_preset(const std::string& preset, ExtractOptions& options,
+                             const std::set<std::string>& given);
+
+}  // namespace vidprobe::features
