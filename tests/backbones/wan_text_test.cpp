@@ -3,6 +3,9 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <fstream>
+#include <nlohmann/json.hpp>
+
 #include "backbones/wan_test_fixtures.h"
 #include "vidprobe/core/error.h"
 
@@ -49,6 +52,23 @@ TEST(WanText, ContextIsPaddedWithZerosTo512) {
   EXPECT_EQ(context[0].slice(0, 3).abs().sum().item<float>(), 0.0f);
   EXPECT_THROW(pad_context(torch::zeros({513, 8})), Error);
   EXPECT_EQ(empty_prompt_ids(), std::vector<int64_t>{1});
+}
+
+// diffusers' WanPipeline.encode_prompt("") (the authors' context): the empty prompt's single
+// encoder row, then zero rows up to 226 (tests/fixtures/wan/schedule.json, from diffusers' code).
+TEST(WanText, EmptyPromptContextAtDiffusersLength) {
+  std::ifstream in(std::filesystem::path(VIDPROBE_TEST_DATA_DIR) / "wan" / "schedule.json");
+  const auto layout = nlohmann::json::parse(in).at("text_context");
+  const int length = layout.at("encode_prompt_default_max_sequence_length");
+  const auto encoder = small_encoder();
+  torch::NoGradGuard no_grad;
+  const auto hidden = encoder.encode(torch::tensor(empty_prompt_ids(), torch::kLong));
+  const auto context = pad_context(hidden, length);
+  ASSERT_EQ(context.size(1), 226);
+  const auto nonzero = context[0].abs().sum(-1).gt(0).nonzero().flatten();
+  EXPECT_EQ(nonzero.numel(), layout.at("rows_with_encoder_output").get<int64_t>());
+  EXPECT_EQ(nonzero[0].item<int64_t>(), layout.at("nonzero_row_indices")[0].get<int64_t>());
+  EXPECT_EQ(length - nonzero.numel(), layout.at("zero_rows").get<int64_t>());
 }
 
 TEST(WanText, PrecomputedContextFile) {
