@@ -121,6 +121,10 @@ TEST(ProbeConfig, BadValuesAreNamed) {
   EXPECT_NE(error_of({{"model", {{"qk_norm", 1}}}}).find("model.qk_norm"), std::string::npos);
   EXPECT_NE(error_of({{"train", {{"steps", 10}}}}).find("train.epochs"), std::string::npos);
   EXPECT_NE(error_of({{"train", {{"seed", -1}}}}).find("train.seed"), std::string::npos);
+  EXPECT_NE(error_of({{"train", {{"batch_size", 4294967297ll}}}}).find("train.batch_size"),
+            std::string::npos);
+  EXPECT_NE(error_of({{"model", {{"width", 4294967360ll}}}}).find("model.width"),
+            std::string::npos);
   EXPECT_NE(error_of({{"views", {{"context", 10}}}}).find("views.context"), std::string::npos);
   EXPECT_NE(error_of({{"views", {{"normalization", "view0"}}}}).find("views.normalization"),
             std::string::npos);

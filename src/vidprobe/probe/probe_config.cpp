@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <concepts>
+#include <limits>
 #include <set>
 
 #include "vidprobe/core/atomic_file.h"
@@ -186,8 +187,19 @@ class JsonReader {
       require(value.is_boolean(), "expected true or false");
     } else if constexpr (std::is_integral_v<T>) {
       require(value.is_number_integer(), "expected an integer");
-      if constexpr (std::is_unsigned_v<T>)
+      // No silent wrap-around: the value must fit the field's type.
+      if constexpr (std::is_unsigned_v<T>) {
         require(value.is_number_unsigned(), "expected a non-negative integer");
+        require(value.get<std::uint64_t>() <= std::numeric_limits<T>::max(),
+                "the integer is too large");
+      } else {
+        require(value.is_number_unsigned()
+                    ? value.get<std::uint64_t>() <=
+                          static_cast<std::uint64_t>(std::numeric_limits<T>::max())
+                    : value.get<std::int64_t>() >= std::numeric_limits<T>::min() &&
+                          value.get<std::int64_t>() <= std::numeric_limits<T>::max(),
+                "the integer is out of range");
+      }
     } else if constexpr (std::is_floating_point_v<T>) {
       require(value.is_number(), "expected a number");
     } else if constexpr (std::is_same_v<T, std::string>) {

@@ -46,7 +46,8 @@ struct DenseHeadConfig {
   int features = 256;                                   // fusion width of the DPT head
   std::vector<int> out_channels{256, 512, 1024, 1024};  // per level, before the fusion convs
   bool pos_embed = true;                                // sinusoidal UV embedding (VGGT's DPT)
-  std::vector<int> layers;  // blocks feeding the 4 levels; empty = evenly spread, last included
+  std::vector<int> layers =
+      {};  // blocks feeding the 4 levels; empty = evenly spread, last included
   // The residual units' skip carries relu(x), as VGGT's and the authors' DPT (their ReLU is in
   // place); false = a plain x skip.
   bool relu_skip = true;

@@ -77,7 +77,10 @@ json run_sweep(const SweepRequest& request) {
       features::ExtractTarget target;
       target.point = request.extract.point;
       target.point.layer = layer;
-      target.point.timestep = timestep;
+      if (timestep) {  // a timestep of the grid: its own noise level (t / 1000)
+        target.point.timestep = timestep;
+        target.point.sigma.reset();
+      }
       target.out_dir = request.out_dir / "features" / point_name(layer, timestep) / split;
       targets.push_back(target);
     }
