@@ -57,6 +57,53 @@ TEST(Report, ReadsTheEvaluatorsMetricsAndShowsTheBaseline) {
   fs::remove_all(dir);
 }
 
+// An oracle's features (a calibration backbone, named in the feature manifest) set the ceiling;
+// the constant predictor is the floor; runs are scored between them and charts mark both.
+TEST(Report, OraclesSetTheCeilingAndRunsAreScoredBetweenFloorAndCeiling) {
+  const auto dir = temp_dir("calibration");
+  const auto eval_of = [&](const std::string& name, const std::string& backbone,
+                           const std::string& temporal, double points_err, double auc30) {
+    fs::create_directories(dir / name);
+    const nlohmann::json metrics = {
+        {"run", {{"label", name}, {"dataset", "objects"}}},
+        {"feature_manifest", {{"identity", {{"backbone", backbone}, {"temporal", temporal}}}}},
+        {"points.err", points_err},
+        {"depth.abs_rel", 0.1},
+        {"camera.auc30", auc30},
+        {"baseline", {{"points.err", 0.6}, {"depth.abs_rel", 0.3}, {"camera.auc30", 0.0}}}};
+    write_file_atomically(dir / name / "metrics.json", metrics.dump());
+    return load_run(dir / name);
+  };
+  const std::vector<RunResult> runs = {
+      eval_of("vit", "random-vit", "video", 0.5, 0.1),
+      eval_of("ceiling", "oracle-points", "video", 0.2, 0.5),
+      eval_of("per-frame", "oracle-points", "per-frame", 0.4, 0.0)};
+  EXPECT_FALSE(runs[0].calibration);
+  EXPECT_TRUE(runs[1].ceiling);
+  EXPECT_TRUE(runs[2].calibration);
+  EXPECT_FALSE(runs[2].ceiling);  // sees frames alone: not the ceiling
+
+  const auto points = floor_and_ceiling(runs, "objects", "points.err", false);
+  EXPECT_DOUBLE_EQ(points.floor, 0.6);
+  EXPECT_DOUBLE_EQ(points.ceiling, 0.2);
+  EXPECT_EQ(points.ceiling_label, "ceiling");
+  EXPECT_DOUBLE_EQ(awareness_score(0.5, points), 0.25);
+  EXPECT_TRUE(
+      std::isnan(awareness_score(0.1, floor_and_ceiling(runs, "objects", "depth.delta1", true))));
+
+  // Oracles are never the bold "best probe"; random-vit is, although the ceiling beats it.
+  EXPECT_THAT(markdown_table(runs, true), HasSubstr("| objects | vit | **0.500** |"));
+  EXPECT_THAT(markdown_table(runs, true), HasSubstr("| objects | ceiling (oracle) | 0.200 |"));
+  write_report(runs, dir / "report", {});
+  const auto md = read_file(dir / "report" / "metrics.md");
+  EXPECT_THAT(md, HasSubstr("between floor and ceiling"));
+  EXPECT_THAT(md, HasSubstr("| objects | vit | 0.25 | 1.00 | 0.20 | 0.48 |"));
+  const auto html = read_file(dir / "report" / "index.html");
+  EXPECT_THAT(html, HasSubstr("ceiling: ceiling 0.200"));
+  EXPECT_THAT(html, HasSubstr("floor: constant 0.600"));
+  fs::remove_all(dir);
+}
+
 // A run of the paper's protocol on the authors' CO3Dv2 WAN2.1-14B features: the paper's metrics
 // table shows it next to the paper's published row; a run of another preset gets no such row.
 TEST(Report, PaperComparableRunsStandNextToThePublishedRow) {

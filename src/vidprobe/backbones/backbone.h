@@ -42,6 +42,17 @@ struct FeatureMaps {
   torch::Tensor frame_index = {};
 };
 
+// A clip's exact geometry at the ground truth's resolution, as the extractor stores it. Only
+// calibration backbones (the oracles of oracles.h, never a model) are handed it.
+struct ClipTruth {
+  torch::Tensor depth;       // (T, H, W) float, camera-frame z; 0 where not valid
+  torch::Tensor valid;       // (T, H, W) bool
+  torch::Tensor extrinsics;  // (T, 3, 4) float, camera-from-world (OpenCV)
+  torch::Tensor intrinsics;  // (T, 3, 3) float, at H x W
+  // The frames at `frames` (int64 indices), in that order.
+  ClipTruth select(const torch::Tensor& frames) const;
+};
+
 class Backbone {
  public:
   virtual ~Backbone() = default;
@@ -62,6 +73,13 @@ class Backbone {
     return out;
   }
   virtual void to(torch::Device device, torch::Dtype dtype) = 0;
+
+  // Calibration backbones compute their features from the clip's ground truth: they return true
+  // here and implement extract_from_truth, which the extractor then calls instead of extract_many.
+  virtual bool reads_truth() const { return false; }
+  virtual std::vector<FeatureMaps> extract_from_truth(const torch::Tensor& clip,
+                                                      const ClipTruth& truth,
+                                                      const std::vector<ExtractionPoint>& points);
 };
 
 struct BackboneOptions {

@@ -4,6 +4,7 @@
 
 #include "vidprobe/backbones/baselines.h"
 #include "vidprobe/backbones/dinov2.h"
+#include "vidprobe/backbones/oracles.h"
 #include "vidprobe/backbones/vggt.h"
 #include "vidprobe/backbones/videomae.h"
 #include "vidprobe/backbones/videomaev2.h"
@@ -20,6 +21,16 @@ const std::vector<BackboneInfo>& registered_backbones() {
       {"random-vit", "random-vit",
        "DINOv2-layout ViT-S/8, 6 blocks, fixed random weights: architecture without training",
        false, make_random_vit_backbone},
+      {"oracle-depth", "oracle",
+       "Calibration, not a model: each frame's exact depth and camera rays (no cross-frame "
+       "geometry); the ceiling for depth",
+       false, [](const BackboneOptions& o) { return make_oracle_backbone(false, o); },
+       oracle_option_keys(), /*calibration=*/true},
+      {"oracle-points", "oracle",
+       "Calibration, not a model: oracle-depth plus the exact point map in the first frame's "
+       "camera frame (cross-view geometry); the ceiling",
+       false, [](const BackboneOptions& o) { return make_oracle_backbone(true, o); },
+       oracle_option_keys(), /*calibration=*/true},
       {"dinov2-vits14", "dinov2", "DINOv2 ViT-S/14 (facebook/dinov2-small), per frame", true,
        dinov2_factory("dinov2-vits14"), dinov2_option_keys()},
       {"dinov2-vitb14", "dinov2", "DINOv2 ViT-B/14 (facebook/dinov2-base), per frame", true,
@@ -94,6 +105,12 @@ const std::vector<BackboneInfo>& registered_backbones() {
   return registry;
 }
 
+const BackboneInfo* lookup_backbone(const std::string& name) {
+  for (const auto& info : registered_backbones())
+    if (info.name == name) return &info;
+  return nullptr;
+}
+
 const BackboneInfo& find_backbone(const std::string& name) {
   std::string known;
   for (const auto& info : registered_backbones()) {
@@ -101,25 +118,6 @@ const BackboneInfo& find_backbone(const std::string& name) {
     known += (known.empty() ? "" : ", ") + info.name;
   }
   throw Error("unknown backbone '" + name + "'; known backbones: " + known);
-}
-
-torch::Dtype compute_dtype_from_name(const std::string& name, const std::string& what) {
-  if (name == "fp32") return torch::kFloat32;
-  if (name == "bf16") return torch::kBFloat16;
-  if (name == "fp16") return torch::kFloat16;
-  throw Error(what + " must be fp32, bf16 or fp16; got '" + name + "'");
-}
-
-void require_known_extra_options(const std::string& backbone,
-                                 const std::map<std::string, std::string>& extra,
-                                 const std::vector<std::string>& known) {
-  for (const auto& [key, value] : extra) {
-    if (std::find(known.begin(), known.end(), key) != known.end()) continue;
-    std::string list;
-    for (const auto& k : known) list += (list.empty() ? "" : ", ") + k;
-    throw Error("backbone '" + backbone + "' has no option '" + key + "' (--backbone-opt " + key +
-                "=" + value + "); " + (known.empty() ? "it takes none" : "it takes: " + list));
-  }
 }
 
 std::unique_ptr<Backbone> create_backbone(const std::string& name, const BackboneOptions& options) {

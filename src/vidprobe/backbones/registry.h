@@ -16,11 +16,16 @@ struct BackboneInfo {
   bool needs_weights = true;  // false for the built-in baselines
   std::function<std::unique_ptr<Backbone>(const BackboneOptions&)> create;
   std::vector<std::string> options = {};  // the --backbone-opt keys it takes
+  // A calibration instrument computed from the ground truth (oracles.h), never a model: reports
+  // use it as the ceiling of a benchmark, not as a competitor.
+  bool calibration = false;
 };
 
 const std::vector<BackboneInfo>& registered_backbones();
 // Throws vidprobe::Error listing the known names when name is unknown.
 const BackboneInfo& find_backbone(const std::string& name);
+// nullptr when no backbone has that name (e.g. features imported from elsewhere).
+const BackboneInfo* lookup_backbone(const std::string& name);
 std::unique_ptr<Backbone> create_backbone(const std::string& name, const BackboneOptions& options);
 
 }  // namespace vidprobe::backbones

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <future>
 #include <numeric>
+#include <optional>
 
 #include "vidprobe/backbones/registry.h"
 #include "vidprobe/core/error.h"
@@ -68,17 +69,23 @@ nlohmann::json cache_identity(const ExtractOptions& o, const backbones::Backbone
 }
 
 // Features of one clip at every point, one map per frame each, aligned with the clip's frame order.
+// `truth` is handed only to calibration backbones (reads_truth); it follows the frames they see.
 std::vector<backbones::FeatureMaps> run_backbone(
-    backbones::Backbone& backbone, const torch::Tensor& clip,
+    backbones::Backbone& backbone, const torch::Tensor& clip, const backbones::ClipTruth& truth,
     const std::vector<backbones::ExtractionPoint>& points, const std::string& temporal,
     std::uint64_t seed) {
-  if (temporal == "video") return backbone.extract_many(clip, points);
+  const auto feed = [&](const std::optional<torch::Tensor>& frames) {
+    const auto input = frames ? clip.index_select(0, frames->to(clip.device())) : clip;
+    if (!backbone.reads_truth()) return backbone.extract_many(input, points);
+    return backbone.extract_from_truth(input, frames ? truth.select(*frames) : truth, points);
+  };
+  if (temporal == "video") return feed(std::nullopt);
   std::vector<backbones::FeatureMaps> out(points.size());
   if (temporal == "per-frame") {
     // Every frame alone: each gets a map of its own (no frame_index).
     std::vector<std::vector<torch::Tensor>> per_point(points.size());
     for (int64_t t = 0; t < clip.size(0); ++t) {
-      auto maps = backbone.extract_many(clip.slice(0, t, t + 1), points);
+      auto maps = feed(torch::tensor({t}, torch::kLong));
       for (std::size_t p = 0; p < points.size(); ++p) per_point[p].push_back(maps[p].features);
     }
     for (std::size_t p = 0; p < points.size(); ++p) out[p].features = torch::cat(per_point[p], 0);
@@ -89,7 +96,7 @@ std::vector<backbones::FeatureMaps> run_backbone(
   auto generator = at::make_generator<at::CPUGeneratorImpl>(seed);
   auto order = torch::randperm(clip.size(0), generator, torch::kLong);
   const auto inverse = torch::argsort(order);
-  auto maps = backbone.extract_many(clip.index_select(0, order.to(clip.device())), points);
+  auto maps = feed(order);
   for (std::size_t p = 0; p < points.size(); ++p) {
     out[p].features = maps[p].features.index_select(0, inverse.to(maps[p].features.device()));
     if (maps[p].frame_index.defined())
@@ -245,7 +252,9 @@ std::vector<ExtractSummary> extract_features_at(const ExtractOptions& options,
         // No autograd bookkeeping at all (less dispatch work per kernel), as
         // torch.inference_mode().
         c10::InferenceMode inference;
-        features = run_backbone(*backbone, inputs.backbone_input.to(device), wanted,
+        const backbones::ClipTruth truth{inputs.depth, inputs.valid, inputs.extrinsics,
+                                         inputs.intrinsics};
+        features = run_backbone(*backbone, inputs.backbone_input.to(device), truth, wanted,
                                 options.temporal, options.seed + stable_hash(clip.id));
       }
       for (std::size_t m = 0; m < missing.size(); ++m) {

@@ -7,6 +7,7 @@
 #include <set>
 #include <sstream>
 
+#include "vidprobe/backbones/registry.h"
 #include "vidprobe/core/atomic_file.h"
 #include "vidprobe/core/error.h"
 #include "vidprobe/report/paper_results.h"
@@ -46,7 +47,7 @@ std::set<std::pair<std::size_t, std::string>> best_cells(const std::vector<RunRe
     for (const auto& column : default_columns()) {
       std::optional<std::size_t> winner;
       for (std::size_t i = 0; i < runs.size(); ++i) {
-        if (runs[i].dataset != dataset) continue;
+        if (runs[i].dataset != dataset || runs[i].calibration) continue;
         const double v = value_or_nan(runs[i].metrics, column.key);
         if (!std::isfinite(v)) continue;
         const double w = winner ? value_or_nan(runs[*winner].metrics, column.key) : NAN;
@@ -147,11 +148,121 @@ RunResult load_run(const fs::path& eval_dir) {
     if (identity.is_object()) {
       run.backbone = identity.value("backbone", std::string());
       run.dataset_kind = identity.value("dataset_kind", std::string());
+      const auto* registered = backbones::lookup_backbone(run.backbone);
+      run.calibration = registered && registered->calibration;
+      run.ceiling = run.calibration && identity.value("temporal", "video") == "video";
     }
   }
   require(!run.metrics.empty(), "'" + path.string() + "' holds no numeric metrics");
   return run;
 }
+
+FloorCeiling floor_and_ceiling(const std::vector<RunResult>& runs, const std::string& dataset,
+                               const std::string& metric_key, bool higher_is_better) {
+  FloorCeiling scale;
+  for (const auto& run : runs) {
+    if (run.dataset != dataset) continue;
+    if (!std::isfinite(scale.floor)) scale.floor = value_or_nan(run.baseline, metric_key);
+    const double v = value_or_nan(run.metrics, metric_key);
+    if (!run.ceiling || !std::isfinite(v)) continue;
+    if (!std::isfinite(scale.ceiling) ||
+        (higher_is_better ? v > scale.ceiling : v < scale.ceiling)) {
+      scale.ceiling = v;
+      scale.ceiling_label = run.label;
+    }
+  }
+  return scale;
+}
+
+double awareness_score(double value, const FloorCeiling& scale) {
+  const double span = scale.ceiling - scale.floor;
+  if (!std::isfinite(value) || !std::isfinite(span) ||
+      std::abs(span) <= 1e-9 * std::max(1.0, std::abs(scale.floor)))
+    return NAN;
+  return (value - scale.floor) / span;
+}
+
+namespace {
+
+// The three readouts of the paper, one metric each, for the floor-to-ceiling table.
+const std::vector<MetricColumn>& score_columns() {
+  static const std::vector<MetricColumn> columns = {{"points.err", "points", false},
+                                                    {"depth.abs_rel", "depth", false},
+                                                    {"camera.auc30", "camera", true}};
+  return columns;
+}
+
+struct ScoreRow {
+  std::string dataset, label;
+  std::vector<double> scores;  // one per score column, then their mean
+};
+
+// Every run of a dataset that has both a floor and a ceiling, scored on the three readouts.
+std::vector<ScoreRow> score_rows(const std::vector<RunResult>& runs) {
+  std::vector<ScoreRow> rows;
+  for (const auto& run : runs) {
+    ScoreRow row{run.dataset, run.label, {}};
+    double sum = 0;
+    int count = 0;
+    for (const auto& column : score_columns()) {
+      const auto scale = floor_and_ceiling(runs, run.dataset, column.key, column.higher_is_better);
+      const double score = awareness_score(value_or_nan(run.metrics, column.key), scale);
+      row.scores.push_back(score);
+      if (std::isfinite(score)) sum += score, ++count;
+    }
+    if (count == 0) continue;
+    row.scores.push_back(count == static_cast<int>(score_columns().size()) ? sum / count : NAN);
+    rows.push_back(row);
+  }
+  return rows;
+}
+
+std::string format_score(double score) {
+  if (!std::isfinite(score)) return "–";
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2f", score);
+  return buf;
+}
+
+constexpr const char* kScoreExplanation =
+    "0 = the constant predictor (floor), 1 = the oracle that is fed the exact geometry of whole "
+    "clips (ceiling), per readout (point error, depth AbsRel, camera AUC@30), with the same probe "
+    "and training budget. A score near 0 means the probe reads no more 3D out of these features "
+    "than the mean training GT gives; the gap to 1 is the 3D this probe could read out of exact "
+    "geometry but not out of these features.";
+
+std::string score_markdown(const std::vector<RunResult>& runs) {
+  const auto rows = score_rows(runs);
+  if (rows.empty()) return "";
+  std::ostringstream md;
+  md << "\n## 3D awareness between floor and ceiling\n\n" << kScoreExplanation << "\n\n";
+  md << "| dataset | features | points | depth | camera | mean |\n|---|---|---:|---:|---:|---:|\n";
+  for (const auto& row : rows) {
+    md << "| " << row.dataset << " | " << row.label << " |";
+    for (const double score : row.scores) md << " " << format_score(score) << " |";
+    md << "\n";
+  }
+  return md.str();
+}
+
+std::string score_html(const std::vector<RunResult>& runs) {
+  const auto rows = score_rows(runs);
+  if (rows.empty()) return "";
+  std::ostringstream html;
+  html << "<h2>3D awareness between floor and ceiling</h2><p>" << html_escape(kScoreExplanation)
+       << "</p><table><tr><th>dataset</th><th>features</th><th>points</th><th>depth</th>"
+          "<th>camera</th><th>mean</th></tr>";
+  for (const auto& row : rows) {
+    html << "<tr><td>" << html_escape(row.dataset) << "</td><td>" << html_escape(row.label)
+         << "</td>";
+    for (const double score : row.scores) html << "<td>" << format_score(score) << "</td>";
+    html << "</tr>";
+  }
+  html << "</table>";
+  return html.str();
+}
+
+}  // namespace
 
 std::string markdown_table(const std::vector<RunResult>& runs, bool include_baselines) {
   const auto best = best_cells(runs);
@@ -167,7 +278,7 @@ std::string markdown_table(const std::vector<RunResult>& runs, bool include_base
         md << " *" << format_value(run.baseline, column.key) << "* |";
       md << "\n";
     }
-    md << "| " << run.dataset << " | " << run.label << " |";
+    md << "| " << run.dataset << " | " << run.label << (run.calibration ? " (oracle)" : "") << " |";
     for (const auto& column : default_columns()) {
       const auto text = format_value(run.metrics, column.key);
       md << " " << (best.count({i, column.key}) ? "**" + text + "**" : text) << " |";
@@ -288,10 +399,12 @@ void write_report(const std::vector<RunResult>& runs, const fs::path& out_dir,
   md << "# " << options.title << "\n\n";
   if (!options.notes_markdown.empty()) md << options.notes_markdown << "\n\n";
   md << table
-     << "\nBold: best probe per dataset and column (the constant predictor may still beat it). "
+     << "\nBold: best probe per dataset and column, oracle rows excluded (the constant "
+        "predictor may still beat it). "
         "Italic rows: the constant predictor (mean of "
         "the normalised training GT), the floor a probe must clearly beat. These are vidprobe's "
-        "metrics (VGGT's evaluation conventions); the paper's follow.\n";
+        "metrics (VGGT's evaluation conventions); the paper's follow.\n"
+     << score_markdown(runs);
   if (const auto paper = paper_markdown_table(runs); !paper.empty())
     md << "\n## The paper's metrics\n\nAs the authors compute them (docs/protocol.md): point "
           "error = GT-confidence-weighted distance after a Sim(3) fitted on the most confident "
@@ -336,17 +449,17 @@ void write_report(const std::vector<RunResult>& runs, const fs::path& out_dir,
       html << "</tr>";
     }
     html << "<tr><td>" << html_escape(run.dataset) << "</td><td>" << html_escape(run.label)
-         << "</td>";
+         << (run.calibration ? " (oracle)" : "") << "</td>";
     for (const auto& column : default_columns()) {
       const auto text = format_value(run.metrics, column.key);
       html << "<td>" << (best.count({i, column.key}) ? "<b>" + text + "</b>" : text) << "</td>";
     }
     html << "</tr>";
   }
-  html << "</table><p>Bold: best probe per dataset and column (the constant predictor may still "
-          "beat it). Grey rows: the constant (mean GT) "
+  html << "</table><p>Bold: best probe per dataset and column, oracle rows excluded (the "
+          "constant predictor may still beat it). Grey rows: the constant (mean GT) "
           "predictor. vidprobe's metrics (VGGT's evaluation conventions).</p>";
-  html << paper_html_table(runs);
+  html << score_html(runs) << paper_html_table(runs);
   for (const auto& dataset : datasets) {
     html << "<h2>" << html_escape(dataset) << "</h2><div class='charts'>";
     for (const auto& column : default_columns()) {
@@ -359,7 +472,11 @@ void write_report(const std::vector<RunResult>& runs, const fs::path& out_dir,
           bars.push_back({"constant", value_or_nan(run.baseline, column.key), true});
           break;
         }
-      if (!bars.empty()) html << svg_bar_chart(column.title, bars, column.higher_is_better);
+      const auto scale = floor_and_ceiling(runs, dataset, column.key, column.higher_is_better);
+      const std::vector<ReferenceLine> lines = {
+          {"floor: constant", scale.floor, "#777777"},
+          {"ceiling: " + scale.ceiling_label, scale.ceiling, "#1b9e3a"}};
+      if (!bars.empty()) html << svg_bar_chart(column.title, bars, column.higher_is_better, lines);
     }
     html << "</div>";
     for (const auto& run : runs) {

@@ -1,6 +1,7 @@
 #pragma once
 // The human- and machine-readable results of a set of probe runs: a comparison table (Markdown,
 // CSV, JSON) and an HTML page with bar charts and the evaluator's pictures.
+#include <cmath>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -19,7 +20,23 @@ struct RunResult {
   // backbone and dataset kind of its features (to find the paper's row for the same pair).
   bool paper_comparable = false;
   std::string backbone, dataset_kind;
+  // Features of a calibration backbone (an oracle fed the exact geometry), never a competitor: not
+  // bolded as the best probe. Seeing whole clips, it is a candidate for the benchmark's ceiling.
+  bool calibration = false;
+  bool ceiling = false;
 };
+
+// Where a metric's floor (the constant predictor) and ceiling (the best ceiling run) lie for one
+// dataset; NaN where the runs give none.
+struct FloorCeiling {
+  double floor = NAN, ceiling = NAN;
+  std::string ceiling_label;
+};
+FloorCeiling floor_and_ceiling(const std::vector<RunResult>& runs, const std::string& dataset,
+                               const std::string& metric_key, bool higher_is_better);
+// (value - floor) / (ceiling - floor): 0 at the constant predictor, 1 at the ceiling; NaN when
+// either is missing or they coincide.
+double awareness_score(double value, const FloorCeiling& scale);
 
 struct MetricColumn {
   std::string key;  // flattened metrics.json key

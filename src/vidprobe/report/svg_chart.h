@@ -11,9 +11,18 @@ struct Bar {
   bool highlight = false;  // e.g. the constant baseline, drawn in grey
 };
 
-// A horizontal bar chart with value labels; arrow in the title says which direction is better.
+// A value marked across every bar as a dashed vertical line, e.g. a benchmark's floor (the
+// constant predictor) and ceiling (the best oracle).
+struct ReferenceLine {
+  std::string label;
+  double value;
+  std::string colour;
+};
+
+// A horizontal bar chart with value labels; the title says which direction is better.
 std::string svg_bar_chart(const std::string& title, const std::vector<Bar>& bars,
-                          bool higher_is_better, int width = 460);
+                          bool higher_is_better, const std::vector<ReferenceLine>& lines = {},
+                          int width = 460);
 
 std::string html_escape(const std::string& text);
 

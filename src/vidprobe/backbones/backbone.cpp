@@ -1,0 +1,38 @@
+#include "vidprobe/backbones/backbone.h"
+
+#include <algorithm>
+
+#include "vidprobe/core/error.h"
+
+namespace vidprobe::backbones {
+
+ClipTruth ClipTruth::select(const torch::Tensor& frames) const {
+  const auto at = [&](const torch::Tensor& t) { return t.index_select(0, frames.to(t.device())); };
+  return {at(depth), at(valid), at(extrinsics), at(intrinsics)};
+}
+
+std::vector<FeatureMaps> Backbone::extract_from_truth(const torch::Tensor&, const ClipTruth&,
+                                                      const std::vector<ExtractionPoint>&) {
+  throw Error("backbone '" + name() + "' does not read ground truth");
+}
+
+torch::Dtype compute_dtype_from_name(const std::string& name, const std::string& what) {
+  if (name == "fp32") return torch::kFloat32;
+  if (name == "bf16") return torch::kBFloat16;
+  if (name == "fp16") return torch::kFloat16;
+  throw Error(what + " must be fp32, bf16 or fp16; got '" + name + "'");
+}
+
+void require_known_extra_options(const std::string& backbone,
+                                 const std::map<std::string, std::string>& extra,
+                                 const std::vector<std::string>& known) {
+  for (const auto& [key, value] : extra) {
+    if (std::find(known.begin(), known.end(), key) != known.end()) continue;
+    std::string list;
+    for (const auto& k : known) list += (list.empty() ? "" : ", ") + k;
+    throw Error("backbone '" + backbone + "' has no option '" + key + "' (--backbone-opt " + key +
+                "=" + value + "); " + (known.empty() ? "it takes none" : "it takes: " + list));
+  }
+}
+
+}  // namespace vidprobe::backbones
