@@ -262,11 +262,13 @@ Clip read_synthetic_clip(const fs::path& clip_dir) {
       frame.valid = ImageU8(camera.width, camera.height, 1);
       for (std::size_t p = 0; p < mask.pixels.size(); ++p) {
         const std::uint8_t m = mask.pixels[p];
-        require(m == 0 || m == 255, "mask " + quoted(mask_path) + " has a value other than 0/255");
+        require(m == 0 || m == 255,
+                [&] { return "mask " + quoted(mask_path) + " has a value other than 0/255"; });
         const float z = frame.depth.pixels[p];
-        require(std::isfinite(z) && z >= 0 && ((m != 0) == (z > 0)),
-                "depth file " + quoted(depth_path) + " disagrees with mask " + quoted(mask_path) +
-                    " at pixel " + std::to_string(p));
+        require(std::isfinite(z) && z >= 0 && ((m != 0) == (z > 0)), [&] {
+          return "depth file " + quoted(depth_path) + " disagrees with mask " + quoted(mask_path) +
+                 " at pixel " + std::to_string(p);
+        });
         frame.valid.pixels[p] = m ? 1 : 0;
       }
     }

@@ -177,16 +177,19 @@ CacheWriter::CacheWriter(fs::path dir, nlohmann::json identity, int64_t feature_
                {"clips", nlohmann::json::array()}};
 }
 
-bool CacheWriter::reuse(const std::string& clip_id) {
+bool CacheWriter::holds(const std::string& clip_id) const {
   const auto path = dir_ / "clips" / (clip_id + ".safetensors");
   if (!fs::exists(path)) return false;
   try {
     const auto existing = SafetensorsFile::open(path);  // validates the whole layout
-    if (!existing.metadata().count("identity") || existing.metadata().at("identity") != identity_)
-      return false;
+    return existing.metadata().count("identity") && existing.metadata().at("identity") == identity_;
   } catch (const Error&) {
     return false;  // a damaged shard is recomputed, never trusted
   }
+}
+
+bool CacheWriter::reuse(const std::string& clip_id) {
+  if (!holds(clip_id)) return false;
   done_.push_back(clip_id);
   write_manifest();
   return true;

@@ -64,6 +64,8 @@ class CacheWriter {
   // True when the clip's shard exists with this identity (a damaged one does not count); the
   // clip is then recorded as done.
   bool reuse(const std::string& clip_id);
+  // The check of reuse() alone, recording nothing (safe from a loader thread).
+  bool holds(const std::string& clip_id) const;
   // Stamps the identity into the shard's metadata, writes it atomically and records the clip.
   void write(FeatureShard shard);
   const std::filesystem::path& dir() const { return dir_; }
