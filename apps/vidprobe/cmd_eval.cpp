@@ -50,7 +50,9 @@ void register_eval(CLI::App& app) {
       ->required();
   cmd->add_option("--out", request->out_dir, "Output directory (default: <run>/eval)");
   cmd->add_option("--device", request->device, "cpu | cuda | cuda:N")->capture_default_str();
-  cmd->add_option("--batch", request->batch_size, "Clips per forward pass")->capture_default_str();
+  cmd->add_option("--batch", request->batch_size, "Clips per forward pass")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   cmd->add_option("--visualize", request->visualize, "Clips that get a depth PNG and a PLY")
       ->capture_default_str();
   cmd->add_option("--chamfer-points", request->chamfer_points,

@@ -105,7 +105,8 @@ void register_render(CLI::App& app) {
   cmd->add_option("--family", options->family,
                   "Scene family: objects (CO3D-like) or scenes (DL3DV-like)")
       ->check(CLI::IsMember({"objects", "scenes"}));
-  cmd->add_option("--clips", options->clips, "Number of clips (ids <family>_00000 ...)");
+  cmd->add_option("--clips", options->clips, "Number of clips (ids <family>_00000 ...)")
+      ->check(CLI::PositiveNumber);
   cmd->add_option("--frames", options->frames, "Frames per clip")->check(CLI::Range(1, 100000));
   cmd->add_option("--size", options->size, "Square image size in pixels")
       ->check(CLI::Range(8, 8192));

@@ -29,10 +29,14 @@ void register_sweep(CLI::App& app) {
                   "vidfm3d (default: the paper's extraction and probe, docs/protocol.md) | "
                   "vidprobe (vidprobe's earlier probe, extraction as given)")
       ->check(CLI::IsMember(probe::probe_preset_names()));
-  cmd->add_option("--epochs", *epochs, "Training epochs per probe (overrides the config)");
-  cmd->add_option("--steps", *steps, "Training steps per probe (overrides the config)");
-  cmd->add_option("--batch", *batch, "Clips per batch (overrides the config)");
-  cmd->add_option("--lr", *lr, "Peak learning rate (overrides the config)");
+  cmd->add_option("--epochs", *epochs, "Training epochs per probe (overrides the config)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--steps", *steps, "Training steps per probe (overrides the config)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--batch", *batch, "Clips per batch (overrides the config)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--lr", *lr, "Peak learning rate (overrides the config)")
+      ->check(CLI::PositiveNumber);
   cmd->add_flag("--no-global-attention", request->overrides.no_global_attention,
                 "Ablation: probes with frame attention only");
   cmd->add_option("--device", request->device, "cpu | cuda | cuda:N (extraction and probes)")

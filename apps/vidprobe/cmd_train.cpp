@@ -22,7 +22,8 @@ void register_train(CLI::App& app) {
   cmd->add_option("--features", request->features_dir, "Feature cache of the training clips")
       ->required();
   cmd->add_option("--val-features", request->val_features_dir, "Feature cache of validation clips");
-  cmd->add_option("--holdout", *holdout, "Fraction of the training clips held out for validation");
+  cmd->add_option("--holdout", *holdout, "Fraction of the training clips held out for validation")
+      ->check(CLI::Range(0.0, 1.0));
   cmd->add_option("--train-fraction", *train_fraction,
                   "Train on this fraction of the training clips (seeded, nested across fractions)");
   cmd->add_option("--preset", *preset,
@@ -35,14 +36,19 @@ void register_train(CLI::App& app) {
                   "config file and flags override its preset)")
       ->capture_default_str();
   cmd->add_option("--vggt-depth", *vggt_depth,
-                  "--model vggt-from-features: alternating blocks (default 4; VGGT-1B has 24)");
+                  "--model vggt-from-features: alternating blocks (default 4; VGGT-1B has 24)")
+      ->check(CLI::PositiveNumber);
   cmd->add_option("--out", request->run_dir, "Run directory")->required();
   cmd->add_option("--config", request->config_file,
                   "Probe configuration (JSON; keys as in src/vidprobe/probe/probe_config.h)");
-  cmd->add_option("--epochs", *epochs, "Training epochs (overrides the config; clears its steps)");
-  cmd->add_option("--steps", *steps, "Training steps (overrides the config; clears its epochs)");
-  cmd->add_option("--batch", *batch, "Clips per batch (overrides the config)");
-  cmd->add_option("--lr", *lr, "Peak learning rate (overrides the config)");
+  cmd->add_option("--epochs", *epochs, "Training epochs (overrides the config; clears its steps)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--steps", *steps, "Training steps (overrides the config; clears its epochs)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--batch", *batch, "Clips per batch (overrides the config)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--lr", *lr, "Peak learning rate (overrides the config)")
+      ->check(CLI::PositiveNumber);
   cmd->add_option("--seed", *seed, "Seed of initialisation and batch order (overrides the config)");
   cmd->add_option(
          "--val-views", request->overrides.val_views,

@@ -69,13 +69,16 @@ std::shared_ptr<ExtractionFlags> add_extraction_options(CLI::App& cmd, features:
   cmd.add_option("--data", x.dataset_root, "Dataset root")->required();
   cmd.add_option("--data-kind", x.dataset_kind, "synthetic | co3d | dl3dv")->capture_default_str();
   cmd.add_option("--train-ratio", x.train_ratio, "Fraction of sequences in the train split")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 1.0));
   cmd.add_option("--frames", x.frames, "Frames per clip fed to the backbone (the paper: 4)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   cmd.add_option("--probe-frames", x.probe_frames,
                  "Frames kept for the probe, evenly spaced, after the backbone saw all --frames "
                  "(e.g. WAN: --frames 17 --probe-frames 4); 0 = all")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
   cmd.add_option("--sampling", x.sampling, "uniform | random | strided")->capture_default_str();
   cmd.add_option("--gt-size", flags->gt_size,
                  "Ground truth H (the width follows the backbone input's aspect ratio) or HxW; "

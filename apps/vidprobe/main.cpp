@@ -30,7 +30,10 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    // --help and --version end well; every other usage error (unknown flag, a value outside its
+    // range) is exit status 2, as documented, whatever CLI11's own code for it.
+    const int status = app.exit(e);
+    return status == 0 ? 0 : 2;
   } catch (const vidprobe::Error& e) {
     std::cerr << "vidprobe: error: " << e.what() << "\n";
     return 1;

@@ -1,0 +1,47 @@
+// Numeric flags are checked once, at the command line, before any work starts: a value outside
+// its range is a usage error (exit status 2) naming the flag, never silently replaced by a default
+// (`train --steps 0` used to run the config's 10,000 steps).
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include "test_support.h"
+#include "vidprobe/core/atomic_file.h"
+
+namespace vidprobe {
+namespace {
+namespace fs = std::filesystem;
+
+TEST(UsageCli, OutOfRangeNumbersAreUsageErrorsNamingTheFlag) {
+  const auto dir = fs::temp_directory_path() / ("vidprobe_usage_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  const auto log = dir / "log.txt";
+  const std::string train = "train --features /nonexistent --out '" + (dir / "run").string() + "'";
+  const std::string extract =
+      "extract --backbone pixels --data /nonexistent --out '" + (dir / "feats").string() + "'";
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {train + " --steps 0", "--steps"},
+      {train + " --steps -5", "--steps"},
+      {train + " --epochs 0", "--epochs"},
+      {train + " --batch 0", "--batch"},
+      {train + " --lr -0.001", "--lr"},
+      {train + " --holdout 1.5", "--holdout"},
+      {train + " --model vggt-from-features --vggt-depth 0", "--vggt-depth"},
+      {"sweep --backbone pixels --data /nonexistent --layers 0 --out x --steps 0", "--steps"},
+      {"eval --run /nonexistent --features /nonexistent --batch 0", "--batch"},
+      {"render --family objects --clips 0 --out '" + (dir / "data").string() + "'", "--clips"},
+      {extract + " --frames 0", "--frames"},
+      {extract + " --probe-frames -1", "--probe-frames"},
+      {extract + " --train-ratio 2", "--train-ratio"},
+  };
+  for (const auto& [arguments, flag] : cases) {
+    EXPECT_EQ(test_support::run_vidprobe(arguments, log), 2) << arguments << "\n" << read_file(log);
+    EXPECT_NE(read_file(log).find(flag), std::string::npos) << arguments << "\n" << read_file(log);
+  }
+  EXPECT_FALSE(fs::exists(dir / "run"));
+  EXPECT_FALSE(fs::exists(dir / "data"));
+  EXPECT_EQ(test_support::run_vidprobe("--help", log), 0);
+  fs::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace vidprobe
