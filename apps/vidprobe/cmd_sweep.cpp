@@ -3,6 +3,7 @@
 
 #include "commands.h"
 #include "extract_options.h"
+#include "probe_options.h"
 #include "vidprobe/probe/sweep.h"
 
 namespace vidprobe::cli {
@@ -14,10 +15,6 @@ void register_sweep(CLI::App& app) {
   auto layers = std::make_shared<std::string>();
   auto timesteps = std::make_shared<std::string>();
   auto preset = std::make_shared<std::string>();
-  auto epochs = std::make_shared<int>(0);
-  auto steps = std::make_shared<std::int64_t>(0);
-  auto batch = std::make_shared<int>(0);
-  auto lr = std::make_shared<double>(0);
   auto& x = request->extract;
   auto flags = add_extraction_options(*cmd, x, /*with_preset=*/false);
   cmd->add_option("--layers", *layers, "Comma-separated blocks, e.g. 3,6,9")->required();
@@ -29,14 +26,7 @@ void register_sweep(CLI::App& app) {
                   "vidfm3d (default: the paper's extraction and probe, docs/protocol.md) | "
                   "vidprobe (vidprobe's earlier probe, extraction as given)")
       ->check(CLI::IsMember(probe::probe_preset_names()));
-  cmd->add_option("--epochs", *epochs, "Training epochs per probe (overrides the config)")
-      ->check(CLI::PositiveNumber);
-  cmd->add_option("--steps", *steps, "Training steps per probe (overrides the config)")
-      ->check(CLI::PositiveNumber);
-  cmd->add_option("--batch", *batch, "Clips per batch (overrides the config)")
-      ->check(CLI::PositiveNumber);
-  cmd->add_option("--lr", *lr, "Peak learning rate (overrides the config)")
-      ->check(CLI::PositiveNumber);
+  add_training_overrides(*cmd, request->overrides, " per probe");
   cmd->add_flag("--no-global-attention", request->overrides.no_global_attention,
                 "Ablation: probes with frame attention only");
   cmd->add_option("--device", request->device, "cpu | cuda | cuda:N (extraction and probes)")
@@ -51,10 +41,6 @@ void register_sweep(CLI::App& app) {
     if (!timesteps->empty()) request->timesteps = probe::parse_int_list(*timesteps, "--timesteps");
     request->extract.device = request->device;
     if (!preset->empty()) request->overrides.preset = *preset;
-    if (*epochs > 0) request->overrides.epochs = *epochs;
-    if (*steps > 0) request->overrides.steps = *steps;
-    if (*batch > 0) request->overrides.batch_size = *batch;
-    if (*lr > 0) request->overrides.lr = *lr;
     const auto sweep = probe::run_sweep(*request);
     std::cout << "sweep: " << sweep.at("points").size() << " points; tables in "
               << (request->out_dir / "sweep.md").string() << "\n";

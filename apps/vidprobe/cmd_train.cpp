@@ -2,6 +2,7 @@
 #include <iostream>
 
 #include "commands.h"
+#include "probe_options.h"
 #include "vidprobe/core/progress.h"
 #include "vidprobe/probe/workflow.h"
 
@@ -11,10 +12,6 @@ void register_train(CLI::App& app) {
   auto* cmd = app.add_subcommand("train", "Train a shallow transformer probe on cached features");
   auto request = std::make_shared<probe::TrainRequest>();
   auto preset = std::make_shared<std::string>();
-  auto epochs = std::make_shared<int>(0);
-  auto steps = std::make_shared<std::int64_t>(0);
-  auto batch = std::make_shared<int>(0);
-  auto lr = std::make_shared<double>(0);
   auto seed = std::make_shared<std::int64_t>(-1);
   auto holdout = std::make_shared<double>(-1);
   auto train_fraction = std::make_shared<double>(-1);
@@ -41,14 +38,7 @@ void register_train(CLI::App& app) {
   cmd->add_option("--out", request->run_dir, "Run directory")->required();
   cmd->add_option("--config", request->config_file,
                   "Probe configuration (JSON; keys as in src/vidprobe/probe/probe_config.h)");
-  cmd->add_option("--epochs", *epochs, "Training epochs (overrides the config; clears its steps)")
-      ->check(CLI::PositiveNumber);
-  cmd->add_option("--steps", *steps, "Training steps (overrides the config; clears its epochs)")
-      ->check(CLI::PositiveNumber);
-  cmd->add_option("--batch", *batch, "Clips per batch (overrides the config)")
-      ->check(CLI::PositiveNumber);
-  cmd->add_option("--lr", *lr, "Peak learning rate (overrides the config)")
-      ->check(CLI::PositiveNumber);
+  add_training_overrides(*cmd, request->overrides);
   cmd->add_option("--seed", *seed, "Seed of initialisation and batch order (overrides the config)");
   cmd->add_option(
          "--val-views", request->overrides.val_views,
@@ -63,10 +53,6 @@ void register_train(CLI::App& app) {
   cmd->add_flag("--resume", request->resume, "Continue the run from its newest checkpoint");
   cmd->callback([=] {
     if (!preset->empty()) request->overrides.preset = *preset;
-    if (*epochs > 0) request->overrides.epochs = *epochs;
-    if (*steps > 0) request->overrides.steps = *steps;
-    if (*batch > 0) request->overrides.batch_size = *batch;
-    if (*lr > 0) request->overrides.lr = *lr;
     if (*seed >= 0) request->overrides.seed = static_cast<std::uint64_t>(*seed);
     if (*holdout >= 0) request->overrides.holdout = *holdout;
     if (*train_fraction >= 0) request->overrides.train_fraction = *train_fraction;

@@ -228,29 +228,32 @@ std::vector<ExtractSummary> extract_features_at(const ExtractOptions& options,
   // Load the next clip from disk while the backbone works on the current one.
   // Reading, decoding and resizing the next clip take as long as the network on a GPU (an 81-frame
   // 480 x 832 clip: seconds), so they run on another thread while the backbone works.
+  // Finished shards are checked there too, once per target.
   struct Loaded {
     Clip clip;
     ClipTensors inputs;
+    std::vector<bool> held;  // per target: its shard of this clip exists already
   };
   auto load = [&](std::size_t index) {
-    Loaded loaded{dataset->sample_clip(sequences[index], sampling), {}};
-    const bool done = std::all_of(writers.begin(), writers.end(),
-                                  [&](const CacheWriter& w) { return w.holds(loaded.clip.id); });
-    if (!done)
+    Loaded loaded{dataset->sample_clip(sequences[index], sampling), {}, {}};
+    for (const auto& writer : writers) loaded.held.push_back(writer.holds(loaded.clip.id));
+    if (std::find(loaded.held.begin(), loaded.held.end(), false) != loaded.held.end())
       loaded.inputs =
           clip_to_tensors(loaded.clip, spec.width, spec.height, gt.width, gt.height, resize);
     return loaded;
   };
   std::future<Loaded> next = std::async(std::launch::async, load, 0);
   for (std::size_t i = 0; i < sequences.size(); ++i) {
-    auto [clip, inputs] = next.get();
+    auto [clip, inputs, held] = next.get();
     if (i + 1 < sequences.size()) next = std::async(std::launch::async, load, i + 1);
     std::vector<std::size_t> missing;
     for (std::size_t k = 0; k < targets.size(); ++k) {
-      if (writers[k].reuse(clip.id))
+      if (held[k]) {
+        writers[k].keep(clip.id);
         ++summaries[k].clips_skipped;
-      else
+      } else {
         missing.push_back(k);
+      }
     }
     if (!missing.empty()) {
       std::vector<backbones::ExtractionPoint> wanted;

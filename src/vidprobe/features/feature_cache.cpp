@@ -190,9 +190,13 @@ bool CacheWriter::holds(const std::string& clip_id) const {
 
 bool CacheWriter::reuse(const std::string& clip_id) {
   if (!holds(clip_id)) return false;
+  keep(clip_id);
+  return true;
+}
+
+void CacheWriter::keep(const std::string& clip_id) {
   done_.push_back(clip_id);
   write_manifest();
-  return true;
 }
 
 void CacheWriter::write(FeatureShard shard) {

@@ -64,8 +64,10 @@ class CacheWriter {
   // True when the clip's shard exists with this identity (a damaged one does not count); the
   // clip is then recorded as done.
   bool reuse(const std::string& clip_id);
-  // The check of reuse() alone, recording nothing (safe from a loader thread).
+  // reuse() in two halves, so that a loader thread can check while the writer's thread records:
+  // holds() is the check and records nothing; keep() records a shard holds() accepted.
   bool holds(const std::string& clip_id) const;
+  void keep(const std::string& clip_id);
   // Stamps the identity into the shard's metadata, writes it atomically and records the clip.
   void write(FeatureShard shard);
   const std::filesystem::path& dir() const { return dir_; }

@@ -1,0 +1,19 @@
+#include "probe_options.h"
+
+namespace vidprobe::cli {
+
+void add_training_overrides(CLI::App& cmd, probe::ConfigOverrides& overrides,
+                            const std::string& scope) {
+  cmd.add_option("--epochs", overrides.epochs,
+                 "Training epochs" + scope + " (overrides the config; clears its steps)")
+      ->check(CLI::PositiveNumber);
+  cmd.add_option("--steps", overrides.steps,
+                 "Training steps" + scope + " (overrides the config; clears its epochs)")
+      ->check(CLI::PositiveNumber);
+  cmd.add_option("--batch", overrides.batch_size, "Clips per batch (overrides the config)")
+      ->check(CLI::PositiveNumber);
+  cmd.add_option("--lr", overrides.lr, "Peak learning rate (overrides the config)")
+      ->check(CLI::PositiveNumber);
+}
+
+}  // namespace vidprobe::cli
