@@ -20,10 +20,11 @@
 #include <string>
 #include <vector>
 
-#include "vidprobe/backbones/dinov2.h"
+#include "vidprobe/backbones/dinov2/dinov2.h"
 #include "vidprobe/backbones/registry.h"
-#include "vidprobe/backbones/videomae.h"
-#include "vidprobe/backbones/vjepa2.h"
+#include "vidprobe/backbones/videomae/videomae.h"
+#include "vidprobe/backbones/vjepa/vjepa2.h"
+#include "vidprobe/nn/vit.h"
 
 namespace {
 using namespace vidprobe::backbones;
@@ -55,11 +56,11 @@ double blocks_flops(const std::string& name, int frames, int height, int width, 
   if (name.starts_with("dinov2")) {
     const auto c = dinov2_config(name);
     const double n = 1 + c.register_tokens + (height / 14) * (width / 14);
-    return vit_flops(frames, n, c.width, feed_forward_width(c), blocks);
+    return vit_flops(frames, n, c.width, vidprobe::nn::feed_forward_width(c), blocks);
   }
   const auto c = name.starts_with("videomae") ? videomae_config(name) : vjepa2_config(name);
   const double n = (frames / c.tubelet) * (height / c.vit.patch_size) * (width / c.vit.patch_size);
-  return vit_flops(1, n, c.vit.width, feed_forward_width(c.vit), blocks);
+  return vit_flops(1, n, c.vit.width, vidprobe::nn::feed_forward_width(c.vit), blocks);
 }
 
 void BM_BackboneExtract(benchmark::State& state) {

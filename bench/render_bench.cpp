@@ -5,8 +5,8 @@
 
 #include <filesystem>
 
-#include "vidprobe/data/render_clip.h"
 #include "vidprobe/data/synthetic_format.h"
+#include "vidprobe/render/clip.h"
 
 namespace {
 using namespace vidprobe;

@@ -18,7 +18,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "vidprobe/backbones/wan_backbone.h"
+#include "vidprobe/backbones/wan/backbone.h"
 
 namespace {
 using namespace vidprobe::backbones;

@@ -3,7 +3,7 @@
 #include <iostream>
 
 #include "commands.h"
-#include "vidprobe/backbones/vggt_annotate.h"
+#include "vidprobe/backbones/vggt/annotate.h"
 
 namespace vidprobe::cli {
 

@@ -2,7 +2,7 @@
 #include <iostream>
 
 #include "commands.h"
-#include "vidprobe/build_info_torch.h"
+#include "vidprobe/core/build_info_torch.h"
 
 namespace vidprobe::cli {
 

@@ -8,8 +8,8 @@
 #include "commands.h"
 #include "vidprobe/core/error.h"
 #include "vidprobe/core/progress.h"
-#include "vidprobe/data/render_clip.h"
 #include "vidprobe/data/synthetic_format.h"
+#include "vidprobe/render/clip.h"
 
 namespace vidprobe::cli {
 namespace {

@@ -8,7 +8,7 @@
 
 #include "backbones/checkpoint_test_support.h"
 #include "test_support.h"
-#include "vidprobe/backbones/dinov2.h"
+#include "vidprobe/backbones/dinov2/dinov2.h"
 #include "vidprobe/core/atomic_file.h"
 
 namespace vidprobe::backbones {

@@ -6,11 +6,11 @@
 #include <gtest/gtest.h>
 
 #include "backbones/checkpoint_test_support.h"
-#include "vidprobe/backbones/dinov2.h"
+#include "vidprobe/backbones/dinov2/dinov2.h"
 #include "vidprobe/backbones/family_support.h"
 #include "vidprobe/backbones/video_tokens.h"
-#include "vidprobe/backbones/videomae.h"
-#include "vidprobe/backbones/vjepa2.h"
+#include "vidprobe/backbones/videomae/videomae.h"
+#include "vidprobe/backbones/vjepa/vjepa2.h"
 
 namespace vidprobe::backbones {
 namespace {

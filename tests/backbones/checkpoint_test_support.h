@@ -13,17 +13,18 @@
 #include "test_support.h"
 #include "vidprobe/backbones/backbone.h"
 #include "vidprobe/backbones/family_support.h"
-#include "vidprobe/backbones/videomae.h"
-#include "vidprobe/backbones/vit.h"
-#include "vidprobe/backbones/vjepa2.h"
+#include "vidprobe/backbones/registry.h"
+#include "vidprobe/backbones/videomae/videomae.h"
+#include "vidprobe/backbones/vjepa/vjepa2.h"
 #include "vidprobe/core/error.h"
 #include "vidprobe/io/safetensors_torch.h"
+#include "vidprobe/nn/vit.h"
 
 namespace vidprobe::backbones::testing {
 
 // The configurations of the fixtures (tools/make_backbone_fixtures.py).
-inline ViTConfig tiny_dinov2_config() {  // case "tiny"
-  ViTConfig c;
+inline nn::ViTConfig tiny_dinov2_config() {  // case "tiny"
+  nn::ViTConfig c;
   c.image_size = 42;
   c.patch_size = 14;
   c.width = 24;
@@ -68,6 +69,14 @@ inline torch::Tensor fixture_clip(const std::string& family, const std::string& 
 
 inline TensorMap fixture_reference(const std::string& family, const std::string& config_case) {
   return load_safetensors(fixture(family, config_case + "_reference.safetensors"));
+}
+
+// The registered backbone names of a family, in registry order.
+inline std::vector<std::string> registered_names(const std::string& family) {
+  std::vector<std::string> names;
+  for (const auto& info : registered_backbones())
+    if (info.family == family) names.push_back(info.name);
+  return names;
 }
 
 inline nlohmann::json fixture_real_sizes(const std::string& family) {

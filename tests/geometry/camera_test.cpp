@@ -185,26 +185,6 @@ TEST(Unprojection, DepthToWorldToDepthAndProjectionRoundTrip) {
   EXPECT_LT(max_abs_difference(projected_depth, depth.view({frames, -1})), 1e-12);
 }
 
-TEST(Intrinsics, ScalingKeepsPixelCentresAtIntegers) {
-  // A 4-pixel-wide image centred at cx = 1.5 becomes 8 pixels wide, centred at 3.5.
-  const auto k = testing::make_intrinsics(10, 20, 1.5, 2.5);
-  const auto scaled = scale_intrinsics(k, 2.0, 0.5);
-  const auto expected = testing::make_intrinsics(20, 10, 3.5, 1.0);
-  EXPECT_LT(max_abs_difference(scaled, expected), 1e-15);
-  // A point projecting to u in the original projects to s (u + 0.5) - 0.5 after the resize.
-  const auto point = torch::tensor({{0.4, -0.3, 2.0}}, torch::kDouble);
-  const auto identity = torch::eye(3, 4, torch::kDouble);
-  const auto before = project_points(point, k, identity).first;
-  const auto after = project_points(point, scaled, identity).first;
-  EXPECT_NEAR(after[0][0].item<double>(), 2.0 * (before[0][0].item<double>() + 0.5) - 0.5, 1e-12);
-  EXPECT_NEAR(after[0][1].item<double>(), 0.5 * (before[0][1].item<double>() + 0.5) - 0.5, 1e-12);
-}
-
-TEST(Intrinsics, CropShiftsThePrincipalPoint) {
-  const auto cropped = crop_intrinsics(testing::make_intrinsics(10, 20, 30, 40), 5, 7);
-  EXPECT_LT(max_abs_difference(cropped, testing::make_intrinsics(10, 20, 25, 33)), 1e-15);
-}
-
 TEST(Geometry, WorksOnCudaWhenAvailable) {
   if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
   torch::manual_seed(7);

@@ -21,8 +21,8 @@ ProbeTargets make_targets(int64_t B = 1, int64_t S = 2, int64_t H = 6, int64_t W
   return t;
 }
 
-ProbePrediction perfect_prediction(const ProbeTargets& t, double conf) {
-  ProbePrediction p;
+nn::GeometryPrediction perfect_prediction(const ProbeTargets& t, double conf) {
+  nn::GeometryPrediction p;
   p.depth = t.depth.clone();
   p.world_points = t.world_points.clone();
   p.depth_conf = torch::full_like(t.depth, conf);

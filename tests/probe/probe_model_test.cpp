@@ -4,9 +4,6 @@
 #include <torch/torch.h>
 
 #include "probe/probe_test_util.h"
-#include "vidprobe/probe/dpt_head.h"
-#include "vidprobe/probe/head_activation.h"
-#include "vidprobe/probe/transformer_layers.h"
 
 namespace vidprobe::probe {
 namespace {
@@ -52,7 +49,8 @@ TEST(ProbeModel, IterativeCameraHeadReturnsEveryIteration) {
 }
 
 // Max |a - b| over frame `frame` of every output.
-double frame_difference(const ProbePrediction& a, const ProbePrediction& b, int64_t frame) {
+double frame_difference(const nn::GeometryPrediction& a, const nn::GeometryPrediction& b,
+                        int64_t frame) {
   double diff = 0;
   auto update = [&](const torch::Tensor& x, const torch::Tensor& y) {
     diff = std::max(diff, (x.select(1, frame) - y.select(1, frame)).abs().max().item<double>());
@@ -111,40 +109,6 @@ TEST(ProbeModel, FirstFrameIsMarkedByItsOwnTokens) {
   const auto pose = out.pose_encoding();
   EXPECT_GT((pose[0][0] - pose[0][1]).abs().max().item<double>(), 1e-4);
   EXPECT_LT((pose[0][1] - pose[0][2]).abs().max().item<double>(), 1e-5);
-}
-
-TEST(Rope2d, RotationPreservesNormsAndDependsOnlyOnRelativePosition) {
-  torch::manual_seed(0);
-  const Rope2d rope(100);
-  const auto q = torch::randn({1, 1, 1, 8}), k = torch::randn({1, 1, 1, 8});
-  auto pos = [](int64_t y, int64_t x) { return torch::tensor({y, x}).view({1, 1, 2}); };
-  const auto rq = rope.apply(q, pos(2, 3));
-  EXPECT_NEAR(rq.norm().item<double>(), q.norm().item<double>(), 1e-5);
-  const double dot1 = (rope.apply(q, pos(2, 3)) * rope.apply(k, pos(5, 1))).sum().item<double>();
-  const double dot2 = (rope.apply(q, pos(7, 4)) * rope.apply(k, pos(10, 2))).sum().item<double>();
-  EXPECT_NEAR(dot1, dot2, 1e-4);
-  const double dot3 = (rope.apply(q, pos(7, 4)) * rope.apply(k, pos(10, 3))).sum().item<double>();
-  EXPECT_GT(std::abs(dot1 - dot3), 1e-4);
-}
-
-TEST(HeadActivation, MatchesTheFormulas) {
-  const auto y = torch::tensor({-2.0, 0.0, 0.5});
-  const auto expected = torch::tensor({-(std::exp(2.0) - 1), 0.0, std::exp(0.5) - 1});
-  EXPECT_TRUE(torch::allclose(inverse_log_transform(y), expected.to(torch::kFloat32)));
-  const auto raw = torch::tensor({0.1, -0.2, 0.3, 0.0, 0.0, 0.0, 0.0, -1.0, 2.0}).view({1, 9});
-  const auto pose = activate_pose_encoding(raw);
-  EXPECT_FLOAT_EQ(pose[0][7].item<float>(), 0.0f);
-  EXPECT_FLOAT_EQ(pose[0][8].item<float>(), 2.0f);
-  EXPECT_FLOAT_EQ(pose[0][0].item<float>(), 0.1f);
-  auto [values, conf] = activate_dense_head(torch::zeros({1, 2, 1, 1}), "exp", "expp1");
-  EXPECT_FLOAT_EQ(values.item<float>(), 1.0f);
-  EXPECT_FLOAT_EQ(conf.item<float>(), 2.0f);
-}
-
-TEST(DptHead, LayerIndicesSpreadOverTheBlocks) {
-  EXPECT_EQ(dpt_layer_indices(4), (std::vector<int>{0, 1, 2, 3}));
-  EXPECT_EQ(dpt_layer_indices(24), (std::vector<int>{0, 8, 15, 23}));
-  EXPECT_EQ(dpt_layer_indices(1), (std::vector<int>{0, 0, 0, 0}));
 }
 
 }  // namespace

@@ -9,8 +9,8 @@
 #include "test_support.h"
 #include "vidprobe/core/atomic_file.h"
 #include "vidprobe/core/error.h"
+#include "vidprobe/nn/dpt_head.h"
 #include "vidprobe/probe/clip_source.h"
-#include "vidprobe/probe/dpt_head.h"
 #include "vidprobe/probe/probe_model.h"
 #include "vidprobe/probe/workflow.h"
 
@@ -43,9 +43,9 @@ TEST(VggtFromFeatures, PresetHasVggtSizesAndTheConfigFileOverridesIt) {
   EXPECT_EQ(preset.heads.dense.out_channels, (std::vector<int>{256, 512, 1024, 1024}));
 
   overrides.vggt_blocks = 24;
-  EXPECT_EQ(dense_head_layers(resolve_config("", overrides).heads.dense, 24),
+  EXPECT_EQ(nn::dense_head_layers(resolve_config("", overrides).heads.dense, 24),
             (std::vector<int>{4, 11, 17, 23}));
-  EXPECT_EQ(dense_head_layers(testing::tiny_config().heads.dense, 4),
+  EXPECT_EQ(nn::dense_head_layers(testing::tiny_config().heads.dense, 4),
             (std::vector<int>{0, 1, 2, 3}));
 
   const auto file = scratch_dir("preset") / "config.json";
@@ -77,17 +77,17 @@ TEST(VggtFromFeatures, VggtConstantsReachTheSharedLayers) {
   config.heads.camera.layer_scale_init = vggt_sizes.heads.camera.layer_scale_init;
   config.heads.camera.norm_eps = vggt_sizes.heads.camera.norm_eps;
   ProbeModel vggt(config, 12);
-  const auto& frame_block = vggt->aggregator->frame_blocks[0]->as<Block>();
+  const auto& frame_block = vggt->aggregator->frame_blocks[0]->as<nn::Block>();
   EXPECT_DOUBLE_EQ(frame_block->norm1->options.eps(), 1e-5);
-  const auto& trunk_block = vggt->camera_head->trunk[0]->as<Block>();
+  const auto& trunk_block = vggt->camera_head->trunk[0]->as<nn::Block>();
   EXPECT_TRUE(trunk_block->ls1->gamma.defined());
   EXPECT_FALSE(trunk_block->attn->options.qk_norm);
-  EXPECT_TRUE(vggt->depth_head->refine[0]->as<FusionBlock>()->unit2->skip_from_activation);
+  EXPECT_TRUE(vggt->depth_head->refine[0]->as<nn::FusionBlock>()->unit2->skip_from_activation);
 
   ProbeModel plain(testing::tiny_config(), 12);
-  EXPECT_DOUBLE_EQ(plain->aggregator->frame_blocks[0]->as<Block>()->norm1->options.eps(), 1e-6);
-  EXPECT_FALSE(plain->camera_head->trunk[0]->as<Block>()->ls1->gamma.defined());
-  EXPECT_FALSE(plain->depth_head->refine[0]->as<FusionBlock>()->unit2->skip_from_activation);
+  EXPECT_DOUBLE_EQ(plain->aggregator->frame_blocks[0]->as<nn::Block>()->norm1->options.eps(), 1e-6);
+  EXPECT_TRUE(plain->camera_head->trunk[0]->as<nn::Block>()->ls1.is_empty());
+  EXPECT_FALSE(plain->depth_head->refine[0]->as<nn::FusionBlock>()->unit2->skip_from_activation);
 
   // Same parameters apart from the camera trunk: VGGT's adds two LayerScales (2 x 2 width each)
   // and drops the per-head q/k LayerNorms (2 x 2 x head width) of every trunk block.

@@ -151,9 +151,12 @@ TEST(Vidfm3dParity, MetricsAreTheAuthorsValidationNumbers) {
   }
   EXPECT_NEAR(depth_sum / static_cast<double>(B), f.at("depth.loss_depth").item<double>(), 1e-6);
   const auto pooled = metrics::concatenate(pairs);
-  // Their pairs are concatenated over the batch in the same order.
-  EXPECT_TRUE(close(pooled.rotation_deg, f.at("camera.rel_rangle_deg"), 1e-5, 1e-5));
-  EXPECT_TRUE(close(pooled.translation_deg, f.at("camera.rel_tangle_deg"), 1e-5, 1e-5));
+  // Their pairs are concatenated over the batch in the same order. The angles come from float32
+  // acos(1 - 2 loss) near 1, where d acos / dx = 1 / sin(angle) (~115 at 0.5 degrees) turns a few
+  // float32 ulps of the quaternion products (whose rounding differs between BLAS builds and CPUs)
+  // into ~2e-3 degrees; the thresholded metrics below are compared at 1e-6.
+  EXPECT_TRUE(close(pooled.rotation_deg, f.at("camera.rel_rangle_deg"), 1e-5, 5e-3));
+  EXPECT_TRUE(close(pooled.translation_deg, f.at("camera.rel_tangle_deg"), 1e-5, 5e-3));
   for (const auto& [key, value] : metrics::vidfm3d_camera_metrics(pooled))
     EXPECT_NEAR(value, f.at("camera." + key).item<double>(), 1e-6) << key;
 }

@@ -6,6 +6,7 @@
 
 #include "vidprobe/backbones/registry.h"
 #include "vidprobe/core/error.h"
+#include "vidprobe/nn/device.h"
 
 namespace vidprobe::backbones {
 namespace {
@@ -17,7 +18,7 @@ void synchronize(const torch::Device& device) {
 }  // namespace
 
 nlohmann::json benchmark_backbone(const BackboneBenchOptions& options) {
-  const torch::Device device(options.device);
+  const auto device = nn::parse_device(options.device);
   BackboneOptions backbone_options;
   backbone_options.weights = options.weights;
   backbone_options.random_init = options.weights.empty();

@@ -2,20 +2,22 @@
 
 #include <algorithm>
 
-#include "vidprobe/backbones/baselines.h"
-#include "vidprobe/backbones/dinov2.h"
-#include "vidprobe/backbones/oracles.h"
-#include "vidprobe/backbones/vggt.h"
-#include "vidprobe/backbones/videomae.h"
-#include "vidprobe/backbones/videomaev2.h"
-#include "vidprobe/backbones/vjepa2.h"
-#include "vidprobe/backbones/wan_backbone.h"
+#include "vidprobe/backbones/baselines/baselines.h"
+#include "vidprobe/backbones/baselines/oracles.h"
+#include "vidprobe/backbones/dinov2/dinov2.h"
+#include "vidprobe/backbones/vggt/model.h"
+#include "vidprobe/backbones/videomae/videomae.h"
+#include "vidprobe/backbones/videomae/videomaev2.h"
+#include "vidprobe/backbones/vjepa/vjepa2.h"
+#include "vidprobe/backbones/wan/backbone.h"
 #include "vidprobe/core/error.h"
 
 namespace vidprobe::backbones {
 
-const std::vector<BackboneInfo>& registered_backbones() {
-  static const std::vector<BackboneInfo> registry = {
+namespace {
+
+std::vector<BackboneInfo> baselines_and_oracles() {
+  return {
       {"pixels", "pixels", "Normalised RGB patches (8x8) of each frame: the no-learning floor",
        false, make_pixels_backbone},
       {"random-vit", "random-vit",
@@ -31,77 +33,35 @@ const std::vector<BackboneInfo>& registered_backbones() {
        "camera frame (cross-view geometry); the ceiling",
        false, [](const BackboneOptions& o) { return make_oracle_backbone(true, o); },
        oracle_option_keys(), /*calibration=*/true},
-      {"dinov2-vits14", "dinov2", "DINOv2 ViT-S/14 (facebook/dinov2-small), per frame", true,
-       dinov2_factory("dinov2-vits14"), dinov2_option_keys()},
-      {"dinov2-vitb14", "dinov2", "DINOv2 ViT-B/14 (facebook/dinov2-base), per frame", true,
-       dinov2_factory("dinov2-vitb14"), dinov2_option_keys()},
-      {"dinov2-vitl14", "dinov2", "DINOv2 ViT-L/14 (facebook/dinov2-large), per frame", true,
-       dinov2_factory("dinov2-vitl14"), dinov2_option_keys()},
-      {"dinov2-vitg14", "dinov2", "DINOv2 ViT-g/14 (facebook/dinov2-giant), per frame", true,
-       dinov2_factory("dinov2-vitg14"), dinov2_option_keys()},
-      {"dinov2-vits14-reg", "dinov2",
-       "DINOv2 ViT-S/14 with 4 registers (facebook/dinov2-with-registers-small), per frame", true,
-       dinov2_factory("dinov2-vits14-reg"), dinov2_option_keys()},
-      {"dinov2-vitb14-reg", "dinov2",
-       "DINOv2 ViT-B/14 with 4 registers (facebook/dinov2-with-registers-base), per frame", true,
-       dinov2_factory("dinov2-vitb14-reg"), dinov2_option_keys()},
-      {"dinov2-vitl14-reg", "dinov2",
-       "DINOv2 ViT-L/14 with 4 registers (facebook/dinov2-with-registers-large), per frame", true,
-       dinov2_factory("dinov2-vitl14-reg"), dinov2_option_keys()},
-      {"dinov2-vitg14-reg", "dinov2",
-       "DINOv2 ViT-g/14 with 4 registers (facebook/dinov2-with-registers-giant), per frame", true,
-       dinov2_factory("dinov2-vitg14-reg"), dinov2_option_keys()},
-      {"videomae-base", "videomae",
-       "VideoMAE ViT-B, tubelet 2x16x16, 16 frames (MCG-NJU/videomae-base)", true,
-       videomae_factory("videomae-base")},
-      {"videomae-large", "videomae",
-       "VideoMAE ViT-L, tubelet 2x16x16, 16 frames (MCG-NJU/videomae-large)", true,
-       videomae_factory("videomae-large")},
-      {"videomae-huge", "videomae",
-       "VideoMAE ViT-H, tubelet 2x16x16, 16 frames (MCG-NJU/videomae-huge-finetuned-kinetics)",
-       true, videomae_factory("videomae-huge")},
-      {"videomaev2-base", "videomaev2",
-       "VideoMAE V2 ViT-B, tubelet 2x16x16, 16 frames (OpenGVLab/VideoMAEv2-Base)", true,
-       videomaev2_factory("videomaev2-base")},
-      {"videomaev2-large", "videomaev2",
-       "VideoMAE V2 ViT-L, tubelet 2x16x16, 16 frames (OpenGVLab/VideoMAEv2-Large)", true,
-       videomaev2_factory("videomaev2-large")},
-      {"videomaev2-huge", "videomaev2",
-       "VideoMAE V2 ViT-H, tubelet 2x16x16, 16 frames (OpenGVLab/VideoMAEv2-Huge)", true,
-       videomaev2_factory("videomaev2-huge")},
-      {"videomaev2-giant", "videomaev2",
-       "VideoMAE V2 ViT-g, tubelet 2x14x14, 16 frames (OpenGVLab/VideoMAEv2-giant)", true,
-       videomaev2_factory("videomaev2-giant")},
-      {"vjepa2-vitl-fpc64-256", "vjepa2",
-       "V-JEPA 2 ViT-L, 3D RoPE, 256 px (facebook/vjepa2-vitl-fpc64-256)", true,
-       vjepa2_factory("vjepa2-vitl-fpc64-256")},
-      {"vjepa2-vith-fpc64-256", "vjepa2",
-       "V-JEPA 2 ViT-H, 3D RoPE, 256 px (facebook/vjepa2-vith-fpc64-256)", true,
-       vjepa2_factory("vjepa2-vith-fpc64-256")},
-      {"vjepa2-vitg-fpc64-256", "vjepa2",
-       "V-JEPA 2 ViT-g, 3D RoPE, 256 px (facebook/vjepa2-vitg-fpc64-256)", true,
-       vjepa2_factory("vjepa2-vitg-fpc64-256")},
-      {"vjepa2-vitg-fpc64-384", "vjepa2",
-       "V-JEPA 2 ViT-g, 3D RoPE, 384 px (facebook/vjepa2-vitg-fpc64-384)", true,
-       vjepa2_factory("vjepa2-vitg-fpc64-384")},
-      {"wan2.1-t2v-1.3b", "wan2.1",
-       "WAN2.1 text-to-video 1.3B DiT: a block's hidden states at a denoising timestep", true,
-       wan::wan_factory("wan2.1-t2v-1.3b"), wan::option_keys()},
-      {"wan2.1-t2v-14b", "wan2.1",
-       "WAN2.1 text-to-video 14B DiT: a block's hidden states at a denoising timestep", true,
-       wan::wan_factory("wan2.1-t2v-14b"), wan::option_keys()},
-      {wan::kSizedByConfigName, "wan2.1",
-       "WAN2.1 text-to-video DiT of the size its model directory's transformer/config.json states "
-       "(other sizes, fine-tunes)",
-       true, wan::wan_factory(wan::kSizedByConfigName), wan::option_keys()},
-      {"vggt-1b", "vggt",
-       "VGGT-1B aggregator (facebook/VGGT-1B): frame | global tokens of a block, 518 px, whole "
-       "clip at once",
-       true,
-       [](const BackboneOptions& options) {
-         return make_vggt_backbone("vggt-1b", vggt_1b_config(), options);
-       }},
   };
+}
+
+std::vector<BackboneInfo> vggt_backbones() {
+  struct Row {
+    std::string name, description;
+  };
+  const std::vector<Row> rows = {
+      {"vggt-1b",
+       "VGGT-1B aggregator (facebook/VGGT-1B): frame | global tokens of a block, 518 px, whole "
+       "clip at once"}};
+  return family_backbones(rows, "vggt", [](const std::string& name, const BackboneOptions& o) {
+    return make_vggt_backbone(name, vggt_1b_config(), o);
+  });
+}
+
+}  // namespace
+
+// Families in the order `vidprobe backbones` lists them; each family's names live in its own size
+// table.
+const std::vector<BackboneInfo>& registered_backbones() {
+  static const std::vector<BackboneInfo> registry = [] {
+    std::vector<BackboneInfo> all;
+    for (auto family :
+         {baselines_and_oracles(), dinov2_backbones(), videomae_backbones(), videomaev2_backbones(),
+          vjepa2_backbones(), wan::wan_backbones(), vggt_backbones()})
+      for (auto& info : family) all.push_back(std::move(info));
+    return all;
+  }();
   return registry;
 }
 

@@ -21,6 +21,26 @@ struct BackboneInfo {
   bool calibration = false;
 };
 
+// A family's entries from its size table, one per row (a table row has `name` and
+// `description`, so each name is written once, in its family's table); make(name, options) builds
+// the backbone of a row.
+template <typename Size, typename Make>
+std::vector<BackboneInfo> family_backbones(const std::vector<Size>& sizes,
+                                           const std::string& family, Make make,
+                                           std::vector<std::string> options = {}) {
+  std::vector<BackboneInfo> infos;
+  for (const auto& size : sizes)
+    infos.push_back({.name = size.name,
+                     .family = family,
+                     .description = size.description,
+                     .create =
+                         [name = size.name, make](const BackboneOptions& backbone_options) {
+                           return make(name, backbone_options);
+                         },
+                     .options = options});
+  return infos;
+}
+
 const std::vector<BackboneInfo>& registered_backbones();
 // Throws vidprobe::Error listing the known names when name is unknown.
 const BackboneInfo& find_backbone(const std::string& name);

@@ -1,6 +1,6 @@
 #include "vidprobe/backbones/video_vit.h"
 
-#include "vidprobe/backbones/baselines.h"
+#include "vidprobe/backbones/baselines/baselines.h"
 #include "vidprobe/backbones/family_support.h"
 #include "vidprobe/backbones/video_tokens.h"
 #include "vidprobe/core/error.h"
@@ -45,7 +45,7 @@ VideoViTImpl::VideoViTImpl(VideoViTConfig config) : config_(std::move(config)) {
       torch::nn::Conv3d(torch::nn::Conv3dOptions(3, vit.width, {config_.tubelet, p, p})
                             .stride({config_.tubelet, p, p})));
   blocks = register_module("blocks", torch::nn::ModuleList());
-  for (int i = 0; i < vit.depth; ++i) blocks->push_back(ViTBlock(vit));
+  for (int i = 0; i < vit.depth; ++i) blocks->push_back(nn::Block(nn::block_options(vit)));
 }
 
 std::vector<torch::Tensor> VideoViTImpl::block_tokens(const torch::Tensor& video,
@@ -62,14 +62,16 @@ std::vector<torch::Tensor> VideoViTImpl::block_tokens(const torch::Tensor& video
   const int64_t t = video.size(2) / config_.tubelet, h = video.size(3) / vit.patch_size,
                 w = video.size(4) / vit.patch_size;
   auto x = patch_embed(video).flatten(2).transpose(1, 2);  // (B, t * h * w, D) in (t, y, x) order
-  torch::Tensor rotary;
-  if (config_.positions == VideoPositions::kSinusoidTable)
+  std::optional<nn::RotaryAngles> rotary;
+  if (config_.positions == VideoPositions::kSinusoidTable) {
     x = x + sinusoid_position_table(x.size(1), vit.width).to(x.device(), x.scalar_type());
-  else
-    rotary = rotary_3d_angles(t, h, w, vit.width / vit.heads).to(x.device(), x.scalar_type());
+  } else {
+    const auto table = rotary_3d_angles(t, h, w, vit.width / vit.heads).to(x.device());
+    rotary = nn::RotaryAngles{table[0], table[1], nn::RotaryAngles::Pairing::kInterleaved};
+  }
   std::vector<torch::Tensor> outputs(layers.size());
   for (int i = 0; i <= last; ++i) {
-    x = blocks[i]->as<ViTBlock>()->forward(x, rotary);
+    x = blocks[i]->as<nn::Block>()->forward(x, rotary ? &*rotary : nullptr);
     for (std::size_t k = 0; k < layers.size(); ++k)
       if (layers[k] == i) outputs[k] = x;
   }

@@ -1,7 +1,7 @@
 #pragma once
 // The video ViT encoder shared by VideoMAE and V-JEPA 2: a 3D convolution turns tubelets of
 // `tubelet` frames x patch x patch pixels into tokens (no class token), pre-norm ViT blocks
-// (vit.h) follow. The families differ only in positions:
+// (nn/vit.h) follow. The families differ only in positions:
 //  * kSinusoidTable (VideoMAE): a fixed 1D sinusoid table over the flattened (t, y, x) token
 //    index is added to the tokens;
 //  * kRotary3d (V-JEPA 2): no additive embedding; queries and keys of every block are rotated by
@@ -16,17 +16,17 @@
 
 #include "vidprobe/backbones/backbone.h"
 #include "vidprobe/backbones/checkpoint_mapping.h"
-#include "vidprobe/backbones/vit.h"
+#include "vidprobe/nn/vit.h"
 
 namespace vidprobe::backbones {
 
 enum class VideoPositions { kSinusoidTable, kRotary3d };
 
 struct VideoViTConfig {
-  ViTConfig vit;    // width, depth, heads, mlp_ratio, patch_size, norm_eps; image_size = the
-                    // training crop (the input size); layer_scale false
-  int tubelet = 2;  // frames per token
-  int frames = 16;  // clip length the model was trained with (documentation only)
+  nn::ViTConfig vit;  // width, depth, heads, mlp_ratio, patch_size, norm_eps; image_size = the
+                      // training crop (the input size); layer_scale false
+  int tubelet = 2;    // frames per token
+  int frames = 16;    // clip length the model was trained with (documentation only)
   VideoPositions positions = VideoPositions::kSinusoidTable;
 };
 

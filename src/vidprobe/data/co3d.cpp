@@ -11,7 +11,7 @@
 #include <utility>
 
 #include "vidprobe/core/error.h"
-#include "vidprobe/data/json_fields.h"
+#include "vidprobe/core/json_fields.h"
 #include "vidprobe/data/split.h"
 #include "vidprobe/io/gzip.h"
 #include "vidprobe/io/image.h"

@@ -9,8 +9,8 @@
 #include <utility>
 
 #include "vidprobe/core/error.h"
+#include "vidprobe/core/json_fields.h"
 #include "vidprobe/data/colmap.h"
-#include "vidprobe/data/json_fields.h"
 #include "vidprobe/data/split.h"
 #include "vidprobe/data/synthetic_format.h"
 #include "vidprobe/io/gzip.h"

@@ -15,6 +15,7 @@
 #include "vidprobe/data/dataset.h"
 #include "vidprobe/features/clip_tensors.h"
 #include "vidprobe/features/feature_cache.h"
+#include "vidprobe/nn/device.h"
 
 namespace vidprobe::features {
 namespace fs = std::filesystem;
@@ -160,9 +161,7 @@ std::vector<ExtractSummary> extract_features_at(const ExtractOptions& options,
   if (options.probe_frames > 0)
     probe_frame_indices(options.frames, options.probe_frames);  // validates
   const auto started = std::chrono::steady_clock::now();
-  const torch::Device device(options.device);
-  require(!device.is_cuda() || torch::cuda::is_available(),
-          "--device " + options.device + " requested but no CUDA device is visible");
+  const auto device = nn::parse_device(options.device);
   const auto compute_dtype = resolve_compute_dtype(options.compute_dtype, device);
 
   backbones::BackboneOptions backbone_options;

@@ -2,8 +2,8 @@
 
 #include <torch/torch.h>
 
-#include "vidprobe/build_info_torch.h"
 #include "vidprobe/core/atomic_file.h"
+#include "vidprobe/core/build_info_torch.h"
 #include "vidprobe/core/error.h"
 #include "vidprobe/io/safetensors_torch.h"
 

@@ -231,26 +231,4 @@ std::pair<torch::Tensor, torch::Tensor> project_points(const torch::Tensor& worl
   return {pixels, depth};
 }
 
-torch::Tensor scale_intrinsics(const torch::Tensor& intrinsics, double scale_x, double scale_y) {
-  require_float_with_tail(intrinsics, {3, 3}, "intrinsics");
-  require(scale_x > 0 && scale_y > 0, "intrinsics scale factors must be positive, got " +
-                                          std::to_string(scale_x) + ", " + std::to_string(scale_y));
-  // Pixel centres at integers: the continuous image coordinate of pixel u is u + 0.5, so a
-  // resize by s maps u -> s (u + 0.5) - 0.5.
-  const auto resize = torch::tensor({scale_x, 0.0, 0.5 * scale_x - 0.5,  //
-                                     0.0, scale_y, 0.5 * scale_y - 0.5,  //
-                                     0.0, 0.0, 1.0},
-                                    intrinsics.options())
-                          .view({3, 3});
-  return torch::matmul(resize, intrinsics);
-}
-
-torch::Tensor crop_intrinsics(const torch::Tensor& intrinsics, double left, double top) {
-  require_float_with_tail(intrinsics, {3, 3}, "intrinsics");
-  const auto shift =
-      torch::tensor({1.0, 0.0, -left, 0.0, 1.0, -top, 0.0, 0.0, 1.0}, intrinsics.options())
-          .view({3, 3});
-  return torch::matmul(shift, intrinsics);
-}
-
 }  // namespace vidprobe::geometry

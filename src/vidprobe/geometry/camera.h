@@ -51,11 +51,4 @@ std::pair<torch::Tensor, torch::Tensor> project_points(const torch::Tensor& worl
                                                        const torch::Tensor& intrinsics,
                                                        const torch::Tensor& extrinsics);
 
-// Resizing/cropping an image changes K (pixel-centre convention kept). Pixel centres sit at
-// integer coordinates, so pixel u covers [u - 0.5, u + 0.5]; resizing the image by s maps
-// u -> s (u + 0.5) - 0.5, hence fx' = s fx and cx' = s (cx + 0.5) - 0.5 (same for y; skew scales
-// with x). Cropping at (left, top) makes old pixel (left, top) the new (0, 0): cx' = cx - left.
-torch::Tensor scale_intrinsics(const torch::Tensor& intrinsics, double scale_x, double scale_y);
-torch::Tensor crop_intrinsics(const torch::Tensor& intrinsics, double left, double top);
-
 }  // namespace vidprobe::geometry

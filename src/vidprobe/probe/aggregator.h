@@ -12,22 +12,16 @@
 
 #include <vector>
 
+#include "vidprobe/nn/alternating_attention.h"
+#include "vidprobe/nn/transformer.h"
 #include "vidprobe/probe/probe_config.h"
-#include "vidprobe/probe/transformer_layers.h"
 
 namespace vidprobe::probe {
-
-struct AggregatorOutput {
-  // One entry per block: concat(frame layer output, global layer output), (B, S, P, 2 D) where
-  // P = patch_start + h * w.
-  std::vector<torch::Tensor> intermediates;
-  int64_t patch_start = 0;  // index of the first patch token (1 camera + registers)
-};
 
 struct AggregatorImpl : torch::nn::Module {
   AggregatorImpl(const ModelConfig& config, int64_t feature_dim);
   // features (B, S, C, h, w), any floating dtype.
-  AggregatorOutput forward(const torch::Tensor& features);
+  nn::AggregatorOutput forward(const torch::Tensor& features);
 
   ModelConfig config;
   int64_t feature_dim;
@@ -38,12 +32,5 @@ struct AggregatorImpl : torch::nn::Module {
   torch::nn::ModuleList frame_blocks, global_blocks;
 };
 TORCH_MODULE(Aggregator);
-
-// Expands a (1, 2, n, D) token pair to (B * S, n, D): entry 0 for frame 0, entry 1 for the rest.
-torch::Tensor expand_first_and_rest(const torch::Tensor& pair, int64_t batch, int64_t frames);
-
-// (B * S, patch_start + h * w, 2) int64 positions: special tokens at 0, patch (i, j) at (i+1, j+1).
-torch::Tensor token_positions(int64_t batch_frames, int64_t patch_start, int64_t h, int64_t w,
-                              torch::Device device);
 
 }  // namespace vidprobe::probe

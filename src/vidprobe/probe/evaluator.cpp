@@ -13,8 +13,8 @@
 #include "vidprobe/metrics/camera_metrics.h"
 #include "vidprobe/metrics/depth_metrics.h"
 #include "vidprobe/metrics/point_metrics.h"
+#include "vidprobe/nn/device.h"
 #include "vidprobe/probe/checkpoint.h"
-#include "vidprobe/probe/device.h"
 #include "vidprobe/probe/paper_metrics.h"
 #include "vidprobe/probe/views.h"
 #include "vidprobe/probe/visualize.h"
@@ -83,7 +83,7 @@ std::map<std::string, double> prefixed(const std::string& prefix,
   return out;
 }
 
-torch::Tensor predicted_extrinsics(const ProbePrediction& p, const ProbeBatch& batch,
+torch::Tensor predicted_extrinsics(const nn::GeometryPrediction& p, const ProbeBatch& batch,
                                    int64_t index) {
   return geometry::pose_encoding_to_extrinsics_intrinsics(
              p.pose_encoding()[index].to(torch::kCPU, torch::kFloat32), batch.height(),
@@ -131,7 +131,7 @@ struct Aggregate {
   }
 };
 
-void write_visuals(const fs::path& dir, const ProbePrediction& p, const ProbeBatch& batch,
+void write_visuals(const fs::path& dir, const nn::GeometryPrediction& p, const ProbeBatch& batch,
                    int64_t index, const torch::Tensor& images) {
   const auto& id = batch.clip_ids[static_cast<std::size_t>(index)];
   const auto valid = batch.targets.valid[index].to(torch::kCPU);
@@ -173,7 +173,7 @@ std::string csv_escape(const std::string& s) {
 
 }  // namespace
 
-std::map<std::string, double> clip_metrics(const ProbePrediction& p, const ProbeBatch& batch,
+std::map<std::string, double> clip_metrics(const nn::GeometryPrediction& p, const ProbeBatch& batch,
                                            int64_t index, std::int64_t chamfer_points) {
   std::map<std::string, double> out;
   const auto valid = batch.targets.valid[index].to(torch::kCPU);
@@ -250,13 +250,13 @@ struct Evaluation {
 void evaluate_batch(const ProbeBatch& batch, const std::vector<features::FeatureShard>& shards,
                     LoadedRun& run, torch::Device device, const EvalOptions& options,
                     const fs::path& out_dir, Evaluation& e) {
-  ProbePrediction prediction;
+  nn::GeometryPrediction prediction;
   {
-    AutocastGuard autocast(device, run.config.train.bf16);
+    nn::AutocastGuard autocast(device, run.config.train.bf16);
     prediction = run.model->forward(batch.features.to(device), batch.height(), batch.width());
   }
   e.paper.add(prediction, batch);
-  std::optional<ProbePrediction> baseline;
+  std::optional<nn::GeometryPrediction> baseline;
   if (run.baseline) {
     baseline = run.baseline->predict(static_cast<int64_t>(shards.size()), torch::kCPU);
     e.paper_baseline.add(*baseline, batch);
@@ -291,7 +291,7 @@ json evaluate_run(const ClipSource& clips, const EvalOptions& options) {
   require(options.batch_size >= 1, "evaluation: batch size must be >= 1");
   require(!options.run_dir.empty() || !options.out_dir.empty(),
           "evaluation of bare weights needs an output directory (--out)");
-  const auto device = parse_device(options.device);
+  const auto device = nn::parse_device(options.device);
   auto run = options.run_dir.empty()
                  ? load_weights_as_run(options.weights, options.config,
                                        clip_geometry(clips.load(0)).feature_dim, device)

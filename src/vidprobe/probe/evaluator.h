@@ -62,7 +62,7 @@ struct EvalOptions {
 };
 
 // Per-clip metrics of one prediction (batch element `index`): keys "camera.auc30", ...
-std::map<std::string, double> clip_metrics(const ProbePrediction& prediction,
+std::map<std::string, double> clip_metrics(const nn::GeometryPrediction& prediction,
                                            const ProbeBatch& batch, int64_t index,
                                            std::int64_t chamfer_points = 20000);
 

@@ -192,7 +192,7 @@ CameraTerms camera_loss(const std::vector<torch::Tensor>& pose_encodings,
   return terms;
 }
 
-LossOutput probe_loss(const ProbePrediction& prediction, const ProbeTargets& targets,
+LossOutput probe_loss(const nn::GeometryPrediction& prediction, const ProbeTargets& targets,
                       const LossConfig& config) {
   const auto depth =
       regression_loss(prediction.depth.unsqueeze(-1), targets.depth.unsqueeze(-1), targets.valid,

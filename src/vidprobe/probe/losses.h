@@ -75,7 +75,7 @@ struct CameraTerms {
 CameraTerms camera_loss(const std::vector<torch::Tensor>& pose_encodings,
                         const torch::Tensor& gt_pose_encoding, const CameraLossConfig& config);
 
-LossOutput probe_loss(const ProbePrediction& prediction, const ProbeTargets& targets,
+LossOutput probe_loss(const nn::GeometryPrediction& prediction, const ProbeTargets& targets,
                       const LossConfig& config);
 
 }  // namespace vidprobe::probe

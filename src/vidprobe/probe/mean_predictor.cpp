@@ -6,8 +6,8 @@
 
 namespace vidprobe::probe {
 
-ProbePrediction MeanPredictor::predict(int64_t batch, torch::Device device) const {
-  ProbePrediction p;
+nn::GeometryPrediction MeanPredictor::predict(int64_t batch, torch::Device device) const {
+  nn::GeometryPrediction p;
   p.depth = depth.to(device).unsqueeze(0).expand({batch, -1, -1, -1}).contiguous();
   p.world_points =
       world_points.to(device).unsqueeze(0).expand({batch, -1, -1, -1, -1}).contiguous();

@@ -19,7 +19,7 @@ struct MeanPredictor {
   torch::Tensor pose_encoding;  // (S, 9)
 
   // The constant prediction for a batch of B clips (confidences 1).
-  ProbePrediction predict(int64_t batch, torch::Device device) const;
+  nn::GeometryPrediction predict(int64_t batch, torch::Device device) const;
   void save(const std::filesystem::path& path) const;
   static MeanPredictor load(const std::filesystem::path& path);
 };

@@ -2,7 +2,7 @@
 
 namespace vidprobe::probe {
 
-void PaperMetrics::add(const ProbePrediction& p, const ProbeBatch& batch) {
+void PaperMetrics::add(const nn::GeometryPrediction& p, const ProbeBatch& batch) {
   const auto& t = batch.targets;
   for (int64_t b = 0; b < batch.features.size(0); ++b) {
     if (t.extrinsics.size(1) >= 2) {

@@ -16,7 +16,7 @@ namespace vidprobe::probe {
 class PaperMetrics {
  public:
   // Adds every clip of the batch.
-  void add(const ProbePrediction& prediction, const ProbeBatch& batch);
+  void add(const nn::GeometryPrediction& prediction, const ProbeBatch& batch);
   bool empty() const { return clips_ == 0; }
   // {"Auc_30": ..., ..., "pmap_mse_aligned": ..., "loss_depth": ..., "num_clips": n}
   nlohmann::json to_json() const;

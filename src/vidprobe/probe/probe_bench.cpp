@@ -6,7 +6,7 @@
 #include <chrono>
 
 #include "vidprobe/core/error.h"
-#include "vidprobe/probe/device.h"
+#include "vidprobe/nn/device.h"
 #include "vidprobe/probe/trainer.h"
 
 namespace vidprobe::probe {
@@ -19,7 +19,7 @@ nlohmann::json run_probe_benchmark(const ProbeBenchOptions& o) {
   if (o.threads > 0) torch::set_num_threads(o.threads);
   auto config = probe_preset(o.preset);
   if (!o.config_file.empty()) config = load_probe_config(o.config_file, config);
-  const auto device = parse_device(o.device);
+  const auto device = nn::parse_device(o.device);
 
   torch::manual_seed(0);
   ProbeModel model(config, o.feature_dim);

@@ -7,6 +7,7 @@
 
 #include "vidprobe/core/atomic_file.h"
 #include "vidprobe/core/error.h"
+#include "vidprobe/core/json_fields.h"
 
 namespace vidprobe::probe {
 namespace {
@@ -34,7 +35,7 @@ void visit(SameOrConst<ModelConfig> auto& m, auto& v) {
   v("init", m.init);
 }
 
-void visit(SameOrConst<DenseHeadConfig> auto& d, auto& v) {
+void visit(SameOrConst<nn::DenseHeadConfig> auto& d, auto& v) {
   v("features", d.features);
   v("out_channels", d.out_channels);
   v("pos_embed", d.pos_embed);
@@ -42,7 +43,7 @@ void visit(SameOrConst<DenseHeadConfig> auto& d, auto& v) {
   v("relu_skip", d.relu_skip);
 }
 
-void visit(SameOrConst<CameraHeadConfig> auto& c, auto& v) {
+void visit(SameOrConst<nn::CameraHeadConfig> auto& c, auto& v) {
   v("trunk_depth", c.trunk_depth);
   v("iterations", c.iterations);
   v("qk_norm", c.qk_norm);
@@ -157,12 +158,7 @@ class JsonReader {
     seen_.insert(key);
     const auto it = object_.find(key);
     if (it == object_.end()) return;
-    try {
-      check_type<T>(*it);
-      field = it->get<T>();
-    } catch (const std::exception& e) {
-      throw Error("config: bad value for '" + key_path(key) + "': " + e.what());
-    }
+    field = json_as<T>(*it, "config: bad value for '" + key_path(key) + "'");
   }
 
   template <typename F>
@@ -181,33 +177,6 @@ class JsonReader {
   }
 
  private:
-  template <typename T>
-  static void check_type(const json& value) {
-    if constexpr (std::is_same_v<T, bool>) {
-      require(value.is_boolean(), "expected true or false");
-    } else if constexpr (std::is_integral_v<T>) {
-      require(value.is_number_integer(), "expected an integer");
-      // No silent wrap-around: the value must fit the field's type.
-      if constexpr (std::is_unsigned_v<T>) {
-        require(value.is_number_unsigned(), "expected a non-negative integer");
-        require(value.get<std::uint64_t>() <= std::numeric_limits<T>::max(),
-                "the integer is too large");
-      } else {
-        require(value.is_number_unsigned()
-                    ? value.get<std::uint64_t>() <=
-                          static_cast<std::uint64_t>(std::numeric_limits<T>::max())
-                    : value.get<std::int64_t>() >= std::numeric_limits<T>::min() &&
-                          value.get<std::int64_t>() <= std::numeric_limits<T>::max(),
-                "the integer is out of range");
-      }
-    } else if constexpr (std::is_floating_point_v<T>) {
-      require(value.is_number(), "expected a number");
-    } else if constexpr (std::is_same_v<T, std::string>) {
-      require(value.is_string(), "expected a string");
-    } else {
-      require(value.is_array(), "expected an array");
-    }
-  }
   std::string key_path(const std::string& key) const {
     return path_.empty() ? key : path_ + "." + key;
   }

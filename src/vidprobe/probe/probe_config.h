@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "vidprobe/data/view_sampling.h"
+#include "vidprobe/nn/head_config.h"
 
 namespace vidprobe::probe {
 
@@ -42,28 +43,9 @@ struct ModelConfig {
   std::string init = "torch_default";
 };
 
-struct DenseHeadConfig {
-  int features = 256;                                   // fusion width of the DPT head
-  std::vector<int> out_channels{256, 512, 1024, 1024};  // per level, before the fusion convs
-  bool pos_embed = true;                                // sinusoidal UV embedding (VGGT's DPT)
-  std::vector<int> layers =
-      {};  // blocks feeding the 4 levels; empty = evenly spread, last included
-  // The residual units' skip carries relu(x), as VGGT's and the authors' DPT (their ReLU is in
-  // place); false = a plain x skip.
-  bool relu_skip = true;
-};
-
-struct CameraHeadConfig {
-  int trunk_depth = 4;
-  int iterations = 4;  // iterative refinement passes
-  bool qk_norm = false;
-  double layer_scale_init = 0.01;  // of the trunk blocks; 0 = none
-  double norm_eps = 1e-5;          // of the trunk blocks' LayerNorms
-};
-
 struct HeadsConfig {
-  DenseHeadConfig dense;
-  CameraHeadConfig camera;
+  nn::DenseHeadConfig dense;
+  nn::CameraHeadConfig camera;
   std::string point_activation = "inv_log";  // inv_log | linear | exp | norm_exp
   std::string depth_activation = "exp";
   std::string conf_activation = "expp1";  // expp1 | expp0 | sigmoid

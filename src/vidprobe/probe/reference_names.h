@@ -1,17 +1,15 @@
 #pragma once
 // Parameter names of the reference implementations, mapped onto the probe's module tree, so that
 // their checkpoints load strictly:
-//   VGGT's heads (facebookresearch/vggt: camera_head.poseLN_modulation.1, *_head.scratch.*, ...),
 //   the authors' probe (ProbeModelPA of zxhuang1698/VidFM3D: backbone.* = VGGT-style trunk with
-//   backbone.input_proj.0 / .1 = LayerNorm / Linear, and VGGT's heads), its keys optionally under
-//   "probe." as in their Lightning checkpoints.
+//   backbone.input_proj.0 / .1 = LayerNorm / Linear, and VGGT's heads, see nn/head_names.h), its
+//   keys optionally under "probe." as in their Lightning checkpoints.
 #include <string>
 
 #include "vidprobe/io/safetensors_torch.h"
 
 namespace vidprobe::probe {
 
-std::string vggt_head_module_name(const std::string& reference_key);
 std::string authors_probe_module_name(const std::string& reference_key);
 
 // True when the tensors carry the authors' probe names (backbone.* or probe.backbone.*).

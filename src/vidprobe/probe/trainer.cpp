@@ -9,8 +9,8 @@
 #include "vidprobe/core/atomic_file.h"
 #include "vidprobe/core/error.h"
 #include "vidprobe/core/progress.h"
+#include "vidprobe/nn/device.h"
 #include "vidprobe/probe/checkpoint.h"
-#include "vidprobe/probe/device.h"
 #include "vidprobe/probe/fused_adamw.h"
 #include "vidprobe/probe/mean_predictor.h"
 #include "vidprobe/probe/paper_metrics.h"
@@ -73,9 +73,9 @@ ValidationResult validate(ProbeModel& model, const ClipSource& val, const ProbeC
       shards.push_back(with_views(clip, views.evaluation(clip, i, pass)));
     }
     const auto batch = make_batch(shards, views.scale_from());
-    ProbePrediction prediction;
+    nn::GeometryPrediction prediction;
     {
-      AutocastGuard autocast(device, config.train.bf16);
+      nn::AutocastGuard autocast(device, config.train.bf16);
       prediction = model->forward(batch.features.to(device), batch.height(), batch.width());
     }
     const auto loss = probe_loss(prediction, batch.targets.to(device), config.loss);
@@ -171,7 +171,7 @@ class TrainingLoop {
         options_(options),
         config_(options.config),
         views_(config_.views, config_.train.seed),
-        device_(parse_device(options.device)),
+        device_(nn::parse_device(options.device)),
         length_(train_length(config_.train, train.size())),
         lrs_(learning_rates(config_.train, length_)) {}
 
@@ -393,7 +393,7 @@ StepResult train_step(ProbeModel& model, torch::optim::AdamW& optimizer, const P
   optimizer.zero_grad();
   StepResult result;
   {
-    AutocastGuard autocast(device, config.train.bf16);
+    nn::AutocastGuard autocast(device, config.train.bf16);
     const auto prediction =
         model->forward(batch.features.to(device), batch.height(), batch.width());
     result.loss = probe_loss(prediction, batch.targets.to(device), config.loss);

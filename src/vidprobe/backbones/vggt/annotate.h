@@ -1,0 +1,60 @@
+#pragma once
+// `vidprobe annotate`: VGGT as a pseudo-ground-truth annotator. Runs a VGGT model over clips of
+// any dataset (synthetic, CO3Dv2, DL3DV) and writes its predictions — depth, cameras decoded from
+// the absT_quaR_FoV pose encoding into our extrinsics / intrinsics, validity masks from the depth
+// confidence — in vidprobe's own clip format (data/synthetic_format.h), so that `vidprobe
+// extract` and `train` read the result unchanged. Resumable: clips already written are skipped,
+// and every clip is written atomically. Sharded: `--shard i/n` takes every n-th clip from i.
+#include <cstdint>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "vidprobe/backbones/vggt/model.h"
+
+namespace vidprobe::backbones {
+
+// The configuration fields as written in tests/fixtures/backbones/vggt/meta.json ("small"):
+// image_size, patch_size, width, depth, heads, mlp_ratio, register_tokens, rope_frequency,
+// layer_scale_init, patch_embed {width, depth, heads, mlp_ratio}, dpt_layers, dpt_features,
+// dpt_out_channels, camera_trunk_depth, camera_heads, camera_iterations. Missing keys keep the
+// VGGT-1B values; unknown keys are errors naming them.
+VggtConfig vggt_config_from_json(const nlohmann::json& json);
+VggtConfig load_vggt_config(const std::filesystem::path& path);
+
+struct AnnotateOptions {
+  std::string dataset_kind = "synthetic";  // synthetic | co3d | dl3dv
+  std::filesystem::path dataset_root;
+  std::string split = "all";
+  double train_ratio = 0.9;
+  std::string weights;       // VGGT checkpoint (model.safetensors)
+  bool random_init = false;  // no weights: a seeded random model (smoke tests only)
+  VggtConfig config = vggt_1b_config();
+  // Frames are scaled to this width and centre-cropped to a height that is the nearest multiple
+  // of the patch size of the aspect-preserving height, at most this size (VGGT's "crop"
+  // preprocessing; 518 for VGGT-1B).
+  int image_size = 518;
+  int clips = 0;   // number of clips (one per sequence, in sorted order); 0 = every sequence
+  int frames = 8;  // frames per clip, all seen by VGGT at once
+  std::string sampling = "uniform";  // uniform | random | strided
+  // A pixel is valid when its depth confidence is at least this percentile of the clip's
+  // confidences (VGGT's demos filter the same way) and its depth is positive.
+  double conf_percentile = 30;
+  int shard_index = 0, shard_count = 1;
+  std::string device = "cpu";
+  std::string compute_dtype = "fp32";  // aggregator weights: fp32 | bf16 (heads stay fp32)
+  std::uint64_t seed = 0;
+  std::filesystem::path out_dir;
+};
+
+// "i/n" with 0 <= i < n -> (i, n); throws vidprobe::Error naming the value otherwise.
+std::pair<int, int> parse_shard(const std::string& text);
+
+struct AnnotateSummary {
+  std::int64_t clips_written = 0, clips_skipped = 0;
+  double seconds = 0;
+};
+
+AnnotateSummary annotate_with_vggt(const AnnotateOptions& options);
+
+}  // namespace vidprobe::backbones

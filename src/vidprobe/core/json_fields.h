@@ -1,0 +1,92 @@
+#pragma once
+// The one way vidprobe reads fields out of JSON (dataset annotations, model configs, probe
+// configs): strict conversion, where a value that would lose information (1.5 or 3e9 into an int,
+// -1 into an unsigned, 1 into a bool) is an error, and every error names the file or record, the
+// key and the value. An integral float (960.0, as some writers emit image sizes) is an integer.
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <string_view>
+#include <type_traits>
+
+#include "vidprobe/core/error.h"
+
+namespace vidprobe {
+
+// Why `value` cannot become a T exactly ("expected an integer", ...); empty when it can. Arrays
+// are checked as arrays; their elements by nlohmann's conversion.
+template <typename T>
+std::string json_mismatch(const nlohmann::json& value) {
+  if constexpr (std::is_same_v<T, bool>) {
+    return value.is_boolean() ? "" : "expected true or false";
+  } else if constexpr (std::is_integral_v<T>) {
+    if (value.is_number_float()) {
+      const double d = value.get<double>();
+      if (d != std::trunc(d)) return "expected an integer";
+      return d >= static_cast<double>(std::numeric_limits<T>::min()) &&
+                     d <= static_cast<double>(std::numeric_limits<T>::max())
+                 ? ""
+                 : "the integer is out of range";
+    }
+    if (!value.is_number_integer()) return "expected an integer";
+    if constexpr (std::is_unsigned_v<T>) {
+      if (!value.is_number_unsigned()) return "expected a non-negative integer";
+      return value.get<std::uint64_t>() <= std::numeric_limits<T>::max()
+                 ? ""
+                 : "the integer is too large";
+    } else {
+      const bool fits = value.is_number_unsigned()
+                            ? value.get<std::uint64_t>() <=
+                                  static_cast<std::uint64_t>(std::numeric_limits<T>::max())
+                            : value.get<std::int64_t>() >= std::numeric_limits<T>::min() &&
+                                  value.get<std::int64_t>() <= std::numeric_limits<T>::max();
+      return fits ? "" : "the integer is out of range";
+    }
+  } else if constexpr (std::is_floating_point_v<T>) {
+    return value.is_number() ? "" : "expected a number";
+  } else if constexpr (std::is_same_v<T, std::string>) {
+    return value.is_string() ? "" : "expected a string";
+  } else {
+    return value.is_array() ? "" : "expected an array";
+  }
+}
+
+// value as a T; `what` names it in the error ("config: bad value for 'model.width'").
+template <typename T>
+T json_as(const nlohmann::json& value, const std::string& what) {
+  const auto why = json_mismatch<T>(value);
+  require(why.empty(), [&] { return what + ": " + why + ", got " + value.dump(); });
+  try {
+    return value.get<T>();
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(what + ": " + e.what());
+  }
+}
+
+// context describes where obj lives, e.g. "co3d/apple/frame_annotations.jgz[12]".
+inline const nlohmann::json& json_field(const nlohmann::json& obj, std::string_view key,
+                                        const std::string& context) {
+  require(obj.is_object(), [&] { return context + ": expected a JSON object"; });
+  const auto it = obj.find(key);
+  require(it != obj.end() && !it->is_null(),
+          [&] { return context + ": missing key '" + std::string(key) + "'"; });
+  return *it;
+}
+
+template <typename T>
+T json_get(const nlohmann::json& obj, std::string_view key, const std::string& context) {
+  return json_as<T>(json_field(obj, key, context), context + ": key '" + std::string(key) + "'");
+}
+
+// As json_get, with `fallback` for an absent or null key.
+template <typename T>
+T json_get_or(const nlohmann::json& obj, std::string_view key, T fallback,
+              const std::string& context) {
+  const auto it = obj.find(key);
+  if (it == obj.end() || it->is_null()) return fallback;
+  return json_get<T>(obj, key, context);
+}
+
+}  // namespace vidprobe

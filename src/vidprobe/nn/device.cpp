@@ -1,0 +1,54 @@
+#include "vidprobe/nn/device.h"
+
+#include <ATen/autocast_mode.h>
+
+#include "vidprobe/core/error.h"
+
+namespace vidprobe::nn {
+
+torch::Device parse_device(const std::string& name) {
+  if (name == "cpu") return torch::kCPU;
+  if (name == "cuda" || name.rfind("cuda:", 0) == 0) {
+    require(torch::cuda::is_available(),
+            "device '" + name + "' requested but CUDA is not available");
+    int index = 0;
+    if (name.size() > 5) {
+      const auto digits = name.substr(5);
+      require(!digits.empty() && digits.find_first_not_of("0123456789") == std::string::npos,
+              "bad device '" + name + "' (expected cpu, cuda or cuda:N)");
+      index = std::stoi(digits);
+      require(index < static_cast<int>(torch::cuda::device_count()),
+              "device '" + name + "' does not exist (" +
+                  std::to_string(torch::cuda::device_count()) + " CUDA devices)");
+    }
+    return {torch::kCUDA, static_cast<c10::DeviceIndex>(index)};
+  }
+  throw Error("bad device '" + name + "' (expected cpu, cuda or cuda:N)");
+}
+
+AutocastGuard::AutocastGuard(torch::Device device, bool enabled) {
+  if (!enabled || !device.is_cuda()) return;
+  active_ = true;
+  previous_enabled_ = at::autocast::is_autocast_enabled(at::kCUDA);
+  previous_dtype_ = at::autocast::get_autocast_dtype(at::kCUDA);
+  at::autocast::set_autocast_enabled(at::kCUDA, true);
+  at::autocast::set_autocast_dtype(at::kCUDA, at::kBFloat16);
+}
+
+AutocastGuard::~AutocastGuard() {
+  if (!active_) return;
+  at::autocast::set_autocast_enabled(at::kCUDA, previous_enabled_);
+  at::autocast::set_autocast_dtype(at::kCUDA, previous_dtype_);
+  at::autocast::clear_cache();
+}
+
+AutocastDisabledGuard::AutocastDisabledGuard()
+    : previous_enabled_(at::autocast::is_autocast_enabled(at::kCUDA)) {
+  at::autocast::set_autocast_enabled(at::kCUDA, false);
+}
+
+AutocastDisabledGuard::~AutocastDisabledGuard() {
+  at::autocast::set_autocast_enabled(at::kCUDA, previous_enabled_);
+}
+
+}  // namespace vidprobe::nn

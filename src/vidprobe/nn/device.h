@@ -1,0 +1,41 @@
+#pragma once
+// Device selection and mixed precision for the probe.
+#include <torch/torch.h>
+
+#include <string>
+
+namespace vidprobe::nn {
+
+// "cpu", "cuda" or "cuda:N"; throws vidprobe::Error naming the value when it is malformed or the
+// device is not available.
+torch::Device parse_device(const std::string& name);
+
+// bf16 autocast on CUDA for the guard's lifetime (a no-op on CPU or when disabled): matmuls and
+// convolutions run in bf16, the losses cast back to fp32.
+class AutocastGuard {
+ public:
+  AutocastGuard(torch::Device device, bool enabled);
+  ~AutocastGuard();
+  AutocastGuard(const AutocastGuard&) = delete;
+  AutocastGuard& operator=(const AutocastGuard&) = delete;
+
+ private:
+  bool active_ = false, previous_enabled_ = false;
+  at::ScalarType previous_dtype_ = at::kHalf;
+};
+
+// Turns CUDA autocast off for its lifetime (restoring the previous state after): the read-out
+// heads run in fp32 as VGGT runs them, because their exponential activations and the
+// confidence-weighted losses overflow or lose too much precision in bf16.
+class AutocastDisabledGuard {
+ public:
+  AutocastDisabledGuard();
+  ~AutocastDisabledGuard();
+  AutocastDisabledGuard(const AutocastDisabledGuard&) = delete;
+  AutocastDisabledGuard& operator=(const AutocastDisabledGuard&) = delete;
+
+ private:
+  bool previous_enabled_ = false;
+};
+
+}  // namespace vidprobe::nn

@@ -1,0 +1,57 @@
+#include "vidprobe/nn/rotary.h"
+
+#include "vidprobe/core/error.h"
+
+namespace vidprobe::nn {
+namespace {
+
+torch::Tensor rotate_interleaved_pairs(const torch::Tensor& x) {
+  auto pairs = x.unflatten(-1, {-1, 2});
+  return torch::stack({-pairs.select(-1, 1), pairs.select(-1, 0)}, -1).flatten(-2);
+}
+
+torch::Tensor rotate_split_halves(const torch::Tensor& x, int axes) {
+  std::vector<torch::Tensor> rotated;
+  for (const auto& block : x.chunk(axes, -1)) {
+    const auto halves = block.chunk(2, -1);
+    rotated.push_back(-halves[1]);
+    rotated.push_back(halves[0]);
+  }
+  return torch::cat(rotated, -1);
+}
+
+// (B, N) positions along one axis -> (B, 1, N, d) angles, each frequency used by channels i and
+// i + d / 2.
+torch::Tensor axis_angles(const torch::Tensor& position, int64_t d, double base) {
+  const auto options = torch::TensorOptions().dtype(torch::kFloat32).device(position.device());
+  const auto inv_freq = torch::pow(base, -torch::arange(0, d, 2, options) / static_cast<double>(d));
+  const auto angles = position.to(torch::kFloat32).unsqueeze(-1) * inv_freq;
+  return torch::cat({angles, angles}, -1).unsqueeze(1);
+}
+
+}  // namespace
+
+torch::Tensor apply_rotary(const torch::Tensor& x, const RotaryAngles& angles) {
+  const auto rotated = angles.pairing == RotaryAngles::Pairing::kInterleaved
+                           ? rotate_interleaved_pairs(x)
+                           : rotate_split_halves(x, angles.axes);
+  return x * angles.cos.to(x.scalar_type()) + rotated * angles.sin.to(x.scalar_type());
+}
+
+RotaryAngles rope_2d(const torch::Tensor& positions, int64_t head_dim, double base) {
+  require(head_dim % 4 == 0,
+          "2D RoPE needs a head width divisible by 4, got " + std::to_string(head_dim));
+  require(positions.dim() == 3 && positions.size(-1) == 2,
+          "2D RoPE positions must be (B, N, 2), got " + c10::str(positions.sizes()));
+  const int64_t half = head_dim / 2;
+  const auto angles = torch::cat({axis_angles(positions.select(-1, 0), half, base),
+                                  axis_angles(positions.select(-1, 1), half, base)},
+                                 -1);
+  return {angles.cos(), angles.sin(), RotaryAngles::Pairing::kSplitHalves, 2};
+}
+
+RotaryAngles regroup(const RotaryAngles& angles, at::IntArrayRef shape) {
+  return {angles.cos.reshape(shape), angles.sin.reshape(shape), angles.pairing, angles.axes};
+}
+
+}  // namespace vidprobe::nn

@@ -1,0 +1,35 @@
+#pragma once
+// Rotary position embeddings (Su et al., RoFormer): queries and keys are rotated, channel pair by
+// channel pair, by angles that grow with the token's position, so that attention scores depend on
+// relative positions. The angles are computed once per forward and shared by every block.
+#include <torch/torch.h>
+
+namespace vidprobe::nn {
+
+struct RotaryAngles {
+  enum class Pairing {
+    // Channels (2i, 2i + 1) rotate together (Meta's 3D RoPE in V-JEPA 2).
+    kInterleaved,
+    // The head splits into `axes` equal blocks, one per grid axis; within a block of width d,
+    // channels (i, i + d / 2) rotate together (RoPE2D of CroCo and VGGT).
+    kSplitHalves,
+  };
+  // Broadcastable to the rotated tensor (B, heads, N, head_dim); applied in its dtype.
+  torch::Tensor cos, sin;
+  Pairing pairing = Pairing::kInterleaved;
+  int axes = 1;
+};
+
+// x (B, heads, N, head_dim) -> x * cos + pair_rotated(x) * sin, pair_rotated((a, b)) = (-b, a).
+torch::Tensor apply_rotary(const torch::Tensor& x, const RotaryAngles& angles);
+
+// RoPE2D over a token grid: positions (B, N, 2) int64 (row, column). The first half of a head's
+// channels turns with the row, the second half with the column, each with the 1D frequencies
+// base^(-2i / (head_dim / 2)). Angles in float32, shape (B, 1, N, head_dim). head_dim % 4 == 0.
+RotaryAngles rope_2d(const torch::Tensor& positions, int64_t head_dim, double base);
+
+// The same angles viewed with another token grouping, e.g. (B * S, 1, P, d) of per-frame sequences
+// as (B, 1, S * P, d) of whole clips.
+RotaryAngles regroup(const RotaryAngles& angles, at::IntArrayRef shape);
+
+}  // namespace vidprobe::nn

@@ -1,0 +1,105 @@
+#include "vidprobe/nn/transformer.h"
+
+#include "vidprobe/core/error.h"
+
+namespace vidprobe::nn {
+namespace F = torch::nn::functional;
+
+void init_transformer_weights(torch::nn::Module& module) {
+  torch::NoGradGuard no_grad;
+  for (auto& child : module.modules(/*include_self=*/false)) {
+    if (auto* linear = child->as<torch::nn::Linear>()) {
+      linear->weight.normal_(0.0, 0.02).clamp_(-0.04, 0.04);
+      if (linear->bias.defined()) linear->bias.zero_();
+    } else if (auto* norm = child->as<torch::nn::LayerNorm>()) {
+      if (norm->weight.defined()) norm->weight.fill_(1.0);
+      if (norm->bias.defined()) norm->bias.zero_();
+    }
+  }
+}
+
+MlpImpl::MlpImpl(int64_t in_features, int64_t hidden_features, int64_t out_features)
+    : fc1(register_module("fc1", torch::nn::Linear(in_features, hidden_features))),
+      fc2(register_module("fc2", torch::nn::Linear(hidden_features, out_features))) {}
+
+torch::Tensor MlpImpl::forward(const torch::Tensor& x) {
+  return fc2(F::gelu(fc1(x)));
+}
+
+SwiGluImpl::SwiGluImpl(int64_t width, int64_t hidden)
+    : w12(register_module("w12", torch::nn::Linear(width, 2 * hidden))),
+      w3(register_module("w3", torch::nn::Linear(hidden, width))) {}
+
+torch::Tensor SwiGluImpl::forward(const torch::Tensor& x) {
+  const auto gate_value = w12(x).chunk(2, -1);
+  return w3(torch::silu(gate_value[0]) * gate_value[1]);
+}
+
+LayerScaleImpl::LayerScaleImpl(int64_t dim, double init_value)
+    : gamma(register_parameter("gamma", torch::full({dim}, init_value))) {}
+
+AttentionImpl::AttentionImpl(const AttentionOptions& opts)
+    : options(opts),
+      qkv(register_module("qkv", torch::nn::Linear(opts.dim, 3 * opts.dim))),
+      proj(register_module("proj", torch::nn::Linear(opts.dim, opts.dim))) {
+  require(opts.num_heads > 0 && opts.dim % opts.num_heads == 0,
+          "attention: num_heads " + std::to_string(opts.num_heads) + " must divide width " +
+              std::to_string(opts.dim));
+  if (!opts.qk_norm) return;
+  const auto head_norm = torch::nn::LayerNormOptions({opts.dim / opts.num_heads});
+  q_norm = register_module("q_norm", torch::nn::LayerNorm(head_norm));
+  k_norm = register_module("k_norm", torch::nn::LayerNorm(head_norm));
+}
+
+torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const RotaryAngles* rotary) {
+  const int64_t batch = x.size(0), tokens = x.size(1), dim = x.size(2);
+  const int64_t heads = options.num_heads, head_dim = dim / heads;
+  const auto qkv_heads =
+      qkv(x).reshape({batch, tokens, 3, heads, head_dim}).permute({2, 0, 3, 1, 4});
+  auto q = qkv_heads[0], k = qkv_heads[1];  // (B, heads, N, head_dim)
+  if (options.qk_norm) {
+    q = q_norm(q);
+    k = k_norm(k);
+  }
+  if (rotary != nullptr) {
+    q = apply_rotary(q, *rotary);
+    k = apply_rotary(k, *rotary);
+  }
+  const auto out = at::scaled_dot_product_attention(q, k, qkv_heads[2]);
+  return proj(out.transpose(1, 2).reshape({batch, tokens, dim}));
+}
+
+int64_t feed_forward_width(const BlockOptions& options) {
+  const auto hidden = static_cast<int64_t>(options.attention.dim * options.mlp_ratio);
+  return options.feed_forward == FeedForward::kSwiGlu ? (hidden * 2 / 3 + 7) / 8 * 8 : hidden;
+}
+
+BlockImpl::BlockImpl(const BlockOptions& options) {
+  const int64_t dim = options.attention.dim;
+  const auto norm = torch::nn::LayerNormOptions({dim}).eps(options.norm_eps);
+  const bool layer_scale = options.layer_scale_init != 0.0;
+  // Registration order = the reference modules' (DINOv2 / VGGT Block.__init__), which fixes the
+  // order in which the default initialisation draws random numbers.
+  norm1 = register_module("norm1", torch::nn::LayerNorm(norm));
+  attn = register_module("attn", Attention(options.attention));
+  if (layer_scale) ls1 = register_module("ls1", LayerScale(dim, options.layer_scale_init));
+  norm2 = register_module("norm2", torch::nn::LayerNorm(norm));
+  if (options.feed_forward == FeedForward::kSwiGlu)
+    swiglu = register_module("mlp", SwiGlu(dim, feed_forward_width(options)));
+  else
+    mlp = register_module("mlp", Mlp(dim, feed_forward_width(options), dim));
+  if (layer_scale) ls2 = register_module("ls2", LayerScale(dim, options.layer_scale_init));
+}
+
+torch::Tensor BlockImpl::feed_forward(const torch::Tensor& x) {
+  return swiglu ? swiglu(x) : mlp(x);
+}
+
+torch::Tensor BlockImpl::forward(const torch::Tensor& x, const RotaryAngles* rotary) {
+  const auto attended = attn(norm1(x), rotary);
+  const auto h = x + (ls1 ? ls1(attended) : attended);
+  const auto fed = feed_forward(norm2(h));
+  return h + (ls2 ? ls2(fed) : fed);
+}
+
+}  // namespace vidprobe::nn

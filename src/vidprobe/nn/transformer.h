@@ -1,0 +1,95 @@
+#pragma once
+// The pre-norm transformer layers every network of vidprobe is built from (DINOv2's layout, which
+// VGGT, VideoMAE, V-JEPA 2 and the probe share): MLP or packed SwiGLU feed-forward, LayerScale,
+// multi-head self-attention with optional per-head qk LayerNorm and rotary positions, and the
+// residual block chaining them. Module names follow DINOv2's (blocks.<i>.{norm1, attn.qkv,
+// attn.q_norm, attn.k_norm, attn.proj, ls1.gamma, norm2, mlp.fc1, mlp.fc2 | mlp.w12, mlp.w3,
+// ls2.gamma}) so that the reference checkpoints map onto them by name. Models differ only by the
+// option values their presets set. Shapes: tokens (B, N, D).
+#include <torch/torch.h>
+
+#include "vidprobe/nn/rotary.h"
+
+namespace vidprobe::nn {
+
+// Linear weights N(0, 0.02) cut at 2 std with zero biases, LayerNorms ones and zeros: the ViT /
+// VGGT training initialisation (instead of the layers' own PyTorch defaults).
+void init_transformer_weights(torch::nn::Module& module);
+
+// fc2(gelu(fc1(x))).
+struct MlpImpl : torch::nn::Module {
+  MlpImpl(int64_t in_features, int64_t hidden_features, int64_t out_features);
+  torch::Tensor forward(const torch::Tensor& x);
+  torch::nn::Linear fc1{nullptr}, fc2{nullptr};
+};
+TORCH_MODULE(Mlp);
+
+// SiLU-gated feed-forward with the gate and value projections packed in one matrix, w12 =
+// [gate; value] (DINOv2 ViT-g).
+struct SwiGluImpl : torch::nn::Module {
+  SwiGluImpl(int64_t width, int64_t hidden);
+  torch::Tensor forward(const torch::Tensor& x);
+  torch::nn::Linear w12{nullptr}, w3{nullptr};
+};
+TORCH_MODULE(SwiGlu);
+
+// Learned per-channel residual scale (Touvron et al., CaiT); a small init keeps fresh blocks close
+// to the identity.
+struct LayerScaleImpl : torch::nn::Module {
+  LayerScaleImpl(int64_t dim, double init_value);
+  torch::Tensor forward(const torch::Tensor& x) { return x * gamma; }
+  torch::Tensor gamma;
+};
+TORCH_MODULE(LayerScale);
+
+struct AttentionOptions {
+  int64_t dim = 384;
+  int64_t num_heads = 6;
+  bool qk_norm = false;  // LayerNorm (eps 1e-5) over each head's queries and keys (VGGT)
+};
+
+struct AttentionImpl : torch::nn::Module {
+  explicit AttentionImpl(const AttentionOptions& options);
+  // x (B, N, D); rotary: angles applied to queries and keys (after the qk norm), or none.
+  torch::Tensor forward(const torch::Tensor& x, const RotaryAngles* rotary = nullptr);
+
+  AttentionOptions options;
+  torch::nn::Linear qkv{nullptr}, proj{nullptr};
+  torch::nn::LayerNorm q_norm{nullptr}, k_norm{nullptr};
+};
+TORCH_MODULE(Attention);
+
+enum class FeedForward { kGeluMlp, kSwiGlu };
+
+struct BlockOptions {
+  AttentionOptions attention;
+  double mlp_ratio = 4.0;
+  FeedForward feed_forward = FeedForward::kGeluMlp;
+  // LayerScale on both residual branches with this initial value; 0 = none (VideoMAE, V-JEPA 2).
+  double layer_scale_init = 0.0;
+  // Epsilon of norm1 / norm2: 1e-6 in DINOv2 and the vidprobe probe, 1e-5 (torch's default) in
+  // VGGT's aggregator and camera trunk.
+  double norm_eps = 1e-6;
+};
+
+// Hidden width of the feed-forward: mlp_ratio * dim for the GELU MLP; for SwiGLU two thirds of it
+// rounded up to a multiple of 8 (per branch), which keeps the parameter count comparable.
+int64_t feed_forward_width(const BlockOptions& options);
+
+// x + LS1(Attn(LN(x))), then x + LS2(FF(LN(x))).
+struct BlockImpl : torch::nn::Module {
+  explicit BlockImpl(const BlockOptions& options);
+  torch::Tensor forward(const torch::Tensor& x, const RotaryAngles* rotary = nullptr);
+
+  torch::nn::LayerNorm norm1{nullptr}, norm2{nullptr};
+  Attention attn{nullptr};
+  LayerScale ls1{nullptr}, ls2{nullptr};  // absent when layer_scale_init is 0
+  Mlp mlp{nullptr};                       // registered as "mlp" for kGeluMlp
+  SwiGlu swiglu{nullptr};                 // registered as "mlp" for kSwiGlu
+
+ private:
+  torch::Tensor feed_forward(const torch::Tensor& x);
+};
+TORCH_MODULE(Block);
+
+}  // namespace vidprobe::nn

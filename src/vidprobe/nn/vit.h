@@ -1,0 +1,64 @@
+#pragma once
+// A plain ViT encoder in DINOv2's layout (patch embedding, [CLS] + optional register tokens,
+// learned position embedding interpolated to the input grid, pre-norm blocks with LayerScale).
+// DINOv2, VGGT's patch embedding, the `random-vit` baseline and (its blocks) the video ViTs are
+// built from it. Module names follow DINOv2's: patch_embed.proj, cls_token, register_tokens,
+// pos_embed, blocks.<i>.{norm1,attn.qkv,attn.proj,ls1.gamma,norm2,mlp.fc1,mlp.fc2,ls2.gamma}, norm
+// (with a SwiGLU feed-forward, as ViT-g: blocks.<i>.mlp.{w12,w3}).
+#include <torch/torch.h>
+
+#include <vector>
+
+#include "vidprobe/nn/transformer.h"
+
+namespace vidprobe::nn {
+
+struct ViTConfig {
+  int image_size = 224;  // size the position embedding was trained at
+  int patch_size = 14;
+  int width = 384;
+  int depth = 12;
+  int heads = 6;
+  double mlp_ratio = 4.0;
+  int register_tokens = 0;
+  double layer_scale_init = 1.0;
+  double norm_eps = 1e-6;
+  // Feed-forward: GELU MLP of width mlp_ratio * width, or (swiglu) SiLU-gated of width
+  // round_up_8(2/3 * mlp_ratio * width) with the gate and value projections packed in one matrix.
+  bool swiglu = false;
+  // Resampling of the position embedding to another grid: bicubic, in float32; antialiased when
+  // downsampling if set (transformers' Dinov2WithRegistersModel does, Dinov2Model does not).
+  bool antialias_pos_interpolation = false;
+  // LayerScale on both residual branches (DINOv2); VideoMAE and V-JEPA 2 have none.
+  bool layer_scale = true;
+};
+
+// Hidden width of the feed-forward block of `config` (per branch for SwiGLU).
+int feed_forward_width(const ViTConfig& config);
+// The options of one of the encoder's blocks.
+BlockOptions block_options(const ViTConfig& config);
+
+class ViTImpl : public torch::nn::Module {
+ public:
+  explicit ViTImpl(ViTConfig config);
+
+  // images (B, 3, H, W), normalised; H and W multiples of the patch size. Returns the patch
+  // tokens after each requested block (0-based), each (B, D, H / p, W / p); with final_norm,
+  // passed through the model's final LayerNorm first.
+  std::vector<torch::Tensor> patch_features(const torch::Tensor& images,
+                                            const std::vector<int>& layers,
+                                            bool final_norm = false);
+  const ViTConfig& config() const { return config_; }
+
+  torch::nn::Conv2d patch_embed{nullptr};
+  torch::Tensor cls_token, register_tokens, pos_embed;
+  torch::nn::ModuleList blocks;
+  torch::nn::LayerNorm norm{nullptr};
+
+ private:
+  torch::Tensor interpolated_pos_embed(int64_t grid_h, int64_t grid_w) const;
+  ViTConfig config_;
+};
+TORCH_MODULE(ViT);
+
+}  // namespace vidprobe::nn

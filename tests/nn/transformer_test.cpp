@@ -1,0 +1,115 @@
+#include "vidprobe/nn/transformer.h"
+
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <cmath>
+#include <set>
+#include <string>
+
+#include "vidprobe/nn/alternating_attention.h"
+#include "vidprobe/nn/rotary.h"
+#include "vidprobe/nn/vit.h"
+
+namespace vidprobe::nn {
+namespace {
+
+std::set<std::string> parameter_names(torch::nn::Module& module) {
+  std::set<std::string> names;
+  for (const auto& item : module.named_parameters()) names.insert(item.key());
+  return names;
+}
+
+TEST(Rotary, RoPE2dPreservesNormsAndDependsOnlyOnRelativePosition) {
+  torch::manual_seed(0);
+  const auto q = torch::randn({1, 1, 1, 8}), k = torch::randn({1, 1, 1, 8});
+  auto rotated = [](const torch::Tensor& x, int64_t y, int64_t col) {
+    return apply_rotary(x, rope_2d(torch::tensor({y, col}).view({1, 1, 2}), 8, 100));
+  };
+  EXPECT_NEAR(rotated(q, 2, 3).norm().item<double>(), q.norm().item<double>(), 1e-5);
+  const double dot1 = (rotated(q, 2, 3) * rotated(k, 5, 1)).sum().item<double>();
+  const double dot2 = (rotated(q, 7, 4) * rotated(k, 10, 2)).sum().item<double>();
+  EXPECT_NEAR(dot1, dot2, 1e-4);
+  const double dot3 = (rotated(q, 7, 4) * rotated(k, 10, 3)).sum().item<double>();
+  EXPECT_GT(std::abs(dot1 - dot3), 1e-4);
+}
+
+TEST(Rotary, RoPE2dRotatesRowChannelsByRowAndColumnChannelsByColumn) {
+  // Head width 8: channels 0..3 belong to the row, pairs (0, 2) and (1, 3); 4..7 to the column.
+  const auto x = torch::zeros({1, 1, 1, 8});
+  x[0][0][0][0] = 1.0;  // row pair (0, 2) at frequency 1
+  x[0][0][0][5] = 1.0;  // column pair (5, 7) at frequency base^(-2/4) = 0.1
+  const auto out = apply_rotary(x, rope_2d(torch::tensor({2, 3}).view({1, 1, 2}), 8, 100))[0][0][0];
+  EXPECT_NEAR(out[0].item<double>(), std::cos(2.0), 1e-6);
+  EXPECT_NEAR(out[2].item<double>(), std::sin(2.0), 1e-6);
+  EXPECT_NEAR(out[5].item<double>(), std::cos(0.3), 1e-6);
+  EXPECT_NEAR(out[7].item<double>(), std::sin(0.3), 1e-6);
+  EXPECT_NEAR(
+      out[1].item<double>() + out[3].item<double>() + out[4].item<double>() + out[6].item<double>(),
+      0.0, 1e-7);
+}
+
+TEST(Rotary, InterleavedPairsRotateNeighbours) {
+  const auto x = torch::tensor({1.0f, 0.0f, 0.0f, 1.0f}).view({1, 1, 1, 4});
+  const auto angle = torch::tensor({0.5f, 0.5f, 1.5f, 1.5f}).view({1, 1, 1, 4});
+  const RotaryAngles angles{angle.cos(), angle.sin(), RotaryAngles::Pairing::kInterleaved};
+  const auto out = apply_rotary(x, angles).flatten();
+  EXPECT_NEAR(out[0].item<double>(), std::cos(0.5), 1e-6);
+  EXPECT_NEAR(out[1].item<double>(), std::sin(0.5), 1e-6);
+  EXPECT_NEAR(out[2].item<double>(), -std::sin(1.5), 1e-6);
+  EXPECT_NEAR(out[3].item<double>(), std::cos(1.5), 1e-6);
+}
+
+TEST(Block, OptionsDecideTheModuleTreeNotTheModelName) {
+  BlockOptions dinov2{.attention = {.dim = 16, .num_heads = 2}, .layer_scale_init = 1.0};
+  Block with_scale(dinov2);
+  EXPECT_EQ(parameter_names(*with_scale),
+            (std::set<std::string>{"norm1.weight", "norm1.bias", "attn.qkv.weight", "attn.qkv.bias",
+                                   "attn.proj.weight", "attn.proj.bias", "ls1.gamma",
+                                   "norm2.weight", "norm2.bias", "mlp.fc1.weight", "mlp.fc1.bias",
+                                   "mlp.fc2.weight", "mlp.fc2.bias", "ls2.gamma"}));
+  BlockOptions plain{.attention = {.dim = 16, .num_heads = 2, .qk_norm = true},
+                     .feed_forward = FeedForward::kSwiGlu};
+  Block swiglu(plain);
+  const auto names = parameter_names(*swiglu);
+  EXPECT_FALSE(names.contains("ls1.gamma"));
+  EXPECT_TRUE(names.contains("attn.q_norm.weight"));
+  EXPECT_TRUE(names.contains("mlp.w12.weight"));
+  // 2/3 of 4 * 16 = 42, rounded up to 48 per branch.
+  EXPECT_EQ(feed_forward_width(plain), 48);
+  EXPECT_EQ(swiglu->swiglu->w12->weight.size(0), 96);
+}
+
+TEST(Block, ZeroLayerScaleAndResidualsMakeAnIdentityFreeOfAttentionAndMlp) {
+  torch::manual_seed(1);
+  Block block(BlockOptions{.attention = {.dim = 8, .num_heads = 2}, .layer_scale_init = 1.0});
+  torch::NoGradGuard no_grad;
+  block->ls1->gamma.zero_();
+  block->ls2->gamma.zero_();
+  const auto x = torch::randn({2, 5, 8});
+  EXPECT_TRUE(torch::equal(block(x), x));
+}
+
+TEST(AlternatingAttention, FirstFrameTokensComeFromEntryZero) {
+  const auto pair = torch::stack({torch::full({1, 3}, 1.0), torch::full({1, 3}, 2.0)}).unsqueeze(0);
+  const auto expanded = expand_first_and_rest(pair, /*batch=*/2, /*frames=*/3);  // (6, 1, 3)
+  ASSERT_EQ(expanded.sizes(), (std::vector<int64_t>{6, 1, 3}));
+  for (int64_t i = 0; i < 6; ++i)
+    EXPECT_EQ(expanded[i][0][0].item<double>(), i % 3 == 0 ? 1.0 : 2.0) << i;
+  const auto positions = token_positions(1, 2, 2, 3, torch::kCPU);
+  EXPECT_EQ(positions[0][1][0].item<int64_t>(), 0);
+  EXPECT_EQ(positions[0][2][0].item<int64_t>(), 1);  // patch (0, 0) at (1, 1)
+  EXPECT_EQ(positions[0][7][1].item<int64_t>(), 3);  // patch (1, 2) at (2, 3)
+}
+
+TEST(ViT, BlockOptionsFollowTheConfig) {
+  ViTConfig config{.width = 32, .heads = 4, .swiglu = true, .layer_scale = false};
+  const auto block = block_options(config);
+  EXPECT_EQ(block.attention.num_heads, 4);
+  EXPECT_EQ(block.feed_forward, FeedForward::kSwiGlu);
+  EXPECT_EQ(block.layer_scale_init, 0.0);
+  EXPECT_EQ(feed_forward_width(config), 88);  // 2/3 of 128 = 85, rounded up to 88
+}
+
+}  // namespace
+}  // namespace vidprobe::nn
