@@ -2,12 +2,13 @@
 // vidprobe's clip format (docs/data-format.md). Resumable: finished clips are skipped.
 #include <cstdio>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "commands.h"
 #include "vidprobe/core/error.h"
-#include "vidprobe/core/progress.h"
+#include "vidprobe/core/resumable.h"
 #include "vidprobe/data/synthetic_format.h"
 #include "vidprobe/render/clip.h"
 
@@ -57,14 +58,15 @@ void run_render(const RenderOptions& o) {
   const nlohmann::json parameters = render::content_parameters(settings);
 
   // Resume: finished clips must have been rendered with the same parameters, otherwise the
-  // directory would mix two datasets.
-  std::vector<int> todo;
+  // directory would mix two datasets. All are checked before anything is rendered.
+  const auto clip_done = [&](int i) {
+    return synthetic_clip_exists(root, render::clip_id(settings.generation.family, i));
+  };
+  int done = 0;
   for (int i = 0; i < o.clips; ++i) {
+    if (!clip_done(i)) continue;
+    ++done;
     const std::string id = render::clip_id(settings.generation.family, i);
-    if (!synthetic_clip_exists(root, id)) {
-      todo.push_back(i);
-      continue;
-    }
     const nlohmann::json existing = read_synthetic_clip_json(root / id);
     const nlohmann::json previous =
         existing.value("meta", nlohmann::json::object()).value("parameters", nlohmann::json());
@@ -72,27 +74,28 @@ void run_render(const RenderOptions& o) {
                                         "' was rendered with different parameters " +
                                         previous.dump() + "; use another --out directory");
   }
-  if (todo.size() < static_cast<std::size_t>(o.clips)) {
-    std::fprintf(stderr, "vidprobe render: %zu of %d clips already complete in %s, rendering %zu\n",
-                 o.clips - todo.size(), o.clips, root.string().c_str(), todo.size());
+  if (done > 0) {
+    std::fprintf(stderr, "vidprobe render: %d of %d clips already complete in %s, rendering %d\n",
+                 done, o.clips, root.string().c_str(), o.clips - done);
   }
   const render::RenderAssets assets = render::load_render_assets(settings);
   render::RenderStats stats;
-  {
-    Progress progress("render " + o.family, todo.size(), "clips");
-    for (int index : todo) {
-      const Clip clip = render::render_clip(settings, assets, index, &stats);
-      write_synthetic_clip(root, clip);
-      progress.advance();
-    }
-  }
+  const auto counts = run_resumable(
+      static_cast<std::size_t>(o.clips), {.label = "render " + o.family, .unit = "clips"},
+      [&](std::size_t i) -> std::optional<int> {
+        const int index = static_cast<int>(i);
+        return clip_done(index) ? std::nullopt : std::optional<int>(index);
+      },
+      [&](int index) {
+        write_synthetic_clip(root, render::render_clip(settings, assets, index, &stats));
+      });
   if (stats.seconds > 0) {
-    const double frames = static_cast<double>(todo.size()) * settings.generation.frames;
+    const double frames = static_cast<double>(counts.processed) * settings.generation.frames;
     std::fprintf(
         stderr,
         "vidprobe render: %zu clips, %.1f frames/s, %.2f Mrays/s (render only, %d threads)\n",
-        todo.size(), frames / stats.seconds, static_cast<double>(stats.rays) / stats.seconds / 1e6,
-        o.threads);
+        counts.processed, frames / stats.seconds,
+        static_cast<double>(stats.rays) / stats.seconds / 1e6, o.threads);
   }
 }
 

@@ -5,13 +5,13 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <future>
 #include <numeric>
 #include <optional>
 
 #include "vidprobe/backbones/registry.h"
 #include "vidprobe/core/error.h"
 #include "vidprobe/core/progress.h"
+#include "vidprobe/core/resumable.h"
 #include "vidprobe/data/dataset.h"
 #include "vidprobe/features/clip_tensors.h"
 #include "vidprobe/features/feature_cache.h"
@@ -220,20 +220,16 @@ std::vector<ExtractSummary> extract_features_at(const ExtractOptions& options,
   };
 
   std::vector<ExtractSummary> summaries(targets.size());
-  Progress progress(
-      "extract " + options.backbone +
-          (targets.size() > 1 ? " at " + std::to_string(targets.size()) + " points" : ""),
-      sequences.size(), "clips");
-  // Load the next clip from disk while the backbone works on the current one.
   // Reading, decoding and resizing the next clip take as long as the network on a GPU (an 81-frame
-  // 480 x 832 clip: seconds), so they run on another thread while the backbone works.
-  // Finished shards are checked there too, once per target.
+  // 480 x 832 clip: seconds), so they run on the prefetch thread while the backbone works.
+  // Finished shards are checked there too, once per target; a clip is never skipped as a whole
+  // because each target records its own finished shards (CacheWriter::keep, main thread only).
   struct Loaded {
     Clip clip;
     ClipTensors inputs;
     std::vector<bool> held;  // per target: its shard of this clip exists already
   };
-  auto load = [&](std::size_t index) {
+  auto load = [&](std::size_t index) -> std::optional<Loaded> {
     Loaded loaded{dataset->sample_clip(sequences[index], sampling), {}, {}};
     for (const auto& writer : writers) loaded.held.push_back(writer.holds(loaded.clip.id));
     if (std::find(loaded.held.begin(), loaded.held.end(), false) != loaded.held.end())
@@ -241,10 +237,8 @@ std::vector<ExtractSummary> extract_features_at(const ExtractOptions& options,
           clip_to_tensors(loaded.clip, spec.width, spec.height, gt.width, gt.height, resize);
     return loaded;
   };
-  std::future<Loaded> next = std::async(std::launch::async, load, 0);
-  for (std::size_t i = 0; i < sequences.size(); ++i) {
-    auto [clip, inputs, held] = next.get();
-    if (i + 1 < sequences.size()) next = std::async(std::launch::async, load, i + 1);
+  auto extract_clip = [&](Loaded loaded) {
+    auto& [clip, inputs, held] = loaded;
     std::vector<std::size_t> missing;
     for (std::size_t k = 0; k < targets.size(); ++k) {
       if (held[k]) {
@@ -298,9 +292,14 @@ std::vector<ExtractSummary> extract_features_at(const ExtractOptions& options,
         ++summaries[k].clips_written;
       }
     }
-    progress.advance();
-  }
-  progress.finish();
+  };
+  run_resumable(
+      sequences.size(),
+      {.label = "extract " + options.backbone +
+                (targets.size() > 1 ? " at " + std::to_string(targets.size()) + " points" : ""),
+       .unit = "clips",
+       .prefetch = true},
+      load, extract_clip);
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   for (auto& summary : summaries) summary.seconds = seconds;

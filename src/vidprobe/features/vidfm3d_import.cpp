@@ -8,7 +8,7 @@
 
 #include "vidprobe/core/atomic_file.h"
 #include "vidprobe/core/error.h"
-#include "vidprobe/core/progress.h"
+#include "vidprobe/core/resumable.h"
 #include "vidprobe/features/feature_cache.h"
 #include "vidprobe/io/safetensors_torch.h"
 
@@ -175,10 +175,14 @@ Vidfm3dImportSummary import_vidfm3d(const Vidfm3dImportOptions& o) {
   require(!o.out_dir.empty(), "--out is required");
   const auto scenes = read_split(o);
   std::optional<CacheWriter> writer;
-  std::optional<Progress> progress;
-  if (o.progress) progress.emplace("import " + o.model, scenes.size(), "clips");
-  Vidfm3dImportSummary summary;
-  for (const auto& [subset, hash] : scenes) {
+  struct Pending {
+    std::string id, sequence;
+    fs::path scene_path;
+    torch::Tensor features;
+  };
+  // Sequential: the writer is made from the first feature file's width and used by both steps.
+  auto prepare = [&](std::size_t i) -> std::optional<Pending> {
+    const auto& [subset, hash] = scenes[i];
     const auto id = subset + "__" + hash;
     const auto scene_path = o.data_root / subset / (hash + ".sft");
     require(fs::exists(scene_path), "the split lists [" + subset + ", " + hash + "] but '" +
@@ -189,22 +193,25 @@ Vidfm3dImportSummary import_vidfm3d(const Vidfm3dImportOptions& o) {
             "feature file '" + feature_path.string() + "' does not exist");
     auto features = read_features(feature_path, o.model);
     if (!writer) writer.emplace(o.out_dir, import_identity(o), features.size(1));
-    if (writer->reuse(id)) {
-      ++summary.clips_skipped;
-    } else {
-      auto shard = read_scene(scene_path);
-      shard.clip_id = id;
-      shard.feature_index = torch::tensor(
-          vidfm3d_feature_index(o.model, shard.num_frames(), features.size(0), o.context),
-          torch::kLong);
-      shard.features = std::move(features);
-      shard.meta = {{"backbone", backbone_name(o)}, {"sequence", subset + "/" + hash}};
-      writer->write(std::move(shard));  // validates every shape, naming the clip
-      ++summary.clips_written;
-    }
-    if (progress) progress->advance();
-  }
-  if (progress) progress->finish();
+    if (writer->reuse(id)) return std::nullopt;
+    return Pending{id, subset + "/" + hash, scene_path, std::move(features)};
+  };
+  auto write = [&](Pending pending) {
+    auto shard = read_scene(pending.scene_path);
+    shard.clip_id = pending.id;
+    shard.feature_index = torch::tensor(
+        vidfm3d_feature_index(o.model, shard.num_frames(), pending.features.size(0), o.context),
+        torch::kLong);
+    shard.features = std::move(pending.features);
+    shard.meta = {{"backbone", backbone_name(o)}, {"sequence", pending.sequence}};
+    writer->write(std::move(shard));  // validates every shape, naming the clip
+  };
+  const auto counts = run_resumable(
+      scenes.size(), {.label = "import " + o.model, .unit = "clips", .show_progress = o.progress},
+      prepare, write);
+  Vidfm3dImportSummary summary;
+  summary.clips_written = static_cast<std::int64_t>(counts.processed);
+  summary.clips_skipped = static_cast<std::int64_t>(counts.skipped);
   return summary;
 }
 

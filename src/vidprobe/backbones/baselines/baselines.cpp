@@ -1,25 +1,11 @@
 #include "vidprobe/backbones/baselines/baselines.h"
 
+#include "vidprobe/backbones/family_support.h"
 #include "vidprobe/core/error.h"
 #include "vidprobe/nn/vit.h"
 
 namespace vidprobe::backbones {
 namespace {
-
-ExtractionPoint at_layer(int layer) {
-  ExtractionPoint point;
-  point.layer = layer;
-  return point;
-}
-
-void check_clip(const torch::Tensor& clip, const InputSpec& spec, const std::string& backbone) {
-  require(clip.dim() == 4 && clip.size(1) == 3,
-          backbone + ": clip must be (T, 3, H, W), got " + c10::str(clip.sizes()));
-  require(clip.size(2) % spec.patch_size == 0 && clip.size(3) % spec.patch_size == 0,
-          backbone + ": clip size " + std::to_string(clip.size(2)) + "x" +
-              std::to_string(clip.size(3)) + " is not a multiple of the patch size " +
-              std::to_string(spec.patch_size));
-}
 
 class PixelsBackbone final : public Backbone {
  public:
@@ -31,7 +17,7 @@ class PixelsBackbone final : public Backbone {
   InputSpec input_spec() const override { return spec_; }
   int num_layers() const override { return 1; }
   int feature_dim() const override { return 3 * spec_.patch_size * spec_.patch_size; }
-  ExtractionPoint default_point() const override { return at_layer(0); }
+  ExtractionPoint default_point() const override { return point_at_layer(0); }
   void to(torch::Device device, torch::Dtype) override { device_ = device; }
 
   FeatureMaps extract(const torch::Tensor& clip, const ExtractionPoint& point) override {
@@ -72,7 +58,7 @@ class RandomViTBackbone final : public Backbone {
   InputSpec input_spec() const override { return spec_; }
   int num_layers() const override { return config_.depth; }
   int feature_dim() const override { return config_.width; }
-  ExtractionPoint default_point() const override { return at_layer(config_.depth / 2); }
+  ExtractionPoint default_point() const override { return point_at_layer(config_.depth / 2); }
   void to(torch::Device device, torch::Dtype dtype) override { vit_->to(device, dtype); }
 
   FeatureMaps extract(const torch::Tensor& clip, const ExtractionPoint& point) override {

@@ -6,7 +6,8 @@
 #include <set>
 
 #include "vidprobe/core/error.h"
-#include "vidprobe/core/progress.h"
+#include "vidprobe/core/json_fields.h"
+#include "vidprobe/core/resumable.h"
 #include "vidprobe/data/dataset.h"
 #include "vidprobe/data/resize.h"
 #include "vidprobe/data/synthetic_format.h"
@@ -27,11 +28,8 @@ void read_field(const json& object, const std::string& key, T& field, const std:
                 std::set<std::string>& seen) {
   seen.insert(key);
   if (!object.contains(key)) return;
-  try {
-    field = object.at(key).get<T>();
-  } catch (const std::exception& e) {
-    throw Error("VGGT configuration " + where + ": bad value for '" + key + "': " + e.what());
-  }
+  field =
+      json_as<T>(object.at(key), "VGGT configuration " + where + ": bad value for '" + key + "'");
 }
 
 void reject_unknown(const json& object, const std::set<std::string>& seen,
@@ -152,8 +150,9 @@ std::pair<int, int> parse_shard(const std::string& text) {
   return {index, count};
 }
 
-AnnotateSummary annotate_with_vggt(const AnnotateOptions& options) {
-  const auto start = std::chrono::steady_clock::now();
+namespace {
+
+void validate(const AnnotateOptions& options) {
   require(!options.out_dir.empty(), "annotate: --out is required");
   require(options.frames > 0,
           "annotate: --frames must be positive, got " + std::to_string(options.frames));
@@ -166,16 +165,81 @@ AnnotateSummary annotate_with_vggt(const AnnotateOptions& options) {
               options.shard_index < options.shard_count,
           "annotate: shard " + std::to_string(options.shard_index) + "/" +
               std::to_string(options.shard_count) + " is out of range");
-  const int patch = options.config.patch_size;
-  require(options.image_size > 0 && options.image_size % patch == 0,
+  require(options.image_size > 0 && options.image_size % options.config.patch_size == 0,
           "annotate: --backbone-size " + std::to_string(options.image_size) +
-              " must be a positive multiple of the patch size " + std::to_string(patch));
+              " must be a positive multiple of the patch size " +
+              std::to_string(options.config.patch_size));
   require(options.compute_dtype == "fp32" || options.compute_dtype == "bf16",
           "annotate: --compute-dtype must be fp32 or bf16, got '" + options.compute_dtype + "'");
   require(!options.weights.empty() || options.random_init,
           "annotate: --weights is required (a VGGT checkpoint, e.g. facebook/VGGT-1B's "
           "model.safetensors)");
+}
 
+// VGGT's depth (confidence-thresholded) and decoded cameras for a resized clip, in the clip format.
+Clip annotate_clip(VggtModel& model, Clip source, torch::Device device,
+                   const AnnotateOptions& options) {
+  const int H = source.frames.front().camera.height, W = source.frames.front().camera.width;
+  torch::NoGradGuard no_grad;
+  const auto prediction = model->forward(frames_to_images(source.frames).to(device));
+  const auto depth = prediction.depth.squeeze(0).to(torch::kCPU, torch::kFloat32);  // (S,H,W)
+  const auto conf = prediction.depth_conf.squeeze(0).to(torch::kCPU, torch::kFloat32);
+  const auto threshold =
+      torch::quantile(conf.flatten(), options.conf_percentile / 100.0).item<float>();
+  const auto valid = (conf >= threshold) & (depth > 0) & torch::isfinite(depth);
+  const auto kept_depth = torch::where(valid, depth, torch::zeros_like(depth)).contiguous();
+  const auto valid_u8 = valid.to(torch::kUInt8).contiguous();
+  // The FoV head is a ReLU: a field of view of 0 (an untrained or failing model) would give an
+  // infinite focal length, which the clip format cannot hold. Such FoVs are clamped and counted.
+  auto encoding = prediction.pose_encoding().squeeze(0).to(torch::kCPU, torch::kFloat64);
+  const auto fov = encoding.slice(-1, 7, 9);
+  const auto fov_clamped = (fov < kMinFov) | (fov > kMaxFov) | ~torch::isfinite(fov);
+  const auto clamped_frames = fov_clamped.any(-1).sum().item<int64_t>();
+  encoding.slice(-1, 7, 9).copy_(torch::nan_to_num(fov, kMinFov).clamp(kMinFov, kMaxFov));
+  require(torch::isfinite(encoding).all().item<bool>(),
+          "annotate: VGGT predicted a non-finite camera for clip '" + source.id + "'");
+  const auto [extrinsics, intrinsics] =
+      geometry::pose_encoding_to_extrinsics_intrinsics(encoding, H, W);
+
+  Clip annotated;
+  annotated.id = source.id;
+  for (std::size_t s = 0; s < source.frames.size(); ++s) {
+    const auto si = static_cast<int64_t>(s);
+    Frame frame;
+    frame.rgb = std::move(source.frames[s].rgb);
+    frame.depth = ImageF32(W, H, 1);
+    std::copy_n(kept_depth[si].data_ptr<float>(), W * H, frame.depth.pixels.begin());
+    frame.valid = ImageU8(W, H, 1);
+    std::copy_n(valid_u8[si].data_ptr<std::uint8_t>(), W * H, frame.valid.pixels.begin());
+    frame.camera.width = W;
+    frame.camera.height = H;
+    frame.camera.K = matrix3(intrinsics[si]);
+    frame.camera.cam_from_world = matrix34(extrinsics[si]);
+    frame.source = source.frames[s].source;
+    annotated.frames.push_back(std::move(frame));
+  }
+  annotated.meta = {{"generator", "vidprobe annotate"},
+                    {"annotator",
+                     {{"model", "VGGT"},
+                      {"architecture", architecture_text(options.config)},
+                      {"weights", options.weights.empty() ? "random-init" : options.weights},
+                      {"input_size", {W, H}},
+                      {"conf_percentile", options.conf_percentile},
+                      {"conf_threshold", threshold},
+                      {"fov_clamped_frames", clamped_frames},
+                      {"compute_dtype", options.compute_dtype}}},
+                    {"cameras",
+                     "VGGT pose encoding (absT_quaR_FoV) decoded: principal point at (W/2, H/2), "
+                     "first camera = world; scale is VGGT's (normalised), not metres"},
+                    {"source", source.meta}};
+  return annotated;
+}
+
+}  // namespace
+
+AnnotateSummary annotate_with_vggt(const AnnotateOptions& options) {
+  const auto start = std::chrono::steady_clock::now();
+  validate(options);
   DatasetOptions dataset_options;
   dataset_options.split = options.split;
   dataset_options.train_ratio = options.train_ratio;
@@ -207,82 +271,30 @@ AnnotateSummary annotate_with_vggt(const AnnotateOptions& options) {
   if (options.compute_dtype == "bf16") model->aggregator->to(torch::kBFloat16);
 
   std::filesystem::create_directories(options.out_dir);
-  AnnotateSummary summary;
-  Progress progress("annotate", mine.size(), "clips");
-  for (const auto& sequence : mine) {
-    // The clip id depends on the frame indices only, so a finished clip is skipped before any
-    // pixel is read. Seeded per sequence as Dataset::sample_clip does.
-    ClipSampling seeded = sampling;
+  const int patch = options.config.patch_size;
+  // The clip id depends on the frame indices only, so a finished clip is skipped before any pixel
+  // is read; the next clip is read and resized while VGGT works on the current one.
+  auto load = [&](std::size_t i) -> std::optional<Clip> {
+    const auto& sequence = mine[i];
+    ClipSampling seeded = sampling;  // seeded per sequence as Dataset::sample_clip does
     seeded.seed = SplitMix64(sampling.seed ^ stable_hash(sequence)).next();
     const auto indices = sample_frame_indices(dataset->num_frames(sequence), seeded);
-    if (synthetic_clip_exists(options.out_dir, clip_id(sequence, indices))) {
-      ++summary.clips_skipped;
-      progress.advance();
-      continue;
-    }
+    if (synthetic_clip_exists(options.out_dir, clip_id(sequence, indices))) return std::nullopt;
     Clip source = dataset->load_clip(sequence, indices);
     source.meta["sampling"] = {{"mode", options.sampling}, {"seed", options.seed}};
     const auto spec = vggt_resize(source.frames.front().camera, options.image_size, patch);
     for (auto& frame : source.frames) frame = resize_and_center_crop(frame, spec);
-    const int H = source.frames.front().camera.height, W = source.frames.front().camera.width;
-
-    torch::NoGradGuard no_grad;
-    const auto prediction = model->forward(frames_to_images(source.frames).to(device));
-    const auto depth = prediction.depth.squeeze(0).to(torch::kCPU, torch::kFloat32);  // (S,H,W)
-    const auto conf = prediction.depth_conf.squeeze(0).to(torch::kCPU, torch::kFloat32);
-    const auto threshold =
-        torch::quantile(conf.flatten(), options.conf_percentile / 100.0).item<float>();
-    const auto valid = (conf >= threshold) & (depth > 0) & torch::isfinite(depth);
-    const auto kept_depth = torch::where(valid, depth, torch::zeros_like(depth)).contiguous();
-    const auto valid_u8 = valid.to(torch::kUInt8).contiguous();
-    // The FoV head is a ReLU: a field of view of 0 (an untrained or failing model) would give an
-    // infinite focal length, which the clip format cannot hold. Such FoVs are clamped and counted.
-    auto encoding = prediction.pose_encoding().squeeze(0).to(torch::kCPU, torch::kFloat64);
-    const auto fov = encoding.slice(-1, 7, 9);
-    const auto fov_clamped = (fov < kMinFov) | (fov > kMaxFov) | ~torch::isfinite(fov);
-    const auto clamped_frames = fov_clamped.any(-1).sum().item<int64_t>();
-    encoding.slice(-1, 7, 9).copy_(torch::nan_to_num(fov, kMinFov).clamp(kMinFov, kMaxFov));
-    require(torch::isfinite(encoding).all().item<bool>(),
-            "annotate: VGGT predicted a non-finite camera for clip '" + source.id + "'");
-    const auto [extrinsics, intrinsics] =
-        geometry::pose_encoding_to_extrinsics_intrinsics(encoding, H, W);
-
-    Clip annotated;
-    annotated.id = source.id;
-    for (std::size_t s = 0; s < source.frames.size(); ++s) {
-      const auto si = static_cast<int64_t>(s);
-      Frame frame;
-      frame.rgb = std::move(source.frames[s].rgb);
-      frame.depth = ImageF32(W, H, 1);
-      std::copy_n(kept_depth[si].data_ptr<float>(), W * H, frame.depth.pixels.begin());
-      frame.valid = ImageU8(W, H, 1);
-      std::copy_n(valid_u8[si].data_ptr<std::uint8_t>(), W * H, frame.valid.pixels.begin());
-      frame.camera.width = W;
-      frame.camera.height = H;
-      frame.camera.K = matrix3(intrinsics[si]);
-      frame.camera.cam_from_world = matrix34(extrinsics[si]);
-      frame.source = source.frames[s].source;
-      annotated.frames.push_back(std::move(frame));
-    }
-    annotated.meta = {{"generator", "vidprobe annotate"},
-                      {"annotator",
-                       {{"model", "VGGT"},
-                        {"architecture", architecture_text(options.config)},
-                        {"weights", options.weights.empty() ? "random-init" : options.weights},
-                        {"input_size", {W, H}},
-                        {"conf_percentile", options.conf_percentile},
-                        {"conf_threshold", threshold},
-                        {"fov_clamped_frames", clamped_frames},
-                        {"compute_dtype", options.compute_dtype}}},
-                      {"cameras",
-                       "VGGT pose encoding (absT_quaR_FoV) decoded: principal point at (W/2, H/2), "
-                       "first camera = world; scale is VGGT's (normalised), not metres"},
-                      {"source", source.meta}};
-    write_synthetic_clip(options.out_dir, annotated);
-    ++summary.clips_written;
-    progress.advance();
-  }
-  progress.finish();
+    return source;
+  };
+  const auto counts = run_resumable(
+      mine.size(), {.label = "annotate", .unit = "clips", .prefetch = true}, load,
+      [&](Clip source) {
+        write_synthetic_clip(options.out_dir,
+                             annotate_clip(model, std::move(source), device, options));
+      });
+  AnnotateSummary summary;
+  summary.clips_written = static_cast<std::int64_t>(counts.processed);
+  summary.clips_skipped = static_cast<std::int64_t>(counts.skipped);
   summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return summary;
 }

@@ -169,7 +169,7 @@ nn::AggregatorOutput VggtAggregatorImpl::forward(const torch::Tensor& images, in
   const int last = last_block < 0 ? config.depth - 1 : last_block;
   require(last < config.depth, "VGGT: block " + std::to_string(last) + " is outside 0.." +
                                    std::to_string(config.depth - 1));
-  const int64_t h = H / p, w = W / p, D = config.width;
+  const int64_t h = H / p, w = W / p;
   const auto dtype = camera_token.scalar_type();
 
   // Normalised in float32, then cast: the same pixels as the reference preprocessing.
