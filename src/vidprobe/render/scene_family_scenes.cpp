@@ -132,85 +132,84 @@ void build_room(Scene& scene, Rng& rng, const Room& room, float richness,
   }
 }
 
-}  // namespace
-
-GeneratedClip generate_scenes_clip(const GenerationParams& params, Rng rng,
-                                   const std::vector<MeshAsset>& meshes,
-                                   const std::vector<std::shared_ptr<const TextureImage>>& images) {
-  GeneratedClip clip;
-  Scene& scene = clip.scene;
-  const auto richness = static_cast<float>(params.texture_richness);
-  const auto motion = static_cast<float>(params.motion);
-  Rng layout_rng = rng.fork(1), camera_rng = rng.fork(2), prop_rng = rng.fork(3),
-      light_rng = rng.fork(4);
-  const bool indoor = layout_rng.chance(0.5f);
-  const bool turn_in_place = camera_rng.chance(0.2f);
+// Where the camera may walk and props may stand, the ground height, and the walk's scale.
+struct Layout {
   std::function<float(float, float)> ground = [](float, float) { return 0.0f; };
   Area walkable{}, placeable{};
-  float path_length = 0, clearance = 0, eye_height = camera_rng.uniform(1.3f, 1.75f);
+  float path_length = 0, clearance = 0, eye_height = 0;
   Room room{};
+};
 
-  if (indoor) {
-    room = Room{layout_rng.uniform(5.5f, 14.0f), layout_rng.uniform(5.0f, 12.0f),
-                layout_rng.uniform(2.6f, 3.6f)};
-    build_room(scene, layout_rng, room, richness, images);
-    // Walk in the middle of the room so the view is mostly of the room, not one wall.
-    const float margin_x = std::max(1.0f, 0.25f * room.width),
-                margin_y = std::max(1.0f, 0.25f * room.depth);
-    walkable = {-room.width / 2 + margin_x, -room.depth / 2 + margin_y, room.width / 2 - margin_x,
-                room.depth / 2 - margin_y};
-    placeable = {-room.width / 2 + 0.05f, -room.depth / 2 + 0.05f, room.width / 2 - 0.05f,
-                 room.depth / 2 - 0.05f};
-    path_length = motion * camera_rng.uniform(1.5f, 4.5f);
-    clearance = 0.6f;
-    eye_height = std::min(eye_height, room.height - 0.5f);
-    scene.light.kind = Light::Kind::kPoint;
-    scene.light.position = Vec3{light_rng.uniform(walkable.x0, walkable.x1),
-                                light_rng.uniform(walkable.y0, walkable.y1), room.height - 0.35f};
-    const float warmth = light_rng.uniform(0.0f, 0.25f);
-    scene.light.color = Vec3{1.0f + warmth, 1.0f, 1.0f - warmth} *
-                        (light_rng.uniform(1.2f, 2.2f) * room.height * room.height);
-    scene.light.softness = light_rng.chance(0.5f) ? light_rng.uniform(0.05f, 0.25f) : 0.0f;
-    scene.ambient = Vec3{0.3f, 0.29f, 0.27f} * light_rng.uniform(0.7f, 1.3f);
-    scene.ground_bounce = scene.ambient * 0.6f;
-  } else {
-    const float hills = layout_rng.uniform(0.2f, 2.0f),
-                hill_scale = layout_rng.uniform(15.0f, 40.0f);
-    const auto terrain_seed = static_cast<std::uint32_t>(layout_rng.next());
-    ground = [=](float x, float y) {
-      // Flat near the walkable centre, rising toward the horizon.
-      const float r = std::hypot(x, y);
-      const float ramp = 0.3f + 0.7f * smoothstep(10.0f, 45.0f, r);
-      return hills * ramp *
-             (2.0f * fractal_noise({x, y, 0}, 1.0f / hill_scale, 3, terrain_seed) - 0.8f);
-    };
-    scene.objects.push_back(
-        SceneObject{"terrain", make_heightfield(90.0f, 128, ground),
-                    random_material(layout_rng, MaterialStyle::kGround, richness, images),
-                    ObjectRole::kGround});
-    walkable = {-14, -14, 14, 14};
-    placeable = {-35, -35, 35, 35};
-    path_length = motion * camera_rng.uniform(4.0f, 12.0f);
-    clearance = 1.0f;
-    const float elevation = radians(light_rng.uniform(20, 65)),
-                azimuth = light_rng.uniform(0, 2 * kPi);
-    scene.light.direction = Vec3{std::cos(elevation) * std::cos(azimuth),
-                                 std::cos(elevation) * std::sin(azimuth), std::sin(elevation)};
-    scene.light.color = Vec3{1.05f, 1.0f, 0.92f} * light_rng.uniform(1.5f, 2.2f);
-    scene.light.softness = light_rng.chance(0.5f) ? radians(light_rng.uniform(0.5f, 2.0f)) : 0.0f;
-    scene.sky_zenith = hsv(light_rng.uniform(0.55f, 0.63f), light_rng.uniform(0.35f, 0.7f),
-                           light_rng.uniform(0.55f, 0.8f));
-    scene.sky_horizon = hsv(light_rng.uniform(0.52f, 0.6f), light_rng.uniform(0.1f, 0.25f),
-                            light_rng.uniform(0.8f, 0.95f));
-    scene.ambient = scene.sky_zenith * light_rng.uniform(0.35f, 0.55f);
-    scene.ground_bounce = Vec3{0.1f, 0.1f, 0.08f};
-    scene.fog_distance = light_rng.uniform(60.0f, 200.0f);
-  }
-  if (turn_in_place) path_length = std::min(path_length, 0.5f * motion);
+// A room with walls, floor and ceiling, lit by a point light under the ceiling.
+void build_indoor(Scene& scene, Layout& layout, Rng& layout_rng, Rng& camera_rng, Rng& light_rng,
+                  float richness, float motion,
+                  const std::vector<std::shared_ptr<const TextureImage>>& images) {
+  auto& [ground, walkable, placeable, path_length, clearance, eye_height, room] = layout;
+  room = Room{layout_rng.uniform(5.5f, 14.0f), layout_rng.uniform(5.0f, 12.0f),
+              layout_rng.uniform(2.6f, 3.6f)};
+  build_room(scene, layout_rng, room, richness, images);
+  // Walk in the middle of the room so the view is mostly of the room, not one wall.
+  const float margin_x = std::max(1.0f, 0.25f * room.width),
+              margin_y = std::max(1.0f, 0.25f * room.depth);
+  walkable = {-room.width / 2 + margin_x, -room.depth / 2 + margin_y, room.width / 2 - margin_x,
+              room.depth / 2 - margin_y};
+  placeable = {-room.width / 2 + 0.05f, -room.depth / 2 + 0.05f, room.width / 2 - 0.05f,
+               room.depth / 2 - 0.05f};
+  path_length = motion * camera_rng.uniform(1.5f, 4.5f);
+  clearance = 0.6f;
+  eye_height = std::min(eye_height, room.height - 0.5f);
+  scene.light.kind = Light::Kind::kPoint;
+  scene.light.position = Vec3{light_rng.uniform(walkable.x0, walkable.x1),
+                              light_rng.uniform(walkable.y0, walkable.y1), room.height - 0.35f};
+  const float warmth = light_rng.uniform(0.0f, 0.25f);
+  scene.light.color = Vec3{1.0f + warmth, 1.0f, 1.0f - warmth} *
+                      (light_rng.uniform(1.2f, 2.2f) * room.height * room.height);
+  scene.light.softness = light_rng.chance(0.5f) ? light_rng.uniform(0.05f, 0.25f) : 0.0f;
+  scene.ambient = Vec3{0.3f, 0.29f, 0.27f} * light_rng.uniform(0.7f, 1.3f);
+  scene.ground_bounce = scene.ambient * 0.6f;
+}
 
-  const Path path =
-      make_walk(camera_rng, walkable, path_length, params.frames, indoor ? 0.3f : 0.8f);
+// Rolling terrain under a sky, lit by the sun, hazy toward the horizon.
+void build_outdoor(Scene& scene, Layout& layout, Rng& layout_rng, Rng& camera_rng, Rng& light_rng,
+                   float richness, float motion,
+                   const std::vector<std::shared_ptr<const TextureImage>>& images) {
+  auto& [ground, walkable, placeable, path_length, clearance, eye_height, room] = layout;
+  const float hills = layout_rng.uniform(0.2f, 2.0f), hill_scale = layout_rng.uniform(15.0f, 40.0f);
+  const auto terrain_seed = static_cast<std::uint32_t>(layout_rng.next());
+  ground = [=](float x, float y) {
+    // Flat near the walkable centre, rising toward the horizon.
+    const float r = std::hypot(x, y);
+    const float ramp = 0.3f + 0.7f * smoothstep(10.0f, 45.0f, r);
+    return hills * ramp *
+           (2.0f * fractal_noise({x, y, 0}, 1.0f / hill_scale, 3, terrain_seed) - 0.8f);
+  };
+  scene.objects.push_back(SceneObject{
+      "terrain", make_heightfield(90.0f, 128, ground),
+      random_material(layout_rng, MaterialStyle::kGround, richness, images), ObjectRole::kGround});
+  walkable = {-14, -14, 14, 14};
+  placeable = {-35, -35, 35, 35};
+  path_length = motion * camera_rng.uniform(4.0f, 12.0f);
+  clearance = 1.0f;
+  const float elevation = radians(light_rng.uniform(20, 65)),
+              azimuth = light_rng.uniform(0, 2 * kPi);
+  scene.light.direction = Vec3{std::cos(elevation) * std::cos(azimuth),
+                               std::cos(elevation) * std::sin(azimuth), std::sin(elevation)};
+  scene.light.color = Vec3{1.05f, 1.0f, 0.92f} * light_rng.uniform(1.5f, 2.2f);
+  scene.light.softness = light_rng.chance(0.5f) ? radians(light_rng.uniform(0.5f, 2.0f)) : 0.0f;
+  scene.sky_zenith = hsv(light_rng.uniform(0.55f, 0.63f), light_rng.uniform(0.35f, 0.7f),
+                         light_rng.uniform(0.55f, 0.8f));
+  scene.sky_horizon = hsv(light_rng.uniform(0.52f, 0.6f), light_rng.uniform(0.1f, 0.25f),
+                          light_rng.uniform(0.8f, 0.95f));
+  scene.ambient = scene.sky_zenith * light_rng.uniform(0.35f, 0.55f);
+  scene.ground_bounce = Vec3{0.1f, 0.1f, 0.08f};
+  scene.fog_distance = light_rng.uniform(60.0f, 200.0f);
+}
 
+// Props: many placements are tried; those that leave the path clear are kept. Returns how many.
+int place_props(Scene& scene, const Layout& layout, const Path& path, Rng& prop_rng, bool indoor,
+                float richness, const std::vector<MeshAsset>& meshes,
+                const std::vector<std::shared_ptr<const TextureImage>>& images) {
+  const auto& [ground, walkable, placeable, path_length, clearance, eye_height, room] = layout;
   // Props: try many placements; keep those that leave the path clear.
   const int wanted = indoor ? prop_rng.integer(6, 14) : prop_rng.integer(30, 55);
   int placed = 0;
@@ -264,6 +263,15 @@ GeneratedClip generate_scenes_clip(const GenerationParams& params, Rng rng,
     if (try_add_prop(scene, build, path, clearance, indoor ? &placeable : nullptr)) ++placed;
   }
 
+  return placed;
+}
+
+// Cameras along the path: heading = path direction + pan; pitch, roll and bob wobble. Returns
+// the horizontal field of view (radians).
+double add_cameras(GeneratedClip& clip, const GenerationParams& params, const Layout& layout,
+                   const Path& path, Rng& camera_rng, bool turn_in_place, float motion) {
+  const auto& ground = layout.ground;
+  const float eye_height = layout.eye_height;
   // Camera: along the path, heading = path direction + pan; pitch, roll and bob wobble.
   const double fov_x = radians(camera_rng.uniform(static_cast<float>(params.fov_min_deg),
                                                   static_cast<float>(params.fov_max_deg)));
@@ -292,12 +300,41 @@ GeneratedClip generate_scenes_clip(const GenerationParams& params, Rng rng,
         make_camera(params.width, params.height, fov_x, eye, forward,
                     roll0 + radians(1.5f) * std::min(motion, 2.0f) * roll.at(s)));
   }
+  return fov_x;
+}
+
+}  // namespace
+
+GeneratedClip generate_scenes_clip(const GenerationParams& params, Rng rng,
+                                   const std::vector<MeshAsset>& meshes,
+                                   const std::vector<std::shared_ptr<const TextureImage>>& images) {
+  GeneratedClip clip;
+  const auto richness = static_cast<float>(params.texture_richness);
+  const auto motion = static_cast<float>(params.motion);
+  Rng layout_rng = rng.fork(1), camera_rng = rng.fork(2), prop_rng = rng.fork(3),
+      light_rng = rng.fork(4);
+  const bool indoor = layout_rng.chance(0.5f);
+  const bool turn_in_place = camera_rng.chance(0.2f);
+  Layout layout;
+  layout.eye_height = camera_rng.uniform(1.3f, 1.75f);
+  if (indoor)
+    build_indoor(clip.scene, layout, layout_rng, camera_rng, light_rng, richness, motion, images);
+  else
+    build_outdoor(clip.scene, layout, layout_rng, camera_rng, light_rng, richness, motion, images);
+  if (turn_in_place) layout.path_length = std::min(layout.path_length, 0.5f * motion);
+
+  const Path path = make_walk(camera_rng, layout.walkable, layout.path_length, params.frames,
+                              indoor ? 0.3f : 0.8f);
+  const int placed =
+      place_props(clip.scene, layout, path, prop_rng, indoor, richness, meshes, images);
+  const double fov_x = add_cameras(clip, params, layout, path, camera_rng, turn_in_place, motion);
   clip.description = {{"layout", indoor ? "room" : "outdoor"},
                       {"camera_motion", turn_in_place ? "turn" : "walk"},
                       {"fov_x_deg", fov_x * 180.0 / kPi},
-                      {"path_length_m", path_length},
+                      {"path_length_m", layout.path_length},
                       {"props", placed}};
-  if (indoor) clip.description["room_m"] = {room.width, room.depth, room.height};
+  if (indoor)
+    clip.description["room_m"] = {layout.room.width, layout.room.depth, layout.room.height};
   return clip;
 }
 
