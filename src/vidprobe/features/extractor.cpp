@@ -147,8 +147,9 @@ ExtractSummary extract_features(const ExtractOptions& options) {
   return extract_features_at(options, {{options.point, options.out_dir}}).at(0);
 }
 
-std::vector<ExtractSummary> extract_features_at(const ExtractOptions& options,
-                                                const std::vector<ExtractTarget>& targets) {
+namespace {
+
+void validate(const ExtractOptions& options, const std::vector<ExtractTarget>& targets) {
   require(options.temporal == "video" || options.temporal == "per-frame" ||
               options.temporal == "shuffled",
           "--temporal must be video, per-frame or shuffled; got '" + options.temporal + "'");
@@ -160,10 +161,11 @@ std::vector<ExtractSummary> extract_features_at(const ExtractOptions& options,
   for (const auto& target : targets) require(!target.out_dir.empty(), "--out is required");
   if (options.probe_frames > 0)
     probe_frame_indices(options.frames, options.probe_frames);  // validates
-  const auto started = std::chrono::steady_clock::now();
-  const auto device = nn::parse_device(options.device);
-  const auto compute_dtype = resolve_compute_dtype(options.compute_dtype, device);
+}
 
+std::unique_ptr<backbones::Backbone> create_extraction_backbone(const ExtractOptions& options,
+                                                                torch::Device device,
+                                                                const std::string& compute_dtype) {
   backbones::BackboneOptions backbone_options;
   backbone_options.weights = options.weights;
   backbone_options.random_init = options.random_init;
@@ -178,30 +180,80 @@ std::vector<ExtractSummary> extract_features_at(const ExtractOptions& options,
           "backbone '" + options.backbone + "' needs clips of " +
               std::to_string(spec.frames_multiple) + "k + " + std::to_string(spec.frames_offset) +
               " frames; --frames is " + std::to_string(options.frames));
-  const auto gt = gt_size_for(options.gt_size, options.gt_width, spec);
-  const auto resize = parse_resize_mode(options.resize);
+  return backbone;
+}
 
-  std::vector<backbones::ExtractionPoint> points;
-  std::vector<std::string> identities;
-  for (const auto& target : targets) {
-    backbones::ExtractionPoint point = target.point;
-    if (point.layer < 0) point.layer = backbone->default_point().layer;
-    if (!point.timestep) point.timestep = backbone->default_point().timestep;
-    require(point.layer < backbone->num_layers(),
-            "--layer " + std::to_string(point.layer) + " is outside backbone '" + options.backbone +
-                "', which has layers 0.." + std::to_string(backbone->num_layers() - 1));
-    points.push_back(point);
-    identities.push_back(cache_identity(options, *backbone, point, gt, compute_dtype).dump());
-  }
-
+std::unique_ptr<Dataset> open_extraction_dataset(const ExtractOptions& options) {
   DatasetOptions dataset_options;
   dataset_options.split = options.split;
   dataset_options.train_ratio = options.train_ratio;
-  const auto dataset = open_dataset(options.dataset_kind, options.dataset_root, dataset_options);
+  auto dataset = open_dataset(options.dataset_kind, options.dataset_root, dataset_options);
+  require(!dataset->sequences().empty(), "dataset '" + options.dataset_root.string() + "' (" +
+                                             options.dataset_kind + ", split " + options.split +
+                                             ") has no sequences");
+  return dataset;
+}
+
+// The target's point with the backbone's defaults filled in.
+backbones::ExtractionPoint resolve_point(const backbones::Backbone& backbone,
+                                         backbones::ExtractionPoint point,
+                                         const std::string& backbone_name) {
+  if (point.layer < 0) point.layer = backbone.default_point().layer;
+  if (!point.timestep) point.timestep = backbone.default_point().timestep;
+  require(point.layer < backbone.num_layers(),
+          "--layer " + std::to_string(point.layer) + " is outside backbone '" + backbone_name +
+              "', which has layers 0.." + std::to_string(backbone.num_layers() - 1));
+  return point;
+}
+
+// One target's shard of a clip: its features (the backbone's distinct maps with their frame index
+// when every frame is kept, else the kept frames' maps) next to the clip's ground truth.
+FeatureShard make_shard(const Clip& clip, const ClipTensors& inputs,
+                        const backbones::FeatureMaps& maps, const backbones::ExtractionPoint& point,
+                        const ExtractOptions& options, const std::vector<int64_t>& kept_frames) {
+  const auto keep = [&](const torch::Tensor& t) {
+    return kept_frames.empty() ? t : t.index_select(0, torch::tensor(kept_frames, torch::kLong));
+  };
+  FeatureShard shard;
+  shard.clip_id = clip.id;
+  const auto cache_dtype = options.dtype == "fp16" ? torch::kFloat16 : torch::kFloat32;
+  if (kept_frames.empty() && maps.frame_index.defined()) {
+    auto [distinct, index] = distinct_maps(maps);
+    shard.features = distinct.to(torch::kCPU, torch::kFloat32).to(cache_dtype);
+    shard.feature_index = index;
+  } else {
+    shard.features = keep(maps.features.to(torch::kCPU, torch::kFloat32)).to(cache_dtype);
+  }
+  shard.images = keep(inputs.gt_images);
+  shard.depth = keep(inputs.depth);
+  shard.valid = keep(inputs.valid);
+  shard.extrinsics = keep(inputs.extrinsics);
+  shard.intrinsics = keep(inputs.intrinsics);
+  shard.meta = {{"backbone", options.backbone},
+                {"layer", std::to_string(point.layer)},
+                {"sequence", clip.meta.value("sequence", clip.id)}};
+  if (point.timestep) shard.meta["timestep"] = std::to_string(*point.timestep);
+  return shard;
+}
+
+}  // namespace
+
+std::vector<ExtractSummary> extract_features_at(const ExtractOptions& options,
+                                                const std::vector<ExtractTarget>& targets) {
+  validate(options, targets);
+  const auto started = std::chrono::steady_clock::now();
+  const auto device = nn::parse_device(options.device);
+  const auto compute_dtype = resolve_compute_dtype(options.compute_dtype, device);
+  const auto backbone = create_extraction_backbone(options, device, compute_dtype);
+  const auto spec = backbone->input_spec();
+  const auto gt = gt_size_for(options.gt_size, options.gt_width, spec);
+  const auto resize = parse_resize_mode(options.resize);
+  std::vector<backbones::ExtractionPoint> points;
+  for (const auto& target : targets)
+    points.push_back(resolve_point(*backbone, target.point, options.backbone));
+
+  const auto dataset = open_extraction_dataset(options);
   const auto& sequences = dataset->sequences();
-  require(!sequences.empty(), "dataset '" + options.dataset_root.string() + "' (" +
-                                  options.dataset_kind + ", split " + options.split +
-                                  ") has no sequences");
   ClipSampling sampling;
   sampling.mode = parse_clip_sampling_mode(options.sampling);
   sampling.num_frames = options.frames;
@@ -210,14 +262,12 @@ std::vector<ExtractSummary> extract_features_at(const ExtractOptions& options,
   // A cache extracted with other settings is never mixed with this one.
   std::vector<CacheWriter> writers;
   for (std::size_t k = 0; k < targets.size(); ++k)
-    writers.emplace_back(targets[k].out_dir, nlohmann::json::parse(identities[k]),
+    writers.emplace_back(targets[k].out_dir,
+                         cache_identity(options, *backbone, points[k], gt, compute_dtype),
                          backbone->feature_dim());
   std::vector<int64_t> kept_frames;
   if (options.probe_frames > 0)
     kept_frames = probe_frame_indices(options.frames, options.probe_frames);
-  const auto keep = [&](const torch::Tensor& t) {
-    return kept_frames.empty() ? t : t.index_select(0, torch::tensor(kept_frames, torch::kLong));
-  };
 
   std::vector<ExtractSummary> summaries(targets.size());
   // Reading, decoding and resizing the next clip take as long as the network on a GPU (an 81-frame
@@ -267,28 +317,7 @@ std::vector<ExtractSummary> extract_features_at(const ExtractOptions& options,
       }
       for (std::size_t m = 0; m < missing.size(); ++m) {
         const auto k = missing[m];
-        FeatureShard shard;
-        shard.clip_id = clip.id;
-        const auto cache_dtype = options.dtype == "fp16" ? torch::kFloat16 : torch::kFloat32;
-        if (kept_frames.empty() && features[m].frame_index.defined()) {
-          // The whole clip is kept: each of the backbone's maps once, with the frame index.
-          auto [maps, index] = distinct_maps(features[m]);
-          shard.features = maps.to(torch::kCPU, torch::kFloat32).to(cache_dtype);
-          shard.feature_index = index;
-        } else {
-          shard.features =
-              keep(features[m].features.to(torch::kCPU, torch::kFloat32)).to(cache_dtype);
-        }
-        shard.images = keep(inputs.gt_images);
-        shard.depth = keep(inputs.depth);
-        shard.valid = keep(inputs.valid);
-        shard.extrinsics = keep(inputs.extrinsics);
-        shard.intrinsics = keep(inputs.intrinsics);
-        shard.meta = {{"backbone", options.backbone},
-                      {"layer", std::to_string(points[k].layer)},
-                      {"sequence", clip.meta.value("sequence", clip.id)}};
-        if (points[k].timestep) shard.meta["timestep"] = std::to_string(*points[k].timestep);
-        writers[k].write(std::move(shard));
+        writers[k].write(make_shard(clip, inputs, features[m], points[k], options, kept_frames));
         ++summaries[k].clips_written;
       }
     }

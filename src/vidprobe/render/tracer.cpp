@@ -116,6 +116,59 @@ Vec3 jitter_in_cone(Vec3 axis, float radius, std::uint64_t key) {
   return axis + t1 * (r * std::cos(phi)) + t2 * (r * std::sin(phi));
 }
 
+// The primary ray of a pixel (camera centre along its unnormalised direction, z-depth = t).
+RTCRayHit primary_ray(Vec3 origin, Vec3 direction) {
+  RTCRayHit query{};
+  query.ray.org_x = origin.x;
+  query.ray.org_y = origin.y;
+  query.ray.org_z = origin.z;
+  query.ray.dir_x = direction.x;
+  query.ray.dir_y = direction.y;
+  query.ray.dir_z = direction.z;
+  query.ray.tnear = 0;
+  query.ray.tfar = kInfinity;
+  query.ray.mask = 0xFFFFFFFFu;
+  query.hit.geomID = RTC_INVALID_GEOMETRY_ID;
+  query.hit.instID[0] = RTC_INVALID_GEOMETRY_ID;
+  return query;
+}
+
+// The fraction of shadow rays from `origin` toward the light that nothing blocks; with a soft
+// light, the rays are jittered over its cone, keyed by pixel and sample (same result every run).
+float shadow_visibility(RTCScene scene, RTCIntersectContext& context, const Light& light,
+                        Vec3 origin, Vec3 to_light, float light_distance, int shadow_samples,
+                        std::uint64_t pixel_key, std::uint64_t& rays) {
+  int unoccluded = 0;
+  for (int s = 0; s < shadow_samples; ++s) {
+    Vec3 target = to_light;
+    float max_t = light_distance;
+    if (light.softness > 0 && shadow_samples > 1) {
+      const std::uint64_t key = hash_combine(pixel_key, static_cast<std::uint64_t>(s));
+      if (light.kind == Light::Kind::kSun) {
+        target = normalize(jitter_in_cone(to_light, light.softness, key));
+      } else {
+        const Vec3 p = light.position + jitter_in_cone(to_light, light.softness, key) - to_light;
+        target = normalize(p - origin);
+        max_t = length(p - origin);
+      }
+    }
+    RTCRay shadow{};
+    shadow.org_x = origin.x;
+    shadow.org_y = origin.y;
+    shadow.org_z = origin.z;
+    shadow.dir_x = target.x;
+    shadow.dir_y = target.y;
+    shadow.dir_z = target.z;
+    shadow.tnear = 0;
+    shadow.tfar = std::isfinite(max_t) ? max_t * 0.999f : kInfinity;
+    shadow.mask = 0xFFFFFFFFu;
+    rtcOccluded1(scene, &context, &shadow);
+    ++rays;
+    if (shadow.tfar >= 0) ++unoccluded;
+  }
+  return static_cast<float>(unoccluded) / static_cast<float>(shadow_samples);
+}
+
 }  // namespace
 
 struct SceneTracer::Impl {
@@ -220,18 +273,7 @@ void SceneTracer::render_rows(const Camera& camera, const ShadingOptions& option
       const Vec3 direction = camera_rays.direction(u, v);
       const float direction_length = length(direction);
       const Vec3 view = direction / direction_length;
-      RTCRayHit query{};
-      query.ray.org_x = camera_rays.centre.x;
-      query.ray.org_y = camera_rays.centre.y;
-      query.ray.org_z = camera_rays.centre.z;
-      query.ray.dir_x = direction.x;
-      query.ray.dir_y = direction.y;
-      query.ray.dir_z = direction.z;
-      query.ray.tnear = 0;
-      query.ray.tfar = kInfinity;
-      query.ray.mask = 0xFFFFFFFFu;
-      query.hit.geomID = RTC_INVALID_GEOMETRY_ID;
-      query.hit.instID[0] = RTC_INVALID_GEOMETRY_ID;
+      RTCRayHit query = primary_ray(camera_rays.centre, direction);
       rtcIntersect1(impl_->scene, &primary_context, &query);
       ++rays;
 
@@ -274,38 +316,10 @@ void SceneTracer::render_rows(const Camera& camera, const ShadingOptions& option
         float visibility = 1.0f;
         if (lit > 0 && shadow_samples > 0) {
           const Vec3 origin = position + geometric * (1e-3f * std::max(1.0f, z_depth));
-          int unoccluded = 0;
           const std::uint64_t pixel_key = hash_combine(
               camera_key, static_cast<std::uint64_t>(v) * 65536u + static_cast<std::uint64_t>(u));
-          for (int s = 0; s < shadow_samples; ++s) {
-            Vec3 target = to_light;
-            float max_t = light_distance;
-            if (light.softness > 0 && shadow_samples > 1) {
-              const std::uint64_t key = hash_combine(pixel_key, static_cast<std::uint64_t>(s));
-              if (light.kind == Light::Kind::kSun) {
-                target = normalize(jitter_in_cone(to_light, light.softness, key));
-              } else {
-                const Vec3 p =
-                    light.position + jitter_in_cone(to_light, light.softness, key) - to_light;
-                target = normalize(p - origin);
-                max_t = length(p - origin);
-              }
-            }
-            RTCRay shadow{};
-            shadow.org_x = origin.x;
-            shadow.org_y = origin.y;
-            shadow.org_z = origin.z;
-            shadow.dir_x = target.x;
-            shadow.dir_y = target.y;
-            shadow.dir_z = target.z;
-            shadow.tnear = 0;
-            shadow.tfar = std::isfinite(max_t) ? max_t * 0.999f : kInfinity;
-            shadow.mask = 0xFFFFFFFFu;
-            rtcOccluded1(impl_->scene, &shadow_context, &shadow);
-            ++rays;
-            if (shadow.tfar >= 0) ++unoccluded;
-          }
-          visibility = static_cast<float>(unoccluded) / static_cast<float>(shadow_samples);
+          visibility = shadow_visibility(impl_->scene, shadow_context, light, origin, to_light,
+                                         light_distance, shadow_samples, pixel_key, rays);
         }
         const float up = 0.5f + 0.5f * normal.z;
         const Vec3 ambient = lerp(scene.ground_bounce, scene.ambient, up);

@@ -366,12 +366,10 @@ std::string paper_markdown_table(const std::vector<RunResult>& runs) {
   return md.str();
 }
 
-void write_report(const std::vector<RunResult>& runs, const fs::path& out_dir,
-                  const ReportOptions& options) {
-  require(!runs.empty(), "no evaluated runs were given to the report");
-  fs::create_directories(out_dir / "assets");
+namespace {
 
-  // Machine-readable copies.
+// metrics.json and metrics.csv: every run's metrics for machines.
+void write_machine_readable(const std::vector<RunResult>& runs, const fs::path& out_dir) {
   nlohmann::json all = nlohmann::json::array();
   std::ostringstream csv;
   csv << "dataset,features";
@@ -393,7 +391,11 @@ void write_report(const std::vector<RunResult>& runs, const fs::path& out_dir,
   }
   write_file_atomically(out_dir / "metrics.json", all.dump(2) + "\n");
   write_file_atomically(out_dir / "metrics.csv", csv.str());
+}
 
+// metrics.md: the tables for people.
+void write_markdown(const std::vector<RunResult>& runs, const fs::path& out_dir,
+                    const ReportOptions& options) {
   const std::string table = markdown_table(runs, true);
   std::ostringstream md;
   md << "# " << options.title << "\n\n";
@@ -413,24 +415,11 @@ void write_report(const std::vector<RunResult>& runs, const fs::path& out_dir,
           "only for runs of the vidfm3d preset on the same data.\n\n"
        << paper;
   write_file_atomically(out_dir / "metrics.md", md.str());
+}
 
-  // HTML: the table, one bar chart per metric and dataset, and pictures.
-  std::set<std::string> datasets;
-  for (const auto& run : runs) datasets.insert(run.dataset);
+// The HTML version of vidprobe's metrics table, with the constant predictor's rows.
+std::string html_results_table(const std::vector<RunResult>& runs) {
   std::ostringstream html;
-  html << "<!doctype html><html><head><meta charset='utf-8'><title>" << html_escape(options.title)
-       << "</title><style>body{font-family:sans-serif;max-width:1200px;margin:2em auto;padding:0 "
-          "1em}"
-          "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px "
-          "8px;text-align:right}"
-          "td:nth-child(-n+2),th:nth-child(-n+2){text-align:left}tr.baseline "
-          "td{color:#777;font-style:italic}"
-          ".charts{display:flex;flex-wrap:wrap;gap:12px}.pics "
-          "img{max-width:100%;image-rendering:pixelated;"
-          "border:1px solid #ddd}</style></head><body>";
-  html << "<h1>" << html_escape(options.title) << "</h1>";
-  if (!options.notes_markdown.empty())
-    html << "<p>" << html_escape(options.notes_markdown) << "</p>";
   const auto best = best_cells(runs);
   html << "<table><tr><th>dataset</th><th>features</th>";
   for (const auto& column : default_columns())
@@ -459,41 +448,78 @@ void write_report(const std::vector<RunResult>& runs, const fs::path& out_dir,
   html << "</table><p>Bold: best probe per dataset and column, oracle rows excluded (the "
           "constant predictor may still beat it). Grey rows: the constant (mean GT) "
           "predictor. vidprobe's metrics (VGGT's evaluation conventions).</p>";
-  html << score_html(runs) << paper_html_table(runs);
-  for (const auto& dataset : datasets) {
-    html << "<h2>" << html_escape(dataset) << "</h2><div class='charts'>";
-    for (const auto& column : default_columns()) {
-      std::vector<Bar> bars;
-      for (const auto& run : runs)
-        if (run.dataset == dataset && run.metrics.contains(column.key))
-          bars.push_back({run.label, value_or_nan(run.metrics, column.key), false});
-      for (const auto& run : runs)
-        if (run.dataset == dataset && run.baseline.contains(column.key)) {
-          bars.push_back({"constant", value_or_nan(run.baseline, column.key), true});
-          break;
-        }
-      const auto scale = floor_and_ceiling(runs, dataset, column.key, column.higher_is_better);
-      const std::vector<ReferenceLine> lines = {
-          {"floor: constant", scale.floor, "#777777"},
-          {"ceiling: " + scale.ceiling_label, scale.ceiling, "#1b9e3a"}};
-      if (!bars.empty()) html << svg_bar_chart(column.title, bars, column.higher_is_better, lines);
+  return html.str();
+}
+
+// One dataset's bar charts (one per metric, floor and ceiling drawn) and each run's pictures,
+// copied next to the page.
+std::string html_dataset_section(const std::vector<RunResult>& runs, const std::string& dataset,
+                                 const fs::path& out_dir, const ReportOptions& options) {
+  std::ostringstream html;
+  html << "<h2>" << html_escape(dataset) << "</h2><div class='charts'>";
+  for (const auto& column : default_columns()) {
+    std::vector<Bar> bars;
+    for (const auto& run : runs)
+      if (run.dataset == dataset && run.metrics.contains(column.key))
+        bars.push_back({run.label, value_or_nan(run.metrics, column.key), false});
+    for (const auto& run : runs)
+      if (run.dataset == dataset && run.baseline.contains(column.key)) {
+        bars.push_back({"constant", value_or_nan(run.baseline, column.key), true});
+        break;
+      }
+    const auto scale = floor_and_ceiling(runs, dataset, column.key, column.higher_is_better);
+    const std::vector<ReferenceLine> lines = {
+        {"floor: constant", scale.floor, "#777777"},
+        {"ceiling: " + scale.ceiling_label, scale.ceiling, "#1b9e3a"}};
+    if (!bars.empty()) html << svg_bar_chart(column.title, bars, column.higher_is_better, lines);
+  }
+  html << "</div>";
+  for (const auto& run : runs) {
+    if (run.dataset != dataset) continue;
+    const auto pictures = pictures_of(run, options.pictures_per_run);
+    if (pictures.empty()) continue;
+    html << "<h3>" << html_escape(run.label) << "</h3><div class='pics'>";
+    for (const auto& picture : pictures) {
+      const auto name = slug(dataset + "_" + run.label) + "_" + picture.filename().string();
+      const auto target = out_dir / "assets" / name;
+      write_file_atomically(target, read_file(picture));
+      html << "<figure><img src='assets/" << html_escape(name) << "'><figcaption>"
+           << html_escape(picture.filename().string()) << "</figcaption></figure>";
     }
     html << "</div>";
-    for (const auto& run : runs) {
-      if (run.dataset != dataset) continue;
-      const auto pictures = pictures_of(run, options.pictures_per_run);
-      if (pictures.empty()) continue;
-      html << "<h3>" << html_escape(run.label) << "</h3><div class='pics'>";
-      for (const auto& picture : pictures) {
-        const auto name = slug(dataset + "_" + run.label) + "_" + picture.filename().string();
-        const auto target = out_dir / "assets" / name;
-        write_file_atomically(target, read_file(picture));
-        html << "<figure><img src='assets/" << html_escape(name) << "'><figcaption>"
-             << html_escape(picture.filename().string()) << "</figcaption></figure>";
-      }
-      html << "</div>";
-    }
   }
+  return html.str();
+}
+
+}  // namespace
+
+void write_report(const std::vector<RunResult>& runs, const fs::path& out_dir,
+                  const ReportOptions& options) {
+  require(!runs.empty(), "no evaluated runs were given to the report");
+  fs::create_directories(out_dir / "assets");
+  write_machine_readable(runs, out_dir);
+  write_markdown(runs, out_dir, options);
+
+  // HTML: the table, one bar chart per metric and dataset, and pictures.
+  std::set<std::string> datasets;
+  for (const auto& run : runs) datasets.insert(run.dataset);
+  std::ostringstream html;
+  html << "<!doctype html><html><head><meta charset='utf-8'><title>" << html_escape(options.title)
+       << "</title><style>body{font-family:sans-serif;max-width:1200px;margin:2em auto;padding:0 "
+          "1em}"
+          "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px "
+          "8px;text-align:right}"
+          "td:nth-child(-n+2),th:nth-child(-n+2){text-align:left}tr.baseline "
+          "td{color:#777;font-style:italic}"
+          ".charts{display:flex;flex-wrap:wrap;gap:12px}.pics "
+          "img{max-width:100%;image-rendering:pixelated;"
+          "border:1px solid #ddd}</style></head><body>";
+  html << "<h1>" << html_escape(options.title) << "</h1>";
+  if (!options.notes_markdown.empty())
+    html << "<p>" << html_escape(options.notes_markdown) << "</p>";
+  html << html_results_table(runs) << score_html(runs) << paper_html_table(runs);
+  for (const auto& dataset : datasets)
+    html << html_dataset_section(runs, dataset, out_dir, options);
   html << "</body></html>\n";
   write_file_atomically(out_dir / "index.html", html.str());
 }
