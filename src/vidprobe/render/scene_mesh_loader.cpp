@@ -252,6 +252,80 @@ class AccessorReader {
   const unsigned char* base_ = nullptr;
 };
 
+// A triangle primitive's mesh in the asset's z-up world (empty for other modes or without
+// positions).
+TriangleMesh primitive_mesh(const tinygltf::Model& model, const tinygltf::Primitive& primitive,
+                            const Matrix4& world, const fs::path& path) {
+  if (primitive.mode != TINYGLTF_MODE_TRIANGLES && primitive.mode != -1) return {};
+  const auto position_it = primitive.attributes.find("POSITION");
+  if (position_it == primitive.attributes.end()) return {};
+  const AccessorReader positions(model, position_it->second, path);
+  std::optional<AccessorReader> normals, uvs, indices;
+  if (auto it = primitive.attributes.find("NORMAL"); it != primitive.attributes.end())
+    normals.emplace(model, it->second, path);
+  if (auto it = primitive.attributes.find("TEXCOORD_0"); it != primitive.attributes.end())
+    uvs.emplace(model, it->second, path);
+  if (primitive.indices >= 0) indices.emplace(model, primitive.indices, path);
+  auto transform_point = [&](std::size_t i) {
+    const double x = positions.get(i, 0), y = positions.get(i, 1), z = positions.get(i, 2);
+    return y_up_to_z_up(
+        Vec3{static_cast<float>(world[0] * x + world[4] * y + world[8] * z + world[12]),
+             static_cast<float>(world[1] * x + world[5] * y + world[9] * z + world[13]),
+             static_cast<float>(world[2] * x + world[6] * y + world[10] * z + world[14])});
+  };
+  auto transform_normal = [&](std::size_t i) {
+    // Uniform-scale assumption: rotate with the upper 3 x 3 (renormalised later).
+    const double x = normals->get(i, 0), y = normals->get(i, 1), z = normals->get(i, 2);
+    return y_up_to_z_up(Vec3{static_cast<float>(world[0] * x + world[4] * y + world[8] * z),
+                             static_cast<float>(world[1] * x + world[5] * y + world[9] * z),
+                             static_cast<float>(world[2] * x + world[6] * y + world[10] * z)});
+  };
+  TriangleMesh mesh;
+  const std::size_t corner_count = indices ? indices->count() : positions.count();
+  for (std::size_t c = 0; c + 2 < corner_count; c += 3) {
+    std::array<Vec3, 3> p, n;
+    std::array<std::array<float, 2>, 3> uv{};
+    for (int k = 0; k < 3; ++k) {
+      const auto vertex =
+          static_cast<std::size_t>(indices ? indices->get(c + static_cast<std::size_t>(k), 0)
+                                           : static_cast<double>(c + static_cast<std::size_t>(k)));
+      require(vertex < positions.count(), "glTF " + quoted(path) + " has an out-of-range index");
+      p[k] = transform_point(vertex);
+      if (normals) n[k] = transform_normal(vertex);
+      // glTF's v runs downward; TextureImage sampling expects OBJ's upward v.
+      if (uvs)
+        uv[k] = {static_cast<float>(uvs->get(vertex, 0)),
+                 1.0f - static_cast<float>(uvs->get(vertex, 1))};
+    }
+    add_triangle(mesh, p, normals ? &n : nullptr, uv);
+  }
+  return mesh;
+}
+
+// The primitive's base colour factor and base colour texture (grey and untextured by default).
+Material primitive_material(const tinygltf::Model& model, const tinygltf::Primitive& primitive,
+                            const std::vector<std::shared_ptr<const TextureImage>>& images) {
+  Vec3 colour{0.8f, 0.8f, 0.8f};
+  std::shared_ptr<const TextureImage> image;
+  if (primitive.material >= 0 &&
+      static_cast<std::size_t>(primitive.material) < model.materials.size()) {
+    const auto& pbr =
+        model.materials[static_cast<std::size_t>(primitive.material)].pbrMetallicRoughness;
+    if (pbr.baseColorFactor.size() >= 3) {
+      colour = Vec3{static_cast<float>(pbr.baseColorFactor[0]),
+                    static_cast<float>(pbr.baseColorFactor[1]),
+                    static_cast<float>(pbr.baseColorFactor[2])};
+    }
+    const int texture = pbr.baseColorTexture.index;
+    if (texture >= 0 && static_cast<std::size_t>(texture) < model.textures.size()) {
+      const int source = model.textures[static_cast<std::size_t>(texture)].source;
+      if (source >= 0 && static_cast<std::size_t>(source) < images.size())
+        image = images[static_cast<std::size_t>(source)];
+    }
+  }
+  return textured_material(colour, image);
+}
+
 MeshAsset load_gltf(const fs::path& path, bool binary) {
   tinygltf::TinyGLTF loader;
   tinygltf::Model model;
@@ -282,72 +356,11 @@ MeshAsset load_gltf(const fs::path& path, bool binary) {
     const Matrix4 world = multiply(parent, node_matrix(node));
     if (node.mesh >= 0 && static_cast<std::size_t>(node.mesh) < model.meshes.size()) {
       for (const auto& primitive : model.meshes[static_cast<std::size_t>(node.mesh)].primitives) {
-        if (primitive.mode != TINYGLTF_MODE_TRIANGLES && primitive.mode != -1) continue;
-        const auto position_it = primitive.attributes.find("POSITION");
-        if (position_it == primitive.attributes.end()) continue;
-        const AccessorReader positions(model, position_it->second, path);
-        std::optional<AccessorReader> normals, uvs, indices;
-        if (auto it = primitive.attributes.find("NORMAL"); it != primitive.attributes.end())
-          normals.emplace(model, it->second, path);
-        if (auto it = primitive.attributes.find("TEXCOORD_0"); it != primitive.attributes.end())
-          uvs.emplace(model, it->second, path);
-        if (primitive.indices >= 0) indices.emplace(model, primitive.indices, path);
-        auto transform_point = [&](std::size_t i) {
-          const double x = positions.get(i, 0), y = positions.get(i, 1), z = positions.get(i, 2);
-          return y_up_to_z_up(
-              Vec3{static_cast<float>(world[0] * x + world[4] * y + world[8] * z + world[12]),
-                   static_cast<float>(world[1] * x + world[5] * y + world[9] * z + world[13]),
-                   static_cast<float>(world[2] * x + world[6] * y + world[10] * z + world[14])});
-        };
-        auto transform_normal = [&](std::size_t i) {
-          // Uniform-scale assumption: rotate with the upper 3 x 3 (renormalised later).
-          const double x = normals->get(i, 0), y = normals->get(i, 1), z = normals->get(i, 2);
-          return y_up_to_z_up(
-              Vec3{static_cast<float>(world[0] * x + world[4] * y + world[8] * z),
-                   static_cast<float>(world[1] * x + world[5] * y + world[9] * z),
-                   static_cast<float>(world[2] * x + world[6] * y + world[10] * z)});
-        };
-        TriangleMesh mesh;
-        const std::size_t corner_count = indices ? indices->count() : positions.count();
-        for (std::size_t c = 0; c + 2 < corner_count; c += 3) {
-          std::array<Vec3, 3> p, n;
-          std::array<std::array<float, 2>, 3> uv{};
-          for (int k = 0; k < 3; ++k) {
-            const auto vertex = static_cast<std::size_t>(
-                indices ? indices->get(c + static_cast<std::size_t>(k), 0)
-                        : static_cast<double>(c + static_cast<std::size_t>(k)));
-            require(vertex < positions.count(),
-                    "glTF " + quoted(path) + " has an out-of-range index");
-            p[k] = transform_point(vertex);
-            if (normals) n[k] = transform_normal(vertex);
-            // glTF's v runs downward; TextureImage sampling expects OBJ's upward v.
-            if (uvs)
-              uv[k] = {static_cast<float>(uvs->get(vertex, 0)),
-                       1.0f - static_cast<float>(uvs->get(vertex, 1))};
-          }
-          add_triangle(mesh, p, normals ? &n : nullptr, uv);
-        }
+        TriangleMesh mesh = primitive_mesh(model, primitive, world, path);
         if (mesh.triangles.empty()) continue;
-        Vec3 colour{0.8f, 0.8f, 0.8f};
-        std::shared_ptr<const TextureImage> image;
-        if (primitive.material >= 0 &&
-            static_cast<std::size_t>(primitive.material) < model.materials.size()) {
-          const auto& pbr =
-              model.materials[static_cast<std::size_t>(primitive.material)].pbrMetallicRoughness;
-          if (pbr.baseColorFactor.size() >= 3) {
-            colour = Vec3{static_cast<float>(pbr.baseColorFactor[0]),
-                          static_cast<float>(pbr.baseColorFactor[1]),
-                          static_cast<float>(pbr.baseColorFactor[2])};
-          }
-          const int texture = pbr.baseColorTexture.index;
-          if (texture >= 0 && static_cast<std::size_t>(texture) < model.textures.size()) {
-            const int source = model.textures[static_cast<std::size_t>(texture)].source;
-            if (source >= 0 && static_cast<std::size_t>(source) < images.size())
-              image = images[static_cast<std::size_t>(source)];
-          }
-        }
         asset.parts.push_back(SceneObject{asset.name, std::move(mesh),
-                                          textured_material(colour, image), ObjectRole::kProp});
+                                          primitive_material(model, primitive, images),
+                                          ObjectRole::kProp});
       }
     }
     for (int child : node.children) visit(child, world);

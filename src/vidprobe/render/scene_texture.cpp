@@ -79,6 +79,54 @@ std::shared_ptr<const TextureImage> make_texture_image(const ImageU8& srgb) {
   return image;
 }
 
+// Marble: a sine along the axis, warped by noise, with dark veins.
+Vec3 marble_color(const Texture& texture, const SurfacePoint& point) {
+  const float footprint = point.footprint;
+  const Vec3 p = point.position;
+  const float period = texture.scale;
+  const float n = fractal_noise(p, 2.0f / period, 4, texture.seed, footprint);
+  const float wave =
+      0.5f +
+      0.5f * std::sin(2 * kPi * (dot(p, texture.axis) / period + 3.0f * texture.turbulence * n));
+  const float veins = std::pow(1.0f - wave, 6.0f);
+  const float res = resolve(period * 0.3f, footprint);
+  return lerp(lerp(texture.color_a, texture.color_b, n), texture.color_c,
+              veins * res + 0.1f * (1 - res));
+}
+
+// Wood: rings around the axis, warped by stretched noise.
+Vec3 wood_color(const Texture& texture, const SurfacePoint& point) {
+  const float footprint = point.footprint;
+  const Vec3 p = point.position;
+  const float period = texture.scale;
+  const Vec3 along = texture.axis;
+  const Vec3 radial = p - along * dot(p, along);
+  const float n = fractal_noise(p * Vec3{1, 1, 0.2f}, 1.5f / period, 3, texture.seed, footprint);
+  const float rings = length(radial) / (0.15f * period) + 4.0f * texture.turbulence * n;
+  const float t = std::pow(0.5f + 0.5f * std::sin(2 * kPi * rings), 3.0f);
+  return mix_by_resolution(texture.color_a, texture.color_b, t, resolve(0.15f * period, footprint));
+}
+
+Vec3 bricks_color(const Texture& texture, const SurfacePoint& point) {
+  const float footprint = point.footprint;
+  const float period = texture.scale;
+  // Running bond in the mesh's (u, v) plane: bricks of period x period/2, mortar colour_c.
+  const float brick_h = period * 0.5f;
+  const float row = std::floor(point.v / brick_h);
+  const float u = point.u + (std::fmod(std::abs(row), 2.0f) > 0.5f ? period * 0.5f : 0.0f);
+  const float fu = (u / period - std::floor(u / period)) * period;
+  const float fv = (point.v / brick_h - row) * brick_h;
+  const float mortar = 0.06f * period;
+  const float in_mortar = std::max(1.0f - smoothstep(0, mortar, std::min(fu, period - fu)),
+                                   1.0f - smoothstep(0, mortar, std::min(fv, brick_h - fv)));
+  const float shade = hash_to_unit(hash_combine(
+      texture.seed, static_cast<std::uint64_t>(static_cast<std::int64_t>(row) * 7919 +
+                                               static_cast<std::int64_t>(std::floor(u / period)))));
+  const Vec3 brick = lerp(texture.color_a, texture.color_b, shade);
+  const float res = resolve(mortar * 2, footprint);
+  return lerp(brick, texture.color_c, in_mortar * res + 0.15f * (1 - res));
+}
+
 Vec3 evaluate(const Texture& texture, const SurfacePoint& point) {
   const float footprint = point.footprint;
   const Vec3 p = point.position;
@@ -113,47 +161,15 @@ Vec3 evaluate(const Texture& texture, const SurfacePoint& point) {
       color = lerp(texture.color_a, texture.color_b, t);
       break;
     }
-    case Pattern::kMarble: {
-      const float n = fractal_noise(p, 2.0f / period, 4, texture.seed, footprint);
-      const float wave =
-          0.5f + 0.5f * std::sin(2 * kPi *
-                                 (dot(p, texture.axis) / period + 3.0f * texture.turbulence * n));
-      const float veins = std::pow(1.0f - wave, 6.0f);
-      const float res = resolve(period * 0.3f, footprint);
-      color = lerp(lerp(texture.color_a, texture.color_b, n), texture.color_c,
-                   veins * res + 0.1f * (1 - res));
+    case Pattern::kMarble:
+      color = marble_color(texture, point);
       break;
-    }
-    case Pattern::kWood: {
-      const Vec3 along = texture.axis;
-      const Vec3 radial = p - along * dot(p, along);
-      const float n =
-          fractal_noise(p * Vec3{1, 1, 0.2f}, 1.5f / period, 3, texture.seed, footprint);
-      const float rings = length(radial) / (0.15f * period) + 4.0f * texture.turbulence * n;
-      const float t = std::pow(0.5f + 0.5f * std::sin(2 * kPi * rings), 3.0f);
-      color = mix_by_resolution(texture.color_a, texture.color_b, t,
-                                resolve(0.15f * period, footprint));
+    case Pattern::kWood:
+      color = wood_color(texture, point);
       break;
-    }
-    case Pattern::kBricks: {
-      // Running bond in the mesh's (u, v) plane: bricks of period x period/2, mortar colour_c.
-      const float brick_h = period * 0.5f;
-      const float row = std::floor(point.v / brick_h);
-      const float u = point.u + (std::fmod(std::abs(row), 2.0f) > 0.5f ? period * 0.5f : 0.0f);
-      const float fu = (u / period - std::floor(u / period)) * period;
-      const float fv = (point.v / brick_h - row) * brick_h;
-      const float mortar = 0.06f * period;
-      const float in_mortar = std::max(1.0f - smoothstep(0, mortar, std::min(fu, period - fu)),
-                                       1.0f - smoothstep(0, mortar, std::min(fv, brick_h - fv)));
-      const float shade = hash_to_unit(hash_combine(
-          texture.seed,
-          static_cast<std::uint64_t>(static_cast<std::int64_t>(row) * 7919 +
-                                     static_cast<std::int64_t>(std::floor(u / period)))));
-      const Vec3 brick = lerp(texture.color_a, texture.color_b, shade);
-      const float res = resolve(mortar * 2, footprint);
-      color = lerp(brick, texture.color_c, in_mortar * res + 0.15f * (1 - res));
+    case Pattern::kBricks:
+      color = bricks_color(texture, point);
       break;
-    }
     case Pattern::kImage: {
       if (texture.image) {
         const float texel_size = period / static_cast<float>(std::max(texture.image->width, 1));
