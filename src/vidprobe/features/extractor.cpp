@@ -238,6 +238,8 @@ FeatureShard make_shard(const Clip& clip, const ClipTensors& inputs,
 
 }  // namespace
 
+// ~95 lines: the per-clip step (extract_clip) is a lambda over the state set up here (backbone,
+// points, writers, summaries); everything else is in the functions above.
 std::vector<ExtractSummary> extract_features_at(const ExtractOptions& options,
                                                 const std::vector<ExtractTarget>& targets) {
   validate(options, targets);

@@ -30,6 +30,55 @@ void set_outdoor_light(Scene& scene, Rng& rng) {
   scene.light.color = scene.light.color * (1.0f - 0.5f * overcast);
 }
 
+
+// Background props well outside the camera's orbit (radius > inner), so they never occlude the
+// subject.
+void add_background_props(Scene& scene, Rng& layout_rng, float inner, float richness,
+                          const std::vector<std::shared_ptr<const TextureImage>>& images) {
+  const int background = layout_rng.integer(3, 9);
+  for (int k = 0; k < background; ++k) {
+    const float angle = layout_rng.uniform(0, 2 * kPi);
+    const float radius = layout_rng.uniform(inner + 1.0f, inner + 12.0f);
+    const PropKind kind = pick(layout_rng, kOutdoorProps);
+    const float prop_size =
+        kind == PropKind::kBuilding ? layout_rng.uniform(3, 7) : layout_rng.uniform(0.8f, 2.5f);
+    if (radius - prop_size < inner) continue;
+    add_prop(scene, layout_rng, kind, {radius * std::cos(angle), radius * std::sin(angle), 0},
+             layout_rng.uniform(0, 2 * kPi), prop_size, richness, images);
+  }
+}
+
+// The orbit: an arc around target at distance with smooth radius / height / aim / roll wobble.
+// Returns the arc (radians, signed).
+float add_orbit_cameras(GeneratedClip& clip, const GenerationParams& params, Rng& camera_rng,
+                        Vec3 target, float distance, float group_radius, double fov_x) {
+  const auto motion = static_cast<float>(params.motion);
+  const float azimuth0 = camera_rng.uniform(0, 2 * kPi);
+  const float arc =
+      motion * radians(camera_rng.uniform(40, 160)) * (camera_rng.chance(0.5f) ? 1.0f : -1.0f);
+  const float elevation0 = radians(camera_rng.uniform(12, 40));
+  const SmoothSignal radius_wobble(camera_rng, 0.7f), height_wobble(camera_rng, 0.6f),
+      aim_x(camera_rng, 0.8f), aim_y(camera_rng, 0.8f), aim_z(camera_rng, 0.8f),
+      roll_wobble(camera_rng, 1.0f);
+  const float roll0 = radians(camera_rng.uniform(-3, 3));
+  for (int i = 0; i < params.frames; ++i) {
+    const float s =
+        params.frames > 1 ? static_cast<float>(i) / static_cast<float>(params.frames - 1) : 0.0f;
+    const float azimuth = azimuth0 + arc * s;
+    const float r = distance * (1.0f + 0.1f * std::min(motion, 2.0f) * radius_wobble.at(s));
+    const float elevation =
+        std::clamp(elevation0 + radians(8.0f) * std::min(motion, 2.0f) * height_wobble.at(s),
+                   radians(3.0f), radians(70.0f));
+    Vec3 eye = target + Vec3{r * std::cos(elevation) * std::cos(azimuth),
+                             r * std::cos(elevation) * std::sin(azimuth), r * std::sin(elevation)};
+    eye.z = std::max(eye.z, 0.15f);
+    const Vec3 aim = target + Vec3{aim_x.at(s), aim_y.at(s), aim_z.at(s)} * (0.08f * group_radius);
+    const float roll = roll0 + radians(2.0f) * motion * roll_wobble.at(s);
+    clip.cameras.push_back(make_camera(params.width, params.height, fov_x, eye, aim - eye, roll));
+  }
+  return arc;
+}
+
 }  // namespace
 
 GeneratedClip generate_objects_clip(
@@ -89,45 +138,10 @@ GeneratedClip generate_objects_clip(
                                   group_radius + 0.4f);
   const Vec3 target{centre.x, centre.y, std::max(centre.z * camera_rng.uniform(0.6f, 1.0f), 0.05f)};
 
-  // Background props well outside the camera's orbit.
-  const int background = layout_rng.integer(3, 9);
-  const float inner = distance * 1.3f + 1.5f;
-  for (int k = 0; k < background; ++k) {
-    const float angle = layout_rng.uniform(0, 2 * kPi);
-    const float radius = layout_rng.uniform(inner + 1.0f, inner + 12.0f);
-    const PropKind kind = pick(layout_rng, kOutdoorProps);
-    const float prop_size =
-        kind == PropKind::kBuilding ? layout_rng.uniform(3, 7) : layout_rng.uniform(0.8f, 2.5f);
-    if (radius - prop_size < inner) continue;
-    add_prop(scene, layout_rng, kind, {radius * std::cos(angle), radius * std::sin(angle), 0},
-             layout_rng.uniform(0, 2 * kPi), prop_size, richness, images);
-  }
+  add_background_props(scene, layout_rng, distance * 1.3f + 1.5f, richness, images);
 
-  // Trajectory: an arc with smooth radius / height / aim / roll wobble.
-  const auto motion = static_cast<float>(params.motion);
-  const float azimuth0 = camera_rng.uniform(0, 2 * kPi);
   const float arc =
-      motion * radians(camera_rng.uniform(40, 160)) * (camera_rng.chance(0.5f) ? 1.0f : -1.0f);
-  const float elevation0 = radians(camera_rng.uniform(12, 40));
-  const SmoothSignal radius_wobble(camera_rng, 0.7f), height_wobble(camera_rng, 0.6f),
-      aim_x(camera_rng, 0.8f), aim_y(camera_rng, 0.8f), aim_z(camera_rng, 0.8f),
-      roll_wobble(camera_rng, 1.0f);
-  const float roll0 = radians(camera_rng.uniform(-3, 3));
-  for (int i = 0; i < params.frames; ++i) {
-    const float s =
-        params.frames > 1 ? static_cast<float>(i) / static_cast<float>(params.frames - 1) : 0.0f;
-    const float azimuth = azimuth0 + arc * s;
-    const float r = distance * (1.0f + 0.1f * std::min(motion, 2.0f) * radius_wobble.at(s));
-    const float elevation =
-        std::clamp(elevation0 + radians(8.0f) * std::min(motion, 2.0f) * height_wobble.at(s),
-                   radians(3.0f), radians(70.0f));
-    Vec3 eye = target + Vec3{r * std::cos(elevation) * std::cos(azimuth),
-                             r * std::cos(elevation) * std::sin(azimuth), r * std::sin(elevation)};
-    eye.z = std::max(eye.z, 0.15f);
-    const Vec3 aim = target + Vec3{aim_x.at(s), aim_y.at(s), aim_z.at(s)} * (0.08f * group_radius);
-    const float roll = roll0 + radians(2.0f) * motion * roll_wobble.at(s);
-    clip.cameras.push_back(make_camera(params.width, params.height, fov_x, eye, aim - eye, roll));
-  }
+      add_orbit_cameras(clip, params, camera_rng, target, distance, group_radius, fov_x);
   clip.description = {{"layout", "object-orbit"},
                       {"subject", subject},
                       {"fov_x_deg", fov_x * 180.0 / kPi},

@@ -248,6 +248,9 @@ Frame allocate_frame(const Camera& camera) {
   return frame;
 }
 
+// One loop over the pixels of the rows, ~95 lines: the shading steps of a hit (surface, light,
+// shadows, specular, fog) share its locals, and splitting them would pass a dozen values per
+// pixel; ray setup and the shadow rays are functions of their own.
 void SceneTracer::render_rows(const Camera& camera, const ShadingOptions& options, int row_begin,
                               int row_end, Frame& frame) const {
   const CameraRays camera_rays(camera);
