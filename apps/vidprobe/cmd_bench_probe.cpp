@@ -12,6 +12,7 @@
 
 #include "commands.h"
 #include "vidprobe/core/error.h"
+#include "vidprobe/core/json_fields.h"
 #include "vidprobe/core/text_parse.h"
 #include "vidprobe/probe/probe_bench.h"
 #include "vidprobe/probe/probe_config.h"
@@ -82,7 +83,7 @@ nlohmann::json run_reference(const BenchProbeArgs& a) {
   while (std::getline(lines, line))
     if (!line.empty() && line.front() == '{') result = line;
   require(!result.empty(), "bench probe: no JSON line from " + cmd.str());
-  return nlohmann::json::parse(result);
+  return parse_json(result, "the output of " + cmd.str());
 }
 
 // "HxW" or "N" (square).

@@ -46,5 +46,15 @@ TEST(JsonFields, LossyValuesAreErrorsNamingFileKeyAndValue) {
   expect_error([&] { json_get<int>(json::array(), "x", "f.json"); }, {"f.json", "JSON object"});
 }
 
+TEST(JsonFields, ParsingRefusesHostileNestingAndNamesTheSource) {
+  const std::string deep = std::string(100000, '[') + std::string(100000, ']');
+  expect_error([&] { parse_json(deep, "clip.json"); }, {"clip.json", "nested deeper than 256"});
+  // Brackets inside strings do not count; nesting up to the limit parses.
+  const std::string fine =
+      std::string(kMaxJsonDepth, '[') + "\"[[[[{{{\"" + std::string(kMaxJsonDepth, ']');
+  EXPECT_NO_THROW(parse_json(fine, "ok.json"));
+  expect_error([&] { parse_json("{\"a\": }", "config.json"); }, {"config.json", "malformed JSON"});
+}
+
 }  // namespace
 }  // namespace vidprobe

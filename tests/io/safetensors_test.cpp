@@ -15,14 +15,16 @@ namespace {
 namespace fs = std::filesystem;
 
 fs::path temp_dir(const std::string& name) {
-  auto dir = fs::temp_directory_path() / ("vidprobe_safetensors_" + name + "_" + std::to_string(::getpid()));
+  auto dir = fs::temp_directory_path() /
+             ("vidprobe_safetensors_" + name + "_" + std::to_string(::getpid()));
   fs::remove_all(dir);
   fs::create_directories(dir);
   return dir;
 }
 
 TEST(Safetensors, ReadsFileWrittenByReferenceImplementation) {
-  const auto file = SafetensorsFile::open(fs::path(VIDPROBE_TEST_DATA_DIR) / "io/reference.safetensors");
+  const auto file =
+      SafetensorsFile::open(fs::path(VIDPROBE_TEST_DATA_DIR) / "io/reference.safetensors");
   EXPECT_EQ(file.metadata().at("producer"), "safetensors-python");
   EXPECT_EQ(file.names(), (std::vector<std::string>{"bf16", "f16", "f32", "i64", "u8"}));
 
@@ -76,7 +78,8 @@ TEST(Safetensors, ReferenceReaderAcceptsOurFiles) {
                               "sys.exit(0 if t.tolist()==[[0,1,2],[3,4,5]] else 1)\" " +
                               (dir / "ours.safetensors").string();
   const int status = std::system(command.c_str());
-  if (status != 0 && std::system((std::string(VIDPROBE_PYTHON) + " -c 'import safetensors'").c_str()) != 0)
+  if (status != 0 &&
+      std::system((std::string(VIDPROBE_PYTHON) + " -c 'import safetensors'").c_str()) != 0)
     GTEST_SKIP() << "python safetensors package not installed";
   EXPECT_EQ(status, 0);
   fs::remove_all(dir);
@@ -111,15 +114,17 @@ TEST(Safetensors, RejectsGarbageHeadersAndMissingKeys) {
   expect_error_mentions([&] { SafetensorsFile::open(dir / "huge.safetensors"); }, "header length");
   std::string not_json = std::string("\x04\0\0\0\0\0\0\0", 8) + "{{{{";
   write_file_atomically(dir / "json.safetensors", not_json);
-  expect_error_mentions([&] { SafetensorsFile::open(dir / "json.safetensors"); }, "not valid JSON");
+  expect_error_mentions([&] { SafetensorsFile::open(dir / "json.safetensors"); }, "malformed JSON");
   const std::string bad_dtype_header = R"({"x":{"dtype":"Q7","shape":[1],"data_offsets":[0,1]}})";
   std::string bad_dtype(8, '\0');
   bad_dtype[0] = static_cast<char>(bad_dtype_header.size());
   write_file_atomically(dir / "dtype.safetensors", bad_dtype + bad_dtype_header + "x");
   expect_error_mentions([&] { SafetensorsFile::open(dir / "dtype.safetensors"); }, "Q7");
   save_safetensors(dir / "ok.safetensors", {{"present", torch::ones({1})}});
-  expect_error_mentions([&] { SafetensorsFile::open(dir / "ok.safetensors").view("absent"); }, "'absent'");
-  expect_error_mentions([&] { SafetensorsFile::open(dir / "nope.safetensors"); }, "nope.safetensors");
+  expect_error_mentions([&] { SafetensorsFile::open(dir / "ok.safetensors").view("absent"); },
+                        "'absent'");
+  expect_error_mentions([&] { SafetensorsFile::open(dir / "nope.safetensors"); },
+                        "nope.safetensors");
   fs::remove_all(dir);
 }
 

@@ -88,7 +88,8 @@ class VideoViTBackbone final : public Backbone {
     const bool load = !options.weights.empty() || !options.random_init;
     // Checked before the model is built, so that a wrong checkpoint fails fast.
     TensorMap tensors;
-    if (load) tensors = to_module_tensors(read_checkpoint(options.weights, name_), options.weights);
+    if (load)
+      tensors = to_module_tensors(read_checkpoint(options.weights, name_), config, options.weights);
     torch::manual_seed(static_cast<int64_t>(options.seed));
     model_ = VideoViT(config_);
     if (load) load_module_strict(*model_, tensors, options.weights, architecture);

@@ -61,8 +61,8 @@ TORCH_MODULE(VideoViT);
 // its tubelet (video_tokens.h). `to_module_tensors` turns a checkpoint into the module's names
 // after the family's strict layout check. With no weights and options.random_init: seeded random.
 // Input: config.vit.image_size square, ImageNet mean/std; default point: the last block.
-using CheckpointToModule =
-    std::function<TensorMap(TensorMap checkpoint, const std::string& source)>;
+using CheckpointToModule = std::function<TensorMap(
+    TensorMap checkpoint, const VideoViTConfig& config, const std::string& source)>;
 std::unique_ptr<Backbone> make_video_vit_backbone(const std::string& name,
                                                   const VideoViTConfig& config,
                                                   const BackboneOptions& options,

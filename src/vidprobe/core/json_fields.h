@@ -15,6 +15,16 @@
 
 namespace vidprobe {
 
+// Nesting deeper than this is refused before parsing: every JSON vidprobe reads is a few levels
+// deep, and hostile nesting (a file of 100,000 '[') would overflow the stack in the recursive
+// copies and comparisons of nlohmann::json.
+inline constexpr int kMaxJsonDepth = 256;
+
+// The one JSON parser: text -> json. A syntax error or nesting deeper than kMaxJsonDepth throws
+// vidprobe::Error naming `source` (a file name) and the position. io/gzip.h's read_json_file reads
+// a (possibly gzipped) file through it.
+nlohmann::json parse_json(std::string_view text, const std::string& source);
+
 // Why `value` cannot become a T exactly ("expected an integer", ...); empty when it can. Arrays
 // are checked as arrays; their elements by nlohmann's conversion.
 template <typename T>

@@ -67,14 +67,24 @@ bool is_content_line(const std::string& line) {
   return first != std::string::npos && line[first] != '#';
 }
 
-void read_cameras_text(const fs::path& path, ColmapModel& model) {
+// Calls parse(fields, context) for each record of a COLMAP text file: a content line (not blank,
+// not a # comment), plus with skip_next the line after it (images.txt's 2D points, maybe empty).
+// context is "file:line" for errors.
+template <typename Parse>
+void for_each_text_record(const fs::path& path, bool skip_next, Parse&& parse) {
   std::ifstream in(path);
   require(in.good(), "cannot open " + path.string());
   std::string line;
   for (int line_number = 1; std::getline(in, line); ++line_number) {
     if (!is_content_line(line)) continue;
-    const std::string context = path.string() + ":" + std::to_string(line_number);
     std::istringstream fields(line);
+    parse(fields, path.string() + ":" + std::to_string(line_number));
+    if (skip_next && std::getline(in, line)) ++line_number;
+  }
+}
+
+void read_cameras_text(const fs::path& path, ColmapModel& model) {
+  for_each_text_record(path, false, [&](std::istringstream& fields, const std::string& context) {
     ColmapCamera camera;
     long long width = 0, height = 0;
     require(static_cast<bool>(fields >> camera.id >> camera.model >> width >> height),
@@ -88,27 +98,18 @@ void read_cameras_text(const fs::path& path, ColmapModel& model) {
                                                       std::to_string(info.num_params) + " params");
     require(camera.width > 0 && camera.height > 0, context + ": non-positive image size");
     model.cameras[camera.id] = std::move(camera);
-  }
+  });
 }
 
 void read_images_text(const fs::path& path, ColmapModel& model) {
-  std::ifstream in(path);
-  require(in.good(), "cannot open " + path.string());
-  std::string line;
-  for (int line_number = 1; std::getline(in, line); ++line_number) {
-    if (!is_content_line(line)) continue;
-    const std::string context = path.string() + ":" + std::to_string(line_number);
-    std::istringstream fields(line);
+  for_each_text_record(path, true, [&](std::istringstream& fields, const std::string& context) {
     ColmapImage image;
     require(static_cast<bool>(fields >> image.id >> image.qvec[0] >> image.qvec[1] >>
                               image.qvec[2] >> image.qvec[3] >> image.tvec[0] >> image.tvec[1] >>
                               image.tvec[2] >> image.camera_id >> image.name),
             context + ": expected IMAGE_ID QW QX QY QZ TX TY TZ CAMERA_ID NAME");
     model.images.push_back(std::move(image));
-    // Each image line is followed by its 2D points line (possibly empty), which we skip.
-    std::getline(in, line);
-    ++line_number;
-  }
+  });
 }
 
 // --- binary -----------------------------------------------------------------------------------

@@ -15,6 +15,7 @@
 
 #include "vidprobe/core/atomic_file.h"
 #include "vidprobe/core/error.h"
+#include "vidprobe/io/gzip.h"
 #include "vidprobe/io/image.h"
 
 namespace vidprobe {
@@ -200,7 +201,7 @@ json read_synthetic_clip_json(const fs::path& clip_dir) {
   require(fs::is_regular_file(file), "missing clip description " + quoted(file));
   json document;
   try {
-    document = json::parse(read_file(file));
+    document = read_json_file(file);
   } catch (const json::exception& e) {
     throw Error("cannot parse " + quoted(file) + ": " + e.what());
   }

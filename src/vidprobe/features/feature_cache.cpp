@@ -5,6 +5,7 @@
 #include "vidprobe/core/atomic_file.h"
 #include "vidprobe/core/build_info_torch.h"
 #include "vidprobe/core/error.h"
+#include "vidprobe/io/gzip.h"
 #include "vidprobe/io/safetensors_torch.h"
 
 namespace vidprobe::features {
@@ -161,7 +162,7 @@ CacheWriter::CacheWriter(fs::path dir, nlohmann::json identity, int64_t feature_
   if (fs::exists(manifest_path)) {
     nlohmann::json previous;
     try {
-      previous = nlohmann::json::parse(read_file(manifest_path));
+      previous = read_json_file(manifest_path);
     } catch (const nlohmann::json::exception& e) {
       throw Error("cannot resume: '" + manifest_path.string() + "' is malformed: " + e.what());
     }
@@ -221,7 +222,7 @@ FeatureCache FeatureCache::open(const fs::path& dir) {
   FeatureCache cache;
   cache.dir_ = dir;
   try {
-    cache.manifest_ = nlohmann::json::parse(read_file(manifest_path));
+    cache.manifest_ = read_json_file(manifest_path);
     for (const auto& clip : cache.manifest_.at("clips"))
       cache.clip_ids_.push_back(clip.get<std::string>());
   } catch (const nlohmann::json::exception& e) {

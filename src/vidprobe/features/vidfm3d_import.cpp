@@ -10,6 +10,7 @@
 #include "vidprobe/core/error.h"
 #include "vidprobe/core/resumable.h"
 #include "vidprobe/features/feature_cache.h"
+#include "vidprobe/io/gzip.h"
 #include "vidprobe/io/safetensors_torch.h"
 
 namespace vidprobe::features {
@@ -119,7 +120,7 @@ std::vector<std::pair<std::string, std::string>> read_split(const Vidfm3dImportO
   require(fs::exists(path), "split file '" + path.string() + "' does not exist");
   std::vector<std::pair<std::string, std::string>> scenes;
   try {
-    for (const auto& entry : nlohmann::json::parse(read_file(path)))
+    for (const auto& entry : read_json_file(path))
       scenes.emplace_back(entry.at(0).get<std::string>(), entry.at(1).get<std::string>());
   } catch (const nlohmann::json::exception& e) {
     throw Error("split file '" + path.string() + "' must list [subset, hash] pairs: " + e.what());

@@ -8,6 +8,7 @@
 
 #include "vidprobe/core/atomic_file.h"
 #include "vidprobe/core/error.h"
+#include "vidprobe/core/json_fields.h"
 
 namespace vidprobe {
 namespace {
@@ -107,11 +108,7 @@ nlohmann::json read_json_file(const std::filesystem::path& path) {
     require(std::filesystem::is_regular_file(path), "JSON file not found: " + path.string());
     return read_file(path);
   }();
-  try {
-    return nlohmann::json::parse(text);
-  } catch (const nlohmann::json::parse_error& e) {
-    throw Error("malformed JSON in " + path.string() + ": " + e.what());
-  }
+  return parse_json(text, path.string());
 }
 
 }  // namespace vidprobe

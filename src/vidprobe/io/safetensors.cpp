@@ -7,12 +7,12 @@
 
 #include <cstring>
 #include <fstream>
-#include <numeric>
-
 #include <nlohmann/json.hpp>
+#include <numeric>
 
 #include "vidprobe/core/atomic_file.h"
 #include "vidprobe/core/error.h"
+#include "vidprobe/core/json_fields.h"
 
 namespace vidprobe {
 namespace {
@@ -23,11 +23,13 @@ struct DTypeInfo {
   std::size_t size;
 };
 constexpr DTypeInfo kDTypes[] = {
-    {SafeDType::kF64, "F64", 8},     {SafeDType::kF32, "F32", 4},    {SafeDType::kF16, "F16", 2},
-    {SafeDType::kBF16, "BF16", 2},   {SafeDType::kI64, "I64", 8},    {SafeDType::kI32, "I32", 4},
-    {SafeDType::kI16, "I16", 2},     {SafeDType::kI8, "I8", 1},      {SafeDType::kU8, "U8", 1},
-    {SafeDType::kBool, "BOOL", 1},   {SafeDType::kU16, "U16", 2},    {SafeDType::kU32, "U32", 4},
-    {SafeDType::kU64, "U64", 8},     {SafeDType::kF8E4M3, "F8_E4M3", 1},
+    {SafeDType::kF64, "F64", 8},       {SafeDType::kF32, "F32", 4},
+    {SafeDType::kF16, "F16", 2},       {SafeDType::kBF16, "BF16", 2},
+    {SafeDType::kI64, "I64", 8},       {SafeDType::kI32, "I32", 4},
+    {SafeDType::kI16, "I16", 2},       {SafeDType::kI8, "I8", 1},
+    {SafeDType::kU8, "U8", 1},         {SafeDType::kBool, "BOOL", 1},
+    {SafeDType::kU16, "U16", 2},       {SafeDType::kU32, "U32", 4},
+    {SafeDType::kU64, "U64", 8},       {SafeDType::kF8E4M3, "F8_E4M3", 1},
     {SafeDType::kF8E5M2, "F8_E5M2", 1}};
 
 const DTypeInfo& info(SafeDType dtype) {
@@ -52,8 +54,12 @@ std::int64_t checked_numel(const std::vector<std::int64_t>& shape, const std::st
 
 }  // namespace
 
-std::size_t dtype_size(SafeDType dtype) { return info(dtype).size; }
-std::string dtype_name(SafeDType dtype) { return info(dtype).name; }
+std::size_t dtype_size(SafeDType dtype) {
+  return info(dtype).size;
+}
+std::string dtype_name(SafeDType dtype) {
+  return info(dtype).name;
+}
 
 SafeDType parse_dtype(const std::string& name) {
   for (const auto& entry : kDTypes)
@@ -89,8 +95,8 @@ SafetensorsFile SafetensorsFile::open(const std::filesystem::path& path) {
     mapping->address = ::mmap(nullptr, mapping->size, PROT_READ, MAP_PRIVATE, fd, 0);
   ::close(fd);
   require(stat_ok, "cannot stat " + where);
-  require(mapping->size >= 8, where + " is too short (" + std::to_string(mapping->size) +
-                                  " bytes) to hold a header");
+  require(mapping->size >= 8,
+          where + " is too short (" + std::to_string(mapping->size) + " bytes) to hold a header");
   require(mapping->address != MAP_FAILED, "cannot map " + where + ": " + std::strerror(errno));
 
   std::uint64_t header_size = 0;
@@ -100,12 +106,8 @@ SafetensorsFile SafetensorsFile::open(const std::filesystem::path& path) {
           where + ": header length " + std::to_string(header_size) + " exceeds the file size " +
               std::to_string(mapping->size));
   const auto* header_begin = reinterpret_cast<const char*>(mapping->data() + 8);
-  nlohmann::json header;
-  try {
-    header = nlohmann::json::parse(header_begin, header_begin + header_size);
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(where + ": header is not valid JSON (" + e.what() + ")");
-  }
+  const nlohmann::json header =
+      parse_json(std::string_view(header_begin, header_size), where + ": header");
   require(header.is_object(), where + ": header is not a JSON object");
 
   SafetensorsFile file;
@@ -166,7 +168,8 @@ const TensorView& SafetensorsFile::view(const std::string& name) const {
 
 void SafetensorsWriter::add(const std::string& name, SafeDType dtype,
                             std::vector<std::int64_t> shape, std::span<const std::byte> bytes) {
-  require(name != "__metadata__" && !name.empty(), "invalid safetensors tensor name '" + name + "'");
+  require(name != "__metadata__" && !name.empty(),
+          "invalid safetensors tensor name '" + name + "'");
   const std::int64_t numel = checked_numel(shape, "tensor '" + name + "'");
   require(bytes.size() == static_cast<std::size_t>(numel) * dtype_size(dtype),
           "tensor '" + name + "': " + std::to_string(bytes.size()) +

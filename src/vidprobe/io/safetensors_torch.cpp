@@ -3,44 +3,60 @@
 #include <torch/torch.h>
 
 #include <cstring>
-#include <set>
-
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "vidprobe/core/atomic_file.h"
 #include "vidprobe/core/error.h"
+#include "vidprobe/io/gzip.h"
 
 namespace vidprobe {
 namespace fs = std::filesystem;
 
 torch::ScalarType to_scalar_type(SafeDType dtype) {
   switch (dtype) {
-    case SafeDType::kF64: return torch::kFloat64;
-    case SafeDType::kF32: return torch::kFloat32;
-    case SafeDType::kF16: return torch::kFloat16;
-    case SafeDType::kBF16: return torch::kBFloat16;
-    case SafeDType::kI64: return torch::kInt64;
-    case SafeDType::kI32: return torch::kInt32;
-    case SafeDType::kI16: return torch::kInt16;
-    case SafeDType::kI8: return torch::kInt8;
-    case SafeDType::kU8: return torch::kUInt8;
-    case SafeDType::kBool: return torch::kBool;
-    case SafeDType::kU16: return torch::kUInt16;
-    case SafeDType::kU32: return torch::kUInt32;
-    case SafeDType::kU64: return torch::kUInt64;
-    case SafeDType::kF8E4M3: return torch::kFloat8_e4m3fn;
-    case SafeDType::kF8E5M2: return torch::kFloat8_e5m2;
+    case SafeDType::kF64:
+      return torch::kFloat64;
+    case SafeDType::kF32:
+      return torch::kFloat32;
+    case SafeDType::kF16:
+      return torch::kFloat16;
+    case SafeDType::kBF16:
+      return torch::kBFloat16;
+    case SafeDType::kI64:
+      return torch::kInt64;
+    case SafeDType::kI32:
+      return torch::kInt32;
+    case SafeDType::kI16:
+      return torch::kInt16;
+    case SafeDType::kI8:
+      return torch::kInt8;
+    case SafeDType::kU8:
+      return torch::kUInt8;
+    case SafeDType::kBool:
+      return torch::kBool;
+    case SafeDType::kU16:
+      return torch::kUInt16;
+    case SafeDType::kU32:
+      return torch::kUInt32;
+    case SafeDType::kU64:
+      return torch::kUInt64;
+    case SafeDType::kF8E4M3:
+      return torch::kFloat8_e4m3fn;
+    case SafeDType::kF8E5M2:
+      return torch::kFloat8_e5m2;
   }
   throw Error("unsupported safetensors dtype " + dtype_name(dtype));
 }
 
 SafeDType to_safe_dtype(torch::ScalarType type) {
-  for (auto dtype : {SafeDType::kF64, SafeDType::kF32, SafeDType::kF16, SafeDType::kBF16,
-                     SafeDType::kI64, SafeDType::kI32, SafeDType::kI16, SafeDType::kI8,
-                     SafeDType::kU8, SafeDType::kBool, SafeDType::kU16, SafeDType::kU32,
-                     SafeDType::kU64, SafeDType::kF8E4M3, SafeDType::kF8E5M2})
+  for (auto dtype :
+       {SafeDType::kF64, SafeDType::kF32, SafeDType::kF16, SafeDType::kBF16, SafeDType::kI64,
+        SafeDType::kI32, SafeDType::kI16, SafeDType::kI8, SafeDType::kU8, SafeDType::kBool,
+        SafeDType::kU16, SafeDType::kU32, SafeDType::kU64, SafeDType::kF8E4M3, SafeDType::kF8E5M2})
     if (to_scalar_type(dtype) == type) return dtype;
-  throw Error(std::string("tensor dtype ") + c10::toString(type) + " cannot be stored in safetensors");
+  throw Error(std::string("tensor dtype ") + c10::toString(type) +
+              " cannot be stored in safetensors");
 }
 
 torch::Tensor to_tensor(const TensorView& view) {
@@ -90,7 +106,7 @@ TensorMap load_checkpoint(const fs::path& path) {
   }
   nlohmann::json index;
   try {
-    index = nlohmann::json::parse(read_file(indexes.front()));
+    index = read_json_file(indexes.front());
   } catch (const nlohmann::json::exception& e) {
     throw Error("checkpoint index '" + indexes.front().string() + "' is not valid JSON (" +
                 e.what() + ")");
@@ -98,7 +114,8 @@ TensorMap load_checkpoint(const fs::path& path) {
   require(index.contains("weight_map") && index["weight_map"].is_object(),
           "checkpoint index '" + indexes.front().string() + "' has no 'weight_map' object");
   std::set<std::string> shard_names;
-  for (const auto& [name, shard] : index["weight_map"].items()) shard_names.insert(shard.get<std::string>());
+  for (const auto& [name, shard] : index["weight_map"].items())
+    shard_names.insert(shard.get<std::string>());
   TensorMap tensors;
   for (const auto& shard : shard_names) {
     auto part = load_safetensors(path / shard);

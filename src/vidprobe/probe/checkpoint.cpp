@@ -6,6 +6,7 @@
 
 #include "vidprobe/core/atomic_file.h"
 #include "vidprobe/core/error.h"
+#include "vidprobe/io/gzip.h"
 #include "vidprobe/probe/reference_names.h"
 
 namespace vidprobe::probe {
@@ -118,7 +119,7 @@ nlohmann::json load_checkpoint(const fs::path& dir, torch::nn::Module& model,
                     parameters.empty() ? torch::Device(torch::kCPU) : parameters.front().device());
   optimizer.load(archive);
   try {
-    return nlohmann::json::parse(read_file(dir / "state.json"));
+    return read_json_file(dir / "state.json");
   } catch (const nlohmann::json::exception& e) {
     throw Error("checkpoint " + (dir / "state.json").string() + " is not valid JSON: " + e.what());
   }

@@ -9,6 +9,7 @@
 #include "vidprobe/core/progress.h"
 #include "vidprobe/geometry/alignment.h"
 #include "vidprobe/geometry/camera.h"
+#include "vidprobe/io/gzip.h"
 #include "vidprobe/io/image.h"
 #include "vidprobe/metrics/camera_metrics.h"
 #include "vidprobe/metrics/depth_metrics.h"
@@ -29,7 +30,7 @@ LoadedRun load_run(const fs::path& run_dir, torch::Device device) {
   require(fs::exists(config_path), "run " + run_dir.string() + " has no config.json");
   LoadedRun run;
   try {
-    const auto stored = json::parse(read_file(config_path));
+    const auto stored = read_json_file(config_path);
     run.config = load_probe_config(config_path.string(),
                                    probe_preset(stored.value("preset", std::string("vidfm3d"))));
   } catch (const json::exception& e) {
@@ -38,7 +39,7 @@ LoadedRun load_run(const fs::path& run_dir, torch::Device device) {
   const auto info_path = run_dir / "run.json";
   require(fs::exists(info_path), "run " + run_dir.string() + " has no run.json");
   try {
-    run.info = json::parse(read_file(info_path));
+    run.info = read_json_file(info_path);
     const auto& g = run.info.at("geometry");
     run.geometry = {g.at("frames").get<int64_t>(), g.at("feature_dim").get<int64_t>(),
                     g.at("grid_h").get<int64_t>(), g.at("grid_w").get<int64_t>(),

@@ -8,6 +8,7 @@
 #include "vidprobe/core/atomic_file.h"
 #include "vidprobe/core/error.h"
 #include "vidprobe/core/json_fields.h"
+#include "vidprobe/io/gzip.h"
 
 namespace vidprobe::probe {
 namespace {
@@ -386,7 +387,7 @@ ProbeConfig load_probe_config(const std::string& path) {
 ProbeConfig load_probe_config(const std::string& path, const ProbeConfig& base) {
   nlohmann::json json;
   try {
-    json = nlohmann::json::parse(read_file(path));
+    json = read_json_file(path);
   } catch (const nlohmann::json::exception& e) {
     throw Error("config file '" + path + "' is not valid JSON: " + e.what());
   }

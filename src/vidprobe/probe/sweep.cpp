@@ -7,6 +7,7 @@
 
 #include "vidprobe/core/atomic_file.h"
 #include "vidprobe/core/error.h"
+#include "vidprobe/io/gzip.h"
 #include "vidprobe/io/image.h"
 #include "vidprobe/probe/heatmap.h"
 
@@ -97,7 +98,7 @@ json run_sweep(const SweepRequest& request) {
     const auto eval_dir = run_dir / "eval";
     json metrics;
     if (fs::exists(eval_dir / "metrics.json") && fs::exists(run_dir / "model.safetensors")) {
-      metrics = json::parse(read_file(eval_dir / "metrics.json"));
+      metrics = read_json_file(eval_dir / "metrics.json");
     } else {
       if (!fs::exists(run_dir / "model.safetensors")) {
         TrainRequest train;

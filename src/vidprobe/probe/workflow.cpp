@@ -4,6 +4,7 @@
 
 #include "vidprobe/core/atomic_file.h"
 #include "vidprobe/core/error.h"
+#include "vidprobe/io/gzip.h"
 #include "vidprobe/probe/clip_source.h"
 #include "vidprobe/probe/evaluator.h"
 
@@ -16,7 +17,7 @@ std::optional<std::string> preset_of_file(const fs::path& config_file) {
   if (config_file.empty()) return std::nullopt;
   nlohmann::json json;
   try {
-    json = nlohmann::json::parse(read_file(config_file));
+    json = read_json_file(config_file);
   } catch (const nlohmann::json::exception& e) {
     throw Error("config file '" + config_file.string() + "' is not valid JSON: " + e.what());
   }
@@ -105,7 +106,7 @@ nlohmann::json evaluate_from_cache(const EvalRequest& request) {
   if (request.threads > 0) torch::set_num_threads(request.threads);
   std::optional<std::vector<std::string>> ids;
   if (request.only_holdout) {
-    const auto info = nlohmann::json::parse(read_file(request.run_dir / "run.json"));
+    const auto info = read_json_file(request.run_dir / "run.json");
     ids = info.at("val_clips").get<std::vector<std::string>>();
     require(!ids->empty(),
             "--only-holdout: run " + request.run_dir.string() + " held out no clips");

@@ -116,8 +116,9 @@ Vec3 jitter_in_cone(Vec3 axis, float radius, std::uint64_t key) {
   return axis + t1 * (r * std::cos(phi)) + t2 * (r * std::sin(phi));
 }
 
-// The primary ray of a pixel (camera centre along its unnormalised direction, z-depth = t).
-RTCRayHit primary_ray(Vec3 origin, Vec3 direction) {
+// A ray to intersect: the primary ray of a pixel is the camera centre along its unnormalised
+// direction, so the hit distance t is the z-depth.
+RTCRayHit primary_ray(Vec3 origin, Vec3 direction, float max_distance = kInfinity) {
   RTCRayHit query{};
   query.ray.org_x = origin.x;
   query.ray.org_y = origin.y;
@@ -126,7 +127,7 @@ RTCRayHit primary_ray(Vec3 origin, Vec3 direction) {
   query.ray.dir_y = direction.y;
   query.ray.dir_z = direction.z;
   query.ray.tnear = 0;
-  query.ray.tfar = kInfinity;
+  query.ray.tfar = max_distance;
   query.ray.mask = 0xFFFFFFFFu;
   query.hit.geomID = RTC_INVALID_GEOMETRY_ID;
   query.hit.instID[0] = RTC_INVALID_GEOMETRY_ID;
@@ -222,18 +223,7 @@ SceneTracer::~SceneTracer() = default;
 float SceneTracer::first_hit(Vec3 origin, Vec3 direction, float max_distance) const {
   RTCIntersectContext context;
   rtcInitIntersectContext(&context);
-  RTCRayHit query{};
-  query.ray.org_x = origin.x;
-  query.ray.org_y = origin.y;
-  query.ray.org_z = origin.z;
-  query.ray.dir_x = direction.x;
-  query.ray.dir_y = direction.y;
-  query.ray.dir_z = direction.z;
-  query.ray.tnear = 0;
-  query.ray.tfar = max_distance;
-  query.ray.mask = 0xFFFFFFFFu;
-  query.hit.geomID = RTC_INVALID_GEOMETRY_ID;
-  query.hit.instID[0] = RTC_INVALID_GEOMETRY_ID;
+  RTCRayHit query = primary_ray(origin, direction, max_distance);
   rtcIntersect1(impl_->scene, &context, &query);
   rays_traced_.fetch_add(1, std::memory_order_relaxed);
   return query.hit.geomID == RTC_INVALID_GEOMETRY_ID ? kInfinity : query.ray.tfar;

@@ -10,6 +10,7 @@
 #include "vidprobe/backbones/registry.h"
 #include "vidprobe/core/atomic_file.h"
 #include "vidprobe/core/error.h"
+#include "vidprobe/io/gzip.h"
 #include "vidprobe/report/paper_results.h"
 #include "vidprobe/report/svg_chart.h"
 
@@ -123,7 +124,7 @@ RunResult load_run(const fs::path& eval_dir) {
   const auto path = eval_dir / "metrics.json";
   nlohmann::json json;
   try {
-    json = nlohmann::json::parse(read_file(path));
+    json = read_json_file(path);
   } catch (const nlohmann::json::exception& e) {
     throw Error("'" + path.string() + "' is not valid JSON: " + e.what());
   }

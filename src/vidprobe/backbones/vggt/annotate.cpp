@@ -12,6 +12,7 @@
 #include "vidprobe/data/resize.h"
 #include "vidprobe/data/synthetic_format.h"
 #include "vidprobe/geometry/camera.h"
+#include "vidprobe/io/gzip.h"
 #include "vidprobe/nn/device.h"
 
 namespace vidprobe::backbones {
@@ -120,10 +121,8 @@ VggtConfig vggt_config_from_json(const json& j) {
 }
 
 VggtConfig load_vggt_config(const std::filesystem::path& path) {
-  std::ifstream in(path);
-  require(in.good(), "cannot read VGGT configuration '" + path.string() + "'");
   try {
-    return vggt_config_from_json(json::parse(in));
+    return vggt_config_from_json(read_json_file(path));
   } catch (const json::exception& e) {
     throw Error("VGGT configuration '" + path.string() + "' is not valid JSON: " + e.what());
   } catch (const Error& e) {

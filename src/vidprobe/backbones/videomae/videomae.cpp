@@ -123,12 +123,8 @@ TensorMap videomae_module_tensors(TensorMap checkpoint, const VideoViTConfig& co
 std::unique_ptr<Backbone> make_videomae_backbone(const std::string& name,
                                                  const VideoViTConfig& config,
                                                  const BackboneOptions& options) {
-  return make_video_vit_backbone(
-      name, config, options,
-      [config](TensorMap checkpoint, const std::string& source) {
-        return videomae_module_tensors(std::move(checkpoint), config, source);
-      },
-      architecture_text(config));
+  return make_video_vit_backbone(name, config, options, videomae_module_tensors,
+                                 architecture_text(config));
 }
 
 std::vector<BackboneInfo> videomae_backbones() {

@@ -106,12 +106,8 @@ TensorMap videomaev2_module_tensors(TensorMap checkpoint, const VideoViTConfig& 
 std::unique_ptr<Backbone> make_videomaev2_backbone(const std::string& name,
                                                    const VideoViTConfig& config,
                                                    const BackboneOptions& options) {
-  return make_video_vit_backbone(
-      name, config, options,
-      [config](TensorMap checkpoint, const std::string& source) {
-        return videomaev2_module_tensors(std::move(checkpoint), config, source);
-      },
-      architecture_text(config));
+  return make_video_vit_backbone(name, config, options, videomaev2_module_tensors,
+                                 architecture_text(config));
 }
 
 std::vector<BackboneInfo> videomaev2_backbones() {

@@ -115,12 +115,8 @@ TensorMap vjepa2_module_tensors(TensorMap checkpoint, const VideoViTConfig& conf
 std::unique_ptr<Backbone> make_vjepa2_backbone(const std::string& name,
                                                const VideoViTConfig& config,
                                                const BackboneOptions& options) {
-  return make_video_vit_backbone(
-      name, config, options,
-      [config](TensorMap checkpoint, const std::string& source) {
-        return vjepa2_module_tensors(std::move(checkpoint), config, source);
-      },
-      architecture_text(config));
+  return make_video_vit_backbone(name, config, options, vjepa2_module_tensors,
+                                 architecture_text(config));
 }
 
 std::vector<BackboneInfo> vjepa2_backbones() {

@@ -15,6 +15,7 @@
 #include "vidprobe/core/atomic_file.h"
 #include "vidprobe/core/error.h"
 #include "vidprobe/core/text_parse.h"
+#include "vidprobe/io/gzip.h"
 
 namespace vidprobe::backbones::wan {
 namespace fs = std::filesystem;
@@ -22,14 +23,6 @@ namespace {
 
 // The token grid is the latent grid patched by 2: one token per 16x16 pixels.
 constexpr int kPixelsPerToken = kVaeSpatialStride * 2;
-
-nlohmann::json read_json(const fs::path& path) {
-  try {
-    return nlohmann::json::parse(read_file(path));
-  } catch (const nlohmann::json::exception& e) {
-    throw Error("'" + path.string() + "' is not valid JSON (" + e.what() + ")");
-  }
-}
 
 struct WanSize {
   std::string name;
@@ -79,7 +72,7 @@ void check_matches_preset(const DiTConfig& found, const DiTConfig& expected,
 torch::Tensor compute_text_context(const ModelFiles& files, const FeatureOptions& options,
                                    const torch::Device& device, torch::Dtype dtype) {
   const auto config = fs::exists(files.text_encoder_config)
-                          ? umt5_config_from_json(read_json(files.text_encoder_config),
+                          ? umt5_config_from_json(read_json_file(files.text_encoder_config),
                                                   files.text_encoder_config.string())
                           : UMT5Config{};
   TextEncoder encoder(config, device, dtype);
@@ -371,7 +364,7 @@ std::unique_ptr<Backbone> make_wan_backbone(const std::string& name, const Backb
   const auto files = locate_model_files(options.weights);
   DiTConfig config;
   if (fs::exists(files.transformer_config)) {
-    config = dit_config_from_json(read_json(files.transformer_config),
+    config = dit_config_from_json(read_json_file(files.transformer_config),
                                   files.transformer_config.string());
     if (expected) check_matches_preset(config, *expected, name, files.transformer_config);
   } else {
@@ -399,7 +392,7 @@ std::unique_ptr<Backbone> make_wan_backbone(const std::string& name, const Backb
   dit = std::make_unique<Transformer>(config, device, dtype);
   dit->load(load_checkpoint(files.transformer), files.transformer.string());
   if (!files.vae_config.empty() && fs::exists(files.vae_config))
-    vae_config = vae_config_from_json(read_json(files.vae_config), files.vae_config.string());
+    vae_config = vae_config_from_json(read_json_file(files.vae_config), files.vae_config.string());
   vae = std::make_unique<VaeEncoder>(vae_config, device);
   vae->load(load_checkpoint(files.vae), files.vae.string());
   return std::make_unique<WanBackbone>(name, std::move(vae), std::move(dit), context,

@@ -1,6 +1,13 @@
 #pragma once
 // Small building blocks shared by the WAN modules. Each reads its weights from a Parameters store
 // by name prefix, so the module code reads like the reference's module tree.
+//
+// Why WAN does not build from nn/ like the other families: its DiT, VAE and umT5 keep each
+// parameter in the dtype diffusers keeps it in (matmul weights in the compute dtype, norms,
+// modulation and time embedding in float32: ParamKind), loaded tensor by tensor from sharded
+// checkpoints into one flat store; torch::nn modules cast a whole module to one dtype. The maths
+// (LayerNorm / RMSNorm in float32, linear in the weight's dtype) is what the parity fixtures and
+// the H200 runs (docs/wan.md) were measured with.
 #include <torch/torch.h>
 
 #include <string>
