@@ -120,6 +120,23 @@ TEST_F(ExtractorTest, OptionsABackboneDoesNotTakeAreRefusedByName) {
   } catch (const Error& e) {
     EXPECT_THAT(e.what(), HasSubstr("backbone 'pixels' has no option 'noise_draws'"));
   }
+  auto timestep = options("pixels", "refused");
+  timestep.point.timestep = 500;
+  try {
+    extract_features(timestep);
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_THAT(e.what(), HasSubstr("--timestep 500 means nothing for backbone 'pixels'"));
+  }
+  auto weights = options("random-vit", "refused");
+  weights.weights = "model.safetensors";
+  try {
+    extract_features(weights);
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_THAT(e.what(), HasSubstr("backbone 'random-vit' takes no --weights"));
+  }
+  EXPECT_FALSE(fs::exists(root_ / "refused"));
   auto bad_dtype = options("pixels", "refused");
   bad_dtype.compute_dtype = "int8";
   try {

@@ -26,6 +26,23 @@ TEST(Sweep, ParsesIntegerListsAndNamesBadEntries) {
   EXPECT_THROW(parse_int_list("2.5", "--timesteps"), Error);
 }
 
+TEST(Sweep, AnUnknownHeatMapMetricFailsBeforeAnyWork) {
+  for (const std::string ok : {"points.err", "depth.delta1", "camera.auc30", "camera.rta5"})
+    EXPECT_NO_THROW(check_heatmap_metric(ok)) << ok;
+  SweepRequest request;
+  request.heatmap_metric = "points.eror";
+  request.layers = {0};
+  request.out_dir =
+      fs::temp_directory_path() / ("vidprobe_sweep_bad_" + std::to_string(::getpid()));
+  try {
+    run_sweep(request);
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("'points.eror'"), std::string::npos) << e.what();
+  }
+  EXPECT_FALSE(fs::exists(request.out_dir));  // refused before anything was written
+}
+
 TEST(Sweep, TablesMarkTheBestPointAndTheHeatMapHasOneCellPerPoint) {
   const auto dir = fs::temp_directory_path() / ("vidprobe_sweep_" + std::to_string(::getpid()));
   fs::remove_all(dir);

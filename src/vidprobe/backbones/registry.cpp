@@ -84,6 +84,9 @@ std::unique_ptr<Backbone> create_backbone(const std::string& name, const Backbon
   const auto& info = find_backbone(name);
   require(!info.needs_weights || !options.weights.empty() || options.random_init,
           "backbone '" + name + "' needs --weights (a checkpoint file or directory)");
+  require(
+      info.needs_weights || options.weights.empty(),
+      "backbone '" + name + "' takes no --weights (it has none); got '" + options.weights + "'");
   require_known_extra_options(name, options.extra, info.options);
   return info.create(options);
 }

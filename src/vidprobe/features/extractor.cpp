@@ -198,6 +198,11 @@ std::unique_ptr<Dataset> open_extraction_dataset(const ExtractOptions& options) 
 backbones::ExtractionPoint resolve_point(const backbones::Backbone& backbone,
                                          backbones::ExtractionPoint point,
                                          const std::string& backbone_name) {
+  // Only diffusion backbones have a denoising timestep (their default point names one).
+  require(!point.timestep || backbone.default_point().timestep, [&] {
+    return "--timestep " + std::to_string(*point.timestep) + " means nothing for backbone '" +
+           backbone_name + "', which is not a diffusion model";
+  });
   if (point.layer < 0) point.layer = backbone.default_point().layer;
   if (!point.timestep) point.timestep = backbone.default_point().timestep;
   require(point.layer < backbone.num_layers(),

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <iostream>
 #include <limits>
+#include <regex>
 #include <sstream>
 
 #include "vidprobe/core/atomic_file.h"
@@ -57,7 +58,21 @@ std::vector<int> parse_int_list(const std::string& text, const std::string& what
   return out;
 }
 
+void check_heatmap_metric(const std::string& metric) {
+  // The evaluator's per-run metrics (evaluator.cpp); the camera thresholds are its AUC list.
+  static const std::regex known(
+      R"(^(points\.(err|accuracy|completeness|chamfer)|depth\.(abs_rel|delta1)|)"
+      R"(camera\.(auc|rra|rta)[0-9]+|camera\.(rot|trans)_err_mean)$)");
+  require(std::regex_match(metric, known), [&] {
+    return "--heatmap-metric '" + metric +
+           "' is not a metric the evaluator writes (e.g. points.err, points.chamfer, "
+           "depth.abs_rel, depth.delta1, camera.auc30, camera.rra30, camera.rta30)";
+  });
+}
+
 json run_sweep(const SweepRequest& request) {
+  // Checked before any work: the heat map is drawn only after every grid point is trained.
+  check_heatmap_metric(request.heatmap_metric);
   require(!request.layers.empty(), "sweep: no layers given");
   require(!request.out_dir.empty(), "sweep: no output directory given");
   fs::create_directories(request.out_dir);

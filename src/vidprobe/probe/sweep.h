@@ -30,6 +30,9 @@ struct SweepRequest {
   std::string heatmap_metric = "points.err";
 };
 
+// Throws vidprobe::Error unless metric is one the evaluator writes (e.g. "points.err").
+void check_heatmap_metric(const std::string& metric);
+
 // Returns sweep.json's content.
 nlohmann::json run_sweep(const SweepRequest& request);
 
