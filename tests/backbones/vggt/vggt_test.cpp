@@ -189,6 +189,11 @@ TEST(Vggt, RejectsInconsistentConfigurations) {
   config = small_config();
   config.patch_embed.width = 48;
   EXPECT_THAT(error_message([&] { validate(config); }), HasSubstr("patch embed width 48"));
+  // A zero patch size in a configuration file is an error, not a division by zero.
+  auto json = fixture_meta().at("small");
+  json["patch_size"] = 0;
+  EXPECT_THAT(error_message([&] { vggt_config_from_json(json); }),
+              HasSubstr("patch_size (0) must be positive"));
 }
 
 TEST(Vggt, BackboneFeaturesAreTheAggregatorPatchTokens) {

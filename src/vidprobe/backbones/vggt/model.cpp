@@ -112,6 +112,12 @@ void validate(const VggtConfig& c) {
   check(c.rope_frequency <= 0 || (c.width / c.heads) % 4 == 0,
         "2D RoPE needs a head width divisible by 4, got " + std::to_string(c.width / c.heads));
   check(c.depth > 0, "depth must be positive, got " + std::to_string(c.depth));
+  check(c.patch_size > 0 && c.image_size > 0 && c.image_size % c.patch_size == 0,
+        "patch_size (" + std::to_string(c.patch_size) +
+            ") must be positive and divide image_size (" + std::to_string(c.image_size) + ")");
+  check(c.patch_embed.depth > 0 && c.patch_embed.heads > 0 &&
+            c.patch_embed.width % c.patch_embed.heads == 0,
+        "patch embed depth must be positive and its heads must divide its width");
   check(c.patch_embed.width == c.width, "patch embed width " + std::to_string(c.patch_embed.width) +
                                             " must equal the aggregator width " +
                                             std::to_string(c.width));
