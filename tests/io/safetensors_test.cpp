@@ -104,6 +104,47 @@ TEST(Safetensors, TruncatedFileNamesFileAndTensor) {
   fs::remove_all(dir);
 }
 
+// A file from a header and a data section written by hand.
+void write_raw_safetensors(const fs::path& path, const std::string& header,
+                           std::size_t data_bytes) {
+  std::string length(8, '\0');
+  for (int b = 0; b < 8; ++b) length[b] = static_cast<char>((header.size() >> (8 * b)) & 0xff);
+  write_file_atomically(path, length + header + std::string(data_bytes, '\x01'));
+}
+
+TEST(Safetensors, TensorsMustCoverTheDataSectionWithoutOverlapsOrHoles) {
+  const auto dir = temp_dir("layout");
+  const auto file = [&](const std::string& name) { return dir / name; };
+  write_raw_safetensors(file("overlap.safetensors"),
+                        R"({"a":{"dtype":"U8","shape":[4],"data_offsets":[0,4]},)"
+                        R"("b":{"dtype":"U8","shape":[4],"data_offsets":[2,6]}})",
+                        6);
+  expect_error_mentions([&] { SafetensorsFile::open(file("overlap.safetensors")); },
+                        "tensor 'b' starts at byte 2 of the data section but tensor 'a' ends at 4 "
+                        "(overlapping tensors)");
+  write_raw_safetensors(file("hole.safetensors"),
+                        R"({"a":{"dtype":"U8","shape":[2],"data_offsets":[0,2]},)"
+                        R"("b":{"dtype":"U8","shape":[2],"data_offsets":[4,6]}})",
+                        6);
+  expect_error_mentions([&] { SafetensorsFile::open(file("hole.safetensors")); },
+                        "(a hole between tensors)");
+  write_raw_safetensors(file("trailing.safetensors"),
+                        R"({"a":{"dtype":"U8","shape":[2],"data_offsets":[0,2]}})", 5);
+  expect_error_mentions([&] { SafetensorsFile::open(file("trailing.safetensors")); },
+                        "cover 2 of the 5 bytes");
+  write_raw_safetensors(
+      file("overflow.safetensors"),
+      R"({"a":{"dtype":"F64","shape":[4611686018427387904],"data_offsets":[0,0]}})", 0);
+  EXPECT_THROW(SafetensorsFile::open(file("overflow.safetensors")), Error);
+  write_raw_safetensors(file("fine.safetensors"),
+                        R"({"b":{"dtype":"U8","shape":[2],"data_offsets":[2,4]},)"
+                        R"("a":{"dtype":"U8","shape":[2],"data_offsets":[0,2]},)"
+                        R"("empty":{"dtype":"F32","shape":[0],"data_offsets":[4,4]}})",
+                        4);
+  EXPECT_EQ(SafetensorsFile::open(file("fine.safetensors")).names().size(), 3u);
+  fs::remove_all(dir);
+}
+
 TEST(Safetensors, RejectsGarbageHeadersAndMissingKeys) {
   const auto dir = temp_dir("garbage");
   write_file_atomically(dir / "short.safetensors", "abc");

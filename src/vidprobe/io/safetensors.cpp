@@ -5,10 +5,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <fstream>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <numeric>
+#include <tuple>
 
 #include "vidprobe/core/atomic_file.h"
 #include "vidprobe/core/error.h"
@@ -83,6 +86,40 @@ struct SafetensorsFile::Mapping {
   const std::byte* data() const { return static_cast<const std::byte*>(address); }
 };
 
+namespace {
+
+struct ByteRange {
+  std::uint64_t begin, end;
+  std::string name;
+};
+
+// The data section must be exactly covered by the tensors, one after another (the format's rule,
+// which the reference loader enforces too): an overlap would alias two weights, a hole hides
+// bytes that no tensor accounts for.
+void check_data_layout(std::vector<ByteRange> ranges, std::uint64_t data_size,
+                       const std::string& where) {
+  std::sort(ranges.begin(), ranges.end(), [](const ByteRange& a, const ByteRange& b) {
+    return std::tie(a.begin, a.end) < std::tie(b.begin, b.end);
+  });
+  std::uint64_t covered = 0;
+  std::string previous = "the start of the data section";
+  for (const auto& range : ranges) {
+    require(range.begin == covered, [&] {
+      return where + ": tensor '" + range.name + "' starts at byte " + std::to_string(range.begin) +
+             " of the data section but " + previous + " ends at " + std::to_string(covered) +
+             (range.begin < covered ? " (overlapping tensors)" : " (a hole between tensors)");
+    });
+    covered = range.end;
+    previous = "tensor '" + range.name + "'";
+  }
+  require(covered == data_size, [&] {
+    return where + ": the tensors cover " + std::to_string(covered) + " of the " +
+           std::to_string(data_size) + " bytes of the data section (trailing bytes)";
+  });
+}
+
+}  // namespace
+
 SafetensorsFile SafetensorsFile::open(const std::filesystem::path& path) {
   const std::string where = "safetensors file '" + path.string() + "'";
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -115,6 +152,7 @@ SafetensorsFile SafetensorsFile::open(const std::filesystem::path& path) {
   file.mapping_ = mapping;
   const std::size_t data_begin = 8 + header_size;
   const std::size_t data_size = mapping->size - data_begin;
+  std::vector<ByteRange> ranges;
   for (const auto& [name, entry] : header.items()) {
     if (name == "__metadata__") {
       require(entry.is_object(), where + ": __metadata__ is not an object");
@@ -139,16 +177,21 @@ SafetensorsFile SafetensorsFile::open(const std::filesystem::path& path) {
                   std::to_string(offsets[1]) + ") lie outside the " + std::to_string(data_size) +
                   "-byte data section (truncated file?)");
       const std::int64_t numel = checked_numel(view.shape, key_where);
+      require(static_cast<std::uint64_t>(numel) <=
+                  std::numeric_limits<std::uint64_t>::max() / dtype_size(view.dtype),
+              key_where + ": shape x dtype size overflows 64 bits");
       const auto expected = static_cast<std::uint64_t>(numel) * dtype_size(view.dtype);
       require(offsets[1] - offsets[0] == expected,
               key_where + ": holds " + std::to_string(offsets[1] - offsets[0]) +
                   " bytes but dtype and shape need " + std::to_string(expected));
       view.bytes = {mapping->data() + data_begin + offsets[0], offsets[1] - offsets[0]};
+      ranges.push_back({offsets[0], offsets[1], name});
     } catch (const nlohmann::json::exception& e) {
       throw Error(key_where + ": malformed entry (" + e.what() + ")");
     }
     file.entries_.emplace(name, std::move(view));
   }
+  check_data_layout(std::move(ranges), data_size, where);
   return file;
 }
 
