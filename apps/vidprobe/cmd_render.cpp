@@ -59,14 +59,13 @@ void run_render(const RenderOptions& o) {
 
   // Resume: finished clips must have been rendered with the same parameters, otherwise the
   // directory would mix two datasets. All are checked before anything is rendered.
-  const auto clip_done = [&](int i) {
-    return synthetic_clip_exists(root, render::clip_id(settings.generation.family, i));
-  };
+  std::vector<bool> finished(static_cast<std::size_t>(o.clips), false);
   int done = 0;
   for (int i = 0; i < o.clips; ++i) {
-    if (!clip_done(i)) continue;
-    ++done;
     const std::string id = render::clip_id(settings.generation.family, i);
+    if (!synthetic_clip_exists(root, id)) continue;
+    finished[static_cast<std::size_t>(i)] = true;
+    ++done;
     const nlohmann::json existing = read_synthetic_clip_json(root / id);
     const nlohmann::json previous =
         existing.value("meta", nlohmann::json::object()).value("parameters", nlohmann::json());
@@ -83,8 +82,7 @@ void run_render(const RenderOptions& o) {
   const auto counts = run_resumable(
       static_cast<std::size_t>(o.clips), {.label = "render " + o.family, .unit = "clips"},
       [&](std::size_t i) -> std::optional<int> {
-        const int index = static_cast<int>(i);
-        return clip_done(index) ? std::nullopt : std::optional<int>(index);
+        return finished[i] ? std::nullopt : std::optional<int>(static_cast<int>(i));
       },
       [&](int index) {
         write_synthetic_clip(root, render::render_clip(settings, assets, index, &stats));

@@ -37,10 +37,7 @@ std::vector<BackboneInfo> baselines_and_oracles() {
 }
 
 std::vector<BackboneInfo> vggt_backbones() {
-  struct Row {
-    std::string name, description;
-  };
-  const std::vector<Row> rows = {
+  const std::vector<RegistryRow> rows = {
       {"vggt-1b",
        "VGGT-1B aggregator (facebook/VGGT-1B): frame | global tokens of a block, 518 px, whole "
        "clip at once"}};
@@ -56,10 +53,10 @@ std::vector<BackboneInfo> vggt_backbones() {
 const std::vector<BackboneInfo>& registered_backbones() {
   static const std::vector<BackboneInfo> registry = [] {
     std::vector<BackboneInfo> all;
-    for (auto family :
+    for (const auto& family :
          {baselines_and_oracles(), dinov2_backbones(), videomae_backbones(), videomaev2_backbones(),
           vjepa2_backbones(), wan::wan_backbones(), vggt_backbones()})
-      for (auto& info : family) all.push_back(std::move(info));
+      all.insert(all.end(), family.begin(), family.end());
     return all;
   }();
   return registry;

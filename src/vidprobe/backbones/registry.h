@@ -21,6 +21,12 @@ struct BackboneInfo {
   bool calibration = false;
 };
 
+// A row of a family's table when the family has no size table of its own to pass
+// family_backbones (DINOv2 derives its names, VGGT has one size).
+struct RegistryRow {
+  std::string name, description;
+};
+
 // A family's entries from its size table, one per row (a table row has `name` and
 // `description`, so each name is written once, in its family's table); make(name, options) builds
 // the backbone of a row.

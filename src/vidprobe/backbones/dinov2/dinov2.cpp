@@ -252,10 +252,7 @@ std::unique_ptr<Backbone> make_dinov2_backbone(const std::string& name, const nn
 }
 
 std::vector<BackboneInfo> dinov2_backbones() {
-  struct Row {
-    std::string name, description;
-  };
-  std::vector<Row> rows;
+  std::vector<RegistryRow> rows;
   for (const auto& dims : dinov2_sizes())
     for (const bool registers : {false, true})
       rows.push_back({registry_name(dims, registers),
