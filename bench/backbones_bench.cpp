@@ -24,6 +24,7 @@
 #include "vidprobe/backbones/registry.h"
 #include "vidprobe/backbones/videomae/videomae.h"
 #include "vidprobe/backbones/vjepa/vjepa2.h"
+#include "vidprobe/nn/device.h"
 #include "vidprobe/nn/vit.h"
 
 namespace {
@@ -75,7 +76,7 @@ void BM_BackboneExtract(benchmark::State& state) {
   BackboneOptions options;
   options.random_init = true;
   options.device = device;
-  options.dtype = compute_dtype_from_name(dtype_name, "VIDPROBE_BACKBONE_BENCH_DTYPE");
+  options.dtype = vidprobe::nn::parse_dtype(dtype_name, "VIDPROBE_BACKBONE_BENCH_DTYPE");
   auto backbone = create_backbone(name, options);
   const auto spec = backbone->input_spec();
   const auto point = backbone->default_point();

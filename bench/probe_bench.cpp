@@ -54,7 +54,7 @@ void BM_ProbeTrainStepCuda(benchmark::State& state) {
   }
   vidprobe::probe::ProbeBenchOptions options;
   options.preset = "vidprobe";
-  options.device = "cuda";
+  options.device = torch::Device(torch::kCUDA);
   options.batch = 8;
   options.height = options.width = 224;
   options.warmup = 3;

@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "commands.h"
+#include "typed_options.h"
 #include "vidprobe/backbones/vggt/annotate.h"
 
 namespace vidprobe::cli {
@@ -18,7 +19,8 @@ void register_annotate(CLI::App& app) {
   cmd->add_option("--data", options->dataset_root, "Dataset root")->required();
   cmd->add_option("--data-kind", options->dataset_kind, "synthetic | co3d | dl3dv")
       ->capture_default_str();
-  cmd->add_option("--split", options->split, "all | train | test")->capture_default_str();
+  add_parsed_option(*cmd, "--split", options->split, parse_split, "all | train | test",
+                    to_string(options->split));
   cmd->add_option("--train-ratio", options->train_ratio, "Fraction of sequences in the train split")
       ->capture_default_str();
   cmd->add_option("--weights", options->weights,
@@ -35,17 +37,16 @@ void register_annotate(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--frames", options->frames, "Frames per clip, seen by VGGT together")
       ->capture_default_str();
-  cmd->add_option("--sampling", options->sampling, "uniform | random | strided")
-      ->capture_default_str();
+  add_parsed_option(*cmd, "--sampling", options->sampling, parse_clip_sampling_mode,
+                    "uniform | random | strided", to_string(options->sampling));
   cmd->add_option("--conf-percentile", options->conf_percentile,
                   "Pixels below this percentile of a clip's depth confidence are marked invalid")
       ->capture_default_str();
   cmd->add_option("--shard", *shard, "i/n: annotate clips i, i + n, i + 2n, ... (one per GPU)")
       ->capture_default_str();
-  cmd->add_option("--device", options->device, "cpu | cuda | cuda:N")->capture_default_str();
-  cmd->add_option("--compute-dtype", options->compute_dtype,
-                  "Aggregator weights: fp32 | bf16 (the heads always run in fp32)")
-      ->capture_default_str();
+  add_device_option(*cmd, options->device);
+  add_dtype_option(*cmd, "--compute-dtype", options->compute_dtype,
+                   "Aggregator weights: fp32 | bf16 (the heads always run in fp32)");
   cmd->add_option("--seed", options->seed, "Seed for clip sampling and --random-init")
       ->capture_default_str();
   cmd->add_option("--out", options->out_dir, "Output dataset root (resumable)")->required();

@@ -2,6 +2,7 @@
 #include <iostream>
 
 #include "commands.h"
+#include "typed_options.h"
 #include "vidprobe/backbones/benchmark.h"
 
 namespace vidprobe::cli {
@@ -20,8 +21,8 @@ void register_bench(CLI::App& app) {
       ->capture_default_str();
   extract->add_option("--weights", options->weights,
                       "Checkpoint (default: random weights at real size)");
-  extract->add_option("--device", options->device, "cpu | cuda")->capture_default_str();
-  extract->add_option("--dtype", options->dtype, "fp32 | bf16 | fp16")->capture_default_str();
+  add_device_option(*extract, options->device);
+  add_dtype_option(*extract, "--dtype", options->dtype, "fp32 | bf16 | fp16");
   extract->add_option("--frames", options->frames, "Frames per clip")->capture_default_str();
   extract->add_option("--layer", options->layer, "Layer (-1 = default)")->capture_default_str();
   extract->add_option("--iterations", options->iterations, "Timed clips")->capture_default_str();

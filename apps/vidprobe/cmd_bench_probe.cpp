@@ -11,6 +11,7 @@
 #include <string>
 
 #include "commands.h"
+#include "typed_options.h"
 #include "vidprobe/core/error.h"
 #include "vidprobe/core/json_fields.h"
 #include "vidprobe/core/text_parse.h"
@@ -54,7 +55,7 @@ nlohmann::json run_reference(const BenchProbeArgs& a) {
   const auto& o = a.options;
   std::ostringstream cmd;
   cmd << shell_quote(a.python) << ' ' << shell_quote(script) << " --device "
-      << shell_quote(o.device) << " --batch " << o.batch << " --frames " << o.frames
+      << shell_quote(o.device.str()) << " --batch " << o.batch << " --frames " << o.frames
       << " --feature-dim " << o.feature_dim << " --grid " << size_arg(o.grid_h, o.grid_w)
       << " --size " << size_arg(o.height, o.width) << " --warmup " << o.warmup << " --steps "
       << o.steps << " --threads " << o.threads;
@@ -104,7 +105,7 @@ void register_bench_probe(CLI::App& bench) {
       ->check(CLI::IsMember(probe::probe_preset_names()))
       ->capture_default_str();
   cmd->add_option("--config", o.config_file, "Probe config JSON overriding the preset");
-  cmd->add_option("--device", o.device, "cpu | cuda[:i]")->capture_default_str();
+  add_device_option(*cmd, o.device);
   cmd->add_option("--batch", o.batch, "Clips per step")->capture_default_str();
   cmd->add_option("--frames", o.frames, "Frames per clip")->capture_default_str();
   cmd->add_option("--feature-dim", o.feature_dim, "Channels of the cached features")
@@ -134,13 +135,13 @@ void register_bench_probe(CLI::App& bench) {
     std::cout << cpp.dump() << std::endl;
     if (!args->reference) return;
     // The reference runs in another process on the same GPU: hand back what this one cached.
-    if (args->options.device.starts_with("cuda")) at::accelerator::emptyCache();
+    if (args->options.device.is_cuda()) at::accelerator::emptyCache();
     const auto python = run_reference(*args);
     std::cout << python.dump() << std::endl;
     const double ratio =
         cpp.at("steps_per_s").get<double>() / python.at("steps_per_s").get<double>();
     nlohmann::json summary = {{"benchmark", "probe_train_step_ratio"},
-                              {"device", args->options.device},
+                              {"device", args->options.device.str()},
                               {"cpp_steps_per_s", cpp.at("steps_per_s")},
                               {"pytorch_steps_per_s", python.at("steps_per_s")},
                               {"cpp_over_pytorch", ratio}};

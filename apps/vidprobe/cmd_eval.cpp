@@ -2,6 +2,7 @@
 #include <iostream>
 
 #include "commands.h"
+#include "typed_options.h"
 #include "vidprobe/probe/workflow.h"
 
 namespace vidprobe::cli {
@@ -49,7 +50,7 @@ void register_eval(CLI::App& app) {
   cmd->add_option("--features", request->features_dir, "Feature cache of the evaluation clips")
       ->required();
   cmd->add_option("--out", request->out_dir, "Output directory (default: <run>/eval)");
-  cmd->add_option("--device", request->device, "cpu | cuda | cuda:N")->capture_default_str();
+  add_device_option(*cmd, request->device);
   cmd->add_option("--batch", request->batch_size, "Clips per forward pass")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);

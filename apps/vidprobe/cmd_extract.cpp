@@ -3,6 +3,7 @@
 
 #include "commands.h"
 #include "extract_options.h"
+#include "typed_options.h"
 #include "vidprobe/backbones/diffusion_time.h"
 #include "vidprobe/features/extractor.h"
 
@@ -20,8 +21,9 @@ void register_extract(CLI::App& app) {
   cmd->add_option("--timestep", *timestep,
                   "Diffusion backbones: the timestep 0..1000 (noise level t / 1000), sigma=S, or a "
                   "sampler's schedule: unipc:shift=3,steps=1000,index=749[,diffusers=0.36]");
-  cmd->add_option("--split", options->split, "all | train | test")->capture_default_str();
-  cmd->add_option("--device", options->device, "cpu | cuda | cuda:N")->capture_default_str();
+  add_parsed_option(*cmd, "--split", options->split, parse_split, "all | train | test",
+                    to_string(options->split));
+  add_device_option(*cmd, options->device);
   cmd->add_option("--out", options->out_dir, "Cache directory (resumable)")->required();
   cmd->callback([options, timestep, flags] {
     if (!timestep->empty()) {

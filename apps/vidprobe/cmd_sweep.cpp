@@ -4,6 +4,7 @@
 #include "commands.h"
 #include "extract_options.h"
 #include "probe_options.h"
+#include "typed_options.h"
 #include "vidprobe/probe/sweep.h"
 
 namespace vidprobe::cli {
@@ -29,8 +30,7 @@ void register_sweep(CLI::App& app) {
   add_training_overrides(*cmd, request->overrides, " per probe");
   cmd->add_flag("--no-global-attention", request->overrides.no_global_attention,
                 "Ablation: probes with frame attention only");
-  cmd->add_option("--device", request->device, "cpu | cuda | cuda:N (extraction and probes)")
-      ->capture_default_str();
+  add_device_option(*cmd, request->device, "cpu | cuda | cuda:N (extraction and probes)");
   cmd->add_option("--threads", request->threads, "CPU threads (0 = all)")->capture_default_str();
   cmd->add_option("--heatmap-metric", request->heatmap_metric, "Metric drawn in the heat map")
       ->capture_default_str();

@@ -3,6 +3,7 @@
 
 #include "commands.h"
 #include "probe_options.h"
+#include "typed_options.h"
 #include "vidprobe/core/progress.h"
 #include "vidprobe/probe/workflow.h"
 
@@ -47,7 +48,7 @@ void register_train(CLI::App& app) {
       ->check(CLI::IsMember({"fixed", "drift"}));
   cmd->add_flag("--no-global-attention", request->overrides.no_global_attention,
                 "Ablation: frame attention only, no information exchange between frames");
-  cmd->add_option("--device", request->device, "cpu | cuda | cuda:N")->capture_default_str();
+  add_device_option(*cmd, request->device);
   cmd->add_option("--threads", request->threads, "CPU threads (0 = all; 1 = bit-reproducible)")
       ->capture_default_str();
   cmd->add_flag("--resume", request->resume, "Continue the run from its newest checkpoint");

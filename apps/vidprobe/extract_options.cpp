@@ -3,10 +3,12 @@
 #include <set>
 #include <tuple>
 
+#include "typed_options.h"
 #include "vidprobe/backbones/registry.h"
 #include "vidprobe/core/error.h"
 #include "vidprobe/core/text_parse.h"
 #include "vidprobe/features/extraction_preset.h"
+#include "vidprobe/nn/device.h"
 
 namespace vidprobe::cli {
 
@@ -37,7 +39,25 @@ void ExtractionFlags::apply(features::ExtractOptions& options) const {
       if (option->count() > 0)
         for (const auto& name : option->get_lnames()) given.insert(name);
   features::apply_extraction_preset(preset, options, given);
+  // The backbone's family reads its settings into its own struct now, before any work.
+  backbones::check_backbone_options(options.backbone, options.backbone_options);
 }
+
+namespace {
+
+// "family: key, key; family: key" over the registry, for --backbone-opt's help.
+std::string backbone_option_keys_text() {
+  std::string text, last_family;
+  for (const auto& info : backbones::registered_backbones()) {
+    if (info.options.keys.empty() || info.family == last_family) continue;
+    last_family = info.family;
+    text += (text.empty() ? "" : "; ") + info.family + ":";
+    for (const auto& key : info.options.keys) text += " " + key;
+  }
+  return text;
+}
+
+}  // namespace
 
 std::shared_ptr<ExtractionFlags> add_extraction_options(CLI::App& cmd, features::ExtractOptions& x,
                                                         bool with_preset) {
@@ -57,13 +77,16 @@ std::shared_ptr<ExtractionFlags> add_extraction_options(CLI::App& cmd, features:
   cmd.add_flag("--random-init", x.random_init,
                "No checkpoint: the real architecture with seeded random weights (speed and smoke "
                "tests only, never for results; recorded in the cache's identity)");
-  cmd.add_option(
-      "--backbone-opt", flags->backbone_opts,
-      "Family-specific setting key=value, repeatable (WAN: text_context, prompt, prompt_ids, "
-      "noise_draws, size, cudnn_benchmark; see docs/backbones.md)");
-  cmd.add_option("--compute-dtype", x.compute_dtype,
-                 "Backbone weights: auto (bf16 on CUDA, fp32 on CPU) | fp32 | bf16 | fp16")
-      ->capture_default_str();
+  cmd.add_option("--backbone-opt", flags->backbone_opts,
+                 "Family-specific setting key=value, repeatable (" + backbone_option_keys_text() +
+                     "; see docs/backbones.md)");
+  add_parsed_option(
+      cmd, "--compute-dtype", x.compute_dtype,
+      [](const std::string& text) -> std::optional<torch::Dtype> {
+        if (text == "auto") return std::nullopt;
+        return nn::parse_dtype(text, "--compute-dtype");
+      },
+      "Backbone weights: auto (bf16 on CUDA, fp32 on CPU) | fp32 | bf16 | fp16", "auto");
   cmd.add_option("--noise-seed", x.point.noise_seed, "Diffusion backbones: seed of the noise draw")
       ->capture_default_str();
   cmd.add_option("--data", x.dataset_root, "Dataset root")->required();
@@ -79,24 +102,24 @@ std::shared_ptr<ExtractionFlags> add_extraction_options(CLI::App& cmd, features:
                  "(e.g. WAN: --frames 17 --probe-frames 4); 0 = all")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
-  cmd.add_option("--sampling", x.sampling, "uniform | random | strided")->capture_default_str();
+  add_parsed_option(cmd, "--sampling", x.sampling, parse_clip_sampling_mode,
+                    "uniform | random | strided", to_string(x.sampling));
   cmd.add_option("--gt-size", flags->gt_size,
                  "Ground truth H (the width follows the backbone input's aspect ratio) or HxW; "
                  "default: the backbone input size");
-  cmd.add_option(
-         "--resize", x.resize,
-         "crop (cover, then centre crop) | squash (the whole frame, aspect not kept, as the "
-         "paper's extraction): backbone input and GT alike")
-      ->check(CLI::IsMember({"crop", "squash"}))
-      ->capture_default_str();
+  add_parsed_option(cmd, "--resize", x.resize, features::parse_resize_mode,
+                    "crop (cover, then centre crop) | squash (the whole frame, aspect not kept, "
+                    "as the paper's extraction): backbone input and GT alike",
+                    to_string(x.resize));
   cmd.add_flag("--noise-per-clip", x.noise_per_clip,
                "Diffusion backbones: noise seeded by --noise-seed and the clip's id (sharded runs "
                "agree), instead of one draw for every clip");
-  cmd.add_option("--temporal", x.temporal,
-                 "video (whole clip at once) | per-frame (no temporal context) | shuffled (frames "
-                 "in random order)")
-      ->capture_default_str();
-  cmd.add_option("--dtype", x.dtype, "Cache dtype: fp16 | fp32")->capture_default_str();
+  add_parsed_option(cmd, "--temporal", x.temporal, features::parse_temporal_mode,
+                    "video (whole clip at once) | per-frame (no temporal context) | shuffled "
+                    "(frames in random order)",
+                    to_string(x.temporal));
+  add_parsed_option(cmd, "--dtype", x.cache_dtype, features::parse_cache_dtype,
+                    "Cache dtype: fp16 | fp32", nn::dtype_name(x.cache_dtype));
   cmd.add_option("--seed", x.seed, "Seed for clip sampling, shuffling and random backbones")
       ->capture_default_str();
   return flags;

@@ -43,5 +43,39 @@ TEST(UsageCli, OutOfRangeNumbersAreUsageErrorsNamingTheFlag) {
   fs::remove_all(dir);
 }
 
+// Names (devices, dtypes, modes) are parsed into typed values at the command line too: an unknown
+// one is an error (exit status 1) naming the flag and the value, before anything is written.
+TEST(UsageCli, UnknownNamesFailAtTheCommandLineNamingFlagAndValue) {
+  const auto dir = fs::temp_directory_path() / ("vidprobe_names_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  const auto log = dir / "log.txt";
+  const std::string extract =
+      "extract --backbone pixels --data /nonexistent --out '" + (dir / "feats").string() + "'";
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {extract + " --compute-dtype int8", "--compute-dtype must be fp32, bf16 or fp16; got 'int8'"},
+      {extract + " --dtype bf16", "--dtype must be fp16 or fp32; got 'bf16'"},
+      {extract + " --temporal sideways", "'sideways'"},
+      {extract + " --resize stretch", "'stretch'"},
+      {extract + " --sampling shuffle", "'shuffle'"},
+      {extract + " --split dev", "'dev'"},
+      {extract + " --device tpu", "bad device 'tpu'"},
+      {"train --features /nonexistent --out '" + (dir / "run").string() + "' --device gpu",
+       "bad device 'gpu'"},
+      {"bench backbone --backbone pixels --dtype int8", "--dtype must be fp32, bf16 or fp16"},
+      {"annotate --data /nonexistent --random-init --out '" + (dir / "ann").string() +
+           "' --compute-dtype fp16",
+       "--compute-dtype must be fp32 or bf16, got 'fp16'"},
+  };
+  for (const auto& [arguments, message] : cases) {
+    EXPECT_EQ(test_support::run_vidprobe(arguments, log), 1) << arguments << "\n" << read_file(log);
+    EXPECT_NE(read_file(log).find(message), std::string::npos) << arguments << "\n"
+                                                               << read_file(log);
+  }
+  EXPECT_FALSE(fs::exists(dir / "feats"));
+  EXPECT_FALSE(fs::exists(dir / "run"));
+  EXPECT_FALSE(fs::exists(dir / "ann"));
+  fs::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace vidprobe

@@ -260,21 +260,21 @@ TEST(Co3d, SetListsChooseSequencesAndFrames) {
   write_file_atomically(root / "toy" / "set_lists" / "set_lists_fewview_dev.json", lists.dump());
   DatasetOptions options;
   options.co3d_set_list = "fewview_dev";
-  options.split = "train";
+  options.split = Split::kTrain;
   auto train = open_dataset("co3d", root, options);
   EXPECT_EQ(train->sequences(), (std::vector<std::string>{"toy/seqA"}));
   EXPECT_EQ(train->num_frames("toy/seqA"), 2);
-  options.split = "test";
+  options.split = Split::kTest;
   EXPECT_EQ(open_dataset("co3d", root, options)->sequences(),
             (std::vector<std::string>{"toy/seqB"}));
-  options.split = "val";
+  options.split = Split::kVal;
   EXPECT_TRUE(open_dataset("co3d", root, options)->sequences().empty());
-  options.split = "all";
+  options.split = Split::kAll;
   EXPECT_EQ(open_dataset("co3d", root, options)->sequences().size(), 2u);
   EXPECT_THAT([&] { train->num_frames("toy/seqB"); }, ThrowsMessage<Error>(HasSubstr("toy/seqB")));
 
   options.co3d_set_list = "manyview_test_0";
-  options.split = "train";
+  options.split = Split::kTrain;
   EXPECT_THAT([&] { open_dataset("co3d", root, options); },
               ThrowsMessage<Error>(HasSubstr("set_lists_manyview_test_0.json")));
   fs::remove_all(root);
@@ -287,9 +287,9 @@ TEST(Co3d, HashSplitWithoutSetListsIsNineToOne) {
     frames.push_back(write_frame(root, "seq" + std::to_string(s), 0, view_a(), false));
   write_annotations(root, frames);
   DatasetOptions options;
-  options.split = "train";
+  options.split = Split::kTrain;
   const auto train = open_dataset("co3d", root, options)->sequences();
-  options.split = "test";
+  options.split = Split::kTest;
   const auto test = open_dataset("co3d", root, options)->sequences();
   EXPECT_EQ(train.size(), 9u);
   ASSERT_EQ(test.size(), 1u);

@@ -139,7 +139,7 @@ TEST(Dataset, SyntheticClipsSampleAndResizeThroughTheCommonInterface) {
       ThrowsMessage<Error>(HasSubstr("6 frames")));
 
   options = {};
-  options.split = "test";
+  options.split = Split::kTest;
   options.train_ratio = 2.0 / 3.0;
   EXPECT_EQ(open_dataset("synthetic", root, options)->sequences().size(), 1u);
   fs::remove_all(root);

@@ -350,14 +350,14 @@ TEST(Dl3dv, NestedScenesAndNineToOneHashSplit) {
   }
   DatasetOptions options;
   EXPECT_EQ(open_dataset("dl3dv", root, options)->sequences().front(), "1K/hash0");
-  options.split = "train";
+  options.split = Split::kTrain;
   const auto train = open_dataset("dl3dv", root, options)->sequences();
-  options.split = "test";
+  options.split = Split::kTest;
   const auto test = open_dataset("dl3dv", root, options)->sequences();
   EXPECT_EQ(train.size(), 9u);
   EXPECT_EQ(test.size(), 1u);
   options.max_sequences = 5;
-  options.split = "all";
+  options.split = Split::kAll;
   EXPECT_EQ(open_dataset("dl3dv", root, options)->sequences().back(), "1K/hash4");
   EXPECT_THAT([&] { open_dataset("dl3dv", root / "1K" / "hash0" / "nowhere"); },
               ThrowsMessage<Error>(HasSubstr("nowhere")));

@@ -25,14 +25,14 @@ TEST(ExtractionPreset, Vidfm3dIsTheAuthorsWanExtraction) {
   auto o = with_backbone("wan2.1-t2v-1.3b");
   apply_extraction_preset("vidfm3d", o, {});
   EXPECT_EQ(o.frames, 81);
-  EXPECT_EQ(o.sampling, "strided");
+  EXPECT_EQ(o.sampling, ClipSamplingMode::kStrided);
   EXPECT_EQ(o.point.layer, 20);
   EXPECT_EQ(o.point.timestep, 502);
   EXPECT_NEAR(*o.point.sigma, 0.5023265480995178, 1e-15);
   EXPECT_EQ(o.backbone_options.at("text_length"), "226");
-  EXPECT_EQ(o.compute_dtype, "fp32");
+  EXPECT_EQ(o.compute_dtype, std::optional<torch::Dtype>(torch::kFloat32));
   EXPECT_TRUE(o.noise_per_clip);
-  EXPECT_EQ(o.resize, "squash");
+  EXPECT_EQ(o.resize, ResizeMode::kSquash);
   EXPECT_EQ(o.gt_size, 294);
   EXPECT_EQ(o.gt_width, 518);
 }
@@ -59,12 +59,12 @@ TEST(ExtractionPreset, GivenOptionsWinAndFamiliesGetTheirOwnSettings) {
   pixels.frames = 4;
   apply_extraction_preset("vidfm3d", pixels, {});
   EXPECT_EQ(pixels.frames, 4);  // no paper protocol for it: only the framing is the authors'
-  EXPECT_EQ(pixels.resize, "squash");
+  EXPECT_EQ(pixels.resize, ResizeMode::kSquash);
   EXPECT_TRUE(pixels.backbone_options.empty());
 
   auto none = with_backbone("wan2.1-t2v-1.3b");
   apply_extraction_preset("none", none, {});
-  EXPECT_EQ(none.resize, "crop");
+  EXPECT_EQ(none.resize, ResizeMode::kCrop);
   EXPECT_THAT(test_support::error_message([&] { apply_extraction_preset("paper", none, {}); }),
               HasSubstr("'paper'"));
 }

@@ -16,13 +16,6 @@ std::vector<FeatureMaps> Backbone::extract_from_truth(const torch::Tensor&, cons
   throw Error("backbone '" + name() + "' does not read ground truth");
 }
 
-torch::Dtype compute_dtype_from_name(const std::string& name, const std::string& what) {
-  if (name == "fp32") return torch::kFloat32;
-  if (name == "bf16") return torch::kBFloat16;
-  if (name == "fp16") return torch::kFloat16;
-  throw Error(what + " must be fp32, bf16 or fp16; got '" + name + "'");
-}
-
 void require_known_extra_options(const std::string& backbone,
                                  const std::map<std::string, std::string>& extra,
                                  const std::vector<std::string>& known) {

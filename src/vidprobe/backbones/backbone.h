@@ -95,9 +95,6 @@ struct BackboneOptions {
   std::map<std::string, std::string> extra;
 };
 
-// "fp32" | "bf16" | "fp16" -> dtype; throws vidprobe::Error naming `what` (an option) otherwise.
-torch::Dtype compute_dtype_from_name(const std::string& name, const std::string& what);
-
 // Throws vidprobe::Error when `extra` holds a key outside `known`, naming it and the known keys.
 void require_known_extra_options(const std::string& backbone,
                                  const std::map<std::string, std::string>& extra,

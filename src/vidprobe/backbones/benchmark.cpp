@@ -18,12 +18,12 @@ void synchronize(const torch::Device& device) {
 }  // namespace
 
 nlohmann::json benchmark_backbone(const BackboneBenchOptions& options) {
-  const auto device = nn::parse_device(options.device);
+  const auto device = options.device;
   BackboneOptions backbone_options;
   backbone_options.weights = options.weights;
   backbone_options.random_init = options.weights.empty();
   backbone_options.device = device;
-  backbone_options.dtype = compute_dtype_from_name(options.dtype, "--dtype");
+  backbone_options.dtype = options.dtype;
   auto backbone = create_backbone(options.backbone, backbone_options);
   backbone->to(device, backbone_options.dtype);
   const auto spec = backbone->input_spec();
@@ -41,8 +41,8 @@ nlohmann::json benchmark_backbone(const BackboneBenchOptions& options) {
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return {{"backbone", options.backbone},
-          {"device", options.device},
-          {"dtype", options.dtype},
+          {"device", device.str()},
+          {"dtype", nn::dtype_name(options.dtype)},
           {"frames", options.frames},
           {"height", spec.height},
           {"width", spec.width},

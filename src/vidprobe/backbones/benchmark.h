@@ -1,5 +1,7 @@
 #pragma once
 // Backbone throughput: clips/s of a registered backbone on a device, random input, after warm-up.
+#include <torch/torch.h>
+
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -9,8 +11,8 @@ namespace vidprobe::backbones {
 struct BackboneBenchOptions {
   std::string backbone = "random-vit";
   std::string weights;  // empty: random initialisation at the real size
-  std::string device = "cpu";
-  std::string dtype = "fp32";  // fp32 | bf16 | fp16
+  torch::Device device = torch::kCPU;
+  torch::Dtype dtype = torch::kFloat32;
   int frames = 4;
   int layer = -1;
   int warmup = 2;

@@ -27,12 +27,12 @@ std::vector<BackboneInfo> baselines_and_oracles() {
        "Calibration, not a model: each frame's exact depth and camera rays (no cross-frame "
        "geometry); the ceiling for depth",
        false, [](const BackboneOptions& o) { return make_oracle_backbone(false, o); },
-       oracle_option_keys(), /*calibration=*/true},
+       oracle_family_options(), /*calibration=*/true},
       {"oracle-points", "oracle",
        "Calibration, not a model: oracle-depth plus the exact point map in the first frame's "
        "camera frame (cross-view geometry); the ceiling",
        false, [](const BackboneOptions& o) { return make_oracle_backbone(true, o); },
-       oracle_option_keys(), /*calibration=*/true},
+       oracle_family_options(), /*calibration=*/true},
   };
 }
 
@@ -77,6 +77,13 @@ const BackboneInfo& find_backbone(const std::string& name) {
   throw Error("unknown backbone '" + name + "'; known backbones: " + known);
 }
 
+void check_backbone_options(const std::string& name,
+                            const std::map<std::string, std::string>& extra) {
+  const auto& info = find_backbone(name);
+  require_known_extra_options(name, extra, info.options.keys);
+  if (info.options.parse) info.options.parse(name, extra);
+}
+
 std::unique_ptr<Backbone> create_backbone(const std::string& name, const BackboneOptions& options) {
   const auto& info = find_backbone(name);
   require(!info.needs_weights || !options.weights.empty() || options.random_init,
@@ -84,7 +91,7 @@ std::unique_ptr<Backbone> create_backbone(const std::string& name, const Backbon
   require(
       info.needs_weights || options.weights.empty(),
       "backbone '" + name + "' takes no --weights (it has none); got '" + options.weights + "'");
-  require_known_extra_options(name, options.extra, info.options);
+  check_backbone_options(name, options.extra);
   return info.create(options);
 }
 

@@ -1,6 +1,7 @@
 #pragma once
 // The single registry of backbones: name -> factory, default extraction point, input size.
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -9,13 +10,24 @@
 
 namespace vidprobe::backbones {
 
+// The --backbone-opt settings a family takes: their keys, and the family's parser, which reads
+// them into the family's own typed struct (WAN's FeatureOptions, DINOv2's Dinov2Options, the
+// oracles' OracleConfig) and throws vidprobe::Error naming the key and the value at fault. The
+// CLI runs it before any work (check_backbone_options); the family's factory uses the same
+// parser for the values it builds with.
+struct FamilyOptions {
+  std::vector<std::string> keys;
+  std::function<void(const std::string& backbone, const std::map<std::string, std::string>& extra)>
+      parse = {};
+};
+
 struct BackboneInfo {
   std::string name;    // e.g. "dinov2-vitl14", "wan2.1-t2v-14b", "pixels"
   std::string family;  // "pixels", "random-vit", "dinov2", "videomae", "vjepa2", "wan2.1", ...
   std::string description;
   bool needs_weights = true;  // false for the built-in baselines
   std::function<std::unique_ptr<Backbone>(const BackboneOptions&)> create;
-  std::vector<std::string> options = {};  // the --backbone-opt keys it takes
+  FamilyOptions options = {};  // the --backbone-opt settings it takes
   // A calibration instrument computed from the ground truth (oracles.h), never a model: reports
   // use it as the ceiling of a benchmark, not as a competitor.
   bool calibration = false;
@@ -33,7 +45,7 @@ struct RegistryRow {
 template <typename Size, typename Make>
 std::vector<BackboneInfo> family_backbones(const std::vector<Size>& sizes,
                                            const std::string& family, Make make,
-                                           std::vector<std::string> options = {}) {
+                                           FamilyOptions options = {}) {
   std::vector<BackboneInfo> infos;
   for (const auto& size : sizes)
     infos.push_back({.name = size.name,
@@ -52,6 +64,10 @@ const std::vector<BackboneInfo>& registered_backbones();
 const BackboneInfo& find_backbone(const std::string& name);
 // nullptr when no backbone has that name (e.g. features imported from elsewhere).
 const BackboneInfo* lookup_backbone(const std::string& name);
+// Throws vidprobe::Error naming the backbone, key and value when `extra` holds a key the backbone
+// does not take or a value its family's parser refuses.
+void check_backbone_options(const std::string& name,
+                            const std::map<std::string, std::string>& extra);
 std::unique_ptr<Backbone> create_backbone(const std::string& name, const BackboneOptions& options);
 
 }  // namespace vidprobe::backbones

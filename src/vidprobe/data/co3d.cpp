@@ -175,7 +175,7 @@ class Co3dDataset final : public Dataset {
  public:
   Co3dDataset(const fs::path& root, const DatasetOptions& options) : Dataset(root, options) {
     require(fs::is_directory(root), "CO3D root is not a directory: " + root.string());
-    const Split split = parse_split(options.split);
+    const Split split = options.split;
     std::vector<std::string> categories = options.categories;
     if (categories.empty()) {
       for (const auto& entry : fs::directory_iterator(root))

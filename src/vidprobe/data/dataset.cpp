@@ -21,7 +21,7 @@ void Dataset::set_sequences(std::vector<std::string> sequences) {
 void Dataset::require_sequence(const std::string& sequence) const {
   require(std::binary_search(sequences_.begin(), sequences_.end(), sequence),
           kind() + " dataset " + root_.string() + ": no sequence '" + sequence + "' in split '" +
-              options_.split + "'");
+              to_string(options_.split) + "'");
 }
 
 std::string clip_id(const std::string& sequence, std::span<const int> indices) {

@@ -6,7 +6,7 @@
 //
 // Usage:
 //   DatasetOptions options;
-//   options.split = "train";
+//   options.split = Split::kTrain;
 //   options.resize = ResizeSpec{224, 224};
 //   auto dataset = open_dataset("co3d", "/data/co3d", options);
 //   for (const auto& sequence : dataset->sequences())
@@ -23,12 +23,13 @@
 #include "vidprobe/data/clip_sampling.h"
 #include "vidprobe/data/frame.h"
 #include "vidprobe/data/resize.h"
+#include "vidprobe/data/split.h"
 
 namespace vidprobe {
 
 struct DatasetOptions {
-  // Which sequences: "all", "train", "test" ("val" only with CO3D set lists).
-  std::string split = "all";
+  // Which sequences (kVal only with CO3D set lists).
+  Split split = Split::kAll;
   // Hash split (synthetic, DL3DV, and CO3D without a set list): fraction of sequences in train.
   double train_ratio = 0.9;
   std::uint64_t split_seed = 0;

@@ -282,8 +282,8 @@ class Dl3dvDataset final : public Dataset {
     for (const auto& [id, dir] : scene_dirs_) ids.push_back(id);
     if (options.max_sequences > 0 && ids.size() > options.max_sequences)
       ids.resize(options.max_sequences);
-    set_sequences(hash_split(std::move(ids), parse_split(options.split), options.train_ratio,
-                             options.split_seed));
+    set_sequences(
+        hash_split(std::move(ids), options.split, options.train_ratio, options.split_seed));
   }
 
   std::string kind() const override { return "dl3dv"; }

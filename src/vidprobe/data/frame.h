@@ -13,10 +13,9 @@
 //  * Depth is the z coordinate in the camera frame (not the ray length), in metres for synthetic
 //    data and in the dataset's own unit otherwise; invalid pixels have valid == 0 and depth 0.
 #include <array>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "vidprobe/io/image.h"
 
@@ -24,14 +23,14 @@ namespace vidprobe {
 
 struct Camera {
   int width = 0, height = 0;
-  std::array<double, 9> K{};               // row-major 3 x 3
+  std::array<double, 9> K{};                // row-major 3 x 3
   std::array<double, 12> cam_from_world{};  // row-major 3 x 4 [R | t]
 };
 
 struct Frame {
-  ImageU8 rgb;    // H x W x 3
+  ImageU8 rgb;     // H x W x 3
   ImageF32 depth;  // H x W x 1, z-depth, 0 where invalid
-  ImageU8 valid;  // H x W x 1, 1 = valid depth, 0 = sky / background / unknown
+  ImageU8 valid;   // H x W x 1, 1 = valid depth, 0 = sky / background / unknown
   Camera camera;
   std::string source;  // file or frame identifier, for error messages
 };

@@ -21,8 +21,8 @@ class SyntheticDataset final : public Dataset {
     std::sort(ids.begin(), ids.end());
     if (options.max_sequences > 0 && ids.size() > options.max_sequences)
       ids.resize(options.max_sequences);
-    set_sequences(hash_split(std::move(ids), parse_split(options.split), options.train_ratio,
-                             options.split_seed));
+    set_sequences(
+        hash_split(std::move(ids), options.split, options.train_ratio, options.split_seed));
   }
 
   std::string kind() const override { return "synthetic"; }

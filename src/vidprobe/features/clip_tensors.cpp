@@ -22,6 +22,10 @@ ResizeMode parse_resize_mode(const std::string& name) {
   throw Error("--resize must be crop or squash; got '" + name + "'");
 }
 
+std::string to_string(ResizeMode mode) {
+  return mode == ResizeMode::kSquash ? "squash" : "crop";
+}
+
 ClipTensors clip_to_tensors(const Clip& clip, int input_width, int input_height, int gt_width,
                             int gt_height, ResizeMode mode) {
   require(!clip.frames.empty(), "clip '" + clip.id + "' has no frames");

@@ -22,6 +22,7 @@ struct ClipTensors {
 enum class ResizeMode { kCrop, kSquash };
 // "crop" | "squash"; throws vidprobe::Error naming the value otherwise.
 ResizeMode parse_resize_mode(const std::string& name);
+std::string to_string(ResizeMode mode);
 
 ClipTensors clip_to_tensors(const Clip& clip, int input_width, int input_height, int gt_width,
                             int gt_height, ResizeMode mode = ResizeMode::kCrop);

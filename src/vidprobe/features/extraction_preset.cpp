@@ -15,7 +15,7 @@ void apply_vidfm3d(ExtractOptions& o, const std::set<std::string>& given) {
   const auto set_option = [&](const std::string& key, const std::string& value) {
     if (unset("backbone-opt:" + key)) o.backbone_options[key] = value;
   };
-  if (unset("resize")) o.resize = "squash";
+  if (unset("resize")) o.resize = ResizeMode::kSquash;
   if (unset("gt-size")) {
     o.gt_size = 294;
     o.gt_width = 518;
@@ -23,9 +23,10 @@ void apply_vidfm3d(ExtractOptions& o, const std::set<std::string>& given) {
   const auto& family = backbones::find_backbone(o.backbone).family;
   if (family != "wan2.1" && family != "dinov2") return;  // no paper protocol in vidprobe yet
   if (unset("frames")) o.frames = 81;
-  if (unset("sampling")) o.sampling = "strided";  // the first 81 consecutive frames
+  if (unset("sampling"))
+    o.sampling = ClipSamplingMode::kStrided;  // the first 81 consecutive frames
   if (unset("probe-frames")) o.probe_frames = 0;
-  if (unset("compute-dtype")) o.compute_dtype = "fp32";
+  if (unset("compute-dtype")) o.compute_dtype = torch::kFloat32;
   if (family == "wan2.1") {
     if (unset("layer")) o.point.layer = 20;
     if (unset("timestep")) {

@@ -38,7 +38,7 @@ GtSize gt_size_for(int requested_height, int requested_width, const backbones::I
 // The settings that define what a cache holds; a resumed run must match them exactly.
 nlohmann::json cache_identity(const ExtractOptions& o, const backbones::Backbone& backbone,
                               const backbones::ExtractionPoint& point, const GtSize& gt,
-                              const std::string& compute_dtype) {
+                              torch::Dtype compute_dtype) {
   const auto spec = backbone.input_spec();
   nlohmann::json identity = {
       {"backbone", o.backbone},
@@ -48,22 +48,22 @@ nlohmann::json cache_identity(const ExtractOptions& o, const backbones::Backbone
       {"noise_seed", point.noise_seed},
       {"dataset_kind", o.dataset_kind},
       {"dataset_root", fs::absolute(o.dataset_root).lexically_normal().string()},
-      {"split", o.split},
+      {"split", to_string(o.split)},
       {"train_ratio", o.train_ratio},
       {"frames", o.frames},
-      {"sampling", o.sampling},
+      {"sampling", to_string(o.sampling)},
       {"seed", o.seed},
-      {"temporal", o.temporal},
-      {"dtype", o.dtype},
+      {"temporal", to_string(o.temporal)},
+      {"dtype", nn::dtype_name(o.cache_dtype)},
       {"input_size", {spec.height, spec.width}},
       {"gt_size",
        gt.height == gt.width ? nlohmann::json(gt.height) : nlohmann::json({gt.height, gt.width})}};
   // Added later; left out at their defaults so caches written before them stay valid.
   if (o.probe_frames > 0) identity["probe_frames"] = o.probe_frames;
-  if (compute_dtype != "fp32") identity["compute_dtype"] = compute_dtype;
+  if (compute_dtype != torch::kFloat32) identity["compute_dtype"] = nn::dtype_name(compute_dtype);
   if (!o.backbone_options.empty()) identity["backbone_options"] = o.backbone_options;
   if (o.random_init) identity["random_init"] = true;
-  if (o.resize != "crop") identity["resize"] = o.resize;
+  if (o.resize != ResizeMode::kCrop) identity["resize"] = to_string(o.resize);
   if (o.noise_per_clip) identity["noise_per_clip"] = true;
   if (point.sigma) identity["sigma"] = *point.sigma;
   return identity;
@@ -73,16 +73,16 @@ nlohmann::json cache_identity(const ExtractOptions& o, const backbones::Backbone
 // `truth` is handed only to calibration backbones (reads_truth); it follows the frames they see.
 std::vector<backbones::FeatureMaps> run_backbone(
     backbones::Backbone& backbone, const torch::Tensor& clip, const backbones::ClipTruth& truth,
-    const std::vector<backbones::ExtractionPoint>& points, const std::string& temporal,
+    const std::vector<backbones::ExtractionPoint>& points, TemporalMode temporal,
     std::uint64_t seed) {
   const auto feed = [&](const std::optional<torch::Tensor>& frames) {
     const auto input = frames ? clip.index_select(0, frames->to(clip.device())) : clip;
     if (!backbone.reads_truth()) return backbone.extract_many(input, points);
     return backbone.extract_from_truth(input, frames ? truth.select(*frames) : truth, points);
   };
-  if (temporal == "video") return feed(std::nullopt);
+  if (temporal == TemporalMode::kVideo) return feed(std::nullopt);
   std::vector<backbones::FeatureMaps> out(points.size());
-  if (temporal == "per-frame") {
+  if (temporal == TemporalMode::kPerFrame) {
     // Every frame alone: each gets a map of its own (no frame_index).
     std::vector<std::vector<torch::Tensor>> per_point(points.size());
     for (int64_t t = 0; t < clip.size(0); ++t) {
@@ -122,10 +122,10 @@ std::pair<torch::Tensor, torch::Tensor> distinct_maps(const backbones::FeatureMa
       index};
 }
 
-std::string resolve_compute_dtype(const std::string& requested, const torch::Device& device) {
-  if (requested == "auto") return device.is_cuda() ? "bf16" : "fp32";
-  backbones::compute_dtype_from_name(requested, "--compute-dtype");  // validates
-  return requested;
+torch::Dtype resolve_compute_dtype(const std::optional<torch::Dtype>& requested,
+                                   const torch::Device& device) {
+  if (requested) return *requested;
+  return device.is_cuda() ? torch::kBFloat16 : torch::kFloat32;
 }
 
 }  // namespace
@@ -143,6 +143,30 @@ std::vector<int64_t> probe_frame_indices(int64_t frames, int64_t kept) {
   return index;
 }
 
+TemporalMode parse_temporal_mode(std::string_view name) {
+  if (name == "video") return TemporalMode::kVideo;
+  if (name == "per-frame") return TemporalMode::kPerFrame;
+  if (name == "shuffled") return TemporalMode::kShuffled;
+  throw Error("--temporal must be video, per-frame or shuffled; got '" + std::string(name) + "'");
+}
+
+std::string to_string(TemporalMode mode) {
+  switch (mode) {
+    case TemporalMode::kVideo:
+      return "video";
+    case TemporalMode::kPerFrame:
+      return "per-frame";
+    case TemporalMode::kShuffled:
+      return "shuffled";
+  }
+  return "unknown";
+}
+
+torch::Dtype parse_cache_dtype(const std::string& name) {
+  require(name == "fp16" || name == "fp32", "--dtype must be fp16 or fp32; got '" + name + "'");
+  return nn::parse_dtype(name, "--dtype");
+}
+
 ExtractSummary extract_features(const ExtractOptions& options) {
   return extract_features_at(options, {{options.point, options.out_dir}}).at(0);
 }
@@ -150,11 +174,6 @@ ExtractSummary extract_features(const ExtractOptions& options) {
 namespace {
 
 void validate(const ExtractOptions& options, const std::vector<ExtractTarget>& targets) {
-  require(options.temporal == "video" || options.temporal == "per-frame" ||
-              options.temporal == "shuffled",
-          "--temporal must be video, per-frame or shuffled; got '" + options.temporal + "'");
-  require(options.dtype == "fp16" || options.dtype == "fp32",
-          "--dtype must be fp16 or fp32; got '" + options.dtype + "'");
   require(options.frames >= 1,
           "--frames must be at least 1; got " + std::to_string(options.frames));
   require(!targets.empty(), "extract: no extraction point given");
@@ -165,13 +184,13 @@ void validate(const ExtractOptions& options, const std::vector<ExtractTarget>& t
 
 std::unique_ptr<backbones::Backbone> create_extraction_backbone(const ExtractOptions& options,
                                                                 torch::Device device,
-                                                                const std::string& compute_dtype) {
+                                                                torch::Dtype compute_dtype) {
   backbones::BackboneOptions backbone_options;
   backbone_options.weights = options.weights;
   backbone_options.random_init = options.random_init;
   backbone_options.seed = options.seed;
   backbone_options.device = device;
-  backbone_options.dtype = backbones::compute_dtype_from_name(compute_dtype, "--compute-dtype");
+  backbone_options.dtype = compute_dtype;
   backbone_options.extra = options.backbone_options;
   auto backbone = backbones::create_backbone(options.backbone, backbone_options);
   const auto spec = backbone->input_spec();
@@ -189,8 +208,8 @@ std::unique_ptr<Dataset> open_extraction_dataset(const ExtractOptions& options) 
   dataset_options.train_ratio = options.train_ratio;
   auto dataset = open_dataset(options.dataset_kind, options.dataset_root, dataset_options);
   require(!dataset->sequences().empty(), "dataset '" + options.dataset_root.string() + "' (" +
-                                             options.dataset_kind + ", split " + options.split +
-                                             ") has no sequences");
+                                             options.dataset_kind + ", split " +
+                                             to_string(options.split) + ") has no sequences");
   return dataset;
 }
 
@@ -221,13 +240,12 @@ FeatureShard make_shard(const Clip& clip, const ClipTensors& inputs,
   };
   FeatureShard shard;
   shard.clip_id = clip.id;
-  const auto cache_dtype = options.dtype == "fp16" ? torch::kFloat16 : torch::kFloat32;
   if (kept_frames.empty() && maps.frame_index.defined()) {
     auto [distinct, index] = distinct_maps(maps);
-    shard.features = distinct.to(torch::kCPU, torch::kFloat32).to(cache_dtype);
+    shard.features = distinct.to(torch::kCPU, torch::kFloat32).to(options.cache_dtype);
     shard.feature_index = index;
   } else {
-    shard.features = keep(maps.features.to(torch::kCPU, torch::kFloat32)).to(cache_dtype);
+    shard.features = keep(maps.features.to(torch::kCPU, torch::kFloat32)).to(options.cache_dtype);
   }
   shard.images = keep(inputs.gt_images);
   shard.depth = keep(inputs.depth);
@@ -249,12 +267,12 @@ std::vector<ExtractSummary> extract_features_at(const ExtractOptions& options,
                                                 const std::vector<ExtractTarget>& targets) {
   validate(options, targets);
   const auto started = std::chrono::steady_clock::now();
-  const auto device = nn::parse_device(options.device);
+  const auto device = options.device;
   const auto compute_dtype = resolve_compute_dtype(options.compute_dtype, device);
   const auto backbone = create_extraction_backbone(options, device, compute_dtype);
   const auto spec = backbone->input_spec();
   const auto gt = gt_size_for(options.gt_size, options.gt_width, spec);
-  const auto resize = parse_resize_mode(options.resize);
+  const auto resize = options.resize;
   std::vector<backbones::ExtractionPoint> points;
   for (const auto& target : targets)
     points.push_back(resolve_point(*backbone, target.point, options.backbone));
@@ -262,7 +280,7 @@ std::vector<ExtractSummary> extract_features_at(const ExtractOptions& options,
   const auto dataset = open_extraction_dataset(options);
   const auto& sequences = dataset->sequences();
   ClipSampling sampling;
-  sampling.mode = parse_clip_sampling_mode(options.sampling);
+  sampling.mode = options.sampling;
   sampling.num_frames = options.frames;
   sampling.seed = options.seed;
 

@@ -4,13 +4,32 @@
 #include <cstdint>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "vidprobe/backbones/backbone.h"
+#include "vidprobe/data/clip_sampling.h"
+#include "vidprobe/data/split.h"
+#include "vidprobe/features/clip_tensors.h"
 
 namespace vidprobe::features {
 
+// How the backbone sees a clip's frames (the paper's temporal ablations).
+enum class TemporalMode {
+  kVideo,     // the whole clip at once
+  kPerFrame,  // every frame alone: no temporal context
+  kShuffled,  // the frames in a seeded random order (features put back in order)
+};
+// "video" | "per-frame" | "shuffled"; throws vidprobe::Error naming the value otherwise.
+TemporalMode parse_temporal_mode(std::string_view name);
+std::string to_string(TemporalMode mode);
+
+// Cache dtype: "fp16" | "fp32"; throws vidprobe::Error naming the value otherwise.
+torch::Dtype parse_cache_dtype(const std::string& name);
+
+// Every field is typed; names are parsed once, at the CLI edge.
 struct ExtractOptions {
   std::string backbone = "pixels";
   std::string weights;
@@ -18,27 +37,28 @@ struct ExtractOptions {
   backbones::ExtractionPoint point;
   std::string dataset_kind = "synthetic";  // synthetic | co3d | dl3dv
   std::filesystem::path dataset_root;
-  std::string split = "all";  // all | train | test
-  double train_ratio = 0.9;   // hash split of sequences (the paper: 9:1 on DL3DV)
-  int frames = 4;             // frames per clip fed to the backbone
+  Split split = Split::kAll;
+  double train_ratio = 0.9;  // hash split of sequences (the paper: 9:1 on DL3DV)
+  int frames = 4;            // frames per clip fed to the backbone
   // Frames kept for the probe, at round(linspace(0, frames - 1, probe_frames)), after the backbone
   // has seen the whole clip: e.g. WAN reads 17 frames (4k + 1) and the probe gets 4 as in the
   // paper. 0 = all frames.
   int probe_frames = 0;
-  std::string sampling = "uniform";  // uniform | random | strided
+  ClipSamplingMode sampling = ClipSamplingMode::kUniform;
   // GT height in pixels; the width follows the backbone input's aspect ratio (so that features and
   // GT cover the same field of view after a crop) unless gt_width is given. 0 = the input size.
   int gt_size = 0;
   int gt_width = 0;
-  std::string resize = "crop";  // crop | squash (clip_tensors.h)
+  ResizeMode resize = ResizeMode::kCrop;
   // Diffusion backbones: the noise seed mixed with the clip's id, so every clip gets its own
   // noise and sharded runs agree (the authors draw fresh noise per clip); off: one seed for all.
   bool noise_per_clip = false;
-  std::string temporal = "video";      // video | per-frame | shuffled (the paper's ablations)
-  std::string dtype = "fp16";          // cache dtype: fp16 | fp32
-  std::string compute_dtype = "auto";  // backbone weights: auto (bf16 on CUDA) | fp32 | bf16 | fp16
+  TemporalMode temporal = TemporalMode::kVideo;
+  torch::Dtype cache_dtype = torch::kFloat16;  // fp16 | fp32
+  // The backbone's weights; unset: bf16 on CUDA, fp32 on the CPU.
+  std::optional<torch::Dtype> compute_dtype;
   std::map<std::string, std::string> backbone_options;  // family-specific (--backbone-opt k=v)
-  std::string device = "cpu";
+  torch::Device device = torch::kCPU;
   std::uint64_t seed = 0;
   std::filesystem::path out_dir;
 };

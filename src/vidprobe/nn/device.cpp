@@ -26,6 +26,26 @@ torch::Device parse_device(const std::string& name) {
   throw Error("bad device '" + name + "' (expected cpu, cuda or cuda:N)");
 }
 
+torch::Dtype parse_dtype(const std::string& name, const std::string& what) {
+  if (name == "fp32") return torch::kFloat32;
+  if (name == "bf16") return torch::kBFloat16;
+  if (name == "fp16") return torch::kFloat16;
+  throw Error(what + " must be fp32, bf16 or fp16; got '" + name + "'");
+}
+
+std::string dtype_name(torch::Dtype dtype) {
+  switch (dtype) {
+    case torch::kFloat32:
+      return "fp32";
+    case torch::kBFloat16:
+      return "bf16";
+    case torch::kFloat16:
+      return "fp16";
+    default:
+      return c10::toString(dtype);
+  }
+}
+
 AutocastGuard::AutocastGuard(torch::Device device, bool enabled) {
   if (!enabled || !device.is_cuda()) return;
   active_ = true;

@@ -1,5 +1,6 @@
 #pragma once
-// Device selection and mixed precision for the probe.
+// Device and dtype selection and mixed precision: the one parser of each, used at the CLI edge
+// (library option structs hold torch::Device and torch::Dtype, never their names).
 #include <torch/torch.h>
 
 #include <string>
@@ -9,6 +10,11 @@ namespace vidprobe::nn {
 // "cpu", "cuda" or "cuda:N"; throws vidprobe::Error naming the value when it is malformed or the
 // device is not available.
 torch::Device parse_device(const std::string& name);
+
+// "fp32" | "bf16" | "fp16" -> dtype; throws vidprobe::Error naming `what` (an option) otherwise.
+torch::Dtype parse_dtype(const std::string& name, const std::string& what);
+// The inverse: "fp32", "bf16", "fp16" (other dtypes: their libtorch name).
+std::string dtype_name(torch::Dtype dtype);
 
 // bf16 autocast on CUDA for the guard's lifetime (a no-op on CPU or when disabled): matmuls and
 // convolutions run in bf16, the losses cast back to fp32.

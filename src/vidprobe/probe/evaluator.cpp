@@ -292,7 +292,7 @@ json evaluate_run(const ClipSource& clips, const EvalOptions& options) {
   require(options.batch_size >= 1, "evaluation: batch size must be >= 1");
   require(!options.run_dir.empty() || !options.out_dir.empty(),
           "evaluation of bare weights needs an output directory (--out)");
-  const auto device = nn::parse_device(options.device);
+  const auto device = options.device;
   auto run = options.run_dir.empty()
                  ? load_weights_as_run(options.weights, options.config,
                                        clip_geometry(clips.load(0)).feature_dim, device)

@@ -52,7 +52,7 @@ struct EvalOptions {
   std::filesystem::path weights;
   ProbeConfig config;
   std::filesystem::path out_dir;  // empty = <run_dir>/eval
-  std::string device = "cpu";
+  torch::Device device = torch::kCPU;
   int batch_size = 4;
   int visualize = 3;  // clips that get a PNG and a PLY
   // Points per cloud for accuracy / completeness / Chamfer (a seeded subset of the same pixels in

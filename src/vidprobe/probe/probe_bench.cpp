@@ -6,7 +6,6 @@
 #include <chrono>
 
 #include "vidprobe/core/error.h"
-#include "vidprobe/nn/device.h"
 #include "vidprobe/probe/trainer.h"
 
 namespace vidprobe::probe {
@@ -19,7 +18,7 @@ nlohmann::json run_probe_benchmark(const ProbeBenchOptions& o) {
   if (o.threads > 0) torch::set_num_threads(o.threads);
   auto config = probe_preset(o.preset);
   if (!o.config_file.empty()) config = load_probe_config(o.config_file, config);
-  const auto device = nn::parse_device(o.device);
+  const auto device = o.device;
 
   torch::manual_seed(0);
   ProbeModel model(config, o.feature_dim);
@@ -70,7 +69,7 @@ nlohmann::json run_probe_benchmark(const ProbeBenchOptions& o) {
   }
   return {{"benchmark", "probe_train_step"},
           {"preset", o.preset},
-          {"device", o.device},
+          {"device", device.str()},
           {"steps_per_s", o.steps / seconds},
           {"ms_per_step", 1000.0 * seconds / o.steps},
           {"parameters", count_parameters(*model)},

@@ -3,6 +3,8 @@
 // synthetic scene, after warm-up. The references time the same step in PyTorch: for the vidfm3d
 // preset the authors' own code (bench/vidfm3d_reference.py), for the vidprobe preset the same
 // architecture written in PyTorch Python (bench/probe_reference.py).
+#include <torch/torch.h>
+
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -11,7 +13,7 @@ namespace vidprobe::probe {
 struct ProbeBenchOptions {
   std::string preset = "vidfm3d";
   std::string config_file;  // optional overrides of the preset
-  std::string device = "cpu";
+  torch::Device device = torch::kCPU;
   int batch = 2;
   int frames = 4;
   int feature_dim = 1024;         // e.g. a ViT-L backbone

@@ -85,7 +85,7 @@ json run_sweep(const SweepRequest& request) {
   std::vector<std::pair<int, std::optional<int>>> grid;
   for (int layer : request.layers)
     for (const auto& timestep : timesteps) grid.emplace_back(layer, timestep);
-  for (const char* split : {"train", "test"}) {
+  for (const Split split : {Split::kTrain, Split::kTest}) {
     auto extract = request.extract;
     extract.split = split;
     std::vector<features::ExtractTarget> targets;
@@ -97,10 +97,12 @@ json run_sweep(const SweepRequest& request) {
         target.point.timestep = timestep;
         target.point.sigma.reset();
       }
-      target.out_dir = request.out_dir / "features" / point_name(layer, timestep) / split;
+      target.out_dir =
+          request.out_dir / "features" / point_name(layer, timestep) / to_string(split);
       targets.push_back(target);
     }
-    std::cerr << "sweep: extracting the " << split << " split at " << targets.size() << " points\n";
+    std::cerr << "sweep: extracting the " << to_string(split) << " split at " << targets.size()
+              << " points\n";
     features::extract_features_at(extract, targets);  // skips finished clips
   }
 

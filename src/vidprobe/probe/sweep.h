@@ -24,7 +24,7 @@ struct SweepRequest {
   std::filesystem::path out_dir;
   std::filesystem::path config_file;
   ConfigOverrides overrides;
-  std::string device = "cpu";
+  torch::Device device = torch::kCPU;
   int threads = 0;
   bool progress = true;
   std::string heatmap_metric = "points.err";

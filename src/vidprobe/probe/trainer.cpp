@@ -171,7 +171,7 @@ class TrainingLoop {
         options_(options),
         config_(options.config),
         views_(config_.views, config_.train.seed),
-        device_(nn::parse_device(options.device)),
+        device_(options.device),
         length_(train_length(config_.train, train.size())),
         lrs_(learning_rates(config_.train, length_)) {}
 
@@ -210,7 +210,7 @@ void TrainingLoop::write_run_info(const ClipGeometry& geometry) const {
                      {"total_steps", length_.total_steps},
                      {"features_dir", train_.cache_dir().string()},
                      {"feature_manifest", train_.manifest()},
-                     {"device", options_.device},
+                     {"device", options_.device.str()},
                      {"vidprobe_version", VIDPROBE_VERSION}};
   write_file_atomically(options_.run_dir / "run.json", info.dump(2));
 }

@@ -37,7 +37,7 @@ namespace vidprobe::probe {
 struct TrainOptions {
   ProbeConfig config;
   std::filesystem::path run_dir;
-  std::string device = "cpu";
+  torch::Device device = torch::kCPU;
   bool resume = false;   // continue from the newest checkpoint of run_dir
   bool progress = true;  // progress bar on stderr
   // Stop (after checkpointing) once this step is done, as if killed: for tests of --resume.

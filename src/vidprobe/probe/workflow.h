@@ -42,7 +42,7 @@ struct TrainRequest {
   std::filesystem::path run_dir;
   std::filesystem::path config_file;  // optional
   ConfigOverrides overrides;
-  std::string device = "cpu";
+  torch::Device device = torch::kCPU;
   bool resume = false;
   int threads = 0;  // CPU intra-op threads; 0 = libtorch's default
   bool progress = true;
@@ -59,7 +59,7 @@ struct EvalRequest {
   ConfigOverrides overrides;
   std::filesystem::path features_dir;
   std::filesystem::path out_dir;  // empty = <run>/eval
-  std::string device = "cpu";
+  torch::Device device = torch::kCPU;
   bool only_holdout = false;  // evaluate only the clips the run held out for validation
   int visualize = 3;
   int batch_size = 4;

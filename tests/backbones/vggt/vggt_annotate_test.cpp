@@ -88,7 +88,7 @@ TEST_F(VggtAnnotateTest, WritesClipsThatReopenAsADatasetAndFeedExtract) {
   extract.dataset_root = root_ / "annotated";
   extract.frames = 3;
   extract.gt_size = 28;
-  extract.dtype = "fp32";
+  extract.cache_dtype = torch::kFloat32;
   extract.out_dir = root_ / "feats";
   const auto extracted = features::extract_features(extract);
   EXPECT_EQ(extracted.clips_written, 3);

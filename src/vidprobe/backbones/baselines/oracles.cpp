@@ -148,9 +148,11 @@ torch::Tensor oracle_pixel_values(const ClipTruth& truth, bool world_points) {
   return torch::stack(channels, 1);
 }
 
-const std::vector<std::string>& oracle_option_keys() {
-  static const std::vector<std::string> keys{"size", "patch", "channels", "noise"};
-  return keys;
+FamilyOptions oracle_family_options() {
+  return {.keys = {"size", "patch", "channels", "noise"},
+          .parse = [](const std::string&, const std::map<std::string, std::string>& extra) {
+            oracle_config(false, extra);
+          }};
 }
 
 OracleConfig oracle_config(bool world_points, const std::map<std::string, std::string>& extra) {

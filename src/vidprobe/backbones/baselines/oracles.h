@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "vidprobe/backbones/backbone.h"
+#include "vidprobe/backbones/registry.h"
 
 namespace vidprobe::backbones {
 
@@ -29,8 +30,8 @@ struct OracleConfig {
   double noise = 0;  // standard deviation relative to each value's RMS over the clip
 };
 
-// The `--backbone-opt` keys: size (N or HxW), patch, channels, noise.
-const std::vector<std::string>& oracle_option_keys();
+// The `--backbone-opt` settings: size (N or HxW), patch, channels, noise (oracle_config).
+FamilyOptions oracle_family_options();
 OracleConfig oracle_config(bool world_points, const std::map<std::string, std::string>& extra);
 std::unique_ptr<Backbone> make_oracle_backbone(bool world_points, const BackboneOptions& options);
 

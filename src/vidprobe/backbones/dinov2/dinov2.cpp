@@ -1,5 +1,7 @@
 #include "vidprobe/backbones/dinov2/dinov2.h"
 
+#include <tuple>
+
 #include "vidprobe/backbones/baselines/baselines.h"
 #include "vidprobe/backbones/family_support.h"
 #include "vidprobe/core/error.h"
@@ -96,7 +98,9 @@ namespace {
 class Dinov2Backbone final : public Backbone {
  public:
   Dinov2Backbone(std::string name, const nn::ViTConfig& config, const BackboneOptions& options)
-      : name_(std::move(name)), config_(config) {
+      : name_(std::move(name)),
+        config_(config),
+        settings_(dinov2_options_from(name_, config_.patch_size, options.extra)) {
     const bool load = !options.weights.empty() || !options.random_init;
     // Checked before the model is built, so that a wrong checkpoint fails fast.
     TensorMap tensors;
@@ -109,8 +113,8 @@ class Dinov2Backbone final : public Backbone {
     vit_->eval();
     vit_->to(options.device, options.dtype);
     spec_.patch_size = config_.patch_size;
-    spec_.height = spec_.width = 16 * config_.patch_size;  // 224 for patch 14
-    read_options(options.extra);
+    spec_.height = settings_.height;
+    spec_.width = settings_.width;
   }
 
   std::string name() const override { return name_; }
@@ -128,40 +132,44 @@ class Dinov2Backbone final : public Backbone {
     // Normalised in float32, then cast: the same pixels as the reference preprocessing.
     auto x =
         normalize_clip(clip.to(weight.device(), torch::kFloat32), spec_).to(weight.scalar_type());
-    auto features = vit_->patch_features(x, {layer}, final_norm_).front();
+    auto features = vit_->patch_features(x, {layer}, settings_.final_norm).front();
     return {features, {clip.size(0), features.size(2), features.size(3)}};
   }
 
  private:
-  void read_options(const std::map<std::string, std::string>& extra) {
-    require_known_extra_options(name_, extra, dinov2_option_keys());
-    if (const auto it = extra.find("size"); it != extra.end()) {
-      const auto [h, w] = parse_height_width(it->second, "--backbone-opt size");
-      require(h % config_.patch_size == 0 && w % config_.patch_size == 0,
-              "--backbone-opt size must be HxW in multiples of " +
-                  std::to_string(config_.patch_size) + " (e.g. 420x728), got '" + it->second + "'");
-      spec_.height = h;
-      spec_.width = w;
-    }
-    if (const auto it = extra.find("final_norm"); it != extra.end()) {
-      require(it->second == "0" || it->second == "1",
-              "--backbone-opt final_norm must be 0 or 1, got '" + it->second + "'");
-      final_norm_ = it->second == "1";
-    }
-  }
-
-  bool final_norm_ = false;
   std::string name_;
   nn::ViTConfig config_;
+  Dinov2Options settings_;  // parsed before the checkpoint is read, so a bad value fails fast
   nn::ViT vit_{nullptr};
   InputSpec spec_;
 };
 
 }  // namespace
 
-const std::vector<std::string>& dinov2_option_keys() {
-  static const std::vector<std::string> keys{"size", "final_norm"};
-  return keys;
+Dinov2Options dinov2_options_from(const std::string& backbone, int patch_size,
+                                  const std::map<std::string, std::string>& extra) {
+  require_known_extra_options(backbone, extra, dinov2_family_options().keys);
+  Dinov2Options options{.height = 16 * patch_size, .width = 16 * patch_size};
+  if (const auto it = extra.find("size"); it != extra.end()) {
+    std::tie(options.height, options.width) = parse_height_width(it->second, "--backbone-opt size");
+    require(options.height % patch_size == 0 && options.width % patch_size == 0,
+            "--backbone-opt size must be HxW in multiples of " + std::to_string(patch_size) +
+                " (e.g. 420x728), got '" + it->second + "'");
+  }
+  if (const auto it = extra.find("final_norm"); it != extra.end()) {
+    require(it->second == "0" || it->second == "1",
+            "--backbone-opt final_norm must be 0 or 1, got '" + it->second + "'");
+    options.final_norm = it->second == "1";
+  }
+  return options;
+}
+
+FamilyOptions dinov2_family_options() {
+  return {
+      .keys = {"size", "final_norm"},
+      .parse = [](const std::string& backbone, const std::map<std::string, std::string>& extra) {
+        dinov2_options_from(backbone, dinov2_config(backbone).patch_size, extra);
+      }};
 }
 
 nn::ViTConfig dinov2_config(const std::string& name) {
@@ -264,7 +272,7 @@ std::vector<BackboneInfo> dinov2_backbones() {
       [](const std::string& name, const BackboneOptions& options) {
         return make_dinov2_backbone(name, dinov2_config(name), options);
       },
-      dinov2_option_keys());
+      dinov2_family_options());
 }
 
 }  // namespace vidprobe::backbones

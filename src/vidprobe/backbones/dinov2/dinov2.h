@@ -10,6 +10,7 @@
 // The position embedding (trained at 518 px, a 37 x 37 grid) is resampled to the input grid
 // exactly as transformers does: bicubic, antialiased only for the register models.
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -43,8 +44,16 @@ TensorMap dinov2_module_tensors(TensorMap checkpoint, const nn::ViTConfig& confi
 // feeds 420 x 728), ImageNet mean/std; default point: the last block; --backbone-opt
 // final_norm=1 reads the tokens after the final LayerNorm (transformers' last_hidden_state, what
 // the paper's extraction keeps) instead of the block's raw output.
-// The --backbone-opt keys of DINOv2: size, final_norm.
-const std::vector<std::string>& dinov2_option_keys();
+struct Dinov2Options {
+  int height = 0, width = 0;  // 0: 16 patches a side (224 x 224 for patch 14)
+  bool final_norm = false;
+};
+// --backbone-opt size=HxW (multiples of patch_size), final_norm=0|1; throws vidprobe::Error
+// naming the key and value at fault.
+Dinov2Options dinov2_options_from(const std::string& backbone, int patch_size,
+                                  const std::map<std::string, std::string>& extra);
+// The family's --backbone-opt settings (keys, parsed by dinov2_options_from).
+FamilyOptions dinov2_family_options();
 std::unique_ptr<Backbone> make_dinov2_backbone(const std::string& name, const nn::ViTConfig& config,
                                                const BackboneOptions& options);
 

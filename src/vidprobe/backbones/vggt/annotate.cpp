@@ -168,8 +168,9 @@ void validate(const AnnotateOptions& options) {
           "annotate: --backbone-size " + std::to_string(options.image_size) +
               " must be a positive multiple of the patch size " +
               std::to_string(options.config.patch_size));
-  require(options.compute_dtype == "fp32" || options.compute_dtype == "bf16",
-          "annotate: --compute-dtype must be fp32 or bf16, got '" + options.compute_dtype + "'");
+  require(options.compute_dtype == torch::kFloat32 || options.compute_dtype == torch::kBFloat16,
+          "annotate: --compute-dtype must be fp32 or bf16, got '" +
+              nn::dtype_name(options.compute_dtype) + "'");
   require(!options.weights.empty() || options.random_init,
           "annotate: --weights is required (a VGGT checkpoint, e.g. facebook/VGGT-1B's "
           "model.safetensors)");
@@ -226,7 +227,7 @@ Clip annotate_clip(VggtModel& model, Clip source, torch::Device device,
                       {"conf_percentile", options.conf_percentile},
                       {"conf_threshold", threshold},
                       {"fov_clamped_frames", clamped_frames},
-                      {"compute_dtype", options.compute_dtype}}},
+                      {"compute_dtype", nn::dtype_name(options.compute_dtype)}}},
                     {"cameras",
                      "VGGT pose encoding (absT_quaR_FoV) decoded: principal point at (W/2, H/2), "
                      "first camera = world; scale is VGGT's (normalised), not metres"},
@@ -252,11 +253,11 @@ AnnotateSummary annotate_with_vggt(const AnnotateOptions& options) {
       mine.push_back(sequences[i]);
 
   ClipSampling sampling;
-  sampling.mode = parse_clip_sampling_mode(options.sampling);
+  sampling.mode = options.sampling;
   sampling.num_frames = options.frames;
   sampling.seed = options.seed;
 
-  const auto device = nn::parse_device(options.device);
+  const auto device = options.device;
   torch::manual_seed(static_cast<int64_t>(options.seed));
   VggtModel model{nullptr};
   if (options.weights.empty()) {
@@ -267,7 +268,7 @@ AnnotateSummary annotate_with_vggt(const AnnotateOptions& options) {
   }
   model->to(device);
   // bf16 for the aggregator only; the heads run in float32 (VggtModel casts their input).
-  if (options.compute_dtype == "bf16") model->aggregator->to(torch::kBFloat16);
+  if (options.compute_dtype == torch::kBFloat16) model->aggregator->to(torch::kBFloat16);
 
   std::filesystem::create_directories(options.out_dir);
   const int patch = options.config.patch_size;
@@ -280,7 +281,7 @@ AnnotateSummary annotate_with_vggt(const AnnotateOptions& options) {
     const auto indices = sample_frame_indices(dataset->num_frames(sequence), seeded);
     if (synthetic_clip_exists(options.out_dir, clip_id(sequence, indices))) return std::nullopt;
     Clip source = dataset->load_clip(sequence, indices);
-    source.meta["sampling"] = {{"mode", options.sampling}, {"seed", options.seed}};
+    source.meta["sampling"] = {{"mode", to_string(options.sampling)}, {"seed", options.seed}};
     const auto spec = vggt_resize(source.frames.front().camera, options.image_size, patch);
     for (auto& frame : source.frames) frame = resize_and_center_crop(frame, spec);
     return source;

@@ -11,6 +11,8 @@
 #include <string>
 
 #include "vidprobe/backbones/vggt/model.h"
+#include "vidprobe/data/clip_sampling.h"
+#include "vidprobe/data/split.h"
 
 namespace vidprobe::backbones {
 
@@ -25,7 +27,7 @@ VggtConfig load_vggt_config(const std::filesystem::path& path);
 struct AnnotateOptions {
   std::string dataset_kind = "synthetic";  // synthetic | co3d | dl3dv
   std::filesystem::path dataset_root;
-  std::string split = "all";
+  Split split = Split::kAll;
   double train_ratio = 0.9;
   std::string weights;       // VGGT checkpoint (model.safetensors)
   bool random_init = false;  // no weights: a seeded random model (smoke tests only)
@@ -36,13 +38,13 @@ struct AnnotateOptions {
   int image_size = 518;
   int clips = 0;   // number of clips (one per sequence, in sorted order); 0 = every sequence
   int frames = 8;  // frames per clip, all seen by VGGT at once
-  std::string sampling = "uniform";  // uniform | random | strided
+  ClipSamplingMode sampling = ClipSamplingMode::kUniform;
   // A pixel is valid when its depth confidence is at least this percentile of the clip's
   // confidences (VGGT's demos filter the same way) and its depth is positive.
   double conf_percentile = 30;
   int shard_index = 0, shard_count = 1;
-  std::string device = "cpu";
-  std::string compute_dtype = "fp32";  // aggregator weights: fp32 | bf16 (heads stay fp32)
+  torch::Device device = torch::kCPU;
+  torch::Dtype compute_dtype = torch::kFloat32;  // aggregator weights: fp32 | bf16 (heads: fp32)
   std::uint64_t seed = 0;
   std::filesystem::path out_dir;
 };

@@ -83,13 +83,21 @@ torch::Tensor compute_text_context(const ModelFiles& files, const FeatureOptions
   return pad_context(encoder.encode(ids), options.text_length).to(torch::kCPU);
 }
 
-}  // namespace
-
 const std::vector<std::string>& option_keys() {
   static const std::vector<std::string> keys{"text_context", "prompt", "prompt_ids",
                                              "noise_draws",  "size",   "cudnn_benchmark",
                                              "text_length"};
   return keys;
+}
+
+}  // namespace
+
+FamilyOptions family_options() {
+  return {
+      .keys = option_keys(),
+      .parse = [](const std::string& backbone, const std::map<std::string, std::string>& extra) {
+        feature_options_from(backbone, extra);
+      }};
 }
 
 FeatureOptions feature_options_from(const std::string& backbone,
@@ -405,7 +413,7 @@ std::vector<BackboneInfo> wan_backbones() {
       [](const std::string& name, const BackboneOptions& options) {
         return make_wan_backbone(name, options, feature_options_from(name, options.extra));
       },
-      option_keys());
+      family_options());
 }
 
 }  // namespace vidprobe::backbones::wan

@@ -56,8 +56,8 @@ struct FeatureOptions {
   // zero rows are attended to, so the length changes the features.
   int text_length = kTextLength;
 };
-// The --backbone-opt keys of WAN.
-const std::vector<std::string>& option_keys();
+// The --backbone-opt settings of WAN: its keys, parsed by feature_options_from.
+FamilyOptions family_options();
 // Throws vidprobe::Error on unknown keys or malformed values, naming the option.
 FeatureOptions feature_options_from(const std::string& backbone,
                                     const std::map<std::string, std::string>& extra);

@@ -1,0 +1,33 @@
+#pragma once
+// Options parsed into typed values at the CLI edge: library option structs hold torch::Device,
+// torch::Dtype and enums, never their names, so each value is parsed and validated once, here,
+// before any work starts (a bad value fails with exit status 1 and the library's message, which
+// names the option and the value).
+#include <torch/torch.h>
+
+#include <string>
+
+#include "commands.h"
+
+namespace vidprobe::cli {
+
+// `name TEXT`, parsed by `parse` (a library parser that throws vidprobe::Error naming the value)
+// into `target` when given; `default_text` is what the help shows as the default.
+template <typename T, typename Parse>
+CLI::Option* add_parsed_option(CLI::App& cmd, const std::string& name, T& target, Parse parse,
+                               const std::string& help, const std::string& default_text) {
+  return cmd
+      .add_option_function<std::string>(
+          name, [&target, parse](const std::string& text) { target = parse(text); }, help)
+      ->default_str(default_text);
+}
+
+// --device cpu | cuda | cuda:N (nn::parse_device).
+CLI::Option* add_device_option(CLI::App& cmd, torch::Device& device,
+                               const std::string& help = "cpu | cuda | cuda:N");
+
+// `name` fp32 | bf16 | fp16 (nn::parse_dtype).
+CLI::Option* add_dtype_option(CLI::App& cmd, const std::string& name, torch::Dtype& dtype,
+                              const std::string& help);
+
+}  // namespace vidprobe::cli
