@@ -6,7 +6,9 @@
 #include <cmath>
 #include <set>
 #include <string>
+#include <vector>
 
+#include "vidprobe/core/error.h"
 #include "vidprobe/nn/alternating_attention.h"
 #include "vidprobe/nn/rotary.h"
 #include "vidprobe/nn/vit.h"
@@ -58,6 +60,54 @@ TEST(Rotary, InterleavedPairsRotateNeighbours) {
   EXPECT_NEAR(out[1].item<double>(), std::sin(0.5), 1e-6);
   EXPECT_NEAR(out[2].item<double>(), -std::sin(1.5), 1e-6);
   EXPECT_NEAR(out[3].item<double>(), std::cos(1.5), 1e-6);
+}
+
+TEST(Rotary, AxesInterleavedGivesEachAxisItsOwnChannelsAndFrequencies) {
+  // Axes of widths 2 | 4: channels (0, 1) turn with axis 0 at frequency 1; (2, 3) with axis 1 at
+  // frequency 1 and (4, 5) at theta^(-1/2).
+  const auto angles = rope_axes_interleaved(torch::tensor({{3.0f, 2.0f}}), {2, 4}, 100.0);
+  ASSERT_EQ(angles.cos.sizes(), (std::vector<int64_t>{1, 1, 1, 6}));
+  const auto expected = torch::tensor({3.0, 3.0, 2.0, 2.0, 0.2, 0.2}, torch::kFloat64);
+  EXPECT_TRUE(torch::allclose(angles.cos.flatten().to(torch::kFloat64), expected.cos(), 1e-6));
+  EXPECT_TRUE(torch::allclose(angles.sin.flatten().to(torch::kFloat64), expected.sin(), 1e-6));
+  EXPECT_EQ(angles.pairing, RotaryAngles::Pairing::kInterleaved);
+  EXPECT_THROW(rope_axes_interleaved(torch::zeros({1, 2}), {3, 4}, 100.0), Error);
+}
+
+TEST(Rotary, UnrotatedPrefixLeavesLeadingTokensExactlyUnchanged) {
+  torch::manual_seed(0);
+  const auto rotary = with_unrotated_prefix(
+      rope_axes_interleaved(torch::tensor({{1.0f}, {2.0f}}), {8}, 10000.0), 3);
+  const auto x = torch::randn({2, 1, 5, 8});
+  const auto out = apply_rotary(x, rotary);
+  EXPECT_TRUE(torch::equal(out.slice(2, 0, 3), x.slice(2, 0, 3)));
+  EXPECT_FALSE(torch::allclose(out.slice(2, 3), x.slice(2, 3)));
+}
+
+TEST(Mlp, TanhOptionUsesTheTanhApproximationOfGelu) {
+  torch::manual_seed(0);
+  Mlp exact(4, 8, 4), approximate(4, 8, 4, Gelu::kTanh);
+  {
+    torch::NoGradGuard no_grad;
+    auto source = exact->named_parameters();
+    for (auto& item : approximate->named_parameters()) item.value().copy_(source[item.key()]);
+  }
+  const auto x = 3 * torch::randn({5, 4});
+  const auto expected = approximate->fc2(torch::gelu(approximate->fc1(x), "tanh"));
+  EXPECT_TRUE(torch::allclose(approximate(x), expected));
+  EXPECT_FALSE(torch::allclose(exact(x), expected, 1e-6, 1e-6));
+}
+
+TEST(Attention, QkNormEpsilonIsAnOption) {
+  AttentionOptions options;
+  options.dim = 8;
+  options.num_heads = 2;
+  options.qk_norm = true;
+  options.qk_norm_eps = 1e-6;
+  Attention attention(options);
+  EXPECT_EQ(attention->q_norm->options.eps(), 1e-6);
+  EXPECT_EQ(attention->k_norm->options.eps(), 1e-6);
+  EXPECT_EQ(attention->q_norm->options.normalized_shape(), (std::vector<int64_t>{4}));
 }
 
 TEST(Block, OptionsDecideTheModuleTreeNotTheModelName) {

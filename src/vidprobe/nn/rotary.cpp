@@ -50,6 +50,35 @@ RotaryAngles rope_2d(const torch::Tensor& positions, int64_t head_dim, double ba
   return {angles.cos(), angles.sin(), RotaryAngles::Pairing::kSplitHalves, 2};
 }
 
+RotaryAngles rope_axes_interleaved(const torch::Tensor& positions,
+                                   const std::vector<int64_t>& axis_widths, double theta) {
+  require(positions.dim() == 2 && positions.size(1) == static_cast<int64_t>(axis_widths.size()),
+          "RoPE positions must be (tokens, " + std::to_string(axis_widths.size()) + "), got " +
+              c10::str(positions.sizes()));
+  const auto options = torch::TensorOptions().dtype(torch::kFloat64).device(positions.device());
+  std::vector<torch::Tensor> per_axis;
+  for (std::size_t a = 0; a < axis_widths.size(); ++a) {
+    const int64_t width = axis_widths[a];
+    require(width > 0 && width % 2 == 0, "RoPE axis " + std::to_string(a) +
+                                             " needs an even width, got " + std::to_string(width));
+    const auto inv_freq =
+        torch::pow(theta, -torch::arange(0, width, 2, options) / static_cast<double>(width));
+    const auto position = positions.select(1, static_cast<int64_t>(a)).to(torch::kFloat64);
+    per_axis.push_back(torch::outer(position, inv_freq).repeat_interleave(2, 1));
+  }
+  const auto angles = torch::cat(per_axis, 1).unsqueeze(0).unsqueeze(0);
+  return {angles.cos().to(torch::kFloat32), angles.sin().to(torch::kFloat32),
+          RotaryAngles::Pairing::kInterleaved, 1};
+}
+
+RotaryAngles with_unrotated_prefix(const RotaryAngles& angles, int64_t tokens) {
+  auto shape = angles.cos.sizes().vec();
+  shape[shape.size() - 2] = tokens;
+  const auto options = angles.cos.options();
+  return {torch::cat({torch::ones(shape, options), angles.cos}, -2),
+          torch::cat({torch::zeros(shape, options), angles.sin}, -2), angles.pairing, angles.axes};
+}
+
 RotaryAngles regroup(const RotaryAngles& angles, at::IntArrayRef shape) {
   return {angles.cos.reshape(shape), angles.sin.reshape(shape), angles.pairing, angles.axes};
 }

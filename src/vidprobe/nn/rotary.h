@@ -4,6 +4,8 @@
 // relative positions. The angles are computed once per forward and shared by every block.
 #include <torch/torch.h>
 
+#include <vector>
+
 namespace vidprobe::nn {
 
 struct RotaryAngles {
@@ -27,6 +29,19 @@ torch::Tensor apply_rotary(const torch::Tensor& x, const RotaryAngles& angles);
 // channels turns with the row, the second half with the column, each with the 1D frequencies
 // base^(-2i / (head_dim / 2)). Angles in float32, shape (B, 1, N, head_dim). head_dim % 4 == 0.
 RotaryAngles rope_2d(const torch::Tensor& positions, int64_t head_dim, double base);
+
+// RoPE over an N-dimensional token grid with interleaved pairs (diffusers' 3D RoPE of CogVideoX):
+// positions (N, A) float, one column per axis (may be fractional); axis a owns axis_widths[a]
+// consecutive channels of the head (in axis order, widths even), rotated with the frequencies
+// theta^(-2i / axis_widths[a]), each used by the channel pair (2i, 2i + 1). Angles computed in
+// float64, stored in float32 as (1, 1, N, sum of widths).
+RotaryAngles rope_axes_interleaved(const torch::Tensor& positions,
+                                   const std::vector<int64_t>& axis_widths, double theta);
+
+// The angles with `tokens` unrotated tokens (cos 1, sin 0) put before the rotated ones, for joint
+// sequences whose leading tokens carry no position (the text tokens of CogVideoX). Rotating by 0
+// is exact, so those tokens come out unchanged.
+RotaryAngles with_unrotated_prefix(const RotaryAngles& angles, int64_t tokens);
 
 // The same angles viewed with another token grouping, e.g. (B * S, 1, P, d) of per-frame sequences
 // as (B, 1, S * P, d) of whole clips.

@@ -3,7 +3,6 @@
 #include "vidprobe/core/error.h"
 
 namespace vidprobe::nn {
-namespace F = torch::nn::functional;
 
 void init_transformer_weights(torch::nn::Module& module) {
   torch::NoGradGuard no_grad;
@@ -18,12 +17,13 @@ void init_transformer_weights(torch::nn::Module& module) {
   }
 }
 
-MlpImpl::MlpImpl(int64_t in_features, int64_t hidden_features, int64_t out_features)
+MlpImpl::MlpImpl(int64_t in_features, int64_t hidden_features, int64_t out_features, Gelu gelu_kind)
     : fc1(register_module("fc1", torch::nn::Linear(in_features, hidden_features))),
-      fc2(register_module("fc2", torch::nn::Linear(hidden_features, out_features))) {}
+      fc2(register_module("fc2", torch::nn::Linear(hidden_features, out_features))),
+      gelu(gelu_kind) {}
 
 torch::Tensor MlpImpl::forward(const torch::Tensor& x) {
-  return fc2(F::gelu(fc1(x)));
+  return fc2(torch::gelu(fc1(x), gelu == Gelu::kTanh ? "tanh" : "none"));
 }
 
 SwiGluImpl::SwiGluImpl(int64_t width, int64_t hidden)
@@ -46,7 +46,8 @@ AttentionImpl::AttentionImpl(const AttentionOptions& opts)
           "attention: num_heads " + std::to_string(opts.num_heads) + " must divide width " +
               std::to_string(opts.dim));
   if (!opts.qk_norm) return;
-  const auto head_norm = torch::nn::LayerNormOptions({opts.dim / opts.num_heads});
+  const auto head_norm =
+      torch::nn::LayerNormOptions({opts.dim / opts.num_heads}).eps(opts.qk_norm_eps);
   q_norm = register_module("q_norm", torch::nn::LayerNorm(head_norm));
   k_norm = register_module("k_norm", torch::nn::LayerNorm(head_norm));
 }

@@ -16,11 +16,17 @@ namespace vidprobe::nn {
 // VGGT training initialisation (instead of the layers' own PyTorch defaults).
 void init_transformer_weights(torch::nn::Module& module);
 
+// The GELU of a feed-forward: exact (erf) or the tanh approximation (diffusers'
+// "gelu-approximate", used by the diffusion transformers).
+enum class Gelu { kExact, kTanh };
+
 // fc2(gelu(fc1(x))).
 struct MlpImpl : torch::nn::Module {
-  MlpImpl(int64_t in_features, int64_t hidden_features, int64_t out_features);
+  MlpImpl(int64_t in_features, int64_t hidden_features, int64_t out_features,
+          Gelu gelu = Gelu::kExact);
   torch::Tensor forward(const torch::Tensor& x);
   torch::nn::Linear fc1{nullptr}, fc2{nullptr};
+  Gelu gelu;
 };
 TORCH_MODULE(Mlp);
 
@@ -45,7 +51,8 @@ TORCH_MODULE(LayerScale);
 struct AttentionOptions {
   int64_t dim = 384;
   int64_t num_heads = 6;
-  bool qk_norm = false;  // LayerNorm (eps 1e-5) over each head's queries and keys (VGGT)
+  bool qk_norm = false;       // LayerNorm over each head's queries and keys (VGGT, CogVideoX)
+  double qk_norm_eps = 1e-5;  // 1e-5 in VGGT, 1e-6 in CogVideoX
 };
 
 struct AttentionImpl : torch::nn::Module {

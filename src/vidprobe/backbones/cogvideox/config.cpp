@@ -1,0 +1,125 @@
+#include "vidprobe/backbones/cogvideox/config.h"
+
+#include "vidprobe/core/error.h"
+#include "vidprobe/core/json_fields.h"
+
+namespace vidprobe::backbones::cogvideox {
+namespace {
+
+template <typename T>
+T field(const nlohmann::json& config, const std::string& key, T fallback,
+        const std::string& source) {
+  return json_get_or<T>(config, key, std::move(fallback), "'" + source + "'");
+}
+
+TransformerConfig variant(int heads, int layers, int in_channels, bool rotary, bool learned) {
+  TransformerConfig config;
+  config.heads = heads;
+  config.layers = layers;
+  config.in_channels = in_channels;
+  config.rotary = rotary;
+  config.learned_positions = learned;
+  return config;
+}
+
+// Options of the diffusers config whose other values change the maths; they must be absent,
+// null or this value.
+void require_value(const nlohmann::json& json, const std::string& key, const nlohmann::json& value,
+                   const std::string& source) {
+  const auto it = json.find(key);
+  require(it == json.end() || it->is_null() || *it == value,
+          "'" + source + "': " + key + " = " + (it == json.end() ? "" : it->dump()) +
+              " is not supported (CogVideoX 1.0 uses " + value.dump() + ")");
+}
+
+}  // namespace
+
+std::vector<int64_t> TransformerConfig::rope_axis_widths() const {
+  return {head_dim / 4, head_dim / 8 * 3, head_dim / 8 * 3};
+}
+
+void TransformerConfig::validate(const std::string& source) const {
+  for (const auto& [name, value] : {std::pair<std::string, int>{"num_attention_heads", heads},
+                                    {"attention_head_dim", head_dim},
+                                    {"num_layers", layers},
+                                    {"in_channels", in_channels},
+                                    {"out_channels", out_channels},
+                                    {"time_embed_dim", time_embed_dim},
+                                    {"text_embed_dim", text_embed_dim},
+                                    {"patch_size", patch},
+                                    {"sample_height", sample_height},
+                                    {"sample_width", sample_width},
+                                    {"sample_frames", sample_frames},
+                                    {"temporal_compression_ratio", temporal_compression},
+                                    {"max_text_seq_length", max_text_tokens}})
+    require(value > 0,
+            "'" + source + "': " + name + " must be positive, got " + std::to_string(value));
+  require(!learned_positions || rotary,
+          "'" + source + "': learned positional embeddings come only with rotary embeddings");
+  // The 3D sin-cos table splits the width 1/4 time, 3/8 rows, 3/8 columns into sin|cos halves.
+  require(rotary || dim() % 16 == 0, "'" + source + "': sin-cos positions need a width (" +
+                                         std::to_string(dim()) + ") divisible by 16");
+  require(!rotary || head_dim % 16 == 0,
+          "'" + source + "': 3D RoPE needs attention_head_dim divisible by 16, got " +
+              std::to_string(head_dim));
+}
+
+const std::vector<TransformerSize>& transformer_sizes() {
+  static const std::vector<TransformerSize> sizes = {
+      {"cogvideox-2b", "THUDM/CogVideoX-2b", variant(30, 30, 16, false, false)},
+      {"cogvideox-5b", "THUDM/CogVideoX-5b", variant(48, 42, 16, true, false)},
+      {"cogvideox-5b-i2v", "THUDM/CogVideoX-5b-I2V", variant(48, 42, 32, true, true)},
+  };
+  return sizes;
+}
+
+const TransformerConfig& transformer_config(const std::string& name) {
+  std::string known;
+  for (const auto& size : transformer_sizes()) {
+    if (size.name == name) return size.config;
+    known += (known.empty() ? "" : ", ") + size.name;
+  }
+  throw Error("unknown CogVideoX variant '" + name + "' (known: " + known + ")");
+}
+
+TransformerConfig transformer_config_from_json(const nlohmann::json& json,
+                                               const std::string& source) {
+  require(json.is_object(), "'" + source + "' is not a JSON object");
+  for (const char* key : {"patch_size_t", "ofs_embed_dim"})
+    require(!json.contains(key) || json[key].is_null(),
+            "'" + source + "': " + key + " belongs to CogVideoX 1.5, which is not supported");
+  require_value(json, "flip_sin_to_cos", true, source);
+  require_value(json, "freq_shift", 0, source);
+  require_value(json, "activation_fn", "gelu-approximate", source);
+  require_value(json, "timestep_activation_fn", "silu", source);
+  require_value(json, "norm_elementwise_affine", true, source);
+  require_value(json, "attention_bias", true, source);
+  require_value(json, "patch_bias", true, source);
+  TransformerConfig c;
+  c.heads = field<int>(json, "num_attention_heads", c.heads, source);
+  c.head_dim = field<int>(json, "attention_head_dim", c.head_dim, source);
+  c.layers = field<int>(json, "num_layers", c.layers, source);
+  c.in_channels = field<int>(json, "in_channels", c.in_channels, source);
+  c.out_channels = field<int>(json, "out_channels", c.out_channels, source);
+  c.time_embed_dim = field<int>(json, "time_embed_dim", c.time_embed_dim, source);
+  c.text_embed_dim = field<int>(json, "text_embed_dim", c.text_embed_dim, source);
+  c.patch = field<int>(json, "patch_size", c.patch, source);
+  c.sample_height = field<int>(json, "sample_height", c.sample_height, source);
+  c.sample_width = field<int>(json, "sample_width", c.sample_width, source);
+  c.sample_frames = field<int>(json, "sample_frames", c.sample_frames, source);
+  c.temporal_compression =
+      field<int>(json, "temporal_compression_ratio", c.temporal_compression, source);
+  c.max_text_tokens = field<int>(json, "max_text_seq_length", c.max_text_tokens, source);
+  c.norm_eps = field<double>(json, "norm_eps", c.norm_eps, source);
+  c.spatial_interpolation_scale =
+      field<double>(json, "spatial_interpolation_scale", c.spatial_interpolation_scale, source);
+  c.temporal_interpolation_scale =
+      field<double>(json, "temporal_interpolation_scale", c.temporal_interpolation_scale, source);
+  c.rotary = field<bool>(json, "use_rotary_positional_embeddings", c.rotary, source);
+  c.learned_positions =
+      field<bool>(json, "use_learned_positional_embeddings", c.learned_positions, source);
+  c.validate(source);
+  return c;
+}
+
+}  // namespace vidprobe::backbones::cogvideox

@@ -1,0 +1,60 @@
+#pragma once
+// Architecture constants of the CogVideoX 1.0 expert transformer (THUDM/CogVideoX-2b, -5b and
+// -5b-I2V, transformer/config.json of each; diffusers' CogVideoXTransformer3DModel). The three
+// published variants differ only by width, depth, input channels and the position encoding.
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+namespace vidprobe::backbones::cogvideox {
+
+struct TransformerConfig {
+  int heads = 30;
+  int head_dim = 64;
+  int layers = 30;
+  int in_channels = 16;  // 32 for image-to-video: noisy latents and image latents, concatenated
+  int out_channels = 16;
+  int time_embed_dim = 512;
+  int text_embed_dim = 4096;  // T5-XXL width
+  int patch = 2;              // spatial patch; every latent frame is patched on its own
+  // The size the model was trained at, in latent units (480 x 720 pixels, 49 frames): it fixes
+  // the learned position table and the base grid of the RoPE positions.
+  int sample_height = 60;
+  int sample_width = 90;
+  int sample_frames = 49;  // in video frames: (latent frames - 1) * temporal_compression + 1
+  int temporal_compression = 4;
+  int max_text_tokens = 226;  // text tokens the position table reserves
+  double norm_eps = 1e-5;
+  double qk_norm_eps = 1e-6;
+  double spatial_interpolation_scale = 1.875;  // sin-cos positions are divided by these
+  double temporal_interpolation_scale = 1.0;
+  double rope_theta = 10000.0;
+  bool rotary = false;             // 3D RoPE on the video tokens (5B); else sin-cos positions (2B)
+  bool learned_positions = false;  // a learned position table (5B-I2V); needs rotary
+
+  int dim() const { return heads * head_dim; }
+  int ff_dim() const { return 4 * dim(); }
+  int sample_latent_frames() const { return (sample_frames - 1) / temporal_compression + 1; }
+  // Channels of a head per RoPE axis: time, rows, columns (16 | 24 | 24 for head_dim 64).
+  std::vector<int64_t> rope_axis_widths() const;
+  // Throws vidprobe::Error naming the field when the numbers cannot form a model.
+  void validate(const std::string& source) const;
+};
+
+// The size table: one row per published variant.
+struct TransformerSize {
+  std::string name;  // cogvideox-2b, cogvideox-5b, cogvideox-5b-i2v
+  std::string hub;   // the Hugging Face repository whose transformer/ folder loads
+  TransformerConfig config;
+};
+const std::vector<TransformerSize>& transformer_sizes();
+// The row named `name`; an error lists the known names otherwise.
+const TransformerConfig& transformer_config(const std::string& name);
+
+// From a diffusers transformer/config.json; source names the file in errors. Refuses the
+// CogVideoX 1.5 fields (patch_size_t, ofs_embed_dim) and options vidprobe does not implement.
+TransformerConfig transformer_config_from_json(const nlohmann::json& config,
+                                               const std::string& source);
+
+}  // namespace vidprobe::backbones::cogvideox

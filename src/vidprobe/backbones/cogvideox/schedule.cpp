@@ -1,0 +1,84 @@
+#include "vidprobe/backbones/cogvideox/schedule.h"
+
+#include <cmath>
+
+#include "vidprobe/core/error.h"
+#include "vidprobe/core/json_fields.h"
+
+namespace vidprobe::backbones::cogvideox {
+
+ScheduleConfig schedule_config_from_json(const nlohmann::json& json, const std::string& source) {
+  const std::string context = "'" + source + "'";
+  require(json.is_object(), context + " is not a JSON object");
+  for (const auto& [key, expected] :
+       {std::pair<std::string, std::string>{"beta_schedule", "scaled_linear"},
+        {"timestep_spacing", "trailing"}}) {
+    const auto value = json_get_or<std::string>(json, key, expected, context);
+    require(value == expected, context + ": " + key + " '" + value +
+                                   "' is not supported (CogVideoX uses '" + expected + "')");
+  }
+  require(!json.contains("trained_betas") || json["trained_betas"].is_null(),
+          context + ": trained_betas is not supported");
+  ScheduleConfig c;
+  c.num_train_timesteps =
+      json_get_or<int>(json, "num_train_timesteps", c.num_train_timesteps, context);
+  c.beta_start = json_get_or<double>(json, "beta_start", c.beta_start, context);
+  c.beta_end = json_get_or<double>(json, "beta_end", c.beta_end, context);
+  c.snr_shift_scale = json_get_or<double>(json, "snr_shift_scale", c.snr_shift_scale, context);
+  // diffusers' default is false; the CogVideoX scheduler configs set it.
+  c.rescale_zero_terminal_snr = json_get_or<bool>(json, "rescale_betas_zero_snr", false, context);
+  require(c.num_train_timesteps > 1, context + ": num_train_timesteps must be > 1, got " +
+                                         std::to_string(c.num_train_timesteps));
+  return c;
+}
+
+torch::Tensor alphas_cumprod(const ScheduleConfig& c) {
+  const auto betas = torch::linspace(std::sqrt(c.beta_start), std::sqrt(c.beta_end),
+                                     c.num_train_timesteps, torch::kFloat64)
+                         .pow(2);
+  auto alpha_bar = torch::cumprod(1.0 - betas, 0);
+  alpha_bar = alpha_bar / (c.snr_shift_scale + (1.0 - c.snr_shift_scale) * alpha_bar);
+  if (!c.rescale_zero_terminal_snr) return alpha_bar;
+  // Lin et al. 2024, Algorithm 1: shift sqrt(alpha_bar) so the last is 0, scale so the first
+  // keeps its value.
+  auto root = alpha_bar.sqrt();
+  const double first = root[0].item<double>(), last = root[-1].item<double>();
+  root = (root - last) * (first / (first - last));
+  return root.pow(2);
+}
+
+std::vector<int64_t> sampler_timesteps(const ScheduleConfig& config, int steps) {
+  require(steps > 0 && steps <= config.num_train_timesteps,
+          "sampler steps must be in 1.." + std::to_string(config.num_train_timesteps) + ", got " +
+              std::to_string(steps));
+  const double ratio = static_cast<double>(config.num_train_timesteps) / steps;
+  std::vector<int64_t> timesteps;
+  // numpy's arange(T, 0, -ratio): T - k * ratio while > 0; rounding halves to even like np.round.
+  for (int k = 0; config.num_train_timesteps - k * ratio > 0; ++k)
+    timesteps.push_back(
+        static_cast<int64_t>(std::nearbyint(config.num_train_timesteps - k * ratio)) - 1);
+  return timesteps;
+}
+
+torch::Tensor add_noise(const torch::Tensor& x0, const torch::Tensor& noise,
+                        const torch::Tensor& timesteps, const ScheduleConfig& config) {
+  require(x0.sizes() == noise.sizes(), "noise " + c10::str(noise.sizes()) +
+                                           " does not match the latents " + c10::str(x0.sizes()));
+  require(timesteps.numel() == x0.size(0),
+          "need one timestep per batch item: " + std::to_string(timesteps.numel()) + " for " +
+              std::to_string(x0.size(0)));
+  const auto t = timesteps.to(torch::kCPU, torch::kLong).flatten();
+  for (int64_t i = 0; i < t.numel(); ++i) {
+    const int64_t value = t[i].item<int64_t>();
+    require(value >= 0 && value < config.num_train_timesteps,
+            "timestep " + std::to_string(value) + " is outside 0.." +
+                std::to_string(config.num_train_timesteps - 1));
+  }
+  const auto table = alphas_cumprod(config).to(x0.scalar_type()).index_select(0, t).to(x0.device());
+  std::vector<int64_t> shape(x0.dim(), 1);
+  shape[0] = x0.size(0);
+  const auto alpha_bar = table.view(shape);
+  return alpha_bar.sqrt() * x0 + (1 - alpha_bar).sqrt() * noise;
+}
+
+}  // namespace vidprobe::backbones::cogvideox

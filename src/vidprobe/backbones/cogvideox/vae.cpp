@@ -1,0 +1,182 @@
+#include "vidprobe/backbones/cogvideox/vae.h"
+
+#include <algorithm>
+
+#include "vidprobe/backbones/checkpoint_mapping.h"
+#include "vidprobe/core/error.h"
+#include "vidprobe/core/json_fields.h"
+
+namespace vidprobe::backbones::cogvideox {
+namespace {
+
+torch::nn::GroupNorm group_norm(int64_t channels, const VaeConfig& config) {
+  return torch::nn::GroupNorm(
+      torch::nn::GroupNormOptions(config.norm_groups, channels).eps(config.norm_eps));
+}
+
+// Pairs of frames averaged along dim 2 (avg_pool1d with kernel and stride 2).
+torch::Tensor average_frame_pairs(const torch::Tensor& x) {
+  return x.unflatten(2, {x.size(2) / 2, 2}).mean(3);
+}
+
+}  // namespace
+
+void VaeConfig::validate(const std::string& source) const {
+  require(!block_out_channels.empty(), "'" + source + "': block_out_channels is empty");
+  for (int channels : block_out_channels)
+    require(norm_groups > 0 && channels % norm_groups == 0,
+            "'" + source + "': norm_num_groups " + std::to_string(norm_groups) +
+                " must divide every block width, got " + std::to_string(channels));
+  require(in_channels > 0 && latent_channels > 0 && layers_per_block > 0 && frame_batch > 0,
+          "'" + source + "': channel, layer and frame-batch counts must be positive");
+  require(temporal_compression == 1 || temporal_compression == 2 || temporal_compression == 4 ||
+              temporal_compression == 8,
+          "'" + source + "': temporal_compression_ratio must be a power of two up to 8, got " +
+              std::to_string(temporal_compression));
+}
+
+VaeConfig vae_config_from_json(const nlohmann::json& json, const std::string& source) {
+  require(json.is_object(), "'" + source + "' is not a JSON object");
+  const std::string context = "'" + source + "'";
+  for (const char* key : {"use_quant_conv", "invert_scale_latents"})
+    require(!json_get_or<bool>(json, key, false, context),
+            context + ": " + key + " = true is not part of the CogVideoX VAE");
+  VaeConfig c;
+  c.in_channels = json_get_or<int>(json, "in_channels", c.in_channels, context);
+  c.block_out_channels =
+      json_get_or<std::vector<int>>(json, "block_out_channels", c.block_out_channels, context);
+  c.latent_channels = json_get_or<int>(json, "latent_channels", c.latent_channels, context);
+  c.layers_per_block = json_get_or<int>(json, "layers_per_block", c.layers_per_block, context);
+  c.norm_groups = json_get_or<int>(json, "norm_num_groups", c.norm_groups, context);
+  c.norm_eps = json_get_or<double>(json, "norm_eps", c.norm_eps, context);
+  c.temporal_compression =
+      json_get_or<int>(json, "temporal_compression_ratio", c.temporal_compression, context);
+  c.scaling_factor = json_get_or<double>(json, "scaling_factor", c.scaling_factor, context);
+  c.validate(source);
+  return c;
+}
+
+CausalConv3dImpl::CausalConv3dImpl(int64_t in, int64_t out, int64_t kernel)
+    : conv(register_module(
+          "conv", torch::nn::Conv3d(torch::nn::Conv3dOptions(in, out, kernel)
+                                        .padding({0, (kernel - 1) / 2, (kernel - 1) / 2})))),
+      time_kernel(kernel) {}
+
+torch::Tensor CausalConv3dImpl::forward(const torch::Tensor& x, CausalCache& cache) {
+  if (time_kernel == 1) return conv(x);
+  const auto found = cache.find(this);
+  // The first batch sees copies of its first frame as its past.
+  const auto past = found != cache.end()
+                        ? found->second
+                        : x.slice(2, 0, 1).expand({-1, -1, time_kernel - 1, -1, -1});
+  const auto padded = torch::cat({past, x}, 2);
+  cache[this] = padded.slice(2, padded.size(2) - (time_kernel - 1)).clone();
+  return conv(padded);
+}
+
+VaeResnetBlockImpl::VaeResnetBlockImpl(int64_t in, int64_t out, const VaeConfig& config)
+    : norm1(register_module("norm1", group_norm(in, config))),
+      conv1(register_module("conv1", CausalConv3d(in, out, 3))),
+      norm2(register_module("norm2", group_norm(out, config))),
+      conv2(register_module("conv2", CausalConv3d(out, out, 3))) {
+  if (in != out) conv_shortcut = register_module("conv_shortcut", torch::nn::Conv3d(in, out, 1));
+}
+
+torch::Tensor VaeResnetBlockImpl::forward(const torch::Tensor& x, CausalCache& cache) {
+  auto h = conv1(torch::silu(norm1(x)), cache);
+  h = conv2(torch::silu(norm2(h)), cache);
+  return h + (conv_shortcut ? conv_shortcut(x) : x);
+}
+
+VaeDownsampleImpl::VaeDownsampleImpl(int64_t channels, bool compress)
+    : conv(register_module(
+          "conv", torch::nn::Conv2d(torch::nn::Conv2dOptions(channels, channels, 3).stride(2)))),
+      compress_time(compress) {}
+
+torch::Tensor VaeDownsampleImpl::forward(const torch::Tensor& x) {
+  auto h = x;
+  if (compress_time && h.size(2) > 1) {
+    h = h.size(2) % 2 == 1 ? torch::cat({h.slice(2, 0, 1), average_frame_pairs(h.slice(2, 1))}, 2)
+                           : average_frame_pairs(h);
+  }
+  h = torch::constant_pad_nd(h, {0, 1, 0, 1});  // right and bottom
+  const int64_t batch = h.size(0), frames = h.size(2);
+  auto per_frame = conv(h.transpose(1, 2).flatten(0, 1));  // (B * T, C, H', W')
+  return per_frame.unflatten(0, {batch, frames}).transpose(1, 2);
+}
+
+VaeStageImpl::VaeStageImpl(int64_t in, int64_t out, int layers, const VaeConfig& config,
+                           bool downsample, bool compress_time)
+    : resnets(register_module("resnets", torch::nn::ModuleList())) {
+  for (int i = 0; i < layers; ++i)
+    resnets->push_back(VaeResnetBlock(i == 0 ? in : out, out, config));
+  if (!downsample) return;
+  downsamplers = register_module("downsamplers", torch::nn::ModuleList());
+  downsamplers->push_back(VaeDownsample(out, compress_time));
+}
+
+torch::Tensor VaeStageImpl::forward(const torch::Tensor& x, CausalCache& cache) {
+  auto h = x;
+  for (const auto& resnet : *resnets) h = resnet->as<VaeResnetBlockImpl>()->forward(h, cache);
+  if (downsamplers)
+    for (const auto& down : *downsamplers) h = down->as<VaeDownsampleImpl>()->forward(h);
+  return h;
+}
+
+VaeEncoderImpl::VaeEncoderImpl(const VaeConfig& config) {
+  const auto& widths = config.block_out_channels;
+  conv_in = register_module("conv_in", CausalConv3d(config.in_channels, widths.front(), 3));
+  down_blocks = register_module("down_blocks", torch::nn::ModuleList());
+  int time_levels = 0;  // log2(temporal_compression): the first blocks that halve time
+  while ((1 << time_levels) < config.temporal_compression) ++time_levels;
+  for (std::size_t i = 0; i < widths.size(); ++i) {
+    const int in = i == 0 ? widths.front() : widths[i - 1];
+    down_blocks->push_back(VaeStage(in, widths[i], config.layers_per_block, config,
+                                    /*downsample=*/i + 1 < widths.size(),
+                                    /*compress_time=*/static_cast<int>(i) < time_levels));
+  }
+  mid_block =
+      register_module("mid_block", VaeStage(widths.back(), widths.back(), 2, config, false, false));
+  norm_out = register_module("norm_out", group_norm(widths.back(), config));
+  conv_out =
+      register_module("conv_out", CausalConv3d(widths.back(), 2 * config.latent_channels, 3));
+}
+
+torch::Tensor VaeEncoderImpl::forward(const torch::Tensor& frames, CausalCache& cache) {
+  auto h = conv_in(frames, cache);
+  for (const auto& block : *down_blocks) h = block->as<VaeStageImpl>()->forward(h, cache);
+  h = mid_block(h, cache);
+  return conv_out(torch::silu(norm_out(h)), cache);
+}
+
+VaeImpl::VaeImpl(const VaeConfig& cfg) : config(cfg) {
+  config.validate("CogVideoX VAE config");
+  encoder = register_module("encoder", VaeEncoder(config));
+}
+
+torch::Tensor VaeImpl::encode_moments(const torch::Tensor& video) {
+  require(video.dim() == 5 && video.size(1) == config.in_channels,
+          "CogVideoX VAE input must be (batch, " + std::to_string(config.in_channels) +
+              ", frames, height, width), got " + c10::str(video.sizes()));
+  const int64_t frames = video.size(2), batch = config.frame_batch;
+  const int64_t batches = std::max<int64_t>(frames / batch, 1), remainder = frames % batch;
+  CausalCache cache;
+  std::vector<torch::Tensor> moments;
+  for (int64_t i = 0; i < batches; ++i) {
+    const int64_t start = batch * i + (i == 0 ? 0 : remainder);
+    const int64_t end = std::min(batch * (i + 1) + remainder, frames);
+    moments.push_back(encoder(video.slice(2, start, end), cache));
+  }
+  return torch::cat(moments, 2);
+}
+
+torch::Tensor VaeImpl::encode_mean(const torch::Tensor& video) {
+  return encode_moments(video).slice(1, 0, config.latent_channels);
+}
+
+void load_vae_encoder(Vae& vae, TensorMap checkpoint, const std::string& source) {
+  const auto tensors = select_backbone_tensors(std::move(checkpoint), {{}, {"decoder."}});
+  load_module_strict(*vae, tensors, source, "CogVideoX VAE encoder");
+}
+
+}  // namespace vidprobe::backbones::cogvideox
