@@ -114,6 +114,18 @@ std::shared_ptr<ExtractionFlags> add_extraction_options(CLI::App& cmd, features:
   cmd.add_flag("--noise-per-clip", x.noise_per_clip,
                "Diffusion backbones: noise seeded by --noise-seed and the clip's id (sharded runs "
                "agree), instead of one draw for every clip");
+  std::string processors;
+  for (const auto& name : image_processor_names()) processors += " | " + name;
+  add_parsed_option(
+      cmd, "--input-processor", x.input_processor,
+      [](const std::string& name) -> std::optional<ImageProcessorSpec> {
+        if (name == "none") return std::nullopt;
+        return image_processor_spec(name);
+      },
+      "How the backbone's input pixels are made, PIL-exact as the reference code: none (our "
+      "antialiased bilinear)" +
+          processors + " (docs/datasets.md)",
+      "none");
   add_parsed_option(cmd, "--temporal", x.temporal, features::parse_temporal_mode,
                     "video (whole clip at once) | per-frame (no temporal context) | shuffled "
                     "(frames in random order)",

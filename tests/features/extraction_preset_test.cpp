@@ -35,6 +35,8 @@ TEST(ExtractionPreset, Vidfm3dIsTheAuthorsWanExtraction) {
   EXPECT_EQ(o.resize, ResizeMode::kSquash);
   EXPECT_EQ(o.gt_size, 294);
   EXPECT_EQ(o.gt_width, 518);
+  ASSERT_TRUE(o.input_processor.has_value());
+  EXPECT_EQ(o.input_processor->name, "vidfm3d-wan");
 }
 
 TEST(ExtractionPreset, GivenOptionsWinAndFamiliesGetTheirOwnSettings) {
@@ -54,6 +56,11 @@ TEST(ExtractionPreset, GivenOptionsWinAndFamiliesGetTheirOwnSettings) {
   EXPECT_EQ(dino.backbone_options.at("final_norm"), "1");
   EXPECT_FALSE(dino.point.timestep.has_value());
   EXPECT_EQ(dino.frames, 81);
+  ASSERT_TRUE(dino.input_processor.has_value());
+  EXPECT_EQ(dino.input_processor->name, "vidfm3d-dinov2");
+  auto own_pixels = with_backbone("dinov2-vitl14");
+  apply_extraction_preset("vidfm3d", own_pixels, {"input-processor"});
+  EXPECT_FALSE(own_pixels.input_processor.has_value());
 
   auto pixels = with_backbone("pixels");
   pixels.frames = 4;
@@ -61,6 +68,7 @@ TEST(ExtractionPreset, GivenOptionsWinAndFamiliesGetTheirOwnSettings) {
   EXPECT_EQ(pixels.frames, 4);  // no paper protocol for it: only the framing is the authors'
   EXPECT_EQ(pixels.resize, ResizeMode::kSquash);
   EXPECT_TRUE(pixels.backbone_options.empty());
+  EXPECT_FALSE(pixels.input_processor.has_value());
 
   auto none = with_backbone("wan2.1-t2v-1.3b");
   apply_extraction_preset("none", none, {});

@@ -26,17 +26,41 @@ std::string to_string(ResizeMode mode) {
   return mode == ResizeMode::kSquash ? "squash" : "crop";
 }
 
+void check_input_processor(const ImageProcessorSpec& processor, ResizeMode mode, int input_width,
+                           int input_height) {
+  // A crop fixes the output size, as does a squash; a short-side resize alone does not.
+  const auto output = processor.center_crop                   ? *processor.center_crop
+                      : processor.rule == ResizeRule::kSquash ? processor.size
+                                                              : Size2{};
+  require(output == Size2{input_width, input_height}, [&] {
+    return "input processor '" + processor.name + "' makes " + std::to_string(output.width) + "x" +
+           std::to_string(output.height) + " images but the backbone takes " +
+           std::to_string(input_width) + "x" + std::to_string(input_height);
+  });
+  const bool crops = processor.center_crop.has_value();
+  require(crops == (mode == ResizeMode::kCrop), [&] {
+    return "input processor '" + processor.name + "' " + (crops ? "crops" : "squashes") +
+           " the frame but --resize is " + to_string(mode) +
+           ": the ground truth would not show the same field of view";
+  });
+}
+
 ClipTensors clip_to_tensors(const Clip& clip, int input_width, int input_height, int gt_width,
-                            int gt_height, ResizeMode mode) {
+                            int gt_height, ResizeMode mode,
+                            const std::optional<ImageProcessorSpec>& processor) {
   require(!clip.frames.empty(), "clip '" + clip.id + "' has no frames");
   const auto fit = [mode](const Frame& frame, int width, int height) {
     return mode == ResizeMode::kSquash ? resize_frame(frame, width, height)
                                        : resize_and_center_crop(frame, {width, height, 1});
   };
+  const auto input_rgb = [&](const Frame& frame) {
+    if (!processor) return fit(frame, input_width, input_height).rgb;
+    return apply_processor(*processor, frame.rgb);
+  };
+  if (processor) check_input_processor(*processor, mode, input_width, input_height);
   std::vector<torch::Tensor> inputs, images, depths, valids, extrinsics, intrinsics;
   for (const auto& frame : clip.frames) {
-    const auto input = fit(frame, input_width, input_height);
-    inputs.push_back(image_to_tensor(input.rgb).to(torch::kFloat32) / 255.0);
+    inputs.push_back(image_to_tensor(input_rgb(frame)).to(torch::kFloat32) / 255.0);
     const auto gt = fit(frame, gt_width, gt_height);
     images.push_back(image_to_tensor(gt.rgb));
     if (gt.depth.empty()) {

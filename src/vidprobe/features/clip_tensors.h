@@ -4,9 +4,11 @@
 // frames, so they show the same field of view.
 #include <torch/types.h>
 
+#include <optional>
 #include <string>
 
 #include "vidprobe/data/frame.h"
+#include "vidprobe/data/image_processor.h"
 
 namespace vidprobe::features {
 
@@ -24,8 +26,16 @@ enum class ResizeMode { kCrop, kSquash };
 ResizeMode parse_resize_mode(const std::string& name);
 std::string to_string(ResizeMode mode);
 
+// The backbone input is resized with our antialiased bilinear filter unless `processor` names how
+// reference code makes it (data/image_processor.h: PIL-exact pixels); its output must be the
+// input size, and it must crop exactly when `mode` does, so input and GT keep one field of view.
+// Throws vidprobe::Error naming the processor and the sizes otherwise.
 ClipTensors clip_to_tensors(const Clip& clip, int input_width, int input_height, int gt_width,
-                            int gt_height, ResizeMode mode = ResizeMode::kCrop);
+                            int gt_height, ResizeMode mode = ResizeMode::kCrop,
+                            const std::optional<ImageProcessorSpec>& processor = std::nullopt);
+// The check above, without a clip: extraction runs it once before any work.
+void check_input_processor(const ImageProcessorSpec& processor, ResizeMode mode, int input_width,
+                           int input_height);
 
 torch::Tensor image_to_tensor(const ImageU8& image);  // H x W x 3 -> (3, H, W) uint8
 

@@ -36,8 +36,10 @@ void apply_vidfm3d(ExtractOptions& o, const std::set<std::string>& given) {
     }
     if (unset("noise-per-clip")) o.noise_per_clip = true;
     set_option("text_length", "226");
+    if (unset("input-processor")) o.input_processor = image_processor_spec("vidfm3d-wan");
   } else {
     set_option("size", "420x728");
+    if (unset("input-processor")) o.input_processor = image_processor_spec("vidfm3d-dinov2");
     set_option("final_norm", "1");
   }
 }

@@ -6,8 +6,10 @@
 //                    consecutive frames of a sequence, whole clips kept (no --probe-frames);
 //   wan2.1           block 20, the UniPC schedule of diffusers with flow shift 3 over 1000 steps at
 //                    index 749 (sigma and fed timestep as diffusion_time.h computes them), the
-//                    empty prompt padded to diffusers' 226 rows, float32, fresh noise per clip;
-//   dinov2           420 x 728 input, tokens after the final LayerNorm, float32.
+//                    empty prompt padded to diffusers' 226 rows, float32, fresh noise per clip,
+//                    input pixels PIL-LANCZOS-resized as diffusers' VideoProcessor (vidfm3d-wan);
+//   dinov2           420 x 728 input PIL-BICUBIC-resized (vidfm3d-dinov2), tokens after the final
+//                    LayerNorm, float32.
 #include <set>
 #include <string>
 #include <vector>
@@ -19,7 +21,8 @@ namespace vidprobe::features {
 const std::vector<std::string>& extraction_preset_names();  // "none", "vidfm3d"
 
 // `given` holds the long names of the options the user set ("frames", "gt-size", "layer",
-// "timestep", "resize", "compute-dtype", "noise-per-clip", "sampling", "probe-frames") and
+// "timestep", "resize", "input-processor", "compute-dtype", "noise-per-clip", "sampling",
+// "probe-frames") and
 // "backbone-opt:<key>" for every --backbone-opt key. Throws vidprobe::Error for an unknown preset.
 void apply_extraction_preset(const std::string& preset, ExtractOptions& options,
                              const std::set<std::string>& given);

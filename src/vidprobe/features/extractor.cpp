@@ -64,6 +64,7 @@ nlohmann::json cache_identity(const ExtractOptions& o, const backbones::Backbone
   if (!o.backbone_options.empty()) identity["backbone_options"] = o.backbone_options;
   if (o.random_init) identity["random_init"] = true;
   if (o.resize != ResizeMode::kCrop) identity["resize"] = to_string(o.resize);
+  if (o.input_processor) identity["input_processor"] = o.input_processor->name;
   if (o.noise_per_clip) identity["noise_per_clip"] = true;
   if (point.sigma) identity["sigma"] = *point.sigma;
   return identity;
@@ -273,6 +274,8 @@ std::vector<ExtractSummary> extract_features_at(const ExtractOptions& options,
   const auto spec = backbone->input_spec();
   const auto gt = gt_size_for(options.gt_size, options.gt_width, spec);
   const auto resize = options.resize;
+  if (options.input_processor)
+    check_input_processor(*options.input_processor, resize, spec.width, spec.height);
   std::vector<backbones::ExtractionPoint> points;
   for (const auto& target : targets)
     points.push_back(resolve_point(*backbone, target.point, options.backbone));
@@ -308,8 +311,8 @@ std::vector<ExtractSummary> extract_features_at(const ExtractOptions& options,
     Loaded loaded{dataset->sample_clip(sequences[index], sampling), {}, {}};
     for (const auto& writer : writers) loaded.held.push_back(writer.holds(loaded.clip.id));
     if (std::find(loaded.held.begin(), loaded.held.end(), false) != loaded.held.end())
-      loaded.inputs =
-          clip_to_tensors(loaded.clip, spec.width, spec.height, gt.width, gt.height, resize);
+      loaded.inputs = clip_to_tensors(loaded.clip, spec.width, spec.height, gt.width, gt.height,
+                                      resize, options.input_processor);
     return loaded;
   };
   auto extract_clip = [&](Loaded loaded) {

@@ -50,6 +50,9 @@ struct ExtractOptions {
   int gt_size = 0;
   int gt_width = 0;
   ResizeMode resize = ResizeMode::kCrop;
+  // How the backbone's input pixels are made from a frame, as reference code makes them
+  // (data/image_processor.h, PIL-exact); unset: our antialiased bilinear resize.
+  std::optional<ImageProcessorSpec> input_processor;
   // Diffusion backbones: the noise seed mixed with the clip's id, so every clip gets its own
   // noise and sharded runs agree (the authors draw fresh noise per clip); off: one seed for all.
   bool noise_per_clip = false;

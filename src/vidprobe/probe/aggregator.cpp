@@ -40,7 +40,6 @@ nn::AggregatorOutput AggregatorImpl::forward(const torch::Tensor& features) {
   require(C == feature_dim, "probe: features have " + std::to_string(C) +
                                 " channels but the probe was built for " +
                                 std::to_string(feature_dim));
-  const int64_t D = config.width;
 
   auto patches = features.to(torch::kFloat32).permute({0, 1, 3, 4, 2}).reshape({B * S, h * w, C});
   if (config.input_norm) patches = input_norm(patches);
