@@ -12,6 +12,7 @@
 #include "test_support.h"
 #include "vidprobe/core/atomic_file.h"
 #include "vidprobe/core/error.h"
+#include "vidprobe/io/safetensors_torch.h"
 #include "vidprobe/probe/checkpoint.h"
 #include "vidprobe/probe/evaluator.h"
 #include "vidprobe/probe/fused_adamw.h"
@@ -248,6 +249,21 @@ TEST(Trainer, TinyProbeBeatsTheMeanPredictorOnHeldOutClips) {
   EXPECT_TRUE(fs::exists(eval_dir / "per_clip.csv"));
   EXPECT_TRUE(fs::exists(eval_dir / "clip_24_depth.png"));
   EXPECT_TRUE(fs::exists(eval_dir / "clip_24_points.ply"));
+  // The 3D view's data: valid pixels' GT and aligned predicted points with their error, and both
+  // sets of cameras in the targets' frame, whose first GT camera is the identity.
+  const auto geometry = load_safetensors(eval_dir / "clip_24_geometry.safetensors");
+  const auto& gt = geometry.at("gt_points");
+  const auto& pred = geometry.at("pred_points");
+  ASSERT_EQ(gt.dim(), 2);
+  EXPECT_GT(gt.size(0), 100);
+  EXPECT_EQ(pred.sizes(), gt.sizes());
+  EXPECT_EQ(geometry.at("colors").sizes(), gt.sizes());
+  EXPECT_TRUE(torch::allclose(geometry.at("error"), (pred - gt).norm(2, -1), 1e-5, 1e-6));
+  const auto& cameras = geometry.at("gt_cameras");
+  EXPECT_EQ(cameras.sizes(), geometry.at("pred_cameras").sizes());
+  EXPECT_TRUE(torch::allclose(cameras[0], torch::eye(3, 4), 1e-4, 1e-5)) << cameras[0];
+  EXPECT_EQ(geometry.at("intrinsics").size(0), cameras.size(0));
+  EXPECT_EQ(geometry.at("image_size")[0].item<int64_t>(), test_shards.front().depth.size(1));
   fs::remove_all(options.run_dir);
 }
 

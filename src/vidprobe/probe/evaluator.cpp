@@ -11,6 +11,7 @@
 #include "vidprobe/geometry/camera.h"
 #include "vidprobe/io/gzip.h"
 #include "vidprobe/io/image.h"
+#include "vidprobe/io/safetensors_torch.h"
 #include "vidprobe/metrics/camera_metrics.h"
 #include "vidprobe/metrics/depth_metrics.h"
 #include "vidprobe/metrics/point_metrics.h"
@@ -132,6 +133,46 @@ struct Aggregate {
   }
 };
 
+// World-from-camera [R | C] (S, 3, 4) of camera-from-world extrinsics (S, 3, 4), mapped by `sim`
+// (pred -> GT world) when given: what a viewer needs to draw each camera's frustum.
+torch::Tensor world_from_camera(const torch::Tensor& extrinsics,
+                                const std::optional<geometry::Similarity>& sim) {
+  const auto e = extrinsics.to(torch::kCPU, torch::kFloat64);
+  auto rotation = e.slice(-1, 0, 3).transpose(-1, -2);                    // R^T
+  auto centre = -torch::matmul(rotation, e.slice(-1, 3, 4)).squeeze(-1);  // -R^T t
+  if (sim) {
+    centre = sim->apply(centre);
+    rotation = torch::matmul(sim->rotation.to(torch::kFloat64), rotation);
+  }
+  return torch::cat({rotation, centre.unsqueeze(-1)}, -1).to(torch::kFloat32).contiguous();
+}
+
+// <id>_geometry.safetensors for `vidprobe report`'s 3D viewer and PLY exports: the valid pixels'
+// GT points, the predicted points Sim(3)-aligned to them, their RGB and error, and both sets of
+// cameras in the GT frame (the targets' normalised frame, first camera = identity).
+void write_geometry(const fs::path& path, const torch::Tensor& gt_points,
+                    const torch::Tensor& pred_points, const torch::Tensor& mask,
+                    const torch::Tensor& images, const ProbeBatch& batch,
+                    const torch::Tensor& pred_extrinsics, int64_t index,
+                    const std::optional<geometry::Similarity>& sim) {
+  const auto gt = gt_points.index({mask}).contiguous();
+  const auto pred = pred_points.index({mask}).contiguous();
+  const auto frames = batch.targets.depth.size(1);
+  auto colours = torch::full({gt.size(0), 3}, 160, torch::kUInt8);
+  if (images.defined() && images.size(0) == frames)
+    colours = images.permute({0, 2, 3, 1}).reshape({-1, 3}).index({mask}).contiguous();
+  save_safetensors(
+      path, {{"gt_points", gt},
+             {"pred_points", pred},
+             {"colors", colours},
+             {"error", (pred - gt).norm(2, -1).contiguous()},
+             {"gt_cameras",
+              world_from_camera(batch.targets.extrinsics[index].to(torch::kCPU), std::nullopt)},
+             {"pred_cameras", world_from_camera(pred_extrinsics, sim)},
+             {"intrinsics", batch.intrinsics[index].to(torch::kCPU, torch::kFloat32).contiguous()},
+             {"image_size", torch::tensor({batch.height(), batch.width()}, torch::kInt64)}});
+}
+
 void write_visuals(const fs::path& dir, const nn::GeometryPrediction& p, const ProbeBatch& batch,
                    int64_t index, const torch::Tensor& images) {
   const auto& id = batch.clip_ids[static_cast<std::size_t>(index)];
@@ -150,10 +191,10 @@ void write_visuals(const fs::path& dir, const nn::GeometryPrediction& p, const P
   auto pred_points = p.world_points[index].to(torch::kCPU, torch::kFloat32).reshape({-1, 3});
   const auto mask = valid.reshape({-1});
   if (mask.sum().item<int64_t>() < 3) return;
+  std::optional<geometry::Similarity> sim;
   try {
-    const auto sim =
-        geometry::umeyama_alignment(pred_points.index({mask}), gt_points.index({mask}));
-    pred_points = sim.apply(pred_points).to(torch::kFloat32);
+    sim = geometry::umeyama_alignment(pred_points.index({mask}), gt_points.index({mask}));
+    pred_points = sim->apply(pred_points).to(torch::kFloat32);
   } catch (const Error&) {
     // A degenerate prediction is drawn unaligned.
   }
@@ -163,6 +204,8 @@ void write_visuals(const fs::path& dir, const nn::GeometryPrediction& p, const P
   const auto orange = torch::tensor({245, 140, 30}, torch::kUInt8).expand({pred_valid.size(0), 3});
   write_ply(dir / (id + "_points.ply"), torch::cat({gt_valid, pred_valid}),
             torch::cat({blue, orange}));
+  write_geometry(dir / (id + "_geometry.safetensors"), gt_points, pred_points, mask, images, batch,
+                 predicted_extrinsics(p, batch, index), index, sim);
 }
 
 std::string csv_escape(const std::string& s) {

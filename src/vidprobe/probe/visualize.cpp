@@ -9,6 +9,7 @@
 
 #include "vidprobe/core/atomic_file.h"
 #include "vidprobe/core/error.h"
+#include "vidprobe/io/ply.h"
 
 namespace vidprobe::probe {
 
@@ -96,20 +97,10 @@ void write_ply(const std::filesystem::path& path, const torch::Tensor& points,
   require(colors.sizes() == points.sizes(), "write_ply: colors must be (N, 3) like points");
   const auto p = points.to(torch::kCPU, torch::kFloat32).contiguous();
   const auto c = colors.to(torch::kCPU, torch::kUInt8).contiguous();
-  const auto n = p.size(0);
-  std::string bytes = "ply\nformat binary_little_endian 1.0\nelement vertex " + std::to_string(n) +
-                      "\nproperty float x\nproperty float y\nproperty float z\n"
-                      "property uchar red\nproperty uchar green\nproperty uchar blue\nend_header\n";
-  const auto header = bytes.size();
-  bytes.resize(header + static_cast<std::size_t>(n) * 15);
-  const auto* pp = p.data_ptr<float>();
-  const auto* cp = c.data_ptr<std::uint8_t>();
-  for (int64_t i = 0; i < n; ++i) {
-    char* out = bytes.data() + header + static_cast<std::size_t>(i) * 15;
-    std::memcpy(out, pp + i * 3, 12);  // x86 and ARM are little-endian, as PLY's format says
-    std::memcpy(out + 12, cp + i * 3, 3);
-  }
-  write_file_atomically(path, bytes);
+  PlyData data;
+  data.xyz.assign(p.data_ptr<float>(), p.data_ptr<float>() + p.numel());
+  data.rgb.assign(c.data_ptr<std::uint8_t>(), c.data_ptr<std::uint8_t>() + c.numel());
+  vidprobe::write_ply(path, data);
 }
 
 }  // namespace vidprobe::probe

@@ -11,8 +11,10 @@
 #include "vidprobe/core/atomic_file.h"
 #include "vidprobe/core/error.h"
 #include "vidprobe/io/gzip.h"
+#include "vidprobe/report/figures.h"
 #include "vidprobe/report/paper_results.h"
 #include "vidprobe/report/svg_chart.h"
+#include "vidprobe/report/viewer.h"
 
 namespace vidprobe::report {
 namespace fs = std::filesystem;
@@ -452,12 +454,39 @@ std::string html_results_table(const std::vector<RunResult>& runs) {
   return html.str();
 }
 
+// Links to each clip's 3D viewer and PLY exports.
+std::string html_clip_viewers(const RunResult& run, const std::string& prefix,
+                              const fs::path& out_dir, const ReportOptions& options) {
+  const auto viewers =
+      write_clip_viewers(run, prefix, out_dir, options.viewer_clips, options.viewer_point_budget);
+  if (viewers.empty()) return "";
+  std::ostringstream html;
+  html << "<ul class='viewers'>";
+  for (const auto& viewer : viewers) {
+    html << "<li>" << html_escape(viewer.clip) << ": ";
+    if (!viewer.page.empty())
+      html << "<a href='" << html_escape(viewer.page) << "'>3D view</a> (" << viewer.points
+           << " points per cloud), ";
+    html << "PLY:";
+    for (const auto& file : viewer.exports)
+      html << " <a href='" << html_escape(file) << "'>"
+           << html_escape(fs::path(file).filename().string()) << "</a>";
+    html << "</li>";
+  }
+  html << "</ul>";
+  if (viewers.front().page.empty())
+    html << "<p>No 3D view: three.js was not found (install Debian's libjs-three or set "
+            "VIDPROBE_THREE_JS).</p>";
+  return html.str();
+}
+
 // One dataset's bar charts (one per metric, floor and ceiling drawn) and each run's pictures,
 // copied next to the page.
 std::string html_dataset_section(const std::vector<RunResult>& runs, const std::string& dataset,
                                  const fs::path& out_dir, const ReportOptions& options) {
   std::ostringstream html;
-  html << "<h2>" << html_escape(dataset) << "</h2><div class='charts'>";
+  html << "<h2>" << html_escape(dataset) << "</h2>" << html_radar_section(runs, dataset)
+       << "<div class='charts'>";
   for (const auto& column : default_columns()) {
     std::vector<Bar> bars;
     for (const auto& run : runs)
@@ -477,9 +506,11 @@ std::string html_dataset_section(const std::vector<RunResult>& runs, const std::
   html << "</div>";
   for (const auto& run : runs) {
     if (run.dataset != dataset) continue;
+    html << "<h3>" << html_escape(run.label) << "</h3>" << html_training_curves(run.eval_dir)
+         << html_clip_viewers(run, slug(dataset + "_" + run.label), out_dir, options);
     const auto pictures = pictures_of(run, options.pictures_per_run);
     if (pictures.empty()) continue;
-    html << "<h3>" << html_escape(run.label) << "</h3><div class='pics'>";
+    html << "<div class='pics'>";
     for (const auto& picture : pictures) {
       const auto name = slug(dataset + "_" + run.label) + "_" + picture.filename().string();
       const auto target = out_dir / "assets" / name;

@@ -2,6 +2,7 @@
 // The human- and machine-readable results of a set of probe runs: a comparison table (Markdown,
 // CSV, JSON) and an HTML page with bar charts and the evaluator's pictures.
 #include <cmath>
+#include <cstdint>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -60,6 +61,8 @@ struct ReportOptions {
   std::string title = "vidprobe report";
   std::string notes_markdown;  // free text placed under the title
   int pictures_per_run = 2;
+  int viewer_clips = 2;                      // clips per run with a 3D view and PLY exports
+  std::int64_t viewer_point_budget = 20000;  // points per cloud in a 3D view
 };
 
 // Writes index.html, metrics.md, metrics.csv, metrics.json and assets/ into out_dir atomically
