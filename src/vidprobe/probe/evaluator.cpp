@@ -185,7 +185,11 @@ void write_visuals(const fs::path& dir, const nn::GeometryPrediction& p, const P
     const auto scale = geometry::median_scale(pred_depth[s], gt_depth[s], valid[s]);
     pred_depth[s].mul_(scale.to(torch::kFloat32));
   }
-  write_png(dir / (id + "_depth.png"), depth_comparison_panel(images, gt_depth, pred_depth, valid));
+  const auto confidence = p.depth_conf.defined()
+                              ? p.depth_conf[index].to(torch::kCPU, torch::kFloat32)
+                              : torch::Tensor();
+  write_png(dir / (id + "_depth.png"),
+            depth_comparison_panel(images, gt_depth, pred_depth, valid, confidence));
 
   const auto gt_points = batch.targets.world_points[index].to(torch::kCPU).reshape({-1, 3});
   auto pred_points = p.world_points[index].to(torch::kCPU, torch::kFloat32).reshape({-1, 3});

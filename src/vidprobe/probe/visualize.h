@@ -19,10 +19,13 @@ std::array<std::uint8_t, 3> viridis(double t);
 ImageU8 colorize_depth(const torch::Tensor& depth, const torch::Tensor& valid, double lo,
                        double hi);
 
-// One row per frame: RGB image (if defined) | GT depth | predicted depth, with one colour range
-// per frame (2nd to 98th percentile of the valid GT). rgb (S, 3, H, W) uint8 or undefined.
+// One row per frame: RGB image (when defined for every frame) | GT depth | predicted depth (one
+// colour range per frame: the 2nd to 98th percentile of the valid GT) | relative depth error on
+// valid pixels (0 to 0.3) | predicted confidence (log, when defined), and at the bottom the colour
+// bar every column uses (low left, high right). rgb (S, 3, H, W) uint8, confidence (S, H, W).
 ImageU8 depth_comparison_panel(const torch::Tensor& rgb, const torch::Tensor& gt_depth,
-                               const torch::Tensor& pred_depth, const torch::Tensor& valid);
+                               const torch::Tensor& pred_depth, const torch::Tensor& valid,
+                               const torch::Tensor& confidence = {});
 
 // Binary little-endian PLY with x y z red green blue; points (N, 3), colors (N, 3) uint8.
 void write_ply(const std::filesystem::path& path, const torch::Tensor& points,

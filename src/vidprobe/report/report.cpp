@@ -510,7 +510,10 @@ std::string html_dataset_section(const std::vector<RunResult>& runs, const std::
          << html_clip_viewers(run, slug(dataset + "_" + run.label), out_dir, options);
     const auto pictures = pictures_of(run, options.pictures_per_run);
     if (pictures.empty()) continue;
-    html << "<div class='pics'>";
+    html << "<p class='legend'>Depth panels, one row per frame: input | GT depth | predicted depth "
+            "(median-aligned, the GT's 2nd-98th percentile scale) | relative error (0 to 0.3) | "
+            "predicted confidence (log); the bar below is the ramp all use, low to high.</p>"
+            "<div class='pics'>";
     for (const auto& picture : pictures) {
       const auto name = slug(dataset + "_" + run.label) + "_" + picture.filename().string();
       const auto target = out_dir / "assets" / name;
