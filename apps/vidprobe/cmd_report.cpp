@@ -16,12 +16,15 @@ void register_report(CLI::App& app) {
     std::string out = "report";
     std::string title = "vidprobe report";
     std::string notes_file;
+    std::vector<std::string> sweeps;
   };
   auto args = std::make_shared<Args>();
   cmd->add_option("--eval", args->evals,
                   "An evaluated run: [DATASET/LABEL=]DIR where DIR holds metrics.json from "
-                  "`vidprobe eval` (repeat for every row)")
-      ->required();
+                  "`vidprobe eval` (repeat for every row)");
+  cmd->add_option("--sweep", args->sweeps,
+                  "A `vidprobe sweep` directory (sweep.json): heat maps and layer curves "
+                  "(repeatable)");
   cmd->add_option("--out", args->out, "Output directory")->capture_default_str();
   cmd->add_option("--title", args->title, "Report title")->capture_default_str();
   cmd->add_option("--notes", args->notes_file, "Markdown file whose text goes under the title");
@@ -41,8 +44,10 @@ void register_report(CLI::App& app) {
       }
       runs.push_back(std::move(run));
     }
+    require(!runs.empty() || !args->sweeps.empty(), "report: give --eval or --sweep");
     report::ReportOptions options;
     options.title = args->title;
+    options.sweeps.assign(args->sweeps.begin(), args->sweeps.end());
     if (!args->notes_file.empty()) options.notes_markdown = read_file(args->notes_file);
     report::write_report(runs, args->out, options);
     std::cout << report::markdown_table(runs, true);

@@ -14,6 +14,7 @@
 #include "vidprobe/report/figures.h"
 #include "vidprobe/report/paper_results.h"
 #include "vidprobe/report/svg_chart.h"
+#include "vidprobe/report/sweep_view.h"
 #include "vidprobe/report/viewer.h"
 
 namespace vidprobe::report {
@@ -526,11 +527,39 @@ std::string html_dataset_section(const std::vector<RunResult>& runs, const std::
   return html.str();
 }
 
+// Click a column header to sort its table's rows by that column (numbers numerically, "n/a"
+// last), click again to reverse; the constant predictor's rows move with the others.
+constexpr const char* kSortableTables = R"JS(<script>
+document.querySelectorAll('table').forEach(function (table) {
+  table.querySelectorAll('th').forEach(function (header, column) {
+    header.style.cursor = 'pointer';
+    header.title = 'sort by this column';
+    header.addEventListener('click', function () {
+      const rows = Array.from(table.querySelectorAll('tr')).slice(1);
+      const ascending = header.dataset.order !== 'asc';
+      header.dataset.order = ascending ? 'asc' : 'desc';
+      const key = function (row) {
+        const text = row.children[column] ? row.children[column].textContent : '';
+        const number = parseFloat(text);
+        return isNaN(number) ? text : number;
+      };
+      rows.sort(function (a, b) {
+        const x = key(a), y = key(b);
+        if (typeof x !== typeof y) return typeof x === 'number' ? -1 : 1;
+        return (x < y ? -1 : x > y ? 1 : 0) * (ascending ? 1 : -1);
+      });
+      rows.forEach(function (row) { row.parentNode.appendChild(row); });
+    });
+  });
+});
+</script>)JS";
+
 }  // namespace
 
 void write_report(const std::vector<RunResult>& runs, const fs::path& out_dir,
                   const ReportOptions& options) {
-  require(!runs.empty(), "no evaluated runs were given to the report");
+  require(!runs.empty() || !options.sweeps.empty(),
+          "no evaluated runs and no sweeps were given to the report");
   fs::create_directories(out_dir / "assets");
   write_machine_readable(runs, out_dir);
   write_markdown(runs, out_dir, options);
@@ -555,7 +584,8 @@ void write_report(const std::vector<RunResult>& runs, const fs::path& out_dir,
   html << html_results_table(runs) << score_html(runs) << paper_html_table(runs);
   for (const auto& dataset : datasets)
     html << html_dataset_section(runs, dataset, out_dir, options);
-  html << "</body></html>\n";
+  for (const auto& sweep : options.sweeps) html << html_sweep_section(sweep);
+  html << kSortableTables << "</body></html>\n";
   write_file_atomically(out_dir / "index.html", html.str());
 }
 

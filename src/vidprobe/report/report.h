@@ -61,12 +61,13 @@ struct ReportOptions {
   std::string title = "vidprobe report";
   std::string notes_markdown;  // free text placed under the title
   int pictures_per_run = 2;
-  int viewer_clips = 2;                      // clips per run with a 3D view and PLY exports
-  std::int64_t viewer_point_budget = 20000;  // points per cloud in a 3D view
+  int viewer_clips = 2;                       // clips per run with a 3D view and PLY exports
+  std::int64_t viewer_point_budget = 20000;   // points per cloud in a 3D view
+  std::vector<std::filesystem::path> sweeps;  // `vidprobe sweep` directories (sweep.json)
 };
 
 // Writes index.html, metrics.md, metrics.csv, metrics.json and assets/ into out_dir atomically
-// (each file via a temporary name).
+// (each file via a temporary name). Either runs or options.sweeps may be empty, not both.
 void write_report(const std::vector<RunResult>& runs, const std::filesystem::path& out_dir,
                   const ReportOptions& options);
 
