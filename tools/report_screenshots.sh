@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Screenshots of a report's views for the README (docs/images/report-*.png), taken the way the
+# report's browser test opens pages: Debian's chromium-headless-shell with software WebGL.
+#   tools/report_screenshots.sh REPORT_DIR [OUT_DIR]
+# Rerun after `bash scripts/demo.sh` (the demo's report is report/).
+set -euo pipefail
+REPORT="$(cd "${1:?usage: $0 REPORT_DIR [OUT_DIR]}" && pwd)"
+OUT="${2:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/docs/images}"
+mkdir -p "$OUT"
+shot() {  # page, output name, height
+  chromium-headless-shell --no-sandbox --disable-gpu-sandbox --enable-unsafe-swiftshader \
+    --use-angle=swiftshader --hide-scrollbars --window-size="1200,$3" --virtual-time-budget=5000 \
+    --screenshot="$OUT/$2" "file://$1" 2>/dev/null
+}
+shot "$REPORT/index.html" report-overview.png 2400
+viewer="$(find "$REPORT/viewer" -name '*.html' 2>/dev/null | sort | head -n 1)"
+[ -n "$viewer" ] && shot "$viewer" report-3d-viewer.png 760
+ls -l "$OUT"/report-*.png
