@@ -158,6 +158,27 @@ TEST(CogVideoXBackbone, NoiseSeedAndTimestepChangeTheFeatures) {
   EXPECT_GT(relative_error(maps[2].features, maps[0].features), 1e-3);
 }
 
+// image_latents=mean conditions I2V on the posterior mean: the first frame's channels of the
+// transformer input then differ from the pipeline's sample, the noisy latents do not.
+TEST(CogVideoXBackbone, ImageLatentsFromTheMeanDifferFromTheSample) {
+  ModelDirectory dir("5b-i2v");
+  BackboneOptions options;
+  options.weights = dir.path().string();
+  auto features = feature_options_from("cogvideox-5b-i2v", {{"image_latents", "mean"}});
+  features.text_context = dir.context();
+  const auto backbone = load_cogvideox_backbone("cogvideox-5b-i2v", options, features);
+  const auto encoded = backbone->encode(golden("5b-i2v/clip"));
+  const auto input = backbone->transformer_input(encoded, golden("5b-i2v/noise"), torch::Tensor(),
+                                                 golden("5b-i2v/timestep").item<int64_t>());
+  const auto expected = golden("5b-i2v/input");
+  EXPECT_LT(relative_error(input.slice(2, 0, 4), expected.slice(2, 0, 4)), 1e-5);
+  EXPECT_GT(relative_error(input.slice(2, 4), expected.slice(2, 4)), 1e-3);
+  EXPECT_EQ(input.slice(2, 4).slice(1, 1).abs().max().item<double>(), 0.0);  // zero padding
+  const double scaling = fixture_json("vae_config.json").at("scaling_factor").get<double>();
+  const auto mean = encoded.image_moments.slice(1, 0, 4).permute({0, 2, 1, 3, 4}) * scaling;
+  EXPECT_LT(relative_error(input.slice(2, 4).slice(1, 0, 1), mean), 1e-6);
+}
+
 TEST(CogVideoXBackbone, DefaultPointIsTheAuthorsTimestep) {
   ModelDirectory dir("2b");
   const auto backbone = load(dir, "2b");
