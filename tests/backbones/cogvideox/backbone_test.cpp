@@ -16,6 +16,8 @@
 #include "test_support.h"
 #include "vidprobe/backbones/diffusion_time.h"
 #include "vidprobe/backbones/registry.h"
+#include "vidprobe/backbones/wan/config.h"
+#include "vidprobe/backbones/wan/text_encoder.h"
 #include "vidprobe/core/atomic_file.h"
 #include "vidprobe/core/error.h"
 #include "vidprobe/io/safetensors_torch.h"
@@ -79,6 +81,12 @@ class ModelDirectory {
     save_safetensors(context(), {{"context", golden(variant + "/context")}});
   }
   ~ModelDirectory() { fs::remove_all(dir_); }
+  // text_encoder/: the small T5 v1.1 of tools/make_cogvideox_t5_fixtures.py.
+  void add_text_encoder() const {
+    fs::create_directories(dir_ / "text_encoder");
+    fs::copy_file(fixture("t5_config.json"), dir_ / "text_encoder" / "config.json");
+    fs::copy_file(fixture("t5_encoder.safetensors"), dir_ / "text_encoder" / "model.safetensors");
+  }
   ModelDirectory(const ModelDirectory&) = delete;
   ModelDirectory& operator=(const ModelDirectory&) = delete;
   const fs::path& path() const { return dir_; }
@@ -177,6 +185,49 @@ TEST(CogVideoXBackbone, ImageLatentsFromTheMeanDifferFromTheSample) {
   const double scaling = fixture_json("vae_config.json").at("scaling_factor").get<double>();
   const auto mean = encoded.image_moments.slice(1, 0, 4).permute({0, 2, 1, 3, 4}) * scaling;
   EXPECT_LT(relative_error(input.slice(2, 4).slice(1, 0, 1), mean), 1e-6);
+}
+
+torch::Tensor t5_golden(const std::string& key) {
+  static const TensorMap reference = load_safetensors(fixture("t5_reference.safetensors"));
+  return reference.at(key);
+}
+
+// T5 v1.1 is umT5 with one position-bias table (layer 0's) shared by every layer: the fixture has
+// no table in later layers, so the strict load fails if the encoder expects one per layer.
+TEST(CogVideoXT5, MatchesTransformersT5EncoderModel) {
+  const auto config = wan::umt5_config_from_json(fixture_json("t5_config.json"), "t5_config.json");
+  EXPECT_TRUE(config.shared_position_bias);
+  wan::TextEncoder encoder(config, torch::kCPU, torch::kFloat32);
+  encoder.load(load_checkpoint(fixture("t5_encoder.safetensors")), "t5_encoder.safetensors");
+  for (const char* name : {"empty", "random"}) {
+    const auto hidden = encoder.encode(t5_golden(std::string("ids_") + name));
+    EXPECT_LT(relative_error(hidden, t5_golden(std::string("hidden_") + name)), 1e-5) << name;
+  }
+  auto umt5 = fixture_json("t5_config.json");
+  umt5["model_type"] = "umt5";
+  EXPECT_FALSE(wan::umt5_config_from_json(umt5, "umt5").shared_position_bias);
+}
+
+// Without text_context the backbone encodes the empty prompt (EOS + pads, no mask) with the
+// directory's T5: the same features as the transformers reference output given as a file.
+TEST(CogVideoXT5, EmptyPromptFromTextEncoderEqualsItsContextFile) {
+  ModelDirectory dir("5b");
+  dir.add_text_encoder();
+  BackboneOptions options;
+  options.weights = dir.path().string();
+  const auto from_encoder = load_cogvideox_backbone("cogvideox-5b", options, {});
+  const auto context_file = dir.path() / "t5_context.safetensors";
+  save_safetensors(context_file, {{"context", t5_golden("hidden_empty")}});
+  FeatureOptions features;
+  features.text_context = context_file;
+  const auto from_file = load_cogvideox_backbone("cogvideox-5b", options, features);
+  const auto clip = golden("5b/clip");
+  const auto a = from_encoder->extract(clip, point(1, 250, 3));
+  const auto b = from_file->extract(clip, point(1, 250, 3));
+  EXPECT_LT(relative_error(a.features, b.features), 1e-5);
+  // ... and differ from the random context of the parity fixture.
+  const auto c = load(dir, "5b")->extract(clip, point(1, 250, 3));
+  EXPECT_GT(relative_error(c.features, b.features), 1e-3);
 }
 
 TEST(CogVideoXBackbone, DefaultPointIsTheAuthorsTimestep) {

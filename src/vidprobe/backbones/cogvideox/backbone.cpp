@@ -8,6 +8,7 @@
 #include "vidprobe/backbones/cogvideox/checkpoint.h"
 #include "vidprobe/backbones/family_support.h"
 #include "vidprobe/backbones/wan/schedule.h"
+#include "vidprobe/backbones/wan/text_encoder.h"
 #include "vidprobe/core/error.h"
 #include "vidprobe/core/text_parse.h"
 #include "vidprobe/io/gzip.h"
@@ -270,11 +271,27 @@ ModelFiles locate_model_files(const fs::path& weights) {
                    .transformer_config = weights / "transformer" / "config.json",
                    .vae = weights / "vae",
                    .vae_config = weights / "vae" / "config.json",
-                   .scheduler_config = weights / "scheduler" / "scheduler_config.json"};
+                   .scheduler_config = weights / "scheduler" / "scheduler_config.json",
+                   .text_encoder = weights / "text_encoder",
+                   .text_encoder_config = weights / "text_encoder" / "config.json"};
   for (const auto& file : {files.transformer_config, files.vae_config, files.scheduler_config})
     require(fs::exists(file),
             "CogVideoX model directory '" + weights.string() + "' lacks '" + file.string() + "'");
   return files;
+}
+
+torch::Tensor empty_prompt_context(const fs::path& text_encoder, const fs::path& config_file,
+                                   int tokens, torch::Device device, torch::Dtype dtype) {
+  const auto config = wan::umt5_config_from_json(read_json_file(config_file), config_file.string());
+  require(config.shared_position_bias,
+          "'" + config_file.string() + "' is not a T5 (v1.1) encoder, CogVideoX's text encoder");
+  wan::TextEncoder encoder(config, device, dtype);
+  encoder.load(load_checkpoint(text_encoder), text_encoder.string());
+  // EOS, then the tokenizer's pad id 0 up to max_length; T5 sees all of them (no mask).
+  std::vector<int64_t> ids(static_cast<std::size_t>(tokens), 0);
+  ids[0] = wan::kUMT5EosId;
+  torch::NoGradGuard no_grad;
+  return encoder.encode(torch::tensor(ids, torch::kLong)).unsqueeze(0).to(torch::kCPU);
 }
 
 torch::Tensor load_text_context(const fs::path& path, int tokens, int dim) {
@@ -327,13 +344,20 @@ std::unique_ptr<CogVideoXBackbone> load_cogvideox_backbone(const std::string& na
   const auto files = locate_model_files(options.weights);
   const auto config = transformer_config_from_json(read_json_file(files.transformer_config),
                                                    files.transformer_config.string());
-  require(!feature_options.text_context.empty(),
-          name + " needs --backbone-opt text_context=FILE (the T5 prompt embeddings, " +
-              std::to_string(config.max_text_tokens) + " x " +
-              std::to_string(config.text_embed_dim) +
-              "): the T5 text encoder is not ported yet (docs/cogvideox.md)");
-  const auto context = load_text_context(feature_options.text_context, config.max_text_tokens,
-                                         config.text_embed_dim);
+  torch::Tensor context;
+  if (!feature_options.text_context.empty()) {
+    context = load_text_context(feature_options.text_context, config.max_text_tokens,
+                                config.text_embed_dim);
+  } else {
+    require(fs::exists(files.text_encoder_config),
+            "'" + options.weights + "' has no text_encoder/ (T5); pass --backbone-opt " +
+                "text_context=FILE, the prompt embeddings (" +
+                std::to_string(config.max_text_tokens) + " x " +
+                std::to_string(config.text_embed_dim) + ", docs/cogvideox.md)");
+    // Before the transformer is allocated, so T5 is freed first.
+    context = empty_prompt_context(files.text_encoder, files.text_encoder_config,
+                                   config.max_text_tokens, options.device, options.dtype);
+  }
   Transformer transformer(config);
   load_transformer(transformer, load_checkpoint(files.transformer), files.transformer.string());
   transformer->to(options.device, options.dtype);

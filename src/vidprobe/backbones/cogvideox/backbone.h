@@ -38,8 +38,8 @@ enum class ImageLatents { kSample, kMean };
 
 // `--backbone-opt key=value` settings:
 //   text_context   safetensors file with the T5 prompt embeddings (max_text_tokens x 4096, e.g.
-//                  226 rows: the pipeline's padded prompt, pad positions included); required with
-//                  --weights until the T5 encoder is ported
+//                  226 rows: the pipeline's padded prompt, pad positions included); without it
+//                  the empty prompt (the authors') goes through the directory's text_encoder/
 //   size           input HxW (default 480x720, the trained size; multiples of 16)
 //   image_latents  sample (default, as the pipeline) or mean: the I2V first-frame latents
 struct FeatureOptions {
@@ -109,12 +109,20 @@ class CogVideoXBackbone : public Backbone {
   FeatureOptions options_;
 };
 
-// transformer/, vae/, scheduler/ of a diffusers model directory (text_encoder/ not yet read).
+// transformer/, vae/, scheduler/ and (optional) text_encoder/ of a diffusers model directory.
 struct ModelFiles {
   std::filesystem::path transformer, transformer_config, vae, vae_config, scheduler_config;
+  std::filesystem::path text_encoder, text_encoder_config;  // may not exist
 };
 // Throws vidprobe::Error naming the directory and the missing part.
 ModelFiles locate_model_files(const std::filesystem::path& weights);
+
+// The empty prompt's context as the pipeline computes it: T5 v1.1 (text_encoder/, transformers
+// T5EncoderModel) over EOS followed by pad ids up to `tokens`, without an attention mask, so the
+// pad positions keep their outputs. (1, tokens, d_model) float32.
+torch::Tensor empty_prompt_context(const std::filesystem::path& text_encoder,
+                                   const std::filesystem::path& config, int tokens,
+                                   torch::Device device, torch::Dtype dtype);
 
 // A precomputed text context: a safetensors file with one tensor (or one named "context") of
 // (L, D) or (1, L, D); L must be `tokens` and D `dim`, else vidprobe::Error naming the file.
