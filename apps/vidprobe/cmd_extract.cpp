@@ -20,7 +20,8 @@ void register_extract(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--timestep", *timestep,
                   "Diffusion backbones: the timestep 0..1000 (noise level t / 1000), sigma=S, or a "
-                  "sampler's schedule: unipc:shift=3,steps=1000,index=749[,diffusers=0.36]");
+                  "sampler's schedule: unipc:shift=3,steps=1000,index=749[,diffusers=0.36] (WAN), "
+                  "ddim:steps=1000,index=749 (CogVideoX, timestep 250)");
   add_parsed_option(*cmd, "--split", options->split, parse_split, "all | train | test",
                     to_string(options->split));
   add_device_option(*cmd, options->device);

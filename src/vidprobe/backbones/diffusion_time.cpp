@@ -63,7 +63,32 @@ DiffusionTime unipc_time(const std::string& spec) {
           applied_sigma(schedule, i)};
 }
 
+DiffusionTime ddim_time(const std::string& spec) {
+  const auto values = key_values(spec.substr(std::string("ddim:").size()), spec);
+  for (const auto& [key, value] : values)
+    require(key == "steps" || key == "index",
+            "--timestep '" + spec + "': unknown key '" + key + "' (ddim takes steps, index)");
+  for (const char* key : {"steps", "index"})
+    require(values.count(key), "--timestep '" + spec + "': missing " + key);
+  const double steps = number(values.at("steps"), "steps", spec);
+  const double index = number(values.at("index"), "index", spec);
+  require(steps >= 1 && steps <= 1000 && steps == std::floor(steps) && index >= 0 &&
+              index < steps && index == std::floor(index),
+          "--timestep '" + spec + "': needs whole steps in 1..1000 and 0 <= index < steps");
+  return {
+      static_cast<int>(ddim_trailing_timestep(static_cast<int>(steps), static_cast<int>(index))),
+      std::nullopt};
+}
+
 }  // namespace
+
+std::int64_t ddim_trailing_timestep(int steps, int index, int num_train_timesteps) {
+  require(steps >= 1 && steps <= num_train_timesteps && index >= 0 && index < steps,
+          "ddim schedule: needs 1 <= steps <= " + std::to_string(num_train_timesteps) +
+              " and 0 <= index < steps");
+  const double ratio = static_cast<double>(num_train_timesteps) / steps;
+  return static_cast<std::int64_t>(std::nearbyint(num_train_timesteps - index * ratio)) - 1;
+}
 
 FlowSchedule unipc_flow_schedule(double shift, int steps, UniPcFormula formula,
                                  int num_train_timesteps) {
@@ -95,6 +120,7 @@ double applied_sigma(const FlowSchedule& schedule, int index) {
 DiffusionTime parse_diffusion_time(const std::string& spec) {
   require(!spec.empty(), "--timestep is empty");
   if (spec.rfind("unipc:", 0) == 0) return unipc_time(spec);
+  if (spec.rfind("ddim:", 0) == 0) return ddim_time(spec);
   if (spec.rfind("sigma=", 0) == 0) {
     const double sigma = number(spec.substr(6), "sigma", spec);
     require(sigma >= 0 && sigma <= 1, "--timestep '" + spec + "': sigma must be within [0, 1]");

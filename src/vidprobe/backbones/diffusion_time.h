@@ -19,9 +19,10 @@ struct DiffusionTime {
   std::optional<double> sigma;  // the noise level; unset = timestep / 1000
 };
 
-// "T" (0..1000), "sigma=S" (timestep = int(1000 S)), or
-// "unipc:shift=S,steps=N,index=I[,diffusers=current|0.36]". Throws vidprobe::Error naming the
-// malformed part.
+// "T" (0..1000), "sigma=S" (timestep = int(1000 S)),
+// "unipc:shift=S,steps=N,index=I[,diffusers=current|0.36]", or "ddim:steps=N,index=I" (the
+// timestep only, sigma unset: a DDIM backbone such as CogVideoX noises by its own alphas_cumprod).
+// Throws vidprobe::Error naming the malformed part.
 DiffusionTime parse_diffusion_time(const std::string& spec);
 
 enum class UniPcFormula {
@@ -37,6 +38,10 @@ struct FlowSchedule {
 };
 FlowSchedule unipc_flow_schedule(double shift, int steps, UniPcFormula formula,
                                  int num_train_timesteps = 1000);
+
+// timesteps[index] of a DDIM sampler with "trailing" spacing (CogVideoXDDIMScheduler after
+// set_timesteps(steps)): round(T - index * T / steps) - 1, halves to even as numpy rounds.
+std::int64_t ddim_trailing_timestep(int steps, int index, int num_train_timesteps = 1000);
 
 // The sigma its add_noise applies for timesteps[index]: it looks the timestep up again and takes
 // the second match when the integer timesteps repeat (early indices at 1000 steps).

@@ -66,9 +66,13 @@ void TransformerConfig::validate(const std::string& source) const {
 
 const std::vector<TransformerSize>& transformer_sizes() {
   static const std::vector<TransformerSize> sizes = {
-      {"cogvideox-2b", "THUDM/CogVideoX-2b", variant(30, 30, 16, false, false)},
-      {"cogvideox-5b", "THUDM/CogVideoX-5b", variant(48, 42, 16, true, false)},
-      {"cogvideox-5b-i2v", "THUDM/CogVideoX-5b-I2V", variant(48, 42, 32, true, true)},
+      {"cogvideox-2b", "THUDM/CogVideoX-2b", variant(30, 30, 16, false, false),
+       "CogVideoX 2B text-to-video transformer: a block's video hidden states at a DDIM timestep"},
+      {"cogvideox-5b", "THUDM/CogVideoX-5b", variant(48, 42, 16, true, false),
+       "CogVideoX 5B text-to-video transformer: a block's video hidden states at a DDIM timestep"},
+      {"cogvideox-5b-i2v", "THUDM/CogVideoX-5b-I2V", variant(48, 42, 32, true, true),
+       "CogVideoX 5B image-to-video transformer (the paper's variant; first frame as the image): "
+       "a block's video hidden states at a DDIM timestep"},
   };
   return sizes;
 }

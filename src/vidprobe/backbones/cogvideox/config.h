@@ -47,6 +47,7 @@ struct TransformerSize {
   std::string name;  // cogvideox-2b, cogvideox-5b, cogvideox-5b-i2v
   std::string hub;   // the Hugging Face repository whose transformer/ folder loads
   TransformerConfig config;
+  std::string description;  // the registry's one-line description
 };
 const std::vector<TransformerSize>& transformer_sizes();
 // The row named `name`; an error lists the known names otherwise.

@@ -172,6 +172,10 @@ UMT5Config umt5_config_from_json(const nlohmann::json& json, const std::string& 
   const auto ff = field<std::string>(json, "feed_forward_proj", "gated-gelu", source);
   require(ff == "gated-gelu",
           "'" + source + "': feed_forward_proj '" + ff + "' is not umT5's gated-gelu");
+  const auto model_type = field<std::string>(json, "model_type", "umt5", source);
+  require(model_type == "umt5" || model_type == "t5",
+          "'" + source + "': model_type '" + model_type + "' is neither umt5 nor t5");
+  config.shared_position_bias = model_type == "t5";
   config.validate(source);
   return config;
 }

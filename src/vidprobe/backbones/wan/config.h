@@ -77,11 +77,15 @@ struct UMT5Config {
   int relative_buckets = 32;
   int relative_max_distance = 128;
   double eps = 1e-6;
+  // T5 v1.1 (transformers T5EncoderModel, CogVideoX's text encoder): one relative-position bias
+  // table, in layer 0, used by every layer; umT5 has one per layer.
+  bool shared_position_bias = false;
 
   void validate(const std::string& source) const;
 };
 
-// From a transformers text_encoder/config.json (d_model, num_heads, relative_attention_*, ...).
+// From a transformers text_encoder/config.json (d_model, num_heads, relative_attention_*, ...);
+// model_type "t5" (T5 v1.1) shares layer 0's position bias, "umt5" (or none) does not.
 UMT5Config umt5_config_from_json(const nlohmann::json& config, const std::string& source);
 
 }  // namespace vidprobe::backbones::wan

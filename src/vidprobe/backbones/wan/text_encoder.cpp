@@ -63,8 +63,9 @@ TextEncoder::TextEncoder(UMT5Config config, torch::Device device, torch::Dtype d
     for (const char* name : {"q", "k", "v"})
       params_.add(prefix + "0.SelfAttention." + name + ".weight", {inner, d}, ParamKind::kWeight);
     params_.add(prefix + "0.SelfAttention.o.weight", {d, inner}, ParamKind::kWeight);
-    params_.add(prefix + "0.SelfAttention.relative_attention_bias.weight",
-                {config_.relative_buckets, config_.heads}, ParamKind::kFloat32);
+    if (i == 0 || !config_.shared_position_bias)
+      params_.add(prefix + "0.SelfAttention.relative_attention_bias.weight",
+                  {config_.relative_buckets, config_.heads}, ParamKind::kFloat32);
     params_.add(prefix + "1.layer_norm.weight", {d}, ParamKind::kScale);
     params_.add(prefix + "1.DenseReluDense.wi_0.weight", {config_.d_ff, d}, ParamKind::kWeight);
     params_.add(prefix + "1.DenseReluDense.wi_1.weight", {config_.d_ff, d}, ParamKind::kWeight);
@@ -116,8 +117,9 @@ torch::Tensor TextEncoder::attention(int layer, const torch::Tensor& x) const {
       relative_position_buckets(positions.view({1, -1}) - positions.view({-1, 1}),
                                 config_.relative_buckets, config_.relative_max_distance);
   // (L, L, heads) -> (heads, L, L); umT5 does not scale the dot products.
-  const auto bias = torch::embedding(params_[prefix + "relative_attention_bias.weight"], buckets)
-                        .permute({2, 0, 1});
+  const auto table = layer_prefix(config_.shared_position_bias ? 0 : layer) +
+                     "0.SelfAttention.relative_attention_bias.weight";
+  const auto bias = torch::embedding(params_[table], buckets).permute({2, 0, 1});
   const auto scores = torch::matmul(q, k.transpose(1, 2)).to(torch::kFloat32) + bias;
   const auto weights = torch::softmax(scores, -1).to(dtype);
   const auto out = torch::matmul(weights, v).transpose(0, 1).reshape({length, heads * d_kv});

@@ -3,7 +3,8 @@
 // wan/modules/t5.py) applied to the prompt's token ids, its output trimmed to the prompt's tokens
 // and padded with zero vectors to 512 tokens, exactly as both pipelines build the context.
 //
-// umT5: token embedding; per layer (each with its own relative-position bias table):
+// umT5: token embedding; per layer (each with its own relative-position bias table; T5 v1.1,
+// UMT5Config::shared_position_bias, uses layer 0's in every layer, as CogVideoX's encoder does):
 // x += Attn(RMSNorm(x)) with unscaled dot products plus the bucketed relative bias (bidirectional:
 // 16 buckets per direction, 8 exact then logarithmic up to max_distance); x += wo(gelu_tanh(wi_0
 // RMSNorm(x)) * wi_1 RMSNorm(x)); a final RMSNorm.

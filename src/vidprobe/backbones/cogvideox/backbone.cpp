@@ -1,0 +1,395 @@
+#include "vidprobe/backbones/cogvideox/backbone.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+
+#include <algorithm>
+#include <tuple>
+
+#include "vidprobe/backbones/cogvideox/checkpoint.h"
+#include "vidprobe/backbones/family_support.h"
+#include "vidprobe/backbones/wan/schedule.h"
+#include "vidprobe/backbones/wan/text_encoder.h"
+#include "vidprobe/core/error.h"
+#include "vidprobe/core/text_parse.h"
+#include "vidprobe/io/gzip.h"
+#include "vidprobe/io/safetensors_torch.h"
+
+namespace vidprobe::backbones::cogvideox {
+namespace fs = std::filesystem;
+namespace {
+
+// One token per 16 x 16 pixels: the VAE's 8x spatial compression, then the 2 x 2 patch.
+constexpr int kPixelsPerToken = 16;
+
+const std::vector<std::string>& option_keys() {
+  static const std::vector<std::string> keys{"text_context", "size", "image_latents"};
+  return keys;
+}
+
+std::string describe(const TransformerConfig& c) {
+  return std::to_string(c.heads) + " heads x " + std::to_string(c.head_dim) + ", " +
+         std::to_string(c.layers) + " blocks, " + std::to_string(c.in_channels) +
+         " input channels, " + (c.rotary ? "RoPE" : "sin-cos positions") +
+         (c.learned_positions ? " + learned positions" : "");
+}
+
+// A model directory passed to the wrong variant fails with the reason, not with shape errors.
+void check_matches_variant(const TransformerConfig& found, const TransformerConfig& expected,
+                           const std::string& name, const fs::path& source) {
+  const bool same = found.heads == expected.heads && found.head_dim == expected.head_dim &&
+                    found.layers == expected.layers && found.in_channels == expected.in_channels &&
+                    found.rotary == expected.rotary &&
+                    found.learned_positions == expected.learned_positions;
+  require(same, "'" + source.string() + "' describes a CogVideoX transformer with " +
+                    describe(found) + "; " + name + " has " + describe(expected));
+}
+
+}  // namespace
+
+FamilyOptions family_options() {
+  return {
+      .keys = option_keys(),
+      .parse = [](const std::string& backbone, const std::map<std::string, std::string>& extra) {
+        feature_options_from(backbone, extra);
+      }};
+}
+
+FeatureOptions feature_options_from(const std::string& backbone,
+                                    const std::map<std::string, std::string>& extra) {
+  require_known_extra_options(backbone, extra, option_keys());
+  FeatureOptions options;
+  if (const auto found = extra.find("text_context"); found != extra.end())
+    options.text_context = found->second;
+  if (const auto found = extra.find("size"); found != extra.end()) {
+    std::tie(options.height, options.width) =
+        parse_height_width(found->second, "--backbone-opt size");
+    require(options.height % kPixelsPerToken == 0 && options.width % kPixelsPerToken == 0,
+            "--backbone-opt size must be positive multiples of 16, got '" + found->second + "'");
+  }
+  if (const auto found = extra.find("image_latents"); found != extra.end()) {
+    require(found->second == "sample" || found->second == "mean",
+            "--backbone-opt image_latents must be sample or mean, got '" + found->second + "'");
+    options.image_latents = found->second == "sample" ? ImageLatents::kSample : ImageLatents::kMean;
+  }
+  return options;
+}
+
+int64_t latent_frame_of(int64_t video_frame, int temporal_compression) {
+  require(video_frame >= 0, "video frame index must be >= 0");
+  return video_frame == 0 ? 0 : (video_frame - 1) / temporal_compression + 1;
+}
+
+torch::Tensor latent_frame_indices(int64_t video_frames, int temporal_compression) {
+  std::vector<int64_t> index(static_cast<std::size_t>(video_frames));
+  for (int64_t t = 0; t < video_frames; ++t)
+    index[static_cast<std::size_t>(t)] = latent_frame_of(t, temporal_compression);
+  return torch::tensor(index, torch::kLong);
+}
+
+CogVideoXBackbone::CogVideoXBackbone(std::string name, Vae vae, Transformer transformer,
+                                     ScheduleConfig schedule, torch::Tensor context,
+                                     FeatureOptions options)
+    : name_(std::move(name)),
+      vae_(std::move(vae)),
+      transformer_(std::move(transformer)),
+      schedule_(schedule),
+      options_(std::move(options)) {
+  const auto& config = transformer_->config;
+  const int latent = vae_->config.latent_channels;
+  require(config.in_channels == latent || config.in_channels == 2 * latent,
+          "the VAE's " + std::to_string(latent) +
+              " latent channels feed neither a text-to-video (" + std::to_string(latent) +
+              ") nor an image-to-video (" + std::to_string(2 * latent) + ") transformer; it has " +
+              std::to_string(config.in_channels));
+  require(vae_->config.temporal_compression == config.temporal_compression,
+          "the VAE compresses time by " + std::to_string(vae_->config.temporal_compression) +
+              ", the transformer expects " + std::to_string(config.temporal_compression));
+  require(context.dim() == 3 && context.size(0) == 1 && context.size(2) == config.text_embed_dim,
+          "text context must be (1, tokens, " + std::to_string(config.text_embed_dim) + "), got " +
+              c10::str(context.sizes()));
+  context_ = context.to(torch::kFloat32);
+  vae_->eval();
+  transformer_->eval();
+  to(transformer_->proj_out->weight.device(), transformer_->proj_out->weight.scalar_type());
+}
+
+bool CogVideoXBackbone::image_conditioned() const {
+  return transformer_->config.in_channels == 2 * vae_->config.latent_channels;
+}
+
+InputSpec CogVideoXBackbone::input_spec() const {
+  InputSpec spec;
+  spec.height = options_.height;
+  spec.width = options_.width;
+  spec.mean = {0.5, 0.5, 0.5};  // the VAE reads [-1, 1]
+  spec.std = {0.5, 0.5, 0.5};
+  spec.frames_multiple = transformer_->config.temporal_compression;
+  spec.frames_offset = 1;
+  spec.patch_size = kPixelsPerToken;
+  return spec;
+}
+
+ExtractionPoint CogVideoXBackbone::default_point() const {
+  ExtractionPoint point;
+  point.layer = kAuthorsLayer < num_layers() ? kAuthorsLayer : num_layers() / 2;
+  point.timestep = static_cast<int>(sampler_timesteps(schedule_, kAuthorsSchedulerSteps)
+                                        .at(static_cast<std::size_t>(kAuthorsSchedulerIndex)));
+  return point;
+}
+
+void CogVideoXBackbone::to(torch::Device device, torch::Dtype dtype) {
+  transformer_->to(device, dtype);
+  vae_->to(device, torch::kFloat32);
+}
+
+EncodedClip CogVideoXBackbone::encode(const torch::Tensor& clip) {
+  check_clip(clip, input_spec(), name_);
+  torch::NoGradGuard no_grad;
+  const auto device = vae_->encoder->conv_in->conv->weight.device();
+  // (T, 3, H, W) in [0, 1] -> (1, 3, T, H, W) in [-1, 1], as the pipeline's video processor.
+  const auto video = (clip.to(device, torch::kFloat32) * 2 - 1).permute({1, 0, 2, 3}).unsqueeze(0);
+  const int64_t latent = vae_->config.latent_channels;
+  EncodedClip encoded;
+  encoded.video_frames = clip.size(0);
+  encoded.latents = vae_->encode_moments(video).slice(1, 0, latent).permute({0, 2, 1, 3, 4}) *
+                    vae_->config.scaling_factor;
+  // The pipeline encodes the conditioning image on its own: the VAE's GroupNorms see one frame.
+  if (image_conditioned()) encoded.image_moments = vae_->encode_moments(video.slice(2, 0, 1));
+  return encoded;
+}
+
+torch::Tensor CogVideoXBackbone::image_latents(const EncodedClip& clip,
+                                               const torch::Tensor& image_noise) const {
+  const int64_t latent = vae_->config.latent_channels;
+  require(clip.image_moments.defined(), name_ + ": the clip was encoded without image moments");
+  auto image = clip.image_moments.slice(1, 0, latent);
+  if (options_.image_latents == ImageLatents::kSample) {
+    // diffusers' DiagonalGaussianDistribution: logvar clamped to [-30, 20].
+    const auto logvar = clip.image_moments.slice(1, latent).clamp(-30.0, 20.0);
+    require(image_noise.defined() && image_noise.sizes() == image.sizes(),
+            name_ + ": the image latents' noise must be " + c10::str(image.sizes()));
+    image = image + torch::exp(0.5 * logvar) * image_noise.to(image.device(), image.dtype());
+  }
+  image = image.permute({0, 2, 1, 3, 4}) * vae_->config.scaling_factor;  // (1, 1, C, h, w)
+  // Zeros for the later latent frames, as the I2V pipeline pads them.
+  auto padding = torch::zeros({1, clip.latents.size(1) - 1, latent, image.size(3), image.size(4)},
+                              image.options());
+  return torch::cat({image, padding}, 1);
+}
+
+torch::Tensor CogVideoXBackbone::transformer_input(const EncodedClip& clip,
+                                                   const torch::Tensor& noise,
+                                                   const torch::Tensor& image_noise,
+                                                   int64_t timestep) const {
+  torch::NoGradGuard no_grad;
+  const auto noisy = add_noise(clip.latents, noise.to(clip.latents.device(), torch::kFloat32),
+                               torch::tensor({timestep}), schedule_);
+  if (!image_conditioned()) return noisy;
+  return torch::cat({noisy, image_latents(clip, image_noise)}, 2);
+}
+
+std::vector<torch::Tensor> CogVideoXBackbone::video_maps(const torch::Tensor& input,
+                                                         int64_t timestep,
+                                                         const std::vector<int>& layers) {
+  torch::NoGradGuard no_grad;
+  const auto timesteps = torch::tensor({static_cast<float>(timestep)});
+  auto outputs = transformer_->run(input, timesteps, context_, layers);
+  const auto& grid = outputs.grid;  // {F', h', w'}
+  std::vector<torch::Tensor> maps;
+  for (const auto& tokens : outputs.video)
+    maps.push_back(tokens[0]
+                       .view({grid[0], grid[1], grid[2], tokens.size(2)})
+                       .permute({0, 3, 1, 2})
+                       .to(torch::kFloat32)
+                       .contiguous());
+  return maps;
+}
+
+int CogVideoXBackbone::resolve_timestep(const ExtractionPoint& point) const {
+  require(!point.sigma.has_value(),
+          name_ +
+              " is noised by its DDIM schedule (alphas_cumprod of the timestep); a flow "
+              "sigma (--timestep sigma=... or unipc:...) does not apply: give a timestep or "
+              "ddim:steps=N,index=I");
+  const int timestep = point.timestep.value_or(*default_point().timestep);
+  require(timestep >= 0 && timestep < schedule_.num_train_timesteps,
+          name_ + ": timestep " + std::to_string(timestep) + " is outside 0.." +
+              std::to_string(schedule_.num_train_timesteps - 1));
+  return timestep;
+}
+
+std::vector<FeatureMaps> CogVideoXBackbone::extract_at(const EncodedClip& clip,
+                                                       const std::vector<ExtractionPoint>& points) {
+  // One transformer pass per (timestep, noise seed), up to the deepest layer asked for there.
+  std::map<std::tuple<int, std::uint64_t>, std::vector<std::size_t>> groups;
+  std::vector<int> layers(points.size());
+  for (std::size_t i = 0; i < points.size(); ++i) {
+    layers[i] = resolve_layer(points[i], num_layers(), default_point().layer, name_);
+    groups[{resolve_timestep(points[i]), points[i].noise_seed}].push_back(i);
+  }
+  const auto frame_index =
+      latent_frame_indices(clip.video_frames, transformer_->config.temporal_compression);
+  std::vector<FeatureMaps> results(points.size());
+  for (const auto& [key, members] : groups) {
+    const auto [timestep, seed] = key;
+    const auto noise = wan::seeded_noise(clip.latents.sizes(), seed);
+    torch::Tensor image_noise;
+    if (image_conditioned()) {
+      auto shape = clip.image_moments.sizes().vec();
+      shape[1] /= 2;
+      image_noise = wan::seeded_noise(shape, seed, /*draw=*/1);
+    }
+    std::vector<int> group_layers;
+    for (auto i : members) group_layers.push_back(layers[i]);
+    const auto maps =
+        video_maps(transformer_input(clip, noise, image_noise, timestep), timestep, group_layers);
+    for (std::size_t k = 0; k < members.size(); ++k) {
+      auto& result = results[members[k]];
+      result.features = maps[k].index_select(0, frame_index.to(maps[k].device())).contiguous();
+      result.frame_index = frame_index;
+      result.native_grid = {maps[k].size(0), maps[k].size(2), maps[k].size(3)};
+    }
+  }
+  return results;
+}
+
+std::vector<FeatureMaps> CogVideoXBackbone::extract_many(
+    const torch::Tensor& clip, const std::vector<ExtractionPoint>& points) {
+  return extract_at(encode(clip), points);
+}
+
+FeatureMaps CogVideoXBackbone::extract(const torch::Tensor& clip, const ExtractionPoint& point) {
+  return extract_at(encode(clip), {point}).front();
+}
+
+ModelFiles locate_model_files(const fs::path& weights) {
+  require(fs::is_directory(weights / "transformer") && fs::is_directory(weights / "vae"),
+          "CogVideoX weights '" + weights.string() +
+              "' must be a diffusers model directory with transformer/, vae/ and scheduler/ "
+              "(e.g. a download of THUDM/CogVideoX-5b-I2V)");
+  ModelFiles files{.transformer = weights / "transformer",
+                   .transformer_config = weights / "transformer" / "config.json",
+                   .vae = weights / "vae",
+                   .vae_config = weights / "vae" / "config.json",
+                   .scheduler_config = weights / "scheduler" / "scheduler_config.json",
+                   .text_encoder = weights / "text_encoder",
+                   .text_encoder_config = weights / "text_encoder" / "config.json"};
+  for (const auto& file : {files.transformer_config, files.vae_config, files.scheduler_config})
+    require(fs::exists(file),
+            "CogVideoX model directory '" + weights.string() + "' lacks '" + file.string() + "'");
+  return files;
+}
+
+torch::Tensor empty_prompt_context(const fs::path& text_encoder, const fs::path& config_file,
+                                   int tokens, torch::Device device, torch::Dtype dtype) {
+  const auto config = wan::umt5_config_from_json(read_json_file(config_file), config_file.string());
+  require(config.shared_position_bias,
+          "'" + config_file.string() + "' is not a T5 (v1.1) encoder, CogVideoX's text encoder");
+  wan::TextEncoder encoder(config, device, dtype);
+  encoder.load(load_checkpoint(text_encoder), text_encoder.string());
+  // EOS, then the tokenizer's pad id 0 up to max_length; T5 sees all of them (no mask).
+  std::vector<int64_t> ids(static_cast<std::size_t>(tokens), 0);
+  ids[0] = wan::kUMT5EosId;
+  torch::NoGradGuard no_grad;
+  return encoder.encode(torch::tensor(ids, torch::kLong)).unsqueeze(0).to(torch::kCPU);
+}
+
+torch::Tensor load_text_context(const fs::path& path, int tokens, int dim) {
+  const auto tensors = load_safetensors(path);
+  require(tensors.size() == 1 || tensors.count("context"),
+          "text context '" + path.string() +
+              "' must hold one tensor or one named 'context'; it holds " +
+              std::to_string(tensors.size()));
+  auto context = tensors.count("context") ? tensors.at("context") : tensors.begin()->second;
+  if (context.dim() == 2) context = context.unsqueeze(0);
+  // The pipeline pads the prompt to max_text_tokens and keeps T5's outputs at the pad positions
+  // (no attention mask), so the rows cannot be recreated by zero padding here.
+  require(context.dim() == 3 && context.size(0) == 1 && context.size(1) == tokens &&
+              context.size(2) == dim,
+          "text context '" + path.string() + "' must be (" + std::to_string(tokens) + ", " +
+              std::to_string(dim) + ") T5 prompt embeddings as the pipeline pads them, got " +
+              c10::str(context.sizes()));
+  return context.to(torch::kFloat32);
+}
+
+namespace {
+
+torch::Tensor random_context(const TransformerConfig& config, std::uint64_t seed) {
+  auto generator = at::make_generator<at::CPUGeneratorImpl>(seed);
+  return torch::randn({1, config.max_text_tokens, config.text_embed_dim}, generator,
+                      torch::kFloat32);
+}
+
+std::unique_ptr<Backbone> random_backbone(const std::string& name, const BackboneOptions& options,
+                                          const FeatureOptions& feature_options) {
+  const auto& config = transformer_config(name);
+  // Modules initialise from torch's generator: seeding it makes the random model reproducible.
+  torch::manual_seed(options.seed);
+  Transformer transformer(config);
+  Vae vae(VaeConfig{});
+  transformer->to(options.device, options.dtype);
+  const auto context = feature_options.text_context.empty()
+                           ? random_context(config, options.seed + 2)
+                           : load_text_context(feature_options.text_context, config.max_text_tokens,
+                                               config.text_embed_dim);
+  return std::make_unique<CogVideoXBackbone>(name, std::move(vae), std::move(transformer),
+                                             ScheduleConfig{}, context, feature_options);
+}
+
+}  // namespace
+
+std::unique_ptr<CogVideoXBackbone> load_cogvideox_backbone(const std::string& name,
+                                                           const BackboneOptions& options,
+                                                           const FeatureOptions& feature_options) {
+  const auto files = locate_model_files(options.weights);
+  const auto config = transformer_config_from_json(read_json_file(files.transformer_config),
+                                                   files.transformer_config.string());
+  torch::Tensor context;
+  if (!feature_options.text_context.empty()) {
+    context = load_text_context(feature_options.text_context, config.max_text_tokens,
+                                config.text_embed_dim);
+  } else {
+    require(fs::exists(files.text_encoder_config),
+            "'" + options.weights + "' has no text_encoder/ (T5); pass --backbone-opt " +
+                "text_context=FILE, the prompt embeddings (" +
+                std::to_string(config.max_text_tokens) + " x " +
+                std::to_string(config.text_embed_dim) + ", docs/cogvideox.md)");
+    // Before the transformer is allocated, so T5 is freed first.
+    context = empty_prompt_context(files.text_encoder, files.text_encoder_config,
+                                   config.max_text_tokens, options.device, options.dtype);
+  }
+  Transformer transformer(config);
+  load_transformer(transformer, load_checkpoint(files.transformer), files.transformer.string());
+  transformer->to(options.device, options.dtype);
+  Vae vae(vae_config_from_json(read_json_file(files.vae_config), files.vae_config.string()));
+  load_vae_encoder(vae, load_checkpoint(files.vae), files.vae.string());
+  const auto schedule = schedule_config_from_json(read_json_file(files.scheduler_config),
+                                                  files.scheduler_config.string());
+  return std::make_unique<CogVideoXBackbone>(name, std::move(vae), std::move(transformer), schedule,
+                                             context, feature_options);
+}
+
+std::unique_ptr<Backbone> make_cogvideox_backbone(const std::string& name,
+                                                  const BackboneOptions& options,
+                                                  const FeatureOptions& feature_options) {
+  if (options.weights.empty()) {
+    require(options.random_init, name + " needs --weights (a diffusers CogVideoX model directory)");
+    return random_backbone(name, options, feature_options);
+  }
+  const auto files = locate_model_files(options.weights);
+  check_matches_variant(transformer_config_from_json(read_json_file(files.transformer_config),
+                                                     files.transformer_config.string()),
+                        transformer_config(name), name, files.transformer_config);
+  return load_cogvideox_backbone(name, options, feature_options);
+}
+
+std::vector<BackboneInfo> cogvideox_backbones() {
+  return family_backbones(
+      transformer_sizes(), "cogvideox",
+      [](const std::string& name, const BackboneOptions& options) {
+        return make_cogvideox_backbone(name, options, feature_options_from(name, options.extra));
+      },
+      family_options());
+}
+
+}  // namespace vidprobe::backbones::cogvideox
