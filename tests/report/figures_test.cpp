@@ -33,7 +33,7 @@ TEST(Figures, RadarAxesMapTheBestRunOutward) {
   const auto higher = normalize_for_radar({0.2, 0.4}, true);
   EXPECT_DOUBLE_EQ(higher[0], 0.0);
   EXPECT_DOUBLE_EQ(higher[1], 1.0);
-  EXPECT_EQ(normalize_for_radar({0.7, 0.7}, true), (std::vector<double>{1.0, 1.0}));
+  EXPECT_EQ(normalize_for_radar({0.7, 0.7}, true), (std::vector<double>{0.5, 0.5}));
   EXPECT_THAT(test_support::error_message([] {
                 svg_radar_chart("t", {"a", "b"}, {{"run", {0.5}, "#000"}});
               }),

@@ -125,7 +125,7 @@ std::vector<double> normalize_for_radar(const std::vector<double>& values, bool 
     if (!std::isfinite(v)) {
       out.push_back(NAN);
     } else if (hi == lo) {
-      out.push_back(1.0);
+      out.push_back(0.5);  // no ranking on this axis: every polygon at the middle ring
     } else {
       const double t = (v - lo) / (hi - lo);
       out.push_back(higher_is_better ? t : 1.0 - t);

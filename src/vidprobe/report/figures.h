@@ -11,7 +11,7 @@ namespace vidprobe::report {
 
 // A metric's values mapped to [0, 1] across the series drawn together, 1 = best (lower-is-better
 // metrics inverted), so every axis of a radar reads "outward is better". NaN stays NaN; when all
-// finite values are equal they map to 1.
+// finite values are equal (no ranking) they map to 0.5.
 std::vector<double> normalize_for_radar(const std::vector<double>& values, bool higher_is_better);
 
 // One dataset's radar charts: vidprobe's metrics over its runs and the constant predictor, and,
