@@ -1,8 +1,11 @@
 #include "vidprobe/features/feature_cache.h"
 
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 #include <torch/torch.h>
 #include <unistd.h>
+
+#include <cstdlib>
 
 #include "vidprobe/core/atomic_file.h"
 #include "vidprobe/core/error.h"
@@ -120,6 +123,23 @@ TEST(FeatureCache, OpenChecksManifestAndShards) {
   EXPECT_EQ(cache.load("clip_c").features.size(0), 4);
   write_file_atomically(dir / "manifest.json", R"({"clips": )");
   EXPECT_THROW(FeatureCache::open(dir), Error);
+  fs::remove_all(dir);
+}
+
+TEST(FeatureCache, AWriterRemovesShardTemporariesOfDeadProcesses) {
+  const auto dir = temp_dir("stale");
+  fs::create_directories(dir / "clips");
+  const pid_t child = ::fork();
+  if (child == 0) std::_Exit(0);
+  int status = 0;
+  ::waitpid(child, &status, 0);  // the child's pid now belongs to no process
+  const auto stale = dir / "clips" / ("clip_a.safetensors.tmp." + std::to_string(child) + ".0");
+  const auto live = dir / "clips" / ("clip_b.safetensors.tmp." + std::to_string(::getpid()) + ".0");
+  write_file_atomically(stale, "partial shard");
+  write_file_atomically(live, "being written");
+  CacheWriter writer(dir, {{"backbone", "pixels"}}, 8);
+  EXPECT_FALSE(fs::exists(stale));
+  EXPECT_TRUE(fs::exists(live));
   fs::remove_all(dir);
 }
 

@@ -5,6 +5,7 @@
 #include "vidprobe/core/atomic_file.h"
 #include "vidprobe/core/build_info_torch.h"
 #include "vidprobe/core/error.h"
+#include "vidprobe/core/output_directory.h"
 #include "vidprobe/io/gzip.h"
 #include "vidprobe/io/safetensors_torch.h"
 
@@ -158,6 +159,9 @@ FeatureShard read_shard(const fs::path& shard_path) {
 
 CacheWriter::CacheWriter(fs::path dir, nlohmann::json identity, int64_t feature_dim)
     : dir_(std::move(dir)), identity_(identity.dump()) {
+  // Shards of a killed run are left as temporaries in clips/, the manifest's beside it.
+  prepare_output_directory(dir_, "feature cache");
+  prepare_output_directory(dir_ / "clips", "feature cache");
   const auto manifest_path = dir_ / "manifest.json";
   if (fs::exists(manifest_path)) {
     nlohmann::json previous;

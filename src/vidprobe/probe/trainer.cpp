@@ -8,6 +8,7 @@
 
 #include "vidprobe/core/atomic_file.h"
 #include "vidprobe/core/error.h"
+#include "vidprobe/core/output_directory.h"
 #include "vidprobe/core/progress.h"
 #include "vidprobe/nn/device.h"
 #include "vidprobe/probe/checkpoint.h"
@@ -158,7 +159,9 @@ void prepare_run_directory(const TrainOptions& options) {
             "run directory " + options.run_dir.string() +
                 " already holds a run; pass --resume to continue it or choose another --out");
   }
-  fs::create_directories(options.run_dir);
+  // A killed run leaves temporaries of its config, metrics and checkpoint directories.
+  prepare_output_directory(options.run_dir, "train");
+  prepare_output_directory(options.run_dir / "checkpoints", "train");
   write_file_atomically(config_path, to_json(options.config).dump(2));
 }
 
