@@ -282,9 +282,8 @@ TrainSummary TrainingLoop::run() {
   build_model();
   std::int64_t start_step = 0;
   if (options_.resume)
-    if (const auto checkpoint = latest_checkpoint(options_.run_dir))
-      start_step =
-          load_checkpoint(*checkpoint, *model_, *optimizer_).at("step").get<std::int64_t>();
+    if (const auto resumed = load_newest_good_checkpoint(options_.run_dir, *model_, *optimizer_))
+      start_step = resumed->step;
   open_logs(start_step);
 
   const std::int64_t total = length_.total_steps;
