@@ -143,5 +143,45 @@ TEST(FeatureCache, AWriterRemovesShardTemporariesOfDeadProcesses) {
   fs::remove_all(dir);
 }
 
+TEST(FeatureCache, PartialCacheIsRefusedUnlessAllowed) {
+  const auto dir = temp_dir("partial");
+  {
+    CacheWriter writer(dir, {{"backbone", "pixels"}}, 8);
+    writer.expect(3);  // an extraction of 3 clips, killed after 2
+    writer.write(make_shard("clip_a"));
+    writer.write(make_shard("clip_b"));
+  }
+  const auto partial = FeatureCache::open(dir);
+  EXPECT_EQ(partial.missing_clips(), 1u);
+  try {
+    require_complete(partial, false);
+    FAIL() << "a partial cache must be refused";
+  } catch (const Error& e) {
+    const std::string message = e.what();
+    EXPECT_NE(message.find(dir.string()), std::string::npos) << message;
+    EXPECT_NE(message.find("1 of 3 clips are missing"), std::string::npos) << message;
+    EXPECT_NE(message.find("--allow-partial"), std::string::npos) << message;
+  }
+  ::testing::internal::CaptureStderr();
+  EXPECT_NO_THROW(require_complete(partial, true));
+  const std::string warning = ::testing::internal::GetCapturedStderr();
+  EXPECT_NE(warning.find("1 of 3 clips are missing"), std::string::npos) << warning;
+
+  // The resumed extraction finishes the cache.
+  {
+    CacheWriter writer(dir, {{"backbone", "pixels"}}, 8);
+    writer.expect(3);
+    EXPECT_TRUE(writer.reuse("clip_a"));
+    EXPECT_TRUE(writer.reuse("clip_b"));
+    writer.write(make_shard("clip_c"));
+  }
+  EXPECT_EQ(FeatureCache::open(dir).missing_clips(), 0u);
+  EXPECT_NO_THROW(require_complete(FeatureCache::open(dir), false));
+  // A manifest from before the expected count was recorded counts as complete.
+  write_file_atomically(dir / "manifest.json", R"({"clips": ["clip_a"]})");
+  EXPECT_EQ(FeatureCache::open(dir).missing_clips(), 0u);
+  fs::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace vidprobe::features
