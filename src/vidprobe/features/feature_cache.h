@@ -85,7 +85,6 @@ class CacheWriter {
   std::optional<std::size_t> expected_;
 };
 
-
 class FeatureCache {
  public:
   // Opens an existing cache; throws vidprobe::Error if manifest.json is missing or malformed.
