@@ -61,6 +61,8 @@ void register_eval(CLI::App& app) {
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
   cmd->add_option("--threads", request->threads, "CPU threads (0 = all)")->capture_default_str();
+  cmd->add_flag("--allow-partial", request->allow_partial,
+                "Evaluate on a feature cache whose extraction did not finish (with a warning)");
   cmd->add_flag("--only-holdout", request->only_holdout,
                 "Evaluate only the clips the run held out (train --holdout) of this cache");
   cmd->callback([=] {

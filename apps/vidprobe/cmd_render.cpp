@@ -8,6 +8,7 @@
 
 #include "commands.h"
 #include "vidprobe/core/error.h"
+#include "vidprobe/core/output_directory.h"
 #include "vidprobe/core/resumable.h"
 #include "vidprobe/data/synthetic_format.h"
 #include "vidprobe/render/clip.h"
@@ -54,7 +55,7 @@ void run_render(const RenderOptions& o) {
   require(o.shadow_samples >= 1 && o.shadow_samples <= 64, "--shadow-samples must be in [1, 64]");
 
   const fs::path root(o.out);
-  fs::create_directories(root);
+  prepare_output_directory(root, "render");
   const nlohmann::json parameters = render::content_parameters(settings);
 
   // Resume: finished clips must have been rendered with the same parameters, otherwise the

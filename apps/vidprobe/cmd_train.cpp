@@ -52,6 +52,8 @@ void register_train(CLI::App& app) {
   cmd->add_option("--threads", request->threads, "CPU threads (0 = all; 1 = bit-reproducible)")
       ->capture_default_str();
   cmd->add_flag("--resume", request->resume, "Continue the run from its newest checkpoint");
+  cmd->add_flag("--allow-partial", request->allow_partial,
+                "Train on a feature cache whose extraction did not finish (with a warning)");
   cmd->callback([=] {
     if (!preset->empty()) request->overrides.preset = *preset;
     if (*seed >= 0) request->overrides.seed = static_cast<std::uint64_t>(*seed);

@@ -15,6 +15,7 @@
 namespace vidprobe::backbones {
 namespace {
 
+using ::testing::AllOf;
 using testing::error_message;
 using ::testing::HasSubstr;
 
@@ -79,6 +80,43 @@ TEST(CheckpointMapping, LoadIntoModuleIsStrictAndConvertsDtype) {
                 load_module_strict(*linear, {{"weight", torch::ones({2, 3})}}, "f", "Linear");
               }),
               HasSubstr("1 missing:\n    bias [2]"));
+}
+
+TEST(CheckpointMapping, IntegerDataWhereTheModuleIsFloatingIsRefusedNamingFileAndKey) {
+  torch::nn::Linear linear(3, 2);
+  const TensorMap labelled_weight = {{"weight", torch::ones({2, 3}, torch::kInt32)},
+                                     {"bias", torch::zeros({2})}};
+  EXPECT_THAT(error_message(
+                  [&] { load_module_strict(*linear, labelled_weight, "w.safetensors", "Linear"); }),
+              AllOf(HasSubstr("'w.safetensors'"), HasSubstr("'weight'"), HasSubstr("Int"),
+                    HasSubstr("not a floating type")));
+  // The parameter is left as it was: nothing is loaded partially.
+  EXPECT_FALSE(torch::equal(linear->weight, torch::ones({2, 3})));
+  // Pieces of one fused parameter must share their dtype, or torch::cat would promote an integer
+  // piece to float before load_module_strict could see it.
+  TensorMap pieces = {{"q", torch::ones({1, 3})},
+                      {"k", torch::ones({1, 3}, torch::kInt32)},
+                      {"v", torch::ones({1, 3})}};
+  EXPECT_THAT(error_message([&] {
+                fuse_keys(pieces, {"q", "k", "v"}, "qkv");
+              }),
+              AllOf(HasSubstr("'k'"), HasSubstr("Int"), HasSubstr("'q'")));
+}
+
+TEST(CheckpointMapping, AFamilyRefusesAnIntegerWeightInItsCheckpointFile) {
+  // The DINOv2 fixture in the facebookresearch layout keeps the module's own key names.
+  auto weights = load_safetensors(testing::fixture("dinov2", "tiny_original_layout.safetensors"));
+  ASSERT_TRUE(weights.contains("blocks.1.norm1.weight"));
+  weights["blocks.1.norm1.weight"] = weights.at("blocks.1.norm1.weight").to(torch::kInt32);
+  const auto path = testing::temporary_path("dinov2_int_weight.safetensors");
+  save_safetensors(path, weights);
+  EXPECT_THAT(
+      error_message([&] {
+        make_dinov2_backbone("tiny", testing::tiny_dinov2_config(), testing::with_weights(path));
+      }),
+      AllOf(HasSubstr("dinov2_int_weight.safetensors"), HasSubstr("'blocks.1.norm1.weight'"),
+            HasSubstr("Int")));
+  std::filesystem::remove(path);
 }
 
 TEST(VideoTokens, EachTemporalMapCoversItsTubelet) {

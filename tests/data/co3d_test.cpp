@@ -339,5 +339,30 @@ TEST(Co3d, BadAnnotationsNameTheFileAndKey) {
   fs::remove_all(root);
 }
 
+TEST(Co3d, ANonRotationViewpointIsRefusedNamingTheImage) {
+  const auto root = testing::fresh_temp_dir("co3d_bad_rotation");
+  Co3dView mirrored = view_a();
+  for (int c = 0; c < 3; ++c) mirrored.R[c * 3 + 1] *= -1.0;  // a reflection, still orthonormal
+  write_annotations(root, json::array({write_frame(root, "seq1", 0, mirrored)}));
+  auto dataset = open_dataset("co3d", root);
+  EXPECT_THAT([&] { dataset->load_clip("toy/seq1", {0}); },
+              ThrowsMessage<Error>(
+                  AllOf(HasSubstr("toy/seq1/images/frame00000.png"), HasSubstr("determinant"))));
+
+  Co3dView stretched = view_a();
+  for (double& value : stretched.R) value *= 1.05;
+  write_annotations(root, json::array({write_frame(root, "seq1", 0, stretched)}));
+  EXPECT_THAT(
+      [&] { open_dataset("co3d", root)->load_clip("toy/seq1", {0}); },
+      ThrowsMessage<Error>(AllOf(HasSubstr("frame00000.png"), HasSubstr("not orthonormal"))));
+
+  Co3dView no_focal = view_a();
+  no_focal.focal[0] = 0.0;
+  write_annotations(root, json::array({write_frame(root, "seq1", 0, no_focal)}));
+  EXPECT_THAT([&] { open_dataset("co3d", root)->load_clip("toy/seq1", {0}); },
+              ThrowsMessage<Error>(AllOf(HasSubstr("frame00000.png"), HasSubstr("fx = 0"))));
+  fs::remove_all(root);
+}
+
 }  // namespace
 }  // namespace vidprobe

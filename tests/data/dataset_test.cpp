@@ -14,6 +14,7 @@ namespace vidprobe {
 namespace {
 
 namespace fs = std::filesystem;
+using ::testing::AllOf;
 using ::testing::HasSubstr;
 using ::testing::ThrowsMessage;
 
@@ -142,6 +143,24 @@ TEST(Dataset, SyntheticClipsSampleAndResizeThroughTheCommonInterface) {
   options.split = Split::kTest;
   options.train_ratio = 2.0 / 3.0;
   EXPECT_EQ(open_dataset("synthetic", root, options)->sequences().size(), 1u);
+  fs::remove_all(root);
+}
+
+TEST(Dataset, EveryLoadedCameraIsValidatedNamingTheFrame) {
+  const auto root = testing::fresh_temp_dir("dataset_bad_camera");
+  Clip clip = synthetic_clip("clip0", 3, 16, 12);
+  // Frame 2's rotation scaled by 1.01: readable, but not a camera-from-world rotation.
+  for (std::size_t r = 0; r < 3; ++r)
+    for (std::size_t c = 0; c < 3; ++c) clip.frames[2].camera.cam_from_world[r * 4 + c] *= 1.01;
+  write_synthetic_clip(root, clip);
+  auto dataset = open_dataset("synthetic", root);
+  EXPECT_NO_THROW(dataset->load_clip("clip0", {0, 1}));
+  EXPECT_THAT(
+      [&] {
+        dataset->load_clip("clip0", {0, 2});
+      },
+      ThrowsMessage<Error>(
+          AllOf(HasSubstr("rgb/000002.png"), HasSubstr("'clip0'"), HasSubstr("not orthonormal"))));
   fs::remove_all(root);
 }
 

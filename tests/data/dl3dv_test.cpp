@@ -364,5 +364,34 @@ TEST(Dl3dv, NestedScenesAndNineToOneHashSplit) {
   fs::remove_all(root);
 }
 
+TEST(Dl3dv, CamerasFromTransformsAndColmapAreValidatedNamingTheFrame) {
+  const auto root = testing::fresh_temp_dir("dl3dv_bad_cameras");
+  const fs::path scene = make_scene(root, "scene_a", 2);
+  // transform_matrix with its x axis negated: orthonormal, so the reader's own check passes,
+  // but a reflection is no camera.
+  json transforms = transforms_json(2);
+  for (int r = 0; r < 3; ++r) {
+    auto& value = transforms["frames"][0]["transform_matrix"][r][0];
+    value = -value.get<double>();
+  }
+  write_file_atomically(scene / "transforms.json", transforms.dump());
+  auto dataset = open_dataset("dl3dv", root);
+  EXPECT_NO_THROW(dataset->load_clip("scene_a", {0}));  // listed last: frame_00001 is fine
+  EXPECT_THAT(
+      [&] { dataset->load_clip("scene_a", {1}); },
+      ThrowsMessage<Error>(AllOf(HasSubstr("images_2/frame_00002.png"), HasSubstr("determinant"))));
+
+  // COLMAP: a negative focal length is read without complaint by the model reader.
+  fs::remove(scene / "transforms.json");
+  ColmapModel model;
+  model.cameras[1] = {1, "PINHOLE", kFullWidth, kFullHeight, {-kFx, kFy, kCx, kCy}};
+  model.images.push_back({1, {1, 0, 0, 0}, {0, 0, 0}, 1, "frame_00001.png"});
+  write_colmap_text(scene / "sparse" / "0", model);
+  EXPECT_THAT([&] { open_dataset("dl3dv", root)->load_clip("scene_a", {0}); },
+              ThrowsMessage<Error>(AllOf(HasSubstr("images_2/frame_00001.png"),
+                                         HasSubstr("focal lengths must be positive"))));
+  fs::remove_all(root);
+}
+
 }  // namespace
 }  // namespace vidprobe

@@ -1,8 +1,11 @@
 #include "vidprobe/features/feature_cache.h"
 
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 #include <torch/torch.h>
 #include <unistd.h>
+
+#include <cstdlib>
 
 #include "vidprobe/core/atomic_file.h"
 #include "vidprobe/core/error.h"
@@ -120,6 +123,63 @@ TEST(FeatureCache, OpenChecksManifestAndShards) {
   EXPECT_EQ(cache.load("clip_c").features.size(0), 4);
   write_file_atomically(dir / "manifest.json", R"({"clips": )");
   EXPECT_THROW(FeatureCache::open(dir), Error);
+  fs::remove_all(dir);
+}
+
+TEST(FeatureCache, AWriterRemovesShardTemporariesOfDeadProcesses) {
+  const auto dir = temp_dir("stale");
+  fs::create_directories(dir / "clips");
+  const pid_t child = ::fork();
+  if (child == 0) std::_Exit(0);
+  int status = 0;
+  ::waitpid(child, &status, 0);  // the child's pid now belongs to no process
+  const auto stale = dir / "clips" / ("clip_a.safetensors.tmp." + std::to_string(child) + ".0");
+  const auto live = dir / "clips" / ("clip_b.safetensors.tmp." + std::to_string(::getpid()) + ".0");
+  write_file_atomically(stale, "partial shard");
+  write_file_atomically(live, "being written");
+  CacheWriter writer(dir, {{"backbone", "pixels"}}, 8);
+  EXPECT_FALSE(fs::exists(stale));
+  EXPECT_TRUE(fs::exists(live));
+  fs::remove_all(dir);
+}
+
+TEST(FeatureCache, PartialCacheIsRefusedUnlessAllowed) {
+  const auto dir = temp_dir("partial");
+  {
+    CacheWriter writer(dir, {{"backbone", "pixels"}}, 8);
+    writer.expect(3);  // an extraction of 3 clips, killed after 2
+    writer.write(make_shard("clip_a"));
+    writer.write(make_shard("clip_b"));
+  }
+  const auto partial = FeatureCache::open(dir);
+  EXPECT_EQ(partial.missing_clips(), 1u);
+  try {
+    require_complete(partial, false);
+    FAIL() << "a partial cache must be refused";
+  } catch (const Error& e) {
+    const std::string message = e.what();
+    EXPECT_NE(message.find(dir.string()), std::string::npos) << message;
+    EXPECT_NE(message.find("1 of 3 clips are missing"), std::string::npos) << message;
+    EXPECT_NE(message.find("--allow-partial"), std::string::npos) << message;
+  }
+  ::testing::internal::CaptureStderr();
+  EXPECT_NO_THROW(require_complete(partial, true));
+  const std::string warning = ::testing::internal::GetCapturedStderr();
+  EXPECT_NE(warning.find("1 of 3 clips are missing"), std::string::npos) << warning;
+
+  // The resumed extraction finishes the cache.
+  {
+    CacheWriter writer(dir, {{"backbone", "pixels"}}, 8);
+    writer.expect(3);
+    EXPECT_TRUE(writer.reuse("clip_a"));
+    EXPECT_TRUE(writer.reuse("clip_b"));
+    writer.write(make_shard("clip_c"));
+  }
+  EXPECT_EQ(FeatureCache::open(dir).missing_clips(), 0u);
+  EXPECT_NO_THROW(require_complete(FeatureCache::open(dir), false));
+  // A manifest from before the expected count was recorded counts as complete.
+  write_file_atomically(dir / "manifest.json", R"({"clips": ["clip_a"]})");
+  EXPECT_EQ(FeatureCache::open(dir).missing_clips(), 0u);
   fs::remove_all(dir);
 }
 

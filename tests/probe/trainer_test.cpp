@@ -184,6 +184,54 @@ TEST(Trainer, ResumeReachesTheSameWeightsAsAnUninterruptedRun) {
   fs::remove_all(interrupted.run_dir);
 }
 
+TEST(Trainer, ResumeFallsBackToThePreviousGoodCheckpointAndFailsOnlyWhenNoneLoads) {
+  SingleThread one_thread;
+  auto spec = testing::SyntheticSpec{};
+  spec.clips = 4;
+  spec.size = 16;
+  const auto train = ClipSource::from_shards(testing::synthetic_shards(spec));
+  TrainOptions options;
+  options.config = testing::tiny_config();
+  options.config.train.steps = 12;
+  options.config.train.checkpoint_every = 5;
+  options.run_dir = fresh_dir("resume_fallback");
+  options.progress = false;
+  options.stop_after_step = 7;  // checkpoints at 5 and 7
+  train_probe(train, ClipSource::from_shards({}), options);
+  const auto newest = checkpoint_dir(options.run_dir, 7),
+             previous = checkpoint_dir(options.run_dir, 5);
+  ASSERT_TRUE(fs::exists(newest / "model.safetensors"));
+  ASSERT_TRUE(fs::exists(previous / "model.safetensors"));
+
+  // The newest checkpoint's weights cut short, as a full disk or a dying machine leaves them.
+  const auto weights = read_file(newest / "model.safetensors");
+  write_file_atomically(newest / "model.safetensors", weights.substr(0, weights.size() / 2));
+  options.stop_after_step = 9;
+  options.resume = true;
+  ::testing::internal::CaptureStderr();
+  const auto resumed = train_probe(train, ClipSource::from_shards({}), options);
+  const std::string said = ::testing::internal::GetCapturedStderr();
+  EXPECT_EQ(resumed.first_step, 5);
+  EXPECT_EQ(resumed.last_step, 9);
+  EXPECT_THAT(said, HasSubstr(newest.string() + " does not load"));
+  EXPECT_THAT(said, HasSubstr("continuing from " + previous.string() + " (step 5)"));
+
+  // Every checkpoint damaged (keep_checkpoints = 2 left steps 7 and 9): a clear error naming
+  // each one, not a silent start from scratch.
+  const auto last = checkpoint_dir(options.run_dir, 9);
+  ASSERT_FALSE(fs::exists(previous));
+  write_file_atomically(last / "optimizer.pt", "not an archive");
+  options.stop_after_step.reset();
+  ::testing::internal::CaptureStderr();
+  const auto message = test_support::error_message(
+      [&] { train_probe(train, ClipSource::from_shards({}), options); });
+  ::testing::internal::GetCapturedStderr();
+  EXPECT_THAT(message, HasSubstr("no checkpoint of " + options.run_dir.string() + " loads"));
+  EXPECT_THAT(message, HasSubstr(newest.string() + ": "));
+  EXPECT_THAT(message, HasSubstr(last.string() + ": "));
+  fs::remove_all(options.run_dir);
+}
+
 TEST(Trainer, ResumeWithADifferentConfigurationIsRefused) {
   SingleThread one_thread;
   auto spec = testing::SyntheticSpec{};

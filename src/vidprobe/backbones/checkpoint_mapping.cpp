@@ -78,6 +78,23 @@ void require_shapes(const ShapeMap& actual, const ShapeMap& expected, const std:
   throw Error(message.str());
 }
 
+// copy_ converts silently: integer bits labelled as a weight (I32 where F32 belongs) would load as
+// numbers that no float checkpoint holds, so a floating parameter takes floating data only.
+void require_floating_where_floating(const torch::nn::Module& module, const TensorMap& tensors,
+                                     const std::string& source) {
+  const auto check = [&](const std::string& key, const torch::Tensor& target) {
+    const auto& stored = tensors.at(key);
+    require(!target.is_floating_point() || stored.is_floating_point(), [&] {
+      return "checkpoint '" + source + "': tensor '" + key + "' is stored as " +
+             std::string(c10::toString(stored.scalar_type())) +
+             ", not a floating type, but the module's parameter is " +
+             std::string(c10::toString(target.scalar_type()));
+    });
+  };
+  for (const auto& item : module.named_parameters(true)) check(item.key(), item.value());
+  for (const auto& item : module.named_buffers(true)) check(item.key(), item.value());
+}
+
 }  // namespace
 
 TensorMap select_backbone_tensors(TensorMap checkpoint, const CheckpointKeyRules& rules) {
@@ -108,6 +125,7 @@ void require_layout(const TensorMap& tensors, const ShapeMap& expected, const st
 void load_module_strict(torch::nn::Module& module, const TensorMap& tensors,
                         const std::string& source, const std::string& architecture) {
   require_shapes(shapes_of(tensors), module_shapes(module), source, architecture);
+  require_floating_where_floating(module, tensors, source);
   torch::NoGradGuard no_grad;
   for (auto& item : module.named_parameters(true)) item.value().copy_(tensors.at(item.key()));
   for (auto& item : module.named_buffers(true)) item.value().copy_(tensors.at(item.key()));
@@ -158,6 +176,14 @@ void fuse_keys(TensorMap& tensors, const std::vector<std::string>& parts,
   for (const auto& part : parts) {
     auto node = tensors.extract(part);
     require(!node.empty(), "checkpoint key '" + part + "' is missing");
+    // torch::cat promotes mixed dtypes, which would hide an integer piece from the check of
+    // load_module_strict: the pieces of one parameter share one stored dtype.
+    require(pieces.empty() || node.mapped().scalar_type() == pieces.front().scalar_type(), [&] {
+      return "checkpoint key '" + part + "' is stored as " +
+             std::string(c10::toString(node.mapped().scalar_type())) + " but '" + parts.front() +
+             "' as " + std::string(c10::toString(pieces.front().scalar_type())) +
+             " (they are parts of one parameter)";
+    });
     pieces.push_back(std::move(node.mapped()));
   }
   tensors[fused] = torch::cat(pieces, 0);

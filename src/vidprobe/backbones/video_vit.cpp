@@ -83,11 +83,13 @@ namespace {
 class VideoViTBackbone final : public Backbone {
  public:
   VideoViTBackbone(std::string name, const VideoViTConfig& config, const BackboneOptions& options,
-                   const CheckpointToModule& to_module_tensors, const std::string& architecture)
+                   const CheckpointToModule& to_module_tensors, const std::string& architecture,
+                   const HubConfigExpectation& hub_config)
       : name_(std::move(name)), config_(config) {
     const bool load = !options.weights.empty() || !options.random_init;
     // Checked before the model is built, so that a wrong checkpoint fails fast.
     TensorMap tensors;
+    if (load) require_checkpoint_config_matches(options.weights, hub_config, name_);
     if (load)
       tensors = to_module_tensors(read_checkpoint(options.weights, name_), config, options.weights);
     torch::manual_seed(static_cast<int64_t>(options.seed));
@@ -135,8 +137,10 @@ std::unique_ptr<Backbone> make_video_vit_backbone(const std::string& name,
                                                   const VideoViTConfig& config,
                                                   const BackboneOptions& options,
                                                   const CheckpointToModule& to_module_tensors,
-                                                  const std::string& architecture) {
-  return std::make_unique<VideoViTBackbone>(name, config, options, to_module_tensors, architecture);
+                                                  const std::string& architecture,
+                                                  const HubConfigExpectation& hub_config) {
+  return std::make_unique<VideoViTBackbone>(name, config, options, to_module_tensors, architecture,
+                                            hub_config);
 }
 
 }  // namespace vidprobe::backbones

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "vidprobe/backbones/backbone.h"
+#include "vidprobe/backbones/checkpoint_config.h"
 #include "vidprobe/backbones/checkpoint_mapping.h"
 #include "vidprobe/nn/vit.h"
 
@@ -59,7 +60,9 @@ TORCH_MODULE(VideoViT);
 
 // A checkpoint-backed video backbone: per-frame maps by repeating each temporal token map over
 // its tubelet (video_tokens.h). `to_module_tensors` turns a checkpoint into the module's names
-// after the family's strict layout check. With no weights and options.random_init: seeded random.
+// after the family's strict layout check. A config.json beside the weights must agree with
+// `hub_config` (checked before the weights are read). With no weights and options.random_init:
+// seeded random.
 // Input: config.vit.image_size square, ImageNet mean/std; default point: the last block.
 using CheckpointToModule = std::function<TensorMap(
     TensorMap checkpoint, const VideoViTConfig& config, const std::string& source)>;
@@ -67,6 +70,7 @@ std::unique_ptr<Backbone> make_video_vit_backbone(const std::string& name,
                                                   const VideoViTConfig& config,
                                                   const BackboneOptions& options,
                                                   const CheckpointToModule& to_module_tensors,
-                                                  const std::string& architecture);
+                                                  const std::string& architecture,
+                                                  const HubConfigExpectation& hub_config);
 
 }  // namespace vidprobe::backbones

@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "vidprobe/core/error.h"
+#include "vidprobe/data/camera_validation.h"
 #include "vidprobe/data/co3d.h"
 #include "vidprobe/data/dl3dv.h"
 #include "vidprobe/data/synthetic_dataset.h"
@@ -66,6 +67,9 @@ Clip Dataset::load_clip(const std::string& sequence, const std::vector<int>& ind
   const Camera& first = clip.frames.front().camera;
   nlohmann::json sources = nlohmann::json::array();
   for (const Frame& frame : clip.frames) {
+    // Every reader's frames pass here, so one check covers synthetic, CO3D and DL3DV (either
+    // camera source) alike.
+    validate_camera(frame.camera, frame.source + " (" + kind() + " sequence '" + sequence + "')");
     require(frame.camera.width == first.width && frame.camera.height == first.height,
             "frames of unequal size in sequence '" + sequence + "': " + frame.source + " is " +
                 std::to_string(frame.camera.width) + "x" + std::to_string(frame.camera.height) +

@@ -78,8 +78,9 @@ class Dataset {
   virtual std::vector<Frame> load_frames(const std::string& sequence,
                                          std::span<const int> indices) const = 0;
 
-  // Loads the frames, checks they share one size (vidprobe::Error naming the frame otherwise),
-  // applies options().resize and records provenance in Clip::meta.
+  // Loads the frames, checks every camera (validate_camera) and that they share one size
+  // (vidprobe::Error naming the frame otherwise), applies options().resize and records
+  // provenance in Clip::meta.
   Clip load_clip(const std::string& sequence, const std::vector<int>& indices) const;
   // sample_frame_indices with the seed mixed with the sequence id (so sequences differ), then
   // load_clip.

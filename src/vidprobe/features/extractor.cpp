@@ -293,6 +293,7 @@ std::vector<ExtractSummary> extract_features_at(const ExtractOptions& options,
     writers.emplace_back(targets[k].out_dir,
                          cache_identity(options, *backbone, points[k], gt, compute_dtype),
                          backbone->feature_dim());
+  for (auto& writer : writers) writer.expect(sequences.size());
   std::vector<int64_t> kept_frames;
   if (options.probe_frames > 0)
     kept_frames = probe_frame_indices(options.frames, options.probe_frames);

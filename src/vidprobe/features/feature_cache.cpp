@@ -2,9 +2,13 @@
 
 #include <torch/torch.h>
 
+#include <iostream>
+
 #include "vidprobe/core/atomic_file.h"
 #include "vidprobe/core/build_info_torch.h"
 #include "vidprobe/core/error.h"
+#include "vidprobe/core/json_fields.h"
+#include "vidprobe/core/output_directory.h"
 #include "vidprobe/io/gzip.h"
 #include "vidprobe/io/safetensors_torch.h"
 
@@ -158,6 +162,9 @@ FeatureShard read_shard(const fs::path& shard_path) {
 
 CacheWriter::CacheWriter(fs::path dir, nlohmann::json identity, int64_t feature_dim)
     : dir_(std::move(dir)), identity_(identity.dump()) {
+  // Shards of a killed run are left as temporaries in clips/, the manifest's beside it.
+  prepare_output_directory(dir_, "feature cache");
+  prepare_output_directory(dir_ / "clips", "feature cache");
   const auto manifest_path = dir_ / "manifest.json";
   if (fs::exists(manifest_path)) {
     nlohmann::json previous;
@@ -208,9 +215,15 @@ void CacheWriter::write(FeatureShard shard) {
   write_manifest();
 }
 
+void CacheWriter::expect(std::size_t clips) {
+  expected_ = clips;
+  write_manifest();
+}
+
 void CacheWriter::write_manifest() const {
   auto manifest = manifest_;
   manifest["clips"] = done_;
+  if (expected_) manifest["expected_clips"] = *expected_;
   write_file_atomically(dir_ / "manifest.json", manifest.dump(2) + "\n");
 }
 
@@ -242,6 +255,27 @@ fs::path FeatureCache::shard_path(const std::string& clip_id) const {
 
 FeatureShard FeatureCache::load(const std::string& clip_id) const {
   return read_shard(shard_path(clip_id));
+}
+
+std::size_t FeatureCache::missing_clips() const {
+  const auto where = (dir_ / "manifest.json").string();
+  const auto expected =
+      json_get_or<std::size_t>(manifest_, "expected_clips", clip_ids_.size(), where);
+  return expected > clip_ids_.size() ? expected - clip_ids_.size() : 0;
+}
+
+void require_complete(const FeatureCache& cache, bool allow_partial) {
+  const auto missing = cache.missing_clips();
+  if (missing == 0) return;
+  const std::string what = "feature cache " + cache.dir().string() +
+                           " is partial: " + std::to_string(missing) + " of " +
+                           std::to_string(missing + cache.clip_ids().size()) +
+                           " clips are missing (its extraction did not finish)";
+  require(allow_partial, what +
+                             "; run the extraction again to complete it, or pass "
+                             "--allow-partial to use the clips it has");
+  std::cerr << "warning: " << what << "; --allow-partial: using the " << cache.clip_ids().size()
+            << " clips it has\n";
 }
 
 }  // namespace vidprobe::features

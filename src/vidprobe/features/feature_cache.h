@@ -23,6 +23,7 @@
 
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -70,6 +71,9 @@ class CacheWriter {
   void keep(const std::string& clip_id);
   // Stamps the identity into the shard's metadata, writes it atomically and records the clip.
   void write(FeatureShard shard);
+  // How many clips this run is to write (before the loop): recorded in every manifest written
+  // from now on, so that a cache of a run that was killed or failed part-way says so.
+  void expect(std::size_t clips);
   const std::filesystem::path& dir() const { return dir_; }
 
  private:
@@ -78,6 +82,7 @@ class CacheWriter {
   nlohmann::json manifest_;
   std::string identity_;
   std::vector<std::string> done_;
+  std::optional<std::size_t> expected_;
 };
 
 class FeatureCache {
@@ -90,11 +95,18 @@ class FeatureCache {
   const std::vector<std::string>& clip_ids() const { return clip_ids_; }
   FeatureShard load(const std::string& clip_id) const;
   std::filesystem::path shard_path(const std::string& clip_id) const;
+  // Clips the writing run expected but did not record; 0 for a complete cache and for caches
+  // written before the manifest recorded the expected count.
+  std::size_t missing_clips() const;
 
  private:
   std::filesystem::path dir_;
   nlohmann::json manifest_;
   std::vector<std::string> clip_ids_;
 };
+
+// Throws vidprobe::Error naming the cache and how many clips are missing when the run that wrote
+// it did not finish (FeatureCache::missing_clips); with allow_partial, says so on stderr instead.
+void require_complete(const FeatureCache& cache, bool allow_partial);
 
 }  // namespace vidprobe::features

@@ -193,7 +193,10 @@ Vidfm3dImportSummary import_vidfm3d(const Vidfm3dImportOptions& o) {
     require(fs::exists(feature_path),
             "feature file '" + feature_path.string() + "' does not exist");
     auto features = read_features(feature_path, o.model);
-    if (!writer) writer.emplace(o.out_dir, import_identity(o), features.size(1));
+    if (!writer) {
+      writer.emplace(o.out_dir, import_identity(o), features.size(1));
+      writer->expect(scenes.size());
+    }
     if (writer->reuse(id)) return std::nullopt;
     return Pending{id, subset + "/" + hash, scene_path, std::move(features)};
   };

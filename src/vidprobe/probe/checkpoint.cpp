@@ -2,10 +2,12 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <iostream>
 #include <vector>
 
 #include "vidprobe/core/atomic_file.h"
 #include "vidprobe/core/error.h"
+#include "vidprobe/core/json_fields.h"
 #include "vidprobe/io/gzip.h"
 #include "vidprobe/probe/reference_names.h"
 
@@ -66,6 +68,11 @@ fs::path checkpoint_dir(const fs::path& run_dir, std::int64_t step) {
 
 namespace {
 
+// libtorch's messages carry a backtrace after the first line.
+std::string first_line(const std::string& message) {
+  return message.substr(0, message.find('\n'));
+}
+
 std::vector<std::pair<std::int64_t, fs::path>> list_checkpoints(const fs::path& run_dir) {
   std::vector<std::pair<std::int64_t, fs::path>> found;
   const auto root = run_dir / "checkpoints";
@@ -123,6 +130,34 @@ nlohmann::json load_checkpoint(const fs::path& dir, torch::nn::Module& model,
   } catch (const nlohmann::json::exception& e) {
     throw Error("checkpoint " + (dir / "state.json").string() + " is not valid JSON: " + e.what());
   }
+}
+
+std::optional<ResumePoint> load_newest_good_checkpoint(const fs::path& run_dir,
+                                                       torch::nn::Module& model,
+                                                       torch::optim::Optimizer& optimizer) {
+  const auto found = list_checkpoints(run_dir);
+  if (found.empty()) return std::nullopt;
+  std::string faults;
+  for (auto it = found.rbegin(); it != found.rend(); ++it) {
+    const fs::path& dir = it->second;
+    try {
+      // A failed attempt may have loaded part of the state; the next success overwrites all of
+      // it (the weights strictly, the optimiser wholesale).
+      const auto state = load_checkpoint(dir, model, optimizer);
+      const auto step = json_get<std::int64_t>(state, "step", (dir / "state.json").string());
+      if (it != found.rbegin())
+        std::cerr << "train --resume: continuing from " << dir.string() << " (step " << step
+                  << ") instead of the newer checkpoint(s) that do not load\n";
+      return ResumePoint{dir, step};
+    } catch (const std::exception& e) {
+      // c10::Error from a damaged optimizer.pt, vidprobe::Error from the weights or state.json.
+      const std::string reason = first_line(e.what());
+      std::cerr << "train --resume: checkpoint " << dir.string() << " does not load (" << reason
+                << ")\n";
+      faults += "\n  " + dir.string() + ": " + reason;
+    }
+  }
+  throw Error("train --resume: no checkpoint of " + run_dir.string() + " loads:" + faults);
 }
 
 }  // namespace vidprobe::probe

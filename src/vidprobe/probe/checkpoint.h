@@ -37,4 +37,16 @@ void save_checkpoint(const std::filesystem::path& run_dir, std::int64_t step,
 nlohmann::json load_checkpoint(const std::filesystem::path& dir, torch::nn::Module& model,
                                torch::optim::Optimizer& optimizer);
 
+// What --resume continues from: the newest checkpoint that loads (with a "step" in its
+// state.json). A newer one that does not (truncated weights, damaged optimizer.pt, ...) is
+// passed over with a line on stderr naming it and why; vidprobe::Error naming every checkpoint
+// and its fault when none loads. nullopt when the run has no checkpoint.
+struct ResumePoint {
+  std::filesystem::path dir;
+  std::int64_t step = 0;
+};
+std::optional<ResumePoint> load_newest_good_checkpoint(const std::filesystem::path& run_dir,
+                                                       torch::nn::Module& model,
+                                                       torch::optim::Optimizer& optimizer);
+
 }  // namespace vidprobe::probe

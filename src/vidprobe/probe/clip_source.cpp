@@ -18,8 +18,9 @@ struct ClipSource::Storage {
 
 ClipSource ClipSource::from_cache(const fs::path& cache_dir,
                                   std::optional<std::vector<std::string>> clip_ids,
-                                  std::int64_t memory_budget_bytes) {
+                                  std::int64_t memory_budget_bytes, bool allow_partial) {
   auto cache = features::FeatureCache::open(cache_dir);
+  features::require_complete(cache, allow_partial);
   std::vector<std::string> ids = clip_ids ? *clip_ids : cache.clip_ids();
   if (clip_ids) {
     const auto& known = cache.clip_ids();

@@ -16,10 +16,13 @@ namespace vidprobe::probe {
 
 class ClipSource {
  public:
-  // All clips of the cache, or the listed ones (in that order). Unknown ids are errors.
+  // All clips of the cache, or the listed ones (in that order). Unknown ids are errors, and so
+  // is a partial cache (an extraction that did not finish) unless allow_partial
+  // (features::require_complete).
   static ClipSource from_cache(const std::filesystem::path& cache_dir,
                                std::optional<std::vector<std::string>> clip_ids = std::nullopt,
-                               std::int64_t memory_budget_bytes = std::int64_t{4} << 30);
+                               std::int64_t memory_budget_bytes = std::int64_t{4} << 30,
+                               bool allow_partial = false);
   static ClipSource from_shards(std::vector<features::FeatureShard> shards);
 
   std::size_t size() const { return ids_.size(); }

@@ -8,6 +8,7 @@
 
 #include "vidprobe/core/atomic_file.h"
 #include "vidprobe/core/error.h"
+#include "vidprobe/core/output_directory.h"
 #include "vidprobe/core/progress.h"
 #include "vidprobe/nn/device.h"
 #include "vidprobe/probe/checkpoint.h"
@@ -158,7 +159,9 @@ void prepare_run_directory(const TrainOptions& options) {
             "run directory " + options.run_dir.string() +
                 " already holds a run; pass --resume to continue it or choose another --out");
   }
-  fs::create_directories(options.run_dir);
+  // A killed run leaves temporaries of its config, metrics and checkpoint directories.
+  prepare_output_directory(options.run_dir, "train");
+  prepare_output_directory(options.run_dir / "checkpoints", "train");
   write_file_atomically(config_path, to_json(options.config).dump(2));
 }
 
@@ -279,9 +282,8 @@ TrainSummary TrainingLoop::run() {
   build_model();
   std::int64_t start_step = 0;
   if (options_.resume)
-    if (const auto checkpoint = latest_checkpoint(options_.run_dir))
-      start_step =
-          load_checkpoint(*checkpoint, *model_, *optimizer_).at("step").get<std::int64_t>();
+    if (const auto resumed = load_newest_good_checkpoint(options_.run_dir, *model_, *optimizer_))
+      start_step = resumed->step;
   open_logs(start_step);
 
   const std::int64_t total = length_.total_steps;

@@ -79,11 +79,14 @@ TrainSummary train_from_cache(const TrainRequest& request) {
     config = resolve_config(request.config_file, request.overrides);
   }
 
-  const auto all = ClipSource::from_cache(request.features_dir);
+  constexpr std::int64_t kMemoryBudget = std::int64_t{4} << 30;
+  const auto all = ClipSource::from_cache(request.features_dir, std::nullopt, kMemoryBudget,
+                                          request.allow_partial);
   require(!all.empty(), "feature cache " + request.features_dir.string() + " holds no clips");
   ClipSource train = all, val = ClipSource::from_shards({});
   if (!request.val_features_dir.empty()) {
-    val = ClipSource::from_cache(request.val_features_dir);
+    val = ClipSource::from_cache(request.val_features_dir, std::nullopt, kMemoryBudget,
+                                 request.allow_partial);
   } else if (config.train.holdout > 0) {
     const auto [train_idx, val_idx] =
         holdout_split(all.size(), config.train.holdout, config.train.seed);
@@ -111,7 +114,8 @@ nlohmann::json evaluate_from_cache(const EvalRequest& request) {
     require(!ids->empty(),
             "--only-holdout: run " + request.run_dir.string() + " held out no clips");
   }
-  const auto clips = ClipSource::from_cache(request.features_dir, ids);
+  const auto clips = ClipSource::from_cache(request.features_dir, ids, std::int64_t{4} << 30,
+                                            request.allow_partial);
   EvalOptions options;
   options.run_dir = request.run_dir;
   options.weights = request.weights;

@@ -44,7 +44,8 @@ struct TrainRequest {
   ConfigOverrides overrides;
   torch::Device device = torch::kCPU;
   bool resume = false;
-  int threads = 0;  // CPU intra-op threads; 0 = libtorch's default
+  bool allow_partial = false;  // use a feature cache whose extraction did not finish
+  int threads = 0;             // CPU intra-op threads; 0 = libtorch's default
   bool progress = true;
 };
 
@@ -64,6 +65,7 @@ struct EvalRequest {
   int visualize = 3;
   int batch_size = 4;
   std::int64_t chamfer_points = 20000;  // per cloud, for accuracy / completeness / Chamfer
+  bool allow_partial = false;           // use a feature cache whose extraction did not finish
   int threads = 0;
   bool progress = true;
 };

@@ -3,6 +3,7 @@
 #include <tuple>
 
 #include "vidprobe/backbones/baselines/baselines.h"
+#include "vidprobe/backbones/checkpoint_config.h"
 #include "vidprobe/backbones/family_support.h"
 #include "vidprobe/core/error.h"
 #include "vidprobe/core/text_parse.h"
@@ -77,6 +78,20 @@ void hub_to_module_names(TensorMap& t, const nn::ViTConfig& config) {
   }
 }
 
+// transformers' Dinov2Config / Dinov2WithRegistersConfig keys.
+HubConfigExpectation hub_config(const nn::ViTConfig& c) {
+  return {.model_types = {c.register_tokens > 0 ? "dinov2_with_registers" : "dinov2"},
+          .fields = {{"hidden_size", c.width},
+                     {"num_hidden_layers", c.depth},
+                     {"num_attention_heads", c.heads},
+                     {"mlp_ratio", c.mlp_ratio},
+                     {"patch_size", c.patch_size},
+                     {"image_size", c.image_size},
+                     {"layer_norm_eps", c.norm_eps},
+                     {"use_swiglu_ffn", c.swiglu},
+                     {"num_register_tokens", c.register_tokens}}};
+}
+
 }  // namespace
 
 // The original names, derived from the transformers layout through the same renaming (shapes only).
@@ -104,6 +119,7 @@ class Dinov2Backbone final : public Backbone {
     const bool load = !options.weights.empty() || !options.random_init;
     // Checked before the model is built, so that a wrong checkpoint fails fast.
     TensorMap tensors;
+    if (load) require_checkpoint_config_matches(options.weights, hub_config(config_), name_);
     if (load)
       tensors =
           dinov2_module_tensors(read_checkpoint(options.weights, name_), config_, options.weights);

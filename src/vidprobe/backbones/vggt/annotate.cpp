@@ -7,6 +7,7 @@
 
 #include "vidprobe/core/error.h"
 #include "vidprobe/core/json_fields.h"
+#include "vidprobe/core/output_directory.h"
 #include "vidprobe/core/resumable.h"
 #include "vidprobe/data/dataset.h"
 #include "vidprobe/data/resize.h"
@@ -270,7 +271,7 @@ AnnotateSummary annotate_with_vggt(const AnnotateOptions& options) {
   // bf16 for the aggregator only; the heads run in float32 (VggtModel casts their input).
   if (options.compute_dtype == torch::kBFloat16) model->aggregator->to(torch::kBFloat16);
 
-  std::filesystem::create_directories(options.out_dir);
+  prepare_output_directory(options.out_dir, "annotate");
   const int patch = options.config.patch_size;
   // The clip id depends on the frame indices only, so a finished clip is skipped before any pixel
   // is read; the next clip is read and resized while VGGT works on the current one.

@@ -56,6 +56,19 @@ void hub_to_module_names(TensorMap& t, const VideoViTConfig& config) {
   }
 }
 
+// transformers' VideoMAEConfig keys.
+HubConfigExpectation hub_config(const VideoViTConfig& c) {
+  return {.model_types = {"videomae"},
+          .fields = {{"hidden_size", c.vit.width},
+                     {"num_hidden_layers", c.vit.depth},
+                     {"num_attention_heads", c.vit.heads},
+                     {"intermediate_size", nn::feed_forward_width(c.vit)},
+                     {"patch_size", c.vit.patch_size},
+                     {"tubelet_size", c.tubelet},
+                     {"image_size", c.vit.image_size},
+                     {"layer_norm_eps", c.vit.norm_eps}}};
+}
+
 }  // namespace
 
 VideoViTConfig videomae_config(const std::string& name) {
@@ -124,7 +137,7 @@ std::unique_ptr<Backbone> make_videomae_backbone(const std::string& name,
                                                  const VideoViTConfig& config,
                                                  const BackboneOptions& options) {
   return make_video_vit_backbone(name, config, options, videomae_module_tensors,
-                                 architecture_text(config));
+                                 architecture_text(config), hub_config(config));
 }
 
 std::vector<BackboneInfo> videomae_backbones() {

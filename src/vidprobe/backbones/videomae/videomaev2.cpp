@@ -106,8 +106,9 @@ TensorMap videomaev2_module_tensors(TensorMap checkpoint, const VideoViTConfig& 
 std::unique_ptr<Backbone> make_videomaev2_backbone(const std::string& name,
                                                    const VideoViTConfig& config,
                                                    const BackboneOptions& options) {
+  // OpenGVLab publishes its own config.json format, not a transformers one: nothing to check.
   return make_video_vit_backbone(name, config, options, videomaev2_module_tensors,
-                                 architecture_text(config));
+                                 architecture_text(config), HubConfigExpectation{});
 }
 
 std::vector<BackboneInfo> videomaev2_backbones() {

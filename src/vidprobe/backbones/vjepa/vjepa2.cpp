@@ -57,6 +57,20 @@ void hub_to_module_names(TensorMap& t, const VideoViTConfig& config) {
   }
 }
 
+// transformers' VJEPA2Config keys (crop_size is the input size; the RoPE layout does not show it
+// in the weights).
+HubConfigExpectation hub_config(const VideoViTConfig& c) {
+  return {.model_types = {"vjepa2"},
+          .fields = {{"hidden_size", c.vit.width},
+                     {"num_hidden_layers", c.vit.depth},
+                     {"num_attention_heads", c.vit.heads},
+                     {"mlp_ratio", c.vit.mlp_ratio},
+                     {"patch_size", c.vit.patch_size},
+                     {"tubelet_size", c.tubelet},
+                     {"crop_size", c.vit.image_size},
+                     {"layer_norm_eps", c.vit.norm_eps}}};
+}
+
 }  // namespace
 
 VideoViTConfig vjepa2_config(const std::string& name) {
@@ -116,7 +130,7 @@ std::unique_ptr<Backbone> make_vjepa2_backbone(const std::string& name,
                                                const VideoViTConfig& config,
                                                const BackboneOptions& options) {
   return make_video_vit_backbone(name, config, options, vjepa2_module_tensors,
-                                 architecture_text(config));
+                                 architecture_text(config), hub_config(config));
 }
 
 std::vector<BackboneInfo> vjepa2_backbones() {
