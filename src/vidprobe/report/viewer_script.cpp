@@ -5,7 +5,8 @@ namespace vidprobe::report {
 // The viewer's page script (three.js r111, global THREE). Points and cameras are in the OpenCV
 // frame of the ground truth (x right, y down, z forward); a group flips y and z so three.js's
 // camera (y up, looking down -z) starts behind the first camera. Orbit and zoom are a few lines
-// here rather than three's examples/ OrbitControls, so the page needs three.min.js only.
+// here rather than three's examples/ OrbitControls, so the page needs three.min.js only. Its length
+// is the script's: one string literal, kept whole so it reads as the browser gets it.
 const char* viewer_script() {
   return R"JS(
 (function () {
