@@ -6,12 +6,6 @@
 namespace vidprobe::backbones::cogvideox {
 namespace {
 
-template <typename T>
-T field(const nlohmann::json& config, const std::string& key, T fallback,
-        const std::string& source) {
-  return json_get_or<T>(config, key, std::move(fallback), "'" + source + "'");
-}
-
 TransformerConfig variant(int heads, int layers, int in_channels, bool rotary, bool learned) {
   TransformerConfig config;
   config.heads = heads;
@@ -99,29 +93,30 @@ TransformerConfig transformer_config_from_json(const nlohmann::json& json,
   require_value(json, "norm_elementwise_affine", true, source);
   require_value(json, "attention_bias", true, source);
   require_value(json, "patch_bias", true, source);
+  const std::string context = "'" + source + "'";
   TransformerConfig c;
-  c.heads = field<int>(json, "num_attention_heads", c.heads, source);
-  c.head_dim = field<int>(json, "attention_head_dim", c.head_dim, source);
-  c.layers = field<int>(json, "num_layers", c.layers, source);
-  c.in_channels = field<int>(json, "in_channels", c.in_channels, source);
-  c.out_channels = field<int>(json, "out_channels", c.out_channels, source);
-  c.time_embed_dim = field<int>(json, "time_embed_dim", c.time_embed_dim, source);
-  c.text_embed_dim = field<int>(json, "text_embed_dim", c.text_embed_dim, source);
-  c.patch = field<int>(json, "patch_size", c.patch, source);
-  c.sample_height = field<int>(json, "sample_height", c.sample_height, source);
-  c.sample_width = field<int>(json, "sample_width", c.sample_width, source);
-  c.sample_frames = field<int>(json, "sample_frames", c.sample_frames, source);
+  c.heads = json_get_or<int>(json, "num_attention_heads", c.heads, context);
+  c.head_dim = json_get_or<int>(json, "attention_head_dim", c.head_dim, context);
+  c.layers = json_get_or<int>(json, "num_layers", c.layers, context);
+  c.in_channels = json_get_or<int>(json, "in_channels", c.in_channels, context);
+  c.out_channels = json_get_or<int>(json, "out_channels", c.out_channels, context);
+  c.time_embed_dim = json_get_or<int>(json, "time_embed_dim", c.time_embed_dim, context);
+  c.text_embed_dim = json_get_or<int>(json, "text_embed_dim", c.text_embed_dim, context);
+  c.patch = json_get_or<int>(json, "patch_size", c.patch, context);
+  c.sample_height = json_get_or<int>(json, "sample_height", c.sample_height, context);
+  c.sample_width = json_get_or<int>(json, "sample_width", c.sample_width, context);
+  c.sample_frames = json_get_or<int>(json, "sample_frames", c.sample_frames, context);
   c.temporal_compression =
-      field<int>(json, "temporal_compression_ratio", c.temporal_compression, source);
-  c.max_text_tokens = field<int>(json, "max_text_seq_length", c.max_text_tokens, source);
-  c.norm_eps = field<double>(json, "norm_eps", c.norm_eps, source);
-  c.spatial_interpolation_scale =
-      field<double>(json, "spatial_interpolation_scale", c.spatial_interpolation_scale, source);
-  c.temporal_interpolation_scale =
-      field<double>(json, "temporal_interpolation_scale", c.temporal_interpolation_scale, source);
-  c.rotary = field<bool>(json, "use_rotary_positional_embeddings", c.rotary, source);
+      json_get_or<int>(json, "temporal_compression_ratio", c.temporal_compression, context);
+  c.max_text_tokens = json_get_or<int>(json, "max_text_seq_length", c.max_text_tokens, context);
+  c.norm_eps = json_get_or<double>(json, "norm_eps", c.norm_eps, context);
+  c.spatial_interpolation_scale = json_get_or<double>(json, "spatial_interpolation_scale",
+                                                      c.spatial_interpolation_scale, context);
+  c.temporal_interpolation_scale = json_get_or<double>(json, "temporal_interpolation_scale",
+                                                       c.temporal_interpolation_scale, context);
+  c.rotary = json_get_or<bool>(json, "use_rotary_positional_embeddings", c.rotary, context);
   c.learned_positions =
-      field<bool>(json, "use_learned_positional_embeddings", c.learned_positions, source);
+      json_get_or<bool>(json, "use_learned_positional_embeddings", c.learned_positions, context);
   c.validate(source);
   return c;
 }
