@@ -3,6 +3,7 @@
 // catching the message of a vidprobe::Error.
 #include <gtest/gtest.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <filesystem>
@@ -18,6 +19,16 @@ inline int run_vidprobe(const std::string& arguments, const std::filesystem::pat
   const std::string command =
       std::string(VIDPROBE_BINARY) + " -q " + arguments + " > '" + log.string() + "' 2>&1";
   return WEXITSTATUS(std::system(command.c_str()));
+}
+
+// An empty directory for one test: <tmp>/vidprobe_<name>_<pid>, removed first if a previous run
+// left it behind.
+inline std::filesystem::path fresh_temp_dir(const std::string& name) {
+  auto dir = std::filesystem::temp_directory_path() /
+             ("vidprobe_" + name + "_" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  return dir;
 }
 
 // Runs `body` and returns the vidprobe::Error message it throws ("" and a test failure if none).

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "test_support.h"
 #include "vidprobe/core/atomic_file.h"
 #include "vidprobe/core/error.h"
 #include "vidprobe/io/safetensors_torch.h"
@@ -15,11 +16,7 @@ namespace {
 namespace fs = std::filesystem;
 
 fs::path temp_dir(const std::string& name) {
-  auto dir = fs::temp_directory_path() /
-             ("vidprobe_safetensors_" + name + "_" + std::to_string(::getpid()));
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir;
+  return test_support::fresh_temp_dir("safetensors_" + name);
 }
 
 TEST(Safetensors, ReadsFileWrittenByReferenceImplementation) {

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include "test_support.h"
 #include "vidprobe/core/atomic_file.h"
 #include "vidprobe/core/error.h"
 
@@ -15,11 +16,7 @@ namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 
 fs::path temp_dir(const std::string& name) {
-  auto dir =
-      fs::temp_directory_path() / ("vidprobe_report_" + name + "_" + std::to_string(::getpid()));
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir;
+  return test_support::fresh_temp_dir("report_" + name);
 }
 
 void write_eval(const fs::path& dir, double points_err, double baseline_points_err) {

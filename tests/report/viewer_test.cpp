@@ -20,11 +20,7 @@ namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 
 fs::path temp_dir(const std::string& name) {
-  auto dir =
-      fs::temp_directory_path() / ("vidprobe_viewer_" + name + "_" + std::to_string(::getpid()));
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir;
+  return test_support::fresh_temp_dir("viewer_" + name);
 }
 
 // A unit sphere of coloured points seen by two cameras, as `vidprobe eval` writes it.
