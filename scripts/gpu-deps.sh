@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Run on a machine with Debian's package index (the development machine): gathers the Debian
 # libraries that the GPU machine's image lacks (Embree, TBB, tinygltf, tinyobjloader, Google
-# Benchmark, CLI11, nlohmann-json, GoogleTest) into .gpu-deps/, an ignored folder that travels to
+# Benchmark, CLI11, nlohmann-json, GoogleTest, Gloo's headers) into .gpu-deps/, an ignored folder that travels to
 # the GPU machine with `carry` and that scripts/gpu-build.sh puts on the search paths there.
 # Nothing is installed into / on either machine.
 set -euo pipefail
@@ -9,7 +9,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 DEPS="$ROOT/.gpu-deps"
 PACKAGES=(libembree-dev libembree3-3 libtbb12 libtinygltf-dev libtinygltf2d libtinyobjloader-dev
   libtinyobjloader2rc10 libbenchmark-dev libbenchmark1debian libcli11-dev nlohmann-json3-dev
-  libgtest-dev libgmock-dev libtbb-dev libtbbmalloc2 libtbbbind-2-5 libstb0)
+  libgtest-dev libgmock-dev libtbb-dev libtbbmalloc2 libtbbbind-2-5 libstb0 libgloo-dev)
 mkdir -p "$DEPS/debs"
 (cd "$DEPS/debs" && apt-get download "${PACKAGES[@]}")
 for deb in "$DEPS"/debs/*.deb; do dpkg -x "$deb" "$DEPS/root"; done

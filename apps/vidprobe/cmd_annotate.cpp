@@ -3,8 +3,10 @@
 #include <iostream>
 
 #include "commands.h"
+#include "job.h"
 #include "typed_options.h"
 #include "vidprobe/backbones/vggt/annotate.h"
+#include "vidprobe/core/error.h"
 
 namespace vidprobe::cli {
 
@@ -53,7 +55,17 @@ void register_annotate(CLI::App& app) {
   cmd->callback([options, shard, config_path] {
     std::tie(options->shard_index, options->shard_count) = backbones::parse_shard(*shard);
     if (!config_path->empty()) options->config = backbones::load_vggt_config(*config_path);
+    // Under torchrun / srun each rank takes its share, as --shard RANK/WORLD_SIZE would.
+    const auto group = join_job(options->device);
+    if (group.distributed()) {
+      require(options->shard_count == 1, "--shard " + *shard + " and a job of " +
+                                             std::to_string(group.size()) +
+                                             " processes both split the clips; give one of them");
+      options->shard_index = group.rank();
+      options->shard_count = group.size();
+    }
     const auto summary = backbones::annotate_with_vggt(*options);
+    group.barrier();
     std::cerr << "annotate: " << summary.clips_written << " clips written, "
               << summary.clips_skipped << " already done, " << summary.seconds << " s\n";
   });

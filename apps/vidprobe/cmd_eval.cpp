@@ -2,6 +2,7 @@
 #include <iostream>
 
 #include "commands.h"
+#include "job.h"
 #include "typed_options.h"
 #include "vidprobe/probe/workflow.h"
 
@@ -69,8 +70,9 @@ void register_eval(CLI::App& app) {
     if (request->run_dir.empty() && request->weights.empty())
       throw CLI::RequiredError("--run or --weights");
     if (!preset->empty()) request->overrides.preset = *preset;
+    request->group = join_job(request->device);
     const auto metrics = probe::evaluate_from_cache(*request);
-    print_eval_summary(metrics, std::cout);
+    if (request->group.is_main()) print_eval_summary(metrics, std::cout);
   });
 }
 

@@ -36,14 +36,16 @@ void register_sweep(CLI::App& app) {
       ->capture_default_str();
   cmd->callback([=] {
     flags->preset = *preset == "vidprobe" ? "none" : "vidfm3d";
-    flags->apply(request->extract);
+    request->extract.device = request->device;
+    flags->apply(request->extract);  // joins the job: the device may become this rank's GPU
+    request->device = request->extract.device;
     request->layers = probe::parse_int_list(*layers, "--layers");
     if (!timesteps->empty()) request->timesteps = probe::parse_int_list(*timesteps, "--timesteps");
-    request->extract.device = request->device;
     if (!preset->empty()) request->overrides.preset = *preset;
     const auto sweep = probe::run_sweep(*request);
-    std::cout << "sweep: " << sweep.at("points").size() << " points; tables in "
-              << (request->out_dir / "sweep.md").string() << "\n";
+    if (request->extract.group.is_main())
+      std::cout << "sweep: " << sweep.at("points").size() << " points; tables in "
+                << (request->out_dir / "sweep.md").string() << "\n";
   });
 }
 

@@ -2,6 +2,7 @@
 #include <iostream>
 
 #include "commands.h"
+#include "job.h"
 #include "probe_options.h"
 #include "typed_options.h"
 #include "vidprobe/core/progress.h"
@@ -60,7 +61,9 @@ void register_train(CLI::App& app) {
     if (*holdout >= 0) request->overrides.holdout = *holdout;
     if (*train_fraction >= 0) request->overrides.train_fraction = *train_fraction;
     if (*vggt_depth > 0) request->overrides.vggt_blocks = *vggt_depth;
+    request->group = join_job(request->device);
     const auto summary = probe::train_from_cache(*request);
+    if (!request->group.is_main()) return;
     std::cerr << "train: steps " << summary.first_step << ".." << summary.last_step << " of "
               << summary.total_steps << " in " << format_duration(summary.seconds) << " ("
               << summary.steps_per_second << " steps/s), final loss " << summary.final_loss;

@@ -3,6 +3,7 @@
 #include <set>
 #include <tuple>
 
+#include "job.h"
 #include "typed_options.h"
 #include "vidprobe/backbones/registry.h"
 #include "vidprobe/core/error.h"
@@ -41,6 +42,7 @@ void ExtractionFlags::apply(features::ExtractOptions& options) const {
   features::apply_extraction_preset(preset, options, given);
   // The backbone's family reads its settings into its own struct now, before any work.
   backbones::check_backbone_options(options.backbone, options.backbone_options);
+  options.group = join_job(options.device);
 }
 
 namespace {

@@ -12,6 +12,10 @@ void add_training_overrides(CLI::App& cmd, probe::ConfigOverrides& overrides,
       ->check(CLI::PositiveNumber);
   cmd.add_option("--batch", overrides.batch_size, "Clips per batch (overrides the config)")
       ->check(CLI::PositiveNumber);
+  cmd.add_option("--grad-accumulation", overrides.grad_accumulation,
+                 "Micro-batches per step and process: the global batch is --batch x this x the "
+                 "job's processes (overrides the config)")
+      ->check(CLI::PositiveNumber);
   cmd.add_option("--lr", overrides.lr, "Peak learning rate (overrides the config)")
       ->check(CLI::PositiveNumber);
 }

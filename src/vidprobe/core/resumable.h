@@ -9,6 +9,11 @@
 // resizing the next clip takes as long as a network on a GPU. prepare then must not touch what
 // process touches. Progress shows items (skipped ones included), rate and ETA. An exception from
 // either function ends the loop and propagates (a pending preparation is waited for first).
+//
+// In a job of several processes each runs the loop over its own share of the items: item i belongs
+// to process i mod shards (balanced, and the same whatever the order of finishing), so the union of
+// the processes' results is what one process would have written. A rerun with another number of
+// processes skips whatever any earlier process finished.
 #include <cstddef>
 #include <functional>
 #include <future>
@@ -26,6 +31,7 @@ struct ResumableOptions {
   std::string unit = "items";  // e.g. "clips"
   bool prefetch = false;
   bool show_progress = true;
+  std::size_t shard = 0, shards = 1;  // this process's share: the items with i % shards == shard
 };
 
 struct ResumableCounts {
@@ -37,14 +43,17 @@ ResumableCounts run_resumable(std::size_t count, const ResumableOptions& options
                               Process&& process) {
   using Prepared = std::invoke_result_t<Prepare&, std::size_t>;
   const auto policy = options.prefetch ? std::launch::async : std::launch::deferred;
+  const std::size_t shards = options.shards == 0 ? 1 : options.shards;
+  const std::size_t first = options.shard;
+  const std::size_t owned = count > first ? (count - first + shards - 1) / shards : 0;
   std::optional<Progress> progress;
-  if (options.show_progress) progress.emplace(options.label, count, options.unit);
+  if (options.show_progress) progress.emplace(options.label, owned, options.unit);
   ResumableCounts counts;
   std::future<Prepared> next;
-  if (count > 0) next = std::async(policy, std::ref(prepare), std::size_t{0});
-  for (std::size_t i = 0; i < count; ++i) {
+  if (owned > 0) next = std::async(policy, std::ref(prepare), first);
+  for (std::size_t i = first; i < count; i += shards) {
     Prepared prepared = next.get();
-    if (i + 1 < count) next = std::async(policy, std::ref(prepare), i + 1);
+    if (i + shards < count) next = std::async(policy, std::ref(prepare), i + shards);
     if (prepared) {
       process(std::move(*prepared));
       ++counts.processed;

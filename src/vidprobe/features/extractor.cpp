@@ -13,6 +13,7 @@
 #include "vidprobe/core/progress.h"
 #include "vidprobe/core/resumable.h"
 #include "vidprobe/data/dataset.h"
+#include "vidprobe/dist/sharding.h"
 #include "vidprobe/features/clip_tensors.h"
 #include "vidprobe/features/feature_cache.h"
 #include "vidprobe/nn/device.h"
@@ -260,6 +261,50 @@ FeatureShard make_shard(const Clip& clip, const ClipTensors& inputs,
   return shard;
 }
 
+// A cache extracted with other settings is never mixed with this one. Rank 0 prepares each
+// directory (and checks the identity of what is there) before the other ranks open it.
+std::vector<CacheWriter> open_writers(const ExtractOptions& options,
+                                      const std::vector<ExtractTarget>& targets,
+                                      const std::vector<backbones::ExtractionPoint>& points,
+                                      const backbones::Backbone& backbone, const GtSize& gt,
+                                      torch::Dtype compute_dtype, std::size_t clips) {
+  std::vector<CacheWriter> writers;
+  const auto role =
+      options.group.is_main() ? CacheWriter::Role::kManifestOwner : CacheWriter::Role::kShardWriter;
+  dist::main_rank_first(options.group, [&] {
+    for (std::size_t k = 0; k < targets.size(); ++k)
+      writers.emplace_back(targets[k].out_dir,
+                           cache_identity(options, backbone, points[k], gt, compute_dtype),
+                           backbone.feature_dim(), role);
+    for (auto& writer : writers) writer.expect(clips);
+  });
+  return writers;
+}
+
+// A multi-process run's manifests: every rank's clips, in the order one process records them.
+void record_all_ranks(const dist::Group& group, std::vector<CacheWriter>& writers,
+                      std::size_t clips) {
+  if (!group.distributed()) return;
+  for (auto& writer : writers) {
+    const auto all = dist::gather_in_item_order(group, writer.done(), clips);
+    if (group.is_main()) writer.record_all(all);
+  }
+  group.barrier();  // the manifests are complete when any rank returns
+}
+
+// Every rank's counts, so that each prints the job's totals.
+void sum_over_ranks(const dist::Group& group, std::vector<ExtractSummary>& summaries) {
+  if (!group.distributed()) return;
+  for (auto& summary : summaries) {
+    auto counts = torch::tensor({summary.clips_written, summary.clips_skipped}, torch::kInt64)
+                      .to(group.device());
+    group.all_reduce_sum(counts);
+    counts = counts.cpu();
+    summary.clips_written = counts[0].item<int64_t>();
+    summary.clips_skipped = counts[1].item<int64_t>();
+  }
+}
+
 }  // namespace
 
 // ~95 lines: the per-clip step (extract_clip) is a lambda over the state set up here (backbone,
@@ -287,13 +332,8 @@ std::vector<ExtractSummary> extract_features_at(const ExtractOptions& options,
   sampling.num_frames = options.frames;
   sampling.seed = options.seed;
 
-  // A cache extracted with other settings is never mixed with this one.
-  std::vector<CacheWriter> writers;
-  for (std::size_t k = 0; k < targets.size(); ++k)
-    writers.emplace_back(targets[k].out_dir,
-                         cache_identity(options, *backbone, points[k], gt, compute_dtype),
-                         backbone->feature_dim());
-  for (auto& writer : writers) writer.expect(sequences.size());
+  auto writers =
+      open_writers(options, targets, points, *backbone, gt, compute_dtype, sequences.size());
   std::vector<int64_t> kept_frames;
   if (options.probe_frames > 0)
     kept_frames = probe_frame_indices(options.frames, options.probe_frames);
@@ -353,14 +393,18 @@ std::vector<ExtractSummary> extract_features_at(const ExtractOptions& options,
   };
   run_resumable(
       sequences.size(),
-      {.label = "extract " + options.backbone +
-                (targets.size() > 1 ? " at " + std::to_string(targets.size()) + " points" : ""),
-       .unit = "clips",
-       .prefetch = true},
+      dist::share_of(
+          options.group,
+          {.label = "extract " + options.backbone +
+                    (targets.size() > 1 ? " at " + std::to_string(targets.size()) + " points" : ""),
+           .unit = "clips",
+           .prefetch = true}),
       load, extract_clip);
+  record_all_ranks(options.group, writers, sequences.size());
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   for (auto& summary : summaries) summary.seconds = seconds;
+  sum_over_ranks(options.group, summaries);
   return summaries;
 }
 

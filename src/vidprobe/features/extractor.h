@@ -12,6 +12,7 @@
 #include "vidprobe/backbones/backbone.h"
 #include "vidprobe/data/clip_sampling.h"
 #include "vidprobe/data/split.h"
+#include "vidprobe/dist/group.h"
 #include "vidprobe/features/clip_tensors.h"
 
 namespace vidprobe::features {
@@ -64,6 +65,9 @@ struct ExtractOptions {
   torch::Device device = torch::kCPU;
   std::uint64_t seed = 0;
   std::filesystem::path out_dir;
+  // A job of several processes shares the clips out round-robin; each writes its own shards and
+  // rank 0 the manifest, identical to one process's (dist/sharding.h). Default: one process.
+  dist::Group group;
 };
 
 struct ExtractSummary {

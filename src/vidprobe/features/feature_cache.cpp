@@ -160,11 +160,14 @@ FeatureShard read_shard(const fs::path& shard_path) {
   return shard;
 }
 
-CacheWriter::CacheWriter(fs::path dir, nlohmann::json identity, int64_t feature_dim)
-    : dir_(std::move(dir)), identity_(identity.dump()) {
-  // Shards of a killed run are left as temporaries in clips/, the manifest's beside it.
-  prepare_output_directory(dir_, "feature cache");
-  prepare_output_directory(dir_ / "clips", "feature cache");
+CacheWriter::CacheWriter(fs::path dir, nlohmann::json identity, int64_t feature_dim, Role role)
+    : dir_(std::move(dir)), identity_(identity.dump()), role_(role) {
+  // Shards of a killed run are left as temporaries in clips/, the manifest's beside it. Only the
+  // owner cleans them: another process's live temporaries are not stale.
+  if (role_ == Role::kManifestOwner) {
+    prepare_output_directory(dir_, "feature cache");
+    prepare_output_directory(dir_ / "clips", "feature cache");
+  }
   const auto manifest_path = dir_ / "manifest.json";
   if (fs::exists(manifest_path)) {
     nlohmann::json previous;
@@ -220,7 +223,17 @@ void CacheWriter::expect(std::size_t clips) {
   write_manifest();
 }
 
+void CacheWriter::record_all(const std::vector<std::string>& clip_ids) {
+  require(role_ == Role::kManifestOwner, "feature cache: only rank 0 records the manifest");
+  for (const auto& id : clip_ids)
+    require(holds(id), "feature cache " + dir_.string() + ": clip '" + id +
+                           "' was reported done by a process but its shard is missing or damaged");
+  done_ = clip_ids;
+  write_manifest();
+}
+
 void CacheWriter::write_manifest() const {
+  if (role_ != Role::kManifestOwner) return;
   auto manifest = manifest_;
   manifest["clips"] = done_;
   if (expected_) manifest["expected_clips"] = *expected_;

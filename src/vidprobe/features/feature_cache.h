@@ -59,9 +59,16 @@ FeatureShard read_shard(const std::filesystem::path& shard_path);
 // Writes a cache resumably: a directory whose manifest holds another identity (what its shards
 // were made from: backbone, point, data, sizes) is refused, shards already written with this
 // identity are kept, and the manifest is rewritten after every clip, so a killed run resumes.
+//
+// In a job of several processes every process writes its own clips' shards, and only one (rank 0)
+// owns the manifest: it prepares the directory first, the others then open it as shard writers
+// (the identity is still checked), and at the end the owner records every process's clips in the
+// order one process would have (record_all).
 class CacheWriter {
  public:
-  CacheWriter(std::filesystem::path dir, nlohmann::json identity, int64_t feature_dim);
+  enum class Role { kManifestOwner, kShardWriter };
+  CacheWriter(std::filesystem::path dir, nlohmann::json identity, int64_t feature_dim,
+              Role role = Role::kManifestOwner);
   // True when the clip's shard exists with this identity (a damaged one does not count); the
   // clip is then recorded as done.
   bool reuse(const std::string& clip_id);
@@ -74,6 +81,11 @@ class CacheWriter {
   // How many clips this run is to write (before the loop): recorded in every manifest written
   // from now on, so that a cache of a run that was killed or failed part-way says so.
   void expect(std::size_t clips);
+  // The manifest owner's final record of a multi-process run: exactly these clips, in this order
+  // (each process's done() gathered). Throws vidprobe::Error naming a clip whose shard is missing.
+  void record_all(const std::vector<std::string>& clip_ids);
+  // The clips this writer wrote or kept, in order.
+  const std::vector<std::string>& done() const { return done_; }
   const std::filesystem::path& dir() const { return dir_; }
 
  private:
@@ -83,6 +95,7 @@ class CacheWriter {
   std::string identity_;
   std::vector<std::string> done_;
   std::optional<std::size_t> expected_;
+  Role role_;
 };
 
 class FeatureCache {

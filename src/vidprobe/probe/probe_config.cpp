@@ -101,6 +101,7 @@ void visit(SameOrConst<TrainConfig> auto& t, auto& v) {
   v("epochs", t.epochs);
   v("steps", t.steps);
   v("batch_size", t.batch_size);
+  v("grad_accumulation", t.grad_accumulation);
   v("lr", t.lr);
   v("weight_decay", t.weight_decay);
   v("decay_all_parameters", t.decay_all_parameters);
@@ -259,6 +260,7 @@ void validate_train(const TrainConfig& t) {
         "or train.steps must be set, not both (got epochs " + std::to_string(t.epochs) +
             ", steps " + std::to_string(t.steps) + ")");
   check(t.batch_size >= 1, "train.batch_size", "must be >= 1");
+  check(t.grad_accumulation >= 1, "train.grad_accumulation", "must be >= 1");
   check(t.lr > 0, "train.lr", "must be > 0");
   check(t.weight_decay >= 0, "train.weight_decay", "must be >= 0");
   check(t.beta1 >= 0 && t.beta1 < 1, "train.beta1", "must be in [0, 1)");
@@ -391,6 +393,9 @@ ProbeConfig load_probe_config(const std::string& path, const ProbeConfig& base) 
   } catch (const nlohmann::json::exception& e) {
     throw Error("config file '" + path + "' is not valid JSON: " + e.what());
   }
+  // A run's config.json also says how the job was spread over processes ("job", written by train);
+  // that describes the run, not the probe.
+  if (json.is_object()) json.erase("job");
   try {
     return probe_config_from_json(json, base);
   } catch (const Error& e) {

@@ -86,7 +86,11 @@ struct TrainConfig {
   // as the authors' loader), or `steps` batches when epochs is 0.
   int epochs = 75;
   std::int64_t steps = 0;
+  // Clips per process per micro-batch (the paper: 10 per GPU). A step's global batch is
+  // batch_size x grad_accumulation x the job's processes; one process with grad_accumulation N
+  // makes the same step as N processes (the paper's 8-GPU batch on one GPU).
   int batch_size = 10;
+  int grad_accumulation = 1;
   double lr = 1e-4;
   double weight_decay = 0.05;
   bool decay_all_parameters = true;  // false: no decay on biases, norms, LayerScale and tokens

@@ -126,6 +126,7 @@ json run_sweep(const SweepRequest& request) {
         train.device = request.device;
         train.threads = request.threads;
         train.progress = request.progress;
+        train.group = request.extract.group;
         train.resume = fs::exists(run_dir / "config.json");
         train_from_cache(train);
       }
@@ -136,6 +137,7 @@ json run_sweep(const SweepRequest& request) {
       eval.device = request.device;
       eval.threads = request.threads;
       eval.progress = request.progress;
+      eval.group = request.extract.group;
       metrics = evaluate_from_cache(eval);
     }
     json point = {
@@ -148,7 +150,9 @@ json run_sweep(const SweepRequest& request) {
                 {"layers", request.layers},
                 {"timesteps", request.timesteps},
                 {"points", points}};
-  write_sweep_outputs(request.out_dir, sweep, request.heatmap_metric);
+  if (request.extract.group.is_main())
+    write_sweep_outputs(request.out_dir, sweep, request.heatmap_metric);
+  request.extract.group.barrier();
   return sweep;
 }
 

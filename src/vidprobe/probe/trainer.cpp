@@ -8,8 +8,10 @@
 
 #include "vidprobe/core/atomic_file.h"
 #include "vidprobe/core/error.h"
+#include "vidprobe/core/json_fields.h"
 #include "vidprobe/core/output_directory.h"
 #include "vidprobe/core/progress.h"
+#include "vidprobe/io/gzip.h"
 #include "vidprobe/nn/device.h"
 #include "vidprobe/probe/checkpoint.h"
 #include "vidprobe/probe/fused_adamw.h"
@@ -35,6 +37,33 @@ const std::vector<std::string> kValidationKeys = {"val_loss", "val.Auc_30", "val
 bool no_decay(const std::string& name, const torch::Tensor& p) {
   return p.dim() < 2 || name.find("token") != std::string::npos ||
          name.find("empty_pose") != std::string::npos;
+}
+
+// The mean of the micro-batches' loss terms (a single batch's are taken as they are, bit for bit).
+void accumulate_terms(LossOutput& mean, const LossOutput& part, double share, bool only) {
+  if (only) {
+    mean = part;
+    return;
+  }
+  for (const auto& [key, value] : part.terms) {
+    const auto scaled = value.detach() * share;
+    auto [it, inserted] = mean.terms.try_emplace(key, scaled);
+    if (!inserted) it->second = it->second + scaled;
+  }
+  const auto total = part.total.detach() * share;
+  mean.total = mean.total.defined() ? mean.total + total : total;
+}
+
+// Loss terms averaged over the job's processes (std::map: the same key order on every rank).
+void average_over_ranks(const dist::Group& group, LossOutput& loss) {
+  if (!group.distributed()) return;
+  std::vector<torch::Tensor> values;
+  for (const auto& [key, value] : loss.terms) values.push_back(value.detach().to(torch::kFloat32));
+  auto stacked = torch::stack(values).to(group.device()).contiguous();
+  group.all_reduce_sum(stacked);
+  stacked = stacked.cpu() / static_cast<double>(group.size());
+  std::size_t i = 0;
+  for (auto& [key, value] : loss.terms) value = stacked[static_cast<int64_t>(i++)];
 }
 
 void set_learning_rate(torch::optim::AdamW& optimizer, double lr) {
@@ -143,17 +172,46 @@ std::string csv_row(const json& row) {
   return line.str();
 }
 
-// Fresh run directory, or a resumed one whose configuration matches.
+// How the run is spread over processes, recorded in config.json (and checked on resume).
+json job_block(const TrainConfig& train, const dist::Group& group) {
+  return {{"processes", group.size()},
+          {"batch_per_process", train.batch_size},
+          {"grad_accumulation", train.grad_accumulation},
+          {"global_batch", train.batch_size * train.grad_accumulation * group.size()}};
+}
+
+// A resumed run keeps its global batch: the steps, their batches and the learning rates follow
+// from it. Runs written before the job block are single-process runs.
+void require_same_global_batch(const fs::path& config_path, const TrainOptions& options) {
+  const auto stored = read_json_file(config_path);
+  const auto now = job_block(options.config.train, options.group);
+  const auto before =
+      stored.contains("job")
+          ? json_get<std::int64_t>(stored.at("job"), "global_batch", config_path.string())
+          : std::int64_t{options.config.train.batch_size} * options.config.train.grad_accumulation;
+  require(before == now["global_batch"].get<std::int64_t>(),
+          "--resume: the run's global batch is " + std::to_string(before) +
+              " clips but this job's is " + now["global_batch"].dump() + " (" +
+              std::to_string(options.group.size()) + " processes x batch " +
+              std::to_string(options.config.train.batch_size) + " x grad accumulation " +
+              std::to_string(options.config.train.grad_accumulation) +
+              "); set --grad-accumulation so that they match");
+}
+
+// Fresh run directory, or a resumed one whose configuration matches (rank 0 only).
 void prepare_run_directory(const TrainOptions& options) {
   const auto config_path = options.run_dir / "config.json";
   if (options.resume) {
     require(fs::exists(config_path), "--resume: " + config_path.string() + " does not exist");
     auto stored = load_probe_config(config_path.string(), probe_preset(options.config.preset));
-    // Extending a run is allowed.
+    // Extending a run is allowed; so is another split of the same global batch.
     stored.train.steps = options.config.train.steps;
     stored.train.epochs = options.config.train.epochs;
+    stored.train.batch_size = options.config.train.batch_size;
+    stored.train.grad_accumulation = options.config.train.grad_accumulation;
     require(to_json(stored) == to_json(options.config),
             "--resume: the configuration differs from the run's " + config_path.string());
+    require_same_global_batch(config_path, options);
   } else {
     require(!fs::exists(config_path) && !fs::exists(options.run_dir / "checkpoints"),
             "run directory " + options.run_dir.string() +
@@ -162,7 +220,15 @@ void prepare_run_directory(const TrainOptions& options) {
   // A killed run leaves temporaries of its config, metrics and checkpoint directories.
   prepare_output_directory(options.run_dir, "train");
   prepare_output_directory(options.run_dir / "checkpoints", "train");
-  write_file_atomically(config_path, to_json(options.config).dump(2));
+  auto config = to_json(options.config);
+  config["job"] = job_block(options.config.train, options.group);
+  write_file_atomically(config_path, config.dump(2));
+}
+
+// The step's global batch: every process's micro-batches.
+TrainConfig with_global_batch(TrainConfig train, const dist::Group& group) {
+  train.batch_size *= train.grad_accumulation * group.size();
+  return train;
 }
 
 // The training loop's state and its steps, one method each.
@@ -175,8 +241,10 @@ class TrainingLoop {
         config_(options.config),
         views_(config_.views, config_.train.seed),
         device_(options.device),
-        length_(train_length(config_.train, train.size())),
-        lrs_(learning_rates(config_.train, length_)) {}
+        group_(options.group),
+        global_(with_global_batch(config_.train, group_)),
+        length_(train_length(global_, train.size())),
+        lrs_(learning_rates(global_, length_)) {}
 
   TrainSummary run();
 
@@ -187,9 +255,12 @@ class TrainingLoop {
   bool validation_due(std::int64_t done) const;
   void log_row(std::int64_t step, double lr, const StepResult& result, double steps_per_second);
   std::vector<BatchItem> items(std::int64_t step) const {
-    return batch_items(train_.size(), config_.train.batch_size, config_.train.seed, step,
+    return batch_items(train_.size(), global_.batch_size, config_.train.seed, step,
                        length_.by_epochs);
   }
+  // This process's micro-batches of the step: contiguous parts of the global batch.
+  std::vector<ProbeBatch> load_micro_batches(std::int64_t step) const;
+  void save_outputs(std::int64_t done, std::int64_t total) const;
 
   const ClipSource& train_;
   const ClipSource& val_;
@@ -197,10 +268,13 @@ class TrainingLoop {
   const ProbeConfig& config_;
   ViewPlan views_;
   torch::Device device_;
+  dist::Group group_;
+  TrainConfig global_;  // the train config with the global batch
   TrainLength length_;
   std::vector<double> lrs_;
   ProbeModel model_{nullptr};
   std::unique_ptr<torch::optim::AdamW> optimizer_;
+  std::unique_ptr<dist::GradientSync> sync_;
   std::ofstream jsonl_, csv_;
   TrainSummary summary_;
 };
@@ -210,6 +284,7 @@ void TrainingLoop::write_run_info(const ClipGeometry& geometry) const {
                      {"train_clips", train_.ids()},
                      {"val_clips", val_.ids()},
                      {"steps_per_epoch", length_.steps_per_epoch},
+                     {"job", job_block(config_.train, group_)},
                      {"total_steps", length_.total_steps},
                      {"features_dir", train_.cache_dir().string()},
                      {"feature_manifest", train_.manifest()},
@@ -222,14 +297,17 @@ void TrainingLoop::build_model() {
   const auto first = train_.load(0);
   auto geometry = clip_geometry(first);
   geometry.frames = views_.frames_per_clip(geometry.frames);
-  write_run_info(geometry);
-  const auto baseline_path = options_.run_dir / "baseline.safetensors";
-  if (!fs::exists(baseline_path)) fit_mean_predictor(train_, views_).save(baseline_path);
-
+  if (group_.is_main()) {
+    write_run_info(geometry);
+    const auto baseline_path = options_.run_dir / "baseline.safetensors";
+    if (!fs::exists(baseline_path)) fit_mean_predictor(train_, views_).save(baseline_path);
+  }
   torch::manual_seed(config_.train.seed);
   model_ = ProbeModel(config_, geometry.feature_dim);
   model_->to(device_);
   model_->train();
+  dist::broadcast_module(group_, *model_);
+  sync_ = std::make_unique<dist::GradientSync>(group_, model_->parameters());
   optimizer_ = make_probe_optimizer(model_, config_.train);
   summary_.parameters = count_parameters(*model_);
 }
@@ -275,16 +353,43 @@ void TrainingLoop::log_row(std::int64_t step, double lr, const StepResult& resul
   if (options_.on_log) options_.on_log(row);
 }
 
+std::vector<ProbeBatch> TrainingLoop::load_micro_batches(std::int64_t step) const {
+  const auto all = items(step);
+  const auto micro = static_cast<std::size_t>(config_.train.batch_size);
+  const auto parts = static_cast<std::size_t>(config_.train.grad_accumulation);
+  const auto first = static_cast<std::size_t>(group_.rank()) * parts * micro;
+  std::vector<ProbeBatch> batches;
+  for (std::size_t m = 0; m < parts; ++m) {
+    const auto begin = all.begin() + static_cast<std::ptrdiff_t>(first + m * micro);
+    batches.push_back(
+        load_batch(train_, {begin, begin + static_cast<std::ptrdiff_t>(micro)}, views_));
+  }
+  return batches;
+}
+
+// Rank 0 writes; the others go on to the next step's collectives, which wait for it.
+void TrainingLoop::save_outputs(std::int64_t done, std::int64_t total) const {
+  if (!group_.is_main()) return;
+  if (done % config_.train.checkpoint_every == 0 || done == total ||
+      (options_.stop_after_step && done == *options_.stop_after_step))
+    save_checkpoint(options_.run_dir, done, *model_, *optimizer_,
+                    {{"step", done}, {"seed", config_.train.seed}, {"total_steps", total}},
+                    config_.train.keep_checkpoints);
+}
+
 TrainSummary TrainingLoop::run() {
   // Clips too short for the views fail here, before anything is written.
   views_.evaluation(train_.load(0), 0);
-  prepare_run_directory(options_);
+  dist::main_rank_first(group_, [&] {
+    if (group_.is_main()) prepare_run_directory(options_);
+  });
   build_model();
+  group_.barrier();  // run.json and the baseline are written
   std::int64_t start_step = 0;
   if (options_.resume)
     if (const auto resumed = load_newest_good_checkpoint(options_.run_dir, *model_, *optimizer_))
       start_step = resumed->step;
-  open_logs(start_step);
+  if (group_.is_main()) open_logs(start_step);
 
   const std::int64_t total = length_.total_steps;
   const std::int64_t end =
@@ -292,7 +397,7 @@ TrainSummary TrainingLoop::run() {
   summary_.first_step = start_step;
   summary_.total_steps = total;
   std::optional<Progress> progress;
-  if (options_.progress && end > start_step)
+  if (options_.progress && end > start_step && group_.is_main())
     progress.emplace("train", static_cast<std::size_t>(end - start_step), "steps");
 
   const auto started = std::chrono::steady_clock::now();
@@ -300,31 +405,30 @@ TrainSummary TrainingLoop::run() {
   std::int64_t interval_steps = 0;
   // The next batch is read and normalised on a second thread while this one trains. Batches
   // depend only on the step, so this changes nothing in the results.
-  auto load = [&](std::int64_t step) { return load_batch(train_, items(step), views_); };
-  std::future<ProbeBatch> next;
+  auto load = [&](std::int64_t step) { return load_micro_batches(step); };
+  std::future<std::vector<ProbeBatch>> next;
   if (start_step < end) next = std::async(std::launch::async, load, start_step);
   for (std::int64_t step = start_step; step < end; ++step) {
-    const auto batch = next.get();
+    const auto batches = next.get();
     if (step + 1 < end) next = std::async(std::launch::async, load, step + 1);
     const double lr = lrs_[static_cast<std::size_t>(step)];
-    const auto result = train_step(model_, *optimizer_, batch, config_, device_, lr);
+    auto result = train_step(model_, *optimizer_, batches, config_, device_, lr, sync_.get());
+    average_over_ranks(group_, result.loss);
     summary_.final_loss = result.loss.terms.at("loss").item<double>();
     require(std::isfinite(summary_.final_loss),
             "training diverged: the loss is not finite at step " + std::to_string(step) +
                 " (try a lower --lr)");
     ++interval_steps;
     const std::int64_t done = step + 1;
-    if (done % config_.train.log_every == 0 || done == end || validation_due(done)) {
+    if (group_.is_main() &&
+        (done % config_.train.log_every == 0 || done == end || validation_due(done))) {
       const double seconds =
           std::chrono::duration<double>(std::chrono::steady_clock::now() - interval_start).count();
       log_row(step, lr, result, seconds > 0 ? static_cast<double>(interval_steps) / seconds : 0);
       interval_start = std::chrono::steady_clock::now();
       interval_steps = 0;
     }
-    if (done % config_.train.checkpoint_every == 0 || done == end)
-      save_checkpoint(options_.run_dir, done, *model_, *optimizer_,
-                      {{"step", done}, {"seed", config_.train.seed}, {"total_steps", total}},
-                      config_.train.keep_checkpoints);
+    save_outputs(done, total);
     if (progress) {
       char note[64];
       std::snprintf(note, sizeof note, "loss %.4f", summary_.final_loss);
@@ -339,9 +443,10 @@ TrainSummary TrainingLoop::run() {
   const auto steps_run = summary_.last_step - summary_.first_step;
   summary_.steps_per_second =
       summary_.seconds > 0 ? static_cast<double>(steps_run) / summary_.seconds : 0;
-  if (summary_.last_step == total)
+  if (summary_.last_step == total && group_.is_main())
     save_weights(options_.run_dir / "model.safetensors", *model_,
                  {{"step", std::to_string(total)}, {"format", "vidprobe-probe"}});
+  group_.barrier();  // the run directory is complete when any rank returns
   return summary_;
 }
 
@@ -389,23 +494,38 @@ std::unique_ptr<torch::optim::AdamW> make_probe_optimizer(ProbeModel& model, con
   return std::make_unique<FusedAdamW>(groups, options);
 }
 
-StepResult train_step(ProbeModel& model, torch::optim::AdamW& optimizer, const ProbeBatch& batch,
-                      const ProbeConfig& config, torch::Device device, double lr) {
+StepResult train_step(ProbeModel& model, torch::optim::AdamW& optimizer,
+                      const std::vector<ProbeBatch>& micro_batches, const ProbeConfig& config,
+                      torch::Device device, double lr, dist::GradientSync* sync) {
+  require(!micro_batches.empty(), "train_step: no batch");
   set_learning_rate(optimizer, lr);
   optimizer.zero_grad();
   StepResult result;
-  {
-    nn::AutocastGuard autocast(device, config.train.bf16);
-    const auto prediction =
-        model->forward(batch.features.to(device), batch.height(), batch.width());
-    result.loss = probe_loss(prediction, batch.targets.to(device), config.loss);
+  const double share = 1.0 / static_cast<double>(micro_batches.size());
+  for (std::size_t m = 0; m < micro_batches.size(); ++m) {
+    const auto& batch = micro_batches[m];
+    LossOutput loss;
+    {
+      nn::AutocastGuard autocast(device, config.train.bf16);
+      const auto prediction =
+          model->forward(batch.features.to(device), batch.height(), batch.width());
+      loss = probe_loss(prediction, batch.targets.to(device), config.loss);
+    }
+    if (sync && m + 1 == micro_batches.size()) sync->arm();
+    (micro_batches.size() == 1 ? loss.total : loss.total * share).backward();
+    accumulate_terms(result.loss, loss, share, micro_batches.size() == 1);
   }
-  result.loss.total.backward();
+  if (sync) sync->finish();
   if (config.train.grad_clip > 0)
     result.grad_norm =
         torch::nn::utils::clip_grad_norm_(model->parameters(), config.train.grad_clip);
   optimizer.step();
   return result;
+}
+
+StepResult train_step(ProbeModel& model, torch::optim::AdamW& optimizer, const ProbeBatch& batch,
+                      const ProbeConfig& config, torch::Device device, double lr) {
+  return train_step(model, optimizer, std::vector<ProbeBatch>{batch}, config, device, lr);
 }
 
 TrainSummary train_probe(const ClipSource& train, const ClipSource& val,

@@ -15,6 +15,15 @@
 //   model.safetensors        final weights
 //   train_log.jsonl / .csv   loss terms, lr, grad norm, steps/s, and validation rows (val_loss and
 //                            the paper's metrics, "val.Auc_30", ...)
+//
+// Data-parallel over a job of several processes (TrainOptions::group), as DDP: the step's global
+// batch (batch_items with batch_size x grad_accumulation x processes clips) is cut into equal
+// contiguous parts, one per process and micro-batch; gradients are averaged over the processes in
+// buckets that overlap the backward pass (dist/gradient_sync.h); logged loss terms are averaged
+// over processes. Rank 0 alone writes the run directory and validates. So N processes make the
+// steps one process makes with grad_accumulation N, up to float rounding; config.json's "job"
+// block records the per-process and the global batch, and a resume must keep the global batch
+// (change --grad-accumulation to resume on another number of processes).
 #include <torch/torch.h>
 
 #include <cstdint>
@@ -25,6 +34,8 @@
 #include <optional>
 #include <string>
 
+#include "vidprobe/dist/gradient_sync.h"
+#include "vidprobe/dist/group.h"
 #include "vidprobe/probe/batch.h"
 #include "vidprobe/probe/clip_source.h"
 #include "vidprobe/probe/losses.h"
@@ -43,6 +54,7 @@ struct TrainOptions {
   // Stop (after checkpointing) once this step is done, as if killed: for tests of --resume.
   std::optional<std::int64_t> stop_after_step;
   std::function<void(const nlohmann::json&)> on_log;  // every logged row
+  dist::Group group;                                  // default: one process
 };
 
 struct TrainSummary {
@@ -72,7 +84,13 @@ struct StepResult {
   LossOutput loss;
   double grad_norm = 0;  // before clipping (0 when clipping is off)
 };
-// One optimisation step at learning rate lr (bf16 autocast on CUDA when the config asks).
+// One optimisation step at learning rate lr (bf16 autocast on CUDA when the config asks) over
+// this process's micro-batches of the step: each loss counts 1 / micro-batches; with a `sync`,
+// the gradients are then averaged over the job's processes. The loss terms are the micro-batches'
+// mean.
+StepResult train_step(ProbeModel& model, torch::optim::AdamW& optimizer,
+                      const std::vector<ProbeBatch>& micro_batches, const ProbeConfig& config,
+                      torch::Device device, double lr, dist::GradientSync* sync = nullptr);
 StepResult train_step(ProbeModel& model, torch::optim::AdamW& optimizer, const ProbeBatch& batch,
                       const ProbeConfig& config, torch::Device device, double lr);
 

@@ -36,6 +36,7 @@ void apply_overrides(ProbeConfig& config, const ConfigOverrides& o) {
     config.train.epochs = 0;
   }
   if (o.batch_size) config.train.batch_size = *o.batch_size;
+  if (o.grad_accumulation) config.train.grad_accumulation = *o.grad_accumulation;
   if (o.lr) config.train.lr = *o.lr;
   if (o.seed) config.train.seed = *o.seed;
   if (o.holdout) config.train.holdout = *o.holdout;
@@ -102,10 +103,21 @@ TrainSummary train_from_cache(const TrainRequest& request) {
   options.device = request.device;
   options.resume = request.resume;
   options.progress = request.progress;
+  options.group = request.group;
   return train_probe(train, val, options);
 }
 
 nlohmann::json evaluate_from_cache(const EvalRequest& request) {
+  if (request.group.distributed()) {
+    auto on_main = request;
+    on_main.group = {};
+    nlohmann::json metrics;
+    if (request.group.is_main()) metrics = evaluate_from_cache(on_main);
+    request.group.barrier();
+    if (request.group.is_main()) return metrics;
+    const auto out_dir = request.out_dir.empty() ? request.run_dir / "eval" : request.out_dir;
+    return read_json_file(out_dir / "metrics.json");
+  }
   if (request.threads > 0) torch::set_num_threads(request.threads);
   std::optional<std::vector<std::string>> ids;
   if (request.only_holdout) {

@@ -19,6 +19,7 @@ struct ConfigOverrides {
   std::optional<int> epochs;          // sets train.epochs and clears train.steps
   std::optional<std::int64_t> steps;  // sets train.steps and clears train.epochs
   std::optional<int> batch_size;
+  std::optional<int> grad_accumulation;
   std::optional<double> lr;
   std::optional<std::uint64_t> seed;
   std::optional<double> holdout;
@@ -47,6 +48,7 @@ struct TrainRequest {
   bool allow_partial = false;  // use a feature cache whose extraction did not finish
   int threads = 0;             // CPU intra-op threads; 0 = libtorch's default
   bool progress = true;
+  dist::Group group;  // data-parallel over the job's processes (default: one process)
 };
 
 // Validation clips: --val-features, else the run's --holdout fraction of the training cache.
@@ -68,6 +70,9 @@ struct EvalRequest {
   bool allow_partial = false;           // use a feature cache whose extraction did not finish
   int threads = 0;
   bool progress = true;
+  // In a job of several processes rank 0 evaluates and writes; the others wait and return its
+  // metrics.json.
+  dist::Group group;
 };
 
 nlohmann::json evaluate_from_cache(const EvalRequest& request);
