@@ -74,7 +74,8 @@ TEST(Vidfm3dImport, InterleavedClipsAreTheirClipsAndReadTheMapsTheirDatasetReads
     const auto latents = backbones::cogvideox::latent_frame_of(clip_frames - 1, 4) + 1;
     std::vector<int64_t> stored;
     for (int64_t c = 0; c < 2; ++c) {
-      EXPECT_EQ(interleaved_clip_frames(window, 2, c), clips[c].get<std::vector<int64_t>>());
+      EXPECT_EQ(interleaved_clip_frames(window, 2, c),
+                clips.at(static_cast<std::size_t>(c)).get<std::vector<int64_t>>());
       for (int64_t l = 0; l < latents; ++l) stored.push_back(1000 * c + l);
     }
     // Their merged tensor holds clip 0's latents, then clip 1's: the layout the cache stores.
@@ -85,7 +86,10 @@ TEST(Vidfm3dImport, InterleavedClipsAreTheirClipsAndReadTheMapsTheirDatasetReads
     // Each frame of their clip c at position p reads that clip's latent of p (frame 0: clip 0's).
     for (int64_t c = 0; c < 2; ++c)
       for (int64_t p = 1; p < clip_frames; ++p)
-        EXPECT_EQ(index[clips[c][p].get<int64_t>()].item<int64_t>(),
+        EXPECT_EQ(index[clips.at(static_cast<std::size_t>(c))
+                            .at(static_cast<std::size_t>(p))
+                            .get<int64_t>()]
+                      .item<int64_t>(),
                   c * latents + backbones::cogvideox::latent_frame_of(p, 4));
     const auto dataset = views.at("index_maps").at("raw").at(model).get<std::vector<int64_t>>();
     for (std::size_t f = 0; f < dataset.size(); ++f)
