@@ -112,10 +112,7 @@ TEST(ExtractionPreset, Vidfm3dIsTheAuthorsCogVideoXExtraction) {
 // the family-wide "cogvideox" entry): 97-frame clips fed as 2 clips of 49, both clips' 13 latent
 // maps stored with the map each frame reads, then the paper's probe trains on the cache.
 TEST(ExtractionPreset, CogVideoXTwoClipCacheTrainsThePapersProbe) {
-  const auto dir =
-      fs::temp_directory_path() / ("vidprobe_cog_preset_" + std::to_string(::getpid()));
-  fs::remove_all(dir);
-  fs::create_directories(dir);
+  const auto dir = test_support::fresh_temp_dir("cog_preset");
   const auto log = dir / "log.txt";
   const backbones::cogvideox::testing::ModelDirectory model("5b-i2v");
   ASSERT_EQ(test_support::run_vidprobe("render --family objects --clips 3 --frames 97 --size 48 "
