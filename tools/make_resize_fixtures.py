@@ -6,7 +6,7 @@ not against themselves.
 
 Reference versions: Pillow 13.0.0, transformers 5.24.0 (PIL backend processors
 BitImageProcessorPil, VideoMAEImageProcessorPil), diffusers 0.42.1 (VideoProcessor, for
-vidfm3d-wan), numpy 2.4.6 and torch 2.11 of the venv; and Pillow 12.3.0 and 12.1.1 for the cases
+vidfm3d-wan and vidfm3d-cogvideox), numpy 2.4.6 and torch 2.11 of the venv; and Pillow 12.3.0 and 12.1.1 for the cases
 where releases order the two resampling passes differently. vidfm3d-dinov2 is VidFM3D's own
 Image.open(p).convert("RGB").resize((728, 420), Image.BICUBIC) (features/dino/extract_features.py).
 
@@ -183,13 +183,14 @@ def diffusers_version():
     return diffusers.__version__
 
 
-def run_diffusers_wan(array):
+def run_diffusers_wan(array, height=480, width=832):
     """VidFM3D's WAN input: diffusers' VideoProcessor.preprocess_video(height=480, width=832) of PIL
-    frames (features/wan), returned in [-1, 1]; mapped back to the 8-bit pixels it resized."""
+    frames (features/wan), returned in [-1, 1]; mapped back to the 8-bit pixels it resized. Their
+    CogVideoX and Aether inputs are the same call with height=480, width=720."""
     from diffusers.video_processor import VideoProcessor
 
     video = VideoProcessor(vae_scale_factor=8).preprocess_video([Image.fromarray(array)] * 2,
-                                                                height=480, width=832)
+                                                                height=height, width=width)
     frame = ((video[0, :, 0].permute(1, 2, 0).double() + 1) / 2 * 255).numpy()
     pixels = np.round(frame)
     assert np.abs(frame - pixels).max() < 1e-3
@@ -298,6 +299,7 @@ def main():
                              DINOV2_CONFIG["crop"])),
         ("hf-videomae", run_hf("hf-videomae", frame, 224, (224, 224))),
         ("vidfm3d-wan", run_diffusers_wan(frame)),
+        ("vidfm3d-cogvideox", run_diffusers_wan(frame, 480, 720)),
         ("vidfm3d-dinov2", pil_resize(frame, 728, 420, "bicubic")),
     ]:
         full_size.append(dict(spec=spec, width=out.shape[1], height=out.shape[0],

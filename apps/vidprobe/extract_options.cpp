@@ -104,6 +104,12 @@ std::shared_ptr<ExtractionFlags> add_extraction_options(CLI::App& cmd, features:
                  "(e.g. WAN: --frames 17 --probe-frames 4); 0 = all")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
+  cmd.add_option("--interleaved-clips", x.interleaved_clips,
+                 "Feed the clip of 1 + n k frames as n clips of 1 + k frames sharing frame 0 "
+                 "(clip c: 0, c + 1, c + 1 + n, ...), all clips' maps stored: the authors' "
+                 "CogVideoX protocol is 97 frames as 2 (docs/cogvideox.md); 1 = as sampled")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   add_parsed_option(cmd, "--sampling", x.sampling, parse_clip_sampling_mode,
                     "uniform | random | strided", to_string(x.sampling));
   cmd.add_option("--gt-size", flags->gt_size,

@@ -6,9 +6,11 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include "backbones/cogvideox/test_fixtures.h"
 #include "test_support.h"
 #include "vidprobe/core/atomic_file.h"
 #include "vidprobe/features/feature_cache.h"
+#include "vidprobe/features/vidfm3d_import.h"
 
 namespace vidprobe::features {
 namespace {
@@ -75,6 +77,88 @@ TEST(ExtractionPreset, GivenOptionsWinAndFamiliesGetTheirOwnSettings) {
   EXPECT_EQ(none.resize, ResizeMode::kCrop);
   EXPECT_THAT(test_support::error_message([&] { apply_extraction_preset("paper", none, {}); }),
               HasSubstr("'paper'"));
+}
+
+TEST(ExtractionPreset, Vidfm3dIsTheAuthorsCogVideoXExtraction) {
+  for (const char* name : {"cogvideox-5b-i2v", "cogvideox-2b", "cogvideox"}) {
+    auto o = with_backbone(name);
+    apply_extraction_preset("vidfm3d", o, {});
+    EXPECT_EQ(o.frames, 97);
+    EXPECT_EQ(o.interleaved_clips, 2);
+    EXPECT_EQ(o.sampling, ClipSamplingMode::kStrided);
+    EXPECT_EQ(o.probe_frames, 0);
+    EXPECT_EQ(o.point.layer, 20);
+    EXPECT_EQ(o.point.timestep, 250);  // index 749 of the 1000 trailing DDIM timesteps
+    EXPECT_FALSE(o.point.sigma.has_value());
+    EXPECT_EQ(o.compute_dtype, std::optional<torch::Dtype>(torch::kFloat16));
+    EXPECT_TRUE(o.noise_per_clip);
+    EXPECT_EQ(o.resize, ResizeMode::kSquash);
+    EXPECT_EQ(o.gt_size, 294);
+    EXPECT_EQ(o.gt_width, 518);
+    ASSERT_TRUE(o.input_processor.has_value());
+    EXPECT_EQ(o.input_processor->name, "vidfm3d-cogvideox");
+    EXPECT_EQ(o.input_processor->size, (Size2{720, 480}));
+    EXPECT_TRUE(o.backbone_options.empty());
+  }
+  auto given = with_backbone("cogvideox-5b-i2v");
+  given.interleaved_clips = 1;
+  given.frames = 49;
+  apply_extraction_preset("vidfm3d", given, {"interleaved-clips", "frames"});
+  EXPECT_EQ(given.interleaved_clips, 1);
+  EXPECT_EQ(given.frames, 49);
+}
+
+// The CogVideoX preset end to end with the small 5B-I2V fixture (sized by its config.json, so
+// the family-wide "cogvideox" entry): 97-frame clips fed as 2 clips of 49, both clips' 13 latent
+// maps stored with the map each frame reads, then the paper's probe trains on the cache.
+TEST(ExtractionPreset, CogVideoXTwoClipCacheTrainsThePapersProbe) {
+  const auto dir = test_support::fresh_temp_dir("cog_preset");
+  const auto log = dir / "log.txt";
+  const backbones::cogvideox::testing::ModelDirectory model("5b-i2v");
+  ASSERT_EQ(test_support::run_vidprobe("render --family objects --clips 3 --frames 97 --size 48 "
+                                       "--seed 5 --out '" +
+                                           (dir / "data").string() + "'",
+                                       log),
+            0)
+      << read_file(log);
+  // The fixture's trained size (8 x 12 latents) instead of 480 x 720, so our resize instead of the
+  // 720 x 480 processor; its 2 blocks instead of block 20; float32 on the CPU.
+  const std::string extract =
+      "extract --preset vidfm3d --backbone cogvideox --weights '" + model.path().string() +
+      "' --backbone-opt text_context='" + model.context().string() +
+      "' --backbone-opt size=64x96 --input-processor none --layer 1 --compute-dtype fp32 "
+      "--gt-size 16x24 --data '" +
+      (dir / "data").string() + "' --out '" + (dir / "feats").string() + "'";
+  ASSERT_EQ(test_support::run_vidprobe(extract, log), 0) << read_file(log);
+  const auto cache = FeatureCache::open(dir / "feats");
+  const auto& identity = cache.manifest()["identity"];
+  EXPECT_EQ(identity["interleaved_clips"], 2);
+  EXPECT_EQ(identity["frames"], 97);
+  EXPECT_EQ(identity["timestep"], 250);
+  EXPECT_EQ(identity["noise_per_clip"], true);
+  const auto shard = cache.load(cache.clip_ids().at(0));
+  EXPECT_EQ(shard.features.sizes(), (std::vector<int64_t>{26, 32, 4, 6}));
+  EXPECT_EQ(shard.num_frames(), 97);
+  EXPECT_TRUE(
+      torch::equal(shard.feature_index,
+                   torch::tensor(vidfm3d_feature_index("cogvideox", 97, 26), torch::kLong)));
+  // Frame 0 is in both clips; the second clip's copy has its own context and noise.
+  EXPECT_FALSE(torch::allclose(shard.features[0], shard.features[13]));
+
+  const auto config = dir / "small.json";
+  write_file_atomically(config, R"({
+    "model": {"width": 64},
+    "heads": {"dense": {"features": 16, "out_channels": [8, 16, 32, 32]}},
+    "train": {"epochs": 1, "batch_size": 2}
+  })");
+  ASSERT_EQ(
+      test_support::run_vidprobe("train --features '" + (dir / "feats").string() + "' --config '" +
+                                     config.string() + "' --out '" + (dir / "run").string() + "'",
+                                 log),
+      0)
+      << read_file(log);
+  EXPECT_THAT(read_file(dir / "run" / "train_log.jsonl"), HasSubstr("\"loss\""));
+  fs::remove_all(dir);
 }
 
 // Through the command line: the whole frame squashed to the input and to a 30 x 52 GT whose

@@ -11,7 +11,9 @@
 #include <fstream>
 
 #include "test_support.h"
+#include "vidprobe/backbones/cogvideox/backbone.h"
 #include "vidprobe/core/atomic_file.h"
+#include "vidprobe/features/extractor.h"
 #include "vidprobe/features/feature_cache.h"
 #include "vidprobe/io/safetensors_torch.h"
 #include "vidprobe/probe/batch.h"
@@ -53,6 +55,50 @@ TEST(Vidfm3dImport, FeatureIndexIsTheMapTheirDatasetReads) {
   EXPECT_EQ(vidfm3d_feature_index("dino", 150, 150)[100], -1);
   EXPECT_THAT(test_support::error_message([] { vidfm3d_feature_index("sora", 81, 21); }),
               HasSubstr("'sora'"));
+}
+
+// The authors' CogVideoX / Aether extraction (their forward_cogvideox / forward_aether, run by
+// tools/make_interleaved_clip_fixtures.py) feeds interleaved clips sharing frame 0 and stores
+// them clip after clip; vidprobe's interleaved clips, with the VAE's latent of each clip frame,
+// give every frame the map their dataset reads (views.json, from their VideoProbeDataset).
+TEST(Vidfm3dImport, InterleavedClipsAreTheirClipsAndReadTheMapsTheirDatasetReads) {
+  const auto clips_fixture = nlohmann::json::parse(read_file(kFixtures / "interleaved_clips.json"));
+  const auto views = views_fixture();
+  for (const std::string model : {"cogvideox", "aether"}) {
+    SCOPED_TRACE(model);
+    const auto& theirs = clips_fixture.at(model);
+    const auto window = theirs.at("window").get<int64_t>();
+    const auto& clips = theirs.at("clips");
+    ASSERT_EQ(clips.size(), 2u);
+    const auto clip_frames = static_cast<int64_t>(clips[0].size());
+    const auto latents = backbones::cogvideox::latent_frame_of(clip_frames - 1, 4) + 1;
+    std::vector<int64_t> stored;
+    for (int64_t c = 0; c < 2; ++c) {
+      EXPECT_EQ(interleaved_clip_frames(window, 2, c),
+                clips.at(static_cast<std::size_t>(c)).get<std::vector<int64_t>>());
+      for (int64_t l = 0; l < latents; ++l) stored.push_back(1000 * c + l);
+    }
+    // Their merged tensor holds clip 0's latents, then clip 1's: the layout the cache stores.
+    EXPECT_EQ(theirs.at("stored").get<std::vector<int64_t>>(), stored);
+    const auto per_clip = backbones::cogvideox::latent_frame_indices(clip_frames, 4);
+    const auto index = interleaved_feature_index(window, {per_clip, per_clip}, {latents, latents});
+    ASSERT_EQ(index.size(0), window);
+    // Each frame of their clip c at position p reads that clip's latent of p (frame 0: clip 0's).
+    for (int64_t c = 0; c < 2; ++c)
+      for (int64_t p = 1; p < clip_frames; ++p)
+        EXPECT_EQ(index[clips.at(static_cast<std::size_t>(c))
+                            .at(static_cast<std::size_t>(p))
+                            .get<int64_t>()]
+                      .item<int64_t>(),
+                  c * latents + backbones::cogvideox::latent_frame_of(p, 4));
+    const auto dataset = views.at("index_maps").at("raw").at(model).get<std::vector<int64_t>>();
+    for (std::size_t f = 0; f < dataset.size(); ++f)
+      EXPECT_EQ(index[static_cast<int64_t>(f)].item<int64_t>(), dataset[f]) << "frame " << f;
+    const auto importer = vidfm3d_feature_index(model, window, 2 * latents);
+    EXPECT_TRUE(torch::equal(index, torch::tensor(importer, torch::kLong)));
+  }
+  EXPECT_THAT(test_support::error_message([] { interleaved_clip_frames(96, 2, 0); }),
+              HasSubstr("96 frames do not split into 2"));
 }
 
 // Their processed root and feature root, from the fixture's two scenes (val split).

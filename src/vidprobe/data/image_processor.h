@@ -8,6 +8,8 @@
 //                   centre crop 224 x 224), applied frame by frame
 //   vidfm3d-wan     VidFM3D's WAN path, diffusers' VideoProcessor.preprocess_video(height=480,
 //                   width=832): the whole frame LANCZOS-resized to 832 x 480 (squashed, no crop)
+//   vidfm3d-cogvideox  VidFM3D's CogVideoX and Aether paths, the same VideoProcessor call with
+//                   height=480, width=720: the whole frame LANCZOS-resized to 720 x 480
 //   vidfm3d-dinov2  VidFM3D's DINOv2 path: the whole frame BICUBIC-resized to 728 x 420 (squashed)
 //
 // Only the geometry and the 8-bit resampling are described; rescaling to [0, 1] and mean/std

@@ -1,5 +1,7 @@
 #include "vidprobe/features/extraction_preset.h"
 
+#include <functional>
+
 #include "vidprobe/backbones/diffusion_time.h"
 #include "vidprobe/backbones/registry.h"
 #include "vidprobe/core/error.h"
@@ -9,6 +11,22 @@ namespace {
 
 // The authors' WAN noise level: diffusers' UniPC, flow shift 3, 1000 steps, index 749.
 constexpr const char* kVidfm3dWanTime = "unipc:shift=3,steps=1000,index=749";
+// The authors' CogVideoX noise level: CogVideoXDDIMScheduler over 1000 steps at index 749.
+constexpr const char* kVidfm3dCogVideoXTime = "ddim:steps=1000,index=749";
+
+// CogVideoX (features/cogvideox): a 97-frame window fed as 2 clips of 49 that share frame 0
+// (0 + odd, 0 + even frames), 720 x 480 LANCZOS squash, block 20 at index 749, float16.
+void apply_vidfm3d_cogvideox(ExtractOptions& o,
+                             const std::function<bool(const std::string&)>& unset) {
+  if (unset("frames")) o.frames = 97;
+  if (unset("interleaved-clips")) o.interleaved_clips = 2;
+  if (unset("compute-dtype")) o.compute_dtype = torch::kFloat16;
+  if (unset("layer")) o.point.layer = 20;
+  if (unset("timestep"))
+    o.point.timestep = backbones::parse_diffusion_time(kVidfm3dCogVideoXTime).timestep;
+  if (unset("noise-per-clip")) o.noise_per_clip = true;
+  if (unset("input-processor")) o.input_processor = image_processor_spec("vidfm3d-cogvideox");
+}
 
 void apply_vidfm3d(ExtractOptions& o, const std::set<std::string>& given) {
   const auto unset = [&](const std::string& name) { return given.count(name) == 0; };
@@ -21,11 +39,13 @@ void apply_vidfm3d(ExtractOptions& o, const std::set<std::string>& given) {
     o.gt_width = 518;
   }
   const auto& family = backbones::find_backbone(o.backbone).family;
-  if (family != "wan2.1" && family != "dinov2") return;  // no paper protocol in vidprobe yet
-  if (unset("frames")) o.frames = 81;
+  if (family != "wan2.1" && family != "dinov2" && family != "cogvideox")
+    return;  // no paper protocol in vidprobe yet
   if (unset("sampling"))
-    o.sampling = ClipSamplingMode::kStrided;  // the first 81 consecutive frames
+    o.sampling = ClipSamplingMode::kStrided;  // consecutive frames from the first
   if (unset("probe-frames")) o.probe_frames = 0;
+  if (family == "cogvideox") return apply_vidfm3d_cogvideox(o, unset);
+  if (unset("frames")) o.frames = 81;
   if (unset("compute-dtype")) o.compute_dtype = torch::kFloat32;
   if (family == "wan2.1") {
     if (unset("layer")) o.point.layer = 20;

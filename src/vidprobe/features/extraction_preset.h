@@ -9,7 +9,12 @@
 //                    empty prompt padded to diffusers' 226 rows, float32, fresh noise per clip,
 //                    input pixels PIL-LANCZOS-resized as diffusers' VideoProcessor (vidfm3d-wan);
 //   dinov2           420 x 728 input PIL-BICUBIC-resized (vidfm3d-dinov2), tokens after the final
-//                    LayerNorm, float32.
+//                    LayerNorm, float32;
+//   cogvideox        the first 97 consecutive frames fed as 2 interleaved clips of 49 sharing
+//                    frame 0 (0, 1, 3, ..., 95 and 0, 2, ..., 96), both clips' 13 latent maps
+//                    stored with the map their dataset reads per frame, 480 x 720 input
+//                    PIL-LANCZOS-resized (vidfm3d-cogvideox), block 20 at DDIM index 749 of 1000
+//                    (timestep 250), float16, fresh noise per clip.
 #include <set>
 #include <string>
 #include <vector>
@@ -22,7 +27,7 @@ const std::vector<std::string>& extraction_preset_names();  // "none", "vidfm3d"
 
 // `given` holds the long names of the options the user set ("frames", "gt-size", "layer",
 // "timestep", "resize", "input-processor", "compute-dtype", "noise-per-clip", "sampling",
-// "probe-frames") and
+// "probe-frames", "interleaved-clips") and
 // "backbone-opt:<key>" for every --backbone-opt key. Throws vidprobe::Error for an unknown preset.
 void apply_extraction_preset(const std::string& preset, ExtractOptions& options,
                              const std::set<std::string>& given);

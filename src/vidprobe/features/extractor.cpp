@@ -67,6 +67,7 @@ nlohmann::json cache_identity(const ExtractOptions& o, const backbones::Backbone
   if (o.resize != ResizeMode::kCrop) identity["resize"] = to_string(o.resize);
   if (o.input_processor) identity["input_processor"] = o.input_processor->name;
   if (o.noise_per_clip) identity["noise_per_clip"] = true;
+  if (o.interleaved_clips > 1) identity["interleaved_clips"] = o.interleaved_clips;
   if (point.sigma) identity["sigma"] = *point.sigma;
   return identity;
 }
@@ -108,8 +109,15 @@ std::vector<backbones::FeatureMaps> run_backbone(
   return out;
 }
 
+// What a shard stores of one point: each map once, with the map every frame reads (undefined:
+// one map per frame).
+struct StoredMaps {
+  torch::Tensor maps, index;
+};
+
 // The backbone's own maps once each, with the frame -> map index: the first frame of every map.
-std::pair<torch::Tensor, torch::Tensor> distinct_maps(const backbones::FeatureMaps& maps) {
+StoredMaps stored_maps(const backbones::FeatureMaps& maps) {
+  if (!maps.frame_index.defined()) return {maps.features, {}};
   const auto index = maps.frame_index.to(torch::kCPU, torch::kLong);
   const auto count = index.max().item<int64_t>() + 1;
   std::vector<int64_t> first(static_cast<std::size_t>(count), -1);
@@ -122,6 +130,47 @@ std::pair<torch::Tensor, torch::Tensor> distinct_maps(const backbones::FeatureMa
   return {
       maps.features.index_select(0, torch::tensor(first, torch::kLong).to(maps.features.device())),
       index};
+}
+
+// The interleaved clips' maps of one point, clip after clip, with the map each frame reads.
+StoredMaps merge_interleaved(const std::vector<StoredMaps>& clips, int64_t frames) {
+  std::vector<torch::Tensor> maps, indices;
+  std::vector<int64_t> counts;
+  for (const auto& clip : clips) {
+    maps.push_back(clip.maps);
+    counts.push_back(clip.maps.size(0));
+    indices.push_back(clip.index.defined() ? clip.index : torch::arange(clip.maps.size(0)));
+  }
+  return {torch::cat(maps, 0), interleaved_feature_index(frames, indices, counts)};
+}
+
+// Features of one clip at every point as stored: the clip as it is, or its interleaved clips
+// each fed alone (sub-clip c > 0 gets a noise seed of its own, as the authors draw fresh noise).
+std::vector<StoredMaps> run_clip(backbones::Backbone& backbone, const torch::Tensor& clip,
+                                 const backbones::ClipTruth& truth,
+                                 const std::vector<backbones::ExtractionPoint>& points,
+                                 const ExtractOptions& options, std::uint64_t seed) {
+  std::vector<StoredMaps> out;
+  if (options.interleaved_clips <= 1) {
+    for (const auto& maps : run_backbone(backbone, clip, truth, points, options.temporal, seed))
+      out.push_back(stored_maps(maps));
+    return out;
+  }
+  const int64_t frames = clip.size(0), n = options.interleaved_clips;
+  std::vector<std::vector<StoredMaps>> per_point(points.size());
+  for (int64_t c = 0; c < n; ++c) {
+    const auto frame_list = torch::tensor(interleaved_clip_frames(frames, n, c), torch::kLong);
+    auto clip_points = points;
+    if (c > 0)
+      for (auto& point : clip_points)
+        point.noise_seed = SplitMix64(point.noise_seed + static_cast<std::uint64_t>(c)).next();
+    const auto maps = run_backbone(backbone, clip.index_select(0, frame_list.to(clip.device())),
+                                   truth.select(frame_list), clip_points, options.temporal,
+                                   seed + static_cast<std::uint64_t>(c));
+    for (std::size_t p = 0; p < points.size(); ++p) per_point[p].push_back(stored_maps(maps[p]));
+  }
+  for (const auto& clips : per_point) out.push_back(merge_interleaved(clips, frames));
+  return out;
 }
 
 torch::Dtype resolve_compute_dtype(const std::optional<torch::Dtype>& requested,
@@ -143,6 +192,41 @@ std::vector<int64_t> probe_frame_indices(int64_t frames, int64_t kept) {
                   : static_cast<int64_t>(std::lround(static_cast<double>(i) * (frames - 1) /
                                                      static_cast<double>(kept - 1)));
   return index;
+}
+
+std::vector<int64_t> interleaved_clip_frames(int64_t frames, int64_t clips, int64_t clip) {
+  require(clips >= 1 && frames >= 1 + clips && (frames - 1) % clips == 0, [&] {
+    return std::to_string(frames) + " frames do not split into " + std::to_string(clips) +
+           " interleaved clips sharing frame 0 (frames must be 1 + " + std::to_string(clips) +
+           " k, k >= 1)";
+  });
+  require(clip >= 0 && clip < clips, "interleaved clip " + std::to_string(clip) +
+                                         " is outside 0.." + std::to_string(clips - 1));
+  std::vector<int64_t> list{0};
+  for (int64_t f = clip + 1; f < frames; f += clips) list.push_back(f);
+  return list;
+}
+
+torch::Tensor interleaved_feature_index(int64_t frames,
+                                        const std::vector<torch::Tensor>& clip_index,
+                                        const std::vector<int64_t>& clip_maps) {
+  const auto n = static_cast<int64_t>(clip_index.size());
+  require(n >= 1 && clip_maps.size() == clip_index.size(),
+          "interleaved_feature_index: one index and one map count per clip");
+  std::vector<int64_t> offsets{0};
+  for (auto count : clip_maps) offsets.push_back(offsets.back() + count);
+  std::vector<int64_t> index(static_cast<std::size_t>(frames));
+  for (int64_t f = 0; f < frames; ++f) {
+    const int64_t c = f == 0 ? 0 : (f - 1) % n, position = f == 0 ? 0 : (f - 1) / n + 1;
+    const auto& own = clip_index[static_cast<std::size_t>(c)];
+    require(position < own.size(0), "interleaved clip " + std::to_string(c) + " has " +
+                                        std::to_string(own.size(0)) + " frames, frame " +
+                                        std::to_string(f) + " needs position " +
+                                        std::to_string(position));
+    index[static_cast<std::size_t>(f)] =
+        offsets[static_cast<std::size_t>(c)] + own[position].item<int64_t>();
+  }
+  return torch::tensor(index, torch::kLong);
 }
 
 TemporalMode parse_temporal_mode(std::string_view name) {
@@ -182,6 +266,16 @@ void validate(const ExtractOptions& options, const std::vector<ExtractTarget>& t
   for (const auto& target : targets) require(!target.out_dir.empty(), "--out is required");
   if (options.probe_frames > 0)
     probe_frame_indices(options.frames, options.probe_frames);  // validates
+  require(options.interleaved_clips >= 1,
+          "interleaved clips must be at least 1; got " + std::to_string(options.interleaved_clips));
+  if (options.interleaved_clips > 1)
+    interleaved_clip_frames(options.frames, options.interleaved_clips, 0);  // validates
+}
+
+// The frames the backbone sees at once: the clip, or one of its interleaved clips.
+int backbone_frames(const ExtractOptions& options) {
+  return options.interleaved_clips > 1 ? (options.frames - 1) / options.interleaved_clips + 1
+                                       : options.frames;
 }
 
 std::unique_ptr<backbones::Backbone> create_extraction_backbone(const ExtractOptions& options,
@@ -196,11 +290,15 @@ std::unique_ptr<backbones::Backbone> create_extraction_backbone(const ExtractOpt
   backbone_options.extra = options.backbone_options;
   auto backbone = backbones::create_backbone(options.backbone, backbone_options);
   const auto spec = backbone->input_spec();
-  require(options.frames >= spec.frames_offset + spec.frames_multiple &&
-              (options.frames - spec.frames_offset) % spec.frames_multiple == 0,
+  const int frames = backbone_frames(options);
+  require(frames >= spec.frames_offset + spec.frames_multiple &&
+              (frames - spec.frames_offset) % spec.frames_multiple == 0,
           "backbone '" + options.backbone + "' needs clips of " +
               std::to_string(spec.frames_multiple) + "k + " + std::to_string(spec.frames_offset) +
-              " frames; --frames is " + std::to_string(options.frames));
+              " frames; --frames is " + std::to_string(options.frames) +
+              (options.interleaved_clips > 1 ? " as " + std::to_string(options.interleaved_clips) +
+                                                   " interleaved clips of " + std::to_string(frames)
+                                             : ""));
   return backbone;
 }
 
@@ -234,20 +332,23 @@ backbones::ExtractionPoint resolve_point(const backbones::Backbone& backbone,
 
 // One target's shard of a clip: its features (the backbone's distinct maps with their frame index
 // when every frame is kept, else the kept frames' maps) next to the clip's ground truth.
-FeatureShard make_shard(const Clip& clip, const ClipTensors& inputs,
-                        const backbones::FeatureMaps& maps, const backbones::ExtractionPoint& point,
-                        const ExtractOptions& options, const std::vector<int64_t>& kept_frames) {
+FeatureShard make_shard(const Clip& clip, const ClipTensors& inputs, const StoredMaps& maps,
+                        const backbones::ExtractionPoint& point, const ExtractOptions& options,
+                        const std::vector<int64_t>& kept_frames) {
   const auto keep = [&](const torch::Tensor& t) {
     return kept_frames.empty() ? t : t.index_select(0, torch::tensor(kept_frames, torch::kLong));
   };
   FeatureShard shard;
   shard.clip_id = clip.id;
-  if (kept_frames.empty() && maps.frame_index.defined()) {
-    auto [distinct, index] = distinct_maps(maps);
-    shard.features = distinct.to(torch::kCPU, torch::kFloat32).to(options.cache_dtype);
-    shard.feature_index = index;
+  const auto stored = maps.maps.to(torch::kCPU, torch::kFloat32);
+  if (kept_frames.empty()) {
+    shard.features = stored.to(options.cache_dtype);
+    if (maps.index.defined()) shard.feature_index = maps.index;
   } else {
-    shard.features = keep(maps.features.to(torch::kCPU, torch::kFloat32)).to(options.cache_dtype);
+    const auto index =
+        maps.index.defined() ? keep(maps.index) : keep(torch::arange(stored.size(0)));
+    require((index >= 0).all().item<bool>(), "extract: a kept frame has no feature map");
+    shard.features = stored.index_select(0, index).to(options.cache_dtype);
   }
   shard.images = keep(inputs.gt_images);
   shard.depth = keep(inputs.depth);
@@ -374,15 +475,15 @@ std::vector<ExtractSummary> extract_features_at(const ExtractOptions& options,
         if (options.noise_per_clip)
           wanted.back().noise_seed = SplitMix64(points[k].noise_seed ^ stable_hash(clip.id)).next();
       }
-      std::vector<backbones::FeatureMaps> features;
+      std::vector<StoredMaps> features;
       {
         // No autograd bookkeeping at all (less dispatch work per kernel), as
         // torch.inference_mode().
         c10::InferenceMode inference;
         const backbones::ClipTruth truth{inputs.depth, inputs.valid, inputs.extrinsics,
                                          inputs.intrinsics};
-        features = run_backbone(*backbone, inputs.backbone_input.to(device), truth, wanted,
-                                options.temporal, options.seed + stable_hash(clip.id));
+        features = run_clip(*backbone, inputs.backbone_input.to(device), truth, wanted, options,
+                            options.seed + stable_hash(clip.id));
       }
       for (std::size_t m = 0; m < missing.size(); ++m) {
         const auto k = missing[m];

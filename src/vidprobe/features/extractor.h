@@ -46,6 +46,11 @@ struct ExtractOptions {
   // paper. 0 = all frames.
   int probe_frames = 0;
   ClipSamplingMode sampling = ClipSamplingMode::kUniform;
+  // The authors' CogVideoX / Aether protocol: the sampled clip of 1 + n k frames is fed as n
+  // clips of 1 + k frames that share frame 0 (interleaved_clip_frames); the cache stores every
+  // clip's maps, clip after clip, with the map each frame reads (interleaved_feature_index).
+  // 1: the sampled clip as it is.
+  int interleaved_clips = 1;
   // GT height in pixels; the width follows the backbone input's aspect ratio (so that features and
   // GT cover the same field of view after a crop) unless gt_width is given. 0 = the input size.
   int gt_size = 0;
@@ -87,6 +92,18 @@ struct ExtractTarget {
 };
 std::vector<ExtractSummary> extract_features_at(const ExtractOptions& options,
                                                 const std::vector<ExtractTarget>& targets);
+
+// Interleaved clip `clip` (0-based) of `clips` over a clip of `frames` = 1 + clips k frames:
+// frame 0, then clip + 1, clip + 1 + clips, ... (VidFM3D's clip_indices for 2 clips: 0, 1, 3,
+// 5, ... and 0, 2, 4, ...). Throws vidprobe::Error when `frames` does not split so.
+std::vector<int64_t> interleaved_clip_frames(int64_t frames, int64_t clips, int64_t clip);
+
+// The map each of `frames` frames reads when the interleaved clips' maps are stored clip after
+// clip: clip_index[c] (1 + k entries) maps clip c's frames to its own maps, clip_maps[c] maps
+// each. Frame 0 reads clip 0's; frame f >= 1 is position (f - 1) / n + 1 of clip (f - 1) mod n.
+torch::Tensor interleaved_feature_index(int64_t frames,
+                                        const std::vector<torch::Tensor>& clip_index,
+                                        const std::vector<int64_t>& clip_maps);
 
 // round(linspace(0, frames - 1, kept)): the frames a probe sees of a longer clip.
 std::vector<int64_t> probe_frame_indices(int64_t frames, int64_t kept);

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "backbones/cogvideox/test_fixtures.h"
 #include "test_support.h"
 #include "vidprobe/backbones/diffusion_time.h"
 #include "vidprobe/backbones/registry.h"
@@ -27,22 +28,10 @@ namespace {
 
 namespace fs = std::filesystem;
 using test_support::error_message;
-
-fs::path fixture(const std::string& name) {
-  return fs::path(VIDPROBE_TEST_DATA_DIR) / "cogvideox" / name;
-}
-
-const nlohmann::json& fixture_json(const std::string& name) {
-  static std::map<std::string, nlohmann::json> cache;
-  auto& json = cache[name];
-  if (json.is_null()) json = nlohmann::json::parse(read_file(fixture(name)));
-  return json;
-}
-
-torch::Tensor golden(const std::string& key) {
-  static const TensorMap reference = load_safetensors(fixture("backbone_reference.safetensors"));
-  return reference.at(key);
-}
+using testing::fixture;
+using testing::fixture_json;
+using testing::golden;
+using testing::ModelDirectory;
 
 double relative_error(const torch::Tensor& actual, const torch::Tensor& expected) {
   const auto a = actual.to(torch::kFloat64), e = expected.to(torch::kFloat64);
@@ -51,8 +40,6 @@ double relative_error(const torch::Tensor& actual, const torch::Tensor& expected
   return (a - e).abs().max().item<double>() / std::max(e.abs().max().item<double>(), 1e-30);
 }
 
-// A diffusers model directory (transformer/, vae/, scheduler/) built from the small fixtures,
-// plus the variant's precomputed text context; removed with the object.
 ExtractionPoint point(int layer, int timestep, std::uint64_t seed = 0) {
   ExtractionPoint p;
   p.layer = layer;
@@ -60,41 +47,6 @@ ExtractionPoint point(int layer, int timestep, std::uint64_t seed = 0) {
   p.noise_seed = seed;
   return p;
 }
-
-class ModelDirectory {
- public:
-  explicit ModelDirectory(const std::string& variant)
-      : dir_(fs::temp_directory_path() /
-             ("vidprobe_cogvideox_" + variant + "_" + std::to_string(::getpid()))) {
-    fs::remove_all(dir_);
-    for (const char* sub : {"transformer", "vae", "scheduler"}) fs::create_directories(dir_ / sub);
-    write_file_atomically(dir_ / "transformer" / "config.json",
-                          fixture_json("configs.json").at(variant).dump());
-    fs::copy_file(fixture(variant + ".safetensors"),
-                  dir_ / "transformer" / "diffusion_pytorch_model.safetensors");
-    fs::copy_file(fixture("vae_config.json"), dir_ / "vae" / "config.json");
-    fs::copy_file(fixture("vae_encoder.safetensors"),
-                  dir_ / "vae" / "diffusion_pytorch_model.safetensors");
-    write_file_atomically(
-        dir_ / "scheduler" / "scheduler_config.json",
-        fixture_json("backbone_schedulers.json").at(variant).at("scheduler").dump());
-    save_safetensors(context(), {{"context", golden(variant + "/context")}});
-  }
-  ~ModelDirectory() { fs::remove_all(dir_); }
-  // text_encoder/: the small T5 v1.1 of tools/make_cogvideox_t5_fixtures.py.
-  void add_text_encoder() const {
-    fs::create_directories(dir_ / "text_encoder");
-    fs::copy_file(fixture("t5_config.json"), dir_ / "text_encoder" / "config.json");
-    fs::copy_file(fixture("t5_encoder.safetensors"), dir_ / "text_encoder" / "model.safetensors");
-  }
-  ModelDirectory(const ModelDirectory&) = delete;
-  ModelDirectory& operator=(const ModelDirectory&) = delete;
-  const fs::path& path() const { return dir_; }
-  fs::path context() const { return dir_ / "context.safetensors"; }
-
- private:
-  fs::path dir_;
-};
 
 std::unique_ptr<CogVideoXBackbone> load(const ModelDirectory& dir, const std::string& variant) {
   BackboneOptions options;

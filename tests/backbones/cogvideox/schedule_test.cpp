@@ -1,5 +1,6 @@
 // The CogVideoX noise schedule against diffusers' CogVideoXDDIMScheduler (fixture written by
-// tools/make_cogvideox_schedule_fixtures.py).
+// tools/make_cogvideox_schedule_fixtures.py), and its DPM sampler step against
+// CogVideoXDPMScheduler (tools/make_cogvideox_dpm_fixtures.py).
 #include "vidprobe/backbones/cogvideox/schedule.h"
 
 #include <gtest/gtest.h>
@@ -14,6 +15,7 @@
 #include "test_support.h"
 #include "vidprobe/core/atomic_file.h"
 #include "vidprobe/core/error.h"
+#include "vidprobe/io/safetensors_torch.h"
 
 namespace vidprobe::backbones::cogvideox {
 namespace {
@@ -77,6 +79,48 @@ TEST(CogVideoXSchedule, RefusesOtherSchedulesAndTimestepsOutOfRange) {
   EXPECT_NE(error_message([&] {
               add_noise(x, x, torch::tensor({1000}), config);
             }).find("timestep 1000 is outside 0..999"),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace vidprobe::backbones::cogvideox
+
+namespace vidprobe::backbones::cogvideox {
+namespace {
+
+// CogVideoXDPMScheduler.step, Aether's reconstruction sampler, over the 4-step loop of its
+// pipeline (first-order first step, then second-order with the previous x0 and timestep; the last
+// step lands on alpha_bar 1), against diffusers (tools/make_cogvideox_dpm_fixtures.py).
+TEST(CogVideoXDpm, StepsMatchDiffusersOverAethersFourStepLoop) {
+  const auto dir = std::filesystem::path(VIDPROBE_TEST_DATA_DIR) / "cogvideox";
+  const auto fixture = nlohmann::json::parse(read_file(dir / "dpm.json"));
+  const auto tensors = load_safetensors(dir / "dpm.safetensors");
+  const auto config = schedule_config_from_json(fixture.at("config"), "dpm.json");
+  EXPECT_TRUE(config.v_prediction);
+  const int steps = fixture.at("steps");
+  const auto timesteps = sampler_timesteps(config, steps);
+  EXPECT_EQ(timesteps, fixture.at("timesteps").get<std::vector<int64_t>>());
+  torch::Tensor old;
+  for (std::size_t i = 0; i < fixture.at("cases").size(); ++i) {
+    const auto& c = fixture.at("cases")[i];
+    const auto key = [&](const std::string& name) {
+      return tensors.at("step" + std::to_string(i) + "/" + name);
+    };
+    const auto step =
+        dpm_step(config, steps, key("model_output"), old, c.at("timestep"), c.at("timestep_back"),
+                 key("sample"), key("noise"), key("second_noise"));
+    const auto close = [](const torch::Tensor& a, const torch::Tensor& e) {
+      return (a - e).abs().max().item<double>() / e.abs().max().item<double>();
+    };
+    EXPECT_LT(close(step.pred_original_sample, key("pred_original_sample")), 1e-5) << i;
+    EXPECT_LT(close(step.prev_sample, key("prev_sample")), 1e-5) << i;
+    old = step.pred_original_sample;
+  }
+  auto epsilon = fixture.at("config");
+  epsilon["prediction_type"] = "sample";
+  EXPECT_NE(error_message([&] {
+              schedule_config_from_json(epsilon, "s.json");
+            }).find("prediction_type 'sample'"),
             std::string::npos);
 }
 

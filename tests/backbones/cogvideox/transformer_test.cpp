@@ -107,6 +107,43 @@ INSTANTIATE_TEST_SUITE_P(Variants, CogVideoXVariant, ::testing::Values("2b", "5b
                            return name;
                          });
 
+// AetherV1's transformer (a CogVideoX transformer with Aether's channels: [RGB | disparity |
+// raymap latents | image latents | camera] in, the latents out) against the official Aether
+// pipeline's RoPE (fps 8: time positions x 1.5) on diffusers (tools/make_aether_fixtures.py).
+TEST(AetherTransformer, MatchesTheOfficialPipelineWithItsRopeTimeScale) {
+  const auto dir = std::filesystem::path(VIDPROBE_TEST_DATA_DIR) / "aether";
+  const auto meta = nlohmann::json::parse(read_file(dir / "meta.json"));
+  EXPECT_DOUBLE_EQ(kAetherRopeTimeScale,
+                   meta.at("base_fps").get<double>() / meta.at("fps").get<double>());
+  const TensorMap reference = load_safetensors(dir / "reference.safetensors");
+  auto config = transformer_config_from_json(nlohmann::json::parse(read_file(dir / "config.json")),
+                                             "aether/config.json");
+  const auto run = [&](double time_scale) {
+    config.rope_time_scale = time_scale;
+    Transformer model(config);
+    load_transformer(model, load_checkpoint(dir / "transformer.safetensors"),
+                     "transformer.safetensors");
+    model->eval();
+    torch::NoGradGuard no_grad;
+    return model->run(reference.at("latents"), reference.at("timesteps"), reference.at("text"),
+                      {0, 1}, /*with_prediction=*/true);
+  };
+  const auto out = run(kAetherRopeTimeScale);
+  for (int i = 0; i < 2; ++i) {
+    const auto block = std::to_string(i);
+    EXPECT_LT(relative_error(out.video[i], reference.at("block" + block)), 1e-5) << i;
+    EXPECT_LT(relative_error(out.text[i], reference.at("text_block" + block)), 1e-5) << i;
+  }
+  EXPECT_LT(relative_error(out.prediction, reference.at("output")), 1e-5);
+  EXPECT_EQ(out.prediction.size(2),
+            2 * meta.at("latent_channels").get<int>() + meta.at("camera_channels").get<int>());
+  // CogVideoX's unscaled time positions give other states: the scale is what makes it Aether.
+  EXPECT_GT(relative_error(run(1.0).video[0], reference.at("block0")), 1e-4);
+  config.rope_time_scale = 0;
+  EXPECT_NE(error_message([&] { config.validate("cfg"); }).find("RoPE time scale"),
+            std::string::npos);
+}
+
 TEST(CogVideoXConfig, SmallConfigsAreReadFromDiffusersJson) {
   const auto sincos = small_config("2b"), rope = small_config("5b"), i2v = small_config("5b-i2v");
   EXPECT_FALSE(sincos.rotary);

@@ -384,12 +384,26 @@ std::unique_ptr<Backbone> make_cogvideox_backbone(const std::string& name,
 }
 
 std::vector<BackboneInfo> cogvideox_backbones() {
-  return family_backbones(
+  auto infos = family_backbones(
       transformer_sizes(), "cogvideox",
       [](const std::string& name, const BackboneOptions& options) {
         return make_cogvideox_backbone(name, options, feature_options_from(name, options.extra));
       },
       family_options());
+  infos.push_back(
+      {.name = kSizedByConfigName,
+       .family = "cogvideox",
+       .description = "CogVideoX 1.0 transformer of the size its model directory's "
+                      "transformer/config.json states (other sizes, fine-tunes)",
+       .create = [](const BackboneOptions& options) -> std::unique_ptr<Backbone> {
+         require(!options.weights.empty(),
+                 std::string(kSizedByConfigName) +
+                     " takes its size from --weights (a diffusers CogVideoX model directory)");
+         return load_cogvideox_backbone(kSizedByConfigName, options,
+                                        feature_options_from(kSizedByConfigName, options.extra));
+       },
+       .options = family_options()});
+  return infos;
 }
 
 }  // namespace vidprobe::backbones::cogvideox

@@ -32,6 +32,10 @@ inline constexpr int kAuthorsLayer = 20;
 inline constexpr int kAuthorsSchedulerSteps = 1000;
 inline constexpr int kAuthorsSchedulerIndex = 749;
 
+// The registry entry sized by the model directory's transformer/config.json (other sizes,
+// fine-tunes, the test fixtures); "cogvideox-2b" etc. check the directory against their size.
+inline constexpr const char* kSizedByConfigName = "cogvideox";
+
 // How the I2V image latents are taken from the first frame's VAE posterior: the pipeline draws a
 // sample (latent_dist.sample(), unseeded in the authors' code); the mean is the noise-free choice.
 enum class ImageLatents { kSample, kMean };

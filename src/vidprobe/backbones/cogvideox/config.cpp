@@ -1,5 +1,7 @@
 #include "vidprobe/backbones/cogvideox/config.h"
 
+#include <cmath>
+
 #include "vidprobe/core/error.h"
 #include "vidprobe/core/json_fields.h"
 
@@ -48,6 +50,9 @@ void TransformerConfig::validate(const std::string& source) const {
                                     {"max_text_seq_length", max_text_tokens}})
     require(value > 0,
             "'" + source + "': " + name + " must be positive, got " + std::to_string(value));
+  require(std::isfinite(rope_time_scale) && rope_time_scale > 0,
+          "'" + source + "': the RoPE time scale must be positive, got " +
+              std::to_string(rope_time_scale));
   require(!learned_positions || rotary,
           "'" + source + "': learned positional embeddings come only with rotary embeddings");
   // The 3D sin-cos table splits the width 1/4 time, 3/8 rows, 3/8 columns into sin|cos halves.

@@ -30,6 +30,9 @@ struct TransformerConfig {
   double spatial_interpolation_scale = 1.875;  // sin-cos positions are divided by these
   double temporal_interpolation_scale = 1.0;
   double rope_theta = 10000.0;
+  // RoPE time positions are frame indices times this: 1 for CogVideoX; Aether's pipeline scales
+  // them by its base fps over the clip's fps (kAetherRopeTimeScale). Not in config.json.
+  double rope_time_scale = 1.0;
   bool rotary = false;             // 3D RoPE on the video tokens (5B); else sin-cos positions (2B)
   bool learned_positions = false;  // a learned position table (5B-I2V); needs rotary
 
@@ -41,6 +44,10 @@ struct TransformerConfig {
   // Throws vidprobe::Error naming the field when the numbers cannot form a model.
   void validate(const std::string& source) const;
 };
+
+// AetherV1PipelineCogVideoX: _base_fps 12 over the fps=8 that VidFM3D's Aether extraction passes
+// (fps_factor of its get_3d_rotary_pos_embed).
+inline constexpr double kAetherRopeTimeScale = 12.0 / 8.0;
 
 // The size table: one row per published variant.
 struct TransformerSize {

@@ -61,7 +61,8 @@ CropRegion rope_crop_region(const TransformerConfig& config, int64_t rows, int64
 torch::Tensor rope_positions(const TransformerConfig& config, int64_t frames, int64_t rows,
                              int64_t cols) {
   const auto region = rope_crop_region(config, rows, cols);
-  const auto time = linspace_positions(0.0, frames * (frames - 1.0) / frames, frames);
+  const auto time =
+      linspace_positions(0.0, frames * (frames - 1.0) / frames, frames) * config.rope_time_scale;
   const auto row = linspace_positions(region.top, region.bottom * (rows - 1.0) / rows, rows);
   const auto col = linspace_positions(region.left, region.right * (cols - 1.0) / cols, cols);
   const auto grid = torch::meshgrid({time, row, col}, "ij");

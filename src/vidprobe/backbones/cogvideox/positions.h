@@ -27,7 +27,8 @@ struct CropRegion {
 };
 CropRegion rope_crop_region(const TransformerConfig& config, int64_t rows, int64_t cols);
 
-// (frames * rows * cols, 3) float32 positions (frame, row, column) for the RoPE: frames 0..F-1;
+// (frames * rows * cols, 3) float32 positions (frame, row, column) for the RoPE: frames 0..F-1
+// times config.rope_time_scale (float32, as Aether's fps_factor);
 // rows spaced from the region's top towards bottom * (rows - 1) / rows (likewise columns), as
 // diffusers' linspace grid does.
 torch::Tensor rope_positions(const TransformerConfig& config, int64_t frames, int64_t rows,

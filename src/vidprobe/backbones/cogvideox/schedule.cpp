@@ -27,6 +27,12 @@ ScheduleConfig schedule_config_from_json(const nlohmann::json& json, const std::
   c.snr_shift_scale = json_get_or<double>(json, "snr_shift_scale", c.snr_shift_scale, context);
   // diffusers' default is false; the CogVideoX scheduler configs set it.
   c.rescale_zero_terminal_snr = json_get_or<bool>(json, "rescale_betas_zero_snr", false, context);
+  const auto prediction = json_get_or<std::string>(json, "prediction_type", "epsilon", context);
+  require(prediction == "v_prediction" || prediction == "epsilon",
+          context + ": prediction_type '" + prediction +
+              "' is not supported (v_prediction or epsilon)");
+  c.v_prediction = prediction == "v_prediction";
+  c.set_alpha_to_one = json_get_or<bool>(json, "set_alpha_to_one", true, context);
   require(c.num_train_timesteps > 1, context + ": num_train_timesteps must be > 1, got " +
                                          std::to_string(c.num_train_timesteps));
   return c;
@@ -79,6 +85,36 @@ torch::Tensor add_noise(const torch::Tensor& x0, const torch::Tensor& noise,
   shape[0] = x0.size(0);
   const auto alpha_bar = table.view(shape);
   return alpha_bar.sqrt() * x0 + (1 - alpha_bar).sqrt() * noise;
+}
+
+DpmStep dpm_step(const ScheduleConfig& config, int steps, const torch::Tensor& model_output,
+                 const torch::Tensor& old_pred_original_sample, int64_t timestep,
+                 int64_t timestep_back, const torch::Tensor& sample, const torch::Tensor& noise,
+                 const torch::Tensor& second_noise) {
+  const int64_t last = config.num_train_timesteps - 1;
+  require(steps > 0 && timestep >= 0 && timestep <= last && timestep_back <= last,
+          "dpm_step: timestep " + std::to_string(timestep) + " (back " +
+              std::to_string(timestep_back) + ") is outside 0.." + std::to_string(last));
+  const auto table = alphas_cumprod(config).to(torch::kFloat32);
+  const int64_t prev = timestep - config.num_train_timesteps / steps;
+  const auto alpha = [&](int64_t t) {
+    return t >= 0 ? table[t] : (config.set_alpha_to_one ? torch::ones({}) : table[0]);
+  };
+  const auto to = [&](const torch::Tensor& t) { return t.to(sample.device(), sample.dtype()); };
+  const auto a_t = to(alpha(timestep)), a_prev = to(alpha(prev));
+  const auto x0 = config.v_prediction ? a_t.sqrt() * sample - (1 - a_t).sqrt() * model_output
+                                      : (sample - (1 - a_t).sqrt() * model_output) / a_t.sqrt();
+  const auto lambda = [](const torch::Tensor& a) { return (a / (1 - a)).sqrt().log(); };
+  const auto h = lambda(a_prev) - lambda(a_t);
+  const auto m1 = ((1 - a_prev) / (1 - a_t)).sqrt() * (-h).exp();
+  const auto m2 = (-2 * h).expm1() * a_prev.sqrt();
+  const auto s = (1 - a_prev).sqrt() * (1 - (-2 * h).exp()).sqrt();
+  if (!old_pred_original_sample.defined() || prev < 0)
+    return {m1 * sample - m2 * x0 + s * noise, x0};
+  require(timestep_back >= 0, "dpm_step: a second-order step needs timestep_back");
+  const auto r = (lambda(a_t) - lambda(to(alpha(timestep_back)))) / h;
+  const auto denoised = (1 + 1 / (2 * r)) * x0 - 1 / (2 * r) * old_pred_original_sample;
+  return {m1 * sample - m2 * denoised + s * second_noise, x0};
 }
 
 }  // namespace vidprobe::backbones::cogvideox

@@ -20,6 +20,8 @@ struct ScheduleConfig {
   double beta_end = 0.012;
   double snr_shift_scale = 3.0;
   bool rescale_zero_terminal_snr = true;
+  bool v_prediction = true;      // prediction_type v_prediction (CogVideoX 5B, Aether) or epsilon
+  bool set_alpha_to_one = true;  // the alpha_bar past the last step: 1, else alpha_bar[0]
 };
 
 // From a diffusers scheduler_config.json; refuses beta schedules and timestep spacings other
@@ -37,5 +39,23 @@ std::vector<int64_t> sampler_timesteps(const ScheduleConfig& config, int steps);
 // of range.
 torch::Tensor add_noise(const torch::Tensor& x0, const torch::Tensor& noise,
                         const torch::Tensor& timesteps, const ScheduleConfig& config);
+
+// One step of diffusers' CogVideoXDPMScheduler (its DPM-Solver++(2M) with noise, the sampler
+// Aether's reconstruction runs) from `timestep` to timestep - T / steps of an N-step sampler:
+// x0 from the model output (v or epsilon), then
+//   prev = m1 sample - m2 x0 + s noise                      (first step, or the last one)
+//   prev = m1 sample - m2 ((1 + 1/2r) x0 - 1/2r old_x0) + s second_noise   (otherwise)
+// with lambda = log sqrt(alpha_bar / (1 - alpha_bar)), h = lambda(prev) - lambda(t), r = (lambda(t)
+// - lambda(back)) / h, m1 = sqrt((1 - a_prev) / (1 - a_t)) e^-h, m2 = expm1(-2h) sqrt(a_prev),
+// s = sqrt(1 - a_prev) sqrt(1 - e^-2h). old_x0 undefined on the first step; timestep_back is the
+// timestep the caller passes as diffusers' timestep_back (Aether's pipeline: the previous one in
+// its loop), -1 for none. noise is drawn first, second_noise second, as diffusers' randn calls.
+struct DpmStep {
+  torch::Tensor prev_sample, pred_original_sample;
+};
+DpmStep dpm_step(const ScheduleConfig& config, int steps, const torch::Tensor& model_output,
+                 const torch::Tensor& old_pred_original_sample, int64_t timestep,
+                 int64_t timestep_back, const torch::Tensor& sample, const torch::Tensor& noise,
+                 const torch::Tensor& second_noise);
 
 }  // namespace vidprobe::backbones::cogvideox
