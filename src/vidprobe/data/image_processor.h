@@ -9,6 +9,8 @@
 //   vidfm3d-wan     VidFM3D's WAN path, diffusers' VideoProcessor.preprocess_video(height=480,
 //                   width=832): the whole frame LANCZOS-resized to 832 x 480 (squashed, no crop)
 //   vidfm3d-dinov2  VidFM3D's DINOv2 path: the whole frame BICUBIC-resized to 728 x 420 (squashed)
+//   vidfm3d-vjepa   VidFM3D's V-JEPA path, torchvision Resize((480, 832)) of a PIL image: the
+//                   whole frame BILINEAR-resized to 832 x 480 (squashed)
 //
 // Only the geometry and the 8-bit resampling are described; rescaling to [0, 1] and mean/std
 // normalisation stay with the backbone.

@@ -9,7 +9,10 @@
 //                    empty prompt padded to diffusers' 226 rows, float32, fresh noise per clip,
 //                    input pixels PIL-LANCZOS-resized as diffusers' VideoProcessor (vidfm3d-wan);
 //   dinov2           420 x 728 input PIL-BICUBIC-resized (vidfm3d-dinov2), tokens after the final
-//                    LayerNorm, float32.
+//                    LayerNorm, float32;
+//   vjepa1           the first 76 consecutive frames as 5 clips of 16 sharing frame 0
+//                    (spaced_clips=5), 480 x 832 input PIL-BILINEAR-resized (vidfm3d-vjepa), the
+//                    last block without the final norm, float32.
 #include <set>
 #include <string>
 #include <vector>
