@@ -3,7 +3,6 @@
 // torch.save-compatible pickler; the reader's parity with Python's torch.save is the fixture's, see
 // vjepa1_test.cpp) splits each clip into the paper's spaced clips, stores each (clip, token) map
 // once, and the cache trains a probe.
-#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <torch/csrc/jit/serialization/pickle.h>
 
@@ -21,7 +20,6 @@ namespace vidprobe::backbones {
 namespace {
 
 namespace fs = std::filesystem;
-using ::testing::HasSubstr;
 
 // {"encoder": {"module.backbone.<key>": tensor}, "epoch": 300} as the published files nest it
 // (bfloat16 values keep the file at 0.6 GB; loading converts them to the model's float32).
@@ -52,6 +50,7 @@ TEST(VJEPA1Cli, ExtractWithThePapersPartitionFeedsTrain) {
       << read_file(log);
   // The preset's 76 frames at 480 x 832 are too much for a CPU test: 16 frames (5 clips of 4) at
   // 32 x 32 through the same path.
+  // (A length the partition refuses is tested in process: VJEPA1.SpacedClipsRunEach...)
   const auto extract = [&](int frames, const fs::path& out) {
     return test_support::run_vidprobe(
         "extract --preset vidfm3d --backbone vjepa1-vitl16 --weights '" +
@@ -84,9 +83,6 @@ TEST(VJEPA1Cli, ExtractWithThePapersPartitionFeedsTrain) {
       << read_file(log);
   EXPECT_TRUE(fs::exists(dir / "run"));
 
-  // 15 frames do not split into 5 clips sharing frame 0.
-  EXPECT_NE(extract(15, dir / "bad"), 0);
-  EXPECT_THAT(read_file(log), HasSubstr("frames"));
   fs::remove_all(dir);
 }
 
