@@ -8,7 +8,8 @@ Reference versions: Pillow 13.0.0, transformers 5.24.0 (PIL backend processors
 BitImageProcessorPil, VideoMAEImageProcessorPil), diffusers 0.42.1 (VideoProcessor, for
 vidfm3d-wan and vidfm3d-cogvideox), numpy 2.4.6 and torch 2.11 of the venv; and Pillow 12.3.0 and 12.1.1 for the cases
 where releases order the two resampling passes differently. vidfm3d-dinov2 is VidFM3D's own
-Image.open(p).convert("RGB").resize((728, 420), Image.BICUBIC) (features/dino/extract_features.py).
+Image.open(p).convert("RGB").resize((728, 420), Image.BICUBIC) (features/dino/extract_features.py);
+vidfm3d-vjepa is their torchvision T.Resize((480, 832)) of the PIL frame (features/vjepa).
 
 Files:
   input_<name>.png   source images, uint8, odd sizes: seeded random RGB and gray, and a
@@ -301,6 +302,8 @@ def main():
         ("vidfm3d-wan", run_diffusers_wan(frame)),
         ("vidfm3d-cogvideox", run_diffusers_wan(frame, 480, 720)),
         ("vidfm3d-dinov2", pil_resize(frame, 728, 420, "bicubic")),
+        # torchvision's T.Resize((480, 832)) of a PIL image is img.resize((832, 480), BILINEAR).
+        ("vidfm3d-vjepa", pil_resize(frame, 832, 480, "bilinear")),
     ]:
         full_size.append(dict(spec=spec, width=out.shape[1], height=out.shape[0],
                               fnv1a64=fnv1a64(out)))

@@ -64,6 +64,17 @@ TEST(ExtractionPreset, GivenOptionsWinAndFamiliesGetTheirOwnSettings) {
   apply_extraction_preset("vidfm3d", own_pixels, {"input-processor"});
   EXPECT_FALSE(own_pixels.input_processor.has_value());
 
+  auto vjepa = with_backbone("vjepa1-vith16-384");
+  apply_extraction_preset("vidfm3d", vjepa, {});
+  EXPECT_EQ(vjepa.frames, 76);
+  EXPECT_EQ(vjepa.sampling, ClipSamplingMode::kStrided);
+  EXPECT_EQ(vjepa.backbone_options.at("size"), "480x832");
+  EXPECT_EQ(vjepa.backbone_options.at("spaced_clips"), "5");
+  EXPECT_EQ(vjepa.point.layer, -1);  // the last block, without the final norm
+  EXPECT_EQ(vjepa.compute_dtype, std::optional<torch::Dtype>(torch::kFloat32));
+  ASSERT_TRUE(vjepa.input_processor.has_value());
+  EXPECT_EQ(vjepa.input_processor->name, "vidfm3d-vjepa");
+
   auto pixels = with_backbone("pixels");
   pixels.frames = 4;
   apply_extraction_preset("vidfm3d", pixels, {});

@@ -2,9 +2,11 @@
 
 #include <algorithm>
 #include <cctype>
+#include <filesystem>
 #include <sstream>
 
 #include "vidprobe/core/error.h"
+#include "vidprobe/io/pickle_torch.h"
 
 namespace vidprobe::backbones {
 namespace {
@@ -191,6 +193,9 @@ void fuse_keys(TensorMap& tensors, const std::vector<std::string>& parts,
 
 TensorMap read_checkpoint(const std::string& path, const std::string& backbone) {
   require(!path.empty(), "backbone '" + backbone + "' needs a checkpoint (--weights FILE or DIR)");
+  // torch.save files are told apart by content (a zip archive), not by their name (.pth.tar).
+  if (std::filesystem::is_regular_file(path) && is_torch_zip_file(path))
+    return load_torch_zip_tensors(path);
   return load_checkpoint(path);
 }
 

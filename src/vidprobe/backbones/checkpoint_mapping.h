@@ -56,7 +56,9 @@ void rename_key(TensorMap& tensors, const std::string& from, const std::string& 
 // Replaces the keys `parts` by their concatenation along dim 0 under `fused` (all must exist).
 void fuse_keys(TensorMap& tensors, const std::vector<std::string>& parts, const std::string& fused);
 
-// Checkpoint path (file or directory) -> the tensors, with a message naming the backbone.
+// Checkpoint path (file or directory) -> the tensors, with a message naming the backbone. A
+// safetensors file or directory (io/safetensors_torch.h), or a zip-format torch.save file with
+// its nested dicts flattened (io/pickle_torch.h: "encoder.module.backbone.<name>").
 TensorMap read_checkpoint(const std::string& path, const std::string& backbone);
 
 }  // namespace vidprobe::backbones

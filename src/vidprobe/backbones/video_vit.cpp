@@ -44,6 +44,12 @@ VideoViTImpl::VideoViTImpl(VideoViTConfig config) : config_(std::move(config)) {
       "patch_embed",
       torch::nn::Conv3d(torch::nn::Conv3dOptions(3, vit.width, {config_.tubelet, p, p})
                             .stride({config_.tubelet, p, p})));
+  if (config_.positions == VideoPositions::kStoredTable) {
+    const int64_t grid = vit.image_size / p;
+    pos_embed = register_parameter(
+        "pos_embed", torch::zeros({1, config_.frames / config_.tubelet * grid * grid, vit.width}),
+        /*requires_grad=*/false);
+  }
   blocks = register_module("blocks", torch::nn::ModuleList());
   for (int i = 0; i < vit.depth; ++i) blocks->push_back(nn::Block(nn::block_options(vit)));
 }
@@ -65,6 +71,8 @@ std::vector<torch::Tensor> VideoViTImpl::block_tokens(const torch::Tensor& video
   std::optional<nn::RotaryAngles> rotary;
   if (config_.positions == VideoPositions::kSinusoidTable) {
     x = x + sinusoid_position_table(x.size(1), vit.width).to(x.device(), x.scalar_type());
+  } else if (config_.positions == VideoPositions::kStoredTable) {
+    x = x + stored_positions(t, h, w);
   } else {
     const auto table = rotary_3d_angles(t, h, w, vit.width / vit.heads).to(x.device());
     rotary = nn::RotaryAngles{table[0], table[1], nn::RotaryAngles::Pairing::kInterleaved};
@@ -78,14 +86,39 @@ std::vector<torch::Tensor> VideoViTImpl::block_tokens(const torch::Tensor& video
   return outputs;
 }
 
+torch::Tensor VideoViTImpl::stored_positions(int64_t t, int64_t h, int64_t w) const {
+  const int64_t t0 = config_.frames / config_.tubelet,
+                g = config_.vit.image_size / config_.vit.patch_size;
+  if (t == t0 && h == g && w == g) return pos_embed;
+  namespace F = torch::nn::functional;
+  // The reference passes these ratios as scale factors (not the output size): the kernel maps
+  // output to input coordinates with them.
+  const std::vector<double> scale = {static_cast<double>(t) / static_cast<double>(t0),
+                                     static_cast<double>(h) / static_cast<double>(g),
+                                     static_cast<double>(w) / static_cast<double>(g)};
+  const int64_t d = pos_embed.size(2);
+  auto grid = pos_embed.reshape({1, t0, g, g, d}).permute({0, 4, 1, 2, 3});
+  auto resized = F::interpolate(grid, F::InterpolateFuncOptions()
+                                          .scale_factor(scale)
+                                          .mode(torch::kTrilinear)
+                                          .align_corners(false)
+                                          .recompute_scale_factor(false));
+  require(resized.size(2) == t && resized.size(3) == h && resized.size(4) == w,
+          "position table resized to " + c10::str(resized.sizes()) + " for a token grid of " +
+              std::to_string(t) + " x " + std::to_string(h) + " x " + std::to_string(w));
+  return resized.permute({0, 2, 3, 4, 1}).reshape({1, t * h * w, d});
+}
+
 namespace {
 
 class VideoViTBackbone final : public Backbone {
  public:
   VideoViTBackbone(std::string name, const VideoViTConfig& config, const BackboneOptions& options,
                    const CheckpointToModule& to_module_tensors, const std::string& architecture,
-                   const HubConfigExpectation& hub_config)
-      : name_(std::move(name)), config_(config) {
+                   const HubConfigExpectation& hub_config, const VideoInput& input)
+      : name_(std::move(name)), config_(config), clips_(input.spaced_clips) {
+    require(clips_ >= 1,
+            name_ + ": spaced_clips must be at least 1, got " + std::to_string(clips_));
     const bool load = !options.weights.empty() || !options.random_init;
     // Checked before the model is built, so that a wrong checkpoint fails fast.
     TensorMap tensors;
@@ -98,8 +131,11 @@ class VideoViTBackbone final : public Backbone {
     model_->eval();
     model_->to(options.device, options.dtype);
     spec_.patch_size = config_.vit.patch_size;
-    spec_.height = spec_.width = config_.vit.image_size;
-    spec_.frames_multiple = config_.tubelet;
+    spec_.height = input.height > 0 ? input.height : config_.vit.image_size;
+    spec_.width = input.width > 0 ? input.width : config_.vit.image_size;
+    // spaced_partition's lengths: clips * (k * tubelet + tubelet - 1) + 1 frames.
+    spec_.frames_multiple = clips_ * config_.tubelet;
+    spec_.frames_offset = clips_ > 1 ? 1 + clips_ * (config_.tubelet - 1) : 0;
   }
 
   std::string name() const override { return name_; }
@@ -117,6 +153,7 @@ class VideoViTBackbone final : public Backbone {
     // Normalised in float32, then cast: the same pixels as the reference preprocessing.
     auto x =
         normalize_clip(clip.to(weight.device(), torch::kFloat32), spec_).to(weight.scalar_type());
+    if (clips_ > 1) return extract_spaced(x, layer);
     auto video = x.permute({1, 0, 2, 3}).unsqueeze(0);  // (1, 3, T, H, W)
     auto tokens = model_->block_tokens(video, {layer}).front();
     return tubelet_tokens_to_frame_maps(tokens, clip.size(0) / config_.tubelet,
@@ -125,22 +162,36 @@ class VideoViTBackbone final : public Backbone {
   }
 
  private:
+  // x (T, 3, H, W) normalised: the clips of spaced_partition as one batch, a map per frame.
+  FeatureMaps extract_spaced(const torch::Tensor& x, int layer) {
+    const auto part = spaced_partition(x.size(0), clips_, config_.tubelet);
+    const int64_t length = part.frames.size(1), h = x.size(2) / spec_.patch_size,
+                  w = x.size(3) / spec_.patch_size, t = length / config_.tubelet;
+    auto clips = x.index_select(0, part.frames.flatten().to(x.device()))
+                     .view({clips_, length, 3, x.size(2), x.size(3)})
+                     .permute({0, 2, 1, 3, 4});  // (clips, 3, L, H, W)
+    auto tokens = model_->block_tokens(clips, {layer}).front();
+    auto maps = tokens.reshape({clips_ * t, h, w, tokens.size(2)}).permute({0, 3, 1, 2});
+    return {maps.index_select(0, part.frame_index.to(maps.device())).contiguous(),
+            {clips_ * t, h, w},
+            part.frame_index};
+  }
+
   std::string name_;
   VideoViTConfig config_;
+  int clips_ = 1;
   VideoViT model_{nullptr};
   InputSpec spec_;
 };
 
 }  // namespace
 
-std::unique_ptr<Backbone> make_video_vit_backbone(const std::string& name,
-                                                  const VideoViTConfig& config,
-                                                  const BackboneOptions& options,
-                                                  const CheckpointToModule& to_module_tensors,
-                                                  const std::string& architecture,
-                                                  const HubConfigExpectation& hub_config) {
+std::unique_ptr<Backbone> make_video_vit_backbone(
+    const std::string& name, const VideoViTConfig& config, const BackboneOptions& options,
+    const CheckpointToModule& to_module_tensors, const std::string& architecture,
+    const HubConfigExpectation& hub_config, const VideoInput& input) {
   return std::make_unique<VideoViTBackbone>(name, config, options, to_module_tensors, architecture,
-                                            hub_config);
+                                            hub_config, input);
 }
 
 }  // namespace vidprobe::backbones

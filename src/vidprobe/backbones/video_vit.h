@@ -1,12 +1,17 @@
 #pragma once
-// The video ViT encoder shared by VideoMAE and V-JEPA 2: a 3D convolution turns tubelets of
-// `tubelet` frames x patch x patch pixels into tokens (no class token), pre-norm ViT blocks
+// The video ViT encoder shared by VideoMAE, V-JEPA and V-JEPA 2: a 3D convolution turns tubelets
+// of `tubelet` frames x patch x patch pixels into tokens (no class token), pre-norm ViT blocks
 // (nn/vit.h) follow. The families differ only in positions:
 //  * kSinusoidTable (VideoMAE): a fixed 1D sinusoid table over the flattened (t, y, x) token
 //    index is added to the tokens;
+//  * kStoredTable (V-JEPA): the checkpoint's table `pos_embed` (1, t0 * g * g, D) for the training
+//    grid (t0 = frames / tubelet, g = image_size / patch) is added to the tokens, trilinearly
+//    resized (align_corners false, scale factors t / t0, h / g, w / g as the reference passes
+//    them) when the clip's token grid differs;
 //  * kRotary3d (V-JEPA 2): no additive embedding; queries and keys of every block are rotated by
 //    the token's frame, row and column, each on its own third of the head dimensions.
-// Module names: patch_embed (Conv3d), blocks.<i>.{norm1,attn.qkv,attn.proj,norm2,mlp.fc1,mlp.fc2}.
+// Module names: patch_embed (Conv3d), [pos_embed,]
+// blocks.<i>.{norm1,attn.qkv,attn.proj,norm2,mlp.fc1,mlp.fc2}.
 #include <torch/torch.h>
 
 #include <functional>
@@ -21,13 +26,13 @@
 
 namespace vidprobe::backbones {
 
-enum class VideoPositions { kSinusoidTable, kRotary3d };
+enum class VideoPositions { kSinusoidTable, kStoredTable, kRotary3d };
 
 struct VideoViTConfig {
   nn::ViTConfig vit;  // width, depth, heads, mlp_ratio, patch_size, norm_eps; image_size = the
                       // training crop (the input size); layer_scale false
   int tubelet = 2;    // frames per token
-  int frames = 16;    // clip length the model was trained with (documentation only)
+  int frames = 16;    // clip length the model was trained with (kStoredTable: the table's length)
   VideoPositions positions = VideoPositions::kSinusoidTable;
 };
 
@@ -49,8 +54,11 @@ class VideoViTImpl : public torch::nn::Module {
   std::vector<torch::Tensor> block_tokens(const torch::Tensor& video,
                                           const std::vector<int>& layers);
   const VideoViTConfig& config() const { return config_; }
+  // kStoredTable: the stored table resized to a (t, h, w) token grid, (1, t * h * w, D).
+  torch::Tensor stored_positions(int64_t t, int64_t h, int64_t w) const;
 
   torch::nn::Conv3d patch_embed{nullptr};
+  torch::Tensor pos_embed;  // kStoredTable only
   torch::nn::ModuleList blocks;
 
  private:
@@ -58,19 +66,26 @@ class VideoViTImpl : public torch::nn::Module {
 };
 TORCH_MODULE(VideoViT);
 
+// How a backbone feeds clips to the network (extraction settings, not architecture).
+struct VideoInput {
+  int height = 0, width = 0;  // pixels; 0: the config's image_size
+  // > 1: the clip is split as the authors' V-JEPA extraction does (video_tokens.h
+  // spaced_partition): `spaced_clips` clips sharing frame 0, run as one batch.
+  int spaced_clips = 1;
+};
+
 // A checkpoint-backed video backbone: per-frame maps by repeating each temporal token map over
 // its tubelet (video_tokens.h). `to_module_tensors` turns a checkpoint into the module's names
 // after the family's strict layout check. A config.json beside the weights must agree with
 // `hub_config` (checked before the weights are read). With no weights and options.random_init:
 // seeded random.
-// Input: config.vit.image_size square, ImageNet mean/std; default point: the last block.
+// Input: `input` (default config.vit.image_size square), ImageNet mean/std; default point: the
+// last block (its output, no final norm).
 using CheckpointToModule = std::function<TensorMap(
     TensorMap checkpoint, const VideoViTConfig& config, const std::string& source)>;
-std::unique_ptr<Backbone> make_video_vit_backbone(const std::string& name,
-                                                  const VideoViTConfig& config,
-                                                  const BackboneOptions& options,
-                                                  const CheckpointToModule& to_module_tensors,
-                                                  const std::string& architecture,
-                                                  const HubConfigExpectation& hub_config);
+std::unique_ptr<Backbone> make_video_vit_backbone(
+    const std::string& name, const VideoViTConfig& config, const BackboneOptions& options,
+    const CheckpointToModule& to_module_tensors, const std::string& architecture,
+    const HubConfigExpectation& hub_config, const VideoInput& input = {});
 
 }  // namespace vidprobe::backbones

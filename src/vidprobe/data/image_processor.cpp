@@ -8,14 +8,16 @@
 namespace vidprobe {
 namespace {
 
-const std::array<ImageProcessorSpec, 5>& known_specs() {
-  static const std::array<ImageProcessorSpec, 5> specs{{
+const std::array<ImageProcessorSpec, 6>& known_specs() {
+  static const std::array<ImageProcessorSpec, 6> specs{{
       {"hf-dinov2", PilFilter::kBicubic, ResizeRule::kShortestEdge, {}, 256, Size2{224, 224}},
       {"hf-videomae", PilFilter::kBilinear, ResizeRule::kShortestEdge, {}, 224, Size2{224, 224}},
       {"vidfm3d-wan", PilFilter::kLanczos, ResizeRule::kSquash, Size2{832, 480}, 0, std::nullopt},
       {"vidfm3d-cogvideox", PilFilter::kLanczos, ResizeRule::kSquash, Size2{720, 480}, 0,
        std::nullopt},
       {"vidfm3d-dinov2", PilFilter::kBicubic, ResizeRule::kSquash, Size2{728, 420}, 0,
+       std::nullopt},
+      {"vidfm3d-vjepa", PilFilter::kBilinear, ResizeRule::kSquash, Size2{832, 480}, 0,
        std::nullopt},
   }};
   return specs;

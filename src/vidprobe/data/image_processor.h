@@ -11,6 +11,8 @@
 //   vidfm3d-cogvideox  VidFM3D's CogVideoX and Aether paths, the same VideoProcessor call with
 //                   height=480, width=720: the whole frame LANCZOS-resized to 720 x 480
 //   vidfm3d-dinov2  VidFM3D's DINOv2 path: the whole frame BICUBIC-resized to 728 x 420 (squashed)
+//   vidfm3d-vjepa   VidFM3D's V-JEPA path, torchvision Resize((480, 832)) of a PIL image: the
+//                   whole frame BILINEAR-resized to 832 x 480 (squashed)
 //
 // Only the geometry and the 8-bit resampling are described; rescaling to [0, 1] and mean/std
 // normalisation stay with the backbone.

@@ -39,13 +39,13 @@ void apply_vidfm3d(ExtractOptions& o, const std::set<std::string>& given) {
     o.gt_width = 518;
   }
   const auto& family = backbones::find_backbone(o.backbone).family;
-  if (family != "wan2.1" && family != "dinov2" && family != "cogvideox")
+  if (family != "wan2.1" && family != "dinov2" && family != "cogvideox" && family != "vjepa1")
     return;  // no paper protocol in vidprobe yet
   if (unset("sampling"))
     o.sampling = ClipSamplingMode::kStrided;  // consecutive frames from the first
   if (unset("probe-frames")) o.probe_frames = 0;
   if (family == "cogvideox") return apply_vidfm3d_cogvideox(o, unset);
-  if (unset("frames")) o.frames = 81;
+  if (unset("frames")) o.frames = family == "vjepa1" ? 76 : 81;
   if (unset("compute-dtype")) o.compute_dtype = torch::kFloat32;
   if (family == "wan2.1") {
     if (unset("layer")) o.point.layer = 20;
@@ -57,6 +57,10 @@ void apply_vidfm3d(ExtractOptions& o, const std::set<std::string>& given) {
     if (unset("noise-per-clip")) o.noise_per_clip = true;
     set_option("text_length", "226");
     if (unset("input-processor")) o.input_processor = image_processor_spec("vidfm3d-wan");
+  } else if (family == "vjepa1") {
+    set_option("size", "480x832");
+    set_option("spaced_clips", "5");
+    if (unset("input-processor")) o.input_processor = image_processor_spec("vidfm3d-vjepa");
   } else {
     set_option("size", "420x728");
     if (unset("input-processor")) o.input_processor = image_processor_spec("vidfm3d-dinov2");

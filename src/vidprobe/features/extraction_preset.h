@@ -14,7 +14,10 @@
 //                    frame 0 (0, 1, 3, ..., 95 and 0, 2, ..., 96), both clips' 13 latent maps
 //                    stored with the map their dataset reads per frame, 480 x 720 input
 //                    PIL-LANCZOS-resized (vidfm3d-cogvideox), block 20 at DDIM index 749 of 1000
-//                    (timestep 250), float16, fresh noise per clip.
+//                    (timestep 250), float16, fresh noise per clip;
+//   vjepa1           the first 76 consecutive frames as 5 clips of 16 sharing frame 0
+//                    (spaced_clips=5), 480 x 832 input PIL-BILINEAR-resized (vidfm3d-vjepa), the
+//                    last block without the final norm, float32.
 #include <set>
 #include <string>
 #include <vector>
