@@ -17,7 +17,7 @@ torch.compile of timestep_embedding is disabled (TORCHDYNAMO_DISABLE=1): eager, 
 Configuration: the 256px / 768px inference config (fused_qkv=False, use_liger_rope=True,
 qkv_bias=True, cond_embed=True, guidance_embed=False) with small widths.
 
-Files (fp32):
+Files (weights fp16-exact and stored as fp16, everything else fp32):
   mmdit.safetensors      the model's state_dict (official key names)
   reference.safetensors  inputs as the sampler packs them and per-block outputs:
       latents (B, C, T, H, W), cond (B, C + 1, T, H, W) [mask channel, masked latents],
@@ -61,11 +61,14 @@ REAL = dict(in_channels=64, vec_in_dim=768, context_in_dim=4096, hidden_size=307
 
 
 def perturb(model, seed):
-    """Default inits zero cond_in and leave norm scales at 1; noise everywhere hides nothing."""
+    """Default inits zero cond_in and leave norm scales at 1; noise everywhere hides nothing.
+    The weights are then rounded to fp16 values, so the checkpoints are stored in fp16 (half the
+    size) and the reference runs with exactly the stored values."""
     generator = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for p in model.parameters():
             p.add_(0.1 * torch.randn(p.shape, generator=generator))
+            p.copy_(p.half().float())
 
 
 VAE_SMALL = dict(in_channels=3, out_channels=3, latent_channels=4, layers_per_block=2,
@@ -97,7 +100,7 @@ def vae_fixtures():
     out = {k: v.half() if k.endswith("_video") else v.float() for k, v in out.items()}
     save_file({k: v.contiguous() for k, v in out.items()}, OUT / "vae_reference.safetensors")
     # The published file also holds the decoder (dropped on loading); the fixture keeps the encoder.
-    state = {k: v.contiguous() for k, v in vae.state_dict().items()
+    state = {k: v.contiguous().half() for k, v in vae.state_dict().items()
              if k.startswith(("encoder.", "quant_conv."))}
     save_file(state, OUT / "hunyuan_vae.safetensors")
     (OUT / "vae_config.json").write_text(json.dumps(VAE_SMALL, indent=2) + "\n")
@@ -182,7 +185,8 @@ def main():
     tensors.update(captured)
     save_file({k: v.contiguous().float() for k, v in tensors.items()},
               OUT / "reference.safetensors")
-    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, OUT / "mmdit.safetensors")
+    save_file({k: v.contiguous().half() for k, v in model.state_dict().items()},
+              OUT / "mmdit.safetensors")
     (OUT / "config.json").write_text(json.dumps(SMALL, indent=2) + "\n")
 
     with torch.device("meta"):
