@@ -71,6 +71,27 @@ RotaryAngles rope_axes_interleaved(const torch::Tensor& positions,
           RotaryAngles::Pairing::kInterleaved, 1};
 }
 
+RotaryAngles rope_axes_split_halves(const torch::Tensor& positions,
+                                    const std::vector<int64_t>& axis_widths, double theta) {
+  require(positions.dim() == 3 && positions.size(2) == static_cast<int64_t>(axis_widths.size()),
+          "RoPE positions must be (B, tokens, " + std::to_string(axis_widths.size()) + "), got " +
+              c10::str(positions.sizes()));
+  const auto options = torch::TensorOptions().dtype(torch::kFloat32).device(positions.device());
+  std::vector<torch::Tensor> per_axis;
+  for (std::size_t a = 0; a < axis_widths.size(); ++a) {
+    const int64_t width = axis_widths[a];
+    require(width > 0 && width % 2 == 0, "RoPE axis " + std::to_string(a) +
+                                             " needs an even width, got " + std::to_string(width));
+    const auto inv_freq =
+        1.0 / torch::pow(theta, torch::arange(0, width, 2, options) / static_cast<double>(width));
+    const auto position = positions.select(2, static_cast<int64_t>(a)).to(torch::kFloat32);
+    per_axis.push_back(position.unsqueeze(-1) * inv_freq);
+  }
+  const auto half = torch::cat(per_axis, -1);
+  const auto angles = torch::cat({half, half}, -1).unsqueeze(1);
+  return {angles.cos(), angles.sin(), RotaryAngles::Pairing::kSplitHalves, 1};
+}
+
 RotaryAngles with_unrotated_prefix(const RotaryAngles& angles, int64_t tokens) {
   auto shape = angles.cos.sizes().vec();
   shape[shape.size() - 2] = tokens;

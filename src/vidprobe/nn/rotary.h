@@ -38,6 +38,14 @@ RotaryAngles rope_2d(const torch::Tensor& positions, int64_t head_dim, double ba
 RotaryAngles rope_axes_interleaved(const torch::Tensor& positions,
                                    const std::vector<int64_t>& axis_widths, double theta);
 
+// RoPE over an N-dimensional token grid with the head split in halves (Flux's axes rotated the
+// way Open-Sora 2.0's Liger kernel does, rotate_half): positions (B, N, A) float, one column per
+// axis. Axis a contributes axis_widths[a] / 2 frequencies theta^(-2i / axis_widths[a]); the
+// concatenated head_dim / 2 angles turn channel j together with channel j + head_dim / 2. Angles
+// in float32 (as Open-Sora computes them), shape (B, 1, N, sum of widths).
+RotaryAngles rope_axes_split_halves(const torch::Tensor& positions,
+                                    const std::vector<int64_t>& axis_widths, double theta);
+
 // The angles with `tokens` unrotated tokens (cos 1, sin 0) put before the rotated ones, for joint
 // sequences whose leading tokens carry no position (the text tokens of CogVideoX). Rotating by 0
 // is exact, so those tokens come out unchanged.

@@ -38,6 +38,15 @@ torch::Tensor SwiGluImpl::forward(const torch::Tensor& x) {
 LayerScaleImpl::LayerScaleImpl(int64_t dim, double init_value)
     : gamma(register_parameter("gamma", torch::full({dim}, init_value))) {}
 
+RmsNormImpl::RmsNormImpl(int64_t dim, double epsilon)
+    : scale(register_parameter("scale", torch::ones({dim}))), eps(epsilon) {}
+
+torch::Tensor RmsNormImpl::forward(const torch::Tensor& x) {
+  const auto x32 = x.to(torch::kFloat32);
+  const auto normalised = x32 * torch::rsqrt(x32.square().mean(-1, true) + eps);
+  return normalised.to(x.scalar_type()) * scale;
+}
+
 AttentionImpl::AttentionImpl(const AttentionOptions& opts)
     : options(opts),
       qkv(register_module("qkv", torch::nn::Linear(opts.dim, 3 * opts.dim))),

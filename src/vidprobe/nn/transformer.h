@@ -48,6 +48,16 @@ struct LayerScaleImpl : torch::nn::Module {
 };
 TORCH_MODULE(LayerScale);
 
+// RMSNorm over the last dimension with a learned gain named "scale" (Flux / Open-Sora 2.0's
+// QKNorm): statistics in float32, normalised values cast back to the input dtype before the gain.
+struct RmsNormImpl : torch::nn::Module {
+  RmsNormImpl(int64_t dim, double eps);
+  torch::Tensor forward(const torch::Tensor& x);
+  torch::Tensor scale;
+  double eps;
+};
+TORCH_MODULE(RmsNorm);
+
 struct AttentionOptions {
   int64_t dim = 384;
   int64_t num_heads = 6;

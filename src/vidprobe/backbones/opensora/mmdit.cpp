@@ -1,0 +1,280 @@
+#include "vidprobe/backbones/opensora/mmdit.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "vidprobe/core/error.h"
+
+namespace vidprobe::backbones::opensora {
+namespace {
+
+constexpr double kNormEps = 1e-6;
+constexpr int64_t kTimeEmbedDim = 256;
+
+torch::Tensor layer_norm(const torch::Tensor& x) {
+  return torch::layer_norm(x, {x.size(-1)}, {}, {}, kNormEps);
+}
+
+torch::Tensor modulate(const torch::Tensor& x, const torch::Tensor& shift,
+                       const torch::Tensor& scale) {
+  return (1 + scale) * layer_norm(x) + shift;
+}
+
+torch::nn::Sequential gelu_mlp(int64_t dim, int64_t hidden) {
+  return torch::nn::Sequential(torch::nn::Linear(dim, hidden),
+                               torch::nn::GELU(torch::nn::GELUOptions().approximate("tanh")),
+                               torch::nn::Linear(hidden, dim));
+}
+
+// (B, L, D) projections -> (B, heads, L, head_dim), q and k RMS-normalised in v's dtype.
+struct Heads {
+  torch::Tensor q, k, v;
+};
+Heads split_heads(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                  QkNorm& norm, int64_t heads) {
+  const auto to_heads = [heads](const torch::Tensor& x) { return x.unflatten(-1, {heads, -1}); };
+  const auto vh = to_heads(v);
+  return {norm->query_norm(to_heads(q)).to(vh.scalar_type()).transpose(1, 2),
+          norm->key_norm(to_heads(k)).to(vh.scalar_type()).transpose(1, 2), vh.transpose(1, 2)};
+}
+
+// Rotated scaled-dot-product attention over (B, heads, L, head_dim) -> (B, L, heads * head_dim).
+torch::Tensor attend(const Heads& h, const nn::RotaryAngles& rotary) {
+  const auto out = at::scaled_dot_product_attention(nn::apply_rotary(h.q, rotary),
+                                                    nn::apply_rotary(h.k, rotary), h.v);
+  return out.transpose(1, 2).flatten(2);
+}
+
+Heads cat_heads(const Heads& a, const Heads& b) {
+  return {torch::cat({a.q, b.q}, 2), torch::cat({a.k, b.k}, 2), torch::cat({a.v, b.v}, 2)};
+}
+
+}  // namespace
+
+MlpEmbedderImpl::MlpEmbedderImpl(int64_t in, int64_t hidden)
+    : in_layer(register_module("in_layer", torch::nn::Linear(in, hidden))),
+      out_layer(register_module("out_layer", torch::nn::Linear(hidden, hidden))) {}
+
+ModulationImpl::ModulationImpl(int64_t dim, bool double_stream)
+    : lin(register_module("lin", torch::nn::Linear(dim, (double_stream ? 6 : 3) * dim))),
+      chunks(double_stream ? 6 : 3) {}
+
+std::vector<torch::Tensor> ModulationImpl::forward(const torch::Tensor& vec) {
+  return lin(torch::silu(vec)).unsqueeze(1).chunk(chunks, -1);
+}
+
+QkNormImpl::QkNormImpl(int64_t head_dim)
+    : query_norm(register_module("query_norm", nn::RmsNorm(head_dim, kNormEps))),
+      key_norm(register_module("key_norm", nn::RmsNorm(head_dim, kNormEps))) {}
+
+StreamAttentionImpl::StreamAttentionImpl(int64_t dim, bool qkv_bias, int64_t head_dim) {
+  const auto options = torch::nn::LinearOptions(dim, dim).bias(qkv_bias);
+  q_proj = register_module("q_proj", torch::nn::Linear(options));
+  k_proj = register_module("k_proj", torch::nn::Linear(options));
+  v_proj = register_module("v_proj", torch::nn::Linear(options));
+  norm = register_module("norm", QkNorm(head_dim));
+  proj = register_module("proj", torch::nn::Linear(dim, dim));
+}
+
+DoubleStreamBlockImpl::DoubleStreamBlockImpl(const MmditConfig& c) : heads(c.num_heads) {
+  const int64_t d = c.hidden_size;
+  img_mod = register_module("img_mod", Modulation(d, true));
+  img_attn = register_module("img_attn", StreamAttention(d, c.qkv_bias, c.head_dim()));
+  img_mlp = register_module("img_mlp", gelu_mlp(d, c.mlp_hidden()));
+  txt_mod = register_module("txt_mod", Modulation(d, true));
+  txt_attn = register_module("txt_attn", StreamAttention(d, c.qkv_bias, c.head_dim()));
+  txt_mlp = register_module("txt_mlp", gelu_mlp(d, c.mlp_hidden()));
+}
+
+DoubleStreamBlockImpl::Streams DoubleStreamBlockImpl::forward(const torch::Tensor& img,
+                                                              const torch::Tensor& txt,
+                                                              const torch::Tensor& vec,
+                                                              const nn::RotaryAngles& rotary) {
+  const auto im = img_mod(vec), tm = txt_mod(vec);  // shift, scale, gate; shift, scale, gate
+  const auto img_in = modulate(img, im[0], im[1]);
+  const auto txt_in = modulate(txt, tm[0], tm[1]);
+  const auto img_heads = split_heads(img_attn->q_proj(img_in), img_attn->k_proj(img_in),
+                                     img_attn->v_proj(img_in), img_attn->norm, heads);
+  const auto txt_heads = split_heads(txt_attn->q_proj(txt_in), txt_attn->k_proj(txt_in),
+                                     txt_attn->v_proj(txt_in), txt_attn->norm, heads);
+  const auto joint = attend(cat_heads(txt_heads, img_heads), rotary);
+  const int64_t text_tokens = txt.size(1);
+  auto img_out = img + im[2] * img_attn->proj(joint.slice(1, text_tokens));
+  img_out = img_out + im[5] * img_mlp->forward(modulate(img_out, im[3], im[4]));
+  auto txt_out = txt + tm[2] * txt_attn->proj(joint.slice(1, 0, text_tokens));
+  txt_out = txt_out + tm[5] * txt_mlp->forward(modulate(txt_out, tm[3], tm[4]));
+  return {img_out, txt_out};
+}
+
+SingleStreamBlockImpl::SingleStreamBlockImpl(const MmditConfig& c)
+    : heads(c.num_heads), hidden(c.hidden_size), mlp_hidden(c.mlp_hidden()) {
+  q_proj = register_module("q_proj", torch::nn::Linear(hidden, hidden));
+  k_proj = register_module("k_proj", torch::nn::Linear(hidden, hidden));
+  v_mlp = register_module("v_mlp", torch::nn::Linear(hidden, hidden + mlp_hidden));
+  linear2 = register_module("linear2", torch::nn::Linear(hidden + mlp_hidden, hidden));
+  norm = register_module("norm", QkNorm(c.head_dim()));
+  modulation = register_module("modulation", Modulation(hidden, false));
+}
+
+torch::Tensor SingleStreamBlockImpl::forward(const torch::Tensor& x, const torch::Tensor& vec,
+                                             const nn::RotaryAngles& rotary) {
+  const auto mod = modulation(vec);  // shift, scale, gate
+  const auto x_mod = modulate(x, mod[0], mod[1]);
+  const auto v_and_mlp = v_mlp(x_mod).split({hidden, mlp_hidden}, -1);
+  const auto attended =
+      attend(split_heads(q_proj(x_mod), k_proj(x_mod), v_and_mlp[0], norm, heads), rotary);
+  const auto mlp = torch::gelu(v_and_mlp[1], "tanh");
+  return x + mod[2] * linear2(torch::cat({attended, mlp}, -1));
+}
+
+LastLayerImpl::LastLayerImpl(int64_t dim, int64_t out_channels)
+    : linear(register_module("linear", torch::nn::Linear(dim, out_channels))),
+      adaLN_modulation(register_module(
+          "adaLN_modulation",
+          torch::nn::Sequential(torch::nn::SiLU(), torch::nn::Linear(dim, 2 * dim)))) {}
+
+torch::Tensor LastLayerImpl::forward(const torch::Tensor& x, const torch::Tensor& vec) {
+  const auto shift_scale = adaLN_modulation->forward(vec).unsqueeze(1).chunk(2, -1);
+  return linear(modulate(x, shift_scale[0], shift_scale[1]));
+}
+
+torch::Tensor pack_latents(const torch::Tensor& latents, int64_t p) {
+  require(latents.dim() == 5 && latents.size(3) % p == 0 && latents.size(4) % p == 0,
+          "Open-Sora: latents must be (B, C, T, H, W) with H and W divisible by " +
+              std::to_string(p) + ", got " + c10::str(latents.sizes()));
+  const int64_t b = latents.size(0), c = latents.size(1), t = latents.size(2);
+  const int64_t h = latents.size(3) / p, w = latents.size(4) / p;
+  return latents.reshape({b, c, t, h, p, w, p})
+      .permute({0, 2, 3, 5, 1, 4, 6})
+      .reshape({b, t * h * w, c * p * p});
+}
+
+torch::Tensor image_positions(int64_t batch, int64_t frames, int64_t rows, int64_t cols,
+                              torch::Device device) {
+  const auto options = torch::TensorOptions().dtype(torch::kFloat32).device(device);
+  const auto grid = torch::meshgrid(
+      {torch::arange(frames, options), torch::arange(rows, options), torch::arange(cols, options)},
+      "ij");
+  return torch::stack({grid[0], grid[1], grid[2]}, -1)
+      .reshape({1, frames * rows * cols, 3})
+      .expand({batch, -1, -1});
+}
+
+torch::Tensor timestep_embedding(const torch::Tensor& t, int64_t dim) {
+  const int64_t half = dim / 2;
+  const auto options = torch::TensorOptions().dtype(torch::kFloat32).device(t.device());
+  const auto freqs =
+      torch::exp(-std::log(10000.0) * torch::arange(half, options) / static_cast<double>(half));
+  // 1000 t in t's own dtype first, as the official embedding scales it (bf16 in the authors' run).
+  const auto args = (1000.0 * t).to(torch::kFloat32).unsqueeze(1) * freqs.unsqueeze(0);
+  return torch::cat({torch::cos(args), torch::sin(args)}, -1);
+}
+
+MmditImpl::MmditImpl(const MmditConfig& c) : config(c) {
+  config.validate("Open-Sora MMDiT config");
+  const int64_t d = c.hidden_size;
+  img_in = register_module("img_in", torch::nn::Linear(c.in_channels, d));
+  time_in = register_module("time_in", MlpEmbedder(kTimeEmbedDim, d));
+  vector_in = register_module("vector_in", MlpEmbedder(c.vec_in_dim, d));
+  if (c.cond_embed) cond_in = register_module("cond_in", torch::nn::Linear(c.cond_channels(), d));
+  txt_in = register_module("txt_in", torch::nn::Linear(c.context_in_dim, d));
+  double_blocks = register_module("double_blocks", torch::nn::ModuleList());
+  for (int i = 0; i < c.depth; ++i) double_blocks->push_back(DoubleStreamBlock(c));
+  single_blocks = register_module("single_blocks", torch::nn::ModuleList());
+  for (int i = 0; i < c.depth_single_blocks; ++i) single_blocks->push_back(SingleStreamBlock(c));
+  final_layer = register_module("final_layer", LastLayer(d, c.in_channels));
+}
+
+void MmditImpl::check_inputs(const MmditInputs& in) const {
+  const auto& c = config;
+  require(in.latents.dim() == 5 && in.latents.size(1) == c.latent_channels(),
+          "Open-Sora MMDiT: latents must be (B, " + std::to_string(c.latent_channels()) +
+              ", T, H, W), got " + c10::str(in.latents.sizes()));
+  const int64_t b = in.latents.size(0);
+  if (c.cond_embed) {
+    auto cond_shape = in.latents.sizes().vec();
+    cond_shape[1] += 1;
+    require(in.cond.defined() && in.cond.sizes() == at::IntArrayRef(cond_shape),
+            "Open-Sora MMDiT: the condition must be (B, C + 1, T, H, W) = " +
+                c10::str(at::IntArrayRef(cond_shape)));
+  }
+  require(in.txt.dim() == 3 && in.txt.size(0) == b && in.txt.size(2) == c.context_in_dim,
+          "Open-Sora MMDiT: txt must be (B, L, " + std::to_string(c.context_in_dim) + "), got " +
+              c10::str(in.txt.sizes()));
+  require(in.y_vec.dim() == 2 && in.y_vec.size(0) == b && in.y_vec.size(1) == c.vec_in_dim,
+          "Open-Sora MMDiT: y_vec must be (B, " + std::to_string(c.vec_in_dim) + "), got " +
+              c10::str(in.y_vec.sizes()));
+  require(in.timesteps.dim() == 1 && in.timesteps.size(0) == b,
+          "Open-Sora MMDiT: timesteps must be (B,), got " + c10::str(in.timesteps.sizes()));
+}
+
+nn::RotaryAngles MmditImpl::rotary_angles(int64_t batch, int64_t text_tokens,
+                                          const std::vector<int64_t>& grid,
+                                          torch::Device device) const {
+  const auto text = torch::zeros({batch, text_tokens, 3},
+                                 torch::TensorOptions().dtype(torch::kFloat32).device(device));
+  const auto positions =
+      torch::cat({text, image_positions(batch, grid[0], grid[1], grid[2], device)}, 1);
+  return nn::rope_axes_split_halves(positions, config.axes_dim, config.theta);
+}
+
+MmditImpl::Outputs MmditImpl::run(const MmditInputs& in, const std::vector<int>& layers,
+                                  bool with_prediction) {
+  check_inputs(in);
+  for (const int layer : layers)
+    require(layer >= 0 && layer < config.blocks(),
+            "Open-Sora MMDiT: layer " + std::to_string(layer) + " out of range [0, " +
+                std::to_string(config.blocks()) + ")");
+  const int64_t p = config.patch_size, b = in.latents.size(0);
+  const auto dtype = img_in->weight.scalar_type();
+  Outputs out;
+  out.grid = {in.latents.size(2), in.latents.size(3) / p, in.latents.size(4) / p};
+  auto img = img_in(pack_latents(in.latents, p).to(dtype));
+  if (config.cond_embed) img = img + cond_in(pack_latents(in.cond, p).to(dtype));
+  auto vec = time_in(timestep_embedding(in.timesteps, kTimeEmbedDim).to(dtype)) +
+             vector_in(in.y_vec.to(dtype));
+  auto txt = txt_in(in.txt.to(dtype));
+  const int64_t text_tokens = txt.size(1);
+  const auto rotary = rotary_angles(b, text_tokens, out.grid, img.device());
+  const int last = with_prediction
+                       ? config.blocks() - 1
+                       : (layers.empty() ? -1 : *std::max_element(layers.begin(), layers.end()));
+  out.img.resize(layers.size());
+  out.txt.resize(layers.size());
+  const auto keep = [&](int layer) {
+    for (std::size_t i = 0; i < layers.size(); ++i)
+      if (layers[i] == layer) {
+        out.img[i] = img;
+        out.txt[i] = txt;
+      }
+  };
+  for (int i = 0; i < config.depth && i <= last; ++i) {
+    auto streams = double_blocks[i]->as<DoubleStreamBlock>()->forward(img, txt, vec, rotary);
+    img = streams.img;
+    txt = streams.txt;
+    keep(i);
+  }
+  if (last >= config.depth) {
+    auto joint = torch::cat({txt, img}, 1);
+    for (int i = 0; config.depth + i <= last; ++i) {
+      joint = single_blocks[i]->as<SingleStreamBlock>()->forward(joint, vec, rotary);
+      txt = joint.slice(1, 0, text_tokens);
+      img = joint.slice(1, text_tokens);
+      keep(config.depth + i);
+    }
+  }
+  if (with_prediction) out.prediction = final_layer(img, vec);
+  return out;
+}
+
+void load_mmdit(Mmdit& model, const TensorMap& checkpoint, const std::string& source) {
+  const auto architecture = architecture_text(model->config);
+  require_layout(checkpoint, mmdit_layout(model->config), source, architecture);
+  load_module_strict(*model, checkpoint, source, architecture);
+}
+
+torch::Tensor MmditImpl::forward(const MmditInputs& inputs) {
+  return run(inputs, {}, true).prediction;
+}
+
+}  // namespace vidprobe::backbones::opensora

@@ -1,0 +1,183 @@
+// The Open-Sora 2.0 backbone: the official sampler's time shift, the glue from the official VAE's
+// latents to the MMDiT's inputs, and extraction end to end from a weights directory laid out as
+// published (fixtures of tools/make_opensora_fixtures.py), through the library and the CLI.
+#include "vidprobe/backbones/opensora/backbone.h"
+
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "test_support.h"
+#include "vidprobe/backbones/registry.h"
+#include "vidprobe/core/atomic_file.h"
+#include "vidprobe/core/error.h"
+#include "vidprobe/io/safetensors_torch.h"
+
+namespace vidprobe::backbones::opensora {
+namespace {
+namespace fs = std::filesystem;
+using test_support::error_message;
+
+fs::path fixture(const std::string& name) {
+  return fs::path(VIDPROBE_TEST_DATA_DIR) / "opensora" / name;
+}
+
+nlohmann::json fixture_json(const std::string& name) {
+  return nlohmann::json::parse(read_file(fixture(name)));
+}
+
+torch::Tensor vae_golden(const std::string& name) {
+  static const TensorMap reference = load_safetensors(fixture("vae_reference.safetensors"));
+  return reference.at(name).to(torch::kFloat32);
+}
+
+double relative_error(const torch::Tensor& actual, const torch::Tensor& expected) {
+  const auto a = actual.to(torch::kFloat64), e = expected.to(torch::kFloat64);
+  EXPECT_EQ(a.sizes(), e.sizes());
+  if (a.sizes() != e.sizes()) return 1e9;
+  return (a - e).abs().max().item<double>() / std::max(e.abs().max().item<double>(), 1e-30);
+}
+
+// A weights directory as published (Open_Sora_v2.safetensors, hunyuan_vae.safetensors) from the
+// small fixtures, with config.json naming their sizes and the empty prompt's vectors.
+fs::path weights_dir() {
+  static const fs::path dir = [] {
+    const auto d = test_support::fresh_temp_dir("opensora_weights");
+    fs::copy_file(fixture("mmdit.safetensors"), d / "Open_Sora_v2.safetensors");
+    fs::copy_file(fixture("hunyuan_vae.safetensors"), d / "hunyuan_vae.safetensors");
+    const nlohmann::json config{{"model", fixture_json("config.json")},
+                                {"ae", fixture_json("vae_config.json")}};
+    std::ofstream(d / "config.json") << config.dump();
+    const auto reference = load_safetensors(fixture("reference.safetensors"));
+    save_safetensors(d / "empty_prompt.safetensors",
+                     {{"t5", reference.at("txt")[0].contiguous()},
+                      {"clip", reference.at("y_vec")[0].contiguous()}});
+    return d;
+  }();
+  return dir;
+}
+
+std::unique_ptr<Backbone> load(const std::map<std::string, std::string>& extra = {
+                                   {"size", "48x64"}}) {
+  BackboneOptions options;
+  options.weights = weights_dir().string();
+  options.extra = extra;
+  return create_backbone("opensora-v2", options);
+}
+
+// The official clip of the VAE fixture, as a vidprobe clip (T, 3, H, W) in [0, 1].
+torch::Tensor fixture_clip() {
+  return ((vae_golden("large_video")[0] + 1) / 2).permute({1, 0, 2, 3}).contiguous();
+}
+
+ExtractionPoint point(int layer, int timestep, std::uint64_t seed) {
+  ExtractionPoint p;
+  p.layer = layer;
+  p.timestep = timestep;
+  p.noise_seed = seed;
+  return p;
+}
+
+// alpha and the shifted t of get_res_lin_function / time_shift, in float32 and in bf16.
+TEST(OpenSoraBackbone, TimeShiftMatchesTheOfficialSampler) {
+  for (const auto& c : fixture_json("schedule.json")) {
+    const auto grid = c.at("latent_grid").get<std::vector<int64_t>>();
+    const double alpha = shift_alpha(grid[0], grid[1], grid[2]);
+    EXPECT_NEAR(alpha, c.at("alpha").get<double>(), 1e-12) << c.dump();
+    const double t = c.at("t").get<double>();
+    EXPECT_NEAR(shifted_time(t, alpha, torch::kFloat32).item<double>(),
+                c.at("shifted_float32").get<double>(), 1e-7);
+    EXPECT_EQ(shifted_time(t, alpha, torch::kBFloat16).to(torch::kFloat32).item<double>(),
+              c.at("shifted_bfloat16").get<double>());
+  }
+}
+
+// With the posterior mean and t = 0 the MMDiT sees the official encode's latents and a condition
+// of [mask 1 at latent frame 0 | the first frame's own latents, zeros after].
+TEST(OpenSoraBackbone, ModelInputsCarryTheOfficialLatentsAndFirstFrameCondition) {
+  auto backbone = load({{"size", "48x64"}, {"posterior", "mean"}});
+  auto& os = dynamic_cast<OpenSoraBackbone&>(*backbone);
+  const auto clip = os.encode(fixture_clip());
+  const auto in = os.model_inputs(clip, 0.0, torch::zeros({1, 4, 2, 6, 8}), {}, {});
+  EXPECT_LT(relative_error(in.latents, vae_golden("large_latents")), 1e-5);
+  EXPECT_LT(relative_error(in.cond.slice(1, 1).slice(2, 0, 1), vae_golden("first_latents")), 1e-5);
+  EXPECT_EQ(in.cond.select(1, 0).select(1, 0).min().item<float>(), 1.0f);
+  EXPECT_EQ(in.cond.slice(2, 1).abs().max().item<float>(), 0.0f);
+  EXPECT_EQ(in.timesteps.item<float>(), 0.0f);
+  // t = 1: pure noise (up to sigma_min of the latents).
+  const auto noise = torch::randn({1, 4, 2, 6, 8});
+  const auto noisy = os.model_inputs(clip, 1.0, noise, {}, {});
+  EXPECT_LT(relative_error(noisy.latents, noise), 1e-4);
+}
+
+// Features per video frame from latent maps (frame 0 <- latent 0, 1..4 <- latent 1), the
+// authors' default point (the middle block when single_blocks[20] does not exist), seeded noise.
+TEST(OpenSoraBackbone, ExtractsFromAPublishedLayoutDirectory) {
+  auto backbone = load();
+  EXPECT_EQ(backbone->num_layers(), 5);
+  EXPECT_EQ(backbone->feature_dim(), 32);
+  EXPECT_EQ(backbone->default_point().layer, 2);
+  EXPECT_EQ(backbone->default_point().timestep, 250);
+  const auto clip = fixture_clip();
+  const auto maps = backbone->extract_many(
+      clip, {point(3, 250, 1), point(3, 250, 1), point(3, 250, 2), point(0, 600, 1)});
+  ASSERT_EQ(maps.size(), 4u);
+  EXPECT_EQ(maps[0].features.sizes(), (at::IntArrayRef{5, 32, 3, 4}));
+  EXPECT_EQ(maps[0].native_grid, (std::vector<int64_t>{2, 3, 4}));
+  EXPECT_TRUE(torch::equal(maps[0].frame_index, torch::tensor({0, 1, 1, 1, 1}, torch::kLong)));
+  EXPECT_TRUE(torch::equal(maps[0].features[1], maps[0].features[4]));
+  EXPECT_TRUE(torch::equal(maps[0].features, maps[1].features));
+  EXPECT_GT(relative_error(maps[2].features, maps[0].features), 1e-3);  // other noise
+  EXPECT_TRUE(torch::isfinite(maps[3].features).all().item<bool>());
+}
+
+TEST(OpenSoraBackbone, RefusesMissingTextSigmasAndUnknownOptions) {
+  const auto dir = test_support::fresh_temp_dir("opensora_no_text");
+  for (const auto& file : {"Open_Sora_v2.safetensors", "hunyuan_vae.safetensors", "config.json"})
+    fs::copy_file(weights_dir() / file, dir / file);
+  BackboneOptions options;
+  options.weights = dir.string();
+  options.extra = {{"size", "48x64"}};
+  EXPECT_NE(error_message([&] {
+              create_backbone("opensora-v2", options);
+            }).find("empty_prompt.safetensors"),
+            std::string::npos);
+  auto backbone = load();
+  auto flow = point(1, 250, 0);
+  flow.sigma = 0.5;
+  EXPECT_NE(error_message([&] { backbone->extract(fixture_clip(), flow); }).find("not a sigma"),
+            std::string::npos);
+  options.extra = {{"prompt", "x"}};
+  EXPECT_NE(error_message([&] { create_backbone("opensora-v2", options); }).find("prompt"),
+            std::string::npos);
+  EXPECT_EQ(find_backbone("opensora-v2").family, "opensora");
+}
+
+// `vidprobe extract` with the fixture weights writes a cache that `train` trains a probe on.
+TEST(OpenSoraBackbone, ExtractsAndTrainsThroughTheCli) {
+  const auto dir = test_support::fresh_temp_dir("opensora_cli");
+  const auto log = dir / "log.txt";
+  const auto run = [&](const std::string& arguments) {
+    ASSERT_EQ(test_support::run_vidprobe(arguments, log), 0) << arguments << "\n" << read_file(log);
+  };
+  run("render --family objects --clips 2 --frames 5 --size 64 --seed 5 --out '" +
+      (dir / "data").string() + "'");
+  run("extract --backbone opensora-v2 --weights '" + weights_dir().string() +
+      "' --backbone-opt size=48x64 --data '" + (dir / "data").string() +
+      "' --frames 5 --gt-size 24 --out '" + (dir / "features").string() + "'");
+  std::ofstream(dir / "probe.json") << R"({"preset": "vidprobe",
+      "model": {"width": 32, "num_heads": 2, "num_blocks": 1, "mlp_ratio": 2.0},
+      "heads": {"dense": {"features": 8, "out_channels": [8, 8, 8, 8]},
+                "camera": {"trunk_depth": 1}},
+      "train": {"batch_size": 1, "checkpoint_every": 1000, "log_every": 1}})";
+  run("train --features '" + (dir / "features").string() + "' --out '" + (dir / "run").string() +
+      "' --config '" + (dir / "probe.json").string() + "' --steps 2 --seed 1");
+  EXPECT_TRUE(fs::exists(dir / "run" / "checkpoints")) << read_file(log);
+}
+
+}  // namespace
+}  // namespace vidprobe::backbones::opensora

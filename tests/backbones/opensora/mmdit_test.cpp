@@ -1,0 +1,133 @@
+// Open-Sora 2.0's MMDiT against the official opensora/models/mmdit code (fixtures written by
+// tools/make_opensora_fixtures.py in a small seeded configuration with the published options).
+#include "vidprobe/backbones/opensora/mmdit.h"
+
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "test_support.h"
+#include "vidprobe/core/atomic_file.h"
+#include "vidprobe/core/error.h"
+#include "vidprobe/io/safetensors_torch.h"
+
+namespace vidprobe::backbones::opensora {
+namespace {
+
+using test_support::error_message;
+
+std::filesystem::path fixture(const std::string& name) {
+  return std::filesystem::path(VIDPROBE_TEST_DATA_DIR) / "opensora" / name;
+}
+
+nlohmann::json fixture_json(const std::string& name) {
+  return nlohmann::json::parse(read_file(fixture(name)));
+}
+
+torch::Tensor golden(const std::string& name) {
+  static const TensorMap reference = load_safetensors(fixture("reference.safetensors"));
+  const auto it = reference.find(name);
+  if (it == reference.end()) throw Error("reference.safetensors has no '" + name + "'");
+  return it->second;
+}
+
+double relative_error(const torch::Tensor& actual, const torch::Tensor& expected) {
+  const auto a = actual.to(torch::kFloat64), e = expected.to(torch::kFloat64);
+  EXPECT_EQ(a.sizes(), e.sizes());
+  if (a.sizes() != e.sizes()) return 1e9;
+  return (a - e).abs().max().item<double>() / std::max(e.abs().max().item<double>(), 1e-30);
+}
+
+MmditConfig small_config() {
+  return mmdit_config_from_json(fixture_json("config.json"), "config.json");
+}
+
+Mmdit small_model() {
+  Mmdit model(small_config());
+  load_mmdit(model, load_safetensors(fixture("mmdit.safetensors")), "mmdit.safetensors");
+  model->eval();
+  return model;
+}
+
+MmditInputs golden_inputs() {
+  return {golden("latents"), golden("cond"), golden("txt"), golden("y_vec"), golden("timesteps")};
+}
+
+// Image and text tokens after every double and single block, and the prediction, match the
+// official model (batch of 2 with different timesteps, a first-frame condition).
+TEST(OpenSoraMmdit, MatchesTheOfficialModelAtEveryBlock) {
+  auto model = small_model();
+  torch::NoGradGuard no_grad;
+  const auto out = model->run(golden_inputs(), {0, 1, 2, 3, 4}, /*with_prediction=*/true);
+  for (int i = 0; i < 2; ++i) {
+    EXPECT_LT(relative_error(out.img[i], golden("double" + std::to_string(i) + "_img")), 1e-5) << i;
+    EXPECT_LT(relative_error(out.txt[i], golden("double" + std::to_string(i) + "_txt")), 1e-5) << i;
+  }
+  for (int i = 0; i < 3; ++i) {
+    const auto joint = torch::cat({out.txt[2 + i], out.img[2 + i]}, 1);
+    EXPECT_LT(relative_error(joint, golden("single" + std::to_string(i))), 1e-5) << i;
+  }
+  EXPECT_LT(relative_error(out.prediction, golden("output")), 1e-5);
+  EXPECT_EQ(out.grid, (std::vector<int64_t>{3, 2, 3}));
+}
+
+// The packing and the RoPE angles equal the sampler's pack() and LigerEmbedND's cos / sin.
+TEST(OpenSoraMmdit, PackingAndRotaryAnglesMatchTheOfficialHelpers) {
+  auto model = small_model();
+  EXPECT_LT(relative_error(pack_latents(golden("latents"), 2), golden("img")), 1e-7);
+  const auto angles = model->rotary_angles(2, 5, {3, 2, 3}, torch::kCPU);
+  EXPECT_LT(relative_error(angles.cos.squeeze(1), golden("rope_cos")), 1e-6);
+  EXPECT_LT(relative_error(angles.sin.squeeze(1), golden("rope_sin")), 1e-6);
+}
+
+// Stopping at a single block gives the same states; the condition matters; layers past the end
+// are refused naming the range.
+TEST(OpenSoraMmdit, StopsEarlyUsesTheConditionAndRefusesBadLayers) {
+  auto model = small_model();
+  torch::NoGradGuard no_grad;
+  const auto out = model->run(golden_inputs(), {3});
+  ASSERT_EQ(out.img.size(), 1u);
+  EXPECT_LT(relative_error(torch::cat({out.txt[0], out.img[0]}, 1), golden("single1")), 1e-5);
+  EXPECT_FALSE(out.prediction.defined());
+  auto inputs = golden_inputs();
+  inputs.cond = torch::zeros_like(inputs.cond);
+  EXPECT_GT(relative_error(model->run(inputs, {3}).img[0], out.img[0]), 1e-3);
+  const auto message = error_message([&] { model->run(golden_inputs(), {5}); });
+  EXPECT_NE(message.find("[0, 5)"), std::string::npos) << message;
+}
+
+// A checkpoint missing a key or with a fused-qkv layout is refused naming the key.
+TEST(OpenSoraMmdit, CheckpointsLoadStrictly) {
+  auto tensors = load_safetensors(fixture("mmdit.safetensors"));
+  tensors.erase("single_blocks.2.norm.key_norm.scale");
+  Mmdit model(small_config());
+  const auto message = error_message([&] { load_mmdit(model, tensors, "ckpt.safetensors"); });
+  EXPECT_NE(message.find("single_blocks.2.norm.key_norm.scale"), std::string::npos) << message;
+  EXPECT_NE(message.find("ckpt.safetensors"), std::string::npos) << message;
+  auto json = fixture_json("config.json");
+  json["fused_qkv"] = true;
+  EXPECT_NE(error_message([&] { mmdit_config_from_json(json, "c.json"); }).find("fused_qkv"),
+            std::string::npos);
+}
+
+// The size table is the real model: mmdit_layout of the registered config has the official
+// MMDiTModel's parameter and key counts (built on the meta device by the fixture script), and the
+// module's own parameters are exactly the layout.
+TEST(OpenSoraMmdit, SizeTableMatchesTheOfficialConstructor) {
+  const auto counts = fixture_json("param_counts.json").at("opensora-v2");
+  const auto layout = mmdit_layout(mmdit_config("opensora-v2"));
+  EXPECT_EQ(element_count(layout), counts.at("parameters").get<int64_t>());
+  EXPECT_EQ(static_cast<int64_t>(layout.size()), counts.at("state_dict_keys").get<int64_t>());
+  Mmdit model(small_config());
+  EXPECT_EQ(module_shapes(*model), mmdit_layout(small_config()));
+  const auto& real = mmdit_config("opensora-v2");
+  EXPECT_EQ(real.blocks(), 57);
+  EXPECT_EQ(real.head_dim(), 128);
+}
+
+}  // namespace
+}  // namespace vidprobe::backbones::opensora
