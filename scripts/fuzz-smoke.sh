@@ -2,14 +2,14 @@
 # Builds the libFuzzer targets (fuzz/, clang, ASan + UBSan, no libtorch) in a build directory of
 # their own and runs each one: first over its regression corpus (tests/fuzz/regressions/<target>/,
 # every input that once crashed it) and its seeds (written by fuzz_make_seeds, plus the test
-# fixtures of its format), then fuzzing from those seeds for VIDPROBE_FUZZ_SECONDS (default 5)
+# fixtures of its format), then fuzzing from those seeds for VIDPROBE_FUZZ_SECONDS (default 4)
 # seconds. Fails on the first crash, leak, hang or over-large allocation, leaving the input in
 # $BUILD/artifacts/<target>/. Longer campaigns: VIDPROBE_FUZZ_SECONDS=600 bash scripts/fuzz-smoke.sh
 # Optional arguments: target names (default: all).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BUILD="${VIDPROBE_FUZZ_BUILD_DIR:-$ROOT/build-fuzz}"
-SECONDS_EACH="${VIDPROBE_FUZZ_SECONDS:-5}"
+SECONDS_EACH="${VIDPROBE_FUZZ_SECONDS:-4}"
 JOBS="${VIDPROBE_FUZZ_BUILD_JOBS:-$(nproc)}"
 TARGETS=(safetensors json gzip_json png jpeg colmap_text colmap_binary co3d dl3dv synthetic_clip
   configs)
@@ -31,6 +31,8 @@ find "$fixtures" -name '*.json' -size -32k -exec cp --backup=numbered {} "$SEEDS
 
 # A reader that allocates more than 1 GiB or runs 10 s on one input of a few KB is a finding.
 LIMITS=(-rss_limit_mb=2048 -malloc_limit_mb=1024 -timeout=10)
+# Each input is written to a file before it is read: in memory when /dev/shm is there.
+[ -w /dev/shm ] && export TMPDIR="${VIDPROBE_FUZZ_TMPDIR:-/dev/shm}"
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
 for target in "${TARGETS[@]}"; do
