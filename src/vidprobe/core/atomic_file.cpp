@@ -3,6 +3,8 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 
@@ -33,11 +35,12 @@ void write_atomically(const fs::path& path, const std::function<void(const fs::p
 
 void write_file_atomically(const fs::path& path, std::string_view bytes) {
   write_atomically(path, [&](const fs::path& tmp) {
+    errno = 0;
     std::ofstream out(tmp, std::ios::binary);
-    require(static_cast<bool>(out), "cannot open '" + tmp.string() + "' for writing");
+    require_written(static_cast<bool>(out), path);
     out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
     out.close();
-    require(static_cast<bool>(out), "failed writing '" + tmp.string() + "'");
+    require_written(static_cast<bool>(out), path);
   });
 }
 
@@ -55,6 +58,14 @@ void write_directory_atomically(const fs::path& dir,
     fs::remove_all(tmp, ignored);
     throw;
   }
+}
+
+void require_written(bool written, const fs::path& path) {
+  const int cause = errno;
+  require(written, [&] {
+    return "failed writing '" + path.string() +
+           "': " + (cause != 0 ? std::strerror(cause) : "I/O error");
+  });
 }
 
 std::string read_file(const fs::path& path) {

@@ -20,12 +20,18 @@ void write_file_atomically(const std::filesystem::path& path, std::string_view b
 // Same for a directory: build in a temporary sibling, then rename over `dir`. An existing `dir` is
 // removed just before the rename (directories cannot be renamed over atomically), so a crash in
 // that instant leaves no `dir` rather than a half-written one.
-void write_directory_atomically(const std::filesystem::path& dir,
-                                const std::function<void(const std::filesystem::path& tmp_dir)>& fill);
+void write_directory_atomically(
+    const std::filesystem::path& dir,
+    const std::function<void(const std::filesystem::path& tmp_dir)>& fill);
 
 // A unique temporary sibling name for path (same directory, so rename is atomic).
 std::filesystem::path temporary_sibling(const std::filesystem::path& path);
 
 std::string read_file(const std::filesystem::path& path);
+
+// For the check after writing `path` through a stream: throws vidprobe::Error naming the file and
+// the system's reason ("No space left on device", from errno, which the caller zeroes before
+// writing) when `written` is false.
+void require_written(bool written, const std::filesystem::path& path);
 
 }  // namespace vidprobe

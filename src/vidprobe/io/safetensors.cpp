@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <limits>
@@ -235,8 +236,9 @@ void SafetensorsWriter::write(const std::filesystem::path& path) const {
   // Pad with spaces so the data section starts 8-byte aligned (as the reference writer does).
   header_text.append((8 - header_text.size() % 8) % 8, ' ');
   write_atomically(path, [&](const std::filesystem::path& tmp) {
+    errno = 0;
     std::ofstream out(tmp, std::ios::binary);
-    require(static_cast<bool>(out), "cannot open '" + tmp.string() + "' for writing");
+    require_written(static_cast<bool>(out), path);
     std::uint64_t n = header_text.size();
     char length[8];
     for (int i = 0; i < 8; ++i) length[i] = static_cast<char>((n >> (8 * i)) & 0xff);
@@ -246,7 +248,7 @@ void SafetensorsWriter::write(const std::filesystem::path& path) const {
       out.write(reinterpret_cast<const char*>(entry.bytes.data()),
                 static_cast<std::streamsize>(entry.bytes.size()));
     out.close();
-    require(static_cast<bool>(out), "failed writing '" + tmp.string() + "'");
+    require_written(static_cast<bool>(out), path);
   });
 }
 

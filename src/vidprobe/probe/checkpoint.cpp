@@ -1,7 +1,10 @@
 #include "vidprobe/probe/checkpoint.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
+#include <fstream>
 #include <iostream>
 #include <vector>
 
@@ -95,6 +98,33 @@ std::optional<fs::path> latest_checkpoint(const fs::path& run_dir) {
   return found.back().second;
 }
 
+namespace {
+
+// Streams the optimizer's archive to `path`. libtorch finishes the zip in its writer's destructor,
+// where a failed write (a full disk) would throw from a destructor and terminate the process with
+// the checkpoint's temporary left behind; so the writer is always told the bytes went out, and the
+// first failure is reported once it has finished, naming the file and the cause.
+void save_optimizer(const fs::path& path, torch::optim::Optimizer& optimizer) {
+  torch::serialize::OutputArchive archive;
+  optimizer.save(archive);
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  require(out.good(), "cannot create " + path.string() + ": " + std::strerror(errno));
+  int failure = 0;
+  archive.save_to([&](const void* data, std::size_t size) -> std::size_t {
+    errno = 0;
+    if (failure == 0 &&
+        !out.write(static_cast<const char*>(data), static_cast<std::streamsize>(size)))
+      failure = errno != 0 ? errno : EIO;
+    return size;
+  });
+  errno = 0;
+  out.close();
+  if (failure == 0 && out.fail()) failure = errno != 0 ? errno : EIO;
+  require(failure == 0, "cannot write " + path.string() + ": " + std::strerror(failure));
+}
+
+}  // namespace
+
 void save_checkpoint(const fs::path& run_dir, std::int64_t step, const torch::nn::Module& model,
                      torch::optim::Optimizer& optimizer, const nlohmann::json& state, int keep) {
   const auto dir = checkpoint_dir(run_dir, step);
@@ -102,9 +132,7 @@ void save_checkpoint(const fs::path& run_dir, std::int64_t step, const torch::nn
   if (fs::exists(dir)) fs::remove_all(dir);  // a re-run of the same step after a resume
   write_directory_atomically(dir, [&](const fs::path& tmp) {
     save_weights(tmp / "model.safetensors", model, {{"step", std::to_string(step)}});
-    torch::serialize::OutputArchive archive;
-    optimizer.save(archive);
-    archive.save_to((tmp / "optimizer.pt").string());
+    save_optimizer(tmp / "optimizer.pt", optimizer);
     write_file_atomically(tmp / "state.json", state.dump(2));
   });
   auto found = list_checkpoints(run_dir);
