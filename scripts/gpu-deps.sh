@@ -14,6 +14,14 @@ mkdir -p "$DEPS/debs"
 (cd "$DEPS/debs" && apt-get download "${PACKAGES[@]}")
 for deb in "$DEPS"/debs/*.deb; do dpkg -x "$deb" "$DEPS/root"; done
 rm -rf "$DEPS/debs"
+# The CUDA runtime's crt/ and nv/ headers (PyPI nvidia-cuda-crt, nvidia-cuda-cccl), which the GPU
+# machine's torch wheel includes without depending on them: the NCCL backend needs them.
+mkdir -p "$DEPS/wheels" "$DEPS/root/usr/include"
+python3 -m pip download -q --no-deps -d "$DEPS/wheels" nvidia-cuda-crt==13.0.88 nvidia-cuda-cccl==13.0.85
+for wheel in "$DEPS"/wheels/*.whl; do python3 -m zipfile -e "$wheel" "$DEPS/wheels/x"; done
+cp -r "$DEPS/wheels/x/nvidia/cu13/include/crt" "$DEPS/wheels/x/nvidia/cu13/include/nv" \
+  "$DEPS/root/usr/include/"
+rm -rf "$DEPS/wheels"
 # Embree alone is 44 MB; compressed, the folder fits the device tool's 64 MiB transfer with the
 # working tree: carry .gpu-deps.tar.xz, which gpu-build.sh unpacks where .gpu-deps is absent.
 tar -C "$DEPS" -cf - . | xz -T0 -6 > "$ROOT/.gpu-deps.tar.xz.tmp"

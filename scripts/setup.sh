@@ -5,6 +5,8 @@
 set -euo pipefail
 
 TORCH_VERSION="2.11.0"
+# The CUDA 13.0 line of the wheel's nvidia-cuda-runtime: headers its own headers include.
+CUDA_HEADER_WHEELS=("nvidia-cuda-crt==13.0.88" "nvidia-cuda-cccl==13.0.85")
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BUILD_DIR="${VIDPROBE_BUILD_DIR:-$ROOT/build}"
 # The venv lives outside the checkout so fresh clones (and CI) reuse the 3 GB wheel set.
@@ -41,6 +43,11 @@ else
     python3 -m venv "$VENV"
     "$PY" -m pip install -q --upgrade pip
     "$PY" -m pip install -q "torch==$TORCH_VERSION" numpy safetensors
+  fi
+  # The CUDA runtime's crt/ and nv/ headers, which the wheel's own headers include but the wheel
+  # does not depend on: needed to compile the NCCL backend (src/vidprobe/CMakeLists.txt, dist/).
+  if ! "$PY" -c "import importlib.metadata as m; m.version('nvidia-cuda-crt'); m.version('nvidia-cuda-cccl')" 2>/dev/null; then
+    "$PY" -m pip install -q "${CUDA_HEADER_WHEELS[@]}"
   fi
 fi
 

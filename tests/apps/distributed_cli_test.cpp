@@ -158,11 +158,29 @@ TEST_F(DistributedCli, DataParallelTrainingEqualsOneProcessWithTheSameGlobalBatc
         (to_tensor(one.view(name)) - to_tensor(short_run.view(name))).abs().sum().item<double>();
   EXPECT_GT(moved, 0);
 
-  // Evaluation under the job writes what one process writes.
-  run("eval --run " + path("one") + " --features " + path("features") + " --out " + path("eval1"));
-  run_job(2, "eval --run " + path("one") + " --features " + path("features") + " --out " +
-                 path("eval2"));
-  EXPECT_EQ(read_file(dir_ / "eval1" / "metrics.json"), read_file(dir_ / "eval2" / "metrics.json"));
+  // Evaluation under a job writes what one process writes, byte for byte: 3 ranks share 4
+  // batches (rank 0 evaluates two), rank 1 draws a visualised clip, rank 0 gathers and writes.
+  const auto eval = [&](const std::string& out) {
+    return "eval --run " + path("one") + " --features " + path("features") +
+           " --batch 2 --visualize 3 --threads 1 --out " + path(out);
+  };
+  run(eval("eval1"));
+  run_job(3, eval("eval3"));
+  const auto expected = files_of(dir_ / "eval1");
+  EXPECT_GE(expected.size(), 5u);  // metrics.json, per_clip.csv and the visuals
+  EXPECT_TRUE(expected == files_of(dir_ / "eval3"));
+  EXPECT_EQ(read_file(dir_ / "eval1" / "per_clip.csv"), read_file(dir_ / "eval3" / "per_clip.csv"));
+}
+
+TEST_F(DistributedCli, ATorchrunJobOfOneProcessRunsThroughTheProcessGroup) {
+  run(extract_args("one"));
+  run_job(1, extract_args("job"));
+  EXPECT_TRUE(files_of(dir_ / "one") == files_of(dir_ / "job"));
+  run_job(1, "train --features " + path("job") + " --config " + path("probe.json") +
+                 " --batch 2 --steps 1 --out " + path("run"));
+  const auto config = nlohmann::json::parse(read_file(dir_ / "run" / "config.json"));
+  EXPECT_EQ(config["job"]["backend"], "gloo");
+  EXPECT_EQ(config["job"]["processes"], 1);
 }
 
 TEST_F(DistributedCli, AResumeMustKeepTheGlobalBatch) {

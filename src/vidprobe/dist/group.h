@@ -21,16 +21,17 @@ class Group {
  public:
   Group() = default;  // one process
 
-  // Joins the job `launch` describes (a world of one without rendezvous). Collective tensors live
-  // on `device`: NCCL for a CUDA device (the build must have NCCL), Gloo otherwise. Throws
-  // vidprobe::Error naming MASTER_ADDR:MASTER_PORT when the rendezvous fails or times out.
+  // Joins the job `launch` describes (nothing to join when !launch.distributed()). Collective
+  // tensors live on `device`: NCCL for a CUDA device (the build must have NCCL), Gloo otherwise.
+  // Throws vidprobe::Error naming MASTER_ADDR:MASTER_PORT when the rendezvous fails or times out.
   static Group join(const Launch& launch, const torch::Device& device,
                     std::chrono::milliseconds timeout = std::chrono::minutes(30));
 
   int rank() const { return rank_; }
   int size() const { return size_; }
   bool is_main() const { return rank_ == 0; }
-  bool distributed() const { return size_ > 1; }
+  // In a job (collectives go through c10d, a torchrun job of one process included).
+  bool distributed() const { return impl_ != nullptr; }
   // The device collective tensors must be on ("cpu" for Gloo).
   torch::Device device() const { return device_; }
   // "gloo", "nccl" or "single".

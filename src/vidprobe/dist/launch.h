@@ -20,7 +20,10 @@ struct Launch {
   int master_port = 0;
   std::string launcher = "single";  // "single" | "torchrun" | "slurm"
 
-  bool distributed() const { return world_size > 1; }
+  // Joins a process group: every job of several processes, and torchrun's job of one (which sets
+  // the rendezvous variables, so that one GPU runs the NCCL path as a larger job does). A single
+  // srun task or a process without a launcher stays alone.
+  bool distributed() const { return world_size > 1 || launcher == "torchrun"; }
 };
 
 // Reads a variable; std::nullopt when unset. The real one is std::getenv.

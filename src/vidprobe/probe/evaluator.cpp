@@ -1,5 +1,8 @@
 #include "vidprobe/probe/evaluator.h"
 
+#include <torch/serialize.h>
+
+#include <algorithm>
 #include <optional>
 #include <set>
 #include <sstream>
@@ -287,49 +290,172 @@ void write_per_clip_csv(
   write_file_atomically(path, csv.str());
 }
 
+// Everything measured on one clip. Clips are accumulated in clip order whatever process measured
+// them, so that a job splitting the batches over ranks sums exactly what one process sums.
+struct ClipEvaluation {
+  std::int64_t index = 0;  // in the evaluated clip list
+  std::string id;
+  std::map<std::string, double> probe, baseline;  // baseline: empty without one
+  std::optional<metrics::PairErrors> probe_pairs, baseline_pairs;
+  PaperMetrics::Clip paper;
+  std::optional<PaperMetrics::Clip> paper_baseline;
+};
+
 // Everything one evaluation accumulates.
 struct Evaluation {
   Aggregate probe, baseline;
   PaperMetrics paper, paper_baseline;
   std::vector<std::pair<std::string, std::map<std::string, double>>> rows;
-  int visualized = 0;
+
+  void add(const ClipEvaluation& c) {
+    probe.add(c.probe);
+    if (c.probe_pairs) probe.pairs.push_back(*c.probe_pairs);
+    paper.add(c.paper);
+    auto row = c.probe;
+    if (c.paper_baseline) {
+      baseline.add(c.baseline);
+      if (c.baseline_pairs) baseline.pairs.push_back(*c.baseline_pairs);
+      paper_baseline.add(*c.paper_baseline);
+      for (const auto& [key, value] : c.baseline) row["baseline." + key] = value;
+    }
+    rows.emplace_back(c.id, std::move(row));
+  }
 };
 
-void evaluate_batch(const ProbeBatch& batch, const std::vector<features::FeatureShard>& shards,
-                    LoadedRun& run, torch::Device device, const EvalOptions& options,
-                    const fs::path& out_dir, Evaluation& e) {
+std::vector<ClipEvaluation> evaluate_batch(const ProbeBatch& batch,
+                                           const std::vector<features::FeatureShard>& shards,
+                                           std::int64_t first_index, LoadedRun& run,
+                                           torch::Device device, const EvalOptions& options,
+                                           const fs::path& out_dir) {
   nn::GeometryPrediction prediction;
   {
     nn::AutocastGuard autocast(device, run.config.train.bf16);
     prediction = run.model->forward(batch.features.to(device), batch.height(), batch.width());
   }
-  e.paper.add(prediction, batch);
   std::optional<nn::GeometryPrediction> baseline;
-  if (run.baseline) {
+  if (run.baseline)
     baseline = run.baseline->predict(static_cast<int64_t>(shards.size()), torch::kCPU);
-    e.paper_baseline.add(*baseline, batch);
-  }
+  const bool has_pairs = batch.extrinsics.size(1) >= 2;
+  std::vector<ClipEvaluation> clips;
   for (int64_t b = 0; b < static_cast<int64_t>(shards.size()); ++b) {
-    auto scores = clip_metrics(prediction, batch, b, options.chamfer_points);
-    e.probe.add(scores);
-    if (batch.extrinsics.size(1) >= 2)
-      e.probe.pairs.push_back(metrics::relative_pose_errors(
-          predicted_extrinsics(prediction, batch, b), batch.extrinsics[b].to(torch::kCPU)));
+    ClipEvaluation c;
+    c.index = first_index + b;
+    c.id = batch.clip_ids[static_cast<std::size_t>(b)];
+    c.probe = clip_metrics(prediction, batch, b, options.chamfer_points);
+    c.paper = PaperMetrics::measure(prediction, batch, b);
+    const auto gt_extrinsics = batch.extrinsics[b].to(torch::kCPU);
+    if (has_pairs)
+      c.probe_pairs =
+          metrics::relative_pose_errors(predicted_extrinsics(prediction, batch, b), gt_extrinsics);
     if (baseline) {
-      const auto base = clip_metrics(*baseline, batch, b, options.chamfer_points);
-      e.baseline.add(base);
-      if (batch.extrinsics.size(1) >= 2)
-        e.baseline.pairs.push_back(metrics::relative_pose_errors(
-            predicted_extrinsics(*baseline, batch, b), batch.extrinsics[b].to(torch::kCPU)));
-      for (const auto& [key, value] : base) scores["baseline." + key] = value;
+      c.baseline = clip_metrics(*baseline, batch, b, options.chamfer_points);
+      c.paper_baseline = PaperMetrics::measure(*baseline, batch, b);
+      if (has_pairs)
+        c.baseline_pairs =
+            metrics::relative_pose_errors(predicted_extrinsics(*baseline, batch, b), gt_extrinsics);
     }
-    e.rows.emplace_back(batch.clip_ids[static_cast<std::size_t>(b)], std::move(scores));
-    if (e.visualized < options.visualize) {
+    if (c.index < options.visualize) {
       const auto& images = shards[static_cast<std::size_t>(b)].images;
       write_visuals(out_dir, prediction, batch, b, images.defined() ? images : torch::Tensor());
-      ++e.visualized;
     }
+    clips.push_back(std::move(c));
   }
+  return clips;
+}
+
+// --- Moving clip evaluations between ranks (torch's pickle: exact doubles, NaN included) ---
+
+c10::IValue pack_scores(const std::map<std::string, double>& scores) {
+  c10::Dict<std::string, double> dict;
+  for (const auto& [key, value] : scores) dict.insert(key, value);
+  return dict;
+}
+
+std::map<std::string, double> unpack_scores(const c10::IValue& value) {
+  std::map<std::string, double> scores;
+  for (const auto& entry : value.toGenericDict())
+    scores[entry.key().toStringRef()] = entry.value().toDouble();
+  return scores;
+}
+
+c10::IValue pack_pairs(const std::optional<metrics::PairErrors>& pairs) {
+  if (!pairs) return c10::IValue();
+  return c10::List<torch::Tensor>(
+      {pairs->rotation_deg.cpu(), pairs->translation_deg.cpu(), pairs->zero_baseline.cpu()});
+}
+
+std::optional<metrics::PairErrors> unpack_pairs(const c10::IValue& value) {
+  if (value.isNone()) return std::nullopt;
+  const auto list = value.toTensorList();
+  return metrics::PairErrors{list.get(0), list.get(1), list.get(2)};
+}
+
+c10::IValue pack_paper(const std::optional<PaperMetrics::Clip>& clip) {
+  if (!clip) return c10::IValue();
+  c10::impl::GenericList values(c10::AnyType::get());
+  values.push_back(clip->pairs ? c10::IValue(clip->pairs->rotation_deg.cpu()) : c10::IValue());
+  values.push_back(clip->pairs ? c10::IValue(clip->pairs->translation_deg.cpu()) : c10::IValue());
+  values.push_back(clip->point_error);
+  values.push_back(clip->depth_error);
+  return values;
+}
+
+std::optional<PaperMetrics::Clip> unpack_paper(const c10::IValue& value) {
+  if (value.isNone()) return std::nullopt;
+  const auto values = value.toList();
+  PaperMetrics::Clip clip;
+  if (!values.get(0).isNone())
+    clip.pairs = metrics::Vidfm3dPairErrors{values.get(0).toTensor(), values.get(1).toTensor()};
+  clip.point_error = values.get(2).toDouble();
+  clip.depth_error = values.get(3).toDouble();
+  return clip;
+}
+
+std::string pack_clips(const std::vector<ClipEvaluation>& clips) {
+  c10::impl::GenericList list(c10::AnyType::get());
+  for (const auto& c : clips) {
+    c10::impl::GenericList fields(c10::AnyType::get());
+    for (c10::IValue field :
+         {c10::IValue(c.index), c10::IValue(c.id), pack_scores(c.probe), pack_scores(c.baseline),
+          pack_pairs(c.probe_pairs), pack_pairs(c.baseline_pairs), pack_paper(c.paper),
+          pack_paper(c.paper_baseline)})
+      fields.push_back(std::move(field));
+    list.push_back(fields);
+  }
+  const auto bytes = torch::pickle_save(list);
+  return {bytes.begin(), bytes.end()};
+}
+
+std::vector<ClipEvaluation> unpack_clips(const std::string& bytes) {
+  std::vector<ClipEvaluation> clips;
+  for (const auto& entry : torch::pickle_load({bytes.begin(), bytes.end()}).toList()) {
+    const auto fields = entry.get().toList();
+    ClipEvaluation c;
+    c.index = fields.get(0).toInt();
+    c.id = fields.get(1).toStringRef();
+    c.probe = unpack_scores(fields.get(2));
+    c.baseline = unpack_scores(fields.get(3));
+    c.probe_pairs = unpack_pairs(fields.get(4));
+    c.baseline_pairs = unpack_pairs(fields.get(5));
+    c.paper = *unpack_paper(fields.get(6));
+    c.paper_baseline = unpack_paper(fields.get(7));
+    clips.push_back(std::move(c));
+  }
+  return clips;
+}
+
+// Every rank's clip evaluations on rank 0, in clip order (empty elsewhere).
+std::vector<ClipEvaluation> gather_on_main(std::vector<ClipEvaluation> mine,
+                                           const dist::Group& group) {
+  if (!group.distributed()) return mine;
+  const auto all = group.all_gather_bytes(pack_clips(mine));
+  if (!group.is_main()) return {};
+  std::vector<ClipEvaluation> clips;
+  for (const auto& bytes : all)
+    for (auto& c : unpack_clips(bytes)) clips.push_back(std::move(c));
+  std::sort(clips.begin(), clips.end(),
+            [](const ClipEvaluation& a, const ClipEvaluation& b) { return a.index < b.index; });
+  return clips;
 }
 
 }  // namespace
@@ -348,23 +474,34 @@ json evaluate_run(const ClipSource& clips, const EvalOptions& options) {
   fs::create_directories(out_dir);
   const ViewPlan views(run.config.views, run.config.train.seed);
 
-  Evaluation e;
+  // Batch k is evaluated by rank k mod N: the batches are those of one process, so each clip's
+  // prediction is computed on the same batch as there.
+  const auto& group = options.group;
+  std::vector<ClipEvaluation> mine;
   std::optional<Progress> progress;
-  if (options.progress) progress.emplace("eval", clips.size(), "clips");
+  if (options.progress && group.is_main()) progress.emplace("eval", clips.size(), "clips");
   torch::NoGradGuard no_grad;
   const auto batch_size = static_cast<std::size_t>(options.batch_size);
-  for (std::size_t start = 0; start < clips.size(); start += batch_size) {
+  for (std::size_t start = 0, k = 0; start < clips.size(); start += batch_size, ++k) {
+    const auto end = std::min(clips.size(), start + batch_size);
+    if (static_cast<int>(k % static_cast<std::size_t>(group.size())) != group.rank()) continue;
     std::vector<features::FeatureShard> shards;
-    for (std::size_t i = start; i < std::min(clips.size(), start + batch_size); ++i) {
+    for (std::size_t i = start; i < end; ++i) {
       const auto clip = clips.load(i);
       shards.push_back(with_views(clip, views.evaluation(clip, i)));
     }
     const auto batch = make_batch(shards, views.scale_from());
     require_compatible(batch, run);
-    evaluate_batch(batch, shards, run, device, options, out_dir, e);
-    if (progress) progress->advance(shards.size());
+    for (auto& c : evaluate_batch(batch, shards, static_cast<std::int64_t>(start), run, device,
+                                  options, out_dir))
+      mine.push_back(std::move(c));
+    if (progress) progress->advance((end - start) * static_cast<std::size_t>(group.size()));
   }
   if (progress) progress->finish();
+  const auto all = gather_on_main(std::move(mine), group);
+  if (!group.is_main()) return json::object();
+  Evaluation e;
+  for (const auto& c : all) e.add(c);
 
   json result = e.probe.to_json();
   result["vidfm3d"] = e.paper.to_json();

@@ -22,6 +22,7 @@
 #include <optional>
 #include <string>
 
+#include "vidprobe/dist/group.h"
 #include "vidprobe/probe/batch.h"
 #include "vidprobe/probe/clip_source.h"
 #include "vidprobe/probe/mean_predictor.h"
@@ -59,6 +60,10 @@ struct EvalOptions {
   // both clouds; the aligned point error always uses every valid pixel).
   std::int64_t chamfer_points = 20000;
   bool progress = true;
+  // A job's ranks share the batches (rank k mod N evaluates batch k); rank 0 gathers every clip's
+  // values, accumulates them in clip order and writes the outputs, exactly what one process
+  // writes. Other ranks return an empty object.
+  dist::Group group;
 };
 
 // Per-clip metrics of one prediction (batch element `index`): keys "camera.auc30", ...

@@ -175,6 +175,7 @@ std::string csv_row(const json& row) {
 // How the run is spread over processes, recorded in config.json (and checked on resume).
 json job_block(const TrainConfig& train, const dist::Group& group) {
   return {{"processes", group.size()},
+          {"backend", group.backend_name()},
           {"batch_per_process", train.batch_size},
           {"grad_accumulation", train.grad_accumulation},
           {"global_batch", train.batch_size * train.grad_accumulation * group.size()}};

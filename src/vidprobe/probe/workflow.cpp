@@ -108,16 +108,6 @@ TrainSummary train_from_cache(const TrainRequest& request) {
 }
 
 nlohmann::json evaluate_from_cache(const EvalRequest& request) {
-  if (request.group.distributed()) {
-    auto on_main = request;
-    on_main.group = {};
-    nlohmann::json metrics;
-    if (request.group.is_main()) metrics = evaluate_from_cache(on_main);
-    request.group.barrier();
-    if (request.group.is_main()) return metrics;
-    const auto out_dir = request.out_dir.empty() ? request.run_dir / "eval" : request.out_dir;
-    return read_json_file(out_dir / "metrics.json");
-  }
   if (request.threads > 0) torch::set_num_threads(request.threads);
   std::optional<std::vector<std::string>> ids;
   if (request.only_holdout) {
@@ -141,7 +131,14 @@ nlohmann::json evaluate_from_cache(const EvalRequest& request) {
   options.visualize = request.visualize;
   options.chamfer_points = request.chamfer_points;
   options.progress = request.progress;
-  return evaluate_run(clips, options);
+  options.group = request.group;
+  auto metrics = evaluate_run(clips, options);
+  if (!request.group.distributed()) return metrics;
+  // Every rank returns the job's metrics: rank 0's, once written.
+  request.group.barrier();
+  if (request.group.is_main()) return metrics;
+  const auto out_dir = request.out_dir.empty() ? request.run_dir / "eval" : request.out_dir;
+  return read_json_file(out_dir / "metrics.json");
 }
 
 }  // namespace vidprobe::probe

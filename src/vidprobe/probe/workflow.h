@@ -70,8 +70,8 @@ struct EvalRequest {
   bool allow_partial = false;           // use a feature cache whose extraction did not finish
   int threads = 0;
   bool progress = true;
-  // In a job of several processes rank 0 evaluates and writes; the others wait and return its
-  // metrics.json.
+  // In a job the ranks share the batches and rank 0 writes (EvalOptions::group); every rank
+  // returns the job's metrics.
   dist::Group group;
 };
 
