@@ -14,6 +14,7 @@
 namespace vidprobe {
 namespace {
 namespace fs = std::filesystem;
+using ::testing::AllOf;
 using ::testing::HasSubstr;
 
 class ImageIoTest : public ::testing::Test {
@@ -166,16 +167,29 @@ TEST_F(ImageIoTest, TruncatedFilesGiveErrorsNamingTheFile) {
   write_test_jpeg(dir_ / "full.jpg", gradient_image<std::uint8_t>(64, 64, 3, 11), 90);
   const std::string jpg = read_file(dir_ / "full.jpg");
   write_file_atomically(dir_ / "cut.jpg", std::string_view(jpg).substr(0, 200));
-  // libjpeg pads a truncated stream with a warning; either an error or a decoded image is
-  // acceptable, but never a crash. A header-only cut must be an error.
-  try {
-    EXPECT_EQ(read_jpeg(dir_ / "cut.jpg").width, 64);
-  } catch (const Error& e) {
-    EXPECT_THAT(e.what(), HasSubstr("cut.jpg"));
-  }
+  // libjpeg would pad the missing scanlines with gray and warn; vidprobe refuses the frame.
+  EXPECT_THAT(
+      [&] { read_jpeg(dir_ / "cut.jpg"); },
+      ::testing::ThrowsMessage<Error>(AllOf(HasSubstr("cut.jpg"), HasSubstr("Premature end"))));
   write_file_atomically(dir_ / "header.jpg", std::string_view(jpg).substr(0, 20));
   EXPECT_THAT([&] { read_jpeg(dir_ / "header.jpg"); },
               ::testing::ThrowsMessage<Error>(HasSubstr("header.jpg")));
+}
+
+// A frame header is a few bytes: a file of 300 bytes may declare a 28263 x 11888 frame (a
+// libFuzzer finding: 1 GB of pixels decoded from nothing). Refused before decoding.
+TEST_F(ImageIoTest, AJpegDeclaringAnEnormousFrameIsRefused) {
+  write_test_jpeg(dir_ / "small.jpg", gradient_image<std::uint8_t>(16, 16, 3, 7), 90);
+  std::string jpg = read_file(dir_ / "small.jpg");
+  const auto sof = jpg.find("\xFF\xC0");
+  ASSERT_NE(sof, std::string::npos);
+  // SOF0: marker, length (2), precision (1), height (2), width (2).
+  for (const auto [offset, value] : {std::pair{5, 0x2E}, {6, 0x70}, {7, 0x6E}, {8, 0x67}})
+    jpg[sof + offset] = static_cast<char>(value);
+  write_file_atomically(dir_ / "huge.jpg", jpg);
+  EXPECT_THAT([&] { read_rgb(dir_ / "huge.jpg"); },
+              ::testing::ThrowsMessage<Error>(
+                  AllOf(HasSubstr("huge.jpg"), HasSubstr("declares 28263 x 11888 pixels"))));
 }
 
 TEST_F(ImageIoTest, WritingInvalidImagesFails) {

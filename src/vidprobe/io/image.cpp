@@ -5,6 +5,8 @@
 #include "vidprobe/io/image.h"
 
 #include <jpeglib.h>
+// after jpeglib.h, which it needs
+#include <jerror.h>
 #include <png.h>
 
 #include <algorithm>
@@ -97,6 +99,17 @@ std::string quoted(const fs::path& path) {
 
 // Decodes a PNG into Image<T>; T = uint8 expands/reduces everything to 8 bits, T = uint16 requires
 // a 16-bit file. Channel count is kept (gray 1, gray+alpha 2, RGB 3, RGBA 4).
+// Dataset frames are a few thousand pixels a side. A header claiming far more is a corrupt or
+// hostile file (a few hundred bytes can declare gigabytes of pixels): refused before allocating.
+constexpr std::uint64_t kMaxImagePixels = std::uint64_t{1} << 28;  // 16384 x 16384
+
+void require_readable_size(const fs::path& path, std::uint64_t width, std::uint64_t height) {
+  require(width * height <= kMaxImagePixels,
+          "image " + quoted(path) + " declares " + std::to_string(width) + " x " +
+              std::to_string(height) + " pixels, more than vidprobe reads (" +
+              std::to_string(kMaxImagePixels) + "); the file is corrupt or not a video frame");
+}
+
 template <typename T>
 Image<T> decode_png(const fs::path& path) {
   constexpr bool kWant16 = sizeof(T) == 2;
@@ -117,6 +130,7 @@ Image<T> decode_png(const fs::path& path) {
   png_infop info = handle.info();
   png_set_read_fn(png, &state, png_read_from_memory);
   png_read_info(png, info);
+  require_readable_size(path, png_get_image_width(png, info), png_get_image_height(png, info));
   const int bit_depth = png_get_bit_depth(png, info);
   const int color_type = png_get_color_type(png, info);
   if (kWant16) {
@@ -195,14 +209,19 @@ void jpeg_error_to_jump(j_common_ptr info) {
   std::longjmp(state->jump, 1);
 }
 
-void jpeg_ignore_message(j_common_ptr, int) {}
+// Warnings are ignored (cameras write benign ones, e.g. extraneous bytes before a marker) except
+// the end of the data before the last scanline: libjpeg would fill the rest of the frame with
+// gray and return it as if it were whole.
+void jpeg_truncation_is_an_error(j_common_ptr info, int level) {
+  if (level == -1 && info->err->msg_code == JWRN_JPEG_EOF) jpeg_error_to_jump(info);
+}
 
 class JpegDecompressHandle {
  public:
   explicit JpegDecompressHandle(JpegErrorState* errors) {
     info_.err = jpeg_std_error(&errors->manager);
     errors->manager.error_exit = jpeg_error_to_jump;
-    errors->manager.emit_message = jpeg_ignore_message;
+    errors->manager.emit_message = jpeg_truncation_is_an_error;
   }
   // Called once setjmp is armed: jpeg_create_decompress can itself fail.
   void create() {
@@ -259,6 +278,7 @@ ImageU8 read_jpeg(const fs::path& path) {
   jpeg_mem_src(info, reinterpret_cast<const unsigned char*>(bytes.data()),
                static_cast<unsigned long>(bytes.size()));
   jpeg_read_header(info, TRUE);
+  require_readable_size(path, info->image_width, info->image_height);
   if (info->jpeg_color_space == JCS_CMYK || info->jpeg_color_space == JCS_YCCK) {
     std::snprintf(errors.message, sizeof errors.message, "CMYK JPEGs are not supported");
     std::longjmp(errors.jump, 1);
