@@ -23,7 +23,7 @@ echo "{\"check\": \"extract under torchrun (1 process, NCCL) equals one process\
 backend=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['job']['backend'])" \
   "$WORK/run/config.json")
 echo "{\"check\": \"train under torchrun\", \"backend\": \"$backend\"}"
-"${torchrun[@]}" -q eval --run "$WORK/run" --features "$WORK/job" --device cuda --out "$WORK/eval"
+"${torchrun[@]}" -q eval --run-dir "$WORK/run" --features "$WORK/job" --device cuda --out "$WORK/eval"
 python3 -c "import json,sys; m=json.load(open(sys.argv[1])); print(json.dumps({'check': 'eval under torchrun', 'num_clips': m['num_clips']}))" \
   "$WORK/eval/metrics.json"
 [ "$same" = true ] && [ "$backend" = nccl ]

@@ -66,7 +66,11 @@ void register_annotate(CLI::App& app) {
     }
     const auto summary = backbones::annotate_with_vggt(*options);
     group.barrier();
-    std::cerr << "annotate: " << summary.clips_written << " clips written, "
+    // Each rank's own share: annotation summaries are not summed over the job.
+    const auto who = group.distributed() ? " (rank " + std::to_string(group.rank()) + " of " +
+                                               std::to_string(group.size()) + ")"
+                                         : std::string();
+    std::cerr << "annotate" << who << ": " << summary.clips_written << " clips written, "
               << summary.clips_skipped << " already done, " << summary.seconds << " s\n";
   });
 }

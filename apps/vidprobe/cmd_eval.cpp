@@ -36,8 +36,11 @@ void register_eval(CLI::App& app) {
       "eval", "Evaluate a trained probe and write metrics.json, per-clip CSV and pictures");
   auto request = std::make_shared<probe::EvalRequest>();
   auto preset = std::make_shared<std::string>();
+  // --run-dir for torchrun, whose own argument parser takes --run for an abbreviation of its
+  // --run-path even after the program's name and stops.
   auto* run =
-      cmd->add_option("--run", request->run_dir, "Run directory written by 'vidprobe train'");
+      cmd->add_option("--run,--run-dir", request->run_dir,
+                      "Run directory written by 'vidprobe train' (--run-dir under torchrun)");
   auto* weights = cmd->add_option(
       "--weights", request->weights,
       "Instead of --run: probe weights (vidprobe's or the authors' ProbeModelPA names, e.g. from "

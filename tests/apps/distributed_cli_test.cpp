@@ -160,12 +160,13 @@ TEST_F(DistributedCli, DataParallelTrainingEqualsOneProcessWithTheSameGlobalBatc
 
   // Evaluation under a job writes what one process writes, byte for byte: 3 ranks share 4
   // batches (rank 0 evaluates two), rank 1 draws a visualised clip, rank 0 gathers and writes.
-  const auto eval = [&](const std::string& out) {
-    return "eval --run " + path("one") + " --features " + path("features") +
+  // (--run-dir in the job: torchrun's own parser refuses --run, an abbreviation of its options.)
+  const auto eval = [&](const std::string& run_option, const std::string& out) {
+    return "eval " + run_option + " " + path("one") + " --features " + path("features") +
            " --batch 2 --visualize 3 --threads 1 --out " + path(out);
   };
-  run(eval("eval1"));
-  run_job(3, eval("eval3"));
+  run(eval("--run", "eval1"));
+  run_job(3, eval("--run-dir", "eval3"));
   const auto expected = files_of(dir_ / "eval1");
   EXPECT_GE(expected.size(), 5u);  // metrics.json, per_clip.csv and the visuals
   EXPECT_TRUE(expected == files_of(dir_ / "eval3"));
@@ -181,6 +182,35 @@ TEST_F(DistributedCli, ATorchrunJobOfOneProcessRunsThroughTheProcessGroup) {
   const auto config = nlohmann::json::parse(read_file(dir_ / "run" / "config.json"));
   EXPECT_EQ(config["job"]["backend"], "gloo");
   EXPECT_EQ(config["job"]["processes"], 1);
+}
+
+// torchrun itself (the venv's torch): its elastic agent serves the store, the ranks join it as
+// clients, and eval takes its run as --run-dir (torchrun's parser refuses --run).
+TEST_F(DistributedCli, TorchrunItselfLaunchesExtractTrainAndEval) {
+  run(extract_args("one"));
+  const auto torchrun = [&](const std::string& arguments) {
+    const auto log = dir_ / "torchrun.log";
+    const std::string command = std::string(VIDPROBE_PYTHON) +
+                                " -m torch.distributed.run --standalone --nproc-per-node 2 "
+                                "--no-python " +
+                                VIDPROBE_BINARY + " -q " + arguments + " > '" + log.string() +
+                                "' 2>&1";
+    ASSERT_EQ(std::system(command.c_str()), 0) << command << "\n" << read_file(log);
+    EXPECT_EQ(read_file(log).find("failed to bind"), std::string::npos) << read_file(log);
+  };
+  torchrun(extract_args("job"));
+  auto files = files_of(dir_ / "job");
+  auto expected = files_of(dir_ / "one");
+  // The manifest records the thread count, which torchrun sets to 1 per process.
+  files.erase("manifest.json");
+  expected.erase("manifest.json");
+  EXPECT_TRUE(files == expected);
+  torchrun("train --features " + path("job") + " --config " + path("probe.json") +
+           " --batch 1 --steps 2 --out " + path("run"));
+  EXPECT_EQ(nlohmann::json::parse(read_file(dir_ / "run" / "config.json"))["job"]["processes"], 2);
+  torchrun("eval --run-dir " + path("run") + " --features " + path("job") + " --out " +
+           path("eval"));
+  EXPECT_TRUE(fs::exists(dir_ / "eval" / "metrics.json"));
 }
 
 TEST_F(DistributedCli, AResumeMustKeepTheGlobalBatch) {

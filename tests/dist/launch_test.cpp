@@ -41,6 +41,17 @@ TEST(DistLaunch, ReadsTorchrunVariables) {
   EXPECT_EQ(launch.master_addr, "node0");
   EXPECT_EQ(launch.master_port, 29500);
   EXPECT_EQ(launch.launcher, "torchrun");
+  EXPECT_FALSE(launch.agent_store);
+}
+
+// torchrun's elastic agent serves the store itself and says so; rank 0 must not start another.
+TEST(DistLaunch, TorchrunsAgentStoreIsUsedAsIs) {
+  const auto launch = launch_from_environment(env({{"RANK", "0"},
+                                                   {"WORLD_SIZE", "2"},
+                                                   {"MASTER_ADDR", "127.0.0.1"},
+                                                   {"MASTER_PORT", "29500"},
+                                                   {"TORCHELASTIC_USE_AGENT_STORE", "True"}}));
+  EXPECT_TRUE(launch.agent_store);
 }
 
 TEST(DistLaunch, ReadsSrunStepVariablesAndTasksPerNodeRepeats) {

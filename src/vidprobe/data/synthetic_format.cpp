@@ -15,6 +15,7 @@
 
 #include "vidprobe/core/atomic_file.h"
 #include "vidprobe/core/error.h"
+#include "vidprobe/core/json_fields.h"
 #include "vidprobe/io/gzip.h"
 #include "vidprobe/io/image.h"
 
@@ -220,7 +221,7 @@ Clip read_synthetic_clip(const fs::path& clip_dir) {
   const json document = read_synthetic_clip_json(clip_dir);
   Clip clip;
   try {
-    clip.id = require_key(document, "id", file).get<std::string>();
+    clip.id = json_get<std::string>(document, "id", quoted(file));
     clip.meta = document.value("meta", json::object());
     const json& records = require_key(document, "frames", file);
     require(records.is_array(), "key 'frames' in " + quoted(file) + " must be an array");
@@ -230,17 +231,20 @@ Clip read_synthetic_clip(const fs::path& clip_dir) {
       const std::string key = "frames[" + std::to_string(i) + "]";
       Frame& frame = clip.frames[i];
       Camera& camera = frame.camera;
-      camera.width = require_key(record, "width", file).get<int>();
-      camera.height = require_key(record, "height", file).get<int>();
+      camera.width = json_get<int>(record, "width", quoted(file) + " " + key);
+      camera.height = json_get<int>(record, "height", quoted(file) + " " + key);
       require(camera.width > 0 && camera.height > 0 && camera.width <= 1 << 15 &&
                   camera.height <= 1 << 15,
               "bad image size in " + key + " of " + quoted(file));
       camera.K = array_from_json<9>(require_key(record, "K", file), key + ".K", file);
       camera.cam_from_world = array_from_json<12>(require_key(record, "cam_from_world", file),
                                                   key + ".cam_from_world", file);
-      const fs::path rgb_path = clip_dir / require_key(record, "rgb", file).get<std::string>();
-      const fs::path depth_path = clip_dir / require_key(record, "depth", file).get<std::string>();
-      const fs::path mask_path = clip_dir / require_key(record, "mask", file).get<std::string>();
+      const fs::path rgb_path =
+          clip_dir / json_get<std::string>(record, "rgb", quoted(file) + " " + key);
+      const fs::path depth_path =
+          clip_dir / json_get<std::string>(record, "depth", quoted(file) + " " + key);
+      const fs::path mask_path =
+          clip_dir / json_get<std::string>(record, "mask", quoted(file) + " " + key);
       frame.source = rgb_path.string();
 
       frame.rgb = read_png_u8(rgb_path);
@@ -251,7 +255,7 @@ Clip read_synthetic_clip(const fs::path& clip_dir) {
 
       const std::string depth_raw = read_file(depth_path);
       const std::uint32_t expected_crc =
-          require_key(record, "depth_crc32", file).get<std::uint32_t>();
+          json_get<std::uint32_t>(record, "depth_crc32", quoted(file) + " " + key);
       frame.depth = depth_from_bytes(depth_raw, camera.width, camera.height, depth_path);
       require(crc32_of(depth_raw) == expected_crc, "depth file " + quoted(depth_path) +
                                                        " is corrupt (CRC-32 mismatch with " +

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 
 #include "vidprobe/core/error.h"
@@ -23,12 +24,16 @@ c10::intrusive_ptr<c10d::Store> connect_store(const Launch& launch,
                                               std::chrono::milliseconds timeout) {
   c10d::TCPStoreOptions options;
   options.port = static_cast<std::uint16_t>(launch.master_port);
-  options.isServer = launch.rank == 0;
+  // torchrun's agent already serves the store at MASTER_ADDR:MASTER_PORT: every rank is a
+  // client then (as torch.distributed's env:// rendezvous does), and the keys get a prefix of
+  // their own next to the agent's.
+  options.isServer = launch.rank == 0 && !launch.agent_store;
   options.numWorkers = launch.world_size;
-  options.waitWorkers = true;
+  options.waitWorkers = !launch.agent_store;
   options.timeout = timeout;
   try {
-    return c10::make_intrusive<c10d::TCPStore>(launch.master_addr, options);
+    return c10::make_intrusive<c10d::PrefixStore>(
+        "vidprobe", c10::make_intrusive<c10d::TCPStore>(launch.master_addr, options));
   } catch (const std::exception& e) {
     throw Error("rank " + std::to_string(launch.rank) + " of " + std::to_string(launch.world_size) +
                 " could not join the job's store at " + launch.master_addr + ":" +

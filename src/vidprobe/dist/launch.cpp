@@ -90,9 +90,10 @@ Environment process_environment() {
 
 Launch launch_from_environment(const Environment& environment) {
   Launch launch;
-  if (environment("RANK") || environment("WORLD_SIZE"))
+  if (environment("RANK") || environment("WORLD_SIZE")) {
     launch = read_launch(environment, kTorchrun, "torchrun");
-  else if (environment("SLURM_STEP_NUM_TASKS"))
+    launch.agent_store = environment("TORCHELASTIC_USE_AGENT_STORE") == std::string("True");
+  } else if (environment("SLURM_STEP_NUM_TASKS"))
     launch = read_launch(environment, kSlurm, "slurm");
   read_rendezvous(environment, launch);
   return launch;

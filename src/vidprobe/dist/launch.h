@@ -19,6 +19,8 @@ struct Launch {
   std::string master_addr;  // rendezvous host (rank 0 serves the TCP store)
   int master_port = 0;
   std::string launcher = "single";  // "single" | "torchrun" | "slurm"
+  // torchrun's agent serves the rendezvous store itself (TORCHELASTIC_USE_AGENT_STORE=True).
+  bool agent_store = false;
 
   // Joins a process group: every job of several processes, and torchrun's job of one (which sets
   // the rendezvous variables, so that one GPU runs the NCCL path as a larger job does). A single
