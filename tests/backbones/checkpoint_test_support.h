@@ -172,11 +172,19 @@ inline BackboneOptions with_weights(const std::filesystem::path& path) {
   return options;
 }
 
+// A file name in this test process's own folder, which goes when the process ends.
 inline std::filesystem::path temporary_path(const std::string& name) {
-  const auto dir =
-      std::filesystem::temp_directory_path() / ("vidprobe_backbones_" + std::to_string(::getpid()));
-  std::filesystem::create_directories(dir);
-  return dir / name;
+  struct Folder {
+    std::filesystem::path dir = std::filesystem::temp_directory_path() /
+                                ("vidprobe_backbones_" + std::to_string(::getpid()));
+    Folder() { std::filesystem::create_directories(dir); }
+    ~Folder() {
+      std::error_code ignored;
+      std::filesystem::remove_all(dir, ignored);
+    }
+  };
+  static const Folder folder;
+  return folder.dir / name;
 }
 
 }  // namespace vidprobe::backbones::testing
