@@ -21,11 +21,25 @@ inline int run_vidprobe(const std::string& arguments, const std::filesystem::pat
   return WEXITSTATUS(std::system(command.c_str()));
 }
 
-// An empty directory for one test: <tmp>/vidprobe_<name>_<pid>, removed first if a previous run
-// left it behind.
+// This test process's own folder, <tmp>/vidprobe_tests_<pid>, removed when the process ends.
+inline const std::filesystem::path& process_temp_root() {
+  struct Folder {
+    std::filesystem::path dir =
+        std::filesystem::temp_directory_path() / ("vidprobe_tests_" + std::to_string(::getpid()));
+    Folder() { std::filesystem::create_directories(dir); }
+    ~Folder() {
+      std::error_code ignored;
+      std::filesystem::remove_all(dir, ignored);
+    }
+  };
+  static const Folder folder;
+  return folder.dir;
+}
+
+// An empty directory for one test under process_temp_root(), emptied first if an earlier test
+// of this process used the name.
 inline std::filesystem::path fresh_temp_dir(const std::string& name) {
-  auto dir = std::filesystem::temp_directory_path() /
-             ("vidprobe_" + name + "_" + std::to_string(::getpid()));
+  auto dir = process_temp_root() / name;
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   return dir;

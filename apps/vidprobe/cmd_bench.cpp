@@ -4,6 +4,7 @@
 #include "commands.h"
 #include "typed_options.h"
 #include "vidprobe/backbones/benchmark.h"
+#include "vidprobe/backbones/registry.h"
 
 namespace vidprobe::cli {
 
@@ -26,8 +27,14 @@ void register_bench(CLI::App& app) {
   extract->add_option("--frames", options->frames, "Frames per clip")->capture_default_str();
   extract->add_option("--layer", options->layer, "Layer (-1 = default)")->capture_default_str();
   extract->add_option("--iterations", options->iterations, "Timed clips")->capture_default_str();
-  extract->callback(
-      [options] { std::cout << backbones::benchmark_backbone(*options).dump() << "\n"; });
+  auto backbone_opts = std::make_shared<std::vector<std::string>>();
+  extract->add_option("--backbone-opt", *backbone_opts,
+                      "Family-specific setting key=value, repeatable (as extract's)");
+  extract->callback([options, backbone_opts] {
+    options->extra = parse_backbone_opts(*backbone_opts);
+    backbones::check_backbone_options(options->backbone, options->extra);
+    std::cout << backbones::benchmark_backbone(*options).dump() << "\n";
+  });
 
   register_bench_probe(*bench);
 }

@@ -27,12 +27,9 @@ std::pair<int, int> parse_gt_size(const std::string& text) {
 
 void ExtractionFlags::apply(features::ExtractOptions& options) const {
   std::set<std::string> given;
-  for (const auto& item : backbone_opts) {
-    const auto equals = item.find('=');
-    require(equals != std::string::npos && equals > 0,
-            "--backbone-opt expects key=value, got '" + item + "'");
-    options.backbone_options[item.substr(0, equals)] = item.substr(equals + 1);
-    given.insert("backbone-opt:" + item.substr(0, equals));
+  for (const auto& [key, value] : parse_backbone_opts(backbone_opts)) {
+    options.backbone_options[key] = value;
+    given.insert("backbone-opt:" + key);
   }
   if (!gt_size.empty()) std::tie(options.gt_size, options.gt_width) = parse_gt_size(gt_size);
   if (command)

@@ -5,7 +5,9 @@
 // names the option and the value).
 #include <torch/torch.h>
 
+#include <map>
 #include <string>
+#include <vector>
 
 #include "commands.h"
 
@@ -29,5 +31,8 @@ CLI::Option* add_device_option(CLI::App& cmd, torch::Device& device,
 // `name` fp32 | bf16 | fp16 (nn::parse_dtype).
 CLI::Option* add_dtype_option(CLI::App& cmd, const std::string& name, torch::Dtype& dtype,
                               const std::string& help);
+
+// `--backbone-opt key=value` items as a map; throws vidprobe::Error naming a malformed item.
+std::map<std::string, std::string> parse_backbone_opts(const std::vector<std::string>& items);
 
 }  // namespace vidprobe::cli

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <sstream>
 #include <string>
 
@@ -34,28 +35,26 @@ inline nn::ViTConfig tiny_dinov2_config() {  // case "tiny"
   return c;
 }
 
-inline VideoViTConfig tiny_videomae_config() {
-  auto c = videomae_config("videomae-base");
+// The fixtures' small video ViT: `width` wide, 3 blocks of 2 heads, patch 8 over 24 pixels, 4
+// frames, MLP ratio 2 unless the family's own ratio is kept (`mlp_ratio` empty).
+inline VideoViTConfig tiny_video_vit(VideoViTConfig c, int64_t width,
+                                     std::optional<double> mlp_ratio = 2.0) {
   c.vit.image_size = 24;
   c.vit.patch_size = 8;
-  c.vit.width = 24;
+  c.vit.width = width;
   c.vit.depth = 3;
   c.vit.heads = 2;
-  c.vit.mlp_ratio = 2.0;
+  if (mlp_ratio) c.vit.mlp_ratio = *mlp_ratio;
   c.frames = 4;
   return c;
 }
 
+inline VideoViTConfig tiny_videomae_config() {
+  return tiny_video_vit(videomae_config("videomae-base"), 24);
+}
+
 inline VideoViTConfig tiny_vjepa2_config() {  // head_dim 16
-  auto c = vjepa2_config("vjepa2-vitl-fpc64-256");
-  c.vit.image_size = 24;
-  c.vit.patch_size = 8;
-  c.vit.width = 32;
-  c.vit.depth = 3;
-  c.vit.heads = 2;
-  c.vit.mlp_ratio = 2.0;
-  c.frames = 4;
-  return c;
+  return tiny_video_vit(vjepa2_config("vjepa2-vitl-fpc64-256"), 32);
 }
 
 inline std::filesystem::path fixture(const std::string& family, const std::string& file) {
@@ -85,6 +84,19 @@ inline nlohmann::json fixture_real_sizes(const std::string& family) {
 }
 
 // max |a - b| / max |b|: the error relative to the scale of the reference activations.
+// A real-size layout against the reference constructor's entry of real_sizes.json: parameter
+// count, every listed key's shape, and the key count where the entry records it.
+inline void expect_layout_matches(const ShapeMap& layout, const nlohmann::json& reference) {
+  EXPECT_EQ(element_count(layout), reference["parameters"].get<int64_t>());
+  if (reference.contains("keys")) {
+    EXPECT_EQ(static_cast<int64_t>(layout.size()), reference["keys"].get<int64_t>());
+  }
+  for (const auto& [key, shape] : reference["shapes"].items()) {
+    ASSERT_TRUE(layout.contains(key)) << key;
+    EXPECT_EQ(layout.at(key), shape.get<Shape>()) << key;
+  }
+}
+
 inline double relative_error(const torch::Tensor& actual, const torch::Tensor& expected) {
   const auto a = actual.to(torch::kCPU, torch::kFloat64),
              e = expected.to(torch::kCPU, torch::kFloat64);
@@ -174,17 +186,7 @@ inline BackboneOptions with_weights(const std::filesystem::path& path) {
 
 // A file name in this test process's own folder, which goes when the process ends.
 inline std::filesystem::path temporary_path(const std::string& name) {
-  struct Folder {
-    std::filesystem::path dir = std::filesystem::temp_directory_path() /
-                                ("vidprobe_backbones_" + std::to_string(::getpid()));
-    Folder() { std::filesystem::create_directories(dir); }
-    ~Folder() {
-      std::error_code ignored;
-      std::filesystem::remove_all(dir, ignored);
-    }
-  };
-  static const Folder folder;
-  return folder.dir / name;
+  return test_support::process_temp_root() / name;
 }
 
 }  // namespace vidprobe::backbones::testing

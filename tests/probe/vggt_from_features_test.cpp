@@ -3,7 +3,6 @@
 // training subsets, and an end-to-end run (render, extract, train, eval) through the CLI.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include "probe/probe_test_util.h"
 #include "test_support.h"
@@ -20,11 +19,7 @@ namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 
 fs::path scratch_dir(const std::string& name) {
-  const auto dir =
-      fs::temp_directory_path() / ("vidprobe_vggt_features_" + std::to_string(::getpid())) / name;
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir;
+  return test_support::fresh_temp_dir("vggt_features_" + name);
 }
 
 TEST(VggtFromFeatures, PresetHasVggtSizesAndTheConfigFileOverridesIt) {

@@ -1,5 +1,6 @@
 #include "vidprobe/backbones/benchmark.h"
 
+#include <ATen/DeviceAccelerator.h>
 #include <torch/torch.h>
 
 #include <chrono>
@@ -24,6 +25,7 @@ nlohmann::json benchmark_backbone(const BackboneBenchOptions& options) {
   backbone_options.random_init = options.weights.empty();
   backbone_options.device = device;
   backbone_options.dtype = options.dtype;
+  backbone_options.extra = options.extra;
   auto backbone = create_backbone(options.backbone, backbone_options);
   backbone->to(device, backbone_options.dtype);
   const auto spec = backbone->input_spec();
@@ -40,6 +42,12 @@ nlohmann::json benchmark_backbone(const BackboneBenchOptions& options) {
   synchronize(device);
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  nlohmann::json peak_gb = nullptr;  // allocator peak over load, warm-up and the timed clips
+  if (device.is_cuda()) {
+    const auto index = device.index() < 0 ? 0 : device.index();
+    peak_gb =
+        static_cast<double>(at::accelerator::getDeviceStats(index).allocated_bytes[0].peak) / 1e9;
+  }
   return {{"backbone", options.backbone},
           {"device", device.str()},
           {"dtype", nn::dtype_name(options.dtype)},
@@ -49,7 +57,8 @@ nlohmann::json benchmark_backbone(const BackboneBenchOptions& options) {
           {"layer", point.layer},
           {"iterations", options.iterations},
           {"clips_per_s", options.iterations / seconds},
-          {"ms_per_clip", 1000.0 * seconds / options.iterations}};
+          {"ms_per_clip", 1000.0 * seconds / options.iterations},
+          {"peak_allocated_gb", peak_gb}};
 }
 
 }  // namespace vidprobe::backbones

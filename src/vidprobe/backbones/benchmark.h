@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include <cstdint>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -17,6 +18,7 @@ struct BackboneBenchOptions {
   int layer = -1;
   int warmup = 2;
   int iterations = 5;
+  std::map<std::string, std::string> extra;  // the family's --backbone-opt settings
 };
 
 // {"backbone", "device", "dtype", "frames", "height", "width", "clips_per_s", "ms_per_clip"}

@@ -15,6 +15,19 @@ torch::Tensor sinusoid_position_table(int64_t positions, int64_t width) {
   return torch::where(even, torch::sin(angle), torch::cos(angle)).to(torch::kFloat32).unsqueeze(0);
 }
 
+void add_norm_and_mlp_layout(ShapeMap& layout, const std::string& block_prefix,
+                             const VideoViTConfig& config) {
+  const int64_t d = config.vit.width, ff = nn::feed_forward_width(config.vit);
+  for (const std::string norm : {"norm1", "norm2"}) {
+    layout[block_prefix + norm + ".weight"] = {d};
+    layout[block_prefix + norm + ".bias"] = {d};
+  }
+  layout[block_prefix + "mlp.fc1.weight"] = {ff, d};
+  layout[block_prefix + "mlp.fc1.bias"] = {ff};
+  layout[block_prefix + "mlp.fc2.weight"] = {d, ff};
+  layout[block_prefix + "mlp.fc2.bias"] = {d};
+}
+
 torch::Tensor rotary_3d_angles(int64_t t, int64_t h, int64_t w, int64_t head_dim) {
   const int64_t segment = 2 * ((head_dim / 3) / 2);
   const int64_t n = t * h * w;
@@ -68,22 +81,40 @@ std::vector<torch::Tensor> VideoViTImpl::block_tokens(const torch::Tensor& video
   const int64_t t = video.size(2) / config_.tubelet, h = video.size(3) / vit.patch_size,
                 w = video.size(4) / vit.patch_size;
   auto x = patch_embed(video).flatten(2).transpose(1, 2);  // (B, t * h * w, D) in (t, y, x) order
-  std::optional<nn::RotaryAngles> rotary;
-  if (config_.positions == VideoPositions::kSinusoidTable) {
-    x = x + sinusoid_position_table(x.size(1), vit.width).to(x.device(), x.scalar_type());
-  } else if (config_.positions == VideoPositions::kStoredTable) {
+  const nn::RotaryAngles* rotary = nullptr;
+  if (config_.positions == VideoPositions::kStoredTable) {
     x = x + stored_positions(t, h, w);
   } else {
-    const auto table = rotary_3d_angles(t, h, w, vit.width / vit.heads).to(x.device());
-    rotary = nn::RotaryAngles{table[0], table[1], nn::RotaryAngles::Pairing::kInterleaved};
+    const auto& positions = grid_positions(t, h, w, x);
+    if (positions.table.defined()) x = x + positions.table;
+    if (positions.rotary) rotary = &*positions.rotary;
   }
   std::vector<torch::Tensor> outputs(layers.size());
   for (int i = 0; i <= last; ++i) {
-    x = blocks[i]->as<nn::Block>()->forward(x, rotary ? &*rotary : nullptr);
+    x = blocks[i]->as<nn::Block>()->forward(x, rotary);
     for (std::size_t k = 0; k < layers.size(); ++k)
       if (layers[k] == i) outputs[k] = x;
   }
   return outputs;
+}
+
+const VideoViTImpl::GridPositions& VideoViTImpl::grid_positions(int64_t t, int64_t h, int64_t w,
+                                                                const torch::Tensor& like) {
+  const std::array<int64_t, 3> grid{t, h, w};
+  if (positions_.grid == grid && positions_.device == like.device() &&
+      positions_.dtype == like.scalar_type())
+    return positions_;
+  positions_ = {grid, like.device(), like.scalar_type(), {}, std::nullopt};
+  const auto& vit = config_.vit;
+  if (config_.positions == VideoPositions::kSinusoidTable) {
+    positions_.table =
+        sinusoid_position_table(t * h * w, vit.width).to(like.device(), like.scalar_type());
+  } else if (config_.positions == VideoPositions::kRotary3d) {
+    const auto table = rotary_3d_angles(t, h, w, vit.width / vit.heads).to(like.device());
+    positions_.rotary =
+        nn::RotaryAngles{table[0], table[1], nn::RotaryAngles::Pairing::kInterleaved};
+  }
+  return positions_;
 }
 
 torch::Tensor VideoViTImpl::stored_positions(int64_t t, int64_t h, int64_t w) const {

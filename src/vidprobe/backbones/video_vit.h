@@ -14,8 +14,10 @@
 // blocks.<i>.{norm1,attn.qkv,attn.proj,norm2,mlp.fc1,mlp.fc2}.
 #include <torch/torch.h>
 
+#include <array>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -62,9 +64,27 @@ class VideoViTImpl : public torch::nn::Module {
   torch::nn::ModuleList blocks;
 
  private:
+  // The additive table (kSinusoidTable) or rotary angles (kRotary3d) of the last token grid, on
+  // the last input's device and dtype: computing them costs milliseconds of CPU per clip, as much
+  // as a ViT-L forward pass on a GPU.
+  struct GridPositions {
+    std::array<int64_t, 3> grid{-1, -1, -1};
+    torch::Device device = torch::kCPU;
+    torch::Dtype dtype = torch::kFloat32;
+    torch::Tensor table;
+    std::optional<nn::RotaryAngles> rotary;
+  };
+  const GridPositions& grid_positions(int64_t t, int64_t h, int64_t w, const torch::Tensor& like);
+
   VideoViTConfig config_;
+  GridPositions positions_;
 };
 TORCH_MODULE(VideoViT);
+
+// The checkpoint entries every family's block shares under `block_prefix` (e.g. "blocks.3."):
+// norm1, norm2 (weight, bias) and mlp.fc1, mlp.fc2 of `config`; only the attention keys differ.
+void add_norm_and_mlp_layout(ShapeMap& layout, const std::string& block_prefix,
+                             const VideoViTConfig& config);
 
 // How a backbone feeds clips to the network (extraction settings, not architecture).
 struct VideoInput {

@@ -229,22 +229,20 @@ Clip read_synthetic_clip(const fs::path& clip_dir) {
     for (std::size_t i = 0; i < records.size(); ++i) {
       const json& record = records[i];
       const std::string key = "frames[" + std::to_string(i) + "]";
+      const std::string record_context = quoted(file) + " " + key;
       Frame& frame = clip.frames[i];
       Camera& camera = frame.camera;
-      camera.width = json_get<int>(record, "width", quoted(file) + " " + key);
-      camera.height = json_get<int>(record, "height", quoted(file) + " " + key);
+      camera.width = json_get<int>(record, "width", record_context);
+      camera.height = json_get<int>(record, "height", record_context);
       require(camera.width > 0 && camera.height > 0 && camera.width <= 1 << 15 &&
                   camera.height <= 1 << 15,
               "bad image size in " + key + " of " + quoted(file));
       camera.K = array_from_json<9>(require_key(record, "K", file), key + ".K", file);
       camera.cam_from_world = array_from_json<12>(require_key(record, "cam_from_world", file),
                                                   key + ".cam_from_world", file);
-      const fs::path rgb_path =
-          clip_dir / json_get<std::string>(record, "rgb", quoted(file) + " " + key);
-      const fs::path depth_path =
-          clip_dir / json_get<std::string>(record, "depth", quoted(file) + " " + key);
-      const fs::path mask_path =
-          clip_dir / json_get<std::string>(record, "mask", quoted(file) + " " + key);
+      const fs::path rgb_path = clip_dir / json_get<std::string>(record, "rgb", record_context);
+      const fs::path depth_path = clip_dir / json_get<std::string>(record, "depth", record_context);
+      const fs::path mask_path = clip_dir / json_get<std::string>(record, "mask", record_context);
       frame.source = rgb_path.string();
 
       frame.rgb = read_png_u8(rgb_path);
@@ -255,7 +253,7 @@ Clip read_synthetic_clip(const fs::path& clip_dir) {
 
       const std::string depth_raw = read_file(depth_path);
       const std::uint32_t expected_crc =
-          json_get<std::uint32_t>(record, "depth_crc32", quoted(file) + " " + key);
+          json_get<std::uint32_t>(record, "depth_crc32", record_context);
       frame.depth = depth_from_bytes(depth_raw, camera.width, camera.height, depth_path);
       require(crc32_of(depth_raw) == expected_crc, "depth file " + quoted(depth_path) +
                                                        " is corrupt (CRC-32 mismatch with " +

@@ -133,11 +133,7 @@ TEST(VideoMAE, RealSizeLayoutsMatchTransformers) {
     SCOPED_TRACE(name);
     const auto config = videomae_config(name);
     const auto layout = videomae_hub_layout(config);
-    EXPECT_EQ(element_count(layout), reference[name]["parameters"].get<int64_t>());
-    for (const auto& [key, shape] : reference[name]["shapes"].items()) {
-      ASSERT_TRUE(layout.contains(key)) << key;
-      EXPECT_EQ(layout.at(key), shape.get<Shape>()) << key;
-    }
+    testing::expect_layout_matches(layout, reference[name]);
     EXPECT_EQ(find_backbone(name).family, "videomae");
     const auto module_layout =
         shapes_of(videomae_module_tensors(meta_tensors(layout), config, name));

@@ -23,14 +23,7 @@ constexpr double kParityTolerance = 1e-4;
 // The fixture's config: width 32, 3 blocks, 2 heads, patch 8, 24 px, 4 frames, and the giant's
 // MLP ratio 48/11 (hidden width int(32 * 48 / 11) = 139, as the official code rounds).
 VideoViTConfig tiny_config() {
-  auto c = videomaev2_config("videomaev2-giant");
-  c.vit.image_size = 24;
-  c.vit.patch_size = 8;
-  c.vit.width = 32;
-  c.vit.depth = 3;
-  c.vit.heads = 2;
-  c.frames = 4;
-  return c;
+  return testing::tiny_video_vit(videomaev2_config("videomaev2-giant"), 32, std::nullopt);
 }
 
 std::unique_ptr<Backbone> tiny_from(const TensorMap& tensors, const std::string& file) {
@@ -102,11 +95,7 @@ TEST(VideoMAEv2, RealSizeLayoutsMatchTheOfficialCode) {
     SCOPED_TRACE(name);
     const auto config = videomaev2_config(name);
     const auto layout = videomaev2_layout(config);
-    EXPECT_EQ(element_count(layout), reference[name]["parameters"].get<int64_t>());
-    for (const auto& [key, shape] : reference[name]["shapes"].items()) {
-      ASSERT_TRUE(layout.contains(key)) << key;
-      EXPECT_EQ(layout.at(key), shape.get<Shape>()) << key;
-    }
+    testing::expect_layout_matches(layout, reference[name]);
     EXPECT_EQ(find_backbone(name).family, "videomaev2");
     const auto module_layout =
         shapes_of(videomaev2_module_tensors(meta_tensors(layout), config, name));

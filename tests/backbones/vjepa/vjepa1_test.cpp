@@ -28,15 +28,15 @@ constexpr double kParityTolerance = 1e-4;
 // The fixture's VisionTransformer(img_size=24, patch_size=8, num_frames=4, embed_dim=32, depth=3,
 // num_heads=2, mlp_ratio=2).
 VideoViTConfig tiny_config() {
-  auto c = vjepa1_config("vjepa1-vitl16");
-  c.vit.image_size = 24;
-  c.vit.patch_size = 8;
-  c.vit.width = 32;
-  c.vit.depth = 3;
-  c.vit.heads = 2;
-  c.vit.mlp_ratio = 2.0;
-  c.frames = 4;
-  return c;
+  return testing::tiny_video_vit(vjepa1_config("vjepa1-vitl16"), 32);
+}
+
+// Meta tensors of `layout` under the pre-training checkpoint's prefix.
+TensorMap as_pretraining_checkpoint(const ShapeMap& layout) {
+  TensorMap wrapped;
+  for (auto& [key, tensor] : meta_tensors(layout))
+    wrapped["encoder.module.backbone." + key] = tensor;
+  return wrapped;
 }
 
 std::string tiny_checkpoint() {
@@ -136,24 +136,15 @@ TEST(VJEPA1, RealSizeLayoutsMatchTheOfficialConstructors) {
     SCOPED_TRACE(name);
     const auto config = vjepa1_config(name);
     const auto layout = vjepa1_layout(config);
-    EXPECT_EQ(element_count(layout), reference[name]["parameters"].get<int64_t>());
-    EXPECT_EQ(static_cast<int64_t>(layout.size()), reference[name]["keys"].get<int64_t>());
-    for (const auto& [key, shape] : reference[name]["shapes"].items()) {
-      ASSERT_TRUE(layout.contains(key)) << key;
-      EXPECT_EQ(layout.at(key), shape.get<Shape>()) << key;
-    }
+    testing::expect_layout_matches(layout, reference[name]);
     EXPECT_EQ(find_backbone(name).family, "vjepa1");
-    TensorMap wrapped;
-    for (auto& [key, tensor] : meta_tensors(layout))
-      wrapped["encoder.module.backbone." + key] = tensor;
-    const auto module_layout = shapes_of(vjepa1_module_tensors(wrapped, config, name));
+    const auto module_layout =
+        shapes_of(vjepa1_module_tensors(as_pretraining_checkpoint(layout), config, name));
     EXPECT_EQ(element_count(module_layout), element_count(layout) - 2 * config.vit.width);
   }
   const auto config = tiny_config();
-  TensorMap wrapped;
-  for (auto& [key, tensor] : meta_tensors(vjepa1_layout(config)))
-    wrapped["encoder.module.backbone." + key] = tensor;
-  EXPECT_EQ(shapes_of(vjepa1_module_tensors(wrapped, config, "tiny")),
+  EXPECT_EQ(shapes_of(vjepa1_module_tensors(as_pretraining_checkpoint(vjepa1_layout(config)),
+                                            config, "tiny")),
             module_shapes(*VideoViT(config)));
 }
 

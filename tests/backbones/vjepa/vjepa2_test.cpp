@@ -88,11 +88,7 @@ TEST(VJEPA2, RealSizeLayoutsMatchTransformers) {
     SCOPED_TRACE(name);
     const auto config = vjepa2_config(name);
     const auto layout = vjepa2_hub_layout(config);
-    EXPECT_EQ(element_count(layout), reference[name]["parameters"].get<int64_t>());
-    for (const auto& [key, shape] : reference[name]["shapes"].items()) {
-      ASSERT_TRUE(layout.contains(key)) << key;
-      EXPECT_EQ(layout.at(key), shape.get<Shape>()) << key;
-    }
+    testing::expect_layout_matches(layout, reference[name]);
     EXPECT_EQ(find_backbone(name).family, "vjepa2");
     EXPECT_EQ(find_backbone(name).create == nullptr, false);
     const auto module_layout = shapes_of(vjepa2_module_tensors(meta_tensors(layout), config, name));

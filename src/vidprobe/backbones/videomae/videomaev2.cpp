@@ -68,7 +68,7 @@ VideoViTConfig videomaev2_config(const std::string& name) {
 }
 
 ShapeMap videomaev2_layout(const VideoViTConfig& c) {
-  const int64_t d = c.vit.width, p = c.vit.patch_size, ff = nn::feed_forward_width(c.vit);
+  const int64_t d = c.vit.width, p = c.vit.patch_size;
   ShapeMap layout = {
       {"patch_embed.proj.weight", {d, 3, c.tubelet, p, p}},
       {"patch_embed.proj.bias", {d}},
@@ -80,14 +80,7 @@ ShapeMap videomaev2_layout(const VideoViTConfig& c) {
     layout[b + "attn.v_bias"] = {d};
     layout[b + "attn.proj.weight"] = {d, d};
     layout[b + "attn.proj.bias"] = {d};
-    for (const std::string norm : {"norm1", "norm2"}) {
-      layout[b + norm + ".weight"] = {d};
-      layout[b + norm + ".bias"] = {d};
-    }
-    layout[b + "mlp.fc1.weight"] = {ff, d};
-    layout[b + "mlp.fc1.bias"] = {ff};
-    layout[b + "mlp.fc2.weight"] = {d, ff};
-    layout[b + "mlp.fc2.bias"] = {d};
+    add_norm_and_mlp_layout(layout, b, c);
   }
   return layout;
 }

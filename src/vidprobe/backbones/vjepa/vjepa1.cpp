@@ -61,7 +61,7 @@ VideoViTConfig vjepa1_config(const std::string& name) {
 }
 
 ShapeMap vjepa1_layout(const VideoViTConfig& c) {
-  const int64_t d = c.vit.width, p = c.vit.patch_size, ff = nn::feed_forward_width(c.vit);
+  const int64_t d = c.vit.width, p = c.vit.patch_size;
   const int64_t grid = c.vit.image_size / p;
   ShapeMap layout = {
       {"patch_embed.proj.weight", {d, 3, c.tubelet, p, p}},
@@ -76,14 +76,7 @@ ShapeMap vjepa1_layout(const VideoViTConfig& c) {
     layout[b + "attn.qkv.bias"] = {3 * d};
     layout[b + "attn.proj.weight"] = {d, d};
     layout[b + "attn.proj.bias"] = {d};
-    for (const std::string norm : {"norm1", "norm2"}) {
-      layout[b + norm + ".weight"] = {d};
-      layout[b + norm + ".bias"] = {d};
-    }
-    layout[b + "mlp.fc1.weight"] = {ff, d};
-    layout[b + "mlp.fc1.bias"] = {ff};
-    layout[b + "mlp.fc2.weight"] = {d, ff};
-    layout[b + "mlp.fc2.bias"] = {d};
+    add_norm_and_mlp_layout(layout, b, c);
   }
   return layout;
 }

@@ -91,7 +91,7 @@ VideoViTConfig vjepa2_config(const std::string& name) {
 }
 
 ShapeMap vjepa2_hub_layout(const VideoViTConfig& c) {
-  const int64_t d = c.vit.width, p = c.vit.patch_size, ff = nn::feed_forward_width(c.vit);
+  const int64_t d = c.vit.width, p = c.vit.patch_size;
   ShapeMap layout = {
       {"encoder.embeddings.patch_embeddings.proj.weight", {d, 3, c.tubelet, p, p}},
       {"encoder.embeddings.patch_embeddings.proj.bias", {d}},
@@ -104,14 +104,7 @@ ShapeMap vjepa2_hub_layout(const VideoViTConfig& c) {
       layout[b + "attention." + name + ".weight"] = {d, d};
       layout[b + "attention." + name + ".bias"] = {d};
     }
-    for (const std::string norm : {"norm1", "norm2"}) {
-      layout[b + norm + ".weight"] = {d};
-      layout[b + norm + ".bias"] = {d};
-    }
-    layout[b + "mlp.fc1.weight"] = {ff, d};
-    layout[b + "mlp.fc1.bias"] = {ff};
-    layout[b + "mlp.fc2.weight"] = {d, ff};
-    layout[b + "mlp.fc2.bias"] = {d};
+    add_norm_and_mlp_layout(layout, b, c);
   }
   return layout;
 }
