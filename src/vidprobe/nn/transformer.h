@@ -67,7 +67,7 @@ struct AttentionOptions {
   double qk_norm_eps = 1e-5;  // 1e-5 in VGGT, 1e-6 in CogVideoX
   // Softmax scale of q k^T; unset = head_dim^-0.5. Fast3R's decoder lengthens it at inference
   // (head_dim^-0.5 sqrt(log 137 / log 20)) for sequences longer than it was trained on.
-  std::optional<double> scale;
+  std::optional<double> scale = std::nullopt;
 };
 
 struct AttentionImpl : torch::nn::Module {
