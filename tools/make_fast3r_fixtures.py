@@ -42,8 +42,10 @@ config.json sets); "portrait" 2 frames 48 x 32 (PatchEmbedDust3R keeps them upri
 
 Versions used: torch 2.11.0, numpy 2.4.6, omegaconf 2.4.0, einops 0.8.2, huggingface_hub 2.4.0,
 facebookresearch/fast3r at 33104d4.
-Rerun (CPU, seconds):
-  /work/.venv-fixtures/bin/python tools/make_fast3r_fixtures.py /path/to/fast3r-checkout
+Rerun (CPU, seconds; a Python with torch, numpy, safetensors, einops, huggingface_hub):
+  python -m pip install omegaconf==2.4.0
+  git clone https://github.com/facebookresearch/fast3r /tmp/fast3r
+  python tools/make_fast3r_fixtures.py /tmp/fast3r
 """
 import copy
 import json
