@@ -10,6 +10,8 @@ vidfm3d-wan and vidfm3d-cogvideox), numpy 2.4.6 and torch 2.11 of the venv; and 
 where releases order the two resampling passes differently. vidfm3d-dinov2 is VidFM3D's own
 Image.open(p).convert("RGB").resize((728, 420), Image.BICUBIC) (features/dino/extract_features.py);
 vidfm3d-vjepa is their torchvision T.Resize((480, 832)) of the PIL frame (features/vjepa).
+vidfm3d-fast3r is dust3r's load_images(size=512) (features/f3r): long side to 512 (rounded),
+LANCZOS when shrinking, then a centre crop to multiples of 16 (dust3r_load_images_512 below).
 
 Files:
   input_<name>.png   source images, uint8, odd sizes: seeded random RGB and gray, and a
@@ -232,6 +234,20 @@ def older_release_cases(pillow_dir):
     return cases
 
 
+def dust3r_load_images_512(frame):
+    """dust3r/utils/image.py load_images(size=512) on one frame (its _resize_pil_image and crop
+    rules): the long side to 512 with round(), LANCZOS when shrinking (BICUBIC otherwise), then
+    the box (cx - halfw, cy - halfh, cx + halfw, cy + halfh) with cx = W // 2,
+    halfw = ((2 cx) // 16) * 8 (and likewise for y)."""
+    image = Image.fromarray(frame)
+    longest = max(image.size)
+    new_size = tuple(int(round(x * 512 / longest)) for x in image.size)
+    image = image.resize(new_size, Image.LANCZOS if longest > 512 else Image.BICUBIC)
+    cx, cy = image.size[0] // 2, image.size[1] // 2
+    halfw, halfh = ((2 * cx) // 16) * 8, ((2 * cy) // 16) * 8
+    return np.asarray(image.crop((cx - halfw, cy - halfh, cx + halfw, cy + halfh)))
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--older-pillow", action="append", default=[], metavar="DIR",
@@ -304,6 +320,7 @@ def main():
         ("vidfm3d-dinov2", pil_resize(frame, 728, 420, "bicubic")),
         # torchvision's T.Resize((480, 832)) of a PIL image is img.resize((832, 480), BILINEAR).
         ("vidfm3d-vjepa", pil_resize(frame, 832, 480, "bilinear")),
+        ("vidfm3d-fast3r", dust3r_load_images_512(frame)),
     ]:
         full_size.append(dict(spec=spec, width=out.shape[1], height=out.shape[0],
                               fnv1a64=fnv1a64(out)))

@@ -90,6 +90,23 @@ TEST(ExtractionPreset, GivenOptionsWinAndFamiliesGetTheirOwnSettings) {
               HasSubstr("'paper'"));
 }
 
+// Fast3R (features/f3r): 81 frames at once, dust3r's 512 x 288 LANCZOS input, bf16, the default
+// point (the decoder's last map, 24), fresh image indices per clip.
+TEST(ExtractionPreset, Vidfm3dIsTheAuthorsFast3rExtraction) {
+  auto o = with_backbone("fast3r-vitl16-512");
+  apply_extraction_preset("vidfm3d", o, {});
+  EXPECT_EQ(o.frames, 81);
+  EXPECT_EQ(o.sampling, ClipSamplingMode::kStrided);
+  EXPECT_EQ(o.probe_frames, 0);
+  EXPECT_EQ(o.backbone_options.at("size"), "288x512");
+  EXPECT_EQ(o.point.layer, -1);
+  EXPECT_EQ(o.compute_dtype, std::optional<torch::Dtype>(torch::kBFloat16));
+  EXPECT_TRUE(o.noise_per_clip);
+  EXPECT_EQ(o.resize, ResizeMode::kSquash);
+  ASSERT_TRUE(o.input_processor.has_value());
+  EXPECT_EQ(o.input_processor->name, "vidfm3d-fast3r");
+}
+
 TEST(ExtractionPreset, Vidfm3dIsTheAuthorsCogVideoXExtraction) {
   for (const char* name : {"cogvideox-5b-i2v", "cogvideox-2b", "cogvideox"}) {
     auto o = with_backbone(name);

@@ -13,6 +13,10 @@
 //   vidfm3d-dinov2  VidFM3D's DINOv2 path: the whole frame BICUBIC-resized to 728 x 420 (squashed)
 //   vidfm3d-vjepa   VidFM3D's V-JEPA path, torchvision Resize((480, 832)) of a PIL image: the
 //                   whole frame BILINEAR-resized to 832 x 480 (squashed)
+//   vidfm3d-fast3r  VidFM3D's Fast3R path, dust3r's load_images(size=512): the long side
+//                   LANCZOS-resized to 512, then cropped to multiples of 16 about the centre;
+//                   for 16:9 frames larger than 512 x 288 (the paper's 960 x 540) exactly the
+//                   whole frame LANCZOS-resized to 512 x 288, which is what this spec does
 //
 // Only the geometry and the 8-bit resampling are described; rescaling to [0, 1] and mean/std
 // normalisation stay with the backbone.

@@ -28,6 +28,19 @@ void apply_vidfm3d_cogvideox(ExtractOptions& o,
   if (unset("input-processor")) o.input_processor = image_processor_spec("vidfm3d-cogvideox");
 }
 
+// Fast3R (features/f3r): every frame of the window through the model at once, dust3r's
+// load_images(size=512) (LANCZOS to 512 x 288 for 16:9 frames), the default point (the
+// decoder's last map, 24: the paper's),
+// bf16 as the authors' autocast, fresh random image indices per clip.
+void apply_vidfm3d_fast3r(ExtractOptions& o, const std::function<bool(const std::string&)>& unset,
+                          const std::function<void(const std::string&, const std::string&)>& set) {
+  if (unset("frames")) o.frames = 81;
+  if (unset("compute-dtype")) o.compute_dtype = torch::kBFloat16;
+  if (unset("noise-per-clip")) o.noise_per_clip = true;
+  set("size", "288x512");
+  if (unset("input-processor")) o.input_processor = image_processor_spec("vidfm3d-fast3r");
+}
+
 void apply_vidfm3d(ExtractOptions& o, const std::set<std::string>& given) {
   const auto unset = [&](const std::string& name) { return given.count(name) == 0; };
   const auto set_option = [&](const std::string& key, const std::string& value) {
@@ -39,12 +52,14 @@ void apply_vidfm3d(ExtractOptions& o, const std::set<std::string>& given) {
     o.gt_width = 518;
   }
   const auto& family = backbones::find_backbone(o.backbone).family;
-  if (family != "wan2.1" && family != "dinov2" && family != "cogvideox" && family != "vjepa1")
+  if (family != "wan2.1" && family != "dinov2" && family != "cogvideox" && family != "vjepa1" &&
+      family != "fast3r")
     return;  // no paper protocol in vidprobe yet
   if (unset("sampling"))
     o.sampling = ClipSamplingMode::kStrided;  // consecutive frames from the first
   if (unset("probe-frames")) o.probe_frames = 0;
   if (family == "cogvideox") return apply_vidfm3d_cogvideox(o, unset);
+  if (family == "fast3r") return apply_vidfm3d_fast3r(o, unset, set_option);
   if (unset("frames")) o.frames = family == "vjepa1" ? 76 : 81;
   if (unset("compute-dtype")) o.compute_dtype = torch::kFloat32;
   if (family == "wan2.1") {

@@ -17,7 +17,11 @@
 //                    (timestep 250), float16, fresh noise per clip;
 //   vjepa1           the first 76 consecutive frames as 5 clips of 16 sharing frame 0
 //                    (spaced_clips=5), 480 x 832 input PIL-BILINEAR-resized (vidfm3d-vjepa), the
-//                    last block without the final norm, float32.
+//                    last block without the final norm, float32;
+//   fast3r           81 consecutive frames through the model at once, 288 x 512 input
+//                    PIL-LANCZOS-resized (vidfm3d-fast3r: dust3r's load_images(size=512) of 16:9
+//                    frames), the decoder's map 24 (dec_norm of the last block), bf16, fresh
+//                    random image indices per clip.
 #include <set>
 #include <string>
 #include <vector>

@@ -50,6 +50,12 @@ RotaryAngles rope_2d(const torch::Tensor& positions, int64_t head_dim, double ba
   return {angles.cos(), angles.sin(), RotaryAngles::Pairing::kSplitHalves, 2};
 }
 
+torch::Tensor grid_positions(int64_t h, int64_t w, torch::Device device) {
+  const auto options = torch::TensorOptions().dtype(torch::kLong).device(device);
+  const auto grid = torch::meshgrid({torch::arange(h, options), torch::arange(w, options)}, "ij");
+  return torch::stack({grid[0].reshape(-1), grid[1].reshape(-1)}, -1).unsqueeze(0);
+}
+
 RotaryAngles rope_axes_interleaved(const torch::Tensor& positions,
                                    const std::vector<int64_t>& axis_widths, double theta) {
   require(positions.dim() == 2 && positions.size(1) == static_cast<int64_t>(axis_widths.size()),

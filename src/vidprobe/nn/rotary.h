@@ -30,6 +30,10 @@ torch::Tensor apply_rotary(const torch::Tensor& x, const RotaryAngles& angles);
 // base^(-2i / (head_dim / 2)). Angles in float32, shape (B, 1, N, head_dim). head_dim % 4 == 0.
 RotaryAngles rope_2d(const torch::Tensor& positions, int64_t head_dim, double base);
 
+// The (row, column) positions of an h x w patch grid in row-major order, (1, h * w, 2) int64:
+// CroCo's PositionGetter (torch.cartesian_prod(arange(h), arange(w))).
+torch::Tensor grid_positions(int64_t h, int64_t w, torch::Device device);
+
 // RoPE over an N-dimensional token grid with interleaved pairs (diffusers' 3D RoPE of CogVideoX):
 // positions (N, A) float, one column per axis (may be fractional); axis a owns axis_widths[a]
 // consecutive channels of the head (in axis order, widths even), rotated with the frequencies

@@ -75,7 +75,9 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const RotaryAngles*
     q = apply_rotary(q, *rotary);
     k = apply_rotary(k, *rotary);
   }
-  const auto out = at::scaled_dot_product_attention(q, k, qkv_heads[2]);
+  const auto out =
+      at::scaled_dot_product_attention(q, k, qkv_heads[2], /*attn_mask=*/{},
+                                       /*dropout_p=*/0.0, /*is_causal=*/false, options.scale);
   return proj(out.transpose(1, 2).reshape({batch, tokens, dim}));
 }
 

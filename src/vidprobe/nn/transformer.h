@@ -8,6 +8,8 @@
 // option values their presets set. Shapes: tokens (B, N, D).
 #include <torch/torch.h>
 
+#include <optional>
+
 #include "vidprobe/nn/rotary.h"
 
 namespace vidprobe::nn {
@@ -63,6 +65,9 @@ struct AttentionOptions {
   int64_t num_heads = 6;
   bool qk_norm = false;       // LayerNorm over each head's queries and keys (VGGT, CogVideoX)
   double qk_norm_eps = 1e-5;  // 1e-5 in VGGT, 1e-6 in CogVideoX
+  // Softmax scale of q k^T; unset = head_dim^-0.5. Fast3R's decoder lengthens it at inference
+  // (head_dim^-0.5 sqrt(log 137 / log 20)) for sequences longer than it was trained on.
+  std::optional<double> scale = std::nullopt;
 };
 
 struct AttentionImpl : torch::nn::Module {
