@@ -76,15 +76,15 @@ TEST(AetherBackbone, FeaturesMatchTheAuthorsPipeline) {
   const int timestep = meta().at("timestep").get<int>();
   EXPECT_EQ(backbone->default_point().timestep, std::optional<int>(timestep));
   std::vector<ExtractionPoint> points(2);
-  for (int layer = 0; layer < 2; ++layer) {
-    points[layer].layer = layer;
+  for (std::size_t layer = 0; layer < points.size(); ++layer) {
+    points[layer].layer = static_cast<int>(layer);
     points[layer].timestep = timestep;
     points[layer].noise_seed = meta().at("seed").get<std::uint64_t>();
   }
   const auto clip = fixture_clip();
   const auto features = backbone->extract_many(clip, points);
-  for (int layer = 0; layer < 2; ++layer) {
-    const auto& maps = features[static_cast<std::size_t>(layer)];
+  for (std::size_t layer = 0; layer < features.size(); ++layer) {
+    const auto& maps = features[layer];
     // Reference (F', h', w', dim) -> per video frame (T, dim, h', w').
     const auto expected = aether_golden("block" + std::to_string(layer))
                               .permute({0, 3, 1, 2})

@@ -7,9 +7,9 @@ namespace {
 
 const std::vector<std::string>& aether_option_keys() {
   static const std::vector<std::string> keys = [] {
-    auto keys = cogvideox_option_keys();
-    keys.push_back("transformer");
-    return keys;
+    auto all = cogvideox_option_keys();
+    all.push_back("transformer");
+    return all;
   }();
   return keys;
 }
