@@ -59,7 +59,7 @@ Files (tests/fixtures/aether/):
     diffusers on the meta device
 
 Versions: torch 2.11.0, diffusers 0.42.1, transformers 5.24.0, einops 0.8.2, pillow 13.0.0
-(/work/.venv-fixtures). VidFM3D at the mirror's HEAD.
+(/work/.venv-fixtures). VidFM3D at commit 84ea53707f4c19179cb0b6bf71a8119ba7accf51.
 Rerun (CPU, seconds):
   git --git-dir=<VidFM3D mirror> archive HEAD features/aether | tar x -C /tmp/vidfm3d_src
   /work/.venv-fixtures/bin/python tools/make_aether_backbone_fixtures.py /tmp/vidfm3d_src
