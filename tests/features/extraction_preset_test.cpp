@@ -189,6 +189,74 @@ TEST(ExtractionPreset, CogVideoXTwoClipCacheTrainsThePapersProbe) {
   fs::remove_all(dir);
 }
 
+TEST(ExtractionPreset, Vidfm3dIsTheAuthorsAetherExtraction) {
+  auto o = with_backbone("aether");
+  apply_extraction_preset("vidfm3d", o, {});
+  EXPECT_EQ(o.frames, 81);  // 2 clips of 41
+  EXPECT_EQ(o.interleaved_clips, 2);
+  EXPECT_EQ(o.sampling, ClipSamplingMode::kStrided);
+  EXPECT_EQ(o.point.layer, 20);
+  EXPECT_EQ(o.point.timestep, 250);
+  EXPECT_EQ(o.compute_dtype, std::optional<torch::Dtype>(torch::kBFloat16));
+  EXPECT_TRUE(o.noise_per_clip);
+  EXPECT_EQ(o.resize, ResizeMode::kSquash);
+  ASSERT_TRUE(o.input_processor.has_value());
+  EXPECT_EQ(o.input_processor->name, "vidfm3d-cogvideox");
+  EXPECT_EQ(o.input_processor->size, (Size2{720, 480}));
+}
+
+// The Aether preset end to end with the small fixture of tools/make_aether_backbone_fixtures.py
+// (--weights: a CogVideoX-5B-I2V-like directory with the Aether transformer/ and T5 text_encoder/):
+// 81-frame clips as 2 clips of 41, each reconstructed (4 DPM steps) then featurised, both clips'
+// 11 latent maps stored with the map each frame reads; then the paper's probe trains on the cache.
+TEST(ExtractionPreset, AetherTwoClipCacheTrainsThePapersProbe) {
+  const auto dir = test_support::fresh_temp_dir("aether_preset");
+  const auto log = dir / "log.txt";
+  const backbones::cogvideox::testing::AetherModelDirectory model;
+  ASSERT_EQ(test_support::run_vidprobe("render --family objects --clips 3 --frames 81 --size 48 "
+                                       "--seed 6 --out '" +
+                                           (dir / "data").string() + "'",
+                                       log),
+            0)
+      << read_file(log);
+  // The fixture's trained size (4 x 6 latents, its learned positions) instead of 480 x 720; its
+  // 2 blocks instead of block 20; float32 on the CPU.
+  const std::string extract =
+      "extract --preset vidfm3d --backbone aether --weights '" + model.dir().string() +
+      "' --backbone-opt size=32x48 --input-processor none --layer 1 --compute-dtype fp32 "
+      "--gt-size 16x24 --data '" +
+      (dir / "data").string() + "' --out '" + (dir / "feats").string() + "'";
+  ASSERT_EQ(test_support::run_vidprobe(extract, log), 0) << read_file(log);
+  const auto cache = FeatureCache::open(dir / "feats");
+  const auto& identity = cache.manifest()["identity"];
+  EXPECT_EQ(identity["interleaved_clips"], 2);
+  EXPECT_EQ(identity["frames"], 81);
+  EXPECT_EQ(identity["timestep"], 250);
+  EXPECT_EQ(identity["noise_per_clip"], true);
+  const auto shard = cache.load(cache.clip_ids().at(0));
+  EXPECT_EQ(shard.features.sizes(), (std::vector<int64_t>{22, 32, 2, 3}));
+  EXPECT_EQ(shard.num_frames(), 81);
+  EXPECT_TRUE(torch::equal(shard.feature_index,
+                           torch::tensor(vidfm3d_feature_index("aether", 81, 22), torch::kLong)));
+  EXPECT_TRUE(shard.features.isfinite().all().item<bool>());
+  EXPECT_FALSE(torch::allclose(shard.features[0], shard.features[11]));
+
+  const auto config = dir / "small.json";
+  write_file_atomically(config, R"({
+    "model": {"width": 64},
+    "heads": {"dense": {"features": 16, "out_channels": [8, 16, 32, 32]}},
+    "train": {"epochs": 1, "batch_size": 2}
+  })");
+  ASSERT_EQ(
+      test_support::run_vidprobe("train --features '" + (dir / "feats").string() + "' --config '" +
+                                     config.string() + "' --out '" + (dir / "run").string() + "'",
+                                 log),
+      0)
+      << read_file(log);
+  EXPECT_THAT(read_file(dir / "run" / "train_log.jsonl"), HasSubstr("\"loss\""));
+  fs::remove_all(dir);
+}
+
 // Through the command line: the whole frame squashed to the input and to a 30 x 52 GT whose
 // aspect differs from the input's, the cameras following.
 TEST(ExtractionPreset, SquashAndAnExplicitGtSizeThroughTheCommandLine) {

@@ -4,6 +4,7 @@
 
 #include "vidprobe/backbones/baselines/baselines.h"
 #include "vidprobe/backbones/baselines/oracles.h"
+#include "vidprobe/backbones/cogvideox/aether.h"
 #include "vidprobe/backbones/cogvideox/backbone.h"
 #include "vidprobe/backbones/dinov2/dinov2.h"
 #include "vidprobe/backbones/fast3r/backbone.h"
@@ -60,8 +61,8 @@ const std::vector<BackboneInfo>& registered_backbones() {
     for (const auto& family :
          {baselines_and_oracles(), dinov2_backbones(), videomae_backbones(), videomaev2_backbones(),
           vjepa1_backbones(), vjepa2_backbones(), wan::wan_backbones(),
-          cogvideox::cogvideox_backbones(), opensora::opensora_backbones(), vggt_backbones(),
-          fast3r::fast3r_backbones()})
+          cogvideox::cogvideox_backbones(), cogvideox::aether_backbones(),
+          opensora::opensora_backbones(), vggt_backbones(), fast3r::fast3r_backbones()})
       all.insert(all.end(), family.begin(), family.end());
     return all;
   }();

@@ -41,6 +41,14 @@ void apply_vidfm3d_fast3r(ExtractOptions& o, const std::function<bool(const std:
   if (unset("input-processor")) o.input_processor = image_processor_spec("vidfm3d-fast3r");
 }
 
+// Aether (features/aether): an 81-frame window fed as 2 clips of 41 sharing frame 0, the same
+// 720 x 480 LANCZOS squash, block 20 at index 749, bfloat16 (their weights and autocast).
+void apply_vidfm3d_aether(ExtractOptions& o, const std::function<bool(const std::string&)>& unset) {
+  apply_vidfm3d_cogvideox(o, unset);
+  if (unset("frames")) o.frames = 81;
+  if (unset("compute-dtype")) o.compute_dtype = torch::kBFloat16;
+}
+
 void apply_vidfm3d(ExtractOptions& o, const std::set<std::string>& given) {
   const auto unset = [&](const std::string& name) { return given.count(name) == 0; };
   const auto set_option = [&](const std::string& key, const std::string& value) {
@@ -52,14 +60,15 @@ void apply_vidfm3d(ExtractOptions& o, const std::set<std::string>& given) {
     o.gt_width = 518;
   }
   const auto& family = backbones::find_backbone(o.backbone).family;
-  if (family != "wan2.1" && family != "dinov2" && family != "cogvideox" && family != "vjepa1" &&
-      family != "fast3r")
+  if (family != "wan2.1" && family != "dinov2" && family != "cogvideox" && family != "aether" &&
+      family != "vjepa1" && family != "fast3r")
     return;  // no paper protocol in vidprobe yet
   if (unset("sampling"))
     o.sampling = ClipSamplingMode::kStrided;  // consecutive frames from the first
   if (unset("probe-frames")) o.probe_frames = 0;
   if (family == "cogvideox") return apply_vidfm3d_cogvideox(o, unset);
   if (family == "fast3r") return apply_vidfm3d_fast3r(o, unset, set_option);
+  if (family == "aether") return apply_vidfm3d_aether(o, unset);
   if (unset("frames")) o.frames = family == "vjepa1" ? 76 : 81;
   if (unset("compute-dtype")) o.compute_dtype = torch::kFloat32;
   if (family == "wan2.1") {

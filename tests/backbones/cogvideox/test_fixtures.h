@@ -68,4 +68,51 @@ class ModelDirectory {
   std::filesystem::path dir_;
 };
 
+// tests/fixtures/aether/backbone_* (tools/make_aether_backbone_fixtures.py).
+inline std::filesystem::path aether_fixture(const std::string& name) {
+  return std::filesystem::path(VIDPROBE_TEST_DATA_DIR) / "aether" / name;
+}
+
+inline torch::Tensor aether_golden(const std::string& key) {
+  static const TensorMap reference =
+      load_safetensors(aether_fixture("backbone_reference.safetensors"));
+  return reference.at(key);
+}
+
+// The --weights layout of `aether`: a CogVideoX-5B-I2V-like directory (vae/, scheduler/,
+// text_encoder/) with AetherV1's transformer/ in it, or (separate_transformer) beside it in
+// aether_transformer/ for --backbone-opt transformer=DIR; removed with the object.
+class AetherModelDirectory {
+ public:
+  explicit AetherModelDirectory(bool separate_transformer = false)
+      : root_(std::filesystem::temp_directory_path() /
+              ("vidprobe_aether_" + std::to_string(::getpid()) +
+               (separate_transformer ? "_split" : ""))) {
+    namespace fs = std::filesystem;
+    fs::remove_all(root_);
+    const auto transformer = separate_transformer ? transformer_dir() : dir() / "transformer";
+    for (const auto& sub :
+         {transformer, dir() / "vae", dir() / "scheduler", dir() / "text_encoder"})
+      fs::create_directories(sub);
+    fs::copy_file(aether_fixture("backbone_transformer_config.json"), transformer / "config.json");
+    fs::copy_file(aether_fixture("backbone_transformer.safetensors"),
+                  transformer / "diffusion_pytorch_model.safetensors");
+    fs::copy_file(aether_fixture("backbone_vae_config.json"), dir() / "vae" / "config.json");
+    fs::copy_file(aether_fixture("backbone_vae_encoder.safetensors"),
+                  dir() / "vae" / "diffusion_pytorch_model.safetensors");
+    fs::copy_file(aether_fixture("backbone_scheduler_config.json"),
+                  dir() / "scheduler" / "scheduler_config.json");
+    fs::copy_file(fixture("t5_config.json"), dir() / "text_encoder" / "config.json");
+    fs::copy_file(fixture("t5_encoder.safetensors"), dir() / "text_encoder" / "model.safetensors");
+  }
+  ~AetherModelDirectory() { std::filesystem::remove_all(root_); }
+  AetherModelDirectory(const AetherModelDirectory&) = delete;
+  AetherModelDirectory& operator=(const AetherModelDirectory&) = delete;
+  std::filesystem::path dir() const { return root_ / "model"; }
+  std::filesystem::path transformer_dir() const { return root_ / "aether_transformer"; }
+
+ private:
+  std::filesystem::path root_;
+};
+
 }  // namespace vidprobe::backbones::cogvideox::testing

@@ -21,11 +21,6 @@ namespace {
 // One token per 16 x 16 pixels: the VAE's 8x spatial compression, then the 2 x 2 patch.
 constexpr int kPixelsPerToken = 16;
 
-const std::vector<std::string>& option_keys() {
-  static const std::vector<std::string> keys{"text_context", "size", "image_latents"};
-  return keys;
-}
-
 std::string describe(const TransformerConfig& c) {
   return std::to_string(c.heads) + " heads x " + std::to_string(c.head_dim) + ", " +
          std::to_string(c.layers) + " blocks, " + std::to_string(c.in_channels) +
@@ -44,11 +39,38 @@ void check_matches_variant(const TransformerConfig& found, const TransformerConf
                     describe(found) + "; " + name + " has " + describe(expected));
 }
 
+// diffusers' DiagonalGaussianDistribution.sample: mean + exp(logvar / 2) eps, logvar clamped to
+// [-30, 20]; moments (1, 2C, F, h, w), eps (1, C, F, h, w).
+torch::Tensor posterior_sample(const torch::Tensor& moments, const torch::Tensor& eps) {
+  const int64_t channels = moments.size(1) / 2;
+  const auto logvar = moments.slice(1, channels).clamp(-30.0, 20.0);
+  require(eps.defined() && eps.sizes() == logvar.sizes(),
+          "the posterior sample's noise must be " + c10::str(logvar.sizes()));
+  return moments.slice(1, 0, channels) +
+         torch::exp(0.5 * logvar) * eps.to(moments.device(), moments.dtype());
+}
+
 }  // namespace
+
+const std::vector<std::string>& cogvideox_option_keys() {
+  static const std::vector<std::string> keys{"text_context", "size", "image_latents"};
+  return keys;
+}
+
+ChannelLayout cogvideox_layout(const TransformerConfig& config, int latent_channels) {
+  return {.latent = latent_channels, .image_condition = config.in_channels == 2 * latent_channels};
+}
+
+NoiseStream::NoiseStream(std::uint64_t seed)
+    : generator_(at::make_generator<at::CPUGeneratorImpl>(seed)) {}
+
+torch::Tensor NoiseStream::next(c10::IntArrayRef shape) {
+  return torch::randn(shape, generator_, torch::kFloat32);
+}
 
 FamilyOptions family_options() {
   return {
-      .keys = option_keys(),
+      .keys = cogvideox_option_keys(),
       .parse = [](const std::string& backbone, const std::map<std::string, std::string>& extra) {
         feature_options_from(backbone, extra);
       }};
@@ -56,10 +78,18 @@ FamilyOptions family_options() {
 
 FeatureOptions feature_options_from(const std::string& backbone,
                                     const std::map<std::string, std::string>& extra) {
-  require_known_extra_options(backbone, extra, option_keys());
+  return feature_options_from(backbone, extra, cogvideox_option_keys());
+}
+
+FeatureOptions feature_options_from(const std::string& backbone,
+                                    const std::map<std::string, std::string>& extra,
+                                    const std::vector<std::string>& keys) {
+  require_known_extra_options(backbone, extra, keys);
   FeatureOptions options;
   if (const auto found = extra.find("text_context"); found != extra.end())
     options.text_context = found->second;
+  if (const auto found = extra.find("transformer"); found != extra.end())
+    options.transformer = found->second;
   if (const auto found = extra.find("size"); found != extra.end()) {
     std::tie(options.height, options.width) =
         parse_height_width(found->second, "--backbone-opt size");
@@ -88,7 +118,7 @@ torch::Tensor latent_frame_indices(int64_t video_frames, int temporal_compressio
 
 CogVideoXBackbone::CogVideoXBackbone(std::string name, Vae vae, Transformer transformer,
                                      ScheduleConfig schedule, torch::Tensor context,
-                                     FeatureOptions options)
+                                     FeatureOptions options, std::optional<ChannelLayout> layout)
     : name_(std::move(name)),
       vae_(std::move(vae)),
       transformer_(std::move(transformer)),
@@ -96,11 +126,26 @@ CogVideoXBackbone::CogVideoXBackbone(std::string name, Vae vae, Transformer tran
       options_(std::move(options)) {
   const auto& config = transformer_->config;
   const int latent = vae_->config.latent_channels;
-  require(config.in_channels == latent || config.in_channels == 2 * latent,
-          "the VAE's " + std::to_string(latent) +
-              " latent channels feed neither a text-to-video (" + std::to_string(latent) +
-              ") nor an image-to-video (" + std::to_string(2 * latent) + ") transformer; it has " +
-              std::to_string(config.in_channels));
+  layout_ = layout.value_or(cogvideox_layout(config, latent));
+  if (!layout.has_value())
+    require(config.in_channels == latent || config.in_channels == 2 * latent,
+            "the VAE's " + std::to_string(latent) +
+                " latent channels feed neither a text-to-video (" + std::to_string(latent) +
+                ") nor an image-to-video (" + std::to_string(2 * latent) +
+                ") transformer; it has " + std::to_string(config.in_channels));
+  require(layout_.latent == latent, name_ + " expects " + std::to_string(layout_.latent) +
+                                        " video latent channels; the VAE has " +
+                                        std::to_string(latent));
+  require(config.in_channels == layout_.input_channels() &&
+              config.out_channels == layout_.output_channels(),
+          name_ + " needs a transformer of " + std::to_string(layout_.input_channels()) +
+              " input and " + std::to_string(layout_.output_channels()) +
+              " output channels (video latents " + std::to_string(latent) + ", geometry " +
+              std::to_string(layout_.geometry) + ", camera " + std::to_string(layout_.camera) +
+              "); the transformer has " + std::to_string(config.in_channels) + " and " +
+              std::to_string(config.out_channels));
+  require(layout_.geometry == 0 || layout_.reconstruction_steps > 0,
+          name_ + ": geometry channels need reconstruction steps to generate them");
   require(vae_->config.temporal_compression == config.temporal_compression,
           "the VAE compresses time by " + std::to_string(vae_->config.temporal_compression) +
               ", the transformer expects " + std::to_string(config.temporal_compression));
@@ -111,10 +156,6 @@ CogVideoXBackbone::CogVideoXBackbone(std::string name, Vae vae, Transformer tran
   vae_->eval();
   transformer_->eval();
   to(transformer_->proj_out->weight.device(), transformer_->proj_out->weight.scalar_type());
-}
-
-bool CogVideoXBackbone::image_conditioned() const {
-  return transformer_->config.in_channels == 2 * vae_->config.latent_channels;
 }
 
 InputSpec CogVideoXBackbone::input_spec() const {
@@ -151,8 +192,10 @@ EncodedClip CogVideoXBackbone::encode(const torch::Tensor& clip) {
   const int64_t latent = vae_->config.latent_channels;
   EncodedClip encoded;
   encoded.video_frames = clip.size(0);
-  encoded.latents = vae_->encode_moments(video).slice(1, 0, latent).permute({0, 2, 1, 3, 4}) *
-                    vae_->config.scaling_factor;
+  const auto moments = vae_->encode_moments(video);
+  encoded.latents =
+      moments.slice(1, 0, latent).permute({0, 2, 1, 3, 4}) * vae_->config.scaling_factor;
+  if (layout_.reconstruction_steps > 0) encoded.video_moments = moments;
   // The pipeline encodes the conditioning image on its own: the VAE's GroupNorms see one frame.
   if (image_conditioned()) encoded.image_moments = vae_->encode_moments(video.slice(2, 0, 1));
   return encoded;
@@ -162,14 +205,9 @@ torch::Tensor CogVideoXBackbone::image_latents(const EncodedClip& clip,
                                                const torch::Tensor& image_noise) const {
   const int64_t latent = vae_->config.latent_channels;
   require(clip.image_moments.defined(), name_ + ": the clip was encoded without image moments");
-  auto image = clip.image_moments.slice(1, 0, latent);
-  if (options_.image_latents == ImageLatents::kSample) {
-    // diffusers' DiagonalGaussianDistribution: logvar clamped to [-30, 20].
-    const auto logvar = clip.image_moments.slice(1, latent).clamp(-30.0, 20.0);
-    require(image_noise.defined() && image_noise.sizes() == image.sizes(),
-            name_ + ": the image latents' noise must be " + c10::str(image.sizes()));
-    image = image + torch::exp(0.5 * logvar) * image_noise.to(image.device(), image.dtype());
-  }
+  auto image = options_.image_latents == ImageLatents::kSample
+                   ? posterior_sample(clip.image_moments, image_noise)
+                   : clip.image_moments.slice(1, 0, latent);
   image = image.permute({0, 2, 1, 3, 4}) * vae_->config.scaling_factor;  // (1, 1, C, h, w)
   // Zeros for the later latent frames, as the I2V pipeline pads them.
   auto padding = torch::zeros({1, clip.latents.size(1) - 1, latent, image.size(3), image.size(4)},
@@ -177,15 +215,92 @@ torch::Tensor CogVideoXBackbone::image_latents(const EncodedClip& clip,
   return torch::cat({image, padding}, 1);
 }
 
+torch::Tensor CogVideoXBackbone::with_camera(const torch::Tensor& latents) const {
+  if (layout_.camera == 0) return latents;
+  auto shape = latents.sizes().vec();
+  shape[2] = layout_.camera;
+  return torch::cat({latents, torch::zeros(shape, latents.options())}, 2);
+}
+
 torch::Tensor CogVideoXBackbone::transformer_input(const EncodedClip& clip,
                                                    const torch::Tensor& noise,
                                                    const torch::Tensor& image_noise,
-                                                   int64_t timestep) const {
+                                                   int64_t timestep,
+                                                   const torch::Tensor& geometry) const {
   torch::NoGradGuard no_grad;
-  const auto noisy = add_noise(clip.latents, noise.to(clip.latents.device(), torch::kFloat32),
-                               torch::tensor({timestep}), schedule_);
-  if (!image_conditioned()) return noisy;
-  return torch::cat({noisy, image_latents(clip, image_noise)}, 2);
+  auto x0 = clip.latents;
+  if (layout_.geometry > 0) {
+    require(geometry.defined() && geometry.size(2) == layout_.geometry,
+            name_ + ": the transformer input needs the " + std::to_string(layout_.geometry) +
+                " geometry channels of the reconstruction");
+    x0 = torch::cat({x0, geometry.to(x0.device(), x0.dtype())}, 2);
+  }
+  const auto noisy =
+      add_noise(x0, noise.to(x0.device(), torch::kFloat32), torch::tensor({timestep}), schedule_);
+  if (!image_conditioned()) return with_camera(noisy);
+  return torch::cat({noisy, with_camera(image_latents(clip, image_noise))}, 2);
+}
+
+torch::Tensor CogVideoXBackbone::reconstruct_geometry(const EncodedClip& clip, NoiseStream& noise) {
+  torch::NoGradGuard no_grad;
+  require(clip.video_moments.defined() && layout_.reconstruction_steps > 0,
+          name_ + ": the clip was encoded without a reconstruction");
+  const auto device = clip.latents.device();
+  // Condition: the whole clip's posterior sample x scaling (the reconstruction task's video
+  // latents), then zero camera channels (no raymap given).
+  auto eps_shape = clip.video_moments.sizes().vec();
+  eps_shape[1] /= 2;
+  const auto video =
+      posterior_sample(clip.video_moments, noise.next(eps_shape)).permute({0, 2, 1, 3, 4}) *
+      vae_->config.scaling_factor;
+  const auto condition = with_camera(video);
+  auto latent_shape = clip.latents.sizes().vec();
+  latent_shape[2] = layout_.output_channels();
+  auto latents = noise.next(latent_shape).to(device);  // x init_noise_sigma = 1
+  const int steps = layout_.reconstruction_steps;
+  const auto timesteps = sampler_timesteps(schedule_, steps);
+  torch::Tensor previous_x0;
+  for (std::size_t i = 0; i < timesteps.size(); ++i) {
+    const int64_t t = timesteps[i];
+    const auto prediction = transformer_
+                                ->forward(torch::cat({latents, condition}, 2),
+                                          torch::tensor({static_cast<float>(t)}), context_)
+                                .to(torch::kFloat32);
+    // The scheduler draws a second noise only on its second-order steps (not the first step,
+    // not the one onto timestep < 0).
+    const bool second_order =
+        previous_x0.defined() && t - schedule_.num_train_timesteps / steps >= 0;
+    const auto first = noise.next(latent_shape).to(device);
+    const auto second = second_order ? noise.next(latent_shape).to(device) : torch::Tensor();
+    const auto step = dpm_step(schedule_, steps, prediction, previous_x0, t,
+                               i > 0 ? timesteps[i - 1] : -1, latents, first, second);
+    latents = step.prev_sample;
+    previous_x0 = step.pred_original_sample;
+  }
+  return latents.slice(2, layout_.latent).contiguous();
+}
+
+torch::Tensor CogVideoXBackbone::transformer_input_for(const EncodedClip& clip, std::uint64_t seed,
+                                                       int64_t timestep) {
+  torch::Tensor image_noise;
+  const auto image_noise_shape = [&] {
+    auto shape = clip.image_moments.sizes().vec();
+    shape[1] /= 2;
+    return shape;
+  };
+  if (layout_.reconstruction_steps == 0) {
+    // CogVideoX: draw 0 noises the latents, draw 1 is the image latents' posterior eps.
+    const auto noise = wan::seeded_noise(clip.latents.sizes(), seed);
+    if (image_conditioned()) image_noise = wan::seeded_noise(image_noise_shape(), seed, /*draw=*/1);
+    return transformer_input(clip, noise, image_noise, timestep);
+  }
+  // Aether: one stream in its pipeline's order (reconstruction, image latents, feature noise).
+  NoiseStream stream(seed);
+  const auto geometry = reconstruct_geometry(clip, stream);
+  if (image_conditioned()) image_noise = stream.next(image_noise_shape());
+  auto shape = clip.latents.sizes().vec();
+  shape[2] = layout_.output_channels();
+  return transformer_input(clip, stream.next(shape), image_noise, timestep, geometry);
 }
 
 std::vector<torch::Tensor> CogVideoXBackbone::video_maps(const torch::Tensor& input,
@@ -232,17 +347,10 @@ std::vector<FeatureMaps> CogVideoXBackbone::extract_at(const EncodedClip& clip,
   std::vector<FeatureMaps> results(points.size());
   for (const auto& [key, members] : groups) {
     const auto [timestep, seed] = key;
-    const auto noise = wan::seeded_noise(clip.latents.sizes(), seed);
-    torch::Tensor image_noise;
-    if (image_conditioned()) {
-      auto shape = clip.image_moments.sizes().vec();
-      shape[1] /= 2;
-      image_noise = wan::seeded_noise(shape, seed, /*draw=*/1);
-    }
     std::vector<int> group_layers;
     for (auto i : members) group_layers.push_back(layers[i]);
     const auto maps =
-        video_maps(transformer_input(clip, noise, image_noise, timestep), timestep, group_layers);
+        video_maps(transformer_input_for(clip, seed, timestep), timestep, group_layers);
     for (std::size_t k = 0; k < members.size(); ++k) {
       auto& result = results[members[k]];
       result.features = maps[k].index_select(0, frame_index.to(maps[k].device())).contiguous();
@@ -262,13 +370,16 @@ FeatureMaps CogVideoXBackbone::extract(const torch::Tensor& clip, const Extracti
   return extract_at(encode(clip), {point}).front();
 }
 
-ModelFiles locate_model_files(const fs::path& weights) {
-  require(fs::is_directory(weights / "transformer") && fs::is_directory(weights / "vae"),
-          "CogVideoX weights '" + weights.string() +
-              "' must be a diffusers model directory with transformer/, vae/ and scheduler/ "
-              "(e.g. a download of THUDM/CogVideoX-5b-I2V)");
-  ModelFiles files{.transformer = weights / "transformer",
-                   .transformer_config = weights / "transformer" / "config.json",
+ModelFiles locate_model_files(const fs::path& weights, const fs::path& transformer) {
+  const auto transformer_dir = transformer.empty() ? weights / "transformer" : transformer;
+  require(
+      fs::is_directory(transformer_dir) && fs::is_directory(weights / "vae"),
+      "CogVideoX weights '" + weights.string() +
+          "' must be a diffusers model directory with transformer/, vae/ and scheduler/ "
+          "(e.g. a download of THUDM/CogVideoX-5b-I2V)" +
+          (transformer.empty() ? "" : "; the transformer folder '" + transformer.string() + "'"));
+  ModelFiles files{.transformer = transformer_dir,
+                   .transformer_config = transformer_dir / "config.json",
                    .vae = weights / "vae",
                    .vae_config = weights / "vae" / "config.json",
                    .scheduler_config = weights / "scheduler" / "scheduler_config.json",
@@ -320,9 +431,13 @@ torch::Tensor random_context(const TransformerConfig& config, std::uint64_t seed
                       torch::kFloat32);
 }
 
-std::unique_ptr<Backbone> random_backbone(const std::string& name, const BackboneOptions& options,
-                                          const FeatureOptions& feature_options) {
-  const auto& config = transformer_config(name);
+}  // namespace
+
+std::unique_ptr<CogVideoXBackbone> random_cogvideox_backbone(const std::string& name,
+                                                             const TransformerConfig& config,
+                                                             const BackboneOptions& options,
+                                                             const FeatureOptions& feature_options,
+                                                             std::optional<ChannelLayout> layout) {
   // Modules initialise from torch's generator: seeding it makes the random model reproducible.
   torch::manual_seed(options.seed);
   Transformer transformer(config);
@@ -333,17 +448,24 @@ std::unique_ptr<Backbone> random_backbone(const std::string& name, const Backbon
                            : load_text_context(feature_options.text_context, config.max_text_tokens,
                                                config.text_embed_dim);
   return std::make_unique<CogVideoXBackbone>(name, std::move(vae), std::move(transformer),
-                                             ScheduleConfig{}, context, feature_options);
+                                             ScheduleConfig{}, context, feature_options, layout);
 }
-
-}  // namespace
 
 std::unique_ptr<CogVideoXBackbone> load_cogvideox_backbone(const std::string& name,
                                                            const BackboneOptions& options,
                                                            const FeatureOptions& feature_options) {
-  const auto files = locate_model_files(options.weights);
-  const auto config = transformer_config_from_json(read_json_file(files.transformer_config),
-                                                   files.transformer_config.string());
+  return load_cogvideox_backbone(name, options, feature_options,
+                                 locate_model_files(options.weights), FineTune{});
+}
+
+std::unique_ptr<CogVideoXBackbone> load_cogvideox_backbone(const std::string& name,
+                                                           const BackboneOptions& options,
+                                                           const FeatureOptions& feature_options,
+                                                           const ModelFiles& files,
+                                                           const FineTune& fine_tune) {
+  auto config = transformer_config_from_json(read_json_file(files.transformer_config),
+                                             files.transformer_config.string());
+  config.rope_time_scale = fine_tune.rope_time_scale;
   torch::Tensor context;
   if (!feature_options.text_context.empty()) {
     context = load_text_context(feature_options.text_context, config.max_text_tokens,
@@ -366,7 +488,7 @@ std::unique_ptr<CogVideoXBackbone> load_cogvideox_backbone(const std::string& na
   const auto schedule = schedule_config_from_json(read_json_file(files.scheduler_config),
                                                   files.scheduler_config.string());
   return std::make_unique<CogVideoXBackbone>(name, std::move(vae), std::move(transformer), schedule,
-                                             context, feature_options);
+                                             context, feature_options, fine_tune.layout);
 }
 
 std::unique_ptr<Backbone> make_cogvideox_backbone(const std::string& name,
@@ -374,7 +496,7 @@ std::unique_ptr<Backbone> make_cogvideox_backbone(const std::string& name,
                                                   const FeatureOptions& feature_options) {
   if (options.weights.empty()) {
     require(options.random_init, name + " needs --weights (a diffusers CogVideoX model directory)");
-    return random_backbone(name, options, feature_options);
+    return random_cogvideox_backbone(name, transformer_config(name), options, feature_options);
   }
   const auto files = locate_model_files(options.weights);
   check_matches_variant(transformer_config_from_json(read_json_file(files.transformer_config),

@@ -8,12 +8,18 @@
 //  [I2V: concatenated along channels with the first frame's image latents, zero-padded in time]
 //  --> transformer with the text context up to block `layer` --> video tokens as maps
 //  (1 + k, dim, H/16, W/16) --> per video frame: frame 0 <- latent 0, frames 4j-3..4j <- latent j.
+//
+// Aether (a CogVideoX-5B-I2V fine-tune) is the same backbone with more channels (ChannelLayout):
+// the latents carry geometry channels that a short DPM reconstruction generates from the clip
+// first, and the condition carries camera channels (zeros) after the image latents.
+#include <ATen/core/Generator.h>
 #include <torch/torch.h>
 
 #include <cstdint>
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -40,21 +46,56 @@ inline constexpr const char* kSizedByConfigName = "cogvideox";
 // sample (latent_dist.sample(), unseeded in the authors' code); the mean is the noise-free choice.
 enum class ImageLatents { kSample, kMean };
 
+// The transformer's channels around the VAE's video latents (constructor values; the registry
+// entry of each model sets them, see cogvideox_layout and aether/aether_layout):
+//   input  = [latent | geometry] (noised) | [latent if image_condition | camera] (the condition)
+//   output = latent | geometry
+struct ChannelLayout {
+  int latent = 16;               // the VAE's video latents (RGB for Aether)
+  int geometry = 0;              // latents generated with the video (Aether: disparity | raymap)
+  bool image_condition = false;  // I2V: the first frame's latents, zero-padded in time
+  int camera = 0;                // condition channels after the image latents (zeros: no raymap)
+  int reconstruction_steps = 0;  // DPM steps that generate the geometry before the feature pass
+  int input_channels() const { return latent + geometry + (image_condition ? latent : 0) + camera; }
+  int output_channels() const { return latent + geometry; }
+};
+// CogVideoX 1.0: text-to-video (input = latent) or image-to-video (input = 2 latent).
+ChannelLayout cogvideox_layout(const TransformerConfig& config, int latent_channels);
+
+// The Aether path's random draws, in the order its pipeline makes them, from one generator seeded
+// by the extraction point's noise seed: the clip's posterior eps, the initial latents, the DPM
+// steps' draws, the first frame's posterior eps, the feature pass's noise.
+class NoiseStream {
+ public:
+  explicit NoiseStream(std::uint64_t seed);
+  torch::Tensor next(c10::IntArrayRef shape);  // float32 standard normal on the CPU
+
+ private:
+  at::Generator generator_;
+};
+
 // `--backbone-opt key=value` settings:
 //   text_context   safetensors file with the T5 prompt embeddings (max_text_tokens x 4096, e.g.
 //                  226 rows: the pipeline's padded prompt, pad positions included); without it
 //                  the empty prompt (the authors') goes through the directory's text_encoder/
 //   size           input HxW (default 480x720, the trained size; multiples of 16)
 //   image_latents  sample (default, as the pipeline) or mean: the I2V first-frame latents
+//   transformer    (aether only) the transformer/ folder to load instead of --weights/transformer
 struct FeatureOptions {
   std::filesystem::path text_context;
+  std::filesystem::path transformer;
   int height = 480, width = 720;
   ImageLatents image_latents = ImageLatents::kSample;
 };
 FamilyOptions family_options();
-// Throws vidprobe::Error naming the key and value at fault.
+// Throws vidprobe::Error naming the key and value at fault; `keys` are the keys accepted.
 FeatureOptions feature_options_from(const std::string& backbone,
                                     const std::map<std::string, std::string>& extra);
+FeatureOptions feature_options_from(const std::string& backbone,
+                                    const std::map<std::string, std::string>& extra,
+                                    const std::vector<std::string>& keys);
+// The CogVideoX keys (text_context, size, image_latents).
+const std::vector<std::string>& cogvideox_option_keys();
 
 // The latent frame holding video frame t (0 -> 0; 4j-3..4j -> j for temporal compression 4).
 int64_t latent_frame_of(int64_t video_frame, int temporal_compression);
@@ -65,14 +106,18 @@ torch::Tensor latent_frame_indices(int64_t video_frames, int temporal_compressio
 struct EncodedClip {
   torch::Tensor latents;        // (1, F', C, h, w) posterior mean x scaling_factor, float32
   torch::Tensor image_moments;  // I2V: (1, 2C, 1, h, w) the first frame's [mean | logvar]
+  torch::Tensor video_moments;  // with a reconstruction: (1, 2C, F', h, w) the clip's moments
   int64_t video_frames = 0;
 };
 
 class CogVideoXBackbone : public Backbone {
  public:
   // context: (1, max_text_tokens, text_embed_dim) prompt embeddings as the pipeline computes them.
+  // layout: the transformer's channels (cogvideox_layout when not given); checked against the
+  // transformer's config and the VAE.
   CogVideoXBackbone(std::string name, Vae vae, Transformer transformer, ScheduleConfig schedule,
-                    torch::Tensor context, FeatureOptions options);
+                    torch::Tensor context, FeatureOptions options,
+                    std::optional<ChannelLayout> layout = std::nullopt);
 
   std::string name() const override { return name_; }
   InputSpec input_spec() const override;
@@ -86,14 +131,24 @@ class CogVideoXBackbone : public Backbone {
   // The VAE stays float32; dtype is the transformer's compute dtype.
   void to(torch::Device device, torch::Dtype dtype) override;
 
-  bool image_conditioned() const;
+  bool image_conditioned() const { return layout_.image_condition; }
+  const ChannelLayout& layout() const { return layout_; }
   // clip (T, 3, H, W) in [0, 1] -> the VAE's latents (and the first frame's moments for I2V).
   EncodedClip encode(const torch::Tensor& clip);
   // The transformer's input (1, F', in_channels, h, w) for explicit noise: noise like
   // clip.latents; image_noise (1, C, 1, h, w) the posterior sample's standard normal draw (I2V
   // with ImageLatents::kSample only, else ignored).
+  // geometry (1, F', layout.geometry, h, w): the reconstruction's result, noised together with
+  // the latents (noise then covers both); needed when the layout has geometry channels.
   torch::Tensor transformer_input(const EncodedClip& clip, const torch::Tensor& noise,
-                                  const torch::Tensor& image_noise, int64_t timestep) const;
+                                  const torch::Tensor& image_noise, int64_t timestep,
+                                  const torch::Tensor& geometry = {}) const;
+  // The geometry latents (1, F', layout.geometry, h, w) float32, as Aether's reconstruction task
+  // makes them: the clip's posterior sample x scaling | zero camera as the condition, latents
+  // from standard normal noise (init_noise_sigma 1), layout.reconstruction_steps steps of the DPM
+  // sampler over the trailing timesteps without guidance, the channels after the video latents.
+  // Draws from `noise` in the pipeline's order (NoiseStream).
+  torch::Tensor reconstruct_geometry(const EncodedClip& clip, NoiseStream& noise);
   // Video hidden states after each of `layers`, as float32 maps (F', dim, h', w').
   std::vector<torch::Tensor> video_maps(const torch::Tensor& input, int64_t timestep,
                                         const std::vector<int>& layers);
@@ -105,12 +160,17 @@ class CogVideoXBackbone : public Backbone {
  private:
   int resolve_timestep(const ExtractionPoint& point) const;
   torch::Tensor image_latents(const EncodedClip& clip, const torch::Tensor& image_noise) const;
+  // (1, F', latent + camera, h, w): latents (1, F', latent, h, w) followed by zero camera channels.
+  torch::Tensor with_camera(const torch::Tensor& latents) const;
+  torch::Tensor transformer_input_for(const EncodedClip& clip, std::uint64_t seed,
+                                      int64_t timestep);
   std::string name_;
   Vae vae_;
   Transformer transformer_;
   ScheduleConfig schedule_;
   torch::Tensor context_;  // float32 as given; cast to the transformer's dtype per run
   FeatureOptions options_;
+  ChannelLayout layout_;
 };
 
 // transformer/, vae/, scheduler/ and (optional) text_encoder/ of a diffusers model directory.
@@ -118,8 +178,10 @@ struct ModelFiles {
   std::filesystem::path transformer, transformer_config, vae, vae_config, scheduler_config;
   std::filesystem::path text_encoder, text_encoder_config;  // may not exist
 };
-// Throws vidprobe::Error naming the directory and the missing part.
-ModelFiles locate_model_files(const std::filesystem::path& weights);
+// Throws vidprobe::Error naming the directory and the missing part. transformer: a transformer/
+// folder to use instead of weights/transformer (a fine-tune's, e.g. AetherV1's).
+ModelFiles locate_model_files(const std::filesystem::path& weights,
+                              const std::filesystem::path& transformer = {});
 
 // The empty prompt's context as the pipeline computes it: T5 v1.1 (text_encoder/, transformers
 // T5EncoderModel) over EOS followed by pad ids up to `tokens`, without an attention mask, so the
@@ -138,6 +200,22 @@ std::vector<BackboneInfo> cogvideox_backbones();
 std::unique_ptr<CogVideoXBackbone> load_cogvideox_backbone(const std::string& name,
                                                            const BackboneOptions& options,
                                                            const FeatureOptions& feature_options);
+// What a fine-tune sets beyond its transformer/config.json (Aether: the RoPE time scale of its
+// pipeline and its channels); defaults are CogVideoX's.
+struct FineTune {
+  double rope_time_scale = 1.0;
+  std::optional<ChannelLayout> layout;
+};
+std::unique_ptr<CogVideoXBackbone> load_cogvideox_backbone(const std::string& name,
+                                                           const BackboneOptions& options,
+                                                           const FeatureOptions& feature_options,
+                                                           const ModelFiles& files,
+                                                           const FineTune& fine_tune);
+// Seeded random weights of `config` (benchmarks; options.seed): a default VAE and schedule and a
+// seeded random text context (or feature_options.text_context).
+std::unique_ptr<CogVideoXBackbone> random_cogvideox_backbone(
+    const std::string& name, const TransformerConfig& config, const BackboneOptions& options,
+    const FeatureOptions& feature_options, std::optional<ChannelLayout> layout = std::nullopt);
 // options.weights (checked against the variant `name`), or with options.random_init and no
 // weights the variant's architecture with seeded random weights and a random text context.
 std::unique_ptr<Backbone> make_cogvideox_backbone(const std::string& name,
