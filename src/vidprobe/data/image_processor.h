@@ -13,6 +13,8 @@
 //   vidfm3d-dinov2  VidFM3D's DINOv2 path: the whole frame BICUBIC-resized to 728 x 420 (squashed)
 //   vidfm3d-vjepa   VidFM3D's V-JEPA path, torchvision Resize((480, 832)) of a PIL image: the
 //                   whole frame BILINEAR-resized to 832 x 480 (squashed)
+//   vidfm3d-opensora  VidFM3D's Open-Sora path (features/opensora/opensora_features.py
+//                   frames_to_tensor): frame.resize((848, 480), BICUBIC), the whole frame squashed
 //
 // Only the geometry and the 8-bit resampling are described; rescaling to [0, 1] and mean/std
 // normalisation stay with the backbone.
