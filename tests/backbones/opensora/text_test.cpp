@@ -43,7 +43,8 @@ MmditConfig fixture_widths() {
 TEST(OpenSoraText, T5OfTheEmptyPromptMatchesT5EncoderModel) {
   const auto t5 = empty_prompt_t5(text_fixture("t5"), torch::kCPU, torch::kFloat32);
   ASSERT_EQ(t5.sizes(), (at::IntArrayRef{1, 512, 16}));
-  EXPECT_TRUE(torch::allclose(t5, golden("t5_empty"), 1e-5, 1e-5));
+  // float32 sums over 512 keys in another order: 5.8e-5 at most on values up to 3.8.
+  EXPECT_TRUE(torch::allclose(t5, golden("t5_empty"), 1e-4, 1e-4));
 }
 
 TEST(OpenSoraText, ClipOfTheEmptyPromptMatchesTheCLIPTextModelPooledOutput) {
@@ -54,7 +55,7 @@ TEST(OpenSoraText, ClipOfTheEmptyPromptMatchesTheCLIPTextModelPooledOutput) {
 TEST(OpenSoraText, BothEncodersCheckedAgainstTheMmditWidths) {
   const TextEncoderFolders folders{text_fixture("t5"), text_fixture("clip")};
   const auto text = encode_empty_prompt(folders, fixture_widths(), torch::kCPU, torch::kFloat32);
-  EXPECT_TRUE(torch::allclose(text.t5, golden("t5_empty"), 1e-5, 1e-5));
+  EXPECT_TRUE(torch::allclose(text.t5, golden("t5_empty"), 1e-4, 1e-4));
   EXPECT_TRUE(torch::allclose(text.clip, golden("clip_empty"), 1e-5, 1e-5));
   auto wider = fixture_widths();
   wider.vec_in_dim = 8;
