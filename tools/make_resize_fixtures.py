@@ -9,9 +9,11 @@ BitImageProcessorPil, VideoMAEImageProcessorPil), diffusers 0.42.1 (VideoProcess
 vidfm3d-wan and vidfm3d-cogvideox), numpy 2.4.6 and torch 2.11 of the venv; and Pillow 12.3.0 and 12.1.1 for the cases
 where releases order the two resampling passes differently. vidfm3d-dinov2 is VidFM3D's own
 Image.open(p).convert("RGB").resize((728, 420), Image.BICUBIC) (features/dino/extract_features.py);
-vidfm3d-vjepa is their torchvision T.Resize((480, 832)) of the PIL frame (features/vjepa).
+vidfm3d-vjepa is their torchvision T.Resize((480, 832)) of the PIL frame (features/vjepa);
 vidfm3d-fast3r is dust3r's load_images(size=512) (features/f3r): long side to 512 (rounded),
 LANCZOS when shrinking, then a centre crop to multiples of 16 (dust3r_load_images_512 below).
+vidfm3d-opensora is their frame.resize((848, 480), Image.BICUBIC) (features/opensora/
+opensora_features.py, frames_to_tensor).
 
 Files:
   input_<name>.png   source images, uint8, odd sizes: seeded random RGB and gray, and a
@@ -321,6 +323,8 @@ def main():
         # torchvision's T.Resize((480, 832)) of a PIL image is img.resize((832, 480), BILINEAR).
         ("vidfm3d-vjepa", pil_resize(frame, 832, 480, "bilinear")),
         ("vidfm3d-fast3r", dust3r_load_images_512(frame)),
+        # Their Open-Sora frames_to_tensor: frame.resize((848, 480), Image.BICUBIC).
+        ("vidfm3d-opensora", pil_resize(frame, 848, 480, "bicubic")),
     ]:
         full_size.append(dict(spec=spec, width=out.shape[1], height=out.shape[0],
                               fnv1a64=fnv1a64(out)))

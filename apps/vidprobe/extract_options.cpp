@@ -101,6 +101,12 @@ std::shared_ptr<ExtractionFlags> add_extraction_options(CLI::App& cmd, features:
                  "(e.g. WAN: --frames 17 --probe-frames 4); 0 = all")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
+  cmd.add_option("--keep-first", x.keep_first,
+                 "Keep only the first N of the --frames frames (features and GT); the backbone "
+                 "still sees all of them as context (the authors' Open-Sora: --frames 129 "
+                 "--keep-first 81, the 21 latents of frames 0..80); 0 = all")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
   cmd.add_option("--interleaved-clips", x.interleaved_clips,
                  "Feed the clip of 1 + n k frames as n clips of 1 + k frames sharing frame 0 "
                  "(clip c: 0, c + 1, c + 1 + n, ...), all clips' maps stored: the authors' "

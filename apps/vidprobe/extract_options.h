@@ -21,7 +21,7 @@ struct ExtractionFlags {
 
 // Adds --preset, --backbone, --weights, --random-init, --resize, --noise-per-clip, --data,
 // --data-kind, --train-ratio, --frames,
-// --probe-frames,
+// --probe-frames, --keep-first,
 // --sampling, --gt-size, --temporal, --dtype, --compute-dtype, --backbone-opt, --noise-seed,
 // --seed.
 // with_preset = false leaves --preset to the caller (sweep's --preset names the probe and the

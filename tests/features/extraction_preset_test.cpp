@@ -8,6 +8,7 @@
 
 #include "backbones/cogvideox/test_fixtures.h"
 #include "test_support.h"
+#include "vidprobe/backbones/opensora/backbone.h"
 #include "vidprobe/core/atomic_file.h"
 #include "vidprobe/features/feature_cache.h"
 #include "vidprobe/features/vidfm3d_import.h"
@@ -39,6 +40,49 @@ TEST(ExtractionPreset, Vidfm3dIsTheAuthorsWanExtraction) {
   EXPECT_EQ(o.gt_width, 518);
   ASSERT_TRUE(o.input_processor.has_value());
   EXPECT_EQ(o.input_processor->name, "vidfm3d-wan");
+}
+
+// features/opensora: 129 frames fed, the 21 latents of frames 0..80 kept, BICUBIC squash to
+// 848 x 480, the backbone's default point (single_blocks[20], t = 0.25), bf16 throughout, one
+// noise draw for every clip.
+TEST(ExtractionPreset, Vidfm3dIsTheAuthorsOpenSoraExtraction) {
+  auto o = with_backbone("opensora-v2");
+  apply_extraction_preset("vidfm3d", o, {});
+  EXPECT_EQ(o.frames, 129);
+  EXPECT_EQ(o.keep_first, 81);
+  EXPECT_EQ(o.probe_frames, 0);
+  EXPECT_EQ(o.sampling, ClipSamplingMode::kStrided);
+  EXPECT_EQ(o.point.layer, -1);
+  EXPECT_FALSE(o.point.timestep.has_value());
+  EXPECT_EQ(o.compute_dtype, std::optional<torch::Dtype>(torch::kBFloat16));
+  EXPECT_FALSE(o.noise_per_clip);
+  EXPECT_EQ(o.backbone_options.at("size"), "480x848");
+  EXPECT_EQ(o.backbone_options.at("vae_dtype"), "bf16");
+  EXPECT_EQ(o.resize, ResizeMode::kSquash);
+  EXPECT_EQ(o.gt_size, 294);
+  EXPECT_EQ(o.gt_width, 518);
+  ASSERT_TRUE(o.input_processor.has_value());
+  EXPECT_EQ(o.input_processor->name, "vidfm3d-opensora");
+  EXPECT_EQ(o.input_processor->size.width, 848);
+  EXPECT_EQ(o.input_processor->size.height, 480);
+  auto given = with_backbone("opensora-v2");
+  given.frames = 9;
+  given.keep_first = 5;
+  given.backbone_options["vae_dtype"] = "fp32";
+  apply_extraction_preset("vidfm3d", given, {"frames", "keep-first", "backbone-opt:vae_dtype"});
+  EXPECT_EQ(given.frames, 9);
+  EXPECT_EQ(given.keep_first, 5);
+  EXPECT_EQ(given.backbone_options.at("vae_dtype"), "fp32");
+}
+
+// The window's frame -> map index over the kept 81 frames is the authors' dataset's for every
+// frame a view can be (their context of 76 frames).
+TEST(ExtractionPreset, OpenSoraWindowIndexIsTheAuthorsDatasetIndex) {
+  const auto ours = backbones::opensora::latent_frame_indices(129).slice(0, 0, 81);
+  EXPECT_EQ(ours.max().item<int64_t>(), 20);  // 21 latents kept of 33
+  const auto theirs = vidfm3d_feature_index("opensora", 81, 21, 76);
+  for (int64_t f = 0; f < 76; ++f)
+    EXPECT_EQ(ours[f].item<int64_t>(), theirs[static_cast<std::size_t>(f)]) << f;
 }
 
 TEST(ExtractionPreset, GivenOptionsWinAndFamiliesGetTheirOwnSettings) {

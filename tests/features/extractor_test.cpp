@@ -16,6 +16,7 @@
 namespace vidprobe::features {
 namespace {
 namespace fs = std::filesystem;
+using test_support::error_message;
 using ::testing::HasSubstr;
 
 class ExtractorTest : public ::testing::Test {
@@ -101,6 +102,33 @@ TEST_F(ExtractorTest, ProbeFramesKeepEvenlySpacedFramesOfFeaturesAndGroundTruth)
   // Resuming the same directory with other frames is refused.
   subsampled.probe_frames = 2;
   EXPECT_THROW(extract_features(subsampled), Error);
+}
+
+// --keep-first: the backbone sees every frame, the cache keeps the first N (maps and GT);
+// --probe-frames then picks among those N.
+TEST_F(ExtractorTest, KeepFirstKeepsTheFirstFramesOfFeaturesAndGroundTruth) {
+  extract_features(options("pixels", "all_frames_kf"));
+  auto window = options("pixels", "first_three");
+  window.keep_first = 3;
+  extract_features(window);
+  const auto all = only_shard(root_ / "all_frames_kf");
+  const auto kept = only_shard(root_ / "first_three");
+  ASSERT_EQ(kept.features.size(0), 3);
+  EXPECT_TRUE(torch::equal(kept.features, all.features.slice(0, 0, 3)));
+  EXPECT_TRUE(torch::equal(kept.depth, all.depth.slice(0, 0, 3)));
+  EXPECT_TRUE(torch::equal(kept.intrinsics, all.intrinsics.slice(0, 0, 3)));
+  EXPECT_TRUE(torch::equal(kept.images, all.images.slice(0, 0, 3)));
+  const auto manifest = nlohmann::json::parse(read_file(root_ / "first_three" / "manifest.json"));
+  EXPECT_EQ(manifest["identity"]["keep_first"], 3);
+  auto spaced = options("pixels", "first_three_spaced");
+  spaced.keep_first = 3;
+  spaced.probe_frames = 2;
+  extract_features(spaced);
+  const auto two = only_shard(root_ / "first_three_spaced");
+  EXPECT_TRUE(torch::equal(two.features, all.features.index_select(0, torch::tensor({0, 2}))));
+  auto too_many = options("pixels", "refused_window");
+  too_many.keep_first = 6;
+  EXPECT_THAT(error_message([&] { extract_features(too_many); }), HasSubstr("--keep-first"));
 }
 
 TEST(ProbeFrameIndices, SpreadFromFirstToLastFrame) {

@@ -98,6 +98,43 @@ TEST(Mlp, TanhOptionUsesTheTanhApproximationOfGelu) {
   EXPECT_FALSE(torch::allclose(exact(x), expected, 1e-6, 1e-6));
 }
 
+TEST(Mlp, QuickOptionIsClipsQuickGelu) {
+  torch::manual_seed(0);
+  Mlp quick(4, 8, 4, Gelu::kQuick);
+  const auto x = 3 * torch::randn({5, 4});
+  const auto h = quick->fc1(x);
+  EXPECT_TRUE(torch::allclose(quick(x), quick->fc2(h * torch::sigmoid(1.702 * h))));
+  EXPECT_FALSE(torch::allclose(quick(x), quick->fc2(torch::gelu(h)), 1e-6, 1e-6));
+  BlockOptions options;
+  options.attention.dim = 4;
+  options.attention.num_heads = 2;
+  options.gelu = Gelu::kQuick;
+  EXPECT_EQ(Block(options)->mlp->gelu, Gelu::kQuick);
+}
+
+// Causal attention: a token's output depends on itself and earlier tokens only, and equals the
+// softmax over them.
+TEST(Attention, CausalTokensSeeOnlyThemselvesAndEarlierTokens) {
+  torch::manual_seed(0);
+  AttentionOptions options;
+  options.dim = 8;
+  options.num_heads = 2;
+  options.causal = true;
+  Attention causal(options);
+  const auto x = torch::randn({1, 5, 8});
+  auto changed = x.clone();
+  changed.slice(1, 3) += 1.0;
+  const auto out = causal(x), out_changed = causal(changed);
+  EXPECT_TRUE(torch::allclose(out.slice(1, 0, 3), out_changed.slice(1, 0, 3), 1e-6, 1e-6));
+  EXPECT_FALSE(torch::allclose(out.slice(1, 3), out_changed.slice(1, 3), 1e-3, 1e-3));
+  const auto heads = causal->qkv(x).view({1, 5, 3, 2, 4}).permute({2, 0, 3, 1, 4});
+  auto scores = torch::matmul(heads[0], heads[1].transpose(-1, -2)) / 2.0;
+  scores.masked_fill_(torch::ones({5, 5}).triu(1).to(torch::kBool), -INFINITY);
+  const auto manual = torch::matmul(torch::softmax(scores, -1), heads[2]);
+  EXPECT_TRUE(
+      torch::allclose(out, causal->proj(manual.transpose(1, 2).reshape({1, 5, 8})), 1e-5, 1e-6));
+}
+
 TEST(Attention, QkNormEpsilonIsAnOption) {
   AttentionOptions options;
   options.dim = 8;

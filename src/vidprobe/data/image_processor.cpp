@@ -8,8 +8,8 @@
 namespace vidprobe {
 namespace {
 
-const std::array<ImageProcessorSpec, 7>& known_specs() {
-  static const std::array<ImageProcessorSpec, 7> specs{{
+const std::array<ImageProcessorSpec, 8>& known_specs() {
+  static const std::array<ImageProcessorSpec, 8> specs{{
       {"hf-dinov2", PilFilter::kBicubic, ResizeRule::kShortestEdge, {}, 256, Size2{224, 224}},
       {"hf-videomae", PilFilter::kBilinear, ResizeRule::kShortestEdge, {}, 224, Size2{224, 224}},
       {"vidfm3d-wan", PilFilter::kLanczos, ResizeRule::kSquash, Size2{832, 480}, 0, std::nullopt},
@@ -20,6 +20,8 @@ const std::array<ImageProcessorSpec, 7>& known_specs() {
       {"vidfm3d-vjepa", PilFilter::kBilinear, ResizeRule::kSquash, Size2{832, 480}, 0,
        std::nullopt},
       {"vidfm3d-fast3r", PilFilter::kLanczos, ResizeRule::kSquash, Size2{512, 288}, 0,
+       std::nullopt},
+      {"vidfm3d-opensora", PilFilter::kBicubic, ResizeRule::kSquash, Size2{848, 480}, 0,
        std::nullopt},
   }};
   return specs;

@@ -17,6 +17,8 @@
 //                   LANCZOS-resized to 512, then cropped to multiples of 16 about the centre;
 //                   for 16:9 frames larger than 512 x 288 (the paper's 960 x 540) exactly the
 //                   whole frame LANCZOS-resized to 512 x 288, which is what this spec does
+//   vidfm3d-opensora  VidFM3D's Open-Sora path (features/opensora/opensora_features.py
+//                   frames_to_tensor): frame.resize((848, 480), BICUBIC), the whole frame squashed
 //
 // Only the geometry and the 8-bit resampling are described; rescaling to [0, 1] and mean/std
 // normalisation stay with the backbone.

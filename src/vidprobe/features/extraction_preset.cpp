@@ -49,6 +49,23 @@ void apply_vidfm3d_aether(ExtractOptions& o, const std::function<bool(const std:
   if (unset("compute-dtype")) o.compute_dtype = torch::kBFloat16;
 }
 
+// Open-Sora 2.0 (features/opensora): a 129-frame window of which the first 21 of the 33 latent
+// maps are kept (frames 0..80, extract_features.py's feat[:21]), 848 x 480 BICUBIC squash,
+// single_blocks[20] at t = 0.25 before the shift (the backbone's default point), everything in
+// bf16 (their prepare_models builds the VAE and the text encoders in bf16 too), one noise draw for
+// every clip (their extract_feature calls set_seed(42) per clip).
+void apply_vidfm3d_opensora(
+    ExtractOptions& o, const std::function<bool(const std::string&)>& unset,
+    const std::function<void(const std::string&, const std::string&)>& set) {
+  if (unset("frames")) o.frames = 129;
+  if (unset("keep-first")) o.keep_first = 81;
+  if (unset("compute-dtype")) o.compute_dtype = torch::kBFloat16;
+  if (unset("noise-per-clip")) o.noise_per_clip = false;
+  if (unset("input-processor")) o.input_processor = image_processor_spec("vidfm3d-opensora");
+  set("size", "480x848");
+  set("vae_dtype", "bf16");
+}
+
 void apply_vidfm3d(ExtractOptions& o, const std::set<std::string>& given) {
   const auto unset = [&](const std::string& name) { return given.count(name) == 0; };
   const auto set_option = [&](const std::string& key, const std::string& value) {
@@ -61,7 +78,7 @@ void apply_vidfm3d(ExtractOptions& o, const std::set<std::string>& given) {
   }
   const auto& family = backbones::find_backbone(o.backbone).family;
   if (family != "wan2.1" && family != "dinov2" && family != "cogvideox" && family != "aether" &&
-      family != "vjepa1" && family != "fast3r")
+      family != "vjepa1" && family != "fast3r" && family != "opensora")
     return;  // no paper protocol in vidprobe yet
   if (unset("sampling"))
     o.sampling = ClipSamplingMode::kStrided;  // consecutive frames from the first
@@ -69,6 +86,7 @@ void apply_vidfm3d(ExtractOptions& o, const std::set<std::string>& given) {
   if (family == "cogvideox") return apply_vidfm3d_cogvideox(o, unset);
   if (family == "fast3r") return apply_vidfm3d_fast3r(o, unset, set_option);
   if (family == "aether") return apply_vidfm3d_aether(o, unset);
+  if (family == "opensora") return apply_vidfm3d_opensora(o, unset, set_option);
   if (unset("frames")) o.frames = family == "vjepa1" ? 76 : 81;
   if (unset("compute-dtype")) o.compute_dtype = torch::kFloat32;
   if (family == "wan2.1") {

@@ -24,6 +24,10 @@
 //                    PIL-LANCZOS-resized (vidfm3d-fast3r: dust3r's load_images(size=512) of 16:9
 //                    frames), the decoder's map 24 (dec_norm of the last block), bf16, fresh
 //                    random image indices per clip.
+//   opensora         129 consecutive frames fed, the 21 latent maps of the first 81 kept
+//                    (--keep-first 81), 480 x 848 input PIL-BICUBIC-resized (vidfm3d-opensora),
+//                    single_blocks[20] at t = 0.25 shifted, bf16 (the VAE too: vae_dtype=bf16),
+//                    one noise draw for every clip.
 #include <set>
 #include <string>
 #include <vector>
@@ -36,7 +40,7 @@ const std::vector<std::string>& extraction_preset_names();  // "none", "vidfm3d"
 
 // `given` holds the long names of the options the user set ("frames", "gt-size", "layer",
 // "timestep", "resize", "input-processor", "compute-dtype", "noise-per-clip", "sampling",
-// "probe-frames", "interleaved-clips") and
+// "probe-frames", "keep-first", "interleaved-clips") and
 // "backbone-opt:<key>" for every --backbone-opt key. Throws vidprobe::Error for an unknown preset.
 void apply_extraction_preset(const std::string& preset, ExtractOptions& options,
                              const std::set<std::string>& given);

@@ -61,6 +61,7 @@ nlohmann::json cache_identity(const ExtractOptions& o, const backbones::Backbone
        gt.height == gt.width ? nlohmann::json(gt.height) : nlohmann::json({gt.height, gt.width})}};
   // Added later; left out at their defaults so caches written before them stay valid.
   if (o.probe_frames > 0) identity["probe_frames"] = o.probe_frames;
+  if (o.keep_first > 0) identity["keep_first"] = o.keep_first;
   if (compute_dtype != torch::kFloat32) identity["compute_dtype"] = nn::dtype_name(compute_dtype);
   if (!o.backbone_options.empty()) identity["backbone_options"] = o.backbone_options;
   if (o.random_init) identity["random_init"] = true;
@@ -130,6 +131,18 @@ StoredMaps stored_maps(const backbones::FeatureMaps& maps) {
   return {
       maps.features.index_select(0, torch::tensor(first, torch::kLong).to(maps.features.device())),
       index};
+}
+
+// The maps the first `frames` frames read, with their index: a window of the clip the backbone
+// saw (keep_first). Maps only later frames read are dropped.
+StoredMaps first_frames(const StoredMaps& maps, int64_t frames) {
+  const int64_t covered = maps.index.defined() ? maps.index.size(0) : maps.maps.size(0);
+  require(covered >= frames, "extract: the backbone gave maps for " + std::to_string(covered) +
+                                 " frames, fewer than the " + std::to_string(frames) + " kept");
+  if (!maps.index.defined()) return {maps.maps.slice(0, 0, frames), {}};
+  const auto index = maps.index.slice(0, 0, frames);
+  const auto [used, remapped] = torch::_unique(index, /*sorted=*/true, /*return_inverse=*/true);
+  return {maps.maps.index_select(0, used.to(maps.maps.device())), remapped};
 }
 
 // The interleaved clips' maps of one point, clip after clip, with the map each frame reads.
@@ -259,13 +272,21 @@ ExtractSummary extract_features(const ExtractOptions& options) {
 
 namespace {
 
+// The frames a shard covers: the first keep_first, or all that the backbone sees.
+int64_t kept_window(const ExtractOptions& options) {
+  return options.keep_first > 0 ? options.keep_first : options.frames;
+}
+
 void validate(const ExtractOptions& options, const std::vector<ExtractTarget>& targets) {
   require(options.frames >= 1,
           "--frames must be at least 1; got " + std::to_string(options.frames));
   require(!targets.empty(), "extract: no extraction point given");
   for (const auto& target : targets) require(!target.out_dir.empty(), "--out is required");
+  require(options.keep_first >= 0 && options.keep_first <= options.frames,
+          "--keep-first must be between 0 and --frames (" + std::to_string(options.frames) +
+              "); got " + std::to_string(options.keep_first));
   if (options.probe_frames > 0)
-    probe_frame_indices(options.frames, options.probe_frames);  // validates
+    probe_frame_indices(kept_window(options), options.probe_frames);  // validates
   require(options.interleaved_clips >= 1,
           "interleaved clips must be at least 1; got " + std::to_string(options.interleaved_clips));
   if (options.interleaved_clips > 1)
@@ -332,11 +353,15 @@ backbones::ExtractionPoint resolve_point(const backbones::Backbone& backbone,
 
 // One target's shard of a clip: its features (the backbone's distinct maps with their frame index
 // when every frame is kept, else the kept frames' maps) next to the clip's ground truth.
-FeatureShard make_shard(const Clip& clip, const ClipTensors& inputs, const StoredMaps& maps,
+FeatureShard make_shard(const Clip& clip, const ClipTensors& inputs, const StoredMaps& all_maps,
                         const backbones::ExtractionPoint& point, const ExtractOptions& options,
                         const std::vector<int64_t>& kept_frames) {
+  const int64_t window = kept_window(options);
+  const auto maps = options.keep_first > 0 ? first_frames(all_maps, window) : all_maps;
   const auto keep = [&](const torch::Tensor& t) {
-    return kept_frames.empty() ? t : t.index_select(0, torch::tensor(kept_frames, torch::kLong));
+    const auto first = t.slice(0, 0, window);
+    return kept_frames.empty() ? first
+                               : first.index_select(0, torch::tensor(kept_frames, torch::kLong));
   };
   FeatureShard shard;
   shard.clip_id = clip.id;
@@ -437,7 +462,7 @@ std::vector<ExtractSummary> extract_features_at(const ExtractOptions& options,
       open_writers(options, targets, points, *backbone, gt, compute_dtype, sequences.size());
   std::vector<int64_t> kept_frames;
   if (options.probe_frames > 0)
-    kept_frames = probe_frame_indices(options.frames, options.probe_frames);
+    kept_frames = probe_frame_indices(kept_window(options), options.probe_frames);
 
   std::vector<ExtractSummary> summaries(targets.size());
   // Reading, decoding and resizing the next clip take as long as the network on a GPU (an 81-frame

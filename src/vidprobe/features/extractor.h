@@ -45,6 +45,11 @@ struct ExtractOptions {
   // has seen the whole clip: e.g. WAN reads 17 frames (4k + 1) and the probe gets 4 as in the
   // paper. 0 = all frames.
   int probe_frames = 0;
+  // Only the first keep_first of those frames are kept (features and GT alike; --probe-frames then
+  // picks among them): the later frames are context the backbone sees and the cache does not
+  // hold. The authors' Open-Sora: 129 frames fed, the 21 latent maps of frames 0..80 kept
+  // (keep_first 81). 0 = all frames.
+  int keep_first = 0;
   ClipSamplingMode sampling = ClipSamplingMode::kUniform;
   // The authors' CogVideoX / Aether protocol: the sampled clip of 1 + n k frames is fed as n
   // clips of 1 + k frames that share frame 0 (interleaved_clip_frames); the cache stores every

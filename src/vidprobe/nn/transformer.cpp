@@ -23,7 +23,9 @@ MlpImpl::MlpImpl(int64_t in_features, int64_t hidden_features, int64_t out_featu
       gelu(gelu_kind) {}
 
 torch::Tensor MlpImpl::forward(const torch::Tensor& x) {
-  return fc2(torch::gelu(fc1(x), gelu == Gelu::kTanh ? "tanh" : "none"));
+  const auto h = fc1(x);
+  if (gelu == Gelu::kQuick) return fc2(h * torch::sigmoid(1.702 * h));
+  return fc2(torch::gelu(h, gelu == Gelu::kTanh ? "tanh" : "none"));
 }
 
 SwiGluImpl::SwiGluImpl(int64_t width, int64_t hidden)
@@ -77,7 +79,7 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const RotaryAngles*
   }
   const auto out =
       at::scaled_dot_product_attention(q, k, qkv_heads[2], /*attn_mask=*/{},
-                                       /*dropout_p=*/0.0, /*is_causal=*/false, options.scale);
+                                       /*dropout_p=*/0.0, options.causal, options.scale);
   return proj(out.transpose(1, 2).reshape({batch, tokens, dim}));
 }
 
@@ -99,7 +101,7 @@ BlockImpl::BlockImpl(const BlockOptions& options) {
   if (options.feed_forward == FeedForward::kSwiGlu)
     swiglu = register_module("mlp", SwiGlu(dim, feed_forward_width(options)));
   else
-    mlp = register_module("mlp", Mlp(dim, feed_forward_width(options), dim));
+    mlp = register_module("mlp", Mlp(dim, feed_forward_width(options), dim, options.gelu));
   if (layer_scale) ls2 = register_module("ls2", LayerScale(dim, options.layer_scale_init));
 }
 

@@ -18,9 +18,10 @@ namespace vidprobe::nn {
 // VGGT training initialisation (instead of the layers' own PyTorch defaults).
 void init_transformer_weights(torch::nn::Module& module);
 
-// The GELU of a feed-forward: exact (erf) or the tanh approximation (diffusers'
-// "gelu-approximate", used by the diffusion transformers).
-enum class Gelu { kExact, kTanh };
+// The GELU of a feed-forward: exact (erf), the tanh approximation (diffusers'
+// "gelu-approximate", used by the diffusion transformers) or OpenAI CLIP's quick GELU,
+// x sigmoid(1.702 x) (transformers' "quick_gelu").
+enum class Gelu { kExact, kTanh, kQuick };
 
 // fc2(gelu(fc1(x))).
 struct MlpImpl : torch::nn::Module {
@@ -68,6 +69,7 @@ struct AttentionOptions {
   // Softmax scale of q k^T; unset = head_dim^-0.5. Fast3R's decoder lengthens it at inference
   // (head_dim^-0.5 sqrt(log 137 / log 20)) for sequences longer than it was trained on.
   std::optional<double> scale = std::nullopt;
+  bool causal = false;  // token i attends to tokens 0..i only (CLIP's text transformer)
 };
 
 struct AttentionImpl : torch::nn::Module {
@@ -92,6 +94,7 @@ struct BlockOptions {
   // Epsilon of norm1 / norm2: 1e-6 in DINOv2 and the vidprobe probe, 1e-5 (torch's default) in
   // VGGT's aggregator and camera trunk.
   double norm_eps = 1e-6;
+  Gelu gelu = Gelu::kExact;  // of the GELU MLP
 };
 
 // Hidden width of the feed-forward: mlp_ratio * dim for the GELU MLP; for SwiGLU two thirds of it

@@ -15,6 +15,7 @@
 #include "vidprobe/backbones/registry.h"
 #include "vidprobe/core/atomic_file.h"
 #include "vidprobe/core/error.h"
+#include "vidprobe/features/feature_cache.h"
 #include "vidprobe/io/safetensors_torch.h"
 
 namespace vidprobe::backbones::opensora {
@@ -142,10 +143,9 @@ TEST(OpenSoraBackbone, RefusesMissingTextSigmasAndUnknownOptions) {
   BackboneOptions options;
   options.weights = dir.string();
   options.extra = {{"size", "48x64"}};
-  EXPECT_NE(error_message([&] {
-              create_backbone("opensora-v2", options);
-            }).find("empty_prompt.safetensors"),
-            std::string::npos);
+  const auto missing = error_message([&] { create_backbone("opensora-v2", options); });
+  EXPECT_NE(missing.find("empty_prompt.safetensors"), std::string::npos) << missing;
+  EXPECT_NE(missing.find("google/t5-v1_1-xxl"), std::string::npos) << missing;
   auto backbone = load();
   auto flow = point(1, 250, 0);
   flow.sigma = 0.5;
@@ -157,18 +157,46 @@ TEST(OpenSoraBackbone, RefusesMissingTextSigmasAndUnknownOptions) {
   EXPECT_EQ(find_backbone("opensora-v2").family, "opensora");
 }
 
-// `vidprobe extract` with the fixture weights writes a cache that `train` trains a probe on.
-TEST(OpenSoraBackbone, ExtractsAndTrainsThroughTheCli) {
+// The VAE in bf16 (the authors' dtype) stays close to the float32 one.
+TEST(OpenSoraBackbone, VaeDtypeIsAnOption) {
+  auto fp32 = load({{"size", "48x64"}, {"posterior", "mean"}});
+  auto bf16 = load({{"size", "48x64"}, {"posterior", "mean"}, {"vae_dtype", "bf16"}});
+  const auto a = dynamic_cast<OpenSoraBackbone&>(*fp32).encode(fixture_clip());
+  const auto b = dynamic_cast<OpenSoraBackbone&>(*bf16).encode(fixture_clip());
+  EXPECT_EQ(b.moments.scalar_type(), torch::kFloat32);
+  EXPECT_LT(relative_error(b.moments, a.moments), 3e-2);
+  EXPECT_GT(relative_error(b.moments, a.moments), 0.0);
+}
+
+// `vidprobe extract` with the fixture weights and the paper's window (the backbone sees 9 frames,
+// the cache keeps the first 5: latents 0 and 1 of 3, frame 0 <- latent 0, 1..4 <- latent 1)
+// writes a cache that `train` trains a probe on.
+TEST(OpenSoraBackbone, ExtractsAWindowAndTrainsThroughTheCli) {
   const auto dir = test_support::fresh_temp_dir("opensora_cli");
   const auto log = dir / "log.txt";
   const auto run = [&](const std::string& arguments) {
     ASSERT_EQ(test_support::run_vidprobe(arguments, log), 0) << arguments << "\n" << read_file(log);
   };
-  run("render --family objects --clips 2 --frames 5 --size 64 --seed 5 --out '" +
+  run("render --family objects --clips 2 --frames 9 --size 64 --seed 5 --out '" +
       (dir / "data").string() + "'");
   run("extract --backbone opensora-v2 --weights '" + weights_dir().string() +
       "' --backbone-opt size=48x64 --data '" + (dir / "data").string() +
-      "' --frames 5 --gt-size 24 --out '" + (dir / "features").string() + "'");
+      "' --frames 9 --keep-first 5 --gt-size 24 --out '" + (dir / "features").string() + "'");
+  const auto cache = features::FeatureCache::open(dir / "features");
+  EXPECT_EQ(cache.manifest()["identity"]["keep_first"], 5);
+  ASSERT_EQ(cache.clip_ids().size(), 2u);
+  const auto shard = cache.load(cache.clip_ids()[0]);
+  EXPECT_EQ(shard.features.size(0), 2);
+  EXPECT_EQ(shard.images.size(0), 5);
+  EXPECT_TRUE(torch::equal(shard.feature_index, torch::tensor({0, 1, 1, 1, 1}, torch::kLong)));
+  // The window's maps are the whole clip's first two latent maps: the MMDiT saw all 9 frames.
+  run("extract --backbone opensora-v2 --weights '" + weights_dir().string() +
+      "' --backbone-opt size=48x64 --data '" + (dir / "data").string() +
+      "' --frames 9 --gt-size 24 --out '" + (dir / "whole").string() + "'");
+  const auto whole = features::FeatureCache::open(dir / "whole").load(cache.clip_ids()[0]);
+  EXPECT_EQ(whole.features.size(0), 3);
+  EXPECT_TRUE(torch::equal(whole.features.slice(0, 0, 2), shard.features));
+  EXPECT_TRUE(torch::equal(whole.images.slice(0, 0, 5), shard.images));
   std::ofstream(dir / "probe.json") << R"({"preset": "vidprobe",
       "model": {"width": 32, "num_heads": 2, "num_blocks": 1, "mlp_ratio": 2.0},
       "heads": {"dense": {"features": 8, "out_channels": [8, 8, 8, 8]},

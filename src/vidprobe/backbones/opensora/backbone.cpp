@@ -11,6 +11,7 @@
 #include "vidprobe/core/text_parse.h"
 #include "vidprobe/io/gzip.h"
 #include "vidprobe/io/safetensors_torch.h"
+#include "vidprobe/nn/device.h"
 
 namespace vidprobe::backbones::opensora {
 namespace fs = std::filesystem;
@@ -20,27 +21,9 @@ constexpr int kPixelsPerToken = 16;  // the VAE's 8x, then the 2 x 2 patch
 constexpr int kTemporalCompression = 4;
 
 const std::vector<std::string>& option_keys() {
-  static const std::vector<std::string> keys{"text", "size", "posterior"};
+  static const std::vector<std::string> keys{"t5",   "clip",      "text",
+                                             "size", "posterior", "vae_dtype"};
   return keys;
-}
-
-torch::Tensor latent_frame_indices(int64_t video_frames) {
-  std::vector<int64_t> index(static_cast<std::size_t>(video_frames));
-  for (int64_t t = 0; t < video_frames; ++t)
-    index[static_cast<std::size_t>(t)] = t == 0 ? 0 : (t - 1) / kTemporalCompression + 1;
-  return torch::tensor(index, torch::kLong);
-}
-
-torch::Tensor text_tensor(const TensorMap& tensors, const std::string& key, int64_t width,
-                          const fs::path& path) {
-  const auto it = tensors.find(key);
-  require(it != tensors.end(), "text conditioning '" + path.string() + "' has no '" + key +
-                                   "' tensor (it needs 't5' and 'clip', docs/backbones.md)");
-  auto t = it->second.to(torch::kFloat32);
-  require(t.size(-1) == width && t.numel() % width == 0,
-          "text conditioning '" + path.string() + "': '" + key + "' must be " +
-              std::to_string(width) + " wide, got " + c10::str(t.sizes()));
-  return t;
 }
 
 }  // namespace
@@ -58,6 +41,17 @@ FeatureOptions feature_options_from(const std::string& backbone,
   require_known_extra_options(backbone, extra, option_keys());
   FeatureOptions options;
   if (const auto found = extra.find("text"); found != extra.end()) options.text = found->second;
+  if (const auto found = extra.find("t5"); found != extra.end())
+    options.encoders.t5 = found->second;
+  if (const auto found = extra.find("clip"); found != extra.end())
+    options.encoders.clip = found->second;
+  require(options.text.empty() || (options.encoders.t5.empty() && options.encoders.clip.empty()),
+          "--backbone-opt text= replaces the text encoders; give it or t5= / clip=, not both");
+  if (const auto found = extra.find("vae_dtype"); found != extra.end()) {
+    require(found->second == "fp32" || found->second == "bf16" || found->second == "fp16",
+            "--backbone-opt vae_dtype must be fp32, bf16 or fp16, got '" + found->second + "'");
+    options.vae_dtype = nn::parse_dtype(found->second, "--backbone-opt vae_dtype");
+  }
   if (const auto found = extra.find("size"); found != extra.end()) {
     std::tie(options.height, options.width) =
         parse_height_width(found->second, "--backbone-opt size");
@@ -72,6 +66,13 @@ FeatureOptions feature_options_from(const std::string& backbone,
   return options;
 }
 
+torch::Tensor latent_frame_indices(int64_t video_frames) {
+  std::vector<int64_t> index(static_cast<std::size_t>(video_frames));
+  for (int64_t t = 0; t < video_frames; ++t)
+    index[static_cast<std::size_t>(t)] = t == 0 ? 0 : (t - 1) / kTemporalCompression + 1;
+  return torch::tensor(index, torch::kLong);
+}
+
 double shift_alpha(int64_t frames, int64_t height, int64_t width) {
   // get_res_lin_function(): the line through (256, 1) and (4096, 3), at the tokens per frame
   // (integer division, as the sampler computes it), then the temporal factor sqrt(T').
@@ -83,19 +84,6 @@ double shift_alpha(int64_t frames, int64_t height, int64_t width) {
 torch::Tensor shifted_time(double t, double alpha, torch::Dtype dtype) {
   const auto t_in = torch::tensor({t}, torch::kFloat64).to(dtype);
   return alpha * t_in / (1 + (alpha - 1) * t_in);
-}
-
-TextConditioning load_text_conditioning(const fs::path& path, const MmditConfig& config) {
-  const auto tensors = load_safetensors(path);
-  TextConditioning text;
-  text.t5 = text_tensor(tensors, "t5", config.context_in_dim, path)
-                .reshape({1, -1, config.context_in_dim});
-  text.clip = text_tensor(tensors, "clip", config.vec_in_dim, path);
-  require(text.clip.numel() == config.vec_in_dim,
-          "text conditioning '" + path.string() + "': 'clip' must be one pooled vector of " +
-              std::to_string(config.vec_in_dim) + ", got " + c10::str(text.clip.sizes()));
-  text.clip = text.clip.reshape({1, config.vec_in_dim});
-  return text;
 }
 
 OpenSoraBackbone::OpenSoraBackbone(std::string name, Vae vae, Mmdit mmdit, TextConditioning text,
@@ -140,7 +128,7 @@ ExtractionPoint OpenSoraBackbone::default_point() const {
 
 void OpenSoraBackbone::to(torch::Device device, torch::Dtype dtype) {
   mmdit_->to(device, dtype);
-  vae_->to(device, torch::kFloat32);
+  vae_->to(device, options_.vae_dtype);
 }
 
 EncodedClip OpenSoraBackbone::encode(const torch::Tensor& clip) {
@@ -265,21 +253,29 @@ Configs configs_for(const std::string& name, const fs::path& weights) {
 
 TextConditioning random_text(const MmditConfig& c, std::uint64_t seed) {
   auto generator = at::make_generator<at::CPUGeneratorImpl>(seed);
-  constexpr int64_t kT5Tokens = 512;  // the official T5 embedder's max_length
   return {torch::randn({1, kT5Tokens, c.context_in_dim}, generator, torch::kFloat32),
           torch::randn({1, c.vec_in_dim}, generator, torch::kFloat32)};
 }
 
+// The encoder folders asked for, else those of the official ckpts/ layout under the weights.
+TextEncoderFolders encoder_folders(const FeatureOptions& options, const fs::path& weights) {
+  TextEncoderFolders folders = options.encoders;
+  if (folders.t5.empty()) folders.t5 = weights / "google" / "t5-v1_1-xxl";
+  if (folders.clip.empty()) folders.clip = weights / "openai" / "clip-vit-large-patch14";
+  return folders;
+}
+
+// text=FILE; else the encoders (given, or the layout under the weights); else
+// <weights>/empty_prompt.safetensors. Never silent zeros.
 TextConditioning text_for(const FeatureOptions& options, const fs::path& weights,
-                          const MmditConfig& config) {
-  auto path = options.text;
-  if (path.empty()) path = weights / "empty_prompt.safetensors";
-  require(fs::exists(path),
-          "Open-Sora needs the empty prompt's T5-XXL and CLIP-L vectors: pass --backbone-opt "
-          "text=FILE (safetensors with 't5' and 'clip', docs/backbones.md) or put "
-          "empty_prompt.safetensors beside the weights; '" +
-              path.string() + "' does not exist");
-  return load_text_conditioning(path, config);
+                          const MmditConfig& config, const BackboneOptions& backbone) {
+  if (!options.text.empty()) return load_text_conditioning(options.text, config);
+  const auto folders = encoder_folders(options, weights);
+  const bool asked = !options.encoders.t5.empty() || !options.encoders.clip.empty();
+  const auto file = weights / "empty_prompt.safetensors";
+  if (asked || (fs::exists(folders.t5) && fs::exists(folders.clip)) || !fs::exists(file))
+    return encode_empty_prompt(folders, config, backbone.device, backbone.dtype);
+  return load_text_conditioning(file, config);
 }
 
 }  // namespace
@@ -297,9 +293,13 @@ std::unique_ptr<Backbone> make_opensora_backbone(const std::string& name,
     torch::manual_seed(options.seed);
     Mmdit mmdit(configs.mmdit);
     mmdit->to(options.device, options.dtype);
-    auto text = feature_options.text.empty()
-                    ? random_text(configs.mmdit, options.seed + 2)
-                    : load_text_conditioning(feature_options.text, configs.mmdit);
+    const auto& encoders = feature_options.encoders;
+    auto text = !feature_options.text.empty()
+                    ? load_text_conditioning(feature_options.text, configs.mmdit)
+                : !encoders.t5.empty() || !encoders.clip.empty()
+                    ? encode_empty_prompt(encoder_folders(feature_options, {}), configs.mmdit,
+                                          options.device, options.dtype)
+                    : random_text(configs.mmdit, options.seed + 2);
     return std::make_unique<OpenSoraBackbone>(name, Vae(configs.vae), std::move(mmdit),
                                               std::move(text), feature_options);
   }
@@ -308,7 +308,7 @@ std::unique_ptr<Backbone> make_opensora_backbone(const std::string& name,
   for (const auto& file : {model_file, vae_file})
     require(fs::exists(file), name + ": '" + weights.string() + "' lacks '" +
                                   file.filename().string() + "' (the published checkpoint)");
-  auto text = text_for(feature_options, weights, configs.mmdit);
+  auto text = text_for(feature_options, weights, configs.mmdit, options);
   Mmdit mmdit(configs.mmdit);
   load_mmdit(mmdit, load_safetensors(model_file), model_file.string());
   mmdit->to(options.device, options.dtype);

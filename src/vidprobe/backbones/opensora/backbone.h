@@ -21,6 +21,7 @@
 
 #include "vidprobe/backbones/backbone.h"
 #include "vidprobe/backbones/opensora/mmdit.h"
+#include "vidprobe/backbones/opensora/text.h"
 #include "vidprobe/backbones/opensora/vae.h"
 #include "vidprobe/backbones/registry.h"
 
@@ -35,19 +36,30 @@ inline constexpr double kSigmaMin = 1e-5;
 enum class Posterior { kSample, kMean };
 
 // `--backbone-opt key=value` settings:
-//   text       safetensors file with the empty prompt's conditioning: "t5" (L, 4096) T5-XXL
-//              hidden states (L = 512 as the official embedder pads) and "clip" (768) the CLIP-L
-//              pooled output; default <weights>/empty_prompt.safetensors
+//   t5, clip   the published text encoder folders (text.h); default <weights>/google/t5-v1_1-xxl
+//              and <weights>/openai/clip-vit-large-patch14, the official ckpts/ layout
+//   text       instead of the encoders: a safetensors file with the empty prompt's conditioning,
+//              "t5" (L, 4096) T5-XXL hidden states (L = 512 as the official embedder pads) and
+//              "clip" (768) the CLIP-L pooled output; <weights>/empty_prompt.safetensors is read
+//              when the encoder folders are absent
 //   size       input HxW (default 480x848, the authors' 640px 16:9; multiples of 16)
 //   posterior  sample (default, as the official encode) or mean
+//   vae_dtype  fp32 (default) | bf16 | fp16: the VAE's weights and compute (the authors: bf16,
+//              as everything of theirs); the MMDiT and the text encoders use --compute-dtype
 struct FeatureOptions {
   std::filesystem::path text;
+  TextEncoderFolders encoders;  // empty: the layout under --weights
   int height = 480, width = 848;
   Posterior posterior = Posterior::kSample;
+  torch::Dtype vae_dtype = torch::kFloat32;
 };
 FamilyOptions family_options();
 FeatureOptions feature_options_from(const std::string& backbone,
                                     const std::map<std::string, std::string>& extra);
+
+// The latent frame each of `video_frames` (4k + 1) frames reads: frame 0 <- latent 0, frames
+// 4j - 3 .. 4j <- latent j (the causal VAE's grouping; the authors' dataset reads the same).
+torch::Tensor latent_frame_indices(int64_t video_frames);
 
 // The sampler's time shift for a latent grid (T', H', W'): get_res_lin_function at the tokens per
 // frame, times sqrt(T').
@@ -55,15 +67,6 @@ double shift_alpha(int64_t frames, int64_t height, int64_t width);
 // time_shift(alpha, t) computed as a (1,) tensor of `dtype`, rounding at every step as the
 // authors' bf16 run does: the timestep the model is given.
 torch::Tensor shifted_time(double t, double alpha, torch::Dtype dtype);
-
-struct TextConditioning {
-  torch::Tensor t5;    // (1, L, context_in_dim) float32
-  torch::Tensor clip;  // (1, vec_in_dim) float32
-};
-// Reads "t5" and "clip" from a safetensors file, checking their widths; vidprobe::Error names
-// the file and the key.
-TextConditioning load_text_conditioning(const std::filesystem::path& path,
-                                        const MmditConfig& config);
 
 struct EncodedClip {
   torch::Tensor moments, first_moments;  // VAE moments of the clip and of its first frame alone
@@ -82,7 +85,7 @@ class OpenSoraBackbone : public Backbone {
   FeatureMaps extract(const torch::Tensor& clip, const ExtractionPoint& point) override;
   std::vector<FeatureMaps> extract_many(const torch::Tensor& clip,
                                         const std::vector<ExtractionPoint>& points) override;
-  // The VAE stays float32; dtype is the MMDiT's compute dtype.
+  // dtype is the MMDiT's compute dtype; the VAE keeps options.vae_dtype.
   void to(torch::Device device, torch::Dtype dtype) override;
 
   EncodedClip encode(const torch::Tensor& clip);
