@@ -5,7 +5,8 @@
 # metrics.md. Per family, from floor to ceiling: the constant predictor (the floor), the built-in
 # backbones `pixels` and `random-vit`, the calibration oracles `oracle-depth` (each frame's exact
 # depth and rays, nothing across frames) and `oracle-points` (plus the clip's point map: the
-# ceiling), and the temporal ablation of the ceiling (`oracle-points --temporal per-frame`). The
+# ceiling), and the temporal ablation of the ceiling (`oracle-points --temporal per-frame`); and a
+# layer sweep of `random-vit` on the objects for the report's sweep view. The
 # paper's finding should show: per-frame information reads out depth as well as the ceiling does,
 # but not the cameras.
 # Re-running reuses finished renders, feature caches and trained probes.
@@ -87,6 +88,20 @@ for ((i = 0; i < ${#jobs[@]}; i += 2)); do
   for pid in "${pids[@]}"; do wait "$pid"; done
 done
 
+# The report's sweep view: one probe per layer of random-vit on the objects (an encoder, so layers
+# only; diffusion backbones add timesteps: `vidprobe sweep --timesteps`), with the probe and
+# budget above. Its features are extracted once for all layers.
+SWEEP_LAYERS="${VIDPROBE_DEMO_SWEEP_LAYERS:-1,3,5}"
+SWEEP="$OUT/sweeps/objects-random-vit"
+step "sweep random-vit over layers $SWEEP_LAYERS on objects ($STEPS steps per probe)"
+started=$SECONDS
+vidprobe -q sweep --backbone random-vit --preset vidprobe --config "$PROBE_CONFIG" \
+  --steps "$STEPS" --seed 7 --data "$OUT/data/objects" --train-ratio 0.8 --frames 4 \
+  --sampling uniform --gt-size 64 --layers "$SWEEP_LAYERS" --chamfer-points 4096 --threads 2 \
+  --out "$SWEEP" >"$OUT/logs/sweep-objects-random-vit.log" 2>&1 ||
+  { cat "$OUT/logs/sweep-objects-random-vit.log" >&2; exit 1; }
+printf '  sweep: %d s\n' $((SECONDS - started)) >&2
+
 step "report"
 notes="$OUT/notes.md"
 cat > "$notes" <<NOTES
@@ -100,7 +115,8 @@ configuration of the \`vidprobe\` preset in \`$(basename "$PROBE_CONFIG")\` (CPU
 protocol (\`--preset vidfm3d\`, docs/protocol.md) is the default of \`vidprobe train\`. The constant
 predictor (mean of the training GT) is the floor: a probe is only informative where it beats it.
 Accuracy, completeness and Chamfer use 4096 points per cloud (\`vidprobe eval --chamfer-points\`).
+The sweep: one such probe per layer ($SWEEP_LAYERS) of \`random-vit\` (blocks 0..5) on the objects.
 NOTES
-vidprobe report "${evals[@]}" --out "$REPORT" --notes "$notes" \
+vidprobe report "${evals[@]}" --sweep "$SWEEP" --out "$REPORT" --notes "$notes" \
   --title "vidprobe demo: from floor to ceiling on synthetic objects and scenes"
 printf '\nDone: open %s/index.html (tables in %s/metrics.md)\n' "$REPORT" "$REPORT" >&2

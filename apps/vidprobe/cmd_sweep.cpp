@@ -34,6 +34,10 @@ void register_sweep(CLI::App& app) {
   cmd->add_option("--threads", request->threads, "CPU threads (0 = all)")->capture_default_str();
   cmd->add_option("--heatmap-metric", request->heatmap_metric, "Metric drawn in the heat map")
       ->capture_default_str();
+  cmd->add_option("--chamfer-points", request->chamfer_points,
+                  "Points per cloud (a seeded subset) for accuracy, completeness and Chamfer")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   cmd->callback([=] {
     flags->preset = *preset == "vidprobe" ? "none" : "vidfm3d";
     request->extract.device = request->device;

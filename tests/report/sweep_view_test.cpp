@@ -36,8 +36,8 @@ TEST(SweepView, HeatMapsOutlineTheBestCellAndCurvesFollowTheLayers) {
   EXPECT_THAT(html, HasSubstr("Sweep: wan2.1-t2v-1.3b"));
   // Two metrics present: two heat maps, each with one outlined best cell, bold: 0.310 and 0.620.
   std::size_t best = 0;
-  for (auto at = html.find("class='best'"); at != std::string::npos;
-       at = html.find("class='best'", at + 1))
+  for (auto at = html.find("class='cell best'"); at != std::string::npos;
+       at = html.find("class='cell best'", at + 1))
     ++best;
   EXPECT_EQ(best, 2u);
   EXPECT_THAT(html, HasSubstr("font-weight='bold'>0.310</text>"));

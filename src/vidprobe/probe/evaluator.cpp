@@ -191,8 +191,10 @@ void write_visuals(const fs::path& dir, const nn::GeometryPrediction& p, const P
   const auto confidence = p.depth_conf.defined()
                               ? p.depth_conf[index].to(torch::kCPU, torch::kFloat32)
                               : torch::Tensor();
-  write_png(dir / (id + "_depth.png"),
-            depth_comparison_panel(images, gt_depth, pred_depth, valid, confidence));
+  const auto panel = depth_comparison_panel(images, gt_depth, pred_depth, valid, confidence);
+  write_png(dir / (id + "_depth.png"), panel.image);
+  // The panel's columns and colour scales: `vidprobe report` labels them and numbers the bars.
+  write_file_atomically(dir / (id + "_depth.json"), panel.layout().dump(2) + "\n");
 
   const auto gt_points = batch.targets.world_points[index].to(torch::kCPU).reshape({-1, 3});
   auto pred_points = p.world_points[index].to(torch::kCPU, torch::kFloat32).reshape({-1, 3});

@@ -14,8 +14,9 @@
 // The same numbers for the run's constant mean predictor form the "baseline" block (absent when
 // evaluating bare weights without a run).
 // Outputs in out_dir: metrics.json, per_clip.csv and, for the first `visualize` clips,
-// <clip>_depth.png (RGB | GT depth | predicted depth per frame) and <clip>_points.ply
-// (GT points blue, aligned prediction orange).
+// <clip>_depth.png (input | GT depth | predicted depth | error | confidence per frame, colour
+// bars below) with <clip>_depth.json (its columns and colour scales), <clip>_points.ply (GT
+// points blue, aligned prediction orange) and <clip>_geometry.safetensors (for the 3D viewer).
 #include <filesystem>
 #include <map>
 #include <nlohmann/json.hpp>

@@ -138,6 +138,7 @@ json run_sweep(const SweepRequest& request) {
       eval.threads = request.threads;
       eval.progress = request.progress;
       eval.group = request.extract.group;
+      eval.chamfer_points = request.chamfer_points;
       metrics = evaluate_from_cache(eval);
     }
     json point = {

@@ -6,6 +6,7 @@
 //   features/L<layer>_t<timestep>/{train,test}/   runs/L<layer>_t<timestep>/ (with eval/)
 //   sweep.json, sweep.csv, sweep.md (one row per point; the best point per metric marked)
 //   sweep_<metric>.png   heat map of `heatmap_metric` (rows = layers, columns = timesteps)
+#include <cstdint>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -28,6 +29,7 @@ struct SweepRequest {
   int threads = 0;
   bool progress = true;
   std::string heatmap_metric = "points.err";
+  std::int64_t chamfer_points = 20000;  // per cloud, as `vidprobe eval --chamfer-points`
 };
 
 // Throws vidprobe::Error unless metric is one the evaluator writes (e.g. "points.err").

@@ -11,6 +11,7 @@
 #include "vidprobe/core/atomic_file.h"
 #include "vidprobe/core/error.h"
 #include "vidprobe/io/gzip.h"
+#include "vidprobe/report/depth_panel.h"
 #include "vidprobe/report/figures.h"
 #include "vidprobe/report/paper_results.h"
 #include "vidprobe/report/svg_chart.h"
@@ -481,13 +482,12 @@ std::string html_clip_viewers(const RunResult& run, const std::string& prefix,
   return html.str();
 }
 
-// One dataset's bar charts (one per metric, floor and ceiling drawn) and each run's pictures,
-// copied next to the page.
-std::string html_dataset_section(const std::vector<RunResult>& runs, const std::string& dataset,
-                                 const fs::path& out_dir, const ReportOptions& options) {
+// One dataset's benchmark figures: the radar charts and a bar chart per metric with the floor
+// (the constant predictor, also a grey bar) and the ceiling marked.
+std::string html_benchmark_dataset(const std::vector<RunResult>& runs, const std::string& dataset) {
   std::ostringstream html;
   html << "<h2>" << html_escape(dataset) << "</h2>" << html_radar_section(runs, dataset)
-       << "<div class='charts'>";
+       << "<div class='charts bars'>";
   for (const auto& column : default_columns()) {
     std::vector<Bar> bars;
     for (const auto& run : runs)
@@ -505,27 +505,63 @@ std::string html_dataset_section(const std::vector<RunResult>& runs, const std::
     if (!bars.empty()) html << svg_bar_chart(column.title, bars, column.higher_is_better, lines);
   }
   html << "</div>";
-  for (const auto& run : runs) {
-    if (run.dataset != dataset) continue;
-    html << "<h3>" << html_escape(run.label) << "</h3>" << html_training_curves(run.eval_dir)
-         << html_clip_viewers(run, slug(dataset + "_" + run.label), out_dir, options);
-    const auto pictures = pictures_of(run, options.pictures_per_run);
-    if (pictures.empty()) continue;
-    html << "<p class='legend'>Depth panels, one row per frame: input | GT depth | predicted depth "
-            "(median-aligned, the GT's 2nd-98th percentile scale) | relative error (0 to 0.3) | "
-            "predicted confidence (log); the bar below is the ramp all use, low to high.</p>"
+  return html.str();
+}
+
+std::string run_anchor(const RunResult& run) {
+  return "run-" + slug(run.dataset + "_" + run.label);
+}
+
+// One run's page: training curves, the 3D views and exports of its clips, and its depth panels
+// (copied next to the page, each with its column titles and numbered colour bars).
+std::string html_run_section(const RunResult& run, const fs::path& out_dir,
+                             const ReportOptions& options) {
+  const auto prefix = slug(run.dataset + "_" + run.label);
+  std::ostringstream html;
+  html << "<div class='run' id='" << run_anchor(run) << "'><h2>" << html_escape(run.dataset)
+       << " / " << html_escape(run.label) << "</h2>" << html_training_curves(run.eval_dir)
+       << html_clip_viewers(run, prefix, out_dir, options);
+  const auto pictures = pictures_of(run, options.pictures_per_run);
+  if (!pictures.empty()) {
+    html << "<p class='legend'>Depth panels of held-out clips, one row per frame: the input, GT "
+            "and predicted depth (median-aligned per frame; both on one colour scale per clip, the "
+            "GT's 2nd to 98th percentile), the relative error (0 to 30 %) and the predicted "
+            "confidence (log scale); the numbers under each colour bar are its scale.</p>"
             "<div class='pics'>";
     for (const auto& picture : pictures) {
-      const auto name = slug(dataset + "_" + run.label) + "_" + picture.filename().string();
-      const auto target = out_dir / "assets" / name;
-      write_file_atomically(target, read_file(picture));
-      html << "<figure><img src='assets/" << html_escape(name) << "'><figcaption>"
-           << html_escape(picture.filename().string()) << "</figcaption></figure>";
+      const auto name = prefix + "_" + picture.filename().string();
+      write_file_atomically(out_dir / "assets" / name, read_file(picture));
+      html << html_depth_panel(picture, "assets/" + name);
     }
     html << "</div>";
   }
+  html << "</div>";
   return html.str();
 }
+
+// The report's views, one shown at a time (index.html#benchmark, #sweeps, #runs, or #run-<name>
+// for one run's part of #runs); without a known hash the first view. Without scripts every view
+// shows, one after the other.
+constexpr const char* kViewSwitch = R"JS(<script>
+(function () {
+  const views = Array.from(document.querySelectorAll('section.view'));
+  const runs = Array.from(document.querySelectorAll('div.run'));
+  function show() {
+    const hash = location.hash.slice(1);
+    const run = runs.find(function (r) { return r.id === hash; });
+    const wanted = run ? 'runs' : views.some(function (v) { return v.id === hash; })
+                                      ? hash : views[0].id;
+    views.forEach(function (v) { v.hidden = v.id !== wanted; });
+    runs.forEach(function (r) { r.hidden = run !== undefined && r !== run; });
+    document.querySelectorAll('nav.views a').forEach(function (a) {
+      a.classList.toggle('current', a.getAttribute('href') === '#' + wanted);
+    });
+    window.scrollTo(0, 0);
+  }
+  window.addEventListener('hashchange', show);
+  show();
+})();
+</script>)JS";
 
 // Click a column header to sort its table's rows by that column (numbers numerically, "n/a"
 // last), click again to reverse; the constant predictor's rows move with the others.
@@ -564,9 +600,15 @@ void write_report(const std::vector<RunResult>& runs, const fs::path& out_dir,
   write_machine_readable(runs, out_dir);
   write_markdown(runs, out_dir, options);
 
-  // HTML: the table, one bar chart per metric and dataset, and pictures.
   std::set<std::string> datasets;
   for (const auto& run : runs) datasets.insert(run.dataset);
+  // The views: benchmark (tables, radar, bars), sweeps (heat maps, layer curves), runs (curves,
+  // 3D views, depth panels).
+  std::vector<std::pair<std::string, std::string>> views;  // id, title
+  if (!runs.empty()) views.emplace_back("benchmark", "Benchmark");
+  if (!options.sweeps.empty()) views.emplace_back("sweeps", "Sweeps");
+  if (!runs.empty()) views.emplace_back("runs", "Runs: curves, depth panels, 3D views");
+
   std::ostringstream html;
   html << "<!doctype html><html><head><meta charset='utf-8'><title>" << html_escape(options.title)
        << "</title><style>body{font-family:sans-serif;max-width:1200px;margin:2em auto;padding:0 "
@@ -575,17 +617,43 @@ void write_report(const std::vector<RunResult>& runs, const fs::path& out_dir,
           "8px;text-align:right}"
           "td:nth-child(-n+2),th:nth-child(-n+2){text-align:left}tr.baseline "
           "td{color:#777;font-style:italic}"
-          ".charts{display:flex;flex-wrap:wrap;gap:12px}.pics "
-          "img{max-width:100%;image-rendering:pixelated;"
-          "border:1px solid #ddd}</style></head><body>";
+          ".charts{display:flex;flex-wrap:wrap;gap:12px;align-items:flex-start}"
+          ".sweep>div{display:flex;gap:8px;align-items:flex-start}"
+          ".pics img{image-rendering:pixelated;display:block;max-width:100%}"
+          ".depth-panel{margin:1em 0;max-width:100%}.depth-panel svg{display:block}"
+          "nav.views{margin:1em 0;border-bottom:2px solid #ccc}nav.views "
+          "a{display:inline-block;padding:6px 14px;margin-right:4px;text-decoration:none;"
+          "color:#333;border:1px solid #ccc;border-bottom:none;background:#f4f4f4}"
+          "nav.views a.current{background:#fff;font-weight:bold}"
+          "ul.run-index{columns:2}</style></head><body>";
   html << "<h1>" << html_escape(options.title) << "</h1>";
   if (!options.notes_markdown.empty())
     html << "<p>" << html_escape(options.notes_markdown) << "</p>";
-  html << html_results_table(runs) << score_html(runs) << paper_html_table(runs);
-  for (const auto& dataset : datasets)
-    html << html_dataset_section(runs, dataset, out_dir, options);
-  for (const auto& sweep : options.sweeps) html << html_sweep_section(sweep);
-  html << kSortableTables << "</body></html>\n";
+  html << "<nav class='views'>";
+  for (const auto& [id, title] : views)
+    html << "<a href='#" << id << "'>" << html_escape(title) << "</a>";
+  html << "</nav>";
+  if (!runs.empty()) {
+    html << "<section class='view' id='benchmark'>" << html_results_table(runs) << score_html(runs)
+         << paper_html_table(runs);
+    for (const auto& dataset : datasets) html << html_benchmark_dataset(runs, dataset);
+    html << "</section>";
+  }
+  if (!options.sweeps.empty()) {
+    html << "<section class='view' id='sweeps'>";
+    for (const auto& sweep : options.sweeps) html << html_sweep_section(sweep);
+    html << "</section>";
+  }
+  if (!runs.empty()) {
+    html << "<section class='view' id='runs'><ul class='run-index'>";
+    for (const auto& run : runs)
+      html << "<li><a href='#" << run_anchor(run) << "'>" << html_escape(run.dataset) << " / "
+           << html_escape(run.label) << "</a></li>";
+    html << "</ul>";
+    for (const auto& run : runs) html << html_run_section(run, out_dir, options);
+    html << "</section>";
+  }
+  html << kSortableTables << kViewSwitch << "</body></html>\n";
   write_file_atomically(out_dir / "index.html", html.str());
 }
 

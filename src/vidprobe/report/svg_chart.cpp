@@ -50,8 +50,8 @@ std::string svg_bar_chart(const std::string& title, const std::vector<Bar>& bars
   const double scale = (width - label_width - value_width) / max_value;
 
   std::ostringstream svg;
-  svg << "<svg xmlns='http://www.w3.org/2000/svg' width='" << width << "' height='" << height
-      << "' font-family='sans-serif' font-size='12'>";
+  svg << "<svg xmlns='http://www.w3.org/2000/svg' class='bar-chart' width='" << width
+      << "' height='" << height << "' font-family='sans-serif' font-size='12'>";
   svg << "<text x='4' y='16' font-weight='bold'>" << html_escape(title) << " "
       << (higher_is_better ? "(higher is better)" : "(lower is better)") << "</text>";
   for (std::size_t i = 0; i < bars.size(); ++i) {
@@ -60,8 +60,9 @@ std::string svg_bar_chart(const std::string& title, const std::vector<Bar>& bars
     const double length = std::isfinite(bar.value) ? std::max(0.0, bar.value) * scale : 0;
     svg << "<text x='" << label_width - 6 << "' y='" << y + 14 << "' text-anchor='end'>"
         << html_escape(bar.label) << "</text>";
-    svg << "<rect x='" << label_width << "' y='" << y + 3 << "' width='" << length << "' height='"
-        << row - 6 << "' fill='" << (bar.highlight ? "#b0b0b0" : "#3b7dd8") << "'/>";
+    svg << "<rect class='" << (bar.highlight ? "bar constant" : "bar") << "' x='" << label_width
+        << "' y='" << y + 3 << "' width='" << length << "' height='" << row - 6 << "' fill='"
+        << (bar.highlight ? "#b0b0b0" : "#3b7dd8") << "'/>";
     char value[32];
     if (std::isfinite(bar.value))
       std::snprintf(value, sizeof value, "%.3f", bar.value);
@@ -74,8 +75,9 @@ std::string svg_bar_chart(const std::string& title, const std::vector<Bar>& bars
   for (const auto& line : lines) {
     if (!std::isfinite(line.value)) continue;
     const double x = label_width + std::max(0.0, line.value) * scale;
-    svg << "<line x1='" << x << "' y1='" << top << "' x2='" << x << "' y2='" << bars_bottom
-        << "' stroke='" << line.colour << "' stroke-width='2' stroke-dasharray='5,3'/>";
+    svg << "<line class='reference' x1='" << x << "' y1='" << top << "' x2='" << x << "' y2='"
+        << bars_bottom << "' stroke='" << line.colour
+        << "' stroke-width='2' stroke-dasharray='5,3'/>";
     char value[64];
     std::snprintf(value, sizeof value, " %.3f", line.value);
     const std::string text = "- - " + line.label + value;
@@ -95,9 +97,9 @@ std::string number(double value, const char* format = "%.1f") {
   return text;
 }
 
-std::string svg_open(int width, int height, const std::string& title) {
-  return "<svg xmlns='http://www.w3.org/2000/svg' width='" + std::to_string(width) + "' height='" +
-         std::to_string(height) +
+std::string svg_open(int width, int height, const std::string& title, const char* css_class) {
+  return "<svg xmlns='http://www.w3.org/2000/svg' class='" + std::string(css_class) + "' width='" +
+         std::to_string(width) + "' height='" + std::to_string(height) +
          "' font-family='sans-serif' font-size='12'><text x='4' y='16' font-weight='bold'>" +
          html_escape(title) + "</text>";
 }
@@ -162,7 +164,7 @@ std::string svg_radar_chart(const std::string& title, const std::vector<std::str
     return std::pair{cx + r * radius * std::cos(angle), cy + r * radius * std::sin(angle)};
   };
   std::ostringstream svg;
-  svg << svg_open(size, static_cast<int>(cy + radius) + 40 + 16 * rows, title);
+  svg << svg_open(size, static_cast<int>(cy + radius) + 40 + 16 * rows, title, "radar");
   for (const double ring : {0.25, 0.5, 0.75, 1.0}) {
     svg << "<polygon fill='none' stroke='#ddd' points='";
     for (std::size_t a = 0; a < axes.size(); ++a) {
@@ -223,7 +225,7 @@ std::string svg_line_chart(const std::string& title, const std::string& x_label,
   const auto px = [&](double x) { return left + (x - x0) / xs * (width - left - right); };
   const auto py = [&](double y) { return top + (hi - ty(y)) / (hi - lo) * plot_h; };
   std::ostringstream svg;
-  svg << svg_open(width, total_h, title + (log_scale ? " (log scale)" : ""));
+  svg << svg_open(width, total_h, title + (log_scale ? " (log scale)" : ""), "line-chart");
   svg << "<rect x='" << left << "' y='" << top << "' width='" << width - left - right
       << "' height='" << plot_h << "' fill='none' stroke='#ccc'/>";
   const auto y_tick = [&](double t) { return log_scale ? std::pow(10.0, t) : t; };

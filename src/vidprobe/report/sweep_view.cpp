@@ -98,10 +98,10 @@ std::string heat_map(const SweepGrid& grid, const MetricColumn& column) {
       const bool is_best = best == std::pair{r, c};
       char value[16];
       std::snprintf(value, sizeof value, std::isfinite(v) ? "%.3f" : "n/a", v);
-      svg << "<rect x='" << left + cw * c << "' y='" << top + ch * r << "' width='" << cw
-          << "' height='" << ch << "' fill='"
+      svg << "<rect class='" << (is_best ? "cell best" : "cell") << "' x='" << left + cw * c
+          << "' y='" << top + ch * r << "' width='" << cw << "' height='" << ch << "' fill='"
           << (std::isfinite(v) ? cell_colour(column.higher_is_better ? t : 1 - t) : "#eee") << "'"
-          << (is_best ? " class='best' stroke='#000' stroke-width='3'" : "") << "/><text x='"
+          << (is_best ? " stroke='#000' stroke-width='3'" : "") << "/><text x='"
           << left + cw * c + cw / 2 << "' y='" << top + ch * r + 16 << "' text-anchor='middle'"
           << (is_best ? " font-weight='bold'" : "") << ">" << value << "</text>";
     }

@@ -153,7 +153,11 @@ std::string viewer_page(const std::string& title, const std::string& name, std::
          "</label> <label><input type='checkbox' id='show-cameras' checked> cameras (GT green, "
          "predicted orange)</label> colour by <select id='colour'><option value='rgb'>RGB"
          "</option><option value='error'>error (prediction; blue low, red high)</option>"
-         "</select></p><canvas id='view' width='900' height='600'></canvas><p>" +
+         "</select></p><p id='error-legend' hidden>error: 0 <span style='display:inline-block;"
+         "width:160px;height:10px;vertical-align:middle;background:linear-gradient(to right,"
+         "#00f,#ff0,#f00)'></span> <span id='error-top'></span> (distance to the GT point, GT "
+         "units; red from the 95th percentile up)</p>"
+         "<canvas id='view' width='900' height='600'></canvas><p>" +
          std::to_string(points) +
          " points per cloud. Drag to orbit, wheel to zoom.</p><script src='three.min.js'>"
          "</script><script src='" +

@@ -29,6 +29,7 @@ const char* viewer_script() {
     return sorted.length ? sorted[Math.floor(q * (sorted.length - 1))] : 1;
   }
   const errorScale = percentile(data.error, 0.95) || 1;
+  document.getElementById('error-top').textContent = errorScale.toPrecision(2);
 
   function cloud(positions, colourOf) {
     const n = positions.length / 3;
@@ -89,6 +90,7 @@ const char* viewer_script() {
       clouds[which].error.visible = show('show-' + which) && mode === 'error';
       cameras[which].visible = show('show-' + which) && show('show-cameras');
     }
+    document.getElementById('error-legend').hidden = mode !== 'error';
     view.position.set(target.x + distance * Math.sin(yaw) * Math.cos(pitch),
                       target.y + distance * Math.sin(pitch),
                       target.z + distance * Math.cos(yaw) * Math.cos(pitch));
