@@ -42,11 +42,8 @@ Fast3rConfig config_for(const std::string& name, const std::string& weights) {
 }  // namespace
 
 FamilyOptions family_options() {
-  return {
-      .keys = option_keys(),
-      .parse = [](const std::string& backbone, const std::map<std::string, std::string>& extra) {
-        feature_options_from(backbone, extra);
-      }};
+  // The parsed struct is dropped: the CLI only checks the settings before any work.
+  return {.keys = option_keys(), .parse = feature_options_from};
 }
 
 FeatureOptions feature_options_from(const std::string& backbone,

@@ -93,11 +93,8 @@ const std::vector<std::string>& option_keys() {
 }  // namespace
 
 FamilyOptions family_options() {
-  return {
-      .keys = option_keys(),
-      .parse = [](const std::string& backbone, const std::map<std::string, std::string>& extra) {
-        feature_options_from(backbone, extra);
-      }};
+  // The parsed struct is dropped: the CLI only checks the settings before any work.
+  return {.keys = option_keys(), .parse = feature_options_from};
 }
 
 FeatureOptions feature_options_from(const std::string& backbone,
