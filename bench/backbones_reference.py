@@ -9,11 +9,17 @@ C++ side runs up to the default last block; transformers adds its final layernor
 
 Attention is transformers' SDPA path. Prints one JSON line per backbone with the fields of the
 C++ benchmark (vidprobe_bench --benchmark_filter=BackboneExtract).
+--profile DIR: one more clip under torch.profiler, its GPU activities (kernels, copies, memsets;
+on the CPU the operators' self time) written to DIR/<backbone>/kernels.json in the schema of
+`vidprobe bench backbone --profile` (nn/kernel_profile.h) with a Chrome trace beside it, so
+tools/compare_kernel_profiles.py can put the two side by side.
 Usage: python3 bench/backbones_reference.py [--backbone NAME|all] [--device cuda] [--dtype bf16]
-       [--frames 16] [--iters 5]
+       [--frames 16] [--iters 5] [--profile DIR]
 """
 import argparse
+import collections
 import json
+import os
 import time
 
 import torch
@@ -54,6 +60,38 @@ def build(name, frames):
     raise SystemExit(f"unknown backbone {name}")
 
 
+def write_kernel_profile(step, sync, device, directory):
+    """One step under torch.profiler; kernels.json as vidprobe's (GPU activities never nest, so
+    their durations add up; CPU operators count their self time)."""
+    from torch.profiler import ProfilerActivity, profile
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
+    with profile(activities=activities) as prof:
+        step()
+        sync()
+    totals = collections.defaultdict(lambda: [0, 0.0])
+    if device.type == "cuda":
+        for event in prof.profiler.kineto_results.events():
+            if event.device_type() == torch.autograd.DeviceType.CUDA:
+                totals[event.name()][0] += 1
+                totals[event.name()][1] += event.duration_ns() / 1e6
+    else:
+        for event in prof.events():
+            if event.device_type == torch.autograd.DeviceType.CPU:
+                totals[event.name][0] += 1
+                totals[event.name][1] += event.self_cpu_time_total / 1e3
+    total = sum(ms for _, ms in totals.values())
+    kernels = [{"name": n, "calls": c, "total_ms": ms, "share": ms / total if total else 0.0}
+               for n, (c, ms) in sorted(totals.items(), key=lambda item: -item[1][1])]
+    os.makedirs(directory, exist_ok=True)
+    prof.export_chrome_trace(os.path.join(directory, "trace.json"))
+    path = os.path.join(directory, "kernels.json")
+    with open(path + ".tmp", "w") as f:
+        json.dump({"device": device.type, "total_ms": total, "kernel_count": len(kernels),
+                   "kernels": kernels}, f, indent=1)
+    os.replace(path + ".tmp", path)
+    return {"total_ms": total, "kernels_file": path}
+
+
 def run(name, args):
     device, dtype = torch.device(args.device), DTYPES[args.dtype]
     torch.manual_seed(0)
@@ -81,11 +119,15 @@ def run(name, args):
             step()
         sync()
         seconds = time.perf_counter() - start
+        profiled = (write_kernel_profile(step, sync, device, os.path.join(args.profile, name))
+                    if args.profile else None)
     line = {"bench": "backbone_extract", "impl": "transformers", "backbone": name, "device": args.device,
             "dtype": args.dtype, "frames": args.frames, "height": size, "width": size, "blocks_run": 24,
             "iterations": args.iters, "clips_per_s": args.iters / seconds,
             "ms_per_clip": 1000 * seconds / args.iters, "tflop_per_clip": flops / 1e12,
             "mfu": flops * args.iters / seconds / H100_DENSE_BF16}
+    if profiled:
+        line["profile"] = profiled
     print(json.dumps(line), flush=True)
     del model
     if device.type == "cuda":
@@ -99,6 +141,7 @@ def main():
     parser.add_argument("--dtype", default="bf16", choices=list(DTYPES))
     parser.add_argument("--frames", type=int, default=16)
     parser.add_argument("--iters", type=int, default=5)
+    parser.add_argument("--profile", default="", help="write DIR/<backbone>/kernels.json")
     args = parser.parse_args()
     names = ["dinov2-vitl14", "videomae-large", "vjepa2-vitl-fpc64-256"] if args.backbone == "all" else [args.backbone]
     for name in names:

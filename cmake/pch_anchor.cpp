@@ -1,1 +1,2 @@
-// Anchor of the precompiled <torch/torch.h> that every torch module of vidprobe reuses.
+// Anchor of a precompiled header (the modules', the apps' or the tests'): an empty file that
+// CMake compiles once to build the header, which the other targets then reuse.

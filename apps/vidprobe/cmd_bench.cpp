@@ -27,6 +27,8 @@ void register_bench(CLI::App& app) {
   extract->add_option("--frames", options->frames, "Frames per clip")->capture_default_str();
   extract->add_option("--layer", options->layer, "Layer (-1 = default)")->capture_default_str();
   extract->add_option("--iterations", options->iterations, "Timed clips")->capture_default_str();
+  extract->add_option("--profile", options->profile_dir,
+                      "Also profile one clip kernel by kernel: kernels.json and trace.json here");
   auto backbone_opts = std::make_shared<std::vector<std::string>>();
   extract->add_option("--backbone-opt", *backbone_opts,
                       "Family-specific setting key=value, repeatable (as extract's)");

@@ -180,57 +180,67 @@ TEST(ExtractionPreset, Vidfm3dIsTheAuthorsCogVideoXExtraction) {
   EXPECT_EQ(given.frames, 49);
 }
 
-// The CogVideoX preset end to end with the small 5B-I2V fixture (sized by its config.json, so
-// the family-wide "cogvideox" entry): 97-frame clips fed as 2 clips of 49, both clips' 13 latent
-// maps stored with the map each frame reads, then the paper's probe trains on the cache.
-TEST(ExtractionPreset, CogVideoXTwoClipCacheTrainsThePapersProbe) {
-  const auto dir = test_support::fresh_temp_dir("cog_preset");
+// A preset that feeds each window as 2 clips sharing frame 0 (CogVideoX, Aether), end to end on
+// a small fixture model: render 3 clips of `frames`, extract with `--preset vidfm3d` and
+// `backbone_arguments` (the fixture, its trained size, layer 1, float32 on the CPU), check the
+// cache (both clips' latent maps, the map each frame reads, frame 0's two copies different), then
+// train the paper's probe on it.
+struct TwoClipPresetCase {
+  std::string family;
+  std::string backbone_arguments;
+  int frames = 0;
+  std::vector<int64_t> feature_sizes;  // both clips' maps x channels x grid
+};
+
+void expect_two_clip_cache_trains(const TwoClipPresetCase& c) {
+  const auto dir = test_support::fresh_temp_dir(c.family + "_preset");
   const auto log = dir / "log.txt";
-  const backbones::cogvideox::testing::ModelDirectory model("5b-i2v");
-  ASSERT_EQ(test_support::run_vidprobe("render --family objects --clips 3 --frames 97 --size 48 "
-                                       "--seed 5 --out '" +
-                                           (dir / "data").string() + "'",
-                                       log),
+  ASSERT_EQ(test_support::run_vidprobe(
+                "render --family objects --clips 3 --frames " + std::to_string(c.frames) +
+                    " --size 48 --seed 5 --out '" + (dir / "data").string() + "'",
+                log),
             0)
       << read_file(log);
-  // The fixture's trained size (8 x 12 latents) instead of 480 x 720, so our resize instead of the
-  // 720 x 480 processor; its 2 blocks instead of block 20; float32 on the CPU.
-  const std::string extract =
-      "extract --preset vidfm3d --backbone cogvideox --weights '" + model.path().string() +
-      "' --backbone-opt text_context='" + model.context().string() +
-      "' --backbone-opt size=64x96 --input-processor none --layer 1 --compute-dtype fp32 "
-      "--gt-size 16x24 --data '" +
-      (dir / "data").string() + "' --out '" + (dir / "feats").string() + "'";
+  const std::string extract = "extract --preset vidfm3d " + c.backbone_arguments +
+                              " --input-processor none --layer 1 --compute-dtype fp32 "
+                              "--gt-size 16x24 --data '" +
+                              (dir / "data").string() + "' --out '" + (dir / "feats").string() +
+                              "'";
   ASSERT_EQ(test_support::run_vidprobe(extract, log), 0) << read_file(log);
   const auto cache = FeatureCache::open(dir / "feats");
   const auto& identity = cache.manifest()["identity"];
   EXPECT_EQ(identity["interleaved_clips"], 2);
-  EXPECT_EQ(identity["frames"], 97);
+  EXPECT_EQ(identity["frames"], c.frames);
   EXPECT_EQ(identity["timestep"], 250);
   EXPECT_EQ(identity["noise_per_clip"], true);
   const auto shard = cache.load(cache.clip_ids().at(0));
-  EXPECT_EQ(shard.features.sizes(), (std::vector<int64_t>{26, 32, 4, 6}));
-  EXPECT_EQ(shard.num_frames(), 97);
+  const auto maps = c.feature_sizes.at(0);
+  EXPECT_EQ(shard.features.sizes(), c.feature_sizes);
+  EXPECT_EQ(shard.num_frames(), c.frames);
   EXPECT_TRUE(
       torch::equal(shard.feature_index,
-                   torch::tensor(vidfm3d_feature_index("cogvideox", 97, 26), torch::kLong)));
+                   torch::tensor(vidfm3d_feature_index(c.family, c.frames, maps), torch::kLong)));
+  EXPECT_TRUE(shard.features.isfinite().all().item<bool>());
   // Frame 0 is in both clips; the second clip's copy has its own context and noise.
-  EXPECT_FALSE(torch::allclose(shard.features[0], shard.features[13]));
-
-  const auto config = dir / "small.json";
-  write_file_atomically(config, R"({
-    "model": {"width": 64},
-    "heads": {"dense": {"features": 16, "out_channels": [8, 16, 32, 32]}},
-    "train": {"epochs": 1, "batch_size": 2}
-  })");
-  ASSERT_EQ(
-      test_support::run_vidprobe("train --features '" + (dir / "feats").string() + "' --config '" +
-                                     config.string() + "' --out '" + (dir / "run").string() + "'",
-                                 log),
-      0)
-      << read_file(log);
+  EXPECT_FALSE(torch::allclose(shard.features[0], shard.features[maps / 2]));
+  ASSERT_EQ(test_support::train_small_probe(dir / "feats", dir / "run", log), 0) << read_file(log);
   EXPECT_THAT(read_file(dir / "run" / "train_log.jsonl"), HasSubstr("\"loss\""));
   fs::remove_all(dir);
+}
+
+// The CogVideoX preset with the small 5B-I2V fixture (sized by its config.json, so the
+// family-wide "cogvideox" entry): 97-frame clips fed as 2 clips of 49, 13 latent maps each. The
+// fixture's trained size (8 x 12 latents) instead of 480 x 720, so our resize instead of the
+// 720 x 480 processor; its 2 blocks instead of block 20.
+TEST(ExtractionPreset, CogVideoXTwoClipCacheTrainsThePapersProbe) {
+  const backbones::cogvideox::testing::ModelDirectory model("5b-i2v");
+  expect_two_clip_cache_trains(
+      {.family = "cogvideox",
+       .backbone_arguments = "--backbone cogvideox --weights '" + model.path().string() +
+                             "' --backbone-opt text_context='" + model.context().string() +
+                             "' --backbone-opt size=64x96",
+       .frames = 97,
+       .feature_sizes = {26, 32, 4, 6}});
 }
 
 TEST(ExtractionPreset, Vidfm3dIsTheAuthorsAetherExtraction) {
@@ -249,56 +259,18 @@ TEST(ExtractionPreset, Vidfm3dIsTheAuthorsAetherExtraction) {
   EXPECT_EQ(o.input_processor->size, (Size2{720, 480}));
 }
 
-// The Aether preset end to end with the small fixture of tools/make_aether_backbone_fixtures.py
-// (--weights: a CogVideoX-5B-I2V-like directory with the Aether transformer/ and T5 text_encoder/):
-// 81-frame clips as 2 clips of 41, each reconstructed (4 DPM steps) then featurised, both clips'
-// 11 latent maps stored with the map each frame reads; then the paper's probe trains on the cache.
+// The Aether preset with the small fixture of tools/make_aether_backbone_fixtures.py (--weights:
+// a CogVideoX-5B-I2V-like directory with the Aether transformer/ and T5 text_encoder/): 81-frame
+// clips as 2 clips of 41, each reconstructed (4 DPM steps) then featurised, 11 latent maps each;
+// the fixture's trained size (4 x 6 latents, its learned positions) instead of 480 x 720.
 TEST(ExtractionPreset, AetherTwoClipCacheTrainsThePapersProbe) {
-  const auto dir = test_support::fresh_temp_dir("aether_preset");
-  const auto log = dir / "log.txt";
   const backbones::cogvideox::testing::AetherModelDirectory model;
-  ASSERT_EQ(test_support::run_vidprobe("render --family objects --clips 3 --frames 81 --size 48 "
-                                       "--seed 6 --out '" +
-                                           (dir / "data").string() + "'",
-                                       log),
-            0)
-      << read_file(log);
-  // The fixture's trained size (4 x 6 latents, its learned positions) instead of 480 x 720; its
-  // 2 blocks instead of block 20; float32 on the CPU.
-  const std::string extract =
-      "extract --preset vidfm3d --backbone aether --weights '" + model.dir().string() +
-      "' --backbone-opt size=32x48 --input-processor none --layer 1 --compute-dtype fp32 "
-      "--gt-size 16x24 --data '" +
-      (dir / "data").string() + "' --out '" + (dir / "feats").string() + "'";
-  ASSERT_EQ(test_support::run_vidprobe(extract, log), 0) << read_file(log);
-  const auto cache = FeatureCache::open(dir / "feats");
-  const auto& identity = cache.manifest()["identity"];
-  EXPECT_EQ(identity["interleaved_clips"], 2);
-  EXPECT_EQ(identity["frames"], 81);
-  EXPECT_EQ(identity["timestep"], 250);
-  EXPECT_EQ(identity["noise_per_clip"], true);
-  const auto shard = cache.load(cache.clip_ids().at(0));
-  EXPECT_EQ(shard.features.sizes(), (std::vector<int64_t>{22, 32, 2, 3}));
-  EXPECT_EQ(shard.num_frames(), 81);
-  EXPECT_TRUE(torch::equal(shard.feature_index,
-                           torch::tensor(vidfm3d_feature_index("aether", 81, 22), torch::kLong)));
-  EXPECT_TRUE(shard.features.isfinite().all().item<bool>());
-  EXPECT_FALSE(torch::allclose(shard.features[0], shard.features[11]));
-
-  const auto config = dir / "small.json";
-  write_file_atomically(config, R"({
-    "model": {"width": 64},
-    "heads": {"dense": {"features": 16, "out_channels": [8, 16, 32, 32]}},
-    "train": {"epochs": 1, "batch_size": 2}
-  })");
-  ASSERT_EQ(
-      test_support::run_vidprobe("train --features '" + (dir / "feats").string() + "' --config '" +
-                                     config.string() + "' --out '" + (dir / "run").string() + "'",
-                                 log),
-      0)
-      << read_file(log);
-  EXPECT_THAT(read_file(dir / "run" / "train_log.jsonl"), HasSubstr("\"loss\""));
-  fs::remove_all(dir);
+  expect_two_clip_cache_trains(
+      {.family = "aether",
+       .backbone_arguments =
+           "--backbone aether --weights '" + model.dir().string() + "' --backbone-opt size=32x48",
+       .frames = 81,
+       .feature_sizes = {22, 32, 2, 3}});
 }
 
 // Through the command line: the whole frame squashed to the input and to a 30 x 52 GT whose

@@ -217,18 +217,9 @@ TEST(Vidfm3dImport, CommandLineImportFeedsTrainAndEval) {
                                        log),
             0)
       << read_file(log);
-  const auto config = root / "small.json";
-  write_file_atomically(config, R"({
-    "model": {"width": 64},
-    "heads": {"dense": {"features": 16, "out_channels": [8, 16, 32, 32]}},
-    "train": {"epochs": 1, "batch_size": 2}
-  })");
-  ASSERT_EQ(
-      test_support::run_vidprobe("train --features '" + (root / "cache").string() + "' --config '" +
-                                     config.string() + "' --out '" + (root / "run").string() + "'",
-                                 log),
-      0)
+  ASSERT_EQ(test_support::train_small_probe(root / "cache", root / "run", log), 0)
       << read_file(log);
+  const auto config = test_support::write_small_probe_config(root);
   ASSERT_EQ(test_support::run_vidprobe(
                 "eval --weights '" + (kFixtures / "probe.safetensors").string() + "' --config '" +
                     config.string() + "' --features '" + (root / "cache").string() + "' --out '" +

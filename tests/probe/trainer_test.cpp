@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cmath>
+#include <nlohmann/json.hpp>
 
 #include "probe/probe_test_util.h"
 #include "probe/synthetic_shards.h"
@@ -296,6 +297,14 @@ TEST(Trainer, TinyProbeBeatsTheMeanPredictorOnHeldOutClips) {
   EXPECT_TRUE(fs::exists(eval_dir / "metrics.json"));
   EXPECT_TRUE(fs::exists(eval_dir / "per_clip.csv"));
   EXPECT_TRUE(fs::exists(eval_dir / "clip_24_depth.png"));
+  // The panel's layout for the report's column titles and colour-bar numbers: GT and prediction
+  // share one depth scale that spans the clip's depths.
+  const auto panel = nlohmann::json::parse(read_file(eval_dir / "clip_24_depth.json"));
+  EXPECT_GE(panel["frames"].get<int>(), 2);
+  ASSERT_GE(panel["bars"].size(), 1u);
+  const auto& depth_bar = panel["bars"][0];
+  EXPECT_LT(depth_bar["lo"].get<double>(), depth_bar["hi"].get<double>());
+  EXPECT_GT(depth_bar["last_column"].get<int>(), depth_bar["first_column"].get<int>());
   EXPECT_TRUE(fs::exists(eval_dir / "clip_24_points.ply"));
   // The 3D view's data: valid pixels' GT and aligned predicted points with their error, and both
   // sets of cameras in the targets' frame, whose first GT camera is the identity.

@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include <cstdint>
+#include <filesystem>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -19,9 +20,13 @@ struct BackboneBenchOptions {
   int warmup = 2;
   int iterations = 5;
   std::map<std::string, std::string> extra;  // the family's --backbone-opt settings
+  // Non-empty: one more clip after the timed ones runs under the kernel profiler
+  // (nn/kernel_profile.h), which writes kernels.json and trace.json (Chrome trace) here.
+  std::filesystem::path profile_dir;
 };
 
-// {"backbone", "device", "dtype", "frames", "height", "width", "clips_per_s", "ms_per_clip"}
+// {"backbone", "device", "dtype", "frames", "height", "width", "clips_per_s", "ms_per_clip",
+//  "peak_allocated_gb"}, plus "profile" (total kernel time and the 10 largest) when profiling.
 nlohmann::json benchmark_backbone(const BackboneBenchOptions& options);
 
 }  // namespace vidprobe::backbones

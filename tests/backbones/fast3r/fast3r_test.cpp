@@ -262,13 +262,8 @@ TEST(Fast3R, ExtractsAndTrainsThroughTheCli) {
   run("extract --backbone fast3r-vitl16-512 --weights '" + weights_dir().string() +
       "' --backbone-opt size=32x48 --data '" + (dir / "data").string() +
       "' --frames 3 --gt-size 16 --out '" + (dir / "features").string() + "'");
-  std::ofstream(dir / "probe.json") << R"({"preset": "vidprobe",
-      "model": {"width": 32, "num_heads": 2, "num_blocks": 1, "mlp_ratio": 2.0},
-      "heads": {"dense": {"features": 8, "out_channels": [8, 8, 8, 8]},
-                "camera": {"trunk_depth": 1}},
-      "train": {"batch_size": 1, "checkpoint_every": 1000, "log_every": 1}})";
-  run("train --features '" + (dir / "features").string() + "' --out '" + (dir / "run").string() +
-      "' --config '" + (dir / "probe.json").string() + "' --steps 2 --seed 1");
+  ASSERT_EQ(test_support::train_tiny_probe(dir / "features", dir / "run", log), 0)
+      << read_file(log);
   EXPECT_TRUE(fs::exists(dir / "run" / "checkpoints")) << read_file(log);
 }
 

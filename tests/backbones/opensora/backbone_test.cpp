@@ -197,13 +197,8 @@ TEST(OpenSoraBackbone, ExtractsAWindowAndTrainsThroughTheCli) {
   EXPECT_EQ(whole.features.size(0), 3);
   EXPECT_TRUE(torch::equal(whole.features.slice(0, 0, 2), shard.features));
   EXPECT_TRUE(torch::equal(whole.images.slice(0, 0, 5), shard.images));
-  std::ofstream(dir / "probe.json") << R"({"preset": "vidprobe",
-      "model": {"width": 32, "num_heads": 2, "num_blocks": 1, "mlp_ratio": 2.0},
-      "heads": {"dense": {"features": 8, "out_channels": [8, 8, 8, 8]},
-                "camera": {"trunk_depth": 1}},
-      "train": {"batch_size": 1, "checkpoint_every": 1000, "log_every": 1}})";
-  run("train --features '" + (dir / "features").string() + "' --out '" + (dir / "run").string() +
-      "' --config '" + (dir / "probe.json").string() + "' --steps 2 --seed 1");
+  ASSERT_EQ(test_support::train_tiny_probe(dir / "features", dir / "run", log), 0)
+      << read_file(log);
   EXPECT_TRUE(fs::exists(dir / "run" / "checkpoints")) << read_file(log);
 }
 

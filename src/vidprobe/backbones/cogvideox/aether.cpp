@@ -15,7 +15,7 @@ const std::vector<std::string>& aether_option_keys() {
 }
 
 FeatureOptions aether_feature_options(const std::map<std::string, std::string>& extra) {
-  return feature_options_from(kAetherName, extra, aether_option_keys());
+  return feature_options_with_keys(kAetherName, extra, aether_option_keys());
 }
 
 }  // namespace

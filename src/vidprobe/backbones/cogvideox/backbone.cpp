@@ -69,21 +69,17 @@ torch::Tensor NoiseStream::next(c10::IntArrayRef shape) {
 }
 
 FamilyOptions family_options() {
-  return {
-      .keys = cogvideox_option_keys(),
-      .parse = [](const std::string& backbone, const std::map<std::string, std::string>& extra) {
-        feature_options_from(backbone, extra);
-      }};
+  return {.keys = cogvideox_option_keys(), .parse = feature_options_from};
 }
 
 FeatureOptions feature_options_from(const std::string& backbone,
                                     const std::map<std::string, std::string>& extra) {
-  return feature_options_from(backbone, extra, cogvideox_option_keys());
+  return feature_options_with_keys(backbone, extra, cogvideox_option_keys());
 }
 
-FeatureOptions feature_options_from(const std::string& backbone,
-                                    const std::map<std::string, std::string>& extra,
-                                    const std::vector<std::string>& keys) {
+FeatureOptions feature_options_with_keys(const std::string& backbone,
+                                         const std::map<std::string, std::string>& extra,
+                                         const std::vector<std::string>& keys) {
   require_known_extra_options(backbone, extra, keys);
   FeatureOptions options;
   if (const auto found = extra.find("text_context"); found != extra.end())

@@ -88,12 +88,13 @@ struct FeatureOptions {
   ImageLatents image_latents = ImageLatents::kSample;
 };
 FamilyOptions family_options();
-// Throws vidprobe::Error naming the key and value at fault; `keys` are the keys accepted.
+// Throws vidprobe::Error naming the key and value at fault.
 FeatureOptions feature_options_from(const std::string& backbone,
                                     const std::map<std::string, std::string>& extra);
-FeatureOptions feature_options_from(const std::string& backbone,
-                                    const std::map<std::string, std::string>& extra,
-                                    const std::vector<std::string>& keys);
+// The same for a family that accepts other keys (Aether adds `transformer`).
+FeatureOptions feature_options_with_keys(const std::string& backbone,
+                                         const std::map<std::string, std::string>& extra,
+                                         const std::vector<std::string>& keys);
 // The CogVideoX keys (text_context, size, image_latents).
 const std::vector<std::string>& cogvideox_option_keys();
 

@@ -1,0 +1,37 @@
+#pragma once
+// Where a piece of work spends its time, kernel by kernel, from libtorch's own (Kineto) profiler:
+// the per-kernel evidence behind the speed figures of docs/perf.md. On CUDA it records the GPU
+// kernels, copies and memsets; on the CPU the aten operators' self time (their time minus their
+// child operators'), so each microsecond is counted once in both cases.
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+namespace vidprobe::nn {
+
+struct KernelTime {
+  std::string name;
+  int64_t calls = 0;
+  double total_ms = 0.0;
+};
+
+struct KernelProfile {
+  std::string device;               // "cuda" (GPU activities) or "cpu" (operator self time)
+  std::vector<KernelTime> kernels;  // largest total first
+  double total_ms = 0.0;            // sum over `kernels`
+};
+
+// Runs `work` once under the profiler. `cuda`: record the GPU's activities (the caller
+// synchronises inside `work` so that they are complete). A non-empty `trace` also gets the Chrome
+// trace JSON (chrome://tracing, ui.perfetto.dev), written atomically.
+KernelProfile profile_kernels(const std::function<void()>& work, bool cuda,
+                              const std::filesystem::path& trace = {});
+
+// {"device", "total_ms", "kernels": [{"name", "calls", "total_ms", "share"}...]} with the `top`
+// largest kernels (all when 0); tools/compare_kernel_profiles.py reads it.
+nlohmann::json to_json(const KernelProfile& profile, std::size_t top = 0);
+
+}  // namespace vidprobe::nn

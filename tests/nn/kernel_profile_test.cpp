@@ -1,0 +1,103 @@
+#include "vidprobe/nn/kernel_profile.h"
+
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <nlohmann/json.hpp>
+
+#include "test_support.h"
+#include "vidprobe/core/atomic_file.h"
+
+namespace vidprobe::nn {
+namespace {
+
+const KernelTime* find_kernel(const KernelProfile& profile, const std::string& name) {
+  const auto found = std::find_if(profile.kernels.begin(), profile.kernels.end(),
+                                  [&](const KernelTime& k) { return k.name == name; });
+  return found == profile.kernels.end() ? nullptr : &*found;
+}
+
+// On the CPU the profile holds each operator's self time: a large matmul dominates, the calls are
+// counted, and the nested operators (aten::matmul -> aten::mm) are not counted twice.
+TEST(KernelProfile, CpuOperatorsWithSelfTimeAndCalls) {
+  const auto a = torch::randn({384, 384}), b = torch::randn({384, 384});
+  const auto dir = test_support::fresh_temp_dir("kernel_profile");
+  const auto profile = profile_kernels(
+      [&] {
+        for (int i = 0; i < 3; ++i) (void)torch::matmul(a, b).add(1.0);
+      },
+      /*cuda=*/false, dir / "trace.json");
+  EXPECT_EQ(profile.device, "cpu");
+  const auto* mm = find_kernel(profile, "aten::mm");
+  ASSERT_NE(mm, nullptr);
+  EXPECT_EQ(mm->calls, 3);
+  const auto* add = find_kernel(profile, "aten::add");
+  ASSERT_NE(add, nullptr);
+  EXPECT_EQ(add->calls, 3);
+  EXPECT_GT(mm->total_ms, add->total_ms);  // 2 * 384^3 flops against 384^2 additions
+  double sum = 0;
+  for (const auto& kernel : profile.kernels) sum += kernel.total_ms;
+  EXPECT_NEAR(sum, profile.total_ms, 1e-9);
+  EXPECT_TRUE(std::is_sorted(
+      profile.kernels.begin(), profile.kernels.end(),
+      [](const KernelTime& x, const KernelTime& y) { return x.total_ms > y.total_ms; }));
+  // aten::matmul is only a dispatcher around aten::mm: its self time is a small part of the
+  // span that holds mm's.
+  if (const auto* matmul = find_kernel(profile, "aten::matmul"))
+    EXPECT_LT(matmul->total_ms, mm->total_ms);
+  const auto trace = nlohmann::json::parse(read_file(dir / "trace.json"));
+  EXPECT_TRUE(trace.contains("traceEvents"));
+}
+
+TEST(KernelProfile, JsonKeepsTheLargestKernelsWithTheirShare) {
+  KernelProfile profile{.device = "cuda",
+                        .kernels = {{"gemm", 2, 3.0}, {"softmax", 1, 0.75}, {"copy", 4, 0.25}},
+                        .total_ms = 4.0};
+  const auto json = to_json(profile, 2);
+  EXPECT_EQ(json["device"], "cuda");
+  EXPECT_EQ(json["kernel_count"], 3);
+  ASSERT_EQ(json["kernels"].size(), 2u);
+  EXPECT_EQ(json["kernels"][0]["name"], "gemm");
+  EXPECT_DOUBLE_EQ(json["kernels"][0]["share"].get<double>(), 0.75);
+  EXPECT_EQ(to_json(profile)["kernels"].size(), 3u);
+}
+
+// tools/compare_kernel_profiles.py reads what to_json writes and sorts the kernels into
+// categories: the side-by-side table of docs/perf.md.
+TEST(KernelProfile, TheComparisonToolReadsItAndSortsKernelsIntoCategories) {
+  const auto dir = test_support::fresh_temp_dir("kernel_profile_compare");
+  const KernelProfile ours{
+      .device = "cuda",
+      .kernels = {{"sm90_xmma_gemm_bf16bf16_bf16f32", 48, 6.0},
+                  {"pytorch_flash::flash_fwd_kernel<Flash_fwd_kernel_traits>", 24, 2.0}},
+      .total_ms = 8.0};
+  const KernelProfile reference{.device = "cuda",
+                                .kernels = {{"nvjet_tst_128x256_64x4_2x1_v_bz_coopA_TNT", 48, 4.0},
+                                            {"fmha_cutlassF_bf16_aligned_64x128_rf_sm80", 24, 4.0}},
+                                .total_ms = 8.0};
+  write_file_atomically(dir / "ours.json", to_json(ours).dump());
+  write_file_atomically(dir / "reference.json", to_json(reference).dump());
+  const auto log = dir / "table.md";
+  const std::string command = std::string(VIDPROBE_PYTHON) + " '" + VIDPROBE_SOURCE_DIR +
+                              "/tools/compare_kernel_profiles.py' '" +
+                              (dir / "ours.json").string() + "' '" +
+                              (dir / "reference.json").string() + "' > '" + log.string() + "' 2>&1";
+  ASSERT_EQ(std::system(command.c_str()), 0) << read_file(log);
+  const auto table = read_file(log);
+  EXPECT_NE(table.find("| matmul | 6.00 | 4.00 | 1.50 |"), std::string::npos) << table;
+  EXPECT_NE(table.find("| attention | 2.00 | 4.00 | 0.50 |"), std::string::npos) << table;
+  EXPECT_NE(table.find("| total | 8.00 | 8.00 | 1.00 |"), std::string::npos) << table;
+}
+
+// The work's exception reaches the caller and the profiler is off again: a second profile runs.
+TEST(KernelProfile, AFailingWorkLeavesTheProfilerOff) {
+  EXPECT_THROW(profile_kernels([] { throw std::runtime_error("boom"); }, false),
+               std::runtime_error);
+  const auto profile = profile_kernels([] { (void)torch::ones({4}).sum(); }, false);
+  EXPECT_NE(find_kernel(profile, "aten::sum"), nullptr);
+}
+
+}  // namespace
+}  // namespace vidprobe::nn
