@@ -1,6 +1,7 @@
 // `vidprobe annotate`: VGGT's depth, cameras and confidence masks as pseudo ground truth for the
 // clips of any dataset, written in vidprobe's own clip format (readable by extract / train).
 #include <iostream>
+#include <string>
 
 #include "commands.h"
 #include "job.h"
@@ -9,6 +10,24 @@
 #include "vidprobe/core/error.h"
 
 namespace vidprobe::cli {
+
+namespace {
+
+// --frames: a positive count or "all" (0 inside).
+int parse_frame_count(const std::string& text) {
+  std::size_t used = 0;
+  int value = 0;
+  try {
+    value = std::stoi(text, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  require(used == text.size() && value > 0,
+          "--frames must be a positive number or 'all', got '" + text + "'");
+  return value;
+}
+
+}  // namespace
 
 void register_annotate(CLI::App& app) {
   auto* cmd = app.add_subcommand(
@@ -37,12 +56,31 @@ void register_annotate(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--clips", options->clips, "Clips to annotate (one per sequence); 0 = all")
       ->capture_default_str();
-  cmd->add_option("--frames", options->frames, "Frames per clip, seen by VGGT together")
+  auto frames = std::make_shared<std::string>(std::to_string(options->frames));
+  cmd->add_option("--frames", *frames,
+                  "Frames per clip, seen by VGGT together; 'all' = every frame of the sequence")
+      ->capture_default_str();
+  cmd->add_option("--window", options->window,
+                  "N consecutive frames from a seeded random start (the authors' DL3DV windows: "
+                  "150); overrides --frames / --sampling")
+      ->capture_default_str();
+  cmd->add_option("--format", options->format,
+                  "clip: vidprobe's clip format (confidence thresholded into masks); vidfm3d: the "
+                  "authors' <subset>/<hash>.sft GT files with continuous confidence and points, "
+                  "plus train.json / val.json (read by `vidprobe import vidfm3d`)")
+      ->capture_default_str();
+  cmd->add_option("--frame-chunk", options->frame_chunk,
+                  "Frames per depth-head pass (bounds memory for long windows)")
+      ->capture_default_str();
+  cmd->add_option("--dl3dv-downscale", options->dl3dv_downscale,
+                  "DL3DV image folder: 4 = images_4 (the authors'), 0 = the finest present")
       ->capture_default_str();
   add_parsed_option(*cmd, "--sampling", options->sampling, parse_clip_sampling_mode,
                     "uniform | random | strided", to_string(options->sampling));
-  cmd->add_option("--conf-percentile", options->conf_percentile,
-                  "Pixels below this percentile of a clip's depth confidence are marked invalid")
+  cmd->add_option(
+         "--conf-percentile", options->conf_percentile,
+         "Pixels below this percentile of a clip's depth confidence are marked invalid (clip "
+         "format; 0 keeps every pixel with positive depth)")
       ->capture_default_str();
   cmd->add_option("--shard", *shard, "i/n: annotate clips i, i + n, i + 2n, ... (one per GPU)")
       ->capture_default_str();
@@ -52,7 +90,8 @@ void register_annotate(CLI::App& app) {
   cmd->add_option("--seed", options->seed, "Seed for clip sampling and --random-init")
       ->capture_default_str();
   cmd->add_option("--out", options->out_dir, "Output dataset root (resumable)")->required();
-  cmd->callback([options, shard, config_path] {
+  cmd->callback([options, shard, config_path, frames] {
+    options->frames = *frames == "all" ? 0 : parse_frame_count(*frames);
     std::tie(options->shard_index, options->shard_count) = backbones::parse_shard(*shard);
     if (!config_path->empty()) options->config = backbones::load_vggt_config(*config_path);
     // Under torchrun / srun each rank takes its share, as --shard RANK/WORLD_SIZE would.
@@ -71,7 +110,8 @@ void register_annotate(CLI::App& app) {
                                                std::to_string(group.size()) + ")"
                                          : std::string();
     std::cerr << "annotate" << who << ": " << summary.clips_written << " clips written, "
-              << summary.clips_skipped << " already done, " << summary.seconds << " s\n";
+              << summary.clips_skipped << " already done, " << summary.seconds << " s (model "
+              << summary.model_seconds << " s, VGGT forwards " << summary.vggt_seconds << " s)\n";
   });
 }
 

@@ -11,10 +11,15 @@
 #include "test_support.h"
 #include "vidprobe/backbones/vggt/annotate.h"
 #include "vidprobe/core/atomic_file.h"
+#include "vidprobe/data/clip_sampling.h"
 #include "vidprobe/data/dataset.h"
+#include "vidprobe/data/pil_resample.h"
 #include "vidprobe/data/synthetic_format.h"
+#include "vidprobe/data/vidfm3d_processing.h"
 #include "vidprobe/features/extractor.h"
 #include "vidprobe/features/feature_cache.h"
+#include "vidprobe/features/vidfm3d_import.h"
+#include "vidprobe/io/safetensors_torch.h"
 
 namespace vidprobe::backbones {
 namespace {
@@ -125,6 +130,156 @@ TEST_F(VggtAnnotateTest, CommandLineRunsWithAModelConfig) {
       << read_file(log);
   EXPECT_THAT(read_file(log), HasSubstr("2 clips written"));
   EXPECT_EQ(list_synthetic_clips(root_ / "cli").size(), 2u);
+}
+
+// Their pointmaps: x_cam = ((u - cx) z / fx, (v - cy) z / fy, z), world = R^T (x_cam - t)
+// (vggt/utils/geometry.py unproject_depth_map_to_point_map), written out per pixel.
+torch::Tensor their_unprojection(const torch::Tensor& depth, const torch::Tensor& K,
+                                 const torch::Tensor& E) {
+  const auto d = depth.to(torch::kFloat64), k = K.to(torch::kFloat64), e = E.to(torch::kFloat64);
+  const int64_t S = d.size(0), H = d.size(1), W = d.size(2);
+  auto out = torch::zeros({S, H, W, 3}, torch::kFloat64);
+  auto o = out.accessor<double, 4>();
+  const auto da = d.accessor<double, 3>();
+  const auto ka = k.accessor<double, 3>();
+  const auto ea = e.accessor<double, 3>();
+  for (int64_t s = 0; s < S; ++s)
+    for (int64_t v = 0; v < H; ++v)
+      for (int64_t u = 0; u < W; ++u) {
+        const double z = da[s][v][u];
+        const double c[3] = {(u - ka[s][0][2]) * z / ka[s][0][0],
+                             (v - ka[s][1][2]) * z / ka[s][1][1], z};
+        for (int i = 0; i < 3; ++i) {
+          double acc = 0;
+          for (int j = 0; j < 3; ++j) acc += ea[s][j][i] * (c[j] - ea[s][j][3]);
+          o[s][v][u][i] = acc;
+        }
+      }
+  return out;
+}
+
+TEST_F(VggtAnnotateTest, Vidfm3dFormatKeepsConfidenceAndUnprojectedPointsAndImports) {
+  auto o = options("theirs");
+  o.format = "vidfm3d";
+  o.frames = 0;  // every frame, as their 81 / 150-frame windows
+  o.conf_percentile = 0;
+  o.frame_chunk = 3;  // 4 frames: chunks of 3 and 1
+  EXPECT_EQ(annotate_with_vggt(o).clips_written, 3);
+  const auto scene = root_ / "theirs" / "synthetic" / "objects_00000.sft";
+  ASSERT_TRUE(fs::exists(scene));
+  const auto t = load_safetensors(scene);
+  ASSERT_EQ(t.size(), 7u);
+  EXPECT_EQ(t.at("images").sizes(), (std::vector<int64_t>{4, 3, 56, 56}));
+  EXPECT_EQ(t.at("images").scalar_type(), torch::kUInt8);
+  EXPECT_EQ(t.at("depthmaps").sizes(), (std::vector<int64_t>{4, 56, 56, 1}));
+  EXPECT_EQ(t.at("confmaps").sizes(), (std::vector<int64_t>{4, 56, 56, 1}));
+  EXPECT_EQ(t.at("pointmaps").sizes(), (std::vector<int64_t>{4, 56, 56, 3}));
+  EXPECT_EQ(t.at("intrinsic").sizes(), (std::vector<int64_t>{4, 3, 3}));
+  EXPECT_EQ(t.at("extrinsic").sizes(), (std::vector<int64_t>{4, 3, 4}));
+  EXPECT_EQ(t.at("start_idx").item<int>(), 0);
+  // The confidence is VGGT's continuous depth_conf (1 + exp): > 1 and not a 0/1 mask.
+  const auto conf = t.at("confmaps");
+  EXPECT_TRUE((conf > 1).all().item<bool>());
+  EXPECT_GT(std::get<0>(torch::_unique(conf.flatten())).numel(), 100);
+  // Points are the depth unprojected with the decoded cameras (their formula).
+  const auto expected =
+      their_unprojection(t.at("depthmaps").squeeze(-1), t.at("intrinsic"), t.at("extrinsic"));
+  EXPECT_TRUE(torch::allclose(t.at("pointmaps").to(torch::kFloat64), expected, 1e-4, 1e-5));
+  // Same depth and confidence as the un-chunked reference forward.
+  o.frame_chunk = 1;
+  o.out_dir = root_ / "theirs_chunk1";
+  annotate_with_vggt(o);
+  const auto t1 = load_safetensors(root_ / "theirs_chunk1" / "synthetic" / "objects_00000.sft");
+  EXPECT_TRUE(torch::allclose(t1.at("depthmaps"), t.at("depthmaps"), 1e-5, 1e-6));
+  EXPECT_TRUE(torch::allclose(t1.at("confmaps"), t.at("confmaps"), 1e-5, 1e-6));
+  // Their split: 3 scenes, max(1, int(0.3)) = 1 validation scene.
+  const auto train = nlohmann::json::parse(read_file(root_ / "theirs" / "train.json"));
+  const auto val = nlohmann::json::parse(read_file(root_ / "theirs" / "val.json"));
+  EXPECT_EQ(train.size(), 2u);
+  ASSERT_EQ(val.size(), 1u);
+  EXPECT_EQ(val[0][0], "synthetic");
+
+  // `vidprobe import vidfm3d` reads it like their files, confidence included.
+  for (const auto& entry : train) {
+    const auto dir =
+        root_ / "theirs_feat" / "dino" / entry[0].get<std::string>() / entry[1].get<std::string>();
+    fs::create_directories(dir);
+    save_safetensors(dir / "feature.sft", {{"feat", torch::randn({4, 2, 3, 8}).to(torch::kHalf)}});
+  }
+  features::Vidfm3dImportOptions import;
+  import.data_root = root_ / "theirs";
+  import.split = "train";
+  import.features_root = root_ / "theirs_feat";
+  import.model = "dino";
+  import.dataset_kind = "co3d";  // recorded for reports; the importer knows co3d and dl3dv
+  import.out_dir = root_ / "theirs_cache";
+  import.progress = false;
+  EXPECT_EQ(features::import_vidfm3d(import).clips_written, 2);
+  const auto cache = features::FeatureCache::open(root_ / "theirs_cache");
+  const auto id = train[0][1].get<std::string>();
+  const auto shard = cache.load("synthetic__" + id);
+  const auto gt = load_safetensors(root_ / "theirs" / "synthetic" / (id + ".sft"));
+  ASSERT_TRUE(shard.confidence.defined());
+  EXPECT_TRUE(torch::equal(shard.confidence, gt.at("confmaps").squeeze(-1)));
+}
+
+TEST_F(VggtAnnotateTest, WindowTakesConsecutiveFramesFromASeededStart) {
+  auto o = options("window");
+  o.window = 3;
+  o.format = "vidfm3d";
+  o.clips = 1;
+  annotate_with_vggt(o);
+  const auto path = root_ / "window" / "synthetic" / "objects_00000.sft";
+  const auto t = load_safetensors(path);
+  EXPECT_EQ(t.at("images").size(0), 3);
+  const int start = t.at("start_idx").item<int>();
+  const auto sequence_seed = SplitMix64(o.seed ^ stable_hash("objects_00000")).next();
+  EXPECT_EQ(start, dl3dv_window_start(4, 3, sequence_seed));
+  EXPECT_TRUE(start == 0);  // randrange(1): the last start (1) is never drawn, as theirs
+}
+
+TEST(VggtAnnotate, ChunkedDepthAndCamerasEqualTheFullForward) {
+  torch::manual_seed(0);
+  VggtModel model(vggt_config_from_json(small_config_json()));
+  model->eval();
+  torch::NoGradGuard no_grad;
+  const auto images = torch::rand({1, 5, 3, 28, 56});
+  const auto full = model->forward(images);
+  for (const int64_t chunk : {1, 2, 5, 8}) {
+    const auto part = model->forward_depth_and_cameras(images, chunk);
+    EXPECT_TRUE(torch::allclose(part.depth, full.depth, 1e-5, 1e-6)) << chunk;
+    EXPECT_TRUE(torch::allclose(part.depth_conf, full.depth_conf, 1e-5, 1e-6)) << chunk;
+    ASSERT_EQ(part.pose_encodings.size(), full.pose_encodings.size());
+    for (std::size_t i = 0; i < full.pose_encodings.size(); ++i)
+      EXPECT_TRUE(torch::allclose(part.pose_encodings[i], full.pose_encodings[i], 1e-5, 1e-6));
+    EXPECT_FALSE(part.world_points.defined());  // no point head: points come from depth
+  }
+  EXPECT_THROW(model->forward_depth_and_cameras(images, 0), Error);
+}
+
+TEST(VggtAnnotate, CropPreprocessingIsVggtsLoadAndPreprocess) {
+  Frame frame;
+  frame.rgb = ImageU8(960, 540, 3);
+  for (std::size_t i = 0; i < frame.rgb.pixels.size(); ++i)
+    frame.rgb.pixels[i] = static_cast<std::uint8_t>((i * 2654435761u) >> 24);
+  frame.camera.width = 960;
+  frame.camera.height = 540;
+  frame.camera.K = {800, 0, 479.5, 0, 800, 269.5, 0, 0, 1};
+  const auto out = vggt_crop_preprocess(frame, 518, 14);
+  EXPECT_EQ(out.camera.width, 518);
+  EXPECT_EQ(out.camera.height, 294);  // round(540 * 518 / 960 / 14) * 14
+  EXPECT_EQ(out.rgb.pixels, pil_resize(frame.rgb, 518, 294, PilFilter::kBicubic).pixels);
+  EXPECT_DOUBLE_EQ(out.camera.K[0], 800.0 * 518 / 960);
+  EXPECT_DOUBLE_EQ(out.camera.K[4], 800.0 * 294 / 540);
+  // Portrait: 518 wide, 924 high before the centre crop to 518 rows.
+  Frame tall;
+  tall.rgb = ImageU8(540, 960, 3);
+  tall.camera.width = 540;
+  tall.camera.height = 960;
+  tall.camera.K = {800, 0, 269.5, 0, 800, 479.5, 0, 0, 1};
+  const auto cropped = vggt_crop_preprocess(tall, 518, 14);
+  EXPECT_EQ(cropped.camera.width, 518);
+  EXPECT_EQ(cropped.camera.height, 518);
 }
 
 TEST(VggtAnnotate, RejectsBadOptions) {

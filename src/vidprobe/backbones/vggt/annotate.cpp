@@ -3,17 +3,22 @@
 #include <chrono>
 #include <cmath>
 #include <fstream>
+#include <numeric>
 #include <set>
 
+#include "vidprobe/core/atomic_file.h"
 #include "vidprobe/core/error.h"
 #include "vidprobe/core/json_fields.h"
 #include "vidprobe/core/output_directory.h"
 #include "vidprobe/core/resumable.h"
 #include "vidprobe/data/dataset.h"
+#include "vidprobe/data/pil_resample.h"
 #include "vidprobe/data/resize.h"
 #include "vidprobe/data/synthetic_format.h"
+#include "vidprobe/data/vidfm3d_processing.h"
 #include "vidprobe/geometry/camera.h"
 #include "vidprobe/io/gzip.h"
+#include "vidprobe/io/safetensors_torch.h"
 #include "vidprobe/nn/device.h"
 
 namespace vidprobe::backbones {
@@ -38,15 +43,6 @@ void reject_unknown(const json& object, const std::set<std::string>& seen,
                     const std::string& where) {
   for (const auto& [key, value] : object.items())
     require(seen.contains(key), "VGGT configuration " + where + ": unknown key '" + key + "'");
-}
-
-// VGGT's "crop" preprocessing: width = size, height = the aspect-preserving height rounded to
-// the patch size, centre-cropped to at most size.
-ResizeSpec vggt_resize(const Camera& native, int size, int patch) {
-  const double scaled = static_cast<double>(native.height) * size / native.width;
-  int height = static_cast<int>(std::lround(scaled / patch)) * patch;
-  height = std::clamp(height, patch, size);
-  return ResizeSpec{size, height, 1};
 }
 
 torch::Tensor frames_to_images(const std::vector<Frame>& frames) {
@@ -150,12 +146,39 @@ std::pair<int, int> parse_shard(const std::string& text) {
   return {index, count};
 }
 
+Frame vggt_crop_preprocess(const Frame& frame, int size, int patch) {
+  const int width = frame.camera.width, height = frame.camera.height;
+  require(width > 0 && height > 0, "VGGT preprocessing: frame '" + frame.source + "' is empty");
+  // round() of a float in their code: Python rounds halves to even, as nearbyint does.
+  const int new_height =
+      static_cast<int>(std::nearbyint(static_cast<double>(height) *
+                                      (static_cast<double>(size) / width) / patch)) *
+      patch;
+  require(new_height > 0, "VGGT preprocessing: frame '" + frame.source + "' (" +
+                              std::to_string(width) + " x " + std::to_string(height) +
+                              ") is too flat for a " + std::to_string(size) + " wide input");
+  Frame out;
+  out.rgb = pil_resize(frame.rgb, size, new_height, PilFilter::kBicubic);
+  if (!frame.depth.pixels.empty()) out.depth = resize_nearest(frame.depth, size, new_height);
+  if (!frame.valid.pixels.empty()) out.valid = resize_nearest(frame.valid, size, new_height);
+  out.camera = scale_camera(frame.camera, size, new_height);
+  out.source = frame.source;
+  if (new_height <= size) return out;
+  return crop_frame(out, 0, (new_height - size) / 2, size, size);
+}
+
 namespace {
 
 void validate(const AnnotateOptions& options) {
   require(!options.out_dir.empty(), "annotate: --out is required");
-  require(options.frames > 0,
-          "annotate: --frames must be positive, got " + std::to_string(options.frames));
+  require(options.frames >= 0,
+          "annotate: --frames must be positive or 'all', got " + std::to_string(options.frames));
+  require(options.window >= 0,
+          "annotate: --window must be >= 0, got " + std::to_string(options.window));
+  require(options.frame_chunk > 0,
+          "annotate: --frame-chunk must be positive, got " + std::to_string(options.frame_chunk));
+  require(options.format == "clip" || options.format == "vidfm3d",
+          "annotate: --format must be clip or vidfm3d, got '" + options.format + "'");
   require(options.clips >= 0,
           "annotate: --clips must be >= 0, got " + std::to_string(options.clips));
   require(options.conf_percentile >= 0 && options.conf_percentile < 100,
@@ -177,31 +200,71 @@ void validate(const AnnotateOptions& options) {
           "model.safetensors)");
 }
 
-// VGGT's depth (confidence-thresholded) and decoded cameras for a resized clip, in the clip format.
-Clip annotate_clip(VggtModel& model, Clip source, torch::Device device,
-                   const AnnotateOptions& options) {
+// VGGT's depth, depth confidence and decoded cameras for one preprocessed clip (CPU tensors).
+struct VggtAnnotation {
+  torch::Tensor depth, conf;             // (S, H, W) float32
+  torch::Tensor extrinsics, intrinsics;  // (S, 3, 4), (S, 3, 3) float64
+  int64_t clamped_frames = 0;
+  double seconds = 0;  // the forward, recorded in the output's metadata
+};
+
+VggtAnnotation predict(VggtModel& model, const Clip& source, torch::Device device,
+                       const AnnotateOptions& options) {
   const int H = source.frames.front().camera.height, W = source.frames.front().camera.width;
   torch::NoGradGuard no_grad;
-  const auto prediction = model->forward(frames_to_images(source.frames).to(device));
-  const auto depth = prediction.depth.squeeze(0).to(torch::kCPU, torch::kFloat32);  // (S,H,W)
-  const auto conf = prediction.depth_conf.squeeze(0).to(torch::kCPU, torch::kFloat32);
-  const auto threshold =
-      torch::quantile(conf.flatten(), options.conf_percentile / 100.0).item<float>();
-  const auto valid = (conf >= threshold) & (depth > 0) & torch::isfinite(depth);
-  const auto kept_depth = torch::where(valid, depth, torch::zeros_like(depth)).contiguous();
-  const auto valid_u8 = valid.to(torch::kUInt8).contiguous();
+  const auto prediction = model->forward_depth_and_cameras(
+      frames_to_images(source.frames).to(device), options.frame_chunk);
+  VggtAnnotation out;
+  out.depth = prediction.depth.squeeze(0).to(torch::kCPU, torch::kFloat32).contiguous();
+  out.conf = prediction.depth_conf.squeeze(0).to(torch::kCPU, torch::kFloat32).contiguous();
   // The FoV head is a ReLU: a field of view of 0 (an untrained or failing model) would give an
   // infinite focal length, which the clip format cannot hold. Such FoVs are clamped and counted.
   auto encoding = prediction.pose_encoding().squeeze(0).to(torch::kCPU, torch::kFloat64);
   const auto fov = encoding.slice(-1, 7, 9);
   const auto fov_clamped = (fov < kMinFov) | (fov > kMaxFov) | ~torch::isfinite(fov);
-  const auto clamped_frames = fov_clamped.any(-1).sum().item<int64_t>();
+  out.clamped_frames = fov_clamped.any(-1).sum().item<int64_t>();
   encoding.slice(-1, 7, 9).copy_(torch::nan_to_num(fov, kMinFov).clamp(kMinFov, kMaxFov));
   require(torch::isfinite(encoding).all().item<bool>(),
           "annotate: VGGT predicted a non-finite camera for clip '" + source.id + "'");
-  const auto [extrinsics, intrinsics] =
+  std::tie(out.extrinsics, out.intrinsics) =
       geometry::pose_encoding_to_extrinsics_intrinsics(encoding, H, W);
+  return out;
+}
 
+nlohmann::json annotator_meta(const AnnotateOptions& options, int W, int H,
+                              const VggtAnnotation& a) {
+  return {{"model", "VGGT"},
+          {"architecture", architecture_text(options.config)},
+          {"weights", options.weights.empty() ? "random-init" : options.weights},
+          {"input_size", {W, H}},
+          {"preprocessing", "VGGT load_and_preprocess_images crop mode (Pillow bicubic)"},
+          {"conf_percentile", options.conf_percentile},
+          {"fov_clamped_frames", a.clamped_frames},
+          {"frames", a.depth.size(0)},
+          {"frame_chunk", options.frame_chunk},
+          {"device", options.device.str()},
+          {"compute_dtype", nn::dtype_name(options.compute_dtype)}};
+}
+
+// torch.quantile's linear interpolation, by sorting: torch::quantile refuses inputs of more than
+// 2^24 elements, and a 150-frame window at 294 x 518 has 22.8 M.
+float percentile(const torch::Tensor& values, double percent) {
+  const auto sorted = std::get<0>(values.flatten().to(torch::kFloat64).sort());
+  const auto n = sorted.numel();
+  const double position = percent / 100.0 * static_cast<double>(n - 1);
+  const auto low = static_cast<int64_t>(std::floor(position));
+  const auto high = std::min(low + 1, n - 1);
+  const double lo = sorted[low].item<double>(), hi = sorted[high].item<double>();
+  return static_cast<float>(lo + (hi - lo) * (position - static_cast<double>(low)));
+}
+
+// The clip format: depth below the confidence percentile is cut (valid = 0, depth 0).
+Clip to_clip(Clip source, const VggtAnnotation& a, const AnnotateOptions& options) {
+  const int H = source.frames.front().camera.height, W = source.frames.front().camera.width;
+  const auto threshold = percentile(a.conf, options.conf_percentile);
+  const auto valid = (a.conf >= threshold) & (a.depth > 0) & torch::isfinite(a.depth);
+  const auto kept_depth = torch::where(valid, a.depth, torch::zeros_like(a.depth)).contiguous();
+  const auto valid_u8 = valid.to(torch::kUInt8).contiguous();
   Clip annotated;
   annotated.id = source.id;
   for (std::size_t s = 0; s < source.frames.size(); ++s) {
@@ -214,21 +277,15 @@ Clip annotate_clip(VggtModel& model, Clip source, torch::Device device,
     std::copy_n(valid_u8[si].data_ptr<std::uint8_t>(), W * H, frame.valid.pixels.begin());
     frame.camera.width = W;
     frame.camera.height = H;
-    frame.camera.K = matrix3(intrinsics[si]);
-    frame.camera.cam_from_world = matrix34(extrinsics[si]);
+    frame.camera.K = matrix3(a.intrinsics[si]);
+    frame.camera.cam_from_world = matrix34(a.extrinsics[si]);
     frame.source = source.frames[s].source;
     annotated.frames.push_back(std::move(frame));
   }
+  auto annotator = annotator_meta(options, W, H, a);
+  annotator["conf_threshold"] = threshold;
   annotated.meta = {{"generator", "vidprobe annotate"},
-                    {"annotator",
-                     {{"model", "VGGT"},
-                      {"architecture", architecture_text(options.config)},
-                      {"weights", options.weights.empty() ? "random-init" : options.weights},
-                      {"input_size", {W, H}},
-                      {"conf_percentile", options.conf_percentile},
-                      {"conf_threshold", threshold},
-                      {"fov_clamped_frames", clamped_frames},
-                      {"compute_dtype", nn::dtype_name(options.compute_dtype)}}},
+                    {"annotator", annotator},
                     {"cameras",
                      "VGGT pose encoding (absT_quaR_FoV) decoded: principal point at (W/2, H/2), "
                      "first camera = world; scale is VGGT's (normalised), not metres"},
@@ -236,14 +293,107 @@ Clip annotate_clip(VggtModel& model, Clip source, torch::Device device,
   return annotated;
 }
 
+// (subset, name) of a sequence in the authors' layout: "<category>/<sequence>" and DL3DV's
+// "<subset>/<hash>" split at the last '/'; a flat id goes into a subset named after the dataset.
+std::pair<std::string, std::string> vidfm3d_scene_name(const std::string& sequence,
+                                                       const std::string& dataset_kind) {
+  const auto slash = sequence.rfind('/');
+  if (slash == std::string::npos) return {dataset_kind, sequence};
+  auto subset = sequence.substr(0, slash);
+  std::replace(subset.begin(), subset.end(), '/', '_');
+  return {subset, sequence.substr(slash + 1)};
+}
+
+std::filesystem::path vidfm3d_scene_path(const AnnotateOptions& options,
+                                         const std::string& sequence) {
+  const auto [subset, name] = vidfm3d_scene_name(sequence, options.dataset_kind);
+  return options.out_dir / subset / (name + ".sft");
+}
+
+// Their images tensor: the model input (Pillow pixels / 255 in float32) times 255, truncated to
+// uint8 (extract_points.py: `(images * 255).to(torch.uint8)`), so a few levels come out one lower.
+torch::Tensor vidfm3d_images(const std::vector<Frame>& frames) {
+  auto images = frames_to_images(frames).squeeze(0);  // (S, 3, H, W) float32 = u8 / 255
+  return (images * 255.0f).to(torch::kUInt8);
+}
+
+// The authors' GT file (extract_points.py): points unprojected from the depth with the decoded
+// cameras (not the point head), the continuous depth_conf as confmaps, no mask.
+void write_vidfm3d_scene(const std::filesystem::path& path, const Clip& source,
+                         const VggtAnnotation& a, int start, const AnnotateOptions& options) {
+  const int H = source.frames.front().camera.height, W = source.frames.front().camera.width;
+  const auto points =
+      geometry::depth_to_world_points(a.depth.to(torch::kFloat64), a.intrinsics, a.extrinsics);
+  TensorMap tensors{
+      {"images", vidfm3d_images(source.frames)},
+      {"depthmaps", a.depth.unsqueeze(-1)},
+      {"pointmaps", points.to(torch::kFloat32)},
+      {"confmaps", a.conf.unsqueeze(-1)},
+      {"intrinsic", a.intrinsics.to(torch::kFloat32)},
+      {"extrinsic", a.extrinsics.to(torch::kFloat32)},
+      {"start_idx", torch::tensor(start, torch::kInt32)},
+  };
+  auto annotator = annotator_meta(options, W, H, a);
+  annotator["vggt_seconds"] = a.seconds;  // timing: only in this format's metadata
+  const nlohmann::json meta = {
+      {"generator", "vidprobe annotate"}, {"annotator", annotator}, {"source", source.meta}};
+  std::filesystem::create_directories(path.parent_path());
+  save_safetensors(path, tensors, {{"vidprobe", meta.dump()}});
+}
+
+// train.json / val.json over every scene file present, as their create_split.py (sorted,
+// random.seed(0) shuffle, 10 % validation; DL3DV outliers dropped).
+void write_vidfm3d_split(const AnnotateOptions& options) {
+  std::vector<std::pair<std::string, std::string>> scenes;
+  for (const auto& subset : std::filesystem::directory_iterator(options.out_dir)) {
+    if (!subset.is_directory()) continue;
+    for (const auto& file : std::filesystem::directory_iterator(subset.path()))
+      if (file.is_regular_file() && file.path().extension() == ".sft" &&
+          file.path().filename().string().find(".tmp.") == std::string::npos)
+        scenes.emplace_back(subset.path().filename().string(), file.path().stem().string());
+  }
+  if (scenes.empty()) return;
+  const auto split = vidfm3d_split(scenes, options.dataset_kind == "dl3dv");
+  auto as_json = [](const auto& list) {
+    auto out = nlohmann::json::array();
+    for (const auto& [subset, name] : list) out.push_back({subset, name});
+    return out;
+  };
+  write_file_atomically(options.out_dir / "train.json", as_json(split.train).dump(2) + "\n");
+  write_file_atomically(options.out_dir / "val.json", as_json(split.val).dump(2) + "\n");
+}
+
+// The frames of a sequence: a seeded window, every frame, or the sampling's choice.
+std::vector<int> annotate_frame_indices(int num_frames, const std::string& sequence,
+                                        const AnnotateOptions& options) {
+  const auto sequence_seed = SplitMix64(options.seed ^ stable_hash(sequence)).next();
+  if (options.window > 0) {
+    const int start = dl3dv_window_start(num_frames, options.window, sequence_seed);
+    std::vector<int> indices(static_cast<std::size_t>(options.window));
+    std::iota(indices.begin(), indices.end(), start);
+    return indices;
+  }
+  if (options.frames == 0) {
+    std::vector<int> indices(static_cast<std::size_t>(num_frames));
+    std::iota(indices.begin(), indices.end(), 0);
+    return indices;
+  }
+  ClipSampling sampling;  // seeded per sequence as Dataset::sample_clip does
+  sampling.mode = options.sampling;
+  sampling.num_frames = options.frames;
+  sampling.seed = sequence_seed;
+  return sample_frame_indices(num_frames, sampling);
+}
+
 }  // namespace
 
 AnnotateSummary annotate_with_vggt(const AnnotateOptions& options) {
-  const auto start = std::chrono::steady_clock::now();
+  const auto run_start = std::chrono::steady_clock::now();
   validate(options);
   DatasetOptions dataset_options;
   dataset_options.split = options.split;
   dataset_options.train_ratio = options.train_ratio;
+  dataset_options.dl3dv_downscale = options.dl3dv_downscale;
   const auto dataset = open_dataset(options.dataset_kind, options.dataset_root, dataset_options);
   std::vector<std::string> sequences = dataset->sequences();
   if (options.clips > 0 && static_cast<std::size_t>(options.clips) < sequences.size())
@@ -253,12 +403,11 @@ AnnotateSummary annotate_with_vggt(const AnnotateOptions& options) {
     if (static_cast<int>(i % static_cast<std::size_t>(options.shard_count)) == options.shard_index)
       mine.push_back(sequences[i]);
 
-  ClipSampling sampling;
-  sampling.mode = options.sampling;
-  sampling.num_frames = options.frames;
-  sampling.seed = options.seed;
-
   const auto device = options.device;
+  const auto seconds_since = [](std::chrono::steady_clock::time_point t) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+  };
+  const auto model_start = std::chrono::steady_clock::now();
   torch::manual_seed(static_cast<int64_t>(options.seed));
   VggtModel model{nullptr};
   if (options.weights.empty()) {
@@ -270,33 +419,51 @@ AnnotateSummary annotate_with_vggt(const AnnotateOptions& options) {
   model->to(device);
   // bf16 for the aggregator only; the heads run in float32 (VggtModel casts their input).
   if (options.compute_dtype == torch::kBFloat16) model->aggregator->to(torch::kBFloat16);
+  AnnotateSummary summary;
+  summary.model_seconds = seconds_since(model_start);
 
   prepare_output_directory(options.out_dir, "annotate");
   const int patch = options.config.patch_size;
-  // The clip id depends on the frame indices only, so a finished clip is skipped before any pixel
-  // is read; the next clip is read and resized while VGGT works on the current one.
+  const bool vidfm3d = options.format == "vidfm3d";
+  // The output name depends on the frame indices only, so a finished clip is skipped before any
+  // pixel is read; the next clip is read and resized while VGGT works on the current one.
   auto load = [&](std::size_t i) -> std::optional<Clip> {
     const auto& sequence = mine[i];
-    ClipSampling seeded = sampling;  // seeded per sequence as Dataset::sample_clip does
-    seeded.seed = SplitMix64(sampling.seed ^ stable_hash(sequence)).next();
-    const auto indices = sample_frame_indices(dataset->num_frames(sequence), seeded);
-    if (synthetic_clip_exists(options.out_dir, clip_id(sequence, indices))) return std::nullopt;
+    const auto indices = annotate_frame_indices(dataset->num_frames(sequence), sequence, options);
+    if (vidfm3d ? std::filesystem::exists(vidfm3d_scene_path(options, sequence))
+                : synthetic_clip_exists(options.out_dir, clip_id(sequence, indices)))
+      return std::nullopt;
     Clip source = dataset->load_clip(sequence, indices);
-    source.meta["sampling"] = {{"mode", to_string(options.sampling)}, {"seed", options.seed}};
-    const auto spec = vggt_resize(source.frames.front().camera, options.image_size, patch);
-    for (auto& frame : source.frames) frame = resize_and_center_crop(frame, spec);
+    source.meta["sampling"] = {{"mode", options.window > 0    ? "window"
+                                        : options.frames == 0 ? "all"
+                                                              : to_string(options.sampling)},
+                               {"seed", options.seed},
+                               {"start", indices.front()}};
+    source.meta["sequence"] = sequence;
+    for (auto& frame : source.frames)
+      frame = vggt_crop_preprocess(frame, options.image_size, patch);
     return source;
   };
   const auto counts = run_resumable(
       mine.size(), {.label = "annotate", .unit = "clips", .prefetch = true}, load,
       [&](Clip source) {
-        write_synthetic_clip(options.out_dir,
-                             annotate_clip(model, std::move(source), device, options));
+        const auto forward_start = std::chrono::steady_clock::now();
+        auto annotation = predict(model, source, device, options);  // ends on the CPU: synced
+        annotation.seconds = seconds_since(forward_start);
+        summary.vggt_seconds += annotation.seconds;
+        if (vidfm3d) {
+          const auto sequence = source.meta.at("sequence").get<std::string>();
+          const int start = source.meta.at("sampling").at("start").get<int>();
+          write_vidfm3d_scene(vidfm3d_scene_path(options, sequence), source, annotation, start,
+                              options);
+        } else {
+          write_synthetic_clip(options.out_dir, to_clip(std::move(source), annotation, options));
+        }
       });
-  AnnotateSummary summary;
+  if (vidfm3d) write_vidfm3d_split(options);
   summary.clips_written = static_cast<std::int64_t>(counts.processed);
   summary.clips_skipped = static_cast<std::int64_t>(counts.skipped);
-  summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  summary.seconds = seconds_since(run_start);
   return summary;
 }
 

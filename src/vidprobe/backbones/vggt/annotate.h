@@ -12,6 +12,7 @@
 
 #include "vidprobe/backbones/vggt/model.h"
 #include "vidprobe/data/clip_sampling.h"
+#include "vidprobe/data/frame.h"
 #include "vidprobe/data/split.h"
 
 namespace vidprobe::backbones {
@@ -37,11 +38,25 @@ struct AnnotateOptions {
   // preprocessing; 518 for VGGT-1B).
   int image_size = 518;
   int clips = 0;   // number of clips (one per sequence, in sorted order); 0 = every sequence
-  int frames = 8;  // frames per clip, all seen by VGGT at once
+  int frames = 8;  // frames per clip, all seen by VGGT at once; 0 = every frame of the sequence
   ClipSamplingMode sampling = ClipSamplingMode::kUniform;
+  // > 0: a window of this many consecutive frames instead of `frames`/`sampling`, starting at
+  // dl3dv_window_start(n, window, seed of the sequence) — the authors' DL3DV windows (150 frames,
+  // np.random.randint(0, n - 150), unseeded there; seeded here, data/vidfm3d_processing.h).
+  int window = 0;
   // A pixel is valid when its depth confidence is at least this percentile of the clip's
-  // confidences (VGGT's demos filter the same way) and its depth is positive.
+  // confidences (VGGT's demos filter the same way) and its depth is positive. 0 keeps every
+  // pixel with a positive depth (the authors' pseudo-GT: no mask, the confidence weights the loss).
   double conf_percentile = 30;
+  // "clip": vidprobe's clip format (data/synthetic_format.h; no confidence, no points).
+  // "vidfm3d": the authors' GT layout, <out>/<subset>/<hash>.sft with images, depthmaps,
+  // pointmaps (depth unprojected with the decoded cameras), confmaps (depth_conf), intrinsic,
+  // extrinsic, start_idx, plus train.json / val.json as their create_split.py makes them; read by
+  // `vidprobe import vidfm3d` (features/vidfm3d_import.h), which keeps the confidence.
+  std::string format = "clip";
+  // The depth head runs over this many frames at a time (bounded memory for 150-frame windows).
+  int frame_chunk = 8;
+  int dl3dv_downscale = 0;  // DL3DV image folder: 4 = images_4 (the authors'), 0 = the finest
   int shard_index = 0, shard_count = 1;
   torch::Device device = torch::kCPU;
   torch::Dtype compute_dtype = torch::kFloat32;  // aggregator weights: fp32 | bf16 (heads: fp32)
@@ -49,12 +64,19 @@ struct AnnotateOptions {
   std::filesystem::path out_dir;
 };
 
+// VGGT's load_and_preprocess_images "crop" mode: width `size`, height round(H * size / W / patch)
+// * patch, Pillow bicubic, then the centre `size` rows when taller (960 x 540 -> 518 x 294). The
+// camera follows the per-axis scale and the crop exactly; depth and valid are resampled nearest.
+Frame vggt_crop_preprocess(const Frame& frame, int size, int patch);
+
 // "i/n" with 0 <= i < n -> (i, n); throws vidprobe::Error naming the value otherwise.
 std::pair<int, int> parse_shard(const std::string& text);
 
 struct AnnotateSummary {
   std::int64_t clips_written = 0, clips_skipped = 0;
-  double seconds = 0;
+  double seconds = 0;        // the whole run
+  double model_seconds = 0;  // building / loading VGGT and moving it to the device
+  double vggt_seconds = 0;   // VGGT forwards of the written clips, results back on the CPU
 };
 
 AnnotateSummary annotate_with_vggt(const AnnotateOptions& options);

@@ -242,6 +242,33 @@ nn::GeometryPrediction VggtModelImpl::forward(const torch::Tensor& images) {
   return out;
 }
 
+nn::GeometryPrediction VggtModelImpl::forward_depth_and_cameras(const torch::Tensor& images,
+                                                                int64_t frame_chunk) {
+  require(frame_chunk > 0,
+          "VGGT: the frame chunk must be positive, got " + std::to_string(frame_chunk));
+  auto trunk = aggregator(images);
+  const int64_t S = images.size(1), H = images.size(3), W = images.size(4);
+  const int64_t h = H / config.patch_size, w = W / config.patch_size;
+  nn::AutocastDisabledGuard fp32_heads;
+  nn::GeometryPrediction out;
+  out.pose_encodings = camera_head(trunk.intermediates.back().select(2, 0).to(torch::kFloat32));
+  std::vector<torch::Tensor> depths, confs;
+  for (int64_t first = 0; first < S; first += frame_chunk) {
+    const int64_t count = std::min(frame_chunk, S - first);
+    std::vector<torch::Tensor> chunk(trunk.intermediates.size());
+    for (const int layer : config.dpt_layers) {
+      const auto index = static_cast<std::size_t>(layer);
+      chunk[index] = trunk.intermediates[index].narrow(1, first, count).to(torch::kFloat32);
+    }
+    auto [depth, conf] = depth_head(chunk, trunk.patch_start, h, w, H, W);
+    depths.push_back(depth.squeeze(-1));
+    confs.push_back(conf);
+  }
+  out.depth = torch::cat(depths, 1);
+  out.depth_conf = torch::cat(confs, 1);
+  return out;
+}
+
 // ---------------------------------------------------------------------------------------------
 
 ShapeMap vggt_reference_layout(const VggtConfig& c) {

@@ -70,6 +70,13 @@ class VggtModelImpl : public torch::nn::Module {
   // images (B, S, 3, H, W) in [0, 1] -> pose encodings per refinement iteration, depth (B, S, H,
   // W), depth_conf, world_points (B, S, H, W, 3), world_points_conf; heads in float32.
   nn::GeometryPrediction forward(const torch::Tensor& images);
+  // What pseudo-GT needs, at bounded memory: the cameras (all iterations) and the depth head's
+  // depth and depth_conf, the depth head run over at most frame_chunk frames at a time (its
+  // output is per frame; VGGT's own DPT head chunks the same way, frames_chunk_size 8) with only
+  // the intermediates it reads cast to float32 per chunk. The point head is not run
+  // (world_points stay undefined). Same values as forward() for any chunk size.
+  nn::GeometryPrediction forward_depth_and_cameras(const torch::Tensor& images,
+                                                   int64_t frame_chunk);
 
   VggtConfig config;
   VggtAggregator aggregator{nullptr};
