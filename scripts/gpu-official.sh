@@ -25,7 +25,7 @@
 # opensora, the diffusers wheel in .whl/ (as scripts/gpu-cogvideox.sh).
 # Knobs (environment):
 #   VIDPROBE_OFFICIAL_FAMILIES   subset, in order (default "vjepa1 fast3r opensora")
-#   VIDPROBE_{VJEPA1,FAST3R,OPENSORA}_ITERS   timed clips per variant (3, 3, 2)
+#   VIDPROBE_{VJEPA1,FAST3R,OPENSORA}_ITERS   timed clips per variant after one warm-up (2, 2, 1)
 #   VIDPROBE_VJEPA1_DTYPES (fp32,bf16), VIDPROBE_FAST3R_DTYPES (bf16), VIDPROBE_OPENSORA_DTYPES
 #   (bf16)
 #   VIDPROBE_OPENSORA_SINGLE_BLOCKS (21, at most 38), VIDPROBE_OPENSORA_PARITY_FRAMES (33, 4k+1)
@@ -87,7 +87,7 @@ make_and_check() {
 }
 
 run_vjepa1() {
-  local dir="$WORK/vjepa1" iters="${VIDPROBE_VJEPA1_ITERS:-3}" types="${VIDPROBE_VJEPA1_DTYPES:-fp32,bf16}"
+  local dir="$WORK/vjepa1" iters="${VIDPROBE_VJEPA1_ITERS:-2}" types="${VIDPROBE_VJEPA1_DTYPES:-fp32,bf16}"
   local frames=76 size=480x832 clips=5
   [ "$TINY" = 1 ] && frames=3 size=32x48 clips=2
   make_and_check vjepa1 'VJEPA1Cuda.*' VIDPROBE_VJEPA1_PARITY_DIR
@@ -102,7 +102,7 @@ run_vjepa1() {
 }
 
 run_fast3r() {
-  local dir="$WORK/fast3r" iters="${VIDPROBE_FAST3R_ITERS:-3}" types="${VIDPROBE_FAST3R_DTYPES:-bf16}"
+  local dir="$WORK/fast3r" iters="${VIDPROBE_FAST3R_ITERS:-2}" types="${VIDPROBE_FAST3R_DTYPES:-bf16}"
   local frames=81 size=288x512
   [ "$TINY" = 1 ] && frames=2 size=32x48
   make_and_check fast3r 'Fast3RCuda.*' VIDPROBE_FAST3R_PARITY_DIR
@@ -116,7 +116,7 @@ run_fast3r() {
 }
 
 run_opensora() {
-  local dir="$WORK/opensora" iters="${VIDPROBE_OPENSORA_ITERS:-2}" types="${VIDPROBE_OPENSORA_DTYPES:-bf16}"
+  local dir="$WORK/opensora" iters="${VIDPROBE_OPENSORA_ITERS:-1}" types="${VIDPROBE_OPENSORA_DTYPES:-bf16}"
   local frames=129 size=480x848
   [ "$TINY" = 1 ] && frames=9 size=32x48
   make_and_check opensora 'OpenSoraCuda.*' VIDPROBE_OPENSORA_PARITY_DIR \
