@@ -151,7 +151,7 @@ class VJepa1:
     def __init__(self, args):
         self.tiny = args.tiny
         self.parity_clip = (2, 32, 48) if args.tiny else (16, 480, 832)
-        self.window = (2, 2, 32, 48) if args.tiny else (5, 16, 480, 832)  # clips, frames, H, W
+        self.window = (2, 4, 32, 48) if args.tiny else (5, 16, 480, 832)  # clips, frames, H, W
         use_ref(args.ref, self.repo)
 
     def build(self, device):
@@ -537,11 +537,18 @@ class OpenSora:
             x_t, cond, shifted = self.model_input(z, first, noise, torch.float32)
             tokens = self.single_block_tokens(model, x_t, cond, shifted, txt[None].to(device),
                                               y_vec[None].to(device))
+            # The official model's own bf16 drift on the same input: the yardstick for vidprobe's.
+            model.to(torch.bfloat16)
+            bf16 = torch.bfloat16
+            tokens_bf16 = self.single_block_tokens(model, x_t.to(bf16), cond.to(bf16),
+                                                   shifted.to(bf16), txt[None].to(device, bf16),
+                                                   y_vec[None].to(device, bf16))
         _, _, t, h, w = z.shape
         p = self.model_args["patch_size"]
         save({"clip": clip, "moments": moments, "first_moments": first_moments, "latents": x_t,
               "cond": cond, "txt": txt[None], "y_vec": y_vec[None], "timesteps": shifted,
-              "noise": noise, "single20_img": tokens.reshape(t, h // p, w // p, -1)},
+              "noise": noise, "single20_img": tokens.reshape(t, h // p, w // p, -1),
+              "single20_img_official_bf16": tokens_bf16.float().reshape(t, h // p, w // p, -1)},
              root / "parity.safetensors")
         return dict(layer=self.model_args["depth"] + self.layer, latents=list(z.shape),
                     blocks=[self.model_args["depth"], self.model_args["depth_single_blocks"]],

@@ -30,11 +30,13 @@
 #   (bf16)
 #   VIDPROBE_OPENSORA_SINGLE_BLOCKS (21, at most 38), VIDPROBE_OPENSORA_PARITY_FRAMES (33, 4k+1)
 #   VIDPROBE_WORK_DIR (/tmp/vidprobe-official; random models are reused when already there)
+#   VIDPROBE_PARITY_TESTS        the test binary (default $BUILD_DIR/bin/vidprobe_backbones_tests)
 #   VIDPROBE_OFFICIAL_TINY=1     CPU dry run at tiny sizes (with VIDPROBE_BUILD_DIR=build): checks
 #                                the plumbing only, no figure means anything
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BUILD_DIR="${VIDPROBE_BUILD_DIR:-$ROOT/build-gpu}"
+TESTS="${VIDPROBE_PARITY_TESTS:-$BUILD_DIR/bin/vidprobe_backbones_tests}"
 OUT="${1:?usage: gpu-official.sh OUT_DIR}"
 WORK="${VIDPROBE_WORK_DIR:-/tmp/vidprobe-official}"
 FAMILIES="${VIDPROBE_OFFICIAL_FAMILIES:-vjepa1 fast3r opensora}"
@@ -82,14 +84,14 @@ make_and_check() {
   step "$family: random model at the published size + the official float32 features"
   [ -f "$dir/parity.safetensors" ] || reference make "$family" "$dir" "$@" 2>&1 | json_lines
   step "$family: parity, vidprobe against the official code (fp32, bf16)"
-  env "$variable=$dir" "$BUILD_DIR/bin/vidprobe_backbones_tests" --gtest_filter="$filter" 2>&1 |
+  env "$variable=$dir" "$TESTS" --gtest_filter="$filter" 2>&1 |
     json_lines || echo "gpu-official.sh: $family parity failed" >&2
 }
 
 run_vjepa1() {
   local dir="$WORK/vjepa1" iters="${VIDPROBE_VJEPA1_ITERS:-2}" types="${VIDPROBE_VJEPA1_DTYPES:-fp32,bf16}"
   local frames=76 size=480x832 clips=5
-  [ "$TINY" = 1 ] && frames=3 size=32x48 clips=2
+  [ "$TINY" = 1 ] && frames=7 size=32x48 clips=2
   make_and_check vjepa1 'VJEPA1Cuda.*' VIDPROBE_VJEPA1_PARITY_DIR
   for dtype in $(dtypes "$types"); do
     step "vjepa1: speed, vidprobe $dtype, $frames frames at $size as $clips spaced clips"
@@ -108,7 +110,7 @@ run_fast3r() {
   make_and_check fast3r 'Fast3RCuda.*' VIDPROBE_FAST3R_PARITY_DIR
   for dtype in $(dtypes "$types"); do
     step "fast3r: speed, vidprobe $dtype, $frames frames at $size"
-    vidprobe_bench --backbone fast3r-vitl16-512 --weights "$dir" --dtype "$dtype" \
+    vidprobe_bench --backbone fast3r-vitl16-512 --weights "$dir/model.safetensors" --dtype "$dtype" \
       --frames "$frames" --iterations "$iters" --backbone-opt "size=$size" 2>&1 | json_lines || true
   done
   step "fast3r: speed, official code"

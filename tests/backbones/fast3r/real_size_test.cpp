@@ -28,7 +28,7 @@ TEST(Fast3RCuda, RealSizeVitLargeMatchesTheOfficialCode) {
   const auto& clip = reference.at("clip");  // (S, 3, H, W) in [0, 1]
   const auto seed = reference.at("image_index_seed").item<int64_t>();
   BackboneOptions options;
-  options.weights = dir->string();
+  options.weights = (*dir / "model.safetensors").string();  // config.json beside it is read
   options.device = *device;
   options.extra = {{"size", std::to_string(clip.size(2)) + "x" + std::to_string(clip.size(3))},
                    {"image_ids", "random"},

@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <iostream>
 #include <string>
 
@@ -65,6 +66,11 @@ TEST(OpenSoraCuda, RealWidthVaeAndMmditMatchTheOfficialCode) {
       mmdit->run(reference_inputs(reference, *device, torch::kBFloat16), {layer}).img[0];
   const double bf16_error = rs::max_relative_error(bf16, expected);
   const double bf16_norm_error = rs::norm_relative_error(bf16, expected);
+  // The official model run in bf16 on the same input drifts from its float32 run too (random
+  // weights through 40 blocks): vidprobe's bf16 drift is judged against that one.
+  const double official_bf16_norm_error = rs::norm_relative_error(
+      reference.at("single20_img_official_bf16").reshape({1, -1, mmdit_config.hidden_size}),
+      expected);
   const auto& clip = reference.at("clip");
   std::cout << "{\"benchmark\": \"official_real_size_parity\", \"family\": \"opensora\", "
                "\"backbone\": \"opensora-v2\", \"layer\": "
@@ -76,11 +82,12 @@ TEST(OpenSoraCuda, RealWidthVaeAndMmditMatchTheOfficialCode) {
             << ", \"block_fp32_max_abs\": " << fp32_abs
             << ", \"block_fp32_max_rel\": " << fp32_error
             << ", \"block_bf16_max_rel\": " << bf16_error
-            << ", \"block_bf16_norm_rel\": " << bf16_norm_error << "}\n";
+            << ", \"block_bf16_norm_rel\": " << bf16_norm_error
+            << ", \"official_block_bf16_norm_rel\": " << official_bf16_norm_error << "}\n";
   EXPECT_LT(moments_error, 1e-4);
   EXPECT_LT(first_error, 1e-4);
   EXPECT_LT(fp32_error, 1e-3);
-  EXPECT_LT(bf16_norm_error, 5e-2);
+  EXPECT_LT(bf16_norm_error, std::max(2 * official_bf16_norm_error, 3e-2));
 }
 
 }  // namespace
