@@ -30,6 +30,8 @@ mkdir -p "$PART/jepa" "$PART/fast3r" "$PART/Open-Sora" "$PART/site"
 
 # export GIT_DIR DEST PATHSPEC...: the committed files at HEAD (Python sources only where a
 # pathspec ends in *.py), plus the commit in DEST/.commit.
+# The fetch mirrors omit large blobs (fast3r's assets/*.gif): git archive names them on stderr
+# ("error: invalid object ... for 'assets/...'") and still exports the requested paths.
 export_tree() {
   local git_dir="$1" dest="$2"
   shift 2
