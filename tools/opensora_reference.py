@@ -63,7 +63,10 @@ class _LigerRope:
     @staticmethod
     def apply(q, k, cos, sin):
         from transformers.models.llama.modeling_llama import apply_rotary_pos_emb
-        return apply_rotary_pos_emb(q, k, cos, sin, unsqueeze_dim=1)
+        # Liger's kernel writes q and k in their own dtype; the float32 angles would otherwise
+        # promote bf16 q and k (and SDPA refuses a float32 q with a bf16 v).
+        q_out, k_out = apply_rotary_pos_emb(q, k, cos, sin, unsqueeze_dim=1)
+        return q_out.to(q.dtype), k_out.to(k.dtype)
 
 
 def install(checkout):

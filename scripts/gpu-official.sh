@@ -1,0 +1,163 @@
+#!/usr/bin/env bash
+# Run on the GPU machine after scripts/gpu-build.sh: V-JEPA (v1) ViT-L/16, Fast3R ViT-L and
+# Open-Sora 2.0 at the published sizes against their OFFICIAL code (the CogVideoX counterpart is
+# scripts/gpu-cogvideox.sh). Per family, in order:
+#   1. bench/official_reference.py make: a random model built by the official constructor,
+#      saved in the published checkpoint format and key names, and the official float32
+#      features of one clip at the paper's layer (TF32 off);
+#   2. parity: tests/backbones/<family>/real_size_test.cpp against them (fp32 and bf16);
+#   3. speed: `vidprobe bench backbone` and bench/official_reference.py bench on the same GPU at
+#      the paper's clip size, then the ratios.
+#   vjepa1    vitl16.pth.tar; parity 16 frames at 480 x 832; speed 76 frames at 480 x 832 as 5
+#             spaced clips of 16 (the paper's window), fp32 (VidFM3D's) and bf16
+#   fast3r    hub layout (model.safetensors with the heads, config.json); parity and speed 81
+#             frames at 288 x 512, map 24; speed in bf16 (vidprobe: bf16 weights; official: fp32
+#             weights under bf16 autocast, the authors' setting)
+#   opensora  19 double + 21 single blocks at the real width (single_blocks[20] is the feature;
+#             the 17 blocks after it are left out: ~15.6 GB of bf16 weights instead of 22 GB),
+#             Hunyuan VAE at its published size; parity: VAE moments of a 33-frame 480 x 848
+#             clip + the MMDiT block on the official transformer input; speed: 129 frames at
+#             480 x 848, everything bf16 (the authors')
+# Usage: bash scripts/gpu-official.sh OUT_DIR. Writes OUT_DIR/official.jsonl (JSON lines:
+# official_reference_make, official_real_size_parity, vidprobe's bench lines, official_reference,
+# official_speed_ratio) and OUT_DIR/official.log (everything).
+# Needs .ref/ (bash scripts/gpu-official-ref.sh, on the machine with the mirrors) and, for
+# opensora, the diffusers wheel in .whl/ (as scripts/gpu-cogvideox.sh).
+# Knobs (environment):
+#   VIDPROBE_OFFICIAL_FAMILIES   subset, in order (default "vjepa1 fast3r opensora")
+#   VIDPROBE_{VJEPA1,FAST3R,OPENSORA}_ITERS   timed clips per variant after one warm-up (2, 2, 1)
+#   VIDPROBE_VJEPA1_DTYPES (fp32,bf16), VIDPROBE_FAST3R_DTYPES (bf16), VIDPROBE_OPENSORA_DTYPES
+#   (bf16)
+#   VIDPROBE_OPENSORA_SINGLE_BLOCKS (21, at most 38), VIDPROBE_OPENSORA_PARITY_FRAMES (33, 4k+1)
+#   VIDPROBE_WORK_DIR (/tmp/vidprobe-official; random models are reused when already there)
+#   VIDPROBE_PARITY_TESTS        the test binary (default $BUILD_DIR/bin/vidprobe_backbones_tests)
+#   VIDPROBE_OFFICIAL_TINY=1     CPU dry run at tiny sizes (with VIDPROBE_BUILD_DIR=build): checks
+#                                the plumbing only, no figure means anything
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+BUILD_DIR="${VIDPROBE_BUILD_DIR:-$ROOT/build-gpu}"
+TESTS="${VIDPROBE_PARITY_TESTS:-$BUILD_DIR/bin/vidprobe_backbones_tests}"
+OUT="${1:?usage: gpu-official.sh OUT_DIR}"
+WORK="${VIDPROBE_WORK_DIR:-/tmp/vidprobe-official}"
+FAMILIES="${VIDPROBE_OFFICIAL_FAMILIES:-vjepa1 fast3r opensora}"
+TINY="${VIDPROBE_OFFICIAL_TINY:-0}"
+PYTHON="${VIDPROBE_OFFICIAL_PYTHON:-python3}"
+DEPS="$ROOT/.gpu-deps/root"
+[ -d "$DEPS" ] && export LD_LIBRARY_PATH="$DEPS/usr/lib/x86_64-linux-gnu:${LD_LIBRARY_PATH:-}"
+mkdir -p "$OUT" "$WORK"
+OUT="$(cd "$OUT" && pwd)"
+LOG="$OUT/official.jsonl"
+RAW="$OUT/official.log"
+: > "$LOG"
+: > "$RAW"
+export PYTHONUNBUFFERED=1
+json_lines() { tee -a "$RAW" | { grep -E '^\{' || true; } | tee -a "$LOG"; }
+step() { printf '\n== %s\n' "$*" | tee -a "$RAW" >&2; }
+
+if [ "$TINY" = 1 ]; then
+  DEVICE=cpu
+  REF_ARGS=(--device cpu --tiny)
+  export VIDPROBE_OFFICIAL_PARITY_CPU=1
+else
+  DEVICE=cuda
+  REF_ARGS=(--device cuda)
+fi
+[ -x "$BUILD_DIR/bin/vidprobe" ] || { echo "gpu-official.sh: run scripts/gpu-build.sh first" >&2; exit 2; }
+[ -d "$ROOT/.ref" ] || { echo "gpu-official.sh: .ref/ is missing: run scripts/gpu-official-ref.sh where the mirrors are" >&2; exit 2; }
+if [[ " $FAMILIES " == *" opensora "* ]] && ! "$PYTHON" -c 'import diffusers' 2>/dev/null; then
+  shopt -s nullglob
+  wheels=("$ROOT"/.whl/diffusers-*.whl)
+  shopt -u nullglob
+  [ ${#wheels[@]} -gt 0 ] || { echo "gpu-official.sh: diffusers is missing and .whl/ holds no diffusers wheel" >&2; exit 2; }
+  "$PYTHON" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site "${wheels[@]}"
+  export PYTHONPATH="/tmp/site${PYTHONPATH:+:$PYTHONPATH}"
+fi
+
+reference() { "$PYTHON" "$ROOT/bench/official_reference.py" "$@" "${REF_ARGS[@]}"; }
+vidprobe_bench() { "$BUILD_DIR/bin/vidprobe" bench backbone --device "$DEVICE" "$@"; }
+dtypes() { tr ',' ' ' <<< "$1"; }
+
+# family TEST_FILTER PARITY_VARIABLE [make options...]: steps 1 and 2.
+make_and_check() {
+  local family="$1" filter="$2" variable="$3" dir="$WORK/$1"
+  shift 3
+  step "$family: random model at the published size + the official float32 features"
+  [ -f "$dir/parity.safetensors" ] || reference make "$family" "$dir" "$@" 2>&1 | json_lines
+  step "$family: parity, vidprobe against the official code (fp32, bf16)"
+  env "$variable=$dir" "$TESTS" --gtest_filter="$filter" 2>&1 |
+    json_lines || echo "gpu-official.sh: $family parity failed" >&2
+}
+
+run_vjepa1() {
+  local dir="$WORK/vjepa1" iters="${VIDPROBE_VJEPA1_ITERS:-2}" types="${VIDPROBE_VJEPA1_DTYPES:-fp32,bf16}"
+  local frames=76 size=480x832 clips=5
+  [ "$TINY" = 1 ] && frames=7 size=32x48 clips=2
+  make_and_check vjepa1 'VJEPA1Cuda.*' VIDPROBE_VJEPA1_PARITY_DIR
+  for dtype in $(dtypes "$types"); do
+    step "vjepa1: speed, vidprobe $dtype, $frames frames at $size as $clips spaced clips"
+    vidprobe_bench --backbone vjepa1-vitl16 --weights "$dir/vitl16.pth.tar" --dtype "$dtype" \
+      --frames "$frames" --iterations "$iters" --backbone-opt "size=$size" \
+      --backbone-opt "spaced_clips=$clips" 2>&1 | json_lines || true
+  done
+  step "vjepa1: speed, official code"
+  reference bench vjepa1 "$dir" --iterations "$iters" --dtypes "$types" 2>&1 | json_lines || true
+}
+
+run_fast3r() {
+  local dir="$WORK/fast3r" iters="${VIDPROBE_FAST3R_ITERS:-2}" types="${VIDPROBE_FAST3R_DTYPES:-bf16}"
+  local frames=81 size=288x512
+  [ "$TINY" = 1 ] && frames=2 size=32x48
+  make_and_check fast3r 'Fast3RCuda.*' VIDPROBE_FAST3R_PARITY_DIR
+  for dtype in $(dtypes "$types"); do
+    step "fast3r: speed, vidprobe $dtype, $frames frames at $size"
+    vidprobe_bench --backbone fast3r-vitl16-512 --weights "$dir/model.safetensors" --dtype "$dtype" \
+      --frames "$frames" --iterations "$iters" --backbone-opt "size=$size" 2>&1 | json_lines || true
+  done
+  step "fast3r: speed, official code"
+  reference bench fast3r "$dir" --iterations "$iters" --dtypes "$types" 2>&1 | json_lines || true
+}
+
+run_opensora() {
+  local dir="$WORK/opensora" iters="${VIDPROBE_OPENSORA_ITERS:-1}" types="${VIDPROBE_OPENSORA_DTYPES:-bf16}"
+  local frames=129 size=480x848
+  [ "$TINY" = 1 ] && frames=9 size=32x48
+  make_and_check opensora 'OpenSoraCuda.*' VIDPROBE_OPENSORA_PARITY_DIR \
+    --opensora-single "${VIDPROBE_OPENSORA_SINGLE_BLOCKS:-21}" \
+    --opensora-parity-frames "${VIDPROBE_OPENSORA_PARITY_FRAMES:-33}"
+  for dtype in $(dtypes "$types"); do
+    step "opensora: speed, vidprobe $dtype (VAE $dtype), $frames frames at $size"
+    vidprobe_bench --backbone opensora-v2 --weights "$dir" --dtype "$dtype" --frames "$frames" \
+      --iterations "$iters" --backbone-opt "size=$size" --backbone-opt "vae_dtype=$dtype" 2>&1 |
+      json_lines || true
+  done
+  step "opensora: speed, official code"
+  reference bench opensora "$dir" --iterations "$iters" --dtypes "$types" \
+    --opensora-single "${VIDPROBE_OPENSORA_SINGLE_BLOCKS:-21}" 2>&1 | json_lines || true
+}
+
+for family in $FAMILIES; do
+  case "$family" in
+    vjepa1) run_vjepa1 ;;
+    fast3r) run_fast3r ;;
+    opensora) run_opensora ;;
+    *) echo "gpu-official.sh: unknown family '$family' (vjepa1 fast3r opensora)" >&2; exit 2 ;;
+  esac
+done
+
+"$PYTHON" - "$LOG" <<'PY' | tee -a "$LOG"
+import json, sys
+rows = [json.loads(line) for line in open(sys.argv[1]) if line.startswith("{")]
+ours = [r for r in rows if "clips_per_s" in r and r.get("benchmark") is None]
+refs = [r for r in rows if r.get("benchmark") == "official_reference"]
+for mine in ours:
+    for ref in refs:
+        if ref["backbone"] == mine["backbone"] and ref["dtype"] == mine["dtype"]:
+            print(json.dumps({"benchmark": "official_speed_ratio", "backbone": mine["backbone"],
+                              "dtype": mine["dtype"], "frames": mine["frames"],
+                              "vidprobe_clips_per_s": mine["clips_per_s"],
+                              "official_clips_per_s": ref["clips_per_s"],
+                              "vidprobe_peak_gb": mine.get("peak_allocated_gb"),
+                              "official_peak_gb": ref.get("peak_allocated_gb"),
+                              "ratio": mine["clips_per_s"] / ref["clips_per_s"]}))
+PY
+echo "figures in $LOG" >&2
