@@ -11,7 +11,9 @@ sampler (src/vidprobe/backbones/flow_unipc_sampler.*, backbones/wan/sampling.*).
           and int64 timesteps for a few (N, shift);
       sampler.json "steps" + sampler.safetensors "steps/<case>/{sample0, model_output<i>,
           prev_sample<i>}": step() chained over every timestep of an N-step schedule on random
-          model outputs (sample_{i+1} = prev_sample_i), for solver orders 1, 2 (WAN's) and 3.
+          model outputs (sample_{i+1} = prev_sample_i), for solver orders 1, 2 (WAN's) and 3, and
+          at order 2 with final_sigmas_type "sigma_min", with solver_type "bh1" and with
+          disable_corrector [1, 3].
 (2) The full WanPipeline (diffusers.WanPipeline.__call__) on the tiny random transformer and VAE of
     tests/fixtures/wan/{dit,vae}_diffusers.safetensors (written by tools/make_wan_fixtures.py under
     the real diffusers key names; loaded here strictly, so rerun that script first if it changes)
@@ -51,9 +53,12 @@ WAN_SCHEDULER_CONFIG = {
     "use_karras_sigmas": False,
 }
 SCHEDULES = [(1, 3.0), (4, 3.0), (10, 3.0), (50, 3.0), (50, 5.0), (7, 1.0)]
-STEP_CASES = [  # (name, steps, shift, solver_order)
-    ("order2_n6_shift3", 6, 3.0, 2), ("order2_n20_shift5", 20, 5.0, 2),
-    ("order1_n5_shift3", 5, 3.0, 1), ("order3_n6_shift3", 6, 3.0, 3),
+STEP_CASES = [  # (name, steps, shift, solver_order, other config overrides)
+    ("order2_n6_shift3", 6, 3.0, 2, {}), ("order2_n20_shift5", 20, 5.0, 2, {}),
+    ("order1_n5_shift3", 5, 3.0, 1, {}), ("order3_n6_shift3", 6, 3.0, 3, {}),
+    ("order2_n5_shift3_sigma_min", 5, 3.0, 2, {"final_sigmas_type": "sigma_min"}),
+    ("order2_n5_shift3_bh1", 5, 3.0, 2, {"solver_type": "bh1"}),
+    ("order2_n6_shift3_no_corrector", 6, 3.0, 2, {"disable_corrector": [1, 3]}),
 ]
 STEP_SHAPE = (1, 2, 3, 4, 5)
 PIPELINE_CASES = [  # (name, steps, guidance, shift, decode)
@@ -63,9 +68,9 @@ LATENT_SHAPE = (1, 16, 3, 4, 6)
 CONTEXT_TOKENS = 12
 
 
-def scheduler(shift, order=2):
+def scheduler(shift, order=2, **overrides):
     return UniPCMultistepScheduler(**{**WAN_SCHEDULER_CONFIG, "flow_shift": shift,
-                                      "solver_order": order})
+                                      "solver_order": order, **overrides})
 
 
 def schedules():
@@ -81,8 +86,8 @@ def schedules():
 def step_cases(tensors):
     out = []
     generator = torch.Generator().manual_seed(21)
-    for name, steps, shift, order in STEP_CASES:
-        s = scheduler(shift, order)
+    for name, steps, shift, order, overrides in STEP_CASES:
+        s = scheduler(shift, order, **overrides)
         s.set_timesteps(steps)
         sample = torch.randn(STEP_SHAPE, generator=generator)
         tensors[f"steps/{name}/sample0"] = sample
@@ -91,7 +96,7 @@ def step_cases(tensors):
             sample = s.step(model_output, t, sample, return_dict=False)[0]
             tensors[f"steps/{name}/model_output{i}"] = model_output
             tensors[f"steps/{name}/prev_sample{i}"] = sample
-        out.append(dict(name=name, steps=steps, shift=shift, solver_order=order))
+        out.append(dict(name=name, steps=steps, shift=shift, solver_order=order, **overrides))
     return out
 
 

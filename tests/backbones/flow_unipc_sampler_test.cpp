@@ -58,14 +58,20 @@ TEST(FlowUniPcSampler, SchedulesAreDiffusersOwn) {
   }
 }
 
-// Every step of a chained run on random model outputs, for orders 1, 2 (WAN's) and 3: the
+// Every step of a chained run on random model outputs, for orders 1, 2 (WAN's) and 3, and at
+// order 2 with a sigma_min final sigma, with bh1 and with some correctors disabled: the
 // corrector, the predictor, the warm-up and the lower-order final steps all take part.
 TEST(FlowUniPcSampler, StepsMatchDiffusers) {
   const auto& cases = sampler_fixture().at("steps");
-  ASSERT_EQ(cases.size(), 4u);
+  ASSERT_EQ(cases.size(), 7u);
   for (const auto& c : cases) {
     const std::string prefix = "steps/" + c.at("name").get<std::string>() + "/";
-    FlowUniPcSampler sampler(options(c.at("shift"), c.at("solver_order")), c.at("steps"));
+    auto config = options(c.at("shift"), c.at("solver_order"));
+    if (c.value("final_sigmas_type", "zero") == "sigma_min")
+      config.final_sigma = FinalSigma::kSigmaMin;
+    if (c.value("solver_type", "bh2") == "bh1") config.variant = UniPcVariant::kBh1;
+    config.disable_corrector = c.value("disable_corrector", std::vector<int>{});
+    FlowUniPcSampler sampler(config, c.at("steps"));
     auto sample = sampler_tensors().at(prefix + "sample0");
     for (int i = 0; i < sampler.steps(); ++i) {
       EXPECT_EQ(sampler.step_index(), i);

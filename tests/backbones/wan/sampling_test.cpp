@@ -9,6 +9,7 @@
 #include <fstream>
 
 #include "backbones/wan/test_fixtures.h"
+#include "vidprobe/core/error.h"
 
 namespace vidprobe::backbones::wan {
 namespace {
@@ -70,6 +71,21 @@ TEST(WanSampling, MatchesWanPipeline) {
       EXPECT_LT(relative_error(per_step[i], tensors.at(key)), 1e-5) << key;
     }
   }
+}
+
+// The comparison above can fail: without the UniC corrector the same run lands far from the
+// pipeline's latents.
+TEST(WanSampling, TheCorrectorChangesTheResult) {
+  const auto& tensors = sampler_tensors();
+  SamplingOptions options;
+  options.steps = 4;
+  options.guidance_scale = 5.0;
+  options.sampler = t2v_sampler_options(3.0);
+  options.sampler.disable_corrector = {0, 1, 2};
+  const auto final = sample_latents(small_transformer(), tensors.at("pipeline/latents"),
+                                    tensors.at("pipeline/prompt_embeds"),
+                                    tensors.at("pipeline/negative_prompt_embeds"), options);
+  EXPECT_GT(relative_error(final, tensors.at("pipeline/cfg5/final")), 1e-3);
 }
 
 TEST(WanSampling, GuidanceNeedsANegativeContext) {
