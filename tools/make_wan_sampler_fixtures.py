@@ -12,7 +12,8 @@ sampler (src/vidprobe/backbones/flow_unipc_sampler.*, backbones/wan/sampling.*).
       sampler.json "steps" + sampler.safetensors "steps/<case>/{sample0, model_output<i>,
           prev_sample<i>}": step() chained over every timestep of an N-step schedule on random
           model outputs (sample_{i+1} = prev_sample_i), for solver orders 1, 2 (WAN's) and 3, and
-          at order 2 with final_sigmas_type "sigma_min", with solver_type "bh1" and with
+          at order 2 with final_sigmas_type "sigma_min", with solver_type "bh1" (and sigma_min:
+          with a final sigma of 0 its last step is NaN in diffusers, -inf * 0) and with
           disable_corrector [1, 3].
 (2) The full WanPipeline (diffusers.WanPipeline.__call__) on the tiny random transformer and VAE of
     tests/fixtures/wan/{dit,vae}_diffusers.safetensors (written by tools/make_wan_fixtures.py under
@@ -57,7 +58,8 @@ STEP_CASES = [  # (name, steps, shift, solver_order, other config overrides)
     ("order2_n6_shift3", 6, 3.0, 2, {}), ("order2_n20_shift5", 20, 5.0, 2, {}),
     ("order1_n5_shift3", 5, 3.0, 1, {}), ("order3_n6_shift3", 6, 3.0, 3, {}),
     ("order2_n5_shift3_sigma_min", 5, 3.0, 2, {"final_sigmas_type": "sigma_min"}),
-    ("order2_n5_shift3_bh1", 5, 3.0, 2, {"solver_type": "bh1"}),
+    ("order2_n5_shift3_bh1", 5, 3.0, 2,
+     {"solver_type": "bh1", "final_sigmas_type": "sigma_min"}),
     ("order2_n6_shift3_no_corrector", 6, 3.0, 2, {"disable_corrector": [1, 3]}),
 ]
 STEP_SHAPE = (1, 2, 3, 4, 5)

@@ -104,6 +104,11 @@ TEST(FlowUniPcSampler, RejectsBadOptions) {
   no_lower.lower_order_final = false;
   EXPECT_THAT([&] { FlowUniPcSampler(no_lower, 4); },
               ::testing::ThrowsMessage<Error>(HasSubstr("lower_order_final")));
+  auto bh1 = options(3.0);
+  bh1.variant = UniPcVariant::kBh1;
+  EXPECT_THAT([&] { FlowUniPcSampler(bh1, 4); }, ::testing::ThrowsMessage<Error>(HasSubstr("bh1")));
+  bh1.final_sigma = FinalSigma::kSigmaMin;
+  EXPECT_NO_THROW(FlowUniPcSampler(bh1, 4));
   FlowUniPcSampler sampler(options(3.0), 2);
   EXPECT_THAT([&] { sampler.step(torch::zeros({2}), torch::zeros({3})); },
               ::testing::ThrowsMessage<Error>(HasSubstr("shape")));

@@ -69,6 +69,10 @@ void FlowUniPcOptions::validate() const {
   // (diffusers then returns NaN); refuse rather than reproduce that.
   require(lower_order_final || solver_order == 1 || final_sigma != FinalSigma::kZero,
           "UniPC sampler: a final sigma of 0 needs lower_order_final (or solver_order 1)");
+  // bh1's B(h) = -h is infinite on that last step too, and diffusers multiplies it by 0.
+  require(variant != UniPcVariant::kBh1 || final_sigma != FinalSigma::kZero,
+          "UniPC sampler: bh1 needs final_sigma sigma_min (with a final sigma of 0 its last step "
+          "is undefined)");
 }
 
 FlowUniPcSampler::FlowUniPcSampler(FlowUniPcOptions options, int steps)
