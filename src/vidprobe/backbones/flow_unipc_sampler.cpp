@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <string>
+#include <utility>
 
 #include "vidprobe/backbones/diffusion_time.h"
 #include "vidprobe/core/error.h"
