@@ -40,7 +40,9 @@ torch::Tensor normalize_latents(const VaeConfig& config, const torch::Tensor& me
 
 torch::Tensor denormalize_latents(const VaeConfig& config, const torch::Tensor& latents) {
   const auto x = latents.to(torch::kFloat32);
-  return x * channel_stats(config.latents_std, x) + channel_stats(config.latents_mean, x);
+  // WanPipeline's exact float32 operations: latents / (1 / std) + mean.
+  const auto inverse_std = 1.0 / channel_stats(config.latents_std, x);
+  return x / inverse_std + channel_stats(config.latents_mean, x);
 }
 
 // ---- encoder ------------------------------------------------------------------------------------

@@ -28,8 +28,8 @@ namespace vidprobe::backbones::wan {
 
 // (mean - latents_mean) / latents_std per channel: what the transformer is trained on.
 torch::Tensor normalize_latents(const VaeConfig& config, const torch::Tensor& mean);
-// The inverse, as diffusers' WanPipeline does before vae.decode: latents * latents_std +
-// latents_mean (float32 result).
+// The inverse, as diffusers' WanPipeline does before vae.decode: latents / (1 / latents_std) +
+// latents_mean in float32.
 torch::Tensor denormalize_latents(const VaeConfig& config, const torch::Tensor& latents);
 
 class VaeEncoder {
