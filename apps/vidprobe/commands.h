@@ -7,6 +7,7 @@ namespace vidprobe::cli {
 
 void register_render(CLI::App& app);
 void register_extract(CLI::App& app);
+void register_check(CLI::App& app);
 void register_annotate(CLI::App& app);
 void register_import(CLI::App& app);
 void register_train(CLI::App& app);

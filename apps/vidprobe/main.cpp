@@ -17,6 +17,7 @@ int main(int argc, char** argv) {
 
   vidprobe::cli::register_render(app);
   vidprobe::cli::register_extract(app);
+  vidprobe::cli::register_check(app);
   vidprobe::cli::register_annotate(app);
   vidprobe::cli::register_import(app);
   vidprobe::cli::register_train(app);

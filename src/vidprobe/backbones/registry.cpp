@@ -15,6 +15,7 @@
 #include "vidprobe/backbones/vjepa/vjepa1.h"
 #include "vidprobe/backbones/vjepa/vjepa2.h"
 #include "vidprobe/backbones/wan/backbone.h"
+#include "vidprobe/backbones/wan/check.h"
 #include "vidprobe/core/error.h"
 
 namespace vidprobe::backbones {
@@ -82,6 +83,22 @@ const BackboneInfo& find_backbone(const std::string& name) {
     known += (known.empty() ? "" : ", ") + info.name;
   }
   throw Error("unknown backbone '" + name + "'; known backbones: " + known);
+}
+
+const std::vector<CheckModelEntry>& registered_check_models() {
+  static const std::vector<CheckModelEntry> entries = [] {
+    std::vector<CheckModelEntry> all;
+    for (const auto& family : {wan::wan_check_models()})
+      all.insert(all.end(), family.begin(), family.end());
+    return all;
+  }();
+  return entries;
+}
+
+const CheckModelEntry* lookup_check_model(const std::string& backbone) {
+  for (const auto& entry : registered_check_models())
+    if (entry.name == backbone) return &entry;
+  return nullptr;
 }
 
 void check_backbone_options(const std::string& name,

@@ -18,21 +18,7 @@ namespace vidprobe::backbones::wan {
 namespace {
 namespace fs = std::filesystem;
 
-// The fixture's transformer and VAE as a diffusers-layout model directory.
-void write_model_directory(const fs::path& dir) {
-  const auto& configs = testing::fixture_configs();
-  fs::create_directories(dir / "transformer");
-  fs::create_directories(dir / "vae");
-  fs::copy_file(testing::fixture("dit_diffusers.safetensors"),
-                dir / "transformer" / "diffusion_pytorch_model.safetensors");
-  std::ofstream(dir / "transformer" / "config.json") << configs["dit"].dump();
-  fs::copy_file(testing::fixture("vae_diffusers.safetensors"),
-                dir / "vae" / "diffusion_pytorch_model.safetensors");
-  auto vae = configs["vae"];
-  vae["latents_mean"] = configs["latents_mean"];
-  vae["latents_std"] = configs["latents_std"];
-  std::ofstream(dir / "vae" / "config.json") << vae.dump();
-}
+using testing::write_model_directory;
 
 TEST(WanCli, ExtractAndSweepWithFixtureWeights) {
   const auto dir = fs::temp_directory_path() / ("vidprobe_wan_cli_" + std::to_string(::getpid()));

@@ -5,6 +5,8 @@
 #include <torch/torch.h>
 
 #include <filesystem>
+#include <fstream>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -31,6 +33,26 @@ inline const TensorMap& reference() {
 }
 inline torch::Tensor golden(const std::string& name) {
   return reference().at(name);
+}
+
+// The fixture's transformer and VAE as a diffusers-layout model directory; vae_config_edit may
+// change the VAE's config.json (e.g. a wrong latents_std).
+inline void write_model_directory(
+    const std::filesystem::path& dir,
+    const std::function<void(nlohmann::json&)>& vae_config_edit = {}) {
+  const auto& configs = fixture_configs();
+  std::filesystem::create_directories(dir / "transformer");
+  std::filesystem::create_directories(dir / "vae");
+  std::filesystem::copy_file(fixture("dit_diffusers.safetensors"),
+                             dir / "transformer" / "diffusion_pytorch_model.safetensors");
+  std::ofstream(dir / "transformer" / "config.json") << configs["dit"].dump();
+  std::filesystem::copy_file(fixture("vae_diffusers.safetensors"),
+                             dir / "vae" / "diffusion_pytorch_model.safetensors");
+  auto vae = configs["vae"];
+  vae["latents_mean"] = configs["latents_mean"];
+  vae["latents_std"] = configs["latents_std"];
+  if (vae_config_edit) vae_config_edit(vae);
+  std::ofstream(dir / "vae" / "config.json") << vae.dump();
 }
 
 // max |actual - expected| relative to max |expected|: the parity measure of the brief (1e-4 in

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "vidprobe/backbones/family_support.h"
+#include "vidprobe/backbones/wan/check.h"
 #include "vidprobe/backbones/wan/schedule.h"
 #include "vidprobe/backbones/wan/text_encoder.h"
 #include "vidprobe/backbones/wan/tokenizer.h"
@@ -273,6 +274,15 @@ std::vector<FeatureMaps> WanBackbone::extract_at(const torch::Tensor& latents, i
   return results;
 }
 
+torch::Tensor WanBackbone::predict_velocity(const torch::Tensor& noisy, double timestep) const {
+  torch::NoGradGuard no_grad;
+  const auto device = dit_->parameters().device();
+  const auto timesteps = torch::full({noisy.size(0)}, timestep, torch::kFloat32);
+  auto context = embedded_context_;
+  if (noisy.size(0) > 1) context = context.expand({noisy.size(0), -1, -1});
+  return dit_->run(noisy.to(device, torch::kFloat32), timesteps, context, {}, true).prediction;
+}
+
 std::vector<FeatureMaps> WanBackbone::extract_many(const torch::Tensor& clip,
                                                    const std::vector<ExtractionPoint>& points) {
   return extract_at(encode(clip), clip.size(0), points);
@@ -335,6 +345,11 @@ ModelFiles locate_model_files(const fs::path& weights) {
 
 std::unique_ptr<Backbone> make_wan_backbone(const std::string& name, const BackboneOptions& options,
                                             const FeatureOptions& feature_options) {
+  return make_wan_model(name, options, feature_options, /*with_decoder=*/false).backbone;
+}
+
+WanModel make_wan_model(const std::string& name, const BackboneOptions& options,
+                        const FeatureOptions& feature_options, bool with_decoder) {
   const auto expected = preset(name);
   const auto device = options.device;
   const auto dtype = options.dtype;  // the DiT's and umT5's; the VAE always runs in float32
@@ -354,6 +369,11 @@ std::unique_ptr<Backbone> make_wan_backbone(const std::string& name, const Backb
     dit->parameters().randomize(options.seed);
     vae = std::make_unique<VaeEncoder>(vae_config, device);
     vae->parameters().randomize(options.seed + 1);
+    std::unique_ptr<VaeDecoder> decoder;
+    if (with_decoder) {
+      decoder = std::make_unique<VaeDecoder>(vae_config, device);
+      decoder->parameters().randomize(options.seed + 3);
+    }
     if (!feature_options.text_context.empty()) {
       context = load_text_context(feature_options.text_context, expected->text_dim,
                                   feature_options.text_length);
@@ -362,8 +382,9 @@ std::unique_ptr<Backbone> make_wan_backbone(const std::string& name, const Backb
       context = pad_context(torch::randn({1, expected->text_dim}, generator, torch::kFloat32),
                             feature_options.text_length);
     }
-    return std::make_unique<WanBackbone>(name, std::move(vae), std::move(dit), context,
-                                         feature_options);
+    return {std::make_unique<WanBackbone>(name, std::move(vae), std::move(dit), context,
+                                          feature_options),
+            std::move(decoder)};
   }
 
   const auto files = locate_model_files(options.weights);
@@ -399,9 +420,16 @@ std::unique_ptr<Backbone> make_wan_backbone(const std::string& name, const Backb
   if (!files.vae_config.empty() && fs::exists(files.vae_config))
     vae_config = vae_config_from_json(read_json_file(files.vae_config), files.vae_config.string());
   vae = std::make_unique<VaeEncoder>(vae_config, device);
-  vae->load(load_checkpoint(files.vae), files.vae.string());
-  return std::make_unique<WanBackbone>(name, std::move(vae), std::move(dit), context,
-                                       feature_options);
+  std::unique_ptr<VaeDecoder> decoder;
+  if (with_decoder) {
+    decoder = std::make_unique<VaeDecoder>(vae_config, device);
+    load_vae(load_checkpoint(files.vae), files.vae.string(), *vae, *decoder);
+  } else {
+    vae->load(load_checkpoint(files.vae), files.vae.string());
+  }
+  return {
+      std::make_unique<WanBackbone>(name, std::move(vae), std::move(dit), context, feature_options),
+      std::move(decoder)};
 }
 
 std::vector<BackboneInfo> wan_backbones() {
@@ -411,6 +439,15 @@ std::vector<BackboneInfo> wan_backbones() {
         return make_wan_backbone(name, options, feature_options_from(name, options.extra));
       },
       family_options());
+}
+
+std::vector<CheckModelEntry> wan_check_models() {
+  std::vector<CheckModelEntry> entries;
+  for (const auto& size : wan_sizes())
+    entries.push_back({size.name, [name = size.name](const BackboneOptions& options) {
+                         return make_wan_check_model(name, options);
+                       }});
+  return entries;
 }
 
 }  // namespace vidprobe::backbones::wan

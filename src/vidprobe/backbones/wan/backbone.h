@@ -94,6 +94,10 @@ class WanBackbone : public Backbone {
   std::vector<FeatureMaps> extract_at(const torch::Tensor& latents, int64_t video_frames,
                                       const std::vector<ExtractionPoint>& points) const;
 
+  // The full transformer's velocity prediction for noisy latents (1, C, F, h, w) at `timestep`,
+  // with this backbone's text context (the empty prompt unless configured otherwise), float32.
+  torch::Tensor predict_velocity(const torch::Tensor& noisy, double timestep) const;
+
   const Transformer& transformer() const { return *dit_; }
   const VaeEncoder& vae() const { return *vae_; }
   const FeatureOptions& options() const { return options_; }
@@ -128,5 +132,13 @@ ModelFiles locate_model_files(const std::filesystem::path& weights);
 std::vector<BackboneInfo> wan_backbones();
 std::unique_ptr<Backbone> make_wan_backbone(const std::string& name, const BackboneOptions& options,
                                             const FeatureOptions& feature_options);
+// The backbone and, when asked, the VAE decoder loaded from the same VAE checkpoint (strictly:
+// then every decoder tensor must be consumed too) or, with random_init, seeded.
+struct WanModel {
+  std::unique_ptr<WanBackbone> backbone;
+  std::unique_ptr<VaeDecoder> decoder;  // null unless with_decoder
+};
+WanModel make_wan_model(const std::string& name, const BackboneOptions& options,
+                        const FeatureOptions& feature_options, bool with_decoder);
 
 }  // namespace vidprobe::backbones::wan

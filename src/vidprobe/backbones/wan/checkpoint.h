@@ -79,7 +79,8 @@ bool is_original_dit_layout(const TensorMap& tensors);
 // Decoder keys are returned unchanged (the encoder ignores them).
 std::string vae_key_from_original(const std::string& key);
 TensorMap to_diffusers_vae_layout(TensorMap&& tensors);
-// Decoder-side VAE tensors that an encoder-only model skips.
+// Decoder-side VAE tensors (decoder.*, post_quant_conv.*): an encoder alone skips them, load_vae
+// hands them to the decoder.
 bool is_vae_decoder_key(const std::string& key);
 
 }  // namespace vidprobe::backbones::wan

@@ -102,6 +102,10 @@ DiTConfig dit_config_from_json(const nlohmann::json& json, const std::string& so
 void VaeConfig::validate(const std::string& source) const {
   require_positive(base_dim, "base_dim", source);
   require_positive(z_dim, "z_dim", source);
+  require_positive(in_channels, "in_channels", source);
+  require_positive(out_channels, "out_channels", source);
+  require(decoder_base_dim >= 0, "'" + source + "': decoder_base_dim must be >= 0, got " +
+                                     std::to_string(decoder_base_dim));
   require_positive(num_res_blocks, "num_res_blocks", source);
   require(!dim_mult.empty(), "'" + source + "': dim_mult is empty");
   require(temporal_downsample.size() + 1 == dim_mult.size(),
@@ -120,6 +124,9 @@ VaeConfig vae_config_from_json(const nlohmann::json& json, const std::string& so
   config.base_dim = field<int>(json, "base_dim", config.base_dim, source);
   config.z_dim = field<int>(json, "z_dim", config.z_dim, source);
   config.in_channels = field<int>(json, "in_channels", config.in_channels, source);
+  config.out_channels = field<int>(json, "out_channels", config.out_channels, source);
+  if (const auto found = json.find("decoder_base_dim"); found != json.end() && !found->is_null())
+    config.decoder_base_dim = field<int>(json, "decoder_base_dim", 0, source);
   config.dim_mult = field<std::vector<int>>(json, "dim_mult", config.dim_mult, source);
   config.num_res_blocks = field<int>(json, "num_res_blocks", config.num_res_blocks, source);
   config.temporal_downsample =

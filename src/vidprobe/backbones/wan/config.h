@@ -45,10 +45,12 @@ DiTConfig t2v_14b_dit();   // dim 5120, 40 blocks, 40 heads, ffn 13824
 // original Wan-Video config.json (dim, num_heads, in_dim, ...); source names the file in errors.
 DiTConfig dit_config_from_json(const nlohmann::json& config, const std::string& source);
 
-// The VAE encoder (the decoder is not needed for features).
+// The VAE (encoder for features; the decoder for `vidprobe check` and sampling).
 struct VaeConfig {
   int in_channels = 3;
+  int out_channels = 3;  // the decoder's
   int base_dim = 96;
+  int decoder_base_dim = 0;  // 0: base_dim (diffusers' decoder_base_dim = None)
   int z_dim = 16;
   std::vector<int> dim_mult{1, 2, 4, 4};
   int num_res_blocks = 2;
@@ -60,6 +62,7 @@ struct VaeConfig {
   std::vector<double> latents_std{2.8184, 1.4541, 2.3275, 2.6558, 1.2196, 1.7708, 2.6052, 2.0743,
                                   3.2687, 2.1526, 2.8652, 1.5579, 1.6382, 1.1253, 2.8251, 1.9160};
 
+  int decoder_dim() const { return decoder_base_dim > 0 ? decoder_base_dim : base_dim; }
   void validate(const std::string& source) const;
 };
 

@@ -1,5 +1,7 @@
 #include "vidprobe/backbones/wan/layers.h"
 
+#include <cmath>
+
 namespace vidprobe::backbones::wan {
 
 void add_linear(Parameters& params, const std::string& prefix, int64_t in, int64_t out, bool bias,
@@ -31,6 +33,118 @@ torch::Tensor rms_norm(const Parameters& params, const std::string& prefix, cons
   // One fused kernel (float32 statistics inside) instead of the reference's chain of
   // elementwise ops; for bf16 it rounds once instead of twice.
   return at::rms_norm(x, {x.size(-1)}, params[prefix + ".weight"].to(x.scalar_type()), eps);
+}
+
+// ---- VAE blocks ---------------------------------------------------------------------------------
+
+namespace {
+// Frames a causal 3x3x3 convolution carries over from the previous chunk.
+constexpr int64_t kCachedFrames = 2;
+}  // namespace
+
+torch::Tensor& CausalCache::slot() {
+  if (next == slots.size()) slots.emplace_back();
+  return slots[next++];
+}
+
+void add_conv3d(Parameters& params, const std::string& prefix, int64_t in, int64_t out,
+                std::vector<int64_t> kernel) {
+  params.add(prefix + ".weight", {out, in, kernel[0], kernel[1], kernel[2]}, ParamKind::kWeight);
+  params.add(prefix + ".bias", {out}, ParamKind::kBias);
+}
+
+void add_vae_residual(Parameters& params, const std::string& prefix, int64_t in, int64_t out) {
+  params.add(prefix + ".norm1.gamma", {in, 1, 1, 1}, ParamKind::kScale);
+  add_conv3d(params, prefix + ".conv1", in, out, {3, 3, 3});
+  params.add(prefix + ".norm2.gamma", {out, 1, 1, 1}, ParamKind::kScale);
+  add_conv3d(params, prefix + ".conv2", out, out, {3, 3, 3});
+  if (in != out) add_conv3d(params, prefix + ".conv_shortcut", in, out, {1, 1, 1});
+}
+
+void add_vae_attention(Parameters& params, const std::string& prefix, int64_t dim) {
+  params.add(prefix + ".norm.gamma", {dim, 1, 1}, ParamKind::kScale);
+  params.add(prefix + ".to_qkv.weight", {3 * dim, dim, 1, 1}, ParamKind::kWeight);
+  params.add(prefix + ".to_qkv.bias", {3 * dim}, ParamKind::kBias);
+  params.add(prefix + ".proj.weight", {dim, dim, 1, 1}, ParamKind::kWeight);
+  params.add(prefix + ".proj.bias", {dim}, ParamKind::kBias);
+}
+
+torch::Tensor frames_to_batch(const torch::Tensor& x) {
+  return x.permute({0, 2, 1, 3, 4})
+      .reshape({x.size(0) * x.size(2), x.size(1), x.size(3), x.size(4)});
+}
+
+torch::Tensor batch_to_frames(const torch::Tensor& x, int64_t batch) {
+  return x.view({batch, x.size(0) / batch, x.size(1), x.size(2), x.size(3)})
+      .permute({0, 2, 1, 3, 4});
+}
+
+torch::Tensor vae_rms_norm(const Parameters& params, const std::string& prefix,
+                           const torch::Tensor& x) {
+  const auto norm = x.norm(2, /*dim=*/{1}, /*keepdim=*/true).clamp_min(1e-12);
+  return x / norm * std::sqrt(static_cast<double>(x.size(1))) * params[prefix + ".gamma"];
+}
+
+namespace {
+
+torch::Tensor causal_conv3d_impl(const Parameters& params, const std::string& prefix,
+                                 const torch::Tensor& x, torch::Tensor* slot) {
+  const auto& weight = params[prefix + ".weight"];
+  const int64_t time_pad = weight.size(2) - 1, space_pad = weight.size(3) / 2;
+  auto input = x;
+  int64_t pad = time_pad;
+  if (slot && time_pad > 0) {
+    // The next chunk needs the last two frames; a one-frame chunk borrows one from the slot.
+    auto keep = x.slice(2, std::max<int64_t>(0, x.size(2) - kCachedFrames));
+    if (keep.size(2) < kCachedFrames && slot->defined())
+      keep = torch::cat({slot->slice(2, slot->size(2) - 1), keep}, 2);
+    if (slot->defined()) {
+      input = torch::cat({*slot, x}, 2);
+      pad -= slot->size(2);
+    }
+    *slot = keep.clone();
+  }
+  input = torch::constant_pad_nd(input, {space_pad, space_pad, space_pad, space_pad, pad, 0});
+  return torch::conv3d(input, weight, params[prefix + ".bias"]);
+}
+
+}  // namespace
+
+torch::Tensor causal_conv3d_with_slot(const Parameters& params, const std::string& prefix,
+                                      const torch::Tensor& x, torch::Tensor& slot) {
+  return causal_conv3d_impl(params, prefix, x, &slot);
+}
+
+torch::Tensor causal_conv3d(const Parameters& params, const std::string& prefix,
+                            const torch::Tensor& x, CausalCache* cache) {
+  const bool temporal = params[prefix + ".weight"].size(2) > 1;
+  return causal_conv3d_impl(params, prefix, x, cache && temporal ? &cache->slot() : nullptr);
+}
+
+torch::Tensor vae_residual(const Parameters& params, const std::string& prefix,
+                           const torch::Tensor& x, CausalCache& cache) {
+  const auto shortcut = params.contains(prefix + ".conv_shortcut.weight")
+                            ? causal_conv3d(params, prefix + ".conv_shortcut", x, nullptr)
+                            : x;
+  auto h = torch::silu(vae_rms_norm(params, prefix + ".norm1", x));
+  h = causal_conv3d(params, prefix + ".conv1", h, &cache);
+  h = torch::silu(vae_rms_norm(params, prefix + ".norm2", h));
+  return causal_conv3d(params, prefix + ".conv2", h, &cache) + shortcut;
+}
+
+torch::Tensor vae_attention(const Parameters& params, const std::string& prefix,
+                            const torch::Tensor& x) {
+  const int64_t batch = x.size(0), channels = x.size(1);
+  auto frames = frames_to_batch(x);
+  const int64_t n = frames.size(0), height = frames.size(2), width = frames.size(3);
+  auto h = vae_rms_norm(params, prefix + ".norm", frames);
+  auto qkv = torch::conv2d(h, params[prefix + ".to_qkv.weight"], params[prefix + ".to_qkv.bias"]);
+  qkv = qkv.reshape({n, 1, 3 * channels, height * width}).permute({0, 1, 3, 2}).contiguous();
+  const auto parts = qkv.chunk(3, -1);
+  auto out = at::scaled_dot_product_attention(parts[0], parts[1], parts[2]);  // (n, 1, HW, C)
+  out = out.squeeze(1).permute({0, 2, 1}).reshape({n, channels, height, width});
+  out = torch::conv2d(out, params[prefix + ".proj.weight"], params[prefix + ".proj.bias"]);
+  return batch_to_frames(out, batch) + x;
 }
 
 }  // namespace vidprobe::backbones::wan

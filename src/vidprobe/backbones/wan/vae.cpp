@@ -1,50 +1,51 @@
 #include "vidprobe/backbones/wan/vae.h"
 
-#include <cmath>
-
+#include "vidprobe/backbones/wan/layers.h"
 #include "vidprobe/core/error.h"
 
 namespace vidprobe::backbones::wan {
 namespace {
 
-// Frames a causal 3x3x3 convolution carries over from the previous chunk.
-constexpr int64_t kCachedFrames = 2;
-
-void add_conv3d(Parameters& params, const std::string& prefix, int64_t in, int64_t out,
-                std::vector<int64_t> kernel) {
-  params.add(prefix + ".weight", {out, in, kernel[0], kernel[1], kernel[2]}, ParamKind::kWeight);
-  params.add(prefix + ".bias", {out}, ParamKind::kBias);
+bool starts_with(const std::string& s, const std::string& prefix) {
+  return s.rfind(prefix, 0) == 0;
 }
 
-void add_residual(Parameters& params, const std::string& prefix, int in, int out) {
-  params.add(prefix + ".norm1.gamma", {in, 1, 1, 1}, ParamKind::kScale);
-  add_conv3d(params, prefix + ".conv1", in, out, {3, 3, 3});
-  params.add(prefix + ".norm2.gamma", {out, 1, 1, 1}, ParamKind::kScale);
-  add_conv3d(params, prefix + ".conv2", out, out, {3, 3, 3});
-  if (in != out) add_conv3d(params, prefix + ".conv_shortcut", in, out, {1, 1, 1});
-}
+// Turns cuDNN autotuning on for the VAE's convolutions and restores the process-wide setting on
+// every exit path.
+class CudnnBenchmarkScope {
+ public:
+  CudnnBenchmarkScope(const torch::Tensor& x, bool enabled) {
+    if (x.is_cuda() && enabled) at::globalContext().setBenchmarkCuDNN(true);
+  }
+  ~CudnnBenchmarkScope() { at::globalContext().setBenchmarkCuDNN(previous_); }
+  CudnnBenchmarkScope(const CudnnBenchmarkScope&) = delete;
+  CudnnBenchmarkScope& operator=(const CudnnBenchmarkScope&) = delete;
 
-// (B, C, T, H, W) <-> (B * T, C, H, W) for the per-frame 2D operations.
-torch::Tensor frames_to_batch(const torch::Tensor& x) {
-  return x.permute({0, 2, 1, 3, 4})
-      .reshape({x.size(0) * x.size(2), x.size(1), x.size(3), x.size(4)});
-}
-torch::Tensor batch_to_frames(const torch::Tensor& x, int64_t batch) {
-  return x.view({batch, x.size(0) / batch, x.size(1), x.size(2), x.size(3)})
-      .permute({0, 2, 1, 3, 4});
+ private:
+  bool previous_ = at::globalContext().benchmarkCuDNN();
+};
+
+torch::Tensor channel_stats(const std::vector<double>& values, const torch::Tensor& like) {
+  return torch::tensor(values, torch::TensorOptions().dtype(torch::kFloat64))
+      .view({1, -1, 1, 1, 1})
+      .to(like.device(), torch::kFloat32);
 }
 
 }  // namespace
 
-// One slot per cached convolution, visited in the same order for every chunk.
-struct VaeEncoder::Cache {
-  std::vector<torch::Tensor> slots;
-  std::size_t next = 0;
-  torch::Tensor& slot() {
-    if (next == slots.size()) slots.emplace_back();
-    return slots[next++];
-  }
-};
+torch::Tensor normalize_latents(const VaeConfig& config, const torch::Tensor& mean) {
+  return (mean - channel_stats(config.latents_mean, mean).to(mean.dtype())) /
+         channel_stats(config.latents_std, mean).to(mean.dtype());
+}
+
+torch::Tensor denormalize_latents(const VaeConfig& config, const torch::Tensor& latents) {
+  const auto x = latents.to(torch::kFloat32);
+  // WanPipeline's exact float32 operations: latents / (1 / std) + mean.
+  const auto inverse_std = 1.0 / channel_stats(config.latents_std, x);
+  return x / inverse_std + channel_stats(config.latents_mean, x);
+}
+
+// ---- encoder ------------------------------------------------------------------------------------
 
 VaeEncoder::VaeEncoder(VaeConfig config, torch::Device device, torch::Dtype dtype)
     : config_(std::move(config)), params_(device, dtype) {
@@ -59,8 +60,8 @@ VaeEncoder::VaeEncoder(VaeConfig config, torch::Device device, torch::Dtype dtyp
     const int out = dims[stage + 1];
     for (int r = 0; r < config_.num_res_blocks; ++r) {
       const auto prefix = next_prefix();
-      add_residual(params_, prefix, in, out);
-      down_layers_.push_back({LayerKind::kResidual, prefix, in, out});
+      add_vae_residual(params_, prefix, in, out);
+      down_layers_.push_back({LayerKind::kResidual, prefix});
       in = out;
     }
     if (stage + 1 < config_.dim_mult.size()) {
@@ -70,21 +71,15 @@ VaeEncoder::VaeEncoder(VaeConfig config, torch::Device device, torch::Dtype dtyp
       params_.add(prefix + ".resample.1.bias", {out}, ParamKind::kBias);
       if (temporal) add_conv3d(params_, prefix + ".time_conv", out, out, {3, 1, 1});
       down_layers_.push_back(
-          {temporal ? LayerKind::kDownsample3d : LayerKind::kDownsample2d, prefix, out, out});
+          {temporal ? LayerKind::kDownsample3d : LayerKind::kDownsample2d, prefix});
     }
   }
-  top_dim_ = dims.back();
-  add_residual(params_, "encoder.mid_block.resnets.0", top_dim_, top_dim_);
-  params_.add("encoder.mid_block.attentions.0.norm.gamma", {top_dim_, 1, 1}, ParamKind::kScale);
-  params_.add("encoder.mid_block.attentions.0.to_qkv.weight", {3 * top_dim_, top_dim_, 1, 1},
-              ParamKind::kWeight);
-  params_.add("encoder.mid_block.attentions.0.to_qkv.bias", {3 * top_dim_}, ParamKind::kBias);
-  params_.add("encoder.mid_block.attentions.0.proj.weight", {top_dim_, top_dim_, 1, 1},
-              ParamKind::kWeight);
-  params_.add("encoder.mid_block.attentions.0.proj.bias", {top_dim_}, ParamKind::kBias);
-  add_residual(params_, "encoder.mid_block.resnets.1", top_dim_, top_dim_);
-  params_.add("encoder.norm_out.gamma", {top_dim_, 1, 1, 1}, ParamKind::kScale);
-  add_conv3d(params_, "encoder.conv_out", top_dim_, 2 * config_.z_dim, {3, 3, 3});
+  const int top = dims.back();
+  add_vae_residual(params_, "encoder.mid_block.resnets.0", top, top);
+  add_vae_attention(params_, "encoder.mid_block.attentions.0", top);
+  add_vae_residual(params_, "encoder.mid_block.resnets.1", top, top);
+  params_.add("encoder.norm_out.gamma", {top, 1, 1, 1}, ParamKind::kScale);
+  add_conv3d(params_, "encoder.conv_out", top, 2 * config_.z_dim, {3, 3, 3});
   add_conv3d(params_, "quant_conv", 2 * config_.z_dim, 2 * config_.z_dim, {1, 1, 1});
 }
 
@@ -92,43 +87,8 @@ void VaeEncoder::load(TensorMap&& checkpoint, const std::string& source) {
   params_.load(to_diffusers_vae_layout(std::move(checkpoint)), source, is_vae_decoder_key);
 }
 
-torch::Tensor VaeEncoder::rms_norm(const std::string& prefix, const torch::Tensor& x) const {
-  // F.normalize over channels, times sqrt(C) and the gain: an RMSNorm without epsilon inside.
-  const auto norm = x.norm(2, /*dim=*/{1}, /*keepdim=*/true).clamp_min(1e-12);
-  return x / norm * std::sqrt(static_cast<double>(x.size(1))) * params_[prefix + ".gamma"];
-}
-
-torch::Tensor VaeEncoder::causal_conv(const std::string& prefix, const torch::Tensor& x,
-                                      Cache* cache) const {
-  const auto& weight = params_[prefix + ".weight"];
-  const int64_t time_pad = weight.size(2) - 1, space_pad = weight.size(3) / 2;
-  auto input = x;
-  int64_t pad = time_pad;
-  if (cache && time_pad > 0) {
-    auto& slot = cache->slot();
-    auto keep = x.slice(2, std::max<int64_t>(0, x.size(2) - kCachedFrames));
-    if (keep.size(2) < kCachedFrames && slot.defined())
-      keep = torch::cat({slot.slice(2, slot.size(2) - 1), keep}, 2);
-    if (slot.defined()) {
-      input = torch::cat({slot, x}, 2);
-      pad -= slot.size(2);
-    }
-    slot = keep.clone();
-  }
-  input = torch::constant_pad_nd(input, {space_pad, space_pad, space_pad, space_pad, pad, 0});
-  return torch::conv3d(input, weight, params_[prefix + ".bias"]);
-}
-
-torch::Tensor VaeEncoder::residual(const std::string& prefix, const torch::Tensor& x,
-                                   bool has_shortcut, Cache& cache) const {
-  const auto shortcut = has_shortcut ? causal_conv(prefix + ".conv_shortcut", x, nullptr) : x;
-  auto h = causal_conv(prefix + ".conv1", torch::silu(rms_norm(prefix + ".norm1", x)), &cache);
-  h = causal_conv(prefix + ".conv2", torch::silu(rms_norm(prefix + ".norm2", h)), &cache);
-  return h + shortcut;
-}
-
 torch::Tensor VaeEncoder::downsample(const Layer& layer, const torch::Tensor& x,
-                                     Cache& cache) const {
+                                     CausalCache& cache) const {
   const int64_t batch = x.size(0);
   // Zero padding on the right and bottom only, then a stride-2 3x3 convolution per frame.
   auto frames = torch::constant_pad_nd(frames_to_batch(x), {0, 1, 0, 1});
@@ -150,32 +110,17 @@ torch::Tensor VaeEncoder::downsample(const Layer& layer, const torch::Tensor& x,
   return y;
 }
 
-torch::Tensor VaeEncoder::attention(const std::string& prefix, const torch::Tensor& x) const {
-  // Single-head self-attention over the pixels of each frame (no temporal mixing).
-  const int64_t batch = x.size(0), channels = x.size(1);
-  auto frames = frames_to_batch(x);
-  const int64_t n = frames.size(0), height = frames.size(2), width = frames.size(3);
-  auto h = rms_norm(prefix + ".norm", frames);
-  auto qkv = torch::conv2d(h, params_[prefix + ".to_qkv.weight"], params_[prefix + ".to_qkv.bias"]);
-  qkv = qkv.reshape({n, 1, 3 * channels, height * width}).permute({0, 1, 3, 2}).contiguous();
-  const auto parts = qkv.chunk(3, -1);
-  auto out = at::scaled_dot_product_attention(parts[0], parts[1], parts[2]);  // (n, 1, HW, C)
-  out = out.squeeze(1).permute({0, 2, 1}).reshape({n, channels, height, width});
-  out = torch::conv2d(out, params_[prefix + ".proj.weight"], params_[prefix + ".proj.bias"]);
-  return batch_to_frames(out, batch) + x;
-}
-
-torch::Tensor VaeEncoder::encode_chunk(const torch::Tensor& chunk, Cache& cache) const {
-  cache.next = 0;
-  auto x = causal_conv("encoder.conv_in", chunk, &cache);
+torch::Tensor VaeEncoder::encode_chunk(const torch::Tensor& chunk, CausalCache& cache) const {
+  cache.rewind();
+  auto x = causal_conv3d(params_, "encoder.conv_in", chunk, &cache);
   for (const auto& layer : down_layers_)
-    x = layer.kind == LayerKind::kResidual ? residual(layer.prefix, x, layer.in != layer.out, cache)
+    x = layer.kind == LayerKind::kResidual ? vae_residual(params_, layer.prefix, x, cache)
                                            : downsample(layer, x, cache);
-  x = residual("encoder.mid_block.resnets.0", x, false, cache);
-  x = attention("encoder.mid_block.attentions.0", x);
-  x = residual("encoder.mid_block.resnets.1", x, false, cache);
-  x = torch::silu(rms_norm("encoder.norm_out", x));
-  return causal_conv("encoder.conv_out", x, &cache);
+  x = vae_residual(params_, "encoder.mid_block.resnets.0", x, cache);
+  x = vae_attention(params_, "encoder.mid_block.attentions.0", x);
+  x = vae_residual(params_, "encoder.mid_block.resnets.1", x, cache);
+  x = torch::silu(vae_rms_norm(params_, "encoder.norm_out", x));
+  return causal_conv3d(params_, "encoder.conv_out", x, &cache);
 }
 
 torch::Tensor VaeEncoder::encode_mean(const torch::Tensor& video) const {
@@ -189,26 +134,139 @@ torch::Tensor VaeEncoder::encode_mean(const torch::Tensor& video) const {
           "the WAN VAE needs height and width that are multiples of 8, got " +
               std::to_string(video.size(3)) + "x" + std::to_string(video.size(4)));
   const auto x = video.to(params_.device(), params_.dtype());
-  // Restores the process-wide cuDNN setting on every exit path.
-  struct BenchmarkGuard {
-    bool previous = at::globalContext().benchmarkCuDNN();
-    ~BenchmarkGuard() { at::globalContext().setBenchmarkCuDNN(previous); }
-  } guard;
-  if (x.is_cuda() && cudnn_benchmark_) at::globalContext().setBenchmarkCuDNN(true);
-  Cache cache;
+  const CudnnBenchmarkScope benchmark(x, cudnn_benchmark_);
+  CausalCache cache;
   std::vector<torch::Tensor> latents;
   latents.push_back(encode_chunk(x.slice(2, 0, 1), cache));
   for (int64_t start = 1; start < frames; start += kVaeTemporalStride)
     latents.push_back(encode_chunk(x.slice(2, start, start + kVaeTemporalStride), cache));
-  const auto moments = causal_conv("quant_conv", torch::cat(latents, 2), nullptr);
+  const auto moments = causal_conv3d(params_, "quant_conv", torch::cat(latents, 2), nullptr);
   return moments.slice(1, 0, config_.z_dim).to(torch::kFloat32);
 }
 
-torch::Tensor VaeEncoder::normalize(const torch::Tensor& mean) const {
-  const auto options = torch::TensorOptions().dtype(torch::kFloat64);
-  const auto latents_mean = torch::tensor(config_.latents_mean, options).view({1, -1, 1, 1, 1});
-  const auto latents_std = torch::tensor(config_.latents_std, options).view({1, -1, 1, 1, 1});
-  return (mean - latents_mean.to(mean.options())) / latents_std.to(mean.options());
+// ---- decoder ------------------------------------------------------------------------------------
+
+VaeDecoder::VaeDecoder(VaeConfig config, torch::Device device, torch::Dtype dtype)
+    : config_(std::move(config)), params_(device, dtype) {
+  config_.validate("VAE config");
+  const int base = config_.decoder_dim();
+  // Widths from the bottom up: the deepest stage's twice, then the stages in reverse.
+  std::vector<int> dims{base * config_.dim_mult.back()};
+  for (auto m = config_.dim_mult.rbegin(); m != config_.dim_mult.rend(); ++m)
+    dims.push_back(base * *m);
+  add_conv3d(params_, "post_quant_conv", config_.z_dim, config_.z_dim, {1, 1, 1});
+  add_conv3d(params_, "decoder.conv_in", config_.z_dim, dims[0], {3, 3, 3});
+  add_vae_residual(params_, "decoder.mid_block.resnets.0", dims[0], dims[0]);
+  add_vae_attention(params_, "decoder.mid_block.attentions.0", dims[0]);
+  add_vae_residual(params_, "decoder.mid_block.resnets.1", dims[0], dims[0]);
+  const std::size_t stages = config_.dim_mult.size();
+  for (std::size_t i = 0; i < stages; ++i) {
+    UpBlock block{"decoder.up_blocks." + std::to_string(i)};
+    // Each upsampler halves the width (WAN2.1), so a stage after the first starts at half.
+    int in = i > 0 ? dims[i] / 2 : dims[i];
+    const int out = dims[i + 1];
+    block.resnets = config_.num_res_blocks + 1;
+    for (int r = 0; r < block.resnets; ++r) {
+      add_vae_residual(params_, block.prefix + ".resnets." + std::to_string(r), in, out);
+      in = out;
+    }
+    if (i + 1 < stages) {
+      // Temporal upsampling mirrors the encoder's temporal downsampling, stage for stage.
+      const bool temporal = config_.temporal_downsample[stages - 2 - i];
+      block.upsample = temporal ? UpBlock::Upsample::k3d : UpBlock::Upsample::k2d;
+      const auto prefix = block.prefix + ".upsamplers.0";
+      params_.add(prefix + ".resample.1.weight", {out / 2, out, 3, 3}, ParamKind::kWeight);
+      params_.add(prefix + ".resample.1.bias", {out / 2}, ParamKind::kBias);
+      if (temporal) add_conv3d(params_, prefix + ".time_conv", out, 2 * out, {3, 1, 1});
+    }
+    up_blocks_.push_back(block);
+  }
+  params_.add("decoder.norm_out.gamma", {dims.back(), 1, 1, 1}, ParamKind::kScale);
+  add_conv3d(params_, "decoder.conv_out", dims.back(), config_.out_channels, {3, 3, 3});
+}
+
+void VaeDecoder::load(TensorMap&& checkpoint, const std::string& source) {
+  auto tensors = to_diffusers_vae_layout(std::move(checkpoint));
+  for (const auto& [name, tensor] : tensors)
+    require(!starts_with(name, "decoder.upsamples.") && !starts_with(name, "decoder.middle."),
+            "'" + source + "' holds the VAE decoder in the original WanVAE layout ('" + name +
+                "'); vidprobe's decoder reads the diffusers layout (vae/ of "
+                "Wan-AI/Wan2.1-T2V-*-Diffusers, docs/wan.md)");
+  params_.load(std::move(tensors), source,
+               [](const std::string& name) { return !is_vae_decoder_key(name); });
+}
+
+torch::Tensor VaeDecoder::upsample(const UpBlock& block, const torch::Tensor& input,
+                                   CausalCache& cache) const {
+  const auto prefix = block.prefix + ".upsamplers.0";
+  auto x = input;
+  if (block.upsample == UpBlock::Upsample::k3d) {
+    auto& slot = cache.slot();
+    if (!slot.defined()) {
+      // The first chunk passes through (one frame stays one frame); the next chunk's time
+      // convolution then sees zeros before it, as the reference's "Rep" marker does.
+      const auto s = x.sizes();
+      slot = torch::zeros({s[0], s[1], 2, s[3], s[4]}, x.options());
+    } else {
+      const int64_t b = x.size(0), c = x.size(1), t = x.size(2), h = x.size(3), w = x.size(4);
+      auto y =
+          causal_conv3d_with_slot(params_, prefix + ".time_conv", x, slot);  // (b, 2c, t, h, w)
+      // The two channel halves are frames 2j and 2j + 1.
+      x = y.view({b, 2, c, t, h, w}).permute({0, 2, 3, 1, 4, 5}).reshape({b, c, 2 * t, h, w});
+    }
+  }
+  const int64_t batch = x.size(0);
+  auto frames = frames_to_batch(x);
+  frames = at::_upsample_nearest_exact2d(frames, {2 * frames.size(2), 2 * frames.size(3)});
+  frames = torch::conv2d(frames, params_[prefix + ".resample.1.weight"],
+                         params_[prefix + ".resample.1.bias"], /*stride=*/1, /*padding=*/1);
+  return batch_to_frames(frames, batch);
+}
+
+torch::Tensor VaeDecoder::decode_chunk(const torch::Tensor& chunk, CausalCache& cache) const {
+  cache.rewind();
+  auto x = causal_conv3d(params_, "decoder.conv_in", chunk, &cache);
+  x = vae_residual(params_, "decoder.mid_block.resnets.0", x, cache);
+  x = vae_attention(params_, "decoder.mid_block.attentions.0", x);
+  x = vae_residual(params_, "decoder.mid_block.resnets.1", x, cache);
+  for (const auto& block : up_blocks_) {
+    for (int r = 0; r < block.resnets; ++r)
+      x = vae_residual(params_, block.prefix + ".resnets." + std::to_string(r), x, cache);
+    if (block.upsample != UpBlock::Upsample::kNone) x = upsample(block, x, cache);
+  }
+  x = torch::silu(vae_rms_norm(params_, "decoder.norm_out", x));
+  return causal_conv3d(params_, "decoder.conv_out", x, &cache);
+}
+
+torch::Tensor VaeDecoder::decode_unclamped(const torch::Tensor& z) const {
+  require(z.dim() == 5 && z.size(1) == config_.z_dim && z.size(2) >= 1,
+          "VAE decoder input must be latents (batch, " + std::to_string(config_.z_dim) +
+              ", frames, height, width), got " + c10::str(z.sizes()));
+  const auto latents = z.to(params_.device(), params_.dtype());
+  const CudnnBenchmarkScope benchmark(latents, cudnn_benchmark_);
+  const auto x = causal_conv3d(params_, "post_quant_conv", latents, nullptr);
+  CausalCache cache;
+  std::vector<torch::Tensor> frames;
+  for (int64_t i = 0; i < x.size(2); ++i)
+    frames.push_back(decode_chunk(x.slice(2, i, i + 1), cache));
+  return torch::cat(frames, 2).to(torch::kFloat32);
+}
+
+void load_vae(TensorMap&& checkpoint, const std::string& source, VaeEncoder& encoder,
+              VaeDecoder& decoder) {
+  // Original-layout names first, so post_quant_conv (the original conv2) counts as decoder.
+  checkpoint = to_diffusers_vae_layout(std::move(checkpoint));
+  TensorMap decoder_part;
+  for (auto it = checkpoint.begin(); it != checkpoint.end();) {
+    if (is_vae_decoder_key(it->first)) {
+      decoder_part.emplace(it->first, std::move(it->second));
+      it = checkpoint.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  decoder.load(std::move(decoder_part), source);
+  encoder.load(std::move(checkpoint), source);
 }
 
 }  // namespace vidprobe::backbones::wan
