@@ -28,6 +28,7 @@ struct CheckFlags {
   std::string clip_id;
   std::filesystem::path out;
   int render_seed = 0;
+  int sample_steps = 0;
 };
 
 // The clip as the backbone's input: a dataset's sequence (its first --frames frames), or a
@@ -104,6 +105,7 @@ void run_check(CheckFlags& flags, const CLI::App& command) {
   check.time.timestep = x.point.timestep.value_or(model.default_time.timestep);
   check.time.sigma = x.point.timestep ? x.point.sigma : model.default_time.sigma;
   check.noise_seed = x.point.noise_seed;
+  check.sample_steps = flags.sample_steps;
   const auto report = features::run_diffusion_check(model, clip, check, clip_id);
   if (!flags.out.empty()) features::write_check_outputs(report, flags.out);
   std::cout << features::check_report_json(report).dump() << std::endl;
@@ -158,9 +160,14 @@ void register_check(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--render-seed", flags->render_seed, "Seed of the synthetic clip (no --data)")
       ->capture_default_str();
+  cmd->add_option("--sample-steps", flags->sample_steps,
+                  "Also generate a clip with the family's sampler in this many steps (WAN: "
+                  "UniPC, flow shift 3, the empty prompt) and decode it (sample/ PNGs); 0: no")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
   add_device_option(*cmd, x.device);
   cmd->add_option("--out", flags->out,
-                  "Directory for check.json and the frames (input/, recon/, x0/ PNGs)");
+                  "Directory for check.json and the frames (input/, recon/, x0/, sample/ PNGs)");
   cmd->callback([flags, cmd] { run_check(*flags, *cmd); });
 }
 

@@ -32,6 +32,9 @@ struct DiffusionCheckModel {
       add_noise;
   // x_t -> the network's estimate of x0 at `time` (conditioned as the family's extraction is).
   std::function<torch::Tensor(const torch::Tensor& noisy, const DiffusionTime& time)> predict_x0;
+  // The family's official sampler over `steps` steps from unit noise in the latents' shape, with
+  // the extraction's conditioning -> final latents for `decode`. Empty: the family has none yet.
+  std::function<torch::Tensor(const torch::Tensor& noise, int steps)> sample;
 };
 
 // A registered backbone name `vidprobe check` can run, and how to build its parts.

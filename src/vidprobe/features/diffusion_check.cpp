@@ -53,6 +53,15 @@ CheckReport run_diffusion_check(const backbones::DiffusionCheckModel& model,
       ((x0_hat - x0).norm().item<double>() / std::max(x0.norm().item<double>(), 1e-30));
   report.x0_decoded = model.decode(x0_hat).to(torch::kCPU, torch::kFloat32);
   report.x0_psnr_db = psnr_db(report.x0_decoded, report.clip);
+  if (options.sample_steps > 0) {
+    require(static_cast<bool>(model.sample),
+            "check: " + model.name + " has no sampler yet; leave out --sample-steps");
+    auto sample_generator = at::make_generator<at::CPUGeneratorImpl>(options.noise_seed + 1);
+    const auto start = torch::randn(x0.sizes(), sample_generator, torch::kFloat32).to(x0.device());
+    report.sample_steps = options.sample_steps;
+    report.sampled = model.decode(model.sample(start, options.sample_steps).to(torch::kFloat32))
+                         .to(torch::kCPU, torch::kFloat32);
+  }
   return report;
 }
 
@@ -72,6 +81,7 @@ nlohmann::json check_report_json(const CheckReport& report) {
       {"vae_psnr_db", finite_or_null(report.vae_psnr_db)},
       {"x0_relative_error", report.x0_relative_error},
       {"x0_psnr_db", finite_or_null(report.x0_psnr_db)},
+      {"sample_steps", report.sample_steps},
       {"psnr_convention", "frames in [0, 1], MSE over all pixels, channels and frames, peak 1"}};
 }
 
@@ -100,6 +110,7 @@ void write_check_outputs(const CheckReport& report, const fs::path& out) {
   write_frames(report.clip, out / "input");
   write_frames(report.reconstruction, out / "recon");
   write_frames(report.x0_decoded, out / "x0");
+  if (report.sampled.defined()) write_frames(report.sampled, out / "sample");
   // Last, so a check.json on disk means the frames beside it are complete.
   write_file_atomically(out / "check.json", check_report_json(report).dump(2) + "\n");
 }

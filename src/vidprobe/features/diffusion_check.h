@@ -13,8 +13,8 @@
 // once. Note that (a) alone cannot see the latent scaling: encode normalises and decode
 // de-normalises with the same statistics; (b) can, because the noise has unit scale.
 //
-// write_decoded_video is the hook for a sampling loop: whatever produces final latents (a sampler)
-// hands them here to get the decoded frames on disk.
+//   (c) with sample_steps, a short generation with the family's own sampler from seeded noise,
+//       decoded: the look of it tells whether checkpoint and conditioning produce video at all.
 #include <torch/torch.h>
 
 #include <cstdint>
@@ -29,6 +29,9 @@ namespace vidprobe::features {
 struct CheckOptions {
   backbones::DiffusionTime time;
   std::uint64_t noise_seed = 0;
+  // > 0: also run the family's sampler for this many steps from seeded noise (noise_seed + 1)
+  // and decode the result (c): a full generation, which only right weights make look like video.
+  int sample_steps = 0;
 };
 
 struct CheckReport {
@@ -42,6 +45,8 @@ struct CheckReport {
   torch::Tensor clip;            // (T, 3, H, W) in [0, 1], the input
   torch::Tensor reconstruction;  // decode(encode(clip))
   torch::Tensor x0_decoded;      // decode(x0_hat)
+  int sample_steps = 0;
+  torch::Tensor sampled;  // decode(sample(noise, sample_steps)) when sample_steps > 0
 };
 
 // PSNR in dB of two (…, H, W) tensors in [0, 1] (both clamped), peak 1; +inf when equal.
@@ -56,14 +61,15 @@ CheckReport run_diffusion_check(const backbones::DiffusionCheckModel& model,
 nlohmann::json check_report_json(const CheckReport& report);
 
 // Writes out/check.json (atomically), out/recon/frame_NNNN.png (the VAE reconstruction),
-// out/x0/frame_NNNN.png (decode(x0_hat)) and out/input/frame_NNNN.png.
+// out/x0/frame_NNNN.png (decode(x0_hat)), out/input/frame_NNNN.png and, after sampling,
+// out/sample/frame_NNNN.png.
 void write_check_outputs(const CheckReport& report, const std::filesystem::path& out);
 
 // Frames (T, 3, H, W) in [0, 1] -> dir/frame_NNNN.png (each written atomically).
 void write_frames(const torch::Tensor& frames, const std::filesystem::path& dir);
 
-// The sampling hook: final latents (the network's space) -> decoded frames in dir as PNGs;
-// returns the frames (T, 3, H, W) in [0, 1].
+// The decoding step of a sampling run: final latents (the network's space) -> decoded frames in dir
+// as PNGs; returns the frames (T, 3, H, W) in [0, 1].
 torch::Tensor write_decoded_video(const backbones::DiffusionCheckModel& model,
                                   const torch::Tensor& latents, const std::filesystem::path& dir);
 

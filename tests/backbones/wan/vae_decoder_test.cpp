@@ -34,6 +34,18 @@ VaeDecoder small_decoder() {
   return decoder;
 }
 
+// The end of WanPipeline's generation: the guided 4-step sample of
+// tools/make_wan_sampler_fixtures.py (final latents, as wan::sample_latents matches them) decoded
+// as the pipeline decodes it, so sampling then decoding (`vidprobe check --sample-steps`) is the
+// pipeline's video.
+TEST(WanVaeDecoder, DecodesWanPipelinesSampleAsThePipeline) {
+  const auto decoder = small_decoder();
+  torch::NoGradGuard no_grad;
+  const auto sampler = load_safetensors(fixture("sampler.safetensors"));
+  const auto video = decoder.decode_normalized(sampler.at("pipeline/cfg5/final"));
+  EXPECT_LT(relative_error(video, sampler.at("pipeline/cfg5/decoded")), 1e-5);
+}
+
 // Latent frame by latent frame with the feature cache, the time upsamplers' first-chunk pass
 // through and interleaving, and WanPipeline's de-normalisation: diffusers' numbers before the
 // clamp.

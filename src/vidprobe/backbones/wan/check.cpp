@@ -3,6 +3,7 @@
 #include <memory>
 
 #include "vidprobe/backbones/wan/backbone.h"
+#include "vidprobe/backbones/wan/sampling.h"
 #include "vidprobe/backbones/wan/schedule.h"
 
 namespace vidprobe::backbones::wan {
@@ -35,6 +36,19 @@ DiffusionCheckModel make_wan_check_model(const std::string& name, const Backbone
     const auto velocity = model->backbone->predict_velocity(noisy, time.timestep);
     // Flow matching predicts v = noise - x0, so x_t - sigma v = x0.
     return noisy.to(velocity.device(), torch::kFloat32) - sigma_at(time) * velocity;
+  };
+  // WanPipeline's loop (UniPC, flow shift 3) with the backbone's own context, the empty prompt by
+  // default: with no prompt there is nothing to guide towards, so one pass per step (guidance 1).
+  check.sample = [model](const torch::Tensor& noise, int steps) {
+    const VelocityModel velocity = [model](const torch::Tensor& latents,
+                                           const torch::Tensor& timesteps, Guidance) {
+      return model->backbone->predict_velocity(latents, timesteps[0].item<double>());
+    };
+    SamplingOptions options;
+    options.steps = steps;
+    options.guidance_scale = 1.0;
+    options.sampler = t2v_sampler_options();
+    return sample_latents(velocity, noise, options);
   };
   return check;
 }
