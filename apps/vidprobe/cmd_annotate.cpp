@@ -20,37 +20,46 @@ void register_annotate(CLI::App& app) {
   auto config_path = std::make_shared<std::string>();
   cmd->add_option("--data", options->dataset_root, "Dataset root")->required();
   cmd->add_option("--data-kind", options->dataset_kind, "synthetic | co3d | dl3dv")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(CLI::IsMember({"synthetic", "co3d", "dl3dv"}));
   add_parsed_option(*cmd, "--split", options->split, parse_split, "all | train | test",
                     to_string(options->split));
   cmd->add_option("--train-ratio", options->train_ratio, "Fraction of sequences in the train split")
-      ->capture_default_str();
-  cmd->add_option("--weights", options->weights,
-                  "VGGT checkpoint: facebook/VGGT-1B's model.safetensors (file or directory)");
+      ->capture_default_str()
+      ->check(in_range(0, 1));
+  auto* weights =
+      cmd->add_option("--weights", options->weights,
+                      "VGGT checkpoint: facebook/VGGT-1B's model.safetensors (file or directory)");
   cmd->add_flag("--random-init", options->random_init,
-                "No checkpoint: a seeded random VGGT (smoke tests only, never for results)");
+                "No checkpoint: a seeded random VGGT (smoke tests only, never for results)")
+      ->excludes(weights);
   cmd->add_option("--model-config", *config_path,
                   "JSON with another VGGT configuration (default: VGGT-1B); see docs/vggt.md");
   cmd->add_option("--backbone-size", options->image_size,
                   "Input width in pixels (height: aspect-preserving multiple of the patch size, "
                   "cropped to at most this)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(positive());
   cmd->add_option("--clips", options->clips, "Clips to annotate (one per sequence); 0 = all")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(non_negative());
   cmd->add_option("--frames", options->frames, "Frames per clip, seen by VGGT together")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(positive());
   add_parsed_option(*cmd, "--sampling", options->sampling, parse_clip_sampling_mode,
                     "uniform | random | strided", to_string(options->sampling));
   cmd->add_option("--conf-percentile", options->conf_percentile,
                   "Pixels below this percentile of a clip's depth confidence are marked invalid")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(in_range(0, 100));
   cmd->add_option("--shard", *shard, "i/n: annotate clips i, i + n, i + 2n, ... (one per GPU)")
       ->capture_default_str();
   add_device_option(*cmd, options->device);
   add_dtype_option(*cmd, "--compute-dtype", options->compute_dtype,
                    "Aggregator weights: fp32 | bf16 (the heads always run in fp32)");
   cmd->add_option("--seed", options->seed, "Seed for clip sampling and --random-init")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(non_negative());
   cmd->add_option("--out", options->out_dir, "Output dataset root (resumable)")->required();
   cmd->callback([options, shard, config_path] {
     std::tie(options->shard_index, options->shard_count) = backbones::parse_shard(*shard);
