@@ -1,5 +1,7 @@
 #include "probe_options.h"
 
+#include "typed_options.h"
+
 namespace vidprobe::cli {
 
 void add_training_overrides(CLI::App& cmd, probe::ConfigOverrides& overrides,

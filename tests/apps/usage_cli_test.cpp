@@ -116,5 +116,29 @@ TEST(UsageCli, NaNNegativeSeedsAndUncheckedFlagsAreUsageErrorsNamingTheFlag) {
   fs::remove_all(dir);
 }
 
+// Found by tools/hostile_campaign.py: an --out under a regular file (or being one) ended in
+// std::filesystem's exception, reported as an internal error (exit status 3); --random-init with
+// --weights was accepted.
+TEST(UsageCli, PathsTheSystemRefusesAreErrorsNamingThePath) {
+  const auto dir = test_support::fresh_temp_dir("vidprobe_usage_paths");
+  const auto log = dir / "log.txt";
+  write_file_atomically(dir / "file", "x");
+  const auto under_file = (dir / "file" / "sub").string();
+  for (const std::string& arguments :
+       {"render --clips 1 --frames 1 --size 8 --out '" + under_file + "'",
+        "render --clips 1 --frames 1 --size 8 --out '" + (dir / "file").string() + "'"}) {
+    EXPECT_EQ(test_support::run_vidprobe(arguments, log), 1) << arguments << "\n" << read_file(log);
+    EXPECT_NE(read_file(log).find("vidprobe: error:"), std::string::npos) << read_file(log);
+    EXPECT_NE(read_file(log).find((dir / "file").string()), std::string::npos) << read_file(log);
+  }
+  EXPECT_EQ(test_support::run_vidprobe("annotate --data /nonexistent --random-init --weights "
+                                       "/nonexistent.safetensors --out '" +
+                                           (dir / "ann").string() + "'",
+                                       log),
+            2)
+      << read_file(log);
+  fs::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace vidprobe
