@@ -129,8 +129,10 @@ Co3dViewpoint parse_viewpoint(const nlohmann::json& json, const std::string& con
       json_get_or<std::string>(json, "intrinsics_format", "ndc_norm_image_bounds", context);
   require(viewpoint.intrinsics_format == "ndc_isotropic" ||
               viewpoint.intrinsics_format == "ndc_norm_image_bounds",
-          context + ": key 'intrinsics_format' must be ndc_isotropic or ndc_norm_image_bounds, "
-                    "got '" + viewpoint.intrinsics_format + "'");
+          context +
+              ": key 'intrinsics_format' must be ndc_isotropic or ndc_norm_image_bounds, "
+              "got '" +
+              viewpoint.intrinsics_format + "'");
   return viewpoint;
 }
 

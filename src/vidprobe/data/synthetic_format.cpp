@@ -239,9 +239,9 @@ Clip read_synthetic_clip(const fs::path& clip_dir) {
   Clip clip;
   try {
     clip.id = json_get<std::string>(document, "id", quoted(file));
-    require(clip.id == clip_dir.filename().string(),
-            quoted(file) + ": key 'id' is '" + clip.id + "' but the clip's directory is '" +
-                clip_dir.filename().string() + "'");
+    require(clip.id == clip_dir.filename().string(), quoted(file) + ": key 'id' is '" + clip.id +
+                                                         "' but the clip's directory is '" +
+                                                         clip_dir.filename().string() + "'");
     clip.meta = document.value("meta", json::object());
     const json& records = require_key(document, "frames", file);
     require(records.is_array() && !records.empty(),
