@@ -8,7 +8,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BIN="${VIDPROBE_BUILD_DIR:-$ROOT/build-gpu}/bin/vidprobe"
 WORK="${1:-$(mktemp -d)}"
 torchrun=(python3 -m torch.distributed.run --standalone --nproc-per-node 1 --no-python "$BIN")
-extract=(extract --backbone random-vit --random-init --data "$WORK/data" --frames 4 --gt-size 16
+extract=(extract --backbone random-vit --data "$WORK/data" --frames 4 --gt-size 16
   --seed 3 --dtype fp32 --device cuda)
 
 "$BIN" -q render --family objects --clips 8 --frames 4 --size 32 --seed 3 --out "$WORK/data"

@@ -39,23 +39,29 @@ void register_annotate(CLI::App& app) {
   auto config_path = std::make_shared<std::string>();
   cmd->add_option("--data", options->dataset_root, "Dataset root")->required();
   cmd->add_option("--data-kind", options->dataset_kind, "synthetic | co3d | dl3dv")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(CLI::IsMember({"synthetic", "co3d", "dl3dv"}));
   add_parsed_option(*cmd, "--split", options->split, parse_split, "all | train | test",
                     to_string(options->split));
   cmd->add_option("--train-ratio", options->train_ratio, "Fraction of sequences in the train split")
-      ->capture_default_str();
-  cmd->add_option("--weights", options->weights,
-                  "VGGT checkpoint: facebook/VGGT-1B's model.safetensors (file or directory)");
+      ->capture_default_str()
+      ->check(in_range(0, 1));
+  auto* weights =
+      cmd->add_option("--weights", options->weights,
+                      "VGGT checkpoint: facebook/VGGT-1B's model.safetensors (file or directory)");
   cmd->add_flag("--random-init", options->random_init,
-                "No checkpoint: a seeded random VGGT (smoke tests only, never for results)");
+                "No checkpoint: a seeded random VGGT (smoke tests only, never for results)")
+      ->excludes(weights);
   cmd->add_option("--model-config", *config_path,
                   "JSON with another VGGT configuration (default: VGGT-1B); see docs/vggt.md");
   cmd->add_option("--backbone-size", options->image_size,
                   "Input width in pixels (height: aspect-preserving multiple of the patch size, "
                   "cropped to at most this)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(positive());
   cmd->add_option("--clips", options->clips, "Clips to annotate (one per sequence); 0 = all")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(non_negative());
   auto frames = std::make_shared<std::string>(std::to_string(options->frames));
   cmd->add_option("--frames", *frames,
                   "Frames per clip, seen by VGGT together; 'all' = every frame of the sequence")
@@ -63,32 +69,38 @@ void register_annotate(CLI::App& app) {
   cmd->add_option("--window", options->window,
                   "N consecutive frames from a seeded random start (the authors' DL3DV windows: "
                   "150); overrides --frames / --sampling")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(non_negative());
   cmd->add_option("--format", options->format,
                   "clip: vidprobe's clip format (confidence thresholded into masks); vidfm3d: the "
                   "authors' <subset>/<hash>.sft GT files with continuous confidence and points, "
                   "plus train.json / val.json (read by `vidprobe import vidfm3d`)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(CLI::IsMember({"clip", "vidfm3d"}));
   cmd->add_option("--frame-chunk", options->frame_chunk,
                   "Frames per depth-head pass (bounds memory for long windows)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(positive());
   cmd->add_option("--dl3dv-downscale", options->dl3dv_downscale,
                   "DL3DV image folder: 4 = images_4 (the authors'), 0 = the finest present")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(non_negative());
   add_parsed_option(*cmd, "--sampling", options->sampling, parse_clip_sampling_mode,
                     "uniform | random | strided", to_string(options->sampling));
   cmd->add_option(
          "--conf-percentile", options->conf_percentile,
          "Pixels below this percentile of a clip's depth confidence are marked invalid (clip "
          "format; 0 keeps every pixel with positive depth)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(in_range(0, 100));
   cmd->add_option("--shard", *shard, "i/n: annotate clips i, i + n, i + 2n, ... (one per GPU)")
       ->capture_default_str();
   add_device_option(*cmd, options->device);
   add_dtype_option(*cmd, "--compute-dtype", options->compute_dtype,
                    "Aggregator weights: fp32 | bf16 (the heads always run in fp32)");
   cmd->add_option("--seed", options->seed, "Seed for clip sampling and --random-init")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(non_negative());
   cmd->add_option("--out", options->out_dir, "Output dataset root (resumable)")->required();
   cmd->callback([options, shard, config_path, frames] {
     options->frames = *frames == "all" ? 0 : parse_frame_count(*frames);

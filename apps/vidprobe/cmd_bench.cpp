@@ -18,15 +18,24 @@ void register_bench(CLI::App& app) {
   auto* extract =
       bench->add_subcommand("backbone", "Backbone feature extraction throughput (clips/s)");
   auto options = std::make_shared<backbones::BackboneBenchOptions>();
+  std::vector<std::string> backbone_names;
+  for (const auto& info : backbones::registered_backbones()) backbone_names.push_back(info.name);
   extract->add_option("--backbone", options->backbone, "Registered backbone")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(CLI::IsMember(backbone_names));
   extract->add_option("--weights", options->weights,
                       "Checkpoint (default: random weights at real size)");
   add_device_option(*extract, options->device);
   add_dtype_option(*extract, "--dtype", options->dtype, "fp32 | bf16 | fp16");
-  extract->add_option("--frames", options->frames, "Frames per clip")->capture_default_str();
-  extract->add_option("--layer", options->layer, "Layer (-1 = default)")->capture_default_str();
-  extract->add_option("--iterations", options->iterations, "Timed clips")->capture_default_str();
+  extract->add_option("--frames", options->frames, "Frames per clip")
+      ->capture_default_str()
+      ->check(positive());
+  extract->add_option("--layer", options->layer, "Layer (-1 = default)")
+      ->capture_default_str()
+      ->check(in_range(-1, 1 << 20));
+  extract->add_option("--iterations", options->iterations, "Timed clips")
+      ->capture_default_str()
+      ->check(positive());
   extract->add_option("--profile", options->profile_dir,
                       "Also profile one clip kernel by kernel: kernels.json and trace.json here");
   auto backbone_opts = std::make_shared<std::vector<std::string>>();

@@ -106,18 +106,24 @@ void register_bench_probe(CLI::App& bench) {
       ->capture_default_str();
   cmd->add_option("--config", o.config_file, "Probe config JSON overriding the preset");
   add_device_option(*cmd, o.device);
-  cmd->add_option("--batch", o.batch, "Clips per step")->capture_default_str();
-  cmd->add_option("--frames", o.frames, "Frames per clip")->capture_default_str();
+  cmd->add_option("--batch", o.batch, "Clips per step")->capture_default_str()->check(positive());
+  cmd->add_option("--frames", o.frames, "Frames per clip")
+      ->capture_default_str()
+      ->check(positive());
   cmd->add_option("--feature-dim", o.feature_dim, "Channels of the cached features")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(positive());
   auto grid = std::make_shared<std::string>("16x16");
   auto size = std::make_shared<std::string>("112x112");
   cmd->add_option("--grid", *grid, "Feature map h x w (or one side)")->capture_default_str();
   cmd->add_option("--size", *size, "Ground truth H x W (or one side)")->capture_default_str();
-  cmd->add_option("--warmup", o.warmup, "Untimed steps")->capture_default_str();
-  cmd->add_option("--steps", o.steps, "Timed steps")->capture_default_str();
+  cmd->add_option("--warmup", o.warmup, "Untimed steps")
+      ->capture_default_str()
+      ->check(non_negative());
+  cmd->add_option("--steps", o.steps, "Timed steps")->capture_default_str()->check(positive());
   cmd->add_option("--threads", o.threads, "CPU threads (0 = libtorch default)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(non_negative());
   cmd->add_flag("--reference", args->reference,
                 "Also time the PyTorch Python probe with the same arguments and print the ratio");
   cmd->add_option("--python", args->python, "Python with torch for --reference")

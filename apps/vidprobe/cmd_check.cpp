@@ -148,23 +148,26 @@ void register_check(CLI::App& app) {
   cmd->add_option("--clip", flags->clip_id, "Sequence id in --data (default: the first)");
   cmd->add_option("--frames", x.frames, "Frames of the clip (from its start; WAN: 4k + 1)")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(positive());
   add_parsed_option(*cmd, "--resize", x.resize, features::parse_resize_mode,
                     "crop | squash: how frames reach the input size", to_string(x.resize));
   cmd->add_option("--timestep", flags->timestep,
                   "Noise level, as for extract: T (0..1000), sigma=S, or a sampler's schedule "
                   "(unipc:shift=3,steps=1000,index=749); default: the backbone's");
   cmd->add_option("--noise-seed", x.point.noise_seed, "Seed of the noise draw")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(non_negative());
   cmd->add_option("--seed", x.seed, "Seed of random weights (--random-init)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(non_negative());
   cmd->add_option("--render-seed", flags->render_seed, "Seed of the synthetic clip (no --data)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(non_negative());
   cmd->add_option("--sample-steps", flags->sample_steps,
                   "Also generate a clip with the family's sampler in this many steps (WAN: "
                   "UniPC, flow shift 3, the empty prompt) and decode it (sample/ PNGs); 0: no")
       ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
+      ->check(non_negative());
   add_device_option(*cmd, x.device);
   cmd->add_option("--out", flags->out,
                   "Directory for check.json and the frames (input/, recon/, x0/, sample/ PNGs)");

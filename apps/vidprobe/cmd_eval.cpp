@@ -57,14 +57,17 @@ void register_eval(CLI::App& app) {
   add_device_option(*cmd, request->device);
   cmd->add_option("--batch", request->batch_size, "Clips per forward pass")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(positive());
   cmd->add_option("--visualize", request->visualize, "Clips that get a depth PNG and a PLY")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(non_negative());
   cmd->add_option("--chamfer-points", request->chamfer_points,
                   "Points per cloud (a seeded subset) for accuracy, completeness and Chamfer")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
-  cmd->add_option("--threads", request->threads, "CPU threads (0 = all)")->capture_default_str();
+      ->check(positive());
+  cmd->add_option("--threads", request->threads, "CPU threads (0 = all)")
+      ->capture_default_str()
+      ->check(non_negative());
   cmd->add_flag("--allow-partial", request->allow_partial,
                 "Evaluate on a feature cache whose extraction did not finish (with a warning)");
   cmd->add_flag("--only-holdout", request->only_holdout,

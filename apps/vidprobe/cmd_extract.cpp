@@ -17,7 +17,8 @@ void register_extract(CLI::App& app) {
   auto flags = add_extraction_options(*cmd, *options);
   cmd->add_option("--layer", options->point.layer,
                   "Block to read features from (0-based; -1 = the backbone's default)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(in_range(-1, 1 << 20));
   cmd->add_option("--timestep", *timestep,
                   "Diffusion backbones: the timestep 0..1000 (noise level t / 1000), sigma=S, or a "
                   "sampler's schedule: unipc:shift=3,steps=1000,index=749[,diffusers=0.36] (WAN), "

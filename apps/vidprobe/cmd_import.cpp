@@ -2,6 +2,7 @@
 #include <iostream>
 
 #include "commands.h"
+#include "typed_options.h"
 #include "vidprobe/features/vidfm3d_import.h"
 
 namespace vidprobe::cli {
@@ -33,7 +34,7 @@ void register_import(CLI::App& app) {
          "--context", options->context,
          "Frames their views are drawn from (context_len); frames after it get no features")
       ->capture_default_str()
-      ->check(CLI::Range(2, 100000));
+      ->check(in_range(2, 100000));
   cmd->add_option("--out", options->out_dir, "Feature cache to write (resumable)")->required();
   cmd->callback([options] {
     const auto summary = features::import_vidfm3d(*options);

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "commands.h"
+#include "typed_options.h"
 #include "vidprobe/core/error.h"
 #include "vidprobe/core/output_directory.h"
 #include "vidprobe/core/resumable.h"
@@ -53,6 +54,8 @@ void run_render(const RenderOptions& o) {
   require(o.clips >= 0, "--clips must be non-negative");
   require(o.threads >= 0, "--threads must be non-negative");
   require(o.shadow_samples >= 1 && o.shadow_samples <= 64, "--shadow-samples must be in [1, 64]");
+  require(o.fov_min <= o.fov_max, "--fov-min " + std::to_string(o.fov_min) +
+                                      " is larger than --fov-max " + std::to_string(o.fov_max));
 
   const fs::path root(o.out);
   prepare_output_directory(root, "render");
@@ -108,22 +111,26 @@ void register_render(CLI::App& app) {
                   "Scene family: objects (CO3D-like) or scenes (DL3DV-like)")
       ->check(CLI::IsMember({"objects", "scenes"}));
   cmd->add_option("--clips", options->clips, "Number of clips (ids <family>_00000 ...)")
-      ->check(CLI::PositiveNumber);
-  cmd->add_option("--frames", options->frames, "Frames per clip")->check(CLI::Range(1, 100000));
-  cmd->add_option("--size", options->size, "Square image size in pixels")
-      ->check(CLI::Range(8, 8192));
+      ->check(positive());
+  cmd->add_option("--frames", options->frames, "Frames per clip")->check(in_range(1, 100000));
+  cmd->add_option("--size", options->size, "Square image size in pixels")->check(in_range(8, 8192));
   cmd->add_option("--width", options->width, "Image width (overrides --size)")
-      ->check(CLI::Range(8, 8192));
+      ->check(in_range(8, 8192));
   cmd->add_option("--height", options->height, "Image height (overrides --size)")
-      ->check(CLI::Range(8, 8192));
-  cmd->add_option("--fov-min", options->fov_min, "Smallest horizontal field of view, degrees");
-  cmd->add_option("--fov-max", options->fov_max, "Largest horizontal field of view, degrees");
-  cmd->add_option("--motion", options->motion, "Camera motion magnitude scale (1 = default)");
+      ->check(in_range(8, 8192));
+  cmd->add_option("--fov-min", options->fov_min, "Smallest horizontal field of view, degrees")
+      ->check(in_range(2, 169));
+  cmd->add_option("--fov-max", options->fov_max, "Largest horizontal field of view, degrees")
+      ->check(in_range(2, 169));
+  cmd->add_option("--motion", options->motion, "Camera motion magnitude scale (1 = default)")
+      ->check(in_range(0, 100));
   cmd->add_option("--texture-richness", options->texture_richness,
-                  "0 = plain colours .. 1 = rich textures");
-  cmd->add_option("--seed", options->seed, "Dataset seed");
+                  "0 = plain colours .. 1 = rich textures")
+      ->check(in_range(0, 1));
+  cmd->add_option("--seed", options->seed, "Dataset seed")->check(non_negative());
   cmd->add_option("--threads", options->threads,
-                  "Render threads (0 = all cores; output does not depend on it)");
+                  "Render threads (0 = all cores; output does not depend on it)")
+      ->check(non_negative());
   cmd->add_option("--out", options->out, "Output dataset directory")->required();
   cmd->add_option("--mesh", options->meshes,
                   "Textured model (.obj/.gltf/.glb) to place in scenes; repeatable");
@@ -131,7 +138,8 @@ void register_render(CLI::App& app) {
                   "Image (.png/.jpg) used as a surface texture; repeatable");
   cmd->add_flag("--no-shadows", options->no_shadows, "Disable shadow rays");
   cmd->add_option("--shadow-samples", options->shadow_samples,
-                  "Shadow rays per pixel (>1: soft shadows)");
+                  "Shadow rays per pixel (>1: soft shadows)")
+      ->check(in_range(1, 64));
   cmd->callback([options] { run_render(*options); });
 }
 

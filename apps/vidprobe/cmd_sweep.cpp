@@ -31,20 +31,27 @@ void register_sweep(CLI::App& app) {
   cmd->add_flag("--no-global-attention", request->overrides.no_global_attention,
                 "Ablation: probes with frame attention only");
   add_device_option(*cmd, request->device, "cpu | cuda | cuda:N (extraction and probes)");
-  cmd->add_option("--threads", request->threads, "CPU threads (0 = all)")->capture_default_str();
+  cmd->add_option("--threads", request->threads, "CPU threads (0 = all)")
+      ->capture_default_str()
+      ->check(non_negative());
   cmd->add_option("--heatmap-metric", request->heatmap_metric, "Metric drawn in the heat map")
       ->capture_default_str();
   cmd->add_option("--chamfer-points", request->chamfer_points,
                   "Points per cloud (a seeded subset) for accuracy, completeness and Chamfer")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(positive());
   cmd->callback([=] {
     flags->preset = *preset == "vidprobe" ? "none" : "vidfm3d";
     request->extract.device = request->device;
     flags->apply(request->extract);  // joins the job: the device may become this rank's GPU
     request->device = request->extract.device;
     request->layers = probe::parse_int_list(*layers, "--layers");
+    for (const int layer : request->layers)
+      require(layer >= 0, "--layers: block " + std::to_string(layer) + " is negative");
     if (!timesteps->empty()) request->timesteps = probe::parse_int_list(*timesteps, "--timesteps");
+    for (const int timestep : request->timesteps)
+      require(timestep >= 0 && timestep <= 1000,
+              "--timesteps: " + std::to_string(timestep) + " is outside 0..1000");
     if (!preset->empty()) request->overrides.preset = *preset;
     const auto sweep = probe::run_sweep(*request);
     if (request->extract.group.is_main())

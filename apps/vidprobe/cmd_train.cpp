@@ -22,9 +22,10 @@ void register_train(CLI::App& app) {
       ->required();
   cmd->add_option("--val-features", request->val_features_dir, "Feature cache of validation clips");
   cmd->add_option("--holdout", *holdout, "Fraction of the training clips held out for validation")
-      ->check(CLI::Range(0.0, 1.0));
+      ->check(in_range(0.0, 1.0));
   cmd->add_option("--train-fraction", *train_fraction,
-                  "Train on this fraction of the training clips (seeded, nested across fractions)");
+                  "Train on this fraction of the training clips (seeded, nested across fractions)")
+      ->check(fraction());
   cmd->add_option("--preset", *preset,
                   "Protocol the configuration starts from: vidfm3d (default: the paper's probe, "
                   "losses, views and optimisation, as the authors' code) | vidprobe (vidprobe's "
@@ -36,12 +37,13 @@ void register_train(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--vggt-depth", *vggt_depth,
                   "--model vggt-from-features: alternating blocks (default 4; VGGT-1B has 24)")
-      ->check(CLI::PositiveNumber);
+      ->check(positive());
   cmd->add_option("--out", request->run_dir, "Run directory")->required();
   cmd->add_option("--config", request->config_file,
                   "Probe configuration (JSON; keys as in src/vidprobe/probe/probe_config.h)");
   add_training_overrides(*cmd, request->overrides);
-  cmd->add_option("--seed", *seed, "Seed of initialisation and batch order (overrides the config)");
+  cmd->add_option("--seed", *seed, "Seed of initialisation and batch order (overrides the config)")
+      ->check(non_negative());
   cmd->add_option(
          "--val-views", request->overrides.val_views,
          "Validation views: fixed per clip (default) | drift (re-drawn every validation, as "
@@ -51,7 +53,8 @@ void register_train(CLI::App& app) {
                 "Ablation: frame attention only, no information exchange between frames");
   add_device_option(*cmd, request->device);
   cmd->add_option("--threads", request->threads, "CPU threads (0 = all; 1 = bit-reproducible)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(non_negative());
   cmd->add_flag("--resume", request->resume, "Continue the run from its newest checkpoint");
   cmd->add_flag("--allow-partial", request->allow_partial,
                 "Train on a feature cache whose extraction did not finish (with a warning)");

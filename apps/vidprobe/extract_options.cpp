@@ -19,7 +19,7 @@ namespace {
 std::pair<int, int> parse_gt_size(const std::string& text) {
   if (text.find('x') != std::string::npos) return parse_height_width(text, "--gt-size");
   const int height = parse_int(text, "--gt-size");
-  require(height >= 0, "--gt-size must be >= 0, got '" + text + "'");
+  require(height > 0, "--gt-size must be positive, got '" + text + "'");
   return {height, 0};
 }
 
@@ -71,11 +71,17 @@ std::shared_ptr<ExtractionFlags> add_extraction_options(CLI::App& cmd, features:
   std::string names;
   for (const auto& info : backbones::registered_backbones())
     names += (names.empty() ? "" : ", ") + info.name;
-  cmd.add_option("--backbone", x.backbone, "Backbone name (" + names + ")")->capture_default_str();
-  cmd.add_option("--weights", x.weights, "Checkpoint file or directory (safetensors as published)");
+  std::vector<std::string> backbone_names;
+  for (const auto& info : backbones::registered_backbones()) backbone_names.push_back(info.name);
+  cmd.add_option("--backbone", x.backbone, "Backbone name (" + names + ")")
+      ->capture_default_str()
+      ->check(CLI::IsMember(backbone_names));
+  auto* weights = cmd.add_option("--weights", x.weights,
+                                 "Checkpoint file or directory (safetensors as published)");
   cmd.add_flag("--random-init", x.random_init,
                "No checkpoint: the real architecture with seeded random weights (speed and smoke "
-               "tests only, never for results; recorded in the cache's identity)");
+               "tests only, never for results; recorded in the cache's identity)")
+      ->excludes(weights);
   cmd.add_option("--backbone-opt", flags->backbone_opts,
                  "Family-specific setting key=value, repeatable (" + backbone_option_keys_text() +
                      "; see docs/backbones.md)");
@@ -87,32 +93,35 @@ std::shared_ptr<ExtractionFlags> add_extraction_options(CLI::App& cmd, features:
       },
       "Backbone weights: auto (bf16 on CUDA, fp32 on CPU) | fp32 | bf16 | fp16", "auto");
   cmd.add_option("--noise-seed", x.point.noise_seed, "Diffusion backbones: seed of the noise draw")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(non_negative());
   cmd.add_option("--data", x.dataset_root, "Dataset root")->required();
-  cmd.add_option("--data-kind", x.dataset_kind, "synthetic | co3d | dl3dv")->capture_default_str();
+  cmd.add_option("--data-kind", x.dataset_kind, "synthetic | co3d | dl3dv")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"synthetic", "co3d", "dl3dv"}));
   cmd.add_option("--train-ratio", x.train_ratio, "Fraction of sequences in the train split")
       ->capture_default_str()
-      ->check(CLI::Range(0.0, 1.0));
+      ->check(in_range(0.0, 1.0));
   cmd.add_option("--frames", x.frames, "Frames per clip fed to the backbone (the paper: 4)")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(positive());
   cmd.add_option("--probe-frames", x.probe_frames,
                  "Frames kept for the probe, evenly spaced, after the backbone saw all --frames "
                  "(e.g. WAN: --frames 17 --probe-frames 4); 0 = all")
       ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
+      ->check(non_negative());
   cmd.add_option("--keep-first", x.keep_first,
                  "Keep only the first N of the --frames frames (features and GT); the backbone "
                  "still sees all of them as context (the authors' Open-Sora: --frames 129 "
                  "--keep-first 81, the 21 latents of frames 0..80); 0 = all")
       ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
+      ->check(non_negative());
   cmd.add_option("--interleaved-clips", x.interleaved_clips,
                  "Feed the clip of 1 + n k frames as n clips of 1 + k frames sharing frame 0 "
                  "(clip c: 0, c + 1, c + 1 + n, ...), all clips' maps stored: the authors' "
                  "CogVideoX protocol is 97 frames as 2 (docs/cogvideox.md); 1 = as sampled")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(positive());
   add_parsed_option(cmd, "--sampling", x.sampling, parse_clip_sampling_mode,
                     "uniform | random | strided", to_string(x.sampling));
   cmd.add_option("--gt-size", flags->gt_size,
@@ -144,7 +153,8 @@ std::shared_ptr<ExtractionFlags> add_extraction_options(CLI::App& cmd, features:
   add_parsed_option(cmd, "--dtype", x.cache_dtype, features::parse_cache_dtype,
                     "Cache dtype: fp16 | fp32", nn::dtype_name(x.cache_dtype));
   cmd.add_option("--seed", x.seed, "Seed for clip sampling, shuffling and random backbones")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(non_negative());
   return flags;
 }
 

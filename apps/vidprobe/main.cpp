@@ -1,5 +1,6 @@
 // vidprobe: probe how much 3D a video foundation model encodes.
 #include <exception>
+#include <filesystem>
 #include <iostream>
 
 #include "commands.h"
@@ -36,6 +37,11 @@ int main(int argc, char** argv) {
     const int status = app.exit(e);
     return status == 0 ? 0 : 2;
   } catch (const vidprobe::Error& e) {
+    std::cerr << "vidprobe: error: " << e.what() << "\n";
+    return 1;
+  } catch (const std::filesystem::filesystem_error& e) {
+    // A path the user gave that the system refuses (an --out under a regular file, a directory
+    // without permission): its message names the operation, the reason and the paths.
     std::cerr << "vidprobe: error: " << e.what() << "\n";
     return 1;
   } catch (const std::exception& e) {

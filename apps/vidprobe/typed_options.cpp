@@ -1,5 +1,10 @@
 #include "typed_options.h"
 
+#include <cmath>
+#include <cstdlib>
+#include <functional>
+#include <sstream>
+
 #include "vidprobe/core/error.h"
 #include "vidprobe/nn/device.h"
 
@@ -14,6 +19,44 @@ CLI::Option* add_dtype_option(CLI::App& cmd, const std::string& name, torch::Dty
   return add_parsed_option(
       cmd, name, dtype, [name](const std::string& text) { return nn::parse_dtype(text, name); },
       help, nn::dtype_name(dtype));
+}
+
+namespace {
+
+// A validator accepting finite numbers for which `accept` holds; `what` completes "must be ...".
+CLI::Validator number_validator(std::function<bool(double)> accept, const std::string& what) {
+  return CLI::Validator(
+      [accept, what](std::string& text) -> std::string {
+        char* end = nullptr;
+        const double value = std::strtod(text.c_str(), &end);
+        const bool parsed = !text.empty() && end == text.c_str() + text.size();
+        // Beyond int64, CLI11 saturates or wraps some integer types instead of failing.
+        constexpr double kLargest = 9.2e18;
+        if (!parsed || !std::isfinite(value) || std::abs(value) > kLargest || !accept(value))
+          return "must be " + what + ", got '" + text + "'";
+        return {};
+      },
+      what);
+}
+
+}  // namespace
+
+CLI::Validator in_range(double min, double max) {
+  std::ostringstream what;
+  what << "a number in [" << min << ", " << max << "]";
+  return number_validator([=](double v) { return v >= min && v <= max; }, what.str());
+}
+
+CLI::Validator positive() {
+  return number_validator([](double v) { return v > 0; }, "a positive number");
+}
+
+CLI::Validator non_negative() {
+  return number_validator([](double v) { return v >= 0; }, "a non-negative number");
+}
+
+CLI::Validator fraction() {
+  return number_validator([](double v) { return v > 0 && v <= 1; }, "a fraction in (0, 1]");
 }
 
 std::map<std::string, std::string> parse_backbone_opts(const std::vector<std::string>& items) {

@@ -10,17 +10,28 @@
 #include <vector>
 
 #include "commands.h"
+#include "vidprobe/core/error.h"
 
 namespace vidprobe::cli {
 
 // `name TEXT`, parsed by `parse` (a library parser that throws vidprobe::Error naming the value)
-// into `target` when given; `default_text` is what the help shows as the default.
+// into `target` when given; `default_text` is what the help shows as the default. The error is
+// prefixed with the flag's name (the library's parsers do not know which flag they parse).
 template <typename T, typename Parse>
 CLI::Option* add_parsed_option(CLI::App& cmd, const std::string& name, T& target, Parse parse,
                                const std::string& help, const std::string& default_text) {
   return cmd
       .add_option_function<std::string>(
-          name, [&target, parse](const std::string& text) { target = parse(text); }, help)
+          name,
+          [&target, parse, name](const std::string& text) {
+            try {
+              target = parse(text);
+            } catch (const Error& e) {
+              const std::string message = e.what();
+              throw Error(message.rfind(name, 0) == 0 ? message : name + ": " + message);
+            }
+          },
+          help)
       ->default_str(default_text);
 }
 
@@ -31,6 +42,15 @@ CLI::Option* add_device_option(CLI::App& cmd, torch::Device& device,
 // `name` fp32 | bf16 | fp16 (nn::parse_dtype).
 CLI::Option* add_dtype_option(CLI::App& cmd, const std::string& name, torch::Dtype& dtype,
                               const std::string& help);
+
+// Ranges of numeric flags, checked by CLI11 before any work (a value outside is a usage error,
+// exit status 2, naming the flag). Unlike CLI::Range and CLI::PositiveNumber they refuse NaN and
+// infinities (every comparison with NaN is false, so those let it through), and a sign where none
+// belongs: CLI11 converts "-5" into an unsigned seed as 2^64 - 5.
+CLI::Validator in_range(double min, double max);  // [min, max]
+CLI::Validator positive();                        // > 0
+CLI::Validator non_negative();                    // >= 0
+CLI::Validator fraction();                        // (0, 1]
 
 // `--backbone-opt key=value` items as a map; throws vidprobe::Error naming a malformed item.
 std::map<std::string, std::string> parse_backbone_opts(const std::vector<std::string>& items);

@@ -84,7 +84,7 @@ class DistributedCli : public ::testing::Test {
   }
 
   std::string extract_args(const std::string& out) const {
-    return "extract --backbone random-vit --random-init --data " + path("data") +
+    return "extract --backbone random-vit --data " + path("data") +
            " --frames 4 --gt-size 16 --seed 3 --dtype fp32 --out " + path(out);
   }
 

@@ -77,5 +77,68 @@ TEST(UsageCli, UnknownNamesFailAtTheCommandLineNamingFlagAndValue) {
   fs::remove_all(dir);
 }
 
+// Found by tools/hostile_campaign.py: NaN passed every range check (CLI11 compares, and every
+// comparison with NaN is false), "-5" became 2^64 - 5 as an unsigned seed, and flags without a
+// range (--threads, --visualize, --train-fraction, --fov-min, --conf-percentile...) took any value.
+TEST(UsageCli, NaNNegativeSeedsAndUncheckedFlagsAreUsageErrorsNamingTheFlag) {
+  const auto dir = test_support::fresh_temp_dir("vidprobe_usage_hostile");
+  const auto log = dir / "log.txt";
+  const std::string train = "train --features /nonexistent --out '" + (dir / "run").string() + "'";
+  const std::string render =
+      "render --clips 1 --frames 1 --size 8 --out '" + (dir / "data").string() + "'";
+  const std::string extract =
+      "extract --backbone pixels --data /nonexistent --out '" + (dir / "feats").string() + "'";
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {train + " --lr nan", "--lr"},
+      {train + " --holdout nan", "--holdout"},
+      {train + " --seed -5", "--seed"},
+      {train + " --train-fraction 0", "--train-fraction"},
+      {train + " --threads -1", "--threads"},
+      {render + " --seed -5", "--seed"},
+      {render + " --fov-min 0", "--fov-min"},
+      {render + " --texture-richness 1.5", "--texture-richness"},
+      {render + " --threads -2", "--threads"},
+      {extract + " --noise-seed -1", "--noise-seed"},
+      {extract + " --train-ratio nan", "--train-ratio"},
+      {extract + " --layer -5", "--layer"},
+      {"eval --run /nonexistent --features /nonexistent --visualize -1", "--visualize"},
+      {"annotate --data /nonexistent --random-init --out '" + (dir / "ann").string() +
+           "' --conf-percentile 101",
+       "--conf-percentile"},
+      {"bench probe --steps 0", "--steps"},
+  };
+  for (const auto& [arguments, flag] : cases) {
+    EXPECT_EQ(test_support::run_vidprobe(arguments, log), 2) << arguments << "\n" << read_file(log);
+    EXPECT_NE(read_file(log).find(flag), std::string::npos) << arguments << "\n" << read_file(log);
+  }
+  EXPECT_FALSE(fs::exists(dir / "data"));
+  EXPECT_FALSE(fs::exists(dir / "run"));
+  fs::remove_all(dir);
+}
+
+// Found by tools/hostile_campaign.py: an --out under a regular file (or being one) ended in
+// std::filesystem's exception, reported as an internal error (exit status 3); --random-init with
+// --weights was accepted.
+TEST(UsageCli, PathsTheSystemRefusesAreErrorsNamingThePath) {
+  const auto dir = test_support::fresh_temp_dir("vidprobe_usage_paths");
+  const auto log = dir / "log.txt";
+  write_file_atomically(dir / "file", "x");
+  const auto under_file = (dir / "file" / "sub").string();
+  for (const std::string& arguments :
+       {"render --clips 1 --frames 1 --size 8 --out '" + under_file + "'",
+        "render --clips 1 --frames 1 --size 8 --out '" + (dir / "file").string() + "'"}) {
+    EXPECT_EQ(test_support::run_vidprobe(arguments, log), 1) << arguments << "\n" << read_file(log);
+    EXPECT_NE(read_file(log).find("vidprobe: error:"), std::string::npos) << read_file(log);
+    EXPECT_NE(read_file(log).find((dir / "file").string()), std::string::npos) << read_file(log);
+  }
+  EXPECT_EQ(test_support::run_vidprobe("annotate --data /nonexistent --random-init --weights "
+                                       "/nonexistent.safetensors --out '" +
+                                           (dir / "ann").string() + "'",
+                                       log),
+            2)
+      << read_file(log);
+  fs::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace vidprobe

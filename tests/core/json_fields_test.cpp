@@ -56,5 +56,21 @@ TEST(JsonFields, ParsingRefusesHostileNestingAndNamesTheSource) {
   expect_error([&] { parse_json("{\"a\": }", "config.json"); }, {"config.json", "malformed JSON"});
 }
 
+// Found by tools/hostile_campaign.py: CO3D's image.size [4294967312, 16] was read as [16, 16],
+// nlohmann converting array elements without a range check.
+TEST(JsonFields, ArrayElementsAreCheckedAsTheirTypeNamingTheIndex) {
+  const auto obj =
+      json::parse(R"({"size": [4294967312, 16], "m": [[1, 2], [3, "x"]], "n": [1, -1]})");
+  expect_error([&] { json_get<std::vector<int>>(obj, "size", "a.jgz"); },
+               {"a.jgz", "'size'", "element [0]", "out of range", "4294967312"});
+  expect_error([&] { json_get<std::vector<std::vector<double>>>(obj, "m", "f.json"); },
+               {"'m'", "element [1]: element [1]: expected a number"});
+  expect_error([&] { json_get<std::vector<std::size_t>>(obj, "n", "f.json"); },
+               {"element [1]", "non-negative"});
+  EXPECT_EQ(json_get<std::vector<std::vector<double>>>(json::parse(R"({"m": [[1, 2.5]]})"), "m",
+                                                       "f.json"),
+            (std::vector<std::vector<double>>{{1.0, 2.5}}));
+}
+
 }  // namespace
 }  // namespace vidprobe

@@ -364,5 +364,29 @@ TEST(Co3d, ANonRotationViewpointIsRefusedNamingTheImage) {
   fs::remove_all(root);
 }
 
+// Found by tools/hostile_campaign.py: two annotations with one frame number, a negative depth
+// scale and an unknown intrinsics_format without the file's name were accepted or unnamed.
+TEST(Co3d, RepeatedFrameNumbersBadDepthScalesAndFormatsAreRefusedNamingTheRecord) {
+  const auto root = testing::fresh_temp_dir("co3d_hostile");
+  write_annotations(root, json::array({write_frame(root, "seq1", 0, view_a()),
+                                       write_frame(root, "seq1", 0, view_b())}));
+  EXPECT_THAT([&] { open_dataset("co3d", root); },
+              ThrowsMessage<Error>(AllOf(HasSubstr("frame_annotations.jgz[1]"),
+                                         HasSubstr("frame_number 0 of sequence 'toy/seq1'"))));
+  json frame = write_frame(root, "seq1", 0, view_a());
+  frame["depth"]["scale_adjustment"] = -1.0;
+  write_annotations(root, json::array({frame}));
+  EXPECT_THAT([&] { open_dataset("co3d", root); },
+              ThrowsMessage<Error>(AllOf(HasSubstr("frame_annotations.jgz[0].depth"),
+                                         HasSubstr("'scale_adjustment'"))));
+  frame = write_frame(root, "seq1", 0, view_a());
+  frame["viewpoint"]["intrinsics_format"] = "screen";
+  write_annotations(root, json::array({frame}));
+  EXPECT_THAT([&] { open_dataset("co3d", root); },
+              ThrowsMessage<Error>(
+                  AllOf(HasSubstr("frame_annotations.jgz[0].viewpoint"), HasSubstr("'screen'"))));
+  fs::remove_all(root);
+}
+
 }  // namespace
 }  // namespace vidprobe

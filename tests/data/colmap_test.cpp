@@ -169,5 +169,39 @@ TEST(Colmap, MalformedFilesNameTheFileAndRecord) {
   fs::remove_all(dir);
 }
 
+// Found by tools/hostile_campaign.py: a repeated image or camera id was accepted (the later camera
+// silently replaced the earlier one), an image width of 4294967312 wrapped to 16, and bytes after
+// a binary file's last record were ignored.
+TEST(Colmap, RepeatedIdsWrappingSizesAndTrailingBytesAreRefused) {
+  const auto dir = testing::fresh_temp_dir("colmap_hostile");
+  write_file_atomically(dir / "images.txt", "");
+  write_file_atomically(dir / "cameras.txt", "1 PINHOLE 10 10 5 5 5 5\n1 PINHOLE 20 20 5 5 5 5\n");
+  EXPECT_THAT([&] { read_colmap_text(dir); },
+              ::testing::ThrowsMessage<Error>(
+                  AllOf(HasSubstr("cameras.txt:2"), HasSubstr("camera id 1 appears twice"))));
+  write_file_atomically(dir / "cameras.txt", "1 PINHOLE 4294967312 10 5 5 5 5\n");
+  EXPECT_THAT(
+      [&] { read_colmap_text(dir); },
+      ::testing::ThrowsMessage<Error>(AllOf(HasSubstr("cameras.txt:1"), HasSubstr("4294967312"))));
+  write_file_atomically(dir / "cameras.txt", "1 PINHOLE 10 10 5 5 5 5\n");
+  write_file_atomically(dir / "images.txt",
+                        "1 1 0 0 0 0 0 0 1 a.png\n\n1 1 0 0 0 0 0 0 1 b.png\n\n");
+  EXPECT_THAT([&] { read_colmap_text(dir); },
+              ::testing::ThrowsMessage<Error>(
+                  AllOf(HasSubstr("images.txt:3"), HasSubstr("image id 1 appears twice"))));
+
+  write_colmap_binary(dir / "bin", sample_model());
+  for (const char* file : {"cameras.bin", "images.bin"}) {
+    const std::string bytes = read_file(dir / "bin" / file);
+    write_file_atomically(dir / "bin" / file, bytes + std::string(8, '\0'));
+    EXPECT_THAT([&] { read_colmap_binary(dir / "bin"); },
+                ::testing::ThrowsMessage<Error>(
+                    AllOf(HasSubstr(file), HasSubstr("8 bytes after the last record"))));
+    write_file_atomically(dir / "bin" / file, bytes);
+  }
+  EXPECT_NO_THROW(read_colmap_binary(dir / "bin"));
+  fs::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace vidprobe

@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <functional>
 
 #include "vidprobe/core/atomic_file.h"
 #include "vidprobe/core/error.h"
@@ -159,6 +160,32 @@ TEST_F(SyntheticFormatTest, MissingOrMismatchedImagesNameTheFile) {
 TEST_F(SyntheticFormatTest, RejectsBadClipIds) {
   EXPECT_THROW(write_synthetic_clip(root_, make_clip("../escape", 1, 4, 4)), Error);
   EXPECT_THROW(write_synthetic_clip(root_, make_clip("", 1, 4, 4)), Error);
+}
+
+// Found by tools/hostile_campaign.py: clip.json fields that disagree with the clip (its id, frame
+// count, frame indices) were ignored, and frame files could be read from anywhere on the disk.
+TEST_F(SyntheticFormatTest, ClipJsonThatDisagreesWithItsClipOrPointsOutsideItIsRefused) {
+  write_synthetic_clip(root_, make_clip("c", 2, 4, 4));
+  const auto file = root_ / "c" / "clip.json";
+  const auto original = nlohmann::json::parse(read_file(file));
+  const auto expect_refused = [&](const std::function<void(nlohmann::json&)>& change,
+                                  const std::string& fragment) {
+    auto document = original;
+    change(document);
+    write_file_atomically(file, document.dump());
+    EXPECT_THAT([&] { read_synthetic_clip(root_ / "c"); },
+                ::testing::ThrowsMessage<Error>(
+                    ::testing::AllOf(HasSubstr("clip.json"), HasSubstr(fragment))));
+  };
+  expect_refused([](auto& d) { d["id"] = "other"; }, "'id'");
+  expect_refused([](auto& d) { d["num_frames"] = 99; }, "'num_frames'");
+  expect_refused([](auto& d) { d["num_frames"] = -1; }, "'num_frames'");
+  expect_refused([](auto& d) { d["frames"] = nlohmann::json::array(); }, "'frames'");
+  expect_refused([](auto& d) { d["frames"][1]["index"] = 5; }, "'index'");
+  expect_refused([](auto& d) { d["frames"][0]["rgb"] = "/etc/hostname"; }, "'rgb'");
+  expect_refused([](auto& d) { d["frames"][0]["depth"] = "../c/depth/000000.f32"; }, "'depth'");
+  write_file_atomically(file, original.dump());
+  EXPECT_EQ(read_synthetic_clip(root_ / "c").frames.size(), 2u);
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 #include "vidprobe/features/feature_cache.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <torch/torch.h>
@@ -9,6 +10,7 @@
 
 #include "vidprobe/core/atomic_file.h"
 #include "vidprobe/core/error.h"
+#include "vidprobe/io/safetensors_torch.h"
 
 namespace vidprobe::features {
 namespace {
@@ -180,6 +182,48 @@ TEST(FeatureCache, PartialCacheIsRefusedUnlessAllowed) {
   // A manifest from before the expected count was recorded counts as complete.
   write_file_atomically(dir / "manifest.json", R"({"clips": ["clip_a"]})");
   EXPECT_EQ(FeatureCache::open(dir).missing_clips(), 0u);
+  fs::remove_all(dir);
+}
+
+// Found by tools/hostile_campaign.py: a manifest of another version or with a negative
+// feature_dim, and a shard holding its images as I8 or an unknown tensor, were all used.
+TEST(FeatureCache, ManifestFieldsAndShardDtypesAreCheckedNamingTheKey) {
+  const auto dir = temp_dir("hostile");
+  write_shard(dir, make_shard("clip_c"));
+  const auto expect_refused = [&](const std::string& manifest, const std::string& fragment) {
+    write_file_atomically(dir / "manifest.json", manifest);
+    EXPECT_THAT([&] { FeatureCache::open(dir); },
+                ::testing::ThrowsMessage<Error>(::testing::AllOf(
+                    ::testing::HasSubstr("manifest.json"), ::testing::HasSubstr(fragment))));
+  };
+  expect_refused(R"({"version": 99, "clips": ["clip_c"]})", "'version'");
+  expect_refused(R"({"format": "x", "clips": ["clip_c"]})", "'format'");
+  expect_refused(R"({"feature_dim": -1, "clips": ["clip_c"]})", "'feature_dim'");
+  expect_refused(R"({"feature_dim": 1.5, "clips": ["clip_c"]})", "'feature_dim'");
+  expect_refused(R"({"identity": 5, "clips": ["clip_c"]})", "'identity'");
+  expect_refused(R"({"clips": [{"id": 1}]})", "'clips'");
+  expect_refused(R"({"expected_clips": -3, "clips": ["clip_c"]})", "'expected_clips'");
+  write_file_atomically(dir / "manifest.json", R"({"version": 1, "clips": ["clip_c"]})");
+  const auto cache = FeatureCache::open(dir);
+
+  const auto shard = make_shard("clip_c");
+  TensorMap tensors{{"features", shard.features},
+                    {"images", shard.images.to(torch::kInt8)},  // refused, not reinterpreted
+                    {"depth", shard.depth},
+                    {"valid", shard.valid.to(torch::kUInt8)},
+                    {"extrinsics", shard.extrinsics},
+                    {"intrinsics", shard.intrinsics}};
+  save_safetensors(cache.shard_path("clip_c"), tensors);
+  EXPECT_THAT([&] { cache.load("clip_c"); },
+              ::testing::ThrowsMessage<Error>(
+                  ::testing::AllOf(::testing::HasSubstr("clip_c.safetensors"),
+                                   ::testing::HasSubstr("'images'"), ::testing::HasSubstr("I8"))));
+  tensors["images"] = shard.images.to(torch::kUInt8);
+  tensors["zz_unexpected"] = torch::zeros({2});
+  save_safetensors(cache.shard_path("clip_c"), tensors);
+  EXPECT_THAT(
+      [&] { cache.load("clip_c"); },
+      ::testing::ThrowsMessage<Error>(::testing::HasSubstr("unknown tensor 'zz_unexpected'")));
   fs::remove_all(dir);
 }
 

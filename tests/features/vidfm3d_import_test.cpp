@@ -22,6 +22,7 @@
 namespace vidprobe::features {
 namespace {
 namespace fs = std::filesystem;
+using ::testing::AllOf;
 using ::testing::HasSubstr;
 
 const fs::path kFixtures = fs::path(VIDPROBE_TEST_DATA_DIR) / "vidfm3d";
@@ -230,6 +231,41 @@ TEST(Vidfm3dImport, CommandLineImportFeedsTrainAndEval) {
   const auto metrics = nlohmann::json::parse(read_file(root / "theirs" / "metrics.json"));
   EXPECT_EQ(metrics["num_clips"], 2);
   EXPECT_EQ(metrics["vidfm3d"]["paper_comparable"], true);
+  fs::remove_all(root);
+}
+
+// Found by tools/hostile_campaign.py: a split entry of three names was read as a pair, a scene
+// name with '..' was looked up outside the data root, and a depth map stored as I32 was
+// converted; the errors now name the split file or the scene file.
+TEST(Vidfm3dImport, MalformedSplitEntriesAndIntegerSceneTensorsAreRefused) {
+  const auto root = test_support::fresh_temp_dir("vidfm3d_import_hostile");
+  write_their_layout(root);
+  Vidfm3dImportOptions options;
+  options.data_root = root / "data";
+  options.split = "val";
+  options.features_root = root / "feat";
+  options.postfix = "_t749_layer20";
+  options.out_dir = root / "cache";
+  options.progress = false;
+  const auto split = root / "data" / "val.json";
+  const auto expect_split_refused = [&](const std::string& text, const std::string& fragment) {
+    write_file_atomically(split, text);
+    EXPECT_THAT(test_support::error_message([&] { import_vidfm3d(options); }),
+                AllOf(HasSubstr(split.string()), HasSubstr(fragment)))
+        << text;
+  };
+  expect_split_refused(R"([["apple", "hash0", "x"]])", "entry [0] must be a [subset, hash] pair");
+  expect_split_refused(R"([["apple", "../../etc/passwd"]])", "not a plain subset or scene name");
+  expect_split_refused(R"([["apple", 5]])", "entry [0]");
+  expect_split_refused(R"({"apple": "hash0"})", "[subset, hash] pairs");
+  expect_split_refused(R"([["apple", "hash9"]])", "hash9.sft' does not exist");
+
+  write_file_atomically(split, R"([["apple", "hash0"]])");
+  auto scene = load_safetensors(root / "data" / "apple" / "hash0.sft");
+  scene["depthmaps"] = scene["depthmaps"].to(torch::kInt32);
+  save_safetensors(root / "data" / "apple" / "hash0.sft", scene);
+  EXPECT_THAT(test_support::error_message([&] { import_vidfm3d(options); }),
+              AllOf(HasSubstr("hash0.sft"), HasSubstr("'depthmaps' must be floating point")));
   fs::remove_all(root);
 }
 

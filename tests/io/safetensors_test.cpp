@@ -158,6 +158,9 @@ TEST(Safetensors, RejectsGarbageHeadersAndMissingKeys) {
   bad_dtype[0] = static_cast<char>(bad_dtype_header.size());
   write_file_atomically(dir / "dtype.safetensors", bad_dtype + bad_dtype_header + "x");
   expect_error_mentions([&] { SafetensorsFile::open(dir / "dtype.safetensors"); }, "Q7");
+  // Found by tools/hostile_campaign.py: the unknown dtype's error named neither file nor tensor.
+  expect_error_mentions([&] { SafetensorsFile::open(dir / "dtype.safetensors"); },
+                        "dtype.safetensors' tensor 'x'");
   save_safetensors(dir / "ok.safetensors", {{"present", torch::ones({1})}});
   expect_error_mentions([&] { SafetensorsFile::open(dir / "ok.safetensors").view("absent"); },
                         "'absent'");

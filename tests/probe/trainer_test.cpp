@@ -22,6 +22,7 @@
 namespace vidprobe::probe {
 namespace {
 namespace fs = std::filesystem;
+using ::testing::AllOf;
 using ::testing::HasSubstr;
 
 fs::path fresh_dir(const std::string& name) {
@@ -322,6 +323,47 @@ TEST(Trainer, TinyProbeBeatsTheMeanPredictorOnHeldOutClips) {
   EXPECT_EQ(geometry.at("intrinsics").size(0), cameras.size(0));
   EXPECT_EQ(geometry.at("image_size")[0].item<int64_t>(), test_shards.front().depth.size(1));
   fs::remove_all(options.run_dir);
+}
+
+// Found by tools/hostile_campaign.py: probe weights stored as I32 were converted and loaded, and a
+// state.json with a negative step resumed from it.
+TEST(Checkpoint, IntegerWeightsAndNegativeStepsAreRefusedNamingFileAndKey) {
+  const auto dir = fresh_dir("hostile_weights");
+  fs::create_directories(dir);
+  ProbeModel model(testing::tiny_config(), 6);
+  auto state = load_safetensors([&] {
+    save_weights(dir / "w.safetensors", *model);
+    return dir / "w.safetensors";
+  }());
+  const auto name = state.begin()->first;
+  state[name] = state[name].to(torch::kInt32);
+  save_safetensors(dir / "int.safetensors", state);
+  EXPECT_THAT(test_support::error_message([&] { load_weights(dir / "int.safetensors", *model); }),
+              AllOf(HasSubstr("int.safetensors"), HasSubstr("'" + name + "'"),
+                    HasSubstr("not a floating type")));
+
+  SingleThread one_thread;
+  auto spec = testing::SyntheticSpec{};
+  spec.clips = 2;
+  spec.size = 16;
+  const auto train = ClipSource::from_shards(testing::synthetic_shards(spec));
+  TrainOptions options;
+  options.config = testing::tiny_config();
+  options.config.train.steps = 4;
+  options.config.train.checkpoint_every = 2;
+  options.run_dir = dir / "run";
+  options.progress = false;
+  options.stop_after_step = 2;
+  train_probe(train, ClipSource::from_shards({}), options);
+  write_file_atomically(checkpoint_dir(options.run_dir, 2) / "state.json", R"({"step": -5})");
+  options.resume = true;
+  options.stop_after_step.reset();
+  ::testing::internal::CaptureStderr();
+  const auto message = test_support::error_message(
+      [&] { train_probe(train, ClipSource::from_shards({}), options); });
+  ::testing::internal::GetCapturedStderr();
+  EXPECT_THAT(message, AllOf(HasSubstr("state.json"), HasSubstr("'step' is negative")));
+  fs::remove_all(dir);
 }
 
 }  // namespace

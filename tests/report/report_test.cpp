@@ -157,5 +157,38 @@ TEST(Report, MissingOrMalformedMetricsNameTheFile) {
   fs::remove_all(dir);
 }
 
+// Found by tools/hostile_campaign.py: metrics.json with num_clips -1 or "many", a metric holding
+// a string or an array, or a baseline that is a number, all made a report.
+TEST(Report, MetricsOfTheWrongTypeOrRangeAreRefusedNamingFileAndKey) {
+  const auto dir = temp_dir("hostile");
+  fs::create_directories(dir / "run");
+  const auto file = dir / "run" / "metrics.json";
+  const nlohmann::json good = {{"num_clips", 3},
+                               {"depth.abs_rel", 0.2},
+                               {"points.err", nullptr},
+                               {"baseline", {{"depth.abs_rel", 0.5}}}};
+  write_file_atomically(file, good.dump());
+  EXPECT_NO_THROW(load_run(dir / "run"));
+  const auto expect_refused = [&](const std::string& key, const nlohmann::json& value,
+                                  const std::string& fragment) {
+    auto metrics = good;
+    metrics[key] = value;
+    write_file_atomically(file, metrics.dump());
+    EXPECT_THAT(test_support::error_message([&] { load_run(dir / "run"); }),
+                ::testing::AllOf(HasSubstr(file.string()), HasSubstr(fragment)))
+        << key << " = " << value.dump();
+  };
+  expect_refused("num_clips", -1, "'num_clips'");
+  expect_refused("num_clips", "many", "'num_clips'");
+  expect_refused("num_clips", 4294967297.5, "'num_clips'");
+  expect_refused("depth.abs_rel", "x", "'depth.abs_rel'");
+  expect_refused("camera.auc30", nlohmann::json::object(), "'camera.auc30'");
+  expect_refused("baseline", 7, "'baseline'");
+  expect_refused("baseline", {{"points.err", "x"}}, "'points.err'");
+  expect_refused("run", 3, "'run'");
+  expect_refused("run", {{"label", 5}}, "'label'");
+  fs::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace vidprobe::report

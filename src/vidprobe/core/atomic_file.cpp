@@ -69,10 +69,13 @@ void require_written(bool written, const fs::path& path) {
 }
 
 std::string read_file(const fs::path& path) {
+  // A directory opens as a stream on Linux and reads as nothing: refused, not taken as empty.
+  require(!fs::is_directory(path), "'" + path.string() + "' is a directory, not a file");
   std::ifstream in(path, std::ios::binary);
   require(static_cast<bool>(in), "cannot open '" + path.string() + "' for reading");
   std::ostringstream buffer;
   buffer << in.rdbuf();
+  require(!in.bad(), "failed reading '" + path.string() + "'");
   return buffer.str();
 }
 

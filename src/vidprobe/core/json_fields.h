@@ -10,6 +10,7 @@
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <vector>
 
 #include "vidprobe/core/error.h"
 
@@ -25,8 +26,14 @@ inline constexpr int kMaxJsonDepth = 256;
 // a (possibly gzipped) file through it.
 nlohmann::json parse_json(std::string_view text, const std::string& source);
 
-// Why `value` cannot become a T exactly ("expected an integer", ...); empty when it can. Arrays
-// are checked as arrays; their elements by nlohmann's conversion.
+template <typename T>
+struct is_json_vector : std::false_type {};
+template <typename E>
+struct is_json_vector<std::vector<E>> : std::true_type {};
+
+// Why `value` cannot become a T exactly ("expected an integer", ...); empty when it can. A
+// std::vector's elements are checked as its element type, recursively (nlohmann's own conversion
+// would wrap 4294967312 into an int), and the first bad one is named by its index.
 template <typename T>
 std::string json_mismatch(const nlohmann::json& value) {
   if constexpr (std::is_same_v<T, bool>) {
@@ -58,6 +65,13 @@ std::string json_mismatch(const nlohmann::json& value) {
     return value.is_number() ? "" : "expected a number";
   } else if constexpr (std::is_same_v<T, std::string>) {
     return value.is_string() ? "" : "expected a string";
+  } else if constexpr (is_json_vector<T>::value) {
+    if (!value.is_array()) return "expected an array";
+    for (std::size_t i = 0; i < value.size(); ++i) {
+      const auto why = json_mismatch<typename T::value_type>(value[i]);
+      if (!why.empty()) return "element [" + std::to_string(i) + "]: " + why;
+    }
+    return "";
   } else {
     return value.is_array() ? "" : "expected an array";
   }

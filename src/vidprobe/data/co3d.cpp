@@ -127,6 +127,12 @@ Co3dViewpoint parse_viewpoint(const nlohmann::json& json, const std::string& con
   viewpoint.principal_point = read_array<2>(json, "principal_point", context);
   viewpoint.intrinsics_format =
       json_get_or<std::string>(json, "intrinsics_format", "ndc_norm_image_bounds", context);
+  require(viewpoint.intrinsics_format == "ndc_isotropic" ||
+              viewpoint.intrinsics_format == "ndc_norm_image_bounds",
+          context +
+              ": key 'intrinsics_format' must be ndc_isotropic or ndc_norm_image_bounds, "
+              "got '" +
+              viewpoint.intrinsics_format + "'");
   return viewpoint;
 }
 
@@ -144,6 +150,8 @@ Co3dFrameRecord parse_frame(const nlohmann::json& json, const std::string& conte
   if (const auto it = json.find("depth"); it != json.end() && !it->is_null()) {
     frame.depth_path = json_get<std::string>(*it, "path", context + ".depth");
     frame.depth_scale = json_get<double>(*it, "scale_adjustment", context + ".depth");
+    require(std::isfinite(frame.depth_scale) && frame.depth_scale > 0,
+            context + ".depth: key 'scale_adjustment' must be positive");
     if (const auto mask = it->find("mask_path"); mask != it->end() && !mask->is_null())
       frame.depth_mask_path = json_get<std::string>(*it, "mask_path", context + ".depth");
   }
@@ -242,9 +250,15 @@ class Co3dDataset final : public Dataset {
       }
       frames_by_sequence_[category + "/" + sequence_name].push_back(std::move(frame));
     }
-    for (auto& [id, frames] : frames_by_sequence_)
+    for (auto& [id, frames] : frames_by_sequence_) {
       std::sort(frames.begin(), frames.end(),
                 [](const auto& a, const auto& b) { return a.frame_number < b.frame_number; });
+      // Two annotations of one frame number would make the frame order (and the clip) ambiguous.
+      for (std::size_t i = 1; i < frames.size(); ++i)
+        require(frames[i].frame_number != frames[i - 1].frame_number,
+                frames[i].context + ": frame_number " + std::to_string(frames[i].frame_number) +
+                    " of sequence '" + id + "' is also " + frames[i - 1].context);
+    }
   }
 
   std::map<std::string, std::set<int>> read_set_list(const std::string& category, Split split) {

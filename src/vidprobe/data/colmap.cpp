@@ -83,6 +83,29 @@ void for_each_text_record(const fs::path& path, bool skip_next, Parse&& parse) {
   }
 }
 
+// An image width or height as stored (text: a signed number, binary: uint64), refused when it
+// does not fit a positive int (a cast would wrap 4294967312 to 16).
+template <typename Integer>
+int image_side(Integer value, const std::string& context) {
+  require(value > 0 && static_cast<std::uint64_t>(value) <= (1u << 20),
+          context + ": image size " + std::to_string(value) + " is not in 1..1048576");
+  return static_cast<int>(value);
+}
+
+// Ids name records: a second record with the same id would silently replace or shadow the first.
+void add_camera(ColmapModel& model, ColmapCamera camera, const std::string& context) {
+  require(!model.cameras.contains(camera.id),
+          context + ": camera id " + std::to_string(camera.id) + " appears twice");
+  model.cameras[camera.id] = std::move(camera);
+}
+
+void add_image(ColmapModel& model, ColmapImage image, const std::string& context) {
+  for (const auto& other : model.images)
+    require(other.id != image.id,
+            context + ": image id " + std::to_string(image.id) + " appears twice");
+  model.images.push_back(std::move(image));
+}
+
 void read_cameras_text(const fs::path& path, ColmapModel& model) {
   for_each_text_record(path, false, [&](std::istringstream& fields, const std::string& context) {
     ColmapCamera camera;
@@ -90,14 +113,13 @@ void read_cameras_text(const fs::path& path, ColmapModel& model) {
     require(static_cast<bool>(fields >> camera.id >> camera.model >> width >> height),
             context + ": expected CAMERA_ID MODEL WIDTH HEIGHT PARAMS...");
     const ModelInfo& info = model_by_name(camera.model, context);
-    camera.width = static_cast<int>(width);
-    camera.height = static_cast<int>(height);
+    camera.width = image_side(width, context);
+    camera.height = image_side(height, context);
     camera.params.resize(static_cast<std::size_t>(info.num_params));
     for (auto& param : camera.params)
       require(static_cast<bool>(fields >> param), context + ": model " + camera.model + " needs " +
                                                       std::to_string(info.num_params) + " params");
-    require(camera.width > 0 && camera.height > 0, context + ": non-positive image size");
-    model.cameras[camera.id] = std::move(camera);
+    add_camera(model, std::move(camera), context);
   });
 }
 
@@ -108,7 +130,7 @@ void read_images_text(const fs::path& path, ColmapModel& model) {
                               image.qvec[2] >> image.qvec[3] >> image.tvec[0] >> image.tvec[1] >>
                               image.tvec[2] >> image.camera_id >> image.name),
             context + ": expected IMAGE_ID QW QX QY QZ TX TY TZ CAMERA_ID NAME");
-    model.images.push_back(std::move(image));
+    add_image(model, std::move(image), context);
   });
 }
 
@@ -144,6 +166,13 @@ class BinaryReader {
 
   const fs::path& path() const { return path_; }
 
+  // Bytes after the last record mean the count and the records disagree.
+  void require_end() const {
+    require(offset_ == bytes_.size(), path_.string() + ": " +
+                                          std::to_string(bytes_.size() - offset_) +
+                                          " bytes after the last record");
+  }
+
  private:
   fs::path path_;
   std::string bytes_;
@@ -159,12 +188,12 @@ void read_cameras_binary(const fs::path& path, ColmapModel& model) {
     camera.id = in.read<std::uint32_t>("camera id");
     const ModelInfo& info = model_by_id(in.read<std::int32_t>("model id"), context);
     camera.model = info.name;
-    camera.width = static_cast<int>(in.read<std::uint64_t>("width"));
-    camera.height = static_cast<int>(in.read<std::uint64_t>("height"));
+    camera.width = image_side(in.read<std::uint64_t>("width"), context);
+    camera.height = image_side(in.read<std::uint64_t>("height"), context);
     for (int p = 0; p < info.num_params; ++p) camera.params.push_back(in.read<double>("params"));
-    require(camera.width > 0 && camera.height > 0, context + ": non-positive image size");
-    model.cameras[camera.id] = std::move(camera);
+    add_camera(model, std::move(camera), context);
   }
+  in.require_end();
 }
 
 void read_images_binary(const fs::path& path, ColmapModel& model) {
@@ -183,8 +212,9 @@ void read_images_binary(const fs::path& path, ColmapModel& model) {
     require(points <= std::numeric_limits<std::uint64_t>::max() / kPointBytes,
             path.string() + ": implausible 2D point count for image '" + image.name + "'");
     in.skip(points * kPointBytes, "2D points");
-    model.images.push_back(std::move(image));
+    add_image(model, std::move(image), path.string() + ": image record " + std::to_string(i));
   }
+  in.require_end();
 }
 
 template <typename T>

@@ -224,8 +224,19 @@ void read_colmap(const fs::path& dir, Dl3dvScene& scene) {
     const ColmapCamera& camera = model.cameras.at(image.camera_id);
     Dl3dvFrameRecord record;
     record.image_name = fs::path(image.name).filename().string();
-    record.camera = colmap_camera(camera, image);
-    const ColmapIntrinsics intrinsics = colmap_intrinsics(camera);
+    ColmapIntrinsics intrinsics;
+    try {
+      intrinsics = colmap_intrinsics(camera);
+      record.camera = colmap_camera(camera, image);
+    } catch (const Error& e) {
+      // The conversions know the record, not the file: name both (binary is read when present).
+      const auto file = [&](const std::string& stem) {
+        const auto binary = dir / (stem + ".bin");
+        return (fs::exists(binary) ? binary : dir / (stem + ".txt")).string();
+      };
+      throw Error(file("images") + " image '" + image.name + "' with camera " +
+                  std::to_string(image.camera_id) + " of " + file("cameras") + ": " + e.what());
+    }
     if (intrinsics.has_distortion())
       scene.ignored_distortion = {{"model", camera.model}, {"coefficients", intrinsics.distortion}};
     scene.frames.push_back(std::move(record));

@@ -216,15 +216,40 @@ json read_synthetic_clip_json(const fs::path& clip_dir) {
   return document;
 }
 
+namespace {
+
+// A frame's file named by `key`: a relative path inside the clip's directory (an absolute path or
+// one climbing out with '..' would read files of another clip or of the system).
+fs::path file_in_clip(const fs::path& clip_dir, const json& record, const char* key,
+                      const std::string& context) {
+  const fs::path relative(json_get<std::string>(record, key, context));
+  bool climbs = false;
+  for (const auto& part : relative) climbs = climbs || part == "..";
+  require(!relative.empty() && relative.is_relative() && !climbs,
+          context + ": key '" + key + "' must be a path inside the clip's directory, got '" +
+              relative.string() + "'");
+  return clip_dir / relative;
+}
+
+}  // namespace
+
 Clip read_synthetic_clip(const fs::path& clip_dir) {
   const fs::path file = clip_dir / kClipJson;
   const json document = read_synthetic_clip_json(clip_dir);
   Clip clip;
   try {
     clip.id = json_get<std::string>(document, "id", quoted(file));
+    require(clip.id == clip_dir.filename().string(), quoted(file) + ": key 'id' is '" + clip.id +
+                                                         "' but the clip's directory is '" +
+                                                         clip_dir.filename().string() + "'");
     clip.meta = document.value("meta", json::object());
     const json& records = require_key(document, "frames", file);
-    require(records.is_array(), "key 'frames' in " + quoted(file) + " must be an array");
+    require(records.is_array() && !records.empty(),
+            "key 'frames' in " + quoted(file) + " must be a non-empty array");
+    const auto num_frames = json_get<std::size_t>(document, "num_frames", quoted(file));
+    require(num_frames == records.size(), quoted(file) + ": key 'num_frames' is " +
+                                              std::to_string(num_frames) + " but 'frames' holds " +
+                                              std::to_string(records.size()));
     clip.frames.resize(records.size());
     for (std::size_t i = 0; i < records.size(); ++i) {
       const json& record = records[i];
@@ -232,6 +257,8 @@ Clip read_synthetic_clip(const fs::path& clip_dir) {
       const std::string record_context = quoted(file) + " " + key;
       Frame& frame = clip.frames[i];
       Camera& camera = frame.camera;
+      require(json_get<std::size_t>(record, "index", record_context) == i,
+              record_context + ": key 'index' must be " + std::to_string(i));
       camera.width = json_get<int>(record, "width", record_context);
       camera.height = json_get<int>(record, "height", record_context);
       require(camera.width > 0 && camera.height > 0 && camera.width <= 1 << 15 &&
@@ -240,9 +267,9 @@ Clip read_synthetic_clip(const fs::path& clip_dir) {
       camera.K = array_from_json<9>(require_key(record, "K", file), key + ".K", file);
       camera.cam_from_world = array_from_json<12>(require_key(record, "cam_from_world", file),
                                                   key + ".cam_from_world", file);
-      const fs::path rgb_path = clip_dir / json_get<std::string>(record, "rgb", record_context);
-      const fs::path depth_path = clip_dir / json_get<std::string>(record, "depth", record_context);
-      const fs::path mask_path = clip_dir / json_get<std::string>(record, "mask", record_context);
+      const fs::path rgb_path = file_in_clip(clip_dir, record, "rgb", record_context);
+      const fs::path depth_path = file_in_clip(clip_dir, record, "depth", record_context);
+      const fs::path mask_path = file_in_clip(clip_dir, record, "mask", record_context);
       frame.source = rgb_path.string();
 
       frame.rgb = read_png_u8(rgb_path);

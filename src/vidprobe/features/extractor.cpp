@@ -309,7 +309,14 @@ std::unique_ptr<backbones::Backbone> create_extraction_backbone(const ExtractOpt
   backbone_options.device = device;
   backbone_options.dtype = compute_dtype;
   backbone_options.extra = options.backbone_options;
+  // Options that mean nothing for this backbone are refused, not ignored (as --timestep below).
+  require(!options.random_init || backbones::find_backbone(options.backbone).needs_weights,
+          "--random-init means nothing for backbone '" + options.backbone +
+              "', which has no weights to replace");
   auto backbone = backbones::create_backbone(options.backbone, backbone_options);
+  require(!options.noise_per_clip || backbone->default_point().timestep,
+          "--noise-per-clip means nothing for backbone '" + options.backbone +
+              "', which is not a diffusion model");
   const auto spec = backbone->input_spec();
   const int frames = backbone_frames(options);
   require(frames >= spec.frames_offset + spec.frames_multiple &&

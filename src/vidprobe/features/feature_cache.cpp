@@ -2,7 +2,9 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <iostream>
+#include <map>
 
 #include "vidprobe/core/atomic_file.h"
 #include "vidprobe/core/build_info_torch.h"
@@ -18,6 +20,34 @@ namespace {
 
 const char* const kShardTensors[] = {"features", "images",     "depth",
                                      "valid",    "extrinsics", "intrinsics"};
+
+// The stored dtypes write_shard produces, per tensor (features: the cache's --dtype); anything else
+// in a shard (another tensor, integer data where floats belong) is refused naming the tensor.
+const std::map<std::string, std::vector<SafeDType>>& shard_dtypes() {
+  static const std::map<std::string, std::vector<SafeDType>> dtypes{
+      {"features", {SafeDType::kF16, SafeDType::kF32, SafeDType::kBF16}},
+      {"images", {SafeDType::kU8}},
+      {"depth", {SafeDType::kF32}},
+      {"valid", {SafeDType::kU8}},
+      {"extrinsics", {SafeDType::kF32}},
+      {"intrinsics", {SafeDType::kF32}},
+      {"feature_index", {SafeDType::kI64}},
+      {"confidence", {SafeDType::kF32}}};
+  return dtypes;
+}
+
+void check_shard_tensors(const SafetensorsFile& file, const std::string& where) {
+  for (const char* name : kShardTensors)
+    require(file.contains(name), where + " lacks tensor '" + name + "'");
+  for (const auto& name : file.names()) {
+    const auto it = shard_dtypes().find(name);
+    require(it != shard_dtypes().end(), where + " holds an unknown tensor '" + name + "'");
+    const auto dtype = file.view(name).dtype;
+    require(std::find(it->second.begin(), it->second.end(), dtype) != it->second.end(),
+            where + ": tensor '" + name + "' is stored as " + dtype_name(dtype) +
+                ", which a feature shard never holds");
+  }
+}
 
 std::string shape_of(const torch::Tensor& t) {
   return t.defined() ? c10::str(t.sizes()) : std::string("nothing");
@@ -141,8 +171,7 @@ void write_shard(const fs::path& cache_dir, const FeatureShard& shard) {
 FeatureShard read_shard(const fs::path& shard_path) {
   const auto file = SafetensorsFile::open(shard_path);
   const std::string where = "feature shard '" + shard_path.string() + "'";
-  for (const char* name : kShardTensors)
-    require(file.contains(name), where + " lacks tensor '" + name + "'");
+  check_shard_tensors(file, where);
   FeatureShard shard;
   shard.features = to_tensor(file.view("features"));
   shard.images = to_tensor(file.view("images"));
@@ -240,6 +269,35 @@ void CacheWriter::write_manifest() const {
   write_file_atomically(dir_ / "manifest.json", manifest.dump(2) + "\n");
 }
 
+namespace {
+
+// The manifest's fields as CacheWriter writes them; returns its clip list. A manifest of another
+// format or version, or with a field of the wrong type or range, is refused naming the key. Only
+// "clips" is required: hand-written manifests (tests, older tools) may leave the others out.
+std::vector<std::string> validated_manifest_clips(const nlohmann::json& manifest,
+                                                  const fs::path& path) {
+  const auto where = "feature cache manifest '" + path.string() + "'";
+  require(manifest.is_object(), where + " must hold a JSON object");
+  const auto format = json_get_or<std::string>(manifest, "format", "vidprobe-feature-cache", where);
+  require(format == "vidprobe-feature-cache",
+          where + ": key 'format' must be 'vidprobe-feature-cache', got '" + format + "'");
+  const auto version = json_get_or<int>(manifest, "version", 1, where);
+  require(version == 1,
+          where + ": key 'version' is " + std::to_string(version) + ", this build reads version 1");
+  require(!manifest.contains("identity") || manifest["identity"].is_object(),
+          where + ": key 'identity' must be an object");
+  require(json_get_or<std::int64_t>(manifest, "feature_dim", 1, where) > 0,
+          where + ": key 'feature_dim' must be positive");
+  const auto clips = json_get<std::vector<std::string>>(manifest, "clips", where);
+  const auto expected = json_get_or<std::size_t>(manifest, "expected_clips", clips.size(), where);
+  require(expected >= clips.size(), where + ": key 'expected_clips' (" + std::to_string(expected) +
+                                        ") is below the " + std::to_string(clips.size()) +
+                                        " clips it lists");
+  return clips;
+}
+
+}  // namespace
+
 FeatureCache FeatureCache::open(const fs::path& dir) {
   const auto manifest_path = dir / "manifest.json";
   if (!fs::exists(manifest_path))
@@ -249,8 +307,7 @@ FeatureCache FeatureCache::open(const fs::path& dir) {
   cache.dir_ = dir;
   try {
     cache.manifest_ = read_json_file(manifest_path);
-    for (const auto& clip : cache.manifest_.at("clips"))
-      cache.clip_ids_.push_back(clip.get<std::string>());
+    cache.clip_ids_ = validated_manifest_clips(cache.manifest_, manifest_path);
   } catch (const nlohmann::json::exception& e) {
     throw Error("feature cache manifest '" + manifest_path.string() +
                 "' is malformed: " + e.what());

@@ -8,7 +8,9 @@
 
 #include "vidprobe/core/atomic_file.h"
 #include "vidprobe/core/error.h"
+#include "vidprobe/core/json_fields.h"
 #include "vidprobe/core/resumable.h"
+#include "vidprobe/data/camera_validation.h"
 #include "vidprobe/features/feature_cache.h"
 #include "vidprobe/io/gzip.h"
 #include "vidprobe/io/safetensors_torch.h"
@@ -85,10 +87,15 @@ torch::Tensor read_features(const fs::path& path, const std::string& model) {
     require(feat.size(0) == 2 && (feat.size(1) == 11 || feat.size(1) == 13),
             "feature file '" + path.string() + "': 'feat' must be (2, 11 or 13, h, w, C), got " +
                 c10::str(feat.sizes()));
+  require(feat.numel() > 0 && torch::isfinite(feat).all().item<bool>(),
+          "feature file '" + path.string() + "': 'feat' " + c10::str(feat.sizes()) +
+              " is empty or holds a non-finite value");
   if (clips) feat = feat.flatten(0, 1);
   return feat.permute({0, 3, 1, 2}).contiguous();
 }
 
+// A scene tensor of `dims` dimensions: uint8 images, floating point otherwise (integer data in a
+// depth or camera tensor would be converted silently by the caller's .to()).
 torch::Tensor required(const TensorMap& tensors, const std::string& key, const fs::path& path,
                        int64_t dims) {
   const auto it = tensors.find(key);
@@ -96,7 +103,37 @@ torch::Tensor required(const TensorMap& tensors, const std::string& key, const f
   require(it->second.dim() == dims, "scene file '" + path.string() + "': '" + key + "' must have " +
                                         std::to_string(dims) + " dimensions, got " +
                                         c10::str(it->second.sizes()));
+  const bool images = key == "images";
+  require(images ? it->second.scalar_type() == torch::kUInt8 : it->second.is_floating_point(),
+          "scene file '" + path.string() + "': '" + key + "' must be " +
+              (images ? "uint8" : "floating point") + ", got " +
+              std::string(c10::toString(it->second.scalar_type())));
   return it->second;
+}
+
+// Every frame's camera passes the check of every dataset reader, and depth and confidence are
+// finite (a NaN would reach the losses as a target).
+void validate_scene_values(const FeatureShard& shard, const fs::path& path) {
+  require(torch::isfinite(shard.depth).all().item<bool>() &&
+              torch::isfinite(shard.confidence).all().item<bool>(),
+          "scene file '" + path.string() + "': 'depthmaps' or 'confmaps' holds a non-finite value");
+  require(shard.extrinsics.dim() == 3 && shard.extrinsics.size(1) == 3 &&
+              shard.extrinsics.size(2) == 4 && shard.intrinsics.dim() == 3 &&
+              shard.intrinsics.size(1) == 3 && shard.intrinsics.size(2) == 3 &&
+              shard.extrinsics.size(0) == shard.intrinsics.size(0) && shard.depth.dim() == 3,
+          "scene file '" + path.string() + "': 'extrinsic' must be (S, 3, 4) and 'intrinsic' " +
+              "(S, 3, 3), got " + c10::str(shard.extrinsics.sizes()) + " and " +
+              c10::str(shard.intrinsics.sizes()));
+  const auto K = shard.intrinsics.to(torch::kDouble).contiguous();
+  const auto Rt = shard.extrinsics.to(torch::kDouble).contiguous();
+  for (int64_t t = 0; t < K.size(0); ++t) {
+    Camera camera;
+    camera.height = static_cast<int>(shard.depth.size(1));
+    camera.width = static_cast<int>(shard.depth.size(2));
+    std::copy_n(K[t].data_ptr<double>(), 9, camera.K.begin());
+    std::copy_n(Rt[t].data_ptr<double>(), 12, camera.cam_from_world.begin());
+    validate_camera(camera, "scene file '" + path.string() + "' frame " + std::to_string(t));
+  }
 }
 
 // Their scene file as a shard's ground truth (features added by the caller).
@@ -109,23 +146,39 @@ FeatureShard read_scene(const fs::path& path) {
   shard.intrinsics = required(tensors, "intrinsic", path, 3).to(torch::kFloat32);
   shard.extrinsics = required(tensors, "extrinsic", path, 3).to(torch::kFloat32);
   shard.valid = torch::ones_like(shard.depth, torch::kBool);  // their use_mask is off
+  validate_scene_values(shard, path);
   return shard;
 }
 
-std::vector<std::pair<std::string, std::string>> read_split(const Vidfm3dImportOptions& o) {
+fs::path split_file(const Vidfm3dImportOptions& o) {
   const auto split = o.split == "test" ? "val" : o.split;
   require(split == "train" || split == "val",
           "--split must be train, val or test; got '" + o.split + "'");
-  const auto path = o.data_root / (split + ".json");
+  return o.data_root / (split + ".json");
+}
+
+std::vector<std::pair<std::string, std::string>> read_split(const Vidfm3dImportOptions& o) {
+  const auto path = split_file(o);
   require(fs::exists(path), "split file '" + path.string() + "' does not exist");
+  const auto where = "split file '" + path.string() + "'";
+  const auto list = read_json_file(path);
+  require(list.is_array(), where + " must list [subset, hash] pairs");
   std::vector<std::pair<std::string, std::string>> scenes;
-  try {
-    for (const auto& entry : read_json_file(path))
-      scenes.emplace_back(entry.at(0).get<std::string>(), entry.at(1).get<std::string>());
-  } catch (const nlohmann::json::exception& e) {
-    throw Error("split file '" + path.string() + "' must list [subset, hash] pairs: " + e.what());
+  for (std::size_t i = 0; i < list.size(); ++i) {
+    const auto entry_where = where + " entry [" + std::to_string(i) + "]";
+    // Each part becomes a file name: a path ('/', '..') would read outside the data root.
+    const auto part = [&](std::size_t k) {
+      const auto name = json_as<std::string>(list[i][k], entry_where);
+      require(!name.empty() && name != "." && name != ".." &&
+                  name.find_first_of("/\\") == std::string::npos,
+              entry_where + ": '" + name + "' is not a plain subset or scene name");
+      return name;
+    };
+    require(list[i].is_array() && list[i].size() == 2,
+            entry_where + " must be a [subset, hash] pair, got " + list[i].dump());
+    scenes.emplace_back(part(0), part(1));
   }
-  require(!scenes.empty(), "split file '" + path.string() + "' lists no scenes");
+  require(!scenes.empty(), where + " lists no scenes");
   return scenes;
 }
 
@@ -178,7 +231,7 @@ Vidfm3dImportSummary import_vidfm3d(const Vidfm3dImportOptions& o) {
   std::optional<CacheWriter> writer;
   struct Pending {
     std::string id, sequence;
-    fs::path scene_path;
+    fs::path scene_path, feature_path;
     torch::Tensor features;
   };
   // Sequential: the writer is made from the first feature file's width and used by both steps.
@@ -186,8 +239,9 @@ Vidfm3dImportSummary import_vidfm3d(const Vidfm3dImportOptions& o) {
     const auto& [subset, hash] = scenes[i];
     const auto id = subset + "__" + hash;
     const auto scene_path = o.data_root / subset / (hash + ".sft");
-    require(fs::exists(scene_path), "the split lists [" + subset + ", " + hash + "] but '" +
-                                        scene_path.string() + "' does not exist");
+    require(fs::exists(scene_path), "split file '" + split_file(o).string() + "' lists [" + subset +
+                                        ", " + hash + "] but '" + scene_path.string() +
+                                        "' does not exist");
     const auto feature_path =
         o.features_root / o.model / subset / hash / ("feature" + o.postfix + ".sft");
     require(fs::exists(feature_path),
@@ -198,17 +252,28 @@ Vidfm3dImportSummary import_vidfm3d(const Vidfm3dImportOptions& o) {
       writer->expect(scenes.size());
     }
     if (writer->reuse(id)) return std::nullopt;
-    return Pending{id, subset + "/" + hash, scene_path, std::move(features)};
+    return Pending{id, subset + "/" + hash, scene_path, feature_path, std::move(features)};
   };
   auto write = [&](Pending pending) {
     auto shard = read_scene(pending.scene_path);
     shard.clip_id = pending.id;
-    shard.feature_index = torch::tensor(
-        vidfm3d_feature_index(o.model, shard.num_frames(), pending.features.size(0), o.context),
-        torch::kLong);
-    shard.features = std::move(pending.features);
+    try {
+      // Their per-frame models store one map per frame of the scene.
+      require(
+          (o.model != "dino" && o.model != "f3r") || pending.features.size(0) == shard.num_frames(),
+          "'feat' holds " + std::to_string(pending.features.size(0)) + " maps for the " +
+              std::to_string(shard.num_frames()) + " frames of the scene (one a frame)");
+      shard.feature_index = torch::tensor(
+          vidfm3d_feature_index(o.model, shard.num_frames(), pending.features.size(0), o.context),
+          torch::kLong);
+      shard.features = std::move(pending.features);
+      validate_shard(shard, "clip '" + pending.id + "'");
+    } catch (const Error& e) {
+      throw Error("scene file '" + pending.scene_path.string() + "' with feature file '" +
+                  pending.feature_path.string() + "': " + e.what());
+    }
     shard.meta = {{"backbone", backbone_name(o)}, {"sequence", pending.sequence}};
-    writer->write(std::move(shard));  // validates every shape, naming the clip
+    writer->write(std::move(shard));
   };
   const auto counts = run_resumable(
       scenes.size(), {.label = "import " + o.model, .unit = "clips", .show_progress = o.progress},

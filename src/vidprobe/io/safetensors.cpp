@@ -169,7 +169,11 @@ SafetensorsFile SafetensorsFile::open(const std::filesystem::path& path) {
             key_where + ": needs dtype, shape and data_offsets");
     TensorView view;
     try {
-      view.dtype = parse_dtype(entry["dtype"].get<std::string>());
+      try {
+        view.dtype = parse_dtype(entry["dtype"].get<std::string>());
+      } catch (const Error& e) {
+        throw Error(key_where + ": " + e.what());
+      }
       view.shape = entry["shape"].get<std::vector<std::int64_t>>();
       const auto offsets = entry["data_offsets"].get<std::vector<std::uint64_t>>();
       require(offsets.size() == 2, key_where + ": data_offsets must have two entries");

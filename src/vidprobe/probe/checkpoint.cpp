@@ -36,6 +36,12 @@ void load_module_state(torch::nn::Module& module, const TensorMap& state,
     require(it->second.sizes() == target.sizes(),
             source + ": tensor '" + name + "' has shape " + c10::str(it->second.sizes()) +
                 " but the probe expects " + c10::str(target.sizes()));
+    // copy_ would convert integer data silently (as load_module_strict refuses for backbones).
+    require(!target.is_floating_point() || it->second.is_floating_point(),
+            source + ": tensor '" + name + "' is stored as " +
+                std::string(c10::toString(it->second.scalar_type())) +
+                ", not a floating type, but the probe's parameter is " +
+                std::string(c10::toString(target.scalar_type())));
     target.copy_(it->second);
     ++used;
   };
@@ -164,7 +170,12 @@ std::optional<ResumePoint> load_newest_good_checkpoint(const fs::path& run_dir,
                                                        torch::nn::Module& model,
                                                        torch::optim::Optimizer& optimizer) {
   const auto found = list_checkpoints(run_dir);
-  if (found.empty()) return std::nullopt;
+  if (found.empty()) {
+    // A run killed before its first checkpoint: nothing to continue from (said, not silent).
+    std::cerr << "train --resume: " << run_dir.string()
+              << " has no checkpoint yet; starting from step 0\n";
+    return std::nullopt;
+  }
   std::string faults;
   for (auto it = found.rbegin(); it != found.rend(); ++it) {
     const fs::path& dir = it->second;
@@ -173,6 +184,7 @@ std::optional<ResumePoint> load_newest_good_checkpoint(const fs::path& run_dir,
       // it (the weights strictly, the optimiser wholesale).
       const auto state = load_checkpoint(dir, model, optimizer);
       const auto step = json_get<std::int64_t>(state, "step", (dir / "state.json").string());
+      require(step >= 0, (dir / "state.json").string() + ": key 'step' is negative");
       if (it != found.rbegin())
         std::cerr << "train --resume: continuing from " << dir.string() << " (step " << step
                   << ") instead of the newer checkpoint(s) that do not load\n";

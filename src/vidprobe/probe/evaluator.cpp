@@ -9,6 +9,7 @@
 
 #include "vidprobe/core/atomic_file.h"
 #include "vidprobe/core/error.h"
+#include "vidprobe/core/json_fields.h"
 #include "vidprobe/core/progress.h"
 #include "vidprobe/geometry/alignment.h"
 #include "vidprobe/geometry/camera.h"
@@ -35,8 +36,12 @@ LoadedRun load_run(const fs::path& run_dir, torch::Device device) {
   LoadedRun run;
   try {
     const auto stored = read_json_file(config_path);
-    run.config = load_probe_config(config_path.string(),
-                                   probe_preset(stored.value("preset", std::string("vidfm3d"))));
+    const auto preset = json_get_or<std::string>(stored, "preset", "vidfm3d", config_path.string());
+    try {
+      run.config = load_probe_config(config_path.string(), probe_preset(preset));
+    } catch (const Error& e) {
+      throw Error(config_path.string() + ": " + e.what());
+    }
   } catch (const json::exception& e) {
     throw Error(config_path.string() + " is malformed: " + e.what());
   }
@@ -44,10 +49,15 @@ LoadedRun load_run(const fs::path& run_dir, torch::Device device) {
   require(fs::exists(info_path), "run " + run_dir.string() + " has no run.json");
   try {
     run.info = read_json_file(info_path);
-    const auto& g = run.info.at("geometry");
-    run.geometry = {g.at("frames").get<int64_t>(), g.at("feature_dim").get<int64_t>(),
-                    g.at("grid_h").get<int64_t>(), g.at("grid_w").get<int64_t>(),
-                    g.at("height").get<int64_t>(), g.at("width").get<int64_t>()};
+    const auto where = info_path.string();
+    const auto& g = json_field(run.info, "geometry", where);
+    auto positive = [&](const char* key) {
+      const auto value = json_get<int64_t>(g, key, where + ": geometry");
+      require(value > 0, where + ": geometry key '" + key + "' must be positive");
+      return value;
+    };
+    run.geometry = {positive("frames"), positive("feature_dim"), positive("grid_h"),
+                    positive("grid_w"), positive("height"),      positive("width")};
   } catch (const json::exception& e) {
     throw Error(info_path.string() + " is malformed: " + e.what());
   }

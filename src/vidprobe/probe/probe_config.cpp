@@ -256,12 +256,16 @@ void validate_heads(const HeadsConfig& h, int num_blocks) {
 void validate_train(const TrainConfig& t) {
   check(t.epochs >= 0, "train.epochs", "must be >= 0");
   check(t.steps >= 0, "train.steps", "must be >= 0");
+  // Larger counts are typos or overflows: the step schedule would not fit in memory.
+  check(t.steps <= 1'000'000'000, "train.steps", "must be at most 10^9");
+  check(t.epochs <= 1'000'000, "train.epochs", "must be at most 10^6");
   check((t.epochs > 0) != (t.steps > 0), "train.epochs",
         "or train.steps must be set, not both (got epochs " + std::to_string(t.epochs) +
             ", steps " + std::to_string(t.steps) + ")");
   check(t.batch_size >= 1, "train.batch_size", "must be >= 1");
   check(t.grad_accumulation >= 1, "train.grad_accumulation", "must be >= 1");
   check(t.lr > 0, "train.lr", "must be > 0");
+  check(t.lr <= 1000, "train.lr", "must be at most 1000 (the optimiser keeps it as a float)");
   check(t.weight_decay >= 0, "train.weight_decay", "must be >= 0");
   check(t.beta1 >= 0 && t.beta1 < 1, "train.beta1", "must be in [0, 1)");
   check(t.beta2 >= 0 && t.beta2 < 1, "train.beta2", "must be in [0, 1)");

@@ -2,8 +2,11 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
+
 #include "vidprobe/core/atomic_file.h"
 #include "vidprobe/core/error.h"
+#include "vidprobe/core/json_fields.h"
 #include "vidprobe/io/gzip.h"
 #include "vidprobe/probe/clip_source.h"
 #include "vidprobe/probe/evaluator.h"
@@ -22,8 +25,12 @@ std::optional<std::string> preset_of_file(const fs::path& config_file) {
     throw Error("config file '" + config_file.string() + "' is not valid JSON: " + e.what());
   }
   if (!json.is_object() || !json.contains("preset")) return std::nullopt;
-  require(json["preset"].is_string(), config_file.string() + ": 'preset' must be a string");
-  return json["preset"].get<std::string>();
+  const auto preset = json_get<std::string>(json, "preset", config_file.string());
+  const auto& names = probe_preset_names();
+  require(
+      std::find(names.begin(), names.end(), preset) != names.end(),
+      config_file.string() + ": key 'preset' must be vidfm3d or vidprobe, got '" + preset + "'");
+  return preset;
 }
 
 void apply_overrides(ProbeConfig& config, const ConfigOverrides& o) {

@@ -10,6 +10,7 @@
 #include "vidprobe/backbones/registry.h"
 #include "vidprobe/core/atomic_file.h"
 #include "vidprobe/core/error.h"
+#include "vidprobe/core/json_fields.h"
 #include "vidprobe/io/gzip.h"
 #include "vidprobe/report/depth_panel.h"
 #include "vidprobe/report/figures.h"
@@ -124,6 +125,36 @@ nlohmann::json flatten_metrics(const nlohmann::json& nested) {
   return out;
 }
 
+namespace {
+
+// What `vidprobe eval` writes: an object with a positive clip count and numbers (null for NaN)
+// under every metric key; anything else is refused naming the file and the key, rather than
+// drawn as a row of the report. Keys left out are not required (hand-made rows for a report).
+void validate_metrics_json(const nlohmann::json& json, const std::string& where) {
+  require(json.is_object(), "'" + where + "' must hold a JSON object");
+  require(json_get_or<std::int64_t>(json, "num_clips", 1, where) > 0,
+          where + ": key 'num_clips' must be positive");
+  const auto check_numbers = [&](const nlohmann::json& block, const std::string& context) {
+    for (const auto& [key, value] : block.items()) {
+      const bool metric = key.rfind("depth.", 0) == 0 || key.rfind("points.", 0) == 0 ||
+                          key.rfind("camera.", 0) == 0;
+      require(!metric || value.is_number() || value.is_null(),
+              context + ": key '" + key + "' must be a number, got " + value.dump());
+    }
+  };
+  check_numbers(json, where);
+  if (json.contains("baseline")) {
+    require(json["baseline"].is_object(), where + ": key 'baseline' must be an object");
+    check_numbers(json["baseline"], where + " baseline");
+  }
+  require(!json.contains("preset") || json["preset"].is_string(),
+          where + ": key 'preset' must be a string");
+  require(!json.contains("run") || json["run"].is_string() || json["run"].is_object(),
+          where + ": key 'run' must be the run directory or a {label, dataset} object");
+}
+
+}  // namespace
+
 RunResult load_run(const fs::path& eval_dir) {
   const auto path = eval_dir / "metrics.json";
   nlohmann::json json;
@@ -132,6 +163,7 @@ RunResult load_run(const fs::path& eval_dir) {
   } catch (const nlohmann::json::exception& e) {
     throw Error("'" + path.string() + "' is not valid JSON: " + e.what());
   }
+  validate_metrics_json(json, path.string());
   RunResult run;
   run.eval_dir = eval_dir;
   nlohmann::json metrics_part = json;
@@ -144,18 +176,22 @@ RunResult load_run(const fs::path& eval_dir) {
   // `vidprobe eval` writes "run" as the run directory; a label/dataset object is also accepted.
   const auto info =
       json.contains("run") && json["run"].is_object() ? json["run"] : nlohmann::json::object();
-  run.label = info.value("label", eval_dir.filename().string());
-  run.dataset = info.value("dataset", std::string("data"));
+  const auto where = path.string();
+  run.label = json_get_or<std::string>(info, "label", eval_dir.filename().string(), where + " run");
+  run.dataset = json_get_or<std::string>(info, "dataset", "data", where + " run");
   if (json.contains("vidfm3d") && json["vidfm3d"].is_object())
-    run.paper_comparable = json["vidfm3d"].value("paper_comparable", false);
+    run.paper_comparable =
+        json_get_or<bool>(json["vidfm3d"], "paper_comparable", false, where + " vidfm3d");
   if (json.contains("feature_manifest") && json["feature_manifest"].is_object()) {
-    const auto identity = json["feature_manifest"].value("identity", nlohmann::json::object());
+    const auto identity = json["feature_manifest"].value("identity", nlohmann::json());
     if (identity.is_object()) {
-      run.backbone = identity.value("backbone", std::string());
-      run.dataset_kind = identity.value("dataset_kind", std::string());
+      const auto context = where + " feature_manifest.identity";
+      run.backbone = json_get_or<std::string>(identity, "backbone", "", context);
+      run.dataset_kind = json_get_or<std::string>(identity, "dataset_kind", "", context);
       const auto* registered = backbones::lookup_backbone(run.backbone);
       run.calibration = registered && registered->calibration;
-      run.ceiling = run.calibration && identity.value("temporal", "video") == "video";
+      run.ceiling = run.calibration &&
+                    json_get_or<std::string>(identity, "temporal", "video", context) == "video";
     }
   }
   require(!run.metrics.empty(), "'" + path.string() + "' holds no numeric metrics");
