@@ -128,6 +128,25 @@ TEST(FeatureCache, OpenChecksManifestAndShards) {
   fs::remove_all(dir);
 }
 
+// A manifest whose feature_dim disagrees with a shard's channels (the hostile campaign's
+// 4294967297, a valid int64) is refused when the shard is read, naming both.
+TEST(FeatureCache, FeatureDimMustMatchTheShards) {
+  const auto dir = temp_dir("feature_dim");
+  write_shard(dir, make_shard("clip_e"));
+  write_file_atomically(dir / "manifest.json", R"({"clips": ["clip_e"], "feature_dim": 8})");
+  EXPECT_EQ(FeatureCache::open(dir).load("clip_e").features.size(1), 8);
+  write_file_atomically(dir / "manifest.json",
+                        R"({"clips": ["clip_e"], "feature_dim": 4294967297})");
+  try {
+    FeatureCache::open(dir).load("clip_e");
+    FAIL() << "a feature_dim that no shard has was accepted";
+  } catch (const Error& e) {
+    EXPECT_THAT(e.what(), ::testing::HasSubstr("'feature_dim' is 4294967297"));
+    EXPECT_THAT(e.what(), ::testing::HasSubstr("clip 'clip_e' has 8 feature channels"));
+  }
+  fs::remove_all(dir);
+}
+
 TEST(FeatureCache, AWriterRemovesShardTemporariesOfDeadProcesses) {
   const auto dir = temp_dir("stale");
   fs::create_directories(dir / "clips");

@@ -187,6 +187,12 @@ TEST(Report, MetricsOfTheWrongTypeOrRangeAreRefusedNamingFileAndKey) {
   expect_refused("baseline", {{"points.err", "x"}}, "'points.err'");
   expect_refused("run", 3, "'run'");
   expect_refused("run", {{"label", 5}}, "'label'");
+  // A clip count that disagrees with the evaluator's per-clip rows beside it.
+  write_file_atomically(dir / "run" / "per_clip.csv",
+                        "clip_id,depth.abs_rel\na,0.1\nb,0.2\nc,0.3\n");
+  write_file_atomically(file, good.dump());
+  EXPECT_NO_THROW(load_run(dir / "run"));
+  expect_refused("num_clips", 4294967297, "has 3 clip rows");
   fs::remove_all(dir);
 }
 

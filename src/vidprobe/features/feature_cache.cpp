@@ -324,7 +324,15 @@ fs::path FeatureCache::shard_path(const std::string& clip_id) const {
 }
 
 FeatureShard FeatureCache::load(const std::string& clip_id) const {
-  return read_shard(shard_path(clip_id));
+  auto shard = read_shard(shard_path(clip_id));
+  // The manifest's channel count is what a probe is built for: a shard that disagrees (a
+  // hand-edited manifest, shards from another extraction) would be read with the wrong width.
+  if (manifest_.contains("feature_dim") && shard.features.defined() && shard.features.dim() >= 2)
+    require(shard.features.size(1) == manifest_["feature_dim"].get<std::int64_t>(),
+            "feature cache '" + dir_.string() + "': manifest key 'feature_dim' is " +
+                manifest_["feature_dim"].dump() + " but clip '" + clip_id + "' has " +
+                std::to_string(shard.features.size(1)) + " feature channels");
+  return shard;
 }
 
 std::size_t FeatureCache::missing_clips() const {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <fstream>
 #include <map>
 #include <set>
 #include <sstream>
@@ -153,6 +154,22 @@ void validate_metrics_json(const nlohmann::json& json, const std::string& where)
           where + ": key 'run' must be the run directory or a {label, dataset} object");
 }
 
+// `vidprobe eval` writes one per_clip.csv row per evaluated clip next to metrics.json: a
+// num_clips that disagrees with it (a hand-edited or mixed-up file) is refused rather than shown.
+void require_clip_count_matches_rows(const nlohmann::json& json, const fs::path& per_clip) {
+  if (!json.contains("num_clips") || !fs::exists(per_clip)) return;
+  std::ifstream in(per_clip);
+  std::string line;
+  std::int64_t rows = -1;  // the header is not a clip
+  while (std::getline(in, line))
+    if (!line.empty()) ++rows;
+  const auto clips = json["num_clips"].get<std::int64_t>();
+  require(rows < 0 || clips == rows, "'" + (per_clip.parent_path() / "metrics.json").string() +
+                                         "': key 'num_clips' is " + std::to_string(clips) +
+                                         " but " + per_clip.string() + " has " +
+                                         std::to_string(rows) + " clip rows");
+}
+
 }  // namespace
 
 RunResult load_run(const fs::path& eval_dir) {
@@ -164,6 +181,7 @@ RunResult load_run(const fs::path& eval_dir) {
     throw Error("'" + path.string() + "' is not valid JSON: " + e.what());
   }
   validate_metrics_json(json, path.string());
+  require_clip_count_matches_rows(json, eval_dir / "per_clip.csv");
   RunResult run;
   run.eval_dir = eval_dir;
   nlohmann::json metrics_part = json;
