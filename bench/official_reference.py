@@ -280,10 +280,12 @@ class Fast3r:
 
     def build(self, device):
         import copy
+        # .to(device) after the device context: the decoder's image_idx_emb buffer comes from
+        # torch.from_numpy, which the context does not place.
         with torch.device(device):
             return self.official.Fast3R(copy.deepcopy(self.encoder_args),
                                         copy.deepcopy(self.decoder_args),
-                                        copy.deepcopy(self.head_args)).eval()
+                                        copy.deepcopy(self.head_args)).eval().to(device)
 
     def config_json(self):
         head = dict(self.head_args, depth_mode=["exp", "-Infinity", "Infinity"],

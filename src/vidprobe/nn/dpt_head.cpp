@@ -121,7 +121,9 @@ DptHeadImpl::DptHeadImpl(const DenseHeadConfig& cfg, int64_t dim_in, int64_t out
 std::pair<torch::Tensor, torch::Tensor> DptHeadImpl::forward(
     const std::vector<torch::Tensor>& intermediates, int64_t patch_start, int64_t h, int64_t w,
     int64_t height, int64_t width) {
-  const int64_t B = intermediates.front().size(0), S = intermediates.front().size(1);
+  // Only the four read layers need be defined (a frame-chunked caller passes just those).
+  const auto& first = intermediates.at(static_cast<std::size_t>(layer_indices[0]));
+  const int64_t B = first.size(0), S = first.size(1);
   const double aspect = static_cast<double>(width) / static_cast<double>(height);
 
   std::vector<torch::Tensor> levels;

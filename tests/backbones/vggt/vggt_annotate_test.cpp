@@ -238,9 +238,13 @@ TEST_F(VggtAnnotateTest, WindowTakesConsecutiveFramesFromASeededStart) {
   EXPECT_TRUE(start == 0);  // randrange(1): the last start (1) is never drawn, as theirs
 }
 
+// The DPT levels read blocks 1, 2, 3, 3 (not block 0, as VGGT-1B's 4, 11, 17, 23): a chunk holds
+// only the read blocks' tokens, which the head must find by its own layer indices.
 TEST(VggtAnnotate, ChunkedDepthAndCamerasEqualTheFullForward) {
   torch::manual_seed(0);
-  VggtModel model(vggt_config_from_json(small_config_json()));
+  auto config = small_config_json();
+  config["dpt_layers"] = {1, 2, 3, 3};
+  VggtModel model(vggt_config_from_json(config));
   model->eval();
   torch::NoGradGuard no_grad;
   const auto images = torch::rand({1, 5, 3, 28, 56});
