@@ -219,15 +219,6 @@ class VJepa1:
 # Fast3R ViT-L/16, 512
 
 
-class PlainLogger:
-    def __init__(self, *args, **kwargs):
-        import logging
-        self.logger = logging.getLogger("fast3r")
-
-    def __getattr__(self, name):
-        return getattr(self.logger, name)
-
-
 class TorchWithoutAutocast(types.ModuleType):
     """torch for croco/models/blocks.py with autocast a no-op (the float32 reference only)."""
 
@@ -260,23 +251,15 @@ class Fast3r:
         self.tiny = args.tiny
         self.clip = (2, 32, 48) if args.tiny else (81, 288, 512)
         use_ref(args.ref, self.repo)
+        self.ref_checkout = args.ref / self.repo
         self.official = self.import_official()
 
-    @staticmethod
-    def import_official():
-        def stub(name, **attrs):
-            module = types.ModuleType(name)
-            module.__path__ = []
-            module.__dict__.update(attrs)
-            sys.modules[name] = module
-        # Plumbing only (tools/make_fast3r_fixtures.py): a debug-print helper and a logger.
-        stub("fast3r.dust3r.datasets")
-        stub("fast3r.dust3r.datasets.base")
-        stub("fast3r.dust3r.datasets.base.base_stereo_view_dataset", view_name=lambda *a, **k: "")
-        stub("fast3r.utils")
-        stub("fast3r.utils.pylogger", RankedLogger=PlainLogger)
-        import fast3r.models.fast3r as official
-        return official
+    def import_official(self):
+        # The fixture script's stand-ins for the official plumbing (a debug-print helper and a
+        # logger), so that both import the official model the same way.
+        sys.path.insert(0, str(ROOT / "tools"))
+        import make_fast3r_fixtures
+        return make_fast3r_fixtures.import_official(self.ref_checkout)
 
     def build(self, device):
         import copy

@@ -33,14 +33,8 @@
 # OUT_DIR/annotate-window.log (everything).
 #   run(command="bash scripts/gpu-annotate-window.sh $OUT", carry=[".gpu-deps.tar.xz"])
 set -euo pipefail
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-BUILD_DIR="${VIDPROBE_BUILD_DIR:-$ROOT/build-gpu}"
+source "$(dirname "${BASH_SOURCE[0]}")/gpu-env.sh"  # ROOT, BUILD_DIR, DEPS, library paths
 OUT="${1:?usage: gpu-annotate-window.sh OUT_DIR}"
-DEPS="$ROOT/.gpu-deps/root"
-if [ ! -d "$DEPS" ] && [ -f "$ROOT/.gpu-deps.tar.xz" ]; then  # as gpu-build.sh: the binary's libraries
-  mkdir -p "$ROOT/.gpu-deps" && xz -dc "$ROOT/.gpu-deps.tar.xz" | tar -C "$ROOT/.gpu-deps" -xf -
-fi
-[ -d "$DEPS" ] && export LD_LIBRARY_PATH="$DEPS/usr/lib/x86_64-linux-gnu:${LD_LIBRARY_PATH:-}"
 FRAMES="${VIDPROBE_ANNOTATE_FRAMES:-150}"
 CLIPS="${VIDPROBE_ANNOTATE_CLIPS:-2}"
 WINDOWS="${VIDPROBE_ANNOTATE_WINDOWS:-81 150}"

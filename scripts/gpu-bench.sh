@@ -6,11 +6,8 @@
 #   probe      vidprobe bench probe --reference (bench/probe_reference.py, PyTorch)
 #   wan        VIDPROBE_GPU_BENCH_WAN=1 adds vidprobe_bench WanExtract vs bench/wan_reference.py
 set -euo pipefail
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-BUILD_DIR="${VIDPROBE_BUILD_DIR:-$ROOT/build-gpu}"
+source "$(dirname "${BASH_SOURCE[0]}")/gpu-env.sh"  # ROOT, BUILD_DIR, DEPS, library paths
 OUT_DIR="${1:-$BUILD_DIR}"
-DEPS="$ROOT/.gpu-deps/root"
-[ -d "$DEPS" ] && export LD_LIBRARY_PATH="$DEPS/usr/lib/x86_64-linux-gnu:${LD_LIBRARY_PATH:-}"
 mkdir -p "$OUT_DIR"
 LOG="$OUT_DIR/gpu-bench.jsonl"
 : > "$LOG"

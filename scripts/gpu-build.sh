@@ -4,20 +4,10 @@
 # with a GPU visible, so the CUDA paths (tests named *Cuda*/*Gpu*) run instead of skipping.
 # Libraries the GPU image lacks come from .gpu-deps/ (made by scripts/gpu-deps.sh, carried along).
 set -euo pipefail
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-BUILD_DIR="${VIDPROBE_BUILD_DIR:-$ROOT/build-gpu}"
-DEPS="$ROOT/.gpu-deps/root"
-if [ ! -d "$DEPS" ] && [ -f "$ROOT/.gpu-deps.tar.xz" ]; then
-  mkdir -p "$ROOT/.gpu-deps" && xz -dc "$ROOT/.gpu-deps.tar.xz" | tar -C "$ROOT/.gpu-deps" -xf -
-fi
+source "$(dirname "${BASH_SOURCE[0]}")/gpu-env.sh"  # ROOT, BUILD_DIR, DEPS, library paths
 TORCH_PREFIX="$(python3 -c 'import torch; print(torch.utils.cmake_prefix_path)')"
 PREFIXES="$TORCH_PREFIX"
-if [ -d "$DEPS" ]; then
-  PREFIXES="$PREFIXES;$DEPS/usr;$DEPS/usr/lib/x86_64-linux-gnu/cmake;$DEPS/usr/share/cmake"
-  export LD_LIBRARY_PATH="$DEPS/usr/lib/x86_64-linux-gnu:${LD_LIBRARY_PATH:-}"
-  export CPATH="$DEPS/usr/include:${CPATH:-}"
-  export LIBRARY_PATH="$DEPS/usr/lib/x86_64-linux-gnu:${LIBRARY_PATH:-}"
-fi
+[ -d "$DEPS" ] && PREFIXES="$PREFIXES;$DEPS/usr;$DEPS/usr/lib/x86_64-linux-gnu/cmake;$DEPS/usr/share/cmake"
 cmake -S "$ROOT" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release \
   -DCMAKE_PREFIX_PATH="$PREFIXES" -DVIDPROBE_PYTHON="$(command -v python3)" "$@"
 cmake --build "$BUILD_DIR" --parallel "$(nproc)"

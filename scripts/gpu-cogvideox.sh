@@ -11,13 +11,10 @@
 # OUT_DIR/cogvideox.log. diffusers is not in the GPU image: carry its wheel in .whl/ (see
 # scripts/gpu-wan81.sh's header for the pip download line).
 set -euo pipefail
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-BUILD_DIR="${VIDPROBE_BUILD_DIR:-$ROOT/build-gpu}"
+source "$(dirname "${BASH_SOURCE[0]}")/gpu-env.sh"  # ROOT, BUILD_DIR, DEPS, library paths
 OUT="${1:?usage: gpu-cogvideox.sh OUT_DIR}"
 WORK="${VIDPROBE_WORK_DIR:-/tmp/vidprobe-cogvideox}"
 ITERS="${VIDPROBE_COGVIDEOX_ITERS:-3}"
-DEPS="$ROOT/.gpu-deps/root"
-[ -d "$DEPS" ] && export LD_LIBRARY_PATH="$DEPS/usr/lib/x86_64-linux-gnu:${LD_LIBRARY_PATH:-}"
 mkdir -p "$OUT" "$WORK"
 OUT="$(cd "$OUT" && pwd)"
 LOG="$OUT/cogvideox.jsonl"

@@ -34,16 +34,13 @@
 #   VIDPROBE_OFFICIAL_TINY=1     CPU dry run at tiny sizes (with VIDPROBE_BUILD_DIR=build): checks
 #                                the plumbing only, no figure means anything
 set -euo pipefail
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-BUILD_DIR="${VIDPROBE_BUILD_DIR:-$ROOT/build-gpu}"
+source "$(dirname "${BASH_SOURCE[0]}")/gpu-env.sh"  # ROOT, BUILD_DIR, DEPS, library paths
 TESTS="${VIDPROBE_PARITY_TESTS:-$BUILD_DIR/bin/vidprobe_backbones_tests}"
 OUT="${1:?usage: gpu-official.sh OUT_DIR}"
 WORK="${VIDPROBE_WORK_DIR:-/tmp/vidprobe-official}"
 FAMILIES="${VIDPROBE_OFFICIAL_FAMILIES:-vjepa1 fast3r opensora}"
 TINY="${VIDPROBE_OFFICIAL_TINY:-0}"
 PYTHON="${VIDPROBE_OFFICIAL_PYTHON:-python3}"
-DEPS="$ROOT/.gpu-deps/root"
-[ -d "$DEPS" ] && export LD_LIBRARY_PATH="$DEPS/usr/lib/x86_64-linux-gnu:${LD_LIBRARY_PATH:-}"
 mkdir -p "$OUT" "$WORK"
 OUT="$(cd "$OUT" && pwd)"
 LOG="$OUT/official.jsonl"
@@ -88,17 +85,24 @@ make_and_check() {
     json_lines || echo "gpu-official.sh: $family parity failed" >&2
 }
 
+# family TYPES WHAT BACKBONE_ARGS...: step 3, vidprobe's side, once per dtype in TYPES.
+bench_each_dtype() {
+  local family="$1" types="$2" what="$3"
+  shift 3
+  for dtype in $(dtypes "$types"); do
+    step "$family: speed, vidprobe $dtype, $what"
+    vidprobe_bench "$@" --dtype "$dtype" 2>&1 | json_lines || true
+  done
+}
+
 run_vjepa1() {
   local dir="$WORK/vjepa1" iters="${VIDPROBE_VJEPA1_ITERS:-2}" types="${VIDPROBE_VJEPA1_DTYPES:-fp32,bf16}"
   local frames=76 size=480x832 clips=5
   [ "$TINY" = 1 ] && frames=7 size=32x48 clips=2
   make_and_check vjepa1 'VJEPA1Cuda.*' VIDPROBE_VJEPA1_PARITY_DIR
-  for dtype in $(dtypes "$types"); do
-    step "vjepa1: speed, vidprobe $dtype, $frames frames at $size as $clips spaced clips"
-    vidprobe_bench --backbone vjepa1-vitl16 --weights "$dir/vitl16.pth.tar" --dtype "$dtype" \
-      --frames "$frames" --iterations "$iters" --backbone-opt "size=$size" \
-      --backbone-opt "spaced_clips=$clips" 2>&1 | json_lines || true
-  done
+  bench_each_dtype vjepa1 "$types" "$frames frames at $size as $clips spaced clips" \
+    --backbone vjepa1-vitl16 --weights "$dir/vitl16.pth.tar" --frames "$frames" \
+    --iterations "$iters" --backbone-opt "size=$size" --backbone-opt "spaced_clips=$clips"
   step "vjepa1: speed, official code"
   reference bench vjepa1 "$dir" --iterations "$iters" --dtypes "$types" 2>&1 | json_lines || true
 }
@@ -108,11 +112,9 @@ run_fast3r() {
   local frames=81 size=288x512
   [ "$TINY" = 1 ] && frames=2 size=32x48
   make_and_check fast3r 'Fast3RCuda.*' VIDPROBE_FAST3R_PARITY_DIR
-  for dtype in $(dtypes "$types"); do
-    step "fast3r: speed, vidprobe $dtype, $frames frames at $size"
-    vidprobe_bench --backbone fast3r-vitl16-512 --weights "$dir/model.safetensors" --dtype "$dtype" \
-      --frames "$frames" --iterations "$iters" --backbone-opt "size=$size" 2>&1 | json_lines || true
-  done
+  bench_each_dtype fast3r "$types" "$frames frames at $size" --backbone fast3r-vitl16-512 \
+    --weights "$dir/model.safetensors" --frames "$frames" --iterations "$iters" \
+    --backbone-opt "size=$size"
   step "fast3r: speed, official code"
   reference bench fast3r "$dir" --iterations "$iters" --dtypes "$types" 2>&1 | json_lines || true
 }
@@ -124,11 +126,10 @@ run_opensora() {
   make_and_check opensora 'OpenSoraCuda.*' VIDPROBE_OPENSORA_PARITY_DIR \
     --opensora-single "${VIDPROBE_OPENSORA_SINGLE_BLOCKS:-21}" \
     --opensora-parity-frames "${VIDPROBE_OPENSORA_PARITY_FRAMES:-33}"
-  for dtype in $(dtypes "$types"); do
-    step "opensora: speed, vidprobe $dtype (VAE $dtype), $frames frames at $size"
-    vidprobe_bench --backbone opensora-v2 --weights "$dir" --dtype "$dtype" --frames "$frames" \
-      --iterations "$iters" --backbone-opt "size=$size" --backbone-opt "vae_dtype=$dtype" 2>&1 |
-      json_lines || true
+  for dtype in $(dtypes "$types"); do  # the VAE in the model's dtype, as the authors run it
+    bench_each_dtype opensora "$dtype" "VAE $dtype, $frames frames at $size" \
+      --backbone opensora-v2 --weights "$dir" --frames "$frames" --iterations "$iters" \
+      --backbone-opt "size=$size" --backbone-opt "vae_dtype=$dtype"
   done
   step "opensora: speed, official code"
   reference bench opensora "$dir" --iterations "$iters" --dtypes "$types" \

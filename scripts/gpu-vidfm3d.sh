@@ -11,12 +11,9 @@
 # Usage: bash scripts/gpu-vidfm3d.sh OUT_DIR [CHECKOUT]   (CHECKOUT default: .ref/VidFM3D)
 # Writes OUT_DIR/vidfm3d-gpu.jsonl (benchmark lines), OUT_DIR/train.log, OUT_DIR/metrics.json.
 set -euo pipefail
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-BUILD_DIR="${VIDPROBE_BUILD_DIR:-$ROOT/build-gpu}"
+source "$(dirname "${BASH_SOURCE[0]}")/gpu-env.sh"  # ROOT, BUILD_DIR, DEPS, library paths
 OUT="${1:?usage: gpu-vidfm3d.sh OUT_DIR [CHECKOUT]}"
 CHECKOUT="${2:-$ROOT/.ref/VidFM3D}"
-DEPS="$ROOT/.gpu-deps/root"
-[ -d "$DEPS" ] && export LD_LIBRARY_PATH="$DEPS/usr/lib/x86_64-linux-gnu:${LD_LIBRARY_PATH:-}"
 WORK="${VIDPROBE_WORK_DIR:-/tmp/vidprobe-vidfm3d}"
 mkdir -p "$OUT" "$WORK"
 LOG="$OUT/vidfm3d-gpu.jsonl"

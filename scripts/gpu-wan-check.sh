@@ -11,14 +11,8 @@
 # Writes OUT_DIR/wan-check.jsonl (one JSON line per run: the check's report plus seconds and GPU
 # memory), OUT_DIR/wan-check.log, and OUT_DIR/check17/, OUT_DIR/check81/ (check.json and frames).
 set -euo pipefail
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-BUILD_DIR="${VIDPROBE_BUILD_DIR:-$ROOT/build-gpu}"
+source "$(dirname "${BASH_SOURCE[0]}")/gpu-env.sh"  # ROOT, BUILD_DIR, DEPS, library paths
 OUT="${1:?usage: gpu-wan-check.sh OUT_DIR}"
-DEPS="$ROOT/.gpu-deps/root"
-if [ ! -d "$DEPS" ] && [ -f "$ROOT/.gpu-deps.tar.xz" ]; then  # as gpu-build.sh: the binary's libraries
-  mkdir -p "$ROOT/.gpu-deps" && xz -dc "$ROOT/.gpu-deps.tar.xz" | tar -C "$ROOT/.gpu-deps" -xf -
-fi
-[ -d "$DEPS" ] && export LD_LIBRARY_PATH="$DEPS/usr/lib/x86_64-linux-gnu:${LD_LIBRARY_PATH:-}"
 [ -x "$BUILD_DIR/bin/vidprobe" ] || { echo "gpu-wan-check.sh: $BUILD_DIR/bin/vidprobe is missing: run scripts/gpu-build.sh first" >&2; exit 2; }
 mkdir -p "$OUT"
 OUT="$(cd "$OUT" && pwd)"

@@ -31,15 +31,9 @@
 #     --platform manylinux_2_28_x86_64 -d .whl diffusers==0.42.1
 #   run(command="bash scripts/gpu-wan81.sh $OUT", carry=[".gpu-deps.tar.xz", ".ref", ".whl"])
 set -euo pipefail
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-BUILD_DIR="${VIDPROBE_BUILD_DIR:-$ROOT/build-gpu}"
+source "$(dirname "${BASH_SOURCE[0]}")/gpu-env.sh"  # ROOT, BUILD_DIR, DEPS, library paths
 OUT="${1:?usage: gpu-wan81.sh OUT_DIR [CHECKOUT]}"
 CHECKOUT="$(cd "${2:-$ROOT/.ref/VidFM3D}" && pwd)"
-DEPS="$ROOT/.gpu-deps/root"
-if [ ! -d "$DEPS" ] && [ -f "$ROOT/.gpu-deps.tar.xz" ]; then  # as gpu-build.sh: the binary's libraries
-  mkdir -p "$ROOT/.gpu-deps" && xz -dc "$ROOT/.gpu-deps.tar.xz" | tar -C "$ROOT/.gpu-deps" -xf -
-fi
-[ -d "$DEPS" ] && export LD_LIBRARY_PATH="$DEPS/usr/lib/x86_64-linux-gnu:${LD_LIBRARY_PATH:-}"
 WORK="${VIDPROBE_WORK_DIR:-/tmp/vidprobe-wan81}"
 CLIPS="${VIDPROBE_WAN81_CLIPS:-4}"
 ITERS="${VIDPROBE_WAN81_ITERS:-3}"

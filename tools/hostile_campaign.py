@@ -323,6 +323,13 @@ class Campaign:
                        p("dl3dv", scene), "--out", p("feats-dl3dv-" + scene)], "extract dl3dv " + scene)
         self.make_vidfm3d(p("vidfm3d"))
         self.must(self.import_args(p("vidfm3d")) + ["--out", p("feats-vidfm3d")], "import vidfm3d")
+        self.must(self.annotate_args + ["--model-config", p("vggt.json"), "--window", "3", "--format", "vidfm3d",
+                                        "--frame-chunk", "2", "--out", p("ann-window")], "annotate --window")
+        self.make_wan_model(p("wan"))
+        self.check_args = ["check", "--backbone", "wan2.1-t2v", "--weights", p("wan"), "--backbone-opt",
+                           "text_context=" + p("wan", "context.safetensors"), "--backbone-opt", "size=32x48",
+                           "--frames", "5", "--compute-dtype", "fp32"]
+        self.must(self.check_args + ["--timestep", "100", "--sample-steps", "2", "--out", p("check")], "check")
         self.list_backbones()
 
     def list_backbones(self):
@@ -415,6 +422,25 @@ class Campaign:
         write(os.path.join(root, "data", "train.json"), b"[]")
         self.vidfm3d_feature = safetensors_bytes([("feat", "F32", [s, 2, 2, 8], floats([0.25] * (s * 2 * 2 * 8)))])
         write(os.path.join(root, "feat", "dino", "apple", "hash0", "feature.sft"), self.vidfm3d_feature)
+
+    def make_wan_model(self, root):
+        """The WAN fixture's small diffusers layout (tests/backbones/wan/test_fixtures.h) with its
+        umT5 context, for `vidprobe check`."""
+        fixtures = os.path.join(FIXTURES, "wan")
+        configs = json.loads(read(os.path.join(fixtures, "configs.json")))
+        vae = dict(configs["vae"], latents_mean=configs["latents_mean"], latents_std=configs["latents_std"])
+        for part, config in (("transformer", configs["dit"]), ("vae", vae)):
+            os.makedirs(os.path.join(root, part), exist_ok=True)
+            write(os.path.join(root, part, "config.json"), json.dumps(config).encode())
+        shutil.copyfile(os.path.join(fixtures, "dit_diffusers.safetensors"),
+                        os.path.join(root, "transformer", "diffusion_pytorch_model.safetensors"))
+        shutil.copyfile(os.path.join(fixtures, "vae_diffusers.safetensors"),
+                        os.path.join(root, "vae", "diffusion_pytorch_model.safetensors"))
+        header, body = parse_safetensors(read(os.path.join(fixtures, "reference.safetensors")))
+        entry = header["context"]
+        begin, end = entry["data_offsets"]
+        write(os.path.join(root, "context.safetensors"),
+              safetensors_bytes([("context", entry["dtype"], entry["shape"], body[begin:end])]))
 
     def import_args(self, root):
         return ["import", "vidfm3d", "--data", os.path.join(root, "data"), "--split", "val", "--features",
@@ -984,6 +1010,24 @@ class Campaign:
                              ("--weights", [("missing", "/nonexistent.safetensors"), ("under-file", under_file)]),
                              ("--model-config", [("missing", "/nonexistent.json"), ("under-file", under_file)])]:
             table.append(("annotate", annotate, flag, values, True))
+        for flag, values in [("--window", NONNEG_INT + [("more-than-frames", "99")]), ("--format", ENUM),
+                             ("--frame-chunk", POS_INT), ("--dl3dv-downscale", NONNEG_INT + [("not-dl3dv", "2")])]:
+            table.append(("annotate", annotate, flag, values, True))
+        check = self.check_args
+        for flag, values in [("--preset", ENUM), ("--backbone", ENUM + [("not-latent", "pixels")]),
+                             ("--weights", [("missing", "/nonexistent"), ("under-file", under_file)]),
+                             ("--random-init", [("with-weights", None)]),
+                             ("--backbone-opt", [("no-equals", "foo"), ("unknown-key", "foo=1")]),
+                             ("--compute-dtype", ENUM + [("int8", "int8")]),
+                             ("--data", [("missing", "/nonexistent"), ("regular-file", regular)]),
+                             ("--data-kind", ENUM), ("--frames", POS_INT + [("not-4k+1", "4")]),
+                             ("--resize", ENUM),
+                             ("--timestep", [("garbage", "abc"), ("negative", "-1"), ("over-1000", "5000"),
+                                             ("sigma-nan", "sigma=nan")]),
+                             ("--noise-seed", SEED), ("--seed", SEED), ("--render-seed", SEED),
+                             ("--sample-steps", NONNEG_INT), ("--device", [("unknown", "tpu")])]:
+            table.append(("check", check, flag, values, True))
+        table.append(("check", check + ["--data", p("data"), "--frames", "1"], "--clip", [("unknown", "nosuchclip")], True))
         for flag, values in [("--split", ENUM), ("--model", ENUM), ("--dataset", ENUM), ("--context", POS_INT + [("one", "1")]),
                              ("--postfix", [("no-such-file", "_t1")]),
                              ("--features", [("missing", "/nonexistent"), ("regular-file", regular)]),
@@ -997,7 +1041,8 @@ class Campaign:
         for flag, values in [("--backbone", ENUM), ("--dtype", ENUM), ("--frames", POS_INT), ("--layer", [("too-deep", "999"), ("negative", "-5")]),
                              ("--iterations", POS_INT), ("--device", [("unknown", "tpu")]),
                              ("--weights", [("pixels-no-weights", p("run", "model.safetensors"))]),
-                             ("--backbone-opt", [("unknown-key", "foo=1")])]:
+                             ("--backbone-opt", [("unknown-key", "foo=1")]),
+                             ("--profile", [("under-file", under_file), ("is-file", regular)])]:
             table.append(("bench backbone", bench_b, flag, values, False))
         for flag, values in [("--preset", ENUM), ("--batch", POS_INT), ("--frames", POS_INT), ("--feature-dim", POS_INT),
                              ("--grid", [("zero", "0"), ("negative", "-2"), ("text", "axb")]),
@@ -1017,7 +1062,8 @@ class Campaign:
 
         # paths: --out under a regular file, a non-UTF-8 name, and an --out that is a regular file
         for command, base in [("render", render), ("extract", extract), ("train", train), ("eval", evalc),
-                              ("sweep", sweep), ("annotate", annotate), ("import vidfm3d", imp), ("report", report)]:
+                              ("sweep", sweep), ("annotate", annotate), ("import vidfm3d", imp), ("report", report),
+                              ("check", check)]:
             for label, value in [("under-file", under_file), ("is-file", regular)]:
                 if self.skip(f"flag {command} --out {label}"):
                     continue
@@ -1048,7 +1094,7 @@ class Campaign:
         for command, _, flag, _, _ in table:
             covered.setdefault(command, set()).add(flag)
         for command in ("render", "extract", "train", "eval", "sweep", "annotate", "import vidfm3d", "report",
-                        "bench backbone", "bench probe"):
+                        "bench backbone", "bench probe", "check"):
             covered.setdefault(command, set()).update({"--out", "--help", "-h"})
             _, out, _, _, _ = self.run(command.split() + ["--help"], timeout=60)
             flags = set()

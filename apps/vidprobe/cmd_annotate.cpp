@@ -102,7 +102,10 @@ void register_annotate(CLI::App& app) {
       ->capture_default_str()
       ->check(non_negative());
   cmd->add_option("--out", options->out_dir, "Output dataset root (resumable)")->required();
-  cmd->callback([options, shard, config_path, frames] {
+  cmd->callback([options, shard, config_path, frames, cmd] {
+    require(cmd->count("--dl3dv-downscale") == 0 || options->dataset_kind == "dl3dv",
+            "--dl3dv-downscale chooses a DL3DV image folder; it means nothing with --data-kind " +
+                options->dataset_kind);
     options->frames = *frames == "all" ? 0 : parse_frame_count(*frames);
     std::tie(options->shard_index, options->shard_count) = backbones::parse_shard(*shard);
     if (!config_path->empty()) options->config = backbones::load_vggt_config(*config_path);

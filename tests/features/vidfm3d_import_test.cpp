@@ -38,6 +38,20 @@ int64_t maps_of(const nlohmann::json& shape) {
   return maps;
 }
 
+// Options importing the `split` of the layout write_their_layout made under `root`: WAN features
+// with their postfix, into root/cache.
+Vidfm3dImportOptions their_layout_options(const fs::path& root, const std::string& split) {
+  Vidfm3dImportOptions options;
+  options.data_root = root / "data";
+  options.split = split;
+  options.features_root = root / "feat";
+  options.model = "wan";
+  options.postfix = "_t749_layer20";
+  options.out_dir = root / "cache";
+  options.progress = false;
+  return options;
+}
+
 TEST(Vidfm3dImport, FeatureIndexIsTheMapTheirDatasetReads) {
   const auto fixture = views_fixture();
   const auto& raw = fixture.at("index_maps").at("raw");
@@ -130,15 +144,8 @@ TEST(Vidfm3dImport, ImportedScenesGiveTheirDatasetItems) {
       fs::temp_directory_path() / ("vidprobe_vidfm3d_import_" + std::to_string(::getpid()));
   fs::remove_all(root);
   write_their_layout(root);
-  Vidfm3dImportOptions options;
-  options.data_root = root / "data";
-  options.split = "test";
-  options.features_root = root / "feat";
-  options.model = "wan";
-  options.postfix = "_t749_layer20";
+  auto options = their_layout_options(root, "test");
   options.dataset_kind = "co3d";
-  options.out_dir = root / "cache";
-  options.progress = false;
   const auto summary = import_vidfm3d(options);
   EXPECT_EQ(summary.clips_written, 2);
   EXPECT_EQ(import_vidfm3d(options).clips_skipped, 2);  // resumable
@@ -172,13 +179,8 @@ TEST(Vidfm3dImport, MissingFilesAndWrongLayoutsAreNamed) {
       fs::temp_directory_path() / ("vidprobe_vidfm3d_import_bad_" + std::to_string(::getpid()));
   fs::remove_all(root);
   write_their_layout(root);
-  Vidfm3dImportOptions options;
-  options.data_root = root / "data";
-  options.split = "val";
-  options.features_root = root / "feat";
-  options.model = "wan";
-  options.out_dir = root / "cache";
-  options.progress = false;
+  auto options = their_layout_options(root, "val");
+  options.postfix.clear();
   // Wrong postfix: the feature file is named.
   EXPECT_THAT(test_support::error_message([&] { import_vidfm3d(options); }),
               HasSubstr("feature.sft"));
@@ -240,13 +242,7 @@ TEST(Vidfm3dImport, CommandLineImportFeedsTrainAndEval) {
 TEST(Vidfm3dImport, MalformedSplitEntriesAndIntegerSceneTensorsAreRefused) {
   const auto root = test_support::fresh_temp_dir("vidfm3d_import_hostile");
   write_their_layout(root);
-  Vidfm3dImportOptions options;
-  options.data_root = root / "data";
-  options.split = "val";
-  options.features_root = root / "feat";
-  options.postfix = "_t749_layer20";
-  options.out_dir = root / "cache";
-  options.progress = false;
+  const auto options = their_layout_options(root, "val");
   const auto split = root / "data" / "val.json";
   const auto expect_split_refused = [&](const std::string& text, const std::string& fragment) {
     write_file_atomically(split, text);

@@ -198,5 +198,21 @@ TEST(ViT, BlockOptionsFollowTheConfig) {
   EXPECT_EQ(feed_forward_width(config), 88);  // 2/3 of 128 = 85, rounded up to 88
 }
 
+TEST(ViT, ResampledPositionTableIsReusedOnlyWhileItsSourceIsUnchanged) {
+  torch::manual_seed(0);
+  ViT vit(ViTConfig{.image_size = 28, .patch_size = 7, .width = 16, .depth = 1, .heads = 2});
+  const auto images = torch::randn({1, 3, 21, 35});  // a 3 x 5 grid, not the trained 4 x 4
+  const auto with_grad = vit->patch_features(images, {0})[0].detach();
+  torch::NoGradGuard no_grad;
+  EXPECT_TRUE(torch::equal(vit->patch_features(images, {0})[0], with_grad));
+  EXPECT_TRUE(torch::equal(vit->patch_features(images, {0})[0], with_grad));  // from the cache
+  vit->pos_embed.mul_(2.0);  // in place: same storage, new version
+  const auto changed = vit->patch_features(images, {0})[0];
+  EXPECT_FALSE(torch::allclose(changed, with_grad));
+  vit->to(torch::kFloat64);  // new storage
+  const auto moved = vit->patch_features(images.to(torch::kFloat64), {0})[0];
+  EXPECT_TRUE(torch::allclose(moved.to(torch::kFloat32), changed, 1e-5, 1e-6));
+}
+
 }  // namespace
 }  // namespace vidprobe::nn

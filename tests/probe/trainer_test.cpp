@@ -39,6 +39,28 @@ struct SingleThread {
   ~SingleThread() { torch::set_num_threads(previous); }
 };
 
+// A tiny probe on `clips` synthetic clips, `steps` steps with a checkpoint every
+// `checkpoint_every`, stopped after step `stop_after` as if killed there; the options resume it.
+struct StoppedRun {
+  ClipSource train;
+  TrainOptions options;
+};
+StoppedRun train_tiny_until(const fs::path& run_dir, int clips, int steps, int checkpoint_every,
+                            int stop_after) {
+  auto spec = testing::SyntheticSpec{};
+  spec.clips = clips;
+  spec.size = 16;
+  StoppedRun run{ClipSource::from_shards(testing::synthetic_shards(spec)), {}};
+  run.options.config = testing::tiny_config();
+  run.options.config.train.steps = steps;
+  run.options.config.train.checkpoint_every = checkpoint_every;
+  run.options.run_dir = run_dir;
+  run.options.progress = false;
+  run.options.stop_after_step = stop_after;
+  train_probe(run.train, ClipSource::from_shards({}), run.options);
+  return run;
+}
+
 TEST(LearningRate, FractionScheduleWarmsUpLinearlyThenDecaysByCosine) {
   auto t = probe_preset("vidprobe").train;
   t.steps = 100;
@@ -188,18 +210,10 @@ TEST(Trainer, ResumeReachesTheSameWeightsAsAnUninterruptedRun) {
 
 TEST(Trainer, ResumeFallsBackToThePreviousGoodCheckpointAndFailsOnlyWhenNoneLoads) {
   SingleThread one_thread;
-  auto spec = testing::SyntheticSpec{};
-  spec.clips = 4;
-  spec.size = 16;
-  const auto train = ClipSource::from_shards(testing::synthetic_shards(spec));
-  TrainOptions options;
-  options.config = testing::tiny_config();
-  options.config.train.steps = 12;
-  options.config.train.checkpoint_every = 5;
-  options.run_dir = fresh_dir("resume_fallback");
-  options.progress = false;
-  options.stop_after_step = 7;  // checkpoints at 5 and 7
-  train_probe(train, ClipSource::from_shards({}), options);
+  // Checkpoints at 5 and 7.
+  auto run = train_tiny_until(fresh_dir("resume_fallback"), 4, 12, 5, 7);
+  const auto& train = run.train;
+  auto& options = run.options;
   const auto newest = checkpoint_dir(options.run_dir, 7),
              previous = checkpoint_dir(options.run_dir, 5);
   ASSERT_TRUE(fs::exists(newest / "model.safetensors"));
@@ -343,18 +357,9 @@ TEST(Checkpoint, IntegerWeightsAndNegativeStepsAreRefusedNamingFileAndKey) {
                     HasSubstr("not a floating type")));
 
   SingleThread one_thread;
-  auto spec = testing::SyntheticSpec{};
-  spec.clips = 2;
-  spec.size = 16;
-  const auto train = ClipSource::from_shards(testing::synthetic_shards(spec));
-  TrainOptions options;
-  options.config = testing::tiny_config();
-  options.config.train.steps = 4;
-  options.config.train.checkpoint_every = 2;
-  options.run_dir = dir / "run";
-  options.progress = false;
-  options.stop_after_step = 2;
-  train_probe(train, ClipSource::from_shards({}), options);
+  auto run = train_tiny_until(dir / "run", 2, 4, 2, 2);
+  const auto& train = run.train;
+  auto& options = run.options;
   write_file_atomically(checkpoint_dir(options.run_dir, 2) / "state.json", R"({"step": -5})");
   options.resume = true;
   options.stop_after_step.reset();

@@ -24,8 +24,8 @@ CameraHeadImpl::CameraHeadImpl(const CameraHeadConfig& cfg, int64_t dim_in, int6
       "adaln_norm", torch::nn::LayerNorm(
                         torch::nn::LayerNormOptions({dim_in}).elementwise_affine(false).eps(1e-6)));
   empty_pose = register_parameter("empty_pose", torch::zeros({1, 1, kPoseEncodingDim}));
-  embed_pose = register_module("embed_pose", torch::nn::Linear(kPoseEncodingDim, dim_in));
-  modulation = register_module("modulation", torch::nn::Linear(dim_in, 3 * dim_in));
+  embed_pose = register_module("embed_pose", vidprobe::nn::Linear(kPoseEncodingDim, dim_in));
+  modulation = register_module("modulation", vidprobe::nn::Linear(dim_in, 3 * dim_in));
   pose_branch = register_module("pose_branch", Mlp(dim_in, dim_in / 2, kPoseEncodingDim));
   if (trunc_normal_init) init_transformer_weights(*this);
 }

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "vidprobe/nn/head_config.h"
+#include "vidprobe/nn/linear.h"
 #include "vidprobe/nn/transformer.h"
 
 namespace vidprobe::nn {
@@ -30,7 +31,7 @@ struct CameraHeadImpl : torch::nn::Module {
   torch::nn::LayerNorm token_norm{nullptr}, trunk_norm{nullptr}, adaln_norm{nullptr};
   torch::nn::ModuleList trunk;
   torch::Tensor empty_pose;  // (1, 1, 9): the "no estimate yet" input of the first iteration
-  torch::nn::Linear embed_pose{nullptr}, modulation{nullptr};
+  vidprobe::nn::Linear embed_pose{nullptr}, modulation{nullptr};
   Mlp pose_branch{nullptr};
 };
 TORCH_MODULE(CameraHead);

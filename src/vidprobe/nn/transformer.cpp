@@ -18,8 +18,8 @@ void init_transformer_weights(torch::nn::Module& module) {
 }
 
 MlpImpl::MlpImpl(int64_t in_features, int64_t hidden_features, int64_t out_features, Gelu gelu_kind)
-    : fc1(register_module("fc1", torch::nn::Linear(in_features, hidden_features))),
-      fc2(register_module("fc2", torch::nn::Linear(hidden_features, out_features))),
+    : fc1(register_module("fc1", vidprobe::nn::Linear(in_features, hidden_features))),
+      fc2(register_module("fc2", vidprobe::nn::Linear(hidden_features, out_features))),
       gelu(gelu_kind) {}
 
 torch::Tensor MlpImpl::forward(const torch::Tensor& x) {
@@ -29,8 +29,8 @@ torch::Tensor MlpImpl::forward(const torch::Tensor& x) {
 }
 
 SwiGluImpl::SwiGluImpl(int64_t width, int64_t hidden)
-    : w12(register_module("w12", torch::nn::Linear(width, 2 * hidden))),
-      w3(register_module("w3", torch::nn::Linear(hidden, width))) {}
+    : w12(register_module("w12", vidprobe::nn::Linear(width, 2 * hidden))),
+      w3(register_module("w3", vidprobe::nn::Linear(hidden, width))) {}
 
 torch::Tensor SwiGluImpl::forward(const torch::Tensor& x) {
   const auto gate_value = w12(x).chunk(2, -1);
@@ -51,8 +51,8 @@ torch::Tensor RmsNormImpl::forward(const torch::Tensor& x) {
 
 AttentionImpl::AttentionImpl(const AttentionOptions& opts)
     : options(opts),
-      qkv(register_module("qkv", torch::nn::Linear(opts.dim, 3 * opts.dim))),
-      proj(register_module("proj", torch::nn::Linear(opts.dim, opts.dim))) {
+      qkv(register_module("qkv", vidprobe::nn::Linear(opts.dim, 3 * opts.dim))),
+      proj(register_module("proj", vidprobe::nn::Linear(opts.dim, opts.dim))) {
   require(opts.num_heads > 0 && opts.dim % opts.num_heads == 0,
           "attention: num_heads " + std::to_string(opts.num_heads) + " must divide width " +
               std::to_string(opts.dim));

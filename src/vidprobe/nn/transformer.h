@@ -10,6 +10,7 @@
 
 #include <optional>
 
+#include "vidprobe/nn/linear.h"
 #include "vidprobe/nn/rotary.h"
 
 namespace vidprobe::nn {
@@ -28,7 +29,7 @@ struct MlpImpl : torch::nn::Module {
   MlpImpl(int64_t in_features, int64_t hidden_features, int64_t out_features,
           Gelu gelu = Gelu::kExact);
   torch::Tensor forward(const torch::Tensor& x);
-  torch::nn::Linear fc1{nullptr}, fc2{nullptr};
+  vidprobe::nn::Linear fc1{nullptr}, fc2{nullptr};
   Gelu gelu;
 };
 TORCH_MODULE(Mlp);
@@ -38,7 +39,7 @@ TORCH_MODULE(Mlp);
 struct SwiGluImpl : torch::nn::Module {
   SwiGluImpl(int64_t width, int64_t hidden);
   torch::Tensor forward(const torch::Tensor& x);
-  torch::nn::Linear w12{nullptr}, w3{nullptr};
+  vidprobe::nn::Linear w12{nullptr}, w3{nullptr};
 };
 TORCH_MODULE(SwiGlu);
 
@@ -78,7 +79,7 @@ struct AttentionImpl : torch::nn::Module {
   torch::Tensor forward(const torch::Tensor& x, const RotaryAngles* rotary = nullptr);
 
   AttentionOptions options;
-  torch::nn::Linear qkv{nullptr}, proj{nullptr};
+  vidprobe::nn::Linear qkv{nullptr}, proj{nullptr};
   torch::nn::LayerNorm q_norm{nullptr}, k_norm{nullptr};
 };
 TORCH_MODULE(Attention);

@@ -36,9 +36,25 @@ ViTImpl::ViTImpl(ViTConfig config) : config_(config) {
       torch::nn::LayerNorm(torch::nn::LayerNormOptions({config.width}).eps(config.norm_eps)));
 }
 
-torch::Tensor ViTImpl::interpolated_pos_embed(int64_t grid_h, int64_t grid_w) const {
+torch::Tensor ViTImpl::interpolated_pos_embed(int64_t grid_h, int64_t grid_w) {
   const int64_t trained = config_.image_size / config_.patch_size;
   if (grid_h == trained && grid_w == trained) return pos_embed;
+  if (torch::GradMode::is_enabled()) return resample_pos_embed(grid_h, grid_w);
+  auto& cache = pos_embed_cache_;
+  // Moving the module (to(device/dtype)) or loading weights replaces the storage or bumps the
+  // version, either of which invalidates the cached table.
+  const auto& storage = pos_embed.storage();
+  const void* data = pos_embed.data_ptr();
+  const uint32_t version = pos_embed._version();
+  const bool fresh = cache.value.defined() && cache.grid_h == grid_h && cache.grid_w == grid_w &&
+                     cache.storage.is_alias_of(storage) && cache.data == data &&
+                     cache.version == version;
+  if (!fresh) cache = {grid_h, grid_w, storage, data, version, resample_pos_embed(grid_h, grid_w)};
+  return cache.value;
+}
+
+torch::Tensor ViTImpl::resample_pos_embed(int64_t grid_h, int64_t grid_w) const {
+  const int64_t trained = config_.image_size / config_.patch_size;
   auto cls_pos = pos_embed.slice(1, 0, 1);
   // Resampled in float32 whatever the model dtype: bicubic weights in half precision shift the
   // embedding (transformers does the same).

@@ -12,7 +12,7 @@ AggregatorImpl::AggregatorImpl(const ModelConfig& cfg, int64_t feature_dim_)
     input_norm = register_module(
         "input_norm", torch::nn::LayerNorm(
                           torch::nn::LayerNormOptions({feature_dim}).eps(config.input_norm_eps)));
-  input_proj = register_module("input_proj", torch::nn::Linear(feature_dim, config.width));
+  input_proj = register_module("input_proj", vidprobe::nn::Linear(feature_dim, config.width));
   // Tiny initial tokens as VGGT: they start as near-zero markers and are learned.
   camera_token = register_parameter("camera_token", torch::randn({1, 2, 1, config.width}) * 1e-6);
   if (config.num_register_tokens > 0)

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "vidprobe/nn/alternating_attention.h"
+#include "vidprobe/nn/linear.h"
 #include "vidprobe/nn/transformer.h"
 #include "vidprobe/probe/probe_config.h"
 
@@ -26,7 +27,7 @@ struct AggregatorImpl : torch::nn::Module {
   ModelConfig config;
   int64_t feature_dim;
   torch::nn::LayerNorm input_norm{nullptr};
-  torch::nn::Linear input_proj{nullptr};
+  vidprobe::nn::Linear input_proj{nullptr};
   torch::Tensor camera_token;    // (1, 2, 1, D): [first frame, other frames]
   torch::Tensor register_token;  // (1, 2, R, D)
   torch::nn::ModuleList frame_blocks, global_blocks;

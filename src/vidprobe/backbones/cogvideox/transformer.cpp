@@ -32,7 +32,7 @@ nn::AttentionOptions attention_options(const TransformerConfig& config) {
 }  // namespace
 
 StreamModulationImpl::StreamModulationImpl(int64_t conditioning_dim, int64_t dim, double eps)
-    : linear(register_module("linear", torch::nn::Linear(conditioning_dim, 6 * dim))),
+    : linear(register_module("linear", vidprobe::nn::Linear(conditioning_dim, 6 * dim))),
       norm(register_module("norm", torch::nn::LayerNorm(layer_norm(dim, eps)))) {}
 
 StreamModulationImpl::Modulated StreamModulationImpl::forward(const torch::Tensor& video,
@@ -72,7 +72,7 @@ PatchEmbedImpl::PatchEmbedImpl(const TransformerConfig& cfg)
           "proj",
           torch::nn::Conv2d(
               torch::nn::Conv2dOptions(cfg.in_channels, cfg.dim(), cfg.patch).stride(cfg.patch)))),
-      text_proj(register_module("text_proj", torch::nn::Linear(cfg.text_embed_dim, cfg.dim()))) {
+      text_proj(register_module("text_proj", vidprobe::nn::Linear(cfg.text_embed_dim, cfg.dim()))) {
   if (!cfg.learned_positions) return;
   const int64_t rows = cfg.sample_height / cfg.patch, cols = cfg.sample_width / cfg.patch;
   pos_embedding = register_buffer(
@@ -111,11 +111,11 @@ torch::Tensor PatchEmbedImpl::forward(const torch::Tensor& text, const torch::Te
 }
 
 TimeEmbeddingImpl::TimeEmbeddingImpl(int64_t in, int64_t out)
-    : linear_1(register_module("linear_1", torch::nn::Linear(in, out))),
-      linear_2(register_module("linear_2", torch::nn::Linear(out, out))) {}
+    : linear_1(register_module("linear_1", vidprobe::nn::Linear(in, out))),
+      linear_2(register_module("linear_2", vidprobe::nn::Linear(out, out))) {}
 
 OutputNormImpl::OutputNormImpl(int64_t conditioning_dim, int64_t dim, double eps)
-    : linear(register_module("linear", torch::nn::Linear(conditioning_dim, 2 * dim))),
+    : linear(register_module("linear", vidprobe::nn::Linear(conditioning_dim, 2 * dim))),
       norm(register_module("norm", torch::nn::LayerNorm(layer_norm(dim, eps)))) {}
 
 torch::Tensor OutputNormImpl::forward(const torch::Tensor& x, const torch::Tensor& temb) {
@@ -135,7 +135,7 @@ TransformerImpl::TransformerImpl(const TransformerConfig& cfg) : config(cfg) {
       register_module("norm_final", torch::nn::LayerNorm(layer_norm(dim, config.norm_eps)));
   norm_out = register_module("norm_out", OutputNorm(config.time_embed_dim, dim, config.norm_eps));
   proj_out = register_module(
-      "proj_out", torch::nn::Linear(dim, config.patch * config.patch * config.out_channels));
+      "proj_out", vidprobe::nn::Linear(dim, config.patch * config.patch * config.out_channels));
 }
 
 nn::RotaryAngles TransformerImpl::rotary_angles(int64_t text_tokens, int64_t frames, int64_t rows,

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "vidprobe/backbones/cogvideox/config.h"
+#include "vidprobe/nn/linear.h"
 #include "vidprobe/nn/rotary.h"
 #include "vidprobe/nn/transformer.h"
 
@@ -35,7 +36,7 @@ struct StreamModulationImpl : torch::nn::Module {
   };
   Modulated forward(const torch::Tensor& video, const torch::Tensor& text,
                     const torch::Tensor& temb);
-  torch::nn::Linear linear{nullptr};
+  vidprobe::nn::Linear linear{nullptr};
   torch::nn::LayerNorm norm{nullptr};
 };
 TORCH_MODULE(StreamModulation);
@@ -64,7 +65,7 @@ struct PatchEmbedImpl : torch::nn::Module {
   torch::Tensor forward(const torch::Tensor& text, const torch::Tensor& latents);
   TransformerConfig config;
   torch::nn::Conv2d proj{nullptr};
-  torch::nn::Linear text_proj{nullptr};
+  vidprobe::nn::Linear text_proj{nullptr};
   torch::Tensor pos_embedding;  // (1, max_text + sample tokens, dim), learned_positions only
 
  private:
@@ -76,7 +77,7 @@ TORCH_MODULE(PatchEmbed);
 struct TimeEmbeddingImpl : torch::nn::Module {
   TimeEmbeddingImpl(int64_t in, int64_t out);
   torch::Tensor forward(const torch::Tensor& x) { return linear_2(torch::silu(linear_1(x))); }
-  torch::nn::Linear linear_1{nullptr}, linear_2{nullptr};
+  vidprobe::nn::Linear linear_1{nullptr}, linear_2{nullptr};
 };
 TORCH_MODULE(TimeEmbedding);
 
@@ -84,7 +85,7 @@ TORCH_MODULE(TimeEmbedding);
 struct OutputNormImpl : torch::nn::Module {
   OutputNormImpl(int64_t conditioning_dim, int64_t dim, double eps);
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& temb);
-  torch::nn::Linear linear{nullptr};
+  vidprobe::nn::Linear linear{nullptr};
   torch::nn::LayerNorm norm{nullptr};
 };
 TORCH_MODULE(OutputNorm);
@@ -117,7 +118,7 @@ struct TransformerImpl : torch::nn::Module {
   torch::nn::ModuleList transformer_blocks{nullptr};
   torch::nn::LayerNorm norm_final{nullptr};
   OutputNorm norm_out{nullptr};
-  torch::nn::Linear proj_out{nullptr};
+  vidprobe::nn::Linear proj_out{nullptr};
 
  private:
   void check_inputs(const torch::Tensor& latents, const torch::Tensor& timesteps,

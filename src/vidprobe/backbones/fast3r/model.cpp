@@ -72,7 +72,7 @@ torch::Tensor EncoderImpl::forward(const torch::Tensor& images) {
 }
 
 DecoderImpl::DecoderImpl(const DecoderConfig& c, int64_t encoder_dim) : config(c) {
-  decoder_embed = register_module("decoder_embed", torch::nn::Linear(encoder_dim, c.embed_dim));
+  decoder_embed = register_module("decoder_embed", vidprobe::nn::Linear(encoder_dim, c.embed_dim));
   dec_blocks = register_module("dec_blocks", torch::nn::ModuleList());
   // The decoder's blocks use nn.LayerNorm's default eps (1e-5); only dec_norm has 1e-6.
   auto options = block_options(c.embed_dim, c.num_heads, c.mlp_ratio, 1e-5);

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "vidprobe/backbones/fast3r/config.h"
+#include "vidprobe/nn/linear.h"
 
 namespace vidprobe::backbones::fast3r {
 
@@ -50,7 +51,7 @@ struct DecoderImpl : torch::nn::Module {
                                      int last_map);
 
   DecoderConfig config;
-  torch::nn::Linear decoder_embed{nullptr};
+  vidprobe::nn::Linear decoder_embed{nullptr};
   torch::nn::ModuleList dec_blocks;
   torch::nn::LayerNorm dec_norm{nullptr};
 };

@@ -21,9 +21,9 @@ torch::Tensor modulate(const torch::Tensor& x, const torch::Tensor& shift,
 }
 
 torch::nn::Sequential gelu_mlp(int64_t dim, int64_t hidden) {
-  return torch::nn::Sequential(torch::nn::Linear(dim, hidden),
+  return torch::nn::Sequential(vidprobe::nn::Linear(dim, hidden),
                                torch::nn::GELU(torch::nn::GELUOptions().approximate("tanh")),
-                               torch::nn::Linear(hidden, dim));
+                               vidprobe::nn::Linear(hidden, dim));
 }
 
 // (B, L, D) projections -> (B, heads, L, head_dim), q and k RMS-normalised in v's dtype.
@@ -52,11 +52,11 @@ Heads cat_heads(const Heads& a, const Heads& b) {
 }  // namespace
 
 MlpEmbedderImpl::MlpEmbedderImpl(int64_t in, int64_t hidden)
-    : in_layer(register_module("in_layer", torch::nn::Linear(in, hidden))),
-      out_layer(register_module("out_layer", torch::nn::Linear(hidden, hidden))) {}
+    : in_layer(register_module("in_layer", vidprobe::nn::Linear(in, hidden))),
+      out_layer(register_module("out_layer", vidprobe::nn::Linear(hidden, hidden))) {}
 
 ModulationImpl::ModulationImpl(int64_t dim, bool double_stream)
-    : lin(register_module("lin", torch::nn::Linear(dim, (double_stream ? 6 : 3) * dim))),
+    : lin(register_module("lin", vidprobe::nn::Linear(dim, (double_stream ? 6 : 3) * dim))),
       chunks(double_stream ? 6 : 3) {}
 
 std::vector<torch::Tensor> ModulationImpl::forward(const torch::Tensor& vec) {
@@ -69,11 +69,11 @@ QkNormImpl::QkNormImpl(int64_t head_dim)
 
 StreamAttentionImpl::StreamAttentionImpl(int64_t dim, bool qkv_bias, int64_t head_dim) {
   const auto options = torch::nn::LinearOptions(dim, dim).bias(qkv_bias);
-  q_proj = register_module("q_proj", torch::nn::Linear(options));
-  k_proj = register_module("k_proj", torch::nn::Linear(options));
-  v_proj = register_module("v_proj", torch::nn::Linear(options));
+  q_proj = register_module("q_proj", vidprobe::nn::Linear(options));
+  k_proj = register_module("k_proj", vidprobe::nn::Linear(options));
+  v_proj = register_module("v_proj", vidprobe::nn::Linear(options));
   norm = register_module("norm", QkNorm(head_dim));
-  proj = register_module("proj", torch::nn::Linear(dim, dim));
+  proj = register_module("proj", vidprobe::nn::Linear(dim, dim));
 }
 
 DoubleStreamBlockImpl::DoubleStreamBlockImpl(const MmditConfig& c) : heads(c.num_heads) {
@@ -108,10 +108,10 @@ DoubleStreamBlockImpl::Streams DoubleStreamBlockImpl::forward(const torch::Tenso
 
 SingleStreamBlockImpl::SingleStreamBlockImpl(const MmditConfig& c)
     : heads(c.num_heads), hidden(c.hidden_size), mlp_hidden(c.mlp_hidden()) {
-  q_proj = register_module("q_proj", torch::nn::Linear(hidden, hidden));
-  k_proj = register_module("k_proj", torch::nn::Linear(hidden, hidden));
-  v_mlp = register_module("v_mlp", torch::nn::Linear(hidden, hidden + mlp_hidden));
-  linear2 = register_module("linear2", torch::nn::Linear(hidden + mlp_hidden, hidden));
+  q_proj = register_module("q_proj", vidprobe::nn::Linear(hidden, hidden));
+  k_proj = register_module("k_proj", vidprobe::nn::Linear(hidden, hidden));
+  v_mlp = register_module("v_mlp", vidprobe::nn::Linear(hidden, hidden + mlp_hidden));
+  linear2 = register_module("linear2", vidprobe::nn::Linear(hidden + mlp_hidden, hidden));
   norm = register_module("norm", QkNorm(c.head_dim()));
   modulation = register_module("modulation", Modulation(hidden, false));
 }
@@ -128,10 +128,10 @@ torch::Tensor SingleStreamBlockImpl::forward(const torch::Tensor& x, const torch
 }
 
 LastLayerImpl::LastLayerImpl(int64_t dim, int64_t out_channels)
-    : linear(register_module("linear", torch::nn::Linear(dim, out_channels))),
+    : linear(register_module("linear", vidprobe::nn::Linear(dim, out_channels))),
       adaLN_modulation(register_module(
           "adaLN_modulation",
-          torch::nn::Sequential(torch::nn::SiLU(), torch::nn::Linear(dim, 2 * dim)))) {}
+          torch::nn::Sequential(torch::nn::SiLU(), vidprobe::nn::Linear(dim, 2 * dim)))) {}
 
 torch::Tensor LastLayerImpl::forward(const torch::Tensor& x, const torch::Tensor& vec) {
   const auto shift_scale = adaLN_modulation->forward(vec).unsqueeze(1).chunk(2, -1);
@@ -173,11 +173,12 @@ torch::Tensor timestep_embedding(const torch::Tensor& t, int64_t dim) {
 MmditImpl::MmditImpl(const MmditConfig& c) : config(c) {
   config.validate("Open-Sora MMDiT config");
   const int64_t d = c.hidden_size;
-  img_in = register_module("img_in", torch::nn::Linear(c.in_channels, d));
+  img_in = register_module("img_in", vidprobe::nn::Linear(c.in_channels, d));
   time_in = register_module("time_in", MlpEmbedder(kTimeEmbedDim, d));
   vector_in = register_module("vector_in", MlpEmbedder(c.vec_in_dim, d));
-  if (c.cond_embed) cond_in = register_module("cond_in", torch::nn::Linear(c.cond_channels(), d));
-  txt_in = register_module("txt_in", torch::nn::Linear(c.context_in_dim, d));
+  if (c.cond_embed)
+    cond_in = register_module("cond_in", vidprobe::nn::Linear(c.cond_channels(), d));
+  txt_in = register_module("txt_in", vidprobe::nn::Linear(c.context_in_dim, d));
   double_blocks = register_module("double_blocks", torch::nn::ModuleList());
   for (int i = 0; i < c.depth; ++i) double_blocks->push_back(DoubleStreamBlock(c));
   single_blocks = register_module("single_blocks", torch::nn::ModuleList());

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "vidprobe/backbones/opensora/config.h"
+#include "vidprobe/nn/linear.h"
 #include "vidprobe/nn/rotary.h"
 #include "vidprobe/nn/transformer.h"
 
@@ -24,7 +25,7 @@ namespace vidprobe::backbones::opensora {
 struct MlpEmbedderImpl : torch::nn::Module {
   MlpEmbedderImpl(int64_t in, int64_t hidden);
   torch::Tensor forward(const torch::Tensor& x) { return out_layer(torch::silu(in_layer(x))); }
-  torch::nn::Linear in_layer{nullptr}, out_layer{nullptr};
+  vidprobe::nn::Linear in_layer{nullptr}, out_layer{nullptr};
 };
 TORCH_MODULE(MlpEmbedder);
 
@@ -32,7 +33,7 @@ TORCH_MODULE(MlpEmbedder);
 struct ModulationImpl : torch::nn::Module {
   ModulationImpl(int64_t dim, bool double_stream);
   std::vector<torch::Tensor> forward(const torch::Tensor& vec);
-  torch::nn::Linear lin{nullptr};
+  vidprobe::nn::Linear lin{nullptr};
   int64_t chunks;
 };
 TORCH_MODULE(Modulation);
@@ -46,9 +47,9 @@ TORCH_MODULE(QkNorm);
 // One stream's attention projections of a double-stream block.
 struct StreamAttentionImpl : torch::nn::Module {
   StreamAttentionImpl(int64_t dim, bool qkv_bias, int64_t head_dim);
-  torch::nn::Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr};
+  vidprobe::nn::Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr};
   QkNorm norm{nullptr};
-  torch::nn::Linear proj{nullptr};
+  vidprobe::nn::Linear proj{nullptr};
 };
 TORCH_MODULE(StreamAttention);
 
@@ -75,7 +76,7 @@ struct SingleStreamBlockImpl : torch::nn::Module {
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& vec,
                         const nn::RotaryAngles& rotary);
   int64_t heads, hidden, mlp_hidden;
-  torch::nn::Linear q_proj{nullptr}, k_proj{nullptr}, v_mlp{nullptr}, linear2{nullptr};
+  vidprobe::nn::Linear q_proj{nullptr}, k_proj{nullptr}, v_mlp{nullptr}, linear2{nullptr};
   QkNorm norm{nullptr};
   Modulation modulation{nullptr};
 };
@@ -84,7 +85,7 @@ TORCH_MODULE(SingleStreamBlock);
 struct LastLayerImpl : torch::nn::Module {
   LastLayerImpl(int64_t dim, int64_t out_channels);
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& vec);
-  torch::nn::Linear linear{nullptr};
+  vidprobe::nn::Linear linear{nullptr};
   torch::nn::Sequential adaLN_modulation{nullptr};
 };
 TORCH_MODULE(LastLayer);
@@ -125,9 +126,9 @@ struct MmditImpl : torch::nn::Module {
                                  const std::vector<int64_t>& grid, torch::Device device) const;
 
   MmditConfig config;
-  torch::nn::Linear img_in{nullptr};
+  vidprobe::nn::Linear img_in{nullptr};
   MlpEmbedder time_in{nullptr}, vector_in{nullptr};
-  torch::nn::Linear cond_in{nullptr}, txt_in{nullptr};
+  vidprobe::nn::Linear cond_in{nullptr}, txt_in{nullptr};
   torch::nn::ModuleList double_blocks{nullptr}, single_blocks{nullptr};
   LastLayer final_layer{nullptr};
 

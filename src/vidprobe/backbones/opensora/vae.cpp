@@ -166,10 +166,11 @@ VaeDownsampleImpl::VaeDownsampleImpl(int64_t channels, std::vector<int64_t> stri
 
 VaeAttentionImpl::VaeAttentionImpl(int64_t channels, int groups) {
   group_norm = register_module("group_norm", opensora::group_norm(groups, channels));
-  to_q = register_module("to_q", torch::nn::Linear(channels, channels));
-  to_k = register_module("to_k", torch::nn::Linear(channels, channels));
-  to_v = register_module("to_v", torch::nn::Linear(channels, channels));
-  to_out = register_module("to_out", torch::nn::ModuleList(torch::nn::Linear(channels, channels)));
+  to_q = register_module("to_q", vidprobe::nn::Linear(channels, channels));
+  to_k = register_module("to_k", vidprobe::nn::Linear(channels, channels));
+  to_v = register_module("to_v", vidprobe::nn::Linear(channels, channels));
+  to_out =
+      register_module("to_out", torch::nn::ModuleList(vidprobe::nn::Linear(channels, channels)));
 }
 
 torch::Tensor VaeAttentionImpl::forward(const torch::Tensor& x) {
@@ -180,7 +181,7 @@ torch::Tensor VaeAttentionImpl::forward(const torch::Tensor& x) {
   const auto allowed = frame.unsqueeze(0) <= frame.unsqueeze(1);  // key frame <= query frame
   const auto out = at::scaled_dot_product_attention(
       to_q(tokens).unsqueeze(1), to_k(tokens).unsqueeze(1), to_v(tokens).unsqueeze(1), allowed);
-  const auto projected = to_out[0]->as<torch::nn::Linear>()->forward(out.squeeze(1));
+  const auto projected = to_out[0]->as<vidprobe::nn::Linear>()->forward(out.squeeze(1));
   return x + projected.transpose(1, 2).reshape({b, c, t, h, w});
 }
 

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "vidprobe/backbones/checkpoint_mapping.h"
+#include "vidprobe/nn/linear.h"
 
 namespace vidprobe::backbones::opensora {
 
@@ -83,7 +84,7 @@ struct VaeAttentionImpl : torch::nn::Module {
   VaeAttentionImpl(int64_t channels, int groups);
   torch::Tensor forward(const torch::Tensor& x);
   torch::nn::GroupNorm group_norm{nullptr};
-  torch::nn::Linear to_q{nullptr}, to_k{nullptr}, to_v{nullptr};
+  vidprobe::nn::Linear to_q{nullptr}, to_k{nullptr}, to_v{nullptr};
   torch::nn::ModuleList to_out{nullptr};
 };
 TORCH_MODULE(VaeAttention);
