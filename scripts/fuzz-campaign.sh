@@ -6,11 +6,14 @@
 # $BUILD/campaign/<target>/artifacts/. Run it niced beside other work: it records the CPU time it
 # really got (user + system of the fuzzing processes), not the wall time.
 # Output: one JSON line per target and a total on stdout, also in $BUILD/campaign/campaign.jsonl.
-# Usage: [VIDPROBE_FUZZ_SECONDS=S] nice -n 19 bash scripts/fuzz-campaign.sh [target ...]
+# VIDPROBE_FUZZ_JOBS (default 1) fuzzing processes per target at a time (libFuzzer's -fork=N):
+# the number of free cores, so that the CPU time comes close to jobs x wall time.
+# Usage: [VIDPROBE_FUZZ_SECONDS=S] [VIDPROBE_FUZZ_JOBS=N] nice -n 19 bash scripts/fuzz-campaign.sh [target ...]
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BUILD="${VIDPROBE_FUZZ_BUILD_DIR:-$ROOT/build-fuzz}"
 SECONDS_EACH="${VIDPROBE_FUZZ_SECONDS:-330}"
+JOBS="${VIDPROBE_FUZZ_JOBS:-1}"
 TARGETS=(safetensors json gzip_json png jpeg colmap_text colmap_binary co3d dl3dv synthetic_clip
   configs)
 (($#)) && TARGETS=("$@")
@@ -40,7 +43,7 @@ for target in "${TARGETS[@]}"; do
   start_wall=$(date +%s)
   # /usr/bin/time is not everywhere: bash's `times` after the child gives its CPU seconds.
   (
-    "$BUILD/bin/fuzz_$target" "${LIMITS[@]}" -fork=1 -ignore_crashes=1 -ignore_timeouts=1 \
+    "$BUILD/bin/fuzz_$target" "${LIMITS[@]}" -fork="$JOBS" -ignore_crashes=1 -ignore_timeouts=1 \
       -ignore_ooms=1 -artifact_prefix="$dir/artifacts/" -max_total_time="$SECONDS_EACH" \
       -print_final_stats=1 "$dir/corpus" "${inputs[@]}" >"$dir/log.txt" 2>&1 || true
     times >"$dir/times.txt"
@@ -59,7 +62,7 @@ PY
   findings=$(find "$dir/artifacts" -type f | wc -l)
   execs=$(grep -oE 'exec/s: [0-9]+|#[0-9]+' "$dir/log.txt" | tail -1 || true)
   corpus=$(find "$dir/corpus" -type f | wc -l)
-  line="{\"target\": \"fuzz_$target\", \"wall_s\": $wall, \"cpu_s\": $cpu, \"findings\": $findings, \"corpus\": $corpus, \"last_status\": \"${execs}\"}"
+  line="{\"target\": \"fuzz_$target\", \"jobs\": $JOBS, \"wall_s\": $wall, \"cpu_s\": $cpu, \"findings\": $findings, \"corpus\": $corpus, \"last_status\": \"${execs}\"}"
   echo "$line" | tee -a "$SUMMARY"
 done
 python3 - "$SUMMARY" <<'PY' | tee -a "$SUMMARY"
