@@ -40,7 +40,7 @@ void register_annotate(CLI::App& app) {
   cmd->add_option("--data", options->dataset_root, "Dataset root")->required();
   cmd->add_option("--data-kind", options->dataset_kind, "synthetic | co3d | dl3dv")
       ->capture_default_str()
-      ->check(CLI::IsMember({"synthetic", "co3d", "dl3dv"}));
+      ->check(dataset_kind());
   add_parsed_option(*cmd, "--split", options->split, parse_split, "all | train | test",
                     to_string(options->split));
   cmd->add_option("--train-ratio", options->train_ratio, "Fraction of sequences in the train split")

@@ -18,11 +18,9 @@ void register_bench(CLI::App& app) {
   auto* extract =
       bench->add_subcommand("backbone", "Backbone feature extraction throughput (clips/s)");
   auto options = std::make_shared<backbones::BackboneBenchOptions>();
-  std::vector<std::string> backbone_names;
-  for (const auto& info : backbones::registered_backbones()) backbone_names.push_back(info.name);
   extract->add_option("--backbone", options->backbone, "Registered backbone")
       ->capture_default_str()
-      ->check(CLI::IsMember(backbone_names));
+      ->check(registered_backbone());
   extract->add_option("--weights", options->weights,
                       "Checkpoint (default: random weights at real size)");
   add_device_option(*extract, options->device);

@@ -127,10 +127,12 @@ void register_check(CLI::App& app) {
       ->check(CLI::IsMember(features::extraction_preset_names()))
       ->capture_default_str();
   cmd->add_option("--backbone", x.backbone, "A latent diffusion backbone, e.g. wan2.1-t2v-1.3b")
-      ->required();
-  cmd->add_option("--weights", x.weights, "Model directory (as for extract)");
+      ->required()
+      ->check(registered_backbone());
+  auto* weights = cmd->add_option("--weights", x.weights, "Model directory (as for extract)");
   cmd->add_flag("--random-init", x.random_init,
-                "No checkpoint: seeded random weights (smoke tests only)");
+                "No checkpoint: seeded random weights (smoke tests only)")
+      ->excludes(weights);
   cmd->add_option("--backbone-opt", flags->backbone_opts,
                   "Family-specific setting key=value, repeatable (as for extract)");
   add_parsed_option(
@@ -144,7 +146,9 @@ void register_check(CLI::App& app) {
       "auto");
   cmd->add_option("--data", x.dataset_root,
                   "Dataset root; without it a synthetic clip is rendered at the input size");
-  cmd->add_option("--data-kind", x.dataset_kind, "synthetic | co3d | dl3dv")->capture_default_str();
+  cmd->add_option("--data-kind", x.dataset_kind, "synthetic | co3d | dl3dv")
+      ->capture_default_str()
+      ->check(dataset_kind());
   cmd->add_option("--clip", flags->clip_id, "Sequence id in --data (default: the first)");
   cmd->add_option("--frames", x.frames, "Frames of the clip (from its start; WAN: 4k + 1)")
       ->capture_default_str()

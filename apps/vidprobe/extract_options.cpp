@@ -71,11 +71,9 @@ std::shared_ptr<ExtractionFlags> add_extraction_options(CLI::App& cmd, features:
   std::string names;
   for (const auto& info : backbones::registered_backbones())
     names += (names.empty() ? "" : ", ") + info.name;
-  std::vector<std::string> backbone_names;
-  for (const auto& info : backbones::registered_backbones()) backbone_names.push_back(info.name);
   cmd.add_option("--backbone", x.backbone, "Backbone name (" + names + ")")
       ->capture_default_str()
-      ->check(CLI::IsMember(backbone_names));
+      ->check(registered_backbone());
   auto* weights = cmd.add_option("--weights", x.weights,
                                  "Checkpoint file or directory (safetensors as published)");
   cmd.add_flag("--random-init", x.random_init,
@@ -98,7 +96,7 @@ std::shared_ptr<ExtractionFlags> add_extraction_options(CLI::App& cmd, features:
   cmd.add_option("--data", x.dataset_root, "Dataset root")->required();
   cmd.add_option("--data-kind", x.dataset_kind, "synthetic | co3d | dl3dv")
       ->capture_default_str()
-      ->check(CLI::IsMember({"synthetic", "co3d", "dl3dv"}));
+      ->check(dataset_kind());
   cmd.add_option("--train-ratio", x.train_ratio, "Fraction of sequences in the train split")
       ->capture_default_str()
       ->check(in_range(0.0, 1.0));

@@ -5,6 +5,7 @@
 #include <functional>
 #include <sstream>
 
+#include "vidprobe/backbones/registry.h"
 #include "vidprobe/core/error.h"
 #include "vidprobe/nn/device.h"
 
@@ -57,6 +58,16 @@ CLI::Validator non_negative() {
 
 CLI::Validator fraction() {
   return number_validator([](double v) { return v > 0 && v <= 1; }, "a fraction in (0, 1]");
+}
+
+CLI::Validator registered_backbone() {
+  std::vector<std::string> names;
+  for (const auto& info : backbones::registered_backbones()) names.push_back(info.name);
+  return CLI::IsMember(names);
+}
+
+CLI::Validator dataset_kind() {
+  return CLI::IsMember({"synthetic", "co3d", "dl3dv"});
 }
 
 std::map<std::string, std::string> parse_backbone_opts(const std::vector<std::string>& items) {

@@ -52,6 +52,10 @@ CLI::Validator positive();                        // > 0
 CLI::Validator non_negative();                    // >= 0
 CLI::Validator fraction();                        // (0, 1]
 
+// Enumerations shared by several commands, checked the same way (usage error naming the flag).
+CLI::Validator registered_backbone();  // a name of backbones::registered_backbones()
+CLI::Validator dataset_kind();         // synthetic | co3d | dl3dv
+
 // `--backbone-opt key=value` items as a map; throws vidprobe::Error naming a malformed item.
 std::map<std::string, std::string> parse_backbone_opts(const std::vector<std::string>& items);
 

@@ -77,11 +77,15 @@ TEST(Figures, TrainingCurvesComeFromTheRunsLog) {
   fs::create_directories(root / "eval");
   EXPECT_EQ(html_training_curves(root / "eval"), "");
   write_file_atomically(root / "train_log.jsonl",
-                        "{\"step\": 1, \"loss\": 2.0, \"loss_depth\": 1.0, \"lr\": 0.001}\n"
-                        "{\"step\": 2, \"loss\": 1.0, \"loss_depth\": 0.5, \"lr\": 0.002, "
+                        "{\"step\": 1, \"loss\": 2.0, \"point\": 1.0, \"depth\": 0.6, "
+                        "\"camera\": 0.4, \"depth_conf\": 0.3, \"lr\": 0.001}\n"
+                        "{\"step\": 2, \"loss\": 1.0, \"point\": 0.5, \"depth\": 0.3, "
+                        "\"camera\": 0.2, \"depth_conf\": 0.1, \"lr\": 0.002, "
                         "\"val_loss\": 1.5, \"val.Auc_30\": 0.2}\n");
   const auto html = html_training_curves(root / "eval");
-  EXPECT_EQ(count(html, "class='line-series'"), 5u);  // loss, loss_depth, val_loss; val.; lr
+  // loss, point, depth, camera, val_loss; val.Auc_30; lr (the terms' parts are left out)
+  EXPECT_EQ(count(html, "class='line-series'"), 7u);
+  EXPECT_THAT(html, Not(HasSubstr("depth_conf")));
   EXPECT_THAT(html, HasSubstr("losses (log scale)"));
   EXPECT_THAT(html, HasSubstr("val.Auc_30"));
   write_file_atomically(root / "train_log.jsonl", "{\"step\": 1}\n{broken\n");

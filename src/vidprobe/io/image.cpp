@@ -101,7 +101,7 @@ std::string quoted(const fs::path& path) {
 // a 16-bit file. Channel count is kept (gray 1, gray+alpha 2, RGB 3, RGBA 4).
 // Dataset frames are a few thousand pixels a side. A header claiming far more is a corrupt or
 // hostile file (a few hundred bytes can declare gigabytes of pixels): refused before allocating.
-constexpr std::uint64_t kMaxImagePixels = std::uint64_t{1} << 28;  // 16384 x 16384
+constexpr std::uint64_t kMaxImagePixels = std::uint64_t{1} << 26;  // 8192 x 8192, 8K is 33 M
 
 void require_readable_size(const fs::path& path, std::uint64_t width, std::uint64_t height) {
   require(width * height <= kMaxImagePixels,

@@ -149,8 +149,12 @@ std::string html_training_curves(const fs::path& eval_dir) {
   const auto log = eval_dir.parent_path() / "train_log.jsonl";
   if (!fs::exists(log)) return "";
   const auto rows = read_json_lines(log);
-  const auto losses = curves(
-      rows, [](const std::string& key) { return key.starts_with("loss") || key == "val_loss"; });
+  // The total and the three readouts' terms as the trainer logs them (probe/trainer.cpp); their
+  // parts (depth_conf, camera_r, ...) stay in the log, too many lines for one chart.
+  const auto losses = curves(rows, [](const std::string& key) {
+    return key == "loss" || key == "point" || key == "depth" || key == "camera" ||
+           key == "val_loss";
+  });
   const auto validation =
       curves(rows, [](const std::string& key) { return key.starts_with("val."); });
   const auto lr = curves(rows, [](const std::string& key) { return key == "lr"; });

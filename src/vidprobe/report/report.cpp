@@ -613,6 +613,9 @@ constexpr const char* kViewSwitch = R"JS(<script>
     window.scrollTo(0, 0);
   }
   window.addEventListener('hashchange', show);
+  // The browser scrolls to the fragment's section after the page loads, past the title and the
+  // tabs: back to the top once it has.
+  window.addEventListener('load', function () { setTimeout(function () { window.scrollTo(0, 0); }, 0); });
   show();
 })();
 </script>)JS";
