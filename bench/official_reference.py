@@ -150,6 +150,7 @@ class VJepa1:
 
     def __init__(self, args):
         self.tiny = args.tiny
+        self.profile = args.profile
         self.parity_clip = (2, 32, 48) if args.tiny else (16, 480, 832)
         self.window = (2, 4, 32, 48) if args.tiny else (5, 16, 480, 832)  # clips, frames, H, W
         use_ref(args.ref, self.repo)
@@ -206,13 +207,21 @@ class VJepa1:
         for dtype_name in dtypes:
             dtype = DTYPES[dtype_name]
             model.to(dtype)
-            seconds, peak = timed(lambda: self.last_block(model, self.normalise(window).to(dtype)),
-                                  iterations, device)
+            def run():
+                return self.last_block(model, self.normalise(window).to(dtype))
+            seconds, peak = timed(run, iterations, device)
+            profiled = {}
+            if self.profile:  # one more window under torch.profiler, as `vidprobe bench --profile`
+                from backbones_reference import write_kernel_profile  # bench/: the script's directory
+                with torch.inference_mode():
+                    profiled["profile"] = write_kernel_profile(
+                        run, lambda: synchronize(device), device,
+                        str(self.profile / f"{self.name}-{dtype_name}"))
             emit(benchmark="official_reference", family=self.name, backbone=self.backbone,
                  implementation="facebookresearch/jepa", dtype=dtype_name,
                  frames=clips * (frames - 1) + 1, clips=clips, height=height, width=width,
                  iterations=iterations, ms_per_clip=1000 * seconds, clips_per_s=1 / seconds,
-                 peak_allocated_gb=peak)
+                 peak_allocated_gb=peak, **profiled)
 
 
 # --------------------------------------------------------------------------------------------
@@ -579,6 +588,8 @@ def main():
     parser.add_argument("--opensora-double", type=int, default=19)
     parser.add_argument("--opensora-single", type=int, default=21)
     parser.add_argument("--opensora-parity-frames", type=int, default=33)
+    parser.add_argument("--profile", type=pathlib.Path, default=None,
+                        help="bench vjepa1: DIR/vjepa1-<dtype>/kernels.json of one more window")
     args = parser.parse_args()
     args.ref = args.ref.resolve()
     if not (args.ref / FAMILIES[args.family].repo).is_dir():

@@ -7,7 +7,10 @@ Usage:
     python3 bench/vidfm3d_reference.py --checkout DIR [--device cpu|cuda[:i]] [--batch 10]
         [--frames 4] [--feature-dim 1536] [--grid 30x52] [--size 294x518] [--warmup 3] [--steps 10]
         [--threads 0] [--checkpointing on|off] [--embed-dim 1024] [--dpt-dim 256]
-        [--dpt-channels 256,512,1024,1024] [--depth 4]
+        [--dpt-channels 256,512,1024,1024] [--depth 4] [--profile DIR]
+
+--profile DIR: one more step under torch.profiler, DIR/kernels.json in the format of `vidprobe bench
+probe --profile` (bench/backbones_reference.py's writer), for tools/compare_kernel_profiles.py.
 
 DIR is a checkout (or `git archive` export) of zxhuang1698/VidFM3D: the directory that holds
 `vidfm3d/`. Their modules are imported from there (through tools/vidfm3d_imports.py); none of their
@@ -214,6 +217,7 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--dpt-dim", type=int, default=256)
     p.add_argument("--dpt-channels", default="256,512,1024,1024")
     p.add_argument("--depth", type=int, default=4, help="trunk depth (frame + global block pairs)")
+    p.add_argument("--profile", default="", help="write DIR/kernels.json of one more step")
     return p
 
 
@@ -272,6 +276,11 @@ def main() -> None:
     sync()
     seconds = time.perf_counter() - start
     peak_gb = torch.cuda.max_memory_allocated(device) / 1e9 if cuda else None
+    profiled = None
+    if a.profile:
+        from backbones_reference import write_kernel_profile  # bench/ is the script's directory
+        profiled = write_kernel_profile(lambda: training_step(probe, optimizer, batch, losses, autocast),
+                                        sync, device, a.profile)
 
     print(f"vidfm3d_reference: import stand-ins {shims['stubs']}", file=sys.stderr)
     print(json.dumps({
@@ -292,6 +301,7 @@ def main() -> None:
         "vidfm3d_commit": git_commit(checkout),
         "threads": torch.get_num_threads(),
         "last_loss": last_loss,
+        **({"profile": profiled} if profiled else {}),
     }))
 
 

@@ -4,6 +4,8 @@
 #include "fuzz_support.h"
 #include "vidprobe/backbones/checkpoint_config.h"
 #include "vidprobe/backbones/cogvideox/config.h"
+#include "vidprobe/backbones/fast3r/config.h"
+#include "vidprobe/backbones/opensora/config.h"
 #include "vidprobe/backbones/wan/config.h"
 #include "vidprobe/core/json_fields.h"
 #include "vidprobe/probe/probe_config.h"
@@ -36,6 +38,12 @@ void parse_with(int parser, const nlohmann::json& json) {
     case 4:
       (void)bb::cogvideox::transformer_config_from_json(json, "config.json");
       break;
+    case 5:
+      (void)bb::fast3r::backbone_layout(bb::fast3r::config_from_json(json, "config.json"));
+      break;
+    case 6:
+      (void)bb::opensora::mmdit_layout(bb::opensora::mmdit_config_from_json(json, "config.json"));
+      break;
     default: {
       // A DINOv2-S/14-like expectation: integers, a real and a bool, as the families ask.
       const bb::HubConfigExpectation expected{{"dinov2"},
@@ -54,7 +62,7 @@ void parse_with(int parser, const nlohmann::json& json) {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace vidprobe;
   if (size == 0) return 0;
-  const int parser = data[0] % 6;
+  const int parser = data[0] % 8;
   fuzz::expect_clean(
       [&] { parse_with(parser, parse_json(fuzz::as_text(data + 1, size - 1), "config.json")); });
   return 0;

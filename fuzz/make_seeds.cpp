@@ -143,13 +143,49 @@ void config_seeds(const fs::path& out, const fs::path& source) {
   seed("wan_umt5.json", 3, wan.at("umt5"));
   seed("cogvideox.json", 4,
        read_json_file(source / "tests/fixtures/cogvideox/configs.json").at("5b"));
-  seed("dinov2.json", 5,
+  seed("fast3r.json", 5, read_json_file(source / "tests/fixtures/fast3r/config.json"));
+  seed("opensora.json", 6, read_json_file(source / "tests/fixtures/opensora/config.json"));
+  seed("dinov2.json", 7,
        {{"model_type", "dinov2"},
         {"hidden_size", 384},
         {"num_hidden_layers", 12},
         {"mlp_ratio", 4},
         {"layer_norm_eps", 1e-6},
         {"use_swiglu_ffn", false}});
+}
+
+// The manifest CacheWriter writes (format, version, identity, channel count, build, the clips
+// done and, while the extraction runs, the clips expected), and a metrics.json as `vidprobe eval`
+// writes it (metrics, the constant predictor's baseline, the paper's block, the run and the
+// features' identity). Both written by torch modules, so here by hand with the same keys.
+void result_file_seeds(const fs::path& out) {
+  const nlohmann::json identity = {
+      {"backbone", "dinov2-vits14"}, {"layer", 4},  {"dataset_kind", "co3d"},
+      {"temporal", "video"},         {"frames", 8}, {"dtype", "f16"}};
+  const nlohmann::json manifest = {{"format", "vidprobe-feature-cache"},
+                                   {"version", 1},
+                                   {"identity", identity},
+                                   {"feature_dim", 384},
+                                   {"build", {{"version", "0.1.0"}, {"torch", "2.11.0"}}},
+                                   {"clips", {"apple--110_13051_23361@0..7", "car--1_2@0-2-4"}},
+                                   {"expected_clips", 3}};
+  fuzz::write_file(out / "manifest" / "partial.json", manifest.dump(2));
+  auto complete = manifest;
+  complete.erase("expected_clips");
+  fuzz::write_file(out / "manifest" / "complete.json", complete.dump(2));
+  const nlohmann::json metrics = {{"camera.auc30", 0.41},  {"camera.rra30", 0.8},
+                                  {"depth.abs_rel", 0.12}, {"depth.delta1", nullptr},
+                                  {"points.err", 0.3},     {"points.chamfer", 0.05},
+                                  {"num_clips", 2},        {"preset", "vidfm3d"}};
+  auto eval = metrics;
+  eval["baseline"] = metrics;
+  eval["vidfm3d"] = {{"Auc_30", 0.4}, {"pmap_mse_aligned", 0.2}, {"paper_comparable", true}};
+  eval["run"] = {{"label", "dinov2 L4"}, {"dataset", "co3d"}};
+  eval["feature_manifest"] = {{"identity", identity}};
+  fuzz::write_file(out / "metrics" / "eval.json", eval.dump(2));
+  auto by_directory = metrics;
+  by_directory["run"] = "runs/dinov2/L4";
+  fuzz::write_file(out / "metrics" / "run_directory.json", by_directory.dump(2));
 }
 
 }  // namespace
@@ -178,6 +214,7 @@ int main(int argc, char** argv) {
   fuzz::write_file(out / "jpeg" / "rgb.jpg", jpeg_bytes(5, 3, 3));
   fuzz::write_file(out / "jpeg" / "gray.jpg", jpeg_bytes(3, 2, 1));
   safetensors_seeds(out);
+  result_file_seeds(out);
   config_seeds(out, argv[2]);
   return 0;
 }

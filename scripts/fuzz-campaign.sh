@@ -15,7 +15,7 @@ BUILD="${VIDPROBE_FUZZ_BUILD_DIR:-$ROOT/build-fuzz}"
 SECONDS_EACH="${VIDPROBE_FUZZ_SECONDS:-330}"
 JOBS="${VIDPROBE_FUZZ_JOBS:-1}"
 TARGETS=(safetensors json gzip_json png jpeg colmap_text colmap_binary co3d dl3dv synthetic_clip
-  configs)
+  configs manifest metrics)
 (($#)) && TARGETS=("$@")
 
 # The smoke run builds the targets, writes the seeds and checks the regression corpus first.

@@ -12,7 +12,7 @@ BUILD="${VIDPROBE_FUZZ_BUILD_DIR:-$ROOT/build-fuzz}"
 SECONDS_EACH="${VIDPROBE_FUZZ_SECONDS:-4}"
 JOBS="${VIDPROBE_FUZZ_BUILD_JOBS:-$(nproc)}"
 TARGETS=(safetensors json gzip_json png jpeg colmap_text colmap_binary co3d dl3dv synthetic_clip
-  configs)
+  configs manifest metrics)
 (($#)) && TARGETS=("$@")
 
 if [ ! -f "$BUILD/build.ninja" ]; then

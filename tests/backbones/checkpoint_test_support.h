@@ -11,6 +11,7 @@
 #include <sstream>
 #include <string>
 
+#include "tensor_test_support.h"
 #include "test_support.h"
 #include "vidprobe/backbones/backbone.h"
 #include "vidprobe/backbones/family_support.h"
@@ -97,11 +98,10 @@ inline void expect_layout_matches(const ShapeMap& layout, const nlohmann::json& 
   }
 }
 
-inline double relative_error(const torch::Tensor& actual, const torch::Tensor& expected) {
-  const auto a = actual.to(torch::kCPU, torch::kFloat64),
-             e = expected.to(torch::kCPU, torch::kFloat64);
-  return ((a - e).abs().max() / e.abs().max()).item<double>();
-}
+using test_support::relative_error;
+
+// fp32 parity with the reference implementations on the tiny fixtures.
+constexpr double kParityTolerance = 1e-4;
 
 // Reference tokens (T, prefix + h * w, C) of an image model -> (T, C, h, w) feature maps.
 inline torch::Tensor image_token_maps(const torch::Tensor& hidden, int64_t prefix, int64_t h,

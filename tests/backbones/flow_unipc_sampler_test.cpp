@@ -10,6 +10,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "tensor_test_support.h"
 #include "vidprobe/core/error.h"
 #include "vidprobe/io/safetensors_torch.h"
 
@@ -34,10 +35,7 @@ const TensorMap& sampler_tensors() {
   return tensors;
 }
 
-double relative_error(const torch::Tensor& actual, const torch::Tensor& expected) {
-  const auto a = actual.to(torch::kFloat64), e = expected.to(torch::kFloat64);
-  return (a - e).abs().max().item<double>() / e.abs().max().item<double>();
-}
+using test_support::relative_error;
 
 FlowUniPcOptions options(double shift, int order = 2) {
   FlowUniPcOptions out;

@@ -67,14 +67,19 @@ struct Exit {
   double seconds = 0;
 };
 
-// Runs `vidprobe -q args...` (stdout and stderr into log) and, when kill_after is given, sends
-// SIGKILL to its pid at that time unless it has exited by then.
-Exit run(const Args& args, const fs::path& log, std::optional<double> kill_after = std::nullopt) {
+// Runs `vidprobe -q args...` (stdout and stderr into log, `env` added to the environment) and,
+// when kill_after is given, sends SIGKILL to its pid at that time unless it has exited by then.
+Exit run(const Args& args, const fs::path& log, std::optional<double> kill_after = std::nullopt,
+         std::vector<std::string> env = {}) {
   std::vector<std::string> words{VIDPROBE_BINARY, "-q"};
   words.insert(words.end(), args.begin(), args.end());
   std::vector<char*> argv;
   for (auto& word : words) argv.push_back(word.data());
   argv.push_back(nullptr);
+  std::vector<char*> envp;
+  for (char** variable = environ; *variable != nullptr; ++variable) envp.push_back(*variable);
+  for (auto& variable : env) envp.push_back(variable.data());
+  envp.push_back(nullptr);
   const std::string log_name = log.string();
   const auto start = Clock::now();
   const pid_t pid = ::fork();
@@ -82,7 +87,7 @@ Exit run(const Args& args, const fs::path& log, std::optional<double> kill_after
     const int fd = ::open(log_name.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     ::dup2(fd, 1);
     ::dup2(fd, 2);
-    ::execv(argv[0], argv.data());
+    ::execve(argv[0], argv.data(), envp.data());
     ::_exit(127);
   }
   const auto elapsed = [&] { return std::chrono::duration<double>(Clock::now() - start).count(); };
@@ -379,13 +384,16 @@ class SmallDisk {
 // A run writing to `out` on a full disk: exit status 1, an error naming the file it could not
 // write and the cause, no temporaries on the disk, and every file it left is the finished run's
 // `reference` (or, for files rewritten in place, a whole earlier state).
+// The run ends with the disk's answer `cause` named next to the file it could not write.
 void expect_clean_failure(const fs::path& disk, const fs::path& out, const Args& args,
-                          const fs::path& reference, const std::vector<std::string>& rewritten) {
-  const auto log = disk.parent_path() / "full-disk.log";
-  const Exit result = run(args, log);
+                          const fs::path& reference, const std::vector<std::string>& rewritten,
+                          const std::string& cause = "No space left on device",
+                          std::vector<std::string> env = {}) {
+  const auto log = disk.parent_path() / "failed-write.log";
+  const Exit result = run(args, log, std::nullopt, std::move(env));
   const std::string message = read_bytes(log);
   EXPECT_EQ(result.status, 1) << message;
-  EXPECT_THAT(message, ::testing::HasSubstr("No space left on device")) << message;
+  EXPECT_THAT(message, ::testing::HasSubstr(cause)) << message;
   EXPECT_THAT(message, ::testing::HasSubstr(out.string())) << message;
   for (const auto& [path, bytes] : tree(disk))
     EXPECT_FALSE(is_temporary(path)) << "temporary left behind: " << path << "\n" << message;
@@ -416,6 +424,41 @@ TEST_F(FaultInjection, AFullDiskFailsCleanlyInExtractAndTrain) {
   ASSERT_TRUE(disk.mounted());
   const auto out = dir_ / "tiny" / "run";
   expect_clean_failure(dir_ / "tiny", out, train_args(out, false), dir_ / "run", kTrainRewrites);
+}
+
+// A disk that fails a write with EIO part-way through a file (eio_preload.cpp, preloaded into
+// `vidprobe`): the checkpoint's weights or optimizer state, a feature shard, a cache's manifest.
+// Each run must stop with a clear error naming the file, leaving no temporary and no
+// half-written file under a final name.
+std::vector<std::string> eio_in(const std::string& file_name_part, long long after_bytes) {
+  return {std::string("LD_PRELOAD=") + VIDPROBE_EIO_PRELOAD,
+          "VIDPROBE_EIO_PATHS_CONTAINING=" + file_name_part,
+          "VIDPROBE_EIO_AFTER_BYTES=" + std::to_string(after_bytes)};
+}
+
+TEST_F(FaultInjection, AnIOErrorFailsCleanlyInExtractAndTrain) {
+  render();
+  extract("train");
+  ok(train_args(dir_ / "run", false));
+  const std::string cause = "Input/output error";
+  const auto attempt = [&](const std::string& name, const Args& args, const fs::path& out,
+                           const fs::path& reference, const std::vector<std::string>& rewritten,
+                           std::vector<std::string> env) {
+    SCOPED_TRACE(name);
+    expect_clean_failure(out.parent_path(), out, args, reference, rewritten, cause, std::move(env));
+  };
+  for (const auto& [file, after] :
+       {std::pair<std::string, long long>{"optimizer.pt", 4096}, {"model.safetensors", 4096}}) {
+    const auto out = dir_ / ("eio-" + file) / "run";
+    attempt("train, " + file, train_args(out, false), out, dir_ / "run", kTrainRewrites,
+            eio_in(file, after));
+  }
+  const auto shards = dir_ / "eio-shard" / "cache";
+  attempt("extract, a shard", extract_args("train", shards), shards, dir_ / "feats" / "train",
+          {"manifest.json"}, eio_in(".safetensors", 300000));
+  const auto manifest = dir_ / "eio-manifest" / "cache";
+  attempt("extract, the manifest", extract_args("train", manifest), manifest,
+          dir_ / "feats" / "train", {"manifest.json"}, eio_in("manifest.json", 0));
 }
 
 }  // namespace

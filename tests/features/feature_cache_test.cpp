@@ -222,6 +222,11 @@ TEST(FeatureCache, ManifestFieldsAndShardDtypesAreCheckedNamingTheKey) {
   expect_refused(R"({"identity": 5, "clips": ["clip_c"]})", "'identity'");
   expect_refused(R"({"clips": [{"id": 1}]})", "'clips'");
   expect_refused(R"({"expected_clips": -3, "clips": ["clip_c"]})", "'expected_clips'");
+  // Clip ids name shard files: a path would read outside clips/, a repeat would train twice.
+  expect_refused(R"({"clips": ["../clips/clip_c"]})", "cannot name a shard file");
+  expect_refused(R"({"clips": [".."]})", "cannot name a shard file");
+  expect_refused(R"({"clips": [""]})", "cannot name a shard file");
+  expect_refused(R"({"clips": ["clip_c", "clip_c"]})", "listed twice");
   write_file_atomically(dir / "manifest.json", R"({"version": 1, "clips": ["clip_c"]})");
   const auto cache = FeatureCache::open(dir);
 

@@ -6,7 +6,6 @@
 #include <chrono>
 
 #include "vidprobe/backbones/registry.h"
-#include "vidprobe/core/atomic_file.h"
 #include "vidprobe/core/error.h"
 #include "vidprobe/nn/device.h"
 #include "vidprobe/nn/kernel_profile.h"
@@ -16,22 +15,6 @@ namespace {
 
 void synchronize(const torch::Device& device) {
   if (device.is_cuda()) torch::cuda::synchronize(device.index() < 0 ? 0 : device.index());
-}
-
-// One clip under the profiler, after the timed ones (so caches and kernels are warm).
-nlohmann::json profile_one_clip(const std::function<void()>& extract_clip,
-                                const torch::Device& device, const std::filesystem::path& dir) {
-  std::filesystem::create_directories(dir);
-  const auto profile = nn::profile_kernels(
-      [&] {
-        extract_clip();
-        synchronize(device);
-      },
-      device.is_cuda(), dir / "trace.json");
-  write_file_atomically(dir / "kernels.json", nn::to_json(profile).dump(1) + "\n");
-  auto summary = nn::to_json(profile, 10);
-  summary["kernels_file"] = (dir / "kernels.json").string();
-  return summary;
 }
 
 }  // namespace
@@ -79,7 +62,12 @@ nlohmann::json benchmark_backbone(const BackboneBenchOptions& options) {
                            {"peak_allocated_gb", peak_gb}};
   if (!options.profile_dir.empty())
     result["profile"] =
-        profile_one_clip([&] { backbone->extract(clip, point); }, device, options.profile_dir);
+        nn::profile_into_directory(  // after the timed clips: caches and kernels are warm
+            [&] {
+              backbone->extract(clip, point);
+              synchronize(device);
+            },
+            device.is_cuda(), options.profile_dir);
   return result;
 }
 

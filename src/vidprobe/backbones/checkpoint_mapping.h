@@ -11,12 +11,10 @@
 #include <string>
 #include <vector>
 
+#include "vidprobe/backbones/shape_map.h"
 #include "vidprobe/io/safetensors_torch.h"
 
 namespace vidprobe::backbones {
-
-using Shape = std::vector<int64_t>;
-using ShapeMap = std::map<std::string, Shape>;
 
 // How a family's checkpoints wrap the backbone.
 struct CheckpointKeyRules {

@@ -269,35 +269,6 @@ void CacheWriter::write_manifest() const {
   write_file_atomically(dir_ / "manifest.json", manifest.dump(2) + "\n");
 }
 
-namespace {
-
-// The manifest's fields as CacheWriter writes them; returns its clip list. A manifest of another
-// format or version, or with a field of the wrong type or range, is refused naming the key. Only
-// "clips" is required: hand-written manifests (tests, older tools) may leave the others out.
-std::vector<std::string> validated_manifest_clips(const nlohmann::json& manifest,
-                                                  const fs::path& path) {
-  const auto where = "feature cache manifest '" + path.string() + "'";
-  require(manifest.is_object(), where + " must hold a JSON object");
-  const auto format = json_get_or<std::string>(manifest, "format", "vidprobe-feature-cache", where);
-  require(format == "vidprobe-feature-cache",
-          where + ": key 'format' must be 'vidprobe-feature-cache', got '" + format + "'");
-  const auto version = json_get_or<int>(manifest, "version", 1, where);
-  require(version == 1,
-          where + ": key 'version' is " + std::to_string(version) + ", this build reads version 1");
-  require(!manifest.contains("identity") || manifest["identity"].is_object(),
-          where + ": key 'identity' must be an object");
-  require(json_get_or<std::int64_t>(manifest, "feature_dim", 1, where) > 0,
-          where + ": key 'feature_dim' must be positive");
-  const auto clips = json_get<std::vector<std::string>>(manifest, "clips", where);
-  const auto expected = json_get_or<std::size_t>(manifest, "expected_clips", clips.size(), where);
-  require(expected >= clips.size(), where + ": key 'expected_clips' (" + std::to_string(expected) +
-                                        ") is below the " + std::to_string(clips.size()) +
-                                        " clips it lists");
-  return clips;
-}
-
-}  // namespace
-
 FeatureCache FeatureCache::open(const fs::path& dir) {
   const auto manifest_path = dir / "manifest.json";
   if (!fs::exists(manifest_path))
@@ -307,12 +278,12 @@ FeatureCache FeatureCache::open(const fs::path& dir) {
   cache.dir_ = dir;
   try {
     cache.manifest_ = read_json_file(manifest_path);
-    cache.clip_ids_ = validated_manifest_clips(cache.manifest_, manifest_path);
+    cache.parsed_ = parse_cache_manifest(cache.manifest_, manifest_path);
   } catch (const nlohmann::json::exception& e) {
     throw Error("feature cache manifest '" + manifest_path.string() +
                 "' is malformed: " + e.what());
   }
-  for (const auto& id : cache.clip_ids_)
+  for (const auto& id : cache.parsed_.clips)
     require(fs::exists(cache.shard_path(id)), "feature cache manifest '" + manifest_path.string() +
                                                   "' lists clip '" + id + "' but " +
                                                   cache.shard_path(id).string() + " is missing");
@@ -327,19 +298,16 @@ FeatureShard FeatureCache::load(const std::string& clip_id) const {
   auto shard = read_shard(shard_path(clip_id));
   // The manifest's channel count is what a probe is built for: a shard that disagrees (a
   // hand-edited manifest, shards from another extraction) would be read with the wrong width.
-  if (manifest_.contains("feature_dim") && shard.features.defined() && shard.features.dim() >= 2)
-    require(shard.features.size(1) == manifest_["feature_dim"].get<std::int64_t>(),
+  if (parsed_.feature_dim && shard.features.defined() && shard.features.dim() >= 2)
+    require(shard.features.size(1) == *parsed_.feature_dim,
             "feature cache '" + dir_.string() + "': manifest key 'feature_dim' is " +
-                manifest_["feature_dim"].dump() + " but clip '" + clip_id + "' has " +
+                std::to_string(*parsed_.feature_dim) + " but clip '" + clip_id + "' has " +
                 std::to_string(shard.features.size(1)) + " feature channels");
   return shard;
 }
 
 std::size_t FeatureCache::missing_clips() const {
-  const auto where = (dir_ / "manifest.json").string();
-  const auto expected =
-      json_get_or<std::size_t>(manifest_, "expected_clips", clip_ids_.size(), where);
-  return expected > clip_ids_.size() ? expected - clip_ids_.size() : 0;
+  return parsed_.expected_clips - parsed_.clips.size();  // parse_cache_manifest: expected >= listed
 }
 
 void require_complete(const FeatureCache& cache, bool allow_partial) {

@@ -27,6 +27,8 @@
 #include <string>
 #include <vector>
 
+#include "vidprobe/features/cache_manifest.h"
+
 namespace vidprobe::features {
 
 struct FeatureShard {
@@ -105,7 +107,7 @@ class FeatureCache {
 
   const std::filesystem::path& dir() const { return dir_; }
   const nlohmann::json& manifest() const { return manifest_; }
-  const std::vector<std::string>& clip_ids() const { return clip_ids_; }
+  const std::vector<std::string>& clip_ids() const { return parsed_.clips; }
   FeatureShard load(const std::string& clip_id) const;
   std::filesystem::path shard_path(const std::string& clip_id) const;
   // Clips the writing run expected but did not record; 0 for a complete cache and for caches
@@ -115,7 +117,7 @@ class FeatureCache {
  private:
   std::filesystem::path dir_;
   nlohmann::json manifest_;
-  std::vector<std::string> clip_ids_;
+  CacheManifest parsed_;
 };
 
 // Throws vidprobe::Error naming the cache and how many clips are missing when the run that wrote

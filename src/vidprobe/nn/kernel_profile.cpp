@@ -117,4 +117,14 @@ nlohmann::json to_json(const KernelProfile& profile, std::size_t top) {
           {"kernels", std::move(kernels)}};
 }
 
+nlohmann::json profile_into_directory(const std::function<void()>& work, bool cuda,
+                                      const std::filesystem::path& dir) {
+  std::filesystem::create_directories(dir);
+  const auto profile = profile_kernels(work, cuda, dir / "trace.json");
+  write_file_atomically(dir / "kernels.json", to_json(profile).dump(1) + "\n");
+  auto summary = to_json(profile, 10);
+  summary["kernels_file"] = (dir / "kernels.json").string();
+  return summary;
+}
+
 }  // namespace vidprobe::nn

@@ -34,4 +34,10 @@ KernelProfile profile_kernels(const std::function<void()>& work, bool cuda,
 // largest kernels (all when 0); tools/compare_kernel_profiles.py reads it.
 nlohmann::json to_json(const KernelProfile& profile, std::size_t top = 0);
 
+// The benchmarks' --profile: `work` once under the profiler (it must synchronise the device
+// itself), writing dir/kernels.json (every kernel) and dir/trace.json. Returns the ten largest
+// kernels with "kernels_file" naming the full list.
+nlohmann::json profile_into_directory(const std::function<void()>& work, bool cuda,
+                                      const std::filesystem::path& dir);
+
 }  // namespace vidprobe::nn

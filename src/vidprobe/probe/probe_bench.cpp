@@ -6,6 +6,7 @@
 #include <chrono>
 
 #include "vidprobe/core/error.h"
+#include "vidprobe/nn/kernel_profile.h"
 #include "vidprobe/probe/trainer.h"
 
 namespace vidprobe::probe {
@@ -67,22 +68,30 @@ nlohmann::json run_probe_benchmark(const ProbeBenchOptions& o) {
                   at::accelerator::getDeviceStats(device.index()).allocated_bytes[0].peak) /
               1e9;
   }
-  return {{"benchmark", "probe_train_step"},
-          {"preset", o.preset},
-          {"device", device.str()},
-          {"steps_per_s", o.steps / seconds},
-          {"ms_per_step", 1000.0 * seconds / o.steps},
-          {"parameters", count_parameters(*model)},
-          {"batch", o.batch},
-          {"frames", o.frames},
-          {"feature_dim", o.feature_dim},
-          {"grid", {o.grid_h, o.grid_w}},
-          {"size", {o.height, o.width}},
-          {"peak_gb", peak_gb},
-          {"threads", torch::get_num_threads()},
-          {"bf16", device.is_cuda() && config.train.bf16},
-          {"last_loss", last_loss},
-          {"config", to_json(config)}};
+  nlohmann::json result = {{"benchmark", "probe_train_step"},
+                           {"preset", o.preset},
+                           {"device", device.str()},
+                           {"steps_per_s", o.steps / seconds},
+                           {"ms_per_step", 1000.0 * seconds / o.steps},
+                           {"parameters", count_parameters(*model)},
+                           {"batch", o.batch},
+                           {"frames", o.frames},
+                           {"feature_dim", o.feature_dim},
+                           {"grid", {o.grid_h, o.grid_w}},
+                           {"size", {o.height, o.width}},
+                           {"peak_gb", peak_gb},
+                           {"threads", torch::get_num_threads()},
+                           {"bf16", device.is_cuda() && config.train.bf16},
+                           {"last_loss", last_loss},
+                           {"config", to_json(config)}};
+  if (!o.profile_dir.empty())
+    result["profile"] = nn::profile_into_directory(  // after the timed steps: everything warm
+        [&] {
+          train_step(model, *optimizer, batch, config, device, config.train.lr);
+          synchronize();
+        },
+        device.is_cuda(), o.profile_dir);
+  return result;
 }
 
 }  // namespace vidprobe::probe

@@ -5,6 +5,7 @@
 // architecture written in PyTorch Python (bench/probe_reference.py).
 #include <torch/torch.h>
 
+#include <filesystem>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -21,12 +22,13 @@ struct ProbeBenchOptions {
   int height = 112, width = 112;  // ground truth
   int warmup = 1;
   int steps = 5;
-  int threads = 0;  // CPU threads; 0 = libtorch's default
+  int threads = 0;                    // CPU threads; 0 = libtorch's default
+  std::filesystem::path profile_dir;  // non-empty: one more step profiled kernel by kernel here
 };
 
 // {"benchmark": "probe_train_step", "preset", "device", "steps_per_s", "ms_per_step",
 //  "parameters", "batch", "frames", "feature_dim", "grid": [h, w], "size": [H, W], "threads",
-//  "peak_gb" (CUDA), "config"}
+//  "peak_gb" (CUDA), "config", and "profile" (nn::profile_into_directory) with a profile_dir}
 nlohmann::json run_probe_benchmark(const ProbeBenchOptions& options);
 
 }  // namespace vidprobe::probe

@@ -24,16 +24,6 @@ namespace vidprobe::report {
 namespace fs = std::filesystem;
 namespace {
 
-void flatten_into(const nlohmann::json& node, const std::string& prefix, nlohmann::json& out) {
-  for (const auto& [key, value] : node.items()) {
-    const std::string name = prefix.empty() ? key : prefix + "." + key;
-    if (value.is_object())
-      flatten_into(value, name, out);
-    else if (value.is_number())
-      out[name] = value;
-  }
-}
-
 std::string format_value(const nlohmann::json& metrics, const std::string& key) {
   if (!metrics.contains(key) || !metrics[key].is_number()) return "–";
   char buf[32];
@@ -120,39 +110,7 @@ const std::vector<MetricColumn>& paper_columns() {
   return columns;
 }
 
-nlohmann::json flatten_metrics(const nlohmann::json& nested) {
-  nlohmann::json out = nlohmann::json::object();
-  if (nested.is_object()) flatten_into(nested, "", out);
-  return out;
-}
-
 namespace {
-
-// What `vidprobe eval` writes: an object with a positive clip count and numbers (null for NaN)
-// under every metric key; anything else is refused naming the file and the key, rather than
-// drawn as a row of the report. Keys left out are not required (hand-made rows for a report).
-void validate_metrics_json(const nlohmann::json& json, const std::string& where) {
-  require(json.is_object(), "'" + where + "' must hold a JSON object");
-  require(json_get_or<std::int64_t>(json, "num_clips", 1, where) > 0,
-          where + ": key 'num_clips' must be positive");
-  const auto check_numbers = [&](const nlohmann::json& block, const std::string& context) {
-    for (const auto& [key, value] : block.items()) {
-      const bool metric = key.rfind("depth.", 0) == 0 || key.rfind("points.", 0) == 0 ||
-                          key.rfind("camera.", 0) == 0;
-      require(!metric || value.is_number() || value.is_null(),
-              context + ": key '" + key + "' must be a number, got " + value.dump());
-    }
-  };
-  check_numbers(json, where);
-  if (json.contains("baseline")) {
-    require(json["baseline"].is_object(), where + ": key 'baseline' must be an object");
-    check_numbers(json["baseline"], where + " baseline");
-  }
-  require(!json.contains("preset") || json["preset"].is_string(),
-          where + ": key 'preset' must be a string");
-  require(!json.contains("run") || json["run"].is_string() || json["run"].is_object(),
-          where + ": key 'run' must be the run directory or a {label, dataset} object");
-}
 
 // `vidprobe eval` writes one per_clip.csv row per evaluated clip next to metrics.json: a
 // num_clips that disagrees with it (a hand-edited or mixed-up file) is refused rather than shown.
@@ -180,39 +138,12 @@ RunResult load_run(const fs::path& eval_dir) {
   } catch (const nlohmann::json::exception& e) {
     throw Error("'" + path.string() + "' is not valid JSON: " + e.what());
   }
-  validate_metrics_json(json, path.string());
+  auto run = run_from_metrics_json(json, path.string(), eval_dir);
   require_clip_count_matches_rows(json, eval_dir / "per_clip.csv");
-  RunResult run;
-  run.eval_dir = eval_dir;
-  nlohmann::json metrics_part = json;
-  if (json.contains("baseline")) {
-    run.baseline = flatten_metrics(json["baseline"]);
-    metrics_part.erase("baseline");
-  }
-  if (json.contains("run")) metrics_part.erase("run");
-  run.metrics = flatten_metrics(metrics_part);
-  // `vidprobe eval` writes "run" as the run directory; a label/dataset object is also accepted.
-  const auto info =
-      json.contains("run") && json["run"].is_object() ? json["run"] : nlohmann::json::object();
-  const auto where = path.string();
-  run.label = json_get_or<std::string>(info, "label", eval_dir.filename().string(), where + " run");
-  run.dataset = json_get_or<std::string>(info, "dataset", "data", where + " run");
-  if (json.contains("vidfm3d") && json["vidfm3d"].is_object())
-    run.paper_comparable =
-        json_get_or<bool>(json["vidfm3d"], "paper_comparable", false, where + " vidfm3d");
-  if (json.contains("feature_manifest") && json["feature_manifest"].is_object()) {
-    const auto identity = json["feature_manifest"].value("identity", nlohmann::json());
-    if (identity.is_object()) {
-      const auto context = where + " feature_manifest.identity";
-      run.backbone = json_get_or<std::string>(identity, "backbone", "", context);
-      run.dataset_kind = json_get_or<std::string>(identity, "dataset_kind", "", context);
-      const auto* registered = backbones::lookup_backbone(run.backbone);
-      run.calibration = registered && registered->calibration;
-      run.ceiling = run.calibration &&
-                    json_get_or<std::string>(identity, "temporal", "video", context) == "video";
-    }
-  }
-  require(!run.metrics.empty(), "'" + path.string() + "' holds no numeric metrics");
+  // A calibration backbone (an oracle) seeing whole clips is a candidate for the ceiling.
+  const auto* registered = backbones::lookup_backbone(run.backbone);
+  run.calibration = registered && registered->calibration;
+  run.ceiling = run.calibration && run.temporal == "video";
   return run;
 }
 

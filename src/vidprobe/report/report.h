@@ -8,24 +8,9 @@
 #include <string>
 #include <vector>
 
-namespace vidprobe::report {
+#include "vidprobe/report/run_metrics.h"
 
-// One evaluated probe: the directory `vidprobe eval` wrote (metrics.json and pictures).
-struct RunResult {
-  std::string label;    // e.g. "random-vit L3"
-  std::string dataset;  // e.g. "objects"
-  std::filesystem::path eval_dir;
-  nlohmann::json metrics;   // flattened: {"camera.auc30": 0.41, ...}
-  nlohmann::json baseline;  // flattened metrics of the constant predictor, if the eval wrote it
-  // From the eval's metrics.json: the run followed the paper's protocol (vidfm3d preset), and the
-  // backbone and dataset kind of its features (to find the paper's row for the same pair).
-  bool paper_comparable = false;
-  std::string backbone, dataset_kind;
-  // Features of a calibration backbone (an oracle fed the exact geometry), never a competitor: not
-  // bolded as the best probe. Seeing whole clips, it is a candidate for the benchmark's ceiling.
-  bool calibration = false;
-  bool ceiling = false;
-};
+namespace vidprobe::report {
 
 // Where a metric's floor (the constant predictor) and ceiling (the best ceiling run) lie for one
 // dataset; NaN where the runs give none.
@@ -49,9 +34,6 @@ struct MetricColumn {
 const std::vector<MetricColumn>& default_columns();
 // The paper's four numbers as the authors compute them (the "vidfm3d" block of metrics.json).
 const std::vector<MetricColumn>& paper_columns();
-
-// {"a": {"b": 1}} -> {"a.b": 1}; numbers only.
-nlohmann::json flatten_metrics(const nlohmann::json& nested);
 
 // Reads <eval_dir>/metrics.json; label/dataset from its "run" block when present, else from the
 // directory name. Throws vidprobe::Error naming the file when it is missing or malformed.

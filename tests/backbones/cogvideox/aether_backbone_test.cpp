@@ -10,6 +10,7 @@
 #include <string>
 
 #include "backbones/cogvideox/test_fixtures.h"
+#include "tensor_test_support.h"
 #include "test_support.h"
 #include "vidprobe/backbones/cogvideox/aether.h"
 #include "vidprobe/backbones/cogvideox/checkpoint.h"
@@ -24,12 +25,7 @@ using testing::aether_golden;
 using testing::AetherModelDirectory;
 using ::testing::HasSubstr;
 
-double relative_error(const torch::Tensor& actual, const torch::Tensor& expected) {
-  const auto a = actual.to(torch::kFloat64), e = expected.to(torch::kFloat64);
-  EXPECT_EQ(a.sizes(), e.sizes());
-  if (a.sizes() != e.sizes()) return 1e9;
-  return (a - e).abs().max().item<double>() / std::max(e.abs().max().item<double>(), 1e-30);
-}
+using test_support::relative_error;
 
 const nlohmann::json& meta() {
   static const auto json = nlohmann::json::parse(read_file(aether_fixture("backbone_meta.json")));

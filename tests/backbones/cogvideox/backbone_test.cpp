@@ -14,6 +14,7 @@
 #include <string>
 
 #include "backbones/cogvideox/test_fixtures.h"
+#include "tensor_test_support.h"
 #include "test_support.h"
 #include "vidprobe/backbones/diffusion_time.h"
 #include "vidprobe/backbones/registry.h"
@@ -33,12 +34,7 @@ using testing::fixture_json;
 using testing::golden;
 using testing::ModelDirectory;
 
-double relative_error(const torch::Tensor& actual, const torch::Tensor& expected) {
-  const auto a = actual.to(torch::kFloat64), e = expected.to(torch::kFloat64);
-  EXPECT_EQ(a.sizes(), e.sizes());
-  if (a.sizes() != e.sizes()) return 1e9;
-  return (a - e).abs().max().item<double>() / std::max(e.abs().max().item<double>(), 1e-30);
-}
+using test_support::relative_error;
 
 ExtractionPoint point(int layer, int timestep, std::uint64_t seed = 0) {
   ExtractionPoint p;

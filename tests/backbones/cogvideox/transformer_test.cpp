@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "tensor_test_support.h"
 #include "test_support.h"
 #include "vidprobe/backbones/cogvideox/checkpoint.h"
 #include "vidprobe/backbones/cogvideox/positions.h"
@@ -46,12 +47,7 @@ torch::Tensor golden(const std::string& name) {
 }
 
 // max |actual - expected| relative to max |expected|.
-double relative_error(const torch::Tensor& actual, const torch::Tensor& expected) {
-  const auto a = actual.to(torch::kFloat64), e = expected.to(torch::kFloat64);
-  EXPECT_EQ(a.sizes(), e.sizes());
-  if (a.sizes() != e.sizes()) return 1e9;
-  return (a - e).abs().max().item<double>() / std::max(e.abs().max().item<double>(), 1e-30);
-}
+using test_support::relative_error;
 
 Transformer small_transformer(const std::string& variant) {
   Transformer model(small_config(variant));

@@ -20,9 +20,7 @@ using ::testing::HasSubstr;
 using testing::relative_error;
 using testing::with_weights;
 
-constexpr double kParityTolerance = 1e-4;
-
-nn::ViTConfig tiny_config() {
+nn::ViTConfig tiny_dinov2_config() {
   return testing::tiny_dinov2_config();
 }
 
@@ -41,11 +39,11 @@ nn::ViTConfig tiny_registers_swiglu_config() {
 }
 
 double worst_block_error(Backbone& backbone, const std::string& config_case, int prefix) {
-  return testing::image_parity(backbone, "dinov2", config_case, prefix, kParityTolerance);
+  return testing::image_parity(backbone, "dinov2", config_case, prefix, testing::kParityTolerance);
 }
 
 TEST(Dinov2, MatchesTransformersAtEveryBlockAndGrid) {
-  auto backbone = make_dinov2_backbone("tiny", tiny_config(),
+  auto backbone = make_dinov2_backbone("tiny", tiny_dinov2_config(),
                                        with_weights(fixture("dinov2", "tiny.safetensors")));
   EXPECT_EQ(backbone->num_layers(), 3);
   EXPECT_EQ(backbone->feature_dim(), 24);
@@ -70,7 +68,7 @@ TEST(Dinov2, RegistersSwiGLUAndAntialiasedInterpolationMatchTransformers) {
   const auto maps = plain->extract(wide, point_at_layer(0));
   EXPECT_GT(relative_error(maps.features, testing::image_token_maps(
                                               reference.at("wide.hidden_states.1"), 3, 2, 4)),
-            100 * kParityTolerance);
+            100 * testing::kParityTolerance);
 }
 
 // --backbone-opt size feeds another input size (the paper feeds 420 x 728) and final_norm reads
@@ -78,7 +76,7 @@ TEST(Dinov2, RegistersSwiGLUAndAntialiasedInterpolationMatchTransformers) {
 TEST(Dinov2, SizeAndFinalNormOptionsGiveTransformersLastHiddenState) {
   auto options = with_weights(fixture("dinov2", "tiny.safetensors"));
   options.extra = {{"size", "28x56"}, {"final_norm", "1"}};
-  auto backbone = make_dinov2_backbone("tiny", tiny_config(), options);
+  auto backbone = make_dinov2_backbone("tiny", tiny_dinov2_config(), options);
   EXPECT_EQ(backbone->input_spec().height, 28);
   EXPECT_EQ(backbone->input_spec().width, 56);
   const auto maps = backbone->extract(fixture_clip("dinov2", "wide"), point_at_layer(2));
@@ -88,25 +86,26 @@ TEST(Dinov2, SizeAndFinalNormOptionsGiveTransformersLastHiddenState) {
       torch::layer_norm(reference.at("wide.hidden_states.3"), {24}, weights.at("layernorm.weight"),
                         weights.at("layernorm.bias"), 1e-6);
   EXPECT_LT(relative_error(maps.features, testing::image_token_maps(last_hidden_state, 1, 2, 4)),
-            kParityTolerance);
+            testing::kParityTolerance);
 
   auto bad = options;
   bad.extra = {{"size", "30x56"}};
-  EXPECT_THAT(error_message([&] { make_dinov2_backbone("tiny", tiny_config(), bad); }),
+  EXPECT_THAT(error_message([&] { make_dinov2_backbone("tiny", tiny_dinov2_config(), bad); }),
               HasSubstr("multiples of 14"));
   bad.extra = {{"final_norm", "yes"}};
-  EXPECT_THAT(error_message([&] { make_dinov2_backbone("tiny", tiny_config(), bad); }),
+  EXPECT_THAT(error_message([&] { make_dinov2_backbone("tiny", tiny_dinov2_config(), bad); }),
               HasSubstr("final_norm"));
   bad.extra = {{"text_length", "226"}};
-  EXPECT_THAT(error_message([&] { make_dinov2_backbone("tiny", tiny_config(), bad); }),
+  EXPECT_THAT(error_message([&] { make_dinov2_backbone("tiny", tiny_dinov2_config(), bad); }),
               HasSubstr("no option 'text_length'"));
 }
 
 TEST(Dinov2, OriginalRepositoryLayoutLoadsToTheSameModel) {
-  auto hub = make_dinov2_backbone("tiny", tiny_config(),
+  auto hub = make_dinov2_backbone("tiny", tiny_dinov2_config(),
                                   with_weights(fixture("dinov2", "tiny.safetensors")));
-  auto original = make_dinov2_backbone(
-      "tiny", tiny_config(), with_weights(fixture("dinov2", "tiny_original_layout.safetensors")));
+  auto original =
+      make_dinov2_backbone("tiny", tiny_dinov2_config(),
+                           with_weights(fixture("dinov2", "tiny_original_layout.safetensors")));
   const auto clip = fixture_clip("dinov2", "wide");
   for (int layer = 0; layer < 3; ++layer)
     EXPECT_TRUE(torch::equal(hub->extract(clip, point_at_layer(layer)).features,
@@ -122,7 +121,7 @@ TEST(Dinov2, ClassificationCheckpointsAreUnwrapped) {
   wrapped["classifier.bias"] = torch::zeros({5});
   const auto path = testing::temporary_path("dinov2_classifier.safetensors");
   save_safetensors(path, wrapped);
-  auto backbone = make_dinov2_backbone("tiny", tiny_config(), with_weights(path));
+  auto backbone = make_dinov2_backbone("tiny", tiny_dinov2_config(), with_weights(path));
   worst_block_error(*backbone, "tiny", 1);
 }
 
@@ -137,8 +136,9 @@ TEST(Dinov2, HalfPrecisionCheckpointsAreConvertedToTheRequestedDtype) {
   const auto rounded_path = testing::temporary_path("dinov2_fp16_as_fp32.safetensors");
   save_safetensors(half_path, half);
   save_safetensors(rounded_path, rounded);
-  auto from_half = make_dinov2_backbone("tiny", tiny_config(), with_weights(half_path));
-  auto from_rounded = make_dinov2_backbone("tiny", tiny_config(), with_weights(rounded_path));
+  auto from_half = make_dinov2_backbone("tiny", tiny_dinov2_config(), with_weights(half_path));
+  auto from_rounded =
+      make_dinov2_backbone("tiny", tiny_dinov2_config(), with_weights(rounded_path));
   const auto clip = fixture_clip("dinov2", "clip");
   const auto features = from_half->extract(clip, point_at_layer(2)).features;
   EXPECT_EQ(features.scalar_type(), torch::kFloat32);
@@ -146,7 +146,7 @@ TEST(Dinov2, HalfPrecisionCheckpointsAreConvertedToTheRequestedDtype) {
 }
 
 TEST(Dinov2, FramesAreIndependent) {
-  auto backbone = make_dinov2_backbone("tiny", tiny_config(),
+  auto backbone = make_dinov2_backbone("tiny", tiny_dinov2_config(),
                                        with_weights(fixture("dinov2", "tiny.safetensors")));
   const auto clip = fixture_clip("dinov2", "clip");
   const auto all = backbone->extract(clip, point_at_layer(1)).features;
@@ -155,7 +155,7 @@ TEST(Dinov2, FramesAreIndependent) {
 }
 
 TEST(Dinov2, RejectsCheckpointsOfOtherSizesListingTheKeys) {
-  auto wider = tiny_config();
+  auto wider = tiny_dinov2_config();
   wider.width = 32;
   auto message = error_message([&] {
     make_dinov2_backbone("wider", wider, with_weights(fixture("dinov2", "tiny.safetensors")));
@@ -165,7 +165,7 @@ TEST(Dinov2, RejectsCheckpointsOfOtherSizesListingTheKeys) {
   EXPECT_THAT(message,
               HasSubstr("embeddings.cls_token: expected [1, 1, 32], checkpoint has [1, 1, 24]"));
 
-  auto deeper = tiny_config();
+  auto deeper = tiny_dinov2_config();
   deeper.depth = 4;
   message = error_message([&] {
     make_dinov2_backbone("deeper", deeper, with_weights(fixture("dinov2", "tiny.safetensors")));
@@ -175,7 +175,7 @@ TEST(Dinov2, RejectsCheckpointsOfOtherSizesListingTheKeys) {
 
   // A register checkpoint is not a plain one, and a plain checkpoint's real-size name is strict.
   message = error_message([&] {
-    make_dinov2_backbone("tiny", tiny_config(),
+    make_dinov2_backbone("tiny", tiny_dinov2_config(),
                          with_weights(fixture("dinov2", "tiny_reg_swiglu.safetensors")));
   });
   EXPECT_THAT(message, HasSubstr("unexpected"));
@@ -193,8 +193,8 @@ TEST(Dinov2, RejectsStrayAndMissingKeys) {
   weights.erase("encoder.layer.2.layer_scale2.lambda1");
   const auto path = testing::temporary_path("dinov2_stray.safetensors");
   save_safetensors(path, weights);
-  const auto message =
-      error_message([&] { make_dinov2_backbone("tiny", tiny_config(), with_weights(path)); });
+  const auto message = error_message(
+      [&] { make_dinov2_backbone("tiny", tiny_dinov2_config(), with_weights(path)); });
   EXPECT_THAT(message, HasSubstr("1 missing:\n    encoder.layer.2.layer_scale2.lambda1 [24]"));
   EXPECT_THAT(message,
               HasSubstr("1 unexpected:\n    encoder.layer.0.attention.attention.rope.weight [3]"));

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "tensor_test_support.h"
 #include "test_support.h"
 #include "vidprobe/backbones/checkpoint_mapping.h"
 #include "vidprobe/backbones/fast3r/backbone.h"
@@ -40,12 +41,7 @@ const TensorMap& reference() {
   return tensors;
 }
 
-double relative_error(const torch::Tensor& actual, const torch::Tensor& expected) {
-  const auto a = actual.to(torch::kFloat64), e = expected.to(torch::kFloat64);
-  EXPECT_EQ(a.sizes(), e.sizes());
-  if (a.sizes() != e.sizes()) return 1e9;
-  return (a - e).abs().max().item<double>() / std::max(e.abs().max().item<double>(), 1e-30);
-}
+using test_support::relative_error;
 
 // The published hub layout: model.safetensors and config.json in one directory; the fixture's
 // config.json enables the inference attention scale, `inference_scale = false` turns it off there.

@@ -18,7 +18,7 @@
 namespace vidprobe::backbones::fast3r {
 namespace {
 
-namespace rs = testing::real_size;
+namespace rs = vidprobe::testing::real_size;
 
 TEST(Fast3RCuda, RealSizeVitLargeMatchesTheOfficialCode) {
   const auto dir = rs::parity_dir("VIDPROBE_FAST3R_PARITY_DIR");

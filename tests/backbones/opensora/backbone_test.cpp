@@ -11,6 +11,8 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "backbones/opensora/test_fixtures.h"
+#include "tensor_test_support.h"
 #include "test_support.h"
 #include "vidprobe/backbones/registry.h"
 #include "vidprobe/core/atomic_file.h"
@@ -20,28 +22,13 @@
 
 namespace vidprobe::backbones::opensora {
 namespace {
+using fixtures::fixture;
+using fixtures::fixture_json;
+using fixtures::vae_golden;
 namespace fs = std::filesystem;
 using test_support::error_message;
 
-fs::path fixture(const std::string& name) {
-  return fs::path(VIDPROBE_TEST_DATA_DIR) / "opensora" / name;
-}
-
-nlohmann::json fixture_json(const std::string& name) {
-  return nlohmann::json::parse(read_file(fixture(name)));
-}
-
-torch::Tensor vae_golden(const std::string& name) {
-  static const TensorMap reference = load_safetensors(fixture("vae_reference.safetensors"));
-  return reference.at(name).to(torch::kFloat32);
-}
-
-double relative_error(const torch::Tensor& actual, const torch::Tensor& expected) {
-  const auto a = actual.to(torch::kFloat64), e = expected.to(torch::kFloat64);
-  EXPECT_EQ(a.sizes(), e.sizes());
-  if (a.sizes() != e.sizes()) return 1e9;
-  return (a - e).abs().max().item<double>() / std::max(e.abs().max().item<double>(), 1e-30);
-}
+using test_support::relative_error;
 
 // A weights directory as published (Open_Sora_v2.safetensors, hunyuan_vae.safetensors) from the
 // small fixtures, with config.json naming their sizes and the empty prompt's vectors.

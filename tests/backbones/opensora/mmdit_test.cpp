@@ -10,6 +10,8 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "backbones/opensora/test_fixtures.h"
+#include "tensor_test_support.h"
 #include "test_support.h"
 #include "vidprobe/core/atomic_file.h"
 #include "vidprobe/core/error.h"
@@ -17,44 +19,25 @@
 
 namespace vidprobe::backbones::opensora {
 namespace {
+using fixtures::fixture;
+using fixtures::fixture_json;
+using fixtures::mmdit_golden;
+using fixtures::small_mmdit_config;
 
 using test_support::error_message;
 
-std::filesystem::path fixture(const std::string& name) {
-  return std::filesystem::path(VIDPROBE_TEST_DATA_DIR) / "opensora" / name;
-}
-
-nlohmann::json fixture_json(const std::string& name) {
-  return nlohmann::json::parse(read_file(fixture(name)));
-}
-
-torch::Tensor golden(const std::string& name) {
-  static const TensorMap reference = load_safetensors(fixture("reference.safetensors"));
-  const auto it = reference.find(name);
-  if (it == reference.end()) throw Error("reference.safetensors has no '" + name + "'");
-  return it->second;
-}
-
-double relative_error(const torch::Tensor& actual, const torch::Tensor& expected) {
-  const auto a = actual.to(torch::kFloat64), e = expected.to(torch::kFloat64);
-  EXPECT_EQ(a.sizes(), e.sizes());
-  if (a.sizes() != e.sizes()) return 1e9;
-  return (a - e).abs().max().item<double>() / std::max(e.abs().max().item<double>(), 1e-30);
-}
-
-MmditConfig small_config() {
-  return mmdit_config_from_json(fixture_json("config.json"), "config.json");
-}
+using test_support::relative_error;
 
 Mmdit small_model() {
-  Mmdit model(small_config());
+  Mmdit model(small_mmdit_config());
   load_mmdit(model, load_safetensors(fixture("mmdit.safetensors")), "mmdit.safetensors");
   model->eval();
   return model;
 }
 
 MmditInputs golden_inputs() {
-  return {golden("latents"), golden("cond"), golden("txt"), golden("y_vec"), golden("timesteps")};
+  return {mmdit_golden("latents"), mmdit_golden("cond"), mmdit_golden("txt"), mmdit_golden("y_vec"),
+          mmdit_golden("timesteps")};
 }
 
 // Image and text tokens after every double and single block, and the prediction, match the
@@ -64,24 +47,26 @@ TEST(OpenSoraMmdit, MatchesTheOfficialModelAtEveryBlock) {
   torch::NoGradGuard no_grad;
   const auto out = model->run(golden_inputs(), {0, 1, 2, 3, 4}, /*with_prediction=*/true);
   for (int i = 0; i < 2; ++i) {
-    EXPECT_LT(relative_error(out.img[i], golden("double" + std::to_string(i) + "_img")), 1e-5) << i;
-    EXPECT_LT(relative_error(out.txt[i], golden("double" + std::to_string(i) + "_txt")), 1e-5) << i;
+    EXPECT_LT(relative_error(out.img[i], mmdit_golden("double" + std::to_string(i) + "_img")), 1e-5)
+        << i;
+    EXPECT_LT(relative_error(out.txt[i], mmdit_golden("double" + std::to_string(i) + "_txt")), 1e-5)
+        << i;
   }
   for (int i = 0; i < 3; ++i) {
     const auto joint = torch::cat({out.txt[2 + i], out.img[2 + i]}, 1);
-    EXPECT_LT(relative_error(joint, golden("single" + std::to_string(i))), 1e-5) << i;
+    EXPECT_LT(relative_error(joint, mmdit_golden("single" + std::to_string(i))), 1e-5) << i;
   }
-  EXPECT_LT(relative_error(out.prediction, golden("output")), 1e-5);
+  EXPECT_LT(relative_error(out.prediction, mmdit_golden("output")), 1e-5);
   EXPECT_EQ(out.grid, (std::vector<int64_t>{3, 2, 3}));
 }
 
 // The packing and the RoPE angles equal the sampler's pack() and LigerEmbedND's cos / sin.
 TEST(OpenSoraMmdit, PackingAndRotaryAnglesMatchTheOfficialHelpers) {
   auto model = small_model();
-  EXPECT_LT(relative_error(pack_latents(golden("latents"), 2), golden("img")), 1e-7);
+  EXPECT_LT(relative_error(pack_latents(mmdit_golden("latents"), 2), mmdit_golden("img")), 1e-7);
   const auto angles = model->rotary_angles(2, 5, {3, 2, 3}, torch::kCPU);
-  EXPECT_LT(relative_error(angles.cos.squeeze(1), golden("rope_cos")), 1e-6);
-  EXPECT_LT(relative_error(angles.sin.squeeze(1), golden("rope_sin")), 1e-6);
+  EXPECT_LT(relative_error(angles.cos.squeeze(1), mmdit_golden("rope_cos")), 1e-6);
+  EXPECT_LT(relative_error(angles.sin.squeeze(1), mmdit_golden("rope_sin")), 1e-6);
 }
 
 // Stopping at a single block gives the same states; the condition matters; layers past the end
@@ -91,7 +76,7 @@ TEST(OpenSoraMmdit, StopsEarlyUsesTheConditionAndRefusesBadLayers) {
   torch::NoGradGuard no_grad;
   const auto out = model->run(golden_inputs(), {3});
   ASSERT_EQ(out.img.size(), 1u);
-  EXPECT_LT(relative_error(torch::cat({out.txt[0], out.img[0]}, 1), golden("single1")), 1e-5);
+  EXPECT_LT(relative_error(torch::cat({out.txt[0], out.img[0]}, 1), mmdit_golden("single1")), 1e-5);
   EXPECT_FALSE(out.prediction.defined());
   auto inputs = golden_inputs();
   inputs.cond = torch::zeros_like(inputs.cond);
@@ -104,7 +89,7 @@ TEST(OpenSoraMmdit, StopsEarlyUsesTheConditionAndRefusesBadLayers) {
 TEST(OpenSoraMmdit, CheckpointsLoadStrictly) {
   auto tensors = load_safetensors(fixture("mmdit.safetensors"));
   tensors.erase("single_blocks.2.norm.key_norm.scale");
-  Mmdit model(small_config());
+  Mmdit model(small_mmdit_config());
   const auto message = error_message([&] { load_mmdit(model, tensors, "ckpt.safetensors"); });
   EXPECT_NE(message.find("single_blocks.2.norm.key_norm.scale"), std::string::npos) << message;
   EXPECT_NE(message.find("ckpt.safetensors"), std::string::npos) << message;
@@ -122,8 +107,8 @@ TEST(OpenSoraMmdit, SizeTableMatchesTheOfficialConstructor) {
   const auto layout = mmdit_layout(mmdit_config("opensora-v2"));
   EXPECT_EQ(element_count(layout), counts.at("parameters").get<int64_t>());
   EXPECT_EQ(static_cast<int64_t>(layout.size()), counts.at("state_dict_keys").get<int64_t>());
-  Mmdit model(small_config());
-  EXPECT_EQ(module_shapes(*model), mmdit_layout(small_config()));
+  Mmdit model(small_mmdit_config());
+  EXPECT_EQ(module_shapes(*model), mmdit_layout(small_mmdit_config()));
   const auto& real = mmdit_config("opensora-v2");
   EXPECT_EQ(real.blocks(), 57);
   EXPECT_EQ(real.head_dim(), 128);

@@ -22,7 +22,7 @@
 namespace vidprobe::backbones::opensora {
 namespace {
 
-namespace rs = testing::real_size;
+namespace rs = vidprobe::testing::real_size;
 
 MmditInputs reference_inputs(const TensorMap& reference, torch::Device device, torch::Dtype dtype) {
   const auto at = [&](const std::string& key) { return reference.at(key).to(device, dtype); };

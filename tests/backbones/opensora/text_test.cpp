@@ -26,7 +26,7 @@ fs::path text_fixture(const std::string& name) {
   return fs::path(VIDPROBE_TEST_DATA_DIR) / "opensora" / "text" / name;
 }
 
-torch::Tensor golden(const std::string& name) {
+torch::Tensor text_golden(const std::string& name) {
   static const TensorMap reference = load_safetensors(text_fixture("reference.safetensors"));
   return reference.at(name);
 }
@@ -44,19 +44,19 @@ TEST(OpenSoraText, T5OfTheEmptyPromptMatchesT5EncoderModel) {
   const auto t5 = empty_prompt_t5(text_fixture("t5"), torch::kCPU, torch::kFloat32);
   ASSERT_EQ(t5.sizes(), (at::IntArrayRef{1, 512, 16}));
   // float32 sums over 512 keys in another order: 5.8e-5 at most on values up to 3.8.
-  EXPECT_TRUE(torch::allclose(t5, golden("t5_empty"), 1e-4, 1e-4));
+  EXPECT_TRUE(torch::allclose(t5, text_golden("t5_empty"), 1e-4, 1e-4));
 }
 
 TEST(OpenSoraText, ClipOfTheEmptyPromptMatchesTheCLIPTextModelPooledOutput) {
   const auto clip = empty_prompt_clip(text_fixture("clip"), torch::kCPU, torch::kFloat32);
-  EXPECT_TRUE(torch::allclose(clip, golden("clip_empty"), 1e-5, 1e-5));
+  EXPECT_TRUE(torch::allclose(clip, text_golden("clip_empty"), 1e-5, 1e-5));
 }
 
 TEST(OpenSoraText, BothEncodersCheckedAgainstTheMmditWidths) {
   const TextEncoderFolders folders{text_fixture("t5"), text_fixture("clip")};
   const auto text = encode_empty_prompt(folders, fixture_widths(), torch::kCPU, torch::kFloat32);
-  EXPECT_TRUE(torch::allclose(text.t5, golden("t5_empty"), 1e-4, 1e-4));
-  EXPECT_TRUE(torch::allclose(text.clip, golden("clip_empty"), 1e-5, 1e-5));
+  EXPECT_TRUE(torch::allclose(text.t5, text_golden("t5_empty"), 1e-4, 1e-4));
+  EXPECT_TRUE(torch::allclose(text.clip, text_golden("clip_empty"), 1e-5, 1e-5));
   auto wider = fixture_widths();
   wider.vec_in_dim = 8;
   EXPECT_THAT(

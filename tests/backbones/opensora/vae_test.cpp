@@ -10,6 +10,8 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "backbones/opensora/test_fixtures.h"
+#include "tensor_test_support.h"
 #include "test_support.h"
 #include "vidprobe/core/atomic_file.h"
 #include "vidprobe/core/error.h"
@@ -17,34 +19,16 @@
 
 namespace vidprobe::backbones::opensora {
 namespace {
+using fixtures::fixture;
+using fixtures::small_vae_config;
+using fixtures::vae_golden;
 
 using test_support::error_message;
 
-std::filesystem::path fixture(const std::string& name) {
-  return std::filesystem::path(VIDPROBE_TEST_DATA_DIR) / "opensora" / name;
-}
-
-torch::Tensor golden(const std::string& name) {
-  static const TensorMap reference = load_safetensors(fixture("vae_reference.safetensors"));
-  const auto it = reference.find(name);
-  if (it == reference.end()) throw Error("vae_reference.safetensors has no '" + name + "'");
-  return it->second.to(torch::kFloat32);
-}
-
-double relative_error(const torch::Tensor& actual, const torch::Tensor& expected) {
-  const auto a = actual.to(torch::kFloat64), e = expected.to(torch::kFloat64);
-  EXPECT_EQ(a.sizes(), e.sizes());
-  if (a.sizes() != e.sizes()) return 1e9;
-  return (a - e).abs().max().item<double>() / std::max(e.abs().max().item<double>(), 1e-30);
-}
-
-VaeConfig small_config() {
-  return vae_config_from_json(nlohmann::json::parse(read_file(fixture("vae_config.json"))),
-                              "vae_config.json");
-}
+using test_support::relative_error;
 
 Vae small_vae() {
-  Vae vae(small_config());
+  Vae vae(small_vae_config());
   load_vae(vae, load_safetensors(fixture("hunyuan_vae.safetensors")), "hunyuan_vae.safetensors");
   vae->eval();
   return vae;
@@ -54,16 +38,16 @@ Vae small_vae() {
 TEST(OpenSoraVae, MomentsMatchTheOfficialEncoderWithAndWithoutTiling) {
   auto vae = small_vae();
   torch::NoGradGuard no_grad;
-  const auto small = golden("small_video"), large = golden("large_video");
-  EXPECT_LT(relative_error(vae->moments(small), golden("small_moments")), 1e-5);
-  EXPECT_LT(relative_error(vae->moments(large), golden("large_moments")), 1e-5);
+  const auto small = vae_golden("small_video"), large = vae_golden("large_video");
+  EXPECT_LT(relative_error(vae->moments(small), vae_golden("small_moments")), 1e-5);
+  EXPECT_LT(relative_error(vae->moments(large), vae_golden("large_moments")), 1e-5);
   const auto first = large.slice(2, 0, 1);
-  EXPECT_LT(relative_error(vae->moments(first), golden("first_moments")), 1e-5);
-  EXPECT_LT(relative_error(vae->encode_mean(large), golden("large_latents")), 1e-5);
+  EXPECT_LT(relative_error(vae->moments(first), vae_golden("first_moments")), 1e-5);
+  EXPECT_LT(relative_error(vae->encode_mean(large), vae_golden("large_latents")), 1e-5);
   EXPECT_EQ(vae->latent_size(5, 48, 64), (std::vector<int64_t>{2, 6, 8}));
   // Without tiling the large clip encodes differently: the tiling is part of the maths.
   vae->config.use_spatial_tiling = false;
-  EXPECT_GT(relative_error(vae->moments(large), golden("large_moments")), 1e-3);
+  EXPECT_GT(relative_error(vae->moments(large), vae_golden("large_moments")), 1e-3);
 }
 
 // The decoder half of a published file is dropped; a missing encoder key is refused by name.
@@ -71,7 +55,7 @@ TEST(OpenSoraVae, LoadsStrictlyAndDropsTheDecoder) {
   auto tensors = load_safetensors(fixture("hunyuan_vae.safetensors"));
   tensors["decoder.conv_in.conv.weight"] = torch::zeros({1});
   tensors["post_quant_conv.weight"] = torch::zeros({1});
-  Vae vae(small_config());
+  Vae vae(small_vae_config());
   load_vae(vae, tensors, "with_decoder.safetensors");
   tensors.erase("encoder.mid_block.attentions.0.to_k.bias");
   const auto message = error_message([&] { load_vae(vae, tensors, "broken.safetensors"); });
@@ -86,8 +70,8 @@ TEST(OpenSoraVae, RealLayoutMatchesTheOfficialConstructor) {
   const auto layout = vae_encoder_layout(VaeConfig{});
   EXPECT_EQ(element_count(layout), counts.at("encoder_parameters").get<int64_t>());
   EXPECT_EQ(static_cast<int64_t>(layout.size()), counts.at("encoder_keys").get<int64_t>());
-  Vae vae(small_config());
-  EXPECT_EQ(module_shapes(*vae), vae_encoder_layout(small_config()));
+  Vae vae(small_vae_config());
+  EXPECT_EQ(module_shapes(*vae), vae_encoder_layout(small_vae_config()));
 }
 
 }  // namespace

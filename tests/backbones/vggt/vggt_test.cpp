@@ -19,8 +19,6 @@ using testing::fixture;
 using ::testing::HasSubstr;
 using testing::relative_error;
 
-constexpr double kParityTolerance = 1e-4;
-
 nlohmann::json fixture_meta() {
   std::ifstream in(fixture("vggt", "meta.json"));
   return nlohmann::json::parse(in);
@@ -55,7 +53,7 @@ TEST(Vggt, MatchesReferenceAggregatorAndHeads) {
   for (std::size_t i = 0; i < trunk.intermediates.size(); ++i) {
     const double error =
         relative_error(trunk.intermediates[i], io.at("tokens." + std::to_string(i)));
-    EXPECT_LT(error, kParityTolerance) << "block " << i;
+    EXPECT_LT(error, testing::kParityTolerance) << "block " << i;
     worst = std::max(worst, error);
   }
 
@@ -63,7 +61,7 @@ TEST(Vggt, MatchesReferenceAggregatorAndHeads) {
   ASSERT_EQ(out.pose_encodings.size(), 4u);
   for (std::size_t k = 0; k < out.pose_encodings.size(); ++k)
     EXPECT_LT(relative_error(out.pose_encodings[k], io.at("pose_enc." + std::to_string(k))),
-              kParityTolerance)
+              testing::kParityTolerance)
         << "camera iteration " << k;
   const std::vector<std::pair<std::string, torch::Tensor>> outputs = {
       {"pose_enc", out.pose_encoding()},
@@ -74,7 +72,7 @@ TEST(Vggt, MatchesReferenceAggregatorAndHeads) {
   for (const auto& [key, actual] : outputs) {
     ASSERT_EQ(actual.sizes(), io.at(key).sizes()) << key;
     const double error = relative_error(actual, io.at(key));
-    EXPECT_LT(error, kParityTolerance) << key;
+    EXPECT_LT(error, testing::kParityTolerance) << key;
     worst = std::max(worst, error);
   }
   ::testing::Test::RecordProperty("worst_relative_error", testing::scientific(worst));
@@ -218,7 +216,8 @@ TEST(Vggt, BackboneFeaturesAreTheAggregatorPatchTokens) {
                               .permute({0, 2, 1})
                               .reshape({3, 64, 3, 5});
     EXPECT_EQ(maps.native_grid, (std::vector<int64_t>{3, 3, 5}));
-    EXPECT_LT(relative_error(maps.features, expected), kParityTolerance) << "block " << layer;
+    EXPECT_LT(relative_error(maps.features, expected), testing::kParityTolerance)
+        << "block " << layer;
   }
   ExtractionPoint outside;
   outside.layer = 4;

@@ -21,30 +21,28 @@ using testing::fixture_clip;
 using ::testing::HasSubstr;
 using testing::with_weights;
 
-constexpr double kParityTolerance = 1e-4;
-
-VideoViTConfig tiny_config() {
+VideoViTConfig tiny_videomae_config() {
   return testing::tiny_videomae_config();
 }
 
-std::unique_ptr<Backbone> tiny_from(const TensorMap& tensors, const std::string& file) {
+std::unique_ptr<Backbone> tiny_videomae_from(const TensorMap& tensors, const std::string& file) {
   const auto path = testing::temporary_path(file);
   save_safetensors(path, tensors);
-  return make_videomae_backbone("tiny", tiny_config(), with_weights(path));
+  return make_videomae_backbone("tiny", tiny_videomae_config(), with_weights(path));
 }
 
 TEST(VideoMAE, MatchesTransformersAtEveryBlock) {
-  auto backbone = make_videomae_backbone("tiny", tiny_config(),
+  auto backbone = make_videomae_backbone("tiny", tiny_videomae_config(),
                                          with_weights(fixture("videomae", "tiny.safetensors")));
   EXPECT_EQ(backbone->input_spec().frames_multiple, 2);
   EXPECT_EQ(backbone->default_point().layer, 2);
-  ::testing::Test::RecordProperty("worst_relative_error",
-                                  testing::scientific(testing::video_parity(
-                                      *backbone, "videomae", "tiny", 2, kParityTolerance)));
+  ::testing::Test::RecordProperty(
+      "worst_relative_error", testing::scientific(testing::video_parity(
+                                  *backbone, "videomae", "tiny", 2, testing::kParityTolerance)));
 }
 
 TEST(VideoMAE, FramesOfOneTubeletShareTheirMapAndTimeIsMixed) {
-  auto backbone = make_videomae_backbone("tiny", tiny_config(),
+  auto backbone = make_videomae_backbone("tiny", tiny_videomae_config(),
                                          with_weights(fixture("videomae", "tiny.safetensors")));
   auto clip = fixture_clip("videomae", "clip");
   const auto features = backbone->extract(clip, point_at_layer(1)).features;
@@ -71,7 +69,7 @@ TEST(VideoMAE, HubWrappersAndOptionalFinalNormLoad) {
   const auto weights = load_safetensors(fixture("videomae", "tiny.safetensors"));
   const auto clip = fixture_clip("videomae", "clip");
   const auto expected =
-      make_videomae_backbone("tiny", tiny_config(),
+      make_videomae_backbone("tiny", tiny_videomae_config(),
                              with_weights(fixture("videomae", "tiny.safetensors")))
           ->extract(clip, point_at_layer(2))
           .features;
@@ -91,8 +89,8 @@ TEST(VideoMAE, HubWrappersAndOptionalFinalNormLoad) {
        {std::pair{pretraining, "videomae_pretraining.safetensors"},
         std::pair{classification, "videomae_classification.safetensors"}}) {
     SCOPED_TRACE(file);
-    EXPECT_TRUE(torch::equal(tiny_from(tensors, file)->extract(clip, point_at_layer(2)).features,
-                             expected));
+    EXPECT_TRUE(torch::equal(
+        tiny_videomae_from(tensors, file)->extract(clip, point_at_layer(2)).features, expected));
   }
 }
 
@@ -100,13 +98,13 @@ TEST(VideoMAE, RejectsForeignCheckpointsAndOddClips) {
   auto weights = load_safetensors(fixture("videomae", "tiny.safetensors"));
   weights["layernorm.weight"] = torch::ones({32});
   weights.erase("encoder.layer.1.attention.attention.v_bias");
-  auto message = error_message([&] { tiny_from(weights, "videomae_bad.safetensors"); });
+  auto message = error_message([&] { tiny_videomae_from(weights, "videomae_bad.safetensors"); });
   EXPECT_THAT(message, HasSubstr("videomae_bad.safetensors"));
   EXPECT_THAT(message, HasSubstr("layernorm.weight: expected [24], checkpoint has [32]"));
   EXPECT_THAT(message, HasSubstr("encoder.layer.1.attention.attention.v_bias [24]"));
 
   message = error_message([&] {
-    make_videomae_backbone("tiny", tiny_config(),
+    make_videomae_backbone("tiny", tiny_videomae_config(),
                            with_weights(fixture("dinov2", "tiny.safetensors")));
   });
   EXPECT_THAT(message, HasSubstr("VideoMAE"));
@@ -118,7 +116,7 @@ TEST(VideoMAE, RejectsForeignCheckpointsAndOddClips) {
       }),
       HasSubstr("embeddings.patch_embeddings.projection.weight: expected [768, 3, 2, 16, 16]"));
 
-  auto backbone = make_videomae_backbone("tiny", tiny_config(),
+  auto backbone = make_videomae_backbone("tiny", tiny_videomae_config(),
                                          with_weights(fixture("videomae", "tiny.safetensors")));
   EXPECT_THAT(error_message([&] {
                 backbone->extract(torch::rand({3, 3, 24, 24}), {});

@@ -18,35 +18,33 @@ using testing::fixture_clip;
 using ::testing::HasSubstr;
 using testing::with_weights;
 
-constexpr double kParityTolerance = 1e-4;
-
 // The fixture's config: width 32, 3 blocks, 2 heads, patch 8, 24 px, 4 frames, and the giant's
 // MLP ratio 48/11 (hidden width int(32 * 48 / 11) = 139, as the official code rounds).
-VideoViTConfig tiny_config() {
+VideoViTConfig tiny_videomaev2_config() {
   return testing::tiny_video_vit(videomaev2_config("videomaev2-giant"), 32, std::nullopt);
 }
 
-std::unique_ptr<Backbone> tiny_from(const TensorMap& tensors, const std::string& file) {
+std::unique_ptr<Backbone> tiny_videomaev2_from(const TensorMap& tensors, const std::string& file) {
   const auto path = testing::temporary_path(file);
   save_safetensors(path, tensors);
-  return make_videomaev2_backbone("tiny", tiny_config(), with_weights(path));
+  return make_videomaev2_backbone("tiny", tiny_videomaev2_config(), with_weights(path));
 }
 
 TEST(VideoMAEv2, MatchesTheOfficialCodeAtEveryBlock) {
-  auto backbone = make_videomaev2_backbone("tiny", tiny_config(),
+  auto backbone = make_videomaev2_backbone("tiny", tiny_videomaev2_config(),
                                            with_weights(fixture("videomaev2", "tiny.safetensors")));
   EXPECT_EQ(backbone->input_spec().frames_multiple, 2);
   EXPECT_EQ(backbone->default_point().layer, 2);
-  ::testing::Test::RecordProperty("worst_relative_error",
-                                  testing::scientific(testing::video_parity(
-                                      *backbone, "videomaev2", "tiny", 2, kParityTolerance)));
+  ::testing::Test::RecordProperty(
+      "worst_relative_error", testing::scientific(testing::video_parity(
+                                  *backbone, "videomaev2", "tiny", 2, testing::kParityTolerance)));
 }
 
 TEST(VideoMAEv2, WrappedCheckpointsLoad) {
   const auto weights = load_safetensors(fixture("videomaev2", "tiny.safetensors"));
   const auto clip = fixture_clip("videomaev2", "clip");
   const auto expected =
-      make_videomaev2_backbone("tiny", tiny_config(),
+      make_videomaev2_backbone("tiny", tiny_videomaev2_config(),
                                with_weights(fixture("videomaev2", "tiny.safetensors")))
           ->extract(clip, point_at_layer(2))
           .features;
@@ -54,7 +52,7 @@ TEST(VideoMAEv2, WrappedCheckpointsLoad) {
     SCOPED_TRACE(prefix);
     TensorMap wrapped;
     for (const auto& [key, tensor] : weights) wrapped[prefix + key] = tensor;
-    EXPECT_TRUE(torch::equal(tiny_from(wrapped, "videomaev2_wrapped.safetensors")
+    EXPECT_TRUE(torch::equal(tiny_videomaev2_from(wrapped, "videomaev2_wrapped.safetensors")
                                  ->extract(clip, point_at_layer(2))
                                  .features,
                              expected));
@@ -66,7 +64,8 @@ TEST(VideoMAEv2, RejectsForeignCheckpointsStrictly) {
   weights["blocks.0.mlp.fc1.weight"] = torch::zeros({128, 32});
   weights.erase("blocks.1.attn.v_bias");
   weights["blocks.2.attn.k_bias"] = torch::zeros({32});
-  auto message = error_message([&] { tiny_from(weights, "videomaev2_bad.safetensors"); });
+  auto message =
+      error_message([&] { tiny_videomaev2_from(weights, "videomaev2_bad.safetensors"); });
   EXPECT_THAT(message, HasSubstr("videomaev2_bad.safetensors"));
   EXPECT_THAT(message, HasSubstr("VideoMAE V2"));
   EXPECT_THAT(message,
@@ -76,7 +75,7 @@ TEST(VideoMAEv2, RejectsForeignCheckpointsStrictly) {
 
   // VideoMAE v1 (transformers layout) is another model.
   message = error_message([&] {
-    make_videomaev2_backbone("tiny", tiny_config(),
+    make_videomaev2_backbone("tiny", tiny_videomaev2_config(),
                              with_weights(fixture("videomae", "tiny.safetensors")));
   });
   EXPECT_THAT(message, HasSubstr("unexpected"));

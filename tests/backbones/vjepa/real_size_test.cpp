@@ -16,7 +16,7 @@
 namespace vidprobe::backbones {
 namespace {
 
-namespace rs = testing::real_size;
+namespace rs = vidprobe::testing::real_size;
 
 TEST(VJEPA1Cuda, RealSizeVitL16MatchesTheOfficialCode) {
   const auto dir = rs::parity_dir("VIDPROBE_VJEPA1_PARITY_DIR");

@@ -23,11 +23,9 @@ using testing::fixture_clip;
 using ::testing::HasSubstr;
 using testing::with_weights;
 
-constexpr double kParityTolerance = 1e-4;
-
 // The fixture's VisionTransformer(img_size=24, patch_size=8, num_frames=4, embed_dim=32, depth=3,
 // num_heads=2, mlp_ratio=2).
-VideoViTConfig tiny_config() {
+VideoViTConfig tiny_vjepa1_config() {
   return testing::tiny_video_vit(vjepa1_config("vjepa1-vitl16"), 32);
 }
 
@@ -63,21 +61,22 @@ TEST(TorchPickle, ReadsAPreTrainingCheckpointWrittenByTorchSave) {
 }
 
 TEST(VJEPA1, MatchesTheOfficialCodeAtEveryBlock) {
-  auto backbone = make_vjepa1_backbone("tiny", tiny_config(), with_weights(tiny_checkpoint()));
+  auto backbone =
+      make_vjepa1_backbone("tiny", tiny_vjepa1_config(), with_weights(tiny_checkpoint()));
   EXPECT_EQ(backbone->input_spec().frames_multiple, 2);
   EXPECT_EQ(backbone->input_spec().height, 24);
-  ::testing::Test::RecordProperty(
-      "worst_relative_error",
-      testing::scientific(testing::video_parity(*backbone, "vjepa1", "tiny", 2, kParityTolerance)));
+  ::testing::Test::RecordProperty("worst_relative_error",
+                                  testing::scientific(testing::video_parity(
+                                      *backbone, "vjepa1", "tiny", 2, testing::kParityTolerance)));
 }
 
 TEST(VJEPA1, TheEmbeddingIsThePatchesPlusTheResizedTable) {
   // Block 0's input of the reference (hidden_states.0) for the resized grid (16 x 40 pixels:
   // 2 x 5 tokens from the stored 3 x 3) is the module's embedding.
   const auto reference = testing::fixture_reference("vjepa1", "tiny");
-  const auto weights =
-      vjepa1_module_tensors(read_checkpoint(tiny_checkpoint(), "tiny"), tiny_config(), "tiny");
-  VideoViT model(tiny_config());
+  const auto weights = vjepa1_module_tensors(read_checkpoint(tiny_checkpoint(), "tiny"),
+                                             tiny_vjepa1_config(), "tiny");
+  VideoViT model(tiny_vjepa1_config());
   load_module_strict(*model, weights, "tiny", "tiny");
   const auto clip = fixture_clip("vjepa1", "small");
   const auto mean = torch::tensor({0.485, 0.456, 0.406}).view({1, 3, 1, 1});
@@ -100,8 +99,8 @@ TEST(VJEPA1, ForeignAndMisplacedCheckpointsAreRejected) {
       bare["encoder." + key.substr(std::string("encoder.module.backbone.").size())] = tensor;
   const auto path = testing::temporary_path("vjepa1_bare.safetensors");
   save_safetensors(path, bare);
-  auto message =
-      error_message([&] { make_vjepa1_backbone("tiny", tiny_config(), with_weights(path)); });
+  auto message = error_message(
+      [&] { make_vjepa1_backbone("tiny", tiny_vjepa1_config(), with_weights(path)); });
   EXPECT_THAT(message, HasSubstr("module.backbone."));
   EXPECT_THAT(message, HasSubstr("missing"));
   EXPECT_THAT(message, HasSubstr("missing:\n    blocks.0.attn.proj.bias [32]"));
@@ -112,18 +111,18 @@ TEST(VJEPA1, ForeignAndMisplacedCheckpointsAreRejected) {
     if (key.starts_with("encoder.")) prefixed[key] = tensor;
   save_safetensors(path, prefixed);
   const auto clip = fixture_clip("vjepa1", "clip");
-  EXPECT_TRUE(
-      torch::equal(make_vjepa1_backbone("tiny", tiny_config(), with_weights(path))
-                       ->extract(clip, point_at_layer(2))
-                       .features,
-                   make_vjepa1_backbone("tiny", tiny_config(), with_weights(tiny_checkpoint()))
-                       ->extract(clip, point_at_layer(2))
-                       .features));
+  EXPECT_TRUE(torch::equal(
+      make_vjepa1_backbone("tiny", tiny_vjepa1_config(), with_weights(path))
+          ->extract(clip, point_at_layer(2))
+          .features,
+      make_vjepa1_backbone("tiny", tiny_vjepa1_config(), with_weights(tiny_checkpoint()))
+          ->extract(clip, point_at_layer(2))
+          .features));
   EXPECT_THAT(
       error_message([&] { create_backbone("vjepa1-vith16-384", with_weights(tiny_checkpoint())); }),
       HasSubstr("blocks.0.attn.proj.bias: expected [1280], checkpoint has [32]"));
   EXPECT_THAT(error_message([&] {
-                make_vjepa1_backbone("tiny", tiny_config(),
+                make_vjepa1_backbone("tiny", tiny_vjepa1_config(),
                                      with_weights(fixture("vjepa2", "tiny.safetensors")));
               }),
               HasSubstr("V-JEPA (width 32"));
@@ -142,7 +141,7 @@ TEST(VJEPA1, RealSizeLayoutsMatchTheOfficialConstructors) {
         shapes_of(vjepa1_module_tensors(as_pretraining_checkpoint(layout), config, name));
     EXPECT_EQ(element_count(module_layout), element_count(layout) - 2 * config.vit.width);
   }
-  const auto config = tiny_config();
+  const auto config = tiny_vjepa1_config();
   EXPECT_EQ(shapes_of(vjepa1_module_tensors(as_pretraining_checkpoint(vjepa1_layout(config)),
                                             config, "tiny")),
             module_shapes(*VideoViT(config)));
@@ -170,8 +169,8 @@ TEST(VJEPA1, SpacedClipsRunEachClipAsTheReferenceWould) {
   // 3 clips of 4 frames over 10 frames: each frame's map is the map of its clip run alone.
   auto options = with_weights(tiny_checkpoint());
   options.extra = {{"spaced_clips", "3"}};
-  auto spaced = make_vjepa1_backbone("tiny", tiny_config(), options);
-  auto whole = make_vjepa1_backbone("tiny", tiny_config(), with_weights(tiny_checkpoint()));
+  auto spaced = make_vjepa1_backbone("tiny", tiny_vjepa1_config(), options);
+  auto whole = make_vjepa1_backbone("tiny", tiny_vjepa1_config(), with_weights(tiny_checkpoint()));
   EXPECT_EQ(spaced->input_spec().frames_multiple, 6);
   EXPECT_EQ(spaced->input_spec().frames_offset, 4);
   auto clip = torch::cat({fixture_clip("vjepa1", "clip"), fixture_clip("vjepa1", "long")}, 0);
@@ -192,7 +191,7 @@ TEST(VJEPA1, SpacedClipsRunEachClipAsTheReferenceWould) {
   EXPECT_THAT(error_message([&] { spaced->extract(clip.slice(0, 0, 9), point_at_layer(0)); }),
               HasSubstr("needs k * 6 + 4 frames"));
   options.extra = {{"spaced_clips", "0"}};
-  EXPECT_THAT(error_message([&] { make_vjepa1_backbone("tiny", tiny_config(), options); }),
+  EXPECT_THAT(error_message([&] { make_vjepa1_backbone("tiny", tiny_vjepa1_config(), options); }),
               HasSubstr("spaced_clips must be at least 1"));
 }
 

@@ -21,21 +21,15 @@ using testing::fixture_clip;
 using ::testing::HasSubstr;
 using testing::with_weights;
 
-constexpr double kParityTolerance = 1e-4;
-
-VideoViTConfig tiny_config() {
-  return testing::tiny_vjepa2_config();
-}
-
 TEST(VJEPA2, MatchesTransformersAtEveryBlock) {
   // The fixture checkpoint is a whole VJEPA2Model: its predictor keys are dropped.
-  auto backbone = make_vjepa2_backbone("tiny", tiny_config(),
+  auto backbone = make_vjepa2_backbone("tiny", testing::tiny_vjepa2_config(),
                                        with_weights(fixture("vjepa2", "tiny.safetensors")));
   EXPECT_EQ(backbone->input_spec().frames_multiple, 2);
   EXPECT_EQ(backbone->input_spec().height, 24);
-  ::testing::Test::RecordProperty(
-      "worst_relative_error",
-      testing::scientific(testing::video_parity(*backbone, "vjepa2", "tiny", 2, kParityTolerance)));
+  ::testing::Test::RecordProperty("worst_relative_error",
+                                  testing::scientific(testing::video_parity(
+                                      *backbone, "vjepa2", "tiny", 2, testing::kParityTolerance)));
 }
 
 TEST(VJEPA2, RotaryAnglesAreTheClosedForm) {
@@ -60,14 +54,14 @@ TEST(VJEPA2, ClassificationWrapperLoadsAndForeignCheckpointsAreRejected) {
   const auto path = testing::temporary_path("vjepa2_classifier.safetensors");
   save_safetensors(path, wrapped);
   const auto clip = fixture_clip("vjepa2", "clip");
-  auto plain = make_vjepa2_backbone("tiny", tiny_config(),
+  auto plain = make_vjepa2_backbone("tiny", testing::tiny_vjepa2_config(),
                                     with_weights(fixture("vjepa2", "tiny.safetensors")));
-  auto unwrapped = make_vjepa2_backbone("tiny", tiny_config(), with_weights(path));
+  auto unwrapped = make_vjepa2_backbone("tiny", testing::tiny_vjepa2_config(), with_weights(path));
   EXPECT_TRUE(torch::equal(plain->extract(clip, point_at_layer(1)).features,
                            unwrapped->extract(clip, point_at_layer(1)).features));
 
   auto message = error_message([&] {
-    make_vjepa2_backbone("tiny", tiny_config(),
+    make_vjepa2_backbone("tiny", testing::tiny_vjepa2_config(),
                          with_weights(fixture("videomae", "tiny.safetensors")));
   });
   EXPECT_THAT(message, HasSubstr("V-JEPA 2"));
@@ -96,7 +90,7 @@ TEST(VJEPA2, RealSizeLayoutsMatchTransformers) {
               element_count(layout) - 2 * config.vit.width);  // - final norm
   }
   // The module built from a small configuration has exactly the mapped names and shapes.
-  const auto config = tiny_config();
+  const auto config = testing::tiny_vjepa2_config();
   EXPECT_EQ(
       shapes_of(vjepa2_module_tensors(meta_tensors(vjepa2_hub_layout(config)), config, "tiny")),
       module_shapes(*VideoViT(config)));

@@ -10,6 +10,8 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "tensor_test_support.h"
+#include "vidprobe/backbones/wan/vae.h"
 #include "vidprobe/core/atomic_file.h"
 #include "vidprobe/io/safetensors_torch.h"
 
@@ -25,6 +27,14 @@ inline std::filesystem::path fixture(const std::string& name) {
 inline const nlohmann::json& fixture_configs() {
   static const nlohmann::json configs = nlohmann::json::parse(read_file(fixture("configs.json")));
   return configs;
+}
+
+// The fixture's VAE config with the published latent normalisation statistics.
+inline VaeConfig small_vae_config() {
+  auto json = fixture_configs()["vae"];
+  json["latents_mean"] = fixture_configs()["latents_mean"];
+  json["latents_std"] = fixture_configs()["latents_std"];
+  return vae_config_from_json(json, "configs.json");
 }
 
 inline const TensorMap& reference() {
@@ -55,14 +65,6 @@ inline void write_model_directory(
   std::ofstream(dir / "vae" / "config.json") << vae.dump();
 }
 
-// max |actual - expected| relative to max |expected|: the parity measure of the brief (1e-4 in
-// fp32).
-inline double relative_error(const torch::Tensor& actual, const torch::Tensor& expected) {
-  const auto a = actual.to(torch::kCPU, torch::kFloat64),
-             e = expected.to(torch::kCPU, torch::kFloat64);
-  EXPECT_EQ(a.sizes(), e.sizes());
-  if (a.sizes() != e.sizes()) return 1e9;
-  return (a - e).abs().max().item<double>() / std::max(e.abs().max().item<double>(), 1e-30);
-}
+using test_support::relative_error;  // the parity measure of the brief (1e-4 in fp32)
 
 }  // namespace vidprobe::backbones::wan::testing

@@ -17,19 +17,12 @@ const TensorMap& decoder_golden() {
   static const TensorMap tensors = load_safetensors(fixture("decoder.safetensors"));
   return tensors;
 }
-torch::Tensor golden(const std::string& name) {
+torch::Tensor decoder_fixture(const std::string& name) {
   return decoder_golden().at(name);
 }
 
-VaeConfig small_config() {
-  auto json = testing::fixture_configs()["vae"];
-  json["latents_mean"] = testing::fixture_configs()["latents_mean"];
-  json["latents_std"] = testing::fixture_configs()["latents_std"];
-  return vae_config_from_json(json, "configs.json");
-}
-
 VaeDecoder small_decoder() {
-  VaeDecoder decoder(small_config(), torch::kCPU);
+  VaeDecoder decoder(testing::small_vae_config(), torch::kCPU);
   decoder.load(load_checkpoint(fixture("vae_diffusers.safetensors")), "vae_diffusers.safetensors");
   return decoder;
 }
@@ -52,25 +45,26 @@ TEST(WanVaeDecoder, DecodesWanPipelinesSampleAsThePipeline) {
 TEST(WanVaeDecoder, MatchesDiffusersDecode) {
   const auto decoder = small_decoder();
   torch::NoGradGuard no_grad;
-  const auto latents = golden("latents");
+  const auto latents = decoder_fixture("latents");
   const auto raw = decoder.decode_unclamped(denormalize_latents(decoder.config(), latents));
   EXPECT_EQ(raw.sizes(), (std::vector<int64_t>{1, 3, 9, 32, 48}));
-  EXPECT_LT(relative_error(raw, golden("video_raw")), 1e-5);
-  EXPECT_LT(relative_error(decoder.decode_normalized(latents), golden("video_raw").clamp(-1, 1)),
-            1e-5);
+  EXPECT_LT(relative_error(raw, decoder_fixture("video_raw")), 1e-5);
   EXPECT_LT(
-      relative_error(decoder.decode_normalized(golden("random_latents")), golden("random_video")),
+      relative_error(decoder.decode_normalized(latents), decoder_fixture("video_raw").clamp(-1, 1)),
       1e-5);
+  EXPECT_LT(relative_error(decoder.decode_normalized(decoder_fixture("random_latents")),
+                           decoder_fixture("random_video")),
+            1e-5);
 }
 
 TEST(WanVaeDecoder, FirstLatentFrameDecodesToOneFrame) {
   const auto decoder = small_decoder();
   torch::NoGradGuard no_grad;
-  const auto video = decoder.decode_normalized(golden("single_latents"));
+  const auto video = decoder.decode_normalized(decoder_fixture("single_latents"));
   EXPECT_EQ(video.sizes(), (std::vector<int64_t>{1, 3, 1, 32, 48}));
-  EXPECT_LT(relative_error(video, golden("single_video")), 1e-5);
+  EXPECT_LT(relative_error(video, decoder_fixture("single_video")), 1e-5);
   // Causal: the first frame of the 3-latent decode is the 1-latent decode.
-  const auto full = decoder.decode_normalized(golden("latents"));
+  const auto full = decoder.decode_normalized(decoder_fixture("latents"));
   EXPECT_LT(relative_error(full.slice(2, 0, 1), video), 1e-5);
 }
 
@@ -83,16 +77,17 @@ TEST(WanVaeDecoder, DenormalizationUsesTheConfigStatistics) {
   VaeDecoder wrong(wrong_config, torch::kCPU);
   wrong.load(load_checkpoint(fixture("vae_diffusers.safetensors")), "vae_diffusers.safetensors");
   torch::NoGradGuard no_grad;
-  const auto latents = golden("latents");
-  EXPECT_GT(relative_error(wrong.decode_normalized(latents), golden("video_raw").clamp(-1, 1)),
-            1e-2);
+  const auto latents = decoder_fixture("latents");
+  EXPECT_GT(
+      relative_error(wrong.decode_normalized(latents), decoder_fixture("video_raw").clamp(-1, 1)),
+      1e-2);
   const auto z = denormalize_latents(decoder.config(), latents);
   EXPECT_LT(relative_error(normalize_latents(decoder.config(), z), latents), 1e-6);
 }
 
 TEST(WanVaeDecoder, LoadingBothHalvesConsumesEveryKey) {
-  VaeEncoder encoder(small_config(), torch::kCPU);
-  VaeDecoder decoder(small_config(), torch::kCPU);
+  VaeEncoder encoder(testing::small_vae_config(), torch::kCPU);
+  VaeDecoder decoder(testing::small_vae_config(), torch::kCPU);
   load_vae(load_checkpoint(fixture("vae_diffusers.safetensors")), "vae", encoder, decoder);
   const auto checkpoint = load_checkpoint(fixture("vae_diffusers.safetensors"));
   EXPECT_EQ(encoder.parameters().names().size() + decoder.parameters().names().size(),
@@ -113,7 +108,7 @@ TEST(WanVaeDecoder, LoadingBothHalvesConsumesEveryKey) {
 }
 
 TEST(WanVaeDecoder, RefusesTheOriginalDecoderLayoutAndBadLatents) {
-  VaeDecoder decoder(small_config(), torch::kCPU);
+  VaeDecoder decoder(testing::small_vae_config(), torch::kCPU);
   TensorMap original;
   original.emplace("decoder.upsamples.0.residual.0.gamma", torch::ones({16, 1, 1, 1}));
   EXPECT_THROW(decoder.load(std::move(original), "Wan2.1_VAE.safetensors"), Error);
@@ -123,7 +118,7 @@ TEST(WanVaeDecoder, RefusesTheOriginalDecoderLayoutAndBadLatents) {
 
 TEST(WanVaeDecoder, RealSizeMatchesTheReferenceParameterCount) {
   const VaeDecoder decoder(VaeConfig{}, torch::Device(torch::kMeta));
-  EXPECT_EQ(decoder.parameters().count(), golden("real_decoder_params").item<int64_t>());
+  EXPECT_EQ(decoder.parameters().count(), decoder_fixture("real_decoder_params").item<int64_t>());
 }
 
 }  // namespace

@@ -13,15 +13,8 @@ using testing::fixture;
 using testing::golden;
 using testing::relative_error;
 
-VaeConfig small_config() {
-  auto json = testing::fixture_configs()["vae"];
-  json["latents_mean"] = testing::fixture_configs()["latents_mean"];
-  json["latents_std"] = testing::fixture_configs()["latents_std"];
-  return vae_config_from_json(json, "configs.json");
-}
-
 VaeEncoder small_encoder(const std::string& file) {
-  VaeEncoder encoder(small_config(), torch::kCPU);
+  VaeEncoder encoder(testing::small_vae_config(), torch::kCPU);
   encoder.load(load_checkpoint(fixture(file)), file);
   return encoder;
 }
@@ -93,7 +86,7 @@ TEST(WanVae, DecoderKeysAreIgnoredButEncoderKeysAreRequired) {
   auto checkpoint = load_checkpoint(fixture("vae_diffusers.safetensors"));
   EXPECT_TRUE(checkpoint.count("decoder.conv_in.weight"));
   checkpoint.erase("encoder.mid_block.attentions.0.proj.bias");
-  VaeEncoder encoder(small_config(), torch::kCPU);
+  VaeEncoder encoder(testing::small_vae_config(), torch::kCPU);
   try {
     encoder.load(std::move(checkpoint), "vae.safetensors");
     FAIL();

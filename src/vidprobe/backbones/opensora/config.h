@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "vidprobe/backbones/checkpoint_mapping.h"
+#include "vidprobe/backbones/shape_map.h"
 
 namespace vidprobe::backbones::opensora {
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "vidprobe/backbones/checkpoint_mapping.h"
 #include "vidprobe/core/error.h"
 
 namespace vidprobe::backbones::opensora {

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "vidprobe/backbones/opensora/config.h"
+#include "vidprobe/io/safetensors_torch.h"
 #include "vidprobe/nn/linear.h"
 #include "vidprobe/nn/rotary.h"
 #include "vidprobe/nn/transformer.h"
