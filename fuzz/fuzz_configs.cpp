@@ -6,6 +6,8 @@
 #include "vidprobe/backbones/cogvideox/config.h"
 #include "vidprobe/backbones/fast3r/config.h"
 #include "vidprobe/backbones/opensora/config.h"
+#include "vidprobe/backbones/text/clip_text_config.h"
+#include "vidprobe/backbones/vggt/config.h"
 #include "vidprobe/backbones/wan/config.h"
 #include "vidprobe/core/json_fields.h"
 #include "vidprobe/probe/probe_config.h"
@@ -44,6 +46,18 @@ void parse_with(int parser, const nlohmann::json& json) {
     case 6:
       (void)bb::opensora::mmdit_layout(bb::opensora::mmdit_config_from_json(json, "config.json"));
       break;
+    case 7:
+      (void)bb::cogvideox::vae_config_from_json(json, "vae/config.json");
+      break;
+    case 8:
+      (void)bb::cogvideox::schedule_config_from_json(json, "scheduler_config.json");
+      break;
+    case 9:
+      (void)bb::vggt_config_from_json(json);
+      break;
+    case 10:
+      (void)bb::text::clip_text_config_from_json(json, "config.json");
+      break;
     default: {
       // A DINOv2-S/14-like expectation: integers, a real and a bool, as the families ask.
       const bb::HubConfigExpectation expected{{"dinov2"},
@@ -62,7 +76,7 @@ void parse_with(int parser, const nlohmann::json& json) {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace vidprobe;
   if (size == 0) return 0;
-  const int parser = data[0] % 8;
+  const int parser = data[0] % 12;
   fuzz::expect_clean(
       [&] { parse_with(parser, parse_json(fuzz::as_text(data + 1, size - 1), "config.json")); });
   return 0;

@@ -145,7 +145,15 @@ void config_seeds(const fs::path& out, const fs::path& source) {
        read_json_file(source / "tests/fixtures/cogvideox/configs.json").at("5b"));
   seed("fast3r.json", 5, read_json_file(source / "tests/fixtures/fast3r/config.json"));
   seed("opensora.json", 6, read_json_file(source / "tests/fixtures/opensora/config.json"));
-  seed("dinov2.json", 7,
+  const auto cogvideox = source / "tests/fixtures/cogvideox";
+  seed("cogvideox_vae.json", 7, read_json_file(cogvideox / "vae_config.json"));
+  seed("cogvideox_scheduler.json", 8,
+       read_json_file(cogvideox / "backbone_schedulers.json").at("5b-i2v").at("scheduler"));
+  seed("vggt.json", 9,
+       read_json_file(source / "tests/fixtures/backbones/vggt/meta.json").at("small"));
+  seed("clip_text.json", 10,
+       read_json_file(source / "tests/fixtures/opensora/text/clip/config.json"));
+  seed("dinov2.json", 11,
        {{"model_type", "dinov2"},
         {"hidden_size", 384},
         {"num_hidden_layers", 12},

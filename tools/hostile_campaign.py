@@ -1048,7 +1048,8 @@ class Campaign:
                              ("--grid", [("zero", "0"), ("negative", "-2"), ("text", "axb")]),
                              ("--size", [("zero", "0"), ("0x0", "0x0")]), ("--warmup", NONNEG_INT), ("--steps", POS_INT),
                              ("--threads", NONNEG_INT), ("--device", [("unknown", "tpu")]),
-                             ("--config", [("missing", "/nonexistent.json")])]:
+                             ("--config", [("missing", "/nonexistent.json")]),
+                             ("--profile", [("under-file", under_file), ("is-file", regular)])]:
             table.append(("bench probe", bench_p, flag, values, False))
 
         for command, base, flag, values, needs_out in table:

@@ -184,7 +184,7 @@ TEST_F(ImageIoTest, AJpegDeclaringAnEnormousFrameIsRefused) {
   const auto sof = jpg.find("\xFF\xC0");
   ASSERT_NE(sof, std::string::npos);
   // SOF0: marker, length (2), precision (1), height (2), width (2).
-  for (const auto [offset, value] : {std::pair{5, 0x2E}, {6, 0x70}, {7, 0x6E}, {8, 0x67}})
+  for (const auto& [offset, value] : {std::pair{5, 0x2E}, {6, 0x70}, {7, 0x6E}, {8, 0x67}})
     jpg[sof + offset] = static_cast<char>(value);
   write_file_atomically(dir_ / "huge.jpg", jpg);
   EXPECT_THAT([&] { read_rgb(dir_ / "huge.jpg"); },

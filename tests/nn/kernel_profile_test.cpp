@@ -45,8 +45,9 @@ TEST(KernelProfile, CpuOperatorsWithSelfTimeAndCalls) {
       [](const KernelTime& x, const KernelTime& y) { return x.total_ms > y.total_ms; }));
   // aten::matmul is only a dispatcher around aten::mm: its self time is a small part of the
   // span that holds mm's.
-  if (const auto* matmul = find_kernel(profile, "aten::matmul"))
+  if (const auto* matmul = find_kernel(profile, "aten::matmul")) {
     EXPECT_LT(matmul->total_ms, mm->total_ms);
+  }
   const auto trace = nlohmann::json::parse(read_file(dir / "trace.json"));
   EXPECT_TRUE(trace.contains("traceEvents"));
 }

@@ -10,6 +10,7 @@
 
 #include <optional>
 
+#include "vidprobe/nn/gelu.h"
 #include "vidprobe/nn/linear.h"
 #include "vidprobe/nn/rotary.h"
 
@@ -18,11 +19,6 @@ namespace vidprobe::nn {
 // Linear weights N(0, 0.02) cut at 2 std with zero biases, LayerNorms ones and zeros: the ViT /
 // VGGT training initialisation (instead of the layers' own PyTorch defaults).
 void init_transformer_weights(torch::nn::Module& module);
-
-// The GELU of a feed-forward: exact (erf), the tanh approximation (diffusers'
-// "gelu-approximate", used by the diffusion transformers) or OpenAI CLIP's quick GELU,
-// x sigmoid(1.702 x) (transformers' "quick_gelu").
-enum class Gelu { kExact, kTanh, kQuick };
 
 // fc2(gelu(fc1(x))).
 struct MlpImpl : torch::nn::Module {

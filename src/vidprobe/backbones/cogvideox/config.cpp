@@ -126,4 +126,70 @@ TransformerConfig transformer_config_from_json(const nlohmann::json& json,
   return c;
 }
 
+void VaeConfig::validate(const std::string& source) const {
+  require(!block_out_channels.empty(), "'" + source + "': block_out_channels is empty");
+  for (int channels : block_out_channels)
+    require(norm_groups > 0 && channels % norm_groups == 0,
+            "'" + source + "': norm_num_groups " + std::to_string(norm_groups) +
+                " must divide every block width, got " + std::to_string(channels));
+  require(in_channels > 0 && latent_channels > 0 && layers_per_block > 0 && frame_batch > 0,
+          "'" + source + "': channel, layer and frame-batch counts must be positive");
+  require(temporal_compression == 1 || temporal_compression == 2 || temporal_compression == 4 ||
+              temporal_compression == 8,
+          "'" + source + "': temporal_compression_ratio must be a power of two up to 8, got " +
+              std::to_string(temporal_compression));
+}
+
+VaeConfig vae_config_from_json(const nlohmann::json& json, const std::string& source) {
+  require(json.is_object(), "'" + source + "' is not a JSON object");
+  const std::string context = "'" + source + "'";
+  for (const char* key : {"use_quant_conv", "invert_scale_latents"})
+    require(!json_get_or<bool>(json, key, false, context),
+            context + ": " + key + " = true is not part of the CogVideoX VAE");
+  VaeConfig c;
+  c.in_channels = json_get_or<int>(json, "in_channels", c.in_channels, context);
+  c.block_out_channels =
+      json_get_or<std::vector<int>>(json, "block_out_channels", c.block_out_channels, context);
+  c.latent_channels = json_get_or<int>(json, "latent_channels", c.latent_channels, context);
+  c.layers_per_block = json_get_or<int>(json, "layers_per_block", c.layers_per_block, context);
+  c.norm_groups = json_get_or<int>(json, "norm_num_groups", c.norm_groups, context);
+  c.norm_eps = json_get_or<double>(json, "norm_eps", c.norm_eps, context);
+  c.temporal_compression =
+      json_get_or<int>(json, "temporal_compression_ratio", c.temporal_compression, context);
+  c.scaling_factor = json_get_or<double>(json, "scaling_factor", c.scaling_factor, context);
+  c.validate(source);
+  return c;
+}
+
+ScheduleConfig schedule_config_from_json(const nlohmann::json& json, const std::string& source) {
+  const std::string context = "'" + source + "'";
+  require(json.is_object(), context + " is not a JSON object");
+  for (const auto& [key, expected] :
+       {std::pair<std::string, std::string>{"beta_schedule", "scaled_linear"},
+        {"timestep_spacing", "trailing"}}) {
+    const auto value = json_get_or<std::string>(json, key, expected, context);
+    require(value == expected, context + ": " + key + " '" + value +
+                                   "' is not supported (CogVideoX uses '" + expected + "')");
+  }
+  require(!json.contains("trained_betas") || json["trained_betas"].is_null(),
+          context + ": trained_betas is not supported");
+  ScheduleConfig c;
+  c.num_train_timesteps =
+      json_get_or<int>(json, "num_train_timesteps", c.num_train_timesteps, context);
+  c.beta_start = json_get_or<double>(json, "beta_start", c.beta_start, context);
+  c.beta_end = json_get_or<double>(json, "beta_end", c.beta_end, context);
+  c.snr_shift_scale = json_get_or<double>(json, "snr_shift_scale", c.snr_shift_scale, context);
+  // diffusers' default is false; the CogVideoX scheduler configs set it.
+  c.rescale_zero_terminal_snr = json_get_or<bool>(json, "rescale_betas_zero_snr", false, context);
+  const auto prediction = json_get_or<std::string>(json, "prediction_type", "epsilon", context);
+  require(prediction == "v_prediction" || prediction == "epsilon",
+          context + ": prediction_type '" + prediction +
+              "' is not supported (v_prediction or epsilon)");
+  c.v_prediction = prediction == "v_prediction";
+  c.set_alpha_to_one = json_get_or<bool>(json, "set_alpha_to_one", true, context);
+  require(c.num_train_timesteps > 1, context + ": num_train_timesteps must be > 1, got " +
+                                         std::to_string(c.num_train_timesteps));
+  return c;
+}
+
 }  // namespace vidprobe::backbones::cogvideox

@@ -1,7 +1,9 @@
 #pragma once
-// Architecture constants of the CogVideoX 1.0 expert transformer (THUDM/CogVideoX-2b, -5b and
-// -5b-I2V, transformer/config.json of each; diffusers' CogVideoXTransformer3DModel). The three
-// published variants differ only by width, depth, input channels and the position encoding.
+// The configurations of the CogVideoX 1.0 pipelines as plain values, without libtorch (the fuzz
+// build compiles their parsers): the expert transformer's architecture constants
+// (THUDM/CogVideoX-2b, -5b and -5b-I2V, transformer/config.json of each; diffusers'
+// CogVideoXTransformer3DModel; the three published variants differ only by width, depth, input
+// channels and the position encoding), the VAE's and the scheduler's.
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -64,5 +66,38 @@ const TransformerConfig& transformer_config(const std::string& name);
 // CogVideoX 1.5 fields (patch_size_t, ofs_embed_dim) and options vidprobe does not implement.
 TransformerConfig transformer_config_from_json(const nlohmann::json& config,
                                                const std::string& source);
+
+// The 3D causal VAE (diffusers AutoencoderKLCogVideoX).
+struct VaeConfig {
+  int in_channels = 3;
+  std::vector<int> block_out_channels{128, 256, 256, 512};
+  int latent_channels = 16;
+  int layers_per_block = 3;
+  int norm_groups = 32;
+  double norm_eps = 1e-6;
+  int temporal_compression = 4;
+  int frame_batch = 8;  // diffusers' num_sample_frames_batch_size
+  // The latents the transformer sees are mean * scaling_factor (1.15258426 for 2B, 0.7 for 5B in
+  // the published vae/config.json; read from the file).
+  double scaling_factor = 1.15258426;
+  void validate(const std::string& source) const;
+};
+// From a diffusers vae/config.json; source names the file in errors.
+VaeConfig vae_config_from_json(const nlohmann::json& config, const std::string& source);
+
+// The DDIM noise schedule (diffusers CogVideoXDDIMScheduler).
+struct ScheduleConfig {
+  int num_train_timesteps = 1000;
+  double beta_start = 0.00085;
+  double beta_end = 0.012;
+  double snr_shift_scale = 3.0;
+  bool rescale_zero_terminal_snr = true;
+  bool v_prediction = true;      // prediction_type v_prediction (CogVideoX 5B, Aether) or epsilon
+  bool set_alpha_to_one = true;  // the alpha_bar past the last step: 1, else alpha_bar[0]
+};
+
+// From a diffusers scheduler_config.json; refuses beta schedules and timestep spacings other
+// than CogVideoX's (scaled_linear, trailing) by name.
+ScheduleConfig schedule_config_from_json(const nlohmann::json& config, const std::string& source);
 
 }  // namespace vidprobe::backbones::cogvideox

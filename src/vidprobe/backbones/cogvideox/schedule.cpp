@@ -7,37 +7,6 @@
 
 namespace vidprobe::backbones::cogvideox {
 
-ScheduleConfig schedule_config_from_json(const nlohmann::json& json, const std::string& source) {
-  const std::string context = "'" + source + "'";
-  require(json.is_object(), context + " is not a JSON object");
-  for (const auto& [key, expected] :
-       {std::pair<std::string, std::string>{"beta_schedule", "scaled_linear"},
-        {"timestep_spacing", "trailing"}}) {
-    const auto value = json_get_or<std::string>(json, key, expected, context);
-    require(value == expected, context + ": " + key + " '" + value +
-                                   "' is not supported (CogVideoX uses '" + expected + "')");
-  }
-  require(!json.contains("trained_betas") || json["trained_betas"].is_null(),
-          context + ": trained_betas is not supported");
-  ScheduleConfig c;
-  c.num_train_timesteps =
-      json_get_or<int>(json, "num_train_timesteps", c.num_train_timesteps, context);
-  c.beta_start = json_get_or<double>(json, "beta_start", c.beta_start, context);
-  c.beta_end = json_get_or<double>(json, "beta_end", c.beta_end, context);
-  c.snr_shift_scale = json_get_or<double>(json, "snr_shift_scale", c.snr_shift_scale, context);
-  // diffusers' default is false; the CogVideoX scheduler configs set it.
-  c.rescale_zero_terminal_snr = json_get_or<bool>(json, "rescale_betas_zero_snr", false, context);
-  const auto prediction = json_get_or<std::string>(json, "prediction_type", "epsilon", context);
-  require(prediction == "v_prediction" || prediction == "epsilon",
-          context + ": prediction_type '" + prediction +
-              "' is not supported (v_prediction or epsilon)");
-  c.v_prediction = prediction == "v_prediction";
-  c.set_alpha_to_one = json_get_or<bool>(json, "set_alpha_to_one", true, context);
-  require(c.num_train_timesteps > 1, context + ": num_train_timesteps must be > 1, got " +
-                                         std::to_string(c.num_train_timesteps));
-  return c;
-}
-
 torch::Tensor alphas_cumprod(const ScheduleConfig& c) {
   const auto betas = torch::linspace(std::sqrt(c.beta_start), std::sqrt(c.beta_end),
                                      c.num_train_timesteps, torch::kFloat64)

@@ -12,21 +12,9 @@
 #include <string>
 #include <vector>
 
+#include "vidprobe/backbones/cogvideox/config.h"
+
 namespace vidprobe::backbones::cogvideox {
-
-struct ScheduleConfig {
-  int num_train_timesteps = 1000;
-  double beta_start = 0.00085;
-  double beta_end = 0.012;
-  double snr_shift_scale = 3.0;
-  bool rescale_zero_terminal_snr = true;
-  bool v_prediction = true;      // prediction_type v_prediction (CogVideoX 5B, Aether) or epsilon
-  bool set_alpha_to_one = true;  // the alpha_bar past the last step: 1, else alpha_bar[0]
-};
-
-// From a diffusers scheduler_config.json; refuses beta schedules and timestep spacings other
-// than CogVideoX's (scaled_linear, trailing) by name.
-ScheduleConfig schedule_config_from_json(const nlohmann::json& config, const std::string& source);
 
 // (num_train_timesteps,) float64.
 torch::Tensor alphas_cumprod(const ScheduleConfig& config);

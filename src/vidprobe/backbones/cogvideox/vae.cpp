@@ -21,41 +21,6 @@ torch::Tensor average_frame_pairs(const torch::Tensor& x) {
 
 }  // namespace
 
-void VaeConfig::validate(const std::string& source) const {
-  require(!block_out_channels.empty(), "'" + source + "': block_out_channels is empty");
-  for (int channels : block_out_channels)
-    require(norm_groups > 0 && channels % norm_groups == 0,
-            "'" + source + "': norm_num_groups " + std::to_string(norm_groups) +
-                " must divide every block width, got " + std::to_string(channels));
-  require(in_channels > 0 && latent_channels > 0 && layers_per_block > 0 && frame_batch > 0,
-          "'" + source + "': channel, layer and frame-batch counts must be positive");
-  require(temporal_compression == 1 || temporal_compression == 2 || temporal_compression == 4 ||
-              temporal_compression == 8,
-          "'" + source + "': temporal_compression_ratio must be a power of two up to 8, got " +
-              std::to_string(temporal_compression));
-}
-
-VaeConfig vae_config_from_json(const nlohmann::json& json, const std::string& source) {
-  require(json.is_object(), "'" + source + "' is not a JSON object");
-  const std::string context = "'" + source + "'";
-  for (const char* key : {"use_quant_conv", "invert_scale_latents"})
-    require(!json_get_or<bool>(json, key, false, context),
-            context + ": " + key + " = true is not part of the CogVideoX VAE");
-  VaeConfig c;
-  c.in_channels = json_get_or<int>(json, "in_channels", c.in_channels, context);
-  c.block_out_channels =
-      json_get_or<std::vector<int>>(json, "block_out_channels", c.block_out_channels, context);
-  c.latent_channels = json_get_or<int>(json, "latent_channels", c.latent_channels, context);
-  c.layers_per_block = json_get_or<int>(json, "layers_per_block", c.layers_per_block, context);
-  c.norm_groups = json_get_or<int>(json, "norm_num_groups", c.norm_groups, context);
-  c.norm_eps = json_get_or<double>(json, "norm_eps", c.norm_eps, context);
-  c.temporal_compression =
-      json_get_or<int>(json, "temporal_compression_ratio", c.temporal_compression, context);
-  c.scaling_factor = json_get_or<double>(json, "scaling_factor", c.scaling_factor, context);
-  c.validate(source);
-  return c;
-}
-
 CausalConv3dImpl::CausalConv3dImpl(int64_t in, int64_t out, int64_t kernel)
     : conv(register_module(
           "conv", torch::nn::Conv3d(torch::nn::Conv3dOptions(in, out, kernel)

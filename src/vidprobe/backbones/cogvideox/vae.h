@@ -19,26 +19,10 @@
 #include <string>
 #include <vector>
 
+#include "vidprobe/backbones/cogvideox/config.h"
 #include "vidprobe/io/safetensors_torch.h"
 
 namespace vidprobe::backbones::cogvideox {
-
-struct VaeConfig {
-  int in_channels = 3;
-  std::vector<int> block_out_channels{128, 256, 256, 512};
-  int latent_channels = 16;
-  int layers_per_block = 3;
-  int norm_groups = 32;
-  double norm_eps = 1e-6;
-  int temporal_compression = 4;
-  int frame_batch = 8;  // diffusers' num_sample_frames_batch_size
-  // The latents the transformer sees are mean * scaling_factor (1.15258426 for 2B, 0.7 for 5B in
-  // the published vae/config.json; read from the file).
-  double scaling_factor = 1.15258426;
-  void validate(const std::string& source) const;
-};
-// From a diffusers vae/config.json; source names the file in errors.
-VaeConfig vae_config_from_json(const nlohmann::json& config, const std::string& source);
 
 // The last input frames of every causal conv, carried from one frame batch to the next.
 using CausalCache = std::map<const torch::nn::Module*, torch::Tensor>;

@@ -11,28 +11,6 @@
 namespace vidprobe::backbones {
 namespace {
 
-struct Dinov2Size {
-  std::string size;         // the registry name is dinov2-<size>, with registers dinov2-<size>-reg
-  std::string letter, hub;  // ViT-<letter>/14, facebook/dinov2-<hub>
-  int width, depth, heads;
-  bool swiglu;
-};
-
-// facebook/dinov2-{small,base,large,giant}: patch 14, trained position grid 37 x 37 (518 px).
-const std::vector<Dinov2Size>& dinov2_sizes() {
-  static const std::vector<Dinov2Size> sizes = {
-      {"vits14", "S", "small", 384, 12, 6, false},
-      {"vitb14", "B", "base", 768, 12, 12, false},
-      {"vitl14", "L", "large", 1024, 24, 16, false},
-      {"vitg14", "g", "giant", 1536, 40, 24, true},
-  };
-  return sizes;
-}
-
-std::string registry_name(const Dinov2Size& size, bool registers) {
-  return "dinov2-" + size.size + (registers ? "-reg" : "");
-}
-
 std::string architecture_text(const nn::ViTConfig& c) {
   return "DINOv2 (width " + std::to_string(c.width) + ", " + std::to_string(c.depth) + " blocks, " +
          std::to_string(c.heads) + " heads, patch " + std::to_string(c.patch_size) + ", " +
@@ -188,28 +166,6 @@ FamilyOptions dinov2_family_options() {
       }};
 }
 
-nn::ViTConfig dinov2_config(const std::string& name) {
-  std::string known;
-  for (const auto& dims : dinov2_sizes()) {
-    for (const bool registers : {false, true}) {
-      known += (known.empty() ? "" : ", ") + registry_name(dims, registers);
-      if (name != registry_name(dims, registers)) continue;
-      nn::ViTConfig config;
-      config.image_size = 518;
-      config.patch_size = 14;
-      config.width = dims.width;
-      config.depth = dims.depth;
-      config.heads = dims.heads;
-      config.mlp_ratio = 4.0;
-      config.swiglu = dims.swiglu;
-      config.register_tokens = registers ? 4 : 0;
-      config.antialias_pos_interpolation = registers;
-      return config;
-    }
-  }
-  throw Error("unknown DINOv2 size '" + name + "'; known: " + known);
-}
-
 ShapeMap dinov2_hub_layout(const nn::ViTConfig& c) {
   const int64_t d = c.width, p = c.patch_size, grid = c.image_size / c.patch_size;
   const int64_t ff = nn::feed_forward_width(c);
@@ -279,7 +235,7 @@ std::vector<BackboneInfo> dinov2_backbones() {
   std::vector<RegistryRow> rows;
   for (const auto& dims : dinov2_sizes())
     for (const bool registers : {false, true})
-      rows.push_back({registry_name(dims, registers),
+      rows.push_back({dinov2_registry_name(dims, registers),
                       "DINOv2 ViT-" + dims.letter + "/14" + (registers ? " with 4 registers" : "") +
                           " (facebook/dinov2-" + (registers ? "with-registers-" : "") + dims.hub +
                           "), per frame"});

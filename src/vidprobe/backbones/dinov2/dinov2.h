@@ -17,14 +17,11 @@
 
 #include "vidprobe/backbones/backbone.h"
 #include "vidprobe/backbones/checkpoint_mapping.h"
+#include "vidprobe/backbones/dinov2/sizes.h"
 #include "vidprobe/backbones/registry.h"
 #include "vidprobe/nn/vit.h"
 
 namespace vidprobe::backbones {
-
-// A registered size: dinov2-vit{s,b,l,g}14, and with 4 register tokens dinov2-vit{s,b,l,g}14-reg.
-// Throws vidprobe::Error naming `name` and the known names when it is not one of them.
-nn::ViTConfig dinov2_config(const std::string& name);
 
 // The transformers checkpoint layout of a configuration (Dinov2Model or, with register tokens,
 // Dinov2WithRegistersModel), computed from the configuration alone.

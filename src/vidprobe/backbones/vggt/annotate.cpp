@@ -30,21 +30,6 @@ using nlohmann::json;
 constexpr double kMinFov = 1e-2;
 constexpr double kMaxFov = 3.13;
 
-template <typename T>
-void read_field(const json& object, const std::string& key, T& field, const std::string& where,
-                std::set<std::string>& seen) {
-  seen.insert(key);
-  if (!object.contains(key)) return;
-  field =
-      json_as<T>(object.at(key), "VGGT configuration " + where + ": bad value for '" + key + "'");
-}
-
-void reject_unknown(const json& object, const std::set<std::string>& seen,
-                    const std::string& where) {
-  for (const auto& [key, value] : object.items())
-    require(seen.contains(key), "VGGT configuration " + where + ": unknown key '" + key + "'");
-}
-
 torch::Tensor frames_to_images(const std::vector<Frame>& frames) {
   std::vector<torch::Tensor> images;
   for (const auto& frame : frames) {
@@ -74,58 +59,6 @@ std::array<double, 12> matrix34(const torch::Tensor& m) {
 }
 
 }  // namespace
-
-VggtConfig vggt_config_from_json(const json& j) {
-  require(j.is_object(), "VGGT configuration must be a JSON object");
-  VggtConfig c = vggt_1b_config();
-  std::set<std::string> seen;
-  const std::string where = "";
-  read_field(j, "image_size", c.image_size, where, seen);
-  read_field(j, "patch_size", c.patch_size, where, seen);
-  read_field(j, "width", c.width, where, seen);
-  read_field(j, "depth", c.depth, where, seen);
-  read_field(j, "heads", c.heads, where, seen);
-  read_field(j, "mlp_ratio", c.mlp_ratio, where, seen);
-  read_field(j, "register_tokens", c.register_tokens, where, seen);
-  read_field(j, "rope_frequency", c.rope_frequency, where, seen);
-  read_field(j, "layer_scale_init", c.layer_scale_init, where, seen);
-  read_field(j, "dpt_layers", c.dpt_layers, where, seen);
-  read_field(j, "dpt_features", c.dpt_features, where, seen);
-  read_field(j, "dpt_out_channels", c.dpt_out_channels, where, seen);
-  read_field(j, "camera_trunk_depth", c.camera_trunk_depth, where, seen);
-  read_field(j, "camera_heads", c.camera_heads, where, seen);
-  read_field(j, "camera_iterations", c.camera_iterations, where, seen);
-  // The fixture records its input shape next to the architecture; it is not part of the model.
-  seen.insert("input");
-  c.patch_embed.image_size = c.image_size;
-  c.patch_embed.patch_size = c.patch_size;
-  c.patch_embed.register_tokens = c.register_tokens;
-  c.patch_embed.width = c.width;
-  seen.insert("patch_embed");
-  if (j.contains("patch_embed")) {
-    const auto& pe = j.at("patch_embed");
-    require(pe.is_object(), "VGGT configuration: 'patch_embed' must be a JSON object");
-    std::set<std::string> pe_seen;
-    read_field(pe, "width", c.patch_embed.width, "patch_embed", pe_seen);
-    read_field(pe, "depth", c.patch_embed.depth, "patch_embed", pe_seen);
-    read_field(pe, "heads", c.patch_embed.heads, "patch_embed", pe_seen);
-    read_field(pe, "mlp_ratio", c.patch_embed.mlp_ratio, "patch_embed", pe_seen);
-    reject_unknown(pe, pe_seen, "patch_embed");
-  }
-  reject_unknown(j, seen, where);
-  validate(c);
-  return c;
-}
-
-VggtConfig load_vggt_config(const std::filesystem::path& path) {
-  try {
-    return vggt_config_from_json(read_json_file(path));
-  } catch (const json::exception& e) {
-    throw Error("VGGT configuration '" + path.string() + "' is not valid JSON: " + e.what());
-  } catch (const Error& e) {
-    throw Error("'" + path.string() + "': " + e.what());
-  }
-}
 
 std::pair<int, int> parse_shard(const std::string& text) {
   const auto slash = text.find('/');

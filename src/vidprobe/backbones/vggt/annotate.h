@@ -17,14 +17,6 @@
 
 namespace vidprobe::backbones {
 
-// The configuration fields as written in tests/fixtures/backbones/vggt/meta.json ("small"):
-// image_size, patch_size, width, depth, heads, mlp_ratio, register_tokens, rope_frequency,
-// layer_scale_init, patch_embed {width, depth, heads, mlp_ratio}, dpt_layers, dpt_features,
-// dpt_out_channels, camera_trunk_depth, camera_heads, camera_iterations. Missing keys keep the
-// VGGT-1B values; unknown keys are errors naming them.
-VggtConfig vggt_config_from_json(const nlohmann::json& json);
-VggtConfig load_vggt_config(const std::filesystem::path& path);
-
 struct AnnotateOptions {
   std::string dataset_kind = "synthetic";  // synthetic | co3d | dl3dv
   std::filesystem::path dataset_root;

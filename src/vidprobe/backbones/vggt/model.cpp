@@ -98,54 +98,6 @@ const std::string kTrackHeadPrefix = "track_head.";
 
 }  // namespace
 
-VggtConfig vggt_1b_config() {
-  VggtConfig config;
-  config.patch_embed = dinov2_config("dinov2-vitl14-reg");
-  return config;
-}
-
-void validate(const VggtConfig& c) {
-  auto check = [](bool ok, const std::string& what) { require(ok, "VGGT configuration: " + what); };
-  check(c.width > 0 && c.heads > 0 && c.width % c.heads == 0, "heads (" + std::to_string(c.heads) +
-                                                                  ") must divide width (" +
-                                                                  std::to_string(c.width) + ")");
-  check(c.rope_frequency <= 0 || (c.width / c.heads) % 4 == 0,
-        "2D RoPE needs a head width divisible by 4, got " + std::to_string(c.width / c.heads));
-  check(c.depth > 0, "depth must be positive, got " + std::to_string(c.depth));
-  check(c.patch_size > 0 && c.image_size > 0 && c.image_size % c.patch_size == 0,
-        "patch_size (" + std::to_string(c.patch_size) +
-            ") must be positive and divide image_size (" + std::to_string(c.image_size) + ")");
-  check(c.patch_embed.depth > 0 && c.patch_embed.heads > 0 &&
-            c.patch_embed.width % c.patch_embed.heads == 0,
-        "patch embed depth must be positive and its heads must divide its width");
-  check(c.patch_embed.width == c.width, "patch embed width " + std::to_string(c.patch_embed.width) +
-                                            " must equal the aggregator width " +
-                                            std::to_string(c.width));
-  check(c.patch_embed.patch_size == c.patch_size && c.patch_embed.image_size == c.image_size,
-        "patch embed patch/image size must equal the aggregator's");
-  check(c.patch_embed.register_tokens == c.register_tokens,
-        "patch embed register tokens must equal the aggregator's");
-  check(c.dpt_layers.size() == 4 && c.dpt_out_channels.size() == 4,
-        "dpt_layers and dpt_out_channels must list 4 levels");
-  for (int layer : c.dpt_layers)
-    check(layer >= 0 && layer < c.depth,
-          "dpt layer " + std::to_string(layer) + " is outside 0.." + std::to_string(c.depth - 1));
-  check(c.camera_heads > 0 && (2 * c.width) % c.camera_heads == 0,
-        "camera_heads must divide 2 x width");
-  check(c.camera_iterations > 0 && c.camera_trunk_depth > 0,
-        "camera iterations and trunk depth must be positive");
-  check(c.dpt_features > 0 && c.dpt_features % 2 == 0, "dpt_features must be positive and even");
-}
-
-std::string architecture_text(const VggtConfig& c) {
-  return "VGGT (width " + std::to_string(c.width) + ", " + std::to_string(c.depth) +
-         " frame + global blocks, " + std::to_string(c.heads) + " heads, patch " +
-         std::to_string(c.patch_size) + ", patch embed DINOv2 width " +
-         std::to_string(c.patch_embed.width) + " x " + std::to_string(c.patch_embed.depth) +
-         " blocks, DPT " + std::to_string(c.dpt_features) + " features, camera trunk " +
-         std::to_string(c.camera_trunk_depth) + ")";
-}
-
 // ---------------------------------------------------------------------------------------------
 
 VggtAggregatorImpl::VggtAggregatorImpl(const VggtConfig& cfg) : config(cfg) {

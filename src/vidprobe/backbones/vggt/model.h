@@ -14,6 +14,7 @@
 
 #include "vidprobe/backbones/backbone.h"
 #include "vidprobe/backbones/checkpoint_mapping.h"
+#include "vidprobe/backbones/vggt/config.h"
 #include "vidprobe/nn/alternating_attention.h"
 #include "vidprobe/nn/camera_head.h"
 #include "vidprobe/nn/dpt_head.h"
@@ -21,31 +22,6 @@
 #include "vidprobe/nn/vit.h"
 
 namespace vidprobe::backbones {
-
-struct VggtConfig {
-  int image_size = 518;  // the position embedding's training size (37 x 37 grid)
-  int patch_size = 14;
-  int width = 1024;  // aggregator token width; the intermediates are 2 x width (frame | global)
-  int depth = 24;    // frame blocks = global blocks = depth
-  int heads = 16;
-  double mlp_ratio = 4.0;
-  int register_tokens = 4;
-  double rope_frequency = 100;
-  double layer_scale_init = 0.01;
-  nn::ViTConfig patch_embed;  // DINOv2-L/14 with 4 registers, antialiased position resampling
-  std::vector<int> dpt_layers{4, 11, 17, 23};
-  int dpt_features = 256;
-  std::vector<int> dpt_out_channels{256, 512, 1024, 1024};
-  int camera_trunk_depth = 4;
-  int camera_heads = 16;
-  int camera_iterations = 4;
-};
-
-// The released VGGT-1B (facebook/VGGT-1B).
-VggtConfig vggt_1b_config();
-// Throws vidprobe::Error naming the field when the configuration is inconsistent.
-void validate(const VggtConfig& config);
-std::string architecture_text(const VggtConfig& config);
 
 // The aggregator: images -> per-block concat(frame output, global output), (B, S, P, 2 width).
 class VggtAggregatorImpl : public torch::nn::Module {

@@ -44,11 +44,11 @@ DiffusionCheckModel make_wan_check_model(const std::string& name, const Backbone
                                            const torch::Tensor& timesteps, Guidance) {
       return model->backbone->predict_velocity(latents, timesteps[0].item<double>());
     };
-    SamplingOptions options;
-    options.steps = steps;
-    options.guidance_scale = 1.0;
-    options.sampler = t2v_sampler_options();
-    return sample_latents(velocity, noise, options);
+    SamplingOptions sampling;
+    sampling.steps = steps;
+    sampling.guidance_scale = 1.0;
+    sampling.sampler = t2v_sampler_options();
+    return sample_latents(velocity, noise, sampling);
   };
   return check;
 }
