@@ -28,6 +28,7 @@ struct BenchProbeArgs {
   std::string reference_script;  // default: per preset, see reference_script_for
   std::string checkout;          // the authors' code, for the vidfm3d reference
   bool checkpointing = false;    // the vidfm3d reference's gradient checkpointing
+  std::string profile;           // --profile: DIR/vidprobe and DIR/reference
 };
 
 // The vidfm3d preset is timed against the authors' own code, the vidprobe preset against the
@@ -67,8 +68,9 @@ nlohmann::json run_reference(const BenchProbeArgs& a) {
             "bench probe: the authors' reference has no --config; time the preset as it is");
     cmd << " --checkout " << shell_quote(a.checkout) << " --checkpointing "
         << (a.checkpointing ? "on" : "off");
-    if (!o.profile_dir.empty())
-      cmd << " --profile " << shell_quote((o.profile_dir.parent_path() / "reference").string());
+    if (!a.profile.empty())
+      cmd << " --profile "
+          << shell_quote((std::filesystem::path(a.profile) / "reference").string());
   } else if (!o.config_file.empty()) {
     cmd << " --config " << shell_quote(o.config_file);
   }
@@ -136,12 +138,12 @@ void register_bench_probe(CLI::App& bench) {
                   "vidfm3d --reference: a checkout of the authors' code (zxhuang1698/VidFM3D)");
   cmd->add_flag("--checkpointing", args->checkpointing,
                 "vidfm3d --reference: gradient checkpointing on, as the authors' config");
-  auto profile = std::make_shared<std::string>();
-  cmd->add_option("--profile", *profile,
+  cmd->add_option("--profile", args->profile,
                   "Also profile one step kernel by kernel: DIR/vidprobe/kernels.json (and, with "
                   "the vidfm3d --reference, the authors' step in DIR/reference/)");
-  cmd->callback([args, grid, size, profile] {
-    if (!profile->empty()) args->options.profile_dir = std::filesystem::path(*profile) / "vidprobe";
+  cmd->callback([args, grid, size] {
+    if (!args->profile.empty())
+      args->options.profile_dir = std::filesystem::path(args->profile) / "vidprobe";
     std::tie(args->options.grid_h, args->options.grid_w) = parse_size(*grid, "--grid");
     std::tie(args->options.height, args->options.width) = parse_size(*size, "--size");
     auto cpp = probe::run_probe_benchmark(args->options);
