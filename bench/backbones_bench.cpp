@@ -4,8 +4,8 @@
 // extract` runs them per clip. bench/backbones_reference.py runs transformers' own models on the
 // same input sizes for the ratio.
 //
-// Prints one JSON line per backbone: clips/s, ms/clip, FLOPs of the blocks run and MFU against
-// 989 TFLOP/s (H100 dense bf16). Run:
+// Prints one JSON line per backbone: clips/s, ms/clip, FLOPs of the blocks run (counted by
+// nn::StageMeter on one more clip) and MFU against 989 TFLOP/s (H100/H200 dense bf16). Run:
 //   vidprobe_bench --benchmark_filter=BackboneExtract
 // Knobs (environment): VIDPROBE_BACKBONE_BENCH_DEVICE (cuda; cpu also works, slowly),
 // VIDPROBE_BACKBONE_BENCH_DTYPE (bf16 | fp16 | fp32), VIDPROBE_BACKBONE_BENCH_FRAMES (16),
@@ -20,17 +20,13 @@
 #include <string>
 #include <vector>
 
-#include "vidprobe/backbones/dinov2/dinov2.h"
 #include "vidprobe/backbones/registry.h"
-#include "vidprobe/backbones/videomae/videomae.h"
-#include "vidprobe/backbones/vjepa/vjepa2.h"
 #include "vidprobe/nn/device.h"
-#include "vidprobe/nn/vit.h"
+#include "vidprobe/nn/stage_meter.h"
 
 namespace {
 using namespace vidprobe::backbones;
 
-constexpr double kH100DenseBf16Flops = 989e12;
 const std::vector<std::string> kBackbones = {"dinov2-vitl14", "videomae-large",
                                              "vjepa2-vitl-fpc64-256"};
 
@@ -45,23 +41,6 @@ int env_int(const char* name, int fallback) {
 
 void synchronize(const torch::Device& device) {
   if (device.is_cuda()) torch::cuda::synchronize();
-}
-
-// FLOPs (2 per multiply-add) of `blocks` pre-norm ViT blocks over `sequences` sequences of n
-// tokens of width d with MLP width f: QKV + output projections, scores and weighted values, MLP.
-double vit_flops(double sequences, double n, double d, double f, int blocks) {
-  return 2.0 * sequences * blocks * (4 * n * d * d + 2 * n * n * d + 2 * n * d * f);
-}
-
-double blocks_flops(const std::string& name, int frames, int height, int width, int blocks) {
-  if (name.starts_with("dinov2")) {
-    const auto c = dinov2_config(name);
-    const double n = 1 + c.register_tokens + (height / 14) * (width / 14);
-    return vit_flops(frames, n, c.width, vidprobe::nn::feed_forward_width(c), blocks);
-  }
-  const auto c = name.starts_with("videomae") ? videomae_config(name) : vjepa2_config(name);
-  const double n = (frames / c.tubelet) * (height / c.vit.patch_size) * (width / c.vit.patch_size);
-  return vit_flops(1, n, c.vit.width, vidprobe::nn::feed_forward_width(c.vit), blocks);
 }
 
 void BM_BackboneExtract(benchmark::State& state) {
@@ -100,21 +79,27 @@ void BM_BackboneExtract(benchmark::State& state) {
     seconds += elapsed;
     ++clips;
   }
-  const double flops = blocks_flops(name, frames, spec.height, spec.width, point.layer + 1);
-  const nlohmann::json line = {{"bench", "backbone_extract"},
-                               {"impl", "vidprobe"},
-                               {"backbone", name},
-                               {"device", device.str()},
-                               {"dtype", dtype_name},
-                               {"frames", frames},
-                               {"height", spec.height},
-                               {"width", spec.width},
-                               {"blocks_run", point.layer + 1},
-                               {"iterations", clips},
-                               {"clips_per_s", clips / seconds},
-                               {"ms_per_clip", 1000 * seconds / clips},
-                               {"tflop_per_clip", flops / 1e12},
-                               {"mfu", flops * clips / seconds / kH100DenseBf16Flops}};
+  double flops = 0;  // the transformer stage's, counted on one more clip (nn/stage_meter.h)
+  {
+    vidprobe::nn::StageMeter meter(device);
+    backbone->extract(clip, point);
+    flops = meter.stage(vidprobe::nn::kTransformerStage).flops;
+  }
+  const nlohmann::json line = {
+      {"bench", "backbone_extract"},
+      {"impl", "vidprobe"},
+      {"backbone", name},
+      {"device", device.str()},
+      {"dtype", dtype_name},
+      {"frames", frames},
+      {"height", spec.height},
+      {"width", spec.width},
+      {"blocks_run", point.layer + 1},
+      {"iterations", clips},
+      {"clips_per_s", clips / seconds},
+      {"ms_per_clip", 1000 * seconds / clips},
+      {"tflop_per_clip", flops / 1e12},
+      {"mfu", flops * clips / seconds / vidprobe::nn::kHopperDenseBf16Flops}};
   std::printf("%s\n", line.dump().c_str());
   std::fflush(stdout);
   state.counters["clips/s"] = clips / seconds;

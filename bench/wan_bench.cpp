@@ -19,11 +19,10 @@
 #include <string>
 
 #include "vidprobe/backbones/wan/backbone.h"
+#include "vidprobe/nn/stage_meter.h"
 
 namespace {
 using namespace vidprobe::backbones;
-
-constexpr double kH100DenseBf16Flops = 989e12;
 
 int env_int(const char* name, int fallback) {
   const char* value = std::getenv(name);
@@ -103,8 +102,8 @@ void BM_WanExtract(benchmark::State& state) {
       {"vae_ms", 1000 * vae_seconds / clips},
       {"dit_ms", 1000 * dit_seconds / clips},
       {"dit_tflop", flops / 1e12},
-      {"dit_mfu", flops * clips / dit_seconds / kH100DenseBf16Flops},
-      {"end_to_end_mfu", flops * clips / total / kH100DenseBf16Flops},
+      {"dit_mfu", flops * clips / dit_seconds / vidprobe::nn::kHopperDenseBf16Flops},
+      {"end_to_end_mfu", flops * clips / total / vidprobe::nn::kHopperDenseBf16Flops},
       {"weights_gb", static_cast<double>(backbone.transformer().parameters().bytes()) / 1e9},
       // Allocator peak of this variant: weights, VAE and the activations of an extraction.
       {"peak_allocated_gb",
@@ -112,7 +111,7 @@ void BM_WanExtract(benchmark::State& state) {
   std::printf("%s\n", line.dump().c_str());
   std::fflush(stdout);
   state.counters["clips/s"] = clips / total;
-  state.counters["dit_mfu"] = flops * clips / dit_seconds / kH100DenseBf16Flops;
+  state.counters["dit_mfu"] = flops * clips / dit_seconds / vidprobe::nn::kHopperDenseBf16Flops;
   state.SetLabel(variant);
 }
 BENCHMARK(BM_WanExtract)

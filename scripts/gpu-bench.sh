@@ -5,6 +5,10 @@
 #   backbones  vidprobe_bench BackboneExtract vs bench/backbones_reference.py (transformers)
 #   probe      vidprobe bench probe --reference (bench/probe_reference.py, PyTorch)
 #   wan        VIDPROBE_GPU_BENCH_WAN=1 adds vidprobe_bench WanExtract vs bench/wan_reference.py
+#   mfu        VIDPROBE_GPU_BENCH_MFU=1 adds `vidprobe bench backbone` of every paper model at the
+#              paper's clip (random weights at real size, bf16): per-stage ms, the transformer's
+#              counted TFLOPs and its MFU (nn/stage_meter.h). VIDPROBE_GPU_BENCH_MFU_MODELS picks
+#              rows by backbone name (default: all of MFU_ROWS below).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/gpu-env.sh"  # ROOT, BUILD_DIR, DEPS, library paths
 OUT_DIR="${1:-$BUILD_DIR}"
@@ -25,5 +29,30 @@ if [ "${VIDPROBE_GPU_BENCH_WAN:-0}" = 1 ]; then
   echo "== WAN2.1 extraction (17 frames, 480x832): C++ then diffusers" >&2
   "$BUILD_DIR/bin/vidprobe_bench" --benchmark_filter=WanExtract 2>&1 | json_lines || true
   python3 "$ROOT/bench/wan_reference.py" 2>&1 | json_lines || true
+fi
+# backbone | frames | extra options: the paper's clip of each model (docs/backbones.md).
+MFU_ROWS=(
+  "dinov2-vitl14|16|"
+  "videomae-large|16|"
+  "vjepa2-vitl-fpc64-256|16|"
+  "vjepa1-vith16-384|76|--backbone-opt size=480x832 --backbone-opt spaced_clips=5"
+  "fast3r-vitl16-512|81|"
+  "wan2.1-t2v-1.3b|81|"
+  "cogvideox-5b-i2v|49|"
+  "aether|41|"
+  "opensora-v2|129|"
+  "wan2.1-t2v-14b|81|"
+)
+if [ "${VIDPROBE_GPU_BENCH_MFU:-0}" = 1 ]; then
+  for row in "${MFU_ROWS[@]}"; do
+    IFS='|' read -r name frames extra <<< "$row"
+    if [ -n "${VIDPROBE_GPU_BENCH_MFU_MODELS:-}" ] && [[ " $VIDPROBE_GPU_BENCH_MFU_MODELS " != *" $name "* ]]; then
+      continue
+    fi
+    echo "== MFU: $name, $frames frames, bf16, random weights" >&2
+    # shellcheck disable=SC2086  # extra holds several options
+    "$BUILD_DIR/bin/vidprobe" bench backbone --backbone "$name" --device cuda --dtype bf16 \
+      --frames "$frames" --iterations "${VIDPROBE_GPU_BENCH_MFU_ITERS:-2}" $extra 2>&1 | json_lines || true
+  done
 fi
 echo "figures in $LOG" >&2

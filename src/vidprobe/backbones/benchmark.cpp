@@ -3,18 +3,57 @@
 #include <ATen/DeviceAccelerator.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <chrono>
+#include <map>
 
 #include "vidprobe/backbones/registry.h"
 #include "vidprobe/core/error.h"
 #include "vidprobe/nn/device.h"
 #include "vidprobe/nn/kernel_profile.h"
+#include "vidprobe/nn/stage_meter.h"
 
 namespace vidprobe::backbones {
 namespace {
 
 void synchronize(const torch::Device& device) {
   if (device.is_cuda()) torch::cuda::synchronize(device.index() < 0 ? 0 : device.index());
+}
+
+struct MeteredStages {
+  std::map<std::string, nn::StageTotals> totals;
+  int clips = 0;
+};
+
+// Stage times and FLOPs from further clips under a StageMeter: its synchronisation at every stage
+// boundary is kept out of the clips/s figure.
+MeteredStages metered_stages(Backbone& backbone, const torch::Tensor& clip,
+                             const ExtractionPoint& point, const BackboneBenchOptions& options) {
+  MeteredStages out;
+  out.clips = std::max(1, options.iterations / 2);
+  nn::StageMeter meter(options.device);
+  for (int i = 0; i < out.clips; ++i) backbone.extract(clip, point);
+  out.totals = meter.totals();
+  return out;
+}
+
+// "stages": {name: {"ms_per_clip", "tflop_per_clip"}}; "tflop_per_clip" and the MFUs of the
+// transformer stage: "transformer_mfu" over its own time, "mfu" over the whole extraction's.
+void add_stage_figures(nlohmann::json& result, const MeteredStages& stages, double clips_per_s) {
+  nlohmann::json by_name = nlohmann::json::object();
+  for (const auto& [name, totals] : stages.totals)
+    by_name[name] = {{"ms_per_clip", 1000.0 * totals.seconds / stages.clips},
+                     {"tflop_per_clip", totals.flops / stages.clips / 1e12}};
+  result["stages"] = by_name;
+  result["stage_clips"] = stages.clips;
+  const auto found = stages.totals.find(nn::kTransformerStage);
+  if (found == stages.totals.end() || found->second.flops <= 0) return;
+  const double flops = found->second.flops / stages.clips;
+  result["tflop_per_clip"] = flops / 1e12;
+  result["mfu_peak_tflops"] = nn::kHopperDenseBf16Flops / 1e12;
+  result["mfu"] = flops * clips_per_s / nn::kHopperDenseBf16Flops;
+  result["transformer_mfu"] =
+      found->second.flops / found->second.seconds / nn::kHopperDenseBf16Flops;
 }
 
 }  // namespace
@@ -43,6 +82,7 @@ nlohmann::json benchmark_backbone(const BackboneBenchOptions& options) {
   synchronize(device);
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const auto stages = metered_stages(*backbone, clip, point, options);
   nlohmann::json peak_gb = nullptr;  // allocator peak over load, warm-up and the timed clips
   if (device.is_cuda()) {
     const auto index = device.index() < 0 ? 0 : device.index();
@@ -60,6 +100,7 @@ nlohmann::json benchmark_backbone(const BackboneBenchOptions& options) {
                            {"clips_per_s", options.iterations / seconds},
                            {"ms_per_clip", 1000.0 * seconds / options.iterations},
                            {"peak_allocated_gb", peak_gb}};
+  add_stage_figures(result, stages, options.iterations / seconds);
   if (!options.profile_dir.empty())
     result["profile"] =
         nn::profile_into_directory(  // after the timed clips: caches and kernels are warm

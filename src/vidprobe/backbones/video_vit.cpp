@@ -4,6 +4,7 @@
 #include "vidprobe/backbones/family_support.h"
 #include "vidprobe/backbones/video_tokens.h"
 #include "vidprobe/core/error.h"
+#include "vidprobe/nn/stage_meter.h"
 
 namespace vidprobe::backbones {
 
@@ -69,6 +70,7 @@ VideoViTImpl::VideoViTImpl(VideoViTConfig config) : config_(std::move(config)) {
 
 std::vector<torch::Tensor> VideoViTImpl::block_tokens(const torch::Tensor& video,
                                                       const std::vector<int>& layers) {
+  vidprobe::nn::ScopedStage stage(vidprobe::nn::kTransformerStage);
   const auto& vit = config_.vit;
   require(video.dim() == 5 && video.size(1) == 3,
           "video ViT input must be (B, 3, T, H, W), got " + c10::str(video.sizes()));

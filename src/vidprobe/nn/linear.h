@@ -6,11 +6,16 @@
 // contiguous (B, N, C) input and adds the bias in the GEMM's epilogue, as PyTorch models do.
 #include <torch/torch.h>
 
+#include "vidprobe/nn/stage_meter.h"
+
 namespace vidprobe::nn {
 
 struct LinearImpl : torch::nn::LinearImpl {
   using torch::nn::LinearImpl::LinearImpl;
-  torch::Tensor forward(const torch::Tensor& input) { return torch::linear(input, weight, bias); }
+  torch::Tensor forward(const torch::Tensor& input) {
+    count_linear_flops(input, weight.size(0));
+    return torch::linear(input, weight, bias);
+  }
 };
 TORCH_MODULE(Linear);
 

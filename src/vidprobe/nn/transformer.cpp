@@ -1,6 +1,7 @@
 #include "vidprobe/nn/transformer.h"
 
 #include "vidprobe/core/error.h"
+#include "vidprobe/nn/stage_meter.h"
 
 namespace vidprobe::nn {
 
@@ -77,9 +78,7 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const RotaryAngles*
     q = apply_rotary(q, *rotary);
     k = apply_rotary(k, *rotary);
   }
-  const auto out =
-      at::scaled_dot_product_attention(q, k, qkv_heads[2], /*attn_mask=*/{},
-                                       /*dropout_p=*/0.0, options.causal, options.scale);
+  const auto out = attention(q, k, qkv_heads[2], options.causal, options.scale);
   return proj(out.transpose(1, 2).reshape({batch, tokens, dim}));
 }
 

@@ -1,6 +1,7 @@
 #include "vidprobe/nn/vit.h"
 
 #include "vidprobe/core/error.h"
+#include "vidprobe/nn/stage_meter.h"
 
 namespace vidprobe::nn {
 namespace F = torch::nn::functional;
@@ -75,6 +76,7 @@ torch::Tensor ViTImpl::resample_pos_embed(int64_t grid_h, int64_t grid_w) const 
 std::vector<torch::Tensor> ViTImpl::patch_features(const torch::Tensor& images,
                                                    const std::vector<int>& layers,
                                                    bool final_norm) {
+  nn::ScopedStage stage(nn::kTransformerStage);
   const int p = config_.patch_size;
   require(images.dim() == 4 && images.size(1) == 3,
           "ViT input must be (B, 3, H, W), got " + c10::str(images.sizes()));

@@ -6,6 +6,7 @@
 #include "backbones/wan/test_fixtures.h"
 #include "vidprobe/backbones/wan/schedule.h"
 #include "vidprobe/core/error.h"
+#include "vidprobe/nn/stage_meter.h"
 
 namespace vidprobe::backbones::wan {
 namespace {
@@ -160,6 +161,21 @@ TEST(WanDiT, FlopCountOfTheBlocks) {
   EXPECT_DOUBLE_EQ(transformer_flops(small_config(), 18, 512, 3), 15999360.0);
   // 14B, 17 frames at 480x832 (5 x 30 x 52 tokens): 6.04 TFLOP per block.
   EXPECT_DOUBLE_EQ(transformer_flops(t2v_14b_dit(), 7800, 512, 1), 6043448115200.0);
+}
+
+// The benchmarks' MFU counts the DiT's FLOPs at run time (nn::StageMeter); on the blocks it must
+// agree with the closed form above, the time embedding's three linears (per sample) being the rest.
+TEST(WanDiT, FlopsCountedAtRunTimeAreTheClosedForm) {
+  const auto model = small_transformer("dit_diffusers.safetensors");
+  const auto config = small_config();
+  torch::NoGradGuard no_grad;
+  const auto context = model.embed_context(golden("context"));
+  vidprobe::nn::StageMeter meter(torch::kCPU);
+  (void)model.run(golden("t250_noisy"), torch::tensor({250.0f}), context, {2});
+  const double d = config.dim;
+  const double time_embedding = 2 * (config.freq_dim * d + d * d + d * 6 * d);
+  EXPECT_DOUBLE_EQ(meter.stage(vidprobe::nn::kTransformerStage).flops,
+                   transformer_flops(config, 18, context.size(1), 3) + time_embedding);
 }
 
 TEST(WanDiT, ConfigJsonOfBothLayouts) {

@@ -5,6 +5,7 @@
 
 #include "vidprobe/backbones/cogvideox/positions.h"
 #include "vidprobe/core/error.h"
+#include "vidprobe/nn/stage_meter.h"
 
 namespace vidprobe::backbones::cogvideox {
 namespace {
@@ -169,6 +170,7 @@ TransformerImpl::Outputs TransformerImpl::run(const torch::Tensor& latents,
                                               const torch::Tensor& text,
                                               const std::vector<int>& layers,
                                               bool with_prediction) {
+  vidprobe::nn::ScopedStage stage(vidprobe::nn::kTransformerStage);
   check_inputs(latents, timesteps, text);
   int last = with_prediction ? config.layers - 1 : -1;
   for (int layer : layers) {

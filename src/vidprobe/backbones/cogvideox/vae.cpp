@@ -5,6 +5,7 @@
 #include "vidprobe/backbones/checkpoint_mapping.h"
 #include "vidprobe/core/error.h"
 #include "vidprobe/core/json_fields.h"
+#include "vidprobe/nn/stage_meter.h"
 
 namespace vidprobe::backbones::cogvideox {
 namespace {
@@ -120,6 +121,7 @@ VaeImpl::VaeImpl(const VaeConfig& cfg) : config(cfg) {
 }
 
 torch::Tensor VaeImpl::encode_moments(const torch::Tensor& video) {
+  vidprobe::nn::ScopedStage stage(vidprobe::nn::kVaeStage);
   require(video.dim() == 5 && video.size(1) == config.in_channels,
           "CogVideoX VAE input must be (batch, " + std::to_string(config.in_channels) +
               ", frames, height, width), got " + c10::str(video.sizes()));

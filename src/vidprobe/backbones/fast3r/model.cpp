@@ -6,6 +6,7 @@
 
 #include "vidprobe/core/error.h"
 #include "vidprobe/nn/rotary.h"
+#include "vidprobe/nn/stage_meter.h"
 #include "vidprobe/nn/transformer.h"
 
 namespace vidprobe::backbones::fast3r {
@@ -105,6 +106,7 @@ Fast3rImpl::Fast3rImpl(Fast3rConfig c) : config(std::move(c)) {
 
 std::vector<torch::Tensor> Fast3rImpl::forward(const torch::Tensor& images,
                                                const torch::Tensor& image_indices, int last_map) {
+  vidprobe::nn::ScopedStage stage(vidprobe::nn::kTransformerStage);
   require(last_map >= 0 && last_map < config.maps(), "Fast3R: map " + std::to_string(last_map) +
                                                          " is outside 0.." +
                                                          std::to_string(config.maps() - 1));

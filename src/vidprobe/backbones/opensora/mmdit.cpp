@@ -5,6 +5,7 @@
 
 #include "vidprobe/backbones/checkpoint_mapping.h"
 #include "vidprobe/core/error.h"
+#include "vidprobe/nn/stage_meter.h"
 
 namespace vidprobe::backbones::opensora {
 namespace {
@@ -41,8 +42,7 @@ Heads split_heads(const torch::Tensor& q, const torch::Tensor& k, const torch::T
 
 // Rotated scaled-dot-product attention over (B, heads, L, head_dim) -> (B, L, heads * head_dim).
 torch::Tensor attend(const Heads& h, const nn::RotaryAngles& rotary) {
-  const auto out = at::scaled_dot_product_attention(nn::apply_rotary(h.q, rotary),
-                                                    nn::apply_rotary(h.k, rotary), h.v);
+  const auto out = nn::attention(nn::apply_rotary(h.q, rotary), nn::apply_rotary(h.k, rotary), h.v);
   return out.transpose(1, 2).flatten(2);
 }
 
@@ -222,6 +222,7 @@ nn::RotaryAngles MmditImpl::rotary_angles(int64_t batch, int64_t text_tokens,
 
 MmditImpl::Outputs MmditImpl::run(const MmditInputs& in, const std::vector<int>& layers,
                                   bool with_prediction) {
+  vidprobe::nn::ScopedStage stage(vidprobe::nn::kTransformerStage);
   check_inputs(in);
   for (const int layer : layers)
     require(layer >= 0 && layer < config.blocks(),

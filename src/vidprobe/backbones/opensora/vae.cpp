@@ -6,6 +6,7 @@
 #include "vidprobe/backbones/checkpoint_mapping.h"
 #include "vidprobe/core/error.h"
 #include "vidprobe/core/json_fields.h"
+#include "vidprobe/nn/stage_meter.h"
 
 namespace vidprobe::backbones::opensora {
 namespace {
@@ -267,6 +268,7 @@ torch::Tensor VaeImpl::tiled_moments(const torch::Tensor& x) {
 }
 
 torch::Tensor VaeImpl::moments(const torch::Tensor& video) {
+  vidprobe::nn::ScopedStage stage(vidprobe::nn::kVaeStage);
   require(video.dim() == 5 && video.size(1) == config.in_channels,
           "Open-Sora VAE: video must be (B, " + std::to_string(config.in_channels) +
               ", T, H, W), got " + c10::str(video.sizes()));

@@ -9,6 +9,7 @@
 #include "vidprobe/core/error.h"
 #include "vidprobe/nn/device.h"
 #include "vidprobe/nn/head_names.h"
+#include "vidprobe/nn/stage_meter.h"
 
 namespace vidprobe::backbones {
 namespace {
@@ -117,6 +118,7 @@ VggtAggregatorImpl::VggtAggregatorImpl(const VggtConfig& cfg) : config(cfg) {
 }
 
 nn::AggregatorOutput VggtAggregatorImpl::forward(const torch::Tensor& images, int last_block) {
+  vidprobe::nn::ScopedStage stage(vidprobe::nn::kTransformerStage);
   require(images.dim() == 5 && images.size(2) == 3,
           "VGGT: images must be (B, S, 3, H, W), got " + c10::str(images.sizes()));
   const int64_t B = images.size(0), S = images.size(1), H = images.size(3), W = images.size(4);

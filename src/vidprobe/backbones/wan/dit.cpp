@@ -4,6 +4,7 @@
 
 #include "vidprobe/backbones/wan/layers.h"
 #include "vidprobe/core/error.h"
+#include "vidprobe/nn/stage_meter.h"
 
 namespace vidprobe::backbones::wan {
 namespace {
@@ -98,8 +99,7 @@ torch::Tensor Transformer::attention(const std::string& prefix, const torch::Ten
     q = apply_rope(q, *rope);
     k = apply_rope(k, *rope);
   }
-  auto out =
-      at::scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2));
+  auto out = nn::attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2));
   out = out.transpose(1, 2).reshape({batch, tokens, heads * head_dim});
   return linear(params_, prefix + "to_out.0", out);
 }
@@ -141,6 +141,7 @@ torch::Tensor Transformer::head(const torch::Tensor& x, const torch::Tensor& tem
 Transformer::Outputs Transformer::run(const torch::Tensor& latents, const torch::Tensor& timesteps,
                                       const torch::Tensor& embedded_context,
                                       const std::vector<int>& layers, bool with_prediction) const {
+  vidprobe::nn::ScopedStage stage(vidprobe::nn::kTransformerStage);
   require(latents.dim() == 5 && latents.size(1) == config_.in_channels,
           "transformer input must be (batch, " + std::to_string(config_.in_channels) +
               ", frames, height, width), got " + c10::str(latents.sizes()));

@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "vidprobe/nn/stage_meter.h"
+
 namespace vidprobe::backbones::wan {
 
 void add_linear(Parameters& params, const std::string& prefix, int64_t in, int64_t out, bool bias,
@@ -14,6 +16,7 @@ void add_linear(Parameters& params, const std::string& prefix, int64_t in, int64
 torch::Tensor linear(const Parameters& params, const std::string& prefix, const torch::Tensor& x,
                      bool bias) {
   const auto& weight = params[prefix + ".weight"];
+  nn::count_linear_flops(x, weight.size(0));
   if (!bias) return torch::linear(x.to(weight.scalar_type()), weight);
   return torch::linear(x.to(weight.scalar_type()), weight, params[prefix + ".bias"]);
 }

@@ -2,6 +2,7 @@
 
 #include "vidprobe/backbones/wan/layers.h"
 #include "vidprobe/core/error.h"
+#include "vidprobe/nn/stage_meter.h"
 
 namespace vidprobe::backbones::wan {
 namespace {
@@ -124,6 +125,7 @@ torch::Tensor VaeEncoder::encode_chunk(const torch::Tensor& chunk, CausalCache& 
 }
 
 torch::Tensor VaeEncoder::encode_mean(const torch::Tensor& video) const {
+  vidprobe::nn::ScopedStage stage(vidprobe::nn::kVaeStage);
   require(video.dim() == 5 && video.size(1) == config_.in_channels,
           "VAE input must be (batch, " + std::to_string(config_.in_channels) +
               ", frames, height, width), got " + c10::str(video.sizes()));

@@ -1,0 +1,45 @@
+#include "vidprobe/backbones/benchmark.h"
+
+#include <gtest/gtest.h>
+
+namespace vidprobe::backbones {
+namespace {
+
+// DINOv2 ViT-S/14 at 224 px: 2 frames are 2 sequences of 1 + 16 x 16 tokens through all 12 blocks.
+// The counted FLOPs are the closed form 2 B n (4 d^2 + 2 d f) + 4 B n^2 d per block, and the MFUs
+// follow from them and the measured times.
+TEST(BackboneBenchmark, ReportsStagesCountedFlopsAndMfu) {
+  BackboneBenchOptions options;
+  options.backbone = "dinov2-vits14";
+  options.frames = 2;
+  options.warmup = 0;
+  options.iterations = 2;
+  const auto result = benchmark_backbone(options);
+  const double b = 2, n = 257, d = 384, f = 1536;
+  const double flops = 12 * (2 * b * n * (4 * d * d + 2 * d * f) + 4 * b * n * n * d);
+  EXPECT_DOUBLE_EQ(result.at("tflop_per_clip").get<double>(), flops / 1e12);
+  const auto& stage = result.at("stages").at("transformer");
+  EXPECT_DOUBLE_EQ(stage.at("tflop_per_clip").get<double>(), flops / 1e12);
+  EXPECT_GT(stage.at("ms_per_clip").get<double>(), 0.0);
+  EXPECT_EQ(result.at("stage_clips").get<int>(), 1);
+  EXPECT_DOUBLE_EQ(result.at("mfu").get<double>(),
+                   flops * result.at("clips_per_s").get<double>() / 989e12);
+  EXPECT_NEAR(result.at("transformer_mfu").get<double>(),
+              flops / (stage.at("ms_per_clip").get<double>() / 1000) / 989e12,
+              1e-9 * result.at("transformer_mfu").get<double>());
+}
+
+// A backbone without transformer blocks has no FLOPs to report and no MFU.
+TEST(BackboneBenchmark, NoMfuWithoutATransformerStage) {
+  BackboneBenchOptions options;
+  options.backbone = "pixels";
+  options.frames = 2;
+  options.iterations = 1;
+  const auto result = benchmark_backbone(options);
+  EXPECT_TRUE(result.at("stages").empty());
+  EXPECT_FALSE(result.contains("mfu"));
+  EXPECT_FALSE(result.contains("tflop_per_clip"));
+}
+
+}  // namespace
+}  // namespace vidprobe::backbones
