@@ -1,68 +1,152 @@
 #!/usr/bin/env bash
-# Run on the GPU machine after scripts/gpu-build.sh: CogVideoX-5B-I2V at the published size, random
-# weights, one 49-frame 480 x 720 clip, block 20 at timestep 250 (the authors' point):
-#   1. bench/cogvideox_reference.py make: the random model in the diffusers layout and diffusers'
-#      float32 latents / transformer input / block-20 states (TF32 off);
+# Run on the GPU machine after scripts/gpu-build.sh: CogVideoX (5B-I2V, 5B, 2B) and AetherV1 at
+# the published size, random weights, block 20 at timestep 250 (index 749 of 1000 trailing steps,
+# the authors' point). Per variant, in order:
+#   1. bench/cogvideox_reference.py make --variant V: the random model built by the reference's
+#      own constructor (diffusers; Aether: the official pipeline of OpenRobotLab/Aether from
+#      .ref/Aether) in the diffusers layout, and the reference's float32 view of one clip (TF32
+#      off): latents, transformer input, block-20 video states (Aether: also the geometry
+#      latents of its 4-step reconstruction);
 #   2. parity: tests/backbones/cogvideox/real_size_test.cpp against them (fp32 and bf16);
-#   3. speed: `vidprobe bench backbone` (bf16 transformer, fp32 VAE) next to diffusers on the same
-#      GPU (bench/cogvideox_reference.py bench: VAE fp32 and bf16, 21 or all 42 blocks), then the
-#      ratios.
-# Usage: bash scripts/gpu-cogvideox.sh OUT_DIR. Writes OUT_DIR/cogvideox.jsonl (JSON lines) and
-# OUT_DIR/cogvideox.log. diffusers is not in the GPU image: carry its wheel in .whl/ (see
-# scripts/gpu-wan81.sh's header for the pip download line).
+#   3. speed: `vidprobe bench backbone` (bf16 transformer, fp32 VAE) next to the reference on the
+#      same GPU and clip (bench/cogvideox_reference.py bench: VAE fp32 and bf16, block 20 or all
+#      blocks), then the ratios.
+#   5b-i2v  49 frames at 480 x 720, I2V image latents from the posterior mean
+#   5b      49 frames at 480 x 720 (text-to-video)
+#   2b      49 frames at 480 x 720 (text-to-video, sin-cos positions)
+#   aether  41 frames at 480 x 720, the authors' videogen protocol (4-step DPM reconstruction,
+#           then the feature pass with the fps-8 RoPE; all draws from one seeded generator)
+# Usage: bash scripts/gpu-cogvideox.sh OUT_DIR. Writes OUT_DIR/cogvideox.jsonl (JSON lines:
+# cogvideox_make_random_weights, cogvideox_real_size_parity, vidprobe's bench lines,
+# cogvideox_extract_reference, cogvideox_speed_ratio), OUT_DIR/cogvideox-<variant>.jsonl (the
+# same, per variant) and OUT_DIR/cogvideox.log (everything).
+# diffusers is not in the GPU image: carry its wheel in .whl/ (see scripts/gpu-wan81.sh's header
+# for the pip download line). aether needs .ref/Aether (bash scripts/gpu-official-ref.sh, on the
+# machine with the mirrors; carry .ref).
+# Knobs (environment):
+#   VIDPROBE_COGVIDEOX_VARIANTS  subset, in order (default "5b-i2v"; all: "5b-i2v 5b 2b aether")
+#   VIDPROBE_COGVIDEOX_ITERS     timed clips per measurement after one warm-up (default 3)
+#   VIDPROBE_WORK_DIR            (/tmp/vidprobe-cogvideox; random models are reused when there)
+#   VIDPROBE_PARITY_TESTS        the test binary (default $BUILD_DIR/bin/vidprobe_backbones_tests)
+#   VIDPROBE_COGVIDEOX_PYTHON    the reference's Python (default python3)
+#   VIDPROBE_COGVIDEOX_TINY=1    CPU dry run at tiny sizes (with VIDPROBE_BUILD_DIR=build): checks
+#                                the plumbing only, no figure means anything
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/gpu-env.sh"  # ROOT, BUILD_DIR, DEPS, library paths
 OUT="${1:?usage: gpu-cogvideox.sh OUT_DIR}"
-WORK="${VIDPROBE_WORK_DIR:-/tmp/vidprobe-cogvideox}"
+TINY="${VIDPROBE_COGVIDEOX_TINY:-0}"
+if [ "$TINY" = 1 ]; then
+  WORK="${VIDPROBE_WORK_DIR:-/tmp/vidprobe-cogvideox-tiny}"
+else
+  WORK="${VIDPROBE_WORK_DIR:-/tmp/vidprobe-cogvideox}"
+fi
 ITERS="${VIDPROBE_COGVIDEOX_ITERS:-3}"
+VARIANTS="${VIDPROBE_COGVIDEOX_VARIANTS:-5b-i2v}"
+TESTS="${VIDPROBE_PARITY_TESTS:-$BUILD_DIR/bin/vidprobe_backbones_tests}"
+PYTHON="${VIDPROBE_COGVIDEOX_PYTHON:-python3}"
 mkdir -p "$OUT" "$WORK"
 OUT="$(cd "$OUT" && pwd)"
 LOG="$OUT/cogvideox.jsonl"
 RAW="$OUT/cogvideox.log"
 : > "$LOG"
 : > "$RAW"
+VARIANT_LOG=/dev/null
 export PYTHONUNBUFFERED=1
-json_lines() { tee -a "$RAW" | { grep -E '^\{' || true; } | tee -a "$LOG"; }
+json_lines() { tee -a "$RAW" | { grep -E '^\{' || true; } | tee -a "$LOG" "$VARIANT_LOG"; }
 step() { printf '\n== %s\n' "$*" | tee -a "$RAW" >&2; }
 
+if [ "$TINY" = 1 ]; then
+  DEVICE=cpu
+  REF_ARGS=(--device cpu --tiny)
+  VIDPROBE_ARGS=(--backbone-opt size=32x48)
+  export VIDPROBE_OFFICIAL_PARITY_CPU=1  # the parity test runs on the CPU (real_size_support.h)
+else
+  DEVICE=cuda
+  REF_ARGS=(--device cuda)
+  VIDPROBE_ARGS=()
+fi
 [ -x "$BUILD_DIR/bin/vidprobe" ] || { echo "gpu-cogvideox.sh: run scripts/gpu-build.sh first" >&2; exit 2; }
-if ! python3 -c 'import diffusers' 2>/dev/null; then
+for variant in $VARIANTS; do
+  case "$variant" in
+    5b-i2v|5b|2b) ;;
+    aether) [ -f "$ROOT/.ref/Aether/aether/pipelines/aetherv1_pipeline_cogvideox.py" ] ||
+      { echo "gpu-cogvideox.sh: .ref/Aether is missing: run scripts/gpu-official-ref.sh where the mirrors are" >&2; exit 2; } ;;
+    *) echo "gpu-cogvideox.sh: unknown variant '$variant' (5b-i2v 5b 2b aether)" >&2; exit 2 ;;
+  esac
+done
+if ! "$PYTHON" -c 'import diffusers' 2>/dev/null; then
   shopt -s nullglob
   wheels=("$ROOT"/.whl/*.whl)
   shopt -u nullglob
   [ ${#wheels[@]} -gt 0 ] || { echo "gpu-cogvideox.sh: diffusers is missing and .whl/ holds no wheel" >&2; exit 2; }
-  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site "${wheels[@]}"
+  "$PYTHON" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site "${wheels[@]}"
   export PYTHONPATH="/tmp/site${PYTHONPATH:+:$PYTHONPATH}"
 fi
-MODEL="$WORK/CogVideoX-5b-I2V-random"
 
-step "random CogVideoX-5B-I2V at real size + diffusers float32 reference"
-[ -f "$MODEL/parity.safetensors" ] ||
-  python3 "$ROOT/bench/cogvideox_reference.py" make "$MODEL" 2>&1 | json_lines
+reference() { "$PYTHON" "$ROOT/bench/cogvideox_reference.py" "$@" "${REF_ARGS[@]}"; }
 
-step "parity: vidprobe against diffusers (fp32, bf16)"
-VIDPROBE_COGVIDEOX_PARITY_DIR="$MODEL" "$BUILD_DIR/bin/vidprobe_backbones_tests" \
-  --gtest_filter='CogVideoXBackboneCuda.*' 2>&1 | json_lines || echo "gpu-cogvideox.sh: parity failed" >&2
+# variant: steps 1 to 3 and the ratios.
+run_variant() {
+  local variant="$1" backbone frames model variable param
+  case "$variant" in
+    5b-i2v) backbone=cogvideox-5b-i2v frames=49 model=CogVideoX-5b-I2V-random
+            variable=VIDPROBE_COGVIDEOX_PARITY_DIR param=cogvideox_5b_i2v ;;
+    5b)     backbone=cogvideox-5b frames=49 model=CogVideoX-5b-random
+            variable=VIDPROBE_COGVIDEOX_5B_PARITY_DIR param=cogvideox_5b ;;
+    2b)     backbone=cogvideox-2b frames=49 model=CogVideoX-2b-random
+            variable=VIDPROBE_COGVIDEOX_2B_PARITY_DIR param=cogvideox_2b ;;
+    aether) backbone=aether frames=41 model=AetherV1-random
+            variable=VIDPROBE_AETHER_PARITY_DIR param=aether ;;
+  esac
+  if [ "$TINY" = 1 ]; then
+    frames=9
+    [ "$variant" = aether ] && frames=17
+    # The registered sizes refuse a tiny directory; the config-sized entry reads any size.
+    [ "$variant" = aether ] || backbone=cogvideox
+  fi
+  local dir="$WORK/$model"
+  VARIANT_LOG="$OUT/cogvideox-$variant.jsonl"
+  : > "$VARIANT_LOG"
 
-step "speed: vidprobe (bf16 transformer, fp32 VAE), $ITERS clips"
-"$BUILD_DIR/bin/vidprobe" bench backbone --backbone cogvideox-5b-i2v --weights "$MODEL" \
-  --device cuda --dtype bf16 --frames 49 --iterations "$ITERS" \
-  --backbone-opt "text_context=$MODEL/context.safetensors" 2>&1 | json_lines || true
+  step "$variant: random model at the published size + the reference's float32 features"
+  [ -f "$dir/parity.safetensors" ] ||
+    reference make "$dir" --variant "$variant" 2>&1 | json_lines
 
-step "speed: diffusers, same GPU, same clip size"
-python3 "$ROOT/bench/cogvideox_reference.py" bench "$MODEL" --iterations "$ITERS" 2>&1 | json_lines || true
+  step "$variant: parity, vidprobe against the reference (fp32, bf16)"
+  env "$variable=$dir" "$TESTS" --gtest_filter="*CogVideoXBackboneCuda.*/$param" 2>&1 |
+    json_lines || echo "gpu-cogvideox.sh: $variant parity failed" >&2
 
-python3 - "$LOG" <<'PY' | tee -a "$LOG"
+  step "$variant: speed, vidprobe (bf16 transformer, fp32 VAE), $ITERS clips of $frames frames"
+  "$BUILD_DIR/bin/vidprobe" bench backbone --backbone "$backbone" --weights "$dir" \
+    --device "$DEVICE" --dtype bf16 --frames "$frames" --iterations "$ITERS" \
+    --backbone-opt "text_context=$dir/context.safetensors" ${VIDPROBE_ARGS[@]+"${VIDPROBE_ARGS[@]}"} 2>&1 |
+    json_lines || true
+
+  step "$variant: speed, the reference, same device, same clip size"
+  reference bench "$dir" --variant "$variant" --iterations "$ITERS" 2>&1 | json_lines || true
+
+  "$PYTHON" - "$VARIANT_LOG" "$variant" <<'PY' | json_lines
 import json, sys
 rows = [json.loads(line) for line in open(sys.argv[1]) if line.startswith("{")]
-ours = [r for r in rows if r.get("backbone") == "cogvideox-5b-i2v" and "clips_per_s" in r
-        and r.get("benchmark") is None]
+ours = [r for r in rows if "clips_per_s" in r and r.get("benchmark") is None]
 refs = [r for r in rows if r.get("benchmark") == "cogvideox_extract_reference"]
 for mine in ours:
     for ref in refs:
-        print(json.dumps({"benchmark": "cogvideox_speed_ratio", "vidprobe_clips_per_s": mine["clips_per_s"],
-                          "reference_clips_per_s": ref["clips_per_s"], "reference_vae_dtype": ref["vae_dtype"],
+        print(json.dumps({"benchmark": "cogvideox_speed_ratio", "variant": sys.argv[2],
+                          "backbone": ref["backbone"], "frames": mine["frames"],
+                          "vidprobe_clips_per_s": mine["clips_per_s"],
+                          "reference_clips_per_s": ref["clips_per_s"],
+                          "reference_implementation": ref["implementation"],
+                          "reference_vae_dtype": ref["vae_dtype"],
                           "reference_blocks_run": ref["blocks_run"],
+                          "vidprobe_peak_gb": mine.get("peak_allocated_gb"),
+                          "reference_peak_gb": ref.get("peak_allocated_gb"),
                           "ratio": mine["clips_per_s"] / ref["clips_per_s"]}))
 PY
+  VARIANT_LOG=/dev/null
+}
+
+for variant in $VARIANTS; do
+  run_variant "$variant"
+done
 echo "figures in $LOG" >&2

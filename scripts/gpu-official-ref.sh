@@ -8,25 +8,44 @@
 #   .ref/jepa/src/...        facebookresearch/jepa       src/models, src/masks, src/utils
 #   .ref/fast3r/fast3r/...   facebookresearch/fast3r     fast3r/ (the package, Python files only)
 #   .ref/Open-Sora/opensora  hpcaitech/Open-Sora (v2)    opensora/ (Python files only)
+#   .ref/Aether/aether       OpenRobotLab/Aether         aether/ (Python files only), for
+#                                                         bench/cogvideox_reference.py --variant
+#                                                         aether (scripts/gpu-cogvideox.sh). Its
+#                                                         pipeline module imports numpy, PIL, torch,
+#                                                         diffusers, transformers, einops and
+#                                                         aether.utils.preprocess_utils (numpy) at
+#                                                         import time: nothing to stub (the
+#                                                         visualisation modules of aether/utils,
+#                                                         which need matplotlib, plyfile and
+#                                                         trimesh, are never imported)
 #   .ref/site/               einops, omegaconf, yaml     (appended to sys.path, never ahead of the
 #                                                         image's own packages)
-# diffusers (the Hunyuan VAE's base classes) comes from .whl/ as for scripts/gpu-cogvideox.sh.
+# diffusers (the Hunyuan VAE's base classes, Aether's pipeline) comes from .whl/ as for
+# scripts/gpu-cogvideox.sh. Other entries of .ref/ (VidFM3D/, filled by hand for
+# scripts/gpu-vidfm3d.sh and gpu-wan81.sh) are left as they are; the ones above are replaced.
 #
 # Usage: bash scripts/gpu-official-ref.sh [MIRROR_ROOT]
 #   MIRROR_ROOT holds <owner>+<name>/repo git directories (default /work/.mirror, what the
-#   `fetch` tool writes); each may also be given as JEPA_GIT, FAST3R_GIT, OPENSORA_GIT (a git
-#   directory or a clone). PYTHON_SITE: a site-packages with einops and omegaconf to copy from
-#   (default: pip installs einops==0.8.2 omegaconf==2.4.0 pyyaml into .ref/site).
+#   `fetch` tool writes); each may also be given as JEPA_GIT, FAST3R_GIT, OPENSORA_GIT, AETHER_GIT
+#   (a git directory or a clone; AETHER_GIT defaults to OpenRobotLab+Aether, else
+#   InternRobotics+Aether, the repository's later owner). PYTHON_SITE: a site-packages with einops
+#   and omegaconf to copy from (default: pip installs einops==0.8.2 omegaconf==2.4.0 pyyaml into
+#   .ref/site).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 MIRRORS="${1:-/work/.mirror}"
 JEPA_GIT="${JEPA_GIT:-$MIRRORS/facebookresearch+jepa/repo}"
 FAST3R_GIT="${FAST3R_GIT:-$MIRRORS/facebookresearch+fast3r/repo}"
 OPENSORA_GIT="${OPENSORA_GIT:-$MIRRORS/hpcaitech+Open-Sora/repo}"
+if [ -z "${AETHER_GIT:-}" ]; then
+  AETHER_GIT="$MIRRORS/OpenRobotLab+Aether/repo"
+  [ -e "$AETHER_GIT" ] || AETHER_GIT="$MIRRORS/InternRobotics+Aether/repo"
+fi
 REF="$ROOT/.ref"
 PART="$REF.part"
+ENTRIES=(jepa fast3r Open-Sora Aether site)
 rm -rf "$PART"
-mkdir -p "$PART/jepa" "$PART/fast3r" "$PART/Open-Sora" "$PART/site"
+for entry in "${ENTRIES[@]}"; do mkdir -p "$PART/$entry"; done
 
 # export GIT_DIR DEST PATHSPEC...: the committed files at HEAD (Python sources only where a
 # pathspec ends in *.py), plus the commit in DEST/.commit.
@@ -44,6 +63,7 @@ export_tree() {
 export_tree "$JEPA_GIT" "$PART/jepa" 'src/models/*.py' 'src/masks/*.py' 'src/utils/*.py'
 export_tree "$FAST3R_GIT" "$PART/fast3r" 'fast3r/*.py'
 export_tree "$OPENSORA_GIT" "$PART/Open-Sora" 'opensora/*.py'
+export_tree "$AETHER_GIT" "$PART/Aether" 'aether/*.py'
 
 if [ -n "${PYTHON_SITE:-}" ]; then
   for package in einops omegaconf yaml; do
@@ -56,6 +76,10 @@ else
     einops==0.8.2 omegaconf==2.4.0 pyyaml
 fi
 find "$PART" -name __pycache__ -prune -exec rm -rf {} +
-rm -rf "$REF"
-mv "$PART" "$REF"
+mkdir -p "$REF"
+for entry in "${ENTRIES[@]}"; do
+  rm -rf "${REF:?}/$entry"
+  mv "$PART/$entry" "$REF/$entry"
+done
+rmdir "$PART"
 du -sh "$REF" >&2
