@@ -72,9 +72,10 @@ void register_annotate(CLI::App& app) {
       ->capture_default_str()
       ->check(non_negative());
   cmd->add_option("--format", options->format,
-                  "clip: vidprobe's clip format (confidence thresholded into masks); vidfm3d: the "
-                  "authors' <subset>/<hash>.sft GT files with continuous confidence and points, "
-                  "plus train.json / val.json (read by `vidprobe import vidfm3d`)")
+                  "clip: vidprobe's clip format (continuous confidence kept, thresholded into "
+                  "masks); vidfm3d: the authors' <subset>/<hash>.sft GT files with continuous "
+                  "confidence, points and CO3D object masks, plus train.json / val.json (read by "
+                  "`vidprobe import vidfm3d`)")
       ->capture_default_str()
       ->check(CLI::IsMember({"clip", "vidfm3d"}));
   cmd->add_option("--frame-chunk", options->frame_chunk,
@@ -85,6 +86,11 @@ void register_annotate(CLI::App& app) {
                   "DL3DV image folder: 4 = images_4 (the authors'), 0 = the finest present")
       ->capture_default_str()
       ->check(non_negative());
+  cmd->add_option("--co3d-crop", options->co3d_crop,
+                  "CO3D: vidfm3d = the authors' extract_frames.py (best 81-frame window, 16:9 "
+                  "object crop, 960x540; rejected sequences skipped); none = as stored")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"none", "vidfm3d"}));
   add_parsed_option(*cmd, "--sampling", options->sampling, parse_clip_sampling_mode,
                     "uniform | random | strided", to_string(options->sampling));
   cmd->add_option(

@@ -35,6 +35,9 @@ void register_import(CLI::App& app) {
          "Frames their views are drawn from (context_len); frames after it get no features")
       ->capture_default_str()
       ->check(in_range(2, 100000));
+  cmd->add_flag("--use-mask", options->use_mask,
+                "Their use_mask: CO3D's object masks (key 'masks') become the valid mask (off in "
+                "their configs)");
   cmd->add_option("--out", options->out_dir, "Feature cache to write (resumable)")->required();
   cmd->callback([options] {
     const auto summary = features::import_vidfm3d(*options);

@@ -9,6 +9,7 @@
 #include "data/dataset_test_util.h"
 #include "vidprobe/core/atomic_file.h"
 #include "vidprobe/core/error.h"
+#include "vidprobe/data/vidfm3d_processing.h"
 #include "vidprobe/io/gzip.h"
 #include "vidprobe/io/image.h"
 
@@ -242,6 +243,80 @@ TEST(Co3d, ResizedClipKeepsTheKnownPointAndDepth) {
   // Nearest neighbour keeps only original values (no blending of 2.5 with 4.0).
   for (const float d : frame.depth.pixels) EXPECT_TRUE(d == 0.0f || d == 2.5f || d == 4.0f) << d;
   EXPECT_EQ(clip.meta["resize"]["width"], 4);
+  fs::remove_all(root);
+}
+
+// Replaces a frame's foreground mask (written by write_frame) by `box` set to 255 (none: empty).
+void write_object_mask(const fs::path& root, const std::string& sequence, int number,
+                       std::optional<PixelBox> box) {
+  const std::string stem = "frame" + std::to_string(100000 + number).substr(1);
+  ImageU8 mask(kWidth, kHeight, 1, 0);
+  for (int y = 0; box && y < kHeight; ++y)
+    for (int x = 0; x < kWidth; ++x)
+      if (x >= box->x0 && x <= box->x1 && y >= box->y0 && y <= box->y1) mask.at(x, y) = 255;
+  write_png(root / "toy" / sequence / "masks" / (stem + ".png"), mask);
+}
+
+TEST(Co3d, Vidfm3dCropReadsTheirWindowCroppedAndSkipsWhatTheyReject) {
+  const auto root = testing::fresh_temp_dir("co3d_vidfm3d_crop");
+  json frames = json::array();
+  for (int n = 0; n < 4; ++n) frames.push_back(write_frame(root, "good", n, view_a()));
+  for (int n = 0; n < 3; ++n) frames.push_back(write_frame(root, "empty", n, view_a()));
+  write_annotations(root, frames);
+  // "good": frame 0 has no object, so the first window they score starts at 1; "empty": none.
+  const PixelBox object{2, 1, 5, 4};
+  write_object_mask(root, "good", 0, std::nullopt);
+  for (int n = 1; n < 4; ++n) write_object_mask(root, "good", n, object);
+  for (int n = 0; n < 3; ++n) write_object_mask(root, "empty", n, std::nullopt);
+
+  Co3dWindowOptions crop{.num_frames = 2,
+                         .search_step = 1,
+                         .max_truncation = 1.0,
+                         .target_width = 16,
+                         .target_height = 9,
+                         .max_upsample = 10};
+  const auto expected =
+      choose_co3d_window({std::nullopt, object, object, object}, kWidth, kHeight, crop);
+  ASSERT_TRUE(expected.accepted);
+  ASSERT_EQ(expected.start, 1);
+
+  DatasetOptions options;
+  options.co3d_vidfm3d_crop = crop;
+  ::testing::internal::CaptureStderr();
+  const auto dataset = open_dataset("co3d", root, options);
+  const std::string log = ::testing::internal::GetCapturedStderr();
+  EXPECT_THAT(log, HasSubstr("'toy/empty' skipped (vidfm3d crop): rejected - trunc=1.0000"));
+  EXPECT_THAT(log, HasSubstr("kept 1 of 2 sequences"));
+  ASSERT_EQ(dataset->sequences(), (std::vector<std::string>{"toy/good"}));
+  ASSERT_EQ(dataset->num_frames("toy/good"), 2);
+
+  const Clip clip = dataset->load_clip("toy/good", {0, 1});
+  const auto& c = expected.crop;
+  const double sx = 16.0 / c.width(), sy = 9.0 / c.height();
+  for (int i = 0; i < 2; ++i) {
+    const Frame& frame = clip.frames[static_cast<std::size_t>(i)];
+    EXPECT_THAT(frame.source, HasSubstr("frame0000" + std::to_string(i + 1)));
+    ASSERT_EQ(frame.rgb.width, 16);
+    ASSERT_EQ(frame.rgb.height, 9);
+    ASSERT_EQ(frame.object_mask.width, 16);
+    ASSERT_EQ(frame.depth.height, 9);
+    // The known point moves with the crop and the per-axis scale.
+    const auto p = testing::project(frame.camera, world_point_at(view_a(), 5, 2, 2.5));
+    EXPECT_NEAR(p.u, (5 - c.x0 + 0.5) * sx - 0.5, 1e-9);
+    EXPECT_NEAR(p.v, (2 - c.y0 + 0.5) * sy - 0.5, 1e-9);
+    for (const float d : frame.depth.pixels) EXPECT_TRUE(d == 0.0f || d == 2.5f || d == 4.0f);
+    // cv2 nearest: output (x, y) reads crop pixel (floor(x / sx), floor(y / sy)).
+    for (int y = 0; y < 9; ++y)
+      for (int x = 0; x < 16; ++x) {
+        const int ox = c.x0 + static_cast<int>(std::floor(x / sx));
+        const int oy = c.y0 + static_cast<int>(std::floor(y / sy));
+        const bool inside = ox >= 2 && ox <= 5 && oy >= 1 && oy <= 4;
+        EXPECT_EQ(frame.object_mask.at(x, y), inside ? 255 : 0) << x << "," << y;
+      }
+  }
+  const auto& meta = clip.meta["reader"]["vidfm3d_crop"];
+  EXPECT_EQ(meta["window_start"], 1);
+  EXPECT_EQ(meta["crop_x0_y0_x1_y1"], json({c.x0, c.y0, c.x1, c.y1}));
   fs::remove_all(root);
 }
 

@@ -123,6 +123,64 @@ TEST_F(SyntheticFormatTest, TruncatedDepthNamesTheFile) {
               ::testing::ThrowsMessage<Error>(HasSubstr("000001.f32")));
 }
 
+// Pseudo-GT clips carry VGGT's continuous confidence; rendered ones carry none.
+Clip with_confidence(Clip clip) {
+  for (std::size_t f = 0; f < clip.frames.size(); ++f) {
+    auto& frame = clip.frames[f];
+    frame.confidence = ImageF32(frame.camera.width, frame.camera.height, 1);
+    for (std::size_t p = 0; p < frame.confidence.pixels.size(); ++p)
+      frame.confidence.pixels[p] = 1.0f + static_cast<float>(p * 7 + f) / 3.0f;
+  }
+  return clip;
+}
+
+TEST_F(SyntheticFormatTest, ConfidenceRoundTripsBitExactAndIsAbsentWhenNotWritten) {
+  const Clip clip = with_confidence(make_clip("c", 2, 5, 4));
+  write_synthetic_clip(root_, clip);
+  const Clip back = read_synthetic_clip(root_ / "c");
+  for (std::size_t f = 0; f < clip.frames.size(); ++f)
+    EXPECT_EQ(back.frames[f].confidence.pixels, clip.frames[f].confidence.pixels);
+  const auto record = read_synthetic_clip_json(root_ / "c")["frames"][1];
+  EXPECT_EQ(record["confidence"], "confidence/000001.f32");
+  EXPECT_TRUE(record.contains("confidence_crc32"));
+
+  write_synthetic_clip(root_, make_clip("plain", 2, 5, 4));
+  EXPECT_FALSE(fs::exists(root_ / "plain" / "confidence"));
+  EXPECT_FALSE(read_synthetic_clip_json(root_ / "plain")["frames"][0].contains("confidence"));
+  EXPECT_TRUE(read_synthetic_clip(root_ / "plain").frames[0].confidence.empty());
+}
+
+TEST_F(SyntheticFormatTest, ConfidenceOnSomeFramesOnlyIsRefusedOnWriteAndRead) {
+  Clip clip = with_confidence(make_clip("c", 2, 5, 4));
+  clip.frames[1].confidence = {};
+  EXPECT_THAT([&] { write_synthetic_clip(root_, clip); },
+              ::testing::ThrowsMessage<Error>(HasSubstr("some frames have a confidence")));
+  EXPECT_FALSE(fs::exists(root_ / "c"));
+
+  write_synthetic_clip(root_, with_confidence(make_clip("c", 2, 5, 4)));
+  auto document = read_synthetic_clip_json(root_ / "c");
+  document["frames"][1].erase("confidence");
+  write_file_atomically(root_ / "c" / "clip.json", document.dump());
+  EXPECT_THAT([&] { read_synthetic_clip(root_ / "c"); },
+              ::testing::ThrowsMessage<Error>(HasSubstr("'confidence' is on 1 of 2 frames")));
+}
+
+TEST_F(SyntheticFormatTest, CorruptOrNegativeConfidenceNamesTheFile) {
+  Clip clip = with_confidence(make_clip("c", 2, 5, 4));
+  write_synthetic_clip(root_, clip);
+  const fs::path file = root_ / "c" / "confidence" / "000001.f32";
+  std::string bytes = read_file(file);
+  bytes[5] = static_cast<char>(bytes[5] ^ 0x10);
+  write_file_atomically(file, bytes);
+  EXPECT_THAT([&] { read_synthetic_clip(root_ / "c"); },
+              ::testing::ThrowsMessage<Error>(HasSubstr("confidence_crc32")));
+
+  clip.frames[0].confidence.pixels[3] = -1.0f;
+  write_synthetic_clip(root_, clip);
+  EXPECT_THAT([&] { read_synthetic_clip(root_ / "c"); },
+              ::testing::ThrowsMessage<Error>(HasSubstr("confidence/000000.f32")));
+}
+
 TEST_F(SyntheticFormatTest, CorruptDepthNamesTheFile) {
   write_synthetic_clip(root_, make_clip("c", 2, 5, 4));
   const fs::path depth = root_ / "c" / "depth" / "000000.f32";

@@ -138,5 +138,58 @@ TEST(Vidfm3dProcessing, Dl3dvWindowStartIsSeededAndExcludesTheLastStart) {
   EXPECT_EQ(*starts.rbegin(), 9);  // np.random.randint(0, 10): 10 is never drawn
 }
 
+TEST(Vidfm3dProcessing, Cv2CubicResizeIsKeysMinus075InFixedPoint) {
+  // By hand: halving [0, 100, 200, 255] samples at 0.5 and 2.5 with weights (-0.09375, 0.59375,
+  // 0.59375, -0.09375) = (-192, 1216, 1216, -192) / 2048 and the edge repeated: 40.625 -> 41,
+  // 236.875 -> 237.
+  ImageU8 row(4, 1, 1);
+  row.pixels = {0, 100, 200, 255};
+  EXPECT_EQ(cv2_resize_cubic(row, 2, 1).pixels, (std::vector<std::uint8_t>{41, 237}));
+  // A flat image stays flat; channels are independent.
+  ImageU8 flat(7, 5, 3);
+  for (int y = 0; y < 5; ++y)
+    for (int x = 0; x < 7; ++x)
+      for (int c = 0; c < 3; ++c) flat.at(x, y, c) = static_cast<std::uint8_t>(10 + 100 * c);
+  const auto resized = cv2_resize_cubic(flat, 16, 9);
+  ASSERT_EQ(resized.channels, 3);
+  for (int y = 0; y < 9; ++y)
+    for (int x = 0; x < 16; ++x)
+      for (int c = 0; c < 3; ++c) EXPECT_EQ(resized.at(x, y, c), 10 + 100 * c);
+}
+
+TEST(Vidfm3dProcessing, Cv2NearestResizeHasNoHalfPixelOffset) {
+  ImageU8 row(4, 1, 1);
+  row.pixels = {1, 2, 3, 4};
+  EXPECT_EQ(cv2_resize_nearest(row, 2, 1).pixels, (std::vector<std::uint8_t>{1, 3}));
+  EXPECT_EQ(cv2_resize_nearest(row, 8, 1).pixels,
+            (std::vector<std::uint8_t>{1, 1, 2, 2, 3, 3, 4, 4}));
+}
+
+TEST(Vidfm3dProcessing, Co3dCropMovesAndScalesTheCameraWithThePixels) {
+  Frame frame;
+  frame.camera = {20, 12, {30, 0, 9.5, 0, 31, 5.5, 0, 0, 1}, {1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0}};
+  frame.rgb = ImageU8(20, 12, 3, 7);
+  frame.depth = ImageF32(20, 12, 1, 2.0f);
+  frame.valid = ImageU8(20, 12, 1, 1);
+  frame.object_mask = ImageU8(20, 12, 1, 0);
+  frame.object_mask.at(6, 4) = 255;  // lands on output pixel (0, 0) of the 8 x 4 crop at (6, 4)
+  const PixelBox crop{6, 4, 13, 7};  // 8 x 4
+  const Frame out = vidfm3d_co3d_crop(frame, crop, 16, 9);
+  EXPECT_EQ(out.camera.width, 16);
+  EXPECT_EQ(out.camera.height, 9);
+  const double sx = 16.0 / 8, sy = 9.0 / 4;
+  EXPECT_DOUBLE_EQ(out.camera.K[0], 30 * sx);
+  EXPECT_DOUBLE_EQ(out.camera.K[4], 31 * sy);
+  EXPECT_DOUBLE_EQ(out.camera.K[2], (9.5 - 6 + 0.5) * sx - 0.5);
+  EXPECT_DOUBLE_EQ(out.camera.K[5], (5.5 - 4 + 0.5) * sy - 0.5);
+  EXPECT_EQ(out.rgb.width, 16);
+  EXPECT_EQ(out.rgb.at(15, 8, 2), 7);
+  EXPECT_EQ(out.depth.at(3, 3), 2.0f);
+  EXPECT_EQ(out.valid.at(3, 3), 1);
+  EXPECT_EQ(out.object_mask.at(0, 0), 255);
+  EXPECT_EQ(out.object_mask.at(2, 0), 0);
+  EXPECT_TRUE(out.confidence.empty());  // absent stays absent
+}
+
 }  // namespace
 }  // namespace vidprobe

@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <bit>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
+#include <iostream>
 #include <limits>
 #include <map>
 #include <optional>
@@ -206,30 +208,112 @@ class Co3dDataset final : public Dataset {
         ids.resize(options.max_sequences);
       ids = hash_split(std::move(ids), split, options.train_ratio, options.split_seed);
     }
+    if (options.co3d_vidfm3d_crop) ids = keep_accepted_windows(ids, *options.co3d_vidfm3d_crop);
     set_sequences(std::move(ids));
   }
 
   std::string kind() const override { return "co3d"; }
 
   int num_frames(const std::string& sequence) const override {
+    if (const auto* window = window_of(sequence)) return window->num_frames;
     return static_cast<int>(frames_of(sequence).size());
   }
 
   std::vector<Frame> load_frames(const std::string& sequence,
                                  std::span<const int> indices) const override {
     const auto& records = frames_of(sequence);
+    const auto* window = window_of(sequence);
+    const int count = num_frames(sequence);
     std::vector<Frame> frames;
     frames.reserve(indices.size());
     for (const int index : indices) {
-      require(index >= 0 && static_cast<std::size_t>(index) < records.size(),
-              "CO3D sequence '" + sequence + "': frame index " + std::to_string(index) +
-                  " out of range");
-      frames.push_back(load_frame(records[static_cast<std::size_t>(index)]));
+      require(index >= 0 && index < count, "CO3D sequence '" + sequence + "': frame index " +
+                                               std::to_string(index) + " out of range");
+      if (!window) {
+        frames.push_back(load_frame(records[static_cast<std::size_t>(index)]));
+        continue;
+      }
+      const int record = window->frames()[static_cast<std::size_t>(index)];
+      const auto& o = *options().co3d_vidfm3d_crop;
+      frames.push_back(vidfm3d_co3d_crop(load_frame(records[static_cast<std::size_t>(record)]),
+                                         window->crop, o.target_width, o.target_height));
     }
     return frames;
   }
 
+ protected:
+  nlohmann::json sequence_meta(const std::string& sequence) const override {
+    const auto* window = window_of(sequence);
+    if (!window) return {};
+    const auto& c = window->crop;
+    return {{"vidfm3d_crop",
+             {{"window_start", *window->start},
+              {"window_frames", window->num_frames},
+              {"stride", window->stride},
+              {"crop_x0_y0_x1_y1", {c.x0, c.y0, c.x1, c.y1}},
+              {"truncation", window->truncation},
+              {"upsample", window->upsample},
+              {"size",
+               {options().co3d_vidfm3d_crop->target_width,
+                options().co3d_vidfm3d_crop->target_height}}}}};
+  }
+
  private:
+  // extract_frames.py's verdict on one sequence: the accepted window, or their reason to reject.
+  struct WindowVerdict {
+    std::optional<Co3dWindow> window;
+    std::string reason;
+  };
+
+  WindowVerdict judge_sequence(const std::vector<Co3dFrameRecord>& records,
+                               const Co3dWindowOptions& o) const {
+    const int width = records.front().width, height = records.front().height;
+    std::vector<std::optional<PixelBox>> boxes;
+    for (const auto& record : records) {
+      if (!record.mask_path) return {std::nullopt, record.context + " has no key 'mask.path'"};
+      if (record.width != width || record.height != height)
+        return {std::nullopt, record.context + ": frame size differs from the first frame's"};
+      const auto path = root() / *record.mask_path;
+      const ImageU8 mask = read_gray(path);
+      if (mask.width != width || mask.height != height)
+        return {std::nullopt, "shape mismatch in " + path.string() + ": " +
+                                  std::to_string(mask.width) + "x" + std::to_string(mask.height) +
+                                  " vs RGB " + std::to_string(width) + "x" +
+                                  std::to_string(height)};
+      boxes.push_back(tight_mask_box(mask));
+    }
+    auto window = choose_co3d_window(boxes, width, height, o);
+    if (window.accepted) return {std::move(window), {}};
+    char reason[96];
+    std::snprintf(reason, sizeof reason, "rejected - trunc=%.4f  upx=%.2f", window.truncation,
+                  window.upsample);
+    return {std::nullopt, reason};
+  }
+
+  // The sequences whose window their code accepts; the others are reported and dropped.
+  std::vector<std::string> keep_accepted_windows(const std::vector<std::string>& ids,
+                                                 const Co3dWindowOptions& o) {
+    std::vector<std::string> kept;
+    for (const auto& id : ids) {
+      auto verdict = judge_sequence(frames_by_sequence_.at(id), o);
+      if (!verdict.window) {
+        std::cerr << "CO3D: sequence '" << id << "' skipped (vidfm3d crop): " << verdict.reason
+                  << "\n";
+        continue;
+      }
+      windows_.emplace(id, std::move(*verdict.window));
+      kept.push_back(id);
+    }
+    std::cerr << "CO3D: vidfm3d crop kept " << kept.size() << " of " << ids.size()
+              << " sequences\n";
+    return kept;
+  }
+
+  const Co3dWindow* window_of(const std::string& sequence) const {
+    const auto it = windows_.find(sequence);
+    return it == windows_.end() ? nullptr : &it->second;
+  }
+
   void index_category(const std::string& category, Split split) {
     const fs::path annotations = root() / category / "frame_annotations.jgz";
     const nlohmann::json list = read_json_file(annotations);
@@ -296,6 +380,9 @@ class Co3dDataset final : public Dataset {
                 std::to_string(record.width) + "x" + std::to_string(record.height));
     frame.camera = co3d_camera_to_opencv(record.viewpoint, record.width, record.height);
 
+    if (record.mask_path)
+      frame.object_mask =
+          match_size(read_gray(root() / *record.mask_path), record.width, record.height);
     frame.depth = ImageF32(record.width, record.height, 1, 0.0f);
     frame.valid = ImageU8(record.width, record.height, 1, 0);
     if (!record.depth_path) return frame;
@@ -303,32 +390,37 @@ class Co3dDataset final : public Dataset {
                              record.width, record.height);
     for (std::size_t i = 0; i < frame.depth.pixels.size(); ++i)
       frame.valid.pixels[i] = frame.depth.pixels[i] > 0.0f ? 1 : 0;
-    if (record.depth_mask_path) and_mask(frame.valid, root() / *record.depth_mask_path, 1);
+    if (record.depth_mask_path)
+      and_mask(frame.valid, read_gray(root() / *record.depth_mask_path), 1);
     if (options().co3d_foreground_only) {
       require(record.mask_path.has_value(),
               record.context + ": co3d_foreground_only needs key 'mask.path'");
-      and_mask(frame.valid, root() / *record.mask_path, 128);  // probability >= 0.5
+      and_mask(frame.valid, frame.object_mask, 128);  // probability >= 0.5
     }
     for (std::size_t i = 0; i < frame.depth.pixels.size(); ++i)
       if (!frame.valid.pixels[i]) frame.depth.pixels[i] = 0.0f;
     return frame;
   }
 
-  // valid &= (mask >= threshold), with the mask resampled to the image size if needed.
-  static void and_mask(ImageU8& valid, const fs::path& path, int threshold) {
+  // A mask PNG as one channel (the first of a multi-channel file).
+  static ImageU8 read_gray(const fs::path& path) {
     ImageU8 mask = read_png_u8(path);
-    if (mask.channels != 1) {
-      ImageU8 gray(mask.width, mask.height, 1);
-      for (int y = 0; y < mask.height; ++y)
-        for (int x = 0; x < mask.width; ++x) gray.at(x, y) = mask.at(x, y, 0);
-      mask = std::move(gray);
-    }
+    if (mask.channels == 1) return mask;
+    ImageU8 gray(mask.width, mask.height, 1);
+    for (int y = 0; y < mask.height; ++y)
+      for (int x = 0; x < mask.width; ++x) gray.at(x, y) = mask.at(x, y, 0);
+    return gray;
+  }
+
+  // valid &= (mask >= threshold), with the mask resampled to the image size if needed.
+  static void and_mask(ImageU8& valid, ImageU8 mask, int threshold) {
     mask = match_size(std::move(mask), valid.width, valid.height);
     for (std::size_t i = 0; i < valid.pixels.size(); ++i)
       if (mask.pixels[i] < threshold) valid.pixels[i] = 0;
   }
 
   std::map<std::string, std::vector<Co3dFrameRecord>> frames_by_sequence_;
+  std::map<std::string, Co3dWindow> windows_;  // co3d_vidfm3d_crop: the kept sequences' windows
 };
 
 }  // namespace

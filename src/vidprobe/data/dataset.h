@@ -24,6 +24,7 @@
 #include "vidprobe/data/frame.h"
 #include "vidprobe/data/resize.h"
 #include "vidprobe/data/split.h"
+#include "vidprobe/data/vidfm3d_processing.h"
 
 namespace vidprobe {
 
@@ -46,6 +47,11 @@ struct DatasetOptions {
   std::string co3d_set_list;
   // CO3D: also mark background (foreground mask probability < 0.5) invalid.
   bool co3d_foreground_only = false;
+  // CO3D: the authors' processing (co3d/extract_frames.py, data/vidfm3d_processing.h): each
+  // sequence becomes its best window (frames 0 .. num_frames - 1 of the window), cropped to their
+  // 16:9 object box and resized to the target size; sequences they reject are dropped from
+  // sequences() with the reason on stderr. Needs every frame's mask (key 'mask.path').
+  std::optional<Co3dWindowOptions> co3d_vidfm3d_crop;
 
   // DL3DV: image folder downscale factor: 1 -> images/, 2 -> images_2/, 4, 8; 0 picks the finest
   // folder present. Intrinsics are scaled to the images actually read.

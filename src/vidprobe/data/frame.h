@@ -31,6 +31,12 @@ struct Frame {
   ImageU8 rgb;     // H x W x 3
   ImageF32 depth;  // H x W x 1, z-depth, 0 where invalid
   ImageU8 valid;   // H x W x 1, 1 = valid depth, 0 = sky / background / unknown
+  // H x W x 1 or empty: how far the depth is trusted (VGGT's depth_conf for pseudo-GT, the
+  // authors' confmaps); it weighs the GT-confidence losses. Empty = exact GT, valid is the weight.
+  ImageF32 confidence;
+  // H x W x 1 or empty: the dataset's foreground probability x 255 (CO3D's masks/*.png), kept for
+  // the authors' object crop and the masks of their .sft files; never a depth mask by itself.
+  ImageU8 object_mask;
   Camera camera;
   std::string source;  // file or frame identifier, for error messages
 };

@@ -195,6 +195,9 @@ Frame resize_frame(const Frame& frame, int width, int height) {
   if (!frame.rgb.empty()) out.rgb = resize_bilinear(frame.rgb, width, height);
   if (!frame.depth.empty()) out.depth = resize_nearest(frame.depth, width, height);
   if (!frame.valid.empty()) out.valid = resize_nearest(frame.valid, width, height);
+  if (!frame.confidence.empty()) out.confidence = resize_nearest(frame.confidence, width, height);
+  if (!frame.object_mask.empty())
+    out.object_mask = resize_nearest(frame.object_mask, width, height);
   return out;
 }
 
@@ -205,6 +208,10 @@ Frame crop_frame(const Frame& frame, int x0, int y0, int width, int height) {
   if (!frame.rgb.empty()) out.rgb = crop_image(frame.rgb, x0, y0, width, height);
   if (!frame.depth.empty()) out.depth = crop_image(frame.depth, x0, y0, width, height);
   if (!frame.valid.empty()) out.valid = crop_image(frame.valid, x0, y0, width, height);
+  if (!frame.confidence.empty())
+    out.confidence = crop_image(frame.confidence, x0, y0, width, height);
+  if (!frame.object_mask.empty())
+    out.object_mask = crop_image(frame.object_mask, x0, y0, width, height);
   return out;
 }
 

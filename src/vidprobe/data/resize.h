@@ -8,7 +8,8 @@
 // makes the two axes' factors differ slightly.
 //
 // RGB is resampled with an antialiased bilinear (triangle) filter; depth and the valid mask with
-// nearest neighbour, so no depth value is ever interpolated across an occlusion edge.
+// nearest neighbour, so no depth value is ever interpolated across an occlusion edge (the
+// confidence and the object mask likewise).
 #include "vidprobe/data/frame.h"
 
 namespace vidprobe {
@@ -40,7 +41,8 @@ ImageF32 resize_nearest(const ImageF32& image, int width, int height);
 template <typename T>
 Image<T> crop_image(const Image<T>& image, int x0, int y0, int width, int height);
 
-// Whole frames: rgb, depth, valid and camera together. Empty images stay empty.
+// Whole frames: rgb, depth, valid, confidence, object mask and camera together. Empty images stay
+// empty.
 Frame resize_frame(const Frame& frame, int width, int height);
 Frame crop_frame(const Frame& frame, int x0, int y0, int width, int height);
 // Scales so the frame covers the target size (aspect kept), then crops the centre.

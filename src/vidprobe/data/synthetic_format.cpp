@@ -81,6 +81,21 @@ void check_frame_shapes(const Frame& frame, std::size_t index, const std::string
           where + ": depth must be " + std::to_string(w) + " x " + std::to_string(h) + " x 1");
   require(frame.valid.width == w && frame.valid.height == h && frame.valid.channels == 1,
           where + ": valid mask must be " + std::to_string(w) + " x " + std::to_string(h) + " x 1");
+  require(
+      frame.confidence.empty() || (frame.confidence.width == w && frame.confidence.height == h &&
+                                   frame.confidence.channels == 1),
+      where + ": confidence must be empty or " + std::to_string(w) + " x " + std::to_string(h) +
+          " x 1");
+}
+
+// A clip's frames all carry a confidence or none does: a loss weighted by it on some frames and
+// by the valid mask on others would mix two scales.
+bool clip_has_confidence(const Clip& clip) {
+  const auto has = [](const Frame& frame) { return !frame.confidence.empty(); };
+  const bool any = std::any_of(clip.frames.begin(), clip.frames.end(), has);
+  require(!any || std::all_of(clip.frames.begin(), clip.frames.end(), has),
+          "clip '" + clip.id + "': some frames have a confidence map and some do not");
+  return any;
 }
 
 template <std::size_t N>
@@ -152,11 +167,13 @@ void write_synthetic_clip(const fs::path& root, const Clip& clip) {
           "invalid clip id '" + clip.id + "'");
   for (std::size_t i = 0; i < clip.frames.size(); ++i)
     check_frame_shapes(clip.frames[i], i, clip.id);
+  const bool with_confidence = clip_has_confidence(clip);
 
   write_directory_atomically(root / clip.id, [&](const fs::path& dir) {
     fs::create_directories(dir / "rgb");
     fs::create_directories(dir / "depth");
     fs::create_directories(dir / "mask");
+    if (with_confidence) fs::create_directories(dir / "confidence");
     std::vector<json> frame_records(clip.frames.size());
     parallel_for(clip.frames.size(), [&](std::size_t i) {
       const Frame& frame = clip.frames[i];
@@ -181,6 +198,12 @@ void write_synthetic_clip(const fs::path& root, const Clip& clip) {
                               {"height", frame.camera.height},
                               {"K", array_json(frame.camera.K)},
                               {"cam_from_world", array_json(frame.camera.cam_from_world)}};
+      if (!with_confidence) return;
+      const std::string confidence_name = "confidence/" + stem + ".f32";
+      const std::string confidence = depth_bytes(frame.confidence);
+      write_file_atomically(dir / confidence_name, confidence);
+      frame_records[i]["confidence"] = confidence_name;
+      frame_records[i]["confidence_crc32"] = crc32_of(confidence);
     });
     const json document{
         {"format", kSyntheticFormatName},
@@ -231,6 +254,34 @@ fs::path file_in_clip(const fs::path& clip_dir, const json& record, const char* 
   return clip_dir / relative;
 }
 
+// A float32 map of the frame's size whose CRC-32 the record holds under `crc_key`.
+ImageF32 read_checked_f32(const fs::path& path, const json& record, const char* crc_key,
+                          const Camera& camera, const fs::path& clip_json) {
+  const std::string raw = read_file(path);
+  const auto expected_crc = json_get<std::uint32_t>(record, crc_key, quoted(clip_json));
+  ImageF32 map = depth_from_bytes(raw, camera.width, camera.height, path);
+  require(crc32_of(raw) == expected_crc, "file " + quoted(path) +
+                                             " is corrupt (CRC-32 mismatch with key '" + crc_key +
+                                             "' of " + quoted(clip_json) + ")");
+  return map;
+}
+
+// The optional continuous confidence (clips written by `vidprobe annotate`): finite and >= 0, as
+// a loss weight must be.
+ImageF32 read_confidence(const fs::path& clip_dir, const json& record, const Camera& camera,
+                         const fs::path& clip_json, const std::string& context) {
+  const fs::path path = file_in_clip(clip_dir, record, "confidence", context);
+  ImageF32 confidence = read_checked_f32(path, record, "confidence_crc32", camera, clip_json);
+  for (std::size_t p = 0; p < confidence.pixels.size(); ++p) {
+    const float c = confidence.pixels[p];
+    require(std::isfinite(c) && c >= 0, [&] {
+      return "confidence file " + quoted(path) + " has " + std::to_string(c) + " at pixel " +
+             std::to_string(p) + " (a confidence must be finite and >= 0)";
+    });
+  }
+  return confidence;
+}
+
 }  // namespace
 
 Clip read_synthetic_clip(const fs::path& clip_dir) {
@@ -278,13 +329,9 @@ Clip read_synthetic_clip(const fs::path& clip_dir) {
               "image " + quoted(rgb_path) + " does not match the " + std::to_string(camera.width) +
                   " x " + std::to_string(camera.height) + " RGB frame in " + quoted(file));
 
-      const std::string depth_raw = read_file(depth_path);
-      const std::uint32_t expected_crc =
-          json_get<std::uint32_t>(record, "depth_crc32", record_context);
-      frame.depth = depth_from_bytes(depth_raw, camera.width, camera.height, depth_path);
-      require(crc32_of(depth_raw) == expected_crc, "depth file " + quoted(depth_path) +
-                                                       " is corrupt (CRC-32 mismatch with " +
-                                                       quoted(file) + ")");
+      frame.depth = read_checked_f32(depth_path, record, "depth_crc32", camera, file);
+      if (record.contains("confidence"))
+        frame.confidence = read_confidence(clip_dir, record, camera, file, record_context);
 
       const ImageU8 mask = read_png_u8(mask_path);
       require(mask.width == camera.width && mask.height == camera.height && mask.channels == 1,
@@ -302,6 +349,12 @@ Clip read_synthetic_clip(const fs::path& clip_dir) {
         frame.valid.pixels[p] = m ? 1 : 0;
       }
     }
+    const auto with_confidence =
+        std::count_if(records.begin(), records.end(),
+                      [](const json& record) { return record.contains("confidence"); });
+    require(with_confidence == 0 || static_cast<std::size_t>(with_confidence) == records.size(),
+            quoted(file) + ": key 'confidence' is on " + std::to_string(with_confidence) + " of " +
+                std::to_string(records.size()) + " frames (all or none)");
   } catch (const json::exception& e) {
     throw Error("bad value in " + quoted(file) + ": " + e.what());
   }

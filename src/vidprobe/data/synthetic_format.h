@@ -15,7 +15,9 @@ inline constexpr int kSyntheticFormatVersion = 1;
 inline constexpr const char* kSyntheticFormatName = "vidprobe-synthetic-clip";
 
 // Writes clip to root/<clip.id>/ atomically (replacing an existing clip of that id). Every frame
-// needs rgb (3 channels), depth and valid (1 channel) of the camera's size.
+// needs rgb (3 channels), depth and valid (1 channel) of the camera's size; a confidence map (1
+// channel) is written when every frame has one (confidence/<frame>.f32, optional: clips without
+// it, e.g. rendered ones, read back with an empty Frame::confidence). The object mask is not kept.
 void write_synthetic_clip(const std::filesystem::path& root, const Clip& clip);
 // Reads a clip directory; throws vidprobe::Error naming the file at fault.
 Clip read_synthetic_clip(const std::filesystem::path& clip_dir);

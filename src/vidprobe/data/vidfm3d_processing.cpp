@@ -1,11 +1,13 @@
 #include "vidprobe/data/vidfm3d_processing.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <limits>
 
 #include "vidprobe/core/error.h"
 #include "vidprobe/core/python_random.h"
+#include "vidprobe/data/resize.h"
 
 namespace vidprobe {
 namespace {
@@ -135,6 +137,123 @@ Co3dWindow choose_co3d_window(const std::vector<std::optional<PixelBox>>& boxes,
   best.accepted =
       best.start && best.truncation <= o.max_truncation && best.upsample <= o.max_upsample;
   return best;
+}
+
+namespace {
+
+// cv2's INTER_RESIZE_COEF_BITS: weights are integers scaled by 2^11.
+constexpr int kCoefBits = 11;
+
+// Per output index of one axis: the first of four source taps and their fixed-point weights.
+struct CubicAxis {
+  std::vector<int> first;
+  std::vector<std::array<int, 4>> weights;
+};
+
+// interpolateCubic of cv2 (float), weights rounded half to even as saturate_cast<short> does.
+CubicAxis cubic_axis(int in_size, int out_size) {
+  constexpr float A = -0.75f;
+  const double scale = static_cast<double>(in_size) / out_size;
+  CubicAxis axis;
+  for (int o = 0; o < out_size; ++o) {
+    const auto position = static_cast<float>((o + 0.5) * scale - 0.5);
+    const int floor = static_cast<int>(std::floor(position));
+    const float x = position - static_cast<float>(floor);
+    std::array<float, 4> c{};
+    c[0] = ((A * (x + 1) - 5 * A) * (x + 1) + 8 * A) * (x + 1) - 4 * A;
+    c[1] = ((A + 2) * x - (A + 3)) * x * x + 1;
+    c[2] = ((A + 2) * (1 - x) - (A + 3)) * (1 - x) * (1 - x) + 1;
+    c[3] = 1.f - c[0] - c[1] - c[2];
+    std::array<int, 4> w{};
+    for (std::size_t k = 0; k < 4; ++k)
+      w[k] = static_cast<int>(std::nearbyint(c[k] * static_cast<float>(1 << kCoefBits)));
+    axis.first.push_back(floor - 1);
+    axis.weights.push_back(w);
+  }
+  return axis;
+}
+
+int clamp_index(int index, int size) {
+  return std::clamp(index, 0, size - 1);
+}
+
+}  // namespace
+
+ImageU8 cv2_resize_cubic(const ImageU8& image, int width, int height) {
+  require(!image.empty() && width > 0 && height > 0,
+          "cv2_resize_cubic: empty image or target size " + std::to_string(width) + "x" +
+              std::to_string(height));
+  const int channels = image.channels;
+  const auto columns = cubic_axis(image.width, width);
+  const auto rows = cubic_axis(image.height, height);
+  // Horizontal pass on every source row, in cv2's int buffer.
+  std::vector<std::int64_t> horizontal(static_cast<std::size_t>(image.height) * width * channels);
+  for (int y = 0; y < image.height; ++y)
+    for (int x = 0; x < width; ++x)
+      for (int c = 0; c < channels; ++c) {
+        std::int64_t sum = 0;
+        for (int k = 0; k < 4; ++k)
+          sum +=
+              static_cast<std::int64_t>(image.at(
+                  clamp_index(columns.first[static_cast<std::size_t>(x)] + k, image.width), y, c)) *
+              columns.weights[static_cast<std::size_t>(x)][static_cast<std::size_t>(k)];
+        horizontal[(static_cast<std::size_t>(y) * width + x) * channels + c] = sum;
+      }
+  ImageU8 out(width, height, channels);
+  constexpr int kShift = 2 * kCoefBits;
+  for (int y = 0; y < height; ++y)
+    for (int x = 0; x < width; ++x)
+      for (int c = 0; c < channels; ++c) {
+        std::int64_t sum = 0;
+        for (int k = 0; k < 4; ++k) {
+          const int source_row =
+              clamp_index(rows.first[static_cast<std::size_t>(y)] + k, image.height);
+          sum += horizontal[(static_cast<std::size_t>(source_row) * width + x) * channels + c] *
+                 rows.weights[static_cast<std::size_t>(y)][static_cast<std::size_t>(k)];
+        }
+        const std::int64_t value = (sum + (std::int64_t{1} << (kShift - 1))) >> kShift;
+        out.at(x, y, c) = static_cast<std::uint8_t>(std::clamp<std::int64_t>(value, 0, 255));
+      }
+  return out;
+}
+
+template <typename T>
+Image<T> cv2_resize_nearest(const Image<T>& image, int width, int height) {
+  require(!image.empty() && width > 0 && height > 0,
+          "cv2_resize_nearest: empty image or target size " + std::to_string(width) + "x" +
+              std::to_string(height));
+  // cv2 multiplies by the inverse of the inverse scale, in double.
+  const double x_step = 1.0 / (static_cast<double>(width) / image.width);
+  const double y_step = 1.0 / (static_cast<double>(height) / image.height);
+  Image<T> out(width, height, image.channels);
+  for (int y = 0; y < height; ++y) {
+    const int sy = std::min(static_cast<int>(std::floor(y * y_step)), image.height - 1);
+    for (int x = 0; x < width; ++x) {
+      const int sx = std::min(static_cast<int>(std::floor(x * x_step)), image.width - 1);
+      for (int c = 0; c < image.channels; ++c) out.at(x, y, c) = image.at(sx, sy, c);
+    }
+  }
+  return out;
+}
+
+template ImageU8 cv2_resize_nearest(const ImageU8&, int, int);
+template ImageF32 cv2_resize_nearest(const ImageF32&, int, int);
+
+Frame vidfm3d_co3d_crop(const Frame& frame, const PixelBox& crop, int target_width,
+                        int target_height) {
+  const Frame cropped = crop_frame(frame, crop.x0, crop.y0, crop.width(), crop.height());
+  Frame out;
+  out.source = frame.source;
+  out.camera = scale_camera(cropped.camera, target_width, target_height);
+  out.rgb = cv2_resize_cubic(cropped.rgb, target_width, target_height);
+  const auto nearest = [&](const auto& map) {
+    return map.empty() ? map : cv2_resize_nearest(map, target_width, target_height);
+  };
+  out.depth = nearest(cropped.depth);
+  out.valid = nearest(cropped.valid);
+  out.confidence = nearest(cropped.confidence);
+  out.object_mask = nearest(cropped.object_mask);
+  return out;
 }
 
 int dl3dv_window_start(int num_frames, int window, std::uint64_t seed) {

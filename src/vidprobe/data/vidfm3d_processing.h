@@ -23,6 +23,7 @@
 #include <utility>
 #include <vector>
 
+#include "vidprobe/data/frame.h"
 #include "vidprobe/io/image.h"
 
 namespace vidprobe {
@@ -70,6 +71,23 @@ struct Co3dWindow {
 // Their window search over per-frame tight mask boxes (nullopt = empty mask).
 Co3dWindow choose_co3d_window(const std::vector<std::optional<PixelBox>>& boxes, int image_width,
                               int image_height, const Co3dWindowOptions& options = {});
+
+// cv2.resize(image, (width, height), interpolation=cv2.INTER_CUBIC) of an 8-bit image: Keys'
+// kernel with a = -0.75, source coordinate (x + 0.5) * in / out - 0.5 in float, edge pixels
+// repeated, no antialiasing, 11-bit fixed-point weights as cv2's scalar code (its SIMD path rounds
+// the vertical pass in float, so a pixel may come out one level apart from theirs).
+ImageU8 cv2_resize_cubic(const ImageU8& image, int width, int height);
+// cv2.resize(..., interpolation=cv2.INTER_NEAREST): source index floor(x * in / out), without the
+// half-pixel offset of resize_nearest (data/resize.h).
+template <typename T>
+Image<T> cv2_resize_nearest(const Image<T>& image, int width, int height);
+
+// Their accepted CO3D window applied to one frame (extract_frames.py): the crop, then cv2 cubic
+// for RGB and cv2 nearest for depth, valid, confidence and object mask to the target size. The
+// camera follows the crop offset and the per-axis scale exactly (data/resize.h). They store the
+// RGB as JPEG before VGGT reads it; that lossy step is not reproduced.
+Frame vidfm3d_co3d_crop(const Frame& frame, const PixelBox& crop, int target_width,
+                        int target_height);
 
 // Seeded stand-in for their unseeded np.random.randint(0, n - window): Python's
 // random.Random(seed).randrange(n - window) (exclusive of the last start, as theirs), 0 when

@@ -58,7 +58,7 @@ ClipTensors clip_to_tensors(const Clip& clip, int input_width, int input_height,
     return apply_processor(*processor, frame.rgb);
   };
   if (processor) check_input_processor(*processor, mode, input_width, input_height);
-  std::vector<torch::Tensor> inputs, images, depths, valids, extrinsics, intrinsics;
+  std::vector<torch::Tensor> inputs, images, depths, valids, confidences, extrinsics, intrinsics;
   for (const auto& frame : clip.frames) {
     inputs.push_back(image_to_tensor(input_rgb(frame)).to(torch::kFloat32) / 255.0);
     const auto gt = fit(frame, gt_width, gt_height);
@@ -74,6 +74,10 @@ ClipTensors clip_to_tensors(const Clip& clip, int input_width, int input_height,
                                         {gt_height, gt_width}, torch::kUInt8)
                            .gt(0));
     }
+    if (!gt.confidence.empty())
+      confidences.push_back(
+          torch::from_blob(const_cast<float*>(gt.confidence.pixels.data()), {gt_height, gt_width})
+              .clone());
     extrinsics.push_back(torch::tensor(std::vector<double>(gt.camera.cam_from_world.begin(),
                                                            gt.camera.cam_from_world.end()))
                              .view({3, 4})
@@ -91,6 +95,13 @@ ClipTensors clip_to_tensors(const Clip& clip, int input_width, int input_height,
   out.depth = torch::where(out.valid, out.depth, torch::zeros_like(out.depth));
   out.extrinsics = torch::stack(extrinsics);
   out.intrinsics = torch::stack(intrinsics);
+  if (confidences.empty()) return out;
+  // One weighting for the whole clip: frames weighted by confidence next to frames weighted by
+  // their valid mask would put two scales into one loss.
+  require(confidences.size() == clip.frames.size(),
+          "clip '" + clip.id + "': " + std::to_string(confidences.size()) + " of " +
+              std::to_string(clip.frames.size()) + " frames have a confidence map (all or none)");
+  out.confidence = torch::stack(confidences);
   return out;
 }
 

@@ -17,6 +17,7 @@ struct ClipTensors {
   torch::Tensor gt_images;       // (T, 3, H, W) uint8
   torch::Tensor depth;           // (T, H, W) float
   torch::Tensor valid;           // (T, H, W) bool
+  torch::Tensor confidence;      // (T, H, W) float, or undefined when the frames carry none
   torch::Tensor extrinsics;      // (T, 3, 4) float
   torch::Tensor intrinsics;      // (T, 3, 3) float, at H x W
 };

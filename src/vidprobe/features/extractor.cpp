@@ -385,6 +385,7 @@ FeatureShard make_shard(const Clip& clip, const ClipTensors& inputs, const Store
   shard.images = keep(inputs.gt_images);
   shard.depth = keep(inputs.depth);
   shard.valid = keep(inputs.valid);
+  if (inputs.confidence.defined()) shard.confidence = keep(inputs.confidence);
   shard.extrinsics = keep(inputs.extrinsics);
   shard.intrinsics = keep(inputs.intrinsics);
   shard.meta = {{"backbone", options.backbone},

@@ -136,8 +136,25 @@ void validate_scene_values(const FeatureShard& shard, const fs::path& path) {
   }
 }
 
-// Their scene file as a shard's ground truth (features added by the caller).
-FeatureShard read_scene(const fs::path& path) {
+// Their CO3D object masks (key "masks", bool (S, H, W, 1)) as (S, H, W) bool; undefined when the
+// file has none (DL3DV).
+torch::Tensor read_masks(const TensorMap& tensors, const fs::path& path,
+                         const torch::Tensor& depth) {
+  const auto it = tensors.find("masks");
+  if (it == tensors.end()) return {};
+  const auto& masks = it->second;
+  require(masks.scalar_type() == torch::kBool, "scene file '" + path.string() +
+                                                   "': 'masks' must be bool, got " +
+                                                   std::string(c10::toString(masks.scalar_type())));
+  require(masks.dim() == 4 && masks.size(-1) == 1 && masks.sizes().slice(0, 3) == depth.sizes(),
+          "scene file '" + path.string() + "': 'masks' must be (S, H, W, 1) with the depth's " +
+              c10::str(depth.sizes()) + ", got " + c10::str(masks.sizes()));
+  return masks.select(-1, 0);
+}
+
+// Their scene file as a shard's ground truth (features added by the caller). Every pixel is valid
+// unless use_mask (their hard masking) makes the object mask the valid mask.
+FeatureShard read_scene(const fs::path& path, bool use_mask) {
   const auto tensors = load_safetensors(path);
   FeatureShard shard;
   shard.images = required(tensors, "images", path, 4).to(torch::kUInt8);
@@ -145,7 +162,10 @@ FeatureShard read_scene(const fs::path& path) {
   shard.confidence = required(tensors, "confmaps", path, 4).select(-1, 0).to(torch::kFloat32);
   shard.intrinsics = required(tensors, "intrinsic", path, 3).to(torch::kFloat32);
   shard.extrinsics = required(tensors, "extrinsic", path, 3).to(torch::kFloat32);
-  shard.valid = torch::ones_like(shard.depth, torch::kBool);  // their use_mask is off
+  const auto masks = read_masks(tensors, path, shard.depth);
+  require(!use_mask || masks.defined(),
+          "scene file '" + path.string() + "' has no tensor 'masks' (--use-mask needs CO3D's)");
+  shard.valid = use_mask ? masks.clone() : torch::ones_like(shard.depth, torch::kBool);
   validate_scene_values(shard, path);
   return shard;
 }
@@ -195,6 +215,7 @@ nlohmann::json import_identity(const Vidfm3dImportOptions& o) {
           {"model", o.model},
           {"postfix", o.postfix},
           {"context", o.context},
+          {"use_mask", o.use_mask},
           {"dataset_kind", o.dataset_kind},
           {"dataset_root", fs::absolute(o.data_root).lexically_normal().string()},
           {"features_root", fs::absolute(o.features_root).lexically_normal().string()},
@@ -255,7 +276,7 @@ Vidfm3dImportSummary import_vidfm3d(const Vidfm3dImportOptions& o) {
     return Pending{id, subset + "/" + hash, scene_path, feature_path, std::move(features)};
   };
   auto write = [&](Pending pending) {
-    auto shard = read_scene(pending.scene_path);
+    auto shard = read_scene(pending.scene_path, o.use_mask);
     shard.clip_id = pending.id;
     try {
       // Their per-frame models store one map per frame of the scene.

@@ -6,11 +6,13 @@
 //   <data>/{train,val}.json                 [[subset, hash], ...] (the split; "test" = val)
 //   <data>/<subset>/<hash>.sft              images u8 (S,3,H,W), depthmaps f32 (S,H,W,1),
 //                                           pointmaps (S,H,W,3), confmaps (S,H,W,1), intrinsic
-//                                           (S,3,3), extrinsic (S,3,4) camera-from-world
+//                                           (S,3,3), extrinsic (S,3,4) camera-from-world,
+//                                           CO3D only: masks bool (S,H,W,1) (object > 0.99)
 //   <features>/<model>/<subset>/<hash>/feature<postfix>.sft   key "feat", channel-last
 // Each clip becomes one shard holding every frame, the GT confidence (their confmaps), every
-// pixel valid (their use_mask is off) and the feature maps once with the frame -> map index their
-// VideoProbeDataset computes for the model (vidfm3d_feature_index).
+// pixel valid (their use_mask is off; with use_mask the masks are the valid mask) and the feature
+// maps once with the frame -> map index their VideoProbeDataset computes for the model
+// (vidfm3d_feature_index).
 #include <cstdint>
 #include <filesystem>
 #include <string>
@@ -39,6 +41,9 @@ struct Vidfm3dImportOptions {
   std::string postfix;       // their feat_postfix, e.g. "_t749_layer20"
   std::string dataset_kind;  // co3d | dl3dv: recorded so reports find the paper's rows
   int64_t context = 76;
+  // Their use_mask with hard masking (soft_bg_weight 0): the scene's "masks" become the valid
+  // mask; off in every config of theirs. Scenes without masks are refused when it is on.
+  bool use_mask = false;
   std::filesystem::path out_dir;
   bool progress = true;
 };

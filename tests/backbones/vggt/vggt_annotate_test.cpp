@@ -11,6 +11,7 @@
 #include "test_support.h"
 #include "vidprobe/backbones/vggt/annotate.h"
 #include "vidprobe/core/atomic_file.h"
+#include "vidprobe/core/error.h"
 #include "vidprobe/data/clip_sampling.h"
 #include "vidprobe/data/dataset.h"
 #include "vidprobe/data/pil_resample.h"
@@ -19,6 +20,8 @@
 #include "vidprobe/features/extractor.h"
 #include "vidprobe/features/feature_cache.h"
 #include "vidprobe/features/vidfm3d_import.h"
+#include "vidprobe/io/gzip.h"
+#include "vidprobe/io/image.h"
 #include "vidprobe/io/safetensors_torch.h"
 
 namespace vidprobe::backbones {
@@ -84,6 +87,9 @@ TEST_F(VggtAnnotateTest, WritesClipsThatReopenAsADatasetAndFeedExtract) {
   }
   EXPECT_GT(valid, 0u);
   EXPECT_LT(valid, first.valid.pixels.size());  // the 30th percentile of confidence is cut
+  // The continuous confidence (1 + exp) is kept beside the mask, on every pixel.
+  ASSERT_EQ(first.confidence.pixels.size(), first.depth.pixels.size());
+  for (const float c : first.confidence.pixels) EXPECT_GT(c, 1.0f);
   const auto meta = read_synthetic_clip_json(root_ / "annotated" / dataset->sequences().front());
   EXPECT_EQ(meta["meta"]["generator"], "vidprobe annotate");
   EXPECT_EQ(meta["meta"]["source"]["dataset"], "synthetic");
@@ -97,7 +103,84 @@ TEST_F(VggtAnnotateTest, WritesClipsThatReopenAsADatasetAndFeedExtract) {
   extract.out_dir = root_ / "feats";
   const auto extracted = features::extract_features(extract);
   EXPECT_EQ(extracted.clips_written, 3);
-  EXPECT_EQ(features::FeatureCache::open(root_ / "feats").clip_ids().size(), 3u);
+  const auto cache = features::FeatureCache::open(root_ / "feats");
+  EXPECT_EQ(cache.clip_ids().size(), 3u);
+  // extract carries it into the shard, the tensor the GT-confidence losses read.
+  const auto shard = cache.load(cache.clip_ids().front());
+  ASSERT_TRUE(shard.confidence.defined());
+  EXPECT_GT(shard.confidence.min().item<float>(), 1.0f);
+}
+
+// A CO3D-layout set of one sequence: 3 frames of 64 x 36, the left half of each mask foreground.
+void write_co3d_fixture(const fs::path& root) {
+  const fs::path sequence = root / "toy" / "seq";
+  fs::create_directories(sequence / "images");
+  fs::create_directories(sequence / "masks");
+  nlohmann::json frames = nlohmann::json::array();
+  for (int n = 0; n < 3; ++n) {
+    const std::string stem = "frame00000" + std::to_string(n);
+    ImageU8 image(64, 36, 3, 0), mask(64, 36, 1, 0);
+    for (int y = 0; y < 36; ++y)
+      for (int x = 0; x < 64; ++x) {
+        for (int c = 0; c < 3; ++c) image.at(x, y, c) = static_cast<std::uint8_t>(x * 3 + y + n);
+        mask.at(x, y) = x < 32 ? 255 : 0;
+      }
+    write_png(sequence / "images" / (stem + ".png"), image);
+    write_png(sequence / "masks" / (stem + ".png"), mask);
+    frames.push_back({{"sequence_name", "seq"},
+                      {"frame_number", n},
+                      {"image", {{"path", "toy/seq/images/" + stem + ".png"}, {"size", {36, 64}}}},
+                      {"mask", {{"path", "toy/seq/masks/" + stem + ".png"}}},
+                      {"viewpoint",
+                       {{"R", {{1, 0, 0}, {0, 1, 0}, {0, 0, 1}}},
+                        {"T", {0.1 * n, 0, 3}},
+                        {"focal_length", {2, 2}},
+                        {"principal_point", {0, 0}}}}});
+  }
+  write_gzip_file(root / "toy" / "frame_annotations.jgz", frames.dump());
+}
+
+TEST_F(VggtAnnotateTest, Vidfm3dFormatWritesCo3dMasksThatImportAsTheirUseMask) {
+  write_co3d_fixture(root_ / "co3d");
+  auto o = options("co3d_theirs");
+  o.dataset_kind = "co3d";
+  o.dataset_root = root_ / "co3d";
+  o.format = "vidfm3d";
+  o.frames = 0;
+  o.conf_percentile = 0;
+  EXPECT_EQ(annotate_with_vggt(o).clips_written, 1);
+  const auto scene = root_ / "co3d_theirs" / "toy" / "seq.sft";
+  const auto t = load_safetensors(scene);
+  ASSERT_TRUE(t.contains("masks"));
+  const auto masks = t.at("masks");
+  EXPECT_EQ(masks.scalar_type(), torch::kBool);
+  EXPECT_EQ(masks.sizes(), (std::vector<int64_t>{3, 28, 56, 1}));  // 64 x 36 -> 56 x 28
+  // Foreground left, background right; the bicubic edge lies between.
+  EXPECT_TRUE(masks.slice(2, 0, 24).all().item<bool>());
+  EXPECT_FALSE(masks.slice(2, 32, 56).any().item<bool>());
+
+  const auto dir = root_ / "co3d_feat" / "dino" / "toy" / "seq";
+  fs::create_directories(dir);
+  save_safetensors(dir / "feature.sft", {{"feat", torch::randn({3, 2, 4, 8}).to(torch::kHalf)}});
+  features::Vidfm3dImportOptions import;
+  import.data_root = root_ / "co3d_theirs";
+  import.split = "val";  // one scene: max(1, int(0.1)) = 1 validation scene
+  import.features_root = root_ / "co3d_feat";
+  import.model = "dino";
+  import.dataset_kind = "co3d";
+  import.use_mask = true;
+  import.out_dir = root_ / "co3d_cache";
+  import.progress = false;
+  EXPECT_EQ(features::import_vidfm3d(import).clips_written, 1);
+  const auto shard = features::FeatureCache::open(root_ / "co3d_cache").load("toy__seq");
+  EXPECT_TRUE(torch::equal(shard.valid.to(torch::kBool), masks.squeeze(-1)));
+}
+
+TEST_F(VggtAnnotateTest, Co3dCropIsRefusedForOtherDatasets) {
+  auto o = options("co3d_crop_synthetic");
+  o.co3d_crop = "vidfm3d";
+  EXPECT_THAT([&] { annotate_with_vggt(o); },
+              ::testing::ThrowsMessage<Error>(HasSubstr("--co3d-crop vidfm3d")));
 }
 
 TEST_F(VggtAnnotateTest, ResumesAndShards) {

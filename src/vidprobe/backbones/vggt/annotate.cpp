@@ -26,6 +26,9 @@ namespace {
 
 using nlohmann::json;
 
+// extract_points.py's --mask-threshold default (process_co3d.py passes none).
+constexpr float kVidfm3dMaskThreshold = 0.99f;
+
 // Field-of-view range (radians) kept when decoding VGGT's cameras: ~0.6 to ~179.4 degrees.
 constexpr double kMinFov = 1e-2;
 constexpr double kMaxFov = 3.13;
@@ -94,6 +97,11 @@ Frame vggt_crop_preprocess(const Frame& frame, int size, int patch) {
   out.rgb = pil_resize(frame.rgb, size, new_height, PilFilter::kBicubic);
   if (!frame.depth.pixels.empty()) out.depth = resize_nearest(frame.depth, size, new_height);
   if (!frame.valid.pixels.empty()) out.valid = resize_nearest(frame.valid, size, new_height);
+  if (!frame.confidence.empty())
+    out.confidence = resize_nearest(frame.confidence, size, new_height);
+  // Their extract_points.py sends the masks through load_and_preprocess_images like the images.
+  if (!frame.object_mask.empty())
+    out.object_mask = pil_resize(frame.object_mask, size, new_height, PilFilter::kBicubic);
   out.camera = scale_camera(frame.camera, size, new_height);
   out.source = frame.source;
   if (new_height <= size) return out;
@@ -125,6 +133,13 @@ void validate(const AnnotateOptions& options) {
           "annotate: --backbone-size " + std::to_string(options.image_size) +
               " must be a positive multiple of the patch size " +
               std::to_string(options.config.patch_size));
+  require(options.co3d_crop == "none" || options.co3d_crop == "vidfm3d",
+          "annotate: --co3d-crop must be none or vidfm3d, got '" + options.co3d_crop + "'");
+  require(options.co3d_crop == "none" || options.dataset_kind == "co3d",
+          "annotate: --co3d-crop " + options.co3d_crop +
+              " crops CO3D sequences; it means nothing "
+              "with --data-kind " +
+              options.dataset_kind);
   require(options.compute_dtype == torch::kFloat32 || options.compute_dtype == torch::kBFloat16,
           "annotate: --compute-dtype must be fp32 or bf16, got '" +
               nn::dtype_name(options.compute_dtype) + "'");
@@ -191,12 +206,15 @@ float percentile(const torch::Tensor& values, double percent) {
   return static_cast<float>(lo + (hi - lo) * (position - static_cast<double>(low)));
 }
 
-// The clip format: depth below the confidence percentile is cut (valid = 0, depth 0).
+// The clip format: depth below the confidence percentile is cut (valid = 0, depth 0); the
+// continuous confidence is kept beside it (0 where it is not finite: such pixels are invalid).
 Clip to_clip(Clip source, const VggtAnnotation& a, const AnnotateOptions& options) {
   const int H = source.frames.front().camera.height, W = source.frames.front().camera.width;
   const auto threshold = percentile(a.conf, options.conf_percentile);
-  const auto valid = (a.conf >= threshold) & (a.depth > 0) & torch::isfinite(a.depth);
+  const auto finite_conf = torch::isfinite(a.conf);
+  const auto valid = (a.conf >= threshold) & finite_conf & (a.depth > 0) & torch::isfinite(a.depth);
   const auto kept_depth = torch::where(valid, a.depth, torch::zeros_like(a.depth)).contiguous();
+  const auto confidence = torch::where(finite_conf, a.conf, torch::zeros_like(a.conf)).contiguous();
   const auto valid_u8 = valid.to(torch::kUInt8).contiguous();
   Clip annotated;
   annotated.id = source.id;
@@ -208,6 +226,8 @@ Clip to_clip(Clip source, const VggtAnnotation& a, const AnnotateOptions& option
     std::copy_n(kept_depth[si].data_ptr<float>(), W * H, frame.depth.pixels.begin());
     frame.valid = ImageU8(W, H, 1);
     std::copy_n(valid_u8[si].data_ptr<std::uint8_t>(), W * H, frame.valid.pixels.begin());
+    frame.confidence = ImageF32(W, H, 1);
+    std::copy_n(confidence[si].data_ptr<float>(), W * H, frame.confidence.pixels.begin());
     frame.camera.width = W;
     frame.camera.height = H;
     frame.camera.K = matrix3(a.intrinsics[si]);
@@ -250,8 +270,28 @@ torch::Tensor vidfm3d_images(const std::vector<Frame>& frames) {
   return (images * 255.0f).to(torch::kUInt8);
 }
 
+// Their CO3D masks (co3d/extract_points.py): the preprocessed mask image / 255 > mask_threshold
+// (0.99 by default, compared in float32 as torch does), bool (S, H, W, 1); undefined when the
+// frames carry no object mask (DL3DV).
+torch::Tensor vidfm3d_masks(const Clip& clip) {
+  const auto has_mask = [](const Frame& frame) { return !frame.object_mask.empty(); };
+  if (std::none_of(clip.frames.begin(), clip.frames.end(), has_mask)) return {};
+  require(std::all_of(clip.frames.begin(), clip.frames.end(), has_mask),
+          "annotate: clip '" + clip.id + "' has an object mask on some frames only");
+  std::vector<torch::Tensor> masks;
+  for (const auto& frame : clip.frames) {
+    const auto& mask = frame.object_mask;
+    masks.push_back(torch::from_blob(const_cast<std::uint8_t*>(mask.pixels.data()),
+                                     {mask.height, mask.width, 1}, torch::kUInt8)
+                        .to(torch::kFloat32)
+                        .div(255.0f)
+                        .gt(kVidfm3dMaskThreshold));
+  }
+  return torch::stack(masks);
+}
+
 // The authors' GT file (extract_points.py): points unprojected from the depth with the decoded
-// cameras (not the point head), the continuous depth_conf as confmaps, no mask.
+// cameras (not the point head), the continuous depth_conf as confmaps, CO3D's object masks.
 void write_vidfm3d_scene(const std::filesystem::path& path, const Clip& source,
                          const VggtAnnotation& a, int start, const AnnotateOptions& options) {
   const int H = source.frames.front().camera.height, W = source.frames.front().camera.width;
@@ -266,6 +306,7 @@ void write_vidfm3d_scene(const std::filesystem::path& path, const Clip& source,
       {"extrinsic", a.extrinsics.to(torch::kFloat32)},
       {"start_idx", torch::tensor(start, torch::kInt32)},
   };
+  if (auto masks = vidfm3d_masks(source); masks.defined()) tensors.emplace("masks", masks);
   auto annotator = annotator_meta(options, W, H, a);
   annotator["vggt_seconds"] = a.seconds;  // timing: only in this format's metadata
   const nlohmann::json meta = {
@@ -327,6 +368,7 @@ AnnotateSummary annotate_with_vggt(const AnnotateOptions& options) {
   dataset_options.split = options.split;
   dataset_options.train_ratio = options.train_ratio;
   dataset_options.dl3dv_downscale = options.dl3dv_downscale;
+  if (options.co3d_crop == "vidfm3d") dataset_options.co3d_vidfm3d_crop = Co3dWindowOptions{};
   const auto dataset = open_dataset(options.dataset_kind, options.dataset_root, dataset_options);
   std::vector<std::string> sequences = dataset->sequences();
   if (options.clips > 0 && static_cast<std::size_t>(options.clips) < sequences.size())

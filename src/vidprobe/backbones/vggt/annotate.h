@@ -40,15 +40,22 @@ struct AnnotateOptions {
   // confidences (VGGT's demos filter the same way) and its depth is positive. 0 keeps every
   // pixel with a positive depth (the authors' pseudo-GT: no mask, the confidence weights the loss).
   double conf_percentile = 30;
-  // "clip": vidprobe's clip format (data/synthetic_format.h; no confidence, no points).
+  // "clip": vidprobe's clip format (data/synthetic_format.h; the continuous confidence in its
+  // optional confidence/ maps, no points, no object masks).
   // "vidfm3d": the authors' GT layout, <out>/<subset>/<hash>.sft with images, depthmaps,
   // pointmaps (depth unprojected with the decoded cameras), confmaps (depth_conf), intrinsic,
-  // extrinsic, start_idx, plus train.json / val.json as their create_split.py makes them; read by
+  // extrinsic, start_idx, masks (CO3D: object mask > 0.99, bool (S, H, W, 1)), plus train.json /
+  // val.json as their create_split.py makes them; read by
   // `vidprobe import vidfm3d` (features/vidfm3d_import.h), which keeps the confidence.
   std::string format = "clip";
   // The depth head runs over this many frames at a time (bounded memory for 150-frame windows).
   int frame_chunk = 8;
   int dl3dv_downscale = 0;  // DL3DV image folder: 4 = images_4 (the authors'), 0 = the finest
+  // CO3D: "vidfm3d" reads each sequence as the authors' extract_frames.py makes it (best 81-frame
+  // window, 16:9 object crop, 960 x 540; rejected sequences skipped, DatasetOptions::
+  // co3d_vidfm3d_crop); with --frames all and --format vidfm3d that is their GT input. "none":
+  // the sequences as stored.
+  std::string co3d_crop = "none";
   int shard_index = 0, shard_count = 1;
   torch::Device device = torch::kCPU;
   torch::Dtype compute_dtype = torch::kFloat32;  // aggregator weights: fp32 | bf16 (heads: fp32)
