@@ -34,6 +34,10 @@ struct RealSizeVariant {
   const char* param;     // the test name's suffix (scripts/gpu-cogvideox.sh filters on it)
 };
 
+// GoogleTest prints a parameter without a printer as its bytes (here three pointers), which then
+// change from build to build in the test's name; the registry name is the readable, stable one.
+void PrintTo(const RealSizeVariant& variant, std::ostream* out) { *out << variant.backbone; }
+
 class CogVideoXBackboneCuda : public ::testing::TestWithParam<RealSizeVariant> {};
 
 TEST_P(CogVideoXBackboneCuda, RealSizeMatchesTheReference) {

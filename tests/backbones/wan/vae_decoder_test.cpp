@@ -4,6 +4,7 @@
 #include <torch/torch.h>
 
 #include "backbones/wan/test_fixtures.h"
+#include "vidprobe/backbones/wan/checkpoint.h"
 #include "vidprobe/backbones/wan/vae.h"
 #include "vidprobe/core/error.h"
 
@@ -107,11 +108,50 @@ TEST(WanVaeDecoder, LoadingBothHalvesConsumesEveryKey) {
   }
 }
 
-TEST(WanVaeDecoder, RefusesTheOriginalDecoderLayoutAndBadLatents) {
+// The original release (Wan2.1_VAE.pth) keeps the decoder's up blocks as one flat
+// decoder.upsamples.N list; the fixture holds the same tensors under those names, checked by
+// diffusers' own convert_wan_vae_to_diffusers (tools/make_wan_decoder_fixtures.py). Loaded with
+// the original encoder file as one checkpoint, every key is consumed and the decoder decodes as
+// diffusers does.
+TEST(WanVaeDecoder, OriginalLayoutGivesTheSameDecoder) {
+  auto original = load_checkpoint(fixture("vae_original.safetensors"));
+  for (auto& [name, tensor] : load_checkpoint(fixture("vae_decoder_original.safetensors")))
+    original.emplace(name, tensor);
+  ASSERT_TRUE(original.count("decoder.upsamples.4.shortcut.weight"));
+  VaeEncoder encoder(testing::small_vae_config(), torch::kCPU);
   VaeDecoder decoder(testing::small_vae_config(), torch::kCPU);
-  TensorMap original;
-  original.emplace("decoder.upsamples.0.residual.0.gamma", torch::ones({16, 1, 1, 1}));
-  EXPECT_THROW(decoder.load(std::move(original), "Wan2.1_VAE.safetensors"), Error);
+  load_vae(std::move(original), "Wan2.1_VAE.safetensors", encoder, decoder);
+  const auto reference = small_decoder();
+  for (const auto& name : reference.parameters().names())
+    EXPECT_TRUE(torch::equal(decoder.parameters()[name], reference.parameters()[name])) << name;
+  torch::NoGradGuard no_grad;
+  EXPECT_LT(relative_error(decoder.decode_normalized(decoder_fixture("random_latents")),
+                           decoder_fixture("random_video")),
+            1e-5);
+}
+
+TEST(WanVaeDecoder, OriginalUpsampleIndicesMapToUpBlocks) {
+  // Per up block: resnets 0..2 then the upsampler (num_res_blocks 2); the last block has none.
+  EXPECT_EQ(vae_key_from_original("decoder.upsamples.0.residual.0.gamma"),
+            "decoder.up_blocks.0.resnets.0.norm1.gamma");
+  EXPECT_EQ(vae_key_from_original("decoder.upsamples.3.resample.1.weight"),
+            "decoder.up_blocks.0.upsamplers.0.resample.1.weight");
+  EXPECT_EQ(vae_key_from_original("decoder.upsamples.7.time_conv.bias"),
+            "decoder.up_blocks.1.upsamplers.0.time_conv.bias");
+  EXPECT_EQ(vae_key_from_original("decoder.upsamples.4.shortcut.weight"),
+            "decoder.up_blocks.1.resnets.0.conv_shortcut.weight");
+  EXPECT_EQ(vae_key_from_original("decoder.upsamples.14.residual.6.bias"),
+            "decoder.up_blocks.3.resnets.2.conv2.bias");
+  EXPECT_EQ(vae_key_from_original("decoder.upsamples.5.residual.3.gamma", 3),
+            "decoder.up_blocks.1.resnets.0.norm2.gamma");
+  EXPECT_EQ(vae_key_from_original("decoder.middle.1.to_qkv.weight"),
+            "decoder.mid_block.attentions.0.to_qkv.weight");
+  EXPECT_EQ(vae_key_from_original("decoder.head.2.weight"), "decoder.conv_out.weight");
+  EXPECT_EQ(vae_key_from_original("conv2.bias"), "post_quant_conv.bias");
+}
+
+TEST(WanVaeDecoder, RefusesBadLatents) {
+  VaeDecoder decoder(testing::small_vae_config(), torch::kCPU);
   torch::NoGradGuard no_grad;
   EXPECT_THROW(decoder.decode(torch::zeros({1, 8, 2, 4, 4})), Error);
 }

@@ -204,14 +204,48 @@ std::string vae_resnet_key(const std::string& rest) {
   return rest;  // resample.1.*, time_conv.* keep their names
 }
 
+// encoder.middle.N / decoder.middle.N: resnet, attention, resnet.
+std::string vae_middle_key(const std::string& side, const std::string& key) {
+  const std::string middle = side + ".middle.";
+  if (!starts_with(key, middle) || key.size() <= middle.size() + 2) return key;
+  const char index = key[middle.size()];
+  const std::string rest = key.substr(middle.size() + 2);
+  if (index == '0') return side + ".mid_block.resnets.0." + vae_resnet_key(rest);
+  if (index == '2') return side + ".mid_block.resnets.1." + vae_resnet_key(rest);
+  if (index == '1') return side + ".mid_block.attentions.0." + rest;
+  return key;
+}
+
+// The original decoder.upsamples is one flat sequence: per up block num_res_blocks + 1 resnets,
+// then its upsampler (not after the last block); diffusers groups them into up_blocks.
+std::string vae_upsample_key(const std::string& key, int num_res_blocks) {
+  const std::string up = "decoder.upsamples.";
+  const auto dot = key.find('.', up.size());
+  if (dot == std::string::npos) return key;
+  const auto digits = key.substr(up.size(), dot - up.size());
+  if (digits.empty() || digits.find_first_not_of("0123456789") != std::string::npos) return key;
+  const int flat = std::stoi(digits), resnets = num_res_blocks + 1;
+  const int block = flat / (resnets + 1), position = flat % (resnets + 1);
+  const std::string prefix = "decoder.up_blocks." + std::to_string(block) + ".";
+  const std::string rest = key.substr(dot + 1);
+  if (position == resnets) return prefix + "upsamplers.0." + rest;
+  return prefix + "resnets." + std::to_string(position) + "." + vae_resnet_key(rest);
+}
+
 }  // namespace
 
-std::string vae_key_from_original(const std::string& key) {
-  if (starts_with(key, "conv1.")) return "quant_conv." + key.substr(6);
-  if (starts_with(key, "conv2.")) return "post_quant_conv." + key.substr(6);
-  if (starts_with(key, "encoder.conv1.")) return "encoder.conv_in." + key.substr(14);
-  if (starts_with(key, "encoder.head.0.")) return "encoder.norm_out." + key.substr(15);
-  if (starts_with(key, "encoder.head.2.")) return "encoder.conv_out." + key.substr(15);
+std::string vae_key_from_original(const std::string& key, int num_res_blocks) {
+  static const std::vector<std::pair<std::string, std::string>> renames = {
+      {"conv1.", "quant_conv."},
+      {"conv2.", "post_quant_conv."},
+      {"encoder.conv1.", "encoder.conv_in."},
+      {"encoder.head.0.", "encoder.norm_out."},
+      {"encoder.head.2.", "encoder.conv_out."},
+      {"decoder.conv1.", "decoder.conv_in."},
+      {"decoder.head.0.", "decoder.norm_out."},
+      {"decoder.head.2.", "decoder.conv_out."}};
+  for (const auto& [from, to] : renames)
+    if (starts_with(key, from)) return to + key.substr(from.size());
   const std::string down = "encoder.downsamples.";
   if (starts_with(key, down)) {
     const auto dot = key.find('.', down.size());
@@ -219,23 +253,19 @@ std::string vae_key_from_original(const std::string& key) {
     return "encoder.down_blocks." + key.substr(down.size(), dot - down.size()) + "." +
            vae_resnet_key(key.substr(dot + 1));
   }
-  const std::string middle = "encoder.middle.";
-  if (starts_with(key, middle) && key.size() > middle.size() + 2) {
-    const char index = key[middle.size()];
-    const std::string rest = key.substr(middle.size() + 2);
-    if (index == '0') return "encoder.mid_block.resnets.0." + vae_resnet_key(rest);
-    if (index == '2') return "encoder.mid_block.resnets.1." + vae_resnet_key(rest);
-    if (index == '1') return "encoder.mid_block.attentions.0." + rest;
-  }
+  if (starts_with(key, "decoder.upsamples.")) return vae_upsample_key(key, num_res_blocks);
+  if (starts_with(key, "encoder.middle.")) return vae_middle_key("encoder", key);
+  if (starts_with(key, "decoder.middle.")) return vae_middle_key("decoder", key);
   return key;
 }
 
-TensorMap to_diffusers_vae_layout(TensorMap&& tensors) {
-  const bool original = tensors.count("encoder.conv1.weight") || tensors.count("conv1.weight");
+TensorMap to_diffusers_vae_layout(TensorMap&& tensors, int num_res_blocks) {
+  const bool original = tensors.count("encoder.conv1.weight") || tensors.count("conv1.weight") ||
+                        tensors.count("decoder.conv1.weight") || tensors.count("conv2.weight");
   if (!original) return std::move(tensors);
   TensorMap mapped;
   for (auto& [name, tensor] : tensors)
-    mapped.emplace(vae_key_from_original(name), std::move(tensor));
+    mapped.emplace(vae_key_from_original(name, num_res_blocks), std::move(tensor));
   return mapped;
 }
 

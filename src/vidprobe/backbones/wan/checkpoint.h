@@ -73,12 +73,14 @@ std::string dit_key_from_original(const std::string& key);
 TensorMap to_diffusers_dit_layout(TensorMap&& tensors);
 bool is_original_dit_layout(const TensorMap& tensors);
 
-// Original WanVAE keys (encoder.conv1, encoder.downsamples.N.residual.2, encoder.middle.1,
-// encoder.head.2, conv1) to diffusers AutoencoderKLWan keys (encoder.conv_in,
-// encoder.down_blocks.N.conv1, encoder.mid_block.attentions.0, encoder.conv_out, quant_conv).
-// Decoder keys are returned unchanged (the encoder ignores them).
-std::string vae_key_from_original(const std::string& key);
-TensorMap to_diffusers_vae_layout(TensorMap&& tensors);
+// Original WanVAE keys (Wan2.1_VAE.pth: encoder.conv1, encoder.downsamples.N.residual.2,
+// encoder.middle.1, encoder.head.2, conv1; decoder.conv1, decoder.middle.N, the flat
+// decoder.upsamples.N, decoder.head.N, conv2) to diffusers AutoencoderKLWan keys (encoder.conv_in,
+// encoder.down_blocks.N.conv1, encoder.mid_block.attentions.0, encoder.conv_out, quant_conv;
+// decoder.up_blocks.B.resnets.J / upsamplers.0, post_quant_conv). num_res_blocks: the config's
+// (each decoder up block holds num_res_blocks + 1 resnets).
+std::string vae_key_from_original(const std::string& key, int num_res_blocks = 2);
+TensorMap to_diffusers_vae_layout(TensorMap&& tensors, int num_res_blocks);
 // Decoder-side VAE tensors (decoder.*, post_quant_conv.*): an encoder alone skips them, load_vae
 // hands them to the decoder.
 bool is_vae_decoder_key(const std::string& key);

@@ -7,10 +7,6 @@
 namespace vidprobe::backbones::wan {
 namespace {
 
-bool starts_with(const std::string& s, const std::string& prefix) {
-  return s.rfind(prefix, 0) == 0;
-}
-
 // Turns cuDNN autotuning on for the VAE's convolutions and restores the process-wide setting on
 // every exit path.
 class CudnnBenchmarkScope {
@@ -85,7 +81,8 @@ VaeEncoder::VaeEncoder(VaeConfig config, torch::Device device, torch::Dtype dtyp
 }
 
 void VaeEncoder::load(TensorMap&& checkpoint, const std::string& source) {
-  params_.load(to_diffusers_vae_layout(std::move(checkpoint)), source, is_vae_decoder_key);
+  params_.load(to_diffusers_vae_layout(std::move(checkpoint), config_.num_res_blocks), source,
+               is_vae_decoder_key);
 }
 
 torch::Tensor VaeEncoder::downsample(const Layer& layer, const torch::Tensor& x,
@@ -188,12 +185,7 @@ VaeDecoder::VaeDecoder(VaeConfig config, torch::Device device, torch::Dtype dtyp
 }
 
 void VaeDecoder::load(TensorMap&& checkpoint, const std::string& source) {
-  auto tensors = to_diffusers_vae_layout(std::move(checkpoint));
-  for (const auto& [name, tensor] : tensors)
-    require(!starts_with(name, "decoder.upsamples.") && !starts_with(name, "decoder.middle."),
-            "'" + source + "' holds the VAE decoder in the original WanVAE layout ('" + name +
-                "'); vidprobe's decoder reads the diffusers layout (vae/ of "
-                "Wan-AI/Wan2.1-T2V-*-Diffusers, docs/wan.md)");
+  auto tensors = to_diffusers_vae_layout(std::move(checkpoint), config_.num_res_blocks);
   params_.load(std::move(tensors), source,
                [](const std::string& name) { return !is_vae_decoder_key(name); });
 }
@@ -257,7 +249,7 @@ torch::Tensor VaeDecoder::decode_unclamped(const torch::Tensor& z) const {
 void load_vae(TensorMap&& checkpoint, const std::string& source, VaeEncoder& encoder,
               VaeDecoder& decoder) {
   // Original-layout names first, so post_quant_conv (the original conv2) counts as decoder.
-  checkpoint = to_diffusers_vae_layout(std::move(checkpoint));
+  checkpoint = to_diffusers_vae_layout(std::move(checkpoint), decoder.config().num_res_blocks);
   TensorMap decoder_part;
   for (auto it = checkpoint.begin(); it != checkpoint.end();) {
     if (is_vae_decoder_key(it->first)) {
