@@ -74,8 +74,9 @@ Co3dWindow choose_co3d_window(const std::vector<std::optional<PixelBox>>& boxes,
 
 // cv2.resize(image, (width, height), interpolation=cv2.INTER_CUBIC) of an 8-bit image: Keys'
 // kernel with a = -0.75, source coordinate (x + 0.5) * in / out - 0.5 in float, edge pixels
-// repeated, no antialiasing, 11-bit fixed-point weights as cv2's scalar code (its SIMD path rounds
-// the vertical pass in float, so a pixel may come out one level apart from theirs).
+// repeated, no antialiasing, 11-bit fixed-point weights as cv2's scalar code. Against OpenCV 4.14
+// itself 1.6 % of the values come out one level apart (never more; tests/fixtures/vidfm3d/
+// cv2_resize.json), a difference not yet traced.
 ImageU8 cv2_resize_cubic(const ImageU8& image, int width, int height);
 // cv2.resize(..., interpolation=cv2.INTER_NEAREST): source index floor(x * in / out), without the
 // half-pixel offset of resize_nearest (data/resize.h).
