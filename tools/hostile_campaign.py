@@ -1011,7 +1011,8 @@ class Campaign:
                              ("--model-config", [("missing", "/nonexistent.json"), ("under-file", under_file)])]:
             table.append(("annotate", annotate, flag, values, True))
         for flag, values in [("--window", NONNEG_INT + [("more-than-frames", "99")]), ("--format", ENUM),
-                             ("--frame-chunk", POS_INT), ("--dl3dv-downscale", NONNEG_INT + [("not-dl3dv", "2")])]:
+                             ("--frame-chunk", POS_INT), ("--dl3dv-downscale", NONNEG_INT + [("not-dl3dv", "2")]),
+                             ("--co3d-crop", ENUM + [("not-co3d", "vidfm3d")])]:
             table.append(("annotate", annotate, flag, values, True))
         check = self.check_args
         for flag, values in [("--preset", ENUM), ("--backbone", ENUM + [("not-latent", "pixels")]),
@@ -1031,7 +1032,8 @@ class Campaign:
         for flag, values in [("--split", ENUM), ("--model", ENUM), ("--dataset", ENUM), ("--context", POS_INT + [("one", "1")]),
                              ("--postfix", [("no-such-file", "_t1")]),
                              ("--features", [("missing", "/nonexistent"), ("regular-file", regular)]),
-                             ("--data", [("missing", "/nonexistent"), ("regular-file", regular)])]:
+                             ("--data", [("missing", "/nonexistent"), ("regular-file", regular)]),
+                             ("--use-mask", [("no-masks", None)])]:
             table.append(("import vidfm3d", imp, flag, values, True))
         for flag, values in [("--eval", [("missing", "/nonexistent"), ("bad-label", "nolabel=" + p("eval")),
                                          ("regular-file", regular)]),
