@@ -352,6 +352,12 @@ TEST(Co3d, SetListsChooseSequencesAndFrames) {
   options.split = Split::kTrain;
   EXPECT_THAT([&] { open_dataset("co3d", root, options); },
               ThrowsMessage<Error>(HasSubstr("set_lists_manyview_test_0.json")));
+
+  // The authors' window search needs every frame: a set list's split would hide some.
+  options.co3d_set_list = "fewview_dev";
+  options.co3d_vidfm3d_crop = Co3dWindowOptions{};
+  EXPECT_THAT([&] { open_dataset("co3d", root, options); },
+              ThrowsMessage<Error>(HasSubstr("set list 'fewview_dev'")));
   fs::remove_all(root);
 }
 

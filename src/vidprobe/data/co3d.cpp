@@ -186,6 +186,11 @@ class Co3dDataset final : public Dataset {
   Co3dDataset(const fs::path& root, const DatasetOptions& options) : Dataset(root, options) {
     require(fs::is_directory(root), "CO3D root is not a directory: " + root.string());
     const Split split = options.split;
+    // The authors' window search reads every frame of a sequence; a set list's split keeps a few.
+    require(!options.co3d_vidfm3d_crop || options.co3d_set_list.empty() || split == Split::kAll,
+            "the vidfm3d CO3D crop searches every frame of a sequence, as the authors' "
+            "extract_frames.py does; set list '" +
+                options.co3d_set_list + "' keeps only some of them: use one or the other");
     std::vector<std::string> categories = options.categories;
     if (categories.empty()) {
       for (const auto& entry : fs::directory_iterator(root))
