@@ -36,8 +36,7 @@ void register_extract(CLI::App& app) {
     flags->apply(*options);
     const auto summary = features::extract_features(*options);
     if (!options->group.is_main()) return;  // the summary is the job's (summed over ranks)
-    std::cerr << "extract: " << summary.clips_written << " clips written, " << summary.clips_skipped
-              << " already done, " << summary.seconds << " s\n";
+    std::cerr << "extract: " << features::describe(summary) << "\n";
   });
 }
 

@@ -131,6 +131,28 @@ TEST_F(ExtractorTest, KeepFirstKeepsTheFirstFramesOfFeaturesAndGroundTruth) {
   EXPECT_THAT(error_message([&] { extract_features(too_many); }), HasSubstr("--keep-first"));
 }
 
+// The summary's timing: the backbone runs during part of the loop, and a resumed run that finds
+// every shard written runs it not at all (the shards are written on a second thread, so what the
+// first run returns must already be on disk for the second to skip it).
+TEST_F(ExtractorTest, TheSummaryTimesTheLoopAndTheBackbone) {
+  const auto first = extract_features(options("random-vit", "timed"));
+  EXPECT_EQ(first.clips_written, 2);
+  EXPECT_GT(first.backbone_seconds, 0.0);
+  EXPECT_LE(first.backbone_seconds, first.loop_seconds);
+  EXPECT_LE(first.loop_seconds, first.seconds);
+  EXPECT_GT(first.busy_fraction(), 0.0);
+  EXPECT_LE(first.busy_fraction(), 1.0);
+  EXPECT_DOUBLE_EQ(first.clips_per_second(), 2 / first.loop_seconds);
+  EXPECT_THAT(describe(first), HasSubstr("2 clips written, 0 already done"));
+  EXPECT_THAT(describe(first), HasSubstr("% of the loop"));
+
+  const auto resumed = extract_features(options("random-vit", "timed"));
+  EXPECT_EQ(resumed.clips_written, 0);
+  EXPECT_EQ(resumed.clips_skipped, 2);
+  EXPECT_EQ(resumed.backbone_seconds, 0.0);
+  EXPECT_EQ(resumed.clips_per_second(), 0.0);
+}
+
 TEST(ProbeFrameIndices, SpreadFromFirstToLastFrame) {
   EXPECT_EQ(probe_frame_indices(17, 4), (std::vector<int64_t>{0, 5, 11, 16}));
   EXPECT_EQ(probe_frame_indices(5, 5), (std::vector<int64_t>{0, 1, 2, 3, 4}));

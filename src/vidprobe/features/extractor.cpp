@@ -5,8 +5,11 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <future>
+#include <iomanip>
 #include <numeric>
 #include <optional>
+#include <sstream>
 
 #include "vidprobe/backbones/registry.h"
 #include "vidprobe/core/error.h"
@@ -17,6 +20,7 @@
 #include "vidprobe/features/clip_tensors.h"
 #include "vidprobe/features/feature_cache.h"
 #include "vidprobe/nn/device.h"
+#include "vidprobe/nn/stage_meter.h"
 
 namespace vidprobe::features {
 namespace fs = std::filesystem;
@@ -186,6 +190,32 @@ std::vector<StoredMaps> run_clip(backbones::Backbone& backbone, const torch::Ten
   return out;
 }
 
+// The stage the extraction loop times: one clip through the backbone, upload to host copy.
+constexpr const char* kBackboneStage = "backbone";
+
+// run_clip with the device timed, the features brought to the host inside the timed stage: the
+// writing thread takes them there, where a device copy would wait for the next clip's kernels.
+std::vector<StoredMaps> run_backbone_timed(backbones::Backbone& backbone, const ClipTensors& inputs,
+                                           const std::vector<backbones::ExtractionPoint>& points,
+                                           const ExtractOptions& options, std::uint64_t seed) {
+  nn::ScopedStage stage(kBackboneStage);
+  // No autograd bookkeeping at all (less dispatch work per kernel), as torch.inference_mode().
+  c10::InferenceMode inference;
+  const backbones::ClipTruth truth{inputs.depth, inputs.valid, inputs.extrinsics,
+                                   inputs.intrinsics};
+  auto features =
+      run_clip(backbone, inputs.backbone_input.to(options.device), truth, points, options, seed);
+  for (auto& maps : features) {
+    maps.maps = maps.maps.to(torch::kCPU);
+    if (maps.index.defined()) maps.index = maps.index.to(torch::kCPU);
+  }
+  return features;
+}
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
 torch::Dtype resolve_compute_dtype(const std::optional<torch::Dtype>& requested,
                                    const torch::Device& device) {
   if (requested) return *requested;
@@ -264,6 +294,24 @@ std::string to_string(TemporalMode mode) {
 torch::Dtype parse_cache_dtype(const std::string& name) {
   require(name == "fp16" || name == "fp32", "--dtype must be fp16 or fp32; got '" + name + "'");
   return nn::parse_dtype(name, "--dtype");
+}
+
+double ExtractSummary::busy_fraction() const {
+  return loop_seconds > 0 ? backbone_seconds / loop_seconds : 0.0;
+}
+
+double ExtractSummary::clips_per_second() const {
+  return loop_seconds > 0 ? static_cast<double>(clips_written) / loop_seconds : 0.0;
+}
+
+std::string describe(const ExtractSummary& summary) {
+  std::ostringstream out;
+  out << summary.clips_written << " clips written, " << summary.clips_skipped << " already done, "
+      << std::fixed << std::setprecision(1) << summary.seconds << " s (loop "
+      << summary.loop_seconds << " s, " << std::setprecision(3) << summary.clips_per_second()
+      << " clips/s, backbone busy " << std::setprecision(1) << 100.0 * summary.busy_fraction()
+      << " % of the loop)";
+  return out.str();
 }
 
 ExtractSummary extract_features(const ExtractOptions& options) {
@@ -436,6 +484,12 @@ void sum_over_ranks(const dist::Group& group, std::vector<ExtractSummary>& summa
     counts = counts.cpu();
     summary.clips_written = counts[0].item<int64_t>();
     summary.clips_skipped = counts[1].item<int64_t>();
+    auto times = torch::tensor({summary.loop_seconds, summary.backbone_seconds}, torch::kFloat64)
+                     .to(group.device());
+    group.all_reduce_sum(times);
+    times = times.cpu();
+    summary.loop_seconds = times[0].item<double>();
+    summary.backbone_seconds = times[1].item<double>();
   }
 }
 
@@ -490,41 +544,48 @@ std::vector<ExtractSummary> extract_features_at(const ExtractOptions& options,
                                       resize, options.input_processor);
     return loaded;
   };
+  // The device is timed while it works on a clip (busy_fraction); the shards of clip i are written
+  // on a second thread while it works on clip i + 1. The writers are touched by one thread at a
+  // time: clip i + 1's keep() and write() wait for clip i's writes to finish.
+  nn::StageMeter meter(device);
+  std::future<void> writing;
+  auto finish_writing = [&writing] {
+    if (writing.valid()) writing.get();  // rethrows a failed write
+  };
   auto extract_clip = [&](Loaded loaded) {
-    auto& [clip, inputs, held] = loaded;
     std::vector<std::size_t> missing;
-    for (std::size_t k = 0; k < targets.size(); ++k) {
-      if (held[k]) {
-        writers[k].keep(clip.id);
-        ++summaries[k].clips_skipped;
-      } else {
-        missing.push_back(k);
-      }
-    }
+    for (std::size_t k = 0; k < targets.size(); ++k)
+      if (!loaded.held[k]) missing.push_back(k);
+    std::vector<StoredMaps> features;
     if (!missing.empty()) {
       std::vector<backbones::ExtractionPoint> wanted;
       for (auto k : missing) {
         wanted.push_back(points[k]);
         if (options.noise_per_clip)
-          wanted.back().noise_seed = SplitMix64(points[k].noise_seed ^ stable_hash(clip.id)).next();
+          wanted.back().noise_seed =
+              SplitMix64(points[k].noise_seed ^ stable_hash(loaded.clip.id)).next();
       }
-      std::vector<StoredMaps> features;
-      {
-        // No autograd bookkeeping at all (less dispatch work per kernel), as
-        // torch.inference_mode().
-        c10::InferenceMode inference;
-        const backbones::ClipTruth truth{inputs.depth, inputs.valid, inputs.extrinsics,
-                                         inputs.intrinsics};
-        features = run_clip(*backbone, inputs.backbone_input.to(device), truth, wanted, options,
-                            options.seed + stable_hash(clip.id));
-      }
-      for (std::size_t m = 0; m < missing.size(); ++m) {
-        const auto k = missing[m];
-        writers[k].write(make_shard(clip, inputs, features[m], points[k], options, kept_frames));
-        ++summaries[k].clips_written;
-      }
+      features = run_backbone_timed(*backbone, loaded.inputs, wanted, options,
+                                    options.seed + stable_hash(loaded.clip.id));
     }
+    finish_writing();
+    for (std::size_t k = 0; k < targets.size(); ++k) {
+      if (!loaded.held[k]) continue;
+      writers[k].keep(loaded.clip.id);
+      ++summaries[k].clips_skipped;
+    }
+    for (auto k : missing) ++summaries[k].clips_written;
+    if (missing.empty()) return;
+    writing = std::async(std::launch::async,
+                         [&, loaded = std::move(loaded), missing, features = std::move(features)] {
+                           for (std::size_t m = 0; m < missing.size(); ++m) {
+                             const auto k = missing[m];
+                             writers[k].write(make_shard(loaded.clip, loaded.inputs, features[m],
+                                                         points[k], options, kept_frames));
+                           }
+                         });
   };
+  const auto loop_started = std::chrono::steady_clock::now();
   run_resumable(
       sequences.size(),
       dist::share_of(
@@ -534,9 +595,14 @@ std::vector<ExtractSummary> extract_features_at(const ExtractOptions& options,
            .unit = "clips",
            .prefetch = true}),
       load, extract_clip);
+  finish_writing();
+  const double loop_seconds = seconds_since(loop_started);
+  for (auto& summary : summaries) {
+    summary.loop_seconds = loop_seconds;
+    summary.backbone_seconds = meter.stage(kBackboneStage).seconds;
+  }
   record_all_ranks(options.group, writers, sequences.size());
-  const double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  const double seconds = seconds_since(started);
   for (auto& summary : summaries) summary.seconds = seconds;
   sum_over_ranks(options.group, summaries);
   return summaries;

@@ -82,8 +82,19 @@ struct ExtractOptions {
 
 struct ExtractSummary {
   std::int64_t clips_written = 0, clips_skipped = 0;
-  double seconds = 0;
+  double seconds = 0;  // the whole call: model loading, the loop, the manifests
+  // The loop over the clips, and the part of it during which the backbone ran (from uploading a
+  // clip to its features on the host, the device synchronised at both ends). Their ratio is how
+  // busy the loop kept the device; loading, resizing and writing are overlapped with the backbone
+  // (prefetch thread, asynchronous shard writes) so that it stays near 1. Over ranks: sums.
+  double loop_seconds = 0, backbone_seconds = 0;
+  // backbone_seconds / loop_seconds; 0 when nothing ran.
+  double busy_fraction() const;
+  // Clips written per second of the loop.
+  double clips_per_second() const;
 };
+// "N clips written, M already done, S s (loop L s, R clips/s, backbone busy P % of the loop)".
+std::string describe(const ExtractSummary& summary);
 
 // One cache at options.point in options.out_dir.
 ExtractSummary extract_features(const ExtractOptions& options);

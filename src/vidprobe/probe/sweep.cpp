@@ -103,7 +103,9 @@ json run_sweep(const SweepRequest& request) {
     }
     std::cerr << "sweep: extracting the " << to_string(split) << " split at " << targets.size()
               << " points\n";
-    features::extract_features_at(extract, targets);  // skips finished clips
+    const auto summaries = features::extract_features_at(extract, targets);  // skips finished
+    std::cerr << "sweep: extracted the " << to_string(split) << " split at " << targets.size()
+              << " points in one pass: " << features::describe(summaries.front()) << "\n";
   }
 
   json points = json::array();
