@@ -955,6 +955,8 @@ class Campaign:
         table += [
             ("extract", extract, "--layer", [("too-deep", "999"), ("negative", "-5"), ("nan", "nan"), ("text", "abc")], True),
             ("extract", extract, "--split", ENUM, True),
+            ("extract", extract, "--summary", [("under-file", under_file), ("is-dir", reg),
+                                              ("missing-parent", "/nonexistent/summary.json")], True),
             ("extract", extract, "--timestep", [("not-diffusion", "500")], True),
             ("extract", pix, "--timestep", [("pixels", "500"), ("garbage", "abc"), ("negative", "-1"),
                                             ("over-1000", "5000"), ("sigma-nan", "sigma=nan")], True),

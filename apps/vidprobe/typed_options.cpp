@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstdlib>
+#include <filesystem>
 #include <functional>
 #include <sstream>
 
@@ -54,6 +55,20 @@ CLI::Validator positive() {
 
 CLI::Validator non_negative() {
   return number_validator([](double v) { return v >= 0; }, "a non-negative number");
+}
+
+CLI::Validator output_file() {
+  return CLI::Validator(
+      [](std::string& value) -> std::string {
+        const std::filesystem::path path(value);
+        if (std::filesystem::is_directory(path)) return value + " is a directory";
+        const auto parent =
+            path.parent_path().empty() ? std::filesystem::path(".") : path.parent_path();
+        if (!std::filesystem::is_directory(parent))
+          return "the directory of " + value + " does not exist";
+        return {};
+      },
+      "FILE");
 }
 
 CLI::Validator fraction() {

@@ -56,6 +56,10 @@ CLI::Validator fraction();                        // (0, 1]
 CLI::Validator registered_backbone();  // a name of backbones::registered_backbones()
 CLI::Validator dataset_kind();         // synthetic | co3d | dl3dv
 
+// A file the command will write: not a directory, in a directory that exists (checked before any
+// work, so that a long run does not fail at its last step).
+CLI::Validator output_file();
+
 // `--backbone-opt key=value` items as a map; throws vidprobe::Error naming a malformed item.
 std::map<std::string, std::string> parse_backbone_opts(const std::vector<std::string>& items);
 

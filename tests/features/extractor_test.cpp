@@ -145,6 +145,9 @@ TEST_F(ExtractorTest, TheSummaryTimesTheLoopAndTheBackbone) {
   EXPECT_DOUBLE_EQ(first.clips_per_second(), 2 / first.loop_seconds);
   EXPECT_THAT(describe(first), HasSubstr("2 clips written, 0 already done"));
   EXPECT_THAT(describe(first), HasSubstr("% of the loop"));
+  const auto json = summary_json(first);
+  EXPECT_EQ(json.at("clips_written"), 2);
+  EXPECT_DOUBLE_EQ(json.at("busy_fraction").get<double>(), first.busy_fraction());
 
   const auto resumed = extract_features(options("random-vit", "timed"));
   EXPECT_EQ(resumed.clips_written, 0);

@@ -314,6 +314,16 @@ std::string describe(const ExtractSummary& summary) {
   return out.str();
 }
 
+nlohmann::json summary_json(const ExtractSummary& summary) {
+  return {{"clips_written", summary.clips_written},
+          {"clips_skipped", summary.clips_skipped},
+          {"seconds", summary.seconds},
+          {"loop_seconds", summary.loop_seconds},
+          {"backbone_seconds", summary.backbone_seconds},
+          {"busy_fraction", summary.busy_fraction()},
+          {"clips_per_second", summary.clips_per_second()}};
+}
+
 ExtractSummary extract_features(const ExtractOptions& options) {
   return extract_features_at(options, {{options.point, options.out_dir}}).at(0);
 }

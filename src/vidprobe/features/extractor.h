@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -95,6 +96,8 @@ struct ExtractSummary {
 };
 // "N clips written, M already done, S s (loop L s, R clips/s, backbone busy P % of the loop)".
 std::string describe(const ExtractSummary& summary);
+// Every field, and busy_fraction and clips_per_second.
+nlohmann::json summary_json(const ExtractSummary& summary);
 
 // One cache at options.point in options.out_dir.
 ExtractSummary extract_features(const ExtractOptions& options);
