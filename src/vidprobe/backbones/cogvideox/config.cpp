@@ -66,14 +66,26 @@ void TransformerConfig::validate(const std::string& source) const {
 const std::vector<TransformerSize>& transformer_sizes() {
   static const std::vector<TransformerSize> sizes = {
       {"cogvideox-2b", "THUDM/CogVideoX-2b", variant(30, 30, 16, false, false),
-       "CogVideoX 2B text-to-video transformer: a block's video hidden states at a DDIM timestep"},
+       "CogVideoX 2B text-to-video transformer: a block's video hidden states at a DDIM timestep",
+       Sampler::kDdim},
       {"cogvideox-5b", "THUDM/CogVideoX-5b", variant(48, 42, 16, true, false),
-       "CogVideoX 5B text-to-video transformer: a block's video hidden states at a DDIM timestep"},
+       "CogVideoX 5B text-to-video transformer: a block's video hidden states at a DDIM timestep",
+       Sampler::kDpm},
       {"cogvideox-5b-i2v", "THUDM/CogVideoX-5b-I2V", variant(48, 42, 32, true, true),
        "CogVideoX 5B image-to-video transformer (the paper's variant; first frame as the image): "
-       "a block's video hidden states at a DDIM timestep"},
+       "a block's video hidden states at a DDIM timestep",
+       Sampler::kDpm},
   };
   return sizes;
+}
+
+std::optional<Sampler> sampler_from_scheduler_json(const nlohmann::json& config) {
+  if (!config.is_object() || !config.contains("_class_name") || !config["_class_name"].is_string())
+    return std::nullopt;
+  const auto name = config["_class_name"].get<std::string>();
+  if (name == "CogVideoXDDIMScheduler") return Sampler::kDdim;
+  if (name == "CogVideoXDPMScheduler") return Sampler::kDpm;
+  return std::nullopt;
 }
 
 const TransformerConfig& transformer_config(const std::string& name) {
@@ -132,8 +144,14 @@ void VaeConfig::validate(const std::string& source) const {
     require(norm_groups > 0 && channels % norm_groups == 0,
             "'" + source + "': norm_num_groups " + std::to_string(norm_groups) +
                 " must divide every block width, got " + std::to_string(channels));
-  require(in_channels > 0 && latent_channels > 0 && layers_per_block > 0 && frame_batch > 0,
+  require(in_channels > 0 && out_channels > 0 && latent_channels > 0 && layers_per_block > 0 &&
+              frame_batch > 0,
           "'" + source + "': channel, layer and frame-batch counts must be positive");
+  require(!post_quant_conv || latent_channels == out_channels,
+          "'" + source +
+              "': use_post_quant_conv needs latent_channels == out_channels (diffusers "
+              "builds it with out_channels), got " +
+              std::to_string(latent_channels) + " and " + std::to_string(out_channels));
   require(temporal_compression == 1 || temporal_compression == 2 || temporal_compression == 4 ||
               temporal_compression == 8,
           "'" + source + "': temporal_compression_ratio must be a power of two up to 8, got " +
@@ -148,6 +166,8 @@ VaeConfig vae_config_from_json(const nlohmann::json& json, const std::string& so
             context + ": " + key + " = true is not part of the CogVideoX VAE");
   VaeConfig c;
   c.in_channels = json_get_or<int>(json, "in_channels", c.in_channels, context);
+  c.out_channels = json_get_or<int>(json, "out_channels", c.out_channels, context);
+  c.post_quant_conv = json_get_or<bool>(json, "use_post_quant_conv", false, context);
   c.block_out_channels =
       json_get_or<std::vector<int>>(json, "block_out_channels", c.block_out_channels, context);
   c.latent_channels = json_get_or<int>(json, "latent_channels", c.latent_channels, context);

@@ -6,6 +6,7 @@
 // channels and the position encoding), the VAE's and the scheduler's.
 #include <cstdint>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -51,12 +52,20 @@ struct TransformerConfig {
 // (fps_factor of its get_3d_rotary_pos_embed).
 inline constexpr double kAetherRopeTimeScale = 12.0 / 8.0;
 
+// The pipelines' samplers: CogVideoXDDIMScheduler or CogVideoXDPMScheduler (schedule.h).
+enum class Sampler { kDdim, kDpm };
+// The sampler a scheduler_config.json's _class_name names; nullopt for another class or none.
+std::optional<Sampler> sampler_from_scheduler_json(const nlohmann::json& config);
+
 // The size table: one row per published variant.
 struct TransformerSize {
   std::string name;  // cogvideox-2b, cogvideox-5b, cogvideox-5b-i2v
   std::string hub;   // the Hugging Face repository whose transformer/ folder loads
   TransformerConfig config;
   std::string description;  // the registry's one-line description
+  // The sampler THUDM's inference code pairs with the variant (DDIM for 2B, DPM for 5B and
+  // 5B-I2V; the published scheduler_config.json is a DDIM one for all): `vidprobe check`'s.
+  Sampler sampler = Sampler::kDpm;
 };
 const std::vector<TransformerSize>& transformer_sizes();
 // The row named `name`; an error lists the known names otherwise.
@@ -70,6 +79,7 @@ TransformerConfig transformer_config_from_json(const nlohmann::json& config,
 // The 3D causal VAE (diffusers AutoencoderKLCogVideoX).
 struct VaeConfig {
   int in_channels = 3;
+  int out_channels = 3;  // the decoder's
   std::vector<int> block_out_channels{128, 256, 256, 512};
   int latent_channels = 16;
   int layers_per_block = 3;
@@ -80,6 +90,9 @@ struct VaeConfig {
   // The latents the transformer sees are mean * scaling_factor (1.15258426 for 2B, 0.7 for 5B in
   // the published vae/config.json; read from the file).
   double scaling_factor = 1.15258426;
+  // use_post_quant_conv: a 1x1x1 conv before the decoder (no published CogVideoX VAE has one;
+  // diffusers builds it with out_channels in and out, so it needs latent == out channels).
+  bool post_quant_conv = false;
   void validate(const std::string& source) const;
 };
 // From a diffusers vae/config.json; source names the file in errors.

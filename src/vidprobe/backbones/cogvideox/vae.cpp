@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "vidprobe/backbones/checkpoint_mapping.h"
+#include "vidprobe/backbones/cogvideox/vae_decoder.h"
 #include "vidprobe/core/error.h"
 #include "vidprobe/core/json_fields.h"
 #include "vidprobe/nn/stage_meter.h"
@@ -115,9 +116,14 @@ torch::Tensor VaeEncoderImpl::forward(const torch::Tensor& frames, CausalCache& 
   return conv_out(torch::silu(norm_out(h)), cache);
 }
 
-VaeImpl::VaeImpl(const VaeConfig& cfg) : config(cfg) {
+VaeImpl::VaeImpl(const VaeConfig& cfg, bool with_decoder) : config(cfg) {
   config.validate("CogVideoX VAE config");
   encoder = register_module("encoder", VaeEncoder(config));
+  if (!with_decoder) return;
+  decoder_ = register_module("decoder", std::make_shared<VaeDecoderImpl>(config));
+  if (config.post_quant_conv)
+    post_quant_conv = register_module(
+        "post_quant_conv", torch::nn::Conv3d(config.out_channels, config.out_channels, 1));
 }
 
 torch::Tensor VaeImpl::encode_moments(const torch::Tensor& video) {
@@ -137,13 +143,42 @@ torch::Tensor VaeImpl::encode_moments(const torch::Tensor& video) {
   return torch::cat(moments, 2);
 }
 
+torch::Tensor VaeImpl::decode(const torch::Tensor& latents) {
+  vidprobe::nn::ScopedStage stage(vidprobe::nn::kVaeStage);
+  require(decoder_ != nullptr, "the CogVideoX VAE was built without its decoder");
+  require(latents.dim() == 5 && latents.size(1) == config.latent_channels,
+          "CogVideoX VAE latents must be (batch, " + std::to_string(config.latent_channels) +
+              ", frames, height, width), got " + c10::str(latents.sizes()));
+  // diffusers' _decode: batches of kDecoderFrameBatch latent frames, the first taking the
+  // remainder, the causal context carried.
+  const int64_t frames = latents.size(2), batch = kDecoderFrameBatch;
+  const int64_t batches = std::max<int64_t>(frames / batch, 1), remainder = frames % batch;
+  CausalCache cache;
+  std::vector<torch::Tensor> video;
+  for (int64_t i = 0; i < batches; ++i) {
+    const int64_t start = batch * i + (i == 0 ? 0 : remainder);
+    const int64_t end = std::min(batch * (i + 1) + remainder, frames);
+    auto z = latents.slice(2, start, end);
+    if (post_quant_conv) z = post_quant_conv(z);
+    video.push_back(decoder_->forward(z, cache));
+  }
+  return torch::cat(video, 2);
+}
+
 torch::Tensor VaeImpl::encode_mean(const torch::Tensor& video) {
   return encode_moments(video).slice(1, 0, config.latent_channels);
 }
 
 void load_vae_encoder(Vae& vae, TensorMap checkpoint, const std::string& source) {
-  const auto tensors = select_backbone_tensors(std::move(checkpoint), {{}, {"decoder."}});
+  require(!vae->has_decoder(), "load_vae_encoder: the VAE has a decoder; use load_vae");
+  const auto tensors =
+      select_backbone_tensors(std::move(checkpoint), {{}, {"decoder.", "post_quant_conv."}});
   load_module_strict(*vae, tensors, source, "CogVideoX VAE encoder");
+}
+
+void load_vae(Vae& vae, TensorMap checkpoint, const std::string& source) {
+  if (!vae->has_decoder()) return load_vae_encoder(vae, std::move(checkpoint), source);
+  load_module_strict(*vae, checkpoint, source, "CogVideoX VAE (encoder and decoder)");
 }
 
 }  // namespace vidprobe::backbones::cogvideox

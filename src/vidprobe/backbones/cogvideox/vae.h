@@ -77,20 +77,34 @@ struct VaeEncoderImpl : torch::nn::Module {
 };
 TORCH_MODULE(VaeEncoder);
 
+struct VaeDecoderImpl;
+
 struct VaeImpl : torch::nn::Module {
-  explicit VaeImpl(const VaeConfig& config);
+  // with_decoder: also decoder.* (and post_quant_conv when the config has one; vae_decoder.h).
+  explicit VaeImpl(const VaeConfig& config, bool with_decoder = false);
   // video (B, in_channels, T, H, W) in [-1, 1] -> moments (B, 2 * latent, T', H / 8, W / 8), in
   // diffusers' frame batches.
   torch::Tensor encode_moments(const torch::Tensor& video);
   // The posterior mean (B, latent, T', H / 8, W / 8), unscaled.
   torch::Tensor encode_mean(const torch::Tensor& video);
+  // Unscaled latents (B, latent, F', h, w) -> video (B, out_channels, 1 + 4 (F' - 1), H, W),
+  // about [-1, 1] and not clamped, in diffusers' latent frame batches (needs the decoder).
+  torch::Tensor decode(const torch::Tensor& latents);
+  bool has_decoder() const { return decoder_ != nullptr; }
   VaeConfig config;
   VaeEncoder encoder{nullptr};
+  torch::nn::Conv3d post_quant_conv{nullptr};
+
+ private:
+  std::shared_ptr<VaeDecoderImpl> decoder_;  // registered as "decoder"
 };
 TORCH_MODULE(Vae);
 
-// Loads the encoder.* tensors of a diffusers VAE checkpoint strictly (decoder.* is skipped);
-// errors name the source and the keys at fault.
+// Loads the encoder.* tensors of a diffusers VAE checkpoint strictly (decoder.* and
+// post_quant_conv.* are skipped); errors name the source and the keys at fault.
 void load_vae_encoder(Vae& vae, TensorMap checkpoint, const std::string& source);
+// Loads every tensor of the module (encoder, and the decoder when built) strictly: with the
+// decoder nothing is skipped, and a missing or unexpected key is named.
+void load_vae(Vae& vae, TensorMap checkpoint, const std::string& source);
 
 }  // namespace vidprobe::backbones::cogvideox
