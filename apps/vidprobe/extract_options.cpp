@@ -153,6 +153,11 @@ std::shared_ptr<ExtractionFlags> add_extraction_options(CLI::App& cmd, features:
   cmd.add_option("--seed", x.seed, "Seed for clip sampling, shuffling and random backbones")
       ->capture_default_str()
       ->check(non_negative());
+  cmd.add_option("--loader-threads", x.loader_threads,
+                 "Clips read, decoded and resized ahead of the backbone, each on its own thread "
+                 "(memory: one clip's frames each)")
+      ->capture_default_str()
+      ->check(in_range(1, 64));
   return flags;
 }
 

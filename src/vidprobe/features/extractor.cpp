@@ -338,6 +338,8 @@ int64_t kept_window(const ExtractOptions& options) {
 void validate(const ExtractOptions& options, const std::vector<ExtractTarget>& targets) {
   require(options.frames >= 1,
           "--frames must be at least 1; got " + std::to_string(options.frames));
+  require(options.loader_threads >= 1,
+          "--loader-threads must be at least 1; got " + std::to_string(options.loader_threads));
   require(!targets.empty(), "extract: no extraction point given");
   for (const auto& target : targets) require(!target.out_dir.empty(), "--out is required");
   require(options.keep_first >= 0 && options.keep_first <= options.frames,
@@ -537,8 +539,9 @@ std::vector<ExtractSummary> extract_features_at(const ExtractOptions& options,
     kept_frames = probe_frame_indices(kept_window(options), options.probe_frames);
 
   std::vector<ExtractSummary> summaries(targets.size());
-  // Reading, decoding and resizing the next clip take as long as the network on a GPU (an 81-frame
-  // 480 x 832 clip: seconds), so they run on the prefetch thread while the backbone works.
+  // Reading, decoding and resizing a clip take as long as the network on a GPU (an 81-frame
+  // 480 x 832 clip: seconds), so the next clips are loaded on threads of their own
+  // (options.loader_threads) while the backbone works.
   // Finished shards are checked there too, once per target; a clip is never skipped as a whole
   // because each target records its own finished shards (CacheWriter::keep, main thread only).
   struct Loaded {
@@ -603,7 +606,7 @@ std::vector<ExtractSummary> extract_features_at(const ExtractOptions& options,
           {.label = "extract " + options.backbone +
                     (targets.size() > 1 ? " at " + std::to_string(targets.size()) + " points" : ""),
            .unit = "clips",
-           .prefetch = true}),
+           .prefetch = static_cast<std::size_t>(options.loader_threads)}),
       load, extract_clip);
   finish_writing();
   const double loop_seconds = seconds_since(loop_started);

@@ -75,6 +75,9 @@ struct ExtractOptions {
   std::map<std::string, std::string> backbone_options;  // family-specific (--backbone-opt k=v)
   torch::Device device = torch::kCPU;
   std::uint64_t seed = 0;
+  // Clips loaded (read, decoded, resized) ahead of the backbone, each on its own thread: one
+  // thread cannot decode 16 frames in the ~12 ms a ViT-L takes for them on a GPU.
+  int loader_threads = 3;
   std::filesystem::path out_dir;
   // A job of several processes shares the clips out round-robin; each writes its own shards and
   // rank 0 the manifest, identical to one process's (dist/sharding.h). Default: one process.

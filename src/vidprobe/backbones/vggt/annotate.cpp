@@ -420,8 +420,7 @@ AnnotateSummary annotate_with_vggt(const AnnotateOptions& options) {
     return source;
   };
   const auto counts = run_resumable(
-      mine.size(), {.label = "annotate", .unit = "clips", .prefetch = true}, load,
-      [&](Clip source) {
+      mine.size(), {.label = "annotate", .unit = "clips", .prefetch = 1}, load, [&](Clip source) {
         const auto forward_start = std::chrono::steady_clock::now();
         auto annotation = predict(model, source, device, options);  // ends on the CPU: synced
         annotation.seconds = seconds_since(forward_start);
