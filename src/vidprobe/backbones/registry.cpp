@@ -6,6 +6,7 @@
 #include "vidprobe/backbones/baselines/oracles.h"
 #include "vidprobe/backbones/cogvideox/aether.h"
 #include "vidprobe/backbones/cogvideox/backbone.h"
+#include "vidprobe/backbones/cogvideox/check.h"
 #include "vidprobe/backbones/dinov2/dinov2.h"
 #include "vidprobe/backbones/fast3r/backbone.h"
 #include "vidprobe/backbones/opensora/backbone.h"
@@ -88,7 +89,8 @@ const BackboneInfo& find_backbone(const std::string& name) {
 const std::vector<CheckModelEntry>& registered_check_models() {
   static const std::vector<CheckModelEntry> entries = [] {
     std::vector<CheckModelEntry> all;
-    for (const auto& family : {wan::wan_check_models()})
+    for (const auto& family : {wan::wan_check_models(), cogvideox::cogvideox_check_models(),
+                               cogvideox::aether_check_models()})
       all.insert(all.end(), family.begin(), family.end());
     return all;
   }();

@@ -36,7 +36,9 @@ struct RealSizeVariant {
 
 // GoogleTest prints a parameter without a printer as its bytes (here three pointers), which then
 // change from build to build in the test's name; the registry name is the readable, stable one.
-void PrintTo(const RealSizeVariant& variant, std::ostream* out) { *out << variant.backbone; }
+void PrintTo(const RealSizeVariant& variant, std::ostream* out) {
+  *out << variant.backbone;
+}
 
 class CogVideoXBackboneCuda : public ::testing::TestWithParam<RealSizeVariant> {};
 
@@ -127,10 +129,14 @@ TEST_P(CogVideoXBackboneCuda, RealSizeMatchesTheReference) {
             << ", \"block_bf16_max_rel\": " << bf16_error
             << ", \"block_bf16_norm_rel\": " << bf16_norm_error << "}\n";
   EXPECT_EQ(timestep, kTimestep);
-  if (clip.size(2) == 480) EXPECT_EQ(layer, kLayer);  // real size (not a --tiny dry run)
+  if (clip.size(2) == 480) {
+    EXPECT_EQ(layer, kLayer);  // real size (not a --tiny dry run)
+  }
   EXPECT_LT(latents_error, 1e-4);
   EXPECT_LT(input_error, 1e-4);
-  if (aether) EXPECT_LT(geometry_error, 1e-3);
+  if (aether) {
+    EXPECT_LT(geometry_error, 1e-3);
+  }
   EXPECT_LT(fp32_error, 1e-3);
   EXPECT_LT(bf16_norm_error, 3e-2);
 }
@@ -142,8 +148,8 @@ INSTANTIATE_TEST_SUITE_P(
         RealSizeVariant{"cogvideox-5b", "VIDPROBE_COGVIDEOX_5B_PARITY_DIR", "cogvideox_5b"},
         RealSizeVariant{"cogvideox-2b", "VIDPROBE_COGVIDEOX_2B_PARITY_DIR", "cogvideox_2b"},
         RealSizeVariant{kAetherName, "VIDPROBE_AETHER_PARITY_DIR", "aether"}),
-    [](const ::testing::TestParamInfo<RealSizeVariant>& info) {
-      return std::string(info.param.param);
+    [](const ::testing::TestParamInfo<RealSizeVariant>& variant) {
+      return std::string(variant.param.param);
     });
 
 }  // namespace

@@ -21,13 +21,13 @@ namespace {
 using test_support::error_message;
 namespace fs = std::filesystem;
 
-fs::path fixture_path(const std::string& dir, const std::string& name) {
+fs::path decoder_fixture_path(const std::string& dir, const std::string& name) {
   return fs::path(VIDPROBE_TEST_DATA_DIR) / dir / name;
 }
 
 torch::Tensor decoder_golden(const std::string& name) {
   static const TensorMap reference =
-      load_safetensors(fixture_path("cogvideox", "decoder_reference.safetensors"));
+      load_safetensors(decoder_fixture_path("cogvideox", "decoder_reference.safetensors"));
   return reference.at(name);
 }
 
@@ -38,34 +38,35 @@ double decoder_relative_error(const torch::Tensor& actual, const torch::Tensor& 
   return (a - e).abs().max().item<double>() / std::max(e.abs().max().item<double>(), 1e-30);
 }
 
-VaeConfig config_of(const fs::path& file) {
+VaeConfig decoder_config_of(const fs::path& file) {
   return vae_config_from_json(nlohmann::json::parse(read_file(file)), file.string());
 }
 
-// The whole VAE (encoder and decoder files merged, as a published vae/ folder holds them).
-TensorMap merged(const std::vector<fs::path>& files) {
+// The whole VAE (encoder and decoder files decoder_merged, as a published vae/ folder holds them).
+TensorMap decoder_merged(const std::vector<fs::path>& files) {
   TensorMap all;
   for (const auto& file : files) all.merge(load_checkpoint(file));
   return all;
 }
 
-Vae loaded_vae(const VaeConfig& config, TensorMap tensors) {
+Vae decoder_loaded_vae(const VaeConfig& config, TensorMap tensors) {
   Vae vae(config, /*with_decoder=*/true);
   load_vae(vae, std::move(tensors), "fixture");
   vae->eval();
   return vae;
 }
 
-Vae small_vae() {
-  return loaded_vae(config_of(fixture_path("cogvideox", "vae_config.json")),
-                    merged({fixture_path("cogvideox", "vae_encoder.safetensors"),
-                            fixture_path("cogvideox", "decoder.safetensors")}));
+Vae decoder_small_vae() {
+  return decoder_loaded_vae(
+      decoder_config_of(decoder_fixture_path("cogvideox", "vae_config.json")),
+      decoder_merged({decoder_fixture_path("cogvideox", "vae_encoder.safetensors"),
+                      decoder_fixture_path("cogvideox", "decoder.safetensors")}));
 }
 
 // 5 latent frames: batches of 3 + 2 with the causal context carried (the odd batch takes the
 // spatial norm's and the upsampler's first-frame path); 4 frames: 2 + 2; 1 frame: an image.
 TEST(CogVideoXVaeDecoder, MatchesDiffusersOverFrameBatches) {
-  auto vae = small_vae();
+  auto vae = decoder_small_vae();
   torch::NoGradGuard no_grad;
   for (const auto& [latents, video] : std::vector<std::pair<std::string, std::string>>{
            {"z5", "dec5"}, {"z4", "dec4"}, {"z1", "dec1"}}) {
@@ -77,7 +78,7 @@ TEST(CogVideoXVaeDecoder, MatchesDiffusersOverFrameBatches) {
 // A decoder that batched differently (all 5 latent frames at once) would not match: the batching
 // is part of the maths, so the test above can see it.
 TEST(CogVideoXVaeDecoder, OneBatchDiffersFromDiffusersBatches) {
-  auto vae = small_vae();
+  auto vae = decoder_small_vae();
   torch::NoGradGuard no_grad;
   CausalCache cache;
   const auto decoder = std::dynamic_pointer_cast<VaeDecoderImpl>(vae->named_children()["decoder"]);
@@ -88,20 +89,22 @@ TEST(CogVideoXVaeDecoder, OneBatchDiffersFromDiffusersBatches) {
 
 TEST(CogVideoXVaeDecoder, AetherVaeAndPostQuantConvMatchDiffusers) {
   torch::NoGradGuard no_grad;
-  auto aether = loaded_vae(config_of(fixture_path("aether", "backbone_vae_config.json")),
-                           merged({fixture_path("aether", "backbone_vae_encoder.safetensors"),
-                                   fixture_path("cogvideox", "decoder_aether.safetensors")}));
+  auto aether = decoder_loaded_vae(
+      decoder_config_of(decoder_fixture_path("aether", "backbone_vae_config.json")),
+      decoder_merged({decoder_fixture_path("aether", "backbone_vae_encoder.safetensors"),
+                      decoder_fixture_path("cogvideox", "decoder_aether.safetensors")}));
   EXPECT_LT(decoder_relative_error(aether->decode(decoder_golden("aether_z3")),
                                    decoder_golden("aether_dec3")),
             1e-5);
   // No encoder file for this one: the decoder half is loaded and checked on its own.
-  const auto config = config_of(fixture_path("cogvideox", "decoder_pqc_config.json"));
+  const auto config =
+      decoder_config_of(decoder_fixture_path("cogvideox", "decoder_pqc_config.json"));
   EXPECT_TRUE(config.post_quant_conv);
-  auto tensors = load_checkpoint(fixture_path("cogvideox", "decoder_pqc.safetensors"));
+  auto tensors = load_checkpoint(decoder_fixture_path("cogvideox", "decoder_pqc.safetensors"));
   Vae reference(config, /*with_decoder=*/true);
   for (const auto& item : reference->named_parameters())
     if (item.key().rfind("encoder.", 0) == 0) tensors[item.key()] = item.value().detach().clone();
-  auto vae = loaded_vae(config, std::move(tensors));
+  auto vae = decoder_loaded_vae(config, std::move(tensors));
   EXPECT_LT(
       decoder_relative_error(vae->decode(decoder_golden("pqc_z5")), decoder_golden("pqc_dec5")),
       1e-5);
@@ -109,10 +112,10 @@ TEST(CogVideoXVaeDecoder, AetherVaeAndPostQuantConvMatchDiffusers) {
 
 // With the decoder built every tensor of the file must be consumed; errors name the key.
 TEST(CogVideoXVaeDecoder, LoadsStrictlyAndNamesTheKey) {
-  const auto config = config_of(fixture_path("cogvideox", "vae_config.json"));
+  const auto config = decoder_config_of(decoder_fixture_path("cogvideox", "vae_config.json"));
   const auto full = [] {
-    return merged({fixture_path("cogvideox", "vae_encoder.safetensors"),
-                   fixture_path("cogvideox", "decoder.safetensors")});
+    return decoder_merged({decoder_fixture_path("cogvideox", "vae_encoder.safetensors"),
+                           decoder_fixture_path("cogvideox", "decoder.safetensors")});
   };
   auto missing = full();
   missing.erase("decoder.up_blocks.0.resnets.1.norm2.conv_b.conv.weight");
@@ -132,7 +135,8 @@ TEST(CogVideoXVaeDecoder, LoadsStrictlyAndNamesTheKey) {
 }
 
 TEST(CogVideoXVaeDecoder, RefusesAPostQuantConvDiffusersCouldNotRun) {
-  auto json = nlohmann::json::parse(read_file(fixture_path("cogvideox", "vae_config.json")));
+  auto json =
+      nlohmann::json::parse(read_file(decoder_fixture_path("cogvideox", "vae_config.json")));
   json["use_post_quant_conv"] = true;  // 4 latent channels, 3 out: diffusers' conv cannot run
   const auto message = error_message([&] { vae_config_from_json(json, "vae/config.json"); });
   EXPECT_NE(message.find("use_post_quant_conv"), std::string::npos) << message;

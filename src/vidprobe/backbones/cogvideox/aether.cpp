@@ -54,12 +54,18 @@ std::unique_ptr<Backbone> make_aether_backbone(const BackboneOptions& options) {
     return random_cogvideox_backbone(kAetherName, aether_transformer_config(), options,
                                      feature_options, aether_layout());
   }
+  return load_aether_backbone(options, /*with_decoder=*/false);
+}
+
+std::unique_ptr<CogVideoXBackbone> load_aether_backbone(const BackboneOptions& options,
+                                                        bool with_decoder) {
+  const auto feature_options = aether_feature_options(options.extra);
   // The transformer's size comes from its config.json; its channels are checked against the
   // layout by the backbone.
   const auto files = locate_model_files(options.weights, feature_options.transformer);
   return load_cogvideox_backbone(
       kAetherName, options, feature_options, files,
-      FineTune{.rope_time_scale = kAetherRopeTimeScale, .layout = aether_layout()});
+      FineTune{.rope_time_scale = kAetherRopeTimeScale, .layout = aether_layout()}, with_decoder);
 }
 
 std::vector<BackboneInfo> aether_backbones() {

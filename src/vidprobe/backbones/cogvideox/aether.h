@@ -22,6 +22,8 @@ inline constexpr int kAetherLatentChannels = 16;
 inline constexpr int kAetherRaymapChannels = 24;
 // _default_num_inference_steps["reconstruction"] (guidance 1: no classifier-free guidance).
 inline constexpr int kAetherReconstructionSteps = 4;
+// AetherV1PipelineCogVideoX's scheduler (CogVideoXDPMScheduler), the sampler of `vidprobe check`.
+inline constexpr Sampler kAetherSampler = Sampler::kDpm;
 
 // {latent 16, geometry 16 + 24, image condition, camera 24, 4 reconstruction steps}: input 96,
 // output 56.
@@ -32,6 +34,9 @@ TransformerConfig aether_transformer_config();
 FamilyOptions aether_family_options();
 
 std::unique_ptr<Backbone> make_aether_backbone(const BackboneOptions& options);
+// From options.weights (the layout above); with_decoder: the VAE's decoder too (`vidprobe check`).
+std::unique_ptr<CogVideoXBackbone> load_aether_backbone(const BackboneOptions& options,
+                                                        bool with_decoder);
 std::vector<BackboneInfo> aether_backbones();
 
 }  // namespace vidprobe::backbones::cogvideox

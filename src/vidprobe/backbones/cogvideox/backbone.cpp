@@ -233,8 +233,76 @@ torch::Tensor CogVideoXBackbone::transformer_input(const EncodedClip& clip,
   }
   const auto noisy =
       add_noise(x0, noise.to(x0.device(), torch::kFloat32), torch::tensor({timestep}), schedule_);
-  if (!image_conditioned()) return with_camera(noisy);
-  return torch::cat({noisy, with_camera(image_latents(clip, image_noise))}, 2);
+  const auto extra = condition(clip, image_noise);
+  return extra.defined() ? torch::cat({noisy, extra}, 2) : noisy;
+}
+
+torch::Tensor CogVideoXBackbone::condition(const EncodedClip& clip,
+                                           const torch::Tensor& image_noise) const {
+  if (image_conditioned()) return with_camera(image_latents(clip, image_noise));
+  if (layout_.camera == 0) return {};
+  auto shape = clip.latents.sizes().vec();
+  shape[2] = layout_.camera;
+  return torch::zeros(shape, clip.latents.options());
+}
+
+torch::Tensor CogVideoXBackbone::predict(const torch::Tensor& noisy, const torch::Tensor& condition,
+                                         int64_t timestep) {
+  torch::NoGradGuard no_grad;
+  require(noisy.dim() == 5 && noisy.size(2) == layout_.output_channels(),
+          name_ + ": the noised latents must be (1, frames, " +
+              std::to_string(layout_.output_channels()) + ", h, w), got " +
+              c10::str(noisy.sizes()));
+  const auto device = transformer_->proj_out->weight.device();
+  auto input = noisy.to(device, torch::kFloat32);
+  if (condition.defined()) input = torch::cat({input, condition.to(device, torch::kFloat32)}, 2);
+  return transformer_->forward(input, torch::tensor({static_cast<float>(timestep)}), context_)
+      .to(torch::kFloat32);
+}
+
+torch::Tensor CogVideoXBackbone::dpm_sample(torch::Tensor latents, const torch::Tensor& condition,
+                                            int steps, NoiseStream& noise) {
+  const auto timesteps = sampler_timesteps(schedule_, steps);
+  const auto shape = latents.sizes().vec();
+  const auto device = latents.device();
+  torch::Tensor previous_x0;
+  for (std::size_t i = 0; i < timesteps.size(); ++i) {
+    const int64_t t = timesteps[i];
+    const auto prediction = predict(latents, condition, t).to(device);
+    // The scheduler draws a second noise only on its second-order steps (not the first step,
+    // not the one onto timestep < 0).
+    const bool second_order =
+        previous_x0.defined() && t - schedule_.num_train_timesteps / steps >= 0;
+    const auto first = noise.next(shape).to(device);
+    const auto second = second_order ? noise.next(shape).to(device) : torch::Tensor();
+    const auto step = dpm_step(schedule_, steps, prediction, previous_x0, t,
+                               i > 0 ? timesteps[i - 1] : -1, latents, first, second);
+    latents = step.prev_sample;
+    previous_x0 = step.pred_original_sample;
+  }
+  return latents;
+}
+
+torch::Tensor CogVideoXBackbone::ddim_sample(torch::Tensor latents, const torch::Tensor& condition,
+                                             int steps) {
+  for (const int64_t t : sampler_timesteps(schedule_, steps)) {
+    const auto prediction = predict(latents, condition, t).to(latents.device());
+    latents = ddim_step(schedule_, steps, prediction, t, latents).prev_sample;
+  }
+  return latents;
+}
+
+torch::Tensor CogVideoXBackbone::decode(const torch::Tensor& latents) {
+  torch::NoGradGuard no_grad;
+  require(vae_->has_decoder(), name_ + " was loaded without the VAE's decoder");
+  require(latents.dim() == 5 && latents.size(0) == 1 && latents.size(2) == layout_.latent,
+          name_ + ": latents to decode must be (1, frames, " + std::to_string(layout_.latent) +
+              ", h, w), got " + c10::str(latents.sizes()));
+  const auto device = vae_->encoder->conv_in->conv->weight.device();
+  const auto z =
+      latents.to(device, torch::kFloat32).permute({0, 2, 1, 3, 4}) / vae_->config.scaling_factor;
+  const auto video = vae_->decode(z);  // (1, 3, T, H, W)
+  return ((video[0].permute({1, 0, 2, 3}) + 1) / 2).clamp(0, 1).contiguous();
 }
 
 torch::Tensor CogVideoXBackbone::reconstruct_geometry(const EncodedClip& clip, NoiseStream& noise) {
@@ -252,28 +320,10 @@ torch::Tensor CogVideoXBackbone::reconstruct_geometry(const EncodedClip& clip, N
   const auto condition = with_camera(video);
   auto latent_shape = clip.latents.sizes().vec();
   latent_shape[2] = layout_.output_channels();
-  auto latents = noise.next(latent_shape).to(device);  // x init_noise_sigma = 1
-  const int steps = layout_.reconstruction_steps;
-  const auto timesteps = sampler_timesteps(schedule_, steps);
-  torch::Tensor previous_x0;
-  for (std::size_t i = 0; i < timesteps.size(); ++i) {
-    const int64_t t = timesteps[i];
-    const auto prediction = transformer_
-                                ->forward(torch::cat({latents, condition}, 2),
-                                          torch::tensor({static_cast<float>(t)}), context_)
-                                .to(torch::kFloat32);
-    // The scheduler draws a second noise only on its second-order steps (not the first step,
-    // not the one onto timestep < 0).
-    const bool second_order =
-        previous_x0.defined() && t - schedule_.num_train_timesteps / steps >= 0;
-    const auto first = noise.next(latent_shape).to(device);
-    const auto second = second_order ? noise.next(latent_shape).to(device) : torch::Tensor();
-    const auto step = dpm_step(schedule_, steps, prediction, previous_x0, t,
-                               i > 0 ? timesteps[i - 1] : -1, latents, first, second);
-    latents = step.prev_sample;
-    previous_x0 = step.pred_original_sample;
-  }
-  return latents.slice(2, layout_.latent).contiguous();
+  const auto latents = noise.next(latent_shape).to(device);  // x init_noise_sigma = 1
+  return dpm_sample(latents, condition, layout_.reconstruction_steps, noise)
+      .slice(2, layout_.latent)
+      .contiguous();
 }
 
 torch::Tensor CogVideoXBackbone::transformer_input_for(const EncodedClip& clip, std::uint64_t seed,
@@ -454,11 +504,9 @@ std::unique_ptr<CogVideoXBackbone> load_cogvideox_backbone(const std::string& na
                                  locate_model_files(options.weights), FineTune{});
 }
 
-std::unique_ptr<CogVideoXBackbone> load_cogvideox_backbone(const std::string& name,
-                                                           const BackboneOptions& options,
-                                                           const FeatureOptions& feature_options,
-                                                           const ModelFiles& files,
-                                                           const FineTune& fine_tune) {
+std::unique_ptr<CogVideoXBackbone> load_cogvideox_backbone(
+    const std::string& name, const BackboneOptions& options, const FeatureOptions& feature_options,
+    const ModelFiles& files, const FineTune& fine_tune, bool with_decoder) {
   auto config = transformer_config_from_json(read_json_file(files.transformer_config),
                                              files.transformer_config.string());
   config.rope_time_scale = fine_tune.rope_time_scale;
@@ -479,8 +527,9 @@ std::unique_ptr<CogVideoXBackbone> load_cogvideox_backbone(const std::string& na
   Transformer transformer(config);
   load_transformer(transformer, load_checkpoint(files.transformer), files.transformer.string());
   transformer->to(options.device, options.dtype);
-  Vae vae(vae_config_from_json(read_json_file(files.vae_config), files.vae_config.string()));
-  load_vae_encoder(vae, load_checkpoint(files.vae), files.vae.string());
+  Vae vae(vae_config_from_json(read_json_file(files.vae_config), files.vae_config.string()),
+          with_decoder);
+  load_vae(vae, load_checkpoint(files.vae), files.vae.string());
   const auto schedule = schedule_config_from_json(read_json_file(files.scheduler_config),
                                                   files.scheduler_config.string());
   return std::make_unique<CogVideoXBackbone>(name, std::move(vae), std::move(transformer), schedule,
@@ -494,11 +543,14 @@ std::unique_ptr<Backbone> make_cogvideox_backbone(const std::string& name,
     require(options.random_init, name + " needs --weights (a diffusers CogVideoX model directory)");
     return random_cogvideox_backbone(name, transformer_config(name), options, feature_options);
   }
-  const auto files = locate_model_files(options.weights);
+  require_variant(name, locate_model_files(options.weights));
+  return load_cogvideox_backbone(name, options, feature_options);
+}
+
+void require_variant(const std::string& name, const ModelFiles& files) {
   check_matches_variant(transformer_config_from_json(read_json_file(files.transformer_config),
                                                      files.transformer_config.string()),
                         transformer_config(name), name, files.transformer_config);
-  return load_cogvideox_backbone(name, options, feature_options);
 }
 
 std::vector<BackboneInfo> cogvideox_backbones() {

@@ -150,6 +150,25 @@ class CogVideoXBackbone : public Backbone {
   // sampler over the trailing timesteps without guidance, the channels after the video latents.
   // Draws from `noise` in the pipeline's order (NoiseStream).
   torch::Tensor reconstruct_geometry(const EncodedClip& clip, NoiseStream& noise);
+  // The condition channels after the noised ones (1, F', input - output channels, h, w): I2V the
+  // image latents (image_noise as for transformer_input), then zero camera channels; undefined
+  // when the layout has none (text-to-video).
+  torch::Tensor condition(const EncodedClip& clip, const torch::Tensor& image_noise) const;
+  // The whole transformer's prediction (v or epsilon, the scheduler's prediction_type) for
+  // noised latents (1, F', output channels, h, w) and the condition at `timestep`; float32.
+  torch::Tensor predict(const torch::Tensor& noisy, const torch::Tensor& condition,
+                        int64_t timestep);
+  // The pipelines' sampling loops without guidance (one pass per step) over the trailing
+  // timesteps, from latents (1, F', output channels, h, w) x init_noise_sigma (1):
+  // CogVideoXDPMScheduler (its draws from `noise`, in the scheduler's order) or
+  // CogVideoXDDIMScheduler (eta 0). float32.
+  torch::Tensor dpm_sample(torch::Tensor latents, const torch::Tensor& condition, int steps,
+                           NoiseStream& noise);
+  torch::Tensor ddim_sample(torch::Tensor latents, const torch::Tensor& condition, int steps);
+  // Latents (1, F', latent, h, w) as the transformer sees them -> frames (T, 3, H, W) in [0, 1]:
+  // divided by scaling_factor, decoded (the VAE must have its decoder), (x + 1) / 2 clamped, as
+  // the pipelines' decode_latents and postprocess_video.
+  torch::Tensor decode(const torch::Tensor& latents);
   // Video hidden states after each of `layers`, as float32 maps (F', dim, h', w').
   std::vector<torch::Tensor> video_maps(const torch::Tensor& input, int64_t timestep,
                                         const std::vector<int>& layers);
@@ -207,11 +226,13 @@ struct FineTune {
   double rope_time_scale = 1.0;
   std::optional<ChannelLayout> layout;
 };
-std::unique_ptr<CogVideoXBackbone> load_cogvideox_backbone(const std::string& name,
-                                                           const BackboneOptions& options,
-                                                           const FeatureOptions& feature_options,
-                                                           const ModelFiles& files,
-                                                           const FineTune& fine_tune);
+// with_decoder: the VAE's decoder too (`vidprobe check`), the whole vae/ file loaded strictly.
+std::unique_ptr<CogVideoXBackbone> load_cogvideox_backbone(
+    const std::string& name, const BackboneOptions& options, const FeatureOptions& feature_options,
+    const ModelFiles& files, const FineTune& fine_tune, bool with_decoder = false);
+// Throws vidprobe::Error unless files' transformer/config.json describes the variant `name`
+// (a row of transformer_sizes()).
+void require_variant(const std::string& name, const ModelFiles& files);
 // Seeded random weights of `config` (benchmarks; options.seed): a default VAE and schedule and a
 // seeded random text context (or feature_options.text_context).
 std::unique_ptr<CogVideoXBackbone> random_cogvideox_backbone(

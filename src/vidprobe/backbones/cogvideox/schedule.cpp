@@ -56,6 +56,46 @@ torch::Tensor add_noise(const torch::Tensor& x0, const torch::Tensor& noise,
   return alpha_bar.sqrt() * x0 + (1 - alpha_bar).sqrt() * noise;
 }
 
+namespace {
+
+// alpha_bar at t as the schedulers index it: past the last step (t < 0) 1 with set_alpha_to_one,
+// else alpha_bar[0]. float32, as diffusers keeps its table.
+torch::Tensor alpha_bar_at(const ScheduleConfig& config, const torch::Tensor& table, int64_t t) {
+  return t >= 0 ? table[t] : (config.set_alpha_to_one ? torch::ones({}) : table[0]);
+}
+
+void require_timestep(const ScheduleConfig& config, int64_t timestep, const char* what) {
+  require(timestep >= 0 && timestep < config.num_train_timesteps,
+          std::string(what) + ": timestep " + std::to_string(timestep) + " is outside 0.." +
+              std::to_string(config.num_train_timesteps - 1));
+}
+
+}  // namespace
+
+torch::Tensor predicted_x0(const ScheduleConfig& config, const torch::Tensor& sample,
+                           const torch::Tensor& model_output, int64_t timestep) {
+  require_timestep(config, timestep, "predicted_x0");
+  const auto a_t =
+      alphas_cumprod(config).to(torch::kFloat32)[timestep].to(sample.device(), sample.dtype());
+  return config.v_prediction ? a_t.sqrt() * sample - (1 - a_t).sqrt() * model_output
+                             : (sample - (1 - a_t).sqrt() * model_output) / a_t.sqrt();
+}
+
+DdimStep ddim_step(const ScheduleConfig& config, int steps, const torch::Tensor& model_output,
+                   int64_t timestep, const torch::Tensor& sample) {
+  require(steps > 0, "ddim_step: steps must be positive");
+  require_timestep(config, timestep, "ddim_step");
+  const auto table = alphas_cumprod(config).to(torch::kFloat32);
+  const auto to = [&](const torch::Tensor& t) { return t.to(sample.device(), sample.dtype()); };
+  const auto a_t = to(table[timestep]);
+  const auto a_prev =
+      to(alpha_bar_at(config, table, timestep - config.num_train_timesteps / steps));
+  const auto x0 = predicted_x0(config, sample, model_output, timestep);
+  const auto a = ((1 - a_prev) / (1 - a_t)).sqrt();
+  const auto b = a_prev.sqrt() - a_t.sqrt() * a;
+  return {a * sample + b * x0, x0};
+}
+
 DpmStep dpm_step(const ScheduleConfig& config, int steps, const torch::Tensor& model_output,
                  const torch::Tensor& old_pred_original_sample, int64_t timestep,
                  int64_t timestep_back, const torch::Tensor& sample, const torch::Tensor& noise,
@@ -66,13 +106,10 @@ DpmStep dpm_step(const ScheduleConfig& config, int steps, const torch::Tensor& m
               std::to_string(timestep_back) + ") is outside 0.." + std::to_string(last));
   const auto table = alphas_cumprod(config).to(torch::kFloat32);
   const int64_t prev = timestep - config.num_train_timesteps / steps;
-  const auto alpha = [&](int64_t t) {
-    return t >= 0 ? table[t] : (config.set_alpha_to_one ? torch::ones({}) : table[0]);
-  };
+  const auto alpha = [&](int64_t t) { return alpha_bar_at(config, table, t); };
   const auto to = [&](const torch::Tensor& t) { return t.to(sample.device(), sample.dtype()); };
   const auto a_t = to(alpha(timestep)), a_prev = to(alpha(prev));
-  const auto x0 = config.v_prediction ? a_t.sqrt() * sample - (1 - a_t).sqrt() * model_output
-                                      : (sample - (1 - a_t).sqrt() * model_output) / a_t.sqrt();
+  const auto x0 = predicted_x0(config, sample, model_output, timestep);
   const auto lambda = [](const torch::Tensor& a) { return (a / (1 - a)).sqrt().log(); };
   const auto h = lambda(a_prev) - lambda(a_t);
   const auto m1 = ((1 - a_prev) / (1 - a_t)).sqrt() * (-h).exp();

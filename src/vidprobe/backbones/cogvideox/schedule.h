@@ -28,6 +28,23 @@ std::vector<int64_t> sampler_timesteps(const ScheduleConfig& config, int steps);
 torch::Tensor add_noise(const torch::Tensor& x0, const torch::Tensor& noise,
                         const torch::Tensor& timesteps, const ScheduleConfig& config);
 
+// The clean-sample estimate both samplers take from the network's output at `timestep`:
+// v-prediction x0 = sqrt(alpha_bar) x_t - sqrt(1 - alpha_bar) v, epsilon-prediction
+// x0 = (x_t - sqrt(1 - alpha_bar) eps) / sqrt(alpha_bar); alpha_bar cast to float32 first, as the
+// schedulers' tables are.
+torch::Tensor predicted_x0(const ScheduleConfig& config, const torch::Tensor& sample,
+                           const torch::Tensor& model_output, int64_t timestep);
+
+// One step of diffusers' CogVideoXDDIMScheduler with eta 0 (deterministic), from `timestep` to
+// prev = timestep - T / steps: prev_sample = a sample + b x0 with
+// a = sqrt((1 - alpha_bar_prev) / (1 - alpha_bar_t)), b = sqrt(alpha_bar_prev) - sqrt(alpha_bar_t)
+// a (alpha_bar_prev = 1 past the last step with set_alpha_to_one, else alpha_bar[0]).
+struct DdimStep {
+  torch::Tensor prev_sample, pred_original_sample;
+};
+DdimStep ddim_step(const ScheduleConfig& config, int steps, const torch::Tensor& model_output,
+                   int64_t timestep, const torch::Tensor& sample);
+
 // One step of diffusers' CogVideoXDPMScheduler (its DPM-Solver++(2M) with noise, the sampler
 // Aether's reconstruction runs) from `timestep` to timestep - T / steps of an N-step sampler:
 // x0 from the model output (v or epsilon), then
