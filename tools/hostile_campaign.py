@@ -995,6 +995,8 @@ class Campaign:
         table.append(("eval", evalw, "--preset", ENUM, True))
         table.append(("eval", evalw, "--config", [("missing", "/nonexistent.json"), ("nested", self.nested_json)], True))
         table.append(("annotate", annotate, "--random-init", [("with-weights", None)], True))
+        table.append(("sweep", sweep + ["--heatmap-metric", "points.eror"], "--extract-only",
+                      [("bad-heatmap-metric", None)], True))
         table.append(("sweep", sweep, "--noise-per-clip", [("pixels", None)], True))
         table.append(("sweep", sweep, "--random-init", [("pixels", None)], True))
         for flag, values in [("--layers", [("empty", ""), ("text", "a,b"), ("negative", "-3"), ("too-deep", "999"),

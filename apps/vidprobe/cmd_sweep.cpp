@@ -28,6 +28,9 @@ void register_sweep(CLI::App& app) {
                   "vidprobe (vidprobe's earlier probe, extraction as given)")
       ->check(CLI::IsMember(probe::probe_preset_names()));
   add_training_overrides(*cmd, request->overrides, " per probe");
+  cmd->add_flag("--extract-only", request->extract_only,
+                "Only extract the caches of every point (one pass per split) and write "
+                "extraction.json; train nothing");
   cmd->add_flag("--no-global-attention", request->overrides.no_global_attention,
                 "Ablation: probes with frame attention only");
   add_device_option(*cmd, request->device, "cpu | cuda | cuda:N (extraction and probes)");
@@ -54,7 +57,11 @@ void register_sweep(CLI::App& app) {
               "--timesteps: " + std::to_string(timestep) + " is outside 0..1000");
     if (!preset->empty()) request->overrides.preset = *preset;
     const auto sweep = probe::run_sweep(*request);
-    if (request->extract.group.is_main())
+    if (!request->extract.group.is_main()) return;
+    if (request->extract_only)
+      std::cout << "sweep: caches of " << sweep.at("points") << " points in "
+                << (request->out_dir / "features").string() << "\n";
+    else
       std::cout << "sweep: " << sweep.at("points").size() << " points; tables in "
                 << (request->out_dir / "sweep.md").string() << "\n";
   });

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include "test_support.h"
 #include "vidprobe/core/atomic_file.h"
 #include "vidprobe/core/error.h"
 #include "vidprobe/io/image.h"
@@ -41,6 +42,41 @@ TEST(Sweep, AnUnknownHeatMapMetricFailsBeforeAnyWork) {
     EXPECT_NE(std::string(e.what()).find("'points.eror'"), std::string::npos) << e.what();
   }
   EXPECT_FALSE(fs::exists(request.out_dir));  // refused before anything was written
+}
+
+// --extract-only: every point's cache of both splits from one pass each, the extraction summary
+// in extraction.json, and no probe trained.
+TEST(Sweep, ExtractOnlyWritesEveryCacheAndTheSummaryAndTrainsNothing) {
+  const auto root =
+      fs::temp_directory_path() / ("vidprobe_sweep_extract_" + std::to_string(::getpid()));
+  fs::remove_all(root);
+  fs::create_directories(root);
+  ASSERT_EQ(test_support::run_vidprobe("render --family objects --clips 3 --frames 3 --size 32 "
+                                       "--seed 4 --out '" +
+                                           (root / "data").string() + "'",
+                                       root / "render.log"),
+            0);
+  SweepRequest request;
+  request.extract.backbone = "random-vit";
+  request.extract.dataset_root = root / "data";
+  request.extract.frames = 3;
+  request.extract.train_ratio = 0.6;
+  request.layers = {1, 3};
+  request.out_dir = root / "sweep";
+  request.extract_only = true;
+  const auto extraction = run_sweep(request);
+  EXPECT_EQ(extraction.at("points"), 2);
+  const auto written = extraction.at("train").at("clips_written").get<int>() +
+                       extraction.at("test").at("clips_written").get<int>();
+  EXPECT_EQ(written, 3);
+  EXPECT_EQ(nlohmann::json::parse(read_file(request.out_dir / "extraction.json")), extraction);
+  for (const auto* point : {"L1", "L3"})
+    for (const auto* split : {"train", "test"})
+      EXPECT_TRUE(fs::exists(request.out_dir / "features" / point / split / "manifest.json"))
+          << point << " " << split;
+  EXPECT_FALSE(fs::exists(request.out_dir / "runs"));
+  EXPECT_FALSE(fs::exists(request.out_dir / "sweep.json"));
+  fs::remove_all(root);
 }
 
 TEST(Sweep, TablesMarkTheBestPointAndTheHeatMapHasOneCellPerPoint) {

@@ -85,6 +85,7 @@ json run_sweep(const SweepRequest& request) {
   std::vector<std::pair<int, std::optional<int>>> grid;
   for (int layer : request.layers)
     for (const auto& timestep : timesteps) grid.emplace_back(layer, timestep);
+  json extraction = {{"backbone", request.extract.backbone}, {"points", grid.size()}};
   for (const Split split : {Split::kTrain, Split::kTest}) {
     auto extract = request.extract;
     extract.split = split;
@@ -106,7 +107,11 @@ json run_sweep(const SweepRequest& request) {
     const auto summaries = features::extract_features_at(extract, targets);  // skips finished
     std::cerr << "sweep: extracted the " << to_string(split) << " split at " << targets.size()
               << " points in one pass: " << features::describe(summaries.front()) << "\n";
+    extraction[to_string(split)] = features::summary_json(summaries.front());
   }
+  if (request.extract.group.is_main())
+    write_file_atomically(request.out_dir / "extraction.json", extraction.dump(2) + "\n");
+  if (request.extract_only) return extraction;
 
   json points = json::array();
   for (const auto& [layer, timestep] : grid) {

@@ -30,12 +30,17 @@ struct SweepRequest {
   bool progress = true;
   std::string heatmap_metric = "points.err";
   std::int64_t chamfer_points = 20000;  // per cloud, as `vidprobe eval --chamfer-points`
+  // Only the feature caches (all points in one pass per split) and extraction.json, no probes:
+  // for training elsewhere, and for timing the one-pass extraction.
+  bool extract_only = false;
 };
 
 // Throws vidprobe::Error unless metric is one the evaluator writes (e.g. "points.err").
 void check_heatmap_metric(const std::string& metric);
 
-// Returns sweep.json's content.
+// Writes OUT/extraction.json (the extraction summary of each split: clips/s, backbone busy
+// fraction) and, unless extract_only, trains and evaluates every point. Returns sweep.json's
+// content (extract_only: extraction.json's).
 nlohmann::json run_sweep(const SweepRequest& request);
 
 // The three tables of a finished sweep (exposed for tests and `vidprobe report`).

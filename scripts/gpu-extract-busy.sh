@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Run on the GPU machine after scripts/gpu-build.sh: dataset-level extraction, 200 clips, and how
+# busy `vidprobe extract` keeps the backbone (issue #14's goal: >= 90 % of the loop's wall time).
+# The clips are rendered at CO3D's processed size (960 x 540, PNG), so reading, decoding and
+# resizing cost what they cost on real data; the backbones have random weights at real size.
+#   wan2.1-t2v-1.3b  17 frames -> 480 x 832, bf16 DiT, fp32 VAE (the default point)
+#   dinov2-vitl14    16 frames -> 224 x 224: the hardest case, ~12 ms of network per clip; run
+#                    with 1 and with the default 3 loader threads, to show what they buy
+# Writes one JSON line per run to OUT_DIR/extract-busy.jsonl: `vidprobe extract --summary` (clips,
+# loop seconds, backbone seconds, busy_fraction, clips_per_second) and the run's settings.
+# Usage: bash scripts/gpu-extract-busy.sh OUT_DIR. Knobs: VIDPROBE_BUSY_CLIPS (200),
+# VIDPROBE_BUSY_ROWS (subset of the row names below, in order), VIDPROBE_BUSY_DEVICE (cuda).
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/gpu-env.sh"  # ROOT, BUILD_DIR, DEPS, library paths
+OUT="${1:?usage: gpu-extract-busy.sh OUT_DIR}"
+CLIPS="${VIDPROBE_BUSY_CLIPS:-200}"
+DEVICE="${VIDPROBE_BUSY_DEVICE:-cuda}"
+WORK="${VIDPROBE_WORK_DIR:-/tmp/vidprobe-extract-busy}"
+VIDPROBE="$BUILD_DIR/bin/vidprobe"
+mkdir -p "$OUT" "$WORK"
+LOG="$OUT/extract-busy.jsonl"
+: > "$LOG"
+
+# name | backbone | frames | loader threads | extra options
+ROWS=(
+  "wan-17|wan2.1-t2v-1.3b|17|3|"
+  "dinov2-1-thread|dinov2-vitl14|16|1|"
+  "dinov2-3-threads|dinov2-vitl14|16|3|"
+)
+if [ ! -f "$WORK/data/.complete" ]; then
+  echo "== rendering $CLIPS clips of 17 frames at 960 x 540" >&2
+  rm -rf "$WORK/data"
+  "$VIDPROBE" render --family objects --clips "$CLIPS" --frames 17 --width 960 --height 540 \
+    --seed 11 --out "$WORK/data" 2>&1 | tail -1 >&2
+  touch "$WORK/data/.complete"
+fi
+for row in "${ROWS[@]}"; do
+  IFS='|' read -r name backbone frames threads extra <<< "$row"
+  if [ -n "${VIDPROBE_BUSY_ROWS:-}" ] && [[ " $VIDPROBE_BUSY_ROWS " != *" $name "* ]]; then
+    continue
+  fi
+  echo "== $name: $backbone, $frames frames, $threads loader thread(s), $CLIPS clips" >&2
+  rm -rf "$WORK/cache-$name"
+  # shellcheck disable=SC2086  # extra holds several options
+  "$VIDPROBE" extract --backbone "$backbone" --random-init --device "$DEVICE" --frames "$frames" \
+    --loader-threads "$threads" --data "$WORK/data" --out "$WORK/cache-$name" \
+    --summary "$WORK/summary-$name.json" $extra 2>&1 | grep -E '^extract:' >&2
+  python3 - "$WORK/summary-$name.json" "$name" "$frames" "$threads" "$CLIPS" <<'EOF' | tee -a "$LOG"
+import json, subprocess, sys
+path, name, frames, threads, clips = sys.argv[1:]
+row = json.load(open(path))
+try:
+    gpu = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"],
+                         capture_output=True, text=True).stdout.strip().splitlines()
+except FileNotFoundError:  # a CPU dry run
+    gpu = []
+row.update({"benchmark": "extract_busy", "row": name, "frames": int(frames),
+            "loader_threads": int(threads), "dataset_clips": int(clips),
+            "frame_size": [540, 960], "gpu": gpu[0] if gpu else "none"})
+print(json.dumps(row))
+EOF
+done
+echo "figures in $LOG" >&2
