@@ -4,8 +4,9 @@
 # The clips are rendered at CO3D's processed size (960 x 540, PNG), so reading, decoding and
 # resizing cost what they cost on real data; the backbones have random weights at real size.
 #   wan2.1-t2v-1.3b  17 frames -> 480 x 832, bf16 DiT, fp32 VAE (the default point)
-#   dinov2-vitl14    16 frames -> 224 x 224: the hardest case, ~12 ms of network per clip; run
-#                    with 1 and with the default 3 loader threads, to show what they buy
+#   dinov2-vitl14    16 frames -> 224 x 224: the hardest case, ~12 ms of network per clip
+# Each with 1 loader thread and with the default (0: half the cores, at most 8), to show what
+# they buy.
 # Writes one JSON line per run to OUT_DIR/extract-busy.jsonl: `vidprobe extract --summary` (clips,
 # loop seconds, backbone seconds, busy_fraction, clips_per_second) and the run's settings.
 # Usage: bash scripts/gpu-extract-busy.sh OUT_DIR. Knobs: VIDPROBE_BUSY_CLIPS (200),
@@ -23,9 +24,10 @@ LOG="$OUT/extract-busy.jsonl"
 
 # name | backbone | frames | loader threads | extra options
 ROWS=(
-  "wan-17|wan2.1-t2v-1.3b|17|3|"
+  "wan-17-1-thread|wan2.1-t2v-1.3b|17|1|"
+  "wan-17|wan2.1-t2v-1.3b|17|0|"
   "dinov2-1-thread|dinov2-vitl14|16|1|"
-  "dinov2-3-threads|dinov2-vitl14|16|3|"
+  "dinov2|dinov2-vitl14|16|0|"
 )
 if [ ! -f "$WORK/data/.complete" ]; then
   echo "== rendering $CLIPS clips of 17 frames at 960 x 540" >&2
@@ -55,7 +57,7 @@ try:
 except FileNotFoundError:  # a CPU dry run
     gpu = []
 row.update({"benchmark": "extract_busy", "row": name, "frames": int(frames),
-            "loader_threads": int(threads), "dataset_clips": int(clips),
+            "loader_threads_requested": int(threads), "dataset_clips": int(clips),
             "frame_size": [540, 960], "gpu": gpu[0] if gpu else "none"})
 print(json.dumps(row))
 EOF

@@ -947,7 +947,7 @@ class Campaign:
                                                   ("overflow", "99999999999x16"), ("nan", "nan")]),
             ("--resize", ENUM), ("--input-processor", ENUM), ("--temporal", ENUM), ("--dtype", ENUM + [("bf16", "bf16")]),
             ("--seed", SEED), ("--device", [("unknown", "tpu"), ("cuda-index", "cuda:99"), ("garbage", "cpu:x")]),
-            ("--loader-threads", POS_INT + [("too-many", "65")]),
+            ("--loader-threads", NONNEG_INT + [("too-many", "65")]),
         ]
         for flag, values in ext_common:
             table.append(("extract", extract, flag, values, True))

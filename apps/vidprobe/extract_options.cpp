@@ -155,9 +155,9 @@ std::shared_ptr<ExtractionFlags> add_extraction_options(CLI::App& cmd, features:
       ->check(non_negative());
   cmd.add_option("--loader-threads", x.loader_threads,
                  "Clips read, decoded and resized ahead of the backbone, each on its own thread "
-                 "(memory: one clip's frames each)")
+                 "(memory: one clip's frames each); 0: half the cores, at most 8")
       ->capture_default_str()
-      ->check(in_range(1, 64));
+      ->check(in_range(0, 64));
   return flags;
 }
 

@@ -156,6 +156,15 @@ TEST_F(ExtractorTest, TheSummaryTimesTheLoopAndTheBackbone) {
   EXPECT_EQ(resumed.clips_per_second(), 0.0);
 }
 
+TEST(LoaderThreads, ZeroIsHalfTheCoresFromOneToEight) {
+  EXPECT_EQ(loader_threads_for(3, 64), 3);
+  EXPECT_EQ(loader_threads_for(0, 2), 1);
+  EXPECT_EQ(loader_threads_for(0, 1), 1);
+  EXPECT_EQ(loader_threads_for(0, 0), 1);  // hardware_concurrency() may not know
+  EXPECT_EQ(loader_threads_for(0, 12), 6);
+  EXPECT_EQ(loader_threads_for(0, 128), 8);
+}
+
 TEST(ProbeFrameIndices, SpreadFromFirstToLastFrame) {
   EXPECT_EQ(probe_frame_indices(17, 4), (std::vector<int64_t>{0, 5, 11, 16}));
   EXPECT_EQ(probe_frame_indices(5, 5), (std::vector<int64_t>{0, 1, 2, 3, 4}));

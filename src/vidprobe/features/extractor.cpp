@@ -10,6 +10,7 @@
 #include <numeric>
 #include <optional>
 #include <sstream>
+#include <thread>
 
 #include "vidprobe/backbones/registry.h"
 #include "vidprobe/core/error.h"
@@ -224,6 +225,11 @@ torch::Dtype resolve_compute_dtype(const std::optional<torch::Dtype>& requested,
 
 }  // namespace
 
+int loader_threads_for(int requested, unsigned cores) {
+  if (requested > 0) return requested;
+  return std::clamp(static_cast<int>(cores / 2), 1, 8);
+}
+
 std::vector<int64_t> probe_frame_indices(int64_t frames, int64_t kept) {
   require(kept >= 1 && kept <= frames, "--probe-frames must be between 1 and --frames (" +
                                            std::to_string(frames) + "); got " +
@@ -321,7 +327,8 @@ nlohmann::json summary_json(const ExtractSummary& summary) {
           {"loop_seconds", summary.loop_seconds},
           {"backbone_seconds", summary.backbone_seconds},
           {"busy_fraction", summary.busy_fraction()},
-          {"clips_per_second", summary.clips_per_second()}};
+          {"clips_per_second", summary.clips_per_second()},
+          {"loader_threads", summary.loader_threads}};
 }
 
 ExtractSummary extract_features(const ExtractOptions& options) {
@@ -338,8 +345,8 @@ int64_t kept_window(const ExtractOptions& options) {
 void validate(const ExtractOptions& options, const std::vector<ExtractTarget>& targets) {
   require(options.frames >= 1,
           "--frames must be at least 1; got " + std::to_string(options.frames));
-  require(options.loader_threads >= 1,
-          "--loader-threads must be at least 1; got " + std::to_string(options.loader_threads));
+  require(options.loader_threads >= 0, "--loader-threads must be 0 (auto) or more; got " +
+                                           std::to_string(options.loader_threads));
   require(!targets.empty(), "extract: no extraction point given");
   for (const auto& target : targets) require(!target.out_dir.empty(), "--out is required");
   require(options.keep_first >= 0 && options.keep_first <= options.frames,
@@ -598,6 +605,8 @@ std::vector<ExtractSummary> extract_features_at(const ExtractOptions& options,
                            }
                          });
   };
+  const int loader_threads =
+      loader_threads_for(options.loader_threads, std::thread::hardware_concurrency());
   const auto loop_started = std::chrono::steady_clock::now();
   run_resumable(
       sequences.size(),
@@ -606,13 +615,14 @@ std::vector<ExtractSummary> extract_features_at(const ExtractOptions& options,
           {.label = "extract " + options.backbone +
                     (targets.size() > 1 ? " at " + std::to_string(targets.size()) + " points" : ""),
            .unit = "clips",
-           .prefetch = static_cast<std::size_t>(options.loader_threads)}),
+           .prefetch = static_cast<std::size_t>(loader_threads)}),
       load, extract_clip);
   finish_writing();
   const double loop_seconds = seconds_since(loop_started);
   for (auto& summary : summaries) {
     summary.loop_seconds = loop_seconds;
     summary.backbone_seconds = meter.stage(kBackboneStage).seconds;
+    summary.loader_threads = loader_threads;
   }
   record_all_ranks(options.group, writers, sequences.size());
   const double seconds = seconds_since(started);

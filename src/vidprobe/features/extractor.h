@@ -76,8 +76,9 @@ struct ExtractOptions {
   torch::Device device = torch::kCPU;
   std::uint64_t seed = 0;
   // Clips loaded (read, decoded, resized) ahead of the backbone, each on its own thread: one
-  // thread cannot decode 16 frames in the ~12 ms a ViT-L takes for them on a GPU.
-  int loader_threads = 3;
+  // thread reads a 17-frame 960 x 540 PNG clip in ~0.7 s, where WAN2.1-1.3B needs 0.4 s on an
+  // H200 (docs/perf.md). 0: half the machine's cores, at most 8 (loader_threads_for).
+  int loader_threads = 0;
   std::filesystem::path out_dir;
   // A job of several processes shares the clips out round-robin; each writes its own shards and
   // rank 0 the manifest, identical to one process's (dist/sharding.h). Default: one process.
@@ -92,6 +93,7 @@ struct ExtractSummary {
   // busy the loop kept the device; loading, resizing and writing are overlapped with the backbone
   // (prefetch thread, asynchronous shard writes) so that it stays near 1. Over ranks: sums.
   double loop_seconds = 0, backbone_seconds = 0;
+  int loader_threads = 0;  // the threads that loaded clips (loader_threads_for)
   // backbone_seconds / loop_seconds; 0 when nothing ran.
   double busy_fraction() const;
   // Clips written per second of the loop.
@@ -126,6 +128,9 @@ std::vector<int64_t> interleaved_clip_frames(int64_t frames, int64_t clips, int6
 torch::Tensor interleaved_feature_index(int64_t frames,
                                         const std::vector<torch::Tensor>& clip_index,
                                         const std::vector<int64_t>& clip_maps);
+
+// The loader threads an extraction runs with: `requested`, or for 0 half of `cores`, 1 to 8.
+int loader_threads_for(int requested, unsigned cores);
 
 // round(linspace(0, frames - 1, kept)): the frames a probe sees of a longer clip.
 std::vector<int64_t> probe_frame_indices(int64_t frames, int64_t kept);
