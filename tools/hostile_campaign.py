@@ -995,8 +995,6 @@ class Campaign:
         table.append(("eval", evalw, "--preset", ENUM, True))
         table.append(("eval", evalw, "--config", [("missing", "/nonexistent.json"), ("nested", self.nested_json)], True))
         table.append(("annotate", annotate, "--random-init", [("with-weights", None)], True))
-        table.append(("sweep", sweep + ["--heatmap-metric", "points.eror"], "--extract-only",
-                      [("bad-heatmap-metric", None)], True))
         table.append(("sweep", sweep, "--noise-per-clip", [("pixels", None)], True))
         table.append(("sweep", sweep, "--random-init", [("pixels", None)], True))
         for flag, values in [("--layers", [("empty", ""), ("text", "a,b"), ("negative", "-3"), ("too-deep", "999"),
@@ -1117,7 +1115,8 @@ class Campaign:
                                                                                 "--checkout", "--run-dir",
                                                                                 "--no-global-attention",
                                                                                 "--no-shadows", "--resume",
-                                                                                "--allow-partial", "--data", "--title"})
+                                                                                "--allow-partial", "--data", "--title",
+                                                                                "--extract-only"})
             self.uncovered = getattr(self, "uncovered", {})
             if missing:
                 self.uncovered[command] = missing

@@ -2,9 +2,9 @@
 
 #include <algorithm>
 #include <memory>
-#include <mutex>
 
 #include "vidprobe/core/error.h"
+#include "vidprobe/core/json_fields.h"
 #include "vidprobe/data/split.h"
 #include "vidprobe/data/synthetic_format.h"
 
@@ -27,14 +27,25 @@ class SyntheticDataset final : public Dataset {
 
   std::string kind() const override { return "synthetic"; }
 
+  // The frame count and the provenance come from clip.json alone, and load_frames reads the clip
+  // once: nothing is cached or locked, so loader threads read clips in parallel (a cache of the
+  // last clip read, under a lock, made eight loader threads as slow as one).
   int num_frames(const std::string& sequence) const override {
-    return static_cast<int>(clip(sequence)->frames.size());
+    require_sequence(sequence);
+    const auto file = "'" + (root() / sequence / "clip.json").string() + "'";
+    const auto document = read_synthetic_clip_json(root() / sequence);
+    const auto count = json_get<std::size_t>(document, "num_frames", file);
+    const auto frames = document.find("frames");
+    require(frames != document.end() && frames->is_array() && frames->size() == count,
+            file + ": key 'num_frames' (" + std::to_string(count) +
+                ") is not the length of its 'frames' array");
+    return static_cast<int>(count);
   }
 
   std::vector<Frame> load_frames(const std::string& sequence,
                                  std::span<const int> indices) const override {
-    const auto whole_clip = clip(sequence);
-    const Clip& whole = *whole_clip;
+    require_sequence(sequence);
+    Clip whole = read_synthetic_clip(root() / sequence);
     std::vector<Frame> frames;
     frames.reserve(indices.size());
     for (const int index : indices) {
@@ -48,26 +59,8 @@ class SyntheticDataset final : public Dataset {
 
  protected:
   nlohmann::json sequence_meta(const std::string& sequence) const override {
-    return clip(sequence)->meta;
+    return read_synthetic_clip_json(root() / sequence).value("meta", nlohmann::json::object());
   }
-
- private:
-  // A clip file holds all its frames, so the last clip read is kept: counting frames and then
-  // loading a few of them reads the directory once. Shared ownership keeps a clip alive for a
-  // caller while another thread replaces the cache.
-  std::shared_ptr<const Clip> clip(const std::string& sequence) const {
-    require_sequence(sequence);
-    std::lock_guard lock(cache_mutex_);
-    if (!cached_ || cached_id_ != sequence) {
-      cached_ = std::make_shared<Clip>(read_synthetic_clip(root() / sequence));
-      cached_id_ = sequence;
-    }
-    return cached_;
-  }
-
-  mutable std::mutex cache_mutex_;
-  mutable std::string cached_id_;
-  mutable std::shared_ptr<const Clip> cached_;
 };
 
 }  // namespace
