@@ -10,6 +10,7 @@
 #include "vidprobe/backbones/dinov2/dinov2.h"
 #include "vidprobe/backbones/fast3r/backbone.h"
 #include "vidprobe/backbones/opensora/backbone.h"
+#include "vidprobe/backbones/opensora/check.h"
 #include "vidprobe/backbones/vggt/model.h"
 #include "vidprobe/backbones/videomae/videomae.h"
 #include "vidprobe/backbones/videomae/videomaev2.h"
@@ -90,7 +91,7 @@ const std::vector<CheckModelEntry>& registered_check_models() {
   static const std::vector<CheckModelEntry> entries = [] {
     std::vector<CheckModelEntry> all;
     for (const auto& family : {wan::wan_check_models(), cogvideox::cogvideox_check_models(),
-                               cogvideox::aether_check_models()})
+                               cogvideox::aether_check_models(), opensora::opensora_check_models()})
       all.insert(all.end(), family.begin(), family.end());
     return all;
   }();

@@ -83,13 +83,33 @@ torch::Tensor shifted_time(double t, double alpha, torch::Dtype dtype) {
   return alpha * t_in / (1 + (alpha - 1) * t_in);
 }
 
+torch::Tensor noised_latents(const torch::Tensor& x0, const torch::Tensor& noise,
+                             const torch::Tensor& ts) {
+  const auto dtype = ts.scalar_type();
+  const auto t_rev = (1 - ts).to(torch::kFloat32).item<double>();
+  return (t_rev * x0.to(dtype) +
+          (1 - (1 - kSigmaMin) * t_rev) * noise.to(x0.device(), torch::kFloat32).to(dtype))
+      .to(torch::kFloat32);
+}
+
+torch::Tensor x0_from_velocity(const torch::Tensor& x_t, const torch::Tensor& velocity,
+                               const torch::Tensor& ts) {
+  // x_t = a x0 + b n and v = (1 - s) n - x0 give n = (v + x0) / (1 - s), so
+  // x_t = (a + c) x0 + c v with c = b / (1 - s): solved for x0. (The sampler's last Euler step,
+  // x_t - t v, is this up to s n.)
+  const double t = ts.to(torch::kFloat64).item<double>();
+  const double a = 1 - t, b = 1 - (1 - kSigmaMin) * a, c = b / (1 - kSigmaMin);
+  return (x_t.to(torch::kFloat32) - c * velocity.to(x_t.device(), torch::kFloat32)) / (a + c);
+}
+
 OpenSoraBackbone::OpenSoraBackbone(std::string name, Vae vae, Mmdit mmdit, TextConditioning text,
-                                   FeatureOptions options)
+                                   FeatureOptions options, VaeDecoding decoder)
     : name_(std::move(name)),
       vae_(std::move(vae)),
       mmdit_(std::move(mmdit)),
       text_(std::move(text)),
-      options_(std::move(options)) {
+      options_(std::move(options)),
+      decoder_(std::move(decoder)) {
   const auto& c = mmdit_->config;
   require(c.latent_channels() == vae_->config.latent_channels,
           name_ + ": the VAE has " + std::to_string(vae_->config.latent_channels) +
@@ -99,6 +119,7 @@ OpenSoraBackbone::OpenSoraBackbone(std::string name, Vae vae, Mmdit mmdit, TextC
                             "first frame)");
   vae_->eval();
   mmdit_->eval();
+  if (decoder_) decoder_->eval();
   to(mmdit_->img_in->weight.device(), mmdit_->img_in->weight.scalar_type());
 }
 
@@ -126,6 +147,7 @@ ExtractionPoint OpenSoraBackbone::default_point() const {
 void OpenSoraBackbone::to(torch::Device device, torch::Dtype dtype) {
   mmdit_->to(device, dtype);
   vae_->to(device, options_.vae_dtype);
+  if (decoder_) decoder_->to(device, options_.vae_dtype);
 }
 
 EncodedClip OpenSoraBackbone::encode(const torch::Tensor& clip) {
@@ -151,26 +173,63 @@ torch::Tensor OpenSoraBackbone::latents(const torch::Tensor& moments,
   return vae_->config.scale_factor * (z - vae_->config.shift_factor);
 }
 
+torch::Tensor OpenSoraBackbone::clip_latents(const EncodedClip& clip,
+                                             const torch::Tensor& clip_noise) const {
+  return latents(clip.moments, clip_noise);
+}
+
+torch::Tensor OpenSoraBackbone::condition(const EncodedClip& clip,
+                                          const torch::Tensor& first_noise) const {
+  const auto& m = clip.moments;
+  const int64_t c = vae_->config.latent_channels;
+  auto cond = torch::zeros({1, c + 1, m.size(2), m.size(3), m.size(4)}, m.options());
+  cond.select(2, 0).select(1, 0).fill_(1.0);
+  cond.slice(1, 1).slice(2, 0, 1).copy_(latents(clip.first_moments, first_noise));
+  return cond;
+}
+
+torch::Tensor OpenSoraBackbone::model_time(double t, const std::vector<int64_t>& grid) const {
+  // The sampler's arithmetic in the model's dtype (bf16 in the authors' run): t, its shift and
+  // the noising are tensors of that dtype there, rounded at every step.
+  return shifted_time(t, shift_alpha(grid.at(0), grid.at(1), grid.at(2)),
+                      mmdit_->img_in->weight.scalar_type());
+}
+
 MmditInputs OpenSoraBackbone::model_inputs(const EncodedClip& clip, double t,
                                            const torch::Tensor& noise,
                                            const torch::Tensor& clip_noise,
                                            const torch::Tensor& first_noise) const {
-  const auto x0 = latents(clip.moments, clip_noise);
-  // The sampler's arithmetic in the model's dtype (bf16 in the authors' run): t, its shift and
-  // the noising are tensors of that dtype there, rounded at every step.
-  const auto dtype = mmdit_->img_in->weight.scalar_type();
-  const double alpha = shift_alpha(x0.size(2), x0.size(3), x0.size(4));
-  const auto ts = shifted_time(t, alpha, dtype);
-  const auto t_rev = (1 - ts).to(torch::kFloat32).item<double>();
-  const auto xt = (t_rev * x0.to(dtype) +
-                   (1 - (1 - kSigmaMin) * t_rev) * noise.to(x0.device(), torch::kFloat32).to(dtype))
-                      .to(torch::kFloat32);
-  auto cond = torch::zeros({1, x0.size(1) + 1, x0.size(2), x0.size(3), x0.size(4)}, x0.options());
-  cond.select(2, 0).select(1, 0).fill_(1.0);
-  cond.slice(1, 1).slice(2, 0, 1).copy_(latents(clip.first_moments, first_noise));
+  const auto x0 = clip_latents(clip, clip_noise);
+  const auto ts = model_time(t, {x0.size(2), x0.size(3), x0.size(4)});
+  const auto xt = noised_latents(x0, noise, ts);
   const auto device = mmdit_->img_in->weight.device();
-  return {xt.to(device), cond.to(device), text_.t5.to(device), text_.clip.to(device),
-          ts.to(device)};
+  return {xt.to(device), condition(clip, first_noise).to(device), text_.t5.to(device),
+          text_.clip.to(device), ts.to(device)};
+}
+
+torch::Tensor OpenSoraBackbone::velocity(const torch::Tensor& x_t, const torch::Tensor& cond,
+                                         const torch::Tensor& ts) {
+  torch::NoGradGuard no_grad;
+  const auto device = mmdit_->img_in->weight.device();
+  const MmditInputs inputs{x_t.to(device), cond.to(device), text_.t5.to(device),
+                           text_.clip.to(device), ts.to(device)};
+  const auto out = mmdit_->run(inputs, {}, /*with_prediction=*/true);
+  // Unpack (B, T h w, C p p) tokens into (B, C, T, h p, w p), as the official unpack.
+  const int64_t p = mmdit_->config.patch_size, c = x_t.size(1);
+  const auto& g = out.grid;
+  return out.prediction.view({x_t.size(0), g[0], g[1], g[2], c, p, p})
+      .permute({0, 4, 1, 2, 5, 3, 6})
+      .reshape(x_t.sizes())
+      .to(torch::kFloat32);
+}
+
+torch::Tensor OpenSoraBackbone::decode(const torch::Tensor& latents) {
+  require(static_cast<bool>(decoder_), name_ + ": loaded without the VAE decoder");
+  torch::NoGradGuard no_grad;
+  const auto device = decoder_->post_quant_conv->weight.device();
+  const auto video = decoder_->decode(latents.to(device));
+  // The official saving maps [-1, 1] to [0, 1] and clamps.
+  return ((video[0].permute({1, 0, 2, 3}) + 1) / 2).clamp(0, 1);
 }
 
 std::vector<FeatureMaps> OpenSoraBackbone::extract_at(const EncodedClip& clip,
@@ -277,9 +336,10 @@ TextConditioning text_for(const FeatureOptions& options, const fs::path& weights
 
 }  // namespace
 
-std::unique_ptr<Backbone> make_opensora_backbone(const std::string& name,
-                                                 const BackboneOptions& options,
-                                                 const FeatureOptions& feature_options) {
+std::unique_ptr<OpenSoraBackbone> load_opensora_backbone(const std::string& name,
+                                                         const BackboneOptions& options,
+                                                         const FeatureOptions& feature_options,
+                                                         bool with_decoder) {
   const fs::path weights = options.weights;
   const auto configs = configs_for(name, weights);
   if (weights.empty()) {
@@ -297,8 +357,10 @@ std::unique_ptr<Backbone> make_opensora_backbone(const std::string& name,
                     ? encode_empty_prompt(encoder_folders(feature_options, {}), configs.mmdit,
                                           options.device, options.dtype)
                     : random_text(configs.mmdit, options.seed + 2);
-    return std::make_unique<OpenSoraBackbone>(name, Vae(configs.vae), std::move(mmdit),
-                                              std::move(text), feature_options);
+    Vae vae(configs.vae);  // drawn before the decoder: the features' random VAE stays the same
+    return std::make_unique<OpenSoraBackbone>(
+        name, std::move(vae), std::move(mmdit), std::move(text), feature_options,
+        with_decoder ? VaeDecoding(configs.vae) : VaeDecoding(nullptr));
   }
   const auto model_file = weights / "Open_Sora_v2.safetensors";
   const auto vae_file = weights / "hunyuan_vae.safetensors";
@@ -309,10 +371,22 @@ std::unique_ptr<Backbone> make_opensora_backbone(const std::string& name,
   Mmdit mmdit(configs.mmdit);
   load_mmdit(mmdit, load_safetensors(model_file), model_file.string());
   mmdit->to(options.device, options.dtype);
+  auto vae_tensors = load_safetensors(vae_file);
+  VaeDecoding decoder(nullptr);
+  if (with_decoder) {
+    decoder = VaeDecoding(configs.vae);
+    load_vae_decoder(decoder, vae_tensors, vae_file.string());
+  }
   Vae vae(configs.vae);
-  load_vae(vae, load_safetensors(vae_file), vae_file.string());
+  load_vae(vae, std::move(vae_tensors), vae_file.string());
   return std::make_unique<OpenSoraBackbone>(name, std::move(vae), std::move(mmdit), std::move(text),
-                                            feature_options);
+                                            feature_options, std::move(decoder));
+}
+
+std::unique_ptr<Backbone> make_opensora_backbone(const std::string& name,
+                                                 const BackboneOptions& options,
+                                                 const FeatureOptions& feature_options) {
+  return load_opensora_backbone(name, options, feature_options, /*with_decoder=*/false);
 }
 
 std::vector<BackboneInfo> opensora_backbones() {

@@ -23,6 +23,7 @@
 #include "vidprobe/backbones/opensora/mmdit.h"
 #include "vidprobe/backbones/opensora/text.h"
 #include "vidprobe/backbones/opensora/vae.h"
+#include "vidprobe/backbones/opensora/vae_decoder.h"
 #include "vidprobe/backbones/registry.h"
 
 namespace vidprobe::backbones::opensora {
@@ -68,6 +69,16 @@ double shift_alpha(int64_t frames, int64_t height, int64_t width);
 // authors' bf16 run does: the timestep the model is given.
 torch::Tensor shifted_time(double t, double alpha, torch::Dtype dtype);
 
+// The extraction's rectified-flow noising at the model's time ts (already shifted, in `dtype`):
+// x_t = (1 - ts) x0 + (1 - (1 - kSigmaMin)(1 - ts)) noise, in `dtype` as the sampler computes it,
+// returned as float32. The MMDiT predicts the velocity (1 - kSigmaMin) noise - x0 (the sampler
+// steps x += (t_prev - t) v from t = 1 to 0).
+torch::Tensor noised_latents(const torch::Tensor& x0, const torch::Tensor& noise,
+                             const torch::Tensor& ts);
+// The x0 that noised_latents at ts and that velocity imply (the exact inverse of both rules).
+torch::Tensor x0_from_velocity(const torch::Tensor& x_t, const torch::Tensor& velocity,
+                               const torch::Tensor& ts);
+
 struct EncodedClip {
   torch::Tensor moments, first_moments;  // VAE moments of the clip and of its first frame alone
   int64_t video_frames = 0;
@@ -75,8 +86,9 @@ struct EncodedClip {
 
 class OpenSoraBackbone : public Backbone {
  public:
+  // decoder: only for `vidprobe check` (nullptr for features).
   OpenSoraBackbone(std::string name, Vae vae, Mmdit mmdit, TextConditioning text,
-                   FeatureOptions options);
+                   FeatureOptions options, VaeDecoding decoder = nullptr);
   std::string name() const override { return name_; }
   InputSpec input_spec() const override;
   int num_layers() const override { return mmdit_->config.blocks(); }
@@ -93,6 +105,17 @@ class OpenSoraBackbone : public Backbone {
   // noise, each like the tensors they perturb; the last two unused with Posterior::kMean).
   MmditInputs model_inputs(const EncodedClip& clip, double t, const torch::Tensor& noise,
                            const torch::Tensor& clip_noise, const torch::Tensor& first_noise) const;
+  // The pieces of model_inputs: x0 of the clip (posterior noise as there), the first-frame
+  // condition (B, C + 1, T', h, w), and the model's time for unshifted t on a latent grid.
+  torch::Tensor clip_latents(const EncodedClip& clip, const torch::Tensor& clip_noise) const;
+  torch::Tensor condition(const EncodedClip& clip, const torch::Tensor& first_noise) const;
+  torch::Tensor model_time(double t, const std::vector<int64_t>& latent_grid) const;
+  // The whole MMDiT with the backbone's text: velocity (B, C, T', h, w), float32.
+  torch::Tensor velocity(const torch::Tensor& x_t, const torch::Tensor& cond,
+                         const torch::Tensor& ts);
+  // Latents (B, C, T', h, w) -> the official decode, as frames (T, 3, H, W) in [0, 1]; needs
+  // the decoder (load_opensora_backbone with_decoder).
+  torch::Tensor decode(const torch::Tensor& latents);
 
  private:
   std::vector<FeatureMaps> extract_at(const EncodedClip& clip,
@@ -103,9 +126,16 @@ class OpenSoraBackbone : public Backbone {
   Mmdit mmdit_;
   TextConditioning text_;
   FeatureOptions options_;
+  VaeDecoding decoder_;
 };
 
 std::vector<BackboneInfo> opensora_backbones();
+// As make_opensora_backbone; with_decoder also loads the decoder half of hunyuan_vae.safetensors,
+// strictly (random with random_init and no weights).
+std::unique_ptr<OpenSoraBackbone> load_opensora_backbone(const std::string& name,
+                                                         const BackboneOptions& options,
+                                                         const FeatureOptions& feature_options,
+                                                         bool with_decoder);
 // options.weights: a directory with Open_Sora_v2.safetensors and hunyuan_vae.safetensors (the
 // published files) and optionally config.json {"model": {...}, "ae": {...}} with the official
 // config's fields for other sizes; with options.random_init and no weights, the registered size

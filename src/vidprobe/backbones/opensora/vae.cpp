@@ -13,26 +13,11 @@ namespace {
 
 constexpr double kEps = 1e-6;
 
-torch::nn::GroupNorm group_norm(int groups, int64_t channels) {
-  return torch::nn::GroupNorm(torch::nn::GroupNormOptions(groups, channels).eps(kEps));
-}
-
 int log2_exact(int value) {
   return static_cast<int>(std::lround(std::log2(value)));
 }
 
-// Strides (t, h, w) of down block i's downsampler; {} when it has none.
-std::vector<int64_t> downsample_stride(const VaeConfig& c, int i) {
-  const int blocks = static_cast<int>(c.block_out_channels.size());
-  const bool last = i == blocks - 1;
-  const int spatial_layers = log2_exact(c.spatial_compression_ratio);
-  const bool spatial = i < spatial_layers;
-  const bool time = c.time_compression_ratio == 4
-                        ? (i >= blocks - 1 - log2_exact(c.time_compression_ratio) && !last)
-                        : i < spatial_layers;
-  if (!spatial && !time) return {};
-  return {time ? 2 : 1, spatial ? 2 : 1, spatial ? 2 : 1};
-}
+}  // namespace
 
 void add_conv(ShapeMap& layout, const std::string& name, int64_t in, int64_t out, int64_t k) {
   layout[name + ".weight"] = {out, in, k, k, k};
@@ -52,9 +37,37 @@ void add_resnet(ShapeMap& layout, const std::string& p, int64_t in, int64_t out)
   if (in != out) add_conv(layout, p + "conv_shortcut.conv", in, out, 1);
 }
 
+void add_mid_block(ShapeMap& layout, const std::string& p, int64_t channels) {
+  add_resnet(layout, p + "resnets.0.", channels, channels);
+  add_resnet(layout, p + "resnets.1.", channels, channels);
+  const auto attn = p + "attentions.0.";
+  add_norm(layout, attn + "group_norm", channels);
+  for (const std::string name : {"to_q", "to_k", "to_v", "to_out.0"}) {
+    layout[attn + name + ".weight"] = {channels, channels};
+    layout[attn + name + ".bias"] = {channels};
+  }
+}
+
+torch::nn::GroupNorm vae_group_norm(int groups, int64_t channels) {
+  return torch::nn::GroupNorm(torch::nn::GroupNormOptions(groups, channels).eps(kEps));
+}
+
+// Strides (t, h, w) of down block i's downsampler; {} when it has none.
+std::vector<int64_t> resample_factor(const VaeConfig& c, int i) {
+  const int blocks = static_cast<int>(c.block_out_channels.size());
+  const bool last = i == blocks - 1;
+  const int spatial_layers = log2_exact(c.spatial_compression_ratio);
+  const bool spatial = i < spatial_layers;
+  const bool time = c.time_compression_ratio == 4
+                        ? (i >= blocks - 1 - log2_exact(c.time_compression_ratio) && !last)
+                        : i < spatial_layers;
+  if (!spatial && !time) return {};
+  return {time ? 2 : 1, spatial ? 2 : 1, spatial ? 2 : 1};
+}
+
 // Official blend_v / blend_h: the first `extent` rows (columns) of b fade in from the last ones
 // of a, written into b.
-void blend(const torch::Tensor& a, torch::Tensor& b, int64_t extent, int64_t dim) {
+void blend_tiles(const torch::Tensor& a, torch::Tensor& b, int64_t extent, int64_t dim) {
   extent = std::min({a.size(dim), b.size(dim), extent});
   for (int64_t y = 0; y < extent; ++y) {
     const double w = static_cast<double>(y) / static_cast<double>(extent);
@@ -62,8 +75,6 @@ void blend(const torch::Tensor& a, torch::Tensor& b, int64_t extent, int64_t dim
                            b.select(dim, y) * w);
   }
 }
-
-}  // namespace
 
 int VaeConfig::tile_latent_size() const {
   return static_cast<int>(sample_size / (1 << (block_out_channels.size() - 1)));
@@ -89,6 +100,7 @@ VaeConfig vae_config_from_json(const nlohmann::json& json, const std::string& so
   const auto ctx = "'" + source + "'";
   VaeConfig c;
   c.in_channels = json_get_or<int>(json, "in_channels", c.in_channels, ctx);
+  c.out_channels = json_get_or<int>(json, "out_channels", c.out_channels, ctx);
   c.latent_channels = json_get_or<int>(json, "latent_channels", c.latent_channels, ctx);
   c.layers_per_block = json_get_or<int>(json, "layers_per_block", c.layers_per_block, ctx);
   c.norm_num_groups = json_get_or<int>(json, "norm_num_groups", c.norm_num_groups, ctx);
@@ -117,18 +129,11 @@ ShapeMap vae_encoder_layout(const VaeConfig& c) {
     for (int j = 0; j < c.layers_per_block; ++j)
       add_resnet(layout, p + "resnets." + std::to_string(j) + ".",
                  j == 0 ? boc[i == 0 ? 0 : i - 1] : boc[i], boc[i]);
-    if (!downsample_stride(c, static_cast<int>(i)).empty())
+    if (!resample_factor(c, static_cast<int>(i)).empty())
       add_conv(layout, p + "downsamplers.0.conv.conv", boc[i], boc[i], 3);
   }
   const auto mid = boc.back();
-  add_resnet(layout, "encoder.mid_block.resnets.0.", mid, mid);
-  add_resnet(layout, "encoder.mid_block.resnets.1.", mid, mid);
-  const std::string attn = "encoder.mid_block.attentions.0.";
-  add_norm(layout, attn + "group_norm", mid);
-  for (const std::string name : {"to_q", "to_k", "to_v", "to_out.0"}) {
-    layout[attn + name + ".weight"] = {mid, mid};
-    layout[attn + name + ".bias"] = {mid};
-  }
+  add_mid_block(layout, "encoder.mid_block.", mid);
   add_norm(layout, "encoder.conv_norm_out", mid);
   add_conv(layout, "encoder.conv_out.conv", mid, 2 * c.latent_channels, 3);
   add_conv(layout, "quant_conv", 2 * c.latent_channels, 2 * c.latent_channels, 1);
@@ -150,9 +155,9 @@ torch::Tensor CausalConv3dImpl::forward(const torch::Tensor& x) {
 }
 
 VaeResnetImpl::VaeResnetImpl(int64_t in, int64_t out, int groups) {
-  norm1 = register_module("norm1", group_norm(groups, in));
+  norm1 = register_module("norm1", vae_group_norm(groups, in));
   conv1 = register_module("conv1", CausalConv3d(in, out, 3));
-  norm2 = register_module("norm2", group_norm(groups, out));
+  norm2 = register_module("norm2", vae_group_norm(groups, out));
   conv2 = register_module("conv2", CausalConv3d(out, out, 3));
   if (in != out) conv_shortcut = register_module("conv_shortcut", CausalConv3d(in, out, 1));
 }
@@ -167,7 +172,7 @@ VaeDownsampleImpl::VaeDownsampleImpl(int64_t channels, std::vector<int64_t> stri
     : conv(register_module("conv", CausalConv3d(channels, channels, 3, std::move(stride)))) {}
 
 VaeAttentionImpl::VaeAttentionImpl(int64_t channels, int groups) {
-  group_norm = register_module("group_norm", opensora::group_norm(groups, channels));
+  group_norm = register_module("group_norm", vae_group_norm(groups, channels));
   to_q = register_module("to_q", vidprobe::nn::Linear(channels, channels));
   to_k = register_module("to_k", vidprobe::nn::Linear(channels, channels));
   to_v = register_module("to_v", vidprobe::nn::Linear(channels, channels));
@@ -185,6 +190,16 @@ torch::Tensor VaeAttentionImpl::forward(const torch::Tensor& x) {
       to_q(tokens).unsqueeze(1), to_k(tokens).unsqueeze(1), to_v(tokens).unsqueeze(1), allowed);
   const auto projected = to_out[0]->as<vidprobe::nn::Linear>()->forward(out.squeeze(1));
   return x + projected.transpose(1, 2).reshape({b, c, t, h, w});
+}
+
+VaeBlock make_mid_block(int64_t channels, int groups) {
+  VaeBlock block;
+  block->attentions =
+      block->register_module("attentions", torch::nn::ModuleList(VaeAttention(channels, groups)));
+  block->resnets = block->register_module(
+      "resnets", torch::nn::ModuleList(VaeResnet(channels, channels, groups),
+                                       VaeResnet(channels, channels, groups)));
+  return block;
 }
 
 torch::Tensor VaeBlockImpl::forward(const torch::Tensor& x) {
@@ -208,19 +223,15 @@ VaeEncoderImpl::VaeEncoderImpl(const VaeConfig& c) {
     block->resnets = block->register_module("resnets", torch::nn::ModuleList());
     for (int j = 0; j < c.layers_per_block; ++j)
       block->resnets->push_back(VaeResnet(j == 0 ? boc[i == 0 ? 0 : i - 1] : boc[i], boc[i], g));
-    const auto stride = downsample_stride(c, static_cast<int>(i));
+    const auto stride = resample_factor(c, static_cast<int>(i));
     if (!stride.empty())
       block->downsamplers = block->register_module(
           "downsamplers", torch::nn::ModuleList(VaeDownsample(boc[i], stride)));
     down_blocks->push_back(block);
   }
   const auto mid = boc.back();
-  mid_block = register_module("mid_block", VaeBlock());
-  mid_block->attentions =
-      mid_block->register_module("attentions", torch::nn::ModuleList(VaeAttention(mid, g)));
-  mid_block->resnets = mid_block->register_module(
-      "resnets", torch::nn::ModuleList(VaeResnet(mid, mid, g), VaeResnet(mid, mid, g)));
-  conv_norm_out = register_module("conv_norm_out", group_norm(g, mid));
+  mid_block = register_module("mid_block", make_mid_block(mid, g));
+  conv_norm_out = register_module("conv_norm_out", vae_group_norm(g, mid));
   conv_out = register_module("conv_out", CausalConv3d(mid, 2 * c.latent_channels, 3));
 }
 
@@ -258,8 +269,8 @@ torch::Tensor VaeImpl::tiled_moments(const torch::Tensor& x) {
     std::vector<torch::Tensor> result_row;
     for (std::size_t j = 0; j < rows[i].size(); ++j) {
       auto& current = rows[i][j];
-      if (i > 0) blend(rows[i - 1][j], current, extent, -2);
-      if (j > 0) blend(rows[i][j - 1], current, extent, -1);
+      if (i > 0) blend_tiles(rows[i - 1][j], current, extent, -2);
+      if (j > 0) blend_tiles(rows[i][j - 1], current, extent, -1);
       result_row.push_back(current.slice(-2, 0, limit).slice(-1, 0, limit));
     }
     result_rows.push_back(torch::cat(result_row, -1));

@@ -1,9 +1,10 @@
 #pragma once
 // The encoder of Open-Sora 2.0's video VAE, HunyuanVideo's causal 3D VAE
-// (opensora/models/hunyuan_vae, AutoencoderKLCausal3D.encode; the decoder is not needed for
-// features). Module names equal the official ones
+// (opensora/models/hunyuan_vae, AutoencoderKLCausal3D.encode; the decoder, needed only by
+// `vidprobe check`, is in vae_decoder.h). Module names equal the official ones
 // (encoder.down_blocks.0.resnets.0.conv1.conv.weight, quant_conv.weight, ...), so
-// hunyuan_vae.safetensors loads by name; its decoder is dropped.
+// hunyuan_vae.safetensors loads by name (load_vae skips its decoder half, load_vae_decoder reads
+// it).
 //
 //  video (B, 3, T, H, W) in [-1, 1] --causal Conv3d--> down blocks (ResNet blocks of GroupNorm,
 //  SiLU, causal Conv3d; then a strided causal Conv3d: 2x2 in space in the first three, 2 in time
@@ -30,6 +31,7 @@ namespace vidprobe::backbones::opensora {
 // Field names follow the official AutoEncoder3DConfig.
 struct VaeConfig {
   int in_channels = 3;
+  int out_channels = 3;  // the decoder's
   int latent_channels = 16;
   int layers_per_block = 2;
   int norm_num_groups = 32;
@@ -48,6 +50,22 @@ struct VaeConfig {
 VaeConfig vae_config_from_json(const nlohmann::json& json, const std::string& source);
 // Keys and shapes of the encoder half (encoder.*, quant_conv.*) of the official state_dict.
 ShapeMap vae_encoder_layout(const VaeConfig& config);
+
+// Shared by the encoder and the decoder (vae_decoder.h).
+// GroupNorm with the official eps (1e-6).
+torch::nn::GroupNorm vae_group_norm(int groups, int64_t channels);
+// Factors (t, h, w) of down block i's downsampler, which are also those of up block i's upsampler
+// (the official constructors apply one rule to both); {} when the block has none.
+std::vector<int64_t> resample_factor(const VaeConfig& config, int i);
+// Official blend_v / blend_h (dim -2 / -1): the first `extent` rows (columns) of b fade in from
+// the last ones of a, written into b.
+void blend_tiles(const torch::Tensor& a, torch::Tensor& b, int64_t extent, int64_t dim);
+// Layout pieces: Conv3d (cubic kernel k), GroupNorm, ResNet block, mid block (2 ResNets, 1
+// attention) under a key prefix.
+void add_conv(ShapeMap& layout, const std::string& name, int64_t in, int64_t out, int64_t k);
+void add_norm(ShapeMap& layout, const std::string& name, int64_t channels);
+void add_resnet(ShapeMap& layout, const std::string& prefix, int64_t in, int64_t out);
+void add_mid_block(ShapeMap& layout, const std::string& prefix, int64_t channels);
 
 // Replicate-padded causal Conv3d (pad k - 1 frames in front, k / 2 pixels on each side).
 struct CausalConv3dImpl : torch::nn::Module {
@@ -94,6 +112,7 @@ struct VaeBlockImpl : torch::nn::Module {  // a down block, or the mid block (wi
   torch::Tensor forward(const torch::Tensor& x);
 };
 TORCH_MODULE(VaeBlock);
+VaeBlock make_mid_block(int64_t channels, int groups);
 
 struct VaeEncoderImpl : torch::nn::Module {
   explicit VaeEncoderImpl(const VaeConfig& config);
