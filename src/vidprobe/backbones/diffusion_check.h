@@ -24,7 +24,9 @@ struct DiffusionCheckModel {
   std::function<torch::Tensor(const torch::Tensor& clip)> encode;
   // Those latents -> the decoded clip (T', 3, H, W) in [0, 1].
   std::function<torch::Tensor(const torch::Tensor& latents)> decode;
-  // The noise level the network sees at `time` (what x_t mixes in).
+  // The noise level the network sees at `time` (what x_t mixes in), for the clip encoded last
+  // (Open-Sora's time shift depends on its latent frames); before any encode, it still refuses a
+  // time the family cannot take.
   std::function<double(const DiffusionTime& time)> sigma;
   // Clean latents and unit Gaussian noise -> x_t at `time`.
   std::function<torch::Tensor(const torch::Tensor& x0, const torch::Tensor& noise,

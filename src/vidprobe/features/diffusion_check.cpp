@@ -35,9 +35,11 @@ CheckReport run_diffusion_check(const backbones::DiffusionCheckModel& model,
   report.clip_id = clip_id;
   report.clip = clip.to(torch::kCPU, torch::kFloat32);
   report.timestep = options.time.timestep;
-  report.sigma = model.sigma(options.time);
+  model.sigma(options.time);  // refuses a time the family cannot take, before the VAE runs
 
   const auto x0 = model.encode(report.clip).to(torch::kFloat32);
+  // Asked after encoding: Open-Sora's time shift depends on the clip's latent frame count.
+  report.sigma = model.sigma(options.time);
   report.latent_shape = x0.sizes().vec();
   report.reconstruction = model.decode(x0).to(torch::kCPU, torch::kFloat32);
   require(report.reconstruction.sizes() == report.clip.sizes(),

@@ -140,6 +140,7 @@ TEST(OpenSoraCheck, RunsEndToEndWithTheSamplersShiftedSigma) {
   ASSERT_DOUBLE_EQ(official.at("t").get<double>(), 0.6);
   const double shifted = official.at("shifted_float32").get<double>();
   EXPECT_NEAR(model.sigma(time), 1 - (1 - kSigmaMin) * (1 - shifted), 1e-6);
+  EXPECT_NEAR(report.sigma, 1 - (1 - kSigmaMin) * (1 - shifted), 1e-6);  // asked after encode
   EXPECT_THROW(model.sigma(DiffusionTime{.timestep = 600, .sigma = 0.5}), Error);
   EXPECT_THROW(model.sigma(os_timestep(1001)), Error);
 }
