@@ -38,9 +38,9 @@ struct SweepRequest {
 // Throws vidprobe::Error unless metric is one the evaluator writes (e.g. "points.err").
 void check_heatmap_metric(const std::string& metric);
 
-// Writes OUT/extraction.json (the extraction summary of each split: clips/s, backbone busy
-// fraction) and, unless extract_only, trains and evaluates every point. Returns sweep.json's
-// content (extract_only: extraction.json's).
+// Writes OUT/extraction.json (this run's extraction summary of each split: clips written and
+// skipped, clips/s, backbone busy fraction) and, unless extract_only, trains and evaluates every
+// point. Returns sweep.json's content (extract_only: extraction.json's).
 nlohmann::json run_sweep(const SweepRequest& request);
 
 // The three tables of a finished sweep (exposed for tests and `vidprobe report`).
