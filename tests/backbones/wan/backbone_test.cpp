@@ -1,5 +1,6 @@
 #include "vidprobe/backbones/wan/backbone.h"
 
+#include <ATen/CPUGeneratorImpl.h>
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
@@ -157,6 +158,86 @@ TEST(WanBackboneCuda, RealSizeCheckpointsMatchDiffusers) {
               << ", bf16 " << relative_error(bf16, expected) << "\n";
   }
   at::globalContext().setAllowTF32CuDNN(tf32);
+}
+
+// vae_dtype=bf16 runs the encoder in bf16 on the same (float32-loaded) weights: the latents stay
+// float32, move off the float32 reference by bf16's rounding, and the option really takes effect.
+TEST(WanBackbone, Bf16VaeKeepsFloatLatentsNearTheReference) {
+  FeatureOptions options;
+  options.vae_dtype = torch::kBFloat16;
+  auto bf16_vae = small_backbone(options);
+  auto fp32_vae = small_backbone();
+  torch::NoGradGuard no_grad;
+  const auto clip = golden("clip");
+  const auto latents = bf16_vae->encode(clip);
+  const auto reference = fp32_vae->encode(clip);
+  EXPECT_EQ(latents.scalar_type(), torch::kFloat32);
+  EXPECT_GT(relative_error(latents, reference), 1e-5);
+  EXPECT_LT(relative_error(latents, reference), 3e-2);
+  const auto features = bf16_vae->extract(clip, point(2, 700)).features;
+  EXPECT_LT(relative_error(features, expected_frames("t700_block2")), 3e-2);
+}
+
+TEST(WanBackbone, VaeDtypeOptionIsParsedAndChecked) {
+  EXPECT_EQ(feature_options_from("wan2.1-t2v-1.3b", {}).vae_dtype, torch::kFloat32);
+  EXPECT_EQ(feature_options_from("wan2.1-t2v-1.3b", {{"vae_dtype", "bf16"}}).vae_dtype,
+            torch::kBFloat16);
+  try {
+    feature_options_from("wan2.1-t2v-1.3b", {{"vae_dtype", "fp64"}});
+    FAIL() << "fp64 accepted";
+  } catch (const Error& error) {
+    EXPECT_NE(std::string(error.what()).find("vae_dtype"), std::string::npos) << error.what();
+    EXPECT_NE(std::string(error.what()).find("fp64"), std::string::npos) << error.what();
+  }
+}
+
+// What a bf16 VAE changes at the paper's clip (real-size 1.3B, random weights, a smooth clip):
+// the latents and block-20 features against the float32 VAE (TF32 convolutions as the default
+// extraction runs them), printed as one JSON line for docs/perf.md. Run on a GPU with
+// VIDPROBE_WAN_VAE_DTYPE_FRAMES=81 (or 17).
+TEST(WanBackboneCuda, Bf16VaeAgainstFloat32AtRealSize) {
+  const char* frames_env = std::getenv("VIDPROBE_WAN_VAE_DTYPE_FRAMES");
+  if (!frames_env || !torch::cuda::is_available())
+    GTEST_SKIP() << "set VIDPROBE_WAN_VAE_DTYPE_FRAMES on a GPU";
+  const int64_t frames = std::stoll(frames_env);
+  BackboneOptions backbone_options;
+  backbone_options.random_init = true;
+  backbone_options.device = torch::kCUDA;
+  backbone_options.dtype = torch::kBFloat16;
+  auto created = make_wan_backbone("wan2.1-t2v-1.3b", backbone_options, FeatureOptions{});
+  auto& backbone = dynamic_cast<WanBackbone&>(*created);
+  torch::NoGradGuard no_grad;
+  auto generator = at::make_generator<at::CPUGeneratorImpl>(7);
+  // Smooth content (a coarse random field, bilinearly upsampled) rather than pixel noise, which
+  // no VAE meets in a video.
+  const auto coarse = torch::rand({frames, 3, 15, 26}, generator, torch::kFloat32);
+  const auto clip =
+      torch::nn::functional::interpolate(coarse, torch::nn::functional::InterpolateFuncOptions()
+                                                     .size(std::vector<int64_t>{480, 832})
+                                                     .mode(torch::kBilinear)
+                                                     .align_corners(false))
+          .to(torch::kCUDA);
+  const auto float_latents = backbone.encode(clip);
+  backbone.set_vae_dtype(torch::kBFloat16);
+  const auto bf16_latents = backbone.encode(clip);
+  const auto at = point(20, 500, 1234);
+  const auto float_features = backbone.extract_at(float_latents, frames, {at})[0].features;
+  const auto bf16_features = backbone.extract_at(bf16_latents, frames, {at})[0].features;
+  const auto norm_error = [](const torch::Tensor& a, const torch::Tensor& b) {
+    return ((a - b).norm() / b.norm()).item<double>();
+  };
+  const double cosine = torch::nn::functional::cosine_similarity(
+                            bf16_features.flatten(2), float_features.flatten(2),
+                            torch::nn::functional::CosineSimilarityFuncOptions().dim(1))
+                            .mean()
+                            .item<double>();
+  std::cout << "{\"benchmark\": \"wan_vae_bf16_vs_fp32\", \"frames\": " << frames
+            << ", \"latents_norm_rel\": " << norm_error(bf16_latents, float_latents)
+            << ", \"latents_max_rel\": " << relative_error(bf16_latents, float_latents)
+            << ", \"block20_t500_norm_rel\": " << norm_error(bf16_features, float_features)
+            << ", \"block20_t500_max_rel\": " << relative_error(bf16_features, float_features)
+            << ", \"block20_t500_mean_token_cosine\": " << cosine << "}" << std::endl;
+  EXPECT_LT(norm_error(bf16_latents, float_latents), 5e-2);
 }
 
 TEST(WanBackbone, SpecDefaultsAndInputChecks) {

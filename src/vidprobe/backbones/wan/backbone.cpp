@@ -17,6 +17,7 @@
 #include "vidprobe/core/error.h"
 #include "vidprobe/core/text_parse.h"
 #include "vidprobe/io/gzip.h"
+#include "vidprobe/nn/device.h"
 
 namespace vidprobe::backbones::wan {
 namespace fs = std::filesystem;
@@ -85,9 +86,9 @@ torch::Tensor compute_text_context(const ModelFiles& files, const FeatureOptions
 }
 
 const std::vector<std::string>& option_keys() {
-  static const std::vector<std::string> keys{"text_context", "prompt", "prompt_ids",
-                                             "noise_draws",  "size",   "cudnn_benchmark",
-                                             "text_length"};
+  static const std::vector<std::string> keys{"text_context", "prompt",   "prompt_ids",
+                                             "noise_draws",  "size",     "cudnn_benchmark",
+                                             "text_length",  "vae_dtype"};
   return keys;
 }
 
@@ -136,6 +137,8 @@ FeatureOptions feature_options_from(const std::string& backbone,
             "--backbone-opt cudnn_benchmark must be 0 or 1, got '" + tune + "'");
     options.cudnn_benchmark = tune == "1";
   }
+  if (const auto vae_dtype = value_of("vae_dtype"); !vae_dtype.empty())
+    options.vae_dtype = nn::parse_dtype(vae_dtype, "--backbone-opt vae_dtype");
   return options;
 }
 
@@ -202,9 +205,14 @@ ExtractionPoint WanBackbone::default_point() const {
 
 void WanBackbone::to(torch::Device device, torch::Dtype dtype) {
   dit_->parameters().to(device, dtype);
-  vae_->parameters().to(device, torch::kFloat32);
+  vae_->parameters().to(device, options_.vae_dtype);
   torch::NoGradGuard no_grad;
   embedded_context_ = dit_->embed_context(context_.to(device));
+}
+
+void WanBackbone::set_vae_dtype(torch::Dtype dtype) {
+  options_.vae_dtype = dtype;
+  vae_->parameters().to(vae_->parameters().device(), dtype);
 }
 
 void WanBackbone::check_clip(const torch::Tensor& clip) const {
@@ -352,7 +360,9 @@ WanModel make_wan_model(const std::string& name, const BackboneOptions& options,
                         const FeatureOptions& feature_options, bool with_decoder) {
   const auto expected = preset(name);
   const auto device = options.device;
-  const auto dtype = options.dtype;  // the DiT's and umT5's; the VAE always runs in float32
+  // The DiT's and umT5's dtype. The VAE is built and loaded in float32 and cast by
+  // WanBackbone::to (feature_options.vae_dtype), so every VAE precision sees the same weights.
+  const auto dtype = options.dtype;
   auto vae_config = VaeConfig{};
   torch::Tensor context;
   std::unique_ptr<Transformer> dit;

@@ -42,6 +42,9 @@ inline constexpr const char* kSizedByConfigName = "wan2.1-t2v";
 //   size             input HxW, e.g. 480x832 (default; multiples of 16)
 //   cudnn_benchmark  0 turns off cuDNN autotuning of the VAE's convolutions (default 1)
 //   text_length      rows of the padded text context (default 512, WAN's; 226 = diffusers')
+//   vae_dtype        fp32 (default, as WAN's and the authors' pipelines) | bf16 | fp16: the VAE's
+//                    weights and compute (encoder, and the check's decoder); latents are
+//                    float32 either way
 // The DiT's and umT5's compute dtype is BackboneOptions::dtype (`vidprobe extract
 // --compute-dtype`).
 struct FeatureOptions {
@@ -55,6 +58,10 @@ struct FeatureOptions {
   // diffusers' WanPipeline to 226 (max_sequence_length), which the paper's extraction used. The
   // zero rows are attended to, so the length changes the features.
   int text_length = kTextLength;
+  // The VAE's precision. The encoder is ~80 % of a clip's time at the paper's size in float32;
+  // what bf16 changes in the latents and the features is measured in docs/perf.md before any
+  // preset uses it.
+  torch::Dtype vae_dtype = torch::kFloat32;
 };
 // The --backbone-opt settings of WAN: its keys, parsed by feature_options_from.
 FamilyOptions family_options();
@@ -84,8 +91,10 @@ class WanBackbone : public Backbone {
   // One VAE encoding for all points (a layer x timestep sweep never re-encodes a clip).
   std::vector<FeatureMaps> extract_many(const torch::Tensor& clip,
                                         const std::vector<ExtractionPoint>& points) override;
-  // The VAE stays float32; dtype is the DiT's compute dtype.
+  // dtype is the DiT's compute dtype; the VAE takes FeatureOptions::vae_dtype (float32 by default).
   void to(torch::Device device, torch::Dtype dtype) override;
+  // Casts the VAE encoder alone (its device unchanged); measures what the VAE's precision does.
+  void set_vae_dtype(torch::Dtype dtype);
 
   // clip (T, 3, H, W) in [0, 1] -> normalised latents (1, 16, 1 + (T - 1) / 4, H / 8, W / 8).
   torch::Tensor encode(const torch::Tensor& clip) const;

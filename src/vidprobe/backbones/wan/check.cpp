@@ -14,6 +14,7 @@ DiffusionCheckModel make_wan_check_model(const std::string& name, const Backbone
   const auto model = std::make_shared<WanModel>(
       make_wan_model(name, options, feature_options, /*with_decoder=*/true));
   model->decoder->set_cudnn_benchmark(feature_options.cudnn_benchmark);
+  model->decoder->parameters().to(options.device, feature_options.vae_dtype);  // as the encoder's
   const auto sigma_at = [](const DiffusionTime& time) {
     return time.sigma.value_or(sigma_of_timestep(time.timestep));
   };

@@ -85,7 +85,10 @@ torch::Tensor batch_to_frames(const torch::Tensor& x, int64_t batch) {
 torch::Tensor vae_rms_norm(const Parameters& params, const std::string& prefix,
                            const torch::Tensor& x) {
   const auto norm = x.norm(2, /*dim=*/{1}, /*keepdim=*/true).clamp_min(1e-12);
-  return x / norm * std::sqrt(static_cast<double>(x.size(1))) * params[prefix + ".gamma"];
+  // The gain is stored float32; a bf16 VAE (vae_dtype) multiplies in its own dtype, as a
+  // diffusers AutoencoderKLWan cast to bf16 does.
+  return x / norm * std::sqrt(static_cast<double>(x.size(1))) *
+         params[prefix + ".gamma"].to(x.scalar_type());
 }
 
 namespace {
