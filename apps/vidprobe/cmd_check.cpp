@@ -169,7 +169,9 @@ void register_check(CLI::App& app) {
       ->check(non_negative());
   cmd->add_option("--sample-steps", flags->sample_steps,
                   "Also generate a clip with the family's sampler in this many steps (WAN: "
-                  "UniPC, flow shift 3, the empty prompt) and decode it (sample/ PNGs); 0: no")
+                  "UniPC, flow shift 3, the empty prompt; Open-Sora 2.0: Euler rectified flow "
+                  "on its shifted schedule, the empty prompt and the clip's first frame) and "
+                  "decode it (sample/ PNGs); 0: no")
       ->capture_default_str()
       ->check(non_negative());
   add_device_option(*cmd, x.device);

@@ -99,6 +99,8 @@ class OpenSoraBackbone : public Backbone {
                                         const std::vector<ExtractionPoint>& points) override;
   // dtype is the MMDiT's compute dtype; the VAE keeps options.vae_dtype.
   void to(torch::Device device, torch::Dtype dtype) override;
+  // The MMDiT's dtype: the sampler keeps its latents in it, as the official loop does.
+  torch::Dtype compute_dtype() const { return mmdit_->img_in->weight.scalar_type(); }
 
   EncodedClip encode(const torch::Tensor& clip);
   // The MMDiT's inputs for a draw of noise (x0 noise, clip posterior noise, first-frame posterior

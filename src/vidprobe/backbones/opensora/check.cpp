@@ -3,6 +3,7 @@
 #include <memory>
 
 #include "vidprobe/backbones/opensora/backbone.h"
+#include "vidprobe/backbones/opensora/sampling.h"
 #include "vidprobe/backbones/wan/schedule.h"
 #include "vidprobe/core/error.h"
 
@@ -78,6 +79,10 @@ DiffusionCheckModel make_check_model(std::unique_ptr<OpenSoraBackbone> backbone)
     const auto ts = state->backbone->model_time(state->t(time), latent_grid(noisy));
     const auto v = state->backbone->velocity(noisy, state->require_condition(), ts);
     return x0_from_velocity(noisy, v, ts);
+  };
+  check.sample = [state](const torch::Tensor& noise, int steps) {
+    return sample_latents(*state->backbone, noise, state->require_condition(),
+                          sampling_timesteps(steps, latent_grid(noise)));
   };
   return check;
 }

@@ -11,7 +11,10 @@
 //   predict_x0  the whole MMDiT with the backbone's text and the extraction's first-frame condition
 //               predicts the velocity v = (1 - 1e-5) n - x0 (the sampler steps x += (t_prev - t) v
 //               from t = 1 to 0); x0 is the exact inverse of both rules (x0_from_velocity);
-//   sample      none yet.
+//   sample      the official sampler (sampling.h): get_schedule's shifted times for the latent
+//               grid, Euler steps x += (t_prev - t) v of the same MMDiT call with the empty
+//               prompt and the first-frame condition of the clip last encoded, guidance 1 (text
+//               and image), latent frame 0 then replaced by that first-frame latent.
 // The shift depends on the latent grid, which `sigma` is not given: it answers for the grid of
 // the clip last encoded, and before any encode for one latent frame of the input size.
 // The posterior draws the extraction makes from its noise seed are made from
