@@ -24,35 +24,17 @@ namespace vidprobe::backbones::opensora {
 namespace {
 using fixtures::fixture;
 using fixtures::fixture_json;
+using fixtures::published_weights_dir;
 using fixtures::vae_golden;
 namespace fs = std::filesystem;
 using test_support::error_message;
 
 using test_support::relative_error;
 
-// A weights directory as published (Open_Sora_v2.safetensors, hunyuan_vae.safetensors) from the
-// small fixtures, with config.json naming their sizes and the empty prompt's vectors.
-fs::path weights_dir() {
-  static const fs::path dir = [] {
-    const auto d = test_support::fresh_temp_dir("opensora_weights");
-    fs::copy_file(fixture("mmdit.safetensors"), d / "Open_Sora_v2.safetensors");
-    fs::copy_file(fixture("hunyuan_vae.safetensors"), d / "hunyuan_vae.safetensors");
-    const nlohmann::json config{{"model", fixture_json("config.json")},
-                                {"ae", fixture_json("vae_config.json")}};
-    std::ofstream(d / "config.json") << config.dump();
-    const auto reference = load_safetensors(fixture("reference.safetensors"));
-    save_safetensors(d / "empty_prompt.safetensors",
-                     {{"t5", reference.at("txt")[0].contiguous()},
-                      {"clip", reference.at("y_vec")[0].contiguous()}});
-    return d;
-  }();
-  return dir;
-}
-
 std::unique_ptr<Backbone> load(const std::map<std::string, std::string>& extra = {
                                    {"size", "48x64"}}) {
   BackboneOptions options;
-  options.weights = weights_dir().string();
+  options.weights = published_weights_dir("hunyuan_vae.safetensors").string();
   options.extra = extra;
   return create_backbone("opensora-v2", options);
 }
@@ -126,7 +108,7 @@ TEST(OpenSoraBackbone, ExtractsFromAPublishedLayoutDirectory) {
 TEST(OpenSoraBackbone, RefusesMissingTextSigmasAndUnknownOptions) {
   const auto dir = test_support::fresh_temp_dir("opensora_no_text");
   for (const auto& file : {"Open_Sora_v2.safetensors", "hunyuan_vae.safetensors", "config.json"})
-    fs::copy_file(weights_dir() / file, dir / file);
+    fs::copy_file(published_weights_dir("hunyuan_vae.safetensors") / file, dir / file);
   BackboneOptions options;
   options.weights = dir.string();
   options.extra = {{"size", "48x64"}};
@@ -166,7 +148,8 @@ TEST(OpenSoraBackbone, ExtractsAWindowAndTrainsThroughTheCli) {
   };
   run("render --family objects --clips 2 --frames 9 --size 64 --seed 5 --out '" +
       (dir / "data").string() + "'");
-  run("extract --backbone opensora-v2 --weights '" + weights_dir().string() +
+  run("extract --backbone opensora-v2 --weights '" +
+      published_weights_dir("hunyuan_vae.safetensors").string() +
       "' --backbone-opt size=48x64 --data '" + (dir / "data").string() +
       "' --frames 9 --keep-first 5 --gt-size 24 --out '" + (dir / "features").string() + "'");
   const auto cache = features::FeatureCache::open(dir / "features");
@@ -177,7 +160,8 @@ TEST(OpenSoraBackbone, ExtractsAWindowAndTrainsThroughTheCli) {
   EXPECT_EQ(shard.images.size(0), 5);
   EXPECT_TRUE(torch::equal(shard.feature_index, torch::tensor({0, 1, 1, 1, 1}, torch::kLong)));
   // The window's maps are the whole clip's first two latent maps: the MMDiT saw all 9 frames.
-  run("extract --backbone opensora-v2 --weights '" + weights_dir().string() +
+  run("extract --backbone opensora-v2 --weights '" +
+      published_weights_dir("hunyuan_vae.safetensors").string() +
       "' --backbone-opt size=48x64 --data '" + (dir / "data").string() +
       "' --frames 9 --gt-size 24 --out '" + (dir / "whole").string() + "'");
   const auto whole = features::FeatureCache::open(dir / "whole").load(cache.clip_ids()[0]);

@@ -31,29 +31,12 @@ namespace {
 namespace fs = std::filesystem;
 using fixtures::fixture;
 using fixtures::fixture_json;
+using fixtures::published_weights_dir;
 using test_support::relative_error;
-
-// A published-layout weights directory whose hunyuan_vae.safetensors has the decoder too.
-fs::path os_check_weights_dir() {
-  static const fs::path dir = [] {
-    const auto d = test_support::fresh_temp_dir("opensora_check_weights");
-    fs::copy_file(fixture("mmdit.safetensors"), d / "Open_Sora_v2.safetensors");
-    fs::copy_file(fixture("decoder_vae.safetensors"), d / "hunyuan_vae.safetensors");
-    const nlohmann::json config{{"model", fixture_json("config.json")},
-                                {"ae", fixture_json("vae_config.json")}};
-    std::ofstream(d / "config.json") << config.dump();
-    const auto reference = load_safetensors(fixture("reference.safetensors"));
-    save_safetensors(d / "empty_prompt.safetensors",
-                     {{"t5", reference.at("txt")[0].contiguous()},
-                      {"clip", reference.at("y_vec")[0].contiguous()}});
-    return d;
-  }();
-  return dir;
-}
 
 BackboneOptions os_check_options(const std::string& size, const std::string& posterior) {
   BackboneOptions options;
-  options.weights = os_check_weights_dir().string();
+  options.weights = published_weights_dir("decoder_vae.safetensors").string();
   options.extra = {{"size", size}, {"posterior", posterior}};
   return options;
 }
@@ -218,7 +201,8 @@ TEST(OpenSoraCheckCli, WritesTheReportAndFrames) {
   const auto out = dir / "out";
   const auto log = dir / "log.txt";
   const int status = test_support::run_vidprobe(
-      "check --backbone opensora-v2 --weights '" + os_check_weights_dir().string() +
+      "check --backbone opensora-v2 --weights '" +
+          published_weights_dir("decoder_vae.safetensors").string() +
           "' --backbone-opt size=32x48 --frames 9 --timestep 250 --sample-steps 2 --out '" +
           out.string() + "'",
       log);

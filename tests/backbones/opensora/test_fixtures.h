@@ -4,6 +4,7 @@
 #include <torch/torch.h>
 
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -51,6 +52,27 @@ inline MmditConfig small_mmdit_config() {
 
 inline VaeConfig small_vae_config() {
   return vae_config_from_json(fixture_json("vae_config.json"), "vae_config.json");
+}
+
+// A weights directory as published (Open_Sora_v2.safetensors; hunyuan_vae.safetensors copied from
+// the VAE fixture `vae_file`, encoder only or with the decoder; config.json naming the small
+// sizes; the empty prompt's vectors), made once per VAE fixture.
+inline std::filesystem::path published_weights_dir(const std::string& vae_file) {
+  namespace fs = std::filesystem;
+  static std::map<std::string, fs::path> made;
+  if (const auto found = made.find(vae_file); found != made.end()) return found->second;
+  const auto dir =
+      test_support::fresh_temp_dir("opensora_weights_" + fs::path(vae_file).stem().string());
+  fs::copy_file(fixture("mmdit.safetensors"), dir / "Open_Sora_v2.safetensors");
+  fs::copy_file(fixture(vae_file), dir / "hunyuan_vae.safetensors");
+  const nlohmann::json config{{"model", fixture_json("config.json")},
+                              {"ae", fixture_json("vae_config.json")}};
+  std::ofstream(dir / "config.json") << config.dump();
+  const auto reference = load_safetensors(fixture("reference.safetensors"));
+  save_safetensors(dir / "empty_prompt.safetensors",
+                   {{"t5", reference.at("txt")[0].contiguous()},
+                    {"clip", reference.at("y_vec")[0].contiguous()}});
+  return made.emplace(vae_file, dir).first->second;
 }
 
 }  // namespace vidprobe::backbones::opensora::fixtures
