@@ -6,6 +6,7 @@
 #include "vidprobe/backbones/checkpoint_mapping.h"
 #include "vidprobe/core/error.h"
 #include "vidprobe/core/json_fields.h"
+#include "vidprobe/nn/spatial_tiling.h"
 #include "vidprobe/nn/stage_meter.h"
 
 namespace vidprobe::backbones::opensora {
@@ -63,17 +64,6 @@ std::vector<int64_t> resample_factor(const VaeConfig& c, int i) {
                         : i < spatial_layers;
   if (!spatial && !time) return {};
   return {time ? 2 : 1, spatial ? 2 : 1, spatial ? 2 : 1};
-}
-
-// Official blend_v / blend_h: the first `extent` rows (columns) of b fade in from the last ones
-// of a, written into b.
-void blend_tiles(const torch::Tensor& a, torch::Tensor& b, int64_t extent, int64_t dim) {
-  extent = std::min({a.size(dim), b.size(dim), extent});
-  for (int64_t y = 0; y < extent; ++y) {
-    const double w = static_cast<double>(y) / static_cast<double>(extent);
-    b.select(dim, y).copy_(a.select(dim, a.size(dim) - extent + y) * (1 - w) +
-                           b.select(dim, y) * w);
-  }
 }
 
 int VaeConfig::tile_latent_size() const {
@@ -254,28 +244,15 @@ torch::Tensor VaeImpl::encode_tile(const torch::Tensor& video) {
 }
 
 torch::Tensor VaeImpl::tiled_moments(const torch::Tensor& x) {
+  // The official spatial_tiled_encode: pixel tiles every (1 - overlap) tile, blended over
+  // overlap x the latent tile, each kept up to the latent tile less that blend.
   const int64_t tile = config.sample_size, latent_tile = config.tile_latent_size();
   const auto step = static_cast<int64_t>(tile * (1 - config.tile_overlap_factor));
   const auto extent = static_cast<int64_t>(latent_tile * config.tile_overlap_factor);
-  const int64_t limit = latent_tile - extent;
-  std::vector<std::vector<torch::Tensor>> rows;
-  for (int64_t i = 0; i < x.size(-2); i += step) {
-    rows.emplace_back();
-    for (int64_t j = 0; j < x.size(-1); j += step)
-      rows.back().push_back(encode_tile(x.slice(-2, i, i + tile).slice(-1, j, j + tile)));
-  }
-  std::vector<torch::Tensor> result_rows;
-  for (std::size_t i = 0; i < rows.size(); ++i) {
-    std::vector<torch::Tensor> result_row;
-    for (std::size_t j = 0; j < rows[i].size(); ++j) {
-      auto& current = rows[i][j];
-      if (i > 0) blend_tiles(rows[i - 1][j], current, extent, -2);
-      if (j > 0) blend_tiles(rows[i][j - 1], current, extent, -1);
-      result_row.push_back(current.slice(-2, 0, limit).slice(-1, 0, limit));
-    }
-    result_rows.push_back(torch::cat(result_row, -1));
-  }
-  return torch::cat(result_rows, -2);
+  const vidprobe::nn::TileAxis axis{
+      .tile = tile, .stride = step, .blend = extent, .keep = latent_tile - extent};
+  return vidprobe::nn::tiled_spatial(x, {axis, axis},
+                                     [this](const torch::Tensor& t) { return encode_tile(t); });
 }
 
 torch::Tensor VaeImpl::moments(const torch::Tensor& video) {

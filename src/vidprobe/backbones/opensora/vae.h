@@ -57,9 +57,6 @@ torch::nn::GroupNorm vae_group_norm(int groups, int64_t channels);
 // Factors (t, h, w) of down block i's downsampler, which are also those of up block i's upsampler
 // (the official constructors apply one rule to both); {} when the block has none.
 std::vector<int64_t> resample_factor(const VaeConfig& config, int i);
-// Official blend_v / blend_h (dim -2 / -1): the first `extent` rows (columns) of b fade in from
-// the last ones of a, written into b.
-void blend_tiles(const torch::Tensor& a, torch::Tensor& b, int64_t extent, int64_t dim);
 // Layout pieces: Conv3d (cubic kernel k), GroupNorm, ResNet block, mid block (2 ResNets, 1
 // attention) under a key prefix.
 void add_conv(ShapeMap& layout, const std::string& name, int64_t in, int64_t out, int64_t k);

@@ -1,6 +1,7 @@
 #include "vidprobe/backbones/opensora/vae_decoder.h"
 
 #include "vidprobe/core/error.h"
+#include "vidprobe/nn/spatial_tiling.h"
 #include "vidprobe/nn/stage_meter.h"
 
 namespace vidprobe::backbones::opensora {
@@ -108,26 +109,10 @@ torch::Tensor VaeDecodingImpl::tiled_decode(const torch::Tensor& z) {
   const int64_t latent_tile = config.tile_latent_size(), tile = config.sample_size;
   const auto step = static_cast<int64_t>(latent_tile * (1 - config.tile_overlap_factor));
   const auto extent = static_cast<int64_t>(tile * config.tile_overlap_factor);
-  const int64_t limit = tile - extent;
-  std::vector<std::vector<torch::Tensor>> rows;
-  for (int64_t i = 0; i < z.size(-2); i += step) {
-    rows.emplace_back();
-    for (int64_t j = 0; j < z.size(-1); j += step)
-      rows.back().push_back(
-          decode_tile(z.slice(-2, i, i + latent_tile).slice(-1, j, j + latent_tile)));
-  }
-  std::vector<torch::Tensor> result_rows;
-  for (std::size_t i = 0; i < rows.size(); ++i) {
-    std::vector<torch::Tensor> result_row;
-    for (std::size_t j = 0; j < rows[i].size(); ++j) {
-      auto& current = rows[i][j];
-      if (i > 0) blend_tiles(rows[i - 1][j], current, extent, -2);
-      if (j > 0) blend_tiles(rows[i][j - 1], current, extent, -1);
-      result_row.push_back(current.slice(-2, 0, limit).slice(-1, 0, limit));
-    }
-    result_rows.push_back(torch::cat(result_row, -1));
-  }
-  return torch::cat(result_rows, -2);
+  const vidprobe::nn::TileAxis axis{
+      .tile = latent_tile, .stride = step, .blend = extent, .keep = tile - extent};
+  return vidprobe::nn::tiled_spatial(z, {axis, axis},
+                                     [this](const torch::Tensor& t) { return decode_tile(t); });
 }
 
 torch::Tensor VaeDecodingImpl::decode(const torch::Tensor& latents) {
