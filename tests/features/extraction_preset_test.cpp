@@ -257,6 +257,13 @@ TEST(ExtractionPreset, Vidfm3dIsTheAuthorsAetherExtraction) {
   ASSERT_TRUE(o.input_processor.has_value());
   EXPECT_EQ(o.input_processor->name, "vidfm3d-cogvideox");
   EXPECT_EQ(o.input_processor->size, (Size2{720, 480}));
+  // Their AetherFeaturizer calls pipeline.vae.enable_tiling() (the CogVideoX one does not: its
+  // backbone_options stay empty above).
+  EXPECT_EQ(o.backbone_options.at("vae_tiling"), "on");
+  auto given = with_backbone("aether");
+  given.backbone_options["vae_tiling"] = "off";
+  apply_extraction_preset("vidfm3d", given, {"backbone-opt:vae_tiling"});
+  EXPECT_EQ(given.backbone_options.at("vae_tiling"), "off");
 }
 
 // The Aether preset with the small fixture of tools/make_aether_backbone_fixtures.py (--weights:

@@ -51,11 +51,14 @@ void apply_vidfm3d_fast3r(const PresetTarget& t) {
 }
 
 // Aether (features/aether): an 81-frame window fed as 2 clips of 41 sharing frame 0, the same
-// 720 x 480 LANCZOS squash, block 20 at index 749, bfloat16 (their weights and autocast).
+// 720 x 480 LANCZOS squash, block 20 at index 749, bfloat16 (their weights and autocast), and the
+// VAE tiled as their AetherFeaturizer's pipeline.vae.enable_tiling() (every encode: the clip for
+// the reconstruction and the features, the first frame; CogVideoX's featurizer does not tile).
 void apply_vidfm3d_aether(const PresetTarget& t) {
   apply_vidfm3d_cogvideox(t);
   if (t.unset("frames")) t.options.frames = 81;
   if (t.unset("compute-dtype")) t.options.compute_dtype = torch::kBFloat16;
+  t.set_backbone_option("vae_tiling", "on");
 }
 
 // Open-Sora 2.0 (features/opensora): a 129-frame window of which the first 21 of the 33 latent

@@ -223,7 +223,7 @@ TEST(CogVideoXBackbone, RegistryRowsAndOptions) {
     const auto& info = find_backbone(name);
     EXPECT_EQ(info.family, "cogvideox");
     EXPECT_EQ(info.options.keys,
-              (std::vector<std::string>{"text_context", "size", "image_latents"}));
+              (std::vector<std::string>{"text_context", "size", "image_latents", "vae_tiling"}));
   }
   EXPECT_NE(error_message([] {
               check_backbone_options("cogvideox-5b-i2v", {{"image_latents", "mode"}});

@@ -50,10 +50,16 @@ torch::Tensor posterior_sample(const torch::Tensor& moments, const torch::Tensor
          torch::exp(0.5 * logvar) * eps.to(moments.device(), moments.dtype());
 }
 
+// The tiles `vae_tiling=on` stands for: those of diffusers' enable_tiling() for this VAE.
+std::optional<VaeTiling> vae_tiling_for(const VaeConfig& config, bool enabled) {
+  if (!enabled) return std::nullopt;
+  return diffusers_vae_tiling(config);
+}
+
 }  // namespace
 
 const std::vector<std::string>& cogvideox_option_keys() {
-  static const std::vector<std::string> keys{"text_context", "size", "image_latents"};
+  static const std::vector<std::string> keys{"text_context", "size", "image_latents", "vae_tiling"};
   return keys;
 }
 
@@ -96,6 +102,11 @@ FeatureOptions feature_options_with_keys(const std::string& backbone,
     require(found->second == "sample" || found->second == "mean",
             "--backbone-opt image_latents must be sample or mean, got '" + found->second + "'");
     options.image_latents = found->second == "sample" ? ImageLatents::kSample : ImageLatents::kMean;
+  }
+  if (const auto found = extra.find("vae_tiling"); found != extra.end()) {
+    require(found->second == "on" || found->second == "off",
+            "--backbone-opt vae_tiling must be on or off, got '" + found->second + "'");
+    options.vae_tiling = found->second == "on";
   }
   return options;
 }
@@ -487,7 +498,9 @@ std::unique_ptr<CogVideoXBackbone> random_cogvideox_backbone(const std::string& 
   // Modules initialise from torch's generator: seeding it makes the random model reproducible.
   torch::manual_seed(options.seed);
   Transformer transformer(config);
-  Vae vae(VaeConfig{});
+  const VaeConfig vae_config;
+  Vae vae(vae_config, /*with_decoder=*/false,
+          vae_tiling_for(vae_config, feature_options.vae_tiling));
   transformer->to(options.device, options.dtype);
   const auto context = feature_options.text_context.empty()
                            ? random_context(config, options.seed + 2)
@@ -527,8 +540,9 @@ std::unique_ptr<CogVideoXBackbone> load_cogvideox_backbone(
   Transformer transformer(config);
   load_transformer(transformer, load_checkpoint(files.transformer), files.transformer.string());
   transformer->to(options.device, options.dtype);
-  Vae vae(vae_config_from_json(read_json_file(files.vae_config), files.vae_config.string()),
-          with_decoder);
+  const auto vae_config =
+      vae_config_from_json(read_json_file(files.vae_config), files.vae_config.string());
+  Vae vae(vae_config, with_decoder, vae_tiling_for(vae_config, feature_options.vae_tiling));
   load_vae(vae, load_checkpoint(files.vae), files.vae.string());
   const auto schedule = schedule_config_from_json(read_json_file(files.scheduler_config),
                                                   files.scheduler_config.string());

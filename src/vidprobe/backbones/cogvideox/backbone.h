@@ -81,11 +81,15 @@ class NoiseStream {
 //   size           input HxW (default 480x720, the trained size; multiples of 16)
 //   image_latents  sample (default, as the pipeline) or mean: the I2V first-frame latents
 //   transformer    (aether only) the transformer/ folder to load instead of --weights/transformer
+//   vae_tiling     off (default) or on: the VAE encodes (and `check` decodes) in diffusers'
+//                  enable_tiling() tiles (diffusers_vae_tiling of vae/config.json), as the
+//                  Aether authors' extraction does; `--preset vidfm3d` sets it for aether
 struct FeatureOptions {
   std::filesystem::path text_context;
   std::filesystem::path transformer;
   int height = 480, width = 720;
   ImageLatents image_latents = ImageLatents::kSample;
+  bool vae_tiling = false;
 };
 FamilyOptions family_options();
 // Throws vidprobe::Error naming the key and value at fault.
@@ -95,7 +99,7 @@ FeatureOptions feature_options_from(const std::string& backbone,
 FeatureOptions feature_options_with_keys(const std::string& backbone,
                                          const std::map<std::string, std::string>& extra,
                                          const std::vector<std::string>& keys);
-// The CogVideoX keys (text_context, size, image_latents).
+// The CogVideoX keys (text_context, size, image_latents, vae_tiling).
 const std::vector<std::string>& cogvideox_option_keys();
 
 // The latent frame holding video frame t (0 -> 0; 4j-3..4j -> j for temporal compression 4).

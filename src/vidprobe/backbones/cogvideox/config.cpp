@@ -147,6 +147,9 @@ void VaeConfig::validate(const std::string& source) const {
   require(in_channels > 0 && out_channels > 0 && latent_channels > 0 && layers_per_block > 0 &&
               frame_batch > 0,
           "'" + source + "': channel, layer and frame-batch counts must be positive");
+  require(sample_height > 0 && sample_width > 0,
+          "'" + source + "': sample_height and sample_width must be positive, got " +
+              std::to_string(sample_height) + " and " + std::to_string(sample_width));
   require(!post_quant_conv || latent_channels == out_channels,
           "'" + source +
               "': use_post_quant_conv needs latent_channels == out_channels (diffusers "
@@ -177,6 +180,8 @@ VaeConfig vae_config_from_json(const nlohmann::json& json, const std::string& so
   c.temporal_compression =
       json_get_or<int>(json, "temporal_compression_ratio", c.temporal_compression, context);
   c.scaling_factor = json_get_or<double>(json, "scaling_factor", c.scaling_factor, context);
+  c.sample_height = json_get_or<int>(json, "sample_height", c.sample_height, context);
+  c.sample_width = json_get_or<int>(json, "sample_width", c.sample_width, context);
   c.validate(source);
   return c;
 }

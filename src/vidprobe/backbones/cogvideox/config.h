@@ -93,6 +93,9 @@ struct VaeConfig {
   // use_post_quant_conv: a 1x1x1 conv before the decoder (no published CogVideoX VAE has one;
   // diffusers builds it with out_channels in and out, so it needs latent == out channels).
   bool post_quant_conv = false;
+  // The frame size the VAE was trained at (config.json's sample_height / sample_width); diffusers
+  // derives its default tile size from it (half of each), nothing else reads it.
+  int sample_height = 480, sample_width = 720;
   void validate(const std::string& source) const;
 };
 // From a diffusers vae/config.json; source names the file in errors.

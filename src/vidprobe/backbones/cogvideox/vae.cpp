@@ -6,6 +6,7 @@
 #include "vidprobe/backbones/cogvideox/vae_decoder.h"
 #include "vidprobe/core/error.h"
 #include "vidprobe/core/json_fields.h"
+#include "vidprobe/nn/spatial_tiling.h"
 #include "vidprobe/nn/stage_meter.h"
 
 namespace vidprobe::backbones::cogvideox {
@@ -116,8 +117,31 @@ torch::Tensor VaeEncoderImpl::forward(const torch::Tensor& frames, CausalCache& 
   return conv_out(torch::silu(norm_out(h)), cache);
 }
 
-VaeImpl::VaeImpl(const VaeConfig& cfg, bool with_decoder) : config(cfg) {
+void VaeTiling::validate(const std::string& source) const {
+  require(tile_height > 0 && tile_width > 0, source + ": tile size must be positive, got " +
+                                                 std::to_string(tile_height) + " x " +
+                                                 std::to_string(tile_width));
+  require(overlap_height >= 0 && overlap_height < 1 && overlap_width >= 0 && overlap_width < 1,
+          source + ": tile overlaps must be in [0, 1), got " + std::to_string(overlap_height) +
+              " and " + std::to_string(overlap_width));
+}
+
+VaeTiling diffusers_vae_tiling(const VaeConfig& config) {
+  // AutoencoderKLCogVideoX.__init__: tile_sample_min_* = sample_* // 2, overlaps 1/6 and 1/5.
+  return {.tile_height = config.sample_height / 2, .tile_width = config.sample_width / 2};
+}
+
+VaeImpl::VaeImpl(const VaeConfig& cfg, bool with_decoder, std::optional<VaeTiling> tiling)
+    : config(cfg), tiling_(std::move(tiling)) {
   config.validate("CogVideoX VAE config");
+  if (tiling_) {
+    tiling_->validate("CogVideoX VAE tiling");
+    require(tiling_->tile_height >= spatial_compression() &&
+                tiling_->tile_width >= spatial_compression(),
+            "CogVideoX VAE tiling: tiles of " + std::to_string(tiling_->tile_height) + " x " +
+                std::to_string(tiling_->tile_width) + " pixels are smaller than one latent (" +
+                std::to_string(spatial_compression()) + " pixels)");
+  }
   encoder = register_module("encoder", VaeEncoder(config));
   if (!with_decoder) return;
   decoder_ = register_module("decoder", std::make_shared<VaeDecoderImpl>(config));
@@ -126,11 +150,11 @@ VaeImpl::VaeImpl(const VaeConfig& cfg, bool with_decoder) : config(cfg) {
         "post_quant_conv", torch::nn::Conv3d(config.out_channels, config.out_channels, 1));
 }
 
-torch::Tensor VaeImpl::encode_moments(const torch::Tensor& video) {
-  vidprobe::nn::ScopedStage stage(vidprobe::nn::kVaeStage);
-  require(video.dim() == 5 && video.size(1) == config.in_channels,
-          "CogVideoX VAE input must be (batch, " + std::to_string(config.in_channels) +
-              ", frames, height, width), got " + c10::str(video.sizes()));
+int64_t VaeImpl::spatial_compression() const {
+  return int64_t{1} << (config.block_out_channels.size() - 1);
+}
+
+torch::Tensor VaeImpl::encode_batched(const torch::Tensor& video) {
   const int64_t frames = video.size(2), batch = config.frame_batch;
   const int64_t batches = std::max<int64_t>(frames / batch, 1), remainder = frames % batch;
   CausalCache cache;
@@ -143,12 +167,31 @@ torch::Tensor VaeImpl::encode_moments(const torch::Tensor& video) {
   return torch::cat(moments, 2);
 }
 
-torch::Tensor VaeImpl::decode(const torch::Tensor& latents) {
+torch::Tensor VaeImpl::encode_moments(const torch::Tensor& video) {
   vidprobe::nn::ScopedStage stage(vidprobe::nn::kVaeStage);
-  require(decoder_ != nullptr, "the CogVideoX VAE was built without its decoder");
-  require(latents.dim() == 5 && latents.size(1) == config.latent_channels,
-          "CogVideoX VAE latents must be (batch, " + std::to_string(config.latent_channels) +
-              ", frames, height, width), got " + c10::str(latents.sizes()));
+  require(video.dim() == 5 && video.size(1) == config.in_channels,
+          "CogVideoX VAE input must be (batch, " + std::to_string(config.in_channels) +
+              ", frames, height, width), got " + c10::str(video.sizes()));
+  if (!tiling_ || (video.size(-1) <= tiling_->tile_width && video.size(-2) <= tiling_->tile_height))
+    return encode_batched(video);
+  // diffusers' tiled_encode: pixel tiles every (1 - overlap) tile, blended over overlap x the
+  // latent tile, each kept up to the latent tile less that blend.
+  const auto axis = [&](int64_t tile, double overlap) {
+    const int64_t latent = tile / spatial_compression();
+    const auto blend = static_cast<int64_t>(static_cast<double>(latent) * overlap);
+    return vidprobe::nn::TileAxis{.tile = tile,
+                                  .stride = static_cast<int64_t>(tile * (1 - overlap)),
+                                  .blend = blend,
+                                  .keep = latent - blend};
+  };
+  return vidprobe::nn::tiled_spatial(
+      video,
+      {axis(tiling_->tile_height, tiling_->overlap_height),
+       axis(tiling_->tile_width, tiling_->overlap_width)},
+      [this](const torch::Tensor& tile) { return encode_batched(tile); });
+}
+
+torch::Tensor VaeImpl::decode_batched(const torch::Tensor& latents) {
   // diffusers' _decode: batches of kDecoderFrameBatch latent frames, the first taking the
   // remainder, the causal context carried.
   const int64_t frames = latents.size(2), batch = kDecoderFrameBatch;
@@ -163,6 +206,33 @@ torch::Tensor VaeImpl::decode(const torch::Tensor& latents) {
     video.push_back(decoder_->forward(z, cache));
   }
   return torch::cat(video, 2);
+}
+
+torch::Tensor VaeImpl::decode(const torch::Tensor& latents) {
+  vidprobe::nn::ScopedStage stage(vidprobe::nn::kVaeStage);
+  require(decoder_ != nullptr, "the CogVideoX VAE was built without its decoder");
+  require(latents.dim() == 5 && latents.size(1) == config.latent_channels,
+          "CogVideoX VAE latents must be (batch, " + std::to_string(config.latent_channels) +
+              ", frames, height, width), got " + c10::str(latents.sizes()));
+  if (!tiling_) return decode_batched(latents);
+  const int64_t latent_height = tiling_->tile_height / spatial_compression();
+  const int64_t latent_width = tiling_->tile_width / spatial_compression();
+  if (latents.size(-1) <= latent_width && latents.size(-2) <= latent_height)
+    return decode_batched(latents);
+  // diffusers' tiled_decode: latent tiles every (1 - overlap) latent tile, blended over
+  // overlap x the pixel tile, each kept up to the pixel tile less that blend.
+  const auto axis = [](int64_t tile, int64_t latent, double overlap) {
+    const auto blend = static_cast<int64_t>(static_cast<double>(tile) * overlap);
+    return vidprobe::nn::TileAxis{.tile = latent,
+                                  .stride = static_cast<int64_t>(latent * (1 - overlap)),
+                                  .blend = blend,
+                                  .keep = tile - blend};
+  };
+  return vidprobe::nn::tiled_spatial(
+      latents,
+      {axis(tiling_->tile_height, latent_height, tiling_->overlap_height),
+       axis(tiling_->tile_width, latent_width, tiling_->overlap_width)},
+      [this](const torch::Tensor& tile) { return decode_batched(tile); });
 }
 
 torch::Tensor VaeImpl::encode_mean(const torch::Tensor& video) {

@@ -12,10 +12,16 @@
 // frame batches of 8 (the first also taking the remainder: 49 frames as 9, 8, 8, 8, 8, 8), each
 // causal conv passing its last two input frames on to the next batch; GroupNorm statistics are
 // per batch, so the batching is part of the maths.
+//
+// With tiling (diffusers' enable_tiling(), which the Aether authors' extraction calls), frames
+// larger than a tile are encoded (and decoded) in overlapping spatial tiles, each tile in its own
+// frame batches with its own causal context, blended linearly where they overlap
+// (nn::tiled_spatial); per-tile GroupNorm statistics make the result differ from the whole frame.
 #include <torch/torch.h>
 
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -79,24 +85,47 @@ TORCH_MODULE(VaeEncoder);
 
 struct VaeDecoderImpl;
 
+// diffusers' tiling state: tiles of tile_height x tile_width pixels (tile_sample_min_height /
+// width; the latent tile is that over the spatial compression, truncated), consecutive tiles
+// sharing overlap_height / overlap_width of a tile (tile_overlap_factor_height / width).
+struct VaeTiling {
+  int64_t tile_height = 240, tile_width = 360;
+  double overlap_height = 1.0 / 6, overlap_width = 1.0 / 5;
+  void validate(const std::string& source) const;
+};
+// What enable_tiling() without arguments sets for this VAE: half the config's sample size, and
+// diffusers' fixed overlaps 1/6 (height) and 1/5 (width). 240 x 360 tiles for the published VAEs.
+VaeTiling diffusers_vae_tiling(const VaeConfig& config);
+
 struct VaeImpl : torch::nn::Module {
   // with_decoder: also decoder.* (and post_quant_conv when the config has one; vae_decoder.h).
-  explicit VaeImpl(const VaeConfig& config, bool with_decoder = false);
+  // tiling: encode and decode in spatial tiles (diffusers' use_tiling); none: whole frames.
+  explicit VaeImpl(const VaeConfig& config, bool with_decoder = false,
+                   std::optional<VaeTiling> tiling = std::nullopt);
   // video (B, in_channels, T, H, W) in [-1, 1] -> moments (B, 2 * latent, T', H / 8, W / 8), in
-  // diffusers' frame batches.
+  // diffusers' frame batches; tiled when tiling is set and the frame exceeds a tile.
   torch::Tensor encode_moments(const torch::Tensor& video);
   // The posterior mean (B, latent, T', H / 8, W / 8), unscaled.
   torch::Tensor encode_mean(const torch::Tensor& video);
   // Unscaled latents (B, latent, F', h, w) -> video (B, out_channels, 1 + 4 (F' - 1), H, W),
-  // about [-1, 1] and not clamped, in diffusers' latent frame batches (needs the decoder).
+  // about [-1, 1] and not clamped, in diffusers' latent frame batches (needs the decoder);
+  // tiled when tiling is set and the latents exceed a latent tile.
   torch::Tensor decode(const torch::Tensor& latents);
   bool has_decoder() const { return decoder_ != nullptr; }
+  const std::optional<VaeTiling>& tiling() const { return tiling_; }
   VaeConfig config;
   VaeEncoder encoder{nullptr};
   torch::nn::Conv3d post_quant_conv{nullptr};
 
  private:
+  // One tile (or the whole frame) through the encoder / decoder in frame batches, the causal
+  // context carried across this tile's batches only.
+  torch::Tensor encode_batched(const torch::Tensor& video);
+  torch::Tensor decode_batched(const torch::Tensor& latents);
+  // 2^(blocks - 1): what diffusers divides the pixel tile by to get the latent tile.
+  int64_t spatial_compression() const;
   std::shared_ptr<VaeDecoderImpl> decoder_;  // registered as "decoder"
+  std::optional<VaeTiling> tiling_;
 };
 TORCH_MODULE(Vae);
 
