@@ -12,8 +12,8 @@
 namespace vidprobe::backbones::cogvideox {
 namespace {
 
-torch::nn::GroupNorm group_norm(int64_t channels, const VaeConfig& config) {
-  return torch::nn::GroupNorm(
+vidprobe::nn::GroupNorm group_norm(int64_t channels, const VaeConfig& config) {
+  return vidprobe::nn::GroupNorm(
       torch::nn::GroupNormOptions(config.norm_groups, channels).eps(config.norm_eps));
 }
 

@@ -27,6 +27,7 @@
 
 #include "vidprobe/backbones/cogvideox/config.h"
 #include "vidprobe/io/safetensors_torch.h"
+#include "vidprobe/nn/group_norm.h"
 
 namespace vidprobe::backbones::cogvideox {
 
@@ -44,9 +45,9 @@ TORCH_MODULE(CausalConv3d);
 struct VaeResnetBlockImpl : torch::nn::Module {
   VaeResnetBlockImpl(int64_t in, int64_t out, const VaeConfig& config);
   torch::Tensor forward(const torch::Tensor& x, CausalCache& cache);
-  torch::nn::GroupNorm norm1{nullptr};
+  vidprobe::nn::GroupNorm norm1{nullptr};
   CausalConv3d conv1{nullptr};
-  torch::nn::GroupNorm norm2{nullptr};
+  vidprobe::nn::GroupNorm norm2{nullptr};
   CausalConv3d conv2{nullptr};
   torch::nn::Conv3d conv_shortcut{nullptr};  // 1x1x1, when the width changes
 };
@@ -78,7 +79,7 @@ struct VaeEncoderImpl : torch::nn::Module {
   CausalConv3d conv_in{nullptr};
   torch::nn::ModuleList down_blocks{nullptr};
   VaeStage mid_block{nullptr};
-  torch::nn::GroupNorm norm_out{nullptr};
+  vidprobe::nn::GroupNorm norm_out{nullptr};
   CausalConv3d conv_out{nullptr};
 };
 TORCH_MODULE(VaeEncoder);

@@ -35,7 +35,7 @@ torch::Tensor per_frame(torch::nn::Conv2d& conv, const torch::Tensor& x) {
 
 SpatialNorm3dImpl::SpatialNorm3dImpl(int64_t channels, int64_t latent_channels, int groups)
     : norm_layer(register_module(
-          "norm_layer", torch::nn::GroupNorm(
+          "norm_layer", vidprobe::nn::GroupNorm(
                             torch::nn::GroupNormOptions(groups, channels).eps(kSpatialNormEps)))),
       conv_y(register_module("conv_y", CausalConv3d(latent_channels, channels, 1))),
       conv_b(register_module("conv_b", CausalConv3d(latent_channels, channels, 1))) {}

@@ -29,7 +29,7 @@ struct SpatialNorm3dImpl : torch::nn::Module {
   SpatialNorm3dImpl(int64_t channels, int64_t latent_channels, int groups);
   torch::Tensor forward(const torch::Tensor& features, const torch::Tensor& latents,
                         CausalCache& cache);
-  torch::nn::GroupNorm norm_layer{nullptr};
+  vidprobe::nn::GroupNorm norm_layer{nullptr};
   CausalConv3d conv_y{nullptr}, conv_b{nullptr};
 };
 TORCH_MODULE(SpatialNorm3d);

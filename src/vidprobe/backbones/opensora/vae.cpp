@@ -49,8 +49,8 @@ void add_mid_block(ShapeMap& layout, const std::string& p, int64_t channels) {
   }
 }
 
-torch::nn::GroupNorm vae_group_norm(int groups, int64_t channels) {
-  return torch::nn::GroupNorm(torch::nn::GroupNormOptions(groups, channels).eps(kEps));
+vidprobe::nn::GroupNorm vae_group_norm(int groups, int64_t channels) {
+  return vidprobe::nn::GroupNorm(torch::nn::GroupNormOptions(groups, channels).eps(kEps));
 }
 
 // Strides (t, h, w) of down block i's downsampler; {} when it has none.

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "vidprobe/backbones/checkpoint_mapping.h"
+#include "vidprobe/nn/group_norm.h"
 #include "vidprobe/nn/linear.h"
 
 namespace vidprobe::backbones::opensora {
@@ -53,7 +54,7 @@ ShapeMap vae_encoder_layout(const VaeConfig& config);
 
 // Shared by the encoder and the decoder (vae_decoder.h).
 // GroupNorm with the official eps (1e-6).
-torch::nn::GroupNorm vae_group_norm(int groups, int64_t channels);
+vidprobe::nn::GroupNorm vae_group_norm(int groups, int64_t channels);
 // Factors (t, h, w) of down block i's downsampler, which are also those of up block i's upsampler
 // (the official constructors apply one rule to both); {} when the block has none.
 std::vector<int64_t> resample_factor(const VaeConfig& config, int i);
@@ -77,9 +78,9 @@ TORCH_MODULE(CausalConv3d);
 struct VaeResnetImpl : torch::nn::Module {
   VaeResnetImpl(int64_t in, int64_t out, int groups);
   torch::Tensor forward(const torch::Tensor& x);
-  torch::nn::GroupNorm norm1{nullptr};
+  vidprobe::nn::GroupNorm norm1{nullptr};
   CausalConv3d conv1{nullptr};
-  torch::nn::GroupNorm norm2{nullptr};
+  vidprobe::nn::GroupNorm norm2{nullptr};
   CausalConv3d conv2{nullptr};
   CausalConv3d conv_shortcut{nullptr};  // 1x1x1, when the width changes
 };
@@ -98,7 +99,7 @@ TORCH_MODULE(VaeDownsample);
 struct VaeAttentionImpl : torch::nn::Module {
   VaeAttentionImpl(int64_t channels, int groups);
   torch::Tensor forward(const torch::Tensor& x);
-  torch::nn::GroupNorm group_norm{nullptr};
+  vidprobe::nn::GroupNorm group_norm{nullptr};
   vidprobe::nn::Linear to_q{nullptr}, to_k{nullptr}, to_v{nullptr};
   torch::nn::ModuleList to_out{nullptr};
 };
@@ -117,7 +118,7 @@ struct VaeEncoderImpl : torch::nn::Module {
   CausalConv3d conv_in{nullptr};
   torch::nn::ModuleList down_blocks{nullptr};
   VaeBlock mid_block{nullptr};
-  torch::nn::GroupNorm conv_norm_out{nullptr};
+  vidprobe::nn::GroupNorm conv_norm_out{nullptr};
   CausalConv3d conv_out{nullptr};
 };
 TORCH_MODULE(VaeEncoder);

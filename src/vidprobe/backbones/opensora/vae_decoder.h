@@ -47,7 +47,7 @@ struct VaeDecoderImpl : torch::nn::Module {  // the official DecoderCausal3D
   CausalConv3d conv_in{nullptr};
   VaeBlock mid_block{nullptr};
   torch::nn::ModuleList up_blocks{nullptr};
-  torch::nn::GroupNorm conv_norm_out{nullptr};
+  vidprobe::nn::GroupNorm conv_norm_out{nullptr};
   CausalConv3d conv_out{nullptr};
 };
 TORCH_MODULE(VaeDecoder);
