@@ -91,7 +91,13 @@ std::map<std::string, std::string> parse_backbone_opts(const std::vector<std::st
     const auto equals = item.find('=');
     require(equals != std::string::npos && equals > 0,
             "--backbone-opt expects key=value, got '" + item + "'");
-    options[item.substr(0, equals)] = item.substr(equals + 1);
+    // An empty value would read as "not given" in the families' parsers, silently running the
+    // default; a repeated key would silently keep the last one.
+    require(equals + 1 < item.size(),
+            "--backbone-opt " + item + " has no value (expected key=value)");
+    const auto key = item.substr(0, equals);
+    require(options.emplace(key, item.substr(equals + 1)).second,
+            "--backbone-opt " + key + " is given twice");
   }
   return options;
 }

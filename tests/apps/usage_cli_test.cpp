@@ -62,6 +62,13 @@ TEST(UsageCli, UnknownNamesFailAtTheCommandLineNamingFlagAndValue) {
       {"train --features /nonexistent --out '" + (dir / "run").string() + "' --device gpu",
        "bad device 'gpu'"},
       {"bench backbone --backbone pixels --dtype int8", "--dtype must be fp32, bf16 or fp16"},
+      // An empty value used to read as "not given" (vae_dtype= ran the float32 default).
+      {extract + " --backbone-opt vae_dtype=", "--backbone-opt vae_dtype= has no value"},
+      {extract + " --backbone-opt size=32x48 --backbone-opt size=64x96",
+       "--backbone-opt size is given twice"},
+      {"check --backbone wan2.1-t2v-1.3b --weights /nonexistent --data /nonexistent --out '" +
+           (dir / "feats").string() + "' --backbone-opt prompt=",
+       "--backbone-opt prompt= has no value"},
       {"annotate --data /nonexistent --random-init --out '" + (dir / "ann").string() +
            "' --compute-dtype fp16",
        "--compute-dtype must be fp32 or bf16, got 'fp16'"},
