@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "backbones/cogvideox/test_fixtures.h"
+#include "tensor_test_support.h"
 #include "test_support.h"
 #include "vidprobe/backbones/cogvideox/aether.h"
 #include "vidprobe/core/atomic_file.h"
@@ -19,19 +20,13 @@
 
 namespace vidprobe::backbones::cogvideox {
 namespace {
+using test_support::relative_error;
 namespace fs = std::filesystem;
 
 torch::Tensor check_golden(const std::string& key) {
   static const TensorMap reference =
       load_safetensors(testing::fixture("check_reference.safetensors"));
   return reference.at(key);
-}
-
-double check_relative_error(const torch::Tensor& actual, const torch::Tensor& expected) {
-  const auto a = actual.to(torch::kCPU, torch::kFloat64), e = expected.to(torch::kFloat64);
-  EXPECT_EQ(a.sizes(), e.sizes());
-  if (a.sizes() != e.sizes()) return 1e9;
-  return (a - e).abs().max().item<double>() / std::max(e.abs().max().item<double>(), 1e-30);
 }
 
 // The tool's clip, rebuilt with the same float64 ops (see its docstring).
@@ -88,17 +83,16 @@ TEST_P(CogVideoXCheck, MatchesDiffusers) {
   // The latents themselves, the way the check produced them.
   torch::NoGradGuard no_grad;
   const auto x0 = model.encode(clip);
-  EXPECT_LT(check_relative_error(x0, check_golden(c.variant + "/x0")), 1e-5);
+  EXPECT_LT(relative_error(x0, check_golden(c.variant + "/x0")), 1e-5);
   const auto noisy = model.add_noise(
       x0, torch::randn(x0.sizes(), at::make_generator<at::CPUGeneratorImpl>(options.noise_seed)),
       options.time);
-  EXPECT_LT(check_relative_error(model.predict_x0(noisy, options.time),
-                                 check_golden(c.variant + "/x0_hat")),
-            1e-4);
   EXPECT_LT(
-      check_relative_error(model.sample(check_golden(c.variant + "/start"), options.sample_steps),
-                           check_golden(c.variant + "/sampled")),
+      relative_error(model.predict_x0(noisy, options.time), check_golden(c.variant + "/x0_hat")),
       1e-4);
+  EXPECT_LT(relative_error(model.sample(check_golden(c.variant + "/start"), options.sample_steps),
+                           check_golden(c.variant + "/sampled")),
+            1e-4);
 }
 
 INSTANTIATE_TEST_SUITE_P(Variants, CogVideoXCheck,

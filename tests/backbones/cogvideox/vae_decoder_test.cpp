@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "tensor_test_support.h"
 #include "test_support.h"
 #include "vidprobe/backbones/cogvideox/vae.h"
 #include "vidprobe/core/atomic_file.h"
@@ -17,6 +18,7 @@
 
 namespace vidprobe::backbones::cogvideox {
 namespace {
+using test_support::relative_error;
 
 using test_support::error_message;
 namespace fs = std::filesystem;
@@ -29,13 +31,6 @@ torch::Tensor decoder_golden(const std::string& name) {
   static const TensorMap reference =
       load_safetensors(decoder_fixture_path("cogvideox", "decoder_reference.safetensors"));
   return reference.at(name);
-}
-
-double decoder_relative_error(const torch::Tensor& actual, const torch::Tensor& expected) {
-  const auto a = actual.to(torch::kFloat64), e = expected.to(torch::kFloat64);
-  EXPECT_EQ(a.sizes(), e.sizes());
-  if (a.sizes() != e.sizes()) return 1e9;
-  return (a - e).abs().max().item<double>() / std::max(e.abs().max().item<double>(), 1e-30);
 }
 
 VaeConfig decoder_config_of(const fs::path& file) {
@@ -71,7 +66,7 @@ TEST(CogVideoXVaeDecoder, MatchesDiffusersOverFrameBatches) {
   for (const auto& [latents, video] : std::vector<std::pair<std::string, std::string>>{
            {"z5", "dec5"}, {"z4", "dec4"}, {"z1", "dec1"}}) {
     const auto decoded = vae->decode(decoder_golden(latents));
-    EXPECT_LT(decoder_relative_error(decoded, decoder_golden(video)), 1e-5) << latents;
+    EXPECT_LT(relative_error(decoded, decoder_golden(video)), 1e-5) << latents;
   }
 }
 
@@ -84,7 +79,7 @@ TEST(CogVideoXVaeDecoder, OneBatchDiffersFromDiffusersBatches) {
   const auto decoder = std::dynamic_pointer_cast<VaeDecoderImpl>(vae->named_children()["decoder"]);
   ASSERT_NE(decoder, nullptr);
   const auto whole = decoder->forward(decoder_golden("z5"), cache);
-  EXPECT_GT(decoder_relative_error(whole, decoder_golden("dec5")), 1e-3);
+  EXPECT_GT(relative_error(whole, decoder_golden("dec5")), 1e-3);
 }
 
 TEST(CogVideoXVaeDecoder, AetherVaeAndPostQuantConvMatchDiffusers) {
@@ -93,9 +88,9 @@ TEST(CogVideoXVaeDecoder, AetherVaeAndPostQuantConvMatchDiffusers) {
       decoder_config_of(decoder_fixture_path("aether", "backbone_vae_config.json")),
       decoder_merged({decoder_fixture_path("aether", "backbone_vae_encoder.safetensors"),
                       decoder_fixture_path("cogvideox", "decoder_aether.safetensors")}));
-  EXPECT_LT(decoder_relative_error(aether->decode(decoder_golden("aether_z3")),
-                                   decoder_golden("aether_dec3")),
-            1e-5);
+  EXPECT_LT(
+      relative_error(aether->decode(decoder_golden("aether_z3")), decoder_golden("aether_dec3")),
+      1e-5);
   // No encoder file for this one: the decoder half is loaded and checked on its own.
   const auto config =
       decoder_config_of(decoder_fixture_path("cogvideox", "decoder_pqc_config.json"));
@@ -105,9 +100,8 @@ TEST(CogVideoXVaeDecoder, AetherVaeAndPostQuantConvMatchDiffusers) {
   for (const auto& item : reference->named_parameters())
     if (item.key().rfind("encoder.", 0) == 0) tensors[item.key()] = item.value().detach().clone();
   auto vae = decoder_loaded_vae(config, std::move(tensors));
-  EXPECT_LT(
-      decoder_relative_error(vae->decode(decoder_golden("pqc_z5")), decoder_golden("pqc_dec5")),
-      1e-5);
+  EXPECT_LT(relative_error(vae->decode(decoder_golden("pqc_z5")), decoder_golden("pqc_dec5")),
+            1e-5);
 }
 
 // With the decoder built every tensor of the file must be consumed; errors name the key.

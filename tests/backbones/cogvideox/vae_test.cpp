@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "tensor_test_support.h"
 #include "test_support.h"
 #include "vidprobe/core/atomic_file.h"
 #include "vidprobe/core/error.h"
@@ -16,6 +17,7 @@
 
 namespace vidprobe::backbones::cogvideox {
 namespace {
+using test_support::relative_error;
 
 using test_support::error_message;
 
@@ -31,13 +33,6 @@ VaeConfig small_vae_config() {
 torch::Tensor vae_golden(const std::string& name) {
   static const TensorMap reference = load_safetensors(vae_fixture("vae_reference.safetensors"));
   return reference.at(name);
-}
-
-double vae_relative_error(const torch::Tensor& actual, const torch::Tensor& expected) {
-  const auto a = actual.to(torch::kFloat64), e = expected.to(torch::kFloat64);
-  EXPECT_EQ(a.sizes(), e.sizes());
-  if (a.sizes() != e.sizes()) return 1e9;
-  return (a - e).abs().max().item<double>() / std::max(e.abs().max().item<double>(), 1e-30);
 }
 
 Vae small_vae() {
@@ -65,10 +60,10 @@ TEST(CogVideoXVae, EncoderMatchesDiffusersForOneAndTwoFrameBatches) {
   const auto clip = vae_golden("clip17");
   for (int frames : {17, 9, 1}) {
     const auto moments = vae->encode_moments(clip.slice(2, 0, frames));
-    EXPECT_LT(vae_relative_error(moments, vae_golden("moments" + std::to_string(frames))), 1e-5)
+    EXPECT_LT(relative_error(moments, vae_golden("moments" + std::to_string(frames))), 1e-5)
         << frames << " frames";
   }
-  EXPECT_LT(vae_relative_error(vae->encode_mean(clip), vae_golden("mean17")), 1e-5);
+  EXPECT_LT(relative_error(vae->encode_mean(clip), vae_golden("mean17")), 1e-5);
 }
 
 TEST(CogVideoXVae, DecoderKeysAreSkippedOthersAreNamed) {

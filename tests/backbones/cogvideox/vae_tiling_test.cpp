@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "tensor_test_support.h"
 #include "test_fixtures.h"
 #include "test_support.h"
 #include "vidprobe/backbones/cogvideox/backbone.h"
@@ -19,6 +20,7 @@
 
 namespace vidprobe::backbones::cogvideox {
 namespace {
+using test_support::relative_error;
 
 using test_support::error_message;
 using testing::fixture;
@@ -27,13 +29,6 @@ using testing::fixture_json;
 torch::Tensor tiling_golden(const std::string& name) {
   static const TensorMap reference = load_safetensors(fixture("tiling_reference.safetensors"));
   return reference.at(name);
-}
-
-double tiling_relative_error(const torch::Tensor& actual, const torch::Tensor& expected) {
-  const auto a = actual.to(torch::kFloat64), e = expected.to(torch::kFloat64);
-  EXPECT_EQ(a.sizes(), e.sizes());
-  if (a.sizes() != e.sizes()) return 1e9;
-  return (a - e).abs().max().item<double>() / std::max(e.abs().max().item<double>(), 1e-30);
 }
 
 VaeConfig tiling_vae_config() {
@@ -83,13 +78,12 @@ TEST(CogVideoXVaeTiling, TiledEncodeMatchesDiffusers) {
   auto whole = tiling_vae(std::nullopt);
   torch::NoGradGuard no_grad;
   const auto clip = tiling_golden("clip17");
-  const double error17 =
-      tiling_relative_error(tiled->encode_moments(clip), tiling_golden("moments17"));
+  const double error17 = relative_error(tiled->encode_moments(clip), tiling_golden("moments17"));
   const double error1 =
-      tiling_relative_error(tiled->encode_moments(clip.slice(2, 0, 1)), tiling_golden("moments1"));
+      relative_error(tiled->encode_moments(clip.slice(2, 0, 1)), tiling_golden("moments1"));
   EXPECT_LT(error17, 1e-5);
   EXPECT_LT(error1, 1e-5);
-  EXPECT_GT(tiling_relative_error(whole->encode_moments(clip), tiling_golden("moments17")), 1e-2);
+  EXPECT_GT(relative_error(whole->encode_moments(clip), tiling_golden("moments17")), 1e-2);
   std::cout << "tiled encode vs diffusers: 17 frames " << error17 << ", 1 frame " << error1 << "\n";
 }
 
@@ -99,9 +93,9 @@ TEST(CogVideoXVaeTiling, TiledDecodeMatchesDiffusers) {
   auto whole = tiling_vae(std::nullopt);
   torch::NoGradGuard no_grad;
   const auto z = tiling_golden("z4");
-  const double error = tiling_relative_error(tiled->decode(z), tiling_golden("dec4"));
+  const double error = relative_error(tiled->decode(z), tiling_golden("dec4"));
   EXPECT_LT(error, 1e-5);
-  EXPECT_GT(tiling_relative_error(whole->decode(z), tiling_golden("dec4")), 1e-2);
+  EXPECT_GT(relative_error(whole->decode(z), tiling_golden("dec4")), 1e-2);
   std::cout << "tiled decode vs diffusers: " << error << "\n";
 }
 
@@ -164,8 +158,8 @@ TEST(CogVideoXVaeTiling, BackboneOptionTilesWithTheConfigsDefaults) {
   const auto expected = reference->encode_mean(clip.permute({1, 0, 2, 3}).unsqueeze(0) * 2 - 1)
                             .permute({0, 2, 1, 3, 4}) *
                         config.scaling_factor;
-  EXPECT_LT(tiling_relative_error(latents, expected), 1e-6);
-  EXPECT_GT(tiling_relative_error(untiled->encode(clip).latents, expected), 1e-3);
+  EXPECT_LT(relative_error(latents, expected), 1e-6);
+  EXPECT_GT(relative_error(untiled->encode(clip).latents, expected), 1e-3);
 }
 
 }  // namespace
