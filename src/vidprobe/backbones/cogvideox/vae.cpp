@@ -22,6 +22,18 @@ torch::Tensor average_frame_pairs(const torch::Tensor& x) {
   return x.unflatten(2, {x.size(2) / 2, 2}).mean(3);
 }
 
+// One axis of diffusers' tiled_encode / tiled_decode: input tiles every (1 - overlap) input
+// tile, their outputs blended with the previous tile's over overlap x the output tile and each
+// kept up to the output tile less that blend.
+vidprobe::nn::TileAxis diffusers_tile_axis(int64_t input_tile, int64_t output_tile,
+                                           double overlap) {
+  const auto blend = static_cast<int64_t>(static_cast<double>(output_tile) * overlap);
+  return {.tile = input_tile,
+          .stride = static_cast<int64_t>(static_cast<double>(input_tile) * (1 - overlap)),
+          .blend = blend,
+          .keep = output_tile - blend};
+}
+
 }  // namespace
 
 CausalConv3dImpl::CausalConv3dImpl(int64_t in, int64_t out, int64_t kernel)
@@ -174,20 +186,14 @@ torch::Tensor VaeImpl::encode_moments(const torch::Tensor& video) {
               ", frames, height, width), got " + c10::str(video.sizes()));
   if (!tiling_ || (video.size(-1) <= tiling_->tile_width && video.size(-2) <= tiling_->tile_height))
     return encode_batched(video);
-  // diffusers' tiled_encode: pixel tiles every (1 - overlap) tile, blended over overlap x the
-  // latent tile, each kept up to the latent tile less that blend.
-  const auto axis = [&](int64_t tile, double overlap) {
-    const int64_t latent = tile / spatial_compression();
-    const auto blend = static_cast<int64_t>(static_cast<double>(latent) * overlap);
-    return vidprobe::nn::TileAxis{.tile = tile,
-                                  .stride = static_cast<int64_t>(tile * (1 - overlap)),
-                                  .blend = blend,
-                                  .keep = latent - blend};
-  };
+  // diffusers' tiled_encode: pixel tiles in, latent tiles out.
+  const int64_t compression = spatial_compression();
   return vidprobe::nn::tiled_spatial(
       video,
-      {axis(tiling_->tile_height, tiling_->overlap_height),
-       axis(tiling_->tile_width, tiling_->overlap_width)},
+      {diffusers_tile_axis(tiling_->tile_height, tiling_->tile_height / compression,
+                           tiling_->overlap_height),
+       diffusers_tile_axis(tiling_->tile_width, tiling_->tile_width / compression,
+                           tiling_->overlap_width)},
       [this](const torch::Tensor& tile) { return encode_batched(tile); });
 }
 
@@ -219,19 +225,11 @@ torch::Tensor VaeImpl::decode(const torch::Tensor& latents) {
   const int64_t latent_width = tiling_->tile_width / spatial_compression();
   if (latents.size(-1) <= latent_width && latents.size(-2) <= latent_height)
     return decode_batched(latents);
-  // diffusers' tiled_decode: latent tiles every (1 - overlap) latent tile, blended over
-  // overlap x the pixel tile, each kept up to the pixel tile less that blend.
-  const auto axis = [](int64_t tile, int64_t latent, double overlap) {
-    const auto blend = static_cast<int64_t>(static_cast<double>(tile) * overlap);
-    return vidprobe::nn::TileAxis{.tile = latent,
-                                  .stride = static_cast<int64_t>(latent * (1 - overlap)),
-                                  .blend = blend,
-                                  .keep = tile - blend};
-  };
+  // diffusers' tiled_decode: latent tiles in, pixel tiles out.
   return vidprobe::nn::tiled_spatial(
       latents,
-      {axis(tiling_->tile_height, latent_height, tiling_->overlap_height),
-       axis(tiling_->tile_width, latent_width, tiling_->overlap_width)},
+      {diffusers_tile_axis(latent_height, tiling_->tile_height, tiling_->overlap_height),
+       diffusers_tile_axis(latent_width, tiling_->tile_width, tiling_->overlap_width)},
       [this](const torch::Tensor& tile) { return decode_batched(tile); });
 }
 
