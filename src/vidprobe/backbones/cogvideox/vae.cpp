@@ -1,6 +1,7 @@
 #include "vidprobe/backbones/cogvideox/vae.h"
 
 #include <algorithm>
+#include <functional>
 
 #include "vidprobe/backbones/checkpoint_mapping.h"
 #include "vidprobe/backbones/cogvideox/vae_decoder.h"
@@ -32,6 +33,24 @@ vidprobe::nn::TileAxis diffusers_tile_axis(int64_t input_tile, int64_t output_ti
           .stride = static_cast<int64_t>(static_cast<double>(input_tile) * (1 - overlap)),
           .blend = blend,
           .keep = output_tile - blend};
+}
+
+// diffusers' frame batching (_encode with its frame batch, _decode with 2): batches of `batch`
+// frames, the first taking the remainder as well, each run with the causal context the previous
+// batch left; the outputs concatenated in time.
+torch::Tensor over_frame_batches(
+    const torch::Tensor& x, int64_t batch,
+    const std::function<torch::Tensor(const torch::Tensor&, CausalCache&)>& run) {
+  const int64_t frames = x.size(2);
+  const int64_t batches = std::max<int64_t>(frames / batch, 1), remainder = frames % batch;
+  CausalCache cache;
+  std::vector<torch::Tensor> outputs;
+  for (int64_t i = 0; i < batches; ++i) {
+    const int64_t start = batch * i + (i == 0 ? 0 : remainder);
+    const int64_t end = std::min(batch * (i + 1) + remainder, frames);
+    outputs.push_back(run(x.slice(2, start, end), cache));
+  }
+  return torch::cat(outputs, 2);
 }
 
 }  // namespace
@@ -167,16 +186,9 @@ int64_t VaeImpl::spatial_compression() const {
 }
 
 torch::Tensor VaeImpl::encode_batched(const torch::Tensor& video) {
-  const int64_t frames = video.size(2), batch = config.frame_batch;
-  const int64_t batches = std::max<int64_t>(frames / batch, 1), remainder = frames % batch;
-  CausalCache cache;
-  std::vector<torch::Tensor> moments;
-  for (int64_t i = 0; i < batches; ++i) {
-    const int64_t start = batch * i + (i == 0 ? 0 : remainder);
-    const int64_t end = std::min(batch * (i + 1) + remainder, frames);
-    moments.push_back(encoder(video.slice(2, start, end), cache));
-  }
-  return torch::cat(moments, 2);
+  return over_frame_batches(
+      video, config.frame_batch,
+      [this](const torch::Tensor& frames, CausalCache& cache) { return encoder(frames, cache); });
 }
 
 torch::Tensor VaeImpl::encode_moments(const torch::Tensor& video) {
@@ -198,20 +210,12 @@ torch::Tensor VaeImpl::encode_moments(const torch::Tensor& video) {
 }
 
 torch::Tensor VaeImpl::decode_batched(const torch::Tensor& latents) {
-  // diffusers' _decode: batches of kDecoderFrameBatch latent frames, the first taking the
-  // remainder, the causal context carried.
-  const int64_t frames = latents.size(2), batch = kDecoderFrameBatch;
-  const int64_t batches = std::max<int64_t>(frames / batch, 1), remainder = frames % batch;
-  CausalCache cache;
-  std::vector<torch::Tensor> video;
-  for (int64_t i = 0; i < batches; ++i) {
-    const int64_t start = batch * i + (i == 0 ? 0 : remainder);
-    const int64_t end = std::min(batch * (i + 1) + remainder, frames);
-    auto z = latents.slice(2, start, end);
-    if (post_quant_conv) z = post_quant_conv(z);
-    video.push_back(decoder_->forward(z, cache));
-  }
-  return torch::cat(video, 2);
+  return over_frame_batches(latents, kDecoderFrameBatch,
+                            [this](const torch::Tensor& frames, CausalCache& cache) {
+                              auto z = frames;
+                              if (post_quant_conv) z = post_quant_conv(z);
+                              return decoder_->forward(z, cache);
+                            });
 }
 
 torch::Tensor VaeImpl::decode(const torch::Tensor& latents) {
