@@ -33,6 +33,26 @@ TEST(SpatialTiling, BlendFadesFromThePreviousTile) {
   EXPECT_TRUE(torch::allclose(b.select(-1, 0), torch::tensor({{10.0f, 5.0f, 0.0f, 0.0f}})));
 }
 
+// diffusers' enable_tiling() at 480 x 720 (tiles 240 x 360 pixels, 30 x 45 latents, overlaps 1/6
+// and 1/5): encode tiles start every 200 rows and 288 columns, blend 5 and 9 latents, keep 25
+// and 36; decoding swaps the units (latent tiles every 25 and 36, blend 40 and 72 pixels).
+TEST(SpatialTiling, OverlappingAxisIsDiffusersTileArithmetic) {
+  const auto rows = overlapping_tile_axis(240, 30, 1.0 / 6);
+  EXPECT_EQ(rows.tile, 240);
+  EXPECT_EQ(rows.stride, 200);
+  EXPECT_EQ(rows.blend, 5);
+  EXPECT_EQ(rows.keep, 25);
+  const auto columns = overlapping_tile_axis(360, 45, 1.0 / 5);
+  EXPECT_EQ(columns.stride, 288);
+  EXPECT_EQ(columns.blend, 9);
+  EXPECT_EQ(columns.keep, 36);
+  const auto decode_rows = overlapping_tile_axis(30, 240, 1.0 / 6);
+  EXPECT_EQ(decode_rows.tile, 30);
+  EXPECT_EQ(decode_rows.stride, 25);
+  EXPECT_EQ(decode_rows.blend, 40);
+  EXPECT_EQ(decode_rows.keep, 200);
+}
+
 TEST(SpatialTiling, RefusesAStrideThatNeverAdvances) {
   const SpatialTiling tiling{.height = {.tile = 4, .stride = 0, .blend = 0, .keep = 4},
                              .width = {.tile = 4, .stride = 4, .blend = 0, .keep = 4}};

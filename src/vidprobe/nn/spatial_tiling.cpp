@@ -8,6 +8,14 @@
 
 namespace vidprobe::nn {
 
+TileAxis overlapping_tile_axis(int64_t input_tile, int64_t output_tile, double overlap) {
+  const auto blend = static_cast<int64_t>(static_cast<double>(output_tile) * overlap);
+  return {.tile = input_tile,
+          .stride = static_cast<int64_t>(static_cast<double>(input_tile) * (1 - overlap)),
+          .blend = blend,
+          .keep = output_tile - blend};
+}
+
 void blend_tiles(const torch::Tensor& a, torch::Tensor& b, int64_t extent, int64_t dim) {
   extent = std::min({a.size(dim), b.size(dim), extent});
   for (int64_t y = 0; y < extent; ++y) {

@@ -20,6 +20,12 @@ struct TileAxis {
   int64_t tile = 0, stride = 0, blend = 0, keep = 0;
 };
 
+// The axis of diffusers' tiled_encode / tiled_decode and of Open-Sora's spatial_tiled_encode /
+// spatial_tiled_decode alike: input tiles `input_tile` long every (1 - overlap) of a tile, each
+// giving `output_tile` outputs, blended over overlap x output_tile and kept up to output_tile less
+// that blend (pixels in and latents out to encode, the reverse to decode).
+TileAxis overlapping_tile_axis(int64_t input_tile, int64_t output_tile, double overlap);
+
 struct SpatialTiling {
   TileAxis height, width;  // dims -2 and -1
 };

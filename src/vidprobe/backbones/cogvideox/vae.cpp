@@ -23,18 +23,6 @@ torch::Tensor average_frame_pairs(const torch::Tensor& x) {
   return x.unflatten(2, {x.size(2) / 2, 2}).mean(3);
 }
 
-// One axis of diffusers' tiled_encode / tiled_decode: input tiles every (1 - overlap) input
-// tile, their outputs blended with the previous tile's over overlap x the output tile and each
-// kept up to the output tile less that blend.
-vidprobe::nn::TileAxis diffusers_tile_axis(int64_t input_tile, int64_t output_tile,
-                                           double overlap) {
-  const auto blend = static_cast<int64_t>(static_cast<double>(output_tile) * overlap);
-  return {.tile = input_tile,
-          .stride = static_cast<int64_t>(static_cast<double>(input_tile) * (1 - overlap)),
-          .blend = blend,
-          .keep = output_tile - blend};
-}
-
 // diffusers' frame batching (_encode with its frame batch, _decode with 2): batches of `batch`
 // frames, the first taking the remainder as well, each run with the causal context the previous
 // batch left; the outputs concatenated in time.
@@ -202,10 +190,10 @@ torch::Tensor VaeImpl::encode_moments(const torch::Tensor& video) {
   const int64_t compression = spatial_compression();
   return vidprobe::nn::tiled_spatial(
       video,
-      {diffusers_tile_axis(tiling_->tile_height, tiling_->tile_height / compression,
-                           tiling_->overlap_height),
-       diffusers_tile_axis(tiling_->tile_width, tiling_->tile_width / compression,
-                           tiling_->overlap_width)},
+      {vidprobe::nn::overlapping_tile_axis(tiling_->tile_height, tiling_->tile_height / compression,
+                                           tiling_->overlap_height),
+       vidprobe::nn::overlapping_tile_axis(tiling_->tile_width, tiling_->tile_width / compression,
+                                           tiling_->overlap_width)},
       [this](const torch::Tensor& tile) { return encode_batched(tile); });
 }
 
@@ -232,8 +220,10 @@ torch::Tensor VaeImpl::decode(const torch::Tensor& latents) {
   // diffusers' tiled_decode: latent tiles in, pixel tiles out.
   return vidprobe::nn::tiled_spatial(
       latents,
-      {diffusers_tile_axis(latent_height, tiling_->tile_height, tiling_->overlap_height),
-       diffusers_tile_axis(latent_width, tiling_->tile_width, tiling_->overlap_width)},
+      {vidprobe::nn::overlapping_tile_axis(latent_height, tiling_->tile_height,
+                                           tiling_->overlap_height),
+       vidprobe::nn::overlapping_tile_axis(latent_width, tiling_->tile_width,
+                                           tiling_->overlap_width)},
       [this](const torch::Tensor& tile) { return decode_batched(tile); });
 }
 

@@ -244,13 +244,9 @@ torch::Tensor VaeImpl::encode_tile(const torch::Tensor& video) {
 }
 
 torch::Tensor VaeImpl::tiled_moments(const torch::Tensor& x) {
-  // The official spatial_tiled_encode: pixel tiles every (1 - overlap) tile, blended over
-  // overlap x the latent tile, each kept up to the latent tile less that blend.
-  const int64_t tile = config.sample_size, latent_tile = config.tile_latent_size();
-  const auto step = static_cast<int64_t>(tile * (1 - config.tile_overlap_factor));
-  const auto extent = static_cast<int64_t>(latent_tile * config.tile_overlap_factor);
-  const vidprobe::nn::TileAxis axis{
-      .tile = tile, .stride = step, .blend = extent, .keep = latent_tile - extent};
+  // The official spatial_tiled_encode: pixel tiles in, latent tiles out.
+  const auto axis = vidprobe::nn::overlapping_tile_axis(
+      config.sample_size, config.tile_latent_size(), config.tile_overlap_factor);
   return vidprobe::nn::tiled_spatial(x, {axis, axis},
                                      [this](const torch::Tensor& t) { return encode_tile(t); });
 }

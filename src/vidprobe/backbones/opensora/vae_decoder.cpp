@@ -104,13 +104,9 @@ torch::Tensor VaeDecodingImpl::decode_tile(const torch::Tensor& z) {
 }
 
 torch::Tensor VaeDecodingImpl::tiled_decode(const torch::Tensor& z) {
-  // The official spatial_tiled_decode: latent tiles every (1 - overlap) tile, blended over
-  // overlap x the pixel tile, each kept up to the pixel tile less that blend.
-  const int64_t latent_tile = config.tile_latent_size(), tile = config.sample_size;
-  const auto step = static_cast<int64_t>(latent_tile * (1 - config.tile_overlap_factor));
-  const auto extent = static_cast<int64_t>(tile * config.tile_overlap_factor);
-  const vidprobe::nn::TileAxis axis{
-      .tile = latent_tile, .stride = step, .blend = extent, .keep = tile - extent};
+  // The official spatial_tiled_decode: latent tiles in, pixel tiles out.
+  const auto axis = vidprobe::nn::overlapping_tile_axis(
+      config.tile_latent_size(), config.sample_size, config.tile_overlap_factor);
   return vidprobe::nn::tiled_spatial(z, {axis, axis},
                                      [this](const torch::Tensor& t) { return decode_tile(t); });
 }
