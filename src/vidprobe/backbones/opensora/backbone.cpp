@@ -44,11 +44,8 @@ FeatureOptions feature_options_from(const std::string& backbone,
     options.encoders.clip = found->second;
   require(options.text.empty() || (options.encoders.t5.empty() && options.encoders.clip.empty()),
           "--backbone-opt text= replaces the text encoders; give it or t5= / clip=, not both");
-  if (const auto found = extra.find("vae_dtype"); found != extra.end()) {
-    require(found->second == "fp32" || found->second == "bf16" || found->second == "fp16",
-            "--backbone-opt vae_dtype must be fp32, bf16 or fp16, got '" + found->second + "'");
+  if (const auto found = extra.find("vae_dtype"); found != extra.end())
     options.vae_dtype = nn::parse_dtype(found->second, "--backbone-opt vae_dtype");
-  }
   if (const auto found = extra.find("size"); found != extra.end()) {
     std::tie(options.height, options.width) =
         parse_height_width(found->second, "--backbone-opt size");
