@@ -28,7 +28,16 @@ scripts/gpu-cogvideox.sh (--variant 5b-i2v, the default, 5b, 2b or aether):
              blocks (what the authors' TransformerCogVideoXWithFeatureOutput runs) and stopping
              after block 20 (a forward hook raises: the fastest a diffusers user gets). VAE in
              float32 (vidprobe's choice) and in the transformer dtype (the authors' fp16/bf16
-             pipeline). One JSON line each.
+             pipeline). One JSON line each. --vae-dtypes and --blocks pick a subset (default:
+             all four); --vae-tiling calls vae.enable_tiling() first, as the authors'
+             AetherFeaturizer does (every line says vae_tiling).
+  tiled DIR  the VAE of DIR (vae/, made by make) encoding DIR's parity clip after
+             vae.enable_tiling() without arguments (240 x 360 pixel tiles at 480 x 720, the
+             authors' Aether setting), float32 with TF32 off, and the same VAE cast to bf16:
+             DIR/tiled.safetensors with clip, moments_fp32, moments_bf16 (diffusers' posterior
+             parameters, mean | logvar, (1, 32, T', H / 8, W / 8)) and untiled_fp32 (the same
+             VAE untiled, the negative control). tests/backbones/cogvideox/
+             real_size_tiling_test.cpp reads it (VIDPROBE_COGVIDEOX_TILED_DIR=DIR).
 
 Models. Each transformer is built by the reference's own constructor, diffusers'
 CogVideoXTransformer3DModel, random-initialised, from the published config values
@@ -585,10 +594,17 @@ def bench(setup, directory, iterations, dtype_name):
                 return block_states(model, setup.layer, model_input, context, t, rotary, stop)
             return one
 
-    for vae_name in ("fp32", dtype_name):
+    if ARGS.vae_tiling:
+        vae_fp32.enable_tiling()
+    vae_names = ARGS.vae_dtypes.split(",") if ARGS.vae_dtypes else ["fp32", dtype_name]
+    stops = {"stop": [True], "all": [False], "both": [True, False]}[ARGS.blocks]
+    for vae_name in vae_names:
+        if vae_name not in ("fp32", dtype_name):
+            sys.exit(f"cogvideox_reference.py: --vae-dtypes takes fp32 and {dtype_name}, "
+                     f"not {vae_name!r}")
         vae = vae_fp32 if vae_name == "fp32" else vae_fp32.to(dtype)
         one = pipeline(vae)
-        for stop in (True, False):
+        for stop in stops:
             with torch.inference_mode():
                 one(stop)  # warm-up (cuDNN autotuning, allocator)
                 synchronize(device)
@@ -603,12 +619,44 @@ def bench(setup, directory, iterations, dtype_name):
                  implementation="aether" if setup.variant.aether else "diffusers",
                  variant=setup.name, backbone=setup.variant.backbone, tiny=setup.tiny,
                  frames=setup.frames, height=setup.height, width=setup.width, layer=setup.layer,
-                 dtype=dtype_name, vae_dtype=vae_name,
+                 dtype=dtype_name, vae_dtype=vae_name, vae_tiling=bool(ARGS.vae_tiling),
                  blocks_run=blocks_to if stop else model.config.num_layers,
                  reconstruction_passes=passes, iterations=iterations,
                  ms_per_clip=1000 * seconds, clips_per_s=1 / seconds,
                  peak_allocated_gb=peak_gb(device),
                  transformer_tflop_to_block=flops / 1e12)
+
+
+def tiled(setup, directory):
+    """DIR/tiled.safetensors: diffusers' tiled encode of the parity clip (see the docstring)."""
+    from diffusers import AutoencoderKLCogVideoX
+    from safetensors.torch import load_file, save_file
+    torch.backends.cudnn.allow_tf32 = False
+    torch.backends.cuda.matmul.allow_tf32 = False
+    root = pathlib.Path(directory)
+    clip = load_file(str(root / "parity.safetensors"))["clip"]
+    video = (clip * 2 - 1).permute(1, 0, 2, 3).unsqueeze(0).to(setup.device)
+    vae = AutoencoderKLCogVideoX.from_pretrained(root / "vae").to(setup.device).eval()
+    saved = {"clip": clip}
+    with torch.no_grad():
+        saved["untiled_fp32"] = vae.encode(video).latent_dist.parameters.float()
+        vae.enable_tiling()
+        start = time.perf_counter()
+        saved["moments_fp32"] = vae.encode(video).latent_dist.parameters.float()
+        synchronize(setup.device)
+        seconds = time.perf_counter() - start
+        vae = vae.to(torch.bfloat16)
+        saved["moments_bf16"] = vae.encode(video.to(torch.bfloat16)).latent_dist.parameters.float()
+    save_file({k: v.cpu().contiguous() for k, v in saved.items()}, str(root / "tiled.safetensors"))
+    scale = saved["moments_fp32"].abs().max()
+    emit(benchmark="cogvideox_tiled_reference", variant=setup.name, frames=clip.shape[0],
+         height=clip.shape[2], width=clip.shape[3],
+         tile=[vae.tile_sample_min_height, vae.tile_sample_min_width],
+         moments=list(saved["moments_fp32"].shape), tiled_fp32_seconds=seconds,
+         untiled_vs_tiled_max_rel=float((saved["untiled_fp32"] - saved["moments_fp32"]).abs().max()
+                                        / scale),
+         bf16_vs_fp32_max_rel=float((saved["moments_bf16"] - saved["moments_fp32"]).abs().max()
+                                    / scale))
 
 
 def transformer_flops(config, setup, blocks, full_passes=0):
@@ -625,7 +673,7 @@ def transformer_flops(config, setup, blocks, full_passes=0):
 def main():
     global ARGS
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("command", choices=["make", "bench"])
+    parser.add_argument("command", choices=["make", "bench", "tiled"])
     parser.add_argument("dir")
     parser.add_argument("--variant", default="5b-i2v", choices=sorted(VARIANTS))
     parser.add_argument("--iterations", type=int, default=3)
@@ -634,10 +682,18 @@ def main():
     parser.add_argument("--tiny", action="store_true", help="CPU dry-run size (see the docstring)")
     parser.add_argument("--aether-src", default=str(ROOT / ".ref" / "Aether"),
                         help="a checkout holding the official aether/ package")
+    parser.add_argument("--vae-dtypes", default="",
+                        help="bench: comma-separated subset of fp32 and --dtype (default both)")
+    parser.add_argument("--blocks", default="both", choices=["stop", "all", "both"],
+                        help="bench: stop after block 20, run all blocks, or time both")
+    parser.add_argument("--vae-tiling", action="store_true",
+                        help="bench: vae.enable_tiling() as the authors' AetherFeaturizer")
     ARGS = parser.parse_args()
     setup = Setup(VARIANTS[ARGS.variant], ARGS.variant, torch.device(ARGS.device), ARGS.tiny)
     if ARGS.command == "make":
         make(setup, ARGS.dir)
+    elif ARGS.command == "tiled":
+        tiled(setup, ARGS.dir)
     else:
         bench(setup, ARGS.dir, ARGS.iterations, ARGS.dtype)
 

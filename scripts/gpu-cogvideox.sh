@@ -31,6 +31,15 @@
 #   VIDPROBE_COGVIDEOX_PYTHON    the reference's Python (default python3)
 #   VIDPROBE_COGVIDEOX_TINY=1    CPU dry run at tiny sizes (with VIDPROBE_BUILD_DIR=build): checks
 #                                the plumbing only, no figure means anything
+#   VIDPROBE_COGVIDEOX_TILED=1   also the VAE's tiled encode at the published size against
+#                                diffusers' (bench/cogvideox_reference.py tiled; the test
+#                                CogVideoXVaeCuda.TiledEncodeAtRealSizeMatchesDiffusers)
+#   VIDPROBE_COGVIDEOX_CONFIGS   instead of step 3's default pairing, one speed pair per entry
+#                                "VAE_DTYPE:TILING" (e.g. "fp32:off fp32:on bf16:on"): vidprobe
+#                                with --backbone-opt vae_dtype=VAE_DTYPE (fp32: left out) and
+#                                vae_tiling=TILING, the reference with the same VAE dtype and
+#                                tiling (--vae-dtypes, --vae-tiling), both stopping after block 20;
+#                                every line of the pair carries vae_dtype and vae_tiling
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/gpu-env.sh"  # ROOT, BUILD_DIR, DEPS, library paths
 OUT="${1:?usage: gpu-cogvideox.sh OUT_DIR}"
@@ -116,6 +125,22 @@ run_variant() {
   env "$variable=$dir" "$TESTS" --gtest_filter="*CogVideoXBackboneCuda.*/$param" 2>&1 |
     json_lines || echo "gpu-cogvideox.sh: $variant parity failed" >&2
 
+  if [ "${VIDPROBE_COGVIDEOX_TILED:-0}" = 1 ]; then
+    step "$variant: the VAE's tiled encode at this size, vidprobe against diffusers"
+    reference tiled "$dir" --variant "$variant" 2>&1 | json_lines
+    env VIDPROBE_COGVIDEOX_TILED_DIR="$dir" "$TESTS" \
+      --gtest_filter='CogVideoXVaeCuda.TiledEncodeAtRealSizeMatchesDiffusers' 2>&1 | json_lines ||
+      echo "gpu-cogvideox.sh: $variant tiled parity failed" >&2
+  fi
+  if [ -n "${VIDPROBE_COGVIDEOX_CONFIGS:-}" ]; then
+    local config
+    for config in $VIDPROBE_COGVIDEOX_CONFIGS; do
+      speed_pair "$variant" "$backbone" "$dir" "$frames" "${config%%:*}" "${config##*:}"
+    done
+    VARIANT_LOG=/dev/null
+    return
+  fi
+
   step "$variant: speed, vidprobe (bf16 transformer, fp32 VAE), $ITERS clips of $frames frames"
   "$BUILD_DIR/bin/vidprobe" bench backbone --backbone "$backbone" --weights "$dir" \
     --device "$DEVICE" --dtype bf16 --frames "$frames" --iterations "$ITERS" \
@@ -144,6 +169,44 @@ for mine in ours:
                           "ratio": mine["clips_per_s"] / ref["clips_per_s"]}))
 PY
   VARIANT_LOG=/dev/null
+}
+
+# One configuration's speed pair: vidprobe and the reference with the same VAE dtype and tiling,
+# block 20, then their ratio. Lines are labelled with the configuration.
+speed_pair() {
+  local variant="$1" backbone="$2" dir="$3" frames="$4" vae_dtype="$5" tiling="$6"
+  local label="{\"vae_dtype\": \"$vae_dtype\", \"vae_tiling\": \"$tiling\"}"
+  local options=(--backbone-opt "vae_tiling=$tiling") ref_options=(--vae-dtypes "$vae_dtype" --blocks stop)
+  [ "$vae_dtype" = fp32 ] || options+=(--backbone-opt "vae_dtype=$vae_dtype")
+  [ "$tiling" = on ] && ref_options+=(--vae-tiling)
+  local pair="$OUT/cogvideox-$variant-$vae_dtype-$tiling.jsonl"
+  step "$variant: speed pair, VAE $vae_dtype, tiling $tiling, $ITERS clips of $frames frames"
+  "$BUILD_DIR/bin/vidprobe" bench backbone --backbone "$backbone" --weights "$dir" \
+    --device "$DEVICE" --dtype bf16 --frames "$frames" --iterations "$ITERS" \
+    --backbone-opt "text_context=$dir/context.safetensors" "${options[@]}" \
+    ${VIDPROBE_ARGS[@]+"${VIDPROBE_ARGS[@]}"} 2>&1 | tee -a "$RAW" | { grep -E '^\{' || true; } |
+    "$PYTHON" -c 'import json,sys; [print(json.dumps({**json.loads(l), **json.loads(sys.argv[1])})) for l in sys.stdin]' "$label" |
+    tee "$pair" | json_lines || true
+  reference bench "$dir" --variant "$variant" --iterations "$ITERS" "${ref_options[@]}" 2>&1 |
+    json_lines | tee -a "$pair" || true
+  "$PYTHON" - "$pair" "$variant" "$vae_dtype" "$tiling" <<'PY' | json_lines
+import json, sys
+rows = [json.loads(line) for line in open(sys.argv[1]) if line.startswith("{")]
+ours = [r for r in rows if "clips_per_s" in r and r.get("benchmark") is None]
+refs = [r for r in rows if r.get("benchmark") == "cogvideox_extract_reference"]
+for mine in ours:
+    for ref in refs:
+        print(json.dumps({"benchmark": "cogvideox_speed_ratio", "variant": sys.argv[2],
+                          "backbone": ref["backbone"], "frames": mine["frames"],
+                          "vae_dtype": sys.argv[3], "vae_tiling": sys.argv[4],
+                          "vidprobe_clips_per_s": mine["clips_per_s"],
+                          "reference_clips_per_s": ref["clips_per_s"],
+                          "reference_implementation": ref["implementation"],
+                          "reference_blocks_run": ref["blocks_run"],
+                          "vidprobe_peak_gb": mine.get("peak_allocated_gb"),
+                          "reference_peak_gb": ref.get("peak_allocated_gb"),
+                          "ratio": mine["clips_per_s"] / ref["clips_per_s"]}))
+PY
 }
 
 for variant in $VARIANTS; do
