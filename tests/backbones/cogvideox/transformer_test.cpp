@@ -12,6 +12,7 @@
 #include <string>
 
 #include "tensor_test_support.h"
+#include "test_fixtures.h"
 #include "test_support.h"
 #include "vidprobe/backbones/cogvideox/checkpoint.h"
 #include "vidprobe/backbones/cogvideox/positions.h"
@@ -23,17 +24,8 @@ namespace vidprobe::backbones::cogvideox {
 namespace {
 
 using test_support::error_message;
-
-std::filesystem::path fixture(const std::string& name) {
-  return std::filesystem::path(VIDPROBE_TEST_DATA_DIR) / "cogvideox" / name;
-}
-
-const nlohmann::json& fixture_json(const std::string& name) {
-  static std::map<std::string, nlohmann::json> cache;
-  auto& json = cache[name];
-  if (json.is_null()) json = nlohmann::json::parse(read_file(fixture(name)));
-  return json;
-}
+using testing::fixture;
+using testing::fixture_json;
 
 TransformerConfig small_config(const std::string& variant) {
   return transformer_config_from_json(fixture_json("configs.json").at(variant), "configs.json");
