@@ -6,6 +6,9 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <map>
+#include <string>
+
 #include "backbones/cogvideox/test_fixtures.h"
 #include "test_support.h"
 #include "vidprobe/backbones/opensora/backbone.h"
@@ -170,14 +173,18 @@ TEST(ExtractionPreset, Vidfm3dIsTheAuthorsCogVideoXExtraction) {
     ASSERT_TRUE(o.input_processor.has_value());
     EXPECT_EQ(o.input_processor->name, "vidfm3d-cogvideox");
     EXPECT_EQ(o.input_processor->size, (Size2{720, 480}));
-    EXPECT_TRUE(o.backbone_options.empty());
+    // Their CogVideoXFeaturizer loads the VAE with torch_dtype=torch.float16 (and does not tile).
+    EXPECT_EQ(o.backbone_options, (std::map<std::string, std::string>{{"vae_dtype", "fp16"}}));
   }
   auto given = with_backbone("cogvideox-5b-i2v");
   given.interleaved_clips = 1;
   given.frames = 49;
-  apply_extraction_preset("vidfm3d", given, {"interleaved-clips", "frames"});
+  given.backbone_options["vae_dtype"] = "fp32";
+  apply_extraction_preset("vidfm3d", given,
+                          {"interleaved-clips", "frames", "backbone-opt:vae_dtype"});
   EXPECT_EQ(given.interleaved_clips, 1);
   EXPECT_EQ(given.frames, 49);
+  EXPECT_EQ(given.backbone_options.at("vae_dtype"), "fp32");
 }
 
 // A preset that feeds each window as 2 clips sharing frame 0 (CogVideoX, Aether), end to end on
@@ -257,13 +264,20 @@ TEST(ExtractionPreset, Vidfm3dIsTheAuthorsAetherExtraction) {
   ASSERT_TRUE(o.input_processor.has_value());
   EXPECT_EQ(o.input_processor->name, "vidfm3d-cogvideox");
   EXPECT_EQ(o.input_processor->size, (Size2{720, 480}));
-  // Their AetherFeaturizer calls pipeline.vae.enable_tiling() (the CogVideoX one does not: its
-  // backbone_options stay empty above).
-  EXPECT_EQ(o.backbone_options.at("vae_tiling"), "on");
+  // Their AetherFeaturizer loads the VAE with torch_dtype=torch.bfloat16 (not the CogVideoX
+  // featurizer's float16) and calls pipeline.vae.enable_tiling() (the CogVideoX one does not).
+  EXPECT_EQ(o.backbone_options,
+            (std::map<std::string, std::string>{{"vae_tiling", "on"}, {"vae_dtype", "bf16"}}));
   auto given = with_backbone("aether");
   given.backbone_options["vae_tiling"] = "off";
   apply_extraction_preset("vidfm3d", given, {"backbone-opt:vae_tiling"});
   EXPECT_EQ(given.backbone_options.at("vae_tiling"), "off");
+  EXPECT_EQ(given.backbone_options.at("vae_dtype"), "bf16");
+  auto fp32 = with_backbone("aether");
+  fp32.backbone_options["vae_dtype"] = "fp32";
+  apply_extraction_preset("vidfm3d", fp32, {"backbone-opt:vae_dtype"});
+  EXPECT_EQ(fp32.backbone_options.at("vae_dtype"), "fp32");
+  EXPECT_EQ(fp32.backbone_options.at("vae_tiling"), "on");
 }
 
 // The Aether preset with the small fixture of tools/make_aether_backbone_fixtures.py (--weights:

@@ -24,7 +24,8 @@ struct PresetTarget {
 };
 
 // CogVideoX (features/cogvideox): a 97-frame window fed as 2 clips of 49 that share frame 0
-// (0 + odd, 0 + even frames), 720 x 480 LANCZOS squash, block 20 at index 749, float16.
+// (0 + odd, 0 + even frames), 720 x 480 LANCZOS squash, block 20 at index 749, float16, the VAE
+// too (their CogVideoXFeaturizer loads vae/ with torch_dtype=torch.float16).
 void apply_vidfm3d_cogvideox(const PresetTarget& t) {
   auto& o = t.options;
   if (t.unset("frames")) o.frames = 97;
@@ -35,6 +36,7 @@ void apply_vidfm3d_cogvideox(const PresetTarget& t) {
     o.point.timestep = backbones::parse_diffusion_time(kVidfm3dCogVideoXTime).timestep;
   if (t.unset("noise-per-clip")) o.noise_per_clip = true;
   if (t.unset("input-processor")) o.input_processor = image_processor_spec("vidfm3d-cogvideox");
+  t.set_backbone_option("vae_dtype", "fp16");
 }
 
 // Fast3R (features/f3r): every frame of the window through the model at once, dust3r's
@@ -52,13 +54,15 @@ void apply_vidfm3d_fast3r(const PresetTarget& t) {
 
 // Aether (features/aether): an 81-frame window fed as 2 clips of 41 sharing frame 0, the same
 // 720 x 480 LANCZOS squash, block 20 at index 749, bfloat16 (their weights and autocast), and the
-// VAE tiled as their AetherFeaturizer's pipeline.vae.enable_tiling() (every encode: the clip for
-// the reconstruction and the features, the first frame; CogVideoX's featurizer does not tile).
+// VAE in bfloat16 (AetherFeaturizer loads vae/ with torch_dtype=torch.bfloat16) and tiled as its
+// pipeline.vae.enable_tiling() (every encode: the clip for the reconstruction and the features,
+// the first frame; CogVideoX's featurizer does not tile).
 void apply_vidfm3d_aether(const PresetTarget& t) {
   apply_vidfm3d_cogvideox(t);
   if (t.unset("frames")) t.options.frames = 81;
   if (t.unset("compute-dtype")) t.options.compute_dtype = torch::kBFloat16;
   t.set_backbone_option("vae_tiling", "on");
+  t.set_backbone_option("vae_dtype", "bf16");
 }
 
 // Open-Sora 2.0 (features/opensora): a 129-frame window of which the first 21 of the 33 latent

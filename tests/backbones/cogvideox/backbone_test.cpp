@@ -222,9 +222,26 @@ TEST(CogVideoXBackbone, RegistryRowsAndOptions) {
   for (const char* name : {"cogvideox-2b", "cogvideox-5b", "cogvideox-5b-i2v"}) {
     const auto& info = find_backbone(name);
     EXPECT_EQ(info.family, "cogvideox");
-    EXPECT_EQ(info.options.keys,
-              (std::vector<std::string>{"text_context", "size", "image_latents", "vae_tiling"}));
+    EXPECT_EQ(info.options.keys, (std::vector<std::string>{"text_context", "size", "image_latents",
+                                                           "vae_tiling", "vae_dtype"}));
   }
+  // vae_dtype: nn::parse_dtype's names, float32 by default; a bad value is refused naming the key.
+  EXPECT_EQ(feature_options_from("cogvideox-2b", {}).vae_dtype, torch::kFloat32);
+  EXPECT_EQ(feature_options_from("cogvideox-2b", {{"vae_dtype", "bf16"}}).vae_dtype,
+            torch::kBFloat16);
+  EXPECT_EQ(feature_options_from("cogvideox-5b", {{"vae_dtype", "fp16"}}).vae_dtype,
+            torch::kFloat16);
+  EXPECT_EQ(feature_options_from("cogvideox", {{"vae_dtype", "fp32"}}).vae_dtype, torch::kFloat32);
+  const auto bad = error_message([] {
+    check_backbone_options("cogvideox-5b-i2v", {{"vae_dtype", "fp64"}});
+  });
+  EXPECT_NE(bad.find("--backbone-opt vae_dtype"), std::string::npos) << bad;
+  EXPECT_NE(bad.find("'fp64'"), std::string::npos) << bad;
+  EXPECT_NE(error_message([] {
+              check_backbone_options("aether", {{"vae_dtype", "half"}});
+            }).find("vae_dtype"),
+            std::string::npos);
+  EXPECT_NO_THROW(check_backbone_options("aether", {{"vae_dtype", "bf16"}}));
   EXPECT_NE(error_message([] {
               check_backbone_options("cogvideox-5b-i2v", {{"image_latents", "mode"}});
             }).find("sample or mean"),

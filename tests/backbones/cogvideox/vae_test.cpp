@@ -1,16 +1,22 @@
 // The CogVideoX VAE encoder against diffusers' AutoencoderKLCogVideoX (fixtures written by
-// tools/make_cogvideox_vae_fixtures.py in a small seeded configuration).
+// tools/make_cogvideox_vae_fixtures.py in a small seeded configuration), and the VAE in bf16
+// (`--backbone-opt vae_dtype=bf16`, the Aether authors' VAE) against diffusers' own bf16 VAE
+// (tools/make_cogvideox_vae_bf16_fixtures.py).
 #include "vidprobe/backbones/cogvideox/vae.h"
 
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
 #include <filesystem>
+#include <iostream>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 
 #include "tensor_test_support.h"
+#include "test_fixtures.h"
 #include "test_support.h"
+#include "vidprobe/backbones/cogvideox/backbone.h"
 #include "vidprobe/core/atomic_file.h"
 #include "vidprobe/core/error.h"
 #include "vidprobe/io/safetensors_torch.h"
@@ -95,6 +101,126 @@ TEST(CogVideoXVae, RefusesGroupsThatDoNotDivideAWidth) {
   json["norm_num_groups"] = 3;
   const auto message = error_message([&] { vae_config_from_json(json, "vae/config.json"); });
   EXPECT_NE(message.find("norm_num_groups 3"), std::string::npos) << message;
+}
+
+// diffusers' bf16 VAE on the CPU (tools/make_cogvideox_vae_bf16_fixtures.py): every tensor bf16.
+torch::Tensor bf16_golden(const std::string& name) {
+  static const TensorMap reference =
+      load_safetensors(vae_fixture("vae_bf16_reference.safetensors"));
+  return reference.at(name);
+}
+
+// The clip of the bf16 references: tiling_reference.safetensors' clip17, float32 in [-1, 1].
+torch::Tensor bf16_clip() {
+  return load_safetensors(vae_fixture("tiling_reference.safetensors")).at("clip17");
+}
+
+// The small VAE with its decoder, loaded float32 and cast to `dtype` as the backbone's `to`.
+Vae whole_small_vae(torch::Dtype dtype, std::optional<VaeTiling> tiling = std::nullopt) {
+  Vae vae(small_vae_config(), /*with_decoder=*/true, std::move(tiling));
+  TensorMap tensors = load_checkpoint(vae_fixture("vae_encoder.safetensors"));
+  tensors.merge(load_checkpoint(vae_fixture("decoder.safetensors")));
+  load_vae(vae, std::move(tensors), "fixture");
+  vae->eval();
+  vae->to(dtype);
+  return vae;
+}
+
+// Largest difference over the reference's largest magnitude, printed for the record.
+double measured(const std::string& what, const torch::Tensor& actual,
+                const torch::Tensor& expected) {
+  const double error = relative_error(actual, expected);
+  std::cout << "[bf16 VAE] " << what << ": max relative error " << error << "\n";
+  return error;
+}
+
+// The bf16 VAE's tolerance: two bf16 rounding steps (2^-8 each) at the largest value. vidprobe's
+// GroupNorm takes the same float32 statistics as ATen's but not in the same float order, so a
+// rare output element rounds to the neighbouring bf16 value (2 of 569 088 in this VAE's first
+// frame batch) and the next layers carry it on. The float32 VAE is further than this from the
+// bf16 reference (the negative controls below).
+constexpr double kBf16Tolerance = 2.0 / 256;
+
+// Whole frames (frame batches 9 + 8) and the first frame alone: vidprobe's bf16 VAE against
+// diffusers' bf16 VAE; the float32 VAE misses the bf16 reference by more than the tolerance.
+TEST(CogVideoXVaeBf16, EncoderMatchesDiffusersBf16Vae) {
+  auto vae = whole_small_vae(torch::kBFloat16);
+  torch::NoGradGuard no_grad;
+  const auto clip = bf16_clip();
+  const auto moments = vae->encode_moments(clip.to(torch::kBFloat16));
+  EXPECT_EQ(moments.scalar_type(), torch::kBFloat16);
+  EXPECT_LE(measured("moments17", moments, bf16_golden("moments17")), kBf16Tolerance);
+  EXPECT_LE(measured("moments1", vae->encode_moments(clip.slice(2, 0, 1).to(torch::kBFloat16)),
+                     bf16_golden("moments1")),
+            kBf16Tolerance);
+
+  auto fp32 = whole_small_vae(torch::kFloat32);
+  EXPECT_GT(measured("fp32 VAE against the bf16 reference (negative control)",
+                     fp32->encode_moments(clip), bf16_golden("moments17")),
+            kBf16Tolerance);
+}
+
+// Tiled (diffusers' tiled_encode with the tiling fixture's test tiles) and the decoder (`vidprobe
+// check`'s) in bf16.
+TEST(CogVideoXVaeBf16, TiledEncoderAndDecoderMatchDiffusersBf16Vae) {
+  const auto& t = testing::fixture_json("tiling.json").at("test");
+  const VaeTiling tiling{.tile_height = t.at("tile_sample_min_height").get<int64_t>(),
+                         .tile_width = t.at("tile_sample_min_width").get<int64_t>(),
+                         .overlap_height = t.at("tile_overlap_factor_height").get<double>(),
+                         .overlap_width = t.at("tile_overlap_factor_width").get<double>()};
+  auto vae = whole_small_vae(torch::kBFloat16, tiling);
+  torch::NoGradGuard no_grad;
+  EXPECT_LE(measured("tiled moments17", vae->encode_moments(bf16_clip().to(torch::kBFloat16)),
+                     bf16_golden("tiled_moments17")),
+            kBf16Tolerance);
+  const auto z4 = load_safetensors(vae_fixture("tiling_reference.safetensors")).at("z4");
+  auto whole = whole_small_vae(torch::kBFloat16);
+  const auto decoded = whole->decode(z4.to(torch::kBFloat16));
+  EXPECT_EQ(decoded.scalar_type(), torch::kBFloat16);
+  EXPECT_LE(measured("dec4", decoded, bf16_golden("dec4")), kBf16Tolerance);
+}
+
+// The posterior sample of a bf16 VAE as diffusers draws it: eps drawn in bf16 from the seeded
+// CPU generator (NoiseStream, the Aether path's), mean + exp(logvar / 2) eps and the
+// scaling_factor multiply in bf16: the very same bits.
+TEST(CogVideoXVaeBf16, PosteriorSampleIsDiffusersBf16Sample) {
+  const auto moments = bf16_golden("moments1");
+  auto shape = moments.sizes().vec();
+  shape[1] /= 2;
+  NoiseStream stream(7);
+  const auto eps = stream.next(shape, torch::kBFloat16);
+  EXPECT_TRUE(torch::equal(eps, bf16_golden("eps1")));
+  const auto scaled = posterior_sample(moments, eps) * small_vae_config().scaling_factor;
+  EXPECT_EQ(scaled.scalar_type(), torch::kBFloat16);
+  EXPECT_TRUE(torch::equal(scaled, bf16_golden("scaled_sample1")));
+  // A float32 draw rounded to bf16 is another eps.
+  EXPECT_FALSE(torch::equal(NoiseStream(7).next(shape).to(torch::kBFloat16), eps));
+}
+
+// Through the backbone (`--backbone-opt vae_dtype=bf16`, the 5B-I2V fixture directory): the clip
+// cast to bf16 before encode, scaling_factor x the posterior mean in bf16 then float32 latents,
+// the first frame's moments in bf16; the default float32 VAE differs.
+TEST(CogVideoXVaeBf16, BackboneEncodesAsTheBf16Pipeline) {
+  const testing::ModelDirectory dir("5b-i2v");
+  BackboneOptions options;
+  options.weights = dir.path().string();
+  auto features = feature_options_from(
+      "cogvideox",
+      {{"text_context", dir.context().string()}, {"size", "64x96"}, {"vae_dtype", "bf16"}});
+  EXPECT_EQ(features.vae_dtype, torch::kBFloat16);
+  const auto bf16 = load_cogvideox_backbone("cogvideox", options, features);
+  const auto clip = (bf16_clip().squeeze(0).permute({1, 0, 2, 3}) + 1) / 2;  // (T, 3, H, W)
+  const auto encoded = bf16->encode(clip);
+  EXPECT_EQ(encoded.latents.scalar_type(), torch::kFloat32);
+  const auto expected = bf16_golden("scaled_mean17").permute({0, 2, 1, 3, 4});
+  EXPECT_LE(measured("backbone latents", encoded.latents, expected), kBf16Tolerance);
+  EXPECT_EQ(encoded.image_moments.scalar_type(), torch::kBFloat16);
+  EXPECT_LE(measured("backbone image moments", encoded.image_moments, bf16_golden("moments1")),
+            kBf16Tolerance);
+
+  features.vae_dtype = torch::kFloat32;
+  const auto fp32 = load_cogvideox_backbone("cogvideox", options, features);
+  EXPECT_GT(relative_error(fp32->encode(clip).latents, expected), kBf16Tolerance);
 }
 
 }  // namespace

@@ -13,6 +13,7 @@
 #include "vidprobe/core/text_parse.h"
 #include "vidprobe/io/gzip.h"
 #include "vidprobe/io/safetensors_torch.h"
+#include "vidprobe/nn/device.h"
 
 namespace vidprobe::backbones::cogvideox {
 namespace fs = std::filesystem;
@@ -39,8 +40,14 @@ void check_matches_variant(const TransformerConfig& found, const TransformerConf
                     describe(found) + "; " + name + " has " + describe(expected));
 }
 
-// diffusers' DiagonalGaussianDistribution.sample: mean + exp(logvar / 2) eps, logvar clamped to
-// [-30, 20]; moments (1, 2C, F, h, w), eps (1, C, F, h, w).
+// The tiles `vae_tiling=on` stands for: those of diffusers' enable_tiling() for this VAE.
+std::optional<VaeTiling> vae_tiling_for(const VaeConfig& config, bool enabled) {
+  if (!enabled) return std::nullopt;
+  return diffusers_vae_tiling(config);
+}
+
+}  // namespace
+
 torch::Tensor posterior_sample(const torch::Tensor& moments, const torch::Tensor& eps) {
   const int64_t channels = moments.size(1) / 2;
   const auto logvar = moments.slice(1, channels).clamp(-30.0, 20.0);
@@ -50,16 +57,9 @@ torch::Tensor posterior_sample(const torch::Tensor& moments, const torch::Tensor
          torch::exp(0.5 * logvar) * eps.to(moments.device(), moments.dtype());
 }
 
-// The tiles `vae_tiling=on` stands for: those of diffusers' enable_tiling() for this VAE.
-std::optional<VaeTiling> vae_tiling_for(const VaeConfig& config, bool enabled) {
-  if (!enabled) return std::nullopt;
-  return diffusers_vae_tiling(config);
-}
-
-}  // namespace
-
 const std::vector<std::string>& cogvideox_option_keys() {
-  static const std::vector<std::string> keys{"text_context", "size", "image_latents", "vae_tiling"};
+  static const std::vector<std::string> keys{"text_context", "size", "image_latents", "vae_tiling",
+                                             "vae_dtype"};
   return keys;
 }
 
@@ -70,8 +70,8 @@ ChannelLayout cogvideox_layout(const TransformerConfig& config, int latent_chann
 NoiseStream::NoiseStream(std::uint64_t seed)
     : generator_(at::make_generator<at::CPUGeneratorImpl>(seed)) {}
 
-torch::Tensor NoiseStream::next(c10::IntArrayRef shape) {
-  return torch::randn(shape, generator_, torch::kFloat32);
+torch::Tensor NoiseStream::next(c10::IntArrayRef shape, torch::Dtype dtype) {
+  return torch::randn(shape, generator_, dtype);
 }
 
 FamilyOptions family_options() {
@@ -108,6 +108,8 @@ FeatureOptions feature_options_with_keys(const std::string& backbone,
             "--backbone-opt vae_tiling must be on or off, got '" + found->second + "'");
     options.vae_tiling = found->second == "on";
   }
+  if (const auto found = extra.find("vae_dtype"); found != extra.end())
+    options.vae_dtype = nn::parse_dtype(found->second, "--backbone-opt vae_dtype");
   return options;
 }
 
@@ -187,21 +189,28 @@ ExtractionPoint CogVideoXBackbone::default_point() const {
 
 void CogVideoXBackbone::to(torch::Device device, torch::Dtype dtype) {
   transformer_->to(device, dtype);
-  vae_->to(device, torch::kFloat32);
+  vae_->to(device, options_.vae_dtype);
 }
 
 EncodedClip CogVideoXBackbone::encode(const torch::Tensor& clip) {
   check_clip(clip, input_spec(), name_);
   torch::NoGradGuard no_grad;
   const auto device = vae_->encoder->conv_in->conv->weight.device();
-  // (T, 3, H, W) in [0, 1] -> (1, 3, T, H, W) in [-1, 1], as the pipeline's video processor.
-  const auto video = (clip.to(device, torch::kFloat32) * 2 - 1).permute({1, 0, 2, 3}).unsqueeze(0);
+  // (T, 3, H, W) in [0, 1] -> (1, 3, T, H, W) in [-1, 1], as the pipeline's video processor
+  // (float32), then cast to the VAE's dtype as the pipelines cast it before encode.
+  const auto video = (clip.to(device, torch::kFloat32) * 2 - 1)
+                         .permute({1, 0, 2, 3})
+                         .unsqueeze(0)
+                         .to(options_.vae_dtype);
   const int64_t latent = vae_->config.latent_channels;
   EncodedClip encoded;
   encoded.video_frames = clip.size(0);
   const auto moments = vae_->encode_moments(video);
+  // scaling_factor x the posterior mean in the VAE's dtype (the authors' `vae_scaling_factor_image
+  // * latents`), then float32 for the noise and the transformer.
   encoded.latents =
-      moments.slice(1, 0, latent).permute({0, 2, 1, 3, 4}) * vae_->config.scaling_factor;
+      (moments.slice(1, 0, latent).permute({0, 2, 1, 3, 4}) * vae_->config.scaling_factor)
+          .to(torch::kFloat32);
   if (layout_.reconstruction_steps > 0) encoded.video_moments = moments;
   // The pipeline encodes the conditioning image on its own: the VAE's GroupNorms see one frame.
   if (image_conditioned()) encoded.image_moments = vae_->encode_moments(video.slice(2, 0, 1));
@@ -215,7 +224,8 @@ torch::Tensor CogVideoXBackbone::image_latents(const EncodedClip& clip,
   auto image = options_.image_latents == ImageLatents::kSample
                    ? posterior_sample(clip.image_moments, image_noise)
                    : clip.image_moments.slice(1, 0, latent);
-  image = image.permute({0, 2, 1, 3, 4}) * vae_->config.scaling_factor;  // (1, 1, C, h, w)
+  // (1, 1, C, h, w): scaled in the VAE's dtype, as the pipeline's prepare_latents, then float32.
+  image = (image.permute({0, 2, 1, 3, 4}) * vae_->config.scaling_factor).to(torch::kFloat32);
   // Zeros for the later latent frames, as the I2V pipeline pads them.
   auto padding = torch::zeros({1, clip.latents.size(1) - 1, latent, image.size(3), image.size(4)},
                               image.options());
@@ -310,9 +320,10 @@ torch::Tensor CogVideoXBackbone::decode(const torch::Tensor& latents) {
           name_ + ": latents to decode must be (1, frames, " + std::to_string(layout_.latent) +
               ", h, w), got " + c10::str(latents.sizes()));
   const auto device = vae_->encoder->conv_in->conv->weight.device();
-  const auto z =
-      latents.to(device, torch::kFloat32).permute({0, 2, 1, 3, 4}) / vae_->config.scaling_factor;
-  const auto video = vae_->decode(z);  // (1, 3, T, H, W)
+  // decode_latents: `1 / vae_scaling_factor_image * latents` in the VAE's dtype.
+  const auto z = latents.to(device, options_.vae_dtype).permute({0, 2, 1, 3, 4}) *
+                 (1.0 / vae_->config.scaling_factor);
+  const auto video = vae_->decode(z).to(torch::kFloat32);  // (1, 3, T, H, W)
   return ((video[0].permute({1, 0, 2, 3}) + 1) / 2).clamp(0, 1).contiguous();
 }
 
@@ -322,12 +333,15 @@ torch::Tensor CogVideoXBackbone::reconstruct_geometry(const EncodedClip& clip, N
           name_ + ": the clip was encoded without a reconstruction");
   const auto device = clip.latents.device();
   // Condition: the whole clip's posterior sample x scaling (the reconstruction task's video
-  // latents), then zero camera channels (no raymap given).
+  // latents), then zero camera channels (no raymap given). The eps is drawn, and the sample
+  // scaled, in the VAE's dtype as diffusers' posterior of that VAE; then float32.
   auto eps_shape = clip.video_moments.sizes().vec();
   eps_shape[1] /= 2;
   const auto video =
-      posterior_sample(clip.video_moments, noise.next(eps_shape)).permute({0, 2, 1, 3, 4}) *
-      vae_->config.scaling_factor;
+      (posterior_sample(clip.video_moments, noise.next(eps_shape, clip.video_moments.scalar_type()))
+           .permute({0, 2, 1, 3, 4}) *
+       vae_->config.scaling_factor)
+          .to(torch::kFloat32);
   const auto condition = with_camera(video);
   auto latent_shape = clip.latents.sizes().vec();
   latent_shape[2] = layout_.output_channels();
@@ -354,7 +368,8 @@ torch::Tensor CogVideoXBackbone::transformer_input_for(const EncodedClip& clip, 
   // Aether: one stream in its pipeline's order (reconstruction, image latents, feature noise).
   NoiseStream stream(seed);
   const auto geometry = reconstruct_geometry(clip, stream);
-  if (image_conditioned()) image_noise = stream.next(image_noise_shape());
+  if (image_conditioned())
+    image_noise = stream.next(image_noise_shape(), clip.image_moments.scalar_type());
   auto shape = clip.latents.sizes().vec();
   shape[2] = layout_.output_channels();
   return transformer_input(clip, stream.next(shape), image_noise, timestep, geometry);

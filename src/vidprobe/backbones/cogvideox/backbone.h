@@ -68,7 +68,10 @@ ChannelLayout cogvideox_layout(const TransformerConfig& config, int latent_chann
 class NoiseStream {
  public:
   explicit NoiseStream(std::uint64_t seed);
-  torch::Tensor next(c10::IntArrayRef shape);  // float32 standard normal on the CPU
+  // Standard normal on the CPU drawn in `dtype`, as torch.randn(..., dtype=dtype) draws it (a
+  // bf16 draw is not a float32 draw rounded: diffusers' posterior sample of a bf16 VAE draws
+  // in bf16).
+  torch::Tensor next(c10::IntArrayRef shape, torch::Dtype dtype = torch::kFloat32);
 
  private:
   at::Generator generator_;
@@ -84,12 +87,19 @@ class NoiseStream {
 //   vae_tiling     off (default) or on: the VAE encodes (and `check` decodes) in diffusers'
 //                  enable_tiling() tiles (diffusers_vae_tiling of vae/config.json), as the
 //                  Aether authors' extraction does; `--preset vidfm3d` sets it for aether
+//   vae_dtype      fp32 (default) | bf16 | fp16: the VAE's weights and compute (the clip's and
+//                  the first frame's encode, Aether's reconstruction encode, `check`'s decoder),
+//                  as diffusers runs a VAE loaded with that torch_dtype: the clip is cast to it,
+//                  the posterior mean / sample and the scaling_factor multiply are in it, then
+//                  the latents go on in float32. `--preset vidfm3d` sets the authors': bf16 for
+//                  aether (AetherFeaturizer), fp16 for cogvideox* (CogVideoXFeaturizer)
 struct FeatureOptions {
   std::filesystem::path text_context;
   std::filesystem::path transformer;
   int height = 480, width = 720;
   ImageLatents image_latents = ImageLatents::kSample;
   bool vae_tiling = false;
+  torch::Dtype vae_dtype = torch::kFloat32;
 };
 FamilyOptions family_options();
 // Throws vidprobe::Error naming the key and value at fault.
@@ -99,7 +109,7 @@ FeatureOptions feature_options_from(const std::string& backbone,
 FeatureOptions feature_options_with_keys(const std::string& backbone,
                                          const std::map<std::string, std::string>& extra,
                                          const std::vector<std::string>& keys);
-// The CogVideoX keys (text_context, size, image_latents, vae_tiling).
+// The CogVideoX keys (text_context, size, image_latents, vae_tiling, vae_dtype).
 const std::vector<std::string>& cogvideox_option_keys();
 
 // The latent frame holding video frame t (0 -> 0; 4j-3..4j -> j for temporal compression 4).
@@ -107,11 +117,19 @@ int64_t latent_frame_of(int64_t video_frame, int temporal_compression);
 // (video_frames) int64: latent_frame_of for every frame.
 torch::Tensor latent_frame_indices(int64_t video_frames, int temporal_compression);
 
+// diffusers' DiagonalGaussianDistribution.sample: mean + exp(logvar / 2) eps, logvar clamped to
+// [-30, 20], in the moments' dtype (the VAE's; eps is cast to it); moments (1, 2C, F, h, w), eps
+// (1, C, F, h, w).
+torch::Tensor posterior_sample(const torch::Tensor& moments, const torch::Tensor& eps);
+
 // A clip through the VAE, shared by every extraction point.
 struct EncodedClip {
-  torch::Tensor latents;        // (1, F', C, h, w) posterior mean x scaling_factor, float32
-  torch::Tensor image_moments;  // I2V: (1, 2C, 1, h, w) the first frame's [mean | logvar]
-  torch::Tensor video_moments;  // with a reconstruction: (1, 2C, F', h, w) the clip's moments
+  // (1, F', C, h, w) posterior mean x scaling_factor (multiplied in the VAE's dtype), float32
+  torch::Tensor latents;
+  // I2V: (1, 2C, 1, h, w) the first frame's [mean | logvar], in the VAE's dtype
+  torch::Tensor image_moments;
+  // with a reconstruction: (1, 2C, F', h, w) the clip's moments, in the VAE's dtype
+  torch::Tensor video_moments;
   int64_t video_frames = 0;
 };
 
@@ -133,7 +151,8 @@ class CogVideoXBackbone : public Backbone {
   FeatureMaps extract(const torch::Tensor& clip, const ExtractionPoint& point) override;
   std::vector<FeatureMaps> extract_many(const torch::Tensor& clip,
                                         const std::vector<ExtractionPoint>& points) override;
-  // The VAE stays float32; dtype is the transformer's compute dtype.
+  // dtype is the transformer's compute dtype; the VAE (encoder and decoder) takes
+  // FeatureOptions::vae_dtype (float32 by default).
   void to(torch::Device device, torch::Dtype dtype) override;
 
   bool image_conditioned() const { return layout_.image_condition; }
@@ -169,9 +188,10 @@ class CogVideoXBackbone : public Backbone {
   torch::Tensor dpm_sample(torch::Tensor latents, const torch::Tensor& condition, int steps,
                            NoiseStream& noise);
   torch::Tensor ddim_sample(torch::Tensor latents, const torch::Tensor& condition, int steps);
-  // Latents (1, F', latent, h, w) as the transformer sees them -> frames (T, 3, H, W) in [0, 1]:
-  // divided by scaling_factor, decoded (the VAE must have its decoder), (x + 1) / 2 clamped, as
-  // the pipelines' decode_latents and postprocess_video.
+  // Latents (1, F', latent, h, w) as the transformer sees them -> frames (T, 3, H, W) in [0, 1],
+  // float32: cast to the VAE's dtype and multiplied by 1 / scaling_factor there, decoded (the VAE
+  // must have its decoder), (x + 1) / 2 clamped, as the pipelines' decode_latents and
+  // postprocess_video.
   torch::Tensor decode(const torch::Tensor& latents);
   // Video hidden states after each of `layers`, as float32 maps (F', dim, h', w').
   std::vector<torch::Tensor> video_maps(const torch::Tensor& input, int64_t timestep,

@@ -63,7 +63,8 @@ torch::Tensor encode_clip(CheckState& state, const torch::Tensor& clip) {
     NoiseStream stream(kCheckConditionSeed);
     x0 = torch::cat({x0, backbone.reconstruct_geometry(encoded, stream).to(x0.device())}, 2);
     if (backbone.image_conditioned())
-      image_noise = stream.next(half_channels(encoded.image_moments));
+      image_noise =
+          stream.next(half_channels(encoded.image_moments), encoded.image_moments.scalar_type());
   } else if (backbone.image_conditioned()) {
     // CogVideoX I2V: draw 1 of the seed, as transformer_input_for.
     image_noise = wan::seeded_noise(half_channels(encoded.image_moments), kCheckConditionSeed, 1);
