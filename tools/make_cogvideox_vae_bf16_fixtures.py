@@ -22,6 +22,9 @@ before encode. Every tensor below is bf16, as diffusers returns it:
   tiled_moments17  vae.encode(clip17) with enable_tiling(48, 64, 1/3, 1/4) (tiling.json "test")
   dec4             vae.decode(z4.to(bf16)).sample, z4 of tiling_reference.safetensors (latent
                    frame batches 2 + 2)
+  decode_latents4  the pipelines' decode_latents of z4 as the transformer's latents (B, F, C, H, W)
+                   in bf16: permuted, `1 / vae_scaling_factor_image * latents` in bf16, decoded
+                   (what `vidprobe check` decodes)
 
 Versions: torch 2.11.0 (vidprobe venv), diffusers 0.42.1.
 Rerun (CPU, seconds; diffusers from .whl/ on PYTHONPATH, see tools/make_cogvideox_fixtures.py):
@@ -56,6 +59,8 @@ def main():
                                   dtype=torch.bfloat16)
         ref["scaled_sample1"] = scaling * image.sample(torch.Generator().manual_seed(EPS_SEED))
         ref["dec4"] = vae.decode(tiling["z4"].to(torch.bfloat16)).sample
+        latents = tiling["z4"].permute(0, 2, 1, 3, 4).to(torch.bfloat16)  # (B, F, C, H, W)
+        ref["decode_latents4"] = vae.decode(1 / scaling * latents.permute(0, 2, 1, 3, 4)).sample
         vae.enable_tiling(tile_sample_min_height=48, tile_sample_min_width=64,
                           tile_overlap_factor_height=1 / 3, tile_overlap_factor_width=1 / 4)
         ref["tiled_moments17"] = vae.encode(clip).latent_dist.parameters

@@ -223,5 +223,46 @@ TEST(CogVideoXVaeBf16, BackboneEncodesAsTheBf16Pipeline) {
   EXPECT_GT(relative_error(fp32->encode(clip).latents, expected), kBf16Tolerance);
 }
 
+// `vidprobe check`'s decode through the backbone with `vae_dtype=bf16` (a 2B fixture directory
+// holding the whole VAE): the latents cast to bf16 and multiplied by 1 / scaling_factor there, as
+// the pipelines' decode_latents, then decoded by the bf16 decoder; (x + 1) / 2 in float32.
+TEST(CogVideoXVaeBf16, BackboneDecodesAsTheBf16Pipeline) {
+  const testing::ModelDirectory dir("2b");
+  auto vae = load_checkpoint(vae_fixture("vae_encoder.safetensors"));
+  vae.merge(load_checkpoint(vae_fixture("decoder.safetensors")));
+  save_safetensors(dir.path() / "vae" / "diffusion_pytorch_model.safetensors", vae);
+  BackboneOptions options;
+  options.weights = dir.path().string();
+  auto features = feature_options_from(
+      "cogvideox",
+      {{"text_context", dir.context().string()}, {"size", "64x96"}, {"vae_dtype", "bf16"}});
+  const auto files = locate_model_files(options.weights);
+  const auto bf16 =
+      load_cogvideox_backbone("cogvideox", options, features, files, FineTune{}, true);
+  const auto latents = load_safetensors(vae_fixture("tiling_reference.safetensors"))
+                           .at("z4")
+                           .permute({0, 2, 1, 3, 4});  // (1, F', C, h, w), the transformer's
+  const auto frames = bf16->decode(latents);
+  EXPECT_EQ(frames.scalar_type(), torch::kFloat32);
+  // diffusers' decoded video (about [-1, 1], up to 10.8 here) as the check's frames; differences
+  // measured on the decoder's scale: (x + 1) / 2 halves them.
+  const auto raw = bf16_golden("decode_latents4")[0].permute({1, 0, 2, 3}).to(torch::kFloat32);
+  const auto expected = ((raw + 1) / 2).clamp(0, 1);
+  const double scale = raw.abs().max().item<double>() / 2;
+  const auto decode_error = [&](const torch::Tensor& actual) {
+    return (actual - expected).abs().max().item<double>() / scale;
+  };
+  const double error = decode_error(frames);
+  std::cout << "[bf16 VAE] backbone decode: max |diff| / max |ref| on the decoder's scale " << error
+            << "\n";
+  EXPECT_LE(error, kBf16Tolerance);
+  features.vae_dtype = torch::kFloat32;
+  const auto fp32 =
+      load_cogvideox_backbone("cogvideox", options, features, files, FineTune{}, true);
+  const double fp32_error = decode_error(fp32->decode(latents));
+  std::cout << "[bf16 VAE] fp32 backbone decode (negative control): " << fp32_error << "\n";
+  EXPECT_GT(fp32_error, kBf16Tolerance);
+}
+
 }  // namespace
 }  // namespace vidprobe::backbones::cogvideox
