@@ -91,6 +91,11 @@ void register_annotate(CLI::App& app) {
                   "object crop, 960x540; rejected sequences skipped); none = as stored")
       ->capture_default_str()
       ->check(CLI::IsMember({"none", "vidfm3d"}));
+  cmd->add_option("--co3d-jpeg", options->co3d_jpeg,
+                  "With --co3d-crop vidfm3d: send the RGB through their JPEG file (cv2.imwrite: "
+                  "quality 95, 4:2:0; decoded as cv2.imread does), as every later step of theirs "
+                  "reads it; false keeps the resized pixels lossless")
+      ->capture_default_str();
   add_parsed_option(*cmd, "--sampling", options->sampling, parse_clip_sampling_mode,
                     "uniform | random | strided", to_string(options->sampling));
   cmd->add_option(
@@ -112,6 +117,9 @@ void register_annotate(CLI::App& app) {
     require(cmd->count("--dl3dv-downscale") == 0 || options->dataset_kind == "dl3dv",
             "--dl3dv-downscale chooses a DL3DV image folder; it means nothing with --data-kind " +
                 options->dataset_kind);
+    require(cmd->count("--co3d-jpeg") == 0 || options->co3d_crop == "vidfm3d",
+            "--co3d-jpeg is a step of --co3d-crop vidfm3d; it means nothing with --co3d-crop " +
+                options->co3d_crop);
     options->frames = *frames == "all" ? 0 : parse_frame_count(*frames);
     std::tie(options->shard_index, options->shard_count) = backbones::parse_shard(*shard);
     if (!config_path->empty()) options->config = backbones::load_vggt_config(*config_path);
@@ -132,7 +140,9 @@ void register_annotate(CLI::App& app) {
                                          : std::string();
     std::cerr << "annotate" << who << ": " << summary.clips_written << " clips written, "
               << summary.clips_skipped << " already done, " << summary.seconds << " s (model "
-              << summary.model_seconds << " s, VGGT forwards " << summary.vggt_seconds << " s)\n";
+              << summary.model_seconds << " s, VGGT forwards " << summary.vggt_seconds << " s), "
+              << summary.sequences_rejected << " sequences rejected ("
+              << summary.rejected_file.string() << ")\n";
   });
 }
 

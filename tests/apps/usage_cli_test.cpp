@@ -72,6 +72,9 @@ TEST(UsageCli, UnknownNamesFailAtTheCommandLineNamingFlagAndValue) {
       {"annotate --data /nonexistent --random-init --out '" + (dir / "ann").string() +
            "' --compute-dtype fp16",
        "--compute-dtype must be fp32 or bf16, got 'fp16'"},
+      {"annotate --data /nonexistent --random-init --out '" + (dir / "ann").string() +
+           "' --co3d-jpeg false",
+       "--co3d-jpeg is a step of --co3d-crop vidfm3d"},
   };
   for (const auto& [arguments, message] : cases) {
     EXPECT_EQ(test_support::run_vidprobe(arguments, log), 1) << arguments << "\n" << read_file(log);
@@ -112,6 +115,9 @@ TEST(UsageCli, NaNNegativeSeedsAndUncheckedFlagsAreUsageErrorsNamingTheFlag) {
       {"annotate --data /nonexistent --random-init --out '" + (dir / "ann").string() +
            "' --conf-percentile 101",
        "--conf-percentile"},
+      {"annotate --data /nonexistent --random-init --out '" + (dir / "ann").string() +
+           "' --co3d-crop vidfm3d --co3d-jpeg maybe",
+       "--co3d-jpeg"},
       {"bench probe --steps 0", "--steps"},
   };
   for (const auto& [arguments, flag] : cases) {

@@ -288,6 +288,13 @@ TEST(Co3d, Vidfm3dCropReadsTheirWindowCroppedAndSkipsWhatTheyReject) {
   EXPECT_THAT(log, HasSubstr("'toy/empty' skipped (vidfm3d crop): rejected - trunc=1.0000"));
   EXPECT_THAT(log, HasSubstr("kept 1 of 2 sequences"));
   ASSERT_EQ(dataset->sequences(), (std::vector<std::string>{"toy/good"}));
+  // The rejected one is kept with their message and its numbers (no window: upx=inf).
+  const auto rejected = dataset->rejected_sequences();
+  ASSERT_EQ(rejected.size(), 1u);
+  EXPECT_EQ(rejected[0].sequence, "toy/empty");
+  EXPECT_EQ(rejected[0].reason, "rejected - trunc=1.0000  upx=inf");
+  EXPECT_EQ(rejected[0].truncation, 1.0);
+  EXPECT_TRUE(rejected[0].upsample && std::isinf(*rejected[0].upsample));
   ASSERT_EQ(dataset->num_frames("toy/good"), 2);
 
   const Clip clip = dataset->load_clip("toy/good", {0, 1});
@@ -317,6 +324,7 @@ TEST(Co3d, Vidfm3dCropReadsTheirWindowCroppedAndSkipsWhatTheyReject) {
   const auto& meta = clip.meta["reader"]["vidfm3d_crop"];
   EXPECT_EQ(meta["window_start"], 1);
   EXPECT_EQ(meta["crop_x0_y0_x1_y1"], json({c.x0, c.y0, c.x1, c.y1}));
+  EXPECT_EQ(meta["rgb_jpeg"], json({{"quality", 95}, {"chroma", "4:2:0"}}));  // cv2.imwrite's
   fs::remove_all(root);
 }
 

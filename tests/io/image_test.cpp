@@ -94,7 +94,7 @@ TEST_F(ImageIoTest, ReadRgbExpandsGrayAndDropsAlpha) {
             (std::vector<std::uint8_t>{5, 5, 5, 250, 250, 250}));
 }
 
-// Encodes an RGB JPEG with libjpeg directly (the project itself only decodes JPEG).
+// Encodes an RGB JPEG with libjpeg directly (independent of the project's encode_jpeg).
 void write_test_jpeg(const fs::path& path, const ImageU8& image, int quality) {
   jpeg_compress_struct info{};
   jpeg_error_mgr errors{};
@@ -196,6 +196,63 @@ TEST_F(ImageIoTest, WritingInvalidImagesFails) {
   EXPECT_THROW(write_png(dir_ / "empty.png", ImageU8{}), Error);
   EXPECT_THROW(write_png(dir_ / "five.png", ImageU8(2, 2, 5)), Error);
   EXPECT_FALSE(fs::exists(dir_ / "five.png"));
+}
+
+// cv2.imwrite's JPEG settings are libjpeg's defaults at quality 95: the same file, byte for byte.
+TEST_F(ImageIoTest, EncodeJpegDefaultsAreLibjpegDefaultsAtQuality95) {
+  const auto image = gradient_image<std::uint8_t>(37, 21, 3, 13);
+  write_test_jpeg(dir_ / "reference.jpg", image, 95);
+  const std::string encoded = encode_jpeg(image);
+  EXPECT_EQ(encoded, read_file(dir_ / "reference.jpg"));
+  EXPECT_EQ(decode_jpeg(encoded).pixels, read_jpeg(dir_ / "reference.jpg").pixels);
+  EXPECT_EQ(jpeg_round_trip(image).pixels, decode_jpeg(encoded).pixels);
+}
+
+// The luma sampling factors in the frame header (SOF0: marker, length, precision, height, width,
+// component count, then id and sampling per component).
+int luma_sampling(const std::string& jpeg) {
+  const auto sof = jpeg.find("\xFF\xC0");
+  EXPECT_NE(sof, std::string::npos);
+  return static_cast<unsigned char>(jpeg.at(sof + 11));
+}
+
+double mean_error(const ImageU8& a, const ImageU8& b) {
+  double error = 0;
+  for (std::size_t i = 0; i < a.pixels.size(); ++i) error += std::abs(a.pixels[i] - b.pixels[i]);
+  return error / static_cast<double>(a.pixels.size());
+}
+
+TEST_F(ImageIoTest, JpegQualityAndChromaSamplingAreHonoured) {
+  ImageU8 image(48, 32, 3);  // colours alternating every pixel: all detail is in the chroma
+  for (int y = 0; y < 32; ++y)
+    for (int x = 0; x < 48; ++x) {
+      const bool odd = (x + y) % 2;
+      image.at(x, y, 0) = odd ? 200 : 40;
+      image.at(x, y, 1) = 90;
+      image.at(x, y, 2) = odd ? 40 : 200;
+    }
+  EXPECT_EQ(luma_sampling(encode_jpeg(image)), 0x22);  // 4:2:0
+  EXPECT_EQ(luma_sampling(encode_jpeg(image, {.chroma = JpegChroma::k422})), 0x21);
+  EXPECT_EQ(luma_sampling(encode_jpeg(image, {.chroma = JpegChroma::k444})), 0x11);
+  const double subsampled = mean_error(jpeg_round_trip(image), image);
+  EXPECT_LT(mean_error(jpeg_round_trip(image, {.chroma = JpegChroma::k444}), image), subsampled);
+  EXPECT_GT(mean_error(jpeg_round_trip(image, {.quality = 30}), image), 0);
+  EXPECT_NE(encode_jpeg(image, {.quality = 30}), encode_jpeg(image));
+
+  const ImageU8 gray(16, 8, 1, 100);
+  const ImageU8 decoded = jpeg_round_trip(gray);
+  EXPECT_EQ(decoded.channels, 1);
+  EXPECT_EQ(decoded.pixels, gray.pixels);  // a flat block is stored exactly
+}
+
+TEST_F(ImageIoTest, EncodingInvalidJpegsFails) {
+  EXPECT_THAT([] { encode_jpeg(ImageU8(2, 2, 4)); },
+              ::testing::ThrowsMessage<Error>(HasSubstr("got 4 channels")));
+  EXPECT_THROW(encode_jpeg(ImageU8{}), Error);
+  EXPECT_THAT([] { encode_jpeg(ImageU8(2, 2, 3), {.quality = 0}); },
+              ::testing::ThrowsMessage<Error>(HasSubstr("quality must be in [1, 100], got 0")));
+  EXPECT_THAT([] { decode_jpeg("not a jpeg"); },
+              ::testing::ThrowsMessage<Error>(HasSubstr("in-memory")));
 }
 
 }  // namespace

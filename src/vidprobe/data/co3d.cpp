@@ -90,6 +90,15 @@ ImageF32 read_co3d_depth(const fs::path& png, double scale_adjustment) {
 
 namespace {
 
+// Provenance of the RGB's JPEG round trip: the encoder's settings, or null when it is off.
+nlohmann::json rgb_jpeg_meta(const Co3dWindowOptions& o) {
+  if (!o.rgb_jpeg_round_trip) return nullptr;
+  const char* chroma = o.rgb_jpeg.chroma == JpegChroma::k420   ? "4:2:0"
+                       : o.rgb_jpeg.chroma == JpegChroma::k422 ? "4:2:2"
+                                                               : "4:4:4";
+  return {{"quality", o.rgb_jpeg.quality}, {"chroma", chroma}};
+}
+
 struct Co3dFrameRecord {
   int frame_number = 0;
   std::string image_path;
@@ -219,6 +228,8 @@ class Co3dDataset final : public Dataset {
 
   std::string kind() const override { return "co3d"; }
 
+  std::vector<RejectedSequence> rejected_sequences() const override { return rejected_; }
+
   int num_frames(const std::string& sequence) const override {
     if (const auto* window = window_of(sequence)) return window->num_frames;
     return static_cast<int>(frames_of(sequence).size());
@@ -239,9 +250,8 @@ class Co3dDataset final : public Dataset {
         continue;
       }
       const int record = window->frames()[static_cast<std::size_t>(index)];
-      const auto& o = *options().co3d_vidfm3d_crop;
       frames.push_back(vidfm3d_co3d_crop(load_frame(records[static_cast<std::size_t>(record)]),
-                                         window->crop, o.target_width, o.target_height));
+                                         window->crop, *options().co3d_vidfm3d_crop));
     }
     return frames;
   }
@@ -251,59 +261,73 @@ class Co3dDataset final : public Dataset {
     const auto* window = window_of(sequence);
     if (!window) return {};
     const auto& c = window->crop;
-    return {{"vidfm3d_crop",
-             {{"window_start", *window->start},
-              {"window_frames", window->num_frames},
-              {"stride", window->stride},
-              {"crop_x0_y0_x1_y1", {c.x0, c.y0, c.x1, c.y1}},
-              {"truncation", window->truncation},
-              {"upsample", window->upsample},
-              {"size",
-               {options().co3d_vidfm3d_crop->target_width,
-                options().co3d_vidfm3d_crop->target_height}}}}};
+    return {
+        {"vidfm3d_crop",
+         {{"window_start", *window->start},
+          {"window_frames", window->num_frames},
+          {"stride", window->stride},
+          {"crop_x0_y0_x1_y1", {c.x0, c.y0, c.x1, c.y1}},
+          {"truncation", window->truncation},
+          {"upsample", window->upsample},
+          {"size",
+           {options().co3d_vidfm3d_crop->target_width, options().co3d_vidfm3d_crop->target_height}},
+          {"rgb_jpeg", rgb_jpeg_meta(*options().co3d_vidfm3d_crop)}}}};
   }
 
  private:
-  // extract_frames.py's verdict on one sequence: the accepted window, or their reason to reject.
+  // extract_frames.py's verdict on one sequence: the accepted window, or the rejection (the
+  // sequence id is filled in by the caller).
   struct WindowVerdict {
     std::optional<Co3dWindow> window;
-    std::string reason;
+    RejectedSequence rejection;
   };
+
+  static WindowVerdict rejected_because(std::string reason) {
+    WindowVerdict verdict;
+    verdict.rejection.reason = std::move(reason);
+    return verdict;
+  }
 
   WindowVerdict judge_sequence(const std::vector<Co3dFrameRecord>& records,
                                const Co3dWindowOptions& o) const {
     const int width = records.front().width, height = records.front().height;
     std::vector<std::optional<PixelBox>> boxes;
     for (const auto& record : records) {
-      if (!record.mask_path) return {std::nullopt, record.context + " has no key 'mask.path'"};
+      if (!record.mask_path) return rejected_because(record.context + " has no key 'mask.path'");
       if (record.width != width || record.height != height)
-        return {std::nullopt, record.context + ": frame size differs from the first frame's"};
+        return rejected_because(record.context + ": frame size differs from the first frame's");
       const auto path = root() / *record.mask_path;
       const ImageU8 mask = read_gray(path);
       if (mask.width != width || mask.height != height)
-        return {std::nullopt, "shape mismatch in " + path.string() + ": " +
-                                  std::to_string(mask.width) + "x" + std::to_string(mask.height) +
-                                  " vs RGB " + std::to_string(width) + "x" +
-                                  std::to_string(height)};
+        return rejected_because("shape mismatch in " + path.string() + ": " +
+                                std::to_string(mask.width) + "x" + std::to_string(mask.height) +
+                                " vs RGB " + std::to_string(width) + "x" + std::to_string(height));
       boxes.push_back(tight_mask_box(mask));
     }
     auto window = choose_co3d_window(boxes, width, height, o);
     if (window.accepted) return {std::move(window), {}};
+    // Their message, in their format (printf's "inf" for no window, as Python's).
     char reason[96];
     std::snprintf(reason, sizeof reason, "rejected - trunc=%.4f  upx=%.2f", window.truncation,
                   window.upsample);
-    return {std::nullopt, reason};
+    WindowVerdict verdict = rejected_because(reason);
+    verdict.rejection.truncation = window.truncation;
+    verdict.rejection.upsample = window.upsample;
+    return verdict;
   }
 
-  // The sequences whose window their code accepts; the others are reported and dropped.
+  // The sequences whose window their code accepts; the others are reported, kept in rejected_
+  // and dropped.
   std::vector<std::string> keep_accepted_windows(const std::vector<std::string>& ids,
                                                  const Co3dWindowOptions& o) {
     std::vector<std::string> kept;
     for (const auto& id : ids) {
       auto verdict = judge_sequence(frames_by_sequence_.at(id), o);
       if (!verdict.window) {
-        std::cerr << "CO3D: sequence '" << id << "' skipped (vidfm3d crop): " << verdict.reason
-                  << "\n";
+        std::cerr << "CO3D: sequence '" << id
+                  << "' skipped (vidfm3d crop): " << verdict.rejection.reason << "\n";
+        verdict.rejection.sequence = id;
+        rejected_.push_back(std::move(verdict.rejection));
         continue;
       }
       windows_.emplace(id, std::move(*verdict.window));
@@ -426,6 +450,7 @@ class Co3dDataset final : public Dataset {
 
   std::map<std::string, std::vector<Co3dFrameRecord>> frames_by_sequence_;
   std::map<std::string, Co3dWindow> windows_;  // co3d_vidfm3d_crop: the kept sequences' windows
+  std::vector<RejectedSequence> rejected_;     // co3d_vidfm3d_crop: the others, as judged
 };
 
 }  // namespace

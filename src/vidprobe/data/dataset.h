@@ -49,8 +49,9 @@ struct DatasetOptions {
   bool co3d_foreground_only = false;
   // CO3D: the authors' processing (co3d/extract_frames.py, data/vidfm3d_processing.h): each
   // sequence becomes its best window (frames 0 .. num_frames - 1 of the window), cropped to their
-  // 16:9 object box and resized to the target size; sequences they reject are dropped from
-  // sequences() with the reason on stderr. Needs every frame's mask (key 'mask.path').
+  // 16:9 object box, resized to the target size and (by default) sent through their JPEG file;
+  // sequences they reject are dropped from sequences(), listed by rejected_sequences() and
+  // reported on stderr. Needs every frame's mask (key 'mask.path').
   std::optional<Co3dWindowOptions> co3d_vidfm3d_crop;
 
   // DL3DV: image folder downscale factor: 1 -> images/, 2 -> images_2/, 4, 8; 0 picks the finest
@@ -65,6 +66,16 @@ struct DatasetOptions {
   std::string depth_dir;
 };
 
+// A sequence the reader's processing dropped (CO3D's vidfm3d crop: extract_frames.py's verdict).
+struct RejectedSequence {
+  std::string sequence;  // its id, e.g. "<category>/<sequence_name>"
+  std::string reason;    // as their script prints it: "rejected - trunc=0.3127  upx=1.10"
+  // The best window's truncation and up-sampling factor when a window was judged (upsample is
+  // +inf when no window had a mask on every frame); nullopt when the input itself was at fault
+  // (a missing mask, a frame size mismatch).
+  std::optional<double> truncation, upsample;
+};
+
 class Dataset {
  public:
   virtual ~Dataset() = default;
@@ -77,6 +88,9 @@ class Dataset {
 
   // Sequence ids of the chosen split, sorted.
   const std::vector<std::string>& sequences() const { return sequences_; }
+  // The split's sequences the reader's processing dropped, in the order of their ids there
+  // (none for most readers).
+  virtual std::vector<RejectedSequence> rejected_sequences() const { return {}; }
   // Throws vidprobe::Error naming the id when it is not in sequences().
   virtual int num_frames(const std::string& sequence) const = 0;
 

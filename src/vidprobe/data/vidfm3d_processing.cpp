@@ -239,13 +239,15 @@ Image<T> cv2_resize_nearest(const Image<T>& image, int width, int height) {
 template ImageU8 cv2_resize_nearest(const ImageU8&, int, int);
 template ImageF32 cv2_resize_nearest(const ImageF32&, int, int);
 
-Frame vidfm3d_co3d_crop(const Frame& frame, const PixelBox& crop, int target_width,
-                        int target_height) {
+Frame vidfm3d_co3d_crop(const Frame& frame, const PixelBox& crop,
+                        const Co3dWindowOptions& options) {
+  const int target_width = options.target_width, target_height = options.target_height;
   const Frame cropped = crop_frame(frame, crop.x0, crop.y0, crop.width(), crop.height());
   Frame out;
   out.source = frame.source;
   out.camera = scale_camera(cropped.camera, target_width, target_height);
   out.rgb = cv2_resize_cubic(cropped.rgb, target_width, target_height);
+  if (options.rgb_jpeg_round_trip) out.rgb = jpeg_round_trip(out.rgb, options.rgb_jpeg);
   const auto nearest = [&](const auto& map) {
     return map.empty() ? map : cv2_resize_nearest(map, target_width, target_height);
   };

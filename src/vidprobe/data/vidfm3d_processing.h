@@ -9,7 +9,9 @@
 //    window with the lowest truncation wins; the sequence is rejected when no window has a
 //    non-empty mask on every frame, the truncation exceeds 0.25 or the crop would be up-sampled
 //    more than 1.5x to 960x540. Accepted windows are cropped and resized to 960x540 (their
-//    cv2.INTER_CUBIC).
+//    cv2.INTER_CUBIC), and the RGB goes through their JPEG file: cv2.imwrite(".jpg") stores it
+//    (quality 95, 4:2:0) and VGGT and every feature extractor read that JPEG back, so the
+//    pixels of their pipeline are the decoded ones (Co3dWindowOptions::rgb_jpeg_round_trip).
 //  * DL3DV (dl3dv/extract_points.py): images_4, a window of 150 consecutive frames starting at
 //    np.random.randint(0, n - 150) (unseeded: not reproducible; see dl3dv_window_start).
 //  * Splits (create_split.py): scenes [subset, hash] sorted by subset then name, shuffled with
@@ -56,6 +58,12 @@ struct Co3dWindowOptions {
   int target_width = 960, target_height = 540;
   double aspect = 16.0 / 9.0;
   double max_upsample = 1.5;
+  // Their frames are JPEG files (cv2.imwrite, OpenCV's defaults) by the time anything reads them:
+  // the resized RGB is encoded with `rgb_jpeg` and decoded again (io/image.h): for the same
+  // pixels, the file and the decoded pixels of cv2.imwrite then cv2.imread, bit for bit
+  // (tests/fixtures/vidfm3d/co3d_jpeg.json). false keeps the lossless pixels.
+  bool rgb_jpeg_round_trip = true;
+  JpegEncodeOptions rgb_jpeg{};
 };
 
 struct Co3dWindow {
@@ -76,7 +84,8 @@ Co3dWindow choose_co3d_window(const std::vector<std::optional<PixelBox>>& boxes,
 // kernel with a = -0.75, source coordinate (x + 0.5) * in / out - 0.5 in float, edge pixels
 // repeated, no antialiasing, 11-bit fixed-point weights as cv2's scalar code. Against OpenCV 4.14
 // itself 1.6 % of the values come out one level apart (never more; tests/fixtures/vidfm3d/
-// cv2_resize.json), a difference not yet traced.
+// cv2_resize.json): cv2.resize runs Intel IPP's (ippicv) cubic resize where it can, the PyPI
+// wheels' default on x86; with cv2.ipp.setUseIPP(False) 1 value in 10813 differs.
 ImageU8 cv2_resize_cubic(const ImageU8& image, int width, int height);
 // cv2.resize(..., interpolation=cv2.INTER_NEAREST): source index floor(x * in / out), without the
 // half-pixel offset of resize_nearest (data/resize.h).
@@ -84,11 +93,10 @@ template <typename T>
 Image<T> cv2_resize_nearest(const Image<T>& image, int width, int height);
 
 // Their accepted CO3D window applied to one frame (extract_frames.py): the crop, then cv2 cubic
-// for RGB and cv2 nearest for depth, valid, confidence and object mask to the target size. The
-// camera follows the crop offset and the per-axis scale exactly (data/resize.h). They store the
-// RGB as JPEG before VGGT reads it; that lossy step is not reproduced.
-Frame vidfm3d_co3d_crop(const Frame& frame, const PixelBox& crop, int target_width,
-                        int target_height);
+// for RGB and cv2 nearest for depth, valid, confidence and object mask to the target size, then
+// the RGB's JPEG round trip when options.rgb_jpeg_round_trip (their masks are PNG: lossless). The
+// camera follows the crop offset and the per-axis scale exactly (data/resize.h).
+Frame vidfm3d_co3d_crop(const Frame& frame, const PixelBox& crop, const Co3dWindowOptions& options);
 
 // Seeded stand-in for their unseeded np.random.randint(0, n - window): Python's
 // random.Random(seed).randrange(n - window) (exclusive of the last start, as theirs), 0 when

@@ -10,6 +10,7 @@
 #include <png.h>
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <csetjmp>
 #include <cstdio>
@@ -103,11 +104,12 @@ std::string quoted(const fs::path& path) {
 // hostile file (a few hundred bytes can declare gigabytes of pixels): refused before allocating.
 constexpr std::uint64_t kMaxImagePixels = std::uint64_t{1} << 26;  // 8192 x 8192, 8K is 33 M
 
-void require_readable_size(const fs::path& path, std::uint64_t width, std::uint64_t height) {
+// `what` names the image (a quoted path) in the error.
+void require_readable_size(const std::string& what, std::uint64_t width, std::uint64_t height) {
   require(width * height <= kMaxImagePixels,
-          "image " + quoted(path) + " declares " + std::to_string(width) + " x " +
-              std::to_string(height) + " pixels, more than vidprobe reads (" +
-              std::to_string(kMaxImagePixels) + "); the file is corrupt or not a video frame");
+          "image " + what + " declares " + std::to_string(width) + " x " + std::to_string(height) +
+              " pixels, more than vidprobe reads (" + std::to_string(kMaxImagePixels) +
+              "); the file is corrupt or not a video frame");
 }
 
 template <typename T>
@@ -130,7 +132,8 @@ Image<T> decode_png(const fs::path& path) {
   png_infop info = handle.info();
   png_set_read_fn(png, &state, png_read_from_memory);
   png_read_info(png, info);
-  require_readable_size(path, png_get_image_width(png, info), png_get_image_height(png, info));
+  require_readable_size(quoted(path), png_get_image_width(png, info),
+                        png_get_image_height(png, info));
   const int bit_depth = png_get_bit_depth(png, info);
   const int color_type = png_get_color_type(png, info);
   if (kWant16) {
@@ -240,6 +243,124 @@ class JpegDecompressHandle {
   bool created_ = false;
 };
 
+class JpegCompressHandle {
+ public:
+  explicit JpegCompressHandle(JpegErrorState* errors) {
+    info_.err = jpeg_std_error(&errors->manager);
+    errors->manager.error_exit = jpeg_error_to_jump;
+  }
+  // Called once setjmp is armed: jpeg_create_compress can itself fail.
+  void create() {
+    jpeg_create_compress(&info_);
+    created_ = true;
+  }
+  ~JpegCompressHandle() {
+    if (created_) jpeg_destroy_compress(&info_);
+  }
+  JpegCompressHandle(const JpegCompressHandle&) = delete;
+  JpegCompressHandle& operator=(const JpegCompressHandle&) = delete;
+  jpeg_compress_struct* get() { return &info_; }
+
+ private:
+  jpeg_compress_struct info_{};
+  bool created_ = false;
+};
+
+// A libjpeg destination that appends to a string through a fixed buffer (jpeg_mem_dest would
+// leak its own buffer when an error jumps out mid-image).
+struct JpegStringDestination {
+  jpeg_destination_mgr manager;  // first member: libjpeg passes a pointer to it
+  std::string* output = nullptr;
+  std::array<JOCTET, 16384> buffer{};
+};
+
+JpegStringDestination* string_destination(j_compress_ptr info) {
+  return reinterpret_cast<JpegStringDestination*>(info->dest);
+}
+
+void jpeg_destination_reset(j_compress_ptr info) {
+  auto* destination = string_destination(info);
+  destination->manager.next_output_byte = destination->buffer.data();
+  destination->manager.free_in_buffer = destination->buffer.size();
+}
+
+boolean jpeg_destination_flush_full(j_compress_ptr info) {
+  auto* destination = string_destination(info);
+  destination->output->append(reinterpret_cast<const char*>(destination->buffer.data()),
+                              destination->buffer.size());
+  jpeg_destination_reset(info);
+  return TRUE;
+}
+
+void jpeg_destination_flush_rest(j_compress_ptr info) {
+  auto* destination = string_destination(info);
+  destination->output->append(reinterpret_cast<const char*>(destination->buffer.data()),
+                              destination->buffer.size() - destination->manager.free_in_buffer);
+}
+
+void attach_string_destination(jpeg_compress_struct* info, JpegStringDestination* destination) {
+  destination->manager.init_destination = jpeg_destination_reset;
+  destination->manager.empty_output_buffer = jpeg_destination_flush_full;
+  destination->manager.term_destination = jpeg_destination_flush_rest;
+  info->dest = &destination->manager;
+}
+
+// Luma sampling factors against chroma's 1 x 1 (jpeg_set_defaults sets 2 x 2, i.e. 4:2:0).
+void set_chroma_sampling(jpeg_compress_struct* info, JpegChroma chroma) {
+  const int horizontal = chroma == JpegChroma::k444 ? 1 : 2;
+  const int vertical = chroma == JpegChroma::k420 ? 2 : 1;
+  info->comp_info[0].h_samp_factor = horizontal;
+  info->comp_info[0].v_samp_factor = vertical;
+}
+
+void require_encodable(const ImageU8& image, const JpegEncodeOptions& options) {
+  require(image.width > 0 && image.height > 0, "encode_jpeg: the image is empty");
+  require(
+      image.channels == 1 || image.channels == 3,
+      "encode_jpeg: JPEG holds gray or RGB, got " + std::to_string(image.channels) + " channels");
+  require(
+      image.pixels.size() == static_cast<std::size_t>(image.width) * image.height * image.channels,
+      "encode_jpeg: the pixel buffer does not match the image's shape");
+  require(options.quality >= 1 && options.quality <= 100,
+          "encode_jpeg: quality must be in [1, 100], got " + std::to_string(options.quality));
+}
+
+// Decodes a whole JPEG file held in memory; `what` names it in errors.
+ImageU8 decode_jpeg_bytes(std::string_view bytes, const std::string& what) {
+  require(bytes.size() >= 3 && static_cast<unsigned char>(bytes[0]) == 0xFF &&
+              static_cast<unsigned char>(bytes[1]) == 0xD8,
+          "not a JPEG file: " + what);
+  JpegErrorState errors;
+  JpegDecompressHandle handle(&errors);
+  ImageU8 image;
+  if (setjmp(errors.jump)) {
+    throw Error("corrupt JPEG " + what + ": " + errors.message);
+  }
+  handle.create();
+  jpeg_decompress_struct* info = handle.get();
+  jpeg_mem_src(info, reinterpret_cast<const unsigned char*>(bytes.data()),
+               static_cast<unsigned long>(bytes.size()));
+  jpeg_read_header(info, TRUE);
+  require_readable_size(what, info->image_width, info->image_height);
+  if (info->jpeg_color_space == JCS_CMYK || info->jpeg_color_space == JCS_YCCK) {
+    std::snprintf(errors.message, sizeof errors.message, "CMYK JPEGs are not supported");
+    std::longjmp(errors.jump, 1);
+  }
+  info->out_color_space = info->num_components == 1 ? JCS_GRAYSCALE : JCS_RGB;
+  // libjpeg's defaults, set so that they stay these: the pixels cv2.imread and Pillow decode.
+  info->dct_method = JDCT_ISLOW;
+  info->do_fancy_upsampling = TRUE;
+  jpeg_start_decompress(info);
+  image = ImageU8(static_cast<int>(info->output_width), static_cast<int>(info->output_height),
+                  info->output_components);
+  while (info->output_scanline < info->output_height) {
+    JSAMPROW row = &image.at(0, static_cast<int>(info->output_scanline), 0);
+    jpeg_read_scanlines(info, &row, 1);
+  }
+  jpeg_finish_decompress(info);
+  return image;
+}
+
 std::string lower_extension(const fs::path& path) {
   std::string ext = path.extension().string();
   std::transform(ext.begin(), ext.end(), ext.begin(),
@@ -263,36 +384,44 @@ void write_png(const fs::path& path, const ImageU16& image) {
 }
 
 ImageU8 read_jpeg(const fs::path& path) {
-  const std::string bytes = read_file(path);
-  require(bytes.size() >= 3 && static_cast<unsigned char>(bytes[0]) == 0xFF &&
-              static_cast<unsigned char>(bytes[1]) == 0xD8,
-          "not a JPEG file: " + quoted(path));
+  return decode_jpeg_bytes(read_file(path), quoted(path));
+}
+
+ImageU8 decode_jpeg(std::string_view bytes) {
+  return decode_jpeg_bytes(bytes, "(in-memory)");
+}
+
+std::string encode_jpeg(const ImageU8& image, const JpegEncodeOptions& options) {
+  require_encodable(image, options);
+  std::string encoded;
+  JpegStringDestination destination;
+  destination.output = &encoded;
   JpegErrorState errors;
-  JpegDecompressHandle handle(&errors);
-  ImageU8 image;
+  JpegCompressHandle handle(&errors);
   if (setjmp(errors.jump)) {
-    throw Error("corrupt JPEG " + quoted(path) + ": " + errors.message);
+    throw Error(std::string("encode_jpeg: ") + errors.message);
   }
   handle.create();
-  jpeg_decompress_struct* info = handle.get();
-  jpeg_mem_src(info, reinterpret_cast<const unsigned char*>(bytes.data()),
-               static_cast<unsigned long>(bytes.size()));
-  jpeg_read_header(info, TRUE);
-  require_readable_size(path, info->image_width, info->image_height);
-  if (info->jpeg_color_space == JCS_CMYK || info->jpeg_color_space == JCS_YCCK) {
-    std::snprintf(errors.message, sizeof errors.message, "CMYK JPEGs are not supported");
-    std::longjmp(errors.jump, 1);
+  jpeg_compress_struct* info = handle.get();
+  attach_string_destination(info, &destination);
+  info->image_width = static_cast<JDIMENSION>(image.width);
+  info->image_height = static_cast<JDIMENSION>(image.height);
+  info->input_components = image.channels;
+  info->in_color_space = image.channels == 3 ? JCS_RGB : JCS_GRAYSCALE;
+  jpeg_set_defaults(info);  // YCbCr 4:2:0, JDCT_ISLOW, standard Huffman tables, sequential
+  jpeg_set_quality(info, options.quality, TRUE);  // TRUE: tables capped at baseline values
+  if (image.channels == 3) set_chroma_sampling(info, options.chroma);
+  jpeg_start_compress(info, TRUE);
+  while (info->next_scanline < info->image_height) {
+    auto* row = const_cast<JSAMPLE*>(&image.at(0, static_cast<int>(info->next_scanline), 0));
+    jpeg_write_scanlines(info, &row, 1);
   }
-  info->out_color_space = info->num_components == 1 ? JCS_GRAYSCALE : JCS_RGB;
-  jpeg_start_decompress(info);
-  image = ImageU8(static_cast<int>(info->output_width), static_cast<int>(info->output_height),
-                  info->output_components);
-  while (info->output_scanline < info->output_height) {
-    JSAMPROW row = &image.at(0, static_cast<int>(info->output_scanline), 0);
-    jpeg_read_scanlines(info, &row, 1);
-  }
-  jpeg_finish_decompress(info);
-  return image;
+  jpeg_finish_compress(info);
+  return encoded;
+}
+
+ImageU8 jpeg_round_trip(const ImageU8& image, const JpegEncodeOptions& options) {
+  return decode_jpeg(encode_jpeg(image, options));
 }
 
 ImageU8 read_rgb(const fs::path& path) {

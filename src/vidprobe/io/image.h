@@ -3,6 +3,8 @@
 // Pixels are row-major, channels interleaved (H x W x C), origin at the top-left pixel.
 #include <cstdint>
 #include <filesystem>
+#include <string>
+#include <string_view>
 #include <vector>
 
 namespace vidprobe {
@@ -15,7 +17,9 @@ struct Image {
   Image() = default;
   Image(int w, int h, int c, T fill = T{})
       : width(w), height(h), channels(c), pixels(static_cast<std::size_t>(w) * h * c, fill) {}
-  T& at(int x, int y, int c = 0) { return pixels[(static_cast<std::size_t>(y) * width + x) * channels + c]; }
+  T& at(int x, int y, int c = 0) {
+    return pixels[(static_cast<std::size_t>(y) * width + x) * channels + c];
+  }
   const T& at(int x, int y, int c = 0) const {
     return pixels[(static_cast<std::size_t>(y) * width + x) * channels + c];
   }
@@ -32,8 +36,27 @@ ImageU16 read_png_u16(const std::filesystem::path& path);  // 16-bit gray PNG (d
 void write_png(const std::filesystem::path& path, const ImageU8& image);
 void write_png(const std::filesystem::path& path, const ImageU16& image);
 
-// JPEG (read only; datasets ship JPEGs, vidprobe writes PNG).
+// JPEG. Datasets ship JPEGs and vidprobe writes PNG; the encoder exists to reproduce the lossy
+// JPEG step of a reference pipeline (the authors' CO3D frames are cv2.imwrite JPEGs that every
+// later step reads back; data/vidfm3d_processing.h).
+// Decoding: libjpeg's accurate integer IDCT (JDCT_ISLOW) and fancy (triangular) chroma
+// upsampling, libjpeg-turbo's defaults and what cv2.imread and Pillow decode with.
 ImageU8 read_jpeg(const std::filesystem::path& path);
+ImageU8 decode_jpeg(std::string_view bytes);  // an in-memory JPEG file; errors say "in-memory"
+
+enum class JpegChroma { k420, k422, k444 };  // chroma sampling of the Cb and Cr planes
+// cv2.imwrite(".jpg", image) with no parameters: quality 95 (the standard tables scaled and capped
+// at baseline values), 4:2:0, baseline sequential (not progressive), the standard Huffman tables
+// (not optimised), no restart markers, JDCT_ISLOW forward DCT: jpeg_set_defaults plus
+// jpeg_set_quality(95, TRUE), exactly what OpenCV's JPEG encoder sets.
+struct JpegEncodeOptions {
+  int quality = 95;  // 1..100
+  JpegChroma chroma = JpegChroma::k420;
+};
+// A JPEG file of an 8-bit gray or RGB image (1 or 3 channels); throws vidprobe::Error otherwise.
+std::string encode_jpeg(const ImageU8& image, const JpegEncodeOptions& options = {});
+// decode_jpeg(encode_jpeg(image, options)): the pixels a reader of that JPEG file sees.
+ImageU8 jpeg_round_trip(const ImageU8& image, const JpegEncodeOptions& options = {});
 
 // Dispatches on the extension (.png / .jpg / .jpeg, case-insensitive); RGB output (3 channels).
 ImageU8 read_rgb(const std::filesystem::path& path);

@@ -176,6 +176,29 @@ TEST_F(VggtAnnotateTest, Vidfm3dFormatWritesCo3dMasksThatImportAsTheirUseMask) {
   EXPECT_TRUE(torch::equal(shard.valid.to(torch::kBool), masks.squeeze(-1)));
 }
 
+// The sequences the vidfm3d CO3D processing rejects are listed in <out>/rejected.json with their
+// reason (the 3-frame fixture has no 81-frame window); a run that drops none writes [].
+TEST_F(VggtAnnotateTest, RejectedSequencesAreListedInTheOutputDirectory) {
+  write_co3d_fixture(root_ / "co3d_short");
+  auto o = options("co3d_rejected");
+  o.dataset_kind = "co3d";
+  o.dataset_root = root_ / "co3d_short";
+  o.co3d_crop = "vidfm3d";
+  o.frames = 0;
+  const auto summary = annotate_with_vggt(o);
+  EXPECT_EQ(summary.clips_written, 0);
+  EXPECT_EQ(summary.sequences_rejected, 1);
+  EXPECT_EQ(summary.rejected_file, root_ / "co3d_rejected" / "rejected.json");
+  EXPECT_EQ(nlohmann::json::parse(read_file(summary.rejected_file)),
+            nlohmann::json::parse(R"([{"sequence": "toy/seq", "category": "toy",
+                                       "reason": "rejected - trunc=1.0000  upx=inf",
+                                       "truncation": 1.0, "upsample": null}])"));
+
+  const auto none = annotate_with_vggt(options("none_rejected"));
+  EXPECT_EQ(none.sequences_rejected, 0);
+  EXPECT_EQ(nlohmann::json::parse(read_file(none.rejected_file)), nlohmann::json::array());
+}
+
 TEST_F(VggtAnnotateTest, Co3dCropIsRefusedForOtherDatasets) {
   auto o = options("co3d_crop_synthetic");
   o.co3d_crop = "vidfm3d";

@@ -257,6 +257,25 @@ std::pair<std::string, std::string> vidfm3d_scene_name(const std::string& sequen
   return {subset, sequence.substr(slash + 1)};
 }
 
+// <out>/rejected.json: a list of {"sequence", "category", "reason"} plus, where a window was
+// judged, "truncation" and "upsample" (null where their message says upx=inf: no window had a
+// mask on every frame); [] when none was dropped. Every shard writes the same list.
+std::filesystem::path write_rejected_list(const Dataset& dataset, const AnnotateOptions& options) {
+  auto list = json::array();
+  for (const auto& rejected : dataset.rejected_sequences()) {
+    json entry = {{"sequence", rejected.sequence},
+                  {"category", vidfm3d_scene_name(rejected.sequence, options.dataset_kind).first},
+                  {"reason", rejected.reason}};
+    if (rejected.truncation) entry["truncation"] = *rejected.truncation;
+    if (rejected.upsample)
+      entry["upsample"] = std::isfinite(*rejected.upsample) ? json(*rejected.upsample) : json();
+    list.push_back(std::move(entry));
+  }
+  const auto path = options.out_dir / "rejected.json";
+  write_file_atomically(path, list.dump(2) + "\n");
+  return path;
+}
+
 std::filesystem::path vidfm3d_scene_path(const AnnotateOptions& options,
                                          const std::string& sequence) {
   const auto [subset, name] = vidfm3d_scene_name(sequence, options.dataset_kind);
@@ -368,7 +387,8 @@ AnnotateSummary annotate_with_vggt(const AnnotateOptions& options) {
   dataset_options.split = options.split;
   dataset_options.train_ratio = options.train_ratio;
   dataset_options.dl3dv_downscale = options.dl3dv_downscale;
-  if (options.co3d_crop == "vidfm3d") dataset_options.co3d_vidfm3d_crop = Co3dWindowOptions{};
+  if (options.co3d_crop == "vidfm3d")
+    dataset_options.co3d_vidfm3d_crop = Co3dWindowOptions{.rgb_jpeg_round_trip = options.co3d_jpeg};
   const auto dataset = open_dataset(options.dataset_kind, options.dataset_root, dataset_options);
   std::vector<std::string> sequences = dataset->sequences();
   if (options.clips > 0 && static_cast<std::size_t>(options.clips) < sequences.size())
@@ -398,6 +418,8 @@ AnnotateSummary annotate_with_vggt(const AnnotateOptions& options) {
   summary.model_seconds = seconds_since(model_start);
 
   prepare_output_directory(options.out_dir, "annotate");
+  summary.rejected_file = write_rejected_list(*dataset, options);
+  summary.sequences_rejected = static_cast<std::int64_t>(dataset->rejected_sequences().size());
   const int patch = options.config.patch_size;
   const bool vidfm3d = options.format == "vidfm3d";
   // The output name depends on the frame indices only, so a finished clip is skipped before any

@@ -56,6 +56,10 @@ struct AnnotateOptions {
   // co3d_vidfm3d_crop); with --frames all and --format vidfm3d that is their GT input. "none":
   // the sequences as stored.
   std::string co3d_crop = "none";
+  // With co3d_crop "vidfm3d": the RGB goes through their JPEG file, encoded as cv2.imwrite does
+  // and decoded again (Co3dWindowOptions::rgb_jpeg_round_trip), so VGGT and the stored images see
+  // their pixels; false keeps the resized pixels lossless.
+  bool co3d_jpeg = true;
   int shard_index = 0, shard_count = 1;
   torch::Device device = torch::kCPU;
   torch::Dtype compute_dtype = torch::kFloat32;  // aggregator weights: fp32 | bf16 (heads: fp32)
@@ -76,6 +80,10 @@ struct AnnotateSummary {
   double seconds = 0;        // the whole run
   double model_seconds = 0;  // building / loading VGGT and moving it to the device
   double vggt_seconds = 0;   // VGGT forwards of the written clips, results back on the CPU
+  // Sequences the dataset's processing dropped (CO3D's vidfm3d crop), each with its reason in
+  // rejected_file: <out>/rejected.json, written by every run ([] when none).
+  std::int64_t sequences_rejected = 0;
+  std::filesystem::path rejected_file;
 };
 
 AnnotateSummary annotate_with_vggt(const AnnotateOptions& options);
