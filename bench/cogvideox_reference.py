@@ -656,7 +656,9 @@ def tiled(setup, directory):
          untiled_vs_tiled_max_rel=float((saved["untiled_fp32"] - saved["moments_fp32"]).abs().max()
                                         / scale),
          bf16_vs_fp32_max_rel=float((saved["moments_bf16"] - saved["moments_fp32"]).abs().max()
-                                    / scale))
+                                    / scale),
+         bf16_vs_fp32_norm_rel=float((saved["moments_bf16"] - saved["moments_fp32"]).norm()
+                                     / saved["moments_fp32"].norm()))
 
 
 def transformer_flops(config, setup, blocks, full_passes=0):

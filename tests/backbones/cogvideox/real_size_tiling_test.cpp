@@ -49,14 +49,18 @@ TEST(CogVideoXVaeCuda, TiledEncodeAtRealSizeMatchesDiffusers) {
   vae->to(torch::kBFloat16);
   const auto bf16 = vae->encode_moments(video.to(torch::kBFloat16));
   const double bf16_norm_error = rs::norm_relative_error(bf16, reference.at("moments_bf16"));
+  // bf16 against float32, vidprobe's and diffusers' alike (the reference line prints its own):
+  // two bf16 implementations need not round alike, but each should sit as far from float32.
   const double bf16_vs_fp32 = rs::norm_relative_error(bf16, reference.at("moments_fp32"));
+  const double bf16_vs_fp32_max = rs::max_relative_error(bf16, reference.at("moments_fp32"));
   std::cout << "{\"benchmark\": \"cogvideox_tiled_parity\", \"frames\": " << video.size(2)
             << ", \"height\": " << video.size(3) << ", \"width\": " << video.size(4)
             << ", \"tile\": [" << vae->tiling()->tile_height << ", " << vae->tiling()->tile_width
             << "], \"moments_fp32_max_rel\": " << fp32_error
             << ", \"tiled_vs_untiled_reference_max_rel\": " << untiled_error
             << ", \"moments_bf16_norm_rel_to_reference_bf16\": " << bf16_norm_error
-            << ", \"moments_bf16_norm_rel_to_reference_fp32\": " << bf16_vs_fp32 << "}\n";
+            << ", \"moments_bf16_norm_rel_to_reference_fp32\": " << bf16_vs_fp32
+            << ", \"moments_bf16_max_rel_to_reference_fp32\": " << bf16_vs_fp32_max << "}\n";
   EXPECT_LT(fp32_error, 1e-4);
   EXPECT_GT(untiled_error, 1e-3);
 }
