@@ -3,8 +3,13 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <set>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "data/dataset_test_util.h"
 #include "vidprobe/core/error.h"
@@ -181,6 +186,80 @@ TEST(Resize, CropOutsideTheImageThrows) {
   EXPECT_EQ(crop.at(0, 0, 0), 2);
   EXPECT_EQ(crop.at(0, 0, 1), 3);
   EXPECT_EQ(crop.at(3, 4, 0), 5);
+}
+
+// Pixels that exercise every rounding: a fixed pseudo-random pattern.
+template <typename T>
+Image<T> pattern_image(int width, int height, int channels, int modulus, int offset) {
+  Image<T> image(width, height, channels);
+  std::uint32_t state = 12345u + static_cast<std::uint32_t>(offset);
+  for (auto& value : image.pixels) {
+    state = state * 1664525u + 1013904223u;
+    value = static_cast<T>(offset +
+                           static_cast<int>((state >> 8) % static_cast<std::uint32_t>(modulus)));
+  }
+  return image;
+}
+
+// resize_and_center_crop computes only the window it keeps; the frame it gives must be the one
+// of the long way round: the whole frame resized (resize_frame), then cropped (crop_frame).
+TEST(Resize, ResizeAndCenterCropEqualsResizingTheWholeFrameThenCropping) {
+  Frame frame;
+  frame.camera = test_camera(97, 61);
+  frame.rgb = pattern_image<std::uint8_t>(97, 61, 3, 256, 0);
+  frame.depth = index_depth(97, 61);
+  frame.valid = pattern_image<std::uint8_t>(97, 61, 1, 2, 0);
+  frame.confidence = pattern_image<float>(97, 61, 1, 1000, 1);
+  frame.object_mask = pattern_image<std::uint8_t>(97, 61, 1, 256, 0);
+  frame.source = "pattern";
+  // Downscales cropping x or y, upscales, a crop without resampling, the identity, a height from
+  // the aspect ratio.
+  for (const ResizeSpec& spec :
+       {ResizeSpec{32, 32, 1}, ResizeSpec{40, 12, 1}, ResizeSpec{150, 80, 1},
+        ResizeSpec{200, 200, 1}, ResizeSpec{97, 50, 1}, ResizeSpec{60, 61, 1},
+        ResizeSpec{97, 61, 1}, ResizeSpec{61, 0, 7}}) {
+    const Size2 target = target_size({97, 61}, spec);
+    const double scale = std::max(target.width / 97.0, target.height / 61.0);
+    const int scaled_width = std::max(target.width, static_cast<int>(std::lround(97 * scale)));
+    const int scaled_height = std::max(target.height, static_cast<int>(std::lround(61 * scale)));
+    const Frame scaled = (scaled_width == 97 && scaled_height == 61)
+                             ? frame
+                             : resize_frame(frame, scaled_width, scaled_height);
+    const Frame expected =
+        crop_frame(scaled, (scaled_width - target.width) / 2, (scaled_height - target.height) / 2,
+                   target.width, target.height);
+    const Frame out = resize_and_center_crop(frame, spec);
+    const std::string where = std::to_string(spec.width) + "x" + std::to_string(spec.height);
+    EXPECT_EQ(out.rgb.pixels, expected.rgb.pixels) << where;
+    EXPECT_EQ(out.depth.pixels, expected.depth.pixels) << where;
+    EXPECT_EQ(out.valid.pixels, expected.valid.pixels) << where;
+    EXPECT_EQ(out.confidence.pixels, expected.confidence.pixels) << where;
+    EXPECT_EQ(out.object_mask.pixels, expected.object_mask.pixels) << where;
+    EXPECT_EQ(out.camera.K, expected.camera.K) << where;
+    EXPECT_EQ(out.camera.cam_from_world, expected.camera.cam_from_world) << where;
+    EXPECT_EQ(out.camera.width, target.width) << where;
+    EXPECT_EQ(out.camera.height, target.height) << where;
+    EXPECT_EQ(out.source, "pattern");
+    // The RGB alone, the other maps untouched.
+    EXPECT_EQ(resize_and_center_crop_rgb(frame, spec).pixels, expected.rgb.pixels) << where;
+  }
+}
+
+// The uint8 resize rounds its float result half away from zero and clamps to 0..255
+// (std::lround), which values near .5 and the ends of the range test.
+TEST(Resize, BilinearUint8RoundsLikeLroundOfTheFloatResult) {
+  const ImageU8 image = pattern_image<std::uint8_t>(53, 29, 3, 256, 0);
+  std::vector<float> floats(image.pixels.begin(), image.pixels.end());
+  ImageF32 as_float(53, 29, 3);
+  as_float.pixels = floats;
+  for (const auto& [w, h] : {std::pair{17, 11}, std::pair{40, 29}, std::pair{120, 70}}) {
+    const ImageU8 out = resize_bilinear(image, w, h);
+    const ImageF32 reference = resize_bilinear(as_float, w, h);
+    ASSERT_EQ(out.pixels.size(), reference.pixels.size());
+    for (std::size_t i = 0; i < out.pixels.size(); ++i)
+      ASSERT_EQ(out.pixels[i], std::clamp(std::lround(reference.pixels[i]), 0L, 255L))
+          << w << "x" << h << " value " << i;
+  }
 }
 
 }  // namespace

@@ -246,5 +246,35 @@ TEST_F(SyntheticFormatTest, ClipJsonThatDisagreesWithItsClipOrPointsOutsideItIsR
   EXPECT_EQ(read_synthetic_clip(root_ / "c").frames.size(), 2u);
 }
 
+// The frames extraction samples (a subset, in order, an index repeated) read alone are the same
+// frames as in the whole clip; a frame left out is not read at all (its file may be missing).
+TEST_F(SyntheticFormatTest, ReadingSomeFramesGivesThoseFramesOfTheWholeClip) {
+  write_synthetic_clip(root_, make_clip("c", 4, 9, 5));
+  const Clip whole = read_synthetic_clip(root_ / "c");
+  fs::remove(root_ / "c" / "rgb" / "000001.png");
+  const std::vector<int> indices{0, 2, 3, 3};
+  const Clip some = read_synthetic_clip(root_ / "c", indices);
+  EXPECT_EQ(some.id, whole.id);
+  EXPECT_EQ(some.meta, whole.meta);
+  ASSERT_EQ(some.frames.size(), indices.size());
+  for (std::size_t i = 0; i < indices.size(); ++i) {
+    const Frame& expected = whole.frames[static_cast<std::size_t>(indices[i])];
+    const Frame& frame = some.frames[i];
+    EXPECT_EQ(frame.rgb.pixels, expected.rgb.pixels) << i;
+    EXPECT_EQ(frame.depth.pixels, expected.depth.pixels) << i;
+    EXPECT_EQ(frame.valid.pixels, expected.valid.pixels) << i;
+    EXPECT_EQ(frame.camera.K, expected.camera.K) << i;
+    EXPECT_EQ(frame.camera.cam_from_world, expected.camera.cam_from_world) << i;
+    EXPECT_EQ(frame.source, expected.source) << i;
+  }
+  EXPECT_THAT(
+      [&] {
+        read_synthetic_clip(root_ / "c", std::vector<int>{0, 4});
+      },
+      ::testing::ThrowsMessage<Error>(HasSubstr("frame index 4 out of range")));
+  EXPECT_THAT([&] { read_synthetic_clip(root_ / "c", std::vector<int>{1}); },
+              ::testing::ThrowsMessage<Error>(HasSubstr("000001.png")));
+}
+
 }  // namespace
 }  // namespace vidprobe

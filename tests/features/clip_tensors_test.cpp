@@ -5,8 +5,12 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <array>
+#include <limits>
+
 #include "test_support.h"
 #include "vidprobe/data/pil_resample.h"
+#include "vidprobe/data/resize.h"
 
 namespace vidprobe::features {
 namespace {
@@ -69,6 +73,75 @@ TEST(ClipTensors, AnInputProcessorOfAnotherSizeOrFieldOfViewIsRefused) {
               HasSubstr("crops the frame but --resize is squash"));
   check_input_processor(image_processor_spec("hf-dinov2"), ResizeMode::kCrop, 224, 224);
   check_input_processor(image_processor_spec("vidfm3d-wan"), ResizeMode::kSquash, 832, 480);
+}
+
+// A clip whose frames carry depth and a valid mask too (gradient_clip's have RGB alone).
+Clip gradient_clip_with_depth(int width, int height) {
+  Clip clip = gradient_clip(width, height);
+  for (std::size_t f = 0; f < clip.frames.size(); ++f) {
+    Frame& frame = clip.frames[f];
+    frame.depth = ImageF32(width, height, 1);
+    frame.valid = ImageU8(width, height, 1);
+    for (int y = 0; y < height; ++y)
+      for (int x = 0; x < width; ++x) {
+        const bool valid = (x + 2 * y + static_cast<int>(f)) % 5 != 0;
+        frame.valid.at(x, y) = valid ? 1 : 0;
+        frame.depth.at(x, y) = valid ? 1.0f + 0.01f * static_cast<float>(x + 3 * y) : 0.0f;
+        // Depth no valid pixel may keep: not finite, not positive.
+        if (valid && x % 7 == 3)
+          frame.depth.at(x, y) = std::array{std::numeric_limits<float>::quiet_NaN(),
+                                            std::numeric_limits<float>::infinity(), -2.0f,
+                                            0.0f}[static_cast<std::size_t>(y % 4)];
+      }
+  }
+  return clip;
+}
+
+// The backbone input and the ground truth are made with as few resizes as possible (one when
+// their sizes agree, and the input's RGB alone otherwise); the tensors must be exactly those of
+// each frame resized on its own for the input and again for the ground truth.
+TEST(ClipTensors, InputAndGroundTruthAreTheFramesResizedOnTheirOwn) {
+  const auto clip = gradient_clip_with_depth(61, 37);
+  struct Case {
+    ResizeMode mode;
+    int input_width, input_height, gt_width, gt_height;
+  };
+  for (const Case& c :
+       {Case{ResizeMode::kCrop, 24, 24, 24, 24}, Case{ResizeMode::kCrop, 32, 24, 20, 12},
+        Case{ResizeMode::kCrop, 16, 16, 40, 30}, Case{ResizeMode::kSquash, 32, 24, 32, 24},
+        Case{ResizeMode::kSquash, 32, 24, 20, 12}}) {
+    const auto fit = [&](const Frame& frame, int width, int height) {
+      return c.mode == ResizeMode::kSquash ? resize_frame(frame, width, height)
+                                           : resize_and_center_crop(frame, {width, height, 1});
+    };
+    const auto tensors =
+        clip_to_tensors(clip, c.input_width, c.input_height, c.gt_width, c.gt_height, c.mode);
+    const std::string where = to_string(c.mode) + " " + std::to_string(c.input_width) + "x" +
+                              std::to_string(c.input_height) + " / " + std::to_string(c.gt_width) +
+                              "x" + std::to_string(c.gt_height);
+    for (std::size_t t = 0; t < clip.frames.size(); ++t) {
+      const auto i = static_cast<int64_t>(t);
+      const auto input = fit(clip.frames[t], c.input_width, c.input_height);
+      const auto gt = fit(clip.frames[t], c.gt_width, c.gt_height);
+      EXPECT_TRUE(torch::equal(tensors.backbone_input[i],
+                               image_to_tensor(input.rgb).to(torch::kFloat32) / 255.0))
+          << where;
+      EXPECT_TRUE(torch::equal(tensors.gt_images[i], image_to_tensor(gt.rgb))) << where;
+      // Valid where the mask is set and the depth finite and positive; depth 0 elsewhere.
+      const auto raw_depth =
+          torch::from_blob(const_cast<float*>(gt.depth.pixels.data()), {c.gt_height, c.gt_width});
+      const auto valid = torch::from_blob(const_cast<std::uint8_t*>(gt.valid.pixels.data()),
+                                          {c.gt_height, c.gt_width}, torch::kUInt8)
+                             .gt(0) &
+                         torch::isfinite(raw_depth) & raw_depth.gt(0);
+      const auto depth = torch::where(valid, raw_depth, torch::zeros_like(raw_depth));
+      EXPECT_GT(valid.sum().item<int64_t>(), 0) << where;
+      EXPECT_LT(valid.sum().item<int64_t>(), valid.numel()) << where;
+      EXPECT_TRUE(torch::equal(tensors.depth[i], depth)) << where;
+      EXPECT_TRUE(torch::equal(tensors.valid[i], valid)) << where;
+      EXPECT_NEAR(tensors.intrinsics[i][0][2].item<double>(), gt.camera.K[2], 1e-5) << where;
+    }
+  }
 }
 
 }  // namespace

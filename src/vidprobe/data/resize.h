@@ -45,7 +45,10 @@ Image<T> crop_image(const Image<T>& image, int x0, int y0, int width, int height
 // empty.
 Frame resize_frame(const Frame& frame, int width, int height);
 Frame crop_frame(const Frame& frame, int x0, int y0, int width, int height);
-// Scales so the frame covers the target size (aspect kept), then crops the centre.
+// Scales so the frame covers the target size (aspect kept), then crops the centre. Only the kept
+// window is resampled (the same pixels as resize_frame then crop_frame).
 Frame resize_and_center_crop(const Frame& frame, const ResizeSpec& spec);
+// resize_and_center_crop(frame, spec).rgb, without resampling the frame's other maps.
+ImageU8 resize_and_center_crop_rgb(const Frame& frame, const ResizeSpec& spec);
 
 }  // namespace vidprobe

@@ -10,7 +10,9 @@
 #include <cstring>
 #include <exception>
 #include <functional>
+#include <limits>
 #include <mutex>
+#include <span>
 #include <thread>
 
 #include "vidprobe/core/atomic_file.h"
@@ -257,12 +259,12 @@ fs::path file_in_clip(const fs::path& clip_dir, const json& record, const char* 
 // A float32 map of the frame's size whose CRC-32 the record holds under `crc_key`.
 ImageF32 read_checked_f32(const fs::path& path, const json& record, const char* crc_key,
                           const Camera& camera, const fs::path& clip_json) {
-  const std::string raw = read_file(path);
+  std::string raw = read_file(path);
   const auto expected_crc = json_get<std::uint32_t>(record, crc_key, quoted(clip_json));
-  ImageF32 map = depth_from_bytes(raw, camera.width, camera.height, path);
-  require(crc32_of(raw) == expected_crc, "file " + quoted(path) +
-                                             " is corrupt (CRC-32 mismatch with key '" + crc_key +
-                                             "' of " + quoted(clip_json) + ")");
+  const auto crc = crc32_of(raw);
+  ImageF32 map = depth_from_bytes(std::move(raw), camera.width, camera.height, path);
+  require(crc == expected_crc, "file " + quoted(path) + " is corrupt (CRC-32 mismatch with key '" +
+                                   crc_key + "' of " + quoted(clip_json) + ")");
   return map;
 }
 
@@ -284,10 +286,34 @@ ImageF32 read_confidence(const fs::path& clip_dir, const json& record, const Cam
 
 }  // namespace
 
-Clip read_synthetic_clip(const fs::path& clip_dir) {
+namespace {
+
+// The mask's pixels are 0 or 255 and agree with the depth (finite, >= 0, > 0 exactly where the
+// mask is set): one pass without branches for the common case; a failure is located (and
+// reported, the first pixel at fault) by the pixel-by-pixel check.
+bool mask_agrees_with_depth(const ImageU8& mask, const ImageF32& depth) {
+  constexpr float kInfinity = std::numeric_limits<float>::infinity();
+  const std::uint8_t* masks = mask.pixels.data();
+  const float* depths = depth.pixels.data();
+  std::int32_t faults = 0;
+  for (std::size_t p = 0; p < mask.pixels.size(); ++p) {
+    // In float, so that every comparison has the depth's width and the loop vectorises.
+    const float m = masks[p];
+    const float z = depths[p];
+    const bool set = m != 0.0f;
+    // !(z >= 0): negative or NaN; !(z < inf): +inf or NaN.
+    faults |= static_cast<std::int32_t>((set & (m != 255.0f)) | !(z >= 0.0f) | !(z < kInfinity) |
+                                        (set != (z > 0.0f)));
+  }
+  return faults == 0;
+}
+
+// read_synthetic_clip; `wanted` (when given) lists the frames whose files are read, in order.
+Clip read_clip(const fs::path& clip_dir, const std::span<const int>* wanted) {
   const fs::path file = clip_dir / kClipJson;
   const json document = read_synthetic_clip_json(clip_dir);
   Clip clip;
+  std::vector<int> uses;  // per frame: how often `wanted` lists it
   try {
     clip.id = json_get<std::string>(document, "id", quoted(file));
     require(clip.id == clip_dir.filename().string(), quoted(file) + ": key 'id' is '" + clip.id +
@@ -302,6 +328,12 @@ Clip read_synthetic_clip(const fs::path& clip_dir) {
                                               std::to_string(num_frames) + " but 'frames' holds " +
                                               std::to_string(records.size()));
     clip.frames.resize(records.size());
+    // Every frame once when no list is given.
+    uses.assign(records.size(), wanted ? 0 : 1);
+    if (wanted)
+      for (const int index : *wanted)
+        if (index >= 0 && static_cast<std::size_t>(index) < records.size())
+          ++uses[static_cast<std::size_t>(index)];
     for (std::size_t i = 0; i < records.size(); ++i) {
       const json& record = records[i];
       const std::string key = "frames[" + std::to_string(i) + "]";
@@ -322,6 +354,7 @@ Clip read_synthetic_clip(const fs::path& clip_dir) {
       const fs::path depth_path = file_in_clip(clip_dir, record, "depth", record_context);
       const fs::path mask_path = file_in_clip(clip_dir, record, "mask", record_context);
       frame.source = rgb_path.string();
+      if (uses[i] == 0) continue;  // its record is checked, its files are not read
 
       frame.rgb = read_png_u8(rgb_path);
       require(frame.rgb.width == camera.width && frame.rgb.height == camera.height &&
@@ -337,17 +370,20 @@ Clip read_synthetic_clip(const fs::path& clip_dir) {
       require(mask.width == camera.width && mask.height == camera.height && mask.channels == 1,
               "mask " + quoted(mask_path) + " does not match the frame size in " + quoted(file));
       frame.valid = ImageU8(camera.width, camera.height, 1);
-      for (std::size_t p = 0; p < mask.pixels.size(); ++p) {
-        const std::uint8_t m = mask.pixels[p];
-        require(m == 0 || m == 255,
-                [&] { return "mask " + quoted(mask_path) + " has a value other than 0/255"; });
-        const float z = frame.depth.pixels[p];
-        require(std::isfinite(z) && z >= 0 && ((m != 0) == (z > 0)), [&] {
-          return "depth file " + quoted(depth_path) + " disagrees with mask " + quoted(mask_path) +
-                 " at pixel " + std::to_string(p);
-        });
-        frame.valid.pixels[p] = m ? 1 : 0;
+      if (!mask_agrees_with_depth(mask, frame.depth)) {
+        for (std::size_t p = 0; p < mask.pixels.size(); ++p) {  // throws at the first fault
+          const std::uint8_t m = mask.pixels[p];
+          require(m == 0 || m == 255,
+                  [&] { return "mask " + quoted(mask_path) + " has a value other than 0/255"; });
+          const float z = frame.depth.pixels[p];
+          require(std::isfinite(z) && z >= 0 && ((m != 0) == (z > 0)), [&] {
+            return "depth file " + quoted(depth_path) + " disagrees with mask " +
+                   quoted(mask_path) + " at pixel " + std::to_string(p);
+          });
+        }
       }
+      for (std::size_t p = 0; p < mask.pixels.size(); ++p)
+        frame.valid.pixels[p] = mask.pixels[p] ? 1 : 0;
     }
     const auto with_confidence =
         std::count_if(records.begin(), records.end(),
@@ -358,7 +394,29 @@ Clip read_synthetic_clip(const fs::path& clip_dir) {
   } catch (const json::exception& e) {
     throw Error("bad value in " + quoted(file) + ": " + e.what());
   }
+  if (!wanted) return clip;
+  std::vector<Frame> frames;
+  frames.reserve(wanted->size());
+  for (const int index : *wanted) {
+    require(index >= 0 && static_cast<std::size_t>(index) < clip.frames.size(),
+            "synthetic clip '" + clip_dir.filename().string() + "': frame index " +
+                std::to_string(index) + " out of range");
+    auto& frame = clip.frames[static_cast<std::size_t>(index)];
+    // The last use takes the frame, earlier ones copy it.
+    frames.push_back(--uses[static_cast<std::size_t>(index)] == 0 ? std::move(frame) : frame);
+  }
+  clip.frames = std::move(frames);
   return clip;
+}
+
+}  // namespace
+
+Clip read_synthetic_clip(const fs::path& clip_dir) {
+  return read_clip(clip_dir, nullptr);
+}
+
+Clip read_synthetic_clip(const fs::path& clip_dir, std::span<const int> frames) {
+  return read_clip(clip_dir, &frames);
 }
 
 std::vector<std::string> list_synthetic_clips(const fs::path& root) {

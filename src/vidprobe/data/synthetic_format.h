@@ -3,6 +3,7 @@
 // docs/data-format.md). A dataset root holds one directory per clip; a clip directory appears
 // only once complete (it is built under a temporary name and renamed).
 #include <filesystem>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -21,6 +22,9 @@ inline constexpr const char* kSyntheticFormatName = "vidprobe-synthetic-clip";
 void write_synthetic_clip(const std::filesystem::path& root, const Clip& clip);
 // Reads a clip directory; throws vidprobe::Error naming the file at fault.
 Clip read_synthetic_clip(const std::filesystem::path& clip_dir);
+// The frames at `frames` only, in that order (an index may repeat): clip.json is checked whole,
+// but only these frames' files are read. An index out of range throws vidprobe::Error.
+Clip read_synthetic_clip(const std::filesystem::path& clip_dir, std::span<const int> frames);
 // Reads only clip.json (cheap: no pixels), e.g. to check a finished clip's parameters.
 nlohmann::json read_synthetic_clip_json(const std::filesystem::path& clip_dir);
 // Sorted clip ids of complete clips under root (temporary directories are ignored).

@@ -2,6 +2,8 @@
 
 #include <torch/torch.h>
 
+#include <cmath>
+
 #include "vidprobe/core/error.h"
 #include "vidprobe/data/resize.h"
 
@@ -45,6 +47,29 @@ void check_input_processor(const ImageProcessorSpec& processor, ResizeMode mode,
   });
 }
 
+namespace {
+
+// An RGB image of width x height as three planes (channel, row, column) at `out`, each value
+// through `map`: the permute of image_to_tensor without the tensors in between.
+template <typename T, typename Map>
+void write_planes(const ImageU8& image, int width, int height, T* out, Map map) {
+  require(image.channels == 3,
+          "expected an RGB image, got " + std::to_string(image.channels) + " channels");
+  require(image.width == width && image.height == height, [&] {
+    return "expected a " + std::to_string(width) + "x" + std::to_string(height) + " image, got " +
+           std::to_string(image.width) + "x" + std::to_string(image.height);
+  });
+  const std::size_t plane = static_cast<std::size_t>(width) * height;
+  const std::uint8_t* pixels = image.pixels.data();
+  for (std::size_t i = 0; i < plane; ++i) {
+    out[i] = map(pixels[3 * i]);
+    out[plane + i] = map(pixels[3 * i + 1]);
+    out[2 * plane + i] = map(pixels[3 * i + 2]);
+  }
+}
+
+}  // namespace
+
 ClipTensors clip_to_tensors(const Clip& clip, int input_width, int input_height, int gt_width,
                             int gt_height, ResizeMode mode,
                             const std::optional<ImageProcessorSpec>& processor) {
@@ -53,26 +78,54 @@ ClipTensors clip_to_tensors(const Clip& clip, int input_width, int input_height,
     return mode == ResizeMode::kSquash ? resize_frame(frame, width, height)
                                        : resize_and_center_crop(frame, {width, height, 1});
   };
-  const auto input_rgb = [&](const Frame& frame) {
-    if (!processor) return fit(frame, input_width, input_height).rgb;
-    return apply_processor(*processor, frame.rgb);
+  // The input's RGB alone: the frame's other maps are the ground truth's business.
+  const auto fit_rgb = [mode](const Frame& frame, int width, int height) {
+    return mode == ResizeMode::kSquash ? resize_bilinear(frame.rgb, width, height)
+                                       : resize_and_center_crop_rgb(frame, {width, height, 1});
   };
+  // Input and ground truth of one size (extraction's default, --gt-size unset) come from one
+  // resize: the same call on the same frame gives the same pixels.
+  const bool input_is_gt_rgb = !processor && input_width == gt_width && input_height == gt_height;
   if (processor) check_input_processor(*processor, mode, input_width, input_height);
-  std::vector<torch::Tensor> inputs, images, depths, valids, confidences, extrinsics, intrinsics;
-  for (const auto& frame : clip.frames) {
-    inputs.push_back(image_to_tensor(input_rgb(frame)).to(torch::kFloat32) / 255.0);
+  // The backbone's input is image_to_tensor(rgb).to(float) / 255.0: as a table of that very
+  // operation's 256 results, so every pixel gets the float libtorch gives it.
+  const auto table = (torch::arange(256, torch::kUInt8).to(torch::kFloat32) / 255.0).contiguous();
+  const float* unit = table.data_ptr<float>();
+  // Every frame is written straight into the clip's tensors (no tensor per frame, no stack).
+  const auto frames = static_cast<int64_t>(clip.frames.size());
+  ClipTensors out;
+  out.backbone_input = torch::empty({frames, 3, input_height, input_width}, torch::kFloat32);
+  out.gt_images = torch::empty({frames, 3, gt_height, gt_width}, torch::kUInt8);
+  // Depth that is not finite or not positive is never valid ground truth; depth is 0 where the
+  // ground truth is not valid (frames without depth: all 0, nothing valid).
+  out.depth = torch::zeros({frames, gt_height, gt_width});
+  out.valid = torch::zeros({frames, gt_height, gt_width}, torch::kBool);
+  const std::size_t gt_plane = static_cast<std::size_t>(gt_width) * gt_height;
+  std::vector<torch::Tensor> confidences, extrinsics, intrinsics;
+  for (int64_t t = 0; t < frames; ++t) {
+    const auto& frame = clip.frames[static_cast<std::size_t>(t)];
     const auto gt = fit(frame, gt_width, gt_height);
-    images.push_back(image_to_tensor(gt.rgb));
-    if (gt.depth.empty()) {
-      depths.push_back(torch::zeros({gt_height, gt_width}));
-      valids.push_back(torch::zeros({gt_height, gt_width}, torch::kBool));
-    } else {
-      depths.push_back(
-          torch::from_blob(const_cast<float*>(gt.depth.pixels.data()), {gt_height, gt_width})
-              .clone());
-      valids.push_back(torch::from_blob(const_cast<std::uint8_t*>(gt.valid.pixels.data()),
-                                        {gt_height, gt_width}, torch::kUInt8)
-                           .gt(0));
+    write_planes(gt.rgb, gt_width, gt_height, out.gt_images[t].data_ptr<std::uint8_t>(),
+                 [](std::uint8_t v) { return v; });
+    const auto input = input_is_gt_rgb ? ImageU8{}
+                       : processor     ? apply_processor(*processor, frame.rgb)
+                                       : fit_rgb(frame, input_width, input_height);
+    write_planes(input_is_gt_rgb ? gt.rgb : input, input_width, input_height,
+                 out.backbone_input[t].data_ptr<float>(),
+                 [unit](std::uint8_t v) { return unit[v]; });
+    if (!gt.depth.empty()) {
+      require(gt.depth.pixels.size() == gt_plane && gt.valid.pixels.size() == gt_plane,
+              "clip '" + clip.id + "': a frame's depth and valid mask differ in size");
+      const float* depth_in = gt.depth.pixels.data();
+      const std::uint8_t* valid_in = gt.valid.pixels.data();
+      float* depth_out = out.depth[t].data_ptr<float>();
+      bool* valid_out = out.valid[t].data_ptr<bool>();
+      for (std::size_t p = 0; p < gt_plane; ++p) {
+        const float z = depth_in[p];
+        const bool ok = valid_in[p] > 0 && std::isfinite(z) && z > 0.0f;
+        valid_out[p] = ok;
+        depth_out[p] = ok ? z : 0.0f;
+      }
     }
     if (!gt.confidence.empty())
       confidences.push_back(
@@ -86,13 +139,6 @@ ClipTensors clip_to_tensors(const Clip& clip, int input_width, int input_height,
                              .view({3, 3})
                              .to(torch::kFloat32));
   }
-  ClipTensors out;
-  out.backbone_input = torch::stack(inputs);
-  out.gt_images = torch::stack(images);
-  out.depth = torch::stack(depths);
-  // Depth that is not finite or not positive is never valid ground truth.
-  out.valid = torch::stack(valids) & torch::isfinite(out.depth) & out.depth.gt(0);
-  out.depth = torch::where(out.valid, out.depth, torch::zeros_like(out.depth));
   out.extrinsics = torch::stack(extrinsics);
   out.intrinsics = torch::stack(intrinsics);
   if (confidences.empty()) return out;
