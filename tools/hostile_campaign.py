@@ -1015,7 +1015,8 @@ class Campaign:
             table.append(("annotate", annotate, flag, values, True))
         for flag, values in [("--window", NONNEG_INT + [("more-than-frames", "99")]), ("--format", ENUM),
                              ("--frame-chunk", POS_INT), ("--dl3dv-downscale", NONNEG_INT + [("not-dl3dv", "2")]),
-                             ("--co3d-crop", ENUM + [("not-co3d", "vidfm3d")])]:
+                             ("--co3d-crop", ENUM + [("not-co3d", "vidfm3d")]),
+                             ("--co3d-jpeg", ENUM + [("without-co3d-crop", "true")])]:
             table.append(("annotate", annotate, flag, values, True))
         check = self.check_args
         for flag, values in [("--preset", ENUM), ("--backbone", ENUM + [("not-latent", "pixels")]),
