@@ -150,25 +150,33 @@ run_variant() {
   step "$variant: speed, the reference, same device, same clip size"
   reference bench "$dir" --variant "$variant" --iterations "$ITERS" 2>&1 | json_lines || true
 
-  "$PYTHON" - "$VARIANT_LOG" "$variant" <<'PY' | json_lines
+  speed_ratios "$VARIANT_LOG" "$variant" "{}"
+  VARIANT_LOG=/dev/null
+}
+
+# speed_ratios FILE VARIANT LABEL: one cogvideox_speed_ratio line per (vidprobe line, reference
+# line) of FILE, with LABEL's fields (a JSON object: the configuration, or {}) added.
+speed_ratios() {
+  "$PYTHON" - "$@" <<'PY' | json_lines
 import json, sys
-rows = [json.loads(line) for line in open(sys.argv[1]) if line.startswith("{")]
+path, variant, label = sys.argv[1:]
+rows = [json.loads(line) for line in open(path) if line.startswith("{")]
 ours = [r for r in rows if "clips_per_s" in r and r.get("benchmark") is None]
 refs = [r for r in rows if r.get("benchmark") == "cogvideox_extract_reference"]
 for mine in ours:
     for ref in refs:
-        print(json.dumps({"benchmark": "cogvideox_speed_ratio", "variant": sys.argv[2],
-                          "backbone": ref["backbone"], "frames": mine["frames"],
+        print(json.dumps({"benchmark": "cogvideox_speed_ratio", "variant": variant,
+                          "backbone": ref["backbone"], "frames": mine["frames"], **json.loads(label),
                           "vidprobe_clips_per_s": mine["clips_per_s"],
                           "reference_clips_per_s": ref["clips_per_s"],
                           "reference_implementation": ref["implementation"],
                           "reference_vae_dtype": ref["vae_dtype"],
+                          "reference_vae_tiling": ref.get("vae_tiling", False),
                           "reference_blocks_run": ref["blocks_run"],
                           "vidprobe_peak_gb": mine.get("peak_allocated_gb"),
                           "reference_peak_gb": ref.get("peak_allocated_gb"),
                           "ratio": mine["clips_per_s"] / ref["clips_per_s"]}))
 PY
-  VARIANT_LOG=/dev/null
 }
 
 # One configuration's speed pair: vidprobe and the reference with the same VAE dtype and tiling,
@@ -189,24 +197,7 @@ speed_pair() {
     tee "$pair" | json_lines || true
   reference bench "$dir" --variant "$variant" --iterations "$ITERS" "${ref_options[@]}" 2>&1 |
     json_lines | tee -a "$pair" || true
-  "$PYTHON" - "$pair" "$variant" "$vae_dtype" "$tiling" <<'PY' | json_lines
-import json, sys
-rows = [json.loads(line) for line in open(sys.argv[1]) if line.startswith("{")]
-ours = [r for r in rows if "clips_per_s" in r and r.get("benchmark") is None]
-refs = [r for r in rows if r.get("benchmark") == "cogvideox_extract_reference"]
-for mine in ours:
-    for ref in refs:
-        print(json.dumps({"benchmark": "cogvideox_speed_ratio", "variant": sys.argv[2],
-                          "backbone": ref["backbone"], "frames": mine["frames"],
-                          "vae_dtype": sys.argv[3], "vae_tiling": sys.argv[4],
-                          "vidprobe_clips_per_s": mine["clips_per_s"],
-                          "reference_clips_per_s": ref["clips_per_s"],
-                          "reference_implementation": ref["implementation"],
-                          "reference_blocks_run": ref["blocks_run"],
-                          "vidprobe_peak_gb": mine.get("peak_allocated_gb"),
-                          "reference_peak_gb": ref.get("peak_allocated_gb"),
-                          "ratio": mine["clips_per_s"] / ref["clips_per_s"]}))
-PY
+  speed_ratios "$pair" "$variant" "$label"
 }
 
 for variant in $VARIANTS; do
