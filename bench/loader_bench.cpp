@@ -97,13 +97,17 @@ void per_clip_counters(benchmark::State& state, int frames_per_clip, const std::
   state.SetLabel(label);
 }
 
+// The dataset's clips in turn, sampled as extract samples them for target.
+Clip next_clip(const Target& target, std::size_t& i) {
+  const auto& sequences = dataset().sequences();
+  return dataset().sample_clip(sequences[i++ % sequences.size()], sampling_for(target));
+}
+
 void BM_LoadClip(benchmark::State& state) {
   const auto& target = kTargets[state.range(0)];
-  const auto& sequences = dataset().sequences();
   std::size_t i = 0;
   for (auto _ : state) {
-    const Clip clip =
-        dataset().sample_clip(sequences[i++ % sequences.size()], sampling_for(target));
+    const Clip clip = next_clip(target, i);
     const auto tensors =
         features::clip_to_tensors(clip, target.width, target.height, target.width, target.height);
     benchmark::DoNotOptimize(tensors.backbone_input.data_ptr());
@@ -113,11 +117,9 @@ void BM_LoadClip(benchmark::State& state) {
 
 void BM_ReadClip(benchmark::State& state) {
   const auto& target = kTargets[state.range(0)];
-  const auto& sequences = dataset().sequences();
   std::size_t i = 0;
   for (auto _ : state) {
-    const Clip clip =
-        dataset().sample_clip(sequences[i++ % sequences.size()], sampling_for(target));
+    const Clip clip = next_clip(target, i);
     benchmark::DoNotOptimize(clip.frames.back().rgb.pixels.data());
   }
   per_clip_counters(state, target.frames, target.name);
