@@ -9,7 +9,7 @@ tools/make_cogvideox_decoder_fixtures.py's recipe (which asserts its encoder ten
 vae_encoder.safetensors; the decoder tensors are checked here against decoder.safetensors), then
 cast with .to(torch.bfloat16). The clip is tiling_reference.safetensors' clip17 (1, 3, 17, 64, 96)
 float32 in [-1, 1]; like the pipelines' video processor output it is cast to the VAE's dtype
-before encode. Every tensor below is bf16, as diffusers returns it:
+before encode. Every tensor below is bf16, as diffusers returns it, except moments17_fp16:
 
   moments17        vae.encode(clip17.to(bf16)).latent_dist.parameters, whole frames (frame
                    batches 9 + 8): [mean | logvar]
@@ -25,6 +25,8 @@ before encode. Every tensor below is bf16, as diffusers returns it:
   decode_latents4  the pipelines' decode_latents of z4 as the transformer's latents (B, F, C, H, W)
                    in bf16: permuted, `1 / vae_scaling_factor_image * latents` in bf16, decoded
                    (what `vidprobe check` decodes)
+  moments17_fp16   moments17 with the VAE and clip in float16 instead (the CogVideoX authors'
+                   CogVideoXFeaturizer loads the VAE with torch_dtype=torch.float16)
 
 Versions: torch 2.11.0 (vidprobe venv), diffusers 0.42.1.
 Rerun (CPU, seconds; diffusers from .whl/ on PYTHONPATH, see tools/make_cogvideox_fixtures.py):
@@ -68,10 +70,16 @@ def main():
         # back) on the float32 clip.
         fp32 = rebuilt(OUT / "vae_config.json", OUT / "vae_encoder.safetensors")
         whole = fp32.encode(tiling["clip17"]).latent_dist.parameters
+        # The CogVideoX authors' fp16 VAE (CogVideoXFeaturizer: torch_dtype=torch.float16), the
+        # same float32 weights cast to float16.
+        fp16 = rebuilt(OUT / "vae_config.json", OUT / "vae_encoder.safetensors").to(torch.float16)
+        ref["moments17_fp16"] = fp16.encode(tiling["clip17"].to(torch.float16)).latent_dist.parameters
     for key, value in ref.items():
-        assert value.dtype == torch.bfloat16, key
+        assert value.dtype == (torch.float16 if key.endswith("_fp16") else torch.bfloat16), key
     rel = ((ref["moments17"].float() - whole).abs().max() / whole.abs().max()).item()
     print("bf16 vs fp32 moments17: max relative error", rel)
+    rel16 = ((ref["moments17_fp16"].float() - whole).abs().max() / whole.abs().max()).item()
+    print("fp16 vs fp32 moments17: max relative error", rel16)
     save_file({k: v.contiguous() for k, v in ref.items()}, str(OUT / "vae_bf16_reference.safetensors"))
     for key, value in ref.items():
         print(key, tuple(value.shape))

@@ -130,7 +130,7 @@ Vae whole_small_vae(torch::Dtype dtype, std::optional<VaeTiling> tiling = std::n
 double measured(const std::string& what, const torch::Tensor& actual,
                 const torch::Tensor& expected) {
   const double error = relative_error(actual, expected);
-  std::cout << "[bf16 VAE] " << what << ": max relative error " << error << "\n";
+  std::cout << "[VAE precision] " << what << ": max relative error " << error << "\n";
   return error;
 }
 
@@ -158,6 +158,36 @@ TEST(CogVideoXVaeBf16, EncoderMatchesDiffusersBf16Vae) {
   EXPECT_GT(measured("fp32 VAE against the bf16 reference (negative control)",
                      fp32->encode_moments(clip), bf16_golden("moments17")),
             kBf16Tolerance);
+}
+
+// The CogVideoX authors' fp16 VAE (`--preset vidfm3d` on cogvideox*): vidprobe's float16 encode
+// against diffusers' own float16 VAE, judged over the whole map (||diff|| / ||ref||). Measured
+// 9.7e-4, half the float32 VAE's 2.0e-3 from the same reference: not the one-rounding agreement of
+// the bf16 encode (its cause is not traced), so the bound is 1.5e-3 with the float32 VAE, which
+// misses it, as the negative control; a wrong cast or scale misses by orders of magnitude.
+double norm_measured(const std::string& what, const torch::Tensor& actual,
+                     const torch::Tensor& expected) {
+  const auto a = actual.to(torch::kFloat64), e = expected.to(torch::kFloat64);
+  const double error = ((a - e).norm() / e.norm()).item<double>();
+  std::cout << "[VAE precision] " << what << ": relative error in norm " << error << "\n";
+  return error;
+}
+
+TEST(CogVideoXVaeFp16, EncoderMatchesDiffusersFp16Vae) {
+  auto vae = whole_small_vae(torch::kFloat16);
+  torch::NoGradGuard no_grad;
+  const auto clip = bf16_clip();
+  const auto moments = vae->encode_moments(clip.to(torch::kFloat16));
+  EXPECT_EQ(moments.scalar_type(), torch::kFloat16);
+  const auto& reference = bf16_golden("moments17_fp16");
+  measured("fp16 moments17", moments, reference);
+  auto fp32 = whole_small_vae(torch::kFloat32);
+  const double fp16_error = norm_measured("fp16 moments17", moments, reference);
+  const double fp32_error = norm_measured("fp32 VAE against the fp16 reference (negative control)",
+                                          fp32->encode_moments(clip), reference);
+  constexpr double kFp16NormTolerance = 1.5e-3;
+  EXPECT_LE(fp16_error, kFp16NormTolerance);
+  EXPECT_GT(fp32_error, kFp16NormTolerance);
 }
 
 // Tiled (diffusers' tiled_encode with the tiling fixture's test tiles) and the decoder (`vidprobe
