@@ -562,7 +562,6 @@ def bench(setup, directory, iterations, dtype_name):
     device = setup.device
     model = CogVideoXTransformer3DModel.from_pretrained(root / "transformer",
                                                        torch_dtype=dtype).to(device).eval()
-    vae_fp32 = AutoencoderKLCogVideoX.from_pretrained(root / "vae").to(device).eval()
     context = load_file(str(root / "context.safetensors"))["context"].to(device, dtype)
     clip = load_file(str(root / "parity.safetensors"))["clip"].to(device)
     blocks_to = setup.layer + 1
@@ -594,15 +593,17 @@ def bench(setup, directory, iterations, dtype_name):
                 return block_states(model, setup.layer, model_input, context, t, rotary, stop)
             return one
 
-    if ARGS.vae_tiling:
-        vae_fp32.enable_tiling()
     vae_names = ARGS.vae_dtypes.split(",") if ARGS.vae_dtypes else ["fp32", dtype_name]
+    if len(set(vae_names)) != len(vae_names) or not set(vae_names) <= {"fp32", dtype_name}:
+        sys.exit(f"cogvideox_reference.py: --vae-dtypes takes fp32 and {dtype_name}, each once, "
+                 f"not {ARGS.vae_dtypes!r}")
     stops = {"stop": [True], "all": [False], "both": [True, False]}[ARGS.blocks]
-    for vae_name in vae_names:
-        if vae_name not in ("fp32", dtype_name):
-            sys.exit(f"cogvideox_reference.py: --vae-dtypes takes fp32 and {dtype_name}, "
-                     f"not {vae_name!r}")
-        vae = vae_fp32 if vae_name == "fp32" else vae_fp32.to(dtype)
+    for vae_name in vae_names:  # a VAE of its own each: Module.to casts in place
+        vae = AutoencoderKLCogVideoX.from_pretrained(root / "vae").to(device).eval()
+        if vae_name != "fp32":
+            vae = vae.to(dtype)
+        if ARGS.vae_tiling:
+            vae.enable_tiling()
         one = pipeline(vae)
         for stop in stops:
             with torch.inference_mode():
@@ -641,6 +642,7 @@ def tiled(setup, directory):
     with torch.no_grad():
         saved["untiled_fp32"] = vae.encode(video).latent_dist.parameters.float()
         vae.enable_tiling()
+        synchronize(setup.device)  # the untiled encode's last kernels are not the tiled one's
         start = time.perf_counter()
         saved["moments_fp32"] = vae.encode(video).latent_dist.parameters.float()
         synchronize(setup.device)
@@ -652,7 +654,7 @@ def tiled(setup, directory):
     emit(benchmark="cogvideox_tiled_reference", variant=setup.name, frames=clip.shape[0],
          height=clip.shape[2], width=clip.shape[3],
          tile=[vae.tile_sample_min_height, vae.tile_sample_min_width],
-         moments=list(saved["moments_fp32"].shape), tiled_fp32_seconds=seconds,
+         moments=list(saved["moments_fp32"].shape), tiled_fp32_seconds_no_warmup=seconds,
          untiled_vs_tiled_max_rel=float((saved["untiled_fp32"] - saved["moments_fp32"]).abs().max()
                                         / scale),
          bf16_vs_fp32_max_rel=float((saved["moments_bf16"] - saved["moments_fp32"]).abs().max()

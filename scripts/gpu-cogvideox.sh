@@ -75,6 +75,12 @@ else
   VIDPROBE_ARGS=()
 fi
 [ -x "$BUILD_DIR/bin/vidprobe" ] || { echo "gpu-cogvideox.sh: run scripts/gpu-build.sh first" >&2; exit 2; }
+for config in ${VIDPROBE_COGVIDEOX_CONFIGS:-}; do
+  [[ "$config" =~ ^(fp32|bf16|fp16):(on|off)$ ]] ||
+    { echo "gpu-cogvideox.sh: VIDPROBE_COGVIDEOX_CONFIGS entry '$config' is not VAE_DTYPE:TILING (fp32|bf16|fp16 : on|off)" >&2; exit 2; }
+  [ "${config%%:*}" != fp16 ] ||
+    { echo "gpu-cogvideox.sh: '$config': the reference times a VAE in fp32 or in the transformer's bf16 only" >&2; exit 2; }
+done
 for variant in $VARIANTS; do
   case "$variant" in
     5b-i2v|5b|2b) ;;
@@ -127,10 +133,14 @@ run_variant() {
 
   if [ "${VIDPROBE_COGVIDEOX_TILED:-0}" = 1 ]; then
     step "$variant: the VAE's tiled encode at this size, vidprobe against diffusers"
-    reference tiled "$dir" --variant "$variant" 2>&1 | json_lines
-    env VIDPROBE_COGVIDEOX_TILED_DIR="$dir" "$TESTS" \
-      --gtest_filter='CogVideoXVaeCuda.TiledEncodeAtRealSizeMatchesDiffusers' 2>&1 | json_lines ||
-      echo "gpu-cogvideox.sh: $variant tiled parity failed" >&2
+    rm -f "$dir/tiled.safetensors"
+    reference tiled "$dir" --variant "$variant" 2>&1 | json_lines ||
+      echo "gpu-cogvideox.sh: $variant tiled reference failed" >&2
+    if [ -f "$dir/tiled.safetensors" ]; then
+      env VIDPROBE_COGVIDEOX_TILED_DIR="$dir" "$TESTS" \
+        --gtest_filter='CogVideoXVaeCuda.TiledEncodeAtRealSizeMatchesDiffusers' 2>&1 | json_lines ||
+        echo "gpu-cogvideox.sh: $variant tiled parity failed" >&2
+    fi
   fi
   if [ -n "${VIDPROBE_COGVIDEOX_CONFIGS:-}" ]; then
     local config
@@ -194,7 +204,7 @@ speed_pair() {
     --backbone-opt "text_context=$dir/context.safetensors" "${options[@]}" \
     ${VIDPROBE_ARGS[@]+"${VIDPROBE_ARGS[@]}"} 2>&1 | tee -a "$RAW" | { grep -E '^\{' || true; } |
     "$PYTHON" -c 'import json,sys; [print(json.dumps({**json.loads(l), **json.loads(sys.argv[1])})) for l in sys.stdin]' "$label" |
-    tee "$pair" | json_lines || true
+    tee "$pair" | tee -a "$LOG" "$VARIANT_LOG" || true  # already in $RAW, unlabelled
   reference bench "$dir" --variant "$variant" --iterations "$ITERS" "${ref_options[@]}" 2>&1 |
     json_lines | tee -a "$pair" || true
   speed_ratios "$pair" "$variant" "$label"

@@ -62,7 +62,10 @@ TEST(CogVideoXVaeCuda, TiledEncodeAtRealSizeMatchesDiffusers) {
             << ", \"moments_bf16_norm_rel_to_reference_fp32\": " << bf16_vs_fp32
             << ", \"moments_bf16_max_rel_to_reference_fp32\": " << bf16_vs_fp32_max << "}\n";
   EXPECT_LT(fp32_error, 1e-4);
-  EXPECT_GT(untiled_error, 1e-3);
+  // A frame within one tile is not tiled (the --tiny dry run's 32 x 48): no control then.
+  if (video.size(3) > vae->tiling()->tile_height || video.size(4) > vae->tiling()->tile_width) {
+    EXPECT_GT(untiled_error, 1e-3);
+  }
 }
 
 }  // namespace
