@@ -50,12 +50,17 @@ TEST(WanVaeDecoder, MatchesDiffusersDecode) {
   const auto raw = decoder.decode_unclamped(denormalize_latents(decoder.config(), latents));
   EXPECT_EQ(raw.sizes(), (std::vector<int64_t>{1, 3, 9, 32, 48}));
   EXPECT_LT(relative_error(raw, decoder_fixture("video_raw")), 1e-5);
+  // Clamped, the references' largest magnitude is 1, so these two measure the absolute difference
+  // of float32 convolutions whose summation order follows the CPU's vector unit (oneDNN's
+  // dispatch): 1.14e-5 on one development machine (2026-12-04), under 1e-5 on earlier ones. The
+  // bound is the brief's float32 parity measure, 1e-4; the wrong-statistics control below misses
+  // by far more.
   EXPECT_LT(
       relative_error(decoder.decode_normalized(latents), decoder_fixture("video_raw").clamp(-1, 1)),
-      1e-5);
+      1e-4);
   EXPECT_LT(relative_error(decoder.decode_normalized(decoder_fixture("random_latents")),
                            decoder_fixture("random_video")),
-            1e-5);
+            1e-4);
 }
 
 TEST(WanVaeDecoder, FirstLatentFrameDecodesToOneFrame) {
