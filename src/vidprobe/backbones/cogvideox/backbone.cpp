@@ -46,6 +46,13 @@ std::optional<VaeTiling> vae_tiling_for(const VaeConfig& config, bool enabled) {
   return diffusers_vae_tiling(config);
 }
 
+// VAE latents (1, C, F, h, w) -> the transformer's (1, F, C, h, w): scaling_factor x them in the
+// VAE's dtype, as the pipelines scale (`vae_scaling_factor_image * latents`), then float32 for the
+// noise, the DPM steps and the transformer.
+torch::Tensor transformer_latents(const torch::Tensor& vae_latents, double scaling_factor) {
+  return (vae_latents.permute({0, 2, 1, 3, 4}) * scaling_factor).to(torch::kFloat32);
+}
+
 }  // namespace
 
 torch::Tensor posterior_sample(const torch::Tensor& moments, const torch::Tensor& eps) {
@@ -206,11 +213,7 @@ EncodedClip CogVideoXBackbone::encode(const torch::Tensor& clip) {
   EncodedClip encoded;
   encoded.video_frames = clip.size(0);
   const auto moments = vae_->encode_moments(video);
-  // scaling_factor x the posterior mean in the VAE's dtype (the authors' `vae_scaling_factor_image
-  // * latents`), then float32 for the noise and the transformer.
-  encoded.latents =
-      (moments.slice(1, 0, latent).permute({0, 2, 1, 3, 4}) * vae_->config.scaling_factor)
-          .to(torch::kFloat32);
+  encoded.latents = transformer_latents(moments.slice(1, 0, latent), vae_->config.scaling_factor);
   if (layout_.reconstruction_steps > 0) encoded.video_moments = moments;
   // The pipeline encodes the conditioning image on its own: the VAE's GroupNorms see one frame.
   if (image_conditioned()) encoded.image_moments = vae_->encode_moments(video.slice(2, 0, 1));
@@ -225,7 +228,7 @@ torch::Tensor CogVideoXBackbone::image_latents(const EncodedClip& clip,
                    ? posterior_sample(clip.image_moments, image_noise)
                    : clip.image_moments.slice(1, 0, latent);
   // (1, 1, C, h, w): scaled in the VAE's dtype, as the pipeline's prepare_latents, then float32.
-  image = (image.permute({0, 2, 1, 3, 4}) * vae_->config.scaling_factor).to(torch::kFloat32);
+  image = transformer_latents(image, vae_->config.scaling_factor);
   // Zeros for the later latent frames, as the I2V pipeline pads them.
   auto padding = torch::zeros({1, clip.latents.size(1) - 1, latent, image.size(3), image.size(4)},
                               image.options());
@@ -337,11 +340,9 @@ torch::Tensor CogVideoXBackbone::reconstruct_geometry(const EncodedClip& clip, N
   // scaled, in the VAE's dtype as diffusers' posterior of that VAE; then float32.
   auto eps_shape = clip.video_moments.sizes().vec();
   eps_shape[1] /= 2;
-  const auto video =
-      (posterior_sample(clip.video_moments, noise.next(eps_shape, clip.video_moments.scalar_type()))
-           .permute({0, 2, 1, 3, 4}) *
-       vae_->config.scaling_factor)
-          .to(torch::kFloat32);
+  const auto video = transformer_latents(
+      posterior_sample(clip.video_moments, noise.next(eps_shape, clip.video_moments.scalar_type())),
+      vae_->config.scaling_factor);
   const auto condition = with_camera(video);
   auto latent_shape = clip.latents.sizes().vec();
   latent_shape[2] = layout_.output_channels();
