@@ -84,6 +84,81 @@ TEST(Rotary, UnrotatedPrefixLeavesLeadingTokensExactlyUnchanged) {
   EXPECT_FALSE(torch::allclose(out.slice(2, 3), x.slice(2, 3)));
 }
 
+// The textbook form, x * cos + pair_rotated(x) * sin with pair_rotated((a, b)) = (-b, a), written
+// out pair by pair: what apply_rotary's swapped-pairs form must equal bit for bit.
+torch::Tensor rotary_textbook(const torch::Tensor& x, const RotaryAngles& angles) {
+  const auto cos = angles.cos.to(x.scalar_type()), sin = angles.sin.to(x.scalar_type());
+  std::vector<torch::Tensor> rotated;
+  if (angles.pairing == RotaryAngles::Pairing::kInterleaved) {
+    const auto pairs = x.unflatten(-1, {-1, 2});
+    return x * cos +
+           torch::stack({-pairs.select(-1, 1), pairs.select(-1, 0)}, -1).flatten(-2) * sin;
+  }
+  for (const auto& block : x.chunk(angles.axes, -1)) {
+    const auto halves = block.chunk(2, -1);
+    rotated.push_back(-halves[1]);
+    rotated.push_back(halves[0]);
+  }
+  return x * cos + torch::cat(rotated, -1) * sin;
+}
+
+TEST(Rotary, SwappedPairsFormIsBitIdenticalToTheTextbookFormInEveryDtype) {
+  torch::manual_seed(0);
+  const auto positions = torch::randint(0, 40, {2, 24, 3}).to(torch::kFloat32);
+  const std::vector<RotaryAngles> tables = {
+      rope_axes_interleaved(positions[0], {4, 6, 6}, 10000.0),
+      rope_axes_split_halves(positions, {4, 6, 6}, 10000.0),
+      rope_2d(positions.slice(2, 0, 2).to(torch::kLong), 16, 100.0)};
+  for (const auto dtype : {torch::kFloat32, torch::kBFloat16, torch::kFloat16}) {
+    for (const auto& angles : tables) {
+      const auto x = (10 * torch::randn({2, 3, 24, 16})).to(dtype);
+      const auto expected = rotary_textbook(x, angles);
+      EXPECT_TRUE(torch::equal(apply_rotary(x, angles), expected)) << dtype;
+      EXPECT_TRUE(torch::equal(apply_rotary(x, in_dtype(angles, dtype)), expected)) << dtype;
+      // q and k rotated together as one (2, B, heads, N, head_dim) tensor, from a strided view.
+      const auto packed = (10 * torch::randn({2, 24, 3, 3, 16})).to(dtype).permute({2, 0, 3, 1, 4});
+      const auto both = apply_rotary(packed.narrow(0, 0, 2), in_dtype(angles, dtype));
+      EXPECT_TRUE(torch::equal(both[0], rotary_textbook(packed[0], angles))) << dtype;
+      EXPECT_TRUE(torch::equal(both[1], rotary_textbook(packed[1], angles))) << dtype;
+    }
+  }
+  // A wrongly signed table is caught: the swapped pairs with the plain sin.
+  const auto x = torch::randn({1, 1, 24, 16});
+  auto unsigned_angles = in_dtype(tables[0], torch::kFloat32);
+  unsigned_angles.signed_sin = unsigned_angles.sin;
+  EXPECT_FALSE(torch::allclose(apply_rotary(x, unsigned_angles), rotary_textbook(x, tables[0])));
+}
+
+TEST(Rotary, RegroupCarriesThePreparedTables) {
+  const auto angles = in_dtype(rope_2d(grid_positions(2, 3, torch::kCPU).expand({2, 6, 2}), 8, 100),
+                               torch::kBFloat16);
+  const auto whole = regroup(angles, {1, 1, 12, 8});
+  ASSERT_TRUE(whole.signed_sin.defined());
+  EXPECT_TRUE(torch::equal(whole.signed_sin, angles.signed_sin.reshape({1, 1, 12, 8})));
+}
+
+TEST(Block, LayerScaleResidualMatchesTheUnfusedFormToRounding) {
+  torch::manual_seed(0);
+  BlockOptions options;
+  options.attention.dim = 16;
+  options.attention.num_heads = 2;
+  options.layer_scale_init = 0.5;
+  Block block(options);
+  {
+    torch::NoGradGuard no_grad;
+    block->ls1->gamma.uniform_(0.1, 2.0);
+    block->ls2->gamma.uniform_(0.1, 2.0);
+  }
+  const auto x = torch::randn({2, 5, 16});
+  const auto h = x + block->ls1(block->attn(block->norm1(x)));
+  const auto expected = h + block->ls2(block->mlp(block->norm2(h)));
+  EXPECT_TRUE(torch::allclose(block(x), expected, 1e-6, 1e-6));
+  // LayerScale is applied: the block without it differs.
+  const auto h_unscaled = x + block->attn(block->norm1(x));
+  EXPECT_FALSE(
+      torch::allclose(block(x), h_unscaled + block->mlp(block->norm2(h_unscaled)), 1e-3, 1e-3));
+}
+
 TEST(Mlp, TanhOptionUsesTheTanhApproximationOfGelu) {
   torch::manual_seed(0);
   Mlp exact(4, 8, 4), approximate(4, 8, 4, Gelu::kTanh);

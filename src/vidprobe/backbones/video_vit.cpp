@@ -117,8 +117,8 @@ const VideoViTImpl::GridPositions& VideoViTImpl::grid_positions(int64_t t, int64
         sinusoid_position_table(t * h * w, vit.width).to(like.device(), like.scalar_type());
   } else if (config_.positions == VideoPositions::kRotary3d) {
     const auto table = rotary_3d_angles(t, h, w, vit.width / vit.heads).to(like.device());
-    positions_.rotary =
-        nn::RotaryAngles{table[0], table[1], nn::RotaryAngles::Pairing::kInterleaved};
+    positions_.rotary = nn::in_dtype({table[0], table[1], nn::RotaryAngles::Pairing::kInterleaved},
+                                     like.scalar_type());
   }
   return positions_;
 }

@@ -38,7 +38,8 @@ AggregatorOutput run_alternating_blocks(torch::nn::ModuleList& frame_blocks,
   if (options.rope_frequency > 0) {
     const auto positions =
         token_positions(B * S, layout.patch_start, layout.h, layout.w, tokens.device());
-    frame_rope = rope_2d(positions, D / options.num_heads, options.rope_frequency);
+    frame_rope = in_dtype(rope_2d(positions, D / options.num_heads, options.rope_frequency),
+                          tokens.scalar_type());
     global_rope = regroup(*frame_rope, {B, 1, S * P, D / options.num_heads});
   }
   const auto* frame_angles = frame_rope ? &*frame_rope : nullptr;

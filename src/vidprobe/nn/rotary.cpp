@@ -5,19 +5,22 @@
 namespace vidprobe::nn {
 namespace {
 
-torch::Tensor rotate_interleaved_pairs(const torch::Tensor& x) {
-  auto pairs = x.unflatten(-1, {-1, 2});
-  return torch::stack({-pairs.select(-1, 1), pairs.select(-1, 0)}, -1).flatten(-2);
+// (a, b) -> (b, a) for every rotated pair; one copy.
+torch::Tensor swap_pairs(const torch::Tensor& x, const RotaryAngles& angles) {
+  if (angles.pairing == RotaryAngles::Pairing::kInterleaved)
+    return x.unflatten(-1, {-1, 2}).flip(-1).flatten(-2);
+  return x.unflatten(-1, {angles.axes, 2, -1}).flip(-2).flatten(-3);
 }
 
-torch::Tensor rotate_split_halves(const torch::Tensor& x, int axes) {
-  std::vector<torch::Tensor> rotated;
-  for (const auto& block : x.chunk(axes, -1)) {
-    const auto halves = block.chunk(2, -1);
-    rotated.push_back(-halves[1]);
-    rotated.push_back(halves[0]);
-  }
-  return torch::cat(rotated, -1);
+// -1 on the channel of each pair that receives -b, +1 on the other.
+torch::Tensor pair_signs(const RotaryAngles& angles, int64_t head_dim,
+                         const torch::TensorOptions& options) {
+  auto signs = torch::ones({head_dim}, options);
+  if (angles.pairing == RotaryAngles::Pairing::kInterleaved)
+    signs.slice(0, 0, head_dim, 2).fill_(-1);
+  else
+    signs.view({angles.axes, 2, -1}).select(1, 0).fill_(-1);
+  return signs;
 }
 
 // (B, N) positions along one axis -> (B, 1, N, d) angles, each frequency used by channels i and
@@ -32,10 +35,17 @@ torch::Tensor axis_angles(const torch::Tensor& position, int64_t d, double base)
 }  // namespace
 
 torch::Tensor apply_rotary(const torch::Tensor& x, const RotaryAngles& angles) {
-  const auto rotated = angles.pairing == RotaryAngles::Pairing::kInterleaved
-                           ? rotate_interleaved_pairs(x)
-                           : rotate_split_halves(x, angles.axes);
-  return x * angles.cos.to(x.scalar_type()) + rotated * angles.sin.to(x.scalar_type());
+  const auto dtype = x.scalar_type();
+  const bool ready = angles.signed_sin.defined() && angles.signed_sin.scalar_type() == dtype &&
+                     angles.cos.scalar_type() == dtype;
+  const auto prepared = ready ? angles : in_dtype(angles, dtype);
+  return x * prepared.cos + swap_pairs(x, angles) * prepared.signed_sin;
+}
+
+RotaryAngles in_dtype(const RotaryAngles& angles, torch::ScalarType dtype) {
+  const auto sin = angles.sin.to(dtype);
+  return {angles.cos.to(dtype), sin, angles.pairing, angles.axes,
+          sin * pair_signs(angles, sin.size(-1), sin.options())};
 }
 
 RotaryAngles rope_2d(const torch::Tensor& positions, int64_t head_dim, double base) {
@@ -107,7 +117,8 @@ RotaryAngles with_unrotated_prefix(const RotaryAngles& angles, int64_t tokens) {
 }
 
 RotaryAngles regroup(const RotaryAngles& angles, at::IntArrayRef shape) {
-  return {angles.cos.reshape(shape), angles.sin.reshape(shape), angles.pairing, angles.axes};
+  return {angles.cos.reshape(shape), angles.sin.reshape(shape), angles.pairing, angles.axes,
+          angles.signed_sin.defined() ? angles.signed_sin.reshape(shape) : torch::Tensor()};
 }
 
 }  // namespace vidprobe::nn

@@ -20,10 +20,20 @@ struct RotaryAngles {
   torch::Tensor cos, sin;
   Pairing pairing = Pairing::kInterleaved;
   int axes = 1;
+  // sin with pair_rotated's minus sign folded in, in cos's dtype; set by in_dtype(). A forward
+  // through many blocks converts and signs its tables once instead of in every block.
+  torch::Tensor signed_sin{};
 };
 
-// x (B, heads, N, head_dim) -> x * cos + pair_rotated(x) * sin, pair_rotated((a, b)) = (-b, a).
+// x (..., N, head_dim) -> x * cos + pair_rotated(x) * sin, pair_rotated((a, b)) = (-b, a),
+// computed as x * cos + swapped(x) * signed_sin, swapped((a, b)) = (b, a): the same products
+// (negation is exact), so the same bits, in three element-wise kernels and one copy. Tables not
+// prepared for x's dtype are prepared on the fly. q and k may be rotated together as one
+// (2, B, heads, N, head_dim) tensor.
 torch::Tensor apply_rotary(const torch::Tensor& x, const RotaryAngles& angles);
+
+// The angles with cos, sin and signed_sin in `dtype`, ready for apply_rotary.
+RotaryAngles in_dtype(const RotaryAngles& angles, torch::ScalarType dtype);
 
 // RoPE2D over a token grid: positions (B, N, 2) int64 (row, column). The first half of a head's
 // channels turns with the row, the second half with the column, each with the 1D frequencies
@@ -55,8 +65,8 @@ RotaryAngles rope_axes_split_halves(const torch::Tensor& positions,
 // is exact, so those tokens come out unchanged.
 RotaryAngles with_unrotated_prefix(const RotaryAngles& angles, int64_t tokens);
 
-// The same angles viewed with another token grouping, e.g. (B * S, 1, P, d) of per-frame sequences
-// as (B, 1, S * P, d) of whole clips.
+// The same angles viewed with another token grouping (signed_sin too, if prepared), e.g. (B * S, 1,
+// P, d) of per-frame sequences as (B, 1, S * P, d) of whole clips.
 RotaryAngles regroup(const RotaryAngles& angles, at::IntArrayRef shape);
 
 }  // namespace vidprobe::nn

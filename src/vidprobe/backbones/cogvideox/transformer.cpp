@@ -189,8 +189,9 @@ TransformerImpl::Outputs TransformerImpl::run(const torch::Tensor& latents,
   outputs.grid = {latents.size(1), latents.size(3) / config.patch, latents.size(4) / config.patch};
   std::optional<nn::RotaryAngles> rotary;
   if (config.rotary)
-    rotary = rotary_angles(text_tokens, outputs.grid[0], outputs.grid[1], outputs.grid[2],
-                           weight.device());
+    rotary = nn::in_dtype(rotary_angles(text_tokens, outputs.grid[0], outputs.grid[1],
+                                        outputs.grid[2], weight.device()),
+                          weight.scalar_type());
   BlockImpl::Streams streams{tokens.slice(1, text_tokens), tokens.slice(1, 0, text_tokens)};
   outputs.video.resize(layers.size());
   outputs.text.resize(layers.size());

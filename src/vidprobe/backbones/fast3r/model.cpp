@@ -65,9 +65,12 @@ EncoderImpl::EncoderImpl(const EncoderConfig& c) : config(c) {
 torch::Tensor EncoderImpl::forward(const torch::Tensor& images) {
   const auto patches = proj(images);  // (S, E, h, w)
   const int64_t h = patches.size(2), w = patches.size(3);
-  auto x = patches.flatten(2).transpose(1, 2);
-  const auto rope = nn::rope_2d(nn::grid_positions(h, w, images.device()),
-                                config.embed_dim / config.num_heads, config.rope_base);
+  // Contiguous once: as a transposed view, the residual stream would keep its strides through
+  // every block (strided residual adds, a copy before each LayerNorm), as in the video ViT.
+  auto x = patches.flatten(2).transpose(1, 2).contiguous();
+  const auto rope = nn::in_dtype(nn::rope_2d(nn::grid_positions(h, w, images.device()),
+                                             config.embed_dim / config.num_heads, config.rope_base),
+                                 x.scalar_type());
   for (const auto& block : *enc_blocks) x = block->as<nn::Block>()->forward(x, &rope);
   return enc_norm(x);
 }

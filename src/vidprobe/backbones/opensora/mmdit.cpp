@@ -238,7 +238,7 @@ MmditImpl::Outputs MmditImpl::run(const MmditInputs& in, const std::vector<int>&
              vector_in(in.y_vec.to(dtype));
   auto txt = txt_in(in.txt.to(dtype));
   const int64_t text_tokens = txt.size(1);
-  const auto rotary = rotary_angles(b, text_tokens, out.grid, img.device());
+  const auto rotary = nn::in_dtype(rotary_angles(b, text_tokens, out.grid, img.device()), dtype);
   const int last = with_prediction
                        ? config.blocks() - 1
                        : (layers.empty() ? -1 : *std::max_element(layers.begin(), layers.end()));
