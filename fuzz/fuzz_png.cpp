@@ -1,8 +1,10 @@
 // PNG readers (io/image.h): 8-bit (RGB frames, masks), 16-bit (depth maps) and CO3D's float16
-// depth PNGs (data/co3d.h). A decoded image's pixel count matches its size.
+// depth PNGs (data/co3d.h). A decoded image's pixel count matches its size, and where the
+// libdeflate decoder and libpng both accept a file they give the same pixels.
 #include "fuzz_support.h"
 #include "vidprobe/data/co3d.h"
 #include "vidprobe/io/image.h"
+#include "vidprobe/io/png_decoders.h"
 
 namespace {
 template <typename T>
@@ -11,6 +13,20 @@ void check(const vidprobe::Image<T>& image) {
     std::abort();
   volatile auto sink = vidprobe::fuzz::touch(image.pixels.data(), image.pixels.size() * sizeof(T));
   (void)sink;
+}
+// The libdeflate decoder may refuse what libpng accepts (a bad CRC in an ancillary chunk, extra
+// image data), and libpng what it accepts (libpng's own limits), but never other pixels.
+template <typename T, typename Fast, typename Libpng>
+void check_same_pixels(Fast fast, Libpng libpng) {
+  vidprobe::png_decoders::PngDecoder decoder{};
+  vidprobe::Image<T> a, b;
+  try {
+    a = fast(&decoder);
+    b = libpng();
+  } catch (const vidprobe::Error&) {
+    return;
+  }
+  if (a.pixels != b.pixels || a.width != b.width || a.channels != b.channels) std::abort();
 }
 }  // namespace
 
@@ -22,5 +38,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   fuzz::expect_clean([&] { check(read_png_u16(path)); });
   fuzz::expect_clean([&] { check(read_co3d_depth(path, 1.0)); });
   fuzz::expect_clean([&] { check(read_rgb(path)); });
+  check_same_pixels<std::uint8_t>([&](auto* d) { return png_decoders::read_png_u8(path, d); },
+                                  [&] { return png_decoders::read_png_u8_libpng(path); });
+  check_same_pixels<std::uint16_t>([&](auto* d) { return png_decoders::read_png_u16(path, d); },
+                                   [&] { return png_decoders::read_png_u16_libpng(path); });
   return 0;
 }

@@ -15,6 +15,7 @@ VENV="${VIDPROBE_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/vidprobe/venv-torch-$TORC
 APT_PACKAGES=(build-essential cmake ninja-build pkg-config python3 python3-venv python3-pip
   libcli11-dev nlohmann-json3-dev libgtest-dev libgmock-dev libbenchmark-dev
   libembree-dev libpng-dev libjpeg-dev zlib1g-dev libtinygltf-dev libtinyobjloader-dev
+  libdeflate-dev  # PNG decoding (io/image.cpp)
   libsentencepiece-dev libgloo-dev  # libgloo-dev: declarations for libtorch's own Gloo (dist/)
   libjs-three chromium-headless-shell  # the report's 3D viewer and its in-browser test
   clang-14 libclang-rt-14-dev)  # scripts/fuzz-smoke.sh: libFuzzer, ASan and UBSan runtimes

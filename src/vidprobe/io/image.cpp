@@ -1,24 +1,33 @@
-// PNG (libpng) and JPEG (libjpeg) codecs. Both libraries report errors through longjmp; every
-// setjmp below sits in a function whose C++ objects were all constructed before the setjmp, and
-// the callbacks between setjmp and longjmp hold no objects with destructors, so the jump skips
-// no destructor. After a jump we throw vidprobe::Error naming the file.
+// PNG (libdeflate for the common formats, libpng for the rest and for writing) and JPEG (libjpeg)
+// codecs. libpng and libjpeg report errors through longjmp; every setjmp below sits in a function
+// whose C++ objects were all constructed before the setjmp, and the callbacks between setjmp and
+// longjmp hold no objects with destructors, so the jump skips no destructor. After a jump we throw
+// vidprobe::Error naming the file.
 #include "vidprobe/io/image.h"
 
 #include <jpeglib.h>
 // after jpeglib.h, which it needs
 #include <jerror.h>
+#include <libdeflate.h>
 #include <png.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include <algorithm>
 #include <array>
 #include <cctype>
 #include <csetjmp>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <memory>
+#include <optional>
 #include <string>
 
 #include "vidprobe/core/atomic_file.h"
 #include "vidprobe/core/error.h"
+#include "vidprobe/io/png_decoders.h"
 
 namespace vidprobe {
 namespace fs = std::filesystem;
@@ -98,8 +107,6 @@ std::string quoted(const fs::path& path) {
   return "'" + path.string() + "'";
 }
 
-// Decodes a PNG into Image<T>; T = uint8 expands/reduces everything to 8 bits, T = uint16 requires
-// a 16-bit file. Channel count is kept (gray 1, gray+alpha 2, RGB 3, RGBA 4).
 // Dataset frames are a few thousand pixels a side. A header claiming far more is a corrupt or
 // hostile file (a few hundred bytes can declare gigabytes of pixels): refused before allocating.
 constexpr std::uint64_t kMaxImagePixels = std::uint64_t{1} << 26;  // 8192 x 8192, 8K is 33 M
@@ -112,13 +119,18 @@ void require_readable_size(const std::string& what, std::uint64_t width, std::ui
               "); the file is corrupt or not a video frame");
 }
 
-template <typename T>
-Image<T> decode_png(const fs::path& path) {
-  constexpr bool kWant16 = sizeof(T) == 2;
-  const std::string bytes = read_file(path);
+// The file's bytes, its PNG signature checked.
+std::string read_png_bytes(const fs::path& path) {
+  std::string bytes = read_file(path);
   require(
       bytes.size() >= 8 && png_sig_cmp(reinterpret_cast<png_const_bytep>(bytes.data()), 0, 8) == 0,
       "not a PNG file: " + quoted(path));
+  return bytes;
+}
+
+template <typename T>
+Image<T> decode_png_libpng(const std::string& bytes, const fs::path& path) {
+  constexpr bool kWant16 = sizeof(T) == 2;
   PngIoState state;
   state.bytes = &bytes;
   PngReadHandle handle(&state);
@@ -161,6 +173,300 @@ Image<T> decode_png(const fs::path& path) {
   png_read_image(png, rows.data());
   png_read_end(png, nullptr);
   return image;
+}
+
+// The libdeflate decoder: libpng spends most of a frame's decode in zlib's inflate and Adler-32,
+// which libdeflate does several times faster. It takes the formats datasets write (8- and 16-bit
+// gray, gray + alpha, RGB, RGBA, not interlaced, no tRNS) and returns nothing for the rest, which
+// libpng decodes. What it returns is what libpng returns for the same file, bit for bit.
+
+using Byte = unsigned char;
+
+struct PngHeader {
+  std::uint32_t width = 0, height = 0;
+  int bit_depth = 0, channels = 0;
+  std::size_t row_bytes = 0;  // one row's samples, without its filter byte
+  int pixel_bytes = 0;        // the filters' distance: bytes per pixel
+};
+
+constexpr std::size_t kPngSignatureSize = 8, kChunkOverhead = 12;  // length, type, CRC
+
+std::uint32_t load_be32(const Byte* p) {
+  return std::uint32_t{p[0]} << 24 | std::uint32_t{p[1]} << 16 | std::uint32_t{p[2]} << 8 | p[3];
+}
+
+[[noreturn]] void corrupt_png(const std::string& what, const std::string& reason) {
+  throw Error("corrupt PNG " + what + ": " + reason);
+}
+
+struct PngChunk {
+  std::string_view type, data;
+};
+
+// The chunk at `offset`, its CRC checked (libpng skips bad CRCs of ancillary chunks; a frame with
+// one is damaged, so it is refused here).
+PngChunk png_chunk_at(std::string_view bytes, std::size_t offset, const std::string& what) {
+  if (bytes.size() - offset < kChunkOverhead)
+    corrupt_png(what, "file is truncated (no IEND chunk)");
+  const auto* p = reinterpret_cast<const Byte*>(bytes.data() + offset);
+  const std::size_t length = load_be32(p);
+  const std::string_view type = bytes.substr(offset + 4, 4);
+  if (length > bytes.size() - offset - kChunkOverhead)
+    corrupt_png(what, "file is truncated (chunk " + std::string(type) + " runs past its end)");
+  const std::uint32_t stored = load_be32(p + 8 + length);
+  if (libdeflate_crc32(0, p + 4, 4 + length) != stored)
+    corrupt_png(what, "CRC error in chunk " + std::string(type));
+  return {type, bytes.substr(offset + 8, length)};
+}
+
+// The formats the fast path decodes; T = uint16 reads only 16-bit files (libpng's error otherwise).
+std::optional<PngHeader> supported_png_header(const PngChunk& ihdr, bool want16) {
+  if (ihdr.type != "IHDR" || ihdr.data.size() != 13) return std::nullopt;
+  const auto* p = reinterpret_cast<const Byte*>(ihdr.data.data());
+  const int bit_depth = p[8], color_type = p[9];
+  static constexpr int kChannels[] = {1, 0, 3, 0, 2, 0, 4};  // by color type; 0: palette, invalid
+  const bool plain = color_type <= 6 && kChannels[color_type] != 0 && p[10] == 0 && p[11] == 0 &&
+                     p[12] == 0;  // deflate, adaptive filtering, not interlaced
+  const bool depth_ok = bit_depth == 16 || (bit_depth == 8 && !want16);
+  PngHeader header{load_be32(p), load_be32(p + 4), bit_depth, plain ? kChannels[color_type] : 0};
+  constexpr std::uint32_t kMaxDimension =
+      1000000;  // libpng's default limit: larger, libpng refuses
+  if (!plain || !depth_ok || header.width == 0 || header.height == 0 ||
+      header.width > kMaxDimension || header.height > kMaxDimension)
+    return std::nullopt;
+  header.pixel_bytes = header.channels * bit_depth / 8;
+  header.row_bytes = std::size_t{header.width} * header.pixel_bytes;
+  return header;
+}
+
+bool is_ascii_letter(char c) {
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+}
+
+// Chunks that change the decoded pixels (tRNS adds alpha, acTL makes an APNG) or that libpng may
+// refuse (critical chunks other than the image data's, such as a second IHDR or a PLTE, which only
+// palette images need; invalid names): libpng decides.
+bool png_needs_libpng(std::string_view type) {
+  const bool critical = type[0] >= 'A' && type[0] <= 'Z';
+  return type == "tRNS" || type == "acTL" || (critical && type != "IDAT" && type != "IEND") ||
+         !std::all_of(type.begin(), type.end(), is_ascii_letter);
+}
+
+// The image data: every IDAT's bytes in order, up to IEND. Nothing when libpng must decide.
+std::optional<std::string> png_image_data(std::string_view bytes, std::size_t offset,
+                                          const std::string& what) {
+  std::string data;
+  bool seen_idat = false, after_idat = false;
+  for (;;) {
+    const PngChunk chunk = png_chunk_at(bytes, offset, what);
+    offset += kChunkOverhead + chunk.data.size();
+    if (chunk.type == "IEND") break;
+    if (png_needs_libpng(chunk.type)) return std::nullopt;
+    if (chunk.type == "IDAT") {
+      if (after_idat) return std::nullopt;  // libpng warns and drops the second run
+      data.append(chunk.data);
+      seen_idat = true;
+    } else {
+      after_idat = seen_idat;
+    }
+  }
+  if (!seen_idat) return std::nullopt;
+  return data;
+}
+
+struct DecompressorDeleter {
+  void operator()(libdeflate_decompressor* d) const { libdeflate_free_decompressor(d); }
+};
+
+// One decompressor per thread (a few kB of tables; not safe to share between loader threads).
+libdeflate_decompressor* thread_decompressor() {
+  thread_local const std::unique_ptr<libdeflate_decompressor, DecompressorDeleter> decompressor(
+      libdeflate_alloc_decompressor());
+  require(decompressor != nullptr, "libdeflate could not allocate a decompressor");
+  return decompressor.get();
+}
+
+// A buffer of `size` bytes for the inflated rows, kept by each thread: a fresh one per frame costs
+// a page fault per 4 kB (a quarter of a 960 x 540 frame's decode). One over 64 MiB is not kept
+// past the thread's next decode.
+std::vector<Byte>& thread_rows(std::size_t size) {
+  constexpr std::size_t kKeptBytes = std::size_t{64} << 20;
+  thread_local std::vector<Byte> rows;
+  if (size > kKeptBytes || rows.capacity() > kKeptBytes) std::vector<Byte>().swap(rows);
+  rows.resize(size);
+  return rows;
+}
+
+// The filtered rows, exactly `size` bytes; libdeflate checks the zlib header and Adler-32.
+void inflate_png(std::string_view compressed, Byte* out, std::size_t size,
+                 const std::string& what) {
+  const libdeflate_result result = libdeflate_zlib_decompress(
+      thread_decompressor(), compressed.data(), compressed.size(), out, size, nullptr);
+  if (result == LIBDEFLATE_SHORT_OUTPUT) corrupt_png(what, "not enough image data");
+  if (result == LIBDEFLATE_INSUFFICIENT_SPACE) corrupt_png(what, "too much image data");
+  if (result != LIBDEFLATE_SUCCESS) corrupt_png(what, "corrupt zlib data or Adler-32 mismatch");
+}
+
+// The specification's predictor (a if pa <= pb and pa <= pc, else b if pb <= pc, else c) as two
+// selects instead of branches: the predicted byte is data-dependent, so branches mispredict.
+Byte paeth(int a, int b, int c) {
+  const int pa = std::abs(b - c), pb = std::abs(a - c), pc = std::abs(a + b - 2 * c);
+  const int nearer = pb < pa ? b : a, distance = pb < pa ? pb : pa;
+  return static_cast<Byte>(pc < distance ? c : nearer);
+}
+
+// The four filters' inverses, `in` to `out` (which may be `in`); `prior` is the row above, already
+// unfiltered (zeros above the first row), n the bytes per pixel. The first pixel, with nothing to
+// its left, is its own loop so that the main loops carry no branch.
+
+void unfilter_sub(const Byte* in, Byte* out, std::size_t size, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) out[i] = in[i];
+  for (std::size_t i = n; i < size; ++i) out[i] = static_cast<Byte>(in[i] + out[i - n]);
+}
+
+void unfilter_up(const Byte* in, const Byte* prior, Byte* out, std::size_t size) {
+  for (std::size_t i = 0; i < size; ++i) out[i] = static_cast<Byte>(in[i] + prior[i]);
+}
+
+void unfilter_average(const Byte* in, const Byte* prior, Byte* out, std::size_t size,
+                      std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) out[i] = static_cast<Byte>(in[i] + (prior[i] >> 1));
+  for (std::size_t i = n; i < size; ++i)
+    out[i] = static_cast<Byte>(in[i] + ((out[i - n] + prior[i]) >> 1));
+}
+
+#if defined(__SSE2__)
+// Paeth one pixel at a time, its channels side by side in 16-bit lanes (libpng's SSE2 scheme): the
+// byte-wise loop carries a dependency from each pixel to the next that no compiler vectorises, and
+// 3- and 4-byte pixels (RGB, RGBA, 16-bit gray + alpha) are most of a dataset's rows.
+// A pixel's N bytes in 16-bit lanes. With `word`, 4 bytes are read (a 3-byte read goes through the
+// stack and stalls the loop); the lane of the next pixel's byte is computed and never stored.
+template <std::size_t N>
+__m128i load_pixel(const Byte* p, bool word) {
+  std::uint32_t v = 0;
+  if (word) {
+    std::memcpy(&v, p, 4);
+  } else {
+    std::memcpy(&v, p, N);
+  }
+  return _mm_unpacklo_epi8(_mm_cvtsi32_si128(static_cast<int>(v)), _mm_setzero_si128());
+}
+
+__m128i abs_epi16(__m128i x) {
+  return _mm_max_epi16(x, _mm_sub_epi16(_mm_setzero_si128(), x));
+}
+
+__m128i select(__m128i mask, __m128i yes, __m128i no) {
+  return _mm_or_si128(_mm_and_si128(mask, yes), _mm_andnot_si128(mask, no));
+}
+
+// N: bytes per pixel, a constant so that the pixel copies compile to single moves.
+template <std::size_t N>
+void unfilter_paeth_simd(const Byte* in, const Byte* prior, Byte* out, std::size_t size) {
+  __m128i a = _mm_setzero_si128(), c = _mm_setzero_si128();
+  for (std::size_t i = 0; i < size; i += N) {
+    const bool word = i + 4 <= size;
+    const __m128i b = load_pixel<N>(prior + i, word);
+    const __m128i pa = _mm_sub_epi16(b, c), pb = _mm_sub_epi16(a, c);
+    const __m128i pc = abs_epi16(_mm_add_epi16(pa, pb)), apa = abs_epi16(pa), apb = abs_epi16(pb);
+    const __m128i smallest = _mm_min_epi16(pc, _mm_min_epi16(apa, apb));
+    const __m128i nearest =
+        select(_mm_cmpeq_epi16(apa, smallest), a, select(_mm_cmpeq_epi16(apb, smallest), b, c));
+    a = _mm_add_epi8(load_pixel<N>(in + i, word), nearest);  // mod 256 in each lane's low byte
+    const auto v = static_cast<std::uint32_t>(_mm_cvtsi128_si32(_mm_packus_epi16(a, a)));
+    std::memcpy(out + i, &v, N);
+    c = b;
+  }
+}
+#endif
+
+void unfilter_paeth(const Byte* in, const Byte* prior, Byte* out, std::size_t size, std::size_t n) {
+#if defined(__SSE2__)
+  if (n == 3) return unfilter_paeth_simd<3>(in, prior, out, size);
+  if (n == 4) return unfilter_paeth_simd<4>(in, prior, out, size);
+#endif
+  for (std::size_t i = 0; i < n; ++i) out[i] = static_cast<Byte>(in[i] + prior[i]);
+  for (std::size_t i = n; i < size; ++i)
+    out[i] = static_cast<Byte>(in[i] + paeth(out[i - n], prior[i], prior[i - n]));
+}
+
+// Reverses one row's filter (0..4; the caller refuses others).
+void unfilter_row(int filter, const Byte* in, const Byte* prior, Byte* out, std::size_t size,
+                  std::size_t n) {
+  switch (filter) {
+    case 0:
+      if (out != in) std::memcpy(out, in, size);
+      return;
+    case 1:
+      return unfilter_sub(in, out, size, n);
+    case 2:
+      return unfilter_up(in, prior, out, size);
+    case 3:
+      return unfilter_average(in, prior, out, size, n);
+    default:
+      return unfilter_paeth(in, prior, out, size, n);
+  }
+}
+
+// 16-bit samples (big-endian in the file) as T: native uint16 (png_set_swap), or 8 bits rounded
+// exactly as png_set_scale_16 does.
+template <typename T>
+void store_16bit_row(const Byte* row, std::size_t samples, T* out) {
+  for (std::size_t i = 0; i < samples; ++i) {
+    const int high = row[2 * i], low = row[2 * i + 1];
+    if constexpr (sizeof(T) == 2) {
+      out[i] = static_cast<T>(high << 8 | low);
+    } else {
+      out[i] = static_cast<T>(high + (((low - high + 128) * 65535) >> 24));
+    }
+  }
+}
+
+template <typename T>
+Image<T> unfilter_png(const PngHeader& header, Byte* rows, const std::string& what) {
+  Image<T> image(static_cast<int>(header.width), static_cast<int>(header.height), header.channels);
+  const std::size_t stride = header.row_bytes + 1;
+  const bool direct = header.bit_depth == 8;  // rows unfilter straight into the image
+  const std::vector<Byte> zeros(header.row_bytes);
+  const Byte* prior = zeros.data();
+  for (std::size_t y = 0; y < header.height; ++y) {
+    Byte* row = rows + y * stride;
+    if (row[0] > 4)
+      corrupt_png(what,
+                  "bad filter type " + std::to_string(row[0]) + " in row " + std::to_string(y));
+    T* out = &image.at(0, static_cast<int>(y), 0);
+    Byte* target = direct ? reinterpret_cast<Byte*>(out) : row + 1;
+    unfilter_row(row[0], row + 1, prior, target, header.row_bytes, header.pixel_bytes);
+    if (!direct) store_16bit_row(row + 1, header.row_bytes / 2, out);
+    prior = target;
+  }
+  return image;
+}
+
+template <typename T>
+std::optional<Image<T>> decode_png_libdeflate(std::string_view bytes, const std::string& what) {
+  const PngChunk ihdr = png_chunk_at(bytes, kPngSignatureSize, what);
+  const auto header = supported_png_header(ihdr, sizeof(T) == 2);
+  if (!header) return std::nullopt;
+  require_readable_size(what, header->width, header->height);
+  const auto data = png_image_data(bytes, kPngSignatureSize + kChunkOverhead + 13, what);
+  if (!data) return std::nullopt;
+  const std::size_t size = header->height * (header->row_bytes + 1);
+  std::vector<Byte>& rows = thread_rows(size);
+  inflate_png(*data, rows.data(), size, what);
+  return unfilter_png<T>(*header, rows.data(), what);
+}
+
+// Decodes a PNG into Image<T>; T = uint8 expands/reduces everything to 8 bits, T = uint16 requires
+// a 16-bit file. Channel count is kept (gray 1, gray+alpha 2, RGB 3, RGBA 4). `decoder` (if not
+// null) says which decoder did it.
+template <typename T>
+Image<T> decode_png(const fs::path& path, png_decoders::PngDecoder* decoder = nullptr) {
+  const std::string bytes = read_png_bytes(path);
+  auto fast = decode_png_libdeflate<T>(bytes, quoted(path));
+  if (decoder)
+    *decoder = fast ? png_decoders::PngDecoder::kLibdeflate : png_decoders::PngDecoder::kLibpng;
+  return fast ? std::move(*fast) : decode_png_libpng<T>(bytes, path);
 }
 
 template <typename T>
@@ -376,6 +682,21 @@ ImageU8 read_png_u8(const fs::path& path) {
 ImageU16 read_png_u16(const fs::path& path) {
   return decode_png<std::uint16_t>(path);
 }
+
+namespace png_decoders {
+ImageU8 read_png_u8(const fs::path& path, PngDecoder* decoder) {
+  return decode_png<std::uint8_t>(path, decoder);
+}
+ImageU16 read_png_u16(const fs::path& path, PngDecoder* decoder) {
+  return decode_png<std::uint16_t>(path, decoder);
+}
+ImageU8 read_png_u8_libpng(const fs::path& path) {
+  return decode_png_libpng<std::uint8_t>(read_png_bytes(path), path);
+}
+ImageU16 read_png_u16_libpng(const fs::path& path) {
+  return decode_png_libpng<std::uint16_t>(read_png_bytes(path), path);
+}
+}  // namespace png_decoders
 void write_png(const fs::path& path, const ImageU8& image) {
   encode_png(path, image);
 }
