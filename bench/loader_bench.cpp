@@ -7,8 +7,12 @@
 // --resize crop, no --input-processor).
 //   BM_LoadClip        what extract's loader thread does per clip: sample_clip + clip_to_tensors
 //   BM_ReadClip        the dataset read alone (decode + checks, native resolution)
-//   BM_DecodeRgbPng    libpng decode of the clip's RGB frames (file read included)
-//   BM_DecodeMaskPng   libpng decode of the clip's masks
+//   BM_DecodeRgbPng    decode of the clip's RGB frames, as read_png_u8 does it (libdeflate; file
+//                      read included)
+//   BM_DecodeRgbPngLibpng  the same frames through libpng alone (the decoder before libdeflate)
+//   BM_DecodeRgbJpeg   the same frames as JPEG files (encode_jpeg's defaults: quality 95, 4:2:0),
+//                      read_jpeg: what a clip stored as JPEG would cost
+//   BM_DecodeMaskPng   decode of the clip's masks (read_png_u8)
 //   BM_ReadDepth       the clip's float32 depth files (read_depth_f32: no CRC)
 //   BM_ClipToTensors   clip_to_tensors on a clip already in memory (resize, crop, tensors)
 //   BM_ResizeRgb       the RGB part of it: antialiased bilinear cover-resize + centre crop
@@ -25,11 +29,13 @@
 #include <string>
 #include <vector>
 
+#include "vidprobe/core/atomic_file.h"
 #include "vidprobe/data/dataset.h"
 #include "vidprobe/data/resize.h"
 #include "vidprobe/data/synthetic_format.h"
 #include "vidprobe/features/clip_tensors.h"
 #include "vidprobe/io/image.h"
+#include "vidprobe/io/png_decoders.h"
 #include "vidprobe/render/clip.h"
 
 namespace {
@@ -140,6 +146,30 @@ void BM_DecodeRgbPng(benchmark::State& state) {
              [](const std::string& file) { return read_png_u8(file).pixels.size(); });
 }
 
+void BM_DecodeRgbPngLibpng(benchmark::State& state) {
+  read_files(state, "rgb", ".png", [](const std::string& file) {
+    return png_decoders::read_png_u8_libpng(file).pixels.size();
+  });
+}
+
+// The clip's RGB frames re-encoded as JPEG next to the PNGs, once per process.
+void write_jpeg_frames() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    const auto& sequence = dataset().sequences().front();
+    for (int f = 0; f < kFramesPerClip; ++f) {
+      const std::string png = frame_file(sequence, f, "rgb", ".png");
+      write_file_atomically(frame_file(sequence, f, "rgb", ".jpg"), encode_jpeg(read_png_u8(png)));
+    }
+  });
+}
+
+void BM_DecodeRgbJpeg(benchmark::State& state) {
+  write_jpeg_frames();
+  read_files(state, "rgb", ".jpg",
+             [](const std::string& file) { return read_jpeg(file).pixels.size(); });
+}
+
 void BM_DecodeMaskPng(benchmark::State& state) {
   read_files(state, "mask", ".png",
              [](const std::string& file) { return read_png_u8(file).pixels.size(); });
@@ -201,6 +231,8 @@ void BM_ResizeDepthMask(benchmark::State& state) {
 VIDPROBE_LOADER_BENCH(BM_LoadClip);
 VIDPROBE_LOADER_BENCH(BM_ReadClip);
 BENCHMARK(BM_DecodeRgbPng)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_DecodeRgbPngLibpng)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_DecodeRgbJpeg)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_DecodeMaskPng)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_ReadDepth)->Unit(benchmark::kMillisecond)->UseRealTime();
 VIDPROBE_LOADER_BENCH(BM_ClipToTensors);

@@ -11,7 +11,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BUILD_DIR="${VIDPROBE_BUILD_DIR:-$ROOT/build}"
 LABEL="${1:-$(git -C "$ROOT" rev-parse --short HEAD)}"
 REPS="${VIDPROBE_LOADER_REPS:-5}"
-FILTER="${VIDPROBE_LOADER_FILTER:-BM_(LoadClip|ReadClip|DecodeRgbPng|DecodeMaskPng|ReadDepth|ClipToTensors|ResizeRgb|ResizeDepthMask)}"
+FILTER="${VIDPROBE_LOADER_FILTER:-BM_(LoadClip|ReadClip|DecodeRgbPng|DecodeRgbJpeg|DecodeMaskPng|ReadDepth|ClipToTensors|ResizeRgb|ResizeDepthMask)}"
 RAW="$(mktemp)"
 trap 'rm -f "$RAW"' EXIT
 OMP_NUM_THREADS=1 "$BUILD_DIR/bin/vidprobe_bench" --benchmark_filter="$FILTER" \
