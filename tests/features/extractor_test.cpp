@@ -144,10 +144,14 @@ TEST_F(ExtractorTest, TheSummaryTimesTheLoopAndTheBackbone) {
   EXPECT_LE(first.busy_fraction(), 1.0);
   EXPECT_DOUBLE_EQ(first.clips_per_second(), 2 / first.loop_seconds);
   EXPECT_THAT(describe(first), HasSubstr("2 clips written, 0 already done"));
-  EXPECT_THAT(describe(first), HasSubstr("% of the loop"));
+  EXPECT_THAT(describe(first), HasSubstr("% of the loop, waiting for writes "));
+  // The wait for the previous clip's shards is timed apart from the backbone, inside the loop.
+  EXPECT_GE(first.writer_wait_seconds, 0.0);
+  EXPECT_LE(first.backbone_seconds + first.writer_wait_seconds, first.loop_seconds);
   const auto json = summary_json(first);
   EXPECT_EQ(json.at("clips_written"), 2);
   EXPECT_DOUBLE_EQ(json.at("busy_fraction").get<double>(), first.busy_fraction());
+  EXPECT_DOUBLE_EQ(json.at("writer_wait_seconds").get<double>(), first.writer_wait_seconds);
 
   const auto resumed = extract_features(options("random-vit", "timed"));
   EXPECT_EQ(resumed.clips_written, 0);

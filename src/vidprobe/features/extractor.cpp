@@ -191,8 +191,10 @@ std::vector<StoredMaps> run_clip(backbones::Backbone& backbone, const torch::Ten
   return out;
 }
 
-// The stage the extraction loop times: one clip through the backbone, upload to host copy.
+// The stages the extraction loop times: one clip through the backbone, upload to host copy; and
+// the wait for the previous clip's shards to be on disk.
 constexpr const char* kBackboneStage = "backbone";
+constexpr const char* kWriterWaitStage = "writer wait";
 
 // run_clip with the device timed, the features brought to the host inside the timed stage: the
 // writing thread takes them there, where a device copy would wait for the next clip's kernels.
@@ -316,7 +318,9 @@ std::string describe(const ExtractSummary& summary) {
       << std::fixed << std::setprecision(1) << summary.seconds << " s (loop "
       << summary.loop_seconds << " s, " << std::setprecision(3) << summary.clips_per_second()
       << " clips/s, backbone busy " << std::setprecision(1) << 100.0 * summary.busy_fraction()
-      << " % of the loop)";
+      << " % of the loop, waiting for writes "
+      << 100.0 * (summary.loop_seconds > 0 ? summary.writer_wait_seconds / summary.loop_seconds : 0)
+      << " %)";
   return out.str();
 }
 
@@ -326,6 +330,7 @@ nlohmann::json summary_json(const ExtractSummary& summary) {
           {"seconds", summary.seconds},
           {"loop_seconds", summary.loop_seconds},
           {"backbone_seconds", summary.backbone_seconds},
+          {"writer_wait_seconds", summary.writer_wait_seconds},
           {"busy_fraction", summary.busy_fraction()},
           {"clips_per_second", summary.clips_per_second()},
           {"loader_threads", summary.loader_threads}};
@@ -503,12 +508,15 @@ void sum_over_ranks(const dist::Group& group, std::vector<ExtractSummary>& summa
     counts = counts.cpu();
     summary.clips_written = counts[0].item<int64_t>();
     summary.clips_skipped = counts[1].item<int64_t>();
-    auto times = torch::tensor({summary.loop_seconds, summary.backbone_seconds}, torch::kFloat64)
-                     .to(group.device());
+    auto times =
+        torch::tensor({summary.loop_seconds, summary.backbone_seconds, summary.writer_wait_seconds},
+                      torch::kFloat64)
+            .to(group.device());
     group.all_reduce_sum(times);
     times = times.cpu();
     summary.loop_seconds = times[0].item<double>();
     summary.backbone_seconds = times[1].item<double>();
+    summary.writer_wait_seconds = times[2].item<double>();
   }
 }
 
@@ -588,7 +596,10 @@ std::vector<ExtractSummary> extract_features_at(const ExtractOptions& options,
       features = run_backbone_timed(*backbone, loaded.inputs, wanted, options,
                                     options.seed + stable_hash(loaded.clip.id));
     }
-    finish_writing();
+    {
+      nn::ScopedStage waiting(kWriterWaitStage);
+      finish_writing();
+    }
     for (std::size_t k = 0; k < targets.size(); ++k) {
       if (!loaded.held[k]) continue;
       writers[k].keep(loaded.clip.id);
@@ -622,6 +633,7 @@ std::vector<ExtractSummary> extract_features_at(const ExtractOptions& options,
   for (auto& summary : summaries) {
     summary.loop_seconds = loop_seconds;
     summary.backbone_seconds = meter.stage(kBackboneStage).seconds;
+    summary.writer_wait_seconds = meter.stage(kWriterWaitStage).seconds;
     summary.loader_threads = loader_threads;
   }
   record_all_ranks(options.group, writers, sequences.size());

@@ -93,13 +93,18 @@ struct ExtractSummary {
   // busy the loop kept the device; loading, resizing and writing are overlapped with the backbone
   // (prefetch thread, asynchronous shard writes) so that it stays near 1. Over ranks: sums.
   double loop_seconds = 0, backbone_seconds = 0;
+  // The part of the loop spent waiting for the previous clip's shards to be written. The rest of
+  // what is not backbone time is, but for bookkeeping, waiting for the loader threads: the two
+  // tell which side to widen when the device idles.
+  double writer_wait_seconds = 0;
   int loader_threads = 0;  // the threads that loaded clips (loader_threads_for)
   // backbone_seconds / loop_seconds; 0 when nothing ran.
   double busy_fraction() const;
   // Clips written per second of the loop.
   double clips_per_second() const;
 };
-// "N clips written, M already done, S s (loop L s, R clips/s, backbone busy P % of the loop)".
+// "N clips written, M already done, S s (loop L s, R clips/s, backbone busy P % of the loop,
+// waiting for writes W %)".
 std::string describe(const ExtractSummary& summary);
 // Every field, and busy_fraction and clips_per_second.
 nlohmann::json summary_json(const ExtractSummary& summary);
