@@ -8,6 +8,8 @@
 #include <torch/torch.h>
 #include <unistd.h>
 
+#include <algorithm>
+
 #include "test_support.h"
 #include "vidprobe/core/atomic_file.h"
 #include "vidprobe/core/error.h"
@@ -175,6 +177,45 @@ TEST(ProbeFrameIndices, SpreadFromFirstToLastFrame) {
   EXPECT_EQ(probe_frame_indices(9, 1), (std::vector<int64_t>{0}));
   EXPECT_THROW(probe_frame_indices(4, 5), Error);
   EXPECT_THROW(probe_frame_indices(4, 0), Error);
+}
+
+// Shards are written several clips at a time; the manifest still lists the clips in the order the
+// dataset gives them, written and kept alike, and a resumed run keeps the shards it finds.
+TEST(ExtractorOrder, ManyShardsInFlightAreRecordedInClipOrder) {
+  const auto root =
+      fs::temp_directory_path() / ("vidprobe_extractor_order_" + std::to_string(::getpid()));
+  fs::remove_all(root);
+  fs::create_directories(root);
+  ASSERT_EQ(test_support::run_vidprobe("render --family objects --clips 9 --frames 3 --size 32 "
+                                       "--seed 4 --out '" +
+                                           (root / "data").string() + "'",
+                                       root / "render.log"),
+            0)
+      << read_file(root / "render.log");
+  ExtractOptions o;
+  o.backbone = "pixels";
+  o.dataset_root = root / "data";
+  o.frames = 3;
+  o.gt_size = 16;
+  o.cache_dtype = torch::kFloat32;
+  o.out_dir = root / "cache";
+  o.loader_threads = 3;
+  const auto first = extract_features(o);
+  ASSERT_EQ(first.clips_written, 9);
+  const auto written = FeatureCache::open(o.out_dir).clip_ids();
+  ASSERT_EQ(written.size(), 9u);
+  auto sorted = written;
+  std::sort(sorted.begin(), sorted.end());
+  EXPECT_EQ(written, sorted);  // the synthetic reader gives its clips in name order
+
+  for (const std::size_t gone : {1, 4, 5, 8})
+    fs::remove(root / "cache" / "clips" / (written[gone] + ".safetensors"));
+  fs::remove(root / "cache" / "manifest.json");
+  const auto resumed = extract_features(o);
+  EXPECT_EQ(resumed.clips_written, 4);
+  EXPECT_EQ(resumed.clips_skipped, 5);
+  EXPECT_EQ(FeatureCache::open(o.out_dir).clip_ids(), written);
+  fs::remove_all(root);
 }
 
 TEST_F(ExtractorTest, OptionsABackboneDoesNotTakeAreRefusedByName) {

@@ -240,10 +240,19 @@ void CacheWriter::keep(const std::string& clip_id) {
 }
 
 void CacheWriter::write(FeatureShard shard) {
+  const auto clip_id = shard.clip_id;
+  store(std::move(shard));
+  record(clip_id);
+}
+
+void CacheWriter::store(FeatureShard shard) const {
   if (!shard.meta.is_object()) shard.meta = nlohmann::json::object();
   shard.meta["identity"] = identity_;
   write_shard(dir_, shard);
-  done_.push_back(shard.clip_id);
+}
+
+void CacheWriter::record(const std::string& clip_id) {
+  done_.push_back(clip_id);
   write_manifest();
 }
 

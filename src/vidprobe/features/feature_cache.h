@@ -80,6 +80,11 @@ class CacheWriter {
   void keep(const std::string& clip_id);
   // Stamps the identity into the shard's metadata, writes it atomically and records the clip.
   void write(FeatureShard shard);
+  // write() in two halves, so that several shards can be written at once while the clips are
+  // still recorded in order: store() writes the shard file alone and may run on any thread, beside
+  // other store() calls; record() notes a stored clip and rewrites the manifest (one thread).
+  void store(FeatureShard shard) const;
+  void record(const std::string& clip_id);
   // How many clips this run is to write (before the loop): recorded in every manifest written
   // from now on, so that a cache of a run that was killed or failed part-way says so.
   void expect(std::size_t clips);
