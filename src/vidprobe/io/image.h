@@ -1,5 +1,6 @@
 #pragma once
-// Image containers and the project's single image codec layer (PNG via libpng, JPEG via libjpeg).
+// Image containers and the project's single image codec layer (PNG read through libdeflate for the
+// common formats and libpng for the rest, written by libpng; JPEG via libjpeg).
 // Pixels are row-major, channels interleaved (H x W x C), origin at the top-left pixel.
 #include <cstdint>
 #include <filesystem>
