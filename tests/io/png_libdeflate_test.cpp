@@ -313,8 +313,27 @@ TEST_F(PngLibdeflateRefusalTest, DamagedFilesAreRefusedNamingTheFile) {
                  "bad filter type 5 in row 1");
   expect_refused("short.png", pngtest_gray(3, 2, std::string("\0\1\2\3\2\4\5", 7)),
                  "not enough image data");
-  expect_refused("long.png", pngtest_gray(3, 2, std::string("\0\1\2\3\2\4\5\6\0", 9)),
-                 "too much image data");
+}
+
+// What libpng reads with a warning, the fast path leaves to it: image data that inflate to more
+// than the image needs (libpng drops the excess), an ancillary chunk with a bad CRC (skipped).
+TEST_F(PngLibdeflateRefusalTest, WhatLibpngReadsWithAWarningGoesToLibpng) {
+  const std::string good = pngtest_gray(3, 2, std::string("\0\1\2\3\2\4\5\6", 8));
+  std::string text_chunk = pngtest_be32(4) + "tEXta=b" + std::string(1, '\0');
+  text_chunk += pngtest_be32(0);  // wrong CRC
+  std::string bad_ancillary = good;
+  bad_ancillary.insert(8 + 25, text_chunk);  // after the signature and IHDR
+  const std::vector<std::pair<std::string, std::string>> files = {
+      {"long.png", pngtest_gray(3, 2, std::string("\0\1\2\3\2\4\5\6\0", 9))},
+      {"ancillary_crc.png", bad_ancillary}};
+  for (const auto& [name, bytes] : files) {
+    const auto path = write(name, bytes);
+    PngDecoder decoder = PngDecoder::kLibdeflate;
+    EXPECT_EQ(png_decoders::read_png_u8(path, &decoder).pixels,
+              (std::vector<std::uint8_t>{1, 2, 3, 5, 7, 9}))
+        << name;
+    EXPECT_EQ(decoder, PngDecoder::kLibpng) << name;
+  }
 }
 
 TEST_F(PngLibdeflateRefusalTest, AHeaderDeclaringAnEnormousImageIsRefusedBeforeDecoding) {

@@ -129,6 +129,16 @@ TEST(Rotary, SwappedPairsFormIsBitIdenticalToTheTextbookFormInEveryDtype) {
   EXPECT_FALSE(torch::allclose(apply_rotary(x, unsigned_angles), rotary_textbook(x, tables[0])));
 }
 
+TEST(Rotary, UnrotatedPrefixKeepsTheTablesPrepared) {
+  const auto angles = rope_axes_interleaved(torch::tensor({{1.0f}, {2.0f}}), {8}, 10000.0);
+  const auto prepared = with_unrotated_prefix(in_dtype(angles, torch::kBFloat16), 3);
+  ASSERT_TRUE(prepared.signed_sin.defined());
+  EXPECT_EQ(prepared.cos.scalar_type(), torch::kBFloat16);
+  const auto expected = in_dtype(with_unrotated_prefix(angles, 3), torch::kBFloat16);
+  EXPECT_TRUE(torch::equal(prepared.cos, expected.cos));
+  EXPECT_TRUE(torch::equal(prepared.signed_sin, expected.signed_sin));
+}
+
 TEST(Rotary, RegroupCarriesThePreparedTables) {
   const auto angles = in_dtype(rope_2d(grid_positions(2, 3, torch::kCPU).expand({2, 6, 2}), 8, 100),
                                torch::kBFloat16);

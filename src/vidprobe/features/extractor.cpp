@@ -523,8 +523,10 @@ void sum_over_ranks(const dist::Group& group, std::vector<ExtractSummary>& summa
 
 // Shards written on threads of their own, up to kShardWritesInFlight clips at once, and recorded
 // in the writers' manifests in clip order on the calling thread. One writing thread was too few:
-// on the H200 machine a DINOv2-L clip's shard (features to fp16, GT, safetensors) took longer than
-// the network, and the loop waited for it 20-41 % of the time.
+// on an H200 machine a DINOv2-L clip's shard (features to fp16, GT, safetensors) took longer than
+// the network, and the loop waited for it 20-41 % of the time (docs/perf.md).
+// The jobs reference the caller's writers, points and options: the pending futures' destructors
+// wait for them (std::async), so this object must be destroyed before those, as a later local.
 class OrderedShardWrites {
  public:
   // Each pending clip holds its inputs and features (an 81-frame 480 x 832 clip: about 0.4 GB).
@@ -567,7 +569,7 @@ class OrderedShardWrites {
 
 }  // namespace
 
-// ~95 lines: the per-clip step (extract_clip) is a lambda over the state set up here (backbone,
+// ~115 lines: the per-clip step (extract_clip) is a lambda over the state set up here (backbone,
 // points, writers, summaries); everything else is in the functions above.
 std::vector<ExtractSummary> extract_features_at(const ExtractOptions& options,
                                                 const std::vector<ExtractTarget>& targets) {

@@ -93,9 +93,9 @@ struct ExtractSummary {
   // busy the loop kept the device; loading, resizing and writing are overlapped with the backbone
   // (prefetch thread, asynchronous shard writes) so that it stays near 1. Over ranks: sums.
   double loop_seconds = 0, backbone_seconds = 0;
-  // The part of the loop spent waiting for the previous clip's shards to be written. The rest of
-  // what is not backbone time is, but for bookkeeping, waiting for the loader threads: the two
-  // tell which side to widen when the device idles.
+  // The part of the loop spent waiting for earlier clips' shards to be written. Loop time that is
+  // neither backbone nor writer wait is mostly waiting for the loader threads: the two tell which
+  // side to widen when the device idles.
   double writer_wait_seconds = 0;
   int loader_threads = 0;  // the threads that loaded clips (loader_threads_for)
   // backbone_seconds / loop_seconds; 0 when nothing ran.

@@ -81,8 +81,9 @@ class CacheWriter {
   // Stamps the identity into the shard's metadata, writes it atomically and records the clip.
   void write(FeatureShard shard);
   // write() in two halves, so that several shards can be written at once while the clips are
-  // still recorded in order: store() writes the shard file alone and may run on any thread, beside
-  // other store() calls; record() notes a stored clip and rewrites the manifest (one thread).
+  // still recorded in order: store() writes the shard file alone and reads only what the
+  // constructor set, so it may run on any thread beside other store() calls and beside record()
+  // or keep() on one other thread; record() notes a stored clip and rewrites the manifest.
   void store(FeatureShard shard) const;
   void record(const std::string& clip_id);
   // How many clips this run is to write (before the loop): recorded in every manifest written

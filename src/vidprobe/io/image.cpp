@@ -201,10 +201,11 @@ std::uint32_t load_be32(const Byte* p) {
 
 struct PngChunk {
   std::string_view type, data;
+  bool crc_ok = true;
 };
 
-// The chunk at `offset`, its CRC checked (libpng skips bad CRCs of ancillary chunks; a frame with
-// one is damaged, so it is refused here).
+// The chunk at `offset`, its CRC checked. A critical chunk with a bad CRC is refused, as libpng
+// does; an ancillary one is reported (libpng skips it with a warning, so libpng decides).
 PngChunk png_chunk_at(std::string_view bytes, std::size_t offset, const std::string& what) {
   if (bytes.size() - offset < kChunkOverhead)
     corrupt_png(what, "file is truncated (no IEND chunk)");
@@ -214,9 +215,10 @@ PngChunk png_chunk_at(std::string_view bytes, std::size_t offset, const std::str
   if (length > bytes.size() - offset - kChunkOverhead)
     corrupt_png(what, "file is truncated (chunk " + std::string(type) + " runs past its end)");
   const std::uint32_t stored = load_be32(p + 8 + length);
-  if (libdeflate_crc32(0, p + 4, 4 + length) != stored)
-    corrupt_png(what, "CRC error in chunk " + std::string(type));
-  return {type, bytes.substr(offset + 8, length)};
+  const bool crc_ok = libdeflate_crc32(0, p + 4, 4 + length) == stored;
+  const bool critical = type[0] >= 'A' && type[0] <= 'Z';
+  if (!crc_ok && critical) corrupt_png(what, "CRC error in chunk " + std::string(type));
+  return {type, bytes.substr(offset + 8, length), crc_ok};
 }
 
 // The formats the fast path decodes; T = uint16 reads only 16-bit files (libpng's error otherwise).
@@ -229,8 +231,8 @@ std::optional<PngHeader> supported_png_header(const PngChunk& ihdr, bool want16)
                      p[12] == 0;  // deflate, adaptive filtering, not interlaced
   const bool depth_ok = bit_depth == 16 || (bit_depth == 8 && !want16);
   PngHeader header{load_be32(p), load_be32(p + 4), bit_depth, plain ? kChannels[color_type] : 0};
-  constexpr std::uint32_t kMaxDimension =
-      1000000;  // libpng's default limit: larger, libpng refuses
+  // libpng's default limit: larger, libpng refuses.
+  constexpr std::uint32_t kMaxDimension = 1000000;
   if (!plain || !depth_ok || header.width == 0 || header.height == 0 ||
       header.width > kMaxDimension || header.height > kMaxDimension)
     return std::nullopt;
@@ -261,7 +263,7 @@ std::optional<std::string> png_image_data(std::string_view bytes, std::size_t of
     const PngChunk chunk = png_chunk_at(bytes, offset, what);
     offset += kChunkOverhead + chunk.data.size();
     if (chunk.type == "IEND") break;
-    if (png_needs_libpng(chunk.type)) return std::nullopt;
+    if (!chunk.crc_ok || png_needs_libpng(chunk.type)) return std::nullopt;
     if (chunk.type == "IDAT") {
       if (after_idat) return std::nullopt;  // libpng warns and drops the second run
       data.append(chunk.data);
@@ -297,14 +299,17 @@ std::vector<Byte>& thread_rows(std::size_t size) {
   return rows;
 }
 
-// The filtered rows, exactly `size` bytes; libdeflate checks the zlib header and Adler-32.
-void inflate_png(std::string_view compressed, Byte* out, std::size_t size,
+// The filtered rows, exactly `size` bytes; libdeflate checks the zlib header and Adler-32. False
+// when the data inflate to more than the image needs: libpng reads such files (it drops the
+// excess with a warning), so libpng decides.
+bool inflate_png(std::string_view compressed, Byte* out, std::size_t size,
                  const std::string& what) {
   const libdeflate_result result = libdeflate_zlib_decompress(
       thread_decompressor(), compressed.data(), compressed.size(), out, size, nullptr);
+  if (result == LIBDEFLATE_INSUFFICIENT_SPACE) return false;
   if (result == LIBDEFLATE_SHORT_OUTPUT) corrupt_png(what, "not enough image data");
-  if (result == LIBDEFLATE_INSUFFICIENT_SPACE) corrupt_png(what, "too much image data");
   if (result != LIBDEFLATE_SUCCESS) corrupt_png(what, "corrupt zlib data or Adler-32 mismatch");
+  return true;
 }
 
 // The specification's predictor (a if pa <= pb and pa <= pc, else b if pb <= pc, else c) as two
@@ -453,7 +458,7 @@ std::optional<Image<T>> decode_png_libdeflate(std::string_view bytes, const std:
   if (!data) return std::nullopt;
   const std::size_t size = header->height * (header->row_bytes + 1);
   std::vector<Byte>& rows = thread_rows(size);
-  inflate_png(*data, rows.data(), size, what);
+  if (!inflate_png(*data, rows.data(), size, what)) return std::nullopt;
   return unfilter_png<T>(*header, rows.data(), what);
 }
 

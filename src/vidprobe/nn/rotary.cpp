@@ -111,9 +111,12 @@ RotaryAngles rope_axes_split_halves(const torch::Tensor& positions,
 RotaryAngles with_unrotated_prefix(const RotaryAngles& angles, int64_t tokens) {
   auto shape = angles.cos.sizes().vec();
   shape[shape.size() - 2] = tokens;
-  const auto options = angles.cos.options();
-  return {torch::cat({torch::ones(shape, options), angles.cos}, -2),
-          torch::cat({torch::zeros(shape, options), angles.sin}, -2), angles.pairing, angles.axes};
+  const auto prefixed = [&shape](const torch::Tensor& table, double value) {
+    if (!table.defined()) return table;
+    return torch::cat({torch::full(shape, value, table.options()), table}, -2);
+  };
+  return {prefixed(angles.cos, 1), prefixed(angles.sin, 0), angles.pairing, angles.axes,
+          prefixed(angles.signed_sin, 0)};
 }
 
 RotaryAngles regroup(const RotaryAngles& angles, at::IntArrayRef shape) {

@@ -62,7 +62,7 @@ RotaryAngles rope_axes_split_halves(const torch::Tensor& positions,
 
 // The angles with `tokens` unrotated tokens (cos 1, sin 0) put before the rotated ones, for joint
 // sequences whose leading tokens carry no position (the text tokens of CogVideoX). Rotating by 0
-// is exact, so those tokens come out unchanged.
+// is exact, so those tokens come out unchanged. Prepared tables (in_dtype) stay prepared.
 RotaryAngles with_unrotated_prefix(const RotaryAngles& angles, int64_t tokens);
 
 // The same angles viewed with another token grouping (signed_sin too, if prepared), e.g. (B * S, 1,
