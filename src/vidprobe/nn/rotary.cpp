@@ -35,14 +35,14 @@ torch::Tensor axis_angles(const torch::Tensor& position, int64_t d, double base)
 }  // namespace
 
 torch::Tensor apply_rotary(const torch::Tensor& x, const RotaryAngles& angles) {
-  const auto dtype = x.scalar_type();
-  const bool ready = angles.signed_sin.defined() && angles.signed_sin.scalar_type() == dtype &&
-                     angles.cos.scalar_type() == dtype;
-  const auto prepared = ready ? angles : in_dtype(angles, dtype);
+  const auto prepared = in_dtype(angles, x.scalar_type());
   return x * prepared.cos + swap_pairs(x, angles) * prepared.signed_sin;
 }
 
 RotaryAngles in_dtype(const RotaryAngles& angles, torch::ScalarType dtype) {
+  if (angles.signed_sin.defined() && angles.signed_sin.scalar_type() == dtype &&
+      angles.cos.scalar_type() == dtype)
+    return angles;  // prepared already: the tables are shared, nothing is computed
   const auto sin = angles.sin.to(dtype);
   return {angles.cos.to(dtype), sin, angles.pairing, angles.axes,
           sin * pair_signs(angles, sin.size(-1), sin.options())};

@@ -28,11 +28,12 @@ struct RotaryAngles {
 // x (..., N, head_dim) -> x * cos + pair_rotated(x) * sin, pair_rotated((a, b)) = (-b, a),
 // computed as x * cos + swapped(x) * signed_sin, swapped((a, b)) = (b, a): the same products
 // (negation is exact), so the same bits, in three element-wise kernels and one copy. Tables not
-// prepared for x's dtype are prepared on the fly. q and k may be rotated together as one
+// prepared for x's dtype are prepared on the fly (in_dtype). q and k may be rotated together as one
 // (2, B, heads, N, head_dim) tensor.
 torch::Tensor apply_rotary(const torch::Tensor& x, const RotaryAngles& angles);
 
-// The angles with cos, sin and signed_sin in `dtype`, ready for apply_rotary.
+// The angles with cos, sin and signed_sin in `dtype`, ready for apply_rotary; prepared angles are
+// returned as they are.
 RotaryAngles in_dtype(const RotaryAngles& angles, torch::ScalarType dtype);
 
 // RoPE2D over a token grid: positions (B, N, 2) int64 (row, column). The first half of a head's
