@@ -204,6 +204,11 @@ struct PngChunk {
   bool crc_ok = true;
 };
 
+// A critical chunk's type starts with an upper-case letter (PNG's chunk naming rule).
+bool is_critical(std::string_view type) {
+  return type[0] >= 'A' && type[0] <= 'Z';
+}
+
 // The chunk at `offset`, its CRC checked. A critical chunk with a bad CRC is refused, as libpng
 // does; an ancillary one is reported (libpng skips it with a warning, so libpng decides).
 PngChunk png_chunk_at(std::string_view bytes, std::size_t offset, const std::string& what) {
@@ -216,8 +221,7 @@ PngChunk png_chunk_at(std::string_view bytes, std::size_t offset, const std::str
     corrupt_png(what, "file is truncated (chunk " + std::string(type) + " runs past its end)");
   const std::uint32_t stored = load_be32(p + 8 + length);
   const bool crc_ok = libdeflate_crc32(0, p + 4, 4 + length) == stored;
-  const bool critical = type[0] >= 'A' && type[0] <= 'Z';
-  if (!crc_ok && critical) corrupt_png(what, "CRC error in chunk " + std::string(type));
+  if (!crc_ok && is_critical(type)) corrupt_png(what, "CRC error in chunk " + std::string(type));
   return {type, bytes.substr(offset + 8, length), crc_ok};
 }
 
@@ -249,8 +253,8 @@ bool is_ascii_letter(char c) {
 // refuse (critical chunks other than the image data's, such as a second IHDR or a PLTE, which only
 // palette images need; invalid names): libpng decides.
 bool png_needs_libpng(std::string_view type) {
-  const bool critical = type[0] >= 'A' && type[0] <= 'Z';
-  return type == "tRNS" || type == "acTL" || (critical && type != "IDAT" && type != "IEND") ||
+  return type == "tRNS" || type == "acTL" ||
+         (is_critical(type) && type != "IDAT" && type != "IEND") ||
          !std::all_of(type.begin(), type.end(), is_ascii_letter);
 }
 
