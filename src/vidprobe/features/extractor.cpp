@@ -309,6 +309,10 @@ double ExtractSummary::busy_fraction() const {
   return loop_seconds > 0 ? backbone_seconds / loop_seconds : 0.0;
 }
 
+double ExtractSummary::writer_wait_fraction() const {
+  return loop_seconds > 0 ? writer_wait_seconds / loop_seconds : 0.0;
+}
+
 double ExtractSummary::clips_per_second() const {
   return loop_seconds > 0 ? static_cast<double>(clips_written) / loop_seconds : 0.0;
 }
@@ -319,9 +323,7 @@ std::string describe(const ExtractSummary& summary) {
       << std::fixed << std::setprecision(1) << summary.seconds << " s (loop "
       << summary.loop_seconds << " s, " << std::setprecision(3) << summary.clips_per_second()
       << " clips/s, backbone busy " << std::setprecision(1) << 100.0 * summary.busy_fraction()
-      << " % of the loop, waiting for writes "
-      << 100.0 * (summary.loop_seconds > 0 ? summary.writer_wait_seconds / summary.loop_seconds : 0)
-      << " %)";
+      << " % of the loop, waiting for writes " << 100.0 * summary.writer_wait_fraction() << " %)";
   return out.str();
 }
 

@@ -98,8 +98,9 @@ struct ExtractSummary {
   // side to widen when the device idles.
   double writer_wait_seconds = 0;
   int loader_threads = 0;  // the threads that loaded clips (loader_threads_for)
-  // backbone_seconds / loop_seconds; 0 when nothing ran.
+  // backbone_seconds / loop_seconds and writer_wait_seconds / loop_seconds; 0 when nothing ran.
   double busy_fraction() const;
+  double writer_wait_fraction() const;
   // Clips written per second of the loop.
   double clips_per_second() const;
 };
