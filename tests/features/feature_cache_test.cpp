@@ -10,6 +10,7 @@
 
 #include "vidprobe/core/atomic_file.h"
 #include "vidprobe/core/error.h"
+#include "vidprobe/io/gzip.h"
 #include "vidprobe/io/safetensors_torch.h"
 
 namespace vidprobe::features {
@@ -201,6 +202,37 @@ TEST(FeatureCache, PartialCacheIsRefusedUnlessAllowed) {
   // A manifest from before the expected count was recorded counts as complete.
   write_file_atomically(dir / "manifest.json", R"({"clips": ["clip_a"]})");
   EXPECT_EQ(FeatureCache::open(dir).missing_clips(), 0u);
+  fs::remove_all(dir);
+}
+
+// The manifest is not rewritten per clip (O(clips²) over a run) but lags by at most
+// kManifestInterval; flush() and the destructor complete it, and a moved-from writer writes
+// nothing.
+TEST(FeatureCache, ManifestIsRewrittenNowAndThenAndCompletedByFlushOrDestruction) {
+  const auto dir = temp_dir("batched");
+  const auto listed = [&] {
+    return read_json_file(dir / "manifest.json").at("clips").get<std::vector<std::string>>();
+  };
+  const auto shard_ids = [](int from, int to) {
+    std::vector<std::string> ids;
+    for (int i = from; i < to; ++i) ids.push_back("clip_" + std::to_string(i));
+    return ids;
+  };
+  {
+    std::vector<CacheWriter> writers;
+    writers.emplace_back(dir, nlohmann::json{{"backbone", "pixels"}}, 8);
+    writers.front().expect(300);
+    for (const auto& id : shard_ids(0, 200)) writers.front().keep(id);
+    // expect() has just written the manifest, so 200 records within the interval wait.
+    EXPECT_TRUE(listed().empty());
+    writers.front().flush();
+    EXPECT_EQ(listed(), shard_ids(0, 200));
+    for (const auto& id : shard_ids(200, 250)) writers.front().keep(id);
+    writers.reserve(writers.capacity() + 1);  // moves the writer; the moved-from one is destroyed
+    EXPECT_EQ(listed(), shard_ids(0, 200));
+  }
+  EXPECT_EQ(listed(), shard_ids(0, 250));
+  EXPECT_EQ(read_json_file(dir / "manifest.json").at("expected_clips"), 300);
   fs::remove_all(dir);
 }
 

@@ -676,6 +676,7 @@ std::vector<ExtractSummary> extract_features_at(const ExtractOptions& options,
            .prefetch = static_cast<std::size_t>(loader_threads)}),
       load, extract_clip);
   writes.finish();
+  for (auto& writer : writers) writer.flush();
   const double loop_seconds = seconds_since(loop_started);
   for (auto& summary : summaries) {
     summary.loop_seconds = loop_seconds;

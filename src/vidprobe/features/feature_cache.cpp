@@ -234,9 +234,20 @@ bool CacheWriter::reuse(const std::string& clip_id) {
   return true;
 }
 
+CacheWriter::~CacheWriter() {
+  if (unwritten_.count == 0) return;
+  try {
+    write_manifest();
+  } catch (const std::exception& e) {
+    std::cerr << "warning: feature cache " << dir_.string()
+              << ": the manifest could not be rewritten (" << e.what()
+              << "); the next run over it finds the shards on disk\n";
+  }
+}
+
 void CacheWriter::keep(const std::string& clip_id) {
   done_.push_back(clip_id);
-  write_manifest();
+  note_recorded();
 }
 
 void CacheWriter::write(FeatureShard shard) {
@@ -253,7 +264,16 @@ void CacheWriter::store(FeatureShard shard) const {
 
 void CacheWriter::record(const std::string& clip_id) {
   done_.push_back(clip_id);
-  write_manifest();
+  note_recorded();
+}
+
+void CacheWriter::note_recorded() {
+  ++unwritten_.count;
+  if (std::chrono::steady_clock::now() - manifest_written_ >= kManifestInterval) write_manifest();
+}
+
+void CacheWriter::flush() {
+  if (unwritten_.count > 0) write_manifest();
 }
 
 void CacheWriter::expect(std::size_t clips) {
@@ -270,12 +290,15 @@ void CacheWriter::record_all(const std::vector<std::string>& clip_ids) {
   write_manifest();
 }
 
-void CacheWriter::write_manifest() const {
-  if (role_ != Role::kManifestOwner) return;
-  auto manifest = manifest_;
-  manifest["clips"] = done_;
-  if (expected_) manifest["expected_clips"] = *expected_;
-  write_file_atomically(dir_ / "manifest.json", manifest.dump(2) + "\n");
+void CacheWriter::write_manifest() {
+  if (role_ == Role::kManifestOwner) {
+    auto manifest = manifest_;
+    manifest["clips"] = done_;
+    if (expected_) manifest["expected_clips"] = *expected_;
+    write_file_atomically(dir_ / "manifest.json", manifest.dump(2) + "\n");
+  }
+  unwritten_.count = 0;
+  manifest_written_ = std::chrono::steady_clock::now();
 }
 
 FeatureCache FeatureCache::open(const fs::path& dir) {

@@ -299,6 +299,7 @@ Vidfm3dImportSummary import_vidfm3d(const Vidfm3dImportOptions& o) {
   const auto counts = run_resumable(
       scenes.size(), {.label = "import " + o.model, .unit = "clips", .show_progress = o.progress},
       prepare, write);
+  if (writer) writer->flush();
   Vidfm3dImportSummary summary;
   summary.clips_written = static_cast<std::int64_t>(counts.processed);
   summary.clips_skipped = static_cast<std::int64_t>(counts.skipped);
