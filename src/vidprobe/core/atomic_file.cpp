@@ -1,12 +1,14 @@
 #include "vidprobe/core/atomic_file.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
-#include <sstream>
 
 #include "vidprobe/core/error.h"
 
@@ -68,15 +70,72 @@ void require_written(bool written, const fs::path& path) {
   });
 }
 
+namespace {
+
+// An open file descriptor for reading, closed on scope exit; refuses a directory (which opens on
+// Linux and reads as nothing, so it would pass for an empty file).
+class ReadOnlyFile {
+ public:
+  explicit ReadOnlyFile(const fs::path& path) : path_(path), fd_(::open(path.c_str(), O_RDONLY)) {
+    const int cause = errno;
+    require(fd_ >= 0, [&] {
+      return "cannot open '" + path.string() + "' for reading: " + std::strerror(cause);
+    });
+    struct stat info {};
+    require(::fstat(fd_, &info) == 0, "cannot stat '" + path.string() + "'");
+    require(!S_ISDIR(info.st_mode), "'" + path.string() + "' is a directory, not a file");
+    // Pipes and /proc files report 0 and are read to their end all the same.
+    size_hint_ = S_ISREG(info.st_mode) ? static_cast<std::size_t>(info.st_size) : 0;
+  }
+  ReadOnlyFile(const ReadOnlyFile&) = delete;
+  ReadOnlyFile& operator=(const ReadOnlyFile&) = delete;
+  ~ReadOnlyFile() { ::close(fd_); }
+
+  std::size_t size_hint() const { return size_hint_; }
+  // Reads until `size` bytes are in `out` or the file ends; returns how many were read.
+  std::size_t read_up_to(char* out, std::size_t size) const {
+    std::size_t done = 0;
+    while (done < size) {
+      const ssize_t got = ::read(fd_, out + done, size - done);
+      if (got < 0 && errno == EINTR) continue;
+      const int cause = errno;
+      require(got >= 0,
+              [&] { return "failed reading '" + path_.string() + "': " + std::strerror(cause); });
+      if (got == 0) break;
+      done += static_cast<std::size_t>(got);
+    }
+    return done;
+  }
+
+ private:
+  fs::path path_;
+  int fd_;
+  std::size_t size_hint_ = 0;
+};
+
+}  // namespace
+
+// Sized once from fstat and filled by read(2): a stream into an ostringstream grew its buffer by
+// doubling and copied it out again, which for a dataset's frames was most of the loader's
+// memory traffic (docs/perf.md).
 std::string read_file(const fs::path& path) {
-  // A directory opens as a stream on Linux and reads as nothing: refused, not taken as empty.
-  require(!fs::is_directory(path), "'" + path.string() + "' is a directory, not a file");
-  std::ifstream in(path, std::ios::binary);
-  require(static_cast<bool>(in), "cannot open '" + path.string() + "' for reading");
-  std::ostringstream buffer;
-  buffer << in.rdbuf();
-  require(!in.bad(), "failed reading '" + path.string() + "'");
-  return buffer.str();
+  const ReadOnlyFile file(path);
+  std::string bytes(file.size_hint() + 1, '\0');  // one more byte to see the end
+  std::size_t size = file.read_up_to(bytes.data(), bytes.size());
+  while (size == bytes.size()) {  // a file that grew, or a pipe
+    bytes.resize(std::max<std::size_t>(2 * bytes.size(), 1 << 16));
+    size += file.read_up_to(bytes.data() + size, bytes.size() - size);
+  }
+  bytes.resize(size);
+  return bytes;
+}
+
+std::uint64_t read_file_into(const fs::path& path, std::span<std::byte> out) {
+  const ReadOnlyFile file(path);
+  if (file.size_hint() != out.size()) return file.size_hint();
+  char extra = 0;
+  const auto size = file.read_up_to(reinterpret_cast<char*>(out.data()), out.size());
+  return size + file.read_up_to(&extra, 1);  // a file that changed size says so
 }
 
 }  // namespace vidprobe

@@ -2,8 +2,10 @@
 // Crash-safe output: everything vidprobe writes goes to a temporary name in the destination's
 // directory and is renamed into place only once complete, so a killed run never leaves a file
 // that a later reader would accept as finished.
+#include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -27,7 +29,14 @@ void write_directory_atomically(
 // A unique temporary sibling name for path (same directory, so rename is atomic).
 std::filesystem::path temporary_sibling(const std::filesystem::path& path);
 
+// The whole file; throws vidprobe::Error naming it (and the system's reason) when it cannot be
+// opened or read, or is a directory.
 std::string read_file(const std::filesystem::path& path);
+
+// The file's size in bytes, read into `out` when that is out.size() (a decoder's own buffer,
+// without read_file's copy); otherwise `out` is unspecified and the caller reports the size.
+// Throws as read_file does.
+std::uint64_t read_file_into(const std::filesystem::path& path, std::span<std::byte> out);
 
 // For the check after writing `path` through a stream: throws vidprobe::Error naming the file and
 // the system's reason ("No space left on device", from errno, which the caller zeroes before

@@ -1,7 +1,5 @@
 #include "vidprobe/data/synthetic_format.h"
 
-#include <zlib.h>
-
 #include <algorithm>
 #include <atomic>
 #include <bit>
@@ -18,6 +16,7 @@
 #include "vidprobe/core/atomic_file.h"
 #include "vidprobe/core/error.h"
 #include "vidprobe/core/json_fields.h"
+#include "vidprobe/io/checksum.h"
 #include "vidprobe/io/gzip.h"
 #include "vidprobe/io/image.h"
 
@@ -39,11 +38,6 @@ std::string frame_stem(std::size_t index) {
   return name;
 }
 
-std::uint32_t crc32_of(std::string_view bytes) {
-  return static_cast<std::uint32_t>(
-      ::crc32(0L, reinterpret_cast<const Bytef*>(bytes.data()), static_cast<uInt>(bytes.size())));
-}
-
 std::string depth_bytes(const ImageF32& depth) {
   std::string bytes(depth.pixels.size() * sizeof(float), '\0');
   std::memcpy(bytes.data(), depth.pixels.data(), bytes.size());
@@ -56,21 +50,26 @@ std::string depth_bytes(const ImageF32& depth) {
   return bytes;
 }
 
-ImageF32 depth_from_bytes(std::string bytes, int width, int height, const fs::path& path) {
-  const std::size_t expected = static_cast<std::size_t>(width) * height * sizeof(float);
-  require(bytes.size() == expected, "depth file " + quoted(path) + " has " +
-                                        std::to_string(bytes.size()) + " bytes, expected " +
-                                        std::to_string(expected) + " (" + std::to_string(width) +
-                                        " x " + std::to_string(height) + " float32)");
+// The map's bytes as stored (little-endian float32), read straight into it: a frame's depth is
+// megabytes, so not through a string and a copy.
+ImageF32 read_f32_map_as_stored(const fs::path& path, int width, int height) {
+  ImageF32 map(width, height, 1);
+  const auto bytes = std::as_writable_bytes(std::span(map.pixels));
+  const auto size = read_file_into(path, bytes);
+  require(size == bytes.size(), "depth file " + quoted(path) + " has " + std::to_string(size) +
+                                    " bytes, expected " + std::to_string(bytes.size()) + " (" +
+                                    std::to_string(width) + " x " + std::to_string(height) +
+                                    " float32)");
+  return map;
+}
+
+void f32_map_to_native(ImageF32& map) {
   if constexpr (std::endian::native == std::endian::big) {
-    for (std::size_t i = 0; i < bytes.size(); i += 4) {
+    const auto bytes = std::as_writable_bytes(std::span(map.pixels));
+    for (std::size_t i = 0; i < bytes.size(); i += 4)
       std::reverse(bytes.begin() + static_cast<std::ptrdiff_t>(i),
                    bytes.begin() + static_cast<std::ptrdiff_t>(i + 4));
-    }
   }
-  ImageF32 depth(width, height, 1);
-  std::memcpy(depth.pixels.data(), bytes.data(), bytes.size());
-  return depth;
 }
 
 void check_frame_shapes(const Frame& frame, std::size_t index, const std::string& clip_id) {
@@ -160,7 +159,9 @@ void write_depth_f32(const fs::path& path, const ImageF32& depth) {
 }
 
 ImageF32 read_depth_f32(const fs::path& path, int width, int height) {
-  return depth_from_bytes(read_file(path), width, height, path);
+  ImageF32 map = read_f32_map_as_stored(path, width, height);
+  f32_map_to_native(map);
+  return map;
 }
 
 void write_synthetic_clip(const fs::path& root, const Clip& clip) {
@@ -259,10 +260,10 @@ fs::path file_in_clip(const fs::path& clip_dir, const json& record, const char* 
 // A float32 map of the frame's size whose CRC-32 the record holds under `crc_key`.
 ImageF32 read_checked_f32(const fs::path& path, const json& record, const char* crc_key,
                           const Camera& camera, const fs::path& clip_json) {
-  std::string raw = read_file(path);
   const auto expected_crc = json_get<std::uint32_t>(record, crc_key, quoted(clip_json));
-  const auto crc = crc32_of(raw);
-  ImageF32 map = depth_from_bytes(std::move(raw), camera.width, camera.height, path);
+  ImageF32 map = read_f32_map_as_stored(path, camera.width, camera.height);
+  const auto crc = crc32_of(std::as_bytes(std::span(map.pixels)));  // of the bytes as stored
+  f32_map_to_native(map);
   require(crc == expected_crc, "file " + quoted(path) + " is corrupt (CRC-32 mismatch with key '" +
                                    crc_key + "' of " + quoted(clip_json) + ")");
   return map;

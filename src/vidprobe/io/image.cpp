@@ -27,6 +27,7 @@
 
 #include "vidprobe/core/atomic_file.h"
 #include "vidprobe/core/error.h"
+#include "vidprobe/io/checksum.h"
 #include "vidprobe/io/png_decoders.h"
 
 namespace vidprobe {
@@ -220,7 +221,7 @@ PngChunk png_chunk_at(std::string_view bytes, std::size_t offset, const std::str
   if (length > bytes.size() - offset - kChunkOverhead)
     corrupt_png(what, "file is truncated (chunk " + std::string(type) + " runs past its end)");
   const std::uint32_t stored = load_be32(p + 8 + length);
-  const bool crc_ok = libdeflate_crc32(0, p + 4, 4 + length) == stored;
+  const bool crc_ok = crc32_of(bytes.substr(offset + 4, 4 + length)) == stored;
   if (!crc_ok && is_critical(type)) corrupt_png(what, "CRC error in chunk " + std::string(type));
   return {type, bytes.substr(offset + 8, length), crc_ok};
 }
@@ -258,11 +259,24 @@ bool png_needs_libpng(std::string_view type) {
          !std::all_of(type.begin(), type.end(), is_ascii_letter);
 }
 
-// The image data: every IDAT's bytes in order, up to IEND. Nothing when libpng must decide.
-std::optional<std::string> png_image_data(std::string_view bytes, std::size_t offset,
-                                          const std::string& what) {
-  std::string data;
-  bool seen_idat = false, after_idat = false;
+// A buffer of `size` bytes kept by the calling thread between frames (`kept` is a thread_local):
+// a fresh one per frame costs a page fault per 4 kB, a quarter of a 960 x 540 frame's decode. One
+// over 64 MiB is not kept past the thread's next use.
+std::vector<Byte>& resize_kept(std::vector<Byte>& kept, std::size_t size) {
+  constexpr std::size_t kKeptBytes = std::size_t{64} << 20;
+  if (size > kKeptBytes || kept.capacity() > kKeptBytes) std::vector<Byte>().swap(kept);
+  kept.resize(size);
+  return kept;
+}
+
+// The image data: every IDAT's bytes in order, up to IEND; nothing when libpng must decide. A
+// single IDAT is returned in place, several are joined in a buffer the thread keeps, valid until
+// its next decode (writers split the data into chunks of 8 kB to 1 MB).
+std::optional<std::string_view> png_image_data(std::string_view bytes, std::size_t offset,
+                                               const std::string& what) {
+  std::vector<std::string_view> idats;
+  std::size_t size = 0;
+  bool after_idat = false;
   for (;;) {
     const PngChunk chunk = png_chunk_at(bytes, offset, what);
     offset += kChunkOverhead + chunk.data.size();
@@ -270,14 +284,17 @@ std::optional<std::string> png_image_data(std::string_view bytes, std::size_t of
     if (!chunk.crc_ok || png_needs_libpng(chunk.type)) return std::nullopt;
     if (chunk.type == "IDAT") {
       if (after_idat) return std::nullopt;  // libpng warns and drops the second run
-      data.append(chunk.data);
-      seen_idat = true;
+      idats.push_back(chunk.data);
+      size += chunk.data.size();
     } else {
-      after_idat = seen_idat;
+      after_idat = !idats.empty();
     }
   }
-  if (!seen_idat) return std::nullopt;
-  return data;
+  if (idats.size() <= 1) return idats.empty() ? std::nullopt : std::optional(idats.front());
+  thread_local std::vector<Byte> joined;
+  auto* out = resize_kept(joined, size).data();
+  for (const auto idat : idats) out = std::copy(idat.begin(), idat.end(), out);
+  return std::string_view(reinterpret_cast<const char*>(joined.data()), size);
 }
 
 struct DecompressorDeleter {
@@ -292,15 +309,10 @@ libdeflate_decompressor* thread_decompressor() {
   return decompressor.get();
 }
 
-// A buffer of `size` bytes for the inflated rows, kept by each thread: a fresh one per frame costs
-// a page fault per 4 kB (a quarter of a 960 x 540 frame's decode). One over 64 MiB is not kept
-// past the thread's next decode.
+// The inflated rows, kept by each thread (resize_kept).
 std::vector<Byte>& thread_rows(std::size_t size) {
-  constexpr std::size_t kKeptBytes = std::size_t{64} << 20;
   thread_local std::vector<Byte> rows;
-  if (size > kKeptBytes || rows.capacity() > kKeptBytes) std::vector<Byte>().swap(rows);
-  rows.resize(size);
-  return rows;
+  return resize_kept(rows, size);
 }
 
 // The filtered rows, exactly `size` bytes; libdeflate checks the zlib header and Adler-32. False
