@@ -209,8 +209,12 @@ std::vector<StoredMaps> run_backbone_timed(backbones::Backbone& backbone, const 
                                    inputs.intrinsics};
   auto features =
       run_clip(backbone, inputs.backbone_input.to(options.device), truth, points, options, seed);
+  // Converted to the cache's dtype where the backbone left them: on a GPU one kernel, where the
+  // writer thread's CPU converted a float32 copy of every map before (bf16 -> fp32 -> fp16). The
+  // values are the same: bf16 and fp16 are exact in float32, and both conversions round the
+  // float32 value to nearest even.
   for (auto& maps : features) {
-    maps.maps = maps.maps.to(torch::kCPU);
+    maps.maps = maps.maps.to(options.cache_dtype).to(torch::kCPU);
     if (maps.index.defined()) maps.index = maps.index.to(torch::kCPU);
   }
   return features;
@@ -447,15 +451,15 @@ FeatureShard make_shard(const Clip& clip, const ClipTensors& inputs, const Store
   };
   FeatureShard shard;
   shard.clip_id = clip.id;
-  const auto stored = maps.maps.to(torch::kCPU, torch::kFloat32);
+  const auto& stored = maps.maps;  // in the cache's dtype (run_backbone_timed)
   if (kept_frames.empty()) {
-    shard.features = stored.to(options.cache_dtype);
+    shard.features = stored;
     if (maps.index.defined()) shard.feature_index = maps.index;
   } else {
     const auto index =
         maps.index.defined() ? keep(maps.index) : keep(torch::arange(stored.size(0)));
     require((index >= 0).all().item<bool>(), "extract: a kept frame has no feature map");
-    shard.features = stored.index_select(0, index).to(options.cache_dtype);
+    shard.features = stored.index_select(0, index);
   }
   shard.images = keep(inputs.gt_images);
   shard.depth = keep(inputs.depth);
