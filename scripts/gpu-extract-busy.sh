@@ -6,7 +6,10 @@
 #   wan2.1-t2v-1.3b  17 frames -> 480 x 832, bf16 DiT, fp32 VAE (the default point)
 #   dinov2-vitl14    16 frames -> 224 x 224: the hardest case, ~12 ms of network per clip
 # Each with 1 loader thread and with the default (0: half the cores, at most 8), to show what
-# they buy; DINOv2 also with 15 (all but one of the GPU machine's 16 cores).
+# they buy; DINOv2 also with 15 (all but one of the GPU machine's 16 cores), and with 15 at the
+# paper's frame size: 420 x 728 in bf16, and the authors' whole extraction (--preset vidfm3d:
+# float32, PIL bicubic squash, final LayerNorm) on 17 frames instead of their 81, which the
+# 17-frame clips rendered here hold.
 # Writes one JSON line per run to OUT_DIR/extract-busy.jsonl: `vidprobe extract --summary` (clips,
 # loop seconds, backbone seconds, busy_fraction, clips_per_second) and the run's settings.
 # Usage: bash scripts/gpu-extract-busy.sh OUT_DIR. Knobs: VIDPROBE_BUSY_CLIPS (200),
@@ -29,6 +32,8 @@ ROWS=(
   "dinov2-1-thread|dinov2-vitl14|16|1|"
   "dinov2|dinov2-vitl14|16|0|"
   "dinov2-15-threads|dinov2-vitl14|16|15|"
+  "dinov2-420x728-15-threads|dinov2-vitl14|16|15|--backbone-opt size=420x728"
+  "dinov2-vidfm3d-17-15-threads|dinov2-vitl14|17|15|--preset vidfm3d"
 )
 if [ ! -f "$WORK/data/.complete" ]; then
   echo "== rendering $CLIPS clips of 17 frames at 960 x 540" >&2
