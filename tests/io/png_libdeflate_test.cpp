@@ -18,6 +18,11 @@
 #include "vidprobe/io/image.h"
 #include "vidprobe/io/png_decoders.h"
 
+namespace vidprobe::png_decoders {
+// Defined in io/image.cpp for this test alone: the SSE2 Paeth that CPUs without SSE4.1 take.
+void force_sse2_paeth(bool forced);
+}  // namespace vidprobe::png_decoders
+
 namespace vidprobe::png_libdeflate_test {
 namespace fs = std::filesystem;
 using png_decoders::PngDecoder;
@@ -170,6 +175,38 @@ TEST_F(PngLibdeflateTest, EveryFormatFilterAndLayoutDecodesAsLibpngDoes) {
                                     pngtest_encode(samples, width, height, options));
             expect_same_pixels(path, bit_depth == 16);
           }
+}
+
+// Paeth on 3- and 4-byte pixels, which take SIMD code, through both the path this CPU takes and
+// the SSE2 fallback. Half the files draw their bytes from a few values near 0, 128 and 255, so that
+// the three distances often tie and the sums wrap.
+TEST_F(PngLibdeflateTest, PaethOnEveryPathDecodesAsLibpngDoes) {
+  struct Restore {
+    ~Restore() { png_decoders::force_sse2_paeth(false); }
+  } restore;
+  const int kFormats[][2] = {
+      {PNG_COLOR_TYPE_RGB, 8}, {PNG_COLOR_TYPE_RGB_ALPHA, 8}, {PNG_COLOR_TYPE_GRAY_ALPHA, 16}};
+  const png_byte kFew[] = {0, 1, 2, 127, 128, 129, 253, 254, 255};
+  std::mt19937 rng(15);
+  int file = 0;
+  for (const bool sse2 : {false, true}) {
+    png_decoders::force_sse2_paeth(sse2);
+    for (const auto& [color_type, bit_depth] : kFormats)
+      for (const int width : {1, 2, 3, 4, 5, 17, 64})
+        for (const bool few : {false, true}) {
+          PngWriteOptions options;
+          options.color_type = color_type;
+          options.bit_depth = bit_depth;
+          options.filters = PNG_FILTER_PAETH;
+          const int pixel_bytes = pngtest_channels(color_type) * bit_depth / 8;
+          auto samples = pngtest_samples(width, 9, pixel_bytes, rng);
+          if (few)
+            for (auto& sample : samples) sample = kFew[rng() % std::size(kFew)];
+          const auto path = write("p" + std::to_string(file++) + ".png",
+                                  pngtest_encode(samples, width, 9, options));
+          expect_same_pixels(path, bit_depth == 16);
+        }
+  }
 }
 
 // png_set_scale_16's rounding, for every 16-bit value (each value's own row: every filter sees it).

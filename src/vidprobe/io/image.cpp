@@ -12,10 +12,12 @@
 #include <png.h>
 #if defined(__SSE2__)
 #include <emmintrin.h>
+#include <smmintrin.h>
 #endif
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <cctype>
 #include <csetjmp>
 #include <cstdio>
@@ -357,20 +359,26 @@ void unfilter_average(const Byte* in, const Byte* prior, Byte* out, std::size_t 
 }
 
 #if defined(__SSE2__)
-// Paeth one pixel at a time, its channels side by side in 16-bit lanes (libpng's SSE2 scheme): the
-// byte-wise loop carries a dependency from each pixel to the next that no compiler vectorises, and
-// 3- and 4-byte pixels (RGB, RGBA, 16-bit gray + alpha) are most of a dataset's rows.
-// A pixel's N bytes in 16-bit lanes. With `word`, 4 bytes are read (a 3-byte read goes through the
-// stack and stalls the loop); the lane of the next pixel's byte is computed and never stored.
-template <std::size_t N>
-__m128i load_pixel(const Byte* p, bool word) {
-  std::uint32_t v = 0;
-  if (word) {
-    std::memcpy(&v, p, 4);
-  } else {
-    std::memcpy(&v, p, N);
-  }
+// Paeth one pixel at a time, its channels side by side in 16-bit lanes: the byte-wise loop carries
+// a dependency from each pixel to the next that no compiler vectorises, and 3- and 4-byte pixels
+// (RGB, RGBA, 16-bit gray + alpha) are most of a dataset's rows. Only the distances to a (the pixel
+// to the left) and the choice wait on the previous pixel; what the row above (b, c) and the
+// filtered bytes fix is worked out beside that chain, which is what bounds the loop.
+//
+// Pixels move as whole 4-byte words (a 3-byte copy takes several instructions, or the stack): a
+// 3-byte pixel reads the next pixel's first byte, computes a lane that is never used, and writes
+// it, which the next pixel then overwrites. That is why the loops stop before a 3-byte row's last
+// pixel, and why 3-byte rows never unfilter in place here (the write would land on a byte not yet
+// read; 8-bit rows unfilter into the image anyway).
+__m128i load_word(const Byte* p) {
+  std::uint32_t v;
+  std::memcpy(&v, p, 4);
   return _mm_unpacklo_epi8(_mm_cvtsi32_si128(static_cast<int>(v)), _mm_setzero_si128());
+}
+
+void store_word(Byte* p, __m128i lanes) {
+  const auto v = static_cast<std::uint32_t>(_mm_cvtsi128_si32(_mm_packus_epi16(lanes, lanes)));
+  std::memcpy(p, &v, 4);
 }
 
 __m128i abs_epi16(__m128i x) {
@@ -381,33 +389,109 @@ __m128i select(__m128i mask, __m128i yes, __m128i no) {
   return _mm_or_si128(_mm_and_si128(mask, yes), _mm_andnot_si128(mask, no));
 }
 
-// N: bytes per pixel, a constant so that the pixel copies compile to single moves.
+// One pixel's inputs that do not depend on a. pb = |a - c| and pc = |a + (b - 2c)| are then one
+// operation from a each, and the candidates b and c carry the filtered bytes already added (mod 256
+// in each lane's low byte), so that the chain through a ends on its select.
+struct PaethPixel {
+  __m128i b, c, b_minus_c, b_minus_2c, filtered, from_b, from_c;
+};
+
+PaethPixel paeth_pixel(const Byte* in, const Byte* prior, __m128i c) {
+  const __m128i b = load_word(prior), filtered = load_word(in);
+  const __m128i b_minus_c = _mm_sub_epi16(b, c);
+  return {b,
+          c,
+          b_minus_c,
+          _mm_sub_epi16(b_minus_c, c),
+          filtered,
+          _mm_add_epi8(filtered, b),
+          _mm_add_epi8(filtered, c)};
+}
+
+// The specification's choice as the scalar paeth() makes it: c if pc is below both other
+// distances, else b if pb < pa, else a.
+__m128i paeth_choice_sse2(const PaethPixel& p, __m128i a) {
+  const __m128i pa = abs_epi16(p.b_minus_c), pb = abs_epi16(_mm_sub_epi16(a, p.c));
+  const __m128i pc = abs_epi16(_mm_add_epi16(a, p.b_minus_2c));
+  const __m128i take_b = _mm_cmpgt_epi16(pa, pb);
+  const __m128i take_c = _mm_cmpgt_epi16(_mm_min_epi16(pa, pb), pc);
+  return select(take_c, p.from_c, select(take_b, p.from_b, _mm_add_epi8(p.filtered, a)));
+}
+
+// N: bytes per pixel. Returns how many bytes it unfiltered.
 template <std::size_t N>
-void unfilter_paeth_simd(const Byte* in, const Byte* prior, Byte* out, std::size_t size) {
+std::size_t unfilter_paeth_sse2(const Byte* in, const Byte* prior, Byte* out, std::size_t size) {
   __m128i a = _mm_setzero_si128(), c = _mm_setzero_si128();
-  for (std::size_t i = 0; i < size; i += N) {
-    const bool word = i + 4 <= size;
-    const __m128i b = load_pixel<N>(prior + i, word);
-    const __m128i pa = _mm_sub_epi16(b, c), pb = _mm_sub_epi16(a, c);
-    const __m128i pc = abs_epi16(_mm_add_epi16(pa, pb)), apa = abs_epi16(pa), apb = abs_epi16(pb);
-    const __m128i smallest = _mm_min_epi16(pc, _mm_min_epi16(apa, apb));
-    const __m128i nearest =
-        select(_mm_cmpeq_epi16(apa, smallest), a, select(_mm_cmpeq_epi16(apb, smallest), b, c));
-    a = _mm_add_epi8(load_pixel<N>(in + i, word), nearest);  // mod 256 in each lane's low byte
-    const auto v = static_cast<std::uint32_t>(_mm_cvtsi128_si32(_mm_packus_epi16(a, a)));
-    std::memcpy(out + i, &v, N);
-    c = b;
+  std::size_t i = 0;
+  for (; i + 4 <= size; i += N) {
+    const PaethPixel p = paeth_pixel(in + i, prior + i, c);
+    a = paeth_choice_sse2(p, a);
+    store_word(out + i, a);
+    c = p.b;
   }
+  return i;
+}
+
+#if defined(__GNUC__)
+#define VIDPROBE_PAETH_SSE41 1
+// The same choice with SSSE3's abs and SSE4.1's blend, one instruction each where SSE2 takes two
+// or three. The build targets baseline x86-64, so these are compiled for SSE4.1 alone and taken
+// after a run-time check.
+__attribute__((target("ssse3,sse4.1"))) __m128i paeth_choice_sse41(const PaethPixel& p, __m128i a) {
+  const __m128i pa = _mm_abs_epi16(p.b_minus_c), pb = _mm_abs_epi16(_mm_sub_epi16(a, p.c));
+  const __m128i pc = _mm_abs_epi16(_mm_add_epi16(a, p.b_minus_2c));
+  const __m128i take_b = _mm_cmpgt_epi16(pa, pb);
+  const __m128i take_c = _mm_cmpgt_epi16(_mm_min_epi16(pa, pb), pc);
+  return _mm_blendv_epi8(_mm_blendv_epi8(_mm_add_epi8(p.filtered, a), p.from_b, take_b), p.from_c,
+                         take_c);
+}
+
+template <std::size_t N>
+__attribute__((target("ssse3,sse4.1"))) std::size_t unfilter_paeth_sse41(const Byte* in,
+                                                                         const Byte* prior,
+                                                                         Byte* out,
+                                                                         std::size_t size) {
+  __m128i a = _mm_setzero_si128(), c = _mm_setzero_si128();
+  std::size_t i = 0;
+  for (; i + 4 <= size; i += N) {
+    const PaethPixel p = paeth_pixel(in + i, prior + i, c);
+    a = paeth_choice_sse41(p, a);
+    store_word(out + i, a);
+    c = p.b;
+  }
+  return i;
+}
+
+// Set by png_decoders::force_sse2_paeth, so that the tests reach the fallback on any machine.
+std::atomic<bool> sse2_paeth_forced{false};
+
+bool sse41_paeth() {
+  static const bool supported = __builtin_cpu_supports("ssse3") && __builtin_cpu_supports("sse4.1");
+  return supported && !sse2_paeth_forced.load(std::memory_order_relaxed);
+}
+#endif
+
+// Returns how many bytes it unfiltered, from the row's start: 0 where it does not apply.
+std::size_t unfilter_paeth_simd(const Byte* in, const Byte* prior, Byte* out, std::size_t size,
+                                std::size_t n) {
+  if (n != 4 && (n != 3 || out == in)) return 0;
+#if defined(VIDPROBE_PAETH_SSE41)
+  if (sse41_paeth())
+    return n == 3 ? unfilter_paeth_sse41<3>(in, prior, out, size)
+                  : unfilter_paeth_sse41<4>(in, prior, out, size);
+#endif
+  return n == 3 ? unfilter_paeth_sse2<3>(in, prior, out, size)
+                : unfilter_paeth_sse2<4>(in, prior, out, size);
 }
 #endif
 
 void unfilter_paeth(const Byte* in, const Byte* prior, Byte* out, std::size_t size, std::size_t n) {
+  std::size_t i = 0;
 #if defined(__SSE2__)
-  if (n == 3) return unfilter_paeth_simd<3>(in, prior, out, size);
-  if (n == 4) return unfilter_paeth_simd<4>(in, prior, out, size);
+  i = unfilter_paeth_simd(in, prior, out, size, n);
 #endif
-  for (std::size_t i = 0; i < n; ++i) out[i] = static_cast<Byte>(in[i] + prior[i]);
-  for (std::size_t i = n; i < size; ++i)
+  for (; i < n; ++i) out[i] = static_cast<Byte>(in[i] + prior[i]);
+  for (; i < size; ++i)
     out[i] = static_cast<Byte>(in[i] + paeth(out[i - n], prior[i], prior[i - n]));
 }
 
@@ -716,6 +800,15 @@ ImageU8 read_png_u8_libpng(const fs::path& path) {
 }
 ImageU16 read_png_u16_libpng(const fs::path& path) {
   return decode_png_libpng<std::uint16_t>(read_png_bytes(path), path);
+}
+// For tests/io/png_libdeflate_test.cpp alone, which declares it: png_decoders.h is the decoders'
+// interface, and this is no part of it.
+void force_sse2_paeth(bool forced) {
+#if defined(VIDPROBE_PAETH_SSE41)
+  sse2_paeth_forced.store(forced, std::memory_order_relaxed);
+#else
+  (void)forced;
+#endif
 }
 }  // namespace png_decoders
 void write_png(const fs::path& path, const ImageU8& image) {
