@@ -178,8 +178,9 @@ TEST_F(PngLibdeflateTest, EveryFormatFilterAndLayoutDecodesAsLibpngDoes) {
 }
 
 // Paeth on 3- and 4-byte pixels, which take SIMD code, through both the path this CPU takes and
-// the SSE2 fallback. Half the files draw their bytes from a few values near 0, 128 and 255, so that
-// the three distances often tie and the sums wrap.
+// the SSE2 fallback; 9 rows, so that rows go both in pairs and alone. Half the files draw their
+// bytes from a few values near 0, 128 and 255, so that the three distances often tie and the sums
+// wrap.
 TEST_F(PngLibdeflateTest, PaethOnEveryPathDecodesAsLibpngDoes) {
   struct Restore {
     ~Restore() { png_decoders::force_sse2_paeth(false); }

@@ -358,6 +358,13 @@ void unfilter_average(const Byte* in, const Byte* prior, Byte* out, std::size_t 
     out[i] = static_cast<Byte>(in[i] + ((out[i - n] + prior[i]) >> 1));
 }
 
+// One row's filtered bytes, the row above (unfiltered) and where this one goes.
+struct RowPointers {
+  const Byte* in;
+  const Byte* prior;
+  Byte* out;
+};
+
 #if defined(__SSE2__)
 // Paeth one pixel at a time, its channels side by side in 16-bit lanes: the byte-wise loop carries
 // a dependency from each pixel to the next that no compiler vectorises, and 3- and 4-byte pixels
@@ -396,8 +403,7 @@ struct PaethPixel {
   __m128i b, c, b_minus_c, b_minus_2c, filtered, from_b, from_c;
 };
 
-PaethPixel paeth_pixel(const Byte* in, const Byte* prior, __m128i c) {
-  const __m128i b = load_word(prior), filtered = load_word(in);
+PaethPixel paeth_inputs(__m128i b, __m128i c, __m128i filtered) {
   const __m128i b_minus_c = _mm_sub_epi16(b, c);
   return {b,
           c,
@@ -406,6 +412,10 @@ PaethPixel paeth_pixel(const Byte* in, const Byte* prior, __m128i c) {
           filtered,
           _mm_add_epi8(filtered, b),
           _mm_add_epi8(filtered, c)};
+}
+
+PaethPixel paeth_pixel(const Byte* in, const Byte* prior, __m128i c) {
+  return paeth_inputs(load_word(prior), c, load_word(in));
 }
 
 // The specification's choice as the scalar paeth() makes it: c if pc is below both other
@@ -462,6 +472,58 @@ __attribute__((target("ssse3,sse4.1"))) std::size_t unfilter_paeth_sse41(const B
   return i;
 }
 
+// Two rows, both Paeth, at once: row 1 runs two pixels behind row 0, and the two chains share
+// each instruction (row 0 in lanes 0-3, row 1 in lanes 4-7). Row 1's b is row 0's result of two
+// steps before, taken from a register: read back from memory it would straddle two 4-byte stores,
+// which the store buffer cannot forward. Row 1 starts on zeros, which leave its a and c at zero,
+// as its first pixel needs them.
+__m128i load_words(const Byte* low, const Byte* high) {
+  std::uint32_t l, h;
+  std::memcpy(&l, low, 4);
+  std::memcpy(&h, high, 4);
+  const __m128i both = _mm_unpacklo_epi32(_mm_cvtsi32_si128(static_cast<int>(l)),
+                                          _mm_cvtsi32_si128(static_cast<int>(h)));
+  return _mm_unpacklo_epi8(both, _mm_setzero_si128());
+}
+
+void store_words(Byte* low, Byte* high, __m128i lanes) {
+  const __m128i bytes = _mm_packus_epi16(lanes, lanes);
+  const auto l = static_cast<std::uint32_t>(_mm_cvtsi128_si32(bytes));
+  const auto h = static_cast<std::uint32_t>(_mm_cvtsi128_si32(_mm_srli_si128(bytes, 4)));
+  std::memcpy(low, &l, 4);
+  std::memcpy(high, &h, 4);
+}
+
+struct PairState {
+  __m128i a, previous_a, c;  // previous_a: the step before a's
+};
+
+// Row 0 at byte i, row 1 at in1 / out1.
+[[gnu::always_inline]] inline __attribute__((target("ssse3,sse4.1"))) void paeth_pair_step_sse41(
+    const RowPointers& r0, std::size_t i, const Byte* in1, Byte* out1, PairState& s) {
+  const __m128i b = _mm_unpacklo_epi64(load_word(r0.prior + i), s.previous_a);
+  const PaethPixel p = paeth_inputs(b, s.c, load_words(r0.in + i, in1));
+  s.previous_a = s.a;
+  s.a = paeth_choice_sse41(p, s.a);
+  store_words(r0.out + i, out1, s.a);
+  s.c = b;
+}
+
+// Returns how many bytes of row 0 it unfiltered; row 1 is 2N bytes behind.
+template <std::size_t N>
+__attribute__((target("ssse3,sse4.1"))) std::size_t unfilter_paeth_pair_sse41(const RowPointers r0,
+                                                                              const Byte* const in1,
+                                                                              Byte* const out1,
+                                                                              std::size_t size) {
+  const Byte zeros[4] = {};
+  Byte ignored[4];
+  PairState s{_mm_setzero_si128(), _mm_setzero_si128(), _mm_setzero_si128()};
+  std::size_t i = 0;
+  for (; i < 2 * N && i + 4 <= size; i += N) paeth_pair_step_sse41(r0, i, zeros, ignored, s);
+  for (; i + 4 <= size; i += N) paeth_pair_step_sse41(r0, i, in1 + i - 2 * N, out1 + i - 2 * N, s);
+  return i;
+}
+
 // Set by png_decoders::force_sse2_paeth, so that the tests reach the fallback on any machine.
 std::atomic<bool> sse2_paeth_forced{false};
 
@@ -485,14 +547,37 @@ std::size_t unfilter_paeth_simd(const Byte* in, const Byte* prior, Byte* out, st
 }
 #endif
 
+// From byte `from` on: the bytes before it are already unfiltered.
+void unfilter_paeth_scalar(const RowPointers& row, std::size_t size, std::size_t n,
+                           std::size_t from) {
+  std::size_t i = from;
+  for (; i < n; ++i) row.out[i] = static_cast<Byte>(row.in[i] + row.prior[i]);
+  for (; i < size; ++i)
+    row.out[i] =
+        static_cast<Byte>(row.in[i] + paeth(row.out[i - n], row.prior[i], row.prior[i - n]));
+}
+
 void unfilter_paeth(const Byte* in, const Byte* prior, Byte* out, std::size_t size, std::size_t n) {
   std::size_t i = 0;
 #if defined(__SSE2__)
   i = unfilter_paeth_simd(in, prior, out, size, n);
 #endif
-  for (; i < n; ++i) out[i] = static_cast<Byte>(in[i] + prior[i]);
-  for (; i < size; ++i)
-    out[i] = static_cast<Byte>(in[i] + paeth(out[i - n], prior[i], prior[i - n]));
+  unfilter_paeth_scalar({in, prior, out}, size, n, i);
+}
+
+// Two rows, both Paeth; r1.prior is r0.out.
+void unfilter_paeth_pair(const RowPointers& r0, const RowPointers& r1, std::size_t size,
+                         std::size_t n) {
+#if defined(VIDPROBE_PAETH_SSE41)
+  if (sse41_paeth() && (n == 4 || (n == 3 && r0.out != r0.in && r1.out != r1.in))) {
+    const std::size_t i = n == 3 ? unfilter_paeth_pair_sse41<3>(r0, r1.in, r1.out, size)
+                                 : unfilter_paeth_pair_sse41<4>(r0, r1.in, r1.out, size);
+    unfilter_paeth_scalar(r0, size, n, i);
+    return unfilter_paeth_scalar(r1, size, n, i > 2 * n ? i - 2 * n : 0);
+  }
+#endif
+  unfilter_paeth(r0.in, r0.prior, r0.out, size, n);
+  unfilter_paeth(r1.in, r1.prior, r1.out, size, n);
 }
 
 // Reverses one row's filter (0..4; the caller refuses others).
@@ -534,16 +619,27 @@ Image<T> unfilter_png(const PngHeader& header, Byte* rows, const std::string& wh
   const bool direct = header.bit_depth == 8;  // rows unfilter straight into the image
   const std::vector<Byte> zeros(header.row_bytes);
   const Byte* prior = zeros.data();
+  const auto target = [&](std::size_t y) {
+    return direct ? reinterpret_cast<Byte*>(&image.at(0, static_cast<int>(y), 0))
+                  : rows + y * stride + 1;
+  };
+  bool done = false;  // row y was unfiltered together with row y - 1
   for (std::size_t y = 0; y < header.height; ++y) {
     Byte* row = rows + y * stride;
     if (row[0] > 4)
       corrupt_png(what,
                   "bad filter type " + std::to_string(row[0]) + " in row " + std::to_string(y));
-    T* out = &image.at(0, static_cast<int>(y), 0);
-    Byte* target = direct ? reinterpret_cast<Byte*>(out) : row + 1;
-    unfilter_row(row[0], row + 1, prior, target, header.row_bytes, header.pixel_bytes);
-    if (!direct) store_16bit_row(row + 1, header.row_bytes / 2, out);
-    prior = target;
+    const bool pair = !done && row[0] == 4 && y + 1 < header.height && row[stride] == 4;
+    if (pair) {
+      unfilter_paeth_pair({row + 1, prior, target(y)}, {row + stride + 1, target(y), target(y + 1)},
+                          header.row_bytes, header.pixel_bytes);
+    } else if (!done) {
+      unfilter_row(row[0], row + 1, prior, target(y), header.row_bytes, header.pixel_bytes);
+    }
+    done = pair;
+    if (!direct)
+      store_16bit_row(row + 1, header.row_bytes / 2, &image.at(0, static_cast<int>(y), 0));
+    prior = target(y);
   }
   return image;
 }
