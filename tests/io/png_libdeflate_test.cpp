@@ -18,11 +18,6 @@
 #include "vidprobe/io/image.h"
 #include "vidprobe/io/png_decoders.h"
 
-namespace vidprobe::png_decoders {
-// Defined in io/image.cpp for this test alone: the SSE2 Paeth that CPUs without SSE4.1 take.
-void force_sse2_paeth(bool forced);
-}  // namespace vidprobe::png_decoders
-
 namespace vidprobe::png_libdeflate_test {
 namespace fs = std::filesystem;
 using png_decoders::PngDecoder;

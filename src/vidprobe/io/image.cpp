@@ -897,8 +897,6 @@ ImageU8 read_png_u8_libpng(const fs::path& path) {
 ImageU16 read_png_u16_libpng(const fs::path& path) {
   return decode_png_libpng<std::uint16_t>(read_png_bytes(path), path);
 }
-// For tests/io/png_libdeflate_test.cpp alone, which declares it: png_decoders.h is the decoders'
-// interface, and this is no part of it.
 void force_sse2_paeth(bool forced) {
 #if defined(VIDPROBE_PAETH_SSE41)
   sse2_paeth_forced.store(forced, std::memory_order_relaxed);

@@ -19,4 +19,8 @@ ImageU16 read_png_u16(const std::filesystem::path& path, PngDecoder* decoder);
 ImageU8 read_png_u8_libpng(const std::filesystem::path& path);
 ImageU16 read_png_u16_libpng(const std::filesystem::path& path);
 
+// While forced, the fast path unfilters Paeth rows with its SSE2 code, which CPUs without SSE4.1
+// take, so that the tests reach it on any machine (process-wide; false restores the choice by CPU).
+void force_sse2_paeth(bool forced);
+
 }  // namespace vidprobe::png_decoders
