@@ -383,8 +383,11 @@ Clip read_clip(const fs::path& clip_dir, const std::span<const int>* wanted) {
           });
         }
       }
-      for (std::size_t p = 0; p < mask.pixels.size(); ++p)
-        frame.valid.pixels[p] = mask.pixels[p] ? 1 : 0;
+      // Through plain pointers: indexing the vectors made the compiler reload their data pointers
+      // after every byte stored (a byte store may alias them), and the loop stayed scalar.
+      const std::uint8_t* masks = mask.pixels.data();
+      std::uint8_t* valid = frame.valid.pixels.data();
+      for (std::size_t p = 0; p < mask.pixels.size(); ++p) valid[p] = masks[p] != 0;
     }
     const auto with_confidence =
         std::count_if(records.begin(), records.end(),
