@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <array>
+#include <iterator>
 #include <string>
 
 #include "vidprobe/core/error.h"
@@ -29,8 +30,15 @@ TEST(ReadFile, ReadsWholeFilesOfEverySizeAndRefusesWhatIsNoFile) {
   }
   // A file whose size fstat does not know is read to its end all the same.
   EXPECT_THAT(read_file("/proc/self/status"), ::testing::HasSubstr("Pid:"));
-  EXPECT_THAT([&] { read_file(dir); },
-              ::testing::ThrowsMessage<Error>(::testing::HasSubstr("is a directory")));
+  // Refused after opening: the descriptor must not leak (a hostile dataset can name thousands).
+  const auto open_descriptors = [] {
+    return std::distance(fs::directory_iterator("/proc/self/fd"), fs::directory_iterator{});
+  };
+  const auto before = open_descriptors();
+  for (int i = 0; i < 5; ++i)
+    EXPECT_THAT([&] { read_file(dir); },
+                ::testing::ThrowsMessage<Error>(::testing::HasSubstr("is a directory")));
+  EXPECT_EQ(open_descriptors(), before);
   EXPECT_THAT([&] { read_file(dir / "missing"); },
               ::testing::ThrowsMessage<Error>(
                   ::testing::AllOf(::testing::HasSubstr("missing' for reading"),

@@ -205,9 +205,9 @@ TEST(FeatureCache, PartialCacheIsRefusedUnlessAllowed) {
   fs::remove_all(dir);
 }
 
-// The manifest is not rewritten per clip (O(clips²) over a run) but lags by at most
-// kManifestInterval; flush() and the destructor complete it, and a moved-from writer writes
-// nothing.
+// The manifest is not rewritten per clip (O(clips²) over a run) but by the first record at least
+// kManifestInterval after the last rewrite; flush() and the destructor complete it, and a
+// moved-from writer writes nothing.
 TEST(FeatureCache, ManifestIsRewrittenNowAndThenAndCompletedByFlushOrDestruction) {
   const auto dir = temp_dir("batched");
   const auto listed = [&] {

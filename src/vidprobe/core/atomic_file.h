@@ -33,9 +33,10 @@ std::filesystem::path temporary_sibling(const std::filesystem::path& path);
 // opened or read, or is a directory.
 std::string read_file(const std::filesystem::path& path);
 
-// The file's size in bytes, read into `out` when that is out.size() (a decoder's own buffer,
-// without read_file's copy); otherwise `out` is unspecified and the caller reports the size.
-// Throws as read_file does.
+// Reads the file into `out` (a decoder's own buffer, without read_file's copy) when it holds
+// exactly out.size() bytes, and returns out.size(). Otherwise returns another size for the caller
+// to report, and `out` is unspecified: the file's size, or more than out.size() for a file that
+// grew while read, or 0 for a pipe (whose size is unknown; it is not read). Throws as read_file.
 std::uint64_t read_file_into(const std::filesystem::path& path, std::span<std::byte> out);
 
 // For the check after writing `path` through a stream: throws vidprobe::Error naming the file and

@@ -51,15 +51,18 @@ std::string depth_bytes(const ImageF32& depth) {
 }
 
 // The map's bytes as stored (little-endian float32), read straight into it: a frame's depth is
-// megabytes, so not through a string and a copy.
+// megabytes, so not through a string and a copy. The map is allocated before the file's size is
+// known, so width x height must be bounded already (every caller takes them from the decoded RGB
+// frame).
 ImageF32 read_f32_map_as_stored(const fs::path& path, int width, int height) {
   ImageF32 map(width, height, 1);
   const auto bytes = std::as_writable_bytes(std::span(map.pixels));
   const auto size = read_file_into(path, bytes);
-  require(size == bytes.size(), "depth file " + quoted(path) + " has " + std::to_string(size) +
-                                    " bytes, expected " + std::to_string(bytes.size()) + " (" +
-                                    std::to_string(width) + " x " + std::to_string(height) +
-                                    " float32)");
+  require(size == bytes.size(), [&] {
+    return "depth file " + quoted(path) + " has " + std::to_string(size) + " bytes, expected " +
+           std::to_string(bytes.size()) + " (" + std::to_string(width) + " x " +
+           std::to_string(height) + " float32)";
+  });
   return map;
 }
 

@@ -35,6 +35,8 @@ bool synthetic_clip_exists(const std::filesystem::path& root, const std::string&
 // Depth maps are stored as raw little-endian float32, row-major, no header (the shape lives in
 // clip.json). Exposed for tools and tests.
 void write_depth_f32(const std::filesystem::path& path, const ImageF32& depth);
+// width x height must be bounded by the caller (the decoded frame's size): the map is allocated
+// before the file's size is checked against it.
 ImageF32 read_depth_f32(const std::filesystem::path& path, int width, int height);
 
 }  // namespace vidprobe

@@ -212,7 +212,8 @@ std::vector<StoredMaps> run_backbone_timed(backbones::Backbone& backbone, const 
   // Converted to the cache's dtype where the backbone left them: on a GPU one kernel, where the
   // writer thread's CPU converted a float32 copy of every map before (bf16 -> fp32 -> fp16). The
   // values are the same: bf16 and fp16 are exact in float32, and both conversions round the
-  // float32 value to nearest even.
+  // float32 value to nearest even. (A float32 cache of a bf16 backbone now copies twice the bytes
+  // to the host inside the timed backbone stage.)
   for (auto& maps : features) {
     maps.maps = maps.maps.to(options.cache_dtype).to(torch::kCPU);
     if (maps.index.defined()) maps.index = maps.index.to(torch::kCPU);

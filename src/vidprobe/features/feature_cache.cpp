@@ -269,7 +269,9 @@ void CacheWriter::record(const std::string& clip_id) {
 
 void CacheWriter::note_recorded() {
   ++unwritten_.count;
-  if (std::chrono::steady_clock::now() - manifest_written_ >= kManifestInterval) write_manifest();
+  if (!manifest_written_ ||
+      std::chrono::steady_clock::now() - *manifest_written_ >= kManifestInterval)
+    write_manifest();
 }
 
 void CacheWriter::flush() {

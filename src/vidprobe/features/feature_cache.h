@@ -66,9 +66,11 @@ FeatureShard read_shard(const std::filesystem::path& shard_path);
 // were made from: backbone, point, data, sizes) is refused, and shards already written with this
 // identity are kept (reuse), whether the manifest lists them or not.
 //
-// The manifest is rewritten atomically when kManifestInterval has passed since its last rewrite,
-// by flush(), and by the destructor (also when a run fails part-way). Rewriting it after every
-// clip cost O(clips²) over a run: at 20k clips each rewrite is about 0.6 MB.
+// The manifest is rewritten atomically by the first record at least kManifestInterval after its
+// last rewrite, by flush(), and by the destructor (so also when a run throws). It may therefore lag
+// behind the shards for as long as clips take; a run killed by a signal leaves it so, and the next
+// run finds the unlisted shards on disk. Rewriting it after every clip cost O(clips²) over a run:
+// at 20k clips each rewrite is about 0.6 MB.
 //
 // In a job of several processes every process writes its own clips' shards, and only one (rank 0)
 // owns the manifest: it prepares the directory first, the others then open it as shard writers
@@ -131,7 +133,8 @@ class CacheWriter {
   std::optional<std::size_t> expected_;
   Role role_;
   UnwrittenClips unwritten_;
-  std::chrono::steady_clock::time_point manifest_written_;
+  std::optional<std::chrono::steady_clock::time_point>
+      manifest_written_;  // never: first record writes
 };
 
 class FeatureCache {

@@ -446,7 +446,9 @@ std::size_t unfilter_paeth_sse2(const Byte* in, const Byte* prior, Byte* out, st
 #define VIDPROBE_PAETH_SSE41 1
 // The same choice with SSSE3's abs and SSE4.1's blend, one instruction each where SSE2 takes two
 // or three. The build targets baseline x86-64, so these are compiled for SSE4.1 alone and taken
-// after a run-time check.
+// after a run-time check. The loop below repeats unfilter_paeth_sse2's on purpose: the choice
+// must be inlined into a function compiled for the same target, which a shared template taking
+// the choice as a parameter would not be.
 __attribute__((target("ssse3,sse4.1"))) __m128i paeth_choice_sse41(const PaethPixel& p, __m128i a) {
   const __m128i pa = _mm_abs_epi16(p.b_minus_c), pb = _mm_abs_epi16(_mm_sub_epi16(a, p.c));
   const __m128i pc = _mm_abs_epi16(_mm_add_epi16(a, p.b_minus_2c));
