@@ -4,10 +4,12 @@
 #include <iostream>
 
 #include "commands.h"
+#include "vidprobe/core/allocator.h"
 #include "vidprobe/core/error.h"
 #include "vidprobe/core/progress.h"
 
 int main(int argc, char** argv) {
+  vidprobe::keep_freed_memory_for_reuse();
   CLI::App app{
       "vidprobe: measure how much 3D a frozen video foundation model encodes by training shallow "
       "transformer probes for point maps, depth maps and camera poses on its features."};
