@@ -222,12 +222,12 @@ TEST(FeatureCache, ManifestIsRewrittenNowAndThenAndCompletedByFlushOrDestruction
     std::vector<CacheWriter> writers;
     writers.emplace_back(dir, nlohmann::json{{"backbone", "pixels"}}, 8);
     writers.front().expect(300);
-    for (const auto& id : shard_ids(0, 200)) writers.front().keep(id);
+    for (const auto& id : shard_ids(0, 200)) writers.front().record(id);
     // expect() has just written the manifest, so 200 records within the interval wait.
     EXPECT_TRUE(listed().empty());
     writers.front().flush();
     EXPECT_EQ(listed(), shard_ids(0, 200));
-    for (const auto& id : shard_ids(200, 250)) writers.front().keep(id);
+    for (const auto& id : shard_ids(200, 250)) writers.front().record(id);
     writers.reserve(writers.capacity() + 1);  // moves the writer; the moved-from one is destroyed
     EXPECT_EQ(listed(), shard_ids(0, 200));
   }

@@ -546,11 +546,10 @@ class OrderedShardWrites {
   void make_room() {
     while (pending_.size() >= kShardWritesInFlight) record_oldest();
   }
-  // A clip whose `kept` targets' shards exist already and whose `stored` targets' shards `job`
-  // writes (an invalid future when none).
-  void add(std::string clip_id, std::vector<std::size_t> kept, std::vector<std::size_t> stored,
-           std::future<void> job) {
-    pending_.push_back({std::move(clip_id), std::move(kept), std::move(stored), std::move(job)});
+  // A clip whose missing shards `job` writes (an invalid future when none were missing); every
+  // target records it once the job is done, its shard then being on disk either way.
+  void add(std::string clip_id, std::future<void> job) {
+    pending_.push_back({std::move(clip_id), std::move(job)});
   }
   void finish() {
     while (!pending_.empty()) record_oldest();
@@ -559,15 +558,13 @@ class OrderedShardWrites {
  private:
   struct Pending {
     std::string clip_id;
-    std::vector<std::size_t> kept, stored;
     std::future<void> job;
   };
   void record_oldest() {
     Pending oldest = std::move(pending_.front());
     pending_.pop_front();
     if (oldest.job.valid()) oldest.job.get();
-    for (auto k : oldest.kept) writers_[k].keep(oldest.clip_id);
-    for (auto k : oldest.stored) writers_[k].record(oldest.clip_id);
+    for (auto& writer : writers_) writer.record(oldest.clip_id);
   }
 
   std::vector<CacheWriter>& writers_;
@@ -612,7 +609,7 @@ std::vector<ExtractSummary> extract_features_at(const ExtractOptions& options,
   // 480 x 832 clip: seconds), so the next clips are loaded on threads of their own
   // (options.loader_threads) while the backbone works.
   // Finished shards are checked there too, once per target; a clip is never skipped as a whole
-  // because each target records its own finished shards (CacheWriter::keep, main thread only).
+  // because each target records its own finished shards (CacheWriter::record, main thread only).
   struct Loaded {
     Clip clip;
     ClipTensors inputs;
@@ -650,11 +647,8 @@ std::vector<ExtractSummary> extract_features_at(const ExtractOptions& options,
       nn::ScopedStage waiting(kWriterWaitStage);
       writes.make_room();
     }
-    std::vector<std::size_t> kept;
     for (std::size_t k = 0; k < targets.size(); ++k)
-      if (loaded.held[k]) kept.push_back(k);
-    for (auto k : kept) ++summaries[k].clips_skipped;
-    for (auto k : missing) ++summaries[k].clips_written;
+      ++(loaded.held[k] ? summaries[k].clips_skipped : summaries[k].clips_written);
     std::future<void> job;
     const auto clip_id = loaded.clip.id;
     if (!missing.empty())
@@ -666,7 +660,7 @@ std::vector<ExtractSummary> extract_features_at(const ExtractOptions& options,
                                                        points[k], options, kept_frames));
                          }
                        });
-    writes.add(clip_id, std::move(kept), std::move(missing), std::move(job));
+    writes.add(clip_id, std::move(job));
   };
   const int loader_threads =
       loader_threads_for(options.loader_threads, std::thread::hardware_concurrency());

@@ -230,7 +230,7 @@ bool CacheWriter::holds(const std::string& clip_id) const {
 
 bool CacheWriter::reuse(const std::string& clip_id) {
   if (!holds(clip_id)) return false;
-  keep(clip_id);
+  record(clip_id);
   return true;
 }
 
@@ -243,11 +243,6 @@ CacheWriter::~CacheWriter() {
               << ": the manifest could not be rewritten (" << e.what()
               << "); the next run over it finds the shards on disk\n";
   }
-}
-
-void CacheWriter::keep(const std::string& clip_id) {
-  done_.push_back(clip_id);
-  note_recorded();
 }
 
 void CacheWriter::write(FeatureShard shard) {
@@ -264,10 +259,6 @@ void CacheWriter::store(FeatureShard shard) const {
 
 void CacheWriter::record(const std::string& clip_id) {
   done_.push_back(clip_id);
-  note_recorded();
-}
-
-void CacheWriter::note_recorded() {
   ++unwritten_.count;
   if (!manifest_written_ ||
       std::chrono::steady_clock::now() - *manifest_written_ >= kManifestInterval)

@@ -92,17 +92,16 @@ class CacheWriter {
   // True when the clip's shard exists with this identity (a damaged one does not count); the
   // clip is then recorded as done.
   bool reuse(const std::string& clip_id);
-  // reuse() in two halves, so that a loader thread can check while the writer's thread records:
-  // holds() is the check and records nothing; keep() records a shard holds() accepted.
+  // True when the clip's shard exists with this identity; records nothing, so that a loader
+  // thread can check while the writer's thread records (reuse() is holds() then record()).
   bool holds(const std::string& clip_id) const;
-  void keep(const std::string& clip_id);
   // Stamps the identity into the shard's metadata, writes it atomically and records the clip.
   void write(FeatureShard shard);
-  // write() in two halves, so that several shards can be written at once while the clips are
-  // still recorded in order: store() writes the shard file alone and reads only what the
-  // constructor set, so it may run on any thread beside other store() calls and beside record()
-  // or keep() on one other thread; record() notes a stored clip for the manifest.
+  // write() without the record, so that several shards can be written at once while the clips
+  // are still recorded in order: it reads only what the constructor set, so it may run on any
+  // thread beside other store() calls and beside record() on one other thread.
   void store(FeatureShard shard) const;
+  // Notes a clip whose shard is on disk (stored, or accepted by holds()) for the manifest.
   void record(const std::string& clip_id);
   // How many clips this run is to write (before the loop): recorded in every manifest written
   // from now on, so that a cache of a run that was killed or failed part-way says so.
@@ -124,7 +123,6 @@ class CacheWriter {
     UnwrittenClips(UnwrittenClips&& other) noexcept : count(std::exchange(other.count, 0)) {}
     UnwrittenClips& operator=(UnwrittenClips&&) = delete;
   };
-  void note_recorded();
   void write_manifest();
   std::filesystem::path dir_;
   nlohmann::json manifest_;
