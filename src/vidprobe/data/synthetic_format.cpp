@@ -38,15 +38,19 @@ std::string frame_stem(std::size_t index) {
   return name;
 }
 
+// Float32 maps are stored little-endian: between that and the machine's order, either way.
+void swap_float_bytes_on_big_endian(std::span<std::byte> bytes) {
+  if constexpr (std::endian::native == std::endian::big) {
+    for (std::size_t i = 0; i < bytes.size(); i += 4)
+      std::reverse(bytes.begin() + static_cast<std::ptrdiff_t>(i),
+                   bytes.begin() + static_cast<std::ptrdiff_t>(i + 4));
+  }
+}
+
 std::string depth_bytes(const ImageF32& depth) {
   std::string bytes(depth.pixels.size() * sizeof(float), '\0');
   std::memcpy(bytes.data(), depth.pixels.data(), bytes.size());
-  if constexpr (std::endian::native == std::endian::big) {
-    for (std::size_t i = 0; i < bytes.size(); i += 4) {
-      std::reverse(bytes.begin() + static_cast<std::ptrdiff_t>(i),
-                   bytes.begin() + static_cast<std::ptrdiff_t>(i + 4));
-    }
-  }
+  swap_float_bytes_on_big_endian(std::as_writable_bytes(std::span(bytes)));
   return bytes;
 }
 
@@ -64,15 +68,6 @@ ImageF32 read_f32_map_as_stored(const fs::path& path, int width, int height) {
            std::to_string(height) + " float32)";
   });
   return map;
-}
-
-void f32_map_to_native(ImageF32& map) {
-  if constexpr (std::endian::native == std::endian::big) {
-    const auto bytes = std::as_writable_bytes(std::span(map.pixels));
-    for (std::size_t i = 0; i < bytes.size(); i += 4)
-      std::reverse(bytes.begin() + static_cast<std::ptrdiff_t>(i),
-                   bytes.begin() + static_cast<std::ptrdiff_t>(i + 4));
-  }
 }
 
 void check_frame_shapes(const Frame& frame, std::size_t index, const std::string& clip_id) {
@@ -163,7 +158,7 @@ void write_depth_f32(const fs::path& path, const ImageF32& depth) {
 
 ImageF32 read_depth_f32(const fs::path& path, int width, int height) {
   ImageF32 map = read_f32_map_as_stored(path, width, height);
-  f32_map_to_native(map);
+  swap_float_bytes_on_big_endian(std::as_writable_bytes(std::span(map.pixels)));
   return map;
 }
 
@@ -266,7 +261,7 @@ ImageF32 read_checked_f32(const fs::path& path, const json& record, const char* 
   const auto expected_crc = json_get<std::uint32_t>(record, crc_key, quoted(clip_json));
   ImageF32 map = read_f32_map_as_stored(path, camera.width, camera.height);
   const auto crc = crc32_of(std::as_bytes(std::span(map.pixels)));  // of the bytes as stored
-  f32_map_to_native(map);
+  swap_float_bytes_on_big_endian(std::as_writable_bytes(std::span(map.pixels)));
   require(crc == expected_crc, "file " + quoted(path) + " is corrupt (CRC-32 mismatch with key '" +
                                    crc_key + "' of " + quoted(clip_json) + ")");
   return map;
