@@ -428,27 +428,34 @@ __m128i paeth_choice_sse2(const PaethPixel& p, __m128i a) {
   return select(take_c, p.from_c, select(take_b, p.from_b, _mm_add_epi8(p.filtered, a)));
 }
 
-// N: bytes per pixel. Returns how many bytes it unfiltered.
-template <std::size_t N>
-std::size_t unfilter_paeth_sse2(const Byte* in, const Byte* prior, Byte* out, std::size_t size) {
+// One row, a pixel per step, with `Choose` (paeth_choice_sse2 or paeth_choice_sse41). N: bytes
+// per pixel. Returns how many bytes it unfiltered. Always inlined, so that it is compiled for the
+// target of its caller, into which the SSE4.1 choice can then be inlined too.
+using PaethChoice = __m128i (*)(const PaethPixel&, __m128i);
+template <std::size_t N, PaethChoice Choose>
+[[gnu::always_inline]] inline std::size_t unfilter_paeth_pixels(const Byte* in, const Byte* prior,
+                                                                Byte* out, std::size_t size) {
   __m128i a = _mm_setzero_si128(), c = _mm_setzero_si128();
   std::size_t i = 0;
   for (; i + 4 <= size; i += N) {
     const PaethPixel p = paeth_pixel(in + i, prior + i, c);
-    a = paeth_choice_sse2(p, a);
+    a = Choose(p, a);
     store_word(out + i, a);
     c = p.b;
   }
   return i;
 }
 
+template <std::size_t N>
+std::size_t unfilter_paeth_sse2(const Byte* in, const Byte* prior, Byte* out, std::size_t size) {
+  return unfilter_paeth_pixels<N, paeth_choice_sse2>(in, prior, out, size);
+}
+
 #if defined(__GNUC__)
 #define VIDPROBE_PAETH_SSE41 1
 // The same choice with SSSE3's abs and SSE4.1's blend, one instruction each where SSE2 takes two
 // or three. The build targets baseline x86-64, so these are compiled for SSE4.1 alone and taken
-// after a run-time check. The loop below repeats unfilter_paeth_sse2's on purpose: the choice
-// must be inlined into a function compiled for the same target, which a shared template taking
-// the choice as a parameter would not be.
+// after a run-time check.
 __attribute__((target("ssse3,sse4.1"))) __m128i paeth_choice_sse41(const PaethPixel& p, __m128i a) {
   const __m128i pa = _mm_abs_epi16(p.b_minus_c), pb = _mm_abs_epi16(_mm_sub_epi16(a, p.c));
   const __m128i pc = _mm_abs_epi16(_mm_add_epi16(a, p.b_minus_2c));
@@ -463,15 +470,7 @@ __attribute__((target("ssse3,sse4.1"))) std::size_t unfilter_paeth_sse41(const B
                                                                          const Byte* prior,
                                                                          Byte* out,
                                                                          std::size_t size) {
-  __m128i a = _mm_setzero_si128(), c = _mm_setzero_si128();
-  std::size_t i = 0;
-  for (; i + 4 <= size; i += N) {
-    const PaethPixel p = paeth_pixel(in + i, prior + i, c);
-    a = paeth_choice_sse41(p, a);
-    store_word(out + i, a);
-    c = p.b;
-  }
-  return i;
+  return unfilter_paeth_pixels<N, paeth_choice_sse41>(in, prior, out, size);
 }
 
 // Two rows, both Paeth, at once: row 1 runs two pixels behind row 0, and the two chains share
