@@ -381,11 +381,13 @@ Clip read_clip(const fs::path& clip_dir, const std::span<const int>* wanted) {
           });
         }
       }
-      // Through plain pointers: indexing the vectors made the compiler reload their data pointers
-      // after every byte stored (a byte store may alias them), and the loop stayed scalar.
+      // Through plain pointers and a count held in a local: a byte store may alias the vectors'
+      // own members, so reading their data pointers or size in the loop made the compiler reload
+      // them after every byte and keep the loop scalar.
       const std::uint8_t* masks = mask.pixels.data();
       std::uint8_t* valid = frame.valid.pixels.data();
-      for (std::size_t p = 0; p < mask.pixels.size(); ++p) valid[p] = masks[p] != 0;
+      const std::size_t count = mask.pixels.size();
+      for (std::size_t p = 0; p < count; ++p) valid[p] = masks[p] != 0;
     }
     const auto with_confidence =
         std::count_if(records.begin(), records.end(),
