@@ -261,14 +261,15 @@ bool png_needs_libpng(std::string_view type) {
          !std::all_of(type.begin(), type.end(), is_ascii_letter);
 }
 
-// A buffer of `size` bytes kept by the calling thread between frames (`kept` is a thread_local):
-// a fresh one per frame costs a page fault per 4 kB, a quarter of a 960 x 540 frame's decode. One
-// over 64 MiB is not kept past the thread's next use.
-std::vector<Byte>& resize_kept(std::vector<Byte>& kept, std::size_t size) {
+// A buffer of at least `size` bytes kept by the calling thread between frames (`kept` is a
+// thread_local): a fresh one per frame costs a page fault per 4 kB, a quarter of a 960 x 540
+// frame's decode. It only grows, so that an RGB frame after a mask does not zero the difference
+// again. One over 64 MiB is not kept past the thread's next use.
+Byte* kept_buffer(std::vector<Byte>& kept, std::size_t size) {
   constexpr std::size_t kKeptBytes = std::size_t{64} << 20;
-  if (size > kKeptBytes || kept.capacity() > kKeptBytes) std::vector<Byte>().swap(kept);
-  kept.resize(size);
-  return kept;
+  if (size > kKeptBytes || kept.size() > kKeptBytes) std::vector<Byte>().swap(kept);
+  if (kept.size() < size) kept.resize(size);
+  return kept.data();
 }
 
 // The image data: every IDAT's bytes in order, up to IEND; nothing when libpng must decide. A
@@ -294,9 +295,10 @@ std::optional<std::string_view> png_image_data(std::string_view bytes, std::size
   }
   if (idats.size() <= 1) return idats.empty() ? std::nullopt : std::optional(idats.front());
   thread_local std::vector<Byte> joined;
-  auto* out = resize_kept(joined, size).data();
+  Byte* const start = kept_buffer(joined, size);
+  Byte* out = start;
   for (const auto idat : idats) out = std::copy(idat.begin(), idat.end(), out);
-  return std::string_view(reinterpret_cast<const char*>(joined.data()), size);
+  return std::string_view(reinterpret_cast<const char*>(start), size);
 }
 
 struct DecompressorDeleter {
@@ -311,10 +313,10 @@ libdeflate_decompressor* thread_decompressor() {
   return decompressor.get();
 }
 
-// The inflated rows, kept by each thread (resize_kept).
-std::vector<Byte>& thread_rows(std::size_t size) {
+// The inflated rows, kept by each thread (kept_buffer).
+Byte* thread_rows(std::size_t size) {
   thread_local std::vector<Byte> rows;
-  return resize_kept(rows, size);
+  return kept_buffer(rows, size);
 }
 
 // The filtered rows, exactly `size` bytes; libdeflate checks the zlib header and Adler-32. False
@@ -654,9 +656,9 @@ std::optional<Image<T>> decode_png_libdeflate(std::string_view bytes, const std:
   const auto data = png_image_data(bytes, kPngSignatureSize + kChunkOverhead + 13, what);
   if (!data) return std::nullopt;
   const std::size_t size = header->height * (header->row_bytes + 1);
-  std::vector<Byte>& rows = thread_rows(size);
-  if (!inflate_png(*data, rows.data(), size, what)) return std::nullopt;
-  return unfilter_png<T>(*header, rows.data(), what);
+  Byte* const rows = thread_rows(size);
+  if (!inflate_png(*data, rows, size, what)) return std::nullopt;
+  return unfilter_png<T>(*header, rows, what);
 }
 
 // Decodes a PNG into Image<T>; T = uint8 expands/reduces everything to 8 bits, T = uint16 requires
