@@ -146,6 +146,12 @@ TEST(Safetensors, RejectsGarbageHeadersAndMissingKeys) {
   const auto dir = temp_dir("garbage");
   write_file_atomically(dir / "short.safetensors", "abc");
   expect_error_mentions([&] { SafetensorsFile::open(dir / "short.safetensors"); }, "too short");
+  // The path named, and a directory refused before it is mapped (as every reader refuses it).
+  expect_error_mentions([&] { SafetensorsFile::open(dir / "absent.safetensors"); },
+                        "absent.safetensors' for reading");
+  fs::create_directory(dir / "folder.safetensors");
+  expect_error_mentions([&] { SafetensorsFile::open(dir / "folder.safetensors"); },
+                        "is a directory");
   std::string huge_header(16, '\0');
   huge_header[7] = 0x7f;
   write_file_atomically(dir / "huge.safetensors", huge_header);

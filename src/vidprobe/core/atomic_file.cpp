@@ -1,7 +1,5 @@
 #include "vidprobe/core/atomic_file.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -11,6 +9,7 @@
 #include <fstream>
 
 #include "vidprobe/core/error.h"
+#include "vidprobe/core/read_only_file.h"
 
 namespace vidprobe {
 namespace fs = std::filesystem;
@@ -69,65 +68,6 @@ void require_written(bool written, const fs::path& path) {
            "': " + (cause != 0 ? std::strerror(cause) : "I/O error");
   });
 }
-
-namespace {
-
-// A descriptor closed by its destructor, which also runs when the constructor of the class
-// holding it throws after opening.
-struct OwnedDescriptor {
-  int fd;
-  explicit OwnedDescriptor(int descriptor) : fd(descriptor) {}
-  OwnedDescriptor(const OwnedDescriptor&) = delete;
-  OwnedDescriptor& operator=(const OwnedDescriptor&) = delete;
-  ~OwnedDescriptor() {
-    if (fd >= 0) ::close(fd);
-  }
-};
-
-// A file open for reading; refuses a directory (which opens on Linux and reads as nothing, so it
-// would pass for an empty file).
-class ReadOnlyFile {
- public:
-  explicit ReadOnlyFile(const fs::path& path)
-      : path_(path), descriptor_(::open(path.c_str(), O_RDONLY | O_CLOEXEC)) {
-    const int open_error = errno;
-    require(descriptor_.fd >= 0, [&] {
-      return "cannot open '" + path.string() + "' for reading: " + std::strerror(open_error);
-    });
-    struct stat info {};
-    const bool stat_ok = ::fstat(descriptor_.fd, &info) == 0;
-    const int stat_error = errno;
-    require(stat_ok,
-            [&] { return "cannot stat '" + path.string() + "': " + std::strerror(stat_error); });
-    require(!S_ISDIR(info.st_mode),
-            [&] { return "'" + path.string() + "' is a directory, not a file"; });
-    // Pipes and /proc files report 0 and are read to their end all the same.
-    size_hint_ = S_ISREG(info.st_mode) ? static_cast<std::size_t>(info.st_size) : 0;
-  }
-
-  std::size_t size_hint() const { return size_hint_; }
-  // Reads until `size` bytes are in `out` or the file ends; returns how many were read.
-  std::size_t read_up_to(char* out, std::size_t size) const {
-    std::size_t done = 0;
-    while (done < size) {
-      const ssize_t got = ::read(descriptor_.fd, out + done, size - done);
-      if (got < 0 && errno == EINTR) continue;
-      const int cause = errno;
-      require(got >= 0,
-              [&] { return "failed reading '" + path_.string() + "': " + std::strerror(cause); });
-      if (got == 0) break;
-      done += static_cast<std::size_t>(got);
-    }
-    return done;
-  }
-
- private:
-  fs::path path_;
-  OwnedDescriptor descriptor_;
-  std::size_t size_hint_ = 0;
-};
-
-}  // namespace
 
 // Sized once from fstat and filled by read(2): a stream into an ostringstream grew its buffer by
 // doubling and copied the result out again, copies that a dataset loader made for every frame

@@ -1,9 +1,6 @@
 #include "vidprobe/io/safetensors.h"
 
-#include <fcntl.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -17,6 +14,7 @@
 #include "vidprobe/core/atomic_file.h"
 #include "vidprobe/core/error.h"
 #include "vidprobe/core/json_fields.h"
+#include "vidprobe/core/read_only_file.h"
 
 namespace vidprobe {
 namespace {
@@ -123,19 +121,17 @@ void check_data_layout(std::vector<ByteRange> ranges, std::uint64_t data_size,
 
 SafetensorsFile SafetensorsFile::open(const std::filesystem::path& path) {
   const std::string where = "safetensors file '" + path.string() + "'";
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  require(fd >= 0, "cannot open " + where + ": " + std::strerror(errno));
-  struct stat st {};
-  const bool stat_ok = ::fstat(fd, &st) == 0;
   auto mapping = std::make_shared<Mapping>();
-  mapping->size = stat_ok ? static_cast<std::size_t>(st.st_size) : 0;
-  if (mapping->size > 0)
-    mapping->address = ::mmap(nullptr, mapping->size, PROT_READ, MAP_PRIVATE, fd, 0);
-  ::close(fd);
-  require(stat_ok, "cannot stat " + where);
-  require(mapping->size >= 8,
-          where + " is too short (" + std::to_string(mapping->size) + " bytes) to hold a header");
-  require(mapping->address != MAP_FAILED, "cannot map " + where + ": " + std::strerror(errno));
+  {
+    const ReadOnlyFile file(path);  // the mapping outlives the descriptor
+    mapping->size = file.size_hint();
+    require(mapping->size >= 8,
+            where + " is too short (" + std::to_string(mapping->size) + " bytes) to hold a header");
+    mapping->address = ::mmap(nullptr, mapping->size, PROT_READ, MAP_PRIVATE, file.descriptor(), 0);
+    const int map_error = errno;
+    require(mapping->address != MAP_FAILED,
+            [&] { return "cannot map " + where + ": " + std::strerror(map_error); });
+  }
 
   std::uint64_t header_size = 0;
   for (int i = 7; i >= 0; --i)
