@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
+#include <random>
 #include <set>
 #include <string>
 #include <utility>
@@ -13,6 +15,7 @@
 
 #include "data/dataset_test_util.h"
 #include "vidprobe/core/error.h"
+#include "vidprobe/data/resize_kernels.h"
 
 namespace vidprobe {
 namespace {
@@ -251,7 +254,7 @@ TEST(Resize, BilinearUint8RoundsLikeLroundOfTheFloatResult) {
   const ImageU8 image = pattern_image<std::uint8_t>(53, 29, 3, 256, 0);
   std::vector<float> floats(image.pixels.begin(), image.pixels.end());
   ImageF32 as_float(53, 29, 3);
-  as_float.pixels = floats;
+  as_float.pixels.assign(floats.begin(), floats.end());
   for (const auto& [w, h] : {std::pair{17, 11}, std::pair{40, 29}, std::pair{120, 70}}) {
     const ImageU8 out = resize_bilinear(image, w, h);
     const ImageF32 reference = resize_bilinear(as_float, w, h);
@@ -259,6 +262,155 @@ TEST(Resize, BilinearUint8RoundsLikeLroundOfTheFloatResult) {
     for (std::size_t i = 0; i < out.pixels.size(); ++i)
       ASSERT_EQ(out.pixels[i], std::clamp(std::lround(reference.pixels[i]), 0L, 255L))
           << w << "x" << h << " value " << i;
+  }
+}
+
+// An independent per-pixel triangle resize: the weights as resize.cpp's triangle_filter computes
+// them (double weights stored as float, normalised as double by the double total, cast to float),
+// then each output value summed over its horizontal taps, those sums over its vertical taps, both
+// in ascending tap order from 0.0f.
+struct ReferenceTaps {
+  int first = 0;
+  std::vector<float> weights;
+};
+
+std::vector<ReferenceTaps> reference_triangle_taps(int from, int to) {
+  const double radius = std::max(1.0, 1.0 / (static_cast<double>(to) / from));
+  std::vector<ReferenceTaps> taps(static_cast<std::size_t>(to));
+  for (int d = 0; d < to; ++d) {
+    const double centre = (d + 0.5) * static_cast<double>(from) / to - 0.5;
+    const int lo = std::max(0, static_cast<int>(std::floor(centre - radius)) + 1);
+    const int hi = std::min(from - 1, static_cast<int>(std::ceil(centre + radius)) - 1);
+    std::vector<float> raw;
+    double total = 0.0;
+    for (int s = lo; s <= hi; ++s) {
+      const double w = std::max(0.0, 1.0 - std::abs(s - centre) / radius);
+      raw.push_back(static_cast<float>(w));
+      total += w;
+    }
+    ReferenceTaps& tap = taps[static_cast<std::size_t>(d)];
+    if (total <= 0.0) {
+      tap = {std::clamp(static_cast<int>(std::lround(centre)), 0, from - 1), {1.0f}};
+      continue;
+    }
+    tap.first = lo;
+    for (const float w : raw) tap.weights.push_back(static_cast<float>(w / total));
+  }
+  return taps;
+}
+
+// Window [x0, x0 + width) x [y0, y0 + height) of `image` resized to full_width x full_height.
+template <typename T>
+std::vector<float> reference_triangle_resize(const Image<T>& image, int full_width, int full_height,
+                                             int x0, int y0, int width, int height) {
+  const auto columns = reference_triangle_taps(image.width, full_width);
+  const auto rows = reference_triangle_taps(image.height, full_height);
+  std::vector<float> out;
+  for (int y = y0; y < y0 + height; ++y)
+    for (int x = x0; x < x0 + width; ++x)
+      for (int c = 0; c < image.channels; ++c) {
+        const ReferenceTaps& row = rows[static_cast<std::size_t>(y)];
+        const ReferenceTaps& column = columns[static_cast<std::size_t>(x)];
+        float sum = 0.0f;
+        for (std::size_t k = 0; k < row.weights.size(); ++k) {
+          float horizontal = 0.0f;
+          for (std::size_t m = 0; m < column.weights.size(); ++m)
+            horizontal += column.weights[m] *
+                          static_cast<float>((&image.at(column.first + static_cast<int>(m),
+                                                        row.first + static_cast<int>(k)))[c]);
+          sum += row.weights[k] * horizontal;
+        }
+        out.push_back(sum);
+      }
+  return out;
+}
+
+std::vector<std::uint8_t> reference_round(const std::vector<float>& values) {
+  std::vector<std::uint8_t> out;
+  for (const float v : values)
+    out.push_back(static_cast<std::uint8_t>(std::clamp(std::lround(v), 0L, 255L)));
+  return out;
+}
+
+template <typename T>
+Image<T> random_image(int width, int height, int channels, std::mt19937& random) {
+  Image<T> image(width, height, channels);
+  std::uniform_int_distribution<int> bytes(0, 255);
+  std::uniform_real_distribution<float> floats(-1000.0f, 1000.0f);
+  for (auto& value : image.pixels)
+    value =
+        std::is_same_v<T, float> ? static_cast<T>(floats(random)) : static_cast<T>(bytes(random));
+  return image;
+}
+
+// The pixels as a std::vector, whatever allocator the image uses.
+template <typename T>
+std::vector<T> values_of(const Image<T>& image) {
+  return {image.pixels.begin(), image.pixels.end()};
+}
+
+bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
+  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
+}
+
+// Restores the kernels chosen by the CPU, whatever the test does.
+struct ForcedResizeKernels {
+  explicit ForcedResizeKernels(resize_kernels::Kernels kernels) {
+    resize_kernels::force_kernels(kernels);
+  }
+  ~ForcedResizeKernels() { resize_kernels::force_kernels(resize_kernels::Kernels::kBest); }
+};
+
+// Every path (8 or 4 rows per vector, one row at a time) gives the per-pixel reference's floats
+// and bytes bit for bit: down- and upscales, sizes below a vector's width, heights not a multiple
+// of 4 or 8 (rows left over), 1, 3 and 4 channels, uint8 and float, and crop windows.
+TEST(Resize, BilinearEqualsThePerPixelReferenceBitForBitOnEveryPath) {
+  struct Case {
+    int from_width, from_height, to_width, to_height;
+  };
+  const Case cases[] = {{97, 61, 40, 23}, {40, 23, 97, 61}, {13, 11, 5, 3},       {5, 3, 13, 11},
+                        {1, 9, 1, 4},     {9, 1, 4, 1},     {3, 17, 7, 29},       {33, 7, 2, 15},
+                        {64, 48, 64, 13}, {64, 48, 17, 48}, {960, 540, 398, 224}, {200, 37, 75, 9}};
+  using resize_kernels::Kernels;
+  for (const Kernels kernels : {Kernels::kBest, Kernels::kSse2, Kernels::kScalar}) {
+    const ForcedResizeKernels forced(kernels);
+    std::mt19937 random(7);
+    for (const Case& c : cases)
+      for (const int channels : {1, 3, 4}) {
+        const std::string where = "kernels " + std::to_string(static_cast<int>(kernels)) + ", " +
+                                  std::to_string(c.from_width) + "x" +
+                                  std::to_string(c.from_height) + " -> " +
+                                  std::to_string(c.to_width) + "x" + std::to_string(c.to_height) +
+                                  ", " + std::to_string(channels) + " channels";
+        const auto u8 = random_image<std::uint8_t>(c.from_width, c.from_height, channels, random);
+        const auto f32 = random_image<float>(c.from_width, c.from_height, channels, random);
+        const auto full = [&](const auto& image) {
+          return reference_triangle_resize(image, c.to_width, c.to_height, 0, 0, c.to_width,
+                                           c.to_height);
+        };
+        EXPECT_EQ(values_of(resize_bilinear(u8, c.to_width, c.to_height)),
+                  reference_round(full(u8)))
+            << where;
+        EXPECT_TRUE(same_bits(values_of(resize_bilinear(f32, c.to_width, c.to_height)), full(f32)))
+            << where;
+        // A target of another aspect ratio: cover-resized, then the centre cropped (the window
+        // computed alone).
+        Frame frame;
+        frame.rgb = u8;
+        frame.camera.width = c.from_width;
+        frame.camera.height = c.from_height;
+        const ResizeSpec spec{std::max(1, c.to_width - 3), c.to_height + 2, 1};
+        const double scale = std::max(static_cast<double>(spec.width) / c.from_width,
+                                      static_cast<double>(spec.height) / c.from_height);
+        const int width = std::max(spec.width, static_cast<int>(std::lround(c.from_width * scale)));
+        const int height =
+            std::max(spec.height, static_cast<int>(std::lround(c.from_height * scale)));
+        EXPECT_EQ(values_of(resize_and_center_crop_rgb(frame, spec)),
+                  reference_round(reference_triangle_resize(
+                      u8, width, height, (width - spec.width) / 2, (height - spec.height) / 2,
+                      spec.width, spec.height)))
+            << where << ", cropped to " << spec.width << "x" << spec.height;
+      }
   }
 }
 

@@ -1,6 +1,7 @@
 #include "vidprobe/data/resize.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -9,6 +10,11 @@
 #include <vector>
 
 #include "vidprobe/core/error.h"
+#include "vidprobe/data/resize_kernels.h"
+
+#if defined(__SSE2__)
+#include <immintrin.h>
+#endif
 
 namespace vidprobe {
 namespace {
@@ -92,6 +98,17 @@ int nearest_source(int destination, int from, int to) {
   return std::clamp(static_cast<int>(std::floor(x)), 0, from - 1);
 }
 
+// The source pixels [first, end) that outputs [start, start + count) read.
+std::pair<int, int> source_span(const AxisFilter& filter, int start, int count) {
+  std::pair<int, int> range{std::numeric_limits<int>::max(), 0};
+  for (int d = start; d < start + count; ++d) {
+    const auto& tap = filter.taps[static_cast<std::size_t>(d)];
+    range.first = std::min(range.first, tap.first);
+    range.second = std::max(range.second, tap.first + tap.count);
+  }
+  return range;
+}
+
 // The part of a resized image that is kept: columns [x0, x0 + width) and rows [y0, y0 + height)
 // of the image resized to the full size. Resizing only the window gives the same values as
 // resizing everything and cropping (every output pixel is computed on its own).
@@ -135,11 +152,340 @@ void horizontal_pass_any(const float* source_row, int first_column, std::size_t 
   }
 }
 
+// Set by resize_kernels::force_kernels, so that the tests reach every path on any machine.
+std::atomic<resize_kernels::Kernels> forced_kernels{resize_kernels::Kernels::kBest};
+
+#if defined(__SSE2__)
+// Several source rows at once, one per vector lane: for a given output column every row has the
+// same taps, so each lane does the multiplies and adds of horizontal_pass, in its order (a
+// multiply then an add, never fused: FMA is not enabled), and gives the same floats. The rows are
+// transposed into [source element][lane] for it, and its sums back into rows.
+constexpr int kMaxLanes = 8;
+
+// Rows per group: 8 with AVX2, 4 with SSE2, 0 for one row at a time.
+int row_lanes() {
+  static const bool avx2 = __builtin_cpu_supports("avx2");
+  switch (forced_kernels.load(std::memory_order_relaxed)) {
+    case resize_kernels::Kernels::kScalar:
+      return 0;
+    case resize_kernels::Kernels::kSse2:
+      return 4;
+    case resize_kernels::Kernels::kBest:
+      break;
+  }
+  return avx2 ? 8 : 4;
+}
+
+// Rows of an image or buffer, `stride` elements apart (held by value, in registers: unlike an
+// array of row pointers, the vector stores, which may alias anything, cannot make it reload them).
+template <typename P>
+struct Rows {
+  P* data;
+  std::size_t stride;
+  P* operator[](std::size_t r) const { return data + r * stride; }
+  Rows from(std::size_t row, std::size_t column) const { return {(*this)[row] + column, stride}; }
+};
+
+// out[i * stride + r] = in[r][i] for the 4 rows r and the `count` elements i.
+void load_lanes(Rows<const std::uint8_t> in, std::size_t count, std::size_t stride, float* out) {
+  std::size_t i = 0;
+  const __m128i zero = _mm_setzero_si128();
+  for (; i + 16 <= count; i += 16) {
+    const auto row = [&](int r) {
+      return _mm_loadu_si128(reinterpret_cast<const __m128i*>(in[r] + i));
+    };
+    const __m128i a = row(0), b = row(1), c = row(2), d = row(3);
+    const __m128i ab_lo = _mm_unpacklo_epi8(a, b), cd_lo = _mm_unpacklo_epi8(c, d);
+    const __m128i ab_hi = _mm_unpackhi_epi8(a, b), cd_hi = _mm_unpackhi_epi8(c, d);
+    // Four elements each, every element as the bytes of rows 0, 1, 2, 3.
+    const __m128i quads[4] = {_mm_unpacklo_epi16(ab_lo, cd_lo), _mm_unpackhi_epi16(ab_lo, cd_lo),
+                              _mm_unpacklo_epi16(ab_hi, cd_hi), _mm_unpackhi_epi16(ab_hi, cd_hi)};
+    float* o = out + i * stride;
+    for (const __m128i quad : quads) {
+      const __m128i lo = _mm_unpacklo_epi8(quad, zero), hi = _mm_unpackhi_epi8(quad, zero);
+      _mm_storeu_ps(o, _mm_cvtepi32_ps(_mm_unpacklo_epi16(lo, zero)));
+      _mm_storeu_ps(o + stride, _mm_cvtepi32_ps(_mm_unpackhi_epi16(lo, zero)));
+      _mm_storeu_ps(o + 2 * stride, _mm_cvtepi32_ps(_mm_unpacklo_epi16(hi, zero)));
+      _mm_storeu_ps(o + 3 * stride, _mm_cvtepi32_ps(_mm_unpackhi_epi16(hi, zero)));
+      o += 4 * stride;
+    }
+  }
+  for (; i < count; ++i)
+    for (std::size_t r = 0; r < 4; ++r) out[i * stride + r] = static_cast<float>(in[r][i]);
+}
+
+void load_lanes(Rows<const float> in, std::size_t count, std::size_t stride, float* out) {
+  std::size_t i = 0;
+  for (; i + 4 <= count; i += 4) {
+    __m128 a = _mm_loadu_ps(in[0] + i), b = _mm_loadu_ps(in[1] + i);
+    __m128 c = _mm_loadu_ps(in[2] + i), d = _mm_loadu_ps(in[3] + i);
+    _MM_TRANSPOSE4_PS(a, b, c, d);
+    _mm_storeu_ps(out + i * stride, a);
+    _mm_storeu_ps(out + (i + 1) * stride, b);
+    _mm_storeu_ps(out + (i + 2) * stride, c);
+    _mm_storeu_ps(out + (i + 3) * stride, d);
+  }
+  for (; i < count; ++i)
+    for (std::size_t r = 0; r < 4; ++r) out[i * stride + r] = in[r][i];
+}
+
+// out[r][i] = in[i * stride + r] for the 4 rows r and the `count` elements i.
+void store_lanes(const float* in, std::size_t count, std::size_t stride, Rows<float> out) {
+  std::size_t i = 0;
+  for (; i + 4 <= count; i += 4) {
+    __m128 a = _mm_loadu_ps(in + i * stride), b = _mm_loadu_ps(in + (i + 1) * stride);
+    __m128 c = _mm_loadu_ps(in + (i + 2) * stride), d = _mm_loadu_ps(in + (i + 3) * stride);
+    _MM_TRANSPOSE4_PS(a, b, c, d);
+    _mm_storeu_ps(out[0] + i, a);
+    _mm_storeu_ps(out[1] + i, b);
+    _mm_storeu_ps(out[2] + i, c);
+    _mm_storeu_ps(out[3] + i, d);
+  }
+  for (; i < count; ++i)
+    for (std::size_t r = 0; r < 4; ++r) out[r][i] = in[i * stride + r];
+}
+
+// store_lanes of 8 rows (stride 8), 8 elements at a time: an 8 x 8 transpose in registers.
+__attribute__((target("avx2"))) void store_lanes_avx2(const float* in, std::size_t count,
+                                                      Rows<float> out) {
+  std::size_t i = 0;
+  for (; i + 8 <= count; i += 8) {
+    __m256 e[8], pairs[8], quads[8];  // elements i..i+7 (rows in lanes), then shuffled
+    for (int k = 0; k < 8; ++k) e[k] = _mm256_loadu_ps(in + (i + k) * 8);
+    for (int k = 0; k < 8; k += 2) {
+      pairs[k] = _mm256_unpacklo_ps(e[k], e[k + 1]);
+      pairs[k + 1] = _mm256_unpackhi_ps(e[k], e[k + 1]);
+    }
+    for (int k = 0; k < 8; k += 4) {
+      quads[k] = _mm256_shuffle_ps(pairs[k], pairs[k + 2], 0x44);
+      quads[k + 1] = _mm256_shuffle_ps(pairs[k], pairs[k + 2], 0xEE);
+      quads[k + 2] = _mm256_shuffle_ps(pairs[k + 1], pairs[k + 3], 0x44);
+      quads[k + 3] = _mm256_shuffle_ps(pairs[k + 1], pairs[k + 3], 0xEE);
+    }
+    for (int r = 0; r < 4; ++r) {  // rows r and r + 4: the low and high halves of the lanes
+      _mm256_storeu_ps(out[r] + i, _mm256_permute2f128_ps(quads[r], quads[r + 4], 0x20));
+      _mm256_storeu_ps(out[r + 4] + i, _mm256_permute2f128_ps(quads[r], quads[r + 4], 0x31));
+    }
+  }
+  for (; i < count; ++i)
+    for (std::size_t r = 0; r < 8; ++r) out[r][i] = in[i * 8 + r];
+}
+
+// horizontal_pass on 4 rows in [element][lane] layout.
+template <std::size_t kChannels>
+void horizontal_pass_sse2(const float* source, int first_column, const AxisFilter& filter, int x0,
+                          int width, float* out) {
+  constexpr std::size_t kLanes = 4;
+  for (int x = x0; x < x0 + width; ++x) {
+    const auto& tap = filter.taps[static_cast<std::size_t>(x)];
+    const float* w = filter.weights_of(tap);
+    const float* first =
+        source + static_cast<std::size_t>(tap.first - first_column) * kChannels * kLanes;
+    __m128 sum[kChannels];
+    for (std::size_t c = 0; c < kChannels; ++c) sum[c] = _mm_setzero_ps();
+    for (int k = 0; k < tap.count; ++k) {
+      const __m128 weight = _mm_set1_ps(w[k]);
+      for (std::size_t c = 0; c < kChannels; ++c)
+        sum[c] = _mm_add_ps(sum[c], _mm_mul_ps(weight, _mm_loadu_ps(first + c * kLanes)));
+      first += kChannels * kLanes;
+    }
+    for (std::size_t c = 0; c < kChannels; ++c) _mm_storeu_ps(out + c * kLanes, sum[c]);
+    out += kChannels * kLanes;
+  }
+}
+
+// The same on 8 rows. AVX2 only, not FMA: with FMA enabled GCC would fuse the multiply and add.
+template <std::size_t kChannels>
+__attribute__((target("avx2"))) void horizontal_pass_avx2(const float* source, int first_column,
+                                                          const AxisFilter& filter, int x0,
+                                                          int width, float* out) {
+  constexpr std::size_t kLanes = 8;
+  for (int x = x0; x < x0 + width; ++x) {
+    const auto& tap = filter.taps[static_cast<std::size_t>(x)];
+    const float* w = filter.weights_of(tap);
+    const float* first =
+        source + static_cast<std::size_t>(tap.first - first_column) * kChannels * kLanes;
+    __m256 sum[kChannels];
+    for (std::size_t c = 0; c < kChannels; ++c) sum[c] = _mm256_setzero_ps();
+    for (int k = 0; k < tap.count; ++k) {
+      const __m256 weight = _mm256_set1_ps(w[k]);
+      for (std::size_t c = 0; c < kChannels; ++c)
+        sum[c] = _mm256_add_ps(sum[c], _mm256_mul_ps(weight, _mm256_loadu_ps(first + c * kLanes)));
+      first += kChannels * kLanes;
+    }
+    for (std::size_t c = 0; c < kChannels; ++c) _mm256_storeu_ps(out + c * kLanes, sum[c]);
+    out += kChannels * kLanes;
+  }
+}
+
+// load_lanes of 8 rows of bytes (stride 8): one 32-byte store per element instead of two.
+__attribute__((target("avx2"))) void load_lanes_avx2(Rows<const std::uint8_t> in, std::size_t count,
+                                                     float* out) {
+  std::size_t i = 0;
+  for (; i + 16 <= count; i += 16) {
+    __m128i row[8];
+    for (int r = 0; r < 8; ++r)
+      row[r] = _mm_loadu_si128(reinterpret_cast<const __m128i*>(in[r] + i));
+    for (int half = 0; half < 2; ++half) {  // elements 0-7, then 8-15
+      __m128i pairs[4], quads[4];  // bytes of rows (0 1) (2 3) (4 5) (6 7), then (0-3) (4-7)
+      for (int p = 0; p < 4; ++p)
+        pairs[p] = half == 0 ? _mm_unpacklo_epi8(row[2 * p], row[2 * p + 1])
+                             : _mm_unpackhi_epi8(row[2 * p], row[2 * p + 1]);
+      quads[0] = _mm_unpacklo_epi16(pairs[0], pairs[1]);
+      quads[1] = _mm_unpackhi_epi16(pairs[0], pairs[1]);
+      quads[2] = _mm_unpacklo_epi16(pairs[2], pairs[3]);
+      quads[3] = _mm_unpackhi_epi16(pairs[2], pairs[3]);
+      // Two elements each, every element as the bytes of rows 0-7.
+      const __m128i elements[4] = {
+          _mm_unpacklo_epi32(quads[0], quads[2]), _mm_unpackhi_epi32(quads[0], quads[2]),
+          _mm_unpacklo_epi32(quads[1], quads[3]), _mm_unpackhi_epi32(quads[1], quads[3])};
+      float* o = out + (i + 8 * static_cast<std::size_t>(half)) * 8;
+      for (const __m128i two : elements) {
+        _mm256_storeu_ps(o, _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(two)));
+        _mm256_storeu_ps(o + 8, _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(two, 8))));
+        o += 16;
+      }
+    }
+  }
+  for (; i < count; ++i)
+    for (std::size_t r = 0; r < 8; ++r) out[i * 8 + r] = static_cast<float>(in[r][i]);
+}
+
+// `lanes` (4 or 8) rows into [element][lane] layout.
+void load_rows(Rows<const std::uint8_t> source, std::size_t count, int lanes, float* in) {
+  if (lanes == 8) return load_lanes_avx2(source, count, in);
+  load_lanes(source, count, 4, in);
+}
+
+void load_rows(Rows<const float> source, std::size_t count, int lanes, float* in) {
+  const auto stride = static_cast<std::size_t>(lanes);
+  for (int r = 0; r < lanes; r += 4) load_lanes(source.from(r, 0), count, stride, in + r);
+}
+
+// The vertical pass of one output row: out[j] = the sum over k < count of w[k] * first[k *
+// stride + j], in ascending k from 0 as the scalar loop in resize_triangle, 16 columns at a time
+// with the sums kept in registers. Returns the columns it did; the scalar loop does the rest.
+std::size_t vertical_pass_sse2(const float* first, std::size_t stride, const float* w, int count,
+                               std::size_t size, float* out) {
+  std::size_t j = 0;
+  for (; j + 16 <= size; j += 16) {
+    __m128 sum[4] = {_mm_setzero_ps(), _mm_setzero_ps(), _mm_setzero_ps(), _mm_setzero_ps()};
+    const float* source = first + j;
+    for (int k = 0; k < count; ++k, source += stride) {
+      const __m128 weight = _mm_set1_ps(w[k]);
+      for (int v = 0; v < 4; ++v)
+        sum[v] = _mm_add_ps(sum[v], _mm_mul_ps(weight, _mm_loadu_ps(source + 4 * v)));
+    }
+    for (int v = 0; v < 4; ++v) _mm_storeu_ps(out + j + 4 * v, sum[v]);
+  }
+  return j;
+}
+
+// The same, 32 columns at a time (AVX2 only, not FMA, as horizontal_pass_avx2).
+__attribute__((target("avx2"))) std::size_t vertical_pass_avx2(const float* first,
+                                                               std::size_t stride, const float* w,
+                                                               int count, std::size_t size,
+                                                               float* out) {
+  std::size_t j = 0;
+  for (; j + 32 <= size; j += 32) {
+    __m256 sum[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
+                     _mm256_setzero_ps()};
+    const float* source = first + j;
+    for (int k = 0; k < count; ++k, source += stride) {
+      const __m256 weight = _mm256_set1_ps(w[k]);
+      for (int v = 0; v < 4; ++v)
+        sum[v] = _mm256_add_ps(sum[v], _mm256_mul_ps(weight, _mm256_loadu_ps(source + 8 * v)));
+    }
+    for (int v = 0; v < 4; ++v) _mm256_storeu_ps(out + j + 8 * v, sum[v]);
+  }
+  return j;
+}
+
+// horizontal_pass<kChannels> of `lanes` (4 or 8) rows: source[r] holds row r from column
+// `first_column` on, out[r] receives its sums. A chunk of output pixels at a time, so that the
+// transposed rows in `in` and their sums in `sums` (scratch space) stay in the L1 cache.
+template <std::size_t kChannels, typename T>
+void horizontal_pass_rows(Rows<const T> source, int first_column, const AxisFilter& filter, int x0,
+                          int width, int lanes, float* in, float* sums, Rows<float> out) {
+  constexpr int kChunk = 64;
+  for (int x = x0; x < x0 + width; x += kChunk) {
+    const int count = std::min(kChunk, x0 + width - x);
+    const auto [first, end] = source_span(filter, x, count);
+    const auto chunk_source =
+        source.from(0, static_cast<std::size_t>(first - first_column) * kChannels);
+    const auto chunk_out = out.from(0, static_cast<std::size_t>(x - x0) * kChannels);
+    load_rows(chunk_source, static_cast<std::size_t>(end - first) * kChannels, lanes, in);
+    if (lanes == 8)
+      horizontal_pass_avx2<kChannels>(in, first, filter, x, count, sums);
+    else
+      horizontal_pass_sse2<kChannels>(in, first, filter, x, count, sums);
+    const std::size_t size = static_cast<std::size_t>(count) * kChannels;
+    if (lanes == 8)
+      store_lanes_avx2(sums, size, chunk_out);
+    else
+      store_lanes(sums, size, 4, chunk_out);
+  }
+}
+
+// round_to_u8 (below) of 4 floats, in 32-bit lanes: clamped to [0, 255] (NaN to 0: maxps returns
+// its second operand then), truncated, plus one where the dropped fraction is at least 0.5. The
+// fraction v - trunc(v) is exact in float (Sterbenz for v >= 1, v itself below), unlike v + 0.5f,
+// which rounds up just below k + 0.5. The same bytes as round_to_u8 for all 2^32 float bit
+// patterns (checked once by a separate program, too slow for the unit tests).
+inline __m128i round_to_u8_sse2(__m128 v) {
+  const __m128 clamped = _mm_min_ps(_mm_max_ps(v, _mm_setzero_ps()), _mm_set1_ps(255.0f));
+  const __m128i whole = _mm_cvttps_epi32(clamped);
+  const __m128 fraction = _mm_sub_ps(clamped, _mm_cvtepi32_ps(whole));
+  return _mm_sub_epi32(whole, _mm_castps_si128(_mm_cmpge_ps(fraction, _mm_set1_ps(0.5f))));
+}
+
+// round_to_u8 of row[j] into out[j], 16 at a time; returns how many it did.
+std::size_t round_row_sse2(const float* row, std::size_t size, std::uint8_t* out) {
+  std::size_t j = 0;
+  for (; j + 16 <= size; j += 16) {
+    __m128i v[4];
+    for (int k = 0; k < 4; ++k) v[k] = round_to_u8_sse2(_mm_loadu_ps(row + j + 4 * k));
+    const __m128i bytes =
+        _mm_packus_epi16(_mm_packs_epi32(v[0], v[1]), _mm_packs_epi32(v[2], v[3]));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out + j), bytes);
+  }
+  return j;
+}
+
+// The same, 32 at a time, with the same operations on 8 lanes.
+__attribute__((target("avx2"))) std::size_t round_row_avx2(const float* row, std::size_t size,
+                                                           std::uint8_t* out) {
+  std::size_t j = 0;
+  const __m256 zero = _mm256_setzero_ps(), top = _mm256_set1_ps(255.0f),
+               half = _mm256_set1_ps(0.5f);
+  for (; j + 32 <= size; j += 32) {
+    __m256i v[4];
+    for (int k = 0; k < 4; ++k) {
+      const __m256 clamped =
+          _mm256_min_ps(_mm256_max_ps(_mm256_loadu_ps(row + j + 8 * k), zero), top);
+      const __m256i whole = _mm256_cvttps_epi32(clamped);
+      const __m256 fraction = _mm256_sub_ps(clamped, _mm256_cvtepi32_ps(whole));
+      v[k] =
+          _mm256_sub_epi32(whole, _mm256_castps_si256(_mm256_cmp_ps(fraction, half, _CMP_GE_OQ)));
+    }
+    // The packs work within 128-bit halves: bytes come out as v0[0-3] v1[0-3] v2[0-3] v3[0-3]
+    // v0[4-7] ..., put back in order by 4-byte groups.
+    const __m256i bytes =
+        _mm256_packus_epi16(_mm256_packs_epi32(v[0], v[1]), _mm256_packs_epi32(v[2], v[3]));
+    _mm256_storeu_si256(
+        reinterpret_cast<__m256i*>(out + j),
+        _mm256_permutevar8x32_epi32(bytes, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7)));
+  }
+  return j;
+}
+#endif
+
 // Separable: rows first, then columns, each over the window only (the rows pass reads only the
 // source rows the window's columns pass needs). Each output value is accumulated over its taps in
 // ascending order from 0, so the loop order below (chosen so that the inner loops run over
-// contiguous memory and vectorise) gives the same floats as a per-pixel loop would. `emit(y,
-// row)` receives each finished output row of window.width * channels floats.
+// contiguous memory and vectorise) and the vector code (rows in vector lanes horizontally,
+// columns vertically) give the same floats as a per-pixel loop would. `emit(y, row)` receives
+// each finished output row of window.width * channels floats.
 template <typename T, typename Emit>
 void resize_triangle(const Image<T>& image, int width, int height, const Window& window,
                      Emit emit) {
@@ -149,25 +495,40 @@ void resize_triangle(const Image<T>& image, int width, int height, const Window&
   const AxisFilter& horizontal = *horizontal_filter;
   const AxisFilter& vertical = *vertical_filter;
   // The source rows and columns the window reads.
-  const auto span = [](const AxisFilter& filter, int start, int count) {
-    std::pair<int, int> range{std::numeric_limits<int>::max(), 0};
-    for (int d = start; d < start + count; ++d) {
-      const auto& tap = filter.taps[static_cast<std::size_t>(d)];
-      range.first = std::min(range.first, tap.first);
-      range.second = std::max(range.second, tap.first + tap.count);
-    }
-    return range;
-  };
-  const auto [first_row, end_row] = span(vertical, window.y0, window.height);
-  const auto [first_column, end_column] = span(horizontal, window.x0, window.width);
+  const auto [first_row, end_row] = source_span(vertical, window.y0, window.height);
+  const auto [first_column, end_column] = source_span(horizontal, window.x0, window.width);
   const std::size_t row_size = static_cast<std::size_t>(window.width) * channels;
-  std::vector<float> rows(static_cast<std::size_t>(end_row - first_row) * row_size);
+  // Not zeroed first (megabytes per frame): every value is written before it is read.
+  const auto rows = std::make_unique_for_overwrite<float[]>(
+      static_cast<std::size_t>(end_row - first_row) * row_size);
   std::vector<float> source_row(static_cast<std::size_t>(end_column - first_column) * channels);
-  for (int y = first_row; y < end_row; ++y) {
+  int y = first_row;
+#if defined(__SSE2__)
+  const int vector_width = row_lanes();
+  const int lanes = channels == 1 || channels == 3 ? vector_width : 0;
+  if (lanes > 0 && end_row - y >= 4) {
+    std::vector<float> in(source_row.size() * kMaxLanes), sums(row_size * kMaxLanes);
+    // Groups of 8 (or 4) rows while they last, then 4, then the rows left one at a time below.
+    for (int group = lanes; group >= 4; group /= 2)
+      for (; end_row - y >= group; y += group) {
+        const Rows<const T> source{&image.at(first_column, y),
+                                   static_cast<std::size_t>(image.width) * channels};
+        const Rows<float> out{rows.get() + static_cast<std::size_t>(y - first_row) * row_size,
+                              row_size};
+        if (channels == 3)
+          horizontal_pass_rows<3>(source, first_column, horizontal, window.x0, window.width, group,
+                                  in.data(), sums.data(), out);
+        else
+          horizontal_pass_rows<1>(source, first_column, horizontal, window.x0, window.width, group,
+                                  in.data(), sums.data(), out);
+      }
+  }
+#endif
+  for (; y < end_row; ++y) {
     const T* in = &image.at(first_column, y);
     std::transform(in, in + source_row.size(), source_row.begin(),
                    [](T v) { return static_cast<float>(v); });
-    float* out = rows.data() + static_cast<std::size_t>(y - first_row) * row_size;
+    float* out = rows.get() + static_cast<std::size_t>(y - first_row) * row_size;
     const float* source = source_row.data();
     if (channels == 3)
       horizontal_pass<3>(source, first_column, horizontal, window.x0, window.width, out);
@@ -177,15 +538,22 @@ void resize_triangle(const Image<T>& image, int width, int height, const Window&
       horizontal_pass_any(source, first_column, channels, horizontal, window.x0, window.width, out);
   }
   std::vector<float> target(row_size);
-  for (int y = window.y0; y < window.y0 + window.height; ++y) {
+  for (y = window.y0; y < window.y0 + window.height; ++y) {
     const auto& tap = vertical.taps[static_cast<std::size_t>(y)];
     const float* w = vertical.weights_of(tap);
-    std::fill(target.begin(), target.end(), 0.0f);
+    const float* first = rows.get() + static_cast<std::size_t>(tap.first - first_row) * row_size;
+    std::size_t done = 0;  // columns done by the vector code
+#if defined(__SSE2__)
+    if (vector_width == 8)
+      done = vertical_pass_avx2(first, row_size, w, tap.count, row_size, target.data());
+    else if (vector_width == 4)
+      done = vertical_pass_sse2(first, row_size, w, tap.count, row_size, target.data());
+#endif
+    std::fill(target.begin() + static_cast<std::ptrdiff_t>(done), target.end(), 0.0f);
     for (int k = 0; k < tap.count; ++k) {
       const float weight = w[k];
-      const float* source =
-          rows.data() + static_cast<std::size_t>(tap.first + k - first_row) * row_size;
-      for (std::size_t j = 0; j < row_size; ++j) target[j] += weight * source[j];
+      const float* source = first + static_cast<std::size_t>(k) * row_size;
+      for (std::size_t j = done; j < row_size; ++j) target[j] += weight * source[j];
     }
     emit(y - window.y0, target.data());
   }
@@ -203,9 +571,19 @@ inline std::uint8_t round_to_u8(float v) {
 ImageU8 resize_bilinear_window(const ImageU8& image, int width, int height, const Window& window) {
   ImageU8 out(window.width, window.height, image.channels);
   const std::size_t row_size = static_cast<std::size_t>(window.width) * image.channels;
+#if defined(__SSE2__)
+  const int vector_width = row_lanes();
+#endif
   resize_triangle(image, width, height, window, [&](int y, const float* row) {
     std::uint8_t* target = &out.at(0, y);
-    for (std::size_t j = 0; j < row_size; ++j) target[j] = round_to_u8(row[j]);
+    std::size_t j = 0;  // values done by the vector code
+#if defined(__SSE2__)
+    if (vector_width == 8)
+      j = round_row_avx2(row, row_size, target);
+    else if (vector_width == 4)
+      j = round_row_sse2(row, row_size, target);
+#endif
+    for (; j < row_size; ++j) target[j] = round_to_u8(row[j]);
   });
   return out;
 }
@@ -419,4 +797,11 @@ ImageU8 resize_and_center_crop_rgb(const Frame& frame, const ResizeSpec& spec) {
   return resize_and_center_crop(frame, spec, true).rgb;
 }
 
+namespace resize_kernels {
+
+void force_kernels(Kernels kernels) {
+  forced_kernels.store(kernels, std::memory_order_relaxed);
+}
+
+}  // namespace resize_kernels
 }  // namespace vidprobe
