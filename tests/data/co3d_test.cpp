@@ -142,7 +142,7 @@ TEST(Co3d, DepthPngIsHalfBitsTimesScaleWithNonFiniteZeroed) {
   raw.at(2, 0) = 0x3800;  // 0.5
   write_png(dir / "d.png", raw);
   const ImageF32 depth = read_co3d_depth(dir / "d.png", 3.0);
-  EXPECT_EQ(depth.pixels, (std::vector<float>{4.5f, 0.0f, 1.5f}));
+  EXPECT_EQ(depth.pixels, (ImageF32::Pixels{4.5f, 0.0f, 1.5f}));
   fs::remove_all(dir);
 }
 

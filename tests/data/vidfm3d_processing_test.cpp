@@ -146,7 +146,7 @@ TEST(Vidfm3dProcessing, Cv2CubicResizeIsKeysMinus075InFixedPoint) {
   // 236.875 -> 237.
   ImageU8 row(4, 1, 1);
   row.pixels = {0, 100, 200, 255};
-  EXPECT_EQ(cv2_resize_cubic(row, 2, 1).pixels, (std::vector<std::uint8_t>{41, 237}));
+  EXPECT_EQ(cv2_resize_cubic(row, 2, 1).pixels, (ImageU8::Pixels{41, 237}));
   // A flat image stays flat; channels are independent.
   ImageU8 flat(7, 5, 3);
   for (int y = 0; y < 5; ++y)
@@ -162,9 +162,8 @@ TEST(Vidfm3dProcessing, Cv2CubicResizeIsKeysMinus075InFixedPoint) {
 TEST(Vidfm3dProcessing, Cv2NearestResizeHasNoHalfPixelOffset) {
   ImageU8 row(4, 1, 1);
   row.pixels = {1, 2, 3, 4};
-  EXPECT_EQ(cv2_resize_nearest(row, 2, 1).pixels, (std::vector<std::uint8_t>{1, 3}));
-  EXPECT_EQ(cv2_resize_nearest(row, 8, 1).pixels,
-            (std::vector<std::uint8_t>{1, 1, 2, 2, 3, 3, 4, 4}));
+  EXPECT_EQ(cv2_resize_nearest(row, 2, 1).pixels, (ImageU8::Pixels{1, 3}));
+  EXPECT_EQ(cv2_resize_nearest(row, 8, 1).pixels, (ImageU8::Pixels{1, 1, 2, 2, 3, 3, 4, 4}));
 }
 
 // OpenCV's own cv2.resize (tools/make_cv2_resize_fixtures.py, OpenCV 4.14) on seeded 8-bit
@@ -180,13 +179,12 @@ TEST(Vidfm3dProcessing, Cv2ResizeMatchesOpenCv) {
   std::size_t compared = 0, off_by_one = 0;
   for (const auto& c : fixtures.at("cases")) {
     ImageU8 image(c.at("width").get<int>(), c.at("height").get<int>(), c.at("channels").get<int>());
-    image.pixels = c.at("pixels").get<std::vector<std::uint8_t>>();
+    image.pixels = c.at("pixels").get<ImageU8::Pixels>();
     const int w = c.at("out_width").get<int>(), h = c.at("out_height").get<int>();
     const auto label = std::to_string(image.width) + "x" + std::to_string(image.height) + "x" +
                        std::to_string(image.channels) + " -> " + std::to_string(w) + "x" +
                        std::to_string(h);
-    EXPECT_EQ(cv2_resize_nearest(image, w, h).pixels,
-              c.at("nearest").get<std::vector<std::uint8_t>>())
+    EXPECT_EQ(cv2_resize_nearest(image, w, h).pixels, c.at("nearest").get<ImageU8::Pixels>())
         << label;
     const auto cubic = cv2_resize_cubic(image, w, h).pixels;
     const auto expected = c.at("cubic").get<std::vector<std::uint8_t>>();
@@ -241,7 +239,7 @@ const nlohmann::json& jpeg_fixture() {
 
 ImageU8 rgb_of(const nlohmann::json& pixels, int width, int height) {
   ImageU8 image(width, height, 3);
-  image.pixels = pixels.get<std::vector<std::uint8_t>>();
+  image.pixels = pixels.get<ImageU8::Pixels>();
   EXPECT_EQ(image.pixels.size(), static_cast<std::size_t>(width) * height * 3);
   return image;
 }

@@ -86,12 +86,11 @@ TEST_F(ImageIoTest, ReadRgbExpandsGrayAndDropsAlpha) {
   write_png(dir_ / "rgba.png", rgba);
   const ImageU8 rgb = read_rgb(dir_ / "rgba.png");
   EXPECT_EQ(rgb.channels, 3);
-  EXPECT_EQ(rgb.pixels, (std::vector<std::uint8_t>{10, 20, 30, 50, 60, 70}));
+  EXPECT_EQ(rgb.pixels, (ImageU8::Pixels{10, 20, 30, 50, 60, 70}));
   ImageU8 gray(2, 1, 1);
   gray.pixels = {5, 250};
   write_png(dir_ / "gray.PNG", gray);
-  EXPECT_EQ(read_rgb(dir_ / "gray.PNG").pixels,
-            (std::vector<std::uint8_t>{5, 5, 5, 250, 250, 250}));
+  EXPECT_EQ(read_rgb(dir_ / "gray.PNG").pixels, (ImageU8::Pixels{5, 5, 5, 250, 250, 250}));
 }
 
 // Encodes an RGB JPEG with libjpeg directly (independent of the project's encode_jpeg).

@@ -320,10 +320,9 @@ TEST_F(PngLibdeflateRefusalTest, TheBuilderMakesValidFiles) {  // the control of
   const auto path = write("good.png", pngtest_gray(3, 2, std::string("\0\1\2\3\2\4\5\6", 8)));
   PngDecoder decoder = PngDecoder::kLibpng;
   EXPECT_EQ(png_decoders::read_png_u8(path, &decoder).pixels,
-            (std::vector<std::uint8_t>{1, 2, 3, 5, 7, 9}));  // row 2: Up
+            (ImageU8::Pixels{1, 2, 3, 5, 7, 9}));  // row 2: Up
   EXPECT_EQ(decoder, PngDecoder::kLibdeflate);
-  EXPECT_EQ(png_decoders::read_png_u8_libpng(path).pixels,
-            (std::vector<std::uint8_t>{1, 2, 3, 5, 7, 9}));
+  EXPECT_EQ(png_decoders::read_png_u8_libpng(path).pixels, (ImageU8::Pixels{1, 2, 3, 5, 7, 9}));
 }
 
 TEST_F(PngLibdeflateRefusalTest, DamagedFilesAreRefusedNamingTheFile) {
@@ -362,8 +361,7 @@ TEST_F(PngLibdeflateRefusalTest, WhatLibpngReadsWithAWarningGoesToLibpng) {
   for (const auto& [name, bytes] : files) {
     const auto path = write(name, bytes);
     PngDecoder decoder = PngDecoder::kLibdeflate;
-    EXPECT_EQ(png_decoders::read_png_u8(path, &decoder).pixels,
-              (std::vector<std::uint8_t>{1, 2, 3, 5, 7, 9}))
+    EXPECT_EQ(png_decoders::read_png_u8(path, &decoder).pixels, (ImageU8::Pixels{1, 2, 3, 5, 7, 9}))
         << name;
     EXPECT_EQ(decoder, PngDecoder::kLibpng) << name;
   }

@@ -80,7 +80,7 @@ float half_to_float(std::uint16_t bits) {
 ImageF32 read_co3d_depth(const fs::path& png, double scale_adjustment) {
   const ImageU16 raw = read_png_u16(png);
   require(raw.channels == 1, "CO3D depth " + png.string() + ": expected a 1-channel 16-bit PNG");
-  ImageF32 depth(raw.width, raw.height, 1);
+  ImageF32 depth(raw.width, raw.height, 1, kUninitialised);
   for (std::size_t i = 0; i < raw.pixels.size(); ++i) {
     const double value = half_to_float(raw.pixels[i]) * scale_adjustment;
     depth.pixels[i] = std::isfinite(value) ? static_cast<float>(value) : 0.0f;
@@ -435,7 +435,7 @@ class Co3dDataset final : public Dataset {
   static ImageU8 read_gray(const fs::path& path) {
     ImageU8 mask = read_png_u8(path);
     if (mask.channels == 1) return mask;
-    ImageU8 gray(mask.width, mask.height, 1);
+    ImageU8 gray(mask.width, mask.height, 1, kUninitialised);
     for (int y = 0; y < mask.height; ++y)
       for (int x = 0; x < mask.width; ++x) gray.at(x, y) = mask.at(x, y, 0);
     return gray;

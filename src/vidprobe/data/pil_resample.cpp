@@ -126,7 +126,7 @@ std::uint8_t clip_to_u8(std::int32_t sum) {
 ImageU8 resample_rows(const ImageU8& image, int out_width, const Kernel& kernel) {
   const AxisWeights axis = axis_weights(image.width, out_width, kernel);
   const int channels = image.channels;
-  ImageU8 out(out_width, image.height, channels);
+  ImageU8 out(out_width, image.height, channels, kUninitialised);
   for (int y = 0; y < image.height; ++y) {
     const std::uint8_t* row = &image.at(0, y);
     for (int x = 0; x < out_width; ++x) {
@@ -145,7 +145,7 @@ ImageU8 resample_rows(const ImageU8& image, int out_width, const Kernel& kernel)
 ImageU8 resample_columns(const ImageU8& image, int out_height, const Kernel& kernel) {
   const AxisWeights axis = axis_weights(image.height, out_height, kernel);
   const std::size_t row_size = static_cast<std::size_t>(image.width) * image.channels;
-  ImageU8 out(image.width, out_height, image.channels);
+  ImageU8 out(image.width, out_height, image.channels, kUninitialised);
   std::vector<std::int32_t> sums(row_size);
   for (int y = 0; y < out_height; ++y) {
     const std::int32_t* weights = &axis.weights[static_cast<std::size_t>(y) * axis.stride];

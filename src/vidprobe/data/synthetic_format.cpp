@@ -59,7 +59,7 @@ std::string depth_bytes(const ImageF32& depth) {
 // known, so width x height must be bounded already (every caller takes them from the decoded RGB
 // frame).
 ImageF32 read_f32_map_as_stored(const fs::path& path, int width, int height) {
-  ImageF32 map(width, height, 1);
+  ImageF32 map(width, height, 1, kUninitialised);  // filled by the read, or refused
   const auto bytes = std::as_writable_bytes(std::span(map.pixels));
   const auto size = read_file_into(path, bytes);
   require(size == bytes.size(), [&] {
@@ -368,7 +368,7 @@ Clip read_clip(const fs::path& clip_dir, const std::span<const int>* wanted) {
       const ImageU8 mask = read_png_u8(mask_path);
       require(mask.width == camera.width && mask.height == camera.height && mask.channels == 1,
               "mask " + quoted(mask_path) + " does not match the frame size in " + quoted(file));
-      frame.valid = ImageU8(camera.width, camera.height, 1);
+      frame.valid = ImageU8(camera.width, camera.height, 1, kUninitialised);
       if (!mask_agrees_with_depth(mask, frame.depth)) {
         for (std::size_t p = 0; p < mask.pixels.size(); ++p) {  // throws at the first fault
           const std::uint8_t m = mask.pixels[p];

@@ -199,7 +199,7 @@ ImageU8 cv2_resize_cubic(const ImageU8& image, int width, int height) {
               columns.weights[static_cast<std::size_t>(x)][static_cast<std::size_t>(k)];
         horizontal[(static_cast<std::size_t>(y) * width + x) * channels + c] = sum;
       }
-  ImageU8 out(width, height, channels);
+  ImageU8 out(width, height, channels, kUninitialised);
   constexpr int kShift = 2 * kCoefBits;
   for (int y = 0; y < height; ++y)
     for (int x = 0; x < width; ++x)

@@ -617,7 +617,8 @@ void store_16bit_row(const Byte* row, std::size_t samples, T* out) {
 
 template <typename T>
 Image<T> unfilter_png(const PngHeader& header, Byte* rows, const std::string& what) {
-  Image<T> image(static_cast<int>(header.width), static_cast<int>(header.height), header.channels);
+  Image<T> image(static_cast<int>(header.width), static_cast<int>(header.height), header.channels,
+                 kUninitialised);  // every row is written below, or the decode throws
   const std::size_t stride = header.row_bytes + 1;
   const bool direct = header.bit_depth == 8;  // rows unfilter straight into the image
   const std::vector<Byte> zeros(header.row_bytes);
@@ -862,7 +863,7 @@ ImageU8 decode_jpeg_bytes(std::string_view bytes, const std::string& what) {
   info->do_fancy_upsampling = TRUE;
   jpeg_start_decompress(info);
   image = ImageU8(static_cast<int>(info->output_width), static_cast<int>(info->output_height),
-                  info->output_components);
+                  info->output_components, kUninitialised);  // every scanline is read below
   while (info->output_scanline < info->output_height) {
     JSAMPROW row = &image.at(0, static_cast<int>(info->output_scanline), 0);
     jpeg_read_scanlines(info, &row, 1);
@@ -969,7 +970,7 @@ ImageU8 read_rgb(const fs::path& path) {
   }
   if (source.channels == 3) return source;
   // Gray is replicated; alpha is dropped (datasets' RGBA frames are opaque).
-  ImageU8 rgb(source.width, source.height, 3);
+  ImageU8 rgb(source.width, source.height, 3, kUninitialised);
   const bool gray = source.channels <= 2;
   for (int y = 0; y < source.height; ++y) {
     for (int x = 0; x < source.width; ++x) {

@@ -4,20 +4,52 @@
 // Pixels are row-major, channels interleaved (H x W x C), origin at the top-left pixel.
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <string_view>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 namespace vidprobe {
 
+// An allocator whose value-less construct leaves a pixel uninitialised: a decoder, a file read or
+// a resize that writes every pixel no longer zeroes them all first (5 % of a clip's load,
+// docs/perf.md). Everything that passes a value (a fill, a copy) constructs as std::allocator does.
+template <typename T>
+struct DefaultInitAllocator : std::allocator<T> {
+  template <typename U>
+  struct rebind {
+    using other = DefaultInitAllocator<U>;
+  };
+  DefaultInitAllocator() = default;
+  template <typename U>
+  DefaultInitAllocator(const DefaultInitAllocator<U>&) noexcept {}
+  template <typename U>
+  void construct(U* place) noexcept(std::is_nothrow_default_constructible_v<U>) {
+    ::new (static_cast<void*>(place)) U;
+  }
+  template <typename U, typename... Args>
+  void construct(U* place, Args&&... args) {
+    std::construct_at(place, std::forward<Args>(args)...);
+  }
+};
+
+// Marks the constructor that leaves the pixels unset, for code that writes every one of them.
+struct Uninitialised {};
+inline constexpr Uninitialised kUninitialised{};
+
 template <typename T>
 struct Image {
+  using Pixels = std::vector<T, DefaultInitAllocator<T>>;
   int width = 0, height = 0, channels = 0;
-  std::vector<T> pixels;  // size width * height * channels
+  Pixels pixels;  // size width * height * channels
 
   Image() = default;
   Image(int w, int h, int c, T fill = T{})
       : width(w), height(h), channels(c), pixels(static_cast<std::size_t>(w) * h * c, fill) {}
+  Image(int w, int h, int c, Uninitialised)
+      : width(w), height(h), channels(c), pixels(static_cast<std::size_t>(w) * h * c) {}
   T& at(int x, int y, int c = 0) {
     return pixels[(static_cast<std::size_t>(y) * width + x) * channels + c];
   }
