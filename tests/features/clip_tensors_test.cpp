@@ -144,5 +144,20 @@ TEST(ClipTensors, InputAndGroundTruthAreTheFramesResizedOnTheirOwn) {
   }
 }
 
+// Every value of the depth and valid tensors is written, those of a frame without depth too (the
+// tensors start uninitialised).
+TEST(ClipTensors, AFrameWithoutDepthHasZeroDepthAndNothingValid) {
+  Clip clip = gradient_clip_with_depth(61, 37);
+  ASSERT_GE(clip.frames.size(), 2u);
+  clip.frames[1].depth = {};
+  clip.frames[1].valid = {};
+  for (int round = 0; round < 3; ++round) {  // reused memory would show a stale value
+    const auto tensors = clip_to_tensors(clip, 24, 24, 24, 24);
+    EXPECT_TRUE(torch::equal(tensors.depth[1], torch::zeros({24, 24})));
+    EXPECT_FALSE(tensors.valid[1].any().item<bool>());
+    EXPECT_TRUE(tensors.valid[0].any().item<bool>());
+  }
+}
+
 }  // namespace
 }  // namespace vidprobe::features

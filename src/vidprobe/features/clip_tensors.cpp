@@ -2,6 +2,7 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <limits>
 
 #include "vidprobe/core/error.h"
@@ -97,9 +98,11 @@ ClipTensors clip_to_tensors(const Clip& clip, int input_width, int input_height,
   out.backbone_input = torch::empty({frames, 3, input_height, input_width}, torch::kFloat32);
   out.gt_images = torch::empty({frames, 3, gt_height, gt_width}, torch::kUInt8);
   // Depth that is not finite or not positive is never valid ground truth; depth is 0 where the
-  // ground truth is not valid (frames without depth: all 0, nothing valid).
-  out.depth = torch::zeros({frames, gt_height, gt_width});
-  out.valid = torch::zeros({frames, gt_height, gt_width}, torch::kBool);
+  // ground truth is not valid (frames without depth: all 0, nothing valid). Every value is written
+  // below: torch::zeros would fill them in an OpenMP region, whose threads a loader thread then
+  // keeps spinning (a tenth of the load's CPU in libgomp under perf).
+  out.depth = torch::empty({frames, gt_height, gt_width}, torch::kFloat32);
+  out.valid = torch::empty({frames, gt_height, gt_width}, torch::kBool);
   const std::size_t gt_plane = static_cast<std::size_t>(gt_width) * gt_height;
   std::vector<torch::Tensor> confidences, extrinsics, intrinsics;
   for (int64_t t = 0; t < frames; ++t) {
@@ -113,13 +116,16 @@ ClipTensors clip_to_tensors(const Clip& clip, int input_width, int input_height,
     write_planes(input_is_gt_rgb ? gt.rgb : input, input_width, input_height,
                  out.backbone_input[t].data_ptr<float>(),
                  [unit](std::uint8_t v) { return unit[v]; });
-    if (!gt.depth.empty()) {
+    float* depth_out = out.depth[t].data_ptr<float>();
+    bool* valid_out = out.valid[t].data_ptr<bool>();
+    if (gt.depth.empty()) {
+      std::fill_n(depth_out, gt_plane, 0.0f);
+      std::fill_n(valid_out, gt_plane, false);
+    } else {
       require(gt.depth.pixels.size() == gt_plane && gt.valid.pixels.size() == gt_plane,
               "clip '" + clip.id + "': a frame's depth and valid mask differ in size");
       const float* depth_in = gt.depth.pixels.data();
       const std::uint8_t* valid_in = gt.valid.pixels.data();
-      float* depth_out = out.depth[t].data_ptr<float>();
-      bool* valid_out = out.valid[t].data_ptr<bool>();
       constexpr float kInfinity = std::numeric_limits<float>::infinity();
       for (std::size_t p = 0; p < gt_plane; ++p) {
         const float z = depth_in[p];
