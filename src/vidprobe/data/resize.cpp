@@ -569,7 +569,7 @@ inline std::uint8_t round_to_u8(float v) {
 }
 
 ImageU8 resize_bilinear_window(const ImageU8& image, int width, int height, const Window& window) {
-  ImageU8 out(window.width, window.height, image.channels);
+  ImageU8 out(window.width, window.height, image.channels, kUninitialised);  // every row emitted
   const std::size_t row_size = static_cast<std::size_t>(window.width) * image.channels;
 #if defined(__SSE2__)
   const int vector_width = row_lanes();
@@ -590,7 +590,7 @@ ImageU8 resize_bilinear_window(const ImageU8& image, int width, int height, cons
 
 ImageF32 resize_bilinear_window(const ImageF32& image, int width, int height,
                                 const Window& window) {
-  ImageF32 out(window.width, window.height, image.channels);
+  ImageF32 out(window.width, window.height, image.channels, kUninitialised);
   const std::size_t row_size = static_cast<std::size_t>(window.width) * image.channels;
   resize_triangle(image, width, height, window,
                   [&](int y, const float* row) { std::copy(row, row + row_size, &out.at(0, y)); });
@@ -599,7 +599,7 @@ ImageF32 resize_bilinear_window(const ImageF32& image, int width, int height,
 
 template <typename T>
 Image<T> resize_nearest_window(const Image<T>& image, int width, int height, const Window& window) {
-  Image<T> out(window.width, window.height, image.channels);
+  Image<T> out(window.width, window.height, image.channels, kUninitialised);
   const auto channels = static_cast<std::size_t>(image.channels);
   std::vector<std::size_t> columns(static_cast<std::size_t>(window.width));
   for (int x = 0; x < window.width; ++x)
@@ -697,7 +697,7 @@ Image<T> crop_image(const Image<T>& image, int x0, int y0, int width, int height
           "crop: window " + std::to_string(width) + "x" + std::to_string(height) + "+" +
               std::to_string(x0) + "+" + std::to_string(y0) + " does not fit a " +
               std::to_string(image.width) + "x" + std::to_string(image.height) + " image");
-  Image<T> out(width, height, image.channels);
+  Image<T> out(width, height, image.channels, kUninitialised);
   const auto row = static_cast<std::size_t>(width) * image.channels;
   for (int y = 0; y < height; ++y) {
     const auto* src = &image.at(x0, y0 + y);
