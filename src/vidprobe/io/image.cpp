@@ -344,9 +344,38 @@ Byte paeth(int a, int b, int c) {
 // unfiltered (zeros above the first row), n the bytes per pixel. The first pixel, with nothing to
 // its left, is its own loop so that the main loops carry no branch.
 
+#if defined(__SSE2__)
+// Sub a pixel per step, the pixel to the left kept in a register: the byte loop below stores each
+// byte and loads it back n bytes later, so every byte waited on a store-to-load forward (a tenth
+// of a PNG frame's decode). Whole 4-byte words as in the Paeth code further down: a 3-byte pixel
+// also adds and writes the next pixel's first byte, which the next step overwrites, so the loop
+// stops before the last pixel and 3-byte rows never unfilter in place here. N: bytes per pixel.
+// Returns how many bytes it unfiltered.
+template <std::size_t N>
+std::size_t unfilter_sub_pixels(const Byte* in, Byte* out, std::size_t size) {
+  __m128i left = _mm_setzero_si128();
+  std::size_t i = 0;
+  for (; i + 4 <= size; i += N) {
+    std::uint32_t word;
+    std::memcpy(&word, in + i, 4);
+    left = _mm_add_epi8(_mm_cvtsi32_si128(static_cast<int>(word)), left);
+    word = static_cast<std::uint32_t>(_mm_cvtsi128_si32(left));
+    std::memcpy(out + i, &word, 4);
+  }
+  return i;
+}
+#endif
+
 void unfilter_sub(const Byte* in, Byte* out, std::size_t size, std::size_t n) {
-  for (std::size_t i = 0; i < n; ++i) out[i] = in[i];
-  for (std::size_t i = n; i < size; ++i) out[i] = static_cast<Byte>(in[i] + out[i - n]);
+  std::size_t i = 0;
+#if defined(__SSE2__)
+  if (n == 4)
+    i = unfilter_sub_pixels<4>(in, out, size);
+  else if (n == 3 && out != in)
+    i = unfilter_sub_pixels<3>(in, out, size);
+#endif
+  for (; i < n && i < size; ++i) out[i] = in[i];
+  for (; i < size; ++i) out[i] = static_cast<Byte>(in[i] + out[i - n]);
 }
 
 void unfilter_up(const Byte* in, const Byte* prior, Byte* out, std::size_t size) {
