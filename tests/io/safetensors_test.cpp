@@ -152,6 +152,7 @@ TEST(Safetensors, RejectsGarbageHeadersAndMissingKeys) {
   fs::create_directory(dir / "folder.safetensors");
   expect_error_mentions([&] { SafetensorsFile::open(dir / "folder.safetensors"); },
                         "is a directory");
+  expect_error_mentions([&] { SafetensorsFile::open("/dev/null"); }, "not a regular file");
   std::string huge_header(16, '\0');
   huge_header[7] = 0x7f;
   write_file_atomically(dir / "huge.safetensors", huge_header);

@@ -29,7 +29,8 @@ ReadOnlyFile::ReadOnlyFile(const std::filesystem::path& path)
           [&] { return "cannot stat '" + path.string() + "': " + std::strerror(stat_error); });
   require(!S_ISDIR(info.st_mode),
           [&] { return "'" + path.string() + "' is a directory, not a file"; });
-  size_hint_ = S_ISREG(info.st_mode) ? static_cast<std::uint64_t>(info.st_size) : 0;
+  regular_ = S_ISREG(info.st_mode);
+  size_hint_ = regular_ ? static_cast<std::uint64_t>(info.st_size) : 0;
 }
 
 std::size_t ReadOnlyFile::read_up_to(char* out, std::size_t size) const {

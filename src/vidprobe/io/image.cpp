@@ -264,11 +264,12 @@ bool png_needs_libpng(std::string_view type) {
 // A buffer of at least `size` bytes kept by the calling thread between frames (`kept` is a
 // thread_local): a fresh one per frame costs a page fault per 4 kB, a quarter of a 960 x 540
 // frame's decode. It only grows, so that an RGB frame after a mask does not zero the difference
-// again. One over 64 MiB is not kept past the thread's next use.
+// again; a larger one replaces it (its bytes are overwritten by every use, none to copy over). One
+// over 64 MiB is not kept past the thread's next use.
 Byte* kept_buffer(std::vector<Byte>& kept, std::size_t size) {
   constexpr std::size_t kKeptBytes = std::size_t{64} << 20;
-  if (size > kKeptBytes || kept.size() > kKeptBytes) std::vector<Byte>().swap(kept);
-  if (kept.size() < size) kept.resize(size);
+  if (kept.capacity() > kKeptBytes) std::vector<Byte>().swap(kept);
+  if (kept.size() < size) kept = std::vector<Byte>(size);
   return kept.data();
 }
 

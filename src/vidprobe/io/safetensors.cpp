@@ -124,6 +124,7 @@ SafetensorsFile SafetensorsFile::open(const std::filesystem::path& path) {
   auto mapping = std::make_shared<Mapping>();
   {
     const ReadOnlyFile file(path);  // the mapping outlives the descriptor
+    require(file.regular(), where + " is not a regular file (a pipe or a device cannot be mapped)");
     mapping->size = file.size_hint();
     require(mapping->size >= 8,
             where + " is too short (" + std::to_string(mapping->size) + " bytes) to hold a header");
