@@ -159,5 +159,19 @@ TEST(ClipTensors, AFrameWithoutDepthHasZeroDepthAndNothingValid) {
   }
 }
 
+// The input extraction sends to a GPU sits in page-locked memory and holds the pageable values.
+TEST(ClipTensors, APinnedInputHoldsThePageableValues) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  const Clip clip = gradient_clip_with_depth(61, 37);
+  const auto pageable = clip_to_tensors(clip, 24, 24, 20, 12);
+  const auto pinned =
+      clip_to_tensors(clip, 24, 24, 20, 12, ResizeMode::kCrop, std::nullopt, HostMemory::kPinned);
+  EXPECT_FALSE(pageable.backbone_input.is_pinned());
+  EXPECT_TRUE(pinned.backbone_input.is_pinned());
+  EXPECT_TRUE(torch::equal(pinned.backbone_input, pageable.backbone_input));
+  EXPECT_TRUE(torch::equal(pinned.backbone_input.to(torch::kCUDA, /*non_blocking=*/true).cpu(),
+                           pageable.backbone_input));
+}
+
 }  // namespace
 }  // namespace vidprobe::features

@@ -73,7 +73,8 @@ void write_planes(const ImageU8& image, int width, int height, T* out, Map map) 
 
 ClipTensors clip_to_tensors(const Clip& clip, int input_width, int input_height, int gt_width,
                             int gt_height, ResizeMode mode,
-                            const std::optional<ImageProcessorSpec>& processor) {
+                            const std::optional<ImageProcessorSpec>& processor,
+                            HostMemory input_memory) {
   require(!clip.frames.empty(), "clip '" + clip.id + "' has no frames");
   const auto fit = [mode](const Frame& frame, int width, int height) {
     return mode == ResizeMode::kSquash ? resize_frame(frame, width, height)
@@ -95,7 +96,9 @@ ClipTensors clip_to_tensors(const Clip& clip, int input_width, int input_height,
   // Every frame is written straight into the clip's tensors (no tensor per frame, no stack).
   const auto frames = static_cast<int64_t>(clip.frames.size());
   ClipTensors out;
-  out.backbone_input = torch::empty({frames, 3, input_height, input_width}, torch::kFloat32);
+  out.backbone_input = torch::empty(
+      {frames, 3, input_height, input_width},
+      torch::TensorOptions(torch::kFloat32).pinned_memory(input_memory == HostMemory::kPinned));
   out.gt_images = torch::empty({frames, 3, gt_height, gt_width}, torch::kUInt8);
   // Depth that is not finite or not positive is never valid ground truth; depth is 0 where the
   // ground truth is not valid (frames without depth: all 0, nothing valid). Every value is written

@@ -27,13 +27,21 @@ enum class ResizeMode { kCrop, kSquash };
 ResizeMode parse_resize_mode(const std::string& name);
 std::string to_string(ResizeMode mode);
 
+// Where the backbone input is allocated. kPinned: page-locked memory from CUDA's caching host
+// allocator, for an input bound to a GPU; its upload can then be queued behind the device's work
+// (non_blocking), and a loader thread reuses cached blocks where pageable memory of that size
+// (over glibc's 32 MB mmap threshold: a DINOv2 clip at 420 x 728) is mapped and faulted in anew
+// for every clip. Needs a CUDA device.
+enum class HostMemory { kPageable, kPinned };
+
 // The backbone input is resized with our antialiased bilinear filter unless `processor` names how
 // reference code makes it (data/image_processor.h: PIL-exact pixels); its output must be the
 // input size, and it must crop exactly when `mode` does, so input and GT keep one field of view.
 // Throws vidprobe::Error naming the processor and the sizes otherwise.
 ClipTensors clip_to_tensors(const Clip& clip, int input_width, int input_height, int gt_width,
                             int gt_height, ResizeMode mode = ResizeMode::kCrop,
-                            const std::optional<ImageProcessorSpec>& processor = std::nullopt);
+                            const std::optional<ImageProcessorSpec>& processor = std::nullopt,
+                            HostMemory input_memory = HostMemory::kPageable);
 // The check above, without a clip: extraction runs it once before any work.
 void check_input_processor(const ImageProcessorSpec& processor, ResizeMode mode, int input_width,
                            int input_height);

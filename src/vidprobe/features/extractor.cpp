@@ -207,8 +207,12 @@ std::vector<StoredMaps> run_backbone_timed(backbones::Backbone& backbone, const 
   c10::InferenceMode inference;
   const backbones::ClipTruth truth{inputs.depth, inputs.valid, inputs.extrinsics,
                                    inputs.intrinsics};
-  auto features =
-      run_clip(backbone, inputs.backbone_input.to(options.device), truth, points, options, seed);
+  // A pinned input uploads without blocking: the copy is queued ahead of the backbone's kernels
+  // on the same stream, and CUDA's caching host allocator keeps the block from reuse until the
+  // copy is done.
+  const auto input =
+      inputs.backbone_input.to(options.device, /*non_blocking=*/inputs.backbone_input.is_pinned());
+  auto features = run_clip(backbone, input, truth, points, options, seed);
   // Converted to the cache's dtype where the backbone left them: on a GPU one kernel, where the
   // writer thread's CPU converted a float32 copy of every map before (bf16 -> fp32 -> fp16). The
   // values are the same: bf16 and fp16 are exact in float32, and both conversions round the
@@ -615,12 +619,13 @@ std::vector<ExtractSummary> extract_features_at(const ExtractOptions& options,
     ClipTensors inputs;
     std::vector<bool> held;  // per target: its shard of this clip exists already
   };
+  const auto input_memory = device.is_cuda() ? HostMemory::kPinned : HostMemory::kPageable;
   auto load = [&](std::size_t index) -> std::optional<Loaded> {
     Loaded loaded{dataset->sample_clip(sequences[index], sampling), {}, {}};
     for (const auto& writer : writers) loaded.held.push_back(writer.holds(loaded.clip.id));
     if (std::find(loaded.held.begin(), loaded.held.end(), false) != loaded.held.end())
       loaded.inputs = clip_to_tensors(loaded.clip, spec.width, spec.height, gt.width, gt.height,
-                                      resize, options.input_processor);
+                                      resize, options.input_processor, input_memory);
     return loaded;
   };
   // The device is timed while it works on a clip (busy_fraction); the shards of the clips before
