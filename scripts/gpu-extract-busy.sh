@@ -9,7 +9,8 @@
 # they buy; DINOv2 also with 15 (all but one of the GPU machine's 16 cores), and with 15 at the
 # paper's frame size: 420 x 728 in bf16, and the authors' whole extraction (--preset vidfm3d:
 # float32, PIL bicubic squash, final LayerNorm) on 17 frames instead of their 81, which the
-# 17-frame clips rendered here hold.
+# 17-frame clips rendered here hold. The paper-size row runs twice: with the input in pinned
+# memory (the default) and with --pageable-input, the loader before 579e0cd.
 # Writes one JSON line per run to OUT_DIR/extract-busy.jsonl: `vidprobe extract --summary` (clips,
 # loop seconds, backbone seconds, busy_fraction, clips_per_second) and the run's settings.
 # Usage: bash scripts/gpu-extract-busy.sh OUT_DIR. Knobs: VIDPROBE_BUSY_CLIPS (200),
@@ -33,6 +34,7 @@ ROWS=(
   "dinov2|dinov2-vitl14|16|0|"
   "dinov2-15-threads|dinov2-vitl14|16|15|"
   "dinov2-420x728-15-threads|dinov2-vitl14|16|15|--backbone-opt size=420x728"
+  "dinov2-420x728-15-threads-pageable|dinov2-vitl14|16|15|--backbone-opt size=420x728 --pageable-input"
   "dinov2-vidfm3d-17-15-threads|dinov2-vitl14|17|15|--preset vidfm3d"
 )
 if [ ! -f "$WORK/data/.complete" ]; then

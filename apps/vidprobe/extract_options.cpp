@@ -158,6 +158,10 @@ std::shared_ptr<ExtractionFlags> add_extraction_options(CLI::App& cmd, features:
                  "(memory: one clip's frames each); 0: half the cores, at most 8")
       ->capture_default_str()
       ->check(in_range(0, 64));
+  cmd.add_flag_function(
+      "--pageable-input", [&x](std::int64_t) { x.pinned_input = false; },
+      "On a GPU, load the backbone input into pageable memory and upload it blocking "
+      "(default: pinned memory, uploaded without blocking)");
   return flags;
 }
 

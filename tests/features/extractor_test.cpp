@@ -202,6 +202,7 @@ TEST(ExtractorOrder, ManyShardsInFlightAreRecordedInClipOrder) {
   o.loader_threads = 3;
   const auto first = extract_features(o);
   ASSERT_EQ(first.clips_written, 9);
+  EXPECT_FALSE(first.pinned_input);  // pinned memory is for an input bound to a GPU
   const auto written = FeatureCache::open(o.out_dir).clip_ids();
   ASSERT_EQ(written.size(), 9u);
   auto sorted = written;

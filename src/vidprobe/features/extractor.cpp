@@ -345,7 +345,8 @@ nlohmann::json summary_json(const ExtractSummary& summary) {
           {"writer_wait_seconds", summary.writer_wait_seconds},
           {"busy_fraction", summary.busy_fraction()},
           {"clips_per_second", summary.clips_per_second()},
-          {"loader_threads", summary.loader_threads}};
+          {"loader_threads", summary.loader_threads},
+          {"pinned_input", summary.pinned_input}};
 }
 
 ExtractSummary extract_features(const ExtractOptions& options) {
@@ -619,7 +620,8 @@ std::vector<ExtractSummary> extract_features_at(const ExtractOptions& options,
     ClipTensors inputs;
     std::vector<bool> held;  // per target: its shard of this clip exists already
   };
-  const auto input_memory = device.is_cuda() ? HostMemory::kPinned : HostMemory::kPageable;
+  const auto input_memory =
+      device.is_cuda() && options.pinned_input ? HostMemory::kPinned : HostMemory::kPageable;
   auto load = [&](std::size_t index) -> std::optional<Loaded> {
     Loaded loaded{dataset->sample_clip(sequences[index], sampling), {}, {}};
     for (const auto& writer : writers) loaded.held.push_back(writer.holds(loaded.clip.id));
@@ -687,6 +689,7 @@ std::vector<ExtractSummary> extract_features_at(const ExtractOptions& options,
     summary.backbone_seconds = meter.stage(kBackboneStage).seconds;
     summary.writer_wait_seconds = meter.stage(kWriterWaitStage).seconds;
     summary.loader_threads = loader_threads;
+    summary.pinned_input = input_memory == HostMemory::kPinned;
   }
   record_all_ranks(options.group, writers, sequences.size());
   const double seconds = seconds_since(started);

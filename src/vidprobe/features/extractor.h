@@ -79,6 +79,9 @@ struct ExtractOptions {
   // thread reads a 17-frame 960 x 540 PNG clip in ~0.7 s, where WAN2.1-1.3B needs 0.4 s on an
   // H200 (docs/perf.md). 0: half the machine's cores, at most 8 (loader_threads_for).
   int loader_threads = 0;
+  // On a GPU, loader threads write the backbone input into pinned memory, uploaded without
+  // blocking (features/clip_tensors.h: HostMemory); false keeps it pageable, to compare.
+  bool pinned_input = true;
   std::filesystem::path out_dir;
   // A job of several processes shares the clips out round-robin; each writes its own shards and
   // rank 0 the manifest, identical to one process's (dist/sharding.h). Default: one process.
@@ -97,7 +100,8 @@ struct ExtractSummary {
   // neither backbone nor writer wait is mostly waiting for the loader threads: the two tell which
   // side to widen when the device idles.
   double writer_wait_seconds = 0;
-  int loader_threads = 0;  // the threads that loaded clips (loader_threads_for)
+  int loader_threads = 0;     // the threads that loaded clips (loader_threads_for)
+  bool pinned_input = false;  // the backbone input was loaded into pinned memory
   // backbone_seconds / loop_seconds and writer_wait_seconds / loop_seconds; 0 when nothing ran.
   double busy_fraction() const;
   double writer_wait_fraction() const;
