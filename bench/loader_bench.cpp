@@ -116,7 +116,7 @@ void BM_LoadClip(benchmark::State& state) {
     const Clip clip = next_clip(target, i);
     const auto tensors =
         features::clip_to_tensors(clip, target.width, target.height, target.width, target.height);
-    benchmark::DoNotOptimize(tensors.backbone_input.data_ptr());
+    benchmark::DoNotOptimize(tensors.backbone_pixels.data_ptr());
   }
   per_clip_counters(state, target.frames, target.name);
 }
@@ -186,7 +186,7 @@ void BM_ClipToTensors(benchmark::State& state) {
   for (auto _ : state) {
     const auto tensors =
         features::clip_to_tensors(clip, target.width, target.height, target.width, target.height);
-    benchmark::DoNotOptimize(tensors.backbone_input.data_ptr());
+    benchmark::DoNotOptimize(tensors.backbone_pixels.data_ptr());
   }
   per_clip_counters(state, target.frames, target.name);
 }

@@ -47,10 +47,9 @@ TEST(ClipTensors, AnInputProcessorMakesTheBackbonePixelsAndLeavesTheGroundTruth)
   const auto processed =
       clip_to_tensors(clip, 32, 24, 20, 12, ResizeMode::kSquash, lanczos_squash(32, 24));
   const auto expected = pil_resize(clip.frames[0].rgb, 32, 24, PilFilter::kLanczos);
-  const auto expected_input = image_to_tensor(expected).to(torch::kFloat32) / 255.0;
-  EXPECT_TRUE(torch::equal(processed.backbone_input[0], expected_input));
-  EXPECT_TRUE(torch::equal(processed.backbone_input[1], expected_input));
-  EXPECT_FALSE(torch::equal(plain.backbone_input, processed.backbone_input));
+  EXPECT_TRUE(torch::equal(processed.backbone_pixels[0], image_to_tensor(expected)));
+  EXPECT_TRUE(torch::equal(processed.backbone_pixels[1], image_to_tensor(expected)));
+  EXPECT_FALSE(torch::equal(plain.backbone_pixels, processed.backbone_pixels));
   EXPECT_TRUE(torch::equal(plain.gt_images, processed.gt_images));
   EXPECT_TRUE(torch::equal(plain.intrinsics, processed.intrinsics));
 }
@@ -123,9 +122,7 @@ TEST(ClipTensors, InputAndGroundTruthAreTheFramesResizedOnTheirOwn) {
       const auto i = static_cast<int64_t>(t);
       const auto input = fit(clip.frames[t], c.input_width, c.input_height);
       const auto gt = fit(clip.frames[t], c.gt_width, c.gt_height);
-      EXPECT_TRUE(torch::equal(tensors.backbone_input[i],
-                               image_to_tensor(input.rgb).to(torch::kFloat32) / 255.0))
-          << where;
+      EXPECT_TRUE(torch::equal(tensors.backbone_pixels[i], image_to_tensor(input.rgb))) << where;
       EXPECT_TRUE(torch::equal(tensors.gt_images[i], image_to_tensor(gt.rgb))) << where;
       // Valid where the mask is set and the depth finite and positive; depth 0 elsewhere.
       const auto raw_depth =
@@ -159,18 +156,50 @@ TEST(ClipTensors, AFrameWithoutDepthHasZeroDepthAndNothingValid) {
   }
 }
 
-// The input extraction sends to a GPU sits in page-locked memory and holds the pageable values.
-TEST(ClipTensors, APinnedInputHoldsThePageableValues) {
+// The backbone's input is image_to_tensor(rgb).to(float) / 255.0 exactly as the CPU computes it,
+// for every one of the 256 values (the table's own rule, checked against the operation itself).
+TEST(ClipTensors, TheBackboneInputIsThePixelsOver255AsTheCpuComputesIt) {
+  const auto values = torch::arange(256, torch::kUInt8).view({1, 1, 16, 16}).expand({2, 3, 16, 16});
+  const auto input = backbone_input(values.contiguous(), torch::kCPU);
+  EXPECT_EQ(input.scalar_type(), torch::kFloat32);
+  EXPECT_TRUE(torch::equal(input, values.to(torch::kFloat32) / 255.0));
+  const auto clip = gradient_clip_with_depth(61, 37);
+  const auto tensors = clip_to_tensors(clip, 24, 24, 20, 12);
+  EXPECT_TRUE(torch::equal(backbone_input(tensors.backbone_pixels, torch::kCPU),
+                           tensors.backbone_pixels.to(torch::kFloat32) / 255.0));
+  EXPECT_THAT(
+      [&] { backbone_input(tensors.backbone_pixels.to(torch::kFloat32), torch::kCPU); },
+      ::testing::ThrowsMessage<Error>(HasSubstr("must be (frames, 3, height, width) uint8")));
+}
+
+// Input and ground truth of one size share one tensor; of two sizes, each has its own.
+TEST(ClipTensors, OneSizeSharesTheGroundTruthPixels) {
+  const auto clip = gradient_clip_with_depth(61, 37);
+  const auto same = clip_to_tensors(clip, 24, 24, 24, 24);
+  EXPECT_TRUE(same.backbone_pixels.is_same(same.gt_images));
+  const auto other = clip_to_tensors(clip, 24, 24, 20, 12);
+  EXPECT_FALSE(other.backbone_pixels.is_same(other.gt_images));
+}
+
+// The pixels extraction sends to a GPU sit in page-locked memory, and the input made from them on
+// the GPU holds the CPU's floats.
+TEST(ClipTensors, PinnedPixelsMakeTheCpuInputOnTheGpu) {
   if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
   const Clip clip = gradient_clip_with_depth(61, 37);
-  const auto pageable = clip_to_tensors(clip, 24, 24, 20, 12);
-  const auto pinned =
-      clip_to_tensors(clip, 24, 24, 20, 12, ResizeMode::kCrop, std::nullopt, HostMemory::kPinned);
-  EXPECT_FALSE(pageable.backbone_input.is_pinned());
-  EXPECT_TRUE(pinned.backbone_input.is_pinned());
-  EXPECT_TRUE(torch::equal(pinned.backbone_input, pageable.backbone_input));
-  EXPECT_TRUE(torch::equal(pinned.backbone_input.to(torch::kCUDA, /*non_blocking=*/true).cpu(),
-                           pageable.backbone_input));
+  for (const int gt : {24, 12}) {
+    const auto pageable = clip_to_tensors(clip, 24, 24, gt, gt);
+    const auto pinned =
+        clip_to_tensors(clip, 24, 24, gt, gt, ResizeMode::kCrop, std::nullopt, HostMemory::kPinned);
+    EXPECT_FALSE(pageable.backbone_pixels.is_pinned());
+    EXPECT_TRUE(pinned.backbone_pixels.is_pinned());
+    EXPECT_TRUE(torch::equal(pinned.backbone_pixels, pageable.backbone_pixels));
+    const auto on_gpu = backbone_input(pinned.backbone_pixels, torch::kCUDA, /*non_blocking=*/true);
+    EXPECT_TRUE(on_gpu.is_cuda());
+    EXPECT_TRUE(torch::equal(on_gpu.cpu(), backbone_input(pageable.backbone_pixels, torch::kCPU)));
+  }
+  const auto values = torch::arange(256, torch::kUInt8).view({1, 1, 16, 16}).expand({1, 3, 16, 16});
+  EXPECT_TRUE(torch::equal(backbone_input(values.contiguous(), torch::kCUDA).cpu(),
+                           values.to(torch::kFloat32) / 255.0));
 }
 
 }  // namespace

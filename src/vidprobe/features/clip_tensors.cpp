@@ -19,6 +19,38 @@ torch::Tensor image_to_tensor(const ImageU8& image) {
       .clone();
 }
 
+namespace {
+
+// image_to_tensor(rgb).to(float) / 255.0 as libtorch's CPU computes it, for each of the 256
+// values: CUDA's division by a scalar multiplies by the reciprocal instead, which can differ in the
+// last bit, so every device reads the CPU's floats from this table.
+const torch::Tensor& unit_interval_table() {
+  static const torch::Tensor table =
+      (torch::arange(256, torch::kUInt8).to(torch::kFloat32) / 255.0).contiguous();
+  return table;
+}
+
+}  // namespace
+
+torch::Tensor backbone_input(const torch::Tensor& pixels, const torch::Device& device,
+                             bool non_blocking) {
+  require(pixels.scalar_type() == torch::kUInt8 && pixels.dim() == 4 && pixels.size(1) == 3, [&] {
+    return "backbone pixels must be (frames, 3, height, width) uint8; got " +
+           std::string(c10::toString(pixels.scalar_type())) + " of " +
+           std::to_string(pixels.dim()) + " dimensions";
+  });
+  const auto on_device = pixels.to(device, non_blocking);
+  const auto table = unit_interval_table().to(device);
+  auto input = torch::empty(pixels.sizes(), torch::TensorOptions(torch::kFloat32).device(device));
+  // A frame at a time: the 32-bit indices of a whole clip (81 frames at 480 x 832) would take as
+  // much memory again as its floats.
+  for (int64_t t = 0; t < pixels.size(0); ++t) {
+    auto frame = input[t].view({-1});
+    torch::index_select_out(frame, table, 0, on_device[t].reshape({-1}).to(torch::kInt32));
+  }
+  return input;
+}
+
 ResizeMode parse_resize_mode(const std::string& name) {
   if (name == "crop") return ResizeMode::kCrop;
   if (name == "squash") return ResizeMode::kSquash;
@@ -50,10 +82,9 @@ void check_input_processor(const ImageProcessorSpec& processor, ResizeMode mode,
 
 namespace {
 
-// An RGB image of width x height as three planes (channel, row, column) at `out`, each value
-// through `map`: the permute of image_to_tensor without the tensors in between.
-template <typename T, typename Map>
-void write_planes(const ImageU8& image, int width, int height, T* out, Map map) {
+// An RGB image of width x height as three planes (channel, row, column) at `out`: the permute of
+// image_to_tensor without the tensors in between.
+void write_planes(const ImageU8& image, int width, int height, std::uint8_t* out) {
   require(image.channels == 3,
           "expected an RGB image, got " + std::to_string(image.channels) + " channels");
   require(image.width == width && image.height == height, [&] {
@@ -63,9 +94,9 @@ void write_planes(const ImageU8& image, int width, int height, T* out, Map map) 
   const std::size_t plane = static_cast<std::size_t>(width) * height;
   const std::uint8_t* pixels = image.pixels.data();
   for (std::size_t i = 0; i < plane; ++i) {
-    out[i] = map(pixels[3 * i]);
-    out[plane + i] = map(pixels[3 * i + 1]);
-    out[2 * plane + i] = map(pixels[3 * i + 2]);
+    out[i] = pixels[3 * i];
+    out[plane + i] = pixels[3 * i + 1];
+    out[2 * plane + i] = pixels[3 * i + 2];
   }
 }
 
@@ -89,17 +120,18 @@ ClipTensors clip_to_tensors(const Clip& clip, int input_width, int input_height,
   // resize: the same call on the same frame gives the same pixels.
   const bool input_is_gt_rgb = !processor && input_width == gt_width && input_height == gt_height;
   if (processor) check_input_processor(*processor, mode, input_width, input_height);
-  // The backbone's input is image_to_tensor(rgb).to(float) / 255.0: as a table of that very
-  // operation's 256 results, so every pixel gets the float libtorch gives it.
-  const auto table = (torch::arange(256, torch::kUInt8).to(torch::kFloat32) / 255.0).contiguous();
-  const float* unit = table.data_ptr<float>();
   // Every frame is written straight into the clip's tensors (no tensor per frame, no stack).
   const auto frames = static_cast<int64_t>(clip.frames.size());
+  const auto pixels = [](HostMemory memory) {
+    return torch::TensorOptions(torch::kUInt8).pinned_memory(memory == HostMemory::kPinned);
+  };
   ClipTensors out;
-  out.backbone_input = torch::empty(
-      {frames, 3, input_height, input_width},
-      torch::TensorOptions(torch::kFloat32).pinned_memory(input_memory == HostMemory::kPinned));
-  out.gt_images = torch::empty({frames, 3, gt_height, gt_width}, torch::kUInt8);
+  // One tensor for both when the input is the ground truth's RGB, in the input's memory.
+  out.gt_images = torch::empty({frames, 3, gt_height, gt_width},
+                               pixels(input_is_gt_rgb ? input_memory : HostMemory::kPageable));
+  out.backbone_pixels =
+      input_is_gt_rgb ? out.gt_images
+                      : torch::empty({frames, 3, input_height, input_width}, pixels(input_memory));
   // Depth that is not finite or not positive is never valid ground truth; depth is 0 where the
   // ground truth is not valid (frames without depth: all 0, nothing valid). Every value is written
   // below: torch::zeros would fill them in an OpenMP region, whose threads a loader thread then
@@ -111,14 +143,11 @@ ClipTensors clip_to_tensors(const Clip& clip, int input_width, int input_height,
   for (int64_t t = 0; t < frames; ++t) {
     const auto& frame = clip.frames[static_cast<std::size_t>(t)];
     const auto gt = fit(frame, gt_width, gt_height);
-    write_planes(gt.rgb, gt_width, gt_height, out.gt_images[t].data_ptr<std::uint8_t>(),
-                 [](std::uint8_t v) { return v; });
-    const auto input = input_is_gt_rgb ? ImageU8{}
-                       : processor     ? apply_processor(*processor, frame.rgb)
-                                       : fit_rgb(frame, input_width, input_height);
-    write_planes(input_is_gt_rgb ? gt.rgb : input, input_width, input_height,
-                 out.backbone_input[t].data_ptr<float>(),
-                 [unit](std::uint8_t v) { return unit[v]; });
+    write_planes(gt.rgb, gt_width, gt_height, out.gt_images[t].data_ptr<std::uint8_t>());
+    if (!input_is_gt_rgb)
+      write_planes(processor ? apply_processor(*processor, frame.rgb)
+                             : fit_rgb(frame, input_width, input_height),
+                   input_width, input_height, out.backbone_pixels[t].data_ptr<std::uint8_t>());
     float* depth_out = out.depth[t].data_ptr<float>();
     bool* valid_out = out.valid[t].data_ptr<bool>();
     if (gt.depth.empty()) {

@@ -13,13 +13,15 @@
 namespace vidprobe::features {
 
 struct ClipTensors {
-  torch::Tensor backbone_input;  // (T, 3, h_in, w_in) float in [0, 1]
-  torch::Tensor gt_images;       // (T, 3, H, W) uint8
-  torch::Tensor depth;           // (T, H, W) float
-  torch::Tensor valid;           // (T, H, W) bool
-  torch::Tensor confidence;      // (T, H, W) float, or undefined when the frames carry none
-  torch::Tensor extrinsics;      // (T, 3, 4) float
-  torch::Tensor intrinsics;      // (T, 3, 3) float, at H x W
+  // (T, 3, h_in, w_in) uint8: the backbone's input as pixels, a quarter of its floats' bytes to
+  // hold and to upload; backbone_input() makes them the input where it runs.
+  torch::Tensor backbone_pixels;
+  torch::Tensor gt_images;   // (T, 3, H, W) uint8
+  torch::Tensor depth;       // (T, H, W) float
+  torch::Tensor valid;       // (T, H, W) bool
+  torch::Tensor confidence;  // (T, H, W) float, or undefined when the frames carry none
+  torch::Tensor extrinsics;  // (T, 3, 4) float
+  torch::Tensor intrinsics;  // (T, 3, 3) float, at H x W
 };
 
 enum class ResizeMode { kCrop, kSquash };
@@ -27,11 +29,11 @@ enum class ResizeMode { kCrop, kSquash };
 ResizeMode parse_resize_mode(const std::string& name);
 std::string to_string(ResizeMode mode);
 
-// Where the backbone input is allocated. kPinned: page-locked memory from CUDA's caching host
-// allocator, for an input bound to a GPU; its upload can then be queued behind the device's work
+// Where the backbone pixels are allocated. kPinned: page-locked memory from CUDA's caching host
+// allocator, for pixels bound to a GPU; their upload can then be queued behind the device's work
 // (non_blocking), and a loader thread reuses cached blocks where pageable memory of that size
-// (over glibc's 32 MB mmap threshold: a DINOv2 clip at 420 x 728) is mapped and faulted in anew
-// for every clip. Needs a CUDA device.
+// (over glibc's 32 MB mmap threshold: a WAN clip of 81 frames at 480 x 832) is mapped and faulted
+// in anew for every clip. Needs a CUDA device.
 enum class HostMemory { kPageable, kPinned };
 
 // The backbone input is resized with our antialiased bilinear filter unless `processor` names how
@@ -47,5 +49,12 @@ void check_input_processor(const ImageProcessorSpec& processor, ResizeMode mode,
                            int input_height);
 
 torch::Tensor image_to_tensor(const ImageU8& image);  // H x W x 3 -> (3, H, W) uint8
+
+// The backbone's input on `device`: image_to_tensor(rgb).to(float) / 255.0 as libtorch's CPU
+// computes it, in [0, 1], bit for bit alike on every device. `pixels`: ClipTensors::backbone_pixels
+// (non_blocking as Tensor::to: for pinned pixels bound to a GPU). Throws vidprobe::Error for
+// pixels of another dtype or shape.
+torch::Tensor backbone_input(const torch::Tensor& pixels, const torch::Device& device,
+                             bool non_blocking = false);
 
 }  // namespace vidprobe::features

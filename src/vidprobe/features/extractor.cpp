@@ -207,11 +207,11 @@ std::vector<StoredMaps> run_backbone_timed(backbones::Backbone& backbone, const 
   c10::InferenceMode inference;
   const backbones::ClipTruth truth{inputs.depth, inputs.valid, inputs.extrinsics,
                                    inputs.intrinsics};
-  // A pinned input uploads without blocking: the copy is queued ahead of the backbone's kernels
-  // on the same stream, and CUDA's caching host allocator keeps the block from reuse until the
-  // copy is done.
-  const auto input =
-      inputs.backbone_input.to(options.device, /*non_blocking=*/inputs.backbone_input.is_pinned());
+  // Pinned pixels upload without blocking: the copy is queued ahead of the backbone's kernels on
+  // the same stream, and CUDA's caching host allocator keeps the block from reuse until the copy
+  // is done.
+  const auto input = backbone_input(inputs.backbone_pixels, options.device,
+                                    /*non_blocking=*/inputs.backbone_pixels.is_pinned());
   auto features = run_clip(backbone, input, truth, points, options, seed);
   // Converted to the cache's dtype where the backbone left them: on a GPU one kernel, where the
   // writer thread's CPU converted a float32 copy of every map before (bf16 -> fp32 -> fp16). The
