@@ -9,8 +9,9 @@
 # they buy; DINOv2 also with 15 (all but one of the GPU machine's 16 cores), and with 15 at the
 # paper's frame size: 420 x 728 in bf16, and the authors' whole extraction (--preset vidfm3d:
 # float32, PIL bicubic squash, final LayerNorm) on 17 frames instead of their 81, which the
-# 17-frame clips rendered here hold. The paper-size row runs twice: with the input in pinned
-# memory (the default) and with --pageable-input, the loader before 579e0cd.
+# 17-frame clips rendered here hold. The paper-size row runs twice: with the backbone's uint8
+# pixels in pinned memory, uploaded without blocking (the default), and with --pageable-input
+# (pageable pixels, blocking upload).
 # Writes one JSON line per run to OUT_DIR/extract-busy.jsonl: `vidprobe extract --summary` (clips,
 # loop seconds, backbone seconds, busy_fraction, clips_per_second) and the run's settings.
 # Usage: bash scripts/gpu-extract-busy.sh OUT_DIR. Knobs: VIDPROBE_BUSY_CLIPS (200),

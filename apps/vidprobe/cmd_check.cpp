@@ -59,7 +59,9 @@ std::pair<torch::Tensor, std::string> load_check_clip(const CheckFlags& flags,
   }
   const auto tensors = features::clip_to_tensors(clip, input.width, input.height, input.width,
                                                  input.height, x.resize, x.input_processor);
-  return {features::backbone_input(tensors.backbone_pixels, torch::kCPU), clip.id};
+  return {
+      features::backbone_input(tensors.backbone_pixels, features::unit_interval_table(torch::kCPU)),
+      clip.id};
 }
 
 void run_check(CheckFlags& flags, const CLI::App& command) {

@@ -159,8 +159,8 @@ std::shared_ptr<ExtractionFlags> add_extraction_options(CLI::App& cmd, features:
       ->capture_default_str()
       ->check(in_range(0, 64));
   cmd.add_flag_function(
-      "--pageable-input", [&x](std::int64_t) { x.pinned_input = false; },
-      "On a GPU, load the backbone input into pageable memory and upload it blocking "
+      "--pageable-input", [&x](std::int64_t count) { x.pinned_input = count <= 0; },
+      "On a GPU, load the backbone's pixels into pageable memory and upload them blocking "
       "(default: pinned memory, uploaded without blocking)");
   return flags;
 }

@@ -157,19 +157,27 @@ TEST(ClipTensors, AFrameWithoutDepthHasZeroDepthAndNothingValid) {
 }
 
 // The backbone's input is image_to_tensor(rgb).to(float) / 255.0 exactly as the CPU computes it,
-// for every one of the 256 values (the table's own rule, checked against the operation itself).
+// for every one of the 256 values (the table's own rule, checked against the operation itself),
+// frame by frame, for strided pixels too.
 TEST(ClipTensors, TheBackboneInputIsThePixelsOver255AsTheCpuComputesIt) {
+  const auto table = unit_interval_table(torch::kCPU);
   const auto values = torch::arange(256, torch::kUInt8).view({1, 1, 16, 16}).expand({2, 3, 16, 16});
-  const auto input = backbone_input(values.contiguous(), torch::kCPU);
+  const auto input = backbone_input(values.contiguous(), table);
   EXPECT_EQ(input.scalar_type(), torch::kFloat32);
   EXPECT_TRUE(torch::equal(input, values.to(torch::kFloat32) / 255.0));
+  torch::manual_seed(3);
+  const auto frames = torch::randint(0, 256, {4, 3, 5, 7}, torch::kUInt8);  // no two alike
+  for (const auto& pixels : {frames, frames.flip(0), frames.transpose(2, 3)})
+    EXPECT_TRUE(torch::equal(backbone_input(pixels, table), pixels.to(torch::kFloat32) / 255.0));
   const auto clip = gradient_clip_with_depth(61, 37);
   const auto tensors = clip_to_tensors(clip, 24, 24, 20, 12);
-  EXPECT_TRUE(torch::equal(backbone_input(tensors.backbone_pixels, torch::kCPU),
+  EXPECT_TRUE(torch::equal(backbone_input(tensors.backbone_pixels, table),
                            tensors.backbone_pixels.to(torch::kFloat32) / 255.0));
   EXPECT_THAT(
-      [&] { backbone_input(tensors.backbone_pixels.to(torch::kFloat32), torch::kCPU); },
+      [&] { backbone_input(tensors.backbone_pixels.to(torch::kFloat32), table); },
       ::testing::ThrowsMessage<Error>(HasSubstr("must be (frames, 3, height, width) uint8")));
+  EXPECT_THAT([&] { backbone_input(frames.narrow(1, 0, 2), table); },
+              ::testing::ThrowsMessage<Error>(HasSubstr("shape [4, 2, 5, 7]")));
 }
 
 // Input and ground truth of one size share one tensor; of two sizes, each has its own.
@@ -181,24 +189,27 @@ TEST(ClipTensors, OneSizeSharesTheGroundTruthPixels) {
   EXPECT_FALSE(other.backbone_pixels.is_same(other.gt_images));
 }
 
-// The pixels extraction sends to a GPU sit in page-locked memory, and the input made from them on
-// the GPU holds the CPU's floats.
+// The pixels extraction sends to a GPU sit in page-locked memory (the ground truth's too when it
+// is the same tensor), and the input made from them on the GPU holds the CPU's floats.
 TEST(ClipTensors, PinnedPixelsMakeTheCpuInputOnTheGpu) {
   if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
   const Clip clip = gradient_clip_with_depth(61, 37);
+  const auto cpu_table = unit_interval_table(torch::kCPU);
+  const auto gpu_table = unit_interval_table(torch::kCUDA);
   for (const int gt : {24, 12}) {
     const auto pageable = clip_to_tensors(clip, 24, 24, gt, gt);
     const auto pinned =
         clip_to_tensors(clip, 24, 24, gt, gt, ResizeMode::kCrop, std::nullopt, HostMemory::kPinned);
     EXPECT_FALSE(pageable.backbone_pixels.is_pinned());
     EXPECT_TRUE(pinned.backbone_pixels.is_pinned());
+    EXPECT_EQ(pinned.gt_images.is_pinned(), gt == 24);
     EXPECT_TRUE(torch::equal(pinned.backbone_pixels, pageable.backbone_pixels));
-    const auto on_gpu = backbone_input(pinned.backbone_pixels, torch::kCUDA, /*non_blocking=*/true);
+    const auto on_gpu = backbone_input(pinned.backbone_pixels, gpu_table, /*non_blocking=*/true);
     EXPECT_TRUE(on_gpu.is_cuda());
-    EXPECT_TRUE(torch::equal(on_gpu.cpu(), backbone_input(pageable.backbone_pixels, torch::kCPU)));
+    EXPECT_TRUE(torch::equal(on_gpu.cpu(), backbone_input(pageable.backbone_pixels, cpu_table)));
   }
   const auto values = torch::arange(256, torch::kUInt8).view({1, 1, 16, 16}).expand({1, 3, 16, 16});
-  EXPECT_TRUE(torch::equal(backbone_input(values.contiguous(), torch::kCUDA).cpu(),
+  EXPECT_TRUE(torch::equal(backbone_input(values.contiguous(), gpu_table).cpu(),
                            values.to(torch::kFloat32) / 255.0));
 }
 

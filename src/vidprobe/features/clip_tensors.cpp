@@ -19,28 +19,26 @@ torch::Tensor image_to_tensor(const ImageU8& image) {
       .clone();
 }
 
-namespace {
-
-// image_to_tensor(rgb).to(float) / 255.0 as libtorch's CPU computes it, for each of the 256
-// values: CUDA's division by a scalar multiplies by the reciprocal instead, which can differ in the
-// last bit, so every device reads the CPU's floats from this table.
-const torch::Tensor& unit_interval_table() {
-  static const torch::Tensor table =
-      (torch::arange(256, torch::kUInt8).to(torch::kFloat32) / 255.0).contiguous();
-  return table;
+torch::Tensor unit_interval_table(const torch::Device& device) {
+  // Computed by the very operation on the CPU, whatever the device: CUDA's division by a scalar
+  // multiplies by the reciprocal instead, which can differ in the last bit.
+  return (torch::arange(256, torch::kUInt8).to(torch::kFloat32) / 255.0).to(device);
 }
 
-}  // namespace
-
-torch::Tensor backbone_input(const torch::Tensor& pixels, const torch::Device& device,
+torch::Tensor backbone_input(const torch::Tensor& pixels, const torch::Tensor& table,
                              bool non_blocking) {
-  require(pixels.scalar_type() == torch::kUInt8 && pixels.dim() == 4 && pixels.size(1) == 3, [&] {
-    return "backbone pixels must be (frames, 3, height, width) uint8; got " +
-           std::string(c10::toString(pixels.scalar_type())) + " of " +
-           std::to_string(pixels.dim()) + " dimensions";
-  });
+  require(pixels.defined() && pixels.scalar_type() == torch::kUInt8 && pixels.dim() == 4 &&
+              pixels.size(1) == 3,
+          [&] {
+            return "backbone pixels must be (frames, 3, height, width) uint8; got " +
+                   (pixels.defined() ? std::string(c10::toString(pixels.scalar_type())) + " of " +
+                                           "shape " + c10::str(pixels.sizes())
+                                     : std::string("an undefined tensor"));
+          });
+  require(table.defined() && table.scalar_type() == torch::kFloat32 && table.numel() == 256,
+          "backbone_input: the table must be unit_interval_table()'s 256 floats");
+  const auto device = table.device();
   const auto on_device = pixels.to(device, non_blocking);
-  const auto table = unit_interval_table().to(device);
   auto input = torch::empty(pixels.sizes(), torch::TensorOptions(torch::kFloat32).device(device));
   // A frame at a time: the 32-bit indices of a whole clip (81 frames at 480 x 832) would take as
   // much memory again as its floats.

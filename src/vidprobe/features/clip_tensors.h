@@ -50,11 +50,16 @@ void check_input_processor(const ImageProcessorSpec& processor, ResizeMode mode,
 
 torch::Tensor image_to_tensor(const ImageU8& image);  // H x W x 3 -> (3, H, W) uint8
 
-// The backbone's input on `device`: image_to_tensor(rgb).to(float) / 255.0 as libtorch's CPU
-// computes it, in [0, 1], bit for bit alike on every device. `pixels`: ClipTensors::backbone_pixels
-// (non_blocking as Tensor::to: for pinned pixels bound to a GPU). Throws vidprobe::Error for
-// pixels of another dtype or shape.
-torch::Tensor backbone_input(const torch::Tensor& pixels, const torch::Device& device,
+// The 256 floats of image_to_tensor(rgb).to(float) / 255.0 as libtorch's CPU computes them, on
+// `device`. Made once per run: an upload from pageable memory waits for the device's stream.
+torch::Tensor unit_interval_table(const torch::Device& device);
+
+// The backbone's input on the table's device: image_to_tensor(rgb).to(float) / 255.0 as the CPU
+// computes it, in [0, 1], bit for bit alike on every device. `pixels`: ClipTensors::
+// backbone_pixels; `non_blocking` as Tensor::to (for pinned pixels bound to a GPU: the upload is
+// queued ahead of the conversion and the backbone's kernels). Throws vidprobe::Error for pixels of
+// another dtype or shape.
+torch::Tensor backbone_input(const torch::Tensor& pixels, const torch::Tensor& table,
                              bool non_blocking = false);
 
 }  // namespace vidprobe::features

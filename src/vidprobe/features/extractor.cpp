@@ -1,5 +1,6 @@
 #include "vidprobe/features/extractor.h"
 
+#include <ATen/core/CachingHostAllocator.h>
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -199,7 +200,9 @@ constexpr const char* kWriterWaitStage = "writer wait";
 
 // run_clip with the device timed, the features brought to the host inside the timed stage: the
 // writing thread takes them there, where a device copy would wait for the next clip's kernels.
+// `unit_table`: unit_interval_table() on the backbone's device.
 std::vector<StoredMaps> run_backbone_timed(backbones::Backbone& backbone, const ClipTensors& inputs,
+                                           const torch::Tensor& unit_table,
                                            const std::vector<backbones::ExtractionPoint>& points,
                                            const ExtractOptions& options, std::uint64_t seed) {
   nn::ScopedStage stage(kBackboneStage);
@@ -210,7 +213,7 @@ std::vector<StoredMaps> run_backbone_timed(backbones::Backbone& backbone, const 
   // Pinned pixels upload without blocking: the copy is queued ahead of the backbone's kernels on
   // the same stream, and CUDA's caching host allocator keeps the block from reuse until the copy
   // is done.
-  const auto input = backbone_input(inputs.backbone_pixels, options.device,
+  const auto input = backbone_input(inputs.backbone_pixels, unit_table,
                                     /*non_blocking=*/inputs.backbone_pixels.is_pinned());
   auto features = run_clip(backbone, input, truth, points, options, seed);
   // Converted to the cache's dtype where the backbone left them: on a GPU one kernel, where the
@@ -622,6 +625,7 @@ std::vector<ExtractSummary> extract_features_at(const ExtractOptions& options,
   };
   const auto input_memory =
       device.is_cuda() && options.pinned_input ? HostMemory::kPinned : HostMemory::kPageable;
+  const auto unit_table = unit_interval_table(device);
   auto load = [&](std::size_t index) -> std::optional<Loaded> {
     Loaded loaded{dataset->sample_clip(sequences[index], sampling), {}, {}};
     for (const auto& writer : writers) loaded.held.push_back(writer.holds(loaded.clip.id));
@@ -647,7 +651,7 @@ std::vector<ExtractSummary> extract_features_at(const ExtractOptions& options,
           wanted.back().noise_seed =
               SplitMix64(points[k].noise_seed ^ stable_hash(loaded.clip.id)).next();
       }
-      features = run_backbone_timed(*backbone, loaded.inputs, wanted, options,
+      features = run_backbone_timed(*backbone, loaded.inputs, unit_table, wanted, options,
                                     options.seed + stable_hash(loaded.clip.id));
     }
     {
@@ -658,6 +662,9 @@ std::vector<ExtractSummary> extract_features_at(const ExtractOptions& options,
       ++(loaded.held[k] ? summaries[k].clips_skipped : summaries[k].clips_written);
     std::future<void> job;
     const auto clip_id = loaded.clip.id;
+    // The writer reads the ground truth alone; the input's pixels (pinned on a GPU) go back to
+    // their allocator now rather than after the shard is written.
+    loaded.inputs.backbone_pixels = torch::Tensor();
     if (!missing.empty())
       job = std::async(std::launch::async,
                        [&, loaded = std::move(loaded), missing, features = std::move(features)] {
@@ -684,6 +691,9 @@ std::vector<ExtractSummary> extract_features_at(const ExtractOptions& options,
   writes.finish();
   for (auto& writer : writers) writer.flush();
   const double loop_seconds = seconds_since(loop_started);
+  // CUDA's caching host allocator keeps page-locked blocks until told otherwise; what follows (a
+  // sweep trains its probes next) gets that memory back.
+  if (input_memory == HostMemory::kPinned) at::getHostAllocator(at::kCUDA)->empty_cache();
   for (auto& summary : summaries) {
     summary.loop_seconds = loop_seconds;
     summary.backbone_seconds = meter.stage(kBackboneStage).seconds;
