@@ -15,7 +15,6 @@ class ReadOnlyFile {
   explicit ReadOnlyFile(const std::filesystem::path& path);
 
   int descriptor() const { return descriptor_.fd; }
-  const std::filesystem::path& path() const { return path_; }
   // The size fstat reports for a regular file; 0 for a pipe or a /proc file, whose size is not
   // known before they are read to their end.
   std::uint64_t size_hint() const { return size_hint_; }

@@ -346,12 +346,20 @@ Byte paeth(int a, int b, int c) {
 // its left, is its own loop so that the main loops carry no branch.
 
 #if defined(__SSE2__)
+// The vector Sub and Paeth code move pixels as whole 4-byte words (a 3-byte copy takes several
+// instructions, or the stack): a 3-byte pixel reads the next pixel's first byte, computes a lane
+// that is never used, and writes it, which the next pixel then overwrites. That is why those loops
+// stop before a 3-byte row's last pixel, and why they take a row of n-byte pixels only when this
+// holds: 4-byte pixels, or 3-byte ones into another buffer (in place, the extra write would land
+// on a byte not yet read; 8-bit rows unfilter into the image anyway).
+bool word_pixels(std::size_t n, const Byte* in, const Byte* out) {
+  return n == 4 || (n == 3 && out != in);
+}
+
 // Sub a pixel per step, the pixel to the left kept in a register: the byte loop below stores each
 // byte and loads it back n bytes later, so every byte waited on a store-to-load forward (a tenth
-// of a PNG frame's decode). Whole 4-byte words as in the Paeth code further down: a 3-byte pixel
-// also adds and writes the next pixel's first byte, which the next step overwrites, so the loop
-// stops before the last pixel and 3-byte rows never unfilter in place here. N: bytes per pixel.
-// Returns how many bytes it unfiltered.
+// of a PNG frame's decode). N: bytes per pixel (word_pixels). Returns how many bytes it
+// unfiltered.
 template <std::size_t N>
 std::size_t unfilter_sub_pixels(const Byte* in, Byte* out, std::size_t size) {
   __m128i left = _mm_setzero_si128();
@@ -370,10 +378,8 @@ std::size_t unfilter_sub_pixels(const Byte* in, Byte* out, std::size_t size) {
 void unfilter_sub(const Byte* in, Byte* out, std::size_t size, std::size_t n) {
   std::size_t i = 0;
 #if defined(__SSE2__)
-  if (n == 4)
-    i = unfilter_sub_pixels<4>(in, out, size);
-  else if (n == 3 && out != in)
-    i = unfilter_sub_pixels<3>(in, out, size);
+  if (word_pixels(n, in, out))
+    i = n == 3 ? unfilter_sub_pixels<3>(in, out, size) : unfilter_sub_pixels<4>(in, out, size);
 #endif
   for (; i < n && i < size; ++i) out[i] = in[i];
   for (; i < size; ++i) out[i] = static_cast<Byte>(in[i] + out[i - n]);
@@ -402,13 +408,8 @@ struct RowPointers {
 // a dependency from each pixel to the next that no compiler vectorises, and 3- and 4-byte pixels
 // (RGB, RGBA, 16-bit gray + alpha) are most of a dataset's rows. Only the distances to a (the pixel
 // to the left) and the choice wait on the previous pixel; what the row above (b, c) and the
-// filtered bytes fix is worked out beside that chain, which is what bounds the loop.
-//
-// Pixels move as whole 4-byte words (a 3-byte copy takes several instructions, or the stack): a
-// 3-byte pixel reads the next pixel's first byte, computes a lane that is never used, and writes
-// it, which the next pixel then overwrites. That is why the loops stop before a 3-byte row's last
-// pixel, and why 3-byte rows never unfilter in place here (the write would land on a byte not yet
-// read; 8-bit rows unfilter into the image anyway).
+// filtered bytes fix is worked out beside that chain, which is what bounds the loop. Pixels move
+// as whole 4-byte words (word_pixels).
 __m128i load_word(const Byte* p) {
   std::uint32_t v;
   std::memcpy(&v, p, 4);
@@ -569,7 +570,7 @@ bool sse41_paeth() {
 // Returns how many bytes it unfiltered, from the row's start: 0 where it does not apply.
 std::size_t unfilter_paeth_simd(const Byte* in, const Byte* prior, Byte* out, std::size_t size,
                                 std::size_t n) {
-  if (n != 4 && (n != 3 || out == in)) return 0;
+  if (!word_pixels(n, in, out)) return 0;
 #if defined(VIDPROBE_PAETH_SSE41)
   if (sse41_paeth())
     return n == 3 ? unfilter_paeth_sse41<3>(in, prior, out, size)
@@ -602,7 +603,7 @@ void unfilter_paeth(const Byte* in, const Byte* prior, Byte* out, std::size_t si
 void unfilter_paeth_pair(const RowPointers& r0, const RowPointers& r1, std::size_t size,
                          std::size_t n) {
 #if defined(VIDPROBE_PAETH_SSE41)
-  if (sse41_paeth() && (n == 4 || (n == 3 && r0.out != r0.in && r1.out != r1.in))) {
+  if (sse41_paeth() && word_pixels(n, r0.in, r0.out) && word_pixels(n, r1.in, r1.out)) {
     const std::size_t i = n == 3 ? unfilter_paeth_pair_sse41<3>(r0, r1.in, r1.out, size)
                                  : unfilter_paeth_pair_sse41<4>(r0, r1.in, r1.out, size);
     unfilter_paeth_scalar(r0, size, n, i);
