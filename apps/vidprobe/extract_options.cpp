@@ -153,9 +153,10 @@ std::shared_ptr<ExtractionFlags> add_extraction_options(CLI::App& cmd, features:
   cmd.add_option("--seed", x.seed, "Seed for clip sampling, shuffling and random backbones")
       ->capture_default_str()
       ->check(non_negative());
-  cmd.add_option("--loader-threads", x.loader_threads,
-                 "Clips read, decoded and resized ahead of the backbone, each on its own thread "
-                 "(memory: one clip's frames each); 0: half the cores, at most 8")
+  cmd.add_option(
+         "--loader-threads", x.loader_threads,
+         "Clips read, decoded and resized ahead of the backbone, each on its own thread "
+         "(memory: one clip's frames each); 0: all of this process's cores but one, at most 15")
       ->capture_default_str()
       ->check(in_range(0, 64));
   cmd.add_flag_function(

@@ -6,6 +6,7 @@
 #include <map>
 
 #include "test_support.h"
+#include "vidprobe/dist/group.h"
 
 namespace vidprobe::dist {
 namespace {
@@ -109,6 +110,16 @@ TEST(DistLaunch, BadLayoutsNameTheVariable) {
                    {"MASTER_PORT", "1"}})
                 .find("LOCAL_RANK"),
             std::string::npos);
+}
+
+// The processes of a job on one machine share its cores (core/cpu_cores.h): the group says how
+// many there are, a process without a launcher included.
+TEST(DistLaunch, TheGroupKnowsItsProcessesOnThisMachine) {
+  EXPECT_EQ(Group().processes_on_node(), 1);
+  Launch alone;  // nothing to join, yet the machine may hold other jobs' processes: as given
+  alone.local_world_size = 3;
+  ASSERT_FALSE(alone.distributed());
+  EXPECT_EQ(Group::join(alone, torch::kCPU).processes_on_node(), 3);
 }
 
 }  // namespace

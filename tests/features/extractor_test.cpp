@@ -162,13 +162,14 @@ TEST_F(ExtractorTest, TheSummaryTimesTheLoopAndTheBackbone) {
   EXPECT_EQ(resumed.clips_per_second(), 0.0);
 }
 
-TEST(LoaderThreads, ZeroIsHalfTheCoresFromOneToEight) {
+TEST(LoaderThreads, ZeroIsAllCoresButOneFromOneToFifteen) {
   EXPECT_EQ(loader_threads_for(3, 64), 3);
+  EXPECT_EQ(loader_threads_for(40, 2), 40);  // asked for: as given
   EXPECT_EQ(loader_threads_for(0, 2), 1);
   EXPECT_EQ(loader_threads_for(0, 1), 1);
-  EXPECT_EQ(loader_threads_for(0, 0), 1);  // hardware_concurrency() may not know
-  EXPECT_EQ(loader_threads_for(0, 12), 6);
-  EXPECT_EQ(loader_threads_for(0, 128), 8);
+  EXPECT_EQ(loader_threads_for(0, 12), 11);
+  EXPECT_EQ(loader_threads_for(0, 16), 15);  // the H200 machine's 16 cores
+  EXPECT_EQ(loader_threads_for(0, 128), 15);
 }
 
 TEST(ProbeFrameIndices, SpreadFromFirstToLastFrame) {

@@ -57,6 +57,7 @@ Group Group::join(const Launch& launch, const torch::Device& device,
   Group group;
   group.rank_ = launch.rank;
   group.size_ = launch.world_size;
+  group.processes_on_node_ = launch.local_world_size;
   if (!launch.distributed()) return group;
   auto impl = std::make_shared<Impl>();
   impl->store = connect_store(launch, timeout);

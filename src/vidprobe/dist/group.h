@@ -29,6 +29,8 @@ class Group {
 
   int rank() const { return rank_; }
   int size() const { return size_; }
+  // The job's processes on this machine (LOCAL_WORLD_SIZE), which share its cores.
+  int processes_on_node() const { return processes_on_node_; }
   bool is_main() const { return rank_ == 0; }
   // In a job (collectives go through c10d, a torchrun job of one process included).
   bool distributed() const { return impl_ != nullptr; }
@@ -64,7 +66,7 @@ class Group {
 
  private:
   std::shared_ptr<Impl> impl_;
-  int rank_ = 0, size_ = 1;
+  int rank_ = 0, size_ = 1, processes_on_node_ = 1;
   torch::Device device_ = torch::kCPU;
 };
 

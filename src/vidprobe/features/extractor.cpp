@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "vidprobe/backbones/registry.h"
+#include "vidprobe/core/cpu_cores.h"
 #include "vidprobe/core/error.h"
 #include "vidprobe/core/progress.h"
 #include "vidprobe/core/resumable.h"
@@ -242,7 +243,7 @@ torch::Dtype resolve_compute_dtype(const std::optional<torch::Dtype>& requested,
 
 int loader_threads_for(int requested, unsigned cores) {
   if (requested > 0) return requested;
-  return std::clamp(static_cast<int>(cores / 2), 1, 8);
+  return std::clamp(static_cast<int>(cores) - 1, 1, 15);
 }
 
 std::vector<int64_t> probe_frame_indices(int64_t frames, int64_t kept) {
@@ -676,8 +677,8 @@ std::vector<ExtractSummary> extract_features_at(const ExtractOptions& options,
                        });
     writes.add(clip_id, std::move(job));
   };
-  const int loader_threads =
-      loader_threads_for(options.loader_threads, std::thread::hardware_concurrency());
+  const int loader_threads = loader_threads_for(
+      options.loader_threads, cores_for_this_process(options.group.processes_on_node()));
   const auto loop_started = std::chrono::steady_clock::now();
   run_resumable(
       sequences.size(),

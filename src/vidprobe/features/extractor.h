@@ -75,9 +75,10 @@ struct ExtractOptions {
   std::map<std::string, std::string> backbone_options;  // family-specific (--backbone-opt k=v)
   torch::Device device = torch::kCPU;
   std::uint64_t seed = 0;
-  // Clips loaded (read, decoded, resized) ahead of the backbone, each on its own thread: one
-  // thread reads a 17-frame 960 x 540 PNG clip in ~0.7 s, where WAN2.1-1.3B needs 0.4 s on an
-  // H200 (docs/perf.md). 0: half the machine's cores, at most 8 (loader_threads_for).
+  // Clips loaded (read, decoded, resized) ahead of the backbone, each on its own thread. A short
+  // encoder needs most of the cores: DINOv2-L at 224 takes ~12 ms of an H200 per 16-frame clip,
+  // one thread ~80 ms of its machine's CPU to load it (docs/perf.md). 0: all of this process's
+  // cores but one (loader_threads_for).
   int loader_threads = 0;
   // On a GPU, loader threads write the backbone input into pinned memory, uploaded without
   // blocking (features/clip_tensors.h: HostMemory); false keeps it pageable, to compare.
@@ -139,7 +140,9 @@ torch::Tensor interleaved_feature_index(int64_t frames,
                                         const std::vector<torch::Tensor>& clip_index,
                                         const std::vector<int64_t>& clip_maps);
 
-// The loader threads an extraction runs with: `requested`, or for 0 half of `cores`, 1 to 8.
+// The loader threads an extraction runs with: `requested`, or for 0 all of `cores` (the process's
+// share, core/cpu_cores.h) but one, which the loop, the shard writers and the backbone's launches
+// share; 1 to 15, the most measured (each thread holds a clip in memory).
 int loader_threads_for(int requested, unsigned cores);
 
 // round(linspace(0, frames - 1, kept)): the frames a probe sees of a longer clip.
