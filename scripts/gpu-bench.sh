@@ -3,7 +3,9 @@
 # benchmark next to its Python reference run on the same GPU with the same sizes. Writes one JSON
 # line per measurement to $1/gpu-bench.jsonl (default: build-gpu/gpu-bench.jsonl) and echoes it.
 #   backbones  vidprobe_bench BackboneExtract vs bench/backbones_reference.py (transformers)
-#   probe      vidprobe bench probe --reference (bench/probe_reference.py, PyTorch)
+#   probe      vidprobe bench probe --reference: the vidfm3d preset's step at the paper's sizes
+#              next to the authors' own modules (bench/vidfm3d_reference.py; their checkout in
+#              VIDPROBE_VIDFM3D_CHECKOUT, default .ref/VidFM3D)
 #   wan        VIDPROBE_GPU_BENCH_WAN=1 adds vidprobe_bench WanExtract vs bench/wan_reference.py
 #   mfu        VIDPROBE_GPU_BENCH_MFU=1 adds `vidprobe bench backbone` of every paper model at the
 #              paper's clip (random weights at real size, bf16): per-stage ms, the transformer's
@@ -15,15 +17,21 @@ OUT_DIR="${1:-$BUILD_DIR}"
 mkdir -p "$OUT_DIR"
 LOG="$OUT_DIR/gpu-bench.jsonl"
 : > "$LOG"
-json_lines() { grep -E '^\{' | tee -a "$LOG"; }
+# Keeps the JSON lines; a step that prints none shows its last lines instead of vanishing.
+json_lines() {
+  tee "$OUT_DIR/step.log" | grep -E '^\{' | tee -a "$LOG" ||
+    { echo "no figures from this step; its last lines:" >&2; tail -5 "$OUT_DIR/step.log" >&2; }
+}
+CHECKOUT="${VIDPROBE_VIDFM3D_CHECKOUT:-$ROOT/.ref/VidFM3D}"  # the authors' code, for the probe
 
 echo "== backbones (ViT-L, bf16, 16 frames): C++ then transformers" >&2
 "$BUILD_DIR/bin/vidprobe_bench" --benchmark_filter=BackboneExtract 2>&1 | json_lines || true
 python3 "$ROOT/bench/backbones_reference.py" --device cuda --dtype bf16 --frames 16 2>&1 | json_lines || true
 
-echo "== probe training step (paper configuration, batch 8): C++ then PyTorch" >&2
-"$BUILD_DIR/bin/vidprobe" bench probe --device cuda --batch 8 --steps 20 --warmup 3 --reference \
-  --python python3 --reference-script "$ROOT/bench/probe_reference.py" 2>&1 | json_lines || true
+echo "== probe training step (the paper's probe and sizes, batch 10): C++ then the authors' code" >&2
+"$BUILD_DIR/bin/vidprobe" bench probe --device cuda --batch 10 --frames 4 --feature-dim 1536 \
+  --grid 30x52 --size 294x518 --warmup 3 --steps 10 --reference --python python3 \
+  --checkout "$CHECKOUT" 2>&1 | json_lines || true
 
 if [ "${VIDPROBE_GPU_BENCH_WAN:-0}" = 1 ]; then
   echo "== WAN2.1 extraction (17 frames, 480x832): C++ then diffusers" >&2

@@ -5,11 +5,11 @@
 # resizing cost what they cost on real data; the backbones have random weights at real size.
 #   wan2.1-t2v-1.3b  17 frames -> 480 x 832, bf16 DiT, fp32 VAE (the default point)
 #   dinov2-vitl14    16 frames -> 224 x 224: the hardest case, ~12 ms of network per clip
-# Each with 1 loader thread and with the default (0: half the cores, at most 8), to show what
-# they buy; DINOv2 also with 15 (all but one of the GPU machine's 16 cores), and with 15 at the
-# paper's frame size: 420 x 728 in bf16, and the authors' whole extraction (--preset vidfm3d:
-# float32, PIL bicubic squash, final LayerNorm) on 17 frames instead of their 81, which the
-# 17-frame clips rendered here hold. The paper-size row runs twice: with the backbone's uint8
+# Each with 1 loader thread and with the default (0: all cores but one, at most 15: 15 on the GPU
+# machine's 16), to show what they buy; DINOv2 also with 8 (the default before 2026-12-05), with
+# 15 given explicitly, and with 15 at the paper's frame size: 420 x 728 in bf16, and the
+# authors' whole extraction (--preset vidfm3d: float32, PIL bicubic squash, final LayerNorm) on
+# 17 frames instead of their 81, which the 17-frame clips rendered here hold. The paper-size row runs twice: with the backbone's uint8
 # pixels in pinned memory, uploaded without blocking (the default), and with --pageable-input
 # (pageable pixels, blocking upload).
 # Writes one JSON line per run to OUT_DIR/extract-busy.jsonl: `vidprobe extract --summary` (clips,
@@ -33,6 +33,7 @@ ROWS=(
   "wan-17|wan2.1-t2v-1.3b|17|0|"
   "dinov2-1-thread|dinov2-vitl14|16|1|"
   "dinov2|dinov2-vitl14|16|0|"
+  "dinov2-8-threads|dinov2-vitl14|16|8|"
   "dinov2-15-threads|dinov2-vitl14|16|15|"
   "dinov2-420x728-15-threads|dinov2-vitl14|16|15|--backbone-opt size=420x728"
   "dinov2-420x728-15-threads-pageable|dinov2-vitl14|16|15|--backbone-opt size=420x728 --pageable-input"
