@@ -1,10 +1,15 @@
 #include "vidprobe/io/safetensors.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <torch/torch.h>
+#include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <future>
 
 #include "test_support.h"
 #include "vidprobe/core/atomic_file.h"
@@ -140,6 +145,30 @@ TEST(Safetensors, TensorsMustCoverTheDataSectionWithoutOverlapsOrHoles) {
                         4);
   EXPECT_EQ(SafetensorsFile::open(file("fine.safetensors")).names().size(), 3u);
   fs::remove_all(dir);
+}
+
+// A named pipe given as a checkpoint is refused at once. Opened for reading as a file is, it would
+// block until something opened it for writing; if the open does block, the test opens the pipe's
+// other end itself after a while, so that it fails instead of hanging.
+TEST(Safetensors, RefusesANamedPipeWithoutWaitingForAWriter) {
+  const auto fifo = temp_dir("fifo") / "weights.safetensors";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  auto opened = std::async(std::launch::async, [&] {
+    try {
+      SafetensorsFile::open(fifo);
+      return std::string("opened");
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+  });
+  if (opened.wait_for(std::chrono::seconds(20)) == std::future_status::timeout) {
+    const int writer = ::open(fifo.c_str(), O_WRONLY | O_NONBLOCK);
+    if (writer >= 0) ::close(writer);
+    FAIL() << "SafetensorsFile::open waited for a writer on a named pipe";
+  }
+  const auto message = opened.get();
+  EXPECT_NE(message.find("weights.safetensors' is not a regular file"), std::string::npos)
+      << message;
 }
 
 TEST(Safetensors, RejectsGarbageHeadersAndMissingKeys) {

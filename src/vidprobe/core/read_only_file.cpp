@@ -16,8 +16,12 @@ ReadOnlyFile::Descriptor::~Descriptor() {
   if (fd >= 0) ::close(fd);
 }
 
-ReadOnlyFile::ReadOnlyFile(const std::filesystem::path& path)
-    : path_(path), descriptor_(::open(path.c_str(), O_RDONLY | O_CLOEXEC)) {
+ReadOnlyFile::ReadOnlyFile(const std::filesystem::path& path, FileKind kind)
+    // O_NONBLOCK only changes how a pipe or a device opens and reads; a kRegular file is either
+    // a regular file, which it does not affect, or refused below before anything is read.
+    : path_(path),
+      descriptor_(::open(path.c_str(),
+                         O_RDONLY | O_CLOEXEC | (kind == FileKind::kRegular ? O_NONBLOCK : 0))) {
   const int open_error = errno;
   require(descriptor_.fd >= 0, [&] {
     return "cannot open '" + path.string() + "' for reading: " + std::strerror(open_error);
@@ -30,6 +34,9 @@ ReadOnlyFile::ReadOnlyFile(const std::filesystem::path& path)
   require(!S_ISDIR(info.st_mode),
           [&] { return "'" + path.string() + "' is a directory, not a file"; });
   regular_ = S_ISREG(info.st_mode);
+  require(regular_ || kind == FileKind::kAny, [&] {
+    return "'" + path.string() + "' is not a regular file (a pipe, a socket or a device)";
+  });
   size_hint_ = regular_ ? static_cast<std::uint64_t>(info.st_size) : 0;
 }
 

@@ -7,12 +7,18 @@
 
 namespace vidprobe {
 
+// What a reader accepts: any file that reads (a pipe, /dev/stdin, a /proc file), or only a
+// regular file, whose bytes can be mapped.
+enum class FileKind { kAny, kRegular };
+
 // A file open for reading (close-on-exec), closed by the destructor. Refuses a directory, which
-// opens on Linux and reads as nothing, so it would pass for an empty file. Errors throw
-// vidprobe::Error naming the path and the system's reason.
+// opens on Linux and reads as nothing, so it would pass for an empty file; with kRegular, refuses
+// anything but a regular file without waiting for it (a named pipe opened for reading would
+// otherwise block until something opened it for writing). Errors throw vidprobe::Error naming the
+// path and the system's reason.
 class ReadOnlyFile {
  public:
-  explicit ReadOnlyFile(const std::filesystem::path& path);
+  explicit ReadOnlyFile(const std::filesystem::path& path, FileKind kind = FileKind::kAny);
 
   int descriptor() const { return descriptor_.fd; }
   // The size fstat reports for a regular file; 0 for a pipe or a /proc file, whose size is not

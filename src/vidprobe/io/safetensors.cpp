@@ -123,8 +123,8 @@ SafetensorsFile SafetensorsFile::open(const std::filesystem::path& path) {
   const std::string where = "safetensors file '" + path.string() + "'";
   auto mapping = std::make_shared<Mapping>();
   {
-    const ReadOnlyFile file(path);  // the mapping outlives the descriptor
-    require(file.regular(), where + " is not a regular file (a pipe or a device cannot be mapped)");
+    // Only a regular file can be mapped; the mapping outlives the descriptor.
+    const ReadOnlyFile file(path, FileKind::kRegular);
     mapping->size = file.size_hint();
     require(mapping->size >= 8,
             where + " is too short (" + std::to_string(mapping->size) + " bytes) to hold a header");
