@@ -129,7 +129,7 @@ void register_render(CLI::App& app) {
       ->check(in_range(0, 1));
   cmd->add_option("--seed", options->seed, "Dataset seed")->check(non_negative());
   cmd->add_option("--threads", options->threads,
-                  "Render threads (0 = all cores; output does not depend on it)")
+                  "Render threads (0 = all of this process's cores; output does not depend on it)")
       ->check(non_negative());
   cmd->add_option("--out", options->out, "Output dataset directory")->required();
   cmd->add_option("--mesh", options->meshes,

@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "vidprobe/core/atomic_file.h"
+#include "vidprobe/core/cpu_cores.h"
 #include "vidprobe/core/error.h"
 #include "vidprobe/core/json_fields.h"
 #include "vidprobe/io/checksum.h"
@@ -117,11 +118,10 @@ std::array<double, N> array_from_json(const json& value, const std::string& key,
   return out;
 }
 
-// Runs job(i) for i in [0, count) on up to hardware_concurrency threads; rethrows the first
+// Runs job(i) for i in [0, count) on up to this process's cores; rethrows the first
 // failure. Output does not depend on the thread count (each job writes its own files).
 void parallel_for(std::size_t count, const std::function<void(std::size_t)>& job) {
-  const std::size_t workers =
-      std::min<std::size_t>(count, std::max(1u, std::thread::hardware_concurrency()));
+  const std::size_t workers = std::min<std::size_t>(count, cores_for_this_process());
   std::atomic<std::size_t> next{0};
   std::exception_ptr failure;
   std::mutex failure_mutex;
