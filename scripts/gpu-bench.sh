@@ -17,26 +17,33 @@ OUT_DIR="${1:-$BUILD_DIR}"
 mkdir -p "$OUT_DIR"
 LOG="$OUT_DIR/gpu-bench.jsonl"
 : > "$LOG"
-# Keeps the JSON lines; a step that prints none shows its last lines instead of vanishing.
-json_lines() {
-  tee "$OUT_DIR/step.log" | grep -E '^\{' | tee -a "$LOG" ||
-    { echo "no figures from this step; its last lines:" >&2; tail -5 "$OUT_DIR/step.log" >&2; }
+# Runs one measuring command and keeps its JSON lines. A command that fails (after printing some
+# lines, as `bench probe` prints its own before the reference runs) or prints none shows its last
+# lines instead of vanishing; the script goes on to the next step either way.
+step() {
+  local output="$OUT_DIR/step.log" status=0
+  "$@" > "$output" 2>&1 || status=$?
+  grep -E '^\{' "$output" | tee -a "$LOG" || true
+  if [ "$status" -ne 0 ] || ! grep -qE '^\{' "$output"; then
+    echo "step failed (exit status $status) or printed no figures: $*; its last lines:" >&2
+    tail -8 "$output" >&2
+  fi
 }
 CHECKOUT="${VIDPROBE_VIDFM3D_CHECKOUT:-$ROOT/.ref/VidFM3D}"  # the authors' code, for the probe
 
 echo "== backbones (ViT-L, bf16, 16 frames): C++ then transformers" >&2
-"$BUILD_DIR/bin/vidprobe_bench" --benchmark_filter=BackboneExtract 2>&1 | json_lines || true
-python3 "$ROOT/bench/backbones_reference.py" --device cuda --dtype bf16 --frames 16 2>&1 | json_lines || true
+step "$BUILD_DIR/bin/vidprobe_bench" --benchmark_filter=BackboneExtract
+step python3 "$ROOT/bench/backbones_reference.py" --device cuda --dtype bf16 --frames 16
 
 echo "== probe training step (the paper's probe and sizes, batch 10): C++ then the authors' code" >&2
-"$BUILD_DIR/bin/vidprobe" bench probe --device cuda --batch 10 --frames 4 --feature-dim 1536 \
+step "$BUILD_DIR/bin/vidprobe" bench probe --device cuda --batch 10 --frames 4 --feature-dim 1536 \
   --grid 30x52 --size 294x518 --warmup 3 --steps 10 --reference --python python3 \
-  --checkout "$CHECKOUT" 2>&1 | json_lines || true
+  --checkout "$CHECKOUT"
 
 if [ "${VIDPROBE_GPU_BENCH_WAN:-0}" = 1 ]; then
   echo "== WAN2.1 extraction (17 frames, 480x832): C++ then diffusers" >&2
-  "$BUILD_DIR/bin/vidprobe_bench" --benchmark_filter=WanExtract 2>&1 | json_lines || true
-  python3 "$ROOT/bench/wan_reference.py" 2>&1 | json_lines || true
+  step "$BUILD_DIR/bin/vidprobe_bench" --benchmark_filter=WanExtract
+  step python3 "$ROOT/bench/wan_reference.py"
 fi
 # backbone | frames | extra options: the paper's clip of each model (docs/backbones.md).
 MFU_ROWS=(
@@ -59,8 +66,8 @@ if [ "${VIDPROBE_GPU_BENCH_MFU:-0}" = 1 ]; then
     fi
     echo "== MFU: $name, $frames frames, bf16, random weights" >&2
     # shellcheck disable=SC2086  # extra holds several options
-    "$BUILD_DIR/bin/vidprobe" bench backbone --backbone "$name" --device cuda --dtype bf16 \
-      --frames "$frames" --iterations "${VIDPROBE_GPU_BENCH_MFU_ITERS:-2}" $extra 2>&1 | json_lines || true
+    step "$BUILD_DIR/bin/vidprobe" bench backbone --backbone "$name" --device cuda --dtype bf16 \
+      --frames "$frames" --iterations "${VIDPROBE_GPU_BENCH_MFU_ITERS:-2}" $extra
   done
 fi
 echo "figures in $LOG" >&2

@@ -9,9 +9,9 @@
 # machine's 16), to show what they buy; DINOv2 also with 8 (the default before 2026-12-05), with
 # 15 given explicitly, and with 15 at the paper's frame size: 420 x 728 in bf16, and the
 # authors' whole extraction (--preset vidfm3d: float32, PIL bicubic squash, final LayerNorm) on
-# 17 frames instead of their 81, which the 17-frame clips rendered here hold. The paper-size row runs twice: with the backbone's uint8
-# pixels in pinned memory, uploaded without blocking (the default), and with --pageable-input
-# (pageable pixels, blocking upload).
+# 17 frames instead of their 81, which the 17-frame clips rendered here hold. The paper-size row
+# runs twice: with the backbone's uint8 pixels in pinned memory, uploaded without blocking (the
+# default), and with --pageable-input (pageable pixels, blocking upload).
 # Writes one JSON line per run to OUT_DIR/extract-busy.jsonl: `vidprobe extract --summary` (clips,
 # loop seconds, backbone seconds, busy_fraction, clips_per_second) and the run's settings.
 # Usage: bash scripts/gpu-extract-busy.sh OUT_DIR. Knobs: VIDPROBE_BUSY_CLIPS (200),
@@ -56,7 +56,9 @@ for row in "${ROWS[@]}"; do
   # shellcheck disable=SC2086  # extra holds several options
   "$VIDPROBE" extract --backbone "$backbone" --random-init --device "$DEVICE" --frames "$frames" \
     --loader-threads "$threads" --data "$WORK/data" --out "$WORK/cache-$name" \
-    --summary "$WORK/summary-$name.json" $extra 2>&1 | grep -E '^extract:' >&2
+    --summary "$WORK/summary-$name.json" $extra > "$WORK/extract-$name.log" 2>&1 ||
+    { echo "extract failed for row $name; its last lines:" >&2; tail -8 "$WORK/extract-$name.log" >&2; exit 1; }
+  grep -E '^extract:' "$WORK/extract-$name.log" >&2 || true
   python3 - "$WORK/summary-$name.json" "$name" "$frames" "$threads" "$CLIPS" <<'EOF' | tee -a "$LOG"
 import json, subprocess, sys
 path, name, frames, threads, clips = sys.argv[1:]

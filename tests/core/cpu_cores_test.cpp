@@ -9,41 +9,64 @@
 namespace vidprobe {
 namespace {
 
-int cores_in_mask() {
+TEST(CpuCores, OneProcessTakesItsWholeMask) {
+  EXPECT_EQ(cores_for_process({.affinity = 16, .container = 16, .quota = std::nullopt}, 1), 16);
+  EXPECT_EQ(cores_for_process({.affinity = 6, .container = 16, .quota = std::nullopt}, 1), 6);
+  EXPECT_EQ(cores_for_process({.affinity = 16, .container = 16, .quota = std::nullopt}, 0), 16);
+}
+
+// torchrun starts its ranks with the whole machine's (or container's) mask: they split it.
+TEST(CpuCores, ProcessesSharingTheContainersMaskSplitIt) {
+  EXPECT_EQ(cores_for_process({.affinity = 128, .container = 128, .quota = std::nullopt}, 8), 16);
+  EXPECT_EQ(cores_for_process({.affinity = 32, .container = 32, .quota = std::nullopt}, 4),
+            8);  // a cpuset container
+  EXPECT_EQ(cores_for_process({.affinity = 2, .container = 2, .quota = std::nullopt}, 4),
+            1);  // never below one
+}
+
+// A mask narrower than the container was made for the process (srun --cpu-bind, taskset).
+TEST(CpuCores, ANarrowerMaskIsKeptWhole) {
+  EXPECT_EQ(cores_for_process({.affinity = 16, .container = 128, .quota = std::nullopt}, 8), 16);
+}
+
+// docker --cpus=4 on a large host: the quota, not the mask, bounds the pool.
+TEST(CpuCores, TheQuotaBoundsTheCores) {
+  EXPECT_EQ(cores_for_process({.affinity = 128, .container = 128, .quota = 4}, 1), 4);
+  EXPECT_EQ(cores_for_process({.affinity = 128, .container = 128, .quota = 4}, 2), 2);
+  EXPECT_EQ(cores_for_process({.affinity = 2, .container = 2, .quota = 64}, 1), 2);
+  EXPECT_EQ(cores_for_process({.affinity = 8, .container = 8, .quota = 1}, 4), 1);
+}
+
+TEST(CpuCores, CountsLinuxCpuLists) {
+  EXPECT_EQ(count_cpu_list("0-3,8,10-11"), 7);
+  EXPECT_EQ(count_cpu_list("5"), 1);
+  EXPECT_EQ(count_cpu_list("0-127"), 128);
+  EXPECT_EQ(count_cpu_list(""), std::nullopt);
+  EXPECT_EQ(count_cpu_list("3-1"), std::nullopt);
+  EXPECT_EQ(count_cpu_list("0-x"), std::nullopt);
+  EXPECT_EQ(count_cpu_list("1,,2"), std::nullopt);
+}
+
+// The mask read is the calling thread's: a thread bound to one CPU of the process's mask sees 1.
+TEST(CpuCores, ReadsTheAffinityMask) {
+  const auto view = read_cpu_view();
+  EXPECT_GE(view.affinity, 1);
+  EXPECT_LE(view.affinity, view.container);
   cpu_set_t mask;
   CPU_ZERO(&mask);
-  EXPECT_EQ(sched_getaffinity(0, sizeof mask, &mask), 0);
-  return CPU_COUNT(&mask);
-}
-
-TEST(CpuCores, OneProcessHasItsWholeAffinityMask) {
-  EXPECT_EQ(cores_for_this_process(), static_cast<unsigned>(cores_in_mask()));
-  EXPECT_EQ(cores_for_this_process(0), static_cast<unsigned>(cores_in_mask()));
-}
-
-// torchrun starts its ranks with the whole machine's mask: they split it. A machine of one core
-// still gives each at least one.
-TEST(CpuCores, ProcessesOnAWholeMachineSplitIt) {
-  const unsigned machine = std::thread::hardware_concurrency();
-  if (machine == 0 || static_cast<unsigned>(cores_in_mask()) != machine)
-    GTEST_SKIP() << "this process is bound to part of the machine";
-  EXPECT_EQ(cores_for_this_process(2), std::max(1u, machine / 2));
-  EXPECT_EQ(cores_for_this_process(static_cast<int>(machine) + 1), 1u);
-}
-
-// A mask narrower than the machine (taskset, a Slurm task's CPU set) was made for this process:
-// it is not split again. The mask is the calling thread's, so a thread of its own is bound.
-TEST(CpuCores, ANarrowerMaskIsThisProcesssAlone) {
-  if (std::thread::hardware_concurrency() < 2) GTEST_SKIP() << "a machine of one core";
-  unsigned seen = 0;
-  std::thread bound([&seen] {
+  ASSERT_EQ(sched_getaffinity(0, sizeof mask, &mask), 0);
+  int first = 0;
+  while (first < CPU_SETSIZE && !CPU_ISSET(first, &mask)) ++first;
+  ASSERT_LT(first, CPU_SETSIZE);
+  int seen = 0;
+  std::thread bound([&] {
     cpu_set_t one;
     CPU_ZERO(&one);
-    CPU_SET(0, &one);
-    if (sched_setaffinity(0, sizeof one, &one) == 0) seen = cores_for_this_process(8);
+    CPU_SET(first, &one);
+    if (sched_setaffinity(0, sizeof one, &one) == 0) seen = read_cpu_view().affinity;
   });
   bound.join();
-  EXPECT_EQ(seen, 1u);
+  EXPECT_EQ(seen, 1);
 }
 
 }  // namespace

@@ -121,7 +121,7 @@ std::array<double, N> array_from_json(const json& value, const std::string& key,
 // Runs job(i) for i in [0, count) on up to this process's cores; rethrows the first
 // failure. Output does not depend on the thread count (each job writes its own files).
 void parallel_for(std::size_t count, const std::function<void(std::size_t)>& job) {
-  const std::size_t workers = std::min<std::size_t>(count, cores_for_this_process());
+  const std::size_t workers = std::min(count, static_cast<std::size_t>(cores_for_this_process()));
   std::atomic<std::size_t> next{0};
   std::exception_ptr failure;
   std::mutex failure_mutex;

@@ -241,9 +241,9 @@ torch::Dtype resolve_compute_dtype(const std::optional<torch::Dtype>& requested,
 
 }  // namespace
 
-int loader_threads_for(int requested, unsigned cores) {
+int loader_threads_for(int requested, int cores) {
   if (requested > 0) return requested;
-  return std::clamp(static_cast<int>(cores) - 1, 1, 15);
+  return std::clamp(cores - 1, 1, 15);
 }
 
 std::vector<int64_t> probe_frame_indices(int64_t frames, int64_t kept) {

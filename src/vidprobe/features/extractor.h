@@ -143,7 +143,7 @@ torch::Tensor interleaved_feature_index(int64_t frames,
 // The loader threads an extraction runs with: `requested`, or for 0 all of `cores` (the process's
 // share, core/cpu_cores.h) but one, which the loop, the shard writers and the backbone's launches
 // share; 1 to 15, the most measured (each thread holds a clip in memory).
-int loader_threads_for(int requested, unsigned cores);
+int loader_threads_for(int requested, int cores);
 
 // round(linspace(0, frames - 1, kept)): the frames a probe sees of a longer clip.
 std::vector<int64_t> probe_frame_indices(int64_t frames, int64_t kept);
