@@ -271,51 +271,58 @@ __attribute__((target("avx2"))) void store_lanes_avx2(const float* in, std::size
     for (std::size_t r = 0; r < 8; ++r) out[r][i] = in[i * 8 + r];
 }
 
-// horizontal_pass on 4 rows in [element][lane] layout.
-template <std::size_t kChannels>
-void horizontal_pass_sse2(const float* source, int first_column, const AxisFilter& filter, int x0,
-                          int width, float* out) {
-  constexpr std::size_t kLanes = 4;
+// GCC's generic vectors of 4 and 8 floats: one loop body below serves SSE2 and AVX2, compiled
+// for whichever the function it is inlined into targets. Only locals hold them, never parameters
+// or results, which would tie a non-AVX function to the AVX calling convention (-Wpsabi). Memory
+// is the same vector for loads and stores anywhere in a float array: unaligned, and allowed to
+// alias the floats. (Typedefs in a struct, since a template argument would drop the attributes.)
+struct Float4Lanes {
+  typedef float Vector __attribute__((vector_size(16)));
+  typedef float Memory __attribute__((vector_size(16), may_alias, aligned(4)));
+};
+struct Float8Lanes {
+  typedef float Vector __attribute__((vector_size(32)));
+  typedef float Memory __attribute__((vector_size(32), may_alias, aligned(4)));
+};
+
+// horizontal_pass on as many rows as a Lanes vector has floats, in [element][lane] layout: each
+// lane multiplies then adds as the scalar loop does (GCC contracts nothing here: resize.cpp is
+// built without FP contraction, and the AVX2 target does not enable FMA).
+template <typename Lanes, std::size_t kChannels>
+[[gnu::always_inline]] inline void horizontal_pass_lanes(const float* source, int first_column,
+                                                         const AxisFilter& filter, int x0,
+                                                         int width, float* out) {
+  using Vector = typename Lanes::Vector;
+  using Memory = typename Lanes::Memory;
+  constexpr std::size_t kLanes = sizeof(Vector) / sizeof(float);
   for (int x = x0; x < x0 + width; ++x) {
     const auto& tap = filter.taps[static_cast<std::size_t>(x)];
     const float* w = filter.weights_of(tap);
     const float* first =
         source + static_cast<std::size_t>(tap.first - first_column) * kChannels * kLanes;
-    __m128 sum[kChannels];
-    for (std::size_t c = 0; c < kChannels; ++c) sum[c] = _mm_setzero_ps();
+    Vector sum[kChannels] = {};
     for (int k = 0; k < tap.count; ++k) {
-      const __m128 weight = _mm_set1_ps(w[k]);
       for (std::size_t c = 0; c < kChannels; ++c)
-        sum[c] = _mm_add_ps(sum[c], _mm_mul_ps(weight, _mm_loadu_ps(first + c * kLanes)));
+        sum[c] = sum[c] + w[k] * *reinterpret_cast<const Memory*>(first + c * kLanes);
       first += kChannels * kLanes;
     }
-    for (std::size_t c = 0; c < kChannels; ++c) _mm_storeu_ps(out + c * kLanes, sum[c]);
+    for (std::size_t c = 0; c < kChannels; ++c)
+      *reinterpret_cast<Memory*>(out + c * kLanes) = sum[c];
     out += kChannels * kLanes;
   }
 }
 
-// The same on 8 rows. AVX2 only, not FMA: with FMA enabled GCC would fuse the multiply and add.
+template <std::size_t kChannels>
+void horizontal_pass_sse2(const float* source, int first_column, const AxisFilter& filter, int x0,
+                          int width, float* out) {
+  horizontal_pass_lanes<Float4Lanes, kChannels>(source, first_column, filter, x0, width, out);
+}
+
 template <std::size_t kChannels>
 __attribute__((target("avx2"))) void horizontal_pass_avx2(const float* source, int first_column,
                                                           const AxisFilter& filter, int x0,
                                                           int width, float* out) {
-  constexpr std::size_t kLanes = 8;
-  for (int x = x0; x < x0 + width; ++x) {
-    const auto& tap = filter.taps[static_cast<std::size_t>(x)];
-    const float* w = filter.weights_of(tap);
-    const float* first =
-        source + static_cast<std::size_t>(tap.first - first_column) * kChannels * kLanes;
-    __m256 sum[kChannels];
-    for (std::size_t c = 0; c < kChannels; ++c) sum[c] = _mm256_setzero_ps();
-    for (int k = 0; k < tap.count; ++k) {
-      const __m256 weight = _mm256_set1_ps(w[k]);
-      for (std::size_t c = 0; c < kChannels; ++c)
-        sum[c] = _mm256_add_ps(sum[c], _mm256_mul_ps(weight, _mm256_loadu_ps(first + c * kLanes)));
-      first += kChannels * kLanes;
-    }
-    for (std::size_t c = 0; c < kChannels; ++c) _mm256_storeu_ps(out + c * kLanes, sum[c]);
-    out += kChannels * kLanes;
-  }
+  horizontal_pass_lanes<Float8Lanes, kChannels>(source, first_column, filter, x0, width, out);
 }
 
 // load_lanes of 8 rows of bytes (stride 8): one 32-byte store per element instead of two.
@@ -363,42 +370,38 @@ void load_rows(Rows<const float> source, std::size_t count, int lanes, float* in
 }
 
 // The vertical pass of one output row: out[j] = the sum over k < count of w[k] * first[k *
-// stride + j], in ascending k from 0 as the scalar loop in resize_triangle, 16 columns at a time
-// with the sums kept in registers. Returns the columns it did; the scalar loop does the rest.
-std::size_t vertical_pass_sse2(const float* first, std::size_t stride, const float* w, int count,
-                               std::size_t size, float* out) {
+// stride + j], in ascending k from 0 as the scalar loop in resize_triangle, 4 vectors of columns
+// at a time with the sums kept in registers. Returns the columns it did; the scalar loop does the
+// rest.
+template <typename Lanes>
+[[gnu::always_inline]] inline std::size_t vertical_pass_lanes(const float* first,
+                                                              std::size_t stride, const float* w,
+                                                              int count, std::size_t size,
+                                                              float* out) {
+  using Memory = typename Lanes::Memory;
+  constexpr std::size_t kLanes = sizeof(typename Lanes::Vector) / sizeof(float);
   std::size_t j = 0;
-  for (; j + 16 <= size; j += 16) {
-    __m128 sum[4] = {_mm_setzero_ps(), _mm_setzero_ps(), _mm_setzero_ps(), _mm_setzero_ps()};
+  for (; j + 4 * kLanes <= size; j += 4 * kLanes) {
+    typename Lanes::Vector sum[4] = {};
     const float* source = first + j;
-    for (int k = 0; k < count; ++k, source += stride) {
-      const __m128 weight = _mm_set1_ps(w[k]);
-      for (int v = 0; v < 4; ++v)
-        sum[v] = _mm_add_ps(sum[v], _mm_mul_ps(weight, _mm_loadu_ps(source + 4 * v)));
-    }
-    for (int v = 0; v < 4; ++v) _mm_storeu_ps(out + j + 4 * v, sum[v]);
+    for (int k = 0; k < count; ++k, source += stride)
+      for (std::size_t v = 0; v < 4; ++v)
+        sum[v] = sum[v] + w[k] * *reinterpret_cast<const Memory*>(source + v * kLanes);
+    for (std::size_t v = 0; v < 4; ++v) *reinterpret_cast<Memory*>(out + j + v * kLanes) = sum[v];
   }
   return j;
 }
 
-// The same, 32 columns at a time (AVX2 only, not FMA, as horizontal_pass_avx2).
+std::size_t vertical_pass_sse2(const float* first, std::size_t stride, const float* w, int count,
+                               std::size_t size, float* out) {
+  return vertical_pass_lanes<Float4Lanes>(first, stride, w, count, size, out);
+}
+
 __attribute__((target("avx2"))) std::size_t vertical_pass_avx2(const float* first,
                                                                std::size_t stride, const float* w,
                                                                int count, std::size_t size,
                                                                float* out) {
-  std::size_t j = 0;
-  for (; j + 32 <= size; j += 32) {
-    __m256 sum[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
-                     _mm256_setzero_ps()};
-    const float* source = first + j;
-    for (int k = 0; k < count; ++k, source += stride) {
-      const __m256 weight = _mm256_set1_ps(w[k]);
-      for (int v = 0; v < 4; ++v)
-        sum[v] = _mm256_add_ps(sum[v], _mm256_mul_ps(weight, _mm256_loadu_ps(source + 8 * v)));
-    }
-    for (int v = 0; v < 4; ++v) _mm256_storeu_ps(out + j + 8 * v, sum[v]);
-  }
-  return j;
+  return vertical_pass_lanes<Float8Lanes>(first, stride, w, count, size, out);
 }
 
 // horizontal_pass<kChannels> of `lanes` (4 or 8) rows: source[r] holds row r from column
