@@ -7,6 +7,7 @@
 #include <fstream>
 #include <functional>
 
+#include "test_support.h"
 #include "vidprobe/core/atomic_file.h"
 #include "vidprobe/core/error.h"
 
@@ -18,11 +19,9 @@ using ::testing::HasSubstr;
 class SyntheticFormatTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    root_ = fs::temp_directory_path() /
-            ("vidprobe_synthetic_format_" +
-             std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
-    fs::remove_all(root_);
-    fs::create_directories(root_);
+    root_ = test_support::fresh_temp_dir(
+        std::string("synthetic_format_") +
+        ::testing::UnitTest::GetInstance()->current_test_info()->name());
   }
   void TearDown() override { fs::remove_all(root_); }
   fs::path root_;

@@ -18,9 +18,10 @@ int run(const std::string& arguments, const fs::path& log) {
 }
 
 TEST(RenderCli, WritesResumesAndRefusesMixedParameters) {
-  const fs::path out = fs::temp_directory_path() / "vidprobe_render_cli_test";
-  const fs::path log = fs::temp_directory_path() / "vidprobe_render_cli_test.log";
-  fs::remove_all(out);
+  // In this process's own folder: two test processes running at once must not share it.
+  const fs::path dir = test_support::fresh_temp_dir("render_cli");
+  const fs::path out = dir / "clips";
+  const fs::path log = dir / "render.log";
   const std::string base =
       "--family scenes --frames 2 --size 24 --seed 9 --out '" + out.string() + "'";
   ASSERT_EQ(run(base + " --clips 2 --threads 2", log), 0) << read_file(log);

@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "render/render_test_util.h"
+#include "test_support.h"
 #include "vidprobe/core/atomic_file.h"
 #include "vidprobe/core/error.h"
 #include "vidprobe/render/scene_mesh_loader.h"
@@ -18,11 +19,9 @@ using namespace render;
 class RenderMeshTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("vidprobe_render_mesh_" +
-            std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
+    dir_ = test_support::fresh_temp_dir(
+        std::string("render_mesh_") +
+        ::testing::UnitTest::GetInstance()->current_test_info()->name());
     // A y-up box 2 x 4 x 1 (x, y, z in the file) offset from the origin, two materials, one
     // with a red/blue image texture.
     std::ofstream obj(dir_ / "box.obj");

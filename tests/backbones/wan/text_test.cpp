@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "backbones/wan/test_fixtures.h"
+#include "test_support.h"
 #include "vidprobe/backbones/wan/text_encoder.h"
 #include "vidprobe/core/error.h"
 
@@ -71,8 +72,7 @@ TEST(WanText, EmptyPromptContextAtDiffusersLength) {
 }
 
 TEST(WanText, PrecomputedContextFile) {
-  const auto dir = std::filesystem::temp_directory_path() / "vidprobe_wan_text_test";
-  std::filesystem::create_directories(dir);
+  const auto dir = test_support::fresh_temp_dir("wan_text");
   const auto hidden = torch::randn({2, 32});
   save_safetensors(dir / "ctx.safetensors", {{"context", hidden}});
   const auto context = load_text_context(dir / "ctx.safetensors", 32);
