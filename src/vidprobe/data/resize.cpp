@@ -455,22 +455,23 @@ std::size_t round_row_sse2(const float* row, std::size_t size, std::uint8_t* out
   return j;
 }
 
+// round_to_u8_sse2 on 8 lanes.
+__attribute__((target("avx2"))) inline __m256i round_to_u8_avx2(__m256 v) {
+  const __m256 clamped =
+      _mm256_min_ps(_mm256_max_ps(v, _mm256_setzero_ps()), _mm256_set1_ps(255.0f));
+  const __m256i whole = _mm256_cvttps_epi32(clamped);
+  const __m256 fraction = _mm256_sub_ps(clamped, _mm256_cvtepi32_ps(whole));
+  return _mm256_sub_epi32(
+      whole, _mm256_castps_si256(_mm256_cmp_ps(fraction, _mm256_set1_ps(0.5f), _CMP_GE_OQ)));
+}
+
 // The same, 32 at a time, with the same operations on 8 lanes.
 __attribute__((target("avx2"))) std::size_t round_row_avx2(const float* row, std::size_t size,
                                                            std::uint8_t* out) {
   std::size_t j = 0;
-  const __m256 zero = _mm256_setzero_ps(), top = _mm256_set1_ps(255.0f),
-               half = _mm256_set1_ps(0.5f);
   for (; j + 32 <= size; j += 32) {
     __m256i v[4];
-    for (int k = 0; k < 4; ++k) {
-      const __m256 clamped =
-          _mm256_min_ps(_mm256_max_ps(_mm256_loadu_ps(row + j + 8 * k), zero), top);
-      const __m256i whole = _mm256_cvttps_epi32(clamped);
-      const __m256 fraction = _mm256_sub_ps(clamped, _mm256_cvtepi32_ps(whole));
-      v[k] =
-          _mm256_sub_epi32(whole, _mm256_castps_si256(_mm256_cmp_ps(fraction, half, _CMP_GE_OQ)));
-    }
+    for (int k = 0; k < 4; ++k) v[k] = round_to_u8_avx2(_mm256_loadu_ps(row + j + 8 * k));
     // The packs work within 128-bit halves: bytes come out as v0[0-3] v1[0-3] v2[0-3] v3[0-3]
     // v0[4-7] ..., put back in order by 4-byte groups.
     const __m256i bytes =
