@@ -33,11 +33,11 @@ ReadOnlyFile::ReadOnlyFile(const std::filesystem::path& path, FileKind kind)
           [&] { return "cannot stat '" + path.string() + "': " + std::strerror(stat_error); });
   require(!S_ISDIR(info.st_mode),
           [&] { return "'" + path.string() + "' is a directory, not a file"; });
-  regular_ = S_ISREG(info.st_mode);
-  require(regular_ || kind == FileKind::kAny, [&] {
+  const bool regular = S_ISREG(info.st_mode);
+  require(regular || kind == FileKind::kAny, [&] {
     return "'" + path.string() + "' is not a regular file (a pipe, a socket or a device)";
   });
-  size_hint_ = regular_ ? static_cast<std::uint64_t>(info.st_size) : 0;
+  size_hint_ = regular ? static_cast<std::uint64_t>(info.st_size) : 0;
 }
 
 std::size_t ReadOnlyFile::read_up_to(char* out, std::size_t size) const {

@@ -24,8 +24,6 @@ class ReadOnlyFile {
   // The size fstat reports for a regular file; 0 for a pipe or a /proc file, whose size is not
   // known before they are read to their end.
   std::uint64_t size_hint() const { return size_hint_; }
-  // A regular file (not a pipe, a device or a /proc file): one whose bytes can be mapped.
-  bool regular() const { return regular_; }
   // Reads until `size` bytes are in `out` or the file ends; returns how many were read.
   std::size_t read_up_to(char* out, std::size_t size) const;
 
@@ -42,7 +40,6 @@ class ReadOnlyFile {
   std::filesystem::path path_;
   Descriptor descriptor_;
   std::uint64_t size_hint_ = 0;
-  bool regular_ = false;
 };
 
 }  // namespace vidprobe

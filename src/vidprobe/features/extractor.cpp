@@ -12,7 +12,6 @@
 #include <numeric>
 #include <optional>
 #include <sstream>
-#include <thread>
 
 #include "vidprobe/backbones/registry.h"
 #include "vidprobe/core/cpu_cores.h"
