@@ -15,7 +15,7 @@ namespace vidprobe::render {
 struct RenderSettings {
   GenerationParams generation;
   ShadingOptions shading;
-  int threads = 0;  // 0 = hardware concurrency; never changes the output
+  int threads = 0;  // 0 = this process's cores; never changes the output
   std::vector<std::filesystem::path> mesh_paths;
   std::vector<std::filesystem::path> texture_paths;
 };

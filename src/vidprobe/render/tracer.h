@@ -44,7 +44,7 @@ class SceneTracer {
 // Empty frame (images allocated, camera set) for camera.
 Frame allocate_frame(const Camera& camera);
 
-// Renders every camera on `threads` threads (0 = hardware concurrency) pulling tiles of rows
+// Renders every camera on `threads` threads (0 = this process's cores) pulling tiles of rows
 // from a shared counter.
 std::vector<Frame> render_frames(const SceneTracer& tracer, const std::vector<Camera>& cameras,
                                  const ShadingOptions& options, int threads);
