@@ -9,7 +9,8 @@
 //   vidprobe_bench --benchmark_filter=BackboneExtract
 // Knobs (environment): VIDPROBE_BACKBONE_BENCH_DEVICE (cuda; cpu also works, slowly),
 // VIDPROBE_BACKBONE_BENCH_DTYPE (bf16 | fp16 | fp32), VIDPROBE_BACKBONE_BENCH_FRAMES (16),
-// VIDPROBE_BACKBONE_BENCH_ITERS (5).
+// VIDPROBE_BACKBONE_BENCH_ITERS (5), VIDPROBE_BACKBONE_BENCH_SIZE (HxW frames for DINOv2, e.g. the
+// paper's 420x728; the video encoders keep their native size and skip when it is set).
 #include <benchmark/benchmark.h>
 #include <torch/torch.h>
 
@@ -27,8 +28,12 @@
 namespace {
 using namespace vidprobe::backbones;
 
-const std::vector<std::string> kBackbones = {"dinov2-vitl14", "videomae-large",
-                                             "vjepa2-vitl-fpc64-256"};
+struct BenchedBackbone {
+  std::string name;
+  bool any_frame_size;  // takes --backbone-opt size (DINOv2 reads frames of any multiple of 14)
+};
+const std::vector<BenchedBackbone> kBackbones = {
+    {"dinov2-vitl14", true}, {"videomae-large", false}, {"vjepa2-vitl-fpc64-256", false}};
 
 std::string env_string(const char* name, const std::string& fallback) {
   const char* value = std::getenv(name);
@@ -44,7 +49,14 @@ void synchronize(const torch::Device& device) {
 }
 
 void BM_BackboneExtract(benchmark::State& state) {
-  const std::string name = kBackbones.at(static_cast<std::size_t>(state.range(0)));
+  const auto& benched = kBackbones.at(static_cast<std::size_t>(state.range(0)));
+  const std::string& name = benched.name;
+  const std::string size = env_string("VIDPROBE_BACKBONE_BENCH_SIZE", "");
+  if (!size.empty() && !benched.any_frame_size) {
+    const std::string why = name + " runs at its native size only (VIDPROBE_BACKBONE_BENCH_SIZE)";
+    state.SkipWithError(why.c_str());
+    return;
+  }
   const torch::Device device(env_string("VIDPROBE_BACKBONE_BENCH_DEVICE", "cuda"));
   if (device.is_cuda() && !torch::cuda::is_available()) {
     state.SkipWithError("no CUDA device (VIDPROBE_BACKBONE_BENCH_DEVICE=cpu runs on the CPU)");
@@ -56,6 +68,7 @@ void BM_BackboneExtract(benchmark::State& state) {
   options.random_init = true;
   options.device = device;
   options.dtype = vidprobe::nn::parse_dtype(dtype_name, "VIDPROBE_BACKBONE_BENCH_DTYPE");
+  if (!size.empty()) options.extra["size"] = size;
   auto backbone = create_backbone(name, options);
   const auto spec = backbone->input_spec();
   const auto point = backbone->default_point();

@@ -3,7 +3,9 @@
 for the speed ratio: random weights at ViT-L size, the same clip sizes, every block run (the
 C++ side runs up to the default last block; transformers adds its final layernorm, < 0.1%).
 
-  dinov2-vitl14          Dinov2Model, the clip's frames as a batch of 224 x 224 images
+  dinov2-vitl14          Dinov2Model, the clip's frames as a batch of 224 x 224 images (--size HxW:
+                         of that size instead, e.g. the paper's 420x728; transformers interpolates
+                         the position embeddings as vidprobe does)
   videomae-large         VideoMAEModel, one clip of FRAMES frames at 224 x 224
   vjepa2-vitl-fpc64-256  VJEPA2Model encoder (skip_predictor), one clip at 256 x 256
 
@@ -14,7 +16,7 @@ on the CPU the operators' self time) written to DIR/<backbone>/kernels.json in t
 `vidprobe bench backbone --profile` (nn/kernel_profile.h) with a Chrome trace beside it, so
 tools/compare_kernel_profiles.py can put the two side by side.
 Usage: python3 bench/backbones_reference.py [--backbone NAME|all] [--device cuda] [--dtype bf16]
-       [--frames 16] [--iters 5] [--profile DIR]
+       [--frames 16] [--iters 5] [--size HxW] [--profile DIR]
 """
 import argparse
 import collections
@@ -33,14 +35,18 @@ def vit_flops(sequences, n, d, f, blocks):
     return 2.0 * sequences * blocks * (4 * n * d * d + 2 * n * n * d + 2 * n * d * f)
 
 
-def build(name, frames):
-    """(model, input builder, input size, FLOPs of the blocks) for a backbone name."""
+def build(name, frames, size):
+    """(model, input builder, (height, width), FLOPs of the blocks) for a backbone name; `size` is
+    None (the native size) or (height, width), which only DINOv2 takes."""
+    if size is not None and name != "dinov2-vitl14":
+        raise SystemExit(f"--size: {name} runs at its native size only")
     if name == "dinov2-vitl14":
         from transformers import Dinov2Config, Dinov2Model
         config = Dinov2Config(hidden_size=1024, num_hidden_layers=24, num_attention_heads=16, image_size=518,
                               patch_size=14, attn_implementation="sdpa")
-        n = 1 + 16 * 16
-        return (Dinov2Model(config), lambda clip: dict(pixel_values=clip), 224,
+        height, width = size or (224, 224)
+        n = 1 + (height // 14) * (width // 14)
+        return (Dinov2Model(config), lambda clip: dict(pixel_values=clip), (height, width),
                 vit_flops(frames, n, 1024, 4096, 24))
     if name == "videomae-large":
         from transformers import VideoMAEConfig, VideoMAEModel
@@ -48,7 +54,7 @@ def build(name, frames):
                                 intermediate_size=4096, image_size=224, patch_size=16, num_frames=frames,
                                 tubelet_size=2, attn_implementation="sdpa")
         n = frames // 2 * 14 * 14
-        return (VideoMAEModel(config), lambda clip: dict(pixel_values=clip.unsqueeze(0)), 224,
+        return (VideoMAEModel(config), lambda clip: dict(pixel_values=clip.unsqueeze(0)), (224, 224),
                 vit_flops(1, n, 1024, 4096, 24))
     if name == "vjepa2-vitl-fpc64-256":
         from transformers import VJEPA2Config, VJEPA2Model
@@ -56,7 +62,7 @@ def build(name, frames):
                               frames_per_clip=64, attn_implementation="sdpa")
         n = frames // 2 * 16 * 16
         return (VJEPA2Model(config), lambda clip: dict(pixel_values_videos=clip.unsqueeze(0), skip_predictor=True),
-                256, vit_flops(1, n, 1024, 4096, 24))
+                (256, 256), vit_flops(1, n, 1024, 4096, 24))
     raise SystemExit(f"unknown backbone {name}")
 
 
@@ -95,9 +101,9 @@ def write_kernel_profile(step, sync, device, directory):
 def run(name, args):
     device, dtype = torch.device(args.device), DTYPES[args.dtype]
     torch.manual_seed(0)
-    model, inputs, size, flops = build(name, args.frames)
+    model, inputs, (height, width), flops = build(name, args.frames, args.size)
     model = model.eval().to(device=device, dtype=dtype)
-    clip = torch.rand(args.frames, 3, size, size, device=device)
+    clip = torch.rand(args.frames, 3, height, width, device=device)
     mean = torch.tensor([0.485, 0.456, 0.406], device=device).view(1, 3, 1, 1)
     std = torch.tensor([0.229, 0.224, 0.225], device=device).view(1, 3, 1, 1)
 
@@ -122,7 +128,7 @@ def run(name, args):
         profiled = (write_kernel_profile(step, sync, device, os.path.join(args.profile, name))
                     if args.profile else None)
     line = {"bench": "backbone_extract", "impl": "transformers", "backbone": name, "device": args.device,
-            "dtype": args.dtype, "frames": args.frames, "height": size, "width": size, "blocks_run": 24,
+            "dtype": args.dtype, "frames": args.frames, "height": height, "width": width, "blocks_run": 24,
             "iterations": args.iters, "clips_per_s": args.iters / seconds,
             "ms_per_clip": 1000 * seconds / args.iters, "tflop_per_clip": flops / 1e12,
             "mfu": flops * args.iters / seconds / H100_DENSE_BF16}
@@ -134,6 +140,16 @@ def run(name, args):
         torch.cuda.empty_cache()
 
 
+def height_width(text):
+    try:
+        height, width = (int(side) for side in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not HxW, e.g. 420x728")
+    if height <= 0 or width <= 0 or height % 14 or width % 14:
+        raise argparse.ArgumentTypeError(f"'{text}': both sides must be positive multiples of 14")
+    return height, width
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backbone", default="all")
@@ -141,6 +157,8 @@ def main():
     parser.add_argument("--dtype", default="bf16", choices=list(DTYPES))
     parser.add_argument("--frames", type=int, default=16)
     parser.add_argument("--iters", type=int, default=5)
+    parser.add_argument("--size", type=height_width, default=None,
+                        help="HxW frames (DINOv2 only; multiples of 14), e.g. 420x728")
     parser.add_argument("--profile", default="", help="write DIR/<backbone>/kernels.json")
     args = parser.parse_args()
     names = ["dinov2-vitl14", "videomae-large", "vjepa2-vitl-fpc64-256"] if args.backbone == "all" else [args.backbone]
