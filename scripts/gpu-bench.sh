@@ -1,49 +1,128 @@
 #!/usr/bin/env bash
-# Run on the GPU machine after scripts/gpu-build.sh: the speed figures the README quotes, each C++
-# benchmark next to its Python reference run on the same GPU with the same sizes. Writes one JSON
-# line per measurement to $1/gpu-bench.jsonl (default: build-gpu/gpu-bench.jsonl) and echoes it.
-#   backbones  vidprobe_bench BackboneExtract vs bench/backbones_reference.py (transformers)
-#   probe      vidprobe bench probe --reference: the vidfm3d preset's step at the paper's sizes
-#              next to the authors' own modules (bench/vidfm3d_reference.py; their checkout in
-#              VIDPROBE_VIDFM3D_CHECKOUT, default .ref/VidFM3D)
-#   wan        VIDPROBE_GPU_BENCH_WAN=1 adds vidprobe_bench WanExtract vs bench/wan_reference.py
-#   mfu        VIDPROBE_GPU_BENCH_MFU=1 adds `vidprobe bench backbone` of every paper model at the
-#              paper's clip (random weights at real size, bf16): per-stage ms, the transformer's
-#              counted TFLOPs and its MFU (nn/stage_meter.h). VIDPROBE_GPU_BENCH_MFU_MODELS picks
-#              rows by backbone name (default: all of MFU_ROWS below).
+# Run on the GPU machine after scripts/gpu-build.sh: the speed figures of the performance goals,
+# each C++ measurement next to its reference run on the same GPU with the same sizes. Writes one
+# JSON line per measurement to $1/gpu-bench.jsonl (default: build-gpu/gpu-bench.jsonl), echoes
+# it, and ends with tools/bench_table.py's table of those lines: every ratio and whether its goal
+# is met (the README's generated tables come from such files).
+# Sections, chosen by VIDPROBE_GPU_BENCH (words, in this order; default "backbones probe"; "all"
+# = every one, which takes longer than one 10-minute device call: run them over several calls,
+# each writing its own OUT, and name every file in the README's bench_table comment):
+#   backbones   vidprobe_bench BackboneExtract vs bench/backbones_reference.py (transformers),
+#               ViT-L at 16 frames: DINOv2 224, VideoMAE 224, V-JEPA 2 256
+#   paper-size  the same for DINOv2 at the paper's 16 frames of 420 x 728
+#   probe       vidprobe bench probe --reference: the vidfm3d preset's step at the paper's sizes
+#               next to the authors' own modules (bench/vidfm3d_reference.py; their checkout in
+#               VIDPROBE_VIDFM3D_CHECKOUT, default .ref/VidFM3D)
+#   wan         vidprobe_bench WanExtract vs bench/wan_reference.py (diffusers), 1.3B and 14B,
+#               17 frames 480 x 832, DiT bf16 + VAE fp32
+#   wan81       the same at the paper's clip: 81 frames, block 20 (peak memory on both sides)
+#   sweep       WAN2.1-1.3B, 3 layers x 4 timesteps over 20 rendered clips of 17 frames
+#               (`vidprobe sweep --extract-only`, reading and writing included) vs diffusers at
+#               each layer, no I/O (lines tagged "role": "sweep_reference")
+#   busy        scripts/gpu-extract-busy.sh at the default loader threads (VIDPROBE_BUSY_ROWS,
+#               default "dinov2 wan-17 dinov2-420x728-15-threads")
+#   mfu         `vidprobe bench backbone` of every paper model at the paper's clip (random
+#               weights at real size, bf16): per-stage ms, the transformer's counted TFLOPs and
+#               its MFU (nn/stage_meter.h). VIDPROBE_GPU_BENCH_MFU_MODELS picks rows by backbone
+#               name (default: all of MFU_ROWS below).
+# wan, wan81 and sweep need diffusers (not in the GPU image): carry its wheel in .whl/ and
+# install it first, as scripts/gpu-wan81.sh says.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/gpu-env.sh"  # ROOT, BUILD_DIR, DEPS, library paths
 OUT_DIR="${1:-$BUILD_DIR}"
 mkdir -p "$OUT_DIR"
 LOG="$OUT_DIR/gpu-bench.jsonl"
 : > "$LOG"
-# Runs one measuring command and keeps its JSON lines. A command that fails (after printing some
-# lines, as `bench probe` prints its own before the reference runs) or prints none shows its last
-# lines instead of vanishing; the script goes on to the next step either way.
+ALL_SECTIONS="backbones paper-size probe wan wan81 sweep busy mfu"
+SECTIONS="${VIDPROBE_GPU_BENCH:-backbones probe}"
+[ "$SECTIONS" = all ] && SECTIONS="$ALL_SECTIONS"
+for section in $SECTIONS; do
+  [[ " $ALL_SECTIONS " == *" $section "* ]] ||
+    { echo "VIDPROBE_GPU_BENCH: unknown section '$section' (known: $ALL_SECTIONS, all)" >&2; exit 2; }
+done
+wanted() { [[ " $SECTIONS " == *" $1 "* ]]; }
+# Runs one measuring command and keeps its JSON lines (after TAG, a sed expression applied to
+# them, when given). A command that fails (after printing some lines, as `bench probe` prints its
+# own before the reference runs) or prints none shows its last lines instead of vanishing; the
+# script goes on to the next step either way.
 step() {
   local output="$OUT_DIR/step.log" status=0
   "$@" > "$output" 2>&1 || status=$?
-  grep -E '^\{' "$output" | tee -a "$LOG" || true
+  grep -E '^\{' "$output" | sed "${TAG:-}" | tee -a "$LOG" || true
   if [ "$status" -ne 0 ] || ! grep -qE '^\{' "$output"; then
     echo "step failed (exit status $status) or printed no figures: $*; its last lines:" >&2
     tail -8 "$output" >&2
   fi
 }
+BENCH="$BUILD_DIR/bin/vidprobe_bench"
+VIDPROBE="$BUILD_DIR/bin/vidprobe"
 CHECKOUT="${VIDPROBE_VIDFM3D_CHECKOUT:-$ROOT/.ref/VidFM3D}"  # the authors' code, for the probe
 
-echo "== backbones (ViT-L, bf16, 16 frames): C++ then transformers" >&2
-step "$BUILD_DIR/bin/vidprobe_bench" --benchmark_filter=BackboneExtract
-step python3 "$ROOT/bench/backbones_reference.py" --device cuda --dtype bf16 --frames 16
-
-echo "== probe training step (the paper's probe and sizes, batch 10): C++ then the authors' code" >&2
-step "$BUILD_DIR/bin/vidprobe" bench probe --device cuda --batch 10 --frames 4 --feature-dim 1536 \
-  --grid 30x52 --size 294x518 --warmup 3 --steps 10 --reference --python python3 \
-  --checkout "$CHECKOUT"
-
-if [ "${VIDPROBE_GPU_BENCH_WAN:-0}" = 1 ]; then
+if wanted backbones; then
+  echo "== backbones (ViT-L, bf16, 16 frames): C++ then transformers" >&2
+  step "$BENCH" --benchmark_filter=BackboneExtract
+  step python3 "$ROOT/bench/backbones_reference.py" --device cuda --dtype bf16 --frames 16
+fi
+if wanted paper-size; then
+  echo "== DINOv2-L at the paper's 16 frames of 420 x 728, bf16: C++ then transformers" >&2
+  VIDPROBE_BACKBONE_BENCH_SIZE=420x728 step "$BENCH" --benchmark_filter='BackboneExtract/0/'
+  step python3 "$ROOT/bench/backbones_reference.py" --backbone dinov2-vitl14 --device cuda \
+    --dtype bf16 --frames 16 --size 420x728
+fi
+if wanted probe; then
+  echo "== probe training step (the paper's probe and sizes, batch 10): C++ then the authors' code" >&2
+  step "$VIDPROBE" bench probe --device cuda --batch 10 --frames 4 --feature-dim 1536 \
+    --grid 30x52 --size 294x518 --warmup 3 --steps 10 --reference --python python3 \
+    --checkout "$CHECKOUT"
+fi
+if wanted wan; then
   echo "== WAN2.1 extraction (17 frames, 480x832): C++ then diffusers" >&2
-  step "$BUILD_DIR/bin/vidprobe_bench" --benchmark_filter=WanExtract
+  step "$BENCH" --benchmark_filter=WanExtract
   step python3 "$ROOT/bench/wan_reference.py"
+fi
+if wanted wan81; then
+  echo "== WAN2.1 at the paper's clip (81 frames, 480x832, block 20): C++ then diffusers" >&2
+  VIDPROBE_WAN_BENCH_FRAMES=81 VIDPROBE_WAN_BENCH_LAYER=20 step "$BENCH" --benchmark_filter=WanExtract
+  step python3 "$ROOT/bench/wan_reference.py" --frames 81 --layer 20
+fi
+if wanted sweep; then
+  SWEEP_WORK="${VIDPROBE_WORK_DIR:-/tmp/vidprobe-gpu-bench}/sweep"
+  LAYERS=10,15,20 TIMESTEPS=100,250,500,750 CLIPS=20
+  echo "== WAN2.1-1.3B sweep, layers $LAYERS x timesteps $TIMESTEPS, $CLIPS clips: C++ then diffusers" >&2
+  rm -rf "$SWEEP_WORK" && mkdir -p "$SWEEP_WORK"
+  "$VIDPROBE" render --family objects --clips "$CLIPS" --frames 17 --width 960 --height 540 \
+    --seed 11 --out "$SWEEP_WORK/data" 2>&1 | tail -1 >&2
+  started=$(date +%s.%N)
+  if "$VIDPROBE" sweep --backbone wan2.1-t2v-1.3b --random-init --preset vidprobe --device cuda \
+      --frames 17 --layers "$LAYERS" --timesteps "$TIMESTEPS" --extract-only \
+      --data "$SWEEP_WORK/data" --out "$SWEEP_WORK/sweep" > "$SWEEP_WORK/sweep.log" 2>&1; then
+    # seconds: both splits' extraction as extraction.json records it (reading, decoding, the
+    # backbone and writing all 12 caches); command_seconds adds start-up and model creation.
+    python3 - "$started" "$(date +%s.%N)" "$CLIPS" "$LAYERS" "$TIMESTEPS" \
+      "$SWEEP_WORK/sweep/extraction.json" <<'EOF' | tee -a "$LOG"
+import json, sys
+started, ended, clips, layers, timesteps, extraction = sys.argv[1:]
+splits = json.load(open(extraction))
+print(json.dumps({"bench": "wan_sweep", "impl": "vidprobe", "variant": "wan2.1-t2v-1.3b",
+                  "frames": 17, "clips": int(clips), "layers": [int(v) for v in layers.split(",")],
+                  "timesteps": [int(v) for v in timesteps.split(",")],
+                  "seconds": sum(split["seconds"] for split in splits.values()),
+                  "command_seconds": float(ended) - float(started), "splits": splits}))
+EOF
+  else
+    echo "sweep failed; its last lines:" >&2 && tail -8 "$SWEEP_WORK/sweep.log" >&2
+  fi
+  for layer in ${LAYERS//,/ }; do
+    TAG='s/^{/{"role": "sweep_reference", /' step python3 "$ROOT/bench/wan_reference.py" \
+      --variant 1.3b --layer "$layer"
+  done
+fi
+if wanted busy; then
+  echo "== dataset-level extraction, 200 clips: how busy the backbone is" >&2
+  VIDPROBE_BUSY_ROWS="${VIDPROBE_BUSY_ROWS:-dinov2 wan-17 dinov2-420x728-15-threads}" \
+    bash "$ROOT/scripts/gpu-extract-busy.sh" "$OUT_DIR/busy" ||
+    echo "gpu-extract-busy.sh failed (its message is above)" >&2
+  grep -E '^\{' "$OUT_DIR/busy/extract-busy.jsonl" >> "$LOG" 2>/dev/null || true
 fi
 # backbone | frames | extra options: the paper's clip of each model (docs/backbones.md).
 MFU_ROWS=(
@@ -58,7 +137,7 @@ MFU_ROWS=(
   "opensora-v2|129|"
   "wan2.1-t2v-14b|81|"
 )
-if [ "${VIDPROBE_GPU_BENCH_MFU:-0}" = 1 ]; then
+if wanted mfu; then
   for row in "${MFU_ROWS[@]}"; do
     IFS='|' read -r name frames extra <<< "$row"
     if [ -n "${VIDPROBE_GPU_BENCH_MFU_MODELS:-}" ] && [[ " $VIDPROBE_GPU_BENCH_MFU_MODELS " != *" $name "* ]]; then
@@ -66,8 +145,9 @@ if [ "${VIDPROBE_GPU_BENCH_MFU:-0}" = 1 ]; then
     fi
     echo "== MFU: $name, $frames frames, bf16, random weights" >&2
     # shellcheck disable=SC2086  # extra holds several options
-    step "$BUILD_DIR/bin/vidprobe" bench backbone --backbone "$name" --device cuda --dtype bf16 \
+    step "$VIDPROBE" bench backbone --backbone "$name" --device cuda --dtype bf16 \
       --frames "$frames" --iterations "${VIDPROBE_GPU_BENCH_MFU_ITERS:-2}" $extra
   done
 fi
-echo "figures in $LOG" >&2
+echo "figures in $LOG; the goals:" >&2
+python3 "$ROOT/tools/bench_table.py" "$LOG" >&2
