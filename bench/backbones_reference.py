@@ -162,6 +162,8 @@ def main():
     parser.add_argument("--profile", default="", help="write DIR/<backbone>/kernels.json")
     args = parser.parse_args()
     names = ["dinov2-vitl14", "videomae-large", "vjepa2-vitl-fpc64-256"] if args.backbone == "all" else [args.backbone]
+    if args.size and names != ["dinov2-vitl14"]:
+        parser.error("--size needs --backbone dinov2-vitl14 (the video encoders run at their native size)")
     for name in names:
         run(name, args)
 

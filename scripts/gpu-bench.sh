@@ -19,8 +19,9 @@
 #   sweep       WAN2.1-1.3B, 3 layers x 4 timesteps over 20 rendered clips of 17 frames
 #               (`vidprobe sweep --extract-only`, reading and writing included) vs diffusers at
 #               each layer, no I/O (lines tagged "role": "sweep_reference")
-#   busy        scripts/gpu-extract-busy.sh at the default loader threads (VIDPROBE_BUSY_ROWS,
-#               default "dinov2 wan-17 dinov2-420x728-15-threads")
+#   busy        scripts/gpu-extract-busy.sh's rows VIDPROBE_BUSY_ROWS (default "dinov2 wan-17
+#               dinov2-420x728-15-threads": the default loader threads at 224 and for WAN, 15 at
+#               the paper's size)
 #   mfu         `vidprobe bench backbone` of every paper model at the paper's clip (random
 #               weights at real size, bf16): per-stage ms, the transformer's counted TFLOPs and
 #               its MFU (nn/stage_meter.h). VIDPROBE_GPU_BENCH_MFU_MODELS picks rows by backbone
@@ -91,20 +92,23 @@ if wanted sweep; then
   echo "== WAN2.1-1.3B sweep, layers $LAYERS x timesteps $TIMESTEPS, $CLIPS clips: C++ then diffusers" >&2
   rm -rf "$SWEEP_WORK" && mkdir -p "$SWEEP_WORK"
   "$VIDPROBE" render --family objects --clips "$CLIPS" --frames 17 --width 960 --height 540 \
-    --seed 11 --out "$SWEEP_WORK/data" 2>&1 | tail -1 >&2
+    --seed 11 --out "$SWEEP_WORK/data" > "$SWEEP_WORK/render.log" 2>&1 ||
+    { echo "render failed; its last lines:" >&2 && tail -8 "$SWEEP_WORK/render.log" >&2; }
   started=$(date +%s.%N)
   if "$VIDPROBE" sweep --backbone wan2.1-t2v-1.3b --random-init --preset vidprobe --device cuda \
       --frames 17 --layers "$LAYERS" --timesteps "$TIMESTEPS" --extract-only \
       --data "$SWEEP_WORK/data" --out "$SWEEP_WORK/sweep" > "$SWEEP_WORK/sweep.log" 2>&1; then
     # seconds: both splits' extraction as extraction.json records it (reading, decoding, the
     # backbone and writing all 12 caches); command_seconds adds start-up and model creation.
+    # The sizes and precisions are the sweep's defaults, which the reference runs too.
     python3 - "$started" "$(date +%s.%N)" "$CLIPS" "$LAYERS" "$TIMESTEPS" \
-      "$SWEEP_WORK/sweep/extraction.json" <<'EOF' | tee -a "$LOG"
+      "$SWEEP_WORK/sweep/extraction.json" <<'EOF' | tee -a "$LOG" || echo "no sweep line" >&2
 import json, sys
 started, ended, clips, layers, timesteps, extraction = sys.argv[1:]
-splits = json.load(open(extraction))
+splits = {name: split for name, split in json.load(open(extraction)).items() if isinstance(split, dict)}
 print(json.dumps({"bench": "wan_sweep", "impl": "vidprobe", "variant": "wan2.1-t2v-1.3b",
-                  "frames": 17, "clips": int(clips), "layers": [int(v) for v in layers.split(",")],
+                  "frames": 17, "height": 480, "width": 832, "dit_dtype": "bf16", "vae_dtype": "fp32",
+                  "clips": int(clips), "layers": [int(v) for v in layers.split(",")],
                   "timesteps": [int(v) for v in timesteps.split(",")],
                   "seconds": sum(split["seconds"] for split in splits.values()),
                   "command_seconds": float(ended) - float(started), "splits": splits}))

@@ -27,6 +27,22 @@ TEST(BackboneBenchmark, ReportsStagesCountedFlopsAndMfu) {
   EXPECT_NEAR(result.at("transformer_mfu").get<double>(),
               flops / (stage.at("ms_per_clip").get<double>() / 1000) / 989e12,
               1e-9 * result.at("transformer_mfu").get<double>());
+  EXPECT_FALSE(result.contains("backbone_opts"));
+}
+
+// The family settings given are in the line (a table pairs a WAN line with a reference at the same
+// VAE precision by them), and they took effect.
+TEST(BackboneBenchmark, RecordsTheFamilySettingsItWasGiven) {
+  BackboneBenchOptions options;
+  options.backbone = "dinov2-vits14";
+  options.frames = 1;
+  options.warmup = 0;
+  options.iterations = 1;
+  options.extra = {{"size", "28x42"}};
+  const auto result = benchmark_backbone(options);
+  EXPECT_EQ(result.at("backbone_opts"), nlohmann::json({{"size", "28x42"}}));
+  EXPECT_EQ(result.at("height").get<int>(), 28);
+  EXPECT_EQ(result.at("width").get<int>(), 42);
 }
 
 // A backbone without transformer blocks has no FLOPs to report and no MFU.

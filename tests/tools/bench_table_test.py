@@ -10,9 +10,9 @@ import unittest
 TOOL = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools", "bench_table.py")
 
 
-def backbone(impl, clips_per_s, mfu=0.3, height=224):
+def backbone(impl, clips_per_s, mfu=0.3, height=224, width=224):
     return {"bench": "backbone_extract", "impl": impl, "backbone": "dinov2-vitl14", "frames": 16,
-            "height": height, "width": height, "dtype": "bf16", "clips_per_s": clips_per_s, "mfu": mfu}
+            "height": height, "width": width, "dtype": "bf16", "clips_per_s": clips_per_s, "mfu": mfu}
 
 
 def wan(impl, clips_per_s, layer, frames=17, variant="wan2.1-t2v-1.3b", role=None):
@@ -52,8 +52,8 @@ class BenchTableTest(unittest.TestCase):
         rows = self.rows("a.jsonl")
         self.assertIn("| dinov2-vitl14, 16 frames 224x224, bf16: clips/s | 150 | transformers 100 | 1.5 "
                       "| ratio ≥ 1.2 | **met** |", rows)
-        self.assertIn("| dinov2-vitl14, 16 frames 224x224, bf16: MFU | 0.55 |  |  | MFU ≥ 0.5 | **met** |",
-                      rows)
+        self.assertIn("| dinov2-vitl14, 16 frames 224x224, bf16: MFU (whole forward) | 0.55 |  |  | MFU ≥ 0.5 "
+                      "| **met** |", rows)
 
     def test_a_reference_of_another_file_or_size_is_never_paired(self):
         self.write("ours.jsonl", [backbone("vidprobe", 150.0)])
@@ -63,6 +63,53 @@ class BenchTableTest(unittest.TestCase):
         self.assertEqual(ratios, ["—", "—", "—"])
         self.assertTrue(any("| — | transformers 9 |" in r for r in rows))
 
+    def test_in_one_file_only_the_same_size_pairs_and_repeated_runs_pair_in_order(self):
+        self.write("a.jsonl", [backbone("vidprobe", 150.0), backbone("transformers", 9.0, height=434),
+                               backbone("transformers", 100.0), backbone("vidprobe", 160.0),
+                               backbone("transformers", 80.0)])
+        ratios = [r.split(" | ")[3] for r in self.rows("a.jsonl") if "clips/s" in r]
+        self.assertEqual(ratios, ["1.5", "2", "—"])
+
+    def test_a_ratio_just_under_its_goal_never_reads_as_the_goal(self):
+        self.write("a.jsonl", [backbone("vidprobe", 119.6, mfu=0.4996), backbone("transformers", 100.0)])
+        rows = self.rows("a.jsonl")
+        self.assertIn("| 1.196 | ratio ≥ 1.2 | not met |", rows[0])
+        self.assertIn("| 0.4996 |  |  | MFU ≥ 0.5 | not met |", rows[1])
+
+    def test_the_encoder_mfu_goal_needs_4096_tokens_after_tubelets(self):
+        line = dict(backbone("vidprobe", 150.0, mfu=0.2), backbone="videomae-large")
+        self.write("a.jsonl", [line])
+        self.assertIn("| MFU ≥ 0.5 (n/a: 1568 tokens < 4096) | — |", self.rows("a.jsonl")[1])
+
+    def test_probe_goal_only_for_the_papers_probe_at_batch_10_and_a_warning_is_shown(self):
+        step = {"benchmark": "probe_train_step", "preset": "vidfm3d", "device": "cuda:0", "batch": 10,
+                "feature_dim": 1536, "grid": [30, 52], "size": [294, 518], "steps_per_s": 1.3,
+                "peak_gb": 87.0}
+        ratio = {"benchmark": "probe_train_step_ratio", "cpp_over_pytorch": 1.3 / 1.25, "cpp_steps_per_s": 1.3,
+                 "pytorch_steps_per_s": 1.25, "warning": "parameter counts differ"}
+        small = dict(step, batch=2, steps_per_s=0.5)
+        small_ratio = dict(ratio, cpp_steps_per_s=0.5, pytorch_steps_per_s=0.25, cpp_over_pytorch=2.0)
+        small_ratio.pop("warning")
+        lone = dict(step, steps_per_s=1.1)
+        orphan = dict(small_ratio, cpp_steps_per_s=0.7)  # its step line was lost (a truncated print)
+        self.write("p.jsonl", [step, {"benchmark": "probe_train_step_vidfm3d_reference"}, ratio, small,
+                               small_ratio, lone, orphan])
+        rows = self.rows("p.jsonl")
+        self.assertEqual(len(rows), 4, rows)
+        self.assertIn("its step line missing (configuration unknown): steps/s | 0.7 | 0.25 | 2 | — | — |", rows[3])
+        self.assertIn("(warning: parameter counts differ) | 1.3 (87) | 1.25 (—) | 1.04 | ratio ≥ 1.2 | not met |",
+                      rows[0])
+        self.assertIn("| 0.5 (87) | 0.25 (—) | 2 | — (the goal is the paper's probe at batch 10) | — |", rows[1])
+        self.assertIn("| 1.1 (87) | — | — | ratio ≥ 1.2 | — |", rows[2])
+
+    def test_busy_goal_is_90_percent(self):
+        line = {"benchmark": "extract_busy", "clips_written": 200, "backbone": "dinov2-vitl14", "frames": 16,
+                "row": "dinov2", "loader_threads": 15, "clips_per_second": 70.0}
+        self.write("b.jsonl", [dict(line, busy_fraction=0.899), dict(line, busy_fraction=0.9)])
+        rows = self.rows("b.jsonl")
+        self.assertIn("| 70 (89.9 %) |  |  | busy ≥ 90 % | not met |", rows[0])
+        self.assertIn("| 70 (90.0 %) |  |  | busy ≥ 90 % | **met** |", rows[1])
+
     def test_ratio_below_goal_is_not_met_and_wan14b_at_81_frames_needs_1_3(self):
         self.write("w.jsonl", [wan("vidprobe", 1.25, 20, 81, "wan2.1-t2v-14b"),
                                wan("diffusers", 1.0, 20, 81, "wan2.1-t2v-14b")])
@@ -71,15 +118,18 @@ class BenchTableTest(unittest.TestCase):
         self.assertTrue(any("DiT MFU | 0.61 | 0.61 |  | MFU ≥ 0.6 | **met** |" in r for r in rows), rows)
 
     def test_a_bench_backbone_line_of_wan_pairs_with_diffusers_at_the_same_vae_precision(self):
+        # As `vidprobe bench backbone` writes them: the VAE precision only when given.
         ours = {"backbone": "wan2.1-t2v-14b", "frames": 81, "height": 480, "width": 832, "layer": 20,
-                "dtype": "bf16", "vae_dtype": "fp32", "clips_per_s": 0.39, "transformer_mfu": 0.56,
-                "peak_allocated_gb": 36.0}
-        bf16_vae = dict(ours, vae_dtype="bf16", clips_per_s=0.45)
+                "dtype": "bf16", "clips_per_s": 0.39, "transformer_mfu": 0.56, "peak_allocated_gb": 36.0}
+        bf16_vae = dict(ours, backbone_opts={"vae_dtype": "bf16"}, clips_per_s=0.45, transformer_mfu=0.61)
         self.write("b.jsonl", [ours, bf16_vae, wan("diffusers", 0.3, 20, 81, "wan2.1-t2v-14b")])
         rows = self.rows("b.jsonl")
         ratios = [r for r in rows if "clips/s (peak GB)" in r]
         self.assertEqual(len(ratios), 1, rows)
         self.assertIn("| 0.39 (36) | diffusers 0.3 (—) | 1.3 | ratio ≥ 1.3 | **met** |", ratios[0])
+        mfu = [r for r in rows if "transformer MFU" in r]
+        self.assertIn("| 0.56 (0.39) |  |  | MFU ≥ 0.6 | not met |", mfu[0])
+        self.assertIn("| 0.61 (0.45) |  |  | MFU ≥ 0.6 | **met** |", mfu[1])
 
     def test_sweep_against_separate_runs_of_each_layer(self):
         sweep = {"bench": "wan_sweep", "impl": "vidprobe", "variant": "wan2.1-t2v-1.3b", "frames": 17,
@@ -103,6 +153,9 @@ class BenchTableTest(unittest.TestCase):
             text = f.read()
         self.assertIn("| 150 | transformers 100 | 1.5 |", text)
         self.assertTrue(text.endswith("<!-- bench_table end -->\n\ntail\n"))
+
+    def test_check_refuses_extra_files(self):
+        self.assertEqual(self.run_tool("--check", "README.md", "a.jsonl").returncode, 2)
 
     def test_a_malformed_line_is_named_by_file_and_line(self):
         with open(os.path.join(self.dir.name, "bad.jsonl"), "w") as f:

@@ -100,6 +100,8 @@ nlohmann::json benchmark_backbone(const BackboneBenchOptions& options) {
                            {"clips_per_s", options.iterations / seconds},
                            {"ms_per_clip", 1000.0 * seconds / options.iterations},
                            {"peak_allocated_gb", peak_gb}};
+  // The family settings given (e.g. WAN's vae_dtype), so that a table pairs like with like.
+  if (!options.extra.empty()) result["backbone_opts"] = options.extra;
   add_stage_figures(result, stages, options.iterations / seconds);
   if (!options.profile_dir.empty())
     result["profile"] =
