@@ -5,16 +5,21 @@
 namespace vidprobe::backbones {
 namespace {
 
+// A short CPU run: no warm-up, a few clips.
+BackboneBenchOptions short_run(const std::string& backbone, int frames, int iterations) {
+  BackboneBenchOptions options;
+  options.backbone = backbone;
+  options.frames = frames;
+  options.warmup = 0;
+  options.iterations = iterations;
+  return options;
+}
+
 // DINOv2 ViT-S/14 at 224 px: 2 frames are 2 sequences of 1 + 16 x 16 tokens through all 12 blocks.
 // The counted FLOPs are the closed form 2 B n (4 d^2 + 2 d f) + 4 B n^2 d per block, and the MFUs
 // follow from them and the measured times.
 TEST(BackboneBenchmark, ReportsStagesCountedFlopsAndMfu) {
-  BackboneBenchOptions options;
-  options.backbone = "dinov2-vits14";
-  options.frames = 2;
-  options.warmup = 0;
-  options.iterations = 2;
-  const auto result = benchmark_backbone(options);
+  const auto result = benchmark_backbone(short_run("dinov2-vits14", 2, 2));
   const double b = 2, n = 257, d = 384, f = 1536;
   const double flops = 12 * (2 * b * n * (4 * d * d + 2 * d * f) + 4 * b * n * n * d);
   EXPECT_DOUBLE_EQ(result.at("tflop_per_clip").get<double>(), flops / 1e12);
@@ -33,11 +38,7 @@ TEST(BackboneBenchmark, ReportsStagesCountedFlopsAndMfu) {
 // The family settings given are in the line (a table pairs a WAN line with a reference at the same
 // VAE precision by them), and they took effect.
 TEST(BackboneBenchmark, RecordsTheFamilySettingsItWasGiven) {
-  BackboneBenchOptions options;
-  options.backbone = "dinov2-vits14";
-  options.frames = 1;
-  options.warmup = 0;
-  options.iterations = 1;
+  auto options = short_run("dinov2-vits14", 1, 1);
   options.extra = {{"size", "28x42"}};
   const auto result = benchmark_backbone(options);
   EXPECT_EQ(result.at("backbone_opts"), nlohmann::json({{"size", "28x42"}}));
@@ -47,11 +48,7 @@ TEST(BackboneBenchmark, RecordsTheFamilySettingsItWasGiven) {
 
 // A backbone without transformer blocks has no FLOPs to report and no MFU.
 TEST(BackboneBenchmark, NoMfuWithoutATransformerStage) {
-  BackboneBenchOptions options;
-  options.backbone = "pixels";
-  options.frames = 2;
-  options.iterations = 1;
-  const auto result = benchmark_backbone(options);
+  const auto result = benchmark_backbone(short_run("pixels", 2, 1));
   EXPECT_TRUE(result.at("stages").empty());
   EXPECT_FALSE(result.contains("mfu"));
   EXPECT_FALSE(result.contains("tflop_per_clip"));
