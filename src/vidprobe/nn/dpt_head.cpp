@@ -62,8 +62,10 @@ ResidualConvUnitImpl::ResidualConvUnitImpl(int64_t features, bool skip_from_acti
       skip_from_activation(skip_from_activation_) {}
 
 torch::Tensor ResidualConvUnitImpl::forward(const torch::Tensor& x) {
-  const auto activated = torch::relu(x);
-  return (skip_from_activation ? activated : x) + conv2(torch::relu(conv1(activated)));
+  // In place where nothing reads the input again (ReLU's backward reads its output; a
+  // convolution's backward reads its input, not its output).
+  const auto activated = skip_from_activation ? x.relu_() : torch::relu(x);
+  return (skip_from_activation ? activated : x) + conv2(conv1(activated).relu_());
 }
 
 FusionBlockImpl::FusionBlockImpl(int64_t features, bool has_residual, bool skip_from_activation) {
@@ -114,7 +116,8 @@ DptHeadImpl::DptHeadImpl(const DenseHeadConfig& cfg, int64_t dim_in, int64_t out
       "output_conv1", tnn::Conv2d(tnn::Conv2dOptions(features, features / 2, 3).padding(1)));
   output_conv2 = register_module(
       "output_conv2",
-      tnn::Sequential(tnn::Conv2d(tnn::Conv2dOptions(features / 2, 32, 3).padding(1)), tnn::ReLU(),
+      tnn::Sequential(tnn::Conv2d(tnn::Conv2dOptions(features / 2, 32, 3).padding(1)),
+                      tnn::ReLU(tnn::ReLUOptions().inplace(true)),
                       tnn::Conv2d(tnn::Conv2dOptions(32, output_dim, 1))));
 }
 

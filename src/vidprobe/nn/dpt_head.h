@@ -25,7 +25,10 @@ torch::Tensor uv_position_embedding(int64_t channels, int64_t h, int64_t w, doub
 
 // x + conv2(relu(conv1(relu(x)))). With skip_from_activation the skip carries relu(x) instead:
 // the released VGGT's (and MiDaS') ResidualConvUnit applies nn.ReLU(inplace=True) to its input
-// before the skip is added, so the sum it computes is relu(x) + conv2(...).
+// before the skip is added, so the sum it computes is relu(x) + conv2(...). Then, as there, x
+// itself is activated in place: the caller must not read it again (DptHead's fusion passes
+// tensors it does not). Activating in place also spares an allocation of a feature map's size,
+// whose page faults the CPU pays on every fresh output.
 struct ResidualConvUnitImpl : torch::nn::Module {
   explicit ResidualConvUnitImpl(int64_t features, bool skip_from_activation = false);
   torch::Tensor forward(const torch::Tensor& x);
