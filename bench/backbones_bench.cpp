@@ -9,11 +9,12 @@
 //   vidprobe_bench --benchmark_filter=BackboneExtract
 // Knobs (environment): VIDPROBE_BACKBONE_BENCH_DEVICE (cuda; cpu also works, slowly),
 // VIDPROBE_BACKBONE_BENCH_DTYPE (bf16 | fp16 | fp32), VIDPROBE_BACKBONE_BENCH_FRAMES (16),
-// VIDPROBE_BACKBONE_BENCH_ITERS (5), VIDPROBE_BACKBONE_BENCH_SIZE (HxW frames for DINOv2, e.g. the
-// paper's 420x728; the video encoders keep their native size and skip when it is set).
+// VIDPROBE_BACKBONE_BENCH_ITERS (5), VIDPROBE_BACKBONE_BENCH_SIZE (HxW frames, e.g. DINOv2 at the
+// paper's 420x728, for a family that takes --backbone-opt size; the others skip when it is set).
 #include <benchmark/benchmark.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -28,12 +29,14 @@
 namespace {
 using namespace vidprobe::backbones;
 
-struct BenchedBackbone {
-  std::string name;
-  bool any_frame_size;  // takes --backbone-opt size (DINOv2 reads frames of any multiple of 14)
-};
-const std::vector<BenchedBackbone> kBackbones = {
-    {"dinov2-vitl14", true}, {"videomae-large", false}, {"vjepa2-vitl-fpc64-256", false}};
+const std::vector<std::string> kBackbones = {"dinov2-vitl14", "videomae-large",
+                                             "vjepa2-vitl-fpc64-256"};
+
+// Whether the backbone's family takes `key` as a --backbone-opt setting (the registry's list).
+bool takes_option(const std::string& backbone, const std::string& key) {
+  const auto& keys = find_backbone(backbone).options.keys;
+  return std::find(keys.begin(), keys.end(), key) != keys.end();
+}
 
 std::string env_string(const char* name, const std::string& fallback) {
   const char* value = std::getenv(name);
@@ -49,10 +52,9 @@ void synchronize(const torch::Device& device) {
 }
 
 void BM_BackboneExtract(benchmark::State& state) {
-  const auto& benched = kBackbones.at(static_cast<std::size_t>(state.range(0)));
-  const std::string& name = benched.name;
+  const std::string name = kBackbones.at(static_cast<std::size_t>(state.range(0)));
   const std::string size = env_string("VIDPROBE_BACKBONE_BENCH_SIZE", "");
-  if (!size.empty() && !benched.any_frame_size) {
+  if (!size.empty() && !takes_option(name, "size")) {
     const std::string why = name + " runs at its native size only (VIDPROBE_BACKBONE_BENCH_SIZE)";
     state.SkipWithError(why.c_str());
     return;

@@ -37,9 +37,7 @@ def vit_flops(sequences, n, d, f, blocks):
 
 def build(name, frames, size):
     """(model, input builder, (height, width), FLOPs of the blocks) for a backbone name; `size` is
-    None (the native size) or (height, width), which only DINOv2 takes."""
-    if size is not None and name != "dinov2-vitl14":
-        raise SystemExit(f"--size: {name} runs at its native size only")
+    None (the native size) or (height, width), which only DINOv2 takes (main() checks)."""
     if name == "dinov2-vitl14":
         from transformers import Dinov2Config, Dinov2Model
         config = Dinov2Config(hidden_size=1024, num_hidden_layers=24, num_attention_heads=16, image_size=518,

@@ -8,12 +8,12 @@
 
 #include "commands.h"
 #include "typed_options.h"
-#include "vidprobe/core/cpu_cores.h"
 #include "vidprobe/core/error.h"
 #include "vidprobe/core/output_directory.h"
 #include "vidprobe/core/resumable.h"
 #include "vidprobe/data/synthetic_format.h"
 #include "vidprobe/render/clip.h"
+#include "vidprobe/render/tracer.h"
 
 namespace vidprobe::cli {
 namespace {
@@ -98,8 +98,7 @@ void run_render(const RenderOptions& o) {
         stderr,
         "vidprobe render: %zu clips, %.1f frames/s, %.2f Mrays/s (render only, %d threads)\n",
         counts.processed, frames / stats.seconds,
-        static_cast<double>(stats.rays) / stats.seconds / 1e6,
-        o.threads > 0 ? o.threads : cores_for_this_process());
+        static_cast<double>(stats.rays) / stats.seconds / 1e6, render::render_threads(o.threads));
   }
 }
 

@@ -340,6 +340,10 @@ void SceneTracer::render_rows(const Camera& camera, const ShadingOptions& option
   rays_traced_.fetch_add(rays, std::memory_order_relaxed);
 }
 
+int render_threads(int threads) {
+  return threads > 0 ? threads : cores_for_this_process();
+}
+
 std::vector<Frame> render_frames(const SceneTracer& tracer, const std::vector<Camera>& cameras,
                                  const ShadingOptions& options, int threads) {
   constexpr int kRowsPerTask = 8;
@@ -350,8 +354,8 @@ std::vector<Frame> render_frames(const SceneTracer& tracer, const std::vector<Ca
     frames.push_back(allocate_frame(cameras[f]));
     for (int row = 0; row < cameras[f].height; row += kRowsPerTask) tasks.emplace_back(f, row);
   }
-  const int workers = std::max(1, std::min<int>(threads > 0 ? threads : cores_for_this_process(),
-                                                static_cast<int>(tasks.size())));
+  const int workers =
+      std::max(1, std::min(render_threads(threads), static_cast<int>(tasks.size())));
   std::atomic<std::size_t> next{0};
   std::exception_ptr failure;
   std::mutex failure_mutex;

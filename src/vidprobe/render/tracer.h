@@ -44,8 +44,11 @@ class SceneTracer {
 // Empty frame (images allocated, camera set) for camera.
 Frame allocate_frame(const Camera& camera);
 
-// Renders every camera on `threads` threads (0 = this process's cores) pulling tiles of rows
-// from a shared counter.
+// The render threads `threads` asks for: itself, or for 0 all of this process's cores.
+int render_threads(int threads);
+
+// Renders every camera on render_threads(threads) threads (at most one per tile) pulling tiles
+// of rows from a shared counter.
 std::vector<Frame> render_frames(const SceneTracer& tracer, const std::vector<Camera>& cameras,
                                  const ShadingOptions& options, int threads);
 
