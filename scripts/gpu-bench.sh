@@ -12,7 +12,9 @@
 #   paper-size  the same for DINOv2 at the paper's 16 frames of 420 x 728
 #   probe       vidprobe bench probe --reference: the vidfm3d preset's step at the paper's sizes
 #               next to the authors' own modules (bench/vidfm3d_reference.py; their checkout in
-#               VIDPROBE_VIDFM3D_CHECKOUT, default .ref/VidFM3D)
+#               VIDPROBE_VIDFM3D_CHECKOUT, default .ref/VidFM3D), with gradient checkpointing on
+#               both sides (their config; fits an 80 GB GPU), then off on both (their fastest;
+#               about 87 GB, so an 80 GB GPU stops it with out-of-memory)
 #   wan         vidprobe_bench WanExtract vs bench/wan_reference.py (diffusers), 1.3B and 14B,
 #               17 frames 480 x 832, DiT bf16 + VAE fp32
 #   wan81       the same at the paper's clip: 81 frames, block 20 (peak memory on both sides)
@@ -71,10 +73,13 @@ if wanted paper-size; then
     --dtype bf16 --frames 16 --size 420x728
 fi
 if wanted probe; then
-  echo "== probe training step (the paper's probe and sizes, batch 10): C++ then the authors' code" >&2
-  step "$VIDPROBE" bench probe --device cuda --batch 10 --frames 4 --feature-dim 1536 \
-    --grid 30x52 --size 294x518 --warmup 3 --steps 10 --reference --python python3 \
-    --checkout "$CHECKOUT"
+  for checkpointing in on off; do
+    echo "== probe training step (the paper's probe and sizes, batch 10, gradient checkpointing" \
+      "$checkpointing): C++ then the authors' code" >&2
+    step "$VIDPROBE" bench probe --device cuda --batch 10 --frames 4 --feature-dim 1536 \
+      --grid 30x52 --size 294x518 --warmup 3 --steps 10 --reference --python python3 \
+      --checkout "$CHECKOUT" --gradient-checkpointing "$checkpointing"
+  done
 fi
 if wanted wan; then
   echo "== WAN2.1 extraction (17 frames, 480x832): C++ then diffusers" >&2

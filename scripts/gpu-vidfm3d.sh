@@ -25,11 +25,11 @@ vidprobe() { "$BUILD_DIR/bin/vidprobe" "$@"; }
 json_lines() { tee -a "$RAW" | grep -E '^\{' | tee -a "$LOG"; }
 step() { printf '\n== %s\n' "$*" >&2; }
 
-for checkpointing in "" --checkpointing; do
-  step "probe training step, paper sizes: C++ then the authors' code ${checkpointing:-without checkpointing}"
+for checkpointing in off on; do
+  step "probe training step, paper sizes: C++ then the authors' code, gradient checkpointing $checkpointing"
   vidprobe bench probe --device cuda --batch 10 --frames 4 --feature-dim 1536 --grid 30x52 \
     --size 294x518 --warmup 3 --steps 10 --reference --python python3 --checkout "$CHECKOUT" \
-    $checkpointing 2>&1 | json_lines || true
+    --gradient-checkpointing "$checkpointing" 2>&1 | json_lines || true
 done
 
 CLIPS="${VIDPROBE_VIDFM3D_CLIPS:-50}"

@@ -235,7 +235,10 @@ def probe_rows(records):
 def probe_row(step, ratio_line):
     preset = step.get("preset", "vidprobe")
     what = (f"probe step ({preset} preset), {step['device']}, batch {step['batch']}, "
-            f"{step['feature_dim']} ch {dims(step['grid'])}, GT {dims(step['size'])}: steps/s (peak GB)")
+            f"{step['feature_dim']} ch {dims(step['grid'])}, GT {dims(step['size'])}")
+    if "gradient_checkpointing" in step:  # both sides' setting (lines before 2026-12-05: off)
+        what += f", gradient checkpointing {'on' if step['gradient_checkpointing'] else 'off'}"
+    what += ": steps/s (peak GB)"
     if ratio_line and "warning" in ratio_line:
         what += f" (warning: {ratio_line['warning']})"
     ours = f"{fmt(step['steps_per_s'])} ({fmt(step.get('peak_gb'))})"

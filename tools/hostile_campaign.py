@@ -1111,7 +1111,7 @@ class Campaign:
                         flags.add(token.split("=")[0])
                     break
             missing = sorted(f for f in flags - covered[command] if f not in {"--help", "--quiet", "--version",
-                                                                                "--reference", "--checkpointing",
+                                                                                "--reference", "--gradient-checkpointing",
                                                                                 "--python", "--reference-script",
                                                                                 "--checkout", "--run-dir",
                                                                                 "--no-global-attention",

@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -30,7 +31,6 @@ struct BenchProbeArgs {
   std::string python = VIDPROBE_DEFAULT_PYTHON;
   std::string reference_script;  // default: per preset, see reference_script_for
   std::string checkout;          // the authors' code, for the vidfm3d reference
-  bool checkpointing = false;    // the vidfm3d reference's gradient checkpointing
   std::string profile;           // --profile: DIR/vidprobe and DIR/reference
 };
 
@@ -53,7 +53,15 @@ std::string shell_quote(const std::string& s) {
   return out + "'";
 }
 
-nlohmann::json run_reference(const BenchProbeArgs& a) {
+// Only the authors' code (the vidfm3d reference) can checkpoint as the C++ step does.
+void require_reference_can_checkpoint(const std::string& preset, bool checkpointing) {
+  require(preset == "vidfm3d" || !checkpointing,
+          "bench probe: bench/probe_reference.py has no gradient checkpointing; time the " +
+              preset + " preset with --gradient-checkpointing off");
+}
+
+// checkpointing: what the C++ step ran with (its JSON line), so both sides take the same step.
+nlohmann::json run_reference(const BenchProbeArgs& a, bool checkpointing) {
   const auto script = reference_script_for(a);
   require(std::filesystem::exists(script), "bench probe: reference script not found: " + script);
   const auto& o = a.options;
@@ -70,12 +78,13 @@ nlohmann::json run_reference(const BenchProbeArgs& a) {
     require(o.config_file.empty(),
             "bench probe: the authors' reference has no --config; time the preset as it is");
     cmd << " --checkout " << shell_quote(a.checkout) << " --checkpointing "
-        << (a.checkpointing ? "on" : "off");
+        << (checkpointing ? "on" : "off");
     if (!a.profile.empty())
       cmd << " --profile "
           << shell_quote((std::filesystem::path(a.profile) / "reference").string());
-  } else if (!o.config_file.empty()) {
-    cmd << " --config " << shell_quote(o.config_file);
+  } else {
+    require_reference_can_checkpoint(o.preset, checkpointing);
+    if (!o.config_file.empty()) cmd << " --config " << shell_quote(o.config_file);
   }
   std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(cmd.str().c_str(), "r"), pclose);
   require(pipe != nullptr, "bench probe: cannot start " + cmd.str());
@@ -139,12 +148,20 @@ void register_bench_probe(CLI::App& bench) {
                   "Default: bench/vidfm3d_reference.py (vidfm3d) or bench/probe_reference.py");
   cmd->add_option("--checkout", args->checkout,
                   "vidfm3d --reference: a checkout of the authors' code (zxhuang1698/VidFM3D)");
-  cmd->add_flag("--checkpointing", args->checkpointing,
-                "vidfm3d --reference: gradient checkpointing on, as the authors' config");
+  cmd->add_option("--gradient-checkpointing", o.gradient_checkpointing,
+                  "on | off: the trunk's gradient checkpointing, on both sides with --reference "
+                  "(default: the preset's; vidfm3d: on, as the authors' config)")
+      ->transform(CLI::CheckedTransformer(
+          std::map<std::string, std::string>{{"on", "true"}, {"off", "false"}}));
   cmd->add_option("--profile", args->profile,
                   "Also profile one step kernel by kernel: DIR/vidprobe/kernels.json (and, with "
                   "the vidfm3d --reference, the authors' step in DIR/reference/)");
   cmd->callback([args, grid, size] {
+    // Refused before the C++ step runs when the flag says it; a config file's setting is known
+    // only after it (run_reference refuses then).
+    if (args->reference)
+      require_reference_can_checkpoint(args->options.preset,
+                                       args->options.gradient_checkpointing.value_or(false));
     if (!args->profile.empty())
       args->options.profile_dir = std::filesystem::path(args->profile) / "vidprobe";
     std::tie(args->options.grid_h, args->options.grid_w) = parse_size(*grid, "--grid");
@@ -160,7 +177,7 @@ void register_bench_probe(CLI::App& bench) {
 #ifdef __GLIBC__
     if (args->options.device.is_cpu()) malloc_trim(0);
 #endif
-    const auto python = run_reference(*args);
+    const auto python = run_reference(*args, cpp.at("gradient_checkpointing").get<bool>());
     std::cout << python.dump() << std::endl;
     const double ratio =
         cpp.at("steps_per_s").get<double>() / python.at("steps_per_s").get<double>();
@@ -168,7 +185,8 @@ void register_bench_probe(CLI::App& bench) {
                               {"device", args->options.device.str()},
                               {"cpp_steps_per_s", cpp.at("steps_per_s")},
                               {"pytorch_steps_per_s", python.at("steps_per_s")},
-                              {"cpp_over_pytorch", ratio}};
+                              {"cpp_over_pytorch", ratio},
+                              {"gradient_checkpointing", cpp.at("gradient_checkpointing")}};
     if (python.contains("peak_gb")) summary["pytorch_peak_gb"] = python["peak_gb"];
     if (cpp.contains("peak_gb")) summary["cpp_peak_gb"] = cpp["peak_gb"];
     if (python.contains("parameters") && python["parameters"] != cpp.at("parameters"))

@@ -1,5 +1,7 @@
 #include "probe_options.h"
 
+#include <map>
+
 #include "typed_options.h"
 
 namespace vidprobe::cli {
@@ -20,6 +22,11 @@ void add_training_overrides(CLI::App& cmd, probe::ConfigOverrides& overrides,
       ->check(positive());
   cmd.add_option("--lr", overrides.lr, "Peak learning rate (overrides the config)")
       ->check(in_range(1e-12, 1000));
+  cmd.add_option("--gradient-checkpointing", overrides.gradient_checkpointing,
+                 "on | off: run each trunk layer again in the backward pass instead of keeping "
+                 "its activations (overrides the config; the vidfm3d preset: on, as the authors)")
+      ->transform(CLI::CheckedTransformer(
+          std::map<std::string, std::string>{{"on", "true"}, {"off", "false"}}));
 }
 
 }  // namespace vidprobe::cli

@@ -52,4 +52,46 @@ TEST(BenchProbeCli, AMissingReferenceScriptIsNamed) {
   fs::remove(log);
 }
 
+// The authors' step is asked for the C++ step's gradient checkpointing (the preset's, or the
+// flag's), so the two sides time the same step. A stand-in script reports the flags it got.
+TEST(BenchProbeCli, TheReferenceCheckpointsAsTheCppStepDid) {
+  const auto dir =
+      fs::temp_directory_path() / ("vidprobe_bench_probe_ckpt_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  const auto script = dir / "reference.py";
+  vidprobe::write_file_atomically(
+      script,
+      "import json, sys\n"
+      "i = sys.argv.index('--checkpointing')\n"
+      "print(json.dumps({'benchmark': 'probe_train_step_vidfm3d_reference', 'steps_per_s': 1.0,"
+      " 'checkpointing': sys.argv[i + 1]}))\n");
+  for (const std::string setting : {"", "off"}) {  // each run builds the 384 M probe
+    const auto log = dir / ("log" + setting);
+    const std::string flag = setting.empty() ? "" : " --gradient-checkpointing " + setting;
+    ASSERT_EQ(vidprobe::test_support::run_vidprobe(
+                  "bench probe --batch 1 --frames 2 --feature-dim 8 --grid 4 --size 16 --warmup 0"
+                  " --steps 1 --threads 1 --reference --checkout " +
+                      dir.string() + " --python '" + std::string(VIDPROBE_PYTHON) +
+                      "' --reference-script '" + script.string() + "'" + flag,
+                  log),
+              0)
+        << vidprobe::read_file(log);
+    std::istringstream lines(vidprobe::read_file(log));
+    std::vector<nlohmann::json> results;
+    for (std::string line; std::getline(lines, line);)
+      if (!line.empty() && line.front() == '{') results.push_back(nlohmann::json::parse(line));
+    ASSERT_EQ(results.size(), 3u) << vidprobe::read_file(log);
+    const bool on = setting != "off";  // the vidfm3d preset checkpoints, as the authors' config
+    EXPECT_EQ(results[0]["gradient_checkpointing"], on) << setting;
+    EXPECT_EQ(results[1]["checkpointing"], on ? "on" : "off") << setting;
+    EXPECT_EQ(results[2]["gradient_checkpointing"], on) << setting;
+  }
+  const auto refused = dir / "refused";
+  EXPECT_NE(vidprobe::test_support::run_vidprobe(
+                "bench probe --preset vidprobe --reference --gradient-checkpointing on", refused),
+            0);
+  EXPECT_THAT(vidprobe::read_file(refused), HasSubstr("--gradient-checkpointing off"));
+  fs::remove_all(dir);
+}
+
 }  // namespace

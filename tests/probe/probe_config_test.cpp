@@ -23,6 +23,7 @@ TEST(ProbeConfig, DefaultsAreTheAuthorsProtocol) {
   // ProbeModelPA (vidfm3d/models/components/probe_pixalign.py, configs/experiment/*/wan.yaml).
   EXPECT_EQ(config.model.width, 1024);
   EXPECT_EQ(config.model.num_heads, 16);
+  EXPECT_TRUE(config.model.gradient_checkpointing);  // configs/model/probe.yaml
   EXPECT_EQ(config.model.num_blocks, 4);
   EXPECT_DOUBLE_EQ(config.model.input_norm_eps, 1e-5);
   EXPECT_EQ(config.model.init, "torch_default");
@@ -59,6 +60,7 @@ TEST(ProbeConfig, VidprobePresetKeepsTheEarlierProbe) {
   EXPECT_EQ(config.model.width, 384);
   EXPECT_EQ(config.model.num_heads, 6);
   EXPECT_EQ(config.model.init, "trunc_normal");
+  EXPECT_FALSE(config.model.gradient_checkpointing);
   EXPECT_EQ(config.heads.camera.trunk_depth, 2);
   EXPECT_EQ(config.heads.camera.iterations, 1);
   EXPECT_EQ(config.loss.depth.confidence, "predicted");

@@ -2,9 +2,26 @@
 
 #include <optional>
 
+#include "vidprobe/nn/activation_checkpoint.h"
 #include "vidprobe/nn/transformer.h"
 
 namespace vidprobe::nn {
+namespace {
+
+// One layer of the trunk, through activation checkpointing when asked. The angles are captured
+// by value: the replay runs after this call's locals are gone.
+torch::Tensor run_layer(const std::shared_ptr<torch::nn::Module>& module, const torch::Tensor& x,
+                        const std::optional<RotaryAngles>& angles, bool checkpoint) {
+  auto block = std::dynamic_pointer_cast<BlockImpl>(module);
+  if (!checkpoint) return block->forward(x, angles ? &*angles : nullptr);
+  return checkpointed(
+      [block, angles](const torch::Tensor& input) {
+        return block->forward(input, angles ? &*angles : nullptr);
+      },
+      x, block->parameters());
+}
+
+}  // namespace
 
 torch::Tensor expand_first_and_rest(const torch::Tensor& pair, int64_t batch, int64_t frames) {
   const auto first = pair.slice(1, 0, 1).expand({batch, 1, pair.size(2), pair.size(3)});
@@ -42,18 +59,16 @@ AggregatorOutput run_alternating_blocks(torch::nn::ModuleList& frame_blocks,
                           tokens.scalar_type());
     global_rope = regroup(*frame_rope, {B, 1, S * P, D / options.num_heads});
   }
-  const auto* frame_angles = frame_rope ? &*frame_rope : nullptr;
-  const auto* global_angles = global_rope ? &*global_rope : nullptr;
-
   AggregatorOutput out;
   out.patch_start = layout.patch_start;
   for (int i = 0; i <= last; ++i) {
-    tokens = frame_blocks[i]->as<Block>()->forward(tokens.reshape({B * S, P, D}), frame_angles);
+    tokens = run_layer(frame_blocks[i], tokens.reshape({B * S, P, D}), frame_rope,
+                       options.checkpoint_layers);
     const auto frame_out = tokens.view({B, S, P, D});
-    tokens =
-        options.global_attention
-            ? global_blocks[i]->as<Block>()->forward(tokens.reshape({B, S * P, D}), global_angles)
-            : global_blocks[i]->as<Block>()->forward(tokens, frame_angles);
+    tokens = options.global_attention
+                 ? run_layer(global_blocks[i], tokens.reshape({B, S * P, D}), global_rope,
+                             options.checkpoint_layers)
+                 : run_layer(global_blocks[i], tokens, frame_rope, options.checkpoint_layers);
     out.intermediates.push_back(torch::cat({frame_out, tokens.view({B, S, P, D})}, -1));
   }
   return out;

@@ -57,7 +57,8 @@ nn::AggregatorOutput AggregatorImpl::forward(const torch::Tensor& features) {
       {.batch = B, .frames = S, .patch_start = patch_start, .h = h, .w = w},
       {.num_heads = config.num_heads,
        .rope_frequency = config.rope_frequency,
-       .global_attention = config.global_attention});
+       .global_attention = config.global_attention,
+       .checkpoint_layers = config.gradient_checkpointing});
 }
 
 }  // namespace vidprobe::probe

@@ -19,6 +19,7 @@ nlohmann::json run_probe_benchmark(const ProbeBenchOptions& o) {
   if (o.threads > 0) torch::set_num_threads(o.threads);
   auto config = probe_preset(o.preset);
   if (!o.config_file.empty()) config = load_probe_config(o.config_file, config);
+  if (o.gradient_checkpointing) config.model.gradient_checkpointing = *o.gradient_checkpointing;
   const auto device = o.device;
 
   torch::manual_seed(0);
@@ -82,6 +83,7 @@ nlohmann::json run_probe_benchmark(const ProbeBenchOptions& o) {
                            {"peak_gb", peak_gb},
                            {"threads", torch::get_num_threads()},
                            {"bf16", device.is_cuda() && config.train.bf16},
+                           {"gradient_checkpointing", config.model.gradient_checkpointing},
                            {"last_loss", last_loss},
                            {"config", to_json(config)}};
   if (!o.profile_dir.empty())

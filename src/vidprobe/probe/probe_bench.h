@@ -7,6 +7,7 @@
 
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 
 namespace vidprobe::probe {
@@ -22,13 +23,15 @@ struct ProbeBenchOptions {
   int height = 112, width = 112;  // ground truth
   int warmup = 1;
   int steps = 5;
-  int threads = 0;                    // CPU threads; 0 = libtorch's default
+  int threads = 0;                             // CPU threads; 0 = libtorch's default
+  std::optional<bool> gradient_checkpointing;  // overrides model.gradient_checkpointing
   std::filesystem::path profile_dir;  // non-empty: one more step profiled kernel by kernel here
 };
 
 // {"benchmark": "probe_train_step", "preset", "device", "steps_per_s", "ms_per_step",
 //  "parameters", "batch", "frames", "feature_dim", "grid": [h, w], "size": [H, W], "threads",
-//  "peak_gb" (CUDA), "config", and "profile" (nn::profile_into_directory) with a profile_dir}
+//  "peak_gb" (CUDA), "gradient_checkpointing", "config", and "profile" (nn::profile_into_directory)
+//  with a profile_dir}
 nlohmann::json run_probe_benchmark(const ProbeBenchOptions& options);
 
 }  // namespace vidprobe::probe

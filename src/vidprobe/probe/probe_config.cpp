@@ -34,6 +34,7 @@ void visit(SameOrConst<ModelConfig> auto& m, auto& v) {
   v("norm_eps", m.norm_eps);
   v("global_attention", m.global_attention);
   v("init", m.init);
+  v("gradient_checkpointing", m.gradient_checkpointing);
 }
 
 void visit(SameOrConst<nn::DenseHeadConfig> auto& d, auto& v) {
@@ -310,6 +311,7 @@ ProbeConfig vidprobe_preset() {
   m.input_norm_eps = 1e-6;
   m.norm_eps = 1e-6;
   m.init = "trunc_normal";
+  m.gradient_checkpointing = false;  // a small probe: its activations fit
   auto& h = c.heads;
   h.dense = {.features = 128, .out_channels = {64, 128, 256, 256}, .relu_skip = false};
   h.camera = {

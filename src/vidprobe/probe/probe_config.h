@@ -41,6 +41,10 @@ struct ModelConfig {
   // "torch_default": the layers' own initialisation (PyTorch's, as the authors' probe);
   // "trunc_normal": linear weights N(0, 0.02) cut at 2 std, zero biases (ViT / VGGT training).
   std::string init = "torch_default";
+  // Training only, no effect on the numbers: keep just each trunk layer's input for the backward
+  // pass and run the layer again there (the authors' gradient_checkpointing, on in their config).
+  // The paper's probe at batch 10 then fits an 80 GB GPU, for one more trunk forward pass a step.
+  bool gradient_checkpointing = true;
 };
 
 struct HeadsConfig {

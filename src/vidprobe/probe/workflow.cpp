@@ -49,6 +49,7 @@ void apply_overrides(ProbeConfig& config, const ConfigOverrides& o) {
   if (o.holdout) config.train.holdout = *o.holdout;
   if (o.train_fraction) config.train.train_fraction = *o.train_fraction;
   if (o.no_global_attention) config.model.global_attention = false;
+  if (o.gradient_checkpointing) config.model.gradient_checkpointing = *o.gradient_checkpointing;
   if (o.val_views) config.views.val = *o.val_views;
 }
 

@@ -24,8 +24,9 @@ struct ConfigOverrides {
   std::optional<std::uint64_t> seed;
   std::optional<double> holdout;
   std::optional<double> train_fraction;
-  bool no_global_attention = false;      // the frame-attention-only ablation
-  std::optional<std::string> val_views;  // views.val: fixed | drift
+  bool no_global_attention = false;            // the frame-attention-only ablation
+  std::optional<bool> gradient_checkpointing;  // model.gradient_checkpointing
+  std::optional<std::string> val_views;        // views.val: fixed | drift
   // "probe" (default) | "vggt-from-features": the architecture preset the config file starts from
   // (vggt_from_features_config with vggt_blocks alternating blocks, default 4).
   std::string model = "probe";

@@ -1,0 +1,173 @@
+#include "vidprobe/nn/activation_checkpoint.h"
+
+#include <ATen/DeviceAccelerator.h>
+#include <ATen/autocast_mode.h>
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <vector>
+
+#include "vidprobe/nn/alternating_attention.h"
+#include "vidprobe/nn/transformer.h"
+
+namespace vidprobe::nn {
+namespace {
+
+Block small_block() {
+  return Block(BlockOptions{.attention = {.dim = 16, .num_heads = 2, .qk_norm = true},
+                            .layer_scale_init = 0.5});
+}
+
+CheckpointedFunction forward_of(const Block& block) {
+  return [impl = block.ptr()](const torch::Tensor& t) { return impl->forward(t); };
+}
+
+struct Gradients {
+  torch::Tensor output, input;
+  std::vector<torch::Tensor> parameters;
+};
+
+// One forward and backward of `block` on `x`, through checkpointed() or directly.
+Gradients gradients_of(Block& block, const torch::Tensor& x, bool checkpoint) {
+  for (auto& p : block->parameters()) p.mutable_grad() = torch::Tensor();
+  auto input = x.detach().clone().requires_grad_(true);
+  const auto output = checkpoint ? checkpointed(forward_of(block), input, block->parameters())
+                                 : block->forward(input);
+  (output * output.detach().sin()).sum().backward();
+  Gradients g{output.detach(), input.grad(), {}};
+  for (const auto& p : block->parameters()) g.parameters.push_back(p.grad().clone());
+  return g;
+}
+
+void expect_same(const Gradients& a, const Gradients& b, double tolerance) {
+  EXPECT_LE((a.output - b.output).abs().max().item<double>(), tolerance);
+  EXPECT_LE((a.input - b.input).abs().max().item<double>(), tolerance);
+  ASSERT_EQ(a.parameters.size(), b.parameters.size());
+  for (std::size_t i = 0; i < a.parameters.size(); ++i)
+    EXPECT_LE((a.parameters[i] - b.parameters[i]).abs().max().item<double>(), tolerance)
+        << "parameter " << i;
+}
+
+TEST(ActivationCheckpoint, GradientsEqualThoseWithoutCheckpointing) {
+  torch::manual_seed(0);
+  auto block = small_block();
+  const auto x = torch::randn({2, 5, 16});
+  const auto plain = gradients_of(block, x, false);
+  const auto replayed = gradients_of(block, x, true);
+  expect_same(plain, replayed, 1e-6);
+  EXPECT_GT(plain.input.abs().sum().item<double>(), 0);
+}
+
+TEST(ActivationCheckpoint, KeepsOnlyItsInputNotTheFunctionsGraph) {
+  torch::manual_seed(1);
+  auto block = small_block();
+  const auto input = torch::randn({1, 3, 16}).requires_grad_(true);
+  const auto output = checkpointed(forward_of(block), input, block->parameters());
+  // One node for the whole block, whose edges lead to the input and the parameters directly: the
+  // block's own operations (and the activations they would save) are not in the graph.
+  ASSERT_NE(output.grad_fn(), nullptr);
+  EXPECT_EQ(output.grad_fn()->num_inputs(), 1u);
+  EXPECT_EQ(output.grad_fn()->next_edges().size(), 1 + block->parameters().size());
+}
+
+TEST(ActivationCheckpoint, ParametersGetGradientsWhenTheInputNeedsNone) {
+  torch::manual_seed(2);
+  auto block = small_block();
+  const auto input = torch::randn({1, 4, 16});  // no grad: e.g. the trunk's first layer
+  for (auto& p : block->parameters()) p.mutable_grad() = torch::Tensor();
+  checkpointed(forward_of(block), input, block->parameters()).square().sum().backward();
+  for (const auto& p : block->parameters()) {
+    ASSERT_TRUE(p.grad().defined());
+    EXPECT_GT(p.grad().abs().sum().item<double>(), 0);
+  }
+}
+
+TEST(ActivationCheckpoint, OutsideGradModeItOnlyRunsTheFunction) {
+  auto block = small_block();
+  torch::NoGradGuard no_grad;
+  const auto x = torch::randn({1, 2, 16});
+  const auto output = checkpointed(forward_of(block), x, block->parameters());
+  EXPECT_EQ(output.grad_fn(), nullptr);
+  EXPECT_TRUE(torch::equal(output, block->forward(x)));
+}
+
+// The replay runs under the autocast state of the first pass, not under the state at backward
+// time (training loops leave the autocast region before calling backward).
+TEST(ActivationCheckpoint, ReplaysUnderTheForwardPassesAutocast) {
+  torch::manual_seed(3);
+  auto block = small_block();
+  const auto x = torch::randn({2, 6, 16});
+  auto under_autocast = [&](bool checkpoint) {
+    for (auto& p : block->parameters()) p.mutable_grad() = torch::Tensor();
+    auto input = x.clone().requires_grad_(true);
+    at::autocast::set_autocast_enabled(at::kCPU, true);
+    at::autocast::set_autocast_dtype(at::kCPU, at::kBFloat16);
+    auto output = checkpoint ? checkpointed(forward_of(block), input, block->parameters())
+                             : block->forward(input);
+    at::autocast::set_autocast_enabled(at::kCPU, false);
+    at::autocast::clear_cache();
+    output.to(torch::kFloat32).sum().backward();
+    return input.grad();
+  };
+  const auto plain = under_autocast(false), replayed = under_autocast(true);
+  EXPECT_FALSE(at::autocast::is_autocast_enabled(at::kCPU)) << "the replay restored the state";
+  EXPECT_LE((plain - replayed).abs().max().item<double>(), 1e-6);
+  // And the check can fail: a replay in float32 gives visibly different bf16-free gradients.
+  for (auto& p : block->parameters()) p.mutable_grad() = torch::Tensor();
+  auto input = x.clone().requires_grad_(true);
+  block->forward(input).sum().backward();
+  EXPECT_GT((plain - input.grad()).abs().max().item<double>(), 1e-4);
+}
+
+TEST(ActivationCheckpoint, AlternatingTrunkGradientsMatchWithAndWithoutIt) {
+  torch::manual_seed(4);
+  torch::nn::ModuleList frame_blocks, global_blocks;
+  for (int i = 0; i < 2; ++i) {
+    frame_blocks->push_back(small_block());
+    global_blocks->push_back(small_block());
+  }
+  const auto tokens = torch::randn({2 * 3, 1 + 2 * 2, 16});
+  auto run = [&](bool checkpoint) {
+    for (auto& list : {frame_blocks, global_blocks})
+      for (auto& p : list->parameters()) p.mutable_grad() = torch::Tensor();
+    auto input = tokens.clone().requires_grad_(true);
+    const auto out = run_alternating_blocks(
+        frame_blocks, global_blocks, input,
+        {.batch = 2, .frames = 3, .patch_start = 1, .h = 2, .w = 2},
+        {.num_heads = 2, .rope_frequency = 100, .checkpoint_layers = checkpoint});
+    torch::Tensor loss = torch::zeros({});
+    for (const auto& t : out.intermediates) loss = loss + (t * t.detach().cos()).sum();
+    loss.backward();
+    std::vector<torch::Tensor> grads{input.grad()};
+    for (auto& list : {frame_blocks, global_blocks})
+      for (auto& p : list->parameters()) grads.push_back(p.grad().clone());
+    return grads;
+  };
+  const auto plain = run(false), replayed = run(true);
+  ASSERT_EQ(plain.size(), replayed.size());
+  for (std::size_t i = 0; i < plain.size(); ++i)
+    EXPECT_LE((plain[i] - replayed[i]).abs().max().item<double>(), 1e-6) << "gradient " << i;
+}
+
+TEST(ActivationCheckpoint, HoldsLessMemoryOnTheGpu) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "CUDA only (the CPU twin: the tests above)";
+  torch::manual_seed(5);
+  auto block = Block(BlockOptions{.attention = {.dim = 256, .num_heads = 4}});
+  block->to(torch::kCUDA);
+  const auto x = torch::randn({4, 2048, 256}, torch::kCUDA).requires_grad_(true);
+  auto held_after_forward = [&](bool checkpoint) {
+    torch::cuda::synchronize();
+    const auto before = at::accelerator::getDeviceStats(0).allocated_bytes[0].current;
+    auto out =
+        checkpoint ? checkpointed(forward_of(block), x, block->parameters()) : block->forward(x);
+    torch::cuda::synchronize();
+    return at::accelerator::getDeviceStats(0).allocated_bytes[0].current - before;
+  };
+  const auto plain = held_after_forward(false), replayed = held_after_forward(true);
+  const auto output_bytes = x.numel() * 4;
+  EXPECT_LE(replayed, 2 * output_bytes) << "the output (and no activations) stays";
+  EXPECT_GT(plain, 4 * output_bytes) << "without it the block's activations stay";
+}
+
+}  // namespace
+}  // namespace vidprobe::nn
