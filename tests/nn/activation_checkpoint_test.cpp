@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "vidprobe/nn/alternating_attention.h"
+#include "vidprobe/nn/device.h"
 #include "vidprobe/nn/transformer.h"
 
 namespace vidprobe::nn {
@@ -21,6 +22,26 @@ Block small_block() {
 CheckpointedFunction forward_of(const Block& block) {
   return [impl = block.ptr()](const torch::Tensor& t) { return impl->forward(t); };
 }
+
+// CPU autocast to bf16 as a training step enters and leaves it (AutocastGuard covers CUDA only).
+class AutocastGuardForTest {
+ public:
+  AutocastGuardForTest() {
+    at::autocast::set_autocast_enabled(at::kCPU, true);
+    at::autocast::set_autocast_dtype(at::kCPU, at::kBFloat16);
+    at::autocast::increment_nesting();
+  }
+  void leave() {
+    if (!inside_) return;
+    inside_ = false;
+    at::autocast::set_autocast_enabled(at::kCPU, false);
+    if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
+  }
+  ~AutocastGuardForTest() { leave(); }
+
+ private:
+  bool inside_ = true;
+};
 
 struct Gradients {
   torch::Tensor output, input;
@@ -119,6 +140,40 @@ TEST(ActivationCheckpoint, ReplaysUnderTheForwardPassesAutocast) {
   EXPECT_GT((plain - input.grad()).abs().max().item<double>(), 1e-4);
 }
 
+// Training steps under autocast with the weights updated in between: a replay that left its bf16
+// weight copies in autocast's (thread-local) cache would run the next step with the old weights.
+TEST(ActivationCheckpoint, LaterStepsUnderAutocastUseTheUpdatedWeights) {
+  torch::manual_seed(6);
+  auto plain_block = small_block(), replayed_block = small_block();
+  {
+    torch::NoGradGuard no_grad;
+    for (std::size_t i = 0; i < plain_block->parameters().size(); ++i)
+      replayed_block->parameters()[i].copy_(plain_block->parameters()[i]);
+  }
+  const auto x = torch::randn({2, 6, 16});
+  auto step = [&](Block& block, bool checkpoint) {
+    for (auto& p : block->parameters()) p.mutable_grad() = torch::Tensor();
+    auto input = x.clone().requires_grad_(true);
+    {
+      AutocastGuardForTest autocast;
+      auto output = checkpoint ? checkpointed(forward_of(block), input, block->parameters())
+                               : block->forward(input);
+      autocast.leave();
+      // The loss reads the output: a stale forward pass shows in the gradients too.
+      output.to(torch::kFloat32).square().sum().backward();
+    }
+    torch::NoGradGuard no_grad;  // an optimiser step: every weight changes in place
+    for (auto& p : block->parameters()) p.sub_(0.5 * p.grad().sign());
+    return input.grad();
+  };
+  // One run after the other: a plain step between two replayed ones would clear the cache.
+  std::vector<torch::Tensor> replayed;
+  for (int i = 0; i < 3; ++i) replayed.push_back(step(replayed_block, true));
+  for (int i = 0; i < 3; ++i)
+    EXPECT_LE((step(plain_block, false) - replayed[i]).abs().max().item<double>(), 1e-6)
+        << "step " << i;
+}
+
 TEST(ActivationCheckpoint, AlternatingTrunkGradientsMatchWithAndWithoutIt) {
   torch::manual_seed(4);
   torch::nn::ModuleList frame_blocks, global_blocks;
@@ -147,6 +202,41 @@ TEST(ActivationCheckpoint, AlternatingTrunkGradientsMatchWithAndWithoutIt) {
   ASSERT_EQ(plain.size(), replayed.size());
   for (std::size_t i = 0; i < plain.size(); ++i)
     EXPECT_LE((plain[i] - replayed[i]).abs().max().item<double>(), 1e-6) << "gradient " << i;
+}
+
+// The CUDA twin of LaterStepsUnderAutocastUseTheUpdatedWeights, with the training loop's own
+// autocast guard: there the backward pass (and so the replay) runs on a device thread.
+TEST(ActivationCheckpoint, LaterCudaStepsUseTheUpdatedWeights) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "CUDA only";
+  torch::manual_seed(7);
+  auto plain_block = small_block(), replayed_block = small_block();
+  plain_block->to(torch::kCUDA);
+  replayed_block->to(torch::kCUDA);
+  {
+    torch::NoGradGuard no_grad;
+    for (std::size_t i = 0; i < plain_block->parameters().size(); ++i)
+      replayed_block->parameters()[i].copy_(plain_block->parameters()[i]);
+  }
+  const auto x = torch::randn({2, 6, 16}, torch::kCUDA);
+  auto step = [&](Block& block, bool checkpoint) {
+    for (auto& p : block->parameters()) p.mutable_grad() = torch::Tensor();
+    auto input = x.clone().requires_grad_(true);
+    torch::Tensor output;
+    {
+      AutocastGuard autocast(torch::kCUDA, true);
+      output = checkpoint ? checkpointed(forward_of(block), input, block->parameters())
+                          : block->forward(input);
+    }
+    output.to(torch::kFloat32).square().sum().backward();
+    torch::NoGradGuard no_grad;
+    for (auto& p : block->parameters()) p.sub_(0.5 * p.grad().sign());
+    return input.grad();
+  };
+  std::vector<torch::Tensor> replayed;
+  for (int i = 0; i < 3; ++i) replayed.push_back(step(replayed_block, true));
+  for (int i = 0; i < 3; ++i)
+    EXPECT_LE((step(plain_block, false) - replayed[i]).abs().max().item<double>(), 1e-5)
+        << "step " << i;
 }
 
 TEST(ActivationCheckpoint, HoldsLessMemoryOnTheGpu) {

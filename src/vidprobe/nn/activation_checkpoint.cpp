@@ -18,7 +18,11 @@ struct Replay : torch::CustomClassHolder {
   at::ScalarType autocast_dtype = at::kBFloat16;
 };
 
-// Sets a device type's autocast state for its lifetime, restoring the previous one after.
+// Sets a device type's autocast state for its lifetime, restoring the previous one after, and
+// leaves as torch.autocast's context does: the outermost exit empties the thread's cache of
+// low-precision weight copies. The backward pass may run on another thread than the training
+// loop (CUDA's device threads), whose cache nothing else empties: a kept copy would feed the next
+// step's replay the weights from before the optimiser step.
 class AutocastState {
  public:
   AutocastState(at::DeviceType device_type, bool enabled, at::ScalarType dtype)
@@ -27,10 +31,12 @@ class AutocastState {
         previous_dtype_(at::autocast::get_autocast_dtype(device_type)) {
     at::autocast::set_autocast_enabled(device_type, enabled);
     at::autocast::set_autocast_dtype(device_type, dtype);
+    at::autocast::increment_nesting();
   }
   ~AutocastState() {
     at::autocast::set_autocast_enabled(device_type_, previous_enabled_);
     at::autocast::set_autocast_dtype(device_type_, previous_dtype_);
+    if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
   }
   AutocastState(const AutocastState&) = delete;
   AutocastState& operator=(const AutocastState&) = delete;
