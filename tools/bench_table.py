@@ -236,7 +236,7 @@ def probe_row(step, ratio_line):
     preset = step.get("preset", "vidprobe")
     what = (f"probe step ({preset} preset), {step['device']}, batch {step['batch']}, "
             f"{step['feature_dim']} ch {dims(step['grid'])}, GT {dims(step['size'])}")
-    if "gradient_checkpointing" in step:  # both sides' setting (lines before 2026-12-05: off)
+    if "gradient_checkpointing" in step:  # both sides' setting; older lines lack the key (off)
         what += f", gradient checkpointing {'on' if step['gradient_checkpointing'] else 'off'}"
     what += ": steps/s (peak GB)"
     if ratio_line and "warning" in ratio_line:

@@ -5,6 +5,8 @@
 
 #include <utility>
 
+#include "vidprobe/core/error.h"
+
 namespace vidprobe::nn {
 namespace {
 
@@ -12,7 +14,6 @@ namespace {
 // non-tensor state only as IValues; a capsule carries this one).
 struct Replay : torch::CustomClassHolder {
   CheckpointedFunction function;
-  std::vector<torch::Tensor> parameters;
   at::DeviceType device_type = at::kCPU;
   bool autocast = false;
   at::ScalarType autocast_dtype = at::kBFloat16;
@@ -51,8 +52,8 @@ struct CheckpointFunction : torch::autograd::Function<CheckpointFunction> {
   // Runs without grad mode (apply turns it off), so the function's graph and activations are
   // dropped as soon as its output exists.
   static torch::Tensor forward(torch::autograd::AutogradContext* ctx,
-                               const c10::intrusive_ptr<Replay>& replay, const torch::Tensor& input,
-                               torch::TensorList /*parameters*/) {
+                               const c10::intrusive_ptr<Replay>& replay,
+                               const torch::Tensor& input) {
     ctx->save_for_backward({input});
     ctx->saved_data["replay"] = c10::IValue::make_capsule(replay);
     return replay->function(input);
@@ -60,49 +61,36 @@ struct CheckpointFunction : torch::autograd::Function<CheckpointFunction> {
 
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
                                                  torch::autograd::variable_list grad_outputs) {
+    require(!torch::GradMode::is_enabled(),
+            "activation checkpointing: a checkpointed layer has no second derivative "
+            "(backward with create_graph); turn gradient checkpointing off for that");
     const auto replay =
         c10::static_intrusive_pointer_cast<Replay>(ctx->saved_data["replay"].toCapsule());
     const auto input = ctx->get_saved_variables().at(0);
-    auto replay_input = input.detach().requires_grad_(input.requires_grad());
+    auto replay_input = input.detach().requires_grad_(true);
     torch::Tensor output;
     {
       torch::AutoGradMode grad_mode(true);
       AutocastState autocast(replay->device_type, replay->autocast, replay->autocast_dtype);
       output = replay->function(replay_input);
     }
-    // Gradients for the input and every parameter that needs one, in apply's argument order
-    // (the Replay argument gets none).
-    const auto& parameters = replay->parameters;
-    std::vector<torch::Tensor> wrt;
-    if (replay_input.requires_grad()) wrt.push_back(replay_input);
-    for (const auto& p : parameters)
-      if (p.requires_grad()) wrt.push_back(p);
-    const auto grads = wrt.empty()
-                           ? torch::autograd::variable_list{}
-                           : torch::autograd::grad({output}, wrt, {grad_outputs.at(0)},
-                                                   /*retain_graph=*/false, /*create_graph=*/false,
-                                                   /*allow_unused=*/true);
-    torch::autograd::variable_list result{torch::Tensor()};
-    std::size_t next = 0;
-    result.push_back(replay_input.requires_grad() ? grads.at(next++) : torch::Tensor());
-    for (const auto& p : parameters)
-      result.push_back(p.requires_grad() ? grads.at(next++) : torch::Tensor());
-    return result;
+    // The replay's own backward pass adds the parameters' gradients to their .grad (their hooks
+    // fire once, there); the input's is handed back (the Replay argument gets none).
+    torch::autograd::backward({output}, {grad_outputs.at(0)});
+    return {torch::Tensor(), replay_input.grad()};
   }
 };
 
 }  // namespace
 
-torch::Tensor checkpointed(CheckpointedFunction function, const torch::Tensor& input,
-                           const std::vector<torch::Tensor>& parameters) {
-  if (!torch::GradMode::is_enabled()) return function(input);
+torch::Tensor checkpointed(CheckpointedFunction function, const torch::Tensor& input) {
+  if (!torch::GradMode::is_enabled() || !input.requires_grad()) return function(input);
   auto replay = c10::make_intrusive<Replay>();
   replay->function = std::move(function);
-  replay->parameters = parameters;
   replay->device_type = input.device().type();
   replay->autocast = at::autocast::is_autocast_enabled(replay->device_type);
   replay->autocast_dtype = at::autocast::get_autocast_dtype(replay->device_type);
-  return CheckpointFunction::apply(replay, input, torch::TensorList(parameters));
+  return CheckpointFunction::apply(replay, input);
 }
 
 }  // namespace vidprobe::nn

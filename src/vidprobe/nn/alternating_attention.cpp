@@ -18,7 +18,7 @@ torch::Tensor run_layer(const std::shared_ptr<torch::nn::Module>& module, const 
       [block, angles](const torch::Tensor& input) {
         return block->forward(input, angles ? &*angles : nullptr);
       },
-      x, block->parameters());
+      x);
 }
 
 }  // namespace

@@ -210,6 +210,8 @@ void prepare_run_directory(const TrainOptions& options) {
     stored.train.epochs = options.config.train.epochs;
     stored.train.batch_size = options.config.train.batch_size;
     stored.train.grad_accumulation = options.config.train.grad_accumulation;
+    // So is trading memory for speed: checkpointing changes no number.
+    stored.model.gradient_checkpointing = options.config.model.gradient_checkpointing;
     require(to_json(stored) == to_json(options.config),
             "--resume: the configuration differs from the run's " + config_path.string());
     require_same_global_batch(config_path, options);
