@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <vector>
 
 #include "test_support.h"
 #include "vidprobe/core/atomic_file.h"
@@ -14,6 +15,15 @@
 namespace {
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
+
+// The JSON objects a command printed, one per line, in order.
+std::vector<nlohmann::json> json_lines(const fs::path& log) {
+  std::istringstream lines(vidprobe::read_file(log));
+  std::vector<nlohmann::json> results;
+  for (std::string line; std::getline(lines, line);)
+    if (!line.empty() && line.front() == '{') results.push_back(nlohmann::json::parse(line));
+  return results;
+}
 
 TEST(BenchProbeCli, ReferenceBuildsTheSameNetworkAndPrintsTheRatio) {
   const auto log =
@@ -26,10 +36,7 @@ TEST(BenchProbeCli, ReferenceBuildsTheSameNetworkAndPrintsTheRatio) {
                 log),
             0)
       << vidprobe::read_file(log);
-  std::istringstream lines(vidprobe::read_file(log));
-  std::vector<nlohmann::json> results;
-  for (std::string line; std::getline(lines, line);)
-    if (!line.empty() && line.front() == '{') results.push_back(nlohmann::json::parse(line));
+  const auto results = json_lines(log);
   ASSERT_EQ(results.size(), 3u) << vidprobe::read_file(log);
   EXPECT_EQ(results[0]["benchmark"], "probe_train_step");
   EXPECT_EQ(results[1]["benchmark"], "probe_train_step_pytorch");
@@ -76,10 +83,7 @@ TEST(BenchProbeCli, TheReferenceCheckpointsAsTheCppStepDid) {
                   log),
               0)
         << vidprobe::read_file(log);
-    std::istringstream lines(vidprobe::read_file(log));
-    std::vector<nlohmann::json> results;
-    for (std::string line; std::getline(lines, line);)
-      if (!line.empty() && line.front() == '{') results.push_back(nlohmann::json::parse(line));
+    const auto results = json_lines(log);
     ASSERT_EQ(results.size(), 3u) << vidprobe::read_file(log);
     const bool on = setting != "off";  // the vidfm3d preset checkpoints, as the authors' config
     EXPECT_EQ(results[0]["gradient_checkpointing"], on) << setting;
