@@ -9,7 +9,6 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
-#include <map>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -151,8 +150,7 @@ void register_bench_probe(CLI::App& bench) {
   cmd->add_option("--gradient-checkpointing", o.gradient_checkpointing,
                   "on | off: the trunk's gradient checkpointing, on both sides with --reference "
                   "(default: the preset's; vidfm3d: on, as the authors' config)")
-      ->transform(CLI::CheckedTransformer(
-          std::map<std::string, std::string>{{"on", "true"}, {"off", "false"}}));
+      ->transform(on_off());
   cmd->add_option("--profile", args->profile,
                   "Also profile one step kernel by kernel: DIR/vidprobe/kernels.json (and, with "
                   "the vidfm3d --reference, the authors' step in DIR/reference/)");

@@ -1,7 +1,5 @@
 #include "probe_options.h"
 
-#include <map>
-
 #include "typed_options.h"
 
 namespace vidprobe::cli {
@@ -25,8 +23,7 @@ void add_training_overrides(CLI::App& cmd, probe::ConfigOverrides& overrides,
   cmd.add_option("--gradient-checkpointing", overrides.gradient_checkpointing,
                  "on | off: run each trunk layer again in the backward pass instead of keeping "
                  "its activations (overrides the config; the vidfm3d preset: on, as the authors)")
-      ->transform(CLI::CheckedTransformer(
-          std::map<std::string, std::string>{{"on", "true"}, {"off", "false"}}));
+      ->transform(on_off());
 }
 
 }  // namespace vidprobe::cli

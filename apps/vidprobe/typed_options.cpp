@@ -85,6 +85,11 @@ CLI::Validator dataset_kind() {
   return CLI::IsMember({"synthetic", "co3d", "dl3dv"});
 }
 
+CLI::Validator on_off() {
+  return CLI::CheckedTransformer(
+      std::map<std::string, std::string>{{"on", "true"}, {"off", "false"}});
+}
+
 std::map<std::string, std::string> parse_backbone_opts(const std::vector<std::string>& items) {
   std::map<std::string, std::string> options;
   for (const auto& item : items) {

@@ -55,6 +55,8 @@ CLI::Validator fraction();                        // (0, 1]
 // Enumerations shared by several commands, checked the same way (usage error naming the flag).
 CLI::Validator registered_backbone();  // a name of backbones::registered_backbones()
 CLI::Validator dataset_kind();         // synthetic | co3d | dl3dv
+// on | off into a bool option (a transform: it rewrites the word before CLI11 converts it).
+CLI::Validator on_off();
 
 // A file the command will write: not a directory, in a directory that exists (checked before any
 // work, so that a long run does not fail at its last step).

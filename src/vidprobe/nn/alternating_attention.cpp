@@ -12,13 +12,11 @@ namespace {
 // by value: the replay runs after this call's locals are gone.
 torch::Tensor run_layer(const std::shared_ptr<torch::nn::Module>& module, const torch::Tensor& x,
                         const std::optional<RotaryAngles>& angles, bool checkpoint) {
-  auto block = std::dynamic_pointer_cast<BlockImpl>(module);
-  if (!checkpoint) return block->forward(x, angles ? &*angles : nullptr);
-  return checkpointed(
-      [block, angles](const torch::Tensor& input) {
-        return block->forward(input, angles ? &*angles : nullptr);
-      },
-      x);
+  auto run = [block = std::dynamic_pointer_cast<BlockImpl>(module),
+              angles](const torch::Tensor& input) {
+    return block->forward(input, angles ? &*angles : nullptr);
+  };
+  return checkpoint ? checkpointed(run, x) : run(x);
 }
 
 }  // namespace
