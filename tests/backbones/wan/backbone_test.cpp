@@ -191,6 +191,20 @@ TEST(WanBackbone, VaeDtypeOptionIsParsedAndChecked) {
   }
 }
 
+TEST(WanBackbone, VaeChannelsLastOptionIsParsedAndChecked) {
+  EXPECT_TRUE(feature_options_from("wan2.1-t2v-1.3b", {}).vae_channels_last);
+  EXPECT_FALSE(
+      feature_options_from("wan2.1-t2v-1.3b", {{"vae_channels_last", "0"}}).vae_channels_last);
+  try {
+    feature_options_from("wan2.1-t2v-1.3b", {{"vae_channels_last", "yes"}});
+    FAIL() << "yes accepted";
+  } catch (const Error& error) {
+    EXPECT_NE(std::string(error.what()).find("vae_channels_last must be 0 or 1, got 'yes'"),
+              std::string::npos)
+        << error.what();
+  }
+}
+
 // What a bf16 VAE changes at the paper's clip (real-size 1.3B, random weights, a smooth clip):
 // the latents and block-20 features against the float32 VAE (TF32 convolutions as the default
 // extraction runs them), printed as one JSON line for docs/perf.md. Run on a GPU with

@@ -4,6 +4,7 @@
 #include <torch/torch.h>
 
 #include "backbones/wan/test_fixtures.h"
+#include "vidprobe/backbones/wan/layers.h"
 #include "vidprobe/core/error.h"
 
 namespace vidprobe::backbones::wan {
@@ -67,6 +68,67 @@ TEST(WanVae, IsCausalInTime) {
   const auto latents = encoder.encode(changed);
   EXPECT_LT(relative_error(latents.slice(2, 0, 2), golden("latents").slice(2, 0, 2)), 1e-5);
   EXPECT_GT(relative_error(latents.slice(2, 2), golden("latents").slice(2, 2)), 1e-3);
+}
+
+// The channels-last encoder (the default on CUDA) is the same encoder: every buffer follows the
+// input's layout, the downsamplers' per-frame convolutions included, and the result is handed
+// back contiguous.
+void expect_channels_last_encodes_as_diffusers(torch::Device device, double tolerance) {
+  auto encoder = small_encoder("vae_diffusers.safetensors");
+  encoder.parameters().to(device, torch::kFloat32);
+  torch::NoGradGuard no_grad;
+  const auto video = video_from_clip(golden("clip")).to(device);
+  const auto contiguous = encoder.encode_mean(video);
+  encoder.set_channels_last(true);
+  const auto channels_last = encoder.encode_mean(video);
+  EXPECT_TRUE(channels_last.is_contiguous());
+  EXPECT_LT(relative_error(channels_last.cpu(), contiguous.cpu()), tolerance);
+  EXPECT_LT(relative_error(channels_last.cpu(), golden("latent_mean")), 1e-4 + tolerance);
+}
+
+TEST(WanVae, ChannelsLastEncodesAsTheContiguousLayout) {
+  expect_channels_last_encodes_as_diffusers(torch::kCPU, 1e-5);
+}
+
+// The CPU's convolutions hand back contiguous tensors whatever their input, so the encoder test
+// above leaves channels-last after the first convolution there. The blocks themselves, fed
+// channels-last activations as cuDNN's convolutions produce them, write their time-padded inputs
+// and caches in that layout and compute the same, over two chunks (the second reads the slots).
+TEST(WanVae, BlocksTakeChannelsLastActivations) {
+  const auto encoder = small_encoder("vae_diffusers.safetensors");
+  const auto& params = encoder.parameters();
+  const auto config = testing::small_vae_config();
+  torch::NoGradGuard no_grad;
+  torch::manual_seed(3);
+  const auto dim = config.base_dim, top = config.base_dim * config.dim_mult.back();
+  const auto as_channels_last = [](const torch::Tensor& x) {
+    return x.contiguous(at::MemoryFormat::ChannelsLast3d);
+  };
+  CausalCache plain, channels_last;
+  for (const int64_t frames : {1, 4}) {
+    plain.rewind();
+    channels_last.rewind();
+    const auto x = torch::randn({1, dim, frames, 8, 12});
+    const auto expected = vae_residual(params, "encoder.down_blocks.0", x, plain);
+    const auto y =
+        vae_residual(params, "encoder.down_blocks.0", as_channels_last(x), channels_last);
+    EXPECT_LT(relative_error(y, expected), 1e-6) << frames << " frames";
+  }
+  // conv1's slot holds frames of the channels-last input (conv2's reads the CPU's contiguous
+  // conv1 output).
+  EXPECT_TRUE(channels_last.slots.at(0).is_contiguous(at::MemoryFormat::ChannelsLast3d));
+  EXPECT_FALSE(plain.slots.at(0).is_contiguous(at::MemoryFormat::ChannelsLast3d));
+  const auto x = torch::randn({1, top, 2, 4, 6});
+  EXPECT_LT(
+      relative_error(vae_attention(params, "encoder.mid_block.attentions.0", as_channels_last(x)),
+                     vae_attention(params, "encoder.mid_block.attentions.0", x)),
+      1e-6);
+}
+
+TEST(WanVaeCuda, ChannelsLastEncodesAsTheContiguousLayout) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  // cuDNN's TF32 convolutions pick other algorithms per layout.
+  expect_channels_last_encodes_as_diffusers(torch::kCUDA, 3e-3);
 }
 
 TEST(WanVae, RejectsClipsItCannotEncode) {

@@ -86,9 +86,9 @@ torch::Tensor compute_text_context(const ModelFiles& files, const FeatureOptions
 }
 
 const std::vector<std::string>& option_keys() {
-  static const std::vector<std::string> keys{"text_context", "prompt",   "prompt_ids",
-                                             "noise_draws",  "size",     "cudnn_benchmark",
-                                             "text_length",  "vae_dtype"};
+  static const std::vector<std::string> keys{"text_context", "prompt",    "prompt_ids",
+                                             "noise_draws",  "size",      "cudnn_benchmark",
+                                             "text_length",  "vae_dtype", "vae_channels_last"};
   return keys;
 }
 
@@ -132,11 +132,15 @@ FeatureOptions feature_options_from(const std::string& backbone,
             "--backbone-opt text_length must be in 1.." + std::to_string(kTextLength) + ", got " +
                 length);
   }
-  if (const auto tune = value_of("cudnn_benchmark"); !tune.empty()) {
-    require(tune == "0" || tune == "1",
-            "--backbone-opt cudnn_benchmark must be 0 or 1, got '" + tune + "'");
-    options.cudnn_benchmark = tune == "1";
-  }
+  const auto flag = [&](const char* key, bool& value) {
+    if (const auto given = value_of(key); !given.empty()) {
+      require(given == "0" || given == "1",
+              std::string("--backbone-opt ") + key + " must be 0 or 1, got '" + given + "'");
+      value = given == "1";
+    }
+  };
+  flag("cudnn_benchmark", options.cudnn_benchmark);
+  flag("vae_channels_last", options.vae_channels_last);
   if (const auto vae_dtype = value_of("vae_dtype"); !vae_dtype.empty())
     options.vae_dtype = nn::parse_dtype(vae_dtype, "--backbone-opt vae_dtype");
   return options;
@@ -206,6 +210,7 @@ ExtractionPoint WanBackbone::default_point() const {
 void WanBackbone::to(torch::Device device, torch::Dtype dtype) {
   dit_->parameters().to(device, dtype);
   vae_->parameters().to(device, options_.vae_dtype);
+  vae_->set_channels_last(options_.vae_channels_last && device.is_cuda());
   torch::NoGradGuard no_grad;
   embedded_context_ = dit_->embed_context(context_.to(device));
 }

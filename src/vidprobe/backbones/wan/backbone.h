@@ -45,6 +45,8 @@ inline constexpr const char* kSizedByConfigName = "wan2.1-t2v";
 //   vae_dtype        fp32 (default, as WAN's and the authors' pipelines) | bf16 | fp16: the VAE's
 //                    weights and compute (encoder, and the check's decoder); latents are
 //                    float32 either way
+//   vae_channels_last 0 runs the VAE encoder in the contiguous layout on the GPU too (default 1:
+//                    channels-last on CUDA, contiguous on the CPU)
 // The DiT's and umT5's compute dtype is BackboneOptions::dtype (`vidprobe extract
 // --compute-dtype`).
 struct FeatureOptions {
@@ -62,6 +64,8 @@ struct FeatureOptions {
   // what bf16 changes in the latents and the features is measured in docs/perf.md before any
   // preset uses it.
   torch::Dtype vae_dtype = torch::kFloat32;
+  // The encoder's layout on CUDA (VaeEncoder::set_channels_last); the CPU keeps the contiguous one.
+  bool vae_channels_last = true;
 };
 // The --backbone-opt settings of WAN: its keys, parsed by feature_options_from.
 FamilyOptions family_options();

@@ -1,7 +1,10 @@
 #include "vidprobe/backbones/wan/layers.h"
 
+#include <algorithm>
 #include <cmath>
+#include <functional>
 
+#include "vidprobe/core/error.h"
 #include "vidprobe/nn/stage_meter.h"
 
 namespace vidprobe::backbones::wan {
@@ -93,25 +96,64 @@ torch::Tensor vae_rms_norm(const Parameters& params, const std::string& prefix,
 
 namespace {
 
+// silu(vae_rms_norm(x)) written into out: the per-pixel factor sqrt(C) / |x| is formed on the
+// (B, 1, T, H, W) statistics, so the full-size tensor is passed three times (scale, gain, SiLU)
+// where the textbook chain passes it four times and allocates at each step.
+void rms_norm_silu_into(const Parameters& params, const std::string& prefix, const torch::Tensor& x,
+                        torch::Tensor& out) {
+  const auto factor = x.norm(2, /*dim=*/{1}, /*keepdim=*/true)
+                          .clamp_min_(1e-12)
+                          .reciprocal_()
+                          .mul_(std::sqrt(static_cast<double>(x.size(1))));
+  at::mul_out(out, x, factor);
+  out.mul_(params[prefix + ".gamma"].to(x.scalar_type()));
+  at::silu_(out);
+}
+
+using FillChunk = std::function<void(torch::Tensor& chunk)>;
+
+// A causal convolution whose input is laid out once: zero frames, the frames the slot carries
+// from the previous chunk, then the chunk's own frames, which `fill` writes in place. Space is
+// padded by the convolution itself. Concatenating with the cache and then padding, as the
+// reference does, copies the full-resolution activations twice per convolution.
+torch::Tensor causal_conv3d_filled(const Parameters& params, const std::string& prefix,
+                                   const torch::Tensor& x, torch::Tensor* slot,
+                                   const FillChunk& fill) {
+  const auto& weight = params[prefix + ".weight"];
+  const int64_t time_pad = weight.size(2) - 1;
+  const std::vector<int64_t> padding{0, weight.size(3) / 2, weight.size(4) / 2};
+  const int64_t cached = slot && slot->defined() ? slot->size(2) : 0;
+  require(cached <= time_pad, prefix + ": the cache slot holds " + std::to_string(cached) +
+                                  " frames, more than the kernel's " + std::to_string(time_pad));
+  auto sizes = x.sizes().vec();
+  sizes[2] += time_pad;
+  auto input = torch::empty(sizes, x.options().memory_format(x.suggest_memory_format()));
+  if (time_pad > cached) input.slice(2, 0, time_pad - cached).zero_();
+  if (cached > 0) input.slice(2, time_pad - cached, time_pad).copy_(*slot);
+  auto chunk = input.slice(2, time_pad);
+  fill(chunk);
+  if (slot && time_pad > 0) {
+    // The next chunk needs the last two frames; a one-frame chunk borrows one from the slot.
+    const int64_t keep = std::min(kCachedFrames, cached + x.size(2));
+    *slot = input.slice(2, input.size(2) - keep).clone();
+  }
+  return torch::conv3d(input, weight, params[prefix + ".bias"], /*stride=*/1, padding);
+}
+
 torch::Tensor causal_conv3d_impl(const Parameters& params, const std::string& prefix,
                                  const torch::Tensor& x, torch::Tensor* slot) {
   const auto& weight = params[prefix + ".weight"];
-  const int64_t time_pad = weight.size(2) - 1, space_pad = weight.size(3) / 2;
-  auto input = x;
-  int64_t pad = time_pad;
-  if (slot && time_pad > 0) {
-    // The next chunk needs the last two frames; a one-frame chunk borrows one from the slot.
-    auto keep = x.slice(2, std::max<int64_t>(0, x.size(2) - kCachedFrames));
-    if (keep.size(2) < kCachedFrames && slot->defined())
-      keep = torch::cat({slot->slice(2, slot->size(2) - 1), keep}, 2);
-    if (slot->defined()) {
-      input = torch::cat({*slot, x}, 2);
-      pad -= slot->size(2);
-    }
-    *slot = keep.clone();
-  }
-  input = torch::constant_pad_nd(input, {space_pad, space_pad, space_pad, space_pad, pad, 0});
-  return torch::conv3d(input, weight, params[prefix + ".bias"]);
+  if (weight.size(2) == 1)  // nothing in time to pad or carry
+    return torch::conv3d(x, weight, params[prefix + ".bias"], /*stride=*/1,
+                         std::vector<int64_t>{0, weight.size(3) / 2, weight.size(4) / 2});
+  return causal_conv3d_filled(params, prefix, x, slot,
+                              [&](torch::Tensor& chunk) { chunk.copy_(x); });
+}
+
+torch::Tensor* temporal_slot(const Parameters& params, const std::string& prefix,
+                             CausalCache* cache) {
+  const bool temporal = params[prefix + ".weight"].size(2) > 1;
+  return cache && temporal ? &cache->slot() : nullptr;
 }
 
 }  // namespace
@@ -123,8 +165,15 @@ torch::Tensor causal_conv3d_with_slot(const Parameters& params, const std::strin
 
 torch::Tensor causal_conv3d(const Parameters& params, const std::string& prefix,
                             const torch::Tensor& x, CausalCache* cache) {
-  const bool temporal = params[prefix + ".weight"].size(2) > 1;
-  return causal_conv3d_impl(params, prefix, x, cache && temporal ? &cache->slot() : nullptr);
+  return causal_conv3d_impl(params, prefix, x, temporal_slot(params, prefix, cache));
+}
+
+torch::Tensor rms_norm_silu_causal_conv3d(const Parameters& params, const std::string& norm_prefix,
+                                          const std::string& conv_prefix, const torch::Tensor& x,
+                                          CausalCache* cache) {
+  return causal_conv3d_filled(
+      params, conv_prefix, x, temporal_slot(params, conv_prefix, cache),
+      [&](torch::Tensor& chunk) { rms_norm_silu_into(params, norm_prefix, x, chunk); });
 }
 
 torch::Tensor vae_residual(const Parameters& params, const std::string& prefix,
@@ -132,10 +181,10 @@ torch::Tensor vae_residual(const Parameters& params, const std::string& prefix,
   const auto shortcut = params.contains(prefix + ".conv_shortcut.weight")
                             ? causal_conv3d(params, prefix + ".conv_shortcut", x, nullptr)
                             : x;
-  auto h = torch::silu(vae_rms_norm(params, prefix + ".norm1", x));
-  h = causal_conv3d(params, prefix + ".conv1", h, &cache);
-  h = torch::silu(vae_rms_norm(params, prefix + ".norm2", h));
-  return causal_conv3d(params, prefix + ".conv2", h, &cache) + shortcut;
+  const auto h =
+      rms_norm_silu_causal_conv3d(params, prefix + ".norm1", prefix + ".conv1", x, &cache);
+  return rms_norm_silu_causal_conv3d(params, prefix + ".norm2", prefix + ".conv2", h, &cache)
+      .add_(shortcut);
 }
 
 torch::Tensor vae_attention(const Parameters& params, const std::string& prefix,

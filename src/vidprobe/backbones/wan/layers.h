@@ -71,6 +71,11 @@ torch::Tensor causal_conv3d(const Parameters& params, const std::string& prefix,
 // The same with a given slot (a layer that manages its own slot, such as a time upsampler).
 torch::Tensor causal_conv3d_with_slot(const Parameters& params, const std::string& prefix,
                                       const torch::Tensor& x, torch::Tensor& slot);
+// causal_conv3d(silu(vae_rms_norm(x))), the normalised activations written straight into the
+// convolution's time-padded input (no concatenation or padding copy).
+torch::Tensor rms_norm_silu_causal_conv3d(const Parameters& params, const std::string& norm_prefix,
+                                          const std::string& conv_prefix, const torch::Tensor& x,
+                                          CausalCache* cache);
 // x -> conv2(silu(norm2(conv1(silu(norm1(x)))))) + shortcut(x).
 torch::Tensor vae_residual(const Parameters& params, const std::string& prefix,
                            const torch::Tensor& x, CausalCache& cache);

@@ -87,9 +87,20 @@ void VaeEncoder::load(TensorMap&& checkpoint, const std::string& source) {
 
 torch::Tensor VaeEncoder::downsample(const Layer& layer, const torch::Tensor& x,
                                      CausalCache& cache) const {
-  const int64_t batch = x.size(0);
-  // Zero padding on the right and bottom only, then a stride-2 3x3 convolution per frame.
-  auto frames = torch::constant_pad_nd(frames_to_batch(x), {0, 1, 0, 1});
+  const int64_t batch = x.size(0), time = x.size(2), height = x.size(3), width = x.size(4);
+  // Zero padding on the right and bottom only, then a stride-2 3x3 convolution per frame. The
+  // frames go into the padded layout in one copy (reordering, then padding, would make two).
+  const auto layout = x.suggest_memory_format() == at::MemoryFormat::ChannelsLast3d
+                          ? at::MemoryFormat::ChannelsLast
+                          : at::MemoryFormat::Contiguous;
+  auto frames = torch::empty({batch * time, x.size(1), height + 1, width + 1},
+                             x.options().memory_format(layout));
+  frames.select(2, height).zero_();
+  frames.select(3, width).zero_();
+  frames.slice(2, 0, height)
+      .slice(3, 0, width)
+      .unflatten(0, {batch, time})
+      .copy_(x.permute({0, 2, 1, 3, 4}));
   frames = torch::conv2d(frames, params_[layer.prefix + ".resample.1.weight"],
                          params_[layer.prefix + ".resample.1.bias"], /*stride=*/2);
   auto y = batch_to_frames(frames, batch);
@@ -117,8 +128,7 @@ torch::Tensor VaeEncoder::encode_chunk(const torch::Tensor& chunk, CausalCache& 
   x = vae_residual(params_, "encoder.mid_block.resnets.0", x, cache);
   x = vae_attention(params_, "encoder.mid_block.attentions.0", x);
   x = vae_residual(params_, "encoder.mid_block.resnets.1", x, cache);
-  x = torch::silu(vae_rms_norm(params_, "encoder.norm_out", x));
-  return causal_conv3d(params_, "encoder.conv_out", x, &cache);
+  return rms_norm_silu_causal_conv3d(params_, "encoder.norm_out", "encoder.conv_out", x, &cache);
 }
 
 torch::Tensor VaeEncoder::encode_mean(const torch::Tensor& video) const {
@@ -132,7 +142,8 @@ torch::Tensor VaeEncoder::encode_mean(const torch::Tensor& video) const {
   require(video.size(3) % kVaeSpatialStride == 0 && video.size(4) % kVaeSpatialStride == 0,
           "the WAN VAE needs height and width that are multiples of 8, got " +
               std::to_string(video.size(3)) + "x" + std::to_string(video.size(4)));
-  const auto x = video.to(params_.device(), params_.dtype());
+  auto x = video.to(params_.device(), params_.dtype());
+  if (channels_last_) x = x.contiguous(at::MemoryFormat::ChannelsLast3d);
   const CudnnBenchmarkScope benchmark(x, cudnn_benchmark_);
   CausalCache cache;
   std::vector<torch::Tensor> latents;
@@ -140,7 +151,7 @@ torch::Tensor VaeEncoder::encode_mean(const torch::Tensor& video) const {
   for (int64_t start = 1; start < frames; start += kVaeTemporalStride)
     latents.push_back(encode_chunk(x.slice(2, start, start + kVaeTemporalStride), cache));
   const auto moments = causal_conv3d(params_, "quant_conv", torch::cat(latents, 2), nullptr);
-  return moments.slice(1, 0, config_.z_dim).to(torch::kFloat32);
+  return moments.slice(1, 0, config_.z_dim).to(torch::kFloat32).contiguous();
 }
 
 // ---- decoder ------------------------------------------------------------------------------------
@@ -228,8 +239,7 @@ torch::Tensor VaeDecoder::decode_chunk(const torch::Tensor& chunk, CausalCache& 
       x = vae_residual(params_, block.prefix + ".resnets." + std::to_string(r), x, cache);
     if (block.upsample != UpBlock::Upsample::kNone) x = upsample(block, x, cache);
   }
-  x = torch::silu(vae_rms_norm(params_, "decoder.norm_out", x));
-  return causal_conv3d(params_, "decoder.conv_out", x, &cache);
+  return rms_norm_silu_causal_conv3d(params_, "decoder.norm_out", "decoder.conv_out", x, &cache);
 }
 
 torch::Tensor VaeDecoder::decode_unclamped(const torch::Tensor& z) const {
