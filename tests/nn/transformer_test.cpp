@@ -169,6 +169,70 @@ TEST(Block, LayerScaleResidualMatchesTheUnfusedFormToRounding) {
       torch::allclose(block(x), h_unscaled + block->mlp(block->norm2(h_unscaled)), 1e-3, 1e-3));
 }
 
+// Two blocks with the same weights, one folding its LayerScales while gradients are off.
+std::pair<Block, Block> folding_and_plain_blocks(FeedForward feed_forward) {
+  torch::manual_seed(0);
+  BlockOptions options;
+  options.attention.dim = 16;
+  options.attention.num_heads = 2;
+  options.layer_scale_init = 0.5;
+  options.feed_forward = feed_forward;
+  Block plain(options);
+  options.fold_layer_scale = true;
+  Block folding(options);
+  torch::NoGradGuard no_grad;
+  plain->ls1->gamma.uniform_(0.1, 2.0);
+  plain->ls2->gamma.uniform_(0.1, 2.0);
+  for (const auto& item : plain->named_parameters())
+    folding->named_parameters()[item.key()].copy_(item.value());
+  return {folding, plain};
+}
+
+// Frozen blocks fold gamma into proj and the feed-forward's output layer: the same block to
+// float32 rounding, for both feed-forwards; the fold follows every change of the weights (in
+// place: new version; moved: new storage), and with gradients on the block is the plain one,
+// gamma's gradient included.
+TEST(Block, FoldedLayerScaleComputesTheSameBlockAndFollowsItsWeights) {
+  for (const auto feed_forward : {FeedForward::kGeluMlp, FeedForward::kSwiGlu}) {
+    auto [folding, plain] = folding_and_plain_blocks(feed_forward);
+    const auto x = torch::randn({2, 5, 16});
+    {
+      torch::NoGradGuard no_grad;
+      const auto expected = plain(x);
+      EXPECT_TRUE(torch::allclose(folding(x), expected, 1e-5, 1e-6));
+      EXPECT_TRUE(torch::equal(folding(x), folding(x)));  // the second call reads the cache
+      for (auto* block : {&folding, &plain}) {
+        (*block)->ls2->gamma.mul_(3.0);
+        (*block)->attn->proj->bias.add_(0.5);
+      }
+      const auto changed = plain(x);
+      EXPECT_FALSE(torch::allclose(changed, expected, 1e-3, 1e-3));
+      EXPECT_TRUE(torch::allclose(folding(x), changed, 1e-5, 1e-6));
+      folding->to(torch::kFloat64);
+      plain->to(torch::kFloat64);
+      const auto x64 = x.to(torch::kFloat64);
+      EXPECT_TRUE(torch::allclose(folding(x64), plain(x64), 1e-12, 1e-12));
+      folding->to(torch::kFloat32);
+    }
+    const auto out = folding(x);
+    EXPECT_TRUE(out.requires_grad());
+    out.sum().backward();
+    EXPECT_TRUE(folding->ls1->gamma.grad().defined());
+    EXPECT_TRUE(folding->ls2->gamma.grad().defined());
+  }
+}
+
+TEST(Block, FoldedLayerScaleInBf16StaysWithinItsRounding) {
+  auto [folding, plain] = folding_and_plain_blocks(FeedForward::kGeluMlp);
+  folding->to(torch::kBFloat16);
+  plain->to(torch::kBFloat16);
+  torch::NoGradGuard no_grad;
+  const auto x = torch::randn({2, 5, 16}).to(torch::kBFloat16);
+  const auto expected = plain(x).to(torch::kFloat32);
+  const auto error = (folding(x).to(torch::kFloat32) - expected).norm() / expected.norm();
+  EXPECT_LT(error.item<double>(), 1e-2);
+}
+
 TEST(Mlp, TanhOptionUsesTheTanhApproximationOfGelu) {
   torch::manual_seed(0);
   Mlp exact(4, 8, 4), approximate(4, 8, 4, Gelu::kTanh);
@@ -280,6 +344,7 @@ TEST(ViT, BlockOptionsFollowTheConfig) {
   EXPECT_EQ(block.attention.num_heads, 4);
   EXPECT_EQ(block.feed_forward, FeedForward::kSwiGlu);
   EXPECT_EQ(block.layer_scale_init, 0.0);
+  EXPECT_TRUE(block.fold_layer_scale);        // the ViTs are frozen backbones
   EXPECT_EQ(feed_forward_width(config), 88);  // 2/3 of 128 = 85, rounded up to 88
 }
 

@@ -23,19 +23,19 @@ MlpImpl::MlpImpl(int64_t in_features, int64_t hidden_features, int64_t out_featu
       fc2(register_module("fc2", vidprobe::nn::Linear(hidden_features, out_features))),
       gelu(gelu_kind) {}
 
-torch::Tensor MlpImpl::forward(const torch::Tensor& x) {
+torch::Tensor MlpImpl::hidden(const torch::Tensor& x) {
   const auto h = fc1(x);
-  if (gelu == Gelu::kQuick) return fc2(h * torch::sigmoid(1.702 * h));
-  return fc2(torch::gelu(h, gelu == Gelu::kTanh ? "tanh" : "none"));
+  if (gelu == Gelu::kQuick) return h * torch::sigmoid(1.702 * h);
+  return torch::gelu(h, gelu == Gelu::kTanh ? "tanh" : "none");
 }
 
 SwiGluImpl::SwiGluImpl(int64_t width, int64_t hidden)
     : w12(register_module("w12", vidprobe::nn::Linear(width, 2 * hidden))),
       w3(register_module("w3", vidprobe::nn::Linear(hidden, width))) {}
 
-torch::Tensor SwiGluImpl::forward(const torch::Tensor& x) {
+torch::Tensor SwiGluImpl::hidden(const torch::Tensor& x) {
   const auto gate_value = w12(x).chunk(2, -1);
-  return w3(torch::silu(gate_value[0]) * gate_value[1]);
+  return torch::silu(gate_value[0]) * gate_value[1];
 }
 
 LayerScaleImpl::LayerScaleImpl(int64_t dim, double init_value)
@@ -64,7 +64,7 @@ AttentionImpl::AttentionImpl(const AttentionOptions& opts)
   k_norm = register_module("k_norm", torch::nn::LayerNorm(head_norm));
 }
 
-torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const RotaryAngles* rotary) {
+torch::Tensor AttentionImpl::mix(const torch::Tensor& x, const RotaryAngles* rotary) {
   const int64_t batch = x.size(0), tokens = x.size(1), dim = x.size(2);
   const int64_t heads = options.num_heads, head_dim = dim / heads;
   const auto qkv_heads =
@@ -86,7 +86,7 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const RotaryAngles*
     k = apply_rotary(k, *rotary);
   }
   const auto out = attention(q, k, qkv_heads[2], options.causal, options.scale);
-  return proj(out.transpose(1, 2).reshape({batch, tokens, dim}));
+  return out.transpose(1, 2).reshape({batch, tokens, dim});
 }
 
 int64_t feed_forward_width(const BlockOptions& options) {
@@ -94,7 +94,7 @@ int64_t feed_forward_width(const BlockOptions& options) {
   return options.feed_forward == FeedForward::kSwiGlu ? (hidden * 2 / 3 + 7) / 8 * 8 : hidden;
 }
 
-BlockImpl::BlockImpl(const BlockOptions& options) {
+BlockImpl::BlockImpl(const BlockOptions& options) : fold_layer_scale_(options.fold_layer_scale) {
   const int64_t dim = options.attention.dim;
   const auto norm = torch::nn::LayerNormOptions({dim}).eps(options.norm_eps);
   const bool layer_scale = options.layer_scale_init != 0.0;
@@ -115,7 +115,34 @@ torch::Tensor BlockImpl::feed_forward(const torch::Tensor& x) {
   return swiglu ? swiglu(x) : mlp(x);
 }
 
+// The product is formed in float32 (float64 for a float64 layer) and stored in the layer's dtype.
+torch::Tensor BlockImpl::folded_linear(const torch::Tensor& x, const vidprobe::nn::Linear& linear,
+                                       const LayerScale& scale, FoldedLinear& cache) {
+  const auto &weight = linear->weight, &bias = linear->bias, &gamma = scale->gamma;
+  if (!cache.weight.defined() || !cache.weight_source.matches(weight) ||
+      !cache.bias_source.matches(bias) || !cache.gamma_source.matches(gamma)) {
+    const auto precise = at::promote_types(weight.scalar_type(), torch::kFloat32);
+    const auto g = gamma.to(precise);
+    cache.weight = (weight.to(precise) * g.unsqueeze(1)).to(weight.scalar_type());
+    cache.bias = bias.defined() ? (bias.to(precise) * g).to(bias.scalar_type()) : bias;
+    cache.weight_source = TensorSnapshot(weight);
+    cache.bias_source = TensorSnapshot(bias);
+    cache.gamma_source = TensorSnapshot(gamma);
+  }
+  count_linear_flops(x, cache.weight.size(0));
+  return at::linear(x, cache.weight, cache.bias);
+}
+
+torch::Tensor BlockImpl::folded_forward(const torch::Tensor& x, const RotaryAngles* rotary) {
+  const auto h =
+      x + folded_linear(attn->mix(norm1(x), rotary), attn->proj, ls1, folded_attention_output_);
+  const auto hidden = swiglu ? swiglu->hidden(norm2(h)) : mlp->hidden(norm2(h));
+  return h +
+         folded_linear(hidden, swiglu ? swiglu->w3 : mlp->fc2, ls2, folded_feed_forward_output_);
+}
+
 torch::Tensor BlockImpl::forward(const torch::Tensor& x, const RotaryAngles* rotary) {
+  if (fold_layer_scale_ && ls1 && !torch::GradMode::is_enabled()) return folded_forward(x, rotary);
   // LayerScale and the residual add as one addcmul: one pass over the activations instead of two
   // (the scale's broadcast made its multiply a strided kernel, 8 % of DINOv2-L's GPU time).
   const auto residual = [](const torch::Tensor& stream, const torch::Tensor& branch,

@@ -13,6 +13,7 @@
 #include "vidprobe/nn/gelu.h"
 #include "vidprobe/nn/linear.h"
 #include "vidprobe/nn/rotary.h"
+#include "vidprobe/nn/tensor_snapshot.h"
 
 namespace vidprobe::nn {
 
@@ -24,7 +25,8 @@ void init_transformer_weights(torch::nn::Module& module);
 struct MlpImpl : torch::nn::Module {
   MlpImpl(int64_t in_features, int64_t hidden_features, int64_t out_features,
           Gelu gelu = Gelu::kExact);
-  torch::Tensor forward(const torch::Tensor& x);
+  torch::Tensor forward(const torch::Tensor& x) { return fc2(hidden(x)); }
+  torch::Tensor hidden(const torch::Tensor& x);  // gelu(fc1(x)), fc2's input
   vidprobe::nn::Linear fc1{nullptr}, fc2{nullptr};
   Gelu gelu;
 };
@@ -34,7 +36,8 @@ TORCH_MODULE(Mlp);
 // [gate; value] (DINOv2 ViT-g).
 struct SwiGluImpl : torch::nn::Module {
   SwiGluImpl(int64_t width, int64_t hidden);
-  torch::Tensor forward(const torch::Tensor& x);
+  torch::Tensor forward(const torch::Tensor& x) { return w3(hidden(x)); }
+  torch::Tensor hidden(const torch::Tensor& x);  // silu(gate) * value, w3's input
   vidprobe::nn::Linear w12{nullptr}, w3{nullptr};
 };
 TORCH_MODULE(SwiGlu);
@@ -72,7 +75,11 @@ struct AttentionOptions {
 struct AttentionImpl : torch::nn::Module {
   explicit AttentionImpl(const AttentionOptions& options);
   // x (B, N, D); rotary: angles applied to queries and keys (after the qk norm), or none.
-  torch::Tensor forward(const torch::Tensor& x, const RotaryAngles* rotary = nullptr);
+  torch::Tensor forward(const torch::Tensor& x, const RotaryAngles* rotary = nullptr) {
+    return proj(mix(x, rotary));
+  }
+  // The heads' outputs side by side (B, N, D), proj's input.
+  torch::Tensor mix(const torch::Tensor& x, const RotaryAngles* rotary = nullptr);
 
   AttentionOptions options;
   vidprobe::nn::Linear qkv{nullptr}, proj{nullptr};
@@ -92,6 +99,13 @@ struct BlockOptions {
   // VGGT's aggregator and camera trunk.
   double norm_eps = 1e-6;
   Gelu gelu = Gelu::kExact;  // of the GELU MLP
+  // For frozen networks (the ViT backbones): while gradients are off, each LayerScale is folded
+  // into the linear layer before it, gamma * (W h + b) = (gamma W) h + gamma b, so the residual
+  // add is a plain vectorised add instead of a multiply-add whose broadcast gamma makes it a
+  // strided kernel. The folded weight and bias are kept (one more copy of proj's and the
+  // feed-forward's output weights) while W, b and gamma are unchanged. Off for trained networks
+  // (the probe), whose weights change every step.
+  bool fold_layer_scale = false;
 };
 
 // Hidden width of the feed-forward: mlp_ratio * dim for the GELU MLP; for SwiGLU two thirds of it
@@ -110,7 +124,18 @@ struct BlockImpl : torch::nn::Module {
   SwiGlu swiglu{nullptr};                 // registered as "mlp" for kSwiGlu
 
  private:
+  // A linear layer with the LayerScale after it folded in, and what it was made from.
+  struct FoldedLinear {
+    TensorSnapshot weight_source, bias_source, gamma_source;
+    torch::Tensor weight, bias;
+  };
+  // linear(x) with `scale` folded into its weight and bias, remade when they have changed.
+  static torch::Tensor folded_linear(const torch::Tensor& x, const vidprobe::nn::Linear& linear,
+                                     const LayerScale& scale, FoldedLinear& cache);
   torch::Tensor feed_forward(const torch::Tensor& x);
+  torch::Tensor folded_forward(const torch::Tensor& x, const RotaryAngles* rotary);
+  bool fold_layer_scale_ = false;
+  FoldedLinear folded_attention_output_, folded_feed_forward_output_;
 };
 TORCH_MODULE(Block);
 

@@ -15,7 +15,8 @@ BlockOptions block_options(const ViTConfig& config) {
           .mlp_ratio = config.mlp_ratio,
           .feed_forward = config.swiglu ? FeedForward::kSwiGlu : FeedForward::kGeluMlp,
           .layer_scale_init = config.layer_scale ? config.layer_scale_init : 0.0,
-          .norm_eps = config.norm_eps};
+          .norm_eps = config.norm_eps,
+          .fold_layer_scale = true};
 }
 
 ViTImpl::ViTImpl(ViTConfig config) : config_(config) {
@@ -42,15 +43,10 @@ torch::Tensor ViTImpl::interpolated_pos_embed(int64_t grid_h, int64_t grid_w) {
   if (grid_h == trained && grid_w == trained) return pos_embed;
   if (torch::GradMode::is_enabled()) return resample_pos_embed(grid_h, grid_w);
   auto& cache = pos_embed_cache_;
-  // Moving the module (to(device/dtype)) or loading weights replaces the storage or bumps the
-  // version, either of which invalidates the cached table.
-  const auto& storage = pos_embed.storage();
-  const void* data = pos_embed.data_ptr();
-  const uint32_t version = pos_embed._version();
   const bool fresh = cache.value.defined() && cache.grid_h == grid_h && cache.grid_w == grid_w &&
-                     cache.storage.is_alias_of(storage) && cache.data == data &&
-                     cache.version == version;
-  if (!fresh) cache = {grid_h, grid_w, storage, data, version, resample_pos_embed(grid_h, grid_w)};
+                     cache.source.matches(pos_embed);
+  if (!fresh)
+    cache = {grid_h, grid_w, TensorSnapshot(pos_embed), resample_pos_embed(grid_h, grid_w)};
   return cache.value;
 }
 

@@ -9,6 +9,7 @@
 
 #include <vector>
 
+#include "vidprobe/nn/tensor_snapshot.h"
 #include "vidprobe/nn/transformer.h"
 #include "vidprobe/nn/vit_config.h"
 
@@ -42,11 +43,7 @@ class ViTImpl : public torch::nn::Module {
   // DINOv2-L's 37 x 37 table, a fifth of a 16-frame forward (docs/perf.md, kernel profile).
   struct PosEmbedCache {
     int64_t grid_h = -1, grid_w = -1;
-    // pos_embed's storage (held, so that its address cannot be reused), data pointer and
-    // version when `value` was made.
-    c10::Storage storage;
-    const void* data = nullptr;
-    uint32_t version = 0;
+    TensorSnapshot source;  // pos_embed when `value` was made
     torch::Tensor value;
   };
   torch::Tensor interpolated_pos_embed(int64_t grid_h, int64_t grid_w);
