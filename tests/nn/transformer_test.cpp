@@ -200,7 +200,11 @@ TEST(Block, FoldedLayerScaleComputesTheSameBlockAndFollowsItsWeights) {
       torch::NoGradGuard no_grad;
       const auto expected = plain(x);
       EXPECT_TRUE(torch::allclose(folding(x), expected, 1e-5, 1e-6));
-      EXPECT_TRUE(torch::equal(folding(x), folding(x)));  // the second call reads the cache
+      const auto folded = folding->folded_attention_output().weight;
+      ASSERT_TRUE(folded.defined());
+      EXPECT_FALSE(plain->folded_attention_output().weight.defined());
+      folding(x);
+      EXPECT_TRUE(folding->folded_attention_output().weight.is_same(folded));  // the cache, reused
       for (auto* block : {&folding, &plain}) {
         (*block)->ls2->gamma.mul_(3.0);
         (*block)->attn->proj->bias.add_(0.5);
@@ -208,6 +212,7 @@ TEST(Block, FoldedLayerScaleComputesTheSameBlockAndFollowsItsWeights) {
       const auto changed = plain(x);
       EXPECT_FALSE(torch::allclose(changed, expected, 1e-3, 1e-3));
       EXPECT_TRUE(torch::allclose(folding(x), changed, 1e-5, 1e-6));
+      EXPECT_FALSE(folding->folded_attention_output().weight.is_same(folded));  // remade
       folding->to(torch::kFloat64);
       plain->to(torch::kFloat64);
       const auto x64 = x.to(torch::kFloat64);
@@ -220,6 +225,18 @@ TEST(Block, FoldedLayerScaleComputesTheSameBlockAndFollowsItsWeights) {
     EXPECT_TRUE(folding->ls1->gamma.grad().defined());
     EXPECT_TRUE(folding->ls2->gamma.grad().defined());
   }
+}
+
+// With gradients on the block never folds (the probe's trained blocks, and a frozen one that is
+// being differentiated); in float16 it does not fold either.
+TEST(Block, LayerScaleIsNotFoldedWithGradientsOrInFloat16) {
+  auto [folding, plain] = folding_and_plain_blocks(FeedForward::kGeluMlp);
+  folding(torch::randn({2, 5, 16}));
+  EXPECT_FALSE(folding->folded_attention_output().weight.defined());
+  folding->to(torch::kHalf);
+  torch::NoGradGuard no_grad;
+  folding(torch::randn({2, 5, 16}).to(torch::kHalf));
+  EXPECT_FALSE(folding->folded_attention_output().weight.defined());
 }
 
 TEST(Block, FoldedLayerScaleInBf16StaysWithinItsRounding) {

@@ -142,7 +142,9 @@ torch::Tensor BlockImpl::folded_forward(const torch::Tensor& x, const RotaryAngl
 }
 
 torch::Tensor BlockImpl::forward(const torch::Tensor& x, const RotaryAngles* rotary) {
-  if (fold_layer_scale_ && ls1 && !torch::GradMode::is_enabled()) return folded_forward(x, rotary);
+  if (fold_layer_scale_ && ls1 && !torch::GradMode::is_enabled() &&
+      attn->proj->weight.scalar_type() != torch::kHalf)
+    return folded_forward(x, rotary);
   // LayerScale and the residual add as one addcmul: one pass over the activations instead of two
   // (the scale's broadcast made its multiply a strided kernel, 8 % of DINOv2-L's GPU time).
   const auto residual = [](const torch::Tensor& stream, const torch::Tensor& branch,

@@ -104,7 +104,8 @@ struct BlockOptions {
   // add is a plain vectorised add instead of a multiply-add whose broadcast gamma makes it a
   // strided kernel. The folded weight and bias are kept (one more copy of proj's and the
   // feed-forward's output weights) while W, b and gamma are unchanged. Off for trained networks
-  // (the probe), whose weights change every step.
+  // (the probe), whose weights change every step, and for float16 layers, where gamma W (gamma
+  // starts at 1e-5 in DINOv2) would fall into float16's subnormal range.
   bool fold_layer_scale = false;
 };
 
@@ -123,12 +124,15 @@ struct BlockImpl : torch::nn::Module {
   Mlp mlp{nullptr};                       // registered as "mlp" for kGeluMlp
   SwiGlu swiglu{nullptr};                 // registered as "mlp" for kSwiGlu
 
- private:
   // A linear layer with the LayerScale after it folded in, and what it was made from.
   struct FoldedLinear {
     TensorSnapshot weight_source, bias_source, gamma_source;
     torch::Tensor weight, bias;
   };
+  // The folded attention output projection (undefined until a forward pass folded it).
+  const FoldedLinear& folded_attention_output() const { return folded_attention_output_; }
+
+ private:
   // linear(x) with `scale` folded into its weight and bias, remade when they have changed.
   static torch::Tensor folded_linear(const torch::Tensor& x, const vidprobe::nn::Linear& linear,
                                      const LayerScale& scale, FoldedLinear& cache);

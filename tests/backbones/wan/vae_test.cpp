@@ -90,10 +90,11 @@ TEST(WanVae, ChannelsLastEncodesAsTheContiguousLayout) {
   expect_channels_last_encodes_as_diffusers(torch::kCPU, 1e-5);
 }
 
-// The CPU's convolutions hand back contiguous tensors whatever their input, so the encoder test
+// The CPU's 3D convolutions hand back contiguous tensors whatever their input, so the encoder test
 // above leaves channels-last after the first convolution there. The blocks themselves, fed
 // channels-last activations as cuDNN's convolutions produce them, write their time-padded inputs
-// and caches in that layout and compute the same, over two chunks (the second reads the slots).
+// and caches in that layout and compute the same, over two chunks (the second reads the slots):
+// residual, temporal downsampler and attention.
 TEST(WanVae, BlocksTakeChannelsLastActivations) {
   const auto encoder = small_encoder("vae_diffusers.safetensors");
   const auto& params = encoder.parameters();
@@ -118,6 +119,23 @@ TEST(WanVae, BlocksTakeChannelsLastActivations) {
   // conv1 output).
   EXPECT_TRUE(channels_last.slots.at(0).is_contiguous(at::MemoryFormat::ChannelsLast3d));
   EXPECT_FALSE(plain.slots.at(0).is_contiguous(at::MemoryFormat::ChannelsLast3d));
+  // The temporal downsampler: its padded per-frame copy and its time convolution's cache.
+  const std::string down = "encoder.down_blocks.5";  // stage 1 halves time
+  ASSERT_TRUE(params.contains(down + ".time_conv.weight"));
+  const auto channels = params[down + ".resample.1.weight"].size(1);
+  CausalCache plain_down, channels_last_down;
+  for (const int64_t frames : {1, 4}) {
+    plain_down.rewind();
+    channels_last_down.rewind();
+    const auto x = torch::randn({1, channels, frames, 8, 12});
+    const auto expected = vae_downsample(params, down, x, /*temporal=*/true, plain_down);
+    const auto y = vae_downsample(params, down, as_channels_last(x), true, channels_last_down);
+    EXPECT_EQ(y.sizes(), expected.sizes());
+    // The first chunk is the per-frame convolution's output (the CPU's 3D time convolution of
+    // the next one returns a contiguous tensor).
+    if (frames == 1) EXPECT_TRUE(y.is_contiguous(at::MemoryFormat::ChannelsLast3d));
+    EXPECT_LT(relative_error(y, expected), 1e-6) << frames << " frames";
+  }
   const auto x = torch::randn({1, top, 2, 4, 6});
   EXPECT_LT(
       relative_error(vae_attention(params, "encoder.mid_block.attentions.0", as_channels_last(x)),

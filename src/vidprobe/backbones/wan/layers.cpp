@@ -98,10 +98,11 @@ namespace {
 
 // silu(vae_rms_norm(x)) written into out: the per-pixel factor sqrt(C) / |x| is formed on the
 // (B, 1, T, H, W) statistics, so the full-size tensor is passed three times (scale, gain, SiLU)
-// where the textbook chain passes it four times and allocates at each step.
+// where the textbook chain passes it four times and allocates at each step. The factor stays
+// float32 (a float16 one would overflow where |x| < sqrt(C) / 65504).
 void rms_norm_silu_into(const Parameters& params, const std::string& prefix, const torch::Tensor& x,
                         torch::Tensor& out) {
-  const auto factor = x.norm(2, /*dim=*/{1}, /*keepdim=*/true)
+  const auto factor = at::linalg_vector_norm(x, 2, /*dim=*/{1}, /*keepdim=*/true, torch::kFloat32)
                           .clamp_min_(1e-12)
                           .reciprocal_()
                           .mul_(std::sqrt(static_cast<double>(x.size(1))));
@@ -185,6 +186,39 @@ torch::Tensor vae_residual(const Parameters& params, const std::string& prefix,
       rms_norm_silu_causal_conv3d(params, prefix + ".norm1", prefix + ".conv1", x, &cache);
   return rms_norm_silu_causal_conv3d(params, prefix + ".norm2", prefix + ".conv2", h, &cache)
       .add_(shortcut);
+}
+
+torch::Tensor vae_downsample(const Parameters& params, const std::string& prefix,
+                             const torch::Tensor& x, bool temporal, CausalCache& cache) {
+  const int64_t batch = x.size(0), time = x.size(2), height = x.size(3), width = x.size(4);
+  // Zero padding on the right and bottom only, then a stride-2 3x3 convolution per frame. The
+  // frames go into the padded layout in one copy (reordering, then padding, would make two).
+  const auto layout = x.suggest_memory_format() == at::MemoryFormat::ChannelsLast3d
+                          ? at::MemoryFormat::ChannelsLast
+                          : at::MemoryFormat::Contiguous;
+  auto frames = torch::empty({batch * time, x.size(1), height + 1, width + 1},
+                             x.options().memory_format(layout));
+  frames.select(2, height).zero_();
+  frames.select(3, width).zero_();
+  frames.slice(2, 0, height)
+      .slice(3, 0, width)
+      .unflatten(0, {batch, time})
+      .copy_(x.permute({0, 2, 1, 3, 4}));
+  frames = torch::conv2d(frames, params[prefix + ".resample.1.weight"],
+                         params[prefix + ".resample.1.bias"], /*stride=*/2);
+  auto y = batch_to_frames(frames, batch);
+  if (!temporal) return y;
+  auto& slot = cache.slot();
+  if (!slot.defined()) {  // the first chunk passes through and is remembered
+    slot = y.clone();
+    return y;
+  }
+  const auto keep = y.slice(2, y.size(2) - 1).clone();
+  y = torch::conv3d(torch::cat({slot.slice(2, slot.size(2) - 1), y}, 2),
+                    params[prefix + ".time_conv.weight"], params[prefix + ".time_conv.bias"],
+                    /*stride=*/{2, 1, 1});
+  slot = keep;
+  return y;
 }
 
 torch::Tensor vae_attention(const Parameters& params, const std::string& prefix,

@@ -79,6 +79,12 @@ torch::Tensor rms_norm_silu_causal_conv3d(const Parameters& params, const std::s
 // x -> conv2(silu(norm2(conv1(silu(norm1(x)))))) + shortcut(x).
 torch::Tensor vae_residual(const Parameters& params, const std::string& prefix,
                            const torch::Tensor& x, CausalCache& cache);
+// The encoder's downsampler: zero padding on the right and bottom, then a stride-2 3x3
+// convolution per frame ("<prefix>.resample.1"); a temporal one then halves the frames with a
+// stride-2 time convolution ("<prefix>.time_conv") over the last frame of the previous chunk and
+// this chunk's, the first chunk passing through. The output follows x's memory layout.
+torch::Tensor vae_downsample(const Parameters& params, const std::string& prefix,
+                             const torch::Tensor& x, bool temporal, CausalCache& cache);
 // Single-head self-attention over the pixels of each frame (no temporal mixing), residual.
 torch::Tensor vae_attention(const Parameters& params, const std::string& prefix,
                             const torch::Tensor& x);

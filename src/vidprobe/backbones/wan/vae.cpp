@@ -85,46 +85,14 @@ void VaeEncoder::load(TensorMap&& checkpoint, const std::string& source) {
                is_vae_decoder_key);
 }
 
-torch::Tensor VaeEncoder::downsample(const Layer& layer, const torch::Tensor& x,
-                                     CausalCache& cache) const {
-  const int64_t batch = x.size(0), time = x.size(2), height = x.size(3), width = x.size(4);
-  // Zero padding on the right and bottom only, then a stride-2 3x3 convolution per frame. The
-  // frames go into the padded layout in one copy (reordering, then padding, would make two).
-  const auto layout = x.suggest_memory_format() == at::MemoryFormat::ChannelsLast3d
-                          ? at::MemoryFormat::ChannelsLast
-                          : at::MemoryFormat::Contiguous;
-  auto frames = torch::empty({batch * time, x.size(1), height + 1, width + 1},
-                             x.options().memory_format(layout));
-  frames.select(2, height).zero_();
-  frames.select(3, width).zero_();
-  frames.slice(2, 0, height)
-      .slice(3, 0, width)
-      .unflatten(0, {batch, time})
-      .copy_(x.permute({0, 2, 1, 3, 4}));
-  frames = torch::conv2d(frames, params_[layer.prefix + ".resample.1.weight"],
-                         params_[layer.prefix + ".resample.1.bias"], /*stride=*/2);
-  auto y = batch_to_frames(frames, batch);
-  if (layer.kind != LayerKind::kDownsample3d) return y;
-  auto& slot = cache.slot();
-  if (!slot.defined()) {  // the first chunk passes through and is remembered
-    slot = y.clone();
-    return y;
-  }
-  const auto keep = y.slice(2, y.size(2) - 1).clone();
-  y = torch::conv3d(torch::cat({slot.slice(2, slot.size(2) - 1), y}, 2),
-                    params_[layer.prefix + ".time_conv.weight"],
-                    params_[layer.prefix + ".time_conv.bias"],
-                    /*stride=*/{2, 1, 1});
-  slot = keep;
-  return y;
-}
-
 torch::Tensor VaeEncoder::encode_chunk(const torch::Tensor& chunk, CausalCache& cache) const {
   cache.rewind();
   auto x = causal_conv3d(params_, "encoder.conv_in", chunk, &cache);
   for (const auto& layer : down_layers_)
-    x = layer.kind == LayerKind::kResidual ? vae_residual(params_, layer.prefix, x, cache)
-                                           : downsample(layer, x, cache);
+    x = layer.kind == LayerKind::kResidual
+            ? vae_residual(params_, layer.prefix, x, cache)
+            : vae_downsample(params_, layer.prefix, x, layer.kind == LayerKind::kDownsample3d,
+                             cache);
   x = vae_residual(params_, "encoder.mid_block.resnets.0", x, cache);
   x = vae_attention(params_, "encoder.mid_block.attentions.0", x);
   x = vae_residual(params_, "encoder.mid_block.resnets.1", x, cache);

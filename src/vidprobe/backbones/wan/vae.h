@@ -66,7 +66,6 @@ class VaeEncoder {
     std::string prefix;
   };
   torch::Tensor encode_chunk(const torch::Tensor& x, CausalCache& cache) const;
-  torch::Tensor downsample(const Layer& layer, const torch::Tensor& x, CausalCache& cache) const;
 
   VaeConfig config_;
   Parameters params_;
