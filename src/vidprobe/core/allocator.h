@@ -6,11 +6,12 @@
 
 namespace vidprobe {
 
-// Called first thing in main(): blocks up to 32 MB are served from malloc's heap instead of their
-// own mappings, up to 512 MB freed at its top stays for reuse, and every thread allocates from
-// that one heap. The first two go together: the trim threshold alone also stops glibc from
-// raising its 128 kB mmap threshold as it otherwise does, and made loading slower (docs/perf.md).
-// No effect outside glibc.
+// Called first thing in main(): every block is served from malloc's heap instead of its own
+// mapping (blocks over 32 MB too: a training step's activations at batch 10 are hundreds of MB
+// each, and mapped one by one they were faulted in again at every step), up to 512 MB freed at
+// the heap's top stays for reuse, and every thread allocates from that one heap. The first two
+// go together: the trim threshold alone also stops glibc from raising its 128 kB mmap threshold
+// as it otherwise does, and made loading slower (docs/perf.md). No effect outside glibc.
 void keep_freed_memory_for_reuse();
 
 }  // namespace vidprobe
