@@ -84,6 +84,23 @@ TEST(Vidfm3dCli, TrainsThePapersProbeEvaluatesBothBlocksAndLoadsTheAuthorsWeight
   EXPECT_EQ(info["total_steps"], 4);         // 2 epochs of 4 clips in batches of 2
   EXPECT_EQ(info["geometry"]["frames"], 4);  // views, not the 12 stored frames
   EXPECT_THAT(read_file(run / "train_log.jsonl"), HasSubstr("\"val.Auc_30\""));
+  EXPECT_EQ(stored["model"]["gradient_checkpointing"], true);  // the authors' config
+
+  // --gradient-checkpointing reaches the run's config through `vidprobe train`; a bad value is
+  // refused by name before any work.
+  const auto train_with = [&](const std::string& setting, const fs::path& out) {
+    return test_support::run_vidprobe("train --features '" + (dir / "train").string() +
+                                          "' --config '" + config.string() + "' --out '" +
+                                          out.string() + "' --gradient-checkpointing " + setting,
+                                      log);
+  };
+  ASSERT_EQ(train_with("off", dir / "run_off"), 0) << read_file(log);
+  EXPECT_EQ(nlohmann::json::parse(
+                read_file(dir / "run_off" / "config.json"))["model"]["gradient_checkpointing"],
+            false);
+  EXPECT_NE(train_with("sometimes", dir / "run_bad"), 0);
+  EXPECT_THAT(read_file(log), HasSubstr("--gradient-checkpointing"));
+  EXPECT_FALSE(fs::exists(dir / "run_bad"));
 
   ASSERT_EQ(
       test_support::run_vidprobe(
