@@ -28,4 +28,13 @@ void require_known_extra_options(const std::string& backbone,
   }
 }
 
+void read_zero_one_option(const std::map<std::string, std::string>& extra, const std::string& key,
+                          bool& value) {
+  const auto found = extra.find(key);
+  if (found == extra.end()) return;
+  require(found->second == "0" || found->second == "1",
+          "--backbone-opt " + key + " must be 0 or 1, got '" + found->second + "'");
+  value = found->second == "1";
+}
+
 }  // namespace vidprobe::backbones

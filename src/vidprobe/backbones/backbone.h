@@ -100,4 +100,9 @@ void require_known_extra_options(const std::string& backbone,
                                  const std::map<std::string, std::string>& extra,
                                  const std::vector<std::string>& known);
 
+// Sets `value` from a 0/1 setting `key` of `extra` when it is given; throws vidprobe::Error
+// naming the key and the value otherwise.
+void read_zero_one_option(const std::map<std::string, std::string>& extra, const std::string& key,
+                          bool& value);
+
 }  // namespace vidprobe::backbones

@@ -133,7 +133,9 @@ TEST(WanVae, BlocksTakeChannelsLastActivations) {
     EXPECT_EQ(y.sizes(), expected.sizes());
     // The first chunk is the per-frame convolution's output (the CPU's 3D time convolution of
     // the next one returns a contiguous tensor).
-    if (frames == 1) EXPECT_TRUE(y.is_contiguous(at::MemoryFormat::ChannelsLast3d));
+    if (frames == 1) {
+      EXPECT_TRUE(y.is_contiguous(at::MemoryFormat::ChannelsLast3d));
+    }
     EXPECT_LT(relative_error(y, expected), 1e-6) << frames << " frames";
   }
   const auto x = torch::randn({1, top, 2, 4, 6});

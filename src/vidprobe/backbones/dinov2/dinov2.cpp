@@ -150,11 +150,7 @@ Dinov2Options dinov2_options_from(const std::string& backbone, int patch_size,
             "--backbone-opt size must be HxW in multiples of " + std::to_string(patch_size) +
                 " (e.g. 420x728), got '" + it->second + "'");
   }
-  if (const auto it = extra.find("final_norm"); it != extra.end()) {
-    require(it->second == "0" || it->second == "1",
-            "--backbone-opt final_norm must be 0 or 1, got '" + it->second + "'");
-    options.final_norm = it->second == "1";
-  }
+  read_zero_one_option(extra, "final_norm", options.final_norm);
   return options;
 }
 

@@ -132,15 +132,8 @@ FeatureOptions feature_options_from(const std::string& backbone,
             "--backbone-opt text_length must be in 1.." + std::to_string(kTextLength) + ", got " +
                 length);
   }
-  const auto flag = [&](const char* key, bool& value) {
-    if (const auto given = value_of(key); !given.empty()) {
-      require(given == "0" || given == "1",
-              std::string("--backbone-opt ") + key + " must be 0 or 1, got '" + given + "'");
-      value = given == "1";
-    }
-  };
-  flag("cudnn_benchmark", options.cudnn_benchmark);
-  flag("vae_channels_last", options.vae_channels_last);
+  read_zero_one_option(extra, "cudnn_benchmark", options.cudnn_benchmark);
+  read_zero_one_option(extra, "vae_channels_last", options.vae_channels_last);
   if (const auto vae_dtype = value_of("vae_dtype"); !vae_dtype.empty())
     options.vae_dtype = nn::parse_dtype(vae_dtype, "--backbone-opt vae_dtype");
   return options;

@@ -111,6 +111,11 @@ void rms_norm_silu_into(const Parameters& params, const std::string& prefix, con
   at::silu_(out);
 }
 
+// No padding in time, "same" in space, for a (out, in, kt, kh, kw) weight.
+std::vector<int64_t> same_padding(const torch::Tensor& weight) {
+  return {0, weight.size(3) / 2, weight.size(4) / 2};
+}
+
 using FillChunk = std::function<void(torch::Tensor& chunk)>;
 
 // A causal convolution whose input is laid out once: zero frames, the frames the slot carries
@@ -122,7 +127,6 @@ torch::Tensor causal_conv3d_filled(const Parameters& params, const std::string& 
                                    const FillChunk& fill) {
   const auto& weight = params[prefix + ".weight"];
   const int64_t time_pad = weight.size(2) - 1;
-  const std::vector<int64_t> padding{0, weight.size(3) / 2, weight.size(4) / 2};
   const int64_t cached = slot && slot->defined() ? slot->size(2) : 0;
   require(cached <= time_pad, prefix + ": the cache slot holds " + std::to_string(cached) +
                                   " frames, more than the kernel's " + std::to_string(time_pad));
@@ -138,15 +142,14 @@ torch::Tensor causal_conv3d_filled(const Parameters& params, const std::string& 
     const int64_t keep = std::min(kCachedFrames, cached + x.size(2));
     *slot = input.slice(2, input.size(2) - keep).clone();
   }
-  return torch::conv3d(input, weight, params[prefix + ".bias"], /*stride=*/1, padding);
+  return torch::conv3d(input, weight, params[prefix + ".bias"], /*stride=*/1, same_padding(weight));
 }
 
 torch::Tensor causal_conv3d_impl(const Parameters& params, const std::string& prefix,
                                  const torch::Tensor& x, torch::Tensor* slot) {
   const auto& weight = params[prefix + ".weight"];
   if (weight.size(2) == 1)  // nothing in time to pad or carry
-    return torch::conv3d(x, weight, params[prefix + ".bias"], /*stride=*/1,
-                         std::vector<int64_t>{0, weight.size(3) / 2, weight.size(4) / 2});
+    return torch::conv3d(x, weight, params[prefix + ".bias"], /*stride=*/1, same_padding(weight));
   return causal_conv3d_filled(params, prefix, x, slot,
                               [&](torch::Tensor& chunk) { chunk.copy_(x); });
 }
