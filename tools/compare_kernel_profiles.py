@@ -4,10 +4,12 @@
 in src/vidprobe/nn/kernel_profile.h), sorts every kernel into a category by its name (the CUDA
 kernel names of cuBLAS/CUTLASS, flash and cuDNN attention, PyTorch's elementwise and reduction
 kernels; on the CPU the aten operator names) and prints a Markdown table of milliseconds per
-category with the ratio, then the largest kernels of each side.
+category with the ratio, then the largest kernels of each side. Given one file, the same for it
+alone. --stage NAME reads only the kernels of that stage ("transformer", "vae": the "stages" that
+vidprobe's profiles of a backbone hold), so a DiT's transformer is seen apart from its VAE.
 
-Usage: python3 tools/compare_kernel_profiles.py OURS/kernels.json REFERENCE/kernels.json
-       [--labels vidprobe,transformers] [--top 8]
+Usage: python3 tools/compare_kernel_profiles.py OURS/kernels.json [REFERENCE/kernels.json]
+       [--labels vidprobe,transformers] [--top 8] [--stage transformer]
 """
 import argparse
 import json
@@ -36,12 +38,18 @@ def category(name):
     return "other"
 
 
-def load(path):
+def load(path, stage=None):
     try:
         with open(path) as f:
             profile = json.load(f)
-        kernels = profile["kernels"]
-        for kernel in kernels:
+        if stage is not None:
+            stages = profile.get("stages", {})
+            if stage not in stages:
+                sys.exit(f"compare_kernel_profiles: error: {path}: no stage '{stage}' "
+                         f"(stages: {', '.join(sorted(stages)) or 'none'})")
+            profile = stages[stage]
+        profile["total_ms"]
+        for kernel in profile["kernels"]:
             kernel["name"], kernel["total_ms"], kernel["calls"]  # schema check
     except (OSError, ValueError, KeyError, TypeError) as error:
         sys.exit(f"compare_kernel_profiles: error: {path}: not a kernels.json ({error})")
@@ -57,15 +65,21 @@ def by_category(profile):
 
 
 def table(profiles, labels):
+    """Milliseconds per category, one column per profile; with two, their ratio too."""
     totals = [by_category(p) for p in profiles]
-    names = sorted(set(totals[0]) | set(totals[1]), key=lambda c: -max(t.get(c, 0.0) for t in totals))
-    lines = [f"| category | {labels[0]} ms | {labels[1]} ms | {labels[0]} / {labels[1]} |",
-             "|---|---:|---:|---:|"]
+    names = sorted(set().union(*totals), key=lambda c: -max(t.get(c, 0.0) for t in totals))
+    pair = len(profiles) == 2
+    lines = ["| category | " + " | ".join(f"{label} ms" for label in labels) +
+             (f" | {labels[0]} / {labels[1]} |" if pair else " | share |"),
+             "|---|" + "---:|" * (len(profiles) + 1)]
     for name in names + ["total"]:
-        a, b = ((p["total_ms"] for p in profiles) if name == "total"
-                else (t.get(name, 0.0) for t in totals))
-        ratio = f"{a / b:.2f}" if b > 0 else "-"
-        lines.append(f"| {name} | {a:.2f} | {b:.2f} | {ratio} |")
+        values = [p["total_ms"] if name == "total" else t.get(name, 0.0)
+                  for p, t in zip(profiles, totals)]
+        if pair:
+            last = f"{values[0] / values[1]:.2f}" if values[1] > 0 else "-"
+        else:
+            last = f"{values[0] / profiles[0]['total_ms']:.1%}" if profiles[0]["total_ms"] else "-"
+        lines.append(f"| {name} | " + " | ".join(f"{v:.2f}" for v in values) + f" | {last} |")
     return "\n".join(lines)
 
 
@@ -83,14 +97,19 @@ def top_kernels(profile, label, count):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("ours")
-    parser.add_argument("reference")
-    parser.add_argument("--labels", default="vidprobe,reference")
+    parser.add_argument("reference", nargs="?")
+    parser.add_argument("--labels", default=None,
+                        help="names of the columns (default: vidprobe,reference; vidprobe alone)")
     parser.add_argument("--top", type=int, default=8)
+    parser.add_argument("--stage", default=None,
+                        help="only this stage's kernels (the profile's \"stages\")")
     args = parser.parse_args()
-    labels = args.labels.split(",")
-    if len(labels) != 2:
-        sys.exit(f"compare_kernel_profiles: error: --labels needs two names, got '{args.labels}'")
-    profiles = [load(args.ours), load(args.reference)]
+    paths = [args.ours] + ([args.reference] if args.reference else [])
+    labels = args.labels.split(",") if args.labels else ["vidprobe", "reference"][:len(paths)]
+    if len(labels) != len(paths):
+        sys.exit(f"compare_kernel_profiles: error: --labels needs {len(paths)} name(s), "
+                 f"got '{args.labels}'")
+    profiles = [load(path, args.stage) for path in paths]
     print(table(profiles, labels))
     for profile, label in zip(profiles, labels):
         print(top_kernels(profile, label, args.top))

@@ -6,17 +6,42 @@
 #include <algorithm>
 #include <cstdlib>
 #include <nlohmann/json.hpp>
+#include <numeric>
 
 #include "test_support.h"
 #include "vidprobe/core/atomic_file.h"
+#include "vidprobe/nn/stage_meter.h"
 
 namespace vidprobe::nn {
 namespace {
 
-const KernelTime* find_kernel(const KernelProfile& profile, const std::string& name) {
-  const auto found = std::find_if(profile.kernels.begin(), profile.kernels.end(),
+const KernelTime* find_kernel(const std::vector<KernelTime>& kernels, const std::string& name) {
+  const auto found = std::find_if(kernels.begin(), kernels.end(),
                                   [&](const KernelTime& k) { return k.name == name; });
-  return found == profile.kernels.end() ? nullptr : &*found;
+  return found == kernels.end() ? nullptr : &*found;
+}
+
+const KernelTime* find_kernel(const KernelProfile& profile, const std::string& name) {
+  return find_kernel(profile.kernels, name);
+}
+
+bool any_kernel_contains(const std::vector<KernelTime>& kernels, const std::string& part) {
+  return std::any_of(kernels.begin(), kernels.end(),
+                     [&](const KernelTime& k) { return k.name.find(part) != std::string::npos; });
+}
+
+// An addition outside every stage, a product in the transformer stage, a scaling in the VAE's.
+void run_staged_work(const torch::Tensor& a) {
+  StageMeter meter(a.device());
+  (void)a.add(1.0);
+  {
+    ScopedStage stage(kTransformerStage);
+    (void)torch::mm(a, a);
+  }
+  {
+    ScopedStage stage(kVaeStage);
+    (void)a.mul(2.0);
+  }
 }
 
 // On the CPU the profile holds each operator's self time: a large matmul dominates, the calls are
@@ -90,6 +115,79 @@ TEST(KernelProfile, TheComparisonToolReadsItAndSortsKernelsIntoCategories) {
   EXPECT_NE(table.find("| matmul | 6.00 | 4.00 | 1.50 |"), std::string::npos) << table;
   EXPECT_NE(table.find("| attention | 2.00 | 4.00 | 0.50 |"), std::string::npos) << table;
   EXPECT_NE(table.find("| total | 8.00 | 8.00 | 1.00 |"), std::string::npos) << table;
+}
+
+// Under a StageMeter each operator is also counted in the stage it started in; the stage's own
+// scope on the profiler's timeline is not an operator and is counted nowhere.
+TEST(KernelProfile, CountsEachOperatorInTheStageItRanIn) {
+  const auto a = torch::randn({256, 256});
+  const auto profile = profile_kernels([&] { run_staged_work(a); }, /*cuda=*/false);
+  ASSERT_EQ(profile.stages.size(), 2u);
+  const auto& transformer = profile.stages.at(kTransformerStage).kernels;
+  const auto& vae = profile.stages.at(kVaeStage).kernels;
+  EXPECT_NE(find_kernel(transformer, "aten::mm"), nullptr);
+  EXPECT_EQ(find_kernel(transformer, "aten::mul"), nullptr);
+  EXPECT_EQ(find_kernel(transformer, "aten::add"), nullptr);
+  EXPECT_NE(find_kernel(vae, "aten::mul"), nullptr);
+  EXPECT_EQ(find_kernel(vae, "aten::mm"), nullptr);
+  EXPECT_NE(find_kernel(profile, "aten::add"), nullptr);  // outside the stages: only the whole
+  EXPECT_FALSE(any_kernel_contains(profile.kernels, kStageScopePrefix));
+  double staged = 0;
+  for (const auto& [name, stage] : profile.stages) {
+    EXPECT_NEAR(stage.total_ms,
+                std::accumulate(stage.kernels.begin(), stage.kernels.end(), 0.0,
+                                [](double sum, const KernelTime& k) { return sum + k.total_ms; }),
+                1e-9);
+    staged += stage.total_ms;
+  }
+  EXPECT_LE(staged, profile.total_ms + 1e-9);
+  const auto json = to_json(profile, 1);
+  ASSERT_TRUE(json.contains("stages"));
+  EXPECT_EQ(json["stages"][kTransformerStage]["kernels"][0]["name"], "aten::mm");
+  EXPECT_FALSE(to_json(profile_kernels([&] { (void)a.add(1.0); }, false)).contains("stages"));
+}
+
+// The same on the GPU: kernels are attributed by the time they started on the device, which the
+// stage's synchronisation at both ends keeps inside its scope.
+TEST(KernelProfileCuda, CountsEachKernelInTheStageItRanIn) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  const auto a = torch::randn({1024, 1024}, torch::kCUDA);
+  run_staged_work(a);  // warm-up: cuBLAS handles, kernel loading
+  const auto profile = profile_kernels([&] { run_staged_work(a); }, /*cuda=*/true);
+  ASSERT_EQ(profile.stages.size(), 2u);
+  const auto& transformer = profile.stages.at(kTransformerStage).kernels;
+  const auto& vae = profile.stages.at(kVaeStage).kernels;
+  ASSERT_FALSE(transformer.empty());
+  EXPECT_FALSE(any_kernel_contains(transformer, "MulFunctor"));
+  EXPECT_FALSE(any_kernel_contains(transformer, "Functor_add"));
+  EXPECT_TRUE(any_kernel_contains(vae, "MulFunctor"));
+  EXPECT_FALSE(any_kernel_contains(vae, "Functor_add"));
+  EXPECT_TRUE(any_kernel_contains(profile.kernels, "Functor_add"));
+}
+
+// One profile alone, one stage of it: the table of a DiT's transformer without its VAE, and a
+// stage the profile lacks named in the error.
+TEST(KernelProfile, TheComparisonToolReadsOneStageOfOneProfile) {
+  const auto dir = test_support::fresh_temp_dir("kernel_profile_stage");
+  KernelProfile profile{.device = "cuda",
+                        .kernels = {{"cudnn_conv3d_fprop", 10, 6.0}, {"nvjet_tst_gemm", 4, 2.0}},
+                        .total_ms = 8.0};
+  profile.stages["transformer"] = {.kernels = {{"nvjet_tst_gemm", 4, 2.0}}, .total_ms = 2.0};
+  profile.stages["vae"] = {.kernels = {{"cudnn_conv3d_fprop", 10, 6.0}}, .total_ms = 6.0};
+  write_file_atomically(dir / "kernels.json", to_json(profile).dump());
+  const auto tool = std::string(VIDPROBE_PYTHON) + " '" + VIDPROBE_SOURCE_DIR +
+                    "/tools/compare_kernel_profiles.py' '" + (dir / "kernels.json").string() + "'";
+  const auto log = dir / "table.md";
+  const auto run = [&](const std::string& stage) {
+    return std::system((tool + " --stage " + stage + " > '" + log.string() + "' 2>&1").c_str());
+  };
+  ASSERT_EQ(run("transformer"), 0) << read_file(log);
+  const auto table = read_file(log);
+  EXPECT_NE(table.find("| matmul | 2.00 | 100.0% |"), std::string::npos) << table;
+  EXPECT_EQ(table.find("convolution"), std::string::npos) << table;
+  EXPECT_NE(run("decoder"), 0);
+  EXPECT_NE(read_file(log).find("no stage 'decoder' (stages: transformer, vae)"), std::string::npos)
+      << read_file(log);
 }
 
 // The work's exception reaches the caller and the profiler is off again: a second profile runs.

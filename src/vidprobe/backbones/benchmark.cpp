@@ -107,6 +107,8 @@ nlohmann::json benchmark_backbone(const BackboneBenchOptions& options) {
     result["profile"] =
         nn::profile_into_directory(  // after the timed clips: caches and kernels are warm
             [&] {
+              // Its stages bound the kernels of the VAE and the transformer in the profile.
+              nn::StageMeter meter(device);
               backbone->extract(clip, point);
               synchronize(device);
             },

@@ -8,39 +8,79 @@
 
 #include "vidprobe/core/atomic_file.h"
 #include "vidprobe/core/error.h"
+#include "vidprobe/nn/stage_meter.h"
 
 namespace vidprobe::nn {
 namespace {
 
 namespace profiler = torch::profiler::impl;
+using torch::autograd::profiler::KinetoEvent;
+using torch::autograd::profiler::ProfilerResult;
 using Totals = std::map<std::string, KernelTime>;
 
-void add(Totals& totals, const std::string& name, int64_t nanoseconds) {
-  auto& entry = totals[name];
-  entry.name = name;
-  entry.calls += 1;
-  entry.total_ms += static_cast<double>(nanoseconds) / 1e6;
+bool is_stage_scope(const KinetoEvent& event) {
+  return event.deviceType() == c10::DeviceType::CPU && event.name().starts_with(kStageScopePrefix);
 }
 
+struct StageSpan {
+  std::string stage;
+  uint64_t start_ns = 0, end_ns = 0;
+};
+
+// Every kernel, and each stage's: a kernel belongs to the stage scope it started in.
+class Collector {
+ public:
+  explicit Collector(const ProfilerResult& result) {
+    const std::string_view prefix = kStageScopePrefix;
+    for (const auto& event : result.events())
+      if (is_stage_scope(event))
+        spans_.push_back({event.name().substr(prefix.size()), event.startNs(), event.endNs()});
+  }
+
+  void add(const std::string& name, uint64_t start_ns, int64_t nanoseconds) {
+    add_to(all_, name, nanoseconds);
+    for (const auto& span : spans_)
+      if (start_ns >= span.start_ns && start_ns < span.end_ns) {
+        add_to(stages_[span.stage], name, nanoseconds);
+        break;
+      }
+  }
+
+  const Totals& all() const { return all_; }
+  const std::map<std::string, Totals>& stages() const { return stages_; }
+
+ private:
+  static void add_to(Totals& totals, const std::string& name, int64_t nanoseconds) {
+    auto& entry = totals[name];
+    entry.name = name;
+    entry.calls += 1;
+    entry.total_ms += static_cast<double>(nanoseconds) / 1e6;
+  }
+
+  std::vector<StageSpan> spans_;
+  Totals all_;
+  std::map<std::string, Totals> stages_;
+};
+
 // GPU activities (kernels, memcpy, memset) never nest, so their durations add up.
-void add_gpu_activities(const torch::autograd::profiler::ProfilerResult& result, Totals& totals) {
+void add_gpu_activities(const ProfilerResult& result, Collector& collector) {
   for (const auto& event : result.events())
     if (event.deviceType() == c10::DeviceType::CUDA)
-      add(totals, event.name(), static_cast<int64_t>(event.durationNs()));
+      collector.add(event.name(), event.startNs(), static_cast<int64_t>(event.durationNs()));
 }
 
 // An operator's self time: its span minus the spans of the operators it called. The profiler's
 // flat event list is enough: on one thread an operator's callees lie inside its span, so a stack
 // of open spans, in order of start, finds each one's caller.
-void add_operator_self_times(const torch::autograd::profiler::ProfilerResult& result,
-                             Totals& totals) {
+// A stage scope is not an operator: it is left out, and its operators count as their callers'.
+void add_operator_self_times(const ProfilerResult& result, Collector& collector) {
   struct Span {
-    const torch::autograd::profiler::KinetoEvent* event;
+    const KinetoEvent* event;
     int64_t children_ns = 0;
   };
-  std::map<uint64_t, std::vector<const torch::autograd::profiler::KinetoEvent*>> by_thread;
+  std::map<uint64_t, std::vector<const KinetoEvent*>> by_thread;
   for (const auto& event : result.events())
-    if (event.deviceType() == c10::DeviceType::CPU)
+    if (event.deviceType() == c10::DeviceType::CPU && !is_stage_scope(event))
       by_thread[event.startThreadId()].push_back(&event);
   for (auto& [thread, events] : by_thread) {
     std::stable_sort(events.begin(), events.end(), [](const auto* a, const auto* b) {
@@ -51,7 +91,8 @@ void add_operator_self_times(const torch::autograd::profiler::ProfilerResult& re
     const auto close = [&] {
       const auto& span = open.back();
       const auto duration = static_cast<int64_t>(span.event->durationNs());
-      add(totals, span.event->name(), std::max<int64_t>(0, duration - span.children_ns));
+      collector.add(span.event->name(), span.event->startNs(),
+                    std::max<int64_t>(0, duration - span.children_ns));
       open.pop_back();
       if (!open.empty()) open.back().children_ns += duration;
     };
@@ -61,6 +102,32 @@ void add_operator_self_times(const torch::autograd::profiler::ProfilerResult& re
     }
     while (!open.empty()) close();
   }
+}
+
+// Largest total first.
+StageKernels sorted_kernels(const Totals& totals) {
+  StageKernels out;
+  for (const auto& [name, time] : totals) {
+    out.total_ms += time.total_ms;
+    out.kernels.push_back(time);
+  }
+  std::sort(out.kernels.begin(), out.kernels.end(),
+            [](const KernelTime& a, const KernelTime& b) { return a.total_ms > b.total_ms; });
+  return out;
+}
+
+nlohmann::json kernels_json(const std::vector<KernelTime>& kernels, double total_ms,
+                            std::size_t top) {
+  auto out = nlohmann::json::array();
+  const std::size_t count = top == 0 ? kernels.size() : std::min(top, kernels.size());
+  for (std::size_t i = 0; i < count; ++i) {
+    const auto& kernel = kernels[i];
+    out.push_back({{"name", kernel.name},
+                   {"calls", kernel.calls},
+                   {"total_ms", kernel.total_ms},
+                   {"share", total_ms > 0 ? kernel.total_ms / total_ms : 0.0}});
+  }
+  return out;
 }
 
 }  // namespace
@@ -80,41 +147,33 @@ KernelProfile profile_kernels(const std::function<void()>& work, bool cuda,
   }
   const auto result = torch::autograd::profiler::disableProfiler();
   require(result != nullptr, "the libtorch profiler returned no result");
-  Totals totals;
+  Collector collector(*result);
   if (cuda)
-    add_gpu_activities(*result, totals);
+    add_gpu_activities(*result, collector);
   else
-    add_operator_self_times(*result, totals);
-  require(!cuda || !totals.empty(),
+    add_operator_self_times(*result, collector);
+  require(!cuda || !collector.all().empty(),
           "the libtorch profiler recorded no GPU activity (is CUPTI available to this process?)");
-  KernelProfile profile;
-  profile.device = cuda ? "cuda" : "cpu";
-  for (auto& [name, time] : totals) {
-    profile.total_ms += time.total_ms;
-    profile.kernels.push_back(std::move(time));
-  }
-  std::sort(profile.kernels.begin(), profile.kernels.end(),
-            [](const KernelTime& a, const KernelTime& b) { return a.total_ms > b.total_ms; });
+  auto all = sorted_kernels(collector.all());
+  KernelProfile profile{
+      .device = cuda ? "cuda" : "cpu", .kernels = std::move(all.kernels), .total_ms = all.total_ms};
+  for (const auto& [stage, totals] : collector.stages())
+    profile.stages[stage] = sorted_kernels(totals);
   if (!trace.empty())
     write_atomically(trace, [&](const std::filesystem::path& tmp) { result->save(tmp.string()); });
   return profile;
 }
 
 nlohmann::json to_json(const KernelProfile& profile, std::size_t top) {
-  auto kernels = nlohmann::json::array();
-  const std::size_t count =
-      top == 0 ? profile.kernels.size() : std::min(top, profile.kernels.size());
-  for (std::size_t i = 0; i < count; ++i) {
-    const auto& kernel = profile.kernels[i];
-    kernels.push_back({{"name", kernel.name},
-                       {"calls", kernel.calls},
-                       {"total_ms", kernel.total_ms},
-                       {"share", profile.total_ms > 0 ? kernel.total_ms / profile.total_ms : 0.0}});
-  }
-  return {{"device", profile.device},
-          {"total_ms", profile.total_ms},
-          {"kernel_count", profile.kernels.size()},
-          {"kernels", std::move(kernels)}};
+  nlohmann::json out = {{"device", profile.device},
+                        {"total_ms", profile.total_ms},
+                        {"kernel_count", profile.kernels.size()},
+                        {"kernels", kernels_json(profile.kernels, profile.total_ms, top)}};
+  for (const auto& [stage, kernels] : profile.stages)
+    out["stages"][stage] = {{"total_ms", kernels.total_ms},
+                            {"kernel_count", kernels.kernels.size()},
+                            {"kernels", kernels_json(kernels.kernels, kernels.total_ms, top)}};
+  return out;
 }
 
 nlohmann::json profile_into_directory(const std::function<void()>& work, bool cuda,

@@ -10,10 +10,12 @@
 // linear), and attention's two products (QK^T and the weighted values). Convolutions, norms and
 // element-wise work are not counted: a VAE stage's FLOPs are therefore not its work, and only the
 // transformer stage's MFU is reported.
+#include <ATen/record_function.h>
 #include <torch/torch.h>
 
 #include <chrono>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -24,6 +26,9 @@ namespace vidprobe::nn {
 inline constexpr const char* kTransformerStage = "transformer";
 // A VAE's encoding of the clip into latents (timed; its convolutions are not counted).
 inline constexpr const char* kVaeStage = "vae";
+// A measured stage is also a user scope on the profiler's timeline, named this prefix + the
+// stage's name: nn::profile_kernels attributes the kernels that ran inside it to the stage.
+inline constexpr const char* kStageScopePrefix = "vidprobe.stage/";
 
 // Dense bf16 tensor-core peak of the H100 and H200 SXM: the MFU denominator of every benchmark,
 // whatever the dtype run.
@@ -71,6 +76,7 @@ class ScopedStage {
  private:
   StageTotals* totals_ = nullptr;  // null: no meter, or nested
   std::chrono::steady_clock::time_point start_;
+  std::unique_ptr<at::RecordFunction> scope_;  // opened after the entry's synchronisation
 };
 
 // Adds to the open stage of this thread's meter; nothing without one.
