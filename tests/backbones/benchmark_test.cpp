@@ -2,6 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
+#include "test_support.h"
+#include "vidprobe/core/atomic_file.h"
+
 namespace vidprobe::backbones {
 namespace {
 
@@ -44,6 +49,24 @@ TEST(BackboneBenchmark, RecordsTheFamilySettingsItWasGiven) {
   EXPECT_EQ(result.at("backbone_opts"), nlohmann::json({{"size", "28x42"}}));
   EXPECT_EQ(result.at("height").get<int>(), 28);
   EXPECT_EQ(result.at("width").get<int>(), 42);
+}
+
+// --profile's clip runs under a stage meter, so the profile splits its kernels by stage: the
+// transformer's operators are there, in the summary line and in the full kernels.json.
+TEST(BackboneBenchmark, TheProfileHoldsTheTransformerStageApart) {
+  auto options = short_run("dinov2-vits14", 1, 1);
+  options.extra = {{"size", "28x28"}};
+  options.profile_dir = test_support::fresh_temp_dir("backbone_bench_profile");
+  const auto result = benchmark_backbone(options);
+  const auto& summary = result.at("profile");
+  const double stage_ms = summary.at("stages").at("transformer").at("total_ms").get<double>();
+  EXPECT_GT(stage_ms, 0.0);
+  EXPECT_LE(stage_ms, summary.at("total_ms").get<double>());
+  const auto full = nlohmann::json::parse(read_file(options.profile_dir / "kernels.json"));
+  const auto& kernels = full.at("stages").at("transformer").at("kernels");
+  EXPECT_TRUE(std::any_of(kernels.begin(), kernels.end(), [](const nlohmann::json& kernel) {
+    return kernel.at("name") == "aten::addmm";
+  })) << kernels.dump(1);
 }
 
 // A backbone without transformer blocks has no FLOPs to report and no MFU.
