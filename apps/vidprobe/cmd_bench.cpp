@@ -35,7 +35,8 @@ void register_bench(CLI::App& app) {
       ->capture_default_str()
       ->check(positive());
   extract->add_option("--profile", options->profile_dir,
-                      "Also profile one clip kernel by kernel: kernels.json and trace.json here");
+                      "Also profile one clip kernel by kernel: kernels.json (also split by "
+                      "stage, e.g. vae and transformer) and trace.json here");
   auto backbone_opts = std::make_shared<std::vector<std::string>>();
   extract->add_option("--backbone-opt", *backbone_opts,
                       "Family-specific setting key=value, repeatable (as extract's)");
