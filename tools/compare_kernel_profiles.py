@@ -48,10 +48,10 @@ def load(path, stage=None):
                 sys.exit(f"compare_kernel_profiles: error: {path}: no stage '{stage}' "
                          f"(stages: {', '.join(sorted(stages)) or 'none'})")
             profile = stages[stage]
-        profile["total_ms"]
+        profile["total_ms"]  # schema check
         for kernel in profile["kernels"]:
             kernel["name"], kernel["total_ms"], kernel["calls"]  # schema check
-    except (OSError, ValueError, KeyError, TypeError) as error:
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
         sys.exit(f"compare_kernel_profiles: error: {path}: not a kernels.json ({error})")
     return profile
 

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
 #include <vector>
 
 #include "vidprobe/core/atomic_file.h"
@@ -62,10 +63,15 @@ class Collector {
   std::map<std::string, Totals> stages_;
 };
 
-// GPU activities (kernels, memcpy, memset) never nest, so their durations add up.
+// GPU activities (kernels, memcpy, memset) never nest, so their durations add up. A user scope
+// (a stage's, or a record_function's) is also mirrored on the GPU's timeline, under the same name
+// as on the CPU's: that span holds kernels rather than being one, so it is left out.
 void add_gpu_activities(const ProfilerResult& result, Collector& collector) {
+  std::set<std::string> cpu_names;
   for (const auto& event : result.events())
-    if (event.deviceType() == c10::DeviceType::CUDA)
+    if (event.deviceType() == c10::DeviceType::CPU) cpu_names.insert(event.name());
+  for (const auto& event : result.events())
+    if (event.deviceType() == c10::DeviceType::CUDA && !cpu_names.contains(event.name()))
       collector.add(event.name(), event.startNs(), static_cast<int64_t>(event.durationNs()));
 }
 

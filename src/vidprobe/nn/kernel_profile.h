@@ -4,7 +4,9 @@
 // kernels, copies and memsets; on the CPU the aten operators' self time (their time minus their
 // child operators'), so each microsecond is counted once in both cases. Where the work runs
 // under an nn::StageMeter, each kernel is also counted in the stage it ran in (a DiT's
-// transformer apart from its VAE).
+// transformer apart from its VAE): the stage whose span on the CPU's clock holds the kernel's
+// start, which the stage's synchronisation at entry and exit guarantees for its own kernels (a
+// kernel that another thread launches meanwhile would count there too; the benchmarks run one).
 #include <cstdint>
 #include <filesystem>
 #include <functional>

@@ -33,9 +33,9 @@ ScopedStage::ScopedStage(const std::string& name) {
   meter->synchronize();  // the previous stage's kernels are not this one's time
   totals_ = &meter->totals_[name];
   meter->open_ = totals_;
-  // Costs nothing unless a profiler listens. Opened after the synchronisation above and closed
+  // Records nothing unless a profiler listens. Opened after the synchronisation above and closed
   // after the one at exit, so every kernel of the stage, and no other, runs inside the scope.
-  scope_ = std::make_unique<at::RecordFunction>(at::RecordScope::USER_SCOPE);
+  scope_.emplace(at::RecordScope::USER_SCOPE);
   if (scope_->isActive()) scope_->before(std::string(kStageScopePrefix) + name);
   start_ = std::chrono::steady_clock::now();
 }

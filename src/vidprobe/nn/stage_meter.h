@@ -15,7 +15,6 @@
 
 #include <chrono>
 #include <map>
-#include <memory>
 #include <optional>
 #include <string>
 
@@ -76,7 +75,7 @@ class ScopedStage {
  private:
   StageTotals* totals_ = nullptr;  // null: no meter, or nested
   std::chrono::steady_clock::time_point start_;
-  std::unique_ptr<at::RecordFunction> scope_;  // opened after the entry's synchronisation
+  std::optional<at::RecordFunction> scope_;  // opened after the entry's synchronisation
 };
 
 // Adds to the open stage of this thread's meter; nothing without one.
