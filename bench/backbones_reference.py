@@ -69,7 +69,8 @@ def write_kernel_profile(step, sync, device, directory):
     their durations add up; CPU operators count their self time)."""
     from torch.profiler import ProfilerActivity, profile
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
-    with profile(activities=activities) as prof:
+    # Input shapes and strides on the GPU's trace, as vidprobe's, for tools/trace_kernel_ops.py.
+    with profile(activities=activities, record_shapes=device.type == "cuda") as prof:
         step()
         sync()
     totals = collections.defaultdict(lambda: [0, 0.0])

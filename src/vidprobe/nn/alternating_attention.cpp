@@ -60,13 +60,12 @@ AggregatorOutput run_alternating_blocks(torch::nn::ModuleList& frame_blocks,
   AggregatorOutput out;
   out.patch_start = layout.patch_start;
   for (int i = 0; i <= last; ++i) {
-    tokens = run_layer(frame_blocks[i], tokens.reshape({B * S, P, D}), frame_rope,
-                       options.checkpoint_layers);
+    const bool checkpoint = i < options.checkpointed_blocks;
+    tokens = run_layer(frame_blocks[i], tokens.reshape({B * S, P, D}), frame_rope, checkpoint);
     const auto frame_out = tokens.view({B, S, P, D});
-    tokens = options.global_attention
-                 ? run_layer(global_blocks[i], tokens.reshape({B, S * P, D}), global_rope,
-                             options.checkpoint_layers)
-                 : run_layer(global_blocks[i], tokens, frame_rope, options.checkpoint_layers);
+    tokens = options.global_attention ? run_layer(global_blocks[i], tokens.reshape({B, S * P, D}),
+                                                  global_rope, checkpoint)
+                                      : run_layer(global_blocks[i], tokens, frame_rope, checkpoint);
     out.intermediates.push_back(torch::cat({frame_out, tokens.view({B, S, P, D})}, -1));
   }
   return out;

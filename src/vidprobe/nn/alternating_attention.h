@@ -38,9 +38,10 @@ struct AlternationOptions {
   // frame too, so nothing flows between frames and the parameter count is unchanged.
   bool global_attention = true;
   int last_block = -1;  // run blocks 0..last_block; -1 = all
-  // Keep only each layer's input for the backward pass and run the layer again there
-  // (activation_checkpoint.h), as the authors' probe trunk with gradient_checkpointing.
-  bool checkpoint_layers = false;
+  // Blocks 0..checkpointed_blocks-1 keep only each layer's input for the backward pass and run
+  // the layer again there (activation_checkpoint.h), as the authors' probe trunk with
+  // gradient_checkpointing (all blocks); the later blocks keep their activations.
+  int checkpointed_blocks = 0;
 };
 
 // Runs the alternating blocks (nn::Block each): frame layer i over every frame's tokens, then

@@ -71,4 +71,13 @@ AutocastDisabledGuard::~AutocastDisabledGuard() {
   at::autocast::set_autocast_enabled(at::kCUDA, previous_enabled_);
 }
 
+CudnnBenchmarkScope::CudnnBenchmarkScope(torch::Device device, bool enabled)
+    : previous_(at::globalContext().benchmarkCuDNN()) {
+  if (device.is_cuda() && enabled) at::globalContext().setBenchmarkCuDNN(true);
+}
+
+CudnnBenchmarkScope::~CudnnBenchmarkScope() {
+  at::globalContext().setBenchmarkCuDNN(previous_);
+}
+
 }  // namespace vidprobe::nn

@@ -44,4 +44,19 @@ class AutocastDisabledGuard {
   bool previous_enabled_ = false;
 };
 
+// cuDNN autotuning (each convolution shape timed over the algorithms once, the fastest kept)
+// while `enabled` and the work is on CUDA; the process-wide setting comes back on every exit path.
+// Autotuning reads the setting when a convolution runs, backward ones included, so the scope must
+// hold the backward pass too.
+class CudnnBenchmarkScope {
+ public:
+  CudnnBenchmarkScope(torch::Device device, bool enabled);
+  ~CudnnBenchmarkScope();
+  CudnnBenchmarkScope(const CudnnBenchmarkScope&) = delete;
+  CudnnBenchmarkScope& operator=(const CudnnBenchmarkScope&) = delete;
+
+ private:
+  bool previous_ = false;
+};
+
 }  // namespace vidprobe::nn

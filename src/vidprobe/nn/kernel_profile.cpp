@@ -140,7 +140,11 @@ nlohmann::json kernels_json(const std::vector<KernelTime>& kernels, double total
 
 KernelProfile profile_kernels(const std::function<void()>& work, bool cuda,
                               const std::filesystem::path& trace) {
-  const profiler::ProfilerConfig config(profiler::ProfilerState::KINETO);
+  // A GPU trace records each operator's input shapes and strides too, so that a kernel can be
+  // traced to the call that launched it (tools/trace_kernel_ops.py); the kernels' own times do
+  // not include that bookkeeping, the CPU operators' self times would.
+  const profiler::ProfilerConfig config(profiler::ProfilerState::KINETO,
+                                        /*report_input_shapes=*/cuda && !trace.empty());
   std::set<profiler::ActivityType> activities{profiler::ActivityType::CPU};
   if (cuda) activities.insert(profiler::ActivityType::CUDA);
   torch::autograd::profiler::prepareProfiler(config, activities);

@@ -39,7 +39,8 @@ struct KernelProfile {
 
 // Runs `work` once under the profiler. `cuda`: record the GPU's activities (the caller
 // synchronises inside `work` so that they are complete). A non-empty `trace` also gets the Chrome
-// trace JSON (chrome://tracing, ui.perfetto.dev), written atomically.
+// trace JSON (chrome://tracing, ui.perfetto.dev), written atomically; on CUDA with the operators'
+// input shapes and strides, for tools/trace_kernel_ops.py.
 KernelProfile profile_kernels(const std::function<void()>& work, bool cuda,
                               const std::filesystem::path& trace = {});
 

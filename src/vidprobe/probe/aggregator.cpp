@@ -58,7 +58,9 @@ nn::AggregatorOutput AggregatorImpl::forward(const torch::Tensor& features) {
       {.num_heads = config.num_heads,
        .rope_frequency = config.rope_frequency,
        .global_attention = config.global_attention,
-       .checkpoint_layers = config.gradient_checkpointing});
+       .checkpointed_blocks = !config.gradient_checkpointing ? 0
+                              : config.checkpoint_blocks < 0 ? config.num_blocks
+                                                             : config.checkpoint_blocks});
 }
 
 }  // namespace vidprobe::probe

@@ -35,6 +35,7 @@ void visit(SameOrConst<ModelConfig> auto& m, auto& v) {
   v("global_attention", m.global_attention);
   v("init", m.init);
   v("gradient_checkpointing", m.gradient_checkpointing);
+  v("checkpoint_blocks", m.checkpoint_blocks);
 }
 
 void visit(SameOrConst<nn::DenseHeadConfig> auto& d, auto& v) {
@@ -122,6 +123,7 @@ void visit(SameOrConst<TrainConfig> auto& t, auto& v) {
   v("holdout", t.holdout);
   v("train_fraction", t.train_fraction);
   v("bf16", t.bf16);
+  v("cudnn_benchmark", t.cudnn_benchmark);
 }
 
 void visit(SameOrConst<ProbeConfig> auto& p, auto& v) {
@@ -225,6 +227,8 @@ void validate_model(const ModelConfig& m) {
   check(m.rope_frequency == 0 || (m.width / m.num_heads) % 4 == 0, "model.num_heads",
         "must leave a head width divisible by 4 when RoPE is on");
   check(m.num_blocks >= 1 && m.num_blocks <= 64, "model.num_blocks", "must be in 1..64");
+  check(m.checkpoint_blocks >= -1 && m.checkpoint_blocks <= m.num_blocks, "model.checkpoint_blocks",
+        "must be -1 (all) or in 0..model.num_blocks");
   check(m.mlp_ratio > 0, "model.mlp_ratio", "must be > 0");
   check(m.layer_scale_init >= 0, "model.layer_scale_init", "must be >= 0 (0 = no LayerScale)");
   check(m.rope_frequency >= 0, "model.rope_frequency", "must be >= 0 (0 = no RoPE)");

@@ -45,6 +45,9 @@ struct ModelConfig {
   // pass and run the layer again there (the authors' gradient_checkpointing, on in their config).
   // The paper's probe at batch 10 then fits an 80 GB GPU, for one more trunk forward pass a step.
   bool gradient_checkpointing = true;
+  // With gradient_checkpointing: how many blocks, from the first, run checkpointed (-1 = all).
+  // The others keep their activations, trading memory for that block's second forward pass.
+  int checkpoint_blocks = -1;
 };
 
 struct HeadsConfig {
@@ -120,6 +123,9 @@ struct TrainConfig {
   // of a larger one's (the limited-data experiment).
   double train_fraction = 1.0;
   bool bf16 = true;  // bf16 autocast on CUDA (CPU always trains in fp32)
+  // cuDNN autotuning of the heads' convolutions on CUDA (their shapes repeat every step). The
+  // chosen algorithms differ in summation order only; the authors' runs leave it off.
+  bool cudnn_benchmark = false;
 };
 
 struct ViewsConfig {

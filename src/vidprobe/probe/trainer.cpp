@@ -210,8 +210,10 @@ void prepare_run_directory(const TrainOptions& options) {
     stored.train.epochs = options.config.train.epochs;
     stored.train.batch_size = options.config.train.batch_size;
     stored.train.grad_accumulation = options.config.train.grad_accumulation;
-    // So is trading memory for speed: checkpointing changes no number.
+    // So is trading memory for speed: checkpointing and autotuning change no number.
     stored.model.gradient_checkpointing = options.config.model.gradient_checkpointing;
+    stored.model.checkpoint_blocks = options.config.model.checkpoint_blocks;
+    stored.train.cudnn_benchmark = options.config.train.cudnn_benchmark;
     require(to_json(stored) == to_json(options.config),
             "--resume: the configuration differs from the run's " + config_path.string());
     require_same_global_batch(config_path, options);
@@ -501,6 +503,7 @@ StepResult train_step(ProbeModel& model, torch::optim::AdamW& optimizer,
                       const std::vector<ProbeBatch>& micro_batches, const ProbeConfig& config,
                       torch::Device device, double lr, dist::GradientSync* sync) {
   require(!micro_batches.empty(), "train_step: no batch");
+  const nn::CudnnBenchmarkScope autotune(device, config.train.cudnn_benchmark);
   set_learning_rate(optimizer, lr);
   optimizer.zero_grad();
   StepResult result;

@@ -2,25 +2,11 @@
 
 #include "vidprobe/backbones/wan/layers.h"
 #include "vidprobe/core/error.h"
+#include "vidprobe/nn/device.h"
 #include "vidprobe/nn/stage_meter.h"
 
 namespace vidprobe::backbones::wan {
 namespace {
-
-// Turns cuDNN autotuning on for the VAE's convolutions and restores the process-wide setting on
-// every exit path.
-class CudnnBenchmarkScope {
- public:
-  CudnnBenchmarkScope(const torch::Tensor& x, bool enabled) {
-    if (x.is_cuda() && enabled) at::globalContext().setBenchmarkCuDNN(true);
-  }
-  ~CudnnBenchmarkScope() { at::globalContext().setBenchmarkCuDNN(previous_); }
-  CudnnBenchmarkScope(const CudnnBenchmarkScope&) = delete;
-  CudnnBenchmarkScope& operator=(const CudnnBenchmarkScope&) = delete;
-
- private:
-  bool previous_ = at::globalContext().benchmarkCuDNN();
-};
 
 torch::Tensor channel_stats(const std::vector<double>& values, const torch::Tensor& like) {
   return torch::tensor(values, torch::TensorOptions().dtype(torch::kFloat64))
@@ -112,7 +98,7 @@ torch::Tensor VaeEncoder::encode_mean(const torch::Tensor& video) const {
               std::to_string(video.size(3)) + "x" + std::to_string(video.size(4)));
   auto x = video.to(params_.device(), params_.dtype());
   if (channels_last_) x = x.contiguous(at::MemoryFormat::ChannelsLast3d);
-  const CudnnBenchmarkScope benchmark(x, cudnn_benchmark_);
+  const nn::CudnnBenchmarkScope benchmark(x.device(), cudnn_benchmark_);
   CausalCache cache;
   std::vector<torch::Tensor> latents;
   latents.push_back(encode_chunk(x.slice(2, 0, 1), cache));
@@ -215,7 +201,7 @@ torch::Tensor VaeDecoder::decode_unclamped(const torch::Tensor& z) const {
           "VAE decoder input must be latents (batch, " + std::to_string(config_.z_dim) +
               ", frames, height, width), got " + c10::str(z.sizes()));
   const auto latents = z.to(params_.device(), params_.dtype());
-  const CudnnBenchmarkScope benchmark(latents, cudnn_benchmark_);
+  const nn::CudnnBenchmarkScope benchmark(latents.device(), cudnn_benchmark_);
   const auto x = causal_conv3d(params_, "post_quant_conv", latents, nullptr);
   CausalCache cache;
   std::vector<torch::Tensor> frames;
