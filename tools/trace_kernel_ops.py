@@ -53,7 +53,8 @@ class Operators:
             for op in ops:
                 sequence = op.get("args", {}).get("Sequence number")
                 # The forward operator that made the autograd node: the outermost with its number.
-                if sequence is not None and not self.in_backward(op):
+                if sequence is not None and not self.in_backward(op) and not op["name"].startswith(
+                        BACKWARD_SCOPE):
                     self.forward_by_sequence.setdefault(sequence, op)
 
     def _link_parents(self, ops):
@@ -73,6 +74,7 @@ class Operators:
             yield op
 
     def in_backward(self, op):
+        """Under a backward node; a checkpointed layer's replay of its forward is too."""
         return any(a["name"].startswith(BACKWARD_SCOPE) for a in self.ancestors(op))
 
     def backward_of(self, op):
@@ -93,7 +95,8 @@ def describe(op):
     text = op["name"]
     if dims:
         text += " " + " ".join(str(d) for d in dims)
-    if strides and strides != [contiguous_strides(d) for d in dims]:
+    flat = all(isinstance(size, int) for d in dims for size in d)  # a tensor list nests deeper
+    if strides and (not flat or strides != [contiguous_strides(d) for d in dims]):
         text += " strides " + " ".join(str(s) for s in strides)
     return text
 

@@ -1,4 +1,6 @@
 // vidprobe: probe how much 3D a video foundation model encodes.
+#include <c10/util/Exception.h>
+
 #include <exception>
 #include <filesystem>
 #include <iostream>
@@ -45,6 +47,15 @@ int main(int argc, char** argv) {
     // A path the user gave that the system refuses (an --out under a regular file, a directory
     // without permission): its message names the operation, the reason and the paths.
     std::cerr << "vidprobe: error: " << e.what() << "\n";
+    return 1;
+  } catch (const c10::OutOfMemoryError& e) {
+    // Not a fault of the program: the work does not fit this GPU. libtorch's message (what was
+    // asked, what is free) without its C++ backtrace, and what holds less.
+    const std::string message = e.what_without_backtrace();
+    std::cerr << "vidprobe: error: the work does not fit the GPU's memory: "
+              << message.substr(0, message.find('\n'))
+              << "\nSmaller batches or clips hold less; for probe training, so do "
+                 "model.gradient_checkpointing on and model.checkpoint_blocks -1 (every block).\n";
     return 1;
   } catch (const std::exception& e) {
     std::cerr << "vidprobe: internal error: " << e.what() << "\n";

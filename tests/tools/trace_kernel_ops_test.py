@@ -81,6 +81,15 @@ class TraceKernelOpsTest(unittest.TestCase):
         self.assertEqual(result.returncode, 0, result.stderr)
         self.assertIn("| forward | aten::add [2, 8] [2, 8] | 1 | 0.50 |", result.stdout)
 
+    def test_tensor_list_inputs(self):
+        events = trace()["traceEvents"] + [
+            op("aten::cat", 40, 5, 9, dims=[[[2, 3], [2, 5]], []], strides=[[[3, 1], [5, 1]], []]),
+            kernel("CatArrayBatchedCopy<float>", 41, 700, 9)]
+        result = self.run_tool({"traceEvents": events}, "--kernel", "CatArray")
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertIn("| forward | aten::cat [[2, 3], [2, 5]] strides [[3, 1], [5, 1]] | 1 | 0.70 |",
+                      result.stdout)
+
     def test_bad_inputs_name_the_fault(self):
         result = self.run_tool(trace(), "--kernel", "no_such_kernel")
         self.assertNotEqual(result.returncode, 0)
