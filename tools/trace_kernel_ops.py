@@ -27,18 +27,32 @@ def load_events(path):
         with open(path) as f:
             trace = json.load(f)
         events = trace["traceEvents"] if isinstance(trace, dict) else trace
-        return [e for e in events if isinstance(e, dict) and e.get("ph") == "X"]
+        events = [e for e in events if isinstance(e, dict) and e.get("ph") == "X"]
+        for event in events:
+            event["name"], event["ts"]  # schema check
+            # Integer nanoseconds, so that an operator's end compares exactly with its parent's.
+            event["start_ns"] = round(float(event["ts"]) * 1000)
+            event["end_ns"] = event["start_ns"] + round(float(event.get("dur", 0)) * 1000)
+        return events
     except (OSError, ValueError, KeyError, TypeError) as error:
-        fail(f"{path}: not a Chrome trace ({error})")
+        fail(f"{path}: not a Chrome trace ({error!r})")
 
 
 class Operators:
-    """The CPU operators of a trace, each with its enclosing operator on the same thread."""
+    """The CPU operators of a trace, each with its enclosing operator on the same thread.
+
+    libtorch numbers each operator run with gradients by its thread's counter, which the creation
+    of an autograd node advances, and the node keeps the number and its thread ("Fwd thread id",
+    libtorch's own numbering of threads): the operator that made a node is the last one on that
+    thread with the node's number before the node ran (an earlier one with the same number made
+    none, e.g. a dropout of probability 0), or the outermost operator holding that one with the
+    same number (aten::linear around its aten::t). A checkpointed layer's replay makes its nodes
+    on the backward thread; which trace thread a libtorch thread number is, the nodes vote. A node
+    whose libtorch thread got no vote is matched on every thread."""
 
     def __init__(self, events):
         self.by_id = {}
         self.parent = {}
-        self.forward_by_sequence = {}
         threads = collections.defaultdict(list)
         for event in events:
             if event.get("cat") not in ("cpu_op", "user_annotation"):
@@ -49,20 +63,62 @@ class Operators:
                 self.by_id.setdefault(ident, event)
         for ops in threads.values():
             self._link_parents(ops)
-        for ops in threads.values():
-            for op in ops:
+        # (thread, sequence number) -> the operators with it, in start order
+        self.numbered = collections.defaultdict(list)
+        nodes = []
+        for (_, tid), ops in threads.items():
+            for op in ops:  # sorted by start
                 sequence = op.get("args", {}).get("Sequence number")
-                # The forward operator that made the autograd node: the outermost with its number.
-                if sequence is not None and not self.in_backward(op) and not op["name"].startswith(
-                        BACKWARD_SCOPE):
-                    self.forward_by_sequence.setdefault(sequence, op)
+                if sequence is None:
+                    continue
+                if op["name"].startswith(BACKWARD_SCOPE):
+                    nodes.append(op)
+                elif sequence != self._node_number(op):  # not the node's own record in backward
+                    self.numbered[(tid, sequence)].append(op)
+        tids_by_sequence = collections.defaultdict(set)
+        for tid, sequence in self.numbered:
+            tids_by_sequence[sequence].add(tid)
+        # A node votes for the trace thread that alone holds its number (numbers shared by two
+        # threads' counters say nothing).
+        votes = collections.defaultdict(collections.Counter)
+        for node in nodes:
+            args = node["args"]
+            tids = tids_by_sequence.get(args["Sequence number"], ())
+            if len(tids) == 1:
+                votes[args.get("Fwd thread id")][next(iter(tids))] += 1
+        self.thread_of = {number: count.most_common(1)[0][0] for number, count in votes.items()}
+
+    def forward_of(self, node):
+        """The forward operator that made a backward node, or None."""
+        args = node.get("args", {})
+        sequence, number = args.get("Sequence number"), args.get("Fwd thread id")
+        tids = ([self.thread_of[number]] if number in self.thread_of
+                else {tid for tid, _ in self.numbered})
+        made = [op for tid in tids for op in self.numbered.get((tid, sequence), [])
+                if op["start_ns"] < node["start_ns"]]
+        if not made:
+            return None
+        return self._outermost_with(sequence, max(made, key=lambda op: op["start_ns"]))
+
+    def _node_number(self, op):
+        """The sequence number of the backward node an operator runs in (None: forward)."""
+        for ancestor in self.ancestors(op):
+            if ancestor["name"].startswith(BACKWARD_SCOPE):
+                return ancestor.get("args", {}).get("Sequence number")
+        return None
+
+    def _outermost_with(self, sequence, op):
+        for ancestor in self.ancestors(op):
+            if ancestor.get("args", {}).get("Sequence number") != sequence:
+                break
+            op = ancestor
+        return op
 
     def _link_parents(self, ops):
-        ops.sort(key=lambda e: (e["ts"], -e.get("dur", 0)))
+        ops.sort(key=lambda e: (e["start_ns"], -e["end_ns"]))
         open_ops = []
         for op in ops:
-            end = op["ts"] + op.get("dur", 0)
-            while open_ops and open_ops[-1]["ts"] + open_ops[-1].get("dur", 0) < end:
+            while open_ops and open_ops[-1]["end_ns"] < op["end_ns"]:
                 open_ops.pop()
             if open_ops:
                 self.parent[id(op)] = open_ops[-1]
@@ -73,17 +129,12 @@ class Operators:
             op = self.parent[id(op)]
             yield op
 
-    def in_backward(self, op):
-        """Under a backward node; a checkpointed layer's replay of its forward is too."""
-        return any(a["name"].startswith(BACKWARD_SCOPE) for a in self.ancestors(op))
-
     def backward_of(self, op):
         """For an operator of the backward pass: 'AddBackward0 of aten::add [shapes]'."""
         for ancestor in self.ancestors(op):
             if ancestor["name"].startswith(BACKWARD_SCOPE):
                 node = ancestor["name"][len(BACKWARD_SCOPE):]
-                sequence = ancestor.get("args", {}).get("Sequence number")
-                forward = self.forward_by_sequence.get(sequence)
+                forward = self.forward_of(ancestor)
                 return f"{node} of {describe(forward)}" if forward else node
         return "forward"
 
@@ -130,7 +181,7 @@ def group_kernels(events, pattern):
         op = launching_operator(kernel, operators, runtime_ids)
         key = ("(no operator)", "") if op is None else (operators.backward_of(op), describe(op))
         groups[key][0] += 1
-        groups[key][1] += kernel.get("dur", 0) / 1e3
+        groups[key][1] += (kernel["end_ns"] - kernel["start_ns"]) / 1e6
     return matched, groups
 
 
@@ -140,6 +191,8 @@ def main():
     parser.add_argument("--kernel", default=".", help="regular expression over the kernel names")
     parser.add_argument("--top", type=int, default=20, help="groups to print (0: all)")
     args = parser.parse_args()
+    if args.top < 0:
+        fail(f"--top {args.top}: must be >= 0")
     try:
         pattern = re.compile(args.kernel)
     except re.error as error:

@@ -6,6 +6,8 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <set>
+#include <string>
 #include <vector>
 
 #include "vidprobe/nn/alternating_attention.h"
@@ -210,6 +212,21 @@ TEST(ActivationCheckpoint, LaterStepsUnderAutocastUseTheUpdatedWeights) {
   EXPECT_LE(later_steps_gap<CpuAutocast>(torch::kCPU), 1e-6);
 }
 
+// The autograd nodes behind `root` whose name holds `needle` (each counted once).
+int count_graph_nodes(const torch::Tensor& root, const std::string& needle) {
+  std::set<const torch::autograd::Node*> seen;
+  std::vector<const torch::autograd::Node*> open{root.grad_fn().get()};
+  int count = 0;
+  while (!open.empty()) {
+    const auto* node = open.back();
+    open.pop_back();
+    if (node == nullptr || !seen.insert(node).second) continue;
+    if (node->name().find(needle) != std::string::npos) ++count;
+    for (const auto& edge : node->next_edges()) open.push_back(edge.function.get());
+  }
+  return count;
+}
+
 TEST(ActivationCheckpoint, AlternatingTrunkGradientsMatchWithAndWithoutIt) {
   torch::manual_seed(4);
   torch::nn::ModuleList frame_blocks, global_blocks;
@@ -218,6 +235,7 @@ TEST(ActivationCheckpoint, AlternatingTrunkGradientsMatchWithAndWithoutIt) {
     global_blocks->push_back(small_block());
   }
   const auto tokens = torch::randn({2 * 3, 1 + 2 * 2, 16});
+  int checkpointed_layers = -1;
   auto run = [&](int checkpointed_blocks) {
     for (auto& list : {frame_blocks, global_blocks})
       for (auto& p : list->parameters()) p.mutable_grad() = torch::Tensor();
@@ -228,6 +246,7 @@ TEST(ActivationCheckpoint, AlternatingTrunkGradientsMatchWithAndWithoutIt) {
         {.num_heads = 2, .rope_frequency = 100, .checkpointed_blocks = checkpointed_blocks});
     torch::Tensor loss = torch::zeros({});
     for (const auto& t : out.intermediates) loss = loss + (t * t.detach().cos()).sum();
+    checkpointed_layers = count_graph_nodes(loss, "CheckpointFunction");
     loss.backward();
     std::vector<torch::Tensor> grads{input.grad()};
     for (auto& list : {frame_blocks, global_blocks})
@@ -235,8 +254,10 @@ TEST(ActivationCheckpoint, AlternatingTrunkGradientsMatchWithAndWithoutIt) {
     return grads;
   };
   const auto plain = run(0);
+  EXPECT_EQ(checkpointed_layers, 0);
   for (int checkpointed : {1, 2}) {  // the first block only, then both
     const auto replayed = run(checkpointed);
+    EXPECT_EQ(checkpointed_layers, 2 * checkpointed);  // a frame and a global layer a block
     ASSERT_EQ(plain.size(), replayed.size());
     for (std::size_t i = 0; i < plain.size(); ++i)
       EXPECT_LE((plain[i] - replayed[i]).abs().max().item<double>(), 1e-6)

@@ -135,6 +135,13 @@ TEST(ProbeConfig, BadValuesAreNamed) {
   EXPECT_NE(
       error_of({{"heads", {{"dense", {{"layers", {0, 1, 2, 9}}}}}}}).find("heads.dense.layers"),
       std::string::npos);
+  for (const int blocks : {-2, 5})  // the preset's 4 blocks
+    EXPECT_NE(
+        error_of({{"model", {{"checkpoint_blocks", blocks}}}}).find("model.checkpoint_blocks"),
+        std::string::npos)
+        << blocks;
+  for (const int blocks : {-1, 0, 4})
+    EXPECT_EQ(error_of({{"model", {{"checkpoint_blocks", blocks}}}}), "");
 }
 
 TEST(ProbeConfig, FileErrorsNameTheFile) {

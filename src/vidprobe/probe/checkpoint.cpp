@@ -1,5 +1,7 @@
 #include "vidprobe/probe/checkpoint.h"
 
+#include <c10/util/Exception.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
@@ -189,6 +191,8 @@ std::optional<ResumePoint> load_newest_good_checkpoint(const fs::path& run_dir,
         std::cerr << "train --resume: continuing from " << dir.string() << " (step " << step
                   << ") instead of the newer checkpoint(s) that do not load\n";
       return ResumePoint{dir, step};
+    } catch (const c10::OutOfMemoryError&) {
+      throw;  // the GPU is full, not the checkpoint damaged: the next one would fail the same way
     } catch (const std::exception& e) {
       // c10::Error from a damaged optimizer.pt, vidprobe::Error from the weights or state.json.
       const std::string reason = first_line(e.what());

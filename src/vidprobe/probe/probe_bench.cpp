@@ -84,6 +84,8 @@ nlohmann::json run_probe_benchmark(const ProbeBenchOptions& o) {
                            {"threads", torch::get_num_threads()},
                            {"bf16", device.is_cuda() && config.train.bf16},
                            {"gradient_checkpointing", config.model.gradient_checkpointing},
+                           {"checkpoint_blocks", config.model.checkpoint_blocks},
+                           {"cudnn_benchmark", config.train.cudnn_benchmark},
                            {"last_loss", last_loss},
                            {"config", to_json(config)}};
   if (!o.profile_dir.empty())

@@ -30,7 +30,8 @@ struct ProbeBenchOptions {
 
 // {"benchmark": "probe_train_step", "preset", "device", "steps_per_s", "ms_per_step",
 //  "parameters", "batch", "frames", "feature_dim", "grid": [h, w], "size": [H, W], "threads",
-//  "peak_gb" (CUDA), "gradient_checkpointing", "config", and "profile" (nn::profile_into_directory)
+//  "peak_gb" (CUDA), "gradient_checkpointing", "checkpoint_blocks", "cudnn_benchmark", "config",
+//  and "profile" (nn::profile_into_directory)
 //  with a profile_dir}
 nlohmann::json run_probe_benchmark(const ProbeBenchOptions& options);
 

@@ -210,7 +210,8 @@ void prepare_run_directory(const TrainOptions& options) {
     stored.train.epochs = options.config.train.epochs;
     stored.train.batch_size = options.config.train.batch_size;
     stored.train.grad_accumulation = options.config.train.grad_accumulation;
-    // So is trading memory for speed: checkpointing and autotuning change no number.
+    // So is trading memory for speed: checkpointing changes no number, cuDNN autotuning only
+    // the convolutions' summation order.
     stored.model.gradient_checkpointing = options.config.model.gradient_checkpointing;
     stored.model.checkpoint_blocks = options.config.model.checkpoint_blocks;
     stored.train.cudnn_benchmark = options.config.train.cudnn_benchmark;
