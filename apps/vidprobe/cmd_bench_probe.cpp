@@ -151,6 +151,10 @@ void register_bench_probe(CLI::App& bench) {
                   "on | off: the trunk's gradient checkpointing, on both sides with --reference "
                   "(default: the preset's; vidfm3d: on, as the authors' config)")
       ->transform(on_off());
+  cmd->add_option("--checkpoint-blocks", o.checkpoint_blocks,
+                  "With gradient checkpointing: only the first N trunk blocks, the others keep "
+                  "their activations (-1 = all). vidprobe's side only: the authors' code "
+                  "checkpoints every block or none");
   cmd->add_option("--profile", args->profile,
                   "Also profile one step kernel by kernel: DIR/vidprobe/kernels.json (and, with "
                   "the vidfm3d --reference, the authors' step in DIR/reference/)");
@@ -184,7 +188,8 @@ void register_bench_probe(CLI::App& bench) {
                               {"cpp_steps_per_s", cpp.at("steps_per_s")},
                               {"pytorch_steps_per_s", python.at("steps_per_s")},
                               {"cpp_over_pytorch", ratio},
-                              {"gradient_checkpointing", cpp.at("gradient_checkpointing")}};
+                              {"gradient_checkpointing", cpp.at("gradient_checkpointing")},
+                              {"cpp_checkpoint_blocks", cpp.at("checkpoint_blocks")}};
     if (python.contains("peak_gb")) summary["pytorch_peak_gb"] = python["peak_gb"];
     if (cpp.contains("peak_gb")) summary["cpp_peak_gb"] = cpp["peak_gb"];
     if (python.contains("parameters") && python["parameters"] != cpp.at("parameters"))

@@ -72,9 +72,13 @@ TEST(BenchProbeCli, TheReferenceCheckpointsAsTheCppStepDid) {
       "i = sys.argv.index('--checkpointing')\n"
       "print(json.dumps({'benchmark': 'probe_train_step_vidfm3d_reference', 'steps_per_s': 1.0,"
       " 'checkpointing': sys.argv[i + 1]}))\n");
-  for (const std::string setting : {"", "off"}) {  // each run builds the 384 M probe
+  // Each run builds the 384 M probe. "2": vidprobe checkpoints only its first 2 trunk blocks;
+  // the authors' code, which checkpoints all blocks or none, all of them.
+  for (const std::string setting : {"", "off", "2"}) {
     const auto log = dir / ("log" + setting);
-    const std::string flag = setting.empty() ? "" : " --gradient-checkpointing " + setting;
+    const std::string flag = setting.empty()  ? ""
+                             : setting == "2" ? " --checkpoint-blocks 2"
+                                              : " --gradient-checkpointing " + setting;
     ASSERT_EQ(vidprobe::test_support::run_vidprobe(
                   "bench probe --batch 1 --frames 2 --feature-dim 8 --grid 4 --size 16 --warmup 0"
                   " --steps 1 --threads 1 --reference --checkout " +
@@ -89,12 +93,17 @@ TEST(BenchProbeCli, TheReferenceCheckpointsAsTheCppStepDid) {
     EXPECT_EQ(results[0]["gradient_checkpointing"], on) << setting;
     EXPECT_EQ(results[1]["checkpointing"], on ? "on" : "off") << setting;
     EXPECT_EQ(results[2]["gradient_checkpointing"], on) << setting;
+    EXPECT_EQ(results[0]["checkpoint_blocks"], setting == "2" ? 2 : -1) << setting;
+    EXPECT_EQ(results[2]["cpp_checkpoint_blocks"], setting == "2" ? 2 : -1) << setting;
   }
   const auto refused = dir / "refused";
   EXPECT_NE(vidprobe::test_support::run_vidprobe(
                 "bench probe --preset vidprobe --reference --gradient-checkpointing on", refused),
             0);
   EXPECT_THAT(vidprobe::read_file(refused), HasSubstr("--gradient-checkpointing off"));
+  EXPECT_NE(vidprobe::test_support::run_vidprobe("bench probe --checkpoint-blocks 5", refused), 0);
+  EXPECT_THAT(vidprobe::read_file(refused),
+              HasSubstr("--checkpoint-blocks 5 must be -1 (all) or in 0..4"));
   fs::remove_all(dir);
 }
 

@@ -101,6 +101,21 @@ class BenchTableTest(unittest.TestCase):
                       rows[0])
         self.assertIn("| 0.5 (87) | 0.25 (—) | 2 | — (the goal is the paper's probe at batch 10) | — |", rows[1])
         self.assertIn("| 1.1 (87) | — | — | ratio ≥ 1.2 | — |", rows[2])
+        self.assertNotIn("trunk blocks only", "".join(rows))
+
+    def test_probe_row_names_vidprobes_partial_checkpointing(self):
+        step = {"benchmark": "probe_train_step", "preset": "vidfm3d", "device": "cuda:0", "batch": 10,
+                "feature_dim": 1536, "grid": [30, 52], "size": [294, 518], "steps_per_s": 1.165,
+                "peak_gb": 74.9, "gradient_checkpointing": True, "checkpoint_blocks": 2}
+        ratio = {"benchmark": "probe_train_step_ratio", "cpp_over_pytorch": 1.165 / 1.044,
+                 "cpp_steps_per_s": 1.165, "pytorch_steps_per_s": 1.044, "pytorch_peak_gb": 59.6}
+        self.write("c.jsonl", [step, ratio, dict(step, checkpoint_blocks=-1, steps_per_s=1.1),
+                               dict(ratio, cpp_steps_per_s=1.1, cpp_over_pytorch=1.1 / 1.044)])
+        rows = self.rows("c.jsonl")
+        self.assertEqual(len(rows), 2, rows)
+        self.assertIn("gradient checkpointing on (vidprobe: its first 2 trunk blocks only): steps/s (peak GB) "
+                      "| 1.17 (74.9) | 1.04 (59.6) | 1.12 | ratio ≥ 1.2 | not met |", rows[0])
+        self.assertNotIn("trunk blocks only", rows[1])
 
     def test_busy_goal_is_90_percent(self):
         line = {"benchmark": "extract_busy", "clips_written": 200, "backbone": "dinov2-vitl14", "frames": 16,

@@ -20,6 +20,13 @@ nlohmann::json run_probe_benchmark(const ProbeBenchOptions& o) {
   auto config = probe_preset(o.preset);
   if (!o.config_file.empty()) config = load_probe_config(o.config_file, config);
   if (o.gradient_checkpointing) config.model.gradient_checkpointing = *o.gradient_checkpointing;
+  if (o.checkpoint_blocks) {
+    require(*o.checkpoint_blocks >= -1 && *o.checkpoint_blocks <= config.model.num_blocks,
+            "bench probe: --checkpoint-blocks " + std::to_string(*o.checkpoint_blocks) +
+                " must be -1 (all) or in 0.." + std::to_string(config.model.num_blocks) +
+                " (the probe's blocks)");
+    config.model.checkpoint_blocks = *o.checkpoint_blocks;
+  }
   const auto device = o.device;
 
   torch::manual_seed(0);

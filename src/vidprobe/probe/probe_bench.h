@@ -25,6 +25,7 @@ struct ProbeBenchOptions {
   int steps = 5;
   int threads = 0;                             // CPU threads; 0 = libtorch's default
   std::optional<bool> gradient_checkpointing;  // overrides model.gradient_checkpointing
+  std::optional<int> checkpoint_blocks;        // overrides model.checkpoint_blocks
   std::filesystem::path profile_dir;  // non-empty: one more step profiled kernel by kernel here
 };
 
