@@ -8,6 +8,7 @@ import sys
 import tempfile
 import unittest
 
+BACKWARD = "autograd::engine::evaluate_function: "  # libtorch's scope of a backward node
 TOOL = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools",
                     "trace_kernel_ops.py")
 
@@ -38,7 +39,7 @@ def trace():
         op("aten::add", 0, 10, 1, dims=[(2, 8, 4, 4), (1, 8, 4, 4)],
            strides=[(128, 1, 32, 8), (128, 16, 4, 1)], sequence=5),
         op("aten::add", 20, 10, 2, dims=[(2, 8), (2, 8)], strides=[(8, 1), (8, 1)], sequence=6),
-        op("autograd::engine::evaluate_function: AddBackward0", 100, 50, 3,
+        op(BACKWARD + "AddBackward0", 100, 50, 3,
            sequence=5, tid=2),
         op("aten::add_", 110, 20, 4, dims=[(2, 8, 4, 4), (2, 8, 4, 4)],
            strides=[(128, 1, 32, 8), (128, 16, 4, 1)], sequence=5, tid=2),
@@ -102,9 +103,9 @@ class TraceKernelOpsTest(unittest.TestCase):
             op("aten::linear", 0, 30, 1, dims=[(4, 8), (16, 8)], sequence=7),
             op("aten::t", 1, 2, 2, dims=[(16, 8)], sequence=7),
             op("aten::addmm", 5, 20, 3, dims=[(4, 8), (8, 16)], sequence=8),
-            op("autograd::engine::evaluate_function: TBackward0", 100, 10, 4, sequence=7, tid=2),
+            op(BACKWARD + "TBackward0", 100, 10, 4, sequence=7, tid=2),
             op("aten::transpose", 101, 5, 5, dims=[(8, 16)], tid=2),
-            op("autograd::engine::evaluate_function: AddmmBackward0", 120, 10, 6, sequence=8,
+            op(BACKWARD + "AddmmBackward0", 120, 10, 6, sequence=8,
                tid=2),
             op("aten::mm", 121, 5, 7, dims=[(16, 4), (4, 8)], tid=2),
             kernel("transpose_kernel", 102, 1000, 5), kernel("gemm_kernel", 122, 2000, 7)]
@@ -121,18 +122,17 @@ class TraceKernelOpsTest(unittest.TestCase):
         # MulBackward0 node, made by libtorch thread 1, must find the aten::mul, not the later
         # gelu; the nodes with numbers only one thread holds (7 on tid 1, 4 on tid 2) tell which
         # trace thread each libtorch thread is.
-        backward = "autograd::engine::evaluate_function: "
         events = [
             op("aten::mul", 0, 5, 1, dims=[(4, 4), (4,)], sequence=3),
             op("aten::add", 10, 5, 2, dims=[(4, 4), (4, 4)], sequence=7),
-            op(backward + "CheckpointFunction", 100, 50, 3, sequence=9, tid=2, fwd_thread=1),
+            op(BACKWARD + "CheckpointFunction", 100, 50, 3, sequence=9, tid=2, fwd_thread=1),
             op("aten::gelu", 110, 5, 4, dims=[(4, 16)], sequence=3, tid=2),
             op("aten::silu", 120, 5, 10, dims=[(4, 16)], sequence=4, tid=2),
-            op(backward + "SiluBackward0", 190, 5, 11, sequence=4, tid=2, fwd_thread=2),
-            op(backward + "AddBackward0", 200, 10, 5, sequence=7, tid=2, fwd_thread=1),
-            op(backward + "MulBackward0", 300, 10, 6, sequence=3, tid=2, fwd_thread=1),
+            op(BACKWARD + "SiluBackward0", 190, 5, 11, sequence=4, tid=2, fwd_thread=2),
+            op(BACKWARD + "AddBackward0", 200, 10, 5, sequence=7, tid=2, fwd_thread=1),
+            op(BACKWARD + "MulBackward0", 300, 10, 6, sequence=3, tid=2, fwd_thread=1),
             op("aten::mul", 301, 5, 7, dims=[(4, 4), (4,)], tid=2),
-            op(backward + "GeluBackward0", 400, 10, 8, sequence=3, tid=2, fwd_thread=2),
+            op(BACKWARD + "GeluBackward0", 400, 10, 8, sequence=3, tid=2, fwd_thread=2),
             op("aten::gelu_backward", 401, 5, 9, dims=[(4, 16), (4, 16)], tid=2),
             kernel("mul_kernel", 302, 1000, 7), kernel("gelu_backward_kernel", 402, 1000, 9)]
         result = self.run_tool({"traceEvents": events})
