@@ -138,6 +138,20 @@ TEST(Safetensors, TensorsMustCoverTheDataSectionWithoutOverlapsOrHoles) {
       file("overflow.safetensors"),
       R"({"a":{"dtype":"F64","shape":[4611686018427387904],"data_offsets":[0,0]}})", 0);
   EXPECT_THROW(SafetensorsFile::open(file("overflow.safetensors")), Error);
+  // Numbers that are no exact integer of the field's type are named, not converted (a float
+  // out of range was undefined behaviour in the conversion; the fuzzer found 24e48).
+  write_raw_safetensors(file("float-offset.safetensors"),
+                        R"({"a":{"dtype":"U8","shape":[2],"data_offsets":[0,24e48]}})", 2);
+  expect_error_mentions([&] { SafetensorsFile::open(file("float-offset.safetensors")); },
+                        "tensor 'a': key 'data_offsets': element [1]: the integer is out of range");
+  write_raw_safetensors(file("fractional-shape.safetensors"),
+                        R"({"a":{"dtype":"U8","shape":[1.5],"data_offsets":[0,2]}})", 2);
+  expect_error_mentions([&] { SafetensorsFile::open(file("fractional-shape.safetensors")); },
+                        "tensor 'a': key 'shape': element [0]: expected an integer");
+  write_raw_safetensors(file("numeric-dtype.safetensors"),
+                        R"({"a":{"dtype":7,"shape":[2],"data_offsets":[0,2]}})", 2);
+  expect_error_mentions([&] { SafetensorsFile::open(file("numeric-dtype.safetensors")); },
+                        "tensor 'a': key 'dtype': expected a string");
   write_raw_safetensors(file("fine.safetensors"),
                         R"({"b":{"dtype":"U8","shape":[2],"data_offsets":[2,4]},)"
                         R"("a":{"dtype":"U8","shape":[2],"data_offsets":[0,2]},)"

@@ -166,13 +166,16 @@ SafetensorsFile SafetensorsFile::open(const std::filesystem::path& path) {
             key_where + ": needs dtype, shape and data_offsets");
     TensorView view;
     try {
+      const auto dtype = json_get<std::string>(entry, "dtype", key_where);
       try {
-        view.dtype = parse_dtype(entry["dtype"].get<std::string>());
+        view.dtype = parse_dtype(dtype);
       } catch (const Error& e) {
         throw Error(key_where + ": " + e.what());
       }
-      view.shape = entry["shape"].get<std::vector<std::int64_t>>();
-      const auto offsets = entry["data_offsets"].get<std::vector<std::uint64_t>>();
+      // Through the one field reader: a float such as 24e48 would be undefined behaviour in
+      // nlohmann's own conversion to an integer.
+      view.shape = json_get<std::vector<std::int64_t>>(entry, "shape", key_where);
+      const auto offsets = json_get<std::vector<std::uint64_t>>(entry, "data_offsets", key_where);
       require(offsets.size() == 2, key_where + ": data_offsets must have two entries");
       require(offsets[0] <= offsets[1] && offsets[1] <= data_size,
               key_where + ": data_offsets [" + std::to_string(offsets[0]) + ", " +
