@@ -75,15 +75,15 @@ class Operators:
                     nodes.append(op)
                 elif sequence != self._node_number(op):  # not the node's own record in backward
                     self.numbered[(tid, sequence)].append(op)
-        tids_by_sequence = collections.defaultdict(set)
+        self.tids_by_sequence = collections.defaultdict(set)
         for tid, sequence in self.numbered:
-            tids_by_sequence[sequence].add(tid)
+            self.tids_by_sequence[sequence].add(tid)
         # A node votes for the trace thread that alone holds its number (numbers shared by two
         # threads' counters say nothing).
         votes = collections.defaultdict(collections.Counter)
         for node in nodes:
             args = node["args"]
-            tids = tids_by_sequence.get(args["Sequence number"], ())
+            tids = self.tids_by_sequence.get(args["Sequence number"], ())
             if len(tids) == 1:
                 votes[args.get("Fwd thread id")][next(iter(tids))] += 1
         self.thread_of = {number: count.most_common(1)[0][0] for number, count in votes.items()}
@@ -93,19 +93,20 @@ class Operators:
         args = node.get("args", {})
         sequence, number = args.get("Sequence number"), args.get("Fwd thread id")
         tids = ([self.thread_of[number]] if number in self.thread_of
-                else {tid for tid, _ in self.numbered})
+                else self.tids_by_sequence.get(sequence, ()))
         made = [op for tid in tids for op in self.numbered.get((tid, sequence), [])
                 if op["start_ns"] < node["start_ns"]]
         if not made:
             return None
         return self._outermost_with(sequence, max(made, key=lambda op: op["start_ns"]))
 
+    def _enclosing_node(self, op):
+        """The backward node's scope an operator runs in (None: the forward pass)."""
+        return next((a for a in self.ancestors(op) if a["name"].startswith(BACKWARD_SCOPE)), None)
+
     def _node_number(self, op):
-        """The sequence number of the backward node an operator runs in (None: forward)."""
-        for ancestor in self.ancestors(op):
-            if ancestor["name"].startswith(BACKWARD_SCOPE):
-                return ancestor.get("args", {}).get("Sequence number")
-        return None
+        node = self._enclosing_node(op)
+        return None if node is None else node.get("args", {}).get("Sequence number")
 
     def _outermost_with(self, sequence, op):
         for ancestor in self.ancestors(op):
@@ -131,12 +132,12 @@ class Operators:
 
     def backward_of(self, op):
         """For an operator of the backward pass: 'AddBackward0 of aten::add [shapes]'."""
-        for ancestor in self.ancestors(op):
-            if ancestor["name"].startswith(BACKWARD_SCOPE):
-                node = ancestor["name"][len(BACKWARD_SCOPE):]
-                forward = self.forward_of(ancestor)
-                return f"{node} of {describe(forward)}" if forward else node
-        return "forward"
+        node = self._enclosing_node(op)
+        if node is None:
+            return "forward"
+        forward = self.forward_of(node)
+        name = node["name"][len(BACKWARD_SCOPE):]
+        return f"{name} of {describe(forward)}" if forward else name
 
 
 def describe(op):
