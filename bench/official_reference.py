@@ -130,6 +130,17 @@ def timed(run, iterations, device):
     return seconds, peak
 
 
+def profiled(run, device, root, family, dtype_name):
+    """{"profile": path} of one more call under torch.profiler, as `vidprobe bench --profile`
+    (ROOT/<family>-<dtype>/kernels.json and trace.json); {} without --profile."""
+    if root is None:
+        return {}
+    from backbones_reference import write_kernel_profile  # bench/: the script's directory
+    with torch.inference_mode():
+        return {"profile": write_kernel_profile(run, lambda: synchronize(device), device,
+                                                str(root / f"{family}-{dtype_name}"))}
+
+
 def synchronize(device):
     if device.type == "cuda":
         torch.cuda.synchronize()
@@ -210,18 +221,12 @@ class VJepa1:
             def run():
                 return self.last_block(model, self.normalise(window).to(dtype))
             seconds, peak = timed(run, iterations, device)
-            profiled = {}
-            if self.profile:  # one more window under torch.profiler, as `vidprobe bench --profile`
-                from backbones_reference import write_kernel_profile  # bench/: the script's directory
-                with torch.inference_mode():
-                    profiled["profile"] = write_kernel_profile(
-                        run, lambda: synchronize(device), device,
-                        str(self.profile / f"{self.name}-{dtype_name}"))
             emit(benchmark="official_reference", family=self.name, backbone=self.backbone,
                  implementation="facebookresearch/jepa", dtype=dtype_name,
                  frames=clips * (frames - 1) + 1, clips=clips, height=height, width=width,
                  iterations=iterations, ms_per_clip=1000 * seconds, clips_per_s=1 / seconds,
-                 peak_allocated_gb=peak, **profiled)
+                 peak_allocated_gb=peak,
+                 **profiled(run, device, self.profile, self.name, dtype_name))
 
 
 # --------------------------------------------------------------------------------------------
@@ -258,6 +263,7 @@ class Fast3r:
 
     def __init__(self, args):
         self.tiny = args.tiny
+        self.profile = args.profile
         self.clip = (2, 32, 48) if args.tiny else (81, 288, 512)
         use_ref(args.ref, self.repo)
         self.ref_checkout = args.ref / self.repo
@@ -364,7 +370,8 @@ class Fast3r:
                  implementation="facebookresearch/fast3r", dtype=dtype_name,
                  attention=self.encoder_args["attn_implementation"], frames=frames,
                  height=height, width=width, iterations=iterations, ms_per_clip=1000 * seconds,
-                 clips_per_s=1 / seconds, peak_allocated_gb=peak)
+                 clips_per_s=1 / seconds, peak_allocated_gb=peak,
+                 **profiled(run, device, self.profile, self.name, dtype_name))
 
 
 # --------------------------------------------------------------------------------------------
@@ -383,6 +390,7 @@ class OpenSora:
 
     def __init__(self, args):
         self.tiny = args.tiny
+        self.profile = args.profile
         self.model_args = dict(self.model_args, depth=args.opensora_double,
                                depth_single_blocks=args.opensora_single)
         self.parity_clip = (5, 32, 48) if args.tiny else (args.opensora_parity_frames, 480, 848)
@@ -567,7 +575,8 @@ class OpenSora:
                  dtype=dtype_name, vae_dtype=dtype_name, frames=frames, height=height,
                  width=width, blocks=[self.model_args["depth"], self.layer + 1],
                  iterations=iterations, ms_per_clip=1000 * seconds, clips_per_s=1 / seconds,
-                 peak_allocated_gb=peak)
+                 peak_allocated_gb=peak,
+                 **profiled(run, device, self.profile, self.name, dtype_name))
             del model, vae
 
 
@@ -589,7 +598,7 @@ def main():
     parser.add_argument("--opensora-single", type=int, default=21)
     parser.add_argument("--opensora-parity-frames", type=int, default=33)
     parser.add_argument("--profile", type=pathlib.Path, default=None,
-                        help="bench vjepa1: DIR/vjepa1-<dtype>/kernels.json of one more window")
+                        help="bench: DIR/<family>-<dtype>/{kernels,trace}.json of one more clip")
     args = parser.parse_args()
     args.ref = args.ref.resolve()
     if not (args.ref / FAMILIES[args.family].repo).is_dir():

@@ -14,8 +14,10 @@
 #               next to the authors' own modules (bench/vidfm3d_reference.py; their checkout in
 #               VIDPROBE_VIDFM3D_CHECKOUT, default .ref/VidFM3D), with gradient checkpointing on
 #               both sides (their config; fits an 80 GB GPU), then off on both (their fastest;
-#               about 87 GB: skipped, saying so, on a GPU with less than 90 GiB, which instead
-#               runs vidprobe with its first 2 trunk blocks checkpointed against their step)
+#               about 87 GB: skipped, saying so, on a GPU with less than 90 GiB), then
+#               vidprobe's fastest setting that fits the GPU against their configured step
+#               (every block checkpointed): no block checkpointed from 90 GiB up, else the first
+#               2 trunk blocks (74.9 GB on an H100)
 #   wan         vidprobe_bench WanExtract vs bench/wan_reference.py (diffusers), 1.3B and 14B,
 #               17 frames 480 x 832, DiT bf16 + VAE fp32
 #   wan81       the same at the paper's clip: 81 frames, block 20 (peak memory on both sides)
@@ -90,16 +92,14 @@ if wanted probe; then
       --grid 30x52 --size 294x518 --warmup 3 --steps 10 --reference --python python3 \
       --checkout "$CHECKOUT" --gradient-checkpointing "$checkpointing"
   done
-  if [ "$PROBE_CHECKPOINTING" = on ]; then
-    # Where the unchecked step does not fit: vidprobe's fastest setting that fits 80 GB (two of
-    # the four trunk blocks checkpointed, 74.9 GB on an H100) against the authors' step as they
-    # configure it (every block checkpointed).
-    echo "== probe training step, vidprobe checkpointing its first 2 trunk blocks only:" \
-      "C++ then the authors' code (every block)" >&2
-    step "$VIDPROBE" bench probe --device cuda --batch 10 --frames 4 --feature-dim 1536 \
-      --grid 30x52 --size 294x518 --warmup 3 --steps 10 --reference --python python3 \
-      --checkout "$CHECKOUT" --gradient-checkpointing on --checkpoint-blocks 2
-  fi
+  # vidprobe's fastest setting that fits this GPU against the authors' step as they configure it.
+  FASTEST_BLOCKS=0
+  [ "$PROBE_CHECKPOINTING" = on ] && FASTEST_BLOCKS=2
+  echo "== probe training step, vidprobe checkpointing its first $FASTEST_BLOCKS trunk blocks" \
+    "only: C++ then the authors' code (every block)" >&2
+  step "$VIDPROBE" bench probe --device cuda --batch 10 --frames 4 --feature-dim 1536 \
+    --grid 30x52 --size 294x518 --warmup 3 --steps 10 --reference --python python3 \
+    --checkout "$CHECKOUT" --gradient-checkpointing on --checkpoint-blocks "$FASTEST_BLOCKS"
 fi
 if wanted wan; then
   echo "== WAN2.1 extraction (17 frames, 480x832): C++ then diffusers" >&2

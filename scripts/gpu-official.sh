@@ -29,6 +29,9 @@
 #   VIDPROBE_VJEPA1_DTYPES (fp32,bf16), VIDPROBE_FAST3R_DTYPES (bf16), VIDPROBE_OPENSORA_DTYPES
 #   (bf16)
 #   VIDPROBE_OPENSORA_SINGLE_BLOCKS (21, at most 38), VIDPROBE_OPENSORA_PARITY_FRAMES (33, 4k+1)
+#   VIDPROBE_OFFICIAL_PROFILE=1  also one more clip of each side under its kernel profiler:
+#                                OUT_DIR/profiles/{vidprobe,official}/<family>-<dtype>/kernels.json
+#                                and trace.json (tools/compare_kernel_profiles.py reads them)
 #   VIDPROBE_WORK_DIR (/tmp/vidprobe-official; random models are reused when already there)
 #   VIDPROBE_PARITY_TESTS        the test binary (default $BUILD_DIR/bin/vidprobe_backbones_tests)
 #   VIDPROBE_OFFICIAL_TINY=1     CPU dry run at tiny sizes (with VIDPROBE_BUILD_DIR=build): checks
@@ -70,6 +73,9 @@ if [[ " $FAMILIES " == *" opensora "* ]] && ! "$PYTHON" -c 'import diffusers' 2>
   export PYTHONPATH="/tmp/site${PYTHONPATH:+:$PYTHONPATH}"
 fi
 
+PROFILE="${VIDPROBE_OFFICIAL_PROFILE:-0}"
+REF_PROFILE=()  # official_reference.py bench's, when profiles are asked for
+[ "$PROFILE" = 1 ] && REF_PROFILE=(--profile "$OUT/profiles/official")
 reference() { "$PYTHON" "$ROOT/bench/official_reference.py" "$@" "${REF_ARGS[@]}"; }
 vidprobe_bench() { "$BUILD_DIR/bin/vidprobe" bench backbone --device "$DEVICE" "$@"; }
 dtypes() { tr ',' ' ' <<< "$1"; }
@@ -91,7 +97,9 @@ bench_each_dtype() {
   shift 3
   for dtype in $(dtypes "$types"); do
     step "$family: speed, vidprobe $dtype, $what"
-    vidprobe_bench "$@" --dtype "$dtype" 2>&1 | json_lines || true
+    local profile=()
+    [ "$PROFILE" = 1 ] && profile=(--profile "$OUT/profiles/vidprobe/$family-$dtype")
+    vidprobe_bench "$@" --dtype "$dtype" "${profile[@]}" 2>&1 | json_lines || true
   done
 }
 
@@ -104,7 +112,8 @@ run_vjepa1() {
     --backbone vjepa1-vitl16 --weights "$dir/vitl16.pth.tar" --frames "$frames" \
     --iterations "$iters" --backbone-opt "size=$size" --backbone-opt "spaced_clips=$clips"
   step "vjepa1: speed, official code"
-  reference bench vjepa1 "$dir" --iterations "$iters" --dtypes "$types" 2>&1 | json_lines || true
+  reference bench vjepa1 "$dir" --iterations "$iters" --dtypes "$types" "${REF_PROFILE[@]}" 2>&1 |
+    json_lines || true
 }
 
 run_fast3r() {
@@ -116,7 +125,8 @@ run_fast3r() {
     --weights "$dir/model.safetensors" --frames "$frames" --iterations "$iters" \
     --backbone-opt "size=$size"
   step "fast3r: speed, official code"
-  reference bench fast3r "$dir" --iterations "$iters" --dtypes "$types" 2>&1 | json_lines || true
+  reference bench fast3r "$dir" --iterations "$iters" --dtypes "$types" "${REF_PROFILE[@]}" 2>&1 |
+    json_lines || true
 }
 
 run_opensora() {
@@ -133,7 +143,8 @@ run_opensora() {
   done
   step "opensora: speed, official code"
   reference bench opensora "$dir" --iterations "$iters" --dtypes "$types" \
-    --opensora-single "${VIDPROBE_OPENSORA_SINGLE_BLOCKS:-21}" 2>&1 | json_lines || true
+    --opensora-single "${VIDPROBE_OPENSORA_SINGLE_BLOCKS:-21}" "${REF_PROFILE[@]}" 2>&1 |
+    json_lines || true
 }
 
 for family in $FAMILIES; do

@@ -239,7 +239,9 @@ def probe_row(step, ratio_line):
     if "gradient_checkpointing" in step:  # both sides' setting; older lines lack the key (off)
         what += f", gradient checkpointing {'on' if step['gradient_checkpointing'] else 'off'}"
         blocks = step.get("checkpoint_blocks", -1)
-        if step["gradient_checkpointing"] and blocks >= 0:  # vidprobe's side only
+        if step["gradient_checkpointing"] and blocks == 0:  # vidprobe's side only
+            what += " (vidprobe: none of its trunk blocks)"
+        elif step["gradient_checkpointing"] and blocks > 0:
             what += f" (vidprobe: its first {blocks} trunk blocks only)"
     what += ": steps/s (peak GB)"
     if ratio_line and "warning" in ratio_line:

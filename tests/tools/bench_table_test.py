@@ -110,12 +110,16 @@ class BenchTableTest(unittest.TestCase):
         ratio = {"benchmark": "probe_train_step_ratio", "cpp_over_pytorch": 1.165 / 1.044,
                  "cpp_steps_per_s": 1.165, "pytorch_steps_per_s": 1.044, "pytorch_peak_gb": 59.6}
         self.write("c.jsonl", [step, ratio, dict(step, checkpoint_blocks=-1, steps_per_s=1.1),
-                               dict(ratio, cpp_steps_per_s=1.1, cpp_over_pytorch=1.1 / 1.044)])
+                               dict(ratio, cpp_steps_per_s=1.1, cpp_over_pytorch=1.1 / 1.044),
+                               dict(step, checkpoint_blocks=0, steps_per_s=1.3),
+                               dict(ratio, cpp_steps_per_s=1.3, cpp_over_pytorch=1.3 / 1.044)])
         rows = self.rows("c.jsonl")
-        self.assertEqual(len(rows), 2, rows)
+        self.assertEqual(len(rows), 3, rows)
         self.assertIn("gradient checkpointing on (vidprobe: its first 2 trunk blocks only): steps/s (peak GB) "
                       "| 1.17 (74.9) | 1.04 (59.6) | 1.12 | ratio ≥ 1.2 | not met |", rows[0])
-        self.assertNotIn("trunk blocks only", rows[1])
+        self.assertNotIn("trunk blocks", rows[1])
+        self.assertIn("gradient checkpointing on (vidprobe: none of its trunk blocks): steps/s (peak GB) "
+                      "| 1.3 (74.9) | 1.04 (59.6) | 1.25 | ratio ≥ 1.2 | **met** |", rows[2])
 
     def test_busy_goal_is_90_percent(self):
         line = {"benchmark": "extract_busy", "clips_written": 200, "backbone": "dinov2-vitl14", "frames": 16,
