@@ -4,6 +4,7 @@
 #include "vidprobe/backbones/family_support.h"
 #include "vidprobe/backbones/video_tokens.h"
 #include "vidprobe/core/error.h"
+#include "vidprobe/nn/patch_embed.h"
 #include "vidprobe/nn/stage_meter.h"
 
 namespace vidprobe::backbones {
@@ -82,11 +83,11 @@ std::vector<torch::Tensor> VideoViTImpl::block_tokens(const torch::Tensor& video
   }
   const int64_t t = video.size(2) / config_.tubelet, h = video.size(3) / vit.patch_size,
                 w = video.size(4) / vit.patch_size;
-  // (B, t * h * w, D) in (t, y, x) order, made contiguous once: left as the transposed view, the
-  // residual stream keeps its strides through every block, so each residual add runs as a strided
-  // (non-vectorised) kernel and each LayerNorm first copies its input (two full passes over the
-  // activations per block: 14 % of V-JEPA ViT-L's GPU time on the H200).
-  auto x = patch_embed(video).flatten(2).transpose(1, 2).contiguous();
+  // (B, t * h * w, D) in (t, y, x) order and contiguous. The reference's conv3d + flatten +
+  // transpose leaves a transposed view, whose strides the residual stream keeps through every
+  // block: each residual add then runs as a strided (non-vectorised) kernel and each LayerNorm
+  // first copies its input (14 % of V-JEPA ViT-L's GPU time on the H200).
+  auto x = nn::embed_patches(video, patch_embed->weight, patch_embed->bias);
   const nn::RotaryAngles* rotary = nullptr;
   if (config_.positions == VideoPositions::kStoredTable) {
     x = x + stored_positions(t, h, w);

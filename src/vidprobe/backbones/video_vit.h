@@ -1,6 +1,7 @@
 #pragma once
-// The video ViT encoder shared by VideoMAE, V-JEPA and V-JEPA 2: a 3D convolution turns tubelets
-// of `tubelet` frames x patch x patch pixels into tokens (no class token), pre-norm ViT blocks
+// The video ViT encoder shared by VideoMAE, V-JEPA and V-JEPA 2: a 3D convolution (run as one
+// GEMM, nn/patch_embed.h) turns tubelets of `tubelet` frames x patch x patch pixels into tokens
+// (no class token), pre-norm ViT blocks
 // (nn/vit.h) follow. The families differ only in positions:
 //  * kSinusoidTable (VideoMAE): a fixed 1D sinusoid table over the flattened (t, y, x) token
 //    index is added to the tokens;

@@ -45,8 +45,9 @@ TORCH_MODULE(Encoder);
 
 struct DecoderImpl : torch::nn::Module {
   DecoderImpl(const DecoderConfig& config, int64_t encoder_dim);
-  // tokens (1, N, E) of all frames; image_pos (1, N, D) float32. Returns the maps 1..last_map
-  // (each (1, N, D)); the last one through dec_norm when last_map == depth.
+  // tokens (1, S * P, E) of all frames, frame by frame; image_pos (S, D) float32, the image-index
+  // embedding of each frame (added to each of its P tokens). Returns the maps 1..last_map (each
+  // (1, S * P, D)); the last one through dec_norm when last_map == depth.
   std::vector<torch::Tensor> forward(const torch::Tensor& tokens, const torch::Tensor& image_pos,
                                      int last_map);
 
