@@ -18,8 +18,11 @@ its ratio, the goal of the performance issue that applies, and whether it is met
                     probe (the vidfm3d preset) at batch 10; other sizes are shown without a goal
   extract_busy      scripts/gpu-extract-busy.sh: backbone busy >= 90 % of the loop
   backbone MFU      `vidprobe bench backbone` (lines with transformer_mfu): >= 0.6 for the
-                    diffusion transformers, >= 0.5 for the others; a WAN line also pairs with a
-                    diffusers wan_extract line of the same clip, block and VAE precision
+                    diffusion transformers, >= 0.5 for the others, in bf16 (a float32 run is
+                    shown without a goal); a WAN line also pairs with a diffusers wan_extract
+                    line of the same clip, block and VAE precision
+  official code     scripts/gpu-official.sh's official_speed_ratio lines (vidprobe against the
+                    model's official repository, same clip and dtype): ratio >= 1.2
 
 Lines of other kinds and "comment" lines are skipped (counted on stderr).
 
@@ -278,6 +281,10 @@ def backbone_mfu_rows(records):
         what = f"{r['backbone']}, {r['frames']} frames {r['height']}x{r['width']}, {r['dtype']}"
         what += "".join(f", {field} {r[field]}" for field in ("vae_dtype", "vae_tiling") if field in r)
         ours = f"{fmt(r['transformer_mfu'])} ({fmt(r['clips_per_s'])})"
+        if r["dtype"] not in ("bf16", "fp16"):  # the MFU's peak is the bf16 tensor cores'
+            rows.append(row(what + ": transformer MFU (clips/s)", ours, "", "",
+                            "— (the MFU goals are for bf16)", "—"))
+            continue
         if not r["backbone"].startswith(DIFFUSION_TRANSFORMERS):
             rows.append(mfu_row(what + ": transformer MFU (clips/s)", r["transformer_mfu"],
                                 tokens_per_clip(r), ours))
@@ -294,11 +301,23 @@ def backbone_mfu_rows(records):
     return rows
 
 
-ROW_BUILDERS = (backbone_rows, wan_rows, sweep_rows, probe_rows, busy_rows, backbone_mfu_rows)
+def official_rows(records):
+    rows = []
+    for _, r in (item for item in records if item[0] == "official_speed_ratio"):
+        what = f"{r['backbone']}, {r['frames']} frames, {r['dtype']}: clips/s (peak GB)"
+        rows.append(row(what, f"{fmt(r['vidprobe_clips_per_s'])} ({fmt(r.get('vidprobe_peak_gb'))})",
+                        f"official code {fmt(r['official_clips_per_s'])} ({fmt(r.get('official_peak_gb'))})",
+                        against(r["ratio"], 1.2), "ratio ≥ 1.2", verdict(r["ratio"], 1.2)))
+    return rows
+
+
+ROW_BUILDERS = (backbone_rows, wan_rows, sweep_rows, probe_rows, busy_rows, backbone_mfu_rows,
+                official_rows)
 TABULATED = {"backbone_extract", "wan_extract", "wan_sweep", "probe_train_step",
-             "probe_train_step_ratio", "extract_busy", "backbone_mfu", "comment",
+             "probe_train_step_ratio", "extract_busy", "backbone_mfu", "official_speed_ratio",
+             "comment",
              # shown through the ratio line that follows them
-             "probe_train_step_pytorch", "probe_train_step_vidfm3d_reference"}
+             "probe_train_step_pytorch", "probe_train_step_vidfm3d_reference", "official_reference"}
 
 
 def table(paths, root="."):

@@ -121,6 +121,25 @@ class BenchTableTest(unittest.TestCase):
         self.assertIn("gradient checkpointing on (vidprobe: none of its trunk blocks): steps/s (peak GB) "
                       "| 1.3 (74.9) | 1.04 (59.6) | 1.25 | ratio ≥ 1.2 | **met** |", rows[2])
 
+    def test_official_code_ratio_rows_and_no_mfu_goal_in_float32(self):
+        ratio = {"benchmark": "official_speed_ratio", "backbone": "fast3r-vitl16-512", "dtype": "bf16",
+                 "frames": 81, "vidprobe_clips_per_s": 1.46, "official_clips_per_s": 1.08,
+                 "vidprobe_peak_gb": 4.9, "official_peak_gb": 6.74, "ratio": 1.46 / 1.08}
+        mfu = {"backbone": "vjepa1-vitl16", "frames": 76, "height": 480, "width": 832, "dtype": "fp32",
+               "clips_per_s": 0.33, "transformer_mfu": 0.038}
+        self.write("o.jsonl", [ratio, dict(ratio, ratio=1.19, vidprobe_clips_per_s=1.19,
+                                           official_clips_per_s=1.0), mfu, dict(mfu, dtype="bf16")])
+        rows = self.rows("o.jsonl")
+        self.assertEqual(len(rows), 4, rows)
+        self.assertIn("| fast3r-vitl16-512, 81 frames, bf16: clips/s (peak GB) | 1.46 (4.9) | official code 1.08 (6.74) "
+                      "| 1.35 | ratio ≥ 1.2 | **met** |", rows)
+        self.assertIn("| fast3r-vitl16-512, 81 frames, bf16: clips/s (peak GB) | 1.19 (4.9) | official code 1 (6.74) "
+                      "| 1.19 | ratio ≥ 1.2 | not met |", rows)
+        self.assertIn("| vjepa1-vitl16, 76 frames 480x832, fp32: transformer MFU (clips/s) | 0.038 (0.33) |  |  "
+                      "| — (the MFU goals are for bf16) | — |", rows)
+        self.assertIn("| vjepa1-vitl16, 76 frames 480x832, bf16: transformer MFU (clips/s) | 0.038 (0.33) |  |  "
+                      "| MFU ≥ 0.5 | not met |", rows)
+
     def test_busy_goal_is_90_percent(self):
         line = {"benchmark": "extract_busy", "clips_written": 200, "backbone": "dinov2-vitl14", "frames": 16,
                 "row": "dinov2", "loader_threads": 15, "clips_per_second": 70.0}
