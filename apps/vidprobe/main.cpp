@@ -4,11 +4,29 @@
 #include <exception>
 #include <filesystem>
 #include <iostream>
+#include <string>
 
 #include "commands.h"
 #include "vidprobe/core/allocator.h"
 #include "vidprobe/core/error.h"
 #include "vidprobe/core/progress.h"
+#include "vidprobe/nn/device.h"
+
+namespace {
+
+// Not a fault of the program: the work does not fit the device's memory. libtorch's message
+// (what was asked, what is free) without its C++ backtrace, and what holds less.
+int report_out_of_memory(const c10::Error& e) {
+  const std::string message = e.what_without_backtrace();
+  const bool gpu = dynamic_cast<const c10::OutOfMemoryError*>(&e) != nullptr;
+  std::cerr << "vidprobe: error: the work does not fit " << (gpu ? "the GPU's" : "this machine's")
+            << " memory: " << message.substr(0, message.find('\n'))
+            << "\nSmaller batches or clips hold less; for probe training, so do "
+               "model.gradient_checkpointing on and model.checkpoint_blocks -1 (every block).\n";
+  return 1;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   vidprobe::keep_freed_memory_for_reuse();
@@ -48,15 +66,10 @@ int main(int argc, char** argv) {
     // without permission): its message names the operation, the reason and the paths.
     std::cerr << "vidprobe: error: " << e.what() << "\n";
     return 1;
-  } catch (const c10::OutOfMemoryError& e) {
-    // Not a fault of the program: the work does not fit this GPU. libtorch's message (what was
-    // asked, what is free) without its C++ backtrace, and what holds less.
-    const std::string message = e.what_without_backtrace();
-    std::cerr << "vidprobe: error: the work does not fit the GPU's memory: "
-              << message.substr(0, message.find('\n'))
-              << "\nSmaller batches or clips hold less; for probe training, so do "
-                 "model.gradient_checkpointing on and model.checkpoint_blocks -1 (every block).\n";
-    return 1;
+  } catch (const c10::Error& e) {
+    if (vidprobe::nn::is_out_of_memory(e)) return report_out_of_memory(e);
+    std::cerr << "vidprobe: internal error: " << e.what() << "\n";
+    return 3;
   } catch (const std::exception& e) {
     std::cerr << "vidprobe: internal error: " << e.what() << "\n";
     return 3;

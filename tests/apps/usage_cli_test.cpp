@@ -153,5 +153,25 @@ TEST(UsageCli, PathsTheSystemRefusesAreErrorsNamingThePath) {
   fs::remove_all(dir);
 }
 
+// libtorch reports a failed host allocation as a plain c10::Error: it ended as an "internal error"
+// (exit status 3) with a C++ backtrace. Under a 3 GB address-space limit the paper's probe at
+// batch 64 cannot allocate its inputs.
+TEST(UsageCli, WorkBeyondTheMachinesMemoryIsAnErrorSayingSo) {
+  const auto dir = test_support::fresh_temp_dir("vidprobe_usage_memory");
+  const auto log = dir / "log.txt";
+  const std::string command = "ulimit -v 3000000; " + std::string(VIDPROBE_BINARY) +
+                              " -q bench probe --device cpu --batch 64 --frames 4 --feature-dim "
+                              "1536 --grid 30x52 --size 294x518 --steps 1 --warmup 0 > '" +
+                              log.string() + "' 2>&1";
+  EXPECT_EQ(WEXITSTATUS(std::system(command.c_str())), 1) << read_file(log);
+  const auto output = read_file(log);
+  EXPECT_NE(output.find("vidprobe: error: the work does not fit this machine's memory"),
+            std::string::npos)
+      << output;
+  EXPECT_NE(output.find("Smaller batches"), std::string::npos) << output;
+  EXPECT_EQ(output.find("frame #"), std::string::npos) << output;  // no C++ backtrace
+  fs::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace vidprobe

@@ -1,10 +1,19 @@
 #include "vidprobe/nn/device.h"
 
 #include <ATen/autocast_mode.h>
+#include <c10/util/Exception.h>
 
 #include "vidprobe/core/error.h"
 
 namespace vidprobe::nn {
+
+bool is_out_of_memory(const std::exception& error) {
+  if (dynamic_cast<const c10::OutOfMemoryError*>(&error) != nullptr) return true;
+  const auto* c10_error = dynamic_cast<const c10::Error*>(&error);
+  return c10_error != nullptr &&
+         std::string(c10_error->what_without_backtrace())
+                 .find("DefaultCPUAllocator: can't allocate") != std::string::npos;
+}
 
 torch::Device parse_device(const std::string& name) {
   if (name == "cpu") return torch::kCPU;

@@ -3,6 +3,7 @@
 // (library option structs hold torch::Device and torch::Dtype, never their names).
 #include <torch/torch.h>
 
+#include <exception>
 #include <string>
 
 namespace vidprobe::nn {
@@ -10,6 +11,11 @@ namespace vidprobe::nn {
 // "cpu", "cuda" or "cuda:N"; throws vidprobe::Error naming the value when it is malformed or the
 // device is not available.
 torch::Device parse_device(const std::string& name);
+
+// Whether `error` says the work did not fit the memory of a device: a c10::OutOfMemoryError (a
+// GPU), or the plain c10::Error by which libtorch's CPU allocator reports a failed host
+// allocation (its text is the only sign). Not a fault of the program or of its input.
+bool is_out_of_memory(const std::exception& error);
 
 // "fp32" | "bf16" | "fp16" -> dtype; throws vidprobe::Error naming `what` (an option) otherwise.
 torch::Dtype parse_dtype(const std::string& name, const std::string& what);

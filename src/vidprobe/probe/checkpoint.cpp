@@ -14,6 +14,7 @@
 #include "vidprobe/core/error.h"
 #include "vidprobe/core/json_fields.h"
 #include "vidprobe/io/gzip.h"
+#include "vidprobe/nn/device.h"
 #include "vidprobe/probe/reference_names.h"
 
 namespace vidprobe::probe {
@@ -191,9 +192,9 @@ std::optional<ResumePoint> load_newest_good_checkpoint(const fs::path& run_dir,
         std::cerr << "train --resume: continuing from " << dir.string() << " (step " << step
                   << ") instead of the newer checkpoint(s) that do not load\n";
       return ResumePoint{dir, step};
-    } catch (const c10::OutOfMemoryError&) {
-      throw;  // the GPU is full, not the checkpoint damaged: the next one would fail the same way
     } catch (const std::exception& e) {
+      // Memory full, not the checkpoint damaged: the next one would fail the same way.
+      if (nn::is_out_of_memory(e)) throw;
       // c10::Error from a damaged optimizer.pt, vidprobe::Error from the weights or state.json.
       const std::string reason = first_line(e.what());
       std::cerr << "train --resume: checkpoint " << dir.string() << " does not load (" << reason
