@@ -22,7 +22,7 @@ const KernelTime* find_kernel(const std::vector<KernelTime>& kernels, const std:
 }
 
 const KernelTime* find_kernel(const KernelProfile& profile, const std::string& name) {
-  return find_kernel(profile.kernels, name);
+  return find_kernel(profile.all.kernels, name);
 }
 
 bool any_kernel_contains(const std::vector<KernelTime>& kernels, const std::string& part) {
@@ -63,10 +63,10 @@ TEST(KernelProfile, CpuOperatorsWithSelfTimeAndCalls) {
   EXPECT_GE(add->calls, 3);  // the scalar overload may record itself and the tensor one
   EXPECT_GT(mm->total_ms, add->total_ms);  // 2 * 384^3 flops against 384^2 additions
   double sum = 0;
-  for (const auto& kernel : profile.kernels) sum += kernel.total_ms;
-  EXPECT_NEAR(sum, profile.total_ms, 1e-9);
+  for (const auto& kernel : profile.all.kernels) sum += kernel.total_ms;
+  EXPECT_NEAR(sum, profile.all.total_ms, 1e-9);
   EXPECT_TRUE(std::is_sorted(
-      profile.kernels.begin(), profile.kernels.end(),
+      profile.all.kernels.begin(), profile.all.kernels.end(),
       [](const KernelTime& x, const KernelTime& y) { return x.total_ms > y.total_ms; }));
   // aten::matmul is only a dispatcher around aten::mm: its self time is a small part of the
   // span that holds mm's.
@@ -78,9 +78,10 @@ TEST(KernelProfile, CpuOperatorsWithSelfTimeAndCalls) {
 }
 
 TEST(KernelProfile, JsonKeepsTheLargestKernelsWithTheirShare) {
-  KernelProfile profile{.device = "cuda",
-                        .kernels = {{"gemm", 2, 3.0}, {"softmax", 1, 0.75}, {"copy", 4, 0.25}},
-                        .total_ms = 4.0};
+  KernelProfile profile{
+      .device = "cuda",
+      .all = {.kernels = {{"gemm", 2, 3.0}, {"softmax", 1, 0.75}, {"copy", 4, 0.25}},
+              .total_ms = 4.0}};
   const auto json = to_json(profile, 2);
   EXPECT_EQ(json["device"], "cuda");
   EXPECT_EQ(json["kernel_count"], 3);
@@ -96,13 +97,14 @@ TEST(KernelProfile, TheComparisonToolReadsItAndSortsKernelsIntoCategories) {
   const auto dir = test_support::fresh_temp_dir("kernel_profile_compare");
   const KernelProfile ours{
       .device = "cuda",
-      .kernels = {{"sm90_xmma_gemm_bf16bf16_bf16f32", 48, 6.0},
-                  {"pytorch_flash::flash_fwd_kernel<Flash_fwd_kernel_traits>", 24, 2.0}},
-      .total_ms = 8.0};
-  const KernelProfile reference{.device = "cuda",
-                                .kernels = {{"nvjet_tst_128x256_64x4_2x1_v_bz_coopA_TNT", 48, 4.0},
-                                            {"fmha_cutlassF_bf16_aligned_64x128_rf_sm80", 24, 4.0}},
-                                .total_ms = 8.0};
+      .all = {.kernels = {{"sm90_xmma_gemm_bf16bf16_bf16f32", 48, 6.0},
+                          {"pytorch_flash::flash_fwd_kernel<Flash_fwd_kernel_traits>", 24, 2.0}},
+              .total_ms = 8.0}};
+  const KernelProfile reference{
+      .device = "cuda",
+      .all = {.kernels = {{"nvjet_tst_128x256_64x4_2x1_v_bz_coopA_TNT", 48, 4.0},
+                          {"fmha_cutlassF_bf16_aligned_64x128_rf_sm80", 24, 4.0}},
+              .total_ms = 8.0}};
   write_file_atomically(dir / "ours.json", to_json(ours).dump());
   write_file_atomically(dir / "reference.json", to_json(reference).dump());
   const auto log = dir / "table.md";
@@ -131,7 +133,7 @@ TEST(KernelProfile, CountsEachOperatorInTheStageItRanIn) {
   EXPECT_NE(find_kernel(vae, "aten::mul"), nullptr);
   EXPECT_EQ(find_kernel(vae, "aten::mm"), nullptr);
   EXPECT_NE(find_kernel(profile, "aten::add"), nullptr);  // outside the stages: only the whole
-  EXPECT_FALSE(any_kernel_contains(profile.kernels, kStageScopePrefix));
+  EXPECT_FALSE(any_kernel_contains(profile.all.kernels, kStageScopePrefix));
   double staged = 0;
   for (const auto& [name, stage] : profile.stages) {
     EXPECT_NEAR(stage.total_ms,
@@ -140,7 +142,7 @@ TEST(KernelProfile, CountsEachOperatorInTheStageItRanIn) {
                 1e-9);
     staged += stage.total_ms;
   }
-  EXPECT_LE(staged, profile.total_ms + 1e-9);
+  EXPECT_LE(staged, profile.all.total_ms + 1e-9);
   const auto json = to_json(profile, 1);
   ASSERT_TRUE(json.contains("stages"));
   EXPECT_EQ(json["stages"][kTransformerStage]["kernels"][0]["name"], "aten::mm");
@@ -158,25 +160,26 @@ TEST(KernelProfileCuda, CountsEachKernelInTheStageItRanIn) {
   const auto& transformer = profile.stages.at(kTransformerStage).kernels;
   const auto& vae = profile.stages.at(kVaeStage).kernels;
   // The GEMM is there: not only the stage's own scope, which the GPU's timeline also shows.
-  EXPECT_FALSE(any_kernel_contains(profile.kernels, kStageScopePrefix));
+  EXPECT_FALSE(any_kernel_contains(profile.all.kernels, kStageScopePrefix));
   ASSERT_FALSE(transformer.empty());
   double staged = 0;
   for (const auto& [name, stage] : profile.stages) staged += stage.total_ms;
-  EXPECT_LE(staged, profile.total_ms + 1e-9);
+  EXPECT_LE(staged, profile.all.total_ms + 1e-9);
   EXPECT_FALSE(any_kernel_contains(transformer, "MulFunctor"));
   EXPECT_FALSE(any_kernel_contains(transformer, "Functor_add"));
   EXPECT_TRUE(any_kernel_contains(vae, "MulFunctor"));
   EXPECT_FALSE(any_kernel_contains(vae, "Functor_add"));
-  EXPECT_TRUE(any_kernel_contains(profile.kernels, "Functor_add"));
+  EXPECT_TRUE(any_kernel_contains(profile.all.kernels, "Functor_add"));
 }
 
 // One profile alone, one stage of it: the table of a DiT's transformer without its VAE, and a
 // stage the profile lacks named in the error.
 TEST(KernelProfile, TheComparisonToolReadsOneStageOfOneProfile) {
   const auto dir = test_support::fresh_temp_dir("kernel_profile_stage");
-  KernelProfile profile{.device = "cuda",
-                        .kernels = {{"cudnn_conv3d_fprop", 10, 6.0}, {"nvjet_tst_gemm", 4, 2.0}},
-                        .total_ms = 8.0};
+  KernelProfile profile{
+      .device = "cuda",
+      .all = {.kernels = {{"cudnn_conv3d_fprop", 10, 6.0}, {"nvjet_tst_gemm", 4, 2.0}},
+              .total_ms = 8.0}};
   profile.stages["transformer"] = {.kernels = {{"nvjet_tst_gemm", 4, 2.0}}, .total_ms = 2.0};
   profile.stages["vae"] = {.kernels = {{"cudnn_conv3d_fprop", 10, 6.0}}, .total_ms = 6.0};
   write_file_atomically(dir / "kernels.json", to_json(profile).dump());

@@ -122,18 +122,20 @@ StageKernels sorted_kernels(const Totals& totals) {
   return out;
 }
 
-nlohmann::json kernels_json(const std::vector<KernelTime>& kernels, double total_ms,
-                            std::size_t top) {
-  auto out = nlohmann::json::array();
-  const std::size_t count = top == 0 ? kernels.size() : std::min(top, kernels.size());
+// {"total_ms", "kernel_count", "kernels": the `top` largest (all when 0)}.
+nlohmann::json kernels_json(const StageKernels& stage, std::size_t top) {
+  auto kernels = nlohmann::json::array();
+  const std::size_t count = top == 0 ? stage.kernels.size() : std::min(top, stage.kernels.size());
   for (std::size_t i = 0; i < count; ++i) {
-    const auto& kernel = kernels[i];
-    out.push_back({{"name", kernel.name},
-                   {"calls", kernel.calls},
-                   {"total_ms", kernel.total_ms},
-                   {"share", total_ms > 0 ? kernel.total_ms / total_ms : 0.0}});
+    const auto& kernel = stage.kernels[i];
+    kernels.push_back({{"name", kernel.name},
+                       {"calls", kernel.calls},
+                       {"total_ms", kernel.total_ms},
+                       {"share", stage.total_ms > 0 ? kernel.total_ms / stage.total_ms : 0.0}});
   }
-  return out;
+  return {{"total_ms", stage.total_ms},
+          {"kernel_count", stage.kernels.size()},
+          {"kernels", std::move(kernels)}};
 }
 
 }  // namespace
@@ -164,9 +166,7 @@ KernelProfile profile_kernels(const std::function<void()>& work, bool cuda,
     add_operator_self_times(*result, collector);
   require(!cuda || !collector.all().empty(),
           "the libtorch profiler recorded no GPU activity (is CUPTI available to this process?)");
-  auto all = sorted_kernels(collector.all());
-  KernelProfile profile{
-      .device = cuda ? "cuda" : "cpu", .kernels = std::move(all.kernels), .total_ms = all.total_ms};
+  KernelProfile profile{.device = cuda ? "cuda" : "cpu", .all = sorted_kernels(collector.all())};
   for (const auto& [stage, totals] : collector.stages())
     profile.stages[stage] = sorted_kernels(totals);
   if (!trace.empty())
@@ -175,14 +175,10 @@ KernelProfile profile_kernels(const std::function<void()>& work, bool cuda,
 }
 
 nlohmann::json to_json(const KernelProfile& profile, std::size_t top) {
-  nlohmann::json out = {{"device", profile.device},
-                        {"total_ms", profile.total_ms},
-                        {"kernel_count", profile.kernels.size()},
-                        {"kernels", kernels_json(profile.kernels, profile.total_ms, top)}};
+  auto out = kernels_json(profile.all, top);
+  out["device"] = profile.device;
   for (const auto& [stage, kernels] : profile.stages)
-    out["stages"][stage] = {{"total_ms", kernels.total_ms},
-                            {"kernel_count", kernels.kernels.size()},
-                            {"kernels", kernels_json(kernels.kernels, kernels.total_ms, top)}};
+    out["stages"][stage] = kernels_json(kernels, top);
   return out;
 }
 

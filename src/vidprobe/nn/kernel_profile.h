@@ -29,11 +29,10 @@ struct StageKernels {
 };
 
 struct KernelProfile {
-  std::string device;               // "cuda" (GPU activities) or "cpu" (operator self time)
-  std::vector<KernelTime> kernels;  // largest total first
-  double total_ms = 0.0;            // sum over `kernels`
+  std::string device;  // "cuda" (GPU activities) or "cpu" (operator self time)
+  StageKernels all;    // every kernel of the work
   // The same, split by the nn::ScopedStage each kernel started in (a kernel outside every stage
-  // is only in `kernels`); empty when no stage was measured.
+  // is only in `all`); empty when no stage was measured.
   std::map<std::string, StageKernels> stages = {};
 };
 
