@@ -88,14 +88,9 @@ std::vector<torch::Tensor> VideoViTImpl::block_tokens(const torch::Tensor& video
   // block: each residual add then runs as a strided (non-vectorised) kernel and each LayerNorm
   // first copies its input (14 % of V-JEPA ViT-L's GPU time on the H200).
   auto x = nn::embed_patches(video, patch_embed->weight, patch_embed->bias);
-  const nn::RotaryAngles* rotary = nullptr;
-  if (config_.positions == VideoPositions::kStoredTable) {
-    x = x + stored_positions(t, h, w);
-  } else {
-    const auto& positions = grid_positions(t, h, w, x);
-    if (positions.table.defined()) x = x + positions.table;
-    if (positions.rotary) rotary = &*positions.rotary;
-  }
+  const auto& positions = grid_positions(t, h, w, x);
+  if (positions.table.defined()) x = x + positions.table;
+  const nn::RotaryAngles* rotary = positions.rotary ? &*positions.rotary : nullptr;
   std::vector<torch::Tensor> outputs(layers.size());
   for (int i = 0; i <= last; ++i) {
     x = blocks[i]->as<nn::Block>()->forward(x, rotary);
@@ -108,12 +103,16 @@ std::vector<torch::Tensor> VideoViTImpl::block_tokens(const torch::Tensor& video
 const VideoViTImpl::GridPositions& VideoViTImpl::grid_positions(int64_t t, int64_t h, int64_t w,
                                                                 const torch::Tensor& like) {
   const std::array<int64_t, 3> grid{t, h, w};
+  // The stored table's version counter: weights loaded into it after a clip renew the cache.
+  const int64_t stored_version = pos_embed.defined() ? pos_embed._version() : -1;
   if (positions_.grid == grid && positions_.device == like.device() &&
-      positions_.dtype == like.scalar_type())
+      positions_.dtype == like.scalar_type() && positions_.stored_version == stored_version)
     return positions_;
-  positions_ = {grid, like.device(), like.scalar_type(), {}, std::nullopt};
+  positions_ = {grid, like.device(), like.scalar_type(), stored_version, {}, std::nullopt};
   const auto& vit = config_.vit;
-  if (config_.positions == VideoPositions::kSinusoidTable) {
+  if (config_.positions == VideoPositions::kStoredTable) {
+    positions_.table = stored_positions(t, h, w).to(like.scalar_type());
+  } else if (config_.positions == VideoPositions::kSinusoidTable) {
     positions_.table =
         sinusoid_position_table(t * h * w, vit.width).to(like.device(), like.scalar_type());
   } else if (config_.positions == VideoPositions::kRotary3d) {

@@ -90,6 +90,24 @@ TEST(VJEPA1, TheEmbeddingIsThePatchesPlusTheResizedTable) {
   EXPECT_TRUE(torch::equal(model->stored_positions(2, 3, 3), model->pos_embed));
 }
 
+TEST(VJEPA1, TheResizedTableIsKeptUntilTheStoredTableChanges) {
+  // The resized table is cached per token grid; weights written into pos_embed after a clip (its
+  // version counter moves) must reach the next clip.
+  torch::manual_seed(4);
+  VideoViT model(tiny_vjepa1_config());
+  torch::NoGradGuard no_grad;
+  const auto video = torch::randn({1, 3, 2, 16, 40});
+  const auto first = model->block_tokens(video, {0}).front();
+  EXPECT_TRUE(torch::equal(model->block_tokens(video, {0}).front(), first));
+  model->pos_embed.add_(torch::randn_like(model->pos_embed));
+  const auto after = model->block_tokens(video, {0}).front();
+  EXPECT_FALSE(torch::allclose(after, first));
+  VideoViT fresh(tiny_vjepa1_config());
+  const auto current = model->named_parameters();
+  for (auto& item : fresh->named_parameters()) item.value().copy_(current[item.key()]);
+  EXPECT_TRUE(torch::equal(fresh->block_tokens(video, {0}).front(), after));
+}
+
 TEST(VJEPA1, ForeignAndMisplacedCheckpointsAreRejected) {
   auto tensors = load_torch_zip_tensors(tiny_checkpoint());
   // The encoder's keys without the DistributedDataParallel prefix: not the published layout.
