@@ -93,10 +93,15 @@ if wanted probe; then
       --checkout "$CHECKOUT" --gradient-checkpointing "$checkpointing"
   done
   # vidprobe's fastest setting that fits this GPU against the authors' step as they configure it.
-  FASTEST_BLOCKS=0
-  [ "$PROBE_CHECKPOINTING" = on ] && FASTEST_BLOCKS=2
-  echo "== probe training step, vidprobe checkpointing its first $FASTEST_BLOCKS trunk blocks" \
-    "only: C++ then the authors' code (every block)" >&2
+  # Nothing checkpointed only where the GPU is known to hold the unchecked step.
+  FASTEST_BLOCKS=2
+  FASTEST="its first 2 trunk blocks only"
+  if [[ "$GPU_GIB" =~ ^[0-9]+$ ]] && [ "$GPU_GIB" -ge 90 ]; then
+    FASTEST_BLOCKS=0
+    FASTEST="none of its trunk blocks"
+  fi
+  echo "== probe training step, vidprobe checkpointing $FASTEST: C++ then the authors' code" \
+    "(every block)" >&2
   step "$VIDPROBE" bench probe --device cuda --batch 10 --frames 4 --feature-dim 1536 \
     --grid 30x52 --size 294x518 --warmup 3 --steps 10 --reference --python python3 \
     --checkout "$CHECKOUT" --gradient-checkpointing on --checkpoint-blocks "$FASTEST_BLOCKS"

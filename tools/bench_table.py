@@ -284,13 +284,13 @@ def backbone_mfu_rows(records):
         if r["dtype"] not in ("bf16", "fp16"):  # the MFU's peak is the bf16 tensor cores'
             rows.append(row(what + ": transformer MFU (clips/s)", ours, "", "",
                             "— (the MFU goals are for bf16)", "—"))
-            continue
-        if not r["backbone"].startswith(DIFFUSION_TRANSFORMERS):
+        elif not r["backbone"].startswith(DIFFUSION_TRANSFORMERS):
             rows.append(mfu_row(what + ": transformer MFU (clips/s)", r["transformer_mfu"],
                                 tokens_per_clip(r), ours))
             continue
-        rows.append(row(what + ": transformer MFU (clips/s)", ours, "", "", "MFU ≥ 0.6",
-                        verdict(r["transformer_mfu"], 0.6)))
+        else:
+            rows.append(row(what + ": transformer MFU (clips/s)", ours, "", "", "MFU ≥ 0.6",
+                            verdict(r["transformer_mfu"], 0.6)))
         theirs = next((t for t in references if "wan" in r["backbone"] and wan_key(t) == wan_key(r)), None)
         if theirs:
             ratio, goal = r["clips_per_s"] / theirs["clips_per_s"], wan_goal(r["backbone"], r["frames"])

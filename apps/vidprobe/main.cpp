@@ -16,8 +16,9 @@ namespace {
 
 // Not a fault of the program: the work does not fit the device's memory. libtorch's message
 // (what was asked, what is free) without its C++ backtrace, and what holds less.
-int report_out_of_memory(const c10::Error& e) {
-  const std::string message = e.what_without_backtrace();
+int report_out_of_memory(const std::exception& e) {
+  const auto* c10_error = dynamic_cast<const c10::Error*>(&e);
+  const std::string message = c10_error ? c10_error->what_without_backtrace() : e.what();
   const bool gpu = dynamic_cast<const c10::OutOfMemoryError*>(&e) != nullptr;
   std::cerr << "vidprobe: error: the work does not fit " << (gpu ? "the GPU's" : "this machine's")
             << " memory: " << message.substr(0, message.find('\n'))
@@ -66,11 +67,8 @@ int main(int argc, char** argv) {
     // without permission): its message names the operation, the reason and the paths.
     std::cerr << "vidprobe: error: " << e.what() << "\n";
     return 1;
-  } catch (const c10::Error& e) {
-    if (vidprobe::nn::is_out_of_memory(e)) return report_out_of_memory(e);
-    std::cerr << "vidprobe: internal error: " << e.what() << "\n";
-    return 3;
   } catch (const std::exception& e) {
+    if (vidprobe::nn::is_out_of_memory(e)) return report_out_of_memory(e);
     std::cerr << "vidprobe: internal error: " << e.what() << "\n";
     return 3;
   }

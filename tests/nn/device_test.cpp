@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <new>
 #include <stdexcept>
 
 #include "vidprobe/core/error.h"
@@ -20,6 +21,7 @@ TEST(IsOutOfMemory, RecognisesAFailedHostAllocationAndAFullGpuOnly) {
     EXPECT_TRUE(is_out_of_memory(e)) << e.what();
   }
   EXPECT_TRUE(is_out_of_memory(c10::OutOfMemoryError({"f", "file", 1}, "CUDA out of memory.")));
+  EXPECT_TRUE(is_out_of_memory(std::bad_alloc()));
   // Other libtorch errors (a damaged optimizer.pt, a shape mismatch) and the program's own are not.
   EXPECT_FALSE(is_out_of_memory(c10::Error({"f", "file", 1}, "shape mismatch")));
   EXPECT_FALSE(is_out_of_memory(Error("key 'step' is negative")));

@@ -72,6 +72,9 @@ TEST(EmbedPatches, CountsTheGemmAndNamesMismatchedShapes) {
     EXPECT_NE(std::string(e.what()).find("[1, 4, 2, 32, 32]"), std::string::npos) << e.what();
   }
   EXPECT_THROW(embed_patches(torch::randn({1, 3, 1, 32, 32}), weight, {}), Error);
+  // An empty batch gives no tokens, as the convolution does.
+  EXPECT_EQ(embed_patches(torch::randn({0, 3, 2, 32, 32}), weight, {}).sizes(),
+            (std::vector<int64_t>{0, 4, 8}));
 }
 
 }  // namespace

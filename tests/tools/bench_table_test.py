@@ -169,6 +169,15 @@ class BenchTableTest(unittest.TestCase):
         self.assertIn("| 0.56 (0.39) |  |  | MFU ≥ 0.6 | not met |", mfu[0])
         self.assertIn("| 0.61 (0.45) |  |  | MFU ≥ 0.6 | **met** |", mfu[1])
 
+    def test_a_float32_wan_line_has_no_mfu_goal_but_still_pairs_with_diffusers(self):
+        ours = {"backbone": "wan2.1-t2v-1.3b", "frames": 17, "height": 480, "width": 832, "layer": 15,
+                "dtype": "fp32", "clips_per_s": 0.5, "transformer_mfu": 0.05, "peak_allocated_gb": 12.0}
+        self.write("f.jsonl", [ours, dict(wan("diffusers", 0.4, 15), dit_dtype="fp32")])
+        rows = self.rows("f.jsonl")
+        self.assertEqual(len(rows), 2, rows)
+        self.assertIn("| 0.05 (0.5) |  |  | — (the MFU goals are for bf16) | — |", rows[0])
+        self.assertIn("| 0.5 (12) | diffusers 0.4 (—) | 1.25 | ratio ≥ 1.2 | **met** |", rows[1])
+
     def test_sweep_against_separate_runs_of_each_layer(self):
         sweep = {"bench": "wan_sweep", "impl": "vidprobe", "variant": "wan2.1-t2v-1.3b", "frames": 17,
                  "clips": 20, "layers": [10, 20], "timesteps": [100, 250, 500, 750], "seconds": 40.0}

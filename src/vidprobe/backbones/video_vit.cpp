@@ -103,12 +103,12 @@ std::vector<torch::Tensor> VideoViTImpl::block_tokens(const torch::Tensor& video
 const VideoViTImpl::GridPositions& VideoViTImpl::grid_positions(int64_t t, int64_t h, int64_t w,
                                                                 const torch::Tensor& like) {
   const std::array<int64_t, 3> grid{t, h, w};
-  // The stored table's version counter: weights loaded into it after a clip renew the cache.
-  const int64_t stored_version = pos_embed.defined() ? pos_embed._version() : -1;
+  // Weights loaded into the stored table after a clip, or the module moved, renew the cache.
   if (positions_.grid == grid && positions_.device == like.device() &&
-      positions_.dtype == like.scalar_type() && positions_.stored_version == stored_version)
+      positions_.dtype == like.scalar_type() && positions_.stored.matches(pos_embed))
     return positions_;
-  positions_ = {grid, like.device(), like.scalar_type(), stored_version, {}, std::nullopt};
+  positions_ = {grid, like.device(), like.scalar_type(), nn::TensorSnapshot(pos_embed),
+                {},   std::nullopt};
   const auto& vit = config_.vit;
   if (config_.positions == VideoPositions::kStoredTable) {
     positions_.table = stored_positions(t, h, w).to(like.scalar_type());

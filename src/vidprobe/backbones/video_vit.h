@@ -1,8 +1,7 @@
 #pragma once
 // The video ViT encoder shared by VideoMAE, V-JEPA and V-JEPA 2: a 3D convolution (run as one
 // GEMM, nn/patch_embed.h) turns tubelets of `tubelet` frames x patch x patch pixels into tokens
-// (no class token), pre-norm ViT blocks
-// (nn/vit.h) follow. The families differ only in positions:
+// (no class token), pre-norm ViT blocks (nn/vit.h) follow. The families differ only in positions:
 //  * kSinusoidTable (VideoMAE): a fixed 1D sinusoid table over the flattened (t, y, x) token
 //    index is added to the tokens;
 //  * kStoredTable (V-JEPA): the checkpoint's table `pos_embed` (1, t0 * g * g, D) for the training
@@ -25,6 +24,7 @@
 #include "vidprobe/backbones/backbone.h"
 #include "vidprobe/backbones/checkpoint_config.h"
 #include "vidprobe/backbones/checkpoint_mapping.h"
+#include "vidprobe/nn/tensor_snapshot.h"
 #include "vidprobe/nn/vit.h"
 
 namespace vidprobe::backbones {
@@ -73,7 +73,7 @@ class VideoViTImpl : public torch::nn::Module {
     std::array<int64_t, 3> grid{-1, -1, -1};
     torch::Device device = torch::kCPU;
     torch::Dtype dtype = torch::kFloat32;
-    int64_t stored_version = -1;  // pos_embed's version counter when the table was resized
+    nn::TensorSnapshot stored;  // pos_embed when the table was resized (kStoredTable)
     torch::Tensor table;
     std::optional<nn::RotaryAngles> rotary;
   };

@@ -3,12 +3,16 @@
 #include <ATen/autocast_mode.h>
 #include <c10/util/Exception.h>
 
+#include <new>
+
 #include "vidprobe/core/error.h"
 
 namespace vidprobe::nn {
 
 bool is_out_of_memory(const std::exception& error) {
-  if (dynamic_cast<const c10::OutOfMemoryError*>(&error) != nullptr) return true;
+  if (dynamic_cast<const c10::OutOfMemoryError*>(&error) != nullptr ||
+      dynamic_cast<const std::bad_alloc*>(&error) != nullptr)
+    return true;
   const auto* c10_error = dynamic_cast<const c10::Error*>(&error);
   return c10_error != nullptr &&
          std::string(c10_error->what_without_backtrace())

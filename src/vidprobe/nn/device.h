@@ -13,8 +13,8 @@ namespace vidprobe::nn {
 torch::Device parse_device(const std::string& name);
 
 // Whether `error` says the work did not fit the memory of a device: a c10::OutOfMemoryError (a
-// GPU), or the plain c10::Error by which libtorch's CPU allocator reports a failed host
-// allocation (its text is the only sign). Not a fault of the program or of its input.
+// GPU), std::bad_alloc, or the plain c10::Error by which libtorch's CPU allocator reports a
+// failed host allocation (its text is the only sign). Not a fault of the program or its input.
 bool is_out_of_memory(const std::exception& error);
 
 // "fp32" | "bf16" | "fp16" -> dtype; throws vidprobe::Error naming `what` (an option) otherwise.

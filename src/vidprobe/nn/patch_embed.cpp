@@ -29,7 +29,7 @@ torch::Tensor embed_patches(const torch::Tensor& input, const torch::Tensor& wei
   // -> (B, n1, ..., nk, C, K1, ..., Kk): patches in grid order, each patch's pixels in the
   // weight's (C, K1, ..., Kk) order; the one copy.
   order.insert(order.end(), patch_order.begin(), patch_order.end());
-  const auto tokens = split.permute(order).reshape({input.size(0), patches, -1});
+  const auto tokens = split.permute(order).reshape({input.size(0), patches, weight[0].numel()});
   count_linear_flops(tokens, weight.size(0));
   return torch::linear(tokens, weight.reshape({weight.size(0), -1}), bias);
 }

@@ -2,9 +2,10 @@
 // A patch embedding whose stride equals its kernel (ViT patches, video tubelets) as one GEMM:
 // the same values as the convolution, up to float summation order, with the tokens coming out
 // contiguous in (t, y, x) order. cuDNN runs a 3D convolution over bf16 video through a generic
-// non-tensor-core kernel (`implicit_convolveNd_sgemm`): 8 ms of V-JEPA ViT-L's 274 ms window at
-// 76 frames of 480 x 832 on an H100, where the gather and the GEMM take well under 1 ms
-// (docs/perf.md, "The patch embedding as a GEMM").
+// non-tensor-core kernel (`implicit_convolveNd_sgemm`: 8.06 ms of V-JEPA ViT-L's 274 ms window at
+// 76 frames of 480 x 832 on an H100), where the gather into token order is one 0.39 ms copy and
+// the GEMM runs on the tensor cores with the model's others (docs/perf.md, "V-JEPA v1 and Fast3R
+// against their official code again").
 #include <torch/torch.h>
 
 namespace vidprobe::nn {

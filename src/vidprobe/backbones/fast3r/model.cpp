@@ -92,6 +92,11 @@ std::vector<torch::Tensor> DecoderImpl::forward(const torch::Tensor& tokens,
   // x += image_pos with x in the model dtype and the table in float32: PyTorch adds in float32
   // and rounds once. The official code repeats each frame's row over the frame's tokens (191 MB
   // at 81 frames of 288 x 512); broadcast over them instead.
+  require(tokens.dim() == 3 && tokens.size(0) == 1 && image_pos.dim() == 2 &&
+              tokens.size(1) % image_pos.size(0) == 0,
+          "Fast3R decoder: tokens (1, S * P, E) and one image-index row per frame (S, D) expected, "
+          "got " +
+              c10::str(tokens.sizes()) + " and " + c10::str(image_pos.sizes()));
   auto x = decoder_embed(tokens);
   const auto per_frame = x.view({image_pos.size(0), -1, x.size(-1)});
   x = (per_frame + image_pos.unsqueeze(1)).to(x.scalar_type()).view_as(x);
