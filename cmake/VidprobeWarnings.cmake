@@ -1,7 +1,10 @@
-# Warning flags shared by every vidprobe target.
+# Warning flags shared by every vidprobe target. -Wshadow=local (GCC): a local that hides another
+# local or a parameter; Clang has no narrower form than -Wshadow, which also covers a local that
+# hides a namespace-scope name.
 add_library(vidprobe_warnings INTERFACE)
 target_compile_options(vidprobe_warnings INTERFACE
-  -Wall -Wextra -Wpedantic -Wshadow=local -Wnon-virtual-dtor -Wcast-align -Woverloaded-virtual
+  -Wall -Wextra -Wpedantic $<IF:$<CXX_COMPILER_ID:Clang>,-Wshadow,-Wshadow=local>
+  -Wnon-virtual-dtor -Wcast-align -Woverloaded-virtual
   $<$<BOOL:${VIDPROBE_WERROR}>:-Werror>)
 # GCC 12 reports impossible memcpy sizes inside std::string concatenation at -O2 (GCC bugs
 # 105329 and 105651, fixed in GCC 13); those two checks are off for GCC 12 only.
