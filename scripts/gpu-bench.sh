@@ -31,12 +31,15 @@
 #               weights at real size, bf16): per-stage ms, the transformer's counted TFLOPs and
 #               its MFU (nn/stage_meter.h). VIDPROBE_GPU_BENCH_MFU_MODELS picks rows by backbone
 #               name (default: all of MFU_ROWS below).
+# Also writes $1/clocks.jsonl: the SM clock and board power over each step (scripts/gpu-clocks.sh).
 # wan, wan81 and sweep need diffusers (not in the GPU image): carry its wheel in .whl/ and
 # install it first, as scripts/gpu-wan81.sh says.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/gpu-env.sh"  # ROOT, BUILD_DIR, DEPS, library paths
+source "$ROOT/scripts/gpu-clocks.sh"
 OUT_DIR="${1:-$BUILD_DIR}"
 mkdir -p "$OUT_DIR"
+clocks_start "$OUT_DIR"
 LOG="$OUT_DIR/gpu-bench.jsonl"
 : > "$LOG"
 ALL_SECTIONS="backbones paper-size probe wan wan81 sweep busy mfu"
@@ -53,6 +56,7 @@ wanted() { [[ " $SECTIONS " == *" $1 "* ]]; }
 # script goes on to the next step either way.
 step() {
   local output="$OUT_DIR/step.log" status=0
+  clocks_mark "$(printf '%s ' "${1##*/}" "${@:2}" | cut -c1-240)"
   "$@" > "$output" 2>&1 || status=$?
   grep -E '^\{' "$output" | sed "${TAG:-}" | tee -a "$LOG" || true
   if [ "$status" -ne 0 ] || ! grep -qE '^\{' "$output"; then
@@ -183,5 +187,6 @@ if wanted mfu; then
       --frames "$frames" --iterations "${VIDPROBE_GPU_BENCH_MFU_ITERS:-2}" $extra
   done
 fi
+clocks_stop
 echo "figures in $LOG; the goals:" >&2
 python3 "$ROOT/tools/bench_table.py" "$LOG" >&2

@@ -34,14 +34,14 @@
 #                                and trace.json (tools/compare_kernel_profiles.py reads them)
 #   VIDPROBE_WORK_DIR (/tmp/vidprobe-official; random models are reused when already there)
 #   VIDPROBE_PARITY_TESTS        the test binary (default $BUILD_DIR/bin/vidprobe_backbones_tests)
-#   (on a GPU, always) OUT_DIR/gpu-clocks.csv: nvidia-smi's SM clock, board power, temperature and
-#   power limit every 200 ms; OUT_DIR/clocks.jsonl: per step, the median SM clock over all its
-#   samples and over those at the power limit (>= 97 % of it): at the limit, a pipeline with fewer
-#   idle or memory-bound moments runs its kernels at a lower clock
+#   (on a GPU, always) OUT_DIR/clocks.jsonl: per step, the SM clock and board power
+#   (scripts/gpu-clocks.sh: at the power limit, a pipeline with fewer idle or memory-bound moments
+#   runs its kernels at a lower clock)
 #   VIDPROBE_OFFICIAL_TINY=1     CPU dry run at tiny sizes (with VIDPROBE_BUILD_DIR=build): checks
 #                                the plumbing only, no figure means anything
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/gpu-env.sh"  # ROOT, BUILD_DIR, DEPS, library paths
+source "$ROOT/scripts/gpu-clocks.sh"
 TESTS="${VIDPROBE_PARITY_TESTS:-$BUILD_DIR/bin/vidprobe_backbones_tests}"
 OUT="${1:?usage: gpu-official.sh OUT_DIR}"
 WORK="${VIDPROBE_WORK_DIR:-/tmp/vidprobe-official}"
@@ -56,11 +56,9 @@ RAW="$OUT/official.log"
 : > "$RAW"
 export PYTHONUNBUFFERED=1
 json_lines() { tee -a "$RAW" | { grep -E '^\{' || true; } | tee -a "$LOG"; }
-STEPS="$OUT/steps.tsv"
-: > "$STEPS"
 step() {
   printf '\n== %s\n' "$*" | tee -a "$RAW" >&2
-  printf '%s\t%s\n' "$(date '+%Y/%m/%d %H:%M:%S.%3N')" "$*" >> "$STEPS"
+  clocks_mark "$*"
 }
 
 if [ "$TINY" = 1 ]; then
@@ -85,12 +83,7 @@ fi
 PROFILE="${VIDPROBE_OFFICIAL_PROFILE:-0}"
 REF_PROFILE=()  # official_reference.py bench's, when profiles are asked for
 [ "$PROFILE" = 1 ] && REF_PROFILE=(--profile "$OUT/profiles/official")
-if [ "$TINY" != 1 ] && command -v nvidia-smi > /dev/null; then
-  nvidia-smi --query-gpu=timestamp,clocks.sm,power.draw,temperature.gpu,power.limit --format=csv,noheader,nounits \
-    -lms 200 > "$OUT/gpu-clocks.csv" 2> /dev/null &
-  CLOCKS_PID=$!
-  trap 'kill "$CLOCKS_PID" 2> /dev/null || true' EXIT
-fi
+[ "$TINY" = 1 ] || clocks_start "$OUT"
 reference() { "$PYTHON" "$ROOT/bench/official_reference.py" "$@" "${REF_ARGS[@]}"; }
 vidprobe_bench() { "$BUILD_DIR/bin/vidprobe" bench backbone --device "$DEVICE" "$@"; }
 dtypes() { tr ',' ' ' <<< "$1"; }
@@ -187,31 +180,5 @@ for mine in ours:
                               "official_peak_gb": ref.get("peak_allocated_gb"),
                               "ratio": mine["clips_per_s"] / ref["clips_per_s"]}))
 PY
-[ -n "${CLOCKS_PID:-}" ] && { kill "$CLOCKS_PID" 2> /dev/null || true; }
-"$PYTHON" - "$STEPS" "$OUT/gpu-clocks.csv" > "$OUT/clocks.jsonl" <<'PY' || true
-import datetime, json, statistics, sys
-parse = lambda text: datetime.datetime.strptime(text.strip(), "%Y/%m/%d %H:%M:%S.%f")
-steps = [line.rstrip("\n").split("\t", 1) for line in open(sys.argv[1]) if "\t" in line]
-samples = []
-for line in open(sys.argv[2]):
-    fields = line.split(",")
-    try:
-        samples.append((parse(fields[0]), *(float(field) for field in fields[1:5])))
-    except (ValueError, IndexError):
-        pass
-for index, (stamp, name) in enumerate(steps):
-    start = parse(stamp)
-    end = parse(steps[index + 1][0]) if index + 1 < len(steps) else datetime.datetime.max
-    inside = [s for s in samples if start <= s[0] < end]
-    if not inside:
-        continue
-    limited = [s[1] for s in inside if s[2] >= 0.97 * s[4]]
-    print(json.dumps({"benchmark": "gpu_clocks", "step": name, "samples": len(inside),
-                      "sm_clock_mhz_median": statistics.median(s[1] for s in inside),
-                      "power_w_mean": round(statistics.fmean(s[2] for s in inside), 1),
-                      "power_limit_w": inside[-1][4], "samples_at_power_limit": len(limited),
-                      "sm_clock_mhz_median_at_power_limit":
-                          statistics.median(limited) if limited else None,
-                      "temperature_c_max": max(s[3] for s in inside)}))
-PY
+clocks_stop
 echo "figures in $LOG" >&2
