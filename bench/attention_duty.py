@@ -7,24 +7,30 @@ the profiles of both sides (docs/perf.md). One candidate is the GPU's clock: a p
 low-power memory-bound kernels between its attention calls draws more power and may run at a
 lower SM clock. This script times the one attention call in phases that differ only in what runs
 between the calls (nothing, or a memory-bound copy of a chosen length) and in the layout of q, k,
-v (split from a packed (B, N, 3, H, D) tensor as both V-JEPA sides, or contiguous), rounds
-alternating, while `nvidia-smi` samples the SM clock and the board power.
+v (split from a packed (B, N, 3, H, D) tensor as both V-JEPA sides, or contiguous), the gaps'
+order reversed every other round, while `nvidia-smi` samples GPU 0's SM clock and instantaneous
+board power every 50 ms (tools/gpu_clocks.py's fields and reader).
 
 Prints one JSON line per phase: bench "attention_duty", shape, layout, gap_ms (the copy between
-calls), round, calls, attention_ms (mean of per-call CUDA event times), tflops, sm_clock_mhz
-(median of the samples inside the phase), power_w (mean), samples.
+calls), round, calls, seconds, attention_ms (mean of per-call CUDA event times), tflops,
+sm_clock_mhz (median of the samples inside the phase), power_w (mean), power_limit_w, samples.
 Usage: python3 bench/attention_duty.py [--shape vjepa1-l-480x832] [--gaps 0,2,5] [--rounds 2]
 """
 import argparse
 import datetime
 import json
+import os
 import shutil
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 
 import torch
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
+import gpu_clocks  # noqa: E402  (the one nvidia-smi sample reader)
 
 # name: (batch, heads, tokens, head dim) of one self-attention call.
 SHAPES = {
@@ -32,7 +38,6 @@ SHAPES = {
     "vjepa1-l-480x832": (5, 16, 12480, 64),
     "fast3r-encoder-288x512": (81, 16, 576, 64),
 }
-SMI_FIELDS = "timestamp,clocks.sm,power.draw"
 
 
 class ClockSampler:
@@ -43,24 +48,13 @@ class ClockSampler:
         self.process = None
         if shutil.which("nvidia-smi"):
             self.process = subprocess.Popen(
-                ["nvidia-smi", f"--query-gpu={SMI_FIELDS}", "--format=csv,noheader,nounits",
-                 "-lms", str(period_ms)], stdout=self.log, stderr=subprocess.DEVNULL)
+                ["nvidia-smi", "--id=0", f"--query-gpu={gpu_clocks.smi_fields()}",
+                 "--format=csv,noheader,nounits", "-lms", str(period_ms)],
+                stdout=self.log, stderr=subprocess.DEVNULL)
 
     def between(self, start, end):
-        """(SM clock MHz, power W) rows sampled between two datetime.now() values."""
-        self.log.flush()
-        rows = []
-        with open(self.log.name) as log:
-            for line in log:
-                fields = [f.strip() for f in line.split(",")]
-                try:
-                    stamp = datetime.datetime.strptime(fields[0], "%Y/%m/%d %H:%M:%S.%f")
-                    clock, power = float(fields[1]), float(fields[2])
-                except (ValueError, IndexError):
-                    continue
-                if start <= stamp <= end:
-                    rows.append((clock, power))
-        return rows
+        """gpu_clocks.read_samples' rows sampled between two datetime.now() values."""
+        return [s for s in gpu_clocks.read_samples(self.log.name) if start <= s[0] <= end]
 
     def close(self):
         if self.process:
@@ -113,7 +107,7 @@ def phase(q, k, v, gap, calls):
     return statistics.fmean(start.elapsed_time(end) for start, end in events)
 
 
-def main():
+def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shape", choices=sorted(SHAPES), default="vjepa1-l-480x832")
     parser.add_argument("--gaps", default="0,2,5", help="ms of memory-bound copy between calls")
@@ -121,36 +115,57 @@ def main():
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--seconds", type=float, default=1.5, help="length of one phase")
     args = parser.parse_args()
+    try:
+        args.gaps = [float(g) for g in args.gaps.split(",")]
+    except ValueError:
+        parser.error(f"--gaps: not a comma-separated list of numbers: '{args.gaps}'")
+    if any(g < 0 for g in args.gaps):
+        parser.error(f"--gaps must not be negative, got {args.gaps}")
+    args.layouts = args.layouts.split(",")
+    if bad := [l for l in args.layouts if l not in ("packed", "contiguous")]:
+        parser.error(f"--layouts: unknown {bad} (known: packed, contiguous)")
+    if args.rounds < 1:
+        parser.error(f"--rounds must be at least 1, got {args.rounds}")
+    if args.seconds <= 0:
+        parser.error(f"--seconds must be positive, got {args.seconds}")
     if not torch.cuda.is_available():
         parser.error("needs a CUDA device")
-    gaps = [float(g) for g in args.gaps.split(",")]
-    layouts = args.layouts.split(",")
-    if bad := [l for l in layouts if l not in ("packed", "contiguous")]:
-        parser.error(f"--layouts: unknown {bad} (known: packed, contiguous)")
+    return args
+
+
+def main():
+    args = parse_args()
     shape = SHAPES[args.shape]
     batch, heads, tokens, width = shape
     flops = 4.0 * batch * heads * tokens * tokens * width
-    inputs = {layout: make_qkv(shape, layout, torch.bfloat16) for layout in layouts}
-    gap_kernels = {gap: gap_kernel(gap) for gap in gaps}
-    # Each layout once before timing: cuDNN builds an execution plan per stride pattern.
-    warm = min(phase(*inputs[layout], None, 10) for layout in layouts)
+    inputs = {layout: make_qkv(shape, layout, torch.bfloat16) for layout in args.layouts}
+    gap_kernels = {gap: gap_kernel(gap) for gap in args.gaps}
+    # Each layout once untimed (cuDNN builds an execution plan per stride pattern), then a timed
+    # pass that sets how many calls fill a phase.
+    for layout in args.layouts:
+        phase(*inputs[layout], None, 3)
+    call_ms = min(phase(*inputs[layout], None, 10) for layout in args.layouts)
     sampler = ClockSampler(period_ms=50)
     time.sleep(0.5)
     try:
         for round_index in range(args.rounds):
-            for layout in layouts:
+            gaps = args.gaps if round_index % 2 == 0 else args.gaps[::-1]
+            for layout in args.layouts:
                 for gap in gaps:
-                    calls = max(8, round(args.seconds * 1000 / (warm + gap)))
+                    calls = max(8, round(args.seconds * 1000 / (call_ms + gap)))
                     start = datetime.datetime.now()
                     ms = phase(*inputs[layout], gap_kernels[gap], calls)
-                    samples = sampler.between(start, datetime.datetime.now())
+                    end = datetime.datetime.now()
+                    samples = sampler.between(start, end)
                     line = {"bench": "attention_duty", "shape": args.shape, "sizes": list(shape),
                             "layout": layout, "gap_ms": gap, "round": round_index,
-                            "calls": calls, "attention_ms": round(ms, 4),
-                            "tflops": round(flops / ms / 1e9, 1), "samples": len(samples)}
+                            "calls": calls, "seconds": round((end - start).total_seconds(), 3),
+                            "attention_ms": round(ms, 4), "tflops": round(flops / ms / 1e9, 1),
+                            "samples": len(samples)}
                     if samples:
-                        line["sm_clock_mhz"] = statistics.median(s[0] for s in samples)
-                        line["power_w"] = round(statistics.fmean(s[1] for s in samples), 1)
+                        line["sm_clock_mhz"] = statistics.median(s[1] for s in samples)
+                        line["power_w"] = round(statistics.fmean(s[2] for s in samples), 1)
+                        line["power_limit_w"] = samples[-1][4]
                     print(json.dumps(line), flush=True)
     finally:
         sampler.close()

@@ -31,7 +31,8 @@
 #               weights at real size, bf16): per-stage ms, the transformer's counted TFLOPs and
 #               its MFU (nn/stage_meter.h). VIDPROBE_GPU_BENCH_MFU_MODELS picks rows by backbone
 #               name (default: all of MFU_ROWS below).
-# Also writes $1/clocks.jsonl: the SM clock and board power over each step (scripts/gpu-clocks.sh).
+# Where nvidia-smi is, also writes $1/clocks.jsonl: GPU 0's SM clock and board power over each
+# step (scripts/gpu-clocks.sh).
 # wan, wan81 and sweep need diffusers (not in the GPU image): carry its wheel in .whl/ and
 # install it first, as scripts/gpu-wan81.sh says.
 set -euo pipefail
@@ -54,9 +55,11 @@ wanted() { [[ " $SECTIONS " == *" $1 "* ]]; }
 # them, when given). A command that fails (after printing some lines, as `bench probe` prints its
 # own before the reference runs) or prints none shows its last lines instead of vanishing; the
 # script goes on to the next step either way.
+HEADLINE=
+headline() { echo "== $*" >&2; HEADLINE="$*"; }  # what the next steps measure (also for clocks)
 step() {
   local output="$OUT_DIR/step.log" status=0
-  clocks_mark "$(printf '%s ' "${1##*/}" "${@:2}" | cut -c1-240)"
+  clocks_mark "$HEADLINE | ${1##*/} ${2##*/}"
   "$@" > "$output" 2>&1 || status=$?
   grep -E '^\{' "$output" | sed "${TAG:-}" | tee -a "$LOG" || true
   if [ "$status" -ne 0 ] || ! grep -qE '^\{' "$output"; then
@@ -69,12 +72,12 @@ VIDPROBE="$BUILD_DIR/bin/vidprobe"
 CHECKOUT="${VIDPROBE_VIDFM3D_CHECKOUT:-$ROOT/.ref/VidFM3D}"  # the authors' code, for the probe
 
 if wanted backbones; then
-  echo "== backbones (ViT-L, bf16, 16 frames): C++ then transformers" >&2
+  headline "backbones (ViT-L, bf16, 16 frames): C++ then transformers"
   step "$BENCH" --benchmark_filter=BackboneExtract
   step python3 "$ROOT/bench/backbones_reference.py" --device cuda --dtype bf16 --frames 16
 fi
 if wanted paper-size; then
-  echo "== DINOv2-L at the paper's 16 frames of 420 x 728, bf16: C++ then transformers" >&2
+  headline "DINOv2-L at the paper's 16 frames of 420 x 728, bf16: C++ then transformers"
   VIDPROBE_BACKBONE_BENCH_SIZE=420x728 step "$BENCH" --benchmark_filter='BackboneExtract/0/'
   step python3 "$ROOT/bench/backbones_reference.py" --backbone dinov2-vitl14 --device cuda \
     --dtype bf16 --frames 16 --size 420x728
@@ -87,11 +90,11 @@ if wanted probe; then
   PROBE_CHECKPOINTING="on off"
   if [[ "$GPU_GIB" =~ ^[0-9]+$ ]] && [ "$GPU_GIB" -lt 90 ]; then
     PROBE_CHECKPOINTING="on"
-    echo "== probe without gradient checkpointing skipped: it needs about 87 GB, this GPU has $GPU_GIB GiB" >&2
+    headline "probe without gradient checkpointing skipped: it needs about 87 GB, this GPU has $GPU_GIB GiB"
   fi
   for checkpointing in $PROBE_CHECKPOINTING; do
-    echo "== probe training step (the paper's probe and sizes, batch 10, gradient checkpointing" \
-      "$checkpointing): C++ then the authors' code" >&2
+    headline "probe training step (the paper's probe and sizes, batch 10, gradient checkpointing" \
+      "$checkpointing): C++ then the authors' code"
     step "$VIDPROBE" bench probe --device cuda --batch 10 --frames 4 --feature-dim 1536 \
       --grid 30x52 --size 294x518 --warmup 3 --steps 10 --reference --python python3 \
       --checkout "$CHECKOUT" --gradient-checkpointing "$checkpointing"
@@ -104,26 +107,26 @@ if wanted probe; then
     FASTEST_BLOCKS=0
     FASTEST="none of its trunk blocks"
   fi
-  echo "== probe training step, vidprobe checkpointing $FASTEST: C++ then the authors' code" \
-    "(every block)" >&2
+  headline "probe training step, vidprobe checkpointing $FASTEST: C++ then the authors' code" \
+    "(every block)"
   step "$VIDPROBE" bench probe --device cuda --batch 10 --frames 4 --feature-dim 1536 \
     --grid 30x52 --size 294x518 --warmup 3 --steps 10 --reference --python python3 \
     --checkout "$CHECKOUT" --gradient-checkpointing on --checkpoint-blocks "$FASTEST_BLOCKS"
 fi
 if wanted wan; then
-  echo "== WAN2.1 extraction (17 frames, 480x832): C++ then diffusers" >&2
+  headline "WAN2.1 extraction (17 frames, 480x832): C++ then diffusers"
   step "$BENCH" --benchmark_filter=WanExtract
   step python3 "$ROOT/bench/wan_reference.py"
 fi
 if wanted wan81; then
-  echo "== WAN2.1 at the paper's clip (81 frames, 480x832, block 20): C++ then diffusers" >&2
+  headline "WAN2.1 at the paper's clip (81 frames, 480x832, block 20): C++ then diffusers"
   VIDPROBE_WAN_BENCH_FRAMES=81 VIDPROBE_WAN_BENCH_LAYER=20 step "$BENCH" --benchmark_filter=WanExtract
   step python3 "$ROOT/bench/wan_reference.py" --frames 81 --layer 20
 fi
 if wanted sweep; then
   SWEEP_WORK="${VIDPROBE_WORK_DIR:-/tmp/vidprobe-gpu-bench}/sweep"
   LAYERS=10,15,20 TIMESTEPS=100,250,500,750 CLIPS=20
-  echo "== WAN2.1-1.3B sweep, layers $LAYERS x timesteps $TIMESTEPS, $CLIPS clips: C++ then diffusers" >&2
+  headline "WAN2.1-1.3B sweep, layers $LAYERS x timesteps $TIMESTEPS, $CLIPS clips: C++ then diffusers"
   rm -rf "$SWEEP_WORK" && mkdir -p "$SWEEP_WORK"
   "$VIDPROBE" render --family objects --clips "$CLIPS" --frames 17 --width 960 --height 540 \
     --seed 11 --out "$SWEEP_WORK/data" > "$SWEEP_WORK/render.log" 2>&1 ||
@@ -156,7 +159,7 @@ EOF
   done
 fi
 if wanted busy; then
-  echo "== dataset-level extraction, 200 clips: how busy the backbone is" >&2
+  headline "dataset-level extraction, 200 clips: how busy the backbone is"
   VIDPROBE_BUSY_ROWS="${VIDPROBE_BUSY_ROWS:-dinov2 wan-17 dinov2-420x728-15-threads}" \
     bash "$ROOT/scripts/gpu-extract-busy.sh" "$OUT_DIR/busy" ||
     echo "gpu-extract-busy.sh failed (its message is above)" >&2
@@ -181,7 +184,7 @@ if wanted mfu; then
     if [ -n "${VIDPROBE_GPU_BENCH_MFU_MODELS:-}" ] && [[ " $VIDPROBE_GPU_BENCH_MFU_MODELS " != *" $name "* ]]; then
       continue
     fi
-    echo "== MFU: $name, $frames frames, bf16, random weights" >&2
+    headline "MFU: $name, $frames frames, bf16, random weights"
     # shellcheck disable=SC2086  # extra holds several options
     step "$VIDPROBE" bench backbone --backbone "$name" --device cuda --dtype bf16 \
       --frames "$frames" --iterations "${VIDPROBE_GPU_BENCH_MFU_ITERS:-2}" $extra

@@ -1,14 +1,20 @@
-# Sourced by scripts/gpu-official.sh and scripts/gpu-bench.sh: logs the GPU's SM clock, board
+# Sourced by scripts/gpu-official.sh and scripts/gpu-bench.sh: logs GPU 0's SM clock, board
 # power, temperature and power limit every 200 ms while the script runs, and which step began
 # when, then summarises them per step with tools/gpu_clocks.py (why: see that tool). Files, in
 # the directory given to clocks_start: gpu-clocks.csv, steps.tsv, clocks.jsonl. Without
-# nvidia-smi (a CPU dry run) only steps.tsv is written.
+# nvidia-smi (a CPU dry run) only steps.tsv is written. clocks_start sets the EXIT trap (a caller
+# with a trap of its own calls clocks_stop in it); a script killed by SIGKILL leaves the sampler
+# running and no summary.
+CLOCKS_DIR=
+CLOCKS_PID=
 clocks_start() {  # DIR
   CLOCKS_DIR="$1"
   : > "$CLOCKS_DIR/steps.tsv"
   command -v nvidia-smi > /dev/null || return 0
-  nvidia-smi --query-gpu=timestamp,clocks.sm,power.draw,temperature.gpu,power.limit \
-    --format=csv,noheader,nounits -lms 200 > "$CLOCKS_DIR/gpu-clocks.csv" 2> /dev/null &
+  local fields
+  fields="$(python3 "$ROOT/tools/gpu_clocks.py" --fields)"
+  nvidia-smi --id=0 --query-gpu="$fields" --format=csv,noheader,nounits -lms 200 \
+    > "$CLOCKS_DIR/gpu-clocks.csv" 2> /dev/null &
   CLOCKS_PID=$!
   trap clocks_stop EXIT
 }

@@ -16,7 +16,7 @@ def sample(second, clock, power, temperature=60, limit=700):
 
 
 class GpuClocks(unittest.TestCase):
-    def run_tool(self, steps, samples):
+    def run_tool(self, steps, samples, *options):
         with tempfile.TemporaryDirectory() as work:
             steps_path, samples_path = (os.path.join(work, n) for n in ("steps.tsv", "c.csv"))
             with open(steps_path, "w") as out:
@@ -24,7 +24,7 @@ class GpuClocks(unittest.TestCase):
                                for second, name in steps)
             with open(samples_path, "w") as out:
                 out.writelines(samples)
-            result = subprocess.run([sys.executable, TOOL, steps_path, samples_path],
+            result = subprocess.run([sys.executable, TOOL, steps_path, samples_path, *options],
                                     capture_output=True, text=True)
         return result, [json.loads(line) for line in result.stdout.splitlines()]
 
@@ -60,6 +60,31 @@ class GpuClocks(unittest.TestCase):
                                   "2026/12/06 06:09:13.000, 1755"])
         self.assertEqual(lines[0]["samples"], 1)
 
+    def test_a_sample_on_a_step_boundary_belongs_to_the_step_it_starts(self):
+        _, lines = self.run_tool([(10, "a"), (12, "b")],
+                                 [sample(11, 1900, 100), sample(12, 1800, 100)])
+        self.assertEqual([(l["step"], l["samples"]) for l in lines], [("a", 1), ("b", 1)])
+
+    def test_a_log_without_the_limit_column_needs_the_limit_given(self):
+        rows = ["2026/12/06 06:09:11.000, 1830, 690, 61\n", "2026/12/06 06:09:12.000, 1980, 300, 61\n"]
+        _, lines = self.run_tool([(10, "run")], rows)
+        self.assertEqual(lines[0]["samples"], 2)
+        self.assertIsNone(lines[0]["power_limit_w"])
+        self.assertEqual(lines[0]["samples_at_power_limit"], 0)
+        _, lines = self.run_tool([(10, "run")], rows, "--power-limit", "700")
+        self.assertEqual(lines[0]["power_limit_w"], 700)
+        self.assertEqual(lines[0]["sm_clock_mhz_median_at_power_limit"], 1830)
+
+    def test_a_board_that_reports_no_limit_keeps_its_samples(self):
+        _, lines = self.run_tool([(10, "run")], ["2026/12/06 06:09:11.000, 1830, 690, 61, [N/A]\n"])
+        self.assertEqual(lines[0]["samples"], 1)
+        self.assertIsNone(lines[0]["sm_clock_mhz_median_at_power_limit"])
+
+    def test_steps_whose_times_go_backwards_are_refused(self):
+        result, _ = self.run_tool([(12, "late"), (10, "early")], [sample(11, 1830, 690)])
+        self.assertNotEqual(result.returncode, 0)
+        self.assertIn("the step times go backwards", result.stderr)
+
     def test_a_bad_step_timestamp_names_the_file_and_line(self):
         with tempfile.TemporaryDirectory() as work:
             steps = os.path.join(work, "steps.tsv")
@@ -71,12 +96,15 @@ class GpuClocks(unittest.TestCase):
         self.assertIn("steps.tsv:2: bad timestamp 'yesterday'", result.stderr)
 
 
-# A stand-in for nvidia-smi: a row of the queried fields, stamped now, every 50 ms until killed.
+# A stand-in for nvidia-smi: a row of the queried fields, stamped now; with -lms, every 50 ms
+# until killed.
 FAKE_SMI = """#!/usr/bin/env python3
 import datetime, sys, time
 while True:
     stamp = datetime.datetime.now().strftime("%Y/%m/%d %H:%M:%S.%f")[:-3]
     print(f"{stamp}, 1830, 695, 61, 700", flush=True)
+    if "-lms" not in sys.argv:
+        break
     time.sleep(0.05)
 """
 
@@ -91,12 +119,15 @@ class GpuClocksScript(unittest.TestCase):
             with open(smi, "w") as out:
                 out.write(FAKE_SMI)
             os.chmod(smi, 0o755)
+            # An explicit clocks_stop, then the EXIT trap's: the second must change nothing.
             script = (f'ROOT="{root}"; source "$ROOT/scripts/gpu-clocks.sh"; clocks_start "{work}"; '
-                      'clocks_mark first step; sleep 0.6; clocks_mark second; sleep 0.6; exit 0')
+                      'clocks_mark first step; sleep 0.6; clocks_mark second; sleep 0.6; '
+                      'clocks_stop; echo kept >> "$CLOCKS_DIR/clocks.jsonl"; exit 0')
             env = dict(os.environ, PATH=f"{work}:{os.environ['PATH']}")
             subprocess.run(["bash", "-c", script], env=env, check=True, timeout=30)
             with open(os.path.join(work, "clocks.jsonl")) as lines:
-                steps = [json.loads(line) for line in lines]
+                *steps, last = lines.read().splitlines()
+            steps = [json.loads(line) for line in steps]
             rows_then = os.path.getsize(os.path.join(work, "gpu-clocks.csv"))
             subprocess.run(["sleep", "0.3"])
             rows_later = os.path.getsize(os.path.join(work, "gpu-clocks.csv"))
@@ -104,6 +135,7 @@ class GpuClocksScript(unittest.TestCase):
         self.assertTrue(all(s["samples"] >= 3 and s["samples_at_power_limit"] == s["samples"]
                             for s in steps), steps)
         self.assertEqual(rows_then, rows_later, "the sampler outlived the script")
+        self.assertEqual(last, "kept", "the EXIT trap summarised again after clocks_stop")
 
 
 if __name__ == "__main__":
