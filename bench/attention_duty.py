@@ -2,17 +2,18 @@
 """Does the same fused attention kernel take longer when the GPU never rests between kernels?
 
 vidprobe's V-JEPA v1 calls cuDNN's fused attention with the same shapes and strides as the
-official code (q, k, v split from one packed qkv projection), yet its calls took 3-4 % longer in
+official code (q, k, v split from one packed qkv projection), yet its calls took 3-5 % longer in
 the profiles of both sides (docs/perf.md). One candidate is the GPU's clock: a pipeline with fewer
 low-power memory-bound kernels between its attention calls draws more power and may run at a
 lower SM clock. This script times the one attention call in phases that differ only in what runs
 between the calls (nothing, or a memory-bound copy of a chosen length) and in the layout of q, k,
 v (split from a packed (B, N, 3, H, D) tensor as both V-JEPA sides, or contiguous), the gaps'
-order reversed every other round, while `nvidia-smi` samples GPU 0's SM clock and instantaneous
+order reversed every other round (the layouts' order stays), while `nvidia-smi` samples GPU 0's SM clock and instantaneous
 board power every 50 ms (tools/gpu_clocks.py's fields and reader).
 
 Prints one JSON line per phase: bench "attention_duty", shape, layout, gap_ms (the copy between
-calls), round, calls, seconds, attention_ms (mean of per-call CUDA event times), tflops,
+calls asked for), gap_copies (1 GiB copies run for it: at least one, so a gap shorter than one
+copy, about 0.65 ms on an H100, runs as one), round, calls, seconds, attention_ms (mean of per-call CUDA event times), tflops,
 sm_clock_mhz (median of the samples inside the phase), power_w (mean), power_limit_w, samples.
 Usage: python3 bench/attention_duty.py [--shape vjepa1-l-480x832] [--gaps 0,2,5] [--rounds 2]
 """
@@ -73,9 +74,9 @@ def make_qkv(shape, layout, dtype):
 
 
 def gap_kernel(gap_ms):
-    """A memory-bound copy repeated to take about gap_ms, or None for no gap."""
+    """(A memory-bound copy repeated to take about gap_ms, or None for no gap; the repeats)."""
     if gap_ms <= 0:
-        return None
+        return None, 0
     source = torch.empty(256 << 20, device="cuda", dtype=torch.float32)
     target = torch.empty_like(source)
     start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
@@ -90,7 +91,7 @@ def gap_kernel(gap_ms):
     def run():
         for _ in range(repeats):
             target.copy_(source)
-    return run
+    return run, repeats
 
 
 def phase(q, k, v, gap, calls):
@@ -154,11 +155,13 @@ def main():
                 for gap in gaps:
                     calls = max(8, round(args.seconds * 1000 / (call_ms + gap)))
                     start = datetime.datetime.now()
-                    ms = phase(*inputs[layout], gap_kernels[gap], calls)
+                    gap_run, copies = gap_kernels[gap]
+                    ms = phase(*inputs[layout], gap_run, calls)
                     end = datetime.datetime.now()
                     samples = sampler.between(start, end)
                     line = {"bench": "attention_duty", "shape": args.shape, "sizes": list(shape),
-                            "layout": layout, "gap_ms": gap, "round": round_index,
+                            "layout": layout, "gap_ms": gap, "gap_copies": copies,
+                            "round": round_index,
                             "calls": calls, "seconds": round((end - start).total_seconds(), 3),
                             "attention_ms": round(ms, 4), "tflops": round(flops / ms / 1e9, 1),
                             "samples": len(samples)}

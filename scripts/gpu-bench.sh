@@ -56,10 +56,13 @@ wanted() { [[ " $SECTIONS " == *" $1 "* ]]; }
 # own before the reference runs) or prints none shows its last lines instead of vanishing; the
 # script goes on to the next step either way.
 HEADLINE=
-headline() { echo "== $*" >&2; HEADLINE="$*"; }  # what the next steps measure (also for clocks)
+# What the next steps measure; a clock mark of its own, so that work done outside step() (the
+# sweep's rendering, the busy section) is not counted in the step before it.
+headline() { echo "== $*" >&2; HEADLINE="$*"; clocks_mark "$HEADLINE"; }
 step() {
   local output="$OUT_DIR/step.log" status=0
-  clocks_mark "$HEADLINE | ${1##*/} ${2##*/}"
+  local command="$*"
+  clocks_mark "$HEADLINE | ${command//$ROOT\//}"
   "$@" > "$output" 2>&1 || status=$?
   grep -E '^\{' "$output" | sed "${TAG:-}" | tee -a "$LOG" || true
   if [ "$status" -ne 0 ] || ! grep -qE '^\{' "$output"; then

@@ -12,7 +12,8 @@ clocks_start() {  # DIR
   : > "$CLOCKS_DIR/steps.tsv"
   command -v nvidia-smi > /dev/null || return 0
   local fields
-  fields="$(python3 "$ROOT/tools/gpu_clocks.py" --fields)"
+  fields="$(python3 "$ROOT/tools/gpu_clocks.py" --fields)" ||
+    fields=timestamp,clocks.sm,power.draw,temperature.gpu,power.limit
   nvidia-smi --id=0 --query-gpu="$fields" --format=csv,noheader,nounits -lms 200 \
     > "$CLOCKS_DIR/gpu-clocks.csv" 2> /dev/null &
   CLOCKS_PID=$!

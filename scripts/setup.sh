@@ -62,11 +62,11 @@ if [ ! -f "$BUILD_DIR/build.ninja" ]; then
   log "configuring $BUILD_DIR"
   cmake -S "$ROOT" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release \
     -DCMAKE_CXX_COMPILER="$CXX_COMPILER" -DCMAKE_PREFIX_PATH="$TORCH_PREFIX" -DVIDPROBE_PYTHON="$PY"
-elif [ -n "${VIDPROBE_CXX:-}" ]; then
-  configured="$(sed -n 's/^CMAKE_CXX_COMPILER:[A-Z]*=//p' "$BUILD_DIR/CMakeCache.txt")"
-  [ "$(command -v "$VIDPROBE_CXX" || echo "$VIDPROBE_CXX")" = "$configured" ] ||
-    log "warning: $BUILD_DIR was configured with $configured, not VIDPROBE_CXX=$VIDPROBE_CXX;" \
-      "it keeps its compiler (remove $BUILD_DIR to change it)"
+else
+  configured="$(sed -n 's/^CMAKE_CXX_COMPILER:[A-Z]*=//p' "$BUILD_DIR/CMakeCache.txt" 2>/dev/null || true)"
+  [ "$(command -v "$CXX_COMPILER" || echo "$CXX_COMPILER")" = "$configured" ] ||
+    log "warning: $BUILD_DIR was configured with ${configured:-an unknown compiler}, not" \
+      "$CXX_COMPILER; it keeps its compiler (remove $BUILD_DIR to change it)"
 fi
 log "building ($(nproc) jobs)"
 cmake --build "$BUILD_DIR" --parallel "$(nproc)"

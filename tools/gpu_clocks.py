@@ -27,12 +27,20 @@ AVERAGED_FIELDS = SMI_FIELDS.replace("power.draw.instant", "power.draw")
 
 
 def smi_fields():
-    """SMI_FIELDS, or AVERAGED_FIELDS where the driver does not know power.draw.instant."""
+    """SMI_FIELDS, or AVERAGED_FIELDS where the driver does not know power.draw.instant or reads
+    no value for it."""
     try:
-        probe = subprocess.run(["nvidia-smi", "--id=0", f"--query-gpu={SMI_FIELDS}",
-                                "--format=csv,noheader"], capture_output=True)
+        probe = subprocess.run(["nvidia-smi", "--id=0", "--query-gpu=power.draw.instant",
+                                "--format=csv,noheader,nounits"], capture_output=True, text=True,
+                               timeout=30)
     except FileNotFoundError:  # no GPU here: nothing will be sampled either way
         return SMI_FIELDS
+    except subprocess.TimeoutExpired:
+        return AVERAGED_FIELDS
+    try:
+        float(probe.stdout.strip().splitlines()[0])
+    except (ValueError, IndexError):  # "[N/A]", "[Not Supported]", an error message, nothing
+        return AVERAGED_FIELDS
     return SMI_FIELDS if probe.returncode == 0 else AVERAGED_FIELDS
 AT_LIMIT = 0.97
 

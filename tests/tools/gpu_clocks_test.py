@@ -76,9 +76,12 @@ class GpuClocks(unittest.TestCase):
         self.assertEqual(lines[0]["sm_clock_mhz_median_at_power_limit"], 1830)
 
     def test_a_board_that_reports_no_limit_keeps_its_samples(self):
-        _, lines = self.run_tool([(10, "run")], ["2026/12/06 06:09:11.000, 1830, 690, 61, [N/A]\n"])
+        rows = ["2026/12/06 06:09:11.000, 1830, 690, 61, [N/A]\n"]
+        _, lines = self.run_tool([(10, "run")], rows)
         self.assertEqual(lines[0]["samples"], 1)
         self.assertIsNone(lines[0]["sm_clock_mhz_median_at_power_limit"])
+        _, lines = self.run_tool([(10, "run")], rows, "--power-limit", "700")
+        self.assertEqual(lines[0]["sm_clock_mhz_median_at_power_limit"], 1830)
 
     def test_steps_whose_times_go_backwards_are_refused(self):
         result, _ = self.run_tool([(12, "late"), (10, "early")], [sample(11, 1830, 690)])
@@ -100,6 +103,9 @@ class GpuClocks(unittest.TestCase):
 # until killed.
 FAKE_SMI = """#!/usr/bin/env python3
 import datetime, sys, time
+if "--query-gpu=power.draw.instant" in sys.argv:
+    print("695.31")
+    sys.exit(0)
 while True:
     stamp = datetime.datetime.now().strftime("%Y/%m/%d %H:%M:%S.%f")[:-3]
     print(f"{stamp}, 1830, 695, 61, 700", flush=True)
@@ -107,6 +113,30 @@ while True:
         break
     time.sleep(0.05)
 """
+
+
+class SmiFields(unittest.TestCase):
+    """--fields: instantaneous power where the driver reads it, the one-second average else."""
+
+    def fields_with(self, body):
+        with tempfile.TemporaryDirectory() as work:
+            smi = os.path.join(work, "nvidia-smi")
+            with open(smi, "w") as out:
+                out.write("#!/bin/sh\n" + body + "\n")
+            os.chmod(smi, 0o755)
+            env = dict(os.environ, PATH=f"{work}:{os.environ['PATH']}")
+            return subprocess.run([sys.executable, TOOL, "--fields"], env=env, check=True,
+                                  capture_output=True, text=True).stdout.strip()
+
+    def test_a_driver_that_reads_instantaneous_power_gets_it(self):
+        self.assertIn("power.draw.instant", self.fields_with("echo 412.07"))
+
+    def test_a_driver_without_a_value_or_the_field_gets_the_average(self):
+        for body in ("echo '[N/A]'", "echo '[Not Supported]'",
+                     "echo 'Field \"power.draw.instant\" is not a valid field'; exit 2"):
+            fields = self.fields_with(body)
+            self.assertNotIn("power.draw.instant", fields, body)
+            self.assertIn("power.draw", fields, body)
 
 
 class GpuClocksScript(unittest.TestCase):
