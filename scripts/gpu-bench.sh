@@ -62,7 +62,7 @@ headline() { echo "== $*" >&2; HEADLINE="$*"; clocks_mark "$HEADLINE"; }
 step() {
   local output="$OUT_DIR/step.log" status=0
   local command="$*"
-  clocks_mark "$HEADLINE | ${command//$ROOT\//}"
+  clocks_mark "$HEADLINE | ${command//"$ROOT"\//}"
   "$@" > "$output" 2>&1 || status=$?
   grep -E '^\{' "$output" | sed "${TAG:-}" | tee -a "$LOG" || true
   if [ "$status" -ne 0 ] || ! grep -qE '^\{' "$output"; then

@@ -136,7 +136,7 @@ class SmiFields(unittest.TestCase):
                      "echo 'Field \"power.draw.instant\" is not a valid field'; exit 2"):
             fields = self.fields_with(body)
             self.assertNotIn("power.draw.instant", fields, body)
-            self.assertIn("power.draw", fields, body)
+            self.assertIn(",power.draw,", fields, body)
 
 
 class GpuClocksScript(unittest.TestCase):
