@@ -115,16 +115,21 @@ while True:
 """
 
 
+def install_fake_smi(work, script):
+    """An executable nvidia-smi in `work`; the environment that finds it first."""
+    smi = os.path.join(work, "nvidia-smi")
+    with open(smi, "w") as out:
+        out.write(script)
+    os.chmod(smi, 0o755)
+    return dict(os.environ, PATH=f"{work}:{os.environ['PATH']}")
+
+
 class SmiFields(unittest.TestCase):
     """--fields: instantaneous power where the driver reads it, the one-second average else."""
 
     def fields_with(self, body):
         with tempfile.TemporaryDirectory() as work:
-            smi = os.path.join(work, "nvidia-smi")
-            with open(smi, "w") as out:
-                out.write("#!/bin/sh\n" + body + "\n")
-            os.chmod(smi, 0o755)
-            env = dict(os.environ, PATH=f"{work}:{os.environ['PATH']}")
+            env = install_fake_smi(work, "#!/bin/sh\n" + body + "\n")
             return subprocess.run([sys.executable, TOOL, "--fields"], env=env, check=True,
                                   capture_output=True, text=True).stdout.strip()
 
@@ -145,15 +150,11 @@ class GpuClocksScript(unittest.TestCase):
     def test_the_sampler_runs_between_start_and_stop_and_leaves_the_summary(self):
         root = os.path.join(os.path.dirname(TOOL), "..")
         with tempfile.TemporaryDirectory() as work:
-            smi = os.path.join(work, "nvidia-smi")
-            with open(smi, "w") as out:
-                out.write(FAKE_SMI)
-            os.chmod(smi, 0o755)
+            env = install_fake_smi(work, FAKE_SMI)
             # An explicit clocks_stop, then the EXIT trap's: the second must change nothing.
             script = (f'ROOT="{root}"; source "$ROOT/scripts/gpu-clocks.sh"; clocks_start "{work}"; '
                       'clocks_mark first step; sleep 0.6; clocks_mark second; sleep 0.6; '
                       'clocks_stop; echo kept >> "$CLOCKS_DIR/clocks.jsonl"; exit 0')
-            env = dict(os.environ, PATH=f"{work}:{os.environ['PATH']}")
             subprocess.run(["bash", "-c", script], env=env, check=True, timeout=30)
             with open(os.path.join(work, "clocks.jsonl")) as lines:
                 *steps, last = lines.read().splitlines()
