@@ -14,7 +14,8 @@
 #   3. checks every written file's tensors (shapes, dtypes, finite values, confidence > 1).
 # GPU memory: nvidia-smi memory.used polled every 100 ms (CUDA context and the caching allocator's
 # reserve included: an upper bound of the allocator peak, which vidprobe does not report) minus
-# the reading before the process started.
+# the reading before the process started, in GB of 10^9 bytes (scripts/gpu-memory.sh; the runs of
+# 2026-12-03 wrote GiB under the same name, see docs/vggt.md).
 # Usage: bash scripts/gpu-annotate-window.sh OUT_DIR
 # Knobs: VIDPROBE_ANNOTATE_FRAMES (150), VIDPROBE_ANNOTATE_CLIPS (2), VIDPROBE_ANNOTATE_WINDOWS
 #        ("81 150"), VIDPROBE_ANNOTATE_CHUNK (8), VIDPROBE_ANNOTATE_DEVICE (cuda),
@@ -34,6 +35,7 @@
 #   run(command="bash scripts/gpu-annotate-window.sh $OUT", carry=[".gpu-deps.tar.xz"])
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/gpu-env.sh"  # ROOT, BUILD_DIR, DEPS, library paths
+source "$ROOT/scripts/gpu-memory.sh"  # gpu_memory_start / gpu_memory_stop
 OUT="${1:?usage: gpu-annotate-window.sh OUT_DIR}"
 FRAMES="${VIDPROBE_ANNOTATE_FRAMES:-150}"
 CLIPS="${VIDPROBE_ANNOTATE_CLIPS:-2}"
@@ -58,33 +60,7 @@ now() { date +%s.%N; }
 emit() { python3 -c 'import json, sys; print(json.dumps(json.loads(sys.argv[1])))' "$1" | tee -a "$LOG" "$RAW"; }
 [ -x "$BUILD_DIR/bin/vidprobe" ] || { echo "gpu-annotate-window.sh: $BUILD_DIR/bin/vidprobe is missing: run scripts/gpu-build.sh first" >&2; exit 2; }
 
-HAVE_SMI=0
-if [ "$DEVICE" != cpu ] && command -v nvidia-smi > /dev/null; then HAVE_SMI=1; fi
-POLL_PID=
-mem_now() { nvidia-smi --id=0 --query-gpu=memory.used --format=csv,noheader,nounits | head -1 | tr -d ' '; }
-poll_start() {
-  BASE_MIB=0
-  [ "$HAVE_SMI" = 1 ] || return 0
-  BASE_MIB="$(mem_now)"
-  nvidia-smi --id=0 --query-gpu=memory.used --format=csv,noheader,nounits -lms 100 > "$1" 2>/dev/null &
-  POLL_PID=$!
-}
-poll_stop() {  # prints the JSON fields of the GPU memory peak for the poll file $1
-  if [ "$HAVE_SMI" = 1 ]; then
-    kill "$POLL_PID" 2>/dev/null || true
-    wait "$POLL_PID" 2>/dev/null || true
-  fi
-  python3 - "$1" "$BASE_MIB" "$HAVE_SMI" <<'PY'
-import sys
-path, base, have = sys.argv[1], float(sys.argv[2]), sys.argv[3] == "1"
-if not have:
-    print('"gpu_mem_peak_gb": null, "gpu_mem_baseline_gb": null')
-    sys.exit()
-vals = [float(l) for l in open(path) if l.strip().replace(".", "").isdigit()]
-peak = max(vals) if vals else float("nan")
-print(f'"gpu_mem_peak_gb": {(peak - base) / 1024:.3f}, "gpu_mem_baseline_gb": {base / 1024:.3f}, "gpu_mem_samples": {len(vals)}')
-PY
-}
+[ "$DEVICE" != cpu ] || export GPU_MEMORY_OFF=1
 
 step "render $CLIPS clips of $FRAMES frames at ${WIDTH}x${HEIGHT}"
 DATA="$WORK/data-${FRAMES}f-${WIDTH}x${HEIGHT}"
@@ -99,7 +75,7 @@ for N in $WINDOWS; do
   step "annotate: window of $N frames, $DTYPE, chunk $CHUNK, on $DEVICE"
   DEST="$WORK/annotated-$N"
   rm -rf "$DEST"
-  poll_start "$WORK/poll-$N.txt"
+  gpu_memory_start "$WORK/poll-$N.txt"
   T0="$(now)"
   set +e
   vidprobe annotate --data "$DATA" "${MODEL_ARGS[@]}" --backbone-size "$SIZE" --window "$N" \
@@ -108,10 +84,10 @@ for N in $WINDOWS; do
   RC=$?
   set -e
   WALL="$(python3 -c "print(round($(now) - $T0, 3))")"
-  MEM="$(poll_stop "$WORK/poll-$N.txt")"
+  gpu_memory_stop "$WORK/poll-$N.txt" MEM
   cat "$WORK/annotate-$N.log" >> "$RAW"
   SUMMARY="$(grep -E 'clips written' "$WORK/annotate-$N.log" | tail -1 || true)"
-  emit "{\"what\": \"annotate\", \"window\": $N, \"clips\": $CLIPS, \"dtype\": \"$DTYPE\", \"frame_chunk\": $CHUNK, \"device\": \"$DEVICE\", \"rc\": $RC, \"wall_s\": $WALL, $MEM, \"summary\": $(python3 -c 'import json,sys; print(json.dumps(sys.argv[1]))' "$SUMMARY")}"
+  emit "{\"what\": \"annotate\", \"window\": $N, \"clips\": $CLIPS, \"dtype\": \"$DTYPE\", \"frame_chunk\": $CHUNK, \"device\": \"$DEVICE\", \"rc\": $RC, \"wall_s\": $WALL, \"gpu_mem\": $MEM, \"summary\": $(python3 -c 'import json,sys; print(json.dumps(sys.argv[1]))' "$SUMMARY")}"
   if [ "$RC" != 0 ]; then tail -20 "$WORK/annotate-$N.log" >&2; continue; fi
   # Per-clip forward times and a check of every written file (safetensors header + data, numpy-free).
   python3 - "$DEST" "$N" <<'PY' | tee -a "$LOG" "$RAW"

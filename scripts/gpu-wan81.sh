@@ -16,8 +16,8 @@
 #      compared with theirs) and on all CLIPS clips (per clip = (T_N - T_1) / (N - 1));
 #   5. feature parity (max abs / relative differences, timestep and sigma of both sides).
 # GPU memory of every process: nvidia-smi memory.used polled every 100 ms (CUDA context and
-# allocator cache included, the same for both sides), minus the reading before it started; the
-# Python side also reports torch's allocator peak.
+# allocator cache included, the same for both sides), minus the reading before it started, in GB
+# of 10^9 bytes (scripts/gpu-memory.sh); the Python side also reports torch's allocator peak.
 # Usage: bash scripts/gpu-wan81.sh OUT_DIR [CHECKOUT]   (CHECKOUT default: .ref/VidFM3D, which must
 #        hold features/wan/ and features/run_dl3dv.py of the authors' repository)
 # Knobs: VIDPROBE_WAN81_CLIPS (4), VIDPROBE_WAN81_ITERS (3), VIDPROBE_WAN81_PRECISIONS
@@ -32,6 +32,7 @@
 #   run(command="bash scripts/gpu-wan81.sh $OUT", carry=[".gpu-deps.tar.xz", ".ref", ".whl"])
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/gpu-env.sh"  # ROOT, BUILD_DIR, DEPS, library paths
+source "$ROOT/scripts/gpu-memory.sh"  # gpu_memory_start / gpu_memory_stop
 OUT="${1:?usage: gpu-wan81.sh OUT_DIR [CHECKOUT]}"
 CHECKOUT="$(cd "${2:-$ROOT/.ref/VidFM3D}" && pwd)"
 WORK="${VIDPROBE_WORK_DIR:-/tmp/vidprobe-wan81}"
@@ -75,28 +76,6 @@ if ! python3 -c 'import diffusers' 2>/dev/null; then
 fi
 python3 -c 'import diffusers, transformers, torch; print("diffusers", diffusers.__version__, "transformers", transformers.__version__, "torch", torch.__version__)' | tee -a "$RAW" >&2
 
-# GPU memory: nvidia-smi memory.used (MiB) every 100 ms into a file, while one process runs.
-POLL_PID=
-mem_now() { nvidia-smi --id=0 --query-gpu=memory.used --format=csv,noheader,nounits | head -1 | tr -d ' '; }
-poll_start() {
-  BASE_MIB="$(mem_now)"
-  nvidia-smi --id=0 --query-gpu=memory.used --format=csv,noheader,nounits -lms 100 > "$1" 2>/dev/null &
-  POLL_PID=$!
-}
-poll_stop() {  # prints {"gpu_mem_peak_gb": ..., "gpu_mem_baseline_gb": ...} for the poll file $1
-  kill "$POLL_PID" 2>/dev/null || true
-  wait "$POLL_PID" 2>/dev/null || true
-  POLL_PID=
-  python3 - "$1" "$BASE_MIB" <<'PY'
-import json, sys
-vals = [int(v) for v in open(sys.argv[1]).read().split() if v.strip().isdigit()]
-base = int(sys.argv[2])
-mib = 1024 * 1024 / 1e9
-print(json.dumps({"gpu_mem_peak_gb": (max(vals) - base) * mib if vals else None,
-                  "gpu_mem_baseline_gb": base * mib, "gpu_mem_samples": len(vals)}))
-PY
-}
-trap '[ -n "$POLL_PID" ] && kill "$POLL_PID" 2>/dev/null; true' EXIT
 
 step "render $CLIPS clips x 81 frames at 832x480"
 t0=$(now)
@@ -114,19 +93,19 @@ CONTEXT="$MODEL/empty_prompt_context.safetensors"
 echo "vidprobe --timestep $SPEC" | tee -a "$RAW" >&2
 
 step "the authors' extraction (features/wan), precisions $PRECISIONS, $ITERS timed calls each"
-poll_start "$WORK/poll-authors.txt"
+gpu_memory_start "$WORK/poll-authors.txt"
 t0=$(now)
 python3 "$REF" bench --checkout "$CHECKOUT" --model-dir "$MODEL" --clip "$WORK/data/$CLIP_ID" \
   --work "$WORK/authors" --iters "$ITERS" --precisions "$PRECISIONS" --noise-seed 0 \
   --clip-id "$SHARD_ID" 2>&1 | json_lines ||
   echo "gpu-wan81.sh: the authors' run failed (wan81.log has the traceback); going on" >&2
 t1=$(now)
-MEM="$(poll_stop "$WORK/poll-authors.txt")"
+gpu_memory_stop "$WORK/poll-authors.txt" MEM
 emit "{\"benchmark\": \"wan81_authors_process\", \"wall_s\": $(python3 -c "print($t1 - $t0)"), \"gpu_mem\": $MEM}"
 
 run_vidprobe() {  # $1 = data root, $2 = cache dir, $3 = tag
   rm -rf "$2"  # a cache resumes: an existing shard would be skipped, not timed
-  poll_start "$WORK/poll-$3.txt"
+  gpu_memory_start "$WORK/poll-$3.txt"
   local start end summary ok=true clips
   clips="$(find -L "$1" -mindepth 2 -maxdepth 2 -name clip.json | wc -l)"
   start=$(now)
@@ -134,7 +113,7 @@ run_vidprobe() {  # $1 = data root, $2 = cache dir, $3 = tag
     --frames 81 --timestep "$SPEC" --backbone-opt "text_context=$CONTEXT" --dtype fp32 \
     --data "$1" --out "$2" 2>&1 | tee "$WORK/$3.log" | tee -a "$RAW" >&2 || ok=false
   end=$(now)
-  MEM="$(poll_stop "$WORK/poll-$3.txt")"
+  gpu_memory_stop "$WORK/poll-$3.txt" MEM
   summary="$(grep -Eo 'extract: [0-9]+ clips written, [0-9]+ already done, [0-9.e+-]+ s' "$WORK/$3.log" | tail -1 | awk '{print $(NF-1)}' || true)"
   WALL="$(python3 -c "print($end - $start)")"
   emit "{\"benchmark\": \"wan81_vidprobe_extract\", \"tag\": \"$3\", \"ok\": $ok, \"clips\": $clips, \"wall_s\": $WALL, \"extract_summary_s\": ${summary:-null}, \"preset\": \"vidfm3d\", \"compute_dtype\": \"fp32\", \"cache_dtype\": \"fp32\", \"timestep\": \"$SPEC\", \"text_context\": \"$CONTEXT\", \"gpu_mem\": $MEM}"

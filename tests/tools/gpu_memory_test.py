@@ -1,0 +1,110 @@
+#!/usr/bin/env python3
+"""tools/gpu_memory.py and scripts/gpu-memory.sh: one process's GPU memory, in GB of 10^9 bytes."""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import unittest
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
+TOOL = os.path.join(ROOT, "tools", "gpu_memory.py")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from gpu_clocks_test import install_fake_smi  # noqa: E402  (the one stand-in set-up)
+
+GB_PER_MIB = 1024 * 1024 / 1e9
+
+
+def run_tool(poll_text, *options):
+    with tempfile.TemporaryDirectory() as work:
+        poll = os.path.join(work, "poll.txt")
+        with open(poll, "w") as out:
+            out.write(poll_text)
+        return subprocess.run([sys.executable, TOOL, poll, *options], capture_output=True,
+                              text=True)
+
+
+class GpuMemoryTool(unittest.TestCase):
+    def test_the_peak_is_the_largest_reading_above_the_baseline_in_gigabytes(self):
+        result = run_tool("600\n20480\n[N/A]\n\n81000\n30000\n", "--baseline-mib", "500")
+        summary = json.loads(result.stdout)
+        self.assertEqual(summary["gpu_mem_peak_gb"], round((81000 - 500) * GB_PER_MIB, 3))
+        self.assertEqual(summary["gpu_mem_baseline_gb"], round(500 * GB_PER_MIB, 3))
+        self.assertEqual(summary["gpu_mem_samples"], 4)
+        # 1024 MiB are 1.074 GB, not the 1.0 a GiB label would give.
+        one_gib = json.loads(run_tool("1524\n", "--baseline-mib", "500").stdout)
+        self.assertEqual(one_gib["gpu_mem_peak_gb"], 1.074)
+
+    def test_without_a_baseline_or_samples_the_values_are_null(self):
+        summary = json.loads(run_tool("20480\n").stdout)
+        self.assertIsNone(summary["gpu_mem_peak_gb"])
+        self.assertIsNone(summary["gpu_mem_baseline_gb"])
+        self.assertEqual(summary["gpu_mem_samples"], 1)
+        summary = json.loads(run_tool("", "--baseline-mib", "500").stdout)
+        self.assertIsNone(summary["gpu_mem_peak_gb"])
+        self.assertEqual(summary["gpu_mem_samples"], 0)
+
+    def test_bad_input_is_named(self):
+        result = run_tool("1\n", "--baseline-mib", "lots")
+        self.assertNotEqual(result.returncode, 0)
+        self.assertIn("--baseline-mib must be a number of MiB, got 'lots'", result.stderr)
+        result = subprocess.run([sys.executable, TOOL, "/nonexistent/poll.txt"],
+                                capture_output=True, text=True)
+        self.assertNotEqual(result.returncode, 0)
+        self.assertIn("cannot read the poll file /nonexistent/poll.txt", result.stderr)
+
+
+# memory.used in MiB: 1000 for the single reading, then a rising stream every 50 ms until killed.
+FAKE_SMI = """#!/usr/bin/env python3
+import sys, time
+if "-lms" not in sys.argv:
+    print("1000")
+    sys.exit(0)
+used = 2000
+while True:
+    print(used, flush=True)
+    used += 1000
+    time.sleep(0.05)
+"""
+
+
+class GpuMemoryScript(unittest.TestCase):
+    """scripts/gpu-memory.sh as the gpu-*.sh scripts source it."""
+
+    def run_script(self, body, env_extra=None):
+        with tempfile.TemporaryDirectory() as work:
+            env = install_fake_smi(work, FAKE_SMI)
+            env.update(env_extra or {})
+            poll = os.path.join(work, "poll.txt")
+            script = (f'set -euo pipefail; ROOT="{ROOT}"; source "$ROOT/scripts/gpu-memory.sh"; '
+                      f'POLL="{poll}"; ' + body)
+            result = subprocess.run(["bash", "-c", script], env=env, capture_output=True,
+                                    text=True, timeout=30)
+            size_then = os.path.getsize(poll) if os.path.exists(poll) else None
+            subprocess.run(["sleep", "0.3"])
+            size_later = os.path.getsize(poll) if os.path.exists(poll) else None
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertEqual(size_then, size_later, "the poll outlived the script")
+        return result.stdout
+
+    def test_the_summary_lands_in_the_callers_variable_and_the_poll_stops(self):
+        out = self.run_script('gpu_memory_start "$POLL"; sleep 0.5; gpu_memory_stop "$POLL" MEM; '
+                              'echo "$MEM"')
+        summary = json.loads(out)
+        self.assertGreaterEqual(summary["gpu_mem_samples"], 3)
+        self.assertEqual(summary["gpu_mem_baseline_gb"], round(1000 * GB_PER_MIB, 3))
+        self.assertGreaterEqual(summary["gpu_mem_peak_gb"], round(1000 * GB_PER_MIB, 3))
+
+    def test_a_script_that_exits_with_the_poll_running_stops_it(self):
+        self.run_script('gpu_memory_start "$POLL"; sleep 0.3; exit 0')
+
+    def test_off_polls_nothing_and_reports_nulls(self):
+        out = self.run_script('gpu_memory_start "$POLL"; gpu_memory_stop "$POLL" MEM; echo "$MEM"',
+                              {"GPU_MEMORY_OFF": "1"})
+        summary = json.loads(out)
+        self.assertIsNone(summary["gpu_mem_peak_gb"])
+        self.assertEqual(summary["gpu_mem_samples"], 0)
+
+
+if __name__ == "__main__":
+    unittest.main()
