@@ -48,6 +48,28 @@ torch::Tensor fixture_clip() {
   return aether_golden("clip").to(torch::kFloat32) / 255.0;
 }
 
+// next_on draws what next draws, in the same order, wherever it puts the values.
+void expect_next_on_draws_as_next(torch::Device device) {
+  NoiseStream plain(7), placed(7);
+  for (const auto dtype : {torch::kFloat32, torch::kBFloat16, torch::kFloat32}) {
+    const auto expected = plain.next({2, 3, 5, 7}, dtype);
+    const auto drawn = placed.next_on({2, 3, 5, 7}, device, dtype);
+    EXPECT_EQ(drawn.device(), device);
+    EXPECT_EQ(drawn.scalar_type(), dtype);
+    EXPECT_TRUE(torch::equal(drawn.cpu(), expected)) << dtype;
+  }
+  EXPECT_FALSE(torch::equal(plain.next({4}), NoiseStream(8).next({4})));
+}
+
+TEST(NoiseStream, NextOnDrawsTheSameValuesInTheSameOrder) {
+  expect_next_on_draws_as_next(torch::kCPU);
+}
+
+TEST(NoiseStreamCuda, NextOnThroughPinnedMemoryDrawsTheSameValues) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  expect_next_on_draws_as_next(torch::Device(torch::kCUDA, 0));
+}
+
 TEST(AetherBackbone, ReconstructionMatchesTheAuthorsPipeline) {
   const AetherModelDirectory model;
   auto backbone = create(model.dir().string());

@@ -81,6 +81,15 @@ torch::Tensor NoiseStream::next(c10::IntArrayRef shape, torch::Dtype dtype) {
   return torch::randn(shape, generator_, dtype);
 }
 
+torch::Tensor NoiseStream::next_on(c10::IntArrayRef shape, torch::Device device,
+                                   torch::Dtype dtype) {
+  if (!device.is_cuda()) return next(shape, dtype).to(device);
+  // torch.randn is empty + normal_: the same values as next().
+  auto host = torch::empty(shape, torch::TensorOptions().dtype(dtype).pinned_memory(true));
+  host.normal_(0.0, 1.0, generator_);
+  return host.to(device, /*non_blocking=*/true);
+}
+
 FamilyOptions family_options() {
   return {.keys = cogvideox_option_keys(), .parse = feature_options_from};
 }
@@ -297,8 +306,8 @@ torch::Tensor CogVideoXBackbone::dpm_sample(torch::Tensor latents, const torch::
     // not the one onto timestep < 0).
     const bool second_order =
         previous_x0.defined() && t - schedule_.num_train_timesteps / steps >= 0;
-    const auto first = noise.next(shape).to(device);
-    const auto second = second_order ? noise.next(shape).to(device) : torch::Tensor();
+    const auto first = noise.next_on(shape, device);
+    const auto second = second_order ? noise.next_on(shape, device) : torch::Tensor();
     const auto step = dpm_step(schedule_, steps, prediction, previous_x0, t,
                                i > 0 ? timesteps[i - 1] : -1, latents, first, second);
     latents = step.prev_sample;
@@ -341,12 +350,13 @@ torch::Tensor CogVideoXBackbone::reconstruct_geometry(const EncodedClip& clip, N
   auto eps_shape = clip.video_moments.sizes().vec();
   eps_shape[1] /= 2;
   const auto video = transformer_latents(
-      posterior_sample(clip.video_moments, noise.next(eps_shape, clip.video_moments.scalar_type())),
+      posterior_sample(clip.video_moments, noise.next_on(eps_shape, clip.video_moments.device(),
+                                                         clip.video_moments.scalar_type())),
       vae_->config.scaling_factor);
   const auto condition = with_camera(video);
   auto latent_shape = clip.latents.sizes().vec();
   latent_shape[2] = layout_.output_channels();
-  const auto latents = noise.next(latent_shape).to(device);  // x init_noise_sigma = 1
+  const auto latents = noise.next_on(latent_shape, device);  // x init_noise_sigma = 1
   return dpm_sample(latents, condition, layout_.reconstruction_steps, noise)
       .slice(2, layout_.latent)
       .contiguous();
@@ -370,10 +380,12 @@ torch::Tensor CogVideoXBackbone::transformer_input_for(const EncodedClip& clip, 
   NoiseStream stream(seed);
   const auto geometry = reconstruct_geometry(clip, stream);
   if (image_conditioned())
-    image_noise = stream.next(image_noise_shape(), clip.image_moments.scalar_type());
+    image_noise = stream.next_on(image_noise_shape(), clip.image_moments.device(),
+                                 clip.image_moments.scalar_type());
   auto shape = clip.latents.sizes().vec();
   shape[2] = layout_.output_channels();
-  return transformer_input(clip, stream.next(shape), image_noise, timestep, geometry);
+  return transformer_input(clip, stream.next_on(shape, clip.latents.device()), image_noise,
+                           timestep, geometry);
 }
 
 std::vector<torch::Tensor> CogVideoXBackbone::video_maps(const torch::Tensor& input,
