@@ -206,6 +206,8 @@ ExtractionPoint CogVideoXBackbone::default_point() const {
 void CogVideoXBackbone::to(torch::Device device, torch::Dtype dtype) {
   transformer_->to(device, dtype);
   vae_->to(device, options_.vae_dtype);
+  // Beside the weights: a CPU context was copied (pageably) into every transformer run.
+  context_ = context_.to(device);
 }
 
 EncodedClip CogVideoXBackbone::encode(const torch::Tensor& clip) {

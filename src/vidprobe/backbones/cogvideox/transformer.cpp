@@ -1,7 +1,6 @@
 #include "vidprobe/backbones/cogvideox/transformer.h"
 
 #include <algorithm>
-#include <optional>
 
 #include "vidprobe/backbones/cogvideox/positions.h"
 #include "vidprobe/core/error.h"
@@ -147,6 +146,24 @@ nn::RotaryAngles TransformerImpl::rotary_angles(int64_t text_tokens, int64_t fra
       text_tokens);
 }
 
+const nn::RotaryAngles& TransformerImpl::prepared_rotary(int64_t text_tokens,
+                                                         const std::vector<int64_t>& grid,
+                                                         torch::Device device,
+                                                         torch::ScalarType dtype) {
+  std::vector<int64_t> key{text_tokens};
+  key.insert(key.end(), grid.begin(), grid.end());
+  auto& cache = rotary_cache_;
+  if (!cache.angles.cos.defined() || cache.key != key || cache.device != device ||
+      cache.dtype != dtype) {
+    cache.angles =
+        nn::in_dtype(rotary_angles(text_tokens, grid[0], grid[1], grid[2], device), dtype);
+    cache.key = std::move(key);
+    cache.device = device;
+    cache.dtype = dtype;
+  }
+  return cache.angles;
+}
+
 void TransformerImpl::check_inputs(const torch::Tensor& latents, const torch::Tensor& timesteps,
                                    const torch::Tensor& text) const {
   require(latents.dim() == 5 && latents.size(2) == config.in_channels,
@@ -187,17 +204,16 @@ TransformerImpl::Outputs TransformerImpl::run(const torch::Tensor& latents,
   const int64_t text_tokens = text.size(1);
   Outputs outputs;
   outputs.grid = {latents.size(1), latents.size(3) / config.patch, latents.size(4) / config.patch};
-  std::optional<nn::RotaryAngles> rotary;
-  if (config.rotary)
-    rotary = nn::in_dtype(rotary_angles(text_tokens, outputs.grid[0], outputs.grid[1],
-                                        outputs.grid[2], weight.device()),
-                          weight.scalar_type());
+  const nn::RotaryAngles* rotary =
+      config.rotary
+          ? &prepared_rotary(text_tokens, outputs.grid, weight.device(), weight.scalar_type())
+          : nullptr;
   BlockImpl::Streams streams{tokens.slice(1, text_tokens), tokens.slice(1, 0, text_tokens)};
   outputs.video.resize(layers.size());
   outputs.text.resize(layers.size());
   for (int i = 0; i <= last; ++i) {
-    streams = transformer_blocks[i]->as<BlockImpl>()->forward(streams.video, streams.text, temb,
-                                                              rotary ? &*rotary : nullptr);
+    streams =
+        transformer_blocks[i]->as<BlockImpl>()->forward(streams.video, streams.text, temb, rotary);
     for (std::size_t k = 0; k < layers.size(); ++k)
       if (layers[k] == i) {
         outputs.video[k] = streams.video;

@@ -123,6 +123,17 @@ struct TransformerImpl : torch::nn::Module {
  private:
   void check_inputs(const torch::Tensor& latents, const torch::Tensor& timesteps,
                     const torch::Tensor& text) const;
+  // rotary_angles in `dtype`, kept for the last grid asked: the positions are made on the CPU
+  // (as the reference makes them) and copied once a grid instead of once a run.
+  const nn::RotaryAngles& prepared_rotary(int64_t text_tokens, const std::vector<int64_t>& grid,
+                                          torch::Device device, torch::ScalarType dtype);
+
+  struct RotaryCache {
+    std::vector<int64_t> key;  // text tokens, then the video grid
+    torch::Device device = torch::kCPU;
+    torch::ScalarType dtype = torch::kFloat32;
+    nn::RotaryAngles angles;
+  } rotary_cache_;
   torch::Tensor predict(const torch::Tensor& video, const torch::Tensor& temb,
                         const torch::Tensor& latents);
 };
