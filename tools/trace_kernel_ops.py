@@ -2,7 +2,7 @@
 """Which operator launched which GPU kernels: reads a Chrome trace of libtorch's (Kineto) profiler
 (`vidprobe bench ... --profile DIR` and bench/*_reference.py --profile DIR write DIR/trace.json,
 with each operator's input shapes and strides) and groups the kernels whose names match --kernel
-by the call that launched them: the operator, its inputs' shapes and strides, and, for a kernel of
+by the call that launched them (copies and memsets too): the operator, its inputs' shapes and strides, and, for a kernel of
 the backward pass, the forward operator whose gradient it computes (the autograd node's sequence
 number links the two). Prints a Markdown table, the largest groups first, so that a kernel of a
 profile (tools/compare_kernel_profiles.py) can be traced to the line of the model behind it.
@@ -16,6 +16,9 @@ import re
 import sys
 
 BACKWARD_SCOPE = "autograd::engine::evaluate_function: "
+# What the GPU runs: kernels, and the copies and memsets a profile lists beside them ("Memcpy HtoD
+# (Pageable -> Device)"), each launched by an operator the same way.
+GPU_CATEGORIES = ("kernel", "gpu_memcpy", "gpu_memset")
 
 
 def fail(message):
@@ -176,7 +179,7 @@ def group_kernels(events, pattern):
     groups = collections.defaultdict(lambda: [0, 0.0])
     matched = 0
     for kernel in events:
-        if kernel.get("cat") != "kernel" or not pattern.search(kernel["name"]):
+        if kernel.get("cat") not in GPU_CATEGORIES or not pattern.search(kernel["name"]):
             continue
         matched += 1
         op = launching_operator(kernel, operators, runtime_ids)
@@ -199,7 +202,7 @@ def main():
     except re.error as error:
         fail(f"--kernel {args.kernel!r}: {error}")
     events = load_events(args.trace)
-    if not any(e.get("cat") == "kernel" for e in events):
+    if not any(e.get("cat") in GPU_CATEGORIES for e in events):
         fail(f"{args.trace}: no GPU kernel in the trace (a CPU profile?)")
     matched, groups = group_kernels(events, pattern)
     if not matched:

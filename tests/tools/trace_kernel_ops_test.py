@@ -97,6 +97,15 @@ class TraceKernelOpsTest(unittest.TestCase):
         self.assertIn("| forward | aten::cat [[2, 3], [2, 5]] strides [[3, 1], [5, 1]] | 1 | 0.70 |",
                       result.stdout)
 
+    def test_copies_are_traced_to_their_operator_as_kernels_are(self):
+        events = trace()["traceEvents"] + [
+            op("aten::_to_copy", 50, 5, 11, dims=[[1]]),
+            {"ph": "X", "cat": "gpu_memcpy", "name": "Memcpy HtoD (Pageable -> Device)", "pid": 0,
+             "tid": 7, "ts": 52, "dur": 4600, "args": {"External id": 11}}]
+        result = self.run_tool({"traceEvents": events}, "--kernel", "Memcpy")
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertIn("| forward | aten::_to_copy [1] | 1 | 4.60 |", result.stdout)
+
     def test_a_node_made_inside_an_operator_is_named_by_the_outermost_with_its_number(self):
         # aten::linear (7) holds aten::t (7, makes TBackward0) and aten::addmm (8, AddmmBackward0).
         events = [

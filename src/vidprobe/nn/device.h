@@ -17,6 +17,10 @@ torch::Device parse_device(const std::string& name);
 // failed host allocation (its text is the only sign). Not a fault of the program or its input.
 bool is_out_of_memory(const std::exception& error);
 
+// A CPU tensor on `device`; for a GPU staged through pinned memory and copied asynchronously (a
+// copy from pageable memory holds the host thread until the GPU has taken it).
+torch::Tensor to_device_async(const torch::Tensor& host, torch::Device device);
+
 // "fp32" | "bf16" | "fp16" -> dtype; throws vidprobe::Error naming `what` (an option) otherwise.
 torch::Dtype parse_dtype(const std::string& name, const std::string& what);
 // The inverse: "fp32", "bf16", "fp16" (other dtypes: their libtorch name).

@@ -276,21 +276,24 @@ TEST(CogVideoXTransformer, BatchItemsAreIndependent) {
   EXPECT_LT(relative_error(single.video[0], batch.video[0].slice(0, 1)), 1e-5);
 }
 
-// The RoPE tables are kept for the last grid: a run on another grid (fewer frames, then fewer
-// text tokens) gets its own tables, and coming back to the first grid gives the first states.
-TEST(CogVideoXTransformer, KeptRopeTablesFollowTheGrid) {
-  auto model = small_transformer("5b");
-  torch::NoGradGuard no_grad;
-  const auto latents = golden("5b/latents"), timesteps = golden("5b/timesteps");
-  const auto text = golden("5b/text");
-  const auto first = model->run(latents, timesteps, text, {1}).video[0];
-  const auto fewer_frames = latents.slice(1, 0, latents.size(1) - 1);
-  const auto shorter_text = text.slice(1, 0, text.size(1) - 1);
-  const auto after_first = model->run(fewer_frames, timesteps, shorter_text, {1}).video[0];
-  const auto fresh = small_transformer("5b")->run(fewer_frames, timesteps, shorter_text, {1});
-  EXPECT_TRUE(torch::equal(after_first, fresh.video[0]));
-  EXPECT_TRUE(torch::equal(model->run(latents, timesteps, text, {1}).video[0], first));
-  EXPECT_LT(relative_error(first, golden("5b/block1")), 1e-5);
+// The position tables (RoPE for 5b, sin-cos for 2b) are kept for the last grid: a run on another
+// grid (fewer frames; for 5b fewer text tokens too) gets its own tables, and coming back to the
+// first grid gives the first states.
+TEST(CogVideoXTransformer, KeptPositionTablesFollowTheGrid) {
+  for (const std::string v : {"2b", "5b"}) {
+    auto model = small_transformer(v);
+    torch::NoGradGuard no_grad;
+    const auto latents = golden(v + "/latents"), timesteps = golden(v + "/timesteps");
+    const auto text = golden(v + "/text");
+    const auto first = model->run(latents, timesteps, text, {1}).video[0];
+    const auto fewer_frames = latents.slice(1, 0, latents.size(1) - 1);
+    const auto other_text = v == "5b" ? text.slice(1, 0, text.size(1) - 1) : text;
+    const auto other = model->run(fewer_frames, timesteps, other_text, {1}).video[0];
+    const auto fresh = small_transformer(v)->run(fewer_frames, timesteps, other_text, {1});
+    EXPECT_TRUE(torch::equal(other, fresh.video[0])) << v;
+    EXPECT_TRUE(torch::equal(model->run(latents, timesteps, text, {1}).video[0], first)) << v;
+    EXPECT_LT(relative_error(first, golden(v + "/block1")), 1e-5) << v;
+  }
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 
 #include "vidprobe/backbones/cogvideox/positions.h"
 #include "vidprobe/core/error.h"
+#include "vidprobe/nn/device.h"
 #include "vidprobe/nn/stage_meter.h"
 
 namespace vidprobe::backbones::cogvideox {
@@ -79,7 +80,8 @@ PatchEmbedImpl::PatchEmbedImpl(const TransformerConfig& cfg)
       "pos_embedding", sincos_position_table(cfg, cfg.sample_latent_frames(), rows, cols));
 }
 
-torch::Tensor PatchEmbedImpl::position_table(int64_t frames, int64_t rows, int64_t cols) const {
+torch::Tensor PatchEmbedImpl::positions(int64_t frames, int64_t rows, int64_t cols,
+                                        const torch::Tensor& tokens) {
   const int64_t sample_rows = config.sample_height / config.patch;
   const int64_t sample_cols = config.sample_width / config.patch;
   if (config.learned_positions) {
@@ -89,9 +91,16 @@ torch::Tensor PatchEmbedImpl::position_table(int64_t frames, int64_t rows, int64
                 ", got " + std::to_string(rows * config.patch) + "x" +
                 std::to_string(cols * config.patch));
     // At another clip length diffusers falls back to the sin-cos table; so does vidprobe.
-    if (frames == config.sample_latent_frames()) return pos_embedding;
+    if (frames == config.sample_latent_frames())
+      return pos_embedding.to(tokens.device(), tokens.scalar_type());
   }
-  return sincos_position_table(config, frames, rows, cols);
+  auto& cache = sincos_cache_;
+  const std::vector<int64_t> grid{frames, rows, cols};
+  if (!cache.table.defined() || cache.grid != grid || cache.table.device() != tokens.device() ||
+      cache.table.scalar_type() != tokens.scalar_type())
+    cache = {grid, sincos_position_table(config, frames, rows, cols)
+                       .to(tokens.device(), tokens.scalar_type())};
+  return cache.table;
 }
 
 torch::Tensor PatchEmbedImpl::forward(const torch::Tensor& text, const torch::Tensor& latents) {
@@ -105,7 +114,7 @@ torch::Tensor PatchEmbedImpl::forward(const torch::Tensor& text, const torch::Te
             "CogVideoX with absolute positions needs exactly " +
                 std::to_string(config.max_text_tokens) +
                 " text tokens (the table's text slots), got " + std::to_string(text.size(1)));
-    tokens = tokens + position_table(frames, rows, cols).to(tokens.device(), tokens.scalar_type());
+    tokens = tokens + positions(frames, rows, cols, tokens);
   }
   return tokens;
 }
@@ -198,7 +207,8 @@ TransformerImpl::Outputs TransformerImpl::run(const torch::Tensor& latents,
   }
   const auto& weight = proj_out->weight;
   const auto temb = time_embedding(
-      timestep_sinusoid(timesteps.to(weight.device()), config.dim()).to(weight.scalar_type()));
+      timestep_sinusoid(nn::to_device_async(timesteps, weight.device()), config.dim())
+          .to(weight.scalar_type()));
   const auto tokens = patch_embed(text.to(weight.device(), weight.scalar_type()),
                                   latents.to(weight.device(), weight.scalar_type()));
   const int64_t text_tokens = text.size(1);

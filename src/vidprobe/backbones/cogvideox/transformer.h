@@ -69,7 +69,16 @@ struct PatchEmbedImpl : torch::nn::Module {
   torch::Tensor pos_embedding;  // (1, max_text + sample tokens, dim), learned_positions only
 
  private:
-  torch::Tensor position_table(int64_t frames, int64_t rows, int64_t cols) const;
+  // The absolute positions of a grid in `tokens`' device and dtype. The sin-cos table (2B, and
+  // 5B-I2V at another length than its trained one, as Aether's 41 frames) is made on the CPU in
+  // float64, as diffusers makes it, and kept for the last grid: made and copied each run, it was
+  // 185 MB of pageable copies a run (Aether, 47 ms in its five runs on the H100).
+  torch::Tensor positions(int64_t frames, int64_t rows, int64_t cols, const torch::Tensor& tokens);
+
+  struct SincosCache {
+    std::vector<int64_t> grid;
+    torch::Tensor table;
+  } sincos_cache_;
 };
 TORCH_MODULE(PatchEmbed);
 
