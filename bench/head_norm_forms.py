@@ -22,16 +22,18 @@ Forms of RoPE (float32 input, VGGT's 2D RoPE: two axes, each rotating its two ha
   cat          x * cos + cat(-x2, x1) * sin (the authors' rotate_half)
 
 Prints one JSON line per (shape, form, pass): bench "head_norm_forms", shape, dtype, form, pass
-("forward" or "forward+backward"), ms (median of CUDA-event times), max_abs_error (against
-float64; for RoPE against the float64 of the flip form), reps.
-Usage: python3 bench/head_norm_forms.py [--reps 20] [--shapes probe-frame,probe-global,cogvideox-5b]
+("forward" or "forward+backward"), ms (median of CUDA-event times), max_abs_error (of the
+forward output against float64, for RoPE against the float64 of the flip form; the same on a
+forward+backward line: gradients are not compared), reps.
+Usage: python3 bench/head_norm_forms.py [--reps 30] [--shapes probe-frame,probe-global,cogvideox-5b]
 """
 import argparse
 import json
-import statistics
 
 import torch
 import torch.nn.functional as F
+
+from cuda_timing import median_ms
 
 # name: (batch, tokens, heads, head width, dtype of the norm's output, training?)
 SHAPES = {
@@ -99,24 +101,10 @@ def rope_tables(batch, tokens, width, device):
     return angles.cos(), angles.sin(), angles.sin() * sign
 
 
-def time_ms(fn, reps):
-    for _ in range(3):
-        fn()
-    times = []
-    for _ in range(reps):
-        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        start.record()
-        fn()
-        end.record()
-        torch.cuda.synchronize()
-        times.append(start.elapsed_time(end))
-    return statistics.median(times)
-
-
 def run_pass(fn, inputs, train, reps):
     if not train:
         with torch.no_grad():
-            return time_ms(lambda: fn(*inputs), reps)
+            return median_ms(lambda: fn(*inputs), reps)
     grad = None
 
     def step():
@@ -125,7 +113,7 @@ def run_pass(fn, inputs, train, reps):
         if grad is None:
             grad = torch.randn_like(out)
         out.backward(grad)
-    return time_ms(step, reps)
+    return median_ms(step, reps)
 
 
 def emit(shape, dtype, form, passname, ms, error, reps):
@@ -170,7 +158,7 @@ def bench_shape(name, reps):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--reps", type=int, default=20)
+    parser.add_argument("--reps", type=int, default=30)
     parser.add_argument("--shapes", default=",".join(SHAPES))
     args = parser.parse_args()
     if not torch.cuda.is_available():

@@ -21,10 +21,11 @@ Usage: python3 bench/patch_embed_forms.py [--reps 50] [--clips videomae-l-224,vj
 """
 import argparse
 import json
-import statistics
 
 import torch
 import torch.nn.functional as F
+
+from cuda_timing import median_ms
 
 # name: (clips a call, frames, height, width, tubelet, patch, width of the model)
 CLIPS = {
@@ -50,20 +51,6 @@ def gemm_form(x, weight, bias):
 FORMS = {"conv3d": conv3d_form, "gemm": gemm_form}
 
 
-def median_ms(fn, reps):
-    for _ in range(5):
-        fn()
-    times = []
-    for _ in range(reps):
-        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        start.record()
-        fn()
-        end.record()
-        torch.cuda.synchronize()
-        times.append(start.elapsed_time(end))
-    return statistics.median(times)
-
-
 def bench_clip(name, dtype, reps):
     clips, frames, height, width, tubelet, patch, dim = CLIPS[name]
     gen = torch.Generator(device="cuda").manual_seed(0)
@@ -78,7 +65,7 @@ def bench_clip(name, dtype, reps):
             assert out.shape == reference.shape, (form, out.shape, reference.shape)
             print(json.dumps({
                 "bench": "patch_embed_forms", "clip": name, "dtype": str(dtype)[6:], "form": form,
-                "ms": round(median_ms(lambda: fn(x, weight, bias), reps), 4),
+                "ms": round(median_ms(lambda: fn(x, weight, bias), reps, warmup=5), 4),
                 "tokens": out.shape[1] * clips,
                 "max_abs_difference": (out.float() - reference).abs().max().item(), "reps": reps,
             }), flush=True)

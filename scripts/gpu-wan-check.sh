@@ -5,7 +5,8 @@
 # 250) and at the paper's preset (81 frames, UniPC index 749, fp32). The numbers of a random
 # model mean nothing; this shows the command runs at real size on the GPU and gives its wall time
 # and GPU memory (nvidia-smi memory.used polled every 100 ms, minus the reading before the
-# process; CUDA context and allocator cache included; GB of 10^9 bytes: scripts/gpu-memory.sh).
+# process; CUDA context and allocator cache included; GB of 10^9 bytes under "gpu_mem":
+# scripts/gpu-memory.sh).
 # Usage: bash scripts/gpu-wan-check.sh OUT_DIR            (about 2-3 minutes on an H200)
 #   run(command="bash scripts/gpu-wan-check.sh $OUT", carry=[".gpu-deps.tar.xz"])
 # Writes OUT_DIR/wan-check.jsonl (one JSON line per run: the check's report plus seconds and GPU
@@ -35,7 +36,7 @@ run_check() {
 import json, sys
 report = json.loads(open(sys.argv[1]).read().strip().splitlines()[-1])
 report.update(run=sys.argv[5], args=sys.argv[6], seconds=round(float(sys.argv[4]) - float(sys.argv[3]), 2))
-report.update(json.loads(sys.argv[2]))
+report["gpu_mem"] = json.loads(sys.argv[2])
 print(json.dumps(report))
 PY
   tail -1 "$LOG" | tee -a "$RAW"

@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """Which operator launched which GPU kernels: reads a Chrome trace of libtorch's (Kineto) profiler
 (`vidprobe bench ... --profile DIR` and bench/*_reference.py --profile DIR write DIR/trace.json,
-with each operator's input shapes and strides) and groups the kernels whose names match --kernel
-by the call that launched them (copies and memsets too): the operator, its inputs' shapes and strides, and, for a kernel of
-the backward pass, the forward operator whose gradient it computes (the autograd node's sequence
-number links the two). Prints a Markdown table, the largest groups first, so that a kernel of a
+with each operator's input shapes and strides) and groups the kernels (and GPU copies and
+memsets) whose names match --kernel by the call that launched them: the operator, its inputs'
+shapes and strides, and, for a kernel of the backward pass, the forward operator whose gradient
+it computes (the autograd node's sequence number links the two). Prints a Markdown table, the largest groups first, so that a kernel of a
 profile (tools/compare_kernel_profiles.py) can be traced to the line of the model behind it.
 
 Usage: python3 tools/trace_kernel_ops.py DIR/trace.json [--kernel REGEX] [--top 20]
@@ -203,13 +203,14 @@ def main():
         fail(f"--kernel {args.kernel!r}: {error}")
     events = load_events(args.trace)
     if not any(e.get("cat") in GPU_CATEGORIES for e in events):
-        fail(f"{args.trace}: no GPU kernel in the trace (a CPU profile?)")
+        fail(f"{args.trace}: no GPU kernel or copy in the trace (a CPU profile?)")
     matched, groups = group_kernels(events, pattern)
     if not matched:
         fail(f"{args.trace}: no kernel matches --kernel {args.kernel!r}")
     rows = sorted(groups.items(), key=lambda item: -item[1][1])
     total = sum(ms for _, ms in groups.values())
-    print(f"{matched} kernels matching `{args.kernel}`, {total:.2f} ms, in {len(rows)} groups\n")
+    print(f"{matched} GPU kernels and copies matching `{args.kernel}`, {total:.2f} ms, "
+          f"in {len(rows)} groups\n")
     print("| pass | launching operator (input shapes, strides where not contiguous) | calls | ms |")
     print("|---|---|---:|---:|")
     for (phase, op), (calls, ms) in rows[: args.top or None]:

@@ -44,5 +44,23 @@ TEST(ParseDtype, NamesTheOptionAndRoundTrips) {
       Error);
 }
 
+// The copy is the host's values at the call, whatever the caller writes into `host` after it.
+void expect_async_copy_keeps_the_values_at_the_call(torch::Device device) {
+  auto host = torch::arange(6, torch::kFloat32);
+  const auto placed = to_device_async(host, device);
+  host.fill_(-1);
+  EXPECT_EQ(placed.device(), device);
+  EXPECT_TRUE(torch::equal(placed.cpu(), torch::arange(6, torch::kFloat32)));
+}
+
+TEST(ToDeviceAsync, KeepsTheValuesAtTheCallOnTheCpu) {
+  expect_async_copy_keeps_the_values_at_the_call(torch::kCPU);
+}
+
+TEST(ToDeviceAsyncCuda, KeepsTheValuesAtTheCallThroughPinnedMemory) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  expect_async_copy_keeps_the_values_at_the_call(torch::Device(torch::kCUDA, 0));
+}
+
 }  // namespace
 }  // namespace vidprobe::nn

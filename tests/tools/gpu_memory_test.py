@@ -71,9 +71,9 @@ while True:
 class GpuMemoryScript(unittest.TestCase):
     """scripts/gpu-memory.sh as the gpu-*.sh scripts source it."""
 
-    def run_script(self, body, env_extra=None):
+    def run_script(self, body, env_extra=None, smi=FAKE_SMI):
         with tempfile.TemporaryDirectory() as work:
-            env = install_fake_smi(work, FAKE_SMI)
+            env = install_fake_smi(work, smi)
             env.update(env_extra or {})
             poll = os.path.join(work, "poll.txt")
             script = (f'set -euo pipefail; ROOT="{ROOT}"; source "$ROOT/scripts/gpu-memory.sh"; '
@@ -97,6 +97,21 @@ class GpuMemoryScript(unittest.TestCase):
 
     def test_a_script_that_exits_with_the_poll_running_stops_it(self):
         self.run_script('gpu_memory_start "$POLL"; sleep 0.3; exit 0')
+
+    def test_a_callers_exit_trap_is_kept_and_its_variable_names_are_free(self):
+        out = self.run_script('trap "echo caller-trap" EXIT; gpu_memory_start "$POLL"; sleep 0.2; '
+                              'summary=kept; gpu_memory_stop "$POLL" summary; echo "$summary"')
+        lines = out.splitlines()
+        self.assertGreaterEqual(json.loads(lines[0])["gpu_mem_samples"], 1)
+        self.assertEqual(lines[-1], "caller-trap")
+
+    def test_a_baseline_that_is_no_number_gives_nulls_and_no_poll(self):
+        smi = FAKE_SMI.replace('print("1000")', 'print("[N/A]")')
+        out = self.run_script('gpu_memory_start "$POLL"; sleep 0.2; gpu_memory_stop "$POLL" MEM; '
+                              'echo "$MEM"', smi=smi)
+        summary = json.loads(out)
+        self.assertIsNone(summary["gpu_mem_peak_gb"])
+        self.assertEqual(summary["gpu_mem_samples"], 0)
 
     def test_off_polls_nothing_and_reports_nulls(self):
         out = self.run_script('gpu_memory_start "$POLL"; gpu_memory_stop "$POLL" MEM; echo "$MEM"',

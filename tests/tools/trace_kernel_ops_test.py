@@ -70,7 +70,7 @@ class TraceKernelOpsTest(unittest.TestCase):
         result = self.run_tool(trace(), "--kernel", r"^elementwise_kernel<128, 2")
         self.assertEqual(result.returncode, 0, result.stderr)
         lines = result.stdout.splitlines()
-        self.assertIn("3 kernels matching", lines[0])
+        self.assertIn("3 GPU kernels and copies matching", lines[0])
         self.assertIn("5.50 ms, in 2 groups", lines[0])
         rows = [line for line in lines if line.startswith("| ") and "launching" not in line]
         # Largest first: the forward add (3 ms), then the backward's accumulation (2 calls,
@@ -157,7 +157,7 @@ class TraceKernelOpsTest(unittest.TestCase):
         cpu_only = {"traceEvents": [e for e in trace()["traceEvents"] if e["cat"] != "kernel"]}
         result = self.run_tool(cpu_only)
         self.assertNotEqual(result.returncode, 0)
-        self.assertIn("no GPU kernel in the trace", result.stderr)
+        self.assertIn("no GPU kernel or copy in the trace", result.stderr)
         result = self.run_tool(trace(), "--top", "-1")
         self.assertNotEqual(result.returncode, 0)
         self.assertIn("--top -1: must be >= 0", result.stderr)

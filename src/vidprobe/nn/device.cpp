@@ -10,8 +10,10 @@
 namespace vidprobe::nn {
 
 torch::Tensor to_device_async(const torch::Tensor& host, torch::Device device) {
-  if (!device.is_cuda() || !host.is_cpu()) return host.to(device);
-  return host.pin_memory().to(device, /*non_blocking=*/true);
+  if (!device.is_cuda() || !host.is_cpu())
+    return host.to(host.options().device(device), /*non_blocking=*/false, /*copy=*/true);
+  auto staged = torch::empty(host.sizes(), host.options().pinned_memory(true)).copy_(host);
+  return staged.to(device, /*non_blocking=*/true);
 }
 
 bool is_out_of_memory(const std::exception& error) {

@@ -17,8 +17,10 @@ torch::Device parse_device(const std::string& name);
 // failed host allocation (its text is the only sign). Not a fault of the program or its input.
 bool is_out_of_memory(const std::exception& error);
 
-// A CPU tensor on `device`; for a GPU staged through pinned memory and copied asynchronously (a
-// copy from pageable memory holds the host thread until the GPU has taken it).
+// A CPU tensor on `device`; for a GPU staged through a pinned copy of its own and copied
+// asynchronously. A copy from pageable memory makes the host wait until the GPU has run
+// everything queued before it; the GPU then idles while the host queues the next work. Always a
+// copy: the caller may change `host` as soon as this returns.
 torch::Tensor to_device_async(const torch::Tensor& host, torch::Device device);
 
 // "fp32" | "bf16" | "fp16" -> dtype; throws vidprobe::Error naming `what` (an option) otherwise.

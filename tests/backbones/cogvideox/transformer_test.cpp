@@ -276,11 +276,12 @@ TEST(CogVideoXTransformer, BatchItemsAreIndependent) {
   EXPECT_LT(relative_error(single.video[0], batch.video[0].slice(0, 1)), 1e-5);
 }
 
-// The position tables (RoPE for 5b, sin-cos for 2b) are kept for the last grid: a run on another
+// The position tables kept for the last grid (RoPE for 5b, sin-cos for 2b; for 5b-i2v the learned
+// table at its trained length, the sin-cos one at fewer frames) follow the grid: a run on another
 // grid (fewer frames; for 5b fewer text tokens too) gets its own tables, and coming back to the
 // first grid gives the first states.
 TEST(CogVideoXTransformer, KeptPositionTablesFollowTheGrid) {
-  for (const std::string v : {"2b", "5b"}) {
+  for (const std::string v : {"2b", "5b", "5b-i2v"}) {
     auto model = small_transformer(v);
     torch::NoGradGuard no_grad;
     const auto latents = golden(v + "/latents"), timesteps = golden(v + "/timesteps");
@@ -293,6 +294,23 @@ TEST(CogVideoXTransformer, KeptPositionTablesFollowTheGrid) {
     EXPECT_TRUE(torch::equal(other, fresh.video[0])) << v;
     EXPECT_TRUE(torch::equal(model->run(latents, timesteps, text, {1}).video[0], first)) << v;
     EXPECT_LT(relative_error(first, golden(v + "/block1")), 1e-5) << v;
+  }
+}
+
+// A model moved to another dtype makes its kept tables again in that dtype.
+TEST(CogVideoXTransformer, KeptPositionTablesFollowTheDtype) {
+  for (const std::string v : {"2b", "5b"}) {
+    auto model = small_transformer(v);
+    torch::NoGradGuard no_grad;
+    const auto latents = golden(v + "/latents"), timesteps = golden(v + "/timesteps");
+    const auto text = golden(v + "/text");
+    model->run(latents, timesteps, text, {1});
+    model->to(torch::kFloat64);
+    auto fresh = small_transformer(v);
+    fresh->to(torch::kFloat64);
+    const auto moved = model->run(latents, timesteps, text, {1}).video[0];
+    EXPECT_EQ(moved.scalar_type(), torch::kFloat64) << v;
+    EXPECT_TRUE(torch::equal(moved, fresh->run(latents, timesteps, text, {1}).video[0])) << v;
   }
 }
 

@@ -77,17 +77,21 @@ ChannelLayout cogvideox_layout(const TransformerConfig& config, int latent_chann
 NoiseStream::NoiseStream(std::uint64_t seed)
     : generator_(at::make_generator<at::CPUGeneratorImpl>(seed)) {}
 
+// torch.randn is empty + normal_; both draws fill their host buffer this one way, so the
+// golden tests of the pipeline's draws (made with torch.randn) hold for either.
+torch::Tensor NoiseStream::draw_into(torch::Tensor host) {
+  return host.normal_(0.0, 1.0, generator_);
+}
+
 torch::Tensor NoiseStream::next(c10::IntArrayRef shape, torch::Dtype dtype) {
-  return torch::randn(shape, generator_, dtype);
+  return draw_into(torch::empty(shape, dtype));
 }
 
 torch::Tensor NoiseStream::next_on(c10::IntArrayRef shape, torch::Device device,
                                    torch::Dtype dtype) {
   if (!device.is_cuda()) return next(shape, dtype).to(device);
-  // torch.randn is empty + normal_: the same values as next().
-  auto host = torch::empty(shape, torch::TensorOptions().dtype(dtype).pinned_memory(true));
-  host.normal_(0.0, 1.0, generator_);
-  return host.to(device, /*non_blocking=*/true);
+  const auto pinned = torch::TensorOptions().dtype(dtype).pinned_memory(true);
+  return draw_into(torch::empty(shape, pinned)).to(device, /*non_blocking=*/true);
 }
 
 FamilyOptions family_options() {
@@ -206,8 +210,10 @@ ExtractionPoint CogVideoXBackbone::default_point() const {
 void CogVideoXBackbone::to(torch::Device device, torch::Dtype dtype) {
   transformer_->to(device, dtype);
   vae_->to(device, options_.vae_dtype);
-  // Beside the weights: a CPU context was copied (pageably) into every transformer run.
+  // Beside the weights: a CPU context would be copied into every transformer run, and a copy
+  // from pageable memory waits for the GPU to finish its queue.
   context_ = context_.to(device);
+  transformer_->release_kept_tables();
 }
 
 EncodedClip CogVideoXBackbone::encode(const torch::Tensor& clip) {

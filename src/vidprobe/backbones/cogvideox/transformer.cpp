@@ -173,6 +173,11 @@ const nn::RotaryAngles& TransformerImpl::prepared_rotary(int64_t text_tokens,
   return cache.angles;
 }
 
+void TransformerImpl::release_kept_tables() {
+  rotary_cache_ = {};
+  patch_embed->release_kept_table();
+}
+
 void TransformerImpl::check_inputs(const torch::Tensor& latents, const torch::Tensor& timesteps,
                                    const torch::Tensor& text) const {
   require(latents.dim() == 5 && latents.size(2) == config.in_channels,

@@ -67,12 +67,14 @@ struct PatchEmbedImpl : torch::nn::Module {
   torch::nn::Conv2d proj{nullptr};
   vidprobe::nn::Linear text_proj{nullptr};
   torch::Tensor pos_embedding;  // (1, max_text + sample tokens, dim), learned_positions only
+  void release_kept_table() { sincos_cache_ = {}; }
 
  private:
   // The absolute positions of a grid in `tokens`' device and dtype. The sin-cos table (2B, and
   // 5B-I2V at another length than its trained one, as Aether's 41 frames) is made on the CPU in
-  // float64, as diffusers makes it, and kept for the last grid: made and copied each run, it was
-  // 185 MB of pageable copies a run (Aether, 47 ms in its five runs on the H100).
+  // float64, as diffusers makes it, and kept for the last grid. Made in every run, the GPU
+  // finished its queue at the table's copy and then idled while the host made the next table:
+  // Aether's transformer stage took 3.3-3.4 s a clip for 2.9 s of kernels (docs/perf.md).
   torch::Tensor positions(int64_t frames, int64_t rows, int64_t cols, const torch::Tensor& tokens);
 
   struct SincosCache {
@@ -120,6 +122,10 @@ struct TransformerImpl : torch::nn::Module {
   // RoPE angles over [text tokens, video grid] (text unrotated), in float32 on device.
   nn::RotaryAngles rotary_angles(int64_t text_tokens, int64_t frames, int64_t rows, int64_t cols,
                                  torch::Device device) const;
+  // Frees the position tables kept for the last grid (see prepared_rotary and
+  // PatchEmbedImpl::positions), e.g. when the weights move to another device. Not thread-safe,
+  // as run() is not: a transformer serves one thread.
+  void release_kept_tables();
 
   TransformerConfig config;
   PatchEmbed patch_embed{nullptr};
