@@ -33,7 +33,7 @@ import json
 import torch
 import torch.nn.functional as F
 
-from cuda_timing import median_ms
+from forms_support import checked_args, median_ms, names_from
 
 # name: (batch, tokens, heads, head width, dtype of the norm's output, training?)
 SHAPES = {
@@ -160,14 +160,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--reps", type=int, default=30)
     parser.add_argument("--shapes", default=",".join(SHAPES))
-    args = parser.parse_args()
-    if not torch.cuda.is_available():
-        raise SystemExit("head_norm_forms: needs a CUDA GPU")
-    if args.reps < 1:
-        raise SystemExit(f"head_norm_forms: --reps must be >= 1, got {args.reps}")
-    for name in args.shapes.split(","):
-        if name not in SHAPES:
-            raise SystemExit(f"head_norm_forms: unknown shape '{name}' (known: {', '.join(SHAPES)})")
+    args = checked_args(parser, "head_norm_forms")
+    for name in names_from(args.shapes, SHAPES, "head_norm_forms", "--shapes"):
         bench_shape(name, args.reps)
 
 

@@ -25,7 +25,7 @@ import json
 import torch
 import torch.nn.functional as F
 
-from cuda_timing import median_ms
+from forms_support import checked_args, median_ms, names_from
 
 # name: (clips a call, frames, height, width, tubelet, patch, width of the model)
 CLIPS = {
@@ -76,22 +76,12 @@ def main():
     parser.add_argument("--reps", type=int, default=50)
     parser.add_argument("--clips", default=",".join(CLIPS))
     parser.add_argument("--dtypes", default="bfloat16,float32")
-    args = parser.parse_args()
-    if not torch.cuda.is_available():
-        raise SystemExit("patch_embed_forms: needs a CUDA GPU")
-    if args.reps < 1:
-        raise SystemExit(f"patch_embed_forms: --reps must be >= 1, got {args.reps}")
-    for name in args.clips.split(","):
-        if name not in CLIPS:
-            raise SystemExit(f"patch_embed_forms: unknown clip '{name}' (known: {', '.join(CLIPS)})")
-    dtypes = []
-    for dtype in args.dtypes.split(","):
-        if dtype not in ("bfloat16", "float32"):
-            raise SystemExit(f"patch_embed_forms: --dtypes takes bfloat16 and float32, got '{dtype}'")
-        dtypes.append(getattr(torch, dtype))
-    for name in args.clips.split(","):
+    args = checked_args(parser, "patch_embed_forms")
+    clips = names_from(args.clips, CLIPS, "patch_embed_forms", "--clips")
+    dtypes = names_from(args.dtypes, ("bfloat16", "float32"), "patch_embed_forms", "--dtypes")
+    for name in clips:
         for dtype in dtypes:
-            bench_clip(name, dtype, args.reps)
+            bench_clip(name, getattr(torch, dtype), args.reps)
 
 
 if __name__ == "__main__":
