@@ -102,13 +102,10 @@ std::vector<torch::Tensor> VideoViTImpl::block_tokens(const torch::Tensor& video
 
 const VideoViTImpl::GridPositions& VideoViTImpl::grid_positions(int64_t t, int64_t h, int64_t w,
                                                                 const torch::Tensor& like) {
-  const std::array<int64_t, 3> grid{t, h, w};
+  auto key = nn::GridKey::of({t, h, w}, like.options());
   // Weights loaded into the stored table after a clip, or the module moved, renew the cache.
-  if (positions_.grid == grid && positions_.device == like.device() &&
-      positions_.dtype == like.scalar_type() && positions_.stored.matches(pos_embed))
-    return positions_;
-  positions_ = {grid, like.device(), like.scalar_type(), nn::TensorSnapshot(pos_embed),
-                {},   std::nullopt};
+  if (positions_.key == key && positions_.stored.matches(pos_embed)) return positions_;
+  positions_ = {std::move(key), nn::TensorSnapshot(pos_embed), {}, std::nullopt};
   const auto& vit = config_.vit;
   if (config_.positions == VideoPositions::kStoredTable) {
     positions_.table = stored_positions(t, h, w).to(like.scalar_type());

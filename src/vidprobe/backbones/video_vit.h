@@ -14,7 +14,6 @@
 // blocks.<i>.{norm1,attn.qkv,attn.proj,norm2,mlp.fc1,mlp.fc2}.
 #include <torch/torch.h>
 
-#include <array>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -24,6 +23,7 @@
 #include "vidprobe/backbones/backbone.h"
 #include "vidprobe/backbones/checkpoint_config.h"
 #include "vidprobe/backbones/checkpoint_mapping.h"
+#include "vidprobe/nn/grid_key.h"
 #include "vidprobe/nn/tensor_snapshot.h"
 #include "vidprobe/nn/vit.h"
 
@@ -70,9 +70,7 @@ class VideoViTImpl : public torch::nn::Module {
   // CPU per clip, as much as a ViT-L forward pass on a GPU (V-JEPA's resize: 1.3 ms of GPU time
   // per window at 480 x 832).
   struct GridPositions {
-    std::array<int64_t, 3> grid{-1, -1, -1};
-    torch::Device device = torch::kCPU;
-    torch::Dtype dtype = torch::kFloat32;
+    nn::GridKey key;
     nn::TensorSnapshot stored;  // pos_embed when the table was resized (kStoredTable)
     torch::Tensor table;
     std::optional<nn::RotaryAngles> rotary;

@@ -94,13 +94,11 @@ torch::Tensor PatchEmbedImpl::positions(int64_t frames, int64_t rows, int64_t co
     if (frames == config.sample_latent_frames())
       return pos_embedding.to(tokens.device(), tokens.scalar_type());
   }
-  auto& cache = sincos_cache_;
-  const std::vector<int64_t> grid{frames, rows, cols};
-  if (!cache.table.defined() || cache.grid != grid || cache.table.device() != tokens.device() ||
-      cache.table.scalar_type() != tokens.scalar_type())
-    cache = {grid, sincos_position_table(config, frames, rows, cols)
-                       .to(tokens.device(), tokens.scalar_type())};
-  return cache.table;
+  auto key = nn::GridKey::of({frames, rows, cols}, tokens.options());
+  if (sincos_cache_.key != key)
+    sincos_cache_ = {std::move(key), sincos_position_table(config, frames, rows, cols)
+                                         .to(tokens.device(), tokens.scalar_type())};
+  return sincos_cache_.table;
 }
 
 torch::Tensor PatchEmbedImpl::forward(const torch::Tensor& text, const torch::Tensor& latents) {
@@ -159,18 +157,14 @@ const nn::RotaryAngles& TransformerImpl::prepared_rotary(int64_t text_tokens,
                                                          const std::vector<int64_t>& grid,
                                                          torch::Device device,
                                                          torch::ScalarType dtype) {
-  std::vector<int64_t> key{text_tokens};
-  key.insert(key.end(), grid.begin(), grid.end());
-  auto& cache = rotary_cache_;
-  if (!cache.angles.cos.defined() || cache.key != key || cache.device != device ||
-      cache.dtype != dtype) {
-    cache.angles =
-        nn::in_dtype(rotary_angles(text_tokens, grid[0], grid[1], grid[2], device), dtype);
-    cache.key = std::move(key);
-    cache.device = device;
-    cache.dtype = dtype;
-  }
-  return cache.angles;
+  std::vector<int64_t> tokens{text_tokens};
+  tokens.insert(tokens.end(), grid.begin(), grid.end());
+  nn::GridKey key{std::move(tokens), device, dtype};
+  if (rotary_cache_.key != key)
+    rotary_cache_ = {
+        std::move(key),
+        nn::in_dtype(rotary_angles(text_tokens, grid[0], grid[1], grid[2], device), dtype)};
+  return rotary_cache_.angles;
 }
 
 void TransformerImpl::release_kept_tables() {

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "vidprobe/backbones/cogvideox/config.h"
+#include "vidprobe/nn/grid_key.h"
 #include "vidprobe/nn/linear.h"
 #include "vidprobe/nn/rotary.h"
 #include "vidprobe/nn/transformer.h"
@@ -78,7 +79,7 @@ struct PatchEmbedImpl : torch::nn::Module {
   torch::Tensor positions(int64_t frames, int64_t rows, int64_t cols, const torch::Tensor& tokens);
 
   struct SincosCache {
-    std::vector<int64_t> grid;
+    nn::GridKey key;
     torch::Tensor table;
   } sincos_cache_;
 };
@@ -144,9 +145,7 @@ struct TransformerImpl : torch::nn::Module {
                                           torch::Device device, torch::ScalarType dtype);
 
   struct RotaryCache {
-    std::vector<int64_t> key;  // text tokens, then the video grid
-    torch::Device device = torch::kCPU;
-    torch::ScalarType dtype = torch::kFloat32;
+    nn::GridKey key;  // grid: text tokens, then the video grid
     nn::RotaryAngles angles;
   } rotary_cache_;
   torch::Tensor predict(const torch::Tensor& video, const torch::Tensor& temb,
