@@ -76,7 +76,6 @@ if ! python3 -c 'import diffusers' 2>/dev/null; then
 fi
 python3 -c 'import diffusers, transformers, torch; print("diffusers", diffusers.__version__, "transformers", transformers.__version__, "torch", torch.__version__)' | tee -a "$RAW" >&2
 
-
 step "render $CLIPS clips x 81 frames at 832x480"
 t0=$(now)
 rm -rf "$WORK/data" "$WORK/data1"

@@ -77,21 +77,13 @@ ChannelLayout cogvideox_layout(const TransformerConfig& config, int latent_chann
 NoiseStream::NoiseStream(std::uint64_t seed)
     : generator_(at::make_generator<at::CPUGeneratorImpl>(seed)) {}
 
-// torch.randn is empty + normal_; both draws fill their host buffer this one way, so the
-// golden tests of the pipeline's draws (made with torch.randn) hold for either.
-torch::Tensor NoiseStream::draw_into(torch::Tensor host) {
-  return host.normal_(0.0, 1.0, generator_);
-}
-
 torch::Tensor NoiseStream::next(c10::IntArrayRef shape, torch::Dtype dtype) {
-  return draw_into(torch::empty(shape, dtype));
+  return torch::randn(shape, generator_, dtype);
 }
 
 torch::Tensor NoiseStream::next_on(c10::IntArrayRef shape, torch::Device device,
                                    torch::Dtype dtype) {
-  if (!device.is_cuda()) return next(shape, dtype).to(device);
-  const auto pinned = torch::TensorOptions().dtype(dtype).pinned_memory(true);
-  return draw_into(torch::empty(shape, pinned)).to(device, /*non_blocking=*/true);
+  return nn::to_device_async(next(shape, dtype), device);
 }
 
 FamilyOptions family_options() {

@@ -72,15 +72,11 @@ class NoiseStream {
   // bf16 draw is not a float32 draw rounded: diffusers' posterior sample of a bf16 VAE draws
   // in bf16).
   torch::Tensor next(c10::IntArrayRef shape, torch::Dtype dtype = torch::kFloat32);
-  // The same draw, placed on `device`: for a GPU drawn into pinned memory and copied
-  // asynchronously. A copy from pageable memory makes the host wait until the GPU has run
-  // everything queued before it, and the GPU then idles while the host queues the next work.
+  // The same draw, placed on `device` without holding the host (nn::to_device_async).
   torch::Tensor next_on(c10::IntArrayRef shape, torch::Device device,
                         torch::Dtype dtype = torch::kFloat32);
 
  private:
-  torch::Tensor draw_into(torch::Tensor host);
-
   at::Generator generator_;
 };
 
