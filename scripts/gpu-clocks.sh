@@ -2,12 +2,14 @@
 # power, temperature and power limit every 200 ms while the script runs, and which step began
 # when, then summarises them per step with tools/gpu_clocks.py (why: see that tool). Files, in
 # the directory given to clocks_start: gpu-clocks.csv, steps.tsv, clocks.jsonl. Without
-# nvidia-smi (a CPU dry run) only steps.tsv is written. clocks_start sets the EXIT trap (a caller
-# with a trap of its own calls clocks_stop in it); a script killed by SIGKILL leaves the sampler
-# running and no summary.
+# nvidia-smi (a CPU dry run) only steps.tsv is written. The sampler stops and is summarised when
+# the script exits (scripts/exit-hooks.sh: a caller's EXIT trap set before clocks_start is kept);
+# a script killed by SIGKILL leaves it running and no summary.
+source "$ROOT/scripts/exit-hooks.sh"
 CLOCKS_DIR=
 CLOCKS_PID=
-clocks_start() {  # DIR
+clocks_start() {  # DIR; a sampler started before is stopped and summarised first
+  [ -z "${CLOCKS_PID:-}" ] || clocks_stop
   CLOCKS_DIR="$1"
   : > "$CLOCKS_DIR/steps.tsv"
   command -v nvidia-smi > /dev/null || return 0
@@ -17,7 +19,7 @@ clocks_start() {  # DIR
   nvidia-smi --id=0 --query-gpu="$fields" --format=csv,noheader,nounits -lms 200 \
     > "$CLOCKS_DIR/gpu-clocks.csv" 2> /dev/null &
   CLOCKS_PID=$!
-  trap clocks_stop EXIT
+  add_exit_hook clocks_stop
 }
 clocks_mark() {  # STEP NAME...
   [ -n "${CLOCKS_DIR:-}" ] || return 0

@@ -4,8 +4,9 @@
 # bytes (the one unit; the CUDA context and the caching allocator's reserve included), which the
 # scripts write under "gpu_mem". Without nvidia-smi, with GPU_MEMORY_OFF=1 (a CPU run), or when
 # the first reading is not a number, the GB values are null: a memory figure never stops a run.
-# gpu_memory_start sets an EXIT trap that stops a poll left running, unless the caller has an
-# EXIT trap already (which then calls gpu_memory_abort itself).
+# A poll left running stops when the script exits (scripts/exit-hooks.sh: a caller's EXIT trap
+# set before gpu_memory_start is kept).
+source "$ROOT/scripts/exit-hooks.sh"
 GPU_MEMORY_PID=
 GPU_MEMORY_BASE_MIB=
 gpu_memory_start() {  # POLL_FILE
@@ -17,7 +18,7 @@ gpu_memory_start() {  # POLL_FILE
   [[ "$GPU_MEMORY_BASE_MIB" =~ ^[0-9]+$ ]] || { GPU_MEMORY_BASE_MIB=; return 0; }
   nvidia-smi --id=0 --query-gpu=memory.used --format=csv,noheader,nounits -lms 100 > "$1" 2> /dev/null &
   GPU_MEMORY_PID=$!
-  [ -n "$(trap -p EXIT)" ] || trap gpu_memory_abort EXIT
+  add_exit_hook gpu_memory_abort
 }
 gpu_memory_abort() {  # stops the poll, if one runs; idempotent
   [ -n "${GPU_MEMORY_PID:-}" ] || return 0

@@ -77,6 +77,24 @@ TEST(WanDiT, StopsAtTheDeepestRequestedBlock) {
                Error);
 }
 
+// The rotary tables are kept for the last grid: a grid of the same token count but another shape
+// (3 x 2 x 3 -> 3 x 3 x 2) must get its own, and going back must give the first run's values.
+TEST(WanDiT, KeptRotaryTablesFollowTheTokenGrid) {
+  const auto model = small_transformer("dit_diffusers.safetensors");
+  const auto fresh = small_transformer("dit_diffusers.safetensors");
+  torch::NoGradGuard no_grad;
+  const auto context = model.embed_context(golden("context"));
+  const auto latents = golden("t250_noisy");
+  const auto transposed = latents.transpose(3, 4).contiguous();
+  const auto t = torch::tensor({250.0f});
+  const auto first = model.run(latents, t, context, {2}).blocks[0];
+  const auto other = model.run(transposed, t, context, {2});
+  EXPECT_EQ(other.grid, (std::vector<int64_t>{3, 3, 2}));
+  EXPECT_TRUE(torch::equal(other.blocks[0], fresh.run(transposed, t, context, {2}).blocks[0]));
+  EXPECT_TRUE(torch::equal(model.run(latents, t, context, {2}).blocks[0], first));
+  EXPECT_LT(relative_error(first, golden("t250_block2")), 1e-4);
+}
+
 TEST(WanDiT, BatchItemsAreIndependent) {
   const auto model = small_transformer("dit_diffusers.safetensors");
   torch::NoGradGuard no_grad;

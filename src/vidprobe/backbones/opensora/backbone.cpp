@@ -85,7 +85,8 @@ torch::Tensor noised_latents(const torch::Tensor& x0, const torch::Tensor& noise
   const auto dtype = ts.scalar_type();
   const auto t_rev = (1 - ts).to(torch::kFloat32).item<double>();
   return (t_rev * x0.to(dtype) +
-          (1 - (1 - kSigmaMin) * t_rev) * noise.to(x0.device(), torch::kFloat32).to(dtype))
+          (1 - (1 - kSigmaMin) * t_rev) *
+              nn::to_device_async(noise, x0.device()).to(torch::kFloat32).to(dtype))
       .to(torch::kFloat32);
 }
 
@@ -145,6 +146,9 @@ void OpenSoraBackbone::to(torch::Device device, torch::Dtype dtype) {
   mmdit_->to(device, dtype);
   vae_->to(device, options_.vae_dtype);
   if (decoder_) decoder_->to(device, options_.vae_dtype);
+  // The text conditioning goes with the weights: copied in every run, it made the host wait.
+  text_.t5 = text_.t5.to(device);
+  text_.clip = text_.clip.to(device);
 }
 
 EncodedClip OpenSoraBackbone::encode(const torch::Tensor& clip) {
@@ -165,7 +169,7 @@ torch::Tensor OpenSoraBackbone::latents(const torch::Tensor& moments,
     const auto logvar = moments.slice(1, c).clamp(-30.0, 20.0);
     require(noise.defined() && noise.sizes() == z.sizes(),
             name_ + ": posterior noise must be " + c10::str(z.sizes()));
-    z = z + torch::exp(0.5 * logvar) * noise.to(z.device(), z.dtype());
+    z = z + torch::exp(0.5 * logvar) * nn::to_device_async(noise, z.device()).to(z.dtype());
   }
   return vae_->config.scale_factor * (z - vae_->config.shift_factor);
 }

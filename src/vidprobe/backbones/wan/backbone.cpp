@@ -202,6 +202,7 @@ ExtractionPoint WanBackbone::default_point() const {
 
 void WanBackbone::to(torch::Device device, torch::Dtype dtype) {
   dit_->parameters().to(device, dtype);
+  dit_->release_kept_tables();
   vae_->parameters().to(device, options_.vae_dtype);
   vae_->set_channels_last(options_.vae_channels_last && device.is_cuda());
   torch::NoGradGuard no_grad;
@@ -262,7 +263,8 @@ std::vector<FeatureMaps> WanBackbone::extract_at(const torch::Tensor& latents, i
     std::vector<torch::Tensor> sums(members.size());
     std::vector<int64_t> grid;
     for (int draw = 0; draw < options_.noise_draws; ++draw) {
-      const auto noise = seeded_noise(x0.sizes(), seed, draw).to(device);
+      // Drawn on the CPU as the reference draws it; a pageable copy would make the host wait.
+      const auto noise = nn::to_device_async(seeded_noise(x0.sizes(), seed, draw), device);
       const auto noisy = add_flow_noise(x0, noise, sigma);
       auto out = dit_->run(noisy, torch::tensor({static_cast<float>(timestep)}), embedded_context_,
                            group_layers);

@@ -4,6 +4,7 @@
 
 #include "vidprobe/backbones/wan/layers.h"
 #include "vidprobe/core/error.h"
+#include "vidprobe/nn/device.h"
 #include "vidprobe/nn/stage_meter.h"
 
 namespace vidprobe::backbones::wan {
@@ -169,9 +170,8 @@ Transformer::Outputs Transformer::run(const torch::Tensor& latents, const torch:
   auto x = torch::conv3d(latents.to(weight.scalar_type()), weight, params_["patch_embedding.bias"],
                          {pt, ph, pw});
   x = x.flatten(2).transpose(1, 2).to(torch::kFloat32).contiguous();  // (B, tokens, dim)
-  const auto rope = rope_tables(config_.head_dim(), outputs.grid[0], outputs.grid[1],
-                                outputs.grid[2], config_.rope_max_seq_len, x.device());
-  const auto conditioning = condition(timesteps.to(x.device()));
+  const auto& rope = kept_rope_tables(outputs.grid, x.device());
+  const auto conditioning = condition(nn::to_device_async(timesteps, x.device()));
   outputs.blocks.resize(layers.size());
   for (int i = 0; i <= last; ++i) {
     x = block(i, x, conditioning.modulation, embedded_context, rope);
@@ -180,6 +180,15 @@ Transformer::Outputs Transformer::run(const torch::Tensor& latents, const torch:
   }
   if (with_prediction) outputs.prediction = head(x, conditioning.temb, outputs.grid);
   return outputs;
+}
+
+const RopeTables& Transformer::kept_rope_tables(const std::vector<int64_t>& grid,
+                                                torch::Device device) const {
+  nn::GridKey key{grid, device, torch::kFloat32};
+  if (rope_cache_.key != key)
+    rope_cache_ = {std::move(key), rope_tables(config_.head_dim(), grid[0], grid[1], grid[2],
+                                               config_.rope_max_seq_len, device)};
+  return rope_cache_.tables;
 }
 
 torch::Tensor Transformer::forward(const torch::Tensor& latents, const torch::Tensor& timesteps,

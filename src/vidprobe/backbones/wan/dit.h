@@ -17,6 +17,7 @@
 #include "vidprobe/backbones/wan/checkpoint.h"
 #include "vidprobe/backbones/wan/config.h"
 #include "vidprobe/backbones/wan/rope.h"
+#include "vidprobe/nn/grid_key.h"
 
 namespace vidprobe::backbones::wan {
 
@@ -57,7 +58,16 @@ class Transformer {
   torch::Tensor forward(const torch::Tensor& latents, const torch::Tensor& timesteps,
                         const torch::Tensor& text_context) const;
 
+  // Frees the rotary tables kept for the last grid (call when the weights move to another device).
+  void release_kept_tables() { rope_cache_ = {}; }
+
  private:
+  // The rotary tables of the last token grid on the last input's device: made on the CPU in
+  // float64 as the reference makes them, they cost a host computation and a copy that makes the
+  // host wait for the GPU's queue in every run; every run of an extraction asks for the same grid.
+  // Kept by a const run, so one Transformer serves one thread at a time (as every backbone does).
+  const RopeTables& kept_rope_tables(const std::vector<int64_t>& grid, torch::Device device) const;
+
   torch::Tensor block(int index, const torch::Tensor& x, const torch::Tensor& modulation,
                       const torch::Tensor& context, const RopeTables& rope) const;
   torch::Tensor attention(const std::string& prefix, const torch::Tensor& x,
@@ -67,6 +77,11 @@ class Transformer {
 
   DiTConfig config_;
   Parameters params_;
+  struct RopeCache {
+    nn::GridKey key;
+    RopeTables tables;
+  };
+  mutable RopeCache rope_cache_;
 };
 
 // (B, tokens, dim) hidden states -> (B, F', dim, H', W') maps.
