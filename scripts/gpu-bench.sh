@@ -177,6 +177,7 @@ MFU_ROWS=(
   "fast3r-vitl16-512|81|"
   "wan2.1-t2v-1.3b|81|"
   "cogvideox-5b-i2v|49|"
+  "cogvideox-2b|49|"
   "aether|41|"
   "opensora-v2|129|"
   "wan2.1-t2v-14b|81|"
