@@ -23,6 +23,9 @@ its ratio, the goal of the performance issue that applies, and whether it is met
                     line of the same clip, block and VAE precision
   official code     scripts/gpu-official.sh's official_speed_ratio lines (vidprobe against the
                     model's official repository, same clip and dtype): ratio >= 1.2
+  CogVideoX         scripts/gpu-cogvideox.sh's cogvideox_speed_ratio lines (vidprobe against
+                    diffusers or Aether's official pipeline, same clip, VAE precision and tiling;
+                    the row names how many blocks the reference ran): ratio >= 1.2
 
 Lines of other kinds and "comment" lines are skipped (counted on stderr).
 
@@ -311,13 +314,27 @@ def official_rows(records):
     return rows
 
 
+def cogvideox_rows(records):
+    rows = []
+    for _, r in (item for item in records if item[0] == "cogvideox_speed_ratio"):
+        tiling = ", tiled" if r.get("reference_vae_tiling") else ""
+        what = (f"{r['backbone']}, {r['frames']} frames, VAE {r['reference_vae_dtype']}{tiling}: "
+                f"clips/s (peak GB; the reference ran {r['reference_blocks_run']} blocks)")
+        reference = (f"{r['reference_implementation']} {fmt(r['reference_clips_per_s'])} "
+                     f"({fmt(r.get('reference_peak_gb'))})")
+        rows.append(row(what, f"{fmt(r['vidprobe_clips_per_s'])} ({fmt(r.get('vidprobe_peak_gb'))})",
+                        reference, against(r["ratio"], 1.2), "ratio ≥ 1.2", verdict(r["ratio"], 1.2)))
+    return rows
+
+
 ROW_BUILDERS = (backbone_rows, wan_rows, sweep_rows, probe_rows, busy_rows, backbone_mfu_rows,
-                official_rows)
+                official_rows, cogvideox_rows)
 TABULATED = {"backbone_extract", "wan_extract", "wan_sweep", "probe_train_step",
              "probe_train_step_ratio", "extract_busy", "backbone_mfu", "official_speed_ratio",
-             "comment",
+             "cogvideox_speed_ratio", "comment",
              # shown through the ratio line that follows them
-             "probe_train_step_pytorch", "probe_train_step_vidfm3d_reference", "official_reference"}
+             "probe_train_step_pytorch", "probe_train_step_vidfm3d_reference", "official_reference",
+             "cogvideox_extract_reference"}
 
 
 def table(paths, root="."):
