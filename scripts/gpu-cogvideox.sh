@@ -178,6 +178,7 @@ for mine in ours:
         print(json.dumps({"benchmark": "cogvideox_speed_ratio", "variant": variant,
                           "backbone": ref["backbone"], "frames": mine["frames"], **json.loads(label),
                           "vidprobe_clips_per_s": mine["clips_per_s"],
+                          "vidprobe_blocks_run": mine["layer"] + 1,
                           "reference_clips_per_s": ref["clips_per_s"],
                           "reference_implementation": ref["implementation"],
                           "reference_vae_dtype": ref["vae_dtype"],

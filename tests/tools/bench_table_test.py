@@ -140,23 +140,41 @@ class BenchTableTest(unittest.TestCase):
         self.assertIn("| vjepa1-vitl16, 76 frames 480x832, bf16: transformer MFU (clips/s) | 0.038 (0.33) |  |  "
                       "| MFU ≥ 0.5 | not met |", rows)
 
-    def test_cogvideox_ratio_rows_name_the_reference_and_its_blocks(self):
+    def test_cogvideox_ratio_rows_judge_only_pairs_of_the_same_settings(self):
+        ours = {"backbone": "cogvideox-5b", "frames": 49, "height": 480, "width": 720, "dtype": "bf16",
+                "layer": 20, "clips_per_s": 0.761, "transformer_mfu": 0.397}
         ratio = {"benchmark": "cogvideox_speed_ratio", "variant": "5b", "backbone": "cogvideox-5b",
                  "frames": 49, "vidprobe_clips_per_s": 0.761, "reference_clips_per_s": 0.561,
                  "reference_implementation": "diffusers", "reference_vae_dtype": "fp32",
                  "reference_vae_tiling": False, "reference_blocks_run": 21, "vidprobe_peak_gb": 29.4,
                  "reference_peak_gb": 28.8, "ratio": 0.761 / 0.561}
         reference = {"benchmark": "cogvideox_extract_reference", "clips_per_s": 0.561}
-        self.write("c.jsonl", [reference, ratio, dict(ratio, reference_vae_tiling=True, ratio=1.1,
-                                                      reference_implementation="aether")])
+        self.write("c.jsonl", [ours, reference, ratio,
+                               dict(ratio, reference_blocks_run=42, ratio=1.1),
+                               dict(ratio, reference_vae_dtype="bf16", ratio=1.1),
+                               dict(ratio, vidprobe_blocks_run=21, reference_vae_tiling=True,
+                                    vae_tiling="on", reference_implementation="aether", ratio=1.1)])
         rows = self.rows("c.jsonl")
-        self.assertEqual(len(rows), 2, rows)
-        self.assertIn("| cogvideox-5b, 49 frames, VAE fp32: clips/s (peak GB; the reference ran 21 "
-                      "blocks) | 0.761 (29.4) | diffusers 0.561 (28.8) | 1.36 | ratio ≥ 1.2 | **met** |",
-                      rows)
-        self.assertIn("| cogvideox-5b, 49 frames, VAE fp32, tiled: clips/s (peak GB; the reference "
-                      "ran 21 blocks) | 0.761 (29.4) | aether 0.561 (28.8) | 1.1 | ratio ≥ 1.2 | not met |",
-                      rows)
+        self.assertEqual(len(rows), 5, rows)
+        self.assertIn("| cogvideox-5b, 49 frames, reference VAE fp32, 21 blocks: clips/s (peak GB) "
+                      "| 0.761 (29.4) | diffusers 0.561 (28.8) | 1.36 | ratio ≥ 1.2 | **met** |", rows)
+        self.assertIn("| cogvideox-5b, 49 frames, reference VAE fp32, 42 blocks: clips/s (peak GB) "
+                      "| 0.761 (29.4) | diffusers 0.561 (28.8) | 1.1 | — (the two sides ran different "
+                      "settings) | — |", rows)
+        self.assertIn("| cogvideox-5b, 49 frames, reference VAE bf16, 21 blocks: clips/s (peak GB) "
+                      "| 0.761 (29.4) | diffusers 0.561 (28.8) | 1.1 | — (the two sides ran different "
+                      "settings) | — |", rows)
+        self.assertIn("| cogvideox-5b, 49 frames, reference VAE fp32, tiled, 21 blocks: clips/s (peak GB) "
+                      "| 0.761 (29.4) | aether 0.561 (28.8) | 1.1 | ratio ≥ 1.2 | not met |", rows)
+
+    def test_cogvideox_ratio_lines_of_the_first_form_are_read(self):
+        # The 2026-12-03 lines name neither the backbone nor the reference's implementation.
+        self.write("old.jsonl", [{"benchmark": "cogvideox_speed_ratio", "ratio": 1.03,
+                                  "reference_blocks_run": 21, "reference_clips_per_s": 0.591,
+                                  "reference_vae_dtype": "fp32", "vidprobe_clips_per_s": 0.607}])
+        rows = self.rows("old.jsonl")
+        self.assertEqual(len(rows), 1, rows)
+        self.assertIn("| — (the two sides ran different settings) | — |", rows[0])
 
     def test_busy_goal_is_90_percent(self):
         line = {"benchmark": "extract_busy", "clips_written": 200, "backbone": "dinov2-vitl14", "frames": 16,

@@ -105,26 +105,34 @@ class GpuMemoryScript(unittest.TestCase):
         self.assertGreaterEqual(json.loads(lines[0])["gpu_mem_samples"], 1)
         self.assertEqual(lines[-1], "caller-trap")
 
-    def test_with_the_clock_sampler_both_stop_at_exit_and_the_callers_trap_runs_last(self):
+    def test_with_the_clock_sampler_both_stop_at_exit_and_the_callers_traps_run_last(self):
         # gpu-clocks.sh and gpu-memory.sh share one EXIT trap (scripts/exit-hooks.sh): neither
-        # replaces the other's nor the trap the script had set before them.
+        # replaces the other's, nor a trap the script set before either or between them, and
+        # those traps run after the hooks with the script's exit status.
         with tempfile.TemporaryDirectory() as work:
             env = install_fake_smi(work, FAKE_SMI)
-            poll, clocks = os.path.join(work, "poll.txt"), os.path.join(work, "clocks")
-            os.mkdir(clocks)
-            script = (f'set -euo pipefail; ROOT="{ROOT}"; trap "echo caller-trap" EXIT; '
+            poll = os.path.join(work, "poll.txt")
+            first, second = os.path.join(work, "clocks1"), os.path.join(work, "clocks2")
+            os.mkdir(first)
+            os.mkdir(second)
+            stopped = '[ -z "$CLOCKS_PID$GPU_MEMORY_PID" ] && echo'
+            script = (f'set -euo pipefail; ROOT="{ROOT}"; status=kept; '
+                      f"trap 'rc=$?; {stopped} before-status-$rc' EXIT; "
                       'source "$ROOT/scripts/gpu-memory.sh"; source "$ROOT/scripts/gpu-clocks.sh"; '
-                      f'clocks_start "{clocks}"; gpu_memory_start "{poll}"; '
-                      f'clocks_start "{clocks}"; sleep 0.4; exit 3')
+                      f'clocks_start "{first}"; '
+                      f"trap '{stopped} between-$status' EXIT; "
+                      f'gpu_memory_start "{poll}"; clocks_start "{second}"; sleep 0.4; exit 3')
             result = subprocess.run(["bash", "-c", script], env=env, capture_output=True,
                                     text=True, timeout=30)
-            logs = [poll, os.path.join(clocks, "gpu-clocks.csv")]
+            logs = [poll, os.path.join(first, "gpu-clocks.csv"), os.path.join(second, "gpu-clocks.csv")]
             sizes_then = [os.path.getsize(log) for log in logs]
             subprocess.run(["sleep", "0.3"])
             sizes_later = [os.path.getsize(log) for log in logs]
-            summarised = os.path.exists(os.path.join(clocks, "clocks.jsonl"))
+            # The second directory is summarised only by the clock sampler's exit hook.
+            summarised = os.path.exists(os.path.join(second, "clocks.jsonl"))
         self.assertEqual(result.returncode, 3, "the script's own exit status is kept")
-        self.assertEqual(result.stdout.splitlines(), ["caller-trap"])
+        self.assertEqual(result.stdout.splitlines(), ["before-status-3", "between-kept"],
+                         result.stderr)
         self.assertTrue(all(size > 0 for size in sizes_then), sizes_then)
         self.assertEqual(sizes_then, sizes_later, "a poll outlived the script")
         self.assertTrue(summarised, "the clock sampler's exit summary did not run")

@@ -205,7 +205,7 @@ MmditInputs OpenSoraBackbone::model_inputs(const EncodedClip& clip, double t,
   const auto xt = noised_latents(x0, noise, ts);
   const auto device = mmdit_->img_in->weight.device();
   return {xt.to(device), condition(clip, first_noise).to(device), text_.t5.to(device),
-          text_.clip.to(device), ts.to(device)};
+          text_.clip.to(device), nn::to_device_async(ts, device)};
 }
 
 torch::Tensor OpenSoraBackbone::velocity(const torch::Tensor& x_t, const torch::Tensor& cond,
@@ -213,7 +213,7 @@ torch::Tensor OpenSoraBackbone::velocity(const torch::Tensor& x_t, const torch::
   torch::NoGradGuard no_grad;
   const auto device = mmdit_->img_in->weight.device();
   const MmditInputs inputs{x_t.to(device), cond.to(device), text_.t5.to(device),
-                           text_.clip.to(device), ts.to(device)};
+                           text_.clip.to(device), nn::to_device_async(ts, device)};
   const auto out = mmdit_->run(inputs, {}, /*with_prediction=*/true);
   // Unpack (B, T h w, C p p) tokens into (B, C, T, h p, w p), as the official unpack.
   const int64_t p = mmdit_->config.patch_size, c = x_t.size(1);

@@ -156,7 +156,8 @@ torch::Tensor latent_maps_to_video_frames(const torch::Tensor& maps, int64_t vid
           std::to_string(maps.size(0)) + " latent frames cannot cover " +
               std::to_string(video_frames) +
               " video frames (4k + 1 frames give 1 + k latent frames)");
-  return maps.index_select(0, latent_frame_indices(video_frames).to(maps.device()));
+  return maps.index_select(0,
+                           nn::to_device_async(latent_frame_indices(video_frames), maps.device()));
 }
 
 WanBackbone::WanBackbone(std::string name, std::unique_ptr<VaeEncoder> vae,

@@ -49,7 +49,8 @@ class Transformer {
     std::vector<int64_t> grid;          // token grid {F', H', W'}
   };
   // latents (B, in_channels, F, H, W); embedded_context from embed_context(). Runs the blocks up
-  // to the deepest requested layer only, unless with_prediction asks for the full model.
+  // to the deepest requested layer only, unless with_prediction asks for the full model. A run
+  // updates the rotary tables kept inside: one thread at a time per Transformer.
   Outputs run(const torch::Tensor& latents, const torch::Tensor& timesteps,
               const torch::Tensor& embedded_context, const std::vector<int>& layers,
               bool with_prediction = false) const;
@@ -58,14 +59,15 @@ class Transformer {
   torch::Tensor forward(const torch::Tensor& latents, const torch::Tensor& timesteps,
                         const torch::Tensor& text_context) const;
 
-  // Frees the rotary tables kept for the last grid (call when the weights move to another device).
+  // Frees the rotary tables kept for the last grid. Only memory: the tables are keyed by the
+  // input's device, so a run after the weights moved makes new ones anyway.
   void release_kept_tables() { rope_cache_ = {}; }
 
  private:
-  // The rotary tables of the last token grid on the last input's device: made on the CPU in
-  // float64 as the reference makes them, they cost a host computation and a copy that makes the
-  // host wait for the GPU's queue in every run; every run of an extraction asks for the same grid.
-  // Kept by a const run, so one Transformer serves one thread at a time (as every backbone does).
+  // The rotation of the last token grid on the last input's device (cos and sin dropped: runs
+  // read the complex form only). Its angles are made on the CPU in float64, as the reference makes
+  // them, and copied over: a host computation and a copy that makes the host wait for the GPU's
+  // queue, in every run before; every run of an extraction asks for the same grid.
   const RopeTables& kept_rope_tables(const std::vector<int64_t>& grid, torch::Device device) const;
 
   torch::Tensor block(int index, const torch::Tensor& x, const torch::Tensor& modulation,
