@@ -43,10 +43,9 @@ torch::Tensor ViTImpl::interpolated_pos_embed(int64_t grid_h, int64_t grid_w) {
   if (grid_h == trained && grid_w == trained) return pos_embed;
   if (torch::GradMode::is_enabled()) return resample_pos_embed(grid_h, grid_w);
   auto& cache = pos_embed_cache_;
-  const bool fresh = cache.value.defined() && cache.grid_h == grid_h && cache.grid_w == grid_w &&
-                     cache.source.matches(pos_embed);
-  if (!fresh)
-    cache = {grid_h, grid_w, TensorSnapshot(pos_embed), resample_pos_embed(grid_h, grid_w)};
+  auto key = GridKey::of({grid_h, grid_w}, pos_embed.options());
+  if (cache.key != key || !cache.source.matches(pos_embed))
+    cache = {std::move(key), TensorSnapshot(pos_embed), resample_pos_embed(grid_h, grid_w)};
   return cache.value;
 }
 

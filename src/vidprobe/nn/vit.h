@@ -9,6 +9,7 @@
 
 #include <vector>
 
+#include "vidprobe/nn/grid_key.h"
 #include "vidprobe/nn/tensor_snapshot.h"
 #include "vidprobe/nn/transformer.h"
 #include "vidprobe/nn/vit_config.h"
@@ -42,7 +43,7 @@ class ViTImpl : public torch::nn::Module {
   // extraction) and pos_embed unchanged: the bicubic kernel runs ~2.4 ms per call on an H200 for
   // DINOv2-L's 37 x 37 table, a fifth of a 16-frame forward (docs/perf.md, kernel profile).
   struct PosEmbedCache {
-    int64_t grid_h = -1, grid_w = -1;
+    GridKey key;            // the patch grid, and pos_embed's device and dtype
     TensorSnapshot source;  // pos_embed when `value` was made
     torch::Tensor value;
   };
