@@ -5,6 +5,7 @@
 #include <torch/torch.h>
 
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 namespace vidprobe::nn {
@@ -18,6 +19,30 @@ struct GridKey {
     return {std::move(grid), like.device(), like.dtype().toScalarType()};
   }
   bool operator==(const GridKey&) const = default;
+};
+
+// The one value kept for the last key asked: get() makes it again, with `make`, when asked for
+// another key; a `make` that throws leaves the kept value as it was.
+template <class Value>
+class KeptForGrid {
+ public:
+  template <class Make>
+  const Value& get(GridKey key, Make&& make) {
+    if (key_ != key) {
+      value_ = std::forward<Make>(make)();
+      key_ = std::move(key);
+    }
+    return value_;
+  }
+  // Frees the kept value (its memory; the next get() makes it again).
+  void release() {
+    key_ = {};
+    value_ = Value{};
+  }
+
+ private:
+  GridKey key_;
+  Value value_{};
 };
 
 }  // namespace vidprobe::nn

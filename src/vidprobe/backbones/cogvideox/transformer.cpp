@@ -94,11 +94,10 @@ torch::Tensor PatchEmbedImpl::positions(int64_t frames, int64_t rows, int64_t co
     if (frames == config.sample_latent_frames())
       return pos_embedding.to(tokens.device(), tokens.scalar_type());
   }
-  auto key = nn::GridKey::of({frames, rows, cols}, tokens.options());
-  if (sincos_cache_.key != key)
-    sincos_cache_ = {std::move(key), sincos_position_table(config, frames, rows, cols)
-                                         .to(tokens.device(), tokens.scalar_type())};
-  return sincos_cache_.table;
+  return sincos_cache_.get(nn::GridKey::of({frames, rows, cols}, tokens.options()), [&] {
+    return sincos_position_table(config, frames, rows, cols)
+        .to(tokens.device(), tokens.scalar_type());
+  });
 }
 
 torch::Tensor PatchEmbedImpl::forward(const torch::Tensor& text, const torch::Tensor& latents) {
@@ -159,16 +158,13 @@ const nn::RotaryAngles& TransformerImpl::prepared_rotary(int64_t text_tokens,
                                                          torch::ScalarType dtype) {
   std::vector<int64_t> tokens{text_tokens};
   tokens.insert(tokens.end(), grid.begin(), grid.end());
-  nn::GridKey key{std::move(tokens), device, dtype};
-  if (rotary_cache_.key != key)
-    rotary_cache_ = {
-        std::move(key),
-        nn::in_dtype(rotary_angles(text_tokens, grid[0], grid[1], grid[2], device), dtype)};
-  return rotary_cache_.angles;
+  return rotary_cache_.get({std::move(tokens), device, dtype}, [&] {
+    return nn::in_dtype(rotary_angles(text_tokens, grid[0], grid[1], grid[2], device), dtype);
+  });
 }
 
 void TransformerImpl::release_kept_tables() {
-  rotary_cache_ = {};
+  rotary_cache_.release();
   patch_embed->release_kept_table();
 }
 

@@ -68,7 +68,7 @@ struct PatchEmbedImpl : torch::nn::Module {
   torch::nn::Conv2d proj{nullptr};
   vidprobe::nn::Linear text_proj{nullptr};
   torch::Tensor pos_embedding;  // (1, max_text + sample tokens, dim), learned_positions only
-  void release_kept_table() { sincos_cache_ = {}; }
+  void release_kept_table() { sincos_cache_.release(); }
 
  private:
   // The absolute positions of a grid in `tokens`' device and dtype. The sin-cos table (2B, and
@@ -78,10 +78,7 @@ struct PatchEmbedImpl : torch::nn::Module {
   // Aether's transformer stage took 3.3-3.4 s a clip for 2.9 s of kernels (docs/perf.md).
   torch::Tensor positions(int64_t frames, int64_t rows, int64_t cols, const torch::Tensor& tokens);
 
-  struct SincosCache {
-    nn::GridKey key;
-    torch::Tensor table;
-  } sincos_cache_;
+  nn::KeptForGrid<torch::Tensor> sincos_cache_;
 };
 TORCH_MODULE(PatchEmbed);
 
@@ -144,10 +141,7 @@ struct TransformerImpl : torch::nn::Module {
   const nn::RotaryAngles& prepared_rotary(int64_t text_tokens, const std::vector<int64_t>& grid,
                                           torch::Device device, torch::ScalarType dtype);
 
-  struct RotaryCache {
-    nn::GridKey key;  // grid: text tokens, then the video grid
-    nn::RotaryAngles angles;
-  } rotary_cache_;
+  nn::KeptForGrid<nn::RotaryAngles> rotary_cache_;  // grid: text tokens, then the video grid
   torch::Tensor predict(const torch::Tensor& video, const torch::Tensor& temb,
                         const torch::Tensor& latents);
 };

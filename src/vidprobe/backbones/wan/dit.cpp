@@ -185,12 +185,11 @@ Transformer::Outputs Transformer::run(const torch::Tensor& latents, const torch:
 const RopeTables& Transformer::kept_rope_tables(const std::vector<int64_t>& grid,
                                                 torch::Device device) const {
   // float32 whatever the weights' dtype: the rotation is applied in float32 (apply_rope).
-  nn::GridKey key{grid, device, torch::kFloat32};
-  if (rope_cache_.key == key) return rope_cache_.tables;
-  auto tables =
-      rope_tables(config_.head_dim(), grid[0], grid[1], grid[2], config_.rope_max_seq_len, device);
-  rope_cache_ = {std::move(key), {{}, {}, std::move(tables.rotation)}};
-  return rope_cache_.tables;
+  return rope_cache_.get({grid, device, torch::kFloat32}, [&] {
+    auto tables = rope_tables(config_.head_dim(), grid[0], grid[1], grid[2],
+                              config_.rope_max_seq_len, device);
+    return RopeTables{{}, {}, std::move(tables.rotation)};
+  });
 }
 
 torch::Tensor Transformer::forward(const torch::Tensor& latents, const torch::Tensor& timesteps,

@@ -61,7 +61,7 @@ class Transformer {
 
   // Frees the rotary tables kept for the last grid. Only memory: the tables are keyed by the
   // input's device, so a run after the weights moved makes new ones anyway.
-  void release_kept_tables() { rope_cache_ = {}; }
+  void release_kept_tables() { rope_cache_.release(); }
 
  private:
   // The rotation of the last token grid on the last input's device (cos and sin dropped: runs
@@ -79,11 +79,7 @@ class Transformer {
 
   DiTConfig config_;
   Parameters params_;
-  struct RopeCache {
-    nn::GridKey key;
-    RopeTables tables;
-  };
-  mutable RopeCache rope_cache_;
+  mutable nn::KeptForGrid<RopeTables> rope_cache_;
 };
 
 // (B, tokens, dim) hidden states -> (B, F', dim, H', W') maps.
