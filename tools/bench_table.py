@@ -317,7 +317,7 @@ def official_rows(records):
 def cogvideox_side(r, records):
     """(VAE dtype, tiled, blocks) of vidprobe's side of a cogvideox_speed_ratio line; blocks is
     None when neither the line nor a vidprobe line of the file's backbone names its layer."""
-    dtype = r.get("vidprobe_vae_dtype", r.get("vae_dtype", "fp32"))
+    dtype = r.get("vae_dtype", "fp32")  # a configuration's label: both sides ran it
     tiled = r.get("vae_tiling") in (True, "on")
     blocks = r.get("vidprobe_blocks_run")
     if blocks is None:
