@@ -116,12 +116,17 @@ class GpuMemoryScript(unittest.TestCase):
             os.mkdir(first)
             os.mkdir(second)
             stopped = '[ -z "$CLOCKS_PID$GPU_MEMORY_PID" ] && echo'
+            # Each poll has written before the script goes on (on a loaded machine the fake
+            # nvidia-smi can take longer to start than any fixed sleep).
+            written = 'until [ -s "$1" ]; do sleep 0.05; done'
             script = (f'set -euo pipefail; ROOT="{ROOT}"; status=kept; '
+                      f"written() {{ {written}; }}; "
                       f"trap 'rc=$?; {stopped} before-status-$rc' EXIT; "
                       'source "$ROOT/scripts/gpu-memory.sh"; source "$ROOT/scripts/gpu-clocks.sh"; '
-                      f'clocks_start "{first}"; '
+                      f'clocks_start "{first}"; written "{first}/gpu-clocks.csv"; '
                       f"trap '{stopped} between-$status' EXIT; "
-                      f'gpu_memory_start "{poll}"; clocks_start "{second}"; sleep 0.4; exit 3')
+                      f'gpu_memory_start "{poll}"; clocks_start "{second}"; '
+                      f'written "{poll}"; written "{second}/gpu-clocks.csv"; exit 3')
             result = subprocess.run(["bash", "-c", script], env=env, capture_output=True,
                                     text=True, timeout=30)
             logs = [poll, os.path.join(first, "gpu-clocks.csv"), os.path.join(second, "gpu-clocks.csv")]
