@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""V-JEPA (v1) ViT-L/16, Fast3R ViT-L and Open-Sora 2.0 at real size on the GPU, the reference
-side (the official code of each), for scripts/gpu-official.sh; the CogVideoX counterpart is
-bench/cogvideox_reference.py.
+"""V-JEPA (v1) ViT-L/16, Fast3R ViT-L, Open-Sora 2.0 and VGGT-1B at real size on the GPU, the
+reference side (the official code of each), for scripts/gpu-official.sh; the CogVideoX
+counterpart is bench/cogvideox_reference.py.
 
   make FAMILY DIR   a random model built by the official constructor at the published size,
                     saved in the published checkpoint format under the published key names,
@@ -50,9 +50,23 @@ Families:
             (flash_attn -> SDPA, Liger RoPE / RMSNorm -> eager PyTorch): the reference's speed
             is that of the official code without its fused kernels.
 
+  vggt      VGGT-1B as the authors' pseudo-GT runs it: zxhuang1698/VidFM3D's copy of
+            facebookresearch/vggt (vidfm3d/vggt, the code their data/processing/{co3d,dl3dv}/
+            extract_points.py imports; .ref/VidFM3D, as scripts/gpu-vidfm3d.sh), VGGT() at its
+            published size, saved as model.safetensors under the released key names (track head
+            included, as facebook/VGGT-1B). Parity: an 8-frame clip at 294 x 518 (their crop of
+            960 x 540) through VGGT.forward in float32: pose_enc, depth, depth_conf. Speed: their
+            extract_points.py step on the CO3D window, 81 frames at 294 x 518 from host memory to
+            host memory (the preprocessed images moved to the GPU, VGGT under bf16 autocast with
+            float32 weights, every prediction moved back), two variants: `authors` (VGGT.forward
+            as they call it: the point head too, whose output they do not keep) and
+            `depth_cameras` (point head removed: the outputs `vidprobe annotate` computes).
+            Backbone name `vggt-1b-annotate`; vidprobe's side is `vidprobe annotate` (gpu-official.sh).
+
 --tiny (CPU dry run of this script only, seconds): small clips, and for opensora a tiny width.
 Imports come from .ref/ (scripts/gpu-official-ref.sh fills it); --ref names another folder.
-Versions: torch 2.11.0; jepa 51c59d5, fast3r 33104d4, Open-Sora 7ad6a96 (.ref/*/.commit);
+Versions: torch 2.11.0; jepa 51c59d5, fast3r 33104d4, Open-Sora 7ad6a96, VidFM3D 84ea537
+(.ref/*/.commit);
 einops 0.8.2, omegaconf 2.4.0; diffusers 0.42.1 (Hunyuan VAE base classes; carried as a wheel).
 """
 import argparse
@@ -375,6 +389,83 @@ class Fast3r:
 
 
 # --------------------------------------------------------------------------------------------
+# VGGT-1B, as the authors' pseudo-GT step runs it
+
+
+class Vggt:
+    name, backbone, repo = "vggt", "vggt-1b-annotate", "VidFM3D"
+    checkpoint = "model.safetensors"
+
+    def __init__(self, args):
+        self.profile = args.profile
+        self.parity_clip = (2, 42, 56) if args.tiny else (8, 294, 518)
+        self.window = (3, 42, 56) if args.tiny else (81, 294, 518)
+        use_ref(args.ref, self.repo)
+        # The hub mixin VGGT derives from: the real huggingface_hub where installed (the GPU
+        # image has it), else an empty stand-in (it adds no parameters).
+        sys.path.insert(0, str(ROOT / "tools"))
+        from vidfm3d_imports import install_shims
+        self.stubs = install_shims(args.ref / self.repo, eval_utils=False)["stubs"]
+
+    def build(self, device):
+        from vidfm3d.vggt.models.vggt import VGGT
+        with torch.device(device):
+            return VGGT().eval()
+
+    def load(self, root, device):
+        from safetensors.torch import load_model
+        model = self.build(device)
+        load_model(model, str(root / self.checkpoint), device=str(device))
+        return model
+
+    def make(self, root, device):
+        torch.manual_seed(0)
+        model = self.build(device)
+        perturb_constants(model, 3)
+        from safetensors.torch import save_model
+        save_model(model, str(root / self.checkpoint))
+        frames, height, width = self.parity_clip
+        clip = random_clip(frames, height, width, 9)
+        with torch.no_grad():
+            out = model(clip.to(device))
+        save({"clip": clip, "pose_enc": out["pose_enc"][0], "depth": out["depth"][0],
+              "depth_conf": out["depth_conf"][0]}, root / "parity.safetensors")
+        return dict(parameters=sum(p.numel() for p in model.parameters()),
+                    frames=frames, height=height, width=width, stubs=self.stubs)
+
+    @staticmethod
+    def to_host(predictions):
+        """extract_points.py's `.cpu()` of every tensor the forward returns."""
+        return {k: v.cpu() for k, v in predictions.items() if isinstance(v, torch.Tensor)}
+
+    def bench(self, root, device, iterations, dtypes):
+        model = self.load(root, device)
+        frames, height, width = self.window
+        # extract_points.py: load_and_preprocess_images gives a pageable host tensor, moved with
+        # .to("cuda") before the forward.
+        images = torch.rand(frames, 3, height, width)
+        point_head = model.point_head
+        for variant in ("authors", "depth_cameras"):
+            model.point_head = point_head if variant == "authors" else None
+            for dtype_name in dtypes:
+                autocast = (torch.autocast(device.type, dtype=DTYPES[dtype_name])
+                            if dtype_name != "fp32" else contextlib.nullcontext())
+
+                def run():
+                    with autocast:
+                        return self.to_host(model(images.to(device)))
+
+                seconds, peak = timed(run, iterations, device)
+                emit(benchmark="official_reference", family=self.name, backbone=self.backbone,
+                     implementation="zxhuang1698/VidFM3D vidfm3d/vggt", variant=variant,
+                     dtype=dtype_name, frames=frames, height=height, width=width,
+                     iterations=iterations, ms_per_clip=1000 * seconds,
+                     clips_per_s=1 / seconds, peak_allocated_gb=peak,
+                     **profiled(run, device, self.profile, f"{self.name}-{variant}", dtype_name))
+        model.point_head = point_head
+
+
+# --------------------------------------------------------------------------------------------
 # Open-Sora 2.0
 
 
@@ -581,7 +672,7 @@ class OpenSora:
 
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
-FAMILIES = {"vjepa1": VJepa1, "fast3r": Fast3r, "opensora": OpenSora}
+FAMILIES = {"vjepa1": VJepa1, "fast3r": Fast3r, "opensora": OpenSora, "vggt": Vggt}
 
 
 def main():
@@ -603,7 +694,8 @@ def main():
     args.ref = args.ref.resolve()
     if not (args.ref / FAMILIES[args.family].repo).is_dir():
         sys.exit(f"official_reference.py: {args.ref / FAMILIES[args.family].repo} is missing: "
-                 "run scripts/gpu-official-ref.sh first")
+                 "run scripts/gpu-official-ref.sh first (VidFM3D, for vggt: a checkout of "
+                 "zxhuang1698/VidFM3D, as scripts/gpu-vidfm3d.sh uses)")
     device = torch.device(args.device)
     family = FAMILIES[args.family](args)
     args.dir.mkdir(parents=True, exist_ok=True)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Run on the GPU machine after scripts/gpu-build.sh: V-JEPA (v1) ViT-L/16, Fast3R ViT-L and
-# Open-Sora 2.0 at the published sizes against their OFFICIAL code (the CogVideoX counterpart is
+# Run on the GPU machine after scripts/gpu-build.sh: V-JEPA (v1) ViT-L/16, Fast3R ViT-L, Open-Sora
+# 2.0 and VGGT-1B at the published sizes against their OFFICIAL code (the CogVideoX counterpart is
 # scripts/gpu-cogvideox.sh). Per family, in order:
 #   1. bench/official_reference.py make: a random model built by the official constructor,
 #      saved in the published checkpoint format and key names, and the official float32
@@ -18,14 +18,24 @@
 #             Hunyuan VAE at its published size; parity: VAE moments of a 33-frame 480 x 848
 #             clip + the MMDiT block on the official transformer input; speed: 129 frames at
 #             480 x 848, everything bf16 (the authors')
+#   vggt      VGGT-1B as the authors' pseudo-GT step runs it (VidFM3D's vidfm3d/vggt, from
+#             .ref/VidFM3D): model.safetensors under the released key names; parity: 8 frames at
+#             294 x 518 through `vidprobe annotate`'s path (float32, then the bf16 aggregator);
+#             speed: the CO3D window, 81 frames at 294 x 518 (their crop of 960 x 540), from
+#             host memory to host memory. vidprobe's side is `vidprobe annotate --format vidfm3d
+#             --window 81` over VIDPROBE_VGGT_CLIPS rendered 960 x 540 clips (3): each clip's
+#             `vggt_seconds` (its .sft metadata) after the first, which pays the warm-up; the
+#             official side both as the authors call it (point head computed and dropped) and
+#             without the point head (vidprobe's outputs), bf16 autocast over float32 weights
 # Usage: bash scripts/gpu-official.sh OUT_DIR. Writes OUT_DIR/official.jsonl (JSON lines:
 # official_reference_make, official_real_size_parity, vidprobe's bench lines, official_reference,
 # official_speed_ratio) and OUT_DIR/official.log (everything).
 # Needs .ref/ (bash scripts/gpu-official-ref.sh, on the machine with the mirrors) and, for
 # opensora, the diffusers wheel in .whl/ (as scripts/gpu-cogvideox.sh).
 # Knobs (environment):
-#   VIDPROBE_OFFICIAL_FAMILIES   subset, in order (default "vjepa1 fast3r opensora")
-#   VIDPROBE_{VJEPA1,FAST3R,OPENSORA}_ITERS   timed clips per variant after one warm-up (2, 2, 1)
+#   VIDPROBE_OFFICIAL_FAMILIES   subset, in order (default "vjepa1 fast3r opensora vggt")
+#   VIDPROBE_{VJEPA1,FAST3R,OPENSORA,VGGT}_ITERS   timed clips per variant after one warm-up
+#                                (2, 2, 1, 2); vidprobe's VGGT side times VIDPROBE_VGGT_CLIPS - 1
 #   VIDPROBE_VJEPA1_DTYPES (fp32,bf16), VIDPROBE_FAST3R_DTYPES (bf16), VIDPROBE_OPENSORA_DTYPES
 #   (bf16)
 #   VIDPROBE_OPENSORA_SINGLE_BLOCKS (21, at most 38), VIDPROBE_OPENSORA_PARITY_FRAMES (33, 4k+1)
@@ -42,10 +52,11 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/gpu-env.sh"  # ROOT, BUILD_DIR, DEPS, library paths
 source "$ROOT/scripts/gpu-clocks.sh"
+source "$ROOT/scripts/gpu-memory.sh"  # vggt: `vidprobe annotate`'s GPU memory (nvidia-smi)
 TESTS="${VIDPROBE_PARITY_TESTS:-$BUILD_DIR/bin/vidprobe_backbones_tests}"
 OUT="${1:?usage: gpu-official.sh OUT_DIR}"
 WORK="${VIDPROBE_WORK_DIR:-/tmp/vidprobe-official}"
-FAMILIES="${VIDPROBE_OFFICIAL_FAMILIES:-vjepa1 fast3r opensora}"
+FAMILIES="${VIDPROBE_OFFICIAL_FAMILIES:-vjepa1 fast3r opensora vggt}"
 TINY="${VIDPROBE_OFFICIAL_TINY:-0}"
 PYTHON="${VIDPROBE_OFFICIAL_PYTHON:-python3}"
 mkdir -p "$OUT" "$WORK"
@@ -64,7 +75,7 @@ step() {
 if [ "$TINY" = 1 ]; then
   DEVICE=cpu
   REF_ARGS=(--device cpu --tiny)
-  export VIDPROBE_OFFICIAL_PARITY_CPU=1
+  export VIDPROBE_OFFICIAL_PARITY_CPU=1 GPU_MEMORY_OFF=1
 else
   DEVICE=cuda
   REF_ARGS=(--device cuda)
@@ -155,12 +166,62 @@ run_opensora() {
     json_lines || true
 }
 
+# vidprobe's side of the VGGT comparison: `vidprobe annotate` on rendered 960 x 540 clips, the
+# window and precision of the authors' CO3D pseudo-GT; one JSON line of the clips after the first.
+vggt_annotate() {
+  local dir="$1" clips="$2" frames="$3" size="$4" width="$5" height="$6"
+  local data="$WORK/vggt-clips-$clips-${frames}f-${width}x$height" dest="$WORK/vggt-annotated"
+  [ -d "$data" ] || "$BUILD_DIR/bin/vidprobe" render --family scenes --clips "$clips" \
+    --frames "$frames" --width "$width" --height "$height" --seed 0 --no-shadows --out "$data" \
+    >> "$RAW" 2>&1
+  rm -rf "$dest"
+  local mem
+  gpu_memory_start "$WORK/vggt-memory.txt"
+  "$BUILD_DIR/bin/vidprobe" annotate --data "$data" --weights "$dir/model.safetensors" \
+    --backbone-size "$size" --window "$frames" --format vidfm3d --conf-percentile 0 \
+    --compute-dtype bf16 --frame-chunk 8 --device "$DEVICE" --out "$dest" >> "$RAW" 2>&1 ||
+    { gpu_memory_stop "$WORK/vggt-memory.txt" mem; echo "gpu-official.sh: vggt annotate failed" >&2; return 0; }
+  gpu_memory_stop "$WORK/vggt-memory.txt" mem
+  # Written in processing order, one .sft a clip: the first is the warm-up.
+  "$PYTHON" - "$dest" "$mem" <<'PY' | json_lines
+import json, pathlib, statistics, struct, sys
+files = sorted(pathlib.Path(sys.argv[1]).glob("*/*.sft"), key=lambda p: p.stat().st_mtime_ns)
+def annotator(path):
+    with open(path, "rb") as f:
+        header = json.loads(f.read(struct.unpack("<Q", f.read(8))[0]))
+    return json.loads(header["__metadata__"]["vidprobe"])["annotator"], header["depthmaps"]["shape"]
+rows = [annotator(p) for p in files]
+seconds = [a["vggt_seconds"] for a, _ in rows]
+timed = seconds[1:] or seconds
+first, shape = rows[0]
+print(json.dumps(dict(
+    backbone="vggt-1b-annotate", implementation="vidprobe annotate --format vidfm3d",
+    dtype=first["compute_dtype"], frames=shape[0], height=shape[1], width=shape[2],
+    frame_chunk=first["frame_chunk"], iterations=len(timed), seconds_per_clip=seconds,
+    ms_per_clip=1000 * statistics.mean(timed), clips_per_s=1 / statistics.mean(timed),
+    **json.loads(sys.argv[2]))))
+PY
+}
+
+run_vggt() {
+  local dir="$WORK/vggt" iters="${VIDPROBE_VGGT_ITERS:-2}" clips="${VIDPROBE_VGGT_CLIPS:-3}"
+  local frames=81 size=518 width=960 height=540
+  [ "$TINY" = 1 ] && frames=3 size=56 width=96 height=54
+  make_and_check vggt 'VggtCuda.*' VIDPROBE_VGGT_PARITY_DIR
+  step "vggt: speed, vidprobe annotate, $clips clips of $frames frames (${width}x$height -> crop at $size)"
+  vggt_annotate "$dir" "$clips" "$frames" "$size" "$width" "$height"
+  step "vggt: speed, the authors' code"
+  reference bench vggt "$dir" --iterations "$iters" --dtypes bf16 "${REF_PROFILE[@]}" 2>&1 |
+    json_lines || true
+}
+
 for family in $FAMILIES; do
   case "$family" in
     vjepa1) run_vjepa1 ;;
     fast3r) run_fast3r ;;
     opensora) run_opensora ;;
-    *) echo "gpu-official.sh: unknown family '$family' (vjepa1 fast3r opensora)" >&2; exit 2 ;;
+    vggt) run_vggt ;;
+    *) echo "gpu-official.sh: unknown family '$family' (vjepa1 fast3r opensora vggt)" >&2; exit 2 ;;
   esac
 done
 
@@ -174,6 +235,7 @@ for mine in ours:
         if ref["backbone"] == mine["backbone"] and ref["dtype"] == mine["dtype"]:
             print(json.dumps({"benchmark": "official_speed_ratio", "backbone": mine["backbone"],
                               "dtype": mine["dtype"], "frames": mine["frames"],
+                              "official_variant": ref.get("variant"),
                               "vidprobe_clips_per_s": mine["clips_per_s"],
                               "official_clips_per_s": ref["clips_per_s"],
                               "vidprobe_peak_gb": mine.get("peak_allocated_gb"),
