@@ -409,8 +409,10 @@ class Vggt:
 
     def build(self, device):
         from vidfm3d.vggt.models.vggt import VGGT
+        # .to(device) after the context: the aggregator's ImageNet mean and std buffers come
+        # from torch.FloatTensor, which the context does not place.
         with torch.device(device):
-            return VGGT().eval()
+            return VGGT().eval().to(device)
 
     def load(self, root, device):
         from safetensors.torch import load_model

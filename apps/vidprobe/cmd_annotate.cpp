@@ -82,6 +82,11 @@ void register_annotate(CLI::App& app) {
                   "Frames per depth-head pass (bounds memory for long windows)")
       ->capture_default_str()
       ->check(positive());
+  cmd->add_option("--prefetch", options->prefetch,
+                  "Clips read and resized ahead while VGGT runs, each on a thread of its own; 0 "
+                  "reads each clip when it is needed")
+      ->capture_default_str()
+      ->check(non_negative());
   cmd->add_option("--dl3dv-downscale", options->dl3dv_downscale,
                   "DL3DV image folder: 4 = images_4 (the authors'), 0 = the finest present")
       ->capture_default_str()

@@ -118,6 +118,8 @@ void validate(const AnnotateOptions& options) {
           "annotate: --window must be >= 0, got " + std::to_string(options.window));
   require(options.frame_chunk > 0,
           "annotate: --frame-chunk must be positive, got " + std::to_string(options.frame_chunk));
+  require(options.prefetch >= 0,
+          "annotate: --prefetch must not be negative, got " + std::to_string(options.prefetch));
   require(options.format == "clip" || options.format == "vidfm3d",
           "annotate: --format must be clip or vidfm3d, got '" + options.format + "'");
   require(options.clips >= 0,
@@ -442,7 +444,11 @@ AnnotateSummary annotate_with_vggt(const AnnotateOptions& options) {
     return source;
   };
   const auto counts = run_resumable(
-      mine.size(), {.label = "annotate", .unit = "clips", .prefetch = 1}, load, [&](Clip source) {
+      mine.size(),
+      {.label = "annotate",
+       .unit = "clips",
+       .prefetch = static_cast<std::size_t>(options.prefetch)},
+      load, [&](Clip source) {
         const auto forward_start = std::chrono::steady_clock::now();
         auto annotation = predict(model, source, device, options);  // ends on the CPU: synced
         annotation.seconds = seconds_since(forward_start);

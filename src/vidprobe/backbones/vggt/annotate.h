@@ -50,6 +50,7 @@ struct AnnotateOptions {
   std::string format = "clip";
   // The depth head runs over this many frames at a time (bounded memory for 150-frame windows).
   int frame_chunk = 8;
+  int prefetch = 1;         // clips read and resized ahead, each on its own thread; 0: in line
   int dl3dv_downscale = 0;  // DL3DV image folder: 4 = images_4 (the authors'), 0 = the finest
   // CO3D: "vidfm3d" reads each sequence as the authors' extract_frames.py makes it (best 81-frame
   // window, 16:9 object crop, 960 x 540; rejected sequences skipped, DatasetOptions::
