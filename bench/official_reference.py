@@ -55,13 +55,19 @@ Families:
             extract_points.py imports; .ref/VidFM3D, as scripts/gpu-vidfm3d.sh), VGGT() at its
             published size, saved as model.safetensors under the released key names (track head
             included, as facebook/VGGT-1B). Parity: an 8-frame clip at 294 x 518 (their crop of
-            960 x 540) through VGGT.forward in float32: pose_enc, depth, depth_conf. Speed: their
-            extract_points.py step on the CO3D window, 81 frames at 294 x 518 from host memory to
-            host memory (the preprocessed images moved to the GPU, VGGT under bf16 autocast with
-            float32 weights, every prediction moved back), two variants: `authors` (VGGT.forward
-            as they call it: the point head too, whose output they do not keep) and
-            `depth_cameras` (point head removed: the outputs `vidprobe annotate` computes).
-            Backbone name `vggt-1b-annotate`; vidprobe's side is `vidprobe annotate` (gpu-official.sh).
+            960 x 540) through VGGT.forward in float32 (pose_enc, depth, depth_conf) and, on a
+            GPU, as they run it, under bf16 autocast over the float32 weights (the same three,
+            suffixed _autocast). Speed: their extract_points.py step on the CO3D window, 81 frames
+            at 294 x 518 from host memory to host memory under torch.no_grad (the preprocessed
+            float images moved to the GPU, VGGT under bf16 autocast with float32 weights, the
+            predictions moved back), two variants: `authors` (VGGT.forward as they call it: the
+            point head too, whose output they do not keep, and every returned tensor, the images
+            too, moved back) and `depth_cameras` (point head removed, only pose_enc, depth and
+            depth_conf moved back: the outputs `vidprobe annotate` computes). Not in their timed
+            region: the uint8 -> float conversion and the decoding of the pose encoding, which
+            vidprobe's timed region holds. Backbone name `vggt-1b-annotate`; vidprobe's side is
+            `vidprobe annotate` (gpu-official.sh), bf16 weights in the aggregator (not autocast).
+            VGGT() has no small form: --tiny keeps the 1B model (5 GB on disk) on a tiny clip.
 
 --tiny (CPU dry run of this script only, seconds): small clips, and for opensora a tiny width.
 Imports come from .ref/ (scripts/gpu-official-ref.sh fills it); --ref names another folder.
@@ -128,9 +134,9 @@ def perturb_constants(model, seed, scale=0.02):
                 p.add_(scale * noise if float(flat[0]) == 0 else 0.1 * noise)
 
 
-def timed(run, iterations, device):
+def timed(run, iterations, device, grad_mode=torch.inference_mode):
     """(seconds per call, allocator peak in GB) over `iterations` calls after one warm-up."""
-    with torch.inference_mode():
+    with grad_mode():
         run()
         synchronize(device)
         if device.type == "cuda":
@@ -428,17 +434,23 @@ class Vggt:
         save_model(model, str(root / self.checkpoint))
         frames, height, width = self.parity_clip
         clip = random_clip(frames, height, width, 9)
+        keys = ("pose_enc", "depth", "depth_conf")
         with torch.no_grad():
             out = model(clip.to(device))
-        save({"clip": clip, "pose_enc": out["pose_enc"][0], "depth": out["depth"][0],
-              "depth_conf": out["depth_conf"][0]}, root / "parity.safetensors")
+            tensors = {"clip": clip, **{k: out[k][0] for k in keys}}
+            if device.type == "cuda":  # extract_points.py's precision
+                with torch.autocast("cuda", dtype=torch.bfloat16):
+                    mixed = model(clip.to(device))
+                tensors.update({k + "_autocast": mixed[k][0].float() for k in keys})
+        save(tensors, root / "parity.safetensors")
         return dict(parameters=sum(p.numel() for p in model.parameters()),
                     frames=frames, height=height, width=width, stubs=self.stubs)
 
     @staticmethod
-    def to_host(predictions):
-        """extract_points.py's `.cpu()` of every tensor the forward returns."""
-        return {k: v.cpu() for k, v in predictions.items() if isinstance(v, torch.Tensor)}
+    def to_host(predictions, keys=None):
+        """extract_points.py's `.cpu()` of every tensor the forward returns (or of `keys`)."""
+        return {k: v.cpu() for k, v in predictions.items()
+                if isinstance(v, torch.Tensor) and (keys is None or k in keys)}
 
     def bench(self, root, device, iterations, dtypes):
         model = self.load(root, device)
@@ -449,15 +461,16 @@ class Vggt:
         point_head = model.point_head
         for variant in ("authors", "depth_cameras"):
             model.point_head = point_head if variant == "authors" else None
+            keys = None if variant == "authors" else ("pose_enc", "depth", "depth_conf")
             for dtype_name in dtypes:
                 autocast = (torch.autocast(device.type, dtype=DTYPES[dtype_name])
                             if dtype_name != "fp32" else contextlib.nullcontext())
 
                 def run():
                     with autocast:
-                        return self.to_host(model(images.to(device)))
+                        return self.to_host(model(images.to(device)), keys)
 
-                seconds, peak = timed(run, iterations, device)
+                seconds, peak = timed(run, iterations, device, grad_mode=torch.no_grad)
                 emit(benchmark="official_reference", family=self.name, backbone=self.backbone,
                      implementation="zxhuang1698/VidFM3D vidfm3d/vggt", variant=variant,
                      dtype=dtype_name, frames=frames, height=height, width=width,

@@ -23,10 +23,12 @@
 #             294 x 518 through `vidprobe annotate`'s path (float32, then the bf16 aggregator);
 #             speed: the CO3D window, 81 frames at 294 x 518 (their crop of 960 x 540), from
 #             host memory to host memory. vidprobe's side is `vidprobe annotate --format vidfm3d
-#             --window 81` over VIDPROBE_VGGT_CLIPS rendered 960 x 540 clips (3): each clip's
-#             `vggt_seconds` (its .sft metadata) after the first, which pays the warm-up; the
-#             official side both as the authors call it (point head computed and dropped) and
-#             without the point head (vidprobe's outputs), bf16 autocast over float32 weights
+#             --window 81 --prefetch VIDPROBE_VGGT_PREFETCH (1)` over VIDPROBE_VGGT_CLIPS (6,
+#             at least 2) rendered 960 x 540 clips, bf16 weights in the aggregator and float32
+#             heads: the median of the clips' `vggt_seconds` (.sft metadata) after the first,
+#             which pays the warm-up; the official side both as the authors call it (point head
+#             computed and dropped) and without the point head (vidprobe's outputs), bf16
+#             autocast over float32 weights (their precision, not vidprobe's)
 # Usage: bash scripts/gpu-official.sh OUT_DIR. Writes OUT_DIR/official.jsonl (JSON lines:
 # official_reference_make, official_real_size_parity, vidprobe's bench lines, official_reference,
 # official_speed_ratio) and OUT_DIR/official.log (everything).
@@ -36,6 +38,7 @@
 #   VIDPROBE_OFFICIAL_FAMILIES   subset, in order (default "vjepa1 fast3r opensora vggt")
 #   VIDPROBE_{VJEPA1,FAST3R,OPENSORA,VGGT}_ITERS   timed clips per variant after one warm-up
 #                                (2, 2, 1, 2); vidprobe's VGGT side times VIDPROBE_VGGT_CLIPS - 1
+#   VIDPROBE_VGGT_CLIPS (6), VIDPROBE_VGGT_PREFETCH (1)   vidprobe annotate's clips and --prefetch
 #   VIDPROBE_VJEPA1_DTYPES (fp32,bf16), VIDPROBE_FAST3R_DTYPES (bf16), VIDPROBE_OPENSORA_DTYPES
 #   (bf16)
 #   VIDPROBE_OPENSORA_SINGLE_BLOCKS (21, at most 38), VIDPROBE_OPENSORA_PARITY_FRAMES (33, 4k+1)
@@ -167,49 +170,56 @@ run_opensora() {
 }
 
 # vidprobe's side of the VGGT comparison: `vidprobe annotate` on rendered 960 x 540 clips, the
-# window and precision of the authors' CO3D pseudo-GT; one JSON line of the clips after the first.
+# window of the authors' CO3D pseudo-GT; one JSON line of the clips after the first. A failure is
+# reported and the script goes on (the reference's side and the other families still run).
 vggt_annotate() {
-  local dir="$1" clips="$2" frames="$3" size="$4" width="$5" height="$6"
+  local dir="$1" clips="$2" frames="$3" size="$4" width="$5" height="$6" prefetch="$7"
   local data="$WORK/vggt-clips-$clips-${frames}f-${width}x$height" dest="$WORK/vggt-annotated"
-  [ -d "$data" ] || "$BUILD_DIR/bin/vidprobe" render --family scenes --clips "$clips" \
-    --frames "$frames" --width "$width" --height "$height" --seed 0 --no-shadows --out "$data" \
-    >> "$RAW" 2>&1
+  if [ ! -d "$data" ]; then
+    rm -rf "$data.tmp"
+    "$BUILD_DIR/bin/vidprobe" render --family scenes --clips "$clips" --frames "$frames" \
+      --width "$width" --height "$height" --seed 0 --no-shadows --out "$data.tmp" >> "$RAW" 2>&1 &&
+      mv "$data.tmp" "$data" || { echo "gpu-official.sh: vggt clips: render failed" >&2; return 0; }
+  fi
   rm -rf "$dest"
   local mem
   gpu_memory_start "$WORK/vggt-memory.txt"
   "$BUILD_DIR/bin/vidprobe" annotate --data "$data" --weights "$dir/model.safetensors" \
     --backbone-size "$size" --window "$frames" --format vidfm3d --conf-percentile 0 \
-    --compute-dtype bf16 --frame-chunk 8 --device "$DEVICE" --out "$dest" >> "$RAW" 2>&1 ||
+    --compute-dtype bf16 --frame-chunk 8 --prefetch "$prefetch" --device "$DEVICE" \
+    --out "$dest" >> "$RAW" 2>&1 ||
     { gpu_memory_stop "$WORK/vggt-memory.txt" mem; echo "gpu-official.sh: vggt annotate failed" >&2; return 0; }
   gpu_memory_stop "$WORK/vggt-memory.txt" mem
-  # Written in processing order, one .sft a clip: the first is the warm-up.
-  "$PYTHON" - "$dest" "$mem" <<'PY' | json_lines
+  # One .sft a clip, written in processing order (the names are hashes): the first is the warm-up.
+  "$PYTHON" - "$dest" "$mem" "$prefetch" <<'PY' | json_lines || echo "gpu-official.sh: vggt annotate: no timing" >&2
 import json, pathlib, statistics, struct, sys
 files = sorted(pathlib.Path(sys.argv[1]).glob("*/*.sft"), key=lambda p: p.stat().st_mtime_ns)
+if len(files) < 2:
+    sys.exit(f"{sys.argv[1]}: {len(files)} clip(s) annotated; the timing needs at least 2")
 def annotator(path):
     with open(path, "rb") as f:
         header = json.loads(f.read(struct.unpack("<Q", f.read(8))[0]))
     return json.loads(header["__metadata__"]["vidprobe"])["annotator"], header["depthmaps"]["shape"]
 rows = [annotator(p) for p in files]
 seconds = [a["vggt_seconds"] for a, _ in rows]
-timed = seconds[1:] or seconds
+median = statistics.median(seconds[1:])
 first, shape = rows[0]
 print(json.dumps(dict(
     backbone="vggt-1b-annotate", implementation="vidprobe annotate --format vidfm3d",
     dtype=first["compute_dtype"], frames=shape[0], height=shape[1], width=shape[2],
-    frame_chunk=first["frame_chunk"], iterations=len(timed), seconds_per_clip=seconds,
-    ms_per_clip=1000 * statistics.mean(timed), clips_per_s=1 / statistics.mean(timed),
+    frame_chunk=first["frame_chunk"], prefetch=int(sys.argv[3]), iterations=len(seconds) - 1,
+    seconds_per_clip=seconds, ms_per_clip=1000 * median, clips_per_s=1 / median,
     **json.loads(sys.argv[2]))))
 PY
 }
 
 run_vggt() {
-  local dir="$WORK/vggt" iters="${VIDPROBE_VGGT_ITERS:-2}" clips="${VIDPROBE_VGGT_CLIPS:-3}"
-  local frames=81 size=518 width=960 height=540
-  [ "$TINY" = 1 ] && frames=3 size=56 width=96 height=54
+  local dir="$WORK/vggt" iters="${VIDPROBE_VGGT_ITERS:-2}" clips="${VIDPROBE_VGGT_CLIPS:-6}"
+  local prefetch="${VIDPROBE_VGGT_PREFETCH:-1}" frames=81 size=518 width=960 height=540
+  [ "$TINY" = 1 ] && clips=3 frames=3 size=56 width=96 height=72  # 42 x 56, the reference's
   make_and_check vggt 'VggtCuda.*' VIDPROBE_VGGT_PARITY_DIR
   step "vggt: speed, vidprobe annotate, $clips clips of $frames frames (${width}x$height -> crop at $size)"
-  vggt_annotate "$dir" "$clips" "$frames" "$size" "$width" "$height"
+  vggt_annotate "$dir" "$clips" "$frames" "$size" "$width" "$height" "$prefetch"
   step "vggt: speed, the authors' code"
   reference bench vggt "$dir" --iterations "$iters" --dtypes bf16 "${REF_PROFILE[@]}" 2>&1 |
     json_lines || true
@@ -240,6 +250,9 @@ for mine in ours:
                               "official_clips_per_s": ref["clips_per_s"],
                               "vidprobe_peak_gb": mine.get("peak_allocated_gb"),
                               "official_peak_gb": ref.get("peak_allocated_gb"),
+                              # vggt: `vidprobe annotate` reports nvidia-smi's peak (context and
+                              # allocator reserve included), not the allocator's
+                              "vidprobe_nvidia_smi_peak_gb": mine.get("gpu_mem_peak_gb"),
                               "ratio": mine["clips_per_s"] / ref["clips_per_s"]}))
 PY
 clocks_stop

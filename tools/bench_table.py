@@ -307,7 +307,8 @@ def backbone_mfu_rows(records):
 def official_rows(records):
     rows = []
     for _, r in (item for item in records if item[0] == "official_speed_ratio"):
-        what = f"{r['backbone']}, {r['frames']} frames, {r['dtype']}: clips/s (peak GB)"
+        variant = f", official side {r['official_variant']}" if r.get("official_variant") else ""
+        what = f"{r['backbone']}, {r['frames']} frames, {r['dtype']}{variant}: clips/s (peak GB)"
         rows.append(row(what, f"{fmt(r['vidprobe_clips_per_s'])} ({fmt(r.get('vidprobe_peak_gb'))})",
                         f"official code {fmt(r['official_clips_per_s'])} ({fmt(r.get('official_peak_gb'))})",
                         against(r["ratio"], 1.2), "ratio ≥ 1.2", verdict(r["ratio"], 1.2)))

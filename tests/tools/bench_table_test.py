@@ -140,6 +140,20 @@ class BenchTableTest(unittest.TestCase):
         self.assertIn("| vjepa1-vitl16, 76 frames 480x832, bf16: transformer MFU (clips/s) | 0.038 (0.33) |  |  "
                       "| MFU ≥ 0.5 | not met |", rows)
 
+    def test_official_ratio_rows_name_the_official_variant(self):
+        ratio = {"benchmark": "official_speed_ratio", "backbone": "vggt-1b-annotate", "dtype": "bf16",
+                 "frames": 81, "vidprobe_clips_per_s": 0.6, "official_clips_per_s": 0.46,
+                 "vidprobe_peak_gb": None, "official_peak_gb": 19.8, "ratio": 0.6 / 0.46}
+        self.write("v.jsonl", [dict(ratio, official_variant="authors"),
+                               dict(ratio, official_variant="depth_cameras", official_clips_per_s=0.52,
+                                    ratio=0.6 / 0.52)])
+        rows = self.rows("v.jsonl")
+        self.assertEqual(len(rows), 2, rows)
+        self.assertIn("| vggt-1b-annotate, 81 frames, bf16, official side authors: clips/s (peak GB) "
+                      "| 0.6 (—) | official code 0.46 (19.8) | 1.3 | ratio ≥ 1.2 | **met** |", rows)
+        self.assertIn("| vggt-1b-annotate, 81 frames, bf16, official side depth_cameras: clips/s (peak GB) "
+                      "| 0.6 (—) | official code 0.52 (19.8) | 1.15 | ratio ≥ 1.2 | not met |", rows)
+
     def test_cogvideox_ratio_rows_judge_only_pairs_of_the_same_settings(self):
         ours = {"backbone": "cogvideox-5b", "frames": 49, "height": 480, "width": 720, "dtype": "bf16",
                 "layer": 20, "clips_per_s": 0.761, "transformer_mfu": 0.397}

@@ -33,18 +33,31 @@ constexpr float kVidfm3dMaskThreshold = 0.99f;
 constexpr double kMinFov = 1e-2;
 constexpr double kMaxFov = 3.13;
 
-torch::Tensor frames_to_images(const std::vector<Frame>& frames) {
-  std::vector<torch::Tensor> images;
+// The frames' RGB as one (S, 3, H, W) uint8 tensor. Each frame is copied in one piece, outside
+// libtorch's OpenMP regions: while a prefetch thread keeps a core busy, each region's closing
+// barrier can wait for the worker that shares that core, and the per-frame conversions this
+// replaces opened a few hundred regions in every VGGT forward (docs/vggt.md).
+torch::Tensor frames_to_bytes(const std::vector<Frame>& frames) {
+  const auto& first = frames.front().rgb;
+  auto bytes = torch::empty({static_cast<int64_t>(frames.size()), first.height, first.width, 3},
+                            torch::kUInt8);
+  auto* out = bytes.data_ptr<std::uint8_t>();
   for (const auto& frame : frames) {
-    const auto& rgb = frame.rgb;
-    auto image = torch::from_blob(const_cast<std::uint8_t*>(rgb.pixels.data()),
-                                  {rgb.height, rgb.width, 3}, torch::kUInt8)
-                     .permute({2, 0, 1})
-                     .to(torch::kFloat32) /
-                 255.0;
-    images.push_back(image);
+    require(frame.rgb.width == first.width && frame.rgb.height == first.height,
+            "annotate: frame '" + frame.source + "' differs in size from the clip's first frame");
+    out = std::copy(frame.rgb.pixels.begin(), frame.rgb.pixels.end(), out);
   }
-  return torch::stack(images).unsqueeze(0);  // (1, S, 3, H, W)
+  return bytes.permute({0, 3, 1, 2});
+}
+
+// VGGT's input (1, S, 3, H, W) on `device`: each pixel / 255 in float32. The 256 quotients are
+// divided on the CPU (as their ToTensor divides) and looked up where the model runs, so a GPU
+// run sees the same values as a CPU one (a CUDA division by a scalar multiplies by its
+// reciprocal, which can differ in the last bit).
+torch::Tensor frames_to_images(const std::vector<Frame>& frames, torch::Device device) {
+  const auto levels = (torch::arange(256, torch::kFloat32) / 255.0).to(device);
+  const auto bytes = frames_to_bytes(frames).to(device).contiguous();
+  return levels.index_select(0, bytes.flatten().to(torch::kInt32)).view(bytes.sizes()).unsqueeze(0);
 }
 
 std::array<double, 9> matrix3(const torch::Tensor& m) {
@@ -162,8 +175,8 @@ VggtAnnotation predict(VggtModel& model, const Clip& source, torch::Device devic
                        const AnnotateOptions& options) {
   const int H = source.frames.front().camera.height, W = source.frames.front().camera.width;
   torch::NoGradGuard no_grad;
-  const auto prediction = model->forward_depth_and_cameras(
-      frames_to_images(source.frames).to(device), options.frame_chunk);
+  const auto prediction = model->forward_depth_and_cameras(frames_to_images(source.frames, device),
+                                                           options.frame_chunk);
   VggtAnnotation out;
   out.depth = prediction.depth.squeeze(0).to(torch::kCPU, torch::kFloat32).contiguous();
   out.conf = prediction.depth_conf.squeeze(0).to(torch::kCPU, torch::kFloat32).contiguous();
@@ -287,7 +300,7 @@ std::filesystem::path vidfm3d_scene_path(const AnnotateOptions& options,
 // Their images tensor: the model input (Pillow pixels / 255 in float32) times 255, truncated to
 // uint8 (extract_points.py: `(images * 255).to(torch.uint8)`), so a few levels come out one lower.
 torch::Tensor vidfm3d_images(const std::vector<Frame>& frames) {
-  auto images = frames_to_images(frames).squeeze(0);  // (S, 3, H, W) float32 = u8 / 255
+  auto images = frames_to_images(frames, torch::kCPU).squeeze(0);  // (S, 3, H, W) u8 / 255
   return (images * 255.0f).to(torch::kUInt8);
 }
 
@@ -425,7 +438,8 @@ AnnotateSummary annotate_with_vggt(const AnnotateOptions& options) {
   const int patch = options.config.patch_size;
   const bool vidfm3d = options.format == "vidfm3d";
   // The output name depends on the frame indices only, so a finished clip is skipped before any
-  // pixel is read; the next clip is read and resized while VGGT works on the current one.
+  // pixel is read; with --prefetch N the next N clips are read and resized while VGGT works on
+  // the current one.
   auto load = [&](std::size_t i) -> std::optional<Clip> {
     const auto& sequence = mine[i];
     const auto indices = annotate_frame_indices(dataset->num_frames(sequence), sequence, options);
