@@ -1014,7 +1014,8 @@ class Campaign:
                              ("--model-config", [("missing", "/nonexistent.json"), ("under-file", under_file)])]:
             table.append(("annotate", annotate, flag, values, True))
         for flag, values in [("--window", NONNEG_INT + [("more-than-frames", "99")]), ("--format", ENUM),
-                             ("--frame-chunk", POS_INT), ("--dl3dv-downscale", NONNEG_INT + [("not-dl3dv", "2")]),
+                             ("--frame-chunk", POS_INT), ("--prefetch", NONNEG_INT),
+                             ("--dl3dv-downscale", NONNEG_INT + [("not-dl3dv", "2")]),
                              ("--co3d-crop", ENUM + [("not-co3d", "vidfm3d")]),
                              ("--co3d-jpeg", ENUM + [("without-co3d-crop", "true")])]:
             table.append(("annotate", annotate, flag, values, True))
