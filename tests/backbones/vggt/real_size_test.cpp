@@ -22,6 +22,8 @@ namespace {
 
 namespace rs = vidprobe::testing::real_size;
 
+constexpr int64_t kFrameChunk = 3;  // 3 + 3 + 2 over the 8-frame clip
+
 struct VggtParityErrors {
   double pose_max_rel, depth_max_rel, conf_max_rel, depth_norm_rel, conf_norm_rel;
 };
@@ -50,7 +52,7 @@ void print_parity_line(const std::string& what, const VggtParityErrors& e,
                        const torch::Tensor& clip) {
   std::cout << "{\"benchmark\": \"official_real_size_parity\", \"family\": \"vggt\", "
                "\"backbone\": \"vggt-1b-annotate\", \"compared\": \""
-            << what << "\", \"frame_chunk\": 3, \"frames\": " << clip.size(0)
+            << what << "\", \"frame_chunk\": " << kFrameChunk << ", \"frames\": " << clip.size(0)
             << ", \"height\": " << clip.size(2) << ", \"width\": " << clip.size(3)
             << ", \"pose_enc_max_rel\": " << e.pose_max_rel
             << ", \"depth_max_rel\": " << e.depth_max_rel
@@ -70,11 +72,12 @@ TEST(VggtCuda, RealSizeAnnotationPathMatchesTheAuthorsCode) {
   const auto images = clip.unsqueeze(0).to(*device);
   torch::NoGradGuard no_grad;
   const rs::ExactFloat32 exact;
-  const auto fp32 = compare_with_reference(model->forward_depth_and_cameras(images, 3), reference);
+  const auto fp32 =
+      compare_with_reference(model->forward_depth_and_cameras(images, kFrameChunk), reference);
   print_parity_line("vidprobe fp32 vs their fp32", fp32, clip);
   // `vidprobe annotate --compute-dtype bf16`: the aggregator in bf16, the heads in float32.
   model->aggregator->to(torch::kBFloat16);
-  const auto bf16_run = model->forward_depth_and_cameras(images, 3);
+  const auto bf16_run = model->forward_depth_and_cameras(images, kFrameChunk);
   const auto bf16 = compare_with_reference(bf16_run, reference);
   print_parity_line("vidprobe bf16 vs their fp32", bf16, clip);
   if (reference.count("pose_enc_autocast") > 0) {

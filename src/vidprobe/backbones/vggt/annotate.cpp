@@ -36,15 +36,22 @@ constexpr double kMaxFov = 3.13;
 // The frames' RGB as one (S, 3, H, W) uint8 tensor. Each frame is copied in one piece, outside
 // libtorch's OpenMP regions: while a prefetch thread keeps a core busy, each region's closing
 // barrier can wait for the worker that shares that core, and the per-frame conversions this
-// replaces opened a few hundred regions in every VGGT forward (docs/vggt.md).
+// replaces opened about 160 regions in every 81-frame VGGT forward (docs/perf.md, "VGGT-1B
+// against the authors' code").
 torch::Tensor frames_to_bytes(const std::vector<Frame>& frames) {
+  require(!frames.empty(), "annotate: a clip without frames");
   const auto& first = frames.front().rgb;
   auto bytes = torch::empty({static_cast<int64_t>(frames.size()), first.height, first.width, 3},
                             torch::kUInt8);
   auto* out = bytes.data_ptr<std::uint8_t>();
   for (const auto& frame : frames) {
-    require(frame.rgb.width == first.width && frame.rgb.height == first.height,
-            "annotate: frame '" + frame.source + "' differs in size from the clip's first frame");
+    require(frame.rgb.width == first.width && frame.rgb.height == first.height &&
+                frame.rgb.channels == 3 &&
+                frame.rgb.pixels.size() == static_cast<std::size_t>(first.width) * first.height * 3,
+            "annotate: frame '" + frame.source +
+                "' is not an RGB image of the clip's first "
+                "frame's size (" +
+                std::to_string(first.width) + " x " + std::to_string(first.height) + ")");
     out = std::copy(frame.rgb.pixels.begin(), frame.rgb.pixels.end(), out);
   }
   return bytes.permute({0, 3, 1, 2});
