@@ -222,11 +222,13 @@ TEST(WanDiT, ConfigJsonOfBothLayouts) {
 TEST(WanRope, RotatesPairsByPositionTimesFrequency) {
   // head dim 6: one pair per axis, each with frequency 1 (10000^0).
   const auto tables = rope_tables(6, 2, 3, 4, 1024, torch::kCPU);
-  ASSERT_EQ(tables.cos.sizes(), (std::vector<int64_t>{24, 3}));
+  ASSERT_EQ(tables.rotation.sizes(), (std::vector<int64_t>{24, 1, 3}));
+  const auto cos = torch::real(tables.rotation).squeeze(1);
+  const auto sin = torch::imag(tables.rotation).squeeze(1);
   const int64_t f = 1, y = 2, x = 3, token = f * 12 + y * 4 + x;
-  EXPECT_NEAR(tables.cos[token][0].item<float>(), std::cos(1.0), 1e-6);
-  EXPECT_NEAR(tables.sin[token][1].item<float>(), std::sin(2.0), 1e-6);
-  EXPECT_NEAR(tables.cos[token][2].item<float>(), std::cos(3.0), 1e-6);
+  EXPECT_NEAR(cos[token][0].item<float>(), std::cos(1.0), 1e-6);
+  EXPECT_NEAR(sin[token][1].item<float>(), std::sin(2.0), 1e-6);
+  EXPECT_NEAR(cos[token][2].item<float>(), std::cos(3.0), 1e-6);
   auto q = torch::zeros({1, 24, 1, 6});
   q[0][token][0][2] = 1.0;  // the height pair (2, 3) holds (1, 0)
   const auto rotated = apply_rope(q, tables);

@@ -186,9 +186,8 @@ const RopeTables& Transformer::kept_rope_tables(const std::vector<int64_t>& grid
                                                 torch::Device device) const {
   // float32 whatever the weights' dtype: the rotation is applied in float32 (apply_rope).
   return rope_cache_.get({grid, device, torch::kFloat32}, [&] {
-    auto tables = rope_tables(config_.head_dim(), grid[0], grid[1], grid[2],
-                              config_.rope_max_seq_len, device);
-    return RopeTables{{}, {}, std::move(tables.rotation)};
+    return rope_tables(config_.head_dim(), grid[0], grid[1], grid[2], config_.rope_max_seq_len,
+                       device);
   });
 }
 

@@ -35,9 +35,8 @@ RopeTables rope_tables(int head_dim, int64_t f, int64_t h, int64_t w, int max_po
   const auto angles = torch::cat({frame, row, column}, -1).reshape({f * h * w, head_dim / 2});
   // Computed on the device: the host would spend milliseconds on cos/sin of every token.
   const auto on_device = angles.to(device);
-  auto cos = on_device.cos().to(torch::kFloat32), sin = on_device.sin().to(torch::kFloat32);
-  auto rotation = torch::complex(cos, sin).unsqueeze(1);
-  return {std::move(cos), std::move(sin), std::move(rotation)};
+  return {torch::complex(on_device.cos().to(torch::kFloat32), on_device.sin().to(torch::kFloat32))
+              .unsqueeze(1)};
 }
 
 torch::Tensor apply_rope(const torch::Tensor& x, const RopeTables& tables) {

@@ -15,12 +15,14 @@ struct RopeSplit {
 RopeSplit rope_split(int head_dim);
 
 struct RopeTables {
-  torch::Tensor cos, sin;  // (tokens, head_dim / 2) float32, tokens in (frame, row, column) order
-  torch::Tensor rotation;  // cos + i sin, complex64 (tokens, 1, head_dim / 2)
+  // cos + i sin of each token's angles, complex64 (tokens, 1, head_dim / 2), tokens in (frame,
+  // row, column) order
+  torch::Tensor rotation;
 };
 
-// Tables for a grid of f x h x w tokens, computed in float64 as the reference does and stored as
-// float32. Throws vidprobe::Error when an axis exceeds max_positions (the reference's table size).
+// Tables for a grid of f x h x w tokens: the angles in float64 as the reference computes them,
+// their cos and sin stored as float32. Throws vidprobe::Error when an axis exceeds max_positions
+// (the reference's table size).
 RopeTables rope_tables(int head_dim, int64_t f, int64_t h, int64_t w, int max_positions,
                        torch::Device device);
 
