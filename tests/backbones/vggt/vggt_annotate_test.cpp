@@ -277,6 +277,21 @@ TEST_F(VggtAnnotateTest, Vidfm3dFormatKeepsConfidenceAndUnprojectedPointsAndImpo
   ASSERT_EQ(t.size(), 7u);
   EXPECT_EQ(t.at("images").sizes(), (std::vector<int64_t>{4, 3, 56, 56}));
   EXPECT_EQ(t.at("images").scalar_type(), torch::kUInt8);
+  {  // the pixels VGGT saw, through their (x / 255 * 255).to(uint8): equal or one level lower
+    const auto source = open_dataset("synthetic", root_ / "data");
+    const auto clip = source->load_clip("objects_00000", {0, 1, 2, 3});
+    std::vector<torch::Tensor> frames;
+    for (const auto& frame : clip.frames) {
+      const auto rgb = vggt_crop_preprocess(frame, 56, 14).rgb;
+      frames.push_back(
+          torch::tensor(std::vector<std::uint8_t>(rgb.pixels.begin(), rgb.pixels.end()))
+              .view({rgb.height, rgb.width, 3})
+              .permute({2, 0, 1}));
+    }
+    const auto lower = torch::stack(frames).to(torch::kInt32) - t.at("images").to(torch::kInt32);
+    EXPECT_TRUE(((lower == 0) | (lower == 1)).all().item<bool>());
+    EXPECT_GT((lower == 0).sum().item<int64_t>(), lower.numel() / 2);
+  }
   EXPECT_EQ(t.at("depthmaps").sizes(), (std::vector<int64_t>{4, 56, 56, 1}));
   EXPECT_EQ(t.at("confmaps").sizes(), (std::vector<int64_t>{4, 56, 56, 1}));
   EXPECT_EQ(t.at("pointmaps").sizes(), (std::vector<int64_t>{4, 56, 56, 3}));
@@ -327,6 +342,24 @@ TEST_F(VggtAnnotateTest, Vidfm3dFormatKeepsConfidenceAndUnprojectedPointsAndImpo
   const auto gt = load_safetensors(root_ / "theirs" / "synthetic" / (id + ".sft"));
   ASSERT_TRUE(shard.confidence.defined());
   EXPECT_TRUE(torch::equal(shard.confidence, gt.at("confmaps").squeeze(-1)));
+}
+
+TEST_F(VggtAnnotateTest, PrefetchingChangesNothingWritten) {
+  auto inline_read = options("read_inline");
+  inline_read.format = "vidfm3d";
+  inline_read.prefetch = 0;
+  auto read_ahead = inline_read;
+  read_ahead.out_dir = root_ / "read_ahead";
+  read_ahead.prefetch = 2;
+  EXPECT_EQ(annotate_with_vggt(inline_read).clips_written, 3);
+  EXPECT_EQ(annotate_with_vggt(read_ahead).clips_written, 3);
+  for (const auto* name : {"objects_00000.sft", "objects_00001.sft", "objects_00002.sft"}) {
+    const auto a = load_safetensors(inline_read.out_dir / "synthetic" / name);
+    const auto b = load_safetensors(read_ahead.out_dir / "synthetic" / name);
+    ASSERT_EQ(a.size(), b.size()) << name;
+    for (const auto& [key, tensor] : a)
+      EXPECT_TRUE(torch::equal(tensor, b.at(key))) << name << " " << key;
+  }
 }
 
 TEST_F(VggtAnnotateTest, WindowTakesConsecutiveFramesFromASeededStart) {
@@ -408,6 +441,9 @@ TEST(VggtAnnotate, RejectsBadOptions) {
   o.image_size = 500;
   EXPECT_THAT(testing::error_message([&] { annotate_with_vggt(o); }),
               HasSubstr("--backbone-size 500"));
+  o.image_size = 518;
+  o.prefetch = -1;
+  EXPECT_THAT(testing::error_message([&] { annotate_with_vggt(o); }), HasSubstr("--prefetch"));
 }
 
 }  // namespace
