@@ -161,6 +161,14 @@ def profiled(run, device, root, family, dtype_name):
                                                 str(root / f"{family}-{dtype_name}"))}
 
 
+def autocast_for(device, dtype_name):
+    """Autocast to `dtype_name` over float32 weights (the authors' mixed precision); none for
+    fp32."""
+    if dtype_name == "fp32":
+        return contextlib.nullcontext()
+    return torch.autocast(device.type, dtype=DTYPES[dtype_name])
+
+
 def synchronize(device):
     if device.type == "cuda":
         torch.cuda.synchronize()
@@ -378,8 +386,7 @@ class Fast3r:
         frames, height, width = self.clip
         clip = torch.rand(frames, 3, height, width, device=device)
         for dtype_name in dtypes:
-            autocast = (torch.autocast(device.type, dtype=DTYPES[dtype_name])
-                        if dtype_name != "fp32" else contextlib.nullcontext())
+            autocast = autocast_for(device, dtype_name)
 
             def run():
                 with autocast:
@@ -463,8 +470,7 @@ class Vggt:
             model.point_head = point_head if variant == "authors" else None
             keys = None if variant == "authors" else ("pose_enc", "depth", "depth_conf")
             for dtype_name in dtypes:
-                autocast = (torch.autocast(device.type, dtype=DTYPES[dtype_name])
-                            if dtype_name != "fp32" else contextlib.nullcontext())
+                autocast = autocast_for(device, dtype_name)
 
                 def run():
                     with autocast:
