@@ -57,14 +57,23 @@ torch::Tensor frames_to_bytes(const std::vector<Frame>& frames) {
   return bytes.permute({0, 3, 1, 2});
 }
 
-// VGGT's input (1, S, 3, H, W) on `device`: each pixel / 255 in float32. The 256 quotients are
-// divided on the CPU (as their ToTensor divides) and looked up where the model runs, so a GPU
-// run sees the same values as a CPU one (a CUDA division by a scalar multiplies by its
-// reciprocal, which can differ in the last bit).
+// What each byte value becomes: the 256 quotients k / 255 in float32, divided on the CPU as their
+// ToTensor divides (a CUDA division by a scalar multiplies by its reciprocal, which can differ
+// in the last bit).
+torch::Tensor pixel_levels() {
+  return torch::arange(256, torch::kFloat32) / 255.0;
+}
+
+// `table`[byte] for every byte of the clip, on `table`'s device, (S, 3, H, W).
+torch::Tensor look_up_bytes(const torch::Tensor& table, const std::vector<Frame>& frames) {
+  const auto bytes = frames_to_bytes(frames).to(table.device()).contiguous();
+  return table.index_select(0, bytes.flatten().to(torch::kInt32)).view(bytes.sizes());
+}
+
+// VGGT's input (1, S, 3, H, W) on `device`: each pixel / 255 in float32, looked up where the
+// model runs, so a GPU run sees the values a CPU run sees.
 torch::Tensor frames_to_images(const std::vector<Frame>& frames, torch::Device device) {
-  const auto levels = (torch::arange(256, torch::kFloat32) / 255.0).to(device);
-  const auto bytes = frames_to_bytes(frames).to(device).contiguous();
-  return levels.index_select(0, bytes.flatten().to(torch::kInt32)).view(bytes.sizes()).unsqueeze(0);
+  return look_up_bytes(pixel_levels().to(device), frames).unsqueeze(0);
 }
 
 std::array<double, 9> matrix3(const torch::Tensor& m) {
@@ -306,9 +315,9 @@ std::filesystem::path vidfm3d_scene_path(const AnnotateOptions& options,
 
 // Their images tensor: the model input (Pillow pixels / 255 in float32) times 255, truncated to
 // uint8 (extract_points.py: `(images * 255).to(torch.uint8)`), so a few levels come out one lower.
+// Per byte value, not per pixel: the same arithmetic on the 256 levels VGGT's input holds.
 torch::Tensor vidfm3d_images(const std::vector<Frame>& frames) {
-  auto images = frames_to_images(frames, torch::kCPU).squeeze(0);  // (S, 3, H, W) u8 / 255
-  return (images * 255.0f).to(torch::kUInt8);
+  return look_up_bytes((pixel_levels() * 255.0f).to(torch::kUInt8), frames);
 }
 
 // Their CO3D masks (co3d/extract_points.py): the preprocessed mask image / 255 > mask_threshold
