@@ -89,32 +89,7 @@ for N in $WINDOWS; do
   SUMMARY="$(grep -E 'clips written' "$WORK/annotate-$N.log" | tail -1 || true)"
   emit "{\"what\": \"annotate\", \"window\": $N, \"clips\": $CLIPS, \"dtype\": \"$DTYPE\", \"frame_chunk\": $CHUNK, \"device\": \"$DEVICE\", \"rc\": $RC, \"wall_s\": $WALL, \"gpu_mem\": $MEM, \"summary\": $(python3 -c 'import json,sys; print(json.dumps(sys.argv[1]))' "$SUMMARY")}"
   if [ "$RC" != 0 ]; then tail -20 "$WORK/annotate-$N.log" >&2; continue; fi
-  # Per-clip forward times and a check of every written file (safetensors header + data, numpy-free).
-  python3 - "$DEST" "$N" <<'PY' | tee -a "$LOG" "$RAW"
-import json, pathlib, struct, sys, array
-dest, n = pathlib.Path(sys.argv[1]), int(sys.argv[2])
-def read(path):
-    raw = path.read_bytes()
-    size = struct.unpack("<Q", raw[:8])[0]
-    header = json.loads(raw[8:8 + size])
-    return header, raw[8 + size:]
-for path in sorted(dest.glob("*/*.sft")):
-    header, data = read(path)
-    meta = json.loads(header.pop("__metadata__")["vidprobe"])
-    shapes = {k: v["shape"] for k, v in header.items()}
-    dtypes = {k: v["dtype"] for k, v in header.items()}
-    ok = (shapes["images"][0] == n and shapes["depthmaps"][:1] == [n] and shapes["pointmaps"][-1] == 3
-          and dtypes["images"] == "U8" and dtypes["confmaps"] == "F32")
-    conf = header["confmaps"]["data_offsets"]
-    values = array.array("f", data[conf[0]:conf[1]])
-    finite = all(v == v and abs(v) != float("inf") for v in values[::997])
-    print(json.dumps({"what": "clip", "window": n, "file": str(path.relative_to(dest)),
-                      "vggt_seconds": round(meta["annotator"]["vggt_seconds"], 3),
-                      "input_size": meta["annotator"]["input_size"], "shapes_ok": ok,
-                      "conf_min": round(min(values), 4), "conf_finite": finite,
-                      "depth_shape": shapes["depthmaps"]}))
-splits = [len(json.loads((dest / f).read_text())) for f in ("train.json", "val.json")]
-print(json.dumps({"what": "split", "window": n, "train": splits[0], "val": splits[1]}))
-PY
+  # Per-clip forward times and a check of every written file (header, shapes, finite confidences).
+  python3 "$ROOT/tools/annotated_scenes.py" check "$DEST" --window "$N" | tee -a "$LOG" "$RAW"
 done
 step "done: $LOG"

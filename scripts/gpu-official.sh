@@ -190,27 +190,10 @@ vggt_annotate() {
     --out "$dest" >> "$RAW" 2>&1 ||
     { gpu_memory_stop "$WORK/vggt-memory.txt" mem; echo "gpu-official.sh: vggt annotate failed" >&2; return 0; }
   gpu_memory_stop "$WORK/vggt-memory.txt" mem
-  # One .sft a clip, written in processing order (the names are hashes): the first is the warm-up.
-  "$PYTHON" - "$dest" "$mem" "$prefetch" <<'PY' | json_lines || echo "gpu-official.sh: vggt annotate: no timing" >&2
-import json, pathlib, statistics, struct, sys
-files = sorted(pathlib.Path(sys.argv[1]).glob("*/*.sft"), key=lambda p: p.stat().st_mtime_ns)
-if len(files) < 2:
-    sys.exit(f"{sys.argv[1]}: {len(files)} clip(s) annotated; the timing needs at least 2")
-def annotator(path):
-    with open(path, "rb") as f:
-        header = json.loads(f.read(struct.unpack("<Q", f.read(8))[0]))
-    return json.loads(header["__metadata__"]["vidprobe"])["annotator"], header["depthmaps"]["shape"]
-rows = [annotator(p) for p in files]
-seconds = [a["vggt_seconds"] for a, _ in rows]
-median = statistics.median(seconds[1:])
-first, shape = rows[0]
-print(json.dumps(dict(
-    backbone="vggt-1b-annotate", implementation="vidprobe annotate --format vidfm3d",
-    dtype=first["compute_dtype"], frames=shape[0], height=shape[1], width=shape[2],
-    frame_chunk=first["frame_chunk"], prefetch=int(sys.argv[3]), iterations=len(seconds) - 1,
-    seconds_per_clip=seconds, ms_per_clip=1000 * median, clips_per_s=1 / median,
-    **json.loads(sys.argv[2]))))
-PY
+  "$PYTHON" "$ROOT/tools/annotated_scenes.py" timing "$dest" --extra "$mem" \
+    --extra "{\"backbone\": \"vggt-1b-annotate\", \"prefetch\": $prefetch,
+              \"implementation\": \"vidprobe annotate --format vidfm3d\"}" |
+    json_lines || echo "gpu-official.sh: vggt annotate: no timing" >&2
 }
 
 run_vggt() {
