@@ -3,10 +3,10 @@
 #include <cmath>
 
 #include "vidprobe/core/error.h"
+#include "vidprobe/nn/bilinear_resize.h"
 #include "vidprobe/nn/head_activation.h"
 
 namespace vidprobe::nn {
-namespace F = torch::nn::functional;
 namespace tnn = torch::nn;
 
 std::vector<int> dpt_layer_indices(int num_blocks) {
@@ -29,11 +29,6 @@ torch::Tensor sincos_1d(const torch::Tensor& positions, int64_t dim) {
       torch::pow(100.0, -torch::arange(half, positions.options()) / static_cast<double>(half));
   const auto angles = positions.unsqueeze(-1) * omega;
   return torch::cat({angles.sin(), angles.cos()}, -1);
-}
-
-torch::Tensor resize_bilinear(const torch::Tensor& x, std::vector<int64_t> size) {
-  return F::interpolate(
-      x, F::InterpolateFuncOptions().size(size).mode(torch::kBilinear).align_corners(true));
 }
 
 }  // namespace
@@ -82,7 +77,7 @@ torch::Tensor FusionBlockImpl::forward(const torch::Tensor& coarse, const torch:
   out = unit2(out);
   const std::vector<int64_t> target =
       size.empty() ? std::vector<int64_t>{out.size(2) * 2, out.size(3) * 2} : size;
-  return out_conv(resize_bilinear(out, target));
+  return out_conv(resize_bilinear_aligned(out, target[0], target[1]));
 }
 
 DptHeadImpl::DptHeadImpl(const DenseHeadConfig& cfg, int64_t dim_in, int64_t output_dim,
@@ -149,7 +144,7 @@ std::pair<torch::Tensor, torch::Tensor> DptHeadImpl::forward(
   fused = refine[1]->as<FusionBlock>()->forward(fused, levels[1], size_of(levels[0]));
   fused = refine[0]->as<FusionBlock>()->forward(fused, levels[0], {});
   fused = output_conv1(fused);
-  fused = resize_bilinear(fused, {height, width});
+  fused = resize_bilinear_aligned(fused, height, width);
   if (config.pos_embed)
     fused =
         fused + 0.1 * uv_position_embedding(fused.size(1), height, width, aspect, fused.options())

@@ -1,0 +1,138 @@
+#include "vidprobe/nn/runtime_kernel.h"
+
+#include <array>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <stdexcept>
+#include <tuple>
+#include <utility>
+
+#ifdef VIDPROBE_HAVE_NVRTC
+#include <c10/cuda/CUDAException.h>
+#include <c10/cuda/CUDAStream.h>
+#include <cuda_runtime_api.h>
+#include <nvrtc.h>
+#endif
+
+namespace vidprobe::nn {
+
+#ifdef VIDPROBE_HAVE_NVRTC
+namespace {
+
+void check_nvrtc(nvrtcResult result, const std::string& program, const char* what) {
+  if (result != NVRTC_SUCCESS)
+    throw std::runtime_error("runtime kernel '" + program + "': " + what + ": " +
+                             nvrtcGetErrorString(result));
+}
+
+struct ProgramDeleter {
+  void operator()(nvrtcProgram* program) const {
+    nvrtcDestroyProgram(program);
+    delete program;
+  }
+};
+
+std::string compile_log(nvrtcProgram program) {
+  std::size_t size = 0;
+  if (nvrtcGetProgramLogSize(program, &size) != NVRTC_SUCCESS || size == 0) return "";
+  std::string log(size, '\0');
+  if (nvrtcGetProgramLog(program, log.data()) != NVRTC_SUCCESS) return "";
+  return log;
+}
+
+// The kernels of every program compiled in this process, by (program, compute capability). The
+// libraries stay loaded until the process ends: unloading them from a static destructor would run
+// after the CUDA runtime has begun tearing down.
+class KernelCache {
+ public:
+  cudaKernel_t get(const std::string& program, const std::string& source, const std::string& kernel,
+                   int arch) {
+    const std::lock_guard lock(mutex_);
+    auto& library = libraries_[{program, arch}];
+    if (!library) {
+      const auto cubin = compile_cubin(source, program, arch);
+      C10_CUDA_CHECK(
+          cudaLibraryLoadData(&library, cubin.data(), nullptr, nullptr, 0, nullptr, nullptr, 0));
+    }
+    auto& handle = kernels_[{program, arch, kernel}];
+    if (!handle) C10_CUDA_CHECK(cudaLibraryGetKernel(&handle, library, kernel.c_str()));
+    return handle;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::map<std::pair<std::string, int>, cudaLibrary_t> libraries_;
+  std::map<std::tuple<std::string, int, std::string>, cudaKernel_t> kernels_;
+};
+
+KernelCache& kernel_cache() {
+  static KernelCache cache;
+  return cache;
+}
+
+}  // namespace
+
+bool runtime_kernels_built() {
+  return true;
+}
+
+std::string compile_cubin(const std::string& source, const std::string& program, int arch) {
+  const std::unique_ptr<nvrtcProgram, ProgramDeleter> handle(new nvrtcProgram{});
+  check_nvrtc(
+      nvrtcCreateProgram(handle.get(), source.c_str(), program.c_str(), 0, nullptr, nullptr),
+      program, "nvrtcCreateProgram");
+  const std::string arch_option = "--gpu-architecture=sm_" + std::to_string(arch);
+  const std::array<const char*, 2> options{arch_option.c_str(), "--std=c++17"};
+  if (nvrtcCompileProgram(*handle, static_cast<int>(options.size()), options.data()) !=
+      NVRTC_SUCCESS)
+    throw std::runtime_error("runtime kernel '" + program + "' does not compile for sm_" +
+                             std::to_string(arch) + ":\n" + compile_log(*handle));
+  std::size_t size = 0;
+  check_nvrtc(nvrtcGetCUBINSize(*handle, &size), program, "nvrtcGetCUBINSize");
+  std::string cubin(size, '\0');
+  check_nvrtc(nvrtcGetCUBIN(*handle, cubin.data()), program, "nvrtcGetCUBIN");
+  return cubin;
+}
+
+void RuntimeKernel::launch(const LaunchShape& shape, std::vector<void*> arguments) const {
+  int device = 0, major = 0, minor = 0;
+  C10_CUDA_CHECK(cudaGetDevice(&device));
+  C10_CUDA_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device));
+  C10_CUDA_CHECK(cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device));
+  const int arch = major * 10 + minor;
+  const auto kernel = kernel_cache().get(program_, *source_, kernel_, arch);
+  const dim3 grid(shape.grid[0], shape.grid[1], shape.grid[2]);
+  const dim3 block(shape.block[0], shape.block[1], shape.block[2]);
+  C10_CUDA_CHECK(cudaLaunchKernel(reinterpret_cast<const void*>(kernel), grid, block,
+                                  arguments.data(), 0, c10::cuda::getCurrentCUDAStream()));
+}
+
+#else
+
+namespace {
+[[noreturn]] void not_built(const std::string& program) {
+  throw std::runtime_error("runtime kernel '" + program +
+                           "': this build has no NVRTC (a torch wheel with CUDA and "
+                           "nvidia-cuda-nvrtc is needed)");
+}
+}  // namespace
+
+bool runtime_kernels_built() {
+  return false;
+}
+
+std::string compile_cubin(const std::string&, const std::string& program, int) {
+  not_built(program);
+}
+
+void RuntimeKernel::launch(const LaunchShape&, std::vector<void*>) const {
+  not_built(program_);
+}
+
+#endif
+
+RuntimeKernel::RuntimeKernel(std::string program, const std::string* source, std::string kernel)
+    : program_(std::move(program)), source_(source), kernel_(std::move(kernel)) {}
+
+}  // namespace vidprobe::nn

@@ -1,0 +1,42 @@
+#pragma once
+// CUDA kernels compiled at run time by NVRTC. vidprobe builds no .cu files (the torch wheel ships
+// no CUDA compiler), but the wheel's nvidia packages ship libnvrtc and the CUDA runtime, which is
+// enough to compile a kernel for the GPU at hand and launch it on libtorch's current stream. Each
+// user of a runtime kernel keeps a libtorch path for the CPU and for builds without NVRTC.
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace vidprobe::nn {
+
+// True when this build links NVRTC and the CUDA runtime (a torch wheel with CUDA and its
+// nvidia-cuda-nvrtc package); without them every other function here throws.
+bool runtime_kernels_built();
+
+// The CUBIN NVRTC makes of `source` for compute capability `arch` (90 for sm_90). Needs no GPU.
+// Throws with NVRTC's log, naming `program`, when the source does not compile.
+std::string compile_cubin(const std::string& source, const std::string& program, int arch);
+
+struct LaunchShape {
+  std::array<unsigned, 3> grid{1, 1, 1};
+  std::array<unsigned, 3> block{1, 1, 1};
+};
+
+// One `extern "C"` kernel of a source compiled at run time: compiled for a device's compute
+// capability on the first launch there and kept for the process (a program's kernels share one
+// compilation per capability).
+class RuntimeKernel {
+ public:
+  RuntimeKernel(std::string program, const std::string* source, std::string kernel);
+  // Launches on libtorch's current stream of the current device; `arguments` point at the
+  // kernel's parameters in order, as cudaLaunchKernel takes them.
+  void launch(const LaunchShape& shape, std::vector<void*> arguments) const;
+
+ private:
+  std::string program_;
+  const std::string* source_;  // static storage of the program's text
+  std::string kernel_;
+};
+
+}  // namespace vidprobe::nn

@@ -1,0 +1,118 @@
+#include "vidprobe/nn/bilinear_resize.h"
+
+#include <gtest/gtest.h>
+
+#include <stdexcept>
+#include <string>
+
+#include "vidprobe/nn/runtime_kernel.h"
+
+namespace vidprobe::nn {
+namespace {
+
+namespace F = torch::nn::functional;
+
+torch::Tensor interpolate_aligned_reference(const torch::Tensor& x, int64_t height, int64_t width) {
+  return F::interpolate(x, F::InterpolateFuncOptions()
+                               .size(std::vector<int64_t>{height, width})
+                               .mode(torch::kBilinear)
+                               .align_corners(true));
+}
+
+// The runtime kernels compile without a GPU: NVRTC only needs the target's compute capability.
+TEST(RuntimeKernel, TheBilinearKernelsCompileForHopperAndAmpere) {
+  if (!runtime_kernels_built()) GTEST_SKIP() << "this build has no NVRTC";
+  for (const int arch : {80, 90}) {
+    const auto cubin = compile_cubin(bilinear_resize_kernel_source(), "bilinear_resize", arch);
+    ASSERT_GT(cubin.size(), 4u);
+    EXPECT_EQ(cubin.substr(0, 4), std::string("\x7f"
+                                              "ELF"))
+        << "sm_" << arch;
+  }
+}
+
+TEST(RuntimeKernel, ASourceThatDoesNotCompileIsNamedWithTheCompilerLog) {
+  if (!runtime_kernels_built()) GTEST_SKIP() << "this build has no NVRTC";
+  try {
+    compile_cubin("extern \"C\" __global__ void k() { undeclared_name = 1; }", "broken_program",
+                  90);
+    FAIL() << "a source that cannot compile gave a CUBIN";
+  } catch (const std::runtime_error& error) {
+    const std::string message = error.what();
+    EXPECT_NE(message.find("broken_program"), std::string::npos) << message;
+    EXPECT_NE(message.find("sm_90"), std::string::npos) << message;
+    EXPECT_NE(message.find("undeclared_name"), std::string::npos) << message;
+  }
+}
+
+TEST(BilinearResize, CpuTensorsTakeInterpolate) {
+  const auto x = torch::randn({2, 8, 5, 7}).contiguous(torch::MemoryFormat::ChannelsLast);
+  EXPECT_FALSE(bilinear_resize_uses_runtime_kernels(x, 9, 13));
+  EXPECT_TRUE(
+      torch::equal(resize_bilinear_aligned(x, 9, 13), interpolate_aligned_reference(x, 9, 13)));
+}
+
+struct AlignedResizeCase {
+  std::vector<int64_t> input;  // N, C, H, W
+  int64_t height, width;
+};
+
+// Forward and backward of the runtime kernels against F::interpolate's on the same GPU; the
+// cases cover both vector widths, the DPT heads' x2 and their non-integer resize to the output
+// size, one unchanged axis and the 4x limit.
+TEST(BilinearResizeCuda, MatchesInterpolateForwardAndBackward) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  const std::vector<AlignedResizeCase> cases = {
+      {{2, 8, 5, 7}, 9, 13},       {{2, 256, 15, 26}, 30, 52}, {{3, 6, 4, 5}, 7, 11},
+      {{1, 8, 24, 41}, 29, 51},    {{2, 4, 2, 2}, 5, 5},       {{1, 12, 6, 9}, 6, 17},
+      {{40, 32, 60, 104}, 73, 129}};
+  torch::manual_seed(0);
+  for (const auto& c : cases) {
+    SCOPED_TRACE(testing::Message() << c.input << " -> " << c.height << " x " << c.width);
+    const auto x =
+        torch::randn(c.input, torch::kCUDA).contiguous(torch::MemoryFormat::ChannelsLast);
+    ASSERT_TRUE(bilinear_resize_uses_runtime_kernels(x, c.height, c.width));
+    const auto mine_in = x.detach().requires_grad_(true);
+    const auto ref_in = x.detach().requires_grad_(true);
+    const auto mine = resize_bilinear_aligned(mine_in, c.height, c.width);
+    const auto ref = interpolate_aligned_reference(ref_in, c.height, c.width);
+    EXPECT_TRUE(mine.is_contiguous(torch::MemoryFormat::ChannelsLast));
+    EXPECT_LE((mine - ref).abs().max().item<float>(), 1e-6f);
+    const auto grad = torch::randn_like(ref);
+    mine.backward(grad);
+    ref.backward(grad);
+    const float scale = ref_in.grad().abs().max().item<float>();
+    EXPECT_LE((mine_in.grad() - ref_in.grad()).abs().max().item<float>(), 2e-6f * scale);
+  }
+}
+
+TEST(BilinearResizeCuda, OtherLayoutsTypesAndSizesTakeInterpolate) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  const auto x = torch::randn({2, 8, 5, 7}, torch::kCUDA);
+  EXPECT_FALSE(bilinear_resize_uses_runtime_kernels(x.contiguous(), 9, 13));  // NCHW
+  const auto last = x.contiguous(torch::MemoryFormat::ChannelsLast);
+  EXPECT_FALSE(bilinear_resize_uses_runtime_kernels(last.to(torch::kBFloat16), 9, 13));
+  EXPECT_FALSE(bilinear_resize_uses_runtime_kernels(last, 4, 13));   // shrinks an axis
+  EXPECT_FALSE(bilinear_resize_uses_runtime_kernels(last, 17, 13));  // more than 4x
+  EXPECT_FALSE(bilinear_resize_uses_runtime_kernels(last.narrow(2, 0, 1), 5, 13));  // one row
+  EXPECT_TRUE(
+      torch::equal(resize_bilinear_aligned(x, 9, 13), interpolate_aligned_reference(x, 9, 13)));
+}
+
+// A tensor whose data does not start on a 16-byte boundary takes the one-channel kernels.
+TEST(BilinearResizeCuda, AnUnalignedTensorStillMatches) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  const int64_t n = 2, c = 8, h = 5, w = 7;
+  const auto storage = torch::randn({n * c * h * w + 1}, torch::kCUDA);
+  const auto x = storage.narrow(0, 1, n * c * h * w).view({n, h, w, c}).permute({0, 3, 1, 2});
+  ASSERT_TRUE(x.is_contiguous(torch::MemoryFormat::ChannelsLast));
+  ASSERT_TRUE(bilinear_resize_uses_runtime_kernels(x, 9, 13));
+  EXPECT_LE((resize_bilinear_aligned(x, 9, 13) - interpolate_aligned_reference(x, 9, 13))
+                .abs()
+                .max()
+                .item<float>(),
+            1e-6f);
+}
+
+}  // namespace
+}  // namespace vidprobe::nn
