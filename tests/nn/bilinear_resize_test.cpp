@@ -57,9 +57,10 @@ struct AlignedResizeCase {
   int64_t height, width;
 };
 
-// Forward and backward of the runtime kernels against F::interpolate's on the same GPU; the
-// cases cover both vector widths, the DPT heads' x2 and their non-integer resize to the output
-// size, one unchanged axis and the 4x limit.
+// Forward and backward of the runtime kernels against F::interpolate's on the same GPU: the
+// forward values equal, the gradients up to the order of their sums. The cases cover both vector
+// widths, both of libtorch's kernels (fewer than 16 channels and more), the DPT heads' x2 and
+// their non-integer resize to the output size, one unchanged axis and the 4x limit.
 TEST(BilinearResizeCuda, MatchesInterpolateForwardAndBackward) {
   if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
   const std::vector<AlignedResizeCase> cases = {
@@ -77,7 +78,8 @@ TEST(BilinearResizeCuda, MatchesInterpolateForwardAndBackward) {
     const auto mine = resize_bilinear_aligned(mine_in, c.height, c.width);
     const auto ref = interpolate_aligned_reference(ref_in, c.height, c.width);
     EXPECT_TRUE(mine.is_contiguous(torch::MemoryFormat::ChannelsLast));
-    EXPECT_LE((mine - ref).abs().max().item<float>(), 1e-6f);
+    EXPECT_TRUE(torch::equal(mine, ref))
+        << "largest difference " << (mine - ref).abs().max().item<float>();
     const auto grad = torch::randn_like(ref);
     mine.backward(grad);
     ref.backward(grad);
@@ -95,6 +97,8 @@ TEST(BilinearResizeCuda, OtherLayoutsTypesAndSizesTakeInterpolate) {
   EXPECT_FALSE(bilinear_resize_uses_runtime_kernels(last, 4, 13));   // shrinks an axis
   EXPECT_FALSE(bilinear_resize_uses_runtime_kernels(last, 17, 13));  // more than 4x
   EXPECT_FALSE(bilinear_resize_uses_runtime_kernels(last.narrow(2, 0, 1), 5, 13));  // one row
+  EXPECT_FALSE(bilinear_resize_uses_runtime_kernels(last, 5, 7));  // unchanged: a copy
+  EXPECT_FALSE(bilinear_resize_uses_runtime_kernels(last.narrow(0, 0, 0), 9, 13));  // empty
   EXPECT_TRUE(
       torch::equal(resize_bilinear_aligned(x, 9, 13), interpolate_aligned_reference(x, 9, 13)));
 }
@@ -102,16 +106,26 @@ TEST(BilinearResizeCuda, OtherLayoutsTypesAndSizesTakeInterpolate) {
 // A tensor whose data does not start on a 16-byte boundary takes the one-channel kernels.
 TEST(BilinearResizeCuda, AnUnalignedTensorStillMatches) {
   if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
-  const int64_t n = 2, c = 8, h = 5, w = 7;
-  const auto storage = torch::randn({n * c * h * w + 1}, torch::kCUDA);
-  const auto x = storage.narrow(0, 1, n * c * h * w).view({n, h, w, c}).permute({0, 3, 1, 2});
-  ASSERT_TRUE(x.is_contiguous(torch::MemoryFormat::ChannelsLast));
-  ASSERT_TRUE(bilinear_resize_uses_runtime_kernels(x, 9, 13));
-  EXPECT_LE((resize_bilinear_aligned(x, 9, 13) - interpolate_aligned_reference(x, 9, 13))
-                .abs()
-                .max()
-                .item<float>(),
-            1e-6f);
+  for (const int64_t c : {8, 32}) {
+    const int64_t n = 2, h = 5, w = 7;
+    const auto storage = torch::randn({n * c * h * w + 1}, torch::kCUDA);
+    const auto x = storage.narrow(0, 1, n * c * h * w).view({n, h, w, c}).permute({0, 3, 1, 2});
+    ASSERT_TRUE(x.is_contiguous(torch::MemoryFormat::ChannelsLast));
+    ASSERT_TRUE(bilinear_resize_uses_runtime_kernels(x, 9, 13));
+    EXPECT_TRUE(
+        torch::equal(resize_bilinear_aligned(x, 9, 13), interpolate_aligned_reference(x, 9, 13)))
+        << c << " channels";
+  }
+}
+
+TEST(BilinearResizeCuda, ASecondDerivativeIsRefused) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  const auto x = torch::randn({1, 4, 3, 3}, torch::kCUDA)
+                     .contiguous(torch::MemoryFormat::ChannelsLast)
+                     .requires_grad_(true);
+  const auto y = resize_bilinear_aligned(x, 5, 5).square().sum();
+  EXPECT_THROW(torch::autograd::grad({y}, {x}, {}, /*retain_graph=*/true, /*create_graph=*/true),
+               std::exception);
 }
 
 }  // namespace

@@ -5,7 +5,10 @@
 #include <cstdint>
 #include <limits>
 #include <string>
+#include <utility>
+#include <vector>
 
+#include "vidprobe/core/error.h"
 #include "vidprobe/nn/runtime_kernel.h"
 
 namespace vidprobe::nn {
@@ -15,11 +18,13 @@ namespace F = torch::nn::functional;
 
 // Channels-last (N, H, W, C) float32. A thread owns `VEC` channels of one pixel of one row; the
 // rows are the grid's y axis. The source coordinate of output index d is scale * d with scale =
-// (in - 1) / (out - 1) in float32, its taps floor and floor + 1 (the same at the last index), and
-// the weights and their order are those of libtorch's own kernel, so the forward values agree
-// with F::interpolate. The backward pass gathers: each input pixel sums, over the output pixels
-// whose taps include it, weight_row * weight_column * gradient, instead of scattering every
-// output's gradient with atomics into a zeroed tensor.
+// (in - 1) / (out - 1) in float32, its taps floor and floor + 1 (the same at the last index).
+// The forward pass rounds as libtorch's kernels do, so its values equal F::interpolate's: the same
+// weights, and the products and fused multiply-adds each of libtorch's two kernels compiles to
+// (its channels-last kernel, taken from 16 channels up, fuses the other product of the top row),
+// written with intrinsics the compiler never contracts differently. The backward pass gathers: each
+// input pixel sums, over the output pixels whose taps include it, weight_row * weight_column *
+// gradient, instead of scattering every output's gradient with atomics into a zeroed tensor.
 const std::string kSource = R"CUDA(
 constexpr int kMaxTaps = 10;  // outputs reading one input index when enlarging by at most 4x
 
@@ -54,12 +59,12 @@ struct Taps {
 };
 
 __device__ __forceinline__ Taps taps_of(float scale, int dst, int in_size) {
-  const float real = scale * static_cast<float>(dst);
+  const float real = __fmul_rn(scale, static_cast<float>(dst));
   Taps t;
   t.first = static_cast<int>(real);
   t.step = t.first < in_size - 1 ? 1 : 0;
-  t.far = real - static_cast<float>(t.first);
-  t.near = 1.0f - t.far;
+  t.far = __fsub_rn(real, static_cast<float>(t.first));
+  t.near = __fsub_rn(1.0f, t.far);
   return t;
 }
 
@@ -85,7 +90,7 @@ __device__ __forceinline__ int outputs_reading(int src, int in_size, int out_siz
 template <int VEC>
 __device__ void resize_forward(const float* __restrict__ in, float* __restrict__ out, int rows,
                                int groups, int in_h, int in_w, int out_h, int out_w,
-                               float scale_h, float scale_w) {
+                               float scale_h, float scale_w, int channels_last_order) {
   const int item = blockIdx.x * blockDim.x + threadIdx.x;
   if (item >= out_w * groups) return;
   const int x = item / groups;
@@ -102,9 +107,13 @@ __device__ void resize_forward(const float* __restrict__ in, float* __restrict__
     const Pack<VEC> d = load<VEC>(bottom + left), e = load<VEC>(bottom + right);
     Pack<VEC> r;
 #pragma unroll
-    for (int i = 0; i < VEC; ++i)
-      r.v[i] = ty.near * (tx.near * a.v[i] + tx.far * b.v[i]) +
-               ty.far * (tx.near * d.v[i] + tx.far * e.v[i]);
+    for (int i = 0; i < VEC; ++i) {
+      const float bottom_sum = __fmaf_rn(tx.near, d.v[i], __fmul_rn(tx.far, e.v[i]));
+      const float top_sum = channels_last_order
+                                ? __fmaf_rn(tx.far, b.v[i], __fmul_rn(tx.near, a.v[i]))
+                                : __fmaf_rn(tx.near, a.v[i], __fmul_rn(tx.far, b.v[i]));
+      r.v[i] = __fmaf_rn(ty.near, top_sum, __fmul_rn(ty.far, bottom_sum));
+    }
     store<VEC>(out + (static_cast<long long>(row) * out_w + x) * channels + c, r);
   }
 }
@@ -146,8 +155,9 @@ __device__ void resize_backward(const float* __restrict__ grad_out, float* __res
 #define VIDPROBE_RESIZE_KERNELS(VEC)                                                             \
   extern "C" __global__ void resize_forward_##VEC(                                              \
       const float* in, float* out, int rows, int groups, int in_h, int in_w, int out_h,          \
-      int out_w, float scale_h, float scale_w) {                                                 \
-    resize_forward<VEC>(in, out, rows, groups, in_h, in_w, out_h, out_w, scale_h, scale_w);      \
+      int out_w, float scale_h, float scale_w, int channels_last_order) {                        \
+    resize_forward<VEC>(in, out, rows, groups, in_h, in_w, out_h, out_w, scale_h, scale_w,       \
+                        channels_last_order);                                                    \
   }                                                                                              \
   extern "C" __global__ void resize_backward_##VEC(                                             \
       const float* grad_out, float* grad_in, int rows, int groups, int in_h, int in_w,           \
@@ -172,12 +182,13 @@ float align_corners_scale(int64_t in_size, int64_t out_size) {
   return static_cast<float>(in_size - 1) / static_cast<float>(out_size - 1);
 }
 
-// Runs `direction` ("forward" or "backward") from `source` (N, C, source_h, source_w) into a new
-// channels-last (N, C, target_h, target_w) tensor; (in_h, in_w) and (out_h, out_w) are the sizes
-// of the forward resize.
-torch::Tensor launch_resize(const std::string& direction, const torch::Tensor& source,
-                            int64_t target_h, int64_t target_w, int64_t in_h, int64_t in_w,
-                            int64_t out_h, int64_t out_w) {
+enum class Pass { kForward, kBackward };
+
+// Runs `pass` from `source` (N, C, source_h, source_w) into a new channels-last (N, C, target_h,
+// target_w) tensor; (in_h, in_w) and (out_h, out_w) are the sizes of the forward resize.
+torch::Tensor launch_resize(Pass pass, const torch::Tensor& source, int64_t target_h,
+                            int64_t target_w, int64_t in_h, int64_t in_w, int64_t out_h,
+                            int64_t out_w) {
   const c10::DeviceGuard guard(source.device());
   auto target = torch::empty({source.size(0), source.size(1), target_h, target_w},
                              source.options().memory_format(torch::MemoryFormat::ChannelsLast));
@@ -186,20 +197,25 @@ torch::Tensor launch_resize(const std::string& direction, const torch::Tensor& s
                                                {"bilinear_resize", &kSource, "resize_forward_4"}},
                                               {{"bilinear_resize", &kSource, "resize_backward_1"},
                                                {"bilinear_resize", &kSource, "resize_backward_4"}}};
-  const auto& kernel = kernels[direction == "backward" ? 1 : 0][vec == 4 ? 1 : 0];
+  const bool forward = pass == Pass::kForward;
+  const auto& kernel = kernels[forward ? 0 : 1][vec == 4 ? 1 : 0];
   auto rows = static_cast<int>(source.size(0) * target_h);
   auto groups = static_cast<int>(source.size(1) / vec);
   auto in_height = static_cast<int>(in_h), in_width = static_cast<int>(in_w);
   auto out_height = static_cast<int>(out_h), out_width = static_cast<int>(out_w);
   float scale_h = align_corners_scale(in_h, out_h), scale_w = align_corners_scale(in_w, out_w);
+  // libtorch resizes a channels-last tensor of 16 channels or more with its own NHWC kernel.
+  int channels_last_order = source.size(1) >= 16 ? 1 : 0;
   const auto* input = source.data_ptr<float>();
   auto* output = target.data_ptr<float>();
+  std::vector<void*> arguments{&input,    &output,     &rows,      &groups,  &in_height,
+                               &in_width, &out_height, &out_width, &scale_h, &scale_w};
+  if (forward) arguments.push_back(&channels_last_order);
   const auto per_row = static_cast<unsigned>(target_w * groups);
   kernel.launch({.grid = {(per_row + kThreads - 1) / kThreads,
                           std::min(static_cast<unsigned>(rows), kMaxGridRows), 1},
                  .block = {kThreads, 1, 1}},
-                {&input, &output, &rows, &groups, &in_height, &in_width, &out_height, &out_width,
-                 &scale_h, &scale_w});
+                std::move(arguments));
   return target;
 }
 
@@ -209,16 +225,21 @@ class AlignedBilinearResize : public torch::autograd::Function<AlignedBilinearRe
                                int64_t height, int64_t width) {
     ctx->saved_data["input_height"] = x.size(2);
     ctx->saved_data["input_width"] = x.size(3);
-    return launch_resize("forward", x, height, width, x.size(2), x.size(3), height, width);
+    return launch_resize(Pass::kForward, x, height, width, x.size(2), x.size(3), height, width);
   }
 
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
                                                  torch::autograd::variable_list grads) {
+    // The gather kernel is not itself differentiable; a second derivative would silently be 0.
+    require(!torch::GradMode::is_enabled(),
+            "resize_bilinear_aligned: the runtime kernels have no second derivative "
+            "(create_graph=true)");
     const auto in_h = ctx->saved_data["input_height"].toInt();
     const auto in_w = ctx->saved_data["input_width"].toInt();
     const auto grad = grads[0].contiguous(torch::MemoryFormat::ChannelsLast);
-    return {launch_resize("backward", grad, in_h, in_w, in_h, in_w, grad.size(2), grad.size(3)),
-            torch::Tensor(), torch::Tensor()};
+    return {
+        launch_resize(Pass::kBackward, grad, in_h, in_w, in_h, in_w, grad.size(2), grad.size(3)),
+        torch::Tensor(), torch::Tensor()};
   }
 };
 
@@ -233,12 +254,18 @@ bool bilinear_resize_uses_runtime_kernels(const torch::Tensor& x, int64_t height
       x.dim() != 4 || !x.is_contiguous(torch::MemoryFormat::ChannelsLast))
     return false;
   const int64_t in_h = x.size(2), in_w = x.size(3);
+  // At most 4x (the kernels' tap arrays) and 2^24 outputs an axis (float32 holds the indices).
   const auto enlarged = [](int64_t in, int64_t out) {
-    return in >= 2 && out >= in && out - 1 <= kMaxEnlargement * (in - 1);
+    return in >= 2 && out >= in && out - 1 <= kMaxEnlargement * (in - 1) && out <= (1 << 24);
   };
+  // The kernels index rows and pixel-channel items with int, up to a grid's stride past the end.
   constexpr int64_t kIntMax = std::numeric_limits<int>::max();
-  return enlarged(in_h, height) && enlarged(in_w, width) && x.size(0) * height <= kIntMax &&
-         width * x.size(1) <= kIntMax;
+  const bool fits_int =
+      x.size(0) * height <= kIntMax - kMaxGridRows && width * x.size(1) <= kIntMax - kThreads;
+  // Unchanged sizes are a copy in libtorch (no 0 * neighbour, which would spread a NaN).
+  const bool resized = height != in_h || width != in_w;
+  return x.numel() > 0 && resized && enlarged(in_h, height) && enlarged(in_w, width) && fits_int &&
+         runtime_kernels_support(x.device().index());
 }
 
 torch::Tensor resize_bilinear_aligned(const torch::Tensor& x, int64_t height, int64_t width) {

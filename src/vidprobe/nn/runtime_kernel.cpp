@@ -1,5 +1,6 @@
 #include "vidprobe/nn/runtime_kernel.h"
 
+#include <algorithm>
 #include <array>
 #include <map>
 #include <memory>
@@ -7,6 +8,7 @@
 #include <stdexcept>
 #include <tuple>
 #include <utility>
+#include <vector>
 
 #ifdef VIDPROBE_HAVE_NVRTC
 #include <c10/cuda/CUDAException.h>
@@ -39,6 +41,22 @@ std::string compile_log(nvrtcProgram program) {
   std::string log(size, '\0');
   if (nvrtcGetProgramLog(program, log.data()) != NVRTC_SUCCESS) return "";
   return log;
+}
+
+int compute_capability(int device) {
+  if (device < 0) C10_CUDA_CHECK(cudaGetDevice(&device));
+  int major = 0, minor = 0;
+  C10_CUDA_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device));
+  C10_CUDA_CHECK(cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device));
+  return major * 10 + minor;
+}
+
+bool nvrtc_targets(int arch) {
+  int count = 0;
+  if (nvrtcGetNumSupportedArchs(&count) != NVRTC_SUCCESS || count <= 0) return false;
+  std::vector<int> archs(static_cast<std::size_t>(count));
+  if (nvrtcGetSupportedArchs(archs.data()) != NVRTC_SUCCESS) return false;
+  return std::find(archs.begin(), archs.end(), arch) != archs.end();
 }
 
 // The kernels of every program compiled in this process, by (program, compute capability). The
@@ -77,6 +95,16 @@ bool runtime_kernels_built() {
   return true;
 }
 
+bool runtime_kernels_support(int device) {
+  static std::mutex mutex;
+  static std::map<int, bool> supported;  // by compute capability
+  const int arch = compute_capability(device);
+  const std::lock_guard lock(mutex);
+  auto found = supported.find(arch);
+  if (found == supported.end()) found = supported.emplace(arch, nvrtc_targets(arch)).first;
+  return found->second;
+}
+
 std::string compile_cubin(const std::string& source, const std::string& program, int arch) {
   const std::unique_ptr<nvrtcProgram, ProgramDeleter> handle(new nvrtcProgram{});
   check_nvrtc(
@@ -96,12 +124,7 @@ std::string compile_cubin(const std::string& source, const std::string& program,
 }
 
 void RuntimeKernel::launch(const LaunchShape& shape, std::vector<void*> arguments) const {
-  int device = 0, major = 0, minor = 0;
-  C10_CUDA_CHECK(cudaGetDevice(&device));
-  C10_CUDA_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device));
-  C10_CUDA_CHECK(cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device));
-  const int arch = major * 10 + minor;
-  const auto kernel = kernel_cache().get(program_, *source_, kernel_, arch);
+  const auto kernel = kernel_cache().get(program_, *source_, kernel_, compute_capability(-1));
   const dim3 grid(shape.grid[0], shape.grid[1], shape.grid[2]);
   const dim3 block(shape.block[0], shape.block[1], shape.block[2]);
   C10_CUDA_CHECK(cudaLaunchKernel(reinterpret_cast<const void*>(kernel), grid, block,
@@ -119,6 +142,10 @@ namespace {
 }  // namespace
 
 bool runtime_kernels_built() {
+  return false;
+}
+
+bool runtime_kernels_support(int) {
   return false;
 }
 

@@ -14,6 +14,10 @@ namespace vidprobe::nn {
 // nvidia-cuda-nvrtc package); without them every other function here throws.
 bool runtime_kernels_built();
 
+// Whether NVRTC can compile for the compute capability of CUDA device `device` (-1: the current
+// one): a GPU newer than the wheel's NVRTC is not among its targets. False without NVRTC.
+bool runtime_kernels_support(int device);
+
 // The CUBIN NVRTC makes of `source` for compute capability `arch` (90 for sm_90). Needs no GPU.
 // Throws with NVRTC's log, naming `program`, when the source does not compile.
 std::string compile_cubin(const std::string& source, const std::string& program, int arch);
@@ -25,7 +29,7 @@ struct LaunchShape {
 
 // One `extern "C"` kernel of a source compiled at run time: compiled for a device's compute
 // capability on the first launch there and kept for the process (a program's kernels share one
-// compilation per capability).
+// compilation per capability, so a program name stands for one source).
 class RuntimeKernel {
  public:
   RuntimeKernel(std::string program, const std::string* source, std::string kernel);
