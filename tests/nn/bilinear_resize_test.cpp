@@ -95,7 +95,8 @@ TEST(BilinearResizeCuda, OtherLayoutsTypesAndSizesTakeInterpolate) {
   const auto last = x.contiguous(torch::MemoryFormat::ChannelsLast);
   EXPECT_FALSE(bilinear_resize_uses_runtime_kernels(last.to(torch::kBFloat16), 9, 13));
   EXPECT_FALSE(bilinear_resize_uses_runtime_kernels(last, 4, 13));   // shrinks an axis
-  EXPECT_FALSE(bilinear_resize_uses_runtime_kernels(last, 17, 13));  // more than 4x
+  EXPECT_TRUE(bilinear_resize_uses_runtime_kernels(last, 17, 13));   // 4x: (17 - 1) = 4 (5 - 1)
+  EXPECT_FALSE(bilinear_resize_uses_runtime_kernels(last, 18, 13));  // more than 4x
   EXPECT_FALSE(bilinear_resize_uses_runtime_kernels(last.narrow(2, 0, 1), 5, 13));  // one row
   EXPECT_FALSE(bilinear_resize_uses_runtime_kernels(last, 5, 7));  // unchanged: a copy
   EXPECT_FALSE(bilinear_resize_uses_runtime_kernels(last.narrow(0, 0, 0), 9, 13));  // empty
