@@ -28,6 +28,10 @@ class SceneError(Exception):
     pass
 
 
+TENSORS = ("images", "depthmaps", "confmaps", "pointmaps")
+ANNOTATOR_KEYS = ("vggt_seconds", "compute_dtype", "frame_chunk", "input_size")
+
+
 def read_header(path):
     """(tensor entries, vidprobe metadata, offset of the data) of one .sft file."""
     with open(path, "rb") as f:
@@ -43,14 +47,28 @@ def read_header(path):
         metadata = json.loads(header.pop("__metadata__")["vidprobe"])
     except (ValueError, KeyError, TypeError) as error:
         raise SceneError(f"{path}: no vidprobe metadata in the header ({error!r})") from error
+    missing = [f"tensor {name}" for name in TENSORS if name not in header]
+    missing += [f"annotator.{key}" for key in ANNOTATOR_KEYS
+                if key not in metadata.get("annotator", {})]
+    if missing:
+        raise SceneError(f"{path}: not an annotated scene, missing {', '.join(missing)}")
     return header, metadata, 8 + size
 
 
-def tensor_bytes(path, header, data_offset, name):
-    begin, end = header[name]["data_offsets"]
+def float32_values(path, header, data_offset, name):
+    """The F32 tensor `name`, all of it: a file cut short inside it is refused."""
+    entry = header[name]
+    begin, end = entry["data_offsets"]
+    expected = 4 * math.prod(entry["shape"])
+    if entry["dtype"] != "F32" or end - begin != expected:
+        raise SceneError(f"{path}: {name} is {entry['dtype']} of {end - begin} bytes, "
+                         f"expected F32 of {expected}")
     with open(path, "rb") as f:
         f.seek(data_offset + begin)
-        return f.read(end - begin)
+        data = f.read(end - begin)
+    if len(data) != end - begin:
+        raise SceneError(f"{path}: {name}: the file ends {len(data)} of {end - begin} bytes into it")
+    return array.array("f", data)
 
 
 def scenes_in_written_order(dest):
@@ -82,10 +100,10 @@ def check_scene(path, window):
     shapes_ok = (shapes["images"][0] == window and shapes["depthmaps"][:1] == [window]
                  and shapes["pointmaps"][-1] == 3 and dtypes["images"] == "U8"
                  and dtypes["confmaps"] == "F32")
-    values = array.array("f", tensor_bytes(path, header, data_offset, "confmaps"))
-    # A NaN or an infinity makes the sum non-finite; finite confidences (VGGT's are 1 + exp) do not
-    # come near float overflow.
-    return {"file": str(path), "vggt_seconds": round(metadata["annotator"]["vggt_seconds"], 3),
+    values = float32_values(path, header, data_offset, "confmaps")
+    # A NaN or an infinity makes the sum non-finite; Python sums in float64, which finite float32
+    # values cannot overflow at any count a file holds.
+    return {"vggt_seconds": round(metadata["annotator"]["vggt_seconds"], 3),
             "input_size": metadata["annotator"]["input_size"], "shapes_ok": shapes_ok,
             "conf_min": round(min(values), 4) if values else None,
             "conf_finite": bool(values) and math.isfinite(sum(values)),
@@ -96,8 +114,8 @@ def check(dest, window):
     dest = pathlib.Path(dest)
     for path in sorted(dest.glob("*/*.sft")):
         line = check_scene(path, window)
-        line["file"] = str(path.relative_to(dest))
-        print(json.dumps({"what": "clip", "window": window, **line}))
+        print(json.dumps({"what": "clip", "window": window, "file": str(path.relative_to(dest)),
+                          **line}))
     splits = [len(json.loads((dest / f).read_text())) for f in ("train.json", "val.json")]
     print(json.dumps({"what": "split", "window": window, "train": splits[0], "val": splits[1]}))
 

@@ -77,6 +77,19 @@ class Timing(unittest.TestCase):
             self.assertIn("b.sft", result.stderr)
             self.assertNotIn("Traceback", result.stderr)
 
+    def test_a_scene_without_the_annotator_keys_is_named(self):
+        with tempfile.TemporaryDirectory() as dest:
+            write_scene(os.path.join(dest, "cat", "a.sft"), 1.0)
+            bare = os.path.join(dest, "cat", "b.sft")
+            header = json.dumps({"__metadata__": {"vidprobe": json.dumps({"other": 1})}}).encode()
+            with open(bare, "wb") as out:
+                out.write(struct.pack("<Q", len(header)) + header)
+            result = run_tool("timing", dest)
+            self.assertNotEqual(result.returncode, 0)
+            self.assertIn("b.sft", result.stderr)
+            self.assertIn("annotator.vggt_seconds", result.stderr)
+            self.assertNotIn("Traceback", result.stderr)
+
     def test_extra_must_be_an_object(self):
         with tempfile.TemporaryDirectory() as dest:
             result = run_tool("timing", dest, "--extra", "[1]")
@@ -111,6 +124,22 @@ class Check(unittest.TestCase):
         with tempfile.TemporaryDirectory() as dest:
             self.scenes(dest, frames=3)
             self.assertFalse(self.lines(dest, 4)[0]["shapes_ok"])
+
+    def test_a_scene_cut_short_inside_its_confidences_is_refused(self):
+        with tempfile.TemporaryDirectory() as dest:
+            self.scenes(dest, conf=float("nan"))
+            path = os.path.join(dest, "cat", "a.sft")
+            with open(path, "rb") as f:
+                blob = f.read()
+            size = struct.unpack("<Q", blob[:8])[0]
+            confidences = json.loads(blob[8:8 + size])["confmaps"]["data_offsets"]
+            with open(path, "wb") as out:  # ends 40 bytes into the confidences, before the NaN
+                out.write(blob[:8 + size + confidences[0] + 40])
+            result = run_tool("check", dest, "--window", "3")
+            self.assertNotEqual(result.returncode, 0)
+            self.assertIn("a.sft", result.stderr)
+            self.assertIn("confmaps", result.stderr)
+            self.assertNotIn("Traceback", result.stderr)
 
     def test_a_non_finite_confidence_is_caught_wherever_it_is(self):
         for bad in (float("nan"), float("inf")):

@@ -22,11 +22,14 @@ namespace F = torch::nn::functional;
 // The forward pass rounds as libtorch's kernels do, so its values equal F::interpolate's: the same
 // weights, and the products and fused multiply-adds each of libtorch's two kernels compiles to
 // (its channels-last kernel, taken from 16 channels up, fuses the other product of the top row),
-// written with intrinsics the compiler never contracts differently. The backward pass gathers: each
+// written with intrinsics the compiler never contracts differently (checked equal on an H100 with
+// torch 2.11.0+cu130; BilinearResizeCuda guards other builds). The backward pass gathers: each
 // input pixel sums, over the output pixels whose taps include it, weight_row * weight_column *
 // gradient, instead of scattering every output's gradient with atomics into a zeroed tensor.
 const std::string kSource = R"CUDA(
-constexpr int kMaxTaps = 10;  // outputs reading one input index when enlarging by at most 4x
+// Outputs reading one input index: at most ceil(2 / scale) = 8 when enlarging by at most 4x
+// (scale >= 1/4), with a margin; the host's guard keeps every resize within that bound.
+constexpr int kMaxTaps = 10;
 
 template <int VEC> struct Pack { float v[VEC]; };
 
@@ -90,7 +93,7 @@ __device__ __forceinline__ int outputs_reading(int src, int in_size, int out_siz
 template <int VEC>
 __device__ void resize_forward(const float* __restrict__ in, float* __restrict__ out, int rows,
                                int groups, int in_h, int in_w, int out_h, int out_w,
-                               float scale_h, float scale_w, int channels_last_order) {
+                               float scale_h, float scale_w, int libtorch_nhwc_rounding) {
   const int item = blockIdx.x * blockDim.x + threadIdx.x;
   if (item >= out_w * groups) return;
   const int x = item / groups;
@@ -109,7 +112,7 @@ __device__ void resize_forward(const float* __restrict__ in, float* __restrict__
 #pragma unroll
     for (int i = 0; i < VEC; ++i) {
       const float bottom_sum = __fmaf_rn(tx.near, d.v[i], __fmul_rn(tx.far, e.v[i]));
-      const float top_sum = channels_last_order
+      const float top_sum = libtorch_nhwc_rounding
                                 ? __fmaf_rn(tx.far, b.v[i], __fmul_rn(tx.near, a.v[i]))
                                 : __fmaf_rn(tx.near, a.v[i], __fmul_rn(tx.far, b.v[i]));
       r.v[i] = __fmaf_rn(ty.near, top_sum, __fmul_rn(ty.far, bottom_sum));
@@ -155,9 +158,9 @@ __device__ void resize_backward(const float* __restrict__ grad_out, float* __res
 #define VIDPROBE_RESIZE_KERNELS(VEC)                                                             \
   extern "C" __global__ void resize_forward_##VEC(                                              \
       const float* in, float* out, int rows, int groups, int in_h, int in_w, int out_h,          \
-      int out_w, float scale_h, float scale_w, int channels_last_order) {                        \
+      int out_w, float scale_h, float scale_w, int libtorch_nhwc_rounding) {                     \
     resize_forward<VEC>(in, out, rows, groups, in_h, in_w, out_h, out_w, scale_h, scale_w,       \
-                        channels_last_order);                                                    \
+                        libtorch_nhwc_rounding);                                                 \
   }                                                                                              \
   extern "C" __global__ void resize_backward_##VEC(                                             \
       const float* grad_out, float* grad_in, int rows, int groups, int in_h, int in_w,           \
@@ -205,12 +208,12 @@ torch::Tensor launch_resize(Pass pass, const torch::Tensor& source, int64_t targ
   auto out_height = static_cast<int>(out_h), out_width = static_cast<int>(out_w);
   float scale_h = align_corners_scale(in_h, out_h), scale_w = align_corners_scale(in_w, out_w);
   // libtorch resizes a channels-last tensor of 16 channels or more with its own NHWC kernel.
-  int channels_last_order = source.size(1) >= 16 ? 1 : 0;
+  int libtorch_nhwc_rounding = source.size(1) >= 16 ? 1 : 0;
   const auto* input = source.data_ptr<float>();
   auto* output = target.data_ptr<float>();
   std::vector<void*> arguments{&input,    &output,     &rows,      &groups,  &in_height,
                                &in_width, &out_height, &out_width, &scale_h, &scale_w};
-  if (forward) arguments.push_back(&channels_last_order);
+  if (forward) arguments.push_back(&libtorch_nhwc_rounding);
   const auto per_row = static_cast<unsigned>(target_w * groups);
   kernel.launch({.grid = {(per_row + kThreads - 1) / kThreads,
                           std::min(static_cast<unsigned>(rows), kMaxGridRows), 1},
@@ -254,8 +257,9 @@ bool bilinear_resize_uses_runtime_kernels(const torch::Tensor& x, int64_t height
       x.dim() != 4 || !x.is_contiguous(torch::MemoryFormat::ChannelsLast))
     return false;
   const int64_t in_h = x.size(2), in_w = x.size(3);
-  // At most 4x (the kernels' tap arrays) and 2^24 outputs an axis (float32 holds the indices).
-  const auto enlarged = [](int64_t in, int64_t out) {
+  // Neither shrunk nor enlarged more than 4x (the kernels' tap arrays), at most 2^24 outputs an
+  // axis (float32 holds the indices exactly).
+  const auto within_kernel_limits = [](int64_t in, int64_t out) {
     return in >= 2 && out >= in && out - 1 <= kMaxEnlargement * (in - 1) && out <= (1 << 24);
   };
   // The kernels index rows and pixel-channel items with int, up to a grid's stride past the end.
@@ -264,7 +268,8 @@ bool bilinear_resize_uses_runtime_kernels(const torch::Tensor& x, int64_t height
       x.size(0) * height <= kIntMax - kMaxGridRows && width * x.size(1) <= kIntMax - kThreads;
   // Unchanged sizes are a copy in libtorch (no 0 * neighbour, which would spread a NaN).
   const bool resized = height != in_h || width != in_w;
-  return x.numel() > 0 && resized && enlarged(in_h, height) && enlarged(in_w, width) && fits_int &&
+  return x.numel() > 0 && resized && within_kernel_limits(in_h, height) &&
+         within_kernel_limits(in_w, width) && fits_int &&
          runtime_kernels_support(x.device().index());
 }
 

@@ -7,6 +7,7 @@
 #include <mutex>
 #include <stdexcept>
 #include <tuple>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -29,11 +30,14 @@ void check_nvrtc(nvrtcResult result, const std::string& program, const char* wha
 }
 
 struct ProgramDeleter {
-  void operator()(nvrtcProgram* program) const {
-    nvrtcDestroyProgram(program);
-    delete program;
-  }
+  void operator()(nvrtcProgram program) const { nvrtcDestroyProgram(&program); }
 };
+using Program = std::unique_ptr<std::remove_pointer_t<nvrtcProgram>, ProgramDeleter>;
+
+void check_cuda(cudaError_t result, const std::string& what) {
+  if (result != cudaSuccess)
+    throw std::runtime_error("runtime kernel " + what + ": " + cudaGetErrorString(result));
+}
 
 std::string compile_log(nvrtcProgram program) {
   std::size_t size = 0;
@@ -67,20 +71,33 @@ class KernelCache {
   cudaKernel_t get(const std::string& program, const std::string& source, const std::string& kernel,
                    int arch) {
     const std::lock_guard lock(mutex_);
+    const std::string where = "'" + program + "' for sm_" + std::to_string(arch);
     auto& library = libraries_[{program, arch}];
-    if (!library) {
+    if (!library.handle) {
       const auto cubin = compile_cubin(source, program, arch);
-      C10_CUDA_CHECK(
-          cudaLibraryLoadData(&library, cubin.data(), nullptr, nullptr, 0, nullptr, nullptr, 0));
+      check_cuda(cudaLibraryLoadData(&library.handle, cubin.data(), nullptr, nullptr, 0, nullptr,
+                                     nullptr, 0),
+                 where + ": loading its CUBIN");
+      library.source = &source;
     }
+    if (library.source != &source)
+      throw std::runtime_error("runtime kernel program " + where +
+                               " was compiled from another source: each program needs a name "
+                               "of its own");
     auto& handle = kernels_[{program, arch, kernel}];
-    if (!handle) C10_CUDA_CHECK(cudaLibraryGetKernel(&handle, library, kernel.c_str()));
+    if (!handle)
+      check_cuda(cudaLibraryGetKernel(&handle, library.handle, kernel.c_str()),
+                 where + ": kernel '" + kernel + "'");
     return handle;
   }
 
  private:
+  struct Library {
+    cudaLibrary_t handle = nullptr;
+    const std::string* source = nullptr;  // what it was compiled from
+  };
   std::mutex mutex_;
-  std::map<std::pair<std::string, int>, cudaLibrary_t> libraries_;
+  std::map<std::pair<std::string, int>, Library> libraries_;
   std::map<std::tuple<std::string, int, std::string>, cudaKernel_t> kernels_;
 };
 
@@ -106,20 +123,20 @@ bool runtime_kernels_support(int device) {
 }
 
 std::string compile_cubin(const std::string& source, const std::string& program, int arch) {
-  const std::unique_ptr<nvrtcProgram, ProgramDeleter> handle(new nvrtcProgram{});
-  check_nvrtc(
-      nvrtcCreateProgram(handle.get(), source.c_str(), program.c_str(), 0, nullptr, nullptr),
-      program, "nvrtcCreateProgram");
+  nvrtcProgram created = nullptr;
+  check_nvrtc(nvrtcCreateProgram(&created, source.c_str(), program.c_str(), 0, nullptr, nullptr),
+              program, "nvrtcCreateProgram");
+  const Program handle(created);
   const std::string arch_option = "--gpu-architecture=sm_" + std::to_string(arch);
   const std::array<const char*, 2> options{arch_option.c_str(), "--std=c++17"};
-  if (nvrtcCompileProgram(*handle, static_cast<int>(options.size()), options.data()) !=
+  if (nvrtcCompileProgram(handle.get(), static_cast<int>(options.size()), options.data()) !=
       NVRTC_SUCCESS)
     throw std::runtime_error("runtime kernel '" + program + "' does not compile for sm_" +
-                             std::to_string(arch) + ":\n" + compile_log(*handle));
+                             std::to_string(arch) + ":\n" + compile_log(handle.get()));
   std::size_t size = 0;
-  check_nvrtc(nvrtcGetCUBINSize(*handle, &size), program, "nvrtcGetCUBINSize");
+  check_nvrtc(nvrtcGetCUBINSize(handle.get(), &size), program, "nvrtcGetCUBINSize");
   std::string cubin(size, '\0');
-  check_nvrtc(nvrtcGetCUBIN(*handle, cubin.data()), program, "nvrtcGetCUBIN");
+  check_nvrtc(nvrtcGetCUBIN(handle.get(), cubin.data()), program, "nvrtcGetCUBIN");
   return cubin;
 }
 
@@ -127,8 +144,9 @@ void RuntimeKernel::launch(const LaunchShape& shape, std::vector<void*> argument
   const auto kernel = kernel_cache().get(program_, *source_, kernel_, compute_capability(-1));
   const dim3 grid(shape.grid[0], shape.grid[1], shape.grid[2]);
   const dim3 block(shape.block[0], shape.block[1], shape.block[2]);
-  C10_CUDA_CHECK(cudaLaunchKernel(reinterpret_cast<const void*>(kernel), grid, block,
-                                  arguments.data(), 0, c10::cuda::getCurrentCUDAStream()));
+  check_cuda(cudaLaunchKernel(reinterpret_cast<const void*>(kernel), grid, block, arguments.data(),
+                              0, c10::cuda::getCurrentCUDAStream()),
+             "'" + program_ + "': launching '" + kernel_ + "'");
 }
 
 #else

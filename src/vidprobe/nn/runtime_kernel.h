@@ -28,8 +28,8 @@ struct LaunchShape {
 };
 
 // One `extern "C"` kernel of a source compiled at run time: compiled for a device's compute
-// capability on the first launch there and kept for the process (a program's kernels share one
-// compilation per capability, so a program name stands for one source).
+// capability on the first launch there and kept for the process. A program's kernels share one
+// compilation per capability; a second source under a program name already compiled is refused.
 class RuntimeKernel {
  public:
   RuntimeKernel(std::string program, const std::string* source, std::string kernel);
