@@ -5,6 +5,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "vidprobe/nn/dpt_head.h"
 #include "vidprobe/nn/runtime_kernel.h"
 
 namespace vidprobe::nn {
@@ -133,6 +134,52 @@ TEST(BilinearResizeCuda, ASecondDerivativeIsRefused) {
   } catch (const std::exception& error) {
     EXPECT_NE(std::string(error.what()).find("second derivative"), std::string::npos)
         << error.what();
+  }
+}
+
+// A whole DPT head on the GPU, whose channels-last maps take the runtime resize, against the same
+// weights on the CPU (F::interpolate), forward and backward; cuDNN's TF32 is off so that the two
+// devices' float32 convolutions agree closely. (Written after the H100 run: not yet run on a GPU.)
+TEST(DptHeadCuda, WithTheRuntimeResizeMatchesItsCpuTwin) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  struct NoTf32Convolutions {  // restored however the test ends
+    bool before = at::globalContext().allowTF32CuDNN();
+    NoTf32Convolutions() { at::globalContext().setAllowTF32CuDNN(false); }
+    ~NoTf32Convolutions() { at::globalContext().setAllowTF32CuDNN(before); }
+  } const no_tf32;
+  torch::manual_seed(0);
+  DenseHeadConfig config;
+  config.features = 16;
+  config.out_channels = {8, 16, 32, 32};
+  const int64_t dim_in = 24, h = 3, w = 4, patch_start = 1, height = 42, width = 56;
+  DptHead cpu_head(config, dim_in, 4, /*num_blocks=*/4, "inv_log", "expp1");
+  DptHead gpu_head(config, dim_in, 4, /*num_blocks=*/4, "inv_log", "expp1");
+  {
+    const torch::NoGradGuard no_grad;
+    auto targets = gpu_head->named_parameters();
+    for (const auto& source : cpu_head->named_parameters())
+      targets[source.key()].copy_(source.value());
+  }
+  gpu_head->to(torch::kCUDA);
+  std::vector<torch::Tensor> cpu_in, gpu_in;
+  for (int level = 0; level < 4; ++level) {
+    const auto tokens = torch::randn({1, 2, patch_start + h * w, dim_in});
+    cpu_in.push_back(tokens.clone().requires_grad_(true));
+    gpu_in.push_back(tokens.to(torch::kCUDA).requires_grad_(true));
+  }
+  const auto [cpu_values, cpu_conf] = cpu_head->forward(cpu_in, patch_start, h, w, height, width);
+  const auto [gpu_values, gpu_conf] = gpu_head->forward(gpu_in, patch_start, h, w, height, width);
+  ASSERT_EQ(gpu_values.sizes(), cpu_values.sizes());
+  EXPECT_TRUE(torch::allclose(gpu_values.cpu(), cpu_values, 1e-4, 1e-5));
+  EXPECT_TRUE(torch::allclose(gpu_conf.cpu(), cpu_conf, 1e-4, 1e-5));
+  const auto weights = torch::randn_like(cpu_values);
+  (cpu_values * weights).sum().backward();
+  (gpu_values * weights.to(torch::kCUDA)).sum().backward();
+  for (int level = 0; level < 4; ++level) {
+    const auto expected = cpu_in[level].grad();
+    const float scale = expected.abs().max().item<float>();
+    EXPECT_LE((gpu_in[level].grad().cpu() - expected).abs().max().item<float>(), 1e-4f * scale)
+        << "level " << level;
   }
 }
 
