@@ -187,11 +187,12 @@ float align_corners_scale(int64_t in_size, int64_t out_size) {
 
 enum class Pass { kForward, kBackward };
 
-// Runs `pass` from `source` (N, C, source_h, source_w) into a new channels-last (N, C, target_h,
-// target_w) tensor; (in_h, in_w) and (out_h, out_w) are the sizes of the forward resize.
-torch::Tensor launch_resize(Pass pass, const torch::Tensor& source, int64_t target_h,
-                            int64_t target_w, int64_t in_h, int64_t in_w, int64_t out_h,
-                            int64_t out_w) {
+// Runs `pass` of the resize (in_h, in_w) -> (out_h, out_w) from `source` into a new channels-last
+// tensor: the resized image forward, the input's gradient backward.
+torch::Tensor launch_resize(Pass pass, const torch::Tensor& source, int64_t in_h, int64_t in_w,
+                            int64_t out_h, int64_t out_w) {
+  const bool forward = pass == Pass::kForward;
+  const int64_t target_h = forward ? out_h : in_h, target_w = forward ? out_w : in_w;
   const c10::DeviceGuard guard(source.device());
   auto target = torch::empty({source.size(0), source.size(1), target_h, target_w},
                              source.options().memory_format(torch::MemoryFormat::ChannelsLast));
@@ -200,7 +201,6 @@ torch::Tensor launch_resize(Pass pass, const torch::Tensor& source, int64_t targ
                                                {"bilinear_resize", &kSource, "resize_forward_4"}},
                                               {{"bilinear_resize", &kSource, "resize_backward_1"},
                                                {"bilinear_resize", &kSource, "resize_backward_4"}}};
-  const bool forward = pass == Pass::kForward;
   const auto& kernel = kernels[forward ? 0 : 1][vec == 4 ? 1 : 0];
   auto rows = static_cast<int>(source.size(0) * target_h);
   auto groups = static_cast<int>(source.size(1) / vec);
@@ -228,7 +228,7 @@ class AlignedBilinearResize : public torch::autograd::Function<AlignedBilinearRe
                                int64_t height, int64_t width) {
     ctx->saved_data["input_height"] = x.size(2);
     ctx->saved_data["input_width"] = x.size(3);
-    return launch_resize(Pass::kForward, x, height, width, x.size(2), x.size(3), height, width);
+    return launch_resize(Pass::kForward, x, x.size(2), x.size(3), height, width);
   }
 
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
@@ -240,9 +240,8 @@ class AlignedBilinearResize : public torch::autograd::Function<AlignedBilinearRe
     const auto in_h = ctx->saved_data["input_height"].toInt();
     const auto in_w = ctx->saved_data["input_width"].toInt();
     const auto grad = grads[0].contiguous(torch::MemoryFormat::ChannelsLast);
-    return {
-        launch_resize(Pass::kBackward, grad, in_h, in_w, in_h, in_w, grad.size(2), grad.size(3)),
-        torch::Tensor(), torch::Tensor()};
+    return {launch_resize(Pass::kBackward, grad, in_h, in_w, grad.size(2), grad.size(3)),
+            torch::Tensor(), torch::Tensor()};
   }
 };
 

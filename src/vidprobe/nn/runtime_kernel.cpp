@@ -34,9 +34,11 @@ struct ProgramDeleter {
 };
 using Program = std::unique_ptr<std::remove_pointer_t<nvrtcProgram>, ProgramDeleter>;
 
-void check_cuda(cudaError_t result, const std::string& what) {
+// `what` names the call's subject; it is built only when the call failed.
+template <typename Describe>
+void check_cuda(cudaError_t result, const Describe& what) {
   if (result != cudaSuccess)
-    throw std::runtime_error("runtime kernel " + what + ": " + cudaGetErrorString(result));
+    throw std::runtime_error("runtime kernel " + what() + ": " + cudaGetErrorString(result));
 }
 
 std::string compile_log(nvrtcProgram program) {
@@ -71,23 +73,24 @@ class KernelCache {
   cudaKernel_t get(const std::string& program, const std::string& source, const std::string& kernel,
                    int arch) {
     const std::lock_guard lock(mutex_);
-    const std::string where = "'" + program + "' for sm_" + std::to_string(arch);
+    // Spelled out only for an error: every launch passes through here.
+    const auto where = [&] { return "'" + program + "' for sm_" + std::to_string(arch); };
     auto& library = libraries_[{program, arch}];
     if (!library.handle) {
       const auto cubin = compile_cubin(source, program, arch);
       check_cuda(cudaLibraryLoadData(&library.handle, cubin.data(), nullptr, nullptr, 0, nullptr,
                                      nullptr, 0),
-                 where + ": loading its CUBIN");
+                 [&] { return where() + ": loading its CUBIN"; });
       library.source = &source;
     }
     if (library.source != &source)
-      throw std::runtime_error("runtime kernel program " + where +
+      throw std::runtime_error("runtime kernel program " + where() +
                                " was compiled from another source: each program needs a name "
                                "of its own");
     auto& handle = kernels_[{program, arch, kernel}];
     if (!handle)
       check_cuda(cudaLibraryGetKernel(&handle, library.handle, kernel.c_str()),
-                 where + ": kernel '" + kernel + "'");
+                 [&] { return where() + ": kernel '" + kernel + "'"; });
     return handle;
   }
 
@@ -146,7 +149,7 @@ void RuntimeKernel::launch(const LaunchShape& shape, std::vector<void*> argument
   const dim3 block(shape.block[0], shape.block[1], shape.block[2]);
   check_cuda(cudaLaunchKernel(reinterpret_cast<const void*>(kernel), grid, block, arguments.data(),
                               0, c10::cuda::getCurrentCUDAStream()),
-             "'" + program_ + "': launching '" + kernel_ + "'");
+             [&] { return "'" + program_ + "': launching '" + kernel_ + "'"; });
 }
 
 #else
