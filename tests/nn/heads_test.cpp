@@ -30,6 +30,41 @@ TEST(DptHead, LayerIndicesSpreadOverTheBlocks) {
   EXPECT_EQ(dpt_layer_indices(1), (std::vector<int>{0, 0, 0, 0}));
 }
 
+// The reference's order, written out: units, then resize, then out_conv.
+torch::Tensor fusion_in_reference_order(FusionBlock& block, const torch::Tensor& coarse,
+                                        const torch::Tensor& skip, std::vector<int64_t> size) {
+  auto out = block->unit2(coarse + block->unit1(skip));
+  namespace F = torch::nn::functional;
+  out = F::interpolate(
+      out, F::InterpolateFuncOptions().size(size).mode(torch::kBilinear).align_corners(true));
+  return block->out_conv(out);
+}
+
+TEST(FusionBlock, ConvolvingOnTheSmallerSideOfTheResizeMatchesTheReferenceOrder) {
+  torch::manual_seed(3);
+  FusionBlock block(8, /*has_residual=*/true);
+  // Enlarged (x2 and an uneven size: out_conv before the resize) and shrunk (after it).
+  for (const auto& size : std::vector<std::vector<int64_t>>{{10, 14}, {13, 17}, {3, 4}}) {
+    SCOPED_TRACE(size[0]);
+    const auto coarse = torch::randn({2, 8, 5, 7}, torch::requires_grad());
+    const auto skip = torch::randn({2, 8, 5, 7}, torch::requires_grad());
+    const auto upstream = torch::randn({2, 8, size[0], size[1]});
+    const auto ours = block(coarse, skip, size);
+    const auto grads_ours = torch::autograd::grad(
+        {ours}, {coarse, skip, block->out_conv->weight, block->out_conv->bias}, {upstream});
+    const auto reference = fusion_in_reference_order(block, coarse, skip, size);
+    const auto grads_reference = torch::autograd::grad(
+        {reference}, {coarse, skip, block->out_conv->weight, block->out_conv->bias}, {upstream});
+    EXPECT_TRUE(torch::allclose(ours, reference, 1e-5, 1e-5));
+    for (std::size_t i = 0; i < grads_ours.size(); ++i)
+      EXPECT_TRUE(torch::allclose(grads_ours[i], grads_reference[i], 1e-4, 1e-4)) << i;
+    // The two orders round differently: not the same expression evaluated twice.
+    if (size[0] > 5) {
+      EXPECT_FALSE(torch::equal(ours, reference));
+    }
+  }
+}
+
 TEST(HeadNames, VggtReferenceKeysMapOntoTheHeadModules) {
   EXPECT_EQ(vggt_head_module_name("camera_head.poseLN_modulation.1.weight"),
             "camera_head.modulation.weight");

@@ -40,8 +40,10 @@ TORCH_MODULE(ResidualConvUnit);
 struct FusionBlockImpl : torch::nn::Module {
   FusionBlockImpl(int64_t features, bool has_residual, bool skip_from_activation = false);
   // coarse: the running fused map; skip: this level's map (ignored without residual). The result
-  // is resized to size when given, else upsampled x2. With skip_from_activation the residual
-  // units activate their input in place: skip, and coarse when there is no residual unit.
+  // is resized to size when given, else upsampled x2, and passed through out_conv (1 x 1; applied
+  // on the side of the resize with fewer pixels, equal up to rounding). With skip_from_activation
+  // the residual units activate their input in place: skip, and coarse when there is no residual
+  // unit.
   torch::Tensor forward(const torch::Tensor& coarse, const torch::Tensor& skip,
                         const std::vector<int64_t>& size);
   ResidualConvUnit unit1{nullptr}, unit2{nullptr};
