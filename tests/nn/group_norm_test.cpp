@@ -3,16 +3,11 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include "tensor_test_support.h"
 #include "vidprobe/core/error.h"
 
 namespace vidprobe::nn {
 namespace {
-
-double max_relative_error(const torch::Tensor& a, const torch::Tensor& b) {
-  return ((a.to(torch::kFloat64) - b.to(torch::kFloat64)).abs().max() /
-          b.to(torch::kFloat64).abs().max())
-      .item<double>();
-}
 
 // A video VAE's activations: (N, C, T, H, W) with per-channel offsets well above their spread,
 // where a careless one-pass variance would cancel.
@@ -25,14 +20,14 @@ torch::Tensor activations(torch::Dtype dtype = torch::kFloat32) {
 TEST(GroupNorm, MatchesATenGroupNormWithAndWithoutAffine) {
   const auto x = activations();
   const auto weight = torch::randn({12}), bias = torch::randn({12});
-  EXPECT_LT(max_relative_error(group_norm(x, 4, weight, bias, 1e-6),
-                               torch::group_norm(x, 4, weight, bias, 1e-6)),
+  EXPECT_LT(test_support::relative_error(group_norm(x, 4, weight, bias, 1e-6),
+                                         torch::group_norm(x, 4, weight, bias, 1e-6)),
             1e-5);
-  EXPECT_LT(max_relative_error(group_norm(x, 3, torch::Tensor(), torch::Tensor(), 1e-5),
-                               torch::group_norm(x, 3, {}, {}, 1e-5)),
+  EXPECT_LT(test_support::relative_error(group_norm(x, 3, torch::Tensor(), torch::Tensor(), 1e-5),
+                                         torch::group_norm(x, 3, {}, {}, 1e-5)),
             1e-5);
   // Not the identity: the test can see a missing normalisation.
-  EXPECT_GT(max_relative_error(x, torch::group_norm(x, 4, weight, bias, 1e-6)), 0.5);
+  EXPECT_GT(test_support::relative_error(x, torch::group_norm(x, 4, weight, bias, 1e-6)), 0.5);
 }
 
 TEST(GroupNorm, Bf16InputHasFloatStatisticsAndBf16Output) {
@@ -41,7 +36,8 @@ TEST(GroupNorm, Bf16InputHasFloatStatisticsAndBf16Output) {
   const auto ours = group_norm(x, 4, weight.to(torch::kBFloat16), bias.to(torch::kBFloat16), 1e-6);
   EXPECT_EQ(ours.scalar_type(), torch::kBFloat16);
   const auto exact = torch::group_norm(x.to(torch::kFloat32), 4, weight, bias, 1e-6);
-  EXPECT_LT(max_relative_error(ours, exact), 1e-2);  // bf16 rounding of input, weights, result
+  EXPECT_LT(test_support::relative_error(ours, exact),
+            1e-2);  // bf16 rounding of input, weights, result
 }
 
 TEST(GroupNorm, ModuleKeepsTorchsParameterNamesAndOptions) {
@@ -56,7 +52,7 @@ TEST(GroupNorm, ModuleKeepsTorchsParameterNamesAndOptions) {
   norm->weight.copy_(reference->weight);
   norm->bias.copy_(reference->bias);
   const auto x = activations();
-  EXPECT_LT(max_relative_error(norm(x), reference(x)), 1e-5);
+  EXPECT_LT(test_support::relative_error(norm(x), reference(x)), 1e-5);
 }
 
 TEST(GroupNorm, RejectsChannelsThatDoNotSplitIntoGroups) {
@@ -69,8 +65,8 @@ TEST(GroupNormCuda, MatchesATenOnTheGpu) {
   if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
   const auto x = activations().to(torch::kCUDA);
   const auto weight = torch::randn({12}).cuda(), bias = torch::randn({12}).cuda();
-  EXPECT_LT(max_relative_error(group_norm(x, 4, weight, bias, 1e-6),
-                               torch::group_norm(x, 4, weight, bias, 1e-6)),
+  EXPECT_LT(test_support::relative_error(group_norm(x, 4, weight, bias, 1e-6),
+                                         torch::group_norm(x, 4, weight, bias, 1e-6)),
             1e-5);
 }
 

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include "tensor_test_support.h"
 #include "vidprobe/core/error.h"
 #include "vidprobe/nn/stage_meter.h"
 
@@ -18,10 +19,6 @@ torch::Tensor convolved_tokens(const torch::Tensor& input, const torch::Tensor& 
   return maps.flatten(2).transpose(1, 2);
 }
 
-double max_relative_error(const torch::Tensor& a, const torch::Tensor& b) {
-  return ((a - b).abs().max() / b.abs().max()).item<double>();
-}
-
 TEST(EmbedPatches, TubeletsMatchTheConvolutionDroppingRemainders) {
   torch::manual_seed(0);
   // 5 frames, 35 x 50 pixels in tubelets of 2 x 16 x 16: 2 x 2 x 3 tokens, the remainders dropped.
@@ -30,9 +27,11 @@ TEST(EmbedPatches, TubeletsMatchTheConvolutionDroppingRemainders) {
   const auto tokens = embed_patches(video, weight, bias);
   ASSERT_EQ(tokens.sizes(), (std::vector<int64_t>{2, 12, 8}));
   EXPECT_TRUE(tokens.is_contiguous());
-  EXPECT_LT(max_relative_error(tokens, convolved_tokens(video, weight, bias)), 1e-5);
+  EXPECT_LT(test_support::relative_error(tokens, convolved_tokens(video, weight, bias)), 1e-5);
   // The order of the pixels inside a patch matters: a transposed kernel gives other values.
-  EXPECT_GT(max_relative_error(tokens, convolved_tokens(video, weight.transpose(3, 4), bias)), 0.1);
+  EXPECT_GT(
+      test_support::relative_error(tokens, convolved_tokens(video, weight.transpose(3, 4), bias)),
+      0.1);
 }
 
 TEST(EmbedPatches, ReadsAnyStridesAndTwoDimensionalPatches) {
@@ -43,14 +42,14 @@ TEST(EmbedPatches, ReadsAnyStridesAndTwoDimensionalPatches) {
   const auto video = frames.permute({0, 2, 1, 3, 4});
   ASSERT_FALSE(video.is_contiguous());
   const auto weight = torch::randn({6, 3, 2, 14, 14}), bias = torch::randn({6});
-  EXPECT_LT(max_relative_error(embed_patches(video, weight, bias),
-                               convolved_tokens(video.contiguous(), weight, bias)),
+  EXPECT_LT(test_support::relative_error(embed_patches(video, weight, bias),
+                                         convolved_tokens(video.contiguous(), weight, bias)),
             1e-5);
 
   const auto image = torch::randn({3, 3, 30, 44});
   const auto weight_2d = torch::randn({5, 3, 14, 14});
-  EXPECT_LT(max_relative_error(embed_patches(image, weight_2d, {}),
-                               convolved_tokens(image, weight_2d, {})),
+  EXPECT_LT(test_support::relative_error(embed_patches(image, weight_2d, {}),
+                                         convolved_tokens(image, weight_2d, {})),
             1e-5);
 }
 

@@ -4,6 +4,7 @@
 
 #include "vidprobe/core/error.h"
 #include "vidprobe/nn/bilinear_resize.h"
+#include "vidprobe/nn/fused_conv_bias.h"
 #include "vidprobe/nn/head_activation.h"
 
 namespace vidprobe::nn {
@@ -60,7 +61,8 @@ torch::Tensor ResidualConvUnitImpl::forward(const torch::Tensor& x) {
   // In place where nothing reads the input again (ReLU's backward reads its output; a
   // convolution's backward reads its input, not its output).
   const auto activated = skip_from_activation ? x.relu_() : torch::relu(x);
-  return (skip_from_activation ? activated : x) + conv2(conv1(activated).relu_());
+  return conv2d_bias_residual(*conv2, conv2d_bias_relu(*conv1, activated),
+                              skip_from_activation ? activated : x);
 }
 
 FusionBlockImpl::FusionBlockImpl(int64_t features, bool has_residual, bool skip_from_activation) {
@@ -155,7 +157,10 @@ std::pair<torch::Tensor, torch::Tensor> DptHeadImpl::forward(
     fused =
         fused + 0.1 * uv_position_embedding(fused.size(1), height, width, aspect, fused.options())
                           .unsqueeze(0);
-  const auto raw = output_conv2->forward(fused);
+  // output_conv2 is (3 x 3 convolution, ReLU, 1 x 1 convolution), its bias taken with the ReLU.
+  auto& hidden_conv = *output_conv2->ptr<tnn::Conv2dImpl>(0);
+  auto& value_conv = *output_conv2->ptr<tnn::Conv2dImpl>(2);
+  const auto raw = value_conv.forward(conv2d_bias_relu(hidden_conv, fused));
   auto [values, conf] = activate_dense_head(raw, activation, conf_activation);
   return {values.reshape({B, S, height, width, values.size(-1)}),
           conf.reshape({B, S, height, width})};

@@ -1,9 +1,227 @@
 #include "vidprobe/nn/rotary.h"
 
+#include <c10/core/DeviceGuard.h>
+
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <utility>
+#include <vector>
+
 #include "vidprobe/core/error.h"
+#include "vidprobe/nn/runtime_kernel.h"
 
 namespace vidprobe::nn {
 namespace {
+
+// One pass where libtorch's composition (x * cos, the pair swap, swapped * signed_sin, the sum)
+// takes four kernels and their intermediates, forward and backward. Each product and the sum are
+// rounded to the tensor's dtype as libtorch's kernels round them (float math, round to nearest
+// even), with intrinsics the compiler never fuses, so the values are libtorch's bit for bit. The
+// backward of y = x * cos + swap(x) * s is g * cos + swap(g * s): the swap is its own inverse.
+// Element e of x (rows of `width` channels, `tokens` rows per head, `heads` heads per batch entry)
+// reads table entry (b % table_batch, token, channel); its pair partner lies `partner_offset`
+// channels away (kSplitHalves) or is its neighbour (kInterleaved, channel ^ 1).
+const std::string kRotarySource = R"CUDA(
+typedef unsigned short bf16_bits;
+
+__device__ __forceinline__ float widen(float v) { return v; }
+__device__ __forceinline__ float widen(bf16_bits v) {
+  return __uint_as_float(static_cast<unsigned>(v) << 16);
+}
+__device__ __forceinline__ void narrow(float v, float* out) { *out = v; }
+__device__ __forceinline__ void narrow(float v, bf16_bits* out) {
+  const unsigned u = __float_as_uint(v);
+  if ((u & 0x7fffffffu) > 0x7f800000u) { *out = 0x7fc0; return; }  // NaN, as c10 makes it
+  *out = static_cast<bf16_bits>((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+}
+template <typename T> __device__ __forceinline__ float rounded(float v) {
+  T t;
+  narrow(v, &t);
+  return widen(t);
+}
+
+// VEC consecutive elements in one 16-byte access (VEC = 1: one element).
+template <typename T, int VEC> struct Pack { T v[VEC]; };
+template <typename T, int VEC> __device__ __forceinline__ Pack<T, VEC> load(const T* p) {
+  Pack<T, VEC> r;
+  if constexpr (VEC * sizeof(T) == 16) {
+    *reinterpret_cast<uint4*>(r.v) = *reinterpret_cast<const uint4*>(p);
+  } else {
+#pragma unroll
+    for (int i = 0; i < VEC; ++i) r.v[i] = p[i];
+  }
+  return r;
+}
+template <typename T, int VEC> __device__ __forceinline__ void store(T* p, const Pack<T, VEC>& r) {
+  if constexpr (VEC * sizeof(T) == 16) {
+    *reinterpret_cast<uint4*>(p) = *reinterpret_cast<const uint4*>(r.v);
+  } else {
+#pragma unroll
+    for (int i = 0; i < VEC; ++i) p[i] = r.v[i];
+  }
+}
+
+struct Layout {
+  long long vectors;  // elements / VEC
+  int width, tokens, heads, batch, table_batch;
+  int partner_offset;  // kSplitHalves: half of an axis block's width; 0: kInterleaved
+};
+
+// out = in * cos + partner(in * sin_source), where sin_source pairs with `in` at the partner's
+// table entry (backward) or at the element's own (forward): for the forward partner(x) * s,
+// for the backward partner(g * s).
+template <typename T, int VEC, bool BACKWARD>
+__device__ void rotate(const T* __restrict__ in, const T* __restrict__ cos_table,
+                       const T* __restrict__ sin_table, T* __restrict__ out, Layout layout) {
+  const long long vector = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (vector >= layout.vectors) return;
+  const long long e = vector * VEC;
+  const int channel = static_cast<int>(e % layout.width);
+  const long long row = e / layout.width;
+  const int token = static_cast<int>(row % layout.tokens);
+  const long long head_row = row / layout.tokens;
+  const int b = static_cast<int>((head_row / layout.heads) % layout.batch);
+  const long long t = (static_cast<long long>(b % layout.table_batch) * layout.tokens + token) *
+                          layout.width + channel;
+  const Pack<T, VEC> x = load<T, VEC>(in + e), c = load<T, VEC>(cos_table + t);
+  Pack<T, VEC> px, ps, y;
+  if (layout.partner_offset == 0) {  // neighbours: the partner vector is this one, pairs swapped
+    const Pack<T, VEC> s = load<T, VEC>(sin_table + t);
+#pragma unroll
+    for (int i = 0; i < VEC; ++i) {
+      px.v[i] = x.v[i ^ 1];
+      ps.v[i] = BACKWARD ? s.v[i ^ 1] : s.v[i];
+    }
+  } else {
+    const int half = layout.partner_offset, block = 2 * half;
+    const int shift = channel % block < half ? half : -half;
+    px = load<T, VEC>(in + e + shift);
+    ps = load<T, VEC>(sin_table + t + (BACKWARD ? shift : 0));
+  }
+#pragma unroll
+  for (int i = 0; i < VEC; ++i) {
+    const float direct = rounded<T>(__fmul_rn(widen(x.v[i]), widen(c.v[i])));
+    const float turned = rounded<T>(__fmul_rn(widen(px.v[i]), widen(ps.v[i])));
+    narrow(__fadd_rn(direct, turned), &y.v[i]);
+  }
+  store<T, VEC>(out + e, y);
+}
+
+#define VIDPROBE_ROTARY_KERNELS(NAME, T, VEC)                                                    \
+  extern "C" __global__ void rotary_forward_##NAME(const T* in, const T* cos_table,             \
+                                                   const T* sin_table, T* out, Layout layout) {  \
+    rotate<T, VEC, false>(in, cos_table, sin_table, out, layout);                                \
+  }                                                                                              \
+  extern "C" __global__ void rotary_backward_##NAME(const T* in, const T* cos_table,            \
+                                                    const T* sin_table, T* out, Layout layout) { \
+    rotate<T, VEC, true>(in, cos_table, sin_table, out, layout);                                 \
+  }
+VIDPROBE_ROTARY_KERNELS(f32_1, float, 1)
+VIDPROBE_ROTARY_KERNELS(f32_4, float, 4)
+VIDPROBE_ROTARY_KERNELS(bf16_1, bf16_bits, 1)
+VIDPROBE_ROTARY_KERNELS(bf16_8, bf16_bits, 8)
+)CUDA";
+
+struct RotaryLayout {  // the kernels' Layout, field for field
+  long long vectors;
+  int width, tokens, heads, batch, table_batch;
+  int partner_offset;
+};
+
+constexpr unsigned kRotaryThreads = 256;
+
+// Channels between pair partners for the kernels: half an axis block's width (kSplitHalves), 0 for
+// kInterleaved taken a vector at a time (partners inside each vector), 1 for it one at a time.
+int partner_offset(const RotaryAngles& angles, int64_t width, int vector) {
+  if (angles.pairing == RotaryAngles::Pairing::kInterleaved) return vector == 1 ? 1 : 0;
+  return static_cast<int>(width / angles.axes / 2);
+}
+
+bool aligned16(const torch::Tensor& t) {
+  return reinterpret_cast<std::uintptr_t>(t.data_ptr()) % 16 == 0;
+}
+
+// 16 bytes a thread where every pair partner and table entry lies in the same kind of vector.
+int rotary_vector(const std::vector<torch::Tensor>& tensors, const RotaryAngles& angles,
+                  int64_t width) {
+  const int vector = 16 / static_cast<int>(tensors.front().element_size());
+  const int offset = partner_offset(angles, width, vector);
+  const bool partners_fit = offset == 0 ? vector % 2 == 0 : offset % vector == 0;
+  bool aligned = width % vector == 0 && partners_fit;
+  for (const auto& t : tensors) aligned = aligned && aligned16(t);
+  return aligned ? vector : 1;
+}
+
+enum class RotaryPass { kForward, kBackward };
+
+// `source` (x forward, the output's gradient backward) rotated into a new tensor.
+torch::Tensor launch_rotary(RotaryPass pass, const torch::Tensor& source, const torch::Tensor& cos,
+                            const torch::Tensor& signed_sin, const RotaryAngles& angles) {
+  const c10::DeviceGuard guard(source.device());
+  auto target = torch::empty_like(source, torch::MemoryFormat::Contiguous);
+  const int64_t width = source.size(-1);
+  const int vector = rotary_vector({source, target, cos, signed_sin}, angles, width);
+  const bool bf16 = source.scalar_type() == torch::kBFloat16;
+  static const RuntimeKernel kernels[2][2][2] = {
+      {{{"rotary", &kRotarySource, "rotary_forward_f32_1"},
+        {"rotary", &kRotarySource, "rotary_forward_f32_4"}},
+       {{"rotary", &kRotarySource, "rotary_forward_bf16_1"},
+        {"rotary", &kRotarySource, "rotary_forward_bf16_8"}}},
+      {{{"rotary", &kRotarySource, "rotary_backward_f32_1"},
+        {"rotary", &kRotarySource, "rotary_backward_f32_4"}},
+       {{"rotary", &kRotarySource, "rotary_backward_bf16_1"},
+        {"rotary", &kRotarySource, "rotary_backward_bf16_8"}}}};
+  const auto& kernel =
+      kernels[pass == RotaryPass::kForward ? 0 : 1][bf16 ? 1 : 0][vector == 1 ? 0 : 1];
+  RotaryLayout layout{source.numel() / vector,
+                      static_cast<int>(width),
+                      static_cast<int>(source.size(-2)),
+                      static_cast<int>(source.size(-3)),
+                      static_cast<int>(source.dim() >= 4 ? source.size(-4) : 1),
+                      static_cast<int>(cos.size(0)),
+                      partner_offset(angles, width, vector)};
+  const void* input = source.data_ptr();
+  const void* cos_table = cos.data_ptr();
+  const void* sin_table = signed_sin.data_ptr();
+  void* output = target.data_ptr();
+  const auto blocks = (layout.vectors + kRotaryThreads - 1) / kRotaryThreads;
+  kernel.launch({.grid = {static_cast<unsigned>(blocks), 1, 1}, .block = {kRotaryThreads, 1, 1}},
+                {&input, &cos_table, &sin_table, &output, &layout});
+  return target;
+}
+
+class RotaryTurn : public torch::autograd::Function<RotaryTurn> {
+ public:
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x,
+                               const torch::Tensor& cos, const torch::Tensor& signed_sin,
+                               int64_t pairing, int64_t axes) {
+    ctx->save_for_backward({cos, signed_sin});
+    ctx->saved_data["pairing"] = pairing;
+    ctx->saved_data["axes"] = axes;
+    return launch_rotary(RotaryPass::kForward, x, cos, signed_sin, angles_of(pairing, axes));
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grads) {
+    // The kernel is not itself differentiable; a second derivative would silently be 0.
+    require(!torch::GradMode::is_enabled(),
+            "apply_rotary: the runtime kernels have no second derivative (create_graph=true)");
+    const auto saved = ctx->get_saved_variables();
+    const auto angles =
+        angles_of(ctx->saved_data["pairing"].toInt(), ctx->saved_data["axes"].toInt());
+    return {launch_rotary(RotaryPass::kBackward, grads[0].contiguous(), saved[0], saved[1], angles),
+            torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor()};
+  }
+
+ private:
+  static RotaryAngles angles_of(int64_t pairing, int64_t axes) {
+    RotaryAngles angles;
+    angles.pairing = static_cast<RotaryAngles::Pairing>(pairing);
+    angles.axes = static_cast<int>(axes);
+    return angles;
+  }
+};
 
 // (a, b) -> (b, a) for every rotated pair; one copy.
 torch::Tensor swap_pairs(const torch::Tensor& x, const RotaryAngles& angles) {
@@ -34,8 +252,42 @@ torch::Tensor axis_angles(const torch::Tensor& position, int64_t d, double base)
 
 }  // namespace
 
+const std::string& rotary_kernel_source() {
+  return kRotarySource;
+}
+
+bool rotary_uses_runtime_kernels(const torch::Tensor& x, const RotaryAngles& prepared) {
+  const auto& cos = prepared.cos;
+  const auto& sin = prepared.signed_sin;
+  if (!runtime_kernels_built() || !x.is_cuda() || x.dim() < 4 || x.numel() == 0 ||
+      !x.is_contiguous() || !sin.defined())
+    return false;
+  const auto dtype = x.scalar_type();
+  if ((dtype != torch::kFloat32 && dtype != torch::kBFloat16) || cos.scalar_type() != dtype ||
+      sin.scalar_type() != dtype)
+    return false;
+  // Tables (1 or the batch, 1, tokens, width), contiguous, beside x, constants of the graph.
+  const int64_t width = x.size(-1), tokens = x.size(-2), batch = x.size(-4);
+  for (const auto* table : {&cos, &sin})
+    if (table->dim() != 4 || table->device() != x.device() || !table->is_contiguous() ||
+        table->requires_grad() || table->size(1) != 1 || table->size(2) != tokens ||
+        table->size(3) != width || (table->size(0) != 1 && table->size(0) != batch))
+      return false;
+  const bool pairs_fit = prepared.pairing == RotaryAngles::Pairing::kInterleaved
+                             ? width % 2 == 0
+                             : prepared.axes > 0 && width % (2 * prepared.axes) == 0;
+  // The kernels index rows, tokens and channels with int and elements with 64 bits.
+  constexpr int64_t kIntMax = std::numeric_limits<int>::max();
+  const bool fits_int = width <= kIntMax && tokens <= kIntMax && x.size(-3) <= kIntMax &&
+                        batch <= kIntMax && x.numel() / kRotaryThreads < kIntMax;
+  return pairs_fit && fits_int && runtime_kernels_support(x.device().index());
+}
+
 torch::Tensor apply_rotary(const torch::Tensor& x, const RotaryAngles& angles) {
   const auto prepared = in_dtype(angles, x.scalar_type());
+  if (rotary_uses_runtime_kernels(x, prepared))
+    return RotaryTurn::apply(x, prepared.cos, prepared.signed_sin,
+                             static_cast<int64_t>(prepared.pairing), prepared.axes);
   return x * prepared.cos + swap_pairs(x, angles) * prepared.signed_sin;
 }
 

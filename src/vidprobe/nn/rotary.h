@@ -4,6 +4,7 @@
 // relative positions. The angles are computed once per forward and shared by every block.
 #include <torch/torch.h>
 
+#include <string>
 #include <vector>
 
 namespace vidprobe::nn {
@@ -29,8 +30,17 @@ struct RotaryAngles {
 // computed as x * cos + swapped(x) * signed_sin, swapped((a, b)) = (b, a): the same products
 // (negation is exact), so the same bits, in three element-wise kernels and one copy. Tables not
 // prepared for x's dtype are prepared on the fly (in_dtype). q and k may be rotated together as one
-// (2, B, heads, N, head_dim) tensor.
+// (2, B, heads, N, head_dim) tensor. A contiguous float32 or bf16 CUDA tensor of 4 or more
+// dimensions with tables of (1 or its batch, 1, N, head_dim) takes one runtime-compiled kernel
+// each way (nn/runtime_kernel.h) that rounds every product and sum as those kernels do: the same
+// values, in one pass instead of four and their intermediates.
 torch::Tensor apply_rotary(const torch::Tensor& x, const RotaryAngles& angles);
+
+// Whether apply_rotary takes the runtime kernels for x with angles prepared for its dtype.
+bool rotary_uses_runtime_kernels(const torch::Tensor& x, const RotaryAngles& prepared);
+
+// The runtime kernels' source (compiled for sm_80 and sm_90 by a CPU test).
+const std::string& rotary_kernel_source();
 
 // The angles with cos, sin and signed_sin in `dtype`, ready for apply_rotary; prepared angles are
 // returned as they are.

@@ -1,0 +1,122 @@
+#include "vidprobe/nn/rotary.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "vidprobe/nn/runtime_kernel.h"
+
+namespace vidprobe::nn {
+namespace {
+
+TEST(RuntimeKernel, TheRotaryKernelsCompileForHopperAndAmpere) {
+  if (!runtime_kernels_built()) GTEST_SKIP() << "this build has no NVRTC";
+  for (const int arch : {80, 90}) {
+    const auto cubin = compile_cubin(rotary_kernel_source(), "rotary", arch);
+    ASSERT_GT(cubin.size(), 4u);
+    EXPECT_EQ(cubin.substr(0, 4), std::string("\x7f"
+                                              "ELF"))
+        << "sm_" << arch;
+  }
+}
+
+TEST(Rotary, CpuTensorsTakeTheLibtorchComposition) {
+  const auto angles = in_dtype(rope_2d(grid_positions(2, 3, torch::kCPU), 8, 100), torch::kFloat);
+  EXPECT_FALSE(rotary_uses_runtime_kernels(torch::randn({1, 2, 6, 8}), angles));
+}
+
+struct RotaryCase {
+  std::string name;
+  std::vector<int64_t> shape;  // (..., batch, heads, tokens, width)
+  RotaryAngles::Pairing pairing;
+  int axes;
+  int64_t table_batch;
+  int64_t offset;  // elements x starts into its storage: 1 breaks the 16-byte alignment
+};
+
+RotaryAngles random_angles(const RotaryCase& c, torch::ScalarType dtype) {
+  const int64_t tokens = c.shape[c.shape.size() - 2], width = c.shape.back();
+  const auto angle = torch::rand({c.table_batch, 1, tokens, width}) * 6.3;
+  return in_dtype({angle.cos(), angle.sin(), c.pairing, c.axes}, dtype);
+}
+
+RotaryAngles on_cuda(const RotaryAngles& a) {
+  return {a.cos.cuda(), a.sin.cuda(), a.pairing, a.axes, a.signed_sin.cuda()};
+}
+
+// The kernels against the libtorch composition on the CPU, the same inputs: forward values and
+// input gradients equal bit for bit, in float32 and bf16, for both pairings, the 16-byte and the
+// one-element kernels, tables per batch entry and shared, and q and k rotated as one tensor.
+TEST(RotaryCuda, MatchesTheCpuCompositionBitForBit) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  using P = RotaryAngles::Pairing;
+  const std::vector<RotaryCase> cases = {
+      {"probe trunk", {3, 4, 50, 64}, P::kSplitHalves, 2, 3, 0},
+      {"shared table", {2, 3, 40, 64}, P::kSplitHalves, 2, 1, 0},
+      {"one axis", {2, 2, 33, 32}, P::kSplitHalves, 1, 2, 0},
+      {"q and k as one", {2, 2, 3, 17, 64}, P::kSplitHalves, 2, 2, 0},
+      {"interleaved", {2, 3, 21, 64}, P::kInterleaved, 1, 1, 0},
+      {"narrow halves", {2, 2, 9, 12}, P::kSplitHalves, 1, 2, 0},
+      {"narrow interleaved", {1, 2, 9, 6}, P::kInterleaved, 1, 1, 0},
+      {"unaligned", {2, 2, 9, 64}, P::kSplitHalves, 2, 2, 1}};
+  torch::manual_seed(0);
+  for (const auto dtype : {torch::kFloat32, torch::kBFloat16}) {
+    for (const auto& c : cases) {
+      SCOPED_TRACE(c.name + (dtype == torch::kFloat32 ? " float32" : " bf16"));
+      const auto angles = random_angles(c, dtype);
+      const int64_t numel = c10::multiply_integers(c.shape);
+      const auto storage = torch::randn({numel + c.offset}).to(dtype);
+      const auto x = storage.slice(0, c.offset).view(c.shape);
+      const auto upstream = torch::randn(c.shape).to(dtype);
+
+      const auto x_gpu = x.cuda().requires_grad_(true);
+      ASSERT_TRUE(rotary_uses_runtime_kernels(x_gpu, on_cuda(angles)));
+      const auto y_gpu = apply_rotary(x_gpu, on_cuda(angles));
+      y_gpu.backward(upstream.cuda());
+
+      const auto x_cpu = x.clone().requires_grad_(true);
+      const auto y_cpu = apply_rotary(x_cpu, angles);
+      y_cpu.backward(upstream);
+
+      EXPECT_TRUE(torch::equal(y_gpu.cpu(), y_cpu))
+          << (y_gpu.cpu() - y_cpu).abs().max().item<float>();
+      EXPECT_TRUE(torch::equal(x_gpu.grad().cpu(), x_cpu.grad()))
+          << (x_gpu.grad().cpu() - x_cpu.grad()).abs().max().item<float>();
+    }
+  }
+}
+
+TEST(RotaryCuda, OtherInputsTakeTheLibtorchComposition) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  const auto angles = on_cuda(in_dtype({torch::ones({1, 1, 5, 8}), torch::zeros({1, 1, 5, 8}),
+                                        RotaryAngles::Pairing::kSplitHalves, 2},
+                                       torch::kFloat32));
+  const auto x = torch::randn({2, 3, 5, 8}, torch::kCUDA);
+  EXPECT_TRUE(rotary_uses_runtime_kernels(x, angles));
+  EXPECT_FALSE(rotary_uses_runtime_kernels(x.transpose(1, 2), angles));           // strided
+  EXPECT_FALSE(rotary_uses_runtime_kernels(x.to(torch::kHalf), angles));          // float16
+  EXPECT_FALSE(rotary_uses_runtime_kernels(x.view({6, 5, 8}), angles));           // 3 dimensions
+  EXPECT_FALSE(rotary_uses_runtime_kernels(torch::randn({2, 3, 5, 8}), angles));  // on the CPU
+  auto grad_table = angles;
+  grad_table.cos = grad_table.cos.clone().requires_grad_(true);
+  EXPECT_FALSE(rotary_uses_runtime_kernels(x, grad_table));  // a differentiated table
+}
+
+TEST(RotaryCuda, ASecondDerivativeIsRefused) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  const auto angles =
+      on_cuda(in_dtype(rope_2d(grid_positions(2, 2, torch::kCPU), 8, 100), torch::kFloat32));
+  const auto x = torch::randn({1, 2, 4, 8}, torch::kCUDA).requires_grad_(true);
+  const auto y = apply_rotary(x, angles).square().sum();
+  try {
+    torch::autograd::grad({y}, {x}, {}, /*retain_graph=*/true, /*create_graph=*/true);
+    FAIL() << "a second derivative through the rotary kernels was not refused";
+  } catch (const std::exception& error) {
+    EXPECT_NE(std::string(error.what()).find("second derivative"), std::string::npos)
+        << error.what();
+  }
+}
+
+}  // namespace
+}  // namespace vidprobe::nn
