@@ -42,7 +42,8 @@ template <typename T> __device__ __forceinline__ float rounded(float v) {
 }
 
 // VEC consecutive elements in one 16-byte access (VEC = 1: one element).
-template <typename T, int VEC> struct Pack { T v[VEC]; };
+// Aligned for the 16-byte accesses that fill and empty it.
+template <typename T, int VEC> struct alignas(16) Pack { T v[VEC]; };
 template <typename T, int VEC> __device__ __forceinline__ Pack<T, VEC> load(const T* p) {
   Pack<T, VEC> r;
   if constexpr (VEC * sizeof(T) == 16) {
