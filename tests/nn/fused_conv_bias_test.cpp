@@ -67,8 +67,8 @@ TEST(FusedConvBiasCuda, MatchesTheConvolutionThenTheReluOrTheSum) {
     const auto x = torch::randn({3, channels, 9, 13}, torch::kCUDA).contiguous(cl);
     const auto residual = torch::randn({3, channels, 9, 13}, torch::kCUDA).contiguous(cl);
     const auto upstream = torch::randn({3, channels, 9, 13}, torch::kCUDA).contiguous(cl);
-    const auto probe = torch::zeros({3, channels, 9, 13}, torch::kCUDA).contiguous(cl);
-    ASSERT_TRUE(conv_bias_uses_runtime_kernels(probe, conv->bias, residual));
+    const auto bias_free = torch::conv2d(x, conv->weight, {}, 1, 1);
+    ASSERT_TRUE(conv_bias_uses_runtime_kernels(bias_free, conv->bias, residual));
     for (const bool with_residual : {false, true}) {
       SCOPED_TRACE(with_residual ? "residual" : "relu");
       const auto r = with_residual ? residual : torch::Tensor();
@@ -80,7 +80,7 @@ TEST(FusedConvBiasCuda, MatchesTheConvolutionThenTheReluOrTheSum) {
         EXPECT_TRUE(torch::equal(mine.residual_grad, theirs.residual_grad));
       }
       EXPECT_TRUE(torch::allclose(mine.x_grad, theirs.x_grad, 1e-4, 1e-5));
-      EXPECT_TRUE(torch::allclose(mine.weight_grad, theirs.weight_grad, 1e-4, 1e-5));
+      EXPECT_TRUE(torch::allclose(mine.weight_grad, theirs.weight_grad, 1e-4, 1e-4));
     }
   }
 }

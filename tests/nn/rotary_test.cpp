@@ -66,14 +66,18 @@ TEST(RotaryCuda, MatchesTheCpuCompositionBitForBit) {
       SCOPED_TRACE(c.name + (dtype == torch::kFloat32 ? " float32" : " bf16"));
       const auto angles = random_angles(c, dtype);
       const int64_t numel = c10::multiply_integers(c.shape);
+      // Offsets made on the GPU: a copy there would start a fresh, aligned buffer.
       const auto storage = torch::randn({numel + c.offset}).to(dtype);
       const auto x = storage.slice(0, c.offset).view(c.shape);
-      const auto upstream = torch::randn(c.shape).to(dtype);
+      const auto upstream_storage = torch::randn({numel + c.offset}).to(dtype);
+      const auto upstream = upstream_storage.slice(0, c.offset).view(c.shape);
 
-      const auto x_gpu = x.cuda().requires_grad_(true);
+      const auto x_gpu =
+          storage.cuda().slice(0, c.offset).view(c.shape).detach().requires_grad_(true);
+      const auto upstream_gpu = upstream_storage.cuda().slice(0, c.offset).view(c.shape);
       ASSERT_TRUE(rotary_uses_runtime_kernels(x_gpu, on_cuda(angles)));
       const auto y_gpu = apply_rotary(x_gpu, on_cuda(angles));
-      y_gpu.backward(upstream.cuda());
+      y_gpu.backward(upstream_gpu);
 
       const auto x_cpu = x.clone().requires_grad_(true);
       const auto y_cpu = apply_rotary(x_cpu, angles);
@@ -94,7 +98,8 @@ TEST(RotaryCuda, OtherInputsTakeTheLibtorchComposition) {
                                        torch::kFloat32));
   const auto x = torch::randn({2, 3, 5, 8}, torch::kCUDA);
   EXPECT_TRUE(rotary_uses_runtime_kernels(x, angles));
-  EXPECT_FALSE(rotary_uses_runtime_kernels(x.transpose(1, 2), angles));           // strided
+  const auto strided = torch::randn({2, 5, 3, 8}, torch::kCUDA).transpose(1, 2);  // right shape
+  EXPECT_FALSE(rotary_uses_runtime_kernels(strided, angles));
   EXPECT_FALSE(rotary_uses_runtime_kernels(x.to(torch::kHalf), angles));          // float16
   EXPECT_FALSE(rotary_uses_runtime_kernels(x.view({6, 5, 8}), angles));           // 3 dimensions
   EXPECT_FALSE(rotary_uses_runtime_kernels(torch::randn({2, 3, 5, 8}), angles));  // on the CPU

@@ -1,5 +1,6 @@
 #include "vidprobe/nn/fused_conv_bias.h"
 
+#include <ATen/autocast_mode.h>
 #include <c10/core/DeviceGuard.h>
 
 #include <cstdint>
@@ -164,8 +165,12 @@ torch::Tensor convolve_without_bias(torch::nn::Conv2dImpl& conv, const torch::Te
 template <typename Epilogue, typename Plain>
 torch::Tensor convolve_then(torch::nn::Conv2dImpl& conv, const torch::Tensor& x,
                             const torch::Tensor& residual, Epilogue epilogue, Plain plain) {
+  // libtorch adds a bias after the convolution itself only on cuDNN's float32 path without
+  // autocast; elsewhere it may round it inside the kernel or in another dtype.
   const auto& bias = conv.bias;
-  if (!bias.defined() || !x.is_cuda() || !runtime_kernels_built()) return plain(conv.forward(x));
+  if (!bias.defined() || !x.is_cuda() || x.scalar_type() != torch::kFloat32 ||
+      at::autocast::is_autocast_enabled(at::kCUDA) || !runtime_kernels_built())
+    return plain(conv.forward(x));
   auto y = convolve_without_bias(conv, x);
   if (!y.defined()) return plain(conv.forward(x));
   if (conv_bias_uses_runtime_kernels(y, bias, residual)) return epilogue(y);

@@ -32,7 +32,7 @@ __device__ __forceinline__ float widen(bf16_bits v) {
 __device__ __forceinline__ void narrow(float v, float* out) { *out = v; }
 __device__ __forceinline__ void narrow(float v, bf16_bits* out) {
   const unsigned u = __float_as_uint(v);
-  if ((u & 0x7fffffffu) > 0x7f800000u) { *out = 0x7fc0; return; }  // NaN, as c10 makes it
+  if ((u & 0x7fffffffu) > 0x7f800000u) { *out = 0x7fff; return; }  // NaN, as __float2bfloat16
   *out = static_cast<bf16_bits>((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
 }
 template <typename T> __device__ __forceinline__ float rounded(float v) {
