@@ -248,7 +248,8 @@ def probe_row(step, ratio_line):
         if step["gradient_checkpointing"] and blocks == 0:  # vidprobe's side only
             what += " (vidprobe: none of its trunk blocks)"
         elif step["gradient_checkpointing"] and blocks > 0:
-            what += f" (vidprobe: its first {blocks} trunk blocks only)"
+            first = "its first trunk block" if blocks == 1 else f"its first {blocks} trunk blocks"
+            what += f" (vidprobe: {first} only)"
     what += ": steps/s (peak GB)"
     if ratio_line and "warning" in ratio_line:
         what += f" (warning: {ratio_line['warning']})"
