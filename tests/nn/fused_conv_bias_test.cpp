@@ -5,23 +5,10 @@
 #include <string>
 #include <vector>
 
-#include "vidprobe/nn/runtime_kernel.h"
-
 namespace vidprobe::nn {
 namespace {
 
 namespace tnn = torch::nn;
-
-TEST(RuntimeKernel, TheConvBiasKernelsCompileForHopperAndAmpere) {
-  if (!runtime_kernels_built()) GTEST_SKIP() << "this build has no NVRTC";
-  for (const int arch : {80, 90}) {
-    const auto cubin = compile_cubin(conv_bias_kernel_source(), "conv_bias", arch);
-    ASSERT_GT(cubin.size(), 4u);
-    EXPECT_EQ(cubin.substr(0, 4), std::string("\x7f"
-                                              "ELF"))
-        << "sm_" << arch;
-  }
-}
 
 TEST(FusedConvBias, OnTheCpuTheyAreTheConvolutionThenTheReluOrTheSum) {
   torch::manual_seed(1);

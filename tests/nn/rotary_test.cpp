@@ -5,21 +5,8 @@
 #include <string>
 #include <vector>
 
-#include "vidprobe/nn/runtime_kernel.h"
-
 namespace vidprobe::nn {
 namespace {
-
-TEST(RuntimeKernel, TheRotaryKernelsCompileForHopperAndAmpere) {
-  if (!runtime_kernels_built()) GTEST_SKIP() << "this build has no NVRTC";
-  for (const int arch : {80, 90}) {
-    const auto cubin = compile_cubin(rotary_kernel_source(), "rotary", arch);
-    ASSERT_GT(cubin.size(), 4u);
-    EXPECT_EQ(cubin.substr(0, 4), std::string("\x7f"
-                                              "ELF"))
-        << "sm_" << arch;
-  }
-}
 
 TEST(Rotary, CpuTensorsTakeTheLibtorchComposition) {
   const auto angles = in_dtype(rope_2d(grid_positions(2, 3, torch::kCPU), 8, 100), torch::kFloat);

@@ -26,33 +26,10 @@ namespace F = torch::nn::functional;
 // torch 2.11.0+cu130; BilinearResizeCuda guards other builds). The backward pass gathers: each
 // input pixel sums, over the output pixels whose taps include it, weight_row * weight_column *
 // gradient, instead of scattering every output's gradient with atomics into a zeroed tensor.
-const std::string kSource = R"CUDA(
+const std::string kSource = runtime_kernel_packs() + R"CUDA(
 // Outputs reading one input index: at most ceil(2 / scale) = 8 when enlarging by at most 4x
 // (scale >= 1/4), with a margin; the host's guard keeps every resize within that bound.
 constexpr int kMaxTaps = 10;
-
-template <int VEC> struct Pack { float v[VEC]; };
-
-template <int VEC> __device__ __forceinline__ Pack<VEC> load(const float* p) {
-  Pack<VEC> r;
-  if constexpr (VEC == 4) {
-    const float4 q = *reinterpret_cast<const float4*>(p);
-    r.v[0] = q.x; r.v[1] = q.y; r.v[2] = q.z; r.v[3] = q.w;
-  } else {
-#pragma unroll
-    for (int i = 0; i < VEC; ++i) r.v[i] = p[i];
-  }
-  return r;
-}
-
-template <int VEC> __device__ __forceinline__ void store(float* p, const Pack<VEC>& r) {
-  if constexpr (VEC == 4) {
-    *reinterpret_cast<float4*>(p) = make_float4(r.v[0], r.v[1], r.v[2], r.v[3]);
-  } else {
-#pragma unroll
-    for (int i = 0; i < VEC; ++i) p[i] = r.v[i];
-  }
-}
 
 struct Taps {
   int first;    // the lower source index
@@ -106,9 +83,9 @@ __device__ void resize_forward(const float* __restrict__ in, float* __restrict__
     const Taps ty = taps_of(scale_h, y, in_h);
     const float* top = in + (static_cast<long long>(n) * in_h + ty.first) * in_w * channels;
     const float* bottom = top + static_cast<long long>(ty.step) * in_w * channels;
-    const Pack<VEC> a = load<VEC>(top + left), b = load<VEC>(top + right);
-    const Pack<VEC> d = load<VEC>(bottom + left), e = load<VEC>(bottom + right);
-    Pack<VEC> r;
+    const Pack<float, VEC> a = load<float, VEC>(top + left), b = load<float, VEC>(top + right);
+    const Pack<float, VEC> d = load<float, VEC>(bottom + left), e = load<float, VEC>(bottom + right);
+    Pack<float, VEC> r;
 #pragma unroll
     for (int i = 0; i < VEC; ++i) {
       const float bottom_sum = __fmaf_rn(tx.near, d.v[i], __fmul_rn(tx.far, e.v[i]));
@@ -117,7 +94,7 @@ __device__ void resize_forward(const float* __restrict__ in, float* __restrict__
                                 : __fmaf_rn(tx.near, a.v[i], __fmul_rn(tx.far, b.v[i]));
       r.v[i] = __fmaf_rn(ty.near, top_sum, __fmul_rn(ty.far, bottom_sum));
     }
-    store<VEC>(out + (static_cast<long long>(row) * out_w + x) * channels + c, r);
+    store<float, VEC>(out + (static_cast<long long>(row) * out_w + x) * channels + c, r);
   }
 }
 
@@ -138,7 +115,7 @@ __device__ void resize_backward(const float* __restrict__ grad_out, float* __res
     int out_rows[kMaxTaps];
     float row_weights[kMaxTaps];
     const int row_count = outputs_reading(y, in_h, out_h, scale_h, out_rows, row_weights);
-    Pack<VEC> sum;
+    Pack<float, VEC> sum;
 #pragma unroll
     for (int i = 0; i < VEC; ++i) sum.v[i] = 0.0f;
     for (int r = 0; r < row_count; ++r) {
@@ -146,12 +123,12 @@ __device__ void resize_backward(const float* __restrict__ grad_out, float* __res
           grad_out + (static_cast<long long>(n) * out_h + out_rows[r]) * out_w * channels + c;
       for (int k = 0; k < column_count; ++k) {
         const float w = row_weights[r] * column_weights[k];
-        const Pack<VEC> g = load<VEC>(line + columns[k] * channels);
+        const Pack<float, VEC> g = load<float, VEC>(line + columns[k] * channels);
 #pragma unroll
         for (int i = 0; i < VEC; ++i) sum.v[i] += w * g.v[i];
       }
     }
-    store<VEC>(grad_in + (static_cast<long long>(row) * in_w + x) * channels + c, sum);
+    store<float, VEC>(grad_in + (static_cast<long long>(row) * in_w + x) * channels + c, sum);
   }
 }
 

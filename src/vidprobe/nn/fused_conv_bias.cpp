@@ -18,26 +18,7 @@ namespace {
 // Channels-last float32: element e belongs to channel e % channels. A thread owns VEC consecutive
 // elements (4 when the channels and every address allow one 16-byte access). The ReLU keeps NaN
 // and maps everything not above 0 to 0, as libtorch's clamp_min does.
-const std::string kSource = R"CUDA(
-template <int VEC> struct Pack { float v[VEC]; };
-template <int VEC> __device__ __forceinline__ Pack<VEC> load(const float* p) {
-  Pack<VEC> r;
-  if constexpr (VEC == 4) {
-    const float4 q = *reinterpret_cast<const float4*>(p);
-    r.v[0] = q.x; r.v[1] = q.y; r.v[2] = q.z; r.v[3] = q.w;
-  } else {
-    r.v[0] = *p;
-  }
-  return r;
-}
-template <int VEC> __device__ __forceinline__ void store(float* p, const Pack<VEC>& r) {
-  if constexpr (VEC == 4) {
-    *reinterpret_cast<float4*>(p) = make_float4(r.v[0], r.v[1], r.v[2], r.v[3]);
-  } else {
-    *p = r.v[0];
-  }
-}
-
+const std::string kSource = runtime_kernel_packs() + R"CUDA(
 template <int VEC, bool RELU>
 __device__ void bias_epilogue(const float* __restrict__ y, const float* __restrict__ bias,
                               const float* __restrict__ residual, float* __restrict__ out,
@@ -45,8 +26,8 @@ __device__ void bias_epilogue(const float* __restrict__ y, const float* __restri
   const long long vector = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (vector >= vectors) return;
   const long long e = vector * VEC;
-  const Pack<VEC> a = load<VEC>(y + e), b = load<VEC>(bias + e % channels);
-  Pack<VEC> r;
+  const Pack<float, VEC> a = load<float, VEC>(y + e), b = load<float, VEC>(bias + e % channels);
+  Pack<float, VEC> r;
   if constexpr (RELU) {
 #pragma unroll
     for (int i = 0; i < VEC; ++i) {
@@ -54,11 +35,11 @@ __device__ void bias_epilogue(const float* __restrict__ y, const float* __restri
       r.v[i] = (v > 0.0f || v != v) ? v : 0.0f;
     }
   } else {
-    const Pack<VEC> s = load<VEC>(residual + e);
+    const Pack<float, VEC> s = load<float, VEC>(residual + e);
 #pragma unroll
     for (int i = 0; i < VEC; ++i) r.v[i] = __fadd_rn(s.v[i], __fadd_rn(a.v[i], b.v[i]));
   }
-  store<VEC>(out + e, r);
+  store<float, VEC>(out + e, r);
 }
 
 #define VIDPROBE_CONV_BIAS_KERNELS(VEC)                                                           \

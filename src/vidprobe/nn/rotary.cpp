@@ -22,7 +22,7 @@ namespace {
 // Element e of x (rows of `width` channels, `tokens` rows per head, `heads` heads per batch entry)
 // reads table entry (b % table_batch, token, channel); its pair partner lies `partner_offset`
 // channels away (kSplitHalves) or is its neighbour (kInterleaved, channel ^ 1).
-const std::string kRotarySource = R"CUDA(
+const std::string kRotarySource = runtime_kernel_packs() + R"CUDA(
 typedef unsigned short bf16_bits;
 
 __device__ __forceinline__ float widen(float v) { return v; }
@@ -39,28 +39,6 @@ template <typename T> __device__ __forceinline__ float rounded(float v) {
   T t;
   narrow(v, &t);
   return widen(t);
-}
-
-// VEC consecutive elements in one 16-byte access (VEC = 1: one element).
-// Aligned for the 16-byte accesses that fill and empty it.
-template <typename T, int VEC> struct alignas(16) Pack { T v[VEC]; };
-template <typename T, int VEC> __device__ __forceinline__ Pack<T, VEC> load(const T* p) {
-  Pack<T, VEC> r;
-  if constexpr (VEC * sizeof(T) == 16) {
-    *reinterpret_cast<uint4*>(r.v) = *reinterpret_cast<const uint4*>(p);
-  } else {
-#pragma unroll
-    for (int i = 0; i < VEC; ++i) r.v[i] = p[i];
-  }
-  return r;
-}
-template <typename T, int VEC> __device__ __forceinline__ void store(T* p, const Pack<T, VEC>& r) {
-  if constexpr (VEC * sizeof(T) == 16) {
-    *reinterpret_cast<uint4*>(p) = *reinterpret_cast<const uint4*>(r.v);
-  } else {
-#pragma unroll
-    for (int i = 0; i < VEC; ++i) p[i] = r.v[i];
-  }
 }
 
 struct Layout {

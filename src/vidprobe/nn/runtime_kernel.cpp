@@ -20,6 +20,31 @@
 
 namespace vidprobe::nn {
 
+const std::string& runtime_kernel_packs() {
+  static const std::string source = R"CUDA(
+template <typename T, int VEC> struct alignas(16) Pack { T v[VEC]; };
+template <typename T, int VEC> __device__ __forceinline__ Pack<T, VEC> load(const T* p) {
+  Pack<T, VEC> r;
+  if constexpr (VEC * sizeof(T) == 16) {
+    *reinterpret_cast<uint4*>(r.v) = *reinterpret_cast<const uint4*>(p);
+  } else {
+#pragma unroll
+    for (int i = 0; i < VEC; ++i) r.v[i] = p[i];
+  }
+  return r;
+}
+template <typename T, int VEC> __device__ __forceinline__ void store(T* p, const Pack<T, VEC>& r) {
+  if constexpr (VEC * sizeof(T) == 16) {
+    *reinterpret_cast<uint4*>(p) = *reinterpret_cast<const uint4*>(r.v);
+  } else {
+#pragma unroll
+    for (int i = 0; i < VEC; ++i) p[i] = r.v[i];
+  }
+}
+)CUDA";
+  return source;
+}
+
 #ifdef VIDPROBE_HAVE_NVRTC
 namespace {
 

@@ -22,6 +22,11 @@ bool runtime_kernels_support(int device);
 // Throws with NVRTC's log, naming `program`, when the source does not compile.
 std::string compile_cubin(const std::string& source, const std::string& program, int arch);
 
+// CUDA source the runtime kernels share, put before each program's own: Pack<T, VEC>, VEC
+// consecutive elements of T aligned to 16 bytes, and its load and store, one 16-byte access when
+// the pack fills 16 bytes (the caller checks the address), else element by element.
+const std::string& runtime_kernel_packs();
+
 struct LaunchShape {
   std::array<unsigned, 3> grid{1, 1, 1};
   std::array<unsigned, 3> block{1, 1, 1};
