@@ -8,7 +8,6 @@
 #include <utility>
 #include <vector>
 
-#include "vidprobe/core/error.h"
 #include "vidprobe/nn/runtime_kernel.h"
 
 namespace vidprobe::nn {
@@ -154,8 +153,7 @@ constexpr unsigned kMaxGridRows = 65535;  // CUDA's limit on the grid's y extent
 constexpr int64_t kMaxEnlargement = 4;    // kMaxTaps in the kernels assumes at most 4x
 
 int vector_width(const torch::Tensor& t) {
-  const auto address = reinterpret_cast<std::uintptr_t>(t.data_ptr());
-  return t.size(1) % 4 == 0 && address % 16 == 0 ? 4 : 1;
+  return t.size(1) % 4 == 0 && packs_aligned(t.data_ptr()) ? 4 : 1;
 }
 
 float align_corners_scale(int64_t in_size, int64_t out_size) {
@@ -210,10 +208,7 @@ class AlignedBilinearResize : public torch::autograd::Function<AlignedBilinearRe
 
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
                                                  torch::autograd::variable_list grads) {
-    // The gather kernel is not itself differentiable; a second derivative would silently be 0.
-    require(!torch::GradMode::is_enabled(),
-            "resize_bilinear_aligned: the runtime kernels have no second derivative "
-            "(create_graph=true)");
+    refuse_second_derivative("resize_bilinear_aligned");
     const auto in_h = ctx->saved_data["input_height"].toInt();
     const auto in_w = ctx->saved_data["input_width"].toInt();
     const auto grad = grads[0].contiguous(torch::MemoryFormat::ChannelsLast);

@@ -3,13 +3,11 @@
 #include <ATen/autocast_mode.h>
 #include <c10/core/DeviceGuard.h>
 
-#include <cstdint>
 #include <limits>
 #include <string>
 #include <variant>
 #include <vector>
 
-#include "vidprobe/core/error.h"
 #include "vidprobe/nn/runtime_kernel.h"
 
 namespace vidprobe::nn {
@@ -58,18 +56,15 @@ VIDPROBE_CONV_BIAS_KERNELS(4)
 
 constexpr unsigned kThreads = 256;
 
-bool aligned16(const torch::Tensor& t) {
-  return reinterpret_cast<std::uintptr_t>(t.data_ptr()) % 16 == 0;
-}
-
 // relu(y + bias) (residual undefined) or residual + (y + bias), into a new channels-last tensor.
 torch::Tensor launch_epilogue(const torch::Tensor& y, const torch::Tensor& bias,
                               const torch::Tensor& residual) {
   const c10::DeviceGuard guard(y.device());
   auto out = torch::empty_like(y, torch::MemoryFormat::ChannelsLast);
   const bool relu = !residual.defined();
-  const bool wide = y.size(1) % 4 == 0 && aligned16(y) && aligned16(bias) && aligned16(out) &&
-                    (relu || aligned16(residual));
+  const bool wide = y.size(1) % 4 == 0 && packs_aligned(y.data_ptr()) &&
+                    packs_aligned(bias.data_ptr()) && packs_aligned(out.data_ptr()) &&
+                    (relu || packs_aligned(residual.data_ptr()));
   static const RuntimeKernel kernels[2][2] = {
       {{"conv_bias", &kSource, "bias_relu_1"}, {"conv_bias", &kSource, "bias_relu_4"}},
       {{"conv_bias", &kSource, "bias_residual_1"}, {"conv_bias", &kSource, "bias_residual_4"}}};
@@ -88,13 +83,6 @@ torch::Tensor launch_epilogue(const torch::Tensor& y, const torch::Tensor& bias,
   return out;
 }
 
-void refuse_second_derivative() {
-  // The kernels are not themselves differentiable; a second derivative would silently be wrong.
-  require(!torch::GradMode::is_enabled(),
-          "conv2d bias epilogue: the runtime kernels have no second derivative "
-          "(create_graph=true)");
-}
-
 // The bias's gradient as libtorch's convolution backward forms it.
 torch::Tensor bias_gradient(const torch::Tensor& grad) {
   return grad.sum({0, 2, 3});
@@ -110,7 +98,7 @@ class BiasRelu : public torch::autograd::Function<BiasRelu> {
   }
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
                                                  torch::autograd::variable_list grads) {
-    refuse_second_derivative();
+    refuse_second_derivative("conv2d bias epilogue");
     const auto grad = at::threshold_backward(grads[0], ctx->get_saved_variables()[0], 0);
     return {grad, bias_gradient(grad)};
   }
@@ -124,7 +112,7 @@ class BiasResidual : public torch::autograd::Function<BiasResidual> {
   }
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext*,
                                                  torch::autograd::variable_list grads) {
-    refuse_second_derivative();
+    refuse_second_derivative("conv2d bias epilogue");
     return {grads[0], bias_gradient(grads[0]), grads[0]};
   }
 };

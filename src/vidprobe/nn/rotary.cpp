@@ -117,10 +117,6 @@ int partner_offset(const RotaryAngles& angles, int64_t width, int vector) {
   return static_cast<int>(width / angles.axes / 2);
 }
 
-bool aligned16(const torch::Tensor& t) {
-  return reinterpret_cast<std::uintptr_t>(t.data_ptr()) % 16 == 0;
-}
-
 // 16 bytes a thread where every pair partner and table entry lies in the same kind of vector.
 int rotary_vector(const std::vector<torch::Tensor>& tensors, const RotaryAngles& angles,
                   int64_t width) {
@@ -128,7 +124,7 @@ int rotary_vector(const std::vector<torch::Tensor>& tensors, const RotaryAngles&
   const int offset = partner_offset(angles, width, vector);
   const bool partners_fit = offset == 0 ? vector % 2 == 0 : offset % vector == 0;
   bool aligned = width % vector == 0 && partners_fit;
-  for (const auto& t : tensors) aligned = aligned && aligned16(t);
+  for (const auto& t : tensors) aligned = aligned && packs_aligned(t.data_ptr());
   return aligned ? vector : 1;
 }
 
@@ -183,9 +179,7 @@ class RotaryTurn : public torch::autograd::Function<RotaryTurn> {
 
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
                                                  torch::autograd::variable_list grads) {
-    // The kernel is not itself differentiable; a second derivative would silently be 0.
-    require(!torch::GradMode::is_enabled(),
-            "apply_rotary: the runtime kernels have no second derivative (create_graph=true)");
+    refuse_second_derivative("apply_rotary");
     const auto saved = ctx->get_saved_variables();
     const auto angles =
         angles_of(ctx->saved_data["pairing"].toInt(), ctx->saved_data["axes"].toInt());

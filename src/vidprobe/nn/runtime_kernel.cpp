@@ -1,7 +1,10 @@
 #include "vidprobe/nn/runtime_kernel.h"
 
+#include <c10/core/GradMode.h>
+
 #include <algorithm>
 #include <array>
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -10,6 +13,8 @@
 #include <type_traits>
 #include <utility>
 #include <vector>
+
+#include "vidprobe/core/error.h"
 
 #ifdef VIDPROBE_HAVE_NVRTC
 #include <c10/cuda/CUDAException.h>
@@ -43,6 +48,15 @@ template <typename T, int VEC> __device__ __forceinline__ void store(T* p, const
 }
 )CUDA";
   return source;
+}
+
+bool packs_aligned(const void* address) {
+  return reinterpret_cast<std::uintptr_t>(address) % 16 == 0;
+}
+
+void refuse_second_derivative(const std::string& user) {
+  require(!c10::GradMode::is_enabled(),
+          user + ": the runtime kernels have no second derivative (create_graph=true)");
 }
 
 #ifdef VIDPROBE_HAVE_NVRTC

@@ -27,6 +27,14 @@ std::string compile_cubin(const std::string& source, const std::string& program,
 // the pack fills 16 bytes (the caller checks the address), else element by element.
 const std::string& runtime_kernel_packs();
 
+// Whether `address` allows the packs' 16-byte accesses.
+bool packs_aligned(const void* address);
+
+// Throws, naming `user`, when a runtime kernel's backward runs while autograd records it
+// (create_graph=true): the kernels are not themselves differentiable, so a second derivative
+// would silently be wrong.
+void refuse_second_derivative(const std::string& user);
+
 struct LaunchShape {
   std::array<unsigned, 3> grid{1, 1, 1};
   std::array<unsigned, 3> block{1, 1, 1};
