@@ -88,12 +88,17 @@ std::string compile_log(nvrtcProgram program) {
   return log;
 }
 
+// Asked once a device: every launch and every dispatch check needs it.
 int compute_capability(int device) {
   if (device < 0) C10_CUDA_CHECK(cudaGetDevice(&device));
+  static std::mutex mutex;
+  static std::map<int, int> by_device;
+  const std::lock_guard lock(mutex);
+  if (const auto found = by_device.find(device); found != by_device.end()) return found->second;
   int major = 0, minor = 0;
   C10_CUDA_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device));
   C10_CUDA_CHECK(cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device));
-  return major * 10 + minor;
+  return by_device[device] = major * 10 + minor;
 }
 
 bool nvrtc_targets(int arch) {
