@@ -9,6 +9,8 @@
 
 #include "vidprobe/nn/bilinear_resize.h"
 #include "vidprobe/nn/fused_conv_bias.h"
+#include "vidprobe/nn/residual_norm.h"
+#include "vidprobe/nn/rms_norm_rotary.h"
 #include "vidprobe/nn/rotary.h"
 
 namespace vidprobe::nn {
@@ -20,7 +22,9 @@ TEST(RuntimeKernel, EveryProgramCompilesForHopperAndAmpere) {
   const std::vector<std::pair<std::string, const std::string*>> programs = {
       {"bilinear_resize", &bilinear_resize_kernel_source()},
       {"rotary", &rotary_kernel_source()},
-      {"conv_bias", &conv_bias_kernel_source()}};
+      {"conv_bias", &conv_bias_kernel_source()},
+      {"residual_norm", &residual_norm_kernel_source()},
+      {"rms_norm_rotary", &rms_norm_rotary_kernel_source()}};
   for (const auto& [program, source] : programs) {
     for (const int arch : {80, 90}) {
       SCOPED_TRACE(program + " sm_" + std::to_string(arch));

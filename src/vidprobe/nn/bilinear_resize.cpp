@@ -25,7 +25,7 @@ namespace F = torch::nn::functional;
 // torch 2.11.0+cu130; BilinearResizeCuda guards other builds). The backward pass gathers: each
 // input pixel sums, over the output pixels whose taps include it, weight_row * weight_column *
 // gradient, instead of scattering every output's gradient with atomics into a zeroed tensor.
-const std::string kSource = runtime_kernel_packs() + R"CUDA(
+const std::string kSource = runtime_kernel_prelude() + R"CUDA(
 // Outputs reading one input index: at most ceil(2 / scale) = 8 when enlarging by at most 4x
 // (scale >= 1/4), with a margin; the host's guard keeps every resize within that bound.
 constexpr int kMaxTaps = 10;

@@ -16,7 +16,7 @@ namespace {
 // Channels-last float32: element e belongs to channel e % channels. A thread owns VEC consecutive
 // elements (4 when the channels and every address allow one 16-byte access). The ReLU keeps NaN
 // and maps everything not above 0 to 0, as libtorch's clamp_min does.
-const std::string kSource = runtime_kernel_packs() + R"CUDA(
+const std::string kSource = runtime_kernel_prelude() + R"CUDA(
 template <int VEC, bool RELU>
 __device__ void bias_epilogue(const float* __restrict__ y, const float* __restrict__ bias,
                               const float* __restrict__ residual, float* __restrict__ out,

@@ -22,25 +22,7 @@ namespace {
 // Element e of x (rows of `width` channels, `tokens` rows per head, `heads` heads per batch entry)
 // reads table entry (b % table_batch, token, channel); its pair partner lies `partner_offset`
 // channels away (kSplitHalves) or is its neighbour (kInterleaved, channel ^ 1).
-const std::string kRotarySource = runtime_kernel_packs() + R"CUDA(
-typedef unsigned short bf16_bits;
-
-__device__ __forceinline__ float widen(float v) { return v; }
-__device__ __forceinline__ float widen(bf16_bits v) {
-  return __uint_as_float(static_cast<unsigned>(v) << 16);
-}
-__device__ __forceinline__ void narrow(float v, float* out) { *out = v; }
-__device__ __forceinline__ void narrow(float v, bf16_bits* out) {
-  const unsigned u = __float_as_uint(v);
-  if ((u & 0x7fffffffu) > 0x7f800000u) { *out = 0x7fff; return; }  // NaN, as __float2bfloat16
-  *out = static_cast<bf16_bits>((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
-}
-template <typename T> __device__ __forceinline__ float rounded(float v) {
-  T t;
-  narrow(v, &t);
-  return widen(t);
-}
-
+const std::string kRotarySource = runtime_kernel_prelude() + R"CUDA(
 struct Layout {
   long long vectors;  // elements / VEC
   int width, tokens, heads, batch, table_batch;

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdlib>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -25,13 +26,15 @@
 
 namespace vidprobe::nn {
 
-const std::string& runtime_kernel_packs() {
+const std::string& runtime_kernel_prelude() {
   static const std::string source = R"CUDA(
 template <typename T, int VEC> struct alignas(16) Pack { T v[VEC]; };
 template <typename T, int VEC> __device__ __forceinline__ Pack<T, VEC> load(const T* p) {
   Pack<T, VEC> r;
   if constexpr (VEC * sizeof(T) == 16) {
     *reinterpret_cast<uint4*>(r.v) = *reinterpret_cast<const uint4*>(p);
+  } else if constexpr (VEC * sizeof(T) == 8) {
+    *reinterpret_cast<uint2*>(r.v) = *reinterpret_cast<const uint2*>(p);
   } else {
 #pragma unroll
     for (int i = 0; i < VEC; ++i) r.v[i] = p[i];
@@ -41,13 +44,56 @@ template <typename T, int VEC> __device__ __forceinline__ Pack<T, VEC> load(cons
 template <typename T, int VEC> __device__ __forceinline__ void store(T* p, const Pack<T, VEC>& r) {
   if constexpr (VEC * sizeof(T) == 16) {
     *reinterpret_cast<uint4*>(p) = *reinterpret_cast<const uint4*>(r.v);
+  } else if constexpr (VEC * sizeof(T) == 8) {
+    *reinterpret_cast<uint2*>(p) = *reinterpret_cast<const uint2*>(r.v);
   } else {
 #pragma unroll
     for (int i = 0; i < VEC; ++i) p[i] = r.v[i];
   }
 }
+
+typedef unsigned short bf16_bits;
+__device__ __forceinline__ float widen(float v) { return v; }
+__device__ __forceinline__ float widen(bf16_bits v) {
+  return __uint_as_float(static_cast<unsigned>(v) << 16);
+}
+__device__ __forceinline__ void narrow(float v, float* out) { *out = v; }
+__device__ __forceinline__ void narrow(float v, bf16_bits* out) {
+  const unsigned u = __float_as_uint(v);
+  if ((u & 0x7fffffffu) > 0x7f800000u) { *out = 0x7fff; return; }  // NaN, as __float2bfloat16
+  *out = static_cast<bf16_bits>((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+}
+template <typename T> __device__ __forceinline__ float rounded(float v) {
+  T t;
+  narrow(v, &t);
+  return widen(t);
+}
+
+// The sum of every thread's v, the same total in every thread: warp sums, then the warps' sums in
+// warp order (the same bits every run). blockDim.x a multiple of 32; partial holds 32 floats.
+__device__ float block_sum(float v, float* partial) {
+#pragma unroll
+  for (int offset = 16; offset > 0; offset >>= 1) v += __shfl_xor_sync(0xffffffffu, v, offset);
+  __syncthreads();  // `partial` may still be read by the previous call
+  if ((threadIdx.x & 31) == 0) partial[threadIdx.x >> 5] = v;
+  __syncthreads();
+  float total = 0.0f;
+  for (int w = 0; w < static_cast<int>(blockDim.x >> 5); ++w) total += partial[w];
+  return total;
+}
 )CUDA";
   return source;
+}
+
+bool runtime_kernels_enabled() {
+  static const bool enabled = [] {
+    const char* value = std::getenv("VIDPROBE_RUNTIME_KERNELS");
+    if (value == nullptr || std::string(value) == "1") return true;
+    require(std::string(value) == "0",
+            std::string("VIDPROBE_RUNTIME_KERNELS must be 0 or 1, got '") + value + "'");
+    return false;
+  }();
+  return enabled;
 }
 
 bool packs_aligned(const void* address) {
@@ -160,6 +206,7 @@ bool runtime_kernels_built() {
 }
 
 bool runtime_kernels_support(int device) {
+  if (!runtime_kernels_enabled()) return false;
   static std::mutex mutex;
   static std::map<int, bool> supported;  // by compute capability
   const int arch = compute_capability(device);

@@ -15,17 +15,24 @@ namespace vidprobe::nn {
 bool runtime_kernels_built();
 
 // Whether NVRTC can compile for the compute capability of CUDA device `device` (-1: the current
-// one): a GPU newer than the wheel's NVRTC is not among its targets. False without NVRTC.
+// one): a GPU newer than the wheel's NVRTC is not among its targets. False without NVRTC, and
+// false where runtime_kernels_enabled() is: every user then takes its libtorch path.
 bool runtime_kernels_support(int device);
+
+// False where the environment sets VIDPROBE_RUNTIME_KERNELS=0 (read once; any value but 0 or 1
+// throws): one binary then measures or checks its libtorch paths against its kernels.
+bool runtime_kernels_enabled();
 
 // The CUBIN NVRTC makes of `source` for compute capability `arch` (90 for sm_90). Needs no GPU.
 // Throws with NVRTC's log, naming `program`, when the source does not compile.
 std::string compile_cubin(const std::string& source, const std::string& program, int arch);
 
 // CUDA source the runtime kernels share, put before each program's own: Pack<T, VEC>, VEC
-// consecutive elements of T aligned to 16 bytes, and its load and store, one 16-byte access when
-// the pack fills 16 bytes (the caller checks the address), else element by element.
-const std::string& runtime_kernel_packs();
+// consecutive elements of T aligned to 16 bytes, and its load and store, one access when the pack
+// fills 16 or 8 bytes (the caller checks the address), else element by element; bfloat16 as
+// `bf16_bits`, widen() to float, narrow() back (round to nearest even, as libtorch rounds) and
+// rounded<T>(v), v as T would hold it; block_sum(v, partial), a thread block's sum.
+const std::string& runtime_kernel_prelude();
 
 // Whether `address` allows the packs' 16-byte accesses.
 bool packs_aligned(const void* address);

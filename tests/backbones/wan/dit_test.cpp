@@ -6,6 +6,7 @@
 #include "backbones/wan/test_fixtures.h"
 #include "vidprobe/backbones/wan/schedule.h"
 #include "vidprobe/core/error.h"
+#include "vidprobe/nn/rms_norm_rotary.h"
 #include "vidprobe/nn/stage_meter.h"
 
 namespace vidprobe::backbones::wan {
@@ -231,7 +232,7 @@ TEST(WanRope, RotatesPairsByPositionTimesFrequency) {
   EXPECT_NEAR(cos[token][2].item<float>(), std::cos(3.0), 1e-6);
   auto q = torch::zeros({1, 24, 1, 6});
   q[0][token][0][2] = 1.0;  // the height pair (2, 3) holds (1, 0)
-  const auto rotated = apply_rope(q, tables);
+  const auto rotated = nn::rotate_pairs(q, tables.rotation);
   EXPECT_NEAR(rotated[0][token][0][2].item<float>(), std::cos(2.0), 1e-6);
   EXPECT_NEAR(rotated[0][token][0][3].item<float>(), std::sin(2.0), 1e-6);
   EXPECT_THROW(rope_tables(6, 2, 3, 4, 3, torch::kCPU), Error);

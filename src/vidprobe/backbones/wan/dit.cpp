@@ -5,6 +5,8 @@
 #include "vidprobe/backbones/wan/layers.h"
 #include "vidprobe/core/error.h"
 #include "vidprobe/nn/device.h"
+#include "vidprobe/nn/residual_norm.h"
+#include "vidprobe/nn/rms_norm_rotary.h"
 #include "vidprobe/nn/stage_meter.h"
 
 namespace vidprobe::backbones::wan {
@@ -89,17 +91,21 @@ torch::Tensor Transformer::attention(const std::string& prefix, const torch::Ten
   const int64_t batch = x.size(0), tokens = x.size(1);
   const int heads = config_.heads, head_dim = config_.head_dim();
   const auto& source = context.defined() ? context : x;
-  auto q = rms_norm(params_, prefix + "norm_q", linear(params_, prefix + "to_q", x), config_.eps);
-  auto k =
-      rms_norm(params_, prefix + "norm_k", linear(params_, prefix + "to_k", source), config_.eps);
-  auto v = linear(params_, prefix + "to_v", source);
-  q = q.view({batch, tokens, heads, head_dim});
-  k = k.view({batch, source.size(1), heads, head_dim});
-  v = v.view({batch, source.size(1), heads, head_dim});
-  if (rope) {
-    q = apply_rope(q, *rope);
-    k = apply_rope(k, *rope);
-  }
+  // (B, N, heads, head_dim) queries or keys: the projection, its RMSNorm over every head, and in
+  // self-attention the rotary embedding (one pass with the norm where a runtime kernel applies).
+  const auto normed_heads = [&](const char* projection, const char* norm,
+                                const torch::Tensor& input) {
+    const auto y = linear(params_, prefix + projection, input);
+    if (rope)
+      return nn::rms_norm_rotate_pairs(y, params_[prefix + norm + ".weight"], config_.eps,
+                                       rope->rotation);
+    return rms_norm(params_, prefix + norm, y, config_.eps)
+        .view({batch, input.size(1), heads, head_dim});
+  };
+  const auto q = normed_heads("to_q", "norm_q", x);
+  const auto k = normed_heads("to_k", "norm_k", source);
+  const auto v =
+      linear(params_, prefix + "to_v", source).view({batch, source.size(1), heads, head_dim});
   auto out = nn::attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2));
   out = out.transpose(1, 2).reshape({batch, tokens, heads * head_dim});
   return linear(params_, prefix + "to_out.0", out);
@@ -112,19 +118,24 @@ torch::Tensor Transformer::block(int index, const torch::Tensor& x, const torch:
   const auto &shift = mod[0], &scale = mod[1], &gate = mod[2];
   const auto &ffn_shift = mod[3], &ffn_scale = mod[4], &ffn_gate = mod[5];
   const auto dtype = params_.dtype();
+  const double eps = config_.eps;
 
-  // addcmul keeps each modulation and gated residual one float32 kernel (mixed-dtype operands are
-  // promoted inside it), which matters at 7800 tokens x 5120 channels.
-  auto h = torch::addcmul(shift, layer_norm_f32(x, config_.eps), 1 + scale).to(dtype);
-  auto out = torch::addcmul(x, attention(prefix + "attn1.", h, {}, &rope), gate);
-
-  h = (config_.cross_attn_norm ? layer_norm_f32(params_, prefix + "norm2", out, config_.eps) : out)
-          .to(dtype);
-  out = out + attention(prefix + "attn2.", h, context, nullptr);
-
-  h = torch::addcmul(ffn_shift, layer_norm_f32(out, config_.eps), 1 + ffn_scale).to(dtype);
-  h = torch::gelu(linear(params_, prefix + "ffn.net.0.proj", h), "tanh");
-  return torch::addcmul(out, linear(params_, prefix + "ffn.net.2", h), ffn_gate);
+  // Each norm reads the stream that the branch before it has just updated: the update, the norm,
+  // the modulation and the cast are one pass where a runtime kernel applies (nn/residual_norm.h),
+  // else libtorch's addcmul, LayerNorm and addcmul, each one float32 kernel.
+  auto normed = nn::modulated_layer_norm({x}, 1 + scale, shift, eps, dtype);
+  const auto attended = attention(prefix + "attn1.", normed.normed, {}, &rope);
+  if (config_.cross_attn_norm) {
+    normed = nn::affine_layer_norm({x, attended, gate}, params_[prefix + "norm2.weight"],
+                                   params_[prefix + "norm2.bias"], eps, dtype);
+  } else {
+    const auto stream = torch::addcmul(x, attended, gate);
+    normed = {stream, stream.to(dtype)};
+  }
+  const auto crossed = attention(prefix + "attn2.", normed.normed, context, nullptr);
+  normed = nn::modulated_layer_norm({normed.stream, crossed}, 1 + ffn_scale, ffn_shift, eps, dtype);
+  const auto hidden = linear_gelu_tanh(params_, prefix + "ffn.net.0.proj", normed.normed);
+  return torch::addcmul(normed.stream, linear(params_, prefix + "ffn.net.2", hidden), ffn_gate);
 }
 
 torch::Tensor Transformer::head(const torch::Tensor& x, const torch::Tensor& temb,
@@ -184,7 +195,7 @@ Transformer::Outputs Transformer::run(const torch::Tensor& latents, const torch:
 
 const RopeTables& Transformer::kept_rope_tables(const std::vector<int64_t>& grid,
                                                 torch::Device device) const {
-  // float32 whatever the weights' dtype: the rotation is applied in float32 (apply_rope).
+  // float32 whatever the weights' dtype: the rotation is applied in float32 (nn::rotate_pairs).
   return rope_cache_.get({grid, device, torch::kFloat32}, [&] {
     return rope_tables(config_.head_dim(), grid[0], grid[1], grid[2], config_.rope_max_seq_len,
                        device);

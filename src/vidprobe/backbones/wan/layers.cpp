@@ -24,14 +24,24 @@ torch::Tensor linear(const Parameters& params, const std::string& prefix, const 
   return torch::linear(x.to(weight.scalar_type()), weight, params[prefix + ".bias"]);
 }
 
-torch::Tensor layer_norm_f32(const torch::Tensor& x, double eps) {
-  return torch::layer_norm(x.to(torch::kFloat32), {x.size(-1)}, {}, {}, eps);
+torch::Tensor linear_gelu_tanh(const Parameters& params, const std::string& prefix,
+                               const torch::Tensor& x) {
+  const auto& weight = params[prefix + ".weight"];
+  const auto& bias = params[prefix + ".bias"];
+  const bool epilogue = x.is_cuda() && x.scalar_type() == torch::kBFloat16 &&
+                        weight.scalar_type() == torch::kBFloat16 &&
+                        bias.scalar_type() == torch::kBFloat16 && x.is_contiguous() &&
+                        !(torch::GradMode::is_enabled() && x.requires_grad());
+  if (!epilogue) return torch::gelu(linear(params, prefix, x), "tanh");
+  nn::count_linear_flops(x, weight.size(0));
+  auto sizes = x.sizes().vec();
+  sizes.back() = weight.size(0);
+  return at::_addmm_activation(bias, x.view({-1, x.size(-1)}), weight.t(), 1, 1, /*use_gelu=*/true)
+      .view(sizes);
 }
 
-torch::Tensor layer_norm_f32(const Parameters& params, const std::string& prefix,
-                             const torch::Tensor& x, double eps) {
-  return torch::layer_norm(x.to(torch::kFloat32), {x.size(-1)}, params[prefix + ".weight"],
-                           params[prefix + ".bias"], eps);
+torch::Tensor layer_norm_f32(const torch::Tensor& x, double eps) {
+  return torch::layer_norm(x.to(torch::kFloat32), {x.size(-1)}, {}, {}, eps);
 }
 
 torch::Tensor rms_norm(const Parameters& params, const std::string& prefix, const torch::Tensor& x,

@@ -24,11 +24,14 @@ void add_linear(Parameters& params, const std::string& prefix, int64_t in, int64
 torch::Tensor linear(const Parameters& params, const std::string& prefix, const torch::Tensor& x,
                      bool bias = true);
 
-// LayerNorm over the last dimension computed in float32 (returns float32), optionally affine with
-// "<prefix>.weight" / "<prefix>.bias".
+// gelu_tanh(linear(x)). On CUDA in bf16 without autograd, cuBLASLt adds the bias and applies the
+// tanh GELU in the GEMM's epilogue on the float32 accumulator (at::_addmm_activation): one bf16
+// rounding where libtorch's linear then gelu round the product, read it back and round again.
+torch::Tensor linear_gelu_tanh(const Parameters& params, const std::string& prefix,
+                               const torch::Tensor& x);
+
+// LayerNorm over the last dimension computed in float32 (returns float32).
 torch::Tensor layer_norm_f32(const torch::Tensor& x, double eps);
-torch::Tensor layer_norm_f32(const Parameters& params, const std::string& prefix,
-                             const torch::Tensor& x, double eps);
 
 // RMSNorm over the last dimension with gain "<prefix>.weight": the statistics in float32, the
 // result in x's dtype.

@@ -39,11 +39,4 @@ RopeTables rope_tables(int head_dim, int64_t f, int64_t h, int64_t w, int max_po
               .unsqueeze(1)};
 }
 
-torch::Tensor apply_rope(const torch::Tensor& x, const RopeTables& tables) {
-  // (even + i odd) * (cos + i sin) = (even cos - odd sin) + i (even sin + odd cos)
-  const auto pairs =
-      torch::view_as_complex(x.to(torch::kFloat32).unflatten(-1, {-1, 2}).contiguous());
-  return torch::view_as_real(pairs * tables.rotation).flatten(-2).to(x.scalar_type());
-}
-
 }  // namespace vidprobe::backbones::wan

@@ -26,8 +26,4 @@ struct RopeTables {
 RopeTables rope_tables(int head_dim, int64_t f, int64_t h, int64_t w, int max_positions,
                        torch::Device device);
 
-// x (B, tokens, heads, head_dim): rotates each channel pair (as a complex number times
-// cos + i sin); computed in float32, returned in x's dtype.
-torch::Tensor apply_rope(const torch::Tensor& x, const RopeTables& tables);
-
 }  // namespace vidprobe::backbones::wan

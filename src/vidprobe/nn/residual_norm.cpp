@@ -1,0 +1,254 @@
+#include "vidprobe/nn/residual_norm.h"
+
+#include <c10/core/DeviceGuard.h>
+
+#include <optional>
+#include <vector>
+
+#include "vidprobe/nn/runtime_kernel.h"
+
+namespace vidprobe::nn {
+namespace {
+
+// One thread block per row of `width` channels; a thread keeps up to ITEMS packs of 4 channels
+// in registers, so the row is read once, then the mean, then the variance of the deviations (two
+// block sums in a fixed order: the same row gives the same bits every run).
+const std::string kSource = runtime_kernel_prelude() + R"CUDA(
+constexpr int VEC = 4;
+constexpr int ITEMS = 8;
+
+struct NormLayout {
+  long long gate_stride, multiplier_stride, shift_stride;  // per batch entry; 0: shared
+  int width, rows_per_batch;
+  float eps;
+  int has_update, has_gate;
+};
+
+template <typename S, typename U, typename O>
+__device__ void residual_norm(const S* __restrict__ stream, const U* __restrict__ update,
+                              const float* __restrict__ gate, S* __restrict__ stream_out,
+                              const float* __restrict__ multiplier,
+                              const float* __restrict__ shift, O* __restrict__ out,
+                              NormLayout layout) {
+  __shared__ float partial[32];
+  const long long row = blockIdx.x;
+  const long long entry = row / layout.rows_per_batch;
+  const long long base = row * layout.width;
+  const int packs = layout.width / VEC;
+  float v[ITEMS][VEC];
+  float sum = 0.0f;
+#pragma unroll
+  for (int k = 0; k < ITEMS; ++k) {
+    const int pack = threadIdx.x + k * blockDim.x;
+    if (pack >= packs) continue;
+    const long long c = base + pack * VEC;
+    const Pack<S, VEC> s = load<S, VEC>(stream + c);
+#pragma unroll
+    for (int i = 0; i < VEC; ++i) v[k][i] = widen(s.v[i]);
+    if (layout.has_update) {
+      const Pack<U, VEC> u = load<U, VEC>(update + c);
+      Pack<S, VEC> r;
+      if (layout.has_gate) {
+        const Pack<float, VEC> g =
+            load<float, VEC>(gate + entry * layout.gate_stride + pack * VEC);
+#pragma unroll
+        for (int i = 0; i < VEC; ++i)
+          narrow(__fadd_rn(v[k][i], __fmul_rn(widen(u.v[i]), g.v[i])), &r.v[i]);
+      } else {
+#pragma unroll
+        for (int i = 0; i < VEC; ++i) narrow(__fadd_rn(v[k][i], widen(u.v[i])), &r.v[i]);
+      }
+      store<S, VEC>(stream_out + c, r);
+#pragma unroll
+      for (int i = 0; i < VEC; ++i) v[k][i] = widen(r.v[i]);
+    }
+#pragma unroll
+    for (int i = 0; i < VEC; ++i) sum += v[k][i];
+  }
+  const float mean = block_sum(sum, partial) / layout.width;
+  float squares = 0.0f;
+#pragma unroll
+  for (int k = 0; k < ITEMS; ++k) {
+    if (threadIdx.x + k * blockDim.x >= packs) continue;
+#pragma unroll
+    for (int i = 0; i < VEC; ++i) {
+      const float d = __fsub_rn(v[k][i], mean);
+      squares = __fmaf_rn(d, d, squares);
+    }
+  }
+  const float rstd = rsqrtf(block_sum(squares, partial) / layout.width + layout.eps);
+#pragma unroll
+  for (int k = 0; k < ITEMS; ++k) {
+    const int pack = threadIdx.x + k * blockDim.x;
+    if (pack >= packs) continue;
+    const Pack<float, VEC> m =
+        load<float, VEC>(multiplier + entry * layout.multiplier_stride + pack * VEC);
+    const Pack<float, VEC> a = load<float, VEC>(shift + entry * layout.shift_stride + pack * VEC);
+    Pack<O, VEC> o;
+#pragma unroll
+    for (int i = 0; i < VEC; ++i) {
+      const float normed = __fmul_rn(__fsub_rn(v[k][i], mean), rstd);
+      narrow(__fadd_rn(__fmul_rn(normed, m.v[i]), a.v[i]), &o.v[i]);
+    }
+    store<O, VEC>(out + base + pack * VEC, o);
+  }
+}
+
+#define VIDPROBE_RESIDUAL_NORM_KERNEL(NAME, S, U, O)                                           \
+  extern "C" __global__ void residual_norm_##NAME(                                             \
+      const S* stream, const U* update, const float* gate, S* stream_out,                      \
+      const float* multiplier, const float* shift, O* out, NormLayout layout) {                \
+    residual_norm<S, U, O>(stream, update, gate, stream_out, multiplier, shift, out, layout);  \
+  }
+VIDPROBE_RESIDUAL_NORM_KERNEL(f32_f32_f32, float, float, float)
+VIDPROBE_RESIDUAL_NORM_KERNEL(f32_bf16_bf16, float, bf16_bits, bf16_bits)
+VIDPROBE_RESIDUAL_NORM_KERNEL(bf16_bf16_bf16, bf16_bits, bf16_bits, bf16_bits)
+)CUDA";
+
+struct NormLayout {  // the kernel's NormLayout, field for field
+  long long gate_stride, multiplier_stride, shift_stride;
+  int width, rows_per_batch;
+  float eps;
+  int has_update, has_gate;
+};
+
+constexpr int kPack = 4;
+constexpr int kItems = 8;
+constexpr int64_t kMaxWidth = 1024 * kPack * kItems;
+
+// A (D), (1|B, D) or (1|B, 1, D) vector as float32 rows of unit channel stride: the data and the
+// distance between batch entries (0 when shared). nullopt when it is not of that form.
+struct RowVector {
+  torch::Tensor values;  // holds the float32 copy when one was made
+  long long batch_stride = 0;
+};
+
+std::optional<RowVector> row_vector(const torch::Tensor& v, int64_t batch, int64_t width) {
+  if (!v.defined() || v.numel() == 0 || v.size(-1) != width || v.dim() > 3) return std::nullopt;
+  if (v.dim() == 3 && v.size(1) != 1) return std::nullopt;
+  auto rows = v.reshape({-1, width});
+  if (rows.size(0) != 1 && rows.size(0) != batch) return std::nullopt;
+  if (rows.scalar_type() != torch::kFloat32) rows = rows.to(torch::kFloat32);
+  if (rows.stride(1) != 1 || !packs_aligned(rows.data_ptr())) rows = rows.contiguous();
+  const long long stride = rows.size(0) == 1 ? 0 : rows.stride(0);
+  if (stride % kPack != 0 || !packs_aligned(rows.data_ptr())) return std::nullopt;
+  return RowVector{rows, stride};
+}
+
+// The kernel for a stream and output dtype (the update has the output's dtype, or the stream's
+// where that is bf16); nullptr for other pairs.
+const RuntimeKernel* kernel_for(torch::ScalarType stream, torch::ScalarType dtype) {
+  static const RuntimeKernel kernels[3] = {
+      {"residual_norm", &kSource, "residual_norm_f32_f32_f32"},
+      {"residual_norm", &kSource, "residual_norm_f32_bf16_bf16"},
+      {"residual_norm", &kSource, "residual_norm_bf16_bf16_bf16"}};
+  if (stream == torch::kFloat32 && dtype == torch::kFloat32) return &kernels[0];
+  if (stream == torch::kFloat32 && dtype == torch::kBFloat16) return &kernels[1];
+  if (stream == torch::kBFloat16 && dtype == torch::kBFloat16) return &kernels[2];
+  return nullptr;
+}
+
+bool records_gradient(const ResidualUpdate& u) {
+  if (!torch::GradMode::is_enabled()) return false;
+  for (const auto* t : {&u.stream, &u.update, &u.gate})
+    if (t->defined() && t->requires_grad()) return true;
+  return false;
+}
+
+// The kernel's run: the vectors are checked and turned into rows by the caller.
+NormedStream launch(const ResidualUpdate& u, const RowVector& gate, const RowVector& multiplier,
+                    const RowVector& shift, double eps, torch::ScalarType dtype) {
+  const c10::DeviceGuard guard(u.stream.device());
+  const int64_t width = u.stream.size(-1);
+  const bool has_update = u.update.defined();
+  auto stream = has_update ? torch::empty_like(u.stream) : u.stream;
+  auto out = torch::empty(u.stream.sizes(), u.stream.options().dtype(dtype));
+  NormLayout layout{gate.batch_stride,
+                    multiplier.batch_stride,
+                    shift.batch_stride,
+                    static_cast<int>(width),
+                    static_cast<int>(u.stream.size(1)),
+                    static_cast<float>(eps),
+                    has_update ? 1 : 0,
+                    u.gate.defined() ? 1 : 0};
+  const void* stream_in = u.stream.data_ptr();
+  const void* update = has_update ? u.update.data_ptr() : nullptr;
+  const void* gate_values = u.gate.defined() ? gate.values.data_ptr() : nullptr;
+  void* stream_out = stream.data_ptr();
+  const void* multiplier_values = multiplier.values.data_ptr();
+  const void* shift_values = shift.values.data_ptr();
+  void* normed = out.data_ptr();
+  // Two packs a thread where the row allows, so rows of 1,024 channels still fill 128 threads.
+  const int64_t packs = width / kPack;
+  const int64_t threads =
+      std::min<int64_t>(1024, std::max<int64_t>(32, (packs / 2 + 31) / 32 * 32));
+  const auto rows = static_cast<unsigned>(u.stream.numel() / width);
+  kernel_for(u.stream.scalar_type(), dtype)
+      ->launch({.grid = {rows, 1, 1}, .block = {static_cast<unsigned>(threads), 1, 1}},
+               {&stream_in, &update, &gate_values, &stream_out, &multiplier_values, &shift_values,
+                &normed, &layout});
+  return {stream, out};
+}
+
+// The runtime kernel's result, or nullopt where it does not apply (then libtorch's form runs).
+std::optional<NormedStream> try_kernel(const ResidualUpdate& u, const torch::Tensor& multiplier,
+                                       const torch::Tensor& shift, double eps,
+                                       torch::ScalarType dtype) {
+  if (!residual_norm_uses_runtime_kernel(u, dtype)) return std::nullopt;
+  const int64_t batch = u.stream.size(0), width = u.stream.size(-1);
+  const auto m = row_vector(multiplier, batch, width);
+  const auto s = row_vector(shift, batch, width);
+  std::optional<RowVector> g = RowVector{};
+  if (u.gate.defined()) g = row_vector(u.gate, batch, width);
+  if (!m || !s || !g) return std::nullopt;
+  return launch(u, *g, *m, *s, eps, dtype);
+}
+
+torch::Tensor updated_stream(const ResidualUpdate& u) {
+  if (!u.update.defined()) return u.stream;
+  if (!u.gate.defined()) return u.stream + u.update;
+  return torch::addcmul(u.stream, u.update, u.gate);
+}
+
+}  // namespace
+
+const std::string& residual_norm_kernel_source() {
+  return kSource;
+}
+
+bool residual_norm_uses_runtime_kernel(const ResidualUpdate& u, torch::ScalarType dtype) {
+  const auto& s = u.stream;
+  if (!runtime_kernels_built() || !s.defined() || !s.is_cuda() || s.dim() != 3 || s.numel() == 0 ||
+      !s.is_contiguous() || records_gradient(u))
+    return false;
+  const int64_t width = s.size(-1);
+  if (width % kPack != 0 || width > kMaxWidth || s.numel() / width > (int64_t{1} << 31) - 1)
+    return false;
+  if (kernel_for(s.scalar_type(), dtype) == nullptr || !packs_aligned(s.data_ptr())) return false;
+  if (u.update.defined()) {
+    const auto expected = s.scalar_type() == torch::kFloat32 ? dtype : s.scalar_type();
+    if (u.update.scalar_type() != expected || u.update.device() != s.device() ||
+        u.update.sizes() != s.sizes() || !u.update.is_contiguous() ||
+        !packs_aligned(u.update.data_ptr()))
+      return false;
+  }
+  if (u.gate.defined() && u.gate.device() != s.device()) return false;
+  return runtime_kernels_support(s.device().index());
+}
+
+NormedStream modulated_layer_norm(const ResidualUpdate& update, const torch::Tensor& multiplier,
+                                  const torch::Tensor& shift, double eps, torch::ScalarType dtype) {
+  if (auto fused = try_kernel(update, multiplier, shift, eps, dtype)) return *fused;
+  const auto stream = updated_stream(update);
+  const auto normed = torch::layer_norm(stream.to(torch::kFloat32), {stream.size(-1)}, {}, {}, eps);
+  return {stream, torch::addcmul(shift, normed, multiplier).to(dtype)};
+}
+
+NormedStream affine_layer_norm(const ResidualUpdate& update, const torch::Tensor& weight,
+                               const torch::Tensor& bias, double eps, torch::ScalarType dtype) {
+  if (auto fused = try_kernel(update, weight, bias, eps, dtype)) return *fused;
+  const auto stream = updated_stream(update);
+  return {stream, torch::layer_norm(stream, {stream.size(-1)}, weight, bias, eps).to(dtype)};
+}
+
+}  // namespace vidprobe::nn

@@ -1,0 +1,125 @@
+#include "vidprobe/nn/residual_norm.h"
+
+#include <gtest/gtest.h>
+
+#include <vector>
+
+#include "tensor_test_support.h"
+
+namespace vidprobe::nn {
+namespace {
+
+using test_support::relative_error;
+
+// LayerNorm of each row in float64, from its definition.
+torch::Tensor row_norm_f64(const torch::Tensor& x, double eps) {
+  const auto rows = x.to(torch::kFloat64);
+  const auto mean = rows.mean(-1, true);
+  const auto variance = (rows - mean).pow(2).mean(-1, true);
+  return (rows - mean) / (variance + eps).sqrt();
+}
+
+TEST(ResidualNorm, ModulatedNormIsTheGatedSumNormalisedScaledAndShifted) {
+  torch::manual_seed(3);
+  const auto stream = torch::randn({2, 5, 12});
+  const auto update = torch::randn({2, 5, 12});
+  const auto gate = torch::randn({2, 1, 12});
+  const auto multiplier = 1 + torch::randn({2, 1, 12});
+  const auto shift = torch::randn({2, 1, 12});
+  const auto result =
+      modulated_layer_norm({stream, update, gate}, multiplier, shift, 1e-6, torch::kFloat32);
+  const auto summed = stream + update * gate;
+  EXPECT_LT(relative_error(result.stream, summed), 1e-6);
+  const auto expected = row_norm_f64(summed, 1e-6) * multiplier + shift;
+  EXPECT_LT(relative_error(result.normed, expected), 1e-5);
+}
+
+TEST(ResidualNorm, AffineNormWithoutAnUpdateLeavesTheStreamAndCasts) {
+  torch::manual_seed(4);
+  const auto stream = torch::randn({1, 7, 16});
+  const auto weight = torch::randn({16});
+  const auto bias = torch::randn({16});
+  const auto result = affine_layer_norm({stream}, weight, bias, 1e-5, torch::kBFloat16);
+  EXPECT_TRUE(result.stream.is_same(stream));
+  EXPECT_EQ(result.normed.scalar_type(), torch::kBFloat16);
+  EXPECT_LT(relative_error(result.normed, row_norm_f64(stream, 1e-5) * weight + bias), 8e-3);
+  EXPECT_FALSE(residual_norm_uses_runtime_kernel({stream}, torch::kBFloat16));  // a CPU tensor
+}
+
+// libtorch's form of each, written out here: what the kernel must reproduce.
+NormedStream composed(const ResidualUpdate& u, const torch::Tensor& multiplier,
+                      const torch::Tensor& shift, bool modulated, torch::ScalarType dtype) {
+  auto stream = u.stream;
+  if (u.update.defined())
+    stream = u.gate.defined() ? torch::addcmul(u.stream, u.update, u.gate) : u.stream + u.update;
+  const int64_t width = stream.size(-1);
+  if (modulated) {
+    const auto normed = torch::layer_norm(stream.to(torch::kFloat32), {width}, {}, {}, 1e-6);
+    return {stream, torch::addcmul(shift, normed, multiplier).to(dtype)};
+  }
+  return {stream, torch::layer_norm(stream, {width}, multiplier, shift, 1e-6).to(dtype)};
+}
+
+struct KernelCase {
+  const char* name;
+  int64_t width;
+  torch::ScalarType stream, update, out;
+  bool modulated, with_update, with_gate;
+};
+
+// The kernel against libtorch's form on the same GPU, for every dtype combination it takes: the
+// stream the same values (plain sums bit for bit), the normed rows within float32 rounding or one
+// step of bf16. The gate and modulation are (B, 1, D) views into a (B, 6, D) table, as WAN's are.
+TEST(ResidualNormCuda, MatchesLibtorchsAddNormAndModulation) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  torch::NoGradGuard no_grad;
+  torch::manual_seed(5);
+  const auto f32 = torch::kFloat32, bf16 = torch::kBFloat16;
+  const std::vector<KernelCase> cases{
+      {"WAN-14B bf16, gated, modulated", 5120, f32, bf16, bf16, true, true, true},
+      {"WAN-1.3B float32, cross-attention sum, affine", 1536, f32, f32, f32, false, true, false},
+      {"ViT-L bf16 stream, sum, affine", 1024, bf16, bf16, bf16, false, true, false},
+      {"ViT bf16 LayerScale gate, affine", 1024, bf16, bf16, bf16, false, true, true},
+      {"no update, narrow row", 96, f32, bf16, bf16, true, false, false},
+      {"one warp's row", 8, f32, f32, f32, true, true, true}};
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    const int64_t batch = 2, tokens = 37;
+    const auto on = [](torch::ScalarType t) { return torch::TensorOptions(torch::kCUDA).dtype(t); };
+    ResidualUpdate u{torch::randn({batch, tokens, c.width}, on(c.stream))};
+    const auto table = torch::randn({batch, 6, c.width}, on(f32));
+    const auto chunks = table.chunk(6, 1);
+    if (c.with_update) u.update = torch::randn({batch, tokens, c.width}, on(c.update));
+    if (c.with_gate) u.gate = c.stream == bf16 ? torch::randn({c.width}, on(bf16)) : chunks[2];
+    const auto multiplier = c.modulated ? 1 + chunks[1] : torch::randn({c.width}, on(c.stream));
+    const auto shift = c.modulated ? chunks[0] : torch::randn({c.width}, on(c.stream));
+    ASSERT_TRUE(residual_norm_uses_runtime_kernel(u, c.out));
+    const auto fused = c.modulated ? modulated_layer_norm(u, multiplier, shift, 1e-6, c.out)
+                                   : affine_layer_norm(u, multiplier, shift, 1e-6, c.out);
+    const auto expected = composed(u, multiplier, shift, c.modulated, c.out);
+    ASSERT_EQ(fused.stream.scalar_type(), c.stream);
+    ASSERT_EQ(fused.normed.scalar_type(), c.out);
+    if (c.with_update && !c.with_gate)
+      EXPECT_TRUE(torch::equal(fused.stream, expected.stream));
+    else
+      EXPECT_LT(relative_error(fused.stream, expected.stream), 1e-6);
+    EXPECT_LT(relative_error(fused.normed, expected.normed), c.out == bf16 ? 8e-3 : 2e-6);
+  }
+}
+
+TEST(ResidualNormCuda, RecordedGradientsAndOddWidthsTakeLibtorchsForm) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  const auto options = torch::TensorOptions(torch::kCUDA);
+  const auto stream = torch::randn({1, 4, 1030}, options);
+  EXPECT_FALSE(residual_norm_uses_runtime_kernel({stream}, torch::kFloat32));
+  const auto weight = torch::randn({1030}, options), bias = torch::randn({1030}, options);
+  EXPECT_TRUE(torch::equal(affine_layer_norm({stream}, weight, bias, 1e-6, torch::kFloat32).normed,
+                           torch::layer_norm(stream, {1030}, weight, bias, 1e-6)));
+  const auto wide = torch::randn({1, 4, 1024}, options).requires_grad_(true);
+  EXPECT_FALSE(residual_norm_uses_runtime_kernel({wide}, torch::kFloat32));
+  torch::NoGradGuard no_grad;
+  EXPECT_TRUE(residual_norm_uses_runtime_kernel({wide}, torch::kFloat32));
+}
+
+}  // namespace
+}  // namespace vidprobe::nn
