@@ -117,6 +117,14 @@ TEST(ResidualNormCuda, RecordedGradientsAndOddWidthsTakeLibtorchsForm) {
                            torch::layer_norm(stream, {1030}, weight, bias, 1e-6)));
   const auto wide = torch::randn({1, 4, 1024}, options).requires_grad_(true);
   EXPECT_FALSE(residual_norm_uses_runtime_kernel({wide}, torch::kFloat32));
+  // A norm being trained on a stream that needs no gradient keeps its weight's gradient.
+  const auto trained = torch::ones({1024}, options).requires_grad_(true);
+  const auto frozen = wide.detach();
+  ASSERT_TRUE(residual_norm_uses_runtime_kernel({frozen}, torch::kFloat32));
+  const auto normed =
+      affine_layer_norm({frozen}, trained, torch::zeros({1024}, options), 1e-6, torch::kFloat32)
+          .normed;
+  EXPECT_TRUE(normed.requires_grad());
   torch::NoGradGuard no_grad;
   EXPECT_TRUE(residual_norm_uses_runtime_kernel({wide}, torch::kFloat32));
 }

@@ -195,6 +195,8 @@ std::optional<NormedStream> try_kernel(const ResidualUpdate& u, const torch::Ten
                                        const torch::Tensor& shift, double eps,
                                        torch::ScalarType dtype) {
   if (!residual_norm_uses_runtime_kernel(u, dtype)) return std::nullopt;
+  if (torch::GradMode::is_enabled() && (multiplier.requires_grad() || shift.requires_grad()))
+    return std::nullopt;  // a trained norm's weight and bias need libtorch's backward
   const int64_t batch = u.stream.size(0), width = u.stream.size(-1);
   const auto m = row_vector(multiplier, batch, width);
   const auto s = row_vector(shift, batch, width);

@@ -37,7 +37,8 @@ NormedStream affine_layer_norm(const ResidualUpdate& update, const torch::Tensor
                                const torch::Tensor& bias, double eps, torch::ScalarType dtype);
 
 // Whether those take the runtime kernel (nn/runtime_kernel.h): CUDA tensors with no gradient
-// recorded (autograd off, or no input needing one); contiguous stream and update; width a
+// recorded (autograd off, or no input needing one; the scale and shift vectors are checked by the
+// calls above, which also take libtorch's form for a norm being trained); contiguous stream and update; width a
 // multiple of 4 up to 32,768; 16-byte aligned data; stream, update and output dtypes float32,
 // float32, float32 or float32, bf16, bf16 or bf16, bf16, bf16; scale and shift vectors of any
 // float dtype, read as float32. Then the update is added as libtorch adds it (the same stream),

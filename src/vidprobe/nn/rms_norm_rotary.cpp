@@ -148,7 +148,9 @@ torch::Tensor rms_norm_rotate_pairs(const torch::Tensor& x, const torch::Tensor&
   require(x.dim() == 3 && rotation.dim() >= 2 && x.size(-1) % (2 * rotation.size(-1)) == 0,
           "rms_norm_rotate_pairs: x " + c10::str(x.sizes()) + " does not split into heads of " +
               "twice the rotation table's " + c10::str(rotation.sizes()) + " pairs");
-  if (rms_norm_rotary_uses_runtime_kernel(x, rotation)) return launch(x, weight, eps, rotation);
+  if (rms_norm_rotary_uses_runtime_kernel(x, rotation) &&
+      !(torch::GradMode::is_enabled() && weight.requires_grad()))
+    return launch(x, weight, eps, rotation);
   const auto normed = at::rms_norm(x, {x.size(-1)}, weight.to(x.scalar_type()), eps);
   return rotate_pairs(normed.unflatten(-1, {-1, 2 * rotation.size(-1)}), rotation);
 }

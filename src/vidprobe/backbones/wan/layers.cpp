@@ -31,7 +31,8 @@ torch::Tensor linear_gelu_tanh(const Parameters& params, const std::string& pref
   const bool epilogue = x.is_cuda() && x.scalar_type() == torch::kBFloat16 &&
                         weight.scalar_type() == torch::kBFloat16 &&
                         bias.scalar_type() == torch::kBFloat16 && x.is_contiguous() &&
-                        !(torch::GradMode::is_enabled() && x.requires_grad());
+                        !(torch::GradMode::is_enabled() &&
+                          (x.requires_grad() || weight.requires_grad() || bias.requires_grad()));
   if (!epilogue) return torch::gelu(linear(params, prefix, x), "tanh");
   nn::count_linear_flops(x, weight.size(0));
   auto sizes = x.sizes().vec();
