@@ -178,13 +178,10 @@ NormedStream launch(const ResidualUpdate& u, const RowVector& gate, const RowVec
   const void* multiplier_values = multiplier.values.data_ptr();
   const void* shift_values = shift.values.data_ptr();
   void* normed = out.data_ptr();
-  // Two packs a thread where the row allows, so rows of 1,024 channels still fill 128 threads.
-  const int64_t packs = width / kPack;
-  const int64_t threads =
-      std::min<int64_t>(1024, std::max<int64_t>(32, (packs / 2 + 31) / 32 * 32));
+  const unsigned threads = row_block_threads(width / kPack, kItems);
   const auto rows = static_cast<unsigned>(u.stream.numel() / width);
   kernel_for(u.stream.scalar_type(), dtype)
-      ->launch({.grid = {rows, 1, 1}, .block = {static_cast<unsigned>(threads), 1, 1}},
+      ->launch({.grid = {rows, 1, 1}, .block = {threads, 1, 1}},
                {&stream_in, &update, &gate_values, &stream_out, &multiplier_values, &shift_values,
                 &normed, &layout});
   return {stream, out};

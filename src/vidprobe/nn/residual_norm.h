@@ -38,13 +38,13 @@ NormedStream affine_layer_norm(const ResidualUpdate& update, const torch::Tensor
 
 // Whether those take the runtime kernel (nn/runtime_kernel.h): CUDA tensors with no gradient
 // recorded (autograd off, or no input needing one; the scale and shift vectors are checked by the
-// calls above, which also take libtorch's form for a norm being trained); contiguous stream and update; width a
-// multiple of 4 up to 32,768; 16-byte aligned data; stream, update and output dtypes float32,
-// float32, float32 or float32, bf16, bf16 or bf16, bf16, bf16; scale and shift vectors of any
-// float dtype, read as float32. Then the update is added as libtorch adds it (the same stream),
-// the mean and variance are two float32 sums over the row in registers (libtorch's kernel uses
-// Welford's update: the normed values agree to float32 rounding, then the cast), and everything
-// is read once and written once. Otherwise libtorch's form.
+// calls above, which also take libtorch's form for a norm being trained); contiguous stream and
+// update; width a multiple of 4 up to 32,768; 16-byte aligned data; stream, update and output
+// dtypes float32, float32, float32 or float32, bf16, bf16 or bf16, bf16, bf16; scale and shift
+// vectors of any float dtype, read as float32. Then the update is added as libtorch adds it (the
+// same stream), the mean and variance are two float32 sums over the row in registers (libtorch's
+// kernel uses Welford's update: the normed values agree to float32 rounding, then the cast), and
+// everything is read once and written once. Otherwise libtorch's form.
 bool residual_norm_uses_runtime_kernel(const ResidualUpdate& update, torch::ScalarType dtype);
 
 // The runtime kernel's source (compiled for sm_80 and sm_90 by a CPU test).

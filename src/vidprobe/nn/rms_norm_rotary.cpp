@@ -57,9 +57,11 @@ __device__ void rms_norm_rotate(const T* __restrict__ in, const T* __restrict__ 
     for (int i = 0; i < VEC; ++i) y[i] = rounded<T>(__fmul_rn(__fmul_rn(v[k][i], rstd), widen(w.v[i])));
     const int pair = (channel / 2) % layout.pairs_per_head;
     Pack<T, VEC> o;
+    const float4 both = *reinterpret_cast<const float4*>(turns + pair);  // pair is even
+    const float2 pair_turns[2] = {make_float2(both.x, both.y), make_float2(both.z, both.w)};
 #pragma unroll
     for (int p = 0; p < VEC / 2; ++p) {
-      const float2 turn = turns[pair + p];
+      const float2 turn = pair_turns[p];
       const float even = y[2 * p], odd = y[2 * p + 1];
       narrow(__fsub_rn(__fmul_rn(even, turn.x), __fmul_rn(odd, turn.y)), &o.v[2 * p]);
       narrow(__fadd_rn(__fmul_rn(even, turn.y), __fmul_rn(odd, turn.x)), &o.v[2 * p + 1]);
@@ -86,7 +88,8 @@ struct RmsLayout {  // the kernel's RmsLayout, field for field
 };
 
 constexpr int kPack = 4;
-constexpr int64_t kMaxWidth = 1024 * kPack * 8;
+constexpr int kItems = 8;
+constexpr int64_t kMaxWidth = 1024 * kPack * kItems;
 
 torch::Tensor launch(const torch::Tensor& x, const torch::Tensor& weight, double eps,
                      const torch::Tensor& rotation) {
@@ -103,11 +106,9 @@ torch::Tensor launch(const torch::Tensor& x, const torch::Tensor& weight, double
   const void* gain_values = gains.data_ptr();
   const void* turns = rotation.data_ptr();
   void* output = out.data_ptr();
-  const int64_t threads =
-      std::min<int64_t>(1024, std::max<int64_t>(32, (width / kPack / 2 + 31) / 32 * 32));
+  const unsigned threads = row_block_threads(width / kPack, kItems);
   kernels[x.scalar_type() == torch::kBFloat16 ? 1 : 0].launch(
-      {.grid = {static_cast<unsigned>(x.numel() / width), 1, 1},
-       .block = {static_cast<unsigned>(threads), 1, 1}},
+      {.grid = {static_cast<unsigned>(x.numel() / width), 1, 1}, .block = {threads, 1, 1}},
       {&input, &gain_values, &turns, &output, &layout});
   return out;
 }

@@ -4,8 +4,8 @@
 
 #include <algorithm>
 #include <array>
-#include <cstdlib>
 #include <cstdint>
+#include <cstdlib>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -94,6 +94,14 @@ bool runtime_kernels_enabled() {
     return false;
   }();
   return enabled;
+}
+
+unsigned row_block_threads(int64_t packs, int items) {
+  const int64_t warps = (packs + int64_t{32} * items - 1) / (int64_t{32} * items);
+  require(warps >= 1 && warps <= 32, "row_block_threads: " + std::to_string(packs) +
+                                         " packs do not fit one block of " + std::to_string(items) +
+                                         " a thread");
+  return static_cast<unsigned>(warps * 32);
 }
 
 bool packs_aligned(const void* address) {
