@@ -133,17 +133,10 @@ torch::Tensor BlockImpl::folded_linear(const torch::Tensor& x, const vidprobe::n
   return at::linear(x, cache.weight, cache.bias);
 }
 
-NormedStream BlockImpl::add_then_norm2(const torch::Tensor& x, const torch::Tensor& branch,
-                                       const LayerScale& scale) {
-  return affine_layer_norm({x, branch, scale ? scale->gamma : torch::Tensor()}, norm2->weight,
-                           norm2->bias, norm2->options.eps(), x.scalar_type());
-}
-
 torch::Tensor BlockImpl::folded_forward(const torch::Tensor& x, const RotaryAngles* rotary) {
-  const auto attended =
-      folded_linear(attn->mix(norm1(x), rotary), attn->proj, ls1, folded_attention_output_);
-  const auto [h, normed] = add_then_norm2(x, attended, nullptr);
-  const auto hidden = swiglu ? swiglu->hidden(normed) : mlp->hidden(normed);
+  const auto h =
+      x + folded_linear(attn->mix(norm1(x), rotary), attn->proj, ls1, folded_attention_output_);
+  const auto hidden = swiglu ? swiglu->hidden(norm2(h)) : mlp->hidden(norm2(h));
   return h +
          folded_linear(hidden, swiglu ? swiglu->w3 : mlp->fc2, ls2, folded_feed_forward_output_);
 }
@@ -158,8 +151,8 @@ torch::Tensor BlockImpl::forward(const torch::Tensor& x, const RotaryAngles* rot
                            const LayerScale& scale) {
     return scale ? torch::addcmul(stream, branch, scale->gamma) : stream + branch;
   };
-  const auto [h, normed] = add_then_norm2(x, attn(norm1(x), rotary), ls1);
-  return residual(h, feed_forward(normed), ls2);
+  const auto h = residual(x, attn(norm1(x), rotary), ls1);
+  return residual(h, feed_forward(norm2(h)), ls2);
 }
 
 }  // namespace vidprobe::nn

@@ -12,7 +12,6 @@
 
 #include "vidprobe/nn/gelu.h"
 #include "vidprobe/nn/linear.h"
-#include "vidprobe/nn/residual_norm.h"
 #include "vidprobe/nn/rotary.h"
 #include "vidprobe/nn/tensor_snapshot.h"
 
@@ -139,10 +138,6 @@ struct BlockImpl : torch::nn::Module {
                                      const LayerScale& scale, FoldedLinear& cache);
   torch::Tensor feed_forward(const torch::Tensor& x);
   torch::Tensor folded_forward(const torch::Tensor& x, const RotaryAngles* rotary);
-  // x + branch (times the LayerScale where given) and norm2 of that sum: one pass without
-  // autograd on CUDA (nn/residual_norm.h), else libtorch's addcmul or add, then norm2.
-  NormedStream add_then_norm2(const torch::Tensor& x, const torch::Tensor& branch,
-                              const LayerScale& scale);
   bool fold_layer_scale_ = false;
   FoldedLinear folded_attention_output_, folded_feed_forward_output_;
 };
