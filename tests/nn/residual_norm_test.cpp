@@ -43,7 +43,7 @@ TEST(ResidualNorm, AffineNormWithoutAnUpdateLeavesTheStreamAndCasts) {
   EXPECT_TRUE(result.stream.is_same(stream));
   EXPECT_EQ(result.normed.scalar_type(), torch::kBFloat16);
   EXPECT_LT(relative_error(result.normed, row_norm_f64(stream, 1e-5) * weight + bias), 8e-3);
-  EXPECT_FALSE(residual_norm_uses_runtime_kernel({stream}, torch::kBFloat16));  // a CPU tensor
+  EXPECT_FALSE(residual_norm_uses_runtime_kernel({stream}, weight, bias, torch::kBFloat16));  // CPU
 }
 
 // libtorch's form of each, written out here: what the kernel must reproduce.
@@ -93,7 +93,7 @@ TEST(ResidualNormCuda, MatchesLibtorchsAddNormAndModulation) {
     if (c.with_gate) u.gate = c.stream == bf16 ? torch::randn({c.width}, on(bf16)) : chunks[2];
     const auto multiplier = c.modulated ? 1 + chunks[1] : torch::randn({c.width}, on(c.stream));
     const auto shift = c.modulated ? chunks[0] : torch::randn({c.width}, on(c.stream));
-    ASSERT_TRUE(residual_norm_uses_runtime_kernel(u, c.out));
+    ASSERT_TRUE(residual_norm_uses_runtime_kernel(u, multiplier, shift, c.out));
     const auto fused = c.modulated ? modulated_layer_norm(u, multiplier, shift, 1e-6, c.out)
                                    : affine_layer_norm(u, multiplier, shift, 1e-6, c.out);
     const auto expected = composed(u, multiplier, shift, c.modulated, c.out);
@@ -111,22 +111,47 @@ TEST(ResidualNormCuda, RecordedGradientsAndOddWidthsTakeLibtorchsForm) {
   if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
   const auto options = torch::TensorOptions(torch::kCUDA);
   const auto stream = torch::randn({1, 4, 1030}, options);
-  EXPECT_FALSE(residual_norm_uses_runtime_kernel({stream}, torch::kFloat32));
   const auto weight = torch::randn({1030}, options), bias = torch::randn({1030}, options);
+  EXPECT_FALSE(residual_norm_uses_runtime_kernel({stream}, weight, bias, torch::kFloat32));
   EXPECT_TRUE(torch::equal(affine_layer_norm({stream}, weight, bias, 1e-6, torch::kFloat32).normed,
                            torch::layer_norm(stream, {1030}, weight, bias, 1e-6)));
+  const auto ones = torch::ones({1024}, options), zeros = torch::zeros({1024}, options);
   const auto wide = torch::randn({1, 4, 1024}, options).requires_grad_(true);
-  EXPECT_FALSE(residual_norm_uses_runtime_kernel({wide}, torch::kFloat32));
+  EXPECT_FALSE(residual_norm_uses_runtime_kernel({wide}, ones, zeros, torch::kFloat32));
   // A norm being trained on a stream that needs no gradient keeps its weight's gradient.
   const auto trained = torch::ones({1024}, options).requires_grad_(true);
   const auto frozen = wide.detach();
-  ASSERT_TRUE(residual_norm_uses_runtime_kernel({frozen}, torch::kFloat32));
-  const auto normed =
-      affine_layer_norm({frozen}, trained, torch::zeros({1024}, options), 1e-6, torch::kFloat32)
-          .normed;
-  EXPECT_TRUE(normed.requires_grad());
+  ASSERT_TRUE(residual_norm_uses_runtime_kernel({frozen}, ones, zeros, torch::kFloat32));
+  EXPECT_FALSE(residual_norm_uses_runtime_kernel({frozen}, trained, zeros, torch::kFloat32));
+  EXPECT_TRUE(
+      affine_layer_norm({frozen}, trained, zeros, 1e-6, torch::kFloat32).normed.requires_grad());
   torch::NoGradGuard no_grad;
-  EXPECT_TRUE(residual_norm_uses_runtime_kernel({wide}, torch::kFloat32));
+  EXPECT_TRUE(residual_norm_uses_runtime_kernel({wide}, ones, zeros, torch::kFloat32));
+}
+
+// Inputs whose libtorch result the kernel would not reproduce, or that it cannot read safely:
+// a float32 gate on a bf16 stream (addcmul would return float32), a (B, D) scale (libtorch
+// broadcasts it over the tokens, not the batch), a scale on the CPU, a row wider than 8,192.
+TEST(ResidualNormCuda, RefusesWhatItWouldNotReproduce) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  torch::NoGradGuard no_grad;
+  const auto cuda = torch::TensorOptions(torch::kCUDA);
+  const auto bf16 = cuda.dtype(torch::kBFloat16);
+  const auto ones = torch::ones({64}, cuda), zeros = torch::zeros({64}, cuda);
+  const ResidualUpdate narrow{torch::randn({2, 3, 64}, bf16), torch::randn({2, 3, 64}, bf16),
+                              torch::randn({64}, bf16)};
+  ASSERT_TRUE(residual_norm_uses_runtime_kernel(narrow, ones, zeros, torch::kBFloat16));
+  const ResidualUpdate float_gate{narrow.stream, narrow.update, torch::randn({64}, cuda)};
+  EXPECT_FALSE(residual_norm_uses_runtime_kernel(float_gate, ones, zeros, torch::kBFloat16));
+  const auto result = affine_layer_norm(float_gate, ones, zeros, 1e-6, torch::kBFloat16);
+  EXPECT_EQ(result.stream.scalar_type(), torch::kFloat32);  // libtorch's promotion, kept
+  EXPECT_FALSE(residual_norm_uses_runtime_kernel(narrow, torch::ones({2, 64}, cuda), zeros,
+                                                 torch::kBFloat16));
+  EXPECT_FALSE(
+      residual_norm_uses_runtime_kernel(narrow, torch::ones({64}), zeros, torch::kBFloat16));
+  const auto wide = torch::randn({1, 2, 8192 + 64}, cuda);
+  EXPECT_FALSE(residual_norm_uses_runtime_kernel({wide}, torch::ones({8192 + 64}, cuda),
+                                                 torch::zeros({8192 + 64}, cuda), torch::kFloat32));
 }
 
 }  // namespace

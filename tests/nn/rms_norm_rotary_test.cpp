@@ -40,7 +40,7 @@ TEST(RmsNormRotary, NormalisesOverEveryHeadThenTurnsEachPair) {
   const auto result = rms_norm_rotate_pairs(x, weight, 1e-6, rotation);
   ASSERT_EQ(result.sizes(), (std::vector<int64_t>{2, 5, 4, 6}));
   EXPECT_LT(relative_error(result, expected_f64(x, weight, 1e-6, rotation)), 1e-5);
-  EXPECT_FALSE(rms_norm_rotary_uses_runtime_kernel(x, rotation));  // a CPU tensor
+  EXPECT_FALSE(rms_norm_rotary_uses_runtime_kernel(x, weight, rotation));  // a CPU tensor
 }
 
 TEST(RmsNormRotary, ATableOfTheWrongWidthIsRefused) {
@@ -65,7 +65,7 @@ TEST(RmsNormRotaryCuda, MatchesLibtorchsNormAndComplexProduct) {
       const auto x = torch::randn({2, 33, width}, options);
       const auto weight = torch::randn({width}, options);
       const auto rotation = random_rotation(33, head_dim / 2, torch::TensorOptions(torch::kCUDA));
-      ASSERT_TRUE(rms_norm_rotary_uses_runtime_kernel(x, rotation));
+      ASSERT_TRUE(rms_norm_rotary_uses_runtime_kernel(x, weight, rotation));
       const auto fused = rms_norm_rotate_pairs(x, weight, 1e-6, rotation);
       const auto normed = at::rms_norm(x, {width}, weight, 1e-6);
       const auto expected = rotate_pairs(normed.unflatten(-1, {-1, head_dim}), rotation);
@@ -74,6 +74,23 @@ TEST(RmsNormRotaryCuda, MatchesLibtorchsNormAndComplexProduct) {
       EXPECT_LT(relative_error(fused, expected), dtype == torch::kFloat32 ? 2e-6 : 1.6e-2);
     }
   }
+}
+
+// Inputs the kernel cannot read safely take libtorch's path (which then decides): a weight on
+// another device or of another width, a two-dimensional table, a row wider than its blocks hold.
+TEST(RmsNormRotaryCuda, RefusesWhatItCannotReadSafely) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  torch::NoGradGuard no_grad;
+  const auto cuda = torch::TensorOptions(torch::kCUDA);
+  const auto x = torch::randn({1, 6, 64}, cuda);
+  const auto rotation = random_rotation(6, 8, cuda);
+  ASSERT_TRUE(rms_norm_rotary_uses_runtime_kernel(x, torch::ones({64}, cuda), rotation));
+  EXPECT_FALSE(rms_norm_rotary_uses_runtime_kernel(x, torch::ones({64}), rotation));
+  EXPECT_FALSE(rms_norm_rotary_uses_runtime_kernel(x, torch::ones({32}, cuda), rotation));
+  EXPECT_FALSE(
+      rms_norm_rotary_uses_runtime_kernel(x, torch::ones({64}, cuda), rotation.squeeze(1)));
+  const auto wide = torch::randn({1, 6, 8192 + 64}, cuda);
+  EXPECT_FALSE(rms_norm_rotary_uses_runtime_kernel(wide, torch::ones({8192 + 64}, cuda), rotation));
 }
 
 }  // namespace

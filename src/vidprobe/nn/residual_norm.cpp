@@ -95,7 +95,7 @@ __device__ void residual_norm(const S* __restrict__ stream, const U* __restrict_
 }
 
 #define VIDPROBE_RESIDUAL_NORM_KERNEL(NAME, S, U, O)                                           \
-  extern "C" __global__ void residual_norm_##NAME(                                             \
+  extern "C" __global__ void __launch_bounds__(256) residual_norm_##NAME(                                             \
       const S* stream, const U* update, const float* gate, S* stream_out,                      \
       const float* multiplier, const float* shift, O* out, NormLayout layout) {                \
     residual_norm<S, U, O>(stream, update, gate, stream_out, multiplier, shift, out, layout);  \
@@ -114,18 +114,27 @@ struct NormLayout {  // the kernel's NormLayout, field for field
 
 constexpr int kPack = 4;
 constexpr int kItems = 8;
-constexpr int64_t kMaxWidth = 1024 * kPack * kItems;
+// The kernels are compiled for blocks of at most 256 threads (__launch_bounds__), which leaves
+// the registers for the row; wider rows take libtorch's form.
+constexpr int64_t kMaxWidth = 256 * kPack * kItems;
 
-// A (D), (1|B, D) or (1|B, 1, D) vector as float32 rows of unit channel stride: the data and the
-// distance between batch entries (0 when shared). nullopt when it is not of that form.
+// A (D), (1, D), (1, 1, D) or (B, 1, D) vector on `device` as float32 rows of unit channel stride:
+// the data and the distance between batch entries (0 when shared). nullopt for any other form,
+// and for a dtype that would promote a float32 sum beyond float32 (libtorch's result would then
+// not be float32).
 struct RowVector {
   torch::Tensor values;  // holds the float32 copy when one was made
   long long batch_stride = 0;
 };
 
-std::optional<RowVector> row_vector(const torch::Tensor& v, int64_t batch, int64_t width) {
-  if (!v.defined() || v.numel() == 0 || v.size(-1) != width || v.dim() > 3) return std::nullopt;
-  if (v.dim() == 3 && v.size(1) != 1) return std::nullopt;
+std::optional<RowVector> row_vector(const torch::Tensor& v, int64_t batch, int64_t width,
+                                    torch::Device device) {
+  if (!v.defined() || v.dim() == 0 || v.dim() > 3 || v.size(-1) != width || v.device() != device)
+    return std::nullopt;
+  if ((v.dim() == 3 && v.size(1) != 1) || (v.dim() == 2 && v.size(0) != 1)) return std::nullopt;
+  if (!at::isFloatingType(v.scalar_type()) ||
+      at::promote_types(v.scalar_type(), torch::kFloat32) != torch::kFloat32)
+    return std::nullopt;
   auto rows = v.reshape({-1, width});
   if (rows.size(0) != 1 && rows.size(0) != batch) return std::nullopt;
   if (rows.scalar_type() != torch::kFloat32) rows = rows.to(torch::kFloat32);
@@ -155,9 +164,55 @@ bool records_gradient(const ResidualUpdate& u) {
   return false;
 }
 
-// The kernel's run: the vectors are checked and turned into rows by the caller.
-NormedStream launch(const ResidualUpdate& u, const RowVector& gate, const RowVector& multiplier,
-                    const RowVector& shift, double eps, torch::ScalarType dtype) {
+// The gate, scale and shift as the kernel reads them, where every input qualifies.
+struct KernelPlan {
+  RowVector gate, multiplier, shift;
+};
+
+// The stream, update and device, before the vectors are looked at.
+bool stream_and_update_qualify(const ResidualUpdate& u, torch::ScalarType dtype) {
+  const auto& s = u.stream;
+  if (!runtime_kernels_built() || !s.defined() || !s.is_cuda() || s.dim() != 3 || s.numel() == 0 ||
+      !s.is_contiguous() || records_gradient(u))
+    return false;
+  const int64_t width = s.size(-1);
+  if (width % kPack != 0 || width > kMaxWidth || s.numel() / width > (int64_t{1} << 31) - 1)
+    return false;
+  if (kernel_for(s.scalar_type(), dtype) == nullptr || !packs_aligned(s.data_ptr())) return false;
+  if (u.update.defined()) {
+    const auto expected = s.scalar_type() == torch::kFloat32 ? dtype : s.scalar_type();
+    if (u.update.scalar_type() != expected || u.update.device() != s.device() ||
+        u.update.sizes() != s.sizes() || !u.update.is_contiguous() ||
+        !packs_aligned(u.update.data_ptr()))
+      return false;
+  }
+  if (u.gate.defined() && u.gate.device() != s.device()) return false;
+  return runtime_kernels_support(s.device().index());
+}
+
+std::optional<KernelPlan> plan_kernel(const ResidualUpdate& u, const torch::Tensor& multiplier,
+                                      const torch::Tensor& shift, torch::ScalarType dtype) {
+  if (!stream_and_update_qualify(u, dtype)) return std::nullopt;
+  if (torch::GradMode::is_enabled() && (multiplier.requires_grad() || shift.requires_grad()))
+    return std::nullopt;  // a trained norm's weight and bias need libtorch's backward
+  const int64_t batch = u.stream.size(0), width = u.stream.size(-1);
+  const auto device = u.stream.device();
+  const auto m = row_vector(multiplier, batch, width, device);
+  const auto s = row_vector(shift, batch, width, device);
+  std::optional<RowVector> g = RowVector{};
+  if (u.gate.defined()) {
+    // libtorch's addcmul promotes the stream to the gate's dtype where that is wider.
+    if (at::promote_types(u.stream.scalar_type(), u.gate.scalar_type()) != u.stream.scalar_type())
+      return std::nullopt;
+    g = row_vector(u.gate, batch, width, device);
+  }
+  if (!m || !s || !g) return std::nullopt;
+  return KernelPlan{*g, *m, *s};
+}
+
+NormedStream launch(const ResidualUpdate& u, const KernelPlan& plan, double eps,
+                    torch::ScalarType dtype) {
+  const auto &gate = plan.gate, &multiplier = plan.multiplier, &shift = plan.shift;
   const c10::DeviceGuard guard(u.stream.device());
   const int64_t width = u.stream.size(-1);
   const bool has_update = u.update.defined();
@@ -187,22 +242,6 @@ NormedStream launch(const ResidualUpdate& u, const RowVector& gate, const RowVec
   return {stream, out};
 }
 
-// The runtime kernel's result, or nullopt where it does not apply (then libtorch's form runs).
-std::optional<NormedStream> try_kernel(const ResidualUpdate& u, const torch::Tensor& multiplier,
-                                       const torch::Tensor& shift, double eps,
-                                       torch::ScalarType dtype) {
-  if (!residual_norm_uses_runtime_kernel(u, dtype)) return std::nullopt;
-  if (torch::GradMode::is_enabled() && (multiplier.requires_grad() || shift.requires_grad()))
-    return std::nullopt;  // a trained norm's weight and bias need libtorch's backward
-  const int64_t batch = u.stream.size(0), width = u.stream.size(-1);
-  const auto m = row_vector(multiplier, batch, width);
-  const auto s = row_vector(shift, batch, width);
-  std::optional<RowVector> g = RowVector{};
-  if (u.gate.defined()) g = row_vector(u.gate, batch, width);
-  if (!m || !s || !g) return std::nullopt;
-  return launch(u, *g, *m, *s, eps, dtype);
-}
-
 torch::Tensor updated_stream(const ResidualUpdate& u) {
   if (!u.update.defined()) return u.stream;
   if (!u.gate.defined()) return u.stream + u.update;
@@ -215,29 +254,15 @@ const std::string& residual_norm_kernel_source() {
   return kSource;
 }
 
-bool residual_norm_uses_runtime_kernel(const ResidualUpdate& u, torch::ScalarType dtype) {
-  const auto& s = u.stream;
-  if (!runtime_kernels_built() || !s.defined() || !s.is_cuda() || s.dim() != 3 || s.numel() == 0 ||
-      !s.is_contiguous() || records_gradient(u))
-    return false;
-  const int64_t width = s.size(-1);
-  if (width % kPack != 0 || width > kMaxWidth || s.numel() / width > (int64_t{1} << 31) - 1)
-    return false;
-  if (kernel_for(s.scalar_type(), dtype) == nullptr || !packs_aligned(s.data_ptr())) return false;
-  if (u.update.defined()) {
-    const auto expected = s.scalar_type() == torch::kFloat32 ? dtype : s.scalar_type();
-    if (u.update.scalar_type() != expected || u.update.device() != s.device() ||
-        u.update.sizes() != s.sizes() || !u.update.is_contiguous() ||
-        !packs_aligned(u.update.data_ptr()))
-      return false;
-  }
-  if (u.gate.defined() && u.gate.device() != s.device()) return false;
-  return runtime_kernels_support(s.device().index());
+bool residual_norm_uses_runtime_kernel(const ResidualUpdate& u, const torch::Tensor& multiplier,
+                                       const torch::Tensor& shift, torch::ScalarType dtype) {
+  return plan_kernel(u, multiplier, shift, dtype).has_value();
 }
 
 NormedStream modulated_layer_norm(const ResidualUpdate& update, const torch::Tensor& multiplier,
                                   const torch::Tensor& shift, double eps, torch::ScalarType dtype) {
-  if (auto fused = try_kernel(update, multiplier, shift, eps, dtype)) return *fused;
+  if (const auto plan = plan_kernel(update, multiplier, shift, dtype))
+    return launch(update, *plan, eps, dtype);
   const auto stream = updated_stream(update);
   const auto normed = torch::layer_norm(stream.to(torch::kFloat32), {stream.size(-1)}, {}, {}, eps);
   return {stream, torch::addcmul(shift, normed, multiplier).to(dtype)};
@@ -245,7 +270,8 @@ NormedStream modulated_layer_norm(const ResidualUpdate& update, const torch::Ten
 
 NormedStream affine_layer_norm(const ResidualUpdate& update, const torch::Tensor& weight,
                                const torch::Tensor& bias, double eps, torch::ScalarType dtype) {
-  if (auto fused = try_kernel(update, weight, bias, eps, dtype)) return *fused;
+  if (const auto plan = plan_kernel(update, weight, bias, dtype))
+    return launch(update, *plan, eps, dtype);
   const auto stream = updated_stream(update);
   return {stream, torch::layer_norm(stream, {stream.size(-1)}, weight, bias, eps).to(dtype)};
 }

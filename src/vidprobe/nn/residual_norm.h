@@ -12,8 +12,8 @@
 namespace vidprobe::nn {
 
 // stream + update * gate, or stream + update where gate is undefined, or the stream alone where
-// update is undefined. stream and update (B, N, D); gate broadcast to (B, 1, D): (D), (1, 1, D)
-// or (B, 1, D). The sum is rounded to the stream's dtype, as libtorch's add and addcmul round it.
+// update is undefined. stream and update (B, N, D); gate (D), (1, D), (1, 1, D) or (B, 1, D). The
+// sum is rounded to the stream's dtype, as libtorch's add and addcmul round it.
 struct ResidualUpdate {
   torch::Tensor stream;
   torch::Tensor update{};
@@ -26,26 +26,29 @@ struct NormedStream {
 };
 
 // adaLN's modulation (WAN2.1, Open-Sora): LayerNorm without affine parameters in float32, times
-// `multiplier` (1 + scale) plus `shift`, both broadcast to (B, 1, D), cast to `dtype`; libtorch's
-// form is addcmul(shift, layer_norm(s.float()), multiplier).to(dtype).
+// `multiplier` (1 + scale) plus `shift`, each (D), (1, D), (1, 1, D) or (B, 1, D), cast to `dtype`;
+// libtorch's form is addcmul(shift, layer_norm(s.float()), multiplier).to(dtype).
 NormedStream modulated_layer_norm(const ResidualUpdate& update, const torch::Tensor& multiplier,
                                   const torch::Tensor& shift, double eps, torch::ScalarType dtype);
 
-// LayerNorm with its weight and bias (D), computed in float32 whatever the stream's dtype and
-// cast to `dtype`; libtorch's form is layer_norm(s, weight, bias).to(dtype).
+// LayerNorm with its weight and bias (D), cast to `dtype`; libtorch's form is
+// layer_norm(s, weight, bias).to(dtype) (float32 statistics inside, as the kernel's).
 NormedStream affine_layer_norm(const ResidualUpdate& update, const torch::Tensor& weight,
                                const torch::Tensor& bias, double eps, torch::ScalarType dtype);
 
-// Whether those take the runtime kernel (nn/runtime_kernel.h): CUDA tensors with no gradient
-// recorded (autograd off, or no input needing one; the scale and shift vectors are checked by the
-// calls above, which also take libtorch's form for a norm being trained); contiguous stream and
-// update; width a multiple of 4 up to 32,768; 16-byte aligned data; stream, update and output
-// dtypes float32, float32, float32 or float32, bf16, bf16 or bf16, bf16, bf16; scale and shift
-// vectors of any float dtype, read as float32. Then the update is added as libtorch adds it (the
-// same stream), the mean and variance are two float32 sums over the row in registers (libtorch's
-// kernel uses Welford's update: the normed values agree to float32 rounding, then the cast), and
-// everything is read once and written once. Otherwise libtorch's form.
-bool residual_norm_uses_runtime_kernel(const ResidualUpdate& update, torch::ScalarType dtype);
+// Whether those take the runtime kernel (nn/runtime_kernel.h) for these inputs: CUDA tensors on
+// one device with no gradient recorded (autograd off, or no input, scale or shift needing one);
+// contiguous stream and update; width a multiple of 4 up to 8,192; 16-byte aligned data; stream,
+// update and output dtypes float32, float32, float32 or float32, bf16, bf16 or bf16, bf16, bf16;
+// gate, scale and shift of the forms above in a dtype no wider than float32 (and the gate no
+// wider than the stream, so that libtorch's sum keeps the stream's dtype). Then the update is
+// added as libtorch adds it (the same stream), the mean and variance are two float32 sums over
+// the row in registers (libtorch's kernel uses Welford's update: the normed values agree to
+// float32 rounding, then the cast), and everything is read once and written once. Otherwise
+// libtorch's form.
+bool residual_norm_uses_runtime_kernel(const ResidualUpdate& update,
+                                       const torch::Tensor& multiplier, const torch::Tensor& shift,
+                                       torch::ScalarType dtype);
 
 // The runtime kernel's source (compiled for sm_80 and sm_90 by a CPU test).
 const std::string& residual_norm_kernel_source();

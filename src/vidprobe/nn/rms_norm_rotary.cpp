@@ -70,12 +70,12 @@ __device__ void rms_norm_rotate(const T* __restrict__ in, const T* __restrict__ 
   }
 }
 
-extern "C" __global__ void rms_norm_rotate_f32(const float* in, const float* weight,
+extern "C" __global__ void __launch_bounds__(256) rms_norm_rotate_f32(const float* in, const float* weight,
                                                const float2* rotation, float* out,
                                                RmsLayout layout) {
   rms_norm_rotate<float>(in, weight, rotation, out, layout);
 }
-extern "C" __global__ void rms_norm_rotate_bf16(const bf16_bits* in, const bf16_bits* weight,
+extern "C" __global__ void __launch_bounds__(256) rms_norm_rotate_bf16(const bf16_bits* in, const bf16_bits* weight,
                                                 const float2* rotation, bf16_bits* out,
                                                 RmsLayout layout) {
   rms_norm_rotate<bf16_bits>(in, weight, rotation, out, layout);
@@ -89,7 +89,8 @@ struct RmsLayout {  // the kernel's RmsLayout, field for field
 
 constexpr int kPack = 4;
 constexpr int kItems = 8;
-constexpr int64_t kMaxWidth = 1024 * kPack * kItems;
+// Blocks of at most 256 threads (__launch_bounds__), which leaves the registers for the row.
+constexpr int64_t kMaxWidth = 256 * kPack * kItems;
 
 torch::Tensor launch(const torch::Tensor& x, const torch::Tensor& weight, double eps,
                      const torch::Tensor& rotation) {
@@ -126,16 +127,20 @@ torch::Tensor rotate_pairs(const torch::Tensor& x, const torch::Tensor& rotation
   return torch::view_as_real(pairs * rotation).flatten(-2).to(x.scalar_type());
 }
 
-bool rms_norm_rotary_uses_runtime_kernel(const torch::Tensor& x, const torch::Tensor& rotation) {
+bool rms_norm_rotary_uses_runtime_kernel(const torch::Tensor& x, const torch::Tensor& weight,
+                                         const torch::Tensor& rotation) {
   if (!runtime_kernels_built() || !x.is_cuda() || x.dim() != 3 || x.numel() == 0 ||
       !x.is_contiguous() ||
       (x.scalar_type() != torch::kFloat32 && x.scalar_type() != torch::kBFloat16))
     return false;
-  if (torch::GradMode::is_enabled() && x.requires_grad()) return false;
+  if (torch::GradMode::is_enabled() && (x.requires_grad() || weight.requires_grad())) return false;
   const int64_t width = x.size(-1);
+  if (!weight.defined() || weight.dim() != 1 || weight.size(0) != width ||
+      weight.device() != x.device() || !at::isFloatingType(weight.scalar_type()))
+    return false;
   if (!rotation.defined() || rotation.scalar_type() != torch::kComplexFloat ||
-      rotation.device() != x.device() || !rotation.is_contiguous() ||
-      rotation.size(0) != x.size(1) || rotation.numel() != rotation.size(0) * rotation.size(-1))
+      rotation.dim() != 3 || rotation.size(0) != x.size(1) || rotation.size(1) != 1 ||
+      rotation.device() != x.device() || !rotation.is_contiguous())
     return false;
   const int64_t head_dim = 2 * rotation.size(-1);
   return width % kPack == 0 && width <= kMaxWidth && head_dim % kPack == 0 &&
@@ -149,8 +154,7 @@ torch::Tensor rms_norm_rotate_pairs(const torch::Tensor& x, const torch::Tensor&
   require(x.dim() == 3 && rotation.dim() >= 2 && x.size(-1) % (2 * rotation.size(-1)) == 0,
           "rms_norm_rotate_pairs: x " + c10::str(x.sizes()) + " does not split into heads of " +
               "twice the rotation table's " + c10::str(rotation.sizes()) + " pairs");
-  if (rms_norm_rotary_uses_runtime_kernel(x, rotation) &&
-      !(torch::GradMode::is_enabled() && weight.requires_grad()))
+  if (rms_norm_rotary_uses_runtime_kernel(x, weight, rotation))
     return launch(x, weight, eps, rotation);
   const auto normed = at::rms_norm(x, {x.size(-1)}, weight.to(x.scalar_type()), eps);
   return rotate_pairs(normed.unflatten(-1, {-1, 2 * rotation.size(-1)}), rotation);

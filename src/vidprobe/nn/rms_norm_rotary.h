@@ -22,10 +22,12 @@ torch::Tensor rms_norm_rotate_pairs(const torch::Tensor& x, const torch::Tensor&
                                     const torch::Tensor& rotation);
 
 // Whether rms_norm_rotate_pairs takes one runtime kernel (nn/runtime_kernel.h): contiguous float32
-// or bf16 CUDA x with no gradient recorded, D a multiple of 4 up to 32,768 and of head_dim,
-// a contiguous complex64 table of N rows on the same device, 16-byte aligned data. The sum of
-// squares is a float32 sum in another order than libtorch's, so the values agree to its rounding.
-bool rms_norm_rotary_uses_runtime_kernel(const torch::Tensor& x, const torch::Tensor& rotation);
+// or bf16 CUDA x with no gradient recorded (for x or the weight), D a multiple of 4 up to 8,192 and
+// of head_dim, head_dim a multiple of 4, a (D) weight and a contiguous complex64 (N, 1,
+// head_dim / 2) table on x's device, 16-byte aligned data. The sum of squares is a float32 sum in
+// another order than libtorch's, so the values agree to its rounding.
+bool rms_norm_rotary_uses_runtime_kernel(const torch::Tensor& x, const torch::Tensor& weight,
+                                         const torch::Tensor& rotation);
 
 // The runtime kernel's source (compiled for sm_80 and sm_90 by a CPU test).
 const std::string& rms_norm_rotary_kernel_source();

@@ -45,7 +45,8 @@ void refuse_second_derivative(const std::string& user);
 // Threads of a block that owns one row of `packs` packs, each thread holding up to `items` of
 // them in registers: as few warps as hold the row, so that several rows' blocks share an SM and
 // one block's loads overlap another's reductions (a block of two packs a thread left a 5,120-wide
-// row one block an SM and the kernel at half of the H100's bandwidth). Needs packs <= 1024 items.
+// row one block an SM and the kernel at under half of the H100's bandwidth). Throws unless
+// packs <= 1024 x items (32 warps).
 unsigned row_block_threads(int64_t packs, int items);
 
 struct LaunchShape {
