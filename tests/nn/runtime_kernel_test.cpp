@@ -50,5 +50,17 @@ TEST(RuntimeKernel, ASourceThatDoesNotCompileIsNamedWithTheCompilerLog) {
   }
 }
 
+// As few warps as hold the row at kRowItems packs a thread: WAN2.1-14B's 5,120 channels in 160
+// threads, a ViT-L row in one warp; widths the layout cannot hold are refused by name.
+TEST(RuntimeKernel, RowBlocksHoldTheRowInTheFewestWarps) {
+  EXPECT_EQ(row_block_threads(5120), 160u);
+  EXPECT_EQ(row_block_threads(1536), 64u);
+  EXPECT_EQ(row_block_threads(1024), 32u);
+  EXPECT_EQ(row_block_threads(4), 32u);
+  EXPECT_EQ(row_block_threads(kRowMaxWidth), static_cast<unsigned>(kRowThreads));
+  EXPECT_THROW(row_block_threads(kRowMaxWidth + kRowPack), std::exception);
+  EXPECT_THROW(row_block_threads(6), std::exception);
+}
+
 }  // namespace
 }  // namespace vidprobe::nn

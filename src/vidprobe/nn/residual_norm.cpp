@@ -10,13 +10,10 @@
 namespace vidprobe::nn {
 namespace {
 
-// One thread block per row of `width` channels; a thread keeps up to ITEMS packs of 4 channels
-// in registers, so the row is read once, then the mean, then the variance of the deviations (two
+// The row layout of nn/runtime_kernel.h (a block per row, its packs in registers), so the row is
+// read once, then the mean, then the variance of the deviations (two
 // block sums in a fixed order: the same row gives the same bits every run).
 const std::string kSource = runtime_kernel_prelude() + R"CUDA(
-constexpr int VEC = 4;
-constexpr int ITEMS = 8;
-
 struct NormLayout {
   long long gate_stride, multiplier_stride, shift_stride;  // per batch entry; 0: shared
   int width, rows_per_batch;
@@ -34,70 +31,72 @@ __device__ void residual_norm(const S* __restrict__ stream, const U* __restrict_
   const long long row = blockIdx.x;
   const long long entry = row / layout.rows_per_batch;
   const long long base = row * layout.width;
-  const int packs = layout.width / VEC;
-  float v[ITEMS][VEC];
+  const int packs = layout.width / ROW_VEC;
+  float v[ROW_ITEMS][ROW_VEC];
   float sum = 0.0f;
 #pragma unroll
-  for (int k = 0; k < ITEMS; ++k) {
+  for (int k = 0; k < ROW_ITEMS; ++k) {
     const int pack = threadIdx.x + k * blockDim.x;
     if (pack >= packs) continue;
-    const long long c = base + pack * VEC;
-    const Pack<S, VEC> s = load<S, VEC>(stream + c);
+    const long long c = base + pack * ROW_VEC;
+    const Pack<S, ROW_VEC> s = load<S, ROW_VEC>(stream + c);
 #pragma unroll
-    for (int i = 0; i < VEC; ++i) v[k][i] = widen(s.v[i]);
+    for (int i = 0; i < ROW_VEC; ++i) v[k][i] = widen(s.v[i]);
     if (layout.has_update) {
-      const Pack<U, VEC> u = load<U, VEC>(update + c);
-      Pack<S, VEC> r;
+      const Pack<U, ROW_VEC> u = load<U, ROW_VEC>(update + c);
+      Pack<S, ROW_VEC> r;
       if (layout.has_gate) {
-        const Pack<float, VEC> g =
-            load<float, VEC>(gate + entry * layout.gate_stride + pack * VEC);
+        const Pack<float, ROW_VEC> g =
+            load<float, ROW_VEC>(gate + entry * layout.gate_stride + pack * ROW_VEC);
 #pragma unroll
-        for (int i = 0; i < VEC; ++i)
+        for (int i = 0; i < ROW_VEC; ++i)
           narrow(__fadd_rn(v[k][i], __fmul_rn(widen(u.v[i]), g.v[i])), &r.v[i]);
       } else {
 #pragma unroll
-        for (int i = 0; i < VEC; ++i) narrow(__fadd_rn(v[k][i], widen(u.v[i])), &r.v[i]);
+        for (int i = 0; i < ROW_VEC; ++i) narrow(__fadd_rn(v[k][i], widen(u.v[i])), &r.v[i]);
       }
-      store<S, VEC>(stream_out + c, r);
+      store<S, ROW_VEC>(stream_out + c, r);
 #pragma unroll
-      for (int i = 0; i < VEC; ++i) v[k][i] = widen(r.v[i]);
+      for (int i = 0; i < ROW_VEC; ++i) v[k][i] = widen(r.v[i]);
     }
 #pragma unroll
-    for (int i = 0; i < VEC; ++i) sum += v[k][i];
+    for (int i = 0; i < ROW_VEC; ++i) sum += v[k][i];
   }
   const float mean = block_sum(sum, partial) / layout.width;
   float squares = 0.0f;
 #pragma unroll
-  for (int k = 0; k < ITEMS; ++k) {
+  for (int k = 0; k < ROW_ITEMS; ++k) {
     if (threadIdx.x + k * blockDim.x >= packs) continue;
 #pragma unroll
-    for (int i = 0; i < VEC; ++i) {
+    for (int i = 0; i < ROW_VEC; ++i) {
       const float d = __fsub_rn(v[k][i], mean);
       squares = __fmaf_rn(d, d, squares);
     }
   }
   const float rstd = rsqrtf(block_sum(squares, partial) / layout.width + layout.eps);
 #pragma unroll
-  for (int k = 0; k < ITEMS; ++k) {
+  for (int k = 0; k < ROW_ITEMS; ++k) {
     const int pack = threadIdx.x + k * blockDim.x;
     if (pack >= packs) continue;
-    const Pack<float, VEC> m =
-        load<float, VEC>(multiplier + entry * layout.multiplier_stride + pack * VEC);
-    const Pack<float, VEC> a = load<float, VEC>(shift + entry * layout.shift_stride + pack * VEC);
-    Pack<O, VEC> o;
+    const Pack<float, ROW_VEC> m =
+        load<float, ROW_VEC>(multiplier + entry * layout.multiplier_stride + pack * ROW_VEC);
+    const Pack<float, ROW_VEC> a =
+        load<float, ROW_VEC>(shift + entry * layout.shift_stride + pack * ROW_VEC);
+    Pack<O, ROW_VEC> o;
 #pragma unroll
-    for (int i = 0; i < VEC; ++i) {
+    for (int i = 0; i < ROW_VEC; ++i) {
       const float normed = __fmul_rn(__fsub_rn(v[k][i], mean), rstd);
       narrow(__fadd_rn(__fmul_rn(normed, m.v[i]), a.v[i]), &o.v[i]);
     }
-    store<O, VEC>(out + base + pack * VEC, o);
+    store<O, ROW_VEC>(out + base + pack * ROW_VEC, o);
   }
 }
 
 #define VIDPROBE_RESIDUAL_NORM_KERNEL(NAME, S, U, O)                                           \
-  extern "C" __global__ void __launch_bounds__(256) residual_norm_##NAME(                                             \
-      const S* stream, const U* update, const float* gate, S* stream_out,                      \
-      const float* multiplier, const float* shift, O* out, NormLayout layout) {                \
+  extern "C" __global__ void __launch_bounds__(ROW_THREADS)                                    \
+      residual_norm_##NAME(const S* stream, const U* update, const float* gate, S* stream_out, \
+                           const float* multiplier, const float* shift, O* out,                \
+                           NormLayout layout) {                                                \
     residual_norm<S, U, O>(stream, update, gate, stream_out, multiplier, shift, out, layout);  \
   }
 VIDPROBE_RESIDUAL_NORM_KERNEL(f32_f32_f32, float, float, float)
@@ -111,12 +110,6 @@ struct NormLayout {  // the kernel's NormLayout, field for field
   float eps;
   int has_update, has_gate;
 };
-
-constexpr int kPack = 4;
-constexpr int kItems = 8;
-// The kernels are compiled for blocks of at most 256 threads (__launch_bounds__), which leaves
-// the registers for the row; wider rows take libtorch's form.
-constexpr int64_t kMaxWidth = 256 * kPack * kItems;
 
 // A (D), (1, D), (1, 1, D) or (B, 1, D) vector on `device` as float32 rows of unit channel stride:
 // the data and the distance between batch entries (0 when shared). nullopt for any other form,
@@ -140,7 +133,7 @@ std::optional<RowVector> row_vector(const torch::Tensor& v, int64_t batch, int64
   if (rows.scalar_type() != torch::kFloat32) rows = rows.to(torch::kFloat32);
   if (rows.stride(1) != 1 || !packs_aligned(rows.data_ptr())) rows = rows.contiguous();
   const long long stride = rows.size(0) == 1 ? 0 : rows.stride(0);
-  if (stride % kPack != 0 || !packs_aligned(rows.data_ptr())) return std::nullopt;
+  if (stride % kRowPack != 0 || !packs_aligned(rows.data_ptr())) return std::nullopt;
   return RowVector{rows, stride};
 }
 
@@ -176,7 +169,7 @@ bool stream_and_update_qualify(const ResidualUpdate& u, torch::ScalarType dtype)
       !s.is_contiguous() || records_gradient(u))
     return false;
   const int64_t width = s.size(-1);
-  if (width % kPack != 0 || width > kMaxWidth || s.numel() / width > (int64_t{1} << 31) - 1)
+  if (width % kRowPack != 0 || width > kRowMaxWidth || s.numel() / width > (int64_t{1} << 31) - 1)
     return false;
   if (kernel_for(s.scalar_type(), dtype) == nullptr || !packs_aligned(s.data_ptr())) return false;
   if (u.update.defined()) {
@@ -233,7 +226,7 @@ NormedStream launch(const ResidualUpdate& u, const KernelPlan& plan, double eps,
   const void* multiplier_values = multiplier.values.data_ptr();
   const void* shift_values = shift.values.data_ptr();
   void* normed = out.data_ptr();
-  const unsigned threads = row_block_threads(width / kPack, kItems);
+  const unsigned threads = row_block_threads(width);
   const auto rows = static_cast<unsigned>(u.stream.numel() / width);
   kernel_for(u.stream.scalar_type(), dtype)
       ->launch({.grid = {rows, 1, 1}, .block = {threads, 1, 1}},

@@ -11,13 +11,10 @@
 namespace vidprobe::nn {
 namespace {
 
-// One thread block per row (a token of one batch entry); a thread keeps up to ITEMS packs of 4
-// channels (two pairs) in registers. The normalised value is rounded to T before it is turned,
-// as at::rms_norm's output is, and the complex product is formed in float32 as c10::complex's.
+// The row layout of nn/runtime_kernel.h, a row being a token of one batch entry and a pack two
+// channel pairs. The normalised value is rounded to T before it is turned, as at::rms_norm's
+// output is, and the complex product is formed in float32 as c10::complex's.
 const std::string kSource = runtime_kernel_prelude() + R"CUDA(
-constexpr int VEC = 4;
-constexpr int ITEMS = 8;
-
 struct RmsLayout {
   int width, tokens, pairs_per_head;
   float eps;
@@ -31,53 +28,54 @@ __device__ void rms_norm_rotate(const T* __restrict__ in, const T* __restrict__ 
   const long long row = blockIdx.x;
   const long long base = row * layout.width;
   const float2* turns = rotation + (row % layout.tokens) * layout.pairs_per_head;
-  const int packs = layout.width / VEC;
-  float v[ITEMS][VEC];
+  const int packs = layout.width / ROW_VEC;
+  float v[ROW_ITEMS][ROW_VEC];
   float squares = 0.0f;
 #pragma unroll
-  for (int k = 0; k < ITEMS; ++k) {
+  for (int k = 0; k < ROW_ITEMS; ++k) {
     const int pack = threadIdx.x + k * blockDim.x;
     if (pack >= packs) continue;
-    const Pack<T, VEC> x = load<T, VEC>(in + base + pack * VEC);
+    const Pack<T, ROW_VEC> x = load<T, ROW_VEC>(in + base + pack * ROW_VEC);
 #pragma unroll
-    for (int i = 0; i < VEC; ++i) {
+    for (int i = 0; i < ROW_VEC; ++i) {
       v[k][i] = widen(x.v[i]);
       squares = __fmaf_rn(v[k][i], v[k][i], squares);
     }
   }
   const float rstd = rsqrtf(block_sum(squares, partial) / layout.width + layout.eps);
 #pragma unroll
-  for (int k = 0; k < ITEMS; ++k) {
+  for (int k = 0; k < ROW_ITEMS; ++k) {
     const int pack = threadIdx.x + k * blockDim.x;
     if (pack >= packs) continue;
-    const int channel = pack * VEC;
-    const Pack<T, VEC> w = load<T, VEC>(weight + channel);
-    float y[VEC];
+    const int channel = pack * ROW_VEC;
+    const Pack<T, ROW_VEC> w = load<T, ROW_VEC>(weight + channel);
+    float y[ROW_VEC];
 #pragma unroll
-    for (int i = 0; i < VEC; ++i) y[i] = rounded<T>(__fmul_rn(__fmul_rn(v[k][i], rstd), widen(w.v[i])));
+    for (int i = 0; i < ROW_VEC; ++i)
+      y[i] = rounded<T>(__fmul_rn(__fmul_rn(v[k][i], rstd), widen(w.v[i])));
     const int pair = (channel / 2) % layout.pairs_per_head;
-    Pack<T, VEC> o;
+    Pack<T, ROW_VEC> o;
     const float4 both = *reinterpret_cast<const float4*>(turns + pair);  // pair is even
     const float2 pair_turns[2] = {make_float2(both.x, both.y), make_float2(both.z, both.w)};
 #pragma unroll
-    for (int p = 0; p < VEC / 2; ++p) {
+    for (int p = 0; p < ROW_VEC / 2; ++p) {
       const float2 turn = pair_turns[p];
       const float even = y[2 * p], odd = y[2 * p + 1];
       narrow(__fsub_rn(__fmul_rn(even, turn.x), __fmul_rn(odd, turn.y)), &o.v[2 * p]);
       narrow(__fadd_rn(__fmul_rn(even, turn.y), __fmul_rn(odd, turn.x)), &o.v[2 * p + 1]);
     }
-    store<T, VEC>(out + base + channel, o);
+    store<T, ROW_VEC>(out + base + channel, o);
   }
 }
 
-extern "C" __global__ void __launch_bounds__(256) rms_norm_rotate_f32(const float* in, const float* weight,
-                                               const float2* rotation, float* out,
-                                               RmsLayout layout) {
+extern "C" __global__ void __launch_bounds__(ROW_THREADS)
+    rms_norm_rotate_f32(const float* in, const float* weight, const float2* rotation, float* out,
+                        RmsLayout layout) {
   rms_norm_rotate<float>(in, weight, rotation, out, layout);
 }
-extern "C" __global__ void __launch_bounds__(256) rms_norm_rotate_bf16(const bf16_bits* in, const bf16_bits* weight,
-                                                const float2* rotation, bf16_bits* out,
-                                                RmsLayout layout) {
+extern "C" __global__ void __launch_bounds__(ROW_THREADS)
+    rms_norm_rotate_bf16(const bf16_bits* in, const bf16_bits* weight, const float2* rotation,
+                         bf16_bits* out, RmsLayout layout) {
   rms_norm_rotate<bf16_bits>(in, weight, rotation, out, layout);
 }
 )CUDA";
@@ -86,11 +84,6 @@ struct RmsLayout {  // the kernel's RmsLayout, field for field
   int width, tokens, pairs_per_head;
   float eps;
 };
-
-constexpr int kPack = 4;
-constexpr int kItems = 8;
-// Blocks of at most 256 threads (__launch_bounds__), which leaves the registers for the row.
-constexpr int64_t kMaxWidth = 256 * kPack * kItems;
 
 torch::Tensor launch(const torch::Tensor& x, const torch::Tensor& weight, double eps,
                      const torch::Tensor& rotation) {
@@ -107,7 +100,7 @@ torch::Tensor launch(const torch::Tensor& x, const torch::Tensor& weight, double
   const void* gain_values = gains.data_ptr();
   const void* turns = rotation.data_ptr();
   void* output = out.data_ptr();
-  const unsigned threads = row_block_threads(width / kPack, kItems);
+  const unsigned threads = row_block_threads(width);
   kernels[x.scalar_type() == torch::kBFloat16 ? 1 : 0].launch(
       {.grid = {static_cast<unsigned>(x.numel() / width), 1, 1}, .block = {threads, 1, 1}},
       {&input, &gain_values, &turns, &output, &layout});
@@ -143,7 +136,7 @@ bool rms_norm_rotary_uses_runtime_kernel(const torch::Tensor& x, const torch::Te
       rotation.device() != x.device() || !rotation.is_contiguous())
     return false;
   const int64_t head_dim = 2 * rotation.size(-1);
-  return width % kPack == 0 && width <= kMaxWidth && head_dim % kPack == 0 &&
+  return width % kRowPack == 0 && width <= kRowMaxWidth && head_dim % kRowPack == 0 &&
          width % head_dim == 0 && x.numel() / width < (int64_t{1} << 31) &&
          packs_aligned(x.data_ptr()) && packs_aligned(rotation.data_ptr()) &&
          runtime_kernels_support(x.device().index());

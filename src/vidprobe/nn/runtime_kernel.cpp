@@ -81,7 +81,10 @@ __device__ float block_sum(float v, float* partial) {
   for (int w = 0; w < static_cast<int>(blockDim.x >> 5); ++w) total += partial[w];
   return total;
 }
-)CUDA";
+)CUDA" + std::string("constexpr int ROW_VEC = ") +
+                                    std::to_string(kRowPack) +
+                                    ";\nconstexpr int ROW_ITEMS = " + std::to_string(kRowItems) +
+                                    ";\n#define ROW_THREADS " + std::to_string(kRowThreads) + "\n";
   return source;
 }
 
@@ -96,12 +99,12 @@ bool runtime_kernels_enabled() {
   return enabled;
 }
 
-unsigned row_block_threads(int64_t packs, int items) {
-  const int64_t warps = (packs + int64_t{32} * items - 1) / (int64_t{32} * items);
-  require(warps >= 1 && warps <= 32, "row_block_threads: " + std::to_string(packs) +
-                                         " packs do not fit one block of " + std::to_string(items) +
-                                         " a thread");
-  return static_cast<unsigned>(warps * 32);
+unsigned row_block_threads(int64_t width) {
+  require(width > 0 && width % kRowPack == 0 && width <= kRowMaxWidth,
+          "row kernels: a row of " + std::to_string(width) + " values is not a multiple of " +
+              std::to_string(kRowPack) + " up to " + std::to_string(kRowMaxWidth));
+  const int64_t per_warp = int64_t{32} * kRowPack * kRowItems;
+  return static_cast<unsigned>((width + per_warp - 1) / per_warp * 32);
 }
 
 bool packs_aligned(const void* address) {

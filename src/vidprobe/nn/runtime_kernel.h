@@ -42,12 +42,21 @@ bool packs_aligned(const void* address);
 // would silently be wrong.
 void refuse_second_derivative(const std::string& user);
 
-// Threads of a block that owns one row of `packs` packs, each thread holding up to `items` of
-// them in registers: as few warps as hold the row, so that several rows' blocks share an SM and
-// one block's loads overlap another's reductions (a block of two packs a thread left a 5,120-wide
-// row one block an SM and the kernel at under half of the H100's bandwidth). Throws unless
-// packs <= 1024 x items (32 warps).
-unsigned row_block_threads(int64_t packs, int items);
+// The row kernels' layout (nn/residual_norm, nn/rms_norm_rotary): one thread block per row of
+// values, read in packs of kRowPack, each thread keeping up to kRowItems packs in registers, blocks
+// of at most kRowThreads threads (the kernels are compiled with __launch_bounds__(ROW_THREADS),
+// which leaves the registers for the row): rows of up to kRowMaxWidth values, a multiple of
+// kRowPack. runtime_kernel_prelude() defines ROW_VEC, ROW_ITEMS and ROW_THREADS to these values.
+inline constexpr int kRowPack = 4;
+inline constexpr int kRowItems = 8;
+inline constexpr int kRowThreads = 256;
+inline constexpr int64_t kRowMaxWidth = int64_t{kRowThreads} * kRowPack * kRowItems;
+
+// Threads of the block that owns a row of `width` values: as few warps as hold the row, so that
+// several rows' blocks share an SM and one block's loads overlap another's reductions (a block
+// of two packs a thread left a 5,120-wide row one block an SM and the kernel at under half of
+// the H100's bandwidth). Throws for a width the layout does not take.
+unsigned row_block_threads(int64_t width);
 
 struct LaunchShape {
   std::array<unsigned, 3> grid{1, 1, 1};
