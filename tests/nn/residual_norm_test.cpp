@@ -43,7 +43,8 @@ TEST(ResidualNorm, AffineNormWithoutAnUpdateLeavesTheStreamAndCasts) {
   EXPECT_TRUE(result.stream.is_same(stream));
   EXPECT_EQ(result.normed.scalar_type(), torch::kBFloat16);
   EXPECT_LT(relative_error(result.normed, row_norm_f64(stream, 1e-5) * weight + bias), 8e-3);
-  EXPECT_FALSE(residual_norm_uses_runtime_kernel({stream}, weight, bias, torch::kBFloat16));  // CPU
+  EXPECT_FALSE(residual_norm_uses_runtime_kernel({stream}, NormScale::kWeightAndBias, weight, bias,
+                                                 torch::kBFloat16));  // a CPU tensor
 }
 
 // libtorch's form of each, written out here: what the kernel must reproduce.
@@ -81,7 +82,8 @@ TEST(ResidualNormCuda, MatchesLibtorchsAddNormAndModulation) {
       {"ViT-L bf16 stream, sum, affine", 1024, bf16, bf16, bf16, false, true, false},
       {"ViT bf16 LayerScale gate, affine", 1024, bf16, bf16, bf16, false, true, true},
       {"no update, narrow row", 96, f32, bf16, bf16, true, false, false},
-      {"one warp's row", 8, f32, f32, f32, true, true, true}};
+      {"one warp's row", 8, f32, f32, f32, true, true, true},
+      {"the widest row, 256 threads", 8192, f32, bf16, bf16, true, true, true}};
   for (const auto& c : cases) {
     SCOPED_TRACE(c.name);
     const int64_t batch = 2, tokens = 37;
@@ -93,7 +95,9 @@ TEST(ResidualNormCuda, MatchesLibtorchsAddNormAndModulation) {
     if (c.with_gate) u.gate = c.stream == bf16 ? torch::randn({c.width}, on(bf16)) : chunks[2];
     const auto multiplier = c.modulated ? 1 + chunks[1] : torch::randn({c.width}, on(c.stream));
     const auto shift = c.modulated ? chunks[0] : torch::randn({c.width}, on(c.stream));
-    ASSERT_TRUE(residual_norm_uses_runtime_kernel(u, multiplier, shift, c.out));
+    ASSERT_TRUE(residual_norm_uses_runtime_kernel(
+        u, c.modulated ? NormScale::kModulation : NormScale::kWeightAndBias, multiplier, shift,
+        c.out));
     const auto fused = c.modulated ? modulated_layer_norm(u, multiplier, shift, 1e-6, c.out)
                                    : affine_layer_norm(u, multiplier, shift, 1e-6, c.out);
     const auto expected = composed(u, multiplier, shift, c.modulated, c.out);
@@ -112,26 +116,33 @@ TEST(ResidualNormCuda, RecordedGradientsAndOddWidthsTakeLibtorchsForm) {
   const auto options = torch::TensorOptions(torch::kCUDA);
   const auto stream = torch::randn({1, 4, 1030}, options);
   const auto weight = torch::randn({1030}, options), bias = torch::randn({1030}, options);
-  EXPECT_FALSE(residual_norm_uses_runtime_kernel({stream}, weight, bias, torch::kFloat32));
+  EXPECT_FALSE(residual_norm_uses_runtime_kernel({stream}, NormScale::kWeightAndBias, weight, bias,
+                                                 torch::kFloat32));
   EXPECT_TRUE(torch::equal(affine_layer_norm({stream}, weight, bias, 1e-6, torch::kFloat32).normed,
                            torch::layer_norm(stream, {1030}, weight, bias, 1e-6)));
   const auto ones = torch::ones({1024}, options), zeros = torch::zeros({1024}, options);
   const auto wide = torch::randn({1, 4, 1024}, options).requires_grad_(true);
-  EXPECT_FALSE(residual_norm_uses_runtime_kernel({wide}, ones, zeros, torch::kFloat32));
+  EXPECT_FALSE(residual_norm_uses_runtime_kernel({wide}, NormScale::kWeightAndBias, ones, zeros,
+                                                 torch::kFloat32));
   // A norm being trained on a stream that needs no gradient keeps its weight's gradient.
   const auto trained = torch::ones({1024}, options).requires_grad_(true);
   const auto frozen = wide.detach();
-  ASSERT_TRUE(residual_norm_uses_runtime_kernel({frozen}, ones, zeros, torch::kFloat32));
-  EXPECT_FALSE(residual_norm_uses_runtime_kernel({frozen}, trained, zeros, torch::kFloat32));
+  ASSERT_TRUE(residual_norm_uses_runtime_kernel({frozen}, NormScale::kWeightAndBias, ones, zeros,
+                                                torch::kFloat32));
+  EXPECT_FALSE(residual_norm_uses_runtime_kernel({frozen}, NormScale::kWeightAndBias, trained,
+                                                 zeros, torch::kFloat32));
   EXPECT_TRUE(
       affine_layer_norm({frozen}, trained, zeros, 1e-6, torch::kFloat32).normed.requires_grad());
   torch::NoGradGuard no_grad;
-  EXPECT_TRUE(residual_norm_uses_runtime_kernel({wide}, ones, zeros, torch::kFloat32));
+  EXPECT_TRUE(residual_norm_uses_runtime_kernel({wide}, NormScale::kWeightAndBias, ones, zeros,
+                                                torch::kFloat32));
 }
 
 // Inputs whose libtorch result the kernel would not reproduce, or that it cannot read safely:
 // a float32 gate on a bf16 stream (addcmul would return float32), a (B, D) scale (libtorch
-// broadcasts it over the tokens, not the batch), a scale on the CPU, a row wider than 8,192.
+// broadcasts it over the tokens, not the batch), a scale on the CPU, a LayerNorm weight in another
+// dtype than the stream or not of shape (D) (libtorch's layer_norm refuses both), a row wider
+// than 8,192.
 TEST(ResidualNormCuda, RefusesWhatItWouldNotReproduce) {
   if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
   torch::NoGradGuard no_grad;
@@ -140,17 +151,28 @@ TEST(ResidualNormCuda, RefusesWhatItWouldNotReproduce) {
   const auto ones = torch::ones({64}, cuda), zeros = torch::zeros({64}, cuda);
   const ResidualUpdate narrow{torch::randn({2, 3, 64}, bf16), torch::randn({2, 3, 64}, bf16),
                               torch::randn({64}, bf16)};
-  ASSERT_TRUE(residual_norm_uses_runtime_kernel(narrow, ones, zeros, torch::kBFloat16));
+  ASSERT_TRUE(residual_norm_uses_runtime_kernel(narrow, NormScale::kModulation, ones, zeros,
+                                                torch::kBFloat16));
   const ResidualUpdate float_gate{narrow.stream, narrow.update, torch::randn({64}, cuda)};
-  EXPECT_FALSE(residual_norm_uses_runtime_kernel(float_gate, ones, zeros, torch::kBFloat16));
-  const auto result = affine_layer_norm(float_gate, ones, zeros, 1e-6, torch::kBFloat16);
-  EXPECT_EQ(result.stream.scalar_type(), torch::kFloat32);  // libtorch's promotion, kept
-  EXPECT_FALSE(residual_norm_uses_runtime_kernel(narrow, torch::ones({2, 64}, cuda), zeros,
+  EXPECT_FALSE(residual_norm_uses_runtime_kernel(float_gate, NormScale::kModulation, ones, zeros,
                                                  torch::kBFloat16));
-  EXPECT_FALSE(
-      residual_norm_uses_runtime_kernel(narrow, torch::ones({64}), zeros, torch::kBFloat16));
+  const auto result = modulated_layer_norm(float_gate, ones, zeros, 1e-6, torch::kBFloat16);
+  EXPECT_EQ(result.stream.scalar_type(), torch::kFloat32);  // libtorch's promotion, kept
+  EXPECT_FALSE(residual_norm_uses_runtime_kernel(
+      narrow, NormScale::kModulation, torch::ones({2, 64}, cuda), zeros, torch::kBFloat16));
+  EXPECT_FALSE(residual_norm_uses_runtime_kernel(narrow, NormScale::kModulation, torch::ones({64}),
+                                                 zeros, torch::kBFloat16));
+  // libtorch's layer_norm takes a weight and bias (D) of the input's dtype only.
+  EXPECT_FALSE(residual_norm_uses_runtime_kernel(narrow, NormScale::kWeightAndBias, ones, zeros,
+                                                 torch::kBFloat16));
+  EXPECT_TRUE(residual_norm_uses_runtime_kernel(narrow, NormScale::kWeightAndBias, ones.to(bf16),
+                                                zeros.to(bf16), torch::kBFloat16));
+  EXPECT_FALSE(residual_norm_uses_runtime_kernel(narrow, NormScale::kWeightAndBias,
+                                                 ones.to(bf16).view({1, 1, 64}), zeros.to(bf16),
+                                                 torch::kBFloat16));
   const auto wide = torch::randn({1, 2, 8192 + 64}, cuda);
-  EXPECT_FALSE(residual_norm_uses_runtime_kernel({wide}, torch::ones({8192 + 64}, cuda),
+  EXPECT_FALSE(residual_norm_uses_runtime_kernel({wide}, NormScale::kWeightAndBias,
+                                                 torch::ones({8192 + 64}, cuda),
                                                  torch::zeros({8192 + 64}, cuda), torch::kFloat32));
 }
 

@@ -48,6 +48,9 @@ TEST(RmsNormRotary, ATableOfTheWrongWidthIsRefused) {
   EXPECT_THROW(rms_norm_rotate_pairs(x, torch::ones({20}), 1e-6,
                                      random_rotation(5, 3, torch::TensorOptions())),
                std::exception);
+  EXPECT_THROW(rms_norm_rotate_pairs(x, torch::ones({20}), 1e-6,
+                                     random_rotation(5, 0, torch::TensorOptions())),
+               std::exception);
 }
 
 // The kernel against libtorch's at::rms_norm and complex product on the same GPU: WAN2.1-14B's
@@ -59,7 +62,7 @@ TEST(RmsNormRotaryCuda, MatchesLibtorchsNormAndComplexProduct) {
   torch::manual_seed(7);
   for (const auto dtype : {torch::kFloat32, torch::kBFloat16}) {
     for (const auto& [width, head_dim] :
-         std::vector<std::pair<int64_t, int64_t>>{{5120, 128}, {48, 12}}) {
+         std::vector<std::pair<int64_t, int64_t>>{{5120, 128}, {8192, 128}, {48, 12}}) {
       SCOPED_TRACE(std::to_string(width) + (dtype == torch::kFloat32 ? " float32" : " bf16"));
       const auto options = torch::TensorOptions(torch::kCUDA).dtype(dtype);
       const auto x = torch::randn({2, 33, width}, options);

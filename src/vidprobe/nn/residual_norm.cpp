@@ -131,7 +131,7 @@ std::optional<RowVector> row_vector(const torch::Tensor& v, int64_t batch, int64
   auto rows = v.reshape({-1, width});
   if (rows.size(0) != 1 && rows.size(0) != batch) return std::nullopt;
   if (rows.scalar_type() != torch::kFloat32) rows = rows.to(torch::kFloat32);
-  if (rows.stride(1) != 1 || !packs_aligned(rows.data_ptr())) rows = rows.contiguous();
+  if (rows.stride(1) != 1 || !packs_aligned(rows.data_ptr())) rows = rows.clone();
   const long long stride = rows.size(0) == 1 ? 0 : rows.stride(0);
   if (stride % kRowPack != 0 || !packs_aligned(rows.data_ptr())) return std::nullopt;
   return RowVector{rows, stride};
@@ -183,9 +183,14 @@ bool stream_and_update_qualify(const ResidualUpdate& u, torch::ScalarType dtype)
   return runtime_kernels_support(s.device().index());
 }
 
-std::optional<KernelPlan> plan_kernel(const ResidualUpdate& u, const torch::Tensor& multiplier,
-                                      const torch::Tensor& shift, torch::ScalarType dtype) {
+std::optional<KernelPlan> plan_kernel(const ResidualUpdate& u, NormScale form,
+                                      const torch::Tensor& multiplier, const torch::Tensor& shift,
+                                      torch::ScalarType dtype) {
   if (!stream_and_update_qualify(u, dtype)) return std::nullopt;
+  if (form == NormScale::kWeightAndBias)
+    for (const auto* v : {&multiplier, &shift})
+      if (!v->defined() || v->dim() != 1 || v->scalar_type() != u.stream.scalar_type())
+        return std::nullopt;
   if (torch::GradMode::is_enabled() && (multiplier.requires_grad() || shift.requires_grad()))
     return std::nullopt;  // a trained norm's weight and bias need libtorch's backward
   const int64_t batch = u.stream.size(0), width = u.stream.size(-1);
@@ -247,14 +252,15 @@ const std::string& residual_norm_kernel_source() {
   return kSource;
 }
 
-bool residual_norm_uses_runtime_kernel(const ResidualUpdate& u, const torch::Tensor& multiplier,
-                                       const torch::Tensor& shift, torch::ScalarType dtype) {
-  return plan_kernel(u, multiplier, shift, dtype).has_value();
+bool residual_norm_uses_runtime_kernel(const ResidualUpdate& u, NormScale form,
+                                       const torch::Tensor& scale, const torch::Tensor& shift,
+                                       torch::ScalarType dtype) {
+  return plan_kernel(u, form, scale, shift, dtype).has_value();
 }
 
 NormedStream modulated_layer_norm(const ResidualUpdate& update, const torch::Tensor& multiplier,
                                   const torch::Tensor& shift, double eps, torch::ScalarType dtype) {
-  if (const auto plan = plan_kernel(update, multiplier, shift, dtype))
+  if (const auto plan = plan_kernel(update, NormScale::kModulation, multiplier, shift, dtype))
     return launch(update, *plan, eps, dtype);
   const auto stream = updated_stream(update);
   const auto normed = torch::layer_norm(stream.to(torch::kFloat32), {stream.size(-1)}, {}, {}, eps);
@@ -263,7 +269,7 @@ NormedStream modulated_layer_norm(const ResidualUpdate& update, const torch::Ten
 
 NormedStream affine_layer_norm(const ResidualUpdate& update, const torch::Tensor& weight,
                                const torch::Tensor& bias, double eps, torch::ScalarType dtype) {
-  if (const auto plan = plan_kernel(update, weight, bias, dtype))
+  if (const auto plan = plan_kernel(update, NormScale::kWeightAndBias, weight, bias, dtype))
     return launch(update, *plan, eps, dtype);
   const auto stream = updated_stream(update);
   return {stream, torch::layer_norm(stream, {stream.size(-1)}, weight, bias, eps).to(dtype)};

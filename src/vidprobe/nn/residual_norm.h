@@ -36,18 +36,22 @@ NormedStream modulated_layer_norm(const ResidualUpdate& update, const torch::Ten
 NormedStream affine_layer_norm(const ResidualUpdate& update, const torch::Tensor& weight,
                                const torch::Tensor& bias, double eps, torch::ScalarType dtype);
 
+// Which of the two a call is: the modulation's scale and shift, or a LayerNorm's weight and bias.
+enum class NormScale { kModulation, kWeightAndBias };
+
 // Whether those take the runtime kernel (nn/runtime_kernel.h) for these inputs: CUDA tensors on
 // one device with no gradient recorded (autograd off, or no input, scale or shift needing one);
 // contiguous stream and update; width a multiple of 4 up to 8,192; 16-byte aligned data; stream,
 // update and output dtypes float32, float32, float32 or float32, bf16, bf16 or bf16, bf16, bf16;
-// gate, scale and shift of the forms above in a dtype no wider than float32 (and the gate no
-// wider than the stream, so that libtorch's sum keeps the stream's dtype). Then the update is
+// a gate, scale and shift of the forms above in a dtype no wider than float32 (the gate no wider
+// than the stream, so that libtorch's sum keeps the stream's dtype), a weight and bias (D) in
+// the stream's dtype (libtorch's layer_norm takes no other). Then the update is
 // added as libtorch adds it (the same stream), the mean and variance are two float32 sums over
 // the row in registers (libtorch's kernel uses Welford's update: the normed values agree to
 // float32 rounding, then the cast), and everything is read once and written once. Otherwise
 // libtorch's form.
-bool residual_norm_uses_runtime_kernel(const ResidualUpdate& update,
-                                       const torch::Tensor& multiplier, const torch::Tensor& shift,
+bool residual_norm_uses_runtime_kernel(const ResidualUpdate& update, NormScale form,
+                                       const torch::Tensor& scale, const torch::Tensor& shift,
                                        torch::ScalarType dtype);
 
 // The runtime kernel's source (compiled for sm_80 and sm_90 by a CPU test).

@@ -126,14 +126,16 @@ bool rms_norm_rotary_uses_runtime_kernel(const torch::Tensor& x, const torch::Te
       !x.is_contiguous() ||
       (x.scalar_type() != torch::kFloat32 && x.scalar_type() != torch::kBFloat16))
     return false;
-  if (torch::GradMode::is_enabled() && (x.requires_grad() || weight.requires_grad())) return false;
+  if (torch::GradMode::is_enabled() &&
+      (x.requires_grad() || weight.requires_grad() || rotation.requires_grad()))
+    return false;
   const int64_t width = x.size(-1);
   if (!weight.defined() || weight.dim() != 1 || weight.size(0) != width ||
       weight.device() != x.device() || !at::isFloatingType(weight.scalar_type()))
     return false;
   if (!rotation.defined() || rotation.scalar_type() != torch::kComplexFloat ||
       rotation.dim() != 3 || rotation.size(0) != x.size(1) || rotation.size(1) != 1 ||
-      rotation.device() != x.device() || !rotation.is_contiguous())
+      rotation.size(2) == 0 || rotation.device() != x.device() || !rotation.is_contiguous())
     return false;
   const int64_t head_dim = 2 * rotation.size(-1);
   return width % kRowPack == 0 && width <= kRowMaxWidth && head_dim % kRowPack == 0 &&
@@ -144,7 +146,8 @@ bool rms_norm_rotary_uses_runtime_kernel(const torch::Tensor& x, const torch::Te
 
 torch::Tensor rms_norm_rotate_pairs(const torch::Tensor& x, const torch::Tensor& weight, double eps,
                                     const torch::Tensor& rotation) {
-  require(x.dim() == 3 && rotation.dim() >= 2 && x.size(-1) % (2 * rotation.size(-1)) == 0,
+  require(x.dim() == 3 && rotation.dim() >= 2 && rotation.size(-1) > 0 &&
+              x.size(-1) % (2 * rotation.size(-1)) == 0,
           "rms_norm_rotate_pairs: x " + c10::str(x.sizes()) + " does not split into heads of " +
               "twice the rotation table's " + c10::str(rotation.sizes()) + " pairs");
   if (rms_norm_rotary_uses_runtime_kernel(x, weight, rotation))

@@ -100,9 +100,10 @@ bool runtime_kernels_enabled() {
 }
 
 unsigned row_block_threads(int64_t width) {
-  require(width > 0 && width % kRowPack == 0 && width <= kRowMaxWidth,
-          "row kernels: a row of " + std::to_string(width) + " values is not a multiple of " +
-              std::to_string(kRowPack) + " up to " + std::to_string(kRowMaxWidth));
+  require(width > 0 && width % kRowPack == 0 && width <= kRowMaxWidth, [width] {
+    return "row kernels: a row of " + std::to_string(width) + " values is not a multiple of " +
+           std::to_string(kRowPack) + " up to " + std::to_string(kRowMaxWidth);
+  });
   const int64_t per_warp = int64_t{32} * kRowPack * kRowItems;
   return static_cast<unsigned>((width + per_warp - 1) / per_warp * 32);
 }
