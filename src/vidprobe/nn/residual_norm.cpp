@@ -2,6 +2,7 @@
 
 #include <c10/core/DeviceGuard.h>
 
+#include <initializer_list>
 #include <optional>
 #include <vector>
 
@@ -11,8 +12,8 @@ namespace vidprobe::nn {
 namespace {
 
 // The row layout of nn/runtime_kernel.h (a block per row, its packs in registers), so the row is
-// read once, then the mean, then the variance of the deviations (two
-// block sums in a fixed order: the same row gives the same bits every run).
+// read once, then the mean, then the variance of the deviations (two block sums in a fixed
+// order: the same row gives the same bits every run).
 const std::string kSource = runtime_kernel_prelude() + R"CUDA(
 struct NormLayout {
   long long gate_stride, multiplier_stride, shift_stride;  // per batch entry; 0: shared
@@ -150,9 +151,11 @@ const RuntimeKernel* kernel_for(torch::ScalarType stream, torch::ScalarType dtyp
   return nullptr;
 }
 
-bool records_gradient(const ResidualUpdate& u) {
+// Whether autograd would record any of `inputs`: the kernel has no backward, so a stream, update or
+// gate needing a gradient, or a norm's weight and bias being trained, take libtorch's form.
+bool records_gradient(std::initializer_list<const torch::Tensor*> inputs) {
   if (!torch::GradMode::is_enabled()) return false;
-  for (const auto* t : {&u.stream, &u.update, &u.gate})
+  for (const auto* t : inputs)
     if (t->defined() && t->requires_grad()) return true;
   return false;
 }
@@ -166,7 +169,7 @@ struct KernelPlan {
 bool stream_and_update_qualify(const ResidualUpdate& u, torch::ScalarType dtype) {
   const auto& s = u.stream;
   if (!runtime_kernels_built() || !s.defined() || !s.is_cuda() || s.dim() != 3 || s.numel() == 0 ||
-      !s.is_contiguous() || records_gradient(u))
+      !s.is_contiguous())
     return false;
   const int64_t width = s.size(-1);
   if (width % kRowPack != 0 || width > kRowMaxWidth || s.numel() / width > (int64_t{1} << 31) - 1)
@@ -186,13 +189,13 @@ bool stream_and_update_qualify(const ResidualUpdate& u, torch::ScalarType dtype)
 std::optional<KernelPlan> plan_kernel(const ResidualUpdate& u, NormScale form,
                                       const torch::Tensor& multiplier, const torch::Tensor& shift,
                                       torch::ScalarType dtype) {
-  if (!stream_and_update_qualify(u, dtype)) return std::nullopt;
+  if (!stream_and_update_qualify(u, dtype) ||
+      records_gradient({&u.stream, &u.update, &u.gate, &multiplier, &shift}))
+    return std::nullopt;
   if (form == NormScale::kWeightAndBias)
     for (const auto* v : {&multiplier, &shift})
       if (!v->defined() || v->dim() != 1 || v->scalar_type() != u.stream.scalar_type())
         return std::nullopt;
-  if (torch::GradMode::is_enabled() && (multiplier.requires_grad() || shift.requires_grad()))
-    return std::nullopt;  // a trained norm's weight and bias need libtorch's backward
   const int64_t batch = u.stream.size(0), width = u.stream.size(-1);
   const auto device = u.stream.device();
   const auto m = row_vector(multiplier, batch, width, device);
