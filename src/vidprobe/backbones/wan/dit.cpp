@@ -111,8 +111,9 @@ torch::Tensor Transformer::attention(const std::string& prefix, const torch::Ten
   return linear(params_, prefix + "to_out.0", out);
 }
 
-torch::Tensor Transformer::block(int index, const torch::Tensor& x, const torch::Tensor& modulation,
-                                 const torch::Tensor& context, const RopeTables& rope) const {
+nn::ResidualUpdate Transformer::block(int index, const nn::ResidualUpdate& incoming,
+                                      const torch::Tensor& modulation, const torch::Tensor& context,
+                                      const RopeTables& rope) const {
   const auto prefix = block_prefix(index);
   const auto mod = (params_[prefix + "scale_shift_table"] + modulation).chunk(6, 1);
   const auto &shift = mod[0], &scale = mod[1], &gate = mod[2];
@@ -123,7 +124,8 @@ torch::Tensor Transformer::block(int index, const torch::Tensor& x, const torch:
   // Each norm reads the stream that the branch before it has just updated: the update, the norm,
   // the modulation and the cast are one pass where a runtime kernel applies (nn/residual_norm.h),
   // else libtorch's addcmul, LayerNorm and addcmul, each one float32 kernel.
-  auto normed = nn::modulated_layer_norm({x}, 1 + scale, shift, eps, dtype);
+  auto normed = nn::modulated_layer_norm(incoming, 1 + scale, shift, eps, dtype);
+  const auto x = normed.stream;  // a handle: `normed` is reassigned below
   const auto attended = attention(prefix + "attn1.", normed.normed, {}, &rope);
   if (config_.cross_attn_norm) {
     normed = nn::affine_layer_norm({x, attended, gate}, params_[prefix + "norm2.weight"],
@@ -135,7 +137,7 @@ torch::Tensor Transformer::block(int index, const torch::Tensor& x, const torch:
   const auto crossed = attention(prefix + "attn2.", normed.normed, context, nullptr);
   normed = nn::modulated_layer_norm({normed.stream, crossed}, 1 + ffn_scale, ffn_shift, eps, dtype);
   const auto hidden = linear_gelu_tanh(params_, prefix + "ffn.net.0.proj", normed.normed);
-  return torch::addcmul(normed.stream, linear(params_, prefix + "ffn.net.2", hidden), ffn_gate);
+  return {normed.stream, linear(params_, prefix + "ffn.net.2", hidden), ffn_gate};
 }
 
 torch::Tensor Transformer::head(const torch::Tensor& x, const torch::Tensor& temb,
@@ -184,12 +186,19 @@ Transformer::Outputs Transformer::run(const torch::Tensor& latents, const torch:
   const auto& rope = kept_rope_tables(outputs.grid, x.device());
   const auto conditioning = condition(nn::to_device_async(timesteps, x.device()));
   outputs.blocks.resize(layers.size());
+  nn::ResidualUpdate stream{x};
+  // The stream as libtorch's addcmul gives it, where it is wanted before the next block adds it.
+  const auto settled = [&stream] {
+    if (stream.update.defined())
+      stream = {torch::addcmul(stream.stream, stream.update, stream.gate)};
+    return stream.stream;
+  };
   for (int i = 0; i <= last; ++i) {
-    x = block(i, x, conditioning.modulation, embedded_context, rope);
+    stream = block(i, stream, conditioning.modulation, embedded_context, rope);
     for (std::size_t k = 0; k < layers.size(); ++k)
-      if (layers[k] == i) outputs.blocks[k] = x;
+      if (layers[k] == i) outputs.blocks[k] = settled();
   }
-  if (with_prediction) outputs.prediction = head(x, conditioning.temb, outputs.grid);
+  if (with_prediction) outputs.prediction = head(settled(), conditioning.temb, outputs.grid);
   return outputs;
 }
 

@@ -18,6 +18,7 @@
 #include "vidprobe/backbones/wan/config.h"
 #include "vidprobe/backbones/wan/rope.h"
 #include "vidprobe/nn/grid_key.h"
+#include "vidprobe/nn/residual_norm.h"
 
 namespace vidprobe::backbones::wan {
 
@@ -70,8 +71,11 @@ class Transformer {
   // queue, in every run before; every run of an extraction asks for the same grid.
   const RopeTables& kept_rope_tables(const std::vector<int64_t>& grid, torch::Device device) const;
 
-  torch::Tensor block(int index, const torch::Tensor& x, const torch::Tensor& modulation,
-                      const torch::Tensor& context, const RopeTables& rope) const;
+  // A block's input is the stream and the last block's FFN update still to be added to it (its
+  // output the same), so that the add and the block's first norm are one pass (nn/residual_norm.h).
+  nn::ResidualUpdate block(int index, const nn::ResidualUpdate& incoming,
+                           const torch::Tensor& modulation, const torch::Tensor& context,
+                           const RopeTables& rope) const;
   torch::Tensor attention(const std::string& prefix, const torch::Tensor& x,
                           const torch::Tensor& context, const RopeTables* rope) const;
   torch::Tensor head(const torch::Tensor& x, const torch::Tensor& temb,
