@@ -202,7 +202,7 @@ std::optional<KernelPlan> plan_kernel(const ResidualUpdate& u, NormScale form,
   const auto s = row_vector(shift, batch, width, device);
   std::optional<RowVector> g = RowVector{};
   if (u.gate.defined()) {
-    // libtorch's addcmul promotes the stream to the gate's dtype where that is wider.
+    // libtorch's sum would promote the stream to the gate's dtype where that is wider.
     if (at::promote_types(u.stream.scalar_type(), u.gate.scalar_type()) != u.stream.scalar_type())
       return std::nullopt;
     g = row_vector(u.gate, batch, width, device);
@@ -243,16 +243,18 @@ NormedStream launch(const ResidualUpdate& u, const KernelPlan& plan, double eps,
   return {stream, out};
 }
 
-torch::Tensor updated_stream(const ResidualUpdate& u) {
-  if (!u.update.defined()) return u.stream;
-  if (!u.gate.defined()) return u.stream + u.update;
-  return torch::addcmul(u.stream, u.update, u.gate);
-}
-
 }  // namespace
 
 const std::string& residual_norm_kernel_source() {
   return kSource;
+}
+
+torch::Tensor updated_stream(const ResidualUpdate& u) {
+  if (!u.update.defined()) return u.stream;
+  if (!u.gate.defined()) return u.stream + u.update;  // one rounding, in float32 for a bf16 stream
+  const auto math = at::promote_types(u.stream.scalar_type(), torch::kFloat32);
+  const auto sum = u.stream.to(math) + u.update * u.gate.to(math);
+  return sum.to(u.stream.scalar_type());
 }
 
 bool residual_norm_uses_runtime_kernel(const ResidualUpdate& u, NormScale form,
@@ -267,7 +269,7 @@ NormedStream modulated_layer_norm(const ResidualUpdate& update, const torch::Ten
     return launch(update, *plan, eps, dtype);
   const auto stream = updated_stream(update);
   const auto normed = torch::layer_norm(stream.to(torch::kFloat32), {stream.size(-1)}, {}, {}, eps);
-  return {stream, torch::addcmul(shift, normed, multiplier).to(dtype)};
+  return {stream, (normed * multiplier + shift).to(dtype)};
 }
 
 NormedStream affine_layer_norm(const ResidualUpdate& update, const torch::Tensor& weight,

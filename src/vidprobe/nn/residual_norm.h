@@ -1,10 +1,11 @@
 #pragma once
 // A transformer block's residual update and the LayerNorm that reads the updated stream, in one
 // pass. Each block adds a branch to its residual stream and the next norm reads the sum straight
-// back: libtorch runs the add (or a gated addcmul), the norm, a modulation or affine step and a
-// cast to the branch dtype as up to four passes over the stream. In WAN2.1's DiT at the paper's
-// clip (32,760 tokens x 5,120 channels, a float32 stream) those passes are three quarters of the
-// element-wise traffic of a block. Frozen backbones only: the runtime kernels have no backward.
+// back: libtorch runs the add (or a gated product and sum), the norm, a modulation or affine step
+// and a cast to the branch dtype as up to four passes over the stream. In WAN2.1's DiT at the
+// paper's clip (32,760 tokens x 5,120 channels, a float32 stream) those passes are three quarters
+// of the element-wise traffic of a block. Frozen backbones only: the runtime kernels have no
+// backward.
 #include <torch/torch.h>
 
 #include <string>
@@ -13,7 +14,9 @@ namespace vidprobe::nn {
 
 // stream + update * gate, or stream + update where gate is undefined, or the stream alone where
 // update is undefined. stream and update (B, N, D); gate (D), (1, D), (1, 1, D) or (B, 1, D). The
-// sum is rounded to the stream's dtype, as libtorch's add and addcmul round it.
+// product and the sum are each rounded in float32 (float64 for a float64 stream), then the sum to
+// the stream's dtype: the reference DiTs' `x.float() + branch.float() * gate`, two roundings where
+// libtorch's addcmul may fuse them into one.
 struct ResidualUpdate {
   torch::Tensor stream;
   torch::Tensor update{};
@@ -25,9 +28,14 @@ struct NormedStream {
   torch::Tensor normed;  // its LayerNorm, scaled and shifted, in the dtype asked for
 };
 
+// The updated stream alone, as every function below forms it, the runtime kernel bit for bit: for
+// a stream that is wanted before the next norm would add its update (a kept layer's output).
+torch::Tensor updated_stream(const ResidualUpdate& update);
+
 // adaLN's modulation (WAN2.1, Open-Sora): LayerNorm without affine parameters in float32, times
 // `multiplier` (1 + scale) plus `shift`, each (D), (1, D), (1, 1, D) or (B, 1, D), cast to `dtype`;
-// libtorch's form is addcmul(shift, layer_norm(s.float()), multiplier).to(dtype).
+// libtorch's form is (layer_norm(s.float()) * multiplier + shift).to(dtype), as the reference
+// writes it (the product rounded, then the sum).
 NormedStream modulated_layer_norm(const ResidualUpdate& update, const torch::Tensor& multiplier,
                                   const torch::Tensor& shift, double eps, torch::ScalarType dtype);
 

@@ -105,6 +105,33 @@ TEST(WanBackbone, NoiseSeedAndDrawsChangeTheFeatures) {
       1e-6);
 }
 
+// A kept layer's stream is settled by nn::updated_stream, where the blocks after it add the same
+// update inside their first norm (the runtime kernel on a GPU): the deeper layers must come out
+// bit for bit the same whichever shallower layers are kept with them.
+void expect_kept_layers_leave_the_deeper_ones(torch::Device device, torch::ScalarType dtype) {
+  auto backbone = small_backbone();
+  torch::NoGradGuard no_grad;
+  backbone->to(device, dtype);
+  const auto latents = backbone->encode(golden("clip").to(device));
+  const auto alone = backbone->extract_at(latents, 9, {point(2, 700)})[0].features;
+  const auto with_others =
+      backbone->extract_at(latents, 9, {point(0, 700), point(1, 700), point(2, 700)});
+  EXPECT_TRUE(torch::equal(with_others[2].features, alone));
+  EXPECT_FALSE(torch::equal(with_others[1].features, alone));
+}
+
+TEST(WanBackbone, KeptLayersLeaveTheDeeperOnesBitForBit) {
+  expect_kept_layers_leave_the_deeper_ones(torch::kCPU, torch::kFloat32);
+}
+
+TEST(WanBackboneCuda, KeptLayersLeaveTheDeeperOnesBitForBit) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  for (const auto dtype : {torch::kFloat32, torch::kBFloat16}) {
+    SCOPED_TRACE(c10::toString(dtype));
+    expect_kept_layers_leave_the_deeper_ones(torch::kCUDA, dtype);
+  }
+}
+
 // The same pipeline on the GPU: float32 (TF32 convolutions off) within the parity tolerance, bf16
 // (the default there) within bf16's precision.
 TEST(WanBackboneCuda, MatchesTheReferenceInFp32AndBf16) {

@@ -1,6 +1,7 @@
 #include "vidprobe/backbones/wan/dit.h"
 
 #include <algorithm>
+#include <utility>
 
 #include "vidprobe/backbones/wan/layers.h"
 #include "vidprobe/core/error.h"
@@ -111,7 +112,7 @@ torch::Tensor Transformer::attention(const std::string& prefix, const torch::Ten
   return linear(params_, prefix + "to_out.0", out);
 }
 
-nn::ResidualUpdate Transformer::block(int index, const nn::ResidualUpdate& incoming,
+nn::ResidualUpdate Transformer::block(int index, nn::ResidualUpdate incoming,
                                       const torch::Tensor& modulation, const torch::Tensor& context,
                                       const RopeTables& rope) const {
   const auto prefix = block_prefix(index);
@@ -123,15 +124,16 @@ nn::ResidualUpdate Transformer::block(int index, const nn::ResidualUpdate& incom
 
   // Each norm reads the stream that the branch before it has just updated: the update, the norm,
   // the modulation and the cast are one pass where a runtime kernel applies (nn/residual_norm.h),
-  // else libtorch's addcmul, LayerNorm and addcmul, each one float32 kernel.
+  // else libtorch's product and sum, LayerNorm, product and sum, each one float32 kernel.
   auto normed = nn::modulated_layer_norm(incoming, 1 + scale, shift, eps, dtype);
-  const auto x = normed.stream;  // a handle: `normed` is reassigned below
+  incoming = {};
   const auto attended = attention(prefix + "attn1.", normed.normed, {}, &rope);
   if (config_.cross_attn_norm) {
-    normed = nn::affine_layer_norm({x, attended, gate}, params_[prefix + "norm2.weight"],
-                                   params_[prefix + "norm2.bias"], eps, dtype);
+    normed =
+        nn::affine_layer_norm({normed.stream, attended, gate}, params_[prefix + "norm2.weight"],
+                              params_[prefix + "norm2.bias"], eps, dtype);
   } else {
-    const auto stream = torch::addcmul(x, attended, gate);
+    const auto stream = nn::updated_stream({normed.stream, attended, gate});
     normed = {stream, stream.to(dtype)};
   }
   const auto crossed = attention(prefix + "attn2.", normed.normed, context, nullptr);
@@ -186,19 +188,19 @@ Transformer::Outputs Transformer::run(const torch::Tensor& latents, const torch:
   const auto& rope = kept_rope_tables(outputs.grid, x.device());
   const auto conditioning = condition(nn::to_device_async(timesteps, x.device()));
   outputs.blocks.resize(layers.size());
-  nn::ResidualUpdate stream{x};
-  // The stream as libtorch's addcmul gives it, where it is wanted before the next block adds it.
-  const auto settled = [&stream] {
-    if (stream.update.defined())
-      stream = {torch::addcmul(stream.stream, stream.update, stream.gate)};
-    return stream.stream;
+  nn::ResidualUpdate pending{std::move(x)};
+  // Adds the pending update (the same values as the fused add) and keeps the sum as the stream,
+  // with no update left, so that the next block adds nothing twice.
+  const auto settle = [&pending] {
+    if (pending.update.defined()) pending = {nn::updated_stream(pending)};
+    return pending.stream;
   };
   for (int i = 0; i <= last; ++i) {
-    stream = block(i, stream, conditioning.modulation, embedded_context, rope);
+    pending = block(i, std::move(pending), conditioning.modulation, embedded_context, rope);
     for (std::size_t k = 0; k < layers.size(); ++k)
-      if (layers[k] == i) outputs.blocks[k] = settled();
+      if (layers[k] == i) outputs.blocks[k] = settle();
   }
-  if (with_prediction) outputs.prediction = head(settled(), conditioning.temb, outputs.grid);
+  if (with_prediction) outputs.prediction = head(settle(), conditioning.temb, outputs.grid);
   return outputs;
 }
 

@@ -71,11 +71,12 @@ class Transformer {
   // queue, in every run before; every run of an extraction asks for the same grid.
   const RopeTables& kept_rope_tables(const std::vector<int64_t>& grid, torch::Device device) const;
 
-  // A block's input is the stream and the last block's FFN update still to be added to it (its
-  // output the same), so that the add and the block's first norm are one pass (nn/residual_norm.h).
-  nn::ResidualUpdate block(int index, const nn::ResidualUpdate& incoming,
-                           const torch::Tensor& modulation, const torch::Tensor& context,
-                           const RopeTables& rope) const;
+  // Takes the stream with the previous block's FFN output and gate not yet added, and returns its
+  // own stream and FFN update in the same form: the add happens in the next block's first norm,
+  // in one pass with it (nn/residual_norm.h). Taken by value, so that the old stream is freed
+  // once that norm has made the new one.
+  nn::ResidualUpdate block(int index, nn::ResidualUpdate incoming, const torch::Tensor& modulation,
+                           const torch::Tensor& context, const RopeTables& rope) const;
   torch::Tensor attention(const std::string& prefix, const torch::Tensor& x,
                           const torch::Tensor& context, const RopeTables* rope) const;
   torch::Tensor head(const torch::Tensor& x, const torch::Tensor& temb,
