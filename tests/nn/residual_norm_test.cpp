@@ -35,6 +35,23 @@ TEST(ResidualNorm, ModulatedNormIsTheGatedSumNormalisedScaledAndShifted) {
   EXPECT_LT(relative_error(result.normed, expected), 1e-5);
 }
 
+// The stream keeps its dtype whatever the update's and the gate's: the sum is formed in float32 and
+// rounded to the stream's dtype once, as the kernel forms it.
+TEST(ResidualNorm, TheUpdatedStreamKeepsItsDtype) {
+  torch::manual_seed(6);
+  const auto stream = torch::randn({1, 3, 8}).to(torch::kBFloat16);
+  const auto update = torch::randn({1, 3, 8});
+  const auto gate = torch::randn({8});
+  const auto gated = updated_stream({stream, update.to(torch::kBFloat16), gate});
+  EXPECT_EQ(gated.scalar_type(), torch::kBFloat16);
+  EXPECT_TRUE(torch::equal(
+      gated, (stream.to(torch::kFloat32) + update.to(torch::kBFloat16).to(torch::kFloat32) * gate)
+                 .to(torch::kBFloat16)));
+  const auto summed = updated_stream({stream, update});
+  EXPECT_EQ(summed.scalar_type(), torch::kBFloat16);
+  EXPECT_TRUE(torch::equal(summed, (stream.to(torch::kFloat32) + update).to(torch::kBFloat16)));
+}
+
 TEST(ResidualNorm, AffineNormWithoutAnUpdateLeavesTheStreamAndCasts) {
   torch::manual_seed(4);
   const auto stream = torch::randn({1, 7, 16});
@@ -73,10 +90,10 @@ struct KernelCase {
   bool modulated, with_update, with_gate;
 };
 
-// The kernel against libtorch's form on the same GPU, for every dtype combination it takes: the
-// stream bit for bit (and nn::updated_stream's, which settles a kept layer), the normed rows within
-// float32 rounding or one step of bf16. The gate and modulation are (B, 1, D) views into a (B, 6,
-// D) table, as WAN's are.
+// The kernel against the reference's form on the same GPU, for every dtype combination it takes:
+// the stream bit for bit (and nn::updated_stream's, which settles a kept layer), the normed rows
+// within float32 rounding or one step of bf16. The gate and modulation are (B, 1, D) views into a
+// (B, 6, D) table, as WAN's are.
 TEST(ResidualNormCuda, MatchesLibtorchsAddNormAndModulation) {
   if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
   torch::NoGradGuard no_grad;
@@ -143,7 +160,7 @@ TEST(ResidualNormCuda, RecordedGradientsAndOddWidthsTakeLibtorchsForm) {
 }
 
 // Inputs whose libtorch result the kernel would not reproduce, or that it cannot read safely:
-// a float32 gate on a bf16 stream (addcmul would return float32), a (B, D) scale (libtorch
+// a (B, D) scale (libtorch
 // broadcasts it over the tokens, not the batch), a scale on the CPU, a LayerNorm weight in another
 // dtype than the stream or not of shape (D) (libtorch's layer_norm refuses both), a row wider
 // than 8,192.
@@ -157,11 +174,12 @@ TEST(ResidualNormCuda, RefusesWhatItWouldNotReproduce) {
                               torch::randn({64}, bf16)};
   ASSERT_TRUE(residual_norm_uses_runtime_kernel(narrow, NormScale::kModulation, ones, zeros,
                                                 torch::kBFloat16));
+  // A float32 gate on a bf16 stream is taken: the sum is formed in float32 and kept in bf16.
   const ResidualUpdate float_gate{narrow.stream, narrow.update, torch::randn({64}, cuda)};
-  EXPECT_FALSE(residual_norm_uses_runtime_kernel(float_gate, NormScale::kModulation, ones, zeros,
-                                                 torch::kBFloat16));
+  ASSERT_TRUE(residual_norm_uses_runtime_kernel(float_gate, NormScale::kModulation, ones, zeros,
+                                                torch::kBFloat16));
   const auto result = modulated_layer_norm(float_gate, ones, zeros, 1e-6, torch::kBFloat16);
-  EXPECT_EQ(result.stream.scalar_type(), torch::kFloat32);  // libtorch's promotion, kept
+  EXPECT_TRUE(torch::equal(result.stream, updated_stream(float_gate)));
   EXPECT_FALSE(residual_norm_uses_runtime_kernel(
       narrow, NormScale::kModulation, torch::ones({2, 64}, cuda), zeros, torch::kBFloat16));
   EXPECT_FALSE(residual_norm_uses_runtime_kernel(narrow, NormScale::kModulation, torch::ones({64}),

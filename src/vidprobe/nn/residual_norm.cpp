@@ -114,8 +114,8 @@ struct NormLayout {  // the kernel's NormLayout, field for field
 
 // A (D), (1, D), (1, 1, D) or (B, 1, D) vector on `device` as float32 rows of unit channel stride:
 // the data and the distance between batch entries (0 when shared). nullopt for any other form,
-// and for a dtype that would promote a float32 sum beyond float32 (libtorch's result would then
-// not be float32).
+// and for a dtype that would promote a float32 product beyond float32 (libtorch's modulation would
+// then not be float32; a gate is held to the same rule).
 struct RowVector {
   torch::Tensor values;  // holds the float32 copy when one was made
   long long batch_stride = 0;
@@ -200,13 +200,10 @@ std::optional<KernelPlan> plan_kernel(const ResidualUpdate& u, NormScale form,
   const auto device = u.stream.device();
   const auto m = row_vector(multiplier, batch, width, device);
   const auto s = row_vector(shift, batch, width, device);
+  // The gate in float32 whatever its dtype: the sum is formed in float32, then kept in the
+  // stream's.
   std::optional<RowVector> g = RowVector{};
-  if (u.gate.defined()) {
-    // libtorch's sum would promote the stream to the gate's dtype where that is wider.
-    if (at::promote_types(u.stream.scalar_type(), u.gate.scalar_type()) != u.stream.scalar_type())
-      return std::nullopt;
-    g = row_vector(u.gate, batch, width, device);
-  }
+  if (u.gate.defined()) g = row_vector(u.gate, batch, width, device);
   if (!m || !s || !g) return std::nullopt;
   return KernelPlan{*g, *m, *s};
 }
@@ -251,9 +248,12 @@ const std::string& residual_norm_kernel_source() {
 
 torch::Tensor updated_stream(const ResidualUpdate& u) {
   if (!u.update.defined()) return u.stream;
-  if (!u.gate.defined()) return u.stream + u.update;  // one rounding, in float32 for a bf16 stream
   const auto math = at::promote_types(u.stream.scalar_type(), torch::kFloat32);
-  const auto sum = u.stream.to(math) + u.update * u.gate.to(math);
+  if (!u.gate.defined()) return (u.stream.to(math) + u.update).to(u.stream.scalar_type());
+  // The product, then the stream added into it in place: the bits of stream + product (a sum
+  // commutes) with one temporary fewer. The product's backward reads its inputs, not its output.
+  auto sum = u.update * u.gate.to(math);
+  sum.add_(u.stream);
   return sum.to(u.stream.scalar_type());
 }
 
@@ -269,7 +269,9 @@ NormedStream modulated_layer_norm(const ResidualUpdate& update, const torch::Ten
     return launch(update, *plan, eps, dtype);
   const auto stream = updated_stream(update);
   const auto normed = torch::layer_norm(stream.to(torch::kFloat32), {stream.size(-1)}, {}, {}, eps);
-  return {stream, (normed * multiplier + shift).to(dtype)};
+  auto modulated = normed * multiplier;  // then the shift added in place, as in updated_stream
+  modulated.add_(shift);
+  return {stream, modulated.to(dtype)};
 }
 
 NormedStream affine_layer_norm(const ResidualUpdate& update, const torch::Tensor& weight,

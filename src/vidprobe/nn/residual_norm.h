@@ -51,11 +51,10 @@ enum class NormScale { kModulation, kWeightAndBias };
 // one device with no gradient recorded (autograd off, or no input, scale or shift needing one);
 // contiguous stream and update; width a multiple of 4 up to 8,192; 16-byte aligned data; stream,
 // update and output dtypes float32, float32, float32 or float32, bf16, bf16 or bf16, bf16, bf16;
-// a gate, scale and shift of the forms above in a dtype no wider than float32 (the gate no wider
-// than the stream, so that libtorch's sum keeps the stream's dtype), a weight and bias (D) in
-// the stream's dtype (libtorch's layer_norm takes no other). Then the update is
-// added as libtorch adds it (the same stream), the mean and variance are two float32 sums over
-// the row in registers (libtorch's kernel uses Welford's update: the normed values agree to
+// a gate, scale and shift of the forms above in a dtype no wider than float32, a weight and bias
+// (D) in the stream's dtype (libtorch's layer_norm takes no other). Then the update is added as
+// updated_stream adds it (the same stream, bit for bit), the mean and variance are two float32 sums
+// over the row in registers (libtorch's kernel uses Welford's update: the normed values agree to
 // float32 rounding, then the cast), and everything is read once and written once. Otherwise
 // libtorch's form.
 bool residual_norm_uses_runtime_kernel(const ResidualUpdate& update, NormScale form,

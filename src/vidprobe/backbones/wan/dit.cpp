@@ -124,21 +124,24 @@ nn::ResidualUpdate Transformer::block(int index, nn::ResidualUpdate incoming,
 
   // Each norm reads the stream that the branch before it has just updated: the update, the norm,
   // the modulation and the cast are one pass where a runtime kernel applies (nn/residual_norm.h),
-  // else libtorch's product and sum, LayerNorm, product and sum, each one float32 kernel.
+  // else libtorch's product, sum, LayerNorm, product and sum, each in float32. Each branch's input
+  // and output are released once read (std::exchange, std::move): 0.34 GB each at the paper's clip.
   auto normed = nn::modulated_layer_norm(incoming, 1 + scale, shift, eps, dtype);
   incoming = {};
-  const auto attended = attention(prefix + "attn1.", normed.normed, {}, &rope);
+  auto attended = attention(prefix + "attn1.", std::exchange(normed.normed, {}), {}, &rope);
   if (config_.cross_attn_norm) {
-    normed =
-        nn::affine_layer_norm({normed.stream, attended, gate}, params_[prefix + "norm2.weight"],
-                              params_[prefix + "norm2.bias"], eps, dtype);
+    normed = nn::affine_layer_norm({normed.stream, std::move(attended), gate},
+                                   params_[prefix + "norm2.weight"], params_[prefix + "norm2.bias"],
+                                   eps, dtype);
   } else {
-    const auto stream = nn::updated_stream({normed.stream, attended, gate});
+    const auto stream = nn::updated_stream({normed.stream, std::move(attended), gate});
     normed = {stream, stream.to(dtype)};
   }
-  const auto crossed = attention(prefix + "attn2.", normed.normed, context, nullptr);
-  normed = nn::modulated_layer_norm({normed.stream, crossed}, 1 + ffn_scale, ffn_shift, eps, dtype);
-  const auto hidden = linear_gelu_tanh(params_, prefix + "ffn.net.0.proj", normed.normed);
+  auto crossed = attention(prefix + "attn2.", std::exchange(normed.normed, {}), context, nullptr);
+  normed = nn::modulated_layer_norm({normed.stream, std::move(crossed)}, 1 + ffn_scale, ffn_shift,
+                                    eps, dtype);
+  const auto hidden =
+      linear_gelu_tanh(params_, prefix + "ffn.net.0.proj", std::exchange(normed.normed, {}));
   return {normed.stream, linear(params_, prefix + "ffn.net.2", hidden), ffn_gate};
 }
 
