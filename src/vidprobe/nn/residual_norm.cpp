@@ -165,7 +165,8 @@ struct KernelPlan {
   RowVector gate, multiplier, shift;
 };
 
-// The stream, update and device, before the vectors are looked at.
+// The stream, update and device, before the vectors (the gate among them: row_vector) are looked
+// at.
 bool stream_and_update_qualify(const ResidualUpdate& u, torch::ScalarType dtype) {
   const auto& s = u.stream;
   if (!runtime_kernels_built() || !s.defined() || !s.is_cuda() || s.dim() != 3 || s.numel() == 0 ||
@@ -182,7 +183,6 @@ bool stream_and_update_qualify(const ResidualUpdate& u, torch::ScalarType dtype)
         !packs_aligned(u.update.data_ptr()))
       return false;
   }
-  if (u.gate.defined() && u.gate.device() != s.device()) return false;
   return runtime_kernels_support(s.device().index());
 }
 
@@ -200,8 +200,8 @@ std::optional<KernelPlan> plan_kernel(const ResidualUpdate& u, NormScale form,
   const auto device = u.stream.device();
   const auto m = row_vector(multiplier, batch, width, device);
   const auto s = row_vector(shift, batch, width, device);
-  // The gate in float32 whatever its dtype: the sum is formed in float32, then kept in the
-  // stream's.
+  // The gate read as float32, as the scale and shift: the sum is formed in float32, then kept in
+  // the stream's dtype.
   std::optional<RowVector> g = RowVector{};
   if (u.gate.defined()) g = row_vector(u.gate, batch, width, device);
   if (!m || !s || !g) return std::nullopt;
