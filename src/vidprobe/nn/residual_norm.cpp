@@ -35,10 +35,7 @@ __device__ void residual_norm(const S* __restrict__ stream, const U* __restrict_
   const int packs = layout.width / ROW_VEC;
   float v[ROW_ITEMS][ROW_VEC];
   float sum = 0.0f;
-#pragma unroll
-  for (int k = 0; k < ROW_ITEMS; ++k) {
-    const int pack = threadIdx.x + k * blockDim.x;
-    if (pack >= packs) continue;
+  for_each_row_pack(packs, [&](int k, int pack) {
     const long long c = base + pack * ROW_VEC;
     const Pack<S, ROW_VEC> s = load<S, ROW_VEC>(stream + c);
 #pragma unroll
@@ -62,23 +59,18 @@ __device__ void residual_norm(const S* __restrict__ stream, const U* __restrict_
     }
 #pragma unroll
     for (int i = 0; i < ROW_VEC; ++i) sum += v[k][i];
-  }
+  });
   const float mean = block_sum(sum, partial) / layout.width;
   float squares = 0.0f;
-#pragma unroll
-  for (int k = 0; k < ROW_ITEMS; ++k) {
-    if (threadIdx.x + k * blockDim.x >= packs) continue;
+  for_each_row_pack(packs, [&](int k, int) {
 #pragma unroll
     for (int i = 0; i < ROW_VEC; ++i) {
       const float d = __fsub_rn(v[k][i], mean);
       squares = __fmaf_rn(d, d, squares);
     }
-  }
+  });
   const float rstd = rsqrtf(block_sum(squares, partial) / layout.width + layout.eps);
-#pragma unroll
-  for (int k = 0; k < ROW_ITEMS; ++k) {
-    const int pack = threadIdx.x + k * blockDim.x;
-    if (pack >= packs) continue;
+  for_each_row_pack(packs, [&](int k, int pack) {
     const Pack<float, ROW_VEC> m =
         load<float, ROW_VEC>(multiplier + entry * layout.multiplier_stride + pack * ROW_VEC);
     const Pack<float, ROW_VEC> a =
@@ -90,11 +82,11 @@ __device__ void residual_norm(const S* __restrict__ stream, const U* __restrict_
       narrow(__fadd_rn(__fmul_rn(normed, m.v[i]), a.v[i]), &o.v[i]);
     }
     store<O, ROW_VEC>(out + base + pack * ROW_VEC, o);
-  }
+  });
 }
 
 #define VIDPROBE_RESIDUAL_NORM_KERNEL(NAME, S, U, O)                                           \
-  extern "C" __global__ void __launch_bounds__(ROW_THREADS)                                    \
+  extern "C" __global__ void __launch_bounds__(ROW_THREADS, ROW_MIN_BLOCKS)                    \
       residual_norm_##NAME(const S* stream, const U* update, const float* gate, S* stream_out, \
                            const float* multiplier, const float* shift, O* out,                \
                            NormLayout layout) {                                                \

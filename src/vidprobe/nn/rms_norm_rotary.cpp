@@ -31,22 +31,16 @@ __device__ void rms_norm_rotate(const T* __restrict__ in, const T* __restrict__ 
   const int packs = layout.width / ROW_VEC;
   float v[ROW_ITEMS][ROW_VEC];
   float squares = 0.0f;
-#pragma unroll
-  for (int k = 0; k < ROW_ITEMS; ++k) {
-    const int pack = threadIdx.x + k * blockDim.x;
-    if (pack >= packs) continue;
+  for_each_row_pack(packs, [&](int k, int pack) {
     const Pack<T, ROW_VEC> x = load<T, ROW_VEC>(in + base + pack * ROW_VEC);
 #pragma unroll
     for (int i = 0; i < ROW_VEC; ++i) {
       v[k][i] = widen(x.v[i]);
       squares = __fmaf_rn(v[k][i], v[k][i], squares);
     }
-  }
+  });
   const float rstd = rsqrtf(block_sum(squares, partial) / layout.width + layout.eps);
-#pragma unroll
-  for (int k = 0; k < ROW_ITEMS; ++k) {
-    const int pack = threadIdx.x + k * blockDim.x;
-    if (pack >= packs) continue;
+  for_each_row_pack(packs, [&](int k, int pack) {
     const int channel = pack * ROW_VEC;
     const Pack<T, ROW_VEC> w = load<T, ROW_VEC>(weight + channel);
     float y[ROW_VEC];
@@ -65,15 +59,15 @@ __device__ void rms_norm_rotate(const T* __restrict__ in, const T* __restrict__ 
       narrow(__fadd_rn(__fmul_rn(even, turn.y), __fmul_rn(odd, turn.x)), &o.v[2 * p + 1]);
     }
     store<T, ROW_VEC>(out + base + channel, o);
-  }
+  });
 }
 
-extern "C" __global__ void __launch_bounds__(ROW_THREADS)
+extern "C" __global__ void __launch_bounds__(ROW_THREADS, ROW_MIN_BLOCKS)
     rms_norm_rotate_f32(const float* in, const float* weight, const float2* rotation, float* out,
                         RmsLayout layout) {
   rms_norm_rotate<float>(in, weight, rotation, out, layout);
 }
-extern "C" __global__ void __launch_bounds__(ROW_THREADS)
+extern "C" __global__ void __launch_bounds__(ROW_THREADS, ROW_MIN_BLOCKS)
     rms_norm_rotate_bf16(const bf16_bits* in, const bf16_bits* weight, const float2* rotation,
                          bf16_bits* out, RmsLayout layout) {
   rms_norm_rotate<bf16_bits>(in, weight, rotation, out, layout);

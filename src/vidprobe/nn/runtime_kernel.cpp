@@ -9,6 +9,8 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <regex>
+#include <sstream>
 #include <stdexcept>
 #include <tuple>
 #include <type_traits>
@@ -84,7 +86,21 @@ __device__ float block_sum(float v, float* partial) {
 )CUDA" + std::string("constexpr int ROW_VEC = ") +
                                     std::to_string(kRowPack) +
                                     ";\nconstexpr int ROW_ITEMS = " + std::to_string(kRowItems) +
-                                    ";\n#define ROW_THREADS " + std::to_string(kRowThreads) + "\n";
+                                    ";\n#define ROW_THREADS " + std::to_string(kRowThreads) +
+                                    "\n#define ROW_MIN_BLOCKS " + std::to_string(kRowMinBlocks) +
+                                    "\n" + R"CUDA(
+// Calls body(k, pack) for each pack of a row of `packs` packs that this thread holds: its k-th is
+// pack threadIdx.x + k * blockDim.x. Unrolled, so that a body indexing a register array by k
+// indexes it by a constant.
+template <typename Body>
+__device__ __forceinline__ void for_each_row_pack(int packs, const Body& body) {
+#pragma unroll
+  for (int k = 0; k < ROW_ITEMS; ++k) {
+    const int pack = threadIdx.x + k * blockDim.x;
+    if (pack < packs) body(k, pack);
+  }
+}
+)CUDA";
   return source;
 }
 
@@ -115,6 +131,39 @@ bool packs_aligned(const void* address) {
 void refuse_second_derivative(const std::string& user) {
   require(!c10::GradMode::is_enabled(),
           user + ": the runtime kernels have no second derivative (create_graph=true)");
+}
+
+std::vector<KernelFootprint> parse_ptxas_report(const std::string& log) {
+  static const std::regex entry(R"(Compiling entry function '([^']+)')");
+  static const std::regex frame(
+      R"((\d+) bytes stack frame, (\d+) bytes spill stores, (\d+) bytes spill loads)");
+  static const std::regex used(R"(Used (\d+) registers)");
+  std::vector<KernelFootprint> footprints;
+  std::vector<std::pair<bool, bool>> seen;  // each kernel's frame and register lines
+  std::istringstream lines(log);
+  std::smatch match;
+  for (std::string line; std::getline(lines, line);) {
+    if (std::regex_search(line, match, entry)) {
+      footprints.push_back({.kernel = match[1]});
+      seen.emplace_back(false, false);
+    } else if (footprints.empty()) {
+      continue;
+    } else if (std::regex_search(line, match, frame)) {
+      footprints.back().stack_frame_bytes = std::stoi(match[1]);
+      footprints.back().spill_store_bytes = std::stoi(match[2]);
+      footprints.back().spill_load_bytes = std::stoi(match[3]);
+      seen.back().first = true;
+    } else if (std::regex_search(line, match, used)) {
+      footprints.back().registers = std::stoi(match[1]);
+      seen.back().second = true;
+    }
+  }
+  for (std::size_t i = 0; i < footprints.size(); ++i)
+    require(seen[i].first && seen[i].second, [&] {
+      return "ptxas report: kernel '" + footprints[i].kernel +
+             "' has no stack-frame or register line";
+    });
+  return footprints;
 }
 
 #ifdef VIDPROBE_HAVE_NVRTC
@@ -228,17 +277,33 @@ bool runtime_kernels_support(int device) {
   return found->second;
 }
 
-std::string compile_cubin(const std::string& source, const std::string& program, int arch) {
+namespace {
+
+// `report` asks ptxas for each kernel's registers and local memory, into the program's log.
+Program compile(const std::string& source, const std::string& program, int arch, bool report) {
   nvrtcProgram created = nullptr;
   check_nvrtc(nvrtcCreateProgram(&created, source.c_str(), program.c_str(), 0, nullptr, nullptr),
               program, "nvrtcCreateProgram");
-  const Program handle(created);
+  Program handle(created);
   const std::string arch_option = "--gpu-architecture=sm_" + std::to_string(arch);
-  const std::array<const char*, 2> options{arch_option.c_str(), "--std=c++17"};
+  std::vector<const char*> options{arch_option.c_str(), "--std=c++17"};
+  if (report) options.push_back("--ptxas-options=-v");
   if (nvrtcCompileProgram(handle.get(), static_cast<int>(options.size()), options.data()) !=
       NVRTC_SUCCESS)
     throw std::runtime_error("runtime kernel '" + program + "' does not compile for sm_" +
                              std::to_string(arch) + ":\n" + compile_log(handle.get()));
+  return handle;
+}
+
+}  // namespace
+
+std::vector<KernelFootprint> kernel_footprints(const std::string& source,
+                                               const std::string& program, int arch) {
+  return parse_ptxas_report(compile_log(compile(source, program, arch, true).get()));
+}
+
+std::string compile_cubin(const std::string& source, const std::string& program, int arch) {
+  const Program handle = compile(source, program, arch, false);
   std::size_t size = 0;
   check_nvrtc(nvrtcGetCUBINSize(handle.get(), &size), program, "nvrtcGetCUBINSize");
   std::string cubin(size, '\0');
@@ -274,6 +339,11 @@ bool runtime_kernels_support(int) {
 }
 
 std::string compile_cubin(const std::string&, const std::string& program, int) {
+  not_built(program);
+}
+
+std::vector<KernelFootprint> kernel_footprints(const std::string&, const std::string& program,
+                                               int) {
   not_built(program);
 }
 

@@ -27,6 +27,26 @@ bool runtime_kernels_enabled();
 // Throws with NVRTC's log, naming `program`, when the source does not compile.
 std::string compile_cubin(const std::string& source, const std::string& program, int arch);
 
+// What ptxas reports of one kernel: its registers and what it keeps in local memory (a stack frame
+// or spills). The row kernels hold their row in register arrays; a non-zero stack frame means the
+// compiler moved an array to local memory, where every read of the row goes through the cache.
+struct KernelFootprint {
+  std::string kernel;
+  int registers = 0;
+  int stack_frame_bytes = 0;
+  int spill_store_bytes = 0;
+  int spill_load_bytes = 0;
+};
+
+// The footprints of every kernel `source` defines, compiled for `arch` with ptxas' report (needs
+// no GPU). Throws as compile_cubin does.
+std::vector<KernelFootprint> kernel_footprints(const std::string& source,
+                                               const std::string& program, int arch);
+
+// The footprints a ptxas report (`ptxas -v`, as NVRTC's log holds it) lists, in its order; throws
+// for a kernel whose properties or registers the report lacks.
+std::vector<KernelFootprint> parse_ptxas_report(const std::string& log);
+
 // CUDA source the runtime kernels share, put before each program's own: Pack<T, VEC>, VEC
 // consecutive elements of T aligned to 16 bytes, and its load and store, one access when the pack
 // fills 16 or 8 bytes (the caller checks the address), else element by element; bfloat16 as
@@ -44,12 +64,16 @@ void refuse_second_derivative(const std::string& user);
 
 // The row kernels' layout (nn/residual_norm, nn/rms_norm_rotary): one thread block per row of
 // values, read in packs of kRowPack, each thread keeping up to kRowItems packs in registers, blocks
-// of at most kRowThreads threads (the kernels are compiled with __launch_bounds__(ROW_THREADS),
-// which leaves the registers for the row): rows of up to kRowMaxWidth values, a multiple of
-// kRowPack. runtime_kernel_prelude() defines ROW_VEC, ROW_ITEMS and ROW_THREADS to these values.
+// of at most kRowThreads threads: rows of up to kRowMaxWidth values, a multiple of kRowPack. The
+// kernels are compiled with __launch_bounds__(ROW_THREADS, ROW_MIN_BLOCKS), which gives a thread
+// up to 64 registers: with the block size alone ptxas held the rms-norm-rotary kernel to 48 on
+// sm_90 and spilled (RuntimeKernel.NoKernelKeepsValuesInLocalMemory).
+// runtime_kernel_prelude() defines ROW_VEC, ROW_ITEMS, ROW_THREADS and ROW_MIN_BLOCKS to these
+// values, and for_each_row_pack(packs, body), the loop over a thread's packs of a row.
 inline constexpr int kRowPack = 4;
 inline constexpr int kRowItems = 8;
 inline constexpr int kRowThreads = 256;
+inline constexpr int kRowMinBlocks = 4;
 inline constexpr int64_t kRowMaxWidth = int64_t{kRowThreads} * kRowPack * kRowItems;
 
 // Threads of the block that owns a row of `width` values: as few warps as hold the row, so that
