@@ -37,15 +37,15 @@ __device__ void residual_norm(const S* __restrict__ stream, const U* __restrict_
   float sum = 0.0f;
   for_each_row_pack(packs, [&](int k, int pack) {
     const long long c = base + pack * ROW_VEC;
-    const Pack<S, ROW_VEC> s = load<S, ROW_VEC>(stream + c);
+    const Pack<S, ROW_VEC> s = load_readonly<S, ROW_VEC>(stream + c);
 #pragma unroll
     for (int i = 0; i < ROW_VEC; ++i) v[k][i] = widen(s.v[i]);
     if (layout.has_update) {
-      const Pack<U, ROW_VEC> u = load<U, ROW_VEC>(update + c);
+      const Pack<U, ROW_VEC> u = load_readonly<U, ROW_VEC>(update + c);
       Pack<S, ROW_VEC> r;
       if (layout.has_gate) {
         const Pack<float, ROW_VEC> g =
-            load<float, ROW_VEC>(gate + entry * layout.gate_stride + pack * ROW_VEC);
+            load_readonly<float, ROW_VEC>(gate + entry * layout.gate_stride + pack * ROW_VEC);
 #pragma unroll
         for (int i = 0; i < ROW_VEC; ++i)
           narrow(__fadd_rn(v[k][i], __fmul_rn(widen(u.v[i]), g.v[i])), &r.v[i]);
@@ -72,9 +72,9 @@ __device__ void residual_norm(const S* __restrict__ stream, const U* __restrict_
   const float rstd = rsqrtf(block_sum(squares, partial) / layout.width + layout.eps);
   for_each_row_pack(packs, [&](int k, int pack) {
     const Pack<float, ROW_VEC> m =
-        load<float, ROW_VEC>(multiplier + entry * layout.multiplier_stride + pack * ROW_VEC);
+        load_readonly<float, ROW_VEC>(multiplier + entry * layout.multiplier_stride + pack * ROW_VEC);
     const Pack<float, ROW_VEC> a =
-        load<float, ROW_VEC>(shift + entry * layout.shift_stride + pack * ROW_VEC);
+        load_readonly<float, ROW_VEC>(shift + entry * layout.shift_stride + pack * ROW_VEC);
     Pack<O, ROW_VEC> o;
 #pragma unroll
     for (int i = 0; i < ROW_VEC; ++i) {

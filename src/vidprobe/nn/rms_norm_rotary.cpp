@@ -32,7 +32,7 @@ __device__ void rms_norm_rotate(const T* __restrict__ in, const T* __restrict__ 
   float v[ROW_ITEMS][ROW_VEC];
   float squares = 0.0f;
   for_each_row_pack(packs, [&](int k, int pack) {
-    const Pack<T, ROW_VEC> x = load<T, ROW_VEC>(in + base + pack * ROW_VEC);
+    const Pack<T, ROW_VEC> x = load_readonly<T, ROW_VEC>(in + base + pack * ROW_VEC);
 #pragma unroll
     for (int i = 0; i < ROW_VEC; ++i) {
       v[k][i] = widen(x.v[i]);
@@ -42,14 +42,14 @@ __device__ void rms_norm_rotate(const T* __restrict__ in, const T* __restrict__ 
   const float rstd = rsqrtf(block_sum(squares, partial) / layout.width + layout.eps);
   for_each_row_pack(packs, [&](int k, int pack) {
     const int channel = pack * ROW_VEC;
-    const Pack<T, ROW_VEC> w = load<T, ROW_VEC>(weight + channel);
+    const Pack<T, ROW_VEC> w = load_readonly<T, ROW_VEC>(weight + channel);
     float y[ROW_VEC];
 #pragma unroll
     for (int i = 0; i < ROW_VEC; ++i)
       y[i] = rounded<T>(__fmul_rn(__fmul_rn(v[k][i], rstd), widen(w.v[i])));
     const int pair = (channel / 2) % layout.pairs_per_head;
     Pack<T, ROW_VEC> o;
-    const float4 both = *reinterpret_cast<const float4*>(turns + pair);  // pair is even
+    const float4 both = __ldg(reinterpret_cast<const float4*>(turns + pair));  // pair is even
     const float2 pair_turns[2] = {make_float2(both.x, both.y), make_float2(both.z, both.w)};
 #pragma unroll
     for (int p = 0; p < ROW_VEC / 2; ++p) {

@@ -42,6 +42,21 @@ template <typename T, int VEC> __device__ __forceinline__ Pack<T, VEC> load(cons
   }
   return r;
 }
+// As load, through the read-only data cache (ld.global.nc), for memory no thread of the kernel
+// writes. The compiler takes that path by itself only where it sees __restrict__ pointers in the
+// kernel's own body, not through a lambda's captures (for_each_row_pack).
+template <typename T, int VEC> __device__ __forceinline__ Pack<T, VEC> load_readonly(const T* p) {
+  Pack<T, VEC> r;
+  if constexpr (VEC * sizeof(T) == 16) {
+    *reinterpret_cast<uint4*>(r.v) = __ldg(reinterpret_cast<const uint4*>(p));
+  } else if constexpr (VEC * sizeof(T) == 8) {
+    *reinterpret_cast<uint2*>(r.v) = __ldg(reinterpret_cast<const uint2*>(p));
+  } else {
+#pragma unroll
+    for (int i = 0; i < VEC; ++i) r.v[i] = __ldg(p + i);
+  }
+  return r;
+}
 template <typename T, int VEC> __device__ __forceinline__ void store(T* p, const Pack<T, VEC>& r) {
   if constexpr (VEC * sizeof(T) == 16) {
     *reinterpret_cast<uint4*>(p) = *reinterpret_cast<const uint4*>(r.v);
@@ -134,34 +149,49 @@ void refuse_second_derivative(const std::string& user) {
 
 std::vector<KernelFootprint> parse_ptxas_report(const std::string& log) {
   static const std::regex entry(R"(Compiling entry function '([^']+)')");
+  // ptxas lists the properties of the functions a kernel calls (math library slow paths,
+  // __noinline__ helpers) after the kernel's own: a frame line belongs to the function named last.
+  static const std::regex properties(R"(Function properties for (\S+))");
   static const std::regex frame(
       R"((\d+) bytes stack frame, (\d+) bytes spill stores, (\d+) bytes spill loads)");
   static const std::regex used(R"(Used (\d+) registers)");
-  std::vector<KernelFootprint> footprints;
-  std::vector<std::pair<bool, bool>> seen;  // each kernel's frame and register lines
+  struct Read {
+    KernelFootprint footprint;
+    bool frame = false, registers = false;
+  };
+  std::vector<Read> kernels;
+  std::string function;  // whose properties the next frame line gives
   std::istringstream lines(log);
   std::smatch match;
   for (std::string line; std::getline(lines, line);) {
     if (std::regex_search(line, match, entry)) {
-      footprints.push_back({.kernel = match[1]});
-      seen.emplace_back(false, false);
-    } else if (footprints.empty()) {
+      kernels.push_back({.footprint = {.kernel = match[1]}});
+      function.clear();
+    } else if (kernels.empty()) {
       continue;
+    } else if (std::regex_search(line, match, properties)) {
+      function = match[1];
     } else if (std::regex_search(line, match, frame)) {
-      footprints.back().stack_frame_bytes = std::stoi(match[1]);
-      footprints.back().spill_store_bytes = std::stoi(match[2]);
-      footprints.back().spill_load_bytes = std::stoi(match[3]);
-      seen.back().first = true;
+      auto& kernel = kernels.back();
+      if (function != kernel.footprint.kernel) continue;  // a callee's frame
+      require(!kernel.frame, "ptxas report: kernel '" + function + "' has two stack-frame lines");
+      kernel.footprint.stack_frame_bytes = std::stoi(match[1]);
+      kernel.footprint.spill_store_bytes = std::stoi(match[2]);
+      kernel.footprint.spill_load_bytes = std::stoi(match[3]);
+      kernel.frame = true;
     } else if (std::regex_search(line, match, used)) {
-      footprints.back().registers = std::stoi(match[1]);
-      seen.back().second = true;
+      kernels.back().footprint.registers = std::stoi(match[1]);
+      kernels.back().registers = true;
     }
   }
-  for (std::size_t i = 0; i < footprints.size(); ++i)
-    require(seen[i].first && seen[i].second, [&] {
-      return "ptxas report: kernel '" + footprints[i].kernel +
-             "' has no stack-frame or register line";
-    });
+  std::vector<KernelFootprint> footprints;
+  for (const auto& kernel : kernels) {
+    require(kernel.frame, "ptxas report: kernel '" + kernel.footprint.kernel +
+                              "' has no stack-frame line of its own");
+    require(kernel.registers,
+            "ptxas report: kernel '" + kernel.footprint.kernel + "' has no register line");
+    footprints.push_back(kernel.footprint);
+  }
   return footprints;
 }
 
@@ -298,7 +328,13 @@ Program compile(const std::string& source, const std::string& program, int arch,
 
 std::vector<KernelFootprint> kernel_footprints(const std::string& source,
                                                const std::string& program, int arch) {
-  return parse_ptxas_report(compile_log(compile(source, program, arch, true).get()));
+  const std::string log = compile_log(compile(source, program, arch, true).get());
+  auto footprints = parse_ptxas_report(log);
+  require(!footprints.empty(), [&] {
+    return "runtime kernel '" + program + "': ptxas reported no kernel for sm_" +
+           std::to_string(arch) + ":\n" + log;
+  });
+  return footprints;
 }
 
 std::string compile_cubin(const std::string& source, const std::string& program, int arch) {

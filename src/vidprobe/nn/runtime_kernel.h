@@ -27,9 +27,9 @@ bool runtime_kernels_enabled();
 // Throws with NVRTC's log, naming `program`, when the source does not compile.
 std::string compile_cubin(const std::string& source, const std::string& program, int arch);
 
-// What ptxas reports of one kernel: its registers and what it keeps in local memory (a stack frame
-// or spills). The row kernels hold their row in register arrays; a non-zero stack frame means the
-// compiler moved an array to local memory, where every read of the row goes through the cache.
+// What ptxas reports of one kernel: its registers and its local memory (the stack frame: arrays the
+// compiler could not keep in registers, spilled registers, call frames). The row kernels hold
+// their row in register arrays; a stack frame there means a row read through the cache each pass.
 struct KernelFootprint {
   std::string kernel;
   int registers = 0;
@@ -39,12 +39,13 @@ struct KernelFootprint {
 };
 
 // The footprints of every kernel `source` defines, compiled for `arch` with ptxas' report (needs
-// no GPU). Throws as compile_cubin does.
+// no GPU). Throws as compile_cubin does, and when the report lists no kernel.
 std::vector<KernelFootprint> kernel_footprints(const std::string& source,
                                                const std::string& program, int arch);
 
-// The footprints a ptxas report (`ptxas -v`, as NVRTC's log holds it) lists, in its order; throws
-// for a kernel whose properties or registers the report lacks.
+// The footprints of the entry functions a ptxas report (`ptxas -v`, as NVRTC's log holds it) lists,
+// in its order (the functions they call are reported apart and not counted); throws, naming the
+// kernel, when its own stack-frame line or its register line is missing.
 std::vector<KernelFootprint> parse_ptxas_report(const std::string& log);
 
 // CUDA source the runtime kernels share, put before each program's own: Pack<T, VEC>, VEC
@@ -66,10 +67,11 @@ void refuse_second_derivative(const std::string& user);
 // values, read in packs of kRowPack, each thread keeping up to kRowItems packs in registers, blocks
 // of at most kRowThreads threads: rows of up to kRowMaxWidth values, a multiple of kRowPack. The
 // kernels are compiled with __launch_bounds__(ROW_THREADS, ROW_MIN_BLOCKS), which gives a thread
-// up to 64 registers: with the block size alone ptxas held the rms-norm-rotary kernel to 48 on
-// sm_90 and spilled (RuntimeKernel.NoKernelKeepsValuesInLocalMemory).
-// runtime_kernel_prelude() defines ROW_VEC, ROW_ITEMS, ROW_THREADS and ROW_MIN_BLOCKS to these
-// values, and for_each_row_pack(packs, body), the loop over a thread's packs of a row.
+// up to 64 registers: with the block size alone ptxas held the rms-norm-rotary kernels to 48 on
+// sm_80 and sm_90 and spilled
+// (RuntimeKernel.NoKernelSpillsAndTheRowKernelsKeepTheirRowsInRegisters). runtime_kernel_prelude()
+// defines ROW_VEC, ROW_ITEMS, ROW_THREADS and ROW_MIN_BLOCKS to these values, and
+// for_each_row_pack(packs, body), the loop over a thread's packs of a row.
 inline constexpr int kRowPack = 4;
 inline constexpr int kRowItems = 8;
 inline constexpr int kRowThreads = 256;
