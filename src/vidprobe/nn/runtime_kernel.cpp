@@ -30,32 +30,28 @@ namespace vidprobe::nn {
 const std::string& runtime_kernel_prelude() {
   static const std::string source = R"CUDA(
 template <typename T, int VEC> struct alignas(16) Pack { T v[VEC]; };
-template <typename T, int VEC> __device__ __forceinline__ Pack<T, VEC> load(const T* p) {
+// One access of a W (uint4, uint2 or an element); READ_ONLY goes through the read-only data cache
+// (ld.global.nc), for memory no thread of the kernel writes. The compiler takes that path by
+// itself only where it sees __restrict__ pointers in the kernel's own body, not through a
+// lambda's captures (for_each_row_pack).
+template <bool READ_ONLY, typename W> __device__ __forceinline__ W read(const W* p) {
+  if constexpr (READ_ONLY) return __ldg(p); else return *p;
+}
+template <typename T, int VEC, bool READ_ONLY = false>
+__device__ __forceinline__ Pack<T, VEC> load(const T* p) {
   Pack<T, VEC> r;
   if constexpr (VEC * sizeof(T) == 16) {
-    *reinterpret_cast<uint4*>(r.v) = *reinterpret_cast<const uint4*>(p);
+    *reinterpret_cast<uint4*>(r.v) = read<READ_ONLY>(reinterpret_cast<const uint4*>(p));
   } else if constexpr (VEC * sizeof(T) == 8) {
-    *reinterpret_cast<uint2*>(r.v) = *reinterpret_cast<const uint2*>(p);
+    *reinterpret_cast<uint2*>(r.v) = read<READ_ONLY>(reinterpret_cast<const uint2*>(p));
   } else {
 #pragma unroll
-    for (int i = 0; i < VEC; ++i) r.v[i] = p[i];
+    for (int i = 0; i < VEC; ++i) r.v[i] = read<READ_ONLY>(p + i);
   }
   return r;
 }
-// As load, through the read-only data cache (ld.global.nc), for memory no thread of the kernel
-// writes. The compiler takes that path by itself only where it sees __restrict__ pointers in the
-// kernel's own body, not through a lambda's captures (for_each_row_pack).
 template <typename T, int VEC> __device__ __forceinline__ Pack<T, VEC> load_readonly(const T* p) {
-  Pack<T, VEC> r;
-  if constexpr (VEC * sizeof(T) == 16) {
-    *reinterpret_cast<uint4*>(r.v) = __ldg(reinterpret_cast<const uint4*>(p));
-  } else if constexpr (VEC * sizeof(T) == 8) {
-    *reinterpret_cast<uint2*>(r.v) = __ldg(reinterpret_cast<const uint2*>(p));
-  } else {
-#pragma unroll
-    for (int i = 0; i < VEC; ++i) r.v[i] = __ldg(p + i);
-  }
-  return r;
+  return load<T, VEC, true>(p);
 }
 template <typename T, int VEC> __device__ __forceinline__ void store(T* p, const Pack<T, VEC>& r) {
   if constexpr (VEC * sizeof(T) == 16) {

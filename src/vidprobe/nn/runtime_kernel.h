@@ -49,8 +49,9 @@ std::vector<KernelFootprint> kernel_footprints(const std::string& source,
 std::vector<KernelFootprint> parse_ptxas_report(const std::string& log);
 
 // CUDA source the runtime kernels share, put before each program's own: Pack<T, VEC>, VEC
-// consecutive elements of T aligned to 16 bytes, and its load and store, one access when the pack
-// fills 16 or 8 bytes (the caller checks the address), else element by element; bfloat16 as
+// consecutive elements of T aligned to 16 bytes, and its load (load_readonly: through the
+// read-only data cache) and store, one access when the pack fills 16 or 8 bytes (the caller
+// checks the address), else element by element; bfloat16 as
 // `bf16_bits`, widen() to float, narrow() back (round to nearest even, as libtorch rounds) and
 // rounded<T>(v), v as T would hold it; block_sum(v, partial), a thread block's sum.
 const std::string& runtime_kernel_prelude();
