@@ -30,18 +30,26 @@ std::vector<Program> every_program() {
           {"rms_norm_rotary", &rms_norm_rotary_kernel_source(), true}};
 }
 
+// Calls check(program, arch) for every program on Ampere (80) and Hopper (90), traced by both.
+template <typename Check>
+void for_every_program_and_target(const Check& check) {
+  for (const auto& program : every_program()) {
+    for (const int arch : {80, 90}) {
+      SCOPED_TRACE(program.name + " sm_" + std::to_string(arch));
+      check(program, arch);
+    }
+  }
+}
+
 // Every program's kernels compile without a GPU: NVRTC only needs the target's compute capability.
 TEST(RuntimeKernel, EveryProgramCompilesForHopperAndAmpere) {
   if (!runtime_kernels_built()) GTEST_SKIP() << "this build has no NVRTC";
-  for (const auto& [program, source, row_kernels] : every_program()) {
-    for (const int arch : {80, 90}) {
-      SCOPED_TRACE(program + " sm_" + std::to_string(arch));
-      const auto cubin = compile_cubin(*source, program, arch);
-      ASSERT_GT(cubin.size(), 4u);
-      EXPECT_EQ(cubin.substr(0, 4), std::string("\x7f"
-                                                "ELF"));
-    }
-  }
+  for_every_program_and_target([](const Program& program, int arch) {
+    const auto cubin = compile_cubin(*program.source, program.name, arch);
+    ASSERT_GT(cubin.size(), 4u);
+    EXPECT_EQ(cubin.substr(0, 4), std::string("\x7f"
+                                              "ELF"));
+  });
 }
 
 // No kernel spills, and the row kernels keep nothing in local memory: their rows (up to kRowItems
@@ -50,20 +58,17 @@ TEST(RuntimeKernel, EveryProgramCompilesForHopperAndAmpere) {
 // keeps its taps in a stack frame by design: their count is known only at run time.
 TEST(RuntimeKernel, NoKernelSpillsAndTheRowKernelsKeepTheirRowsInRegisters) {
   if (!runtime_kernels_built()) GTEST_SKIP() << "this build has no NVRTC";
-  for (const auto& [program, source, row_kernels] : every_program()) {
-    for (const int arch : {80, 90}) {
-      SCOPED_TRACE(program + " sm_" + std::to_string(arch));
-      const auto footprints = kernel_footprints(*source, program, arch);
-      EXPECT_FALSE(footprints.empty());
-      for (const auto& kernel : footprints) {
-        SCOPED_TRACE(kernel.kernel + ": " + std::to_string(kernel.registers) + " registers");
-        EXPECT_GT(kernel.registers, 0);
-        if (row_kernels) EXPECT_EQ(kernel.stack_frame_bytes, 0);
-        EXPECT_EQ(kernel.spill_store_bytes, 0);
-        EXPECT_EQ(kernel.spill_load_bytes, 0);
-      }
+  for_every_program_and_target([](const Program& program, int arch) {
+    const auto footprints = kernel_footprints(*program.source, program.name, arch);
+    EXPECT_FALSE(footprints.empty());
+    for (const auto& kernel : footprints) {
+      SCOPED_TRACE(kernel.kernel + ": " + std::to_string(kernel.registers) + " registers");
+      EXPECT_GT(kernel.registers, 0);
+      if (program.row_kernels) EXPECT_EQ(kernel.stack_frame_bytes, 0);
+      EXPECT_EQ(kernel.spill_store_bytes, 0);
+      EXPECT_EQ(kernel.spill_load_bytes, 0);
     }
-  }
+  });
 }
 
 // The check above can fail: an array indexed by a value known only at run time has no register
