@@ -30,7 +30,7 @@ void add_norm_and_mlp_layout(ShapeMap& layout, const std::string& block_prefix,
   layout[block_prefix + "mlp.fc2.bias"] = {d};
 }
 
-torch::Tensor rotary_3d_angles(int64_t t, int64_t h, int64_t w, int64_t head_dim) {
+nn::RotaryAngles rotary_3d_angles(int64_t t, int64_t h, int64_t w, int64_t head_dim) {
   const int64_t segment = 2 * ((head_dim / 3) / 2);
   const int64_t n = t * h * w;
   auto index = torch::arange(n, torch::kInt64);
@@ -49,7 +49,9 @@ torch::Tensor rotary_3d_angles(int64_t t, int64_t h, int64_t w, int64_t head_dim
       sin.index_put_({torch::indexing::Slice(), dims}, torch::sin(freq).repeat({1, 2}));
     }
   }
-  return torch::stack({cos, sin});
+  // (1, 1, tokens, head_dim): the runtime rotary kernel's table layout (nn/rotary.h).
+  return {cos.view({1, 1, n, head_dim}), sin.view({1, 1, n, head_dim}),
+          nn::RotaryAngles::Pairing::kInterleaved, 1};
 }
 
 VideoViTImpl::VideoViTImpl(VideoViTConfig config) : config_(std::move(config)) {
@@ -113,9 +115,10 @@ const VideoViTImpl::GridPositions& VideoViTImpl::grid_positions(int64_t t, int64
     positions_.table =
         sinusoid_position_table(t * h * w, vit.width).to(like.device(), like.scalar_type());
   } else if (config_.positions == VideoPositions::kRotary3d) {
-    const auto table = rotary_3d_angles(t, h, w, vit.width / vit.heads).to(like.device());
-    positions_.rotary = nn::in_dtype({table[0], table[1], nn::RotaryAngles::Pairing::kInterleaved},
-                                     like.scalar_type());
+    auto angles = rotary_3d_angles(t, h, w, vit.width / vit.heads);
+    angles.cos = angles.cos.to(like.device());
+    angles.sin = angles.sin.to(like.device());
+    positions_.rotary = nn::in_dtype(angles, like.scalar_type());
   }
   return positions_;
 }

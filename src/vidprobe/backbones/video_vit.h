@@ -24,6 +24,7 @@
 #include "vidprobe/backbones/checkpoint_config.h"
 #include "vidprobe/backbones/checkpoint_mapping.h"
 #include "vidprobe/nn/grid_key.h"
+#include "vidprobe/nn/rotary.h"
 #include "vidprobe/nn/tensor_snapshot.h"
 #include "vidprobe/nn/vit.h"
 
@@ -43,11 +44,11 @@ struct VideoViTConfig {
 // computed in float64 as the reference does; (1, positions, width) float32.
 torch::Tensor sinusoid_position_table(int64_t positions, int64_t width);
 
-// V-JEPA 2's rotary angles for a (t, h, w) token grid in (t, y, x) order: (2, t * h * w, head_dim)
-// = cos and sin. Each of the first three segments of 2 floor(head_dim / 6) dims rotates by
-// frame, row, column; within a segment of s dims, dim j uses frequency
+// V-JEPA 2's rotary angles for a (t, h, w) token grid in (t, y, x) order, interleaved pairs, cos
+// and sin float32 (1, 1, t * h * w, head_dim). Each of the first three segments of 2 floor(head_dim
+// / 6) dims rotates by frame, row, column; within a segment of s dims, dim j uses frequency
 // 10000^-((j mod s/2) / (s/2)) (the reference's layout); the remaining dims are not rotated.
-torch::Tensor rotary_3d_angles(int64_t t, int64_t h, int64_t w, int64_t head_dim);
+nn::RotaryAngles rotary_3d_angles(int64_t t, int64_t h, int64_t w, int64_t head_dim);
 
 class VideoViTImpl : public torch::nn::Module {
  public:

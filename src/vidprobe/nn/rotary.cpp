@@ -2,6 +2,7 @@
 
 #include <c10/core/DeviceGuard.h>
 
+#include <array>
 #include <cstdint>
 #include <limits>
 #include <string>
@@ -19,14 +20,17 @@ namespace {
 // rounded to the tensor's dtype as libtorch's kernels round them (float math, round to nearest
 // even), with intrinsics the compiler never fuses, so the values are libtorch's bit for bit. The
 // backward of y = x * cos + swap(x) * s is g * cos + swap(g * s): the swap is its own inverse.
-// Element e of x (rows of `width` channels, `tokens` rows per head, `heads` heads per batch entry)
-// reads table entry (b % table_batch, token, channel); its pair partner lies `partner_offset`
-// channels away (kSplitHalves) or is its neighbour (kInterleaved, channel ^ 1).
+// Element e of the output (rows of `width` channels, `tokens` rows per head, `heads` heads per
+// batch entry, `batch` entries per leading index) reads x at its strides and table entry (b %
+// table_batch, token, channel); its pair partner lies `partner_offset` channels away (kSplitHalves)
+// or is its neighbour (kInterleaved, channel ^ 1). Reading by strides lets q and k come straight
+// from the packed projection's permuted view, without a copy to make them dense.
 const std::string kRotarySource = runtime_kernel_prelude() + R"CUDA(
 struct Layout {
   long long vectors;  // elements / VEC
   int width, tokens, heads, batch, table_batch;
   int partner_offset;  // kSplitHalves: half of an axis block's width; 0: kInterleaved
+  long long token_stride, head_stride, batch_stride, lead_stride;  // x's, in elements
 };
 
 // out = in * cos + partner(in * sin_source), where sin_source pairs with `in` at the partner's
@@ -42,10 +46,15 @@ __device__ void rotate(const T* __restrict__ in, const T* __restrict__ cos_table
   const long long row = e / layout.width;
   const int token = static_cast<int>(row % layout.tokens);
   const long long head_row = row / layout.tokens;
-  const int b = static_cast<int>((head_row / layout.heads) % layout.batch);
+  const int head = static_cast<int>(head_row % layout.heads);
+  const long long batch_row = head_row / layout.heads;
+  const int b = static_cast<int>(batch_row % layout.batch);
+  const long long source = batch_row / layout.batch * layout.lead_stride +
+                           b * layout.batch_stride + head * layout.head_stride +
+                           token * layout.token_stride + channel;
   const long long t = (static_cast<long long>(b % layout.table_batch) * layout.tokens + token) *
                           layout.width + channel;
-  const Pack<T, VEC> x = load<T, VEC>(in + e), c = load<T, VEC>(cos_table + t);
+  const Pack<T, VEC> x = load<T, VEC>(in + source), c = load<T, VEC>(cos_table + t);
   Pack<T, VEC> px, ps, y;
   if (layout.partner_offset == 0) {  // neighbours: the partner vector is this one, pairs swapped
     const Pack<T, VEC> s = load<T, VEC>(sin_table + t);
@@ -57,7 +66,7 @@ __device__ void rotate(const T* __restrict__ in, const T* __restrict__ cos_table
   } else {
     const int half = layout.partner_offset, block = 2 * half;
     const int shift = channel % block < half ? half : -half;
-    px = load<T, VEC>(in + e + shift);
+    px = load<T, VEC>(in + source + shift);
     ps = load<T, VEC>(sin_table + t + (BACKWARD ? shift : 0));
   }
 #pragma unroll
@@ -88,6 +97,7 @@ struct RotaryLayout {  // the kernels' Layout, field for field
   long long vectors;
   int width, tokens, heads, batch, table_batch;
   int partner_offset;
+  long long token_stride, head_stride, batch_stride, lead_stride;
 };
 
 constexpr unsigned kRotaryThreads = 256;
@@ -99,13 +109,23 @@ int partner_offset(const RotaryAngles& angles, int64_t width, int vector) {
   return static_cast<int>(width / angles.axes / 2);
 }
 
-// 16 bytes a thread where every pair partner and table entry lies in the same kind of vector.
-int rotary_vector(const std::vector<torch::Tensor>& tensors, const RotaryAngles& angles,
-                  int64_t width) {
-  const int vector = 16 / static_cast<int>(tensors.front().element_size());
+// x's strides over (leading dimensions as one, batch, heads, tokens); 0 where a dimension is
+// absent. The leading dimensions collapse into one index (rotary_kernel_accepts checks they can).
+std::array<int64_t, 4> lead_batch_head_token_strides(const torch::Tensor& x) {
+  return {x.dim() >= 5 ? x.stride(-5) : 0, x.dim() >= 4 ? x.stride(-4) : 0, x.stride(-3),
+          x.stride(-2)};
+}
+
+// 16 bytes a thread where every pair partner and table entry lies in the same kind of vector and
+// every row of x starts on a vector.
+int rotary_vector(const torch::Tensor& source, const std::vector<torch::Tensor>& tensors,
+                  const RotaryAngles& angles, int64_t width) {
+  const int vector = 16 / static_cast<int>(source.element_size());
   const int offset = partner_offset(angles, width, vector);
   const bool partners_fit = offset == 0 ? vector % 2 == 0 : offset % vector == 0;
-  bool aligned = width % vector == 0 && partners_fit;
+  bool aligned = width % vector == 0 && partners_fit && packs_aligned(source.data_ptr());
+  for (const auto stride : lead_batch_head_token_strides(source))
+    aligned = aligned && stride % vector == 0;
   for (const auto& t : tensors) aligned = aligned && packs_aligned(t.data_ptr());
   return aligned ? vector : 1;
 }
@@ -118,7 +138,7 @@ torch::Tensor launch_rotary(RotaryPass pass, const torch::Tensor& source, const 
   const c10::DeviceGuard guard(source.device());
   auto target = torch::empty_like(source, torch::MemoryFormat::Contiguous);
   const int64_t width = source.size(-1);
-  const int vector = rotary_vector({source, target, cos, signed_sin}, angles, width);
+  const int vector = rotary_vector(source, {target, cos, signed_sin}, angles, width);
   const bool bf16 = source.scalar_type() == torch::kBFloat16;
   static const RuntimeKernel kernels[2][2][2] = {
       {{{"rotary", &kRotarySource, "rotary_forward_f32_1"},
@@ -131,13 +151,19 @@ torch::Tensor launch_rotary(RotaryPass pass, const torch::Tensor& source, const 
         {"rotary", &kRotarySource, "rotary_backward_bf16_8"}}}};
   const auto& kernel =
       kernels[pass == RotaryPass::kForward ? 0 : 1][bf16 ? 1 : 0][vector == 1 ? 0 : 1];
+  const auto [lead_stride, batch_stride, head_stride, token_stride] =
+      lead_batch_head_token_strides(source);
   RotaryLayout layout{source.numel() / vector,
                       static_cast<int>(width),
                       static_cast<int>(source.size(-2)),
                       static_cast<int>(source.size(-3)),
                       static_cast<int>(source.dim() >= 4 ? source.size(-4) : 1),
                       static_cast<int>(cos.size(0)),
-                      partner_offset(angles, width, vector)};
+                      partner_offset(angles, width, vector),
+                      token_stride,
+                      head_stride,
+                      batch_stride,
+                      lead_stride};
   const void* input = source.data_ptr();
   const void* cos_table = cos.data_ptr();
   const void* sin_table = signed_sin.data_ptr();
@@ -205,17 +231,25 @@ torch::Tensor axis_angles(const torch::Tensor& position, int64_t d, double base)
   return torch::cat({angles, angles}, -1).unsqueeze(1);
 }
 
+// Whether dimensions 0 .. dim - 5 of x index it as one dimension would (row-major), so that one
+// stride, x.stride(-5), walks all of them.
+bool leading_dimensions_collapse(const torch::Tensor& x) {
+  for (int64_t d = 0; d + 5 < x.dim(); ++d)
+    if (x.size(d) != 1 && x.stride(d) != x.stride(d + 1) * x.size(d + 1)) return false;
+  return true;
+}
+
 }  // namespace
 
 const std::string& rotary_kernel_source() {
   return kRotarySource;
 }
 
-bool rotary_uses_runtime_kernels(const torch::Tensor& x, const RotaryAngles& prepared) {
+bool rotary_kernel_accepts(const torch::Tensor& x, const RotaryAngles& prepared) {
   const auto& cos = prepared.cos;
   const auto& sin = prepared.signed_sin;
-  if (!runtime_kernels_built() || !x.is_cuda() || x.dim() < 4 || x.numel() == 0 ||
-      !x.is_contiguous() || !sin.defined())
+  if (x.dim() < 4 || x.numel() == 0 || x.stride(-1) != 1 || !leading_dimensions_collapse(x) ||
+      !sin.defined())
     return false;
   const auto dtype = x.scalar_type();
   if ((dtype != torch::kFloat32 && dtype != torch::kBFloat16) || cos.scalar_type() != dtype ||
@@ -235,7 +269,12 @@ bool rotary_uses_runtime_kernels(const torch::Tensor& x, const RotaryAngles& pre
   constexpr int64_t kIntMax = std::numeric_limits<int>::max();
   const bool fits_int = width <= kIntMax && tokens <= kIntMax && x.size(-3) <= kIntMax &&
                         batch <= kIntMax && x.numel() / kRotaryThreads < kIntMax;
-  return pairs_fit && fits_int && runtime_kernels_support(x.device().index());
+  return pairs_fit && fits_int;
+}
+
+bool rotary_uses_runtime_kernels(const torch::Tensor& x, const RotaryAngles& prepared) {
+  return runtime_kernels_built() && x.is_cuda() && rotary_kernel_accepts(x, prepared) &&
+         runtime_kernels_support(x.device().index());
 }
 
 torch::Tensor apply_rotary(const torch::Tensor& x, const RotaryAngles& angles) {

@@ -30,13 +30,21 @@ struct RotaryAngles {
 // computed as x * cos + swapped(x) * signed_sin, swapped((a, b)) = (b, a): the same products
 // (negation is exact), so the same bits, in three element-wise kernels and one copy. Tables not
 // prepared for x's dtype are prepared on the fly (in_dtype). q and k may be rotated together as one
-// (2, B, heads, N, head_dim) tensor. A contiguous float32 or bf16 CUDA tensor of 4 or more
-// dimensions with tables of (1 or its batch, 1, N, head_dim) takes one runtime-compiled kernel
-// each way (nn/runtime_kernel.h) that rounds every product and sum as those kernels do: the same
-// values, in one pass instead of four and their intermediates.
+// (2, B, heads, N, head_dim) tensor. A float32 or bf16 CUDA tensor that rotary_kernel_accepts takes
+// one runtime-compiled kernel each way (nn/runtime_kernel.h) that rounds every product and sum as
+// those kernels do: the same values, in one pass instead of four and their intermediates, written
+// to a contiguous tensor.
 torch::Tensor apply_rotary(const torch::Tensor& x, const RotaryAngles& angles);
 
-// Whether apply_rotary takes the runtime kernels for x with angles prepared for its dtype.
+// Whether the runtime kernels can read x with angles prepared for its dtype, wherever x lies:
+// 4 or more dimensions, channels adjacent (any other strides, such as the permuted view of a
+// packed qkv projection, are read as they are), the dimensions before (batch, heads, N, head_dim)
+// collapsible into one, and tables of (1 or the batch, 1, N, head_dim), contiguous, on x's device,
+// outside autograd.
+bool rotary_kernel_accepts(const torch::Tensor& x, const RotaryAngles& prepared);
+
+// Whether apply_rotary takes the runtime kernels: rotary_kernel_accepts, on a CUDA device they
+// were compiled for.
 bool rotary_uses_runtime_kernels(const torch::Tensor& x, const RotaryAngles& prepared);
 
 // The runtime kernels' source (compiled for sm_80 and sm_90 by a CPU test).

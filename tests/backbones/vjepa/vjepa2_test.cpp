@@ -11,6 +11,7 @@
 #include "backbones/checkpoint_test_support.h"
 #include "vidprobe/backbones/family_support.h"
 #include "vidprobe/backbones/registry.h"
+#include "vidprobe/nn/rotary.h"
 
 namespace vidprobe::backbones {
 namespace {
@@ -36,12 +37,28 @@ TEST(VJEPA2, RotaryAnglesAreTheClosedForm) {
   // Grid (2, 3, 3), head_dim 16: segments of 4 dims for frame, row, column (frequencies 1 and
   // 10000^(-1/2) = 0.01, each used twice), then 4 dims left alone.
   const auto rotary = rotary_3d_angles(2, 3, 3, 16);
-  ASSERT_EQ(rotary.sizes(), (std::vector<int64_t>{2, 18, 16}));
+  ASSERT_EQ(rotary.cos.sizes(), (std::vector<int64_t>{1, 1, 18, 16}));
+  ASSERT_EQ(rotary.sin.sizes(), rotary.cos.sizes());
+  EXPECT_EQ(rotary.pairing, nn::RotaryAngles::Pairing::kInterleaved);
   const int token = 1 * 9 + 2 * 3 + 0;  // frame 1, row 2, column 0
   const std::vector<double> angles = {1, 0.01, 1, 0.01, 2, 0.02, 2, 0.02, 0, 0, 0, 0, 0, 0, 0, 0};
   for (int j = 0; j < 16; ++j) {
-    EXPECT_NEAR(rotary[0][token][j].item<double>(), std::cos(angles[j]), 1e-6) << j;
-    EXPECT_NEAR(rotary[1][token][j].item<double>(), std::sin(angles[j]), 1e-6) << j;
+    EXPECT_NEAR(rotary.cos[0][0][token][j].item<double>(), std::cos(angles[j]), 1e-6) << j;
+    EXPECT_NEAR(rotary.sin[0][0][token][j].item<double>(), std::sin(angles[j]), 1e-6) << j;
+  }
+}
+
+// V-JEPA 2's blocks rotate q and k straight from the packed projection (nn::Attention), a permuted
+// view: its tables must be laid out so that the runtime kernel takes that view on a GPU, in the
+// dtypes extraction runs in (on a 2-D table the kernel was refused and libtorch's four-kernel
+// composition ran instead).
+TEST(VJEPA2, RotaryAnglesFitTheRuntimeKernelOnThePackedProjection) {
+  const int64_t batch = 2, heads = 4, head_dim = 64, tokens = 2 * 3 * 3;
+  const auto angles = rotary_3d_angles(2, 3, 3, head_dim);
+  for (const auto dtype : {torch::kFloat32, torch::kBFloat16}) {
+    const auto packed = torch::zeros({batch, tokens, 3, heads, head_dim}, dtype);
+    const auto q_and_k = packed.permute({2, 0, 3, 1, 4}).narrow(0, 0, 2);
+    EXPECT_TRUE(nn::rotary_kernel_accepts(q_and_k, nn::in_dtype(angles, dtype))) << dtype;
   }
 }
 
