@@ -25,7 +25,7 @@ CATEGORIES = [
     ("copy / layout", r"memcpy|memset|copy|cat|transpose|permute|contiguous|index|gather|scatter|"
                       r"clone|to_copy|upsample|interpolate|pad"),
     ("elementwise", r"elementwise|vectorized|unrolled|gelu|silu|sigmoid|add|mul|div|sub|exp|"
-                    r"aten::(sum|mean)"),
+                    r"rotary|aten::(sum|mean)"),
     ("reduction", r"reduce|sum|mean|max|min"),
 ]
 
