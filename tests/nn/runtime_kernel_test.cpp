@@ -9,6 +9,7 @@
 
 #include "vidprobe/nn/bilinear_resize.h"
 #include "vidprobe/nn/fused_conv_bias.h"
+#include "vidprobe/nn/head_norm.h"
 #include "vidprobe/nn/residual_norm.h"
 #include "vidprobe/nn/rms_norm_rotary.h"
 #include "vidprobe/nn/rotary.h"
@@ -26,6 +27,7 @@ std::vector<Program> every_program() {
   return {{"bilinear_resize", &bilinear_resize_kernel_source(), false},
           {"rotary", &rotary_kernel_source(), false},
           {"conv_bias", &conv_bias_kernel_source(), false},
+          {"head_norm", &head_layer_norm_kernel_source(), false},
           {"residual_norm", &residual_norm_kernel_source(), true},
           {"rms_norm_rotary", &rms_norm_rotary_kernel_source(), true}};
 }

@@ -2,7 +2,6 @@
 
 #include <c10/core/DeviceGuard.h>
 
-#include <array>
 #include <cstdint>
 #include <limits>
 #include <string>
@@ -11,6 +10,7 @@
 
 #include "vidprobe/core/error.h"
 #include "vidprobe/nn/runtime_kernel.h"
+#include "vidprobe/nn/strided_rows.h"
 
 namespace vidprobe::nn {
 namespace {
@@ -25,12 +25,12 @@ namespace {
 // table_batch, token, channel); its pair partner lies `partner_offset` channels away (kSplitHalves)
 // or is its neighbour (kInterleaved, channel ^ 1). Reading by strides lets q and k come straight
 // from the packed projection's permuted view, without a copy to make them dense.
-const std::string kRotarySource = runtime_kernel_prelude() + R"CUDA(
+const std::string kRotarySource = runtime_kernel_prelude() + strided_rows_source() + R"CUDA(
 struct Layout {
   long long vectors;  // elements / VEC
-  int width, tokens, heads, batch, table_batch;
+  int width, table_batch;
   int partner_offset;  // kSplitHalves: half of an axis block's width; 0: kInterleaved
-  long long token_stride, head_stride, batch_stride, lead_stride;  // x's, in elements
+  StridedRows rows;    // x's
 };
 
 // out = in * cos + partner(in * sin_source), where sin_source pairs with `in` at the partner's
@@ -43,17 +43,11 @@ __device__ void rotate(const T* __restrict__ in, const T* __restrict__ cos_table
   if (vector >= layout.vectors) return;
   const long long e = vector * VEC;
   const int channel = static_cast<int>(e % layout.width);
-  const long long row = e / layout.width;
-  const int token = static_cast<int>(row % layout.tokens);
-  const long long head_row = row / layout.tokens;
-  const int head = static_cast<int>(head_row % layout.heads);
-  const long long batch_row = head_row / layout.heads;
-  const int b = static_cast<int>(batch_row % layout.batch);
-  const long long source = batch_row / layout.batch * layout.lead_stride +
-                           b * layout.batch_stride + head * layout.head_stride +
-                           token * layout.token_stride + channel;
-  const long long t = (static_cast<long long>(b % layout.table_batch) * layout.tokens + token) *
-                          layout.width + channel;
+  const RowPlace place = strided_row(e / layout.width, layout.rows);
+  const long long source = place.offset + channel;
+  const long long t =
+      (static_cast<long long>(place.batch_entry % layout.table_batch) * layout.rows.tokens +
+       place.token) * layout.width + channel;
   const Pack<T, VEC> x = load<T, VEC>(in + source), c = load<T, VEC>(cos_table + t);
   Pack<T, VEC> px, ps, y;
   if (layout.partner_offset == 0) {  // neighbours: the partner vector is this one, pairs swapped
@@ -95,9 +89,9 @@ VIDPROBE_ROTARY_KERNELS(bf16_8, bf16_bits, 8)
 
 struct RotaryLayout {  // the kernels' Layout, field for field
   long long vectors;
-  int width, tokens, heads, batch, table_batch;
+  int width, table_batch;
   int partner_offset;
-  long long token_stride, head_stride, batch_stride, lead_stride;
+  StridedRows rows;
 };
 
 constexpr unsigned kRotaryThreads = 256;
@@ -109,13 +103,6 @@ int partner_offset(const RotaryAngles& angles, int64_t width, int vector) {
   return static_cast<int>(width / angles.axes / 2);
 }
 
-// x's strides over (leading dimensions as one, batch, heads, tokens); 0 where a dimension is
-// absent. The leading dimensions collapse into one index (rotary_kernel_accepts checks they can).
-std::array<int64_t, 4> lead_batch_head_token_strides(const torch::Tensor& x) {
-  return {x.dim() >= 5 ? x.stride(-5) : 0, x.dim() >= 4 ? x.stride(-4) : 0, x.stride(-3),
-          x.stride(-2)};
-}
-
 // 16 bytes a thread where every pair partner and table entry lies in the same kind of vector and
 // every row of x starts on a vector.
 int rotary_vector(const torch::Tensor& source, const std::vector<torch::Tensor>& tensors,
@@ -123,9 +110,8 @@ int rotary_vector(const torch::Tensor& source, const std::vector<torch::Tensor>&
   const int vector = 16 / static_cast<int>(source.element_size());
   const int offset = partner_offset(angles, width, vector);
   const bool partners_fit = offset == 0 ? vector % 2 == 0 : offset % vector == 0;
-  bool aligned = width % vector == 0 && partners_fit && packs_aligned(source.data_ptr());
-  for (const auto stride : lead_batch_head_token_strides(source))
-    aligned = aligned && stride % vector == 0;
+  bool aligned = width % vector == 0 && partners_fit && packs_aligned(source.data_ptr()) &&
+                 strided_rows(source).strides_multiple_of(vector);
   for (const auto& t : tensors) aligned = aligned && packs_aligned(t.data_ptr());
   return aligned ? vector : 1;
 }
@@ -151,19 +137,9 @@ torch::Tensor launch_rotary(RotaryPass pass, const torch::Tensor& source, const 
         {"rotary", &kRotarySource, "rotary_backward_bf16_8"}}}};
   const auto& kernel =
       kernels[pass == RotaryPass::kForward ? 0 : 1][bf16 ? 1 : 0][vector == 1 ? 0 : 1];
-  const auto [lead_stride, batch_stride, head_stride, token_stride] =
-      lead_batch_head_token_strides(source);
-  RotaryLayout layout{source.numel() / vector,
-                      static_cast<int>(width),
-                      static_cast<int>(source.size(-2)),
-                      static_cast<int>(source.size(-3)),
-                      static_cast<int>(source.dim() >= 4 ? source.size(-4) : 1),
-                      static_cast<int>(cos.size(0)),
-                      partner_offset(angles, width, vector),
-                      token_stride,
-                      head_stride,
-                      batch_stride,
-                      lead_stride};
+  RotaryLayout layout{source.numel() / vector, static_cast<int>(width),
+                      static_cast<int>(cos.size(0)), partner_offset(angles, width, vector),
+                      strided_rows(source)};
   const void* input = source.data_ptr();
   const void* cos_table = cos.data_ptr();
   const void* sin_table = signed_sin.data_ptr();
@@ -231,14 +207,6 @@ torch::Tensor axis_angles(const torch::Tensor& position, int64_t d, double base)
   return torch::cat({angles, angles}, -1).unsqueeze(1);
 }
 
-// Whether dimensions 0 .. dim - 5 of x index it as one dimension would (row-major), so that one
-// stride, x.stride(-5), walks all of them.
-bool leading_dimensions_collapse(const torch::Tensor& x) {
-  for (int64_t d = 0; d + 5 < x.dim(); ++d)
-    if (x.size(d) != 1 && x.stride(d) != x.stride(d + 1) * x.size(d + 1)) return false;
-  return true;
-}
-
 }  // namespace
 
 const std::string& rotary_kernel_source() {
@@ -248,9 +216,7 @@ const std::string& rotary_kernel_source() {
 bool rotary_kernel_accepts(const torch::Tensor& x, const RotaryAngles& prepared) {
   const auto& cos = prepared.cos;
   const auto& sin = prepared.signed_sin;
-  if (x.dim() < 4 || x.numel() == 0 || x.stride(-1) != 1 || !leading_dimensions_collapse(x) ||
-      !sin.defined())
-    return false;
+  if (x.dim() < 4 || x.numel() == 0 || !rows_readable_in_place(x) || !sin.defined()) return false;
   const auto dtype = x.scalar_type();
   if ((dtype != torch::kFloat32 && dtype != torch::kBFloat16) || cos.scalar_type() != dtype ||
       sin.scalar_type() != dtype)
@@ -265,11 +231,9 @@ bool rotary_kernel_accepts(const torch::Tensor& x, const RotaryAngles& prepared)
   const bool pairs_fit = prepared.pairing == RotaryAngles::Pairing::kInterleaved
                              ? width % 2 == 0
                              : prepared.axes > 0 && width % (2 * prepared.axes) == 0;
-  // The kernels index rows, tokens and channels with int and elements with 64 bits.
+  // The kernels index channels with int and elements with 64 bits.
   constexpr int64_t kIntMax = std::numeric_limits<int>::max();
-  const bool fits_int = width <= kIntMax && tokens <= kIntMax && x.size(-3) <= kIntMax &&
-                        batch <= kIntMax && x.numel() / kRotaryThreads < kIntMax;
-  return pairs_fit && fits_int;
+  return pairs_fit && width <= kIntMax && x.numel() / kRotaryThreads < kIntMax;
 }
 
 bool rotary_uses_runtime_kernels(const torch::Tensor& x, const RotaryAngles& prepared) {

@@ -1,6 +1,7 @@
 #include "vidprobe/nn/transformer.h"
 
 #include "vidprobe/core/error.h"
+#include "vidprobe/nn/head_norm.h"
 #include "vidprobe/nn/stage_meter.h"
 
 namespace vidprobe::nn {
@@ -71,8 +72,8 @@ torch::Tensor AttentionImpl::mix(const torch::Tensor& x, const RotaryAngles* rot
       qkv(x).reshape({batch, tokens, 3, heads, head_dim}).permute({2, 0, 3, 1, 4});
   auto q = qkv_heads[0], k = qkv_heads[1];  // (B, heads, N, head_dim)
   if (options.qk_norm) {
-    q = q_norm(q);
-    k = k_norm(k);
+    q = head_layer_norm(q, q_norm);
+    k = head_layer_norm(k, k_norm);
   }
   if (rotary != nullptr && !options.qk_norm) {
     // Straight from the packed projection, q and k turn in one pass over (2, B, heads, N,

@@ -1,0 +1,166 @@
+#include "vidprobe/nn/head_norm.h"
+
+#include <c10/core/DeviceGuard.h>
+
+#include <limits>
+
+#include "vidprobe/nn/runtime_kernel.h"
+#include "vidprobe/nn/strided_rows.h"
+
+namespace vidprobe::nn {
+namespace {
+
+// `lanes` consecutive threads of a warp hold one row, VEC channels each (width = lanes * VEC);
+// their sums meet by butterfly shuffles inside the lane group, so one row never spans two warps.
+// The variance is the mean of squared deviations from the mean, both passes over registers.
+const std::string kSource = runtime_kernel_prelude() + strided_rows_source() + R"CUDA(
+struct HeadNormLayout {
+  long long rows;
+  int width, lanes;
+  float eps;
+  StridedRows strides;  // x's
+};
+
+__device__ __forceinline__ float lane_group_sum(float v, int lanes) {
+  for (int offset = lanes / 2; offset > 0; offset /= 2) v += __shfl_xor_sync(0xffffffffu, v, offset);
+  return v;
+}
+
+template <typename T, int VEC>
+__device__ void head_layer_norm(const T* __restrict__ in, const T* __restrict__ weight,
+                                const T* __restrict__ bias, T* __restrict__ out,
+                                HeadNormLayout layout) {
+  const long long thread = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x;
+  const long long row = thread / layout.lanes;
+  const int channel = static_cast<int>(thread % layout.lanes) * VEC;
+  const bool active = row < layout.rows;  // a lane group is active or idle as a whole
+  float v[VEC];
+  float sum = 0.0f;
+  if (active) {
+    const Pack<T, VEC> x =
+        load_readonly<T, VEC>(in + strided_row(row, layout.strides).offset + channel);
+#pragma unroll
+    for (int i = 0; i < VEC; ++i) {
+      v[i] = widen(x.v[i]);
+      sum = __fadd_rn(sum, v[i]);
+    }
+  } else {
+#pragma unroll
+    for (int i = 0; i < VEC; ++i) v[i] = 0.0f;
+  }
+  const float mean = lane_group_sum(sum, layout.lanes) / layout.width;
+  float squares = 0.0f;
+#pragma unroll
+  for (int i = 0; i < VEC; ++i) {
+    const float d = __fsub_rn(v[i], mean);
+    squares = __fmaf_rn(d, d, squares);
+  }
+  const float rstd = rsqrtf(lane_group_sum(squares, layout.lanes) / layout.width + layout.eps);
+  if (!active) return;
+  const Pack<T, VEC> w = load_readonly<T, VEC>(weight + channel);
+  const Pack<T, VEC> b = load_readonly<T, VEC>(bias + channel);
+  Pack<T, VEC> y;
+#pragma unroll
+  for (int i = 0; i < VEC; ++i)
+    narrow(__fadd_rn(__fmul_rn(__fmul_rn(__fsub_rn(v[i], mean), rstd), widen(w.v[i])),
+                     widen(b.v[i])),
+           &y.v[i]);
+  store<T, VEC>(out + row * layout.width + channel, y);
+}
+
+extern "C" __global__ void head_layer_norm_f32(const float* in, const float* weight,
+                                               const float* bias, float* out,
+                                               HeadNormLayout layout) {
+  head_layer_norm<float, 4>(in, weight, bias, out, layout);
+}
+extern "C" __global__ void head_layer_norm_bf16(const bf16_bits* in, const bf16_bits* weight,
+                                                const bf16_bits* bias, bf16_bits* out,
+                                                HeadNormLayout layout) {
+  head_layer_norm<bf16_bits, 8>(in, weight, bias, out, layout);
+}
+)CUDA";
+
+struct HeadNormLayout {  // the kernels' HeadNormLayout, field for field
+  long long rows;
+  int width, lanes;
+  float eps;
+  StridedRows strides;
+};
+
+constexpr unsigned kThreads = 256;
+
+int pack_values(const torch::Tensor& x) {
+  return 16 / static_cast<int>(x.element_size());
+}
+
+torch::Tensor launch(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias,
+                     double eps) {
+  const c10::DeviceGuard guard(x.device());
+  static const RuntimeKernel kernels[2] = {{"head_norm", &kSource, "head_layer_norm_f32"},
+                                           {"head_norm", &kSource, "head_layer_norm_bf16"}};
+  auto out = torch::empty(x.sizes(), x.options().memory_format(torch::MemoryFormat::Contiguous));
+  const int64_t width = x.size(-1);
+  const int lanes = static_cast<int>(width / pack_values(x));
+  HeadNormLayout layout{x.numel() / width, static_cast<int>(width), lanes, static_cast<float>(eps),
+                        strided_rows(x)};
+  const void* input = x.data_ptr();
+  const void* gains = weight.data_ptr();
+  const void* shifts = bias.data_ptr();
+  void* output = out.data_ptr();
+  const auto threads = layout.rows * lanes;
+  kernels[x.scalar_type() == torch::kBFloat16 ? 1 : 0].launch(
+      {.grid = {static_cast<unsigned>((threads + kThreads - 1) / kThreads), 1, 1},
+       .block = {kThreads, 1, 1}},
+      {&input, &gains, &shifts, &output, &layout});
+  return out;
+}
+
+bool is_power_of_two(int64_t n) {
+  return n > 0 && (n & (n - 1)) == 0;
+}
+
+bool fits_as_gain(const torch::Tensor& p, const torch::Tensor& x) {
+  return p.defined() && p.dim() == 1 && p.size(0) == x.size(-1) &&
+         p.scalar_type() == x.scalar_type() && p.device() == x.device() && p.is_contiguous() &&
+         packs_aligned(p.data_ptr());
+}
+
+}  // namespace
+
+const std::string& head_layer_norm_kernel_source() {
+  return kSource;
+}
+
+bool head_layer_norm_kernel_accepts(const torch::Tensor& x, const torch::Tensor& weight,
+                                    const torch::Tensor& bias) {
+  if (x.numel() == 0 || !rows_readable_in_place(x) ||
+      (x.scalar_type() != torch::kFloat32 && x.scalar_type() != torch::kBFloat16))
+    return false;
+  if (torch::GradMode::is_enabled() &&
+      (x.requires_grad() || weight.requires_grad() || bias.requires_grad()))
+    return false;
+  const int vector = pack_values(x);
+  const int64_t width = x.size(-1), lanes = width / vector;
+  // A grid of int blocks of kThreads threads, each lane group inside one warp.
+  return width % vector == 0 && is_power_of_two(lanes) && lanes <= 32 &&
+         x.numel() / width * lanes / kThreads < std::numeric_limits<int>::max() &&
+         packs_aligned(x.data_ptr()) && strided_rows(x).strides_multiple_of(vector) &&
+         fits_as_gain(weight, x) && fits_as_gain(bias, x);
+}
+
+bool head_layer_norm_uses_runtime_kernel(const torch::Tensor& x, const torch::Tensor& weight,
+                                         const torch::Tensor& bias) {
+  return runtime_kernels_built() && x.is_cuda() &&
+         head_layer_norm_kernel_accepts(x, weight, bias) &&
+         runtime_kernels_support(x.device().index());
+}
+
+torch::Tensor head_layer_norm(const torch::Tensor& x, torch::nn::LayerNorm& norm) {
+  const auto& options = norm->options;
+  if (options.normalized_shape().size() == 1 && options.normalized_shape()[0] == x.size(-1) &&
+      head_layer_norm_uses_runtime_kernel(x, norm->weight, norm->bias))
+    return launch(x, norm->weight, norm->bias, options.eps());
+  return norm(x);
+}
+
+}  // namespace vidprobe::nn
