@@ -10,6 +10,7 @@
 
 #include "vidprobe/core/error.h"
 #include "vidprobe/nn/alternating_attention.h"
+#include "vidprobe/nn/head_norm.h"
 #include "vidprobe/nn/rotary.h"
 #include "vidprobe/nn/vit.h"
 
@@ -311,6 +312,47 @@ TEST(Attention, QkNormEpsilonIsAnOption) {
   EXPECT_EQ(attention->q_norm->options.eps(), 1e-6);
   EXPECT_EQ(attention->k_norm->options.eps(), 1e-6);
   EXPECT_EQ(attention->q_norm->options.normalized_shape(), (std::vector<int64_t>{4}));
+}
+
+// The attention of VGGT's aggregator (qk-norm, then RoPE2D) and of V-JEPA 2 (RoPE on the packed
+// projection's view) on a GPU, where qk-norm and the rotation take the runtime kernels that read
+// q and k in place, against the same module on the CPU (libtorch's LayerNorm and composition):
+// float32 to rounding, bf16 to its precision.
+TEST(AttentionCuda, RuntimeKernelPathMatchesTheCpu) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  torch::manual_seed(5);
+  torch::NoGradGuard no_grad;
+  const int64_t batch = 2, rows = 6, columns = 7, dim = 256, heads = 4;
+  for (const bool qk_norm : {true, false}) {
+    SCOPED_TRACE(qk_norm ? "qk-norm and RoPE2D" : "RoPE alone");
+    AttentionOptions options{.dim = dim, .num_heads = heads, .qk_norm = qk_norm};
+    Attention attention(options);
+    if (qk_norm) {
+      for (auto* norm : {&attention->q_norm, &attention->k_norm}) {
+        (*norm)->weight.normal_(1.0, 0.3);
+        (*norm)->bias.normal_(0.0, 0.3);
+      }
+    }
+    const auto x = torch::randn({batch, rows * columns, dim});
+    const auto angles = rope_2d(grid_positions(rows, columns, torch::kCPU), dim / heads, 100.0);
+    const auto expected = attention(x, &angles);
+    attention->to(torch::kCUDA);
+    const RotaryAngles on_gpu{angles.cos.cuda(), angles.sin.cuda(), angles.pairing, angles.axes};
+    const auto q_view = attention->qkv(x.cuda())
+                            .reshape({batch, rows * columns, 3, heads, dim / heads})
+                            .permute({2, 0, 3, 1, 4})[0];
+    if (qk_norm)
+      ASSERT_TRUE(head_layer_norm_uses_runtime_kernel(q_view, attention->q_norm->weight,
+                                                      attention->q_norm->bias));
+    ASSERT_TRUE(
+        rotary_uses_runtime_kernels(q_view.contiguous(), in_dtype(on_gpu, torch::kFloat32)));
+    const auto float32 = attention(x.cuda(), &on_gpu).cpu();
+    EXPECT_TRUE(torch::allclose(float32, expected, 1e-4, 1e-5))
+        << (float32 - expected).abs().max().item<float>();
+    attention->to(torch::kBFloat16);
+    const auto bf16 = attention(x.cuda().to(torch::kBFloat16), &on_gpu).cpu().to(torch::kFloat32);
+    EXPECT_LT((bf16 - expected).norm().item<double>() / expected.norm().item<double>(), 2e-2);
+  }
 }
 
 TEST(Block, OptionsDecideTheModuleTreeNotTheModelName) {
