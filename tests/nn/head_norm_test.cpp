@@ -65,6 +65,7 @@ TEST(HeadNorm, RecordedGradientsTakeTheLayerNorm) {
   const auto q = packed_query(1, 4, 2, 64, torch::TensorOptions());
   ASSERT_TRUE(norm->weight.requires_grad());
   EXPECT_FALSE(head_layer_norm_kernel_accepts(q, norm->weight, norm->bias));
+  EXPECT_FALSE(head_layer_norm_kernel_accepts(q, torch::Tensor(), torch::Tensor()));  // no affine
   torch::NoGradGuard no_grad;
   EXPECT_TRUE(head_layer_norm_kernel_accepts(q, norm->weight, norm->bias));
 }

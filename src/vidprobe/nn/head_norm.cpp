@@ -134,7 +134,8 @@ const std::string& head_layer_norm_kernel_source() {
 bool head_layer_norm_kernel_accepts(const torch::Tensor& x, const torch::Tensor& weight,
                                     const torch::Tensor& bias) {
   if (x.numel() == 0 || !rows_readable_in_place(x) ||
-      (x.scalar_type() != torch::kFloat32 && x.scalar_type() != torch::kBFloat16))
+      (x.scalar_type() != torch::kFloat32 && x.scalar_type() != torch::kBFloat16) ||
+      !fits_as_gain(weight, x) || !fits_as_gain(bias, x))
     return false;
   if (torch::GradMode::is_enabled() &&
       (x.requires_grad() || weight.requires_grad() || bias.requires_grad()))
@@ -144,8 +145,7 @@ bool head_layer_norm_kernel_accepts(const torch::Tensor& x, const torch::Tensor&
   // A grid of int blocks of kThreads threads, each lane group inside one warp.
   return width % vector == 0 && is_power_of_two(lanes) && lanes <= 32 &&
          x.numel() / width * lanes / kThreads < std::numeric_limits<int>::max() &&
-         packs_aligned(x.data_ptr()) && strided_rows(x).strides_multiple_of(vector) &&
-         fits_as_gain(weight, x) && fits_as_gain(bias, x);
+         packs_aligned(x.data_ptr()) && strided_rows(x).strides_multiple_of(vector);
 }
 
 bool head_layer_norm_uses_runtime_kernel(const torch::Tensor& x, const torch::Tensor& weight,
