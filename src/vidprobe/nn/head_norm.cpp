@@ -137,9 +137,7 @@ bool head_layer_norm_kernel_accepts(const torch::Tensor& x, const torch::Tensor&
       (x.scalar_type() != torch::kFloat32 && x.scalar_type() != torch::kBFloat16) ||
       !fits_as_gain(weight, x) || !fits_as_gain(bias, x))
     return false;
-  if (torch::GradMode::is_enabled() &&
-      (x.requires_grad() || weight.requires_grad() || bias.requires_grad()))
-    return false;
+  if (records_gradient({&x, &weight, &bias})) return false;
   const int vector = pack_values(x);
   const int64_t width = x.size(-1), lanes = width / vector;
   // A grid of int blocks of kThreads threads, each lane group inside one warp.
@@ -156,10 +154,10 @@ bool head_layer_norm_uses_runtime_kernel(const torch::Tensor& x, const torch::Te
 }
 
 torch::Tensor head_layer_norm(const torch::Tensor& x, torch::nn::LayerNorm& norm) {
-  const auto& options = norm->options;
-  if (options.normalized_shape().size() == 1 && options.normalized_shape()[0] == x.size(-1) &&
-      head_layer_norm_uses_runtime_kernel(x, norm->weight, norm->bias))
-    return launch(x, norm->weight, norm->bias, options.eps());
+  // A (head_dim) weight, which the kernel requires, is the norm's normalized shape: the last
+  // dimension alone.
+  if (head_layer_norm_uses_runtime_kernel(x, norm->weight, norm->bias))
+    return launch(x, norm->weight, norm->bias, norm->options.eps());
   return norm(x);
 }
 

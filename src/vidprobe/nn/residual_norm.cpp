@@ -143,15 +143,6 @@ const RuntimeKernel* kernel_for(torch::ScalarType stream, torch::ScalarType dtyp
   return nullptr;
 }
 
-// Whether autograd would record any of `inputs`: the kernel has no backward, so a stream, update or
-// gate needing a gradient, or a norm's weight and bias being trained, take libtorch's form.
-bool records_gradient(std::initializer_list<const torch::Tensor*> inputs) {
-  if (!torch::GradMode::is_enabled()) return false;
-  for (const auto* t : inputs)
-    if (t->defined() && t->requires_grad()) return true;
-  return false;
-}
-
 // The gate, scale and shift as the kernel reads them, where every input qualifies.
 struct KernelPlan {
   RowVector gate, multiplier, shift;

@@ -120,9 +120,7 @@ bool rms_norm_rotary_uses_runtime_kernel(const torch::Tensor& x, const torch::Te
       !x.is_contiguous() ||
       (x.scalar_type() != torch::kFloat32 && x.scalar_type() != torch::kBFloat16))
     return false;
-  if (torch::GradMode::is_enabled() &&
-      (x.requires_grad() || weight.requires_grad() || rotation.requires_grad()))
-    return false;
+  if (records_gradient({&x, &weight, &rotation})) return false;
   const int64_t width = x.size(-1);
   if (!weight.defined() || weight.dim() != 1 || weight.size(0) != width ||
       weight.device() != x.device() || !at::isFloatingType(weight.scalar_type()))

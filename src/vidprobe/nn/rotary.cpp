@@ -105,13 +105,14 @@ int partner_offset(const RotaryAngles& angles, int64_t width, int vector) {
 
 // 16 bytes a thread where every pair partner and table entry lies in the same kind of vector and
 // every row of x starts on a vector.
-int rotary_vector(const torch::Tensor& source, const std::vector<torch::Tensor>& tensors,
-                  const RotaryAngles& angles, int64_t width) {
+int rotary_vector(const torch::Tensor& source, const StridedRows& rows,
+                  const std::vector<torch::Tensor>& tensors, const RotaryAngles& angles,
+                  int64_t width) {
   const int vector = 16 / static_cast<int>(source.element_size());
   const int offset = partner_offset(angles, width, vector);
   const bool partners_fit = offset == 0 ? vector % 2 == 0 : offset % vector == 0;
   bool aligned = width % vector == 0 && partners_fit && packs_aligned(source.data_ptr()) &&
-                 strided_rows(source).strides_multiple_of(vector);
+                 rows.strides_multiple_of(vector);
   for (const auto& t : tensors) aligned = aligned && packs_aligned(t.data_ptr());
   return aligned ? vector : 1;
 }
@@ -124,7 +125,8 @@ torch::Tensor launch_rotary(RotaryPass pass, const torch::Tensor& source, const 
   const c10::DeviceGuard guard(source.device());
   auto target = torch::empty_like(source, torch::MemoryFormat::Contiguous);
   const int64_t width = source.size(-1);
-  const int vector = rotary_vector(source, {target, cos, signed_sin}, angles, width);
+  const auto rows = strided_rows(source);
+  const int vector = rotary_vector(source, rows, {target, cos, signed_sin}, angles, width);
   const bool bf16 = source.scalar_type() == torch::kBFloat16;
   static const RuntimeKernel kernels[2][2][2] = {
       {{{"rotary", &kRotarySource, "rotary_forward_f32_1"},
@@ -138,8 +140,7 @@ torch::Tensor launch_rotary(RotaryPass pass, const torch::Tensor& source, const 
   const auto& kernel =
       kernels[pass == RotaryPass::kForward ? 0 : 1][bf16 ? 1 : 0][vector == 1 ? 0 : 1];
   RotaryLayout layout{source.numel() / vector, static_cast<int>(width),
-                      static_cast<int>(cos.size(0)), partner_offset(angles, width, vector),
-                      strided_rows(source)};
+                      static_cast<int>(cos.size(0)), partner_offset(angles, width, vector), rows};
   const void* input = source.data_ptr();
   const void* cos_table = cos.data_ptr();
   const void* sin_table = signed_sin.data_ptr();

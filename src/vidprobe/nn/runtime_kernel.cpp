@@ -134,6 +134,13 @@ unsigned row_block_threads(int64_t width) {
   return static_cast<unsigned>((width + per_warp - 1) / per_warp * 32);
 }
 
+bool records_gradient(std::initializer_list<const at::Tensor*> inputs) {
+  if (!c10::GradMode::is_enabled()) return false;
+  for (const auto* t : inputs)
+    if (t->defined() && t->requires_grad()) return true;
+  return false;
+}
+
 bool packs_aligned(const void* address) {
   return reinterpret_cast<std::uintptr_t>(address) % 16 == 0;
 }

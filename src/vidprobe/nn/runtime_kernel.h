@@ -3,8 +3,11 @@
 // no CUDA compiler), but the wheel's nvidia packages ship libnvrtc and the CUDA runtime, which is
 // enough to compile a kernel for the GPU at hand and launch it on libtorch's current stream. Each
 // user of a runtime kernel keeps a libtorch path for the CPU and for builds without NVRTC.
+#include <ATen/core/Tensor.h>
+
 #include <array>
 #include <cstdint>
+#include <initializer_list>
 #include <string>
 #include <vector>
 
@@ -58,6 +61,11 @@ const std::string& runtime_kernel_prelude();
 
 // Whether `address` allows the packs' 16-byte accesses.
 bool packs_aligned(const void* address);
+
+// Whether autograd would record any of `inputs` (undefined ones ignored): a kernel without a
+// backward leaves such calls, a stream needing a gradient or a norm's weights being trained, to
+// libtorch's form.
+bool records_gradient(std::initializer_list<const at::Tensor*> inputs);
 
 // Throws, naming `user`, when a runtime kernel's backward runs while autograd records it
 // (create_graph=true): the kernels are not themselves differentiable, so a second derivative
