@@ -5,6 +5,9 @@
 #include <string>
 #include <vector>
 
+#include "vidprobe/core/error.h"
+#include "vidprobe/nn/transformer.h"
+
 namespace vidprobe::nn {
 namespace {
 
@@ -128,6 +131,83 @@ TEST(HeadNormCuda, MatchesLibtorchsLayerNorm) {
       EXPECT_TRUE(((a - b).abs() <= b.abs() * step + 1e-6).all().item<bool>())
           << (a - b).abs().max().item<float>();
       EXPECT_GT(a.eq(b).to(torch::kFloat32).mean().item<double>(), 0.98);
+    }
+  }
+}
+
+// Open-Sora 2.0's qk-norm: (B, L, heads, 128) projections viewed as (B, heads, L, 128), an
+// RMSNorm with a scale in the model's dtype. The kernel takes that view in inference, not a scale
+// in another dtype or one whose gradient is recorded; called on the CPU it names why it refuses.
+TEST(HeadNorm, TheRmsFormTakesOpenSorasQkNormViews) {
+  RmsNorm norm(128, 1e-6);
+  norm->to(torch::kBFloat16);
+  const auto q = torch::randn({1, 12, 4, 128}).to(torch::kBFloat16).transpose(1, 2);
+  ASSERT_TRUE(norm->scale.requires_grad());
+  EXPECT_FALSE(head_rms_norm_kernel_accepts(q, norm->scale));
+  torch::NoGradGuard no_grad;
+  EXPECT_TRUE(head_rms_norm_kernel_accepts(q, norm->scale));
+  EXPECT_FALSE(head_rms_norm_kernel_accepts(q, norm->scale.to(torch::kFloat32)));
+  EXPECT_FALSE(head_rms_norm_uses_runtime_kernel(q, norm->scale));
+  try {
+    (void)head_rms_norm(q, norm->scale, 1e-6);
+    ADD_FAILURE() << "the CPU tensor was taken";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("cpu"), std::string::npos) << e.what();
+  }
+}
+
+// nn::RmsNorm's steps written out: float32 statistics, the normalised value rounded to x's dtype,
+// then the scale.
+torch::Tensor rms_norm_steps(const torch::Tensor& x, const torch::Tensor& scale, double eps) {
+  const auto x32 = x.to(torch::kFloat32);
+  return (x32 * torch::rsqrt(x32.square().mean(-1, true) + eps)).to(x.scalar_type()) * scale;
+}
+
+TEST(HeadNorm, RmsNormOnTheCpuIsItsSteps) {
+  torch::NoGradGuard no_grad;
+  RmsNorm norm(64, 1e-6);
+  norm->scale.normal_(1.0, 0.3);
+  const auto q = torch::randn({2, 9, 3, 64}).transpose(1, 2);
+  EXPECT_TRUE(torch::equal(norm(q), rms_norm_steps(q, norm->scale, 1e-6)));
+}
+
+// nn::RmsNorm on a GPU, where it takes the kernel, against its steps in libtorch on the same GPU:
+// tolerances as for the LayerNorm above; Open-Sora's head width 128 and others, transposed and
+// contiguous, rows down to a mean square near epsilon.
+TEST(HeadNormCuda, RmsFormMatchesRmsNormsSteps) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  torch::manual_seed(4);
+  torch::NoGradGuard no_grad;
+  for (const auto dtype : {torch::kBFloat16, torch::kFloat32}) {
+    for (const int64_t width : {128, 64, 32}) {
+      for (const bool transposed : {true, false}) {
+        SCOPED_TRACE(std::to_string(width) + (transposed ? " transposed " : " contiguous ") +
+                     std::string(c10::toString(dtype)));
+        const auto options = torch::TensorOptions().dtype(dtype).device(torch::kCUDA);
+        const int64_t batch = 2, tokens = 45, heads = 3;
+        auto x = transposed ? torch::randn({batch, tokens, heads, width}, options).transpose(1, 2)
+                            : torch::randn({batch, heads, tokens, width}, options);
+        const auto scales = torch::pow(10.0, torch::randint(-4, 2, {tokens, 1}, options));
+        x = (x * scales).to(dtype);
+        RmsNorm norm(width, 1e-6);
+        norm->scale.normal_(1.0, 0.3);
+        norm->to(torch::kCUDA, dtype);
+        ASSERT_TRUE(head_rms_norm_uses_runtime_kernel(x, norm->scale));
+        const auto ours = norm(x);
+        const auto reference = rms_norm_steps(x, norm->scale, 1e-6);
+        EXPECT_TRUE(ours.is_contiguous());
+        ASSERT_EQ(ours.sizes(), reference.sizes());
+        const auto a = ours.to(torch::kFloat32).cpu(), b = reference.to(torch::kFloat32).cpu();
+        if (dtype == torch::kFloat32) {
+          EXPECT_TRUE(torch::allclose(a, b, 1e-5, 1e-5)) << (a - b).abs().max().item<float>();
+        } else {
+          // Two bf16 steps: a normalised value one step apart is rounded again after the scale.
+          const double steps = 2.0 / 128;
+          EXPECT_TRUE(((a - b).abs() <= b.abs() * steps + 1e-6).all().item<bool>())
+              << (a - b).abs().max().item<float>();
+          EXPECT_GT(a.eq(b).to(torch::kFloat32).mean().item<double>(), 0.98);
+        }
+      }
     }
   }
 }

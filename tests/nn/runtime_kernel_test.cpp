@@ -27,7 +27,7 @@ std::vector<Program> every_program() {
   return {{"bilinear_resize", &bilinear_resize_kernel_source(), false},
           {"rotary", &rotary_kernel_source(), false},
           {"conv_bias", &conv_bias_kernel_source(), false},
-          {"head_norm", &head_layer_norm_kernel_source(), false},
+          {"head_norm", &head_norm_kernel_source(), false},
           {"residual_norm", &residual_norm_kernel_source(), true},
           {"rms_norm_rotary", &rms_norm_rotary_kernel_source(), true}};
 }

@@ -2,8 +2,11 @@
 
 #include <c10/core/DeviceGuard.h>
 
+#include <initializer_list>
 #include <limits>
+#include <string>
 
+#include "vidprobe/core/error.h"
 #include "vidprobe/nn/runtime_kernel.h"
 #include "vidprobe/nn/strided_rows.h"
 
@@ -12,7 +15,9 @@ namespace {
 
 // `lanes` consecutive threads of a warp hold one row, VEC channels each (width = lanes * VEC);
 // their sums meet by butterfly shuffles inside the lane group, so one row never spans two warps.
-// The variance is the mean of squared deviations from the mean, both passes over registers.
+// LayerNorm: the variance is the mean of squared deviations from the mean, both passes over
+// registers. RMSNorm: nn::RmsNorm's steps, each square rounded to float32 before the sum, the
+// normalised value rounded to T before the scale multiplies it.
 const std::string kSource = runtime_kernel_prelude() + strided_rows_source() + R"CUDA(
 struct HeadNormLayout {
   long long rows;
@@ -26,10 +31,9 @@ __device__ __forceinline__ float lane_group_sum(float v, int lanes) {
   return v;
 }
 
-template <typename T, int VEC>
-__device__ void head_layer_norm(const T* __restrict__ in, const T* __restrict__ weight,
-                                const T* __restrict__ bias, T* __restrict__ out,
-                                HeadNormLayout layout) {
+template <typename T, int VEC, bool RMS>
+__device__ void head_norm(const T* __restrict__ in, const T* __restrict__ weight,
+                          const T* __restrict__ bias, T* __restrict__ out, HeadNormLayout layout) {
   const long long thread = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x;
   const long long row = thread / layout.lanes;
   const int channel = static_cast<int>(thread % layout.lanes) * VEC;
@@ -48,36 +52,47 @@ __device__ void head_layer_norm(const T* __restrict__ in, const T* __restrict__ 
 #pragma unroll
     for (int i = 0; i < VEC; ++i) v[i] = 0.0f;
   }
-  const float mean = lane_group_sum(sum, layout.lanes) / layout.width;
+  const float mean = RMS ? 0.0f : lane_group_sum(sum, layout.lanes) / layout.width;
   float squares = 0.0f;
 #pragma unroll
   for (int i = 0; i < VEC; ++i) {
-    const float d = __fsub_rn(v[i], mean);
-    squares = __fmaf_rn(d, d, squares);
+    if constexpr (RMS) {
+      squares = __fadd_rn(squares, __fmul_rn(v[i], v[i]));
+    } else {
+      const float d = __fsub_rn(v[i], mean);
+      squares = __fmaf_rn(d, d, squares);
+    }
   }
   const float rstd = rsqrtf(lane_group_sum(squares, layout.lanes) / layout.width + layout.eps);
   if (!active) return;
   const Pack<T, VEC> w = load_readonly<T, VEC>(weight + channel);
-  const Pack<T, VEC> b = load_readonly<T, VEC>(bias + channel);
   Pack<T, VEC> y;
+  if constexpr (RMS) {
 #pragma unroll
-  for (int i = 0; i < VEC; ++i)
-    narrow(__fadd_rn(__fmul_rn(__fmul_rn(__fsub_rn(v[i], mean), rstd), widen(w.v[i])),
-                     widen(b.v[i])),
-           &y.v[i]);
+    for (int i = 0; i < VEC; ++i)
+      narrow(__fmul_rn(rounded<T>(__fmul_rn(v[i], rstd)), widen(w.v[i])), &y.v[i]);
+  } else {
+    const Pack<T, VEC> b = load_readonly<T, VEC>(bias + channel);
+#pragma unroll
+    for (int i = 0; i < VEC; ++i)
+      narrow(__fadd_rn(__fmul_rn(__fmul_rn(__fsub_rn(v[i], mean), rstd), widen(w.v[i])),
+                       widen(b.v[i])),
+             &y.v[i]);
+  }
   store<T, VEC>(out + row * layout.width + channel, y);
 }
 
-extern "C" __global__ void head_layer_norm_f32(const float* in, const float* weight,
-                                               const float* bias, float* out,
-                                               HeadNormLayout layout) {
-  head_layer_norm<float, 4>(in, weight, bias, out, layout);
-}
-extern "C" __global__ void head_layer_norm_bf16(const bf16_bits* in, const bf16_bits* weight,
-                                                const bf16_bits* bias, bf16_bits* out,
-                                                HeadNormLayout layout) {
-  head_layer_norm<bf16_bits, 8>(in, weight, bias, out, layout);
-}
+#define VIDPROBE_HEAD_NORM_KERNELS(NAME, T, VEC)                                                  \
+  extern "C" __global__ void head_layer_norm_##NAME(const T* in, const T* weight, const T* bias, \
+                                                    T* out, HeadNormLayout layout) {             \
+    head_norm<T, VEC, false>(in, weight, bias, out, layout);                                     \
+  }                                                                                              \
+  extern "C" __global__ void head_rms_norm_##NAME(const T* in, const T* weight, const T* bias,   \
+                                                  T* out, HeadNormLayout layout) {               \
+    head_norm<T, VEC, true>(in, weight, bias, out, layout);                                      \
+  }
+VIDPROBE_HEAD_NORM_KERNELS(f32, float, 4)
+VIDPROBE_HEAD_NORM_KERNELS(bf16, bf16_bits, 8)
 )CUDA";
 
 struct HeadNormLayout {  // the kernels' HeadNormLayout, field for field
@@ -93,11 +108,16 @@ int pack_values(const torch::Tensor& x) {
   return 16 / static_cast<int>(x.element_size());
 }
 
-torch::Tensor launch(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias,
-                     double eps) {
+enum class Form { kLayerNorm, kRms };
+
+// bias: the LayerNorm's; unused by the RMS form.
+torch::Tensor launch(Form form, const torch::Tensor& x, const torch::Tensor& weight,
+                     const torch::Tensor& bias, double eps) {
   const c10::DeviceGuard guard(x.device());
-  static const RuntimeKernel kernels[2] = {{"head_norm", &kSource, "head_layer_norm_f32"},
-                                           {"head_norm", &kSource, "head_layer_norm_bf16"}};
+  static const RuntimeKernel kernels[2][2] = {{{"head_norm", &kSource, "head_layer_norm_f32"},
+                                               {"head_norm", &kSource, "head_layer_norm_bf16"}},
+                                              {{"head_norm", &kSource, "head_rms_norm_f32"},
+                                               {"head_norm", &kSource, "head_rms_norm_bf16"}}};
   auto out = torch::empty(x.sizes(), x.options().memory_format(torch::MemoryFormat::Contiguous));
   const int64_t width = x.size(-1);
   const int lanes = static_cast<int>(width / pack_values(x));
@@ -105,10 +125,10 @@ torch::Tensor launch(const torch::Tensor& x, const torch::Tensor& weight, const 
                         strided_rows(x)};
   const void* input = x.data_ptr();
   const void* gains = weight.data_ptr();
-  const void* shifts = bias.data_ptr();
+  const void* shifts = form == Form::kRms ? weight.data_ptr() : bias.data_ptr();
   void* output = out.data_ptr();
   const auto threads = layout.rows * lanes;
-  kernels[x.scalar_type() == torch::kBFloat16 ? 1 : 0].launch(
+  kernels[form == Form::kRms ? 1 : 0][x.scalar_type() == torch::kBFloat16 ? 1 : 0].launch(
       {.grid = {static_cast<unsigned>((threads + kThreads - 1) / kThreads), 1, 1},
        .block = {kThreads, 1, 1}},
       {&input, &gains, &shifts, &output, &layout});
@@ -125,19 +145,14 @@ bool fits_as_gain(const torch::Tensor& p, const torch::Tensor& x) {
          packs_aligned(p.data_ptr());
 }
 
-}  // namespace
-
-const std::string& head_layer_norm_kernel_source() {
-  return kSource;
-}
-
-bool head_layer_norm_kernel_accepts(const torch::Tensor& x, const torch::Tensor& weight,
-                                    const torch::Tensor& bias) {
+// What both forms need of x and of their (D) parameters.
+bool kernel_accepts(const torch::Tensor& x, std::initializer_list<const torch::Tensor*> gains) {
   if (x.numel() == 0 || !rows_readable_in_place(x) ||
       (x.scalar_type() != torch::kFloat32 && x.scalar_type() != torch::kBFloat16) ||
-      !fits_as_gain(weight, x) || !fits_as_gain(bias, x))
+      records_gradient({&x}))
     return false;
-  if (records_gradient({&x, &weight, &bias})) return false;
+  for (const auto* gain : gains)
+    if (!fits_as_gain(*gain, x) || records_gradient({gain})) return false;
   const int vector = pack_values(x);
   const int64_t width = x.size(-1), lanes = width / vector;
   // A grid of int blocks of kThreads threads, each lane group inside one warp.
@@ -146,19 +161,49 @@ bool head_layer_norm_kernel_accepts(const torch::Tensor& x, const torch::Tensor&
          packs_aligned(x.data_ptr()) && strided_rows(x).strides_multiple_of(vector);
 }
 
+bool on_a_kernel_device(const torch::Tensor& x) {
+  return runtime_kernels_built() && x.is_cuda() && runtime_kernels_support(x.device().index());
+}
+
+}  // namespace
+
+const std::string& head_norm_kernel_source() {
+  return kSource;
+}
+
+bool head_layer_norm_kernel_accepts(const torch::Tensor& x, const torch::Tensor& weight,
+                                    const torch::Tensor& bias) {
+  return kernel_accepts(x, {&weight, &bias});
+}
+
 bool head_layer_norm_uses_runtime_kernel(const torch::Tensor& x, const torch::Tensor& weight,
                                          const torch::Tensor& bias) {
-  return runtime_kernels_built() && x.is_cuda() &&
-         head_layer_norm_kernel_accepts(x, weight, bias) &&
-         runtime_kernels_support(x.device().index());
+  return head_layer_norm_kernel_accepts(x, weight, bias) && on_a_kernel_device(x);
 }
 
 torch::Tensor head_layer_norm(const torch::Tensor& x, torch::nn::LayerNorm& norm) {
   // A (head_dim) weight, which the kernel requires, is the norm's normalized shape: the last
   // dimension alone.
   if (head_layer_norm_uses_runtime_kernel(x, norm->weight, norm->bias))
-    return launch(x, norm->weight, norm->bias, norm->options.eps());
+    return launch(Form::kLayerNorm, x, norm->weight, norm->bias, norm->options.eps());
   return norm(x);
+}
+
+bool head_rms_norm_kernel_accepts(const torch::Tensor& x, const torch::Tensor& scale) {
+  return kernel_accepts(x, {&scale});
+}
+
+bool head_rms_norm_uses_runtime_kernel(const torch::Tensor& x, const torch::Tensor& scale) {
+  return head_rms_norm_kernel_accepts(x, scale) && on_a_kernel_device(x);
+}
+
+torch::Tensor head_rms_norm(const torch::Tensor& x, const torch::Tensor& scale, double eps) {
+  require(head_rms_norm_uses_runtime_kernel(x, scale), [&] {
+    return "head_rms_norm: the runtime kernel does not take x " + c10::str(x.sizes()) + " " +
+           std::string(c10::toString(x.scalar_type())) + " on " + x.device().str() +
+           " (head_rms_norm_uses_runtime_kernel decides)";
+  });
+  return launch(Form::kRms, x, scale, torch::Tensor(), eps);
 }
 
 }  // namespace vidprobe::nn

@@ -46,6 +46,7 @@ RmsNormImpl::RmsNormImpl(int64_t dim, double epsilon)
     : scale(register_parameter("scale", torch::ones({dim}))), eps(epsilon) {}
 
 torch::Tensor RmsNormImpl::forward(const torch::Tensor& x) {
+  if (head_rms_norm_uses_runtime_kernel(x, scale)) return head_rms_norm(x, scale, eps);
   const auto x32 = x.to(torch::kFloat32);
   const auto normalised = x32 * torch::rsqrt(x32.square().mean(-1, true) + eps);
   return normalised.to(x.scalar_type()) * scale;

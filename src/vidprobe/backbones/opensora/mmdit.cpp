@@ -28,16 +28,19 @@ torch::nn::Sequential gelu_mlp(int64_t dim, int64_t hidden) {
                                vidprobe::nn::Linear(hidden, dim));
 }
 
-// (B, L, D) projections -> (B, heads, L, head_dim), q and k RMS-normalised in v's dtype.
+// (B, L, D) projections -> (B, heads, L, head_dim), q and k RMS-normalised in v's dtype. The
+// norms read the transposed views, which the runtime kernel (nn/head_norm.h) reads in place.
 struct Heads {
   torch::Tensor q, k, v;
 };
 Heads split_heads(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
                   QkNorm& norm, int64_t heads) {
-  const auto to_heads = [heads](const torch::Tensor& x) { return x.unflatten(-1, {heads, -1}); };
+  const auto to_heads = [heads](const torch::Tensor& x) {
+    return x.unflatten(-1, {heads, -1}).transpose(1, 2);
+  };
   const auto vh = to_heads(v);
-  return {norm->query_norm(to_heads(q)).to(vh.scalar_type()).transpose(1, 2),
-          norm->key_norm(to_heads(k)).to(vh.scalar_type()).transpose(1, 2), vh.transpose(1, 2)};
+  return {norm->query_norm(to_heads(q)).to(vh.scalar_type()),
+          norm->key_norm(to_heads(k)).to(vh.scalar_type()), vh};
 }
 
 // Rotated scaled-dot-product attention over (B, heads, L, head_dim) -> (B, L, heads * head_dim).
