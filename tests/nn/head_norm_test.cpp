@@ -105,14 +105,22 @@ TEST(HeadNormCuda, MatchesLibtorchsLayerNorm) {
     SCOPED_TRACE(c.name + " " + c.layout);
     const auto options = torch::TensorOptions().dtype(c.dtype).device(torch::kCUDA);
     const int64_t batch = 2, tokens = 37, heads = 3;
-    torch::Tensor x;
-    if (c.layout == "packed") x = packed_query(batch, tokens, heads, c.width, options);
-    if (c.layout == "transposed")
-      x = torch::randn({batch, tokens, heads, c.width}, options).transpose(1, 2);
-    if (c.layout == "contiguous") x = torch::randn({batch, heads, tokens, c.width}, options);
-    // Rows at very different scales: the tiny ones have a variance near epsilon.
+    // Rows at very different scales: the tiny ones have a variance near epsilon. Scaled before
+    // the view is taken, so that the kernel reads the view itself (a product would be dense).
     const auto scales = torch::pow(10.0, torch::randint(-3, 3, {tokens, 1}, options));
-    x = (x * scales).to(c.dtype);
+    torch::Tensor x;
+    if (c.layout == "packed")
+      x = (torch::randn({batch, tokens, 3, heads, c.width}, options) *
+           scales.view({tokens, 1, 1, 1}))
+              .to(c.dtype)
+              .permute({2, 0, 3, 1, 4})[0];
+    if (c.layout == "transposed")
+      x = (torch::randn({batch, tokens, heads, c.width}, options) * scales.view({tokens, 1, 1}))
+              .to(c.dtype)
+              .transpose(1, 2);
+    if (c.layout == "contiguous")
+      x = (torch::randn({batch, heads, tokens, c.width}, options) * scales).to(c.dtype);
+    if (c.layout == "packed") ASSERT_FALSE(x.is_non_overlapping_and_dense());
     if (c.layout != "contiguous") ASSERT_FALSE(x.is_contiguous());
     auto norm = random_head_norm(c.width, c.dtype, 1e-5);
     norm->to(torch::kCUDA);
