@@ -5,7 +5,9 @@
 # scripts/gpu-build.sh): "new" from the working tree as it is, "base" with PATCH reversed (PATCH:
 # the change under test, as `git diff` writes it, already applied in the tree). The tree is left
 # as it was found, also when a build fails. Then runs COMMAND ROUNDS times per build, in turns
-# (base, new, base, new, ...), with {bin} in its words replaced by the round's binary, and keeps
+# (base, new, base, new, ...), with {bin} in its words replaced by the round's binary, {label} by
+# "base" or "new" and {round} by the round's number (so that a run can write its own files, e.g.
+# `--profile OUT/profile-{label}-{round}`: timed, then profiled in the same process), and keeps
 # every JSON line it prints with "build" and "round" added, in OUT_DIR/ab.jsonl (echoed); exits
 # non-zero when a run failed. Only TARGET differs between the builds: the runs happen with the
 # patch applied, so what the binaries read from the tree at run time (bench/*.py, configs) is the
@@ -49,6 +51,8 @@ for ((round = 1; round <= ROUNDS; ++round)); do
   for label in base new; do
     echo "== round $round: $label" >&2
     words=("${@//\{bin\}/"$BINARIES/$label"}")
+    words=("${words[@]//\{label\}/$label}")
+    words=("${words[@]//\{round\}/$round}")
     run_log="$OUT_DIR/run-$round-$label.log" status=0
     "${words[@]}" > "$run_log" 2>&1 || status=$?
     grep -E '^\{.*[^{ ]' "$run_log" |
