@@ -161,10 +161,6 @@ bool kernel_accepts(const torch::Tensor& x, std::initializer_list<const torch::T
          packs_aligned(x.data_ptr()) && strided_rows(x).strides_multiple_of(vector);
 }
 
-bool on_a_kernel_device(const torch::Tensor& x) {
-  return runtime_kernels_built() && x.is_cuda() && runtime_kernels_support(x.device().index());
-}
-
 }  // namespace
 
 const std::string& head_norm_kernel_source() {
@@ -178,7 +174,7 @@ bool head_layer_norm_kernel_accepts(const torch::Tensor& x, const torch::Tensor&
 
 bool head_layer_norm_uses_runtime_kernel(const torch::Tensor& x, const torch::Tensor& weight,
                                          const torch::Tensor& bias) {
-  return head_layer_norm_kernel_accepts(x, weight, bias) && on_a_kernel_device(x);
+  return head_layer_norm_kernel_accepts(x, weight, bias) && runtime_kernels_run_on(x);
 }
 
 torch::Tensor head_layer_norm(const torch::Tensor& x, torch::nn::LayerNorm& norm) {
@@ -194,7 +190,7 @@ bool head_rms_norm_kernel_accepts(const torch::Tensor& x, const torch::Tensor& s
 }
 
 bool head_rms_norm_uses_runtime_kernel(const torch::Tensor& x, const torch::Tensor& scale) {
-  return head_rms_norm_kernel_accepts(x, scale) && on_a_kernel_device(x);
+  return head_rms_norm_kernel_accepts(x, scale) && runtime_kernels_run_on(x);
 }
 
 torch::Tensor head_rms_norm(const torch::Tensor& x, const torch::Tensor& scale, double eps) {

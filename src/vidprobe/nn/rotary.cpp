@@ -238,8 +238,7 @@ bool rotary_kernel_accepts(const torch::Tensor& x, const RotaryAngles& prepared)
 }
 
 bool rotary_uses_runtime_kernels(const torch::Tensor& x, const RotaryAngles& prepared) {
-  return runtime_kernels_built() && x.is_cuda() && rotary_kernel_accepts(x, prepared) &&
-         runtime_kernels_support(x.device().index());
+  return rotary_kernel_accepts(x, prepared) && runtime_kernels_run_on(x);
 }
 
 torch::Tensor apply_rotary(const torch::Tensor& x, const RotaryAngles& angles) {

@@ -134,6 +134,10 @@ unsigned row_block_threads(int64_t width) {
   return static_cast<unsigned>((width + per_warp - 1) / per_warp * 32);
 }
 
+bool runtime_kernels_run_on(const at::Tensor& x) {
+  return runtime_kernels_built() && x.is_cuda() && runtime_kernels_support(x.device().index());
+}
+
 bool records_gradient(std::initializer_list<const at::Tensor*> inputs) {
   if (!c10::GradMode::is_enabled()) return false;
   for (const auto* t : inputs)

@@ -22,6 +22,10 @@ bool runtime_kernels_built();
 // false where runtime_kernels_enabled() is: every user then takes its libtorch path.
 bool runtime_kernels_support(int device);
 
+// Whether a runtime kernel can run on x's device: this build has them, x is a CUDA tensor, and
+// runtime_kernels_support its device.
+bool runtime_kernels_run_on(const at::Tensor& x);
+
 // False where the environment sets VIDPROBE_RUNTIME_KERNELS=0 (read once; any value but 0 or 1
 // throws): one binary then measures or checks its libtorch paths against its kernels.
 bool runtime_kernels_enabled();
