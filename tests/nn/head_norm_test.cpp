@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "vidprobe/core/error.h"
+#include "vidprobe/nn/strided_rows.h"
 #include "vidprobe/nn/transformer.h"
 
 namespace vidprobe::nn {
@@ -128,7 +129,10 @@ TEST(HeadNormCuda, MatchesLibtorchsLayerNorm) {
     const auto before = x.clone();
     const auto ours = head_layer_norm(x, norm);
     const auto reference = norm(x);
-    EXPECT_TRUE(ours.is_contiguous());
+    // Rows in x's order: a view of the packed projection or a transposed one gives (B, N, heads,
+    // d).
+    EXPECT_EQ(ours.strides(), torch::empty_like(x).strides());
+    EXPECT_EQ(ours.transpose(1, 2).is_contiguous(), c.layout != "contiguous");
     EXPECT_TRUE(torch::equal(x, before));
     ASSERT_EQ(ours.sizes(), reference.sizes());
     const auto a = ours.to(torch::kFloat32).cpu(), b = reference.to(torch::kFloat32).cpu();
@@ -203,7 +207,7 @@ TEST(HeadNormCuda, RmsFormMatchesRmsNormsSteps) {
         ASSERT_TRUE(head_rms_norm_uses_runtime_kernel(x, norm->scale));
         const auto ours = norm(x);
         const auto reference = rms_norm_steps(x, norm->scale, 1e-6);
-        EXPECT_TRUE(ours.is_contiguous());
+        EXPECT_EQ(ours.transpose(1, 2).is_contiguous(), transposed);
         ASSERT_EQ(ours.sizes(), reference.sizes());
         const auto a = ours.to(torch::kFloat32).cpu(), b = reference.to(torch::kFloat32).cpu();
         if (dtype == torch::kFloat32) {

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "nn/runtime_kernel_test_support.h"
+#include "vidprobe/nn/strided_rows.h"
 
 namespace vidprobe::nn {
 namespace {
@@ -149,6 +150,8 @@ TEST(RotaryCuda, ReadsPermutedViewsBitForBit) {
       ASSERT_FALSE(x_gpu.is_contiguous());
       ASSERT_TRUE(rotary_uses_runtime_kernels(x_gpu, on_cuda(angles)));
       const auto y_gpu = apply_rotary(x_gpu, on_cuda(angles));
+      EXPECT_EQ(y_gpu.strides(), torch::empty_like(x_gpu).strides());  // x's order, not copied
+      EXPECT_FALSE(y_gpu.is_contiguous());
       y_gpu.backward(upstream.cuda());
 
       const auto base_cpu = base.clone().requires_grad_(true);

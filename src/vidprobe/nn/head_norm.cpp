@@ -23,7 +23,7 @@ struct HeadNormLayout {
   long long rows;
   int width, lanes;
   float eps;
-  StridedRows strides;  // x's
+  StridedRows strides;  // x's, in memory order (nn/strided_rows.h, in_memory_order)
 };
 
 __device__ __forceinline__ float lane_group_sum(float v, int lanes) {
@@ -42,7 +42,8 @@ __device__ void head_norm(const T* __restrict__ in, const T* __restrict__ weight
   float sum = 0.0f;
   if (active) {
     const Pack<T, VEC> x =
-        load_readonly<T, VEC>(in + strided_row(row, layout.strides).offset + channel);
+        load_readonly<T, VEC>(in + row_offset(row_index(row, layout.strides), layout.strides) +
+                              channel);
 #pragma unroll
     for (int i = 0; i < VEC; ++i) {
       v[i] = widen(x.v[i]);
@@ -118,11 +119,17 @@ torch::Tensor launch(Form form, const torch::Tensor& x, const torch::Tensor& wei
                                                {"head_norm", &kSource, "head_layer_norm_bf16"}},
                                               {{"head_norm", &kSource, "head_rms_norm_f32"},
                                                {"head_norm", &kSource, "head_rms_norm_bf16"}}};
-  auto out = torch::empty(x.sizes(), x.options().memory_format(torch::MemoryFormat::Contiguous));
+  // Rows in memory order, the result written as one stream and handed back in x's dimension
+  // order; x's own order where the reordered rows would not start on whole packs.
+  auto order = in_memory_order(x);
+  if (!strided_rows(order.view).strides_multiple_of(pack_values(x))) order = as_is(x);
+  const auto& rows = order.view;
+  auto out =
+      torch::empty(rows.sizes(), rows.options().memory_format(torch::MemoryFormat::Contiguous));
   const int64_t width = x.size(-1);
   const int lanes = static_cast<int>(width / pack_values(x));
   HeadNormLayout layout{x.numel() / width, static_cast<int>(width), lanes, static_cast<float>(eps),
-                        strided_rows(x)};
+                        strided_rows(rows)};
   const void* input = x.data_ptr();
   const void* gains = weight.data_ptr();
   const void* shifts = form == Form::kRms ? weight.data_ptr() : bias.data_ptr();
@@ -132,7 +139,7 @@ torch::Tensor launch(Form form, const torch::Tensor& x, const torch::Tensor& wei
       {.grid = {static_cast<unsigned>((threads + kThreads - 1) / kThreads), 1, 1},
        .block = {kThreads, 1, 1}},
       {&input, &gains, &shifts, &output, &layout});
-  return out;
+  return order.restore(out);
 }
 
 bool is_power_of_two(int64_t n) {

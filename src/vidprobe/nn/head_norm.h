@@ -4,8 +4,9 @@
 // and k are permuted views of the packed projection, and libtorch's LayerNorm first copies such a
 // view into a contiguous tensor and then gives each row of head_dim values (64 there) a thread
 // block of its own: at VGGT-1B's 16 frames about 40 ms of its 266 ms a clip, for a pass that moves
-// 90 MB a call. The runtime kernel here reads the view in place, a row to a few lanes of a warp,
-// and writes the contiguous result. Frozen backbones only: it has no backward.
+// 90 MB a call. The runtime kernel here reads the view in place, rows in memory order, a row to a
+// few lanes of a warp, and writes the result as one stream that keeps x's dimension order
+// (nn/strided_rows.h, in_memory_order). Frozen backbones only: it has no backward.
 #include <torch/torch.h>
 
 #include <string>
@@ -13,7 +14,7 @@
 namespace vidprobe::nn {
 
 // norm(x) for x (..., head_dim) with the LayerNorm's weight and bias over the last dimension,
-// returned contiguous on the runtime kernel's path, as norm(x) returns it otherwise.
+// on the runtime kernel's path in x's dimension order (norm(x) returns it contiguous otherwise).
 torch::Tensor head_layer_norm(const torch::Tensor& x, torch::nn::LayerNorm& norm);
 
 // Whether the runtime kernel can take x with this weight and bias, wherever x lies: float32 or
@@ -31,7 +32,7 @@ bool head_layer_norm_uses_runtime_kernel(const torch::Tensor& x, const torch::Te
 
 // RMSNorm over each head's channels (Open-Sora 2.0's qk-norm), as nn::RmsNorm forms it: squares
 // and their mean in float32, x * rsqrt(mean + eps) rounded to x's dtype, times the (head_dim)
-// scale, rounded. The runtime kernel only, returning a contiguous tensor; nn::RmsNorm's forward
+// scale, rounded. The runtime kernel only, its result in x's dimension order; nn::RmsNorm's forward
 // takes it where head_rms_norm_uses_runtime_kernel says so. The sum of squares runs in another
 // order than libtorch's mean: the values agree to float32 rounding, then the cast.
 torch::Tensor head_rms_norm(const torch::Tensor& x, const torch::Tensor& scale, double eps);

@@ -20,17 +20,18 @@ namespace {
 // rounded to the tensor's dtype as libtorch's kernels round them (float math, round to nearest
 // even), with intrinsics the compiler never fuses, so the values are libtorch's bit for bit. The
 // backward of y = x * cos + swap(x) * s is g * cos + swap(g * s): the swap is its own inverse.
-// Element e of the output (rows of `width` channels, `tokens` rows per head, `heads` heads per
-// batch entry, `batch` entries per leading index) reads x at its strides and table entry (b %
-// table_batch, token, channel); its pair partner lies `partner_offset` channels away (kSplitHalves)
-// or is its neighbour (kInterleaved, channel ^ 1). Reading by strides lets q and k come straight
-// from the packed projection's permuted view, without a copy to make them dense.
+// Element e of the output, written contiguous for x's rows in memory order (nn/strided_rows.h,
+// in_memory_order), reads x at its strides and the tables at theirs (the (1 or batch, 1, tokens,
+// width) tables broadcast to x and reordered alike: one row index serves both); its pair partner
+// lies `partner_offset` channels away (kSplitHalves) or is its neighbour (kInterleaved, channel ^
+// 1). Reading by strides lets q and k come straight from the packed projection's permuted view,
+// without a copy to make them dense, and the result keeps that view's dimension order.
 const std::string kRotarySource = runtime_kernel_prelude() + strided_rows_source() + R"CUDA(
 struct Layout {
   long long vectors;  // elements / VEC
-  int width, table_batch;
+  int width;
   int partner_offset;  // kSplitHalves: half of an axis block's width; 0: kInterleaved
-  StridedRows rows;    // x's
+  StridedRows rows, table_rows;  // x's and the tables', in memory order
 };
 
 // out = in * cos + partner(in * sin_source), where sin_source pairs with `in` at the partner's
@@ -43,11 +44,9 @@ __device__ void rotate(const T* __restrict__ in, const T* __restrict__ cos_table
   if (vector >= layout.vectors) return;
   const long long e = vector * VEC;
   const int channel = static_cast<int>(e % layout.width);
-  const RowPlace place = strided_row(e / layout.width, layout.rows);
-  const long long source = place.offset + channel;
-  const long long t =
-      (static_cast<long long>(place.batch_entry % layout.table_batch) * layout.rows.tokens +
-       place.token) * layout.width + channel;
+  const RowIndex index = row_index(e / layout.width, layout.rows);
+  const long long source = row_offset(index, layout.rows) + channel;
+  const long long t = row_offset(index, layout.table_rows) + channel;
   const Pack<T, VEC> x = load<T, VEC>(in + source), c = load<T, VEC>(cos_table + t);
   Pack<T, VEC> px, ps, y;
   if (layout.partner_offset == 0) {  // neighbours: the partner vector is this one, pairs swapped
@@ -89,9 +88,9 @@ VIDPROBE_ROTARY_KERNELS(bf16_8, bf16_bits, 8)
 
 struct RotaryLayout {  // the kernels' Layout, field for field
   long long vectors;
-  int width, table_batch;
+  int width;
   int partner_offset;
-  StridedRows rows;
+  StridedRows rows, table_rows;
 };
 
 constexpr unsigned kRotaryThreads = 256;
@@ -104,15 +103,15 @@ int partner_offset(const RotaryAngles& angles, int64_t width, int vector) {
 }
 
 // 16 bytes a thread where every pair partner and table entry lies in the same kind of vector and
-// every row of x starts on a vector.
+// every row of x and of the tables starts on a vector.
 int rotary_vector(const torch::Tensor& source, const StridedRows& rows,
-                  const std::vector<torch::Tensor>& tensors, const RotaryAngles& angles,
-                  int64_t width) {
+                  const StridedRows& table_rows, const std::vector<torch::Tensor>& tensors,
+                  const RotaryAngles& angles, int64_t width) {
   const int vector = 16 / static_cast<int>(source.element_size());
   const int offset = partner_offset(angles, width, vector);
   const bool partners_fit = offset == 0 ? vector % 2 == 0 : offset % vector == 0;
   bool aligned = width % vector == 0 && partners_fit && packs_aligned(source.data_ptr()) &&
-                 rows.strides_multiple_of(vector);
+                 rows.strides_multiple_of(vector) && table_rows.strides_multiple_of(vector);
   for (const auto& t : tensors) aligned = aligned && packs_aligned(t.data_ptr());
   return aligned ? vector : 1;
 }
@@ -123,10 +122,14 @@ enum class RotaryPass { kForward, kBackward };
 torch::Tensor launch_rotary(RotaryPass pass, const torch::Tensor& source, const torch::Tensor& cos,
                             const torch::Tensor& signed_sin, const RotaryAngles& angles) {
   const c10::DeviceGuard guard(source.device());
-  auto target = torch::empty_like(source, torch::MemoryFormat::Contiguous);
+  const auto order = in_memory_order(source);
+  auto target = torch::empty(order.view.sizes(),
+                             source.options().memory_format(torch::MemoryFormat::Contiguous));
   const int64_t width = source.size(-1);
-  const auto rows = strided_rows(source);
-  const int vector = rotary_vector(source, rows, {target, cos, signed_sin}, angles, width);
+  // cos and signed_sin share one layout (prepared together, contiguous).
+  const auto rows = strided_rows(order.view), table_rows = strided_rows(order.like_view(cos));
+  const int vector =
+      rotary_vector(source, rows, table_rows, {target, cos, signed_sin}, angles, width);
   const bool bf16 = source.scalar_type() == torch::kBFloat16;
   static const RuntimeKernel kernels[2][2][2] = {
       {{{"rotary", &kRotarySource, "rotary_forward_f32_1"},
@@ -140,7 +143,7 @@ torch::Tensor launch_rotary(RotaryPass pass, const torch::Tensor& source, const 
   const auto& kernel =
       kernels[pass == RotaryPass::kForward ? 0 : 1][bf16 ? 1 : 0][vector == 1 ? 0 : 1];
   RotaryLayout layout{source.numel() / vector, static_cast<int>(width),
-                      static_cast<int>(cos.size(0)), partner_offset(angles, width, vector), rows};
+                      partner_offset(angles, width, vector), rows, table_rows};
   const void* input = source.data_ptr();
   const void* cos_table = cos.data_ptr();
   const void* sin_table = signed_sin.data_ptr();
@@ -148,7 +151,7 @@ torch::Tensor launch_rotary(RotaryPass pass, const torch::Tensor& source, const 
   const auto blocks = (layout.vectors + kRotaryThreads - 1) / kRotaryThreads;
   kernel.launch({.grid = {static_cast<unsigned>(blocks), 1, 1}, .block = {kRotaryThreads, 1, 1}},
                 {&input, &cos_table, &sin_table, &output, &layout});
-  return target;
+  return order.restore(target);
 }
 
 class RotaryTurn : public torch::autograd::Function<RotaryTurn> {

@@ -33,7 +33,8 @@ struct RotaryAngles {
 // (2, B, heads, N, head_dim) tensor. A float32 or bf16 CUDA tensor that rotary_kernel_accepts takes
 // one runtime-compiled kernel each way (nn/runtime_kernel.h) that rounds every product and sum as
 // those kernels do: the same values, in one pass instead of four and their intermediates, written
-// to a contiguous tensor.
+// in x's dimension order (nn/strided_rows.h, in_memory_order), as libtorch's element-wise
+// kernels lay out their results.
 torch::Tensor apply_rotary(const torch::Tensor& x, const RotaryAngles& angles);
 
 // Whether the runtime kernels can read x with angles prepared for its dtype, wherever x lies:

@@ -53,7 +53,7 @@ TORCH_MODULE(LayerScale);
 
 // RMSNorm over the last dimension with a learned gain named "scale" (Flux / Open-Sora 2.0's
 // QKNorm): statistics in float32, normalised values cast back to the input dtype before the gain.
-// Head-wide rows on a GPU take nn/head_norm.h's runtime kernel (a contiguous result, values to
+// Head-wide rows on a GPU take nn/head_norm.h's runtime kernel (a result in x's order, values to
 // float32 rounding) where head_rms_norm_uses_runtime_kernel says so.
 struct RmsNormImpl : torch::nn::Module {
   RmsNormImpl(int64_t dim, double eps);
