@@ -19,4 +19,17 @@ struct LinearImpl : torch::nn::LinearImpl {
 };
 TORCH_MODULE(Linear);
 
+// gelu_tanh(linear(x, weight, bias)), the FLOPs counted. Where gelu_epilogue_applies, cuBLASLt adds
+// the bias and applies the tanh GELU in the GEMM's epilogue on the float32 accumulator
+// (at::_addmm_activation, `nvjet_..._gelubias` in a profile): one bf16 rounding and no pass over
+// the hidden activations, where linear then gelu round the product to bf16, read it back and round
+// again (the diffusion transformers' feed-forwards: WAN2.1, CogVideoX, Aether, Open-Sora 2.0).
+torch::Tensor linear_gelu_tanh(const torch::Tensor& x, const torch::Tensor& weight,
+                               const torch::Tensor& bias);
+
+// Whether linear_gelu_tanh takes the epilogue: CUDA, bf16 input, weight and (out) bias, x with
+// contiguous rows, no gradient recorded (the epilogue form has no backward of its own here).
+bool gelu_epilogue_applies(const torch::Tensor& x, const torch::Tensor& weight,
+                           const torch::Tensor& bias);
+
 }  // namespace vidprobe::nn

@@ -25,6 +25,7 @@ MlpImpl::MlpImpl(int64_t in_features, int64_t hidden_features, int64_t out_featu
       gelu(gelu_kind) {}
 
 torch::Tensor MlpImpl::hidden(const torch::Tensor& x) {
+  if (gelu == Gelu::kTanh) return linear_gelu_tanh(x, fc1->weight, fc1->bias);
   const auto h = fc1(x);
   if (gelu == Gelu::kQuick) return h * torch::sigmoid(1.702 * h);
   return torch::gelu(h, gelu == Gelu::kTanh ? "tanh" : "none");

@@ -26,7 +26,8 @@ struct MlpImpl : torch::nn::Module {
   MlpImpl(int64_t in_features, int64_t hidden_features, int64_t out_features,
           Gelu gelu = Gelu::kExact);
   torch::Tensor forward(const torch::Tensor& x) { return fc2(hidden(x)); }
-  torch::Tensor hidden(const torch::Tensor& x);  // gelu(fc1(x)), fc2's input
+  // gelu(fc1(x)), fc2's input; Gelu::kTanh through linear_gelu_tanh (the GEMM's epilogue on a GPU)
+  torch::Tensor hidden(const torch::Tensor& x);
   vidprobe::nn::Linear fc1{nullptr}, fc2{nullptr};
   Gelu gelu;
 };

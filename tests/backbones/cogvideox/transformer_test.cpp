@@ -95,6 +95,38 @@ INSTANTIATE_TEST_SUITE_P(Variants, CogVideoXVariant, ::testing::Values("2b", "5b
                            return name;
                          });
 
+class CogVideoXVariantCuda : public ::testing::TestWithParam<std::string> {};
+
+// On a GPU in bf16, where qk-norm, RoPE and the residual norms take the runtime kernels and the
+// feed-forward's first projection and tanh GELU the GEMM's epilogue: every block within bf16's
+// error of diffusers' float32 model.
+TEST_P(CogVideoXVariantCuda, MatchesDiffusersInBf16) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  const std::string v = GetParam();
+  auto model = small_transformer(v);
+  model->to(torch::kCUDA, torch::kBFloat16);
+  torch::NoGradGuard no_grad;
+  const auto out = model->run(golden(v + "/latents"), golden(v + "/timesteps"), golden(v + "/text"),
+                              {0, 1}, /*with_prediction=*/true);
+  const auto cpu = [](const torch::Tensor& t) { return t.to(torch::kCPU, torch::kFloat32); };
+  for (int i = 0; i < 2; ++i) {
+    const auto block = std::to_string(i);
+    const double error = relative_error(cpu(out.video[i]), golden(v + "/block" + block));
+    EXPECT_LT(error, 5e-2) << v << " " << i;
+    EXPECT_GT(error, 0) << v << " " << i;  // really computed in bf16
+    EXPECT_LT(relative_error(cpu(out.text[i]), golden(v + "/text_block" + block)), 5e-2)
+        << v << " " << i;
+  }
+  EXPECT_LT(relative_error(cpu(out.prediction), golden(v + "/output")), 5e-2) << v;
+}
+
+INSTANTIATE_TEST_SUITE_P(Variants, CogVideoXVariantCuda, ::testing::Values("2b", "5b", "5b-i2v"),
+                         [](const auto& param_info) {
+                           std::string name = param_info.param;
+                           std::replace(name.begin(), name.end(), '-', '_');
+                           return name;
+                         });
+
 // AetherV1's transformer (a CogVideoX transformer with Aether's channels: [RGB | disparity |
 // raymap latents | image latents | camera] in, the latents out) against the official Aether
 // pipeline's RoPE (fps 8: time positions x 1.5) on diffusers (tools/make_aether_fixtures.py).

@@ -16,6 +16,7 @@
 #include "vidprobe/core/atomic_file.h"
 #include "vidprobe/core/error.h"
 #include "vidprobe/io/safetensors_torch.h"
+#include "vidprobe/nn/linear.h"
 
 namespace vidprobe::backbones::opensora {
 namespace {
@@ -58,6 +59,36 @@ TEST(OpenSoraMmdit, MatchesTheOfficialModelAtEveryBlock) {
   }
   EXPECT_LT(relative_error(out.prediction, mmdit_golden("output")), 1e-5);
   EXPECT_EQ(out.grid, (std::vector<int64_t>{3, 2, 3}));
+}
+
+// On a GPU in bf16, where the qk RMSNorm and RoPE take the runtime kernels, the feed-forwards'
+// first projection and GELU take the GEMM's epilogue and the single blocks' v and MLP projections
+// are two GEMMs: every block's output within bf16's error of the official float32 model.
+TEST(OpenSoraMmditCuda, Bf16OnTheGpuMatchesTheOfficialModel) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  auto model = small_model();
+  model->to(torch::kCUDA, torch::kBFloat16);
+  torch::NoGradGuard no_grad;
+  const auto& single = model->single_blocks[0]->as<SingleStreamBlock>();
+  const auto probe = torch::zeros({1, 4, single->hidden}, single->v_mlp->weight.options());
+  ASSERT_TRUE(nn::gelu_epilogue_applies(probe, single->v_mlp->weight, single->v_mlp->bias));
+  auto inputs = golden_inputs();
+  for (auto* t : {&inputs.latents, &inputs.cond, &inputs.txt, &inputs.y_vec, &inputs.timesteps})
+    *t = t->to(torch::kCUDA);
+  const auto out = model->run(inputs, {0, 1, 2, 3, 4}, /*with_prediction=*/true);
+  const auto cpu = [](const torch::Tensor& t) { return t.to(torch::kCPU, torch::kFloat32); };
+  for (int i = 0; i < 2; ++i) {
+    const auto name = "double" + std::to_string(i);
+    EXPECT_LT(relative_error(cpu(out.img[i]), mmdit_golden(name + "_img")), 5e-2) << i;
+    EXPECT_LT(relative_error(cpu(out.txt[i]), mmdit_golden(name + "_txt")), 5e-2) << i;
+  }
+  for (int i = 0; i < 3; ++i) {
+    const auto joint = cpu(torch::cat({out.txt[2 + i], out.img[2 + i]}, 1));
+    const double error = relative_error(joint, mmdit_golden("single" + std::to_string(i)));
+    EXPECT_LT(error, 5e-2) << i;
+    EXPECT_GT(error, 0) << i;  // really computed in bf16
+  }
+  EXPECT_LT(relative_error(cpu(out.prediction), mmdit_golden("output")), 5e-2);
 }
 
 // The packing and the RoPE angles equal the sampler's pack() and LigerEmbedND's cos / sin.

@@ -12,6 +12,7 @@
 //  position 0 and stay unrotated).
 #include <torch/torch.h>
 
+#include <utility>
 #include <vector>
 
 #include "vidprobe/backbones/opensora/config.h"
@@ -76,6 +77,8 @@ struct SingleStreamBlockImpl : torch::nn::Module {
   // x: the joint sequence [txt, img] (B, L + N, D).
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& vec,
                         const nn::RotaryAngles& rotary);
+  // v (B, L + N, D) and the MLP's GELU-activated hidden values, both from v_mlp.
+  std::pair<torch::Tensor, torch::Tensor> value_and_mlp(const torch::Tensor& x);
   int64_t heads, hidden, mlp_hidden;
   vidprobe::nn::Linear q_proj{nullptr}, k_proj{nullptr}, v_mlp{nullptr}, linear2{nullptr};
   QkNorm norm{nullptr};

@@ -5,6 +5,7 @@
 #include <functional>
 
 #include "vidprobe/core/error.h"
+#include "vidprobe/nn/linear.h"
 #include "vidprobe/nn/stage_meter.h"
 
 namespace vidprobe::backbones::wan {
@@ -27,18 +28,10 @@ torch::Tensor linear(const Parameters& params, const std::string& prefix, const 
 torch::Tensor linear_gelu_tanh(const Parameters& params, const std::string& prefix,
                                const torch::Tensor& x) {
   const auto& weight = params[prefix + ".weight"];
-  const auto& bias = params[prefix + ".bias"];
-  const bool epilogue = x.is_cuda() && x.scalar_type() == torch::kBFloat16 &&
-                        weight.scalar_type() == torch::kBFloat16 &&
-                        bias.scalar_type() == torch::kBFloat16 && x.is_contiguous() &&
-                        !(torch::GradMode::is_enabled() &&
-                          (x.requires_grad() || weight.requires_grad() || bias.requires_grad()));
-  if (!epilogue) return torch::gelu(linear(params, prefix, x), "tanh");
-  nn::count_linear_flops(x, weight.size(0));
-  auto sizes = x.sizes().vec();
-  sizes.back() = weight.size(0);
-  return at::_addmm_activation(bias, x.view({-1, x.size(-1)}), weight.t(), 1, 1, /*use_gelu=*/true)
-      .view(sizes);
+  // An input in another dtype is cast as linear() casts it, and keeps linear then gelu.
+  if (x.scalar_type() != weight.scalar_type())
+    return torch::gelu(linear(params, prefix, x), "tanh");
+  return nn::linear_gelu_tanh(x, weight, params[prefix + ".bias"]);
 }
 
 torch::Tensor layer_norm_f32(const torch::Tensor& x, double eps) {

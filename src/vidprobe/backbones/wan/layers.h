@@ -24,9 +24,8 @@ void add_linear(Parameters& params, const std::string& prefix, int64_t in, int64
 torch::Tensor linear(const Parameters& params, const std::string& prefix, const torch::Tensor& x,
                      bool bias = true);
 
-// gelu_tanh(linear(x)). On CUDA in bf16 without autograd, cuBLASLt adds the bias and applies the
-// tanh GELU in the GEMM's epilogue on the float32 accumulator (at::_addmm_activation): one bf16
-// rounding where libtorch's linear then gelu round the product, read it back and round again.
+// gelu_tanh(linear(x)): nn::linear_gelu_tanh (the GEMM's GELU epilogue in bf16 on CUDA) where x
+// has the weight's dtype; linear() with its cast, then gelu, otherwise.
 torch::Tensor linear_gelu_tanh(const Parameters& params, const std::string& prefix,
                                const torch::Tensor& x);
 
