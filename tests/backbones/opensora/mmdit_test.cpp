@@ -61,7 +61,8 @@ TEST(OpenSoraMmdit, MatchesTheOfficialModelAtEveryBlock) {
   EXPECT_EQ(out.grid, (std::vector<int64_t>{3, 2, 3}));
 }
 
-// On a GPU in bf16, where the qk RMSNorm and RoPE take the runtime kernels, the feed-forwards'
+// On a GPU in bf16, where the qk RMSNorm and RoPE take the runtime kernels, the residual updates
+// with the modulated LayerNorms that read them the residual-norm kernel, the feed-forwards'
 // first projection and GELU take the GEMM's epilogue and the single blocks' v and MLP projections
 // are two GEMMs: every block's output within bf16's error of the official float32 model.
 TEST(OpenSoraMmditCuda, Bf16OnTheGpuMatchesTheOfficialModel) {
@@ -114,6 +115,21 @@ TEST(OpenSoraMmdit, StopsEarlyUsesTheConditionAndRefusesBadLayers) {
   EXPECT_GT(relative_error(model->run(inputs, {3}).img[0], out.img[0]), 1e-3);
   const auto message = error_message([&] { model->run(golden_inputs(), {5}); });
   EXPECT_NE(message.find("[0, 5)"), std::string::npos) << message;
+}
+
+// Blocks hand on their last residual update unsettled; which layers are kept decides where it is
+// settled, never the values: any subset gives the bits of the run that keeps every layer.
+TEST(OpenSoraMmdit, KeptLayersLeaveTheOthersBitForBit) {
+  auto model = small_model();
+  torch::NoGradGuard no_grad;
+  const auto all = model->run(golden_inputs(), {0, 1, 2, 3, 4}, /*with_prediction=*/true);
+  const auto some = model->run(golden_inputs(), {1, 3}, /*with_prediction=*/true);
+  EXPECT_TRUE(torch::equal(some.img[0], all.img[1]));
+  EXPECT_TRUE(torch::equal(some.txt[0], all.txt[1]));
+  EXPECT_TRUE(torch::equal(some.img[1], all.img[3]));
+  EXPECT_TRUE(torch::equal(some.prediction, all.prediction));
+  const auto deepest = model->run(golden_inputs(), {4});
+  EXPECT_TRUE(torch::equal(deepest.img[0], all.img[4]));
 }
 
 // A checkpoint missing a key or with a fused-qkv layout is refused naming the key.

@@ -6,6 +6,7 @@
 #include "vidprobe/backbones/checkpoint_mapping.h"
 #include "vidprobe/core/error.h"
 #include "vidprobe/nn/linear.h"
+#include "vidprobe/nn/residual_norm.h"
 #include "vidprobe/nn/stage_meter.h"
 
 namespace vidprobe::backbones::opensora {
@@ -14,13 +15,13 @@ namespace {
 constexpr double kNormEps = 1e-6;
 constexpr int64_t kTimeEmbedDim = 256;
 
-torch::Tensor layer_norm(const torch::Tensor& x) {
-  return torch::layer_norm(x, {x.size(-1)}, {}, {}, kNormEps);
-}
-
-torch::Tensor modulate(const torch::Tensor& x, const torch::Tensor& shift,
-                       const torch::Tensor& scale) {
-  return (1 + scale) * layer_norm(x) + shift;
+// (1 + scale) * LayerNorm(stream) + shift, the stream first updated by `update` (the stream plus
+// a gated branch): nn/residual_norm.h, one pass on a GPU. The update, the norm and the modulation
+// are formed in float32 and rounded once each to the stream's dtype, where the official bf16 model
+// rounds after every operation; in float32 the official operations in their order.
+nn::NormedStream modulate(const nn::ResidualUpdate& update, const torch::Tensor& shift,
+                          const torch::Tensor& scale) {
+  return nn::modulated_layer_norm(update, 1 + scale, shift, kNormEps, update.stream.scalar_type());
 }
 
 torch::nn::Sequential gelu_mlp(int64_t dim, int64_t hidden) {
@@ -99,24 +100,27 @@ DoubleStreamBlockImpl::DoubleStreamBlockImpl(const MmditConfig& c) : heads(c.num
   txt_mlp = register_module("txt_mlp", gelu_mlp(d, c.mlp_hidden()));
 }
 
-DoubleStreamBlockImpl::Streams DoubleStreamBlockImpl::forward(const torch::Tensor& img,
-                                                              const torch::Tensor& txt,
+DoubleStreamBlockImpl::Streams DoubleStreamBlockImpl::forward(nn::ResidualUpdate img,
+                                                              nn::ResidualUpdate txt,
                                                               const torch::Tensor& vec,
                                                               const nn::RotaryAngles& rotary) {
   const auto im = img_mod(vec), tm = txt_mod(vec);  // shift, scale, gate; shift, scale, gate
-  const auto img_in = modulate(img, im[0], im[1]);
-  const auto txt_in = modulate(txt, tm[0], tm[1]);
-  const auto img_heads = split_heads(img_attn->q_proj(img_in), img_attn->k_proj(img_in),
-                                     img_attn->v_proj(img_in), img_attn->norm, heads);
-  const auto txt_heads = split_heads(txt_attn->q_proj(txt_in), txt_attn->k_proj(txt_in),
-                                     txt_attn->v_proj(txt_in), txt_attn->norm, heads);
+  const auto img_in = modulate(std::exchange(img, {}), im[0], im[1]);
+  const auto txt_in = modulate(std::exchange(txt, {}), tm[0], tm[1]);
+  const auto& img_x = img_in.normed;
+  const auto& txt_x = txt_in.normed;
+  const auto img_heads = split_heads(img_attn->q_proj(img_x), img_attn->k_proj(img_x),
+                                     img_attn->v_proj(img_x), img_attn->norm, heads);
+  const auto txt_heads = split_heads(txt_attn->q_proj(txt_x), txt_attn->k_proj(txt_x),
+                                     txt_attn->v_proj(txt_x), txt_attn->norm, heads);
   const auto joint = attend(cat_heads(txt_heads, img_heads), rotary);
-  const int64_t text_tokens = txt.size(1);
-  auto img_out = img + im[2] * img_attn->proj(joint.slice(1, text_tokens));
-  img_out = img_out + im[5] * run_gelu_mlp(img_mlp, modulate(img_out, im[3], im[4]));
-  auto txt_out = txt + tm[2] * txt_attn->proj(joint.slice(1, 0, text_tokens));
-  txt_out = txt_out + tm[5] * run_gelu_mlp(txt_mlp, modulate(txt_out, tm[3], tm[4]));
-  return {img_out, txt_out};
+  const int64_t text_tokens = txt_x.size(1);
+  const auto img_mid =
+      modulate({img_in.stream, img_attn->proj(joint.slice(1, text_tokens)), im[2]}, im[3], im[4]);
+  const auto txt_mid = modulate(
+      {txt_in.stream, txt_attn->proj(joint.slice(1, 0, text_tokens)), tm[2]}, tm[3], tm[4]);
+  return {{img_mid.stream, run_gelu_mlp(img_mlp, img_mid.normed), im[5]},
+          {txt_mid.stream, run_gelu_mlp(txt_mlp, txt_mid.normed), tm[5]}};
 }
 
 SingleStreamBlockImpl::SingleStreamBlockImpl(const MmditConfig& c)
@@ -146,13 +150,14 @@ std::pair<torch::Tensor, torch::Tensor> SingleStreamBlockImpl::value_and_mlp(
           nn::linear_gelu_tanh(x, mlp_weight, mlp_bias)};
 }
 
-torch::Tensor SingleStreamBlockImpl::forward(const torch::Tensor& x, const torch::Tensor& vec,
-                                             const nn::RotaryAngles& rotary) {
+nn::ResidualUpdate SingleStreamBlockImpl::forward(nn::ResidualUpdate x, const torch::Tensor& vec,
+                                                  const nn::RotaryAngles& rotary) {
   const auto mod = modulation(vec);  // shift, scale, gate
-  const auto x_mod = modulate(x, mod[0], mod[1]);
+  const auto modulated = modulate(std::exchange(x, {}), mod[0], mod[1]);
+  const auto& x_mod = modulated.normed;
   const auto [v, mlp] = value_and_mlp(x_mod);
   const auto attended = attend(split_heads(q_proj(x_mod), k_proj(x_mod), v, norm, heads), rotary);
-  return x + mod[2] * linear2(torch::cat({attended, mlp}, -1));
+  return {modulated.stream, linear2(torch::cat({attended, mlp}, -1)), mod[2]};
 }
 
 LastLayerImpl::LastLayerImpl(int64_t dim, int64_t out_channels)
@@ -163,7 +168,7 @@ LastLayerImpl::LastLayerImpl(int64_t dim, int64_t out_channels)
 
 torch::Tensor LastLayerImpl::forward(const torch::Tensor& x, const torch::Tensor& vec) {
   const auto shift_scale = adaLN_modulation->forward(vec).unsqueeze(1).chunk(2, -1);
-  return linear(modulate(x, shift_scale[0], shift_scale[1]));
+  return linear(modulate({x}, shift_scale[0], shift_scale[1]).normed);
 }
 
 torch::Tensor pack_latents(const torch::Tensor& latents, int64_t p) {
@@ -271,6 +276,14 @@ MmditImpl::Outputs MmditImpl::run(const MmditInputs& in, const std::vector<int>&
                        : (layers.empty() ? -1 : *std::max_element(layers.begin(), layers.end()));
   out.img.resize(layers.size());
   out.txt.resize(layers.size());
+  // Each block hands on its streams with their last update pending (DoubleStreamBlock::Streams);
+  // a stream is settled only where it is kept, joined or read by the prediction.
+  const auto settle = [](nn::ResidualUpdate& u) {
+    if (u.update.defined()) u = {nn::updated_stream(u)};
+  };
+  const auto kept = [&](int layer) {
+    return std::find(layers.begin(), layers.end(), layer) != layers.end();
+  };
   const auto keep = [&](int layer) {
     for (std::size_t i = 0; i < layers.size(); ++i)
       if (layers[i] == layer) {
@@ -278,18 +291,32 @@ MmditImpl::Outputs MmditImpl::run(const MmditInputs& in, const std::vector<int>&
         out.txt[i] = txt;
       }
   };
+  nn::ResidualUpdate img_pending{std::move(img)}, txt_pending{std::move(txt)};
   for (int i = 0; i < config.depth && i <= last; ++i) {
-    auto streams = double_blocks[i]->as<DoubleStreamBlock>()->forward(img, txt, vec, rotary);
-    img = streams.img;
-    txt = streams.txt;
+    auto streams = double_blocks[i]->as<DoubleStreamBlock>()->forward(
+        std::move(img_pending), std::move(txt_pending), vec, rotary);
+    img_pending = std::move(streams.img);
+    txt_pending = std::move(streams.txt);
+    if (!kept(i)) continue;
+    settle(img_pending);
+    settle(txt_pending);
+    img = img_pending.stream;
+    txt = txt_pending.stream;
     keep(i);
   }
+  settle(img_pending);
+  settle(txt_pending);
+  img = std::move(img_pending.stream);
+  txt = std::move(txt_pending.stream);
   if (last >= config.depth) {
-    auto joint = torch::cat({txt, img}, 1);
+    nn::ResidualUpdate joint{torch::cat({txt, img}, 1)};
     for (int i = 0; config.depth + i <= last; ++i) {
-      joint = single_blocks[i]->as<SingleStreamBlock>()->forward(joint, vec, rotary);
-      txt = joint.slice(1, 0, text_tokens);
-      img = joint.slice(1, text_tokens);
+      joint = single_blocks[i]->as<SingleStreamBlock>()->forward(std::move(joint), vec, rotary);
+      const bool final = config.depth + i == last;
+      if (!kept(config.depth + i) && !final) continue;
+      settle(joint);
+      txt = joint.stream.slice(1, 0, text_tokens);
+      img = joint.stream.slice(1, text_tokens);
       keep(config.depth + i);
     }
   }

@@ -18,6 +18,7 @@
 #include "vidprobe/backbones/opensora/config.h"
 #include "vidprobe/io/safetensors_torch.h"
 #include "vidprobe/nn/linear.h"
+#include "vidprobe/nn/residual_norm.h"
 #include "vidprobe/nn/rotary.h"
 #include "vidprobe/nn/transformer.h"
 
@@ -57,10 +58,13 @@ TORCH_MODULE(StreamAttention);
 
 struct DoubleStreamBlockImpl : torch::nn::Module {
   explicit DoubleStreamBlockImpl(const MmditConfig& config);
+  // Each stream with its last update (the gated MLP output) still to add: the next block's first
+  // norm adds it in the same pass (nn/residual_norm.h); nn::updated_stream settles it where the
+  // stream itself is wanted.
   struct Streams {
-    torch::Tensor img, txt;
+    nn::ResidualUpdate img, txt;
   };
-  Streams forward(const torch::Tensor& img, const torch::Tensor& txt, const torch::Tensor& vec,
+  Streams forward(nn::ResidualUpdate img, nn::ResidualUpdate txt, const torch::Tensor& vec,
                   const nn::RotaryAngles& rotary);
   int64_t heads;
   Modulation img_mod{nullptr};
@@ -74,9 +78,9 @@ TORCH_MODULE(DoubleStreamBlock);
 
 struct SingleStreamBlockImpl : torch::nn::Module {
   explicit SingleStreamBlockImpl(const MmditConfig& config);
-  // x: the joint sequence [txt, img] (B, L + N, D).
-  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& vec,
-                        const nn::RotaryAngles& rotary);
+  // x: the joint sequence [txt, img] (B, L + N, D), with an update still to add, as it returns it.
+  nn::ResidualUpdate forward(nn::ResidualUpdate x, const torch::Tensor& vec,
+                             const nn::RotaryAngles& rotary);
   // v (B, L + N, D) and the MLP's GELU-activated hidden values, both from v_mlp.
   std::pair<torch::Tensor, torch::Tensor> value_and_mlp(const torch::Tensor& x);
   int64_t heads, hidden, mlp_hidden;
