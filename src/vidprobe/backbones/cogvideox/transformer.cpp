@@ -36,12 +36,30 @@ StreamModulationImpl::StreamModulationImpl(int64_t conditioning_dim, int64_t dim
     : linear(register_module("linear", vidprobe::nn::Linear(conditioning_dim, 6 * dim))),
       norm(register_module("norm", torch::nn::LayerNorm(layer_norm(dim, eps)))) {}
 
-StreamModulationImpl::Modulated StreamModulationImpl::forward(const torch::Tensor& video,
-                                                              const torch::Tensor& text,
+nn::NormedStream StreamModulationImpl::modulate(const nn::ResidualUpdate& update,
+                                                const torch::Tensor& shift,
+                                                const torch::Tensor& scale) {
+  const auto dtype = update.stream.scalar_type();
+  const auto one_plus_scale = 1 + scale.to(torch::kFloat32);
+  const auto multiplier = norm->weight.to(torch::kFloat32) * one_plus_scale;
+  const auto folded_shift = norm->bias.to(torch::kFloat32) * one_plus_scale + shift;
+  if (nn::residual_norm_uses_runtime_kernel(update, nn::NormScale::kModulation, multiplier,
+                                            folded_shift, dtype))
+    return nn::modulated_layer_norm(update, multiplier, folded_shift, norm->options.eps(), dtype);
+  const auto stream =
+      update.update.defined() ? update.stream + update.gate * update.update : update.stream;
+  return {stream, norm(stream) * (1 + scale) + shift};
+}
+
+StreamModulationImpl::Modulated StreamModulationImpl::forward(const nn::ResidualUpdate& video,
+                                                              const nn::ResidualUpdate& text,
                                                               const torch::Tensor& temb) {
   // Order of the chunks: shift, scale, gate of the video, then of the text.
   const auto m = modulation_chunks(linear(torch::silu(temb)), 6);
-  return {norm(video) * (1 + m[1]) + m[0], norm(text) * (1 + m[4]) + m[3], m[2], m[5]};
+  auto v = modulate(video, m[0], m[1]);
+  auto t = modulate(text, m[3], m[4]);
+  return {std::move(v.normed), std::move(t.normed), m[2], m[5],
+          std::move(v.stream), std::move(t.stream)};
 }
 
 BlockImpl::BlockImpl(const TransformerConfig& config)
@@ -57,14 +75,14 @@ BlockImpl::Streams BlockImpl::forward(const torch::Tensor& video, const torch::T
                                       const torch::Tensor& temb, const nn::RotaryAngles* rotary) {
   const int64_t text_tokens = text.size(1);
   // Both sublayers see the joint sequence [text, video]; their outputs split back by stream.
-  auto m = norm1(video, text, temb);
-  const auto attended = attn1(torch::cat({m.text, m.video}, 1), rotary);
-  auto v = video + m.video_gate * attended.slice(1, text_tokens);
-  auto t = text + m.text_gate * attended.slice(1, 0, text_tokens);
-  m = norm2(v, t, temb);
+  const auto first = norm1->forward({video}, {text}, temb);
+  const auto attended = attn1(torch::cat({first.text, first.video}, 1), rotary);
+  const auto m =
+      norm2->forward({first.video_stream, attended.slice(1, text_tokens), first.video_gate},
+                     {first.text_stream, attended.slice(1, 0, text_tokens), first.text_gate}, temb);
   const auto fed = ff(torch::cat({m.text, m.video}, 1));
-  return {v + m.video_gate * fed.slice(1, text_tokens),
-          t + m.text_gate * fed.slice(1, 0, text_tokens)};
+  return {m.video_stream + m.video_gate * fed.slice(1, text_tokens),
+          m.text_stream + m.text_gate * fed.slice(1, 0, text_tokens)};
 }
 
 PatchEmbedImpl::PatchEmbedImpl(const TransformerConfig& cfg)

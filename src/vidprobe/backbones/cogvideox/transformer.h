@@ -22,6 +22,7 @@
 #include "vidprobe/backbones/cogvideox/config.h"
 #include "vidprobe/nn/grid_key.h"
 #include "vidprobe/nn/linear.h"
+#include "vidprobe/nn/residual_norm.h"
 #include "vidprobe/nn/rotary.h"
 #include "vidprobe/nn/transformer.h"
 
@@ -32,13 +33,23 @@ namespace vidprobe::backbones::cogvideox {
 struct StreamModulationImpl : torch::nn::Module {
   StreamModulationImpl(int64_t conditioning_dim, int64_t dim, double eps);
   struct Modulated {
-    torch::Tensor video, text;            // modulated, normalised tokens
-    torch::Tensor video_gate, text_gate;  // (B, 1, dim) residual gates
+    torch::Tensor video, text;                // modulated, normalised tokens
+    torch::Tensor video_gate, text_gate;      // (B, 1, dim) residual gates
+    torch::Tensor video_stream, text_stream;  // the streams the norm read, updated
   };
-  Modulated forward(const torch::Tensor& video, const torch::Tensor& text,
+  // Each stream first takes its pending update (stream + gate * update, the previous sublayer's
+  // gated output), then the norm and modulation. On a GPU in bf16 the update, the norm with its
+  // affine parameters folded into the modulation ((w x + b)(1 + scale) + shift as x w (1 + scale)
+  // + b (1 + scale) + shift) and the cast are one pass of nn/residual_norm.h's kernel, each step
+  // in float32 and rounded once; otherwise diffusers' operations in its order and dtype.
+  Modulated forward(const nn::ResidualUpdate& video, const nn::ResidualUpdate& text,
                     const torch::Tensor& temb);
   vidprobe::nn::Linear linear{nullptr};
   torch::nn::LayerNorm norm{nullptr};
+
+ private:
+  nn::NormedStream modulate(const nn::ResidualUpdate& update, const torch::Tensor& shift,
+                            const torch::Tensor& scale);
 };
 TORCH_MODULE(StreamModulation);
 
