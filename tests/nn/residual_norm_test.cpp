@@ -65,6 +65,24 @@ TEST(ResidualNorm, AffineNormWithoutAnUpdateLeavesTheStreamAndCasts) {
                                                  torch::kBFloat16));  // a CPU tensor
 }
 
+// settle leaves the updated stream and no update, so a later norm adds nothing twice; a stream
+// already settled is kept as it is. Off the GPU residual_norm_on_runtime_kernel declines.
+TEST(ResidualNorm, SettleAddsThePendingUpdateOnce) {
+  torch::manual_seed(8);
+  const auto stream = torch::randn({2, 3, 8});
+  const auto update = torch::randn({2, 3, 8});
+  const auto gate = torch::randn({8});
+  ResidualUpdate pending{stream, update, gate};
+  EXPECT_FALSE(residual_norm_on_runtime_kernel(pending, NormScale::kModulation, 1 + gate, gate,
+                                               1e-6, torch::kFloat32)
+                   .has_value());
+  const auto settled = settle(pending);
+  EXPECT_TRUE(torch::equal(settled, updated_stream({stream, update, gate})));
+  EXPECT_FALSE(pending.update.defined());
+  EXPECT_FALSE(pending.gate.defined());
+  EXPECT_TRUE(settle(pending).is_same(settled));
+}
+
 // The reference DiTs' form of each, written out here (the gated sum and the modulation as a
 // product rounded, then a sum, in float32): what the kernel must reproduce.
 NormedStream composed(const ResidualUpdate& u, const torch::Tensor& multiplier,

@@ -240,16 +240,32 @@ torch::Tensor updated_stream(const ResidualUpdate& u) {
   return sum.to(u.stream.scalar_type());
 }
 
+const torch::Tensor& settle(ResidualUpdate& u) {
+  if (u.update.defined()) u = {updated_stream(u)};
+  return u.stream;
+}
+
 bool residual_norm_uses_runtime_kernel(const ResidualUpdate& u, NormScale form,
                                        const torch::Tensor& scale, const torch::Tensor& shift,
                                        torch::ScalarType dtype) {
   return plan_kernel(u, form, scale, shift, dtype).has_value();
 }
 
+std::optional<NormedStream> residual_norm_on_runtime_kernel(const ResidualUpdate& update,
+                                                            NormScale form,
+                                                            const torch::Tensor& scale,
+                                                            const torch::Tensor& shift, double eps,
+                                                            torch::ScalarType dtype) {
+  if (const auto plan = plan_kernel(update, form, scale, shift, dtype))
+    return launch(update, *plan, eps, dtype);
+  return std::nullopt;
+}
+
 NormedStream modulated_layer_norm(const ResidualUpdate& update, const torch::Tensor& multiplier,
                                   const torch::Tensor& shift, double eps, torch::ScalarType dtype) {
-  if (const auto plan = plan_kernel(update, NormScale::kModulation, multiplier, shift, dtype))
-    return launch(update, *plan, eps, dtype);
+  if (auto fused = residual_norm_on_runtime_kernel(update, NormScale::kModulation, multiplier,
+                                                   shift, eps, dtype))
+    return *std::move(fused);
   const auto stream = updated_stream(update);
   const auto normed = torch::layer_norm(stream.to(torch::kFloat32), {stream.size(-1)}, {}, {}, eps);
   auto modulated = normed * multiplier;  // then the shift added in place, as in updated_stream
@@ -259,8 +275,9 @@ NormedStream modulated_layer_norm(const ResidualUpdate& update, const torch::Ten
 
 NormedStream affine_layer_norm(const ResidualUpdate& update, const torch::Tensor& weight,
                                const torch::Tensor& bias, double eps, torch::ScalarType dtype) {
-  if (const auto plan = plan_kernel(update, NormScale::kWeightAndBias, weight, bias, dtype))
-    return launch(update, *plan, eps, dtype);
+  if (auto fused = residual_norm_on_runtime_kernel(update, NormScale::kWeightAndBias, weight, bias,
+                                                   eps, dtype))
+    return *std::move(fused);
   const auto stream = updated_stream(update);
   return {stream, torch::layer_norm(stream, {stream.size(-1)}, weight, bias, eps).to(dtype)};
 }

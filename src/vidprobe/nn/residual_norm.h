@@ -8,6 +8,7 @@
 // backward.
 #include <torch/torch.h>
 
+#include <optional>
 #include <string>
 
 namespace vidprobe::nn {
@@ -31,6 +32,10 @@ struct NormedStream {
 // The updated stream alone, as every function below forms it, the runtime kernel bit for bit: for
 // a stream that is wanted before the next norm would add its update (a kept layer's output).
 torch::Tensor updated_stream(const ResidualUpdate& update);
+
+// Replaces `update` by its updated stream with no update left (so the next norm adds nothing
+// twice) and returns that stream: for a block output that is kept or read before the next norm.
+const torch::Tensor& settle(ResidualUpdate& update);
 
 // adaLN's modulation (WAN2.1, Open-Sora): LayerNorm without affine parameters in float32, times
 // `multiplier` (1 + scale) plus `shift`, each (D), (1, D), (1, 1, D) or (B, 1, D), cast to `dtype`;
@@ -60,6 +65,15 @@ enum class NormScale { kModulation, kWeightAndBias };
 bool residual_norm_uses_runtime_kernel(const ResidualUpdate& update, NormScale form,
                                        const torch::Tensor& scale, const torch::Tensor& shift,
                                        torch::ScalarType dtype);
+
+// The function the form names, on the runtime kernel where residual_norm_uses_runtime_kernel says
+// it applies (one plan, not two); std::nullopt otherwise, for callers whose libtorch form is
+// their reference's own (diffusers' bf16 sums) rather than the ones above.
+std::optional<NormedStream> residual_norm_on_runtime_kernel(const ResidualUpdate& update,
+                                                            NormScale form,
+                                                            const torch::Tensor& scale,
+                                                            const torch::Tensor& shift, double eps,
+                                                            torch::ScalarType dtype);
 
 // The runtime kernel's source (compiled for sm_80 and sm_90 by a CPU test).
 const std::string& residual_norm_kernel_source();

@@ -43,9 +43,9 @@ nn::NormedStream StreamModulationImpl::modulate(const nn::ResidualUpdate& update
   const auto one_plus_scale = 1 + scale.to(torch::kFloat32);
   const auto multiplier = norm->weight.to(torch::kFloat32) * one_plus_scale;
   const auto folded_shift = norm->bias.to(torch::kFloat32) * one_plus_scale + shift;
-  if (nn::residual_norm_uses_runtime_kernel(update, nn::NormScale::kModulation, multiplier,
-                                            folded_shift, dtype))
-    return nn::modulated_layer_norm(update, multiplier, folded_shift, norm->options.eps(), dtype);
+  if (auto fused = nn::residual_norm_on_runtime_kernel(
+          update, nn::NormScale::kModulation, multiplier, folded_shift, norm->options.eps(), dtype))
+    return *std::move(fused);
   const auto stream =
       update.update.defined() ? update.stream + update.gate * update.update : update.stream;
   return {stream, norm(stream) * (1 + scale) + shift};

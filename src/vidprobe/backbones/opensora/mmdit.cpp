@@ -277,10 +277,7 @@ MmditImpl::Outputs MmditImpl::run(const MmditInputs& in, const std::vector<int>&
   out.img.resize(layers.size());
   out.txt.resize(layers.size());
   // Each block hands on its streams with their last update pending (DoubleStreamBlock::Streams);
-  // a stream is settled only where it is kept, joined or read by the prediction.
-  const auto settle = [](nn::ResidualUpdate& u) {
-    if (u.update.defined()) u = {nn::updated_stream(u)};
-  };
+  // a stream is settled (nn::settle) only where it is kept, joined or read by the prediction.
   const auto kept = [&](int layer) {
     return std::find(layers.begin(), layers.end(), layer) != layers.end();
   };
@@ -298,14 +295,12 @@ MmditImpl::Outputs MmditImpl::run(const MmditInputs& in, const std::vector<int>&
     img_pending = std::move(streams.img);
     txt_pending = std::move(streams.txt);
     if (!kept(i)) continue;
-    settle(img_pending);
-    settle(txt_pending);
-    img = img_pending.stream;
-    txt = txt_pending.stream;
+    img = nn::settle(img_pending);
+    txt = nn::settle(txt_pending);
     keep(i);
   }
-  settle(img_pending);
-  settle(txt_pending);
+  nn::settle(img_pending);  // then moved out: the single blocks do not keep these streams alive
+  nn::settle(txt_pending);
   img = std::move(img_pending.stream);
   txt = std::move(txt_pending.stream);
   if (last >= config.depth) {
@@ -314,9 +309,9 @@ MmditImpl::Outputs MmditImpl::run(const MmditInputs& in, const std::vector<int>&
       joint = single_blocks[i]->as<SingleStreamBlock>()->forward(std::move(joint), vec, rotary);
       const bool final = config.depth + i == last;
       if (!kept(config.depth + i) && !final) continue;
-      settle(joint);
-      txt = joint.stream.slice(1, 0, text_tokens);
-      img = joint.stream.slice(1, text_tokens);
+      const auto& stream = nn::settle(joint);
+      txt = stream.slice(1, 0, text_tokens);
+      img = stream.slice(1, text_tokens);
       keep(config.depth + i);
     }
   }

@@ -192,18 +192,13 @@ Transformer::Outputs Transformer::run(const torch::Tensor& latents, const torch:
   const auto conditioning = condition(nn::to_device_async(timesteps, x.device()));
   outputs.blocks.resize(layers.size());
   nn::ResidualUpdate pending{std::move(x)};
-  // Adds the pending update (the same values as the fused add) and keeps the sum as the stream,
-  // with no update left, so that the next block adds nothing twice.
-  const auto settle = [&pending] {
-    if (pending.update.defined()) pending = {nn::updated_stream(pending)};
-    return pending.stream;
-  };
   for (int i = 0; i <= last; ++i) {
     pending = block(i, std::move(pending), conditioning.modulation, embedded_context, rope);
     for (std::size_t k = 0; k < layers.size(); ++k)
-      if (layers[k] == i) outputs.blocks[k] = settle();
+      if (layers[k] == i) outputs.blocks[k] = nn::settle(pending);
   }
-  if (with_prediction) outputs.prediction = head(settle(), conditioning.temb, outputs.grid);
+  if (with_prediction)
+    outputs.prediction = head(nn::settle(pending), conditioning.temb, outputs.grid);
   return outputs;
 }
 
