@@ -2,6 +2,8 @@
 
 #include <vector>
 
+#include "vidprobe/nn/runtime_kernel.h"
+
 namespace vidprobe::nn {
 
 bool gelu_epilogue_applies(const torch::Tensor& x, const torch::Tensor& weight,
@@ -9,11 +11,8 @@ bool gelu_epilogue_applies(const torch::Tensor& x, const torch::Tensor& weight,
   const auto bf16 = [](const torch::Tensor& t) {
     return t.defined() && t.scalar_type() == torch::kBFloat16;
   };
-  const bool records_gradient =
-      torch::GradMode::is_enabled() &&
-      (x.requires_grad() || weight.requires_grad() || bias.requires_grad());
   return x.is_cuda() && bf16(x) && bf16(weight) && bf16(bias) && bias.dim() == 1 && x.dim() >= 2 &&
-         x.is_contiguous() && !records_gradient;
+         x.is_contiguous() && !records_gradient({&x, &weight, &bias});
 }
 
 torch::Tensor linear_gelu_tanh(const torch::Tensor& x, const torch::Tensor& weight,

@@ -28,7 +28,7 @@ torch::Tensor MlpImpl::hidden(const torch::Tensor& x) {
   if (gelu == Gelu::kTanh) return linear_gelu_tanh(x, fc1->weight, fc1->bias);
   const auto h = fc1(x);
   if (gelu == Gelu::kQuick) return h * torch::sigmoid(1.702 * h);
-  return torch::gelu(h, gelu == Gelu::kTanh ? "tanh" : "none");
+  return torch::gelu(h);  // Gelu::kExact
 }
 
 SwiGluImpl::SwiGluImpl(int64_t width, int64_t hidden)
