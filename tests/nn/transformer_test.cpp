@@ -355,6 +355,54 @@ TEST(AttentionCuda, RuntimeKernelPathMatchesTheCpu) {
   }
 }
 
+// On a GPU without gradients BlockOptions::fuse_residual_norm takes the attention branch's add
+// and norm2 in one pass of nn/residual_norm.h's kernel: float32 within float32 rounding of the
+// libtorch steps, bf16 within bf16's, with LayerScale unfolded, folded and absent. On the CPU,
+// and where the forward records gradients, the libtorch steps bit for bit.
+TEST(BlockCuda, FusedResidualNormMatchesTheLibtorchSteps) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  for (const double layer_scale : {0.0, 0.5})
+    for (const bool fold : {false, true}) {
+      SCOPED_TRACE("LayerScale " + std::to_string(layer_scale) + (fold ? ", folded" : ""));
+      torch::manual_seed(1);
+      BlockOptions options;
+      options.attention.dim = 256;
+      options.attention.num_heads = 4;
+      options.layer_scale_init = layer_scale;
+      options.fold_layer_scale = fold;
+      Block plain(options);
+      options.fuse_residual_norm = true;
+      Block fused(options);
+      const auto x = torch::randn({2, 37, 256});
+      {
+        torch::NoGradGuard no_grad;
+        plain->norm2->weight.normal_(1.0, 0.3);
+        plain->norm2->bias.normal_(0.0, 0.3);
+        for (const auto& item : plain->named_parameters())
+          fused->named_parameters()[item.key()].copy_(item.value());
+        EXPECT_TRUE(torch::equal(fused(x), plain(x)));
+        plain->to(torch::kCUDA);
+        fused->to(torch::kCUDA);
+        const auto on_gpu = x.cuda();
+        const auto gate = fused->ls1 ? fused->ls1->gamma : torch::Tensor{};
+        ASSERT_TRUE(residual_norm_uses_runtime_kernel(
+            {on_gpu, on_gpu, gate}, NormScale::kWeightAndBias, fused->norm2->weight,
+            fused->norm2->bias, torch::kFloat32));
+        const auto expected = plain(on_gpu);
+        EXPECT_TRUE(torch::allclose(fused(on_gpu), expected, 1e-4, 1e-5))
+            << (fused(on_gpu) - expected).abs().max().item<float>();
+        plain->to(torch::kBFloat16);
+        fused->to(torch::kBFloat16);
+        const auto bf16 = on_gpu.to(torch::kBFloat16);
+        const auto reference = plain(bf16).to(torch::kFloat32);
+        const auto error = (fused(bf16).to(torch::kFloat32) - reference).norm() / reference.norm();
+        EXPECT_LT(error.item<double>(), 1e-2);
+      }
+      const auto recorded = x.cuda().to(torch::kBFloat16).requires_grad_();
+      EXPECT_TRUE(torch::equal(fused(recorded), plain(recorded)));
+    }
+}
+
 TEST(Block, OptionsDecideTheModuleTreeNotTheModelName) {
   BlockOptions dinov2{.attention = {.dim = 16, .num_heads = 2}, .layer_scale_init = 1.0};
   Block with_scale(dinov2);

@@ -97,7 +97,8 @@ int64_t feed_forward_width(const BlockOptions& options) {
   return options.feed_forward == FeedForward::kSwiGlu ? (hidden * 2 / 3 + 7) / 8 * 8 : hidden;
 }
 
-BlockImpl::BlockImpl(const BlockOptions& options) : fold_layer_scale_(options.fold_layer_scale) {
+BlockImpl::BlockImpl(const BlockOptions& options)
+    : fold_layer_scale_(options.fold_layer_scale), fuse_residual_norm_(options.fuse_residual_norm) {
   const int64_t dim = options.attention.dim;
   const auto norm = torch::nn::LayerNormOptions({dim}).eps(options.norm_eps);
   const bool layer_scale = options.layer_scale_init != 0.0;
@@ -136,11 +137,24 @@ torch::Tensor BlockImpl::folded_linear(const torch::Tensor& x, const vidprobe::n
   return at::linear(x, cache.weight, cache.bias);
 }
 
+NormedStream BlockImpl::add_and_norm2(const ResidualUpdate& branch) {
+  if (fuse_residual_norm_)
+    if (auto fused = residual_norm_on_runtime_kernel(
+            branch, NormScale::kWeightAndBias, norm2->weight, norm2->bias, norm2->options.eps(),
+            branch.stream.scalar_type()))
+      return *std::move(fused);
+  // LayerScale and the residual add as one addcmul: one pass over the activations instead of two
+  // (the scale's broadcast made its multiply a strided kernel, 8 % of DINOv2-L's GPU time).
+  const auto h = branch.gate.defined() ? torch::addcmul(branch.stream, branch.update, branch.gate)
+                                       : branch.stream + branch.update;
+  return {h, norm2(h)};
+}
+
 torch::Tensor BlockImpl::folded_forward(const torch::Tensor& x, const RotaryAngles* rotary) {
-  const auto h =
-      x + folded_linear(attn->mix(norm1(x), rotary), attn->proj, ls1, folded_attention_output_);
-  const auto hidden = swiglu ? swiglu->hidden(norm2(h)) : mlp->hidden(norm2(h));
-  return h +
+  const auto mid = add_and_norm2(
+      {x, folded_linear(attn->mix(norm1(x), rotary), attn->proj, ls1, folded_attention_output_)});
+  const auto hidden = swiglu ? swiglu->hidden(mid.normed) : mlp->hidden(mid.normed);
+  return mid.stream +
          folded_linear(hidden, swiglu ? swiglu->w3 : mlp->fc2, ls2, folded_feed_forward_output_);
 }
 
@@ -148,14 +162,9 @@ torch::Tensor BlockImpl::forward(const torch::Tensor& x, const RotaryAngles* rot
   if (fold_layer_scale_ && ls1 && !torch::GradMode::is_enabled() &&
       attn->proj->weight.scalar_type() != torch::kHalf)
     return folded_forward(x, rotary);
-  // LayerScale and the residual add as one addcmul: one pass over the activations instead of two
-  // (the scale's broadcast made its multiply a strided kernel, 8 % of DINOv2-L's GPU time).
-  const auto residual = [](const torch::Tensor& stream, const torch::Tensor& branch,
-                           const LayerScale& scale) {
-    return scale ? torch::addcmul(stream, branch, scale->gamma) : stream + branch;
-  };
-  const auto h = residual(x, attn(norm1(x), rotary), ls1);
-  return residual(h, feed_forward(norm2(h)), ls2);
+  const auto mid = add_and_norm2({x, attn(norm1(x), rotary), ls1 ? ls1->gamma : torch::Tensor{}});
+  const auto fed = feed_forward(mid.normed);
+  return ls2 ? torch::addcmul(mid.stream, fed, ls2->gamma) : mid.stream + fed;
 }
 
 }  // namespace vidprobe::nn

@@ -12,6 +12,7 @@
 
 #include "vidprobe/nn/gelu.h"
 #include "vidprobe/nn/linear.h"
+#include "vidprobe/nn/residual_norm.h"
 #include "vidprobe/nn/rotary.h"
 #include "vidprobe/nn/tensor_snapshot.h"
 
@@ -110,6 +111,12 @@ struct BlockOptions {
   // (the probe), whose weights change every step, and for float16 layers, where gamma W (gamma
   // starts at 1e-5 in DINOv2) would fall into float16's subnormal range.
   bool fold_layer_scale = false;
+  // For frozen networks on a GPU: the attention branch's residual add (with its LayerScale) and
+  // norm2 of the sum in one pass of nn/residual_norm.h's kernel where it applies (no gradient
+  // recorded, bf16 or float32; see residual_norm_on_runtime_kernel): the stream is read and
+  // written once instead of by the add and again by the LayerNorm. Elsewhere, and off, the add
+  // (or addcmul) and the LayerNorm as before.
+  bool fuse_residual_norm = false;
 };
 
 // Hidden width of the feed-forward: mlp_ratio * dim for the GELU MLP; for SwiGLU two thirds of it
@@ -141,7 +148,10 @@ struct BlockImpl : torch::nn::Module {
                                      const LayerScale& scale, FoldedLinear& cache);
   torch::Tensor feed_forward(const torch::Tensor& x);
   torch::Tensor folded_forward(const torch::Tensor& x, const RotaryAngles* rotary);
+  // The stream after the attention branch, and norm2 of it (BlockOptions::fuse_residual_norm).
+  NormedStream add_and_norm2(const ResidualUpdate& branch);
   bool fold_layer_scale_ = false;
+  bool fuse_residual_norm_ = false;
   FoldedLinear folded_attention_output_, folded_feed_forward_output_;
 };
 TORCH_MODULE(Block);

@@ -16,7 +16,8 @@ BlockOptions block_options(const ViTConfig& config) {
           .feed_forward = config.swiglu ? FeedForward::kSwiGlu : FeedForward::kGeluMlp,
           .layer_scale_init = config.layer_scale ? config.layer_scale_init : 0.0,
           .norm_eps = config.norm_eps,
-          .fold_layer_scale = true};
+          .fold_layer_scale = true,
+          .fuse_residual_norm = true};
 }
 
 ViTImpl::ViTImpl(ViTConfig config) : config_(config) {

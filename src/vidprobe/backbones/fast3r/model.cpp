@@ -19,6 +19,7 @@ nn::BlockOptions block_options(int64_t dim, int64_t heads, double mlp_ratio, dou
   options.mlp_ratio = mlp_ratio;
   options.norm_eps = norm_eps;
   options.layer_scale_init = 0.0;  // croco's Block has no LayerScale
+  options.fuse_residual_norm = true;
   return options;
 }
 

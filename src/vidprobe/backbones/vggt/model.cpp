@@ -30,6 +30,7 @@ nn::BlockOptions aggregator_block(const VggtConfig& c) {
   block.mlp_ratio = c.mlp_ratio;
   block.layer_scale_init = c.layer_scale_init;
   block.norm_eps = kTorchLayerNormEps;
+  block.fuse_residual_norm = true;  // frozen here; training records gradients, which take libtorch
   return block;
 }
 
