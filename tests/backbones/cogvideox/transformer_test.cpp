@@ -88,6 +88,22 @@ TEST_P(CogVideoXVariant, StopsAtTheDeepestRequestedBlock) {
   EXPECT_NE(message.find("blocks 0..1"), std::string::npos) << message;
 }
 
+// A kept layer's streams are formed beside the feed-forward update that the next block's first
+// norm adds: the other layers and the prediction are the same bits whichever layers are kept.
+TEST_P(CogVideoXVariant, KeptLayersLeaveTheOthersBitForBit) {
+  const std::string v = GetParam();
+  auto model = small_transformer(v);
+  torch::NoGradGuard no_grad;
+  const auto run = [&](const std::vector<int>& layers) {
+    return model->run(golden(v + "/latents"), golden(v + "/timesteps"), golden(v + "/text"), layers,
+                      /*with_prediction=*/true);
+  };
+  const auto both = run({0, 1}), deeper = run({1});
+  EXPECT_TRUE(torch::equal(both.video[1], deeper.video[0])) << v;
+  EXPECT_TRUE(torch::equal(both.text[1], deeper.text[0])) << v;
+  EXPECT_TRUE(torch::equal(both.prediction, deeper.prediction)) << v;
+}
+
 INSTANTIATE_TEST_SUITE_P(Variants, CogVideoXVariant, ::testing::Values("2b", "5b", "5b-i2v"),
                          [](const auto& param_info) {
                            std::string name = param_info.param;

@@ -32,6 +32,10 @@ nn::AttentionOptions attention_options(const TransformerConfig& config) {
 
 }  // namespace
 
+torch::Tensor settled_stream(const nn::ResidualUpdate& update) {
+  return update.update.defined() ? update.stream + update.gate * update.update : update.stream;
+}
+
 StreamModulationImpl::StreamModulationImpl(int64_t conditioning_dim, int64_t dim, double eps)
     : linear(register_module("linear", vidprobe::nn::Linear(conditioning_dim, 6 * dim))),
       norm(register_module("norm", torch::nn::LayerNorm(layer_norm(dim, eps)))) {}
@@ -46,8 +50,7 @@ nn::NormedStream StreamModulationImpl::modulate(const nn::ResidualUpdate& update
   if (auto fused = nn::residual_norm_on_runtime_kernel(
           update, nn::NormScale::kModulation, multiplier, folded_shift, norm->options.eps(), dtype))
     return *std::move(fused);
-  const auto stream =
-      update.update.defined() ? update.stream + update.gate * update.update : update.stream;
+  const auto stream = settled_stream(update);
   return {stream, norm(stream) * (1 + scale) + shift};
 }
 
@@ -71,18 +74,19 @@ BlockImpl::BlockImpl(const TransformerConfig& config)
       ff(register_module("ff",
                          nn::Mlp(config.dim(), config.ff_dim(), config.dim(), nn::Gelu::kTanh))) {}
 
-BlockImpl::Streams BlockImpl::forward(const torch::Tensor& video, const torch::Tensor& text,
-                                      const torch::Tensor& temb, const nn::RotaryAngles* rotary) {
-  const int64_t text_tokens = text.size(1);
+BlockImpl::Streams BlockImpl::forward(const nn::ResidualUpdate& video,
+                                      const nn::ResidualUpdate& text, const torch::Tensor& temb,
+                                      const nn::RotaryAngles* rotary) {
+  const int64_t text_tokens = text.stream.size(1);
   // Both sublayers see the joint sequence [text, video]; their outputs split back by stream.
-  const auto first = norm1->forward({video}, {text}, temb);
+  const auto first = norm1->forward(video, text, temb);
   const auto attended = attn1(torch::cat({first.text, first.video}, 1), rotary);
   const auto m =
       norm2->forward({first.video_stream, attended.slice(1, text_tokens), first.video_gate},
                      {first.text_stream, attended.slice(1, 0, text_tokens), first.text_gate}, temb);
   const auto fed = ff(torch::cat({m.text, m.video}, 1));
-  return {m.video_stream + m.video_gate * fed.slice(1, text_tokens),
-          m.text_stream + m.text_gate * fed.slice(1, 0, text_tokens)};
+  return {{m.video_stream, fed.slice(1, text_tokens), m.video_gate},
+          {m.text_stream, fed.slice(1, 0, text_tokens), m.text_gate}};
 }
 
 PatchEmbedImpl::PatchEmbedImpl(const TransformerConfig& cfg)
@@ -231,19 +235,20 @@ TransformerImpl::Outputs TransformerImpl::run(const torch::Tensor& latents,
       config.rotary
           ? &prepared_rotary(text_tokens, outputs.grid, weight.device(), weight.scalar_type())
           : nullptr;
-  BlockImpl::Streams streams{tokens.slice(1, text_tokens), tokens.slice(1, 0, text_tokens)};
+  BlockImpl::Streams streams{{tokens.slice(1, text_tokens)}, {tokens.slice(1, 0, text_tokens)}};
   outputs.video.resize(layers.size());
   outputs.text.resize(layers.size());
   for (int i = 0; i <= last; ++i) {
     streams =
         transformer_blocks[i]->as<BlockImpl>()->forward(streams.video, streams.text, temb, rotary);
+    // A kept layer's streams are formed beside the pending updates, which go on unchanged.
     for (std::size_t k = 0; k < layers.size(); ++k)
       if (layers[k] == i) {
-        outputs.video[k] = streams.video;
-        outputs.text[k] = streams.text;
+        outputs.video[k] = settled_stream(streams.video);
+        outputs.text[k] = settled_stream(streams.text);
       }
   }
-  if (with_prediction) outputs.prediction = predict(streams.video, temb, latents);
+  if (with_prediction) outputs.prediction = predict(settled_stream(streams.video), temb, latents);
   return outputs;
 }
 

@@ -30,6 +30,11 @@ namespace vidprobe::backbones::cogvideox {
 
 // adaLN-zero of the two token streams (diffusers' CogVideoXLayerNormZero): one LayerNorm, and
 // shift / scale / gate for the video and for the text stream from Linear(SiLU(temb)).
+// stream + gate * update in the stream's dtype, as diffusers adds a gated sublayer's output: the
+// stream a kept layer and the prediction read, and the norms' libtorch path. (Where a norm takes
+// the runtime kernel, the stream it hands on has the sum formed in float32 and rounded once.)
+torch::Tensor settled_stream(const nn::ResidualUpdate& update);
+
 struct StreamModulationImpl : torch::nn::Module {
   StreamModulationImpl(int64_t conditioning_dim, int64_t dim, double eps);
   struct Modulated {
@@ -55,12 +60,15 @@ TORCH_MODULE(StreamModulation);
 
 struct BlockImpl : torch::nn::Module {
   explicit BlockImpl(const TransformerConfig& config);
+  // Each stream with the block's gated feed-forward output still to be added: the next block's
+  // first norm adds it in its own pass (StreamModulation), settled_stream where the stream itself
+  // is read (a kept layer, the prediction).
   struct Streams {
-    torch::Tensor video, text;
+    nn::ResidualUpdate video, text;
   };
   // rotary: angles over [text, video] (text unrotated), or none (2B).
-  Streams forward(const torch::Tensor& video, const torch::Tensor& text, const torch::Tensor& temb,
-                  const nn::RotaryAngles* rotary);
+  Streams forward(const nn::ResidualUpdate& video, const nn::ResidualUpdate& text,
+                  const torch::Tensor& temb, const nn::RotaryAngles* rotary);
   // Declared in diffusers' module order, which is the registration order.
   StreamModulation norm1{nullptr};
   nn::Attention attn1{nullptr};
