@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
 #include <vector>
 
 #include "tensor_test_support.h"
@@ -81,6 +82,20 @@ TEST(ResidualNorm, SettleAddsThePendingUpdateOnce) {
   EXPECT_FALSE(pending.update.defined());
   EXPECT_FALSE(pending.gate.defined());
   EXPECT_TRUE(settle(pending).is_same(settled));
+}
+
+TEST(ResidualNorm, ADestinationOfOtherSizesOrDtypeIsRefusedByName) {
+  const ResidualUpdate u{torch::randn({1, 3, 8})};
+  const auto ones = torch::ones({8}), zeros = torch::zeros({8});
+  for (const auto& into : {torch::empty({1, 4, 8}), torch::empty({1, 3, 8}, torch::kBFloat16)}) {
+    try {
+      residual_norm_on_runtime_kernel(u, NormScale::kModulation, ones, zeros, 1e-6, torch::kFloat32,
+                                      into);
+      ADD_FAILURE() << "a destination of sizes " << into.sizes() << " was taken";
+    } catch (const std::exception& e) {
+      EXPECT_NE(std::string(e.what()).find("destination"), std::string::npos) << e.what();
+    }
+  }
 }
 
 // The reference DiTs' form of each, written out here (the gated sum and the modulation as a
@@ -175,6 +190,34 @@ TEST(ResidualNormCuda, RecordedGradientsAndOddWidthsTakeLibtorchsForm) {
   torch::NoGradGuard no_grad;
   EXPECT_TRUE(residual_norm_uses_runtime_kernel({wide}, NormScale::kWeightAndBias, ones, zeros,
                                                 torch::kFloat32));
+}
+
+// A destination the kernel writes (the rows of one stream in a joint sequence, batch of one) and
+// one it cannot (the same rows in a batch of two: not contiguous, so filled by a copy): the same
+// bits as a call without one, the other rows untouched.
+TEST(ResidualNormCuda, WritesTheNormedRowsIntoADestination) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  torch::NoGradGuard no_grad;
+  torch::manual_seed(9);
+  const auto bf16 = torch::TensorOptions(torch::kCUDA).dtype(torch::kBFloat16);
+  for (const int64_t batch : {1, 2}) {
+    const ResidualUpdate u{torch::randn({batch, 5, 256}, bf16), torch::randn({batch, 5, 256}, bf16),
+                           torch::randn({batch, 1, 256}, bf16)};
+    const auto scale = torch::randn({batch, 1, 256}, bf16), shift = torch::randn({256}, bf16);
+    const auto alone = residual_norm_on_runtime_kernel(u, NormScale::kModulation, scale, shift,
+                                                       1e-6, torch::kBFloat16);
+    ASSERT_TRUE(alone.has_value());
+    auto joint = torch::full({batch, 7, 256}, 3.0, bf16);
+    const auto rows = joint.slice(1, 2);
+    EXPECT_EQ(rows.is_contiguous(), batch == 1);
+    const auto written = residual_norm_on_runtime_kernel(u, NormScale::kModulation, scale, shift,
+                                                         1e-6, torch::kBFloat16, rows);
+    ASSERT_TRUE(written.has_value());
+    EXPECT_EQ(written->normed.data_ptr(), rows.data_ptr());
+    EXPECT_TRUE(torch::equal(rows, alone->normed)) << "batch " << batch;
+    EXPECT_TRUE(torch::equal(written->stream, alone->stream)) << "batch " << batch;
+    EXPECT_TRUE(torch::equal(joint.slice(1, 0, 2), torch::full({batch, 2, 256}, 3.0, bf16)));
+  }
 }
 
 // Inputs whose libtorch result the kernel would not reproduce, or that it cannot read safely:

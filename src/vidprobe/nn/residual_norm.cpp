@@ -4,8 +4,10 @@
 
 #include <initializer_list>
 #include <optional>
+#include <sstream>
 #include <vector>
 
+#include "vidprobe/core/error.h"
 #include "vidprobe/nn/runtime_kernel.h"
 
 namespace vidprobe::nn {
@@ -191,14 +193,20 @@ std::optional<KernelPlan> plan_kernel(const ResidualUpdate& u, NormScale form,
   return KernelPlan{*g, *m, *s};
 }
 
+// Whether the kernel can write the normed rows straight into `into` (its sizes checked already).
+bool writes_into(const torch::Tensor& into) {
+  return into.is_contiguous() && packs_aligned(into.data_ptr());
+}
+
 NormedStream launch(const ResidualUpdate& u, const KernelPlan& plan, double eps,
-                    torch::ScalarType dtype) {
+                    torch::ScalarType dtype, const torch::Tensor& into) {
   const auto &gate = plan.gate, &multiplier = plan.multiplier, &shift = plan.shift;
   const c10::DeviceGuard guard(u.stream.device());
   const int64_t width = u.stream.size(-1);
   const bool has_update = u.update.defined();
   auto stream = has_update ? torch::empty_like(u.stream) : u.stream;
-  auto out = torch::empty(u.stream.sizes(), u.stream.options().dtype(dtype));
+  const bool direct = into.defined() && writes_into(into);
+  auto out = direct ? into : torch::empty(u.stream.sizes(), u.stream.options().dtype(dtype));
   NormLayout layout{gate.batch_stride,
                     multiplier.batch_stride,
                     shift.batch_stride,
@@ -220,6 +228,7 @@ NormedStream launch(const ResidualUpdate& u, const KernelPlan& plan, double eps,
       ->launch({.grid = {rows, 1, 1}, .block = {threads, 1, 1}},
                {&stream_in, &update, &gate_values, &stream_out, &multiplier_values, &shift_values,
                 &normed, &layout});
+  if (into.defined() && !direct) return {stream, into.copy_(out)};
   return {stream, out};
 }
 
@@ -251,13 +260,23 @@ bool residual_norm_uses_runtime_kernel(const ResidualUpdate& u, NormScale form,
   return plan_kernel(u, form, scale, shift, dtype).has_value();
 }
 
-std::optional<NormedStream> residual_norm_on_runtime_kernel(const ResidualUpdate& update,
-                                                            NormScale form,
-                                                            const torch::Tensor& scale,
-                                                            const torch::Tensor& shift, double eps,
-                                                            torch::ScalarType dtype) {
+std::optional<NormedStream> residual_norm_on_runtime_kernel(
+    const ResidualUpdate& update, NormScale form, const torch::Tensor& scale,
+    const torch::Tensor& shift, double eps, torch::ScalarType dtype, const torch::Tensor& into) {
+  if (into.defined())
+    require(into.sizes() == update.stream.sizes() && into.scalar_type() == dtype &&
+                into.device() == update.stream.device(),
+            [&] {
+              std::ostringstream message;
+              message << "residual_norm_on_runtime_kernel: the destination (" << into.sizes()
+                      << ", " << into.scalar_type() << ", " << into.device()
+                      << ") is not of the stream's sizes and device and the dtype asked for ("
+                      << update.stream.sizes() << ", " << dtype << ", " << update.stream.device()
+                      << ")";
+              return message.str();
+            });
   if (const auto plan = plan_kernel(update, form, scale, shift, dtype))
-    return launch(update, *plan, eps, dtype);
+    return launch(update, *plan, eps, dtype, into);
   return std::nullopt;
 }
 

@@ -68,12 +68,17 @@ bool residual_norm_uses_runtime_kernel(const ResidualUpdate& update, NormScale f
 
 // The function the form names, on the runtime kernel where residual_norm_uses_runtime_kernel says
 // it applies (one plan, not two); std::nullopt otherwise, for callers whose libtorch form is
-// their reference's own (diffusers' bf16 sums) rather than the ones above.
+// their reference's own (diffusers' bf16 sums) rather than the ones above. `into`, where defined,
+// receives the normed values and is returned as `normed`: a tensor of the stream's sizes in
+// `dtype` on its device, e.g. one stream's rows of a joint sequence that attention reads next (no
+// concatenation after). The kernel writes it directly where it is contiguous and 16-byte aligned
+// (a slice along the tokens of a batch of one), otherwise its values are copied in.
 std::optional<NormedStream> residual_norm_on_runtime_kernel(const ResidualUpdate& update,
                                                             NormScale form,
                                                             const torch::Tensor& scale,
                                                             const torch::Tensor& shift, double eps,
-                                                            torch::ScalarType dtype);
+                                                            torch::ScalarType dtype,
+                                                            const torch::Tensor& into = {});
 
 // The runtime kernel's source (compiled for sm_80 and sm_90 by a CPU test).
 const std::string& residual_norm_kernel_source();

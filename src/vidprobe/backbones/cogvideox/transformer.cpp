@@ -40,18 +40,20 @@ StreamModulationImpl::StreamModulationImpl(int64_t conditioning_dim, int64_t dim
     : linear(register_module("linear", vidprobe::nn::Linear(conditioning_dim, 6 * dim))),
       norm(register_module("norm", torch::nn::LayerNorm(layer_norm(dim, eps)))) {}
 
-nn::NormedStream StreamModulationImpl::modulate(const nn::ResidualUpdate& update,
-                                                const torch::Tensor& shift,
-                                                const torch::Tensor& scale) {
+torch::Tensor StreamModulationImpl::modulate(const nn::ResidualUpdate& update,
+                                             const torch::Tensor& shift, const torch::Tensor& scale,
+                                             const torch::Tensor& into) {
   const auto dtype = update.stream.scalar_type();
   const auto one_plus_scale = 1 + scale.to(torch::kFloat32);
   const auto multiplier = norm->weight.to(torch::kFloat32) * one_plus_scale;
   const auto folded_shift = norm->bias.to(torch::kFloat32) * one_plus_scale + shift;
-  if (auto fused = nn::residual_norm_on_runtime_kernel(
-          update, nn::NormScale::kModulation, multiplier, folded_shift, norm->options.eps(), dtype))
-    return *std::move(fused);
-  const auto stream = settled_stream(update);
-  return {stream, norm(stream) * (1 + scale) + shift};
+  if (auto fused =
+          nn::residual_norm_on_runtime_kernel(update, nn::NormScale::kModulation, multiplier,
+                                              folded_shift, norm->options.eps(), dtype, into))
+    return std::move(fused->stream);
+  auto stream = settled_stream(update);
+  into.copy_(norm(stream) * (1 + scale) + shift);
+  return stream;
 }
 
 StreamModulationImpl::Modulated StreamModulationImpl::forward(const nn::ResidualUpdate& video,
@@ -59,10 +61,13 @@ StreamModulationImpl::Modulated StreamModulationImpl::forward(const nn::Residual
                                                               const torch::Tensor& temb) {
   // Order of the chunks: shift, scale, gate of the video, then of the text.
   const auto m = modulation_chunks(linear(torch::silu(temb)), 6);
-  auto v = modulate(video, m[0], m[1]);
-  auto t = modulate(text, m[3], m[4]);
-  return {std::move(v.normed), std::move(t.normed), m[2], m[5],
-          std::move(v.stream), std::move(t.stream)};
+  const int64_t text_tokens = text.stream.size(1);
+  auto joint =
+      torch::empty({video.stream.size(0), text_tokens + video.stream.size(1), video.stream.size(2)},
+                   video.stream.options());
+  auto video_stream = modulate(video, m[0], m[1], joint.slice(1, text_tokens));
+  auto text_stream = modulate(text, m[3], m[4], joint.slice(1, 0, text_tokens));
+  return {std::move(joint), m[2], m[5], std::move(video_stream), std::move(text_stream)};
 }
 
 BlockImpl::BlockImpl(const TransformerConfig& config)
@@ -80,11 +85,11 @@ BlockImpl::Streams BlockImpl::forward(const nn::ResidualUpdate& video,
   const int64_t text_tokens = text.stream.size(1);
   // Both sublayers see the joint sequence [text, video]; their outputs split back by stream.
   const auto first = norm1->forward(video, text, temb);
-  const auto attended = attn1(torch::cat({first.text, first.video}, 1), rotary);
+  const auto attended = attn1(first.joint, rotary);
   const auto m =
       norm2->forward({first.video_stream, attended.slice(1, text_tokens), first.video_gate},
                      {first.text_stream, attended.slice(1, 0, text_tokens), first.text_gate}, temb);
-  const auto fed = ff(torch::cat({m.text, m.video}, 1));
+  const auto fed = ff(m.joint);
   return {{m.video_stream, fed.slice(1, text_tokens), m.video_gate},
           {m.text_stream, fed.slice(1, 0, text_tokens), m.text_gate}};
 }

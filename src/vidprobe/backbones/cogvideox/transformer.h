@@ -28,17 +28,19 @@
 
 namespace vidprobe::backbones::cogvideox {
 
-// adaLN-zero of the two token streams (diffusers' CogVideoXLayerNormZero): one LayerNorm, and
-// shift / scale / gate for the video and for the text stream from Linear(SiLU(temb)).
 // stream + gate * update in the stream's dtype, as diffusers adds a gated sublayer's output: the
 // stream a kept layer and the prediction read, and the norms' libtorch path. (Where a norm takes
 // the runtime kernel, the stream it hands on has the sum formed in float32 and rounded once.)
 torch::Tensor settled_stream(const nn::ResidualUpdate& update);
 
+// adaLN-zero of the two token streams (diffusers' CogVideoXLayerNormZero): one LayerNorm, and
+// shift / scale / gate for the video and for the text stream from Linear(SiLU(temb)).
 struct StreamModulationImpl : torch::nn::Module {
   StreamModulationImpl(int64_t conditioning_dim, int64_t dim, double eps);
   struct Modulated {
-    torch::Tensor video, text;                // modulated, normalised tokens
+    // The modulated, normalised tokens as the joint sequence [text, video] the sublayer reads:
+    // each stream's norm writes its own rows (diffusers normalises each, then concatenates).
+    torch::Tensor joint;
     torch::Tensor video_gate, text_gate;      // (B, 1, dim) residual gates
     torch::Tensor video_stream, text_stream;  // the streams the norm read, updated
   };
@@ -53,8 +55,9 @@ struct StreamModulationImpl : torch::nn::Module {
   torch::nn::LayerNorm norm{nullptr};
 
  private:
-  nn::NormedStream modulate(const nn::ResidualUpdate& update, const torch::Tensor& shift,
-                            const torch::Tensor& scale);
+  // The updated stream; its modulated norm written into `into`.
+  torch::Tensor modulate(const nn::ResidualUpdate& update, const torch::Tensor& shift,
+                         const torch::Tensor& scale, const torch::Tensor& into);
 };
 TORCH_MODULE(StreamModulation);
 
