@@ -1,5 +1,7 @@
 #include "vidprobe/backbones/video_vit.h"
 
+#include <algorithm>
+
 #include "vidprobe/backbones/baselines/baselines.h"
 #include "vidprobe/backbones/family_support.h"
 #include "vidprobe/backbones/video_tokens.h"
@@ -94,10 +96,15 @@ std::vector<torch::Tensor> VideoViTImpl::block_tokens(const torch::Tensor& video
   if (positions.table.defined()) x = x + positions.table;
   const nn::RotaryAngles* rotary = positions.rotary ? &*positions.rotary : nullptr;
   std::vector<torch::Tensor> outputs(layers.size());
+  // Each block's feed-forward update goes on pending into the next block's norm1 and is settled
+  // where a layer is kept (nn::BlockImpl::forward_pending).
+  nn::ResidualUpdate stream{x};
   for (int i = 0; i <= last; ++i) {
-    x = blocks[i]->as<nn::Block>()->forward(x, rotary);
+    stream = blocks[i]->as<nn::Block>()->forward_pending(stream, rotary);
+    if (std::find(layers.begin(), layers.end(), i) == layers.end()) continue;
+    stream = {nn::BlockImpl::settled(stream)};
     for (std::size_t k = 0; k < layers.size(); ++k)
-      if (layers[k] == i) outputs[k] = x;
+      if (layers[k] == i) outputs[k] = stream.stream;
   }
   return outputs;
 }

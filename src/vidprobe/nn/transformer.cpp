@@ -137,34 +137,64 @@ torch::Tensor BlockImpl::folded_linear(const torch::Tensor& x, const vidprobe::n
   return at::linear(x, cache.weight, cache.bias);
 }
 
-NormedStream BlockImpl::add_and_norm2(const ResidualUpdate& branch) {
-  if (fuse_residual_norm_)
-    if (auto fused = residual_norm_on_runtime_kernel(
-            branch, NormScale::kWeightAndBias, norm2->weight, norm2->bias, norm2->options.eps(),
-            branch.stream.scalar_type()))
-      return *std::move(fused);
+torch::Tensor BlockImpl::settled(const ResidualUpdate& x) {
+  if (!x.update.defined()) return x.stream;
   // LayerScale and the residual add as one addcmul: one pass over the activations instead of two
   // (the scale's broadcast made its multiply a strided kernel, 8 % of DINOv2-L's GPU time).
-  const auto h = branch.gate.defined() ? torch::addcmul(branch.stream, branch.update, branch.gate)
-                                       : branch.stream + branch.update;
-  return {h, norm2(h)};
+  return x.gate.defined() ? torch::addcmul(x.stream, x.update, x.gate) : x.stream + x.update;
 }
 
-torch::Tensor BlockImpl::folded_forward(const torch::Tensor& x, const RotaryAngles* rotary) {
-  const auto mid = add_and_norm2(
-      {x, folded_linear(attn->mix(norm1(x), rotary), attn->proj, ls1, folded_attention_output_)});
-  const auto hidden = swiglu ? swiglu->hidden(mid.normed) : mlp->hidden(mid.normed);
-  return mid.stream +
-         folded_linear(hidden, swiglu ? swiglu->w3 : mlp->fc2, ls2, folded_feed_forward_output_);
+bool BlockImpl::folds_layer_scale() const {
+  return fold_layer_scale_ && ls1 && !torch::GradMode::is_enabled() &&
+         attn->proj->weight.scalar_type() != torch::kHalf;
+}
+
+const torch::Tensor& BlockImpl::kernel_vector(const torch::Tensor& tensor) {
+  // float64 stays as it is (the kernel declines it, as libtorch would not round it to float32).
+  if (!tensor.defined() || tensor.scalar_type() == torch::kFloat32 ||
+      at::promote_types(tensor.scalar_type(), torch::kFloat32) != torch::kFloat32 ||
+      (tensor.requires_grad() && torch::GradMode::is_enabled()))
+    return tensor;
+  auto& copy = kernel_vectors_[tensor.unsafeGetTensorImpl()];
+  if (!copy.value.defined() || !copy.source.matches(tensor))
+    copy = {TensorSnapshot(tensor), tensor.detach().to(torch::kFloat32)};
+  return copy.value;
+}
+
+NormedStream BlockImpl::add_and_norm(const ResidualUpdate& branch, torch::nn::LayerNorm& norm) {
+  // The weight and bias as the modulation form's float32 multiplier and shift: the kernel's
+  // arithmetic is the same for both forms (normed x weight + bias in float32). As in the
+  // weight-and- bias form, only a weight and bias of the stream's dtype (libtorch's layer_norm
+  // takes no other).
+  const auto dtype = branch.stream.scalar_type();
+  if (fuse_residual_norm_ && branch.update.defined() && branch.stream.is_cuda() &&
+      norm->weight.scalar_type() == dtype && norm->bias.scalar_type() == dtype)
+    if (auto fused = residual_norm_on_runtime_kernel(
+            {branch.stream, branch.update, kernel_vector(branch.gate)}, NormScale::kModulation,
+            kernel_vector(norm->weight), kernel_vector(norm->bias), norm->options.eps(), dtype))
+      return *std::move(fused);
+  auto stream = settled(branch);
+  auto normed = norm(stream);
+  return {std::move(stream), std::move(normed)};
+}
+
+ResidualUpdate BlockImpl::forward_pending(const ResidualUpdate& x, const RotaryAngles* rotary) {
+  const auto first = add_and_norm(x, norm1);
+  if (folds_layer_scale()) {
+    const auto attended =
+        folded_linear(attn->mix(first.normed, rotary), attn->proj, ls1, folded_attention_output_);
+    const auto mid = add_and_norm({first.stream, attended}, norm2);
+    const auto hidden = swiglu ? swiglu->hidden(mid.normed) : mlp->hidden(mid.normed);
+    return {mid.stream, folded_linear(hidden, swiglu ? swiglu->w3 : mlp->fc2, ls2,
+                                      folded_feed_forward_output_)};
+  }
+  const auto mid = add_and_norm(
+      {first.stream, attn(first.normed, rotary), ls1 ? ls1->gamma : torch::Tensor{}}, norm2);
+  return {mid.stream, feed_forward(mid.normed), ls2 ? ls2->gamma : torch::Tensor{}};
 }
 
 torch::Tensor BlockImpl::forward(const torch::Tensor& x, const RotaryAngles* rotary) {
-  if (fold_layer_scale_ && ls1 && !torch::GradMode::is_enabled() &&
-      attn->proj->weight.scalar_type() != torch::kHalf)
-    return folded_forward(x, rotary);
-  const auto mid = add_and_norm2({x, attn(norm1(x), rotary), ls1 ? ls1->gamma : torch::Tensor{}});
-  const auto fed = feed_forward(mid.normed);
-  return ls2 ? torch::addcmul(mid.stream, fed, ls2->gamma) : mid.stream + fed;
+  return settled(forward_pending({x}, rotary));
 }
 
 }  // namespace vidprobe::nn

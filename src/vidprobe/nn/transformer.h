@@ -8,6 +8,7 @@
 // option values their presets set. Shapes: tokens (B, N, D).
 #include <torch/torch.h>
 
+#include <map>
 #include <optional>
 
 #include "vidprobe/nn/gelu.h"
@@ -127,6 +128,15 @@ int64_t feed_forward_width(const BlockOptions& options);
 struct BlockImpl : torch::nn::Module {
   explicit BlockImpl(const BlockOptions& options);
   torch::Tensor forward(const torch::Tensor& x, const RotaryAngles* rotary = nullptr);
+  // The same block on a stream whose last update (the block before's feed-forward) may still be
+  // pending, handing on its own feed-forward update pending in turn, so that with
+  // BlockOptions::fuse_residual_norm the next block's norm1 adds it in its pass as norm2 adds the
+  // attention's. Without the kernel each update is added as forward adds it; settled(result) is
+  // forward's result then, the stream a kept layer reads.
+  ResidualUpdate forward_pending(const ResidualUpdate& x, const RotaryAngles* rotary = nullptr);
+  // The stream with its pending update added as forward adds it (addcmul with the LayerScale, or a
+  // plain sum where it is folded or absent).
+  static torch::Tensor settled(const ResidualUpdate& x);
 
   torch::nn::LayerNorm norm1{nullptr}, norm2{nullptr};
   Attention attn{nullptr};
@@ -147,9 +157,22 @@ struct BlockImpl : torch::nn::Module {
   static torch::Tensor folded_linear(const torch::Tensor& x, const vidprobe::nn::Linear& linear,
                                      const LayerScale& scale, FoldedLinear& cache);
   torch::Tensor feed_forward(const torch::Tensor& x);
-  torch::Tensor folded_forward(const torch::Tensor& x, const RotaryAngles* rotary);
-  // The stream after the attention branch, and norm2 of it (BlockOptions::fuse_residual_norm).
-  NormedStream add_and_norm2(const ResidualUpdate& branch);
+  // Whether this pass folds the LayerScales into the linear layers
+  // (BlockOptions::fold_layer_scale).
+  bool folds_layer_scale() const;
+  // The stream with its update added, and `norm` of it: one pass of the residual-norm kernel where
+  // BlockOptions::fuse_residual_norm and the kernel apply, settled and the LayerNorm otherwise.
+  NormedStream add_and_norm(const ResidualUpdate& branch, torch::nn::LayerNorm& norm);
+  // A norm's weight or bias or a LayerScale's gamma in float32, as the residual-norm kernel reads
+  // it: made once per version of the tensor, not on every call (a bf16 block's three conversions
+  // per norm were small kernels of about 3 us each, a tenth of a ViT-L block at 16 x 256 tokens);
+  // the tensor itself where it is float32 or its conversion would record a gradient.
+  const torch::Tensor& kernel_vector(const torch::Tensor& tensor);
+  struct Float32Copy {
+    TensorSnapshot source;
+    torch::Tensor value;
+  };
+  std::map<const c10::TensorImpl*, Float32Copy> kernel_vectors_;
   bool fold_layer_scale_ = false;
   bool fuse_residual_norm_ = false;
   FoldedLinear folded_attention_output_, folded_feed_forward_output_;

@@ -1,5 +1,7 @@
 #include "vidprobe/nn/vit.h"
 
+#include <algorithm>
+
 #include "vidprobe/core/error.h"
 #include "vidprobe/nn/stage_meter.h"
 
@@ -96,11 +98,16 @@ std::vector<torch::Tensor> ViTImpl::patch_features(const torch::Tensor& images,
          x.slice(1, 1)},
         1);
   std::vector<torch::Tensor> outputs(layers.size());
+  // Each block's feed-forward update goes on pending into the next block's norm1 and is settled
+  // where a layer is kept (BlockImpl::forward_pending).
+  ResidualUpdate stream{x};
   for (int i = 0; i <= last; ++i) {
-    x = blocks[i]->as<Block>()->forward(x);
+    stream = blocks[i]->as<Block>()->forward_pending(stream);
+    if (std::find(layers.begin(), layers.end(), i) == layers.end()) continue;
+    stream = {BlockImpl::settled(stream)};
     for (std::size_t k = 0; k < layers.size(); ++k)
       if (layers[k] == i)
-        outputs[k] = (final_norm ? norm(x) : x)
+        outputs[k] = (final_norm ? norm(stream.stream) : stream.stream)
                          .slice(1, prefix)
                          .transpose(1, 2)
                          .reshape({B, config_.width, gh, gw});
