@@ -59,8 +59,15 @@ torch::Tensor attend(const Heads& h, const nn::RotaryAngles& rotary) {
   return out.transpose(1, 2).flatten(2);
 }
 
+// The two streams' heads joined along the tokens. q, k and v lie in the projections' (B, L, heads,
+// head_dim) order (v a view of its projection; the runtime norm and rotary kernels keep their
+// input's order), so the join happens in that order, where every input is contiguous, and is
+// handed back transposed; joining the transposed views takes libtorch's strided concatenation.
 Heads cat_heads(const Heads& a, const Heads& b) {
-  return {torch::cat({a.q, b.q}, 2), torch::cat({a.k, b.k}, 2), torch::cat({a.v, b.v}, 2)};
+  const auto join = [](const torch::Tensor& x, const torch::Tensor& y) {
+    return torch::cat({x.transpose(1, 2), y.transpose(1, 2)}, 1).transpose(1, 2);
+  };
+  return {join(a.q, b.q), join(a.k, b.k), join(a.v, b.v)};
 }
 
 }  // namespace
