@@ -437,51 +437,58 @@ torch::Tensor through_forward(std::vector<Block>& blocks, torch::Tensor x) {
   return x;
 }
 
-TEST(Block, PendingFeedForwardUpdatesGiveForwardsValues) {
-  torch::NoGradGuard no_grad;
+// Runs `check(layer_scale, fold)` for each LayerScale form: none, unfolded and folded.
+template <typename Check>
+void for_each_layer_scale_form(Check check) {
   for (const double layer_scale : {0.0, 0.5})
     for (const bool fold : {false, true}) {
       SCOPED_TRACE("LayerScale " + std::to_string(layer_scale) + (fold ? ", folded" : ""));
-      torch::manual_seed(2);
-      auto blocks = chained_blocks(layer_scale, fold);
-      const auto x = torch::randn({2, 37, 256});
-      EXPECT_TRUE(torch::equal(through_pending(blocks, x), through_forward(blocks, x)));
+      check(layer_scale, fold);
     }
+}
+
+TEST(Block, PendingFeedForwardUpdatesGiveForwardsValues) {
+  torch::NoGradGuard no_grad;
+  for_each_layer_scale_form([](double layer_scale, bool fold) {
+    torch::manual_seed(2);
+    auto blocks = chained_blocks(layer_scale, fold);
+    const auto x = torch::randn({2, 37, 256});
+    EXPECT_TRUE(torch::equal(through_pending(blocks, x), through_forward(blocks, x)));
+  });
 }
 
 TEST(BlockCuda, PendingFeedForwardUpdatesMatchForwardOnTheKernel) {
   if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
   torch::NoGradGuard no_grad;
-  for (const double layer_scale : {0.0, 0.5})
-    for (const bool fold : {false, true}) {
-      SCOPED_TRACE("LayerScale " + std::to_string(layer_scale) + (fold ? ", folded" : ""));
-      torch::manual_seed(3);
-      auto blocks = chained_blocks(layer_scale, fold);
-      for (auto& block : blocks) block->to(torch::kCUDA);
-      const auto x = torch::randn({2, 37, 256}, torch::kCUDA);
-      const auto& second = blocks[1];
-      ASSERT_TRUE(residual_norm_uses_runtime_kernel(
-          {x, x, second->ls2 ? second->ls2->gamma.to(torch::kFloat32) : torch::Tensor{}},
-          NormScale::kModulation, second->norm1->weight, second->norm1->bias, torch::kFloat32));
-      const auto expected = through_forward(blocks, x);
-      const auto pending = through_pending(blocks, x);
-      EXPECT_TRUE(torch::allclose(pending, expected, 1e-4, 1e-5))
-          << (pending - expected).abs().max().item<float>();
-      for (auto& block : blocks) block->to(torch::kBFloat16);
-      const auto bf16 = x.to(torch::kBFloat16);
-      const auto reference = through_forward(blocks, bf16).to(torch::kFloat32);
-      const auto error =
-          (through_pending(blocks, bf16).to(torch::kFloat32) - reference).norm() / reference.norm();
-      EXPECT_LT(error.item<double>(), 1e-2);
-      // Weights changed in place after a pass: the float32 copies the kernel read are made again.
-      blocks[1]->norm1->weight.mul_(-1.5);
-      if (blocks[1]->ls1) blocks[1]->ls1->gamma.mul_(3.0);
-      const auto changed = through_forward(blocks, bf16).to(torch::kFloat32);
-      EXPECT_GT((changed - reference).norm().item<double>(), 0.1 * reference.norm().item<double>());
-      const auto after =
-          (through_pending(blocks, bf16).to(torch::kFloat32) - changed).norm() / changed.norm();
-      EXPECT_LT(after.item<double>(), 1e-2);
-    }
+  // An ASSERT ends only the form it fails in.
+  for_each_layer_scale_form([](double layer_scale, bool fold) {
+    torch::manual_seed(3);
+    auto blocks = chained_blocks(layer_scale, fold);
+    for (auto& block : blocks) block->to(torch::kCUDA);
+    const auto x = torch::randn({2, 37, 256}, torch::kCUDA);
+    const auto& second = blocks[1];
+    ASSERT_TRUE(residual_norm_uses_runtime_kernel(
+        {x, x, second->ls2 ? second->ls2->gamma.to(torch::kFloat32) : torch::Tensor{}},
+        NormScale::kModulation, second->norm1->weight, second->norm1->bias, torch::kFloat32));
+    const auto expected = through_forward(blocks, x);
+    const auto pending = through_pending(blocks, x);
+    EXPECT_TRUE(torch::allclose(pending, expected, 1e-4, 1e-5))
+        << (pending - expected).abs().max().item<float>();
+    for (auto& block : blocks) block->to(torch::kBFloat16);
+    const auto bf16 = x.to(torch::kBFloat16);
+    const auto reference = through_forward(blocks, bf16).to(torch::kFloat32);
+    const auto error =
+        (through_pending(blocks, bf16).to(torch::kFloat32) - reference).norm() / reference.norm();
+    EXPECT_LT(error.item<double>(), 1e-2);
+    // Weights changed in place after a pass: the float32 copies the kernel read are made again.
+    blocks[1]->norm1->weight.mul_(-1.5);
+    if (blocks[1]->ls1) blocks[1]->ls1->gamma.mul_(3.0);
+    const auto changed = through_forward(blocks, bf16).to(torch::kFloat32);
+    EXPECT_GT((changed - reference).norm().item<double>(), 0.1 * reference.norm().item<double>());
+    const auto after =
+        (through_pending(blocks, bf16).to(torch::kFloat32) - changed).norm() / changed.norm();
+    EXPECT_LT(after.item<double>(), 1e-2);
+  });
 }
 
 TEST(Block, OptionsDecideTheModuleTreeNotTheModelName) {
