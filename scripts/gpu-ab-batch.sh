@@ -9,9 +9,13 @@
 #   'change.patch|vggt-1b|16|2' 'change.patch|opensora-v2|129|1'
 # Environment: VIDPROBE_AB_TARGETS (default vidprobe; add vidprobe_nn_tests /
 # vidprobe_backbones_tests for the filters), VIDPROBE_NN_TESTS and VIDPROBE_BACKBONES_TESTS (gtest
-# filters, run when set). Writes OUT_DIR/steps.log (seconds since the start), machine.txt, the
-# test logs, and per job OUT_DIR/<patch>/<backbone>-<frames>/: gpu-ab.sh's files, the profiles'
-# kernels.json and transformer.txt, and base-new.txt (round 1's profiles side by side).
+# filters, run when set), VIDPROBE_AB_STOP_AFTER (seconds since the start after which no further
+# job starts: under `timeout`, set it to the limit less the longest pair, so that the command ends
+# with whole pairs instead of one cut while building; steps.log names the jobs left, and the exit
+# status is 1). Writes
+# OUT_DIR/steps.log (seconds since the start), machine.txt, the test logs, and per job
+# OUT_DIR/<patch>/<backbone>-<frames>/: gpu-ab.sh's files, the profiles' kernels.json and
+# transformer.txt, and base-new.txt (round 1's profiles side by side).
 set -uo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/gpu-env.sh"  # ROOT, BUILD_DIR, DEPS, library paths
 [ $# -ge 1 ] || { echo "usage: gpu-ab-batch.sh OUT_DIR [PATCH|BACKBONE|FRAMES|ROUNDS ...]" >&2; exit 2; }
@@ -27,6 +31,11 @@ for job in "$@"; do  # every job checked, its patch made absolute, before anythi
   fi
   jobs+=("$(realpath "$patch")|$backbone|$frames|$rounds")
 done
+stop_after=${VIDPROBE_AB_STOP_AFTER:-}
+if [ -n "$stop_after" ] && ! [[ "$stop_after" =~ ^[0-9]+$ ]]; then
+  echo "VIDPROBE_AB_STOP_AFTER='$stop_after' is not a whole number of seconds" >&2
+  exit 2
+fi
 mkdir -p "$OUT_DIR"
 cd "$ROOT" || exit 1
 start=$(date +%s)
@@ -62,8 +71,14 @@ run_filter() {  # binary filter log
 run_filter vidprobe_nn_tests "${VIDPROBE_NN_TESTS:-}" nn-tests.log
 run_filter vidprobe_backbones_tests "${VIDPROBE_BACKBONES_TESTS:-}" backbones-tests.log
 
+run=0
 for job in "${jobs[@]}"; do
   IFS='|' read -r patch backbone frames rounds <<< "$job"
+  if [ -n "$stop_after" ] && [ $(($(date +%s) - start)) -ge "$stop_after" ]; then
+    step "not started, VIDPROBE_AB_STOP_AFTER=$stop_after s passed: $(basename "$patch") on $backbone at $frames frames"
+    failed=1
+    continue
+  fi
   pair="$OUT_DIR/$(basename "$patch" .patch)/$backbone-$frames"
   mkdir -p "$pair"
   bash scripts/gpu-ab.sh "$pair" "$patch" vidprobe "$rounds" -- "{bin}" bench backbone \
@@ -84,6 +99,7 @@ for job in "${jobs[@]}"; do
       > "$pair/base-new.txt" 2>&1 && head -12 "$pair/base-new.txt"
   fi
   rm -rf "$pair/ab-binaries"
+  run=$((run + 1))
 done
-step "all jobs run"
+step "$run of ${#jobs[@]} jobs run"
 exit "$failed"
