@@ -166,9 +166,11 @@ NormedStream BlockImpl::add_and_norm(const ResidualUpdate& branch, torch::nn::La
   // arithmetic is the same for both forms (normed x weight + bias in float32). As in the
   // weight-and- bias form, only a weight and bias of the stream's dtype (libtorch's layer_norm
   // takes no other).
+  // A float32 stream keeps libtorch's steps (BlockOptions::fuse_residual_norm says why).
   const auto dtype = branch.stream.scalar_type();
   if (fuse_residual_norm_ && branch.update.defined() && branch.stream.is_cuda() &&
-      norm->weight.scalar_type() == dtype && norm->bias.scalar_type() == dtype)
+      dtype == torch::kBFloat16 && norm->weight.scalar_type() == dtype &&
+      norm->bias.scalar_type() == dtype)
     if (auto fused = residual_norm_on_runtime_kernel(
             {branch.stream, branch.update, kernel_vector(branch.gate)}, NormScale::kModulation,
             kernel_vector(norm->weight), kernel_vector(norm->bias), norm->options.eps(), dtype))
