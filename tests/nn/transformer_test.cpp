@@ -3,7 +3,9 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <cmath>
+#include <functional>
 #include <set>
 #include <string>
 #include <vector>
@@ -11,6 +13,7 @@
 #include "vidprobe/core/error.h"
 #include "vidprobe/nn/alternating_attention.h"
 #include "vidprobe/nn/head_norm.h"
+#include "vidprobe/nn/kernel_profile.h"
 #include "vidprobe/nn/rotary.h"
 #include "vidprobe/nn/vit.h"
 
@@ -355,9 +358,22 @@ TEST(AttentionCuda, RuntimeKernelPathMatchesTheCpu) {
   }
 }
 
-// On a GPU without gradients BlockOptions::fuse_residual_norm takes the attention branch's add
-// and norm2 in one pass of nn/residual_norm.h's kernel: float32 within float32 rounding of the
-// libtorch steps, bf16 within bf16's, with LayerScale unfolded, folded and absent. On the CPU,
+// Whether `work` ran nn/residual_norm.h's runtime kernel on the GPU (the profiler's kernel names).
+bool runs_residual_norm_kernel(const std::function<void()>& work) {
+  const auto profile = profile_kernels(
+      [&] {
+        work();
+        torch::cuda::synchronize();
+      },
+      /*cuda=*/true);
+  return std::any_of(
+      profile.all.kernels.begin(), profile.all.kernels.end(),
+      [](const KernelTime& kernel) { return kernel.name.starts_with("residual_norm_"); });
+}
+
+// On a GPU without gradients BlockOptions::fuse_residual_norm takes a bf16 stream's attention
+// branch add and norm2 in one pass of nn/residual_norm.h's kernel: within bf16's rounding of the
+// libtorch steps, with LayerScale unfolded, folded and absent. On the CPU, in float32 on the GPU,
 // and where the forward records gradients, the libtorch steps bit for bit.
 TEST(BlockCuda, FusedResidualNormMatchesTheLibtorchSteps) {
   if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
@@ -384,16 +400,19 @@ TEST(BlockCuda, FusedResidualNormMatchesTheLibtorchSteps) {
         plain->to(torch::kCUDA);
         fused->to(torch::kCUDA);
         const auto on_gpu = x.cuda();
-        // float32 keeps libtorch's steps on the GPU too: the reference models' values exactly.
+        // float32 keeps libtorch's steps on the GPU too.
         EXPECT_TRUE(torch::equal(fused(on_gpu), plain(on_gpu)));
+        EXPECT_FALSE(runs_residual_norm_kernel([&] { fused(on_gpu); }));
         plain->to(torch::kBFloat16);
         fused->to(torch::kBFloat16);
         const auto bf16 = on_gpu.to(torch::kBFloat16);
-        // The form the block hands the kernel: float32 copies of the gate, weight and bias.
+        // The kernel takes such inputs in the modulation form the block uses (float32 copies; a
+        // folded LayerScale hands no gate), and the block runs it.
         const auto gate = fused->ls1 ? fused->ls1->gamma.to(torch::kFloat32) : torch::Tensor{};
         ASSERT_TRUE(residual_norm_uses_runtime_kernel(
             {bf16, bf16, gate}, NormScale::kModulation, fused->norm2->weight.to(torch::kFloat32),
             fused->norm2->bias.to(torch::kFloat32), torch::kBFloat16));
+        EXPECT_TRUE(runs_residual_norm_kernel([&] { fused(bf16); }));
         const auto reference = plain(bf16).to(torch::kFloat32);
         const auto error = (fused(bf16).to(torch::kFloat32) - reference).norm() / reference.norm();
         EXPECT_LT(error.item<double>(), 1e-2);
@@ -468,6 +487,7 @@ TEST(BlockCuda, PendingFeedForwardUpdatesMatchForwardOnTheKernel) {
     const auto x = torch::randn({2, 37, 256}, torch::kCUDA);
     // float32 keeps libtorch's steps on the GPU too: forward's values exactly.
     EXPECT_TRUE(torch::equal(through_pending(blocks, x), through_forward(blocks, x)));
+    EXPECT_FALSE(runs_residual_norm_kernel([&] { through_pending(blocks, x); }));
     for (auto& block : blocks) block->to(torch::kBFloat16);
     const auto bf16 = x.to(torch::kBFloat16);
     const auto& second = blocks[1];
@@ -475,6 +495,7 @@ TEST(BlockCuda, PendingFeedForwardUpdatesMatchForwardOnTheKernel) {
         {bf16, bf16, second->ls2 ? second->ls2->gamma.to(torch::kFloat32) : torch::Tensor{}},
         NormScale::kModulation, second->norm1->weight.to(torch::kFloat32),
         second->norm1->bias.to(torch::kFloat32), torch::kBFloat16));
+    EXPECT_TRUE(runs_residual_norm_kernel([&] { through_pending(blocks, bf16); }));
     const auto reference = through_forward(blocks, bf16).to(torch::kFloat32);
     const auto error =
         (through_pending(blocks, bf16).to(torch::kFloat32) - reference).norm() / reference.norm();

@@ -117,10 +117,10 @@ struct BlockOptions {
   // recorded, a bf16 stream; see residual_norm_on_runtime_kernel), and with forward_pending the
   // feed-forward's with the next block's norm1: the stream is read and written once instead of by
   // the add and again by the LayerNorm. Elsewhere, and off, the add (or addcmul) and the
-  // LayerNorm as before. A float32 block keeps libtorch's add and LayerNorm, the reference
-  // models' own arithmetic bit for bit: the kernel's two float32 sums of the statistics cost
-  // V-JEPA v1 its exact float32 parity with the official code (max relative 6.5e-7 where it is 0,
-  // 24801b0), for a gain measured only in bf16.
+  // LayerNorm as before. A float32 block keeps libtorch's add and LayerNorm, as the reference
+  // models run them: the kernel's float32 arithmetic (two-pass statistics where libtorch uses
+  // Welford's, the affine step rounded apart) cost V-JEPA v1 its float32 bit-identity with the
+  // official code (max relative 6.5e-7 where it was 0, 24801b0), for a gain measured in bf16.
   bool fuse_residual_norm = false;
 };
 
