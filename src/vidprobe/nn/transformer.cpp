@@ -164,9 +164,9 @@ const torch::Tensor& BlockImpl::kernel_vector(const torch::Tensor& tensor) {
 NormedStream BlockImpl::add_and_norm(const ResidualUpdate& branch, torch::nn::LayerNorm& norm) {
   // The weight and bias as the modulation form's float32 multiplier and shift: the kernel's
   // arithmetic is the same for both forms (normed x weight + bias in float32). As in the
-  // weight-and- bias form, only a weight and bias of the stream's dtype (libtorch's layer_norm
-  // takes no other).
-  // A float32 stream keeps libtorch's steps (BlockOptions::fuse_residual_norm says why).
+  // weight-and-bias form, only a weight and bias of the stream's dtype (libtorch's layer_norm
+  // takes no other). A float32 stream keeps libtorch's steps (BlockOptions::fuse_residual_norm
+  // says why).
   const auto dtype = branch.stream.scalar_type();
   if (fuse_residual_norm_ && branch.update.defined() && branch.stream.is_cuda() &&
       dtype == torch::kBFloat16 && norm->weight.scalar_type() == dtype &&
