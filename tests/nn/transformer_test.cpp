@@ -1,5 +1,6 @@
 #include "vidprobe/nn/transformer.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
@@ -10,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "test_support.h"
 #include "vidprobe/core/error.h"
 #include "vidprobe/nn/alternating_attention.h"
 #include "vidprobe/nn/head_norm.h"
@@ -19,6 +21,8 @@
 
 namespace vidprobe::nn {
 namespace {
+
+using ::testing::HasSubstr;
 
 std::set<std::string> parameter_names(torch::nn::Module& module) {
   std::set<std::string> names;
@@ -509,6 +513,35 @@ TEST(BlockCuda, PendingFeedForwardUpdatesMatchForwardOnTheKernel) {
         (through_pending(blocks, bf16).to(torch::kFloat32) - changed).norm() / changed.norm();
     EXPECT_LT(after.item<double>(), 1e-2);
   });
+}
+
+// The encoders' loop: each kept layer's stream is forward's after that block, in the order the
+// layers were asked for (a repeated one too), blocks past the deepest are not run, and a layer
+// outside the list is refused by number.
+TEST(Block, KeptLayerStreamsAreForwardsStreamsAtThoseLayers) {
+  torch::NoGradGuard no_grad;
+  torch::manual_seed(4);
+  auto chained = chained_blocks(0.5, true);
+  torch::nn::ModuleList blocks;
+  for (auto& block : chained) blocks->push_back(block);
+  const auto x = torch::randn({2, 37, 256});
+  std::vector<torch::Tensor> expected;
+  auto stream = x;
+  for (auto& block : chained) expected.push_back(stream = block(stream));
+  const auto kept = kept_layer_streams(blocks, x, {2, 0, 2});
+  ASSERT_EQ(kept.size(), 3u);
+  EXPECT_TRUE(torch::equal(kept[0], expected[2]));
+  EXPECT_TRUE(torch::equal(kept[1], expected[0]));
+  EXPECT_TRUE(torch::equal(kept[2], expected[2]));
+  // A block past the deepest kept layer would fail on this input; it must not run.
+  blocks->push_back(Block(BlockOptions{.attention = {.dim = 8, .num_heads = 2}}));
+  EXPECT_TRUE(torch::equal(kept_layer_streams(blocks, x, {1})[0], expected[1]));
+  EXPECT_THAT(test_support::error_message([&] {
+                kept_layer_streams(blocks, x, {0, 4});
+              }),
+              HasSubstr("layer 4 is outside 0..3"));
+  EXPECT_THAT(test_support::error_message([&] { kept_layer_streams(blocks, x, {-1}); }),
+              HasSubstr("layer -1 is outside 0..3"));
 }
 
 TEST(Block, OptionsDecideTheModuleTreeNotTheModelName) {

@@ -1,7 +1,5 @@
 #include "vidprobe/backbones/video_vit.h"
 
-#include <algorithm>
-
 #include "vidprobe/backbones/baselines/baselines.h"
 #include "vidprobe/backbones/family_support.h"
 #include "vidprobe/backbones/video_tokens.h"
@@ -79,12 +77,6 @@ std::vector<torch::Tensor> VideoViTImpl::block_tokens(const torch::Tensor& video
   const auto& vit = config_.vit;
   require(video.dim() == 5 && video.size(1) == 3,
           "video ViT input must be (B, 3, T, H, W), got " + c10::str(video.sizes()));
-  int last = -1;
-  for (int layer : layers) {
-    require(layer >= 0 && layer < vit.depth,
-            "layer " + std::to_string(layer) + " is outside 0.." + std::to_string(vit.depth - 1));
-    last = std::max(last, layer);
-  }
   const int64_t t = video.size(2) / config_.tubelet, h = video.size(3) / vit.patch_size,
                 w = video.size(4) / vit.patch_size;
   // (B, t * h * w, D) in (t, y, x) order and contiguous. The reference's conv3d + flatten +
@@ -95,18 +87,7 @@ std::vector<torch::Tensor> VideoViTImpl::block_tokens(const torch::Tensor& video
   const auto& positions = grid_positions(t, h, w, x);
   if (positions.table.defined()) x = x + positions.table;
   const nn::RotaryAngles* rotary = positions.rotary ? &*positions.rotary : nullptr;
-  std::vector<torch::Tensor> outputs(layers.size());
-  // Each block's feed-forward update goes on pending into the next block's norm1 and is settled
-  // where a layer is kept (nn::BlockImpl::forward_pending).
-  nn::ResidualUpdate stream{x};
-  for (int i = 0; i <= last; ++i) {
-    stream = blocks[i]->as<nn::Block>()->forward_pending(stream, rotary);
-    if (std::find(layers.begin(), layers.end(), i) == layers.end()) continue;
-    stream = {nn::BlockImpl::settled(stream)};
-    for (std::size_t k = 0; k < layers.size(); ++k)
-      if (layers[k] == i) outputs[k] = stream.stream;
-  }
-  return outputs;
+  return nn::kept_layer_streams(blocks, x, layers, rotary);
 }
 
 const VideoViTImpl::GridPositions& VideoViTImpl::grid_positions(int64_t t, int64_t h, int64_t w,

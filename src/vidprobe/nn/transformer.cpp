@@ -1,5 +1,8 @@
 #include "vidprobe/nn/transformer.h"
 
+#include <algorithm>
+#include <string>
+
 #include "vidprobe/core/error.h"
 #include "vidprobe/nn/head_norm.h"
 #include "vidprobe/nn/stage_meter.h"
@@ -197,6 +200,30 @@ ResidualUpdate BlockImpl::forward_pending(const ResidualUpdate& x, const RotaryA
 
 torch::Tensor BlockImpl::forward(const torch::Tensor& x, const RotaryAngles* rotary) {
   return settled(forward_pending({x}, rotary));
+}
+
+std::vector<torch::Tensor> kept_layer_streams(const torch::nn::ModuleList& blocks,
+                                              const torch::Tensor& tokens,
+                                              const std::vector<int>& layers,
+                                              const RotaryAngles* rotary) {
+  const int depth = static_cast<int>(blocks->size());
+  int last = -1;
+  for (int layer : layers) {
+    require(layer >= 0 && layer < depth, [&] {
+      return "layer " + std::to_string(layer) + " is outside 0.." + std::to_string(depth - 1);
+    });
+    last = std::max(last, layer);
+  }
+  std::vector<torch::Tensor> outputs(layers.size());
+  ResidualUpdate stream{tokens};
+  for (int i = 0; i <= last; ++i) {
+    stream = blocks->ptr<BlockImpl>(i)->forward_pending(stream, rotary);
+    if (std::find(layers.begin(), layers.end(), i) == layers.end()) continue;
+    stream = {BlockImpl::settled(stream)};
+    for (std::size_t k = 0; k < layers.size(); ++k)
+      if (layers[k] == i) outputs[k] = stream.stream;
+  }
+  return outputs;
 }
 
 }  // namespace vidprobe::nn

@@ -10,6 +10,7 @@
 
 #include <map>
 #include <optional>
+#include <vector>
 
 #include "vidprobe/nn/gelu.h"
 #include "vidprobe/nn/linear.h"
@@ -183,5 +184,14 @@ struct BlockImpl : torch::nn::Module {
   FoldedLinear folded_attention_output_, folded_feed_forward_output_;
 };
 TORCH_MODULE(Block);
+
+// The stream after each of `layers` (indices into `blocks`, a list of Block; checked against its
+// length), in the order of `layers`, running the blocks up to the deepest one asked for. Each
+// block's feed-forward update goes on pending into the next block's norm1 and is settled only where
+// a layer is kept (BlockImpl::forward_pending): the frozen encoders' loop (nn::ViT, the video ViT).
+std::vector<torch::Tensor> kept_layer_streams(const torch::nn::ModuleList& blocks,
+                                              const torch::Tensor& tokens,
+                                              const std::vector<int>& layers,
+                                              const RotaryAngles* rotary = nullptr);
 
 }  // namespace vidprobe::nn

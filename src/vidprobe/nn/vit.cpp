@@ -1,7 +1,5 @@
 #include "vidprobe/nn/vit.h"
 
-#include <algorithm>
-
 #include "vidprobe/core/error.h"
 #include "vidprobe/nn/stage_meter.h"
 
@@ -81,13 +79,6 @@ std::vector<torch::Tensor> ViTImpl::patch_features(const torch::Tensor& images,
   require(images.size(2) % p == 0 && images.size(3) % p == 0,
           "ViT input size " + c10::str(images.sizes()) + " is not a multiple of the patch size " +
               std::to_string(p));
-  int last = -1;
-  for (int layer : layers) {
-    require(
-        layer >= 0 && layer < config_.depth,
-        "layer " + std::to_string(layer) + " is outside 0.." + std::to_string(config_.depth - 1));
-    last = std::max(last, layer);
-  }
   const int64_t B = images.size(0), gh = images.size(2) / p, gw = images.size(3) / p;
   auto x = patch_embed(images).flatten(2).transpose(1, 2);  // (B, N, D)
   x = torch::cat({cls_token.expand({B, 1, config_.width}), x}, 1) + interpolated_pos_embed(gh, gw);
@@ -97,21 +88,12 @@ std::vector<torch::Tensor> ViTImpl::patch_features(const torch::Tensor& images,
         {x.slice(1, 0, 1), register_tokens.expand({B, config_.register_tokens, config_.width}),
          x.slice(1, 1)},
         1);
-  std::vector<torch::Tensor> outputs(layers.size());
-  // Each block's feed-forward update goes on pending into the next block's norm1 and is settled
-  // where a layer is kept (BlockImpl::forward_pending).
-  ResidualUpdate stream{x};
-  for (int i = 0; i <= last; ++i) {
-    stream = blocks[i]->as<Block>()->forward_pending(stream);
-    if (std::find(layers.begin(), layers.end(), i) == layers.end()) continue;
-    stream = {BlockImpl::settled(stream)};
-    for (std::size_t k = 0; k < layers.size(); ++k)
-      if (layers[k] == i)
-        outputs[k] = (final_norm ? norm(stream.stream) : stream.stream)
-                         .slice(1, prefix)
-                         .transpose(1, 2)
-                         .reshape({B, config_.width, gh, gw});
-  }
+  auto outputs = kept_layer_streams(blocks, x, layers);
+  for (auto& tokens : outputs)
+    tokens = (final_norm ? norm(tokens) : tokens)
+                 .slice(1, prefix)
+                 .transpose(1, 2)
+                 .reshape({B, config_.width, gh, gw});
   return outputs;
 }
 
