@@ -7,12 +7,16 @@
 // Counters: fused_us, libtorch_us (the add and the LayerNorm), libtorch_over_fused (above 1: the
 // kernel is faster), and each side's DRAM-equivalent GB/s (the bytes it must move: the fused
 // pass reads stream and update and writes stream and normed rows; libtorch's add reads two and
-// writes one, its LayerNorm reads one and writes one). CUDA only; skipped without a device.
-//   build-gpu/bin/vidprobe_bench --benchmark_filter=ResidualNormKernels --benchmark_format=json
+// writes one, its LayerNorm reads one and writes one), and a JSON line per case on stdout. CUDA
+// only; skipped without a device. Before/after a kernel change (both builds, in turns):
+//   bash scripts/gpu-ab.sh OUT change.patch vidprobe_bench 2 -- {bin} \
+//     --benchmark_filter=ResidualNormKernels
 #include <benchmark/benchmark.h>
 #include <torch/torch.h>
 
 #include <functional>
+#include <iostream>
+#include <nlohmann/json.hpp>
 
 #include "vidprobe/nn/kernel_profile.h"
 #include "vidprobe/nn/residual_norm.h"
@@ -84,6 +88,17 @@ void BM_ResidualNormKernels(benchmark::State& state) {
   state.counters["libtorch_over_fused"] = libtorch_us / fused_us;
   state.counters["fused_GBps"] = 4 * row_bytes / (fused_us * 1e3);
   state.counters["libtorch_GBps"] = 5 * row_bytes / (libtorch_us * 1e3);
+  // One JSON line per case as well, for scripts/gpu-ab.sh's ab.jsonl and docs/results/.
+  std::cout << nlohmann::json{{"benchmark", "residual_norm_kernels"},
+                              {"rows", rows},
+                              {"width", width},
+                              {"dtype", "bf16"},
+                              {"calls", kRepeats},
+                              {"fused_us", fused_us},
+                              {"libtorch_us", libtorch_us},
+                              {"libtorch_over_fused", libtorch_us / fused_us}}
+                   .dump()
+            << std::endl;
 }
 // Rows of 1,024: VideoMAE-L, V-JEPA 2-L and DINOv2-L at 16 frames (1,568, 2,048, 4,112), then
 // larger; rows of 3,072: CogVideoX-5B's width.
