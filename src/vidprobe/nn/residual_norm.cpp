@@ -35,25 +35,40 @@ __device__ void residual_norm(const S* __restrict__ stream, const U* __restrict_
   const long long entry = row / layout.rows_per_batch;
   const long long base = row * layout.width;
   const int packs = layout.width / ROW_VEC;
+  // Every pack of the row is loaded before any is stored. Interleaved (load a pack, store its
+  // sum, load the next), each store waited for its own pack's loads and the next loads issued
+  // after it: one memory round trip per pack, which a block of one warp a row at a few thousand
+  // rows cannot hide (the kernel ran 11.3 us a call at 1,568 rows of 1,024, libtorch's LayerNorm
+  // 5.6; docs/perf.md, sixth session). A float32 update stays in the second loop: its packs
+  // beside the row's would not fit the 64 registers a thread has (ptxas spilled them).
+  constexpr bool kUpdateFirst = sizeof(U) < sizeof(float);
   float v[ROW_ITEMS][ROW_VEC];
-  float sum = 0.0f;
+  Pack<U, ROW_VEC> u[kUpdateFirst ? ROW_ITEMS : 1];
   for_each_row_pack(packs, [&](int k, int pack) {
     const long long c = base + pack * ROW_VEC;
     const Pack<S, ROW_VEC> s = load_readonly<S, ROW_VEC>(stream + c);
 #pragma unroll
     for (int i = 0; i < ROW_VEC; ++i) v[k][i] = widen(s.v[i]);
+    if constexpr (kUpdateFirst)
+      if (layout.has_update) u[k] = load_readonly<U, ROW_VEC>(update + c);
+  });
+  float sum = 0.0f;
+  for_each_row_pack(packs, [&](int k, int pack) {
     if (layout.has_update) {
-      const Pack<U, ROW_VEC> u = load_readonly<U, ROW_VEC>(update + c);
+      const long long c = base + pack * ROW_VEC;
+      if constexpr (!kUpdateFirst) u[0] = load_readonly<U, ROW_VEC>(update + c);
+      const Pack<U, ROW_VEC>& update_pack = u[kUpdateFirst ? k : 0];
       Pack<S, ROW_VEC> r;
       if (layout.has_gate) {
         const Pack<float, ROW_VEC> g =
             load_readonly<float, ROW_VEC>(gate + entry * layout.gate_stride + pack * ROW_VEC);
 #pragma unroll
         for (int i = 0; i < ROW_VEC; ++i)
-          narrow(__fadd_rn(v[k][i], __fmul_rn(widen(u.v[i]), g.v[i])), &r.v[i]);
+          narrow(__fadd_rn(v[k][i], __fmul_rn(widen(update_pack.v[i]), g.v[i])), &r.v[i]);
       } else {
 #pragma unroll
-        for (int i = 0; i < ROW_VEC; ++i) narrow(__fadd_rn(v[k][i], widen(u.v[i])), &r.v[i]);
+        for (int i = 0; i < ROW_VEC; ++i)
+          narrow(__fadd_rn(v[k][i], widen(update_pack.v[i])), &r.v[i]);
       }
       store<S, ROW_VEC>(stream_out + c, r);
 #pragma unroll
