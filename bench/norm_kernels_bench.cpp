@@ -27,7 +27,7 @@ constexpr int kRepeats = 50;
 constexpr double kEps = 1e-6;
 
 struct SideTimes {
-  double fused_ms = 0.0;     // kernels named residual_norm_*
+  double fused_ms = 0.0;     // nn/residual_norm.h's kernels
   double libtorch_ms = 0.0;  // every other kernel of the profiled work
 };
 
@@ -42,7 +42,7 @@ SideTimes profiled_side_times(const std::function<void()>& fused,
       /*cuda=*/true);
   SideTimes times;
   for (const auto& kernel : profile.all.kernels)
-    (kernel.name.starts_with("residual_norm_") ? times.fused_ms : times.libtorch_ms) +=
+    (vidprobe::nn::is_residual_norm_kernel(kernel.name) ? times.fused_ms : times.libtorch_ms) +=
         kernel.total_ms;
   return times;
 }

@@ -98,6 +98,18 @@ TEST(ResidualNorm, ADestinationOfOtherSizesOrDtypeIsRefusedByName) {
   }
 }
 
+// The profile's split between the fused kernel and libtorch's (the CUDA tests, bench
+// ResidualNormKernels) is by the entry points' exact names, not by a prefix another kernel could
+// share.
+TEST(ResidualNorm, ItsKernelsAreKnownByTheirEntryPointsNames) {
+  for (const char* name :
+       {"residual_norm_f32_f32_f32", "residual_norm_f32_bf16_bf16", "residual_norm_bf16_bf16_bf16"})
+    EXPECT_TRUE(is_residual_norm_kernel(name)) << name;
+  for (const char* name : {"", "residual_norm_", "residual_norm_bf16_bf16_f32",
+                           "void at::native::(anonymous namespace)::vectorized_layer_norm_kernel"})
+    EXPECT_FALSE(is_residual_norm_kernel(name)) << name;
+}
+
 // The reference DiTs' form of each, written out here (the gated sum and the modulation as a
 // product rounded, then a sum, in float32): what the kernel must reproduce.
 NormedStream composed(const ResidualUpdate& u, const torch::Tensor& multiplier,

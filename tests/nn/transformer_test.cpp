@@ -16,6 +16,7 @@
 #include "vidprobe/nn/alternating_attention.h"
 #include "vidprobe/nn/head_norm.h"
 #include "vidprobe/nn/kernel_profile.h"
+#include "vidprobe/nn/residual_norm.h"
 #include "vidprobe/nn/rotary.h"
 #include "vidprobe/nn/vit.h"
 
@@ -370,9 +371,8 @@ bool runs_residual_norm_kernel(const std::function<void()>& work) {
         torch::cuda::synchronize();
       },
       /*cuda=*/true);
-  return std::any_of(
-      profile.all.kernels.begin(), profile.all.kernels.end(),
-      [](const KernelTime& kernel) { return kernel.name.starts_with("residual_norm_"); });
+  return std::any_of(profile.all.kernels.begin(), profile.all.kernels.end(),
+                     [](const KernelTime& kernel) { return is_residual_norm_kernel(kernel.name); });
 }
 
 // On a GPU without gradients BlockOptions::fuse_residual_norm takes a bf16 stream's attention

@@ -77,6 +77,7 @@ std::vector<torch::Tensor> VideoViTImpl::block_tokens(const torch::Tensor& video
   const auto& vit = config_.vit;
   require(video.dim() == 5 && video.size(1) == 3,
           "video ViT input must be (B, 3, T, H, W), got " + c10::str(video.sizes()));
+  nn::require_kept_layers(blocks, layers);
   const int64_t t = video.size(2) / config_.tubelet, h = video.size(3) / vit.patch_size,
                 w = video.size(4) / vit.patch_size;
   // (B, t * h * w, D) in (t, y, x) order and contiguous. The reference's conv3d + flatten +

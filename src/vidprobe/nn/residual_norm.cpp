@@ -2,9 +2,12 @@
 
 #include <c10/core/DeviceGuard.h>
 
+#include <algorithm>
+#include <array>
 #include <initializer_list>
 #include <optional>
 #include <sstream>
+#include <string_view>
 #include <vector>
 
 #include "vidprobe/core/error.h"
@@ -147,16 +150,21 @@ std::optional<RowVector> row_vector(const torch::Tensor& v, int64_t batch, int64
   return RowVector{rows, stride};
 }
 
+// The source's entry points, one per (stream, update, output) dtype triple.
+const std::array<RuntimeKernel, 3>& kernels() {
+  static const std::array<RuntimeKernel, 3> table{
+      RuntimeKernel{"residual_norm", &kSource, "residual_norm_f32_f32_f32"},
+      RuntimeKernel{"residual_norm", &kSource, "residual_norm_f32_bf16_bf16"},
+      RuntimeKernel{"residual_norm", &kSource, "residual_norm_bf16_bf16_bf16"}};
+  return table;
+}
+
 // The kernel for a stream and output dtype (the update has the output's dtype, or the stream's
 // where that is bf16); nullptr for other pairs.
 const RuntimeKernel* kernel_for(torch::ScalarType stream, torch::ScalarType dtype) {
-  static const RuntimeKernel kernels[3] = {
-      {"residual_norm", &kSource, "residual_norm_f32_f32_f32"},
-      {"residual_norm", &kSource, "residual_norm_f32_bf16_bf16"},
-      {"residual_norm", &kSource, "residual_norm_bf16_bf16_bf16"}};
-  if (stream == torch::kFloat32 && dtype == torch::kFloat32) return &kernels[0];
-  if (stream == torch::kFloat32 && dtype == torch::kBFloat16) return &kernels[1];
-  if (stream == torch::kBFloat16 && dtype == torch::kBFloat16) return &kernels[2];
+  if (stream == torch::kFloat32 && dtype == torch::kFloat32) return &kernels()[0];
+  if (stream == torch::kFloat32 && dtype == torch::kBFloat16) return &kernels()[1];
+  if (stream == torch::kBFloat16 && dtype == torch::kBFloat16) return &kernels()[2];
   return nullptr;
 }
 
@@ -251,6 +259,11 @@ NormedStream launch(const ResidualUpdate& u, const KernelPlan& plan, double eps,
 
 const std::string& residual_norm_kernel_source() {
   return kSource;
+}
+
+bool is_residual_norm_kernel(std::string_view kernel_name) {
+  return std::ranges::any_of(
+      kernels(), [&](const RuntimeKernel& kernel) { return kernel.name() == kernel_name; });
 }
 
 torch::Tensor updated_stream(const ResidualUpdate& u) {

@@ -10,6 +10,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 
 namespace vidprobe::nn {
 
@@ -82,5 +83,9 @@ std::optional<NormedStream> residual_norm_on_runtime_kernel(const ResidualUpdate
 
 // The runtime kernel's source (compiled for sm_80 and sm_90 by a CPU test).
 const std::string& residual_norm_kernel_source();
+
+// Whether a kernel name, as the CUDA profiler reports it, is one of this runtime kernel's entry
+// points: what the tests and the bench count as the fused side of a profile.
+bool is_residual_norm_kernel(std::string_view kernel_name);
 
 }  // namespace vidprobe::nn

@@ -111,6 +111,8 @@ class RuntimeKernel {
   // Launches on libtorch's current stream of the current device; `arguments` point at the
   // kernel's parameters in order, as cudaLaunchKernel takes them.
   void launch(const LaunchShape& shape, std::vector<void*> arguments) const;
+  // The entry point's name, as the CUDA profiler reports the kernel.
+  const std::string& name() const { return kernel_; }
 
  private:
   std::string program_;

@@ -202,18 +202,20 @@ torch::Tensor BlockImpl::forward(const torch::Tensor& x, const RotaryAngles* rot
   return settled(forward_pending({x}, rotary));
 }
 
+void require_kept_layers(const torch::nn::ModuleList& blocks, const std::vector<int>& layers) {
+  const int depth = static_cast<int>(blocks->size());
+  for (int layer : layers)
+    require(layer >= 0 && layer < depth, [&] {
+      return "layer " + std::to_string(layer) + " is outside 0.." + std::to_string(depth - 1);
+    });
+}
+
 std::vector<torch::Tensor> kept_layer_streams(const torch::nn::ModuleList& blocks,
                                               const torch::Tensor& tokens,
                                               const std::vector<int>& layers,
                                               const RotaryAngles* rotary) {
-  const int depth = static_cast<int>(blocks->size());
-  int last = -1;
-  for (int layer : layers) {
-    require(layer >= 0 && layer < depth, [&] {
-      return "layer " + std::to_string(layer) + " is outside 0.." + std::to_string(depth - 1);
-    });
-    last = std::max(last, layer);
-  }
+  require_kept_layers(blocks, layers);
+  const int last = layers.empty() ? -1 : std::ranges::max(layers);
   std::vector<torch::Tensor> outputs(layers.size());
   ResidualUpdate stream{tokens};
   for (int i = 0; i <= last; ++i) {

@@ -185,10 +185,15 @@ struct BlockImpl : torch::nn::Module {
 };
 TORCH_MODULE(Block);
 
-// The stream after each of `layers` (indices into `blocks`, a list of Block; checked against its
-// length), in the order of `layers`, running the blocks up to the deepest one asked for. Each
-// block's feed-forward update goes on pending into the next block's norm1 and is settled only where
-// a layer is kept (BlockImpl::forward_pending): the frozen encoders' loop (nn::ViT, the video ViT).
+// Each of `layers` an index into `blocks`; the error names the first that is not, and the range.
+// Callers check before their patch embedding, so that a bad layer costs no work.
+void require_kept_layers(const torch::nn::ModuleList& blocks, const std::vector<int>& layers);
+
+// The stream after each of `layers` (indices into `blocks`, a list of Block; checked by
+// require_kept_layers), in the order of `layers`, running the blocks up to the deepest one asked
+// for. Each block's feed-forward update goes on pending into the next block's norm1 and is settled
+// only where a layer is kept (BlockImpl::forward_pending): the frozen encoders' loop (nn::ViT, the
+// video ViT).
 std::vector<torch::Tensor> kept_layer_streams(const torch::nn::ModuleList& blocks,
                                               const torch::Tensor& tokens,
                                               const std::vector<int>& layers,

@@ -79,6 +79,7 @@ std::vector<torch::Tensor> ViTImpl::patch_features(const torch::Tensor& images,
   require(images.size(2) % p == 0 && images.size(3) % p == 0,
           "ViT input size " + c10::str(images.sizes()) + " is not a multiple of the patch size " +
               std::to_string(p));
+  require_kept_layers(blocks, layers);
   const int64_t B = images.size(0), gh = images.size(2) / p, gw = images.size(3) / p;
   auto x = patch_embed(images).flatten(2).transpose(1, 2);  // (B, N, D)
   x = torch::cat({cls_token.expand({B, 1, config_.width}), x}, 1) + interpolated_pos_embed(gh, gw);
