@@ -30,7 +30,8 @@
 #   mfu         `vidprobe bench backbone` of every paper model at the paper's clip (random
 #               weights at real size, bf16): per-stage ms, the transformer's counted TFLOPs and
 #               its MFU (nn/stage_meter.h). VIDPROBE_GPU_BENCH_MFU_MODELS picks rows by backbone
-#               name (default: all of MFU_ROWS below).
+#               name (default: all of MFU_ROWS below); VIDPROBE_GPU_BENCH_MFU_ITERS sets every
+#               row's timed iterations (default: each row's own).
 # Where nvidia-smi is, also writes $1/clocks.jsonl: GPU 0's SM clock and board power over each
 # step (scripts/gpu-clocks.sh).
 # wan, wan81 and sweep need diffusers (not in the GPU image): carry its wheel in .whl/ and
@@ -170,30 +171,34 @@ if wanted busy; then
     echo "gpu-extract-busy.sh failed (its message is above)" >&2
   grep -E '^\{' "$OUT_DIR/busy/extract-busy.jsonl" >> "$LOG" 2>/dev/null || true
 fi
-# backbone | frames | extra options: the paper's clip of each model (docs/backbones.md).
+# backbone | frames | timed iterations | extra options: the paper's clip of each model
+# (docs/backbones.md). `bench backbone` meters the stages over half the iterations after the
+# timed ones: at 2 the transformer MFU comes from one clip, which for a 16-frame encoder (3-6 ms)
+# one late launch can move by half (VideoMAE-L's stage took 3.67-6.28 ms over 2026-12-07's
+# 2-iteration rounds, its kernels 3.31-3.38), so those run 40 (20 metered clips, under a second).
 MFU_ROWS=(
-  "dinov2-vitl14|16|"
-  "videomae-large|16|"
-  "vjepa2-vitl-fpc64-256|16|"
-  "vjepa1-vith16-384|76|--backbone-opt size=480x832 --backbone-opt spaced_clips=5"
-  "fast3r-vitl16-512|81|"
-  "wan2.1-t2v-1.3b|81|"
-  "cogvideox-5b-i2v|49|"
-  "cogvideox-2b|49|"
-  "aether|41|"
-  "opensora-v2|129|"
-  "wan2.1-t2v-14b|81|"
+  "dinov2-vitl14|16|40|"
+  "videomae-large|16|40|"
+  "vjepa2-vitl-fpc64-256|16|40|"
+  "vjepa1-vith16-384|76|4|--backbone-opt size=480x832 --backbone-opt spaced_clips=5"
+  "fast3r-vitl16-512|81|4|"
+  "wan2.1-t2v-1.3b|81|2|"
+  "cogvideox-5b-i2v|49|2|"
+  "cogvideox-2b|49|2|"
+  "aether|41|2|"
+  "opensora-v2|129|2|"
+  "wan2.1-t2v-14b|81|2|"
 )
 if wanted mfu; then
   for row in "${MFU_ROWS[@]}"; do
-    IFS='|' read -r name frames extra <<< "$row"
+    IFS='|' read -r name frames iterations extra <<< "$row"
     if [ -n "${VIDPROBE_GPU_BENCH_MFU_MODELS:-}" ] && [[ " $VIDPROBE_GPU_BENCH_MFU_MODELS " != *" $name "* ]]; then
       continue
     fi
     headline "MFU: $name, $frames frames, bf16, random weights"
     # shellcheck disable=SC2086  # extra holds several options
     step "$VIDPROBE" bench backbone --backbone "$name" --device cuda --dtype bf16 \
-      --frames "$frames" --iterations "${VIDPROBE_GPU_BENCH_MFU_ITERS:-2}" $extra
+      --frames "$frames" --iterations "${VIDPROBE_GPU_BENCH_MFU_ITERS:-$iterations}" $extra
   done
 fi
 clocks_stop
