@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <string>
 
 #include "backbones/checkpoint_test_support.h"
 #include "vidprobe/backbones/family_support.h"
@@ -122,6 +123,12 @@ TEST(VideoMAE, RejectsForeignCheckpointsAndOddClips) {
                 backbone->extract(torch::rand({3, 3, 24, 24}), {});
               }),
               HasSubstr("3 frames; it needs k * 2"));
+  const int depth = backbone->num_layers();
+  EXPECT_THAT(
+      error_message([&] {
+        backbone->extract(torch::rand({4, 3, 24, 24}), point_at_layer(depth));
+      }),
+      HasSubstr("layer " + std::to_string(depth) + " is outside 0.." + std::to_string(depth - 1)));
 }
 
 TEST(VideoMAE, RealSizeLayoutsMatchTransformers) {
