@@ -3,10 +3,61 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <string>
 #include <vector>
 
 namespace vidprobe::nn {
 namespace {
+
+// torch::nn::Linear's draws, in its order: the same seed gives the same weights (the probe's
+// initialisation, and every seeded random backbone, stayed what they were when nn::Linear was a
+// torch::nn::Linear).
+TEST(Linear, DrawsTheWeightsTorchNnLinearDraws) {
+  for (const bool with_bias : {true, false}) {
+    const auto options = torch::nn::LinearOptions(48, 20).bias(with_bias);
+    torch::manual_seed(7);
+    torch::nn::Linear theirs(options);
+    torch::manual_seed(7);
+    Linear ours(options);
+    EXPECT_TRUE(torch::equal(ours->weight, theirs->weight));
+    EXPECT_EQ(ours->bias.defined(), with_bias);
+    if (with_bias) EXPECT_TRUE(torch::equal(ours->bias, theirs->bias));
+    std::vector<std::string> names;
+    for (const auto& item : ours->named_parameters()) names.push_back(item.key());
+    const std::vector<std::string> expected =
+        with_bias ? std::vector<std::string>{"weight", "bias"} : std::vector<std::string>{"weight"};
+    EXPECT_EQ(names, expected);
+    const auto x = torch::randn({2, 5, 48});
+    EXPECT_TRUE(torch::equal(ours(x), torch::linear(x, theirs->weight, theirs->bias)));
+  }
+}
+
+// Inside an UndrawnLinears scope the parameters are allocated, not drawn: the generator has not
+// moved (the next draw is the one a fresh seed gives), and the layer loads as any other.
+TEST(Linear, AnUndrawnScopeLeavesTheGeneratorAndTheLoadAlone) {
+  torch::manual_seed(3);
+  const auto first_draw = torch::rand({4});
+  torch::manual_seed(3);
+  Linear undrawn = [] {
+    UndrawnLinears scope;
+    EXPECT_TRUE(UndrawnLinears::active());
+    return Linear(16, 8);
+  }();
+  EXPECT_FALSE(UndrawnLinears::active());
+  EXPECT_TRUE(torch::equal(torch::rand({4}), first_draw));
+  EXPECT_EQ(undrawn->weight.sizes(), (std::vector<int64_t>{8, 16}));
+  EXPECT_EQ(undrawn->bias.sizes(), (std::vector<int64_t>{8}));
+  torch::manual_seed(3);
+  Linear drawn(16, 8);  // outside the scope again: drawn
+  EXPECT_FALSE(torch::equal(torch::rand({4}), first_draw));
+  {
+    torch::NoGradGuard no_grad;
+    undrawn->weight.copy_(drawn->weight);
+    undrawn->bias.copy_(drawn->bias);
+  }
+  const auto x = torch::randn({3, 16});
+  EXPECT_TRUE(torch::equal(undrawn(x), drawn(x)));
+}
 
 struct Projection {
   torch::Tensor weight, bias;

@@ -1,23 +1,48 @@
 #pragma once
-// The one fully connected layer: torch::nn::Linear's parameters, names and initialisation, with
-// the forward of torch.nn.functional.linear (at::linear). libtorch's C++ Linear computes
-// matmul + `+= bias` for inputs of more than two dimensions, an unfused broadcast add that took
-// 27 % of DINOv2-L's GPU time on an H200 (docs/perf.md, kernel profile); at::linear flattens a
-// contiguous (B, N, C) input and adds the bias in the GEMM's epilogue, as PyTorch models do.
+// The one fully connected layer: torch::nn::Linear's parameters, names and initialisation (the
+// same draws in the same order, so a seed gives the same weights), with the forward of
+// torch.nn.functional.linear (at::linear). libtorch's C++ Linear computes matmul + `+= bias` for
+// inputs of more than two dimensions, an unfused broadcast add that took 27 % of DINOv2-L's GPU
+// time on an H200 (docs/perf.md, kernel profile); at::linear flattens a contiguous (B, N, C)
+// input and adds the bias in the GEMM's epilogue, as PyTorch models do.
 #include <torch/torch.h>
+
+#include <cstdint>
 
 #include "vidprobe/nn/stage_meter.h"
 
 namespace vidprobe::nn {
 
-struct LinearImpl : torch::nn::LinearImpl {
-  using torch::nn::LinearImpl::LinearImpl;
+struct LinearImpl : torch::nn::Cloneable<LinearImpl> {
+  LinearImpl(int64_t in_features, int64_t out_features)
+      : LinearImpl(torch::nn::LinearOptions(in_features, out_features)) {}
+  explicit LinearImpl(const torch::nn::LinearOptions& options);
+  void reset() override;
+  // torch::nn::Linear's: Kaiming-uniform weight (a = sqrt(5)), bias uniform in +-1/sqrt(fan_in).
+  void reset_parameters();
+  void pretty_print(std::ostream& stream) const override;
   torch::Tensor forward(const torch::Tensor& input) {
     count_linear_flops(input, weight.size(0));
     return torch::linear(input, weight, bias);
   }
+
+  torch::nn::LinearOptions options;
+  torch::Tensor weight, bias;
 };
 TORCH_MODULE(Linear);
+
+// While one is alive on this thread, nn::Linear leaves its parameters as allocated, undrawn: for
+// a model that a strict load (backbones/checkpoint_mapping.h's load_module_strict) fills next.
+// Drawing them is serial on the CPU (about 300 M values a second on the development machine:
+// some 37 s for Open-Sora 2.0's 11 B parameters) and every value would be overwritten.
+class UndrawnLinears {
+ public:
+  UndrawnLinears();
+  ~UndrawnLinears();
+  UndrawnLinears(const UndrawnLinears&) = delete;
+  UndrawnLinears& operator=(const UndrawnLinears&) = delete;
+  static bool active();
+};
 
 // gelu_tanh(linear(x, weight, bias)), the FLOPs counted. Where gelu_epilogue_applies, cuBLASLt adds
 // the bias and applies the tanh GELU in the GEMM's epilogue on the float32 accumulator

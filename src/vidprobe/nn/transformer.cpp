@@ -12,7 +12,7 @@ namespace vidprobe::nn {
 void init_transformer_weights(torch::nn::Module& module) {
   torch::NoGradGuard no_grad;
   for (auto& child : module.modules(/*include_self=*/false)) {
-    if (auto* linear = child->as<torch::nn::Linear>()) {
+    if (auto* linear = child->as<Linear>()) {
       linear->weight.normal_(0.0, 0.02).clamp_(-0.04, 0.04);
       if (linear->bias.defined()) linear->bias.zero_();
     } else if (auto* norm = child->as<torch::nn::LayerNorm>()) {

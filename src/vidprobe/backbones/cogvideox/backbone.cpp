@@ -14,6 +14,7 @@
 #include "vidprobe/io/gzip.h"
 #include "vidprobe/io/safetensors_torch.h"
 #include "vidprobe/nn/device.h"
+#include "vidprobe/nn/linear.h"
 
 namespace vidprobe::backbones::cogvideox {
 namespace fs = std::filesystem;
@@ -565,7 +566,10 @@ std::unique_ptr<CogVideoXBackbone> load_cogvideox_backbone(
     context = empty_prompt_context(files.text_encoder, files.text_encoder_config,
                                    config.max_text_tokens, options.device, options.dtype);
   }
-  Transformer transformer(config);
+  Transformer transformer = [&] {  // every parameter is loaded next: none drawn first
+    nn::UndrawnLinears undrawn;
+    return Transformer(config);
+  }();
   load_transformer(transformer, load_checkpoint(files.transformer), files.transformer.string());
   transformer->to(options.device, options.dtype);
   const auto vae_config =

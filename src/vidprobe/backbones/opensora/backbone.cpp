@@ -12,6 +12,7 @@
 #include "vidprobe/io/gzip.h"
 #include "vidprobe/io/safetensors_torch.h"
 #include "vidprobe/nn/device.h"
+#include "vidprobe/nn/linear.h"
 
 namespace vidprobe::backbones::opensora {
 namespace fs = std::filesystem;
@@ -369,7 +370,10 @@ std::unique_ptr<OpenSoraBackbone> load_opensora_backbone(const std::string& name
     require(fs::exists(file), name + ": '" + weights.string() + "' lacks '" +
                                   file.filename().string() + "' (the published checkpoint)");
   auto text = text_for(feature_options, weights, configs.mmdit, options);
-  Mmdit mmdit(configs.mmdit);
+  Mmdit mmdit = [&] {  // its 11 B parameters are all loaded next: none drawn first
+    nn::UndrawnLinears undrawn;
+    return Mmdit(configs.mmdit);
+  }();
   load_mmdit(mmdit, load_safetensors(model_file), model_file.string());
   mmdit->to(options.device, options.dtype);
   auto vae_tensors = load_safetensors(vae_file);
