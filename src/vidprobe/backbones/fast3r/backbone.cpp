@@ -10,6 +10,7 @@
 #include "vidprobe/core/error.h"
 #include "vidprobe/core/text_parse.h"
 #include "vidprobe/io/gzip.h"
+#include "vidprobe/nn/linear.h"
 
 namespace vidprobe::backbones::fast3r {
 namespace fs = std::filesystem;
@@ -167,7 +168,10 @@ std::unique_ptr<Backbone> make_fast3r_backbone(const std::string& name,
   auto tensors =
       select_backbone_tensors(read_checkpoint(options.weights, name),
                               {.wrapper_prefixes = {}, .ignored_prefixes = head_prefixes()});
-  Fast3r model(config);
+  Fast3r model = [&] {  // every parameter is loaded next: none drawn first
+    nn::UndrawnLinears undrawn;
+    return Fast3r(config);
+  }();
   load_module_strict(*model, tensors, options.weights, architecture_text(config));
   tensors.clear();
   model->to(options.device, options.dtype);

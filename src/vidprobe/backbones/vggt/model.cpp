@@ -9,6 +9,7 @@
 #include "vidprobe/core/error.h"
 #include "vidprobe/nn/device.h"
 #include "vidprobe/nn/head_names.h"
+#include "vidprobe/nn/linear.h"
 #include "vidprobe/nn/stage_meter.h"
 
 namespace vidprobe::backbones {
@@ -293,7 +294,10 @@ VggtModel load_vggt_model(const std::string& path, const VggtConfig& config) {
   auto checkpoint = vggt_module_tensors(read_checkpoint(path, "vggt"), config, path);
   for (const auto& line : checkpoint.ignored)
     std::cerr << "vidprobe: notice: " << path << ": ignoring " << line << "\n";
-  VggtModel model(config);
+  VggtModel model = [&] {  // every parameter is loaded next: none drawn first
+    nn::UndrawnLinears undrawn;
+    return VggtModel(config);
+  }();
   load_module_strict(*model, checkpoint.module_tensors, path, architecture_text(config));
   model->eval();
   return model;
